@@ -1,0 +1,136 @@
+// conv2d (dense and depthwise, any kernel/stride/padding) and fully connected, which is a
+// 1x1 conv over a 1x1 image with C = input length. Layouts: activations HWC int8,
+// weights [CO, KH, KW, CI/groups] int8, bias int32, gradients float32 HWC.
+
+import { dotS8 } from './dot';
+import { requant } from './requant';
+import { integerGradient, withMomentum, stepInt8, stepInt32 } from './update';
+
+/** int8 forward with fused requantisation and activation clamp [lo, hi]. */
+export function conv2dForwardS8(
+  x: usize, H: i32, W: i32, C: i32, zx: i32,
+  w: usize, bias: usize, mult: usize, shift: usize,
+  y: usize, OH: i32, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
+  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
+): void {
+  const cin = depthwise ? 1 : C;
+  for (let oh = 0; oh < OH; oh++) {
+    for (let ow = 0; ow < OW; ow++) {
+      const yrow = y + <usize>((oh * OW + ow) * CO);
+      for (let co = 0; co < CO; co++) {
+        let acc = load<i32>(bias + (<usize>co << 2));
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * stride - pad + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * stride - pad + kw;
+            if (iw < 0 || iw >= W) continue;
+            const xp = x + <usize>((ih * W + iw) * C);
+            const wp = w + <usize>(((co * KH + kh) * KW + kw) * cin);
+            if (depthwise) acc += (<i32>load<i8>(xp + <usize>co) - zx) * <i32>load<i8>(wp);
+            else acc += dotS8(xp, wp, C, zx);
+          }
+        }
+        const m = load<i32>(mult + (<usize>co << 2));
+        const n = load<i32>(shift + (<usize>co << 2));
+        store<i8>(yrow + <usize>co, <i8>requant(acc, m, n, zy, lo, hi));
+      }
+    }
+  }
+}
+
+/**
+ * gx (+)= d(loss)/d(input): the transposed conv of gy with the dequantised weights.
+ * Uses the weights as they were in the forward pass, so it must run before the update.
+ */
+export function conv2dBackwardInputF32(
+  gy: usize, OH: i32, OW: i32, CO: i32,
+  w: usize, wScale: usize,
+  gx: usize, H: i32, W: i32, C: i32,
+  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool, accumulate: bool,
+): void {
+  if (!accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
+  const cin = depthwise ? 1 : C;
+  for (let oh = 0; oh < OH; oh++) {
+    for (let ow = 0; ow < OW; ow++) {
+      for (let co = 0; co < CO; co++) {
+        const g = load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)) * load<f32>(wScale + (<usize>co << 2));
+        if (g == 0) continue;
+        for (let kh = 0; kh < KH; kh++) {
+          const ih = oh * stride - pad + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * stride - pad + kw;
+            if (iw < 0 || iw >= W) continue;
+            const gxp = gx + (<usize>((ih * W + iw) * C) << 2);
+            const wp = w + <usize>(((co * KH + kh) * KW + kw) * cin);
+            if (depthwise) {
+              const p = gxp + (<usize>co << 2);
+              store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp));
+            } else {
+              for (let ci = 0; ci < C; ci++) {
+                const p = gxp + (<usize>ci << 2);
+                store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp + <usize>ci));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Weight gradient and update fused: each weight's gradient is summed over the output
+ * positions and applied at once, so no gradient buffer exists. Only output channels
+ * [coBegin, coEnd) are trained (sparse update).
+ */
+export function conv2dUpdateWeightsS8(
+  gy: usize, OH: i32, OW: i32, CO: i32,
+  x: usize, H: i32, W: i32, C: i32, zx: i32, sx: f32,
+  w: usize, wScale: usize, vel: usize,
+  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
+  coBegin: i32, coEnd: i32, lr: f32, mu: f32, qas: bool, rng: usize,
+): void {
+  const cin = depthwise ? 1 : C;
+  for (let co = coBegin; co < coEnd; co++) {
+    const s = load<f32>(wScale + (<usize>co << 2));
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        for (let ci = 0; ci < cin; ci++) {
+          const xc = depthwise ? co : ci;
+          let g: f32 = 0;
+          for (let oh = 0; oh < OH; oh++) {
+            const ih = oh * stride - pad + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (let ow = 0; ow < OW; ow++) {
+              const iw = ow * stride - pad + kw;
+              if (iw < 0 || iw >= W) continue;
+              const xv = <f32>(<i32>load<i8>(x + <usize>((ih * W + iw) * C + xc)) - zx);
+              g += load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)) * xv;
+            }
+          }
+          const idx = ((co * KH + kh) * KW + kw) * cin + ci;
+          const dir = withMomentum(integerGradient(g * sx, s, qas), vel == 0 ? 0 : vel + (<usize>idx << 2), mu);
+          const wp = w + <usize>idx;
+          store<i8>(wp, <i8>stepInt8(<i32>load<i8>(wp), dir, lr, rng));
+        }
+      }
+    }
+  }
+}
+
+/** Bias gradient (sum of gy over positions) and update fused, channels [coBegin, coEnd). */
+export function biasUpdateS32(
+  gy: usize, P: i32, CO: i32, bias: usize, wScale: usize, sx: f32, vel: usize,
+  coBegin: i32, coEnd: i32, lr: f32, mu: f32, qas: bool, rng: usize,
+): void {
+  for (let co = coBegin; co < coEnd; co++) {
+    let g: f32 = 0;
+    for (let p = 0; p < P; p++) g += load<f32>(gy + (<usize>(p * CO + co) << 2));
+    const s = load<f32>(wScale + (<usize>co << 2)) * sx;
+    const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>co << 2), mu);
+    const bp = bias + (<usize>co << 2);
+    store<i32>(bp, stepInt32(load<i32>(bp), dir, lr, rng));
+  }
+}

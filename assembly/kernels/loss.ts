@@ -1,0 +1,25 @@
+// Softmax cross-entropy on int8 logits (dequantised): returns the loss and writes
+// d(loss)/d(logits) = softmax - onehot as float32.
+
+export function softmaxCrossEntropyS8(logits: usize, count: i32, scale: f32, zp: i32, label: i32, grad: usize): f32 {
+  let max: f32 = -Infinity;
+  for (let i = 0; i < count; i++) {
+    const v = <f32>(<i32>load<i8>(logits + <usize>i) - zp) * scale;
+    if (v > max) max = v;
+  }
+  let sum: f32 = 0;
+  for (let i = 0; i < count; i++) {
+    const e = Mathf.exp(<f32>(<i32>load<i8>(logits + <usize>i) - zp) * scale - max);
+    store<f32>(grad + (<usize>i << 2), e);
+    sum += e;
+  }
+  const inv: f32 = 1.0 / sum;
+  for (let i = 0; i < count; i++) {
+    const p = grad + (<usize>i << 2);
+    store<f32>(p, load<f32>(p) * inv);
+  }
+  const pl = grad + (<usize>label << 2);
+  const prob = load<f32>(pl);
+  store<f32>(pl, prob - 1.0);
+  return -Mathf.log(prob > 1e-30 ? prob : <f32>1e-30);
+}

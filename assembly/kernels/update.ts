@@ -1,0 +1,49 @@
+// Parameter update rules shared by every layer kind.
+//
+// With QAS (Lin et al. 2022, Eq. 4) the gradient of an int8 weight (= s_w * dL/dW) is
+// scaled by s_w^-2, and that of an int32 bias (= s_w*s_x * dL/db) by (s_w*s_x)^-2; the
+// resulting step in integer units equals the float step divided by the scale, i.e. the
+// int8 model moves exactly as the float model would. Without QAS the raw integer-domain
+// gradient is used, which is what the "no QAS" setting measures.
+//
+// Integer steps are rounded stochastically (floor(v + u), u ~ U[0,1) from the runtime's
+// xorshift32), so sub-unit steps are kept on average instead of being rounded away.
+
+import { rngUniform } from './rng';
+
+/** Scale a real-valued gradient into the integer domain of a parameter with scale s. */
+// @ts-ignore: decorator
+@inline
+export function integerGradient(realGrad: f32, s: f32, qas: bool): f32 {
+  return qas ? realGrad / s : realGrad * s;
+}
+
+/** Optional momentum: v = mu*v + g; returns the step direction. vel == 0 means no state. */
+// @ts-ignore: decorator
+@inline
+export function withMomentum(g: f32, vel: usize, mu: f32): f32 {
+  if (vel == 0) return g;
+  const v = mu * load<f32>(vel) + g;
+  store<f32>(vel, v);
+  return v;
+}
+
+/** New int8 weight after a step of -lr*dir, stochastically rounded, kept in [-127, 127]. */
+// @ts-ignore: decorator
+@inline
+export function stepInt8(w: i32, dir: f32, lr: f32, rng: usize): i32 {
+  let v = <f32>w - lr * dir + rngUniform(rng);
+  if (!(v >= -127.0)) v = v != v ? <f32>w : -127.0; // NaN keeps the old value
+  if (v > 127.99) v = 127.0;
+  return <i32>Mathf.floor(v);
+}
+
+/** New int32 bias after a step of -lr*dir, stochastically rounded, saturating. */
+// @ts-ignore: decorator
+@inline
+export function stepInt32(b: i32, dir: f32, lr: f32, rng: usize): i32 {
+  let v = <f64>b - <f64>(lr * dir) + <f64>rngUniform(rng);
+  if (!(v >= -2147483648.0)) v = v != v ? <f64>b : -2147483648.0;
+  if (v > 2147483647.0) v = 2147483647.0;
+  return <i32>Math.floor(v);
+}

@@ -1,0 +1,78 @@
+/**
+ * Builds generated AssemblyScript into WASM: asc (stub runtime, no allocation at run
+ * time, memory fixed to the planned size and not growable), then a binaryen pass over
+ * the result. One source gives a SIMD and a scalar module.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import asc from 'assemblyscript/asc';
+import binaryen from 'binaryen';
+
+export const WASM_PAGE = 65536;
+
+/** The package root (where assembly/ lives), from either src or dist. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'assembly'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('tinytrain: cannot find the package root (assembly/ folder)');
+    dir = up;
+  }
+  return dir;
+}
+
+export interface BuildRequest {
+  source: string;
+  /** Bytes of linear memory the program's own regions need (static data goes after). */
+  memoryBase: number;
+  simd: boolean;
+}
+
+export interface BuildResult { wasm: Uint8Array; pages: number }
+
+/** Room for asc's own static data (abort message strings): far more than it uses. */
+const STATIC_DATA_ROOM = 8192;
+
+export async function buildRuntime(req: BuildRequest): Promise<BuildResult> {
+  const work = mkdtempSync(join(tmpdir(), 'tinytrain-build-'));
+  try {
+    cpSync(join(packageRoot(), 'assembly', 'kernels'), join(work, 'kernels'), { recursive: true });
+    writeFileSync(join(work, 'model.ts'), req.source);
+    const memoryBase = Math.ceil(req.memoryBase / 16) * 16;
+    const pages = Math.ceil((memoryBase + STATIC_DATA_ROOM) / WASM_PAGE);
+    const out = join(work, 'model.wasm');
+    const args = [
+      join(work, 'model.ts'), '--outFile', out,
+      '--runtime', 'stub', '-O3', '--noAssert',
+      '--memoryBase', String(memoryBase),
+      '--initialMemory', String(pages), '--maximumMemory', String(pages),
+      ...(req.simd ? ['--enable', 'simd'] : []),
+    ];
+    const stderr: string[] = [];
+    const sink = { write: (s: string | Uint8Array): boolean => { stderr.push(String(s)); return true; } };
+    const { error } = await asc.main(args, { stdout: sink as never, stderr: sink as never });
+    if (error) throw new Error(`asc failed: ${error.message}\n${stderr.join('')}`);
+    const wasm = postOptimise(readFileSync(out));
+    return { wasm, pages };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** A final binaryen pass: validate, optimise for speed, drop names. */
+function postOptimise(bytes: Uint8Array): Uint8Array {
+  const mod = binaryen.readBinary(bytes);
+  try {
+    mod.setFeatures(binaryen.Features.All);
+    binaryen.setOptimizeLevel(3);
+    binaryen.setShrinkLevel(1);
+    binaryen.setDebugInfo(false);
+    if (!mod.validate()) throw new Error('binaryen: generated module does not validate');
+    mod.optimize();
+    return mod.emitBinary();
+  } finally {
+    mod.dispose();
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * Emits the AssemblyScript source of one runtime: straight-line calls into the kernel
+ * library with every shape, offset and quantisation constant baked in.
+ */
+import type { Node } from '../ir/graph.js';
+import type { BufferKey, Program, Step } from '../autodiff/program.js';
+import { act, grad } from '../autodiff/program.js';
+import type { ArenaPlan } from '../memory/planner.js';
+import type { MemoryLayout } from '../memory/layout.js';
+import type { QuantModel } from '../quantize/quantize.js';
+
+export interface EmitOptions {
+  arenaBase: number;
+  momentum: number;
+  qas: boolean;
+}
+
+/** An f32 constant that parses back to exactly the same float32. */
+function f32(v: number): string {
+  const s = Math.fround(v).toString();
+  return `<f32>${s.includes('.') || s.includes('e') ? s : s + '.0'}`;
+}
+
+export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: MemoryLayout, o: EmitOptions): string {
+  const canon = (t: string): string => p.alias.get(t) ?? t;
+  const addr = (k: BufferKey): number => {
+    const b = plan.buffers.get(k);
+    if (!b) throw new Error(`codegen: buffer ${k} was not planned`);
+    return o.arenaBase + b.offset;
+  };
+  const A = (t: string): number => addr(act(canon(t)));
+  const G = (t: string): number => addr(grad(canon(t)));
+  const zp = (t: string): number => q.tensors.get(canon(t))!.zp;
+  const sc = (t: string): number => q.tensors.get(canon(t))!.scale;
+  const logits = canon(q.graph.output);
+  const classes = q.graph.classes;
+
+  const convGeom = (n: Node): string => {
+    const [H, W, C] = n.inShapes[0]!;
+    if (n.op === 'dense') return `1, 1, ${H * W * C}|1, 1, 1, 0, false`;
+    const c = n.conv!;
+    return `${H}, ${W}, ${C}|${c.kh}, ${c.kw}, ${c.stride}, ${c.pad}, ${c.depthwise}`;
+  };
+  const outGeom = (n: Node): string => `${n.outShape[0]}, ${n.outShape[1]}, ${n.outShape[2]}`;
+  const poolGeom = (n: Node): { ph: number; pw: number; stride: number } =>
+    n.op === 'avgpool' ? { ph: n.pool!.size, pw: n.pool!.size, stride: n.pool!.stride }
+      : { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1 };
+  const count = (n: Node): number => n.outShape[0] * n.outShape[1] * n.outShape[2];
+
+  const line = (s: Step): string => {
+    switch (s.kind) {
+      case 'forward': {
+        const n = s.node;
+        const x = n.inputs[0]!;
+        const clamp = q.clamps.get(n.name)!;
+        switch (n.op) {
+          case 'conv2d': case 'dense': {
+            const sl = layout.slots.get(n.name)!;
+            const [inG, kGeom] = convGeom(n).split('|');
+            return `conv2dForwardS8(${A(x)}, ${inG}, ${zp(x)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
+              `${A(n.output)}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom}); // ${n.name}`;
+          }
+          case 'add': {
+            const m = q.adds.get(n.name)!;
+            const b = n.inputs[1]!;
+            return `addS8(${A(x)}, ${zp(x)}, ${m.ma}, ${A(b)}, ${zp(b)}, ${m.mb}, ${m.n}, ${A(n.output)}, ${zp(n.output)}, ` +
+              `${clamp.lo}, ${clamp.hi}, ${count(n)}); // ${n.name}`;
+          }
+          case 'avgpool': case 'globalavgpool': {
+            const m = q.pools.get(n.name)!;
+            const pg = poolGeom(n);
+            const [H, W, C] = n.inShapes[0]!;
+            return `avgpoolForwardS8(${A(x)}, ${H}, ${W}, ${C}, ${zp(x)}, ${A(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ` +
+              `${zp(n.output)}, ${pg.ph}, ${pg.pw}, ${pg.stride}, ${m.m}, ${m.n}); // ${n.name}`;
+          }
+          case 'relu': case 'relu6':
+            return `clampS8(${A(x)}, ${A(n.output)}, ${count(n)}, ${clamp.lo}, ${clamp.hi}); // ${n.name}`;
+          case 'flatten':
+            return `// ${n.name}: flatten is a view`;
+        }
+        break;
+      }
+      case 'loss':
+        return `loss = softmaxCrossEntropyS8(${A(logits)}, ${classes}, ${f32(sc(logits))}, ${zp(logits)}, label, ${G(logits)});`;
+      case 'mask': {
+        const n = s.node;
+        const clamp = q.clamps.get(n.name)!;
+        const relu6 = n.op === 'relu6' || n.activation === 'relu6';
+        // ReLU has no upper clamp: 128 is above every int8 value.
+        return `clampBackwardF32(${G(n.output)}, ${A(n.output)}, ${count(n)}, ${clamp.lo}, ${relu6 ? clamp.hi : 128}); // ${n.name}`;
+      }
+      case 'inputGrad': {
+        const n = s.node;
+        const acc = (k: number): string => String(s.accumulate[k]);
+        switch (n.op) {
+          case 'conv2d': case 'dense': {
+            const sl = layout.slots.get(n.name)!;
+            const [inG, kGeom] = convGeom(n).split('|');
+            return `conv2dBackwardInputF32(${G(n.output)}, ${outGeom(n)}, ${sl.wq}, ${sl.wScale}, ${G(s.targets[0]!)}, ${inG}, ${kGeom}, ${acc(0)}); // ${n.name}`;
+          }
+          case 'avgpool': case 'globalavgpool': {
+            const pg = poolGeom(n);
+            const [H, W, C] = n.inShapes[0]!;
+            return `avgpoolBackwardF32(${G(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ${G(s.targets[0]!)}, ${H}, ${W}, ${C}, ` +
+              `${pg.ph}, ${pg.pw}, ${pg.stride}, ${acc(0)}); // ${n.name}`;
+          }
+          case 'add': case 'relu': case 'relu6':
+            return s.targets.map((t, k) => `gradInto(${G(n.output)}, ${G(t)}, ${count(n)}, ${acc(k)});`).join(' ') + ` // ${n.name}`;
+          case 'flatten':
+            return `// ${n.name}: flatten is a view`;
+        }
+        break;
+      }
+      case 'weightUpdate': {
+        const n = s.node;
+        const sl = layout.slots.get(n.name)!;
+        const x = n.inputs[0]!;
+        const [inG, kGeom] = convGeom(n).split('|');
+        return `conv2dUpdateWeightsS8(${G(n.output)}, ${outGeom(n)}, ${A(x)}, ${inG}, ${zp(x)}, ${f32(sc(x))}, ` +
+          `${sl.wq}, ${sl.wScale}, ${sl.velW}, ${kGeom}, 0, ${s.channels}, lr, MOMENTUM, QAS, STATE); // ${n.name}`;
+      }
+      case 'biasUpdate': {
+        const n = s.node;
+        const sl = layout.slots.get(n.name)!;
+        const x = n.inputs[0]!;
+        return `biasUpdateS32(${G(n.output)}, ${n.outShape[0] * n.outShape[1]}, ${n.outShape[2]}, ${sl.bq}, ${sl.wScale}, ` +
+          `${f32(sc(x))}, ${sl.velB}, 0, ${n.outShape[2]}, lr, MOMENTUM, QAS, STATE); // ${n.name}`;
+      }
+    }
+    throw new Error(`codegen: no emitter for ${s.kind}`);
+  };
+
+  const fwd = p.steps.slice(0, p.lossStep).map(line);
+  const bwd = p.steps.slice(p.lossStep + 1).map(line);
+  const velocity = [...layout.slots.values()].flatMap((s) => [s.velW, s.velB]).filter((v) => v > 0);
+  const optStart = velocity.length ? Math.min(...velocity) : layout.stateOffset;
+  const ind = (xs: string[]): string => xs.map((x) => '  ' + x).join('\n');
+
+  return `// Generated by tinytrain for model '${q.graph.name}'. Do not edit: recompile instead.
+import {
+  conv2dForwardS8, conv2dBackwardInputF32, conv2dUpdateWeightsS8, biasUpdateS32,
+  avgpoolForwardS8, avgpoolBackwardF32, addS8, clampS8, clampBackwardF32, gradInto,
+  argmaxS8, softmaxCrossEntropyS8, rngSeed,
+} from './kernels/index';
+
+const STATE: usize = ${layout.stateOffset};
+const MOMENTUM: f32 = ${f32(o.momentum)};
+const QAS: bool = ${o.qas};
+const LOGITS: usize = ${A(logits)};
+
+/** Resets optimizer and runtime state; parameters are whatever the image/checkpoint holds. */
+export function init(seed: u32): void {
+  memory.fill(${optStart}, 0, ${layout.stateOffset - optStart});
+  rngSeed(STATE, seed);
+  store<u32>(STATE + 4, 0);
+  store<u32>(STATE + 8, 0);
+  store<i32>(STATE + 12, -1);
+}
+
+function forward(): void {
+${ind(fwd)}
+}
+
+function backward(label: i32, lr: f32): f32 {
+  let loss: f32 = 0;
+  ${line(p.steps[p.lossStep]!)}
+  // Divergence guard: a non-finite loss updates nothing and is counted.
+  if (!isFinite(loss)) {
+    store<u32>(STATE + 8, load<u32>(STATE + 8) + 1);
+    return loss;
+  }
+${ind(bwd)}
+  store<u32>(STATE + 4, load<u32>(STATE + 4) + 1);
+  return loss;
+}
+
+/** Forward pass on the int8 input at the manifest's input offset; returns the class. */
+export function predict(): i32 {
+  forward();
+  return argmaxS8(LOGITS, ${classes});
+}
+
+/** One SGD step on the sample at the input offset. Returns the loss. */
+export function trainStep(label: i32, lr: f32): f32 {
+  forward();
+  store<i32>(STATE + 12, argmaxS8(LOGITS, ${classes}));
+  return backward(label, lr);
+}
+
+export function lastPrediction(): i32 { return load<i32>(STATE + 12); }
+export function stepsDone(): u32 { return load<u32>(STATE + 4); }
+export function stepsSkipped(): u32 { return load<u32>(STATE + 8); }
+/** End of the compiler's static data: must lie inside the fixed linear memory. */
+export function heapBase(): usize { return __heap_base; }
+`;
+}

@@ -1,0 +1,75 @@
+/**
+ * The project's own model description: what `examples/<name>.json` holds and what the
+ * TS builder (builder.ts) produces. It is deliberately close to a Keras Sequential list:
+ * every layer reads the previous layer's output unless it names its `inputs`.
+ *
+ * Layouts (batch 1): activations HWC; conv weights [Cout, KH, KW, Cin/groups];
+ * dense weights [Cout, Cin]. Float parameters travel as base64 little-endian float32.
+ */
+export type Activation = 'none' | 'relu' | 'relu6';
+
+export interface Conv2dLayer {
+  op: 'conv2d';
+  name?: string;
+  inputs?: string[];
+  filters: number;
+  kernel: number | [number, number];
+  stride?: number;
+  padding?: number | 'same' | 'valid';
+  /** 1 (dense conv) or 'depthwise' (groups = channels, one filter per channel). */
+  groups?: 1 | 'depthwise';
+  activation?: Activation;
+}
+
+export interface DenseLayer {
+  op: 'dense';
+  name?: string;
+  inputs?: string[];
+  units: number;
+  activation?: Activation;
+}
+
+export interface AddLayer {
+  op: 'add';
+  name?: string;
+  inputs: [string, string];
+  activation?: Activation;
+}
+
+export interface PoolLayer {
+  op: 'avgpool';
+  name?: string;
+  inputs?: string[];
+  size: number;
+  stride?: number;
+}
+
+export interface SimpleLayer {
+  op: 'globalavgpool' | 'relu' | 'relu6' | 'flatten';
+  name?: string;
+  inputs?: string[];
+}
+
+export type Layer = Conv2dLayer | DenseLayer | AddLayer | PoolLayer | SimpleLayer;
+
+export interface FloatParams {
+  /** base64 of little-endian float32, in the layouts above. */
+  weight: string;
+  bias: string;
+}
+
+export interface ModelSpec {
+  format: 'tinytrain-model@1';
+  name: string;
+  /** [H, W, C] of one sample. */
+  input: [number, number, number];
+  /** Range of the real-valued input, used to pick the input quantisation. */
+  inputRange?: [number, number];
+  layers: Layer[];
+  /** Seed for deterministic He-normal initialisation of layers with no stored params. */
+  seed?: number;
+  /** Trained float parameters, by layer name. */
+  params?: Record<string, FloatParams>;
+  /** Free-form provenance: how the params were produced. */
+  notes?: string;
+}

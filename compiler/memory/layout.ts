@@ -1,0 +1,101 @@
+/**
+ * The runtime's linear-memory map, fixed at compile time:
+ *
+ *   [16 .. constEnd)    frozen parameters and quantisation tables (read-only: Flash on an MCU)
+ *   [trainBase .. )     trained parameters, optimizer state, runtime state (the checkpoint)
+ *   [arenaBase .. )     the activation/gradient arena planned by planner.ts
+ *
+ * The first 16 bytes stay unused so that no tensor lives at address 0. Everything in
+ * [16 .. trainEnd) is the initial image the host (or firmware) loads.
+ */
+import { hasParams, type Graph } from '../ir/graph.js';
+import type { QuantModel } from '../quantize/quantize.js';
+import { trainedChannels, type Scheme } from '../sparse/scheme.js';
+
+export const IMAGE_BASE = 16;
+/** Runtime state: rng (u32), completed steps (u32), skipped steps (u32), last prediction (i32). */
+export const STATE_BYTES = 16;
+
+export interface ParamSlots {
+  wq: number; bq: number; wScale: number; mult: number; shift: number;
+  /** Momentum buffers; 0 when the optimizer has none or the parameter is frozen. */
+  velW: number; velB: number;
+  wTrained: boolean; bTrained: boolean;
+}
+
+export interface MemoryLayout {
+  slots: Map<string, ParamSlots>;
+  constBytes: number;
+  trainBase: number;
+  trainedParamBytes: number;
+  optimizerBytes: number;
+  stateOffset: number;
+  trainEnd: number;
+  /** Initial contents of [IMAGE_BASE, trainEnd). */
+  image: Uint8Array;
+}
+
+const align16 = (n: number): number => Math.ceil(n / 16) * 16;
+
+class Allocator {
+  constructor(public cursor: number) {}
+  take(bytes: number): number {
+    const at = this.cursor;
+    this.cursor = align16(this.cursor + bytes);
+    return at;
+  }
+}
+
+export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean): MemoryLayout {
+  const g: Graph = q.graph;
+  const slots = new Map<string, ParamSlots>();
+  const writes: Array<[number, Uint8Array]> = [];
+  const put = (at: number, a: ArrayBufferView): void => { writes.push([at, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)]); };
+
+  // Frozen region first: everything the device only reads.
+  const ro = new Allocator(IMAGE_BASE);
+  for (const n of g.nodes) {
+    if (!hasParams(n)) continue;
+    const l = q.layers.get(n.name)!;
+    const t = scheme.layers.get(n.name);
+    const wTrained = trainedChannels(t, n.outShape[2]) > 0;
+    const bTrained = !!t?.bias;
+    const s: ParamSlots = { wq: 0, bq: 0, wScale: 0, mult: 0, shift: 0, velW: 0, velB: 0, wTrained, bTrained };
+    s.wScale = ro.take(l.wScale.byteLength); put(s.wScale, l.wScale);
+    s.mult = ro.take(l.mult.byteLength); put(s.mult, l.mult);
+    s.shift = ro.take(l.shift.byteLength); put(s.shift, l.shift);
+    if (!wTrained) { s.wq = ro.take(l.wq.byteLength); put(s.wq, l.wq); }
+    if (!bTrained) { s.bq = ro.take(l.bq.byteLength); put(s.bq, l.bq); }
+    slots.set(n.name, s);
+  }
+  const constBytes = ro.cursor - IMAGE_BASE;
+
+  // Trained region: parameters, then optimizer state, then runtime state.
+  const rw = new Allocator(ro.cursor);
+  const trainBase = rw.cursor;
+  for (const n of g.nodes) {
+    const s = slots.get(n.name);
+    if (!s) continue;
+    const l = q.layers.get(n.name)!;
+    if (s.wTrained) { s.wq = rw.take(l.wq.byteLength); put(s.wq, l.wq); }
+    if (s.bTrained) { s.bq = rw.take(l.bq.byteLength); put(s.bq, l.bq); }
+  }
+  const trainedParamBytes = rw.cursor - trainBase;
+  const optBase = rw.cursor;
+  if (momentum) {
+    for (const n of g.nodes) {
+      const s = slots.get(n.name);
+      if (!s) continue;
+      const l = q.layers.get(n.name)!;
+      if (s.wTrained) s.velW = rw.take(4 * l.wq.length);
+      if (s.bTrained) s.velB = rw.take(4 * l.bq.length);
+    }
+  }
+  const optimizerBytes = rw.cursor - optBase;
+  const stateOffset = rw.take(STATE_BYTES);
+  const trainEnd = rw.cursor;
+
+  const image = new Uint8Array(trainEnd - IMAGE_BASE);
+  for (const [at, bytes] of writes) image.set(bytes, at - IMAGE_BASE);
+  return { slots, constBytes, trainBase, trainedParamBytes, optimizerBytes, stateOffset, trainEnd, image };
+}

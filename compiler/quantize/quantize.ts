@@ -1,0 +1,157 @@
+/**
+ * Post-training int8 quantisation: per-tensor asymmetric activations (scale, zero point)
+ * from calibration ranges, per-output-channel symmetric weights, int32 biases at scale
+ * s_in * s_w[c], and the fixed-point multipliers of fixedpoint.ts.
+ */
+import { TinytrainError } from '../errors.js';
+import { INPUT, hasParams, weightShape, type Graph, type Node } from '../ir/graph.js';
+import type { ParamSet } from '../ir/params.js';
+import { forward } from '../float/network.js';
+import { quantizeMultiplier, quantizePair, type FixedMultiplier, type PairMultiplier } from './fixedpoint.js';
+
+export interface QTensor { scale: number; zp: number }
+
+export interface QLayer {
+  /** int8 weights, [Cout, KH, KW, Cin/groups], values in [-127, 127]. */
+  wq: Int8Array;
+  /** Per output channel weight scale. */
+  wScale: Float32Array;
+  /** int32 bias at scale s_in * wScale[c]. */
+  bq: Int32Array;
+  /** Per output channel requantisation: s_in * wScale[c] / s_out. */
+  mult: Int32Array;
+  shift: Int32Array;
+}
+
+/** Integer clamp bounds of a node's output after its fused activation. */
+export interface Clamp { lo: number; hi: number }
+
+export interface QuantModel {
+  graph: Graph;
+  tensors: Map<string, QTensor>;
+  layers: Map<string, QLayer>;
+  clamps: Map<string, Clamp>;
+  /** avgpool / globalavgpool rescale. */
+  pools: Map<string, FixedMultiplier>;
+  adds: Map<string, PairMultiplier>;
+}
+
+export const QMIN = -128;
+export const QMAX = 127;
+
+/** Scale and zero point covering [lo, hi] (always including 0, so real 0 is exact). */
+export function chooseQParams(lo: number, hi: number): QTensor {
+  lo = Math.min(lo, 0);
+  hi = Math.max(hi, 0);
+  if (hi - lo < 1e-8) hi = lo + 1e-8;
+  const scale = (hi - lo) / 255;
+  const zp = Math.min(QMAX, Math.max(QMIN, Math.round(QMIN - lo / scale)));
+  return { scale, zp };
+}
+
+export function quantizeValue(x: number, q: QTensor): number {
+  return Math.min(QMAX, Math.max(QMIN, Math.round(x / q.scale) + q.zp));
+}
+
+/** Ranges of every tensor over the calibration samples. */
+export function calibrate(g: Graph, params: ParamSet, samples: Iterable<Float32Array>): Map<string, [number, number]> {
+  const ranges = new Map<string, [number, number]>();
+  let seen = 0;
+  for (const x of samples) {
+    seen++;
+    for (const [name, v] of forward(g, params, x)) {
+      const r = ranges.get(name) ?? [Infinity, -Infinity];
+      for (let i = 0; i < v.length; i++) {
+        const a = v[i]!;
+        if (a < r[0]) r[0] = a;
+        if (a > r[1]) r[1] = a;
+      }
+      ranges.set(name, r);
+    }
+  }
+  if (seen === 0) throw new TinytrainError('quantisation: no calibration samples', 'give at least one sample (ideally 100+) from the training data');
+  return ranges;
+}
+
+/** Operators whose output keeps the input's quantisation (no arithmetic on values). */
+function sharesInputQuant(n: Node): boolean {
+  return n.op === 'flatten' || n.op === 'relu' || n.op === 'relu6';
+}
+
+function clampFor(act: Node['activation'], q: QTensor): Clamp {
+  if (act === 'none') return { lo: QMIN, hi: QMAX };
+  const lo = Math.max(QMIN, q.zp);
+  const hi = act === 'relu6' ? Math.min(QMAX, q.zp + Math.round(6 / q.scale)) : QMAX;
+  return { lo, hi };
+}
+
+export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [number, number]>): QuantModel {
+  const tensors = new Map<string, QTensor>();
+  tensors.set(INPUT, chooseQParams(g.inputRange[0], g.inputRange[1]));
+  const layers = new Map<string, QLayer>();
+  const clamps = new Map<string, Clamp>();
+  const pools = new Map<string, FixedMultiplier>();
+  const adds = new Map<string, PairMultiplier>();
+  for (const n of g.nodes) {
+    const qin = tensors.get(n.inputs[0]!)!;
+    const qout = sharesInputQuant(n) ? qin : chooseQParams(...(ranges.get(n.output) ?? [0, 1]));
+    tensors.set(n.output, qout);
+    const act = n.op === 'relu' || n.op === 'relu6' ? n.op : n.activation;
+    clamps.set(n.name, clampFor(act, qout));
+    if (hasParams(n)) layers.set(n.name, quantizeLayer(n, params, qin, qout));
+    if (n.op === 'avgpool' || n.op === 'globalavgpool') {
+      const count = n.op === 'avgpool' ? n.pool!.size ** 2 : n.inShapes[0]![0] * n.inShapes[0]![1];
+      pools.set(n.name, quantizeMultiplier(qin.scale / (qout.scale * count)));
+    }
+    if (n.op === 'add') {
+      const qb = tensors.get(n.inputs[1]!)!;
+      adds.set(n.name, quantizePair(qin.scale / qout.scale, qb.scale / qout.scale));
+    }
+  }
+  return { graph: g, tensors, layers, clamps, pools, adds };
+}
+
+function quantizeLayer(n: Node, params: ParamSet, qin: QTensor, qout: QTensor): QLayer {
+  const { weight, bias } = params.get(n.name)!;
+  const [cout, kh, kw, cin] = weightShape(n);
+  const per = kh * kw * cin;
+  const wq = new Int8Array(weight.length);
+  const wScale = new Float32Array(cout);
+  const bq = new Int32Array(cout);
+  const mult = new Int32Array(cout);
+  const shift = new Int32Array(cout);
+  for (let c = 0; c < cout; c++) {
+    let maxAbs = 0;
+    for (let i = 0; i < per; i++) maxAbs = Math.max(maxAbs, Math.abs(weight[c * per + i]!));
+    // An all-zero channel still needs a usable scale: trained updates will move it.
+    const s = Math.fround(maxAbs > 0 ? maxAbs / 127 : 1 / 127 * 1e-3);
+    wScale[c] = s;
+    for (let i = 0; i < per; i++) wq[c * per + i] = Math.max(-127, Math.min(127, Math.round(weight[c * per + i]! / s)));
+    const b = Math.round(bias[c]! / (qin.scale * s));
+    bq[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, b));
+    const f = quantizeMultiplier((qin.scale * s) / qout.scale);
+    mult[c] = f.m;
+    shift[c] = f.n;
+  }
+  return { wq, wScale, bq, mult, shift };
+}
+
+/** Dequantised float parameters: what the int8 model computes, seen as a float model. */
+export function dequantizeParams(q: QuantModel): ParamSet {
+  const out: ParamSet = new Map();
+  for (const n of q.graph.nodes) {
+    const l = q.layers.get(n.name);
+    if (!l) continue;
+    const sIn = q.tensors.get(n.inputs[0]!)!.scale;
+    const cout = l.wScale.length;
+    const per = l.wq.length / cout;
+    const weight = new Float32Array(l.wq.length);
+    const bias = new Float32Array(cout);
+    for (let c = 0; c < cout; c++) {
+      for (let i = 0; i < per; i++) weight[c * per + i] = l.wq[c * per + i]! * l.wScale[c]!;
+      bias[c] = l.bq[c]! * sIn * l.wScale[c]!;
+    }
+    out.set(n.name, { weight, bias });
+  }
+  return out;
+}
