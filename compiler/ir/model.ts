@@ -70,6 +70,8 @@ export interface ModelSpec {
   seed?: number;
   /** Trained float parameters, by layer name. */
   params?: Record<string, FloatParams>;
+  /** Calibrated real-valued range of every tensor, by tensor name (set by pretraining). */
+  calibration?: Record<string, [number, number]>;
   /** Free-form provenance: how the params were produced. */
   notes?: string;
 }

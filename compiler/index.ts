@@ -1,0 +1,183 @@
+/**
+ * compile(): model spec -> int8 graph -> training program -> memory plan -> WASM.
+ * The only entry point the CLI and tests need.
+ */
+import { createHash } from 'node:crypto';
+import { TinytrainError } from './errors.js';
+import { buildGraph, hasParams, type Graph } from './ir/graph.js';
+import type { ModelSpec } from './ir/model.js';
+import { loadParams, type ParamSet } from './ir/params.js';
+import { calibrate, quantizeModel, type QuantModel } from './quantize/quantize.js';
+import { buildProgram, type BufferKey, type Program } from './autodiff/program.js';
+import { planArena, liveAt, type ArenaPlan } from './memory/planner.js';
+import { layoutParams, STATE_BYTES, type MemoryLayout } from './memory/layout.js';
+import { emitRuntime } from './codegen/emit.js';
+import { buildRuntime } from './codegen/build.js';
+import { fullScheme, trainedChannels, type Scheme } from './sparse/scheme.js';
+import type { Manifest } from './manifest.js';
+import type { Target } from '../targets/index.js';
+
+export interface CompileOptions {
+  target: Target;
+  scheme?: Scheme;
+  momentum?: number;
+  qas?: boolean;
+  /** Calibration inputs (real-valued). Without them the model's stored ranges are used. */
+  calibration?: Float32Array[];
+  /** false: one buffer per tensor (the planner's safety reference). */
+  reuse?: boolean;
+  budgetBytes?: number;
+}
+
+export interface Artifact {
+  manifest: Manifest;
+  wasmSimd: Uint8Array;
+  wasmScalar: Uint8Array;
+  image: Uint8Array;
+  source: string;
+}
+
+/** Everything before code generation; cheap, so tests and the planner bench use it. */
+export interface Plan {
+  graph: Graph;
+  quant: QuantModel;
+  program: Program;
+  arena: ArenaPlan;
+  layout: MemoryLayout;
+  scheme: Scheme;
+}
+
+export function sizeOfBuffer(q: QuantModel, p: Program): (k: BufferKey) => number {
+  const shapes = new Map<string, number>([['input', q.graph.inputShape.reduce((a, b) => a * b, 1)]]);
+  for (const n of q.graph.nodes) shapes.set(n.output, n.outShape[0] * n.outShape[1] * n.outShape[2]);
+  return (k) => {
+    const [kind, t] = k.split(/:(.*)/s) as [string, string];
+    const elems = shapes.get(p.alias.get(t) ?? t)!;
+    return kind === 'act' ? elems : elems * 4;
+  };
+}
+
+export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[]): { graph: Graph; params: ParamSet; quant: QuantModel } {
+  const graph = buildGraph(spec);
+  const params = loadParams(graph, spec);
+  let ranges: Map<string, [number, number]>;
+  if (calibration && calibration.length > 0) ranges = calibrate(graph, params, calibration);
+  else if (spec.calibration) ranges = new Map(Object.entries(spec.calibration));
+  else {
+    throw new TinytrainError(`model '${spec.name}' has no calibration ranges`,
+      'pass calibration data (--calibrate DATASET), or pretrain the model with tinytrain, which stores its ranges');
+  }
+  for (const n of graph.nodes) {
+    if (!ranges.has(n.output)) throw new TinytrainError(`calibration: no range for tensor '${n.output}'`, 'recalibrate with --calibrate DATASET');
+  }
+  return { graph, params, quant: quantizeModel(graph, params, ranges) };
+}
+
+export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse'>): Plan {
+  const scheme = opts.scheme ?? fullScheme(quant.graph);
+  const program = buildProgram(quant.graph, scheme);
+  const arena = planArena(program, sizeOfBuffer(quant, program), opts.reuse ?? true);
+  const layout = layoutParams(quant, scheme, (opts.momentum ?? 0) > 0);
+  return { graph: quant.graph, quant, program, arena, layout, scheme };
+}
+
+export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Artifact> {
+  const { quant } = quantizeSpec(spec, opts.calibration);
+  const plan = planModel(quant, opts);
+  const arenaBase = plan.layout.trainEnd;
+  const emitOpts = { arenaBase, momentum: opts.momentum ?? 0, qas: opts.qas ?? true };
+  const source = emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
+  const memoryBase = arenaBase + plan.arena.arenaBytes;
+  const [simd, scalar] = await Promise.all([
+    buildRuntime({ source, memoryBase, simd: true }),
+    buildRuntime({ source, memoryBase, simd: false }),
+  ]);
+  const manifest = makeManifest(spec, opts, plan, emitOpts, simd.pages * 65536, opts.target.wasmSimd ? simd.wasm.length : scalar.wasm.length);
+  checkBudget(manifest, plan, opts);
+  return { manifest, wasmSimd: simd.wasm, wasmScalar: scalar.wasm, image: plan.layout.image, source };
+}
+
+function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: { arenaBase: number; momentum: number; qas: boolean },
+  wasmMemoryBytes: number, codeBytes: number): Manifest {
+  const { quant, layout, arena, program, graph } = plan;
+  const t = opts.target;
+  const canon = (x: string): string => program.alias.get(x) ?? x;
+  const inQ = quant.tensors.get('input')!;
+  const outQ = quant.tensors.get(canon(graph.output))!;
+  const peak = liveAt(arena, arena.peakStep);
+  const sum = (kind: string): number => peak.filter((b) => b.key.startsWith(kind)).reduce((a, b) => a + b.bytes, 0);
+  const frozen = layout.constBytes;
+  const trainRegion = layout.trainEnd - layout.trainBase;
+  const reserve = t.stackReserveBytes;
+  const mcu = t.kind === 'mcu';
+  const sramPeakBytes = arena.arenaBytes + trainRegion + reserve + (mcu ? 0 : frozen);
+  const flashBytes = codeBytes + layout.image.length;
+  const layoutId = createHash('sha256').update(JSON.stringify({
+    model: spec.name, scheme: [...plan.scheme.layers], base: layout.trainBase, bytes: trainRegion,
+  })).digest('hex').slice(0, 16);
+  return {
+    format: 'tinytrain-artifact@1',
+    model: spec.name,
+    target: t.name,
+    targetKind: t.kind,
+    scheme: {
+      name: plan.scheme.name,
+      layers: graph.nodes.filter(hasParams).map((n) => {
+        const l = plan.scheme.layers.get(n.name);
+        return { name: n.name, bias: !!l?.bias, weightRatio: l?.weightRatio ?? 0, channels: trainedChannels(l, n.outShape[2]), outChannels: n.outShape[2] };
+      }),
+    },
+    optimizer: { kind: 'sgd', momentum: emit.momentum, qas: emit.qas, rounding: 'stochastic' },
+    classes: graph.classes,
+    inputs: [{ name: 'input', offset: emit.arenaBase + arena.buffers.get('act:input')!.offset, shape: [...graph.inputShape], dtype: 'int8', scale: inQ.scale, zeroPoint: inQ.zp, range: graph.inputRange }],
+    outputs: [{ name: canon(graph.output), offset: emit.arenaBase + arena.buffers.get(`act:${canon(graph.output)}`)!.offset, shape: [graph.classes], dtype: 'int8', scale: outQ.scale, zeroPoint: outQ.zp }],
+    files: { wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm', wasmSimd: 'runtime-simd.wasm', wasmScalar: 'runtime-scalar.wasm', image: 'image.bin' },
+    image: { offset: 16, bytes: layout.image.length, sha256: createHash('sha256').update(layout.image).digest('hex') },
+    checkpoint: { offset: layout.trainBase, bytes: trainRegion },
+    state: { offset: layout.stateOffset },
+    arena: { offset: emit.arenaBase, bytes: arena.arenaBytes, strategy: arena.strategy, peakLiveBytes: arena.peakLiveBytes, reuse: opts.reuse ?? true },
+    wasmMemoryBytes,
+    memory: {
+      sramPeakBytes,
+      flashBytes,
+      ...(opts.budgetBytes !== undefined ? { budgetBytes: opts.budgetBytes } : {}),
+      breakdown: {
+        savedActivationsBytes: sum('act:'),
+        gradientBytes: sum('grad:'),
+        arenaBytes: arena.arenaBytes,
+        trainedParamsBytes: layout.trainedParamBytes,
+        optimizerStateBytes: layout.optimizerBytes,
+        runtimeStateBytes: STATE_BYTES,
+        frozenParamsBytes: frozen,
+        runtimeReserveBytes: reserve,
+        codeBytes,
+      },
+    },
+    buffers: [...arena.buffers.values()].sort((a, b) => a.offset - b.offset)
+      .map((b) => ({ key: b.key, offset: b.offset, bytes: b.bytes, first: b.first, last: b.last })),
+    program: program.steps.map(describeStep),
+    lossStep: program.lossStep,
+    layoutId,
+  };
+}
+
+function describeStep(s: Program['steps'][number]): string {
+  const who = 'node' in s ? ` ${s.node.name}` : '';
+  return `${s.kind}${who}${s.kind === 'weightUpdate' ? ` (${s.channels} ch)` : ''}`;
+}
+
+function checkBudget(m: Manifest, plan: Plan, opts: CompileOptions): void {
+  const budget = opts.budgetBytes ?? opts.target.sramBytes;
+  if (m.memory.sramPeakBytes <= budget) return;
+  const over = m.memory.sramPeakBytes - budget;
+  const peak = liveAt(plan.arena, plan.arena.peakStep).slice(0, 5)
+    .map((b) => `    ${b.key.padEnd(28)} ${String(b.bytes).padStart(9)} B`).join('\n');
+  const b = m.memory.breakdown;
+  throw new TinytrainError(
+    `memory plan needs ${m.memory.sramPeakBytes} B of SRAM but the budget is ${budget} B: ${over} B over (target ${opts.target.name}).\n` +
+    `  arena ${b.arenaBytes} B, trained params ${b.trainedParamsBytes} B, optimizer ${b.optimizerStateBytes} B, ` +
+    `${opts.target.kind === 'mcu' ? '' : `frozen params ${b.frozenParamsBytes} B, `}reserve ${b.runtimeReserveBytes} B.\n` +
+    `  largest buffers live at the peak (step ${plan.arena.peakStep}: ${plan.program.steps[plan.arena.peakStep]?.kind}):\n${peak}`,
+    'train fewer layers (--scheme bias-only or last-k:N), drop momentum, or raise --budget',
+  );
+}

@@ -1,0 +1,64 @@
+/** The artifact manifest: what a host or firmware needs to drive a compiled runtime. */
+
+export interface TensorPort {
+  name: string;
+  offset: number;
+  shape: number[];
+  dtype: 'int8';
+  scale: number;
+  zeroPoint: number;
+  /** Real-valued range the input quantisation covers. */
+  range?: [number, number];
+}
+
+export interface MemoryBreakdown {
+  /** Arena bytes holding int8 activations saved for backward, at the arena's peak step. */
+  savedActivationsBytes: number;
+  /** Arena bytes holding float32 gradients at the peak step. */
+  gradientBytes: number;
+  /** Arena size including alignment and fragmentation. */
+  arenaBytes: number;
+  trainedParamsBytes: number;
+  optimizerStateBytes: number;
+  runtimeStateBytes: number;
+  /** Frozen weights and quantisation tables: Flash on MCU targets, RAM elsewhere. */
+  frozenParamsBytes: number;
+  /** The target's reserve for the C stack and the runtime itself. */
+  runtimeReserveBytes: number;
+  /** Size of the runtime code (the WASM module the target runs). */
+  codeBytes: number;
+}
+
+export interface Manifest {
+  format: 'tinytrain-artifact@1';
+  model: string;
+  target: string;
+  targetKind: 'mcu' | 'mobile' | 'desktop';
+  scheme: { name: string; layers: Array<{ name: string; bias: boolean; weightRatio: number; channels: number; outChannels: number }> };
+  optimizer: { kind: 'sgd'; momentum: number; qas: boolean; rounding: 'stochastic' };
+  classes: number;
+  inputs: TensorPort[];
+  outputs: TensorPort[];
+  files: { wasm: string; wasmSimd: string; wasmScalar: string; image: string };
+  /** Initial image: [offset, offset+bytes) of linear memory. */
+  image: { offset: number; bytes: number; sha256: string };
+  /** The trained parameters + optimizer + runtime state: what a checkpoint holds. */
+  checkpoint: { offset: number; bytes: number };
+  state: { offset: number };
+  arena: { offset: number; bytes: number; strategy: string; peakLiveBytes: number; reuse: boolean };
+  /** Fixed size of the WASM linear memory (initial = maximum). */
+  wasmMemoryBytes: number;
+  memory: {
+    sramPeakBytes: number;
+    flashBytes: number;
+    budgetBytes?: number;
+    breakdown: MemoryBreakdown;
+  };
+  /** Every arena buffer, for reports: lifetime in program steps. */
+  buffers: Array<{ key: string; offset: number; bytes: number; first: number; last: number }>;
+  /** The training program, one line per step. */
+  program: string[];
+  lossStep: number;
+  /** Identity of the artifact's trainable layout; checkpoints carry it. */
+  layoutId: string;
+}

@@ -1,0 +1,54 @@
+/**
+ * Checkpoint files: the runtime's checkpoint region behind a small header so a file
+ * from another artifact, or a damaged one, is refused instead of silently loaded.
+ *
+ *   "TTCK" | version u32 | layoutId (16 ASCII) | payload length u32 | crc32 u32 | payload
+ */
+import { TinytrainError } from '../compiler/errors.js';
+import type { Manifest } from '../compiler/manifest.js';
+
+const MAGIC = 'TTCK';
+const VERSION = 1;
+const HEADER = 4 + 4 + 16 + 4 + 4;
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32(data: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export function encodeCheckpoint(m: Manifest, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER + payload.length);
+  const dv = new DataView(out.buffer);
+  out.set(Buffer.from(MAGIC, 'ascii'), 0);
+  dv.setUint32(4, VERSION, true);
+  out.set(Buffer.from(m.layoutId.padEnd(16).slice(0, 16), 'ascii'), 8);
+  dv.setUint32(24, payload.length, true);
+  dv.setUint32(28, crc32(payload), true);
+  out.set(payload, HEADER);
+  return out;
+}
+
+export function decodeCheckpoint(m: Manifest, file: Uint8Array, source: string): Uint8Array {
+  const bad = (what: string): never => { throw new TinytrainError(`${source}: ${what}`, 'use a checkpoint saved from this artifact (tinytrain train DIR --save FILE)'); };
+  if (file.length < HEADER || Buffer.from(file.subarray(0, 4)).toString('ascii') !== MAGIC) bad('not a tinytrain checkpoint');
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  if (dv.getUint32(4, true) !== VERSION) bad(`checkpoint version ${dv.getUint32(4, true)} is not supported`);
+  const id = Buffer.from(file.subarray(8, 24)).toString('ascii').trim();
+  if (id !== m.layoutId) bad(`checkpoint belongs to another artifact layout (${id}, this artifact is ${m.layoutId})`);
+  const len = dv.getUint32(24, true);
+  if (len !== m.checkpoint.bytes || file.length !== HEADER + len) bad(`checkpoint holds ${file.length - HEADER} payload bytes, expected ${m.checkpoint.bytes}`);
+  const payload = file.subarray(HEADER);
+  if (crc32(payload) !== dv.getUint32(28, true)) bad('checksum mismatch: the file is damaged');
+  return payload;
+}

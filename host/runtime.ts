@@ -1,0 +1,121 @@
+/**
+ * Drives one compiled runtime on the embedded engine (Node's V8) through the raw
+ * WebAssembly API: load the image, write inputs at the manifest's offsets, call the
+ * numeric exports, read and write checkpoints.
+ */
+import { TinytrainError } from '../compiler/errors.js';
+import type { Manifest } from '../compiler/manifest.js';
+import type { LoadedArtifact } from './artifact.js';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+
+interface RuntimeExports {
+  memory: WebAssembly.Memory;
+  init(seed: number): void;
+  predict(): number;
+  trainStep(label: number, lr: number): number;
+  lastPrediction(): number;
+  stepsDone(): number;
+  stepsSkipped(): number;
+  heapBase(): number;
+}
+
+export class Runtime {
+  private readonly inputLut: Int8Array;
+
+  private constructor(readonly manifest: Manifest, private readonly ex: RuntimeExports, private readonly image: Uint8Array) {
+    this.inputLut = inputLut(manifest);
+  }
+
+  static async load(a: LoadedArtifact, variant?: 'simd' | 'scalar'): Promise<Runtime> {
+    const memoryRef: { mem?: WebAssembly.Memory } = {};
+    const imports = {
+      env: {
+        abort(msg: number, file: number, line: number, col: number): never {
+          const text = (p: number): string => (memoryRef.mem ? readAsString(memoryRef.mem, p) : '?');
+          throw new TinytrainError(`runtime aborted: ${text(msg)} at ${text(file)}:${line}:${col}`, 'this is a tinytrain bug; please report it with the artifact');
+        },
+      },
+    };
+    const module = await WebAssembly.compile(a.wasm(variant) as Uint8Array<ArrayBuffer>);
+    const instance = await WebAssembly.instantiate(module, imports);
+    const ex = instance.exports as unknown as RuntimeExports;
+    memoryRef.mem = ex.memory;
+    if (ex.memory.buffer.byteLength !== a.manifest.wasmMemoryBytes) {
+      throw new TinytrainError(`runtime memory is ${ex.memory.buffer.byteLength} B, manifest says ${a.manifest.wasmMemoryBytes} B`, 'recompile the artifact');
+    }
+    const rt = new Runtime(a.manifest, ex, a.image);
+    rt.reset(0);
+    return rt;
+  }
+
+  /** Restore the compiled initial parameters and reset optimizer/runtime state. */
+  reset(seed: number): void {
+    this.bytes().set(this.image, this.manifest.image.offset);
+    this.ex.init(seed >>> 0);
+  }
+
+  /** Reset optimizer/runtime state only (keeps parameters). */
+  init(seed: number): void { this.ex.init(seed >>> 0); }
+
+  bytes(): Uint8Array { return new Uint8Array(this.ex.memory.buffer); }
+  get memoryBytes(): number { return this.ex.memory.buffer.byteLength; }
+
+  setInputPixels(pixels: Uint8Array): void {
+    const port = this.manifest.inputs[0]!;
+    const n = port.shape.reduce((a, b) => a * b, 1);
+    if (pixels.length !== n) {
+      throw new TinytrainError(`input has ${pixels.length} values, the model takes ${n} (shape ${port.shape.join('x')})`, 'use a dataset with the model\'s input shape');
+    }
+    const mem = new Int8Array(this.ex.memory.buffer, port.offset, n);
+    for (let i = 0; i < n; i++) mem[i] = this.inputLut[pixels[i]!]!;
+  }
+
+  trainStep(label: number, lr: number): number {
+    if (!Number.isInteger(label) || label < 0 || label >= this.manifest.classes) {
+      throw new TinytrainError(`label ${label} is outside the model's ${this.manifest.classes} classes`, 'check that the dataset matches the model');
+    }
+    return this.ex.trainStep(label, lr);
+  }
+
+  predict(): number { return this.ex.predict(); }
+  lastPrediction(): number { return this.ex.lastPrediction(); }
+  stepsDone(): number { return this.ex.stepsDone() >>> 0; }
+  stepsSkipped(): number { return this.ex.stepsSkipped() >>> 0; }
+  heapBase(): number { return this.ex.heapBase() >>> 0; }
+
+  logits(): Float32Array {
+    const port = this.manifest.outputs[0]!;
+    const q = new Int8Array(this.ex.memory.buffer, port.offset, this.manifest.classes);
+    return Float32Array.from(q, (v) => (v - port.zeroPoint) * port.scale);
+  }
+
+  /** The checkpoint region (trained params + optimizer + runtime state) as a file. */
+  exportCheckpoint(): Uint8Array {
+    const c = this.manifest.checkpoint;
+    return encodeCheckpoint(this.manifest, this.bytes().slice(c.offset, c.offset + c.bytes));
+  }
+
+  importCheckpoint(file: Uint8Array, source = 'checkpoint'): void {
+    const payload = decodeCheckpoint(this.manifest, file, source);
+    this.bytes().set(payload, this.manifest.checkpoint.offset);
+  }
+}
+
+/** u8 pixel -> int8 input, through the model's real input range. */
+function inputLut(m: Manifest): Int8Array {
+  const port = m.inputs[0]!;
+  const [lo, hi] = port.range ?? [0, 1];
+  const lut = new Int8Array(256);
+  for (let p = 0; p < 256; p++) {
+    const real = lo + (p * (hi - lo)) / 255;
+    lut[p] = Math.max(-128, Math.min(127, Math.round(real / port.scale) + port.zeroPoint));
+  }
+  return lut;
+}
+
+/** AssemblyScript strings: UTF-16 with the byte length stored just before the pointer. */
+function readAsString(mem: WebAssembly.Memory, ptr: number): string {
+  if (!ptr) return '';
+  const len = new Uint32Array(mem.buffer, ptr - 4, 1)[0]! >>> 1;
+  return String.fromCharCode(...new Uint16Array(mem.buffer, ptr, len));
+}

@@ -1,0 +1,101 @@
+/**
+ * Training loops over a Dataset: one for the compiled int8 runtime, one for the float32
+ * desktop engine. Both visit samples in the same seeded order, so the float baseline
+ * sees exactly the data the device sees.
+ */
+import { Rng } from '../compiler/ir/rng.js';
+import { FloatTrainer, normaliseImage } from '../compiler/float/network.js';
+import type { Graph } from '../compiler/ir/graph.js';
+import type { ParamSet } from '../compiler/ir/params.js';
+import { imageAt, type Dataset } from './data/dataset.js';
+import type { Runtime } from './runtime.js';
+
+export interface TrainOptions {
+  steps: number;
+  lr: number;
+  seed: number;
+  /** Called every `every` steps with the running means since the last call. */
+  onProgress?: (done: number, meanLoss: number, accuracy: number) => void;
+  every?: number;
+}
+
+export interface TrainSummary {
+  steps: number;
+  /** Mean loss over the last epoch-sized window (at most 1000 steps). */
+  loss: number;
+  /** Training accuracy (prediction before each update) over the same window. */
+  accuracy: number;
+  skipped: number;
+}
+
+/** Sample order: seeded reshuffle every epoch. */
+export function* sampleOrder(count: number, steps: number, seed: number): Generator<number> {
+  const rng = new Rng(seed);
+  let perm = rng.permutation(count);
+  for (let s = 0, k = 0; s < steps; s++, k++) {
+    if (k === count) { perm = rng.permutation(count); k = 0; }
+    yield perm[k]!;
+  }
+}
+
+function windowed(steps: number): { add(loss: number, ok: boolean, step: number): void; mean(): { loss: number; accuracy: number } } {
+  const w = Math.min(steps, 1000);
+  const from = steps - w;
+  let loss = 0, ok = 0, n = 0;
+  return {
+    add(l, good, step) { if (step >= from) { loss += l; ok += good ? 1 : 0; n++; } },
+    mean: () => ({ loss: n ? loss / n : NaN, accuracy: n ? ok / n : NaN }),
+  };
+}
+
+export function trainRuntime(rt: Runtime, ds: Dataset, o: TrainOptions): TrainSummary {
+  const every = o.every ?? 100;
+  const win = windowed(o.steps);
+  let pl = 0, pc = 0, pn = 0, s = 0;
+  for (const i of sampleOrder(ds.count, o.steps, o.seed)) {
+    rt.setInputPixels(imageAt(ds, i));
+    const label = ds.labels[i]!;
+    const loss = rt.trainStep(label, o.lr);
+    const ok = rt.lastPrediction() === label;
+    win.add(loss, ok, s);
+    pl += loss; pc += ok ? 1 : 0; pn++; s++;
+    if (o.onProgress && (s % every === 0 || s === o.steps)) { o.onProgress(s, pl / pn, pc / pn); pl = pc = pn = 0; }
+  }
+  return { steps: s, ...win.mean(), skipped: rt.stepsSkipped() };
+}
+
+export function evaluateRuntime(rt: Runtime, ds: Dataset, onProgress?: (done: number) => void): number {
+  let ok = 0;
+  for (let i = 0; i < ds.count; i++) {
+    rt.setInputPixels(imageAt(ds, i));
+    if (rt.predict() === ds.labels[i]) ok++;
+    if (onProgress && (i + 1) % 500 === 0) onProgress(i + 1);
+  }
+  return ok / ds.count;
+}
+
+export interface FloatTrainOptions extends TrainOptions { momentum: number; trainable?: ReadonlySet<string> }
+
+export function trainFloat(g: Graph, params: ParamSet, ds: Dataset, o: FloatTrainOptions): TrainSummary {
+  const tr = new FloatTrainer(g, params, o.trainable);
+  const every = o.every ?? 100;
+  const win = windowed(o.steps);
+  let pl = 0, pc = 0, pn = 0, s = 0;
+  for (const i of sampleOrder(ds.count, o.steps, o.seed)) {
+    const x = normaliseImage(imageAt(ds, i), g.inputRange);
+    const label = ds.labels[i]!;
+    const ok = tr.predict(x) === label;
+    const loss = tr.step(x, label, { lr: o.lr, momentum: o.momentum });
+    win.add(loss, ok, s);
+    pl += loss; pc += ok ? 1 : 0; pn++; s++;
+    if (o.onProgress && (s % every === 0 || s === o.steps)) { o.onProgress(s, pl / pn, pc / pn); pl = pc = pn = 0; }
+  }
+  return { steps: s, ...win.mean(), skipped: 0 };
+}
+
+export function evaluateFloat(g: Graph, params: ParamSet, ds: Dataset): number {
+  const tr = new FloatTrainer(g, params);
+  let ok = 0;
+  for (let i = 0; i < ds.count; i++) if (tr.predict(normaliseImage(imageAt(ds, i), g.inputRange)) === ds.labels[i]) ok++;
+  return ok / ds.count;
+}
