@@ -1,0 +1,48 @@
+/** What every command shares: reading a model file, printing results, option parsing. */
+import { existsSync, readFileSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+import { TinytrainError } from '../../compiler/errors.js';
+import type { ModelSpec } from '../../compiler/ir/model.js';
+
+export function readModelFile(path: string): ModelSpec {
+  if (!existsSync(path)) throw new TinytrainError(`model file ${path} does not exist`, 'see examples/ for model files');
+  const text = readFileSync(path, 'utf8');
+  try {
+    return JSON.parse(text) as ModelSpec;
+  } catch (e) {
+    throw new TinytrainError(`model file ${path}: not valid JSON (${(e as Error).message})`, 'fix the file; see examples/mnist-cnn.json for the format');
+  }
+}
+
+/** One JSON object on stdout (for --json), or human text. */
+export function emit(json: boolean, result: unknown, text: () => string): void {
+  process.stdout.write(json ? JSON.stringify(result, null, 2) + '\n' : text() + '\n');
+}
+
+/** Progress and notes go to stderr so stdout stays machine-readable. */
+export function note(msg: string): void {
+  if (!process.env.TINYTRAIN_QUIET) process.stderr.write(msg + '\n');
+}
+
+export function intOption(name: string, min = 0): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    }
+    return n;
+  };
+}
+
+export function floatOption(name: string, min: number, max: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got '${v}'`);
+    }
+    return n;
+  };
+}
+
+export const kb = (b: number): string => `${(b / 1024).toFixed(1)} KB`;
+export const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;

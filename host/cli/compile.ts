@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { compile } from '../../compiler/index.js';
+import { buildGraph } from '../../compiler/ir/graph.js';
+import { parseScheme } from '../../compiler/sparse/parse.js';
+import { normaliseImage } from '../../compiler/float/network.js';
+import { getTarget, parseByteSize } from '../../targets/index.js';
+import { loadDataset, imageAt } from '../data/dataset.js';
+import { sampleOrder } from '../train.js';
+import { writeArtifact } from '../artifact.js';
+import { emit, floatOption, intOption, kb, note, readModelFile } from './common.js';
+
+export function registerCompile(program: Command): void {
+  program.command('compile')
+    .description('compile a model into a WASM training runtime for a device')
+    .argument('<model>', 'model file (tinytrain JSON, see examples/)')
+    .requiredOption('--target <name>', 'device target (see `tinytrain targets`)')
+    .requiredOption('--out <dir>', 'artifact folder to write (replaced atomically)')
+    .option('--scheme <scheme>', 'what trains: full | bias-only | last-k:N | FILE.json', 'full')
+    .option('--momentum <m>', 'SGD momentum (0 = plain SGD, no optimizer state)', floatOption('--momentum', 0, 0.999), 0)
+    .option('--no-qas', 'disable Quantization-Aware Scaling of int8 gradients (for comparisons)')
+    .option('--budget <size>', 'SRAM budget, e.g. 256KB (default: the target\'s SRAM)')
+    .option('--calibrate <dataset>', 'recalibrate activation ranges on this dataset\'s training split')
+    .option('--calibration-samples <n>', 'samples used with --calibrate', intOption('--calibration-samples', 1), 200)
+    .option('--json', 'print one JSON object (the manifest summary) on stdout')
+    .action(async (modelPath: string, o: { target: string; out: string; scheme: string; momentum: number; qas: boolean; budget?: string; calibrate?: string; calibrationSamples: number; json?: boolean }) => {
+      const spec = readModelFile(modelPath);
+      const target = getTarget(o.target);
+      const graph = buildGraph(spec);
+      const scheme = parseScheme(graph, o.scheme);
+      let calibration: Float32Array[] | undefined;
+      if (o.calibrate) {
+        const ds = loadDataset(o.calibrate, 'train');
+        calibration = [...sampleOrder(ds.count, o.calibrationSamples, 0)].map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
+      }
+      note(`compiling ${spec.name} for ${target.name} (scheme ${scheme.name})...`);
+      const artifact = await compile(spec, {
+        target, scheme, momentum: o.momentum, qas: o.qas, calibration,
+        ...(o.budget !== undefined ? { budgetBytes: parseByteSize(o.budget) } : {}),
+      });
+      await writeArtifact(o.out, artifact);
+      const m = artifact.manifest;
+      const b = m.memory.breakdown;
+      emit(!!o.json, { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files }, () => [
+        `wrote ${o.out}`,
+        `  target        ${m.target} (${kb(target.sramBytes)} SRAM, ${kb(target.flashBytes)} Flash)`,
+        `  SRAM needed   ${kb(m.memory.sramPeakBytes)}  (arena ${kb(b.arenaBytes)}, trained params ${kb(b.trainedParamsBytes)}, ` +
+          `optimizer ${kb(b.optimizerStateBytes)}, reserve ${kb(b.runtimeReserveBytes)}${target.kind === 'mcu' ? '' : `, frozen params ${kb(b.frozenParamsBytes)}`})`,
+        `  Flash needed  ${kb(m.memory.flashBytes)}  (code ${kb(b.codeBytes)}, weights image ${kb(m.image.bytes)})`,
+      ].join('\n'));
+    });
+}

@@ -1,0 +1,31 @@
+/** --data/--classes/--limit, shared by train and eval. */
+import type { Command } from 'commander';
+import { TinytrainError } from '../../compiler/errors.js';
+import type { Manifest } from '../../compiler/manifest.js';
+import { filterClasses, loadDataset, parseClassList, takeFirst, type Dataset, type Split } from '../data/dataset.js';
+import { intOption } from './common.js';
+
+export interface DataOptions { data: string; classes?: string; limit?: number }
+
+export function addDataOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--data <dataset>', 'mnist | fashion-mnist | DIR with IDX files | IMAGES.idx,LABELS.idx')
+    .option('--classes <list>', 'keep only these labels, e.g. 5-9 or 0,2,4')
+    .option('--limit <n>', 'use only the first N samples (after --classes)', intOption('--limit', 1));
+}
+
+export function openDataset(o: DataOptions, split: Split, m: Manifest): Dataset {
+  let ds = loadDataset(o.data, split);
+  if (o.classes) ds = filterClasses(ds, parseClassList(o.classes));
+  if (o.limit !== undefined && split === 'train') ds = takeFirst(ds, o.limit);
+  const want = m.inputs[0]!.shape;
+  if (ds.shape.join('x') !== want.join('x')) {
+    throw new TinytrainError(`dataset ${o.data} has samples of shape ${ds.shape.join('x')}, the model takes ${want.join('x')}`, 'use a dataset that matches the model input');
+  }
+  let maxLabel = 0;
+  for (const l of ds.labels) maxLabel = Math.max(maxLabel, l);
+  if (maxLabel >= m.classes) {
+    throw new TinytrainError(`dataset ${o.data} has label ${maxLabel}, the model has ${m.classes} classes`, 'use --classes to select labels the model has');
+  }
+  return ds;
+}

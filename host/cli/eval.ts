@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { readArtifact } from '../artifact.js';
+import { Runtime } from '../runtime.js';
+import { evaluateRuntime } from '../train.js';
+import { addDataOptions, openDataset, type DataOptions } from './dataset-options.js';
+import { emit, pct } from './common.js';
+
+export function registerEval(program: Command): void {
+  addDataOptions(program.command('eval')
+    .description('accuracy of a compiled runtime (optionally with a checkpoint) on a test split')
+    .argument('<dir>', 'artifact folder'))
+    .option('--load <file>', 'checkpoint to evaluate (default: the compiled weights)')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (dir: string, o: DataOptions & { load?: string; json?: boolean }) => {
+      const art = readArtifact(dir);
+      const ds = openDataset(o, 'test', art.manifest);
+      const rt = await Runtime.load(art);
+      if (o.load) rt.importCheckpoint(readFileSync(o.load), o.load);
+      const accuracy = evaluateRuntime(rt, ds);
+      emit(!!o.json, { artifact: dir, data: o.data, classes: o.classes ?? null, samples: ds.count, accuracy, checkpoint: o.load ?? null },
+        () => `accuracy ${pct(accuracy)} on ${ds.count} test samples`);
+    });
+}

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { TinytrainError } from '../../compiler/errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { startProgress } from '../io/progress.js';
+import { filterClasses, loadDataset, parseClassList } from '../data/dataset.js';
+import { pretrain } from '../pretrain.js';
+import { emit, floatOption, intOption, pct, readModelFile } from './common.js';
+
+export function registerPretrain(program: Command): void {
+  program.command('pretrain')
+    .description('train a model in float32 on the desktop (full update) and store its weights and calibration ranges')
+    .argument('<model>', 'model file')
+    .requiredOption('--data <dataset>', 'training data (mnist | fashion-mnist | DIR | IMAGES,LABELS)')
+    .requiredOption('--out <file>', 'model file to write (atomically)')
+    .option('--classes <list>', 'keep only these labels, e.g. 0-4')
+    .option('--steps <n>', 'SGD steps (one sample each)', intOption('--steps', 1), 4000)
+    .option('--lr <rate>', 'learning rate', floatOption('--lr', 0, 10), 0.01)
+    .option('--momentum <m>', 'SGD momentum', floatOption('--momentum', 0, 0.999), 0)
+    .option('--seed <s>', 'seed for the sample order', intOption('--seed'), 0)
+    .option('--json', 'print one JSON object on stdout')
+    .action((modelPath: string, o: { data: string; out: string; classes?: string; steps: number; lr: number; momentum: number; seed: number; json?: boolean }) => {
+      const spec = readModelFile(modelPath);
+      let ds = loadDataset(o.data, 'train');
+      if (o.classes) ds = filterClasses(ds, parseClassList(o.classes));
+      if (ds.shape.join() !== spec.input.join()) throw new TinytrainError(`dataset samples are ${ds.shape.join('x')}, the model takes ${spec.input.join('x')}`);
+      const bar = startProgress('pretrain', o.steps);
+      let last = 0;
+      const r = pretrain(spec, ds, { ...o, onProgress: (d, loss, acc) => { bar.tick(d - last, { loss, acc }); last = d; } });
+      bar.stop();
+      writeFileAtomic(o.out, JSON.stringify(r.spec, null, 1) + '\n');
+      emit(!!o.json, { out: o.out, steps: r.summary.steps, loss: r.summary.loss, trainAccuracy: r.summary.accuracy },
+        () => `pretrained ${spec.name}: ${r.summary.steps} steps, loss ${r.summary.loss.toFixed(4)}, train accuracy ${pct(r.summary.accuracy)}\nwrote ${o.out}`);
+    });
+}
