@@ -25,7 +25,7 @@ function arenaSvg(m: Manifest): string {
     return `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="${color(b.key)}" stroke="#222" stroke-width="0.3"><title>${esc(b.key)}: ${b.bytes} B at offset ${b.offset}, steps ${b.first}-${b.last}</title></rect>`;
   }).join('\n');
   const lossX = left + m.lossStep * sx;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="arena occupancy over the training program">
+  return `<svg width="${W}" height="${H}" role="img" aria-label="arena occupancy over the training program">
 <rect x="${left}" y="10" width="${W - left - 10}" height="${H - bottom - 10}" fill="#f7f7f7" stroke="#999"/>
 ${rects}
 <line x1="${lossX}" x2="${lossX}" y1="10" y2="${H - bottom}" stroke="#c00" stroke-dasharray="4 3"/>
@@ -47,7 +47,7 @@ function layerBars(m: Manifest): string {
   const rows = [...per.entries()];
   const max = Math.max(1, ...rows.map(([, e]) => e.act + e.grad));
   const barW = 600;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${barW + 260}" height="${rows.length * 20 + 10}" role="img" aria-label="arena bytes per layer">
+  return `<svg width="${barW + 260}" height="${rows.length * 20 + 10}" role="img" aria-label="arena bytes per layer">
 ${rows.map(([name, e], i) => {
     const a = (e.act / max) * barW, g = (e.grad / max) * barW;
     return `<text x="0" y="${i * 20 + 15}" font-size="12">${esc(name)}</text>` +

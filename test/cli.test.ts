@@ -1,0 +1,134 @@
+/**
+ * The CLI as a user meets it: real processes, real files. Checks the JSON contract,
+ * determinism of `train`, clean errors (exit codes, no stack traces, nothing written).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BIN = join(__dirname, '..', 'bin', 'tinytrain.js');
+const work = mkdtempSync(join(tmpdir(), 'tinytrain-cli-'));
+
+function run(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, TINYTRAIN_QUIET: '' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function expectCleanError(r: { code: number; stderr: string }, code: number, pattern: RegExp): void {
+  expect(r.code).toBe(code);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
+}
+
+const model = join(work, 'pretrained.json');
+const art = join(work, 'art');
+
+beforeAll(() => {
+  const pre = run('pretrain', join(__dirname, '..', 'examples', 'mnist-cnn.json'), '--data', 'mnist', '--classes', '0-4',
+    '--steps', '300', '--out', model, '--json');
+  expect(pre.code, pre.stderr).toBe(0);
+  const c = run('compile', model, '--target', 'stm32f746', '--out', art, '--json');
+  expect(c.code, c.stderr).toBe(0);
+});
+
+describe('tinytrain CLI', () => {
+  it('targets --json lists the required targets with SRAM and Flash', () => {
+    const r = run('targets', '--json');
+    expect(r.code).toBe(0);
+    const t = JSON.parse(r.stdout) as { targets: Array<{ name: string; sramBytes: number; flashBytes: number }> };
+    const byName = new Map(t.targets.map((x) => [x.name, x]));
+    expect(byName.get('stm32f746')).toMatchObject({ sramBytes: 320 * 1024, flashBytes: 1024 * 1024 });
+    expect(byName.get('nrf52840')).toMatchObject({ sramBytes: 256 * 1024, flashBytes: 1024 * 1024 });
+    expect(byName.has('arm64-linux')).toBe(true);
+    expect(byName.has('desktop')).toBe(true);
+  });
+
+  it('compile writes a manifest with the fields the design names', () => {
+    const m = JSON.parse(readFileSync(join(art, 'manifest.json'), 'utf8'));
+    expect(m.target).toBe('stm32f746');
+    expect(m.scheme.name).toBe('full');
+    expect(m.inputs[0]).toMatchObject({ name: 'input', shape: [28, 28, 1], dtype: 'int8' });
+    expect(m.outputs[0].shape).toEqual([10]);
+    expect(m.memory.sramPeakBytes).toBeGreaterThan(0);
+    expect(m.memory.flashBytes).toBeGreaterThan(0);
+    for (const k of ['savedActivationsBytes', 'trainedParamsBytes', 'optimizerStateBytes', 'arenaBytes', 'runtimeReserveBytes']) {
+      expect(typeof m.memory.breakdown[k]).toBe('number');
+    }
+    for (const f of Object.values(m.files) as string[]) expect(existsSync(join(art, f))).toBe(true);
+  });
+
+  it('two train runs with the same seed print identical JSON and write identical checkpoints', () => {
+    const args = (save: string): string[] => ['train', art, '--data', 'mnist', '--classes', '5-9', '--limit', '200', '--steps', '150', '--seed', '3', '--save', save, '--json'];
+    const a = run(...args(join(work, 'a.ck')));
+    const b = run(...args(join(work, 'b.ck')));
+    expect(a.code, a.stderr).toBe(0);
+    const ja = JSON.parse(a.stdout);
+    const jb = JSON.parse(b.stdout);
+    for (const k of ['steps', 'loss', 'accuracy']) expect(ja).toHaveProperty(k);
+    expect(ja.steps).toBe(150);
+    delete ja.checkpoint; delete jb.checkpoint; // the only field that differs: the file name
+    expect(jb).toEqual(ja);
+    expect(Buffer.compare(readFileSync(join(work, 'a.ck')), readFileSync(join(work, 'b.ck')))).toBe(0);
+    // and the checkpoint is what eval then measures
+    const e = run('eval', art, '--data', 'mnist', '--classes', '5-9', '--load', join(work, 'a.ck'), '--json');
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout).accuracy).toBe(ja.accuracy);
+  });
+
+  it('bad flags exit 2 with a message', () => {
+    expectCleanError(run('train', art, '--data', 'mnist', '--steps', 'many'), 2, /--steps must be an integer/);
+    expectCleanError(run('compile', model, '--target', 'stm32f746'), 2, /--out/);
+    expectCleanError(run('frobnicate'), 2, /unknown command/);
+  });
+
+  it('user errors exit 1 with a hint and leave nothing behind', () => {
+    const out = join(work, 'never');
+    expectCleanError(run('compile', model, '--target', 'esp32', '--out', out), 1, /unknown target "esp32"/);
+    const broken = join(work, 'broken.json');
+    writeFileSync(broken, '{"format": "tinytrain-model@1", "name": "x", "input": [28, 28');
+    expectCleanError(run('compile', broken, '--target', 'stm32f746', '--out', out), 1, /not valid JSON/);
+    const badOp = join(work, 'badop.json');
+    writeFileSync(badOp, JSON.stringify({ format: 'tinytrain-model@1', name: 'x', input: [4, 4, 1], layers: [{ op: 'lstm', name: 'l1' }] }));
+    expectCleanError(run('compile', badOp, '--target', 'stm32f746', '--out', out), 1, /unsupported op 'lstm'.*'l1'|'l1'.*unsupported op 'lstm'/);
+    expectCleanError(run('train', art, '--data', '/nonexistent/dir'), 1, /error:/);
+    expectCleanError(run('train', join(work, 'no-such-artifact'), '--data', 'mnist'), 1, /not a tinytrain artifact/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('an infeasible budget fails, says by how much and where the bytes go, and writes nothing', () => {
+    const out = join(work, 'tight');
+    const r = run('compile', model, '--target', 'stm32f746', '--budget', '20KB', '--out', out);
+    expectCleanError(r, 1, /B over/);
+    expect(r.stderr).toMatch(/largest buffers/);
+    expect(r.stderr).toMatch(/(act|grad):\w+/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('a damaged checkpoint is refused', () => {
+    const ck = readFileSync(join(work, 'a.ck'));
+    ck[ck.length - 1] ^= 0xff;
+    writeFileSync(join(work, 'bad.ck'), ck);
+    expectCleanError(run('eval', art, '--data', 'mnist', '--load', join(work, 'bad.ck')), 1, /checksum/);
+  });
+
+  it('report prints the breakdown and writes a self-contained HTML page', () => {
+    const html = join(work, 'report.html');
+    const r = run('report', art, '--html', html);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/SRAM peak/);
+    expect(r.stdout).toMatch(/weightUpdate stem/);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/<svg/);
+    expect(page).not.toMatch(/<script|src=|href=|https?:\/\//); // nothing external
+  });
+
+  it('every command has --help', () => {
+    for (const c of ['compile', 'train', 'eval', 'report', 'targets', 'demo', 'pretrain']) {
+      const r = run(c, '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Usage: tinytrain/);
+    }
+  });
+});

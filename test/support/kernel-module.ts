@@ -1,0 +1,304 @@
+/**
+ * Test harness for the AssemblyScript kernel library (assembly/testing/kernels.ts).
+ *
+ * loadKernels({ simd }) compiles the library once per process and variant (SIMD or
+ * scalar) with the same options as the `kernels-simd` / `kernels-scalar` targets of
+ * asconfig.json, but into a private temp dir (build/ is left alone), instantiates it and
+ * wraps it: a bump allocator over linear memory (16-byte aligned, reset()), typed
+ * read/write helpers and the typed kernel exports. An `env.abort` from the module is
+ * turned into a thrown Error carrying the decoded message and location.
+ *
+ * TINYTRAIN_KERNELS_ENTRY=<path to an alternative kernels.ts> builds another copy of the
+ * library instead (used for mutation testing: copy assembly/ elsewhere, break a kernel,
+ * and check that the tests notice).
+ *
+ * Also holds the small numeric helpers shared by the kernel tests (seeded PRNG, f32).
+ */
+import asc from 'assemblyscript/asc';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DEFAULT_ENTRY = join(REPO, 'assembly', 'testing', 'kernels.ts');
+/** Same memory as the asconfig targets: 64 pages, fixed (never grows). */
+const PAGES = 64;
+
+type Ptr = number;
+type Bool = boolean | number;
+
+/** The exports of the kernel module (pointers are byte offsets into `memory`). */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  rngSeed(state: Ptr, seed: number): void;
+  conv2dForwardS8(
+    x: Ptr, H: number, W: number, C: number, zx: number,
+    w: Ptr, bias: Ptr, mult: Ptr, shift: Ptr,
+    y: Ptr, OH: number, OW: number, CO: number, zy: number, lo: number, hi: number,
+    KH: number, KW: number, stride: number, pad: number, depthwise: Bool,
+  ): void;
+  conv2dBackwardInputF32(
+    gy: Ptr, OH: number, OW: number, CO: number,
+    w: Ptr, wScale: Ptr,
+    gx: Ptr, H: number, W: number, C: number,
+    KH: number, KW: number, stride: number, pad: number, depthwise: Bool, accumulate: Bool,
+  ): void;
+  conv2dUpdateWeightsS8(
+    gy: Ptr, OH: number, OW: number, CO: number,
+    x: Ptr, H: number, W: number, C: number, zx: number, sx: number,
+    w: Ptr, wScale: Ptr, vel: Ptr,
+    KH: number, KW: number, stride: number, pad: number, depthwise: Bool,
+    coBegin: number, coEnd: number, lr: number, mu: number, qas: Bool, rng: Ptr,
+  ): void;
+  biasUpdateS32(
+    gy: Ptr, P: number, CO: number, bias: Ptr, wScale: Ptr, sx: number, vel: Ptr,
+    coBegin: number, coEnd: number, lr: number, mu: number, qas: Bool, rng: Ptr,
+  ): void;
+  avgpoolForwardS8(
+    x: Ptr, H: number, W: number, C: number, zx: number,
+    y: Ptr, OH: number, OW: number, zy: number,
+    PH: number, PW: number, stride: number, m: number, n: number,
+  ): void;
+  avgpoolBackwardF32(
+    gy: Ptr, OH: number, OW: number,
+    gx: Ptr, H: number, W: number, C: number,
+    PH: number, PW: number, stride: number, accumulate: Bool,
+  ): void;
+  addS8(
+    a: Ptr, za: number, ma: number, b: Ptr, zb: number, mb: number, n: number,
+    y: Ptr, zy: number, lo: number, hi: number, count: number,
+  ): void;
+  clampS8(x: Ptr, y: Ptr, count: number, lo: number, hi: number): void;
+  clampBackwardF32(g: Ptr, y: Ptr, count: number, lo: number, hi: number): void;
+  gradInto(src: Ptr, dst: Ptr, count: number, accumulate: Bool): void;
+  argmaxS8(x: Ptr, count: number): number;
+  softmaxCrossEntropyS8(logits: Ptr, count: number, scale: number, zp: number, label: number, grad: Ptr): number;
+}
+
+const KERNEL_NAMES = [
+  'rngSeed', 'conv2dForwardS8', 'conv2dBackwardInputF32', 'conv2dUpdateWeightsS8', 'biasUpdateS32',
+  'avgpoolForwardS8', 'avgpoolBackwardF32', 'addS8', 'clampS8', 'clampBackwardF32', 'gradInto',
+  'argmaxS8', 'softmaxCrossEntropyS8',
+] as const;
+
+/**
+ * Decodes an AssemblyScript string: UTF-16LE code units at `ptr`, their byte length in
+ * the u32 just before `ptr` (the rtSize field of the object header).
+ */
+export function decodeAsString(memory: WebAssembly.Memory, ptr: number): string {
+  if (ptr === 0) return 'null';
+  const buf = memory.buffer;
+  if (ptr < 4 || ptr > buf.byteLength) return `<bad string pointer ${ptr}>`;
+  const byteLen = new DataView(buf).getUint32(ptr - 4, true);
+  if (ptr + byteLen > buf.byteLength) return `<bad string length ${byteLen} at ${ptr}>`;
+  const units = new Uint16Array(buf.slice(ptr, ptr + (byteLen & ~1)));
+  let s = '';
+  for (let i = 0; i < units.length; i += 4096) s += String.fromCharCode(...units.subarray(i, i + 4096));
+  return s;
+}
+
+/** Thrown when the module calls env.abort (a failed assert or a runtime error in AS code). */
+export class KernelAbort extends Error {
+  constructor(message: string, readonly file: string, readonly line: number, readonly column: number) {
+    super(`kernel abort: ${message} (${file}:${line}:${column})`);
+    this.name = 'KernelAbort';
+  }
+}
+
+function readU32(bytes: Uint8Array, pos: { p: number }): number {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    const b = bytes[pos.p++]!;
+    result += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) return result;
+    shift += 7;
+  }
+}
+
+/**
+ * End of the module's static data (the highest byte written by an active data segment
+ * with a constant offset), so the test allocator never overlaps it.
+ */
+function staticDataEnd(bytes: Uint8Array): number {
+  const pos = { p: 8 };
+  let end = 0;
+  while (pos.p < bytes.length) {
+    const id = bytes[pos.p++]!;
+    const size = readU32(bytes, pos);
+    const next = pos.p + size;
+    if (id === 11) {
+      const count = readU32(bytes, pos);
+      for (let i = 0; i < count; i++) {
+        const kind = readU32(bytes, pos);
+        if (kind === 1) { // passive: no address
+          pos.p += readU32(bytes, pos);
+          continue;
+        }
+        if (kind === 2) readU32(bytes, pos); // explicit memory index
+        if (bytes[pos.p++] !== 0x41) throw new Error('unsupported data segment offset expression');
+        // i32.const takes a signed LEB128; offsets are small and non-negative here
+        const offset = readU32(bytes, pos);
+        if (bytes[pos.p++] !== 0x0b) throw new Error('unsupported data segment offset expression');
+        const len = readU32(bytes, pos);
+        pos.p += len;
+        end = Math.max(end, offset + len);
+      }
+    }
+    pos.p = next;
+  }
+  return end;
+}
+
+async function compile(simd: boolean): Promise<Uint8Array> {
+  const entry = resolve(process.env.TINYTRAIN_KERNELS_ENTRY ?? DEFAULT_ENTRY);
+  const dir = mkdtempSync(join(tmpdir(), 'tinytrain-kernels-'));
+  try {
+    const outFile = join(dir, simd ? 'kernels-simd.wasm' : 'kernels-scalar.wasm');
+    let out = '';
+    const sink = { write(chunk: string | Uint8Array): boolean { out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(); return true; } };
+    const { error } = await asc.main([
+      entry, '--outFile', outFile,
+      '--runtime', 'stub', '-O3',
+      '--initialMemory', String(PAGES), '--maximumMemory', String(PAGES),
+      ...(simd ? ['--enable', 'simd'] : []),
+    ], { stdout: sink, stderr: sink });
+    if (error) throw new Error(`asc failed to build ${entry} (${simd ? 'simd' : 'scalar'}): ${error.message}\n${out}`);
+    return new Uint8Array(readFileSync(outFile));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export type TypedArrayLike = Int8Array | Uint8Array | Int32Array | Float32Array;
+
+export class KernelModule {
+  /** Lowest address the allocator hands out (above the static data). */
+  readonly heapBase: number;
+  private top: number;
+
+  constructor(readonly k: KernelExports, readonly simd: boolean, dataEnd: number) {
+    this.heapBase = Math.max(1024, align16(dataEnd));
+    this.top = this.heapBase;
+  }
+
+  get memory(): WebAssembly.Memory { return this.k.memory; }
+  get capacity(): number { return this.k.memory.buffer.byteLength; }
+
+  /** Frees everything (contents are left as they are: tests that care fill their buffers). */
+  reset(): void { this.top = this.heapBase; }
+
+  /** A 16-byte aligned block of `bytes` bytes. */
+  alloc(bytes: number): number {
+    const ptr = this.top;
+    const end = align16(ptr + Math.max(bytes, 1));
+    if (end > this.capacity) throw new Error(`kernel test heap exhausted: need ${bytes} B at ${ptr}, memory ${this.capacity} B`);
+    this.top = end;
+    return ptr;
+  }
+
+  /** Allocates and fills with a byte value (e.g. 0xff to make stale data visible). */
+  allocFilled(bytes: number, byte = 0): number {
+    const p = this.alloc(bytes);
+    new Uint8Array(this.memory.buffer, p, bytes).fill(byte);
+    return p;
+  }
+
+  i8(data: ArrayLike<number>): number { const p = this.alloc(data.length); this.writeI8(p, data); return p; }
+  i32(data: ArrayLike<number>): number { const p = this.alloc(data.length * 4); this.writeI32(p, data); return p; }
+  f32(data: ArrayLike<number>): number { const p = this.alloc(data.length * 4); this.writeF32(p, data); return p; }
+
+  writeI8(ptr: number, data: ArrayLike<number>): void { this.check(ptr, data.length); new Int8Array(this.memory.buffer, ptr, data.length).set(data); }
+  writeI32(ptr: number, data: ArrayLike<number>): void { this.check(ptr, data.length * 4, 4); new Int32Array(this.memory.buffer, ptr, data.length).set(data); }
+  writeF32(ptr: number, data: ArrayLike<number>): void { this.check(ptr, data.length * 4, 4); new Float32Array(this.memory.buffer, ptr, data.length).set(data); }
+
+  /** Copies out of linear memory. */
+  readI8(ptr: number, n: number): Int8Array { this.check(ptr, n); return new Int8Array(this.memory.buffer.slice(ptr, ptr + n)); }
+  readI32(ptr: number, n: number): Int32Array { this.check(ptr, n * 4, 4); return new Int32Array(this.memory.buffer.slice(ptr, ptr + n * 4)); }
+  readF32(ptr: number, n: number): Float32Array { this.check(ptr, n * 4, 4); return new Float32Array(this.memory.buffer.slice(ptr, ptr + n * 4)); }
+  readBytes(ptr: number, n: number): Uint8Array { this.check(ptr, n); return new Uint8Array(this.memory.buffer.slice(ptr, ptr + n)); }
+
+  /** A fresh xorshift32 state (4 bytes) seeded through the module's rngSeed. */
+  rng(seed: number): number {
+    const p = this.alloc(4);
+    this.k.rngSeed(p, seed >>> 0);
+    return p;
+  }
+
+  private check(ptr: number, bytes: number, alignment = 1): void {
+    if (!Number.isInteger(ptr) || ptr < 0 || ptr + bytes > this.capacity) throw new Error(`access [${ptr}, ${ptr + bytes}) outside memory`);
+    if (ptr % alignment !== 0) throw new Error(`pointer ${ptr} not ${alignment}-byte aligned`);
+  }
+}
+
+function align16(n: number): number { return (n + 15) & ~15; }
+
+const cache = new Map<boolean, Promise<{ module: WebAssembly.Module; dataEnd: number }>>();
+
+/** Compiles (once per process and variant) and instantiates a fresh kernel module. */
+export async function loadKernels(opts: { simd: boolean }): Promise<KernelModule> {
+  let built = cache.get(opts.simd);
+  if (!built) {
+    built = compile(opts.simd).then(async (bytes) => ({ module: await WebAssembly.compile(bytes), dataEnd: staticDataEnd(bytes) }));
+    cache.set(opts.simd, built);
+  }
+  const { module, dataEnd } = await built;
+  let memory: WebAssembly.Memory | undefined;
+  const imports = {
+    env: {
+      abort(msg: number, file: number, line: number, column: number): never {
+        const m = memory!;
+        throw new KernelAbort(decodeAsString(m, msg), decodeAsString(m, file), line, column);
+      },
+    },
+  };
+  const instance = await WebAssembly.instantiate(module, imports);
+  const ex = instance.exports as Record<string, unknown>;
+  if (!(ex.memory instanceof WebAssembly.Memory)) throw new Error('kernel module exports no memory');
+  memory = ex.memory;
+  for (const name of KERNEL_NAMES) {
+    if (typeof ex[name] !== 'function') throw new Error(`kernel module lacks export ${name}`);
+  }
+  return new KernelModule(ex as unknown as KernelExports, opts.simd, dataEnd);
+}
+
+// ---------------------------------------------------------------------------------------
+// Shared numeric helpers for the kernel tests.
+
+/** Unit roundoff of float32 (round to nearest). */
+export const U32 = 2 ** -24;
+
+/** Higham's gamma_n = n u / (1 - n u): bound on the relative error of n float32 roundings. */
+export function gamma(n: number): number { return (n * U32) / (1 - n * U32); }
+
+export const f32 = Math.fround;
+
+/** Seeded PRNG (splitmix32 mixing over a Weyl sequence); deterministic across runs. */
+export class Rng {
+  private s: number;
+  constructor(seed: number) { this.s = seed >>> 0; }
+  /** Uniform u32. */
+  u32(): number {
+    this.s = (this.s + 0x9e3779b9) >>> 0;
+    let z = this.s;
+    z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+    z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+    return (z ^ (z >>> 15)) >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number { return this.u32() / 4294967296; }
+  /** Integer in [lo, hi] inclusive. */
+  int(lo: number, hi: number): number { return lo + Math.floor(this.next() * (hi - lo + 1)); }
+  /** Uniform real in [lo, hi). */
+  uniform(lo: number, hi: number): number { return lo + (hi - lo) * this.next(); }
+  pick<T>(items: readonly T[]): T { return items[Math.floor(this.next() * items.length)]!; }
+  int8s(n: number, lo = -128, hi = 127): Int8Array { const a = new Int8Array(n); for (let i = 0; i < n; i++) a[i] = this.int(lo, hi); return a; }
+  int32s(n: number, lo: number, hi: number): Int32Array { const a = new Int32Array(n); for (let i = 0; i < n; i++) a[i] = this.int(lo, hi); return a; }
+  /** float32 values uniform in [lo, hi), with a fraction `zeros` of exact zeros. */
+  f32s(n: number, lo: number, hi: number, zeros = 0): Float32Array {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = this.next() < zeros ? 0 : this.uniform(lo, hi);
+    return a;
+  }
+}
