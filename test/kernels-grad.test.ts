@@ -1,0 +1,614 @@
+/**
+ * Every backward rule of the kernel library checked against TensorFlow.js autodiff.
+ *
+ * Each op is run by TF.js in float32 on the dequantised tensors
+ *   x_real = (xq - zx) * sx,   W_real[co,...] = wq * wScale[co],   b_real = bq * wScale * sx
+ * with the loss L = sum(gy * op(x, W, b)), and tf.grads gives dL/dx, dL/dW, dL/db. The
+ * kernels give the same quantities:
+ *   dL/dx      conv2dBackwardInputF32 / avgpoolBackwardF32 / clampBackwardF32 / gradInto /
+ *              softmaxCrossEntropyS8 (wrt the real logits)
+ *   dL/dW      conv2dUpdateWeightsS8 with a zeroed velocity buffer, mu = 0, lr = 0: the
+ *              velocity then holds the integer-domain direction g~ exactly, which is
+ *              G/wScale[co] with qas and G*wScale[co] without; the weights stay unchanged.
+ *   dL/db      biasUpdateS32 with the same trick: g~ = G_b/(wScale*sx) or G_b*(wScale*sx).
+ *
+ * TOLERANCE. Both sides compute the same sums of products in float32 (TF's CPU backend
+ * even accumulates in float64), just in a different order and with the scales applied
+ * at different points. For a result r = sum_{k<n} t_k computed with at most n + c float32
+ * roundings on each side (products, the scale multiplications, the running sum, the final
+ * division by the scale), the standard error bound of recursive summation (Higham,
+ * "Accuracy and Stability of Numerical Algorithms", sec. 3.1/4.2) is
+ *     |computed - exact| <= gamma_{n+c} * S,   S = sum_k |t_k|,   gamma_m = m u/(1 - m u),
+ * u = 2^-24, whatever the order. Hence, element by element,
+ *     |kernel - tf| <= 2 * gamma_{n+6} * S        (c = 6 covers the extra roundings)
+ * where n is an upper bound on the number of terms feeding that element and S is computed
+ * by TF from the same op on |gy|, |x|, |W| (same graph, absolute values). This is a
+ * rigorous worst-case bound, not a fitted one: it scales with the conditioning of each
+ * individual sum, and is usually far tighter than a blanket 1e-4*max|ref| (it gets to
+ * ~1e-6 relative for small sums). A kernel that drops or double counts one term, uses a
+ * wrong tap or a wrong scale exceeds it by orders of magnitude. Special cases (masks,
+ * softmax) state their own bound below.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { quantizeMultiplier } from '../compiler/quantize/fixedpoint.js';
+import { KernelModule, Rng, U32, f32, gamma, loadKernels } from './support/kernel-module.js';
+
+let km: KernelModule;
+/** Largest observed |kernel - tf| / tolerance per check, printed with TINYTRAIN_TEST_VERBOSE=1. */
+const worst = new Map<string, number>();
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  tf.env().set('DEBUG', false);
+  km = await loadKernels({ simd: true });
+}, 180_000);
+
+afterAll(() => {
+  if (process.env.TINYTRAIN_TEST_VERBOSE) {
+    for (const [k, v] of [...worst].sort()) console.info(`worst error/tolerance ${v.toExponential(2)}  ${k}`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+/** Element-wise |got - ref| <= tol[i]; reports the first offenders with their indices. */
+function expectClose(what: string, got: ArrayLike<number>, ref: ArrayLike<number>, tol: ArrayLike<number> | number): void {
+  expect(got.length, `${what}: length`).toBe(ref.length);
+  const bad: string[] = [];
+  let ratio = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const t = typeof tol === 'number' ? tol : tol[i]!;
+    const e = Math.abs(got[i]! - ref[i]!);
+    if (!(e <= t)) {
+      if (bad.length < 5) bad.push(`[${i}] kernel ${got[i]} tf ${ref[i]} |diff| ${e.toExponential(3)} > tol ${t.toExponential(3)}`);
+      else if (bad.length === 5) bad.push('...');
+    }
+    if (t > 0) ratio = Math.max(ratio, e / t);
+    else if (e > 0) ratio = Infinity;
+  }
+  const key = what.replace(/ \(case.*$/, '');
+  worst.set(key, Math.max(worst.get(key) ?? 0, ratio));
+  expect(bad, `${what}: elements outside tolerance`).toEqual([]);
+}
+
+/** 2 * gamma_{n+6} * S, element-wise (see the header). */
+function sumBound(nTerms: number, S: ArrayLike<number>, scale = 1): Float64Array {
+  const g = 2 * gamma(nTerms + 6);
+  const t = new Float64Array(S.length);
+  for (let i = 0; i < S.length; i++) t[i] = g * Math.abs(S[i]!) * scale;
+  return t;
+}
+
+interface T { data: ArrayLike<number>; shape: number[] }
+
+/** tf.grads of f at the given inputs, as plain arrays. */
+function tfGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: T[]): Float32Array[] {
+  return tf.tidy(() => {
+    const ts = inputs.map((t) => tf.tensor(Float32Array.from(t.data), t.shape, 'float32'));
+    return tf.grads(f)(ts).map((g) => g.dataSync() as Float32Array);
+  });
+}
+
+const absArr = (a: ArrayLike<number>): Float32Array => Float32Array.from(a, Math.abs);
+const absT = (t: T): T => ({ data: absArr(t.data), shape: t.shape });
+
+/**
+ * Reference gradients and the matching bound magnitudes: grads of sum(gy * op(...)) and
+ * of sum(|gy| * op(|...|)) (the latter is S for every output, see the header).
+ */
+function refAndAbs(op: (...xs: tf.Tensor[]) => tf.Tensor, gy: T, inputs: T[]): { ref: Float32Array[]; abs: Float32Array[] } {
+  const loss = (g: T) => (...xs: tf.Tensor[]) => tf.sum(tf.mul(op(...xs), tf.tensor(Float32Array.from(g.data), g.shape)));
+  return { ref: tfGrads(loss(gy), inputs), abs: tfGrads(loss(absT(gy)), inputs.map(absT)) };
+}
+
+const outDim = (n: number, k: number, stride: number, pad: number) => Math.floor((n + 2 * pad - k) / stride) + 1;
+
+interface ConvCase { H: number; W: number; C: number; CO: number; KH: number; KW: number; stride: number; pad: number; depthwise: boolean }
+
+const label = (c: ConvCase) =>
+  `${c.depthwise ? 'dw' : 'conv'} ${c.H}x${c.W}x${c.C}->${c.CO} k${c.KH}x${c.KW} s${c.stride} p${c.pad}`;
+
+/** Quantised layer data: xq, weights, per-channel scales, bias and an upstream gradient. */
+function makeLayer(rng: Rng, c: ConvCase) {
+  const OH = outDim(c.H, c.KH, c.stride, c.pad);
+  const OW = outDim(c.W, c.KW, c.stride, c.pad);
+  const cin = c.depthwise ? 1 : c.C;
+  const xq = rng.int8s(c.H * c.W * c.C);
+  const zx = rng.int(-30, 30);
+  const sx = f32(rng.uniform(0.004, 0.06));
+  const wq = rng.int8s(c.CO * c.KH * c.KW * cin, -127, 127);
+  const wScale = Float32Array.from({ length: c.CO }, () => rng.uniform(0.002, 0.03));
+  const bq = rng.int32s(c.CO, -4000, 4000);
+  // ~10% exact zeros in gy (the backward kernels skip them; that path must be right too)
+  const gy = rng.f32s(OH * OW * c.CO, -1, 1, 0.1);
+  const xReal = Float32Array.from(xq, (v) => (v - zx) * sx);
+  const wReal = Float32Array.from(wq, (v, i) => v * wScale[Math.floor(i / (c.KH * c.KW * cin))]!);
+  const bReal = Float32Array.from(bq, (v, i) => v * f32(wScale[i]! * sx));
+  return { OH, OW, cin, xq, zx, sx, wq, wScale, bq, gy, xReal, wReal, bReal };
+}
+
+/** Kernel weight layout [CO,KH,KW,CI] (or [C,KH,KW,1]) to TF's [KH,KW,CI,CO] (or [KH,KW,C,1]). */
+function toTfFilter(c: ConvCase, w: ArrayLike<number>): T {
+  const cin = c.depthwise ? 1 : c.C;
+  const out = new Float32Array(w.length);
+  for (let co = 0; co < c.CO; co++) for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) for (let ci = 0; ci < cin; ci++) {
+    const src = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
+    const dst = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
+    out[dst] = w[src]!;
+  }
+  return { data: out, shape: c.depthwise ? [c.KH, c.KW, c.C, 1] : [c.KH, c.KW, c.C, c.CO] };
+}
+
+function fromTfFilter(c: ConvCase, w: ArrayLike<number>): Float32Array {
+  const cin = c.depthwise ? 1 : c.C;
+  const out = new Float32Array(w.length);
+  for (let co = 0; co < c.CO; co++) for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) for (let ci = 0; ci < cin; ci++) {
+    const dst = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
+    const src = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
+    out[dst] = w[src]!;
+  }
+  return out;
+}
+
+/** TF conv with explicit symmetric zero padding then a 'valid' convolution, plus bias. */
+function tfConv(c: ConvCase) {
+  return (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor => {
+    const xp = c.pad > 0 ? tf.pad(x as tf.Tensor4D, [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]]) : (x as tf.Tensor4D);
+    const y = c.depthwise
+      ? tf.depthwiseConv2d(xp, w as tf.Tensor4D, c.stride, 'valid')
+      : tf.conv2d(xp, w as tf.Tensor4D, c.stride, 'valid');
+    return tf.add(y, b);
+  };
+}
+
+/** Kernel input gradient; gx is prefilled (NaN unless `prefill` is given) to catch stale data. */
+function kernelInputGrad(c: ConvCase, L: ReturnType<typeof makeLayer>, gy: ArrayLike<number>, prefill?: Float32Array): Float32Array {
+  km.reset();
+  const n = c.H * c.W * c.C;
+  const pGy = km.f32(gy);
+  const pW = km.i8(L.wq);
+  const pS = km.f32(L.wScale);
+  const pGx = km.f32(prefill ?? new Float32Array(n).fill(NaN));
+  km.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, prefill !== undefined);
+  return km.readF32(pGx, n);
+}
+
+/**
+ * Integer-domain weight gradient g~ read through the velocity trick (lr = 0, mu = 0),
+ * for channels [coBegin, coEnd); also returns the weights afterwards and the velocity
+ * buffer (prefilled with a sentinel outside the range).
+ */
+function kernelWeightGrad(c: ConvCase, L: ReturnType<typeof makeLayer>, gy: ArrayLike<number>, qas: boolean, coBegin = 0, coEnd = c.CO) {
+  km.reset();
+  const nw = L.wq.length;
+  const per = c.KH * c.KW * L.cin;
+  const vel0 = new Float32Array(nw);
+  for (let i = 0; i < nw; i++) { const co = Math.floor(i / per); vel0[i] = co >= coBegin && co < coEnd ? 0 : 12345; }
+  const pGy = km.f32(gy);
+  const pX = km.i8(L.xq);
+  const pW = km.i8(L.wq);
+  const pS = km.f32(L.wScale);
+  const pV = km.f32(vel0);
+  const pR = km.rng(0xc0ffee);
+  km.k.conv2dUpdateWeightsS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, pV,
+    c.KH, c.KW, c.stride, c.pad, c.depthwise, coBegin, coEnd, 0, 0, qas, pR);
+  return { vel: km.readF32(pV, nw), w: km.readI8(pW, nw) };
+}
+
+function kernelBiasGrad(P: number, CO: number, gy: ArrayLike<number>, bq: Int32Array, wScale: Float32Array, sx: number, qas: boolean) {
+  km.reset();
+  const pGy = km.f32(gy);
+  const pB = km.i32(bq);
+  const pS = km.f32(wScale);
+  const pV = km.f32(new Float32Array(CO));
+  const pR = km.rng(7);
+  km.k.biasUpdateS32(pGy, P, CO, pB, pS, sx, pV, 0, CO, 0, 0, qas, pR);
+  return { vel: km.readF32(pV, CO), b: km.readI32(pB, CO) };
+}
+
+/** Checks dL/dx, dL/dW (qas and not) and dL/db of one conv/depthwise/dense layer. */
+function checkConvLayer(c: ConvCase, seed: number): void {
+  const rng = new Rng(seed);
+  const L = makeLayer(rng, c);
+  const name = `${label(c)} (case ${seed})`;
+  const x: T = { data: L.xReal, shape: [1, c.H, c.W, c.C] };
+  const gyT: T = { data: L.gy, shape: [1, L.OH, L.OW, c.CO] };
+  const { ref, abs } = refAndAbs(tfConv(c), gyT, [x, toTfFilter(c, L.wReal), { data: L.bReal, shape: [c.CO] }]);
+  const [gxRef, gwRefTf, gbRef] = ref as [Float32Array, Float32Array, Float32Array];
+  const [gxAbs, gwAbsTf, gbAbs] = abs as [Float32Array, Float32Array, Float32Array];
+
+  // input gradient: each x element receives at most KH*KW*(CO or 1) terms
+  const nx = c.KH * c.KW * (c.depthwise ? 1 : c.CO);
+  expectClose(`dL/dx ${name}`, kernelInputGrad(c, L, L.gy), gxRef, sumBound(nx, gxAbs));
+  // accumulate = true adds onto what is there (a second consumer of the same tensor)
+  const prev = rng.f32s(c.H * c.W * c.C, -2, 2);
+  const acc = Float32Array.from(gxRef, (v, i) => v + prev[i]!);
+  const accTol = sumBound(nx + 1, Float64Array.from(gxAbs, (v, i) => v + Math.abs(prev[i]!)));
+  expectClose(`dL/dx accumulate ${name}`, kernelInputGrad(c, L, L.gy, prev), acc, accTol);
+
+  // weight gradient: each weight sums over at most OH*OW output positions
+  const gwRef = fromTfFilter(c, gwRefTf);
+  const gwAbs = fromTfFilter(c, gwAbsTf);
+  const per = c.KH * c.KW * L.cin;
+  const sOf = (i: number) => L.wScale[Math.floor(i / per)]!;
+  for (const qas of [true, false]) {
+    const { vel, w } = kernelWeightGrad(c, L, L.gy, qas);
+    const want = Float64Array.from(gwRef, (g, i) => (qas ? g / sOf(i) : g * sOf(i)));
+    const tol = Float64Array.from(sumBound(L.OH * L.OW, gwAbs), (t, i) => (qas ? t / sOf(i) : t * sOf(i)));
+    expectClose(`dL/dW ${qas ? 'qas' : 'no-qas'} ${name}`, vel, want, tol);
+    expect(Array.from(w), `lr = 0 must leave the weights unchanged (${name})`).toEqual(Array.from(L.wq));
+  }
+
+  // bias gradient: sum of gy over the OH*OW positions of the channel
+  for (const qas of [true, false]) {
+    const { vel, b } = kernelBiasGrad(L.OH * L.OW, c.CO, L.gy, L.bq, L.wScale, L.sx, qas);
+    const sb = (i: number) => f32(L.wScale[i]! * L.sx);
+    const want = Float64Array.from(gbRef, (g, i) => (qas ? g / sb(i) : g * sb(i)));
+    const tol = Float64Array.from(sumBound(L.OH * L.OW, gbAbs), (t, i) => (qas ? t / sb(i) : t * sb(i)));
+    expectClose(`dL/db ${qas ? 'qas' : 'no-qas'} ${name}`, vel, want, tol);
+    expect(Array.from(b), `lr = 0 must leave the bias unchanged (${name})`).toEqual(Array.from(L.bq));
+  }
+}
+
+/** Random conv shapes (output at least 1x1), covering the requested parameter space. */
+function randomCases(seed: number, count: number, depthwise: boolean): ConvCase[] {
+  const rng = new Rng(seed);
+  const out: ConvCase[] = [];
+  while (out.length < count) {
+    const KH = rng.pick([1, 2, 3, 5]);
+    const KW = rng.next() < 0.6 ? KH : rng.pick([1, 3, 5]);
+    const stride = rng.pick([1, 2]);
+    const pad = rng.pick([0, 1, 2]);
+    const H = rng.int(1, 11);
+    const W = rng.int(1, 11);
+    const C = rng.int(1, 19);
+    const CO = depthwise ? C : rng.int(1, 12);
+    if (outDim(H, KH, stride, pad) < 1 || outDim(W, KW, stride, pad) < 1) continue;
+    out.push({ H, W, C, CO, KH, KW, stride, pad, depthwise });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+
+describe('conv2d backward vs TF.js autodiff', () => {
+  const fixed: ConvCase[] = [
+    { H: 6, W: 6, C: 3, CO: 4, KH: 3, KW: 3, stride: 1, pad: 1, depthwise: false },
+    { H: 7, W: 5, C: 8, CO: 5, KH: 3, KW: 3, stride: 2, pad: 1, depthwise: false }, // non-square image, stride 2
+    { H: 9, W: 9, C: 5, CO: 6, KH: 5, KW: 5, stride: 1, pad: 2, depthwise: false }, // 5x5, pad 2
+    { H: 8, W: 10, C: 16, CO: 7, KH: 5, KW: 5, stride: 2, pad: 2, depthwise: false },
+    { H: 5, W: 6, C: 12, CO: 9, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false }, // pointwise
+    { H: 6, W: 7, C: 10, CO: 3, KH: 1, KW: 1, stride: 2, pad: 0, depthwise: false }, // strided pointwise
+    { H: 7, W: 6, C: 4, CO: 5, KH: 3, KW: 1, stride: 1, pad: 1, depthwise: false }, // non-square kernel
+    { H: 5, W: 9, C: 6, CO: 4, KH: 1, KW: 5, stride: 2, pad: 2, depthwise: false },
+    { H: 9, W: 7, C: 3, CO: 8, KH: 5, KW: 3, stride: 2, pad: 0, depthwise: false },
+    { H: 4, W: 4, C: 9, CO: 6, KH: 3, KW: 3, stride: 1, pad: 0, depthwise: false }, // pad 0
+    { H: 3, W: 3, C: 2, CO: 2, KH: 5, KW: 5, stride: 1, pad: 2, depthwise: false }, // kernel larger than image
+    { H: 12, W: 12, C: 3, CO: 8, KH: 3, KW: 3, stride: 2, pad: 1, depthwise: false }, // a typical stem
+  ];
+  it.each(fixed.map((c, i) => [label(c), c, 1000 + i] as const))('%s', (_n, c, seed) => checkConvLayer(c, seed));
+  it('random shapes (stride 1/2, pad 0-2, kernels 1-5, non-square)', () => {
+    randomCases(77, 24, false).forEach((c, i) => checkConvLayer(c, 5000 + i));
+  });
+});
+
+describe('depthwise conv2d backward vs tf.depthwiseConv2d autodiff', () => {
+  const fixed: ConvCase[] = [
+    { H: 8, W: 8, C: 8, CO: 8, KH: 3, KW: 3, stride: 1, pad: 1, depthwise: true },
+    { H: 9, W: 7, C: 5, CO: 5, KH: 3, KW: 3, stride: 2, pad: 1, depthwise: true },
+    { H: 10, W: 10, C: 6, CO: 6, KH: 5, KW: 5, stride: 2, pad: 2, depthwise: true },
+    { H: 6, W: 5, C: 13, CO: 13, KH: 5, KW: 5, stride: 1, pad: 2, depthwise: true },
+    { H: 7, W: 8, C: 4, CO: 4, KH: 1, KW: 3, stride: 1, pad: 1, depthwise: true },
+    { H: 6, W: 6, C: 3, CO: 3, KH: 3, KW: 5, stride: 2, pad: 0, depthwise: true },
+    { H: 5, W: 5, C: 7, CO: 7, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: true },
+  ];
+  it.each(fixed.map((c, i) => [label(c), c, 2000 + i] as const))('%s', (_n, c, seed) => checkConvLayer(c, seed));
+  it('random shapes', () => {
+    randomCases(78, 16, true).forEach((c, i) => checkConvLayer(c, 6000 + i));
+  });
+});
+
+describe('dense backward vs tf.matMul autodiff', () => {
+  function checkDense(C: number, CO: number, seed: number): void {
+    const rng = new Rng(seed);
+    const c: ConvCase = { H: 1, W: 1, C, CO, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false };
+    const L = makeLayer(rng, c);
+    const name = `dense ${C}->${CO} (case ${seed})`;
+    // TF: y[1,CO] = x[1,C] . W[CO,C]^T + b (W in the kernel's own [CO, C] layout)
+    const op = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D, false, true), b);
+    const { ref, abs } = refAndAbs(op, { data: L.gy, shape: [1, CO] },
+      [{ data: L.xReal, shape: [1, C] }, { data: L.wReal, shape: [CO, C] }, { data: L.bReal, shape: [CO] }]);
+    const [gxRef, gwRef, gbRef] = ref as [Float32Array, Float32Array, Float32Array];
+    const [gxAbs, gwAbs, gbAbs] = abs as [Float32Array, Float32Array, Float32Array];
+    expectClose(`dense dL/dx ${name}`, kernelInputGrad(c, L, L.gy), gxRef, sumBound(CO, gxAbs));
+    for (const qas of [true, false]) {
+      const { vel } = kernelWeightGrad(c, L, L.gy, qas);
+      const s = (i: number) => L.wScale[Math.floor(i / C)]!;
+      expectClose(`dense dL/dW ${qas ? 'qas' : 'no-qas'} ${name}`, vel,
+        Float64Array.from(gwRef, (g, i) => (qas ? g / s(i) : g * s(i))),
+        Float64Array.from(sumBound(1, gwAbs), (t, i) => (qas ? t / s(i) : t * s(i))));
+      const { vel: vb } = kernelBiasGrad(1, CO, L.gy, L.bq, L.wScale, L.sx, qas);
+      const sb = (i: number) => f32(L.wScale[i]! * L.sx);
+      expectClose(`dense dL/db ${qas ? 'qas' : 'no-qas'} ${name}`, vb,
+        Float64Array.from(gbRef, (g, i) => (qas ? g / sb(i) : g * sb(i))),
+        Float64Array.from(sumBound(1, gbAbs), (t, i) => (qas ? t / sb(i) : t * sb(i))));
+    }
+  }
+  it.each([[1, 1], [7, 3], [16, 10], [37, 10], [64, 64], [100, 2], [250, 17]] as const)('dense %i -> %i', (C, CO) => checkDense(C, CO, 3000 + C * 7 + CO));
+});
+
+describe('sparse update touches only channels [coBegin, coEnd)', () => {
+  it.each([[false], [true]] as const)('depthwise=%s', (depthwise) => {
+    const c: ConvCase = { H: 6, W: 5, C: 8, CO: depthwise ? 8 : 10, KH: 3, KW: 3, stride: 1, pad: 1, depthwise };
+    const L = makeLayer(new Rng(4242), c);
+    const full = kernelWeightGrad(c, L, L.gy, true);
+    const part = kernelWeightGrad(c, L, L.gy, true, 3, 6);
+    const per = c.KH * c.KW * L.cin;
+    for (let i = 0; i < full.vel.length; i++) {
+      const co = Math.floor(i / per);
+      if (co >= 3 && co < 6) expect(part.vel[i]).toBe(full.vel[i]);
+      else expect(part.vel[i]).toBe(12345);
+    }
+  });
+});
+
+describe('average pooling backward vs tf.avgPool / tf.mean autodiff', () => {
+  function checkPool(H: number, W: number, C: number, PH: number, PW: number, stride: number, seed: number, global: boolean): void {
+    const rng = new Rng(seed);
+    const OH = Math.floor((H - PH) / stride) + 1;
+    const OW = Math.floor((W - PW) / stride) + 1;
+    const x: T = { data: rng.f32s(H * W * C, -1, 1), shape: [1, H, W, C] };
+    const gy = rng.f32s(OH * OW * C, -1, 1, 0.1);
+    const op = global
+      ? (t: tf.Tensor) => tf.mean(t, [1, 2], true)
+      : (t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, [PH, PW], stride, 'valid');
+    const { ref, abs } = refAndAbs(op, { data: gy, shape: [1, OH, OW, C] }, [x]);
+    const name = `${global ? 'gap' : 'avgpool'} ${H}x${W}x${C} p${PH}x${PW} s${stride} (case ${seed})`;
+    // each input element is covered by at most ceil(PH/stride)*ceil(PW/stride) windows
+    const n = Math.ceil(PH / stride) * Math.ceil(PW / stride) + 1;
+    for (const accumulate of [false, true]) {
+      km.reset();
+      const prev = rng.f32s(H * W * C, -2, 2);
+      const pGy = km.f32(gy);
+      const pGx = km.f32(accumulate ? prev : new Float32Array(H * W * C).fill(NaN));
+      km.k.avgpoolBackwardF32(pGy, OH, OW, pGx, H, W, C, PH, PW, stride, accumulate);
+      const got = km.readF32(pGx, H * W * C);
+      const want = accumulate ? Float32Array.from(ref[0]!, (v, i) => v + prev[i]!) : ref[0]!;
+      const S = accumulate ? Float64Array.from(abs[0]!, (v, i) => v + Math.abs(prev[i]!)) : abs[0]!;
+      expectClose(`${accumulate ? 'accumulate ' : ''}dL/dx ${name}`, got, want, sumBound(n, S));
+    }
+  }
+  it.each([
+    [4, 4, 3, 2, 2, 2], [6, 6, 5, 3, 3, 1], [7, 5, 4, 3, 2, 2], [9, 9, 2, 3, 3, 3],
+    [8, 6, 8, 2, 3, 1], [5, 7, 3, 1, 1, 2], [10, 10, 6, 3, 3, 4],
+  ] as const)('avgpool %ix%ix%i pool %ix%i stride %i', (H, W, C, PH, PW, s) => checkPool(H, W, C, PH, PW, s, 7000 + H * 31 + W * 7 + PH * 3 + s, false));
+  it.each([[1, 1, 9], [3, 3, 16], [4, 7, 10], [8, 8, 32], [7, 7, 5]] as const)('global avgpool %ix%ix%i', (H, W, C) => checkPool(H, W, C, H, W, 1, 8000 + H * 13 + W * 5 + C, true));
+});
+
+describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu6 autodiff', () => {
+  /**
+   * The pre-activation comes from the int8 conv kernel itself: zq (unclamped, lo = -128,
+   * hi = 127) and y (fused clamp to [lo, hi]) from the same accumulators. TF differentiates
+   * relu/relu6 of the dequantised pre-activation z = (zq - zy)*sy; the kernel masks with
+   * the int8 output y (clampBackwardF32, lo = zy, hi = zy + 6/sy for ReLU6, 128 for ReLU).
+   * A mask passes gy unchanged or writes 0, so the comparison is exact (tolerance 0).
+   * Convention: TF passes the gradient at z == 6 exactly (x <= 6) while the kernel, which
+   * only sees the clamped output and cannot tell z == 6 from z > 6, zeroes it ("strictly
+   * inside (lo, hi)"); such elements are asserted to be 0 and left out of the TF comparison.
+   * At z == 0 both give 0.
+   */
+  let boundaryHits = 0;
+  function checkMask(kind: 'relu' | 'relu6', seed: number): void {
+    const rng = new Rng(seed);
+    const c: ConvCase = { H: rng.int(3, 9), W: rng.int(3, 9), C: rng.int(1, 12), CO: rng.int(2, 12), KH: 3, KW: 3, stride: rng.pick([1, 2]), pad: 1, depthwise: false };
+    const L = makeLayer(rng, c);
+    const n = L.OH * L.OW * c.CO;
+    const steps = rng.int(40, 100); // ReLU6 top = zy + steps, i.e. sy = 6/steps
+    const zy = rng.int(-128, 127 - steps);
+    const sy = f32(6 / steps);
+    const hi = kind === 'relu6' ? zy + steps : 128;
+    // per-channel multiplier M = sx*s_w/sy (times 4 so the outputs span the int8 range)
+    const mult = new Int32Array(c.CO);
+    const shift = new Int32Array(c.CO);
+    for (let co = 0; co < c.CO; co++) {
+      const q = quantizeMultiplier(((L.sx * L.wScale[co]!) / sy) * 4);
+      mult[co] = q.m;
+      shift[co] = q.n;
+    }
+    km.reset();
+    const pX = km.i8(L.xq);
+    const pW = km.i8(L.wq);
+    const pB = km.i32(L.bq);
+    const pM = km.i32(mult);
+    const pS = km.i32(shift);
+    const pZ = km.alloc(n);
+    const pY = km.alloc(n);
+    km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pZ, L.OH, L.OW, c.CO, zy, -128, 127, c.KH, c.KW, c.stride, c.pad, false);
+    km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, zy, Math.min(hi, 127), c.KH, c.KW, c.stride, c.pad, false);
+    const zq = km.readI8(pZ, n);
+    const yq = km.readI8(pY, n);
+    // the standalone clamp gives the same int8 output as the fused one
+    const pY2 = km.alloc(n);
+    km.k.clampS8(pZ, pY2, n, zy, Math.min(hi, 127));
+    expect(Array.from(km.readI8(pY2, n))).toEqual(Array.from(yq));
+
+    const gy = rng.f32s(n, -1, 1);
+    const pG = km.f32(gy);
+    km.k.clampBackwardF32(pG, pY, n, zy, hi);
+    const got = km.readF32(pG, n);
+
+    const z = Float32Array.from(zq, (v) => (v - zy) * sy);
+    const [ref] = tfGrads((t) => tf.sum(tf.mul(kind === 'relu' ? tf.relu(t) : tf.relu6(t), tf.tensor(gy, [n]))), [{ data: z, shape: [n] }]);
+    let passed = 0;
+    let zeroed = 0;
+    let boundary = 0;
+    const want = Float32Array.from(ref!);
+    for (let i = 0; i < n; i++) {
+      if (kind === 'relu6' && zq[i] === hi) {
+        boundary++;
+        expect(got[i], `element ${i} at the ReLU6 top must get 0`).toBe(0);
+        want[i] = 0;
+      }
+      if (got[i] === 0) zeroed++;
+      else passed++;
+    }
+    expectClose(`${kind} mask (case ${seed})`, got, want, 0);
+    // the data must exercise both sides of the mask (and for ReLU6, the top)
+    expect(passed).toBeGreaterThan(0);
+    expect(zeroed).toBeGreaterThan(0);
+    if (kind === 'relu6') expect(zq.some((v) => v > hi)).toBe(true);
+    boundaryHits += boundary;
+  }
+  it.each([1, 2, 3, 4, 5, 6])('relu (case %i)', (s) => checkMask('relu', 9100 + s));
+  it.each([1, 2, 3, 4, 5, 6])('relu6 (case %i)', (s) => checkMask('relu6', 9200 + s));
+  it('the relu6 cases above hit the top (z == 6) at least once', () => expect(boundaryHits).toBeGreaterThan(0));
+
+  it('zeroes exactly at lo and hi, passes strictly inside', () => {
+    km.reset();
+    const y = Int8Array.from([-128, -6, -5, -4, 0, 9, 10, 11, 127]);
+    const pY = km.i8(y);
+    const pG = km.f32(new Float32Array(y.length).fill(1.5));
+    km.k.clampBackwardF32(pG, pY, y.length, -5, 10);
+    expect(Array.from(km.readF32(pG, y.length))).toEqual([0, 0, 0, 1.5, 1.5, 1.5, 0, 0, 0]);
+    // ReLU (hi = 128): 127 still passes
+    const pG2 = km.f32(new Float32Array(y.length).fill(2));
+    km.k.clampBackwardF32(pG2, pY, y.length, -5, 128);
+    expect(Array.from(km.readF32(pG2, y.length))).toEqual([0, 0, 0, 2, 2, 2, 2, 2, 2]);
+  });
+});
+
+describe('residual add: gradient to both inputs through gradInto', () => {
+  /**
+   * out = conv_a(x) + x          (skip connection: x feeds the conv and the add)
+   * out = conv_a(x) + conv_b(x)  (two branches)
+   * TF differentiates sum(gy * out) wrt x and the conv parameters; the kernels route gy to
+   * both add inputs with gradInto and accumulate the input gradients into one buffer, in
+   * both orders (copy first then accumulate the conv, or conv first then accumulate gy).
+   */
+  function checkResidual(seed: number, twoBranches: boolean): void {
+    const rng = new Rng(seed);
+    const C = rng.int(2, 12);
+    const H = rng.int(3, 8);
+    const W = rng.int(3, 8);
+    const k = rng.pick([1, 3, 5]);
+    const ca: ConvCase = { H, W, C, CO: C, KH: k, KW: k, stride: 1, pad: (k - 1) / 2, depthwise: rng.next() < 0.4 };
+    const cb: ConvCase = { ...ca, KH: 3, KW: 3, pad: 1, depthwise: !ca.depthwise };
+    const A = makeLayer(rng, ca);
+    const B = makeLayer(rng, cb);
+    B.xq.set(A.xq); // both read the same x
+    (B as { zx: number }).zx = A.zx;
+    (B as { sx: number }).sx = A.sx;
+    B.xReal.set(A.xReal);
+    const n = H * W * C;
+    const gy = rng.f32s(n, -1, 1, 0.05);
+    const x: T = { data: A.xReal, shape: [1, H, W, C] };
+    const op = (xt: tf.Tensor, wa: tf.Tensor, ba: tf.Tensor, wb: tf.Tensor, bb: tf.Tensor) =>
+      tf.add(tfConv(ca)(xt, wa, ba), twoBranches ? tfConv(cb)(xt, wb, bb) : xt);
+    const { ref, abs } = refAndAbs(op, { data: gy, shape: [1, H, W, C] },
+      [x, toTfFilter(ca, A.wReal), { data: A.bReal, shape: [C] }, toTfFilter(cb, B.wReal), { data: B.bReal, shape: [C] }]);
+    const name = `${twoBranches ? 'two branches' : 'skip'} ${label(ca)} (case ${seed})`;
+    const nTerms = k * k * (ca.depthwise ? 1 : C) + 9 * (cb.depthwise ? 1 : C) + 2;
+
+    for (const order of ['copy-first', 'conv-first'] as const) {
+      km.reset();
+      const pGy = km.f32(gy);
+      const pGa = km.allocFilled(n * 4, 0xff); // gradient of the add's first input
+      const pGb = km.allocFilled(n * 4, 0xff); // of its second input
+      const pGx = km.allocFilled(n * 4, 0xff); // of x (NaN garbage until written)
+      const pWa = km.i8(A.wq); const pSa = km.f32(A.wScale);
+      const pWb = km.i8(B.wq); const pSb = km.f32(B.wScale);
+      km.k.gradInto(pGy, pGa, n, false);
+      km.k.gradInto(pGy, pGb, n, false);
+      expect(Array.from(km.readF32(pGa, n))).toEqual(Array.from(gy));
+      const convA = (acc: boolean) => km.k.conv2dBackwardInputF32(pGa, H, W, C, pWa, pSa, pGx, H, W, C, ca.KH, ca.KW, 1, ca.pad, ca.depthwise, acc);
+      const convB = (acc: boolean) => km.k.conv2dBackwardInputF32(pGb, H, W, C, pWb, pSb, pGx, H, W, C, cb.KH, cb.KW, 1, cb.pad, cb.depthwise, acc);
+      if (order === 'copy-first') {
+        if (twoBranches) convB(false); else km.k.gradInto(pGb, pGx, n, false);
+        convA(true);
+      } else {
+        convA(false);
+        if (twoBranches) convB(true); else km.k.gradInto(pGb, pGx, n, true);
+      }
+      expectClose(`residual dL/dx ${order} ${name}`, km.readF32(pGx, n), ref[0]!, sumBound(nTerms, abs[0]!));
+    }
+    // the parameters of each branch see the add's gradient unchanged
+    const ga = kernelWeightGrad(ca, A, gy, true);
+    const per = ca.KH * ca.KW * A.cin;
+    const gwA = fromTfFilter(ca, ref[1]!);
+    expectClose(`residual dL/dWa ${name}`, ga.vel, Float64Array.from(gwA, (g, i) => g / A.wScale[Math.floor(i / per)]!),
+      Float64Array.from(sumBound(H * W, fromTfFilter(ca, abs[1]!)), (t, i) => t / A.wScale[Math.floor(i / per)]!));
+    const gbA = kernelBiasGrad(H * W, C, gy, A.bq, A.wScale, A.sx, true);
+    expectClose(`residual dL/dba ${name}`, gbA.vel, Float64Array.from(ref[2]!, (g, i) => g / f32(A.wScale[i]! * A.sx)),
+      Float64Array.from(sumBound(H * W, abs[2]!), (t, i) => t / f32(A.wScale[i]! * A.sx)));
+    if (twoBranches) {
+      const gb = kernelWeightGrad(cb, B, gy, true);
+      const perB = cb.KH * cb.KW * B.cin;
+      expectClose(`residual dL/dWb ${name}`, gb.vel, Float64Array.from(fromTfFilter(cb, ref[3]!), (g, i) => g / B.wScale[Math.floor(i / perB)]!),
+        Float64Array.from(sumBound(H * W, fromTfFilter(cb, abs[3]!)), (t, i) => t / B.wScale[Math.floor(i / perB)]!));
+    }
+  }
+  it.each([1, 2, 3, 4, 5])('skip connection (case %i)', (s) => checkResidual(9300 + s, false));
+  it.each([1, 2, 3, 4, 5])('two conv branches (case %i)', (s) => checkResidual(9400 + s, true));
+
+  it('gradInto copies or accumulates exactly', () => {
+    const rng = new Rng(99);
+    const n = 37;
+    const src = rng.f32s(n, -3, 3);
+    const dst = rng.f32s(n, -3, 3);
+    km.reset();
+    const pS = km.f32(src);
+    const pD = km.f32(dst);
+    km.k.gradInto(pS, pD, n, true);
+    expect(Array.from(km.readF32(pD, n))).toEqual(Array.from(dst, (v, i) => f32(v + src[i]!)));
+    km.k.gradInto(pS, pD, n, false);
+    expect(Array.from(km.readF32(pD, n))).toEqual(Array.from(src));
+  });
+});
+
+describe('softmax cross-entropy gradient wrt the logits vs TF.js autodiff', () => {
+  /**
+   * TF: L = -sum(onehot * logSoftmax(z)), z = (lq - zp)*scale; tf.valueAndGrads gives L
+   * and dL/dz = softmax(z) - onehot. Kernel: softmaxCrossEntropyS8.
+   * Tolerance: with A = max(z) - min(z), each exp(z_i - max) is computed from an argument
+   * carrying at most ~2u*A absolute error plus <= 1 ulp in exp itself, the sum of count
+   * terms adds gamma_count, the division one more rounding: the relative error of each
+   * probability is <= u*(2A + count + 4) per side. Hence, per element,
+   *   |g_k - g_tf| <= 2u*(2A + count + 4)*p_i + 2u      (the +2u: p - 1 rounding)
+   *   |L_k - L_tf| <= 2u*(2A + count + 4) + 2u*L        (L = -log p_label, log rounding)
+   */
+  function checkSoftmax(count: number, scale: number, seed: number): void {
+    const rng = new Rng(seed);
+    const lq = rng.int8s(count);
+    const zp = rng.int(-20, 20);
+    const label = rng.int(0, count - 1);
+    const s = f32(scale);
+    const z = Float32Array.from(lq, (v) => (v - zp) * s);
+    const onehot = new Float32Array(count);
+    onehot[label] = 1;
+    const { value, grads } = tf.tidy(() => {
+      const r = tf.valueAndGrads((t: tf.Tensor) => tf.neg(tf.sum(tf.mul(tf.tensor(onehot), tf.logSoftmax(t)))))([tf.tensor(z)]);
+      return { value: r.value.dataSync()[0]!, grads: r.grads.map((g) => g.dataSync() as Float32Array) };
+    });
+    km.reset();
+    const pL = km.i8(lq);
+    const pG = km.f32(new Float32Array(count).fill(NaN));
+    const loss = km.k.softmaxCrossEntropyS8(pL, count, s, zp, label, pG);
+    const got = km.readF32(pG, count);
+    const A = Math.max(...z) - Math.min(...z);
+    const rel = 2 * U32 * (2 * A + count + 4);
+    const ref = grads[0]!;
+    const tol = Float64Array.from(ref, (g, i) => rel * Math.abs(g + onehot[i]!) + 2 * U32);
+    const name = `count ${count} scale ${scale} (case ${seed})`;
+    expectClose(`softmax-CE dL/dz ${name}`, got, ref, tol);
+    // gradients of softmax - onehot sum to 0
+    expect(Math.abs(got.reduce((a, b) => a + b, 0))).toBeLessThanOrEqual(4 * count * U32);
+    expect(got[label]!).toBeLessThanOrEqual(0);
+    expectClose(`softmax-CE loss ${name}`, [loss], [value], rel + 2 * U32 * value);
+  }
+  it.each([
+    [2, 0.05], [3, 0.1], [10, 0.02], [10, 0.1], [10, 0.25], [37, 0.05], [100, 0.03], [100, 0.15], [1, 0.1],
+  ] as const)('count %i scale %f', (count, scale) => checkSoftmax(count, scale, 9500 + count * 3 + Math.round(scale * 100)));
+});

@@ -1,0 +1,410 @@
+/**
+ * Property tests of the training program and the arena planner on random small graphs
+ * and random sparse schemes. No WASM: planModel/buildProgram/planArena only.
+ *
+ * Every property is re-derived here from the graph and the program's steps (lifetimes,
+ * sizes, which tensors need a gradient), never read back from the planner's own
+ * bookkeeping, so a planner bug cannot hide behind a matching bug in its accounting.
+ */
+import { describe, expect, it } from 'vitest';
+import { planModel, quantizeSpec, type Plan } from '../compiler/index.js';
+import { buildProgram, type BufferKey, type Program } from '../compiler/autodiff/program.js';
+import { INPUT, buildGraph, hasParams, shapeSize, type Graph } from '../compiler/ir/graph.js';
+import type { Activation, Layer, ModelSpec } from '../compiler/ir/model.js';
+import { Rng } from '../compiler/ir/rng.js';
+import { ARENA_ALIGN, planArena } from '../compiler/memory/planner.js';
+import { fullScheme, trainedChannels, trainsAnything, type LayerTraining, type Scheme } from '../compiler/sparse/scheme.js';
+import { mnistCnn, mlp, residualCnn } from './support/models.js';
+
+// ---------------------------------------------------------------------------------------
+// Random valid models
+
+type Shape = [number, number, number];
+
+class Gen {
+  private readonly rng: Rng;
+  constructor(seed: number) { this.rng = new Rng(seed); }
+  int(lo: number, hi: number): number { return lo + (this.rng.nextU32() % (hi - lo + 1)); }
+  chance(p: number): boolean { return this.rng.uniform() < p; }
+  pick<T>(xs: readonly T[]): T { return xs[this.int(0, xs.length - 1)]!; }
+}
+
+const ACTS: readonly Activation[] = ['none', 'relu', 'relu6'];
+
+/**
+ * A random chain of conv / depthwise / pool / relu layers with optional residual blocks
+ * (including add(x, x)), ending in globalavgpool or flatten, optional hidden dense, and
+ * a dense classifier. Shapes are tracked so every layer is valid.
+ */
+export function randomSpec(seed: number): ModelSpec {
+  const g = new Gen(seed);
+  const layers: Layer[] = [];
+  let shape: Shape = [g.int(3, 12), g.int(3, 12), g.int(1, 3)];
+  const input: Shape = [...shape];
+  let prev = INPUT;
+  let n = 0;
+  const name = (): string => `l${n++}`;
+  const push = (l: Layer, out: Shape): string => { layers.push(l); prev = l.name!; shape = out; return prev; };
+
+  const conv = (from: string, s: Shape, keepShape: boolean): [Layer, Shape] => {
+    const [h, w, c] = s;
+    const depthwise = g.chance(0.35);
+    const k = g.pick([1, 3]);
+    const canStride = !keepShape && h >= 3 && w >= 3;
+    const stride = canStride && g.chance(0.35) ? 2 : 1;
+    const pad = keepShape ? (k - 1) / 2 : k === 3 ? g.pick([0, 1, 1]) : 0;
+    const filters = depthwise ? c : keepShape ? c : g.int(1, 8);
+    const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
+    const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+    if (oh < 1 || ow < 1) return conv(from, s, true);
+    const l: Layer = {
+      op: 'conv2d', name: name(), inputs: [from], filters, kernel: k, stride, padding: pad,
+      ...(depthwise ? { groups: 'depthwise' as const } : {}), activation: g.pick(ACTS),
+    };
+    return [l, [oh, ow, filters]];
+  };
+
+  const blocks = g.int(1, 5);
+  const mlpOnly = g.chance(0.1);
+  for (let b = 0; b < blocks && !mlpOnly; b++) {
+    const kind = g.pick(['conv', 'conv', 'residual', 'pool', 'relu', 'selfadd'] as const);
+    if (kind === 'conv') {
+      const [l, s] = conv(prev, shape, false);
+      push(l, s);
+    } else if (kind === 'residual') {
+      const x = prev, s0 = shape;
+      let t = x;
+      for (let i = g.int(1, 2); i > 0; i--) { const [l, s] = conv(t, s0, true); t = push(l, s); }
+      // Either operand order: the skip may be the first or the second input.
+      const inputs: [string, string] = g.chance(0.5) ? [x, t] : [t, x];
+      push({ op: 'add', name: name(), inputs, activation: g.pick(ACTS) }, s0);
+    } else if (kind === 'pool') {
+      if (shape[0] < 2 || shape[1] < 2) continue;
+      const stride = g.pick([1, 2]);
+      push({ op: 'avgpool', name: name(), size: 2, stride }, [Math.floor((shape[0] - 2) / stride) + 1, Math.floor((shape[1] - 2) / stride) + 1, shape[2]]);
+    } else if (kind === 'relu') {
+      push({ op: g.pick(['relu', 'relu6'] as const), name: name() }, shape);
+    } else {
+      push({ op: 'add', name: name(), inputs: [prev, prev], activation: g.pick(ACTS) }, shape);
+    }
+  }
+  if (!mlpOnly && g.chance(0.5)) push({ op: 'globalavgpool', name: name() }, [1, 1, shape[2]]);
+  else push({ op: 'flatten', name: name() }, [1, 1, shapeSize(shape)]);
+  if (g.chance(0.5)) { const units = g.int(2, 12); push({ op: 'dense', name: name(), units, activation: g.pick(ACTS) }, [1, 1, units]); }
+  const classes = g.int(2, 10);
+  push({ op: 'dense', name: name(), units: classes }, [1, 1, classes]);
+
+  // Stored calibration ranges (quantizeSpec needs one per tensor; values are arbitrary).
+  const calibration: Record<string, [number, number]> = {};
+  for (const l of layers) calibration[l.name!] = [-g.int(0, 4) / 2, g.int(1, 8) / 2];
+  return { format: 'tinytrain-model@1', name: `random-${seed}`, input, inputRange: [0, 1], seed, layers, calibration };
+}
+
+/** Random sparse scheme: full, empty, bias-only last-k, or per-layer random choices. */
+function randomScheme(graph: Graph, seed: number): Scheme {
+  const g = new Gen(seed * 7919 + 1);
+  const params = graph.nodes.filter(hasParams);
+  const layers = new Map<string, LayerTraining>();
+  const style = g.pick(['full', 'none', 'lastk', 'random', 'random', 'random'] as const);
+  if (style === 'full') return fullScheme(graph);
+  if (style === 'lastk') {
+    const k = g.int(1, params.length);
+    params.slice(-k).forEach((n) => layers.set(n.name, { bias: true, weightRatio: 0 }));
+    if (g.chance(0.5)) {
+      const n = g.pick(params);
+      layers.set(n.name, { bias: layers.get(n.name)?.bias ?? false, weightRatio: g.pick([0.125, 0.25, 0.5, 1]) });
+    }
+  } else if (style === 'random') {
+    for (const n of params) {
+      if (g.chance(0.3)) continue;
+      layers.set(n.name, { bias: g.chance(0.5), weightRatio: g.pick([0, 0, 0.125, 0.25, 0.5, 1]) });
+    }
+  }
+  return { name: `${style}-${seed}`, layers };
+}
+
+// ---------------------------------------------------------------------------------------
+// Independent re-derivations
+
+interface Lifetime { first: number; last: number }
+
+function lifetimesOf(p: Program): Map<BufferKey, Lifetime> {
+  const m = new Map<BufferKey, Lifetime>();
+  p.steps.forEach((s, i) => {
+    for (const k of [...s.reads, ...s.writes]) {
+      const l = m.get(k);
+      if (l) l.last = i;
+      else m.set(k, { first: i, last: i });
+    }
+  });
+  return m;
+}
+
+/** Tensors that must receive a gradient: the logits, and every tensor with a trained producer at or above it. */
+function tensorsNeedingGrad(graph: Graph, scheme: Scheme, canon: (t: string) => string): Set<string> {
+  const trainedAbove = new Map<string, boolean>([[INPUT, false]]);
+  for (const n of graph.nodes) {
+    const self = hasParams(n) && trainsAnything(scheme.layers.get(n.name));
+    trainedAbove.set(n.output, self || n.inputs.some((t) => trainedAbove.get(t)!));
+  }
+  const out = new Set<string>([canon(graph.output)]);
+  for (const [t, yes] of trainedAbove) if (yes) out.add(canon(t));
+  return out;
+}
+
+const align = (n: number): number => Math.ceil(n / ARENA_ALIGN) * ARENA_ALIGN;
+
+/** Checks every property of one (model, scheme) plan; `where` names the case in failures. */
+function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, where: string): void {
+  const { program: p, arena } = plan;
+  const canon = (t: string): string => p.alias.get(t) ?? t;
+  const elems = new Map<string, number>([[INPUT, shapeSize(graph.inputShape)]]);
+  const producer = new Map(graph.nodes.map((n) => [n.output, n]));
+  for (const n of graph.nodes) elems.set(n.output, shapeSize(n.outShape));
+  for (const n of graph.nodes) if (n.op === 'flatten') expect(canon(n.output), where).not.toBe(n.output);
+
+  // --- every buffer is an activation or a tensor gradient of the right size; no weight gradients
+  const life = lifetimesOf(p);
+  for (const key of life.keys()) {
+    const m = /^(act|grad):(.+)$/.exec(key);
+    expect(m, `${where}: buffer ${key} is neither act: nor grad:`).not.toBeNull();
+    const t = m![2]!;
+    expect(elems.has(t), `${where}: ${key} names no graph tensor (a weight gradient?)`).toBe(true);
+    expect(canon(t), `${where}: ${key} is an alias, not a canonical tensor`).toBe(t);
+    const b = arena.buffers.get(key);
+    expect(b, `${where}: step buffer ${key} was not planned`).toBeDefined();
+    expect(b!.bytes, `${where}: size of ${key}`).toBe(m![1] === 'act' ? elems.get(t)! : 4 * elems.get(t)!);
+  }
+  expect([...arena.buffers.keys()].sort(), `${where}: planned buffers == buffers the steps touch`).toEqual([...life.keys()].sort());
+
+  // --- placement: inside the arena, aligned, lifetimes as the steps say, no overlap while live
+  for (const [key, l] of life) {
+    const b = arena.buffers.get(key)!;
+    expect([b.first, b.last], `${where}: lifetime of ${key}`).toEqual([l.first, l.last]);
+    expect(b.offset % ARENA_ALIGN, `${where}: alignment of ${key}`).toBe(0);
+    expect(b.offset >= 0 && b.offset + b.bytes <= arena.arenaBytes, `${where}: ${key} at ${b.offset}+${b.bytes} outside [0, ${arena.arenaBytes})`).toBe(true);
+  }
+  const keys = [...life.keys()];
+  for (let i = 0; i < keys.length; i++) {
+    for (let j = i + 1; j < keys.length; j++) {
+      const a = arena.buffers.get(keys[i]!)!, b = arena.buffers.get(keys[j]!)!;
+      const la = life.get(keys[i]!)!, lb = life.get(keys[j]!)!;
+      const live = la.first <= lb.last && lb.first <= la.last;
+      const share = a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes;
+      expect(live && share, `${where}: ${a.key} [${la.first},${la.last}]@${a.offset}+${a.bytes} and ${b.key} [${lb.first},${lb.last}]@${b.offset}+${b.bytes} share bytes while both live`).toBe(false);
+    }
+  }
+  let peak = 0, peakAligned = 0;
+  for (let s = 0; s < p.steps.length; s++) {
+    let live = 0, liveAligned = 0;
+    for (const [key, l] of life) if (l.first <= s && s <= l.last) { live += arena.buffers.get(key)!.bytes; liveAligned += align(arena.buffers.get(key)!.bytes); }
+    peak = Math.max(peak, live);
+    peakAligned = Math.max(peakAligned, liveAligned);
+  }
+  expect(arena.arenaBytes, `${where}: arena below the peak live bytes`).toBeGreaterThanOrEqual(peakAligned);
+  expect(arena.peakLiveBytes, where).toBe(peakAligned);
+  expect(peak, where).toBeLessThanOrEqual(peakAligned);
+  // The no-reuse reference: every buffer its own bytes, and the planned arena never larger.
+  expect(noReuse.arena.arenaBytes, where).toBe([...noReuse.arena.buffers.values()].reduce((a, b) => a + align(b.bytes), 0));
+  const sorted = [...noReuse.arena.buffers.values()].sort((a, b) => a.offset - b.offset);
+  sorted.forEach((b, i) => { if (i > 0) expect(b.offset, where).toBeGreaterThanOrEqual(sorted[i - 1]!.offset + sorted[i - 1]!.bytes); });
+  expect(arena.arenaBytes, where).toBeLessThanOrEqual(noReuse.arena.arenaBytes);
+
+  // --- data flow: nothing is read before it is written; accumulation flags are right;
+  // a gradient is complete before its producer uses it
+  const forwardNodes = graph.nodes.filter((n) => n.op !== 'flatten');
+  expect(p.lossStep, where).toBe(forwardNodes.length);
+  p.steps.slice(0, p.lossStep).forEach((s, i) => {
+    expect(s.kind, where).toBe('forward');
+    if (s.kind === 'forward') expect(s.node.name, where).toBe(forwardNodes[i]!.name);
+  });
+  expect(p.steps[p.lossStep], where).toMatchObject({ kind: 'loss', reads: [`act:${canon(graph.output)}`], writes: [`grad:${canon(graph.output)}`] });
+  const written = new Set<BufferKey>(['act:input']);
+  const consumedAt = new Map<string, number>(); // tensor -> first step its producer reads its gradient
+  p.steps.forEach((s, i) => {
+    for (const r of s.reads) expect(written.has(r), `${where}: step ${i} (${s.kind}) reads ${r} before anything wrote it`).toBe(true);
+    if (i > p.lossStep) for (const w of s.writes) expect(w.startsWith('grad:'), `${where}: backward step ${i} writes ${w}`).toBe(true);
+    if (s.kind === 'inputGrad') {
+      expect(s.writes, where).toEqual(s.targets.map((t) => `grad:${t}`));
+      const started = new Set(written);
+      s.targets.forEach((t, k) => {
+        const key: BufferKey = `grad:${t}`;
+        expect(s.accumulate[k], `${where}: step ${i} accumulate flag for ${key}`).toBe(started.has(key));
+        if (s.accumulate[k]) expect(s.reads, where).toContain(key);
+        started.add(key);
+        const c = consumedAt.get(t);
+        expect(c, `${where}: step ${i} adds to grad:${t} after its producer already used it (step ${c})`).toBeUndefined();
+      });
+    }
+    if ('node' in s && s.kind !== 'forward') {
+      const out = canon(s.node.output);
+      expect(s.reads, `${where}: ${s.kind} ${s.node.name} reads its output gradient`).toContain(`grad:${out}`);
+      if (!consumedAt.has(out)) consumedAt.set(out, i);
+    }
+    for (const w of s.writes) written.add(w);
+  });
+
+  // --- gradients exactly where needed, none below the earliest trained layer
+  const need = tensorsNeedingGrad(graph, scheme, canon);
+  const grads = new Set([...life.keys()].filter((k) => k.startsWith('grad:')).map((k) => k.slice(5)));
+  expect([...grads].sort(), `${where}: tensors with a gradient`).toEqual([...need].sort());
+  const paramNodes = graph.nodes.filter(hasParams);
+  const earliest = graph.nodes.findIndex((n) => hasParams(n) && trainsAnything(scheme.layers.get(n.name)));
+  const below = earliest < 0 ? graph.nodes.slice(0, -1) : graph.nodes.slice(0, earliest);
+  for (const t of [INPUT, ...below.map((n) => n.output)]) {
+    if (canon(t) === canon(graph.output)) continue;
+    expect(grads.has(canon(t)), `${where}: gradient for ${t}, below the earliest trained layer`).toBe(false);
+  }
+  for (const s of p.steps) {
+    if (s.kind === 'inputGrad') for (const t of s.targets) expect(need.has(t), `${where}: inputGrad into ${t}`).toBe(true);
+    if (s.kind === 'mask') {
+      const n = s.node;
+      expect(n.activation !== 'none' || n.op === 'relu' || n.op === 'relu6', `${where}: mask on ${n.name} without activation`).toBe(true);
+      expect(s.writes, where).toEqual([`grad:${canon(n.output)}`]);
+    }
+  }
+
+  // --- parameter updates: exactly what the scheme trains, right after the layer's gradient work
+  for (const n of paramNodes) {
+    const t = scheme.layers.get(n.name);
+    const channels = trainedChannels(t, n.outShape[2]);
+    const idx = (kind: string): number[] => p.steps.flatMap((s, i) => (s.kind === kind && 'node' in s && s.node.name === n.name ? [i] : []));
+    const wu = idx('weightUpdate'), bu = idx('biasUpdate'), ig = idx('inputGrad'), mk = idx('mask');
+    expect(wu.length, `${where}: weight updates of ${n.name}`).toBe(channels > 0 ? 1 : 0);
+    expect(bu.length, `${where}: bias updates of ${n.name}`).toBe(t?.bias ? 1 : 0);
+    if (!trainsAnything(t)) expect(wu.length + bu.length, `${where}: frozen ${n.name} is updated`).toBe(0);
+    for (const i of wu) {
+      const s = p.steps[i]!;
+      if (s.kind === 'weightUpdate') {
+        expect(s.channels, where).toBe(channels);
+        expect(s.reads, where).toEqual([`grad:${canon(n.output)}`, `act:${canon(n.inputs[0]!)}`]);
+        expect(s.writes, where).toEqual([]);
+      }
+    }
+    // The input gradient needs the old weights; the mask must already be applied.
+    for (const u of [...wu, ...bu]) {
+      for (const i of ig) expect(u, `${where}: ${n.name} updated before its input gradient`).toBeGreaterThan(i);
+      for (const i of mk) expect(u, `${where}: ${n.name} updated before its activation mask`).toBeGreaterThan(i);
+    }
+    // Not a single step is spent on a parameter that does not train.
+    expect(ig.length, where).toBeLessThanOrEqual(1);
+    expect(mk.length, where).toBeLessThanOrEqual(1);
+  }
+  for (const s of p.steps) {
+    if ((s.kind === 'weightUpdate' || s.kind === 'biasUpdate')) expect(hasParams(s.node), where).toBe(true);
+  }
+}
+
+function planBoth(spec: ModelSpec, scheme: (g: Graph) => Scheme): { graph: Graph; scheme: Scheme; plan: Plan; noReuse: Plan } {
+  const { quant } = quantizeSpec(spec);
+  const sch = scheme(quant.graph);
+  return { graph: quant.graph, scheme: sch, plan: planModel(quant, { scheme: sch }), noReuse: planModel(quant, { scheme: sch, reuse: false }) };
+}
+
+// ---------------------------------------------------------------------------------------
+
+const CASES = 250;
+const SCHEMES_PER_CASE = 3;
+
+describe('planner properties on random graphs and schemes', () => {
+  it('the generator makes valid, varied models', () => {
+    const ops = new Map<string, number>();
+    let residual = 0, selfAdd = 0;
+    for (let seed = 1; seed <= CASES; seed++) {
+      const spec = randomSpec(seed);
+      const g = buildGraph(spec); // throws on an invalid spec
+      for (const n of g.nodes) {
+        const key = n.op === 'conv2d' && n.conv!.depthwise ? 'depthwise' : n.op === 'conv2d' && n.conv!.stride > 1 ? 'conv-s2' : n.op;
+        ops.set(key, (ops.get(key) ?? 0) + 1);
+        if (n.op === 'add') { if (n.inputs[0] === n.inputs[1]) selfAdd++; else residual++; }
+      }
+    }
+    for (const op of ['conv2d', 'conv-s2', 'depthwise', 'dense', 'add', 'avgpool', 'globalavgpool', 'flatten', 'relu', 'relu6']) {
+      expect(ops.get(op) ?? 0, `generator never made ${op}`).toBeGreaterThan(10);
+    }
+    expect(residual).toBeGreaterThan(10);
+    expect(selfAdd).toBeGreaterThan(10);
+  });
+
+  it(`${CASES} random models x ${SCHEMES_PER_CASE} random schemes: plans are safe and programs are right`, () => {
+    const styles = new Map<string, number>();
+    for (let seed = 1; seed <= CASES; seed++) {
+      const spec = randomSpec(seed);
+      for (let k = 0; k < SCHEMES_PER_CASE; k++) {
+        const r = planBoth(spec, (g) => randomScheme(g, seed * 31 + k));
+        styles.set(r.scheme.name.split('-')[0]!, (styles.get(r.scheme.name.split('-')[0]!) ?? 0) + 1);
+        checkPlan(r.graph, r.scheme, r.plan, r.noReuse, `model seed ${seed}, scheme ${r.scheme.name}`);
+      }
+    }
+    for (const s of ['full', 'none', 'lastk', 'random']) expect(styles.get(s) ?? 0).toBeGreaterThan(20);
+  });
+
+  it('the test models, full and partial schemes', () => {
+    const cases: Array<[ModelSpec, (g: Graph) => Scheme]> = [];
+    for (const spec of [mnistCnn(), mlp(), residualCnn()]) {
+      const calibration: Record<string, [number, number]> = {};
+      for (const n of buildGraph(spec).nodes) calibration[n.output] = [-1, 1];
+      const s = { ...spec, calibration };
+      cases.push([s, fullScheme]);
+      for (let k = 0; k < 10; k++) cases.push([s, (g) => randomScheme(g, 1000 + k)]);
+    }
+    for (const [spec, scheme] of cases) {
+      const r = planBoth(spec, scheme);
+      checkPlan(r.graph, r.scheme, r.plan, r.noReuse, `${spec.name}, scheme ${r.scheme.name}`);
+    }
+  });
+});
+
+describe('training programs, by hand', () => {
+  const calibrated = (spec: ModelSpec): ModelSpec => {
+    const calibration: Record<string, [number, number]> = {};
+    for (const n of buildGraph(spec).nodes) calibration[n.output] = [-1, 1];
+    return { ...spec, calibration };
+  };
+
+  it('training only the last bias needs no gradient buffer but the logits', () => {
+    const { plan } = planBoth(calibrated(mnistCnn()), () => ({ name: 'fc-bias', layers: new Map([['fc', { bias: true, weightRatio: 0 }]]) }));
+    const p = plan.program;
+    expect(p.steps.slice(p.lossStep + 1).map((s) => `${s.kind} ${'node' in s ? s.node.name : ''}`)).toEqual(['biasUpdate fc']);
+    expect([...plan.arena.buffers.keys()].filter((k) => k.startsWith('grad:'))).toEqual(['grad:fc']);
+  });
+
+  it('add(x, x) accumulates its second gradient contribution onto the first', () => {
+    const spec = calibrated({
+      format: 'tinytrain-model@1', name: 'self-add', input: [4, 4, 2],
+      layers: [
+        { op: 'conv2d', name: 'c', filters: 2, kernel: 1 },
+        { op: 'add', name: 'a', inputs: ['c', 'c'], activation: 'relu' },
+        { op: 'flatten', name: 'f' },
+        { op: 'dense', name: 'd', units: 3 },
+      ],
+    });
+    const { plan } = planBoth(spec, fullScheme);
+    const ig = plan.program.steps.find((s) => s.kind === 'inputGrad' && s.node.name === 'a');
+    expect(ig).toMatchObject({ targets: ['c', 'c'], accumulate: [false, true] });
+  });
+
+  it('a residual gradient is complete before the skip source uses it', () => {
+    const spec = calibrated(residualCnn());
+    const { plan } = planBoth(spec, fullScheme);
+    const steps = plan.program.steps.map((s) => `${s.kind}${'node' in s ? ` ${s.node.name}` : ''}`);
+    // grad:stem gets two contributions: through res (skip) and through dw (branch).
+    const intoStem = plan.program.steps.flatMap((s, i) => (s.kind === 'inputGrad' && s.targets.includes('stem') ? [i] : []));
+    expect(intoStem).toHaveLength(2);
+    const stemUse = steps.indexOf('mask stem');
+    expect(stemUse).toBeGreaterThan(Math.max(...intoStem));
+  });
+
+  it('buildProgram + planArena directly agree with planModel', () => {
+    const spec = calibrated(mnistCnn());
+    const { quant } = quantizeSpec(spec);
+    const scheme = fullScheme(quant.graph);
+    const viaModel = planModel(quant, { scheme });
+    const program = buildProgram(quant.graph, scheme);
+    expect(program.steps.length).toBe(viaModel.program.steps.length);
+    const size = (k: BufferKey): number => viaModel.arena.buffers.get(k)!.bytes;
+    const direct = planArena(program, size);
+    expect(direct.arenaBytes).toBe(viaModel.arena.arenaBytes);
+    expect(planArena(program, size, false).arenaBytes).toBeGreaterThan(direct.arenaBytes);
+  });
+});
