@@ -32,6 +32,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// The Node (CJS) bundle of tfjs-core ships no gradient functions; they are registered by
+// this ESM module (registries and engine are process globals, so both copies share them).
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { quantizeMultiplier } from '../compiler/quantize/fixedpoint.js';
 import { KernelModule, Rng, U32, f32, gamma, loadKernels } from './support/kernel-module.js';
 

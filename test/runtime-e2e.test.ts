@@ -22,8 +22,9 @@ import { pretrain } from '../host/pretrain.js';
 import { Runtime } from '../host/runtime.js';
 import { evaluateRuntime, sampleOrder, trainRuntime } from '../host/train.js';
 import { getTarget, type Target } from '../targets/index.js';
+import { Rng } from '../compiler/ir/rng.js';
 import {
-  ArtifactCache, TEST_MODELS, calibrationInputs, mlp, mnist, partialSchemeFor,
+  ArtifactCache, TEST_MODELS, calibrationInputs, mlp, mnist, partialSchemeFor, randomScheme, randomSpec,
   type CachedArtifact, type TestModelKey,
 } from './support/models.js';
 
@@ -175,6 +176,48 @@ describe('the memory plan is checked, not trusted', { timeout: 60_000 }, () => {
         expect(sameBytes(b.checkpoint, a.checkpoint)).toBe(true);
       });
     }
+  }
+});
+
+describe('the memory plan on random graphs', { timeout: 60_000 }, () => {
+  // Generator seeds picked for coverage: 84 = add(input, input), a residual block, a
+  // 2x2 pool and a flatten; 225 = strided/depthwise convs, two residual adds, add(x, x),
+  // globalavgpool and a hidden dense layer.
+  const cases: Array<[number, 'full' | number]> = [[84, 'full'], [225, 7]];
+  for (const [seed, schemeSeed] of cases) {
+    it(`random model ${seed} (${schemeSeed === 'full' ? 'full' : 'random'} scheme): planned arena == one buffer per tensor, SIMD == scalar`, async () => {
+      const spec = randomSpec(seed);
+      const graph = buildGraph(spec);
+      const scheme = schemeSeed === 'full' ? fullScheme(graph) : randomScheme(graph, schemeSeed);
+      const momentum = schemeSeed === 'full' ? 0 : PARTIAL_MOMENTUM;
+      const opts = { target: MCU, scheme, momentum };
+      const planned = await cache.get(`random-${seed}-reuse`, spec, { ...opts, reuse: true });
+      const separate = await cache.get(`random-${seed}-noreuse`, spec, { ...opts, reuse: false });
+      expect(planned.artifact.manifest.arena.bytes).toBeLessThan(separate.artifact.manifest.arena.bytes);
+      expect(planned.artifact.manifest.program.some((l) => /Update/.test(l))).toBe(true);
+
+      const run = async (a: LoadedArtifact, variant: 'simd' | 'scalar'): Promise<{ losses: number[]; checkpoint: Uint8Array }> => {
+        const rt = await Runtime.load(a, variant);
+        rt.reset(5);
+        const rng = new Rng(seed);
+        const pixels = new Uint8Array(graph.inputShape.reduce((x, y) => x * y, 1));
+        const losses: number[] = [];
+        for (let i = 0; i < STEPS; i++) {
+          for (let k = 0; k < pixels.length; k++) pixels[k] = rng.nextU32() & 0xff;
+          rt.setInputPixels(pixels);
+          losses.push(rt.trainStep(rng.nextU32() % graph.classes, LR));
+        }
+        expect(rt.stepsSkipped()).toBe(0);
+        return { losses, checkpoint: rt.exportCheckpoint() };
+      };
+      const a = await run(planned.loaded, 'scalar');
+      const b = await run(separate.loaded, 'scalar');
+      const c = await run(planned.loaded, 'simd');
+      expect(b.losses).toEqual(a.losses);
+      expect(sameBytes(b.checkpoint, a.checkpoint)).toBe(true);
+      expect(c.losses).toEqual(a.losses);
+      expect(sameBytes(c.checkpoint, a.checkpoint)).toBe(true);
+    });
   }
 });
 
