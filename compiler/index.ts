@@ -8,12 +8,12 @@ import { buildGraph, hasParams, type Graph } from './ir/graph.js';
 import type { ModelSpec } from './ir/model.js';
 import { loadParams, type ParamSet } from './ir/params.js';
 import { calibrate, quantizeModel, type QuantModel } from './quantize/quantize.js';
-import { buildProgram, type BufferKey, type Program } from './autodiff/program.js';
+import { buildProgram, type Program, type ProgramOptions } from './autodiff/program.js';
 import { planArena, liveAt, type ArenaPlan } from './memory/planner.js';
 import { layoutParams, STATE_BYTES, type MemoryLayout } from './memory/layout.js';
 import { emitRuntime } from './codegen/emit.js';
 import { buildRuntime } from './codegen/build.js';
-import { fullScheme, trainedChannels, type Scheme } from './sparse/scheme.js';
+import { fullScheme, splitChannels, trainedChannels, type Scheme } from './sparse/scheme.js';
 import type { Manifest } from './manifest.js';
 import type { Target } from '../targets/index.js';
 
@@ -27,6 +27,8 @@ export interface CompileOptions {
   /** false: one buffer per tensor (the planner's safety reference). */
   reuse?: boolean;
   budgetBytes?: number;
+  /** Backward pruning / update reordering / bit masks (all on by default). */
+  program?: ProgramOptions;
 }
 
 export interface Artifact {
@@ -47,16 +49,6 @@ export interface Plan {
   scheme: Scheme;
 }
 
-export function sizeOfBuffer(q: QuantModel, p: Program): (k: BufferKey) => number {
-  const shapes = new Map<string, number>([['input', q.graph.inputShape.reduce((a, b) => a * b, 1)]]);
-  for (const n of q.graph.nodes) shapes.set(n.output, n.outShape[0] * n.outShape[1] * n.outShape[2]);
-  return (k) => {
-    const [kind, t] = k.split(/:(.*)/s) as [string, string];
-    const elems = shapes.get(p.alias.get(t) ?? t)!;
-    return kind === 'act' ? elems : elems * 4;
-  };
-}
-
 export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[]): { graph: Graph; params: ParamSet; quant: QuantModel } {
   const graph = buildGraph(spec);
   const params = loadParams(graph, spec);
@@ -73,10 +65,10 @@ export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[]): { g
   return { graph, params, quant: quantizeModel(graph, params, ranges) };
 }
 
-export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse'>): Plan {
+export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program'>): Plan {
   const scheme = opts.scheme ?? fullScheme(quant.graph);
-  const program = buildProgram(quant.graph, scheme);
-  const arena = planArena(program, sizeOfBuffer(quant, program), opts.reuse ?? true);
+  const program = buildProgram(quant.graph, scheme, opts.program);
+  const arena = planArena(program, undefined, opts.reuse ?? true);
   const layout = layoutParams(quant, scheme, (opts.momentum ?? 0) > 0);
   return { graph: quant.graph, quant, program, arena, layout, scheme };
 }
@@ -105,16 +97,18 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
   const inQ = quant.tensors.get('input')!;
   const outQ = quant.tensors.get(canon(graph.output))!;
   const peak = liveAt(arena, arena.peakStep);
-  const sum = (kind: string): number => peak.filter((b) => b.key.startsWith(kind)).reduce((a, b) => a + b.bytes, 0);
+  const sum = (...kinds: string[]): number => peak.filter((b) => kinds.some((k) => b.key.startsWith(k))).reduce((a, b) => a + b.bytes, 0);
   const frozen = layout.constBytes;
   const trainRegion = layout.trainEnd - layout.trainBase;
   const reserve = t.stackReserveBytes;
   const mcu = t.kind === 'mcu';
   const sramPeakBytes = arena.arenaBytes + trainRegion + reserve + (mcu ? 0 : frozen);
   const flashBytes = codeBytes + layout.image.length;
+  // A checkpoint is only meaningful with the same frozen parameters and quantisation
+  // tables around it, so the frozen part of the image is part of the identity.
   const layoutId = createHash('sha256').update(JSON.stringify({
     model: spec.name, scheme: [...plan.scheme.layers], base: layout.trainBase, bytes: trainRegion,
-  })).digest('hex').slice(0, 16);
+  })).update(layout.image.subarray(0, layout.constBytes)).digest('hex').slice(0, 16);
   return {
     format: 'tinytrain-artifact@1',
     model: spec.name,
@@ -124,7 +118,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
       name: plan.scheme.name,
       layers: graph.nodes.filter(hasParams).map((n) => {
         const l = plan.scheme.layers.get(n.name);
-        return { name: n.name, bias: !!l?.bias, weightRatio: l?.weightRatio ?? 0, channels: trainedChannels(l, n.outShape[2]), outChannels: n.outShape[2] };
+        return { name: n.name, bias: !!l?.bias, weightRatio: l?.weightRatio ?? 0, channels: trainedChannels(l, n), splitChannels: splitChannels(n) };
       }),
     },
     optimizer: { kind: 'sgd', momentum: emit.momentum, qas: emit.qas, rounding: 'stochastic' },
@@ -142,8 +136,8 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
       flashBytes,
       ...(opts.budgetBytes !== undefined ? { budgetBytes: opts.budgetBytes } : {}),
       breakdown: {
-        savedActivationsBytes: sum('act:'),
-        gradientBytes: sum('grad:'),
+        savedActivationsBytes: sum('act:', 'save:', 'mask:'),
+        gradientBytes: sum('grad:', 'wgrad:', 'bgrad:'),
         arenaBytes: arena.arenaBytes,
         trainedParamsBytes: layout.trainedParamBytes,
         optimizerStateBytes: layout.optimizerBytes,

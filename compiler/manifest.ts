@@ -34,7 +34,7 @@ export interface Manifest {
   model: string;
   target: string;
   targetKind: 'mcu' | 'mobile' | 'desktop';
-  scheme: { name: string; layers: Array<{ name: string; bias: boolean; weightRatio: number; channels: number; outChannels: number }> };
+  scheme: { name: string; layers: Array<{ name: string; bias: boolean; weightRatio: number; channels: number; splitChannels: number }> };
   optimizer: { kind: 'sgd'; momentum: number; qas: boolean; rounding: 'stochastic' };
   classes: number;
   inputs: TensorPort[];

@@ -36,7 +36,10 @@ import '@tensorflow/tfjs-backend-cpu';
 // this ESM module (registries and engine are process globals, so both copies share them).
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { quantizeMultiplier } from '../compiler/quantize/fixedpoint.js';
-import { KernelModule, Rng, U32, f32, gamma, loadKernels } from './support/kernel-module.js';
+import {
+  type ConvCase, type Layer, type TensorData as T, KernelModule, Rng, U32, convLabel as label, f32, fromTfFilter, gamma,
+  loadKernels, makeLayer, randomConvCases as randomCases, toTfFilter,
+} from './support/kernel-module.js';
 
 let km: KernelModule;
 /** Largest observed |kernel - tf| / tolerance per check, printed with TINYTRAIN_TEST_VERBOSE=1. */
@@ -85,8 +88,6 @@ function sumBound(nTerms: number, S: ArrayLike<number>, scale = 1): Float64Array
   return t;
 }
 
-interface T { data: ArrayLike<number>; shape: number[] }
-
 /** tf.grads of f at the given inputs, as plain arrays. */
 function tfGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: T[]): Float32Array[] {
   return tf.tidy(() => {
@@ -107,55 +108,6 @@ function refAndAbs(op: (...xs: tf.Tensor[]) => tf.Tensor, gy: T, inputs: T[]): {
   return { ref: tfGrads(loss(gy), inputs), abs: tfGrads(loss(absT(gy)), inputs.map(absT)) };
 }
 
-const outDim = (n: number, k: number, stride: number, pad: number) => Math.floor((n + 2 * pad - k) / stride) + 1;
-
-interface ConvCase { H: number; W: number; C: number; CO: number; KH: number; KW: number; stride: number; pad: number; depthwise: boolean }
-
-const label = (c: ConvCase) =>
-  `${c.depthwise ? 'dw' : 'conv'} ${c.H}x${c.W}x${c.C}->${c.CO} k${c.KH}x${c.KW} s${c.stride} p${c.pad}`;
-
-/** Quantised layer data: xq, weights, per-channel scales, bias and an upstream gradient. */
-function makeLayer(rng: Rng, c: ConvCase) {
-  const OH = outDim(c.H, c.KH, c.stride, c.pad);
-  const OW = outDim(c.W, c.KW, c.stride, c.pad);
-  const cin = c.depthwise ? 1 : c.C;
-  const xq = rng.int8s(c.H * c.W * c.C);
-  const zx = rng.int(-30, 30);
-  const sx = f32(rng.uniform(0.004, 0.06));
-  const wq = rng.int8s(c.CO * c.KH * c.KW * cin, -127, 127);
-  const wScale = Float32Array.from({ length: c.CO }, () => rng.uniform(0.002, 0.03));
-  const bq = rng.int32s(c.CO, -4000, 4000);
-  // ~10% exact zeros in gy (the backward kernels skip them; that path must be right too)
-  const gy = rng.f32s(OH * OW * c.CO, -1, 1, 0.1);
-  const xReal = Float32Array.from(xq, (v) => (v - zx) * sx);
-  const wReal = Float32Array.from(wq, (v, i) => v * wScale[Math.floor(i / (c.KH * c.KW * cin))]!);
-  const bReal = Float32Array.from(bq, (v, i) => v * f32(wScale[i]! * sx));
-  return { OH, OW, cin, xq, zx, sx, wq, wScale, bq, gy, xReal, wReal, bReal };
-}
-
-/** Kernel weight layout [CO,KH,KW,CI] (or [C,KH,KW,1]) to TF's [KH,KW,CI,CO] (or [KH,KW,C,1]). */
-function toTfFilter(c: ConvCase, w: ArrayLike<number>): T {
-  const cin = c.depthwise ? 1 : c.C;
-  const out = new Float32Array(w.length);
-  for (let co = 0; co < c.CO; co++) for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) for (let ci = 0; ci < cin; ci++) {
-    const src = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
-    const dst = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
-    out[dst] = w[src]!;
-  }
-  return { data: out, shape: c.depthwise ? [c.KH, c.KW, c.C, 1] : [c.KH, c.KW, c.C, c.CO] };
-}
-
-function fromTfFilter(c: ConvCase, w: ArrayLike<number>): Float32Array {
-  const cin = c.depthwise ? 1 : c.C;
-  const out = new Float32Array(w.length);
-  for (let co = 0; co < c.CO; co++) for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) for (let ci = 0; ci < cin; ci++) {
-    const dst = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
-    const src = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
-    out[dst] = w[src]!;
-  }
-  return out;
-}
-
 /** TF conv with explicit symmetric zero padding then a 'valid' convolution, plus bias. */
 function tfConv(c: ConvCase) {
   return (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor => {
@@ -168,7 +120,7 @@ function tfConv(c: ConvCase) {
 }
 
 /** Kernel input gradient; gx is prefilled (NaN unless `prefill` is given) to catch stale data. */
-function kernelInputGrad(c: ConvCase, L: ReturnType<typeof makeLayer>, gy: ArrayLike<number>, prefill?: Float32Array): Float32Array {
+function kernelInputGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, prefill?: Float32Array): Float32Array {
   km.reset();
   const n = c.H * c.W * c.C;
   const pGy = km.f32(gy);
@@ -184,7 +136,7 @@ function kernelInputGrad(c: ConvCase, L: ReturnType<typeof makeLayer>, gy: Array
  * for channels [coBegin, coEnd); also returns the weights afterwards and the velocity
  * buffer (prefilled with a sentinel outside the range).
  */
-function kernelWeightGrad(c: ConvCase, L: ReturnType<typeof makeLayer>, gy: ArrayLike<number>, qas: boolean, coBegin = 0, coEnd = c.CO) {
+function kernelWeightGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, qas: boolean, coBegin = 0, coEnd = c.CO) {
   km.reset();
   const nw = L.wq.length;
   const per = c.KH * c.KW * L.cin;
@@ -254,25 +206,6 @@ function checkConvLayer(c: ConvCase, seed: number): void {
     expectClose(`dL/db ${qas ? 'qas' : 'no-qas'} ${name}`, vel, want, tol);
     expect(Array.from(b), `lr = 0 must leave the bias unchanged (${name})`).toEqual(Array.from(L.bq));
   }
-}
-
-/** Random conv shapes (output at least 1x1), covering the requested parameter space. */
-function randomCases(seed: number, count: number, depthwise: boolean): ConvCase[] {
-  const rng = new Rng(seed);
-  const out: ConvCase[] = [];
-  while (out.length < count) {
-    const KH = rng.pick([1, 2, 3, 5]);
-    const KW = rng.next() < 0.6 ? KH : rng.pick([1, 3, 5]);
-    const stride = rng.pick([1, 2]);
-    const pad = rng.pick([0, 1, 2]);
-    const H = rng.int(1, 11);
-    const W = rng.int(1, 11);
-    const C = rng.int(1, 19);
-    const CO = depthwise ? C : rng.int(1, 12);
-    if (outDim(H, KH, stride, pad) < 1 || outDim(W, KW, stride, pad) < 1) continue;
-    out.push({ H, W, C, CO, KH, KW, stride, pad, depthwise });
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -403,7 +336,34 @@ describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu
    * inside (lo, hi)"); such elements are asserted to be 0 and left out of the TF comparison.
    * At z == 0 both give 0.
    */
-  let boundaryHits = 0;
+  /** Kernel mask vs TF on pre-activations zq (int8) whose clamped output is yq. */
+  function compareMask(kind: 'relu' | 'relu6', zq: Int8Array, yq: Int8Array, zy: number, sy: number, hi: number, gy: Float32Array, what: string) {
+    const n = zq.length;
+    km.reset();
+    const pY = km.i8(yq);
+    const pG = km.f32(gy);
+    km.k.clampBackwardF32(pG, pY, n, zy, hi);
+    const got = km.readF32(pG, n);
+    const z = Float32Array.from(zq, (v) => (v - zy) * sy);
+    const [ref] = tfGrads((t) => tf.sum(tf.mul(kind === 'relu' ? tf.relu(t) : tf.relu6(t), tf.tensor(gy, [n]))), [{ data: z, shape: [n] }]);
+    const want = Float32Array.from(ref!);
+    let passed = 0;
+    let zeroed = 0;
+    for (let i = 0; i < n; i++) {
+      if (kind === 'relu6' && zq[i] === hi) {
+        expect(got[i], `element ${i} at the ReLU6 top must get 0`).toBe(0);
+        want[i] = 0;
+      }
+      if (got[i] === 0) zeroed++;
+      else passed++;
+    }
+    expectClose(`${kind} mask ${what}`, got, want, 0);
+    // the data must exercise both sides of the mask (and for ReLU6, the top)
+    expect(passed).toBeGreaterThan(0);
+    expect(zeroed).toBeGreaterThan(0);
+    if (kind === 'relu6') expect(zq.some((v) => v > hi)).toBe(true);
+  }
+
   function checkMask(kind: 'relu' | 'relu6', seed: number): void {
     const rng = new Rng(seed);
     const c: ConvCase = { H: rng.int(3, 9), W: rng.int(3, 9), C: rng.int(1, 12), CO: rng.int(2, 12), KH: 3, KW: 3, stride: rng.pick([1, 2]), pad: 1, depthwise: false };
@@ -429,45 +389,31 @@ describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu
     const pS = km.i32(shift);
     const pZ = km.alloc(n);
     const pY = km.alloc(n);
+    const pY2 = km.alloc(n);
     km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pZ, L.OH, L.OW, c.CO, zy, -128, 127, c.KH, c.KW, c.stride, c.pad, false);
     km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, zy, Math.min(hi, 127), c.KH, c.KW, c.stride, c.pad, false);
+    km.k.clampS8(pZ, pY2, n, zy, Math.min(hi, 127));
     const zq = km.readI8(pZ, n);
     const yq = km.readI8(pY, n);
     // the standalone clamp gives the same int8 output as the fused one
-    const pY2 = km.alloc(n);
-    km.k.clampS8(pZ, pY2, n, zy, Math.min(hi, 127));
     expect(Array.from(km.readI8(pY2, n))).toEqual(Array.from(yq));
-
-    const gy = rng.f32s(n, -1, 1);
-    const pG = km.f32(gy);
-    km.k.clampBackwardF32(pG, pY, n, zy, hi);
-    const got = km.readF32(pG, n);
-
-    const z = Float32Array.from(zq, (v) => (v - zy) * sy);
-    const [ref] = tfGrads((t) => tf.sum(tf.mul(kind === 'relu' ? tf.relu(t) : tf.relu6(t), tf.tensor(gy, [n]))), [{ data: z, shape: [n] }]);
-    let passed = 0;
-    let zeroed = 0;
-    let boundary = 0;
-    const want = Float32Array.from(ref!);
-    for (let i = 0; i < n; i++) {
-      if (kind === 'relu6' && zq[i] === hi) {
-        boundary++;
-        expect(got[i], `element ${i} at the ReLU6 top must get 0`).toBe(0);
-        want[i] = 0;
-      }
-      if (got[i] === 0) zeroed++;
-      else passed++;
-    }
-    expectClose(`${kind} mask (case ${seed})`, got, want, 0);
-    // the data must exercise both sides of the mask (and for ReLU6, the top)
-    expect(passed).toBeGreaterThan(0);
-    expect(zeroed).toBeGreaterThan(0);
-    if (kind === 'relu6') expect(zq.some((v) => v > hi)).toBe(true);
-    boundaryHits += boundary;
+    compareMask(kind, zq, yq, zy, sy, hi, rng.f32s(n, -1, 1), `conv output (case ${seed})`);
   }
+
+  it.each([['relu'], ['relu6']] as const)('%s on every int8 value (both sides, lo and the top exactly)', (kind) => {
+    const rng = new Rng(kind === 'relu' ? 31 : 32);
+    for (const zy of [-128, -100, -3, 0, 17]) {
+      const steps = kind === 'relu6' ? Math.min(96, 126 - zy) : 0;
+      const hi = kind === 'relu6' ? zy + steps : 128;
+      const sy = kind === 'relu6' ? f32(6 / steps) : f32(0.05);
+      const zq = Int8Array.from({ length: 256 }, (_, i) => i - 128);
+      const yq = Int8Array.from(zq, (v) => Math.min(Math.max(v, zy), Math.min(hi, 127)));
+      compareMask(kind, zq, yq, zy, sy, hi, rng.f32s(256, -1, 1), `all int8 values, zy ${zy}`);
+    }
+  });
+
   it.each([1, 2, 3, 4, 5, 6])('relu (case %i)', (s) => checkMask('relu', 9100 + s));
   it.each([1, 2, 3, 4, 5, 6])('relu6 (case %i)', (s) => checkMask('relu6', 9200 + s));
-  it('the relu6 cases above hit the top (z == 6) at least once', () => expect(boundaryHits).toBeGreaterThan(0));
 
   it('zeroes exactly at lo and hi, passes strictly inside', () => {
     km.reset();
@@ -508,10 +454,11 @@ describe('residual add: gradient to both inputs through gradInto', () => {
     const n = H * W * C;
     const gy = rng.f32s(n, -1, 1, 0.05);
     const x: T = { data: A.xReal, shape: [1, H, W, C] };
-    const op = (xt: tf.Tensor, wa: tf.Tensor, ba: tf.Tensor, wb: tf.Tensor, bb: tf.Tensor) =>
-      tf.add(tfConv(ca)(xt, wa, ba), twoBranches ? tfConv(cb)(xt, wb, bb) : xt);
-    const { ref, abs } = refAndAbs(op, { data: gy, shape: [1, H, W, C] },
-      [x, toTfFilter(ca, A.wReal), { data: A.bReal, shape: [C] }, toTfFilter(cb, B.wReal), { data: B.bReal, shape: [C] }]);
+    const op = (xt: tf.Tensor, wa: tf.Tensor, ba: tf.Tensor, wb?: tf.Tensor, bb?: tf.Tensor) =>
+      tf.add(tfConv(ca)(xt, wa, ba), twoBranches ? tfConv(cb)(xt, wb!, bb!) : xt);
+    const inputs: T[] = [x, toTfFilter(ca, A.wReal), { data: A.bReal, shape: [C] }];
+    if (twoBranches) inputs.push(toTfFilter(cb, B.wReal), { data: B.bReal, shape: [C] });
+    const { ref, abs } = refAndAbs(op as (...xs: tf.Tensor[]) => tf.Tensor, { data: gy, shape: [1, H, W, C] }, inputs);
     const name = `${twoBranches ? 'two branches' : 'skip'} ${label(ca)} (case ${seed})`;
     const nTerms = k * k * (ca.depthwise ? 1 : C) + 9 * (cb.depthwise ? 1 : C) + 2;
 

@@ -8,11 +8,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { planModel, quantizeSpec, type Plan } from '../compiler/index.js';
-import { buildProgram, type BufferKey, type Program } from '../compiler/autodiff/program.js';
+import { buildProgram, slicePositions, type BufferKey, type Program } from '../compiler/autodiff/program.js';
 import { INPUT, buildGraph, hasParams, shapeSize, type Graph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { ARENA_ALIGN, planArena } from '../compiler/memory/planner.js';
-import { fullScheme, trainedChannels, trainsAnything, type Scheme } from '../compiler/sparse/scheme.js';
+import { fullScheme, splitChannels, trainedChannels, trainsAnything, type Scheme } from '../compiler/sparse/scheme.js';
 import { mnistCnn, mlp, randomScheme, randomSpec, residualCnn } from './support/models.js';
 
 // ---------------------------------------------------------------------------------------
@@ -57,14 +57,28 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
 
   // --- every buffer is an activation or a tensor gradient of the right size; no weight gradients
   const life = lifetimesOf(p);
+  const nodeByName = new Map(graph.nodes.map((n) => [n.name, n]));
   for (const key of life.keys()) {
-    const m = /^(act|grad):(.+)$/.exec(key);
-    expect(m, `${where}: buffer ${key} is neither act: nor grad:`).not.toBeNull();
+    // With reordered, fused updates there is no weight/bias gradient buffer (wgrad:/bgrad:).
+    const m = /^(act|grad|save|mask):(.+)$/.exec(key);
+    expect(m, `${where}: buffer ${key} is not act:, grad:, save: or mask:`).not.toBeNull();
     const t = m![2]!;
-    expect(elems.has(t), `${where}: ${key} names no graph tensor (a weight gradient?)`).toBe(true);
-    expect(canon(t), `${where}: ${key} is an alias, not a canonical tensor`).toBe(t);
     const b = arena.buffers.get(key);
     expect(b, `${where}: step buffer ${key} was not planned`).toBeDefined();
+    if (m![1] === 'save' || m![1] === 'mask') {
+      // save:<layer> = the leading input channels its weight gradient needs; mask:<layer> = 1 bit per output.
+      const n = nodeByName.get(t);
+      expect(n, `${where}: ${key} names no layer`).toBeDefined();
+      if (m![1] === 'mask') expect(b!.bytes, `${where}: size of ${key}`).toBe(Math.ceil(elems.get(n!.output)! / 8));
+      else {
+        const k = trainedChannels(scheme.layers.get(t), n!);
+        expect(k > 0 && k < splitChannels(n!), `${where}: ${key} saved for a layer that trains all or none of its channels`).toBe(true);
+        expect(b!.bytes, `${where}: size of ${key}`).toBe(slicePositions(n!) * k);
+      }
+      continue;
+    }
+    expect(elems.has(t), `${where}: ${key} names no graph tensor (a weight gradient?)`).toBe(true);
+    expect(canon(t), `${where}: ${key} is an alias, not a canonical tensor`).toBe(t);
     expect(b!.bytes, `${where}: size of ${key}`).toBe(m![1] === 'act' ? elems.get(t)! : 4 * elems.get(t)!);
   }
   expect([...arena.buffers.keys()].sort(), `${where}: planned buffers == buffers the steps touch`).toEqual([...life.keys()].sort());
@@ -105,11 +119,10 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   // --- data flow: nothing is read before it is written; accumulation flags are right;
   // a gradient is complete before its producer uses it
   const forwardNodes = graph.nodes.filter((n) => n.op !== 'flatten');
-  expect(p.lossStep, where).toBe(forwardNodes.length);
-  p.steps.slice(0, p.lossStep).forEach((s, i) => {
-    expect(s.kind, where).toBe('forward');
-    if (s.kind === 'forward') expect(s.node.name, where).toBe(forwardNodes[i]!.name);
-  });
+  const forwardSteps = p.steps.slice(0, p.lossStep);
+  for (const s of forwardSteps) expect(['forward', 'saveSlice', 'saveMask'], where).toContain(s.kind);
+  expect(forwardSteps.filter((s) => s.kind === 'forward').map((s) => ('node' in s ? s.node.name : '')), where)
+    .toEqual(forwardNodes.map((n) => n.name));
   expect(p.steps[p.lossStep], where).toMatchObject({ kind: 'loss', reads: [`act:${canon(graph.output)}`], writes: [`grad:${canon(graph.output)}`] });
   const written = new Set<BufferKey>(['act:input']);
   const consumedAt = new Map<string, number>(); // tensor -> first step its producer reads its gradient
@@ -135,7 +148,7 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
         expect(c, `${where}: step ${i} adds to grad:${t} after its producer already used it (step ${c})`).toBeUndefined();
       });
     }
-    if ('node' in s && s.kind !== 'forward') {
+    if ('node' in s && s.kind !== 'forward' && s.kind !== 'saveSlice' && s.kind !== 'saveMask') {
       const out = canon(s.node.output);
       expect(s.reads, `${where}: ${s.kind} ${s.node.name} reads its output gradient`).toContain(`grad:${out}`);
       if (!consumedAt.has(out)) consumedAt.set(out, i);
@@ -166,7 +179,7 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   // --- parameter updates: exactly what the scheme trains, right after the layer's gradient work
   for (const n of paramNodes) {
     const t = scheme.layers.get(n.name);
-    const channels = trainedChannels(t, n.outShape[2]);
+    const channels = trainedChannels(t, n);
     const idx = (kind: string): number[] => p.steps.flatMap((s, i) => (s.kind === kind && 'node' in s && s.node.name === n.name ? [i] : []));
     const wu = idx('weightUpdate'), bu = idx('biasUpdate'), ig = idx('inputGrad'), mk = idx('mask');
     expect(wu.length, `${where}: weight updates of ${n.name}`).toBe(channels > 0 ? 1 : 0);
@@ -176,7 +189,9 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
       const s = p.steps[i]!;
       if (s.kind === 'weightUpdate') {
         expect(s.channels, where).toBe(channels);
-        expect(s.reads, where).toEqual([`grad:${canon(n.output)}`, `act:${canon(n.inputs[0]!)}`]);
+        // The whole input, or only the leading channels the weight gradient needs.
+        const x = channels === splitChannels(n) ? `act:${canon(n.inputs[0]!)}` : `save:${n.name}`;
+        expect(s.reads, where).toEqual([`grad:${canon(n.output)}`, x]);
         expect(s.writes, where).toEqual([]);
       }
     }
@@ -305,5 +320,74 @@ describe('training programs, by hand', () => {
     const direct = planArena(program, size);
     expect(direct.arenaBytes).toBe(viaModel.arena.arenaBytes);
     expect(planArena(program, size, false).arenaBytes).toBeGreaterThan(direct.arenaBytes);
+  });
+});
+
+describe('the property checker itself catches broken plans', () => {
+  // Each case breaks one thing in an otherwise good plan; checkPlan must name it.
+  const fresh = (): ReturnType<typeof planBoth> => {
+    const calibration: Record<string, [number, number]> = {};
+    const spec = residualCnn();
+    for (const n of buildGraph(spec).nodes) calibration[n.output] = [-1, 1];
+    return planBoth({ ...spec, calibration }, fullScheme);
+  };
+  const check = (r: ReturnType<typeof planBoth>): void => checkPlan(r.graph, r.scheme, r.plan, r.noReuse, 'mutant');
+
+  it('accepts the unbroken plan', () => {
+    expect(() => check(fresh())).not.toThrow();
+  });
+
+  it('two live buffers on the same bytes', () => {
+    const r = fresh();
+    const bufs = [...r.plan.arena.buffers.values()];
+    const [a, b] = bufs.flatMap((x) => bufs.filter((y) => y !== x && y.bytes <= x.bytes && x.first <= y.last && y.first <= x.last).map((y) => [x, y] as const))[0]!;
+    b.offset = a.offset;
+    expect(() => check(r)).toThrow(/share bytes while both live/);
+  });
+
+  it('a buffer past the arena end', () => {
+    const r = fresh();
+    r.plan.arena.arenaBytes -= 16;
+    expect(() => check(r)).toThrow(/outside \[0,/);
+  });
+
+  it('a step buffer that was never planned', () => {
+    const r = fresh();
+    r.plan.arena.buffers.delete('grad:pw');
+    expect(() => check(r)).toThrow(/was not planned/);
+  });
+
+  it('a wrong accumulate flag', () => {
+    const r = fresh();
+    const s = r.plan.program.steps.find((x) => x.kind === 'inputGrad' && x.accumulate.includes(true));
+    if (s?.kind !== 'inputGrad') throw new Error('no accumulating step');
+    s.accumulate = s.accumulate.map((x) => !x);
+    expect(() => check(r)).toThrow(/accumulate flag|before anything wrote it/);
+  });
+
+  it('a weight update before the input gradient that needs the old weights', () => {
+    const r = fresh();
+    const steps = r.plan.program.steps;
+    const u = steps.findIndex((x) => x.kind === 'weightUpdate' && x.node.name === 'head');
+    const g = steps.findIndex((x) => x.kind === 'inputGrad' && x.node.name === 'head');
+    const [upd] = steps.splice(u, 1);
+    steps.splice(g, 0, upd!);
+    // Re-plan so that lifetimes match the reordered program: only the order is wrong.
+    const sizes = new Map([...r.plan.arena.buffers].map(([k, b]) => [k, b.bytes]));
+    r.plan.arena = planArena(r.plan.program, (k) => sizes.get(k)!);
+    expect(() => check(r)).toThrow(/updated before its input gradient/);
+  });
+
+  it('an update step for a layer the scheme freezes', () => {
+    const r = fresh();
+    const scheme: Scheme = { name: 'mutant', layers: new Map(r.scheme.layers) };
+    scheme.layers.set('stem', { bias: true, weightRatio: 0 });
+    expect(() => checkPlan(r.graph, scheme, r.plan, r.noReuse, 'mutant')).toThrow(/weight updates of stem/);
+  });
+
+  it('a gradient below the earliest trained layer', () => {
+    const r = fresh();
+    const scheme: Scheme = { name: 'mutant', layers: new Map([...r.scheme.layers].filter(([n]) => n !== 'stem')) };
+    expect(() => checkPlan(r.graph, scheme, r.plan, r.noReuse, 'mutant')).toThrow(/tensors with a gradient|weight updates of stem/);
   });
 });

@@ -15,7 +15,7 @@ import { TinytrainError } from '../compiler/errors.js';
 import { buildGraph, hasParams, weightCount, type Graph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import type { Manifest } from '../compiler/manifest.js';
-import { fullScheme, trainedChannels, type Scheme } from '../compiler/sparse/scheme.js';
+import { fullScheme, splitChannels, trainedChannels, type Scheme } from '../compiler/sparse/scheme.js';
 import type { LoadedArtifact } from '../host/artifact.js';
 import { filterClasses, imageAt, type Dataset } from '../host/data/dataset.js';
 import { pretrain } from '../host/pretrain.js';
@@ -414,7 +414,8 @@ describe('checkpoints', { timeout: 60_000 }, () => {
     expect(other.artifact.manifest.image.sha256).not.toBe(loaded.manifest.image.sha256);
     const rt = await Runtime.load(loaded);
     const { checkpoint } = await trained(other.loaded);
-    expect(() => rt.importCheckpoint(checkpoint)).toThrow(TinytrainError);
+    const ids = `layoutId ${loaded.manifest.layoutId} vs ${other.artifact.manifest.layoutId}`;
+    expect(() => rt.importCheckpoint(checkpoint), `accepted a checkpoint from an artifact with other frozen scales (${ids})`).toThrow(TinytrainError);
   });
 });
 
@@ -428,8 +429,9 @@ function trainedParams(graph: Graph, scheme: Scheme): { count: number; velocityB
     if (!hasParams(n)) continue;
     const t = scheme.layers.get(n.name);
     const cout = n.outShape[2];
-    const ch = trainedChannels(t, cout);
-    const w = (weightCount(n) / cout) * ch;
+    // Ratios select leading input channels (depthwise: channels).
+    const ch = trainedChannels(t, n);
+    const w = (weightCount(n) / splitChannels(n)) * ch;
     const b = t?.bias ? cout : 0;
     count += w + b;
     if (w) velocityBytes += Math.ceil((4 * w) / 16) * 16;
@@ -451,7 +453,7 @@ function checkManifest(m: Manifest, b: { graph: Graph; scheme: Scheme; target: T
   for (const l of m.scheme.layers) {
     const t = scheme.layers.get(l.name);
     const n = graph.nodes.find((x) => x.name === l.name)!;
-    expect(l).toEqual({ name: l.name, bias: !!t?.bias, weightRatio: t?.weightRatio ?? 0, channels: trainedChannels(t, n.outShape[2]), outChannels: n.outShape[2] });
+    expect(l).toEqual({ name: l.name, bias: !!t?.bias, weightRatio: t?.weightRatio ?? 0, channels: trainedChannels(t, n), splitChannels: splitChannels(n) });
   }
   expect(m.optimizer.momentum).toBeCloseTo(b.momentum, 6);
 
@@ -502,8 +504,11 @@ function checkManifest(m: Manifest, b: { graph: Graph; scheme: Scheme; target: T
   const live = Array.from({ length: steps }, (_, s) => m.buffers.filter((x) => x.first <= s && s <= x.last));
   const sum = (xs: Manifest['buffers'], f: (x: Manifest['buffers'][number]) => number): number => xs.reduce((a, x) => a + f(x), 0);
   expect(Math.max(...live.map((xs) => sum(xs, (x) => Math.ceil(x.bytes / 16) * 16)))).toBe(m.arena.peakLiveBytes);
-  expect(live.some((xs) => sum(xs, (x) => (x.key.startsWith('act:') ? x.bytes : 0)) === bd.savedActivationsBytes &&
-    sum(xs, (x) => (x.key.startsWith('grad:') ? x.bytes : 0)) === bd.gradientBytes)).toBe(true);
+  // Saved for backward: int8 activations, saved input-channel slices, 1-bit masks; gradients: float32.
+  const isSaved = (k: string): boolean => /^(act|save|mask):/.test(k);
+  const isGrad = (k: string): boolean => /^(grad|wgrad|bgrad):/.test(k);
+  expect(live.some((xs) => sum(xs, (x) => (isSaved(x.key) ? x.bytes : 0)) === bd.savedActivationsBytes &&
+    sum(xs, (x) => (isGrad(x.key) ? x.bytes : 0)) === bd.gradientBytes)).toBe(true);
   expect(bd.trainedParamsBytes + bd.optimizerStateBytes + bd.runtimeStateBytes).toBe(m.checkpoint.bytes);
   expect(bd.frozenParamsBytes + m.checkpoint.bytes).toBe(m.image.bytes);
   const frozenInSram = target.kind === 'mcu' ? 0 : bd.frozenParamsBytes;

@@ -6,12 +6,23 @@ import { dotS8 } from './dot';
 import { requant } from './requant';
 import { integerGradient, withMomentum, stepInt8, stepInt32 } from './update';
 
+/**
+ * Address of a depthwise weight: channels below `split` live at `w` (the trained slice),
+ * the rest at `w2`; split = 0 means all at `w`. `tap` = (c*KH + kh)*KW + kw.
+ */
+// @ts-ignore: decorator
+@inline
+function weightAddrDw(w: usize, w2: usize, split: i32, c: i32, tap: i32, taps: i32): usize {
+  return split == 0 || c < split ? w + <usize>tap : w2 + <usize>(tap - split * taps);
+}
+
 /** int8 forward with fused requantisation and activation clamp [lo, hi]. */
 export function conv2dForwardS8(
   x: usize, H: i32, W: i32, C: i32, zx: i32,
   w: usize, bias: usize, mult: usize, shift: usize,
   y: usize, OH: i32, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
   KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
+  w2: usize = 0, split: i32 = 0,
 ): void {
   const cin = depthwise ? 1 : C;
   for (let oh = 0; oh < OH; oh++) {
@@ -26,9 +37,15 @@ export function conv2dForwardS8(
             const iw = ow * stride - pad + kw;
             if (iw < 0 || iw >= W) continue;
             const xp = x + <usize>((ih * W + iw) * C);
-            const wp = w + <usize>(((co * KH + kh) * KW + kw) * cin);
-            if (depthwise) acc += (<i32>load<i8>(xp + <usize>co) - zx) * <i32>load<i8>(wp);
-            else acc += dotS8(xp, wp, C, zx);
+            const tap = (co * KH + kh) * KW + kw;
+            if (depthwise) {
+              acc += (<i32>load<i8>(xp + <usize>co) - zx) * <i32>load<i8>(weightAddrDw(w, w2, split, co, tap, KH * KW));
+            } else if (split == 0) {
+              acc += dotS8(xp, w + <usize>(tap * C), C, zx);
+            } else {
+              acc += dotS8(xp, w + <usize>(tap * split), split, zx);
+              acc += dotS8(xp + <usize>split, w2 + <usize>(tap * (C - split)), C - split, zx);
+            }
           }
         }
         const m = load<i32>(mult + (<usize>co << 2));
@@ -48,9 +65,9 @@ export function conv2dBackwardInputF32(
   w: usize, wScale: usize,
   gx: usize, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool, accumulate: bool,
+  w2: usize = 0, split: i32 = 0,
 ): void {
   if (!accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
-  const cin = depthwise ? 1 : C;
   for (let oh = 0; oh < OH; oh++) {
     for (let ow = 0; ow < OW; ow++) {
       for (let co = 0; co < CO; co++) {
@@ -63,14 +80,21 @@ export function conv2dBackwardInputF32(
             const iw = ow * stride - pad + kw;
             if (iw < 0 || iw >= W) continue;
             const gxp = gx + (<usize>((ih * W + iw) * C) << 2);
-            const wp = w + <usize>(((co * KH + kh) * KW + kw) * cin);
+            const tap = (co * KH + kh) * KW + kw;
             if (depthwise) {
               const p = gxp + (<usize>co << 2);
-              store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp));
+              store<f32>(p, load<f32>(p) + g * <f32>load<i8>(weightAddrDw(w, w2, split, co, tap, KH * KW)));
             } else {
-              for (let ci = 0; ci < C; ci++) {
+              const first = split == 0 ? C : split;
+              const wp = w + <usize>(tap * first);
+              for (let ci = 0; ci < first; ci++) {
                 const p = gxp + (<usize>ci << 2);
                 store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp + <usize>ci));
+              }
+              const wp2 = w2 + <usize>(tap * (C - first)) - <usize>first;
+              for (let ci = first; ci < C; ci++) {
+                const p = gxp + (<usize>ci << 2);
+                store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp2 + <usize>ci));
               }
             }
           }
@@ -133,4 +157,147 @@ export function biasUpdateS32(
     const bp = bias + (<usize>co << 2);
     store<i32>(bp, stepInt32(load<i32>(bp), dir, lr, rng));
   }
+}
+
+/**
+ * d(loss)/d(w[co, kh, kw, xc]) before the input scale: sum over output positions of
+ * gy * (x - zx). One function, so the fused update and the gradient-only kernel sum in the
+ * same order and agree bit for bit. x has XC channels per position.
+ */
+// @ts-ignore: decorator
+@inline
+function weightGradAt(
+  gy: usize, OH: i32, OW: i32, CO: i32, co: i32,
+  x: usize, H: i32, W: i32, XC: i32, xc: i32, zx: i32,
+  kh: i32, kw: i32, stride: i32, pad: i32,
+): f32 {
+  let g: f32 = 0;
+  for (let oh = 0; oh < OH; oh++) {
+    const ih = oh * stride - pad + kh;
+    if (ih < 0 || ih >= H) continue;
+    for (let ow = 0; ow < OW; ow++) {
+      const iw = ow * stride - pad + kw;
+      if (iw < 0 || iw >= W) continue;
+      const xv = <f32>(<i32>load<i8>(x + <usize>((ih * W + iw) * XC + xc)) - zx);
+      g += load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)) * xv;
+    }
+  }
+  return g;
+}
+
+/**
+ * Fused weight gradient + update (no gradient buffer) of the weights that read the first
+ * K input channels (depthwise: of channels 0..K-1). `w` and `vel` hold exactly that
+ * slice, [CO, KH, KW, K] (depthwise [K, KH, KW, 1]); x holds XC >= K channels.
+ */
+export function conv2dWeightUpdateS8(
+  gy: usize, OH: i32, OW: i32, CO: i32,
+  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32,
+  w: usize, wScale: usize, vel: usize,
+  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool, K: i32,
+  lr: f32, mu: f32, qas: bool, rng: usize,
+): void {
+  const coEnd = depthwise ? K : CO;
+  const ciEnd = depthwise ? 1 : K;
+  for (let co = 0; co < coEnd; co++) {
+    const s = load<f32>(wScale + (<usize>co << 2));
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        for (let ci = 0; ci < ciEnd; ci++) {
+          const g = weightGradAt(gy, OH, OW, CO, co, x, H, W, XC, depthwise ? co : ci, zx, kh, kw, stride, pad) * sx;
+          const idx = ((co * KH + kh) * KW + kw) * ciEnd + ci;
+          const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>idx << 2), mu);
+          const wp = w + <usize>idx;
+          store<i8>(wp, <i8>stepInt8(<i32>load<i8>(wp), dir, lr, rng));
+        }
+      }
+    }
+  }
+}
+
+/** Weight gradient dL/dW (real units) of the first K channels into `out`, same layout as the slice. */
+export function conv2dWeightGradF32(
+  gy: usize, OH: i32, OW: i32, CO: i32,
+  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32,
+  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool, K: i32, out: usize,
+): void {
+  const coEnd = depthwise ? K : CO;
+  const ciEnd = depthwise ? 1 : K;
+  for (let co = 0; co < coEnd; co++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        for (let ci = 0; ci < ciEnd; ci++) {
+          const g = weightGradAt(gy, OH, OW, CO, co, x, H, W, XC, depthwise ? co : ci, zx, kh, kw, stride, pad) * sx;
+          store<f32>(out + (<usize>(((co * KH + kh) * KW + kw) * ciEnd + ci) << 2), g);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Applies a stored weight gradient (computed for GK channels) to the trained slice of
+ * the first K channels, in the same order as conv2dWeightUpdateS8 so the stochastic
+ * rounding draws the same numbers.
+ */
+export function applyWeightUpdateS8(
+  grad: usize, GK: i32, CO: i32, KH: i32, KW: i32, depthwise: bool,
+  w: usize, wScale: usize, vel: usize, K: i32,
+  lr: f32, mu: f32, qas: bool, rng: usize,
+): void {
+  const coEnd = depthwise ? K : CO;
+  const ciEnd = depthwise ? 1 : K;
+  const gStride = depthwise ? 1 : GK;
+  for (let co = 0; co < coEnd; co++) {
+    const s = load<f32>(wScale + (<usize>co << 2));
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        for (let ci = 0; ci < ciEnd; ci++) {
+          const tap = (co * KH + kh) * KW + kw;
+          const g = load<f32>(grad + (<usize>(tap * gStride + ci) << 2));
+          const idx = tap * ciEnd + ci;
+          const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>idx << 2), mu);
+          const wp = w + <usize>idx;
+          store<i8>(wp, <i8>stepInt8(<i32>load<i8>(wp), dir, lr, rng));
+        }
+      }
+    }
+  }
+}
+
+/** Sum of gy over positions, per channel: the bias gradient. */
+// @ts-ignore: decorator
+@inline
+function biasGradAt(gy: usize, P: i32, CO: i32, co: i32): f32 {
+  let g: f32 = 0;
+  for (let p = 0; p < P; p++) g += load<f32>(gy + (<usize>(p * CO + co) << 2));
+  return g;
+}
+
+/** Fused bias gradient + update of all CO channels. */
+export function biasUpdateAllS32(
+  gy: usize, P: i32, CO: i32, bias: usize, wScale: usize, sx: f32, vel: usize,
+  lr: f32, mu: f32, qas: bool, rng: usize,
+): void {
+  for (let co = 0; co < CO; co++) applyBiasAt(biasGradAt(gy, P, CO, co), co, bias, wScale, sx, vel, lr, mu, qas, rng);
+}
+
+export function biasGradF32(gy: usize, P: i32, CO: i32, out: usize): void {
+  for (let co = 0; co < CO; co++) store<f32>(out + (<usize>co << 2), biasGradAt(gy, P, CO, co));
+}
+
+export function applyBiasUpdateS32(
+  grad: usize, CO: i32, bias: usize, wScale: usize, sx: f32, vel: usize,
+  lr: f32, mu: f32, qas: bool, rng: usize,
+): void {
+  for (let co = 0; co < CO; co++) applyBiasAt(load<f32>(grad + (<usize>co << 2)), co, bias, wScale, sx, vel, lr, mu, qas, rng);
+}
+
+// @ts-ignore: decorator
+@inline
+function applyBiasAt(g: f32, co: i32, bias: usize, wScale: usize, sx: f32, vel: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
+  const s = load<f32>(wScale + (<usize>co << 2)) * sx;
+  const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>co << 2), mu);
+  const bp = bias + (<usize>co << 2);
+  store<i32>(bp, stepInt32(load<i32>(bp), dir, lr, rng));
 }

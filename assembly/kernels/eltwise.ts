@@ -56,3 +56,28 @@ export function argmaxS8(x: usize, count: i32): i32 {
   }
   return best;
 }
+
+/** Keeps the first K of C channels at each of P positions (the input a sparse weight gradient needs). */
+export function saveChannelsS8(x: usize, P: i32, C: i32, K: i32, out: usize): void {
+  for (let p = 0; p < P; p++) memory.copy(out + <usize>(p * K), x + <usize>(p * C), <usize>K);
+}
+
+/** 1 bit per element: set where lo < y < hi, i.e. where the clamp lets gradient through. */
+export function saveMaskBits(y: usize, count: i32, lo: i32, hi: i32, bits: usize): void {
+  for (let i = 0; i < count; i += 8) {
+    let b: i32 = 0;
+    const n = min(8, count - i);
+    for (let j = 0; j < n; j++) {
+      const v = <i32>load<i8>(y + <usize>(i + j));
+      if (v > lo && v < hi) b |= 1 << j;
+    }
+    store<u8>(bits + <usize>(i >> 3), <u8>b);
+  }
+}
+
+/** Clamp backward from a bit mask, in place. */
+export function clampBackwardBitsF32(g: usize, bits: usize, count: i32): void {
+  for (let i = 0; i < count; i++) {
+    if (((<i32>load<u8>(bits + <usize>(i >> 3)) >> (i & 7)) & 1) == 0) store<f32>(g + (<usize>i << 2), 0);
+  }
+}

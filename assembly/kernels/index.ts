@@ -1,6 +1,9 @@
 // The kernel library: one file per op family. Generated runtimes import from here.
-export { conv2dForwardS8, conv2dBackwardInputF32, conv2dUpdateWeightsS8, biasUpdateS32 } from './conv2d';
+export {
+  conv2dForwardS8, conv2dBackwardInputF32, conv2dUpdateWeightsS8, biasUpdateS32,
+  conv2dWeightUpdateS8, conv2dWeightGradF32, applyWeightUpdateS8, biasUpdateAllS32, biasGradF32, applyBiasUpdateS32,
+} from './conv2d';
 export { avgpoolForwardS8, avgpoolBackwardF32 } from './pool';
-export { addS8, clampS8, clampBackwardF32, gradInto, argmaxS8 } from './eltwise';
+export { addS8, clampS8, clampBackwardF32, gradInto, argmaxS8, saveChannelsS8, saveMaskBits, clampBackwardBitsF32 } from './eltwise';
 export { softmaxCrossEntropyS8 } from './loss';
 export { rngSeed } from './rng';

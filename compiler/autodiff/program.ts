@@ -1,89 +1,197 @@
 /**
  * The training program: the straight-line list of steps the runtime executes for one
  * training sample, derived at compile time. Forward steps, the loss, then the backward
- * pass in reverse order, pruned to what the scheme trains. Each parameter's update is
- * placed right after its gradient exists (fused into the backward pass), so no weight
- * gradient buffer is ever kept.
+ * pass in reverse order.
  *
- * Every step names the buffers it touches; the memory planner derives lifetimes from
- * that alone.
+ * Pruning (default): no gradient is computed for a tensor unless something at or above
+ * its producer trains; frozen layers pass input gradients but compute no weight
+ * gradients; a layer that trains only its bias saves no input; a layer whose weights
+ * train on the first k input channels saves only those k channels of its input; a ReLU
+ * whose output is not otherwise needed in backward keeps a 1-bit mask instead of its int8
+ * output.
+ *
+ * Reordering (default): each parameter's update runs right after its gradient exists,
+ * fused into one kernel, so no weight-gradient buffer exists. Without it, gradients go
+ * to buffers and all updates run at the end (what a conventional framework does); the
+ * updates then run in the same order, so both programs train bit-identically.
+ *
+ * Every step names the buffers it touches; the planner derives lifetimes from that, and
+ * `sizes` gives every buffer's bytes.
  */
-import { INPUT, hasParams, type Graph, type Node } from '../ir/graph.js';
-import { trainedChannels, trainsAnything, type Scheme } from '../sparse/scheme.js';
+import { INPUT, hasParams, weightShape, type Graph, type Node } from '../ir/graph.js';
+import { splitChannels, trainedChannels, trainsAnything, type Scheme } from '../sparse/scheme.js';
 
-export type BufferKind = 'act' | 'grad';
-/** "act:conv1" (int8 activation) or "grad:conv1" (float32 gradient). */
+/**
+ * act: int8 activation of a tensor; grad: its float32 gradient; save: the first k
+ * channels of a layer's input kept for its weight gradient; mask: 1 bit per element of a
+ * clamp's output; wgrad/bgrad: float32 weight/bias gradient buffers (no reordering).
+ */
+export type BufferKind = 'act' | 'grad' | 'save' | 'mask' | 'wgrad' | 'bgrad';
 export type BufferKey = `${BufferKind}:${string}`;
 
-export type Step =
-  | { kind: 'forward'; node: Node; reads: BufferKey[]; writes: BufferKey[] }
-  | { kind: 'loss'; reads: BufferKey[]; writes: BufferKey[] }
-  /** Backward of the node's fused activation, in place on its output gradient. */
-  | { kind: 'mask'; node: Node; reads: BufferKey[]; writes: BufferKey[] }
+interface StepBase { reads: BufferKey[]; writes: BufferKey[] }
+export type Step = StepBase & (
+  | { kind: 'forward'; node: Node }
+  /** Copy the first `channels` channels of the node's input into save:<node>. */
+  | { kind: 'saveSlice'; node: Node; channels: number }
+  /** Record where the node's clamp passed gradient, 1 bit per element, into mask:<node>. */
+  | { kind: 'saveMask'; node: Node }
+  | { kind: 'loss' }
+  /** Backward of the node's clamp, in place on its output gradient, from bits or the int8 output. */
+  | { kind: 'mask'; node: Node; fromBits: boolean }
   /** Input gradient(s); `accumulate[i]` adds into a gradient another consumer started. */
-  | { kind: 'inputGrad'; node: Node; reads: BufferKey[]; writes: BufferKey[]; accumulate: boolean[]; targets: string[] }
-  | { kind: 'weightUpdate'; node: Node; reads: BufferKey[]; writes: BufferKey[]; channels: number }
-  | { kind: 'biasUpdate'; node: Node; reads: BufferKey[]; writes: BufferKey[] };
+  | { kind: 'inputGrad'; node: Node; accumulate: boolean[]; targets: string[] }
+  /** Fused weight gradient + update of the first `channels` (input) channels. */
+  | { kind: 'weightUpdate'; node: Node; channels: number; x: BufferKey; xChannels: number }
+  | { kind: 'biasUpdate'; node: Node }
+  /** Weight gradient of the first `channels` channels into wgrad:<node>. */
+  | { kind: 'weightGrad'; node: Node; channels: number; x: BufferKey; xChannels: number }
+  | { kind: 'biasGrad'; node: Node }
+  /** Apply wgrad:<node> (computed for `gradChannels`) to the first `channels` channels. */
+  | { kind: 'applyWeight'; node: Node; channels: number; gradChannels: number }
+  | { kind: 'applyBias'; node: Node }
+);
+
+export interface ProgramOptions {
+  /** Prune the backward graph to the scheme (default true). false = full backward, updates masked. */
+  prune?: boolean;
+  /** Fuse each update into the backward pass right after its gradient (default true). */
+  reorder?: boolean;
+  /** 1-bit masks for clamp backward where the int8 output is not needed anyway (default true). */
+  bitMasks?: boolean;
+}
 
 export interface Program {
   steps: Step[];
-  /** Index of the first step that is not forward (the loss). */
+  /** Index of the loss step: steps before it are the forward pass. */
   lossStep: number;
   /** Tensor name -> the tensor whose buffer it shares (flatten is a pure view). */
   alias: Map<string, string>;
-  /** Tensors that receive a gradient. */
-  gradTensors: Set<string>;
+  /** Bytes of every buffer the steps name. */
+  sizes: Map<BufferKey, number>;
+  options: Required<ProgramOptions>;
 }
 
 export const act = (t: string): BufferKey => `act:${t}`;
 export const grad = (t: string): BufferKey => `grad:${t}`;
 
-export function buildProgram(g: Graph, scheme: Scheme): Program {
+function elems(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Positions of a layer's input that each hold `splitChannels` values (dense: one). */
+export function slicePositions(n: Node): number {
+  return n.op === 'dense' ? 1 : n.inShapes[0]![0] * n.inShapes[0]![1];
+}
+
+/** Weights per split channel: the size of one channel's slice of the weight tensor. */
+function weightsPerChannel(n: Node): number {
+  const [cout, kh, kw, cin] = weightShape(n);
+  return n.conv?.depthwise ? kh * kw * cin : cout * kh * kw;
+}
+
+export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}): Program {
+  const options: Required<ProgramOptions> = { prune: opts.prune ?? true, reorder: opts.reorder ?? true, bitMasks: opts.bitMasks ?? true };
   const alias = new Map<string, string>();
   const canon = (t: string): string => alias.get(t) ?? t;
   for (const n of g.nodes) if (n.op === 'flatten') alias.set(n.output, canon(n.inputs[0]!));
+  const sizes = new Map<BufferKey, number>();
+  const shapeOf = new Map<string, number>([[INPUT, elems(g.inputShape)]]);
+  for (const n of g.nodes) shapeOf.set(n.output, elems(n.outShape));
+  const sized = (k: BufferKey, bytes: number): BufferKey => { sizes.set(k, bytes); return k; };
+  const A = (t: string): BufferKey => sized(act(canon(t)), shapeOf.get(canon(t))!);
+  const G = (t: string): BufferKey => sized(grad(canon(t)), 4 * shapeOf.get(canon(t))!);
+
+  // Which tensors need a gradient, and which layers compute weight/bias gradients.
+  const train = (n: Node) => scheme.layers.get(n.name);
+  const needGrad = new Map<string, boolean>([[INPUT, false]]);
+  for (const n of g.nodes) {
+    const self = hasParams(n) && (!options.prune || trainsAnything(train(n)));
+    needGrad.set(n.output, self || n.inputs.some((t) => needGrad.get(t)));
+  }
+  const hasClamp = (n: Node): boolean => n.activation !== 'none' || n.op === 'relu' || n.op === 'relu6';
+  /** Input channels the weight gradient of n is computed for (0 = none). */
+  const gradChannels = (n: Node): number => {
+    if (!hasParams(n) || !needGrad.get(n.output)) return 0;
+    return options.prune ? trainedChannels(train(n), n) : splitChannels(n);
+  };
+  // A tensor read whole by some weight gradient is kept in backward anyway: masks of
+  // its producer then read it instead of keeping bits.
+  const keptWhole = new Set<string>();
+  for (const n of g.nodes) {
+    const k = gradChannels(n);
+    if (k > 0 && k === splitChannels(n)) keptWhole.add(canon(n.inputs[0]!));
+  }
 
   const steps: Step[] = [];
+  const xFor = new Map<string, { key: BufferKey; channels: number }>();
   for (const n of g.nodes) {
     if (n.op === 'flatten') continue;
-    steps.push({ kind: 'forward', node: n, reads: n.inputs.map((t) => act(canon(t))), writes: [act(n.output)] });
+    steps.push({ kind: 'forward', node: n, reads: n.inputs.map(A), writes: [A(n.output)] });
+    const k = gradChannels(n);
+    const x = n.inputs[0]!;
+    if (k > 0 && k < splitChannels(n)) {
+      const key = sized(`save:${n.name}`, slicePositions(n) * k);
+      steps.push({ kind: 'saveSlice', node: n, channels: k, reads: [A(x)], writes: [key] });
+      xFor.set(n.name, { key, channels: k });
+    } else if (k > 0) {
+      xFor.set(n.name, { key: A(x), channels: splitChannels(n) });
+    }
+    if (hasClamp(n) && needGrad.get(n.output) && options.bitMasks && !keptWhole.has(canon(n.output))) {
+      const key = sized(`mask:${n.name}`, Math.ceil(shapeOf.get(n.output)! / 8));
+      steps.push({ kind: 'saveMask', node: n, reads: [A(n.output)], writes: [key] });
+    }
   }
   const lossStep = steps.length;
   const logits = canon(g.output);
-  steps.push({ kind: 'loss', reads: [act(logits)], writes: [grad(logits)] });
+  steps.push({ kind: 'loss', reads: [A(logits)], writes: [G(logits)] });
 
-  // A tensor needs a gradient when something at or upstream of its producer trains.
-  const needGrad = new Map<string, boolean>([[INPUT, false]]);
-  for (const n of g.nodes) {
-    const self = hasParams(n) && trainsAnything(scheme.layers.get(n.name));
-    needGrad.set(n.output, self || n.inputs.some((t) => needGrad.get(t)));
-  }
-
+  const deferred: Step[] = [];
   const gradStarted = new Set<string>([logits]);
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i]!;
     if (!needGrad.get(n.output) || n.op === 'flatten') continue;
     const out = canon(n.output);
     if (!gradStarted.has(out)) continue; // not on a path from the loss
-    const hasMask = n.activation !== 'none' || n.op === 'relu' || n.op === 'relu6';
-    if (hasMask) steps.push({ kind: 'mask', node: n, reads: [act(out), grad(out)], writes: [grad(out)] });
-
+    if (hasClamp(n)) {
+      const fromBits = sizes.has(`mask:${n.name}`);
+      steps.push({ kind: 'mask', node: n, fromBits, reads: [fromBits ? `mask:${n.name}` : A(n.output), G(out)], writes: [G(out)] });
+    }
     const targets = n.inputs.map(canon).filter((t) => needGrad.get(t) ?? false);
     if (targets.length > 0) {
       // Sequential, so add(x, x) accumulates its second contribution onto the first.
       const accumulate = targets.map((t) => { const started = gradStarted.has(t); gradStarted.add(t); return started; });
-      const reads: BufferKey[] = [grad(out), ...targets.filter((_, k) => accumulate[k]).map(grad)];
-      steps.push({ kind: 'inputGrad', node: n, reads, writes: targets.map(grad), accumulate, targets });
+      const reads: BufferKey[] = [G(out), ...targets.filter((_, k) => accumulate[k]).map(G)];
+      steps.push({ kind: 'inputGrad', node: n, accumulate, targets, reads, writes: targets.map(G) });
     }
-    if (hasParams(n)) {
-      const t = scheme.layers.get(n.name);
-      const channels = trainedChannels(t, n.outShape[2]);
-      if (channels > 0) {
-        steps.push({ kind: 'weightUpdate', node: n, reads: [grad(out), act(canon(n.inputs[0]!))], writes: [], channels });
+    if (!hasParams(n)) continue;
+    const t = train(n);
+    const trained = trainedChannels(t, n);
+    const computed = gradChannels(n);
+    const x = xFor.get(n.name);
+    if (computed > 0 && x) {
+      if (options.reorder && options.prune) {
+        steps.push({ kind: 'weightUpdate', node: n, channels: computed, x: x.key, xChannels: x.channels, reads: [G(out), x.key], writes: [] });
+      } else {
+        const wg = sized(`wgrad:${n.name}`, 4 * computed * weightsPerChannel(n));
+        steps.push({ kind: 'weightGrad', node: n, channels: computed, x: x.key, xChannels: x.channels, reads: [G(out), x.key], writes: [wg] });
+        if (trained > 0) {
+          const apply: Step = { kind: 'applyWeight', node: n, channels: trained, gradChannels: computed, reads: [wg], writes: [] };
+          (options.reorder ? steps : deferred).push(apply);
+        }
       }
-      if (t?.bias) steps.push({ kind: 'biasUpdate', node: n, reads: [grad(out)], writes: [] });
+    }
+    const biasComputed = options.prune ? !!t?.bias : true;
+    if (biasComputed) {
+      if (options.reorder && options.prune) {
+        steps.push({ kind: 'biasUpdate', node: n, reads: [G(out)], writes: [] });
+      } else {
+        const bg = sized(`bgrad:${n.name}`, 4 * n.outShape[2]);
+        steps.push({ kind: 'biasGrad', node: n, reads: [G(out)], writes: [bg] });
+        if (t?.bias) (options.reorder ? steps : deferred).push({ kind: 'applyBias', node: n, reads: [bg], writes: [] });
+      }
     }
   }
-  return { steps, lossStep, alias, gradTensors: gradStarted };
+  steps.push(...deferred);
+  return { steps, lossStep, alias, sizes, options };
 }
-

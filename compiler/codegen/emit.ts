@@ -35,17 +35,26 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
   const logits = canon(q.graph.output);
   const classes = q.graph.classes;
 
-  const convGeom = (n: Node): string => {
+  const mem = (k: BufferKey): number => addr(k);
+  const count = (n: Node): number => n.outShape[0] * n.outShape[1] * n.outShape[2];
+  const slot = (n: Node) => layout.slots.get(n.name)!;
+  // Dense is a 1x1 conv over a 1x1 image whose channels are the flattened input.
+  const inGeom = (n: Node): [number, number, number] => {
     const [H, W, C] = n.inShapes[0]!;
-    if (n.op === 'dense') return `1, 1, ${H * W * C}|1, 1, 1, 0, false`;
-    const c = n.conv!;
-    return `${H}, ${W}, ${C}|${c.kh}, ${c.kw}, ${c.stride}, ${c.pad}, ${c.depthwise}`;
+    return n.op === 'dense' ? [1, 1, H * W * C] : [H, W, C];
   };
+  const kGeom = (n: Node): string => {
+    const c = n.conv;
+    return c ? `${c.kh}, ${c.kw}, ${c.stride}, ${c.pad}, ${c.depthwise}` : '1, 1, 1, 0, false';
+  };
+  const kShape = (n: Node): string => (n.conv ? `${n.conv.kh}, ${n.conv.kw}, ${n.conv.depthwise}` : '1, 1, false');
   const outGeom = (n: Node): string => `${n.outShape[0]}, ${n.outShape[1]}, ${n.outShape[2]}`;
   const poolGeom = (n: Node): { ph: number; pw: number; stride: number } =>
     n.op === 'avgpool' ? { ph: n.pool!.size, pw: n.pool!.size, stride: n.pool!.stride }
       : { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1 };
-  const count = (n: Node): number => n.outShape[0] * n.outShape[1] * n.outShape[2];
+  /** Upper bound of the clamp for backward: ReLU has none, and 128 is above every int8. */
+  const passHi = (n: Node): number => (n.op === 'relu6' || n.activation === 'relu6' ? q.clamps.get(n.name)!.hi : 128);
+  const inputScale = (n: Node): string => f32(sc(n.inputs[0]!));
 
   const line = (s: Step): string => {
     switch (s.kind) {
@@ -55,10 +64,9 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         const clamp = q.clamps.get(n.name)!;
         switch (n.op) {
           case 'conv2d': case 'dense': {
-            const sl = layout.slots.get(n.name)!;
-            const [inG, kGeom] = convGeom(n).split('|');
-            return `conv2dForwardS8(${A(x)}, ${inG}, ${zp(x)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
-              `${A(n.output)}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom}); // ${n.name}`;
+            const sl = slot(n);
+            return `conv2dForwardS8(${A(x)}, ${inGeom(n).join(', ')}, ${zp(x)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
+              `${A(n.output)}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}); // ${n.name}`;
           }
           case 'add': {
             const m = q.adds.get(n.name)!;
@@ -80,23 +88,31 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         }
         break;
       }
+      case 'saveSlice': {
+        const n = s.node;
+        const [H, W, C] = inGeom(n);
+        return `saveChannelsS8(${A(n.inputs[0]!)}, ${H * W}, ${C}, ${s.channels}, ${mem(s.writes[0]!)}); // ${n.name}: input channels the weight gradient needs`;
+      }
+      case 'saveMask': {
+        const n = s.node;
+        return `saveMaskBits(${A(n.output)}, ${count(n)}, ${q.clamps.get(n.name)!.lo}, ${passHi(n)}, ${mem(s.writes[0]!)}); // ${n.name}`;
+      }
       case 'loss':
         return `loss = softmaxCrossEntropyS8(${A(logits)}, ${classes}, ${f32(sc(logits))}, ${zp(logits)}, label, ${G(logits)});`;
       case 'mask': {
         const n = s.node;
-        const clamp = q.clamps.get(n.name)!;
-        const relu6 = n.op === 'relu6' || n.activation === 'relu6';
-        // ReLU has no upper clamp: 128 is above every int8 value.
-        return `clampBackwardF32(${G(n.output)}, ${A(n.output)}, ${count(n)}, ${clamp.lo}, ${relu6 ? clamp.hi : 128}); // ${n.name}`;
+        return s.fromBits
+          ? `clampBackwardBitsF32(${G(n.output)}, ${mem(s.reads[0]!)}, ${count(n)}); // ${n.name}`
+          : `clampBackwardF32(${G(n.output)}, ${A(n.output)}, ${count(n)}, ${q.clamps.get(n.name)!.lo}, ${passHi(n)}); // ${n.name}`;
       }
       case 'inputGrad': {
         const n = s.node;
         const acc = (k: number): string => String(s.accumulate[k]);
         switch (n.op) {
           case 'conv2d': case 'dense': {
-            const sl = layout.slots.get(n.name)!;
-            const [inG, kGeom] = convGeom(n).split('|');
-            return `conv2dBackwardInputF32(${G(n.output)}, ${outGeom(n)}, ${sl.wq}, ${sl.wScale}, ${G(s.targets[0]!)}, ${inG}, ${kGeom}, ${acc(0)}); // ${n.name}`;
+            const sl = slot(n);
+            return `conv2dBackwardInputF32(${G(n.output)}, ${outGeom(n)}, ${sl.wq}, ${sl.wScale}, ${G(s.targets[0]!)}, ${inGeom(n).join(', ')}, ` +
+              `${kGeom(n)}, ${acc(0)}, ${sl.wq2}, ${sl.split}); // ${n.name}`;
           }
           case 'avgpool': case 'globalavgpool': {
             const pg = poolGeom(n);
@@ -111,20 +127,31 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         }
         break;
       }
-      case 'weightUpdate': {
+      case 'weightUpdate': case 'weightGrad': {
         const n = s.node;
-        const sl = layout.slots.get(n.name)!;
+        const sl = slot(n);
         const x = n.inputs[0]!;
-        const [inG, kGeom] = convGeom(n).split('|');
-        return `conv2dUpdateWeightsS8(${G(n.output)}, ${outGeom(n)}, ${A(x)}, ${inG}, ${zp(x)}, ${f32(sc(x))}, ` +
-          `${sl.wq}, ${sl.wScale}, ${sl.velW}, ${kGeom}, 0, ${s.channels}, lr, MOMENTUM, QAS, STATE); // ${n.name}`;
+        const [H, W] = inGeom(n);
+        const head = `${G(n.output)}, ${outGeom(n)}, ${mem(s.x)}, ${H}, ${W}, ${s.xChannels}, ${zp(x)}, ${inputScale(n)}`;
+        return s.kind === 'weightUpdate'
+          ? `conv2dWeightUpdateS8(${head}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ${kGeom(n)}, ${s.channels}, lr, MOMENTUM, QAS, STATE); // ${n.name}`
+          : `conv2dWeightGradF32(${head}, ${kGeom(n)}, ${s.channels}, ${mem(s.writes[0]!)}); // ${n.name}`;
       }
-      case 'biasUpdate': {
+      case 'applyWeight': {
         const n = s.node;
-        const sl = layout.slots.get(n.name)!;
-        const x = n.inputs[0]!;
-        return `biasUpdateS32(${G(n.output)}, ${n.outShape[0] * n.outShape[1]}, ${n.outShape[2]}, ${sl.bq}, ${sl.wScale}, ` +
-          `${f32(sc(x))}, ${sl.velB}, 0, ${n.outShape[2]}, lr, MOMENTUM, QAS, STATE); // ${n.name}`;
+        const sl = slot(n);
+        return `applyWeightUpdateS8(${mem(s.reads[0]!)}, ${s.gradChannels}, ${n.outShape[2]}, ${kShape(n)}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ` +
+          `${s.channels}, lr, MOMENTUM, QAS, STATE); // ${n.name}`;
+      }
+      case 'biasUpdate': case 'biasGrad': case 'applyBias': {
+        const n = s.node;
+        const sl = slot(n);
+        const P = n.outShape[0] * n.outShape[1];
+        const CO = n.outShape[2];
+        const tail = `${sl.bq}, ${sl.wScale}, ${inputScale(n)}, ${sl.velB}, lr, MOMENTUM, QAS, STATE); // ${n.name}`;
+        if (s.kind === 'biasUpdate') return `biasUpdateAllS32(${G(n.output)}, ${P}, ${CO}, ${tail}`;
+        if (s.kind === 'biasGrad') return `biasGradF32(${G(n.output)}, ${P}, ${CO}, ${mem(s.writes[0]!)}); // ${n.name}`;
+        return `applyBiasUpdateS32(${mem(s.reads[0]!)}, ${CO}, ${tail}`;
       }
     }
     throw new Error(`codegen: no emitter for ${s.kind}`);
@@ -138,7 +165,8 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
 
   return `// Generated by tinytrain for model '${q.graph.name}'. Do not edit: recompile instead.
 import {
-  conv2dForwardS8, conv2dBackwardInputF32, conv2dUpdateWeightsS8, biasUpdateS32,
+  conv2dForwardS8, conv2dBackwardInputF32, conv2dWeightUpdateS8, conv2dWeightGradF32, applyWeightUpdateS8,
+  biasUpdateAllS32, biasGradF32, applyBiasUpdateS32, saveChannelsS8, saveMaskBits, clampBackwardBitsF32,
   avgpoolForwardS8, avgpoolBackwardF32, addS8, clampS8, clampBackwardF32, gradInto,
   argmaxS8, softmaxCrossEntropyS8, rngSeed,
 } from './kernels/index';

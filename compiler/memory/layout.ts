@@ -8,16 +8,22 @@
  * The first 16 bytes stay unused so that no tensor lives at address 0. Everything in
  * [16 .. trainEnd) is the initial image the host (or firmware) loads.
  */
-import { hasParams, type Graph } from '../ir/graph.js';
+import { hasParams, weightShape, type Graph, type Node } from '../ir/graph.js';
 import type { QuantModel } from '../quantize/quantize.js';
-import { trainedChannels, type Scheme } from '../sparse/scheme.js';
+import { splitChannels, trainedChannels, type Scheme } from '../sparse/scheme.js';
 
 export const IMAGE_BASE = 16;
 /** Runtime state: rng (u32), completed steps (u32), skipped steps (u32), last prediction (i32). */
 export const STATE_BYTES = 16;
 
 export interface ParamSlots {
-  wq: number; bq: number; wScale: number; mult: number; shift: number;
+  /**
+   * Weights. When only the first `split` channels train, they are stored apart (at `wq`,
+   * in the trained region) from the frozen rest (at `wq2`, read-only); split = 0 means
+   * the whole tensor is at `wq`.
+   */
+  wq: number; wq2: number; split: number;
+  bq: number; wScale: number; mult: number; shift: number;
   /** Momentum buffers; 0 when the optimizer has none or the parameter is frozen. */
   velW: number; velB: number;
   wTrained: boolean; bTrained: boolean;
@@ -54,17 +60,23 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean): 
 
   // Frozen region first: everything the device only reads.
   const ro = new Allocator(IMAGE_BASE);
+  const partsOf = new Map<string, { trained: Int8Array; frozen: Int8Array }>();
   for (const n of g.nodes) {
     if (!hasParams(n)) continue;
     const l = q.layers.get(n.name)!;
     const t = scheme.layers.get(n.name);
-    const wTrained = trainedChannels(t, n.outShape[2]) > 0;
+    const k = trainedChannels(t, n);
+    const wTrained = k > 0;
     const bTrained = !!t?.bias;
-    const s: ParamSlots = { wq: 0, bq: 0, wScale: 0, mult: 0, shift: 0, velW: 0, velB: 0, wTrained, bTrained };
+    const split = wTrained && k < splitChannels(n) ? k : 0;
+    const s: ParamSlots = { wq: 0, wq2: 0, split, bq: 0, wScale: 0, mult: 0, shift: 0, velW: 0, velB: 0, wTrained, bTrained };
+    const parts = splitWeights(n, l.wq, split);
+    partsOf.set(n.name, parts);
     s.wScale = ro.take(l.wScale.byteLength); put(s.wScale, l.wScale);
     s.mult = ro.take(l.mult.byteLength); put(s.mult, l.mult);
     s.shift = ro.take(l.shift.byteLength); put(s.shift, l.shift);
     if (!wTrained) { s.wq = ro.take(l.wq.byteLength); put(s.wq, l.wq); }
+    else if (split > 0) { s.wq2 = ro.take(parts.frozen.byteLength); put(s.wq2, parts.frozen); }
     if (!bTrained) { s.bq = ro.take(l.bq.byteLength); put(s.bq, l.bq); }
     slots.set(n.name, s);
   }
@@ -77,7 +89,7 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean): 
     const s = slots.get(n.name);
     if (!s) continue;
     const l = q.layers.get(n.name)!;
-    if (s.wTrained) { s.wq = rw.take(l.wq.byteLength); put(s.wq, l.wq); }
+    if (s.wTrained) { const tr = partsOf.get(n.name)!.trained; s.wq = rw.take(tr.byteLength); put(s.wq, tr); }
     if (s.bTrained) { s.bq = rw.take(l.bq.byteLength); put(s.bq, l.bq); }
   }
   const trainedParamBytes = rw.cursor - trainBase;
@@ -87,7 +99,7 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean): 
       const s = slots.get(n.name);
       if (!s) continue;
       const l = q.layers.get(n.name)!;
-      if (s.wTrained) s.velW = rw.take(4 * l.wq.length);
+      if (s.wTrained) s.velW = rw.take(4 * partsOf.get(n.name)!.trained.length);
       if (s.bTrained) s.velB = rw.take(4 * l.bq.length);
     }
   }
@@ -98,4 +110,40 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean): 
   const image = new Uint8Array(trainEnd - IMAGE_BASE);
   for (const [at, bytes] of writes) image.set(bytes, at - IMAGE_BASE);
   return { slots, constBytes, trainBase, trainedParamBytes, optimizerBytes, stateOffset, trainEnd, image };
+}
+
+/**
+ * Splits int8 weights [CO, KH, KW, CI] into the slice of the first `split` input channels
+ * ([CO, KH, KW, split]) and the rest ([CO, KH, KW, CI - split]); depthwise weights
+ * [C, KH, KW, 1] split along C. split = 0: everything is "trained".
+ */
+export function splitWeights(n: Node, wq: Int8Array, split: number): { trained: Int8Array; frozen: Int8Array } {
+  if (split === 0) return { trained: wq, frozen: new Int8Array(0) };
+  const [cout, kh, kw, cin] = weightShape(n);
+  if (n.conv?.depthwise) {
+    const per = kh * kw * cin;
+    return { trained: wq.slice(0, split * per), frozen: wq.slice(split * per) };
+  }
+  const rows = cout * kh * kw;
+  const trained = new Int8Array(rows * split);
+  const frozen = new Int8Array(rows * (cin - split));
+  for (let r = 0; r < rows; r++) {
+    trained.set(wq.subarray(r * cin, r * cin + split), r * split);
+    frozen.set(wq.subarray(r * cin + split, (r + 1) * cin), r * (cin - split));
+  }
+  return { trained, frozen };
+}
+
+/** Inverse of splitWeights. */
+export function joinWeights(n: Node, trained: Int8Array, frozen: Int8Array, split: number): Int8Array {
+  if (split === 0) return trained;
+  const [cout, kh, kw, cin] = weightShape(n);
+  if (n.conv?.depthwise) { const out = new Int8Array(trained.length + frozen.length); out.set(trained); out.set(frozen, trained.length); return out; }
+  const rows = cout * kh * kw;
+  const out = new Int8Array(rows * cin);
+  for (let r = 0; r < rows; r++) {
+    out.set(trained.subarray(r * split, (r + 1) * split), r * cin);
+    out.set(frozen.subarray(r * (cin - split), (r + 1) * (cin - split)), r * cin + split);
+  }
+  return out;
 }

@@ -63,7 +63,7 @@ function firstFit(order: PlacedBuffer[]): number {
   return end;
 }
 
-export function planArena(p: Program, sizeOf: (k: BufferKey) => number, reuse = true): ArenaPlan {
+export function planArena(p: Program, sizeOf: (k: BufferKey) => number = (k) => p.sizes.get(k)!, reuse = true): ArenaPlan {
   const peak = peakLive(p, sizeOf);
   if (!reuse) {
     const bufs = lifetimes(p, sizeOf);

@@ -1,8 +1,11 @@
 /**
- * Which parameters train on the device. A layer trains its bias, and/or the weights of
- * the first `weightRatio` fraction of its output channels (0 = frozen weights).
+ * Which parameters train on the device. A layer trains its bias, and/or the weights that
+ * read the first `weightRatio` fraction of its *input* channels (depthwise: of its
+ * channels); 0 = frozen weights. Input channels, because the weight gradient of input
+ * channel c needs only channel c of the saved input: a partially trained layer then saves
+ * only that fraction of its input for backward (Lin et al. 2022, sparse update).
  */
-import { hasParams, type Graph } from '../ir/graph.js';
+import { hasParams, type Graph, type Node } from '../ir/graph.js';
 
 export interface LayerTraining { bias: boolean; weightRatio: number }
 
@@ -21,8 +24,15 @@ export function trainsAnything(t: LayerTraining | undefined): boolean {
   return !!t && (t.bias || t.weightRatio > 0);
 }
 
-/** Number of output channels whose weights train. */
-export function trainedChannels(t: LayerTraining | undefined, cout: number): number {
+/** Channels a layer's weights can be split along: input channels, or channels for depthwise. */
+export function splitChannels(n: Node): number {
+  const [h, w, c] = n.inShapes[0]!;
+  if (n.op === 'dense') return h * w * c;
+  return c;
+}
+
+/** Number of leading (input) channels whose weights train. */
+export function trainedChannels(t: LayerTraining | undefined, n: Node): number {
   if (!t || t.weightRatio <= 0) return 0;
-  return Math.max(1, Math.round(cout * t.weightRatio));
+  return Math.max(1, Math.round(splitChannels(n) * t.weightRatio));
 }

@@ -29,7 +29,7 @@ export function textReport(m: Manifest): string {
     `  arena placement: ${m.arena.strategy}; peak live ${m.arena.peakLiveBytes} B (arena/peak = ${(m.arena.bytes / Math.max(1, m.arena.peakLiveBytes)).toFixed(3)})`,
     '',
     `trained layers (${trained.length} of ${m.scheme.layers.length})`,
-    ...m.scheme.layers.map((l) => `  ${l.name.padEnd(16)} bias ${l.bias ? 'yes' : ' no'}  weights ${l.channels}/${l.outChannels} channels`),
+    ...m.scheme.layers.map((l) => `  ${l.name.padEnd(16)} bias ${l.bias ? 'yes' : ' no'}  weights ${l.channels}/${l.splitChannels} (input) channels`),
     '',
     `training program (${m.program.length} steps; forward ${m.lossStep}, backward ${m.program.length - m.lossStep - 1})`,
     ...m.program.map((s, i) => `  ${String(i).padStart(3)} ${s}`),

@@ -10,7 +10,8 @@ const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', 
 function color(key: string): string {
   let h = 0;
   for (const ch of key) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  const hue = key.startsWith('act:') ? 200 + (h % 60) : 10 + (h % 40);
+  const saved = key.startsWith('act:') || key.startsWith('save:') || key.startsWith('mask:');
+  const hue = saved ? 200 + (h % 60) : 10 + (h % 40);
   return `hsl(${hue} 65% ${45 + (h % 20)}%)`;
 }
 
@@ -41,7 +42,7 @@ function layerBars(m: Manifest): string {
   for (const b of m.buffers) {
     const [kind, name] = b.key.split(/:(.*)/s) as [string, string];
     const e = per.get(name) ?? { act: 0, grad: 0 };
-    if (kind === 'act') e.act += b.bytes; else e.grad += b.bytes;
+    if (kind === 'act' || kind === 'save' || kind === 'mask') e.act += b.bytes; else e.grad += b.bytes;
     per.set(name, e);
   }
   const rows = [...per.entries()];
@@ -68,7 +69,7 @@ export function renderHtmlReport(m: Manifest): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tinytrain memory report: ${esc(m.model)} on ${esc(m.target)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:24px;max-width:1000px}table{border-collapse:collapse}td{padding:2px 10px;border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}</style></head><body>
 <h1>${esc(m.model)} on ${esc(m.target)}</h1>
-<p>Scheme <b>${esc(m.scheme.name)}</b>; ${m.program.length} program steps (${m.lossStep} forward). Blue: int8 activations, orange: float32 gradients. Hover a block for its tensor.</p>
+<p>Scheme <b>${esc(m.scheme.name)}</b>; ${m.program.length} program steps (${m.lossStep} forward). Blue: int8 activations, saved input slices and 1-bit masks; orange: float32 gradients. Hover a block for its tensor.</p>
 <table>${rows.map(([k, v]) => `<tr><td>${k}</td><td class="n">${v} B</td><td class="n">${(v / 1024).toFixed(1)} KB</td></tr>`).join('')}</table>
 <h2>Arena over the training program</h2>
 ${arenaSvg(m)}

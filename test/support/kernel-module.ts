@@ -151,7 +151,7 @@ function staticDataEnd(bytes: Uint8Array): number {
   return end;
 }
 
-async function compile(simd: boolean): Promise<Uint8Array> {
+async function compile(simd: boolean): Promise<Uint8Array<ArrayBuffer>> {
   const entry = resolve(process.env.TINYTRAIN_KERNELS_ENTRY ?? DEFAULT_ENTRY);
   const dir = mkdtempSync(join(tmpdir(), 'tinytrain-kernels-'));
   try {
@@ -165,7 +165,7 @@ async function compile(simd: boolean): Promise<Uint8Array> {
       ...(simd ? ['--enable', 'simd'] : []),
     ], { stdout: sink, stderr: sink });
     if (error) throw new Error(`asc failed to build ${entry} (${simd ? 'simd' : 'scalar'}): ${error.message}\n${out}`);
-    return new Uint8Array(readFileSync(outFile));
+    return Uint8Array.from(readFileSync(outFile));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -235,12 +235,16 @@ export class KernelModule {
 function align16(n: number): number { return (n + 15) & ~15; }
 
 const cache = new Map<boolean, Promise<{ module: WebAssembly.Module; dataEnd: number }>>();
+/** asc keeps global state: two concurrent asc.main calls corrupt each other's output. */
+let compileQueue: Promise<unknown> = Promise.resolve();
 
 /** Compiles (once per process and variant) and instantiates a fresh kernel module. */
 export async function loadKernels(opts: { simd: boolean }): Promise<KernelModule> {
   let built = cache.get(opts.simd);
   if (!built) {
-    built = compile(opts.simd).then(async (bytes) => ({ module: await WebAssembly.compile(bytes), dataEnd: staticDataEnd(bytes) }));
+    const simd = opts.simd;
+    built = compileQueue.then(() => compile(simd)).then(async (bytes) => ({ module: await WebAssembly.compile(bytes), dataEnd: staticDataEnd(bytes) }));
+    compileQueue = built.catch(() => undefined);
     cache.set(opts.simd, built);
   }
   const { module, dataEnd } = await built;
@@ -254,9 +258,19 @@ export async function loadKernels(opts: { simd: boolean }): Promise<KernelModule
     },
   };
   const instance = await WebAssembly.instantiate(module, imports);
-  const ex = instance.exports as Record<string, unknown>;
-  if (!(ex.memory instanceof WebAssembly.Memory)) throw new Error('kernel module exports no memory');
-  memory = ex.memory;
+  const raw = instance.exports as Record<string, unknown>;
+  if (!(raw.memory instanceof WebAssembly.Memory)) throw new Error('kernel module exports no memory');
+  memory = raw.memory;
+  // Exports with optional parameters are varargs trampolines that read the argument count
+  // from a global: set it on every call (as AssemblyScript's own loader does), so a call
+  // that leaves trailing optional parameters out gets their defaults instead of a trap.
+  const setArgc = raw.__setArgumentsLength as ((n: number) => void) | undefined;
+  const ex: Record<string, unknown> = { memory };
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== 'function' || name.startsWith('__')) continue;
+    const fn = value as (...args: unknown[]) => unknown;
+    ex[name] = setArgc ? (...args: unknown[]) => { setArgc(args.length); return fn(...args); } : fn;
+  }
   for (const name of KERNEL_NAMES) {
     if (typeof ex[name] !== 'function') throw new Error(`kernel module lacks export ${name}`);
   }
@@ -301,4 +315,84 @@ export class Rng {
     for (let i = 0; i < n; i++) a[i] = this.next() < zeros ? 0 : this.uniform(lo, hi);
     return a;
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Conv layer fixtures shared by the kernel tests (kernel layouts; see assembly/kernels).
+
+/** A shape-only tensor description (TF layouts). */
+export interface TensorData { data: ArrayLike<number>; shape: number[] }
+
+export interface ConvCase { H: number; W: number; C: number; CO: number; KH: number; KW: number; stride: number; pad: number; depthwise: boolean }
+
+export const outDim = (n: number, k: number, stride: number, pad: number): number => Math.floor((n + 2 * pad - k) / stride) + 1;
+
+export const convLabel = (c: ConvCase): string =>
+  `${c.depthwise ? 'dw' : 'conv'} ${c.H}x${c.W}x${c.C}->${c.CO} k${c.KH}x${c.KW} s${c.stride} p${c.pad}`;
+
+export type Layer = ReturnType<typeof makeLayer>;
+
+/**
+ * Quantised layer data: int8 input with zero point and scale, int8 weights with
+ * per-channel scales, int32 bias, an upstream float gradient (~10% exact zeros: the
+ * backward kernels skip them, that path must be right too) and the dequantised tensors.
+ */
+export function makeLayer(rng: Rng, c: ConvCase) {
+  const OH = outDim(c.H, c.KH, c.stride, c.pad);
+  const OW = outDim(c.W, c.KW, c.stride, c.pad);
+  const cin = c.depthwise ? 1 : c.C;
+  const xq = rng.int8s(c.H * c.W * c.C);
+  const zx = rng.int(-30, 30);
+  const sx = f32(rng.uniform(0.004, 0.06));
+  const wq = rng.int8s(c.CO * c.KH * c.KW * cin, -127, 127);
+  const wScale = Float32Array.from({ length: c.CO }, () => rng.uniform(0.002, 0.03));
+  const bq = rng.int32s(c.CO, -4000, 4000);
+  const gy = rng.f32s(OH * OW * c.CO, -1, 1, 0.1);
+  const xReal = Float32Array.from(xq, (v) => (v - zx) * sx);
+  const wReal = Float32Array.from(wq, (v, i) => v * wScale[Math.floor(i / (c.KH * c.KW * cin))]!);
+  const bReal = Float32Array.from(bq, (v, i) => v * f32(wScale[i]! * sx));
+  return { OH, OW, cin, xq, zx, sx, wq, wScale, bq, gy, xReal, wReal, bReal };
+}
+
+/** Kernel weight layout [CO,KH,KW,CI] (or [C,KH,KW,1]) to TF's [KH,KW,CI,CO] (or [KH,KW,C,1]). */
+export function toTfFilter(c: ConvCase, w: ArrayLike<number>): TensorData {
+  const cin = c.depthwise ? 1 : c.C;
+  const out = new Float32Array(w.length);
+  for (let co = 0; co < c.CO; co++) for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) for (let ci = 0; ci < cin; ci++) {
+    const src = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
+    const dst = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
+    out[dst] = w[src]!;
+  }
+  return { data: out, shape: c.depthwise ? [c.KH, c.KW, c.C, 1] : [c.KH, c.KW, c.C, c.CO] };
+}
+
+/** Inverse of toTfFilter. */
+export function fromTfFilter(c: ConvCase, w: ArrayLike<number>): Float32Array {
+  const cin = c.depthwise ? 1 : c.C;
+  const out = new Float32Array(w.length);
+  for (let co = 0; co < c.CO; co++) for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) for (let ci = 0; ci < cin; ci++) {
+    const dst = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
+    const src = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
+    out[dst] = w[src]!;
+  }
+  return out;
+}
+
+/** Random conv shapes (output at least 1x1): kernels 1/2/3/5 (some non-square), stride 1/2, pad 0-2. */
+export function randomConvCases(seed: number, count: number, depthwise: boolean, maxC = 19): ConvCase[] {
+  const rng = new Rng(seed);
+  const out: ConvCase[] = [];
+  while (out.length < count) {
+    const KH = rng.pick([1, 2, 3, 5]);
+    const KW = rng.next() < 0.6 ? KH : rng.pick([1, 3, 5]);
+    const stride = rng.pick([1, 2]);
+    const pad = rng.pick([0, 1, 2]);
+    const H = rng.int(1, 11);
+    const W = rng.int(1, 11);
+    const C = rng.int(1, maxC);
+    const CO = depthwise ? C : rng.int(1, 12);
+    if (outDim(H, KH, stride, pad) < 1 || outDim(W, KW, stride, pad) < 1) continue;
+    out.push({ H, W, C, CO, KH, KW, stride, pad, depthwise });
+  }
+  return out;
 }

@@ -1,0 +1,94 @@
+/**
+ * Builds the WASI command variant of a runtime: the generated model plus
+ * assembly/wasi/main.ts (the job runner), scalar only so wasm2c can take it too.
+ *
+ * Linear memory is fixed like the plain builds (initial = maximum pages). Past
+ * `memoryBase` it holds only asc's static data: abort/error literals and the job
+ * runner's 512-byte I/O scratch (SCRATCH in main.ts). The build fails if that static
+ * data does not fit the reserved room, so the page count is never a guess.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import asc from 'assemblyscript/asc';
+import binaryen from 'binaryen';
+import { packageRoot, WASM_PAGE, type BuildResult } from './build.js';
+
+/** Room after memoryBase for static data: wasi-shim literals, messages, the 512 B scratch. */
+export const WASI_STATIC_ROOM = 16384;
+
+/** The wasi-shim's asconfig (routes abort/trace to WASI, exports `_start`). */
+function wasiShimConfig(): string {
+  let pkg: string;
+  try {
+    pkg = createRequire(import.meta.url).resolve('@assemblyscript/wasi-shim/package.json');
+  } catch {
+    throw new Error('tinytrain: @assemblyscript/wasi-shim is not installed (run npm install)');
+  }
+  return join(dirname(pkg), 'asconfig.json');
+}
+
+export async function buildWasiRuntime(source: string, memoryBase: number): Promise<BuildResult> {
+  const work = mkdtempSync(join(tmpdir(), 'tinytrain-wasi-'));
+  try {
+    // Layout main.ts expects: ./model and ./kernels beside it.
+    const root = packageRoot();
+    cpSync(join(root, 'assembly', 'kernels'), join(work, 'kernels'), { recursive: true });
+    cpSync(join(root, 'assembly', 'wasi', 'main.ts'), join(work, 'main.ts'));
+    writeFileSync(join(work, 'model.ts'), source);
+    const base = Math.ceil(memoryBase / 16) * 16;
+    const pages = Math.ceil((base + WASI_STATIC_ROOM) / WASM_PAGE);
+    const out = join(work, 'main.wasm');
+    // Every path is absolute and baseDir is '/': asc joins the config's `lib` folder
+    // onto baseDir, which would turn that absolute path into a relative one under '.'.
+    const args = [
+      join(work, 'main.ts'), '--outFile', out, '--baseDir', '/',
+      '--config', wasiShimConfig(),
+      '--runtime', 'stub', '-O3', '--noAssert',
+      '--memoryBase', String(base),
+      '--initialMemory', String(pages), '--maximumMemory', String(pages),
+    ];
+    const stderr: string[] = [];
+    const sink = { write: (s: string | Uint8Array): boolean => { stderr.push(String(s)); return true; } };
+    const { error } = await asc.main(args, { stdout: sink as never, stderr: sink as never });
+    if (error) throw new Error(`asc (wasi build) failed: ${error.message}\n${stderr.join('')}`);
+    const wasm = finish(readFileSync(out), base + WASI_STATIC_ROOM);
+    return { wasm, pages };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Validate, optimise, and check the promises the engines rely on: only WASI imports
+ * (no `env.abort`, which a WASI host would not provide), no SIMD, and static data
+ * that ends inside the reserved room.
+ */
+function finish(bytes: Uint8Array, staticLimit: number): Uint8Array {
+  const mod = binaryen.readBinary(bytes);
+  try {
+    // MVP + the post-MVP features asc emits by default; SIMD stays off so validation
+    // rejects any SIMD that slipped into the scalar build.
+    mod.setFeatures(binaryen.Features.All & ~binaryen.Features.SIMD128);
+    binaryen.setOptimizeLevel(3);
+    binaryen.setShrinkLevel(1);
+    binaryen.setDebugInfo(false);
+    if (!mod.validate()) throw new Error('binaryen: the WASI module does not validate (SIMD in a scalar build?)');
+    mod.optimize();
+    for (let i = 0; i < mod.getNumFunctions(); i++) {
+      const f = binaryen.getFunctionInfo(mod.getFunctionByIndex(i));
+      if (f.module && f.module !== 'wasi_snapshot_preview1') {
+        throw new Error(`tinytrain: the WASI module imports ${f.module}.${f.base}; only wasi_snapshot_preview1 is allowed`);
+      }
+    }
+    for (let i = 0; i < mod.getNumMemorySegments(); i++) {
+      const seg = mod.getMemorySegmentInfo(String(i));
+      const end = seg.offset + seg.data.byteLength;
+      if (end > staticLimit) throw new Error(`tinytrain: WASI static data ends at ${end}, past the reserved ${staticLimit}`);
+    }
+    return mod.emitBinary();
+  } finally {
+    mod.dispose();
+  }
+}

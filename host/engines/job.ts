@@ -1,0 +1,111 @@
+/**
+ * The training-job folder a WASI engine runs (assembly/wasi/main.ts reads it): this file
+ * owns the format. Everything an engine needs is in files, so any WASI host (node:wasi,
+ * wasmtime, Node under qemu, later wasm2c firmware) runs the same bytes and only has to
+ * preopen the folder.
+ *
+ *   job.bin          64-byte header: 16 little-endian u32 slots (lr is an f32)
+ *   image.bin        the artifact's initial image
+ *   checkpoint.bin   checkpoint payload to restore (only with FLAG_LOAD)
+ *   samples.bin      every sample, int8, quantised here exactly like Runtime.setInputPixels
+ *   labels.bin       one u8 per sample
+ *   order.bin        one u32 sample index per step, from host/train.ts sampleOrder
+ *   checkpoint-out.bin, stdout   written by the runtime
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TinytrainError } from '../../compiler/errors.js';
+import type { Manifest } from '../../compiler/manifest.js';
+import type { LoadedArtifact } from '../artifact.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../checkpoint.js';
+import type { Dataset } from '../data/dataset.js';
+import { sampleOrder } from '../train.js';
+import { quantiseImages } from './input-lut.js';
+
+const MAGIC = 0x424a5454; // 'TTJB' read as a little-endian u32
+const VERSION = 1;
+const HEADER_BYTES = 64;
+const FLAG_LOAD = 1;
+/** host/train.ts reports loss/accuracy over the last min(steps, 1000) steps; so do we. */
+const STATS_WINDOW = 1000;
+
+export const JOB_FILES = {
+  header: 'job.bin', image: 'image.bin', checkpoint: 'checkpoint.bin', samples: 'samples.bin',
+  labels: 'labels.bin', order: 'order.bin', checkpointOut: 'checkpoint-out.bin',
+} as const;
+
+export interface JobOptions { steps: number; lr: number; seed: number; load?: Uint8Array }
+
+export interface EngineResult {
+  /** Same file format as Runtime.exportCheckpoint. */
+  checkpoint: Uint8Array;
+  loss: number;
+  accuracy: number;
+  steps: number;
+  skipped: number;
+}
+
+export function jobHeader(m: Manifest, ds: Dataset, o: JobOptions): Uint8Array {
+  const sampleBytes = ds.shape[0] * ds.shape[1] * ds.shape[2];
+  const port = m.inputs[0]!;
+  const inputBytes = port.shape.reduce((a, b) => a * b, 1);
+  if (sampleBytes !== inputBytes) {
+    throw new TinytrainError(`dataset ${ds.name} has ${sampleBytes} values per sample, the model takes ${inputBytes} (shape ${port.shape.join('x')})`,
+      'use a dataset with the model\'s input shape');
+  }
+  for (let i = 0; i < ds.count; i++) {
+    if (ds.labels[i]! >= m.classes) {
+      throw new TinytrainError(`label ${ds.labels[i]} is outside the model's ${m.classes} classes`, 'check that the dataset matches the model');
+    }
+  }
+  const h = new DataView(new ArrayBuffer(HEADER_BYTES));
+  const u32 = [MAGIC, VERSION, o.steps, 0, o.seed >>> 0, sampleBytes, ds.count, port.offset,
+    m.image.offset, m.image.bytes, m.checkpoint.offset, m.checkpoint.bytes,
+    o.load ? FLAG_LOAD : 0, o.steps - Math.min(o.steps, STATS_WINDOW), m.classes, 0];
+  u32.forEach((v, k) => h.setUint32(k * 4, v, true));
+  h.setFloat32(12, o.lr, true); // slot 3; the runtime takes lr as f32, as Runtime.trainStep passes it
+  return new Uint8Array(h.buffer);
+}
+
+/** Writes a job into a fresh temp folder, runs `fn` on it, and always removes it. */
+export async function withJobDir<T>(a: LoadedArtifact, ds: Dataset, o: JobOptions, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'tinytrain-job-'));
+  try {
+    const m = a.manifest;
+    const put = (name: string, data: ArrayBufferView): void =>
+      writeFileSync(join(dir, name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    put(JOB_FILES.header, jobHeader(m, ds, o));
+    put(JOB_FILES.image, a.image);
+    if (o.load) put(JOB_FILES.checkpoint, decodeCheckpoint(m, o.load, 'checkpoint to load'));
+    put(JOB_FILES.samples, quantiseImages(m, ds.images.subarray(0, ds.count * ds.shape[0] * ds.shape[1] * ds.shape[2])));
+    put(JOB_FILES.labels, ds.labels.subarray(0, ds.count));
+    put(JOB_FILES.order, Uint32Array.from(sampleOrder(ds.count, o.steps, o.seed)));
+    return await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The runtime's JSON line and checkpoint-out.bin, as an EngineResult. */
+export function readJobResult(m: Manifest, dir: string, stdout: string, engine: string): EngineResult {
+  const line = stdout.trim().split('\n').pop() ?? '';
+  let r: { steps: number; loss: number | null; accuracy: number | null; skipped: number };
+  try {
+    r = JSON.parse(line) as typeof r;
+  } catch {
+    throw new Error(`engine ${engine}: the runtime printed no result line (stdout: ${JSON.stringify(stdout.slice(-400))})`);
+  }
+  const payload = readFileSync(join(dir, JOB_FILES.checkpointOut));
+  if (payload.length !== m.checkpoint.bytes) {
+    throw new Error(`engine ${engine}: checkpoint output has ${payload.length} bytes, expected ${m.checkpoint.bytes}`);
+  }
+  return {
+    checkpoint: encodeCheckpoint(m, payload),
+    // JSON has no NaN: the runtime prints null for a mean over no steps or a diverged loss.
+    loss: r.loss ?? NaN,
+    accuracy: r.accuracy ?? NaN,
+    steps: r.steps,
+    skipped: r.skipped,
+  };
+}
