@@ -60,6 +60,13 @@ export async function buildWasiRuntime(source: string, memoryBase: number): Prom
   }
 }
 
+/** binaryen 132's data-segment API; its index.d.ts still declares the removed getMemorySegment* names. */
+interface DataSegments {
+  getNumDataSegments(): number;
+  getDataSegmentByIndex(index: number): number;
+  getDataSegmentInfo(ref: number): { offset: number | null; data: ArrayBuffer; passive: boolean };
+}
+
 /**
  * Validate, optimise, and check the promises the engines rely on: only WASI imports
  * (no `env.abort`, which a WASI host would not provide), no SIMD, and static data
@@ -68,9 +75,11 @@ export async function buildWasiRuntime(source: string, memoryBase: number): Prom
 function finish(bytes: Uint8Array, staticLimit: number): Uint8Array {
   const mod = binaryen.readBinary(bytes);
   try {
-    // MVP + the post-MVP features asc emits by default; SIMD stays off so validation
-    // rejects any SIMD that slipped into the scalar build.
-    mod.setFeatures(binaryen.Features.All & ~binaryen.Features.SIMD128);
+    // Exactly the features asc enables by default. Not Features.All: that also turns on
+    // binaryen's newer encodings (compact imports), which wasmtime 50 and Node 20 reject,
+    // and SIMD, which must fail validation here (wasm2c takes no SIMD).
+    const F = binaryen.Features;
+    mod.setFeatures(F.MVP | F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt);
     binaryen.setOptimizeLevel(3);
     binaryen.setShrinkLevel(1);
     binaryen.setDebugInfo(false);
@@ -82,9 +91,10 @@ function finish(bytes: Uint8Array, staticLimit: number): Uint8Array {
         throw new Error(`tinytrain: the WASI module imports ${f.module}.${f.base}; only wasi_snapshot_preview1 is allowed`);
       }
     }
-    for (let i = 0; i < mod.getNumMemorySegments(); i++) {
-      const seg = mod.getMemorySegmentInfo(String(i));
-      const end = seg.offset + seg.data.byteLength;
+    const data = mod as unknown as DataSegments;
+    for (let i = 0; i < data.getNumDataSegments(); i++) {
+      const seg = data.getDataSegmentInfo(data.getDataSegmentByIndex(i));
+      const end = (seg.offset ?? 0) + seg.data.byteLength;
       if (end > staticLimit) throw new Error(`tinytrain: WASI static data ends at ${end}, past the reserved ${staticLimit}`);
     }
     return mod.emitBinary();
