@@ -7,6 +7,8 @@
  * A missing engine FAILS these tests (with the install command): run
  * `bash scripts/setup-engines.sh` once as root.
  */
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TinytrainError } from '../compiler/errors.js';
 import { buildGraph } from '../compiler/ir/graph.js';
@@ -15,6 +17,8 @@ import { decodeCheckpoint } from '../host/checkpoint.js';
 import { imageAt, takeFirst, type Dataset } from '../host/data/dataset.js';
 import { ENGINES, trainOnEngine, type Engine, type EngineResult, type JobOptions } from '../host/engines/index.js';
 import { quantiseImages } from '../host/engines/input-lut.js';
+import { jobHeader, JOB_FILES, withJobDir } from '../host/engines/job.js';
+import { hostScript, runTool } from '../host/engines/tool.js';
 import { wasiModuleFor } from '../host/engines/wasi-module.js';
 import { wasmMemoryLimits } from '../host/engines/wasm-memory.js';
 import { Runtime } from '../host/runtime.js';
@@ -66,6 +70,8 @@ describe('WASI build', () => {
     expect(lim.maximumPages).toBe(lim.initialPages);
     const m = art.loaded.manifest;
     expect(mod.memoryBytes).toBeGreaterThanOrEqual(m.arena.offset + m.arena.bytes + 512);
+    // Same fixed size as the plain build, so the manifest's number holds for every engine.
+    expect(mod.memoryBytes).toBe(m.wasmMemoryBytes);
     // Only WASI imports: the module must run on a host that provides nothing else.
     const imports = WebAssembly.Module.imports(new WebAssembly.Module(mod.wasm));
     expect(imports.every((i) => i.module === 'wasi_snapshot_preview1')).toBe(true);
@@ -81,6 +87,46 @@ describe('WASI build', () => {
       const written = new Int8Array(rt.bytes().buffer, m.inputs[0]!.offset, n);
       expect(Buffer.from(q.subarray(i * n, (i + 1) * n)).equals(Buffer.from(written))).toBe(true);
     }
+  });
+});
+
+describe('WASI job runner', () => {
+  /** Runs the WASI build on a job that `spoil` damages after it is written; returns exit code and stderr. */
+  const runSpoiled = async (spoil: (dir: string) => void): Promise<{ code: number; stderr: string }> => {
+    const mod = await wasiModuleFor(art.loaded);
+    return withJobDir(art.loaded, ds, { steps: 3, lr: LR, seed: SEED }, async (dir) => {
+      spoil(dir);
+      writeFileSync(join(dir, 'runtime.wasm'), mod.wasm);
+      return runTool('node-wasi', process.execPath, ['--no-warnings', hostScript('wasi_host.mjs'), join(dir, 'runtime.wasm'), dir, String(mod.memoryBytes)], 'node');
+    });
+  };
+
+  it('refuses a sample index past the end of the dataset', async () => {
+    const r = await runSpoiled((dir) => writeFileSync(join(dir, JOB_FILES.order), Uint32Array.of(0, 1, SAMPLES + 5)));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/order\.bin names a sample past the end of samples\.bin/);
+  });
+
+  it('refuses a header whose input region lies outside the compiled plan', async () => {
+    const r = await runSpoiled((dir) => {
+      const h = jobHeader(art.loaded.manifest, ds, { steps: 3, lr: LR, seed: SEED });
+      new DataView(h.buffer).setUint32(7 * 4, art.loaded.manifest.wasmMemoryBytes, true); // slot 7: input offset
+      writeFileSync(join(dir, JOB_FILES.header), h);
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/input region lies outside the compiled plan/);
+  });
+
+  it('refuses a labels file shorter than the dataset', async () => {
+    const r = await runSpoiled((dir) => writeFileSync(join(dir, JOB_FILES.labels), new Uint8Array(0)));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/a sample or label lies past the end of its file/);
+  });
+
+  it('refuses a job with a missing file', async () => {
+    const r = await runSpoiled((dir) => rmSync(join(dir, JOB_FILES.image)));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot open a job file \(wasi errno \d+\)/);
   });
 });
 

@@ -532,7 +532,14 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     const pV = k.f32(new Float32Array(L.wq.length)); const pR = k.rng(5);
     const call = (lr: number) => k.k.conv2dUpdateWeightsS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, pV, c.KH, c.KW, c.stride, c.pad, false, 0, c.CO, lr, mu, true, pR);
     call(0);
-    const g1 = k.readF32(pV, L.wq.length); // = g~ (v was 0)
+    const g1 = k.readF32(pV, L.wq.length); // = g~ (v was 0): G/s, checked against TF
+    const { G, S } = tfParamGrads(c, L);
+    const per = c.KH * c.KW * c.C;
+    const bound = 2 * gamma(L.OH * L.OW + 6);
+    g1.forEach((g, i) => {
+      const s = L.wScale[Math.floor(i / per)]!;
+      expect(Math.abs(g - G[i]! / s)).toBeLessThanOrEqual((bound * S[i]!) / s);
+    });
     call(0);
     const v2 = k.readF32(pV, L.wq.length);
     expect(Array.from(v2)).toEqual(Array.from(g1, (g) => f32(f32(mu * g) + g)));

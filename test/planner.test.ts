@@ -60,11 +60,17 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   const nodeByName = new Map(graph.nodes.map((n) => [n.name, n]));
   for (const key of life.keys()) {
     // With reordered, fused updates there is no weight/bias gradient buffer (wgrad:/bgrad:).
-    const m = /^(act|grad|save|mask):(.+)$/.exec(key);
+    const m = /^(act|grad|save|mask|ring):(.+)$/.exec(key);
     expect(m, `${where}: buffer ${key} is not act:, grad:, save: or mask:`).not.toBeNull();
     const t = m![2]!;
     const b = arena.buffers.get(key);
     expect(b, `${where}: step buffer ${key} was not planned`).toBeDefined();
+    if (m![1] === 'ring') {
+      // ring:<tensor> = a few rows of a streamed tensor that nothing in backward needs.
+      expect(elems.has(t), `${where}: ${key} names no tensor`).toBe(true);
+      expect(tensorsNeedingGrad(graph, scheme, canon).has(t), `${where}: ${key} streams a tensor backward needs`).toBe(false);
+      continue;
+    }
     if (m![1] === 'save' || m![1] === 'mask') {
       // save:<layer> = the leading input channels its weight gradient needs; mask:<layer> = 1 bit per output.
       const n = nodeByName.get(t);
@@ -120,8 +126,9 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   // a gradient is complete before its producer uses it
   const forwardNodes = graph.nodes.filter((n) => n.op !== 'flatten');
   const forwardSteps = p.steps.slice(0, p.lossStep);
-  for (const s of forwardSteps) expect(['forward', 'saveSlice', 'saveMask'], where).toContain(s.kind);
-  expect(forwardSteps.filter((s) => s.kind === 'forward').map((s) => ('node' in s ? s.node.name : '')), where)
+  for (const s of forwardSteps) expect(['forward', 'forwardStream', 'saveSlice', 'saveMask'], where).toContain(s.kind);
+  // Every node runs once, in order (a streamed chain runs its nodes together).
+  expect(forwardSteps.flatMap((s) => (s.kind === 'forward' ? [s.node.name] : s.kind === 'forwardStream' ? s.nodes.map((n) => n.name) : [])), where)
     .toEqual(forwardNodes.map((n) => n.name));
   expect(p.steps[p.lossStep], where).toMatchObject({ kind: 'loss', reads: [`act:${canon(graph.output)}`], writes: [`grad:${canon(graph.output)}`] });
   const written = new Set<BufferKey>(['act:input']);

@@ -2,12 +2,13 @@
  * Backward pruning and update reordering are exact: for random networks and random
  * sparse schemes, the pruned, reordered program (what tinytrain ships) trains to the same
  * bytes as (a) a full backward pass whose updates are masked to the scheme, and (b) a
- * program that keeps gradient buffers and applies all updates at the end.
+ * program that keeps gradient buffers and applies all updates at the end, and (c) one that
+ * neither streams frozen conv chains through ring buffers nor keeps 1-bit masks.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildGraph } from '../compiler/ir/graph.js';
 import { Rng } from '../compiler/ir/rng.js';
-import type { ProgramOptions } from '../compiler/autodiff/program.js';
+import { buildProgram, type ProgramOptions } from '../compiler/autodiff/program.js';
 import { getTarget } from '../targets/index.js';
 import { Runtime } from '../host/runtime.js';
 import { ArtifactCache, randomScheme, randomSpec } from './support/models.js';
@@ -20,10 +21,11 @@ const VARIANTS: Array<[string, ProgramOptions]> = [
   ['full backward, masked updates', { prune: false }],
   ['pruned, updates at the end', { reorder: false }],
   ['full backward, updates at the end', { prune: false, reorder: false }],
+  ['no streaming, int8 outputs for masks', { stream: false, bitMasks: false }],
 ];
 
 /** Seeds whose random scheme trains something but not everything (checked below). */
-const CASES = [3, 5, 8, 11, 14, 20];
+const CASES = [3, 5, 8, 11, 14, 20, 92, 139];
 
 async function trainBytes(seed: number, variant: ProgramOptions, name: string): Promise<{ ckpt: Uint8Array; steps: number; arena: number; before: Uint8Array }> {
   const spec = randomSpec(seed);
@@ -45,7 +47,7 @@ async function trainBytes(seed: number, variant: ProgramOptions, name: string): 
 
 describe('pruning and reordering are exact', () => {
   for (const seed of CASES) {
-    it(`random model ${seed}: all four programs train bit-identically`, async () => {
+    it(`random model ${seed}: all five programs train bit-identically`, async () => {
       const graph = buildGraph(randomSpec(seed));
       const scheme = randomScheme(graph, seed);
       const trains = [...scheme.layers.values()].filter((t) => t.bias || t.weightRatio > 0).length;
@@ -61,11 +63,12 @@ describe('pruning and reordering are exact', () => {
     });
   }
 
-  it('the cases cover partial-channel layers and frozen layers below trained ones', () => {
-    let partial = 0, frozenBelow = 0;
+  it('the cases cover partial-channel layers, frozen layers below trained ones and streamed chains', () => {
+    let partial = 0, frozenBelow = 0, streamed = 0;
     for (const seed of CASES) {
       const graph = buildGraph(randomSpec(seed));
       const scheme = randomScheme(graph, seed);
+      if (buildProgram(graph, scheme).steps.some((s) => s.kind === 'forwardStream')) streamed++;
       const params = graph.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense');
       if ([...scheme.layers.values()].some((t) => t.weightRatio > 0 && t.weightRatio < 1)) partial++;
       const first = params.findIndex((n) => { const t = scheme.layers.get(n.name); return !!t && (t.bias || t.weightRatio > 0); });
@@ -73,5 +76,6 @@ describe('pruning and reordering are exact', () => {
     }
     expect(partial).toBeGreaterThan(0);
     expect(frozenBelow).toBeGreaterThan(0);
+    expect(streamed).toBeGreaterThan(0);
   });
 });

@@ -24,19 +24,36 @@ export function conv2dForwardS8(
   KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
   w2: usize = 0, split: i32 = 0,
 ): void {
-  const cin = depthwise ? 1 : C;
-  for (let oh = 0; oh < OH; oh++) {
+  conv2dForwardRowsS8(x, H, W, C, zx, w, bias, mult, shift, y, OH, OW, CO, zy, lo, hi, KH, KW, stride, pad, depthwise, w2, split, 0, OH, 0, 0);
+}
+
+/**
+ * Output rows [ohBegin, ohEnd) of the int8 forward. Input and output may be ring buffers
+ * holding only `inRing` / `outRing` rows (0 = the whole tensor): row r then lives in slot
+ * r % ring. That lets a chain of frozen convs stream row by row without ever holding
+ * their intermediate tensors whole.
+ */
+export function conv2dForwardRowsS8(
+  x: usize, H: i32, W: i32, C: i32, zx: i32,
+  w: usize, bias: usize, mult: usize, shift: usize,
+  y: usize, OH: i32, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
+  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
+  w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32,
+): void {
+  for (let oh = ohBegin; oh < ohEnd; oh++) {
+    const ySlot = outRing == 0 ? oh : oh % outRing;
     for (let ow = 0; ow < OW; ow++) {
-      const yrow = y + <usize>((oh * OW + ow) * CO);
+      const yrow = y + <usize>((ySlot * OW + ow) * CO);
       for (let co = 0; co < CO; co++) {
         let acc = load<i32>(bias + (<usize>co << 2));
         for (let kh = 0; kh < KH; kh++) {
           const ih = oh * stride - pad + kh;
           if (ih < 0 || ih >= H) continue;
+          const xSlot = inRing == 0 ? ih : ih % inRing;
           for (let kw = 0; kw < KW; kw++) {
             const iw = ow * stride - pad + kw;
             if (iw < 0 || iw >= W) continue;
-            const xp = x + <usize>((ih * W + iw) * C);
+            const xp = x + <usize>((xSlot * W + iw) * C);
             const tap = (co * KH + kh) * KW + kw;
             if (depthwise) {
               acc += (<i32>load<i8>(xp + <usize>co) - zx) * <i32>load<i8>(weightAddrDw(w, w2, split, co, tap, KH * KW));

@@ -24,14 +24,21 @@ import { splitChannels, trainedChannels, trainsAnything, type Scheme } from '../
 /**
  * act: int8 activation of a tensor; grad: its float32 gradient; save: the first k
  * channels of a layer's input kept for its weight gradient; mask: 1 bit per element of a
- * clamp's output; wgrad/bgrad: float32 weight/bias gradient buffers (no reordering).
+ * clamp's output; wgrad/bgrad: float32 weight/bias gradient buffers (no reordering);
+ * ring: the few rows of a streamed intermediate tensor (see forwardStream).
  */
-export type BufferKind = 'act' | 'grad' | 'save' | 'mask' | 'wgrad' | 'bgrad';
+export type BufferKind = 'act' | 'grad' | 'save' | 'mask' | 'wgrad' | 'bgrad' | 'ring';
 export type BufferKey = `${BufferKind}:${string}`;
 
 interface StepBase { reads: BufferKey[]; writes: BufferKey[] }
 export type Step = StepBase & (
   | { kind: 'forward'; node: Node }
+  /**
+   * A chain of frozen convs computed row by row: every tensor between them lives only in
+   * a ring of as many rows as its consumer's kernel height. rings[i] = rows of the output
+   * of nodes[i] (i < nodes.length - 1).
+   */
+  | { kind: 'forwardStream'; nodes: Node[]; rings: number[] }
   /** Copy the first `channels` channels of the node's input into save:<node>. */
   | { kind: 'saveSlice'; node: Node; channels: number }
   /** Record where the node's clamp passed gradient, 1 bit per element, into mask:<node>. */
@@ -59,6 +66,8 @@ export interface ProgramOptions {
   reorder?: boolean;
   /** 1-bit masks for clamp backward where the int8 output is not needed anyway (default true). */
   bitMasks?: boolean;
+  /** Stream chains of frozen convs row by row through small ring buffers (default true). */
+  stream?: boolean;
 }
 
 export interface Program {
@@ -91,7 +100,7 @@ function weightsPerChannel(n: Node): number {
 }
 
 export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}): Program {
-  const options: Required<ProgramOptions> = { prune: opts.prune ?? true, reorder: opts.reorder ?? true, bitMasks: opts.bitMasks ?? true };
+  const options: Required<ProgramOptions> = { prune: opts.prune ?? true, reorder: opts.reorder ?? true, bitMasks: opts.bitMasks ?? true, stream: opts.stream ?? true };
   const alias = new Map<string, string>();
   const canon = (t: string): string => alias.get(t) ?? t;
   for (const n of g.nodes) if (n.op === 'flatten') alias.set(n.output, canon(n.inputs[0]!));
@@ -123,11 +132,39 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
     if (k > 0 && k === splitChannels(n)) keptWhole.add(canon(n.inputs[0]!));
   }
 
+  // Streaming: a conv's output can live in a ring when its only consumer is a conv that
+  // reads nothing else, and nothing in backward needs the tensor.
+  const users = new Map<string, Node[]>();
+  for (const n of g.nodes) for (const t of n.inputs) users.set(canon(t), [...(users.get(canon(t)) ?? []), n]);
+  const ringConsumer = (n: Node): Node | undefined => {
+    if (!options.stream || n.op !== 'conv2d' || n.output === canon(g.output) || needGrad.get(n.output)) return undefined;
+    const u = users.get(n.output) ?? [];
+    const b = u[0];
+    if (u.length !== 1 || !b || b.op !== 'conv2d' || b.inputs.length !== 1 || gradChannels(b) > 0) return undefined;
+    return b;
+  };
+  const chainOf = new Map<string, Node[]>(); // last node of a chain -> the chain
+  const inChain = new Set<string>();
+  for (const n of g.nodes) {
+    if (inChain.has(n.name) || !ringConsumer(n)) continue;
+    const chain = [n];
+    for (let b = ringConsumer(n); b; b = ringConsumer(chain[chain.length - 1]!)) chain.push(b);
+    for (const c of chain) inChain.add(c.name);
+    chainOf.set(chain[chain.length - 1]!.name, chain);
+  }
+
   const steps: Step[] = [];
   const xFor = new Map<string, { key: BufferKey; channels: number }>();
   for (const n of g.nodes) {
     if (n.op === 'flatten') continue;
-    steps.push({ kind: 'forward', node: n, reads: n.inputs.map(A), writes: [A(n.output)] });
+    const chain = chainOf.get(n.name);
+    if (chain) {
+      const rings = chain.slice(1).map((b) => b.conv!.kh);
+      const ringKeys = chain.slice(0, -1).map((a, i) => sized(`ring:${a.output}`, rings[i]! * a.outShape[1] * a.outShape[2]));
+      steps.push({ kind: 'forwardStream', nodes: chain, rings, reads: [A(chain[0]!.inputs[0]!)], writes: [...ringKeys, A(n.output)] });
+    } else if (!inChain.has(n.name)) {
+      steps.push({ kind: 'forward', node: n, reads: n.inputs.map(A), writes: [A(n.output)] });
+    } else continue;
     const k = gradChannels(n);
     const x = n.inputs[0]!;
     if (k > 0 && k < splitChannels(n)) {

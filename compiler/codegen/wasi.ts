@@ -5,7 +5,8 @@
  * Linear memory is fixed like the plain builds (initial = maximum pages). Past
  * `memoryBase` it holds only asc's static data: abort/error literals and the job
  * runner's 512-byte I/O scratch (SCRATCH in main.ts). The build fails if that static
- * data does not fit the reserved room, so the page count is never a guess.
+ * data (scratch counted, conservatively) does not fit the reserved room; main.ts also
+ * checks __heap_base against the memory size before it touches anything.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,8 +16,14 @@ import asc from 'assemblyscript/asc';
 import binaryen from 'binaryen';
 import { packageRoot, WASM_PAGE, type BuildResult } from './build.js';
 
-/** Room after memoryBase for static data: wasi-shim literals, messages, the 512 B scratch. */
-export const WASI_STATIC_ROOM = 16384;
+/**
+ * Room after memoryBase for static data: wasi-shim and error literals (about 4.6 KiB for
+ * mnist-cnn) and main.ts's I/O scratch. Equal to build.ts's STATIC_DATA_ROOM so the WASI
+ * build gets the same page count as the plain builds (manifest.wasmMemoryBytes).
+ */
+export const WASI_STATIC_ROOM = 8192;
+/** SCRATCH_BYTES in assembly/wasi/main.ts: a zero segment binaryen may drop, so counted here. */
+const WASI_SCRATCH_BYTES = 512;
 
 /** The wasi-shim's asconfig (routes abort/trace to WASI, exports `_start`). */
 function wasiShimConfig(): string {
@@ -94,7 +101,7 @@ function finish(bytes: Uint8Array, staticLimit: number): Uint8Array {
     const data = mod as unknown as DataSegments;
     for (let i = 0; i < data.getNumDataSegments(); i++) {
       const seg = data.getDataSegmentInfo(data.getDataSegmentByIndex(i));
-      const end = (seg.offset ?? 0) + seg.data.byteLength;
+      const end = (seg.offset ?? 0) + seg.data.byteLength + WASI_SCRATCH_BYTES;
       if (end > staticLimit) throw new Error(`tinytrain: WASI static data ends at ${end}, past the reserved ${staticLimit}`);
     }
     return mod.emitBinary();
