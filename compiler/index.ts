@@ -89,6 +89,16 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
   return { manifest, wasmSimd: simd.wasm, wasmScalar: scalar.wasm, image: plan.layout.image, source };
 }
 
+/**
+ * SRAM the device needs for training: the arena, the checkpoint region (trained
+ * parameters, optimizer and runtime state) and the target's stack/runtime reserve; frozen
+ * parameters too, except on MCUs where they stay in Flash.
+ */
+export function sramNeeded(plan: Plan, t: Target): number {
+  const { layout, arena } = plan;
+  return arena.arenaBytes + (layout.trainEnd - layout.trainBase) + t.stackReserveBytes + (t.kind === 'mcu' ? 0 : layout.constBytes);
+}
+
 function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: { arenaBase: number; momentum: number; qas: boolean },
   wasmMemoryBytes: number, codeBytes: number): Manifest {
   const { quant, layout, arena, program, graph } = plan;
@@ -101,8 +111,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
   const frozen = layout.constBytes;
   const trainRegion = layout.trainEnd - layout.trainBase;
   const reserve = t.stackReserveBytes;
-  const mcu = t.kind === 'mcu';
-  const sramPeakBytes = arena.arenaBytes + trainRegion + reserve + (mcu ? 0 : frozen);
+  const sramPeakBytes = sramNeeded(plan, t);
   const flashBytes = codeBytes + layout.image.length;
   // A checkpoint is only meaningful with the same frozen parameters and quantisation
   // tables around it, so the frozen part of the image is part of the identity.

@@ -11,9 +11,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { quantizeMultiplier, quantizePair, requantize, requantizePair } from '../compiler/quantize/fixedpoint.js';
 import {
-  type ConvCase, type Layer, type TensorData, KernelModule, Rng, U32, convLabel, decodeAsString, f32, fromTfFilter,
-  gamma, loadKernels, makeLayer, randomConvCases, toTfFilter,
+  type ConvCase, type Layer, type TensorData, KernelAbort, KernelModule, Rng, U32, compileAs, convLabel, decodeAsString,
+  f32, fromTfFilter, gamma, instantiateAs, loadKernels, makeLayer, randomConvCases, toTfFilter,
 } from './support/kernel-module.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let simd: KernelModule;
 let scalar: KernelModule;
@@ -714,6 +717,36 @@ describe('harness', () => {
     expect(decodeAsString(mem, ptr)).toBe(text);
     expect(decodeAsString(mem, 0)).toBe('null');
   });
+
+  it('an abort in AssemblyScript code becomes a thrown KernelAbort with the decoded message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tinytrain-abort-'));
+    try {
+      const entry = join(dir, 'boom.ts');
+      writeFileSync(entry, [
+        'export function boom(x: i32): i32 {',
+        '  assert(x > 0, "x must be positive, got " + x.toString());',
+        '  return x * 2;',
+        '}',
+        'export function opt(a: i32, b: i32 = 5): i32 { return a + b; }',
+      ].join('\n'));
+      const { exports } = await instantiateAs(await WebAssembly.compile(await compileAs(entry, false)));
+      const boom = exports.boom as (x: number) => number;
+      expect(boom(4)).toBe(8);
+      let caught: unknown;
+      try { boom(-3); } catch (e) { caught = e; }
+      expect(caught).toBeInstanceOf(KernelAbort);
+      const err = caught as KernelAbort;
+      expect(err.message).toContain('x must be positive, got -3');
+      expect(err.file).toContain('boom.ts');
+      expect(err.line).toBe(2);
+      // optional parameters: omitted ones get their defaults (argument count is set)
+      const opt = exports.opt as (a: number, b?: number) => number;
+      expect(opt(1)).toBe(6);
+      expect(opt(1, 2)).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('allocator: 16-byte aligned, within memory, reset reuses', () => {
     const k = simd;

@@ -151,8 +151,17 @@ function staticDataEnd(bytes: Uint8Array): number {
   return end;
 }
 
-async function compile(simd: boolean): Promise<Uint8Array<ArrayBuffer>> {
-  const entry = resolve(process.env.TINYTRAIN_KERNELS_ENTRY ?? DEFAULT_ENTRY);
+/** asc keeps global state: two concurrent asc.main calls corrupt each other's output. */
+let compileQueue: Promise<unknown> = Promise.resolve();
+
+/** Compiles an AssemblyScript entry file with the kernel targets' options (serialised: see compileQueue). */
+export function compileAs(entry: string, simd: boolean): Promise<Uint8Array<ArrayBuffer>> {
+  const job = compileQueue.then(() => compileNow(resolve(entry), simd));
+  compileQueue = job.catch(() => undefined);
+  return job;
+}
+
+async function compileNow(entry: string, simd: boolean): Promise<Uint8Array<ArrayBuffer>> {
   const dir = mkdtempSync(join(tmpdir(), 'tinytrain-kernels-'));
   try {
     const outFile = join(dir, simd ? 'kernels-simd.wasm' : 'kernels-scalar.wasm');
@@ -169,6 +178,38 @@ async function compile(simd: boolean): Promise<Uint8Array<ArrayBuffer>> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Instantiates a compiled AssemblyScript module with an `env.abort` that throws a
+ * KernelAbort carrying the decoded message, file, line and column. Function exports are
+ * wrapped: exports with optional parameters are varargs trampolines that read the
+ * argument count from a global, so it is set on every call (as AssemblyScript's own
+ * loader does) and a call leaving trailing optional parameters out gets their defaults
+ * instead of a trap.
+ */
+export async function instantiateAs(module: WebAssembly.Module): Promise<{ memory: WebAssembly.Memory; exports: Record<string, unknown> }> {
+  let memory: WebAssembly.Memory | undefined;
+  const imports = {
+    env: {
+      abort(msg: number, file: number, line: number, column: number): never {
+        const m = memory!;
+        throw new KernelAbort(decodeAsString(m, msg), decodeAsString(m, file), line, column);
+      },
+    },
+  };
+  const instance = await WebAssembly.instantiate(module, imports);
+  const raw = instance.exports as Record<string, unknown>;
+  if (!(raw.memory instanceof WebAssembly.Memory)) throw new Error('module exports no memory');
+  memory = raw.memory;
+  const setArgc = raw.__setArgumentsLength as ((n: number) => void) | undefined;
+  const exports: Record<string, unknown> = { memory };
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== 'function' || name.startsWith('__')) continue;
+    const fn = value as (...args: unknown[]) => unknown;
+    exports[name] = setArgc ? (...args: unknown[]) => { setArgc(args.length); return fn(...args); } : fn;
+  }
+  return { memory, exports };
 }
 
 export type TypedArrayLike = Int8Array | Uint8Array | Int32Array | Float32Array;
@@ -235,48 +276,22 @@ export class KernelModule {
 function align16(n: number): number { return (n + 15) & ~15; }
 
 const cache = new Map<boolean, Promise<{ module: WebAssembly.Module; dataEnd: number }>>();
-/** asc keeps global state: two concurrent asc.main calls corrupt each other's output. */
-let compileQueue: Promise<unknown> = Promise.resolve();
 
 /** Compiles (once per process and variant) and instantiates a fresh kernel module. */
 export async function loadKernels(opts: { simd: boolean }): Promise<KernelModule> {
   let built = cache.get(opts.simd);
   if (!built) {
-    const simd = opts.simd;
-    built = compileQueue.then(() => compile(simd)).then(async (bytes) => ({ module: await WebAssembly.compile(bytes), dataEnd: staticDataEnd(bytes) }));
-    compileQueue = built.catch(() => undefined);
+    const entry = process.env.TINYTRAIN_KERNELS_ENTRY ?? DEFAULT_ENTRY;
+    built = compileAs(entry, opts.simd).then(async (bytes) => ({ module: await WebAssembly.compile(bytes), dataEnd: staticDataEnd(bytes) }));
     cache.set(opts.simd, built);
   }
   const { module, dataEnd } = await built;
-  let memory: WebAssembly.Memory | undefined;
-  const imports = {
-    env: {
-      abort(msg: number, file: number, line: number, column: number): never {
-        const m = memory!;
-        throw new KernelAbort(decodeAsString(m, msg), decodeAsString(m, file), line, column);
-      },
-    },
-  };
-  const instance = await WebAssembly.instantiate(module, imports);
-  const raw = instance.exports as Record<string, unknown>;
-  if (!(raw.memory instanceof WebAssembly.Memory)) throw new Error('kernel module exports no memory');
-  memory = raw.memory;
-  // Exports with optional parameters are varargs trampolines that read the argument count
-  // from a global: set it on every call (as AssemblyScript's own loader does), so a call
-  // that leaves trailing optional parameters out gets their defaults instead of a trap.
-  const setArgc = raw.__setArgumentsLength as ((n: number) => void) | undefined;
-  const ex: Record<string, unknown> = { memory };
-  for (const [name, value] of Object.entries(raw)) {
-    if (typeof value !== 'function' || name.startsWith('__')) continue;
-    const fn = value as (...args: unknown[]) => unknown;
-    ex[name] = setArgc ? (...args: unknown[]) => { setArgc(args.length); return fn(...args); } : fn;
-  }
+  const { exports } = await instantiateAs(module);
   for (const name of KERNEL_NAMES) {
-    if (typeof ex[name] !== 'function') throw new Error(`kernel module lacks export ${name}`);
+    if (typeof exports[name] !== 'function') throw new Error(`kernel module lacks export ${name}`);
   }
-  return new KernelModule(ex as unknown as KernelExports, opts.simd, dataEnd);
+  return new KernelModule(exports as unknown as KernelExports, opts.simd, dataEnd);
 }
-
 // ---------------------------------------------------------------------------------------
 // Shared numeric helpers for the kernel tests.
 
