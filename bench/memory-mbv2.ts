@@ -52,6 +52,7 @@ export function main(): void {
       sramPeakBytes: sram,
       arenaBytes: plan.arena.arenaBytes,
       peakLiveBytes: plan.arena.peakLiveBytes,
+      placements: plan.arena.candidates,
       trainedParamsBytes: plan.layout.trainedParamBytes,
       reserveBytes: target.stackReserveBytes,
       fitsSram: sram <= target.sramBytes,
@@ -63,6 +64,7 @@ export function main(): void {
   for (const r of results) {
     process.stdout.write(`${r.setting.padEnd(58)} ${kb(r.sramPeakBytes).padStart(8)} ${kb(r.arenaBytes).padStart(8)} ${kb(r.trainedParamsBytes).padStart(8)}  ${(r.referenceKB ?? '').toString().padStart(14)}\n`);
   }
+  process.stdout.write('\narena placement (first-fit order): ' + results.map((r) => `\n  ${r.setting.trim()}: ${r.placements.map((c) => `${c.strategy} ${kb(c.arenaBytes)} KB`).join(', ')} (lower bound: peak live ${kb(r.peakLiveBytes)} KB)`).join('') + '\n');
   const out = join(root, 'bench', 'results', 'memory-mbv2.json');
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   writeFileAtomic(out, JSON.stringify({

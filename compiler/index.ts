@@ -138,7 +138,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
     image: { offset: 16, bytes: layout.image.length, sha256: createHash('sha256').update(layout.image).digest('hex') },
     checkpoint: { offset: layout.trainBase, bytes: trainRegion },
     state: { offset: layout.stateOffset },
-    arena: { offset: emit.arenaBase, bytes: arena.arenaBytes, strategy: arena.strategy, peakLiveBytes: arena.peakLiveBytes, reuse: opts.reuse ?? true },
+    arena: { offset: emit.arenaBase, bytes: arena.arenaBytes, strategy: arena.strategy, candidates: arena.candidates, peakLiveBytes: arena.peakLiveBytes, reuse: opts.reuse ?? true },
     wasmMemoryBytes,
     memory: {
       sramPeakBytes,

@@ -45,7 +45,7 @@ export interface Manifest {
   /** The trained parameters + optimizer + runtime state: what a checkpoint holds. */
   checkpoint: { offset: number; bytes: number };
   state: { offset: number };
-  arena: { offset: number; bytes: number; strategy: string; peakLiveBytes: number; reuse: boolean };
+  arena: { offset: number; bytes: number; strategy: string; candidates: Array<{ strategy: string; arenaBytes: number }>; peakLiveBytes: number; reuse: boolean };
   /** Fixed size of the WASM linear memory (initial = maximum). */
   wasmMemoryBytes: number;
   memory: {

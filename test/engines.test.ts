@@ -73,7 +73,7 @@ describe('WASI build', () => {
     // Same fixed size as the plain build, so the manifest's number holds for every engine.
     expect(mod.memoryBytes).toBe(m.wasmMemoryBytes);
     // Only WASI imports: the module must run on a host that provides nothing else.
-    const imports = WebAssembly.Module.imports(new WebAssembly.Module(mod.wasm));
+    const imports = WebAssembly.Module.imports(new WebAssembly.Module(mod.wasm as Uint8Array<ArrayBuffer>));
     expect(imports.every((i) => i.module === 'wasi_snapshot_preview1')).toBe(true);
   });
 

@@ -25,6 +25,8 @@ export interface ArenaPlan {
   buffers: Map<BufferKey, PlacedBuffer>;
   arenaBytes: number;
   strategy: 'largest-first' | 'earliest-first' | 'no-reuse';
+  /** Arena size each placement order reached (the smallest is used). */
+  candidates: Array<{ strategy: string; arenaBytes: number }>;
   /** Step at which the most bytes are live, and how many. */
   peakStep: number;
   peakLiveBytes: number;
@@ -69,7 +71,7 @@ export function planArena(p: Program, sizeOf: (k: BufferKey) => number = (k) => 
     const bufs = lifetimes(p, sizeOf);
     let offset = 0;
     for (const b of bufs) { b.offset = offset; offset = align(offset + b.bytes); }
-    return { buffers: new Map(bufs.map((b) => [b.key, b])), arenaBytes: offset, strategy: 'no-reuse', ...peak };
+    return { buffers: new Map(bufs.map((b) => [b.key, b])), arenaBytes: offset, strategy: 'no-reuse', candidates: [{ strategy: 'no-reuse', arenaBytes: offset }], ...peak };
   }
   const candidates = (['largest-first', 'earliest-first'] as const).map((strategy) => {
     const bufs = lifetimes(p, sizeOf);
@@ -80,7 +82,7 @@ export function planArena(p: Program, sizeOf: (k: BufferKey) => number = (k) => 
     return { buffers: new Map(bufs.map((b) => [b.key, b])), arenaBytes, strategy };
   });
   const best = candidates.reduce((a, b) => (b.arenaBytes < a.arenaBytes ? b : a));
-  return { ...best, ...peak };
+  return { ...best, candidates: candidates.map((c) => ({ strategy: c.strategy, arenaBytes: c.arenaBytes })), ...peak };
 }
 
 /** The lower bound any placement must reach: the most bytes live at one step. */

@@ -26,7 +26,8 @@ export function textReport(m: Manifest): string {
     row('Flash (code + weights image)', m.memory.flashBytes),
     row('  code', b.codeBytes),
     row('WASM linear memory (fixed)', m.wasmMemoryBytes),
-    `  arena placement: ${m.arena.strategy}; peak live ${m.arena.peakLiveBytes} B (arena/peak = ${(m.arena.bytes / Math.max(1, m.arena.peakLiveBytes)).toFixed(3)})`,
+    `  arena placement: ${m.arena.strategy} (${m.arena.candidates.map((c) => `${c.strategy} ${c.arenaBytes} B`).join(', ')}); ` +
+      `peak live ${m.arena.peakLiveBytes} B (arena/peak = ${(m.arena.bytes / Math.max(1, m.arena.peakLiveBytes)).toFixed(3)})`,
     '',
     `trained layers (${trained.length} of ${m.scheme.layers.length})`,
     ...m.scheme.layers.map((l) => `  ${l.name.padEnd(16)} bias ${l.bias ? 'yes' : ' no'}  weights ${l.channels}/${l.splitChannels} (input) channels`),
