@@ -13,6 +13,7 @@ import { planArena, liveAt, type ArenaPlan } from './memory/planner.js';
 import { layoutParams, STATE_BYTES, type MemoryLayout } from './memory/layout.js';
 import { emitRuntime } from './codegen/emit.js';
 import { buildRuntime } from './codegen/build.js';
+import { buildWasiRuntime } from './codegen/wasi.js';
 import { fullScheme, splitChannels, trainedChannels, type Scheme } from './sparse/scheme.js';
 import type { Manifest } from './manifest.js';
 import type { Target } from '../targets/index.js';
@@ -35,6 +36,8 @@ export interface Artifact {
   manifest: Manifest;
   wasmSimd: Uint8Array;
   wasmScalar: Uint8Array;
+  /** WASI command variant (scalar): the job runner for wasmtime, arm64 and other WASI hosts. */
+  wasmWasi: Uint8Array;
   image: Uint8Array;
   source: string;
 }
@@ -80,13 +83,14 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
   const emitOpts = { arenaBase, momentum: opts.momentum ?? 0, qas: opts.qas ?? true };
   const source = emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
   const memoryBase = arenaBase + plan.arena.arenaBytes;
-  const [simd, scalar] = await Promise.all([
+  const [simd, scalar, wasi] = await Promise.all([
     buildRuntime({ source, memoryBase, simd: true }),
     buildRuntime({ source, memoryBase, simd: false }),
+    buildWasiRuntime(source, memoryBase),
   ]);
   const manifest = makeManifest(spec, opts, plan, emitOpts, simd.pages * 65536, opts.target.wasmSimd ? simd.wasm.length : scalar.wasm.length);
   checkBudget(manifest, plan, opts);
-  return { manifest, wasmSimd: simd.wasm, wasmScalar: scalar.wasm, image: plan.layout.image, source };
+  return { manifest, wasmSimd: simd.wasm, wasmScalar: scalar.wasm, wasmWasi: wasi.wasm, image: plan.layout.image, source };
 }
 
 /**
@@ -134,7 +138,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
     classes: graph.classes,
     inputs: [{ name: 'input', offset: emit.arenaBase + arena.buffers.get('act:input')!.offset, shape: [...graph.inputShape], dtype: 'int8', scale: inQ.scale, zeroPoint: inQ.zp, range: graph.inputRange }],
     outputs: [{ name: canon(graph.output), offset: emit.arenaBase + arena.buffers.get(`act:${canon(graph.output)}`)!.offset, shape: [graph.classes], dtype: 'int8', scale: outQ.scale, zeroPoint: outQ.zp }],
-    files: { wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm', wasmSimd: 'runtime-simd.wasm', wasmScalar: 'runtime-scalar.wasm', image: 'image.bin' },
+    files: { wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm', wasmSimd: 'runtime-simd.wasm', wasmScalar: 'runtime-scalar.wasm', wasmWasi: 'runtime-wasi.wasm', image: 'image.bin' },
     image: { offset: 16, bytes: layout.image.length, sha256: createHash('sha256').update(layout.image).digest('hex') },
     checkpoint: { offset: layout.trainBase, bytes: trainRegion },
     state: { offset: layout.stateOffset },

@@ -39,7 +39,7 @@ export interface Manifest {
   classes: number;
   inputs: TensorPort[];
   outputs: TensorPort[];
-  files: { wasm: string; wasmSimd: string; wasmScalar: string; image: string };
+  files: { wasm: string; wasmSimd: string; wasmScalar: string; wasmWasi: string; image: string };
   /** Initial image: [offset, offset+bytes) of linear memory. */
   image: { offset: number; bytes: number; sha256: string };
   /** The trained parameters + optimizer + runtime state: what a checkpoint holds. */

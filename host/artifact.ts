@@ -10,6 +10,7 @@ export async function writeArtifact(dir: string, a: Artifact, extra: Record<stri
   await writeDirAtomic(dir, (tmp) => {
     writeFileSync(join(tmp, a.manifest.files.wasmSimd), a.wasmSimd);
     writeFileSync(join(tmp, a.manifest.files.wasmScalar), a.wasmScalar);
+    writeFileSync(join(tmp, a.manifest.files.wasmWasi), a.wasmWasi);
     writeFileSync(join(tmp, a.manifest.files.image), a.image);
     writeFileSync(join(tmp, 'runtime.ts'), a.source);
     for (const [name, text] of Object.entries(extra)) writeFileSync(join(tmp, name), text);

@@ -101,8 +101,8 @@ export class Runtime {
   }
 }
 
-/** u8 pixel -> int8 input, through the model's real input range. */
-function inputLut(m: Manifest): Int8Array {
+/** u8 pixel -> int8 input, through the model's real input range (every engine uses this table). */
+export function inputLut(m: Manifest): Int8Array {
   const port = m.inputs[0]!;
   const [lo, hi] = port.range ?? [0, 1];
   const lut = new Int8Array(256);

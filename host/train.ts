@@ -38,9 +38,13 @@ export function* sampleOrder(count: number, steps: number, seed: number): Genera
   }
 }
 
+/** Loss and accuracy are reported over the last min(steps, 1000) steps: the first step counted. */
+export function statsWindowStart(steps: number): number {
+  return steps - Math.min(steps, 1000);
+}
+
 function windowed(steps: number): { add(loss: number, ok: boolean, step: number): void; mean(): { loss: number; accuracy: number } } {
-  const w = Math.min(steps, 1000);
-  const from = steps - w;
+  const from = statsWindowStart(steps);
   let loss = 0, ok = 0, n = 0;
   return {
     add(l, good, step) { if (step >= from) { loss += l; ok += good ? 1 : 0; n++; } },

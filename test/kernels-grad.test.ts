@@ -7,10 +7,14 @@
  * kernels give the same quantities:
  *   dL/dx      conv2dBackwardInputF32 / avgpoolBackwardF32 / clampBackwardF32 / gradInto /
  *              softmaxCrossEntropyS8 (wrt the real logits)
- *   dL/dW      conv2dUpdateWeightsS8 with a zeroed velocity buffer, mu = 0, lr = 0: the
+ *   dL/dW      conv2dWeightGradF32 (real units, written out), and the fused
+ *              conv2dWeightUpdateS8 with a zeroed velocity buffer, mu = 0, lr = 0: the
  *              velocity then holds the integer-domain direction g~ exactly, which is
  *              G/wScale[co] with qas and G*wScale[co] without; the weights stay unchanged.
- *   dL/db      biasUpdateS32 with the same trick: g~ = G_b/(wScale*sx) or G_b*(wScale*sx).
+ *   dL/db      biasGradF32, and biasUpdateAllS32 with the same trick:
+ *              g~ = G_b/(wScale*sx) or G_b*(wScale*sx).
+ * Sparse update (the weights reading the first K input channels, in a slice of their
+ * own) is checked the same way against the matching slice of TF's full dL/dW.
  *
  * TOLERANCE. Both sides compute the same sums of products in float32 (TF's CPU backend
  * even accumulates in float64), just in a different order and with the scales applied
@@ -37,8 +41,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { quantizeMultiplier } from '../compiler/quantize/fixedpoint.js';
 import {
-  type ConvCase, type Layer, type TensorData as T, KernelModule, Rng, U32, convLabel as label, f32, fromTfFilter, gamma,
-  loadKernels, makeLayer, randomConvCases as randomCases, toTfFilter,
+  type ConvCase, type Layer, type TensorData as T, KernelModule, Rng, U32, channelSlice, convLabel as label, f32, fromTfFilter,
+  gamma, loadKernels, makeLayer, randomConvCases as randomCases, toTfFilter,
 } from './support/kernel-module.js';
 
 let km: KernelModule;
@@ -127,41 +131,86 @@ function kernelInputGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, prefill?:
   const pW = km.i8(L.wq);
   const pS = km.f32(L.wScale);
   const pGx = km.f32(prefill ?? new Float32Array(n).fill(NaN));
-  km.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, prefill !== undefined);
+  km.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, prefill !== undefined, 0, 0);
   return km.readF32(pGx, n);
 }
 
-/**
- * Integer-domain weight gradient g~ read through the velocity trick (lr = 0, mu = 0),
- * for channels [coBegin, coEnd); also returns the weights afterwards and the velocity
- * buffer (prefilled with a sentinel outside the range).
- */
-function kernelWeightGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, qas: boolean, coBegin = 0, coEnd = c.CO) {
-  km.reset();
-  const nw = L.wq.length;
-  const per = c.KH * c.KW * L.cin;
-  const vel0 = new Float32Array(nw);
-  for (let i = 0; i < nw; i++) { const co = Math.floor(i / per); vel0[i] = co >= coBegin && co < coEnd ? 0 : 12345; }
-  const pGy = km.f32(gy);
-  const pX = km.i8(L.xq);
-  const pW = km.i8(L.wq);
-  const pS = km.f32(L.wScale);
-  const pV = km.f32(vel0);
-  const pR = km.rng(0xc0ffee);
-  km.k.conv2dUpdateWeightsS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, pV,
-    c.KH, c.KW, c.stride, c.pad, c.depthwise, coBegin, coEnd, 0, 0, qas, pR);
-  return { vel: km.readF32(pV, nw), w: km.readI8(pW, nw) };
+/** Bytes on each side of a kernel output buffer, filled with a sentinel that must survive. */
+const GUARD = 32;
+const SENTINEL = 0xa5;
+
+/** A buffer of `bytes` bytes between two sentinel guards; `intact()` says whether both survived. */
+function guarded(bytes: number): { p: number; intact: () => boolean } {
+  const base = km.allocFilled(bytes + 2 * GUARD, SENTINEL);
+  const p = base + GUARD;
+  const intact = () => [...km.readBytes(base, GUARD), ...km.readBytes(p + bytes, GUARD)].every((v) => v === SENTINEL);
+  return { p, intact };
 }
 
+interface WeightGradOpts {
+  /** Trained leading input channels (depthwise: channels); default all (C). */
+  K?: number;
+  /** x holds only the K saved channels (saveChannelsS8, XC = K) instead of all C. */
+  saved?: boolean;
+  /** Learning rate of the fused update (default 0: the weights must not move). */
+  lr?: number;
+}
+
+/**
+ * Weight gradient of the slice of the first K channels, two ways: conv2dWeightGradF32
+ * (`grad`, real units) and the integer-domain g~ read through the velocity trick of the
+ * fused conv2dWeightUpdateS8 (`vel`; mu = 0, lr = 0 unless given). Also returns the slice
+ * weights afterwards. Every output buffer holds exactly the slice and sits between
+ * guards: nothing outside it may be written.
+ */
+function kernelWeightGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, qas: boolean, opts: WeightGradOpts = {}) {
+  const K = opts.K ?? c.C;
+  const wSlice = Int8Array.from(channelSlice(c, L.wq, 0, K));
+  const n = wSlice.length;
+  const P = c.H * c.W;
+  km.reset();
+  const pGy = km.f32(gy);
+  const pX = km.i8(L.xq);
+  let pXin = pX;
+  let XC = c.C;
+  if (opts.saved) {
+    const xs = guarded(P * K);
+    km.k.saveChannelsS8(pX, P, c.C, K, xs.p);
+    expect(xs.intact(), 'saveChannelsS8 wrote outside its output').toBe(true);
+    pXin = xs.p;
+    XC = K;
+  }
+  const w = guarded(n);
+  km.writeI8(w.p, wSlice);
+  const pS = km.f32(L.wScale);
+  const vel = guarded(n * 4);
+  km.writeF32(vel.p, new Float32Array(n));
+  const grad = guarded(n * 4);
+  km.writeF32(grad.p, new Float32Array(n).fill(NaN));
+  const pR = km.rng(0xc0ffee);
+  km.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pXin, c.H, c.W, XC, L.zx, L.sx, w.p, pS, vel.p,
+    c.KH, c.KW, c.stride, c.pad, c.depthwise, K, opts.lr ?? 0, 0, qas, pR);
+  km.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXin, c.H, c.W, XC, L.zx, L.sx,
+    c.KH, c.KW, c.stride, c.pad, c.depthwise, K, grad.p);
+  expect(w.intact() && vel.intact() && grad.intact(), `writes outside the slice of ${K} channels`).toBe(true);
+  return { vel: km.readF32(vel.p, n), w: km.readI8(w.p, n), grad: km.readF32(grad.p, n), w0: wSlice };
+}
+
+/** Bias gradient: biasGradF32 (`grad`) and g~ through the velocity trick of biasUpdateAllS32 (`vel`). */
 function kernelBiasGrad(P: number, CO: number, gy: ArrayLike<number>, bq: Int32Array, wScale: Float32Array, sx: number, qas: boolean) {
   km.reset();
   const pGy = km.f32(gy);
   const pB = km.i32(bq);
   const pS = km.f32(wScale);
-  const pV = km.f32(new Float32Array(CO));
+  const vel = guarded(CO * 4);
+  km.writeF32(vel.p, new Float32Array(CO));
+  const grad = guarded(CO * 4);
+  km.writeF32(grad.p, new Float32Array(CO).fill(NaN));
   const pR = km.rng(7);
-  km.k.biasUpdateS32(pGy, P, CO, pB, pS, sx, pV, 0, CO, 0, 0, qas, pR);
-  return { vel: km.readF32(pV, CO), b: km.readI32(pB, CO) };
+  km.k.biasUpdateAllS32(pGy, P, CO, pB, pS, sx, vel.p, 0, 0, qas, pR);
+  km.k.biasGradF32(pGy, P, CO, grad.p);
+  expect(vel.intact() && grad.intact(), 'bias kernels wrote outside CO channels').toBe(true);
+  return { vel: km.readF32(vel.p, CO), b: km.readI32(pB, CO), grad: km.readF32(grad.p, CO) };
 }
 
 /** Checks dL/dx, dL/dW (qas and not) and dL/db of one conv/depthwise/dense layer. */
@@ -190,7 +239,8 @@ function checkConvLayer(c: ConvCase, seed: number): void {
   const per = c.KH * c.KW * L.cin;
   const sOf = (i: number) => L.wScale[Math.floor(i / per)]!;
   for (const qas of [true, false]) {
-    const { vel, w } = kernelWeightGrad(c, L, L.gy, qas);
+    const { vel, w, grad } = kernelWeightGrad(c, L, L.gy, qas);
+    expectClose(`dL/dW real ${name}`, grad, gwRef, sumBound(L.OH * L.OW, gwAbs));
     const want = Float64Array.from(gwRef, (g, i) => (qas ? g / sOf(i) : g * sOf(i)));
     const tol = Float64Array.from(sumBound(L.OH * L.OW, gwAbs), (t, i) => (qas ? t / sOf(i) : t * sOf(i)));
     expectClose(`dL/dW ${qas ? 'qas' : 'no-qas'} ${name}`, vel, want, tol);
@@ -199,7 +249,8 @@ function checkConvLayer(c: ConvCase, seed: number): void {
 
   // bias gradient: sum of gy over the OH*OW positions of the channel
   for (const qas of [true, false]) {
-    const { vel, b } = kernelBiasGrad(L.OH * L.OW, c.CO, L.gy, L.bq, L.wScale, L.sx, qas);
+    const { vel, b, grad } = kernelBiasGrad(L.OH * L.OW, c.CO, L.gy, L.bq, L.wScale, L.sx, qas);
+    expectClose(`dL/db real ${name}`, grad, gbRef, sumBound(L.OH * L.OW, gbAbs));
     const sb = (i: number) => f32(L.wScale[i]! * L.sx);
     const want = Float64Array.from(gbRef, (g, i) => (qas ? g / sb(i) : g * sb(i)));
     const tol = Float64Array.from(sumBound(L.OH * L.OW, gbAbs), (t, i) => (qas ? t / sb(i) : t * sb(i)));
@@ -261,12 +312,14 @@ describe('dense backward vs tf.matMul autodiff', () => {
     const [gxAbs, gwAbs, gbAbs] = abs as [Float32Array, Float32Array, Float32Array];
     expectClose(`dense dL/dx ${name}`, kernelInputGrad(c, L, L.gy), gxRef, sumBound(CO, gxAbs));
     for (const qas of [true, false]) {
-      const { vel } = kernelWeightGrad(c, L, L.gy, qas);
+      const { vel, grad } = kernelWeightGrad(c, L, L.gy, qas);
+      expectClose(`dense dL/dW real ${name}`, grad, gwRef, sumBound(1, gwAbs));
       const s = (i: number) => L.wScale[Math.floor(i / C)]!;
       expectClose(`dense dL/dW ${qas ? 'qas' : 'no-qas'} ${name}`, vel,
         Float64Array.from(gwRef, (g, i) => (qas ? g / s(i) : g * s(i))),
         Float64Array.from(sumBound(1, gwAbs), (t, i) => (qas ? t / s(i) : t * s(i))));
-      const { vel: vb } = kernelBiasGrad(1, CO, L.gy, L.bq, L.wScale, L.sx, qas);
+      const { vel: vb, grad: gb } = kernelBiasGrad(1, CO, L.gy, L.bq, L.wScale, L.sx, qas);
+      expectClose(`dense dL/db real ${name}`, gb, gbRef, sumBound(1, gbAbs));
       const sb = (i: number) => f32(L.wScale[i]! * L.sx);
       expectClose(`dense dL/db ${qas ? 'qas' : 'no-qas'} ${name}`, vb,
         Float64Array.from(gbRef, (g, i) => (qas ? g / sb(i) : g * sb(i))),
@@ -276,18 +329,74 @@ describe('dense backward vs tf.matMul autodiff', () => {
   it.each([[1, 1], [7, 3], [16, 10], [37, 10], [64, 64], [100, 2], [250, 17]] as const)('dense %i -> %i', (C, CO) => checkDense(C, CO, 3000 + C * 7 + CO));
 });
 
-describe('sparse update touches only channels [coBegin, coEnd)', () => {
-  it.each([[false], [true]] as const)('depthwise=%s', (depthwise) => {
-    const c: ConvCase = { H: 6, W: 5, C: 8, CO: depthwise ? 8 : 10, KH: 3, KW: 3, stride: 1, pad: 1, depthwise };
-    const L = makeLayer(new Rng(4242), c);
-    const full = kernelWeightGrad(c, L, L.gy, true);
-    const part = kernelWeightGrad(c, L, L.gy, true, 3, 6);
-    const per = c.KH * c.KW * L.cin;
-    for (let i = 0; i < full.vel.length; i++) {
-      const co = Math.floor(i / per);
-      if (co >= 3 && co < 6) expect(part.vel[i]).toBe(full.vel[i]);
-      else expect(part.vel[i]).toBe(12345);
+describe('sparse update: only the weights reading input channels [0, K) are trained', () => {
+  /**
+   * The trained weights are the slice [CO,KH,KW,K] (depthwise: channels [0, K)), stored on
+   * their own. Their gradient must be TF's full dL/dW restricted to that slice (same bound
+   * as above), whether x holds all C channels (XC = C) or only the K saved ones
+   * (saveChannelsS8, XC = K; then bit-identical to XC = C: same terms, same order). With
+   * lr > 0 each slice weight moves by its own step d = -lr*g~: floor(w + d + u) - w - d
+   * lies in (u - 1, u], so |step - d| < 1 (all exact in f64 at these magnitudes), and
+   * nothing outside the slice buffers is written (guards).
+   */
+  function checkSparse(c: ConvCase, K: number, seed: number): void {
+    const rng = new Rng(seed);
+    const L = makeLayer(rng, c);
+    L.wq.set(rng.int8s(L.wq.length, -100, 100)); // room for the steps: no clamping at +-127
+    const name = `${label(c)} K=${K} (case ${seed})`;
+    const { ref, abs } = refAndAbs(tfConv(c), { data: L.gy, shape: [1, L.OH, L.OW, c.CO] },
+      [{ data: L.xReal, shape: [1, c.H, c.W, c.C] }, toTfFilter(c, L.wReal), { data: L.bReal, shape: [c.CO] }]);
+    const gwRef = channelSlice(c, fromTfFilter(c, ref[1]!), 0, K);
+    const gwTol = sumBound(L.OH * L.OW, channelSlice(c, fromTfFilter(c, abs[1]!), 0, K));
+    const per = c.KH * c.KW * (c.depthwise ? 1 : K); // slice elements per output channel
+    const sOf = (i: number) => L.wScale[Math.floor(i / per)]!;
+    expect(gwRef.length).toBe(c.depthwise ? K * c.KH * c.KW : c.CO * c.KH * c.KW * K);
+    for (const qas of [true, false]) {
+      const full = kernelWeightGrad(c, L, L.gy, qas, { K });
+      expectClose(`sparse dL/dW real ${name}`, full.grad, gwRef, gwTol);
+      expectClose(`sparse dL/dW ${qas ? 'qas' : 'no-qas'} ${name}`, full.vel,
+        Float64Array.from(gwRef, (g, i) => (qas ? g / sOf(i) : g * sOf(i))),
+        Float64Array.from(gwTol, (t, i) => (qas ? t / sOf(i) : t * sOf(i))));
+      expect(Array.from(full.w), 'lr = 0 must leave the slice unchanged').toEqual(Array.from(full.w0));
+      const saved = kernelWeightGrad(c, L, L.gy, qas, { K, saved: true });
+      expect(Array.from(saved.grad), `XC = K vs XC = C, gradient (${name})`).toEqual(Array.from(full.grad));
+      expect(Array.from(saved.vel), `XC = K vs XC = C, direction (${name})`).toEqual(Array.from(full.vel));
     }
+    // a real step: largest ~4 units; w_new = floor(w - lr*g~ + u) with g~ in vel (mu = 0)
+    const probe = kernelWeightGrad(c, L, L.gy, true, { K });
+    let maxDir = 0;
+    for (const v of probe.vel) maxDir = Math.max(maxDir, Math.abs(v));
+    const lr = f32(4 / maxDir);
+    for (const saved of [false, true]) {
+      const { vel, w, w0 } = kernelWeightGrad(c, L, L.gy, true, { K, saved, lr });
+      expect(Array.from(vel)).toEqual(Array.from(probe.vel));
+      let moved = 0;
+      const bad: string[] = [];
+      for (let i = 0; i < w.length; i++) {
+        const d = -f32(lr * vel[i]!);
+        const step = w[i]! - w0[i]!;
+        if (step !== 0) moved++;
+        if (!(Math.abs(step - d) < 1) && bad.length < 5) bad.push(`w[${i}] step ${step}, float step ${d}`);
+      }
+      expect(bad, `steps of the slice (${name}, saved=${saved})`).toEqual([]);
+      expect(moved).toBeGreaterThan(0);
+    }
+  }
+  const dense: Array<[ConvCase, number[]]> = [
+    [{ H: 6, W: 5, C: 8, CO: 10, KH: 3, KW: 3, stride: 1, pad: 1, depthwise: false }, [1, 3, 7, 8]],
+    [{ H: 7, W: 7, C: 13, CO: 5, KH: 5, KW: 3, stride: 2, pad: 2, depthwise: false }, [2, 6, 12]],
+    [{ H: 5, W: 6, C: 19, CO: 7, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false }, [1, 9, 17, 18]],
+    [{ H: 1, W: 1, C: 40, CO: 10, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false }, [1, 5, 33]], // dense layer
+  ];
+  const dw: Array<[ConvCase, number[]]> = [
+    [{ H: 6, W: 5, C: 8, CO: 8, KH: 3, KW: 3, stride: 1, pad: 1, depthwise: true }, [1, 3, 7, 8]],
+    [{ H: 9, W: 7, C: 13, CO: 13, KH: 5, KW: 5, stride: 2, pad: 2, depthwise: true }, [2, 6, 12]],
+  ];
+  const rows = [...dense, ...dw].flatMap(([c, Ks], i) => Ks.map((K) => [label(c), K, c, 4200 + i * 10 + K] as const));
+  it.each(rows)('%s, K = %i', (_n, K, c, seed) => checkSparse(c, K, seed));
+  it('random shapes and K', () => {
+    const rng = new Rng(4300);
+    [...randomCases(79, 8, false), ...randomCases(80, 6, true)].forEach((c, i) => checkSparse(c, rng.int(1, c.C), 4400 + i));
   });
 });
 
@@ -390,8 +499,8 @@ describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu
     const pZ = km.alloc(n);
     const pY = km.alloc(n);
     const pY2 = km.alloc(n);
-    km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pZ, L.OH, L.OW, c.CO, zy, -128, 127, c.KH, c.KW, c.stride, c.pad, false);
-    km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, zy, Math.min(hi, 127), c.KH, c.KW, c.stride, c.pad, false);
+    km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pZ, L.OH, L.OW, c.CO, zy, -128, 127, c.KH, c.KW, c.stride, c.pad, false, 0, 0);
+    km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, zy, Math.min(hi, 127), c.KH, c.KW, c.stride, c.pad, false, 0, 0);
     km.k.clampS8(pZ, pY2, n, zy, Math.min(hi, 127));
     const zq = km.readI8(pZ, n);
     const yq = km.readI8(pY, n);
@@ -473,8 +582,8 @@ describe('residual add: gradient to both inputs through gradInto', () => {
       km.k.gradInto(pGy, pGa, n, false);
       km.k.gradInto(pGy, pGb, n, false);
       expect(Array.from(km.readF32(pGa, n))).toEqual(Array.from(gy));
-      const convA = (acc: boolean) => km.k.conv2dBackwardInputF32(pGa, H, W, C, pWa, pSa, pGx, H, W, C, ca.KH, ca.KW, 1, ca.pad, ca.depthwise, acc);
-      const convB = (acc: boolean) => km.k.conv2dBackwardInputF32(pGb, H, W, C, pWb, pSb, pGx, H, W, C, cb.KH, cb.KW, 1, cb.pad, cb.depthwise, acc);
+      const convA = (acc: boolean) => km.k.conv2dBackwardInputF32(pGa, H, W, C, pWa, pSa, pGx, H, W, C, ca.KH, ca.KW, 1, ca.pad, ca.depthwise, acc, 0, 0);
+      const convB = (acc: boolean) => km.k.conv2dBackwardInputF32(pGb, H, W, C, pWb, pSb, pGx, H, W, C, cb.KH, cb.KW, 1, cb.pad, cb.depthwise, acc, 0, 0);
       if (order === 'copy-first') {
         if (twoBranches) convB(false); else km.k.gradInto(pGb, pGx, n, false);
         convA(true);

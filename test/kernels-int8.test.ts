@@ -11,8 +11,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { quantizeMultiplier, quantizePair, requantize, requantizePair } from '../compiler/quantize/fixedpoint.js';
 import {
-  type ConvCase, type Layer, type TensorData, KernelAbort, KernelModule, Rng, U32, compileAs, convLabel, decodeAsString,
-  f32, fromTfFilter, gamma, instantiateAs, loadKernels, makeLayer, randomConvCases, toTfFilter,
+  type ConvCase, type Layer, type TensorData, KernelAbort, KernelModule, Rng, U32, assertNoOptionalParameters, channelSlice,
+  compileAs, convLabel, decodeAsString, f32, fromTfFilter, gamma, instantiateAs, loadKernels, makeLayer, randomConvCases,
+  toTfFilter,
 } from './support/kernel-module.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -113,7 +114,7 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     const pX = k.i8(L.xq); const pW = k.i8(L.wq); const pB = k.i32(L.bq);
     const pM = k.i32(mult); const pS = k.i32(shift);
     const pY = k.allocFilled(n, 0x55);
-    k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, lo, hi, c.KH, c.KW, c.stride, c.pad, c.depthwise);
+    k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, lo, hi, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, 0);
     return { y: k.readI8(pY, n), fm };
   }
   function checkConv(c: ConvCase, seed: number, act: Act): void {
@@ -255,7 +256,7 @@ describe('SIMD and scalar builds are bit-identical', () => {
         const n = L.OH * L.OW * c.CO;
         const pX = k.i8(L.xq); const pW = k.i8(L.wq); const pB = k.i32(L.bq);
         const pM = k.i32(mult); const pS = k.i32(shift); const pY = k.alloc(n);
-        k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, t % 2 ? zy : -128, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise);
+        k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, t % 2 ? zy : -128, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, 0);
         return [k.readBytes(pY, n)];
       });
     }
@@ -268,7 +269,7 @@ describe('SIMD and scalar builds are bit-identical', () => {
       k.reset();
       const pX = k.i8(L.xq); const pW = k.i8(L.wq); const pB = k.i32(L.bq);
       const pM = k.i32(mult); const pS = k.i32(shift); const pY = k.alloc(CO);
-      k.k.conv2dForwardS8(pX, 1, 1, C, L.zx, pW, pB, pM, pS, pY, 1, 1, CO, zy, -128, 127, 1, 1, 1, 0, false);
+      k.k.conv2dForwardS8(pX, 1, 1, C, L.zx, pW, pB, pM, pS, pY, 1, 1, CO, zy, -128, 127, 1, 1, 1, 0, false, 0, 0);
       return [k.readBytes(pY, CO)];
     });
   });
@@ -278,35 +279,56 @@ describe('SIMD and scalar builds are bit-identical', () => {
     cases.forEach((c, t) => {
       const { L } = convInputs(c, 5000 + t);
       const rng = new Rng(6000 + t);
-      const vel0 = rng.f32s(L.wq.length, -50, 50);
+      const K = rng.int(1, c.C); // sparse update: the first K input channels (depthwise: channels)
+      const GK = rng.int(K, c.C); // a stored gradient may cover more channels than are applied
+      const split = rng.int(0, c.C); // split weight storage in the backward pass
+      const wK = Int8Array.from(channelSlice(c, L.wq, 0, K));
+      const vel0 = rng.f32s(wK.length, -50, 50);
       const velB0 = rng.f32s(c.CO, -50, 50);
       const prev = rng.f32s(c.H * c.W * c.C, -1, 1);
       const lr = f32(rng.uniform(0.001, 0.5));
       const mu = f32(rng.pick([0, 0.9]));
-      const coBegin = rng.int(0, c.CO - 1);
-      const coEnd = rng.int(coBegin + 1, c.CO);
+      const nG = channelSlice(c, L.wq, 0, GK).length;
       for (const qas of [true, false]) {
-        same(`${convLabel(c)} qas=${qas}`, (k) => {
+        same(`${convLabel(c)} K=${K} GK=${GK} split=${split} qas=${qas}`, (k) => {
           k.reset();
           const pGy = k.f32(L.gy); const pW = k.i8(L.wq); const pS = k.f32(L.wScale); const pX = k.i8(L.xq);
+          const pW1 = k.i8(channelSlice(c, L.wq, 0, split)); const pW2 = k.i8(channelSlice(c, L.wq, split, c.C));
           const pGx = k.f32(prev);
           const pGx2 = k.alloc(prev.length * 4);
-          const pV = k.f32(vel0); const pB = k.i32(L.bq); const pVB = k.f32(velB0);
-          const pR = k.rng(1234 + t);
-          k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, true);
-          k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx2, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, false);
-          k.k.conv2dUpdateWeightsS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, pV, c.KH, c.KW, c.stride, c.pad, c.depthwise, coBegin, coEnd, qas ? lr : lr * 1e4, mu, qas, pR);
+          const pGx3 = k.alloc(prev.length * 4);
+          const pWK = k.i8(wK); const pWK2 = k.i8(wK);
+          const pV = k.f32(vel0); const pV2 = k.f32(vel0); const pB = k.i32(L.bq); const pVB = k.f32(velB0);
+          const pB2 = k.i32(L.bq); const pVB2 = k.f32(velB0);
+          const pXs = k.alloc(c.H * c.W * GK);
+          const pG = k.alloc(nG * 4); const pGb = k.alloc(c.CO * 4);
+          const pR = k.rng(1234 + t); const pR2 = k.rng(99 + t);
+          const lrW = qas ? lr : lr * 1e4;
+          const lrB = qas ? lr : lr * 1e6;
+          k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, true, 0, 0);
+          k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx2, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, false, 0, 0);
+          k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, split ? pW1 : pW, pS, pGx3, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, false, split ? pW2 : 0, split);
+          k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pWK, pS, pV, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, lrW, mu, qas, pR);
           // a second call without velocity state (vel = 0) continues the same random stream
-          k.k.conv2dUpdateWeightsS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, 0, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, c.CO, qas ? lr : lr * 1e4, 0, qas, pR);
-          k.k.biasUpdateS32(pGy, L.OH * L.OW, c.CO, pB, pS, L.sx, pVB, coBegin, coEnd, qas ? lr : lr * 1e6, mu, qas, pR);
-          return [k.readBytes(pGx, prev.length * 4), k.readBytes(pGx2, prev.length * 4), k.readBytes(pW, L.wq.length),
-            k.readBytes(pV, vel0.length * 4), k.readBytes(pB, c.CO * 4), k.readBytes(pVB, c.CO * 4), k.readBytes(pR, 4)];
+          k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pWK, pS, 0, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, lrW, 0, qas, pR);
+          k.k.biasUpdateAllS32(pGy, L.OH * L.OW, c.CO, pB, pS, L.sx, pVB, lrB, mu, qas, pR);
+          // the same through stored gradients, from saved input channels (XC = GK)
+          k.k.saveChannelsS8(pX, c.H * c.W, c.C, GK, pXs);
+          k.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXs, c.H, c.W, GK, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, GK, pG);
+          k.k.applyWeightUpdateS8(pG, GK, c.CO, c.KH, c.KW, c.depthwise, pWK2, pS, pV2, K, lrW, mu, qas, pR2);
+          k.k.biasGradF32(pGy, L.OH * L.OW, c.CO, pGb);
+          k.k.applyBiasUpdateS32(pGb, c.CO, pB2, pS, L.sx, pVB2, lrB, mu, qas, pR2);
+          return [k.readBytes(pGx, prev.length * 4), k.readBytes(pGx2, prev.length * 4), k.readBytes(pGx3, prev.length * 4),
+            k.readBytes(pWK, wK.length), k.readBytes(pV, vel0.length * 4), k.readBytes(pB, c.CO * 4), k.readBytes(pVB, c.CO * 4),
+            k.readBytes(pR, 4), k.readBytes(pXs, c.H * c.W * GK), k.readBytes(pG, nG * 4), k.readBytes(pWK2, wK.length),
+            k.readBytes(pV2, vel0.length * 4), k.readBytes(pGb, c.CO * 4), k.readBytes(pB2, c.CO * 4), k.readBytes(pVB2, c.CO * 4),
+            k.readBytes(pR2, 4)];
         });
       }
     });
   });
 
-  it('pooling, add, clamps, gradInto, softmax cross-entropy, argmax', () => {
+  it('pooling, add, clamps, mask bits, gradInto, softmax cross-entropy, argmax', () => {
     const rng = new Rng(7000);
     for (let t = 0; t < 8; t++) {
       const H = rng.int(2, 9); const W = rng.int(2, 9); const C = rng.int(1, 20);
@@ -326,17 +348,21 @@ describe('SIMD and scalar builds are bit-identical', () => {
         const pX = k.i8(x); const pX2 = k.i8(x2); const pY = k.alloc(OH * OW * C); const pA = k.alloc(n);
         const pC = k.alloc(n); const pGy = k.f32(gy); const pGx = k.f32(prev); const pG = k.f32(g);
         const pD = k.f32(prev); const pL = k.i8(logits); const pLG = k.alloc(count * 4); const pOut = k.alloc(8);
+        const pBits = k.alloc((n + 7) >> 3); const pG2 = k.f32(g);
         k.k.avgpoolForwardS8(pX, H, W, C, 3, pY, OH, OW, -2, PH, PW, stride, fm.m, fm.n);
         k.k.avgpoolBackwardF32(pGy, OH, OW, pGx, H, W, C, PH, PW, stride, t % 2 === 0);
         k.k.addS8(pX, 5, p.ma, pX2, -7, p.mb, p.n, pA, 1, t % 2 ? 1 : -128, 127, n);
         k.k.clampS8(pX, pC, n, -3, 90);
         k.k.clampBackwardF32(pG, pC, n, -3, 90);
+        k.k.saveMaskBits(pC, n, -3, 90, pBits);
+        k.k.clampBackwardBitsF32(pG2, pBits, n);
         k.k.gradInto(pG, pD, n, true);
         const loss = k.k.softmaxCrossEntropyS8(pL, count, scale, 4, label, pLG);
         new DataView(k.memory.buffer).setFloat32(pOut, loss, true);
         new DataView(k.memory.buffer).setInt32(pOut + 4, k.k.argmaxS8(pL, count), true);
         return [k.readBytes(pY, OH * OW * C), k.readBytes(pGx, n * 4), k.readBytes(pA, n), k.readBytes(pC, n),
-          k.readBytes(pG, n * 4), k.readBytes(pD, n * 4), k.readBytes(pLG, count * 4), k.readBytes(pOut, 8)];
+          k.readBytes(pG, n * 4), k.readBytes(pD, n * 4), k.readBytes(pLG, count * 4), k.readBytes(pOut, 8),
+          k.readBytes(pBits, (n + 7) >> 3), k.readBytes(pG2, n * 4)];
       });
     }
   });
@@ -372,8 +398,8 @@ function applyUpdates(c: ConvCase, L: Layer, lr: number, lrB: number, qas: boole
   k.reset();
   const pGy = k.f32(L.gy); const pX = k.i8(L.xq); const pW = k.i8(w0); const pS = k.f32(L.wScale);
   const pB = k.i32(b0); const pR = k.rng(seed);
-  k.k.conv2dUpdateWeightsS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, 0, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, c.CO, lr, 0, qas, pR);
-  k.k.biasUpdateS32(pGy, L.OH * L.OW, c.CO, pB, pS, L.sx, 0, 0, c.CO, lrB, 0, qas, pR);
+  k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, 0, c.KH, c.KW, c.stride, c.pad, c.depthwise, c.C, lr, 0, qas, pR);
+  k.k.biasUpdateAllS32(pGy, L.OH * L.OW, c.CO, pB, pS, L.sx, 0, lrB, 0, qas, pR);
   return { w: k.readI8(pW, w0.length), b: k.readI32(pB, c.CO) };
 }
 
@@ -394,7 +420,8 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
    * units, G from TF.js. Stochastic rounding gives floor(w + d + u) - w, which is within
    * 1 of d. Allowance on top of 1: the kernel's own G differs from TF's by at most the
    * summation bound of kernels-grad (2 gamma_{n+6} S), scaled by lr/s (or lr*s); and
-   * w - lr*dir + u is evaluated in float32: <= 3 roundings of magnitude <= |w|+|d|+1.
+   * w - lr*dir + u is evaluated with lr*dir rounded to float32 and the rest in float64:
+   * well within 3 float32 roundings of magnitude <= |w|+|d|+1, the allowance kept here.
    */
   const cases: ConvCase[] = [
     { H: 6, W: 6, C: 5, CO: 6, KH: 3, KW: 3, stride: 1, pad: 1, depthwise: false },
@@ -510,7 +537,7 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     const k = simd;
     k.reset();
     const pGy = k.f32(gy); const pB = k.i32(bq); const pS = k.f32(wScale); const pR = k.rng(99);
-    k.k.biasUpdateS32(pGy, P, CO, pB, pS, sx, 0, 0, CO, lr, 0, true, pR);
+    k.k.biasUpdateAllS32(pGy, P, CO, pB, pS, sx, 0, lr, 0, true, pR);
     const b = k.readI32(pB, CO);
     let meanInt = 0; let meanFloat = 0; let sumSq = 0;
     for (let i = 0; i < CO; i++) {
@@ -533,7 +560,7 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     k.reset();
     const pGy = k.f32(L.gy); const pX = k.i8(L.xq); const pW = k.i8(L.wq); const pS = k.f32(L.wScale);
     const pV = k.f32(new Float32Array(L.wq.length)); const pR = k.rng(5);
-    const call = (lr: number) => k.k.conv2dUpdateWeightsS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, pV, c.KH, c.KW, c.stride, c.pad, false, 0, c.CO, lr, mu, true, pR);
+    const call = (lr: number) => k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, pV, c.KH, c.KW, c.stride, c.pad, false, c.C, lr, mu, true, pR);
     call(0);
     const g1 = k.readF32(pV, L.wq.length); // = g~ (v was 0): G/s, checked against TF
     const { G, S } = tfParamGrads(c, L);
@@ -568,20 +595,20 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     const pGy = k.f32([-1]); // G = -1 per weight: the step is +lr units
     const pS = k.f32([1]);
     const pR = k.rng(3);
-    k.k.conv2dUpdateWeightsS8(pGy, 1, 1, 1, pX, 1, 1, C, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, 0, 1, 50, 0, true, pR);
+    k.k.conv2dWeightUpdateS8(pGy, 1, 1, 1, pX, 1, 1, C, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, C, 50, 0, true, pR);
     expect(Array.from(k.readI8(pW, C))).toEqual([127, -70, 127, -77, 50, 55]);
     k.writeF32(pGy, [1]); // now steps of -300 units
-    k.k.conv2dUpdateWeightsS8(pGy, 1, 1, 1, pX, 1, 1, C, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, 0, 1, 300, 0, true, pR);
+    k.k.conv2dWeightUpdateS8(pGy, 1, 1, 1, pX, 1, 1, C, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, C, 300, 0, true, pR);
     expect(Array.from(k.readI8(pW, C))).toEqual([-127, -127, -127, -127, -127, -127]);
     k.writeF32(pGy, [NaN]);
     k.writeI8(pW, w0);
-    k.k.conv2dUpdateWeightsS8(pGy, 1, 1, 1, pX, 1, 1, C, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, 0, 1, 0.1, 0, true, pR);
+    k.k.conv2dWeightUpdateS8(pGy, 1, 1, 1, pX, 1, 1, C, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, C, 0.1, 0, true, pR);
     expect(Array.from(k.readI8(pW, C))).toEqual(Array.from(w0));
     // bias
     const pB = k.i32([2147483000, -2147483000, 0]);
     const pGb = k.f32([-1, 1, NaN]);
     const pSb = k.f32([1, 1, 1]);
-    k.k.biasUpdateS32(pGb, 1, 3, pB, pSb, 1, 0, 0, 3, 1e6, 0, true, pR);
+    k.k.biasUpdateAllS32(pGb, 1, 3, pB, pSb, 1, 0, 1e6, 0, true, pR);
     expect(Array.from(k.readI32(pB, 3))).toEqual([2147483647, -2147483648, 0]);
   });
 });
@@ -607,7 +634,7 @@ describe('stochastic rounding is unbiased', () => {
     const pGy = k.f32(new Float32Array(N_OUT).fill(gy));
     const pS = k.f32(new Float32Array(N_OUT).fill(1));
     const pR = k.rng(seed);
-    k.k.conv2dUpdateWeightsS8(pGy, 1, 1, N_OUT, pX, 1, 1, N_IN, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, 0, N_OUT, lr, 0, true, pR);
+    k.k.conv2dWeightUpdateS8(pGy, 1, 1, N_OUT, pX, 1, 1, N_IN, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, N_IN, lr, 0, true, pR);
     const w = k.readI8(pW, N);
     return Array.from(w, (v, i) => v - w0[i]!);
   }
@@ -633,7 +660,7 @@ describe('stochastic rounding is unbiased', () => {
     const pGy = k.f32(new Float32Array(CO).fill(1));
     const pS = k.f32(new Float32Array(CO).fill(1));
     const pR = k.rng(77);
-    k.k.biasUpdateS32(pGy, 1, CO, pB, pS, 1, 0, 0, CO, 0.25, 0, true, pR);
+    k.k.biasUpdateAllS32(pGy, 1, CO, pB, pS, 1, 0, 0.25, 0, true, pR);
     const b = k.readI32(pB, CO);
     let K = 0;
     for (let i = 0; i < CO; i++) {
@@ -657,34 +684,41 @@ describe('stochastic rounding is unbiased', () => {
   });
 
   /**
-   * KNOWN KERNEL ISSUE (reported, not fixed here): stepInt8 (assembly/kernels/update.ts)
-   * evaluates w - lr*dir + u in float32. Near |w| in [2^e, 2^(e+1)) float32 has spacing
-   * 2^(e-23), so w + u with u within half a spacing of 1 rounds up to w + 1 and floor()
-   * moves the weight by +1 even when lr*dir == 0: probability ~|w| * 2^-24 per weight and
-   * step (up to 2^-18 for |w| >= 64), a small upward bias; fractional steps are likewise
-   * only resolved to that spacing, not to the 2^-24 of u. Reproduced by setting the
-   * xorshift state so that the next u = 1 - 2^-24: the spec gives floor(w + 0 + u) = w,
-   * the kernel writes w + 1 for w = 100, -100, 64, 5. `it.fails` keeps the suite green
-   * while the issue exists and turns red once it is fixed (then drop `.fails`).
+   * Regression (stepInt8 once evaluated w - lr*dir + u in float32): near |w| in
+   * [2^e, 2^(e+1)) float32 has spacing 2^(e-23), so w + u with u within half a spacing of
+   * 1 rounded up to w + 1 and floor() moved the weight even when lr*dir == 0 (a small
+   * upward bias), and fractional steps were only resolved to that spacing, not to the
+   * 2^-24 of u. The xorshift state is set so that the next u is chosen exactly; one
+   * weight per call, so it is the one that draws it. Expected values are
+   * floor(w - lr*G + u), exact in binary (all terms dyadic). Fused and stored-gradient
+   * paths, both builds.
    */
-  it.fails('KNOWN ISSUE: lr = 0 with u = 1 - 2^-24 leaves w = 100 unchanged', () => {
-    const k = simd;
+  function stepWithU(k: KernelModule, path: 'fused' | 'stored', w: number, G: number, lr: number, u24: number): number {
     k.reset();
-    const pW = k.i8([100, -100, 64, 5]);
-    const pX = k.i8([1, 1, 1, 1]);
-    const pGy = k.f32([1]);
+    const pW = k.i8([w]);
+    const pX = k.i8([1]); // G = gy * (x - zx) * sx = gy
+    const pGy = k.f32([G]);
     const pS = k.f32([1]);
     const pR = k.alloc(4);
-    // weights are visited in order; give every one a u of 1 - 2^-24
-    const results: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      new Uint32Array(k.memory.buffer, pR, 1)[0] = xorshiftPrev(0xffffffff);
-      k.k.conv2dUpdateWeightsS8(pGy, 1, 1, 1, pX, 1, 1, 4, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, 0, 1, 0, 0, true, pR);
-      results.push(k.readI8(pW, 4)[0]!);
-      k.writeI8(pW, [[100, -100, 64, 5][i + 1] ?? 0]);
-    }
-    expect(results).toEqual([100, -100, 64, 5]);
-  });
+    new Uint32Array(k.memory.buffer, pR, 1)[0] = xorshiftPrev(((u24 << 8) | 0xff) >>> 0); // next u = u24 / 2^24
+    if (path === 'fused') k.k.conv2dWeightUpdateS8(pGy, 1, 1, 1, pX, 1, 1, 1, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, 1, lr, 0, true, pR);
+    else k.k.applyWeightUpdateS8(pGy, 1, 1, 1, 1, false, pW, pS, 0, 1, lr, 0, true, pR);
+    return k.readI8(pW, 1)[0]!;
+  }
+  const U_MAX = 0xffffff; // u = 1 - 2^-24
+  it.each([['simd', 'fused'], ['simd', 'stored'], ['scalar', 'fused'], ['scalar', 'stored']] as const)(
+    'regression: lr = 0 with u = 1 - 2^-24 leaves w unchanged; sub-spacing steps are resolved (%s, %s)', (b, path) => {
+      const k = mod(b);
+      const ws = [100, -100, 64, 5, 127, -127, 0, 1, -1];
+      expect(ws.map((w) => stepWithU(k, path, w, 1, 0, U_MAX))).toEqual(ws);
+      // w + 2^-23 + (1 - 2^-24) = w + 1 + 2^-24: moves; w + 2^-25 + (1 - 2^-24) = w + 1 - 2^-25: does not
+      expect(stepWithU(k, path, 100, -1, 2 ** -23, U_MAX)).toBe(101);
+      expect(stepWithU(k, path, 100, -1, 2 ** -25, U_MAX)).toBe(100);
+      // u = 0: w - 2^-23 floors to w - 1 (float32 rounded w - 2^-23 back to w for |w| >= 64)
+      expect(stepWithU(k, path, -100, 1, 2 ** -23, 0)).toBe(-101);
+      expect(stepWithU(k, path, 100, 1, 2 ** -23, 0)).toBe(99);
+      expect(stepWithU(k, path, 100, 0, 1, 0)).toBe(100);
+    });
 });
 
 /** State s such that xorshift32(s) == target (each xorshift step is invertible). */
@@ -718,7 +752,7 @@ describe('harness', () => {
     expect(decodeAsString(mem, 0)).toBe('null');
   });
 
-  it('an abort in AssemblyScript code becomes a thrown KernelAbort with the decoded message', async () => {
+  it('an abort in AssemblyScript code becomes a thrown KernelAbort with the decoded message; optional parameters are rejected', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tinytrain-abort-'));
     try {
       const entry = join(dir, 'boom.ts');
@@ -739,10 +773,12 @@ describe('harness', () => {
       expect(err.message).toContain('x must be positive, got -3');
       expect(err.file).toContain('boom.ts');
       expect(err.line).toBe(2);
-      // optional parameters: omitted ones get their defaults (argument count is set)
-      const opt = exports.opt as (a: number, b?: number) => number;
-      expect(opt(1)).toBe(6);
-      expect(opt(1, 2)).toBe(3);
+      // optional parameters make a varargs export that traps without the argument count,
+      // even with every argument passed: such a module is rejected, the kernels have none
+      const opt = exports.opt as (a: number, b: number) => number;
+      expect(() => opt(1, 2)).toThrow(WebAssembly.RuntimeError);
+      expect(() => assertNoOptionalParameters(exports, 'boom.ts')).toThrow(/optional parameters/);
+      for (const k of [simd, scalar]) expect(() => assertNoOptionalParameters(k.k as unknown as Record<string, unknown>, 'kernels')).not.toThrow();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

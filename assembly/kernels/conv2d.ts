@@ -22,7 +22,7 @@ export function conv2dForwardS8(
   w: usize, bias: usize, mult: usize, shift: usize,
   y: usize, OH: i32, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
   KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
-  w2: usize = 0, split: i32 = 0,
+  w2: usize, split: i32,
 ): void {
   conv2dForwardRowsS8(x, H, W, C, zx, w, bias, mult, shift, y, OH, OW, CO, zy, lo, hi, KH, KW, stride, pad, depthwise, w2, split, 0, OH, 0, 0);
 }
@@ -82,7 +82,7 @@ export function conv2dBackwardInputF32(
   w: usize, wScale: usize,
   gx: usize, H: i32, W: i32, C: i32,
   KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool, accumulate: bool,
-  w2: usize = 0, split: i32 = 0,
+  w2: usize, split: i32,
 ): void {
   if (!accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
   for (let oh = 0; oh < OH; oh++) {
@@ -118,61 +118,6 @@ export function conv2dBackwardInputF32(
         }
       }
     }
-  }
-}
-
-/**
- * Weight gradient and update fused: each weight's gradient is summed over the output
- * positions and applied at once, so no gradient buffer exists. Only output channels
- * [coBegin, coEnd) are trained (sparse update).
- */
-export function conv2dUpdateWeightsS8(
-  gy: usize, OH: i32, OW: i32, CO: i32,
-  x: usize, H: i32, W: i32, C: i32, zx: i32, sx: f32,
-  w: usize, wScale: usize, vel: usize,
-  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
-  coBegin: i32, coEnd: i32, lr: f32, mu: f32, qas: bool, rng: usize,
-): void {
-  const cin = depthwise ? 1 : C;
-  for (let co = coBegin; co < coEnd; co++) {
-    const s = load<f32>(wScale + (<usize>co << 2));
-    for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) {
-        for (let ci = 0; ci < cin; ci++) {
-          const xc = depthwise ? co : ci;
-          let g: f32 = 0;
-          for (let oh = 0; oh < OH; oh++) {
-            const ih = oh * stride - pad + kh;
-            if (ih < 0 || ih >= H) continue;
-            for (let ow = 0; ow < OW; ow++) {
-              const iw = ow * stride - pad + kw;
-              if (iw < 0 || iw >= W) continue;
-              const xv = <f32>(<i32>load<i8>(x + <usize>((ih * W + iw) * C + xc)) - zx);
-              g += load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)) * xv;
-            }
-          }
-          const idx = ((co * KH + kh) * KW + kw) * cin + ci;
-          const dir = withMomentum(integerGradient(g * sx, s, qas), vel == 0 ? 0 : vel + (<usize>idx << 2), mu);
-          const wp = w + <usize>idx;
-          store<i8>(wp, <i8>stepInt8(<i32>load<i8>(wp), dir, lr, rng));
-        }
-      }
-    }
-  }
-}
-
-/** Bias gradient (sum of gy over positions) and update fused, channels [coBegin, coEnd). */
-export function biasUpdateS32(
-  gy: usize, P: i32, CO: i32, bias: usize, wScale: usize, sx: f32, vel: usize,
-  coBegin: i32, coEnd: i32, lr: f32, mu: f32, qas: bool, rng: usize,
-): void {
-  for (let co = coBegin; co < coEnd; co++) {
-    let g: f32 = 0;
-    for (let p = 0; p < P; p++) g += load<f32>(gy + (<usize>(p * CO + co) << 2));
-    const s = load<f32>(wScale + (<usize>co << 2)) * sx;
-    const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>co << 2), mu);
-    const bp = bias + (<usize>co << 2);
-    store<i32>(bp, stepInt32(load<i32>(bp), dir, lr, rng));
   }
 }
 

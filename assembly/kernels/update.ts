@@ -28,14 +28,18 @@ export function withMomentum(g: f32, vel: usize, mu: f32): f32 {
   return v;
 }
 
-/** New int8 weight after a step of -lr*dir, stochastically rounded, kept in [-127, 127]. */
+/**
+ * New int8 weight after a step of -lr*dir, stochastically rounded, kept in [-127, 127].
+ * The sum is formed in f64: in f32, w + u would round up to w + 1 when u is within
+ * |w|*2^-24 of 1, moving weights that should not move.
+ */
 // @ts-ignore: decorator
 @inline
 export function stepInt8(w: i32, dir: f32, lr: f32, rng: usize): i32 {
-  let v = <f32>w - lr * dir + rngUniform(rng);
-  if (!(v >= -127.0)) v = v != v ? <f32>w : -127.0; // NaN keeps the old value
-  if (v > 127.99) v = 127.0;
-  return <i32>Mathf.floor(v);
+  let v = <f64>w - <f64>(lr * dir) + <f64>rngUniform(rng);
+  if (!(v >= -127.0)) v = v != v ? <f64>w : -127.0; // NaN keeps the old value
+  if (v > 127.0) v = 127.0;
+  return <i32>Math.floor(v);
 }
 
 /** New int32 bias after a step of -lr*dir, stochastically rounded, saturating. */

@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import asc from 'assemblyscript/asc';
+import { runAsc } from './asc.js';
 import binaryen from 'binaryen';
 
 export const WASM_PAGE = 65536;
@@ -33,7 +33,7 @@ export interface BuildRequest {
 export interface BuildResult { wasm: Uint8Array; pages: number }
 
 /** Room for asc's own static data (abort message strings): far more than it uses. */
-const STATIC_DATA_ROOM = 8192;
+export const STATIC_DATA_ROOM = 8192;
 
 export async function buildRuntime(req: BuildRequest): Promise<BuildResult> {
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-build-'));
@@ -50,10 +50,7 @@ export async function buildRuntime(req: BuildRequest): Promise<BuildResult> {
       '--initialMemory', String(pages), '--maximumMemory', String(pages),
       ...(req.simd ? ['--enable', 'simd'] : []),
     ];
-    const stderr: string[] = [];
-    const sink = { write: (s: string | Uint8Array): boolean => { stderr.push(String(s)); return true; } };
-    const { error } = await asc.main(args, { stdout: sink as never, stderr: sink as never });
-    if (error) throw new Error(`asc failed: ${error.message}\n${stderr.join('')}`);
+    await runAsc(args, req.simd ? 'SIMD build' : 'scalar build');
     const wasm = postOptimise(readFileSync(out));
     return { wasm, pages };
   } finally {
@@ -61,11 +58,16 @@ export async function buildRuntime(req: BuildRequest): Promise<BuildResult> {
   }
 }
 
+const F = binaryen.Features;
+export const RUNTIME_FEATURES = F.MVP | F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt | F.SIMD128;
+
 /** A final binaryen pass: validate, optimise for speed, drop names. */
 function postOptimise(bytes: Uint8Array): Uint8Array {
   const mod = binaryen.readBinary(bytes);
   try {
-    mod.setFeatures(binaryen.Features.All);
+    // Exactly what asc emits. Not Features.All: that also turns on binaryen's compact
+    // import encoding, which wasmtime and Node 20 reject.
+    mod.setFeatures(RUNTIME_FEATURES);
     binaryen.setOptimizeLevel(3);
     binaryen.setShrinkLevel(1);
     binaryen.setDebugInfo(false);

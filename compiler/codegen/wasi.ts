@@ -12,16 +12,16 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import asc from 'assemblyscript/asc';
+import { runAsc } from './asc.js';
 import binaryen from 'binaryen';
-import { packageRoot, WASM_PAGE, type BuildResult } from './build.js';
+import { packageRoot, STATIC_DATA_ROOM, WASM_PAGE, type BuildResult } from './build.js';
 
 /**
  * Room after memoryBase for static data: wasi-shim and error literals (about 4.6 KiB for
  * mnist-cnn) and main.ts's I/O scratch. Equal to build.ts's STATIC_DATA_ROOM so the WASI
  * build gets the same page count as the plain builds (manifest.wasmMemoryBytes).
  */
-export const WASI_STATIC_ROOM = 8192;
+export const WASI_STATIC_ROOM = STATIC_DATA_ROOM;
 /** SCRATCH_BYTES in assembly/wasi/main.ts: a zero segment binaryen may drop, so counted here. */
 const WASI_SCRATCH_BYTES = 512;
 
@@ -56,10 +56,7 @@ export async function buildWasiRuntime(source: string, memoryBase: number): Prom
       '--memoryBase', String(base),
       '--initialMemory', String(pages), '--maximumMemory', String(pages),
     ];
-    const stderr: string[] = [];
-    const sink = { write: (s: string | Uint8Array): boolean => { stderr.push(String(s)); return true; } };
-    const { error } = await asc.main(args, { stdout: sink as never, stderr: sink as never });
-    if (error) throw new Error(`asc (wasi build) failed: ${error.message}\n${stderr.join('')}`);
+    await runAsc(args, 'WASI build');
     const wasm = finish(readFileSync(out), base + WASI_STATIC_ROOM);
     return { wasm, pages };
   } finally {

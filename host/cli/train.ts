@@ -7,10 +7,12 @@ import { evaluateRuntime, trainRuntime } from '../train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { startProgress } from '../io/progress.js';
 import { addDataOptions, openDataset, type DataOptions } from './dataset-options.js';
-import { emit, floatOption, intOption, pct } from './common.js';
+import { emit, floatOption, intOption, note, pct } from './common.js';
+import { ENGINES, trainOnEngine, type Engine } from '../engines/index.js';
 
 interface TrainCliOptions extends DataOptions {
-  steps?: number; epochs?: number; lr: number; seed: number; save?: string; load?: string; eval: boolean; json?: boolean; variant?: 'simd' | 'scalar';
+  steps?: number; epochs?: number; lr: number; seed: number; save?: string; load?: string; eval: boolean; json?: boolean;
+  variant?: 'simd' | 'scalar'; engine: string;
 }
 
 export function registerTrain(program: Command): void {
@@ -24,31 +26,45 @@ export function registerTrain(program: Command): void {
     .option('--load <file>', 'start from this checkpoint instead of the compiled weights')
     .option('--save <file>', 'write the trained parameters (checkpoint) here, atomically')
     .option('--no-eval', 'skip the test-split evaluation after training')
-    .option('--variant <v>', 'simd | scalar module (default: the target\'s)')
+    .option('--variant <v>', 'simd | scalar module for the node engine (default: the target\'s)')
+    .option('--engine <name>', `where the runtime runs: ${ENGINES.join(' | ')}`, 'node')
     .option('--json', 'print one JSON object on stdout')
     .action(async (dir: string, o: TrainCliOptions) => {
       if (o.steps !== undefined && o.epochs !== undefined) throw new TinytrainError('give --steps or --epochs, not both');
       if (o.variant && o.variant !== 'simd' && o.variant !== 'scalar') throw new TinytrainError(`--variant must be simd or scalar, got '${o.variant}'`);
       const art = readArtifact(dir);
       const ds = openDataset(o, 'train', art.manifest);
-      const rt = await Runtime.load(art, o.variant);
-      rt.reset(o.seed);
-      if (o.load) {
-        rt.importCheckpoint(readFileSync(o.load), o.load);
+      if (!(ENGINES as readonly string[]).includes(o.engine)) {
+        throw new TinytrainError(`unknown engine '${o.engine}'`, `choose one of: ${ENGINES.join(', ')}`);
       }
       const steps = o.steps ?? (o.epochs ?? 1) * ds.count;
-      const bar = startProgress('train', steps);
-      let last = 0;
-      const summary = trainRuntime(rt, ds, {
-        steps, lr: o.lr, seed: o.seed, every: 100,
-        onProgress: (done, loss, acc) => { bar.tick(done - last, { loss, acc }); last = done; },
-      });
-      bar.stop();
+      const loaded = o.load ? readFileSync(o.load) : undefined;
+      const rt = await Runtime.load(art, o.variant);
+      rt.reset(o.seed);
+      if (loaded) rt.importCheckpoint(loaded, o.load);
+      let summary: { steps: number; loss: number; accuracy: number; skipped: number };
+      if (o.engine === 'node') {
+        // The embedded engine runs in this process, with a live progress bar.
+        const bar = startProgress('train', steps);
+        let last = 0;
+        summary = trainRuntime(rt, ds, {
+          steps, lr: o.lr, seed: o.seed, every: 100,
+          onProgress: (done, loss, acc) => { bar.tick(done - last, { loss, acc }); last = done; },
+        });
+        bar.stop();
+      } else {
+        // Other engines run the artifact's WASI build out of process; the checkpoint they
+        // write comes back into this runtime for evaluation and saving.
+        note(`training on ${o.engine}...`);
+        const r = await trainOnEngine(o.engine as Engine, dir, ds, { steps, lr: o.lr, seed: o.seed, ...(loaded ? { load: loaded } : {}) });
+        rt.importCheckpoint(r.checkpoint, `${o.engine} checkpoint`);
+        summary = r;
+      }
       let accuracy: number | null = null;
       if (o.eval) accuracy = evaluateRuntime(rt, openDataset(o, 'test', art.manifest));
       if (o.save) writeFileAtomic(o.save, rt.exportCheckpoint());
       const result = {
-        artifact: dir, target: art.manifest.target, data: o.data, classes: o.classes ?? null, samples: ds.count,
+        artifact: dir, target: art.manifest.target, engine: o.engine, data: o.data, classes: o.classes ?? null, samples: ds.count,
         steps: summary.steps, lr: o.lr, seed: o.seed, loss: summary.loss, trainAccuracy: summary.accuracy,
         accuracy, skippedSteps: summary.skipped, checkpoint: o.save ?? null,
       };

@@ -12,6 +12,7 @@
  *   order.bin        one u32 sample index per step, from host/train.ts sampleOrder
  *   checkpoint-out.bin, stdout   written by the runtime
  */
+import { statsWindowStart } from '../train.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,8 +28,6 @@ const MAGIC = 0x424a5454; // 'TTJB' read as a little-endian u32
 const VERSION = 1;
 const HEADER_BYTES = 64;
 const FLAG_LOAD = 1;
-/** host/train.ts reports loss/accuracy over the last min(steps, 1000) steps; so do we. */
-const STATS_WINDOW = 1000;
 
 export const JOB_FILES = {
   header: 'job.bin', image: 'image.bin', checkpoint: 'checkpoint.bin', samples: 'samples.bin',
@@ -62,7 +61,7 @@ export function jobHeader(m: Manifest, ds: Dataset, o: JobOptions): Uint8Array {
   const h = new DataView(new ArrayBuffer(HEADER_BYTES));
   const u32 = [MAGIC, VERSION, o.steps, 0, o.seed >>> 0, sampleBytes, ds.count, port.offset,
     m.image.offset, m.image.bytes, m.checkpoint.offset, m.checkpoint.bytes,
-    o.load ? FLAG_LOAD : 0, o.steps - Math.min(o.steps, STATS_WINDOW), m.classes, 0];
+    o.load ? FLAG_LOAD : 0, statsWindowStart(o.steps), m.classes, 0];
   u32.forEach((v, k) => h.setUint32(k * 4, v, true));
   h.setFloat32(12, o.lr, true); // slot 3; the runtime takes lr as f32, as Runtime.trainStep passes it
   return new Uint8Array(h.buffer);

@@ -32,28 +32,61 @@ type Bool = boolean | number;
 export interface KernelExports {
   memory: WebAssembly.Memory;
   rngSeed(state: Ptr, seed: number): void;
+  /** split = 0: all weights at w; split = k > 0: input channels [0, k) at w, [k, C) at w2 (see conv2d.ts). */
   conv2dForwardS8(
     x: Ptr, H: number, W: number, C: number, zx: number,
     w: Ptr, bias: Ptr, mult: Ptr, shift: Ptr,
     y: Ptr, OH: number, OW: number, CO: number, zy: number, lo: number, hi: number,
     KH: number, KW: number, stride: number, pad: number, depthwise: Bool,
+    w2: Ptr, split: number,
+  ): void;
+  /** Output rows [ohBegin, ohEnd); inRing / outRing > 0: x / y hold only that many rows (row r in slot r % ring). */
+  conv2dForwardRowsS8(
+    x: Ptr, H: number, W: number, C: number, zx: number,
+    w: Ptr, bias: Ptr, mult: Ptr, shift: Ptr,
+    y: Ptr, OH: number, OW: number, CO: number, zy: number, lo: number, hi: number,
+    KH: number, KW: number, stride: number, pad: number, depthwise: Bool,
+    w2: Ptr, split: number, ohBegin: number, ohEnd: number, inRing: number, outRing: number,
   ): void;
   conv2dBackwardInputF32(
     gy: Ptr, OH: number, OW: number, CO: number,
     w: Ptr, wScale: Ptr,
     gx: Ptr, H: number, W: number, C: number,
     KH: number, KW: number, stride: number, pad: number, depthwise: Bool, accumulate: Bool,
+    w2: Ptr, split: number,
   ): void;
-  conv2dUpdateWeightsS8(
+  /**
+   * Fused gradient + update of the weights reading input channels [0, K) (depthwise:
+   * channels [0, K)); w and vel hold that slice, [CO,KH,KW,K] (depthwise [K,KH,KW,1]);
+   * x has XC >= K channels per position.
+   */
+  conv2dWeightUpdateS8(
     gy: Ptr, OH: number, OW: number, CO: number,
-    x: Ptr, H: number, W: number, C: number, zx: number, sx: number,
+    x: Ptr, H: number, W: number, XC: number, zx: number, sx: number,
     w: Ptr, wScale: Ptr, vel: Ptr,
-    KH: number, KW: number, stride: number, pad: number, depthwise: Bool,
-    coBegin: number, coEnd: number, lr: number, mu: number, qas: Bool, rng: Ptr,
+    KH: number, KW: number, stride: number, pad: number, depthwise: Bool, K: number,
+    lr: number, mu: number, qas: Bool, rng: Ptr,
   ): void;
-  biasUpdateS32(
+  /** The same gradient dL/dW (real units) into out, in the slice layout. */
+  conv2dWeightGradF32(
+    gy: Ptr, OH: number, OW: number, CO: number,
+    x: Ptr, H: number, W: number, XC: number, zx: number, sx: number,
+    KH: number, KW: number, stride: number, pad: number, depthwise: Bool, K: number, out: Ptr,
+  ): void;
+  /** Applies a gradient stored for GK channels ([CO,KH,KW,GK]) to the slice of the first K. */
+  applyWeightUpdateS8(
+    grad: Ptr, GK: number, CO: number, KH: number, KW: number, depthwise: Bool,
+    w: Ptr, wScale: Ptr, vel: Ptr, K: number,
+    lr: number, mu: number, qas: Bool, rng: Ptr,
+  ): void;
+  biasUpdateAllS32(
     gy: Ptr, P: number, CO: number, bias: Ptr, wScale: Ptr, sx: number, vel: Ptr,
-    coBegin: number, coEnd: number, lr: number, mu: number, qas: Bool, rng: Ptr,
+    lr: number, mu: number, qas: Bool, rng: Ptr,
+  ): void;
+  biasGradF32(gy: Ptr, P: number, CO: number, out: Ptr): void;
+  applyBiasUpdateS32(
+    grad: Ptr, CO: number, bias: Ptr, wScale: Ptr, sx: number, vel: Ptr,
+    lr: number, mu: number, qas: Bool, rng: Ptr,
   ): void;
   avgpoolForwardS8(
     x: Ptr, H: number, W: number, C: number, zx: number,
@@ -71,15 +104,19 @@ export interface KernelExports {
   ): void;
   clampS8(x: Ptr, y: Ptr, count: number, lo: number, hi: number): void;
   clampBackwardF32(g: Ptr, y: Ptr, count: number, lo: number, hi: number): void;
+  saveChannelsS8(x: Ptr, P: number, C: number, K: number, out: Ptr): void;
+  saveMaskBits(y: Ptr, count: number, lo: number, hi: number, bits: Ptr): void;
+  clampBackwardBitsF32(g: Ptr, bits: Ptr, count: number): void;
   gradInto(src: Ptr, dst: Ptr, count: number, accumulate: Bool): void;
   argmaxS8(x: Ptr, count: number): number;
   softmaxCrossEntropyS8(logits: Ptr, count: number, scale: number, zp: number, label: number, grad: Ptr): number;
 }
 
 const KERNEL_NAMES = [
-  'rngSeed', 'conv2dForwardS8', 'conv2dBackwardInputF32', 'conv2dUpdateWeightsS8', 'biasUpdateS32',
+  'rngSeed', 'conv2dForwardS8', 'conv2dForwardRowsS8', 'conv2dBackwardInputF32',
+  'conv2dWeightUpdateS8', 'conv2dWeightGradF32', 'applyWeightUpdateS8', 'biasUpdateAllS32', 'biasGradF32', 'applyBiasUpdateS32',
   'avgpoolForwardS8', 'avgpoolBackwardF32', 'addS8', 'clampS8', 'clampBackwardF32', 'gradInto',
-  'argmaxS8', 'softmaxCrossEntropyS8',
+  'argmaxS8', 'softmaxCrossEntropyS8', 'saveChannelsS8', 'saveMaskBits', 'clampBackwardBitsF32',
 ] as const;
 
 /**
@@ -182,11 +219,8 @@ async function compileNow(entry: string, simd: boolean): Promise<Uint8Array<Arra
 
 /**
  * Instantiates a compiled AssemblyScript module with an `env.abort` that throws a
- * KernelAbort carrying the decoded message, file, line and column. Function exports are
- * wrapped: exports with optional parameters are varargs trampolines that read the
- * argument count from a global, so it is set on every call (as AssemblyScript's own
- * loader does) and a call leaving trailing optional parameters out gets their defaults
- * instead of a trap.
+ * KernelAbort carrying the decoded message, file, line and column. Exports are returned
+ * as they are (every kernel takes all its arguments: see assertNoOptionalParameters).
  */
 export async function instantiateAs(module: WebAssembly.Module): Promise<{ memory: WebAssembly.Memory; exports: Record<string, unknown> }> {
   let memory: WebAssembly.Memory | undefined;
@@ -199,17 +233,23 @@ export async function instantiateAs(module: WebAssembly.Module): Promise<{ memor
     },
   };
   const instance = await WebAssembly.instantiate(module, imports);
-  const raw = instance.exports as Record<string, unknown>;
-  if (!(raw.memory instanceof WebAssembly.Memory)) throw new Error('module exports no memory');
-  memory = raw.memory;
-  const setArgc = raw.__setArgumentsLength as ((n: number) => void) | undefined;
-  const exports: Record<string, unknown> = { memory };
-  for (const [name, value] of Object.entries(raw)) {
-    if (typeof value !== 'function' || name.startsWith('__')) continue;
-    const fn = value as (...args: unknown[]) => unknown;
-    exports[name] = setArgc ? (...args: unknown[]) => { setArgc(args.length); return fn(...args); } : fn;
-  }
+  const exports = instance.exports as Record<string, unknown>;
+  if (!(exports.memory instanceof WebAssembly.Memory)) throw new Error('module exports no memory');
+  memory = exports.memory;
   return { memory, exports };
+}
+
+/**
+ * An export with optional parameters is a varargs trampoline that reads the argument
+ * count from a global (set through `__setArgumentsLength`); called without it, it traps
+ * with a bare "unreachable" even when every argument is passed. The kernels have no
+ * optional parameters and the harness passes every argument, so such a module is
+ * rejected with a clear message instead.
+ */
+export function assertNoOptionalParameters(exports: Record<string, unknown>, what: string): void {
+  if ('__setArgumentsLength' in exports) {
+    throw new Error(`${what} has exports with optional parameters (it exports __setArgumentsLength): kernels must take every argument explicitly`);
+  }
 }
 
 export type TypedArrayLike = Int8Array | Uint8Array | Int32Array | Float32Array;
@@ -287,6 +327,7 @@ export async function loadKernels(opts: { simd: boolean }): Promise<KernelModule
   }
   const { module, dataEnd } = await built;
   const { exports } = await instantiateAs(module);
+  assertNoOptionalParameters(exports, 'the kernel module');
   for (const name of KERNEL_NAMES) {
     if (typeof exports[name] !== 'function') throw new Error(`kernel module lacks export ${name}`);
   }
@@ -409,5 +450,21 @@ export function randomConvCases(seed: number, count: number, depthwise: boolean,
     if (outDim(H, KH, stride, pad) < 1 || outDim(W, KW, stride, pad) < 1) continue;
     out.push({ H, W, C, CO, KH, KW, stride, pad, depthwise });
   }
+  return out;
+}
+
+/**
+ * Input channels [from, to) of a weight tensor in the kernel layout: [CO,KH,KW,C] ->
+ * [CO,KH,KW,to-from]; depthwise [C,KH,KW,1] -> [to-from,KH,KW,1] (channels from..to-1).
+ * With from = 0 this is the trained slice of a sparse update, with to = C the frozen rest.
+ */
+export function channelSlice(c: ConvCase, w: ArrayLike<number>, from: number, to: number): number[] {
+  const taps = c.KH * c.KW;
+  const out: number[] = [];
+  if (c.depthwise) {
+    for (let i = from * taps; i < to * taps; i++) out.push(w[i]!);
+    return out;
+  }
+  for (let t = 0; t < c.CO * taps; t++) for (let ci = from; ci < to; ci++) out.push(w[t * c.C + ci]!);
   return out;
 }
