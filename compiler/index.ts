@@ -79,6 +79,7 @@ export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme'
 export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Artifact> {
   const { quant } = quantizeSpec(spec, opts.calibration);
   const plan = planModel(quant, opts);
+  checkBudget(plan, opts); // before the (slow) WASM builds: an infeasible plan fails fast
   const arenaBase = plan.layout.trainEnd;
   const emitOpts = { arenaBase, momentum: opts.momentum ?? 0, qas: opts.qas ?? true };
   const source = emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
@@ -89,7 +90,6 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
     buildWasiRuntime(source, memoryBase),
   ]);
   const manifest = makeManifest(spec, opts, plan, emitOpts, simd.pages * 65536, opts.target.wasmSimd ? simd.wasm.length : scalar.wasm.length);
-  checkBudget(manifest, plan, opts);
   return { manifest, wasmSimd: simd.wasm, wasmScalar: scalar.wasm, wasmWasi: wasi.wasm, image: plan.layout.image, source };
 }
 
@@ -173,18 +173,21 @@ function describeStep(s: Program['steps'][number]): string {
   return `${s.kind}${who}${s.kind === 'weightUpdate' ? ` (${s.channels} ch)` : ''}`;
 }
 
-function checkBudget(m: Manifest, plan: Plan, opts: CompileOptions): void {
-  const budget = opts.budgetBytes ?? opts.target.sramBytes;
-  if (m.memory.sramPeakBytes <= budget) return;
-  const over = m.memory.sramPeakBytes - budget;
-  const peak = liveAt(plan.arena, plan.arena.peakStep).slice(0, 5)
+function checkBudget(plan: Plan, opts: CompileOptions): void {
+  const t = opts.target;
+  const budget = opts.budgetBytes ?? t.sramBytes;
+  const need = sramNeeded(plan, t);
+  if (need <= budget) return;
+  const { layout, arena } = plan;
+  const peak = liveAt(arena, arena.peakStep).slice(0, 5)
     .map((b) => `    ${b.key.padEnd(28)} ${String(b.bytes).padStart(9)} B`).join('\n');
-  const b = m.memory.breakdown;
+  const step = plan.program.steps[arena.peakStep];
+  const where = step ? `${step.kind}${'node' in step ? ` ${step.node.name}` : ''}` : '?';
   throw new TinytrainError(
-    `memory plan needs ${m.memory.sramPeakBytes} B of SRAM but the budget is ${budget} B: ${over} B over (target ${opts.target.name}).\n` +
-    `  arena ${b.arenaBytes} B, trained params ${b.trainedParamsBytes} B, optimizer ${b.optimizerStateBytes} B, ` +
-    `${opts.target.kind === 'mcu' ? '' : `frozen params ${b.frozenParamsBytes} B, `}reserve ${b.runtimeReserveBytes} B.\n` +
-    `  largest buffers live at the peak (step ${plan.arena.peakStep}: ${plan.program.steps[plan.arena.peakStep]?.kind}):\n${peak}`,
+    `memory plan needs ${need} B of SRAM but the budget is ${budget} B: ${need - budget} B over (target ${t.name}).\n` +
+    `  arena ${arena.arenaBytes} B, trained params ${layout.trainedParamBytes} B, optimizer ${layout.optimizerBytes} B, ` +
+    `${t.kind === 'mcu' ? '' : `frozen params ${layout.constBytes} B, `}reserve ${t.stackReserveBytes} B.\n` +
+    `  largest buffers live at the arena peak (step ${arena.peakStep}: ${where}):\n${peak}`,
     'train fewer layers (--scheme bias-only or last-k:N), drop momentum, or raise --budget',
   );
 }

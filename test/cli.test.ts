@@ -77,6 +77,24 @@ describe('tinytrain CLI', () => {
     expect(JSON.parse(e.stdout).accuracy).toBe(ja.accuracy);
   });
 
+  it('train --engine wasmtime / arm64 behaves like the embedded engine: same JSON, same checkpoint', () => {
+    const args = (engine: string, save: string): string[] => ['train', art, '--data', 'mnist', '--classes', '5-9', '--limit', '100', '--steps', '40',
+      '--seed', '5', '--engine', engine, '--save', save, '--json'];
+    const outputs = ['node', 'wasmtime', 'arm64'].map((engine) => {
+      const r = run(...args(engine, join(work, `${engine}.ck`)));
+      expect(r.code, `${engine}: ${r.stderr}`).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.engine).toBe(engine);
+      delete j.engine; delete j.checkpoint;
+      return { j, ck: readFileSync(join(work, `${engine}.ck`)) };
+    });
+    for (const o of outputs.slice(1)) {
+      expect(o.j).toEqual(outputs[0]!.j);
+      expect(Buffer.compare(o.ck, outputs[0]!.ck)).toBe(0);
+    }
+    expectCleanError(run('train', art, '--data', 'mnist', '--engine', 'jvm'), 1, /unknown engine 'jvm'/);
+  });
+
   it('bad flags exit 2 with a message', () => {
     expectCleanError(run('train', art, '--data', 'mnist', '--steps', 'many'), 2, /--steps must be an integer/);
     expectCleanError(run('compile', model, '--target', 'stm32f746'), 2, /--out/);

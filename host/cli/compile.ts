@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { TinytrainError } from '../../compiler/errors.js';
+import { Rng } from '../../compiler/ir/rng.js';
 import { compile } from '../../compiler/index.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
 import { parseScheme } from '../../compiler/sparse/parse.js';
@@ -19,7 +21,7 @@ export function registerCompile(program: Command): void {
     .option('--momentum <m>', 'SGD momentum (0 = plain SGD, no optimizer state)', floatOption('--momentum', 0, 0.999), 0)
     .option('--no-qas', 'disable Quantization-Aware Scaling of int8 gradients (for comparisons)')
     .option('--budget <size>', 'SRAM budget, e.g. 256KB (default: the target\'s SRAM)')
-    .option('--calibrate <dataset>', 'recalibrate activation ranges on this dataset\'s training split')
+    .option('--calibrate <dataset>', 'recalibrate activation ranges on this dataset\'s training split; "random" = uniform noise over the input range (memory planning only: the plan is exact, accuracy is not)')
     .option('--calibration-samples <n>', 'samples used with --calibrate', intOption('--calibration-samples', 1), 200)
     .option('--json', 'print one JSON object (the manifest summary) on stdout')
     .action(async (modelPath: string, o: { target: string; out: string; scheme: string; momentum: number; qas: boolean; budget?: string; calibrate?: string; calibrationSamples: number; json?: boolean }) => {
@@ -28,8 +30,18 @@ export function registerCompile(program: Command): void {
       const graph = buildGraph(spec);
       const scheme = parseScheme(graph, o.scheme);
       let calibration: Float32Array[] | undefined;
-      if (o.calibrate) {
+      if (o.calibrate === 'random') {
+        const rng = new Rng(0);
+        const [lo, hi] = graph.inputRange;
+        const n = graph.inputShape.reduce((a, b) => a * b, 1);
+        calibration = Array.from({ length: Math.min(o.calibrationSamples, 8) }, () => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform()));
+        note('calibrating on random inputs: the memory plan is exact, the quantisation is not meaningful for accuracy');
+      } else if (o.calibrate) {
         const ds = loadDataset(o.calibrate, 'train');
+        if (ds.shape.join('x') !== graph.inputShape.join('x')) {
+          throw new TinytrainError(`calibration dataset ${o.calibrate} has samples of shape ${ds.shape.join('x')}, the model takes ${graph.inputShape.join('x')}`,
+            'calibrate with data of the model\'s input shape');
+        }
         calibration = [...sampleOrder(ds.count, o.calibrationSamples, 0)].map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
       }
       note(`compiling ${spec.name} for ${target.name} (scheme ${scheme.name})...`);

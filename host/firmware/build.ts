@@ -1,0 +1,143 @@
+/**
+ * buildFirmware(): artifact -> Cortex-M ELF.
+ *
+ *   runtime-scalar.wasm --wasm2c--> runtime.c (memory accesses split, wasm2c.ts)
+ *   image.bin ------------------> tt-image.c (frozen part + initial trained region, const)
+ *   manifest + target ----------> tt-config.h, link.ld
+ *   + targets/firmware/*.c ------> arm-none-eabi-gcc -O2 -ffp-contract=off ... -> ELF
+ *
+ * The ELF is linked twice: first with regions far larger than any part, only to measure
+ * it (so an oversized firmware gets our error, with figures, instead of ld's), then with
+ * the target's real SRAM/Flash sizes, which ld enforces a second time.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TinytrainError } from '../../compiler/errors.js';
+import type { Target } from '../../targets/index.js';
+import { readArtifact, type LoadedArtifact } from '../artifact.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { slotsAreaBytes } from './flash-slots.js';
+import { configHeader, imageSource, linkerScript } from './generate.js';
+import { checkDataSegments, firmwareLayout } from './layout.js';
+import { checkFits, measure, type FirmwareUsage, type SectionSizes } from './sizes.js';
+import { checkWasm2cRuntimeHeaders, firmwareSourceDir, runToolOk, wasm2cIncludeDir } from './tools.js';
+import { wasm2c } from './wasm2c.js';
+
+export interface FirmwareBuild {
+  elf: string;
+  /** arm-none-eabi-size (Berkeley): text = code + .rodata, data, bss. */
+  sizes: SectionSizes;
+  sramUsedBytes: number;
+  flashUsedBytes: number;
+  usage: FirmwareUsage;
+  /** Bytes of the runtime's linear memory in SRAM ([checkpoint.offset, heapBase)) and in Flash. */
+  ramLinearBytes: number;
+  frozenBytes: number;
+}
+
+export interface BuildOptions {
+  /** Measurement only: drop the memory range checks (never for a shipped firmware). */
+  unchecked?: boolean;
+}
+
+/** Bump when the generated files or flags change in a way the cache key cannot see. */
+const BUILD_FORMAT = 'tinytrain-firmware@1';
+const FIRMWARE_SOURCES = ['main.c', 'startup.c', 'semihost.c', 'wasm-rt-static.c', 'crc32.c', 'flash-semihost.c', 'ckpt-slots.c', 'out.c'];
+/** Room for the measuring link: larger than any part, still below the SRAM origin. */
+const MEASURE_REGION_BYTES = 256 * 1024 * 1024;
+
+/** GCC flags for the target's core: hard-float ABI on the single-precision FPUs of these parts. */
+export function cpuFlags(t: Target): string[] {
+  const fpu: Record<string, string> = { 'cortex-m7': 'fpv5-sp-d16', 'cortex-m4': 'fpv4-sp-d16' };
+  if (t.kind !== 'mcu' || !(t.cpu in fpu)) {
+    throw new TinytrainError(`target ${t.name} (${t.cpu}) is not a Cortex-M target the firmware can be built for`,
+      'choose an MCU target: tinytrain targets lists them (stm32f746, nrf52840)');
+  }
+  return ['-mcpu=' + t.cpu, '-mthumb', ...(t.fpu ? ['-mfloat-abi=hard', '-mfpu=' + fpu[t.cpu]!] : ['-mfloat-abi=soft'])];
+}
+
+const COMMON_CFLAGS = [
+  '-O2', '-std=gnu11',
+  // Fused multiply-add would change float32 results: the bytes must equal every other engine's.
+  '-ffp-contract=off', '-fno-math-errno',
+  '-ffunction-sections', '-fdata-sections',
+  // The generated code asserts wasm_rt_is_initialized(); newlib's assert would pull in stdio.
+  '-DNDEBUG', '-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0',
+];
+
+export async function buildFirmware(artifactDir: string, target: Target, outElf: string, o: BuildOptions = {}): Promise<FirmwareBuild> {
+  const a = readArtifact(artifactDir);
+  const flags = cpuFlags(target);
+  checkWasm2cRuntimeHeaders();
+  const layout = await firmwareLayout(a);
+  const m = a.manifest;
+  const work = mkdtempSync(join(tmpdir(), 'tinytrain-firmware-'));
+  try {
+    const wasmPath = join(work, 'runtime-scalar.wasm');
+    writeFileSync(wasmPath, a.wasm('scalar'));
+    const gen = await wasm2c(wasmPath, work);
+    checkDataSegments(layout, gen.dataSegments);
+    writeFileSync(join(work, 'tt-config.h'), configHeader(m, layout, gen.importsAbort, !!o.unchecked));
+    writeFileSync(join(work, 'tt-image.c'), imageSource(m, layout));
+
+    const src = firmwareSourceDir();
+    const include = ['-I', work, '-I', src, '-I', wasm2cIncludeDir()];
+    const units = [
+      ...FIRMWARE_SOURCES.map((f) => ({ c: join(src, f), extra: ['-Wall', '-Wextra'] })),
+      // wasm2c's output is not warning-clean (unused locals); it is not ours to fix.
+      { c: gen.source, extra: ['-w'] },
+      { c: join(work, 'tt-image.c'), extra: ['-Wall'] },
+    ];
+    const objects = await inParallel(units.map((u, i) => async () => {
+      const obj = join(work, `${i}-${u.c.split('/').pop()!.replace(/\.c$/, '')}.o`);
+      await runToolOk('arm-none-eabi-gcc', [...flags, ...COMMON_CFLAGS, ...u.extra, ...include, '-c', u.c, '-o', obj], 'arm-none-eabi-gcc (Debian package gcc-arm-none-eabi)');
+      return obj;
+    }));
+
+    const slots = slotsAreaBytes(m);
+    const link = async (name: string, sizes: { flash: number; sram: number }): Promise<string> => {
+      const script = join(work, `${name}.ld`);
+      writeFileSync(script, linkerScript(target, sizes, slots));
+      const elf = join(work, `${name}.elf`);
+      await runToolOk('arm-none-eabi-gcc', [...flags, '-nostartfiles', '--specs=nano.specs', '--specs=rdimon.specs',
+        '-Wl,--gc-sections', '-T', script, '-L', src, ...objects, '-lm', '-o', elf], 'arm-none-eabi-gcc (link)');
+      return elf;
+    };
+
+    const ramLinearBytes = layout.ramEnd - layout.ramBase;
+    const frozenBytes = layout.frozenEnd - layout.frozenBase;
+    const usage = await measure(await link('measure', { flash: MEASURE_REGION_BYTES, sram: MEASURE_REGION_BYTES }), target, slots);
+    checkFits(usage, target, { ramLinearBytes, frozenBytes });
+    const elf = await link('firmware', { flash: target.flashBytes, sram: target.sramBytes });
+    writeFileAtomic(outElf, readFileSync(elf));
+    return { elf: outElf, sizes: usage.sizes, sramUsedBytes: usage.sramUsedBytes, flashUsedBytes: usage.flashUsedBytes, usage, ramLinearBytes, frozenBytes };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Identity of a firmware build: the runtime, the image, the target and every firmware
+ * source. A cached ELF with another key is stale.
+ */
+export function firmwareBuildKey(a: LoadedArtifact, t: Target, o: BuildOptions = {}): string {
+  const h = createHash('sha256').update(BUILD_FORMAT).update(JSON.stringify(t)).update(JSON.stringify(o))
+    .update(a.wasm('scalar')).update(a.manifest.image.sha256).update(a.manifest.layoutId).update(wasm2cIncludeDir());
+  // The C sources, and this folder's generators (src or dist, whichever is running).
+  for (const dir of [firmwareSourceDir(), dirname(fileURLToPath(import.meta.url))]) {
+    for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
+  }
+  return h.digest('hex');
+}
+
+/** Runs the jobs with at most one per core (gcc on a 500 KB image array is the slow one). */
+async function inParallel<T>(jobs: Array<() => Promise<T>>): Promise<T[]> {
+  const out: T[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => { while (next < jobs.length) { const k = next++; out[k] = await jobs[k]!(); } };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(cpus().length, jobs.length)) }, worker));
+  return out;
+}

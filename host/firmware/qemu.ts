@@ -1,0 +1,190 @@
+/**
+ * Training on an emulated Cortex-M: the artifact's firmware ELF (built once and cached
+ * in the artifact folder) runs in qemu-system-arm on the target's stand-in board, with
+ * the job (host/engines/job.ts format) and the checkpoint Flash area as files in QEMU's
+ * working directory, reached over semihosting.
+ *
+ * trainOnCortexM is the engine-style entry (same inputs and checkpoint bytes as the
+ * other engines); runFirmwareJob is the lower level the tests use to drive the Flash
+ * slots directly (resume from a Flash image, simulated power loss).
+ *
+ * $TINYTRAIN_QEMU_SYSTEM_ARM overrides the qemu binary.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { TinytrainError } from '../../compiler/errors.js';
+import type { Manifest } from '../../compiler/manifest.js';
+import type { Target } from '../../targets/index.js';
+import { readArtifact, type LoadedArtifact } from '../artifact.js';
+import { encodeCheckpoint } from '../checkpoint.js';
+import type { Dataset } from '../data/dataset.js';
+import { withJobDir } from '../engines/job.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { buildFirmware, firmwareBuildKey } from './build.js';
+import { erasedFlash, flashWithCheckpoint, newestSlot, type SlotState } from './flash-slots.js';
+import { runTool, type ToolRun } from './tools.js';
+
+export interface CortexMOptions {
+  steps: number;
+  lr: number;
+  seed: number;
+  /** A checkpoint file (Runtime.exportCheckpoint format) to resume from. */
+  load?: Uint8Array;
+  /** Steps per entry of `losses` (window means); 1 gives every step's loss. */
+  lossEvery?: number;
+  timeoutMs?: number;
+}
+
+export interface CortexMResult {
+  /** Same file format as Runtime.exportCheckpoint(). */
+  checkpoint: Uint8Array;
+  losses: number[];
+  /** Mean loss and training accuracy over the last min(steps, 1000) steps, as host/train.ts reports them. */
+  loss: number;
+  accuracy: number;
+  steps: number;
+  skipped: number;
+}
+
+export async function trainOnCortexM(artifactDir: string, target: Target, ds: Dataset, o: CortexMOptions): Promise<CortexMResult> {
+  const a = readArtifact(artifactDir);
+  const m = a.manifest;
+  const flash = o.load ? flashWithCheckpoint(m, o.load) : erasedFlash(m);
+  const run = await runFirmwareJob(a, target, ds, { ...o, resume: !!o.load, flash });
+  const r = firmwareReport(run);
+  const saved = newestSlot(m, run.flash);
+  if (!saved || saved.slot !== r.savedSlot) throw new Error(`firmware reported saving slot ${r.savedSlot}, but the Flash image's newest valid slot is ${saved?.slot ?? 'none'}`);
+  return { checkpoint: encodeCheckpoint(m, saved.payload), losses: r.losses, loss: r.loss, accuracy: r.accuracy, steps: r.steps, skipped: r.skipped };
+}
+
+// ---------------------------------------------------------------------------------------
+// One run of the firmware
+
+export interface FirmwareJob {
+  steps: number;
+  lr: number;
+  seed: number;
+  /** Resume from the newest valid slot in `flash` (the firmware picks it). */
+  resume: boolean;
+  /** The checkpoint Flash area before the run (flash-slots.ts). */
+  flash: Uint8Array;
+  lossEvery?: number;
+  /** Cut the checkpoint save off after half its payload, as a power loss would. */
+  powerLoss?: boolean;
+  /** Store into the frozen region before training (the firmware must trap). */
+  probeFrozenStore?: boolean;
+  timeoutMs?: number;
+}
+
+export interface FirmwareRun extends ToolRun {
+  /** The checkpoint Flash area after the run. */
+  flash: Uint8Array;
+  elf: string;
+  wallMs: number;
+}
+
+const FW_MAGIC = 0x57465454; // "TTFW"; targets/firmware/main.c reads fwjob.bin
+const FW_VERSION = 1;
+const FW_POWER_LOSS = 1;
+const FW_PROBE_FROZEN_STORE = 2;
+
+export async function runFirmwareJob(a: LoadedArtifact, target: Target, ds: Dataset, j: FirmwareJob): Promise<FirmwareRun> {
+  const m = a.manifest;
+  if (!target.qemuMachine) throw new TinytrainError(`target ${target.name} has no QEMU board to emulate it`, 'choose an MCU target: stm32f746 or nrf52840');
+  const elf = await ensureFirmware(a, target);
+  // job.ts sets the resume flag from `load`; the firmware reads the checkpoint from the
+  // Flash slots, so the newest slot stands in (and a resume with none fails here).
+  let load: Uint8Array | undefined;
+  if (j.resume) {
+    const newest = newestSlot(m, j.flash);
+    if (!newest) throw new TinytrainError('cannot resume: the checkpoint Flash image holds no valid slot', 'start without a checkpoint');
+    load = encodeCheckpoint(m, newest.payload);
+  }
+  return withJobDir(a, ds, { steps: j.steps, lr: j.lr, seed: j.seed, load }, async (dir) => {
+    const fw = new DataView(new ArrayBuffer(16));
+    [FW_MAGIC, FW_VERSION, (j.powerLoss ? FW_POWER_LOSS : 0) | (j.probeFrozenStore ? FW_PROBE_FROZEN_STORE : 0), j.lossEvery ?? 1]
+      .forEach((v, k) => fw.setUint32(4 * k, v, true));
+    writeFileSync(join(dir, 'fwjob.bin'), new Uint8Array(fw.buffer));
+    writeFileSync(join(dir, 'flash.bin'), j.flash);
+    const qemu = process.env.TINYTRAIN_QEMU_SYSTEM_ARM ?? 'qemu-system-arm';
+    const t0 = performance.now();
+    const r = await runTool(qemu, [
+      '-M', target.qemuMachine!, '-nographic', '-monitor', 'none', '-serial', 'none',
+      '-semihosting-config', 'enable=on,target=native', '-kernel', elf,
+    ], 'the system emulator qemu-system-arm', { cwd: dir, timeoutMs: j.timeoutMs ?? defaultTimeoutMs(m, j.steps) });
+    const wallMs = performance.now() - t0;
+    if (r.timedOut) throw new Error(`firmware run timed out after ${(wallMs / 1000).toFixed(0)} s (${j.steps} steps); pass a larger timeoutMs`);
+    return { ...r, flash: new Uint8Array(readFileSync(join(dir, 'flash.bin'))), elf, wallMs };
+  });
+}
+
+/** Generous: QEMU runs a step of these models in milliseconds to tenths of a second. */
+function defaultTimeoutMs(m: Manifest, steps: number): number {
+  const perStepMs = 20 + m.wasmMemoryBytes / 1000; // grows with model size; ~0.7 s for MobileNetV2-0.35
+  return 60_000 + steps * perStepMs;
+}
+
+// ---------------------------------------------------------------------------------------
+// The firmware's JSON line
+
+export interface FirmwareReport {
+  slots: [SlotState, SlotState];
+  loaded: number | null;
+  losses: number[];
+  steps: number;
+  loss: number;
+  accuracy: number;
+  skipped: number;
+  savedSlot: number;
+  savedSeq: number;
+  interrupted: boolean;
+  stackPeakBytes: number;
+}
+
+interface RawReport {
+  slots: [SlotState, SlotState]; loaded: number | null; lossEvery: number; losses: string[]; steps: number; statsFrom: number;
+  counted: number; correct: number; lossSum: string; skipped: number; savedSlot: number; savedSeq: number; interrupted: boolean;
+  stackPeakBytes: number;
+}
+
+/** A finished run's report; a failed run is an Error carrying the firmware's own message. */
+export function firmwareReport(run: FirmwareRun): FirmwareReport {
+  if (run.code !== 0) {
+    throw new Error(`firmware failed (qemu exit ${run.code}):\n${(run.stdout + run.stderr).trim().slice(-2000)}`);
+  }
+  const line = run.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{')).pop();
+  let r: RawReport;
+  try {
+    r = JSON.parse(line ?? '') as RawReport;
+  } catch {
+    throw new Error(`firmware printed no report line (stdout: ${JSON.stringify(run.stdout.slice(-400))})`);
+  }
+  return {
+    slots: r.slots, loaded: r.loaded, losses: r.losses.map(f64FromHex), steps: r.steps,
+    // Means exactly as host/train.ts computes them: an f64 sum in step order over the window.
+    loss: r.counted ? f64FromHex(r.lossSum) / r.counted : NaN,
+    accuracy: r.counted ? r.correct / r.counted : NaN,
+    skipped: r.skipped, savedSlot: r.savedSlot, savedSeq: r.savedSeq, interrupted: r.interrupted, stackPeakBytes: r.stackPeakBytes,
+  };
+}
+
+function f64FromHex(hex: string): number {
+  const v = new DataView(new ArrayBuffer(8));
+  v.setBigUint64(0, BigInt('0x' + hex));
+  return v.getFloat64(0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The cached ELF
+
+/** The artifact's firmware for `target`: `firmware-<target>.elf` beside the manifest, rebuilt when stale. */
+export async function ensureFirmware(a: LoadedArtifact, target: Target): Promise<string> {
+  // Absolute: QEMU runs in the job folder.
+  const elf = resolve(a.dir, `firmware-${target.name}.elf`);
+  const keyFile = `${elf}.key`;
+  const key = firmwareBuildKey(a, target);
+  if (existsSync(elf) && existsSync(keyFile) && readFileSync(keyFile, 'utf8').trim() === key) return elf;
+  await buildFirmware(a.dir, target, elf);
+  writeFileAtomic(keyFile, key + '\n');
+  return elf;
+}
