@@ -28,8 +28,12 @@ export interface CompileOptions {
   /** false: one buffer per tensor (the planner's safety reference). */
   reuse?: boolean;
   budgetBytes?: number;
+  /** Rounding of int8/int32 parameter updates (default stochastic). */
+  rounding?: 'stochastic' | 'nearest';
   /** Backward pruning / update reordering / bit masks (all on by default). */
   program?: ProgramOptions;
+  /** Called as each compile stage finishes (for progress display). */
+  onStage?: (stage: 'quantized' | 'planned' | 'generated' | 'built') => void;
 }
 
 export interface Artifact {
@@ -78,17 +82,21 @@ export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme'
 
 export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Artifact> {
   const { quant } = quantizeSpec(spec, opts.calibration);
+  opts.onStage?.('quantized');
   const plan = planModel(quant, opts);
   checkBudget(plan, opts); // before the (slow) WASM builds: an infeasible plan fails fast
+  opts.onStage?.('planned');
   const arenaBase = plan.layout.trainEnd;
-  const emitOpts = { arenaBase, momentum: opts.momentum ?? 0, qas: opts.qas ?? true };
+  const emitOpts = { arenaBase, momentum: opts.momentum ?? 0, qas: opts.qas ?? true, rounding: opts.rounding ?? 'stochastic' } as const;
   const source = emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
   const memoryBase = arenaBase + plan.arena.arenaBytes;
+  opts.onStage?.('generated');
   const [simd, scalar, wasi] = await Promise.all([
     buildRuntime({ source, memoryBase, simd: true }),
     buildRuntime({ source, memoryBase, simd: false }),
     buildWasiRuntime(source, memoryBase),
   ]);
+  opts.onStage?.('built');
   const manifest = makeManifest(spec, opts, plan, emitOpts, simd.pages * 65536, opts.target.wasmSimd ? simd.wasm.length : scalar.wasm.length);
   return { manifest, wasmSimd: simd.wasm, wasmScalar: scalar.wasm, wasmWasi: wasi.wasm, image: plan.layout.image, source };
 }
@@ -103,7 +111,7 @@ export function sramNeeded(plan: Plan, t: Target): number {
   return arena.arenaBytes + (layout.trainEnd - layout.trainBase) + t.stackReserveBytes + (t.kind === 'mcu' ? 0 : layout.constBytes);
 }
 
-function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: { arenaBase: number; momentum: number; qas: boolean },
+function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: { arenaBase: number; momentum: number; qas: boolean; rounding: 'stochastic' | 'nearest' },
   wasmMemoryBytes: number, codeBytes: number): Manifest {
   const { quant, layout, arena, program, graph } = plan;
   const t = opts.target;
@@ -134,7 +142,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
         return { name: n.name, bias: !!l?.bias, weightRatio: l?.weightRatio ?? 0, channels: trainedChannels(l, n), splitChannels: splitChannels(n) };
       }),
     },
-    optimizer: { kind: 'sgd', momentum: emit.momentum, qas: emit.qas, rounding: 'stochastic' },
+    optimizer: { kind: 'sgd', momentum: emit.momentum, qas: emit.qas, rounding: emit.rounding },
     classes: graph.classes,
     inputs: [{ name: 'input', offset: emit.arenaBase + arena.buffers.get('act:input')!.offset, shape: [...graph.inputShape], dtype: 'int8', scale: inQ.scale, zeroPoint: inQ.zp, range: graph.inputRange }],
     outputs: [{ name: canon(graph.output), offset: emit.arenaBase + arena.buffers.get(`act:${canon(graph.output)}`)!.offset, shape: [graph.classes], dtype: 'int8', scale: outQ.scale, zeroPoint: outQ.zp }],

@@ -35,7 +35,7 @@ export interface Manifest {
   target: string;
   targetKind: 'mcu' | 'mobile' | 'desktop';
   scheme: { name: string; layers: Array<{ name: string; bias: boolean; weightRatio: number; channels: number; splitChannels: number }> };
-  optimizer: { kind: 'sgd'; momentum: number; qas: boolean; rounding: 'stochastic' };
+  optimizer: { kind: 'sgd'; momentum: number; qas: boolean; rounding: 'stochastic' | 'nearest' };
   classes: number;
   inputs: TensorPort[];
   outputs: TensorPort[];

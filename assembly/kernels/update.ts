@@ -7,9 +7,17 @@
 // gradient is used, which is what the "no QAS" setting measures.
 //
 // Integer steps are rounded stochastically (floor(v + u), u ~ U[0,1) from the runtime's
-// xorshift32), so sub-unit steps are kept on average instead of being rounded away.
+// xorshift32), so sub-unit steps are kept on average instead of being rounded away;
+// rng == 0 selects round-to-nearest (floor(v + 0.5)), kept for comparison.
 
 import { rngUniform } from './rng';
+
+/** The rounding offset: U[0,1) for stochastic rounding, or 0.5 (round to nearest) when rng == 0. */
+// @ts-ignore: decorator
+@inline
+function roundingOffset(rng: usize): f64 {
+  return rng == 0 ? 0.5 : <f64>rngUniform(rng);
+}
 
 /** Scale a real-valued gradient into the integer domain of a parameter with scale s. */
 // @ts-ignore: decorator
@@ -36,7 +44,7 @@ export function withMomentum(g: f32, vel: usize, mu: f32): f32 {
 // @ts-ignore: decorator
 @inline
 export function stepInt8(w: i32, dir: f32, lr: f32, rng: usize): i32 {
-  let v = <f64>w - <f64>(lr * dir) + <f64>rngUniform(rng);
+  let v = <f64>w - <f64>(lr * dir) + roundingOffset(rng);
   if (!(v >= -127.0)) v = v != v ? <f64>w : -127.0; // NaN keeps the old value
   if (v > 127.0) v = 127.0;
   return <i32>Math.floor(v);
@@ -46,7 +54,7 @@ export function stepInt8(w: i32, dir: f32, lr: f32, rng: usize): i32 {
 // @ts-ignore: decorator
 @inline
 export function stepInt32(b: i32, dir: f32, lr: f32, rng: usize): i32 {
-  let v = <f64>b - <f64>(lr * dir) + <f64>rngUniform(rng);
+  let v = <f64>b - <f64>(lr * dir) + roundingOffset(rng);
   if (!(v >= -2147483648.0)) v = v != v ? <f64>b : -2147483648.0;
   if (v > 2147483647.0) v = 2147483647.0;
   return <i32>Math.floor(v);

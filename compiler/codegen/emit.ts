@@ -13,6 +13,7 @@ export interface EmitOptions {
   arenaBase: number;
   momentum: number;
   qas: boolean;
+  rounding: 'stochastic' | 'nearest';
 }
 
 /** An f32 constant that parses back to exactly the same float32. */
@@ -182,21 +183,21 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         const [H, W] = inGeom(n);
         const head = `${G(n.output)}, ${outGeom(n)}, ${mem(s.x)}, ${H}, ${W}, ${s.xChannels}, ${zp(x)}, ${inputScale(n)}`;
         return s.kind === 'weightUpdate'
-          ? `conv2dWeightUpdateS8(${head}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ${kGeom(n)}, ${s.channels}, lr, MOMENTUM, QAS, STATE); // ${n.name}`
+          ? `conv2dWeightUpdateS8(${head}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ${kGeom(n)}, ${s.channels}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${n.name}`
           : `conv2dWeightGradF32(${head}, ${kGeom(n)}, ${s.channels}, ${mem(s.writes[0]!)}); // ${n.name}`;
       }
       case 'applyWeight': {
         const n = s.node;
         const sl = slot(n);
         return `applyWeightUpdateS8(${mem(s.reads[0]!)}, ${s.gradChannels}, ${n.outShape[2]}, ${kShape(n)}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ` +
-          `${s.channels}, lr, MOMENTUM, QAS, STATE); // ${n.name}`;
+          `${s.channels}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${n.name}`;
       }
       case 'biasUpdate': case 'biasGrad': case 'applyBias': {
         const n = s.node;
         const sl = slot(n);
         const P = n.outShape[0] * n.outShape[1];
         const CO = n.outShape[2];
-        const tail = `${sl.bq}, ${sl.wScale}, ${inputScale(n)}, ${sl.velB}, lr, MOMENTUM, QAS, STATE); // ${n.name}`;
+        const tail = `${sl.bq}, ${sl.wScale}, ${inputScale(n)}, ${sl.velB}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${n.name}`;
         if (s.kind === 'biasUpdate') return `biasUpdateAllS32(${G(n.output)}, ${P}, ${CO}, ${tail}`;
         if (s.kind === 'biasGrad') return `biasGradF32(${G(n.output)}, ${P}, ${CO}, ${mem(s.writes[0]!)}); // ${n.name}`;
         return `applyBiasUpdateS32(${mem(s.reads[0]!)}, ${CO}, ${tail}`;
@@ -222,6 +223,8 @@ import {
 const STATE: usize = ${layout.stateOffset};
 const MOMENTUM: f32 = ${f32(o.momentum)};
 const QAS: bool = ${o.qas};
+/** Where update kernels draw rounding noise: the runtime's rng (stochastic rounding), or 0 = round to nearest. */
+const ROUNDING_RNG: usize = ${o.rounding === 'stochastic' ? 'STATE' : '0'};
 const LOGITS: usize = ${A(logits)};
 
 /** Resets optimizer and runtime state; parameters are whatever the image/checkpoint holds. */

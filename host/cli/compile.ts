@@ -9,6 +9,7 @@ import { getTarget, parseByteSize } from '../../targets/index.js';
 import { loadDataset, imageAt } from '../data/dataset.js';
 import { sampleOrder } from '../train.js';
 import { writeArtifact } from '../artifact.js';
+import { startProgress } from '../io/progress.js';
 import { emit, floatOption, intOption, kb, note, readModelFile } from './common.js';
 
 export function registerCompile(program: Command): void {
@@ -20,11 +21,13 @@ export function registerCompile(program: Command): void {
     .option('--scheme <scheme>', 'what trains: full | bias-only | last-k:N | FILE.json', 'full')
     .option('--momentum <m>', 'SGD momentum (0 = plain SGD, no optimizer state)', floatOption('--momentum', 0, 0.999), 0)
     .option('--no-qas', 'disable Quantization-Aware Scaling of int8 gradients (for comparisons)')
+    .option('--rounding <mode>', 'rounding of int8 updates: stochastic | nearest', 'stochastic')
     .option('--budget <size>', 'SRAM budget, e.g. 256KB (default: the target\'s SRAM)')
     .option('--calibrate <dataset>', 'recalibrate activation ranges on this dataset\'s training split; "random" = uniform noise over the input range (memory planning only: the plan is exact, accuracy is not)')
     .option('--calibration-samples <n>', 'samples used with --calibrate', intOption('--calibration-samples', 1), 200)
     .option('--json', 'print one JSON object (the manifest summary) on stdout')
-    .action(async (modelPath: string, o: { target: string; out: string; scheme: string; momentum: number; qas: boolean; budget?: string; calibrate?: string; calibrationSamples: number; json?: boolean }) => {
+    .action(async (modelPath: string, o: { target: string; out: string; scheme: string; momentum: number; qas: boolean; budget?: string; calibrate?: string; calibrationSamples: number; json?: boolean; rounding: string }) => {
+      if (o.rounding !== 'stochastic' && o.rounding !== 'nearest') throw new TinytrainError(`--rounding must be stochastic or nearest, got '${o.rounding}'`);
       const spec = readModelFile(modelPath);
       const target = getTarget(o.target);
       const graph = buildGraph(spec);
@@ -44,11 +47,13 @@ export function registerCompile(program: Command): void {
         }
         calibration = [...sampleOrder(ds.count, o.calibrationSamples, 0)].map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
       }
-      note(`compiling ${spec.name} for ${target.name} (scheme ${scheme.name})...`);
+      const bar = startProgress(`compile ${spec.name} for ${target.name} (scheme ${scheme.name})`, 4);
       const artifact = await compile(spec, {
-        target, scheme, momentum: o.momentum, qas: o.qas, calibration,
+        onStage: (stage) => bar.tick(1, { stage }),
+        target, scheme, momentum: o.momentum, qas: o.qas, rounding: o.rounding, calibration,
         ...(o.budget !== undefined ? { budgetBytes: parseByteSize(o.budget) } : {}),
       });
+      bar.stop();
       await writeArtifact(o.out, artifact);
       const m = artifact.manifest;
       const b = m.memory.breakdown;

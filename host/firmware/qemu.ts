@@ -73,6 +73,8 @@ export interface FirmwareJob {
   powerLoss?: boolean;
   /** Store into the frozen region before training (the firmware must trap). */
   probeFrozenStore?: boolean;
+  /** Run QEMU with -icount, so the firmware's cycle count is proportional to instructions executed. */
+  icount?: boolean;
   timeoutMs?: number;
 }
 
@@ -110,7 +112,7 @@ export async function runFirmwareJob(a: LoadedArtifact, target: Target, ds: Data
     const t0 = performance.now();
     const r = await runTool(qemu, [
       '-M', target.qemuMachine!, '-nographic', '-monitor', 'none', '-serial', 'none',
-      '-semihosting-config', 'enable=on,target=native', '-kernel', elf,
+      '-semihosting-config', 'enable=on,target=native', ...(j.icount ? ['-icount', 'shift=0'] : []), '-kernel', elf,
     ], 'the system emulator qemu-system-arm', { cwd: dir, timeoutMs: j.timeoutMs ?? defaultTimeoutMs(m, j.steps) });
     const wallMs = performance.now() - t0;
     if (r.timedOut) throw new Error(`firmware run timed out after ${(wallMs / 1000).toFixed(0)} s (${j.steps} steps); pass a larger timeoutMs`);
@@ -139,12 +141,14 @@ export interface FirmwareReport {
   savedSeq: number;
   interrupted: boolean;
   stackPeakBytes: number;
+  /** SysTick cycles over the training loop: core cycles on a part, virtual time under QEMU (see cycles.h). */
+  cycles: number;
 }
 
 interface RawReport {
   slots: [SlotState, SlotState]; loaded: number | null; lossEvery: number; losses: string[]; steps: number; statsFrom: number;
   counted: number; correct: number; lossSum: string; skipped: number; savedSlot: number; savedSeq: number; interrupted: boolean;
-  stackPeakBytes: number;
+  stackPeakBytes: number; cyclesHi: number; cyclesLo: number;
 }
 
 /** A finished run's report; a failed run is an Error carrying the firmware's own message. */
@@ -165,6 +169,7 @@ export function firmwareReport(run: FirmwareRun): FirmwareReport {
     loss: r.counted ? f64FromHex(r.lossSum) / r.counted : NaN,
     accuracy: r.counted ? r.correct / r.counted : NaN,
     skipped: r.skipped, savedSlot: r.savedSlot, savedSeq: r.savedSeq, interrupted: r.interrupted, stackPeakBytes: r.stackPeakBytes,
+    cycles: r.cyclesHi * 2 ** 32 + r.cyclesLo,
   };
 }
 

@@ -24,6 +24,7 @@
 #include "tt-config.h"
 #include "tt-memory.h"
 #include "ckpt-slots.h"
+#include "cycles.h"
 #include "flash.h"
 #include "out.h"
 #include "semihost.h"
@@ -231,6 +232,8 @@ int main(void) {
 
   /* Loss/accuracy over steps [stats_from, steps), summed in f64 in step order like
    * host/train.ts; window means of every loss_every steps for the loss curve. */
+  cycles_start();
+  const uint64_t t0 = cycles_now();
   double loss_sum = 0, window = 0;
   uint32_t correct = 0, counted = 0, in_window = 0, printed = 0;
   uint32_t picks[64];
@@ -262,6 +265,7 @@ int main(void) {
       in_window = 0;
     }
   }
+  const uint64_t train_cycles = cycles_now() - t0; /* includes reading the samples */
   sh_close(samples);
   sh_close(labels);
   sh_close(order);
@@ -292,6 +296,10 @@ int main(void) {
   out_str(stop_after < TT_CK_BYTES ? "true" : "false");
   out_str(",\"sramLinearBytes\":");
   out_u32(TT_RAM_BYTES);
+  out_str(",\"cyclesHi\":");
+  out_u32((uint32_t)(train_cycles >> 32));
+  out_str(",\"cyclesLo\":");
+  out_u32((uint32_t)train_cycles);
   out_str(",\"stackPeakBytes\":");
   out_u32(stack_peak());
   out_str("}\n");

@@ -41,11 +41,12 @@ FAULT_HANDLER(MemManage_Handler, "tinytrain-firmware: memory management fault\n"
 FAULT_HANDLER(BusFault_Handler, "tinytrain-firmware: bus fault\n")
 FAULT_HANDLER(UsageFault_Handler, "tinytrain-firmware: usage fault\n")
 FAULT_HANDLER(Unexpected_Handler, "tinytrain-firmware: unexpected exception\n")
+void SysTick_Handler(void); /* cycles.c */
 
 /* The 16 system entries; no peripheral interrupts are enabled, so none follow. */
 __attribute__((section(".vectors"), used)) static const void* const vectors[16] = {
     __stack_top,        Reset_Handler,      NMI_Handler,        HardFault_Handler,
     MemManage_Handler,  BusFault_Handler,   UsageFault_Handler, 0,
     0,                  0,                  0,                  Unexpected_Handler, /* SVCall */
-    Unexpected_Handler, 0,                  Unexpected_Handler, Unexpected_Handler, /* DebugMon, PendSV, SysTick */
+    Unexpected_Handler, 0,                  Unexpected_Handler, SysTick_Handler, /* DebugMon, PendSV, SysTick */
 };
