@@ -7,7 +7,7 @@ import { TinytrainError } from './errors.js';
 import { buildGraph, hasParams, type Graph } from './ir/graph.js';
 import type { ModelSpec } from './ir/model.js';
 import { loadParams, type ParamSet } from './ir/params.js';
-import { calibrate, quantizeModel, type QuantModel } from './quantize/quantize.js';
+import { calibrate, quantizeModel, sharesInputQuant, type QuantModel } from './quantize/quantize.js';
 import { buildProgram, type Program, type ProgramOptions } from './autodiff/program.js';
 import { planArena, liveAt, type ArenaPlan } from './memory/planner.js';
 import { layoutParams, STATE_BYTES, type MemoryLayout } from './memory/layout.js';
@@ -59,17 +59,21 @@ export interface Plan {
 export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[]): { graph: Graph; params: ParamSet; quant: QuantModel } {
   const graph = buildGraph(spec);
   const params = loadParams(graph, spec);
+  // A model's own int8 quantisation (spec.quantization, from QDQ models) wins; ranges fill the rest.
+  const fixed = spec.quantization?.tensors ?? {};
+  const needsRange = graph.nodes.filter((n) => !sharesInputQuant(n) && !Object.prototype.hasOwnProperty.call(fixed, n.output));
   let ranges: Map<string, [number, number]>;
   if (calibration && calibration.length > 0) ranges = calibrate(graph, params, calibration);
   else if (spec.calibration) ranges = new Map(Object.entries(spec.calibration));
+  else if (needsRange.length === 0) ranges = new Map();
   else {
     throw new TinytrainError(`model '${spec.name}' has no calibration ranges`,
       'pass calibration data (--calibrate DATASET), or pretrain the model with tinytrain, which stores its ranges');
   }
-  for (const n of graph.nodes) {
+  for (const n of needsRange) {
     if (!ranges.has(n.output)) throw new TinytrainError(`calibration: no range for tensor '${n.output}'`, 'recalibrate with --calibrate DATASET');
   }
-  return { graph, params, quant: quantizeModel(graph, params, ranges) };
+  return { graph, params, quant: quantizeModel(graph, params, ranges, spec.quantization) };
 }
 
 export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program'>): Plan {
@@ -97,7 +101,10 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
     buildWasiRuntime(source, memoryBase),
   ]);
   opts.onStage?.('built');
-  const manifest = makeManifest(spec, opts, plan, emitOpts, simd.pages * 65536, opts.target.wasmSimd ? simd.wasm.length : scalar.wasm.length);
+  // asc's own static data (abort messages) sits above the arena and is SRAM too.
+  const staticBytes = (await heapBaseOf(scalar.wasm)) - memoryBase;
+  checkBudget(plan, opts, staticBytes);
+  const manifest = makeManifest(spec, opts, plan, emitOpts, simd.pages * 65536, opts.target.wasmSimd ? simd.wasm.length : scalar.wasm.length, staticBytes);
   return { manifest, wasmSimd: simd.wasm, wasmScalar: scalar.wasm, wasmWasi: wasi.wasm, image: plan.layout.image, source };
 }
 
@@ -106,13 +113,19 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
  * parameters, optimizer and runtime state) and the target's stack/runtime reserve; frozen
  * parameters too, except on MCUs where they stay in Flash.
  */
-export function sramNeeded(plan: Plan, t: Target): number {
+export function sramNeeded(plan: Plan, t: Target, staticBytes = 0): number {
   const { layout, arena } = plan;
-  return arena.arenaBytes + (layout.trainEnd - layout.trainBase) + t.stackReserveBytes + (t.kind === 'mcu' ? 0 : layout.constBytes);
+  return arena.arenaBytes + (layout.trainEnd - layout.trainBase) + staticBytes + t.stackReserveBytes + (t.kind === 'mcu' ? 0 : layout.constBytes);
+}
+
+/** End of a built module's static data (its exported heapBase()), by instantiating it once. */
+async function heapBaseOf(wasm: Uint8Array): Promise<number> {
+  const instance = await WebAssembly.instantiate(await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>), { env: { abort: () => undefined } });
+  return ((instance.exports as { heapBase(): number }).heapBase()) >>> 0;
 }
 
 function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: { arenaBase: number; momentum: number; qas: boolean; rounding: 'stochastic' | 'nearest' },
-  wasmMemoryBytes: number, codeBytes: number): Manifest {
+  wasmMemoryBytes: number, codeBytes: number, staticBytes: number): Manifest {
   const { quant, layout, arena, program, graph } = plan;
   const t = opts.target;
   const canon = (x: string): string => program.alias.get(x) ?? x;
@@ -123,7 +136,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
   const frozen = layout.constBytes;
   const trainRegion = layout.trainEnd - layout.trainBase;
   const reserve = t.stackReserveBytes;
-  const sramPeakBytes = sramNeeded(plan, t);
+  const sramPeakBytes = sramNeeded(plan, t, staticBytes);
   const flashBytes = codeBytes + layout.image.length;
   // A checkpoint is only meaningful with the same frozen parameters and quantisation
   // tables around it, so the frozen part of the image is part of the identity.
@@ -163,6 +176,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
         trainedParamsBytes: layout.trainedParamBytes,
         optimizerStateBytes: layout.optimizerBytes,
         runtimeStateBytes: STATE_BYTES,
+        staticDataBytes: staticBytes,
         frozenParamsBytes: frozen,
         runtimeReserveBytes: reserve,
         codeBytes,
@@ -181,10 +195,10 @@ function describeStep(s: Program['steps'][number]): string {
   return `${s.kind}${who}${s.kind === 'weightUpdate' ? ` (${s.channels} ch)` : ''}`;
 }
 
-function checkBudget(plan: Plan, opts: CompileOptions): void {
+function checkBudget(plan: Plan, opts: CompileOptions, staticBytes = 0): void {
   const t = opts.target;
   const budget = opts.budgetBytes ?? t.sramBytes;
-  const need = sramNeeded(plan, t);
+  const need = sramNeeded(plan, t, staticBytes);
   if (need <= budget) return;
   const { layout, arena } = plan;
   const peak = liveAt(arena, arena.peakStep).slice(0, 5)
@@ -194,7 +208,7 @@ function checkBudget(plan: Plan, opts: CompileOptions): void {
   throw new TinytrainError(
     `memory plan needs ${need} B of SRAM but the budget is ${budget} B: ${need - budget} B over (target ${t.name}).\n` +
     `  arena ${arena.arenaBytes} B, trained params ${layout.trainedParamBytes} B, optimizer ${layout.optimizerBytes} B, ` +
-    `${t.kind === 'mcu' ? '' : `frozen params ${layout.constBytes} B, `}reserve ${t.stackReserveBytes} B.\n` +
+    `${t.kind === 'mcu' ? '' : `frozen params ${layout.constBytes} B, `}${staticBytes ? `static data ${staticBytes} B, ` : ''}reserve ${t.stackReserveBytes} B.\n` +
     `  largest buffers live at the arena peak (step ${arena.peakStep}: ${where}):\n${peak}`,
     'train fewer layers (--scheme bias-only or last-k:N), drop momentum, or raise --budget',
   );

@@ -21,6 +21,8 @@ export interface MemoryBreakdown {
   trainedParamsBytes: number;
   optimizerStateBytes: number;
   runtimeStateBytes: number;
+  /** The compiler's static data above the arena (abort messages). */
+  staticDataBytes: number;
   /** Frozen weights and quantisation tables: Flash on MCU targets, RAM elsewhere. */
   frozenParamsBytes: number;
   /** The target's reserve for the C stack and the runtime itself. */

@@ -77,10 +77,10 @@ describe('tinytrain CLI', () => {
     expect(JSON.parse(e.stdout).accuracy).toBe(ja.accuracy);
   });
 
-  it('train --engine wasmtime / arm64 behaves like the embedded engine: same JSON, same checkpoint', () => {
+  it('train --engine wasmtime / arm64 / cortex-m behaves like the embedded engine: same JSON, same checkpoint', () => {
     const args = (engine: string, save: string): string[] => ['train', art, '--data', 'mnist', '--classes', '5-9', '--limit', '100', '--steps', '40',
       '--seed', '5', '--engine', engine, '--save', save, '--json'];
-    const outputs = ['node', 'wasmtime', 'arm64'].map((engine) => {
+    const outputs = ['node', 'wasmtime', 'arm64', 'cortex-m'].map((engine) => {
       const r = run(...args(engine, join(work, `${engine}.ck`)));
       expect(r.code, `${engine}: ${r.stderr}`).toBe(0);
       const j = JSON.parse(r.stdout);
@@ -122,6 +122,19 @@ describe('tinytrain CLI', () => {
     expect(r.stderr).toMatch(/largest buffers/);
     expect(r.stderr).toMatch(/(act|grad):\w+/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('firmware builds an ELF for the artifact\'s MCU and reports sizes against the target', () => {
+    const elf = join(work, 'fw.elf');
+    const r = run('firmware', art, '--out', elf, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(existsSync(elf)).toBe(true);
+    expect(j.target).toBe('stm32f746');
+    expect(j.sramUsedBytes).toBeLessThanOrEqual(j.limits.sramBytes);
+    expect(j.flashUsedBytes).toBeLessThanOrEqual(j.limits.flashBytes);
+    expect(j.sizes.text).toBeGreaterThan(0);
+    expectCleanError(run('firmware', art, '--out', elf, '--target', 'desktop'), 1, /error:/);
   });
 
   it('a damaged checkpoint is refused', () => {

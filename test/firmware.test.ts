@@ -118,6 +118,14 @@ describe('mnist-cnn on stm32f746 (QEMU mps2-an500)', () => {
     expect(last).toBeLessThan(first * 0.8);
   });
 
+  it('trains the same bytes on nrf52840 (QEMU mps2-an386, Cortex-M4F)', async () => {
+    const nrf = getTarget('nrf52840');
+    const fw = await plain(trainOnCortexM(mnistArt.dir, nrf, fineTune, { steps: 20, lr: LR, seed: SEED }));
+    const ref = await nodeTrain(mnistArt, fineTune, { steps: 20, lr: LR, seed: SEED });
+    expect(fw.losses).toEqual(ref.losses);
+    expect(same(fw.checkpoint, ref.checkpoint), 'Cortex-M4 checkpoint differs from Node\'s').toBe(true);
+  });
+
   it('traps a store into the frozen (Flash) region instead of performing it', async () => {
     const run = await plain(runFirmwareJob(mnistArt, STM32, fineTune,
       { steps: 0, lr: LR, seed: SEED, resume: false, flash: erasedFlash(mnistArt.manifest), probeFrozenStore: true }));

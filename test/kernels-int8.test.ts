@@ -711,9 +711,13 @@ describe('stochastic rounding is unbiased', () => {
       const k = mod(b);
       const ws = [100, -100, 64, 5, 127, -127, 0, 1, -1];
       expect(ws.map((w) => stepWithU(k, path, w, 1, 0, U_MAX))).toEqual(ws);
-      // w + 2^-23 + (1 - 2^-24) = w + 1 + 2^-24: moves; w + 2^-25 + (1 - 2^-24) = w + 1 - 2^-25: does not
+      // The step is summed with u apart from w, in f32 (single-precision MCU FPUs), so it is
+      // resolved to u's own resolution, 2^-24, whatever |w| is:
+      // w + 2^-23 + (1 - 2^-24) = w + 1 + 2^-24: moves; w + 2^-24 + (1 - 2^-24) = w + 1: moves.
       expect(stepWithU(k, path, 100, -1, 2 ** -23, U_MAX)).toBe(101);
-      expect(stepWithU(k, path, 100, -1, 2 ** -25, U_MAX)).toBe(100);
+      expect(stepWithU(k, path, 100, -1, 2 ** -24, U_MAX)).toBe(101);
+      // and a step far below w's own f32 spacing (2^-17 at |w| = 100) still counts with u = 0.5:
+      expect(stepWithU(k, path, 100, -1, 0.5 + 2 ** -20, 2 ** 23 - 8)).toBe(101); // u = 0.5 - 2^-21
       // u = 0: w - 2^-23 floors to w - 1 (float32 rounded w - 2^-23 back to w for |w| >= 64)
       expect(stepWithU(k, path, -100, 1, 2 ** -23, 0)).toBe(-101);
       expect(stepWithU(k, path, 100, 1, 2 ** -23, 0)).toBe(99);

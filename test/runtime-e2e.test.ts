@@ -239,6 +239,7 @@ describe('linear memory stays what the manifest states', { timeout: 60_000 }, ()
           expect(rt.memoryBytes).toBe(m.wasmMemoryBytes);
           expect(rt.heapBase()).toBeLessThanOrEqual(m.wasmMemoryBytes);
           expect(rt.heapBase()).toBeGreaterThanOrEqual(m.arena.offset + m.arena.bytes);
+          expect(rt.heapBase() - (m.arena.offset + m.arena.bytes), "manifest static data").toBe(m.memory.breakdown.staticDataBytes);
 
           // And the engine agrees: growing the memory is refused.
           const inst = new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), { env: { abort() { throw new Error('abort'); } } });
@@ -512,7 +513,9 @@ function checkManifest(m: Manifest, b: { graph: Graph; scheme: Scheme; target: T
   expect(bd.trainedParamsBytes + bd.optimizerStateBytes + bd.runtimeStateBytes).toBe(m.checkpoint.bytes);
   expect(bd.frozenParamsBytes + m.checkpoint.bytes).toBe(m.image.bytes);
   const frozenInSram = target.kind === 'mcu' ? 0 : bd.frozenParamsBytes;
-  expect(mem.sramPeakBytes).toBe(m.arena.bytes + m.checkpoint.bytes + bd.runtimeReserveBytes + frozenInSram);
+  expect(mem.sramPeakBytes).toBe(m.arena.bytes + m.checkpoint.bytes + bd.staticDataBytes + bd.runtimeReserveBytes + frozenInSram);
+  // static data = what lies between the arena end and the runtime's heap base
+  expect(bd.staticDataBytes).toBeGreaterThan(0);
   expect(mem.sramPeakBytes).toBeLessThanOrEqual(target.sramBytes);
   expect(bd.codeBytes).toBe(b.loaded.wasm().length);
   expect(mem.flashBytes).toBeGreaterThanOrEqual(bd.codeBytes + bd.frozenParamsBytes);

@@ -12,13 +12,6 @@
 
 import { rngUniform } from './rng';
 
-/** The rounding offset: U[0,1) for stochastic rounding, or 0.5 (round to nearest) when rng == 0. */
-// @ts-ignore: decorator
-@inline
-function roundingOffset(rng: usize): f64 {
-  return rng == 0 ? 0.5 : <f64>rngUniform(rng);
-}
-
 /** Scale a real-valued gradient into the integer domain of a parameter with scale s. */
 // @ts-ignore: decorator
 @inline
@@ -36,26 +29,42 @@ export function withMomentum(g: f32, vel: usize, mu: f32): f32 {
   return v;
 }
 
+/** The rounding offset: U[0,1) for stochastic rounding, or 0.5 (round to nearest) when rng == 0. */
+// @ts-ignore: decorator
+@inline
+function roundingOffset(rng: usize): f32 {
+  return rng == 0 ? <f32>0.5 : rngUniform(rng);
+}
+
 /**
- * New int8 weight after a step of -lr*dir, stochastically rounded, kept in [-127, 127].
- * The sum is formed in f64: in f32, w + u would round up to w + 1 when u is within
- * |w|*2^-24 of 1, moving weights that should not move.
+ * The integer step floor(u - lr*dir). It is formed apart from the parameter: in f32,
+ * w + u would round up to w + 1 when u is within |w|*2^-24 of 1 (moving weights that
+ * should not move), while u - lr*dir keeps the step's own precision. f32 only, because
+ * Cortex-M4F/M7 FPUs are single precision. NaN steps are 0; huge ones are clamped (the
+ * parameter saturates anyway).
  */
 // @ts-ignore: decorator
 @inline
-export function stepInt8(w: i32, dir: f32, lr: f32, rng: usize): i32 {
-  let v = <f64>w - <f64>(lr * dir) + roundingOffset(rng);
-  if (!(v >= -127.0)) v = v != v ? <f64>w : -127.0; // NaN keeps the old value
-  if (v > 127.0) v = 127.0;
-  return <i32>Math.floor(v);
+function integerStep(dir: f32, lr: f32, rng: usize): i64 {
+  const r = Mathf.floor(roundingOffset(rng) - lr * dir);
+  if (r != r) return 0;
+  if (r > <f32>1073741824.0) return 1073741824;
+  if (r < <f32>-1073741824.0) return -1073741824;
+  return <i64><i32>r;
 }
 
-/** New int32 bias after a step of -lr*dir, stochastically rounded, saturating. */
+/** New int8 weight after a step of -lr*dir, rounded as above, kept in [-127, 127]. */
+// @ts-ignore: decorator
+@inline
+export function stepInt8(w: i32, dir: f32, lr: f32, rng: usize): i32 {
+  const v = <i64>w + integerStep(dir, lr, rng);
+  return v < -127 ? -127 : v > 127 ? 127 : <i32>v;
+}
+
+/** New int32 bias after a step of -lr*dir, rounded as above, saturating. */
 // @ts-ignore: decorator
 @inline
 export function stepInt32(b: i32, dir: f32, lr: f32, rng: usize): i32 {
-  let v = <f64>b - <f64>(lr * dir) + roundingOffset(rng);
-  if (!(v >= -2147483648.0)) v = v != v ? <f64>b : -2147483648.0;
-  if (v > 2147483647.0) v = 2147483647.0;
-  return <i32>Math.floor(v);
+  const v = <i64>b + integerStep(dir, lr, rng);
+  return v < -2147483648 ? -2147483648 : v > 2147483647 ? 2147483647 : <i32>v;
 }

@@ -11,6 +11,7 @@ import { registerReport } from './report.js';
 import { registerTargets } from './targets.js';
 import { registerDemo } from './demo.js';
 import { registerPretrain } from './pretrain.js';
+import { registerFirmware } from './firmware.js';
 
 export function buildProgram(): Command {
   const program = new Command('tinytrain')
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerCompile, registerTrain, registerEval, registerReport, registerTargets, registerDemo, registerPretrain]) {
+  for (const register of [registerCompile, registerTrain, registerEval, registerReport, registerTargets, registerDemo, registerPretrain, registerFirmware]) {
     register(program);
   }
   for (const c of program.commands) c.exitOverride();

@@ -21,6 +21,7 @@ export function textReport(m: Manifest): string {
     row('  trained parameters', b.trainedParamsBytes),
     row('  optimizer state', b.optimizerStateBytes),
     row('  runtime state', b.runtimeStateBytes),
+    row('  static data', b.staticDataBytes),
     row('  stack + runtime reserve', b.runtimeReserveBytes),
     row(m.targetKind === 'mcu' ? 'frozen parameters (Flash)' : '  frozen parameters (RAM)', b.frozenParamsBytes),
     row('Flash (code + weights image)', m.memory.flashBytes),

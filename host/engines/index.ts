@@ -6,6 +6,8 @@
  *   node-wasi  the WASI build, node:wasi, this Node
  *   wasmtime   the WASI build, wasmtime (PyPI package) via wasmtime_host.py
  *   arm64      the WASI build, Debian's arm64 Node 18 under qemu-aarch64
+ *   cortex-m   the scalar build through wasm2c as firmware for the artifact's MCU target,
+ *              in qemu-system-arm (host/firmware/)
  */
 import { TinytrainError } from '../../compiler/errors.js';
 import { readArtifact } from '../artifact.js';
@@ -15,11 +17,13 @@ import type { EngineResult, JobOptions } from './job.js';
 import { trainOnNode } from './node.js';
 import { trainOnNodeWasi } from './node-wasi.js';
 import { trainOnWasmtime } from './wasmtime.js';
+import { trainOnCortexM } from '../firmware/qemu.js';
+import { getTarget } from '../../targets/index.js';
 
 export type { EngineResult, JobOptions } from './job.js';
 export { SETUP_COMMAND } from './tool.js';
 
-export const ENGINES = ['node', 'node-wasi', 'wasmtime', 'arm64'] as const;
+export const ENGINES = ['node', 'node-wasi', 'wasmtime', 'arm64', 'cortex-m'] as const;
 export type Engine = (typeof ENGINES)[number];
 
 export async function trainOnEngine(engine: Engine, artifactDir: string, ds: Dataset, o: JobOptions): Promise<EngineResult> {
@@ -29,6 +33,7 @@ export async function trainOnEngine(engine: Engine, artifactDir: string, ds: Dat
     case 'node-wasi': return trainOnNodeWasi(a, ds, o);
     case 'wasmtime': return trainOnWasmtime(a, ds, o);
     case 'arm64': return trainOnArm64(a, ds, o);
+    case 'cortex-m': return trainOnCortexM(artifactDir, getTarget(a.manifest.target), ds, o);
   }
   // Reachable from untyped callers (CLI strings).
   throw new TinytrainError(`unknown engine '${String(engine)}'`, `choose one of: ${ENGINES.join(', ')}`);

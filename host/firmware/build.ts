@@ -110,7 +110,7 @@ export async function buildFirmware(artifactDir: string, target: Target, outElf:
     const ramLinearBytes = layout.ramEnd - layout.ramBase;
     const frozenBytes = layout.frozenEnd - layout.frozenBase;
     const usage = await measure(await link('measure', { flash: MEASURE_REGION_BYTES, sram: MEASURE_REGION_BYTES }), target, slots);
-    checkFits(usage, target, { ramLinearBytes, frozenBytes });
+    checkFits(usage, target, { ramLinearBytes, frozenBytes, trainedRegionBytes: m.checkpoint.bytes, arenaBytes: m.arena.bytes });
     const elf = await link('firmware', { flash: target.flashBytes, sram: target.sramBytes });
     writeFileAtomic(outElf, readFileSync(elf));
     return { elf: outElf, sizes: usage.sizes, sramUsedBytes: usage.sramUsedBytes, flashUsedBytes: usage.flashUsedBytes, usage, ramLinearBytes, frozenBytes };

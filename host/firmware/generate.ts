@@ -81,6 +81,3 @@ export function linkerScript(t: Target, sizes: { flash: number; sram: number }, 
     '',
   ].join('\n');
 }
-
-/** Where QEMU's MPS2 boards have RAM, for the measuring link (4 MiB each). */
-export const QEMU_REGION_BYTES = 4 * 1024 * 1024;

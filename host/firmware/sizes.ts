@@ -45,7 +45,9 @@ export async function measure(elf: string, t: Target, slotsBytes: number): Promi
 }
 
 /** Throws when the firmware does not fit, naming the overflow and what dominates it. */
-export function checkFits(u: FirmwareUsage, t: Target, what: { ramLinearBytes: number; frozenBytes: number }): void {
+export interface LinearMemoryParts { ramLinearBytes: number; trainedRegionBytes: number; arenaBytes: number; frozenBytes: number }
+
+export function checkFits(u: FirmwareUsage, t: Target, what: LinearMemoryParts): void {
   const problems: string[] = [];
   const kib = (n: number): string => `${n} B (${(n / 1024).toFixed(1)} KiB)`;
   const top = (mem: 'flash' | 'sram'): string => u.largest.filter((s) => s.memory === mem).slice(0, 3)
@@ -54,7 +56,8 @@ export function checkFits(u: FirmwareUsage, t: Target, what: { ramLinearBytes: n
     const parts = [['.bss', u.sizes.bss], ['.data', u.sizes.data], ['stack reserve', u.stackBytes]] as const;
     const [name, bytes] = [...parts].sort((a, b) => b[1] - a[1])[0]!;
     problems.push(`needs ${kib(u.sramUsedBytes)} of SRAM but ${t.name} has ${kib(t.sramBytes)}: ${u.sramUsedBytes - t.sramBytes} B over; ` +
-      `${name} dominates with ${bytes} B (.bss ${u.sizes.bss} B incl. the runtime's SRAM linear memory ${what.ramLinearBytes} B, ` +
+      `${name} dominates with ${bytes} B (.bss ${u.sizes.bss} B incl. the runtime's SRAM linear memory ${what.ramLinearBytes} B = trained region ${what.trainedRegionBytes} B + ` +
+      `arena ${what.arenaBytes} B + static data ${what.ramLinearBytes - what.trainedRegionBytes - what.arenaBytes} B, ` +
       `.data ${u.sizes.data} B, stack reserve ${u.stackBytes} B; largest symbols: ${top('sram')})`);
   }
   if (u.flashUsedBytes > t.flashBytes) {

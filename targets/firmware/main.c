@@ -49,14 +49,24 @@ enum { EXIT_BAD_JOB = 1, EXIT_TRAP = 3 };
 
 static int line_open; /* a JSON line is being streamed: start errors on a fresh line */
 
-static __attribute__((noreturn)) void stop(uint32_t status, const char* what, const char* detail) {
+/* Starts an error line (on a fresh line if the JSON report was being streamed). */
+static void begin_error(void) {
   if (line_open) out_str("\n");
+  line_open = 0;
   out_str("tinytrain-firmware: ");
-  out_str(what);
-  if (detail) out_str(detail);
+}
+
+static __attribute__((noreturn)) void end_error(uint32_t status) {
   out_str("\n");
   out_flush();
   sh_exit(status);
+}
+
+static __attribute__((noreturn)) void stop(uint32_t status, const char* what, const char* detail) {
+  begin_error();
+  out_str(what);
+  if (detail) out_str(detail);
+  end_error(status);
 }
 
 static __attribute__((noreturn)) void bad_job(const char* what) { stop(EXIT_BAD_JOB, what, 0); }
@@ -73,8 +83,8 @@ void tt_memory_fault(u64 addr, u64 bytes, int store) {
 }
 
 void tt_trap(wasm_rt_trap_t why) {
-  if (line_open) out_str("\n");
-  out_str("tinytrain-firmware: runtime trap: ");
+  begin_error();
+  out_str("runtime trap: ");
   out_str(wasm_rt_strerror(why));
   if (why == WASM_RT_TRAP_OOB && fault_kind >= 0) {
     out_str(fault_kind ? " (store of " : " (load of ");
@@ -85,8 +95,7 @@ void tt_trap(wasm_rt_trap_t why) {
     else out_str(": outside the frozen region and the SRAM region");
     out_str(")");
   }
-  line_open = 0;
-  stop(EXIT_TRAP, "the runtime stopped", 0);
+  end_error(EXIT_TRAP);
 }
 
 #if TT_HAS_ABORT_IMPORT
@@ -106,9 +115,8 @@ static void put_as_string(u32 ptr) {
 
 void Z_envZ_abort(struct Z_env_instance_t* env, u32 msg, u32 file, u32 line, u32 col) {
   (void)env;
-  if (line_open) out_str("\n");
-  line_open = 0;
-  out_str("tinytrain-firmware: runtime aborted: ");
+  begin_error();
+  out_str("runtime aborted: ");
   put_as_string(msg);
   out_str(" at ");
   put_as_string(file);
@@ -116,7 +124,7 @@ void Z_envZ_abort(struct Z_env_instance_t* env, u32 msg, u32 file, u32 line, u32
   out_u32(line);
   out_str(":");
   out_u32(col);
-  stop(EXIT_TRAP, "", 0);
+  end_error(EXIT_TRAP);
 }
 #endif
 
@@ -158,7 +166,8 @@ enum {
 static int32_t open_job_file(const char* name, uint32_t at_least) {
   int32_t h = sh_open(name, SH_MODE_READ);
   if (h < 0) stop(EXIT_BAD_JOB, "cannot open job file ", name);
-  if ((uint32_t)sh_flen(h) < at_least) stop(EXIT_BAD_JOB, "job file is shorter than job.bin says: ", name);
+  const int32_t length = sh_flen(h);
+  if (length < 0 || (uint32_t)length < at_least) stop(EXIT_BAD_JOB, "job file is shorter than job.bin says: ", name);
   return h;
 }
 

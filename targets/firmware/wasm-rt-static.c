@@ -21,7 +21,7 @@ void wasm_rt_init(void) { initialized = true; }
 bool wasm_rt_is_initialized(void) { return initialized; }
 void wasm_rt_free(void) { initialized = false; }
 
-void tt_trap(wasm_rt_trap_t why); /* main.c: report over semihosting, exit */
+WASM_RT_NO_RETURN void tt_trap(wasm_rt_trap_t why); /* main.c: report over semihosting, exit */
 void wasm_rt_trap(wasm_rt_trap_t why) { tt_trap(why); }
 
 const char* wasm_rt_strerror(wasm_rt_trap_t trap) {
