@@ -33,7 +33,7 @@ const ROWS: Row[] = [
 
 const kb = (b: number): string => (b / 1024).toFixed(1);
 
-export function main(): void {
+function main(): void {
   const root = packageRoot();
   const spec = JSON.parse(readFileSync(join(root, 'examples', 'mbv2-w0.35-128.json'), 'utf8')) as ModelSpec;
   const graph = buildGraph(spec);
@@ -75,4 +75,4 @@ export function main(): void {
   process.stdout.write(`wrote ${out}\n`);
 }
 
-main();
+if (process.argv[1]?.endsWith("memory-mbv2.js")) main();
