@@ -8,7 +8,7 @@ import { buildGraph, hasParams, type Graph } from './ir/graph.js';
 import type { ModelSpec } from './ir/model.js';
 import { loadParams, type ParamSet } from './ir/params.js';
 import { calibrate, quantizeModel, sharesInputQuant, type QuantModel } from './quantize/quantize.js';
-import { buildProgram, type Program, type ProgramOptions } from './autodiff/program.js';
+import { actKeyOf, buildProgram, type Program, type ProgramOptions } from './autodiff/program.js';
 import { planArena, liveAt, type ArenaPlan } from './memory/planner.js';
 import { layoutParams, STATE_BYTES, type MemoryLayout } from './memory/layout.js';
 import { emitRuntime } from './codegen/emit.js';
@@ -157,8 +157,8 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
     },
     optimizer: { kind: 'sgd', momentum: emit.momentum, qas: emit.qas, rounding: emit.rounding },
     classes: graph.classes,
-    inputs: [{ name: 'input', offset: emit.arenaBase + arena.buffers.get('act:input')!.offset, shape: [...graph.inputShape], dtype: 'int8', scale: inQ.scale, zeroPoint: inQ.zp, range: graph.inputRange }],
-    outputs: [{ name: canon(graph.output), offset: emit.arenaBase + arena.buffers.get(`act:${canon(graph.output)}`)!.offset, shape: [graph.classes], dtype: 'int8', scale: outQ.scale, zeroPoint: outQ.zp }],
+    inputs: [{ name: 'input', offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, 'input'))!.offset, shape: [...graph.inputShape], dtype: 'int8', scale: inQ.scale, zeroPoint: inQ.zp, range: graph.inputRange }],
+    outputs: [{ name: canon(graph.output), offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, graph.output))!.offset, shape: [graph.classes], dtype: 'int8', scale: outQ.scale, zeroPoint: outQ.zp }],
     files: { wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm', wasmSimd: 'runtime-simd.wasm', wasmScalar: 'runtime-scalar.wasm', wasmWasi: 'runtime-wasi.wasm', image: 'image.bin' },
     image: { offset: 16, bytes: layout.image.length, sha256: createHash('sha256').update(layout.image).digest('hex') },
     checkpoint: { offset: layout.trainBase, bytes: trainRegion },

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { planModel, quantizeSpec, type Plan } from '../compiler/index.js';
-import { buildProgram, slicePositions, type BufferKey, type Program } from '../compiler/autodiff/program.js';
+import { actKeyOf, buildProgram, gradKeyOf, slicePositions, type BufferKey, type Program } from '../compiler/autodiff/program.js';
 import { INPUT, buildGraph, hasParams, shapeSize, type Graph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { ARENA_ALIGN, planArena } from '../compiler/memory/planner.js';
@@ -60,11 +60,17 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   const nodeByName = new Map(graph.nodes.map((n) => [n.name, n]));
   for (const key of life.keys()) {
     // With reordered, fused updates there is no weight/bias gradient buffer (wgrad:/bgrad:).
-    const m = /^(act|grad|save|mask|ring):(.+)$/.exec(key);
+    const m = /^(act|grad|save|mask|ring|scratch):(.+)$/.exec(key);
     expect(m, `${where}: buffer ${key} is not act:, grad:, save: or mask:`).not.toBeNull();
     const t = m![2]!;
     const b = arena.buffers.get(key);
     expect(b, `${where}: step buffer ${key} was not planned`).toBeDefined();
+    if (m![1] === 'scratch') {
+      // scratch:<layer> = rows an in-place depthwise backward keeps; only that step touches it.
+      const l = life.get(key)!;
+      expect(l.first, `${where}: ${key} lives beyond its step`).toBe(l.last);
+      continue;
+    }
     if (m![1] === 'ring') {
       // ring:<tensor> = a few rows of a streamed tensor that nothing in backward needs.
       expect(elems.has(t), `${where}: ${key} names no tensor`).toBe(true);
@@ -130,23 +136,39 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   // Every node runs once, in order (a streamed chain runs its nodes together).
   expect(forwardSteps.flatMap((s) => (s.kind === 'forward' ? [s.node.name] : s.kind === 'forwardStream' ? s.nodes.map((n) => n.name) : [])), where)
     .toEqual(forwardNodes.map((n) => n.name));
-  expect(p.steps[p.lossStep], where).toMatchObject({ kind: 'loss', reads: [`act:${canon(graph.output)}`], writes: [`grad:${canon(graph.output)}`] });
+  const AK = (t: string): BufferKey => actKeyOf(p, t);
+  const GK = (t: string): BufferKey => gradKeyOf(p, t);
+  expect(p.steps[p.lossStep], where).toMatchObject({ kind: 'loss', reads: [AK(graph.output)], writes: [GK(graph.output)] });
   const written = new Set<BufferKey>(['act:input']);
   const consumedAt = new Map<string, number>(); // tensor -> first step its producer reads its gradient
   p.steps.forEach((s, i) => {
     // An inputGrad's accumulating reads are checked per target below: add(x, x) writes
     // grad:x and then adds into it within one step.
-    const ownTargets = new Set<string>(s.kind === 'inputGrad' ? s.targets.map((t) => `grad:${t}`) : []);
+    const ownTargets = new Set<string>(s.kind === 'inputGrad' ? s.targets.map(GK) : []);
     for (const r of s.reads) {
       if (ownTargets.has(r) && !written.has(r)) continue;
       expect(written.has(r), `${where}: step ${i} (${s.kind}) reads ${r} before anything wrote it`).toBe(true);
     }
-    if (i > p.lossStep) for (const w of s.writes) expect(w.startsWith('grad:'), `${where}: backward step ${i} writes ${w}`).toBe(true);
+    if (i > p.lossStep) for (const w of s.writes) expect(w.startsWith('grad:') || w.startsWith('scratch:'), `${where}: backward step ${i} writes ${w}`).toBe(true);
     if (s.kind === 'inputGrad') {
-      expect(s.writes, where).toEqual(s.targets.map((t) => `grad:${t}`));
+      if (s.inPlace) {
+        // In place: a stride-1 same-size depthwise conv, its input's only consumer, whose
+        // input gradient takes over its output gradient's buffer.
+        const n = s.node;
+        expect(n.conv?.depthwise && n.conv.stride === 1 && n.outShape.join() === n.inShapes[0]!.join(), `${where}: in-place ${n.name}`).toBe(true);
+        expect(graph.nodes.filter((c) => c.inputs.some((x) => canon(x) === s.targets[0])).length, where).toBe(1);
+        expect(s.writes, where).toEqual([GK(s.targets[0]!), `scratch:${n.name}`]);
+        expect(GK(s.targets[0]!), where).toBe(GK(n.output));
+        expect(s.accumulate, where).toEqual([false]);
+        const c = consumedAt.get(s.targets[0]!);
+        expect(c, where).toBeUndefined();
+        for (const w of s.writes) written.add(w);
+        return;
+      }
+      expect(s.writes, where).toEqual(s.targets.map(GK));
       const started = new Set(written);
       s.targets.forEach((t, k) => {
-        const key: BufferKey = `grad:${t}`;
+        const key: BufferKey = GK(t);
         // Accumulate exactly when an earlier step, or an earlier target of this one, started it.
         expect(s.accumulate[k], `${where}: step ${i} accumulate flag for ${key}`).toBe(started.has(key));
         if (s.accumulate[k]) expect(s.reads, where).toContain(key);
@@ -157,7 +179,7 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
     }
     if ('node' in s && s.kind !== 'forward' && s.kind !== 'saveSlice' && s.kind !== 'saveMask') {
       const out = canon(s.node.output);
-      expect(s.reads, `${where}: ${s.kind} ${s.node.name} reads its output gradient`).toContain(`grad:${out}`);
+      expect(s.reads, `${where}: ${s.kind} ${s.node.name} reads its output gradient`).toContain(GK(out));
       if (!consumedAt.has(out)) consumedAt.set(out, i);
     }
     for (const w of s.writes) written.add(w);
@@ -165,21 +187,21 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
 
   // --- gradients exactly where needed, none below the earliest trained layer
   const need = tensorsNeedingGrad(graph, scheme, canon);
-  const grads = new Set([...life.keys()].filter((k) => k.startsWith('grad:')).map((k) => k.slice(5)));
-  expect([...grads].sort(), `${where}: tensors with a gradient`).toEqual([...need].sort());
+  const grads = new Set([...life.keys()].filter((k) => k.startsWith('grad:')));
+  expect([...grads].sort(), `${where}: tensors with a gradient`).toEqual([...new Set([...need].map(GK))].sort());
   const paramNodes = graph.nodes.filter(hasParams);
   const earliest = graph.nodes.findIndex((n) => hasParams(n) && trainsAnything(scheme.layers.get(n.name)));
   const below = earliest < 0 ? graph.nodes.slice(0, -1) : graph.nodes.slice(0, earliest);
   for (const t of [INPUT, ...below.map((n) => n.output)]) {
     if (canon(t) === canon(graph.output)) continue;
-    expect(grads.has(canon(t)), `${where}: gradient for ${t}, below the earliest trained layer`).toBe(false);
+    expect(grads.has(`grad:${canon(t)}`), `${where}: gradient for ${t}, below the earliest trained layer`).toBe(false);
   }
   for (const s of p.steps) {
     if (s.kind === 'inputGrad') for (const t of s.targets) expect(need.has(t), `${where}: inputGrad into ${t}`).toBe(true);
     if (s.kind === 'mask') {
       const n = s.node;
       expect(n.activation !== 'none' || n.op === 'relu' || n.op === 'relu6', `${where}: mask on ${n.name} without activation`).toBe(true);
-      expect(s.writes, where).toEqual([`grad:${canon(n.output)}`]);
+      expect(s.writes, where).toEqual([GK(n.output)]);
     }
   }
 
@@ -197,16 +219,20 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
       if (s.kind === 'weightUpdate') {
         expect(s.channels, where).toBe(channels);
         // The whole input, or only the leading channels the weight gradient needs.
-        const x = channels === splitChannels(n) ? `act:${canon(n.inputs[0]!)}` : `save:${n.name}`;
-        expect(s.reads, where).toEqual([`grad:${canon(n.output)}`, x]);
+        const x = channels === splitChannels(n) ? AK(n.inputs[0]!) : `save:${n.name}`;
+        expect(s.reads, where).toEqual([GK(n.output), x]);
         expect(s.writes, where).toEqual([]);
       }
     }
-    // The input gradient needs the old weights; the mask must already be applied.
-    for (const u of [...wu, ...bu]) {
-      for (const i of ig) expect(u, `${where}: ${n.name} updated before its input gradient`).toBeGreaterThan(i);
-      for (const i of mk) expect(u, `${where}: ${n.name} updated before its activation mask`).toBeGreaterThan(i);
+    // The input gradient needs the old weights; the mask must already be applied. The bias
+    // does not enter the input gradient, but an in-place input gradient destroys the output
+    // gradient the bias update reads, so then the bias must come first.
+    const inPlace = ig.some((i) => { const s = p.steps[i]!; return s.kind === 'inputGrad' && !!s.inPlace; });
+    for (const u of wu) for (const i of ig) expect(u, `${where}: ${n.name} updated before its input gradient`).toBeGreaterThan(i);
+    for (const u of bu) for (const i of ig) {
+      if (inPlace) expect(u, `${where}: ${n.name} bias updated after its in-place input gradient`).toBeLessThan(i);
     }
+    for (const u of [...wu, ...bu]) for (const i of mk) expect(u, `${where}: ${n.name} updated before its activation mask`).toBeGreaterThan(i);
     // Not a single step is spent on a parameter that does not train.
     expect(ig.length, where).toBeLessThanOrEqual(1);
     expect(mk.length, where).toBeLessThanOrEqual(1);

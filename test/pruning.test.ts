@@ -21,7 +21,7 @@ const VARIANTS: Array<[string, ProgramOptions]> = [
   ['full backward, masked updates', { prune: false }],
   ['pruned, updates at the end', { reorder: false }],
   ['full backward, updates at the end', { prune: false, reorder: false }],
-  ['no streaming, int8 outputs for masks', { stream: false, bitMasks: false }],
+  ['no streaming, int8 outputs for masks, nothing in place', { stream: false, bitMasks: false, inPlace: false }],
 ];
 
 /** Seeds whose random scheme trains something but not everything (checked below). */
@@ -63,12 +63,15 @@ describe('pruning and reordering are exact', () => {
     });
   }
 
-  it('the cases cover partial-channel layers, frozen layers below trained ones and streamed chains', () => {
-    let partial = 0, frozenBelow = 0, streamed = 0;
+  it('the cases cover partial-channel layers, frozen layers below trained ones, streamed chains and in-place ops', () => {
+    let partial = 0, frozenBelow = 0, streamed = 0, inPlaceForward = 0, inPlaceBackward = 0;
     for (const seed of CASES) {
       const graph = buildGraph(randomSpec(seed));
       const scheme = randomScheme(graph, seed);
-      if (buildProgram(graph, scheme).steps.some((s) => s.kind === 'forwardStream')) streamed++;
+      const program = buildProgram(graph, scheme);
+      if (program.steps.some((s) => s.kind === 'forwardStream')) streamed++;
+      if (program.actShares.size > 0) inPlaceForward++;
+      if (program.steps.some((s) => s.kind === 'inputGrad' && s.inPlace)) inPlaceBackward++;
       const params = graph.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense');
       if ([...scheme.layers.values()].some((t) => t.weightRatio > 0 && t.weightRatio < 1)) partial++;
       const first = params.findIndex((n) => { const t = scheme.layers.get(n.name); return !!t && (t.bias || t.weightRatio > 0); });
@@ -77,5 +80,7 @@ describe('pruning and reordering are exact', () => {
     expect(partial).toBeGreaterThan(0);
     expect(frozenBelow).toBeGreaterThan(0);
     expect(streamed).toBeGreaterThan(0);
+    expect(inPlaceForward).toBeGreaterThan(0);
+    expect(inPlaceBackward).toBeGreaterThan(0);
   });
 });

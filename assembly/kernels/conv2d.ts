@@ -263,3 +263,40 @@ function applyBiasAt(g: f32, co: i32, bias: usize, wScale: usize, sx: f32, vel: 
   const bp = bias + (<usize>co << 2);
   store<i32>(bp, stepInt32(load<i32>(bp), dir, lr, rng));
 }
+
+/**
+ * Input gradient of a stride-1, same-size depthwise conv computed in place: `g` holds the
+ * output gradient on entry and the input gradient on exit. Row ih of the result needs
+ * output-gradient rows up to ih + pad (still intact below the write cursor) and down to
+ * ih + pad - KH + 1 (already overwritten), so the last KH - pad original rows are kept in
+ * `scratch`. Terms are summed in the order conv2dBackwardInputF32 adds them (output rows,
+ * then columns, ascending), so both give the same bits.
+ */
+export function depthwiseBackwardInputInPlaceF32(
+  g: usize, H: i32, W: i32, C: i32, w: usize, wScale: usize,
+  KH: i32, KW: i32, pad: i32, w2: usize, split: i32, scratch: usize,
+): void {
+  const R = KH - pad;
+  const rowBytes = <usize>(W * C) << 2;
+  for (let ih = 0; ih < H; ih++) {
+    memory.copy(scratch + <usize>(ih % R) * rowBytes, g + <usize>ih * rowBytes, rowBytes);
+    for (let iw = 0; iw < W; iw++) {
+      for (let c = 0; c < C; c++) {
+        const s = load<f32>(wScale + (<usize>c << 2));
+        let acc: f32 = 0;
+        for (let kh = KH - 1; kh >= 0; kh--) {
+          const oh = ih + pad - kh;
+          if (oh < 0 || oh >= H) continue;
+          const row = oh <= ih ? scratch + <usize>(oh % R) * rowBytes : g + <usize>oh * rowBytes;
+          for (let kw = KW - 1; kw >= 0; kw--) {
+            const ow = iw + pad - kw;
+            if (ow < 0 || ow >= W) continue;
+            const gv = load<f32>(row + (<usize>(ow * C + c) << 2)) * s;
+            if (gv != 0) acc += gv * <f32>load<i8>(weightAddrDw(w, w2, split, c, (c * KH + kh) * KW + kw, KH * KW));
+          }
+        }
+        store<f32>(g + (<usize>((ih * W + iw) * C + c) << 2), acc);
+      }
+    }
+  }
+}

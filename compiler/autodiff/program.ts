@@ -25,9 +25,10 @@ import { splitChannels, trainedChannels, trainsAnything, type Scheme } from '../
  * act: int8 activation of a tensor; grad: its float32 gradient; save: the first k
  * channels of a layer's input kept for its weight gradient; mask: 1 bit per element of a
  * clamp's output; wgrad/bgrad: float32 weight/bias gradient buffers (no reordering);
- * ring: the few rows of a streamed intermediate tensor (see forwardStream).
+ * ring: the few rows of a streamed intermediate tensor (see forwardStream); scratch: the
+ * rows an in-place depthwise backward keeps.
  */
-export type BufferKind = 'act' | 'grad' | 'save' | 'mask' | 'wgrad' | 'bgrad' | 'ring';
+export type BufferKind = 'act' | 'grad' | 'save' | 'mask' | 'wgrad' | 'bgrad' | 'ring' | 'scratch';
 export type BufferKey = `${BufferKind}:${string}`;
 
 interface StepBase { reads: BufferKey[]; writes: BufferKey[] }
@@ -46,8 +47,11 @@ export type Step = StepBase & (
   | { kind: 'loss' }
   /** Backward of the node's clamp, in place on its output gradient, from bits or the int8 output. */
   | { kind: 'mask'; node: Node; fromBits: boolean }
-  /** Input gradient(s); `accumulate[i]` adds into a gradient another consumer started. */
-  | { kind: 'inputGrad'; node: Node; accumulate: boolean[]; targets: string[] }
+  /**
+   * Input gradient(s); `accumulate[i]` adds into a gradient another consumer started.
+   * `inPlace`: a depthwise conv whose input gradient overwrites its output gradient.
+   */
+  | { kind: 'inputGrad'; node: Node; accumulate: boolean[]; targets: string[]; inPlace?: boolean }
   /** Fused weight gradient + update of the first `channels` (input) channels. */
   | { kind: 'weightUpdate'; node: Node; channels: number; x: BufferKey; xChannels: number }
   | { kind: 'biasUpdate'; node: Node }
@@ -68,6 +72,8 @@ export interface ProgramOptions {
   bitMasks?: boolean;
   /** Stream chains of frozen convs row by row through small ring buffers (default true). */
   stream?: boolean;
+  /** In-place element-wise forward ops and depthwise input gradients where legal (default true). */
+  inPlace?: boolean;
 }
 
 export interface Program {
@@ -78,6 +84,10 @@ export interface Program {
   alias: Map<string, string>;
   /** Bytes of every buffer the steps name. */
   sizes: Map<BufferKey, number>;
+  /** Tensor -> tensor whose int8 buffer its activation overwrites (in-place element-wise ops). */
+  actShares: Map<string, string>;
+  /** Tensor -> tensor whose gradient buffer its gradient overwrites (in-place depthwise backward). */
+  gradShares: Map<string, string>;
   options: Required<ProgramOptions>;
 }
 
@@ -100,7 +110,9 @@ function weightsPerChannel(n: Node): number {
 }
 
 export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}): Program {
-  const options: Required<ProgramOptions> = { prune: opts.prune ?? true, reorder: opts.reorder ?? true, bitMasks: opts.bitMasks ?? true, stream: opts.stream ?? true };
+  const options: Required<ProgramOptions> = {
+    prune: opts.prune ?? true, reorder: opts.reorder ?? true, bitMasks: opts.bitMasks ?? true, stream: opts.stream ?? true, inPlace: opts.inPlace ?? true,
+  };
   const alias = new Map<string, string>();
   const canon = (t: string): string => alias.get(t) ?? t;
   for (const n of g.nodes) if (n.op === 'flatten') alias.set(n.output, canon(n.inputs[0]!));
@@ -108,8 +120,11 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
   const shapeOf = new Map<string, number>([[INPUT, elems(g.inputShape)]]);
   for (const n of g.nodes) shapeOf.set(n.output, elems(n.outShape));
   const sized = (k: BufferKey, bytes: number): BufferKey => { sizes.set(k, bytes); return k; };
-  const A = (t: string): BufferKey => sized(act(canon(t)), shapeOf.get(canon(t))!);
-  const G = (t: string): BufferKey => sized(grad(canon(t)), 4 * shapeOf.get(canon(t))!);
+  const actShares = new Map<string, string>();
+  const gradShares = new Map<string, string>();
+  const follow = (m: Map<string, string>, t: string): string => { let c = canon(t); while (m.has(c)) c = m.get(c)!; return c; };
+  const A = (t: string): BufferKey => sized(act(follow(actShares, t)), shapeOf.get(canon(t))!);
+  const G = (t: string): BufferKey => sized(grad(follow(gradShares, t)), 4 * shapeOf.get(canon(t))!);
 
   // Which tensors need a gradient, and which layers compute weight/bias gradients.
   const train = (n: Node) => scheme.layers.get(n.name);
@@ -153,6 +168,35 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
     chainOf.set(chain[chain.length - 1]!.name, chain);
   }
 
+  // In place, forward: an add/relu may write over an input nothing reads afterwards (it
+  // is its last consumer, and backward needs neither that tensor nor an int8 mask of it).
+  const producerOf = new Map<string, Node>(g.nodes.map((n) => [n.output, n]));
+  const readInBackward = (t: string): boolean => {
+    if (keptWhole.has(t)) return true;
+    const p = producerOf.get(t);
+    return !!p && hasClamp(p) && !!needGrad.get(t) && !options.bitMasks;
+  };
+  if (options.inPlace) {
+    for (const n of g.nodes) {
+      if (n.op !== 'add' && n.op !== 'relu' && n.op !== 'relu6') continue;
+      const t = n.inputs.map(canon).find((x) => { const u = users.get(x) ?? []; return u[u.length - 1] === n && !readInBackward(x) && !inChain.has(producerOf.get(x)?.name ?? ''); });
+      if (t !== undefined) actShares.set(n.output, t);
+    }
+  }
+  // In place, backward: a stride-1 same-size depthwise conv that trains no weights and is
+  // its input's only consumer writes its input gradient over its output gradient.
+  const inPlaceDw = new Set<string>();
+  if (options.inPlace) {
+    for (const n of g.nodes) {
+      const c = n.conv;
+      const x = canon(n.inputs[0]!);
+      if (!c?.depthwise || c.stride !== 1 || n.outShape.join() !== n.inShapes[0]!.join() || gradChannels(n) > 0) continue;
+      if (!needGrad.get(x) || (users.get(x) ?? []).length !== 1) continue;
+      gradShares.set(x, n.output);
+      inPlaceDw.add(n.name);
+    }
+  }
+
   const steps: Step[] = [];
   const xFor = new Map<string, { key: BufferKey; channels: number }>();
   for (const n of g.nodes) {
@@ -184,6 +228,20 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
   steps.push({ kind: 'loss', reads: [A(logits)], writes: [G(logits)] });
 
   const deferred: Step[] = [];
+  /** Bias gradient (+ update, fused or deferred) of a conv/dense node. */
+  const emitBias = (n: Node): void => {
+    if (!hasParams(n)) return;
+    const t = train(n);
+    const out = canon(n.output);
+    if (!(options.prune ? !!t?.bias : true)) return;
+    if (options.reorder && options.prune) {
+      steps.push({ kind: 'biasUpdate', node: n, reads: [G(out)], writes: [] });
+    } else {
+      const bg = sized(`bgrad:${n.name}`, 4 * n.outShape[2]);
+      steps.push({ kind: 'biasGrad', node: n, reads: [G(out)], writes: [bg] });
+      if (t?.bias) (options.reorder ? steps : deferred).push({ kind: 'applyBias', node: n, reads: [bg], writes: [] });
+    }
+  };
   const gradStarted = new Set<string>([logits]);
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i]!;
@@ -195,7 +253,15 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
       steps.push({ kind: 'mask', node: n, fromBits, reads: [fromBits ? `mask:${n.name}` : A(n.output), G(out)], writes: [G(out)] });
     }
     const targets = n.inputs.map(canon).filter((t) => needGrad.get(t) ?? false);
-    if (targets.length > 0) {
+    const inPlace = inPlaceDw.has(n.name) && targets.length === 1;
+    // The in-place input gradient destroys the output gradient: the bias takes it first.
+    if (inPlace) emitBias(n);
+    if (inPlace) {
+      const [, W, C] = n.inShapes[0]!;
+      const scratch = sized(`scratch:${n.name}`, 4 * (n.conv!.kh - n.conv!.pad) * W * C);
+      gradStarted.add(targets[0]!);
+      steps.push({ kind: 'inputGrad', node: n, accumulate: [false], targets, inPlace: true, reads: [G(out)], writes: [G(targets[0]!), scratch] });
+    } else if (targets.length > 0) {
       // Sequential, so add(x, x) accumulates its second contribution onto the first.
       const accumulate = targets.map((t) => { const started = gradStarted.has(t); gradStarted.add(t); return started; });
       const reads: BufferKey[] = [G(out), ...targets.filter((_, k) => accumulate[k]).map(G)];
@@ -218,17 +284,22 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
         }
       }
     }
-    const biasComputed = options.prune ? !!t?.bias : true;
-    if (biasComputed) {
-      if (options.reorder && options.prune) {
-        steps.push({ kind: 'biasUpdate', node: n, reads: [G(out)], writes: [] });
-      } else {
-        const bg = sized(`bgrad:${n.name}`, 4 * n.outShape[2]);
-        steps.push({ kind: 'biasGrad', node: n, reads: [G(out)], writes: [bg] });
-        if (t?.bias) (options.reorder ? steps : deferred).push({ kind: 'applyBias', node: n, reads: [bg], writes: [] });
-      }
-    }
+    if (!inPlace) emitBias(n);
   }
   steps.push(...deferred);
-  return { steps, lossStep, alias, sizes, options };
+  return { steps, lossStep, alias, sizes, options, actShares, gradShares };
+}
+
+/** The buffer holding tensor t's int8 activation (through views and in-place sharing). */
+export function actKeyOf(p: Program, t: string): BufferKey {
+  let c = p.alias.get(t) ?? t;
+  while (p.actShares.has(c)) c = p.actShares.get(c)!;
+  return act(c);
+}
+
+/** The buffer holding tensor t's float32 gradient (through views and in-place sharing). */
+export function gradKeyOf(p: Program, t: string): BufferKey {
+  let c = p.alias.get(t) ?? t;
+  while (p.gradShares.has(c)) c = p.gradShares.get(c)!;
+  return grad(c);
 }
