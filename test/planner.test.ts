@@ -60,11 +60,18 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   const nodeByName = new Map(graph.nodes.map((n) => [n.name, n]));
   for (const key of life.keys()) {
     // With reordered, fused updates there is no weight/bias gradient buffer (wgrad:/bgrad:).
-    const m = /^(act|grad|save|mask|ring|scratch):(.+)$/.exec(key);
+    const m = /^(act|grad|save|mask|ring|scratch|bgrad):(.+)$/.exec(key);
     expect(m, `${where}: buffer ${key} is not act:, grad:, save: or mask:`).not.toBeNull();
     const t = m![2]!;
     const b = arena.buffers.get(key);
     expect(b, `${where}: step buffer ${key} was not planned`).toBeDefined();
+    if (m![1] === 'bgrad') {
+      // Only the fused pool/head backward keeps a bias gradient, for the next step to apply.
+      expect(p.steps.some((x) => x.kind === 'gapHeadBackward' && x.head.name === t), `${where}: ${key} outside a fused pool/head backward`).toBe(true);
+      const l = life.get(key)!;
+      expect(l.last - l.first, `${where}: ${key} outlives the update`).toBeLessThanOrEqual(1);
+      continue;
+    }
     if (m![1] === 'scratch') {
       // scratch:<layer> = rows an in-place depthwise backward keeps; only that step touches it.
       const l = life.get(key)!;
@@ -142,6 +149,25 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   const written = new Set<BufferKey>(['act:input']);
   const consumedAt = new Map<string, number>(); // tensor -> first step its producer reads its gradient
   p.steps.forEach((s, i) => {
+    if (s.kind === 'gapHeadBackward') {
+      // Fused global-average-pool + frozen 1x1 head backward: reads the pool's output
+      // gradient (and the head's clamp bits), writes the head's input gradient, its bias
+      // gradient (applied by the very next step when the bias trains) and a one-position scratch.
+      const h = s.head;
+      expect(h.conv && h.conv.kh === 1 && h.conv.kw === 1 && !h.conv.depthwise, `${where}: fused head ${h.name} is a 1x1 conv`).toBe(true);
+      expect(canon(s.node.inputs[0]!), where).toBe(canon(h.output));
+      expect(s.reads[0], where).toBe(GK(s.node.output));
+      for (const r of s.reads) if (r !== GK(s.target ?? '')) expect(written.has(r), `${where}: step ${i} reads ${r} before anything wrote it`).toBe(true);
+      if (s.target) {
+        expect(s.writes[0], where).toBe(GK(s.target));
+        expect(s.accumulate, where).toBe(written.has(GK(s.target)));
+      }
+      const next = p.steps[i + 1];
+      if (scheme.layers.get(h.name)?.bias) expect(next, where).toMatchObject({ kind: 'applyBias', node: { name: h.name } });
+      for (const w of s.writes) written.add(w);
+      if (s.target && !consumedAt.has(canon(h.output))) consumedAt.set(canon(h.output), i);
+      return;
+    }
     // An inputGrad's accumulating reads are checked per target below: add(x, x) writes
     // grad:x and then adds into it within one step.
     const ownTargets = new Set<string>(s.kind === 'inputGrad' ? s.targets.map(GK) : []);
@@ -177,7 +203,7 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
         expect(c, `${where}: step ${i} adds to grad:${t} after its producer already used it (step ${c})`).toBeUndefined();
       });
     }
-    if ('node' in s && s.kind !== 'forward' && s.kind !== 'saveSlice' && s.kind !== 'saveMask') {
+    if ('node' in s && s.kind !== 'forward' && s.kind !== 'saveSlice' && s.kind !== 'saveMask' && s.kind !== 'applyBias' && s.kind !== 'applyWeight') {
       const out = canon(s.node.output);
       expect(s.reads, `${where}: ${s.kind} ${s.node.name} reads its output gradient`).toContain(GK(out));
       if (!consumedAt.has(out)) consumedAt.set(out, i);
@@ -186,7 +212,9 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   });
 
   // --- gradients exactly where needed, none below the earliest trained layer
-  const need = tensorsNeedingGrad(graph, scheme, canon);
+  const fusedHeads = new Set(p.steps.flatMap((x) => (x.kind === 'gapHeadBackward' ? [canon(x.head.output)] : [])));
+  // A fused pool/head backward never materialises the head's output gradient.
+  const need = new Set([...tensorsNeedingGrad(graph, scheme, canon)].filter((t) => !fusedHeads.has(t)));
   const grads = new Set([...life.keys()].filter((k) => k.startsWith('grad:')));
   expect([...grads].sort(), `${where}: tensors with a gradient`).toEqual([...new Set([...need].map(GK))].sort());
   const paramNodes = graph.nodes.filter(hasParams);
@@ -210,7 +238,9 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
     const t = scheme.layers.get(n.name);
     const channels = trainedChannels(t, n);
     const idx = (kind: string): number[] => p.steps.flatMap((s, i) => (s.kind === kind && 'node' in s && s.node.name === n.name ? [i] : []));
-    const wu = idx('weightUpdate'), bu = idx('biasUpdate'), ig = idx('inputGrad'), mk = idx('mask');
+    const fused = fusedHeads.has(canon(n.output));
+    // A fused head applies its bias from the bias gradient the fused step computed.
+    const wu = idx('weightUpdate'), bu = idx(fused ? 'applyBias' : 'biasUpdate'), ig = idx('inputGrad'), mk = idx('mask');
     expect(wu.length, `${where}: weight updates of ${n.name}`).toBe(channels > 0 ? 1 : 0);
     expect(bu.length, `${where}: bias updates of ${n.name}`).toBe(t?.bias ? 1 : 0);
     if (!trainsAnything(t)) expect(wu.length + bu.length, `${where}: frozen ${n.name} is updated`).toBe(0);

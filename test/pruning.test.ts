@@ -25,7 +25,7 @@ const VARIANTS: Array<[string, ProgramOptions]> = [
 ];
 
 /** Seeds whose random scheme trains something but not everything (checked below). */
-const CASES = [3, 5, 8, 11, 14, 20, 92, 139];
+const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219];
 
 async function trainBytes(seed: number, variant: ProgramOptions, name: string): Promise<{ ckpt: Uint8Array; steps: number; arena: number; before: Uint8Array }> {
   const spec = randomSpec(seed);
@@ -63,8 +63,8 @@ describe('pruning and reordering are exact', () => {
     });
   }
 
-  it('the cases cover partial-channel layers, frozen layers below trained ones, streamed chains and in-place ops', () => {
-    let partial = 0, frozenBelow = 0, streamed = 0, inPlaceForward = 0, inPlaceBackward = 0;
+  it('the cases cover partial-channel layers, frozen layers below trained ones, streamed chains, in-place ops and the fused pool/head backward', () => {
+    let partial = 0, frozenBelow = 0, streamed = 0, inPlaceForward = 0, inPlaceBackward = 0, fusedHead = 0;
     for (const seed of CASES) {
       const graph = buildGraph(randomSpec(seed));
       const scheme = randomScheme(graph, seed);
@@ -72,6 +72,7 @@ describe('pruning and reordering are exact', () => {
       if (program.steps.some((s) => s.kind === 'forwardStream')) streamed++;
       if (program.actShares.size > 0) inPlaceForward++;
       if (program.steps.some((s) => s.kind === 'inputGrad' && s.inPlace)) inPlaceBackward++;
+      if (program.steps.some((s) => s.kind === 'gapHeadBackward')) fusedHead++;
       const params = graph.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense');
       if ([...scheme.layers.values()].some((t) => t.weightRatio > 0 && t.weightRatio < 1)) partial++;
       const first = params.findIndex((n) => { const t = scheme.layers.get(n.name); return !!t && (t.bias || t.weightRatio > 0); });
@@ -82,5 +83,6 @@ describe('pruning and reordering are exact', () => {
     expect(streamed).toBeGreaterThan(0);
     expect(inPlaceForward).toBeGreaterThan(0);
     expect(inPlaceBackward).toBeGreaterThan(0);
+    expect(fusedHead).toBeGreaterThan(0);
   });
 });

@@ -300,3 +300,51 @@ export function depthwiseBackwardInputInPlaceF32(
     }
   }
 }
+
+/**
+ * Backward of "frozen 1x1 conv (head) -> global average pool", fused. The head's output
+ * gradient at every position is the pool gradient / P, zeroed where the head's clamp
+ * bits are 0; it is formed for one position at a time in `scratch` (CO floats) instead of
+ * being held whole. Then, per position, the head's input gradient (gx, if non-zero) and
+ * the head's bias gradient sum (bgrad, if non-zero), with the same operations in the same
+ * order as avgpoolBackwardF32 + clampBackwardBitsF32 + conv2dBackwardInputF32 +
+ * biasGradF32, so the results are bit-identical.
+ */
+export function gapHeadBackwardF32(
+  gpool: usize, P: i32, CO: i32, bits: usize,
+  w: usize, wScale: usize, CI: i32, w2: usize, split: i32,
+  gx: usize, accumulate: bool, bgrad: usize, scratch: usize,
+): void {
+  const inv: f32 = 1.0 / <f32>P;
+  if (gx != 0 && !accumulate) memory.fill(gx, 0, <usize>(P * CI) << 2);
+  if (bgrad != 0) memory.fill(bgrad, 0, <usize>CO << 2);
+  const first = split == 0 ? CI : split;
+  for (let p = 0; p < P; p++) {
+    for (let co = 0; co < CO; co++) {
+      let g = load<f32>(gpool + (<usize>co << 2)) * inv;
+      const i = p * CO + co;
+      if (bits != 0 && ((<i32>load<u8>(bits + <usize>(i >> 3)) >> (i & 7)) & 1) == 0) g = 0;
+      store<f32>(scratch + (<usize>co << 2), g);
+      if (bgrad != 0) {
+        const bp = bgrad + (<usize>co << 2);
+        store<f32>(bp, load<f32>(bp) + g);
+      }
+    }
+    if (gx == 0) continue;
+    const gxp = gx + (<usize>(p * CI) << 2);
+    for (let co = 0; co < CO; co++) {
+      const g = load<f32>(scratch + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
+      if (g == 0) continue;
+      const wp = w + <usize>(co * first);
+      for (let ci = 0; ci < first; ci++) {
+        const q = gxp + (<usize>ci << 2);
+        store<f32>(q, load<f32>(q) + g * <f32>load<i8>(wp + <usize>ci));
+      }
+      const wp2 = w2 + <usize>(co * (CI - first)) - <usize>first;
+      for (let ci = first; ci < CI; ci++) {
+        const q = gxp + (<usize>ci << 2);
+        store<f32>(q, load<f32>(q) + g * <f32>load<i8>(wp2 + <usize>ci));
+      }
+    }
+  }
+}

@@ -1,6 +1,6 @@
 // The kernel library: one file per op family. Generated runtimes import from here.
 export {
-  conv2dForwardS8, conv2dForwardRowsS8, conv2dBackwardInputF32, depthwiseBackwardInputInPlaceF32,
+  conv2dForwardS8, conv2dForwardRowsS8, conv2dBackwardInputF32, depthwiseBackwardInputInPlaceF32, gapHeadBackwardF32,
   conv2dWeightUpdateS8, conv2dWeightGradF32, applyWeightUpdateS8, biasUpdateAllS32, biasGradF32, applyBiasUpdateS32,
 } from './conv2d';
 export { avgpoolForwardS8, avgpoolBackwardF32 } from './pool';

@@ -48,6 +48,14 @@ export type Step = StepBase & (
   /** Backward of the node's clamp, in place on its output gradient, from bits or the int8 output. */
   | { kind: 'mask'; node: Node; fromBits: boolean }
   /**
+   * Global average pool backward fused with the backward of the frozen 1x1 conv `head`
+   * that feeds it: the broadcast gradient (pool gradient / positions, masked by the
+   * head's clamp bits) is formed one position at a time, so the head's output gradient
+   * is never held whole. Writes the head's input gradient (if needed) and, if the head's
+   * bias is computed, its gradient into bgrad:<head> (applied by a later step).
+   */
+  | { kind: 'gapHeadBackward'; node: Node; head: Node; accumulate: boolean; target: string | null; bias: boolean }
+  /**
    * Input gradient(s); `accumulate[i]` adds into a gradient another consumer started.
    * `inPlace`: a depthwise conv whose input gradient overwrites its output gradient.
    */
@@ -228,6 +236,20 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
   steps.push({ kind: 'loss', reads: [A(logits)], writes: [G(logits)] });
 
   const deferred: Step[] = [];
+  /**
+   * The frozen 1x1 conv feeding a global average pool, when their backward can be fused:
+   * the conv's output feeds only the pool, its weights compute no gradient, and its clamp
+   * (if any) is kept as bits.
+   */
+  const fusableHead = (n: Node): Node | undefined => {
+    if (!options.inPlace || n.op !== 'globalavgpool') return undefined;
+    const h = producerOf.get(canon(n.inputs[0]!));
+    const c = h?.conv;
+    if (!h || !c || c.depthwise || c.kh !== 1 || c.kw !== 1 || c.stride !== 1 || c.pad !== 0) return undefined;
+    if (gradChannels(h) > 0 || (users.get(h.output) ?? []).length !== 1) return undefined;
+    if (hasClamp(h) && !sizes.has(`mask:${h.name}`)) return undefined;
+    return h;
+  };
   /** Bias gradient (+ update, fused or deferred) of a conv/dense node. */
   const emitBias = (n: Node): void => {
     if (!hasParams(n)) return;
@@ -243,11 +265,28 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
     }
   };
   const gradStarted = new Set<string>([logits]);
+  const fusedHeads = new Set<string>();
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i]!;
-    if (!needGrad.get(n.output) || n.op === 'flatten') continue;
+    if (!needGrad.get(n.output) || n.op === 'flatten' || fusedHeads.has(n.name)) continue;
     const out = canon(n.output);
     if (!gradStarted.has(out)) continue; // not on a path from the loss
+    const head = fusableHead(n);
+    if (head) {
+      fusedHeads.add(head.name);
+      const x = canon(head.inputs[0]!);
+      const target = needGrad.get(x) ? x : null;
+      const accumulate = target !== null && gradStarted.has(target);
+      if (target) gradStarted.add(target);
+      const t = train(head);
+      const bias = options.prune ? !!t?.bias : true;
+      const bg = bias ? sized(`bgrad:${head.name}`, 4 * head.outShape[2]) : null;
+      const scratch = sized(`scratch:${head.name}`, 4 * head.outShape[2]);
+      const reads: BufferKey[] = [G(out), ...(sizes.has(`mask:${head.name}`) ? [`mask:${head.name}` as BufferKey] : []), ...(accumulate ? [G(target!)] : [])];
+      steps.push({ kind: 'gapHeadBackward', node: n, head, accumulate, target, bias, reads, writes: [...(target ? [G(target)] : []), ...(bg ? [bg] : []), scratch] });
+      if (bg && t?.bias) (options.reorder ? steps : deferred).push({ kind: 'applyBias', node: head, reads: [bg], writes: [] });
+      continue;
+    }
     if (hasClamp(n)) {
       const fromBits = sizes.has(`mask:${n.name}`);
       steps.push({ kind: 'mask', node: n, fromBits, reads: [fromBits ? `mask:${n.name}` : A(n.output), G(out)], writes: [G(out)] });
