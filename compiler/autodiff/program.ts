@@ -80,7 +80,7 @@ export interface ProgramOptions {
   bitMasks?: boolean;
   /** Stream chains of frozen convs row by row through small ring buffers (default true). */
   stream?: boolean;
-  /** In-place element-wise forward ops and depthwise input gradients where legal (default true). */
+  /** In-place element-wise forward ops, in-place depthwise input gradients and the fused pool/head backward, where legal (default true). */
   inPlace?: boolean;
 }
 
