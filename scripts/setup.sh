@@ -11,3 +11,4 @@ node -e 'const [a]=process.versions.node.split(".").map(Number); if (a < 20) { c
 npm ci --no-audit --no-fund
 bash scripts/setup-engines.sh
 bash scripts/setup-firmware.sh
+bash scripts/setup-onnx.sh

@@ -72,6 +72,24 @@ export interface ModelSpec {
   params?: Record<string, FloatParams>;
   /** Calibrated real-valued range of every tensor, by tensor name (set by pretraining). */
   calibration?: Record<string, [number, number]>;
+  /**
+   * Fixed int8 quantisation (from an imported int8 QDQ model), used instead of what
+   * calibration would choose. Optional; every entry is optional.
+   */
+  quantization?: QuantizationSpec;
+  /**
+   * What inference applies to the logits (an imported model's final Softmax/LogSoftmax).
+   * Training never applies it: the loss is softmax cross-entropy on the logits, and the
+   * predicted class (argmax) is the same either way.
+   */
+  outputActivation?: 'softmax' | 'logsoftmax';
   /** Free-form provenance: how the params were produced. */
   notes?: string;
+}
+
+export interface QuantizationSpec {
+  /** Per-tensor activation quantisation by tensor name ('input' or a layer name): real = scale * (q - zeroPoint), q int8. */
+  tensors?: Record<string, { scale: number; zeroPoint: number }>;
+  /** Per-output-channel symmetric weight scales of conv2d/dense layers, by layer name. */
+  weights?: Record<string, number[]>;
 }

@@ -5,6 +5,7 @@
  */
 import { TinytrainError } from '../errors.js';
 import { INPUT, hasParams, weightShape, type Graph, type Node } from '../ir/graph.js';
+import type { QuantizationSpec } from '../ir/model.js';
 import type { ParamSet } from '../ir/params.js';
 import { forward } from '../float/network.js';
 import { quantizeMultiplier, quantizePair, type FixedMultiplier, type PairMultiplier } from './fixedpoint.js';
@@ -74,7 +75,7 @@ export function calibrate(g: Graph, params: ParamSet, samples: Iterable<Float32A
 }
 
 /** Operators whose output keeps the input's quantisation (no arithmetic on values). */
-function sharesInputQuant(n: Node): boolean {
+export function sharesInputQuant(n: Node): boolean {
   return n.op === 'flatten' || n.op === 'relu' || n.op === 'relu6';
 }
 
@@ -85,20 +86,26 @@ function clampFor(act: Node['activation'], q: QTensor): Clamp {
   return { lo, hi };
 }
 
-export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [number, number]>): QuantModel {
+/**
+ * `fixed` (a model's own int8 quantisation, e.g. from an ONNX QDQ model) takes precedence
+ * over the calibrated ranges for the tensors and weights it names.
+ */
+export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [number, number]>, fixed?: QuantizationSpec): QuantModel {
+  const fixedT = fixedTensors(g, fixed);
+  const fixedW = fixedWeights(g, fixed);
   const tensors = new Map<string, QTensor>();
-  tensors.set(INPUT, chooseQParams(g.inputRange[0], g.inputRange[1]));
+  tensors.set(INPUT, fixedT.get(INPUT) ?? chooseQParams(g.inputRange[0], g.inputRange[1]));
   const layers = new Map<string, QLayer>();
   const clamps = new Map<string, Clamp>();
   const pools = new Map<string, FixedMultiplier>();
   const adds = new Map<string, PairMultiplier>();
   for (const n of g.nodes) {
     const qin = tensors.get(n.inputs[0]!)!;
-    const qout = sharesInputQuant(n) ? qin : chooseQParams(...(ranges.get(n.output) ?? [0, 1]));
+    const qout = sharesInputQuant(n) ? qin : fixedT.get(n.output) ?? chooseQParams(...(ranges.get(n.output) ?? [0, 1]));
     tensors.set(n.output, qout);
     const act = n.op === 'relu' || n.op === 'relu6' ? n.op : n.activation;
     clamps.set(n.name, clampFor(act, qout));
-    if (hasParams(n)) layers.set(n.name, quantizeLayer(n, params, qin, qout));
+    if (hasParams(n)) layers.set(n.name, quantizeLayer(n, params, qin, qout, fixedW.get(n.name)));
     if (n.op === 'avgpool' || n.op === 'globalavgpool') {
       const count = n.op === 'avgpool' ? n.pool!.size ** 2 : n.inShapes[0]![0] * n.inShapes[0]![1];
       pools.set(n.name, quantizeMultiplier(qin.scale / (qout.scale * count)));
@@ -111,7 +118,36 @@ export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [n
   return { graph: g, tensors, layers, clamps, pools, adds };
 }
 
-function quantizeLayer(n: Node, params: ParamSet, qin: QTensor, qout: QTensor): QLayer {
+/** Validated per-tensor (scale, zero point) overrides, by tensor name. */
+function fixedTensors(g: Graph, fixed: QuantizationSpec | undefined): Map<string, QTensor> {
+  const out = new Map<string, QTensor>();
+  const names = new Set([INPUT, ...g.nodes.map((n) => n.output)]);
+  for (const [name, q] of Object.entries(fixed?.tensors ?? {})) {
+    if (!names.has(name)) throw new TinytrainError(`model quantization: '${name}' is not a tensor of this model`);
+    if (!(q.scale > 0) || !Number.isFinite(q.scale) || !Number.isInteger(q.zeroPoint) || q.zeroPoint < QMIN || q.zeroPoint > QMAX) {
+      throw new TinytrainError(`model quantization of '${name}': scale ${q.scale}, zero point ${q.zeroPoint} is not a valid int8 quantisation`,
+        'scale must be positive and finite, zeroPoint an integer in [-128, 127]');
+    }
+    out.set(name, { scale: q.scale, zp: q.zeroPoint });
+  }
+  return out;
+}
+
+/** Validated per-output-channel weight scales, by layer name. */
+function fixedWeights(g: Graph, fixed: QuantizationSpec | undefined): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const [name, scales] of Object.entries(fixed?.weights ?? {})) {
+    const n = g.nodes.find((m) => m.name === name);
+    if (!n || !hasParams(n)) throw new TinytrainError(`model quantization: '${name}' is not a conv2d or dense layer of this model`);
+    if (!Array.isArray(scales) || scales.length !== n.outShape[2] || !scales.every((s) => s > 0 && Number.isFinite(s))) {
+      throw new TinytrainError(`model quantization of '${name}': expected ${n.outShape[2]} positive weight scales (one per output channel)`);
+    }
+    out.set(name, scales);
+  }
+  return out;
+}
+
+function quantizeLayer(n: Node, params: ParamSet, qin: QTensor, qout: QTensor, fixedScales?: number[]): QLayer {
   const { weight, bias } = params.get(n.name)!;
   const [cout, kh, kw, cin] = weightShape(n);
   const per = kh * kw * cin;
@@ -124,7 +160,7 @@ function quantizeLayer(n: Node, params: ParamSet, qin: QTensor, qout: QTensor): 
     let maxAbs = 0;
     for (let i = 0; i < per; i++) maxAbs = Math.max(maxAbs, Math.abs(weight[c * per + i]!));
     // An all-zero channel still needs a usable scale: trained updates will move it.
-    const s = Math.fround(maxAbs > 0 ? maxAbs / 127 : 1 / 127 * 1e-3);
+    const s = Math.fround(fixedScales ? fixedScales[c]! : maxAbs > 0 ? maxAbs / 127 : 1 / 127 * 1e-3);
     wScale[c] = s;
     for (let i = 0; i < per; i++) wq[c * per + i] = Math.max(-127, Math.min(127, Math.round(weight[c * per + i]! / s)));
     const b = Math.round(bias[c]! / (qin.scale * s));

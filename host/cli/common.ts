@@ -1,17 +1,11 @@
 /** What every command shares: reading a model file, printing results, option parsing. */
-import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { TinytrainError } from '../../compiler/errors.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
+import { loadModelFile } from '../../compiler/frontend/index.js';
 
 export function readModelFile(path: string): ModelSpec {
-  if (!existsSync(path)) throw new TinytrainError(`model file ${path} does not exist`, 'see examples/ for model files');
-  const text = readFileSync(path, 'utf8');
-  try {
-    return JSON.parse(text) as ModelSpec;
-  } catch (e) {
-    throw new TinytrainError(`model file ${path}: not valid JSON (${(e as Error).message})`, 'fix the file; see examples/mnist-cnn.json for the format');
-  }
+  return loadModelFile(path, { warn: note }); // .json or .onnx (compiler/frontend)
 }
 
 /** One JSON object on stdout (for --json), or human text. */

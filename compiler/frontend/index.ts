@@ -1,0 +1,42 @@
+/**
+ * Model files: tinytrain JSON (examples/*.json, what `pretrain` writes) or ONNX. The
+ * extension decides (.onnx / .json); any other name is sniffed: a file whose first
+ * non-blank byte is '{' is JSON, anything else is tried as ONNX.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { TinytrainError } from '../errors.js';
+import type { ModelSpec } from '../ir/model.js';
+import { importOnnx, type OnnxImportOptions } from './onnx/index.js';
+
+export interface LoadModelOptions extends Pick<OnnxImportOptions, 'inputRange'> {
+  /** Called with each way the imported int8 maths will differ from the file's (ONNX QDQ models). */
+  warn?: (message: string) => void;
+}
+
+function looksLikeJson(bytes: Uint8Array): boolean {
+  for (const b of bytes.subarray(0, 64)) {
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0xef || b === 0xbb || b === 0xbf) continue; // blanks, UTF-8 BOM
+    return b === 0x7b; // '{'
+  }
+  return false;
+}
+
+export function loadModelFile(path: string, opts: LoadModelOptions = {}): ModelSpec {
+  if (!existsSync(path)) throw new TinytrainError(`model file ${path} does not exist`, 'see examples/ for model files');
+  if (statSync(path).isDirectory()) throw new TinytrainError(`model file ${path} is a directory`, 'give a .json or .onnx model file');
+  const bytes = readFileSync(path);
+  const ext = extname(path).toLowerCase();
+  const isJson = ext === '.json' || (ext !== '.onnx' && looksLikeJson(bytes));
+  if (!isJson) {
+    const stem = basename(path, extname(path));
+    const r = importOnnx(bytes, { name: stem, ...(opts.inputRange ? { inputRange: opts.inputRange } : {}) }, `ONNX model ${path}`);
+    for (const w of r.warnings) opts.warn?.(`warning: ${w}`);
+    return r.spec;
+  }
+  try {
+    return JSON.parse(bytes.toString('utf8')) as ModelSpec;
+  } catch (e) {
+    throw new TinytrainError(`model file ${path}: not valid JSON (${(e as Error).message})`, 'fix the file; see examples/mnist-cnn.json for the format');
+  }
+}

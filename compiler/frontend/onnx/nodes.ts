@@ -1,0 +1,575 @@
+/**
+ * One handler per ONNX op: reads the node's inputs (constants or activations) and
+ * attributes, refuses what tinytrain cannot compute exactly, and returns the node's
+ * output values, adding IrOps for the work the device will do.
+ */
+import { Attrs } from './attrs.js';
+import { addOp, channels, nodeError, onnxDims, sameShape, shapeText, type ActShape, type Activation, type ImportContext, type Value } from './ir.js';
+import { convWeightToOhwi, denseWeightFromOnnx } from './layout.js';
+import { DataType, type OnnxNode } from './proto.js';
+import { dequantizeLinear, quantizeLinear, weightScales } from './qdq.js';
+import { dtypeName, isIntegerType, toFloat32, type ConstTensor } from './tensor.js';
+import { castConst, concatConsts, gatherConst, reinterpret, squeezeDims, unsqueezeDims } from './shapes.js';
+
+export interface NodeCall {
+  ctx: ImportContext;
+  node: OnnxNode;
+  /** "'name' (OpType)" */
+  label: string;
+  /** Layer name candidate. */
+  name: string;
+  /** The op definition in use (since_version). */
+  version: number;
+  /** Resolved inputs; undefined where the input name is empty (an omitted optional input). */
+  inputs: (Value | undefined)[];
+  attrs: Attrs;
+  /** Whether output i is consumed by anything that matters to the model's output. */
+  outputUsed(i: number): boolean;
+}
+
+export type Handler = (c: NodeCall) => Value[];
+
+// ---------------------------------------------------------------------------------------
+// Input helpers
+
+function inputAct(c: NodeCall, i: number, what = 'input'): number {
+  const v = c.inputs[i];
+  if (!v) throw nodeError(c.label, `${what} (input ${i}) is missing`);
+  if (v.kind === 'act') return v.act;
+  if (v.kind === 'const') {
+    throw nodeError(c.label, `${what} (input ${i}) is a constant; tinytrain needs it to be computed from the model input`,
+      'constant-fold the model before export (e.g. torch.onnx.export(..., do_constant_folding=True) or onnx-simplifier)');
+  }
+  if (v.kind === 'post') throw nodeError(c.label, `reads the output of the final ${v.fn === 'softmax' ? 'Softmax' : 'LogSoftmax'} (${v.by})`, 'Softmax/LogSoftmax are supported only as the last op of the model');
+  throw nodeError(c.label, `reads the integer output of QuantizeLinear ${v.by}`, 'only DequantizeLinear may read a QuantizeLinear output (QDQ format); QOperator models (QLinearConv, ...) are not supported');
+}
+
+function inputConst(c: NodeCall, i: number, what: string): ConstTensor {
+  const v = c.inputs[i];
+  if (!v) throw nodeError(c.label, `${what} (input ${i}) is missing`);
+  if (v.kind !== 'const') throw nodeError(c.label, `${what} (input ${i}) must be a constant (an initializer or Constant), it is computed at run time`);
+  return v.t;
+}
+
+function optionalConst(c: NodeCall, i: number, what: string): ConstTensor | undefined {
+  return c.inputs[i] ? inputConst(c, i, what) : undefined;
+}
+
+function floatConst(c: NodeCall, i: number, what: string): ConstTensor {
+  const t = inputConst(c, i, what);
+  if (t.dtype !== DataType.FLOAT && t.dtype !== DataType.FLOAT16 && t.dtype !== DataType.DOUBLE) {
+    throw nodeError(c.label, `${what} must be a float tensor, it is ${dtypeName(t.dtype)}`);
+  }
+  return t;
+}
+
+function actShape(c: NodeCall, id: number): ActShape {
+  return c.ctx.acts[id]!.shape;
+}
+
+function mapInput(c: NodeCall, i: number, what = 'input'): { id: number; c: number; h: number; w: number } {
+  const id = inputAct(c, i, what);
+  const s = actShape(c, id);
+  if (s.kind !== 'map') throw nodeError(c.label, `${what} must be a 4-D feature map [1, C, H, W], it is ${shapeText(s)}`);
+  return { id, c: s.c, h: s.h, w: s.w };
+}
+
+function scalarOf(t: ConstTensor, c: NodeCall, what: string): number {
+  if (t.data.length !== 1) throw nodeError(c.label, `${what} must be a scalar, it has shape [${t.dims.join(', ')}]`);
+  return t.data[0]!;
+}
+
+function unusedOutputs(c: NodeCall, from: number, why: string): void {
+  for (let i = from; i < c.node.output.length; i++) {
+    if (c.node.output[i] && c.outputUsed(i)) throw nodeError(c.label, `output ${i} ('${c.node.output[i]}') is used: ${why}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Convolution and pooling geometry
+
+interface Window { kh: number; kw: number; sh: number; sw: number; padTop: number; padLeft: number; oh: number; ow: number }
+
+/**
+ * ONNX's padding rules (explicit pads or auto_pad) for a 2-D window; output size as ONNX
+ * defines it. `ceil` is AveragePool's ceil_mode.
+ */
+function window2d(c: NodeCall, h: number, w: number, kh: number, kw: number, ceil = false): Window {
+  const strides = c.attrs.ints('strides') ?? [1, 1];
+  const dil = c.attrs.ints('dilations') ?? [1, 1];
+  if (strides.length !== 2 || dil.length !== 2) throw nodeError(c.label, 'strides/dilations must have 2 values (2-D ops only)');
+  if (dil.some((d) => d !== 1)) throw nodeError(c.label, `dilations [${dil}] are not supported`, 'tinytrain supports dilation 1 only');
+  const [sh, sw] = strides as [number, number];
+  if (!(sh >= 1 && sw >= 1)) throw nodeError(c.label, `strides [${strides}] must be positive`);
+  const autoPad = c.attrs.string('auto_pad', 'NOTSET');
+  let pads = c.attrs.ints('pads') ?? [0, 0, 0, 0];
+  if (pads.length !== 4 || pads.some((p) => p < 0)) throw nodeError(c.label, `pads [${pads}] must be 4 non-negative values [top, left, bottom, right]`);
+  let oh: number, ow: number;
+  const out = (n: number, k: number, s: number, total: number): number => (ceil ? Math.ceil : Math.floor)((n + total - k) / s) + 1;
+  if (autoPad === 'NOTSET') {
+    oh = out(h, kh, sh, pads[0]! + pads[2]!);
+    ow = out(w, kw, sw, pads[1]! + pads[3]!);
+  } else if (autoPad === 'VALID') {
+    pads = [0, 0, 0, 0];
+    oh = out(h, kh, sh, 0);
+    ow = out(w, kw, sw, 0);
+  } else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    oh = Math.ceil(h / sh);
+    ow = Math.ceil(w / sw);
+    const th = Math.max((oh - 1) * sh + kh - h, 0);
+    const tw = Math.max((ow - 1) * sw + kw - w, 0);
+    const first = (t: number): number => (autoPad === 'SAME_UPPER' ? Math.floor(t / 2) : Math.ceil(t / 2));
+    pads = [first(th), first(tw), th - first(th), tw - first(tw)];
+  } else {
+    throw nodeError(c.label, `auto_pad '${autoPad}' is not a valid value`, 'use NOTSET, VALID, SAME_UPPER or SAME_LOWER');
+  }
+  if (oh < 1 || ow < 1) throw nodeError(c.label, `a ${kh}x${kw} window does not fit the ${h}x${w} input`);
+  return { kh, kw, sh, sw, padTop: pads[0]!, padLeft: pads[1]!, oh, ow };
+}
+
+/**
+ * tinytrain's conv and pool have one stride and one leading pad for both axes and derive
+ * the output size as floor((n + 2p - k)/s) + 1. The ONNX window maps onto that exactly
+ * when strides and leading pads agree and the output sizes come out equal: the trailing
+ * pad then only ever covers positions no output reads, or zeros in both.
+ */
+function ourGeometry(c: NodeCall, g: Window, h: number, w: number): { stride: number; pad: number } {
+  if (g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain uses one stride for both spatial axes');
+  if (g.padTop !== g.padLeft) {
+    throw nodeError(c.label, `leading pads (top ${g.padTop}, left ${g.padLeft}) differ`, 'tinytrain pads the same amount on every side');
+  }
+  const p = g.padTop;
+  const oh = Math.floor((h + 2 * p - g.kh) / g.sh) + 1;
+  const ow = Math.floor((w + 2 * p - g.kw) / g.sw) + 1;
+  if (oh !== g.oh || ow !== g.ow) {
+    throw nodeError(c.label, `its padding gives a ${g.oh}x${g.ow} output where symmetric padding ${p} gives ${oh}x${ow}`,
+      'tinytrain pads the same amount on every side; pad the model symmetrically');
+  }
+  return { stride: g.sh, pad: p };
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers
+
+const conv: Handler = (c) => {
+  c.attrs.only(['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides']);
+  const x = mapInput(c, 0);
+  const wv = c.inputs[1];
+  const W = floatConst(c, 1, 'weight W');
+  if (W.dims.length !== 4) throw nodeError(c.label, `weight W must be 4-D [Cout, Cin/group, KH, KW] (2-D conv), it has shape [${W.dims}]`, 'tinytrain supports 2-D convolutions only');
+  const [cout, cinG, kh, kw] = W.dims as [number, number, number, number];
+  const ks = c.attrs.ints('kernel_shape');
+  if (ks && (ks.length !== 2 || ks[0] !== kh || ks[1] !== kw)) throw nodeError(c.label, `kernel_shape [${ks}] does not match W [${W.dims}]`);
+  const group = c.attrs.int('group', 1);
+  let depthwise = false;
+  if (group === 1) {
+    if (cinG !== x.c) throw nodeError(c.label, `W expects ${cinG} input channels, the input has ${x.c}`);
+  } else if (group === x.c && cinG === 1 && cout === x.c) {
+    depthwise = true;
+  } else if (group === x.c && cinG === 1) {
+    throw nodeError(c.label, `depthwise conv with channel multiplier ${cout / x.c} (group ${group}, ${cout} outputs) is not supported`, 'tinytrain supports Conv with group 1, or group = channels with one output per channel');
+  } else {
+    throw nodeError(c.label, `grouped conv with group ${group} is not supported`, 'tinytrain supports Conv with group 1, or group = channels (depthwise)');
+  }
+  const g = window2d(c, x.h, x.w, kh, kw);
+  const { stride, pad } = ourGeometry(c, g, x.h, x.w);
+  const B = optionalConst(c, 2, 'bias B');
+  if (B && (B.data.length !== cout)) throw nodeError(c.label, `bias B has ${B.data.length} values, W has ${cout} output channels`);
+  const weight = convWeightToOhwi(W.data, cout, cinG, kh, kw);
+  const wScales = wv?.kind === 'const' && wv.q ? weightScales(c, wv.q, cout, 0, W.dims.length, c.ctx) : undefined;
+  const bv = c.inputs[2];
+  const out = addOp(c.ctx, {
+    kind: 'conv2d', node: c.label, name: c.name, inputs: [x.id], activation: 'none',
+    conv: { kh, kw, stride, pad, depthwise, filters: cout },
+    weight, bias: B ? toFloat32(B) : new Float32Array(cout),
+    ...(wScales ? { wScales } : {}),
+    ...(bv?.kind === 'const' && bv.q ? { qBias: { ints: bv.q.ints, scale: bv.q.scale } } : {}),
+  }, { kind: 'map', c: cout, h: g.oh, w: g.ow });
+  return [{ kind: 'act', act: out }];
+};
+
+/** Dense layer from a [K, N] (or [N, K] when transB) constant; the input is a [1, K] activation. */
+function dense(c: NodeCall, xId: number, B: ConstTensor, transB: boolean, alpha: number, bias: Float32Array | undefined,
+  qBias: { ints: Float64Array; scale: Float64Array } | undefined): Value[] {
+  const xs = actShape(c, xId);
+  if (xs.kind !== 'flat') throw nodeError(c.label, `input must be 2-D [1, K], it is ${shapeText(xs)}`, 'flatten the feature map first (Flatten or Reshape)');
+  if (B.dims.length !== 2) throw nodeError(c.label, `the weight operand must be 2-D, it has shape [${B.dims}]`);
+  const [k, n] = transB ? [B.dims[1]!, B.dims[0]!] : [B.dims[0]!, B.dims[1]!];
+  if (k !== xs.n) throw nodeError(c.label, `the weight operand has ${k} input features, the input has ${xs.n}`);
+  const weight = denseWeightFromOnnx(B.data, k, n, transB, xs.chw, alpha);
+  if (xs.chw && xs.chw.h * xs.chw.w > 1) {
+    c.ctx.notes.push(`${c.label}: weight columns permuted from ONNX's C,H,W order to tinytrain's H,W,C order (input is a flattened ${xs.chw.c}x${xs.chw.h}x${xs.chw.w} map)`);
+  }
+  const bv = c.inputs[1];
+  let wScales: Float64Array | undefined;
+  if (bv?.kind === 'const' && bv.q) {
+    wScales = weightScales(c, bv.q, n, transB ? 0 : 1, 2, c.ctx);
+    if (alpha !== 1) wScales = wScales.map((s) => s * Math.abs(alpha));
+  }
+  const out = addOp(c.ctx, {
+    kind: 'dense', node: c.label, name: c.name, inputs: [xId], activation: 'none', units: n,
+    weight, bias: bias ?? new Float32Array(n), ...(wScales ? { wScales } : {}), ...(qBias ? { qBias } : {}),
+  }, { kind: 'flat', n, chw: null });
+  return [{ kind: 'act', act: out }];
+}
+
+const gemm: Handler = (c) => {
+  c.attrs.only(['alpha', 'beta', 'transA', 'transB']);
+  if (c.attrs.int('transA', 0) !== 0) throw nodeError(c.label, 'transA = 1 is not supported', 'the activation operand must be A = [1, K] (transA = 0)');
+  const x = inputAct(c, 0, 'A');
+  const B = floatConst(c, 1, 'B');
+  const transB = c.attrs.int('transB', 0) !== 0;
+  const alpha = c.attrs.float('alpha', 1);
+  const beta = c.attrs.float('beta', 1);
+  const n = transB ? B.dims[0] : B.dims[1];
+  let bias: Float32Array | undefined;
+  const C = optionalConst(c, 2, 'C');
+  if (C && n !== undefined) {
+    // C must broadcast to [1, N]: a scalar, [1], [N], [1, 1] or [1, N].
+    const last = C.dims[C.dims.length - 1] ?? 1;
+    const ok = C.dims.length <= 2 && (C.dims.length < 2 || C.dims[0] === 1) && (last === 1 || last === n);
+    if (!ok) throw nodeError(c.label, `bias C of shape [${C.dims}] does not broadcast to one value per output [1, ${n}]`);
+    bias = Float32Array.from({ length: n }, (_, i) => beta * C.data[last === 1 ? 0 : i]!);
+  }
+  const cv = c.inputs[2];
+  const qBias = cv?.kind === 'const' && cv.q && beta === 1 ? { ints: cv.q.ints, scale: cv.q.scale } : undefined;
+  return dense(c, x, B, transB, alpha, bias, qBias);
+};
+
+const matmul: Handler = (c) => {
+  c.attrs.only([]);
+  if (c.inputs[0]?.kind === 'const' && c.inputs[1]?.kind !== 'const') {
+    throw nodeError(c.label, 'the constant is the left operand', 'tinytrain supports MatMul(activation [1, K], constant [K, N])');
+  }
+  const x = inputAct(c, 0, 'A');
+  const B = floatConst(c, 1, 'B');
+  return dense(c, x, B, false, 1, undefined, undefined);
+};
+
+const relu: Handler = (c) => {
+  c.attrs.only([]);
+  const x = inputAct(c, 0);
+  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'relu', node: c.label, name: c.name, inputs: [x], activation: 'none' }, actShape(c, x)) }];
+};
+
+const clip: Handler = (c) => {
+  c.attrs.only([]);
+  const x = inputAct(c, 0);
+  const lo = optionalConst(c, 1, 'min');
+  const hi = optionalConst(c, 2, 'max');
+  const min = lo ? scalarOf(lo, c, 'min') : -Infinity;
+  const max = hi ? scalarOf(hi, c, 'max') : Infinity;
+  let kind: 'relu' | 'relu6';
+  if (min === -Infinity && max === Infinity) return [{ kind: 'act', act: x }]; // no bounds: the identity
+  if (min === 0 && max === 6) kind = 'relu6';
+  else if (min === 0 && (max === Infinity || max >= 3.4028234663852886e38)) kind = 'relu';
+  else {
+    throw nodeError(c.label, `Clip(min ${min}, max ${max}) is not supported`, 'tinytrain supports Clip as ReLU (min 0, no max) and ReLU6 (min 0, max 6)');
+  }
+  return [{ kind: 'act', act: addOp(c.ctx, { kind, node: c.label, name: c.name, inputs: [x], activation: 'none' }, actShape(c, x)) }];
+};
+
+/** Per-channel values of a constant broadcast against an activation (which it must not grow). */
+function perChannel(c: NodeCall, t: ConstTensor, s: ActShape, what: string): Float64Array {
+  const dims = onnxDims(s);
+  if (t.dims.length > dims.length) throw nodeError(c.label, `${what} of shape [${t.dims}] has more dimensions than the input ${shapeText(s)}`);
+  const td = [...Array(dims.length - t.dims.length).fill(1), ...t.dims] as number[];
+  td.forEach((d, i) => {
+    if (d !== 1 && d !== dims[i]) throw nodeError(c.label, `${what} of shape [${t.dims}] does not broadcast to the input ${shapeText(s)}`);
+  });
+  const C = channels(s);
+  const out = new Float64Array(C);
+  const get = (idx: number[]): number => {
+    let o = 0;
+    for (let i = 0; i < td.length; i++) o = o * td[i]! + (td[i] === 1 ? 0 : idx[i]!);
+    return t.data[o]!;
+  };
+  if (s.kind === 'map') {
+    if (td[2] !== 1 || td[3] !== 1) throw nodeError(c.label, `${what} of shape [${t.dims}] varies over height/width`, 'only per-channel (or scalar) constants are supported');
+    for (let ch = 0; ch < C; ch++) out[ch] = get([0, ch, 0, 0]);
+  } else {
+    if (s.chw && s.chw.h * s.chw.w > 1 && td[1] !== 1) {
+      throw nodeError(c.label, `${what} is applied per feature after a Flatten`, 'apply it before flattening, or fold it into the next layer');
+    }
+    for (let ch = 0; ch < C; ch++) out[ch] = get([0, ch]);
+  }
+  return out;
+}
+
+const add: Handler = (c) => {
+  c.attrs.only([]);
+  const [a, b] = c.inputs;
+  if (a?.kind === 'const' || b?.kind === 'const') {
+    const ci = a?.kind === 'const' ? 0 : 1;
+    const x = inputAct(c, 1 - ci);
+    const s = actShape(c, x);
+    const shift = perChannel(c, inputConst(c, ci, 'constant'), s, 'the added constant');
+    const out = addOp(c.ctx, {
+      kind: 'affine', node: c.label, name: c.name, inputs: [x], activation: 'none',
+      affine: { scale: new Float64Array(shift.length).fill(1), shift },
+    }, s);
+    return [{ kind: 'act', act: out }];
+  }
+  const x = inputAct(c, 0, 'A');
+  const y = inputAct(c, 1, 'B');
+  const sx = actShape(c, x);
+  const sy = actShape(c, y);
+  if (!sameShape(sx, sy)) throw nodeError(c.label, `adds tensors of shapes ${shapeText(sx)} and ${shapeText(sy)}`, 'tinytrain adds tensors of equal shape (residual connections); broadcasting is not supported');
+  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'add', node: c.label, name: c.name, inputs: [x, y], activation: 'none' }, sx) }];
+};
+
+const averagePool: Handler = (c) => {
+  c.attrs.only(['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides']);
+  const x = mapInput(c, 0);
+  const ks = c.attrs.ints('kernel_shape');
+  if (!ks || ks.length !== 2) throw nodeError(c.label, `kernel_shape ${ks ? `[${ks}]` : 'is missing'}: 2-D pooling needs 2 values`, 'tinytrain supports 2-D average pooling only');
+  const [kh, kw] = ks as [number, number];
+  if (kh !== kw) throw nodeError(c.label, `kernel ${kh}x${kw} is not square`, 'tinytrain pools over square windows');
+  const g = window2d(c, x.h, x.w, kh, kw, c.attrs.int('ceil_mode', 0) !== 0);
+  if (g.padTop || g.padLeft || g.oh !== Math.floor((x.h - kh) / g.sh) + 1 || g.ow !== Math.floor((x.w - kw) / g.sw) + 1) {
+    throw nodeError(c.label, 'padded average pooling (or ceil_mode windows that hang over the edge) is not supported', 'tinytrain pools without padding');
+  }
+  if (g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain uses one stride for both axes');
+  const out = addOp(c.ctx, { kind: 'avgpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size: kh, stride: g.sh } },
+    { kind: 'map', c: x.c, h: g.oh, w: g.ow });
+  return [{ kind: 'act', act: out }];
+};
+
+const globalAveragePool: Handler = (c) => {
+  c.attrs.only([]);
+  const x = mapInput(c, 0);
+  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'globalavgpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none' }, { kind: 'map', c: x.c, h: 1, w: 1 }) }];
+};
+
+/** Flatten, Reshape, Squeeze, Unsqueeze on an activation: only as a flatten (or a no-op). */
+function reshapeAct(c: NodeCall, x: number, dims: number[]): Value[] {
+  return [{ kind: 'act', act: reinterpret(c.ctx, c.label, c.name, x, dims) }];
+}
+
+const flatten: Handler = (c) => {
+  c.attrs.only(['axis']);
+  const v = c.inputs[0];
+  const dimsOf = (d: number[]): number[] => {
+    let axis = c.attrs.int('axis', 1);
+    if (axis < 0) axis += d.length;
+    if (axis < 0 || axis > d.length) throw nodeError(c.label, `axis ${c.attrs.int('axis', 1)} is out of range for rank ${d.length}`);
+    const prod = (a: number[]): number => a.reduce((p, q) => p * q, 1);
+    return [prod(d.slice(0, axis)), prod(d.slice(axis))];
+  };
+  if (v?.kind === 'const') return [{ kind: 'const', t: { ...v.t, dims: dimsOf(v.t.dims) } }];
+  const x = inputAct(c, 0);
+  return reshapeAct(c, x, dimsOf(onnxDims(actShape(c, x))));
+};
+
+/** Reshape's target dims from its shape input (0 copies, -1 infers). */
+function reshapeDims(c: NodeCall, from: number[], shape: ConstTensor): number[] {
+  const allowZero = c.attrs.int('allowzero', 0) !== 0;
+  const total = from.reduce((p, q) => p * q, 1);
+  const out = Array.from(shape.data);
+  let infer = -1;
+  out.forEach((d, i) => {
+    if (d === 0 && !allowZero) {
+      if (i >= from.length) throw nodeError(c.label, `shape [${Array.from(shape.data)}] copies dimension ${i}, the input has rank ${from.length}`);
+      out[i] = from[i]!;
+    } else if (d === -1) {
+      if (infer >= 0) throw nodeError(c.label, `shape [${Array.from(shape.data)}] has more than one -1`);
+      infer = i;
+    } else if (d < 0 || !Number.isSafeInteger(d)) {
+      throw nodeError(c.label, `shape [${Array.from(shape.data)}] has an invalid dimension ${d}`);
+    }
+  });
+  const known = out.reduce((p, q, i) => (i === infer ? p : p * q), 1);
+  if (infer >= 0) {
+    if (known === 0 || total % known !== 0) throw nodeError(c.label, `cannot reshape ${total} elements to [${Array.from(shape.data)}]`);
+    out[infer] = total / known;
+  }
+  if (out.reduce((p, q) => p * q, 1) !== total) throw nodeError(c.label, `cannot reshape [${from}] (${total} elements) to [${out}]`);
+  return out;
+}
+
+const reshape: Handler = (c) => {
+  c.attrs.only(['allowzero']);
+  const shape = inputConst(c, 1, 'shape');
+  if (!isIntegerType(shape.dtype) || shape.dims.length !== 1) throw nodeError(c.label, 'shape must be a 1-D integer tensor');
+  const v = c.inputs[0];
+  if (v?.kind === 'const') {
+    const dims = reshapeDims(c, v.t.dims, shape);
+    return [{ kind: 'const', t: { ...v.t, dims } }];
+  }
+  const x = inputAct(c, 0);
+  return reshapeAct(c, x, reshapeDims(c, onnxDims(actShape(c, x)), shape));
+};
+
+function axesOf(c: NodeCall): number[] | undefined {
+  if (c.version >= 13) {
+    const t = optionalConst(c, 1, 'axes');
+    return t ? Array.from(t.data) : undefined;
+  }
+  return c.attrs.ints('axes');
+}
+
+const squeeze: Handler = (c) => {
+  c.attrs.only(c.version >= 13 ? [] : ['axes']);
+  const axes = axesOf(c);
+  const v = c.inputs[0];
+  if (v?.kind === 'const') return [{ kind: 'const', t: { ...v.t, dims: squeezeDims(c.label, v.t.dims, axes) } }];
+  const x = inputAct(c, 0);
+  return reshapeAct(c, x, squeezeDims(c.label, onnxDims(actShape(c, x)), axes));
+};
+
+const unsqueeze: Handler = (c) => {
+  c.attrs.only(c.version >= 13 ? [] : ['axes']);
+  const axes = axesOf(c);
+  if (!axes) throw nodeError(c.label, 'axes are missing');
+  const v = c.inputs[0];
+  if (v?.kind === 'const') return [{ kind: 'const', t: { ...v.t, dims: unsqueezeDims(c.label, v.t.dims, axes) } }];
+  const x = inputAct(c, 0);
+  return reshapeAct(c, x, unsqueezeDims(c.label, onnxDims(actShape(c, x)), axes));
+};
+
+const batchNormalization: Handler = (c) => {
+  c.attrs.only(['epsilon', 'momentum', 'training_mode', 'spatial']);
+  if (c.attrs.int('training_mode', 0) !== 0) throw nodeError(c.label, 'training_mode = 1 (batch statistics) is not supported', 'export the model in eval mode (model.eval())');
+  if (c.attrs.int('spatial', 1) !== 1) throw nodeError(c.label, 'spatial = 0 is not supported');
+  unusedOutputs(c, 1, 'running statistics only exist in training mode');
+  const x = inputAct(c, 0);
+  const s = actShape(c, x);
+  if (s.kind === 'flat' && s.chw && s.chw.h * s.chw.w > 1) throw nodeError(c.label, 'normalises a flattened feature map per feature', 'apply BatchNormalization before flattening');
+  const C = channels(s);
+  const vec = (i: number, what: string): Float64Array => {
+    const t = floatConst(c, i, what);
+    if (t.data.length !== C) throw nodeError(c.label, `${what} has ${t.data.length} values, the input has ${C} channels`);
+    return t.data;
+  };
+  const gamma = vec(1, 'scale'), beta = vec(2, 'B'), mean = vec(3, 'input_mean'), variance = vec(4, 'input_var');
+  const eps = c.attrs.float('epsilon', 1e-5);
+  const scale = new Float64Array(C), shift = new Float64Array(C);
+  for (let i = 0; i < C; i++) {
+    // Float32 like the ONNX reference: sqrt(var + eps) of float32 values.
+    const a = gamma[i]! / Math.sqrt(Math.fround(variance[i]! + eps));
+    scale[i] = a;
+    shift[i] = beta[i]! - mean[i]! * a;
+    if (!Number.isFinite(a) || !Number.isFinite(shift[i]!)) throw nodeError(c.label, `channel ${i} normalises to a non-finite value (var ${variance[i]}, eps ${eps})`);
+  }
+  const out = addOp(c.ctx, { kind: 'affine', node: c.label, name: c.name, inputs: [x], activation: 'none', affine: { scale, shift } }, s);
+  return [{ kind: 'act', act: out }];
+};
+
+/**
+ * Softmax/LogSoftmax are accepted only as the model's last op and only over the class
+ * axis: training's loss is softmax cross-entropy on the logits, and inference applies
+ * the recorded function (the spec's outputActivation). Before opset 13 the op flattens
+ * the input to 2-D at `axis` (default 1); from 13 it works along `axis` (default -1).
+ */
+const softmax = (fn: 'softmax' | 'logsoftmax'): Handler => (c) => {
+  c.attrs.only(['axis']);
+  const x = inputAct(c, 0);
+  const s = actShape(c, x);
+  const dims = onnxDims(s);
+  const total = dims.reduce((p, q) => p * q, 1);
+  let axis = c.attrs.int('axis', c.version >= 13 ? -1 : 1);
+  if (axis < 0) axis += dims.length;
+  if (axis < 0 || axis >= dims.length) throw nodeError(c.label, `axis ${c.attrs.int('axis', 0)} is out of range for ${shapeText(s)}`);
+  const covered = c.version >= 13 ? dims[axis]! : dims.slice(axis).reduce((p, q) => p * q, 1);
+  if (covered !== total) {
+    throw nodeError(c.label, `normalises over ${covered} of the ${total} outputs (axis ${axis} of ${shapeText(s)})`, 'tinytrain supports Softmax/LogSoftmax over all classes of a [1, classes] output');
+  }
+  if (s.kind === 'map' && s.h * s.w > 1) throw nodeError(c.label, `is applied to a feature map ${shapeText(s)}`, 'Softmax/LogSoftmax must be the last op, on the [1, classes] logits');
+  return [{ kind: 'post', fn, act: x, by: c.label }];
+};
+
+const identity: Handler = (c) => {
+  c.attrs.only([]);
+  const v = c.inputs[0];
+  if (!v) throw nodeError(c.label, 'input is missing');
+  return [v];
+};
+
+const dropout: Handler = (c) => {
+  c.attrs.only(['ratio', 'seed', 'is_test']);
+  const mode = optionalConst(c, 2, 'training_mode');
+  if (c.inputs[2] && (!mode || mode.data.some((v) => v !== 0))) {
+    throw nodeError(c.label, 'training_mode is true (or not a constant): the op is random', 'export the model in eval mode (model.eval()); Dropout is then an identity and tinytrain drops it');
+  }
+  unusedOutputs(c, 1, 'the dropout mask is not computed by tinytrain');
+  const v = c.inputs[0];
+  if (!v) throw nodeError(c.label, 'input is missing');
+  c.ctx.notes.push(`${c.label}: Dropout in inference mode is an identity; dropped`);
+  return [v];
+};
+
+// --- shape arithmetic on constants -----------------------------------------------------
+
+const constant: Handler = (c) => {
+  c.attrs.only(['value', 'value_float', 'value_floats', 'value_int', 'value_ints']);
+  if (c.attrs.names().length !== 1) throw nodeError(c.label, 'must have exactly one value attribute');
+  const t = c.attrs.tensor('value');
+  if (t) return [{ kind: 'const', t }];
+  if (c.attrs.has('value_float')) return [{ kind: 'const', t: { dims: [], dtype: DataType.FLOAT, data: Float64Array.of(Math.fround(c.attrs.float('value_float', 0))) } }];
+  if (c.attrs.has('value_int')) return [{ kind: 'const', t: { dims: [], dtype: DataType.INT64, data: Float64Array.of(c.attrs.int('value_int', 0)) } }];
+  const fs = c.attrs.floats('value_floats');
+  if (fs) return [{ kind: 'const', t: { dims: [fs.length], dtype: DataType.FLOAT, data: Float64Array.from(fs, Math.fround) } }];
+  const is = c.attrs.ints('value_ints') ?? [];
+  return [{ kind: 'const', t: { dims: [is.length], dtype: DataType.INT64, data: Float64Array.from(is) } }];
+};
+
+const shape: Handler = (c) => {
+  c.attrs.only(['start', 'end']);
+  const v = c.inputs[0];
+  let dims: number[];
+  if (v?.kind === 'const') dims = v.t.dims;
+  else dims = onnxDims(actShape(c, inputAct(c, 0)));
+  const r = dims.length;
+  const clampAxis = (a: number): number => Math.min(Math.max(a < 0 ? a + r : a, 0), r);
+  const start = clampAxis(c.attrs.int('start', 0));
+  const end = clampAxis(c.attrs.int('end', r));
+  const out = dims.slice(start, Math.max(start, end));
+  return [{ kind: 'const', t: { dims: [out.length], dtype: DataType.INT64, data: Float64Array.from(out) } }];
+};
+
+const gather: Handler = (c) => {
+  c.attrs.only(['axis']);
+  return [{ kind: 'const', t: gatherConst(c.label, inputConst(c, 0, 'data'), inputConst(c, 1, 'indices'), c.attrs.int('axis', 0)) }];
+};
+
+const concat: Handler = (c) => {
+  c.attrs.only(['axis']);
+  const parts = c.node.input.map((_, i) => inputConst(c, i, 'input'));
+  return [{ kind: 'const', t: concatConsts(c.label, parts, c.attrs.int('axis', 0)) }];
+};
+
+const cast: Handler = (c) => {
+  c.attrs.only(['to', 'saturate']);
+  const v = c.inputs[0];
+  if (v?.kind !== 'const') {
+    throw nodeError(c.label, 'Cast of an activation is not supported', 'tinytrain computes in its own number formats; Cast is evaluated only on compile-time constants');
+  }
+  return [{ kind: 'const', t: castConst(c.label, v.t, c.attrs.int('to', 0)) }];
+};
+
+export const HANDLERS: Record<string, Handler> = {
+  Conv: conv,
+  Gemm: gemm,
+  MatMul: matmul,
+  Relu: relu,
+  Clip: clip,
+  Add: add,
+  AveragePool: averagePool,
+  GlobalAveragePool: globalAveragePool,
+  Flatten: flatten,
+  Reshape: reshape,
+  Squeeze: squeeze,
+  Unsqueeze: unsqueeze,
+  BatchNormalization: batchNormalization,
+  Softmax: softmax('softmax'),
+  LogSoftmax: softmax('logsoftmax'),
+  Identity: identity,
+  Dropout: dropout,
+  QuantizeLinear: quantizeLinear,
+  DequantizeLinear: dequantizeLinear,
+  Constant: constant,
+  Shape: shape,
+  Gather: gather,
+  Concat: concat,
+  Cast: cast,
+};

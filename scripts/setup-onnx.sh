@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs what the ONNX importer's tests need (test/onnx-*.test.ts), on Debian 12 as root:
+#
+#   libonnx-testdata   Debian's copy of the ONNX project's backend node tests
+#                      (/usr/share/libonnx-testdata/data/node), for test/onnx-conformance.test.ts
+#   onnx, onnxruntime  PyPI, in a venv at .cache/onnx-venv: onnx.helper builds the test
+#                      models, onnxruntime computes their reference outputs and quantises
+#                      the int8 QDQ ones (test/onnx/make_models.py)
+#
+#   --torch            also PyTorch (PyPI, ~3 GB with its CUDA libraries, which PyPI's
+#                      Linux build requires) in .cache/torch-venv, for regenerating
+#                      examples/torch/ (not needed by the tests: the exported model and
+#                      PyTorch's predictions are committed)
+#
+# Idempotent: each part is skipped when already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+ONNX_VERSION=1.17.0
+ORT_VERSION=1.20.1
+NUMPY_VERSION=1.26.4
+TORCH_VERSION=2.5.1
+VENV="$ROOT/.cache/onnx-venv"
+TORCH_VENV="$ROOT/.cache/torch-venv"
+
+say() { echo "setup-onnx: $*" >&2; }
+
+need=()
+[ -d /usr/share/libonnx-testdata/data/node ] || need+=(libonnx-testdata)
+if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then need+=(python3-venv); fi
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then say "need root to install: ${need[*]}"; exit 1; fi
+  say "installing ${need[*]}"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+else
+  say "libonnx-testdata and python3 (with venv) present"
+fi
+
+has() { # venv, then "package==version" pairs
+  local py="$1/bin/python"; shift
+  [ -x "$py" ] || return 1
+  "$py" - "$@" <<'PY' 2>/dev/null
+import importlib.metadata as m, sys
+sys.exit(any(m.version(p.split("==")[0]).split("+")[0] != p.split("==")[1] for p in sys.argv[1:]))
+PY
+}
+
+PKGS=("onnx==$ONNX_VERSION" "onnxruntime==$ORT_VERSION" "numpy==$NUMPY_VERSION")
+if has "$VENV" "${PKGS[@]}"; then
+  say "onnx $ONNX_VERSION, onnxruntime $ORT_VERSION present in $VENV"
+else
+  say "installing ${PKGS[*]} into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PKGS[@]}"
+  has "$VENV" "${PKGS[@]}" || { say "onnx/onnxruntime did not install correctly"; exit 1; }
+fi
+
+if [ "${1:-}" = "--torch" ]; then
+  TPKGS=("torch==$TORCH_VERSION" "${PKGS[@]}")
+  if has "$TORCH_VENV" "${TPKGS[@]}"; then
+    say "torch $TORCH_VERSION present in $TORCH_VENV"
+  else
+    say "installing ${TPKGS[*]} into $TORCH_VENV (large download)"
+    python3 -m venv "$TORCH_VENV"
+    "$TORCH_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${TPKGS[@]}"
+    has "$TORCH_VENV" "${TPKGS[@]}" || { say "torch did not install correctly"; exit 1; }
+  fi
+fi
+say "ready"

@@ -1,0 +1,395 @@
+/**
+ * ONNX import against onnxruntime.
+ *
+ * test/onnx/make_models.py builds float models with onnx.helper and int8 QDQ models with
+ * onnxruntime's quantize_static, and runs onnxruntime on them. Here:
+ *  - float models: the imported model on tinytrain's float32 reference engine gives
+ *    onnxruntime's outputs within 1e-4 (relative, over the output tensor);
+ *  - int8 QDQ models: the model's scales and zero points are kept exactly, the compiled
+ *    int8 runtime gives onnxruntime's outputs within a bound derived from the scales
+ *    (test/support/onnx.ts int8ErrorBound), and the float model compiled with calibration
+ *    stays within its own (looser) derived bound of the float outputs;
+ *  - everything the importer refuses is a TinytrainError naming the node, its op type and
+ *    what is supported, and the CLI writes nothing.
+ *
+ * Needs scripts/setup-onnx.sh (onnx + onnxruntime in .cache/onnx-venv); fails without it.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TinytrainError } from '../compiler/errors.js';
+import { loadModelFile } from '../compiler/frontend/index.js';
+import { importOnnx, nchwToHwc, type OnnxImport } from '../compiler/frontend/onnx/index.js';
+import { quantizeSpec } from '../compiler/index.js';
+import { buildGraph } from '../compiler/ir/graph.js';
+import type { ModelSpec } from '../compiler/ir/model.js';
+import { loadParams } from '../compiler/ir/params.js';
+import { forward } from '../compiler/float/network.js';
+import { Runtime } from '../host/runtime.js';
+import { getTarget } from '../targets/index.js';
+import { ArtifactCache } from './support/models.js';
+import {
+  FLOAT, INT8, ROOT, UINT8, applyOutputActivation, buildModel, floatTensor, intTensor, int8ErrorBound, modelObject, node, relError,
+  runImportedFloat, runPython, valueInfo,
+} from './support/onnx.js';
+import { encodeModel } from '../compiler/frontend/onnx/proto.js';
+
+interface Fixture { inputs: number[][]; inputDims: number[]; outputs: number[][]; outputDims: number[] }
+
+let dir: string;
+const cache = new ArtifactCache();
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tinytrain-onnx-'));
+  runPython(join(ROOT, 'test', 'onnx', 'make_models.py'), [dir]);
+});
+afterAll(() => { cache.dispose(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Fixture;
+const load = (name: string): OnnxImport => importOnnx(readFileSync(join(dir, `${name}.onnx`)), { name });
+
+describe('float models: the float32 reference engine matches onnxruntime (1e-4 relative)', () => {
+  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float'])('%s', (name) => {
+    const imp = load(name);
+    const f = fixture(name);
+    f.inputs.forEach((x, i) => {
+      const y = runImportedFloat(imp, x);
+      const err = relError(y, f.outputs[i]!);
+      expect(err, `${name} sample ${i}: relative error ${err}`).toBeLessThanOrEqual(1e-4);
+    });
+    expect(imp.warnings).toEqual([]);
+  });
+
+  it('maps each ONNX construct onto the tinytrain layers it promises', () => {
+    const ops = (name: string): string => load(name).spec.layers.map((l) => `${l.op}${'activation' in l && l.activation && l.activation !== 'none' ? `+${l.activation}` : ''}`).join(' ');
+    // BN folded into conv1, ReLU/Clip fused, Dropout/Identity/Softmax gone, Flatten kept as a view.
+    expect(ops('cnn')).toBe('conv2d+relu conv2d+relu6 conv2d add+relu avgpool flatten dense');
+    // Standalone BN -> 1x1 depthwise conv; Add(constant) folded into conv1's bias; Shape arithmetic folded; MatMul+Add -> dense.
+    expect(ops('viewnet')).toBe('conv2d conv2d+relu conv2d+relu flatten dense');
+    expect(ops('gapnet')).toBe('conv2d+relu6 globalavgpool flatten dense');
+    expect(load('cnn').spec.outputActivation).toBe('logsoftmax');
+    expect(load('mlp').spec.outputActivation).toBe('softmax');
+    expect(load('viewnet').spec.outputActivation).toBeUndefined();
+    // The Flatten of a 3x3x8 map: Gemm's columns were permuted from C,H,W to H,W,C at import.
+    expect(load('cnn').notes.join('\n')).toMatch(/'fc' \(Gemm\): weight columns permuted from ONNX's C,H,W order to tinytrain's H,W,C order \(input is a flattened 8x3x3 map\)/);
+    const v = load('viewnet');
+    expect(v.spec.input).toEqual([10, 10, 2]);
+    expect(v.notes.join('\n')).toMatch(/'input_norm' \(BatchNormalization\).*1x1 depthwise conv/);
+    expect(v.notes.join('\n')).toMatch(/'shift' \(Add\) folded into 'conv1' \(Conv\)/);
+  });
+
+  it('takes NCHW samples through nchwToHwc (the host-side transpose); the model itself never transposes', () => {
+    const imp = load('cnn');
+    const f = fixture('cnn');
+    const g = buildGraph(imp.spec);
+    const p = loadParams(g, imp.spec);
+    const run = (x: Float32Array): Float32Array => applyOutputActivation(forward(g, p, x).get(g.output)!, imp.spec.outputActivation);
+    expect(relError(run(nchwToHwc(f.inputs[0]!, 3, 12, 12)), f.outputs[0]!)).toBeLessThanOrEqual(1e-4);
+    expect(relError(run(Float32Array.from(f.inputs[0]!)), f.outputs[0]!)).toBeGreaterThan(1e-2);
+  });
+});
+
+/** Writes a sample quantised exactly as onnxruntime's QuantizeLinear does (round half to even of a float32 division). */
+function writeInt8Input(rt: Runtime, x: Float32Array, scale: number, zp: number): void {
+  const port = rt.manifest.inputs[0]!;
+  const mem = new Int8Array(rt.bytes().buffer, port.offset, x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.fround(x[i]! / scale);
+    let r = Math.round(v);
+    if (Math.abs(v % 1) === 0.5 && r % 2 !== 0) r -= 1;
+    mem[i] = Math.max(-128, Math.min(127, r + zp));
+  }
+}
+
+describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights)', () => {
+  it.each(['qnet_s8', 'qnet_u8'])('%s: keeps every scale and zero point, and the int8 runtime matches onnxruntime within the derived bound', async (name) => {
+    const imp = load(name);
+    expect(imp.warnings).toEqual([]);
+    const q = imp.spec.quantization!;
+    const layers = imp.spec.layers;
+    // One (scale, zero point) for the input and every layer that computes values; one weight scale per output channel.
+    expect(Object.keys(q.tensors!).sort()).toEqual(['input', ...layers.filter((l) => l.op !== 'flatten').map((l) => l.name!)].sort());
+    for (const l of layers) if (l.op === 'conv2d' || l.op === 'dense') expect(q.weights![l.name!]!.length).toBe(l.op === 'conv2d' ? l.filters : l.units);
+    // The quantiser uses them unchanged, with no calibration data at all.
+    const { quant, graph } = quantizeSpec(imp.spec);
+    for (const [t, v] of Object.entries(q.tensors!)) expect(quant.tensors.get(t)).toEqual({ scale: v.scale, zp: v.zeroPoint });
+    for (const [l, s] of Object.entries(q.weights!)) expect(Array.from(quant.layers.get(l)!.wScale)).toEqual(s.map(Math.fround));
+    if (name === 'qnet_u8') expect(q.tensors!.input!.zeroPoint).toBe(-128); // uint8 zero point 0 -> int8 -128, same grid
+
+    const art = await cache.get(name, imp.spec, { target: getTarget('stm32f746') });
+    const rt = await Runtime.load(art.loaded);
+    const f = fixture(name);
+    const bound = int8ErrorBound(quant, 'same-grid');
+    const outQ = quant.tensors.get(graph.output)!;
+    let worst = 0, total = 0, count = 0;
+    for (let i = 0; i < f.inputs.length; i++) {
+      const [, c, h, w] = f.inputDims as [number, number, number, number];
+      writeInt8Input(rt, nchwToHwc(f.inputs[i]!, c, h, w), q.tensors!.input!.scale, q.tensors!.input!.zeroPoint);
+      rt.predict();
+      const y = rt.logits();
+      for (let k = 0; k < y.length; k++) {
+        const d = Math.abs(y[k]! - f.outputs[i]![k]!);
+        worst = Math.max(worst, d);
+        total += d / outQ.scale;
+        count++;
+      }
+    }
+    console.log(`${name}: int8 runtime vs onnxruntime: max |diff| ${worst.toExponential(2)} (${(worst / outQ.scale).toFixed(1)} output steps), ` +
+      `mean ${(total / count).toFixed(3)} steps; derived bound ${bound.toExponential(2)} (${(bound / outQ.scale).toFixed(1)} steps)`);
+    expect(worst).toBeLessThanOrEqual(bound);
+    // The derived bound is a worst case (every rounding difference aligned with every weight's sign);
+    // what happens is a step or two. Hold that too, so a regression cannot hide under the bound.
+    expect(worst / outQ.scale).toBeLessThanOrEqual(4);
+  });
+
+  it('the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async () => {
+    const imp = load('qnet_float');
+    const f = fixture('qnet_float');
+    const [, c, h, w] = f.inputDims as [number, number, number, number];
+    const samples = f.inputs.map((x) => nchwToHwc(x, c, h, w));
+    const { quant } = quantizeSpec(imp.spec, samples);
+    const bound = int8ErrorBound(quant, 'float');
+    const art = await cache.get('qnet_float', imp.spec, { target: getTarget('stm32f746'), calibration: samples });
+    const rt = await Runtime.load(art.loaded);
+    let worst = 0;
+    f.inputs.forEach((_, i) => {
+      rt.setInputPixels(Uint8Array.from(samples[i]!, (v) => Math.round(v * 255)));
+      rt.predict();
+      const y = rt.logits();
+      for (let k = 0; k < y.length; k++) worst = Math.max(worst, Math.abs(y[k]! - f.outputs[i]![k]!));
+    });
+    console.log(`qnet_float: int8 runtime vs onnxruntime float: max |diff| ${worst.toExponential(2)}, derived bound ${bound.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(bound);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// What the importer refuses
+
+const X = valueInfo('x', [1, 1, 8, 8]);
+const Y = (dims: (number | string)[] = [1, 4]): object => valueInfo('y', dims);
+const W = floatTensor('w', [4, 1, 3, 3], new Float32Array(36).fill(0.1));
+const FC = floatTensor('fc', [4, 36], new Float32Array(144).fill(0.01));
+/** conv (3x3 valid, 8x8 -> 6x6 x 4) -> GlobalAveragePool -> Flatten: a valid model to break. */
+function convNet(conv: object = node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3] }, 'conv1'), extra: object[] = [], inits: object[] = []): Uint8Array {
+  return buildModel({
+    nodes: [conv, node('GlobalAveragePool', ['c'], ['g'], {}, 'gap'), node('Flatten', ['g'], ['y'], {}, 'flat'), ...extra],
+    inputs: [X], outputs: [Y()], initializers: [W, ...(inits as never[])],
+  });
+}
+
+function refusal(bytes: Uint8Array): TinytrainError {
+  try {
+    importOnnx(bytes);
+  } catch (e) {
+    if (e instanceof TinytrainError) return e;
+    throw e;
+  }
+  throw new Error('the model was accepted');
+}
+
+describe('errors: TinytrainError naming the node, its op type, and what is supported', () => {
+  it('accepts the unbroken model', () => {
+    expect(importOnnx(convNet()).spec.layers.map((l) => l.op)).toEqual(['conv2d', 'globalavgpool', 'flatten']);
+  });
+
+  it('unsupported op: names op type, node, and the supported ops', () => {
+    const e = refusal(convNet(node('MaxPool', ['x'], ['c'], { kernel_shape: [2, 2] }, 'pool1')));
+    expect(e.message).toBe("ONNX node 'pool1' (MaxPool): op MaxPool is not supported");
+    expect(e.hint).toMatch(/^supported: Conv \(groups 1 or = channels\), Gemm, MatMul/);
+    const custom = refusal(convNet({ ...node('QLinearConv', ['x'], ['c'], {}, 'q1'), domain: 'com.microsoft' }));
+    expect(custom.message).toBe("ONNX node 'q1' (QLinearConv): op 'com.microsoft.QLinearConv' (domain 'com.microsoft') is not supported");
+  });
+
+  it('unsupported attribute values of supported ops', () => {
+    expect(refusal(convNet(node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3], dilations: [2, 2] }, 'conv1'))).message)
+      .toBe("ONNX node 'conv1' (Conv): dilations [2,2] are not supported");
+    const grouped = buildModel({
+      nodes: [node('Conv', ['x', 'w2'], ['c'], { group: 2 }, 'g2'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
+      inputs: [valueInfo('x', [1, 4, 8, 8])], outputs: [Y()], initializers: [floatTensor('w2', [4, 2, 3, 3], new Float32Array(72))],
+    });
+    expect(refusal(grouped).message).toBe("ONNX node 'g2' (Conv): grouped conv with group 2 is not supported");
+    const badClip = buildModel({
+      nodes: [node('Conv', ['x', 'w'], ['c0'], {}, 'conv1'), node('Clip', ['c0', 'lo', 'hi'], ['c'], {}, 'clip'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
+      inputs: [X], outputs: [Y()], initializers: [W, floatTensor('lo', [], [-1]), floatTensor('hi', [], [1])],
+    });
+    const e = refusal(badClip);
+    expect(e.message).toBe("ONNX node 'clip' (Clip): Clip(min -1, max 1) is not supported");
+    expect(e.hint).toBe('tinytrain supports Clip as ReLU (min 0, no max) and ReLU6 (min 0, max 6)');
+    const midSoftmax = buildModel({
+      nodes: [node('Conv', ['x', 'w'], ['c0'], {}, 'conv1'), node('Softmax', ['c0'], ['s'], { axis: 1 }, 'sm'), node('GlobalAveragePool', ['s'], ['g']), node('Flatten', ['g'], ['y'])],
+      inputs: [X], outputs: [Y()], initializers: [W],
+    });
+    expect(refusal(midSoftmax).message).toMatch(/^ONNX node 'sm' \(Softmax\): normalises over 4 of the 144 outputs/);
+    const asym = buildModel({
+      nodes: [node('Conv', ['x', 'w'], ['c'], { pads: [1, 0, 1, 0] }, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
+      inputs: [X], outputs: [Y()], initializers: [W],
+    });
+    expect(refusal(asym).message).toBe("ONNX node 'conv1' (Conv): leading pads (top 1, left 0) differ");
+  });
+
+  it('dynamic shapes, batches, several inputs, non-float inputs', () => {
+    const withInput = (x: object, secondInput = false): Uint8Array => buildModel({
+      nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
+      inputs: [x, ...(secondInput ? [valueInfo('z', [1])] : [])], outputs: [Y()], initializers: [W],
+    });
+    const dyn = refusal(withInput(valueInfo('x', [1, 1, 'height', 8])));
+    expect(dyn.message).toBe("ONNX model: input 'x' has a dynamic dimension 2 ('height')");
+    expect(dyn.hint).toMatch(/only the batch dimension may be symbolic/);
+    // A symbolic batch dimension is fine: tinytrain is batch 1.
+    expect(importOnnx(withInput(valueInfo('x', ['N', 1, 8, 8]))).spec.input).toEqual([8, 8, 1]);
+    expect(refusal(withInput(valueInfo('x', [4, 1, 8, 8]))).message).toBe("ONNX model: input 'x' has batch size 4");
+    expect(refusal(withInput(valueInfo('x', [1, 1, 8, 8], UINT8))).message).toBe("ONNX model: input 'x' is UINT8");
+    expect(refusal(withInput(X, true)).message).toBe("ONNX model: the model has 2 inputs ('x', 'z')");
+    expect(refusal(withInput(valueInfo('x', [1, 8, 8]))).message).toBe("ONNX model: input 'x' has shape [1, 8, 8]");
+  });
+
+  it('unknown opsets and IR versions', () => {
+    const obj = (opset: number, ir = 8): Uint8Array => encodeModel(modelObject({
+      nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
+      inputs: [X], outputs: [Y()], initializers: [W], opset, irVersion: ir,
+    }));
+    expect(refusal(obj(23)).message).toBe('ONNX model: opset 23 is newer than this importer knows (ONNX 1.17: opsets up to 22)');
+    expect(refusal(obj(13, 11)).message).toBe('ONNX model: ONNX IR version 11 is not supported');
+    // Conv-1 (in effect before opset 11) is not a definition we implement.
+    expect(refusal(obj(7)).message).toBe("ONNX node 'conv1' (Conv): Conv as defined in opset 7 (Conv-1) is not supported");
+    expect(refusal(obj(7)).hint).toMatch(/opsets 11-22; convert the model with onnx.version_converter/);
+    expect(importOnnx(obj(22)).spec.layers.length).toBe(3);
+  });
+
+  it('external data files', () => {
+    const ext = { name: 'w', dims: [4, 1, 3, 3], data_type: FLOAT, data_location: 1, external_data: [{ key: 'location', value: 'weights.bin' }] };
+    const bytes = buildModel({
+      nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
+      inputs: [X], outputs: [Y()], initializers: [ext as never],
+    });
+    const e = refusal(bytes);
+    expect(e.message).toBe("ONNX model: initializer 'w': tensor data is stored in an external file ('weights.bin')");
+    expect(e.hint).toMatch(/save_as_external_data=False/);
+  });
+
+  it('QDQ the int8 model cannot keep: asymmetric weights, requantising pairs, per-channel activations', () => {
+    const qdq = (wzp: number, dqScale = 0.05): Uint8Array => buildModel({
+      nodes: [
+        node('QuantizeLinear', ['x', 's', 'z'], ['xq'], {}, 'xq'), node('DequantizeLinear', ['xq', 's2', 'z'], ['xd'], {}, 'xd'),
+        node('DequantizeLinear', ['wq', 'ws', 'wz'], ['w'], { axis: 0 }, 'wdq'),
+        node('Conv', ['xd', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y']),
+      ],
+      inputs: [X], outputs: [Y()],
+      initializers: [floatTensor('s', [], [0.05]), floatTensor('s2', [], [dqScale]), intTensor('z', [], [0], INT8),
+        intTensor('wq', [4, 1, 3, 3], new Array(36).fill(3), INT8), floatTensor('ws', [4], [0.1, 0.1, 0.1, 0.1]), intTensor('wz', [4], [wzp, 0, 0, 0], INT8)],
+    });
+    expect(importOnnx(qdq(0)).spec.quantization).toEqual({ tensors: { input: { scale: Math.fround(0.05), zeroPoint: 0 } }, weights: { conv1: [0.1, 0.1, 0.1, 0.1].map(Math.fround) } });
+    const asym = refusal(qdq(5));
+    expect(asym.message).toBe("ONNX node 'conv1' (Conv): weights are quantised asymmetrically ('wdq' (DequantizeLinear): zero point 5)");
+    expect(refusal(qdq(0, 0.1)).message).toMatch(/^ONNX node 'xd' \(DequantizeLinear\): its scale\/zero point \(0\.1.*differ from those of 'xq' \(QuantizeLinear\)/);
+  });
+
+  it('QDQ it can keep only approximately: named as warnings (and in spec.notes)', () => {
+    const qdqPair = (t: string, s: string, z: string): object[] => [
+      node('QuantizeLinear', [t, s, z], [`${t}_q`], {}, `${t}_Q`), node('DequantizeLinear', [`${t}_q`, s, z], [`${t}_dq`], {}, `${t}_DQ`)];
+    const bytes = buildModel({
+      nodes: [
+        ...qdqPair('x', 's0', 'z'),
+        node('DequantizeLinear', ['wq', 'ws'], ['w'], { axis: 0 }, 'wdq'),
+        node('Conv', ['x_dq', 'w'], ['c'], {}, 'conv1'), ...qdqPair('c', 's1', 'z'),
+        node('Relu', ['c_dq'], ['r'], {}, 'relu'), ...qdqPair('r', 's2', 'z'),
+        node('GlobalAveragePool', ['r_dq'], ['g'], {}, 'gap'), node('Flatten', ['g'], ['y'], {}, 'flat'),
+      ],
+      inputs: [X], outputs: [Y()],
+      initializers: [floatTensor('s0', [], [0.05]), floatTensor('s1', [], [0.1]), floatTensor('s2', [], [0.08]), intTensor('z', [], [-128], INT8),
+        intTensor('wq', [4, 1, 3, 3], [-128, ...new Array(35).fill(3)], INT8), floatTensor('ws', [4], [0.1, 0.1, 0.1, 0.1])],
+    });
+    const imp = importOnnx(bytes);
+    expect(imp.warnings).toEqual([
+      "'conv1' (Conv): 1 weight value(s) are -128; tinytrain's symmetric int8 weights stop at -127, so they become -127 (one step)",
+      "'conv1' (Conv) -> 'relu' (Relu): the model quantises before (0.10000000149011612, -128) and after (0.07999999821186066, -128) the activation; " +
+        'tinytrain fuses the activation and quantises once, after it, so the intermediate rounding is not reproduced',
+      "no QuantizeLinear/DequantizeLinear on the output of 'gap' (GlobalAveragePool): the model keeps it in float, tinytrain quantises it from calibration ranges",
+    ]);
+    expect(imp.spec.quantization!.tensors!.conv1).toEqual({ scale: Math.fround(0.08), zeroPoint: -128 });
+    expect(imp.spec.notes).toMatch(/warning: 'conv1' \(Conv\) -> 'relu' \(Relu\)/);
+  });
+
+  it('truncated, empty and non-ONNX files', () => {
+    const good = convNet();
+    for (const cut of [1, 7, 20, good.length >> 1, good.length - 3]) {
+      const e = refusal(good.subarray(0, cut));
+      expect(e.message).toMatch(/^ONNX model: (not a readable ONNX model|not an ONNX model|initializer 'w': raw_data has)/);
+    }
+    expect(refusal(new Uint8Array(0)).message).toBe('ONNX model: not an ONNX model (no graph)');
+    expect(refusal(new TextEncoder().encode('{"format": "tinytrain-model@1"}')).message).toMatch(/^ONNX model: not (a readable|an) ONNX model/);
+    expect(refusal(Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])).message).toMatch(/^ONNX model: not (a readable|an) ONNX model/);
+  });
+});
+
+describe('model files and the CLI', () => {
+  it('loadModelFile dispatches on the extension and sniffs the content otherwise', () => {
+    const d = mkdtempSync(join(tmpdir(), 'tinytrain-load-'));
+    try {
+      const bytes = readFileSync(join(dir, 'cnn.onnx'));
+      writeFileSync(join(d, 'm.onnx'), bytes);
+      writeFileSync(join(d, 'm.model'), bytes);
+      writeFileSync(join(d, 'm.txt'), readFileSync(join(ROOT, 'examples', 'mnist-cnn.json')));
+      expect(loadModelFile(join(d, 'm.onnx')).name).toBe('m');
+      expect(loadModelFile(join(d, 'm.model')).layers.length).toBe(7);
+      expect(loadModelFile(join(d, 'm.txt')).name).toBe(JSON.parse(readFileSync(join(ROOT, 'examples', 'mnist-cnn.json'), 'utf8')).name);
+      writeFileSync(join(d, 'bad.onnx'), bytes.subarray(0, 100));
+      expect(() => loadModelFile(join(d, 'bad.onnx'))).toThrow(TinytrainError);
+      buildGraph(loadModelFile(join(d, 'm.onnx')));
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('`tinytrain compile bad.onnx` exits 1 with the node named and writes nothing', () => {
+    const bin = join(ROOT, 'bin', 'tinytrain.js');
+    if (!existsSync(join(ROOT, 'dist', 'host', 'cli', 'main.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
+    const d = mkdtempSync(join(tmpdir(), 'tinytrain-cli-'));
+    try {
+      writeFileSync(join(d, 'pool.onnx'), convNet(node('MaxPool', ['x'], ['c'], { kernel_shape: [2, 2] }, 'pool1')));
+      const out = join(d, 'artifact');
+      const r = spawnSync(process.execPath, [bin, 'compile', join(d, 'pool.onnx'), '--target', 'stm32f746', '--out', out], { encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/ONNX node 'pool1' \(MaxPool\): op MaxPool is not supported/);
+      expect(r.stderr).toMatch(/supported: Conv/);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('spec.quantization (the quantiser override QDQ models use)', () => {
+  const spec = (): ModelSpec => ({
+    format: 'tinytrain-model@1', name: 'q', input: [4, 4, 1], seed: 1,
+    layers: [{ op: 'flatten', name: 'flat' }, { op: 'dense', name: 'fc1', units: 3, activation: 'relu' }, { op: 'dense', name: 'fc2', units: 2 }],
+  });
+  const calib = [Float32Array.from({ length: 16 }, (_, i) => i / 16)];
+
+  it('fixed tensors and weight scales win over calibration; only the others need ranges', () => {
+    const s = { ...spec(), quantization: { tensors: { input: { scale: 0.01, zeroPoint: -100 }, fc1: { scale: 0.02, zeroPoint: -128 } }, weights: { fc2: [0.5, 0.25] } } };
+    const { quant } = quantizeSpec(s, calib);
+    expect(quant.tensors.get('input')).toEqual({ scale: 0.01, zp: -100 });
+    expect(quant.tensors.get('fc1')).toEqual({ scale: 0.02, zp: -128 });
+    expect(quant.tensors.get('flat')).toEqual({ scale: 0.01, zp: -100 }); // flatten keeps its input's
+    expect(Array.from(quant.layers.get('fc2')!.wScale)).toEqual([0.5, 0.25]);
+    // Without calibration data, the one unfixed tensor (fc2) is named.
+    expect(() => quantizeSpec(s)).toThrow(/has no calibration ranges/);
+    const all = { ...s, quantization: { ...s.quantization, tensors: { ...s.quantization.tensors, fc2: { scale: 0.1, zeroPoint: 3 } } } };
+    expect(quantizeSpec(all).quant.tensors.get('fc2')).toEqual({ scale: 0.1, zp: 3 });
+  });
+
+  it('refuses overrides that are not an int8 quantisation of this model', () => {
+    const bad = (quantization: ModelSpec['quantization']): string => {
+      try { quantizeSpec({ ...spec(), quantization }, calib); } catch (e) { if (e instanceof TinytrainError) return e.message; throw e; }
+      return 'accepted';
+    };
+    expect(bad({ tensors: { fc1: { scale: 0.1, zeroPoint: 200 } } })).toBe("model quantization of 'fc1': scale 0.1, zero point 200 is not a valid int8 quantisation");
+    expect(bad({ tensors: { fc1: { scale: 0, zeroPoint: 0 } } })).toMatch(/not a valid int8 quantisation/);
+    expect(bad({ tensors: { nope: { scale: 1, zeroPoint: 0 } } })).toBe("model quantization: 'nope' is not a tensor of this model");
+    expect(bad({ weights: { fc1: [1, 1] } })).toBe("model quantization of 'fc1': expected 3 positive weight scales (one per output channel)");
+    expect(bad({ weights: { flat: [1] } })).toBe("model quantization: 'flat' is not a conv2d or dense layer of this model");
+  });
+});
