@@ -158,7 +158,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
     optimizer: { kind: 'sgd', momentum: emit.momentum, qas: emit.qas, rounding: emit.rounding },
     classes: graph.classes,
     inputs: [{ name: 'input', offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, 'input'))!.offset, shape: [...graph.inputShape], dtype: 'int8', scale: inQ.scale, zeroPoint: inQ.zp, range: graph.inputRange }],
-    outputs: [{ name: canon(graph.output), offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, graph.output))!.offset, shape: [graph.classes], dtype: 'int8', scale: outQ.scale, zeroPoint: outQ.zp }],
+    outputs: [{ name: canon(graph.output), offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, graph.output))!.offset, shape: [graph.classes], dtype: 'int8', scale: outQ.scale, zeroPoint: outQ.zp, activation: spec.outputActivation ?? 'none' }],
     files: { wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm', wasmSimd: 'runtime-simd.wasm', wasmScalar: 'runtime-scalar.wasm', wasmWasi: 'runtime-wasi.wasm', image: 'image.bin' },
     image: { offset: 16, bytes: layout.image.length, sha256: createHash('sha256').update(layout.image).digest('hex') },
     checkpoint: { offset: layout.trainBase, bytes: trainRegion },

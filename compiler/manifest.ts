@@ -9,6 +9,8 @@ export interface TensorPort {
   zeroPoint: number;
   /** Real-valued range the input quantisation covers. */
   range?: [number, number];
+  /** Outputs only: what inference applies to the logits (training uses raw logits). */
+  activation?: 'none' | 'softmax' | 'logsoftmax';
 }
 
 export interface MemoryBreakdown {

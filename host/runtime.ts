@@ -89,6 +89,19 @@ export class Runtime {
     return Float32Array.from(q, (v) => (v - port.zeroPoint) * port.scale);
   }
 
+  /**
+   * Inference outputs: the logits with the model's output activation applied (softmax or
+   * log-softmax for imported models that end in one; the raw logits otherwise).
+   */
+  outputs(): Float32Array {
+    const z = this.logits();
+    const act = this.manifest.outputs[0]!.activation ?? 'none';
+    if (act === 'none') return z;
+    const max = Math.max(...z);
+    const sum = z.reduce((a, v) => a + Math.exp(v - max), 0);
+    return act === 'softmax' ? z.map((v) => Math.exp(v - max) / sum) : z.map((v) => v - max - Math.log(sum));
+  }
+
   /** The checkpoint region (trained params + optimizer + runtime state) as a file. */
   exportCheckpoint(): Uint8Array {
     const c = this.manifest.checkpoint;
