@@ -137,6 +137,20 @@ describe('tinytrain CLI', () => {
     expectCleanError(run('firmware', art, '--out', elf, '--target', 'desktop'), 1, /error:/);
   });
 
+  it('compile --scheme auto picks a scheme that fits the budget and saves it for reuse', () => {
+    const out = join(work, 'auto');
+    const r = run('compile', model, '--target', 'nrf52840', '--scheme', 'auto', '--budget', '48KB', '--calibrate', 'mnist', '--calibration-samples', '16', '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(m.memory.sramPeakBytes).toBeLessThanOrEqual(48 * 1024);
+    expect(m.scheme.layers.some((l: { bias: boolean; channels: number }) => l.bias || l.channels > 0)).toBe(true);
+    // The chosen scheme is written in our JSON form and compiles to the same plan.
+    const again = run('compile', model, '--target', 'nrf52840', '--scheme', join(out, 'scheme.json'), '--budget', '48KB', '--out', join(work, 'auto2'), '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(work, 'auto2', 'manifest.json'), 'utf8')).memory.sramPeakBytes).toBe(m.memory.sramPeakBytes);
+    expectCleanError(run('compile', model, '--target', 'nrf52840', '--scheme', 'auto', '--budget', '8KB', '--calibrate', 'mnist', '--out', join(work, 'auto3')), 1, /too small/);
+  });
+
   it('a damaged checkpoint is refused', () => {
     const ck = readFileSync(join(work, 'a.ck'));
     ck[ck.length - 1] ^= 0xff;

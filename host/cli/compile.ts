@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { TinytrainError } from '../../compiler/errors.js';
 import { Rng } from '../../compiler/ir/rng.js';
-import { compile } from '../../compiler/index.js';
+import { compile, quantizeSpec } from '../../compiler/index.js';
+import { autoScheme, describeScheme, schemeToJson } from '../../compiler/sparse/auto.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
 import { parseScheme } from '../../compiler/sparse/parse.js';
 import { normaliseImage } from '../../compiler/float/network.js';
@@ -18,7 +19,7 @@ export function registerCompile(program: Command): void {
     .argument('<model>', 'model file (tinytrain JSON, see examples/)')
     .requiredOption('--target <name>', 'device target (see `tinytrain targets`)')
     .requiredOption('--out <dir>', 'artifact folder to write (replaced atomically)')
-    .option('--scheme <scheme>', 'what trains: full | bias-only | last-k:N | FILE.json', 'full')
+    .option('--scheme <scheme>', 'what trains: full | bias-only | last-k:N | FILE.json | auto (best value within --budget; needs --calibrate)', 'full')
     .option('--momentum <m>', 'SGD momentum (0 = plain SGD, no optimizer state)', floatOption('--momentum', 0, 0.999), 0)
     .option('--no-qas', 'disable Quantization-Aware Scaling of int8 gradients (for comparisons)')
     .option('--rounding <mode>', 'rounding of int8 updates: stochastic | nearest', 'stochastic')
@@ -31,7 +32,10 @@ export function registerCompile(program: Command): void {
       const spec = readModelFile(modelPath);
       const target = getTarget(o.target);
       const graph = buildGraph(spec);
-      const scheme = parseScheme(graph, o.scheme);
+      const auto = o.scheme === 'auto';
+      if (auto && !o.calibrate) throw new TinytrainError('--scheme auto needs calibration data to measure what is worth training', 'add --calibrate DATASET (its labels are used), or --calibrate random (pseudo-labels; memory-only)');
+      let scheme = auto ? undefined : parseScheme(graph, o.scheme);
+      let labels: number[] | undefined;
       let calibration: Float32Array[] | undefined;
       if (o.calibrate === 'random') {
         const rng = new Rng(0);
@@ -45,7 +49,18 @@ export function registerCompile(program: Command): void {
           throw new TinytrainError(`calibration dataset ${o.calibrate} has samples of shape ${ds.shape.join('x')}, the model takes ${graph.inputShape.join('x')}`,
             'calibrate with data of the model\'s input shape');
         }
-        calibration = [...sampleOrder(ds.count, o.calibrationSamples, 0)].map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
+        const order = [...sampleOrder(ds.count, o.calibrationSamples, 0)];
+        calibration = order.map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
+        labels = order.map((i) => ds.labels[i]!);
+      }
+      const budgetBytes = o.budget !== undefined ? parseByteSize(o.budget) : target.sramBytes;
+      const extra: Record<string, string> = {};
+      if (!scheme) {
+        const { quant, params } = quantizeSpec(spec, calibration);
+        const r = autoScheme(quant, params, calibration!, labels, target, budgetBytes, { momentum: o.momentum });
+        scheme = r.scheme;
+        note(`scheme auto (${r.strategy} greedy, ${r.evaluated} plans, ${(r.ms / 1000).toFixed(1)} s): ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(3)} of a full update`);
+        extra['scheme.json'] = JSON.stringify(schemeToJson(r.scheme), null, 2) + '\n';
       }
       const bar = startProgress(`compile ${spec.name} for ${target.name} (scheme ${scheme.name})`, 4);
       const artifact = await compile(spec, {
@@ -54,7 +69,7 @@ export function registerCompile(program: Command): void {
         ...(o.budget !== undefined ? { budgetBytes: parseByteSize(o.budget) } : {}),
       });
       bar.stop();
-      await writeArtifact(o.out, artifact);
+      await writeArtifact(o.out, artifact, extra);
       const m = artifact.manifest;
       const b = m.memory.breakdown;
       emit(!!o.json, { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files }, () => [

@@ -1,0 +1,129 @@
+/**
+ * `--scheme auto`: the greedy search over biases / weight layers / input-channel ratios.
+ * Every chosen scheme must fit the budget by the planner's exact count (recomputed here
+ * independently), value must not drop as the budget grows, an impossible budget must be
+ * a clear error, and a compiled artifact of the chosen scheme must fit.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compile, planModel, quantizeSpec, sramNeeded } from '../compiler/index.js';
+import { TinytrainError } from '../compiler/errors.js';
+import { normaliseImage } from '../compiler/float/network.js';
+import { buildGraph } from '../compiler/ir/graph.js';
+import type { ModelSpec } from '../compiler/ir/model.js';
+import { Rng } from '../compiler/ir/rng.js';
+import { autoScheme, describeScheme, schemeToJson, type AutoSchemeResult } from '../compiler/sparse/auto.js';
+import { parseScheme, RATIOS } from '../compiler/sparse/parse.js';
+import type { Scheme } from '../compiler/sparse/scheme.js';
+import { writeArtifact } from '../host/artifact.js';
+import { filterClasses, imageAt, loadDataset } from '../host/data/dataset.js';
+import { pretrain } from '../host/pretrain.js';
+import { getTarget } from '../targets/index.js';
+import { mnistCnn } from './support/models.js';
+
+const KB = 1024;
+const RESERVE = 1024; // autoScheme's default staticReserveBytes
+const example = (name: string): ModelSpec => JSON.parse(readFileSync(join(__dirname, '..', 'examples', name), 'utf8')) as ModelSpec;
+const dirs: string[] = [];
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+function checkFits(quant: Parameters<typeof planModel>[0], r: AutoSchemeResult, target: ReturnType<typeof getTarget>, budget: number): void {
+  const exact = sramNeeded(planModel(quant, { scheme: r.scheme }), target);
+  expect(exact).toBe(r.sramBytes);
+  expect(exact + RESERVE).toBeLessThanOrEqual(budget);
+  for (const t of r.scheme.layers.values()) expect(RATIOS.some((x) => Math.abs(x - t.weightRatio) < 1e-9)).toBe(true);
+}
+
+const trainedCount = (s: Scheme): number => [...s.layers.values()].filter((t) => t.bias || t.weightRatio > 0).length;
+
+describe('autoScheme on mnist-cnn (pretrained, labelled calibration)', () => {
+  const ds = filterClasses(loadDataset('mnist', 'train'), [0, 1, 2, 3, 4]);
+  const { spec } = pretrain(mnistCnn(), ds, { steps: 600, lr: 0.01, momentum: 0, seed: 1 });
+  const graph = buildGraph(spec);
+  const idx = Array.from({ length: 32 }, (_, i) => i * 37);
+  const calibration = idx.map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
+  const labels = idx.map((i) => ds.labels[i]!);
+  const { quant, params } = quantizeSpec(spec, calibration);
+  const target = getTarget('nrf52840');
+  const budgets = [40, 44, 48, 56, 64, 96].map((k) => k * KB);
+
+  it('fits every budget exactly and gains value as the budget grows', () => {
+    let prev = -1;
+    for (const budget of budgets) {
+      const r = autoScheme(quant, params, calibration, labels, target, budget);
+      process.stdout.write(`mnist-cnn ${budget / KB} KB: ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(3)} (${r.candidates.map((c) => `${c.strategy} ${c.value.toFixed(3)}`).join(', ')}), ${r.evaluated} plans, ${r.ms.toFixed(0)} ms\n`);
+      checkFits(quant, r, target, budget);
+      expect(trainedCount(r.scheme)).toBeGreaterThan(0);
+      expect(r.value).toBeGreaterThan(0);
+      expect(r.value).toBeLessThanOrEqual(1 + 1e-9);
+      expect(r.value).toBeGreaterThanOrEqual(prev - 1e-12);
+      prev = r.value;
+      // The trace replays to the result.
+      expect(r.trace.at(-1)?.sramBytes).toBe(r.sramBytes);
+    }
+    // Enough room for everything: the whole first-order gain.
+    expect(prev).toBeCloseTo(1, 9);
+  });
+
+  it('the JSON form round-trips through --scheme FILE parsing', () => {
+    const r = autoScheme(quant, params, calibration, labels, target, 48 * KB);
+    const dir = mkdtempSync(join(tmpdir(), 'tt-auto-'));
+    dirs.push(dir);
+    const file = join(dir, 'scheme.json');
+    writeFileSync(file, JSON.stringify(schemeToJson(r.scheme)));
+    const back = parseScheme(graph, file);
+    expect([...back.layers]).toEqual([...r.scheme.layers]);
+  });
+
+  it('compile() with the chosen scheme gives an artifact within the budget, with scheme.json beside it', async () => {
+    const budget = 48 * KB;
+    const r = autoScheme(quant, params, calibration, labels, target, budget);
+    const artifact = await compile(spec, { target, scheme: r.scheme, calibration, budgetBytes: budget });
+    expect(artifact.manifest.memory.sramPeakBytes).toBeLessThanOrEqual(budget);
+    expect(artifact.manifest.memory.sramPeakBytes - artifact.manifest.memory.breakdown.staticDataBytes).toBe(r.sramBytes);
+    const dir = join(mkdtempSync(join(tmpdir(), 'tt-auto-art-')), 'art');
+    dirs.push(dir);
+    await writeArtifact(dir, artifact, { 'scheme.json': JSON.stringify(schemeToJson(r.scheme)) });
+    expect([...parseScheme(graph, join(dir, 'scheme.json')).layers]).toEqual([...r.scheme.layers]);
+  });
+});
+
+describe('autoScheme on MobileNetV2-w0.35 (synthetic inputs, pseudo-labels)', () => {
+  const spec = example('mbv2-w0.35-128.json');
+  const rng = new Rng(3);
+  const calibration = Array.from({ length: 8 }, () => Float32Array.from({ length: 128 * 128 * 3 }, () => -1 + 2 * rng.uniform()));
+  const { quant, params } = quantizeSpec(spec, calibration);
+  const target = getTarget('stm32f746');
+
+  it('fits 96..320 KB exactly, value grows with the budget, each search takes seconds', () => {
+    let prev = -1;
+    for (const k of [96, 128, 192, 256, 320]) {
+      const budget = k * KB;
+      const r = autoScheme(quant, params, calibration, undefined, target, budget);
+      process.stdout.write(`mbv2 ${k} KB: ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(4)} via ${r.strategy} ` +
+        `(${r.candidates.map((c) => `${c.strategy} ${c.value.toFixed(4)}`).join(', ')}); ${r.evaluated} plans, ${(r.ms / 1000).toFixed(2)} s (importance ${(r.importanceMs / 1000).toFixed(2)} s)\n`);
+      checkFits(quant, r, target, budget);
+      expect(trainedCount(r.scheme)).toBeGreaterThan(0);
+      expect(r.value).toBeGreaterThanOrEqual(prev - 1e-12);
+      prev = r.value;
+      // Loose sanity bound only (measured: 2-3 s per budget on the dev machine).
+      expect(r.ms).toBeLessThan(30_000);
+    }
+  });
+
+  it('a budget too small for any trainable scheme is a clear error', () => {
+    let err: unknown;
+    try { autoScheme(quant, params, calibration, undefined, target, 64 * KB); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(TinytrainError);
+    const msg = (err as TinytrainError).message;
+    expect(msg).toMatch(/budget 65536 B is too small to train anything on stm32f746/);
+    expect(msg).toMatch(/smallest trainable scheme \(.+\) needs \d+ B of SRAM/);
+    const need = Number(/needs (\d+) B/.exec(msg)![1]);
+    expect(msg).toContain(`${need - 64 * KB} B over`);
+    // And that need is the planner's: one step above it, the search succeeds.
+    const r = autoScheme(quant, params, calibration, undefined, target, need);
+    expect(r.sramBytes + RESERVE).toBeLessThanOrEqual(need);
+  });
+});
