@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The system pieces the tests need beyond npm packages (run as root on Debian 12; each
+# script is idempotent and takes about a second when everything is already there):
+#   engines   wasmtime (PyPI, venv), qemu-aarch64 + Debian's arm64 Node   (setup-engines.sh)
+#   firmware  wabt (wasm2c), arm-none-eabi-gcc + newlib, qemu-system-arm   (setup-firmware.sh)
+#   onnx      libonnx-testdata, onnx + onnxruntime (PyPI, venv)             (setup-onnx.sh)
+# `npm test` runs this first (pretest), so a fresh clone needs only `npm ci && npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-engines.sh
+bash scripts/setup-firmware.sh
+bash scripts/setup-onnx.sh
