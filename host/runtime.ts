@@ -54,8 +54,6 @@ export class Runtime {
     this.ex.init(seed >>> 0);
   }
 
-  /** Reset optimizer/runtime state only (keeps parameters). */
-  init(seed: number): void { this.ex.init(seed >>> 0); }
 
   bytes(): Uint8Array { return new Uint8Array(this.ex.memory.buffer); }
   get memoryBytes(): number { return this.ex.memory.buffer.byteLength; }

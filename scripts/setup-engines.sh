@@ -21,21 +21,15 @@ ARM64_PACKAGES="nodejs libnode108 libbrotli1 libc-ares2 libicu72 libnghttp2-14 l
 ARM64_MARKER="$SYSROOT/.tinytrain-complete"
 
 say() { echo "setup-engines: $*" >&2; }
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 # --- Debian packages: at most one `apt-get update`, only when something is missing ---
 need=()
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v python3 >/dev/null || need+=(python3)
-# Debian splits venv/ensurepip out of python3.
-if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then need+=(python3-venv); fi
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then say "need root to install: ${need[*]}"; exit 1; fi
-  say "installing ${need[*]}"
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
-else
-  say "qemu-aarch64 and python3 (with venv) present"
-fi
+need+=($(python_venv_package))
+apt_install_missing "qemu-aarch64 and python3 (with venv)" "${need[@]}"
 
 # --- wasmtime (PyPI) in a venv ---
 has_wasmtime() {

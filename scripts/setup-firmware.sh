@@ -13,6 +13,8 @@
 set -euo pipefail
 
 say() { echo "setup-firmware: $*" >&2; }
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 need=()
 command -v wasm2c >/dev/null || need+=(wabt)
@@ -21,12 +23,4 @@ command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
 ls /usr/lib/arm-none-eabi/newlib/rdimon.specs >/dev/null 2>&1 || need+=(libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 
-if [ ${#need[@]} -eq 0 ]; then
-  say "wasm2c, arm-none-eabi-gcc, newlib and qemu-system-arm present"
-  exit 0
-fi
-if [ "$(id -u)" != 0 ]; then say "need root to install: ${need[*]}"; exit 1; fi
-say "installing ${need[*]}"
-apt-get update
-DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
-say "firmware toolchain ready"
+apt_install_missing "wasm2c, arm-none-eabi-gcc, newlib and qemu-system-arm" "${need[@]}"

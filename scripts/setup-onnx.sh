@@ -24,18 +24,13 @@ VENV="$ROOT/.cache/onnx-venv"
 TORCH_VENV="$ROOT/.cache/torch-venv"
 
 say() { echo "setup-onnx: $*" >&2; }
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 need=()
 [ -d /usr/share/libonnx-testdata/data/node ] || need+=(libonnx-testdata)
-if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then need+=(python3-venv); fi
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then say "need root to install: ${need[*]}"; exit 1; fi
-  say "installing ${need[*]}"
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
-else
-  say "libonnx-testdata and python3 (with venv) present"
-fi
+need+=($(python_venv_package))
+apt_install_missing "libonnx-testdata and python3 (with venv)" "${need[@]}"
 
 has() { # venv, then "package==version" pairs
   local py="$1/bin/python"; shift

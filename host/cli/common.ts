@@ -1,6 +1,5 @@
 /** What every command shares: reading a model file, printing results, option parsing. */
 import { InvalidArgumentError } from 'commander';
-import { TinytrainError } from '../../compiler/errors.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
 import { loadModelFile } from '../../compiler/frontend/index.js';
 

@@ -4,7 +4,7 @@
  * output values, adding IrOps for the work the device will do.
  */
 import { Attrs } from './attrs.js';
-import { addOp, channels, nodeError, onnxDims, sameShape, shapeText, type ActShape, type Activation, type ImportContext, type Value } from './ir.js';
+import { addOp, channels, nodeError, onnxDims, sameShape, shapeText, type ActShape, type ImportContext, type Value } from './ir.js';
 import { convWeightToOhwi, denseWeightFromOnnx } from './layout.js';
 import { DataType, type OnnxNode } from './proto.js';
 import { dequantizeLinear, quantizeLinear, weightScales } from './qdq.js';
