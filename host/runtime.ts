@@ -16,6 +16,7 @@ interface RuntimeExports {
   lastPrediction(): number;
   stepsDone(): number;
   stepsSkipped(): number;
+  stepsNonFinite(): number;
   heapBase(): number;
 }
 
@@ -79,6 +80,8 @@ export class Runtime {
   lastPrediction(): number { return this.ex.lastPrediction(); }
   stepsDone(): number { return this.ex.stepsDone() >>> 0; }
   stepsSkipped(): number { return this.ex.stepsSkipped() >>> 0; }
+  /** Steps in which some parameter gradient was non-finite and that parameter was left unchanged. */
+  stepsNonFinite(): number { return this.ex.stepsNonFinite() >>> 0; }
   heapBase(): number { return this.ex.heapBase() >>> 0; }
 
   logits(): Float32Array {

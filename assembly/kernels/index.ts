@@ -7,3 +7,4 @@ export { avgpoolForwardS8, avgpoolBackwardF32 } from './pool';
 export { addS8, clampS8, clampBackwardF32, gradInto, argmaxS8, saveChannelsS8, saveMaskBits, clampBackwardBitsF32 } from './eltwise';
 export { softmaxCrossEntropyS8 } from './loss';
 export { rngSeed } from './rng';
+export { resetNonFiniteGradients, nonFiniteGradientCount } from './update';

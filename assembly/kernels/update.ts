@@ -12,11 +12,28 @@
 
 import { rngUniform } from './rng';
 
-/** Scale a real-valued gradient into the integer domain of a parameter with scale s. */
+/**
+ * Parameters whose gradient came out non-finite since the last reset. Updates are fused
+ * into the backward pass, so by the time a late layer's gradient overflows, earlier
+ * layers are already updated: the guard therefore works per parameter (a non-finite
+ * gradient counts as zero, so neither the parameter nor its momentum is poisoned) and the
+ * runtime counts the steps in which it happened.
+ */
+let nonFiniteGradients: u32 = 0;
+
+export function resetNonFiniteGradients(): void { nonFiniteGradients = 0; }
+export function nonFiniteGradientCount(): u32 { return nonFiniteGradients; }
+
+/** Scale a real-valued gradient into the integer domain of a parameter with scale s; 0 if non-finite. */
 // @ts-ignore: decorator
 @inline
 export function integerGradient(realGrad: f32, s: f32, qas: bool): f32 {
-  return qas ? realGrad / s : realGrad * s;
+  const g = qas ? realGrad / s : realGrad * s;
+  if (!isFinite(g)) {
+    nonFiniteGradients++;
+    return 0;
+  }
+  return g;
 }
 
 /** Optional momentum: v = mu*v + g; returns the step direction. vel == 0 means no state. */

@@ -232,7 +232,7 @@ import {
   conv2dForwardS8, conv2dForwardRowsS8, conv2dBackwardInputF32, depthwiseBackwardInputInPlaceF32, gapHeadBackwardF32, conv2dWeightUpdateS8, conv2dWeightGradF32, applyWeightUpdateS8,
   biasUpdateAllS32, biasGradF32, applyBiasUpdateS32, saveChannelsS8, saveMaskBits, clampBackwardBitsF32,
   avgpoolForwardS8, avgpoolBackwardF32, addS8, clampS8, clampBackwardF32, gradInto,
-  argmaxS8, softmaxCrossEntropyS8, rngSeed,
+  argmaxS8, softmaxCrossEntropyS8, rngSeed, resetNonFiniteGradients, nonFiniteGradientCount,
 } from './kernels/index';
 
 const STATE: usize = ${layout.stateOffset};
@@ -249,6 +249,7 @@ export function init(seed: u32): void {
   store<u32>(STATE + 4, 0);
   store<u32>(STATE + 8, 0);
   store<i32>(STATE + 12, -1);
+  store<u32>(STATE + 16, 0);
 }
 
 ${helpers.join('\n\n')}
@@ -260,12 +261,16 @@ ${ind(fwd)}
 function backward(label: i32, lr: f32): f32 {
   let loss: f32 = 0;
   ${line(p.steps[p.lossStep]!)}
-  // Divergence guard: a non-finite loss updates nothing and is counted.
-  if (!isFinite(loss)) {
+  // Divergence guard: a non-finite loss (or learning rate) updates nothing and is counted.
+  if (!isFinite(loss) || !isFinite(lr)) {
     store<u32>(STATE + 8, load<u32>(STATE + 8) + 1);
     return loss;
   }
+  // Non-finite gradients of single parameters are dropped by the update kernels (they are
+  // fused into backward, so the step cannot be undone as a whole); count such steps.
+  resetNonFiniteGradients();
 ${ind(bwd)}
+  if (nonFiniteGradientCount() > 0) store<u32>(STATE + 16, load<u32>(STATE + 16) + 1);
   store<u32>(STATE + 4, load<u32>(STATE + 4) + 1);
   return loss;
 }
@@ -286,6 +291,8 @@ export function trainStep(label: i32, lr: f32): f32 {
 export function lastPrediction(): i32 { return load<i32>(STATE + 12); }
 export function stepsDone(): u32 { return load<u32>(STATE + 4); }
 export function stepsSkipped(): u32 { return load<u32>(STATE + 8); }
+/** Steps in which some parameter's gradient was non-finite (that parameter was left unchanged). */
+export function stepsNonFinite(): u32 { return load<u32>(STATE + 16); }
 /** End of the compiler's static data: must lie inside the fixed linear memory. */
 export function heapBase(): usize { return __heap_base; }
 `;

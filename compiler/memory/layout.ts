@@ -13,8 +13,11 @@ import type { QuantModel } from '../quantize/quantize.js';
 import { splitChannels, trainedChannels, type Scheme } from '../sparse/scheme.js';
 
 export const IMAGE_BASE = 16;
-/** Runtime state: rng (u32), completed steps (u32), skipped steps (u32), last prediction (i32). */
-export const STATE_BYTES = 16;
+/**
+ * Runtime state: rng (u32), completed steps (u32), skipped steps (u32), last prediction
+ * (i32), steps with a non-finite parameter gradient (u32).
+ */
+export const STATE_BYTES = 20;
 
 export interface ParamSlots {
   /**

@@ -66,12 +66,13 @@ export function registerTrain(program: Command): void {
       const result = {
         artifact: dir, target: art.manifest.target, engine: o.engine, data: o.data, classes: o.classes ?? null, samples: ds.count,
         steps: summary.steps, lr: o.lr, seed: o.seed, loss: summary.loss, trainAccuracy: summary.accuracy,
-        accuracy, skippedSteps: summary.skipped, checkpoint: o.save ?? null,
+        accuracy, skippedSteps: summary.skipped, nonFiniteGradientSteps: rt.stepsNonFinite(), checkpoint: o.save ?? null,
       };
       emit(!!o.json, result, () => [
         `steps ${summary.steps}  loss ${summary.loss.toFixed(4)}  train accuracy ${pct(summary.accuracy)}` +
           (accuracy !== null ? `  test accuracy ${pct(accuracy)}` : ''),
-        ...(summary.skipped ? [`skipped ${summary.skipped} steps with a non-finite loss`] : []),
+        ...(summary.skipped ? [`skipped ${summary.skipped} steps with a non-finite loss or learning rate`] : []),
+        ...(rt.stepsNonFinite() ? [`${rt.stepsNonFinite()} steps had non-finite gradients (those parameters were left unchanged)`] : []),
         ...(o.save ? [`saved checkpoint ${o.save}`] : []),
       ].join('\n'));
     });
