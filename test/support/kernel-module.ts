@@ -110,6 +110,17 @@ export interface KernelExports {
   gradInto(src: Ptr, dst: Ptr, count: number, accumulate: Bool): void;
   argmaxS8(x: Ptr, count: number): number;
   softmaxCrossEntropyS8(logits: Ptr, count: number, scale: number, zp: number, label: number, grad: Ptr): number;
+  /** Pruned 1x1 forward from a non-zero list (compiler/sparse/nzlist.ts); scratch = 0: scalar path. */
+  sparse1x1ForwardS8(
+    x: Ptr, P: number, CI: number, zx: number, nz: Ptr, pairs: Bool,
+    bias: Ptr, mult: Ptr, shift: Ptr,
+    y: Ptr, CO: number, zy: number, lo: number, hi: number, scratch: Ptr,
+  ): void;
+  /** Pruned 1x1 input gradient, bit-identical to conv2dBackwardInputF32 on the dense weights. */
+  sparse1x1BackwardInputF32(
+    gy: Ptr, P: number, CO: number, nz: Ptr, pairs: Bool, wScale: Ptr,
+    gx: Ptr, CI: number, accumulate: Bool, scratch: Ptr,
+  ): void;
 }
 
 const KERNEL_NAMES = [
@@ -117,6 +128,7 @@ const KERNEL_NAMES = [
   'conv2dWeightUpdateS8', 'conv2dWeightGradF32', 'applyWeightUpdateS8', 'biasUpdateAllS32', 'biasGradF32', 'applyBiasUpdateS32',
   'avgpoolForwardS8', 'avgpoolBackwardF32', 'addS8', 'clampS8', 'clampBackwardF32', 'gradInto',
   'argmaxS8', 'softmaxCrossEntropyS8', 'saveChannelsS8', 'saveMaskBits', 'clampBackwardBitsF32',
+  'sparse1x1ForwardS8', 'sparse1x1BackwardInputF32',
 ] as const;
 
 /**

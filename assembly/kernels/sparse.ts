@@ -1,0 +1,378 @@
+// Pointwise (1x1, stride 1, no padding) kernels for pruned frozen weights: forward int8
+// and float32 input gradient, reading compile-time non-zero lists instead of the dense
+// [CO, CI] matrix. Dense layers use them too (a 1x1 conv over a 1x1 image).
+//
+// Non-zero list ("nz" blob, read-only: Flash on an MCU), per output channel co:
+//   i32 offs[CO + 1]   entries of channel co are [offs[co], offs[co + 1])
+//   u16 idx[nnz]       unstructured: input channel; pairs: pair j = channels 2j, 2j+1
+//   i8  val[nnz * B]   B = 1 (unstructured) or 2 (pairs: the weights of 2j and 2j+1)
+// u16 indices (not u8) so that one format covers every channel count.
+//
+// Exactness. Integer sums are exact modulo 2^32, so the SIMD forward (which adds the
+// zero point back as -zx * sum(w)) gives the same int32 accumulator as the dense kernel,
+// hence the same bytes. The float input gradient adds the same non-zero products in the
+// same order (output channel ascending) as conv2dBackwardInputF32; the only terms skipped
+// are g * 0 = ±0, which change nothing except the sign of a zero: see fixNegZero.
+// Non-finite gradients (g * 0 = NaN in the dense kernel) take an exact slow path.
+//
+// SIMD (with a scratch buffer of sparseScratchBytes(CI)): activations are HWC, so a tile
+// of pixels is transposed into a small channel-major scratch and each non-zero weight
+// multiplies a vector of pixels (XNNPACK's sparse 1x1 idea). The scalar build (or
+// scratch = 0) works pixel by pixel straight on HWC and needs no scratch.
+
+import { requant } from './requant';
+
+/** Pixels per SIMD tile: forward 16 (one i8x16 per channel), input gradient 4 (one f32x4). */
+const FT: i32 = 16;
+const BT: i32 = 4;
+
+// @ts-ignore: decorator
+@inline
+function idxBase(nz: usize, CO: i32): usize { return nz + (<usize>(CO + 1) << 2); }
+// @ts-ignore: decorator
+@inline
+function valBase(nz: usize, CO: i32): usize { return idxBase(nz, CO) + (<usize>load<i32>(nz + (<usize>CO << 2)) << 1); }
+
+// ---------------------------------------------------------------------------------------
+// Forward
+
+/**
+ * y[p, co] = requant(bias[co] + sum_k (x[p, ci_k] - zx) * w_k) for P pixels (HWC, CI
+ * channels in, CO out), clamped to [lo, hi]. pairs: the list holds channel pairs.
+ */
+export function sparse1x1ForwardS8(
+  x: usize, P: i32, CI: i32, zx: i32, nz: usize, pairs: bool,
+  bias: usize, mult: usize, shift: usize,
+  y: usize, CO: i32, zy: i32, lo: i32, hi: i32, scratch: usize,
+): void {
+  if (ASC_FEATURE_SIMD) {
+    if (scratch != 0) {
+      for (let p0 = 0; p0 < P; p0 += FT) forwardTile(x, min<i32>(FT, P - p0), p0, CI, zx, nz, pairs, bias, mult, shift, y, CO, zy, lo, hi, scratch);
+      return;
+    }
+  }
+  const idx = idxBase(nz, CO);
+  const val = valBase(nz, CO);
+  for (let p = 0; p < P; p++) {
+    const xp = x + <usize>(p * CI);
+    const yp = y + <usize>(p * CO);
+    for (let co = 0; co < CO; co++) {
+      let acc = load<i32>(bias + (<usize>co << 2));
+      const e = load<i32>(nz + (<usize>(co + 1) << 2));
+      for (let k = load<i32>(nz + (<usize>co << 2)); k < e; k++) {
+        const i = <i32>load<u16>(idx + (<usize>k << 1));
+        if (pairs) {
+          const c = i << 1;
+          acc += (<i32>load<i8>(xp + <usize>c) - zx) * <i32>load<i8>(val + (<usize>k << 1));
+          // An odd CI has a phantom last channel (weight 0) that must not be read.
+          if (c + 1 < CI) acc += (<i32>load<i8>(xp + <usize>(c + 1)) - zx) * <i32>load<i8>(val + (<usize>k << 1) + 1);
+        } else {
+          acc += (<i32>load<i8>(xp + <usize>i) - zx) * <i32>load<i8>(val + <usize>k);
+        }
+      }
+      store<i8>(yp + <usize>co, <i8>requant(acc, load<i32>(mult + (<usize>co << 2)), load<i32>(shift + (<usize>co << 2)), zy, lo, hi));
+    }
+  }
+}
+
+/**
+ * One tile of n <= 16 pixels starting at p0. Scratch: the tile channel-major (16 bytes a
+ * channel; pairs: 32 bytes a pair, the two channels interleaved pixel by pixel), then 16
+ * bytes of staging for the requantised outputs. Lanes >= n hold stale bytes: integer
+ * math on them cannot trap and their results are never stored.
+ */
+// @ts-ignore: decorator
+@inline
+function forwardTile(
+  x: usize, n: i32, p0: i32, CI: i32, zx: i32, nz: usize, pairs: bool,
+  bias: usize, mult: usize, shift: usize,
+  y: usize, CO: i32, zy: i32, lo: i32, hi: i32, scratch: usize,
+): void {
+  const tileBytes = <usize>(((CI + 1) >> 1) << 5);
+  for (let p = 0; p < n; p++) {
+    const xp = x + <usize>((p0 + p) * CI);
+    if (pairs) {
+      for (let c = 0; c < CI; c++) store<i8>(scratch + <usize>(((c >> 1) << 5) + (p << 1) + (c & 1)), load<i8>(xp + <usize>c));
+    } else {
+      for (let c = 0; c < CI; c++) store<i8>(scratch + <usize>((c << 4) + p), load<i8>(xp + <usize>c));
+    }
+  }
+  const stage = scratch + tileBytes;
+  const idx = idxBase(nz, CO);
+  const val = valBase(nz, CO);
+  for (let co = 0; co < CO; co++) {
+    let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+    let wsum: i32 = 0;
+    let k = load<i32>(nz + (<usize>co << 2));
+    const e = load<i32>(nz + (<usize>(co + 1) << 2));
+    if (pairs) {
+      for (; k < e; k++) {
+        const wa = <i32>load<i8>(val + (<usize>k << 1));
+        const wb = <i32>load<i8>(val + (<usize>k << 1) + 1);
+        wsum += wa + wb;
+        const wv = i32x4.splat((wa & 0xffff) | (wb << 16));
+        const t = scratch + (<usize>load<u16>(idx + (<usize>k << 1)) << 5);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load8x8_s(t), wv));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load8x8_s(t, 8), wv));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load8x8_s(t, 16), wv));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load8x8_s(t, 24), wv));
+      }
+    } else {
+      // Two non-zeros at a time: |x*w| <= 128*127, so the sum of two fits in i16
+      // (weights are symmetric int8: the compiler never lists a -128).
+      for (; k + 1 < e; k += 2) {
+        const wa = <i32>load<i8>(val + <usize>k);
+        const wb = <i32>load<i8>(val + <usize>k + 1);
+        wsum += wa + wb;
+        const xa = v128.load(scratch + (<usize>load<u16>(idx + (<usize>k << 1)) << 4));
+        const xb = v128.load(scratch + (<usize>load<u16>(idx + (<usize>k << 1) + 2) << 4));
+        const va = i8x16.splat(<i8>wa), vb = i8x16.splat(<i8>wb);
+        const l = i16x8.add(i16x8.extmul_low_i8x16_s(xa, va), i16x8.extmul_low_i8x16_s(xb, vb));
+        const h = i16x8.add(i16x8.extmul_high_i8x16_s(xa, va), i16x8.extmul_high_i8x16_s(xb, vb));
+        a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(l));
+        a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(l));
+        a2 = i32x4.add(a2, i32x4.extend_low_i16x8_s(h));
+        a3 = i32x4.add(a3, i32x4.extend_high_i16x8_s(h));
+      }
+      if (k < e) {
+        const wa = <i32>load<i8>(val + <usize>k);
+        wsum += wa;
+        const xa = v128.load(scratch + (<usize>load<u16>(idx + (<usize>k << 1)) << 4));
+        const va = i8x16.splat(<i8>wa);
+        const l = i16x8.extmul_low_i8x16_s(xa, va);
+        const h = i16x8.extmul_high_i8x16_s(xa, va);
+        a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(l));
+        a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(l));
+        a2 = i32x4.add(a2, i32x4.extend_low_i16x8_s(h));
+        a3 = i32x4.add(a3, i32x4.extend_high_i16x8_s(h));
+      }
+    }
+    // sum (x - zx) w = sum x w - zx sum w, exact modulo 2^32 like the dense sum.
+    const b = i32x4.splat(load<i32>(bias + (<usize>co << 2)) - zx * wsum);
+    const m = load<i32>(mult + (<usize>co << 2));
+    const sh = load<i32>(shift + (<usize>co << 2));
+    const q = requant16(i32x4.add(a0, b), i32x4.add(a1, b), i32x4.add(a2, b), i32x4.add(a3, b), m, sh, zy, lo, hi);
+    const yp = y + <usize>(p0 * CO + co);
+    if (n == FT) {
+      storeColumn16(yp, CO, q);
+    } else {
+      v128.store(stage, q);
+      for (let p = 0; p < n; p++) store<i8>(yp + <usize>(p * CO), load<i8>(stage + <usize>p));
+    }
+  }
+}
+
+/** The 16 bytes of q to y[p * CO], p = 0..15. */
+// @ts-ignore: decorator
+@inline
+function storeColumn16(y: usize, CO: i32, q: v128): void {
+  const s = <usize>CO;
+  v128.store8_lane(y, q, 0); v128.store8_lane(y + s, q, 1);
+  v128.store8_lane(y + 2 * s, q, 2); v128.store8_lane(y + 3 * s, q, 3);
+  v128.store8_lane(y + 4 * s, q, 4); v128.store8_lane(y + 5 * s, q, 5);
+  v128.store8_lane(y + 6 * s, q, 6); v128.store8_lane(y + 7 * s, q, 7);
+  v128.store8_lane(y + 8 * s, q, 8); v128.store8_lane(y + 9 * s, q, 9);
+  v128.store8_lane(y + 10 * s, q, 10); v128.store8_lane(y + 11 * s, q, 11);
+  v128.store8_lane(y + 12 * s, q, 12); v128.store8_lane(y + 13 * s, q, 13);
+  v128.store8_lane(y + 14 * s, q, 14); v128.store8_lane(y + 15 * s, q, 15);
+}
+
+/** requant() on 16 accumulators at once, in 64-bit lanes: the same integers, so the same bytes. */
+// @ts-ignore: decorator
+@inline
+function requant16(a0: v128, a1: v128, a2: v128, a3: v128, m: i32, n: i32, zp: i32, lo: i32, hi: i32): v128 {
+  const vm = i64x2.splat(<i64>m);
+  const vr = i64x2.splat(<i64>1 << <i64>(n - 1));
+  const vz = i64x2.splat(<i64>zp);
+  const vlo = i64x2.splat(<i64>lo);
+  const vhi = i64x2.splat(<i64>hi);
+  const r0 = requant4(a0, vm, vr, n, vz, vlo, vhi);
+  const r1 = requant4(a1, vm, vr, n, vz, vlo, vhi);
+  const r2 = requant4(a2, vm, vr, n, vz, vlo, vhi);
+  const r3 = requant4(a3, vm, vr, n, vz, vlo, vhi);
+  // Every lane is inside [lo, hi] ⊂ [-128, 127]: the saturating narrows are exact.
+  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(r0, r1), i16x8.narrow_i32x4_s(r2, r3));
+}
+
+// @ts-ignore: decorator
+@inline
+function requant4(a: v128, vm: v128, vr: v128, n: i32, vz: v128, vlo: v128, vhi: v128): v128 {
+  const l = clamp64(i64x2.add(i64x2.shr_s(i64x2.add(i64x2.mul(i64x2.extend_low_i32x4_s(a), vm), vr), n), vz), vlo, vhi);
+  const h = clamp64(i64x2.add(i64x2.shr_s(i64x2.add(i64x2.mul(i64x2.extend_high_i32x4_s(a), vm), vr), n), vz), vlo, vhi);
+  return v128.shuffle<i32>(l, h, 0, 2, 4, 6);
+}
+
+// @ts-ignore: decorator
+@inline
+function clamp64(v: v128, vlo: v128, vhi: v128): v128 {
+  const a = v128.bitselect(vlo, v, i64x2.lt_s(v, vlo));
+  return v128.bitselect(vhi, a, i64x2.gt_s(a, vhi));
+}
+
+// ---------------------------------------------------------------------------------------
+// Input gradient
+
+/**
+ * gx (+)= d(loss)/d(input) for P pixels: gx[p, ci] += (gy[p, co] * wScale[co]) * w[co, ci]
+ * over co ascending, skipping g == 0 like conv2dBackwardInputF32, whose bits it matches.
+ */
+export function sparse1x1BackwardInputF32(
+  gy: usize, P: i32, CO: i32, nz: usize, pairs: bool, wScale: usize,
+  gx: usize, CI: i32, accumulate: bool, scratch: usize,
+): void {
+  if (ASC_FEATURE_SIMD) {
+    if (scratch != 0) {
+      for (let p0 = 0; p0 < P; p0 += BT) {
+        const n = min<i32>(BT, P - p0);
+        if (!backwardTile(gy, n, p0, CO, nz, pairs, wScale, gx, CI, accumulate, scratch)) {
+          for (let p = p0; p < p0 + n; p++) backwardPixel(gy, p, CO, nz, pairs, wScale, gx, CI, accumulate);
+        }
+      }
+      return;
+    }
+  }
+  for (let p = 0; p < P; p++) backwardPixel(gy, p, CO, nz, pairs, wScale, gx, CI, accumulate);
+}
+
+/** One pixel on HWC data (the scalar path, and the SIMD path's fallback for non-finite g). */
+// @ts-ignore: decorator
+@inline
+function backwardPixel(
+  gy: usize, p: i32, CO: i32, nz: usize, pairs: bool, wScale: usize,
+  gx: usize, CI: i32, accumulate: bool,
+): void {
+  const gxp = gx + (<usize>(p * CI) << 2);
+  if (!accumulate) memory.fill(gxp, 0, <usize>CI << 2);
+  const idx = idxBase(nz, CO);
+  const val = valBase(nz, CO);
+  let positive = false;
+  for (let co = 0; co < CO; co++) {
+    const g = load<f32>(gy + (<usize>(p * CO + co) << 2)) * load<f32>(wScale + (<usize>co << 2));
+    if (g == 0) continue;
+    positive = positive || g > 0;
+    const s = load<i32>(nz + (<usize>co << 2));
+    const e = load<i32>(nz + (<usize>(co + 1) << 2));
+    if (!isFinite(g)) { denseRow(g, s, e, idx, val, pairs, gxp, CI); continue; }
+    for (let k = s; k < e; k++) {
+      const i = <i32>load<u16>(idx + (<usize>k << 1));
+      if (pairs) {
+        const c = i << 1;
+        addF32(gxp + (<usize>c << 2), g * <f32>load<i8>(val + (<usize>k << 1)));
+        if (c + 1 < CI) addF32(gxp + (<usize>(c + 1) << 2), g * <f32>load<i8>(val + (<usize>k << 1) + 1));
+      } else {
+        addF32(gxp + (<usize>i << 2), g * <f32>load<i8>(val + <usize>k));
+      }
+    }
+  }
+  if (accumulate && positive) {
+    for (let c = 0; c < CI; c++) {
+      const q = gxp + (<usize>c << 2);
+      store<u32>(q, fixNegZero(load<u32>(q)));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function addF32(p: usize, v: f32): void { store<f32>(p, load<f32>(p) + v); }
+
+/**
+ * The sign of a zero. The dense kernel also adds g * 0 = ±0 (sign of g) for every zero
+ * weight; that changes a value only while it is still the incoming -0 (adding ±0 to a
+ * non-zero leaves it, +0 + ±0 = +0, and no sum of non-zeros is ever -0 in round to
+ * nearest). So an element that ends as -0 here got only skipped terms, and the dense
+ * kernel made it +0 iff some g > 0 at that pixel. Callers apply this where some g > 0.
+ */
+// @ts-ignore: decorator
+@inline
+function fixNegZero(bits: u32): u32 { return bits == 0x80000000 ? 0 : bits; }
+
+/**
+ * A non-finite g: the dense kernel's g * 0 is NaN for every zero weight, so replay row
+ * co densely (weights not in the list are 0), in channel order like the dense kernel.
+ */
+function denseRow(g: f32, s: i32, e: i32, idx: usize, val: usize, pairs: bool, gxp: usize, CI: i32): void {
+  let k = s;
+  for (let c = 0; c < CI; c++) {
+    let w: f32 = 0;
+    if (k < e) {
+      const i = <i32>load<u16>(idx + (<usize>k << 1));
+      if (pairs) {
+        if (c >> 1 == i) { w = <f32>load<i8>(val + (<usize>k << 1) + <usize>(c & 1)); if ((c & 1) == 1 || c + 1 == CI) k++; }
+      } else if (c == i) { w = <f32>load<i8>(val + <usize>k); k++; }
+    }
+    addF32(gxp + (<usize>c << 2), g * w);
+  }
+}
+
+/**
+ * One tile of n <= 4 pixels from p0: the gradient tile channel-major in scratch (16 bytes
+ * a channel: 4 pixels), loaded from gx or zeroed, updated, written back. Lanes whose g is
+ * 0 add -0 (the identity), i.e. nothing, as the dense kernel skips them. Returns false
+ * (gx untouched) if some g is not finite: the caller then runs the exact scalar path.
+ */
+// @ts-ignore: decorator
+@inline
+function backwardTile(
+  gy: usize, n: i32, p0: i32, CO: i32, nz: usize, pairs: bool, wScale: usize,
+  gx: usize, CI: i32, accumulate: bool, scratch: usize,
+): bool {
+  const rows = pairs ? (CI + 1) & ~1 : CI;
+  if (accumulate) {
+    if (n < BT) memory.fill(scratch, 0, <usize>rows << 4);
+    for (let p = 0; p < n; p++) {
+      const gxp = gx + (<usize>((p0 + p) * CI) << 2);
+      for (let c = 0; c < CI; c++) store<f32>(scratch + (<usize>((c << 2) + p) << 2), load<f32>(gxp + (<usize>c << 2)));
+    }
+  } else {
+    memory.fill(scratch, 0, <usize>rows << 4);
+  }
+  const idx = idxBase(nz, CO);
+  const val = valBase(nz, CO);
+  const zero = f32x4.splat(0);
+  const negZero = i32x4.splat(<i32>0x80000000);
+  let bad = i32x4.splat(0);
+  let positive = i32x4.splat(0);
+  for (let co = 0; co < CO; co++) {
+    let gv = f32x4.splat(0);
+    const gp = gy + (<usize>(p0 * CO + co) << 2);
+    const cs = <usize>CO << 2;
+    gv = f32x4.replace_lane(gv, 0, load<f32>(gp));
+    if (n > 1) gv = f32x4.replace_lane(gv, 1, load<f32>(gp + cs));
+    if (n > 2) gv = f32x4.replace_lane(gv, 2, load<f32>(gp + 2 * cs));
+    if (n > 3) gv = f32x4.replace_lane(gv, 3, load<f32>(gp + 3 * cs));
+    gv = f32x4.mul(gv, f32x4.splat(load<f32>(wScale + (<usize>co << 2))));
+    // NaN or ±inf makes g - g non-zero (NaN).
+    bad = v128.or(bad, f32x4.ne(f32x4.sub(gv, gv), zero));
+    positive = v128.or(positive, f32x4.gt(gv, zero));
+    const skip = v128.and(f32x4.eq(gv, zero), negZero);
+    const e = load<i32>(nz + (<usize>(co + 1) << 2));
+    for (let k = load<i32>(nz + (<usize>co << 2)); k < e; k++) {
+      const i = <usize>load<u16>(idx + (<usize>k << 1));
+      if (pairs) {
+        const t = scratch + (i << 5);
+        const wa = <f32>load<i8>(val + (<usize>k << 1));
+        const wb = <f32>load<i8>(val + (<usize>k << 1) + 1);
+        v128.store(t, f32x4.add(v128.load(t), v128.or(f32x4.mul(gv, f32x4.splat(wa)), skip)));
+        v128.store(t, f32x4.add(v128.load(t, 16), v128.or(f32x4.mul(gv, f32x4.splat(wb)), skip)), 16);
+      } else {
+        const t = scratch + (i << 4);
+        v128.store(t, f32x4.add(v128.load(t), v128.or(f32x4.mul(gv, f32x4.splat(<f32>load<i8>(val + <usize>k))), skip)));
+      }
+    }
+  }
+  if (v128.any_true(bad)) return false;
+  // fixNegZero on lanes with some g > 0 (see there).
+  const fix = v128.and(positive, negZero);
+  for (let c = 0; c < CI; c++) {
+    const t = scratch + (<usize>c << 4);
+    let v = v128.load(t);
+    v = v128.andnot(v, v128.and(i32x4.eq(v, fix), fix));
+    v128.store(t, v);
+  }
+  for (let p = 0; p < n; p++) {
+    const gxp = gx + (<usize>((p0 + p) * CI) << 2);
+    for (let c = 0; c < CI; c++) store<f32>(gxp + (<usize>c << 2), load<f32>(scratch + (<usize>((c << 2) + p) << 2)));
+  }
+  return true;
+}
