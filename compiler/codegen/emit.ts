@@ -221,8 +221,11 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
     throw new Error(`codegen: no emitter for ${s.kind}`);
   };
 
-  const fwd = p.steps.slice(0, p.lossStep).map(line);
-  const bwd = p.steps.slice(p.lossStep + 1).map(line);
+  // Each program step's line starts with a comment naming its index: the plain builds
+  // ignore it, the on-demand profiling build (host/profile/) turns it into a timing call.
+  const tagged = (i: number): string => `/*step ${i}*/ ${line(p.steps[i]!)}`;
+  const fwd = p.steps.slice(0, p.lossStep).map((_, i) => tagged(i));
+  const bwd = p.steps.slice(p.lossStep + 1).map((_, i) => tagged(p.lossStep + 1 + i));
   const velocity = [...layout.slots.values()].flatMap((s) => [s.velW, s.velB]).filter((v) => v > 0);
   const optStart = velocity.length ? Math.min(...velocity) : layout.stateOffset;
   const ind = (xs: string[]): string => xs.map((x) => '  ' + x).join('\n');
@@ -260,7 +263,7 @@ ${ind(fwd)}
 
 function backward(label: i32, lr: f32): f32 {
   let loss: f32 = 0;
-  ${line(p.steps[p.lossStep]!)}
+  ${tagged(p.lossStep)}
   // Divergence guard: a non-finite loss (or learning rate) updates nothing and is counted.
   if (!isFinite(loss) || !isFinite(lr)) {
     store<u32>(STATE + 8, load<u32>(STATE + 8) + 1);
