@@ -177,21 +177,47 @@ function storeColumn16(y: usize, CO: i32, q: v128): void {
   v128.store8_lane(y + 14 * s, q, 14); v128.store8_lane(y + 15 * s, q, 15);
 }
 
-/** requant() on 16 accumulators at once, in 64-bit lanes: the same integers, so the same bytes. */
+/**
+ * requant() on 16 accumulators at once: the same integers, so the same bytes. For n >= 32
+ * (every real multiplier below 1/2) the shifted value fits 31 bits, so the high 32 bits
+ * of acc*m + 2^(n-1), shifted by n - 32, are exact, and the clamp runs in i32 lanes;
+ * otherwise the whole rule runs in 64-bit lanes.
+ */
 // @ts-ignore: decorator
 @inline
 function requant16(a0: v128, a1: v128, a2: v128, a3: v128, m: i32, n: i32, zp: i32, lo: i32, hi: i32): v128 {
-  const vm = i64x2.splat(<i64>m);
+  let r0: v128, r1: v128, r2: v128, r3: v128;
   const vr = i64x2.splat(<i64>1 << <i64>(n - 1));
-  const vz = i64x2.splat(<i64>zp);
-  const vlo = i64x2.splat(<i64>lo);
-  const vhi = i64x2.splat(<i64>hi);
-  const r0 = requant4(a0, vm, vr, n, vz, vlo, vhi);
-  const r1 = requant4(a1, vm, vr, n, vz, vlo, vhi);
-  const r2 = requant4(a2, vm, vr, n, vz, vlo, vhi);
-  const r3 = requant4(a3, vm, vr, n, vz, vlo, vhi);
+  if (n >= 32) {
+    const vm = i32x4.splat(m);
+    const vz = i32x4.splat(zp);
+    const vlo = i32x4.splat(lo);
+    const vhi = i32x4.splat(hi);
+    r0 = requant4hi(a0, vm, vr, n - 32, vz, vlo, vhi);
+    r1 = requant4hi(a1, vm, vr, n - 32, vz, vlo, vhi);
+    r2 = requant4hi(a2, vm, vr, n - 32, vz, vlo, vhi);
+    r3 = requant4hi(a3, vm, vr, n - 32, vz, vlo, vhi);
+  } else {
+    const vm = i64x2.splat(<i64>m);
+    const vz = i64x2.splat(<i64>zp);
+    const vlo = i64x2.splat(<i64>lo);
+    const vhi = i64x2.splat(<i64>hi);
+    r0 = requant4(a0, vm, vr, n, vz, vlo, vhi);
+    r1 = requant4(a1, vm, vr, n, vz, vlo, vhi);
+    r2 = requant4(a2, vm, vr, n, vz, vlo, vhi);
+    r3 = requant4(a3, vm, vr, n, vz, vlo, vhi);
+  }
   // Every lane is inside [lo, hi] ⊂ [-128, 127]: the saturating narrows are exact.
   return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(r0, r1), i16x8.narrow_i32x4_s(r2, r3));
+}
+
+// @ts-ignore: decorator
+@inline
+function requant4hi(a: v128, vm: v128, vr: v128, s: i32, vz: v128, vlo: v128, vhi: v128): v128 {
+  const l = i64x2.add(i64x2.extmul_low_i32x4_s(a, vm), vr);
+  const h = i64x2.add(i64x2.extmul_high_i32x4_s(a, vm), vr);
+  const v = i32x4.add(i32x4.shr_s(v128.shuffle<i32>(l, h, 1, 3, 5, 7), s), vz);
+  return i32x4.min_s(i32x4.max_s(v, vlo), vhi);
 }
 
 // @ts-ignore: decorator

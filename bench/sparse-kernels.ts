@@ -1,0 +1,217 @@
+/**
+ * Sparse-kernel benchmark (issue 6): the pruned 1x1 kernels (assembly/kernels/sparse.ts)
+ * against our own dense kernels (conv2dForwardS8 / conv2dBackwardInputF32 as they are in
+ * this checkout) on every pointwise layer of MobileNetV2-w0.35-128, at 50%, 70% and 90%
+ * weight sparsity, unstructured and channel-pair lists, forward and input gradient, on
+ * the SIMD and the scalar build of the kernel library.
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/sparse-kernels.js [--quick]
+ *   -> table on stdout, bench/results/sparse-kernels.json
+ *
+ * Each figure is the median of repeated timed runs after a warm-up; a layer's speed-up is
+ * dense median / sparse median, the model-level one is the sum over layers of dense
+ * medians over the sum of sparse medians. Timings are reported, never asserted.
+ */
+import asc from 'assemblyscript/asc';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../compiler/codegen/build.js';
+import { buildGraph } from '../compiler/ir/graph.js';
+import type { ModelSpec } from '../compiler/ir/model.js';
+import { encodeNzList, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
+import { writeFileAtomic } from '../host/io/atomic.js';
+
+const SPARSITIES = [0.5, 0.7, 0.9] as const;
+const STRUCTURES: SparseStructure[] = ['unstructured', 'pairs'];
+const PAGES = 256;
+
+type Fn = (...a: number[]) => void;
+interface Kernels { memory: WebAssembly.Memory; fwdDense: Fn; bwdDense: Fn; fwdSparse: Fn; bwdSparse: Fn }
+
+interface Layer { name: string; P: number; CI: number; CO: number }
+
+export interface SparseBenchResult {
+  machine: { cpu: string; cores: number; node: string; date: string };
+  method: string;
+  /** Model-level speed-ups: [build][direction][structure][sparsity]. */
+  summary: Array<{ build: 'simd' | 'scalar'; direction: 'forward' | 'inputGrad'; structure: SparseStructure; sparsity: number; denseMs: number; sparseMs: number; speedup: number; minLayerSpeedup: number; maxLayerSpeedup: number }>;
+  layers: Array<{ build: 'simd' | 'scalar'; direction: 'forward' | 'inputGrad'; layer: string; shape: string; denseUs: number; sparse: Array<{ structure: SparseStructure; sparsity: number; us: number; speedup: number }> }>;
+}
+
+async function buildKernels(simd: boolean): Promise<Kernels> {
+  const dir = mkdtempSync(join(tmpdir(), 'tinytrain-sparse-bench-'));
+  try {
+    const out = join(dir, 'k.wasm');
+    let log = '';
+    const sink = { write(c: string | Uint8Array): boolean { log += String(c); return true; } };
+    const { error } = await asc.main([
+      join(packageRoot(), 'assembly', 'testing', 'kernels.ts'), '--outFile', out, '--runtime', 'stub', '-O3', '--noAssert',
+      '--initialMemory', String(PAGES), '--maximumMemory', String(PAGES), ...(simd ? ['--enable', 'simd'] : []),
+    ], { stdout: sink, stderr: sink });
+    if (error) throw new Error(`asc: ${error.message}\n${log}`);
+    const { instance } = await WebAssembly.instantiate(readFileSync(out), { env: { abort: () => { throw new Error('kernel abort'); } } });
+    const e = instance.exports as Record<string, unknown>;
+    return { memory: e.memory as WebAssembly.Memory, fwdDense: e.conv2dForwardS8 as Fn, bwdDense: e.conv2dBackwardInputF32 as Fn, fwdSparse: e.sparse1x1ForwardS8 as Fn, bwdSparse: e.sparse1x1BackwardInputF32 as Fn };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The pointwise (1x1 conv and dense) layers of the model, as P pixels x CI -> CO. */
+function pointwiseLayers(spec: ModelSpec): Layer[] {
+  return buildGraph(spec).nodes
+    .filter((n) => n.op === 'dense' || (n.op === 'conv2d' && n.conv!.kh === 1 && n.conv!.kw === 1 && !n.conv!.depthwise && n.conv!.stride === 1))
+    .map((n) => {
+      const [H, W, C] = n.inShapes[0]!;
+      return n.op === 'dense' ? { name: n.name, P: 1, CI: H * W * C, CO: n.outShape[2] } : { name: n.name, P: H * W, CI: C, CO: n.outShape[2] };
+    });
+}
+
+/** Deterministic pseudo-random numbers (xorshift32). */
+function rand(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
+}
+
+/** Random int8 weights [CO, CI], magnitude-pruned to `sparsity` (pairs: by pair magnitude). */
+function prunedWeights(CO: number, CI: number, sparsity: number, structure: SparseStructure, r: () => number): Int8Array {
+  const w = Int8Array.from({ length: CO * CI }, () => Math.round((r() * 2 - 1) * 127));
+  const unit = structure === 'pairs' ? 2 : 1;
+  const mags: Array<[number, number]> = [];
+  for (let i = 0; i < w.length; i += unit) {
+    const co = Math.floor(i / CI);
+    const inRow = i - co * CI;
+    mags.push([i, Math.abs(w[i]!) + (unit === 2 && inRow + 1 < CI ? Math.abs(w[i + 1]!) : 0)]);
+  }
+  // Pairs never straddle rows: CI odd gives a unit of 1 at a row's end, handled by inRow above.
+  mags.sort((a, b) => a[1] - b[1]);
+  const drop = Math.round(mags.length * sparsity);
+  for (let k = 0; k < drop; k++) {
+    const i = mags[k]![0];
+    w[i] = 0;
+    if (unit === 2 && (i % CI) + 1 < CI) w[i + 1] = 0;
+  }
+  return w;
+}
+
+class Heap {
+  private top = 1 << 16;
+  constructor(private readonly mem: WebAssembly.Memory) {}
+  alloc(bytes: number): number { const p = this.top; this.top = (p + bytes + 15) & ~15; if (this.top > this.mem.buffer.byteLength) throw new Error('bench heap exhausted'); return p; }
+  bytes(a: Uint8Array | Int8Array): number { const p = this.alloc(a.length); new Uint8Array(this.mem.buffer, p, a.length).set(new Uint8Array(a.buffer, a.byteOffset, a.length)); return p; }
+  i32(a: Int32Array | Float32Array): number { const p = this.alloc(a.length * 4); new Uint8Array(this.mem.buffer, p, a.length * 4).set(new Uint8Array(a.buffer, a.byteOffset, a.length * 4)); return p; }
+}
+
+/** Median time of one call in µs: warm-up, then `runs` timed batches of enough calls to last ~`batchMs`. */
+function medianUs(f: () => void, runs: number, batchMs: number): number {
+  for (let i = 0; i < 3; i++) f();
+  let reps = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) f();
+    const dt = performance.now() - t0;
+    if (dt >= batchMs || reps >= 1 << 16) break;
+    reps *= 2;
+  }
+  const times: number[] = [];
+  for (let k = 0; k < runs; k++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) f();
+    times.push(((performance.now() - t0) * 1000) / reps);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<SparseBenchResult> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const runs = opts.quick ? 5 : 11;
+  const batchMs = opts.quick ? 2 : 5;
+  const spec = JSON.parse(readFileSync(join(packageRoot(), 'examples', 'mbv2-w0.35-128.json'), 'utf8')) as ModelSpec;
+  const layers = pointwiseLayers(spec);
+  const result: SparseBenchResult = {
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, date: new Date().toISOString() },
+    method: `median of ${runs} timed batches (each >= ${batchMs} ms) after warm-up; random int8 weights magnitude-pruned per layer; ` +
+      'model speed-up = sum of dense medians / sum of sparse medians over the pointwise layers',
+    summary: [],
+    layers: [],
+  };
+  for (const build of ['simd', 'scalar'] as const) {
+    const k = await buildKernels(build === 'simd');
+    for (const direction of ['forward', 'inputGrad'] as const) {
+      for (const L of layers) {
+        const h = new Heap(k.memory);
+        const r = rand(L.P * 7919 + L.CI * 31 + L.CO);
+        const x = h.bytes(Int8Array.from({ length: L.P * L.CI }, () => Math.floor(r() * 256) - 128));
+        const bias = h.i32(Int32Array.from({ length: L.CO }, () => Math.floor(r() * 4000) - 2000));
+        const mult = h.i32(Int32Array.from({ length: L.CO }, () => 1 << 30));
+        const shift = h.i32(Int32Array.from({ length: L.CO }, () => 40));
+        const y = h.alloc(L.P * L.CO);
+        const gy = h.i32(Float32Array.from({ length: L.P * L.CO }, () => r() * 2 - 1));
+        const wScale = h.i32(Float32Array.from({ length: L.CO }, () => 0.01));
+        const gx = h.alloc(4 * L.P * L.CI);
+        const scratch = build === 'simd' ? h.alloc(sparseScratchBytes(L.CI)) : 0;
+        const dense = (w: number): (() => void) => direction === 'forward'
+          ? () => k.fwdDense(x, 1, L.P, L.CI, 3, w, bias, mult, shift, y, 1, L.P, L.CO, -5, -128, 127, 1, 1, 1, 0, 0, 0, 0)
+          : () => k.bwdDense(gy, 1, L.P, L.CO, w, wScale, gx, 1, L.P, L.CI, 1, 1, 1, 0, 0, 0, 0, 0);
+        // Dense time does not depend on the weights' values: measure once, on the 50% weights.
+        const w50 = h.bytes(prunedWeights(L.CO, L.CI, 0.5, 'unstructured', r));
+        const denseUs = medianUs(dense(w50), runs, batchMs);
+        const row: SparseBenchResult['layers'][number] = { build, direction, layer: L.name, shape: `${L.P}px ${L.CI}->${L.CO}`, denseUs, sparse: [] };
+        for (const structure of STRUCTURES) {
+          for (const s of SPARSITIES) {
+            const nz = h.bytes(encodeNzList(prunedWeights(L.CO, L.CI, s, structure, r), L.CO, L.CI, structure));
+            const pairs = structure === 'pairs' ? 1 : 0;
+            const f = direction === 'forward'
+              ? () => k.fwdSparse(x, L.P, L.CI, 3, nz, pairs, bias, mult, shift, y, L.CO, -5, -128, 127, scratch)
+              : () => k.bwdSparse(gy, L.P, L.CO, nz, pairs, wScale, gx, L.CI, 0, scratch);
+            const us = medianUs(f, runs, batchMs);
+            row.sparse.push({ structure, sparsity: s, us, speedup: denseUs / us });
+          }
+        }
+        result.layers.push(row);
+      }
+      for (const structure of STRUCTURES) {
+        for (const s of SPARSITIES) {
+          const rows = result.layers.filter((l) => l.build === build && l.direction === direction);
+          const cell = rows.map((l) => l.sparse.find((c) => c.structure === structure && c.sparsity === s)!);
+          const denseMs = rows.reduce((a, l) => a + l.denseUs, 0) / 1000;
+          const sparseMs = cell.reduce((a, c) => a + c.us, 0) / 1000;
+          const ups = cell.map((c) => c.speedup);
+          result.summary.push({ build, direction, structure, sparsity: s, denseMs, sparseMs, speedup: denseMs / sparseMs, minLayerSpeedup: Math.min(...ups), maxLayerSpeedup: Math.max(...ups) });
+        }
+      }
+      log(`${build} ${direction}: done (${layers.length} layers)`);
+    }
+  }
+  log(formatTable(result));
+  return result;
+}
+
+export function formatTable(r: SparseBenchResult): string {
+  const lines = [
+    `MobileNetV2-w0.35-128 pointwise layers: sparse vs dense kernels (${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node})`,
+    '| build | pass | structure | 50% | 70% | 90% | dense ms (all layers) | 90%: per-layer min-max |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const build of ['simd', 'scalar'] as const) {
+    for (const direction of ['forward', 'inputGrad'] as const) {
+      for (const structure of STRUCTURES) {
+        const c = (s: number) => r.summary.find((x) => x.build === build && x.direction === direction && x.structure === structure && x.sparsity === s)!;
+        const c90 = c(0.9);
+        lines.push(`| ${build} | ${direction === 'forward' ? 'forward' : 'input grad'} | ${structure} | ${SPARSITIES.map((s) => `${c(s).speedup.toFixed(2)}x`).join(' | ')} | ` +
+          `${c90.denseMs.toFixed(2)} | ${c90.minLayerSpeedup.toFixed(2)}-${c90.maxLayerSpeedup.toFixed(2)}x |`);
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const result = await runSparseBench({ quick: process.argv.includes('--quick') });
+  const dir = join(packageRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, 'sparse-kernels.json'), JSON.stringify(result, null, 1) + '\n');
+}
