@@ -4,6 +4,9 @@
 
 import { dotS8 } from './dot';
 import { requant } from './requant';
+import { denseRowsS8, depthwise3x3RowsS8 } from './conv2d-fwd-simd';
+import { pointwiseInputGradRange, axpyI8F32, depthwise3x3InputGradF32, depthwise3x3InPlaceRowF32 } from './conv2d-bwd-simd';
+import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightUpdate, biasGrad4, laneOf } from './conv2d-wgrad-simd';
 import { integerGradient, withMomentum, stepInt8, stepInt32 } from './update';
 
 /**
@@ -40,11 +43,36 @@ export function conv2dForwardRowsS8(
   KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
   w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32,
 ): void {
+  let coBegin = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (!depthwise) {
+      denseRowsS8(x, H, W, C, zx, w, bias, mult, shift, y, OH, OW, CO, zy, lo, hi, KH, KW, stride, pad, w2, split, ohBegin, ohEnd, inRing, outRing);
+      return;
+    }
+    if (KH == 3 && KW == 3) {
+      coBegin = C & ~7;
+      depthwise3x3RowsS8(x, H, W, C, zx, w, bias, mult, shift, y, OW, zy, lo, hi, stride, pad, w2, split, ohBegin, ohEnd, inRing, outRing, coBegin);
+      if (coBegin == CO) return;
+    }
+  }
+  forwardRowsScalar(x, H, W, C, zx, w, bias, mult, shift, y, OW, CO, zy, lo, hi, KH, KW, stride, pad, depthwise, w2, split, ohBegin, ohEnd, inRing, outRing, coBegin);
+}
+
+/** The scalar twin of the forward (all builds), for output channels [coBegin, CO). */
+// @ts-ignore: decorator
+@inline
+function forwardRowsScalar(
+  x: usize, H: i32, W: i32, C: i32, zx: i32,
+  w: usize, bias: usize, mult: usize, shift: usize,
+  y: usize, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
+  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
+  w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32, coBegin: i32,
+): void {
   for (let oh = ohBegin; oh < ohEnd; oh++) {
     const ySlot = outRing == 0 ? oh : oh % outRing;
     for (let ow = 0; ow < OW; ow++) {
       const yrow = y + <usize>((ySlot * OW + ow) * CO);
-      for (let co = 0; co < CO; co++) {
+      for (let co = coBegin; co < CO; co++) {
         let acc = load<i32>(bias + (<usize>co << 2));
         for (let kh = 0; kh < KH; kh++) {
           const ih = oh * stride - pad + kh;
@@ -85,9 +113,30 @@ export function conv2dBackwardInputF32(
   w2: usize, split: i32,
 ): void {
   if (!accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
+  let coBegin = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (!depthwise && KH == 1 && KW == 1 && pad == 0) {
+      // 1x1: each input pixel gets the terms of one output pixel, co ascending
+      const first = split == 0 ? C : split;
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          const gyp = gy + (<usize>((oh * OW + ow) * CO) << 2);
+          const gxp = gx + (<usize>(((oh * stride) * W + ow * stride) * C) << 2);
+          pointwiseInputGradRange(gxp, gyp, wScale, CO, w, first, 0, first);
+          if (first < C) pointwiseInputGradRange(gxp, gyp, wScale, CO, w2, C - first, first, C);
+        }
+      }
+      return;
+    }
+    if (depthwise && KH == 3 && KW == 3) {
+      coBegin = C & ~3;
+      depthwise3x3InputGradF32(gy, OH, OW, w, wScale, gx, H, W, C, stride, pad, w2, split, coBegin);
+      if (coBegin == CO) return;
+    }
+  }
   for (let oh = 0; oh < OH; oh++) {
     for (let ow = 0; ow < OW; ow++) {
-      for (let co = 0; co < CO; co++) {
+      for (let co = coBegin; co < CO; co++) {
         const g = load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)) * load<f32>(wScale + (<usize>co << 2));
         if (g == 0) continue;
         for (let kh = 0; kh < KH; kh++) {
@@ -104,6 +153,11 @@ export function conv2dBackwardInputF32(
             } else {
               const first = split == 0 ? C : split;
               const wp = w + <usize>(tap * first);
+              if (ASC_FEATURE_SIMD) {
+                axpyI8F32(gxp, g, wp, first);
+                if (first < C) axpyI8F32(gxp + (<usize>first << 2), g, w2 + <usize>(tap * (C - first)), C - first);
+                continue;
+              }
               for (let ci = 0; ci < first; ci++) {
                 const p = gxp + (<usize>ci << 2);
                 store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp + <usize>ci));
@@ -161,11 +215,22 @@ export function conv2dWeightUpdateS8(
 ): void {
   const coEnd = depthwise ? K : CO;
   const ciEnd = depthwise ? 1 : K;
-  for (let co = 0; co < coEnd; co++) {
+  let coBegin = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (depthwise && KH == 3 && KW == 3) {
+      coBegin = K & ~3;
+      depthwise3x3WeightUpdate(gy, OH, OW, CO, x, H, W, XC, zx, sx, w, wScale, vel, stride, pad, coBegin, lr, mu, qas, rng);
+    }
+  }
+  for (let co = coBegin; co < coEnd; co++) {
     const s = load<f32>(wScale + (<usize>co << 2));
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
-        for (let ci = 0; ci < ciEnd; ci++) {
+        let ciBegin = 0;
+        if (ASC_FEATURE_SIMD) {
+          if (!depthwise) ciBegin = denseWeightUpdate4(gy, OH, OW, CO, x, H, W, XC, zx, sx, w, wScale, vel, KH, KW, stride, pad, K, lr, mu, qas, rng, co, kh, kw);
+        }
+        for (let ci = ciBegin; ci < ciEnd; ci++) {
           const g = weightGradAt(gy, OH, OW, CO, co, x, H, W, XC, depthwise ? co : ci, zx, kh, kw, stride, pad) * sx;
           const idx = ((co * KH + kh) * KW + kw) * ciEnd + ci;
           const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>idx << 2), mu);
@@ -185,10 +250,20 @@ export function conv2dWeightGradF32(
 ): void {
   const coEnd = depthwise ? K : CO;
   const ciEnd = depthwise ? 1 : K;
-  for (let co = 0; co < coEnd; co++) {
+  let coBegin = 0;
+  let ciBegin = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (depthwise) {
+      coBegin = K & ~3;
+      depthwiseWeightGradF32(gy, OH, OW, CO, x, H, W, XC, zx, sx, KH, KW, stride, pad, coBegin, out);
+    } else {
+      ciBegin = denseWeightGradF32(gy, OH, OW, CO, x, H, W, XC, zx, sx, KH, KW, stride, pad, K, out);
+    }
+  }
+  for (let co = coBegin; co < coEnd; co++) {
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
-        for (let ci = 0; ci < ciEnd; ci++) {
+        for (let ci = ciBegin; ci < ciEnd; ci++) {
           const g = weightGradAt(gy, OH, OW, CO, co, x, H, W, XC, depthwise ? co : ci, zx, kh, kw, stride, pad) * sx;
           store<f32>(out + (<usize>(((co * KH + kh) * KW + kw) * ciEnd + ci) << 2), g);
         }
@@ -241,11 +316,22 @@ export function biasUpdateAllS32(
   gy: usize, P: i32, CO: i32, bias: usize, wScale: usize, sx: f32, vel: usize,
   lr: f32, mu: f32, qas: bool, rng: usize,
 ): void {
-  for (let co = 0; co < CO; co++) applyBiasAt(biasGradAt(gy, P, CO, co), co, bias, wScale, sx, vel, lr, mu, qas, rng);
+  let co = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; co + 4 <= CO; co += 4) {
+      const g = biasGrad4(gy, P, CO, co);
+      for (let l = 0; l < 4; l++) applyBiasAt(laneOf(g, l), co + l, bias, wScale, sx, vel, lr, mu, qas, rng);
+    }
+  }
+  for (; co < CO; co++) applyBiasAt(biasGradAt(gy, P, CO, co), co, bias, wScale, sx, vel, lr, mu, qas, rng);
 }
 
 export function biasGradF32(gy: usize, P: i32, CO: i32, out: usize): void {
-  for (let co = 0; co < CO; co++) store<f32>(out + (<usize>co << 2), biasGradAt(gy, P, CO, co));
+  let co = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; co + 4 <= CO; co += 4) v128.store(out + (<usize>co << 2), biasGrad4(gy, P, CO, co));
+  }
+  for (; co < CO; co++) store<f32>(out + (<usize>co << 2), biasGradAt(gy, P, CO, co));
 }
 
 export function applyBiasUpdateS32(
@@ -278,10 +364,24 @@ export function depthwiseBackwardInputInPlaceF32(
 ): void {
   const R = KH - pad;
   const rowBytes = <usize>(W * C) << 2;
+  let cBegin = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (KH == 3 && KW == 3) cBegin = C & ~3;
+  }
   for (let ih = 0; ih < H; ih++) {
     memory.copy(scratch + <usize>(ih % R) * rowBytes, g + <usize>ih * rowBytes, rowBytes);
+    if (ASC_FEATURE_SIMD) {
+      if (cBegin > 0) {
+        // rows of output gradient for kh = 2, 1, 0 (0 = outside), as the scalar loop picks them
+        const oh2 = ih + pad - 2; const oh1 = ih + pad - 1; const oh0 = ih + pad;
+        const r2: usize = oh2 < 0 || oh2 >= H ? 0 : oh2 <= ih ? scratch + <usize>(oh2 % R) * rowBytes : g + <usize>oh2 * rowBytes;
+        const r1: usize = oh1 < 0 || oh1 >= H ? 0 : oh1 <= ih ? scratch + <usize>(oh1 % R) * rowBytes : g + <usize>oh1 * rowBytes;
+        const r0: usize = oh0 < 0 || oh0 >= H ? 0 : oh0 <= ih ? scratch + <usize>(oh0 % R) * rowBytes : g + <usize>oh0 * rowBytes;
+        depthwise3x3InPlaceRowF32(g, ih, W, C, w, wScale, pad, w2, split, cBegin, r2, r1, r0);
+      }
+    }
     for (let iw = 0; iw < W; iw++) {
-      for (let c = 0; c < C; c++) {
+      for (let c = cBegin; c < C; c++) {
         const s = load<f32>(wScale + (<usize>c << 2));
         let acc: f32 = 0;
         for (let kh = KH - 1; kh >= 0; kh--) {
@@ -332,10 +432,16 @@ export function gapHeadBackwardF32(
     }
     if (gx == 0) continue;
     const gxp = gx + (<usize>(p * CI) << 2);
+    if (ASC_FEATURE_SIMD) {
+      pointwiseInputGradRange(gxp, scratch, wScale, CO, w, first, 0, first);
+      if (first < CI) pointwiseInputGradRange(gxp, scratch, wScale, CO, w2, CI - first, first, CI);
+      continue;
+    }
     for (let co = 0; co < CO; co++) {
       const g = load<f32>(scratch + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
       if (g == 0) continue;
       const wp = w + <usize>(co * first);
+
       for (let ci = 0; ci < first; ci++) {
         const q = gxp + (<usize>ci << 2);
         store<f32>(q, load<f32>(q) + g * <f32>load<i8>(wp + <usize>ci));

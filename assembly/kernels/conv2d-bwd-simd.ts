@@ -1,0 +1,181 @@
+// SIMD float32 conv backward (called from conv2d.ts only inside `if (ASC_FEATURE_SIMD)`).
+// Bit-identical to the scalar loops: every output element is still one float sum taken in
+// the scalar order (the same operands, the same sequence of f32 multiplies and adds, no
+// FMA); the lanes are different, independent elements (input channels of an input
+// gradient, channels of a depthwise layer, input channels of a weight gradient). Where the
+// scalar code skips a zero gradient term, lanes keep their old value through a select.
+
+/** 4 int8 weights at p as f32x4. */
+// @ts-ignore: decorator
+@inline
+export function i8x4ToF32(p: usize): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(p))));
+}
+
+/** Lane-wise a + g * w, kept as a where g == 0 (the scalar code skips those terms). */
+// @ts-ignore: decorator
+@inline
+function addUnlessZero(a: v128, g: v128, w: v128): v128 {
+  return v128.bitselect(f32x4.add(a, f32x4.mul(g, w)), a, f32x4.ne(g, f32x4.splat(0)));
+}
+
+/**
+ * gx[ci] += g_co * w[co, ci] for ci in [ciFrom, ciTo), co ascending, for one input pixel
+ * of a 1x1 conv: g_co = gyp[co] * wScale[co] (terms with g_co == 0 skipped, as in the
+ * scalar loop); w of (co, ci) at wBase + co*wStride + (ci - ciFrom). 16 input channels
+ * stay in registers across all output channels.
+ */
+export function pointwiseInputGradRange(
+  gxp: usize, gyp: usize, wScale: usize, CO: i32, wBase: usize, wStride: i32, ciFrom: i32, ciTo: i32,
+): void {
+  let ci = ciFrom;
+  for (; ci + 16 <= ciTo; ci += 16) {
+    const p = gxp + (<usize>ci << 2);
+    let a0 = v128.load(p); let a1 = v128.load(p, 16); let a2 = v128.load(p, 32); let a3 = v128.load(p, 48);
+    const wc = wBase + <usize>(ci - ciFrom);
+    for (let co = 0; co < CO; co++) {
+      const g = load<f32>(gyp + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
+      if (g == 0) continue;
+      const gv = f32x4.splat(g);
+      const wb = v128.load(wc + <usize>(co * wStride));
+      const wl = i16x8.extend_low_i8x16_s(wb);
+      const wh = i16x8.extend_high_i8x16_s(wb);
+      a0 = f32x4.add(a0, f32x4.mul(gv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(wl))));
+      a1 = f32x4.add(a1, f32x4.mul(gv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(wl))));
+      a2 = f32x4.add(a2, f32x4.mul(gv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(wh))));
+      a3 = f32x4.add(a3, f32x4.mul(gv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(wh))));
+    }
+    v128.store(p, a0); v128.store(p, a1, 16); v128.store(p, a2, 32); v128.store(p, a3, 48);
+  }
+  for (; ci + 4 <= ciTo; ci += 4) {
+    const p = gxp + (<usize>ci << 2);
+    let a = v128.load(p);
+    const wc = wBase + <usize>(ci - ciFrom);
+    for (let co = 0; co < CO; co++) {
+      const g = load<f32>(gyp + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
+      if (g == 0) continue;
+      a = f32x4.add(a, f32x4.mul(f32x4.splat(g), i8x4ToF32(wc + <usize>(co * wStride))));
+    }
+    v128.store(p, a);
+  }
+  for (; ci < ciTo; ci++) {
+    const p = gxp + (<usize>ci << 2);
+    let a = load<f32>(p);
+    const wc = wBase + <usize>(ci - ciFrom);
+    for (let co = 0; co < CO; co++) {
+      const g = load<f32>(gyp + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
+      if (g == 0) continue;
+      a += g * <f32>load<i8>(wc + <usize>(co * wStride));
+    }
+    store<f32>(p, a);
+  }
+}
+
+/** gx[i] += g * w[i] for i < n (f32 gx, int8 w), 4 lanes at a time: one tap of a dense input gradient. */
+export function axpyI8F32(gxp: usize, g: f32, wp: usize, n: i32): void {
+  const gv = f32x4.splat(g);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = gxp + (<usize>i << 2);
+    v128.store(p, f32x4.add(v128.load(p), f32x4.mul(gv, i8x4ToF32(wp + <usize>i))));
+  }
+  for (; i < n; i++) {
+    const p = gxp + (<usize>i << 2);
+    store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp + <usize>i));
+  }
+}
+
+/** Depthwise 3x3 weights of tap `tap` for channels c..c+3 as f32x4 (split like weightAddrDw). */
+// @ts-ignore: decorator
+@inline
+function dwWeightsF32(w: usize, w2: usize, split: i32, c: i32, tap: i32): v128 {
+  let v = f32x4.splat(<f32>load<i8>(dwAddr(w, w2, split, c, tap)));
+  v = f32x4.replace_lane(v, 1, <f32>load<i8>(dwAddr(w, w2, split, c + 1, tap)));
+  v = f32x4.replace_lane(v, 2, <f32>load<i8>(dwAddr(w, w2, split, c + 2, tap)));
+  v = f32x4.replace_lane(v, 3, <f32>load<i8>(dwAddr(w, w2, split, c + 3, tap)));
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline
+function dwAddr(w: usize, w2: usize, split: i32, c: i32, tap: i32): usize {
+  return split == 0 || c < split ? w + <usize>(c * 9 + tap) : w2 + <usize>((c - split) * 9 + tap);
+}
+
+/** One tap of the depthwise input gradient: gx[p] += g * w per lane, skipping g == 0. */
+// @ts-ignore: decorator
+@inline
+function dwScatter(inside: bool, p: usize, gv: v128, wv: v128): void {
+  if (inside) v128.store(p, addUnlessZero(v128.load(p), gv, wv));
+}
+
+/**
+ * Depthwise 3x3 input gradient (conv2dBackwardInputF32) of channels [0, C4), C4 a multiple
+ * of 4. Channel blocks are the outer loop (their 9 weight vectors stay in registers);
+ * each element still receives its terms in ascending output position, as in the scalar loop.
+ */
+export function depthwise3x3InputGradF32(
+  gy: usize, OH: i32, OW: i32, w: usize, wScale: usize,
+  gx: usize, H: i32, W: i32, C: i32, stride: i32, pad: i32, w2: usize, split: i32, C4: i32,
+): void {
+  for (let c = 0; c < C4; c += 4) {
+    const k0 = dwWeightsF32(w, w2, split, c, 0); const k1 = dwWeightsF32(w, w2, split, c, 1); const k2 = dwWeightsF32(w, w2, split, c, 2);
+    const k3 = dwWeightsF32(w, w2, split, c, 3); const k4 = dwWeightsF32(w, w2, split, c, 4); const k5 = dwWeightsF32(w, w2, split, c, 5);
+    const k6 = dwWeightsF32(w, w2, split, c, 6); const k7 = dwWeightsF32(w, w2, split, c, 7); const k8 = dwWeightsF32(w, w2, split, c, 8);
+    const sv = v128.load(wScale + (<usize>c << 2));
+    for (let oh = 0; oh < OH; oh++) {
+      const ih = oh * stride - pad;
+      const r0 = ih >= 0 && ih < H; const r1 = ih + 1 >= 0 && ih + 1 < H; const r2 = ih + 2 >= 0 && ih + 2 < H;
+      const g0 = gx + (<usize>(ih * W * C + c) << 2);
+      const g1 = g0 + (<usize>(W * C) << 2);
+      const g2 = g1 + (<usize>(W * C) << 2);
+      for (let ow = 0; ow < OW; ow++) {
+        const gv = f32x4.mul(v128.load(gy + (<usize>((oh * OW + ow) * C + c) << 2)), sv);
+        const iw = ow * stride - pad;
+        const c0 = iw >= 0 && iw < W; const c1 = iw + 1 >= 0 && iw + 1 < W; const c2 = iw + 2 >= 0 && iw + 2 < W;
+        const o0 = <usize>(iw * C) << 2; const o1 = <usize>((iw + 1) * C) << 2; const o2 = <usize>((iw + 2) * C) << 2;
+        dwScatter(r0 && c0, g0 + o0, gv, k0); dwScatter(r0 && c1, g0 + o1, gv, k1); dwScatter(r0 && c2, g0 + o2, gv, k2);
+        dwScatter(r1 && c0, g1 + o0, gv, k3); dwScatter(r1 && c1, g1 + o1, gv, k4); dwScatter(r1 && c2, g1 + o2, gv, k5);
+        dwScatter(r2 && c0, g2 + o0, gv, k6); dwScatter(r2 && c1, g2 + o1, gv, k7); dwScatter(r2 && c2, g2 + o2, gv, k8);
+      }
+    }
+  }
+}
+
+/** One tap of the in-place depthwise gradient: acc += (g * s) * w per lane, skipping zero terms. */
+// @ts-ignore: decorator
+@inline
+function dwGather(inside: bool, acc: v128, p: usize, sv: v128, wv: v128): v128 {
+  return inside ? addUnlessZero(acc, f32x4.mul(v128.load(p), sv), wv) : acc;
+}
+
+/**
+ * Row ih of depthwiseBackwardInputInPlaceF32 for 3x3 kernels and channels [0, C4): the
+ * same terms in the same order (kh, kw descending) per element, 4 channels per vector.
+ * `rowAt(oh)` of the scalar code is passed as the three row addresses (0 = outside).
+ */
+export function depthwise3x3InPlaceRowF32(
+  g: usize, ih: i32, W: i32, C: i32, w: usize, wScale: usize, pad: i32, w2: usize, split: i32, C4: i32,
+  rowKh2: usize, rowKh1: usize, rowKh0: usize,
+): void {
+  const q2 = rowKh2 != 0; const q1 = rowKh1 != 0; const q0 = rowKh0 != 0;
+  const out = g + (<usize>(ih * W * C) << 2);
+  for (let c = 0; c < C4; c += 4) {
+    const k0 = dwWeightsF32(w, w2, split, c, 0); const k1 = dwWeightsF32(w, w2, split, c, 1); const k2 = dwWeightsF32(w, w2, split, c, 2);
+    const k3 = dwWeightsF32(w, w2, split, c, 3); const k4 = dwWeightsF32(w, w2, split, c, 4); const k5 = dwWeightsF32(w, w2, split, c, 5);
+    const k6 = dwWeightsF32(w, w2, split, c, 6); const k7 = dwWeightsF32(w, w2, split, c, 7); const k8 = dwWeightsF32(w, w2, split, c, 8);
+    const sv = v128.load(wScale + (<usize>c << 2));
+    const cb = <usize>c << 2;
+    for (let iw = 0; iw < W; iw++) {
+      // ow = iw + pad - kw for kw = 2, 1, 0
+      const ow2 = iw + pad - 2; const ow1 = iw + pad - 1; const ow0 = iw + pad;
+      const v2 = ow2 >= 0 && ow2 < W; const v1 = ow1 >= 0 && ow1 < W; const v0 = ow0 >= 0 && ow0 < W;
+      const o2 = (<usize>(ow2 * C) << 2) + cb; const o1 = (<usize>(ow1 * C) << 2) + cb; const o0 = (<usize>(ow0 * C) << 2) + cb;
+      let acc = f32x4.splat(0);
+      acc = dwGather(q2 && v2, acc, rowKh2 + o2, sv, k8); acc = dwGather(q2 && v1, acc, rowKh2 + o1, sv, k7); acc = dwGather(q2 && v0, acc, rowKh2 + o0, sv, k6);
+      acc = dwGather(q1 && v2, acc, rowKh1 + o2, sv, k5); acc = dwGather(q1 && v1, acc, rowKh1 + o1, sv, k4); acc = dwGather(q1 && v0, acc, rowKh1 + o0, sv, k3);
+      acc = dwGather(q0 && v2, acc, rowKh0 + o2, sv, k2); acc = dwGather(q0 && v1, acc, rowKh0 + o1, sv, k1); acc = dwGather(q0 && v0, acc, rowKh0 + o0, sv, k0);
+      v128.store(out + (<usize>(iw * C) << 2) + cb, acc);
+    }
+  }
+}

@@ -1,0 +1,321 @@
+// SIMD int8 conv forward (called from conv2d.ts only inside `if (ASC_FEATURE_SIMD)`, so
+// the scalar build never compiles this file). Integer sums are exact in any order, so
+// these give the same int8 outputs as the scalar loops while blocking for registers:
+//  - dense (incl. pointwise and FC): 4 output channels share every input-vector load;
+//    pointwise also takes 2 pixels per weight load (a 2x4 block of 8 accumulators).
+//  - depthwise 3x3: 8 channels per vector, the 9 tap weights held in registers across all
+//    pixels of the call.
+// Activation zero points are int8, so x - zx fits in [-255, 255] and (x - zx) * w in
+// int16 (|.| <= 255 * 128 < 2^15): depthwise multiplies in i16 without overflow.
+
+import { requant } from './requant';
+
+/** [sum a0, sum a1, sum a2, sum a3]: the horizontal sums of four i32x4 accumulators. */
+// @ts-ignore: decorator
+@inline
+export function reduce4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const t0 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
+  const t1 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+}
+
+/** Requantises 4 accumulators of channels co..co+3 and stores them as int8 at yp + co. */
+// @ts-ignore: decorator
+@inline
+function store4(acc: v128, yp: usize, co: i32, mult: usize, shift: usize, zy: i32, lo: i32, hi: i32): void {
+  const m = mult + (<usize>co << 2);
+  const n = shift + (<usize>co << 2);
+  const y = yp + <usize>co;
+  store<i8>(y, <i8>requant(i32x4.extract_lane(acc, 0), load<i32>(m), load<i32>(n), zy, lo, hi));
+  store<i8>(y, <i8>requant(i32x4.extract_lane(acc, 1), load<i32>(m, 4), load<i32>(n, 4), zy, lo, hi), 1);
+  store<i8>(y, <i8>requant(i32x4.extract_lane(acc, 2), load<i32>(m, 8), load<i32>(n, 8), zy, lo, hi), 2);
+  store<i8>(y, <i8>requant(i32x4.extract_lane(acc, 3), load<i32>(m, 12), load<i32>(n, 12), zy, lo, hi), 3);
+}
+
+/** sum_{i<n} (x[i] - zx) * w[i], vectorised (the single-channel remainder path). */
+// @ts-ignore: decorator
+@inline
+function dot1(x: usize, w: usize, n: i32, zx: i32): i32 {
+  const vz = i16x8.splat(<i16>zx);
+  let vacc = i32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    vacc = i32x4.add(vacc, i32x4.dot_i16x8_s(i16x8.sub(v128.load8x8_s(x + <usize>i), vz), v128.load8x8_s(w + <usize>i)));
+  }
+  let acc = i32x4.extract_lane(vacc, 0) + i32x4.extract_lane(vacc, 1) + i32x4.extract_lane(vacc, 2) + i32x4.extract_lane(vacc, 3);
+  for (; i < n; i++) acc += (<i32>load<i8>(x + <usize>i) - zx) * <i32>load<i8>(w + <usize>i);
+  return acc;
+}
+
+/**
+ * Accumulators (before bias) of one output pixel of a dense conv for all CO channels,
+ * requantised into yp. The receptive field is walked as contiguous segments: a whole
+ * kernel row (KW*C bytes of x and of each channel's weights) when it lies inside the
+ * image and the weights are not split, else one segment per tap (two with a split).
+ * Each segment is a 1x4 block: one x vector load feeds 4 output channels.
+ */
+export function densePixelS8(
+  x: usize, H: i32, W: i32, C: i32, zx: i32,
+  w: usize, bias: usize, mult: usize, shift: usize,
+  yp: usize, CO: i32, zy: i32, lo: i32, hi: i32,
+  KH: i32, KW: i32, stride: i32, pad: i32, w2: usize, split: i32,
+  oh: i32, ow: i32, inRing: i32,
+): void {
+  const vz = i16x8.splat(<i16>zx);
+  const first = split == 0 ? C : split;
+  const rest = C - first;
+  const iw0 = ow * stride - pad;
+  const fullRow = split == 0 && iw0 >= 0 && iw0 + KW <= W;
+  const taps = KH * KW;
+  let co = 0;
+  for (; co + 4 <= CO; co += 4) {
+    let a0 = i32x4.splat(0); let a1 = i32x4.splat(0); let a2 = i32x4.splat(0); let a3 = i32x4.splat(0);
+    let t0 = 0; let t1 = 0; let t2 = 0; let t3 = 0;
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = oh * stride - pad + kh;
+      if (ih < 0 || ih >= H) continue;
+      const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
+      // segments: (x address, weight address of channel co, weight stride between channels, length)
+      const segs = fullRow ? 1 : (rest > 0 ? 2 : 1) * KW;
+      for (let s = 0; s < segs; s++) {
+        let xs: usize; let ws: usize; let wStride: i32; let len: i32;
+        if (fullRow) {
+          xs = xrow + <usize>(iw0 * C);
+          wStride = taps * C;
+          ws = w + <usize>(co * wStride + kh * KW * C);
+          len = KW * C;
+        } else {
+          const kw = rest > 0 ? s >> 1 : s;
+          const iw = iw0 + kw;
+          if (iw < 0 || iw >= W) continue;
+          const tap = kh * KW + kw;
+          if (rest > 0 && (s & 1) == 1) {
+            xs = xrow + <usize>(iw * C + first);
+            wStride = taps * rest;
+            ws = w2 + <usize>(co * wStride + tap * rest);
+            len = rest;
+          } else {
+            xs = xrow + <usize>(iw * C);
+            wStride = taps * first;
+            ws = w + <usize>(co * wStride + tap * first);
+            len = first;
+          }
+        }
+        const st = <usize>wStride;
+        let i = 0;
+        for (; i + 8 <= len; i += 8) {
+          const xv = i16x8.sub(v128.load8x8_s(xs + <usize>i), vz);
+          const wp = ws + <usize>i;
+          a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp)));
+          a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp + st)));
+          a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp + 2 * st)));
+          a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xv, v128.load8x8_s(wp + 3 * st)));
+        }
+        for (; i < len; i++) {
+          const xv = <i32>load<i8>(xs + <usize>i) - zx;
+          const wp = ws + <usize>i;
+          t0 += xv * <i32>load<i8>(wp);
+          t1 += xv * <i32>load<i8>(wp + st);
+          t2 += xv * <i32>load<i8>(wp + 2 * st);
+          t3 += xv * <i32>load<i8>(wp + 3 * st);
+        }
+      }
+    }
+    let acc = i32x4.add(reduce4(a0, a1, a2, a3), v128.load(bias + (<usize>co << 2)));
+    acc = i32x4.add(acc, i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(t0), 1, t1), 2, t2), 3, t3));
+    store4(acc, yp, co, mult, shift, zy, lo, hi);
+  }
+  for (; co < CO; co++) {
+    let acc = load<i32>(bias + (<usize>co << 2));
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = oh * stride - pad + kh;
+      if (ih < 0 || ih >= H) continue;
+      const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
+      for (let kw = 0; kw < KW; kw++) {
+        const iw = iw0 + kw;
+        if (iw < 0 || iw >= W) continue;
+        const xp = xrow + <usize>(iw * C);
+        const tap = (co * KH + kh) * KW + kw;
+        acc += dot1(xp, w + <usize>(tap * first), first, zx);
+        if (rest > 0) acc += dot1(xp + <usize>first, w2 + <usize>(tap * rest), rest, zx);
+      }
+    }
+    store<i8>(yp + <usize>co, <i8>requant(acc, load<i32>(mult + (<usize>co << 2)), load<i32>(shift + (<usize>co << 2)), zy, lo, hi));
+  }
+}
+
+/**
+ * Two pixels (input rows at xa, xb; outputs at ya, yb) of a 1x1 conv: a 2x4 block, so each
+ * weight vector feeds 2 pixels and each input vector 4 output channels. The weights of
+ * channel co are the `first` bytes at w + co*first and the `C - first` bytes at
+ * w2 + co*(C - first).
+ */
+export function pointwisePairS8(
+  xa: usize, xb: usize, C: i32, zx: i32,
+  w: usize, bias: usize, mult: usize, shift: usize,
+  ya: usize, yb: usize, CO: i32, zy: i32, lo: i32, hi: i32, w2: usize, first: i32,
+): void {
+  const vz = i16x8.splat(<i16>zx);
+  const rest = C - first;
+  let co = 0;
+  for (; co + 4 <= CO; co += 4) {
+    let a0 = i32x4.splat(0); let a1 = i32x4.splat(0); let a2 = i32x4.splat(0); let a3 = i32x4.splat(0);
+    let b0 = i32x4.splat(0); let b1 = i32x4.splat(0); let b2 = i32x4.splat(0); let b3 = i32x4.splat(0);
+    let ta = i32x4.splat(0); let tb = i32x4.splat(0);
+    const segs = rest > 0 ? 2 : 1;
+    for (let s = 0; s < segs; s++) {
+      const off = s == 0 ? 0 : first;
+      const len = s == 0 ? first : rest;
+      const ws = s == 0 ? w + <usize>(co * first) : w2 + <usize>(co * rest);
+      const st = <usize>len;
+      const pa = xa + <usize>off;
+      const pb = xb + <usize>off;
+      let i = 0;
+      for (; i + 8 <= len; i += 8) {
+        const xva = i16x8.sub(v128.load8x8_s(pa + <usize>i), vz);
+        const xvb = i16x8.sub(v128.load8x8_s(pb + <usize>i), vz);
+        const wp = ws + <usize>i;
+        let wv = v128.load8x8_s(wp);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xva, wv)); b0 = i32x4.add(b0, i32x4.dot_i16x8_s(xvb, wv));
+        wv = v128.load8x8_s(wp + st);
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xva, wv)); b1 = i32x4.add(b1, i32x4.dot_i16x8_s(xvb, wv));
+        wv = v128.load8x8_s(wp + 2 * st);
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xva, wv)); b2 = i32x4.add(b2, i32x4.dot_i16x8_s(xvb, wv));
+        wv = v128.load8x8_s(wp + 3 * st);
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xva, wv)); b3 = i32x4.add(b3, i32x4.dot_i16x8_s(xvb, wv));
+      }
+      for (; i < len; i++) {
+        // (x - zx) * w for the 4 channels at once, as i32 lanes
+        const wp = ws + <usize>i;
+        const wv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(
+          i32x4.splat(<i32>load<i8>(wp)), 1, <i32>load<i8>(wp + st)), 2, <i32>load<i8>(wp + 2 * st)), 3, <i32>load<i8>(wp + 3 * st));
+        ta = i32x4.add(ta, i32x4.mul(wv, i32x4.splat(<i32>load<i8>(pa + <usize>i) - zx)));
+        tb = i32x4.add(tb, i32x4.mul(wv, i32x4.splat(<i32>load<i8>(pb + <usize>i) - zx)));
+      }
+    }
+    const bv = v128.load(bias + (<usize>co << 2));
+    store4(i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), bv), ta), ya, co, mult, shift, zy, lo, hi);
+    store4(i32x4.add(i32x4.add(reduce4(b0, b1, b2, b3), bv), tb), yb, co, mult, shift, zy, lo, hi);
+  }
+  for (; co < CO; co++) {
+    const b = load<i32>(bias + (<usize>co << 2));
+    let aa = b + dot1(xa, w + <usize>(co * first), first, zx);
+    let ab = b + dot1(xb, w + <usize>(co * first), first, zx);
+    if (rest > 0) {
+      aa += dot1(xa + <usize>first, w2 + <usize>(co * rest), rest, zx);
+      ab += dot1(xb + <usize>first, w2 + <usize>(co * rest), rest, zx);
+    }
+    const m = load<i32>(mult + (<usize>co << 2));
+    const n = load<i32>(shift + (<usize>co << 2));
+    store<i8>(ya + <usize>co, <i8>requant(aa, m, n, zy, lo, hi));
+    store<i8>(yb + <usize>co, <i8>requant(ab, m, n, zy, lo, hi));
+  }
+}
+
+/** Output rows [ohBegin, ohEnd) of a dense conv (see conv2dForwardRowsS8 for the ring buffers). */
+export function denseRowsS8(
+  x: usize, H: i32, W: i32, C: i32, zx: i32,
+  w: usize, bias: usize, mult: usize, shift: usize,
+  y: usize, OH: i32, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
+  KH: i32, KW: i32, stride: i32, pad: i32,
+  w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32,
+): void {
+  const pointwise = KH == 1 && KW == 1 && pad == 0;
+  const first = split == 0 ? C : split;
+  for (let oh = ohBegin; oh < ohEnd; oh++) {
+    const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * CO);
+    let ow = 0;
+    if (pointwise) {
+      const ih = oh * stride;
+      const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
+      for (; ow + 2 <= OW; ow += 2) {
+        pointwisePairS8(
+          xrow + <usize>(ow * stride * C), xrow + <usize>((ow + 1) * stride * C), C, zx, w, bias, mult, shift,
+          yrow + <usize>(ow * CO), yrow + <usize>((ow + 1) * CO), CO, zy, lo, hi, w2, first,
+        );
+      }
+    }
+    for (; ow < OW; ow++) {
+      densePixelS8(x, H, W, C, zx, w, bias, mult, shift, yrow + <usize>(ow * CO), CO, zy, lo, hi, KH, KW, stride, pad, w2, split, oh, ow, inRing);
+    }
+  }
+}
+
+/** (x - zx) * w of one tap for 8 channels as i16 (exact, see the file comment); 0 outside the image. */
+// @ts-ignore: decorator
+@inline
+function dwTap(inside: bool, xp: usize, wv: v128, vz: v128): v128 {
+  return inside ? i16x8.mul(i16x8.sub(v128.load8x8_s(xp), vz), wv) : i16x8.splat(0);
+}
+
+/** Weights of tap `tap` for channels c..c+7 (depthwise layout [C,3,3], split like weightAddrDw). */
+// @ts-ignore: decorator
+@inline
+function dwWeights(w: usize, w2: usize, split: i32, c: i32, tap: i32): v128 {
+  let v = i16x8.splat(0);
+  v = i16x8.replace_lane(v, 0, <i16>load<i8>(dwAddr(w, w2, split, c, tap)));
+  v = i16x8.replace_lane(v, 1, <i16>load<i8>(dwAddr(w, w2, split, c + 1, tap)));
+  v = i16x8.replace_lane(v, 2, <i16>load<i8>(dwAddr(w, w2, split, c + 2, tap)));
+  v = i16x8.replace_lane(v, 3, <i16>load<i8>(dwAddr(w, w2, split, c + 3, tap)));
+  v = i16x8.replace_lane(v, 4, <i16>load<i8>(dwAddr(w, w2, split, c + 4, tap)));
+  v = i16x8.replace_lane(v, 5, <i16>load<i8>(dwAddr(w, w2, split, c + 5, tap)));
+  v = i16x8.replace_lane(v, 6, <i16>load<i8>(dwAddr(w, w2, split, c + 6, tap)));
+  v = i16x8.replace_lane(v, 7, <i16>load<i8>(dwAddr(w, w2, split, c + 7, tap)));
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline
+function dwAddr(w: usize, w2: usize, split: i32, c: i32, tap: i32): usize {
+  return split == 0 || c < split ? w + <usize>(c * 9 + tap) : w2 + <usize>((c - split) * 9 + tap);
+}
+
+/**
+ * Depthwise 3x3 forward of channels [0, C8) (C8 a multiple of 8) for output rows
+ * [ohBegin, ohEnd); the caller does the remaining channels. Channel blocks are the outer
+ * loop so each block's 9 weight vectors are gathered once and stay in registers.
+ */
+export function depthwise3x3RowsS8(
+  x: usize, H: i32, W: i32, C: i32, zx: i32,
+  w: usize, bias: usize, mult: usize, shift: usize,
+  y: usize, OW: i32, zy: i32, lo: i32, hi: i32,
+  stride: i32, pad: i32, w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32, C8: i32,
+): void {
+  const vz = i16x8.splat(<i16>zx);
+  const rowBytes = W * C;
+  for (let c = 0; c < C8; c += 8) {
+    const k0 = dwWeights(w, w2, split, c, 0); const k1 = dwWeights(w, w2, split, c, 1); const k2 = dwWeights(w, w2, split, c, 2);
+    const k3 = dwWeights(w, w2, split, c, 3); const k4 = dwWeights(w, w2, split, c, 4); const k5 = dwWeights(w, w2, split, c, 5);
+    const k6 = dwWeights(w, w2, split, c, 6); const k7 = dwWeights(w, w2, split, c, 7); const k8 = dwWeights(w, w2, split, c, 8);
+    const b0 = v128.load(bias + (<usize>c << 2));
+    const b1 = v128.load(bias + (<usize>c << 2), 16);
+    for (let oh = ohBegin; oh < ohEnd; oh++) {
+      const ih = oh * stride - pad;
+      const r0 = ih >= 0 && ih < H; const r1 = ih + 1 >= 0 && ih + 1 < H; const r2 = ih + 2 >= 0 && ih + 2 < H;
+      // row and column offsets point at valid data even for taps outside the image, so a
+      // speculated load can never leave memory
+      const x0 = x + <usize>((r0 ? (inRing == 0 ? ih : ih % inRing) : <i32>0) * rowBytes + c);
+      const x1 = x + <usize>((r1 ? (inRing == 0 ? ih + 1 : (ih + 1) % inRing) : <i32>0) * rowBytes + c);
+      const x2 = x + <usize>((r2 ? (inRing == 0 ? ih + 2 : (ih + 2) % inRing) : <i32>0) * rowBytes + c);
+      const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * C);
+      for (let ow = 0; ow < OW; ow++) {
+        const iw = ow * stride - pad;
+        const c0 = iw >= 0 && iw < W; const c1 = iw + 1 >= 0 && iw + 1 < W; const c2 = iw + 2 >= 0 && iw + 2 < W;
+        const o0 = <usize>(c0 ? iw * C : <i32>0); const o1 = <usize>(c1 ? (iw + 1) * C : <i32>0); const o2 = <usize>(c2 ? (iw + 2) * C : <i32>0);
+        let lo4 = b0; let hi4 = b1;
+        let p = dwTap(r0 && c0, x0 + o0, k0, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        p = dwTap(r0 && c1, x0 + o1, k1, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        p = dwTap(r0 && c2, x0 + o2, k2, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        p = dwTap(r1 && c0, x1 + o0, k3, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        p = dwTap(r1 && c1, x1 + o1, k4, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        p = dwTap(r1 && c2, x1 + o2, k5, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        p = dwTap(r2 && c0, x2 + o0, k6, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        p = dwTap(r2 && c1, x2 + o1, k7, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        p = dwTap(r2 && c2, x2 + o2, k8, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        const yp = yrow + <usize>(ow * C);
+        store4(lo4, yp, c, mult, shift, zy, lo, hi);
+        store4(hi4, yp, c + 4, mult, shift, zy, lo, hi);
+      }
+    }
+  }
+}
