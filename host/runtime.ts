@@ -27,17 +27,23 @@ export class Runtime {
     this.inputLut = inputLut(manifest);
   }
 
-  static async load(a: LoadedArtifact, variant?: 'simd' | 'scalar'): Promise<Runtime> {
+  /**
+   * `instrumented`: another build of the same runtime source with extra `env` imports (the
+   * profiling build of host/profile/); the plain modules import env.abort only.
+   */
+  static async load(a: LoadedArtifact, variant?: 'simd' | 'scalar',
+    instrumented?: { wasm: Uint8Array; env: Record<string, (...args: number[]) => void> }): Promise<Runtime> {
     const memoryRef: { mem?: WebAssembly.Memory } = {};
     const imports = {
       env: {
+        ...instrumented?.env,
         abort(msg: number, file: number, line: number, col: number): never {
           const text = (p: number): string => (memoryRef.mem ? readAsString(memoryRef.mem, p) : '?');
           throw new TinytrainError(`runtime aborted: ${text(msg)} at ${text(file)}:${line}:${col}`, 'this is a tinytrain bug; please report it with the artifact');
         },
       },
     };
-    const module = await WebAssembly.compile(a.wasm(variant) as Uint8Array<ArrayBuffer>);
+    const module = await WebAssembly.compile((instrumented?.wasm ?? a.wasm(variant)) as Uint8Array<ArrayBuffer>);
     const instance = await WebAssembly.instantiate(module, imports);
     const ex = instance.exports as unknown as RuntimeExports;
     memoryRef.mem = ex.memory;

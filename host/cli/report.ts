@@ -3,7 +3,10 @@ import { readArtifact } from '../artifact.js';
 import type { Manifest } from '../../compiler/manifest.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { renderHtmlReport } from '../report/html.js';
-import { emit, kb } from './common.js';
+import { TinytrainError } from '../../compiler/errors.js';
+import { profileArtifact, renderProfile } from '../profile/profile.js';
+import { profileHtml } from '../profile/html.js';
+import { emit, intOption, kb } from './common.js';
 
 export function textReport(m: Manifest): string {
   const b = m.memory.breakdown;
@@ -40,14 +43,20 @@ export function textReport(m: Manifest): string {
 
 export function registerReport(program: Command): void {
   program.command('report')
-    .description('memory breakdown, trained layers and the pruned training program of an artifact')
+    .description('memory breakdown, trained layers and the pruned training program of an artifact; --profile adds per-layer step timing')
     .argument('<dir>', 'artifact folder')
     .option('--html <file>', 'also write a self-contained HTML page (arena over time, per-layer memory)')
     .option('--json', 'print one JSON object on stdout')
-    .action((dir: string, o: { html?: string; json?: boolean }) => {
-      const { manifest } = readArtifact(dir);
-      if (o.html) writeFileAtomic(o.html, renderHtmlReport(manifest));
-      emit(!!o.json, { model: manifest.model, target: manifest.target, scheme: manifest.scheme, memory: manifest.memory, arena: manifest.arena, program: manifest.program, html: o.html ?? null },
-        () => textReport(manifest) + (o.html ? `\n\nwrote ${o.html}` : ''));
+    .option('--profile', 'time every program step of a training step (builds a profiling copy of the runtime; random samples)')
+    .option('--steps <n>', 'timed training steps for --profile', intOption('--steps', 1), 20)
+    .option('--variant <v>', 'module timed by --profile: simd | scalar', 'simd')
+    .action(async (dir: string, o: { html?: string; json?: boolean; profile?: boolean; steps: number; variant: string }) => {
+      if (o.variant !== 'simd' && o.variant !== 'scalar') throw new TinytrainError(`--variant must be simd or scalar, got '${o.variant}'`);
+      const art = readArtifact(dir);
+      const { manifest } = art;
+      const profile = o.profile ? await profileArtifact(art, { variant: o.variant, steps: o.steps }) : null;
+      if (o.html) writeFileAtomic(o.html, renderHtmlReport(manifest, profile ? profileHtml(profile) : ''));
+      emit(!!o.json, { model: manifest.model, target: manifest.target, scheme: manifest.scheme, memory: manifest.memory, arena: manifest.arena, program: manifest.program, html: o.html ?? null, ...(profile ? { profile } : {}) },
+        () => textReport(manifest) + (profile ? `\n\n${renderProfile(profile)}` : '') + (o.html ? `\n\nwrote ${o.html}` : ''));
     });
 }

@@ -59,7 +59,8 @@ ${rows.map(([name, e], i) => {
 </svg>`;
 }
 
-export function renderHtmlReport(m: Manifest): string {
+/** `extra`: further sections (already HTML), e.g. the step profile of `report --profile`. */
+export function renderHtmlReport(m: Manifest, extra = ''): string {
   const b = m.memory.breakdown;
   const rows: Array<[string, number]> = [
     ['SRAM peak', m.memory.sramPeakBytes], ['arena', b.arenaBytes], ['trained parameters', b.trainedParamsBytes],
@@ -75,6 +76,6 @@ export function renderHtmlReport(m: Manifest): string {
 ${arenaSvg(m)}
 <h2>Arena bytes per layer (activation + gradient)</h2>
 ${layerBars(m)}
-</body></html>
+${extra}</body></html>
 `;
 }
