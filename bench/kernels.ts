@@ -5,7 +5,7 @@
  * i32x4.dot_i16x8_s over data in L1) and against the kernels of a baseline revision
  * (before the SIMD kernels), built from git in the same run.
  *
- *   npm run build && node dist/bench/kernels.js [--baseline <git rev>] [--quick]
+ *   npm run build && node dist/bench/kernels.js [--baseline <git rev>] [--quick] [--only <name part>]
  *   -> table on stdout, bench/results/kernels.json
  *
  * Every figure is the median over repeated timed runs after a warm-up. Timings are
@@ -46,7 +46,11 @@ export interface KernelBenchResult {
   kernels: KernelRow[];
 }
 
-interface Options { baseline?: string; quick?: boolean; out?: string | null; log?: (line: string) => void }
+interface Options {
+  baseline?: string; quick?: boolean; out?: string | null; log?: (line: string) => void;
+  /** Only the cases whose name contains this (for quick comparisons; no JSON is written). */
+  only?: string;
+}
 
 const ROOFLINE_VARIANTS = [
   // [export, MACs per call per element of n, label]
@@ -97,7 +101,7 @@ export async function runKernelBench(opts: Options = {}): Promise<KernelBenchRes
   }
   const roofline = await measureRoofline(quick);
   const rows: KernelRow[] = [];
-  for (const c of KERNEL_CASES) {
+  for (const c of KERNEL_CASES.filter((k) => !opts.only || k.name.includes(opts.only))) {
     const s = measureCase(simd, c, quick);
     const sc = measureCase(scalar, c, quick);
     const b = before ? { simd: measureCase(before.simd, c, quick), scalar: measureCase(before.scalar, c, quick) } : null;
@@ -120,7 +124,7 @@ export async function runKernelBench(opts: Options = {}): Promise<KernelBenchRes
     kernels: rows,
   };
   for (const line of formatTable(result)) log(line);
-  if (opts.out !== null) {
+  if (opts.out !== null && !opts.only) {
     const out = opts.out ?? join(packageRoot(), 'bench', 'results', 'kernels.json');
     mkdirSync(join(out, '..'), { recursive: true });
     writeFileAtomic(out, JSON.stringify(result, null, 2) + '\n');
@@ -154,7 +158,8 @@ function parseArgs(argv: string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--baseline') o.baseline = argv[++i];
     else if (argv[i] === '--quick') o.quick = true;
-    else throw new Error(`unknown argument ${argv[i]} (use --baseline <rev>, --quick)`);
+    else if (argv[i] === '--only') o.only = argv[++i];
+    else throw new Error(`unknown argument ${argv[i]} (use --baseline <rev>, --quick, --only <name part>)`);
   }
   return o;
 }

@@ -173,6 +173,31 @@ describe('int8 forward: SIMD == scalar', () => {
   });
 });
 
+describe('requantisation extremes (vector rule for shifts >= 32): SIMD == scalar', () => {
+  const rng = new Rng(607);
+  const cases = Array.from({ length: 40 }, (_, i) => ({
+    H: rng.int(1, 6), W: rng.int(2, 6), C: rng.int(1, 24), CO: rng.int(1, 13),
+    depthwise: i % 2 === 1, shifts: rng.pick([[32], [31, 32], [32, 33, 47, 62], [40], [62], [1, 31, 32]]),
+  }));
+  it.each(cases.map((c) => [`${c.depthwise ? 'dw 3x3' : '1x1'} ${c.H}x${c.W}x${c.C} shifts ${c.shifts.join('/')}`, c] as const))('%s', (what, c) => {
+    const CO = c.depthwise ? c.C : c.CO;
+    const K = c.depthwise ? 3 : 1;
+    const pad = c.depthwise ? 1 : 0;
+    const nw = c.depthwise ? c.C * 9 : CO * c.C;
+    const zx = rng.int(-128, 127);
+    const zy = rng.int(-128, 127);
+    sameInBoth(what, {
+      x: { i8: int8Full(rng, c.H * c.W * c.C) }, w: { i8: int8Full(rng, nw) }, w2: { i8: [0] },
+      // biases anywhere in int32, so accumulators reach (and wrap at) +-2^31
+      bias: { i32: Int32Array.from({ length: CO }, () => (rng.u32() | 0)) },
+      mult: { i32: Int32Array.from({ length: CO }, () => rng.pick([2 ** 30, 2 ** 31 - 1, rng.int(2 ** 30, 2 ** 31 - 1)])) },
+      shift: { i32: Int32Array.from({ length: CO }, () => rng.pick(c.shifts)) },
+      y: { zero: c.H * c.W * CO },
+    }, (k, p) => k.conv2dForwardS8(p.x, c.H, c.W, c.C, zx, p.w, p.bias, p.mult, p.shift, p.y, c.H, c.W, CO, zy,
+      -128, 127, K, K, 1, pad, c.depthwise, p.w2, 0));
+  });
+});
+
 describe('float32 input gradient: SIMD == scalar', () => {
   it.each(shapes(602, 120).map((s) => [label(s), s] as const))('%s', (what, s) => {
     const rng = new Rng(s.W * 1000 + s.C * 17 + s.CO);

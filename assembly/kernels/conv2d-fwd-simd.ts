@@ -9,6 +9,7 @@
 // int16 (|.| <= 255 * 128 < 2^15): depthwise multiplies in i16 without overflow.
 
 import { requant } from './requant';
+import { rqHalf, rqScale, rqVectorOk, requant4v, storeI8x4 } from './requant-simd';
 
 /** [sum a0, sum a1, sum a2, sum a3]: the horizontal sums of four i32x4 accumulators. */
 // @ts-ignore: decorator
@@ -123,7 +124,9 @@ export function densePixelS8(
     }
     let acc = i32x4.add(reduce4(a0, a1, a2, a3), v128.load(bias + (<usize>co << 2)));
     acc = i32x4.add(acc, i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(t0), 1, t1), 2, t2), 3, t3));
-    store4(acc, yp, co, mult, shift, zy, lo, hi);
+    const nv = v128.load(shift + (<usize>co << 2));
+    requantStore4(acc, yp, co, mult, shift, zy, lo, hi, rqVectorOk(nv), v128.load(mult + (<usize>co << 2)),
+      rqHalf(nv, false), rqHalf(nv, true), rqScale(nv, false), rqScale(nv, true), i32x4.splat(zy), i32x4.splat(lo), i32x4.splat(hi));
   }
   for (; co < CO; co++) {
     let acc = load<i32>(bias + (<usize>co << 2));
@@ -144,72 +147,145 @@ export function densePixelS8(
   }
 }
 
-/**
- * Two pixels (input rows at xa, xb; outputs at ya, yb) of a 1x1 conv: a 2x4 block, so each
- * weight vector feeds 2 pixels and each input vector 4 output channels. The weights of
- * channel co are the `first` bytes at w + co*first and the `C - first` bytes at
- * w2 + co*(C - first).
- */
-export function pointwisePairS8(
-  xa: usize, xb: usize, C: i32, zx: i32,
-  w: usize, bias: usize, mult: usize, shift: usize,
-  ya: usize, yb: usize, CO: i32, zy: i32, lo: i32, hi: i32, w2: usize, first: i32,
+/** Requantises the 4 channels co..co+3 of one pixel: vector rule when `vec`, else per lane. */
+// @ts-ignore: decorator
+@inline
+function requantStore4(
+  acc: v128, yp: usize, co: i32, mult: usize, shift: usize, zy: i32, lo: i32, hi: i32,
+  vec: bool, mv: v128, h0: v128, h1: v128, s0: v128, s1: v128, vzy: v128, vlo: v128, vhi: v128,
 ): void {
-  const vz = i16x8.splat(<i16>zx);
+  if (vec) storeI8x4(yp + <usize>co, requant4v(acc, mv, h0, h1, s0, s1, vzy, vlo, vhi));
+  else store4(acc, yp, co, mult, shift, zy, lo, hi);
+}
+
+/**
+ * Output rows [ohBegin, ohEnd) of a 1x1 conv (pad 0, any stride). Output-channel blocks
+ * of 4 are the outer loop; within one, pixels go in pairs: a 2x4 block of 8 accumulators,
+ * so each weight vector feeds 2 pixels and each input vector 4 channels. The zero point
+ * is taken out of the inner loop: sum (x - zx) w = sum x w - zx sum w, exact in wrapping
+ * i32 like the scalar sum. The weights of channel co are the `first` bytes at
+ * w + co*first and the `C - first` bytes at w2 + co*(C - first).
+ */
+export function pointwiseRowsS8(
+  x: usize, W: i32, C: i32, zx: i32,
+  w: usize, bias: usize, mult: usize, shift: usize,
+  y: usize, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
+  stride: i32, w2: usize, first: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32,
+): void {
   const rest = C - first;
+  const segs = rest > 0 ? 2 : 1;
+  const vzy = i32x4.splat(zy); const vlo = i32x4.splat(lo); const vhi = i32x4.splat(hi);
+  const pixStep = <usize>(stride * C);
   let co = 0;
   for (; co + 4 <= CO; co += 4) {
-    let a0 = i32x4.splat(0); let a1 = i32x4.splat(0); let a2 = i32x4.splat(0); let a3 = i32x4.splat(0);
-    let b0 = i32x4.splat(0); let b1 = i32x4.splat(0); let b2 = i32x4.splat(0); let b3 = i32x4.splat(0);
-    let ta = i32x4.splat(0); let tb = i32x4.splat(0);
-    const segs = rest > 0 ? 2 : 1;
+    // bias - zx * sum(w) per channel, and the block's requantisation constants
+    let ws0 = 0; let ws1 = 0; let ws2 = 0; let ws3 = 0;
     for (let s = 0; s < segs; s++) {
-      const off = s == 0 ? 0 : first;
       const len = s == 0 ? first : rest;
-      const ws = s == 0 ? w + <usize>(co * first) : w2 + <usize>(co * rest);
-      const st = <usize>len;
-      const pa = xa + <usize>off;
-      const pb = xb + <usize>off;
-      let i = 0;
-      for (; i + 8 <= len; i += 8) {
-        const xva = i16x8.sub(v128.load8x8_s(pa + <usize>i), vz);
-        const xvb = i16x8.sub(v128.load8x8_s(pb + <usize>i), vz);
-        const wp = ws + <usize>i;
-        let wv = v128.load8x8_s(wp);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xva, wv)); b0 = i32x4.add(b0, i32x4.dot_i16x8_s(xvb, wv));
-        wv = v128.load8x8_s(wp + st);
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xva, wv)); b1 = i32x4.add(b1, i32x4.dot_i16x8_s(xvb, wv));
-        wv = v128.load8x8_s(wp + 2 * st);
-        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xva, wv)); b2 = i32x4.add(b2, i32x4.dot_i16x8_s(xvb, wv));
-        wv = v128.load8x8_s(wp + 3 * st);
-        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xva, wv)); b3 = i32x4.add(b3, i32x4.dot_i16x8_s(xvb, wv));
-      }
-      for (; i < len; i++) {
-        // (x - zx) * w for the 4 channels at once, as i32 lanes
-        const wp = ws + <usize>i;
-        const wv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(
-          i32x4.splat(<i32>load<i8>(wp)), 1, <i32>load<i8>(wp + st)), 2, <i32>load<i8>(wp + 2 * st)), 3, <i32>load<i8>(wp + 3 * st));
-        ta = i32x4.add(ta, i32x4.mul(wv, i32x4.splat(<i32>load<i8>(pa + <usize>i) - zx)));
-        tb = i32x4.add(tb, i32x4.mul(wv, i32x4.splat(<i32>load<i8>(pb + <usize>i) - zx)));
+      const wb = s == 0 ? w + <usize>(co * first) : w2 + <usize>(co * rest);
+      for (let i = 0; i < len; i++) {
+        const p = wb + <usize>i;
+        ws0 += <i32>load<i8>(p); ws1 += <i32>load<i8>(p + <usize>len);
+        ws2 += <i32>load<i8>(p + <usize>(2 * len)); ws3 += <i32>load<i8>(p + <usize>(3 * len));
       }
     }
-    const bv = v128.load(bias + (<usize>co << 2));
-    store4(i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), bv), ta), ya, co, mult, shift, zy, lo, hi);
-    store4(i32x4.add(i32x4.add(reduce4(b0, b1, b2, b3), bv), tb), yb, co, mult, shift, zy, lo, hi);
+    const wsum = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(ws0), 1, ws1), 2, ws2), 3, ws3);
+    const base = i32x4.sub(v128.load(bias + (<usize>co << 2)), i32x4.mul(wsum, i32x4.splat(zx)));
+    const mv = v128.load(mult + (<usize>co << 2));
+    const nv = v128.load(shift + (<usize>co << 2));
+    const vec = rqVectorOk(nv);
+    const h0 = rqHalf(nv, false); const h1 = rqHalf(nv, true);
+    const s0 = rqScale(nv, false); const s1 = rqScale(nv, true);
+    for (let oh = ohBegin; oh < ohEnd; oh++) {
+      const ih = oh * stride;
+      const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
+      const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * CO);
+      let ow = 0;
+      for (; ow + 2 <= OW; ow += 2) {
+        const xa = xrow + <usize>ow * pixStep;
+        const xb = xa + pixStep;
+        let a0 = i32x4.splat(0); let a1 = i32x4.splat(0); let a2 = i32x4.splat(0); let a3 = i32x4.splat(0);
+        let b0 = i32x4.splat(0); let b1 = i32x4.splat(0); let b2 = i32x4.splat(0); let b3 = i32x4.splat(0);
+        let ta = i32x4.splat(0); let tb = i32x4.splat(0);
+        for (let s = 0; s < segs; s++) {
+          const off = <usize>(s == 0 ? 0 : first);
+          const len = s == 0 ? first : rest;
+          const ws = s == 0 ? w + <usize>(co * first) : w2 + <usize>(co * rest);
+          const st = <usize>len;
+          const pa = xa + off;
+          const pb = xb + off;
+          let i = 0;
+          for (; i + 8 <= len; i += 8) {
+            const xva = v128.load8x8_s(pa + <usize>i);
+            const xvb = v128.load8x8_s(pb + <usize>i);
+            const wp = ws + <usize>i;
+            let wv = v128.load8x8_s(wp);
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xva, wv)); b0 = i32x4.add(b0, i32x4.dot_i16x8_s(xvb, wv));
+            wv = v128.load8x8_s(wp + st);
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xva, wv)); b1 = i32x4.add(b1, i32x4.dot_i16x8_s(xvb, wv));
+            wv = v128.load8x8_s(wp + 2 * st);
+            a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xva, wv)); b2 = i32x4.add(b2, i32x4.dot_i16x8_s(xvb, wv));
+            wv = v128.load8x8_s(wp + 3 * st);
+            a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xva, wv)); b3 = i32x4.add(b3, i32x4.dot_i16x8_s(xvb, wv));
+          }
+          for (; i < len; i++) {
+            const wv = gatherI8x4(ws + <usize>i, st);
+            ta = i32x4.add(ta, i32x4.mul(wv, i32x4.splat(<i32>load<i8>(pa + <usize>i))));
+            tb = i32x4.add(tb, i32x4.mul(wv, i32x4.splat(<i32>load<i8>(pb + <usize>i))));
+          }
+        }
+        const ya = yrow + <usize>(ow * CO);
+        requantStore4(i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), base), ta), ya, co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
+        requantStore4(i32x4.add(i32x4.add(reduce4(b0, b1, b2, b3), base), tb), ya + <usize>CO, co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
+      }
+      if (ow < OW) {
+        const xa = xrow + <usize>ow * pixStep;
+        let a0 = i32x4.splat(0); let a1 = i32x4.splat(0); let a2 = i32x4.splat(0); let a3 = i32x4.splat(0);
+        let ta = i32x4.splat(0);
+        for (let s = 0; s < segs; s++) {
+          const len = s == 0 ? first : rest;
+          const ws = s == 0 ? w + <usize>(co * first) : w2 + <usize>(co * rest);
+          const st = <usize>len;
+          const pa = xa + <usize>(s == 0 ? 0 : first);
+          let i = 0;
+          for (; i + 8 <= len; i += 8) {
+            const xva = v128.load8x8_s(pa + <usize>i);
+            const wp = ws + <usize>i;
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xva, v128.load8x8_s(wp)));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xva, v128.load8x8_s(wp + st)));
+            a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xva, v128.load8x8_s(wp + 2 * st)));
+            a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xva, v128.load8x8_s(wp + 3 * st)));
+          }
+          for (; i < len; i++) ta = i32x4.add(ta, i32x4.mul(gatherI8x4(ws + <usize>i, st), i32x4.splat(<i32>load<i8>(pa + <usize>i))));
+        }
+        requantStore4(i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), base), ta), yrow + <usize>(ow * CO), co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
+      }
+    }
   }
   for (; co < CO; co++) {
     const b = load<i32>(bias + (<usize>co << 2));
-    let aa = b + dot1(xa, w + <usize>(co * first), first, zx);
-    let ab = b + dot1(xb, w + <usize>(co * first), first, zx);
-    if (rest > 0) {
-      aa += dot1(xa + <usize>first, w2 + <usize>(co * rest), rest, zx);
-      ab += dot1(xb + <usize>first, w2 + <usize>(co * rest), rest, zx);
-    }
     const m = load<i32>(mult + (<usize>co << 2));
     const n = load<i32>(shift + (<usize>co << 2));
-    store<i8>(ya + <usize>co, <i8>requant(aa, m, n, zy, lo, hi));
-    store<i8>(yb + <usize>co, <i8>requant(ab, m, n, zy, lo, hi));
+    for (let oh = ohBegin; oh < ohEnd; oh++) {
+      const ih = oh * stride;
+      const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
+      const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * CO);
+      for (let ow = 0; ow < OW; ow++) {
+        const xa = xrow + <usize>ow * pixStep;
+        let acc = b + dot1(xa, w + <usize>(co * first), first, zx);
+        if (rest > 0) acc += dot1(xa + <usize>first, w2 + <usize>(co * rest), rest, zx);
+        store<i8>(yrow + <usize>(ow * CO + co), <i8>requant(acc, m, n, zy, lo, hi));
+      }
+    }
   }
+}
+
+/** The int8 values at p, p + st, p + 2 st, p + 3 st as i32x4. */
+// @ts-ignore: decorator
+@inline
+function gatherI8x4(p: usize, st: usize): v128 {
+  return i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(
+    i32x4.splat(<i32>load<i8>(p)), 1, <i32>load<i8>(p + st)), 2, <i32>load<i8>(p + 2 * st)), 3, <i32>load<i8>(p + 3 * st));
 }
 
 /** Output rows [ohBegin, ohEnd) of a dense conv (see conv2dForwardRowsS8 for the ring buffers). */
@@ -220,22 +296,14 @@ export function denseRowsS8(
   KH: i32, KW: i32, stride: i32, pad: i32,
   w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32,
 ): void {
-  const pointwise = KH == 1 && KW == 1 && pad == 0;
-  const first = split == 0 ? C : split;
+  // 1x1 with enough pixels to amortise the zero-point correction (not the 1-pixel FC)
+  if (KH == 1 && KW == 1 && pad == 0 && (ohEnd - ohBegin) * OW >= 4) {
+    pointwiseRowsS8(x, W, C, zx, w, bias, mult, shift, y, OW, CO, zy, lo, hi, stride, w2, split == 0 ? C : split, ohBegin, ohEnd, inRing, outRing);
+    return;
+  }
   for (let oh = ohBegin; oh < ohEnd; oh++) {
     const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * CO);
-    let ow = 0;
-    if (pointwise) {
-      const ih = oh * stride;
-      const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
-      for (; ow + 2 <= OW; ow += 2) {
-        pointwisePairS8(
-          xrow + <usize>(ow * stride * C), xrow + <usize>((ow + 1) * stride * C), C, zx, w, bias, mult, shift,
-          yrow + <usize>(ow * CO), yrow + <usize>((ow + 1) * CO), CO, zy, lo, hi, w2, first,
-        );
-      }
-    }
-    for (; ow < OW; ow++) {
+    for (let ow = 0; ow < OW; ow++) {
       densePixelS8(x, H, W, C, zx, w, bias, mult, shift, yrow + <usize>(ow * CO), CO, zy, lo, hi, KH, KW, stride, pad, w2, split, oh, ow, inRing);
     }
   }
@@ -282,6 +350,7 @@ export function depthwise3x3RowsS8(
   stride: i32, pad: i32, w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32, C8: i32,
 ): void {
   const vz = i16x8.splat(<i16>zx);
+  const vzy = i32x4.splat(zy); const vlo = i32x4.splat(lo); const vhi = i32x4.splat(hi);
   const rowBytes = W * C;
   for (let c = 0; c < C8; c += 8) {
     const k0 = dwWeights(w, w2, split, c, 0); const k1 = dwWeights(w, w2, split, c, 1); const k2 = dwWeights(w, w2, split, c, 2);
@@ -289,6 +358,11 @@ export function depthwise3x3RowsS8(
     const k6 = dwWeights(w, w2, split, c, 6); const k7 = dwWeights(w, w2, split, c, 7); const k8 = dwWeights(w, w2, split, c, 8);
     const b0 = v128.load(bias + (<usize>c << 2));
     const b1 = v128.load(bias + (<usize>c << 2), 16);
+    const mA = v128.load(mult + (<usize>c << 2)); const mB = v128.load(mult + (<usize>c << 2), 16);
+    const nA = v128.load(shift + (<usize>c << 2)); const nB = v128.load(shift + (<usize>c << 2), 16);
+    const vec = rqVectorOk(nA) && rqVectorOk(nB);
+    const hA0 = rqHalf(nA, false); const hA1 = rqHalf(nA, true); const sA0 = rqScale(nA, false); const sA1 = rqScale(nA, true);
+    const hB0 = rqHalf(nB, false); const hB1 = rqHalf(nB, true); const sB0 = rqScale(nB, false); const sB1 = rqScale(nB, true);
     for (let oh = ohBegin; oh < ohEnd; oh++) {
       const ih = oh * stride - pad;
       const r0 = ih >= 0 && ih < H; const r1 = ih + 1 >= 0 && ih + 1 < H; const r2 = ih + 2 >= 0 && ih + 2 < H;
@@ -313,8 +387,15 @@ export function depthwise3x3RowsS8(
         p = dwTap(r2 && c1, x2 + o1, k7, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
         p = dwTap(r2 && c2, x2 + o2, k8, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
         const yp = yrow + <usize>(ow * C);
-        store4(lo4, yp, c, mult, shift, zy, lo, hi);
-        store4(hi4, yp, c + 4, mult, shift, zy, lo, hi);
+        if (vec) {
+          const qa = requant4v(lo4, mA, hA0, hA1, sA0, sA1, vzy, vlo, vhi);
+          const qb = requant4v(hi4, mB, hB0, hB1, sB0, sB1, vzy, vlo, vhi);
+          const n16 = i16x8.narrow_i32x4_s(qa, qb);
+          v128.store64_lane(yp + <usize>c, i8x16.narrow_i16x8_s(n16, n16), 0);
+        } else {
+          store4(lo4, yp, c, mult, shift, zy, lo, hi);
+          store4(hi4, yp, c + 4, mult, shift, zy, lo, hi);
+        }
       }
     }
   }

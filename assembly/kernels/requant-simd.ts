@@ -1,0 +1,59 @@
+// requant() for 4 accumulators with per-lane multipliers and shifts (lanes are output
+// channels), giving the same integers as the scalar rule, valid when every lane's shift
+// n >= 32 (the usual case: the real multiplier s_x*s_w/s_y is below 1/2). Only called
+// inside `if (ASC_FEATURE_SIMD)`.
+//
+// Why it is exact: with P = acc*m (|P| < 2^62) and a = floor(P / 2^31),
+//   floor((P + 2^(n-1)) / 2^n) = floor((a + 2^(n-32)) / 2^(n-31))
+// because P + 2^(n-1) = (a + 2^(n-32)) * 2^31 + r with 0 <= r < 2^31 and 2^(n-31) is an
+// integer. a fits in i32 (|a| < 2^31); a + 2^(n-32) < 2^32 is exact in f64, scaling by a
+// power of two and floor are exact too, so the f64 route has no rounding at all.
+
+/** f64x2 of 2^(n-32) for the lanes of nv chosen by `high` (low or high pair). */
+// @ts-ignore: decorator
+@inline
+export function rqHalf(nv: v128, high: bool): v128 {
+  const e = i32x4.add(nv, i32x4.splat(1023 - 32));
+  return i64x2.shl(high ? i64x2.extend_high_i32x4_s(e) : i64x2.extend_low_i32x4_s(e), 52);
+}
+
+/** f64x2 of 2^-(n-31) for the chosen lane pair. */
+// @ts-ignore: decorator
+@inline
+export function rqScale(nv: v128, high: bool): v128 {
+  const e = i32x4.sub(i32x4.splat(1023 + 31), nv);
+  return i64x2.shl(high ? i64x2.extend_high_i32x4_s(e) : i64x2.extend_low_i32x4_s(e), 52);
+}
+
+/** True when all 4 shifts allow the vector path. */
+// @ts-ignore: decorator
+@inline
+export function rqVectorOk(nv: v128): bool {
+  return i32x4.all_true(i32x4.ge_s(nv, i32x4.splat(32)));
+}
+
+/**
+ * clamp(zp + ((acc*m + 2^(n-1)) >> n), lo, hi) per lane, as i32x4; h0/h1 = rqHalf, s0/s1 =
+ * rqScale of the lanes' shifts, vzp/vlo/vhi splats.
+ */
+// @ts-ignore: decorator
+@inline
+export function requant4v(acc: v128, mv: v128, h0: v128, h1: v128, s0: v128, s1: v128, vzp: v128, vlo: v128, vhi: v128): v128 {
+  const p01 = i64x2.extmul_low_i32x4_s(acc, mv);
+  const p23 = i64x2.extmul_high_i32x4_s(acc, mv);
+  const hi = i32x4.shuffle(p01, p23, 1, 3, 5, 7);
+  const lo = i32x4.shuffle(p01, p23, 0, 2, 4, 6);
+  const a = v128.or(i32x4.shl(hi, 1), i32x4.shr_u(lo, 31));
+  const q01 = f64x2.floor(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(a), h0), s0));
+  const q23 = f64x2.floor(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), h1), s1));
+  const q = i32x4.shuffle(i32x4.trunc_sat_f64x2_s_zero(q01), i32x4.trunc_sat_f64x2_s_zero(q23), 0, 1, 4, 5);
+  return i32x4.min_s(i32x4.max_s(i32x4.add(q, vzp), vlo), vhi);
+}
+
+/** Stores the 4 lanes of an i32x4 (already within int8) as 4 bytes at p. */
+// @ts-ignore: decorator
+@inline
+export function storeI8x4(p: usize, v: v128): void {
+  const h = i16x8.narrow_i32x4_s(v, v);
+  v128.store32_lane(p, i8x16.narrow_i16x8_s(h, h), 0);
+}
