@@ -1,0 +1,123 @@
+"""Independent float32 check for the accuracy study (bench/study.ts): the same network,
+the same pretrained weights, the same samples in the same order and the same SGD step as
+tinytrain's float path, but trained and evaluated by PyTorch.
+
+    python torch_finetune.py JOB_DIR      -> one JSON line on stdout
+
+JOB_DIR holds job.json (the resolved graph in tinytrain's HWC layout, the float
+parameters as base64 little-endian float32 in tinytrain's layouts, lr, the sample order)
+and four raw files: train-images.u8, train-labels.u8, test-images.u8, test-labels.u8.
+
+PyTorch runs NCHW; weights are permuted from tinytrain's [Cout, KH, KW, Cin/groups], and a
+dense layer after a flatten reads its input in HWC order (as tinytrain flattens), so the
+function computed is the same one. Summation orders differ, so results agree to float32
+rounding per step, not bit for bit.
+"""
+import base64
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def f32(b64, shape):
+    return torch.from_numpy(np.frombuffer(base64.b64decode(b64), dtype="<f4").copy().reshape(shape))
+
+
+def load_params(graph, params):
+    out = {}
+    for n in graph["nodes"]:
+        if n["op"] not in ("conv2d", "dense"):
+            continue
+        p = params[n["name"]]
+        cout = n["outShape"][2]
+        h, w, c = n["inShapes"][0]
+        if n["op"] == "dense":
+            weight = f32(p["weight"], (cout, h * w * c))
+        else:
+            cv = n["conv"]
+            per_group = 1 if cv["depthwise"] else c
+            weight = f32(p["weight"], (cout, cv["kh"], cv["kw"], per_group)).permute(0, 3, 1, 2).contiguous()
+        out[n["name"]] = (weight.requires_grad_(True), f32(p["bias"], (cout,)).requires_grad_(True))
+    return out
+
+
+def activate(x, a):
+    if a == "relu":
+        return F.relu(x)
+    if a == "relu6":
+        return F.relu6(x)
+    return x
+
+
+def forward(graph, params, x):
+    t = {"input": x}
+    for n in graph["nodes"]:
+        a = t[n["inputs"][0]]
+        op = n["op"]
+        if op == "conv2d":
+            w, b = params[n["name"]]
+            cv = n["conv"]
+            groups = a.shape[1] if cv["depthwise"] else 1
+            y = F.conv2d(a, w, b, stride=cv["stride"], padding=cv["pad"], groups=groups)
+        elif op == "dense":
+            w, b = params[n["name"]]
+            flat = a.permute(0, 2, 3, 1).reshape(1, -1) if a.dim() == 4 else a
+            y = F.linear(flat, w, b)
+        elif op == "add":
+            y = a + t[n["inputs"][1]]
+        elif op == "avgpool":
+            y = F.avg_pool2d(a, n["pool"]["size"], n["pool"]["stride"])
+        elif op == "globalavgpool":
+            y = a.mean(dim=(2, 3), keepdim=True)
+        elif op in ("relu", "relu6"):
+            y = activate(a, op)
+        elif op == "flatten":
+            y = a
+        else:
+            raise SystemExit(f"torch_finetune: op {op} (node {n['name']}) is not supported")
+        t[n["name"]] = activate(y, n.get("activation", "none"))
+    logits = t[graph["output"]]
+    return logits.reshape(1, -1)
+
+
+def images(path, count, shape, lo, hi):
+    raw = np.fromfile(path, dtype=np.uint8).reshape(count, *shape)  # N, H, W, C
+    x = lo + raw.astype(np.float32) * np.float32((hi - lo) / 255)
+    return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+
+
+def main():
+    d = sys.argv[1]
+    job = json.load(open(os.path.join(d, "job.json")))
+    torch.set_num_threads(1)
+    g = job["graph"]
+    lo, hi = g["inputRange"]
+    shape = g["inputShape"]
+    xtr = images(os.path.join(d, "train-images.u8"), job["trainCount"], shape, lo, hi)
+    ytr = np.fromfile(os.path.join(d, "train-labels.u8"), dtype=np.uint8)
+    xte = images(os.path.join(d, "test-images.u8"), job["testCount"], shape, lo, hi)
+    yte = np.fromfile(os.path.join(d, "test-labels.u8"), dtype=np.uint8)
+    params = load_params(g, job["params"])
+    flat = [p for pair in params.values() for p in pair]
+    opt = torch.optim.SGD(flat, lr=job["lr"], momentum=0)
+    losses = []
+    for i in job["order"]:
+        opt.zero_grad()
+        loss = F.cross_entropy(forward(g, params, xtr[i : i + 1]), torch.tensor([int(ytr[i])]))
+        loss.backward()
+        opt.step()
+        if len(losses) < job["keepLosses"]:
+            losses.append(float(loss))
+    correct = 0
+    with torch.no_grad():
+        for i in range(job["testCount"]):
+            correct += int(int(forward(g, params, xte[i : i + 1]).argmax()) == int(yte[i]))
+    print(json.dumps({"accuracy": correct / job["testCount"], "losses": losses, "torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()
