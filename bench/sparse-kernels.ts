@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../compiler/codegen/build.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
-import { encodeNzList, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
+import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
 import { writeFileAtomic } from '../host/io/atomic.js';
 
 const SPARSITIES = [0.5, 0.7, 0.9] as const;
@@ -163,7 +163,7 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
         for (const structure of STRUCTURES) {
           for (const s of SPARSITIES) {
             const nz = h.bytes(encodeNzList(prunedWeights(L.CO, L.CI, s, structure, r), L.CO, L.CI, structure));
-            const pairs = structure === 'pairs' ? 1 : 0;
+            const pairs = nzFormat(L.CI, structure);
             const f = direction === 'forward'
               ? () => k.fwdSparse(x, L.P, L.CI, 3, nz, pairs, bias, mult, shift, y, L.CO, -5, -128, 127, scratch)
               : () => k.bwdSparse(gy, L.P, L.CO, nz, pairs, wScale, gx, L.CI, 0, scratch);

@@ -16,6 +16,8 @@ import { buildRuntime } from './codegen/build.js';
 import { buildWasiRuntime } from './codegen/wasi.js';
 import { fullScheme, splitChannels, trainedChannels, type Scheme } from './sparse/scheme.js';
 import type { Manifest } from './manifest.js';
+import { chooseSparseLayers, frozenPointwise, pointwiseShape, pruneParams, type PruneOptions, type SparseLayer } from './sparse/prune.js';
+import { nzListBytes, sparseScratchBytes } from './sparse/nzlist.js';
 import type { Target } from '../targets/index.js';
 
 export interface CompileOptions {
@@ -32,6 +34,16 @@ export interface CompileOptions {
   rounding?: 'stochastic' | 'nearest';
   /** Backward pruning / update reordering / bit masks (all on by default). */
   program?: ProgramOptions;
+  /**
+   * Magnitude pruning of the frozen 1x1 layers' weights at compile time (see
+   * compiler/sparse/prune.ts); they then run on the sparse kernels.
+   */
+  prune?: PruneOptions;
+  /**
+   * false: keep every layer on the dense kernels, even pruned ones (the reference the
+   * sparse kernels are checked against). Default true.
+   */
+  sparseKernels?: boolean;
   /** Called as each compile stage finishes (for progress display). */
   onStage?: (stage: 'quantized' | 'planned' | 'generated' | 'built') => void;
 }
@@ -54,11 +66,20 @@ export interface Plan {
   arena: ArenaPlan;
   layout: MemoryLayout;
   scheme: Scheme;
+  /** Layers on the sparse kernels. */
+  sparse: Map<string, SparseLayer>;
 }
 
-export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[]): { graph: Graph; params: ParamSet; quant: QuantModel } {
+export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[], prune?: { options: PruneOptions; scheme?: Scheme }): { graph: Graph; params: ParamSet; quant: QuantModel; pruned: Set<string> } {
   const graph = buildGraph(spec);
-  const params = loadParams(graph, spec);
+  let params = loadParams(graph, spec);
+  // Pruning comes before calibration: the ranges are those of the pruned model.
+  const pruned = new Set<string>();
+  if (prune && prune.options.ratio > 0) {
+    const layers = frozenPointwise(graph, prune.scheme ?? fullScheme(graph));
+    params = pruneParams(params, layers, prune.options);
+    for (const n of layers) pruned.add(n.name);
+  }
   // A model's own int8 quantisation (spec.quantization, from QDQ models) wins; ranges fill the rest.
   const fixed = spec.quantization?.tensors ?? {};
   const needsRange = graph.nodes.filter((n) => !sharesInputQuant(n) && !Object.prototype.hasOwnProperty.call(fixed, n.output));
@@ -73,21 +94,24 @@ export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[]): { g
   for (const n of needsRange) {
     if (!ranges.has(n.output)) throw new TinytrainError(`calibration: no range for tensor '${n.output}'`, 'recalibrate with --calibrate DATASET');
   }
-  return { graph, params, quant: quantizeModel(graph, params, ranges, spec.quantization) };
+  return { graph, params, quant: quantizeModel(graph, params, ranges, spec.quantization), pruned };
 }
 
-export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program'>): Plan {
+export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'sparseKernels'> & { pruned?: ReadonlySet<string> }): Plan {
   const scheme = opts.scheme ?? fullScheme(quant.graph);
-  const program = buildProgram(quant.graph, scheme, opts.program);
+  const sparse = opts.sparseKernels === false ? new Map<string, SparseLayer>()
+    : chooseSparseLayers(frozenPointwise(quant.graph, scheme), (n) => quant.layers.get(n.name)!.wq, opts.pruned ?? new Set(), opts.prune?.structure ?? 'unstructured');
+  const scratch = new Map([...sparse.keys()].map((name) => [name, sparseScratchBytes(pointwiseShape(quant.graph.nodes.find((n) => n.name === name)!)[1])]));
+  const program = buildProgram(quant.graph, scheme, { ...opts.program, sparse: scratch });
   const arena = planArena(program, undefined, opts.reuse ?? true);
-  const layout = layoutParams(quant, scheme, (opts.momentum ?? 0) > 0);
-  return { graph: quant.graph, quant, program, arena, layout, scheme };
+  const layout = layoutParams(quant, scheme, (opts.momentum ?? 0) > 0, sparse);
+  return { graph: quant.graph, quant, program, arena, layout, scheme, sparse };
 }
 
 export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Artifact> {
-  const { quant } = quantizeSpec(spec, opts.calibration);
+  const { quant, pruned } = quantizeSpec(spec, opts.calibration, opts.prune ? { options: opts.prune, scheme: opts.scheme } : undefined);
   opts.onStage?.('quantized');
-  const plan = planModel(quant, opts);
+  const plan = planModel(quant, { ...opts, pruned });
   checkBudget(plan, opts); // before the (slow) WASM builds: an infeasible plan fails fast
   opts.onStage?.('planned');
   const arenaBase = plan.layout.trainEnd;
@@ -187,6 +211,21 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
     program: program.steps.map(describeStep),
     lossStep: program.lossStep,
     layoutId,
+    ...(plan.sparse.size > 0 || opts.prune ? { sparse: sparseReport(plan, opts.prune) } : {}),
+  };
+}
+
+/** Per-layer sparsity and the Flash the non-zero lists save over dense int8 weights. */
+function sparseReport(plan: Plan, prune: PruneOptions | undefined): NonNullable<Manifest['sparse']> {
+  const layers = [...plan.sparse].map(([name, s]) => {
+    const [CO, CI] = pointwiseShape(plan.graph.nodes.find((n) => n.name === name)!);
+    const listBytes = nzListBytes(CO, CI, s.structure, s.entries);
+    return { name, structure: s.structure, sparsity: s.sparsity, entries: s.entries, pruned: s.pruned, denseBytes: CO * CI, listBytes };
+  });
+  return {
+    prune: prune ? { ratio: prune.ratio, mode: prune.mode ?? 'layer', structure: prune.structure ?? 'unstructured' } : null,
+    flashSavedBytes: layers.reduce((a, l) => a + l.denseBytes - l.listBytes, 0),
+    layers,
   };
 }
 

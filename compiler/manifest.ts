@@ -65,4 +65,14 @@ export interface Manifest {
   lossStep: number;
   /** Identity of the artifact's trainable layout; checkpoints carry it. */
   layoutId: string;
+  /**
+   * Frozen 1x1 layers on the sparse kernels (compile --prune, or weights that arrive with
+   * zeros): per layer the fraction of zero int8 weights and the Flash of its non-zero list
+   * against the dense weights; flashSavedBytes sums the difference.
+   */
+  sparse?: {
+    prune: { ratio: number; mode: string; structure: string } | null;
+    flashSavedBytes: number;
+    layers: Array<{ name: string; structure: string; sparsity: number; entries: number; pruned: boolean; denseBytes: number; listBytes: number }>;
+  };
 }

@@ -12,10 +12,20 @@
  * Shapes: pixel counts around the tile sizes (16 forward, 4 backward), channel counts that
  * are not multiples of the SIMD width, all-zero output channels, 0% and 100% sparsity.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CompileOptions } from '../compiler/index.js';
+import { buildGraph } from '../compiler/ir/graph.js';
+import type { ModelSpec } from '../compiler/ir/model.js';
+import { loadParams } from '../compiler/ir/params.js';
 import { quantizeMultiplier } from '../compiler/quantize/fixedpoint.js';
-import { encodeNzList, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
+import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
+import { biasOnlyScheme, lastKScheme } from '../compiler/sparse/parse.js';
+import { frozenPointwise, pointwiseShape, pruneParams, type PruneOptions } from '../compiler/sparse/prune.js';
+import type { Scheme } from '../compiler/sparse/scheme.js';
+import { Runtime } from '../host/runtime.js';
+import { getTarget } from '../targets/index.js';
 import { type KernelModule, Rng, loadKernels } from './support/kernel-module.js';
+import { ArtifactCache, calibrationInputs, mnistCnn } from './support/models.js';
 
 let simd: KernelModule;
 let scalar: KernelModule;
@@ -56,7 +66,16 @@ function cases(): Case[] {
   }
   out.push({ P: 49, CI: 96, CO: 24, sparsity: 0.9, structure: 'unstructured', seed: 7 });
   out.push({ P: 49, CI: 96, CO: 24, sparsity: 0.7, structure: 'pairs', seed: 8 });
+  // u16 indices (more than 256 channels, or pairs)
+  out.push({ P: 18, CI: 300, CO: 9, sparsity: 0.9, structure: 'unstructured', seed: 9 });
+  out.push({ P: 7, CI: 515, CO: 5, sparsity: 0.8, structure: 'pairs', seed: 10 });
   return out;
+}
+
+/** Equal element by element; on a mismatch, names the first differing index (cheap on large arrays). */
+function same(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) expect(`${what}: [${i}] = ${a[i]}`).toBe(`${what}: [${i}] = ${b[i]}`);
 }
 
 const label = (c: Case): string => `${c.structure} P${c.P} ${c.CI}->${c.CO} @${c.sparsity}`;
@@ -79,7 +98,7 @@ function forwardAll(k: KernelModule, c: Case, w: Int8Array) {
   const n = c.P * c.CO;
   const yd = k.allocFilled(n + 32, 0x77);
   k.k.conv2dForwardS8(x, 1, c.P, c.CI, zx, pw, bias, mult, shift, yd, 1, c.P, c.CO, zy, lo, 127, 1, 1, 1, 0, false, 0, 0);
-  const pairs = c.structure === 'pairs';
+  const pairs = nzFormat(c.CI, c.structure);
   const ys = k.allocFilled(n + 32, 0x77);
   k.k.sparse1x1ForwardS8(x, c.P, c.CI, zx, nz, pairs, bias, mult, shift, ys, c.CO, zy, lo, 127, scratch);
   const y0 = k.allocFilled(n + 32, 0x77);
@@ -119,7 +138,7 @@ function backwardAll(k: KernelModule, c: Case, w: Int8Array, o: GradOpts) {
     f(gx);
     return k.readF32(gx, n + 16);
   };
-  const pairs = c.structure === 'pairs';
+  const pairs = nzFormat(c.CI, c.structure);
   const dense = run((gx) => k.k.conv2dBackwardInputF32(gy, 1, c.P, c.CO, pw, wScale, gx, 1, c.P, c.CI, 1, 1, 1, 0, false, o.accumulate, 0, 0));
   const tiled = run((gx) => k.k.sparse1x1BackwardInputF32(gy, c.P, c.CO, nz, pairs, wScale, gx, c.CI, o.accumulate, scratch));
   const direct = run((gx) => k.k.sparse1x1BackwardInputF32(gy, c.P, c.CO, nz, pairs, wScale, gx, c.CI, o.accumulate, 0));
@@ -132,11 +151,11 @@ describe('sparse 1x1 forward == dense forward on the pruned weights', () => {
       const w = prunedWeights(new Rng(c.seed), c);
       const s = forwardAll(simd, c, w);
       const q = forwardAll(scalar, c, w);
-      expect(s.tiled).toEqual(s.dense);
-      expect(s.direct).toEqual(s.dense);
-      expect(q.tiled).toEqual(q.dense);
-      expect(q.direct).toEqual(q.dense);
-      expect(s.dense).toEqual(q.dense);
+      same(s.tiled, s.dense, 'SIMD tiled');
+      same(s.direct, s.dense, 'SIMD direct');
+      same(q.tiled, q.dense, 'scalar tiled');
+      same(q.direct, q.dense, 'scalar direct');
+      same(s.dense, q.dense, 'dense SIMD vs scalar');
     });
   }
 });
@@ -148,12 +167,144 @@ describe('sparse 1x1 input gradient == dense input gradient, bit for bit', () =>
         const w = prunedWeights(new Rng(c.seed), c);
         const s = backwardAll(simd, c, w, o);
         const q = backwardAll(scalar, c, w, o);
-        expect(s.tiled).toEqual(s.dense);
-        expect(s.direct).toEqual(s.dense);
-        expect(q.tiled).toEqual(q.dense);
-        expect(q.direct).toEqual(q.dense);
-        expect(s.dense).toEqual(q.dense);
+        same(s.tiled, s.dense, 'SIMD tiled');
+        same(s.direct, s.dense, 'SIMD direct');
+        same(q.tiled, q.dense, 'scalar tiled');
+        same(q.direct, q.dense, 'scalar direct');
+        same(s.dense, q.dense, 'dense SIMD vs scalar');
       });
     }
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// Pruning at compile time, and the compiled runtimes end to end.
+
+describe('magnitude pruning selects the right fraction', () => {
+  const graph = buildGraph(mnistCnn());
+  const layers = frozenPointwise(graph, biasOnlyScheme(graph));
+  const params = loadParams(graph, mnistCnn());
+  const zeros = (w: Float32Array): number => w.reduce((a, v) => a + (v === 0 ? 1 : 0), 0);
+
+  it('bias-only freezes the 1x1 layers and the classifier, nothing else is prunable', () => {
+    expect(layers.map((n) => n.name)).toEqual(['pw1', 'pw2', 'pw3', 'fc']);
+    expect(frozenPointwise(graph, lastKScheme(graph, 2)).map((n) => n.name)).toEqual(['pw1', 'pw2', 'pw3']);
+  });
+
+  for (const ratio of [0, 0.3, 0.8, 1]) {
+    it(`per layer, ratio ${ratio}: each layer loses round(ratio * n) weights, the smallest`, () => {
+      const out = pruneParams(params, layers, { ratio, mode: 'layer' });
+      for (const n of layers) {
+        const before = params.get(n.name)!.weight;
+        const after = out.get(n.name)!.weight;
+        expect(zeros(after)).toBe(Math.round(before.length * ratio));
+        const kept = after.filter((v) => v !== 0).map(Math.abs);
+        const dropped = before.filter((_, i) => after[i] === 0).map(Math.abs);
+        if (kept.length && dropped.length) expect(Math.max(...dropped)).toBeLessThanOrEqual(Math.min(...kept));
+        expect(before.some((v) => v === 0)).toBe(false); // the caller's params are untouched
+      }
+    });
+  }
+
+  it('global: one threshold over all layers, the total fraction is exact', () => {
+    const out = pruneParams(params, layers, { ratio: 0.8, mode: 'global' });
+    const total = layers.reduce((a, n) => a + params.get(n.name)!.weight.length, 0);
+    const dropped = layers.reduce((a, n) => a + zeros(out.get(n.name)!.weight), 0);
+    expect(dropped).toBe(Math.round(total * 0.8));
+    const keptMin = Math.min(...layers.flatMap((n) => [...out.get(n.name)!.weight].filter((v) => v !== 0).map(Math.abs)));
+    const dropMax = Math.max(...layers.flatMap((n) => [...params.get(n.name)!.weight].filter((_, i) => out.get(n.name)!.weight[i] === 0).map(Math.abs)));
+    expect(dropMax).toBeLessThanOrEqual(keptMin);
+    // Different layers end at different sparsities (that is the point of global).
+    const per = layers.map((n) => zeros(out.get(n.name)!.weight) / out.get(n.name)!.weight.length);
+    expect(Math.max(...per) - Math.min(...per)).toBeGreaterThan(0.01);
+  });
+
+  it('pairs: whole aligned input-channel pairs go', () => {
+    const out = pruneParams(params, layers, { ratio: 0.5, mode: 'layer', structure: 'pairs' });
+    for (const n of layers) {
+      const w = out.get(n.name)!.weight;
+      const [CO, CI] = pointwiseShape(n);
+      let pairs = 0, dead = 0;
+      for (let co = 0; co < CO; co++) for (let c = 0; c < CI; c += 2) {
+        pairs++;
+        const a = w[co * CI + c] === 0, b = c + 1 >= CI || w[co * CI + c + 1] === 0;
+        expect(a).toBe(b);
+        if (a) dead++;
+      }
+      expect(dead).toBe(Math.round(pairs * 0.5));
+    }
+  });
+});
+
+/** A 1x1 head before global average pooling: the fused pool/head backward runs sparse. */
+function gapHeadSpec(): ModelSpec {
+  return {
+    format: 'tinytrain-model@1', name: 'test-gap-head', input: [12, 12, 1], inputRange: [0, 1], seed: 5,
+    layers: [
+      { op: 'conv2d', name: 'stem', filters: 12, kernel: 3, stride: 2, padding: 1, activation: 'relu' },
+      { op: 'conv2d', name: 'pw', filters: 21, kernel: 1, activation: 'relu6' },
+      { op: 'conv2d', name: 'head', filters: 40, kernel: 1, activation: 'relu' },
+      { op: 'globalavgpool', name: 'gap' },
+      { op: 'dense', name: 'fc', units: 10 },
+    ],
+    calibration: { stem: [0, 2], pw: [0, 6], head: [0, 3], gap: [0, 2], fc: [-4, 4] },
+  };
+}
+
+const cache = new ArtifactCache();
+afterAll(() => cache.dispose());
+
+async function trainCheckpoint(spec: ModelSpec, opts: CompileOptions, key: string, engine: 'simd' | 'scalar') {
+  const { loaded, artifact } = await cache.get(key, spec, opts);
+  const rt = await Runtime.load(loaded, engine);
+  rt.reset(11);
+  const c0 = loaded.manifest.checkpoint;
+  const before = rt.bytes().slice(c0.offset, c0.offset + c0.bytes);
+  const data = new Rng(77);
+  const n = spec.input.reduce((a, b) => a * b, 1);
+  for (let s = 0; s < 12; s++) {
+    rt.setInputPixels(Uint8Array.from({ length: n }, () => data.u32() & 0xff));
+    rt.trainStep(data.u32() % 10, 0.05);
+  }
+  // The checkpoint region itself: the file header names the layout, which differs (the
+  // frozen region holds lists instead of dense weights).
+  const c = loaded.manifest.checkpoint;
+  const ckpt = rt.bytes().slice(c.offset, c.offset + c.bytes);
+  expect(Buffer.compare(ckpt, rt.exportCheckpoint().subarray(-c.bytes))).toBe(0);
+  expect(Buffer.compare(ckpt, before), 'training changed the trained parameters').not.toBe(0);
+  return { ckpt, artifact };
+}
+
+describe('compile --prune: the sparse kernels train bit-identically to the pruned weights run densely', () => {
+  const target = getTarget('desktop');
+  const calibration = calibrationInputs(8);
+  const configs: Array<[string, () => ModelSpec, (g: ReturnType<typeof buildGraph>) => Scheme, PruneOptions, string[], string]> = [
+    ['mnist-cnn bias-only 0.8 layer', mnistCnn, biasOnlyScheme, { ratio: 0.8, mode: 'layer' }, ['pw1', 'pw2', 'pw3', 'fc'], 'sparse1x1BackwardInputF32'],
+    ['mnist-cnn last-k:2 0.8 global (streamed chain)', mnistCnn, (g) => lastKScheme(g, 2), { ratio: 0.8, mode: 'global' }, ['pw1', 'pw2', 'pw3'], '_ensure'],
+    ['mnist-cnn bias-only 0.8 pairs', mnistCnn, biasOnlyScheme, { ratio: 0.8, mode: 'layer', structure: 'pairs' }, ['pw1', 'pw2', 'pw3', 'fc'], 'sparse1x1BackwardInputF32'],
+    ['1x1 head + gap bias-only 0.7 (fused head backward)', gapHeadSpec, biasOnlyScheme, { ratio: 0.7 }, ['pw', 'head', 'fc'], 'sparseGapHeadBackwardF32'],
+  ];
+  for (const [name, specOf, schemeOf, prune, expected, marker] of configs) {
+    it(name, async () => {
+      const spec = specOf();
+      const scheme = schemeOf(buildGraph(spec));
+      const base: CompileOptions = { target, scheme, prune, calibration: spec.calibration ? undefined : calibration };
+      const sparse = await trainCheckpoint(spec, base, `${name}-sparse`, 'simd');
+      const m = sparse.artifact.manifest;
+      expect(m.sparse!.layers.map((l) => l.name)).toEqual(expected);
+      for (const l of m.sparse!.layers) expect(l.pruned).toBe(true);
+      expect(m.sparse!.flashSavedBytes).toBeGreaterThan(0);
+      expect(sparse.artifact.source).toContain(marker);
+      const dense = await trainCheckpoint(spec, { ...base, sparseKernels: false }, `${name}-dense`, 'simd');
+      expect(dense.artifact.manifest.sparse!.layers).toEqual([]);
+      expect(dense.artifact.source).not.toContain('sparse1x1ForwardS8(');
+      expect(Buffer.compare(sparse.ckpt, dense.ckpt), 'sparse vs dense (SIMD)').toBe(0);
+      const sparseScalar = await trainCheckpoint(spec, base, `${name}-sparse`, 'scalar');
+      const denseScalar = await trainCheckpoint(spec, { ...base, sparseKernels: false }, `${name}-dense`, 'scalar');
+      expect(Buffer.compare(sparseScalar.ckpt, denseScalar.ckpt), 'sparse vs dense (scalar)').toBe(0);
+      expect(Buffer.compare(sparseScalar.ckpt, sparse.ckpt), 'scalar vs SIMD').toBe(0);
+      // The frozen region shrank by about the Flash the manifest reports.
+      expect(dense.artifact.manifest.memory.breakdown.frozenParamsBytes - m.memory.breakdown.frozenParamsBytes).toBeGreaterThan(m.sparse!.flashSavedBytes * 0.8);
+    }, 300_000);
   }
 });

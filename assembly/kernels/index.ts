@@ -8,4 +8,4 @@ export { addS8, clampS8, clampBackwardF32, gradInto, argmaxS8, saveChannelsS8, s
 export { softmaxCrossEntropyS8 } from './loss';
 export { rngSeed } from './rng';
 export { resetNonFiniteGradients, nonFiniteGradientCount } from './update';
-export { sparse1x1ForwardS8, sparse1x1BackwardInputF32 } from './sparse';
+export { sparse1x1ForwardS8, sparse1x1BackwardInputF32, sparseGapHeadBackwardF32 } from './sparse';

@@ -4,9 +4,10 @@
 //
 // Non-zero list ("nz" blob, read-only: Flash on an MCU), per output channel co:
 //   i32 offs[CO + 1]   entries of channel co are [offs[co], offs[co + 1])
-//   u16 idx[nnz]       unstructured: input channel; pairs: pair j = channels 2j, 2j+1
+//   idx[nnz]           unstructured: input channel; pairs: pair j = channels 2j, 2j+1;
+//                      u8 when every index fits, else u16
 //   i8  val[nnz * B]   B = 1 (unstructured) or 2 (pairs: the weights of 2j and 2j+1)
-// u16 indices (not u8) so that one format covers every channel count.
+// `format`: bit 0 = pairs, bit 1 = u8 indices (u16 otherwise).
 //
 // Exactness. Integer sums are exact modulo 2^32, so the SIMD forward (which adds the
 // zero point back as -zx * sum(w)) gives the same int32 accumulator as the dense kernel,
@@ -31,7 +32,11 @@ const BT: i32 = 4;
 function idxBase(nz: usize, CO: i32): usize { return nz + (<usize>(CO + 1) << 2); }
 // @ts-ignore: decorator
 @inline
-function valBase(nz: usize, CO: i32): usize { return idxBase(nz, CO) + (<usize>load<i32>(nz + (<usize>CO << 2)) << 1); }
+function valBase(nz: usize, CO: i32, wide: bool): usize { return idxBase(nz, CO) + (<usize>load<i32>(nz + (<usize>CO << 2)) << <usize>(wide ? 1 : 0)); }
+/** Entry k's index (loop-invariant branch on the index width). */
+// @ts-ignore: decorator
+@inline
+function ldIdx(idx: usize, k: i32, wide: bool): i32 { return wide ? <i32>load<u16>(idx + (<usize>k << 1)) : <i32>load<u8>(idx + <usize>k); }
 
 // ---------------------------------------------------------------------------------------
 // Forward
@@ -41,18 +46,20 @@ function valBase(nz: usize, CO: i32): usize { return idxBase(nz, CO) + (<usize>l
  * channels in, CO out), clamped to [lo, hi]. pairs: the list holds channel pairs.
  */
 export function sparse1x1ForwardS8(
-  x: usize, P: i32, CI: i32, zx: i32, nz: usize, pairs: bool,
+  x: usize, P: i32, CI: i32, zx: i32, nz: usize, format: i32,
   bias: usize, mult: usize, shift: usize,
   y: usize, CO: i32, zy: i32, lo: i32, hi: i32, scratch: usize,
 ): void {
+  const pairs = (format & 1) != 0;
+  const wide = (format & 2) == 0;
   if (ASC_FEATURE_SIMD) {
     if (scratch != 0) {
-      for (let p0 = 0; p0 < P; p0 += FT) forwardTile(x, min<i32>(FT, P - p0), p0, CI, zx, nz, pairs, bias, mult, shift, y, CO, zy, lo, hi, scratch);
+      for (let p0 = 0; p0 < P; p0 += FT) forwardTile(x, min<i32>(FT, P - p0), p0, CI, zx, nz, pairs, wide, bias, mult, shift, y, CO, zy, lo, hi, scratch);
       return;
     }
   }
   const idx = idxBase(nz, CO);
-  const val = valBase(nz, CO);
+  const val = valBase(nz, CO, wide);
   for (let p = 0; p < P; p++) {
     const xp = x + <usize>(p * CI);
     const yp = y + <usize>(p * CO);
@@ -60,7 +67,7 @@ export function sparse1x1ForwardS8(
       let acc = load<i32>(bias + (<usize>co << 2));
       const e = load<i32>(nz + (<usize>(co + 1) << 2));
       for (let k = load<i32>(nz + (<usize>co << 2)); k < e; k++) {
-        const i = <i32>load<u16>(idx + (<usize>k << 1));
+        const i = ldIdx(idx, k, wide);
         if (pairs) {
           const c = i << 1;
           acc += (<i32>load<i8>(xp + <usize>c) - zx) * <i32>load<i8>(val + (<usize>k << 1));
@@ -84,7 +91,7 @@ export function sparse1x1ForwardS8(
 // @ts-ignore: decorator
 @inline
 function forwardTile(
-  x: usize, n: i32, p0: i32, CI: i32, zx: i32, nz: usize, pairs: bool,
+  x: usize, n: i32, p0: i32, CI: i32, zx: i32, nz: usize, pairs: bool, wide: bool,
   bias: usize, mult: usize, shift: usize,
   y: usize, CO: i32, zy: i32, lo: i32, hi: i32, scratch: usize,
 ): void {
@@ -99,7 +106,7 @@ function forwardTile(
   }
   const stage = scratch + tileBytes;
   const idx = idxBase(nz, CO);
-  const val = valBase(nz, CO);
+  const val = valBase(nz, CO, wide);
   for (let co = 0; co < CO; co++) {
     let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
     let wsum: i32 = 0;
@@ -111,7 +118,7 @@ function forwardTile(
         const wb = <i32>load<i8>(val + (<usize>k << 1) + 1);
         wsum += wa + wb;
         const wv = i32x4.splat((wa & 0xffff) | (wb << 16));
-        const t = scratch + (<usize>load<u16>(idx + (<usize>k << 1)) << 5);
+        const t = scratch + (<usize>ldIdx(idx, k, wide) << 5);
         a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load8x8_s(t), wv));
         a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load8x8_s(t, 8), wv));
         a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load8x8_s(t, 16), wv));
@@ -124,8 +131,8 @@ function forwardTile(
         const wa = <i32>load<i8>(val + <usize>k);
         const wb = <i32>load<i8>(val + <usize>k + 1);
         wsum += wa + wb;
-        const xa = v128.load(scratch + (<usize>load<u16>(idx + (<usize>k << 1)) << 4));
-        const xb = v128.load(scratch + (<usize>load<u16>(idx + (<usize>k << 1) + 2) << 4));
+        const xa = v128.load(scratch + (<usize>ldIdx(idx, k, wide) << 4));
+        const xb = v128.load(scratch + (<usize>ldIdx(idx, k + 1, wide) << 4));
         const va = i8x16.splat(<i8>wa), vb = i8x16.splat(<i8>wb);
         const l = i16x8.add(i16x8.extmul_low_i8x16_s(xa, va), i16x8.extmul_low_i8x16_s(xb, vb));
         const h = i16x8.add(i16x8.extmul_high_i8x16_s(xa, va), i16x8.extmul_high_i8x16_s(xb, vb));
@@ -137,7 +144,7 @@ function forwardTile(
       if (k < e) {
         const wa = <i32>load<i8>(val + <usize>k);
         wsum += wa;
-        const xa = v128.load(scratch + (<usize>load<u16>(idx + (<usize>k << 1)) << 4));
+        const xa = v128.load(scratch + (<usize>ldIdx(idx, k, wide) << 4));
         const va = i8x16.splat(<i8>wa);
         const l = i16x8.extmul_low_i8x16_s(xa, va);
         const h = i16x8.extmul_high_i8x16_s(xa, va);
@@ -243,44 +250,45 @@ function clamp64(v: v128, vlo: v128, vhi: v128): v128 {
  * over co ascending, skipping g == 0 like conv2dBackwardInputF32, whose bits it matches.
  */
 export function sparse1x1BackwardInputF32(
-  gy: usize, P: i32, CO: i32, nz: usize, pairs: bool, wScale: usize,
+  gy: usize, P: i32, CO: i32, nz: usize, format: i32, wScale: usize,
   gx: usize, CI: i32, accumulate: bool, scratch: usize,
 ): void {
+  const pairs = (format & 1) != 0;
+  const wide = (format & 2) == 0;
   if (ASC_FEATURE_SIMD) {
     if (scratch != 0) {
       for (let p0 = 0; p0 < P; p0 += BT) {
         const n = min<i32>(BT, P - p0);
-        if (!backwardTile(gy, n, p0, CO, nz, pairs, wScale, gx, CI, accumulate, scratch)) {
-          for (let p = p0; p < p0 + n; p++) backwardPixel(gy, p, CO, nz, pairs, wScale, gx, CI, accumulate);
+        if (!backwardTile(gy, n, p0, CO, nz, pairs, wide, wScale, gx, CI, accumulate, scratch)) {
+          for (let p = p0; p < p0 + n; p++) backwardPixel(gy + (<usize>(p * CO) << 2), CO, nz, pairs, wide, wScale, gx + (<usize>(p * CI) << 2), CI, accumulate);
         }
       }
       return;
     }
   }
-  for (let p = 0; p < P; p++) backwardPixel(gy, p, CO, nz, pairs, wScale, gx, CI, accumulate);
+  for (let p = 0; p < P; p++) backwardPixel(gy + (<usize>(p * CO) << 2), CO, nz, pairs, wide, wScale, gx + (<usize>(p * CI) << 2), CI, accumulate);
 }
 
 /** One pixel on HWC data (the scalar path, and the SIMD path's fallback for non-finite g). */
 // @ts-ignore: decorator
 @inline
 function backwardPixel(
-  gy: usize, p: i32, CO: i32, nz: usize, pairs: bool, wScale: usize,
-  gx: usize, CI: i32, accumulate: bool,
+  gyp: usize, CO: i32, nz: usize, pairs: bool, wide: bool, wScale: usize,
+  gxp: usize, CI: i32, accumulate: bool,
 ): void {
-  const gxp = gx + (<usize>(p * CI) << 2);
   if (!accumulate) memory.fill(gxp, 0, <usize>CI << 2);
   const idx = idxBase(nz, CO);
-  const val = valBase(nz, CO);
+  const val = valBase(nz, CO, wide);
   let positive = false;
   for (let co = 0; co < CO; co++) {
-    const g = load<f32>(gy + (<usize>(p * CO + co) << 2)) * load<f32>(wScale + (<usize>co << 2));
+    const g = load<f32>(gyp + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
     if (g == 0) continue;
     positive = positive || g > 0;
     const s = load<i32>(nz + (<usize>co << 2));
     const e = load<i32>(nz + (<usize>(co + 1) << 2));
-    if (!isFinite(g)) { denseRow(g, s, e, idx, val, pairs, gxp, CI); continue; }
+    if (!isFinite(g)) { denseRow(g, s, e, idx, val, pairs, wide, gxp, CI); continue; }
     for (let k = s; k < e; k++) {
-      const i = <i32>load<u16>(idx + (<usize>k << 1));
+      const i = ldIdx(idx, k, wide);
       if (pairs) {
         const c = i << 1;
         addF32(gxp + (<usize>c << 2), g * <f32>load<i8>(val + (<usize>k << 1)));
@@ -317,12 +325,12 @@ function fixNegZero(bits: u32): u32 { return bits == 0x80000000 ? 0 : bits; }
  * A non-finite g: the dense kernel's g * 0 is NaN for every zero weight, so replay row
  * co densely (weights not in the list are 0), in channel order like the dense kernel.
  */
-function denseRow(g: f32, s: i32, e: i32, idx: usize, val: usize, pairs: bool, gxp: usize, CI: i32): void {
+function denseRow(g: f32, s: i32, e: i32, idx: usize, val: usize, pairs: bool, wide: bool, gxp: usize, CI: i32): void {
   let k = s;
   for (let c = 0; c < CI; c++) {
     let w: f32 = 0;
     if (k < e) {
-      const i = <i32>load<u16>(idx + (<usize>k << 1));
+      const i = ldIdx(idx, k, wide);
       if (pairs) {
         if (c >> 1 == i) { w = <f32>load<i8>(val + (<usize>k << 1) + <usize>(c & 1)); if ((c & 1) == 1 || c + 1 == CI) k++; }
       } else if (c == i) { w = <f32>load<i8>(val + <usize>k); k++; }
@@ -340,7 +348,7 @@ function denseRow(g: f32, s: i32, e: i32, idx: usize, val: usize, pairs: bool, g
 // @ts-ignore: decorator
 @inline
 function backwardTile(
-  gy: usize, n: i32, p0: i32, CO: i32, nz: usize, pairs: bool, wScale: usize,
+  gy: usize, n: i32, p0: i32, CO: i32, nz: usize, pairs: bool, wide: bool, wScale: usize,
   gx: usize, CI: i32, accumulate: bool, scratch: usize,
 ): bool {
   const rows = pairs ? (CI + 1) & ~1 : CI;
@@ -354,7 +362,7 @@ function backwardTile(
     memory.fill(scratch, 0, <usize>rows << 4);
   }
   const idx = idxBase(nz, CO);
-  const val = valBase(nz, CO);
+  const val = valBase(nz, CO, wide);
   const zero = f32x4.splat(0);
   const negZero = i32x4.splat(<i32>0x80000000);
   let bad = i32x4.splat(0);
@@ -374,7 +382,7 @@ function backwardTile(
     const skip = v128.and(f32x4.eq(gv, zero), negZero);
     const e = load<i32>(nz + (<usize>(co + 1) << 2));
     for (let k = load<i32>(nz + (<usize>co << 2)); k < e; k++) {
-      const i = <usize>load<u16>(idx + (<usize>k << 1));
+      const i = <usize>ldIdx(idx, k, wide);
       if (pairs) {
         const t = scratch + (i << 5);
         const wa = <f32>load<i8>(val + (<usize>k << 1));
@@ -401,4 +409,32 @@ function backwardTile(
     for (let c = 0; c < CI; c++) store<f32>(gxp + (<usize>c << 2), load<f32>(scratch + (<usize>((c << 2) + p) << 2)));
   }
   return true;
+}
+
+/**
+ * gapHeadBackwardF32 for a pruned head: "frozen 1x1 conv -> global average pool"
+ * backward, fused, with the head's input gradient from its non-zero list. The head's
+ * output gradient at position p (pool gradient / P, zeroed where the clamp bits are 0) is
+ * formed in `scratch` (CO floats) exactly as there, then one pixel of the sparse input
+ * gradient runs on it; so the bits equal the dense fused kernel's.
+ */
+export function sparseGapHeadBackwardF32(
+  gpool: usize, P: i32, CO: i32, bits: usize,
+  nz: usize, format: i32, wScale: usize, CI: i32,
+  gx: usize, accumulate: bool, bgrad: usize, scratch: usize,
+): void {
+  const pairs = (format & 1) != 0;
+  const wide = (format & 2) == 0;
+  const inv: f32 = 1.0 / <f32>P;
+  if (bgrad != 0) memory.fill(bgrad, 0, <usize>CO << 2);
+  for (let p = 0; p < P; p++) {
+    for (let co = 0; co < CO; co++) {
+      let g = load<f32>(gpool + (<usize>co << 2)) * inv;
+      const i = p * CO + co;
+      if (bits != 0 && ((<i32>load<u8>(bits + <usize>(i >> 3)) >> (i & 7)) & 1) == 0) g = 0;
+      store<f32>(scratch + (<usize>co << 2), g);
+      if (bgrad != 0) addF32(bgrad + (<usize>co << 2), g);
+    }
+    if (gx != 0) backwardPixel(scratch, CO, nz, pairs, wide, wScale, gx + (<usize>(p * CI) << 2), CI, accumulate);
+  }
 }

@@ -82,6 +82,12 @@ export interface ProgramOptions {
   stream?: boolean;
   /** In-place element-wise forward ops, in-place depthwise input gradients and the fused pool/head backward, where legal (default true). */
   inPlace?: boolean;
+  /**
+   * Layers that run on the sparse 1x1 kernels (compiler/sparse/prune.ts) -> bytes of
+   * scratch their SIMD kernels need; their forward and input-gradient steps write a
+   * `scratch:` buffer of that size (default none).
+   */
+  sparse?: ReadonlyMap<string, number>;
 }
 
 export interface Program {
@@ -120,6 +126,12 @@ function weightsPerChannel(n: Node): number {
 export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}): Program {
   const options: Required<ProgramOptions> = {
     prune: opts.prune ?? true, reorder: opts.reorder ?? true, bitMasks: opts.bitMasks ?? true, stream: opts.stream ?? true, inPlace: opts.inPlace ?? true,
+    sparse: opts.sparse ?? new Map(),
+  };
+  /** The sparse kernels' scratch for a step of `names` (none if no such layer is sparse). */
+  const sparseScratch = (key: string, names: string[]): BufferKey[] => {
+    const bytes = Math.max(0, ...names.map((x) => options.sparse.get(x) ?? 0));
+    return bytes > 0 ? [sized(`scratch:${key}`, bytes)] : [];
   };
   const alias = new Map<string, string>();
   const canon = (t: string): string => alias.get(t) ?? t;
@@ -213,9 +225,9 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
     if (chain) {
       const rings = chain.slice(1).map((b) => b.conv!.kh);
       const ringKeys = chain.slice(0, -1).map((a, i) => sized(`ring:${a.output}`, rings[i]! * a.outShape[1] * a.outShape[2]));
-      steps.push({ kind: 'forwardStream', nodes: chain, rings, reads: [A(chain[0]!.inputs[0]!)], writes: [...ringKeys, A(n.output)] });
+      steps.push({ kind: 'forwardStream', nodes: chain, rings, reads: [A(chain[0]!.inputs[0]!)], writes: [...ringKeys, A(n.output), ...sparseScratch(`fwd:${n.name}`, chain.map((c) => c.name))] });
     } else if (!inChain.has(n.name)) {
-      steps.push({ kind: 'forward', node: n, reads: n.inputs.map(A), writes: [A(n.output)] });
+      steps.push({ kind: 'forward', node: n, reads: n.inputs.map(A), writes: [A(n.output), ...sparseScratch(`fwd:${n.name}`, [n.name])] });
     } else continue;
     const k = gradChannels(n);
     const x = n.inputs[0]!;
@@ -304,7 +316,7 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
       // Sequential, so add(x, x) accumulates its second contribution onto the first.
       const accumulate = targets.map((t) => { const started = gradStarted.has(t); gradStarted.add(t); return started; });
       const reads: BufferKey[] = [G(out), ...targets.filter((_, k) => accumulate[k]).map(G)];
-      steps.push({ kind: 'inputGrad', node: n, accumulate, targets, reads, writes: targets.map(G) });
+      steps.push({ kind: 'inputGrad', node: n, accumulate, targets, reads, writes: [...targets.map(G), ...sparseScratch(`bwd:${n.name}`, [n.name])] });
     }
     if (!hasParams(n)) continue;
     const t = train(n);

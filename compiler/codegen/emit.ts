@@ -64,13 +64,29 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
     return `${x}, ${inGeom(n).join(', ')}, ${zp(n.inputs[0]!)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
       `${y}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}`;
   };
+  /** The sparse kernels' scratch a step was planned with (0: none). */
+  const scratchOf = (s: Step): number => { const k = s.writes.find((w) => w.startsWith('scratch:')); return k ? mem(k) : 0; };
+  /** Pruned frozen 1x1 layers run on the sparse kernels (assembly/kernels/sparse.ts) from their non-zero list. */
+  const sparseFwd = (n: Node, x: string, P: string | number, y: string, scratch: number): string => {
+    const sl = slot(n);
+    const clamp = q.clamps.get(n.name)!;
+    return `sparse1x1ForwardS8(${x}, ${P}, ${inGeom(n)[2]}, ${zp(n.inputs[0]!)}, ${sl.nz}, ${sl.nzFormat}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
+      `${y}, ${n.outShape[2]}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${scratch})`;
+  };
+  /** One output row of a streamed conv (a sparse 1x1 reads just input row `row`). */
+  const rowsCall = (n: Node, x: number, y: number, row: string, inRing: number, outRing: number, scratch: number): string => {
+    if (!slot(n).nz) return `conv2dForwardRowsS8(${convRowArgs(n, x, y)}, ${row}, ${row} + 1, ${inRing}, ${outRing})`;
+    const [, W, C] = n.inShapes[0]!;
+    const at = (base: number, ring: number, bytes: number): string => `${base} + <usize>((${ring ? `(${row}) % ${ring}` : row}) * ${bytes})`;
+    return sparseFwd(n, at(x, inRing, W * C), W, at(y, outRing, W * n.outShape[2]), scratch);
+  };
   const helpers: string[] = [];
   /**
    * A streamed chain: each intermediate tensor i has a counter of rows produced, and
    * ensure_i(n) produces rows until n exist, first making sure the rows they read exist.
    * The last node's rows are pulled one at a time into its (whole) output.
    */
-  const emitStream = (nodes: Node[], rings: number[]): string => {
+  const emitStream = (nodes: Node[], rings: number[], scratch: number): string => {
     const id = `stream${helpers.length}`;
     const ring = (i: number): number => mem(`ring:${nodes[i]!.output}` as BufferKey);
     const need = (consumer: Node, row: string): string => {
@@ -85,7 +101,7 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
       fns.push(`function ${id}_ensure${i}(n: i32): void {
   while (${id}_rows${i} < n) {
     ${i > 0 ? `${id}_ensure${i - 1}(${need(n, `${id}_rows${i}`)});` : ''}
-    conv2dForwardRowsS8(${convRowArgs(n, x, ring(i))}, ${id}_rows${i}, ${id}_rows${i} + 1, ${i > 0 ? rings[i - 1] : 0}, ${rings[i]});
+    ${rowsCall(n, x, ring(i), `${id}_rows${i}`, i > 0 ? rings[i - 1]! : 0, rings[i]!, scratch)};
     ${id}_rows${i}++;
   }
 }`);
@@ -96,7 +112,7 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
   ${nodes.slice(0, -1).map((_, i) => `${id}_rows${i} = 0;`).join(' ')}
   for (let r = 0; r < ${last.outShape[0]}; r++) {
     ${id}_ensure${k}(${need(last, 'r')});
-    conv2dForwardRowsS8(${convRowArgs(last, ring(k), A(last.output))}, r, r + 1, ${rings[k]}, 0);
+    ${rowsCall(last, ring(k), A(last.output), 'r', rings[k]!, 0, scratch)};
   }
 }`);
     helpers.push(fns.join('\n'));
@@ -112,6 +128,7 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         switch (n.op) {
           case 'conv2d': case 'dense': {
             const sl = slot(n);
+            if (sl.nz) return `${sparseFwd(n, String(A(x)), n.outShape[0] * n.outShape[1], String(A(n.output)), scratchOf(s))}; // ${n.name} (sparse)`;
             return `conv2dForwardS8(${A(x)}, ${inGeom(n).join(', ')}, ${zp(x)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
               `${A(n.output)}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}); // ${n.name}`;
           }
@@ -136,7 +153,7 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         break;
       }
       case 'forwardStream':
-        return emitStream(s.nodes, s.rings);
+        return emitStream(s.nodes, s.rings, scratchOf(s));
       case 'saveSlice': {
         const n = s.node;
         const [H, W, C] = inGeom(n);
@@ -160,6 +177,10 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         const P = h.outShape[0] * h.outShape[1];
         const bits = s.reads.find((k) => k.startsWith('mask:'));
         const bg = s.writes.find((k) => k.startsWith('bgrad:'));
+        if (sl.nz) {
+          return `sparseGapHeadBackwardF32(${G(s.node.output)}, ${P}, ${h.outShape[2]}, ${bits ? mem(bits) : 0}, ${sl.nz}, ${sl.nzFormat}, ${sl.wScale}, ${h.inShapes[0]![2]}, ` +
+            `${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${s.node.name} + ${h.name} (sparse)`;
+        }
         return `gapHeadBackwardF32(${G(s.node.output)}, ${P}, ${h.outShape[2]}, ${bits ? mem(bits) : 0}, ${sl.wq}, ${sl.wScale}, ${h.inShapes[0]![2]}, ` +
           `${sl.wq2}, ${sl.split}, ${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${s.node.name} + ${h.name}`;
       }
@@ -174,6 +195,10 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
               const [H, W, C] = n.inShapes[0]!;
               return `depthwiseBackwardInputInPlaceF32(${G(n.output)}, ${H}, ${W}, ${C}, ${sl.wq}, ${sl.wScale}, ${c.kh}, ${c.kw}, ${c.pad}, ` +
                 `${sl.wq2}, ${sl.split}, ${mem(s.writes[1]!)}); // ${n.name}: in place`;
+            }
+            if (sl.nz) {
+              return `sparse1x1BackwardInputF32(${G(n.output)}, ${n.outShape[0] * n.outShape[1]}, ${n.outShape[2]}, ${sl.nz}, ${sl.nzFormat}, ${sl.wScale}, ` +
+                `${G(s.targets[0]!)}, ${inGeom(n)[2]}, ${acc(0)}, ${scratchOf(s)}); // ${n.name} (sparse)`;
             }
             return `conv2dBackwardInputF32(${G(n.output)}, ${outGeom(n)}, ${sl.wq}, ${sl.wScale}, ${G(s.targets[0]!)}, ${inGeom(n).join(', ')}, ` +
               `${kGeom(n)}, ${acc(0)}, ${sl.wq2}, ${sl.split}); // ${n.name}`;
@@ -235,7 +260,7 @@ import {
   conv2dForwardS8, conv2dForwardRowsS8, conv2dBackwardInputF32, depthwiseBackwardInputInPlaceF32, gapHeadBackwardF32, conv2dWeightUpdateS8, conv2dWeightGradF32, applyWeightUpdateS8,
   biasUpdateAllS32, biasGradF32, applyBiasUpdateS32, saveChannelsS8, saveMaskBits, clampBackwardBitsF32,
   avgpoolForwardS8, avgpoolBackwardF32, addS8, clampS8, clampBackwardF32, gradInto,
-  argmaxS8, softmaxCrossEntropyS8, rngSeed, resetNonFiniteGradients, nonFiniteGradientCount,
+  argmaxS8, softmaxCrossEntropyS8, rngSeed, sparse1x1ForwardS8, sparse1x1BackwardInputF32, sparseGapHeadBackwardF32, resetNonFiniteGradients, nonFiniteGradientCount,
 } from './kernels/index';
 
 const STATE: usize = ${layout.stateOffset};

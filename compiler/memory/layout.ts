@@ -11,6 +11,8 @@
 import { hasParams, weightShape, type Graph, type Node } from '../ir/graph.js';
 import type { QuantModel } from '../quantize/quantize.js';
 import { splitChannels, trainedChannels, type Scheme } from '../sparse/scheme.js';
+import { encodeNzList, nzFormat } from '../sparse/nzlist.js';
+import { pointwiseShape, type SparseLayer } from '../sparse/prune.js';
 
 export const IMAGE_BASE = 16;
 /**
@@ -30,6 +32,12 @@ export interface ParamSlots {
   /** Momentum buffers; 0 when the optimizer has none or the parameter is frozen. */
   velW: number; velB: number;
   wTrained: boolean; bTrained: boolean;
+  /**
+   * Frozen pruned 1x1 layers: their non-zero list (compiler/sparse/nzlist.ts) replaces
+   * the dense weights in the frozen region (wq = 0 then); nzFormat: the kernels' format
+   * argument (structure and index width).
+   */
+  nz?: number; nzFormat?: number;
 }
 
 export interface MemoryLayout {
@@ -55,7 +63,7 @@ class Allocator {
   }
 }
 
-export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean): MemoryLayout {
+export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, sparse: ReadonlyMap<string, SparseLayer> = new Map()): MemoryLayout {
   const g: Graph = q.graph;
   const slots = new Map<string, ParamSlots>();
   const writes: Array<[number, Uint8Array]> = [];
@@ -78,7 +86,12 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean): 
     s.wScale = ro.take(l.wScale.byteLength); put(s.wScale, l.wScale);
     s.mult = ro.take(l.mult.byteLength); put(s.mult, l.mult);
     s.shift = ro.take(l.shift.byteLength); put(s.shift, l.shift);
-    if (!wTrained) { s.wq = ro.take(l.wq.byteLength); put(s.wq, l.wq); }
+    const sp = sparse.get(n.name);
+    if (sp && !wTrained) {
+      const list = encodeNzList(l.wq, ...pointwiseShape(n), sp.structure);
+      s.nz = ro.take(list.byteLength); put(s.nz, list);
+      s.nzFormat = nzFormat(pointwiseShape(n)[1], sp.structure);
+    } else if (!wTrained) { s.wq = ro.take(l.wq.byteLength); put(s.wq, l.wq); }
     else if (split > 0) { s.wq2 = ro.take(parts.frozen.byteLength); put(s.wq2, parts.frozen); }
     if (!bTrained) { s.bq = ro.take(l.bq.byteLength); put(s.bq, l.bq); }
     slots.set(n.name, s);

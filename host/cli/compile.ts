@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { TinytrainError } from '../../compiler/errors.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { compile, quantizeSpec } from '../../compiler/index.js';
@@ -26,8 +26,13 @@ export function registerCompile(program: Command): void {
     .option('--budget <size>', 'SRAM budget, e.g. 256KB (default: the target\'s SRAM)')
     .option('--calibrate <dataset>', 'recalibrate activation ranges on this dataset\'s training split; "random" = uniform noise over the input range (memory planning only: the plan is exact, accuracy is not)')
     .option('--calibration-samples <n>', 'samples used with --calibrate', intOption('--calibration-samples', 1), 200)
+    .option('--prune <ratio>', 'magnitude-prune the frozen 1x1/dense layers\' weights to this fraction of zeros (0-1); they then run on sparse kernels', floatOption('--prune', 0, 1))
+    .option('--prune-mode <mode>', 'with --prune: layer (each layer to the ratio) | global (one threshold over those layers)', choiceOption('--prune-mode', ['layer', 'global']))
+    .option('--prune-structure <s>', 'with --prune: unstructured | pairs (whole aligned input-channel pairs)', choiceOption('--prune-structure', ['unstructured', 'pairs']))
     .option('--json', 'print one JSON object (the manifest summary) on stdout')
-    .action(async (modelPath: string, o: { target: string; out: string; scheme: string; momentum: number; qas: boolean; budget?: string; calibrate?: string; calibrationSamples: number; json?: boolean; rounding: string }) => {
+    .action(async (modelPath: string, o: { target: string; out: string; scheme: string; momentum: number; qas: boolean; budget?: string; calibrate?: string; calibrationSamples: number; json?: boolean; rounding: string;
+      prune?: number; pruneMode?: 'layer' | 'global'; pruneStructure?: 'unstructured' | 'pairs' }) => {
+      if (o.prune === undefined && (o.pruneMode || o.pruneStructure)) throw new TinytrainError('--prune-mode and --prune-structure need --prune <ratio>', 'add e.g. --prune 0.8');
       if (o.rounding !== 'stochastic' && o.rounding !== 'nearest') throw new TinytrainError(`--rounding must be stochastic or nearest, got '${o.rounding}'`);
       const spec = readModelFile(modelPath);
       const target = getTarget(o.target);
@@ -66,18 +71,30 @@ export function registerCompile(program: Command): void {
       const artifact = await compile(spec, {
         onStage: (stage) => bar.tick(1, { stage }),
         target, scheme, momentum: o.momentum, qas: o.qas, rounding: o.rounding, calibration,
+        ...(o.prune !== undefined ? { prune: { ratio: o.prune, mode: o.pruneMode ?? 'layer', structure: o.pruneStructure ?? 'unstructured' } } : {}),
         ...(o.budget !== undefined ? { budgetBytes: parseByteSize(o.budget) } : {}),
       });
       bar.stop();
       await writeArtifact(o.out, artifact, extra);
       const m = artifact.manifest;
       const b = m.memory.breakdown;
-      emit(!!o.json, { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files }, () => [
+      const sp = m.sparse;
+      emit(!!o.json, { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files, ...(sp ? { sparse: sp } : {}) }, () => [
         `wrote ${o.out}`,
         `  target        ${m.target} (${kb(target.sramBytes)} SRAM, ${kb(target.flashBytes)} Flash)`,
         `  SRAM needed   ${kb(m.memory.sramPeakBytes)}  (arena ${kb(b.arenaBytes)}, trained params ${kb(b.trainedParamsBytes)}, ` +
           `optimizer ${kb(b.optimizerStateBytes)}, reserve ${kb(b.runtimeReserveBytes)}${target.kind === 'mcu' ? '' : `, frozen params ${kb(b.frozenParamsBytes)}`})`,
         `  Flash needed  ${kb(m.memory.flashBytes)}  (code ${kb(b.codeBytes)}, weights image ${kb(m.image.bytes)})`,
+        ...(sp ? [`  sparse        ${sp.layers.length} frozen 1x1 layers on sparse kernels, ${kb(sp.flashSavedBytes)} Flash saved` +
+          (sp.layers.length ? ` (sparsity ${sp.layers.map((l) => `${l.name} ${(100 * l.sparsity).toFixed(0)}%`).join(', ')})` : '')] : []),
       ].join('\n'));
     });
+}
+
+/** A commander parser accepting one of `choices` (a bad value is a usage error, exit 2). */
+function choiceOption<T extends string>(name: string, choices: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(choices as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} must be ${choices.join(' or ')}, got '${v}'`);
+    return v as T;
+  };
 }

@@ -110,15 +110,15 @@ export interface KernelExports {
   gradInto(src: Ptr, dst: Ptr, count: number, accumulate: Bool): void;
   argmaxS8(x: Ptr, count: number): number;
   softmaxCrossEntropyS8(logits: Ptr, count: number, scale: number, zp: number, label: number, grad: Ptr): number;
-  /** Pruned 1x1 forward from a non-zero list (compiler/sparse/nzlist.ts); scratch = 0: scalar path. */
+  /** Pruned 1x1 forward from a non-zero list (compiler/sparse/nzlist.ts; format: nzFormat()); scratch = 0: scalar path. */
   sparse1x1ForwardS8(
-    x: Ptr, P: number, CI: number, zx: number, nz: Ptr, pairs: Bool,
+    x: Ptr, P: number, CI: number, zx: number, nz: Ptr, format: number,
     bias: Ptr, mult: Ptr, shift: Ptr,
     y: Ptr, CO: number, zy: number, lo: number, hi: number, scratch: Ptr,
   ): void;
   /** Pruned 1x1 input gradient, bit-identical to conv2dBackwardInputF32 on the dense weights. */
   sparse1x1BackwardInputF32(
-    gy: Ptr, P: number, CO: number, nz: Ptr, pairs: Bool, wScale: Ptr,
+    gy: Ptr, P: number, CO: number, nz: Ptr, format: number, wScale: Ptr,
     gx: Ptr, CI: number, accumulate: Bool, scratch: Ptr,
   ): void;
 }

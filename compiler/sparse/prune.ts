@@ -1,0 +1,132 @@
+/**
+ * Compile-time weight pruning for the sparse kernels (assembly/kernels/sparse.ts), and the
+ * choice of which layers run on them.
+ *
+ * Which layers. Only frozen pointwise layers: 1x1 stride-1 unpadded convs and dense
+ * layers whose weights do not train (a trained bias is fine). Trained weights stay dense:
+ * an update may make a pruned weight non-zero again (and the weight-gradient kernels read
+ * the dense tensor). Other frozen convs (3x3, depthwise) are not pruned either: there is
+ * no sparse kernel for them, so pruning would cost accuracy and save nothing.
+ *
+ * How. Magnitude pruning of the float weights, before calibration and quantisation (so
+ * activation ranges are those of the pruned model; a zero float weight quantises to an
+ * exact int8 0 with symmetric scales, and each channel's largest weight, which sets its
+ * scale, survives unless the whole channel goes). `layer`: each layer loses the fraction
+ * `ratio` of its smallest weights; `global`: one threshold over all those layers' weights
+ * (the fraction holds over their total). Ties are broken by position, so the count is
+ * exact. Structure `pairs` prunes aligned input-channel pairs (2j, 2j+1) of a row by
+ * |w_2j| + |w_2j+1|, for the pair kernels.
+ *
+ * Imported sparse weights (e.g. ONNX with zeros): a frozen pointwise layer whose int8
+ * weights are at least SPARSE_MIN_ZEROS zero also runs sparse, pruned or not.
+ */
+import type { Graph, Node } from '../ir/graph.js';
+import type { ParamSet } from '../ir/params.js';
+import { trainedChannels, type Scheme } from './scheme.js';
+import { countEntries, type SparseStructure } from './nzlist.js';
+
+export type PruneMode = 'layer' | 'global';
+
+export interface PruneOptions {
+  /** Fraction of weights (or pairs) to zero, in [0, 1]. */
+  ratio: number;
+  mode?: PruneMode;
+  structure?: SparseStructure;
+}
+
+/** Below this fraction of zero weights the dense SIMD forward is as fast (bench/sparse-kernels.ts). */
+export const SPARSE_MIN_ZEROS = 0.5;
+
+/** A layer the sparse kernels can run: dense, or a 1x1 stride-1 unpadded non-depthwise conv. */
+export function isPointwise(n: Node): boolean {
+  if (n.op === 'dense') return true;
+  const c = n.conv;
+  return n.op === 'conv2d' && !!c && c.kh === 1 && c.kw === 1 && c.stride === 1 && c.pad === 0 && !c.depthwise;
+}
+
+/** Pointwise layers whose weights do not train under the scheme. */
+export function frozenPointwise(g: Graph, scheme: Scheme): Node[] {
+  return g.nodes.filter((n) => isPointwise(n) && trainedChannels(scheme.layers.get(n.name), n) === 0);
+}
+
+/** [CO, CI] of a pointwise layer's weights. */
+export function pointwiseShape(n: Node): [number, number] {
+  const [H, W, C] = n.inShapes[0]!;
+  return [n.outShape[2], n.op === 'dense' ? H * W * C : C];
+}
+
+/** A prunable unit: weights [at, at + len) of one layer's weight array. */
+interface Unit { layer: number; at: number; len: number; mag: number }
+
+function unitsOf(w: Float32Array, CO: number, CI: number, structure: SparseStructure, layer: number): Unit[] {
+  const out: Unit[] = [];
+  const step = structure === 'pairs' ? 2 : 1;
+  for (let co = 0; co < CO; co++) {
+    for (let c = 0; c < CI; c += step) {
+      const at = co * CI + c;
+      const len = Math.min(step, CI - c);
+      out.push({ layer, at, len, mag: Math.abs(w[at]!) + (len > 1 ? Math.abs(w[at + 1]!) : 0) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Zeroes the smallest-magnitude weights of `layers` in `params` (copies: the caller's
+ * arrays are not touched) and returns the new parameter set.
+ */
+export function pruneParams(params: ParamSet, layers: Node[], o: PruneOptions): ParamSet {
+  const ratio = o.ratio;
+  if (!(ratio >= 0 && ratio <= 1)) throw new Error(`prune ratio must be in [0, 1], got ${ratio}`);
+  const structure = o.structure ?? 'unstructured';
+  const out: ParamSet = new Map(params);
+  const weights = layers.map((n) => {
+    const p = params.get(n.name)!;
+    const w = Float32Array.from(p.weight);
+    out.set(n.name, { weight: w, bias: p.bias });
+    return w;
+  });
+  const dropSmallest = (units: Unit[]): void => {
+    const k = Math.round(units.length * ratio);
+    units.sort((a, b) => a.mag - b.mag || a.layer - b.layer || a.at - b.at);
+    for (let i = 0; i < k; i++) weights[units[i]!.layer]!.fill(0, units[i]!.at, units[i]!.at + units[i]!.len);
+  };
+  const all = layers.map((n, i) => unitsOf(weights[i]!, ...pointwiseShape(n), structure, i));
+  if ((o.mode ?? 'layer') === 'global') dropSmallest(all.flat());
+  else for (const u of all) dropSmallest(u);
+  return out;
+}
+
+/** What the compiler decided for one layer that runs on the sparse kernels. */
+export interface SparseLayer {
+  structure: SparseStructure;
+  /** Fraction of zero int8 weights. */
+  sparsity: number;
+  /** List entries (non-zeros, or non-zero pairs). */
+  entries: number;
+  pruned: boolean;
+}
+
+/**
+ * The frozen pointwise layers that run sparse: every pruned one, and any other whose
+ * int8 weights are at least SPARSE_MIN_ZEROS zero. Layers with a -128 weight stay dense
+ * (the SIMD forward sums two products in 16 bits, which needs |w| <= 127).
+ */
+export function chooseSparseLayers(
+  layers: Node[], int8Weights: (n: Node) => Int8Array, pruned: ReadonlySet<string>, structure: SparseStructure,
+): Map<string, SparseLayer> {
+  const out = new Map<string, SparseLayer>();
+  for (const n of layers) {
+    const w = int8Weights(n);
+    let zeros = 0;
+    let min = 0;
+    for (let i = 0; i < w.length; i++) { if (w[i] === 0) zeros++; if (w[i]! < min) min = w[i]!; }
+    const sparsity = w.length ? zeros / w.length : 0;
+    if (min === -128 || (!pruned.has(n.name) && sparsity < SPARSE_MIN_ZEROS)) continue;
+    const [CO, CI] = pointwiseShape(n);
+    // Imported zeros are unstructured: pairs only where pruning made them.
+    const s: SparseStructure = pruned.has(n.name) ? structure : 'unstructured';
+    out.set(n.name, { structure: s, sparsity, entries: countEntries(w, CO, CI, s), pruned: pruned.has(n.name) });
+  }
+  return out;
+}
