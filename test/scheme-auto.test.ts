@@ -60,11 +60,24 @@ describe('autoScheme on mnist-cnn (pretrained, labelled calibration)', () => {
       expect(r.value).toBeLessThanOrEqual(1 + 1e-9);
       expect(r.value).toBeGreaterThanOrEqual(prev - 1e-12);
       prev = r.value;
-      // The trace replays to the result.
-      expect(r.trace.at(-1)?.sramBytes).toBe(r.sramBytes);
+      // A greedy result's trace replays to it; evolution never does worse than greedy.
+      if (r.strategy !== 'evolution') expect(r.trace.at(-1)?.sramBytes).toBe(r.sramBytes);
+      const greedyBest = Math.max(...r.candidates.filter((c) => c.strategy !== 'evolution').map((c) => c.value));
+      expect(r.value).toBeGreaterThanOrEqual(greedyBest);
     }
     // Enough room for everything: the whole first-order gain.
     expect(prev).toBeCloseTo(1, 9);
+  });
+
+  it('the search is deterministic (same inputs, same scheme: evolution counts generations, not time)', () => {
+    const a = autoScheme(quant, params, calibration, labels, target, 64 * KB);
+    const b = autoScheme(quant, params, calibration, labels, target, 64 * KB, { strategy: 'evolution' });
+    expect(b.strategy).toBe('evolution');
+    expect(b.candidates).toHaveLength(1);
+    const c = autoScheme(quant, params, calibration, labels, target, 64 * KB, { strategy: 'evolution' });
+    expect([...c.scheme.layers]).toEqual([...b.scheme.layers]);
+    if (a.strategy === 'evolution') expect([...a.scheme.layers]).toEqual([...b.scheme.layers]);
+    checkFits(quant, b, target, 64 * KB);
   });
 
   it('the JSON form round-trips through --scheme FILE parsing', () => {

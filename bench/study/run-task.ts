@@ -136,6 +136,7 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
     const auto = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'best' });
     const perByte = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'per-byte' });
     const byValue = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'value' });
+    const evolved = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'evolution' });
     const fits = (s: Scheme): boolean => sram(s) <= bytes;
     budgets.push({
       budgetKB: kb,
@@ -147,6 +148,7 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
         auto: add(`auto-${kb}`, `int8 + QAS, auto @ ${kb} KB`, { ...auto.scheme, name: `auto-${kb}kb` }),
         'auto per-byte greedy': add(`auto-${kb}-per-byte`, `int8 + QAS, auto @ ${kb} KB (per-byte greedy)`, { ...perByte.scheme, name: `auto-${kb}kb-per-byte` }),
         'auto value greedy': add(`auto-${kb}-value`, `int8 + QAS, auto @ ${kb} KB (value greedy)`, { ...byValue.scheme, name: `auto-${kb}kb-value` }),
+        'auto evolution': add(`auto-${kb}-evolution`, `int8 + QAS, auto @ ${kb} KB (evolution)`, { ...evolved.scheme, name: `auto-${kb}kb-evolution` }),
       },
       auto: { strategy: auto.strategy, value: auto.value, candidates: auto.candidates, ms: auto.ms },
     });

@@ -48,6 +48,7 @@ import { planModel, sramNeeded } from '../index.js';
 import type { Target } from '../../targets/index.js';
 import { RATIOS } from './parse.js';
 import { splitChannels, trainedChannels, type LayerTraining, type Scheme } from './scheme.js';
+import { evolveScheme } from './evolve.js';
 
 export interface AutoSchemeOptions {
   /** SGD momentum of the compile the scheme is for (momentum buffers cost SRAM). */
@@ -59,8 +60,12 @@ export interface AutoSchemeOptions {
    * 'best' (default): run both on the same importance and plan cache, keep the higher value
    * (the classic guard against density-greedy's myopia on knapsacks: here the first deep
    * layer costs a large one-off gradient path that per-byte greedy shies away from).
+   * 'evolution': both greedy runs, then an evolutionary search seeded with their results
+   * (compiler/sparse/evolve.ts); 'best' keeps the highest value of all three.
    */
-  strategy?: 'per-byte' | 'value' | 'best';
+  strategy?: 'per-byte' | 'value' | 'evolution' | 'best';
+  /** Generations of the evolutionary search (16 children each). Default 25. */
+  generations?: number;
   /**
    * SRAM kept free beside the plan for the runtime's static data, which compile() only
    * knows after building the WASM (about 0.5 KB). Default 1024 B.
@@ -69,6 +74,8 @@ export interface AutoSchemeOptions {
   /** Re-plan every candidate move on every step (slow, exact greedy; for comparison). */
   eager?: boolean;
 }
+
+export type SearchStrategy = 'per-byte' | 'value' | 'evolution';
 
 export interface AutoMove { layer: string; kind: 'bias' | 'weight'; ratio: number }
 
@@ -85,10 +92,10 @@ export interface AutoSchemeResult {
   sramBytes: number;
   /** Sum of the chosen parameters' normalised importance (full update = 1). */
   value: number;
-  /** The greedy order that produced `scheme`. */
-  strategy: 'per-byte' | 'value';
-  /** Every strategy run, with its value and SRAM (one entry unless strategy 'best'). */
-  candidates: { strategy: 'per-byte' | 'value'; value: number; sramBytes: number }[];
+  /** The search that produced `scheme`. */
+  strategy: SearchStrategy;
+  /** Every search run, with its value and SRAM (one entry for 'per-byte' or 'value'). */
+  candidates: { strategy: SearchStrategy; value: number; sramBytes: number }[];
   /** Number of distinct memory plans computed (all strategies). */
   evaluated: number;
   /** Wall-clock time of the whole search, importance included. */
@@ -293,12 +300,23 @@ export function autoScheme(quant: QuantModel, params: ParamSet, calibration: Flo
     return { sram, trace, layers: new Map(current) };
   };
 
-  const strategies: ('per-byte' | 'value')[] = strategy === 'best' ? ['per-byte', 'value'] : [strategy];
-  const runs = strategies.map((st) => {
+  const name = `auto-${Math.round(budgetBytes / 1024)}KB`;
+  const greedyRuns: ('per-byte' | 'value')[] = strategy === 'per-byte' || strategy === 'value' ? [strategy] : ['per-byte', 'value'];
+  const runs: { strategy: SearchStrategy; sram: number; trace: AutoTraceStep[]; scheme: Scheme; value: number }[] = greedyRuns.map((st) => {
     const r = greedy(st);
-    const scheme: Scheme = { name: `auto-${Math.round(budgetBytes / 1024)}KB`, layers: r.layers };
-    return { strategy: st, ...r, scheme, value: schemeValue(imp, scheme, layers) };
+    const scheme: Scheme = { name, layers: r.layers };
+    return { strategy: st, sram: r.sram, trace: r.trace, scheme, value: schemeValue(imp, scheme, layers) };
   });
+  if (strategy === 'evolution' || strategy === 'best') {
+    const names = layers.map((n) => n.name);
+    const e = evolveScheme({
+      layerNames: names, limit,
+      cost: (m) => cost(m),
+      value: (m) => schemeValue(imp, { name, layers: m }, layers),
+    }, runs.map((r) => r.scheme.layers), { generations: opts.generations ?? 25 });
+    runs.push({ strategy: 'evolution', sram: e.cost, trace: [], scheme: { name, layers: e.layers }, value: e.value });
+  }
+  if (strategy === 'evolution') runs.splice(0, runs.length - 1);
   const best = runs.reduce((a, b) => (b.value > a.value ? b : a));
   return {
     scheme: best.scheme, sramBytes: best.sram, value: best.value, strategy: best.strategy, evaluated,
