@@ -12,6 +12,10 @@
  * Shapes: pixel counts around the tile sizes (16 forward, 4 backward), channel counts that
  * are not multiples of the SIMD width, all-zero output channels, 0% and 100% sparsity.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompileOptions } from '../compiler/index.js';
 import { buildGraph } from '../compiler/ir/graph.js';
@@ -307,4 +311,42 @@ describe('compile --prune: the sparse kernels train bit-identically to the prune
       expect(dense.artifact.manifest.memory.breakdown.frozenParamsBytes - m.memory.breakdown.frozenParamsBytes).toBeGreaterThan(m.sparse!.flashSavedBytes * 0.8);
     }, 300_000);
   }
+});
+
+describe('tinytrain compile --prune (CLI)', () => {
+  const BIN = join(__dirname, '..', 'bin', 'tinytrain.js');
+  const MODEL = join(__dirname, '..', 'examples', 'mnist-cnn.json');
+  const run = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, TINYTRAIN_QUIET: '1' } });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const out = join(tmpdir(), `tinytrain-prune-cli-${process.pid}`);
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it.each([
+    [['--prune', '1.5'], 2, /--prune must be a number in \[0, 1\], got '1.5'/],
+    [['--prune', 'most'], 2, /--prune must be a number in \[0, 1\], got 'most'/],
+    [['--prune', '-0.1'], 2, /--prune must be a number in \[0, 1\]/],
+    [['--prune', '0.8', '--prune-mode', 'layers'], 2, /--prune-mode must be layer or global, got 'layers'/],
+    [['--prune', '0.8', '--prune-structure', '2:4'], 2, /--prune-structure must be unstructured or pairs, got '2:4'/],
+    [['--prune-mode', 'global'], 1, /--prune-mode and --prune-structure need --prune/],
+  ] as Array<[string[], number, RegExp]>)('%j is a clean usage error', (args, code, pattern) => {
+    const r = run('compile', MODEL, '--target', 'stm32f746', '--out', out, ...args);
+    expect(r.code, r.stderr).toBe(code);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('--prune 0.8 --prune-mode global --json reports the sparse layers and the Flash saved', () => {
+    const r = run('compile', MODEL, '--target', 'stm32f746', '--out', out, '--scheme', 'bias-only', '--calibrate', 'random',
+      '--prune', '0.8', '--prune-mode', 'global', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { sparse: { prune: { ratio: number; mode: string }; flashSavedBytes: number; layers: Array<{ name: string; sparsity: number }> } };
+    expect(j.sparse.prune).toMatchObject({ ratio: 0.8, mode: 'global' });
+    expect(j.sparse.layers.map((l) => l.name)).toEqual(['pw1', 'pw2', 'pw3', 'fc']);
+    expect(j.sparse.flashSavedBytes).toBeGreaterThan(1000);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { sparse: unknown };
+    expect(manifest.sparse).toEqual(j.sparse);
+  }, 120_000);
 });
