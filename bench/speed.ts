@@ -21,9 +21,10 @@ import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { parseScheme } from '../compiler/sparse/parse.js';
 import { getTarget } from '../targets/index.js';
-import { writeArtifact } from '../host/artifact.js';
+import { readArtifact, writeArtifact } from '../host/artifact.js';
+import { profileArtifact, type Phase } from '../host/profile/profile.js';
 import { writeFileAtomic } from '../host/io/atomic.js';
-import { resolveTraining, xorshift, type PeerJob, type PeerResult } from './peers/job.js';
+import { resolveTraining, summarise, xorshift, type PeerJob, type PeerResult } from './peers/job.js';
 
 interface Case {
   id: string;
@@ -38,11 +39,13 @@ interface Case {
 
 export const CASES: readonly Case[] = [
   { id: 'mnist-cnn full', model: 'examples/mnist-cnn.json', scheme: 'full', target: 'stm32f746', warmup: 20, steps: 300, maxSeconds: 6 },
-  { id: 'mbv2-w0.35-128 full', model: 'examples/mbv2-w0.35-128.json', scheme: 'full', target: 'desktop', warmup: 3, steps: 60, maxSeconds: 12 },
-  { id: 'mbv2-w0.35-128 99kb', model: 'examples/mbv2-w0.35-128.json', scheme: 'examples/schemes/mbv2-99kb.json', target: 'stm32f746', warmup: 3, steps: 60, maxSeconds: 12 },
+  { id: 'mbv2-w0.35-128 full', model: 'examples/mbv2-w0.35-128.json', scheme: 'full', target: 'desktop', warmup: 2, steps: 60, maxSeconds: 12 },
+  { id: 'mbv2-w0.35-128 99kb', model: 'examples/mbv2-w0.35-128.json', scheme: 'examples/schemes/mbv2-99kb.json', target: 'stm32f746', warmup: 2, steps: 60, maxSeconds: 12 },
 ];
 
 const LR = 0.01;
+/** Times each peer runs (fresh process each time), interleaved with the others. */
+const ROUNDS = 3;
 const TORCH_INSTALL = 'bash scripts/setup-onnx.sh --torch';
 
 export interface CaseResult {
@@ -50,7 +53,11 @@ export interface CaseResult {
   model: string;
   scheme: string;
   target: string;
-  ours: { arenaBytes: number; sramPeakBytes: number; wasmMemoryBytes: number; programSteps: number };
+  ours: {
+    arenaBytes: number; sramPeakBytes: number; wasmMemoryBytes: number; programSteps: number;
+    /** Where our step's time goes (tinytrain report --profile, SIMD module): phases and the heaviest layers. */
+    profile: { stepMs: number; phases: Record<Phase, number>; topLayers: Array<{ layer: string; ms: number; share: number }> };
+  };
   peers: PeerResult[];
 }
 
@@ -60,6 +67,19 @@ export interface SpeedReport {
   machine: Record<string, string | number>;
   note: string;
   cases: CaseResult[];
+}
+
+/** One peer's rounds as one result: all timed steps together, the highest peak RSS. */
+export function mergeRounds(rs: PeerResult[]): PeerResult {
+  const ok = rs.filter((r) => r.measured && r.timesMs?.length);
+  if (!ok.length) return rs[0]!;
+  const times = ok.flatMap((r) => r.timesMs!);
+  return {
+    ...ok[0]!, ...summarise(times), rounds: ok.length,
+    peakRssBytes: Math.max(...ok.map((r) => r.peakRssBytes ?? 0)),
+    baseRssBytes: Math.min(...ok.map((r) => r.baseRssBytes ?? Infinity)),
+    ...(ok.length < rs.length ? { note: `${rs.length - ok.length} of ${rs.length} rounds failed: ${rs.find((r) => !r.measured)?.note ?? ''}` } : {}),
+  };
 }
 
 /** Runs one peer process; its last stdout line is its PeerResult. Failures become unmeasured rows. */
@@ -95,8 +115,8 @@ async function runCase(c: Case, quick: boolean, log: (s: string) => void): Promi
     await writeArtifact(dir, art);
     const job: PeerJob = {
       graph, train: resolveTraining(graph, scheme), lr: LR,
-      warmup: quick ? Math.min(2, c.warmup) : c.warmup, steps: quick ? 5 : c.steps, minSteps: quick ? 3 : 10,
-      maxSeconds: quick ? 2 : c.maxSeconds, samples: 8, seed: 1,
+      warmup: quick ? Math.min(2, c.warmup) : c.warmup, steps: quick ? 5 : Math.ceil(c.steps / ROUNDS), minSteps: quick ? 3 : Math.ceil(10 / ROUNDS),
+      maxSeconds: quick ? 2 : c.maxSeconds / ROUNDS, samples: 8, seed: 1,
     };
     const jobPath = join(work, 'job.json');
     writeFileSync(jobPath, JSON.stringify(job));
@@ -112,15 +132,31 @@ async function runCase(c: Case, quick: boolean, log: (s: string) => void): Promi
       ['tfjs-cpu', () => runPeer('tfjs-cpu', node, [join(here, 'tfjs-step.js'), 'cpu', jobPath])],
       ['tfjs-wasm', () => runPeer('tfjs-wasm', node, [join(here, 'tfjs-step.js'), 'wasm', jobPath])],
     ];
-    const results: PeerResult[] = [];
-    for (const [name, run] of peers) {
-      log(`${c.id}: ${name}`);
-      results.push({ ...run(), peer: name });
+    log(`${c.id}: profiling ours per layer`);
+    const prof = await profileArtifact(readArtifact(dir), { variant: 'simd', steps: quick ? 5 : 20, warmup: quick ? 2 : 5 });
+    // Rounds: every peer runs once per round, in a rotated order, each time in a fresh
+    // process; a peer's figures are over all its rounds' steps. On a shared machine the
+    // load drifts, and rounds spread that drift over every peer instead of hitting one.
+    const rounds = quick ? 1 : ROUNDS;
+    const byPeer = new Map<string, PeerResult[]>(peers.map(([name]) => [name, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (let j = 0; j < peers.length; j++) {
+        const [name, run] = peers[(j + r) % peers.length]!;
+        log(`${c.id}: round ${r + 1}/${rounds}: ${name}`);
+        byPeer.get(name)!.push({ ...run(), peer: name });
+      }
     }
+    const results = peers.map(([name]) => mergeRounds(byPeer.get(name)!));
     const m = art.manifest;
     return {
       case: c.id, model: spec.name, scheme: m.scheme.name, target: m.target,
-      ours: { arenaBytes: m.arena.bytes, sramPeakBytes: m.memory.sramPeakBytes, wasmMemoryBytes: m.wasmMemoryBytes, programSteps: m.program.length },
+      ours: {
+        arenaBytes: m.arena.bytes, sramPeakBytes: m.memory.sramPeakBytes, wasmMemoryBytes: m.wasmMemoryBytes, programSteps: m.program.length,
+        profile: {
+          stepMs: prof.typicalStepMs, phases: prof.phases,
+          topLayers: prof.layers.slice(0, 6).map((l) => ({ layer: l.layer, ms: l.totalMs, share: l.share })),
+        },
+      },
       peers: results,
     };
   } finally {
@@ -137,9 +173,12 @@ function torchPeer(py: string, script: string, jobPath: string, threads: number)
 const MB = (b: number | undefined): string => (b === undefined ? '-' : (b / 1048576).toFixed(1));
 const x = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}x`);
 
+const delta = (p: PeerResult): number | undefined =>
+  (p.peakRssBytes !== undefined && p.baseRssBytes !== undefined ? p.peakRssBytes - p.baseRssBytes : undefined);
+
 export function renderTable(r: SpeedReport): string {
   const out: string[] = [
-    `machine: ${r.machine.cpu} (${r.machine.cores} cores), ${r.machine.memory}, Node ${r.machine.node}, ${r.machine.kernel}; load average at start ${r.machine.loadAverage}`,
+    `machine: ${r.machine.cpu} (${r.machine.cores} cores), ${r.machine.memory}, Node ${r.machine.node}, ${r.machine.kernel}; load average (1/5/15 min) ${r.machine.loadAverage} at start, ${r.machine.loadAverageEnd} at end`,
     r.note, '',
   ];
   for (const c of r.cases) {
@@ -147,19 +186,28 @@ export function renderTable(r: SpeedReport): string {
     out.push(`${c.case} (scheme ${c.scheme}, ours compiled for ${c.target}: arena ${(c.ours.arenaBytes / 1024).toFixed(1)} KB, ` +
       `SRAM ${(c.ours.sramPeakBytes / 1024).toFixed(1)} KB, WASM memory ${MB(c.ours.wasmMemoryBytes)} MB, ${c.ours.programSteps} program steps)`);
     out.push(`  ${'peer'.padEnd(24)} ${'ms/step'.padStart(9)} ${'p10-p90'.padStart(17)} ${'n'.padStart(4)} ${'x ours'.padStart(8)} ` +
-      `${'peak RSS MB'.padStart(11)} ${'x ours'.padStart(7)} ${'RSS-base MB'.padStart(11)}`);
+      `${'peak RSS MB'.padStart(11)} ${'x ours'.padStart(7)} ${'RSS-base MB'.padStart(11)} ${'x SRAM'.padStart(7)}`);
     for (const p of c.peers) {
       if (!p.measured) {
         const fwd = p.info?.forwardOnlyMedianMs;
         out.push(`  ${p.peer.padEnd(24)} not measured: ${p.note ?? ''}${typeof fwd === 'number' ? `; forward pass alone ${fwd.toFixed(2)} ms` : ''}`);
         continue;
       }
-      out.push(`  ${p.peer.padEnd(24)} ${p.medianMs!.toFixed(2).padStart(9)} ${`${p.p10Ms!.toFixed(2)}-${p.p90Ms!.toFixed(2)}`.padStart(17)} ${String(p.steps).padStart(4)} ` +
+      const name = p.peer.startsWith('pytorch default') && p.info?.threads !== undefined ? `pytorch ${p.info.threads} threads` : p.peer;
+      out.push(`  ${name.padEnd(24)} ${p.medianMs!.toFixed(2).padStart(9)} ${`${p.p10Ms!.toFixed(2)}-${p.p90Ms!.toFixed(2)}`.padStart(17)} ${String(p.steps).padStart(4)} ` +
         `${x(p.medianMs, ours?.medianMs).padStart(8)} ${MB(p.peakRssBytes).padStart(11)} ${x(p.peakRssBytes, ours?.peakRssBytes).padStart(7)} ` +
-        `${MB(p.peakRssBytes !== undefined && p.baseRssBytes !== undefined ? p.peakRssBytes - p.baseRssBytes : undefined).padStart(11)}`);
+        `${MB(delta(p)).padStart(11)} ${x(delta(p), c.ours.sramPeakBytes).padStart(7)}`);
     }
     const notes = c.peers.filter((p) => p.measured && p.note).map((p) => `  note (${p.peer}): ${p.note}`);
-    out.push(...notes, '');
+    // A step whose loss is non-finite skips backward: it would look fast for the wrong reason.
+    for (const p of c.peers) {
+      if (p.peer.startsWith('tinytrain') && Number(p.info?.skippedSteps ?? 0) > 0) notes.push(`  note (${p.peer}): ${String(p.info?.skippedSteps)} steps had a non-finite loss and skipped backward`);
+    }
+    const pr = c.ours.profile;
+    const ph = (Object.keys(pr.phases) as Phase[]).map((k) => `${k} ${(100 * pr.phases[k] / pr.stepMs).toFixed(0)}%`).join(', ');
+    out.push(...notes,
+      `  where our step goes (report --profile, simd, ${pr.stepMs.toFixed(2)} ms): ${ph}; heaviest layers: ` +
+      pr.topLayers.map((l) => `${l.layer} ${(100 * l.share).toFixed(0)}%`).join(', '), '');
   }
   return out.join('\n');
 }
@@ -176,14 +224,17 @@ export async function runSpeedBench(opts: { quick?: boolean; cases?: string[]; l
   };
   const cases: CaseResult[] = [];
   for (const c of selected) cases.push(await runCase(c, !!opts.quick, log));
+  const loadEnd = loadavg().map((v) => v.toFixed(2)).join(' ');
   const versions = cases.flatMap((c) => c.peers).map((p) => p.info ?? {});
   const torch = versions.find((v) => typeof v.torch === 'string')?.torch;
   const tfjs = versions.find((v) => typeof v.tfjs === 'string')?.tfjs;
   const report: SpeedReport = {
     bench: 'speed', date: new Date().toISOString(),
-    machine: { ...machine, torch: String(torch ?? 'not installed'), tfjs: String(tfjs ?? 'unknown') },
-    note: 'batch-1 SGD step (forward, softmax cross-entropy, backward, update); median over timed steps after warm-up; ' +
-      '"x ours" = peer / tinytrain-simd (time and peak process RSS); RSS-base = peak RSS minus RSS once the framework is loaded. ' +
+    machine: { ...machine, loadAverageEnd: loadEnd, torch: String(torch ?? 'not installed'), tfjs: String(tfjs ?? 'unknown') },
+    note: 'batch-1 SGD step (forward, softmax cross-entropy, backward, update); median over the timed steps of all rounds ' +
+      `(each peer runs ${opts.quick ? 1 : ROUNDS} times in a fresh process, interleaved with the others, each time after its own warm-up); ` +
+      '"x ours" = peer / tinytrain-simd (time and peak process RSS); RSS-base = peak RSS minus RSS once the framework is loaded ' +
+      '(for ours: before the artifact is loaded); "x SRAM" = RSS-base / the SRAM our manifest says the step needs. ' +
       'Ours is int8 with float32 gradients; the peers are float32 (PyTorch NCHW, TF.js NHWC).' + (opts.quick ? ' QUICK RUN: few steps, figures are rough.' : ''),
     cases,
   };

@@ -43,6 +43,10 @@ export interface PeerResult {
   p10Ms?: number;
   p90Ms?: number;
   steps?: number;
+  /** Rounds merged into this result (bench/speed.ts runs each peer several times). */
+  rounds?: number;
+  /** Every timed step, in order (the bench merges rounds from these). */
+  timesMs?: number[];
   /** Peak resident set size of the peer's own process. */
   peakRssBytes?: number;
   /** RSS once the framework is loaded, before the network exists (its fixed cost). */
@@ -63,12 +67,12 @@ export function resolveTraining(g: Graph, scheme: Scheme): Record<string, LayerT
 }
 
 /** Median and 10th/90th percentiles (nearest rank) of step times. */
-export function summarise(ms: number[]): { medianMs: number; p10Ms: number; p90Ms: number; steps: number } {
+export function summarise(ms: number[]): { medianMs: number; p10Ms: number; p90Ms: number; steps: number; timesMs: number[] } {
   const s = [...ms].sort((a, b) => a - b);
   const at = (q: number): number => s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]!;
   const mid = s.length >> 1;
   const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return { medianMs: median, p10Ms: at(0.1), p90Ms: at(0.9), steps: s.length };
+  return { medianMs: median, p10Ms: at(0.1), p90Ms: at(0.9), steps: s.length, timesMs: ms };
 }
 
 /**

@@ -149,7 +149,7 @@ async function main(): Promise<void> {
     const missing = GRADIENT_KERNELS.filter((k) => !tf.getKernel(k, backend));
     // The forward pass alone, so the backend still says something about its speed.
     const fwd = timeSteps({ ...job, warmup: Math.min(job.warmup, 3) }, (i) => { tf.tidy(() => { forward(job, layers, xs[i % xs.length]!).dataSync(); }); });
-    const f = summarise(fwd);
+    const { timesMs: _, ...f } = summarise(fwd);
     r = {
       peer: `tfjs-${backend}`, measured: false,
       note: `training step fails: ${(e as Error).message}${missing.length ? ` (kernels missing on ${backend}: ${missing.join(', ')})` : ''}`,

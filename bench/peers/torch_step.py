@@ -156,7 +156,7 @@ def main():
         "measured": True,
         "note": ("weights of %s train on a fraction of their input channels: PyTorch computes the whole "
                  "weight gradient and masks it" % ", ".join(partial)) if partial else None,
-        "medianMs": median, "p10Ms": at(0.1), "p90Ms": at(0.9), "steps": len(s),
+        "medianMs": median, "p10Ms": at(0.1), "p90Ms": at(0.9), "steps": len(s), "timesMs": times,
         "peakRssBytes": peak_rss(),
         "baseRssBytes": base_rss,
         "info": {"torch": torch.__version__, "threads": torch.get_num_threads(),
