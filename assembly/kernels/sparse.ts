@@ -53,7 +53,8 @@ export function sparse1x1ForwardS8(
   const pairs = (format & 1) != 0;
   const wide = (format & 2) == 0;
   if (ASC_FEATURE_SIMD) {
-    if (scratch != 0) {
+    // A few pixels (a dense layer: one) fill too little of a tile to pay for the transposes.
+    if (scratch != 0 && P >= 8) {
       for (let p0 = 0; p0 < P; p0 += FT) forwardTile(x, min<i32>(FT, P - p0), p0, CI, zx, nz, pairs, wide, bias, mult, shift, y, CO, zy, lo, hi, scratch);
       return;
     }
@@ -96,12 +97,17 @@ function forwardTile(
   y: usize, CO: i32, zy: i32, lo: i32, hi: i32, scratch: usize,
 ): void {
   const tileBytes = <usize>(((CI + 1) >> 1) << 5);
+  // Whole 16x16 blocks by shuffles, the rest (short tiles, channels past a multiple of 16) byte by byte.
+  let c0 = 0;
+  if (n == FT) {
+    for (; c0 + 16 <= CI; c0 += 16) transpose16(x + <usize>(p0 * CI + c0), <usize>CI, scratch + (<usize>c0 << 4), pairs);
+  }
   for (let p = 0; p < n; p++) {
     const xp = x + <usize>((p0 + p) * CI);
     if (pairs) {
-      for (let c = 0; c < CI; c++) store<i8>(scratch + <usize>(((c >> 1) << 5) + (p << 1) + (c & 1)), load<i8>(xp + <usize>c));
+      for (let c = c0; c < CI; c++) store<i8>(scratch + <usize>(((c >> 1) << 5) + (p << 1) + (c & 1)), load<i8>(xp + <usize>c));
     } else {
-      for (let c = 0; c < CI; c++) store<i8>(scratch + <usize>((c << 4) + p), load<i8>(xp + <usize>c));
+      for (let c = c0; c < CI; c++) store<i8>(scratch + <usize>((c << 4) + p), load<i8>(xp + <usize>c));
     }
   }
   const stage = scratch + tileBytes;
@@ -166,6 +172,131 @@ function forwardTile(
       v128.store(stage, q);
       for (let p = 0; p < n; p++) store<i8>(yp + <usize>(p * CO), load<i8>(stage + <usize>p));
     }
+  }
+}
+
+/**
+ * 16 pixels x 16 channels of int8 from HWC rows (`src`, row stride `stride`) into the
+ * tile: channel-major (16 bytes a channel at dst) or, for pairs, two channels interleaved
+ * pixel by pixel (32 bytes a pair). Four rounds of byte interleaves transpose 16x16.
+ */
+// @ts-ignore: decorator
+@inline
+function transpose16(src: usize, stride: usize, dst: usize, pairs: bool): void {
+  const r0 = v128.load(src + 0 * stride);
+  const r1 = v128.load(src + 1 * stride);
+  const r2 = v128.load(src + 2 * stride);
+  const r3 = v128.load(src + 3 * stride);
+  const r4 = v128.load(src + 4 * stride);
+  const r5 = v128.load(src + 5 * stride);
+  const r6 = v128.load(src + 6 * stride);
+  const r7 = v128.load(src + 7 * stride);
+  const r8 = v128.load(src + 8 * stride);
+  const r9 = v128.load(src + 9 * stride);
+  const r10 = v128.load(src + 10 * stride);
+  const r11 = v128.load(src + 11 * stride);
+  const r12 = v128.load(src + 12 * stride);
+  const r13 = v128.load(src + 13 * stride);
+  const r14 = v128.load(src + 14 * stride);
+  const r15 = v128.load(src + 15 * stride);
+  const a0 = i8x16.shuffle(r0, r8, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const a1 = i8x16.shuffle(r0, r8, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const a2 = i8x16.shuffle(r1, r9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const a3 = i8x16.shuffle(r1, r9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const a4 = i8x16.shuffle(r2, r10, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const a5 = i8x16.shuffle(r2, r10, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const a6 = i8x16.shuffle(r3, r11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const a7 = i8x16.shuffle(r3, r11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const a8 = i8x16.shuffle(r4, r12, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const a9 = i8x16.shuffle(r4, r12, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const a10 = i8x16.shuffle(r5, r13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const a11 = i8x16.shuffle(r5, r13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const a12 = i8x16.shuffle(r6, r14, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const a13 = i8x16.shuffle(r6, r14, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const a14 = i8x16.shuffle(r7, r15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const a15 = i8x16.shuffle(r7, r15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const b0 = i8x16.shuffle(a0, a8, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const b1 = i8x16.shuffle(a0, a8, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const b2 = i8x16.shuffle(a1, a9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const b3 = i8x16.shuffle(a1, a9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const b4 = i8x16.shuffle(a2, a10, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const b5 = i8x16.shuffle(a2, a10, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const b6 = i8x16.shuffle(a3, a11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const b7 = i8x16.shuffle(a3, a11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const b8 = i8x16.shuffle(a4, a12, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const b9 = i8x16.shuffle(a4, a12, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const b10 = i8x16.shuffle(a5, a13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const b11 = i8x16.shuffle(a5, a13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const b12 = i8x16.shuffle(a6, a14, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const b13 = i8x16.shuffle(a6, a14, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const b14 = i8x16.shuffle(a7, a15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const b15 = i8x16.shuffle(a7, a15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const c0 = i8x16.shuffle(b0, b8, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const c1 = i8x16.shuffle(b0, b8, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const c2 = i8x16.shuffle(b1, b9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const c3 = i8x16.shuffle(b1, b9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const c4 = i8x16.shuffle(b2, b10, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const c5 = i8x16.shuffle(b2, b10, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const c6 = i8x16.shuffle(b3, b11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const c7 = i8x16.shuffle(b3, b11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const c8 = i8x16.shuffle(b4, b12, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const c9 = i8x16.shuffle(b4, b12, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const c10 = i8x16.shuffle(b5, b13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const c11 = i8x16.shuffle(b5, b13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const c12 = i8x16.shuffle(b6, b14, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const c13 = i8x16.shuffle(b6, b14, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const c14 = i8x16.shuffle(b7, b15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const c15 = i8x16.shuffle(b7, b15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const d0 = i8x16.shuffle(c0, c8, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const d1 = i8x16.shuffle(c0, c8, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const d2 = i8x16.shuffle(c1, c9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const d3 = i8x16.shuffle(c1, c9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const d4 = i8x16.shuffle(c2, c10, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const d5 = i8x16.shuffle(c2, c10, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const d6 = i8x16.shuffle(c3, c11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const d7 = i8x16.shuffle(c3, c11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const d8 = i8x16.shuffle(c4, c12, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const d9 = i8x16.shuffle(c4, c12, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const d10 = i8x16.shuffle(c5, c13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const d11 = i8x16.shuffle(c5, c13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const d12 = i8x16.shuffle(c6, c14, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const d13 = i8x16.shuffle(c6, c14, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const d14 = i8x16.shuffle(c7, c15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const d15 = i8x16.shuffle(c7, c15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  if (pairs) {
+    v128.store(dst, i8x16.shuffle(d0, d1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), 0);
+    v128.store(dst, i8x16.shuffle(d0, d1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 16);
+    v128.store(dst, i8x16.shuffle(d2, d3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), 32);
+    v128.store(dst, i8x16.shuffle(d2, d3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 48);
+    v128.store(dst, i8x16.shuffle(d4, d5, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), 64);
+    v128.store(dst, i8x16.shuffle(d4, d5, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 80);
+    v128.store(dst, i8x16.shuffle(d6, d7, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), 96);
+    v128.store(dst, i8x16.shuffle(d6, d7, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 112);
+    v128.store(dst, i8x16.shuffle(d8, d9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), 128);
+    v128.store(dst, i8x16.shuffle(d8, d9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 144);
+    v128.store(dst, i8x16.shuffle(d10, d11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), 160);
+    v128.store(dst, i8x16.shuffle(d10, d11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 176);
+    v128.store(dst, i8x16.shuffle(d12, d13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), 192);
+    v128.store(dst, i8x16.shuffle(d12, d13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 208);
+    v128.store(dst, i8x16.shuffle(d14, d15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), 224);
+    v128.store(dst, i8x16.shuffle(d14, d15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 240);
+  } else {
+    v128.store(dst, d0, 0);
+    v128.store(dst, d1, 16);
+    v128.store(dst, d2, 32);
+    v128.store(dst, d3, 48);
+    v128.store(dst, d4, 64);
+    v128.store(dst, d5, 80);
+    v128.store(dst, d6, 96);
+    v128.store(dst, d7, 112);
+    v128.store(dst, d8, 128);
+    v128.store(dst, d9, 144);
+    v128.store(dst, d10, 160);
+    v128.store(dst, d11, 176);
+    v128.store(dst, d12, 192);
+    v128.store(dst, d13, 208);
+    v128.store(dst, d14, 224);
+    v128.store(dst, d15, 240);
   }
 }
 
@@ -256,7 +387,7 @@ export function sparse1x1BackwardInputF32(
   const pairs = (format & 1) != 0;
   const wide = (format & 2) == 0;
   if (ASC_FEATURE_SIMD) {
-    if (scratch != 0) {
+    if (scratch != 0 && P >= BT) {
       for (let p0 = 0; p0 < P; p0 += BT) {
         const n = min<i32>(BT, P - p0);
         if (!backwardTile(gy, n, p0, CO, nz, pairs, wide, wScale, gx, CI, accumulate, scratch)) {
@@ -354,9 +485,15 @@ function backwardTile(
   const rows = pairs ? (CI + 1) & ~1 : CI;
   if (accumulate) {
     if (n < BT) memory.fill(scratch, 0, <usize>rows << 4);
+    let c0 = 0;
+    if (n == BT) {
+      const g0 = gx + (<usize>(p0 * CI) << 2);
+      const rs = <usize>CI << 2;
+      for (; c0 + 4 <= CI; c0 += 4) transpose4(g0 + (<usize>c0 << 2), rs, scratch + (<usize>c0 << 4), 16);
+    }
     for (let p = 0; p < n; p++) {
       const gxp = gx + (<usize>((p0 + p) * CI) << 2);
-      for (let c = 0; c < CI; c++) store<f32>(scratch + (<usize>((c << 2) + p) << 2), load<f32>(gxp + (<usize>c << 2)));
+      for (let c = c0; c < CI; c++) store<f32>(scratch + (<usize>((c << 2) + p) << 2), load<f32>(gxp + (<usize>c << 2)));
     }
   } else {
     memory.fill(scratch, 0, <usize>rows << 4);
@@ -367,14 +504,29 @@ function backwardTile(
   const negZero = i32x4.splat(<i32>0x80000000);
   let bad = i32x4.splat(0);
   let positive = i32x4.splat(0);
+  const cs = <usize>CO << 2;
+  // Output gradients of 4 channels for the 4 pixels, transposed in registers (full tiles).
+  let q0 = zero, q1 = zero, q2 = zero, q3 = zero;
+  const CO4 = n == BT ? CO & ~3 : 0;
   for (let co = 0; co < CO; co++) {
     let gv = f32x4.splat(0);
     const gp = gy + (<usize>(p0 * CO + co) << 2);
-    const cs = <usize>CO << 2;
-    gv = f32x4.replace_lane(gv, 0, load<f32>(gp));
-    if (n > 1) gv = f32x4.replace_lane(gv, 1, load<f32>(gp + cs));
-    if (n > 2) gv = f32x4.replace_lane(gv, 2, load<f32>(gp + 2 * cs));
-    if (n > 3) gv = f32x4.replace_lane(gv, 3, load<f32>(gp + 3 * cs));
+    if (co < CO4) {
+      const j = co & 3;
+      if (j == 0) {
+        const a = v128.load(gp), b = v128.load(gp + cs), c = v128.load(gp + 2 * cs), d = v128.load(gp + 3 * cs);
+        const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(a, b, 2, 6, 3, 7);
+        const t2 = v128.shuffle<i32>(c, d, 0, 4, 1, 5), t3 = v128.shuffle<i32>(c, d, 2, 6, 3, 7);
+        q0 = v128.shuffle<i64>(t0, t2, 0, 2); q1 = v128.shuffle<i64>(t0, t2, 1, 3);
+        q2 = v128.shuffle<i64>(t1, t3, 0, 2); q3 = v128.shuffle<i64>(t1, t3, 1, 3);
+      }
+      gv = j == 0 ? q0 : j == 1 ? q1 : j == 2 ? q2 : q3;
+    } else {
+      gv = f32x4.replace_lane(gv, 0, load<f32>(gp));
+      if (n > 1) gv = f32x4.replace_lane(gv, 1, load<f32>(gp + cs));
+      if (n > 2) gv = f32x4.replace_lane(gv, 2, load<f32>(gp + 2 * cs));
+      if (n > 3) gv = f32x4.replace_lane(gv, 3, load<f32>(gp + 3 * cs));
+    }
     gv = f32x4.mul(gv, f32x4.splat(load<f32>(wScale + (<usize>co << 2))));
     // NaN or ±inf makes g - g non-zero (NaN).
     bad = v128.or(bad, f32x4.ne(f32x4.sub(gv, gv), zero));
@@ -404,11 +556,30 @@ function backwardTile(
     v = v128.andnot(v, v128.and(i32x4.eq(v, fix), fix));
     v128.store(t, v);
   }
+  let c0 = 0;
+  if (n == BT) {
+    const g0 = gx + (<usize>(p0 * CI) << 2);
+    const rs = <usize>CI << 2;
+    for (; c0 + 4 <= CI; c0 += 4) transpose4(scratch + (<usize>c0 << 4), 16, g0 + (<usize>c0 << 2), rs);
+  }
   for (let p = 0; p < n; p++) {
     const gxp = gx + (<usize>((p0 + p) * CI) << 2);
-    for (let c = 0; c < CI; c++) store<f32>(gxp + (<usize>c << 2), load<f32>(scratch + (<usize>((c << 2) + p) << 2)));
+    for (let c = c0; c < CI; c++) store<f32>(gxp + (<usize>c << 2), load<f32>(scratch + (<usize>((c << 2) + p) << 2)));
   }
   return true;
+}
+
+/** A 4x4 block of 32-bit values: rows of 4 at src (stride ss bytes) become columns at dst (stride ds). */
+// @ts-ignore: decorator
+@inline
+function transpose4(src: usize, ss: usize, dst: usize, ds: usize): void {
+  const a = v128.load(src), b = v128.load(src + ss), c = v128.load(src + 2 * ss), d = v128.load(src + 3 * ss);
+  const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(a, b, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(c, d, 0, 4, 1, 5), t3 = v128.shuffle<i32>(c, d, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<i64>(t0, t2, 0, 2));
+  v128.store(dst + ds, v128.shuffle<i64>(t0, t2, 1, 3));
+  v128.store(dst + 2 * ds, v128.shuffle<i64>(t1, t3, 0, 2));
+  v128.store(dst + 3 * ds, v128.shuffle<i64>(t1, t3, 1, 3));
 }
 
 /**
