@@ -19,11 +19,17 @@ import { packageRoot } from '../compiler/codegen/build.js';
 import { writeFileAtomic } from '../host/io/atomic.js';
 import { type WasmKernels, compileAsModule, currentKernelsEntry, instantiateKernels, kernelsAtRevision } from './support/wasm-kernels.js';
 import { KERNEL_CASES, type KernelCase } from './support/kernel-cases.js';
-import { medianRate } from './support/timing.js';
+import { TIMING_CLOCK, medianRate, pairedRates } from './support/timing.js';
 
 /** The commit before the SIMD kernels (issue 6): what "before" means in the table. */
 export const DEFAULT_BASELINE = 'ebdff40';
 
+/**
+ * Rates are medians over runs; ratios (ofRoofline, simdOverScalar, speed-ups) are medians
+ * of per-run ratios of two calls timed in alternating batches. ofRoofline is the median ratio of the kernel's rate to the roofline probe's, timed in
+ * alternating batches (robust to the machine's load changing during the run); the
+ * scalar fraction uses the same reference.
+ */
 export interface KernelRow {
   name: string;
   shape: string;
@@ -41,6 +47,7 @@ export interface KernelRow {
 export interface KernelBenchResult {
   machine: { cpu: string; cores: number; node: string; v8: string; platform: string };
   date: string;
+  timing: string;
   baseline: string | null;
   roofline: { macPerS: number; variants: Record<string, number> };
   kernels: KernelRow[];
@@ -59,7 +66,9 @@ const ROOFLINE_VARIANTS = [
   ['rooflineDot2x4S8', 8, '2x4 block, int8 operands widened on load'],
 ] as const;
 
-async function measureRoofline(quick: boolean): Promise<KernelBenchResult['roofline']> {
+interface Roofline { result: KernelBenchResult['roofline']; call: () => unknown; work: number }
+
+async function measureRoofline(quick: boolean): Promise<Roofline> {
   const k = await instantiateKernels(await compileAsModule(join(packageRoot(), 'assembly', 'kernels', 'roofline.ts'), true));
   const n = 256;
   const x = k.alloc(4 * n * 2);
@@ -67,19 +76,22 @@ async function measureRoofline(quick: boolean): Promise<KernelBenchResult['roofl
   const bytes = new Uint8Array(k.memory.buffer);
   for (let i = x; i < w + 4 * n * 2; i++) bytes[i] = (i * 37) & 0x7f;
   const variants: Record<string, number> = {};
+  let best: Roofline | null = null;
   for (const [name, perN, label] of ROOFLINE_VARIANTS) {
     const f = k.fn(name);
-    const reps = 2000;
-    variants[label] = medianRate(() => f(x, w, n, reps), reps * perN * n, quick);
+    const reps = 200;
+    const call = (): unknown => f(x, w, n, reps);
+    const work = reps * perN * n;
+    variants[label] = medianRate(call, work, quick);
+    if (!best || variants[label]! > best.result.macPerS) best = { result: { macPerS: variants[label]!, variants }, call, work };
   }
-  return { macPerS: Math.max(...Object.values(variants)), variants };
+  return best!;
 }
 
-/** MAC/s of one kernel case in one module. */
-function measureCase(k: WasmKernels, c: KernelCase, quick: boolean): number {
+/** The timed call of a case in a module (its buffers freshly allocated and filled). */
+function callOf(k: WasmKernels, c: KernelCase): () => unknown {
   k.reset();
-  const call = c.setup(k);
-  return medianRate(call, c.macs, quick);
+  return c.setup(k);
 }
 
 export async function runKernelBench(opts: Options = {}): Promise<KernelBenchResult> {
@@ -99,26 +111,39 @@ export async function runKernelBench(opts: Options = {}): Promise<KernelBenchRes
   } else {
     log(`(baseline ${baselineRev} not available: no before/after columns)`);
   }
-  const roofline = await measureRoofline(quick);
+  const roof = await measureRoofline(quick);
+  const roofline = roof.result;
   const rows: KernelRow[] = [];
   for (const c of KERNEL_CASES.filter((k) => !opts.only || k.name.includes(opts.only))) {
-    const s = measureCase(simd, c, quick);
-    const sc = measureCase(scalar, c, quick);
-    const b = before ? { simd: measureCase(before.simd, c, quick), scalar: measureCase(before.scalar, c, quick) } : null;
+    // Every ratio comes from alternating batches of the two calls (see pairedRates).
+    const now = { simd: callOf(simd, c), scalar: callOf(scalar, c) };
+    const vsRoof = pairedRates(now.simd, c.macs, roof.call, roof.work, quick);
+    const vsScalar = pairedRates(now.simd, c.macs, now.scalar, c.macs, quick);
+    let b: KernelRow['before'] = null;
+    let speedupSimd: number | null = null;
+    let speedupScalar: number | null = null;
+    if (before) {
+      const simdAB = pairedRates(now.simd, c.macs, callOf(before.simd, c), c.macs, quick);
+      const scalarAB = pairedRates(now.scalar, c.macs, callOf(before.scalar, c), c.macs, quick);
+      b = { simd: simdAB.refRate, scalar: scalarAB.refRate };
+      speedupSimd = simdAB.ratio;
+      speedupScalar = scalarAB.ratio;
+    }
     rows.push({
       name: c.name, shape: c.shape, macs: c.macs,
-      simd: { macPerS: s, ofRoofline: s / roofline.macPerS },
-      scalar: { macPerS: sc, ofRoofline: sc / roofline.macPerS },
-      simdOverScalar: s / sc,
+      simd: { macPerS: vsRoof.rate, ofRoofline: vsRoof.ratio },
+      scalar: { macPerS: vsScalar.refRate, ofRoofline: vsRoof.ratio / vsScalar.ratio },
+      simdOverScalar: vsScalar.ratio,
       before: b,
-      speedupSimd: b ? s / b.simd : null,
-      speedupScalar: b ? sc / b.scalar : null,
+      speedupSimd,
+      speedupScalar,
     });
   }
   const cpu = cpus();
   const result: KernelBenchResult = {
     machine: { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, v8: process.versions.v8, platform: `${process.platform}-${process.arch}` },
     date: new Date().toISOString(),
+    timing: TIMING_CLOCK,
     baseline: before ? baselineRev : null,
     roofline,
     kernels: rows,

@@ -179,3 +179,47 @@ export function depthwise3x3InPlaceRowF32(
     }
   }
 }
+
+/**
+ * pointwiseInputGradRange for two input pixels at once (gx at gxa/gxb, output gradients
+ * at gya/gyb): each converted weight vector feeds both pixels. A pixel whose g_co is 0
+ * skips that term, exactly as the single-pixel loop does.
+ */
+export function pointwiseInputGradPair(
+  gxa: usize, gxb: usize, gya: usize, gyb: usize, wScale: usize, CO: i32, wBase: usize, wStride: i32, ciFrom: i32, ciTo: i32,
+): i32 {
+  let ci = ciFrom;
+  for (; ci + 16 <= ciTo; ci += 16) {
+    const pa = gxa + (<usize>ci << 2);
+    const pb = gxb + (<usize>ci << 2);
+    let a0 = v128.load(pa); let a1 = v128.load(pa, 16); let a2 = v128.load(pa, 32); let a3 = v128.load(pa, 48);
+    let b0 = v128.load(pb); let b1 = v128.load(pb, 16); let b2 = v128.load(pb, 32); let b3 = v128.load(pb, 48);
+    const wc = wBase + <usize>(ci - ciFrom);
+    for (let co = 0; co < CO; co++) {
+      const s = load<f32>(wScale + (<usize>co << 2));
+      const ga = load<f32>(gya + (<usize>co << 2)) * s;
+      const gb = load<f32>(gyb + (<usize>co << 2)) * s;
+      if (ga == 0 && gb == 0) continue;
+      const wb = v128.load(wc + <usize>(co * wStride));
+      const wl = i16x8.extend_low_i8x16_s(wb);
+      const wh = i16x8.extend_high_i8x16_s(wb);
+      const w0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(wl));
+      const w1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(wl));
+      const w2 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(wh));
+      const w3 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(wh));
+      if (ga != 0) {
+        const gv = f32x4.splat(ga);
+        a0 = f32x4.add(a0, f32x4.mul(gv, w0)); a1 = f32x4.add(a1, f32x4.mul(gv, w1));
+        a2 = f32x4.add(a2, f32x4.mul(gv, w2)); a3 = f32x4.add(a3, f32x4.mul(gv, w3));
+      }
+      if (gb != 0) {
+        const gv = f32x4.splat(gb);
+        b0 = f32x4.add(b0, f32x4.mul(gv, w0)); b1 = f32x4.add(b1, f32x4.mul(gv, w1));
+        b2 = f32x4.add(b2, f32x4.mul(gv, w2)); b3 = f32x4.add(b3, f32x4.mul(gv, w3));
+      }
+    }
+    v128.store(pa, a0); v128.store(pa, a1, 16); v128.store(pa, a2, 32); v128.store(pa, a3, 48);
+    v128.store(pb, b0); v128.store(pb, b1, 16); v128.store(pb, b2, 32); v128.store(pb, b3, 48);
+  }
+  return ci;
+}

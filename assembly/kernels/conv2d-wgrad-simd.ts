@@ -132,7 +132,32 @@ export function denseWeightUpdate4(
   const sv = f32x4.splat(sx);
   const s = load<f32>(wScale + (<usize>co << 2));
   const base = ((co * KH + kh) * KW + kw) * K;
+  const vz16 = i16x8.splat(<i16>zx);
   let ci = 0;
+  for (; ci + 16 <= K; ci += 16) {
+    // 16 channels: one gy broadcast and one 16-byte x load per position feed 16 sums
+    let a0 = f32x4.splat(0); let a1 = f32x4.splat(0); let a2 = f32x4.splat(0); let a3 = f32x4.splat(0);
+    for (let oh = 0; oh < OH; oh++) {
+      const ih = oh * stride - pad + kh;
+      if (ih < 0 || ih >= H) continue;
+      for (let ow = 0; ow < OW; ow++) {
+        const iw = ow * stride - pad + kw;
+        if (iw < 0 || iw >= W) continue;
+        const gv = f32x4.splat(load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)));
+        const xb = v128.load(x + <usize>((ih * W + iw) * XC + ci));
+        const xl = i16x8.sub(i16x8.extend_low_i8x16_s(xb), vz16);
+        const xh = i16x8.sub(i16x8.extend_high_i8x16_s(xb), vz16);
+        a0 = f32x4.add(a0, f32x4.mul(gv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(xl))));
+        a1 = f32x4.add(a1, f32x4.mul(gv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(xl))));
+        a2 = f32x4.add(a2, f32x4.mul(gv, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(xh))));
+        a3 = f32x4.add(a3, f32x4.mul(gv, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(xh))));
+      }
+    }
+    update4(f32x4.mul(a0, sv), s, base + ci, w, vel, lr, mu, qas, rng);
+    update4(f32x4.mul(a1, sv), s, base + ci + 4, w, vel, lr, mu, qas, rng);
+    update4(f32x4.mul(a2, sv), s, base + ci + 8, w, vel, lr, mu, qas, rng);
+    update4(f32x4.mul(a3, sv), s, base + ci + 12, w, vel, lr, mu, qas, rng);
+  }
   for (; ci + 4 <= K; ci += 4) {
     const gv = f32x4.mul(denseGrad4(gy, OH, OW, CO, co, x, H, W, XC, ci, vz, kh, kw, stride, pad), sv);
     update4(gv, s, base + ci, w, vel, lr, mu, qas, rng);

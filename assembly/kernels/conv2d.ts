@@ -5,7 +5,7 @@
 import { dotS8 } from './dot';
 import { requant } from './requant';
 import { denseRowsS8, depthwise3x3RowsS8 } from './conv2d-fwd-simd';
-import { pointwiseInputGradRange, axpyI8F32, depthwise3x3InputGradF32, depthwise3x3InPlaceRowF32 } from './conv2d-bwd-simd';
+import { pointwiseInputGradRange, pointwiseInputGradPair, axpyI8F32, depthwise3x3InputGradF32, depthwise3x3InPlaceRowF32 } from './conv2d-bwd-simd';
 import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightUpdate, biasGrad4, laneOf } from './conv2d-wgrad-simd';
 import { integerGradient, withMomentum, stepInt8, stepInt32 } from './update';
 
@@ -119,7 +119,23 @@ export function conv2dBackwardInputF32(
       // 1x1: each input pixel gets the terms of one output pixel, co ascending
       const first = split == 0 ? C : split;
       for (let oh = 0; oh < OH; oh++) {
-        for (let ow = 0; ow < OW; ow++) {
+        let ow = 0;
+        for (; ow + 2 <= OW; ow += 2) {
+          // pixel pairs for the 16-channel blocks, then each pixel's remaining channels
+          const gya = gy + (<usize>((oh * OW + ow) * CO) << 2);
+          const gyb = gya + (<usize>CO << 2);
+          const gxa = gx + (<usize>(((oh * stride) * W + ow * stride) * C) << 2);
+          const gxb = gxa + (<usize>(stride * C) << 2);
+          const d1 = pointwiseInputGradPair(gxa, gxb, gya, gyb, wScale, CO, w, first, 0, first);
+          pointwiseInputGradRange(gxa, gya, wScale, CO, w + <usize>d1, first, d1, first);
+          pointwiseInputGradRange(gxb, gyb, wScale, CO, w + <usize>d1, first, d1, first);
+          if (first < C) {
+            const d2 = pointwiseInputGradPair(gxa, gxb, gya, gyb, wScale, CO, w2, C - first, first, C);
+            pointwiseInputGradRange(gxa, gya, wScale, CO, w2 + <usize>(d2 - first), C - first, d2, C);
+            pointwiseInputGradRange(gxb, gyb, wScale, CO, w2 + <usize>(d2 - first), C - first, d2, C);
+          }
+        }
+        for (; ow < OW; ow++) {
           const gyp = gy + (<usize>((oh * OW + ow) * CO) << 2);
           const gxp = gx + (<usize>(((oh * stride) * W + ow * stride) * C) << 2);
           pointwiseInputGradRange(gxp, gyp, wScale, CO, w, first, 0, first);
