@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompileOptions } from '../compiler/index.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
-import { loadParams } from '../compiler/ir/params.js';
+import { f32ToBase64, loadParams } from '../compiler/ir/params.js';
 import { quantizeMultiplier } from '../compiler/quantize/fixedpoint.js';
 import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
 import { biasOnlyScheme, lastKScheme } from '../compiler/sparse/parse.js';
@@ -311,6 +311,27 @@ describe('compile --prune: the sparse kernels train bit-identically to the prune
       expect(dense.artifact.manifest.memory.breakdown.frozenParamsBytes - m.memory.breakdown.frozenParamsBytes).toBeGreaterThan(m.sparse!.flashSavedBytes * 0.8);
     }, 300_000);
   }
+});
+
+describe('imported sparse weights run on the sparse kernels without --prune', () => {
+  it('a frozen 1x1 layer stored with 60% zeros is detected, reported and trains bit-identically to dense', async () => {
+    const spec = gapHeadSpec();
+    const graph = buildGraph(spec);
+    const params = loadParams(graph, spec);
+    const rng = new Rng(3);
+    const pw = params.get('pw')!.weight;
+    for (let i = 0; i < pw.length; i++) if (rng.next() < 0.6) pw[i] = 0;
+    spec.params = Object.fromEntries([...params].map(([name, p]) => [name, { weight: f32ToBase64(p.weight), bias: f32ToBase64(p.bias) }]));
+    const base: CompileOptions = { target: getTarget('desktop'), scheme: biasOnlyScheme(graph) };
+    const sparse = await trainCheckpoint(spec, base, 'imported-sparse', 'simd');
+    expect(sparse.artifact.manifest.sparse!.prune).toBeNull();
+    const layers = sparse.artifact.manifest.sparse!.layers;
+    expect(layers.map((l) => [l.name, l.pruned])).toEqual([['pw', false]]); // head and fc stay dense: no zeros
+    expect(layers[0]!.sparsity).toBeGreaterThanOrEqual(0.5);
+    const dense = await trainCheckpoint(spec, { ...base, sparseKernels: false }, 'imported-dense', 'simd');
+    expect(dense.artifact.manifest.sparse).toBeUndefined();
+    expect(Buffer.compare(sparse.ckpt, dense.ckpt)).toBe(0);
+  }, 300_000);
 });
 
 describe('tinytrain compile --prune (CLI)', () => {
