@@ -86,7 +86,7 @@ export function registerCompile(program: Command): void {
           `optimizer ${kb(b.optimizerStateBytes)}, reserve ${kb(b.runtimeReserveBytes)}${target.kind === 'mcu' ? '' : `, frozen params ${kb(b.frozenParamsBytes)}`})`,
         `  Flash needed  ${kb(m.memory.flashBytes)}  (code ${kb(b.codeBytes)}, weights image ${kb(m.image.bytes)})`,
         ...(sp ? [`  sparse        ${sp.layers.length} frozen 1x1 layers on sparse kernels, ${kb(sp.flashSavedBytes)} Flash saved` +
-          (sp.layers.length ? ` (sparsity ${sp.layers.map((l) => `${l.name} ${(100 * l.sparsity).toFixed(0)}%`).join(', ')})` : '')] : []),
+          (sp.layers.length ? `, sparsity ${sparsityRange(sp.layers.map((l) => l.sparsity))} (per layer: manifest.json "sparse")` : '')] : []),
       ].join('\n'));
     });
 }
@@ -98,3 +98,8 @@ function choiceOption<T extends string>(name: string, choices: readonly T[]): (v
     return v as T;
   };
 }
+
+const sparsityRange = (xs: number[]): string => {
+  const [lo, hi] = [Math.min(...xs), Math.max(...xs)].map((x) => `${(100 * x).toFixed(0)}%`);
+  return lo === hi ? lo! : `${lo}-${hi}`;
+};
