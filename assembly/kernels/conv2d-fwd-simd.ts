@@ -316,6 +316,16 @@ function dwTap(inside: bool, xp: usize, wv: v128, vz: v128): v128 {
   return inside ? i16x8.mul(i16x8.sub(v128.load8x8_s(xp), vz), wv) : i16x8.splat(0);
 }
 
+/** Channels 0-3 of two taps interleaved (a0 b0 a1 b1 ...), so dot_i16x8_s sums the two taps per channel. */
+// @ts-ignore: decorator
+@inline
+function pairLo(a: v128, b: v128): v128 { return i16x8.shuffle(a, b, 0, 8, 1, 9, 2, 10, 3, 11); }
+
+/** Channels 4-7 of two taps interleaved. */
+// @ts-ignore: decorator
+@inline
+function pairHi(a: v128, b: v128): v128 { return i16x8.shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15); }
+
 /** Weights of tap `tap` for channels c..c+7 (depthwise layout [C,3,3], split like weightAddrDw). */
 // @ts-ignore: decorator
 @inline
@@ -356,6 +366,8 @@ export function depthwise3x3RowsS8(
     const k0 = dwWeights(w, w2, split, c, 0); const k1 = dwWeights(w, w2, split, c, 1); const k2 = dwWeights(w, w2, split, c, 2);
     const k3 = dwWeights(w, w2, split, c, 3); const k4 = dwWeights(w, w2, split, c, 4); const k5 = dwWeights(w, w2, split, c, 5);
     const k6 = dwWeights(w, w2, split, c, 6); const k7 = dwWeights(w, w2, split, c, 7); const k8 = dwWeights(w, w2, split, c, 8);
+    const p01l = pairLo(k0, k1); const p01h = pairHi(k0, k1); const p23l = pairLo(k2, k3); const p23h = pairHi(k2, k3);
+    const p45l = pairLo(k4, k5); const p45h = pairHi(k4, k5); const p67l = pairLo(k6, k7); const p67h = pairHi(k6, k7);
     const b0 = v128.load(bias + (<usize>c << 2));
     const b1 = v128.load(bias + (<usize>c << 2), 16);
     const mA = v128.load(mult + (<usize>c << 2)); const mB = v128.load(mult + (<usize>c << 2), 16);
@@ -372,11 +384,31 @@ export function depthwise3x3RowsS8(
       const x1 = x + <usize>((r1 ? (inRing == 0 ? ih + 1 : (ih + 1) % inRing) : <i32>0) * rowBytes + c);
       const x2 = x + <usize>((r2 ? (inRing == 0 ? ih + 2 : (ih + 2) % inRing) : <i32>0) * rowBytes + c);
       const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * C);
+      // output columns whose 3x3 window lies inside the image (when its rows do)
+      const owA = r0 && r1 && r2 ? (pad + stride - 1) / stride : OW;
+      const owB = r0 && r1 && r2 ? min(OW, (W - 3 + pad) / stride + 1) : 0;
+      const cStep = <usize>C;
       for (let ow = 0; ow < OW; ow++) {
         const iw = ow * stride - pad;
+        let lo4 = b0; let hi4 = b1;
+        if (ow >= owA && ow < owB) {
+          // interior: no bounds checks; taps in pairs (0,1) (2,3) (4,5) (6,7) interleaved per
+          // channel so one dot_i16x8_s adds two taps for 4 channels; tap 8 by a 16-bit multiply
+          const o = <usize>(iw * C);
+          const a0 = x0 + o; const a1 = x1 + o; const a2 = x2 + o;
+          let xa = i16x8.sub(v128.load8x8_s(a0), vz); let xb = i16x8.sub(v128.load8x8_s(a0 + cStep), vz);
+          lo4 = i32x4.add(lo4, i32x4.dot_i16x8_s(pairLo(xa, xb), p01l)); hi4 = i32x4.add(hi4, i32x4.dot_i16x8_s(pairHi(xa, xb), p01h));
+          xa = i16x8.sub(v128.load8x8_s(a0 + 2 * cStep), vz); xb = i16x8.sub(v128.load8x8_s(a1), vz);
+          lo4 = i32x4.add(lo4, i32x4.dot_i16x8_s(pairLo(xa, xb), p23l)); hi4 = i32x4.add(hi4, i32x4.dot_i16x8_s(pairHi(xa, xb), p23h));
+          xa = i16x8.sub(v128.load8x8_s(a1 + cStep), vz); xb = i16x8.sub(v128.load8x8_s(a1 + 2 * cStep), vz);
+          lo4 = i32x4.add(lo4, i32x4.dot_i16x8_s(pairLo(xa, xb), p45l)); hi4 = i32x4.add(hi4, i32x4.dot_i16x8_s(pairHi(xa, xb), p45h));
+          xa = i16x8.sub(v128.load8x8_s(a2), vz); xb = i16x8.sub(v128.load8x8_s(a2 + cStep), vz);
+          lo4 = i32x4.add(lo4, i32x4.dot_i16x8_s(pairLo(xa, xb), p67l)); hi4 = i32x4.add(hi4, i32x4.dot_i16x8_s(pairHi(xa, xb), p67h));
+          const p8 = i16x8.mul(i16x8.sub(v128.load8x8_s(a2 + 2 * cStep), vz), k8);
+          lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p8)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p8));
+        } else {
         const c0 = iw >= 0 && iw < W; const c1 = iw + 1 >= 0 && iw + 1 < W; const c2 = iw + 2 >= 0 && iw + 2 < W;
         const o0 = <usize>(c0 ? iw * C : <i32>0); const o1 = <usize>(c1 ? (iw + 1) * C : <i32>0); const o2 = <usize>(c2 ? (iw + 2) * C : <i32>0);
-        let lo4 = b0; let hi4 = b1;
         let p = dwTap(r0 && c0, x0 + o0, k0, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
         p = dwTap(r0 && c1, x0 + o1, k1, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
         p = dwTap(r0 && c2, x0 + o2, k2, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
@@ -386,6 +418,7 @@ export function depthwise3x3RowsS8(
         p = dwTap(r2 && c0, x2 + o0, k6, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
         p = dwTap(r2 && c1, x2 + o1, k7, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
         p = dwTap(r2 && c2, x2 + o2, k8, vz); lo4 = i32x4.add(lo4, i32x4.extend_low_i16x8_s(p)); hi4 = i32x4.add(hi4, i32x4.extend_high_i16x8_s(p));
+        }
         const yp = yrow + <usize>(ow * C);
         if (vec) {
           const qa = requant4v(lo4, mA, hA0, hA1, sA0, sA1, vzy, vlo, vhi);

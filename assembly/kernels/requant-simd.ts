@@ -44,9 +44,13 @@ export function requant4v(acc: v128, mv: v128, h0: v128, h1: v128, s0: v128, s1:
   const hi = i32x4.shuffle(p01, p23, 1, 3, 5, 7);
   const lo = i32x4.shuffle(p01, p23, 0, 2, 4, 6);
   const a = v128.or(i32x4.shl(hi, 1), i32x4.shr_u(lo, 31));
-  const q01 = f64x2.floor(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(a), h0), s0));
-  const q23 = f64x2.floor(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), h1), s1));
-  const q = i32x4.shuffle(i32x4.trunc_sat_f64x2_s_zero(q01), i32x4.trunc_sat_f64x2_s_zero(q23), 0, 1, 4, 5);
+  // floor, then back to i32 by adding 1.5 * 2^52: an integer-valued f64 below 2^51 in
+  // magnitude then holds itself, two's complement, in the low 32 bits of its mantissa
+  // (cheaper than trunc_sat, and exact here since |q| < 2^31)
+  const magic = f64x2.splat(6755399441055744.0);
+  const q01 = f64x2.add(f64x2.floor(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(a), h0), s0)), magic);
+  const q23 = f64x2.add(f64x2.floor(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), h1), s1)), magic);
+  const q = i32x4.shuffle(q01, q23, 0, 2, 4, 6);
   return i32x4.min_s(i32x4.max_s(i32x4.add(q, vzp), vlo), vhi);
 }
 
