@@ -104,25 +104,31 @@ class Heap {
   i32(a: Int32Array | Float32Array): number { const p = this.alloc(a.length * 4); new Uint8Array(this.mem.buffer, p, a.length * 4).set(new Uint8Array(a.buffer, a.byteOffset, a.length * 4)); return p; }
 }
 
-/** Median time of one call in µs: warm-up, then `runs` timed batches of enough calls to last ~`batchMs`. */
-function medianUs(f: () => void, runs: number, batchMs: number): number {
-  for (let i = 0; i < 3; i++) f();
-  let reps = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) f();
-    const dt = performance.now() - t0;
-    if (dt >= batchMs || reps >= 1 << 16) break;
-    reps *= 2;
-  }
-  const times: number[] = [];
+/**
+ * Median time of one call in µs for each of `fns`: warm-up, a batch size per function
+ * lasting ~`batchMs`, then `runs` rounds that time one batch of every function in turn
+ * (round-robin, so that load from other processes hits all of them alike).
+ */
+function medianUsAll(fns: Array<() => void>, runs: number, batchMs: number): number[] {
+  const reps = fns.map((f) => {
+    for (let i = 0; i < 3; i++) f();
+    let r = 1;
+    for (;;) {
+      const t0 = performance.now();
+      for (let i = 0; i < r; i++) f();
+      if (performance.now() - t0 >= batchMs || r >= 1 << 16) return r;
+      r *= 2;
+    }
+  });
+  const times = fns.map(() => [] as number[]);
   for (let k = 0; k < runs; k++) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) f();
-    times.push(((performance.now() - t0) * 1000) / reps);
+    fns.forEach((f, j) => {
+      const t0 = performance.now();
+      for (let i = 0; i < reps[j]!; i++) f();
+      times[j]!.push(((performance.now() - t0) * 1000) / reps[j]!);
+    });
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
 }
 
 export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<SparseBenchResult> {
@@ -133,7 +139,7 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
   const layers = pointwiseLayers(spec);
   const result: SparseBenchResult = {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, date: new Date().toISOString() },
-    method: `median of ${runs} timed batches (each >= ${batchMs} ms) after warm-up; random int8 weights magnitude-pruned per layer; ` +
+    method: `median of ${runs} timed batches (each >= ${batchMs} ms) after warm-up, dense and sparse variants timed round-robin; random int8 weights magnitude-pruned per layer; ` +
       'model speed-up = sum of dense medians / sum of sparse medians over the pointwise layers',
     summary: [],
     layers: [],
@@ -156,21 +162,24 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
         const dense = (w: number): (() => void) => direction === 'forward'
           ? () => k.fwdDense(x, 1, L.P, L.CI, 3, w, bias, mult, shift, y, 1, L.P, L.CO, -5, -128, 127, 1, 1, 1, 0, 0, 0, 0)
           : () => k.bwdDense(gy, 1, L.P, L.CO, w, wScale, gx, 1, L.P, L.CI, 1, 1, 1, 0, 0, 0, 0, 0);
-        // Dense time does not depend on the weights' values: measure once, on the 50% weights.
+        // Dense time does not depend on the weights' values: measured once, on the 50% weights.
         const w50 = h.bytes(prunedWeights(L.CO, L.CI, 0.5, 'unstructured', r));
-        const denseUs = medianUs(dense(w50), runs, batchMs);
-        const row: SparseBenchResult['layers'][number] = { build, direction, layer: L.name, shape: `${L.P}px ${L.CI}->${L.CO}`, denseUs, sparse: [] };
+        const cells: Array<{ structure: SparseStructure; sparsity: number; f: () => void }> = [];
         for (const structure of STRUCTURES) {
           for (const s of SPARSITIES) {
             const nz = h.bytes(encodeNzList(prunedWeights(L.CO, L.CI, s, structure, r), L.CO, L.CI, structure));
-            const pairs = nzFormat(L.CI, structure);
+            const format = nzFormat(L.CI, structure);
             const f = direction === 'forward'
-              ? () => k.fwdSparse(x, L.P, L.CI, 3, nz, pairs, bias, mult, shift, y, L.CO, -5, -128, 127, scratch)
-              : () => k.bwdSparse(gy, L.P, L.CO, nz, pairs, wScale, gx, L.CI, 0, scratch);
-            const us = medianUs(f, runs, batchMs);
-            row.sparse.push({ structure, sparsity: s, us, speedup: denseUs / us });
+              ? () => k.fwdSparse(x, L.P, L.CI, 3, nz, format, bias, mult, shift, y, L.CO, -5, -128, 127, scratch)
+              : () => k.bwdSparse(gy, L.P, L.CO, nz, format, wScale, gx, L.CI, 0, scratch);
+            cells.push({ structure, sparsity: s, f });
           }
         }
+        const [denseUs, ...us] = medianUsAll([dense(w50), ...cells.map((c) => c.f)], runs, batchMs);
+        const row: SparseBenchResult['layers'][number] = {
+          build, direction, layer: L.name, shape: `${L.P}px ${L.CI}->${L.CO}`, denseUs: denseUs!,
+          sparse: cells.map((c, i) => ({ structure: c.structure, sparsity: c.sparsity, us: us[i]!, speedup: denseUs! / us[i]! })),
+        };
         result.layers.push(row);
       }
       for (const structure of STRUCTURES) {

@@ -100,7 +100,7 @@ function forwardTile(
   // Whole 16x16 blocks by shuffles, the rest (short tiles, channels past a multiple of 16) byte by byte.
   let c0 = 0;
   if (n == FT) {
-    for (; c0 + 16 <= CI; c0 += 16) transpose16(x + <usize>(p0 * CI + c0), <usize>CI, scratch + (<usize>c0 << 4), pairs);
+    for (; c0 + 16 <= CI; c0 += 16) transpose16(x + <usize>(p0 * CI + c0), <usize>CI, scratch + (<usize>c0 << 4), 16, pairs);
   }
   for (let p = 0; p < n; p++) {
     const xp = x + <usize>((p0 + p) * CI);
@@ -111,6 +111,7 @@ function forwardTile(
     }
   }
   const stage = scratch + tileBytes;
+  const CO16 = n == FT ? CO & ~15 : 0;
   const idx = idxBase(nz, CO);
   const val = valBase(nz, CO, wide);
   for (let co = 0; co < CO; co++) {
@@ -166,7 +167,11 @@ function forwardTile(
     const sh = load<i32>(shift + (<usize>co << 2));
     const q = requant16(i32x4.add(a0, b), i32x4.add(a1, b), i32x4.add(a2, b), i32x4.add(a3, b), m, sh, zy, lo, hi);
     const yp = y + <usize>(p0 * CO + co);
-    if (n == FT) {
+    if (co < CO16) {
+      // 16 channels' results gather in `stage`, then go out as 16 pixel rows at once.
+      v128.store(stage + (<usize>(co & 15) << 4), q);
+      if ((co & 15) == 15) transpose16(stage, 16, yp - 15, <usize>CO, false);
+    } else if (n == FT) {
       storeColumn16(yp, CO, q);
     } else {
       v128.store(stage, q);
@@ -177,12 +182,12 @@ function forwardTile(
 
 /**
  * 16 pixels x 16 channels of int8 from HWC rows (`src`, row stride `stride`) into the
- * tile: channel-major (16 bytes a channel at dst) or, for pairs, two channels interleaved
+ * tile: channel-major (16 bytes a channel, rows `dstStride` apart) or, for pairs, two channels interleaved
  * pixel by pixel (32 bytes a pair). Four rounds of byte interleaves transpose 16x16.
  */
 // @ts-ignore: decorator
 @inline
-function transpose16(src: usize, stride: usize, dst: usize, pairs: bool): void {
+function transpose16(src: usize, stride: usize, dst: usize, dstStride: usize, pairs: bool): void {
   const r0 = v128.load(src + 0 * stride);
   const r1 = v128.load(src + 1 * stride);
   const r2 = v128.load(src + 2 * stride);
@@ -281,22 +286,22 @@ function transpose16(src: usize, stride: usize, dst: usize, pairs: bool): void {
     v128.store(dst, i8x16.shuffle(d14, d15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), 224);
     v128.store(dst, i8x16.shuffle(d14, d15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 240);
   } else {
-    v128.store(dst, d0, 0);
-    v128.store(dst, d1, 16);
-    v128.store(dst, d2, 32);
-    v128.store(dst, d3, 48);
-    v128.store(dst, d4, 64);
-    v128.store(dst, d5, 80);
-    v128.store(dst, d6, 96);
-    v128.store(dst, d7, 112);
-    v128.store(dst, d8, 128);
-    v128.store(dst, d9, 144);
-    v128.store(dst, d10, 160);
-    v128.store(dst, d11, 176);
-    v128.store(dst, d12, 192);
-    v128.store(dst, d13, 208);
-    v128.store(dst, d14, 224);
-    v128.store(dst, d15, 240);
+    v128.store(dst + 0 * dstStride, d0);
+    v128.store(dst + 1 * dstStride, d1);
+    v128.store(dst + 2 * dstStride, d2);
+    v128.store(dst + 3 * dstStride, d3);
+    v128.store(dst + 4 * dstStride, d4);
+    v128.store(dst + 5 * dstStride, d5);
+    v128.store(dst + 6 * dstStride, d6);
+    v128.store(dst + 7 * dstStride, d7);
+    v128.store(dst + 8 * dstStride, d8);
+    v128.store(dst + 9 * dstStride, d9);
+    v128.store(dst + 10 * dstStride, d10);
+    v128.store(dst + 11 * dstStride, d11);
+    v128.store(dst + 12 * dstStride, d12);
+    v128.store(dst + 13 * dstStride, d13);
+    v128.store(dst + 14 * dstStride, d14);
+    v128.store(dst + 15 * dstStride, d15);
   }
 }
 

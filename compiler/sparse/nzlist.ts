@@ -12,7 +12,8 @@ export type SparseStructure = 'unstructured' | 'pairs';
 
 /** Bytes of scratch the SIMD kernels need for CI input channels (forward and input gradient). */
 export function sparseScratchBytes(CI: number): number {
-  return 16 * CI + 32;
+  // input tile (16 bytes a channel, pairs rounded up) + 256 bytes of output staging
+  return 16 * CI + 16 + 256;
 }
 
 /** The kernels' `format` argument: bit 0 = pairs, bit 1 = u8 indices. */
