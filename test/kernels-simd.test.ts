@@ -88,6 +88,17 @@ function grads(rng: Rng, n: number): Float32Array {
   return a;
 }
 
+/**
+ * Output gradients of P pixels x CO channels where about a fifth of the pixels are all
+ * zero (as behind a ReLU mask): the only case where skipping a zero term and adding it
+ * differ (a -0 in gx stays -0 only if nothing, not even +0, is added to it).
+ */
+function gradsZeroPixels(rng: Rng, P: number, CO: number): Float32Array {
+  const a = grads(rng, P * CO);
+  for (let p = 0; p < P; p++) if (rng.next() < 0.2) a.fill(rng.next() < 0.5 ? 0 : -0, p * CO, (p + 1) * CO);
+  return a;
+}
+
 const int8Full = (rng: Rng, n: number): Int8Array => rng.int8s(n, -128, 127);
 const scalesOf = (rng: Rng, n: number): Float32Array => Float32Array.from({ length: n }, () => rng.uniform(0.002, 0.03));
 
@@ -206,7 +217,7 @@ describe('float32 input gradient: SIMD == scalar', () => {
     const { w, w2 } = weightsOf(rng, s);
     for (const accumulate of [false, true]) {
       sameInBoth(`${what} accumulate=${accumulate}`, {
-        gy: { f32: grads(rng, OH * OW * s.CO) }, w: { i8: w }, w2: { i8: w2 }, wScale: { f32: scalesOf(rng, s.CO) },
+        gy: { f32: gradsZeroPixels(rng, OH * OW, s.CO) }, w: { i8: w }, w2: { i8: w2 }, wScale: { f32: scalesOf(rng, s.CO) },
         gx: { f32: grads(rng, s.H * s.W * s.C) },
       }, (k, p) => k.conv2dBackwardInputF32(p.gy, OH, OW, s.CO, p.w, p.wScale, p.gx, s.H, s.W, s.C, s.KH, s.KW, s.stride, s.pad, s.depthwise, accumulate, p.w2, s.split));
     }
@@ -225,7 +236,7 @@ describe('depthwise input gradient in place: SIMD == scalar', () => {
     const first = c.split || c.C;
     const taps = c.K * c.K;
     sameInBoth(what, {
-      g: { f32: grads(rng, c.H * c.W * c.C) }, w: { i8: int8Full(rng, first * taps) }, w2: { i8: int8Full(rng, Math.max(c.C - first, 1) * taps) },
+      g: { f32: gradsZeroPixels(rng, c.H * c.W, c.C) }, w: { i8: int8Full(rng, first * taps) }, w2: { i8: int8Full(rng, Math.max(c.C - first, 1) * taps) },
       wScale: { f32: scalesOf(rng, c.C) }, scratch: { zero: (c.K - pad) * c.W * c.C * 4 },
     }, (k, p) => k.depthwiseBackwardInputInPlaceF32(p.g, c.H, c.W, c.C, p.w, p.wScale, c.K, c.K, pad, p.w2, c.split, p.scratch));
   });
@@ -282,7 +293,7 @@ describe('GAP head backward: SIMD == scalar', () => {
     const first = c.split || c.CI;
     for (const [bits, gxMode, bgrad] of [[true, 'fresh', true], [false, 'accumulate', false], [true, 'none', true]] as const) {
       sameInBoth(`${what} bits=${bits} gx=${gxMode} bgrad=${bgrad}`, {
-        gpool: { f32: grads(rng, c.CO) }, bits: { i8: int8Full(rng, (c.P * c.CO + 7) >> 3) },
+        gpool: { f32: rng.next() < 0.2 ? new Float32Array(c.CO) : grads(rng, c.CO) }, bits: { i8: int8Full(rng, (c.P * c.CO + 7) >> 3) },
         w: { i8: int8Full(rng, c.CO * first) }, w2: { i8: int8Full(rng, c.CO * Math.max(c.CI - first, 1)) }, wScale: { f32: scalesOf(rng, c.CO) },
         gx: { f32: grads(rng, c.P * c.CI) }, bgrad: { zero: c.CO * 4 }, scratch: { zero: c.CO * 4 },
       }, (k, p) => k.gapHeadBackwardF32(p.gpool, c.P, c.CO, bits ? p.bits : 0, p.w, p.wScale, c.CI, p.w2, c.split,
