@@ -5,6 +5,7 @@
  * the host; they change no numerics). The artifact's modules stay import-free.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildGraph } from '../compiler/ir/graph.js';
@@ -105,5 +106,27 @@ describe('step profile', () => {
     expect(classify('weightUpdate head (16 ch)', '')).toEqual({ phase: 'update', layer: 'head' });
     expect(classify('inputGrad pw3', '')).toEqual({ phase: 'backward', layer: 'pw3' });
     expect(classify('loss', '')).toEqual({ phase: 'loss', layer: '(loss)' });
+  });
+});
+
+describe('tinytrain report --profile', () => {
+  it('prints the per-layer table, puts the profile in --json and the per-layer chart in --html', async () => {
+    const a = await artifact('partial');
+    const html = join(a.dir, '..', 'profile-report.html');
+    const bin = join(__dirname, '..', 'bin', 'tinytrain.js');
+    const r = spawnSync(process.execPath, [bin, 'report', a.dir, '--profile', '--steps', '6', '--variant', 'scalar', '--json', '--html', html], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { profile: { variant: string; steps: number; program: unknown[]; layers: Array<{ layer: string }> } };
+    expect(out.profile.variant).toBe('scalar');
+    expect(out.profile.steps).toBe(6);
+    expect(out.profile.program).toHaveLength(a.artifact.manifest.program.length);
+    expect(out.profile.layers.map((l) => l.layer)).toContain('head');
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('Time per layer in one training step');
+    expect(page).not.toMatch(/<script|src=|href=|https?:\/\//);
+    const text = spawnSync(process.execPath, [bin, 'report', a.dir, '--profile', '--steps', '3'], { encoding: 'utf8' });
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/step profile \(simd module/);
+    expect(text.stdout).toMatch(/layer +forward +backward +update +total +share/);
   });
 });
