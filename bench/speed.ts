@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compile } from '../compiler/index.js';
 import { packageRoot } from '../compiler/codegen/build.js';
-import { buildGraph } from '../compiler/ir/graph.js';
+import { buildGraph, hasParams, weightCount, type Graph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { parseScheme } from '../compiler/sparse/parse.js';
 import { getTarget } from '../targets/index.js';
@@ -80,6 +80,21 @@ export function mergeRounds(rs: PeerResult[]): PeerResult {
     baseRssBytes: Math.min(...ok.map((r) => r.baseRssBytes ?? Infinity)),
     ...(ok.length < rs.length ? { note: `${rs.length - ok.length} of ${rs.length} rounds failed: ${rs.find((r) => !r.measured)?.note ?? ''}` } : {}),
   };
+}
+
+/**
+ * A peer must build the same network and train the same tensors: its parameter count and
+ * trained-tensor count are checked against the graph and the scheme (a mismatch is noted,
+ * never hidden).
+ */
+export function checkSameNetwork(r: PeerResult, graph: Graph, job: PeerJob): PeerResult {
+  if (!r.measured || r.peer.startsWith('tinytrain')) return r;
+  const params = graph.nodes.filter(hasParams).reduce((n, x) => n + weightCount(x) + x.outShape[2], 0);
+  const tensors = Object.values(job.train).reduce((n, t) => n + (t.bias ? 1 : 0) + (t.channels > 0 ? 1 : 0), 0);
+  const bad: string[] = [];
+  if (r.info?.params !== undefined && r.info.params !== params) bad.push(`${String(r.info.params)} parameters, ours ${params}`);
+  if (r.info?.trainedTensors !== undefined && r.info.trainedTensors !== tensors) bad.push(`${String(r.info.trainedTensors)} trained tensors, ours ${tensors}`);
+  return bad.length ? { ...r, note: `${r.note ? r.note + '; ' : ''}NOT THE SAME NETWORK: ${bad.join(', ')}` } : r;
 }
 
 /** Runs one peer process; its last stdout line is its PeerResult. Failures become unmeasured rows. */
@@ -146,7 +161,7 @@ async function runCase(c: Case, quick: boolean, log: (s: string) => void): Promi
         byPeer.get(name)!.push({ ...run(), peer: name });
       }
     }
-    const results = peers.map(([name]) => mergeRounds(byPeer.get(name)!));
+    const results = peers.map(([name]) => checkSameNetwork(mergeRounds(byPeer.get(name)!), graph, job));
     const m = art.manifest;
     return {
       case: c.id, model: spec.name, scheme: m.scheme.name, target: m.target,

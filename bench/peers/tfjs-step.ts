@@ -136,7 +136,8 @@ async function main(): Promise<void> {
     });
   };
   const partial = Object.entries(job.train).filter(([, t]) => t.channels > 0 && t.channels < t.splitChannels).map(([n]) => n);
-  const info = { tfjs: tf.version_core, backend: tf.getBackend(), trainedTensors: vars.length } as Record<string, string | number | boolean | null>;
+  const params = [...layers.values()].reduce((n, v) => n + v.w.size + v.b.size, 0);
+  const info = { tfjs: tf.version_core, backend: tf.getBackend(), trainedTensors: vars.length, params } as Record<string, string | number | boolean | null>;
   let r: PeerResult;
   try {
     const ms = timeSteps(job, step);

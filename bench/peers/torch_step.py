@@ -160,6 +160,7 @@ def main():
         "peakRssBytes": peak_rss(),
         "baseRssBytes": base_rss,
         "info": {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                 "params": sum(w.numel() + b.numel() for w, b in params.values()),
                  "trainedTensors": len(trained), "lastLoss": last_loss[0]},
     }))
 
