@@ -110,7 +110,8 @@ export interface SparseLayer {
 /**
  * The frozen pointwise layers that run sparse: every pruned one, and any other whose
  * int8 weights are at least SPARSE_MIN_ZEROS zero. Layers with a -128 weight stay dense
- * (the SIMD forward sums two products in 16 bits, which needs |w| <= 127).
+ * (the SIMD forward sums two products in 16 bits, which needs |w| <= 127), and so do
+ * layers with more input channels than u16 indices reach.
  */
 export function chooseSparseLayers(
   layers: Node[], int8Weights: (n: Node) => Int8Array, pruned: ReadonlySet<string>, structure: SparseStructure,
@@ -126,6 +127,7 @@ export function chooseSparseLayers(
     const [CO, CI] = pointwiseShape(n);
     // Imported zeros are unstructured: pairs only where pruning made them.
     const s: SparseStructure = pruned.has(n.name) ? structure : 'unstructured';
+    if ((s === 'pairs' ? Math.ceil(CI / 2) : CI) > 0x10000) continue; // indices are at most u16
     out.set(n.name, { structure: s, sparsity, entries: countEntries(w, CO, CI, s), pruned: pruned.has(n.name) });
   }
   return out;
