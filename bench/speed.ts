@@ -218,6 +218,12 @@ export function renderTable(r: SpeedReport): string {
     for (const p of c.peers) {
       if (p.peer.startsWith('tinytrain') && Number(p.info?.skippedSteps ?? 0) > 0) notes.push(`  note (${p.peer}): ${String(p.info?.skippedSteps)} steps had a non-finite loss and skipped backward`);
     }
+    const t1 = c.peers.find((p) => p.peer === 'pytorch 1 thread');
+    const tn = c.peers.find((p) => p.peer === 'pytorch default threads');
+    if (t1?.medianMs && tn?.medianMs && tn.medianMs > 2 * t1.medianMs) {
+      notes.push(`  note: PyTorch with ${String(tn.info?.threads ?? 'its default')} threads is ${(tn.medianMs / t1.medianMs).toFixed(1)}x slower than with 1: ` +
+        'its worker threads wait on each other, and on a machine whose cores are busy with other work (see the load average) every wait can cost a time slice');
+    }
     const pr = c.ours.profile;
     const ph = (Object.keys(pr.phases) as Phase[]).map((k) => `${k} ${(100 * pr.phases[k] / pr.stepMs).toFixed(0)}%`).join(', ');
     out.push(...notes,
