@@ -101,6 +101,13 @@ function forwardTile(
   let c0 = 0;
   if (n == FT) {
     for (; c0 + 16 <= CI; c0 += 16) transpose16(x + <usize>(p0 * CI + c0), <usize>CI, scratch + (<usize>c0 << 4), 16, pairs);
+    // A last block of 8-15 channels also goes whole: it reads up to 8 bytes past a row (the
+    // next pixel, or past the tensor: the arena is followed by static data, so memory) and
+    // writes rows for channels >= CI, inside the scratch and never indexed.
+    if (CI - c0 >= 8) {
+      transpose16(x + <usize>(p0 * CI + c0), <usize>CI, scratch + (<usize>c0 << 4), 16, pairs);
+      c0 = CI;
+    }
   }
   for (let p = 0; p < n; p++) {
     const xp = x + <usize>((p0 + p) * CI);
@@ -165,7 +172,10 @@ function forwardTile(
     const b = i32x4.splat(load<i32>(bias + (<usize>co << 2)) - zx * wsum);
     const m = load<i32>(mult + (<usize>co << 2));
     const sh = load<i32>(shift + (<usize>co << 2));
-    const q = requant16(i32x4.add(a0, b), i32x4.add(a1, b), i32x4.add(a2, b), i32x4.add(a3, b), m, sh, zy, lo, hi);
+    // A channel with no non-zero weight (common in thin, heavily pruned layers) is constant.
+    const q = load<i32>(nz + (<usize>co << 2)) == e
+      ? i8x16.splat(<i8>requant(load<i32>(bias + (<usize>co << 2)), m, sh, zy, lo, hi))
+      : requant16(i32x4.add(a0, b), i32x4.add(a1, b), i32x4.add(a2, b), i32x4.add(a3, b), m, sh, zy, lo, hi);
     const yp = y + <usize>(p0 * CO + co);
     if (co < CO16) {
       // 16 channels' results gather in `stage`, then go out as 16 pixel rows at once.
