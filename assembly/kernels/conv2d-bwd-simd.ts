@@ -102,6 +102,13 @@ function dwAddr(w: usize, w2: usize, split: i32, c: i32, tap: i32): usize {
   return split == 0 || c < split ? w + <usize>(c * 9 + tap) : w2 + <usize>((c - split) * 9 + tap);
 }
 
+/** dwScatter of a tap known to be inside the image. */
+// @ts-ignore: decorator
+@inline
+function dwScatterAll(p: usize, gv: v128, wv: v128): void {
+  v128.store(p, addUnlessZero(v128.load(p), gv, wv));
+}
+
 /** One tap of the depthwise input gradient: gx[p] += g * w per lane, skipping g == 0. */
 // @ts-ignore: decorator
 @inline
@@ -134,6 +141,13 @@ export function depthwise3x3InputGradF32(
         const iw = ow * stride - pad;
         const c0 = iw >= 0 && iw < W; const c1 = iw + 1 >= 0 && iw + 1 < W; const c2 = iw + 2 >= 0 && iw + 2 < W;
         const o0 = <usize>(iw * C) << 2; const o1 = <usize>((iw + 1) * C) << 2; const o2 = <usize>((iw + 2) * C) << 2;
+        if (r0 && r1 && r2 && c0 && c1 && c2) {
+          // interior: all 9 taps, no branches
+          dwScatterAll(g0 + o0, gv, k0); dwScatterAll(g0 + o1, gv, k1); dwScatterAll(g0 + o2, gv, k2);
+          dwScatterAll(g1 + o0, gv, k3); dwScatterAll(g1 + o1, gv, k4); dwScatterAll(g1 + o2, gv, k5);
+          dwScatterAll(g2 + o0, gv, k6); dwScatterAll(g2 + o1, gv, k7); dwScatterAll(g2 + o2, gv, k8);
+          continue;
+        }
         dwScatter(r0 && c0, g0 + o0, gv, k0); dwScatter(r0 && c1, g0 + o1, gv, k1); dwScatter(r0 && c2, g0 + o2, gv, k2);
         dwScatter(r1 && c0, g1 + o0, gv, k3); dwScatter(r1 && c1, g1 + o1, gv, k4); dwScatter(r1 && c2, g1 + o2, gv, k5);
         dwScatter(r2 && c0, g2 + o0, gv, k6); dwScatter(r2 && c1, g2 + o1, gv, k7); dwScatter(r2 && c2, g2 + o2, gv, k8);
@@ -172,6 +186,16 @@ export function depthwise3x3InPlaceRowF32(
       const v2 = ow2 >= 0 && ow2 < W; const v1 = ow1 >= 0 && ow1 < W; const v0 = ow0 >= 0 && ow0 < W;
       const o2 = (<usize>(ow2 * C) << 2) + cb; const o1 = (<usize>(ow1 * C) << 2) + cb; const o0 = (<usize>(ow0 * C) << 2) + cb;
       let acc = f32x4.splat(0);
+      if (q2 && q1 && q0 && v2 && v1 && v0) {
+        // interior: all 9 taps, no branches
+        acc = addUnlessZero(acc, f32x4.mul(v128.load(rowKh2 + o2), sv), k8); acc = addUnlessZero(acc, f32x4.mul(v128.load(rowKh2 + o1), sv), k7);
+        acc = addUnlessZero(acc, f32x4.mul(v128.load(rowKh2 + o0), sv), k6); acc = addUnlessZero(acc, f32x4.mul(v128.load(rowKh1 + o2), sv), k5);
+        acc = addUnlessZero(acc, f32x4.mul(v128.load(rowKh1 + o1), sv), k4); acc = addUnlessZero(acc, f32x4.mul(v128.load(rowKh1 + o0), sv), k3);
+        acc = addUnlessZero(acc, f32x4.mul(v128.load(rowKh0 + o2), sv), k2); acc = addUnlessZero(acc, f32x4.mul(v128.load(rowKh0 + o1), sv), k1);
+        acc = addUnlessZero(acc, f32x4.mul(v128.load(rowKh0 + o0), sv), k0);
+        v128.store(out + (<usize>(iw * C) << 2) + cb, acc);
+        continue;
+      }
       acc = dwGather(q2 && v2, acc, rowKh2 + o2, sv, k8); acc = dwGather(q2 && v1, acc, rowKh2 + o1, sv, k7); acc = dwGather(q2 && v0, acc, rowKh2 + o0, sv, k6);
       acc = dwGather(q1 && v2, acc, rowKh1 + o2, sv, k5); acc = dwGather(q1 && v1, acc, rowKh1 + o1, sv, k4); acc = dwGather(q1 && v0, acc, rowKh1 + o0, sv, k3);
       acc = dwGather(q0 && v2, acc, rowKh0 + o2, sv, k2); acc = dwGather(q0 && v1, acc, rowKh0 + o1, sv, k1); acc = dwGather(q0 && v0, acc, rowKh0 + o0, sv, k0);

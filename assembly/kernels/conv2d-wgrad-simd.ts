@@ -220,32 +220,97 @@ function lane(v: v128, i: i32): f32 {
   return i == 0 ? f32x4.extract_lane(v, 0) : i == 1 ? f32x4.extract_lane(v, 1) : i == 2 ? f32x4.extract_lane(v, 2) : f32x4.extract_lane(v, 3);
 }
 
+/** n / stride for n >= 0, without a division for the usual strides 1 and 2. */
+// @ts-ignore: decorator
+@inline
+function divBy(n: i32, stride: i32): i32 {
+  return stride == 1 ? n : stride == 2 ? n >> 1 : n / stride;
+}
+
+/** n % stride == 0 for n >= 0, likewise. */
+// @ts-ignore: decorator
+@inline
+function onGrid(n: i32, stride: i32): bool {
+  return stride == 1 ? true : stride == 2 ? (n & 1) == 0 : n % stride == 0;
+}
+
+/** acc + gy[oh, ow, c..c+3] * xv when tap row and column are valid (see depthwise3x3WeightGrads). */
+// @ts-ignore: decorator
+@inline
+function tapAdd(valid: bool, acc: v128, gp: usize, xv: v128): v128 {
+  return valid ? f32x4.add(acc, f32x4.mul(v128.load(gp), xv)) : acc;
+}
+
 /**
- * conv2dWeightUpdateS8 for depthwise 3x3 channels [0, K4), K4 a multiple of 4: the 9 tap
- * gradients of 4 channels are formed first (9 vectors), then the 36 updates are applied
- * channel-major, tap-minor: the scalar index order.
+ * Depthwise 3x3 weight gradients of channels [0, K4) (K4 a multiple of 4), either stored
+ * (out != 0, conv2dWeightGradF32's layout) or applied as the fused update (out == 0).
+ * Input positions are the outer loop: each x vector is converted once and feeds the 9
+ * taps' sums (9 accumulators). For a fixed tap, input positions in ascending order meet
+ * the output positions in ascending order, so every sum is taken in the scalar order.
+ * Updates are applied channel-major, tap-minor: the scalar index order.
  */
-export function depthwise3x3WeightUpdate(
+export function depthwise3x3WeightGrads(
   gy: usize, OH: i32, OW: i32, CO: i32,
-  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32,
-  w: usize, wScale: usize, vel: usize, stride: i32, pad: i32, K4: i32,
-  lr: f32, mu: f32, qas: bool, rng: usize,
+  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32, stride: i32, pad: i32, K4: i32, out: usize,
+  w: usize, wScale: usize, vel: usize, lr: f32, mu: f32, qas: bool, rng: usize,
 ): void {
   const vz = i32x4.splat(zx);
   const sv = f32x4.splat(sx);
+  const rowStride = <usize>(OW * CO) << 2;
+  const colStride = <usize>CO << 2;
   for (let c = 0; c < K4; c += 4) {
-    const t0 = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, 0, 0, stride, pad), sv);
-    const t1 = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, 0, 1, stride, pad), sv);
-    const t2 = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, 0, 2, stride, pad), sv);
-    const t3 = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, 1, 0, stride, pad), sv);
-    const t4 = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, 1, 1, stride, pad), sv);
-    const t5 = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, 1, 2, stride, pad), sv);
-    const t6 = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, 2, 0, stride, pad), sv);
-    const t7 = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, 2, 1, stride, pad), sv);
-    const t8 = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, 2, 2, stride, pad), sv);
+    let t0 = f32x4.splat(0); let t1 = f32x4.splat(0); let t2 = f32x4.splat(0);
+    let t3 = f32x4.splat(0); let t4 = f32x4.splat(0); let t5 = f32x4.splat(0);
+    let t6 = f32x4.splat(0); let t7 = f32x4.splat(0); let t8 = f32x4.splat(0);
+    const gc = gy + (<usize>c << 2);
+    for (let ih = 0; ih < H; ih++) {
+      // output row of tap row kh: (ih + pad - kh) / stride when it divides and is in range
+      const e0 = ih + pad; const e1 = e0 - 1; const e2 = e0 - 2;
+      const v0 = e0 >= 0 && onGrid(e0, stride) && divBy(e0, stride) < OH;
+      const v1 = e1 >= 0 && onGrid(e1, stride) && divBy(e1, stride) < OH;
+      const v2 = e2 >= 0 && onGrid(e2, stride) && divBy(e2, stride) < OH;
+      if (!(v0 || v1 || v2)) continue;
+      const g0 = gc + <usize>(v0 ? divBy(e0, stride) : <i32>0) * rowStride;
+      const g1 = gc + <usize>(v1 ? divBy(e1, stride) : <i32>0) * rowStride;
+      const g2 = gc + <usize>(v2 ? divBy(e2, stride) : <i32>0) * rowStride;
+      for (let iw = 0; iw < W; iw++) {
+        const f0 = iw + pad; const f1 = f0 - 1; const f2 = f0 - 2;
+        const u0 = f0 >= 0 && onGrid(f0, stride) && divBy(f0, stride) < OW;
+        const u1 = f1 >= 0 && onGrid(f1, stride) && divBy(f1, stride) < OW;
+        const u2 = f2 >= 0 && onGrid(f2, stride) && divBy(f2, stride) < OW;
+        if (!(u0 || u1 || u2)) continue;
+        const o0 = <usize>(u0 ? divBy(f0, stride) : <i32>0) * colStride;
+        const o1 = <usize>(u1 ? divBy(f1, stride) : <i32>0) * colStride;
+        const o2 = <usize>(u2 ? divBy(f2, stride) : <i32>0) * colStride;
+        const xv = xMinusZ4(x + <usize>((ih * W + iw) * XC + c), vz);
+        // tap (kh, kw) reads output (e_kh / stride, f_kw / stride)
+        if (v0 && v1 && v2 && u0 && u1 && u2) {
+          // all 9 taps (stride-1 interior): no branches
+          t0 = f32x4.add(t0, f32x4.mul(v128.load(g0 + o0), xv)); t1 = f32x4.add(t1, f32x4.mul(v128.load(g0 + o1), xv));
+          t2 = f32x4.add(t2, f32x4.mul(v128.load(g0 + o2), xv)); t3 = f32x4.add(t3, f32x4.mul(v128.load(g1 + o0), xv));
+          t4 = f32x4.add(t4, f32x4.mul(v128.load(g1 + o1), xv)); t5 = f32x4.add(t5, f32x4.mul(v128.load(g1 + o2), xv));
+          t6 = f32x4.add(t6, f32x4.mul(v128.load(g2 + o0), xv)); t7 = f32x4.add(t7, f32x4.mul(v128.load(g2 + o1), xv));
+          t8 = f32x4.add(t8, f32x4.mul(v128.load(g2 + o2), xv));
+          continue;
+        }
+        t0 = tapAdd(v0 && u0, t0, g0 + o0, xv); t1 = tapAdd(v0 && u1, t1, g0 + o1, xv); t2 = tapAdd(v0 && u2, t2, g0 + o2, xv);
+        t3 = tapAdd(v1 && u0, t3, g1 + o0, xv); t4 = tapAdd(v1 && u1, t4, g1 + o1, xv); t5 = tapAdd(v1 && u2, t5, g1 + o2, xv);
+        t6 = tapAdd(v2 && u0, t6, g2 + o0, xv); t7 = tapAdd(v2 && u1, t7, g2 + o1, xv); t8 = tapAdd(v2 && u2, t8, g2 + o2, xv);
+      }
+    }
+    t0 = f32x4.mul(t0, sv); t1 = f32x4.mul(t1, sv); t2 = f32x4.mul(t2, sv);
+    t3 = f32x4.mul(t3, sv); t4 = f32x4.mul(t4, sv); t5 = f32x4.mul(t5, sv);
+    t6 = f32x4.mul(t6, sv); t7 = f32x4.mul(t7, sv); t8 = f32x4.mul(t8, sv);
     for (let l = 0; l < 4; l++) {
-      const s = load<f32>(wScale + (<usize>(c + l) << 2));
       const base = (c + l) * 9;
+      if (out != 0) {
+        const o = out + (<usize>base << 2);
+        store<f32>(o, lane(t0, l)); store<f32>(o, lane(t1, l), 4); store<f32>(o, lane(t2, l), 8);
+        store<f32>(o, lane(t3, l), 12); store<f32>(o, lane(t4, l), 16); store<f32>(o, lane(t5, l), 20);
+        store<f32>(o, lane(t6, l), 24); store<f32>(o, lane(t7, l), 28); store<f32>(o, lane(t8, l), 32);
+        continue;
+      }
+      const s = load<f32>(wScale + (<usize>(c + l) << 2));
       updateAt(lane(t0, l), s, base, w, vel, lr, mu, qas, rng);
       updateAt(lane(t1, l), s, base + 1, w, vel, lr, mu, qas, rng);
       updateAt(lane(t2, l), s, base + 2, w, vel, lr, mu, qas, rng);

@@ -6,7 +6,7 @@ import { dotS8 } from './dot';
 import { requant } from './requant';
 import { denseRowsS8, depthwise3x3RowsS8 } from './conv2d-fwd-simd';
 import { pointwiseInputGradRange, pointwiseInputGradPair, axpyI8F32, depthwise3x3InputGradF32, depthwise3x3InPlaceRowF32 } from './conv2d-bwd-simd';
-import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightUpdate, biasGrad4, laneOf } from './conv2d-wgrad-simd';
+import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightGrads, biasGrad4, laneOf } from './conv2d-wgrad-simd';
 import { integerGradient, withMomentum, stepInt8, stepInt32 } from './update';
 
 /**
@@ -235,7 +235,7 @@ export function conv2dWeightUpdateS8(
   if (ASC_FEATURE_SIMD) {
     if (depthwise && KH == 3 && KW == 3) {
       coBegin = K & ~3;
-      depthwise3x3WeightUpdate(gy, OH, OW, CO, x, H, W, XC, zx, sx, w, wScale, vel, stride, pad, coBegin, lr, mu, qas, rng);
+      depthwise3x3WeightGrads(gy, OH, OW, CO, x, H, W, XC, zx, sx, stride, pad, coBegin, 0, w, wScale, vel, lr, mu, qas, rng);
     }
   }
   for (let co = coBegin; co < coEnd; co++) {
@@ -271,7 +271,8 @@ export function conv2dWeightGradF32(
   if (ASC_FEATURE_SIMD) {
     if (depthwise) {
       coBegin = K & ~3;
-      depthwiseWeightGradF32(gy, OH, OW, CO, x, H, W, XC, zx, sx, KH, KW, stride, pad, coBegin, out);
+      if (KH == 3 && KW == 3) depthwise3x3WeightGrads(gy, OH, OW, CO, x, H, W, XC, zx, sx, stride, pad, coBegin, out, 0, 0, 0, 0, 0, false, 0);
+      else depthwiseWeightGradF32(gy, OH, OW, CO, x, H, W, XC, zx, sx, KH, KW, stride, pad, coBegin, out);
     } else {
       ciBegin = denseWeightGradF32(gy, OH, OW, CO, x, H, W, XC, zx, sx, KH, KW, stride, pad, K, out);
     }
