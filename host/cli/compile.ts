@@ -79,6 +79,9 @@ export function registerCompile(program: Command): void {
       const m = artifact.manifest;
       const b = m.memory.breakdown;
       const sp = m.sparse;
+      if (o.prune !== undefined && o.prune > 0 && !sp?.layers.some((l) => l.pruned)) {
+        note(`--prune: scheme ${m.scheme.name} leaves no frozen 1x1 or dense layer to prune (only those run on the sparse kernels)`);
+      }
       emit(!!o.json, { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files, ...(sp ? { sparse: sp } : {}) }, () => [
         `wrote ${o.out}`,
         `  target        ${m.target} (${kb(target.sramBytes)} SRAM, ${kb(target.flashBytes)} Flash)`,
