@@ -563,13 +563,16 @@ function backwardTile(
     }
   }
   if (v128.any_true(bad)) return false;
-  // fixNegZero on lanes with some g > 0 (see there).
+  // fixNegZero on lanes with some g > 0 (see there). Without accumulation the tile
+  // started at +0 and never holds -0 (+0 + -0 = +0; sums of non-zeros are never -0).
   const fix = v128.and(positive, negZero);
-  for (let c = 0; c < CI; c++) {
-    const t = scratch + (<usize>c << 4);
-    let v = v128.load(t);
-    v = v128.andnot(v, v128.and(i32x4.eq(v, fix), fix));
-    v128.store(t, v);
+  if (accumulate && v128.any_true(fix)) {
+    for (let c = 0; c < CI; c++) {
+      const t = scratch + (<usize>c << 4);
+      let v = v128.load(t);
+      v = v128.andnot(v, v128.and(i32x4.eq(v, fix), fix));
+      v128.store(t, v);
+    }
   }
   let c0 = 0;
   if (n == BT) {
