@@ -72,6 +72,47 @@ function denseGrad16Into(
 }
 
 /**
+ * denseGrad16Into for output channels co and co + 1 at once (8 accumulators): each x
+ * conversion feeds both. Results at dstA and dstB.
+ */
+function denseGrad16x2Into(
+  gy: usize, OH: i32, OW: i32, CO: i32, co: i32,
+  x: usize, H: i32, W: i32, XC: i32, ci: i32, zx: i32,
+  kh: i32, kw: i32, stride: i32, pad: i32, sx: f32, dstA: usize, dstB: usize,
+): void {
+  const vz16 = i16x8.splat(<i16>zx);
+  let a0 = f32x4.splat(0); let a1 = f32x4.splat(0); let a2 = f32x4.splat(0); let a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0); let b1 = f32x4.splat(0); let b2 = f32x4.splat(0); let b3 = f32x4.splat(0);
+  for (let oh = 0; oh < OH; oh++) {
+    const ih = oh * stride - pad + kh;
+    if (ih < 0 || ih >= H) continue;
+    for (let ow = 0; ow < OW; ow++) {
+      const iw = ow * stride - pad + kw;
+      if (iw < 0 || iw >= W) continue;
+      const gp = gy + (<usize>((oh * OW + ow) * CO + co) << 2);
+      const ga = f32x4.splat(load<f32>(gp));
+      const gb = f32x4.splat(load<f32>(gp, 4));
+      const xb = v128.load(x + <usize>((ih * W + iw) * XC + ci));
+      const xl = i16x8.sub(i16x8.extend_low_i8x16_s(xb), vz16);
+      const xh = i16x8.sub(i16x8.extend_high_i8x16_s(xb), vz16);
+      const x0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(xl));
+      const x1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(xl));
+      const x2 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(xh));
+      const x3 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(xh));
+      a0 = f32x4.add(a0, f32x4.mul(ga, x0)); a1 = f32x4.add(a1, f32x4.mul(ga, x1));
+      a2 = f32x4.add(a2, f32x4.mul(ga, x2)); a3 = f32x4.add(a3, f32x4.mul(ga, x3));
+      b0 = f32x4.add(b0, f32x4.mul(gb, x0)); b1 = f32x4.add(b1, f32x4.mul(gb, x1));
+      b2 = f32x4.add(b2, f32x4.mul(gb, x2)); b3 = f32x4.add(b3, f32x4.mul(gb, x3));
+    }
+  }
+  const sv = f32x4.splat(sx);
+  v128.store(dstA, f32x4.mul(a0, sv)); v128.store(dstA, f32x4.mul(a1, sv), 16);
+  v128.store(dstA, f32x4.mul(a2, sv), 32); v128.store(dstA, f32x4.mul(a3, sv), 48);
+  v128.store(dstB, f32x4.mul(b0, sv)); v128.store(dstB, f32x4.mul(b1, sv), 16);
+  v128.store(dstB, f32x4.mul(b2, sv), 32); v128.store(dstB, f32x4.mul(b3, sv), 48);
+}
+
+/**
  * conv2dWeightGradF32 for a dense conv: out[co, kh, kw, ci] for ci < K in blocks of 16
  * and 4; returns the first ci the caller must still do (the scalar tail).
  */
@@ -83,11 +124,21 @@ export function denseWeightGradF32(
   const vz = i32x4.splat(zx);
   const sv = f32x4.splat(sx);
   const K4 = K & ~3;
+  const K16 = K & ~15;
+  const coStride = <usize>(KH * KW * K) << 2;
   for (let co = 0; co < CO; co++) {
+    // pairs of output channels share the x conversions of the 16-channel blocks
+    const pair = (co & 1) == 0 && co + 1 < CO;
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
         const row = out + (<usize>(((co * KH + kh) * KW + kw) * K) << 2);
         let ci = 0;
+        if ((co & 1) == 1 && co > 0) ci = K16; // done with the pair's first channel
+        if (pair) {
+          for (; ci + 16 <= K; ci += 16) {
+            denseGrad16x2Into(gy, OH, OW, CO, co, x, H, W, XC, ci, zx, kh, kw, stride, pad, sx, row + (<usize>ci << 2), row + coStride + (<usize>ci << 2));
+          }
+        }
         for (; ci + 16 <= K; ci += 16) denseGrad16Into(gy, OH, OW, CO, co, x, H, W, XC, ci, zx, kh, kw, stride, pad, sx, row + (<usize>ci << 2));
         for (; ci < K4; ci += 4) {
           v128.store(row + (<usize>ci << 2), f32x4.mul(denseGrad4(gy, OH, OW, CO, co, x, H, W, XC, ci, vz, kh, kw, stride, pad), sv));
