@@ -71,20 +71,6 @@ export function pointwiseInputGradRange(
   }
 }
 
-/** gx[i] += g * w[i] for i < n (f32 gx, int8 w), 4 lanes at a time: one tap of a dense input gradient. */
-export function axpyI8F32(gxp: usize, g: f32, wp: usize, n: i32): void {
-  const gv = f32x4.splat(g);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const p = gxp + (<usize>i << 2);
-    v128.store(p, f32x4.add(v128.load(p), f32x4.mul(gv, i8x4ToF32(wp + <usize>i))));
-  }
-  for (; i < n; i++) {
-    const p = gxp + (<usize>i << 2);
-    store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp + <usize>i));
-  }
-}
-
 /** Depthwise 3x3 weights of tap `tap` for channels c..c+3 as f32x4 (split like weightAddrDw). */
 // @ts-ignore: decorator
 @inline

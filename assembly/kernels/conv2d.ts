@@ -5,7 +5,7 @@
 import { dotS8 } from './dot';
 import { requant } from './requant';
 import { denseRowsS8, depthwise3x3RowsS8 } from './conv2d-fwd-simd';
-import { pointwiseInputGradRange, pointwiseInputGradPair, axpyI8F32, depthwise3x3InputGradF32, depthwise3x3InPlaceRowF32 } from './conv2d-bwd-simd';
+import { pointwiseInputGradRange, pointwiseInputGradPair, depthwise3x3InputGradF32, depthwise3x3InPlaceRowF32 } from './conv2d-bwd-simd';
 import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightGrads, biasGrad4, laneOf } from './conv2d-wgrad-simd';
 import { integerGradient, withMomentum, stepInt8, stepInt32 } from './update';
 
@@ -144,7 +144,33 @@ export function conv2dBackwardInputF32(
       }
       return;
     }
-    if (depthwise && KH == 3 && KW == 3) {
+    if (!depthwise) {
+      // any kernel: per output pixel and tap, the input pixel's channels stay in registers
+      // across output channels; each element still gets its terms by output pixel, then
+      // output channel, ascending (one tap per output pixel reaches a given input pixel)
+      const first = split == 0 ? C : split;
+      const rest = C - first;
+      const taps = KH * KW;
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          const gyp = gy + (<usize>((oh * OW + ow) * CO) << 2);
+          for (let kh = 0; kh < KH; kh++) {
+            const ih = oh * stride - pad + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (let kw = 0; kw < KW; kw++) {
+              const iw = ow * stride - pad + kw;
+              if (iw < 0 || iw >= W) continue;
+              const gxp = gx + (<usize>((ih * W + iw) * C) << 2);
+              const tap = kh * KW + kw;
+              pointwiseInputGradRange(gxp, gyp, wScale, CO, w + <usize>(tap * first), taps * first, 0, first);
+              if (rest > 0) pointwiseInputGradRange(gxp, gyp, wScale, CO, w2 + <usize>(tap * rest), taps * rest, first, C);
+            }
+          }
+        }
+      }
+      return;
+    }
+    if (KH == 3 && KW == 3) {
       coBegin = C & ~3;
       depthwise3x3InputGradF32(gy, OH, OW, w, wScale, gx, H, W, C, stride, pad, w2, split, coBegin);
       if (coBegin == CO) return;
@@ -169,11 +195,6 @@ export function conv2dBackwardInputF32(
             } else {
               const first = split == 0 ? C : split;
               const wp = w + <usize>(tap * first);
-              if (ASC_FEATURE_SIMD) {
-                axpyI8F32(gxp, g, wp, first);
-                if (first < C) axpyI8F32(gxp + (<usize>first << 2), g, w2 + <usize>(tap * (C - first)), C - first);
-                continue;
-              }
               for (let ci = 0; ci < first; ci++) {
                 const p = gxp + (<usize>ci << 2);
                 store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp + <usize>ci));

@@ -113,6 +113,8 @@ function weightUpdate(name: string, c: Conv): KernelCase {
 }
 
 const pw = (H: number, C: number, CO: number): Conv => ({ H, W: H, C, CO, K: 1, stride: 1, pad: 0, depthwise: false });
+/** A dense 3x3 conv (MobileNetV2 has only the stem; this shape stands for generic convs' backward). */
+const conv3 = (H: number, C: number, CO: number): Conv => ({ H, W: H, C, CO, K: 3, stride: 1, pad: 1, depthwise: false });
 const dw = (H: number, C: number, stride = 1): Conv => ({ H, W: H, C, CO: C, K: 3, stride, pad: 1, depthwise: true });
 
 export const KERNEL_CASES: KernelCase[] = [
@@ -129,6 +131,9 @@ export const KERNEL_CASES: KernelCase[] = [
   weightUpdate('pointwise weight-grad+update', pw(16, 96, 24)),
   inputGrad('FC input-grad', pw(1, 1280, 10)),
   weightGrad('FC weight-grad', pw(1, 1280, 10)),
+  inputGrad('3x3 conv input-grad', conv3(32, 16, 16)),
+  weightGrad('3x3 conv weight-grad', conv3(32, 16, 16)),
+  weightUpdate('3x3 conv weight-grad+update', conv3(32, 16, 16)),
   inputGrad('depthwise input-grad', dw(64, 16)),
   inputGradInPlace('depthwise input-grad in place', dw(64, 16)),
   weightGrad('depthwise weight-grad', dw(64, 16)),
