@@ -303,9 +303,91 @@ export function denseRowsS8(
   }
   for (let oh = ohBegin; oh < ohEnd; oh++) {
     const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * CO);
-    for (let ow = 0; ow < OW; ow++) {
-      densePixelS8(x, H, W, C, zx, w, bias, mult, shift, yrow + <usize>(ow * CO), CO, zy, lo, hi, KH, KW, stride, pad, w2, split, oh, ow, inRing);
+    let ow = 0;
+    while (ow < OW) {
+      const iw0 = ow * stride - pad;
+      if (split == 0 && ow + 1 < OW && iw0 >= 0 && iw0 + stride + KW <= W) {
+        // two neighbours whose windows lie inside the image rows: share the weight loads
+        densePairS8(x, H, W, C, zx, w, bias, mult, shift, yrow + <usize>(ow * CO), CO, zy, lo, hi, KH, KW, stride, pad, oh, iw0, inRing);
+        ow += 2;
+      } else {
+        densePixelS8(x, H, W, C, zx, w, bias, mult, shift, yrow + <usize>(ow * CO), CO, zy, lo, hi, KH, KW, stride, pad, w2, split, oh, ow, inRing);
+        ow++;
+      }
     }
+  }
+}
+
+/**
+ * Two horizontally adjacent output pixels (outputs at yp and yp + CO) of a dense conv
+ * without a weight split, both windows inside the image columns: per kernel row one
+ * contiguous KW*C segment for each, a 2x4 block (each weight vector feeds both pixels).
+ */
+function densePairS8(
+  x: usize, H: i32, W: i32, C: i32, zx: i32,
+  w: usize, bias: usize, mult: usize, shift: usize,
+  yp: usize, CO: i32, zy: i32, lo: i32, hi: i32,
+  KH: i32, KW: i32, stride: i32, pad: i32, oh: i32, iw0: i32, inRing: i32,
+): void {
+  const vz = i16x8.splat(<i16>zx);
+  const vzy = i32x4.splat(zy); const vlo = i32x4.splat(lo); const vhi = i32x4.splat(hi);
+  const len = KW * C;
+  const st = <usize>(KH * len);
+  const xStep = <usize>(stride * C);
+  let co = 0;
+  for (; co + 4 <= CO; co += 4) {
+    let a0 = i32x4.splat(0); let a1 = i32x4.splat(0); let a2 = i32x4.splat(0); let a3 = i32x4.splat(0);
+    let b0 = i32x4.splat(0); let b1 = i32x4.splat(0); let b2 = i32x4.splat(0); let b3 = i32x4.splat(0);
+    let ta = i32x4.splat(0); let tb = i32x4.splat(0);
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = oh * stride - pad + kh;
+      if (ih < 0 || ih >= H) continue;
+      const pa = x + <usize>(((inRing == 0 ? ih : ih % inRing) * W + iw0) * C);
+      const pb = pa + xStep;
+      const ws = w + <usize>(co * KH * len + kh * len);
+      let i = 0;
+      for (; i + 8 <= len; i += 8) {
+        const xva = i16x8.sub(v128.load8x8_s(pa + <usize>i), vz);
+        const xvb = i16x8.sub(v128.load8x8_s(pb + <usize>i), vz);
+        const wp = ws + <usize>i;
+        let wv = v128.load8x8_s(wp);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xva, wv)); b0 = i32x4.add(b0, i32x4.dot_i16x8_s(xvb, wv));
+        wv = v128.load8x8_s(wp + st);
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xva, wv)); b1 = i32x4.add(b1, i32x4.dot_i16x8_s(xvb, wv));
+        wv = v128.load8x8_s(wp + 2 * st);
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(xva, wv)); b2 = i32x4.add(b2, i32x4.dot_i16x8_s(xvb, wv));
+        wv = v128.load8x8_s(wp + 3 * st);
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(xva, wv)); b3 = i32x4.add(b3, i32x4.dot_i16x8_s(xvb, wv));
+      }
+      for (; i < len; i++) {
+        const wv = gatherI8x4(ws + <usize>i, st);
+        ta = i32x4.add(ta, i32x4.mul(wv, i32x4.splat(<i32>load<i8>(pa + <usize>i) - zx)));
+        tb = i32x4.add(tb, i32x4.mul(wv, i32x4.splat(<i32>load<i8>(pb + <usize>i) - zx)));
+      }
+    }
+    const bv = v128.load(bias + (<usize>co << 2));
+    const mv = v128.load(mult + (<usize>co << 2));
+    const nv = v128.load(shift + (<usize>co << 2));
+    const vec = rqVectorOk(nv);
+    const h0 = rqHalf(nv, false); const h1 = rqHalf(nv, true); const s0 = rqScale(nv, false); const s1 = rqScale(nv, true);
+    requantStore4(i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), bv), ta), yp, co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
+    requantStore4(i32x4.add(i32x4.add(reduce4(b0, b1, b2, b3), bv), tb), yp + <usize>CO, co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
+  }
+  for (; co < CO; co++) {
+    let aa = load<i32>(bias + (<usize>co << 2));
+    let ab = aa;
+    for (let kh = 0; kh < KH; kh++) {
+      const ih = oh * stride - pad + kh;
+      if (ih < 0 || ih >= H) continue;
+      const pa = x + <usize>(((inRing == 0 ? ih : ih % inRing) * W + iw0) * C);
+      const ws = w + <usize>(co * KH * len + kh * len);
+      aa += dot1(pa, ws, len, zx);
+      ab += dot1(pa + xStep, ws, len, zx);
+    }
+    const m = load<i32>(mult + (<usize>co << 2));
+    const n = load<i32>(shift + (<usize>co << 2));
+    store<i8>(yp + <usize>co, <i8>requant(aa, m, n, zy, lo, hi));
+    store<i8>(yp + <usize>(CO + co), <i8>requant(ab, m, n, zy, lo, hi));
   }
 }
 
