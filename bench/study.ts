@@ -3,7 +3,8 @@
  * automatic scheme against bias-only / last-k at equal memory budgets, on two transfer
  * tasks with real data, over several seeds.
  *
- *   npm run study            -> tables on stdout, bench/results/study.json and study.md
+ *   npm run study            -> tables on stdout, bench/results/study.json and study.md,
+ *                               and the README's study section (between its markers)
  *   npm run study -- --quick -> a few hundred steps, one seed (a smoke run of the pipeline)
  *
  * Needs Fashion-MNIST (Debian dataset-fashion-mnist) and, for the PyTorch check, torch in
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../compiler/codegen/build.js';
 import { writeFileAtomic } from '../host/io/atomic.js';
 import { runTask, type StudyConfig, type TaskResult } from './study/run-task.js';
-import { renderStudy } from './study/report.js';
+import { renderStudy, type StudyDoc } from './study/report.js';
 import { TASK_IDS, type TaskId } from './study/tasks.js';
 
 const FULL: StudyConfig = {
@@ -38,8 +39,24 @@ const FULL: StudyConfig = {
 
 const QUICK: StudyConfig = { ...FULL, seeds: [1], pretrainSteps: 400, steps: 300, compareLosses: 50 };
 
+const BEGIN = '<!-- study:begin (npm run study rewrites this part) -->';
+const END = '<!-- study:end -->';
+
+/** The README with the study's tables between the markers, or null if it has no markers. */
+function replaceBetweenMarkers(readme: string, md: string): string | null {
+  const a = readme.indexOf(BEGIN);
+  const b = readme.indexOf(END);
+  if (a < 0 || b < a) return null;
+  return readme.slice(0, a + BEGIN.length) + '\n' + md + '\n' + readme.slice(b);
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, task: { type: 'string' }, part: { type: 'string' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, task: { type: 'string' }, part: { type: 'string' }, render: { type: 'string' } } });
+  if (values.render) {
+    // Re-render the tables (stdout, study.md, README) from a saved study.json: no training.
+    publish(JSON.parse(readFileSync(values.render, 'utf8')) as StudyDoc, true);
+    return;
+  }
   const config = values.quick ? QUICK : FULL;
   const log = (s: string): void => { process.stderr.write(s + '\n'); };
   if (values.task) {
@@ -63,14 +80,20 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version };
-  const doc = { config, machine, minutes: (Date.now() - t0) / 60000, tasks: results };
+  publish({ config, machine, minutes: (Date.now() - t0) / 60000, tasks: results }, !values.quick);
+}
+
+function publish(doc: StudyDoc, write: boolean): void {
   const md = renderStudy(doc);
   process.stdout.write(md + '\n');
-  if (!values.quick) {
+  if (write) {
     const dir = join(packageRoot(), 'bench', 'results');
     writeFileAtomic(join(dir, 'study.json'), JSON.stringify(doc, null, 2) + '\n');
     writeFileAtomic(join(dir, 'study.md'), md + '\n');
-    process.stdout.write(`wrote ${join(dir, 'study.json')} and study.md\n`);
+    const readme = join(packageRoot(), 'README.md');
+    const updated = replaceBetweenMarkers(readFileSync(readme, 'utf8'), md);
+    if (updated !== null) writeFileAtomic(readme, updated);
+    process.stdout.write(`wrote ${join(dir, 'study.json')}, study.md${updated !== null ? ' and the README table' : ''}\n`);
   }
 }
 
