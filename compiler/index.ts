@@ -10,7 +10,7 @@ import { loadParams, type ParamSet } from './ir/params.js';
 import { calibrate, quantizeModel, sharesInputQuant, type QuantModel } from './quantize/quantize.js';
 import { actKeyOf, buildProgram, type Program, type ProgramOptions } from './autodiff/program.js';
 import { planArena, liveAt, type ArenaPlan } from './memory/planner.js';
-import { layoutParams, STATE_BYTES, type MemoryLayout } from './memory/layout.js';
+import { layoutParams, type MemoryLayout } from './memory/layout.js';
 import { emitRuntime } from './codegen/emit.js';
 import { buildRuntime } from './codegen/build.js';
 import { buildWasiRuntime } from './codegen/wasi.js';
@@ -199,7 +199,8 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
         arenaBytes: arena.arenaBytes,
         trainedParamsBytes: layout.trainedParamBytes,
         optimizerStateBytes: layout.optimizerBytes,
-        runtimeStateBytes: STATE_BYTES,
+        // The state record (STATE_BYTES) plus its alignment padding: what the checkpoint holds.
+        runtimeStateBytes: layout.trainEnd - layout.stateOffset,
         staticDataBytes: staticBytes,
         frozenParamsBytes: frozen,
         runtimeReserveBytes: reserve,
