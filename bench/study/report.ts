@@ -65,11 +65,15 @@ export function renderStudy(doc: StudyDoc): string {
       });
       out.push(`| ${strategy} | ${cells.join(' | ')} |`);
     }
-    out.push(`| *auto minus best of bias-only / last-k (points)* | ${tasks.map((t) => {
+    out.push(`| *auto minus best of bias-only / last-k (points, paired over seeds ± sd)* | ${tasks.map((t) => {
       const p = picks(t);
       const base = [find(t, p['bias-only']), find(t, p['last-k'])].filter((s): s is SettingResult => !!s);
       const auto = find(t, p.auto);
-      return auto && base.length ? points(mean(auto) - Math.max(...base.map(mean))) : '—';
+      if (!auto || !base.length) return '—';
+      // Paired over seeds (same sample order and rounding noise on both sides).
+      const best = base.reduce((a, b) => (mean(b) > mean(a) ? b : a));
+      const d = meanSd(auto.accuracies.map((a, i) => a - best.accuracies[i]!));
+      return `${points(d.mean)} ± ${(100 * d.sd).toFixed(2)} vs ${best.key}`;
     }).join(' | ')} |`);
   }
   return out.join('\n');
