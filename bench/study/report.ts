@@ -50,7 +50,8 @@ export function renderStudy(doc: StudyDoc): string {
     out.push(`| *${what}* | ${tasks.map((t) => { const a = find(t, key), f = find(t, 'float'); return a && f ? points(mean(a) - mean(f)) : '—'; }).join(' | ')} |`);
   }
   const torchNotes = tasks.map((t) => (t.torchCheck.available
-    ? `${t.task}: per-step losses of the first ${c.compareLosses} steps agree with PyTorch within ${(100 * (t.torchCheck.maxLossRelDiff ?? 0)).toFixed(3)}% (relative)`
+    ? `${t.task}: per-step losses of the first ${c.compareLosses} steps, max relative difference ${(100 * (t.torchCheck.maxLossRelDiff ?? 0)).toFixed(3)}%` +
+      (t.torchCheck.firstDivergence ? ` (first step off by more than 1e-4, per seed: ${t.torchCheck.firstDivergence.map((s) => s ?? 'none').join(', ')})` : '')
     : `${t.task}: PyTorch not installed (${t.torchCheck.hint})`));
   out.push('', `PyTorch check: ${torchNotes.join('; ')}.`);
 

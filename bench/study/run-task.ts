@@ -65,7 +65,7 @@ export interface TaskResult {
   pretrainAccuracySource: number;
   settings: SettingResult[];
   budgets: BudgetPick[];
-  torchCheck: { available: boolean; hint?: string; maxLossRelDiff?: number; losses?: number };
+  torchCheck: { available: boolean; hint?: string; maxLossRelDiff?: number; losses?: number; firstDivergence?: (number | null)[] };
 }
 
 const STATIC_RESERVE = 1024;
@@ -85,6 +85,8 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
   const torchRun: SettingResult = { key: 'torch', label: 'float32 full update (PyTorch, same weights and order)', kind: 'torch', accuracies: [], seconds: 0 };
   let maxLossRelDiff = 0;
   let comparedLosses = 0;
+  /** Per seed: the first step whose losses differ by more than 1e-4 relative (null: none). */
+  const firstDivergence: (number | null)[] = [];
   const haveTorch = torchAvailable();
   for (const seed of c.seeds) {
     let t0 = performance.now();
@@ -100,7 +102,12 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
       const r = torchFinetune(graph, pre.spec.params!, task.device, task.test, order, c.lr, c.compareLosses);
       torchRun.accuracies.push(r.accuracy);
       torchRun.seconds += (performance.now() - t0) / 1000;
-      r.losses.forEach((l, i) => { maxLossRelDiff = Math.max(maxLossRelDiff, Math.abs(l - losses[i]!) / Math.max(1e-3, Math.abs(l))); comparedLosses++; });
+      // Relative to the loss, floored at 0.05: below that, float32 log-softmax rounding alone
+      // makes relative differences meaningless.
+      const rel = r.losses.map((l, i) => Math.abs(l - losses[i]!) / Math.max(0.05, Math.abs(l)));
+      rel.forEach((d) => { maxLossRelDiff = Math.max(maxLossRelDiff, d); comparedLosses++; });
+      const off = rel.findIndex((d) => d > 1e-4);
+      firstDivergence.push(off < 0 ? null : off);
     }
     log(`[${id}] seed ${seed}: float ${pct(floatRun.accuracies.at(-1)!)}${haveTorch ? `, torch ${pct(torchRun.accuracies.at(-1)!)}` : ''}`);
   }
@@ -180,7 +187,7 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
   return {
     task: id, title: task.title, deviceSamples: task.device.count, testSamples: task.test.count,
     pretrainAccuracySource: pre.summary.accuracy, settings, budgets,
-    torchCheck: haveTorch ? { available: true, maxLossRelDiff, losses: comparedLosses } : { available: false, hint: TORCH_HINT },
+    torchCheck: haveTorch ? { available: true, maxLossRelDiff, losses: comparedLosses, firstDivergence } : { available: false, hint: TORCH_HINT },
   };
 }
 
