@@ -8,9 +8,9 @@ JOB_DIR holds job.json (the resolved graph in tinytrain's HWC layout, the float
 parameters as base64 little-endian float32 in tinytrain's layouts, lr, the sample order)
 and four raw files: train-images.u8, train-labels.u8, test-images.u8, test-labels.u8.
 
-PyTorch runs NCHW; weights are permuted from tinytrain's [Cout, KH, KW, Cin/groups], and a
-dense layer after a flatten reads its input in HWC order (as tinytrain flattens), so the
-function computed is the same one. Summation orders differ, so results agree to float32
+PyTorch runs NCHW; weights are permuted from tinytrain's [Cout, KH, KW, Cin/groups], and
+the graph walk (bench/peers/torch_graph.py) flattens in HWC order as tinytrain does, so
+the function computed is the same one. Summation orders differ, so results agree to float32
 rounding per step, not bit for bit.
 """
 import base64
@@ -21,6 +21,9 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
+from torch_graph import forward  # noqa: E402  (the shared graph walk, found via the path above)
 
 
 def f32(b64, shape):
@@ -43,45 +46,6 @@ def load_params(graph, params):
             weight = f32(p["weight"], (cout, cv["kh"], cv["kw"], per_group)).permute(0, 3, 1, 2).contiguous()
         out[n["name"]] = (weight.requires_grad_(True), f32(p["bias"], (cout,)).requires_grad_(True))
     return out
-
-
-def activate(x, a):
-    if a == "relu":
-        return F.relu(x)
-    if a == "relu6":
-        return F.relu6(x)
-    return x
-
-
-def forward(graph, params, x):
-    t = {"input": x}
-    for n in graph["nodes"]:
-        a = t[n["inputs"][0]]
-        op = n["op"]
-        if op == "conv2d":
-            w, b = params[n["name"]]
-            cv = n["conv"]
-            groups = a.shape[1] if cv["depthwise"] else 1
-            y = F.conv2d(a, w, b, stride=cv["stride"], padding=cv["pad"], groups=groups)
-        elif op == "dense":
-            w, b = params[n["name"]]
-            flat = a.permute(0, 2, 3, 1).reshape(1, -1) if a.dim() == 4 else a
-            y = F.linear(flat, w, b)
-        elif op == "add":
-            y = a + t[n["inputs"][1]]
-        elif op == "avgpool":
-            y = F.avg_pool2d(a, n["pool"]["size"], n["pool"]["stride"])
-        elif op == "globalavgpool":
-            y = a.mean(dim=(2, 3), keepdim=True)
-        elif op in ("relu", "relu6"):
-            y = activate(a, op)
-        elif op == "flatten":
-            y = a
-        else:
-            raise SystemExit(f"torch_finetune: op {op} (node {n['name']}) is not supported")
-        t[n["name"]] = activate(y, n.get("activation", "none"))
-    logits = t[graph["output"]]
-    return logits.reshape(1, -1)
 
 
 def images(path, count, shape, lo, hi):
