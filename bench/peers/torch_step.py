@@ -19,6 +19,8 @@ import resource
 import sys
 import time
 
+import torch_graph  # the shared graph walk (this script's folder is on sys.path)
+
 
 def rss_now():
     with open("/proc/self/statm") as f:
@@ -83,40 +85,8 @@ def main():
             trained.append(bias)
         params[n["name"]] = (weight, bias)
 
-    def act(x, a):
-        if a == "relu":
-            return F.relu(x)
-        if a == "relu6":
-            return F.relu6(x)
-        return x
-
     def forward(x):
-        t = {"input": x}
-        for n in g["nodes"]:
-            a = t[n["inputs"][0]]
-            op = n["op"]
-            if op == "conv2d":
-                w, b = params[n["name"]]
-                cv = n["conv"]
-                y = F.conv2d(a, w, b, stride=cv["stride"], padding=cv["pad"],
-                             groups=a.shape[1] if cv["depthwise"] else 1)
-            elif op == "dense":
-                w, b = params[n["name"]]
-                y = F.linear(a.reshape(1, -1), w, b)
-            elif op == "add":
-                y = a + t[n["inputs"][1]]
-            elif op == "avgpool":
-                y = F.avg_pool2d(a, n["pool"]["size"], n["pool"]["stride"])
-            elif op == "globalavgpool":
-                y = a.mean(dim=(2, 3), keepdim=True)
-            elif op == "flatten":
-                y = a.reshape(1, -1)
-            elif op in ("relu", "relu6"):
-                y = a
-            else:
-                raise ValueError("unsupported op " + op)
-            t[n["output"]] = act(y, n["op"] if op in ("relu", "relu6") else n.get("activation", "none"))
-        return t[g["output"]].reshape(1, -1)
+        return torch_graph.forward(g, params, x)
 
     h, w, c = g["inputShape"]
     lo, hi = g["inputRange"]
