@@ -19,21 +19,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ConvCase, type KernelExports, KernelModule, Rng, channelSlice, loadKernels } from './support/kernel-module.js';
 
-type Ptr = number;
-type Bool = boolean | number;
-
-/** The harness types predate the fused kernels: their signatures (assembly/kernels/conv2d.ts). */
-interface FusedExports extends KernelExports {
-  depthwiseBackwardInputInPlaceF32(
-    g: Ptr, H: number, W: number, C: number, w: Ptr, wScale: Ptr,
-    KH: number, KW: number, pad: number, w2: Ptr, split: number, scratch: Ptr,
-  ): void;
-  gapHeadBackwardF32(
-    gpool: Ptr, P: number, CO: number, bits: Ptr,
-    w: Ptr, wScale: Ptr, CI: number, w2: Ptr, split: number,
-    gx: Ptr, accumulate: Bool, bgrad: Ptr, scratch: Ptr,
-  ): void;
-}
 
 let simd: KernelModule;
 let scalar: KernelModule;
@@ -50,7 +35,7 @@ beforeAll(async () => {
 const builds = [['simd'], ['scalar']] as const;
 type Build = (typeof builds)[number][0];
 const mod = (b: Build) => (b === 'simd' ? simd : scalar);
-const fk = (k: KernelModule) => k.k as FusedExports;
+const fk = (k: KernelModule) => k.k as KernelExports;
 
 // ---------------------------------------------------------------------------------------
 // helpers

@@ -10,21 +10,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type KernelExports, KernelModule, Rng, loadKernels, outDim } from './support/kernel-module.js';
 
-type Ptr = number;
-type Bool = boolean | number;
-
-/** Kernels the harness interface does not list (signatures in assembly/kernels/conv2d.ts). */
-interface MoreExports extends KernelExports {
-  depthwiseBackwardInputInPlaceF32(
-    g: Ptr, H: number, W: number, C: number, w: Ptr, wScale: Ptr,
-    KH: number, KW: number, pad: number, w2: Ptr, split: number, scratch: Ptr,
-  ): void;
-  gapHeadBackwardF32(
-    gpool: Ptr, P: number, CO: number, bits: Ptr,
-    w: Ptr, wScale: Ptr, CI: number, w2: Ptr, split: number,
-    gx: Ptr, accumulate: Bool, bgrad: Ptr, scratch: Ptr,
-  ): void;
-}
 
 let simd: KernelModule;
 let scalar: KernelModule;
@@ -58,12 +43,12 @@ function place(k: KernelModule, init: Init): { p: number; bytes: number } {
 }
 
 /** Runs `call` in both modules on identical buffers; expects identical bytes in all of them and intact guards. */
-function sameInBoth<K extends string>(what: string, bufs: Record<K, Init>, call: (k: MoreExports, p: Ptrs<K>) => void): void {
+function sameInBoth<K extends string>(what: string, bufs: Record<K, Init>, call: (k: KernelExports, p: Ptrs<K>) => void): void {
   const results = [simd, scalar].map((k) => {
     k.reset();
     const placed = Object.fromEntries(Object.entries(bufs).map(([name, init]) => [name, place(k, init as Init)])) as Record<K, { p: number; bytes: number }>;
     const ptrs = Object.fromEntries(Object.entries(placed).map(([n, v]) => [n, (v as { p: number }).p])) as Ptrs<K>;
-    call(k.k as MoreExports, ptrs);
+    call(k.k as KernelExports, ptrs);
     const out: Record<string, Uint8Array> = {};
     for (const [name, v] of Object.entries(placed) as Array<[string, { p: number; bytes: number }]>) {
       out[name] = k.readBytes(v.p, v.bytes);

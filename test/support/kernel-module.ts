@@ -121,6 +121,17 @@ export interface KernelExports {
     gy: Ptr, P: number, CO: number, nz: Ptr, format: number, wScale: Ptr,
     gx: Ptr, CI: number, accumulate: Bool, scratch: Ptr,
   ): void;
+  /** In-place depthwise input gradient (conv2d.ts): gx over g, keeping KH - pad rows in scratch. */
+  depthwiseBackwardInputInPlaceF32(
+    g: Ptr, H: number, W: number, C: number, w: Ptr, wScale: Ptr,
+    KH: number, KW: number, pad: number, w2: Ptr, split: number, scratch: Ptr,
+  ): void;
+  /** Fused global-average-pool + frozen 1x1 head backward (conv2d.ts). */
+  gapHeadBackwardF32(
+    gpool: Ptr, P: number, CO: number, bits: Ptr,
+    w: Ptr, wScale: Ptr, CI: number, w2: Ptr, split: number,
+    gx: Ptr, accumulate: Bool, bgrad: Ptr, scratch: Ptr,
+  ): void;
 }
 
 const KERNEL_NAMES = [
