@@ -12,7 +12,7 @@ import { cloneParams } from '../../compiler/ir/params.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
 import { normaliseImage } from '../../compiler/float/network.js';
 import { biasOnlyScheme, lastKScheme, schemeFromJson } from '../../compiler/sparse/parse.js';
-import { fullScheme, type Scheme } from '../../compiler/sparse/scheme.js';
+import { fullScheme, trainedChannels, type Scheme } from '../../compiler/sparse/scheme.js';
 import { autoScheme, describeScheme, schemeToJson } from '../../compiler/sparse/auto.js';
 import { hasParams } from '../../compiler/ir/graph.js';
 import { getTarget } from '../../targets/index.js';
@@ -117,11 +117,19 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
   // Schemes: the fixed ones, then per budget the largest last-k and the automatic search.
   const g = quant.graph;
   const sram = (s: Scheme): number => sramNeeded(planModel(quant, { scheme: s }), target) + STATIC_RESERVE;
-  const schemes = new Map<string, { label: string; scheme: Scheme; qas: boolean }>();
+  const paramLayers = g.nodes.filter(hasParams);
+  /**
+   * What a scheme really trains: per layer, the bias and the number of weight channels
+   * (ratio 1/8 of a 1-channel stem trains that channel, as ratio 1 does), so two schemes
+   * with equal keys train bit-identically and are run once.
+   */
+  const effectiveKey = (scheme: Scheme, qas: boolean): string =>
+    paramLayers.map((n) => { const t = scheme.layers.get(n.name); return `${t?.bias ? 1 : 0}:${trainedChannels(t, n)}`; }).join(',') + (qas ? '' : ':noqas');
+  const schemes = new Map<string, { label: string; scheme: Scheme; qas: boolean; effective: string }>();
   const add = (key: string, label: string, scheme: Scheme, qas = true): string => {
-    const canonical = JSON.stringify(schemeToJson(scheme).layers) + (qas ? '' : ':noqas');
-    for (const [k, v] of schemes) if (JSON.stringify(schemeToJson(v.scheme).layers) + (v.qas ? '' : ':noqas') === canonical) return k;
-    schemes.set(key, { label, scheme, qas });
+    const effective = effectiveKey(scheme, qas);
+    for (const [k, v] of schemes) if (v.effective === effective) return k;
+    schemes.set(key, { label, scheme, qas, effective });
     return key;
   };
   add('int8-full-noqas', 'int8 full update, no QAS', fullScheme(g), false);
@@ -129,7 +137,7 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
   const biasKey = add('bias-only', 'int8 + QAS, bias-only', biasOnlyScheme(g));
   const anchor = schemeFromJson(g, JSON.parse(readFileSync(join(root, c.anchorScheme), 'utf8')), c.anchorScheme);
   const anchorKey = add('anchor', `int8 + QAS, anchor-style (${anchor.name})`, anchor);
-  const layerCount = g.nodes.filter(hasParams).length;
+  const layerCount = paramLayers.length;
   const calib = Array.from({ length: Math.min(c.autoSamples, task.device.count) }, (_, i) => normaliseImage(imageAt(task.device, i), g.inputRange));
   const calibLabels = Array.from(calib, (_, i) => task.device.labels[i]!);
   const budgets: BudgetPick[] = [];
@@ -140,10 +148,13 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
       const s = lastKScheme(g, k);
       if (sram(s) <= bytes) { lastK = add(`last-k:${k}`, `int8 + QAS, last-k:${k}`, s); break; }
     }
-    const auto = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'best' });
     const perByte = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'per-byte' });
     const byValue = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'value' });
     const evolved = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'evolution' });
+    // What `--scheme auto` (strategy 'best') picks: the highest value of the three, the
+    // first on ties, as autoScheme orders them; derived here rather than searched again.
+    const runs = [perByte, byValue, evolved];
+    const auto = runs.reduce((a, b) => (b.value > a.value ? b : a));
     const fits = (s: Scheme): boolean => sram(s) <= bytes;
     budgets.push({
       budgetKB: kb,
@@ -157,9 +168,9 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
         'auto value greedy': add(`auto-${kb}-value`, `int8 + QAS, auto @ ${kb} KB (value greedy)`, { ...byValue.scheme, name: `auto-${kb}kb-value` }),
         'auto evolution': add(`auto-${kb}-evolution`, `int8 + QAS, auto @ ${kb} KB (evolution)`, { ...evolved.scheme, name: `auto-${kb}kb-evolution` }),
       },
-      auto: { strategy: auto.strategy, value: auto.value, candidates: auto.candidates, ms: auto.ms },
+      auto: { strategy: auto.strategy, value: auto.value, candidates: runs.map((r) => ({ strategy: r.strategy, value: r.value, sramBytes: r.sramBytes })), ms: evolved.ms },
     });
-    log(`[${id}] budget ${kb} KB: auto ${describeScheme(auto.scheme, auto.sramBytes)} (${auto.ms.toFixed(0)} ms)`);
+    log(`[${id}] budget ${kb} KB: auto ${describeScheme(auto.scheme, auto.sramBytes)} (${evolved.ms.toFixed(0)} ms)`);
   }
 
   const work = mkdtempSync(join(tmpdir(), `tinytrain-study-${id}-`));
