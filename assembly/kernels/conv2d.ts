@@ -19,6 +19,25 @@ function weightAddrDw(w: usize, w2: usize, split: i32, c: i32, tap: i32, taps: i
   return split == 0 || c < split ? w + <usize>tap : w2 + <usize>(tap - split * taps);
 }
 
+/**
+ * gx[ci] += g * w[ci] for one weight row of C input channels whose first `first` live at
+ * `wp` (the trained slice) and the rest at `wp2` (the frozen part): the scalar inner loop
+ * of every input gradient, one add per element, so each element's sum keeps its order.
+ */
+// @ts-ignore: decorator
+@inline
+function addWeightRowF32(gxp: usize, g: f32, wp: usize, wp2: usize, first: i32, C: i32): void {
+  for (let ci = 0; ci < first; ci++) {
+    const q = gxp + (<usize>ci << 2);
+    store<f32>(q, load<f32>(q) + g * <f32>load<i8>(wp + <usize>ci));
+  }
+  const rest = gxp + (<usize>first << 2);
+  for (let ci = 0; ci < C - first; ci++) {
+    const q = rest + (<usize>ci << 2);
+    store<f32>(q, load<f32>(q) + g * <f32>load<i8>(wp2 + <usize>ci));
+  }
+}
+
 /** int8 forward with fused requantisation and activation clamp [lo, hi]. */
 export function conv2dForwardS8(
   x: usize, H: i32, W: i32, C: i32, zx: i32,
@@ -194,16 +213,7 @@ export function conv2dBackwardInputF32(
               store<f32>(p, load<f32>(p) + g * <f32>load<i8>(weightAddrDw(w, w2, split, co, tap, KH * KW)));
             } else {
               const first = split == 0 ? C : split;
-              const wp = w + <usize>(tap * first);
-              for (let ci = 0; ci < first; ci++) {
-                const p = gxp + (<usize>ci << 2);
-                store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp + <usize>ci));
-              }
-              const wp2 = w2 + <usize>(tap * (C - first)) - <usize>first;
-              for (let ci = first; ci < C; ci++) {
-                const p = gxp + (<usize>ci << 2);
-                store<f32>(p, load<f32>(p) + g * <f32>load<i8>(wp2 + <usize>ci));
-              }
+              addWeightRowF32(gxp, g, w + <usize>(tap * first), w2 + <usize>(tap * (C - first)), first, C);
             }
           }
         }
@@ -478,17 +488,7 @@ export function gapHeadBackwardF32(
     for (let co = 0; co < CO; co++) {
       const g = load<f32>(scratch + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
       if (g == 0) continue;
-      const wp = w + <usize>(co * first);
-
-      for (let ci = 0; ci < first; ci++) {
-        const q = gxp + (<usize>ci << 2);
-        store<f32>(q, load<f32>(q) + g * <f32>load<i8>(wp + <usize>ci));
-      }
-      const wp2 = w2 + <usize>(co * (CI - first)) - <usize>first;
-      for (let ci = first; ci < CI; ci++) {
-        const q = gxp + (<usize>ci << 2);
-        store<f32>(q, load<f32>(q) + g * <f32>load<i8>(wp2 + <usize>ci));
-      }
+      addWeightRowF32(gxp, g, w + <usize>(co * first), w2 + <usize>(co * (CI - first)), first, CI);
     }
   }
 }
