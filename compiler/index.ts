@@ -97,11 +97,17 @@ export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[], prun
   return { graph, params, quant: quantizeModel(graph, params, ranges, spec.quantization), pruned };
 }
 
-export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'sparseKernels'> & { pruned?: ReadonlySet<string> }): Plan {
+/**
+ * `simdScratch` false: plan no tile scratch for the sparse kernels (their SIMD build then
+ * walks the lists like the scalar one, bit-identically). compile() passes the target's
+ * wasmSimd, so MCU plans, whose firmware runs the scalar build, do not pay for it.
+ */
+export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'sparseKernels'> & { pruned?: ReadonlySet<string>; simdScratch?: boolean }): Plan {
   const scheme = opts.scheme ?? fullScheme(quant.graph);
   const sparse = opts.sparseKernels === false ? new Map<string, SparseLayer>()
     : chooseSparseLayers(frozenPointwise(quant.graph, scheme), (n) => quant.layers.get(n.name)!.wq, opts.pruned ?? new Set(), opts.prune?.structure ?? 'unstructured');
-  const scratch = new Map([...sparse.keys()].map((name) => [name, sparseScratchBytes(pointwiseShape(quant.graph.nodes.find((n) => n.name === name)!)[1])]));
+  const scratch = new Map([...sparse.keys()].map((name) => [name,
+    opts.simdScratch === false ? 0 : sparseScratchBytes(pointwiseShape(quant.graph.nodes.find((n) => n.name === name)!)[1])]));
   const program = buildProgram(quant.graph, scheme, { ...opts.program, sparse: scratch });
   const arena = planArena(program, undefined, opts.reuse ?? true);
   const layout = layoutParams(quant, scheme, (opts.momentum ?? 0) > 0, sparse);
@@ -111,7 +117,7 @@ export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme'
 export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Artifact> {
   const { quant, pruned } = quantizeSpec(spec, opts.calibration, opts.prune ? { options: opts.prune, scheme: opts.scheme } : undefined);
   opts.onStage?.('quantized');
-  const plan = planModel(quant, { ...opts, pruned });
+  const plan = planModel(quant, { ...opts, pruned, simdScratch: opts.target.wasmSimd });
   checkBudget(plan, opts); // before the (slow) WASM builds: an infeasible plan fails fast
   opts.onStage?.('planned');
   const arenaBase = plan.layout.trainEnd;

@@ -41,25 +41,22 @@ sys.exit(any(m.version(p.split("==")[0]).split("+")[0] != p.split("==")[1] for p
 PY
 }
 
-PKGS=("onnx==$ONNX_VERSION" "onnxruntime==$ORT_VERSION" "numpy==$NUMPY_VERSION")
-if has "$VENV" "${PKGS[@]}"; then
-  say "onnx $ONNX_VERSION, onnxruntime $ORT_VERSION present in $VENV"
-else
-  say "installing ${PKGS[*]} into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PKGS[@]}"
-  has "$VENV" "${PKGS[@]}" || { say "onnx/onnxruntime did not install correctly"; exit 1; }
-fi
-
-if [ "${1:-}" = "--torch" ]; then
-  TPKGS=("torch==$TORCH_VERSION" "${PKGS[@]}")
-  if has "$TORCH_VENV" "${TPKGS[@]}"; then
-    say "torch $TORCH_VERSION present in $TORCH_VENV"
+# ensure_venv VENV WHAT "pkg==ver"...: install the pinned packages into VENV unless present.
+ensure_venv() {
+  local venv="$1" what="$2"; shift 2
+  if has "$venv" "$@"; then
+    say "$what present in $venv"
   else
-    say "installing ${TPKGS[*]} into $TORCH_VENV (large download)"
-    python3 -m venv "$TORCH_VENV"
-    "$TORCH_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${TPKGS[@]}"
-    has "$TORCH_VENV" "${TPKGS[@]}" || { say "torch did not install correctly"; exit 1; }
+    say "installing $* into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+    has "$venv" "$@" || { say "$what did not install correctly"; exit 1; }
   fi
+}
+
+PKGS=("onnx==$ONNX_VERSION" "onnxruntime==$ORT_VERSION" "numpy==$NUMPY_VERSION")
+ensure_venv "$VENV" "onnx $ONNX_VERSION, onnxruntime $ORT_VERSION" "${PKGS[@]}"
+if [ "${1:-}" = "--torch" ]; then
+  ensure_venv "$TORCH_VENV" "torch $TORCH_VERSION (a large download)" "torch==$TORCH_VERSION" "${PKGS[@]}"
 fi
 say "ready"
