@@ -15,7 +15,7 @@ import { emitRuntime } from './codegen/emit.js';
 import { buildRuntime } from './codegen/build.js';
 import { buildWasiRuntime } from './codegen/wasi.js';
 import { fullScheme, splitChannels, trainedChannels, type Scheme } from './sparse/scheme.js';
-import type { Manifest } from './manifest.js';
+import { SOURCE_FILE, type Manifest } from './manifest.js';
 import { chooseSparseLayers, frozenPointwise, pointwiseShape, pruneParams, type PruneOptions, type SparseLayer } from './sparse/prune.js';
 import { nzListBytes, sparseScratchBytes } from './sparse/nzlist.js';
 import type { Target } from '../targets/index.js';
@@ -30,6 +30,11 @@ export interface CompileOptions {
   /** false: one buffer per tensor (the planner's safety reference). */
   reuse?: boolean;
   budgetBytes?: number;
+  /**
+   * Accept a budgetBytes above the target's SRAM (planning for a part with more memory
+   * than the named target). Without it that is an error: it is almost always a typo.
+   */
+  budgetOverTarget?: boolean;
   /** Rounding of int8/int32 parameter updates (default stochastic). */
   rounding?: 'stochastic' | 'nearest';
   /** Backward pruning / update reordering / bit masks (all on by default). */
@@ -115,13 +120,17 @@ export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme'
 }
 
 export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Artifact> {
+  checkBudgetOption(opts.target, opts.budgetBytes, opts.budgetOverTarget);
   const { quant, pruned } = quantizeSpec(spec, opts.calibration, opts.prune ? { options: opts.prune, scheme: opts.scheme } : undefined);
   opts.onStage?.('quantized');
   const plan = planModel(quant, { ...opts, pruned, simdScratch: opts.target.wasmSimd });
-  checkBudget(plan, opts); // before the (slow) WASM builds: an infeasible plan fails fast
+  // Before the (slow) WASM builds, so an infeasible plan fails fast; code size is not known yet.
+  checkBudget(plan, opts);
+  checkFlash(plan, opts.target, 0);
   opts.onStage?.('planned');
   const arenaBase = plan.layout.trainEnd;
-  const emitOpts = { arenaBase, momentum: opts.momentum ?? 0, qas: opts.qas ?? true, rounding: opts.rounding ?? 'stochastic' } as const;
+  const layoutId = layoutIdOf(spec, plan);
+  const emitOpts = { arenaBase, momentum: opts.momentum ?? 0, qas: opts.qas ?? true, rounding: opts.rounding ?? 'stochastic', layoutId } as const;
   const source = emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
   const memoryBase = arenaBase + plan.arena.arenaBytes;
   opts.onStage?.('generated');
@@ -134,9 +143,26 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
   // asc's own static data (abort messages) sits above the arena and is SRAM too.
   const staticBytes = (await heapBaseOf(scalar.wasm)) - memoryBase;
   checkBudget(plan, opts, staticBytes);
-  const manifest = makeManifest(spec, opts, plan, emitOpts, simd.pages * 65536, opts.target.wasmSimd ? simd.wasm.length : scalar.wasm.length, staticBytes);
-  return { manifest, wasmSimd: simd.wasm, wasmScalar: scalar.wasm, wasmWasi: wasi.wasm, image: plan.layout.image, source };
+  const codeBytes = opts.target.wasmSimd ? simd.wasm.length : scalar.wasm.length;
+  checkFlash(plan, opts.target, codeBytes);
+  const files = { wasmSimd: simd.wasm, wasmScalar: scalar.wasm, wasmWasi: wasi.wasm, image: plan.layout.image, source };
+  const manifest = makeManifest(spec, opts, plan, emitOpts, simd.pages * 65536, codeBytes, staticBytes, files);
+  return { manifest, ...files };
 }
+
+/**
+ * A checkpoint is only meaningful with the same frozen parameters and quantisation tables
+ * around it, so the frozen part of the image is part of the identity. The runtime
+ * reports it too (its `layoutId()` export), so a module from another artifact is caught.
+ */
+function layoutIdOf(spec: ModelSpec, plan: Plan): string {
+  const { layout } = plan;
+  return createHash('sha256').update(JSON.stringify({
+    model: spec.name, scheme: [...plan.scheme.layers], base: layout.trainBase, bytes: layout.trainEnd - layout.trainBase,
+  })).update(layout.image.subarray(0, layout.constBytes)).digest('hex').slice(0, 16);
+}
+
+const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
 
 /**
  * SRAM the device needs for training: the arena, the checkpoint region (trained
@@ -154,8 +180,10 @@ async function heapBaseOf(wasm: Uint8Array): Promise<number> {
   return ((instance.exports as { heapBase(): number }).heapBase()) >>> 0;
 }
 
-function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: { arenaBase: number; momentum: number; qas: boolean; rounding: 'stochastic' | 'nearest' },
-  wasmMemoryBytes: number, codeBytes: number, staticBytes: number): Manifest {
+function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan,
+  emit: { arenaBase: number; momentum: number; qas: boolean; rounding: 'stochastic' | 'nearest'; layoutId: string },
+  wasmMemoryBytes: number, codeBytes: number, staticBytes: number,
+  files: Pick<Artifact, 'wasmSimd' | 'wasmScalar' | 'wasmWasi' | 'image' | 'source'>): Manifest {
   const { quant, layout, arena, program, graph } = plan;
   const t = opts.target;
   const canon = (x: string): string => program.alias.get(x) ?? x;
@@ -168,11 +196,13 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
   const reserve = t.stackReserveBytes;
   const sramPeakBytes = sramNeeded(plan, t, staticBytes);
   const flashBytes = codeBytes + layout.image.length;
-  // A checkpoint is only meaningful with the same frozen parameters and quantisation
-  // tables around it, so the frozen part of the image is part of the identity.
-  const layoutId = createHash('sha256').update(JSON.stringify({
-    model: spec.name, scheme: [...plan.scheme.layers], base: layout.trainBase, bytes: trainRegion,
-  })).update(layout.image.subarray(0, layout.constBytes)).digest('hex').slice(0, 16);
+  const names = { wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm', wasmSimd: 'runtime-simd.wasm', wasmScalar: 'runtime-scalar.wasm', wasmWasi: 'runtime-wasi.wasm', image: 'image.bin' };
+  const entry = (data: Uint8Array | string): { bytes: number; sha256: string } =>
+    ({ bytes: typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length, sha256: sha256(data) });
+  const integrity = {
+    [names.wasmSimd]: entry(files.wasmSimd), [names.wasmScalar]: entry(files.wasmScalar), [names.wasmWasi]: entry(files.wasmWasi),
+    [names.image]: entry(files.image), [SOURCE_FILE]: entry(files.source),
+  };
   return {
     format: 'tinytrain-artifact@1',
     model: spec.name,
@@ -189,8 +219,9 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
     classes: graph.classes,
     inputs: [{ name: 'input', offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, 'input'))!.offset, shape: [...graph.inputShape], dtype: 'int8', scale: inQ.scale, zeroPoint: inQ.zp, range: graph.inputRange }],
     outputs: [{ name: canon(graph.output), offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, graph.output))!.offset, shape: [graph.classes], dtype: 'int8', scale: outQ.scale, zeroPoint: outQ.zp, activation: spec.outputActivation ?? 'none' }],
-    files: { wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm', wasmSimd: 'runtime-simd.wasm', wasmScalar: 'runtime-scalar.wasm', wasmWasi: 'runtime-wasi.wasm', image: 'image.bin' },
-    image: { offset: 16, bytes: layout.image.length, sha256: createHash('sha256').update(layout.image).digest('hex') },
+    files: names,
+    integrity,
+    image: { offset: 16, bytes: layout.image.length, sha256: sha256(layout.image) },
     checkpoint: { offset: layout.trainBase, bytes: trainRegion },
     state: { offset: layout.stateOffset },
     arena: { offset: emit.arenaBase, bytes: arena.arenaBytes, strategy: arena.strategy, candidates: arena.candidates, peakLiveBytes: arena.peakLiveBytes, reuse: opts.reuse ?? true },
@@ -217,7 +248,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan, emit: {
       .map((b) => ({ key: b.key, offset: b.offset, bytes: b.bytes, first: b.first, last: b.last })),
     program: program.steps.map(describeStep),
     lossStep: program.lossStep,
-    layoutId,
+    layoutId: emit.layoutId,
     ...(plan.sparse.size > 0 || opts.prune ? { sparse: sparseReport(plan, opts.prune) } : {}),
   };
 }
@@ -257,5 +288,27 @@ function checkBudget(plan: Plan, opts: CompileOptions, staticBytes = 0): void {
     `${t.kind === 'mcu' ? '' : `frozen params ${layout.constBytes} B, `}${staticBytes ? `static data ${staticBytes} B, ` : ''}reserve ${t.stackReserveBytes} B.\n` +
     `  largest buffers live at the arena peak (step ${arena.peakStep}: ${where}):\n${peak}`,
     'train fewer layers (--scheme bias-only or last-k:N), drop momentum, or raise --budget',
+  );
+}
+
+/** A budget above the target's SRAM cannot be met on that target: refuse it unless asked. */
+export function checkBudgetOption(t: Target, budgetBytes: number | undefined, overTarget = false): void {
+  if (budgetBytes === undefined || overTarget || budgetBytes <= t.sramBytes) return;
+  throw new TinytrainError(`budget ${budgetBytes} B is larger than target ${t.name}'s SRAM (${t.sramBytes} B)`,
+    'give a budget at most the target\'s SRAM, choose a larger target (tinytrain targets), or pass --budget-over-target to plan beyond it on purpose');
+}
+
+/**
+ * Flash the target must hold: the runtime's code and the weights image (frozen weights,
+ * quantisation tables and the initial trained parameters). `codeBytes` is 0 before the
+ * WASM build, which makes the early check a lower bound.
+ */
+function checkFlash(plan: Plan, t: Target, codeBytes: number): void {
+  const need = codeBytes + plan.layout.image.length;
+  if (need <= t.flashBytes) return;
+  throw new TinytrainError(
+    `the runtime needs ${need} B of Flash but target ${t.name} has ${t.flashBytes} B: ${need - t.flashBytes} B over ` +
+    `(weights image ${plan.layout.image.length} B${codeBytes ? `, code ${codeBytes} B` : ', code not yet counted'})`,
+    'prune the frozen layers (--prune 0.8), choose a smaller model, or a target with more Flash',
   );
 }

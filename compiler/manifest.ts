@@ -1,5 +1,8 @@
 /** The artifact manifest: what a host or firmware needs to drive a compiled runtime. */
 
+/** The file an artifact keeps its generated source in (the profiler rebuilds from it). */
+export const SOURCE_FILE = 'runtime.ts';
+
 export interface TensorPort {
   name: string;
   offset: number;
@@ -44,6 +47,8 @@ export interface Manifest {
   inputs: TensorPort[];
   outputs: TensorPort[];
   files: { wasm: string; wasmSimd: string; wasmScalar: string; wasmWasi: string; image: string };
+  /** Size and sha256 of every other file of the artifact folder (see Integrity). */
+  integrity: Integrity;
   /** Initial image: [offset, offset+bytes) of linear memory. */
   image: { offset: number; bytes: number; sha256: string };
   /** The trained parameters + optimizer + runtime state: what a checkpoint holds. */
@@ -76,3 +81,10 @@ export interface Manifest {
     layers: Array<{ name: string; structure: string; sparsity: number; entries: number; pruned: boolean; denseBytes: number; listBytes: number }>;
   };
 }
+
+/**
+ * What an artifact folder's files must be: every file a host or firmware reads, with its
+ * size and sha256. manifest.json itself is not listed (it holds the list). A host reads
+ * no file of an artifact that is not named here.
+ */
+export type Integrity = Record<string, { bytes: number; sha256: string }>;

@@ -3,6 +3,7 @@
  * WebAssembly API: load the image, write inputs at the manifest's offsets, call the
  * numeric exports, read and write checkpoints.
  */
+import { join } from 'node:path';
 import { TinytrainError } from '../compiler/errors.js';
 import type { Manifest } from '../compiler/manifest.js';
 import type { LoadedArtifact } from './artifact.js';
@@ -18,7 +19,10 @@ interface RuntimeExports {
   stepsSkipped(): number;
   stepsNonFinite(): number;
   heapBase(): number;
+  layoutId(): bigint;
 }
+
+const EXPORTS = ['init', 'predict', 'trainStep', 'lastPrediction', 'stepsDone', 'stepsSkipped', 'stepsNonFinite', 'heapBase', 'layoutId'] as const;
 
 export class Runtime {
   private readonly inputLut: Int8Array;
@@ -43,13 +47,8 @@ export class Runtime {
         },
       },
     };
-    const module = await WebAssembly.compile((instrumented?.wasm ?? a.wasm(variant)) as Uint8Array<ArrayBuffer>);
-    const instance = await WebAssembly.instantiate(module, imports);
-    const ex = instance.exports as unknown as RuntimeExports;
+    const ex = await instantiateChecked(instrumented?.wasm ?? a.wasm(variant), imports, a, variant);
     memoryRef.mem = ex.memory;
-    if (ex.memory.buffer.byteLength !== a.manifest.wasmMemoryBytes) {
-      throw new TinytrainError(`runtime memory is ${ex.memory.buffer.byteLength} B, manifest says ${a.manifest.wasmMemoryBytes} B`, 'recompile the artifact');
-    }
     const rt = new Runtime(a.manifest, ex, a.image);
     rt.reset(0);
     return rt;
@@ -119,6 +118,45 @@ export class Runtime {
     const payload = decodeCheckpoint(this.manifest, file, source);
     this.bytes().set(payload, this.manifest.checkpoint.offset);
   }
+}
+
+/**
+ * Checks that an artifact's plain module (simd or scalar) is the one its manifest
+ * describes, without keeping it: for hosts that run it elsewhere (the firmware build).
+ */
+export async function checkRuntimeModule(a: LoadedArtifact, variant: 'simd' | 'scalar'): Promise<void> {
+  await instantiateChecked(a.wasm(variant), { env: { abort: () => undefined } }, a, variant);
+}
+
+/**
+ * Instantiates a runtime module and checks it is the one the manifest describes: the
+ * exports a runtime has, the fixed memory size, and its own layout id. The bytes were
+ * verified against the manifest's sha256 already; this also catches a manifest whose
+ * hashes were edited to fit a module from another artifact.
+ */
+async function instantiateChecked(wasm: Uint8Array, imports: WebAssembly.Imports, a: LoadedArtifact, variant?: 'simd' | 'scalar'): Promise<RuntimeExports> {
+  const f = a.manifest.files;
+  const where = join(a.dir, variant === 'simd' ? f.wasmSimd : variant === 'scalar' ? f.wasmScalar : f.wasm);
+  let instance: WebAssembly.Instance;
+  try {
+    instance = await WebAssembly.instantiate(await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>), imports);
+  } catch (e) {
+    throw new TinytrainError(`${where} does not load: ${(e as Error).message}`, 'recompile the artifact');
+  }
+  const ex = instance.exports as Record<string, unknown>;
+  const missing = EXPORTS.filter((k) => typeof ex[k] !== 'function');
+  if (missing.length || !(ex.memory instanceof WebAssembly.Memory)) {
+    throw new TinytrainError(`${where} lacks the exports ${[...missing, ...(ex.memory instanceof WebAssembly.Memory ? [] : ['memory'])].join(', ')}`, 'recompile the artifact with this version of tinytrain');
+  }
+  const r = ex as unknown as RuntimeExports;
+  if (r.memory.buffer.byteLength !== a.manifest.wasmMemoryBytes) {
+    throw new TinytrainError(`${where} has ${r.memory.buffer.byteLength} B of memory, manifest says ${a.manifest.wasmMemoryBytes} B`, 'recompile the artifact');
+  }
+  const id = BigInt.asUintN(64, BigInt(r.layoutId())).toString(16).padStart(16, '0');
+  if (id !== a.manifest.layoutId) {
+    throw new TinytrainError(`${where} was generated for layout ${id}, manifest.json says ${a.manifest.layoutId}: the files belong to different artifacts`, 'recompile the artifact');
+  }
+  return r;
 }
 
 /** u8 pixel -> int8 input, through the model's real input range (every engine uses this table). */

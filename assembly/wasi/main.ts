@@ -28,7 +28,7 @@ import {
   oflags, prestat, rights,
 } from 'bindings/wasi_snapshot_preview1';
 import { dtoa_buffered, itoa_buffered } from 'util/number';
-import { init, lastPrediction, stepsSkipped, trainStep } from './model';
+import { init, lastPrediction, layoutId, stepsSkipped, trainStep } from './model';
 
 const JOB_DIR_FD: u32 = 3; // the first preopen: WASI numbers preopens from 3 upwards
 
@@ -87,15 +87,18 @@ function flush(fd: u32): void {
   cursor = TEXT;
 }
 
-/** Reports a failed job on stderr and exits with status 1. */
-function fail(what: string, errno: u32 = 0): void {
+/** Exit status of a job for another artifact: the host reports it as the user's artifact problem, not a crash. */
+const EXIT_WRONG_ARTIFACT: u32 = 5;
+
+/** Reports a failed job on stderr and exits with `status` (1: a bad job). */
+function fail(what: string, errno: u32 = 0, status: u32 = 1): void {
   cursor = TEXT;
   put('tinytrain-wasi: ');
   put(what);
   if (errno != 0) { put(' (wasi errno '); putU32(errno); put(')'); }
   put('\n');
   flush(2);
-  proc_exit(1);
+  proc_exit(status);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -190,6 +193,9 @@ function run(): void {
   const flags = field(12);
   const statsFrom = field(13);
   const classes = field(14);
+  // The host writes the low half of the manifest's layoutId: a job for another artifact
+  // (or a module swapped under a manifest) stops here, before any memory is written.
+  if (field(15) != <u32>layoutId()) fail('this runtime-wasi.wasm belongs to another artifact than job.bin (layout id mismatch)', 0, EXIT_WRONG_ARTIFACT);
   checkRegion(inputOffset, sampleBytes, 'the input region lies outside the compiled plan');
   checkRegion(imageOffset, imageBytes, 'the image region lies outside the compiled plan');
   checkRegion(ckOffset, ckBytes, 'the checkpoint region lies outside the compiled plan');

@@ -14,12 +14,20 @@ export interface EmitOptions {
   momentum: number;
   qas: boolean;
   rounding: 'stochastic' | 'nearest';
+  /** The manifest's layoutId (16 hex digits): the runtime reports it so hosts can match module and manifest. */
+  layoutId: string;
 }
 
 /** An f32 constant that parses back to exactly the same float32. */
 function f32(v: number): string {
   const s = Math.fround(v).toString();
   return `<f32>${s.includes('.') || s.includes('e') ? s : s + '.0'}`;
+}
+
+/** A layoutId as a u64 literal; anything but 16 hex digits is a compiler bug, never pasted. */
+function layoutIdLiteral(id: string): string {
+  if (!/^[0-9a-f]{16}$/.test(id)) throw new Error(`codegen: layoutId must be 16 hex digits, got ${JSON.stringify(id)}`);
+  return `0x${id}`;
 }
 
 export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: MemoryLayout, o: EmitOptions): string {
@@ -323,5 +331,7 @@ export function stepsSkipped(): u32 { return load<u32>(STATE + 8); }
 export function stepsNonFinite(): u32 { return load<u32>(STATE + 16); }
 /** End of the compiler's static data: must lie inside the fixed linear memory. */
 export function heapBase(): usize { return __heap_base; }
+/** The artifact layout this module was generated for (manifest.json "layoutId", as a number). */
+export function layoutId(): u64 { return ${layoutIdLiteral(o.layoutId)}; }
 `;
 }

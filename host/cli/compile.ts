@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { TinytrainError } from '../../compiler/errors.js';
 import { Rng } from '../../compiler/ir/rng.js';
-import { compile, quantizeSpec } from '../../compiler/index.js';
+import { checkBudgetOption, compile, quantizeSpec } from '../../compiler/index.js';
 import { autoScheme, describeScheme, schemeToJson } from '../../compiler/sparse/auto.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
 import { parseScheme } from '../../compiler/sparse/parse.js';
@@ -23,14 +23,15 @@ export function registerCompile(program: Command): void {
     .option('--momentum <m>', 'SGD momentum (0 = plain SGD, no optimizer state)', floatOption('--momentum', 0, 0.999), 0)
     .option('--no-qas', 'disable Quantization-Aware Scaling of int8 gradients (for comparisons)')
     .option('--rounding <mode>', 'rounding of int8 updates: stochastic | nearest', 'stochastic')
-    .option('--budget <size>', 'SRAM budget, e.g. 256KB (default: the target\'s SRAM)')
+    .option('--budget <size>', 'SRAM budget, e.g. 256KB (default: the target\'s SRAM; more than the target has is refused)')
+    .option('--budget-over-target', 'accept a --budget larger than the target\'s SRAM (planning for a bigger part on purpose)')
     .option('--calibrate <dataset>', 'recalibrate activation ranges on this dataset\'s training split; "random" = uniform noise over the input range (memory planning only: the plan is exact, accuracy is not)')
     .option('--calibration-samples <n>', 'samples used with --calibrate', intOption('--calibration-samples', 1), 200)
     .option('--prune <ratio>', 'magnitude-prune the frozen 1x1/dense layers\' weights to this fraction of zeros (0-1); they then run on sparse kernels', floatOption('--prune', 0, 1))
     .option('--prune-mode <mode>', 'with --prune: layer (each layer to the ratio) | global (one threshold over those layers)', choiceOption('--prune-mode', ['layer', 'global']))
     .option('--prune-structure <s>', 'with --prune: unstructured | pairs (whole aligned input-channel pairs)', choiceOption('--prune-structure', ['unstructured', 'pairs']))
     .option('--json', 'print one JSON object (the manifest summary) on stdout')
-    .action(async (modelPath: string, o: { target: string; out: string; scheme: string; momentum: number; qas: boolean; budget?: string; calibrate?: string; calibrationSamples: number; json?: boolean; rounding: string;
+    .action(async (modelPath: string, o: { target: string; out: string; scheme: string; momentum: number; qas: boolean; budget?: string; calibrate?: string; calibrationSamples: number; json?: boolean; rounding: string; budgetOverTarget?: boolean;
       prune?: number; pruneMode?: 'layer' | 'global'; pruneStructure?: 'unstructured' | 'pairs' }) => {
       if (o.prune === undefined && (o.pruneMode || o.pruneStructure)) throw new TinytrainError('--prune-mode and --prune-structure need --prune <ratio>', 'add e.g. --prune 0.8');
       if (o.rounding !== 'stochastic' && o.rounding !== 'nearest') throw new TinytrainError(`--rounding must be stochastic or nearest, got '${o.rounding}'`);
@@ -59,6 +60,7 @@ export function registerCompile(program: Command): void {
         labels = order.map((i) => ds.labels[i]!);
       }
       const budgetBytes = o.budget !== undefined ? parseByteSize(o.budget) : target.sramBytes;
+      checkBudgetOption(target, budgetBytes, o.budgetOverTarget);
       const extra: Record<string, string> = {};
       if (!scheme) {
         const { quant, params } = quantizeSpec(spec, calibration);
@@ -72,7 +74,7 @@ export function registerCompile(program: Command): void {
         onStage: (stage) => bar.tick(1, { stage }),
         target, scheme, momentum: o.momentum, qas: o.qas, rounding: o.rounding, calibration,
         ...(o.prune !== undefined ? { prune: { ratio: o.prune, mode: o.pruneMode ?? 'layer', structure: o.pruneStructure ?? 'unstructured' } } : {}),
-        ...(o.budget !== undefined ? { budgetBytes: parseByteSize(o.budget) } : {}),
+        ...(o.budget !== undefined ? { budgetBytes, budgetOverTarget: !!o.budgetOverTarget } : {}),
       });
       bar.stop();
       await writeArtifact(o.out, artifact, extra);

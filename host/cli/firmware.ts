@@ -15,7 +15,7 @@ export function registerFirmware(program: Command): void {
       const art = readArtifact(dir);
       const target = getTarget(o.target ?? art.manifest.target);
       note(`building firmware for ${target.name} (${target.cpu})...`);
-      const b = await buildFirmware(dir, target, o.out);
+      const b = await buildFirmware(art, target, o.out);
       const m = art.manifest.memory;
       emit(!!o.json, { ...b, target: target.name, manifest: { sramPeakBytes: m.sramPeakBytes, flashBytes: m.flashBytes }, limits: { sramBytes: target.sramBytes, flashBytes: target.flashBytes } }, () => [
         `wrote ${b.elf}`,

@@ -33,7 +33,7 @@ export async function trainOnEngine(engine: Engine, artifactDir: string, ds: Dat
     case 'node-wasi': return trainOnNodeWasi(a, ds, o);
     case 'wasmtime': return trainOnWasmtime(a, ds, o);
     case 'arm64': return trainOnArm64(a, ds, o);
-    case 'cortex-m': return trainOnCortexM(artifactDir, getTarget(a.manifest.target), ds, o);
+    case 'cortex-m': return trainOnCortexM(a, getTarget(a.manifest.target), ds, o);
   }
   // Reachable from untyped callers (CLI strings).
   throw new TinytrainError(`unknown engine '${String(engine)}'`, `choose one of: ${ENGINES.join(', ')}`);

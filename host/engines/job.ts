@@ -61,10 +61,15 @@ export function jobHeader(m: Manifest, ds: Dataset, o: JobOptions): Uint8Array {
   const h = new DataView(new ArrayBuffer(HEADER_BYTES));
   const u32 = [MAGIC, VERSION, o.steps, 0, o.seed >>> 0, sampleBytes, ds.count, port.offset,
     m.image.offset, m.image.bytes, m.checkpoint.offset, m.checkpoint.bytes,
-    o.load ? FLAG_LOAD : 0, statsWindowStart(o.steps), m.classes, 0];
+    o.load ? FLAG_LOAD : 0, statsWindowStart(o.steps), m.classes, layoutIdLow(m)];
   u32.forEach((v, k) => h.setUint32(k * 4, v, true));
   h.setFloat32(12, o.lr, true); // slot 3; the runtime takes lr as f32, as Runtime.trainStep passes it
   return new Uint8Array(h.buffer);
+}
+
+/** The low 32 bits of the manifest's layoutId (16 hex digits): slot 15, checked by every runtime that reads the job. */
+export function layoutIdLow(m: Manifest): number {
+  return parseInt(m.layoutId.slice(8), 16) >>> 0;
 }
 
 /** Writes a job into a fresh temp folder, runs `fn` on it, and always removes it. */

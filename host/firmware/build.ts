@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { TinytrainError } from '../../compiler/errors.js';
 import type { Target } from '../../targets/index.js';
 import { readArtifact, type LoadedArtifact } from '../artifact.js';
+import { checkRuntimeModule } from '../runtime.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { slotsAreaBytes } from './flash-slots.js';
 import { configHeader, imageSource, linkerScript } from './generate.js';
@@ -68,9 +69,12 @@ const COMMON_CFLAGS = [
   '-DNDEBUG', '-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0',
 ];
 
-export async function buildFirmware(artifactDir: string, target: Target, outElf: string, o: BuildOptions = {}): Promise<FirmwareBuild> {
-  const a = readArtifact(artifactDir);
+/** `artifact`: a verified artifact, or its folder (then read and verified here). */
+export async function buildFirmware(artifact: LoadedArtifact | string, target: Target, outElf: string, o: BuildOptions = {}): Promise<FirmwareBuild> {
+  const a = typeof artifact === 'string' ? readArtifact(artifact) : artifact;
   const flags = cpuFlags(target);
+  // The firmware compiles this module to C: it must be the manifest's (layout id and memory).
+  await checkRuntimeModule(a, 'scalar');
   checkWasm2cRuntimeHeaders();
   const layout = await firmwareLayout(a);
   const m = a.manifest;

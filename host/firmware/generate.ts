@@ -13,6 +13,7 @@ import type { Manifest } from '../../compiler/manifest.js';
 import type { Target } from '../../targets/index.js';
 import type { FirmwareLayout } from './layout.js';
 import { SLOT_ALIGN } from './flash-slots.js';
+import { layoutIdLow } from '../engines/job.js';
 
 export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boolean, unchecked: boolean): string {
   const port = m.inputs[0]!;
@@ -23,6 +24,7 @@ export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boole
     ['TT_IMAGE_OFFSET', m.image.offset], ['TT_IMAGE_BYTES', m.image.bytes],
     ['TT_INPUT_OFFSET', port.offset], ['TT_INPUT_BYTES', port.shape.reduce((a, b) => a * b, 1)],
     ['TT_CLASSES', m.classes],
+    ['TT_LAYOUT_ID_LO', layoutIdLow(m)],
     ['TT_SLOT_STRIDE', l.slotStride],
   ];
   return [

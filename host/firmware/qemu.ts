@@ -10,6 +10,7 @@
  *
  * $TINYTRAIN_QEMU_SYSTEM_ARM overrides the qemu binary.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
@@ -46,8 +47,9 @@ export interface CortexMResult {
   skipped: number;
 }
 
-export async function trainOnCortexM(artifactDir: string, target: Target, ds: Dataset, o: CortexMOptions): Promise<CortexMResult> {
-  const a = readArtifact(artifactDir);
+/** `artifact`: a verified artifact, or its folder (then read and verified here). */
+export async function trainOnCortexM(artifact: LoadedArtifact | string, target: Target, ds: Dataset, o: CortexMOptions): Promise<CortexMResult> {
+  const a = typeof artifact === 'string' ? readArtifact(artifact) : artifact;
   const m = a.manifest;
   const flash = o.load ? flashWithCheckpoint(m, o.load) : erasedFlash(m);
   const run = await runFirmwareJob(a, target, ds, { ...o, resume: !!o.load, flash });
@@ -191,14 +193,23 @@ function f64FromHex(hex: string): number {
 // ---------------------------------------------------------------------------------------
 // The cached ELF
 
-/** The artifact's firmware for `target`: `firmware-<target>.elf` beside the manifest, rebuilt when stale. */
+/**
+ * The artifact's firmware for `target`: `firmware-<target>.elf` beside the manifest,
+ * rebuilt when stale. The `.key` file beside it holds the build key and the ELF's
+ * sha256, so a stale, damaged or swapped ELF is rebuilt rather than run.
+ */
 export async function ensureFirmware(a: LoadedArtifact, target: Target): Promise<string> {
   // Absolute: QEMU runs in the job folder.
   const elf = resolve(a.dir, `firmware-${target.name}.elf`);
   const keyFile = `${elf}.key`;
   const key = firmwareBuildKey(a, target);
-  if (existsSync(elf) && existsSync(keyFile) && readFileSync(keyFile, 'utf8').trim() === key) return elf;
-  await buildFirmware(a.dir, target, elf);
-  writeFileAtomic(keyFile, key + '\n');
+  if (existsSync(elf) && existsSync(keyFile)) {
+    const [storedKey, storedSha] = readFileSync(keyFile, 'utf8').trim().split('\n');
+    if (storedKey === key && storedSha === sha256(readFileSync(elf))) return elf;
+  }
+  await buildFirmware(a, target, elf);
+  writeFileAtomic(keyFile, `${key}\n${sha256(readFileSync(elf))}\n`);
   return elf;
 }
+
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');

@@ -4,8 +4,6 @@
  * `env.profileMark(i)`, so the host can time each step. Only this build imports it; the
  * artifact's own modules stay import-free (env.abort aside) and are never touched.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
 import { buildRuntime } from '../../compiler/codegen/build.js';
 import type { LoadedArtifact } from '../artifact.js';
@@ -49,9 +47,7 @@ export interface ProfiledBuild { wasm: Uint8Array; comments: string[] }
 
 /** Builds the profiling module (SIMD or scalar) with the artifact's memory map. */
 export async function buildProfiledRuntime(a: LoadedArtifact, variant: 'simd' | 'scalar'): Promise<ProfiledBuild> {
-  const path = join(a.dir, 'runtime.ts');
-  if (!existsSync(path)) throw new TinytrainError(`${a.dir}: missing runtime.ts, needed to build the profiling runtime`, 'recompile the artifact');
-  const text = readFileSync(path, 'utf8');
+  const text = a.source();
   const source = instrumentSource(text, a.manifest.program.length);
   const memoryBase = a.manifest.arena.offset + a.manifest.arena.bytes;
   const { wasm } = await buildRuntime({ source, memoryBase, simd: variant === 'simd' });

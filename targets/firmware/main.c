@@ -155,7 +155,7 @@ static uint32_t stack_peak(void) {
 #define JOB_FLAG_LOAD 1u
 enum {
   H_MAGIC, H_VERSION, H_STEPS, H_LR, H_SEED, H_SAMPLE_BYTES, H_SAMPLE_COUNT, H_INPUT_OFFSET,
-  H_IMAGE_OFFSET, H_IMAGE_BYTES, H_CK_OFFSET, H_CK_BYTES, H_FLAGS, H_STATS_FROM, H_CLASSES, H_FIELDS = 16,
+  H_IMAGE_OFFSET, H_IMAGE_BYTES, H_CK_OFFSET, H_CK_BYTES, H_FLAGS, H_STATS_FROM, H_CLASSES, H_LAYOUT_ID_LO, H_FIELDS = 16,
 };
 
 #define FW_MAGIC 0x57465454u /* "TTFW" */
@@ -185,7 +185,8 @@ static void read_at(int32_t h, uint32_t at, void* dst, uint32_t bytes) {
 static void check_job(const uint32_t* h) {
   if (h[H_MAGIC] != JOB_MAGIC || h[H_VERSION] != JOB_VERSION) bad_job("job.bin is not a version-1 tinytrain job");
   if (h[H_IMAGE_OFFSET] != TT_IMAGE_OFFSET || h[H_IMAGE_BYTES] != TT_IMAGE_BYTES || h[H_CK_OFFSET] != TT_CK_OFFSET ||
-      h[H_CK_BYTES] != TT_CK_BYTES || h[H_INPUT_OFFSET] != TT_INPUT_OFFSET || h[H_CLASSES] != TT_CLASSES)
+      h[H_CK_BYTES] != TT_CK_BYTES || h[H_INPUT_OFFSET] != TT_INPUT_OFFSET || h[H_CLASSES] != TT_CLASSES ||
+      h[H_LAYOUT_ID_LO] != TT_LAYOUT_ID_LO)
     bad_job("job.bin was written for another artifact than this firmware's");
   if (h[H_SAMPLE_BYTES] != TT_INPUT_BYTES) bad_job("samples do not have the model's input size");
   if (h[H_SAMPLE_COUNT] == 0 && h[H_STEPS] > 0) bad_job("the job has no samples");
