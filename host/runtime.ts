@@ -78,10 +78,10 @@ export class Runtime {
     if (!Number.isInteger(label) || label < 0 || label >= this.manifest.classes) {
       throw new TinytrainError(`label ${label} is outside the model's ${this.manifest.classes} classes`, 'check that the dataset matches the model');
     }
-    return this.ex.trainStep(label, lr);
+    return trapsAsErrors(this.manifest, () => this.ex.trainStep(label, lr));
   }
 
-  predict(): number { return this.ex.predict(); }
+  predict(): number { return trapsAsErrors(this.manifest, () => this.ex.predict()); }
   lastPrediction(): number { return this.ex.lastPrediction(); }
   stepsDone(): number { return this.ex.stepsDone() >>> 0; }
   stepsSkipped(): number { return this.ex.stepsSkipped() >>> 0; }
@@ -157,6 +157,23 @@ async function instantiateChecked(wasm: Uint8Array, imports: WebAssembly.Imports
     throw new TinytrainError(`${where} was generated for layout ${id}, manifest.json says ${a.manifest.layoutId}: the files belong to different artifacts`, 'recompile the artifact');
   }
   return r;
+}
+
+/**
+ * A verified runtime never traps (the plan is checked against the fixed memory at
+ * compile time), so a trap means a module altered in a way its hashes were updated to
+ * hide, or a tinytrain bug. Either way the user gets one clear message, not a stack.
+ */
+function trapsAsErrors<T>(m: Manifest, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) {
+      throw new TinytrainError(`the runtime of model '${m.model}' trapped: ${e.message}`,
+        'recompile the artifact; if a freshly compiled artifact traps, it is a tinytrain bug: please report it with the model');
+    }
+    throw e;
+  }
 }
 
 /** u8 pixel -> int8 input, through the model's real input range (every engine uses this table). */
