@@ -34,11 +34,13 @@ const { Rng } = await import('../compiler/ir/rng.js');
 const { buildGraph } = await import('../compiler/ir/graph.js');
 const { fullScheme } = await import('../compiler/sparse/scheme.js');
 const { readArtifact } = await import('../host/artifact.js');
+const { crc32 } = await import('../host/checkpoint.js');
 const { Runtime } = await import('../host/runtime.js');
 const { getTarget } = await import('../targets/index.js');
 const { ArtifactCache, calibrationInputs, mnistCnn } = await import('./support/models.js');
 
 const MANIFEST_CASES = 3000;
+const CHECKPOINT_CASES = 1000;
 const FILE_CASES = 1200;
 const SLOW_MS = 2000;
 
@@ -189,5 +191,33 @@ describe('artifact fuzz', () => {
     }
     console.log(`file fuzz: ${JSON.stringify(tally)}`);
     expect(tally.refused).toBeGreaterThan(FILE_CASES * 0.5);
+  });
+
+  it(`${CHECKPOINT_CASES} mutated checkpoints: load and train, or TinytrainError`, async () => {
+    const dir = join(work, 'ckpt');
+    fs.mkdirSync(dir);
+    for (const [name, data] of original) fs.writeFileSync(join(dir, name), data);
+    const rt = await Runtime.load(readArtifact(dir));
+    const good = Buffer.from(rt.exportCheckpoint());
+    const rng = new Rng(13);
+    const tally = { ok: 0, refused: 0 };
+    for (let i = 0; i < CHECKPOINT_CASES; i++) {
+      const bad = Buffer.from(mutateBytes(good, rng)); // a copy: a truncation is a view of `good`
+      // Half with the CRC recomputed: any payload bytes must then be safe to train from.
+      if (bad.length >= 32 && rng.uniform() < 0.5) bad.writeUInt32LE(crc32(bad.subarray(32)), 28);
+      try {
+        rt.reset(0);
+        rt.importCheckpoint(bad, `case ${i}`);
+        rt.setInputPixels(new Uint8Array(784).fill(i & 255));
+        rt.trainStep(i % 10, 0.01);
+        tally.ok++;
+      } catch (e) {
+        if (!(e instanceof TinytrainError)) throw new Error(`checkpoint case ${i}: ${(e as Error)?.stack ?? String(e)}`);
+        tally.refused++;
+      }
+    }
+    console.log(`checkpoint fuzz: ${JSON.stringify(tally)}`);
+    expect(tally.refused).toBeGreaterThan(CHECKPOINT_CASES * 0.3);
+    expect(tally.ok).toBeGreaterThan(0);
   });
 });

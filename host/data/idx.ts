@@ -23,6 +23,7 @@ export interface IdxArray {
 const IDX_TYPE_UBYTE = 0x08;
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
+const GUNZIP_MAX_BYTES = 1024 * 1024 * 1024;
 
 /** Names of the IDX element types, so an unsupported file says what it actually holds. */
 const IDX_TYPE_NAMES: Record<number, string> = {
@@ -111,7 +112,8 @@ function isGzip(bytes: Uint8Array): boolean {
 
 function gunzip(bytes: Uint8Array, source: string): Uint8Array {
   try {
-    return gunzipSync(bytes);
+    // A cap, so a tiny crafted file cannot expand to all of memory (MNIST is 47 MB unpacked).
+    return gunzipSync(bytes, { maxOutputLength: GUNZIP_MAX_BYTES });
   } catch (err) {
     throw new TinytrainError(
       `${source} looks gzip-compressed but cannot be decompressed: ${(err as Error).message}`,
