@@ -8,6 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import { TinytrainError } from '../compiler/errors.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import { fullScheme } from '../compiler/sparse/scheme.js';
 import { parseScheme } from '../compiler/sparse/parse.js';
+import { readArtifact } from '../host/artifact.js';
 import type { Dataset } from '../host/data/dataset.js';
 import { ENGINES, trainOnEngine, type Engine } from '../host/engines/index.js';
 import { getTarget } from '../targets/index.js';
@@ -144,5 +147,38 @@ describe('files from another artifact under a re-sealed manifest are caught by t
     const dir = damagedCopy((d) => writeResealed(d, readManifest(d)));
     const r = await trainOnEngine('node', dir, ds, { steps: 2, lr: 0.01, seed: 1 });
     expect(r.steps).toBe(2);
+  });
+});
+
+describe('a reader never sees half of one artifact and half of another', () => {
+  it('reads while another process keeps replacing the folder: every read is one whole artifact', async () => {
+    const live = join(work, 'live');
+    cpSync(art.dir, live, { recursive: true });
+    const ids = new Set([readManifest(art.dir).layoutId, readManifest(other.dir).layoutId]);
+    expect(ids.size).toBe(2);
+    // The writer replaces the folder exactly as compile --out does (io/atomic.ts, from dist/).
+    const atomic = pathToFileURL(join(__dirname, '..', 'dist', 'host', 'io', 'atomic.js')).href;
+    const script = `
+      const { writeDirAtomic } = await import(${JSON.stringify(atomic)});
+      const { cpSync } = await import('node:fs');
+      const srcs = ${JSON.stringify([other.dir, art.dir])};
+      const until = Date.now() + 4000;
+      for (let i = 0; Date.now() < until; i++) await writeDirAtomic(${JSON.stringify(live)}, (tmp) => cpSync(srcs[i % 2], tmp, { recursive: true }));
+    `;
+    const writer = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    writer.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    const exited = new Promise<number>((res) => writer.on('close', (code) => res(code ?? -1)));
+    const seen = new Map<string, number>();
+    const until = Date.now() + 3500;
+    while (Date.now() < until) {
+      const a = readArtifact(live); // throws on any mix: every file is checked against the manifest read
+      seen.set(a.manifest.layoutId, (seen.get(a.manifest.layoutId) ?? 0) + 1);
+      expect(ids.has(a.manifest.layoutId)).toBe(true);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await exited, stderr).toBe(0);
+    // Both artifacts were seen, so the reads really overlapped the replacements.
+    expect(seen.size, JSON.stringify([...seen])).toBe(2);
   });
 });
