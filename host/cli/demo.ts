@@ -24,6 +24,7 @@ import { Runtime } from '../runtime.js';
 import { pretrain } from '../pretrain.js';
 import { evaluateFloat, evaluateRuntime, trainFloat, trainRuntime } from '../train.js';
 import { startProgress } from '../io/progress.js';
+import { checkOutputFolder } from '../io/output-paths.js';
 import { emit, floatOption, intOption, kb, note, pct } from './common.js';
 
 interface DemoOptions { target: string; pretrainSteps: number; steps: number; deviceSamples: number; lr: number; seed: number; out?: string; json?: boolean }
@@ -44,6 +45,7 @@ export function registerDemo(program: Command): void {
 
 async function runDemo(o: DemoOptions): Promise<void> {
   const target = getTarget(o.target);
+  if (o.out) checkOutputFolder(o.out, '--out'); // before a minute of pretraining
   const spec = JSON.parse(readFileSync(join(packageRoot(), 'examples', 'mnist-cnn.json'), 'utf8')) as ModelSpec;
   const train = loadDataset('mnist', 'train');
   const test = loadDataset('mnist', 'test');

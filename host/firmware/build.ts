@@ -19,6 +19,7 @@ import { TinytrainError } from '../../compiler/errors.js';
 import type { Target } from '../../targets/index.js';
 import { readArtifact, type LoadedArtifact } from '../artifact.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutputFile } from '../io/output-paths.js';
 import { slotsAreaBytes } from './flash-slots.js';
 import { configHeader, imageSource, linkerScript } from './generate.js';
 import { checkDataSegments, firmwareLayout } from './layout.js';
@@ -69,6 +70,9 @@ const COMMON_CFLAGS = [
 ];
 
 export async function buildFirmware(artifactDir: string, target: Target, outElf: string, o: BuildOptions = {}): Promise<FirmwareBuild> {
+  // Before wasm2c and gcc (and before asking for them): an ELF may replace only an ELF we built.
+  const checkOut = (): void => checkOutputFile(outElf, 'firmware-elf', 'firmware');
+  checkOut();
   const a = readArtifact(artifactDir);
   const flags = cpuFlags(target);
   checkWasm2cRuntimeHeaders();
@@ -112,7 +116,7 @@ export async function buildFirmware(artifactDir: string, target: Target, outElf:
     const usage = await measure(await link('measure', { flash: MEASURE_REGION_BYTES, sram: MEASURE_REGION_BYTES }), target, slots);
     checkFits(usage, target, { ramLinearBytes, frozenBytes, trainedRegionBytes: m.checkpoint.bytes, arenaBytes: m.arena.bytes });
     const elf = await link('firmware', { flash: target.flashBytes, sram: target.sramBytes });
-    writeFileAtomic(outElf, readFileSync(elf));
+    writeFileAtomic(outElf, readFileSync(elf), { beforeRename: checkOut });
     return { elf: outElf, sizes: usage.sizes, sramUsedBytes: usage.sramUsedBytes, flashUsedBytes: usage.flashUsedBytes, usage, ramLinearBytes, frozenBytes };
   } finally {
     rmSync(work, { recursive: true, force: true });
