@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -239,6 +239,23 @@ describe('user mistakes exit 1, bad flags 2', () => {
     expectUserError(run('compile', '/dev/zero', '--target', 'stm32f746', '--out', join(work, 'never')), /model file \/dev\/zero is not a regular file/);
   });
 
+  it('an output under a read-only folder: exit 1 before any work, naming the folder', () => {
+    // Root may write anywhere, so as root the CLI runs as nobody (everything it reads is world-readable).
+    chmodSync(root, 0o755);
+    chmodSync(work, 0o755);
+    const ro = join(work, 'read-only');
+    mkdirSync(ro, { mode: 0o555 });
+    chmodSync(ro, 0o555);
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const runRo = (...args: string[]): Run => {
+      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: work, ...asUser, env: { ...process.env, TMPDIR: privateTmp } });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: 0 };
+    };
+    expectUserError(runRo('compile', MODEL, '--target', 'stm32f746', '--out', join(ro, 'art')), /cannot create it: .*read-only is not writable/);
+    expectUserError(runRo('train', art, '--data', 'mnist', '--steps', '100000000', '--save', join(ro, 'x.ckpt')), /its folder .*read-only is not writable/);
+    expect(readdirSync(ro)).toEqual([]);
+  });
+
   it('bad flags: exit 2', () => {
     for (const args of [['compile', MODEL, '--target', 'stm32f746'], ['train', art, '--data', 'mnist', '--steps', 'many'], ['report', art, '--no-such-flag']]) {
       const r = run(...args);
@@ -321,6 +338,11 @@ describe('checkOutputFolder', () => {
     rmSync(join(linked, 'image.bin'));
     symlinkSync(join(dir, 'full', 'image.bin'), join(linked, 'image.bin'));
     refused(linked, /\(image\.bin\)/);
+    // A manifest cannot adopt a user's file by listing it: only runtime and image names count.
+    const adopted = artifact('adopted', ['thesis.tex']);
+    const m = JSON.parse(readFileSync(join(adopted, 'manifest.json'), 'utf8')) as { files: Record<string, string> };
+    writeFileSync(join(adopted, 'manifest.json'), JSON.stringify({ ...m, files: { ...m.files, notes: 'thesis.tex' } }));
+    refused(adopted, /\(thesis\.tex\)/);
     const many = join(dir, 'many');
     mkdirSync(many);
     for (let i = 0; i < 8; i++) writeFileSync(join(many, `f${i}`), 'x');

@@ -38,7 +38,7 @@ export function registerDemo(program: Command): void {
     .option('--device-samples <n>', 'size of the on-device training set (digits 5-9)', intOption('--device-samples', 1), 1000)
     .option('--lr <rate>', 'learning rate (pretraining and fine-tuning)', floatOption('--lr', 0, 10), 0.01)
     .option('--seed <s>', 'seed', intOption('--seed'), 1)
-    .option('--out <dir>', 'keep the compiled artifact here (default: a temp folder, removed)')
+    .option('--out <dir>', 'keep the compiled artifact here: a new or empty folder, or an artifact tinytrain wrote (default: a temp folder, removed)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (o: DemoOptions) => runDemo(o));
 }

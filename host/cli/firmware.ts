@@ -9,7 +9,7 @@ export function registerFirmware(program: Command): void {
   program.command('firmware')
     .description('build Cortex-M firmware (wasm2c + arm-none-eabi-gcc) from an artifact; frozen weights stay in Flash')
     .argument('<dir>', 'artifact folder compiled for an MCU target')
-    .requiredOption('--out <file>', 'ELF file to write (atomically)')
+    .requiredOption('--out <file>', 'ELF file to write (atomically); replaces only a firmware tinytrain built')
     .option('--target <name>', 'MCU target (default: the artifact\'s)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (dir: string, o: { out: string; target?: string; json?: boolean }) => {

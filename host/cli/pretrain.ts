@@ -12,7 +12,7 @@ export function registerPretrain(program: Command): void {
     .description('train a model in float32 on the desktop (full update) and store its weights and calibration ranges')
     .argument('<model>', 'model file')
     .requiredOption('--data <dataset>', 'training data (mnist | fashion-mnist | DIR | IMAGES,LABELS)')
-    .requiredOption('--out <file>', 'model file to write (atomically)')
+    .requiredOption('--out <file>', 'model file to write (atomically); replaces only a model pretrain wrote, never a hand-written one')
     .option('--classes <list>', 'keep only these labels, e.g. 0-4')
     .option('--steps <n>', 'SGD steps (one sample each)', intOption('--steps', 1), 4000)
     .option('--lr <rate>', 'learning rate', floatOption('--lr', 0, 10), 0.01)

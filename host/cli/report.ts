@@ -46,7 +46,7 @@ export function registerReport(program: Command): void {
   program.command('report')
     .description('memory breakdown, trained layers and the pruned training program of an artifact; --profile adds per-layer step timing')
     .argument('<dir>', 'artifact folder')
-    .option('--html <file>', 'also write a self-contained HTML page (arena over time, per-layer memory)')
+    .option('--html <file>', 'also write a self-contained HTML page (arena over time, per-layer memory); replaces only a report tinytrain wrote')
     .option('--json', 'print one JSON object on stdout')
     .option('--profile', 'time every program step of a training step (builds a profiling copy of the runtime; random samples)')
     .option('--steps <n>', 'timed training steps for --profile', intOption('--steps', 1), 20)

@@ -25,7 +25,7 @@ export function registerTrain(program: Command): void {
     .option('--lr <rate>', 'learning rate', floatOption('--lr', 0, 10), 0.01)
     .option('--seed <s>', 'seed for sample order and stochastic rounding', intOption('--seed'), 0)
     .option('--load <file>', 'start from this checkpoint instead of the compiled weights')
-    .option('--save <file>', 'write the trained parameters (checkpoint) here, atomically')
+    .option('--save <file>', 'write the trained parameters (checkpoint) here, atomically; its folder must exist, and only a checkpoint may be replaced (checked before training)')
     .option('--no-eval', 'skip the test-split evaluation after training')
     .option('--variant <v>', 'simd | scalar module for the node engine (default: the target\'s)')
     .option('--engine <name>', `where the runtime runs: ${ENGINES.join(' | ')}`, 'node')

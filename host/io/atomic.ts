@@ -7,7 +7,7 @@
  * to the same output removes those a killed run left.
  */
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
 import { checkOutputFolder } from './output-paths.js';
 import { removeDeadLeftovers, tempName } from './temp-names.js';
@@ -72,7 +72,9 @@ const cannotWrite = (path: string, err: unknown): TinytrainError =>
  * cannot overwrite a non-empty directory; between them `finalDir` is briefly absent, but
  * it never holds a mix of old and new files.
  */
-export async function writeDirAtomic(finalDir: string, fill: (tmpDir: string) => void | Promise<void>, label = 'output folder'): Promise<void> {
+export async function writeDirAtomic(outDir: string, fill: (tmpDir: string) => void | Promise<void>, label = 'output folder'): Promise<void> {
+  // Absolute, so that '.', '..' or 'out/' name the folder itself and its temp goes beside it, not inside.
+  const finalDir = resolve(outDir);
   const parent = dirname(finalDir);
   const name = basename(finalDir);
   checkOutputFolder(finalDir, label);

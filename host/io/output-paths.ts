@@ -47,6 +47,8 @@ const KIND_WORDS: Record<OutputFileKind, string> = {
 
 /** Names an artifact folder holds besides manifest.json and the files its manifest lists. */
 const ARTIFACT_EXTRA_FILES = new Set(['runtime.ts', 'scheme.json']);
+/** What the manifest's `files` may name: the runtimes (.wasm) and the weights image (.bin). */
+const LISTED_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*\.(wasm|bin)$/;
 /** The firmware cache host/firmware/qemu.ts keeps beside the manifest. */
 const FIRMWARE_CACHE = /^firmware-[a-z0-9][a-z0-9._-]*\.elf(\.key)?$/;
 /** Larger files are not read to recognise them (nothing tinytrain writes is near this). */
@@ -149,7 +151,9 @@ function readArtifactManifest(dir: string): Record<string, unknown> | string {
 
 /** Entries of an artifact folder that are not files tinytrain writes there. */
 function foreignArtifactEntries(dir: string, entries: string[], m: Record<string, unknown>): string[] {
-  const listed = isRecord(m.files) ? Object.values(m.files).filter((v): v is string => typeof v === 'string') : [];
+  // The manifest names its runtimes and image; only such names count, so that a hand-edited
+  // manifest listing "thesis.tex" cannot make a user's file look like ours.
+  const listed = isRecord(m.files) ? Object.values(m.files).filter((v): v is string => typeof v === 'string' && LISTED_FILE.test(v)) : [];
   const ours = (name: string): boolean => name === 'manifest.json' || ARTIFACT_EXTRA_FILES.has(name) || listed.includes(name) || FIRMWARE_CACHE.test(name);
   return entries.filter((entry) => {
     const t = parseTempName(entry);
