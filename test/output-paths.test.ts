@@ -82,16 +82,21 @@ const art = join(work, 'art');
 const ckpt = join(work, 'trained.ckpt');
 const pretrained = join(work, 'pretrained.json');
 
+/** A folder of the user's: every test that refuses to write over it compares it before and after. */
+const home = join(work, 'home');
+
 beforeAll(() => {
+  userFolder('home');
   const c = run('compile', MODEL, '--target', 'stm32f746', '--calibrate', 'random', '--out', art, '--json');
   expect(c.code, c.stderr).toBe(0);
   const t = run('train', art, '--data', 'mnist', '--classes', '5-9', '--limit', '50', '--steps', '20', '--no-eval', '--save', ckpt);
   expect(t.code, t.stderr).toBe(0);
+  const p = run('pretrain', MODEL, '--data', 'mnist', '--classes', '0-4', '--steps', '20', '--out', pretrained);
+  expect(p.code, p.stderr).toBe(0);
 });
 
 describe('compile --out', () => {
   it('never deletes or changes a folder holding a user\'s files', () => {
-    const home = userFolder('home');
     const before = snapshot(work);
     const r = run('compile', MODEL, '--target', 'stm32f746', '--calibrate', 'random', '--out', home);
     expectUserError(r, /--out .*home: a folder holding 2 entries \(photos\/, thesis\.tex\) that is not a tinytrain artifact/);
@@ -136,8 +141,8 @@ describe('compile --out', () => {
   it('creates missing parent folders; refuses a file in the way, a symlink, and a path through a file', () => {
     const nested = join(work, 'new', 'deeper', 'art');
     const before = snapshot(work);
-    expectUserError(run('compile', MODEL, '--target', 'stm32f746', '--out', join(work, 'home', 'thesis.tex')), /a file is there, and this output is a folder/);
-    expectUserError(run('compile', MODEL, '--target', 'stm32f746', '--out', join(work, 'home', 'thesis.tex', 'x')), /a part of this path is a file/);
+    expectUserError(run('compile', MODEL, '--target', 'stm32f746', '--out', join(home, 'thesis.tex')), /a file is there, and this output is a folder/);
+    expectUserError(run('compile', MODEL, '--target', 'stm32f746', '--out', join(home, 'thesis.tex', 'x')), /a part of this path is a file/);
     symlinkSync(art, join(work, 'link-to-art'));
     expectUserError(run('compile', MODEL, '--target', 'stm32f746', '--out', join(work, 'link-to-art')), /a symbolic link/);
     rmSync(join(work, 'link-to-art'));
@@ -154,8 +159,8 @@ describe('train --save is checked before step 1', () => {
   const huge = ['--data', 'mnist', '--steps', '100000000'];
   const cases: Array<[string, () => string, RegExp]> = [
     ['a missing folder', () => join(work, 'no-such-folder', 'ckpt'), /its folder .*no-such-folder does not exist/],
-    ['a folder', () => join(work, 'home'), /a folder is there, and this output is a file/],
-    ['a user\'s file', () => join(work, 'home', 'thesis.tex'), /a file that is not a tinytrain checkpoint/],
+    ['a folder', () => home, /a folder is there, and this output is a file/],
+    ['a user\'s file', () => join(home, 'thesis.tex'), /a file that is not a tinytrain checkpoint/],
   ];
   for (const [what, path, pattern] of cases) {
     it(`refuses ${what} at once, without training and without touching it`, () => {
@@ -182,7 +187,7 @@ describe('train --save is checked before step 1', () => {
 describe('report --html, firmware --out, pretrain --out', () => {
   it('report --html refuses a user\'s file and replaces its own report', () => {
     const before = snapshot(work);
-    expectUserError(run('report', art, '--html', join(work, 'home', 'thesis.tex')), /--html .*thesis\.tex: a file that is not an HTML report written by tinytrain/);
+    expectUserError(run('report', art, '--html', join(home, 'thesis.tex')), /--html .*thesis\.tex: a file that is not an HTML report written by tinytrain/);
     expect(snapshot(work)).toEqual(before);
     const page = join(work, 'report.html');
     expect(run('report', art, '--html', page).code).toBe(0);
@@ -198,8 +203,8 @@ describe('report --html, firmware --out, pretrain --out', () => {
       const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: work, env: { ...process.env, PATH: '', TMPDIR: privateTmp } });
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, ms: 0 };
     };
-    expectUserError(noTools(['firmware', art, '--out', join(work, 'home', 'thesis.tex')]), /a file that is not a firmware ELF built by tinytrain/);
-    expectUserError(noTools(['firmware', art, '--out', join(work, 'home')]), /a folder is there/);
+    expectUserError(noTools(['firmware', art, '--out', join(home, 'thesis.tex')]), /a file that is not a firmware ELF built by tinytrain/);
+    expectUserError(noTools(['firmware', art, '--out', home]), /a folder is there/);
     expect(snapshot(work)).toEqual(before);
   });
 
@@ -214,16 +219,24 @@ describe('report --html, firmware --out, pretrain --out', () => {
     expect(readdirSync(privateTmp)).toEqual([]);
   });
 
+  it('demo --out refuses a user\'s folder before pretraining', () => {
+    const before = snapshot(work);
+    const r = run('demo', '--pretrain-steps', '100000000', '--out', home);
+    expectUserError(r, /--out .*home: a folder holding 2 entries/);
+    expect(r.ms).toBeLessThan(30_000);
+    expect(snapshot(work)).toEqual(before);
+  });
+
   it('pretrain --out refuses to overwrite a hand-written model (its own input), and replaces its own output', () => {
     const mine = join(work, 'hand-written.json');
     writeFileSync(mine, readFileSync(MODEL));
     const before = snapshot(work);
     expectUserError(run('pretrain', mine, '--data', 'mnist', '--steps', '100000000', '--out', mine), /a file that is not a model file written by tinytrain pretrain/);
     expect(snapshot(work)).toEqual(before);
-    for (let i = 0; i < 2; i++) {
-      const r = run('pretrain', MODEL, '--data', 'mnist', '--classes', '0-4', '--steps', '20', '--out', pretrained);
-      expect(r.code, r.stderr).toBe(0);
-    }
+    const first = readFileSync(pretrained, 'utf8');
+    const r = run('pretrain', MODEL, '--data', 'mnist', '--classes', '0-4', '--steps', '30', '--out', pretrained);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(pretrained, 'utf8')).not.toBe(first);
     expect((JSON.parse(readFileSync(pretrained, 'utf8')) as { generator?: string }).generator).toBe('tinytrain pretrain');
   });
 });
@@ -231,10 +244,10 @@ describe('report --html, firmware --out, pretrain --out', () => {
 describe('user mistakes exit 1, bad flags 2', () => {
   it('a missing or unreadable --load, a missing --data: exit 1 with the path', () => {
     expectUserError(run('train', art, '--data', 'mnist', '--steps', '5', '--load', join(work, 'nope.ckpt')), /--load .*nope\.ckpt: no such file/);
-    expectUserError(run('eval', art, '--data', 'mnist', '--load', join(work, 'home')), /--load .*home: a folder, not a checkpoint/);
+    expectUserError(run('eval', art, '--data', 'mnist', '--load', home), /--load .*home: a folder, not a checkpoint/);
     expectUserError(run('eval', art, '--data', 'mnist', '--load', '/dev/zero'), /--load \/dev\/zero: not a regular file/);
     expectUserError(run('train', art, '--data', join(work, 'no-data'), '--steps', '5'), /no-data/);
-    expectUserError(run('eval', art, '--data', 'mnist', '--load', join(work, 'home', 'thesis.tex')), /not a tinytrain checkpoint/);
+    expectUserError(run('eval', art, '--data', 'mnist', '--load', join(home, 'thesis.tex')), /not a tinytrain checkpoint/);
     // A device as the model would otherwise be read forever.
     expectUserError(run('compile', '/dev/zero', '--target', 'stm32f746', '--out', join(work, 'never')), /model file \/dev\/zero is not a regular file/);
   });
