@@ -7,7 +7,9 @@
 import { TinytrainError } from '../compiler/errors.js';
 import type { Manifest } from '../compiler/manifest.js';
 
-const MAGIC = 'TTCK';
+/** The first four bytes of every checkpoint file; also how an output path is recognised as a checkpoint (host/io/output-paths.ts). */
+export const CHECKPOINT_MAGIC = 'TTCK';
+const MAGIC = CHECKPOINT_MAGIC;
 const VERSION = 1;
 const HEADER = 4 + 4 + 16 + 4 + 4;
 

@@ -10,6 +10,7 @@ import { calibrate } from '../compiler/quantize/quantize.js';
 import { normaliseImage } from '../compiler/float/network.js';
 import { imageAt, type Dataset } from './data/dataset.js';
 import { sampleOrder, trainFloat, type TrainSummary } from './train.js';
+import { PRETRAINED_MODEL_GENERATOR } from './io/provenance.js';
 
 export interface PretrainOptions {
   steps: number;
@@ -28,6 +29,8 @@ export function pretrain(spec: ModelSpec, ds: Dataset, o: PretrainOptions): { sp
   const ranges = calibrate(g, params, calib);
   const out: ModelSpec = {
     ...spec,
+    // Marks the file as tinytrain's, so a later `pretrain --out` may replace it (host/io/output-paths.ts).
+    generator: PRETRAINED_MODEL_GENERATOR,
     params: encodeParams(params),
     calibration: Object.fromEntries(ranges),
     notes: `${spec.notes ?? ''} Pretrained by tinytrain on ${ds.name} (${ds.count} samples, ${o.steps} steps, lr ${o.lr}, momentum ${o.momentum}, seed ${o.seed}).`.trim(),

@@ -13,9 +13,14 @@ afterEach(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/**
+ * A previous artifact folder: writeDirAtomic replaces only folders host/io/output-paths.ts
+ * recognises as artifacts (a folder of arbitrary files is refused, see output-paths.test.ts).
+ */
+const OLD_MANIFEST = JSON.stringify({ format: 'tinytrain-artifact@1', files: { image: 'stale.wasm' }, old: true });
 function makeOld(dir: string): void {
   mkdirSync(dir);
-  writeFileSync(join(dir, 'manifest.json'), 'old');
+  writeFileSync(join(dir, 'manifest.json'), OLD_MANIFEST);
   writeFileSync(join(dir, 'stale.wasm'), 'old wasm');
 }
 
@@ -35,7 +40,7 @@ describe('writeDirAtomic', () => {
     expect(seenTmp).not.toBe(out);
     expect(existsSync(seenTmp)).toBe(false);
     expect(readdirSync(root)).toEqual(['artifact']);
-    expect(readFileSync(join(out, 'manifest.json'), 'utf8')).toBe('old');
+    expect(readFileSync(join(out, 'manifest.json'), 'utf8')).toBe(OLD_MANIFEST);
     expect(readdirSync(out).sort()).toEqual(['manifest.json', 'stale.wasm']);
   });
 
@@ -56,7 +61,7 @@ describe('writeDirAtomic', () => {
     makeOld(out);
     await writeDirAtomic(out, async (tmp) => {
       // Nothing is visible at the final path until fill is done.
-      expect(readFileSync(join(out, 'manifest.json'), 'utf8')).toBe('old');
+      expect(readFileSync(join(out, 'manifest.json'), 'utf8')).toBe(OLD_MANIFEST);
       writeFileSync(join(tmp, 'manifest.json'), 'new');
     });
     expect(readdirSync(out)).toEqual(['manifest.json']);

@@ -85,6 +85,8 @@ export interface ModelSpec {
   outputActivation?: 'softmax' | 'logsoftmax';
   /** Free-form provenance: how the params were produced. */
   notes?: string;
+  /** Set to "tinytrain pretrain" in files `pretrain` writes, which a later `pretrain --out` may replace; hand-written models have none. */
+  generator?: string;
 }
 
 export interface QuantizationSpec {

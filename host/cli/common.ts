@@ -1,9 +1,27 @@
 /** What every command shares: reading a model file, printing results, option parsing. */
+import { accessSync, constants, statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { TinytrainError } from '../../compiler/errors.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
 import { loadModelFile } from '../../compiler/frontend/index.js';
 
 export function readModelFile(path: string): ModelSpec {
+  // The loader reports a missing file or a folder itself; a device or fifo (/dev/zero)
+  // would be read forever, and an unreadable file would surface as a raw EACCES.
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    st = undefined;
+  }
+  if (st && !st.isFile() && !st.isDirectory()) throw new TinytrainError(`model file ${path} is not a regular file`, 'give a .json or .onnx model file');
+  if (st?.isFile()) {
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (e) {
+      throw new TinytrainError(`model file ${path}: cannot read it (${(e as Error).message})`, 'check its permissions');
+    }
+  }
   return loadModelFile(path, { warn: note }); // .json or .onnx (compiler/frontend)
 }
 

@@ -11,6 +11,7 @@ import { loadDataset, imageAt } from '../data/dataset.js';
 import { sampleOrder } from '../train.js';
 import { writeArtifact } from '../artifact.js';
 import { startProgress } from '../io/progress.js';
+import { checkOutputFolder } from '../io/output-paths.js';
 import { emit, floatOption, intOption, kb, note, readModelFile } from './common.js';
 
 export function registerCompile(program: Command): void {
@@ -18,7 +19,7 @@ export function registerCompile(program: Command): void {
     .description('compile a model into a WASM training runtime for a device')
     .argument('<model>', 'model file (tinytrain JSON, see examples/)')
     .requiredOption('--target <name>', 'device target (see `tinytrain targets`)')
-    .requiredOption('--out <dir>', 'artifact folder to write (replaced atomically)')
+    .requiredOption('--out <dir>', 'artifact folder to write: new (parents are created), empty, or an artifact tinytrain wrote (replaced atomically)')
     .option('--scheme <scheme>', 'what trains: full | bias-only | last-k:N | FILE.json | auto (best value within --budget; needs --calibrate)', 'full')
     .option('--momentum <m>', 'SGD momentum (0 = plain SGD, no optimizer state)', floatOption('--momentum', 0, 0.999), 0)
     .option('--no-qas', 'disable Quantization-Aware Scaling of int8 gradients (for comparisons)')
@@ -35,6 +36,8 @@ export function registerCompile(program: Command): void {
       prune?: number; pruneMode?: 'layer' | 'global'; pruneStructure?: 'unstructured' | 'pairs' }) => {
       if (o.prune === undefined && (o.pruneMode || o.pruneStructure)) throw new TinytrainError('--prune-mode and --prune-structure need --prune <ratio>', 'add e.g. --prune 0.8');
       if (o.rounding !== 'stochastic' && o.rounding !== 'nearest') throw new TinytrainError(`--rounding must be stochastic or nearest, got '${o.rounding}'`);
+      // Before calibration and compiling; writeArtifact checks again before its final rename.
+      checkOutputFolder(o.out, '--out');
       const spec = readModelFile(modelPath);
       const target = getTarget(o.target);
       const graph = buildGraph(spec);

@@ -24,6 +24,7 @@ import { Runtime } from '../runtime.js';
 import { pretrain } from '../pretrain.js';
 import { evaluateFloat, evaluateRuntime, trainFloat, trainRuntime } from '../train.js';
 import { startProgress } from '../io/progress.js';
+import { checkOutputFolder } from '../io/output-paths.js';
 import { emit, floatOption, intOption, kb, note, pct } from './common.js';
 
 interface DemoOptions { target: string; pretrainSteps: number; steps: number; deviceSamples: number; lr: number; seed: number; out?: string; json?: boolean }
@@ -37,13 +38,14 @@ export function registerDemo(program: Command): void {
     .option('--device-samples <n>', 'size of the on-device training set (digits 5-9)', intOption('--device-samples', 1), 1000)
     .option('--lr <rate>', 'learning rate (pretraining and fine-tuning)', floatOption('--lr', 0, 10), 0.01)
     .option('--seed <s>', 'seed', intOption('--seed'), 1)
-    .option('--out <dir>', 'keep the compiled artifact here (default: a temp folder, removed)')
+    .option('--out <dir>', 'keep the compiled artifact here: a new or empty folder, or an artifact tinytrain wrote (default: a temp folder, removed)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (o: DemoOptions) => runDemo(o));
 }
 
 async function runDemo(o: DemoOptions): Promise<void> {
   const target = getTarget(o.target);
+  if (o.out) checkOutputFolder(o.out, '--out'); // before a minute of pretraining
   const spec = JSON.parse(readFileSync(join(packageRoot(), 'examples', 'mnist-cnn.json'), 'utf8')) as ModelSpec;
   const train = loadDataset('mnist', 'train');
   const test = loadDataset('mnist', 'test');

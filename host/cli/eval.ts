@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readArtifact } from '../artifact.js';
 import { Runtime } from '../runtime.js';
 import { evaluateRuntime } from '../train.js';
 import { addDataOptions, openDataset, type DataOptions } from './dataset-options.js';
 import { emit, pct } from './common.js';
+import { readCheckpointFile } from './user-files.js';
 
 export function registerEval(program: Command): void {
   addDataOptions(program.command('eval')
@@ -14,9 +14,10 @@ export function registerEval(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .action(async (dir: string, o: DataOptions & { load?: string; json?: boolean }) => {
       const art = readArtifact(dir);
+      const loaded = o.load ? readCheckpointFile(o.load, art.manifest.checkpoint.bytes) : undefined;
       const ds = openDataset(o, 'test', art.manifest);
       const rt = await Runtime.load(art);
-      if (o.load) rt.importCheckpoint(readFileSync(o.load), o.load);
+      if (loaded) rt.importCheckpoint(loaded, o.load);
       const accuracy = evaluateRuntime(rt, ds);
       emit(!!o.json, { artifact: dir, data: o.data, classes: o.classes ?? null, samples: ds.count, accuracy, checkpoint: o.load ?? null },
         () => `accuracy ${pct(accuracy)} on ${ds.count} test samples`);

@@ -2,16 +2,19 @@ import type { Command } from 'commander';
 import { getTarget } from '../../targets/index.js';
 import { readArtifact } from '../artifact.js';
 import { buildFirmware } from '../firmware/build.js';
+import { checkOutputFile } from '../io/output-paths.js';
 import { emit, kb, note } from './common.js';
 
 export function registerFirmware(program: Command): void {
   program.command('firmware')
     .description('build Cortex-M firmware (wasm2c + arm-none-eabi-gcc) from an artifact; frozen weights stay in Flash')
     .argument('<dir>', 'artifact folder compiled for an MCU target')
-    .requiredOption('--out <file>', 'ELF file to write (atomically)')
+    .requiredOption('--out <file>', 'ELF file to write (atomically); replaces only a firmware tinytrain built')
     .option('--target <name>', 'MCU target (default: the artifact\'s)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (dir: string, o: { out: string; target?: string; json?: boolean }) => {
+      // First of all: the refusal needs no toolchain, and no build is wasted on it.
+      checkOutputFile(o.out, 'firmware-elf', '--out');
       const art = readArtifact(dir);
       const target = getTarget(o.target ?? art.manifest.target);
       note(`building firmware for ${target.name} (${target.cpu})...`);

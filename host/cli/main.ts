@@ -12,6 +12,7 @@ import { registerTargets } from './targets.js';
 import { registerDemo } from './demo.js';
 import { registerPretrain } from './pretrain.js';
 import { registerFirmware } from './firmware.js';
+import { useRunTempDir } from '../io/run-temp.js';
 
 export function buildProgram(): Command {
   const program = new Command('tinytrain')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  useRunTempDir(); // no temp file outlives this run (host/io/run-temp.ts)
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return 0;

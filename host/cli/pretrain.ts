@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { TinytrainError } from '../../compiler/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutputFile } from '../io/output-paths.js';
 import { startProgress } from '../io/progress.js';
 import { filterClasses, loadDataset, parseClassList } from '../data/dataset.js';
 import { pretrain } from '../pretrain.js';
@@ -11,7 +12,7 @@ export function registerPretrain(program: Command): void {
     .description('train a model in float32 on the desktop (full update) and store its weights and calibration ranges')
     .argument('<model>', 'model file')
     .requiredOption('--data <dataset>', 'training data (mnist | fashion-mnist | DIR | IMAGES,LABELS)')
-    .requiredOption('--out <file>', 'model file to write (atomically)')
+    .requiredOption('--out <file>', 'model file to write (atomically); replaces only a model pretrain wrote, never a hand-written one')
     .option('--classes <list>', 'keep only these labels, e.g. 0-4')
     .option('--steps <n>', 'SGD steps (one sample each)', intOption('--steps', 1), 4000)
     .option('--lr <rate>', 'learning rate', floatOption('--lr', 0, 10), 0.01)
@@ -19,6 +20,9 @@ export function registerPretrain(program: Command): void {
     .option('--seed <s>', 'seed for the sample order', intOption('--seed'), 0)
     .option('--json', 'print one JSON object on stdout')
     .action((modelPath: string, o: { data: string; out: string; classes?: string; steps: number; lr: number; momentum: number; seed: number; json?: boolean }) => {
+      // Before training; this also refuses to overwrite a hand-written model (the input itself, say).
+      const checkOut = (): void => checkOutputFile(o.out, 'model-json', '--out');
+      checkOut();
       const spec = readModelFile(modelPath);
       let ds = loadDataset(o.data, 'train');
       if (o.classes) ds = filterClasses(ds, parseClassList(o.classes));
@@ -27,7 +31,7 @@ export function registerPretrain(program: Command): void {
       let last = 0;
       const r = pretrain(spec, ds, { ...o, onProgress: (d, loss, acc) => { bar.tick(d - last, { loss, acc }); last = d; } });
       bar.stop();
-      writeFileAtomic(o.out, JSON.stringify(r.spec, null, 1) + '\n');
+      writeFileAtomic(o.out, JSON.stringify(r.spec, null, 1) + '\n', { beforeRename: checkOut });
       emit(!!o.json, { out: o.out, steps: r.summary.steps, loss: r.summary.loss, trainAccuracy: r.summary.accuracy },
         () => `pretrained ${spec.name}: ${r.summary.steps} steps, loss ${r.summary.loss.toFixed(4)}, train accuracy ${pct(r.summary.accuracy)}\nwrote ${o.out}`);
     });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readArtifact } from '../artifact.js';
 import type { Manifest } from '../../compiler/manifest.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutputFile } from '../io/output-paths.js';
 import { renderHtmlReport } from '../report/html.js';
 import { TinytrainError } from '../../compiler/errors.js';
 import { profileArtifact, renderProfile } from '../profile/profile.js';
@@ -45,7 +46,7 @@ export function registerReport(program: Command): void {
   program.command('report')
     .description('memory breakdown, trained layers and the pruned training program of an artifact; --profile adds per-layer step timing')
     .argument('<dir>', 'artifact folder')
-    .option('--html <file>', 'also write a self-contained HTML page (arena over time, per-layer memory)')
+    .option('--html <file>', 'also write a self-contained HTML page (arena over time, per-layer memory); replaces only a report tinytrain wrote')
     .option('--json', 'print one JSON object on stdout')
     .option('--profile', 'time every program step of a training step (builds a profiling copy of the runtime; random samples)')
     .option('--steps <n>', 'timed training steps for --profile', intOption('--steps', 1), 20)
@@ -54,8 +55,11 @@ export function registerReport(program: Command): void {
       if (o.variant !== 'simd' && o.variant !== 'scalar') throw new TinytrainError(`--variant must be simd or scalar, got '${o.variant}'`);
       const art = readArtifact(dir);
       const { manifest } = art;
+      // Before profiling (which builds and runs a runtime): never do the work for nothing.
+      const checkHtml = (): void => { if (o.html) checkOutputFile(o.html, 'html-report', '--html'); };
+      checkHtml();
       const profile = o.profile ? await profileArtifact(art, { variant: o.variant, steps: o.steps }) : null;
-      if (o.html) writeFileAtomic(o.html, renderHtmlReport(manifest, profile ? profileHtml(profile) : ''));
+      if (o.html) writeFileAtomic(o.html, renderHtmlReport(manifest, profile ? profileHtml(profile) : ''), { beforeRename: checkHtml });
       emit(!!o.json, { model: manifest.model, target: manifest.target, scheme: manifest.scheme, memory: manifest.memory, arena: manifest.arena, program: manifest.program, html: o.html ?? null, ...(profile ? { profile } : {}) },
         () => textReport(manifest) + (profile ? `\n\n${renderProfile(profile)}` : '') + (o.html ? `\n\nwrote ${o.html}` : ''));
     });

@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { TinytrainError } from '../../compiler/errors.js';
 import { readArtifact } from '../artifact.js';
 import { Runtime } from '../runtime.js';
 import { evaluateRuntime, trainRuntime } from '../train.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutputFile } from '../io/output-paths.js';
+import { readCheckpointFile } from './user-files.js';
 import { startProgress } from '../io/progress.js';
 import { addDataOptions, openDataset, type DataOptions } from './dataset-options.js';
 import { emit, floatOption, intOption, note, pct } from './common.js';
@@ -24,7 +25,7 @@ export function registerTrain(program: Command): void {
     .option('--lr <rate>', 'learning rate', floatOption('--lr', 0, 10), 0.01)
     .option('--seed <s>', 'seed for sample order and stochastic rounding', intOption('--seed'), 0)
     .option('--load <file>', 'start from this checkpoint instead of the compiled weights')
-    .option('--save <file>', 'write the trained parameters (checkpoint) here, atomically')
+    .option('--save <file>', 'write the trained parameters (checkpoint) here, atomically; its folder must exist, and only a checkpoint may be replaced (checked before training)')
     .option('--no-eval', 'skip the test-split evaluation after training')
     .option('--variant <v>', 'simd | scalar module for the node engine (default: the target\'s)')
     .option('--engine <name>', `where the runtime runs: ${ENGINES.join(' | ')}`, 'node')
@@ -32,13 +33,16 @@ export function registerTrain(program: Command): void {
     .action(async (dir: string, o: TrainCliOptions) => {
       if (o.steps !== undefined && o.epochs !== undefined) throw new TinytrainError('give --steps or --epochs, not both');
       if (o.variant && o.variant !== 'simd' && o.variant !== 'scalar') throw new TinytrainError(`--variant must be simd or scalar, got '${o.variant}'`);
-      const art = readArtifact(dir);
-      const ds = openDataset(o, 'train', art.manifest);
       if (!(ENGINES as readonly string[]).includes(o.engine)) {
         throw new TinytrainError(`unknown engine '${o.engine}'`, `choose one of: ${ENGINES.join(', ')}`);
       }
+      const art = readArtifact(dir);
+      // Before any work: a training run must not be thrown away because --save cannot be written.
+      const checkSave = (): void => { if (o.save) checkOutputFile(o.save, 'checkpoint', '--save'); };
+      checkSave();
+      const loaded = o.load ? readCheckpointFile(o.load, art.manifest.checkpoint.bytes) : undefined;
+      const ds = openDataset(o, 'train', art.manifest);
       const steps = o.steps ?? (o.epochs ?? 1) * ds.count;
-      const loaded = o.load ? readFileSync(o.load) : undefined;
       const rt = await Runtime.load(art, o.variant);
       rt.reset(o.seed);
       if (loaded) rt.importCheckpoint(loaded, o.load);
@@ -62,7 +66,7 @@ export function registerTrain(program: Command): void {
       }
       let accuracy: number | null = null;
       if (o.eval) accuracy = evaluateRuntime(rt, openDataset(o, 'test', art.manifest));
-      if (o.save) writeFileAtomic(o.save, rt.exportCheckpoint());
+      if (o.save) writeFileAtomic(o.save, rt.exportCheckpoint(), { beforeRename: checkSave });
       const result = {
         artifact: dir, target: art.manifest.target, engine: o.engine, data: o.data, classes: o.classes ?? null, samples: ds.count,
         steps: summary.steps, lr: o.lr, seed: o.seed, loss: summary.loss, trainAccuracy: summary.accuracy,

@@ -20,6 +20,7 @@ import type { Target } from '../../targets/index.js';
 import { readArtifact, type LoadedArtifact } from '../artifact.js';
 import { checkRuntimeModule } from '../runtime.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutputFile } from '../io/output-paths.js';
 import { slotsAreaBytes } from './flash-slots.js';
 import { configHeader, imageSource, linkerScript } from './generate.js';
 import { checkDataSegments, firmwareLayout } from './layout.js';
@@ -71,6 +72,9 @@ const COMMON_CFLAGS = [
 
 /** `artifact`: a verified artifact, or its folder (then read and verified here). */
 export async function buildFirmware(artifact: LoadedArtifact | string, target: Target, outElf: string, o: BuildOptions = {}): Promise<FirmwareBuild> {
+  // Before wasm2c and gcc (and before asking for them): an ELF may replace only an ELF we built.
+  const checkOut = (): void => checkOutputFile(outElf, 'firmware-elf', 'firmware');
+  checkOut();
   const a = typeof artifact === 'string' ? readArtifact(artifact) : artifact;
   const flags = cpuFlags(target);
   // The firmware compiles this module to C: it must be the manifest's (layout id and memory).
@@ -116,7 +120,7 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
     const usage = await measure(await link('measure', { flash: MEASURE_REGION_BYTES, sram: MEASURE_REGION_BYTES }), target, slots);
     checkFits(usage, target, { ramLinearBytes, frozenBytes, trainedRegionBytes: m.checkpoint.bytes, arenaBytes: m.arena.bytes });
     const elf = await link('firmware', { flash: target.flashBytes, sram: target.sramBytes });
-    writeFileAtomic(outElf, readFileSync(elf));
+    writeFileAtomic(outElf, readFileSync(elf), { beforeRename: checkOut });
     return { elf: outElf, sizes: usage.sizes, sramUsedBytes: usage.sramUsedBytes, flashUsedBytes: usage.flashUsedBytes, usage, ramLinearBytes, frozenBytes };
   } finally {
     rmSync(work, { recursive: true, force: true });

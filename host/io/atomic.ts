@@ -1,87 +1,100 @@
 /**
- * Atomic writes for artifacts: a reader (or a crashed compile) must never see a
+ * Atomic writes for outputs: a reader (or a crashed compile) must never see a
  * half-written manifest or an artifact folder with a new manifest and an old .wasm.
  * Everything is built beside its final place (same directory, so same filesystem and
- * rename is atomic) and renamed into place only once complete.
+ * rename is atomic) and renamed into place only once complete. The temp entries carry
+ * the pid (host/io/temp-names.ts), are removed on every failure path, and a later write
+ * to the same output removes those a killed run left.
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
+import { checkOutputFolder } from './output-paths.js';
+import { removeDeadLeftovers, tempName } from './temp-names.js';
 
-/** Writes `path` so that it holds either its old content or all of `data`, never a mix. */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'wx');
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    // Without fsync a power cut after the rename can leave an empty file under the final name.
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* never created, or already renamed */
-    }
-    throw new TinytrainError(`cannot write ${path}: ${(err as Error).message}`, 'check that its folder exists and is writable');
-  }
-  syncDir(dirname(path));
+export interface FileWriteOptions {
+  /**
+   * Called after the data is on disk and just before it is renamed over `path`: the
+   * work before may have taken minutes, and something may have appeared at `path`
+   * meanwhile. Its error is rethrown as is, and nothing is renamed.
+   */
+  beforeRename?: () => void;
 }
 
+/** Writes `path` so that it holds either its old content or all of `data`, never a mix. */
+export function writeFileAtomic(path: string, data: Uint8Array | string, o: FileWriteOptions = {}): void {
+  const dir = dirname(path);
+  const tmp = join(dir, tempName(basename(path), 'tmp'));
+  let fd: number | undefined;
+  let created = false;
+  try {
+    try {
+      fd = openSync(tmp, 'wx');
+      created = true;
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      // Without fsync a power cut after the rename can leave an empty file under the final name.
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = undefined;
+    } catch (err) {
+      throw cannotWrite(path, err);
+    }
+    o.beforeRename?.();
+    try {
+      renameSync(tmp, path);
+      created = false;
+    } catch (err) {
+      throw cannotWrite(path, err);
+    }
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    if (created) rmSync(tmp, { force: true });
+  }
+  removeDeadLeftovers(dir, basename(path));
+  syncDir(dir);
+}
+
+const cannotWrite = (path: string, err: unknown): TinytrainError =>
+  new TinytrainError(`cannot write ${path}: ${(err as Error).message}`, 'check that its folder exists and is writable');
+
 /**
- * Builds a directory with `fill(tmpDir)` and moves it to `finalDir` only if fill succeeds.
- * On failure the temp dir is removed and an existing `finalDir` is left as it was; the
- * error from fill is rethrown unchanged.
+ * Builds an artifact folder with `fill(tmpDir)` and moves it to `finalDir` only if fill
+ * succeeds. On failure the temp folder is removed and an existing `finalDir` is left as it
+ * was; the error from fill is rethrown unchanged.
+ *
+ * Artifact folders are the only folders tinytrain writes, so this refuses to replace
+ * anything host/io/output-paths.ts does not call ours (checked before fill and again
+ * before the rename). Missing parent folders are created.
  *
  * Replacing an existing directory takes two renames (old aside, new in), because rename
  * cannot overwrite a non-empty directory; between them `finalDir` is briefly absent, but
  * it never holds a mix of old and new files.
  */
-export async function writeDirAtomic(finalDir: string, fill: (tmpDir: string) => void | Promise<void>): Promise<void> {
+export async function writeDirAtomic(outDir: string, fill: (tmpDir: string) => void | Promise<void>, label = 'output folder'): Promise<void> {
+  // Absolute, so that '.', '..' or 'out/' name the folder itself and its temp goes beside it, not inside.
+  const finalDir = resolve(outDir);
   const parent = dirname(finalDir);
   const name = basename(finalDir);
-  assertDirOrAbsent(finalDir);
-  let tmpDir: string;
+  checkOutputFolder(finalDir, label);
+  const tmpDir = join(parent, tempName(name, 'tmp'));
   try {
     mkdirSync(parent, { recursive: true });
-    tmpDir = mkdtempSync(join(parent, `.${name}.tmp-`));
+    mkdirSync(tmpDir);
   } catch (err) {
     throw new TinytrainError(`cannot create a folder next to ${finalDir}: ${(err as Error).message}`, 'check that the output location is writable');
   }
 
   try {
     await fill(tmpDir);
+    // fill may have run for minutes; re-check in case someone put something there meanwhile.
+    checkOutputFolder(finalDir, label);
   } catch (err) {
     rmSync(tmpDir, { recursive: true, force: true });
     throw err;
   }
-
-  // fill may have run for minutes; re-check in case someone put a file there meanwhile.
-  try {
-    assertDirOrAbsent(finalDir);
-  } catch (err) {
-    rmSync(tmpDir, { recursive: true, force: true });
-    throw err;
-  }
-  const old = exists(finalDir) ? join(parent, `.${name}.old-${process.pid}-${randomBytes(4).toString('hex')}`) : undefined;
+  const old = exists(finalDir) ? join(parent, tempName(name, 'old')) : undefined;
   try {
     if (old) renameSync(finalDir, old);
     try {
@@ -94,20 +107,28 @@ export async function writeDirAtomic(finalDir: string, fill: (tmpDir: string) =>
     rmSync(tmpDir, { recursive: true, force: true });
     throw new TinytrainError(`cannot move the new ${finalDir} into place: ${(err as Error).message}`, 'check that the output location is writable');
   }
-  if (old) rmSync(old, { recursive: true, force: true });
+  if (old) removeReplaced(old, finalDir);
+  removeDeadLeftovers(parent, name);
   syncDir(parent);
 }
 
-/** Refuses to replace a file with a folder: that is almost always a mistyped output path. */
-function assertDirOrAbsent(path: string): void {
-  if (exists(path) && !statSync(path).isDirectory()) {
-    throw new TinytrainError(`${path} exists and is not a folder; refusing to replace it`, 'choose another output path or remove that file');
+/**
+ * Deletes the previous folder, now moved aside, unless a file of the user's landed in it
+ * between the last check and the rename: then it is kept, and the user is told where.
+ */
+function removeReplaced(old: string, finalDir: string): void {
+  try {
+    checkOutputFolder(old, 'previous folder');
+  } catch {
+    process.stderr.write(`note: ${finalDir} was replaced, but the previous folder gained files tinytrain did not write just before; it is kept at ${old}\n`);
+    return;
   }
+  rmSync(old, { recursive: true, force: true });
 }
 
 function exists(path: string): boolean {
   try {
-    statSync(path);
+    lstatSync(path);
     return true;
   } catch {
     return false;

@@ -4,6 +4,7 @@
  * chart of the bytes each layer keeps alive. No scripts, no external assets.
  */
 import type { Manifest } from '../../compiler/manifest.js';
+import { HTML_REPORT_META } from '../io/provenance.js';
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
@@ -67,7 +68,7 @@ export function renderHtmlReport(m: Manifest, extra = ''): string {
     ['optimizer state', b.optimizerStateBytes], ['stack + runtime reserve', b.runtimeReserveBytes],
     ['frozen parameters', b.frozenParamsBytes], ['Flash', m.memory.flashBytes],
   ];
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tinytrain memory report: ${esc(m.model)} on ${esc(m.target)}</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">${HTML_REPORT_META}<title>tinytrain memory report: ${esc(m.model)} on ${esc(m.target)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:24px;max-width:1000px}table{border-collapse:collapse}td{padding:2px 10px;border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}</style></head><body>
 <h1>${esc(m.model)} on ${esc(m.target)}</h1>
 <p>Scheme <b>${esc(m.scheme.name)}</b>; ${m.program.length} program steps (${m.lossStep} forward). Blue: int8 activations, saved input slices and 1-bit masks; orange: float32 gradients. Hover a block for its tensor.</p>
