@@ -539,7 +539,10 @@ describe('manifest', { timeout: 60_000 }, () => {
         checkManifest(b.artifact.manifest, b);
         // What readArtifact returns is what compile produced.
         expect(b.loaded.manifest).toEqual(b.artifact.manifest);
-        expect(JSON.parse(readFileSync(join(b.dir, 'manifest.json'), 'utf8'))).toEqual(b.artifact.manifest);
+        // On disk: the same fields plus the seal over them (host/artifact.ts).
+        const { manifestSha256, ...onDisk } = JSON.parse(readFileSync(join(b.dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+        expect(onDisk).toEqual(b.artifact.manifest);
+        expect(manifestSha256).toMatch(/^[0-9a-f]{64}$/);
       });
 
       if (kind === 'partial') {
