@@ -38,8 +38,14 @@ export function lastKScheme(g: Graph, k: number): Scheme {
   return { name: `last-k:${k}`, layers: m };
 }
 
+/**
+ * One of RATIOS, allowing for rounding in how a file wrote it (0.12500000001), and
+ * replaced by the exact value: a near-zero 5e-324 would otherwise count as "> 0" and train
+ * one channel.
+ */
 const ratio = z.number({ error: 'expected a weight ratio: 0, 1/8, 1/4, 1/2 or 1' })
-  .refine((r) => RATIOS.some((x) => Math.abs(x - r) < 1e-9), { error: 'expected a weight ratio: 0, 1/8, 1/4, 1/2 or 1' });
+  .refine((r) => RATIOS.some((x) => Math.abs(x - r) < 1e-9), { error: 'expected a weight ratio: 0, 1/8, 1/4, 1/2 or 1' })
+  .transform((r) => RATIOS.find((x) => Math.abs(x - r) < 1e-9)!);
 
 /** Our form: trained layers by name; a layer not listed is frozen. */
 const ownForm = z.strictObject({
