@@ -82,6 +82,9 @@ function fail(layer: number, name: string, what: string, hint?: string): never {
 export function buildGraph(untrusted: ModelSpec): Graph {
   const spec = parseModelSpec(untrusted);
   const inputShape = spec.input;
+  if (shapeSize(inputShape) > LIMITS.maxTensorElements) {
+    throw new TinytrainError(`model '${spec.name}': input [${inputShape}] has ${shapeSize(inputShape)} elements, more than the limit of ${LIMITS.maxTensorElements}`, 'use a smaller input');
+  }
   const shapes = new Map<string, Shape>([[INPUT, [...inputShape] as Shape]]);
   const nodes: Node[] = [];
   let previous = INPUT;
