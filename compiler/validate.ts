@@ -47,8 +47,12 @@ export function quote(s: string): string {
   return JSON.stringify(short).replace(/[\p{C}\p{Zl}\p{Zp}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const at = fieldPath(issue.path);
+/** Extra words for a field path, e.g. the name of the layer at `layers[3]`. */
+export type PathNote = (path: ReadonlyArray<PropertyKey>) => string | undefined;
+
+function describeIssue(issue: z.core.$ZodIssue, note?: PathNote): string {
+  const extra = note?.(issue.path);
+  const at = fieldPath(issue.path) + (extra ? ` (${extra})` : '');
   if (issue.code === 'unrecognized_keys') return `${at}: unknown ${issue.keys.length > 1 ? 'keys' : 'key'} ${issue.keys.slice(0, 5).map(quote).join(', ')}`;
   const input = (issue as { input?: unknown }).input;
   if (issue.code === 'invalid_type' && input === undefined) return `${at}: missing (${issue.message})`;
@@ -64,11 +68,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * Parses `value` with `schema`; on failure throws a TinytrainError listing the first
  * problems, each with its field path, prefixed by `what` (e.g. "model examples/x.json").
  */
-export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string, hint: string): T {
+export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string, hint: string, note?: PathNote): T {
   const r = z.safeParse(schema, value, { reportInput: true });
   if (r.success) return r.data;
   const issues = r.error.issues;
-  const lines = issues.slice(0, SHOWN_ISSUES).map(describeIssue);
+  const lines = issues.slice(0, SHOWN_ISSUES).map((i) => describeIssue(i, note));
   const more = issues.length > SHOWN_ISSUES ? ` (and ${issues.length - SHOWN_ISSUES} more)` : '';
   throw new TinytrainError(`${what}: ${lines.join('; ')}${more}`, hint);
 }

@@ -79,7 +79,7 @@ function deep(depth: number): unknown {
 const VALUES: unknown[] = [
   0, -1, 1, 2, 3, 7, 1.5, -0.5, 64, 65, 255, 4096, 4097, 2 ** 20, 2 ** 31, 2 ** 53, 1e30, 1e31, 1e308, -1e308, 5e-324,
   'NaN', 'Infinity', '-Infinity', '1', 'same', 'valid', 'depthwise', 'relu', 'relu6', 'none', 'conv2d', 'dense', 'add', 'flatten',
-  null, true, false, [], {}, [1], [1, 2], [2, 1], [1, 2, 3], ['input'], ['input', 'input'], { bias: true }, deep(50), deep(3000),
+  null, true, false, [], {}, [1], [1, 2], [2, 1], [1, 2, 3], ['input'], ['input', 'input'], { bias: true }, deep(50), deep(500),
   'AAAA', 'AAAAAAAAAAA=', '////', '!!!!', 'tinytrain-model@1', 0.125, 0.3, 1 / 3,
   ...NAMES,
 ];
@@ -110,9 +110,10 @@ class Mutator {
       const key = keys.length ? this.pick(keys) : '0';
       const op = this.int(13); // 9..12: a hostile rename (the case the emitter must survive)
       const obj = c as Record<string, Json>;
-      if (op <= 3) obj[key] = this.pick(VALUES);
+      // Values are copied: a later mutation must not edit (or tie a cycle through) VALUES itself.
+      if (op <= 3) obj[key] = structuredClone(this.pick(VALUES));
       else if (op === 4) delete obj[key];
-      else if (op === 5 && !Array.isArray(c)) obj[this.pick(['kernal', 'extra', 'bias', 'name', 'weight_select_criteria', 'groups', '__proto__'])] = this.pick(VALUES);
+      else if (op === 5 && !Array.isArray(c)) obj[this.pick(['kernal', 'extra', 'bias', 'name', 'weight_select_criteria', 'groups', '__proto__'])] = structuredClone(this.pick(VALUES));
       else if (op === 6 && !Array.isArray(c) && keys.length) { obj[`${key}_`] = obj[key]; delete obj[key]; }
       else if (op === 7 && Array.isArray(c) && c.length) c.splice(this.int(c.length + 1), 0, structuredClone(c[this.int(c.length)]));
       else if (op === 8 && Array.isArray(c) && c.length) c.splice(this.int(c.length), 1);
@@ -141,6 +142,8 @@ class Mutator {
     const r = this.int(16);
     if (r === 0) return text.slice(0, this.int(text.length));
     if (r === 1) return text.replace(/(?<=[:[,]\s*)\d+(\.\d+)?/, '1e999');
+    // Deep nesting in place of a value (too deep to build as an object here).
+    if (r === 3) return text.replace(/(?<=:\s*)\d+/, `${'['.repeat(20000)}1${']'.repeat(20000)}`);
     if (r === 2) {
       const i = this.int(text.length);
       return text.slice(0, i) + String.fromCharCode(this.int(128)) + text.slice(i + 1);

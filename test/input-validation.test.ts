@@ -40,17 +40,17 @@ function edited(edit: (s: ModelSpec & Record<string, unknown>) => void): ModelSp
 
 describe('model schema', () => {
   it.each<[string, (s: ModelSpec & Record<string, unknown>) => void, RegExp]>([
-    ['negative kernel', (s) => { (s.layers[0] as { kernel: number }).kernel = -1; }, /layers\[0\]\.kernel: expected a positive integer <= 64, got -1/],
-    ['kernel over the limit', (s) => { (s.layers[0] as { kernel: number }).kernel = 65; }, /layers\[0\]\.kernel: .*got 65/],
+    ['negative kernel', (s) => { (s.layers[0] as { kernel: number }).kernel = -1; }, /layers\[0\]\.kernel \(layer "stem"\): expected a positive integer <= 64, got -1/],
+    ['kernel over the limit', (s) => { (s.layers[0] as { kernel: number }).kernel = 65; }, /layers\[0\]\.kernel \(layer "stem"\): .*got 65/],
     ['unknown key', (s) => { (s.layers[2] as Record<string, unknown>).kernal = 3; }, /layers\[2\]: unknown key "kernal"/],
-    ['unknown op', (s) => { (s.layers[1] as { op: string }).op = 'conv3d'; }, /layers\[1\]\.op: expected op to be one of conv2d.*got "conv3d"/],
+    ['unknown op', (s) => { (s.layers[1] as { op: string }).op = 'conv3d'; }, /layers\[1\]\.op \(layer "dw1"\): expected op to be one of conv2d.*got "conv3d"/],
     ['newline in a name', (s) => { s.layers[1]!.name = 'a\nb'; }, /layers\[1\]\.name: names may not contain control.*got "a\\nb"/],
     ['bidi override in a name', (s) => { s.layers[1]!.name = '\u202eevil'; }, /layers\[1\]\.name: names may not contain/],
     ['too long a name', (s) => { s.name = 'x'.repeat(LIMITS.maxNameLength + 1); }, /name: expected a name of at most 256 characters/],
     ['empty name', (s) => { s.name = ''; }, /name: expected a non-empty name/],
     ['duplicate name', (s) => { s.layers[2]!.name = s.layers[1]!.name; }, /layers\[2\]\.name: duplicate layer name/],
     ['a layer called input', (s) => { s.layers[0]!.name = 'input'; }, /layers\[0\]\.name: 'input' names the model input/],
-    ['input of a later layer', (s) => { s.layers[1]!.inputs = [s.layers[3]!.name!]; }, /layers\[1\]\.inputs\[0\]: expected "input" or the name of a layer above/],
+    ['input of a later layer', (s) => { s.layers[1]!.inputs = [s.layers[3]!.name!]; }, /layers\[1\]\.inputs\[0\] \(layer "dw1"\): expected "input" or the name of a layer above/],
     ['NaN', (s) => { s.inputRange = [0, NaN]; }, /inputRange\[1\]: expected a finite number/],
     ['reversed input range', (s) => { s.inputRange = [1, 0]; }, /inputRange: expected min < max, got \[1, 0\]/],
     ['reversed calibration range', (s) => { s.calibration = { input: [1, 0] }; }, /calibration\.input: expected lo <= hi/],
@@ -134,7 +134,7 @@ describe('parameters, calibration and quantisation against the graph', () => {
   it('a model file error names the file', () => {
     const path = join(work, 'bad.json');
     writeFileSync(path, JSON.stringify(edited((s) => { (s.layers[0] as { stride: number }).stride = 0; })));
-    expect(refusal(() => loadModelFile(path)).message).toMatch(/^model file .*bad\.json: model "mnist-cnn": layers\[0\]\.stride: expected a positive integer <= 64, got 0/);
+    expect(refusal(() => loadModelFile(path)).message).toMatch(/^model file .*bad\.json: model "mnist-cnn": layers\[0\]\.stride \(layer "stem"\): expected a positive integer <= 64, got 0/);
   });
 });
 

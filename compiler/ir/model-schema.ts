@@ -117,6 +117,14 @@ export const modelSchema = z.strictObject({
   });
 });
 
+/** `layer "conv1"` for a problem inside layers[i] whose name is a usable string. */
+function layerNote(spec: unknown, path: ReadonlyArray<PropertyKey>): string | undefined {
+  if (path[0] !== 'layers' || typeof path[1] !== 'number' || path.length < 3 || path[2] === 'name') return undefined;
+  const layers = (spec as { layers?: unknown }).layers;
+  const l = Array.isArray(layers) ? layers[path[1]] as { name?: unknown } | undefined : undefined;
+  return l && typeof l === 'object' && typeof l.name === 'string' ? `layer ${quote(l.name)}` : undefined;
+}
+
 /** A layer's name: its own, or `<op>_<index>` (what graph.ts and the error messages use). */
 export function layerName(l: Pick<Layer, 'op' | 'name'>, index: number): string {
   return l.name ?? `${l.op}_${index}`;
@@ -128,7 +136,7 @@ export const MODEL_HINT = 'fix the model file; see examples/mnist-cnn.json for t
 export function parseModelSpec(spec: unknown): ModelSpec {
   const what = spec && typeof spec === 'object' && typeof (spec as { name?: unknown }).name === 'string'
     ? `model ${quote((spec as { name: string }).name)}` : 'model';
-  parseWith(modelSchema, spec, what, MODEL_HINT);
+  parseWith(modelSchema, spec, what, MODEL_HINT, (path) => layerNote(spec, path));
   // The input object itself, not zod's copy: callers may hold on to it (and it is now known good).
   return spec as ModelSpec;
 }
