@@ -14,6 +14,7 @@ import { layoutParams, type MemoryLayout } from './memory/layout.js';
 import { emitRuntime } from './codegen/emit.js';
 import { buildRuntime } from './codegen/build.js';
 import { buildWasiRuntime } from './codegen/wasi.js';
+import { nodeTable } from './codegen/labels.js';
 import { fullScheme, splitChannels, trainedChannels, type Scheme } from './sparse/scheme.js';
 import { SOURCE_FILE, type Manifest } from './manifest.js';
 import { chooseSparseLayers, frozenPointwise, pointwiseShape, pruneParams, type PruneOptions, type SparseLayer } from './sparse/prune.js';
@@ -246,6 +247,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan,
     },
     buffers: [...arena.buffers.values()].sort((a, b) => a.offset - b.offset)
       .map((b) => ({ key: b.key, offset: b.offset, bytes: b.bytes, first: b.first, last: b.last })),
+    nodes: nodeTable(graph),
     program: program.steps.map(describeStep),
     lossStep: program.lossStep,
     layoutId: emit.layoutId,

@@ -65,6 +65,11 @@ export interface Manifest {
   };
   /** Every arena buffer, for reports: lifetime in program steps. */
   buffers: Array<{ key: string; offset: number; bytes: number; first: number; last: number }>;
+  /**
+   * Every graph node in forward order: the label runtime.ts calls it by (generated code
+   * never contains the model's own names) and the model's name for it.
+   */
+  nodes: Array<{ label: string; name: string; op: string }>;
   /** The training program, one line per step. */
   program: string[];
   lossStep: number;

@@ -8,6 +8,8 @@ import { actKeyOf, gradKeyOf } from '../autodiff/program.js';
 import type { ArenaPlan } from '../memory/planner.js';
 import type { MemoryLayout } from '../memory/layout.js';
 import type { QuantModel } from '../quantize/quantize.js';
+import { labelsByName } from './labels.js';
+import { assertNoUserText } from './no-user-text.js';
 
 export interface EmitOptions {
   arenaBase: number;
@@ -20,6 +22,8 @@ export interface EmitOptions {
 
 /** An f32 constant that parses back to exactly the same float32. */
 function f32(v: number): string {
+  // Scales come from user data; the schema bounds them, this is the last line of defence.
+  if (!Number.isFinite(Math.fround(v))) throw new Error(`codegen: f32 constant ${v} is not a finite float32`);
   const s = Math.fround(v).toString();
   return `<f32>${s.includes('.') || s.includes('e') ? s : s + '.0'}`;
 }
@@ -47,6 +51,9 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
   const mem = (k: BufferKey): number => addr(k);
   const count = (n: Node): number => n.outShape[0] * n.outShape[1] * n.outShape[2];
   const slot = (n: Node) => layout.slots.get(n.name)!;
+  // Comments name nodes by label only: a user's name never reaches the source (labels.ts).
+  const labels = labelsByName(q.graph);
+  const L = (n: Node): string => labels.get(n.name)!;
   // Dense is a 1x1 conv over a 1x1 image whose channels are the flattened input.
   const inGeom = (n: Node): [number, number, number] => {
     const [H, W, C] = n.inShapes[0]!;
@@ -101,7 +108,7 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
       const c = consumer.conv!;
       return `min<i32>(${consumer.inShapes[0]![0]}, ${row} * ${c.stride} - ${c.pad} + ${c.kh})`;
     };
-    const fns: string[] = [`// ${nodes.map((n) => n.name).join(' -> ')}: intermediate tensors in rings of ${rings.join(', ')} rows`];
+    const fns: string[] = [`// ${nodes.map(L).join(' -> ')}: intermediate tensors in rings of ${rings.join(', ')} rows`];
     for (let i = 0; i < nodes.length - 1; i++) {
       const n = nodes[i]!;
       const x = i === 0 ? A(n.inputs[0]!) : ring(i - 1);
@@ -124,7 +131,7 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
   }
 }`);
     helpers.push(fns.join('\n'));
-    return `${id}(); // ${nodes.map((n) => n.name).join(' -> ')}`;
+    return `${id}(); // ${nodes.map(L).join(' -> ')}`;
   };
 
   const line = (s: Step): string => {
@@ -136,27 +143,27 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         switch (n.op) {
           case 'conv2d': case 'dense': {
             const sl = slot(n);
-            if (sl.nz) return `${sparseFwd(n, String(A(x)), n.outShape[0] * n.outShape[1], String(A(n.output)), scratchOf(s))}; // ${n.name} (sparse)`;
+            if (sl.nz) return `${sparseFwd(n, String(A(x)), n.outShape[0] * n.outShape[1], String(A(n.output)), scratchOf(s))}; // ${L(n)} (sparse)`;
             return `conv2dForwardS8(${A(x)}, ${inGeom(n).join(', ')}, ${zp(x)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
-              `${A(n.output)}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}); // ${n.name}`;
+              `${A(n.output)}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}); // ${L(n)}`;
           }
           case 'add': {
             const m = q.adds.get(n.name)!;
             const b = n.inputs[1]!;
             return `addS8(${A(x)}, ${zp(x)}, ${m.ma}, ${A(b)}, ${zp(b)}, ${m.mb}, ${m.n}, ${A(n.output)}, ${zp(n.output)}, ` +
-              `${clamp.lo}, ${clamp.hi}, ${count(n)}); // ${n.name}`;
+              `${clamp.lo}, ${clamp.hi}, ${count(n)}); // ${L(n)}`;
           }
           case 'avgpool': case 'globalavgpool': {
             const m = q.pools.get(n.name)!;
             const pg = poolGeom(n);
             const [H, W, C] = n.inShapes[0]!;
             return `avgpoolForwardS8(${A(x)}, ${H}, ${W}, ${C}, ${zp(x)}, ${A(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ` +
-              `${zp(n.output)}, ${pg.ph}, ${pg.pw}, ${pg.stride}, ${m.m}, ${m.n}); // ${n.name}`;
+              `${zp(n.output)}, ${pg.ph}, ${pg.pw}, ${pg.stride}, ${m.m}, ${m.n}); // ${L(n)}`;
           }
           case 'relu': case 'relu6':
-            return `clampS8(${A(x)}, ${A(n.output)}, ${count(n)}, ${clamp.lo}, ${clamp.hi}); // ${n.name}`;
+            return `clampS8(${A(x)}, ${A(n.output)}, ${count(n)}, ${clamp.lo}, ${clamp.hi}); // ${L(n)}`;
           case 'flatten':
-            return `// ${n.name}: flatten is a view`;
+            return `// ${L(n)}: flatten is a view`;
         }
         break;
       }
@@ -165,19 +172,19 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
       case 'saveSlice': {
         const n = s.node;
         const [H, W, C] = inGeom(n);
-        return `saveChannelsS8(${A(n.inputs[0]!)}, ${H * W}, ${C}, ${s.channels}, ${mem(s.writes[0]!)}); // ${n.name}: input channels the weight gradient needs`;
+        return `saveChannelsS8(${A(n.inputs[0]!)}, ${H * W}, ${C}, ${s.channels}, ${mem(s.writes[0]!)}); // ${L(n)}: input channels the weight gradient needs`;
       }
       case 'saveMask': {
         const n = s.node;
-        return `saveMaskBits(${A(n.output)}, ${count(n)}, ${q.clamps.get(n.name)!.lo}, ${passHi(n)}, ${mem(s.writes[0]!)}); // ${n.name}`;
+        return `saveMaskBits(${A(n.output)}, ${count(n)}, ${q.clamps.get(n.name)!.lo}, ${passHi(n)}, ${mem(s.writes[0]!)}); // ${L(n)}`;
       }
       case 'loss':
         return `loss = softmaxCrossEntropyS8(${A(logits)}, ${classes}, ${f32(sc(logits))}, ${zp(logits)}, label, ${G(logits)});`;
       case 'mask': {
         const n = s.node;
         return s.fromBits
-          ? `clampBackwardBitsF32(${G(n.output)}, ${mem(s.reads[0]!)}, ${count(n)}); // ${n.name}`
-          : `clampBackwardF32(${G(n.output)}, ${A(n.output)}, ${count(n)}, ${q.clamps.get(n.name)!.lo}, ${passHi(n)}); // ${n.name}`;
+          ? `clampBackwardBitsF32(${G(n.output)}, ${mem(s.reads[0]!)}, ${count(n)}); // ${L(n)}`
+          : `clampBackwardF32(${G(n.output)}, ${A(n.output)}, ${count(n)}, ${q.clamps.get(n.name)!.lo}, ${passHi(n)}); // ${L(n)}`;
       }
       case 'gapHeadBackward': {
         const h = s.head;
@@ -187,10 +194,10 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         const bg = s.writes.find((k) => k.startsWith('bgrad:'));
         if (sl.nz) {
           return `sparseGapHeadBackwardF32(${G(s.node.output)}, ${P}, ${h.outShape[2]}, ${bits ? mem(bits) : 0}, ${sl.nz}, ${sl.nzFormat}, ${sl.wScale}, ${h.inShapes[0]![2]}, ` +
-            `${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${s.node.name} + ${h.name} (sparse)`;
+            `${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${L(s.node)} + ${L(h)} (sparse)`;
         }
         return `gapHeadBackwardF32(${G(s.node.output)}, ${P}, ${h.outShape[2]}, ${bits ? mem(bits) : 0}, ${sl.wq}, ${sl.wScale}, ${h.inShapes[0]![2]}, ` +
-          `${sl.wq2}, ${sl.split}, ${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${s.node.name} + ${h.name}`;
+          `${sl.wq2}, ${sl.split}, ${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${L(s.node)} + ${L(h)}`;
       }
       case 'inputGrad': {
         const n = s.node;
@@ -202,25 +209,25 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
               const c = n.conv!;
               const [H, W, C] = n.inShapes[0]!;
               return `depthwiseBackwardInputInPlaceF32(${G(n.output)}, ${H}, ${W}, ${C}, ${sl.wq}, ${sl.wScale}, ${c.kh}, ${c.kw}, ${c.pad}, ` +
-                `${sl.wq2}, ${sl.split}, ${mem(s.writes[1]!)}); // ${n.name}: in place`;
+                `${sl.wq2}, ${sl.split}, ${mem(s.writes[1]!)}); // ${L(n)}: in place`;
             }
             if (sl.nz) {
               return `sparse1x1BackwardInputF32(${G(n.output)}, ${n.outShape[0] * n.outShape[1]}, ${n.outShape[2]}, ${sl.nz}, ${sl.nzFormat}, ${sl.wScale}, ` +
-                `${G(s.targets[0]!)}, ${inGeom(n)[2]}, ${acc(0)}, ${scratchOf(s)}); // ${n.name} (sparse)`;
+                `${G(s.targets[0]!)}, ${inGeom(n)[2]}, ${acc(0)}, ${scratchOf(s)}); // ${L(n)} (sparse)`;
             }
             return `conv2dBackwardInputF32(${G(n.output)}, ${outGeom(n)}, ${sl.wq}, ${sl.wScale}, ${G(s.targets[0]!)}, ${inGeom(n).join(', ')}, ` +
-              `${kGeom(n)}, ${acc(0)}, ${sl.wq2}, ${sl.split}); // ${n.name}`;
+              `${kGeom(n)}, ${acc(0)}, ${sl.wq2}, ${sl.split}); // ${L(n)}`;
           }
           case 'avgpool': case 'globalavgpool': {
             const pg = poolGeom(n);
             const [H, W, C] = n.inShapes[0]!;
             return `avgpoolBackwardF32(${G(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ${G(s.targets[0]!)}, ${H}, ${W}, ${C}, ` +
-              `${pg.ph}, ${pg.pw}, ${pg.stride}, ${acc(0)}); // ${n.name}`;
+              `${pg.ph}, ${pg.pw}, ${pg.stride}, ${acc(0)}); // ${L(n)}`;
           }
           case 'add': case 'relu': case 'relu6':
-            return s.targets.map((t, k) => `gradInto(${G(n.output)}, ${G(t)}, ${count(n)}, ${acc(k)});`).join(' ') + ` // ${n.name}`;
+            return s.targets.map((t, k) => `gradInto(${G(n.output)}, ${G(t)}, ${count(n)}, ${acc(k)});`).join(' ') + ` // ${L(n)}`;
           case 'flatten':
-            return `// ${n.name}: flatten is a view`;
+            return `// ${L(n)}: flatten is a view`;
         }
         break;
       }
@@ -231,23 +238,23 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         const [H, W] = inGeom(n);
         const head = `${G(n.output)}, ${outGeom(n)}, ${mem(s.x)}, ${H}, ${W}, ${s.xChannels}, ${zp(x)}, ${inputScale(n)}`;
         return s.kind === 'weightUpdate'
-          ? `conv2dWeightUpdateS8(${head}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ${kGeom(n)}, ${s.channels}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${n.name}`
-          : `conv2dWeightGradF32(${head}, ${kGeom(n)}, ${s.channels}, ${mem(s.writes[0]!)}); // ${n.name}`;
+          ? `conv2dWeightUpdateS8(${head}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ${kGeom(n)}, ${s.channels}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${L(n)}`
+          : `conv2dWeightGradF32(${head}, ${kGeom(n)}, ${s.channels}, ${mem(s.writes[0]!)}); // ${L(n)}`;
       }
       case 'applyWeight': {
         const n = s.node;
         const sl = slot(n);
         return `applyWeightUpdateS8(${mem(s.reads[0]!)}, ${s.gradChannels}, ${n.outShape[2]}, ${kShape(n)}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ` +
-          `${s.channels}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${n.name}`;
+          `${s.channels}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${L(n)}`;
       }
       case 'biasUpdate': case 'biasGrad': case 'applyBias': {
         const n = s.node;
         const sl = slot(n);
         const P = n.outShape[0] * n.outShape[1];
         const CO = n.outShape[2];
-        const tail = `${sl.bq}, ${sl.wScale}, ${inputScale(n)}, ${sl.velB}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${n.name}`;
+        const tail = `${sl.bq}, ${sl.wScale}, ${inputScale(n)}, ${sl.velB}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${L(n)}`;
         if (s.kind === 'biasUpdate') return `biasUpdateAllS32(${G(n.output)}, ${P}, ${CO}, ${tail}`;
-        if (s.kind === 'biasGrad') return `biasGradF32(${G(n.output)}, ${P}, ${CO}, ${mem(s.writes[0]!)}); // ${n.name}`;
+        if (s.kind === 'biasGrad') return `biasGradF32(${G(n.output)}, ${P}, ${CO}, ${mem(s.writes[0]!)}); // ${L(n)}`;
         return `applyBiasUpdateS32(${mem(s.reads[0]!)}, ${CO}, ${tail}`;
       }
     }
@@ -263,7 +270,7 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
   const optStart = velocity.length ? Math.min(...velocity) : layout.stateOffset;
   const ind = (xs: string[]): string => xs.map((x) => '  ' + x).join('\n');
 
-  return `// Generated by tinytrain for model '${q.graph.name}'. Do not edit: recompile instead.
+  const source = `// Generated by tinytrain. Do not edit: recompile instead. Layers are named by label (manifest.json: nodes).
 import {
   conv2dForwardS8, conv2dForwardRowsS8, conv2dBackwardInputF32, depthwiseBackwardInputInPlaceF32, gapHeadBackwardF32, conv2dWeightUpdateS8, conv2dWeightGradF32, applyWeightUpdateS8,
   biasUpdateAllS32, biasGradF32, applyBiasUpdateS32, saveChannelsS8, saveMaskBits, clampBackwardBitsF32,
@@ -334,4 +341,11 @@ export function heapBase(): usize { return __heap_base; }
 /** The artifact layout this module was generated for (manifest.json "layoutId", as a number). */
 export function layoutId(): u64 { return ${layoutIdLiteral(o.layoutId)}; }
 `;
+  return assertNoUserText(source, [q.graph.name, ...q.graph.nodes.map((n) => n.name)], emitterText());
+}
+
+let ownText: string | undefined;
+/** The emitter's own text (its template and helpers): words a plain layer name may share with the source. */
+function emitterText(): string {
+  return ownText ??= emitRuntime.toString();
 }

@@ -6,6 +6,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { TinytrainError } from '../errors.js';
+import { buildGraph } from '../ir/graph.js';
+import { LIMITS } from '../ir/limits.js';
 import type { ModelSpec } from '../ir/model.js';
 import { importOnnx, type OnnxImportOptions } from './onnx/index.js';
 
@@ -24,7 +26,11 @@ function looksLikeJson(bytes: Uint8Array): boolean {
 
 export function loadModelFile(path: string, opts: LoadModelOptions = {}): ModelSpec {
   if (!existsSync(path)) throw new TinytrainError(`model file ${path} does not exist`, 'see examples/ for model files');
-  if (statSync(path).isDirectory()) throw new TinytrainError(`model file ${path} is a directory`, 'give a .json or .onnx model file');
+  const stat = statSync(path);
+  if (stat.isDirectory()) throw new TinytrainError(`model file ${path} is a directory`, 'give a .json or .onnx model file');
+  if (stat.size > LIMITS.maxModelFileBytes) {
+    throw new TinytrainError(`model file ${path}: ${stat.size} bytes, more than the limit of ${LIMITS.maxModelFileBytes}`, 'is this a model file?');
+  }
   const bytes = readFileSync(path);
   const ext = extname(path).toLowerCase();
   const isJson = ext === '.json' || (ext !== '.onnx' && looksLikeJson(bytes));
@@ -34,9 +40,18 @@ export function loadModelFile(path: string, opts: LoadModelOptions = {}): ModelS
     for (const w of r.warnings) opts.warn?.(`warning: ${w}`);
     return r.spec;
   }
+  let json: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8')) as ModelSpec;
+    json = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     throw new TinytrainError(`model file ${path}: not valid JSON (${(e as Error).message})`, 'fix the file; see examples/mnist-cnn.json for the format');
   }
+  // Checked here (schema, shapes, params) so the error names the file; the ONNX importer checks its own output.
+  try {
+    buildGraph(json as ModelSpec);
+  } catch (e) {
+    if (e instanceof TinytrainError) throw new TinytrainError(`model file ${path}: ${e.message}`, e.hint);
+    throw e;
+  }
+  return json as ModelSpec;
 }

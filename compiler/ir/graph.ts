@@ -3,7 +3,10 @@
  * shape resolved. Built once from a ModelSpec; every later pass reads it.
  */
 import { TinytrainError } from '../errors.js';
+import { LIMITS } from './limits.js';
 import type { Activation, Layer, ModelSpec } from './model.js';
+import { checkSpecAgainstGraph } from './model-refs.js';
+import { layerName, parseModelSpec } from './model-schema.js';
 
 export type Shape = [number, number, number]; // H, W, C (batch 1)
 
@@ -71,42 +74,27 @@ function fail(layer: number, name: string, what: string, hint?: string): never {
   throw new TinytrainError(`model layer ${layer} ('${name}'): ${what}`, hint);
 }
 
-function positiveInt(v: unknown): boolean {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0;
-}
-
-const OPS: readonly string[] = ['conv2d', 'dense', 'add', 'avgpool', 'globalavgpool', 'relu', 'relu6', 'flatten'];
-const ACTIVATIONS: readonly string[] = ['none', 'relu', 'relu6'];
-
-export function buildGraph(spec: ModelSpec): Graph {
-  if (!spec || typeof spec !== 'object') throw new TinytrainError('model: not a JSON object');
-  if (spec.format !== 'tinytrain-model@1') {
-    throw new TinytrainError(`model: unknown format '${String(spec.format)}'`, "the first field must be \"format\": \"tinytrain-model@1\"");
-  }
+/**
+ * The graph of a model spec. The spec is untrusted (a file, or whatever a TS caller passes):
+ * it is checked against the schema first (model-schema.ts), shapes against LIMITS here, and
+ * parameters, calibration and quantisation against the graph last (model-refs.ts).
+ */
+export function buildGraph(untrusted: ModelSpec): Graph {
+  const spec = parseModelSpec(untrusted);
   const inputShape = spec.input;
-  if (!Array.isArray(inputShape) || inputShape.length !== 3 || !inputShape.every(positiveInt)) {
-    throw new TinytrainError(`model '${spec.name}': input must be [H, W, C] of positive integers, got ${JSON.stringify(inputShape)}`);
-  }
-  if (!Array.isArray(spec.layers) || spec.layers.length === 0) {
-    throw new TinytrainError(`model '${spec.name}': no layers`);
+  if (shapeSize(inputShape) > LIMITS.maxTensorElements) {
+    throw new TinytrainError(`model '${spec.name}': input [${inputShape}] has ${shapeSize(inputShape)} elements, more than the limit of ${LIMITS.maxTensorElements}`, 'use a smaller input');
   }
   const shapes = new Map<string, Shape>([[INPUT, [...inputShape] as Shape]]);
   const nodes: Node[] = [];
   let previous = INPUT;
   spec.layers.forEach((layer: Layer, i: number) => {
-    const name = layer.name ?? `${layer.op}_${i}`;
-    if (!OPS.includes(layer.op)) {
-      fail(i, name, `unsupported op '${String(layer.op)}'`, `supported ops: ${OPS.join(', ')}`);
-    }
-    if (shapes.has(name)) fail(i, name, 'duplicate layer name', 'give every layer a unique name');
+    // Names are unique and inputs name earlier tensors: the schema checked both.
+    const name = layerName(layer, i);
     const inputs = layer.inputs ?? [previous];
-    for (const t of inputs) {
-      if (!shapes.has(t)) fail(i, name, `input '${t}' is not an earlier layer`, 'inputs must name layers defined above this one, or "input"');
-    }
     const inShapes = inputs.map((t) => shapes.get(t)!);
     const [h, w, c] = inShapes[0]!;
     const activation: Activation = ('activation' in layer && layer.activation) || 'none';
-    if (!ACTIVATIONS.includes(activation)) fail(i, name, `unknown activation '${activation}'`, `use one of ${ACTIVATIONS.join(', ')}`);
     const node: Node = { name, op: layer.op, inputs, output: name, inShapes, outShape: [1, 1, 1], activation };
     const arity = layer.op === 'add' ? 2 : 1;
     if (inputs.length !== arity) fail(i, name, `${layer.op} takes ${arity} input(s), got ${inputs.length}`);
@@ -114,12 +102,7 @@ export function buildGraph(spec: ModelSpec): Graph {
       case 'conv2d': {
         const k = Array.isArray(layer.kernel) ? layer.kernel : [layer.kernel, layer.kernel];
         const stride = layer.stride ?? 1;
-        if (!k.every(positiveInt) || !positiveInt(stride)) fail(i, name, 'kernel and stride must be positive integers');
-        if (!positiveInt(layer.filters)) fail(i, name, 'filters must be a positive integer');
         const depthwise = layer.groups === 'depthwise';
-        if (layer.groups !== undefined && layer.groups !== 1 && !depthwise) {
-          fail(i, name, `groups ${JSON.stringify(layer.groups)} is not supported`, "use 1 or 'depthwise'");
-        }
         if (depthwise && layer.filters !== c) fail(i, name, `a depthwise conv keeps the channel count: filters must be ${c}`);
         let pad: number;
         if (layer.padding === undefined || layer.padding === 'valid') pad = 0;
@@ -127,7 +110,6 @@ export function buildGraph(spec: ModelSpec): Graph {
           if (k[0] !== k[1] || k[0]! % 2 === 0) fail(i, name, "padding 'same' needs a square, odd kernel", 'give padding as a number');
           pad = (k[0]! - 1) / 2;
         } else pad = layer.padding;
-        if (!Number.isInteger(pad) || pad < 0) fail(i, name, `padding must be a non-negative integer, got ${pad}`);
         const oh = Math.floor((h + 2 * pad - k[0]!) / stride) + 1;
         const ow = Math.floor((w + 2 * pad - k[1]!) / stride) + 1;
         if (oh < 1 || ow < 1) fail(i, name, `kernel ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);
@@ -136,7 +118,6 @@ export function buildGraph(spec: ModelSpec): Graph {
         break;
       }
       case 'dense':
-        if (!positiveInt(layer.units)) fail(i, name, 'units must be a positive integer');
         node.outShape = [1, 1, layer.units];
         break;
       case 'add': {
@@ -150,7 +131,6 @@ export function buildGraph(spec: ModelSpec): Graph {
       case 'avgpool': {
         const size = layer.size;
         const stride = layer.stride ?? size;
-        if (!positiveInt(size) || !positiveInt(stride)) fail(i, name, 'size and stride must be positive integers');
         if (size > h || size > w) fail(i, name, `pool ${size} is larger than the ${h}x${w} input`);
         node.pool = { size, stride };
         node.outShape = [Math.floor((h - size) / stride) + 1, Math.floor((w - size) / stride) + 1, c];
@@ -167,6 +147,7 @@ export function buildGraph(spec: ModelSpec): Graph {
         node.outShape = [h, w, c];
         break;
     }
+    checkLimits(i, name, node);
     shapes.set(name, node.outShape);
     nodes.push(node);
     previous = name;
@@ -179,10 +160,27 @@ export function buildGraph(spec: ModelSpec): Graph {
   if (last.activation !== 'none') {
     throw new TinytrainError(`model '${spec.name}': the last layer ('${last.name}') must have no activation; the loss applies softmax`);
   }
-  const range = spec.inputRange ?? [0, 1];
-  if (!(range[0] < range[1])) throw new TinytrainError(`model '${spec.name}': inputRange must be [min, max] with min < max`);
+  const range: [number, number] = spec.inputRange ? [spec.inputRange[0], spec.inputRange[1]] : [0, 1];
   checkAllUsed(nodes);
-  return { name: spec.name, inputShape: [...inputShape] as Shape, inputRange: range, nodes, output: last.output, classes: last.outShape[2] };
+  const parameters = nodes.filter(hasParams).reduce((a, n) => a + weightCount(n) + n.outShape[2], 0);
+  if (parameters > LIMITS.maxParameters) {
+    throw new TinytrainError(`model '${spec.name}': ${parameters} parameters, more than the limit of ${LIMITS.maxParameters}`, 'use a smaller model');
+  }
+  const graph: Graph = { name: spec.name, inputShape: [...inputShape] as Shape, inputRange: range, nodes, output: last.output, classes: last.outShape[2] };
+  checkSpecAgainstGraph(spec, graph);
+  return graph;
+}
+
+/** Output shapes within LIMITS, so no later pass sizes a buffer from an absurd number. */
+function checkLimits(i: number, name: string, n: Node): void {
+  const [h, w, c] = n.outShape;
+  if (h > LIMITS.maxSpatial || w > LIMITS.maxSpatial) fail(i, name, `output ${h}x${w} is larger than the limit of ${LIMITS.maxSpatial} in height or width`);
+  if (h * w * c > LIMITS.maxTensorElements) {
+    fail(i, name, `output [${n.outShape}] has ${h * w * c} elements, more than the limit of ${LIMITS.maxTensorElements}`, 'use a smaller model');
+  }
+  if (hasParams(n) && weightCount(n) > LIMITS.maxParameters) {
+    fail(i, name, `${weightCount(n)} weights, more than the limit of ${LIMITS.maxParameters}`, 'use a smaller model');
+  }
 }
 
 /** Dead branches would still cost memory and time on the device: refuse them. */

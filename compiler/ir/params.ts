@@ -42,8 +42,9 @@ export function loadParams(g: Graph, spec: ModelSpec): ParamSet {
   if (!spec.params) return fresh;
   for (const n of g.nodes) {
     if (!hasParams(n)) continue;
-    const stored = spec.params[n.name];
-    if (!stored) continue;
+    // Own keys only: a layer named "constructor" must not find Object.prototype's.
+    if (!Object.hasOwn(spec.params, n.name)) continue;
+    const stored = spec.params[n.name]!;
     fresh.set(n.name, {
       weight: base64ToF32(stored.weight, weightCount(n), `params of '${n.name}' (weight)`),
       bias: base64ToF32(stored.bias, n.outShape[2], `params of '${n.name}' (bias)`),

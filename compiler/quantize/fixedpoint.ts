@@ -7,7 +7,15 @@
  * rounded half toward +infinity. m is a 31-bit positive integer in [2^30, 2^31) and
  * 1 <= n <= 62, so |acc| < 2^31 never overflows 64 bits.
  */
+import { TinytrainError } from '../errors.js';
+
 export interface FixedMultiplier { m: number; n: number }
+
+/** Scales come from the model (calibration ranges, fixed quantisation): an unusable ratio is the model's fault. */
+function tooLarge(real: number): never {
+  throw new TinytrainError(`requantisation multiplier ${real} is too large (>= 2^30): the model's quantisation scales are inconsistent`,
+    "check the model's calibration ranges and quantization scales (an output scale far smaller than its input's)");
+}
 
 export function quantizeMultiplier(real: number): FixedMultiplier {
   if (!(real > 0) || !Number.isFinite(real)) return { m: 0, n: 1 };
@@ -22,7 +30,7 @@ export function quantizeMultiplier(real: number): FixedMultiplier {
     m = Math.round(m / 2 ** (n - 62));
     n = 62;
   }
-  if (n < 1) throw new Error(`requantisation multiplier ${real} is too large (>= 2^30)`);
+  if (n < 1) tooLarge(real);
   return { m, n };
 }
 
@@ -43,7 +51,11 @@ export function quantizePair(realA: number, realB: number): PairMultiplier {
   const big = Math.max(realA, realB);
   let n = 29 - Math.floor(Math.log2(big));
   n = Math.min(Math.max(n, 1), 62);
-  return { ma: Math.round(realA * 2 ** n), mb: Math.round(realB * 2 ** n), n };
+  const ma = Math.round(realA * 2 ** n);
+  const mb = Math.round(realB * 2 ** n);
+  // Both must be int32 constants of the add kernel.
+  if (!(ma < 2 ** 31) || !(mb < 2 ** 31)) tooLarge(big);
+  return { ma, mb, n };
 }
 
 export function requantizePair(a: number, b: number, p: PairMultiplier, zp: number, lo: number, hi: number): number {

@@ -4,6 +4,7 @@
  * s_in * s_w[c], and the fixed-point multipliers of fixedpoint.ts.
  */
 import { TinytrainError } from '../errors.js';
+import { LIMITS } from '../ir/limits.js';
 import { INPUT, hasParams, weightShape, type Graph, type Node } from '../ir/graph.js';
 import type { QuantizationSpec } from '../ir/model.js';
 import type { ParamSet } from '../ir/params.js';
@@ -101,7 +102,7 @@ export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [n
   const adds = new Map<string, PairMultiplier>();
   for (const n of g.nodes) {
     const qin = tensors.get(n.inputs[0]!)!;
-    const qout = sharesInputQuant(n) ? qin : fixedT.get(n.output) ?? chooseQParams(...(ranges.get(n.output) ?? [0, 1]));
+    const qout = sharesInputQuant(n) ? qin : fixedT.get(n.output) ?? chooseQParams(...usableRange(n.output, ranges.get(n.output) ?? [0, 1]));
     tensors.set(n.output, qout);
     const act = n.op === 'relu' || n.op === 'relu6' ? n.op : n.activation;
     clamps.set(n.name, clampFor(act, qout));
@@ -116,6 +117,19 @@ export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [n
     }
   }
   return { graph: g, tensors, layers, clamps, pools, adds };
+}
+
+/**
+ * A range from a model file is checked by its schema; one measured by calibrate() is not:
+ * a float model that overflows gives infinite or NaN ranges, and so no usable scale.
+ */
+function usableRange(tensor: string, r: [number, number]): [number, number] {
+  const [lo, hi] = r;
+  if (!(Math.abs(lo) <= LIMITS.maxAbsReal && Math.abs(hi) <= LIMITS.maxAbsReal && lo <= hi)) {
+    throw new TinytrainError(`calibration: tensor '${tensor}' has the range [${lo}, ${hi}]; ranges must be finite with lo <= hi`,
+      'the float model overflows or gives NaN on the calibration data: check its parameters and the calibration inputs');
+  }
+  return [lo, hi];
 }
 
 /** Validated per-tensor (scale, zero point) overrides, by tensor name. */

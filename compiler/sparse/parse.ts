@@ -8,8 +8,11 @@
  * with manual_weight_idx counting conv/dense layers from the input, 0-based, and
  * n_bias_update meaning "the last n conv/dense layers update their bias".
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { z } from 'zod';
 import { TinytrainError } from '../errors.js';
+import { LIMITS } from '../ir/limits.js';
+import { intIn, parseWith, quote, userName } from '../validate.js';
 import { hasParams, type Graph, type Node } from '../ir/graph.js';
 import { fullScheme, type LayerTraining, type Scheme } from './scheme.js';
 
@@ -35,48 +38,78 @@ export function lastKScheme(g: Graph, k: number): Scheme {
   return { name: `last-k:${k}`, layers: m };
 }
 
-function checkRatio(r: unknown, where: string): number {
-  if (typeof r !== 'number' || !RATIOS.some((x) => Math.abs(x - r) < 1e-9)) {
-    throw new TinytrainError(`${where}: weight ratio ${JSON.stringify(r)} is not one of 0, 1/8, 1/4, 1/2, 1`, HINT);
-  }
-  return r;
-}
+/**
+ * One of RATIOS, allowing for rounding in how a file wrote it (0.12500000001), and
+ * replaced by the exact value: a near-zero 5e-324 would otherwise count as "> 0" and train
+ * one channel.
+ */
+const ratio = z.number({ error: 'expected a weight ratio: 0, 1/8, 1/4, 1/2 or 1' })
+  .refine((r) => RATIOS.some((x) => Math.abs(x - r) < 1e-9), { error: 'expected a weight ratio: 0, 1/8, 1/4, 1/2 or 1' })
+  .transform((r) => RATIOS.find((x) => Math.abs(x - r) < 1e-9)!);
+
+/** Our form: trained layers by name; a layer not listed is frozen. */
+const ownForm = z.strictObject({
+  name: userName.optional(),
+  layers: z.record(userName, z.strictObject({ bias: z.boolean({ error: 'expected true or false' }).optional(), weightRatio: ratio.optional() }),
+    { error: 'expected an object keyed by layer name' }),
+});
+
+/**
+ * The reference's form. Its `weight_select_criteria` is refused (as an unknown key) rather
+ * than ignored: tinytrain trains the first channels, not the ones that key would pick.
+ */
+const referenceForm = z.strictObject({
+  name: userName.optional(),
+  n_bias_update: intIn(0, LIMITS.maxLayers, 'a layer count (a non-negative integer)').optional(),
+  manual_weight_idx: z.array(intIn(0, LIMITS.maxLayers, 'a conv/dense layer index (a non-negative integer)'), { error: 'expected a list of layer indices' })
+    .max(LIMITS.maxLayers).optional(),
+  weight_update_ratio: z.array(ratio, { error: 'expected a list of weight ratios' }).max(LIMITS.maxLayers).optional(),
+});
 
 export function schemeFromJson(g: Graph, json: unknown, name: string): Scheme {
-  if (!json || typeof json !== 'object') throw new TinytrainError(`scheme ${name}: not a JSON object`, HINT);
+  const what = `scheme ${quote(name)}`;
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new TinytrainError(`${what}: not a JSON object`, HINT);
   const o = json as Record<string, unknown>;
   const layers = paramLayers(g);
-  if ('n_bias_update' in o || 'manual_weight_idx' in o) {
-    const nb = o.n_bias_update ?? 0;
-    const idx = o.manual_weight_idx ?? [];
-    const ratios = o.weight_update_ratio ?? (Array.isArray(idx) ? idx.map(() => 1) : []);
-    if (typeof nb !== 'number' || !Number.isInteger(nb) || nb < 0 || nb > layers.length) {
-      throw new TinytrainError(`scheme ${name}: n_bias_update must be an integer in 0..${layers.length}, got ${JSON.stringify(nb)}`, HINT);
+  const reference = 'n_bias_update' in o || 'manual_weight_idx' in o || 'weight_update_ratio' in o;
+  if (reference && 'layers' in o) throw new TinytrainError(`${what}: mixes our "layers" form with the n_bias_update/manual_weight_idx form`, HINT);
+  if (reference) {
+    const r = parseWith(referenceForm, json, what, HINT);
+    const nb = r.n_bias_update ?? 0;
+    const idx = r.manual_weight_idx ?? [];
+    const ratios = r.weight_update_ratio ?? idx.map(() => 1);
+    if (nb > layers.length) {
+      throw new TinytrainError(`${what}: n_bias_update: expected an integer in 0..${layers.length} (the model's conv/dense layers), got ${nb}`, HINT);
     }
-    if (!Array.isArray(idx) || !Array.isArray(ratios) || idx.length !== ratios.length) {
-      throw new TinytrainError(`scheme ${name}: manual_weight_idx and weight_update_ratio must be lists of equal length`, HINT);
+    if (idx.length !== ratios.length) {
+      throw new TinytrainError(`${what}: manual_weight_idx has ${idx.length} entries but weight_update_ratio has ${ratios.length}; they must be of equal length`, HINT);
     }
     const m = new Map<string, LayerTraining>(layers.map((n, i) => [n.name, { bias: i >= layers.length - nb, weightRatio: 0 }]));
+    const listed = new Set<number>();
     idx.forEach((i, k) => {
-      if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= layers.length) {
-        throw new TinytrainError(`scheme ${name}: manual_weight_idx ${JSON.stringify(i)} is not a conv/dense layer index (0..${layers.length - 1})`, HINT);
+      if (i >= layers.length) {
+        throw new TinytrainError(`${what}: manual_weight_idx[${k}]: ${i} is not a conv/dense layer index (0..${layers.length - 1})`, HINT);
       }
-      m.get(layers[i]!.name)!.weightRatio = checkRatio(ratios[k], `scheme ${name}, layer ${i}`);
+      if (listed.has(i)) throw new TinytrainError(`${what}: manual_weight_idx[${k}]: layer ${i} is listed twice`, HINT);
+      listed.add(i);
+      m.get(layers[i]!.name)!.weightRatio = ratios[k]!;
     });
-    return { name: o.name && typeof o.name === 'string' ? o.name : name, layers: m };
+    return { name: r.name ?? name, layers: m };
   }
-  if (o.layers && typeof o.layers === 'object') {
+  if ('layers' in o) {
+    const r = parseWith(ownForm, json, what, HINT);
     const m = new Map<string, LayerTraining>(layers.map((n) => [n.name, { bias: false, weightRatio: 0 }]));
-    for (const [layer, v] of Object.entries(o.layers as Record<string, unknown>)) {
+    for (const layer of Object.keys(r.layers)) {
       if (!m.has(layer)) {
-        throw new TinytrainError(`scheme ${name}: '${layer}' is not a conv/dense layer of model '${g.name}'`, `layers are: ${layers.map((n) => n.name).join(', ')}`);
+        throw new TinytrainError(`${what}: layers[${quote(layer)}]: not a conv/dense layer of model ${quote(g.name)}`,
+          `layers are: ${layers.slice(0, 20).map((n) => quote(n.name)).join(', ')}${layers.length > 20 ? ', ...' : ''}`);
       }
-      const e = (v ?? {}) as Record<string, unknown>;
-      m.set(layer, { bias: e.bias === true, weightRatio: e.weightRatio === undefined ? 0 : checkRatio(e.weightRatio, `scheme ${name}, layer ${layer}`) });
+      const e = r.layers[layer]!;
+      m.set(layer, { bias: e.bias === true, weightRatio: e.weightRatio ?? 0 });
     }
-    return { name: typeof o.name === 'string' ? o.name : name, layers: m };
+    return { name: r.name ?? name, layers: m };
   }
-  throw new TinytrainError(`scheme ${name}: unrecognised form`, HINT);
+  throw new TinytrainError(`${what}: unrecognised form (no "layers", n_bias_update or manual_weight_idx)`, HINT);
 }
 
 export function parseScheme(g: Graph, text: string): Scheme {
@@ -85,6 +118,9 @@ export function parseScheme(g: Graph, text: string): Scheme {
   const k = /^last-k:(\d+)$/.exec(text);
   if (k) return lastKScheme(g, Number(k[1]));
   if (existsSync(text)) {
+    const stat = statSync(text);
+    if (!stat.isFile()) throw new TinytrainError(`scheme file ${text} is not a file`, HINT);
+    if (stat.size > LIMITS.maxSchemeFileBytes) throw new TinytrainError(`scheme file ${text}: ${stat.size} bytes, more than the limit of ${LIMITS.maxSchemeFileBytes}`, HINT);
     let json: unknown;
     try { json = JSON.parse(readFileSync(text, 'utf8')); } catch (e) {
       throw new TinytrainError(`scheme file ${text}: not valid JSON (${(e as Error).message})`, HINT);

@@ -4,6 +4,7 @@
  * last one until trainStep returns. Steps are then grouped by layer and by phase, and the
  * plain (unprofiled) module is timed on the same samples so the marks' cost is visible.
  */
+import { LABEL } from '../../compiler/codegen/labels.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import type { LoadedArtifact } from '../artifact.js';
 import { Runtime } from '../runtime.js';
@@ -48,13 +49,23 @@ export interface ProfileOptions { variant?: 'simd' | 'scalar'; steps?: number; w
 const UPDATE = new Set(['weightUpdate', 'biasUpdate', 'applyWeight', 'applyBias', 'weightGrad', 'biasGrad']);
 const FORWARD = new Set(['forward', 'forwardStream', 'saveSlice', 'saveMask']);
 
-/** Phase and layer of a manifest program entry ("weightUpdate fc (8 ch)", "forwardStream", ...). */
-export function classify(what: string, comment: string): { phase: Phase; layer: string } {
-  const [kind = '', node] = what.split(' ');
+/**
+ * Phase and layer of a manifest program entry ("weightUpdate fc (8 ch)", "forwardStream",
+ * ...). The layer comes from the labels in the step's runtime.ts comment, mapped to the
+ * model's names by `names` (the manifest's `nodes`): a streamed chain lists its layers.
+ * Without labels (a runtime.ts from before them) the entry's own node name, or the
+ * comment, is used.
+ */
+export function classify(what: string, comment: string, names: ReadonlyMap<string, string> = new Map()): { phase: Phase; layer: string } {
+  const space = what.indexOf(' ');
+  const kind = space < 0 ? what : what.slice(0, space);
   const phase: Phase = kind === 'loss' ? 'loss' : FORWARD.has(kind) ? 'forward' : UPDATE.has(kind) ? 'update' : 'backward';
-  // A streamed chain has no single node: its line's comment lists the chain.
-  const layer = kind === 'loss' ? '(loss)' : node ?? (comment || kind);
-  return { phase, layer };
+  if (kind === 'loss') return { phase, layer: '(loss)' };
+  const labels = (comment.match(LABEL) ?? []).filter((l) => names.has(l)).map((l) => names.get(l)!);
+  if (labels.length > 0) return { phase, layer: kind === 'forwardStream' ? labels.join(' -> ') : labels[0]! };
+  // The node name is the rest of the entry, less a "(N ch)" note; names may contain spaces.
+  const node = space < 0 ? '' : what.slice(space + 1).replace(/ \(\d+ ch\)$/, '');
+  return { phase, layer: node || comment || kind };
 }
 
 function median(xs: number[]): number {
@@ -120,8 +131,9 @@ export async function profileArtifact(a: LoadedArtifact, o: ProfileOptions = {})
   const medianWall = median(wall);
   const typical = rows.filter((_, i) => wall[i]! <= medianWall);
   const typicalStepMs = wall.filter((w) => w <= medianWall).reduce((p, q) => p + q, 0) / typical.length;
+  const names = new Map((m.nodes ?? []).map((n) => [n.label, n.name]));
   const program: StepTiming[] = m.program.map((what, i) => ({
-    step: i, what, ...classify(what, build.comments[i] ?? ''),
+    step: i, what, ...classify(what, build.comments[i] ?? '', names),
     ms: typical.reduce((p, r) => p + r[i]!, 0) / typical.length,
     medianMs: median(rows.map((r) => r[i]!)),
     share: 0,

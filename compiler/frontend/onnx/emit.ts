@@ -3,7 +3,7 @@ import type { Layer, ModelSpec, QuantizationSpec } from '../../ir/model.js';
 import { f32ToBase64 } from '../../ir/params.js';
 import type { ImportContext, IrOp } from './ir.js';
 
-/** Layer names end up in schemes, reports and comments of generated code: keep them plain. */
+/** Layer names end up in schemes, manifests and reports (never in code: labels are used there): keep them plain. */
 export function safeName(raw: string, fallback: string): string {
   const s = raw.replace(/[^A-Za-z0-9_.\-/:]/g, '_').replace(/^[/_.:-]+/, '').slice(0, 64);
   return s || fallback;
