@@ -9,6 +9,7 @@
  * cannot drift apart.
  */
 import { z } from 'zod';
+import type { SchemaAgrees } from './schema-agreement.js';
 import type { Manifest } from './manifest.js';
 
 /** Offsets and sizes inside a 32-bit WASM linear memory. */
@@ -75,6 +76,7 @@ export const manifestSchema = z.strictObject({
   memory: z.strictObject({ sramPeakBytes: count, flashBytes: count, budgetBytes: count.optional(), breakdown }),
   buffers: z.array(z.strictObject({ key: label, offset: u32, bytes: count, first: count, last: count })).max(1_000_000),
   program: z.array(label).min(1).max(1_000_000),
+  nodes: z.array(z.strictObject({ label, name: label, op: label })).max(100_000),
   lossStep: count,
   layoutId: z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 lowercase hex digits'),
   sparse: z.strictObject({
@@ -87,6 +89,5 @@ export const manifestSchema = z.strictObject({
 });
 
 // Compile-time check: the schema accepts exactly the documented interface.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const schemaMatchesInterface: Same<z.infer<typeof manifestSchema>, Manifest> = true;
+const schemaMatchesInterface: SchemaAgrees<z.infer<typeof manifestSchema>, Manifest> = true;
 void schemaMatchesInterface;

@@ -11,6 +11,7 @@
  * this schema accepts exactly those types, so the two cannot drift apart.
  */
 import { z } from 'zod';
+import type { SchemaAgrees } from '../schema-agreement.js';
 import { LIMITS } from './limits.js';
 import type { Layer, ModelSpec } from './model.js';
 import { intIn, parseWith, positiveInt, quote, real, scale, userName } from '../validate.js';
@@ -82,7 +83,7 @@ const base64 = z.string({ error: 'expected base64 text' })
  */
 const byName = <T extends z.ZodType>(value: T) => z.record(userName, value, { error: 'expected an object keyed by tensor or layer name' });
 
-export const modelSchema = z.strictObject({
+const modelSchema = z.strictObject({
   format: z.literal('tinytrain-model@1', { error: 'expected "tinytrain-model@1"' }),
   name: userName,
   input: z.tuple([positiveInt(LIMITS.maxSpatial), positiveInt(LIMITS.maxSpatial), positiveInt(LIMITS.maxChannels)], { error: 'expected [H, W, C] of positive integers' }),
@@ -99,6 +100,7 @@ export const modelSchema = z.strictObject({
   }).optional(),
   outputActivation: z.enum(['softmax', 'logsoftmax'], { error: "expected 'softmax' or 'logsoftmax'" }).optional(),
   notes: z.string({ error: 'expected text' }).max(LIMITS.maxNotesLength, { error: `expected at most ${LIMITS.maxNotesLength} characters` }).optional(),
+  generator: z.string({ error: 'expected text' }).max(LIMITS.maxNameLength, { error: `expected at most ${LIMITS.maxNameLength} characters` }).optional(),
 }).superRefine((spec, ctx) => {
   // Layer names, and what each layer reads: names are unique, 'input' is the model's.
   const seen = new Set<string>(['input']);
@@ -142,6 +144,5 @@ export function parseModelSpec(spec: unknown): ModelSpec {
 }
 
 // Compile-time check: the schema accepts exactly the documented interfaces of model.ts.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const schemaMatchesInterface: Same<z.infer<typeof modelSchema>, ModelSpec> = true;
+const schemaMatchesInterface: SchemaAgrees<z.infer<typeof modelSchema>, ModelSpec> = true;
 void schemaMatchesInterface;
