@@ -130,7 +130,7 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
   checkFlash(plan, opts.target, 0);
   opts.onStage?.('planned');
   const arenaBase = plan.layout.trainEnd;
-  const layoutId = layoutIdOf(spec, plan);
+  const layoutId = layoutIdOf(plan);
   const emitOpts = { arenaBase, momentum: opts.momentum ?? 0, qas: opts.qas ?? true, rounding: opts.rounding ?? 'stochastic', layoutId } as const;
   const source = emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
   const memoryBase = arenaBase + plan.arena.arenaBytes;
@@ -153,13 +153,17 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
 
 /**
  * A checkpoint is only meaningful with the same frozen parameters and quantisation tables
- * around it, so the frozen part of the image is part of the identity. The runtime
- * reports it too (its `layoutId()` export), so a module from another artifact is caught.
+ * around it, so the frozen part of the image is part of the identity. Layers are named by
+ * their index, not their name: the identity is the byte layout, and names never reach
+ * the generated code (where the runtime reports this id through its `layoutId()` export,
+ * so a module from another artifact is caught).
  */
-function layoutIdOf(spec: ModelSpec, plan: Plan): string {
-  const { layout } = plan;
+export function layoutIdOf(plan: Plan): string {
+  const { layout, graph } = plan;
+  const index = new Map(graph.nodes.map((n, i) => [n.name, i]));
+  const trained = [...plan.scheme.layers].map(([name, l]) => [index.get(name), l]);
   return createHash('sha256').update(JSON.stringify({
-    model: spec.name, scheme: [...plan.scheme.layers], base: layout.trainBase, bytes: layout.trainEnd - layout.trainBase,
+    scheme: trained, base: layout.trainBase, bytes: layout.trainEnd - layout.trainBase,
   })).update(layout.image.subarray(0, layout.constBytes)).digest('hex').slice(0, 16);
 }
 

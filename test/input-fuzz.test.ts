@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TinytrainError } from '../compiler/errors.js';
-import { compile, planModel, quantizeSpec } from '../compiler/index.js';
+import { compile, layoutIdOf, planModel, quantizeSpec } from '../compiler/index.js';
 import { emitRuntime } from '../compiler/codegen/emit.js';
 import { loadModelFile } from '../compiler/frontend/index.js';
 import { buildGraph, hasParams, type Graph } from '../compiler/ir/graph.js';
@@ -189,7 +189,7 @@ function emitFor(spec: ModelSpec, scheme: ((g: Graph) => Scheme) | undefined, rn
   const graph = buildGraph(spec);
   const { quant } = quantizeSpec(spec, spec.calibration ? undefined : calibrationSamples(graph, rng));
   const plan = planModel(quant, { scheme: scheme?.(graph) });
-  return emitRuntime(quant, plan.program, plan.arena, plan.layout, { arenaBase: plan.layout.trainEnd, momentum: 0, qas: true, rounding: 'stochastic' });
+  return emitRuntime(quant, plan.program, plan.arena, plan.layout, { arenaBase: plan.layout.trainEnd, momentum: 0, qas: true, rounding: 'stochastic', layoutId: layoutIdOf(plan) });
 }
 
 /** Runs one case; returns 'ok' or 'refused'. Anything but a TinytrainError fails the test. */
