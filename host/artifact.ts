@@ -93,7 +93,7 @@ function readOnce(dir: string): LoadedArtifact {
   try {
     st = statSync(dir);
   } catch {
-    throw new TinytrainError(`${dir}: no such artifact folder`, 'create one with: tinytrain compile MODEL --target NAME --out DIR');
+    throw new TinytrainError(`${dir}: no such folder, so not a tinytrain artifact`, 'create one with: tinytrain compile MODEL --target NAME --out DIR');
   }
   if (!st.isDirectory()) throw new TinytrainError(`${dir}: not a folder, so not a tinytrain artifact`, 'give the folder tinytrain compile --out wrote');
   const manifestBytes = readListed(dir, MANIFEST_FILE, undefined, 'not a tinytrain artifact (no manifest.json)');

@@ -24,11 +24,11 @@ export const LIMITS = Object.freeze({
   /** Float parameters (weights and biases) of the whole model: 256 MiB of float32. */
   maxParameters: 1 << 26,
   /** |value| of any real-valued range or quantisation scale: finite and representable in float32. */
-  maxAbsReal: 1e30,
+  maxAbsReal: 3.4e38,
   /** Bytes of a model file (JSON with base64 params of maxParameters floats fits). */
   maxModelFileBytes: 512 * 1024 * 1024,
   /** Bytes of a scheme file. */
   maxSchemeFileBytes: 16 * 1024 * 1024,
   /** Smallest quantisation scale (a float32 normal number, so 1/scale stays finite). */
-  minScale: 1e-30,
+  minScale: 1.2e-38,
 });
