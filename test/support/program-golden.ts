@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { buildProgram, type Program, type ProgramOptions } from '../../compiler/autodiff/program.js';
 import { loadModelFile } from '../../compiler/frontend/index.js';
 import { buildGraph, type Graph, type Node } from '../../compiler/ir/graph.js';
+import type { ModelSpec } from '../../compiler/ir/model.js';
 import { fullScheme, type Scheme } from '../../compiler/sparse/scheme.js';
 import { schemeFromJson } from '../../compiler/sparse/parse.js';
 import { frozenPointwise } from '../../compiler/sparse/prune.js';
@@ -32,6 +33,30 @@ export const RANDOM_CASES = 250;
 
 export interface GoldenCase { name: string; graph: Graph; scheme: Scheme }
 
+/**
+ * A model no random spec builds: a trained tensor x feeds a frozen 1x1 head (pooled, so
+ * its backward fuses with the pool's) and, later in graph order, a trained conv q. The
+ * fused step runs before q's backward where the head's own would run after it, so which
+ * contribution to x's gradient accumulates, and the order of updates at the end, move.
+ */
+export function fanoutHeadSpec(): ModelSpec {
+  const conv = (name: string, from: string, kernel: number, activation: 'relu' | 'none') =>
+    ({ op: 'conv2d' as const, name, inputs: [from], filters: 4, kernel, stride: 1, padding: (kernel - 1) / 2, activation });
+  return {
+    format: 'tinytrain-model@1', name: 'fanout-head', input: [6, 6, 2], inputRange: [0, 1], seed: 1,
+    layers: [
+      conv('x', 'input', 3, 'relu'), conv('head', 'x', 1, 'relu'), conv('q', 'x', 3, 'none'),
+      { op: 'globalavgpool', name: 'gp', inputs: ['head'] }, { op: 'globalavgpool', name: 'gq', inputs: ['q'] },
+      { op: 'add', name: 'sum', inputs: ['gp', 'gq'] }, { op: 'flatten', name: 'flat' }, { op: 'dense', name: 'fc', units: 3 },
+    ],
+  };
+}
+
+function fanoutHeadScheme(): Scheme {
+  const layers = new Map([['x', { bias: true, weightRatio: 1 }], ['head', { bias: true, weightRatio: 0 }], ['q', { bias: true, weightRatio: 0.5 }], ['fc', { bias: true, weightRatio: 0 }]]);
+  return { name: 'fanout', layers };
+}
+
 /** Every (model, scheme) the record covers, built lazily (MobileNetV2 is the slow one). */
 export function* goldenCases(): Generator<GoldenCase> {
   for (const key of Object.keys(TEST_MODELS) as TestModelKey[]) {
@@ -39,6 +64,9 @@ export function* goldenCases(): Generator<GoldenCase> {
     yield { name: `${key}|full`, graph, scheme: fullScheme(graph) };
     yield { name: `${key}|partial`, graph, scheme: partialSchemeFor(key) };
   }
+  const fanout = buildGraph(fanoutHeadSpec());
+  yield { name: 'fanout-head|fanout', graph: fanout, scheme: fanoutHeadScheme() };
+  yield { name: 'fanout-head|full', graph: fanout, scheme: fullScheme(fanout) };
   for (let seed = 0; seed < RANDOM_CASES; seed++) {
     const graph = buildGraph(randomSpec(seed));
     yield { name: `random-${seed}`, graph, scheme: randomScheme(graph, seed) };
