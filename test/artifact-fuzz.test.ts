@@ -14,6 +14,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
 import { resolve, sep } from 'node:path';
+import { caseCount } from './tiers.js';
 
 /** Every path a file is opened or read by (readdir/stat of folders are not reads of a file). */
 const reads: string[] = [];
@@ -39,9 +40,9 @@ const { Runtime } = await import('../host/runtime.js');
 const { getTarget } = await import('../targets/index.js');
 const { ArtifactCache, calibrationInputs, mnistCnn } = await import('./support/models.js');
 
-const MANIFEST_CASES = 3000;
-const CHECKPOINT_CASES = 1000;
-const FILE_CASES = 1200;
+const MANIFEST_CASES = caseCount('artifact-fuzz.MANIFEST_CASES', 3000);
+const CHECKPOINT_CASES = caseCount('artifact-fuzz.CHECKPOINT_CASES', 1000);
+const FILE_CASES = caseCount('artifact-fuzz.FILE_CASES', 1200);
 const SLOW_MS = 2000;
 
 const cache = new ArtifactCache();

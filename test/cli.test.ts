@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SLOW, SYSTEM_TOOLS } from './tiers.js';
 
 const BIN = join(__dirname, '..', 'bin', 'tinytrain.js');
 const work = mkdtempSync(join(tmpdir(), 'tinytrain-cli-'));
@@ -77,7 +78,7 @@ describe('tinytrain CLI', () => {
     expect(JSON.parse(e.stdout).accuracy).toBe(ja.accuracy);
   });
 
-  it('train --engine wasmtime / arm64 / cortex-m behaves like the embedded engine: same JSON, same checkpoint', () => {
+  it('train --engine wasmtime / arm64 / cortex-m behaves like the embedded engine: same JSON, same checkpoint', { tags: [SYSTEM_TOOLS] }, () => {
     const args = (engine: string, save: string): string[] => ['train', art, '--data', 'mnist', '--classes', '5-9', '--limit', '100', '--steps', '40',
       '--seed', '5', '--engine', engine, '--save', save, '--json'];
     const outputs = ['node', 'wasmtime', 'arm64', 'cortex-m'].map((engine) => {
@@ -124,7 +125,7 @@ describe('tinytrain CLI', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('firmware builds an ELF for the artifact\'s MCU and reports sizes against the target', () => {
+  it('firmware builds an ELF for the artifact\'s MCU and reports sizes against the target', { tags: [SYSTEM_TOOLS] }, () => {
     const elf = join(work, 'fw.elf');
     const r = run('firmware', art, '--out', elf, '--json');
     expect(r.code, r.stderr).toBe(0);
@@ -137,7 +138,8 @@ describe('tinytrain CLI', () => {
     expectCleanError(run('firmware', art, '--out', elf, '--target', 'desktop'), 1, /error:/);
   });
 
-  it('compile --scheme auto picks a scheme that fits the budget and saves it for reuse', () => {
+  // SLOW: the search itself is covered in the fast tier by scheme-auto.test.ts.
+  it('compile --scheme auto picks a scheme that fits the budget and saves it for reuse', { tags: [SLOW] }, () => {
     const out = join(work, 'auto');
     const r = run('compile', model, '--target', 'nrf52840', '--scheme', 'auto', '--budget', '48KB', '--calibrate', 'mnist', '--calibration-samples', '16', '--out', out, '--json');
     expect(r.code, r.stderr).toBe(0);

@@ -33,9 +33,10 @@ import { parseScheme } from '../compiler/sparse/parse.js';
 import type { Scheme } from '../compiler/sparse/scheme.js';
 import { getTarget } from '../targets/index.js';
 import { mnistCnn, randomScheme, randomSpec } from './support/models.js';
+import { caseCount } from './tiers.js';
 
-const MODEL_CASES = 5000;
-const SCHEME_CASES = 5000;
+const MODEL_CASES = caseCount('input-fuzz.MODEL_CASES', 5000);
+const SCHEME_CASES = caseCount('input-fuzz.SCHEME_CASES', 5000);
 const SLOW_MS = 3000;
 const ROOT = join(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'tinytrain-input-fuzz-'));

@@ -30,6 +30,7 @@ import { Runtime } from '../host/runtime.js';
 import { getTarget } from '../targets/index.js';
 import { type KernelModule, Rng, loadKernels } from './support/kernel-module.js';
 import { ArtifactCache, calibrationInputs, mnistCnn } from './support/models.js';
+import { caseSubset } from './tiers.js';
 
 let simd: KernelModule;
 let scalar: KernelModule;
@@ -288,7 +289,7 @@ describe('compile --prune: the sparse kernels train bit-identically to the prune
     ['mnist-cnn bias-only 0.8 pairs', mnistCnn, biasOnlyScheme, { ratio: 0.8, mode: 'layer', structure: 'pairs' }, ['pw1', 'pw2', 'pw3', 'fc'], 'sparse1x1BackwardInputF32'],
     ['1x1 head + gap bias-only 0.7 (fused head backward)', gapHeadSpec, biasOnlyScheme, { ratio: 0.7 }, ['pw', 'head', 'fc'], 'sparseGapHeadBackwardF32'],
   ];
-  for (const [name, specOf, schemeOf, prune, expected, marker] of configs) {
+  for (const [name, specOf, schemeOf, prune, expected, marker] of caseSubset('kernels-prune.configs', configs, (c) => c[0])) {
     it(name, async () => {
       const spec = specOf();
       const scheme = schemeOf(buildGraph(spec));

@@ -20,9 +20,10 @@ import { buildGraph, shapeSize } from '../compiler/ir/graph.js';
 import { loadParams } from '../compiler/ir/params.js';
 import { Rng } from '../compiler/ir/rng.js';
 import { INT8, ROOT, buildModel, floatTensor, int64Tensor, intTensor, node, valueInfo } from './support/onnx.js';
+import { caseCount } from './tiers.js';
 
-const BYTE_CASES = 8000;
-const STRUCT_CASES = 6000;
+const BYTE_CASES = caseCount('onnx-fuzz.BYTE_CASES', 8000);
+const STRUCT_CASES = caseCount('onnx-fuzz.STRUCT_CASES', 6000);
 const SLOW_MS = 2000;
 
 function seeds(): Uint8Array[] {

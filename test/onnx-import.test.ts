@@ -170,7 +170,6 @@ describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights
 const X = valueInfo('x', [1, 1, 8, 8]);
 const Y = (dims: (number | string)[] = [1, 4]): object => valueInfo('y', dims);
 const W = floatTensor('w', [4, 1, 3, 3], new Float32Array(36).fill(0.1));
-const FC = floatTensor('fc', [4, 36], new Float32Array(144).fill(0.01));
 /** conv (3x3 valid, 8x8 -> 6x6 x 4) -> GlobalAveragePool -> Flatten: a valid model to break. */
 function convNet(conv: object = node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3] }, 'conv1'), extra: object[] = [], inits: object[] = []): Uint8Array {
   return buildModel({

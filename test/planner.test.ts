@@ -51,7 +51,6 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   const { program: p, arena } = plan;
   const canon = (t: string): string => p.alias.get(t) ?? t;
   const elems = new Map<string, number>([[INPUT, shapeSize(graph.inputShape)]]);
-  const producer = new Map(graph.nodes.map((n) => [n.output, n]));
   for (const n of graph.nodes) elems.set(n.output, shapeSize(n.outShape));
   for (const n of graph.nodes) if (n.op === 'flatten') expect(canon(n.output), where).not.toBe(n.output);
 

@@ -27,6 +27,7 @@ import {
   ArtifactCache, TEST_MODELS, calibrationInputs, mlp, mnist, partialSchemeFor, randomScheme, randomSpec,
   type CachedArtifact, type TestModelKey,
 } from './support/models.js';
+import { caseSubset } from './tiers.js';
 
 const cache = new ArtifactCache();
 afterAll(() => cache.dispose());
@@ -36,9 +37,9 @@ const STEPS = 30;
 const LR = 0.01;
 /** Momentum for the partial schemes, so optimizer state is planned, trained and checkpointed. */
 const PARTIAL_MOMENTUM = 0.9;
-const MODEL_KEYS = Object.keys(TEST_MODELS) as TestModelKey[];
+const MODEL_KEYS = caseSubset('runtime-e2e.MODEL_KEYS', Object.keys(TEST_MODELS) as TestModelKey[]);
 type SchemeKind = 'full' | 'partial';
-const SCHEMES: SchemeKind[] = ['full', 'partial'];
+const SCHEMES: SchemeKind[] = caseSubset('runtime-e2e.SCHEMES', ['full', 'partial']);
 
 let calibration: Float32Array[] | undefined;
 const calib = (): Float32Array[] => (calibration ??= calibrationInputs(64));
@@ -183,7 +184,7 @@ describe('the memory plan on random graphs', { timeout: 60_000 }, () => {
   // Generator seeds picked for coverage: 84 = add(input, input), a residual block, a
   // 2x2 pool and a flatten; 225 = strided/depthwise convs, two residual adds, add(x, x),
   // globalavgpool and a hidden dense layer.
-  const cases: Array<[number, 'full' | number]> = [[84, 'full'], [225, 7]];
+  const cases = caseSubset('runtime-e2e.random', [[84, 'full'], [225, 7]] as Array<[number, 'full' | number]>, (c) => c[0]);
   for (const [seed, schemeSeed] of cases) {
     it(`random model ${seed} (${schemeSeed === 'full' ? 'full' : 'random'} scheme): planned arena == one buffer per tensor, SIMD == scalar`, async () => {
       const spec = randomSpec(seed);

@@ -1,0 +1,99 @@
+/**
+ * The two test tiers, and the one place that says what the fast one leaves out.
+ *
+ *   npm test            the whole suite (CI, the README): every file, every case count as
+ *                       written in its suite, with the engines, firmware toolchain and ONNX
+ *                       tools installed first (scripts/setup-tests.sh).
+ *   npm run test:fast   for every change: no system tool (no qemu, wasm2c, gcc, wasmtime,
+ *                       python, onnxruntime, nothing installed by apt or pip), under two
+ *                       minutes on 2 cores. Leaves out the files and tests below that need
+ *                       such a tool, runs the property and fuzz suites with the smaller case
+ *                       counts below, and the slowest per-model suites on the subsets below.
+ *
+ * vitest.config.ts reads FULL_ONLY and SYSTEM_TOOLS to select files and tests; the suites
+ * read their counts through caseCount() and their case lists through caseSubset(). The tier reaches the test workers as TINYTRAIN_TIER,
+ * which vitest.config.ts always sets ('full' unless run with `--mode fast`), so a stray
+ * TINYTRAIN_TIER in a shell can never shrink `npm test`.
+ */
+
+export type Tier = 'full' | 'fast';
+
+/** The tier of this run. */
+export const tier: Tier = process.env.TINYTRAIN_TIER === 'fast' ? 'fast' : 'full';
+
+/**
+ * Tag for a single test that needs a system tool, in a file that otherwise does not
+ * (`it(name, { tags: [SYSTEM_TOOLS] }, fn)`): the fast tier filters it out. Whole files
+ * that need one are listed in FULL_ONLY instead.
+ */
+export const SYSTEM_TOOLS = 'system-tools';
+
+/**
+ * Tag for a single test left to the full tier for its time alone, where a faster test
+ * covers the same code in the fast tier (each use says which).
+ */
+export const SLOW = 'slow';
+
+/** Files the fast tier does not run, each with why. Every other test/**\/*.test.ts runs in both tiers. */
+export const FULL_ONLY: Record<string, string> = {
+  'test/engines.test.ts': 'wasmtime (PyPI venv), qemu-aarch64 and Debian arm64 Node',
+  'test/firmware.test.ts': 'wasm2c, arm-none-eabi-gcc, qemu-system-arm',
+  'test/golden.test.ts': 'the cortex-m engine (wasm2c, arm-none-eabi-gcc, qemu-system-arm)',
+  'test/artifact-verify.test.ts': 'every engine, wasmtime, arm64 and cortex-m among them',
+  'test/onnx-import.test.ts': 'onnx and onnxruntime (PyPI venv)',
+  'test/onnx-conformance.test.ts': "Debian's libonnx-testdata",
+};
+
+/**
+ * The fast tier's case counts, by suite and constant; the full tier uses the count written
+ * beside each caseCount() call (the count the suite has always had).
+ */
+const FAST_COUNTS = {
+  'onnx-fuzz.BYTE_CASES': 400,
+  'onnx-fuzz.STRUCT_CASES': 300,
+  'input-fuzz.MODEL_CASES': 300,
+  'input-fuzz.SCHEME_CASES': 300,
+  'artifact-fuzz.MANIFEST_CASES': 150,
+  'artifact-fuzz.CHECKPOINT_CASES': 50,
+  'artifact-fuzz.FILE_CASES': 60,
+} as const;
+
+export type CountKey = keyof typeof FAST_COUNTS;
+
+/** How many cases a suite runs: `full` in the full tier, FAST_COUNTS[key] in the fast one. */
+export function caseCount(key: CountKey, full: number): number {
+  return tier === 'fast' ? FAST_COUNTS[key] : full;
+}
+
+/**
+ * The fast tier's subsets of case lists (by the name each suite gives its cases), for the
+ * suites whose every case compiles and trains several runtimes; the full tier runs each
+ * whole list as written in its suite. Chosen as the cheapest cases of each list.
+ */
+const FAST_SUBSETS = {
+  // 10 random models x 5 programs, 15-50 s per model: one model.
+  'pruning.CASES': [8],
+  // mnist-cnn, mlp, residual x full/partial in five describes: the residual network (it has the add).
+  'runtime-e2e.MODEL_KEYS': ['residual'],
+  // ... and the partial scheme only (momentum, sparse updates: what a device trains).
+  'runtime-e2e.SCHEMES': ['partial'],
+  // two random graphs, 7-15 s each: 225 (strided/depthwise convs, two residual adds, add(x, x)).
+  'runtime-e2e.random': [225],
+  // four --prune configurations, about 20 s each: the fused pool/head one.
+  'kernels-prune.configs': ['1x1 head + gap bias-only 0.7 (fused head backward)'],
+} as const satisfies Record<string, readonly (string | number)[]>;
+
+export type SubsetKey = keyof typeof FAST_SUBSETS;
+
+/**
+ * The cases a suite runs: all of `full` in the full tier, those named in FAST_SUBSETS[key]
+ * in the fast one. A fast name missing from `full` is an error, so a renamed case cannot
+ * quietly leave the fast tier with nothing.
+ */
+export function caseSubset<T>(key: SubsetKey, full: readonly T[], name: (c: T) => string | number = (c) => c as string | number): T[] {
+  if (tier === 'full') return [...full];
+  const keep: readonly (string | number)[] = FAST_SUBSETS[key];
+  const missing = keep.filter((k) => !full.some((c) => name(c) === k));
+  if (missing.length) throw new Error(`test/tiers.ts: ${key} names cases that are not in the suite: ${missing.join(', ')}`);
+  return full.filter((c) => keep.includes(name(c)));
+}
