@@ -17,7 +17,7 @@
 import type { Node } from '../../ir/graph.js';
 import { gradKey, hasClamp, sized, type BuildContext, type Draft } from '../context.js';
 import type { BufferKey, Step } from '../steps.js';
-import { findStep, sortUpdatesByGradient, stepAt } from './rewrite.js';
+import { findStep, sortUpdatesByGradient } from './rewrite.js';
 
 /** The head whose backward fuses with pool n's, if any. */
 function fusableHead(c: BuildContext, d: Draft, n: Node): Node | undefined {
