@@ -29,7 +29,11 @@ async function main(): Promise<void> {
   const mbv2 = read('mbv2-w0.35-128.json');
   const cases = [
     { name: 'mnist-cnn (full update)', spec: read('mnist-cnn.json'), opts: { calibration: Array.from({ length: 64 }, (_, i) => normaliseImage(imageAt(mnist, i), [0, 1])) } },
-    { name: 'mbv2-w0.35-128 (99kb scheme)', spec: mbv2, opts: { scheme: schemeFromJson(buildGraph(mbv2), ANCHOR_99KB, '99kb'), calibration: [Float32Array.from({ length: 128 * 128 * 3 }, (_, i) => Math.sin(i * 0.37))] } },
+    {
+      name: 'mbv2-w0.35-128 (99kb scheme)',
+      spec: mbv2,
+      opts: { scheme: schemeFromJson(buildGraph(mbv2), ANCHOR_99KB, '99kb'), calibration: [Float32Array.from({ length: 128 * 128 * 3 }, (_, i) => Math.sin(i * 0.37))] },
+    },
   ];
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-fw-'));
   const rows = [];
@@ -39,17 +43,35 @@ async function main(): Promise<void> {
       const a = await compile(c.spec, { target, ...c.opts });
       await writeArtifact(dir, a);
       const b = await buildFirmware(dir, target, join(dir, 'fw.elf'));
-      rows.push({ model: c.name, text: b.sizes.text, data: b.sizes.data, bss: b.sizes.bss, firmwareSram: b.sramUsedBytes, firmwareFlash: b.flashUsedBytes,
-        manifestSram: a.manifest.memory.sramPeakBytes, manifestFlash: a.manifest.memory.flashBytes, targetSram: target.sramBytes, targetFlash: target.flashBytes });
+      rows.push({
+        model: c.name,
+        text: b.sizes.text,
+        data: b.sizes.data,
+        bss: b.sizes.bss,
+        firmwareSram: b.sramUsedBytes,
+        firmwareFlash: b.flashUsedBytes,
+        manifestSram: a.manifest.memory.sramPeakBytes,
+        manifestFlash: a.manifest.memory.flashBytes,
+        targetSram: target.sramBytes,
+        targetFlash: target.flashBytes,
+      });
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
   process.stdout.write(`stm32f746 (SRAM ${target.sramBytes} B, Flash ${target.flashBytes} B)\n`);
-  process.stdout.write('| model | text | data | bss | firmware SRAM | firmware Flash | manifest SRAM | manifest Flash | target SRAM | target Flash |\n|---|---|---|---|---|---|---|---|---|---|\n');
-  for (const r of rows) process.stdout.write(`| ${r.model} | ${r.text} | ${r.data} | ${r.bss} | ${r.firmwareSram} | ${r.firmwareFlash} | ${r.manifestSram} | ${r.manifestFlash} | ${r.targetSram} | ${r.targetFlash} |\n`);
+  process.stdout.write(
+    '| model | text | data | bss | firmware SRAM | firmware Flash | manifest SRAM | manifest Flash | target SRAM | target Flash |\n|---|---|---|---|---|---|---|---|---|---|\n',
+  );
+  for (const r of rows)
+    process.stdout.write(
+      `| ${r.model} | ${r.text} | ${r.data} | ${r.bss} | ${r.firmwareSram} | ${r.firmwareFlash} | ${r.manifestSram} | ${r.manifestFlash} | ${r.targetSram} | ${r.targetFlash} |\n`,
+    );
   const out = join(root, 'bench', 'results', 'firmware-sizes.json');
-  writeFileAtomic(out, JSON.stringify({ target: target.name, note: 'firmware SRAM = .data + .bss + 16 KiB stack; firmware Flash = text + data + two checkpoint slots', rows }, null, 2) + '\n');
+  writeFileAtomic(
+    out,
+    JSON.stringify({ target: target.name, note: 'firmware SRAM = .data + .bss + 16 KiB stack; firmware Flash = text + data + two checkpoint slots', rows }, null, 2) + '\n',
+  );
   process.stdout.write(`wrote ${out}\n`);
 }
 

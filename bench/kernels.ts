@@ -54,7 +54,10 @@ export interface KernelBenchResult {
 }
 
 interface Options {
-  baseline?: string; quick?: boolean; out?: string | null; log?: (line: string) => void;
+  baseline?: string;
+  quick?: boolean;
+  out?: string | null;
+  log?: (line: string) => void;
   /** Only the cases whose name contains this (for quick comparisons; no JSON is written). */
   only?: string;
 }
@@ -66,7 +69,11 @@ const ROOFLINE_VARIANTS = [
   ['rooflineDot2x4S8', 8, '2x4 block, int8 operands widened on load'],
 ] as const;
 
-interface Roofline { result: KernelBenchResult['roofline']; call: () => unknown; work: number }
+interface Roofline {
+  result: KernelBenchResult['roofline'];
+  call: () => unknown;
+  work: number;
+}
 
 async function measureRoofline(quick: boolean): Promise<Roofline> {
   const k = await instantiateKernels(await compileAsModule(join(packageRoot(), 'assembly', 'kernels', 'roofline.ts'), true));
@@ -130,7 +137,9 @@ export async function runKernelBench(opts: Options = {}): Promise<KernelBenchRes
       speedupScalar = scalarAB.ratio;
     }
     rows.push({
-      name: c.name, shape: c.shape, macs: c.macs,
+      name: c.name,
+      shape: c.shape,
+      macs: c.macs,
       simd: { macPerS: vsRoof.rate, ofRoofline: vsRoof.ratio },
       scalar: { macPerS: vsScalar.refRate, ofRoofline: vsRoof.ratio / vsScalar.ratio },
       simdOverScalar: vsScalar.ratio,
@@ -172,8 +181,10 @@ export function formatTable(r: KernelBenchResult): string[] {
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const k of r.kernels) {
-    lines.push(`| ${k.name} | ${k.shape} | ${g(k.simd.macPerS)} | ${pct(k.simd.ofRoofline)} | ${g(k.scalar.macPerS)} | ${x(k.simdOverScalar)} | ` +
-      `${k.before ? g(k.before.simd) : '-'} | ${k.before ? g(k.before.scalar) : '-'} | ${x(k.speedupSimd)} | ${x(k.speedupScalar)} |`);
+    lines.push(
+      `| ${k.name} | ${k.shape} | ${g(k.simd.macPerS)} | ${pct(k.simd.ofRoofline)} | ${g(k.scalar.macPerS)} | ${x(k.simdOverScalar)} | ` +
+        `${k.before ? g(k.before.simd) : '-'} | ${k.before ? g(k.before.scalar) : '-'} | ${x(k.speedupSimd)} | ${x(k.speedupScalar)} |`,
+    );
   }
   return lines;
 }

@@ -20,7 +20,12 @@ import { writeFileAtomic } from '../host/io/atomic.js';
 /** The anchor's MobileNetV2 "99kb" sparse scheme (tiny-training configs). */
 export const ANCHOR_99KB = { n_bias_update: 25, manual_weight_idx: [27, 30, 33, 36, 39, 42, 45, 48], weight_update_ratio: [1, 1, 1, 1, 1, 0.125, 0.5, 1] };
 
-interface Row { setting: string; scheme: string; program: ProgramOptions; referenceKB: number | null }
+interface Row {
+  setting: string;
+  scheme: string;
+  program: ProgramOptions;
+  referenceKB: number | null;
+}
 
 const ROWS: Row[] = [
   { setting: 'full update, no reordering, no streaming', scheme: 'full', program: { reorder: false, stream: false, bitMasks: false }, referenceKB: 2939 },
@@ -65,18 +70,37 @@ async function main(): Promise<void> {
   const head = `${'setting'.padEnd(58)} ${'SRAM KB'.padStart(8)} ${'arena'.padStart(8)} ${'params'.padStart(8)}  ${'TTE (paper) KB'.padStart(14)}`;
   process.stdout.write(`MobileNetV2-w0.35, 128x128x3, 10 classes, batch 1, target stm32f746 (${kb(target.sramBytes)} KB SRAM)\n${head}\n`);
   for (const r of results) {
-    process.stdout.write(`${r.setting.padEnd(58)} ${kb(r.sramPeakBytes).padStart(8)} ${kb(r.arenaBytes).padStart(8)} ${kb(r.trainedParamsBytes).padStart(8)}  ${(r.referenceKB ?? '').toString().padStart(14)}\n`);
+    process.stdout.write(
+      `${r.setting.padEnd(58)} ${kb(r.sramPeakBytes).padStart(8)} ${kb(r.arenaBytes).padStart(8)} ${kb(r.trainedParamsBytes).padStart(8)}  ${(r.referenceKB ?? '').toString().padStart(14)}\n`,
+    );
   }
-  process.stdout.write(`\ncompiled default row: manifest sramPeakBytes ${compiled.manifest.memory.sramPeakBytes} B (${kb(compiled.manifest.memory.sramPeakBytes)} KB, incl. ${compiled.manifest.memory.breakdown.staticDataBytes} B static data), flashBytes ${compiled.manifest.memory.flashBytes} B\n`);
-  process.stdout.write('\narena placement (first-fit order): ' + results.map((r) => `\n  ${r.setting.trim()}: ${r.placements.map((c) => `${c.strategy} ${kb(c.arenaBytes)} KB`).join(', ')} (lower bound: peak live ${kb(r.peakLiveBytes)} KB)`).join('') + '\n');
+  process.stdout.write(
+    `\ncompiled default row: manifest sramPeakBytes ${compiled.manifest.memory.sramPeakBytes} B (${kb(compiled.manifest.memory.sramPeakBytes)} KB, incl. ${compiled.manifest.memory.breakdown.staticDataBytes} B static data), flashBytes ${compiled.manifest.memory.flashBytes} B\n`,
+  );
+  process.stdout.write(
+    '\narena placement (first-fit order): ' +
+      results
+        .map((r) => `\n  ${r.setting.trim()}: ${r.placements.map((c) => `${c.strategy} ${kb(c.arenaBytes)} KB`).join(', ')} (lower bound: peak live ${kb(r.peakLiveBytes)} KB)`)
+        .join('') +
+      '\n',
+  );
   const out = join(root, 'bench', 'results', 'memory-mbv2.json');
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  writeFileAtomic(out, JSON.stringify({
-    model: spec.name, target: target.name, reference: 'Lin et al. 2022, Fig. 10a (Tiny Training Engine, measured on STM32F746)',
-    note: 'SRAM = arena + trained parameters + optimizer/runtime state + 16 KiB stack/runtime reserve; frozen weights stay in Flash',
-    results,
-    compiledDefault: { sramPeakBytes: compiled.manifest.memory.sramPeakBytes, flashBytes: compiled.manifest.memory.flashBytes, breakdown: compiled.manifest.memory.breakdown },
-  }, null, 2) + '\n');
+  writeFileAtomic(
+    out,
+    JSON.stringify(
+      {
+        model: spec.name,
+        target: target.name,
+        reference: 'Lin et al. 2022, Fig. 10a (Tiny Training Engine, measured on STM32F746)',
+        note: 'SRAM = arena + trained parameters + optimizer/runtime state + 16 KiB stack/runtime reserve; frozen weights stay in Flash',
+        results,
+        compiledDefault: { sramPeakBytes: compiled.manifest.memory.sramPeakBytes, flashBytes: compiled.manifest.memory.flashBytes, breakdown: compiled.manifest.memory.breakdown },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   process.stdout.write(`wrote ${out}\n`);
 }
 

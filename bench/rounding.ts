@@ -56,7 +56,17 @@ async function main(): Promise<void> {
     rmSync(work, { recursive: true, force: true });
   }
   const out = join(root, 'bench', 'results', 'rounding.json');
-  writeFileAtomic(out, JSON.stringify({ task: 'mnist-cnn: pretrain digits 0-4 (float32, 4000 steps) -> fine-tune on device, 1000 images of digits 5-9, 3000 steps, lr 0.01; accuracy on the 4861 test images of digits 5-9', results: rows }, null, 2) + '\n');
+  writeFileAtomic(
+    out,
+    JSON.stringify(
+      {
+        task: 'mnist-cnn: pretrain digits 0-4 (float32, 4000 steps) -> fine-tune on device, 1000 images of digits 5-9, 3000 steps, lr 0.01; accuracy on the 4861 test images of digits 5-9',
+        results: rows,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   process.stdout.write(`wrote ${out}\n`);
 }
 

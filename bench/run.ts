@@ -21,7 +21,10 @@ const BENCHES = ['kernels', 'sparse-kernels', 'speed'] as const;
 
 function main(): number {
   const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' } } });
-  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = values.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = only?.filter((n) => !(BENCHES as readonly string[]).includes(n)) ?? [];
   if (unknown.length) {
     process.stderr.write(`npm run bench: unknown benchmark ${unknown.join(', ')}; choose from ${BENCHES.join(', ')}\n`);

@@ -28,16 +28,44 @@ const STRUCTURES: SparseStructure[] = ['unstructured', 'pairs'];
 const PAGES = 256;
 
 type Fn = (...a: number[]) => void;
-interface Kernels { memory: WebAssembly.Memory; fwdDense: Fn; bwdDense: Fn; fwdSparse: Fn; bwdSparse: Fn }
+interface Kernels {
+  memory: WebAssembly.Memory;
+  fwdDense: Fn;
+  bwdDense: Fn;
+  fwdSparse: Fn;
+  bwdSparse: Fn;
+}
 
-interface Layer { name: string; P: number; CI: number; CO: number }
+interface Layer {
+  name: string;
+  P: number;
+  CI: number;
+  CO: number;
+}
 
 export interface SparseBenchResult {
   machine: { cpu: string; cores: number; node: string; date: string };
   method: string;
   /** Model-level speed-ups: [build][direction][structure][sparsity]. */
-  summary: Array<{ build: 'simd' | 'scalar'; direction: 'forward' | 'inputGrad'; structure: SparseStructure; sparsity: number; denseMs: number; sparseMs: number; speedup: number; minLayerSpeedup: number; maxLayerSpeedup: number }>;
-  layers: Array<{ build: 'simd' | 'scalar'; direction: 'forward' | 'inputGrad'; layer: string; shape: string; denseUs: number; sparse: Array<{ structure: SparseStructure; sparsity: number; us: number; speedup: number }> }>;
+  summary: Array<{
+    build: 'simd' | 'scalar';
+    direction: 'forward' | 'inputGrad';
+    structure: SparseStructure;
+    sparsity: number;
+    denseMs: number;
+    sparseMs: number;
+    speedup: number;
+    minLayerSpeedup: number;
+    maxLayerSpeedup: number;
+  }>;
+  layers: Array<{
+    build: 'simd' | 'scalar';
+    direction: 'forward' | 'inputGrad';
+    layer: string;
+    shape: string;
+    denseUs: number;
+    sparse: Array<{ structure: SparseStructure; sparsity: number; us: number; speedup: number }>;
+  }>;
 }
 
 async function buildKernels(simd: boolean): Promise<Kernels> {
@@ -45,15 +73,45 @@ async function buildKernels(simd: boolean): Promise<Kernels> {
   try {
     const out = join(dir, 'k.wasm');
     let log = '';
-    const sink = { write(c: string | Uint8Array): boolean { log += String(c); return true; } };
-    const { error } = await asc.main([
-      join(packageRoot(), 'assembly', 'testing', 'kernels.ts'), '--outFile', out, '--runtime', 'stub', '-O3', '--noAssert',
-      '--initialMemory', String(PAGES), '--maximumMemory', String(PAGES), ...(simd ? ['--enable', 'simd'] : []),
-    ], { stdout: sink, stderr: sink });
+    const sink = {
+      write(c: string | Uint8Array): boolean {
+        log += String(c);
+        return true;
+      },
+    };
+    const { error } = await asc.main(
+      [
+        join(packageRoot(), 'assembly', 'testing', 'kernels.ts'),
+        '--outFile',
+        out,
+        '--runtime',
+        'stub',
+        '-O3',
+        '--noAssert',
+        '--initialMemory',
+        String(PAGES),
+        '--maximumMemory',
+        String(PAGES),
+        ...(simd ? ['--enable', 'simd'] : []),
+      ],
+      { stdout: sink, stderr: sink },
+    );
     if (error) throw new Error(`asc: ${error.message}\n${log}`);
-    const { instance } = await WebAssembly.instantiate(readFileSync(out), { env: { abort: () => { throw new Error('kernel abort'); } } });
+    const { instance } = await WebAssembly.instantiate(readFileSync(out), {
+      env: {
+        abort: () => {
+          throw new Error('kernel abort');
+        },
+      },
+    });
     const e = instance.exports as Record<string, unknown>;
-    return { memory: e.memory as WebAssembly.Memory, fwdDense: e.conv2dForwardS8 as Fn, bwdDense: e.conv2dBackwardInputF32 as Fn, fwdSparse: e.sparse1x1ForwardS8 as Fn, bwdSparse: e.sparse1x1BackwardInputF32 as Fn };
+    return {
+      memory: e.memory as WebAssembly.Memory,
+      fwdDense: e.conv2dForwardS8 as Fn,
+      bwdDense: e.conv2dBackwardInputF32 as Fn,
+      fwdSparse: e.sparse1x1ForwardS8 as Fn,
+      bwdSparse: e.sparse1x1BackwardInputF32 as Fn,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -61,8 +119,8 @@ async function buildKernels(simd: boolean): Promise<Kernels> {
 
 /** The pointwise (1x1 conv and dense) layers of the model, as P pixels x CI -> CO. */
 function pointwiseLayers(spec: ModelSpec): Layer[] {
-  return buildGraph(spec).nodes
-    .filter((n) => n.op === 'dense' || (n.op === 'conv2d' && n.conv!.kh === 1 && n.conv!.kw === 1 && !n.conv!.depthwise && n.conv!.stride === 1))
+  return buildGraph(spec)
+    .nodes.filter((n) => n.op === 'dense' || (n.op === 'conv2d' && n.conv!.kh === 1 && n.conv!.kw === 1 && !n.conv!.depthwise && n.conv!.stride === 1))
     .map((n) => {
       const [H, W, C] = n.inShapes[0]!;
       return n.op === 'dense' ? { name: n.name, P: 1, CI: H * W * C, CO: n.outShape[2] } : { name: n.name, P: H * W, CI: C, CO: n.outShape[2] };
@@ -72,7 +130,14 @@ function pointwiseLayers(spec: ModelSpec): Layer[] {
 /** Deterministic pseudo-random numbers (xorshift32). */
 function rand(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
 }
 
 /** Random int8 weights [CO, CI], magnitude-pruned to `sparsity` (pairs: by pair magnitude). */
@@ -99,9 +164,22 @@ function prunedWeights(CO: number, CI: number, sparsity: number, structure: Spar
 class Heap {
   private top = 1 << 16;
   constructor(private readonly mem: WebAssembly.Memory) {}
-  alloc(bytes: number): number { const p = this.top; this.top = (p + bytes + 15) & ~15; if (this.top > this.mem.buffer.byteLength) throw new Error('bench heap exhausted'); return p; }
-  bytes(a: Uint8Array | Int8Array): number { const p = this.alloc(a.length); new Uint8Array(this.mem.buffer, p, a.length).set(new Uint8Array(a.buffer, a.byteOffset, a.length)); return p; }
-  i32(a: Int32Array | Float32Array): number { const p = this.alloc(a.length * 4); new Uint8Array(this.mem.buffer, p, a.length * 4).set(new Uint8Array(a.buffer, a.byteOffset, a.length * 4)); return p; }
+  alloc(bytes: number): number {
+    const p = this.top;
+    this.top = (p + bytes + 15) & ~15;
+    if (this.top > this.mem.buffer.byteLength) throw new Error('bench heap exhausted');
+    return p;
+  }
+  bytes(a: Uint8Array | Int8Array): number {
+    const p = this.alloc(a.length);
+    new Uint8Array(this.mem.buffer, p, a.length).set(new Uint8Array(a.buffer, a.byteOffset, a.length));
+    return p;
+  }
+  i32(a: Int32Array | Float32Array): number {
+    const p = this.alloc(a.length * 4);
+    new Uint8Array(this.mem.buffer, p, a.length * 4).set(new Uint8Array(a.buffer, a.byteOffset, a.length * 4));
+    return p;
+  }
 }
 
 /**
@@ -139,7 +217,8 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
   const layers = pointwiseLayers(spec);
   const result: SparseBenchResult = {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, date: new Date().toISOString() },
-    method: `median of ${runs} timed batches (each >= ${batchMs} ms) after warm-up, dense and sparse variants timed round-robin; random int8 weights magnitude-pruned per layer; ` +
+    method:
+      `median of ${runs} timed batches (each >= ${batchMs} ms) after warm-up, dense and sparse variants timed round-robin; random int8 weights magnitude-pruned per layer; ` +
       'model speed-up = sum of dense medians / sum of sparse medians over the pointwise layers',
     summary: [],
     layers: [],
@@ -159,9 +238,10 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
         const wScale = h.i32(Float32Array.from({ length: L.CO }, () => 0.01));
         const gx = h.alloc(4 * L.P * L.CI);
         const scratch = build === 'simd' ? h.alloc(sparseScratchBytes(L.CI)) : 0;
-        const dense = (w: number): (() => void) => direction === 'forward'
-          ? () => k.fwdDense(x, 1, L.P, L.CI, 3, w, bias, mult, shift, y, 1, L.P, L.CO, -5, -128, 127, 1, 1, 1, 0, 0, 0, 0)
-          : () => k.bwdDense(gy, 1, L.P, L.CO, w, wScale, gx, 1, L.P, L.CI, 1, 1, 1, 0, 0, 0, 0, 0);
+        const dense = (w: number): (() => void) =>
+          direction === 'forward'
+            ? () => k.fwdDense(x, 1, L.P, L.CI, 3, w, bias, mult, shift, y, 1, L.P, L.CO, -5, -128, 127, 1, 1, 1, 0, 0, 0, 0)
+            : () => k.bwdDense(gy, 1, L.P, L.CO, w, wScale, gx, 1, L.P, L.CI, 1, 1, 1, 0, 0, 0, 0, 0);
         // Dense time does not depend on the weights' values: measured once, on the 50% weights.
         const w50 = h.bytes(prunedWeights(L.CO, L.CI, 0.5, 'unstructured', r));
         const cells: Array<{ structure: SparseStructure; sparsity: number; f: () => void }> = [];
@@ -169,15 +249,20 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
           for (const s of SPARSITIES) {
             const nz = h.bytes(encodeNzList(prunedWeights(L.CO, L.CI, s, structure, r), L.CO, L.CI, structure));
             const format = nzFormat(L.CI, structure);
-            const f = direction === 'forward'
-              ? () => k.fwdSparse(x, L.P, L.CI, 3, nz, format, bias, mult, shift, y, L.CO, -5, -128, 127, scratch)
-              : () => k.bwdSparse(gy, L.P, L.CO, nz, format, wScale, gx, L.CI, 0, scratch);
+            const f =
+              direction === 'forward'
+                ? () => k.fwdSparse(x, L.P, L.CI, 3, nz, format, bias, mult, shift, y, L.CO, -5, -128, 127, scratch)
+                : () => k.bwdSparse(gy, L.P, L.CO, nz, format, wScale, gx, L.CI, 0, scratch);
             cells.push({ structure, sparsity: s, f });
           }
         }
         const [denseUs, ...us] = medianUsAll([dense(w50), ...cells.map((c) => c.f)], runs, batchMs);
         const row: SparseBenchResult['layers'][number] = {
-          build, direction, layer: L.name, shape: `${L.P}px ${L.CI}->${L.CO}`, denseUs: denseUs!,
+          build,
+          direction,
+          layer: L.name,
+          shape: `${L.P}px ${L.CI}->${L.CO}`,
+          denseUs: denseUs!,
           sparse: cells.map((c, i) => ({ structure: c.structure, sparsity: c.sparsity, us: us[i]!, speedup: denseUs! / us[i]! })),
         };
         result.layers.push(row);
@@ -189,7 +274,17 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
           const denseMs = rows.reduce((a, l) => a + l.denseUs, 0) / 1000;
           const sparseMs = cell.reduce((a, c) => a + c.us, 0) / 1000;
           const ups = cell.map((c) => c.speedup);
-          result.summary.push({ build, direction, structure, sparsity: s, denseMs, sparseMs, speedup: denseMs / sparseMs, minLayerSpeedup: Math.min(...ups), maxLayerSpeedup: Math.max(...ups) });
+          result.summary.push({
+            build,
+            direction,
+            structure,
+            sparsity: s,
+            denseMs,
+            sparseMs,
+            speedup: denseMs / sparseMs,
+            minLayerSpeedup: Math.min(...ups),
+            maxLayerSpeedup: Math.max(...ups),
+          });
         }
       }
       log(`${build} ${direction}: done (${layers.length} layers)`);
@@ -210,8 +305,10 @@ export function formatTable(r: SparseBenchResult): string {
       for (const structure of STRUCTURES) {
         const c = (s: number) => r.summary.find((x) => x.build === build && x.direction === direction && x.structure === structure && x.sparsity === s)!;
         const c90 = c(0.9);
-        lines.push(`| ${build} | ${direction === 'forward' ? 'forward' : 'input grad'} | ${structure} | ${SPARSITIES.map((s) => `${c(s).speedup.toFixed(2)}x`).join(' | ')} | ` +
-          `${c90.denseMs.toFixed(2)} | ${c90.minLayerSpeedup.toFixed(2)}-${c90.maxLayerSpeedup.toFixed(2)}x |`);
+        lines.push(
+          `| ${build} | ${direction === 'forward' ? 'forward' : 'input grad'} | ${structure} | ${SPARSITIES.map((s) => `${c(s).speedup.toFixed(2)}x`).join(' | ')} | ` +
+            `${c90.denseMs.toFixed(2)} | ${c90.minLayerSpeedup.toFixed(2)}-${c90.maxLayerSpeedup.toFixed(2)}x |`,
+        );
       }
     }
   }

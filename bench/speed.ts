@@ -54,7 +54,10 @@ export interface CaseResult {
   scheme: string;
   target: string;
   ours: {
-    arenaBytes: number; sramPeakBytes: number; wasmMemoryBytes: number; programSteps: number;
+    arenaBytes: number;
+    sramPeakBytes: number;
+    wasmMemoryBytes: number;
+    programSteps: number;
     /** Where our step's time goes (tinytrain report --profile, SIMD module): phases and the heaviest layers. */
     profile: { stepMs: number; phases: Record<Phase, number>; topLayers: Array<{ layer: string; ms: number; share: number }> };
   };
@@ -75,7 +78,9 @@ export function mergeRounds(rs: PeerResult[]): PeerResult {
   if (!ok.length) return rs[0]!;
   const times = ok.flatMap((r) => r.timesMs!);
   return {
-    ...ok[0]!, ...summarise(times), rounds: ok.length,
+    ...ok[0]!,
+    ...summarise(times),
+    rounds: ok.length,
     peakRssBytes: Math.max(...ok.map((r) => r.peakRssBytes ?? 0)),
     baseRssBytes: Math.min(...ok.map((r) => r.baseRssBytes ?? Infinity)),
     ...(ok.length < rs.length ? { note: `${rs.length - ok.length} of ${rs.length} rounds failed: ${rs.find((r) => !r.measured)?.note ?? ''}` } : {}),
@@ -102,7 +107,11 @@ function runPeer(peer: string, cmd: string, args: string[]): PeerResult {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 15 * 60 * 1000 });
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   if (r.status === 0) {
-    try { return JSON.parse(last) as PeerResult; } catch { /* fall through to the failure row */ }
+    try {
+      return JSON.parse(last) as PeerResult;
+    } catch {
+      /* fall through to the failure row */
+    }
   }
   const why = r.error ? r.error.message : (r.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
   return { peer, measured: false, note: `peer process failed (exit ${r.status}): ${why}` };
@@ -129,9 +138,15 @@ async function runCase(c: Case, quick: boolean, log: (s: string) => void): Promi
     const dir = join(work, 'artifact');
     await writeArtifact(dir, art);
     const job: PeerJob = {
-      graph, train: resolveTraining(graph, scheme), lr: LR,
-      warmup: quick ? Math.min(2, c.warmup) : c.warmup, steps: quick ? 5 : Math.ceil(c.steps / ROUNDS), minSteps: quick ? 3 : Math.ceil(10 / ROUNDS),
-      maxSeconds: quick ? 2 : c.maxSeconds / ROUNDS, samples: 8, seed: 1,
+      graph,
+      train: resolveTraining(graph, scheme),
+      lr: LR,
+      warmup: quick ? Math.min(2, c.warmup) : c.warmup,
+      steps: quick ? 5 : Math.ceil(c.steps / ROUNDS),
+      minSteps: quick ? 3 : Math.ceil(10 / ROUNDS),
+      maxSeconds: quick ? 2 : c.maxSeconds / ROUNDS,
+      samples: 8,
+      seed: 1,
     };
     const jobPath = join(work, 'job.json');
     writeFileSync(jobPath, JSON.stringify(job));
@@ -164,11 +179,18 @@ async function runCase(c: Case, quick: boolean, log: (s: string) => void): Promi
     const results = peers.map(([name]) => checkSameNetwork(mergeRounds(byPeer.get(name)!), graph, job));
     const m = art.manifest;
     return {
-      case: c.id, model: spec.name, scheme: m.scheme.name, target: m.target,
+      case: c.id,
+      model: spec.name,
+      scheme: m.scheme.name,
+      target: m.target,
       ours: {
-        arenaBytes: m.arena.bytes, sramPeakBytes: m.memory.sramPeakBytes, wasmMemoryBytes: m.wasmMemoryBytes, programSteps: m.program.length,
+        arenaBytes: m.arena.bytes,
+        sramPeakBytes: m.memory.sramPeakBytes,
+        wasmMemoryBytes: m.wasmMemoryBytes,
+        programSteps: m.program.length,
         profile: {
-          stepMs: prof.typicalStepMs, phases: prof.phases,
+          stepMs: prof.typicalStepMs,
+          phases: prof.phases,
           topLayers: prof.layers.slice(0, 6).map((l) => ({ layer: l.layer, ms: l.totalMs, share: l.share })),
         },
       },
@@ -188,20 +210,24 @@ function torchPeer(py: string, script: string, jobPath: string, threads: number)
 const MB = (b: number | undefined): string => (b === undefined ? '-' : (b / 1048576).toFixed(1));
 const x = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}x`);
 
-const delta = (p: PeerResult): number | undefined =>
-  (p.peakRssBytes !== undefined && p.baseRssBytes !== undefined ? p.peakRssBytes - p.baseRssBytes : undefined);
+const delta = (p: PeerResult): number | undefined => (p.peakRssBytes !== undefined && p.baseRssBytes !== undefined ? p.peakRssBytes - p.baseRssBytes : undefined);
 
 export function renderTable(r: SpeedReport): string {
   const out: string[] = [
     `machine: ${r.machine.cpu} (${r.machine.cores} cores), ${r.machine.memory}, Node ${r.machine.node}, ${r.machine.kernel}; load average (1/5/15 min) ${r.machine.loadAverage} at start, ${r.machine.loadAverageEnd} at end`,
-    r.note, '',
+    r.note,
+    '',
   ];
   for (const c of r.cases) {
     const ours = c.peers.find((p) => p.peer === 'tinytrain-simd');
-    out.push(`${c.case} (scheme ${c.scheme}, ours compiled for ${c.target}: arena ${(c.ours.arenaBytes / 1024).toFixed(1)} KB, ` +
-      `SRAM ${(c.ours.sramPeakBytes / 1024).toFixed(1)} KB, WASM memory ${MB(c.ours.wasmMemoryBytes)} MB, ${c.ours.programSteps} program steps)`);
-    out.push(`  ${'peer'.padEnd(24)} ${'ms/step'.padStart(9)} ${'p10-p90'.padStart(17)} ${'n'.padStart(4)} ${'x ours'.padStart(8)} ` +
-      `${'peak RSS MB'.padStart(11)} ${'x ours'.padStart(7)} ${'RSS-base MB'.padStart(11)} ${'x SRAM'.padStart(7)}`);
+    out.push(
+      `${c.case} (scheme ${c.scheme}, ours compiled for ${c.target}: arena ${(c.ours.arenaBytes / 1024).toFixed(1)} KB, ` +
+        `SRAM ${(c.ours.sramPeakBytes / 1024).toFixed(1)} KB, WASM memory ${MB(c.ours.wasmMemoryBytes)} MB, ${c.ours.programSteps} program steps)`,
+    );
+    out.push(
+      `  ${'peer'.padEnd(24)} ${'ms/step'.padStart(9)} ${'p10-p90'.padStart(17)} ${'n'.padStart(4)} ${'x ours'.padStart(8)} ` +
+        `${'peak RSS MB'.padStart(11)} ${'x ours'.padStart(7)} ${'RSS-base MB'.padStart(11)} ${'x SRAM'.padStart(7)}`,
+    );
     for (const p of c.peers) {
       if (!p.measured) {
         const fwd = p.info?.forwardOnlyMedianMs;
@@ -209,26 +235,34 @@ export function renderTable(r: SpeedReport): string {
         continue;
       }
       const name = p.peer.startsWith('pytorch default') && p.info?.threads !== undefined ? `pytorch ${p.info.threads} threads` : p.peer;
-      out.push(`  ${name.padEnd(24)} ${p.medianMs!.toFixed(2).padStart(9)} ${`${p.p10Ms!.toFixed(2)}-${p.p90Ms!.toFixed(2)}`.padStart(17)} ${String(p.steps).padStart(4)} ` +
-        `${x(p.medianMs, ours?.medianMs).padStart(8)} ${MB(p.peakRssBytes).padStart(11)} ${x(p.peakRssBytes, ours?.peakRssBytes).padStart(7)} ` +
-        `${MB(delta(p)).padStart(11)} ${x(delta(p), c.ours.sramPeakBytes).padStart(7)}`);
+      out.push(
+        `  ${name.padEnd(24)} ${p.medianMs!.toFixed(2).padStart(9)} ${`${p.p10Ms!.toFixed(2)}-${p.p90Ms!.toFixed(2)}`.padStart(17)} ${String(p.steps).padStart(4)} ` +
+          `${x(p.medianMs, ours?.medianMs).padStart(8)} ${MB(p.peakRssBytes).padStart(11)} ${x(p.peakRssBytes, ours?.peakRssBytes).padStart(7)} ` +
+          `${MB(delta(p)).padStart(11)} ${x(delta(p), c.ours.sramPeakBytes).padStart(7)}`,
+      );
     }
     const notes = c.peers.filter((p) => p.measured && p.note).map((p) => `  note (${p.peer}): ${p.note}`);
     // A step whose loss is non-finite skips backward: it would look fast for the wrong reason.
     for (const p of c.peers) {
-      if (p.peer.startsWith('tinytrain') && Number(p.info?.skippedSteps ?? 0) > 0) notes.push(`  note (${p.peer}): ${String(p.info?.skippedSteps)} steps had a non-finite loss and skipped backward`);
+      if (p.peer.startsWith('tinytrain') && Number(p.info?.skippedSteps ?? 0) > 0)
+        notes.push(`  note (${p.peer}): ${String(p.info?.skippedSteps)} steps had a non-finite loss and skipped backward`);
     }
     const t1 = c.peers.find((p) => p.peer === 'pytorch 1 thread');
     const tn = c.peers.find((p) => p.peer === 'pytorch default threads');
     if (t1?.medianMs && tn?.medianMs && tn.medianMs > 2 * t1.medianMs) {
-      notes.push(`  note: PyTorch with ${String(tn.info?.threads ?? 'its default')} threads is ${(tn.medianMs / t1.medianMs).toFixed(1)}x slower than with 1: ` +
-        'its worker threads wait on each other, and on a machine whose cores are busy with other work (see the load average) every wait can cost a time slice');
+      notes.push(
+        `  note: PyTorch with ${String(tn.info?.threads ?? 'its default')} threads is ${(tn.medianMs / t1.medianMs).toFixed(1)}x slower than with 1: ` +
+          'its worker threads wait on each other, and on a machine whose cores are busy with other work (see the load average) every wait can cost a time slice',
+      );
     }
     const pr = c.ours.profile;
-    const ph = (Object.keys(pr.phases) as Phase[]).map((k) => `${k} ${(100 * pr.phases[k] / pr.stepMs).toFixed(0)}%`).join(', ');
-    out.push(...notes,
+    const ph = (Object.keys(pr.phases) as Phase[]).map((k) => `${k} ${((100 * pr.phases[k]) / pr.stepMs).toFixed(0)}%`).join(', ');
+    out.push(
+      ...notes,
       `  where our step goes (report --profile, simd, ${pr.stepMs.toFixed(2)} ms): ${ph}; heaviest layers: ` +
-      pr.topLayers.map((l) => `${l.layer} ${(100 * l.share).toFixed(0)}%`).join(', '), '');
+        pr.topLayers.map((l) => `${l.layer} ${(100 * l.share).toFixed(0)}%`).join(', '),
+      '',
+    );
   }
   return out.join('\n');
 }
@@ -239,24 +273,35 @@ export async function runSpeedBench(opts: { quick?: boolean; cases?: string[]; l
   if (!existsSync(join(root, 'dist', 'bench', 'peers', 'ours-step.js'))) throw new Error('bench/speed: build first (npx tsc -p tsconfig.json)');
   const selected = CASES.filter((c) => !opts.cases?.length || opts.cases.some((k) => c.id.includes(k)));
   const machine = {
-    cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
-    node: process.versions.node, v8: process.versions.v8, kernel: `${process.platform} ${release()}`,
-    loadAverage: loadavg().map((v) => v.toFixed(2)).join(' '),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
+    node: process.versions.node,
+    v8: process.versions.v8,
+    kernel: `${process.platform} ${release()}`,
+    loadAverage: loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' '),
   };
   const cases: CaseResult[] = [];
   for (const c of selected) cases.push(await runCase(c, !!opts.quick, log));
-  const loadEnd = loadavg().map((v) => v.toFixed(2)).join(' ');
+  const loadEnd = loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
   const versions = cases.flatMap((c) => c.peers).map((p) => p.info ?? {});
   const torch = versions.find((v) => typeof v.torch === 'string')?.torch;
   const tfjs = versions.find((v) => typeof v.tfjs === 'string')?.tfjs;
   const report: SpeedReport = {
-    bench: 'speed', date: new Date().toISOString(),
+    bench: 'speed',
+    date: new Date().toISOString(),
     machine: { ...machine, loadAverageEnd: loadEnd, torch: String(torch ?? 'not installed'), tfjs: String(tfjs ?? 'unknown') },
-    note: 'batch-1 SGD step (forward, softmax cross-entropy, backward, update); median over the timed steps of all rounds ' +
+    note:
+      'batch-1 SGD step (forward, softmax cross-entropy, backward, update); median over the timed steps of all rounds ' +
       `(each peer runs ${opts.quick ? 1 : ROUNDS} times in a fresh process, interleaved with the others, each time after its own warm-up); ` +
       '"x ours" = peer / tinytrain-simd (time and peak process RSS); RSS-base = peak RSS minus RSS once the framework is loaded ' +
       '(for ours: before the artifact is loaded); "x SRAM" = RSS-base / the SRAM our manifest says the step needs. ' +
-      'Ours is int8 with float32 gradients; the peers are float32 (PyTorch NCHW, TF.js NHWC).' + (opts.quick ? ' QUICK RUN: few steps, figures are rough.' : ''),
+      'Ours is int8 with float32 gradients; the peers are float32 (PyTorch NCHW, TF.js NHWC).' +
+      (opts.quick ? ' QUICK RUN: few steps, figures are rough.' : ''),
     cases,
   };
   if (opts.write ?? true) {
@@ -270,5 +315,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const args = process.argv.slice(2);
   runSpeedBench({ quick: args.includes('--quick'), cases: args.filter((a) => !a.startsWith('--')) })
     .then((r) => process.stdout.write(renderTable(r) + '\nwrote bench/results/speed.json\n'))
-    .catch((e: unknown) => { process.stderr.write(`${(e as Error).stack ?? String(e)}\n`); process.exit(1); });
+    .catch((e: unknown) => {
+      process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    });
 }

@@ -58,7 +58,9 @@ async function main(): Promise<void> {
     return;
   }
   const config = values.quick ? QUICK : FULL;
-  const log = (s: string): void => { process.stderr.write(s + '\n'); };
+  const log = (s: string): void => {
+    process.stderr.write(s + '\n');
+  };
   if (values.task) {
     // Child: one task, result to the --part file.
     if (!TASK_IDS.includes(values.task as TaskId)) throw new Error(`unknown task ${values.task}; tasks: ${TASK_IDS.join(', ')}`);
@@ -71,11 +73,16 @@ async function main(): Promise<void> {
   let results: TaskResult[];
   try {
     const self = fileURLToPath(import.meta.url);
-    results = await Promise.all(TASK_IDS.map((id) => new Promise<TaskResult>((resolve, reject) => {
-      const part = join(work, `${id}.json`);
-      const child = spawn(process.execPath, [self, '--task', id, '--part', part, ...(values.quick ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
-      child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(readFileSync(part, 'utf8')) as TaskResult) : reject(new Error(`study task ${id} failed (exit ${code})`))));
-    })));
+    results = await Promise.all(
+      TASK_IDS.map(
+        (id) =>
+          new Promise<TaskResult>((resolve, reject) => {
+            const part = join(work, `${id}.json`);
+            const child = spawn(process.execPath, [self, '--task', id, '--part', part, ...(values.quick ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
+            child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(readFileSync(part, 'utf8')) as TaskResult) : reject(new Error(`study task ${id} failed (exit ${code})`))));
+          }),
+      ),
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

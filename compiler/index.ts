@@ -76,7 +76,11 @@ export interface Plan {
   sparse: Map<string, SparseLayer>;
 }
 
-export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[], prune?: { options: PruneOptions; scheme?: Scheme }): { graph: Graph; params: ParamSet; quant: QuantModel; pruned: Set<string> } {
+export function quantizeSpec(
+  spec: ModelSpec,
+  calibration?: Float32Array[],
+  prune?: { options: PruneOptions; scheme?: Scheme },
+): { graph: Graph; params: ParamSet; quant: QuantModel; pruned: Set<string> } {
   const graph = buildGraph(spec);
   let params = loadParams(graph, spec);
   // Pruning comes before calibration: the ranges are those of the pruned model.
@@ -94,8 +98,10 @@ export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[], prun
   else if (spec.calibration) ranges = new Map(Object.entries(spec.calibration));
   else if (needsRange.length === 0) ranges = new Map();
   else {
-    throw new TinytrainError(`model '${spec.name}' has no calibration ranges`,
-      'pass calibration data (--calibrate DATASET), or pretrain the model with tinytrain, which stores its ranges');
+    throw new TinytrainError(
+      `model '${spec.name}' has no calibration ranges`,
+      'pass calibration data (--calibrate DATASET), or pretrain the model with tinytrain, which stores its ranges',
+    );
   }
   for (const n of needsRange) {
     if (!ranges.has(n.output)) throw new TinytrainError(`calibration: no range for tensor '${n.output}'`, 'recalibrate with --calibrate DATASET');
@@ -108,12 +114,18 @@ export function quantizeSpec(spec: ModelSpec, calibration?: Float32Array[], prun
  * walks the lists like the scalar one, bit-identically). compile() passes the target's
  * wasmSimd, so MCU plans, whose firmware runs the scalar build, do not pay for it.
  */
-export function planModel(quant: QuantModel, opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'sparseKernels'> & { pruned?: ReadonlySet<string>; simdScratch?: boolean }): Plan {
+export function planModel(
+  quant: QuantModel,
+  opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'sparseKernels'> & { pruned?: ReadonlySet<string>; simdScratch?: boolean },
+): Plan {
   const scheme = opts.scheme ?? fullScheme(quant.graph);
-  const sparse = opts.sparseKernels === false ? new Map<string, SparseLayer>()
-    : chooseSparseLayers(frozenPointwise(quant.graph, scheme), (n) => quant.layers.get(n.name)!.wq, opts.pruned ?? new Set(), opts.prune?.structure ?? 'unstructured');
-  const scratch = new Map([...sparse.keys()].map((name) => [name,
-    opts.simdScratch === false ? 0 : sparseScratchBytes(pointwiseShape(quant.graph.nodes.find((n) => n.name === name)!)[1])]));
+  const sparse =
+    opts.sparseKernels === false
+      ? new Map<string, SparseLayer>()
+      : chooseSparseLayers(frozenPointwise(quant.graph, scheme), (n) => quant.layers.get(n.name)!.wq, opts.pruned ?? new Set(), opts.prune?.structure ?? 'unstructured');
+  const scratch = new Map(
+    [...sparse.keys()].map((name) => [name, opts.simdScratch === false ? 0 : sparseScratchBytes(pointwiseShape(quant.graph.nodes.find((n) => n.name === name)!)[1])]),
+  );
   const program = buildProgram(quant.graph, scheme, { ...opts.program, sparse: scratch });
   const arena = planArena(program, undefined, opts.reuse ?? true);
   const layout = layoutParams(quant, scheme, (opts.momentum ?? 0) > 0, sparse);
@@ -162,9 +174,17 @@ export function layoutIdOf(plan: Plan): string {
   const { layout, graph } = plan;
   const index = new Map(graph.nodes.map((n, i) => [n.name, i]));
   const trained = [...plan.scheme.layers].map(([name, l]) => [index.get(name), l]);
-  return createHash('sha256').update(JSON.stringify({
-    scheme: trained, base: layout.trainBase, bytes: layout.trainEnd - layout.trainBase,
-  })).update(layout.image.subarray(0, layout.constBytes)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(
+      JSON.stringify({
+        scheme: trained,
+        base: layout.trainBase,
+        bytes: layout.trainEnd - layout.trainBase,
+      }),
+    )
+    .update(layout.image.subarray(0, layout.constBytes))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
@@ -182,13 +202,19 @@ export function sramNeeded(plan: Plan, t: Target, staticBytes = 0): number {
 /** End of a built module's static data (its exported heapBase()), by instantiating it once. */
 async function heapBaseOf(wasm: Uint8Array): Promise<number> {
   const instance = await WebAssembly.instantiate(await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>), { env: { abort: () => undefined } });
-  return ((instance.exports as { heapBase(): number }).heapBase()) >>> 0;
+  return (instance.exports as { heapBase(): number }).heapBase() >>> 0;
 }
 
-function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan,
+function makeManifest(
+  spec: ModelSpec,
+  opts: CompileOptions,
+  plan: Plan,
   emit: { arenaBase: number; momentum: number; qas: boolean; rounding: 'stochastic' | 'nearest'; layoutId: string },
-  wasmMemoryBytes: number, codeBytes: number, staticBytes: number,
-  files: Pick<Artifact, 'wasmSimd' | 'wasmScalar' | 'wasmWasi' | 'image' | 'source'>): Manifest {
+  wasmMemoryBytes: number,
+  codeBytes: number,
+  staticBytes: number,
+  files: Pick<Artifact, 'wasmSimd' | 'wasmScalar' | 'wasmWasi' | 'image' | 'source'>,
+): Manifest {
   const { quant, layout, arena, program, graph } = plan;
   const t = opts.target;
   const canon = (x: string): string => program.alias.get(x) ?? x;
@@ -201,12 +227,23 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan,
   const reserve = t.stackReserveBytes;
   const sramPeakBytes = sramNeeded(plan, t, staticBytes);
   const flashBytes = codeBytes + layout.image.length;
-  const names = { wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm', wasmSimd: 'runtime-simd.wasm', wasmScalar: 'runtime-scalar.wasm', wasmWasi: 'runtime-wasi.wasm', image: 'image.bin' };
-  const entry = (data: Uint8Array | string): { bytes: number; sha256: string } =>
-    ({ bytes: typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length, sha256: sha256(data) });
+  const names = {
+    wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm',
+    wasmSimd: 'runtime-simd.wasm',
+    wasmScalar: 'runtime-scalar.wasm',
+    wasmWasi: 'runtime-wasi.wasm',
+    image: 'image.bin',
+  };
+  const entry = (data: Uint8Array | string): { bytes: number; sha256: string } => ({
+    bytes: typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length,
+    sha256: sha256(data),
+  });
   const integrity = {
-    [names.wasmSimd]: entry(files.wasmSimd), [names.wasmScalar]: entry(files.wasmScalar), [names.wasmWasi]: entry(files.wasmWasi),
-    [names.image]: entry(files.image), [SOURCE_FILE]: entry(files.source),
+    [names.wasmSimd]: entry(files.wasmSimd),
+    [names.wasmScalar]: entry(files.wasmScalar),
+    [names.wasmWasi]: entry(files.wasmWasi),
+    [names.image]: entry(files.image),
+    [SOURCE_FILE]: entry(files.source),
   };
   return {
     format: 'tinytrain-artifact@1',
@@ -222,14 +259,41 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan,
     },
     optimizer: { kind: 'sgd', momentum: emit.momentum, qas: emit.qas, rounding: emit.rounding },
     classes: graph.classes,
-    inputs: [{ name: 'input', offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, 'input'))!.offset, shape: [...graph.inputShape], dtype: 'int8', scale: inQ.scale, zeroPoint: inQ.zp, range: graph.inputRange }],
-    outputs: [{ name: canon(graph.output), offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, graph.output))!.offset, shape: [graph.classes], dtype: 'int8', scale: outQ.scale, zeroPoint: outQ.zp, activation: spec.outputActivation ?? 'none' }],
+    inputs: [
+      {
+        name: 'input',
+        offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, 'input'))!.offset,
+        shape: [...graph.inputShape],
+        dtype: 'int8',
+        scale: inQ.scale,
+        zeroPoint: inQ.zp,
+        range: graph.inputRange,
+      },
+    ],
+    outputs: [
+      {
+        name: canon(graph.output),
+        offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, graph.output))!.offset,
+        shape: [graph.classes],
+        dtype: 'int8',
+        scale: outQ.scale,
+        zeroPoint: outQ.zp,
+        activation: spec.outputActivation ?? 'none',
+      },
+    ],
     files: names,
     integrity,
     image: { offset: 16, bytes: layout.image.length, sha256: sha256(layout.image) },
     checkpoint: { offset: layout.trainBase, bytes: trainRegion },
     state: { offset: layout.stateOffset },
-    arena: { offset: emit.arenaBase, bytes: arena.arenaBytes, strategy: arena.strategy, candidates: arena.candidates, peakLiveBytes: arena.peakLiveBytes, reuse: opts.reuse ?? true },
+    arena: {
+      offset: emit.arenaBase,
+      bytes: arena.arenaBytes,
+      strategy: arena.strategy,
+      candidates: arena.candidates,
+      peakLiveBytes: arena.peakLiveBytes,
+      reuse: opts.reuse ?? true,
+    },
     wasmMemoryBytes,
     memory: {
       sramPeakBytes,
@@ -249,8 +313,7 @@ function makeManifest(spec: ModelSpec, opts: CompileOptions, plan: Plan,
         codeBytes,
       },
     },
-    buffers: [...arena.buffers.values()].sort((a, b) => a.offset - b.offset)
-      .map((b) => ({ key: b.key, offset: b.offset, bytes: b.bytes, first: b.first, last: b.last })),
+    buffers: [...arena.buffers.values()].sort((a, b) => a.offset - b.offset).map((b) => ({ key: b.key, offset: b.offset, bytes: b.bytes, first: b.first, last: b.last })),
     nodes: nodeTable(graph),
     program: program.steps.map(describeStep),
     lossStep: program.lossStep,
@@ -284,15 +347,17 @@ function checkBudget(plan: Plan, opts: CompileOptions, staticBytes = 0): void {
   const need = sramNeeded(plan, t, staticBytes);
   if (need <= budget) return;
   const { layout, arena } = plan;
-  const peak = liveAt(arena, arena.peakStep).slice(0, 5)
-    .map((b) => `    ${b.key.padEnd(28)} ${String(b.bytes).padStart(9)} B`).join('\n');
+  const peak = liveAt(arena, arena.peakStep)
+    .slice(0, 5)
+    .map((b) => `    ${b.key.padEnd(28)} ${String(b.bytes).padStart(9)} B`)
+    .join('\n');
   const step = plan.program.steps[arena.peakStep];
   const where = step ? `${step.kind}${'node' in step ? ` ${step.node.name}` : ''}` : '?';
   throw new TinytrainError(
     `memory plan needs ${need} B of SRAM but the budget is ${budget} B: ${need - budget} B over (target ${t.name}).\n` +
-    `  arena ${arena.arenaBytes} B, trained params ${layout.trainedParamBytes} B, optimizer ${layout.optimizerBytes} B, ` +
-    `${t.kind === 'mcu' ? '' : `frozen params ${layout.constBytes} B, `}${staticBytes ? `static data ${staticBytes} B, ` : ''}reserve ${t.stackReserveBytes} B.\n` +
-    `  largest buffers live at the arena peak (step ${arena.peakStep}: ${where}):\n${peak}`,
+      `  arena ${arena.arenaBytes} B, trained params ${layout.trainedParamBytes} B, optimizer ${layout.optimizerBytes} B, ` +
+      `${t.kind === 'mcu' ? '' : `frozen params ${layout.constBytes} B, `}${staticBytes ? `static data ${staticBytes} B, ` : ''}reserve ${t.stackReserveBytes} B.\n` +
+      `  largest buffers live at the arena peak (step ${arena.peakStep}: ${where}):\n${peak}`,
     'train fewer layers (--scheme bias-only or last-k:N), drop momentum, or raise --budget',
   );
 }
@@ -300,8 +365,10 @@ function checkBudget(plan: Plan, opts: CompileOptions, staticBytes = 0): void {
 /** A budget above the target's SRAM cannot be met on that target: refuse it unless asked. */
 export function checkBudgetOption(t: Target, budgetBytes: number | undefined, overTarget = false): void {
   if (budgetBytes === undefined || overTarget || budgetBytes <= t.sramBytes) return;
-  throw new TinytrainError(`budget ${budgetBytes} B is larger than target ${t.name}'s SRAM (${t.sramBytes} B)`,
-    'give a budget at most the target\'s SRAM, choose a larger target (tinytrain targets), or pass --budget-over-target to plan beyond it on purpose');
+  throw new TinytrainError(
+    `budget ${budgetBytes} B is larger than target ${t.name}'s SRAM (${t.sramBytes} B)`,
+    "give a budget at most the target's SRAM, choose a larger target (tinytrain targets), or pass --budget-over-target to plan beyond it on purpose",
+  );
 }
 
 /**
@@ -314,7 +381,7 @@ function checkFlash(plan: Plan, t: Target, codeBytes: number): void {
   if (need <= t.flashBytes) return;
   throw new TinytrainError(
     `the runtime needs ${need} B of Flash but target ${t.name} has ${t.flashBytes} B: ${need - t.flashBytes} B over ` +
-    `(weights image ${plan.layout.image.length} B${codeBytes ? `, code ${codeBytes} B` : ', code not yet counted'})`,
+      `(weights image ${plan.layout.image.length} B${codeBytes ? `, code ${codeBytes} B` : ', code not yet counted'})`,
     'prune the frozen layers (--prune 0.8), choose a smaller model, or a target with more Flash',
   );
 }

@@ -13,8 +13,16 @@ import type { SchemaAgrees } from './schema-agreement.js';
 import type { Manifest } from './manifest.js';
 
 /** Offsets and sizes inside a 32-bit WASM linear memory. */
-const u32 = z.number().int().min(0).max(2 ** 32 - 1);
-const count = z.number().int().min(0).max(2 ** 31 - 1);
+const u32 = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
+const count = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1);
 const finite = z.number().refine(Number.isFinite, 'expected a finite number');
 const positive = finite.refine((v) => v > 0, 'expected a number > 0');
 /** Names a manifest gives to layers and tensors: shown in messages, never used as paths or code. */
@@ -27,18 +35,37 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex dig
 const port = z.strictObject({
   name: label,
   offset: u32,
-  shape: z.array(z.number().int().min(1).max(2 ** 24)).min(1).max(4),
+  shape: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(2 ** 24),
+    )
+    .min(1)
+    .max(4),
   dtype: z.literal('int8'),
   scale: positive,
   zeroPoint: z.number().int().min(-128).max(127),
-  range: z.tuple([finite, finite]).refine(([lo, hi]) => lo < hi, 'expected [lo, hi] with lo < hi').optional(),
+  range: z
+    .tuple([finite, finite])
+    .refine(([lo, hi]) => lo < hi, 'expected [lo, hi] with lo < hi')
+    .optional(),
   activation: z.enum(['none', 'softmax', 'logsoftmax']).optional(),
 });
 
 const breakdown = z.strictObject({
-  savedActivationsBytes: count, gradientBytes: count, arenaBytes: count, trainedParamsBytes: count,
-  optimizerStateBytes: count, runtimeStateBytes: count, staticDataBytes: count, frozenParamsBytes: count,
-  runtimeReserveBytes: count, codeBytes: count,
+  savedActivationsBytes: count,
+  gradientBytes: count,
+  arenaBytes: count,
+  trainedParamsBytes: count,
+  optimizerStateBytes: count,
+  runtimeStateBytes: count,
+  staticDataBytes: count,
+  frozenParamsBytes: count,
+  runtimeReserveBytes: count,
+  codeBytes: count,
 });
 
 export const manifestSchema = z.strictObject({
@@ -48,10 +75,17 @@ export const manifestSchema = z.strictObject({
   targetKind: z.enum(['mcu', 'mobile', 'desktop']),
   scheme: z.strictObject({
     name: label,
-    layers: z.array(z.strictObject({
-      name: label, bias: z.boolean(), weightRatio: finite.refine((r) => r >= 0 && r <= 1, 'expected a ratio in [0, 1]'),
-      channels: count, splitChannels: count,
-    })).max(100_000),
+    layers: z
+      .array(
+        z.strictObject({
+          name: label,
+          bias: z.boolean(),
+          weightRatio: finite.refine((r) => r >= 0 && r <= 1, 'expected a ratio in [0, 1]'),
+          channels: count,
+          splitChannels: count,
+        }),
+      )
+      .max(100_000),
   }),
   optimizer: z.strictObject({
     kind: z.literal('sgd'),
@@ -68,24 +102,44 @@ export const manifestSchema = z.strictObject({
   checkpoint: z.strictObject({ offset: u32, bytes: count }),
   state: z.strictObject({ offset: u32 }),
   arena: z.strictObject({
-    offset: u32, bytes: count, strategy: label,
+    offset: u32,
+    bytes: count,
+    strategy: label,
     candidates: z.array(z.strictObject({ strategy: label, arenaBytes: count })).max(64),
-    peakLiveBytes: count, reuse: z.boolean(),
+    peakLiveBytes: count,
+    reuse: z.boolean(),
   }),
-  wasmMemoryBytes: z.number().int().min(65_536).max(2 ** 32).refine((b) => b % 65_536 === 0, 'expected a whole number of 64 KiB pages'),
+  wasmMemoryBytes: z
+    .number()
+    .int()
+    .min(65_536)
+    .max(2 ** 32)
+    .refine((b) => b % 65_536 === 0, 'expected a whole number of 64 KiB pages'),
   memory: z.strictObject({ sramPeakBytes: count, flashBytes: count, budgetBytes: count.optional(), breakdown }),
   buffers: z.array(z.strictObject({ key: label, offset: u32, bytes: count, first: count, last: count })).max(1_000_000),
   program: z.array(label).min(1).max(1_000_000),
   nodes: z.array(z.strictObject({ label, name: label, op: label })).max(100_000),
   lossStep: count,
   layoutId: z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 lowercase hex digits'),
-  sparse: z.strictObject({
-    prune: z.strictObject({ ratio: finite, mode: label, structure: label }).nullable(),
-    flashSavedBytes: finite,
-    layers: z.array(z.strictObject({
-      name: label, structure: label, sparsity: finite, entries: count, pruned: z.boolean(), denseBytes: count, listBytes: count,
-    })).max(100_000),
-  }).optional(),
+  sparse: z
+    .strictObject({
+      prune: z.strictObject({ ratio: finite, mode: label, structure: label }).nullable(),
+      flashSavedBytes: finite,
+      layers: z
+        .array(
+          z.strictObject({
+            name: label,
+            structure: label,
+            sparsity: finite,
+            entries: count,
+            pruned: z.boolean(),
+            denseBytes: count,
+            listBytes: count,
+          }),
+        )
+        .max(100_000),
+    })
+    .optional(),
 });
 
 // Compile-time check: the schema accepts exactly the documented interface.

@@ -10,9 +10,8 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 type AllTrue<T> = [T] extends [true] ? true : false;
 
-type FieldsAgree<A, B> = Same<keyof A, keyof B> extends true
-  ? AllTrue<{ [K in keyof A]-?: K extends keyof B ? SchemaAgrees<NonNullable<A[K]>, NonNullable<B[K]>> : false }[keyof A]>
-  : false;
+type FieldsAgree<A, B> =
+  Same<keyof A, keyof B> extends true ? AllTrue<{ [K in keyof A]-?: K extends keyof B ? SchemaAgrees<NonNullable<A[K]>, NonNullable<B[K]>> : false }[keyof A]> : false;
 
 /** Some member of union B agrees with object A. */
 type SomeMemberAgrees<A, B> = true extends (B extends unknown ? ObjectAgrees<A, B> : never) ? true : false;
@@ -22,8 +21,15 @@ type EachMemberMatched<A, B> = AllTrue<A extends unknown ? SomeMemberAgrees<A, B
 type ObjectAgrees<A, B> = Same<A, B> extends true ? FieldsAgree<A, B> : false;
 
 /** true when A and B are the same type and every nested object has the same keys. */
-export type SchemaAgrees<A, B> = Same<A, B> extends true
-  ? [A] extends [readonly (infer E)[]] ? ([B] extends [readonly (infer F)[]] ? SchemaAgrees<E, F> : false)
-    : [A] extends [object] ? (EachMemberMatched<A, B> extends true ? EachMemberMatched<B, A> : false)
-      : true
-  : false;
+export type SchemaAgrees<A, B> =
+  Same<A, B> extends true
+    ? [A] extends [readonly (infer E)[]]
+      ? [B] extends [readonly (infer F)[]]
+        ? SchemaAgrees<E, F>
+        : false
+      : [A] extends [object]
+        ? EachMemberMatched<A, B> extends true
+          ? EachMemberMatched<B, A>
+          : false
+        : true
+    : false;

@@ -87,11 +87,13 @@ export const intIn = (lo: number, hi: number, what = `an integer in ${lo}..${hi}
 export const positiveInt = (max: number): z.ZodType<number> => intIn(1, max, `a positive integer <= ${max}`);
 
 /** A finite number with |v| <= LIMITS.maxAbsReal. */
-export const real = z.number({ error: 'expected a finite number' })
+export const real = z
+  .number({ error: 'expected a finite number' })
   .refine((v) => Math.abs(v) <= LIMITS.maxAbsReal, { error: `expected a finite number of magnitude <= ${LIMITS.maxAbsReal}` });
 
 /** A quantisation scale: finite, in [minScale, maxAbsReal]. */
-export const scale = z.number({ error: 'expected a positive finite scale' })
+export const scale = z
+  .number({ error: 'expected a positive finite scale' })
   .refine((v) => v >= LIMITS.minScale && v <= LIMITS.maxAbsReal, { error: `expected a scale in [${LIMITS.minScale}, ${LIMITS.maxAbsReal}]` });
 
 /**
@@ -102,7 +104,8 @@ export const scale = z.number({ error: 'expected a positive finite scale' })
  * characters (bidi overrides, zero-width joiners), line/paragraph separators, lone
  * surrogates and unassigned code points; and the empty string and very long strings.
  */
-export const userName = z.string({ error: 'expected a name (string)' })
+export const userName = z
+  .string({ error: 'expected a name (string)' })
   .min(1, { error: 'expected a non-empty name' })
   .max(LIMITS.maxNameLength, { error: `expected a name of at most ${LIMITS.maxNameLength} characters` })
   .refine((s) => !/[\p{C}\p{Zl}\p{Zp}]/u.test(s), { error: 'names may not contain control, format or line-separator characters' })

@@ -29,7 +29,9 @@ export function verifyManifest(json: unknown, where: string): Manifest {
   const r = manifestSchema.safeParse(json);
   if (!r.success) throw new TinytrainError(`${where}: ${describeIssues(r.error)}`, RECOMPILE_HINT);
   const m = r.data as Manifest;
-  const bad = (what: string): never => { throw new TinytrainError(`${where}: ${what}`, RECOMPILE_HINT); };
+  const bad = (what: string): never => {
+    throw new TinytrainError(`${where}: ${what}`, RECOMPILE_HINT);
+  };
 
   const target = TARGETS.find((t) => t.name === m.target);
   if (!target) bad(`target '${m.target}' is not a target this tinytrain knows`);
@@ -41,7 +43,8 @@ export function verifyManifest(json: unknown, where: string): Manifest {
   if (!m.integrity[SOURCE_FILE]) bad(`integrity lists no size and sha256 for ${SOURCE_FILE}`);
   if (m.files.wasm !== m.files.wasmSimd && m.files.wasm !== m.files.wasmScalar) bad('files.wasm must be files.wasmSimd or files.wasmScalar');
   const img = m.integrity[m.files.image]!;
-  if (img.bytes !== m.image.bytes || img.sha256 !== m.image.sha256) bad(`image says ${m.image.bytes} B / ${m.image.sha256.slice(0, 12)}…, integrity says ${img.bytes} B / ${img.sha256.slice(0, 12)}…`);
+  if (img.bytes !== m.image.bytes || img.sha256 !== m.image.sha256)
+    bad(`image says ${m.image.bytes} B / ${m.image.sha256.slice(0, 12)}…, integrity says ${img.bytes} B / ${img.sha256.slice(0, 12)}…`);
 
   // Linear memory: [16, image end) holds the image, whose tail is the checkpoint region
   // (trained parameters, optimizer and runtime state); the arena follows; all fixed.
@@ -49,8 +52,10 @@ export function verifyManifest(json: unknown, where: string): Manifest {
   const ckEnd = m.checkpoint.offset + m.checkpoint.bytes;
   const arenaEnd = m.arena.offset + m.arena.bytes;
   if (m.image.offset < 16) bad(`image.offset ${m.image.offset} is below 16 (the first bytes of memory are never used)`);
-  if (m.checkpoint.offset < m.image.offset || ckEnd !== imageEnd) bad(`checkpoint [${m.checkpoint.offset}, ${ckEnd}) is not the tail of the image [${m.image.offset}, ${imageEnd})`);
-  if (m.state.offset < m.checkpoint.offset || m.state.offset + STATE_BYTES > ckEnd) bad(`state.offset ${m.state.offset} leaves no ${STATE_BYTES}-byte state record inside the checkpoint region`);
+  if (m.checkpoint.offset < m.image.offset || ckEnd !== imageEnd)
+    bad(`checkpoint [${m.checkpoint.offset}, ${ckEnd}) is not the tail of the image [${m.image.offset}, ${imageEnd})`);
+  if (m.state.offset < m.checkpoint.offset || m.state.offset + STATE_BYTES > ckEnd)
+    bad(`state.offset ${m.state.offset} leaves no ${STATE_BYTES}-byte state record inside the checkpoint region`);
   if (m.arena.offset < ckEnd) bad(`arena.offset ${m.arena.offset} overlaps the checkpoint region (ends at ${ckEnd})`);
   if (arenaEnd > m.wasmMemoryBytes) bad(`the arena ends at ${arenaEnd}, past the ${m.wasmMemoryBytes}-byte linear memory`);
   const inArena = (what: string, offset: number, bytes: number): void => {
@@ -78,6 +83,9 @@ export function verifyModuleMemory(wasm: Uint8Array, m: Manifest, where: string)
   }
   const pages = m.wasmMemoryBytes / 65536;
   if (lim.initialPages !== pages || lim.maximumPages !== pages) {
-    throw new TinytrainError(`${where}: the module's memory is ${lim.initialPages} pages (maximum ${lim.maximumPages ?? 'none'}), the manifest says exactly ${pages}`, RECOMPILE_HINT);
+    throw new TinytrainError(
+      `${where}: the module's memory is ${lim.initialPages} pages (maximum ${lim.maximumPages ?? 'none'}), the manifest says exactly ${pages}`,
+      RECOMPILE_HINT,
+    );
   }
 }

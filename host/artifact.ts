@@ -21,8 +21,12 @@ const MANIFEST_MAX_BYTES = 64 * 1024 * 1024;
 
 export async function writeArtifact(dir: string, a: Artifact, extra: Record<string, string> = {}): Promise<void> {
   const files: Record<string, Uint8Array | string> = {
-    [a.manifest.files.wasmSimd]: a.wasmSimd, [a.manifest.files.wasmScalar]: a.wasmScalar, [a.manifest.files.wasmWasi]: a.wasmWasi,
-    [a.manifest.files.image]: a.image, [SOURCE_FILE]: a.source, ...extra,
+    [a.manifest.files.wasmSimd]: a.wasmSimd,
+    [a.manifest.files.wasmScalar]: a.wasmScalar,
+    [a.manifest.files.wasmWasi]: a.wasmWasi,
+    [a.manifest.files.image]: a.image,
+    [SOURCE_FILE]: a.source,
+    ...extra,
   };
   // Extra files (scheme.json) are listed too: a folder holds nothing the manifest does not vouch for.
   const integrity = { ...a.manifest.integrity };
@@ -109,7 +113,10 @@ function readOnce(dir: string): LoadedArtifact {
     const data = readListed(dir, name, want.bytes);
     const got = createHash('sha256').update(data).digest('hex');
     if (got !== want.sha256) {
-      throw new TinytrainError(`${join(dir, name)}: sha256 ${got.slice(0, 16)}… does not match manifest.json's ${want.sha256.slice(0, 16)}…: the file is damaged, or it and manifest.json come from different artifacts`, RECOMPILE_HINT);
+      throw new TinytrainError(
+        `${join(dir, name)}: sha256 ${got.slice(0, 16)}… does not match manifest.json's ${want.sha256.slice(0, 16)}…: the file is damaged, or it and manifest.json come from different artifacts`,
+        RECOMPILE_HINT,
+      );
     }
     bytes.set(name, data);
   }
@@ -117,7 +124,9 @@ function readOnce(dir: string): LoadedArtifact {
   for (const name of [f.wasmSimd, f.wasmScalar, f.wasmWasi]) verifyModuleMemory(bytes.get(name)!, manifest, join(dir, name));
   const source = Buffer.from(bytes.get(SOURCE_FILE)!).toString('utf8');
   return {
-    dir, manifest, image: bytes.get(f.image)!,
+    dir,
+    manifest,
+    image: bytes.get(f.image)!,
     wasm: (variant) => bytes.get(variant === 'simd' ? f.wasmSimd : variant === 'scalar' ? f.wasmScalar : variant === 'wasi' ? f.wasmWasi : f.wasm)!,
     source: () => source,
   };
@@ -144,7 +153,7 @@ function readListed(dir: string, name: string, bytes: number | undefined, missin
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new TinytrainError(`${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'check the file\'s permissions');
+    throw new TinytrainError(`${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, "check the file's permissions");
   }
 }
 

@@ -42,7 +42,9 @@ export function encodeCheckpoint(m: Manifest, payload: Uint8Array): Uint8Array {
 }
 
 export function decodeCheckpoint(m: Manifest, file: Uint8Array, source: string): Uint8Array {
-  const bad = (what: string): never => { throw new TinytrainError(`${source}: ${what}`, 'use a checkpoint saved from this artifact (tinytrain train DIR --save FILE)'); };
+  const bad = (what: string): never => {
+    throw new TinytrainError(`${source}: ${what}`, 'use a checkpoint saved from this artifact (tinytrain train DIR --save FILE)');
+  };
   if (file.length < HEADER || Buffer.from(file.subarray(0, 4)).toString('ascii') !== MAGIC) bad('not a tinytrain checkpoint');
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   if (dv.getUint32(4, true) !== VERSION) bad(`checkpoint version ${dv.getUint32(4, true)} is not supported`);

@@ -27,7 +27,11 @@ const EXPORTS = ['init', 'predict', 'trainStep', 'lastPrediction', 'stepsDone', 
 export class Runtime {
   private readonly inputLut: Int8Array;
 
-  private constructor(readonly manifest: Manifest, private readonly ex: RuntimeExports, private readonly image: Uint8Array) {
+  private constructor(
+    readonly manifest: Manifest,
+    private readonly ex: RuntimeExports,
+    private readonly image: Uint8Array,
+  ) {
     this.inputLut = inputLut(manifest);
   }
 
@@ -35,8 +39,7 @@ export class Runtime {
    * `instrumented`: another build of the same runtime source with extra `env` imports (the
    * profiling build of host/profile/); the plain modules import env.abort only.
    */
-  static async load(a: LoadedArtifact, variant?: 'simd' | 'scalar',
-    instrumented?: { wasm: Uint8Array; env: Record<string, (...args: number[]) => void> }): Promise<Runtime> {
+  static async load(a: LoadedArtifact, variant?: 'simd' | 'scalar', instrumented?: { wasm: Uint8Array; env: Record<string, (...args: number[]) => void> }): Promise<Runtime> {
     const memoryRef: { mem?: WebAssembly.Memory } = {};
     const imports = {
       env: {
@@ -60,15 +63,18 @@ export class Runtime {
     this.ex.init(seed >>> 0);
   }
 
-
-  bytes(): Uint8Array { return new Uint8Array(this.ex.memory.buffer); }
-  get memoryBytes(): number { return this.ex.memory.buffer.byteLength; }
+  bytes(): Uint8Array {
+    return new Uint8Array(this.ex.memory.buffer);
+  }
+  get memoryBytes(): number {
+    return this.ex.memory.buffer.byteLength;
+  }
 
   setInputPixels(pixels: Uint8Array): void {
     const port = this.manifest.inputs[0]!;
     const n = port.shape.reduce((a, b) => a * b, 1);
     if (pixels.length !== n) {
-      throw new TinytrainError(`input has ${pixels.length} values, the model takes ${n} (shape ${port.shape.join('x')})`, 'use a dataset with the model\'s input shape');
+      throw new TinytrainError(`input has ${pixels.length} values, the model takes ${n} (shape ${port.shape.join('x')})`, "use a dataset with the model's input shape");
     }
     const mem = new Int8Array(this.ex.memory.buffer, port.offset, n);
     for (let i = 0; i < n; i++) mem[i] = this.inputLut[pixels[i]!]!;
@@ -81,13 +87,25 @@ export class Runtime {
     return trapsAsErrors(this.manifest, () => this.ex.trainStep(label, lr));
   }
 
-  predict(): number { return trapsAsErrors(this.manifest, () => this.ex.predict()); }
-  lastPrediction(): number { return this.ex.lastPrediction(); }
-  stepsDone(): number { return this.ex.stepsDone() >>> 0; }
-  stepsSkipped(): number { return this.ex.stepsSkipped() >>> 0; }
+  predict(): number {
+    return trapsAsErrors(this.manifest, () => this.ex.predict());
+  }
+  lastPrediction(): number {
+    return this.ex.lastPrediction();
+  }
+  stepsDone(): number {
+    return this.ex.stepsDone() >>> 0;
+  }
+  stepsSkipped(): number {
+    return this.ex.stepsSkipped() >>> 0;
+  }
   /** Steps in which some parameter gradient was non-finite and that parameter was left unchanged. */
-  stepsNonFinite(): number { return this.ex.stepsNonFinite() >>> 0; }
-  heapBase(): number { return this.ex.heapBase() >>> 0; }
+  stepsNonFinite(): number {
+    return this.ex.stepsNonFinite() >>> 0;
+  }
+  heapBase(): number {
+    return this.ex.heapBase() >>> 0;
+  }
 
   logits(): Float32Array {
     const port = this.manifest.outputs[0]!;
@@ -146,7 +164,10 @@ async function instantiateChecked(wasm: Uint8Array, imports: WebAssembly.Imports
   const ex = instance.exports as Record<string, unknown>;
   const missing = EXPORTS.filter((k) => typeof ex[k] !== 'function');
   if (missing.length || !(ex.memory instanceof WebAssembly.Memory)) {
-    throw new TinytrainError(`${where} lacks the exports ${[...missing, ...(ex.memory instanceof WebAssembly.Memory ? [] : ['memory'])].join(', ')}`, 'recompile the artifact with this version of tinytrain');
+    throw new TinytrainError(
+      `${where} lacks the exports ${[...missing, ...(ex.memory instanceof WebAssembly.Memory ? [] : ['memory'])].join(', ')}`,
+      'recompile the artifact with this version of tinytrain',
+    );
   }
   const r = ex as unknown as RuntimeExports;
   if (r.memory.buffer.byteLength !== a.manifest.wasmMemoryBytes) {
@@ -154,7 +175,10 @@ async function instantiateChecked(wasm: Uint8Array, imports: WebAssembly.Imports
   }
   const id = BigInt.asUintN(64, BigInt(r.layoutId())).toString(16).padStart(16, '0');
   if (id !== a.manifest.layoutId) {
-    throw new TinytrainError(`${where} was generated for layout ${id}, manifest.json says ${a.manifest.layoutId}: the files belong to different artifacts`, 'recompile the artifact');
+    throw new TinytrainError(
+      `${where} was generated for layout ${id}, manifest.json says ${a.manifest.layoutId}: the files belong to different artifacts`,
+      'recompile the artifact',
+    );
   }
   return r;
 }
@@ -169,8 +193,10 @@ function trapsAsErrors<T>(m: Manifest, run: () => T): T {
     return run();
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError) {
-      throw new TinytrainError(`the runtime of model '${m.model}' trapped: ${e.message}`,
-        'recompile the artifact; if a freshly compiled artifact traps, it is a tinytrain bug: please report it with the model');
+      throw new TinytrainError(
+        `the runtime of model '${m.model}' trapped: ${e.message}`,
+        'recompile the artifact; if a freshly compiled artifact traps, it is a tinytrain bug: please report it with the model',
+      );
     }
     throw e;
   }

@@ -33,7 +33,10 @@ export function* sampleOrder(count: number, steps: number, seed: number): Genera
   const rng = new Rng(seed);
   let perm = rng.permutation(count);
   for (let s = 0, k = 0; s < steps; s++, k++) {
-    if (k === count) { perm = rng.permutation(count); k = 0; }
+    if (k === count) {
+      perm = rng.permutation(count);
+      k = 0;
+    }
     yield perm[k]!;
   }
 }
@@ -45,9 +48,17 @@ export function statsWindowStart(steps: number): number {
 
 function windowed(steps: number): { add(loss: number, ok: boolean, step: number): void; mean(): { loss: number; accuracy: number } } {
   const from = statsWindowStart(steps);
-  let loss = 0, ok = 0, n = 0;
+  let loss = 0,
+    ok = 0,
+    n = 0;
   return {
-    add(l, good, step) { if (step >= from) { loss += l; ok += good ? 1 : 0; n++; } },
+    add(l, good, step) {
+      if (step >= from) {
+        loss += l;
+        ok += good ? 1 : 0;
+        n++;
+      }
+    },
     mean: () => ({ loss: n ? loss / n : NaN, accuracy: n ? ok / n : NaN }),
   };
 }
@@ -55,15 +66,24 @@ function windowed(steps: number): { add(loss: number, ok: boolean, step: number)
 export function trainRuntime(rt: Runtime, ds: Dataset, o: TrainOptions): TrainSummary {
   const every = o.every ?? 100;
   const win = windowed(o.steps);
-  let pl = 0, pc = 0, pn = 0, s = 0;
+  let pl = 0,
+    pc = 0,
+    pn = 0,
+    s = 0;
   for (const i of sampleOrder(ds.count, o.steps, o.seed)) {
     rt.setInputPixels(imageAt(ds, i));
     const label = ds.labels[i]!;
     const loss = rt.trainStep(label, o.lr);
     const ok = rt.lastPrediction() === label;
     win.add(loss, ok, s);
-    pl += loss; pc += ok ? 1 : 0; pn++; s++;
-    if (o.onProgress && (s % every === 0 || s === o.steps)) { o.onProgress(s, pl / pn, pc / pn); pl = pc = pn = 0; }
+    pl += loss;
+    pc += ok ? 1 : 0;
+    pn++;
+    s++;
+    if (o.onProgress && (s % every === 0 || s === o.steps)) {
+      o.onProgress(s, pl / pn, pc / pn);
+      pl = pc = pn = 0;
+    }
   }
   return { steps: s, ...win.mean(), skipped: rt.stepsSkipped() };
 }
@@ -78,21 +98,33 @@ export function evaluateRuntime(rt: Runtime, ds: Dataset, onProgress?: (done: nu
   return ok / ds.count;
 }
 
-export interface FloatTrainOptions extends TrainOptions { momentum: number; trainable?: ReadonlySet<string> }
+export interface FloatTrainOptions extends TrainOptions {
+  momentum: number;
+  trainable?: ReadonlySet<string>;
+}
 
 export function trainFloat(g: Graph, params: ParamSet, ds: Dataset, o: FloatTrainOptions): TrainSummary {
   const tr = new FloatTrainer(g, params, o.trainable);
   const every = o.every ?? 100;
   const win = windowed(o.steps);
-  let pl = 0, pc = 0, pn = 0, s = 0;
+  let pl = 0,
+    pc = 0,
+    pn = 0,
+    s = 0;
   for (const i of sampleOrder(ds.count, o.steps, o.seed)) {
     const x = normaliseImage(imageAt(ds, i), g.inputRange);
     const label = ds.labels[i]!;
     const ok = tr.predict(x) === label;
     const loss = tr.step(x, label, { lr: o.lr, momentum: o.momentum });
     win.add(loss, ok, s);
-    pl += loss; pc += ok ? 1 : 0; pn++; s++;
-    if (o.onProgress && (s % every === 0 || s === o.steps)) { o.onProgress(s, pl / pn, pc / pn); pl = pc = pn = 0; }
+    pl += loss;
+    pc += ok ? 1 : 0;
+    pn++;
+    s++;
+    if (o.onProgress && (s % every === 0 || s === o.steps)) {
+      o.onProgress(s, pl / pn, pc / pn);
+      pl = pc = pn = 0;
+    }
   }
   return { steps: s, ...win.mean(), skipped: 0 };
 }

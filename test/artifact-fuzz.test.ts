@@ -20,10 +20,11 @@ import { caseCount } from './tiers.js';
 const reads: string[] = [];
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
-  const track = <F extends (...a: never[]) => unknown>(f: F): F => ((...a: Parameters<F>) => {
-    if (typeof a[0] === 'string') reads.push(a[0]);
-    return f(...a);
-  }) as F;
+  const track = <F extends (...a: never[]) => unknown>(f: F): F =>
+    ((...a: Parameters<F>) => {
+      if (typeof a[0] === 'string') reads.push(a[0]);
+      return f(...a);
+    }) as F;
   return { ...fs, default: fs, readFileSync: track(fs.readFileSync), openSync: track(fs.openSync) };
 });
 
@@ -49,7 +50,10 @@ const cache = new ArtifactCache();
 const work = fs.mkdtempSync(join(tmpdir(), 'tinytrain-afuzz-'));
 /** A file beside the artifact folders, named by hostile manifests: it must never be read. */
 const outsideFile = join(work, 'outside.bin');
-afterAll(() => { cache.dispose(); fs.rmSync(work, { recursive: true, force: true }); });
+afterAll(() => {
+  cache.dispose();
+  fs.rmSync(work, { recursive: true, force: true });
+});
 
 let original: Map<string, Buffer>;
 beforeAll(async () => {
@@ -67,8 +71,36 @@ function seal(m: Json): string {
 }
 
 const HOSTILE: unknown[] = [
-  0, -1, 1, 2 ** 31, 2 ** 32, 2 ** 53, 1e300, -1e300, 0.5, null, true, '', 'x', '../outside.bin', '/etc/passwd', 'image.bin',
-  'runtime.ts', '..', '.', 'a/b', 'C:\\x', '\u0000', 'x'.repeat(5000), [], [0], {}, { offset: 0 }, [1, 2, 3, 4, 5], 16, 65536,
+  0,
+  -1,
+  1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  1e300,
+  -1e300,
+  0.5,
+  null,
+  true,
+  '',
+  'x',
+  '../outside.bin',
+  '/etc/passwd',
+  'image.bin',
+  'runtime.ts',
+  '..',
+  '.',
+  'a/b',
+  'C:\\x',
+  '\u0000',
+  'x'.repeat(5000),
+  [],
+  [0],
+  {},
+  { offset: 0 },
+  [1, 2, 3, 4, 5],
+  16,
+  65536,
 ];
 
 /** All paths to values inside `v` (objects and arrays alike). */
@@ -104,7 +136,11 @@ function mutateBytes(b: Buffer, rng: Rng): Buffer {
 
 /** Names and contents of a folder, as one string (cheap to compare). */
 function folderDigest(dir: string): string {
-  return fs.readdirSync(dir).sort().map((f) => `${f}:${sha256(fs.readFileSync(join(dir, f)))}`).join(',');
+  return fs
+    .readdirSync(dir)
+    .sort()
+    .map((f) => `${f}:${sha256(fs.readFileSync(join(dir, f)))}`)
+    .join(',');
 }
 
 let caseNo = 0;

@@ -25,7 +25,10 @@ import { ArtifactCache, calibrationInputs, mnist, mnistCnn, type CachedArtifact 
 
 const cache = new ArtifactCache();
 const work = mkdtempSync(join(tmpdir(), 'tinytrain-verify-'));
-afterAll(() => { cache.dispose(); rmSync(work, { recursive: true, force: true }); });
+afterAll(() => {
+  cache.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
 
 let art: CachedArtifact;
 /** A different artifact of the same model (another scheme): its files must not pass for art's. */
@@ -63,7 +66,10 @@ function damagedCopy(damage: (dir: string) => void): string {
 
 /** What an engine does with the folder: it must throw a TinytrainError naming `file`. */
 async function expectRefused(engine: Engine, dir: string, file: RegExp): Promise<void> {
-  const err = await trainOnEngine(engine, dir, ds, { steps: 2, lr: 0.01, seed: 1 }).then(() => undefined, (e: unknown) => e);
+  const err = await trainOnEngine(engine, dir, ds, { steps: 2, lr: 0.01, seed: 1 }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err, `${engine} accepted ${dir}`).toBeInstanceOf(TinytrainError);
   expect((err as TinytrainError).message, engine).toMatch(file);
 }
@@ -72,9 +78,16 @@ const FILES = ['manifest.json', 'runtime-simd.wasm', 'runtime-scalar.wasm', 'run
 const DAMAGES: Record<string, (path: string, otherPath: string) => void> = {
   missing: (p) => unlinkSync(p),
   truncated: (p) => writeFileSync(p, readFileSync(p).subarray(0, readFileSync(p).length >> 1)),
-  'one byte changed': (p) => { const b = readFileSync(p); b[b.length >> 1] ^= 0x20; writeFileSync(p, b); },
+  'one byte changed': (p) => {
+    const b = readFileSync(p);
+    b[b.length >> 1] ^= 0x20;
+    writeFileSync(p, b);
+  },
   'from another artifact': (p, o) => writeFileSync(p, readFileSync(o)),
-  'a symlink out of the folder': (p, o) => { unlinkSync(p); symlinkSync(o, p); },
+  'a symlink out of the folder': (p, o) => {
+    unlinkSync(p);
+    symlinkSync(o, p);
+  },
 };
 
 describe('a damaged artifact file is refused by every engine, naming the file', () => {
@@ -167,7 +180,9 @@ describe('a reader never sees half of one artifact and half of another', () => {
     `;
     const writer = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    writer.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    writer.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
     const exited = new Promise<number>((res) => writer.on('close', (code) => res(code ?? -1)));
     const seen = new Map<string, number>();
     const until = Date.now() + 3500;

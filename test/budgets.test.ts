@@ -17,7 +17,10 @@ const withFlash = (flashBytes: number): Target => ({ ...stm32, name: 'tiny-flash
 
 async function compileError(opts: CompileOptions): Promise<{ err: unknown; stages: string[] }> {
   const stages: string[] = [];
-  const err = await compile(mnistCnn(), { ...opts, onStage: (s) => stages.push(s) }).then(() => undefined, (e: unknown) => e);
+  const err = await compile(mnistCnn(), { ...opts, onStage: (s) => stages.push(s) }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   return { err, stages };
 }
 
@@ -57,7 +60,9 @@ describe('--budget above the target', () => {
     const model = join(__dirname, '..', 'examples', 'mnist-cnn.json');
     const out = join(tmpdir(), `tinytrain-budget-${process.pid}`);
     const run = (...extra: string[]): { status: number | null; stderr: string } =>
-      spawnSync(process.execPath, [bin, 'compile', model, '--target', 'stm32f746', '--calibrate', 'random', '--out', out, '--budget', '1MB', ...extra, '--json'], { encoding: 'utf8' });
+      spawnSync(process.execPath, [bin, 'compile', model, '--target', 'stm32f746', '--calibrate', 'random', '--out', out, '--budget', '1MB', ...extra, '--json'], {
+        encoding: 'utf8',
+      });
     const r = run();
     expect(r.status).toBe(1);
     expect(existsSync(out)).toBe(false);

@@ -27,8 +27,7 @@ const model = join(work, 'pretrained.json');
 const art = join(work, 'art');
 
 beforeAll(() => {
-  const pre = run('pretrain', join(__dirname, '..', 'examples', 'mnist-cnn.json'), '--data', 'mnist', '--classes', '0-4',
-    '--steps', '300', '--out', model, '--json');
+  const pre = run('pretrain', join(__dirname, '..', 'examples', 'mnist-cnn.json'), '--data', 'mnist', '--classes', '0-4', '--steps', '300', '--out', model, '--json');
   expect(pre.code, pre.stderr).toBe(0);
   const c = run('compile', model, '--target', 'stm32f746', '--out', art, '--json');
   expect(c.code, c.stderr).toBe(0);
@@ -69,7 +68,8 @@ describe('tinytrain CLI', () => {
     const jb = JSON.parse(b.stdout);
     for (const k of ['steps', 'loss', 'accuracy']) expect(ja).toHaveProperty(k);
     expect(ja.steps).toBe(150);
-    delete ja.checkpoint; delete jb.checkpoint; // the only field that differs: the file name
+    delete ja.checkpoint;
+    delete jb.checkpoint; // the only field that differs: the file name
     expect(jb).toEqual(ja);
     expect(Buffer.compare(readFileSync(join(work, 'a.ck')), readFileSync(join(work, 'b.ck')))).toBe(0);
     // and the checkpoint is what eval then measures
@@ -79,14 +79,32 @@ describe('tinytrain CLI', () => {
   });
 
   it('train --engine wasmtime / arm64 / cortex-m behaves like the embedded engine: same JSON, same checkpoint', { tags: [SYSTEM_TOOLS] }, () => {
-    const args = (engine: string, save: string): string[] => ['train', art, '--data', 'mnist', '--classes', '5-9', '--limit', '100', '--steps', '40',
-      '--seed', '5', '--engine', engine, '--save', save, '--json'];
+    const args = (engine: string, save: string): string[] => [
+      'train',
+      art,
+      '--data',
+      'mnist',
+      '--classes',
+      '5-9',
+      '--limit',
+      '100',
+      '--steps',
+      '40',
+      '--seed',
+      '5',
+      '--engine',
+      engine,
+      '--save',
+      save,
+      '--json',
+    ];
     const outputs = ['node', 'wasmtime', 'arm64', 'cortex-m'].map((engine) => {
       const r = run(...args(engine, join(work, `${engine}.ck`)));
       expect(r.code, `${engine}: ${r.stderr}`).toBe(0);
       const j = JSON.parse(r.stdout);
       expect(j.engine).toBe(engine);
-      delete j.engine; delete j.checkpoint;
+      delete j.engine;
+      delete j.checkpoint;
       return { j, ck: readFileSync(join(work, `${engine}.ck`)) };
     });
     for (const o of outputs.slice(1)) {
@@ -125,7 +143,7 @@ describe('tinytrain CLI', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('firmware builds an ELF for the artifact\'s MCU and reports sizes against the target', { tags: [SYSTEM_TOOLS] }, () => {
+  it("firmware builds an ELF for the artifact's MCU and reports sizes against the target", { tags: [SYSTEM_TOOLS] }, () => {
     const elf = join(work, 'fw.elf');
     const r = run('firmware', art, '--out', elf, '--json');
     expect(r.code, r.stderr).toBe(0);

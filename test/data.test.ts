@@ -5,14 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { TinytrainError } from '../compiler/errors.js';
 import { parseIdx, readIdx } from '../host/data/idx.js';
-import {
-  filterClasses,
-  imageAt,
-  loadDataset,
-  parseClassList,
-  takeFirst,
-  type Dataset,
-} from '../host/data/dataset.js';
+import { filterClasses, imageAt, loadDataset, parseClassList, takeFirst, type Dataset } from '../host/data/dataset.js';
 
 /** Builds IDX bytes: u8 type, big-endian dims, then `data`. */
 function idxBytes(dims: number[], data: Uint8Array, typeByte = 0x08): Uint8Array {

@@ -41,12 +41,17 @@ beforeAll(async () => {
   const spec = mnistCnn();
   // Momentum so the checkpoint carries optimizer state that a resume must restore.
   art = await cache.get('mnist-cnn-engines', spec, {
-    target: getTarget('stm32f746'), scheme: fullScheme(buildGraph(spec)), momentum: 0.9, calibration: calibrationInputs(50),
+    target: getTarget('stm32f746'),
+    scheme: fullScheme(buildGraph(spec)),
+    momentum: 0.9,
+    calibration: calibrationInputs(50),
   });
   ds = takeFirst(mnist('train'), SAMPLES);
 });
 
-afterAll(() => { if (timings.length) console.log(`engine timings (${STEPS} steps):\n  ${timings.join('\n  ')}`); });
+afterAll(() => {
+  if (timings.length) console.log(`engine timings (${STEPS} steps):\n  ${timings.join('\n  ')}`);
+});
 
 /** Runs one engine; a TinytrainError (missing tool) fails with its install hint in the message. */
 async function train(engine: Engine, o: JobOptions): Promise<EngineResult> {
@@ -142,8 +147,13 @@ describe('cross-engine training', () => {
     for (const engine of ENGINES.filter((e) => e !== 'node')) {
       const r = await train(engine, o);
       expect(Buffer.from(r.checkpoint).equals(Buffer.from(ref.checkpoint)), `${engine} checkpoint differs from node's`).toBe(true);
-      expect({ engine, steps: r.steps, loss: r.loss, accuracy: r.accuracy, skipped: r.skipped })
-        .toEqual({ engine, steps: ref.steps, loss: ref.loss, accuracy: ref.accuracy, skipped: ref.skipped });
+      expect({ engine, steps: r.steps, loss: r.loss, accuracy: r.accuracy, skipped: r.skipped }).toEqual({
+        engine,
+        steps: ref.steps,
+        loss: ref.loss,
+        accuracy: ref.accuracy,
+        skipped: ref.skipped,
+      });
     }
   });
 
@@ -167,12 +177,22 @@ describe('missing engine tools', () => {
   const withEnv = async (vars: Record<string, string>, fn: () => Promise<unknown>): Promise<unknown> => {
     const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
     Object.assign(process.env, vars);
-    try { return await fn(); } finally {
-      for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+    try {
+      return await fn();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
   };
   const expectMissing = async (engine: Engine, vars: Record<string, string>, what: RegExp): Promise<void> => {
-    const err = await withEnv(vars, () => trainOnEngine(engine, art.dir, ds, { steps: 2, lr: LR, seed: SEED }).then(() => null, (e: unknown) => e));
+    const err = await withEnv(vars, () =>
+      trainOnEngine(engine, art.dir, ds, { steps: 2, lr: LR, seed: SEED }).then(
+        () => null,
+        (e: unknown) => e,
+      ),
+    );
     expect(err).toBeInstanceOf(TinytrainError);
     const e = err as TinytrainError;
     expect(e.message).toMatch(what);
@@ -180,6 +200,8 @@ describe('missing engine tools', () => {
   };
 
   it('names a missing python for wasmtime', () => expectMissing('wasmtime', { TINYTRAIN_PYTHON: '/nonexistent/python3' }, /Python 3 \(\/nonexistent\/python3\) was not found/));
-  it('names a missing qemu-aarch64 for arm64', () => expectMissing('arm64', { TINYTRAIN_QEMU_AARCH64: '/nonexistent/qemu-aarch64' }, /qemu-aarch64 \(\/nonexistent\/qemu-aarch64\) was not found/));
-  it('names a missing arm64 node sysroot', () => expectMissing('arm64', { TINYTRAIN_ARM64_SYSROOT: '/nonexistent/sysroot' }, /arm64 node is not unpacked at \/nonexistent\/sysroot/));
+  it('names a missing qemu-aarch64 for arm64', () =>
+    expectMissing('arm64', { TINYTRAIN_QEMU_AARCH64: '/nonexistent/qemu-aarch64' }, /qemu-aarch64 \(\/nonexistent\/qemu-aarch64\) was not found/));
+  it('names a missing arm64 node sysroot', () =>
+    expectMissing('arm64', { TINYTRAIN_ARM64_SYSROOT: '/nonexistent/sysroot' }, /arm64 node is not unpacked at \/nonexistent\/sysroot/));
 });

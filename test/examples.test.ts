@@ -25,7 +25,8 @@ const ANCHOR_99KB = { n_bias_update: 25, manual_weight_idx: [27, 30, 33, 36, 39,
  * write that happens to store the canary value is still seen.
  */
 async function highWaterMark(rt: Runtime, m: Manifest, steps: number, pixels: () => Uint8Array): Promise<{ highest: number; outside: number }> {
-  const start = m.arena.offset, end = m.arena.offset + m.arena.bytes;
+  const start = m.arena.offset,
+    end = m.arena.offset + m.arena.bytes;
   const written = new Uint8Array(rt.memoryBytes - start);
   let outside = 0;
   for (const canary of [0xa5, 0x5a]) {
@@ -42,7 +43,11 @@ async function highWaterMark(rt: Runtime, m: Manifest, steps: number, pixels: ()
     for (let i = end; i < after.length; i++) if (after[i] !== above[i - end]) outside++;
   }
   let highest = -1;
-  for (let i = written.length - 1; i >= 0; i--) if (written[i]) { highest = start + i; break; }
+  for (let i = written.length - 1; i >= 0; i--)
+    if (written[i]) {
+      highest = start + i;
+      break;
+    }
   return { highest, outside };
 }
 
@@ -61,7 +66,7 @@ describe('example models', () => {
     expect(rt.memoryBytes).toBe(m.wasmMemoryBytes);
   });
 
-  it('mbv2-w0.35-128 with the anchor\'s 99kb scheme fits stm32f746 and touches exactly its arena', async () => {
+  it("mbv2-w0.35-128 with the anchor's 99kb scheme fits stm32f746 and touches exactly its arena", async () => {
     const spec = example('mbv2-w0.35-128.json');
     const graph = buildGraph(spec);
     const scheme = schemeFromJson(graph, ANCHOR_99KB, '99kb');
@@ -72,8 +77,7 @@ describe('example models', () => {
     expect(m.memory.sramPeakBytes).toBeLessThan(256 * 1024);
     expect(m.memory.flashBytes).toBeLessThan(target.flashBytes);
     // What the scheme says reaches the artifact: 8 weight-trained layers, 25 bias-trained.
-    expect(m.scheme.layers.filter((l) => l.channels > 0).map((l) => l.name)).toEqual(
-      [9, 10, 11, 12, 13, 14, 15, 16].map((b) => `b${b}_expand`));
+    expect(m.scheme.layers.filter((l) => l.channels > 0).map((l) => l.name)).toEqual([9, 10, 11, 12, 13, 14, 15, 16].map((b) => `b${b}_expand`));
     expect(m.scheme.layers.filter((l) => l.bias)).toHaveLength(25);
     const rt = await Runtime.load(loaded);
     let k = 7;

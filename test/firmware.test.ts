@@ -43,7 +43,9 @@ const ANCHOR_99KB = { n_bias_update: 25, manual_weight_idx: [27, 30, 33, 36, 39,
 const cache = new ArtifactCache();
 afterAll(() => cache.dispose());
 const notes: string[] = [];
-afterAll(() => { if (notes.length) console.log(`firmware:\n  ${notes.join('\n  ')}`); });
+afterAll(() => {
+  if (notes.length) console.log(`firmware:\n  ${notes.join('\n  ')}`);
+});
 
 /** A TinytrainError (e.g. a missing tool) fails the test with its hint in the message. */
 async function plain<T>(p: Promise<T>): Promise<T> {
@@ -88,8 +90,7 @@ let fineTune: Dataset;
 
 beforeAll(async () => {
   const t0 = performance.now();
-  const pre = pretrain(mnistCnn() as ModelSpec, takeFirst(filterClasses(mnist('train'), [0, 1, 2, 3, 4]), 2000),
-    { steps: 500, lr: 0.01, momentum: 0, seed: 1 });
+  const pre = pretrain(mnistCnn() as ModelSpec, takeFirst(filterClasses(mnist('train'), [0, 1, 2, 3, 4]), 2000), { steps: 500, lr: 0.01, momentum: 0, seed: 1 });
   mnistArt = (await cache.get('mnist-cnn-pretrained-0-4', pre.spec, { target: STM32 })).loaded;
   fineTune = takeFirst(filterClasses(mnist('train'), [5, 6, 7, 8, 9]), 600);
   notes.push(`mnist-cnn pretrain + compile: ${(performance.now() - t0).toFixed(0)} ms`);
@@ -111,10 +112,11 @@ describe('mnist-cnn on stm32f746 (QEMU mps2-an500)', () => {
     expect(fw.loss).toBe(ref.summary.loss);
     expect(fw.accuracy).toBe(ref.summary.accuracy);
     expect(fw.skipped).toBe(ref.summary.skipped);
-    expect(same(fw.checkpoint, ref.checkpoint), 'firmware checkpoint differs from Node\'s').toBe(true);
+    expect(same(fw.checkpoint, ref.checkpoint), "firmware checkpoint differs from Node's").toBe(true);
 
     const q = STEPS / 4;
-    const first = mean(fw.losses.slice(0, q)), last = mean(fw.losses.slice(-q));
+    const first = mean(fw.losses.slice(0, q)),
+      last = mean(fw.losses.slice(-q));
     notes.push(`mnist-cnn fine-tune on 5-9: mean loss first quarter ${first.toFixed(3)}, last quarter ${last.toFixed(3)}`);
     expect(last).toBeLessThan(first * 0.8);
   });
@@ -124,12 +126,13 @@ describe('mnist-cnn on stm32f746 (QEMU mps2-an500)', () => {
     const fw = await plain(trainOnCortexM(mnistArt.dir, nrf, fineTune, { steps: 20, lr: LR, seed: SEED }));
     const ref = await nodeTrain(mnistArt, fineTune, { steps: 20, lr: LR, seed: SEED });
     expect(fw.losses).toEqual(ref.losses);
-    expect(same(fw.checkpoint, ref.checkpoint), 'Cortex-M4 checkpoint differs from Node\'s').toBe(true);
+    expect(same(fw.checkpoint, ref.checkpoint), "Cortex-M4 checkpoint differs from Node's").toBe(true);
   });
 
   it('traps a store into the frozen (Flash) region instead of performing it', async () => {
-    const run = await plain(runFirmwareJob(mnistArt, STM32, fineTune,
-      { steps: 0, lr: LR, seed: SEED, resume: false, flash: erasedFlash(mnistArt.manifest), probeFrozenStore: true }));
+    const run = await plain(
+      runFirmwareJob(mnistArt, STM32, fineTune, { steps: 0, lr: LR, seed: SEED, resume: false, flash: erasedFlash(mnistArt.manifest), probeFrozenStore: true }),
+    );
     expect(run.code).toBe(3);
     expect(run.stdout).toContain('store of 4 B at 0x00000010: the frozen weights are read-only Flash');
   });
@@ -139,8 +142,7 @@ describe('mnist-cnn on stm32f746 (QEMU mps2-an500)', () => {
 // Checkpoint slots in (emulated) Flash
 
 describe('checkpoint slots in Flash', () => {
-  const job = (flash: Uint8Array, extra: Partial<FirmwareJob> = {}): FirmwareJob =>
-    ({ steps: 8, lr: LR, seed: SEED, resume: true, flash, ...extra });
+  const job = (flash: Uint8Array, extra: Partial<FirmwareJob> = {}): FirmwareJob => ({ steps: 8, lr: LR, seed: SEED, resume: true, flash, ...extra });
 
   it('an interrupted save leaves the previous checkpoint loadable, and the torn slot is rejected', async () => {
     const m = mnistArt.manifest;
@@ -238,11 +240,12 @@ describe('mbv2-w0.35-128 (99kb scheme) on stm32f746', () => {
     notes.push(`mbv2 ${MBV2_STEPS} steps in QEMU ${(performance.now() - t1).toFixed(0)} ms`);
     const ref = await nodeTrain(a, ds, { steps: MBV2_STEPS, lr: 0.01, seed: SEED });
     expect(fw.losses).toEqual(ref.losses);
-    expect(same(fw.checkpoint, ref.checkpoint), 'mbv2 firmware checkpoint differs from Node\'s').toBe(true);
+    expect(same(fw.checkpoint, ref.checkpoint), "mbv2 firmware checkpoint differs from Node's").toBe(true);
     // It really trains on the MCU: the mean loss of the last quarter is far below the first's.
     const q = MBV2_STEPS / 4;
     const mean = (xs: number[]): number => xs.reduce((x, y) => x + y, 0) / xs.length;
-    const first = mean(fw.losses.slice(0, q)), last = mean(fw.losses.slice(-q));
+    const first = mean(fw.losses.slice(0, q)),
+      last = mean(fw.losses.slice(-q));
     notes.push(`mbv2 in QEMU: mean loss first quarter ${first.toFixed(3)}, last quarter ${last.toFixed(3)}`);
     expect(last).toBeLessThan(first / 2);
   });
@@ -266,7 +269,10 @@ describe('firmware errors', () => {
     const tiny: Target = { ...STM32, name: 'tiny-m7', sramBytes: 64 * 1024 };
     const over = fits.sramUsedBytes - tiny.sramBytes;
     expect(over).toBeGreaterThan(0);
-    const err = await buildFirmware(mnistArt.dir, tiny, join(mnistArt.dir, 'tiny.elf')).then(() => undefined, (e: unknown) => e);
+    const err = await buildFirmware(mnistArt.dir, tiny, join(mnistArt.dir, 'tiny.elf')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TinytrainError);
     const msg = (err as TinytrainError).message;
     expect(msg).toContain(`of SRAM but tiny-m7 has 65536 B (64.0 KiB): ${over} B over`);
@@ -278,7 +284,10 @@ describe('firmware errors', () => {
     const saved = process.env.TINYTRAIN_QEMU_SYSTEM_ARM;
     process.env.TINYTRAIN_QEMU_SYSTEM_ARM = '/nonexistent/qemu-system-arm';
     try {
-      const err = await trainOnCortexM(mnistArt.dir, STM32, fineTune, { steps: 1, lr: LR, seed: SEED }).then(() => undefined, (e: unknown) => e);
+      const err = await trainOnCortexM(mnistArt.dir, STM32, fineTune, { steps: 1, lr: LR, seed: SEED }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(TinytrainError);
       expect((err as TinytrainError).message).toContain(FIRMWARE_SETUP_COMMAND);
     } finally {

@@ -58,15 +58,7 @@ const HOSTILE_VALID = [
   'é名前😀',
   'x'.repeat(256),
 ];
-const HOSTILE_INVALID = [
-  'a\nexport function evil(): i32 { return 1; }\n//',
-  '}\r\nunreachable();',
-  'nul\u0000byte',
-  '\u202eevil',
-  'tab\tname',
-  'x'.repeat(257),
-  '',
-];
+const HOSTILE_INVALID = ['a\nexport function evil(): i32 { return 1; }\n//', '}\r\nunreachable();', 'nul\u0000byte', '\u202eevil', 'tab\tname', 'x'.repeat(257), ''];
 /** Plain words that are also words of the generated code, and a label of another node. */
 const ODD_BUT_PLAIN = ['forward', 'state', 'init', 'constructor', 'toString', 'n3_conv2d', 'stream0', '16'];
 const NAMES = [...HOSTILE_VALID, ...HOSTILE_INVALID, ...ODD_BUT_PLAIN, '__proto__', 'input'];
@@ -78,10 +70,63 @@ function deep(depth: number): unknown {
 }
 
 const VALUES: unknown[] = [
-  0, -1, 1, 2, 3, 7, 1.5, -0.5, 64, 65, 255, 4096, 4097, 2 ** 20, 2 ** 31, 2 ** 53, 1e30, 1e31, 1e308, -1e308, 5e-324,
-  'NaN', 'Infinity', '-Infinity', '1', 'same', 'valid', 'depthwise', 'relu', 'relu6', 'none', 'conv2d', 'dense', 'add', 'flatten',
-  null, true, false, [], {}, [1], [1, 2], [2, 1], [1, 2, 3], ['input'], ['input', 'input'], { bias: true }, deep(50), deep(500),
-  'AAAA', 'AAAAAAAAAAA=', '////', '!!!!', 'tinytrain-model@1', 0.125, 0.3, 1 / 3,
+  0,
+  -1,
+  1,
+  2,
+  3,
+  7,
+  1.5,
+  -0.5,
+  64,
+  65,
+  255,
+  4096,
+  4097,
+  2 ** 20,
+  2 ** 31,
+  2 ** 53,
+  1e30,
+  1e31,
+  1e308,
+  -1e308,
+  5e-324,
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1',
+  'same',
+  'valid',
+  'depthwise',
+  'relu',
+  'relu6',
+  'none',
+  'conv2d',
+  'dense',
+  'add',
+  'flatten',
+  null,
+  true,
+  false,
+  [],
+  {},
+  [1],
+  [1, 2],
+  [2, 1],
+  [1, 2, 3],
+  ['input'],
+  ['input', 'input'],
+  { bias: true },
+  deep(50),
+  deep(500),
+  'AAAA',
+  'AAAAAAAAAAA=',
+  '////',
+  '!!!!',
+  'tinytrain-model@1',
+  0.125,
+  0.3,
+  1 / 3,
   ...NAMES,
 ];
 
@@ -89,9 +134,15 @@ type Json = unknown;
 
 class Mutator {
   constructor(private readonly rng: Rng) {}
-  int(n: number): number { return this.rng.nextU32() % n; }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
-  chance(p: number): boolean { return this.rng.uniform() < p; }
+  int(n: number): number {
+    return this.rng.nextU32() % n;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.rng.uniform() < p;
+  }
 
   /** Every container in the document, with the keys or indices it holds. */
   private containers(v: Json, out: Array<Record<string, Json> | Json[]> = [], depth = 0): Array<Record<string, Json> | Json[]> {
@@ -114,9 +165,12 @@ class Mutator {
       // Values are copied: a later mutation must not edit (or tie a cycle through) VALUES itself.
       if (op <= 3) obj[key] = structuredClone(this.pick(VALUES));
       else if (op === 4) delete obj[key];
-      else if (op === 5 && !Array.isArray(c)) obj[this.pick(['kernal', 'extra', 'bias', 'name', 'weight_select_criteria', 'groups', '__proto__'])] = structuredClone(this.pick(VALUES));
-      else if (op === 6 && !Array.isArray(c) && keys.length) { obj[`${key}_`] = obj[key]; delete obj[key]; }
-      else if (op === 7 && Array.isArray(c) && c.length) c.splice(this.int(c.length + 1), 0, structuredClone(c[this.int(c.length)]));
+      else if (op === 5 && !Array.isArray(c))
+        obj[this.pick(['kernal', 'extra', 'bias', 'name', 'weight_select_criteria', 'groups', '__proto__'])] = structuredClone(this.pick(VALUES));
+      else if (op === 6 && !Array.isArray(c) && keys.length) {
+        obj[`${key}_`] = obj[key];
+        delete obj[key];
+      } else if (op === 7 && Array.isArray(c) && c.length) c.splice(this.int(c.length + 1), 0, structuredClone(c[this.int(c.length)]));
       else if (op === 8 && Array.isArray(c) && c.length) c.splice(this.int(c.length), 1);
       else {
         // Rename a layer (or a by-name key) to a hostile name, keeping references consistent half the time.
@@ -161,7 +215,10 @@ function renameEverywhere(d: Json, from: string, to: string): void {
     for (const k of Object.keys(o)) {
       if (o[k] === from) o[k] = to;
       else walk(o[k], depth + 1);
-      if (k === from && !Array.isArray(v)) { o[to] = o[k]; delete o[k]; }
+      if (k === from && !Array.isArray(v)) {
+        o[to] = o[k];
+        delete o[k];
+      }
     }
   };
   walk(d, 0);
@@ -170,8 +227,14 @@ function renameEverywhere(d: Json, from: string, to: string): void {
 /** Names a spec supplies: the model's, every layer's, and every by-name key. */
 function suppliedNames(spec: ModelSpec): string[] {
   const keys = (r: object | undefined): string[] => (r ? Object.keys(r) : []);
-  return [spec.name, ...spec.layers.flatMap((l) => [l.name ?? '', ...(l.inputs ?? [])]),
-    ...keys(spec.params), ...keys(spec.calibration), ...keys(spec.quantization?.tensors), ...keys(spec.quantization?.weights)].filter(Boolean);
+  return [
+    spec.name,
+    ...spec.layers.flatMap((l) => [l.name ?? '', ...(l.inputs ?? [])]),
+    ...keys(spec.params),
+    ...keys(spec.calibration),
+    ...keys(spec.quantization?.tensors),
+    ...keys(spec.quantization?.weights),
+  ].filter(Boolean);
 }
 
 /** Stricter than the emitter's own check, for the names this file injects. */
@@ -217,8 +280,7 @@ describe('model JSON fuzz', () => {
   it(`${MODEL_CASES} mutated and truncated model files load or fail with a TinytrainError; no name reaches the source`, () => {
     const rng = new Rng(11);
     const m = new Mutator(rng);
-    const seeds: Json[] = [exampleJson('examples/mnist-cnn.json'), exampleJson('examples/study-cnn.json'),
-      ...Array.from({ length: 12 }, (_, i) => randomSpec(100 + i))];
+    const seeds: Json[] = [exampleJson('examples/mnist-cnn.json'), exampleJson('examples/study-cnn.json'), ...Array.from({ length: 12 }, (_, i) => randomSpec(100 + i))];
     const file = join(work, 'model.json');
     const counts = { ok: 0, refused: 0, emitted: 0 };
     for (let i = 0; i < MODEL_CASES; i++) {
@@ -242,14 +304,32 @@ describe('model JSON fuzz', () => {
   it('the TS API takes the same checks (non-JSON values: NaN, Infinity, functions, cycles)', () => {
     const base = mnistCnn();
     const bad: Array<(s: Record<string, Json>) => void> = [
-      (s) => { (s.layers as Array<Record<string, Json>>)[0]!.kernel = NaN; },
-      (s) => { (s.layers as Array<Record<string, Json>>)[0]!.filters = Infinity; },
-      (s) => { s.inputRange = [0, NaN]; },
-      (s) => { s.calibration = { input: [0, Infinity] }; },
-      (s) => { s.seed = () => 1; },
-      (s) => { const cyc: Record<string, Json> = {}; cyc.self = cyc; s.notes = cyc; },
-      (s) => { s.quantization = { tensors: { input: { scale: 0, zeroPoint: 0 } } }; },
-      (s) => { s.quantization = { tensors: { input: { scale: 1, zeroPoint: 200 } } }; },
+      (s) => {
+        (s.layers as Array<Record<string, Json>>)[0]!.kernel = NaN;
+      },
+      (s) => {
+        (s.layers as Array<Record<string, Json>>)[0]!.filters = Infinity;
+      },
+      (s) => {
+        s.inputRange = [0, NaN];
+      },
+      (s) => {
+        s.calibration = { input: [0, Infinity] };
+      },
+      (s) => {
+        s.seed = () => 1;
+      },
+      (s) => {
+        const cyc: Record<string, Json> = {};
+        cyc.self = cyc;
+        s.notes = cyc;
+      },
+      (s) => {
+        s.quantization = { tensors: { input: { scale: 0, zeroPoint: 0 } } };
+      },
+      (s) => {
+        s.quantization = { tensors: { input: { scale: 1, zeroPoint: 200 } } };
+      },
     ];
     for (const [k, f] of bad.entries()) {
       const s = structuredClone(base) as unknown as Record<string, Json>;
@@ -281,15 +361,28 @@ describe('scheme JSON fuzz', () => {
     const counts = { ok: 0, refused: 0 };
     for (let i = 0; i < SCHEME_CASES; i++) {
       const p = pairs[i % pairs.length]!;
-      const text = m.damage(JSON.stringify(m.mutate(p.doc, p.graph.nodes.filter(hasParams).map((n) => n.name))));
+      const text = m.damage(
+        JSON.stringify(
+          m.mutate(
+            p.doc,
+            p.graph.nodes.filter(hasParams).map((n) => n.name),
+          ),
+        ),
+      );
       writeFileSync(file, text);
-      counts[expectCleanOutcome(`scheme case ${i}`, () => {
-        const scheme = parseScheme(p.graph, file);
-        for (const name of scheme.layers.keys()) expect(p.graph.nodes.some((n) => n.name === name)).toBe(true);
-        for (const t of scheme.layers.values()) expect([0, 0.125, 0.25, 0.5, 1]).toContain(t.weightRatio);
-        // Small models go on to code generation with the scheme (mbv2 plans too slowly for thousands).
-        if (p.spec && i % 5 === 0) expectNoHostileName(emitFor(p.spec, () => scheme, rng), [scheme.name]);
-      })]++;
+      counts[
+        expectCleanOutcome(`scheme case ${i}`, () => {
+          const scheme = parseScheme(p.graph, file);
+          for (const name of scheme.layers.keys()) expect(p.graph.nodes.some((n) => n.name === name)).toBe(true);
+          for (const t of scheme.layers.values()) expect([0, 0.125, 0.25, 0.5, 1]).toContain(t.weightRatio);
+          // Small models go on to code generation with the scheme (mbv2 plans too slowly for thousands).
+          if (p.spec && i % 5 === 0)
+            expectNoHostileName(
+              emitFor(p.spec, () => scheme, rng),
+              [scheme.name],
+            );
+        })
+      ]++;
     }
     console.log(`scheme fuzz: ${JSON.stringify(counts)}`);
     expect(counts.ok).toBeGreaterThan(SCHEME_CASES * 0.08);
@@ -321,13 +414,21 @@ describe('hostile names through asc', () => {
       expect(exports.filter((e) => /evil/.test(e))).toEqual([]);
     }
     // The exports the runtime is documented to have, and nothing else a name could add.
-    const exports = WebAssembly.Module.exports(new WebAssembly.Module(hostile.wasmScalar as Uint8Array<ArrayBuffer>)).map((e) => e.name).sort();
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(hostile.wasmScalar as Uint8Array<ArrayBuffer>))
+      .map((e) => e.name)
+      .sort();
     expect(exports).toEqual(expect.arrayContaining(['heapBase', 'init', 'lastPrediction', 'memory', 'predict', 'stepsDone', 'stepsNonFinite', 'stepsSkipped', 'trainStep']));
     // The user's names are in the manifest, where they belong.
     expect(hostile.manifest.model).toBe(hostileMnist().name);
     expect(hostile.manifest.nodes.map((n) => n.name)).toEqual(hostileMnist().layers.map((l) => l.name));
     // A training step runs (a pasted `unreachable();` would trap here).
-    const mod = await WebAssembly.instantiate(new WebAssembly.Module(hostile.wasmScalar as Uint8Array<ArrayBuffer>), { env: { abort: () => { throw new Error('abort'); } } });
+    const mod = await WebAssembly.instantiate(new WebAssembly.Module(hostile.wasmScalar as Uint8Array<ArrayBuffer>), {
+      env: {
+        abort: () => {
+          throw new Error('abort');
+        },
+      },
+    });
     const ex = mod.exports as { memory: WebAssembly.Memory; init(seed: number): void; trainStep(label: number, lr: number): number };
     new Uint8Array(ex.memory.buffer).set(hostile.image, hostile.manifest.image.offset);
     ex.init(1);

@@ -40,27 +40,153 @@ function edited(edit: (s: ModelSpec & Record<string, unknown>) => void): ModelSp
 
 describe('model schema', () => {
   it.each<[string, (s: ModelSpec & Record<string, unknown>) => void, RegExp]>([
-    ['negative kernel', (s) => { (s.layers[0] as { kernel: number }).kernel = -1; }, /layers\[0\]\.kernel \(layer "stem"\): expected a positive integer <= 64, got -1/],
-    ['kernel over the limit', (s) => { (s.layers[0] as { kernel: number }).kernel = 65; }, /layers\[0\]\.kernel \(layer "stem"\): .*got 65/],
-    ['unknown key', (s) => { (s.layers[2] as Record<string, unknown>).kernal = 3; }, /layers\[2\]: unknown key "kernal"/],
-    ['unknown op', (s) => { (s.layers[1] as { op: string }).op = 'conv3d'; }, /layers\[1\]\.op \(layer "dw1"\): expected op to be one of conv2d.*got "conv3d"/],
-    ['newline in a name', (s) => { s.layers[1]!.name = 'a\nb'; }, /layers\[1\]\.name: names may not contain control.*got "a\\nb"/],
-    ['bidi override in a name', (s) => { s.layers[1]!.name = '\u202eevil'; }, /layers\[1\]\.name: names may not contain/],
-    ['too long a name', (s) => { s.name = 'x'.repeat(LIMITS.maxNameLength + 1); }, /name: expected a name of at most 256 characters/],
-    ['empty name', (s) => { s.name = ''; }, /name: expected a non-empty name/],
-    ['duplicate name', (s) => { s.layers[2]!.name = s.layers[1]!.name; }, /layers\[2\]\.name: duplicate layer name/],
-    ['a layer called input', (s) => { s.layers[0]!.name = 'input'; }, /layers\[0\]\.name: 'input' names the model input/],
-    ['input of a later layer', (s) => { s.layers[1]!.inputs = [s.layers[3]!.name!]; }, /layers\[1\]\.inputs\[0\] \(layer "dw1"\): expected "input" or the name of a layer above/],
-    ['NaN', (s) => { s.inputRange = [0, NaN]; }, /inputRange\[1\]: expected a finite number/],
-    ['reversed input range', (s) => { s.inputRange = [1, 0]; }, /inputRange: expected min < max, got \[1, 0\]/],
-    ['reversed calibration range', (s) => { s.calibration = { input: [1, 0] }; }, /calibration\.input: expected lo <= hi/],
-    ['huge calibration range', (s) => { s.calibration = { input: [0, 1e300] }; }, /calibration\.input\[1\]: expected a finite number of magnitude <= 3.4e\+38/],
-    ['zero scale', (s) => { s.quantization = { tensors: { input: { scale: 0, zeroPoint: 0 } } }; }, /quantization\.tensors\.input\.scale: expected a scale in/],
-    ['zero point out of int8', (s) => { s.quantization = { tensors: { input: { scale: 1, zeroPoint: 128 } } }; }, /zeroPoint: expected an integer zero point in -128\.\.127, got 128/],
-    ['too many layers', (s) => { s.layers = Array.from({ length: LIMITS.maxLayers + 1 }, () => ({ op: 'relu' as const })); }, /layers: expected at most 4096 layers/],
-    ['no layers', (s) => { s.layers = []; }, /layers: expected at least one layer/],
-    ['wrong format', (s) => { (s as Record<string, unknown>).format = 'keras'; }, /format: expected "tinytrain-model@1", got "keras"/],
-    ['not base64', (s) => { s.params = { stem: { weight: '<script>', bias: '' } }; }, /params\.stem\.weight: expected base64 text/],
+    [
+      'negative kernel',
+      (s) => {
+        (s.layers[0] as { kernel: number }).kernel = -1;
+      },
+      /layers\[0\]\.kernel \(layer "stem"\): expected a positive integer <= 64, got -1/,
+    ],
+    [
+      'kernel over the limit',
+      (s) => {
+        (s.layers[0] as { kernel: number }).kernel = 65;
+      },
+      /layers\[0\]\.kernel \(layer "stem"\): .*got 65/,
+    ],
+    [
+      'unknown key',
+      (s) => {
+        (s.layers[2] as Record<string, unknown>).kernal = 3;
+      },
+      /layers\[2\]: unknown key "kernal"/,
+    ],
+    [
+      'unknown op',
+      (s) => {
+        (s.layers[1] as { op: string }).op = 'conv3d';
+      },
+      /layers\[1\]\.op \(layer "dw1"\): expected op to be one of conv2d.*got "conv3d"/,
+    ],
+    [
+      'newline in a name',
+      (s) => {
+        s.layers[1]!.name = 'a\nb';
+      },
+      /layers\[1\]\.name: names may not contain control.*got "a\\nb"/,
+    ],
+    [
+      'bidi override in a name',
+      (s) => {
+        s.layers[1]!.name = '\u202eevil';
+      },
+      /layers\[1\]\.name: names may not contain/,
+    ],
+    [
+      'too long a name',
+      (s) => {
+        s.name = 'x'.repeat(LIMITS.maxNameLength + 1);
+      },
+      /name: expected a name of at most 256 characters/,
+    ],
+    [
+      'empty name',
+      (s) => {
+        s.name = '';
+      },
+      /name: expected a non-empty name/,
+    ],
+    [
+      'duplicate name',
+      (s) => {
+        s.layers[2]!.name = s.layers[1]!.name;
+      },
+      /layers\[2\]\.name: duplicate layer name/,
+    ],
+    [
+      'a layer called input',
+      (s) => {
+        s.layers[0]!.name = 'input';
+      },
+      /layers\[0\]\.name: 'input' names the model input/,
+    ],
+    [
+      'input of a later layer',
+      (s) => {
+        s.layers[1]!.inputs = [s.layers[3]!.name!];
+      },
+      /layers\[1\]\.inputs\[0\] \(layer "dw1"\): expected "input" or the name of a layer above/,
+    ],
+    [
+      'NaN',
+      (s) => {
+        s.inputRange = [0, NaN];
+      },
+      /inputRange\[1\]: expected a finite number/,
+    ],
+    [
+      'reversed input range',
+      (s) => {
+        s.inputRange = [1, 0];
+      },
+      /inputRange: expected min < max, got \[1, 0\]/,
+    ],
+    [
+      'reversed calibration range',
+      (s) => {
+        s.calibration = { input: [1, 0] };
+      },
+      /calibration\.input: expected lo <= hi/,
+    ],
+    [
+      'huge calibration range',
+      (s) => {
+        s.calibration = { input: [0, 1e300] };
+      },
+      /calibration\.input\[1\]: expected a finite number of magnitude <= 3.4e\+38/,
+    ],
+    [
+      'zero scale',
+      (s) => {
+        s.quantization = { tensors: { input: { scale: 0, zeroPoint: 0 } } };
+      },
+      /quantization\.tensors\.input\.scale: expected a scale in/,
+    ],
+    [
+      'zero point out of int8',
+      (s) => {
+        s.quantization = { tensors: { input: { scale: 1, zeroPoint: 128 } } };
+      },
+      /zeroPoint: expected an integer zero point in -128\.\.127, got 128/,
+    ],
+    [
+      'too many layers',
+      (s) => {
+        s.layers = Array.from({ length: LIMITS.maxLayers + 1 }, () => ({ op: 'relu' as const }));
+      },
+      /layers: expected at most 4096 layers/,
+    ],
+    [
+      'no layers',
+      (s) => {
+        s.layers = [];
+      },
+      /layers: expected at least one layer/,
+    ],
+    [
+      'wrong format',
+      (s) => {
+        (s as Record<string, unknown>).format = 'keras';
+      },
+      /format: expected "tinytrain-model@1", got "keras"/,
+    ],
+    [
+      'not base64',
+      (s) => {
+        s.params = { stem: { weight: '<script>', bias: '' } };
+      },
+      /params\.stem\.weight: expected base64 text/,
+    ],
   ])('%s', (_, edit, message) => {
     const e = refusal(() => buildGraph(edited(edit)));
     expect(e.message).toMatch(message);
@@ -68,7 +194,13 @@ describe('model schema', () => {
   });
 
   it('lists at most three problems, and counts the rest', () => {
-    const e = refusal(() => buildGraph(edited((s) => { for (const l of s.layers) (l as Record<string, unknown>).extra = 1; })));
+    const e = refusal(() =>
+      buildGraph(
+        edited((s) => {
+          for (const l of s.layers) (l as Record<string, unknown>).extra = 1;
+        }),
+      ),
+    );
     expect(e.message).toMatch(/\(and \d+ more\)$/);
     expect(e.message.split('unknown key').length - 1).toBe(3);
   });
@@ -82,7 +214,11 @@ describe('model schema', () => {
         for (const m of s.layers) if (m.inputs) m.inputs = m.inputs.map((t) => (t === old ? names[i]! : t)) as [string, string];
       });
     });
-    expect(buildGraph(spec).nodes.map((n) => n.name).slice(0, names.length)).toEqual(names);
+    expect(
+      buildGraph(spec)
+        .nodes.map((n) => n.name)
+        .slice(0, names.length),
+    ).toEqual(names);
   });
 });
 
@@ -90,7 +226,12 @@ describe('limits on shapes and parameters', () => {
   it('refuses a tensor over the element limit before any planning', () => {
     const spec: ModelSpec = { format: 'tinytrain-model@1', name: 'big', input: [4096, 4096, 8], layers: [{ op: 'globalavgpool' }, { op: 'dense', units: 2 }] };
     expect(refusal(() => buildGraph(spec)).message).toMatch(/input \[4096,4096,8\] has 134217728 elements, more than the limit of 67108864/);
-    const wide: ModelSpec = { format: 'tinytrain-model@1', name: 'wide', input: [1024, 1024, 3], layers: [{ op: 'conv2d', filters: 128, kernel: 1 }, { op: 'globalavgpool' }, { op: 'dense', units: 2 }] };
+    const wide: ModelSpec = {
+      format: 'tinytrain-model@1',
+      name: 'wide',
+      input: [1024, 1024, 3],
+      layers: [{ op: 'conv2d', filters: 128, kernel: 1 }, { op: 'globalavgpool' }, { op: 'dense', units: 2 }],
+    };
     expect(refusal(() => buildGraph(wide)).message).toMatch(/output \[1024,1024,128\] has 134217728 elements, more than the limit of 67108864/);
   });
 
@@ -109,16 +250,34 @@ describe('parameters, calibration and quantisation against the graph', () => {
     const [h1, out] = g.nodes.filter((n) => n.op === 'dense');
     const good = { [h1!.name]: { weight: floats(28 * 28 * 4), bias: floats(4) }, [out!.name]: { weight: floats(4 * 10), bias: floats(10) } };
     expect(() => buildGraph({ ...spec, params: good })).not.toThrow();
-    expect(refusal(() => buildGraph({ ...spec, params: { ...good, [h1!.name]: { weight: floats(3), bias: floats(4) } } })).message)
-      .toMatch(/params\[".*"\]\.weight: expected 3136 float32 values \(12544 bytes\), found 12 bytes/);
-    expect(refusal(() => buildGraph({ ...spec, params: { ...good, [out!.name]: { weight: floats(40), bias: floats(10, NaN) } } })).message)
-      .toMatch(/\.bias: value 0 is NaN; parameters must be finite/);
+    expect(refusal(() => buildGraph({ ...spec, params: { ...good, [h1!.name]: { weight: floats(3), bias: floats(4) } } })).message).toMatch(
+      /params\[".*"\]\.weight: expected 3136 float32 values \(12544 bytes\), found 12 bytes/,
+    );
+    expect(refusal(() => buildGraph({ ...spec, params: { ...good, [out!.name]: { weight: floats(40), bias: floats(10, NaN) } } })).message).toMatch(
+      /\.bias: value 0 is NaN; parameters must be finite/,
+    );
     expect(refusal(() => buildGraph({ ...spec, params: { ...good, nothere: { weight: '', bias: '' } } })).message).toMatch(/params\["nothere"\]: not a conv2d or dense layer/);
   });
 
   it('calibration and quantisation must name tensors of the model', () => {
-    expect(refusal(() => buildGraph(edited((s) => { s.calibration = { nothere: [0, 1] }; }))).message).toMatch(/calibration\["nothere"\]: not a tensor of this model/);
-    expect(refusal(() => buildGraph(edited((s) => { s.quantization = { weights: { stem: [1, 2] } }; }))).message).toMatch(/quantization\.weights\["stem"\]: expected 8 scales/);
+    expect(
+      refusal(() =>
+        buildGraph(
+          edited((s) => {
+            s.calibration = { nothere: [0, 1] };
+          }),
+        ),
+      ).message,
+    ).toMatch(/calibration\["nothere"\]: not a tensor of this model/);
+    expect(
+      refusal(() =>
+        buildGraph(
+          edited((s) => {
+            s.quantization = { weights: { stem: [1, 2] } };
+          }),
+        ),
+      ).message,
+    ).toMatch(/quantization\.weights\["stem"\]: expected 8 scales/);
   });
 
   it('a layer called "constructor" does not pick up Object.prototype as stored params', () => {
@@ -133,8 +292,17 @@ describe('parameters, calibration and quantisation against the graph', () => {
 
   it('a model file error names the file', () => {
     const path = join(work, 'bad.json');
-    writeFileSync(path, JSON.stringify(edited((s) => { (s.layers[0] as { stride: number }).stride = 0; })));
-    expect(refusal(() => loadModelFile(path)).message).toMatch(/^model file .*bad\.json: model "mnist-cnn": layers\[0\]\.stride \(layer "stem"\): expected a positive integer <= 64, got 0/);
+    writeFileSync(
+      path,
+      JSON.stringify(
+        edited((s) => {
+          (s.layers[0] as { stride: number }).stride = 0;
+        }),
+      ),
+    );
+    expect(refusal(() => loadModelFile(path)).message).toMatch(
+      /^model file .*bad\.json: model "mnist-cnn": layers\[0\]\.stride \(layer "stem"\): expected a positive integer <= 64, got 0/,
+    );
   });
 });
 
@@ -200,7 +368,11 @@ describe('the check on emitted sources', () => {
 });
 
 describe('profiler layer names from labels', () => {
-  const names = new Map([['n0_conv2d', 'stem one'], ['n1_conv2d', '/features/1/Conv'], ['n9_avgpool', 'pool']]);
+  const names = new Map([
+    ['n0_conv2d', 'stem one'],
+    ['n1_conv2d', '/features/1/Conv'],
+    ['n9_avgpool', 'pool'],
+  ]);
   it('maps the labels of a step comment to the model names (names may contain spaces)', () => {
     expect(classify('forward stem one', 'n0_conv2d', names)).toEqual({ phase: 'forward', layer: 'stem one' });
     expect(classify('forwardStream', 'n0_conv2d -> n1_conv2d', names)).toEqual({ phase: 'forward', layer: 'stem one -> /features/1/Conv' });

@@ -19,7 +19,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ConvCase, type KernelExports, KernelModule, Rng, channelSlice, loadKernels } from './support/kernel-module.js';
 
-
 let simd: KernelModule;
 let scalar: KernelModule;
 
@@ -82,7 +81,10 @@ function expectWritesOnlyIn(k: KernelModule, before: Uint8Array, allowed: Array<
     while (now[i] === before[i]) i++;
     expect.fail(`${what}: wrote outside its output buffers, at byte ${i} (allowed: ${ranges.map((r) => `[${r.p}, ${r.p + r.bytes})`).join(' ')})`);
   };
-  for (const r of ranges) { check(from, r.p); from = Math.max(from, r.p + r.bytes); }
+  for (const r of ranges) {
+    check(from, r.p);
+    from = Math.max(from, r.p + r.bytes);
+  }
   check(from, now.length);
 }
 
@@ -94,8 +96,12 @@ function expectWritesOnlyIn(k: KernelModule, before: Uint8Array, allowed: Array<
 function withPoisonedLowMemory(k: KernelModule, fn: () => void): void {
   const saved = k.readBytes(0, k.heapBase);
   const low = new Uint8Array(k.memory.buffer, 0, k.heapBase);
-  for (let i = 0; i < low.length; i++) low[i] = (i * 37 + 11) & 0xff | 1;
-  try { fn(); } finally { new Uint8Array(k.memory.buffer, 0, k.heapBase).set(saved); }
+  for (let i = 0; i < low.length; i++) low[i] = ((i * 37 + 11) & 0xff) | 1;
+  try {
+    fn();
+  } finally {
+    new Uint8Array(k.memory.buffer, 0, k.heapBase).set(saved);
+  }
 }
 
 /** float32 gradient values: mixed magnitudes, a fraction of +0 and of -0. */
@@ -126,7 +132,12 @@ function splitPoints(C: number, rng: Rng): number[] {
 
 // ---------------------------------------------------------------------------------------
 
-interface DwCase { H: number; W: number; C: number; K: number }
+interface DwCase {
+  H: number;
+  W: number;
+  C: number;
+  K: number;
+}
 const dwLabel = (c: DwCase) => `${c.H}x${c.W}x${c.C} k${c.K}`;
 
 /** Random stride-1 same-size depthwise shapes (K = 1, 3, 5) and the edge cases. */
@@ -136,12 +147,22 @@ function dwCases(): DwCase[] {
   for (let i = 0; i < 36; i++) out.push({ H: rng.int(1, 12), W: rng.int(1, 12), C: rng.int(1, 40), K: [1, 3, 5][i % 3]! });
   out.push(
     // KH = 3 on larger images
-    { H: 32, W: 32, C: 8, K: 3 }, { H: 28, W: 17, C: 24, K: 3 }, { H: 56, W: 56, C: 3, K: 3 }, { H: 14, W: 40, C: 33, K: 3 },
+    { H: 32, W: 32, C: 8, K: 3 },
+    { H: 28, W: 17, C: 24, K: 3 },
+    { H: 56, W: 56, C: 3, K: 3 },
+    { H: 14, W: 40, C: 33, K: 3 },
     { H: 24, W: 24, C: 16, K: 5 },
     // 1x1, one row, one column, fewer rows / columns than the kernel reaches
-    { H: 1, W: 1, C: 1, K: 1 }, { H: 1, W: 1, C: 9, K: 3 }, { H: 1, W: 1, C: 17, K: 5 },
-    { H: 1, W: 13, C: 5, K: 3 }, { H: 13, W: 1, C: 5, K: 3 }, { H: 1, W: 9, C: 4, K: 5 }, { H: 9, W: 1, C: 4, K: 5 },
-    { H: 2, W: 2, C: 7, K: 5 }, { H: 2, W: 3, C: 8, K: 3 }, { H: 3, W: 2, C: 6, K: 5 },
+    { H: 1, W: 1, C: 1, K: 1 },
+    { H: 1, W: 1, C: 9, K: 3 },
+    { H: 1, W: 1, C: 17, K: 5 },
+    { H: 1, W: 13, C: 5, K: 3 },
+    { H: 13, W: 1, C: 5, K: 3 },
+    { H: 1, W: 9, C: 4, K: 5 },
+    { H: 9, W: 1, C: 4, K: 5 },
+    { H: 2, W: 2, C: 7, K: 5 },
+    { H: 2, W: 3, C: 8, K: 3 },
+    { H: 3, W: 2, C: 6, K: 5 },
   );
   return out;
 }
@@ -192,7 +213,10 @@ describe.each(builds)('depthwiseBackwardInputInPlaceF32 == conv2dBackwardInputF3
       if (gi === 0 && n >= 4) {
         // the test is not vacuous: the mixed gradient gives a non-trivial input gradient
         const out = new Float32Array(unsplitRef!.slice().buffer);
-        expect(out.some((v) => v !== 0), `${dwLabel(dc)}: some non-zero input gradient`).toBe(true);
+        expect(
+          out.some((v) => v !== 0),
+          `${dwLabel(dc)}: some non-zero input gradient`,
+        ).toBe(true);
       }
     }
   }
@@ -205,14 +229,20 @@ describe.each(builds)('depthwiseBackwardInputInPlaceF32 == conv2dBackwardInputF3
     const k = mod(b);
     const rng = new Rng(1200);
     for (const K of [1, 3, 5]) {
-      const H = rng.int(3, 9); const W = rng.int(2, 9); const C = rng.int(1, 20);
+      const H = rng.int(3, 9);
+      const W = rng.int(2, 9);
+      const C = rng.int(1, 20);
       const pad = (K - 1) >> 1;
-      const n = H * W * C; const row = W * C * 4;
-      const wq = weights(rng, C * K * K); const wScale = scales(rng, C);
+      const n = H * W * C;
+      const row = W * C * 4;
+      const wq = weights(rng, C * K * K);
+      const wScale = scales(rng, C);
       const gy = gradient(rng, n, 0.1, 0.05);
       k.reset();
-      const pS = k.f32(wScale); const pW = k.i8(wq);
-      const pGy = k.f32(gy); const pRef = k.alloc(n * 4);
+      const pS = k.f32(wScale);
+      const pW = k.i8(wq);
+      const pGy = k.f32(gy);
+      const pRef = k.alloc(n * 4);
       fk(k).conv2dBackwardInputF32(pGy, H, W, C, pW, pS, pRef, H, W, C, K, K, 1, pad, true, false, 0, 0);
       const big = k.allocFilled(n * 4 + 4 * row, 0xff);
       const pG = big + 2 * row;
@@ -228,12 +258,26 @@ describe.each(builds)('depthwiseBackwardInputInPlaceF32 == conv2dBackwardInputF3
 
 // ---------------------------------------------------------------------------------------
 
-interface GapCase { H: number; W: number; CO: number; CI: number }
+interface GapCase {
+  H: number;
+  W: number;
+  CO: number;
+  CI: number;
+}
 const gapLabel = (c: GapCase) => `P=${c.H * c.W} (${c.H}x${c.W}) CO=${c.CO} CI=${c.CI}`;
 
 function gapCases(): GapCase[] {
   const rng = new Rng(2001);
-  const spatial: Array<[number, number]> = [[1, 1], [2, 2], [4, 4], [7, 7], [1, 4], [2, 8], [4, 1], [7, 7]];
+  const spatial: Array<[number, number]> = [
+    [1, 1],
+    [2, 2],
+    [4, 4],
+    [7, 7],
+    [1, 4],
+    [2, 8],
+    [4, 1],
+    [7, 7],
+  ];
   const out: GapCase[] = [];
   const sizes = [1, 2, 7, 8, 9, 16, 17, 33, 63, 64];
   for (let i = 0; i < 24; i++) {
@@ -262,49 +306,51 @@ describe.each(builds)('gapHeadBackwardF32 == avgpool + clamp bits + 1x1 conv inp
     const hi = rng.next() < 0.5 ? 128 : zy + rng.int(10, 100);
     const yq = Int8Array.from(rng.int8s(P * CO), (v) => Math.min(Math.max(v, zy), Math.min(hi, 127)));
     const splits = [...new Set([0, CI, rng.int(1, CI), Math.min(CI, 8)])];
-    for (const useBits of [false, true]) for (const gxMode of ['none', 'fresh', 'accumulate'] as const) for (const wantBias of [true, false]) {
-      for (const split of splits) {
-        const what = `${gapLabel(gc)} bits=${useBits} gx=${gxMode} bgrad=${wantBias} split=${split}`;
-        const accumulate = gxMode === 'accumulate';
-        k.reset();
-        const pS = k.f32(wScale);
-        const pW = k.i8(split === 0 ? wq : channelSlice(c, wq, 0, split));
-        const pW2 = k.i8(split === 0 ? rng.int8s(wq.length, -127, 127) : channelSlice(c, wq, split, CI));
-        const pGpool = k.f32(gpool);
-        const pY = k.i8(yq);
-        let pBits = 0;
-        if (useBits) {
-          pBits = k.allocFilled((P * CO + 7) >> 3, 0xff);
-          fk(k).saveMaskBits(pY, P * CO, zy, hi, pBits);
+    for (const useBits of [false, true])
+      for (const gxMode of ['none', 'fresh', 'accumulate'] as const)
+        for (const wantBias of [true, false]) {
+          for (const split of splits) {
+            const what = `${gapLabel(gc)} bits=${useBits} gx=${gxMode} bgrad=${wantBias} split=${split}`;
+            const accumulate = gxMode === 'accumulate';
+            k.reset();
+            const pS = k.f32(wScale);
+            const pW = k.i8(split === 0 ? wq : channelSlice(c, wq, 0, split));
+            const pW2 = k.i8(split === 0 ? rng.int8s(wq.length, -127, 127) : channelSlice(c, wq, split, CI));
+            const pGpool = k.f32(gpool);
+            const pY = k.i8(yq);
+            let pBits = 0;
+            if (useBits) {
+              pBits = k.allocFilled((P * CO + 7) >> 3, 0xff);
+              fk(k).saveMaskBits(pY, P * CO, zy, hi, pBits);
+            }
+            // reference: the unfused sequence through a whole [H, W, CO] head gradient
+            const gyHead = guarded(k, P * CO * 4, 0xff);
+            fk(k).avgpoolBackwardF32(pGpool, 1, 1, gyHead.p, H, W, CO, H, W, 1, false);
+            if (useBits) fk(k).clampBackwardBitsF32(gyHead.p, pBits, P * CO);
+            const gxRef = guarded(k, P * CI * 4, 0xff);
+            if (accumulate) k.writeF32(gxRef.p, prev);
+            fk(k).conv2dBackwardInputF32(gyHead.p, H, W, CO, pW, pS, gxRef.p, H, W, CI, 1, 1, 1, 0, false, accumulate, pW2, split);
+            const bRef = guarded(k, CO * 4, 0xff);
+            fk(k).biasGradF32(gyHead.p, P, CO, bRef.p);
+            expect(gyHead.intact() && gxRef.intact() && bRef.intact(), `${what}: reference wrote outside its buffers`).toBe(true);
+            // fused: gx NaN unless accumulating (must be overwritten), bgrad NaN (must be overwritten), scratch NaN
+            const gx = guarded(k, P * CI * 4, 0xff);
+            if (accumulate) k.writeF32(gx.p, prev);
+            const bgrad = guarded(k, CO * 4, 0xff);
+            const scratch = guarded(k, CO * 4, 0xff);
+            const pGx = gxMode === 'none' ? 0 : gx.p;
+            const pBg = wantBias ? bgrad.p : 0;
+            withPoisonedLowMemory(k, () => {
+              const before = snapshot(k);
+              fk(k).gapHeadBackwardF32(pGpool, P, CO, pBits, pW, pS, CI, pW2, split, pGx, accumulate, pBg, scratch.p);
+              const allowed = [scratch, ...(pGx ? [gx] : []), ...(pBg ? [bgrad] : [])];
+              expectWritesOnlyIn(k, before, allowed, what);
+            });
+            for (const buf of [gx, bgrad, scratch]) expect(buf.intact(), `${what}: wrote outside gx / bgrad / scratch`).toBe(true);
+            if (gxMode !== 'none') expectSameBytes(`${what}: input gradient`, k.readBytes(gx.p, P * CI * 4), k.readBytes(gxRef.p, P * CI * 4));
+            if (wantBias) expectSameBytes(`${what}: bias gradient`, k.readBytes(bgrad.p, CO * 4), k.readBytes(bRef.p, CO * 4));
+          }
         }
-        // reference: the unfused sequence through a whole [H, W, CO] head gradient
-        const gyHead = guarded(k, P * CO * 4, 0xff);
-        fk(k).avgpoolBackwardF32(pGpool, 1, 1, gyHead.p, H, W, CO, H, W, 1, false);
-        if (useBits) fk(k).clampBackwardBitsF32(gyHead.p, pBits, P * CO);
-        const gxRef = guarded(k, P * CI * 4, 0xff);
-        if (accumulate) k.writeF32(gxRef.p, prev);
-        fk(k).conv2dBackwardInputF32(gyHead.p, H, W, CO, pW, pS, gxRef.p, H, W, CI, 1, 1, 1, 0, false, accumulate, pW2, split);
-        const bRef = guarded(k, CO * 4, 0xff);
-        fk(k).biasGradF32(gyHead.p, P, CO, bRef.p);
-        expect(gyHead.intact() && gxRef.intact() && bRef.intact(), `${what}: reference wrote outside its buffers`).toBe(true);
-        // fused: gx NaN unless accumulating (must be overwritten), bgrad NaN (must be overwritten), scratch NaN
-        const gx = guarded(k, P * CI * 4, 0xff);
-        if (accumulate) k.writeF32(gx.p, prev);
-        const bgrad = guarded(k, CO * 4, 0xff);
-        const scratch = guarded(k, CO * 4, 0xff);
-        const pGx = gxMode === 'none' ? 0 : gx.p;
-        const pBg = wantBias ? bgrad.p : 0;
-        withPoisonedLowMemory(k, () => {
-          const before = snapshot(k);
-          fk(k).gapHeadBackwardF32(pGpool, P, CO, pBits, pW, pS, CI, pW2, split, pGx, accumulate, pBg, scratch.p);
-          const allowed = [scratch, ...(pGx ? [gx] : []), ...(pBg ? [bgrad] : [])];
-          expectWritesOnlyIn(k, before, allowed, what);
-        });
-        for (const buf of [gx, bgrad, scratch]) expect(buf.intact(), `${what}: wrote outside gx / bgrad / scratch`).toBe(true);
-        if (gxMode !== 'none') expectSameBytes(`${what}: input gradient`, k.readBytes(gx.p, P * CI * 4), k.readBytes(gxRef.p, P * CI * 4));
-        if (wantBias) expectSameBytes(`${what}: bias gradient`, k.readBytes(bgrad.p, CO * 4), k.readBytes(bRef.p, CO * 4));
-      }
-    }
     // the test is not vacuous: with the mask both outcomes occur in bigger tensors, and the gradients are non-trivial
     if (P * CO >= 16) {
       const pass = Array.from(yq).filter((v) => v > zy && v < hi).length;
@@ -318,26 +364,33 @@ describe.each(builds)('gapHeadBackwardF32 == avgpool + clamp bits + 1x1 conv inp
   it('a mask that zeroes everything, and a zero pool gradient: gx (+)= nothing, bgrad = +0', () => {
     const k = mod(b);
     const rng = new Rng(2200);
-    for (const [H, W, CO, CI] of [[4, 4, 9, 17], [1, 1, 8, 8], [7, 7, 3, 5]] as const) {
+    for (const [H, W, CO, CI] of [
+      [4, 4, 9, 17],
+      [1, 1, 8, 8],
+      [7, 7, 3, 5],
+    ] as const) {
       const P = H * W;
-      const wq = weights(rng, CO * CI); const wScale = scales(rng, CO);
+      const wq = weights(rng, CO * CI);
+      const wScale = scales(rng, CO);
       const prev = gradient(rng, P * CI, 0.1, 0.05);
-      for (const mode of ['mask', 'zero'] as const) for (const accumulate of [false, true]) {
-        const what = `${P}x${CO}->${CI} ${mode} accumulate=${accumulate}`;
-        k.reset();
-        const pS = k.f32(wScale); const pW = k.i8(wq);
-        const gpool = mode === 'zero' ? Float32Array.from({ length: CO }, (_, i) => (i % 2 ? -0 : 0)) : gradient(rng, CO, 0, 0);
-        const pGpool = k.f32(gpool);
-        const pBits = mode === 'mask' ? k.allocFilled((P * CO + 7) >> 3, 0) : 0;
-        const gx = guarded(k, P * CI * 4, 0xff);
-        if (accumulate) k.writeF32(gx.p, prev);
-        const bgrad = guarded(k, CO * 4, 0xff);
-        const scratch = guarded(k, CO * 4, 0xff);
-        fk(k).gapHeadBackwardF32(pGpool, P, CO, pBits, pW, pS, CI, 0, 0, gx.p, accumulate, bgrad.p, scratch.p);
-        expect(gx.intact() && bgrad.intact() && scratch.intact(), what).toBe(true);
-        expectSameBytes(`${what}: gx`, k.readBytes(gx.p, P * CI * 4), bytesOf(accumulate ? prev : new Float32Array(P * CI)));
-        expectSameBytes(`${what}: bgrad`, k.readBytes(bgrad.p, CO * 4), bytesOf(new Float32Array(CO)));
-      }
+      for (const mode of ['mask', 'zero'] as const)
+        for (const accumulate of [false, true]) {
+          const what = `${P}x${CO}->${CI} ${mode} accumulate=${accumulate}`;
+          k.reset();
+          const pS = k.f32(wScale);
+          const pW = k.i8(wq);
+          const gpool = mode === 'zero' ? Float32Array.from({ length: CO }, (_, i) => (i % 2 ? -0 : 0)) : gradient(rng, CO, 0, 0);
+          const pGpool = k.f32(gpool);
+          const pBits = mode === 'mask' ? k.allocFilled((P * CO + 7) >> 3, 0) : 0;
+          const gx = guarded(k, P * CI * 4, 0xff);
+          if (accumulate) k.writeF32(gx.p, prev);
+          const bgrad = guarded(k, CO * 4, 0xff);
+          const scratch = guarded(k, CO * 4, 0xff);
+          fk(k).gapHeadBackwardF32(pGpool, P, CO, pBits, pW, pS, CI, 0, 0, gx.p, accumulate, bgrad.p, scratch.p);
+          expect(gx.intact() && bgrad.intact() && scratch.intact(), what).toBe(true);
+          expectSameBytes(`${what}: gx`, k.readBytes(gx.p, P * CI * 4), bytesOf(accumulate ? prev : new Float32Array(P * CI)));
+          expectSameBytes(`${what}: bgrad`, k.readBytes(bgrad.p, CO * 4), bytesOf(new Float32Array(CO)));
+        }
     }
   });
 });
@@ -348,25 +401,44 @@ describe('SIMD and scalar builds agree on the fused kernels', () => {
   it('depthwise in place and GAP head backward', () => {
     const rng = new Rng(3000);
     for (let t = 0; t < 10; t++) {
-      const K = rng.pick([1, 3, 5]); const H = rng.int(1, 10); const W = rng.int(1, 10); const C = rng.int(1, 30);
+      const K = rng.pick([1, 3, 5]);
+      const H = rng.int(1, 10);
+      const W = rng.int(1, 10);
+      const C = rng.int(1, 30);
       const pad = (K - 1) >> 1;
       const c: ConvCase = { H, W, C, CO: C, KH: K, KW: K, stride: 1, pad, depthwise: true };
       const split = rng.int(0, C);
-      const wq = weights(rng, C * K * K); const wS = scales(rng, C); const gy = gradient(rng, H * W * C, 0.1, 0.05);
-      const P = rng.pick([1, 4, 16, 49]); const CO = rng.int(1, 64); const CI = rng.int(1, 64);
+      const wq = weights(rng, C * K * K);
+      const wS = scales(rng, C);
+      const gy = gradient(rng, H * W * C, 0.1, 0.05);
+      const P = rng.pick([1, 4, 16, 49]);
+      const CO = rng.int(1, 64);
+      const CI = rng.int(1, 64);
       const ch: ConvCase = { H: P, W: 1, C: CI, CO, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false };
       const hsplit = rng.int(0, CI);
-      const hw = weights(rng, CO * CI); const hS = scales(rng, CO); const gpool = gradient(rng, CO, 0.1, 0.1);
-      const yq = rng.int8s(P * CO); const prev = gradient(rng, P * CI, 0, 0);
+      const hw = weights(rng, CO * CI);
+      const hS = scales(rng, CO);
+      const gpool = gradient(rng, CO, 0.1, 0.1);
+      const yq = rng.int8s(P * CO);
+      const prev = gradient(rng, P * CI, 0, 0);
       const outs = [simd, scalar].map((k) => {
         k.reset();
-        const pW = k.i8(split ? channelSlice(c, wq, 0, split) : wq); const pW2 = split ? k.i8(channelSlice(c, wq, split, C)) : 0;
-        const pS = k.f32(wS); const pG = k.f32(gy); const pScr = k.alloc((K - pad) * W * C * 4);
+        const pW = k.i8(split ? channelSlice(c, wq, 0, split) : wq);
+        const pW2 = split ? k.i8(channelSlice(c, wq, split, C)) : 0;
+        const pS = k.f32(wS);
+        const pG = k.f32(gy);
+        const pScr = k.alloc((K - pad) * W * C * 4);
         fk(k).depthwiseBackwardInputInPlaceF32(pG, H, W, C, pW, pS, K, K, pad, pW2, split, pScr);
-        const pHW = k.i8(hsplit ? channelSlice(ch, hw, 0, hsplit) : hw); const pHW2 = hsplit ? k.i8(channelSlice(ch, hw, hsplit, CI)) : 0;
-        const pHS = k.f32(hS); const pGp = k.f32(gpool); const pY = k.i8(yq); const pBits = k.alloc((P * CO + 7) >> 3);
+        const pHW = k.i8(hsplit ? channelSlice(ch, hw, 0, hsplit) : hw);
+        const pHW2 = hsplit ? k.i8(channelSlice(ch, hw, hsplit, CI)) : 0;
+        const pHS = k.f32(hS);
+        const pGp = k.f32(gpool);
+        const pY = k.i8(yq);
+        const pBits = k.alloc((P * CO + 7) >> 3);
         fk(k).saveMaskBits(pY, P * CO, 0, 128, pBits);
-        const pGx = k.f32(prev); const pBg = k.alloc(CO * 4); const pHs = k.alloc(CO * 4);
+        const pGx = k.f32(prev);
+        const pBg = k.alloc(CO * 4);
+        const pHs = k.alloc(CO * 4);
         fk(k).gapHeadBackwardF32(pGp, P, CO, pBits, pHW, pHS, CI, pHW2, hsplit, pGx, true, pBg, pHs);
         return [k.readBytes(pG, H * W * C * 4), k.readBytes(pGx, P * CI * 4), k.readBytes(pBg, CO * 4)];
       });
@@ -375,4 +447,3 @@ describe('SIMD and scalar builds agree on the fused kernels', () => {
     }
   });
 });
-

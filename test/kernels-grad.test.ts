@@ -41,8 +41,21 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { quantizeMultiplier } from '../compiler/quantize/fixedpoint.js';
 import {
-  type ConvCase, type Layer, type TensorData as T, KernelModule, Rng, U32, channelSlice, convLabel as label, f32, fromTfFilter,
-  gamma, loadKernels, makeLayer, randomConvCases as randomCases, toTfFilter,
+  type ConvCase,
+  type Layer,
+  type TensorData as T,
+  KernelModule,
+  Rng,
+  U32,
+  channelSlice,
+  convLabel as label,
+  f32,
+  fromTfFilter,
+  gamma,
+  loadKernels,
+  makeLayer,
+  randomConvCases as randomCases,
+  toTfFilter,
 } from './support/kernel-module.js';
 
 let km: KernelModule;
@@ -96,7 +109,9 @@ function sumBound(nTerms: number, S: ArrayLike<number>, scale = 1): Float64Array
 function tfGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: T[]): Float32Array[] {
   return tf.tidy(() => {
     const ts = inputs.map((t) => tf.tensor(Float32Array.from(t.data), t.shape, 'float32'));
-    return tf.grads(f)(ts).map((g) => g.dataSync() as Float32Array);
+    return tf
+      .grads(f)(ts)
+      .map((g) => g.dataSync() as Float32Array);
   });
 }
 
@@ -108,17 +123,26 @@ const absT = (t: T): T => ({ data: absArr(t.data), shape: t.shape });
  * of sum(|gy| * op(|...|)) (the latter is S for every output, see the header).
  */
 function refAndAbs(op: (...xs: tf.Tensor[]) => tf.Tensor, gy: T, inputs: T[]): { ref: Float32Array[]; abs: Float32Array[] } {
-  const loss = (g: T) => (...xs: tf.Tensor[]) => tf.sum(tf.mul(op(...xs), tf.tensor(Float32Array.from(g.data), g.shape)));
+  const loss =
+    (g: T) =>
+    (...xs: tf.Tensor[]) =>
+      tf.sum(tf.mul(op(...xs), tf.tensor(Float32Array.from(g.data), g.shape)));
   return { ref: tfGrads(loss(gy), inputs), abs: tfGrads(loss(absT(gy)), inputs.map(absT)) };
 }
 
 /** TF conv with explicit symmetric zero padding then a 'valid' convolution, plus bias. */
 function tfConv(c: ConvCase) {
   return (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor => {
-    const xp = c.pad > 0 ? tf.pad(x as tf.Tensor4D, [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]]) : (x as tf.Tensor4D);
-    const y = c.depthwise
-      ? tf.depthwiseConv2d(xp, w as tf.Tensor4D, c.stride, 'valid')
-      : tf.conv2d(xp, w as tf.Tensor4D, c.stride, 'valid');
+    const xp =
+      c.pad > 0
+        ? tf.pad(x as tf.Tensor4D, [
+            [0, 0],
+            [c.pad, c.pad],
+            [c.pad, c.pad],
+            [0, 0],
+          ])
+        : (x as tf.Tensor4D);
+    const y = c.depthwise ? tf.depthwiseConv2d(xp, w as tf.Tensor4D, c.stride, 'valid') : tf.conv2d(xp, w as tf.Tensor4D, c.stride, 'valid');
     return tf.add(y, b);
   };
 }
@@ -188,10 +212,8 @@ function kernelWeightGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, qas: boo
   const grad = guarded(n * 4);
   km.writeF32(grad.p, new Float32Array(n).fill(NaN));
   const pR = km.rng(0xc0ffee);
-  km.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pXin, c.H, c.W, XC, L.zx, L.sx, w.p, pS, vel.p,
-    c.KH, c.KW, c.stride, c.pad, c.depthwise, K, opts.lr ?? 0, 0, qas, pR);
-  km.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXin, c.H, c.W, XC, L.zx, L.sx,
-    c.KH, c.KW, c.stride, c.pad, c.depthwise, K, grad.p);
+  km.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pXin, c.H, c.W, XC, L.zx, L.sx, w.p, pS, vel.p, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, opts.lr ?? 0, 0, qas, pR);
+  km.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXin, c.H, c.W, XC, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, grad.p);
   expect(w.intact() && vel.intact() && grad.intact(), `writes outside the slice of ${K} channels`).toBe(true);
   return { vel: km.readF32(vel.p, n), w: km.readI8(w.p, n), grad: km.readF32(grad.p, n), w0: wSlice };
 }
@@ -230,7 +252,10 @@ function checkConvLayer(c: ConvCase, seed: number): void {
   // accumulate = true adds onto what is there (a second consumer of the same tensor)
   const prev = rng.f32s(c.H * c.W * c.C, -2, 2);
   const acc = Float32Array.from(gxRef, (v, i) => v + prev[i]!);
-  const accTol = sumBound(nx + 1, Float64Array.from(gxAbs, (v, i) => v + Math.abs(prev[i]!)));
+  const accTol = sumBound(
+    nx + 1,
+    Float64Array.from(gxAbs, (v, i) => v + Math.abs(prev[i]!)),
+  );
   expectClose(`dL/dx accumulate ${name}`, kernelInputGrad(c, L, L.gy, prev), acc, accTol);
 
   // weight gradient: each weight sums over at most OH*OW output positions
@@ -306,8 +331,11 @@ describe('dense backward vs tf.matMul autodiff', () => {
     const name = `dense ${C}->${CO} (case ${seed})`;
     // TF: y[1,CO] = x[1,C] . W[CO,C]^T + b (W in the kernel's own [CO, C] layout)
     const op = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D, false, true), b);
-    const { ref, abs } = refAndAbs(op, { data: L.gy, shape: [1, CO] },
-      [{ data: L.xReal, shape: [1, C] }, { data: L.wReal, shape: [CO, C] }, { data: L.bReal, shape: [CO] }]);
+    const { ref, abs } = refAndAbs(op, { data: L.gy, shape: [1, CO] }, [
+      { data: L.xReal, shape: [1, C] },
+      { data: L.wReal, shape: [CO, C] },
+      { data: L.bReal, shape: [CO] },
+    ]);
     const [gxRef, gwRef, gbRef] = ref as [Float32Array, Float32Array, Float32Array];
     const [gxAbs, gwAbs, gbAbs] = abs as [Float32Array, Float32Array, Float32Array];
     expectClose(`dense dL/dx ${name}`, kernelInputGrad(c, L, L.gy), gxRef, sumBound(CO, gxAbs));
@@ -315,18 +343,32 @@ describe('dense backward vs tf.matMul autodiff', () => {
       const { vel, grad } = kernelWeightGrad(c, L, L.gy, qas);
       expectClose(`dense dL/dW real ${name}`, grad, gwRef, sumBound(1, gwAbs));
       const s = (i: number) => L.wScale[Math.floor(i / C)]!;
-      expectClose(`dense dL/dW ${qas ? 'qas' : 'no-qas'} ${name}`, vel,
+      expectClose(
+        `dense dL/dW ${qas ? 'qas' : 'no-qas'} ${name}`,
+        vel,
         Float64Array.from(gwRef, (g, i) => (qas ? g / s(i) : g * s(i))),
-        Float64Array.from(sumBound(1, gwAbs), (t, i) => (qas ? t / s(i) : t * s(i))));
+        Float64Array.from(sumBound(1, gwAbs), (t, i) => (qas ? t / s(i) : t * s(i))),
+      );
       const { vel: vb, grad: gb } = kernelBiasGrad(1, CO, L.gy, L.bq, L.wScale, L.sx, qas);
       expectClose(`dense dL/db real ${name}`, gb, gbRef, sumBound(1, gbAbs));
       const sb = (i: number) => f32(L.wScale[i]! * L.sx);
-      expectClose(`dense dL/db ${qas ? 'qas' : 'no-qas'} ${name}`, vb,
+      expectClose(
+        `dense dL/db ${qas ? 'qas' : 'no-qas'} ${name}`,
+        vb,
         Float64Array.from(gbRef, (g, i) => (qas ? g / sb(i) : g * sb(i))),
-        Float64Array.from(sumBound(1, gbAbs), (t, i) => (qas ? t / sb(i) : t * sb(i))));
+        Float64Array.from(sumBound(1, gbAbs), (t, i) => (qas ? t / sb(i) : t * sb(i))),
+      );
     }
   }
-  it.each([[1, 1], [7, 3], [16, 10], [37, 10], [64, 64], [100, 2], [250, 17]] as const)('dense %i -> %i', (C, CO) => checkDense(C, CO, 3000 + C * 7 + CO));
+  it.each([
+    [1, 1],
+    [7, 3],
+    [16, 10],
+    [37, 10],
+    [64, 64],
+    [100, 2],
+    [250, 17],
+  ] as const)('dense %i -> %i', (C, CO) => checkDense(C, CO, 3000 + C * 7 + CO));
 });
 
 describe('sparse update: only the weights reading input channels [0, K) are trained', () => {
@@ -344,8 +386,11 @@ describe('sparse update: only the weights reading input channels [0, K) are trai
     const L = makeLayer(rng, c);
     L.wq.set(rng.int8s(L.wq.length, -100, 100)); // room for the steps: no clamping at +-127
     const name = `${label(c)} K=${K} (case ${seed})`;
-    const { ref, abs } = refAndAbs(tfConv(c), { data: L.gy, shape: [1, L.OH, L.OW, c.CO] },
-      [{ data: L.xReal, shape: [1, c.H, c.W, c.C] }, toTfFilter(c, L.wReal), { data: L.bReal, shape: [c.CO] }]);
+    const { ref, abs } = refAndAbs(tfConv(c), { data: L.gy, shape: [1, L.OH, L.OW, c.CO] }, [
+      { data: L.xReal, shape: [1, c.H, c.W, c.C] },
+      toTfFilter(c, L.wReal),
+      { data: L.bReal, shape: [c.CO] },
+    ]);
     const gwRef = channelSlice(c, fromTfFilter(c, ref[1]!), 0, K);
     const gwTol = sumBound(L.OH * L.OW, channelSlice(c, fromTfFilter(c, abs[1]!), 0, K));
     const per = c.KH * c.KW * (c.depthwise ? 1 : K); // slice elements per output channel
@@ -354,9 +399,12 @@ describe('sparse update: only the weights reading input channels [0, K) are trai
     for (const qas of [true, false]) {
       const full = kernelWeightGrad(c, L, L.gy, qas, { K });
       expectClose(`sparse dL/dW real ${name}`, full.grad, gwRef, gwTol);
-      expectClose(`sparse dL/dW ${qas ? 'qas' : 'no-qas'} ${name}`, full.vel,
+      expectClose(
+        `sparse dL/dW ${qas ? 'qas' : 'no-qas'} ${name}`,
+        full.vel,
         Float64Array.from(gwRef, (g, i) => (qas ? g / sOf(i) : g * sOf(i))),
-        Float64Array.from(gwTol, (t, i) => (qas ? t / sOf(i) : t * sOf(i))));
+        Float64Array.from(gwTol, (t, i) => (qas ? t / sOf(i) : t * sOf(i))),
+      );
       expect(Array.from(full.w), 'lr = 0 must leave the slice unchanged').toEqual(Array.from(full.w0));
       const saved = kernelWeightGrad(c, L, L.gy, qas, { K, saved: true });
       expect(Array.from(saved.grad), `XC = K vs XC = C, gradient (${name})`).toEqual(Array.from(full.grad));
@@ -407,9 +455,7 @@ describe('average pooling backward vs tf.avgPool / tf.mean autodiff', () => {
     const OW = Math.floor((W - PW) / stride) + 1;
     const x: T = { data: rng.f32s(H * W * C, -1, 1), shape: [1, H, W, C] };
     const gy = rng.f32s(OH * OW * C, -1, 1, 0.1);
-    const op = global
-      ? (t: tf.Tensor) => tf.mean(t, [1, 2], true)
-      : (t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, [PH, PW], stride, 'valid');
+    const op = global ? (t: tf.Tensor) => tf.mean(t, [1, 2], true) : (t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, [PH, PW], stride, 'valid');
     const { ref, abs } = refAndAbs(op, { data: gy, shape: [1, OH, OW, C] }, [x]);
     const name = `${global ? 'gap' : 'avgpool'} ${H}x${W}x${C} p${PH}x${PW} s${stride} (case ${seed})`;
     // each input element is covered by at most ceil(PH/stride)*ceil(PW/stride) windows
@@ -427,10 +473,21 @@ describe('average pooling backward vs tf.avgPool / tf.mean autodiff', () => {
     }
   }
   it.each([
-    [4, 4, 3, 2, 2, 2], [6, 6, 5, 3, 3, 1], [7, 5, 4, 3, 2, 2], [9, 9, 2, 3, 3, 3],
-    [8, 6, 8, 2, 3, 1], [5, 7, 3, 1, 1, 2], [10, 10, 6, 3, 3, 4],
+    [4, 4, 3, 2, 2, 2],
+    [6, 6, 5, 3, 3, 1],
+    [7, 5, 4, 3, 2, 2],
+    [9, 9, 2, 3, 3, 3],
+    [8, 6, 8, 2, 3, 1],
+    [5, 7, 3, 1, 1, 2],
+    [10, 10, 6, 3, 3, 4],
   ] as const)('avgpool %ix%ix%i pool %ix%i stride %i', (H, W, C, PH, PW, s) => checkPool(H, W, C, PH, PW, s, 7000 + H * 31 + W * 7 + PH * 3 + s, false));
-  it.each([[1, 1, 9], [3, 3, 16], [4, 7, 10], [8, 8, 32], [7, 7, 5]] as const)('global avgpool %ix%ix%i', (H, W, C) => checkPool(H, W, C, H, W, 1, 8000 + H * 13 + W * 5 + C, true));
+  it.each([
+    [1, 1, 9],
+    [3, 3, 16],
+    [4, 7, 10],
+    [8, 8, 32],
+    [7, 7, 5],
+  ] as const)('global avgpool %ix%ix%i', (H, W, C) => checkPool(H, W, C, H, W, 1, 8000 + H * 13 + W * 5 + C, true));
 });
 
 describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu6 autodiff', () => {
@@ -563,8 +620,7 @@ describe('residual add: gradient to both inputs through gradInto', () => {
     const n = H * W * C;
     const gy = rng.f32s(n, -1, 1, 0.05);
     const x: T = { data: A.xReal, shape: [1, H, W, C] };
-    const op = (xt: tf.Tensor, wa: tf.Tensor, ba: tf.Tensor, wb?: tf.Tensor, bb?: tf.Tensor) =>
-      tf.add(tfConv(ca)(xt, wa, ba), twoBranches ? tfConv(cb)(xt, wb!, bb!) : xt);
+    const op = (xt: tf.Tensor, wa: tf.Tensor, ba: tf.Tensor, wb?: tf.Tensor, bb?: tf.Tensor) => tf.add(tfConv(ca)(xt, wa, ba), twoBranches ? tfConv(cb)(xt, wb!, bb!) : xt);
     const inputs: T[] = [x, toTfFilter(ca, A.wReal), { data: A.bReal, shape: [C] }];
     if (twoBranches) inputs.push(toTfFilter(cb, B.wReal), { data: B.bReal, shape: [C] });
     const { ref, abs } = refAndAbs(op as (...xs: tf.Tensor[]) => tf.Tensor, { data: gy, shape: [1, H, W, C] }, inputs);
@@ -577,19 +633,23 @@ describe('residual add: gradient to both inputs through gradInto', () => {
       const pGa = km.allocFilled(n * 4, 0xff); // gradient of the add's first input
       const pGb = km.allocFilled(n * 4, 0xff); // of its second input
       const pGx = km.allocFilled(n * 4, 0xff); // of x (NaN garbage until written)
-      const pWa = km.i8(A.wq); const pSa = km.f32(A.wScale);
-      const pWb = km.i8(B.wq); const pSb = km.f32(B.wScale);
+      const pWa = km.i8(A.wq);
+      const pSa = km.f32(A.wScale);
+      const pWb = km.i8(B.wq);
+      const pSb = km.f32(B.wScale);
       km.k.gradInto(pGy, pGa, n, false);
       km.k.gradInto(pGy, pGb, n, false);
       expect(Array.from(km.readF32(pGa, n))).toEqual(Array.from(gy));
       const convA = (acc: boolean) => km.k.conv2dBackwardInputF32(pGa, H, W, C, pWa, pSa, pGx, H, W, C, ca.KH, ca.KW, 1, ca.pad, ca.depthwise, acc, 0, 0);
       const convB = (acc: boolean) => km.k.conv2dBackwardInputF32(pGb, H, W, C, pWb, pSb, pGx, H, W, C, cb.KH, cb.KW, 1, cb.pad, cb.depthwise, acc, 0, 0);
       if (order === 'copy-first') {
-        if (twoBranches) convB(false); else km.k.gradInto(pGb, pGx, n, false);
+        if (twoBranches) convB(false);
+        else km.k.gradInto(pGb, pGx, n, false);
         convA(true);
       } else {
         convA(false);
-        if (twoBranches) convB(true); else km.k.gradInto(pGb, pGx, n, true);
+        if (twoBranches) convB(true);
+        else km.k.gradInto(pGb, pGx, n, true);
       }
       expectClose(`residual dL/dx ${order} ${name}`, km.readF32(pGx, n), ref[0]!, sumBound(nTerms, abs[0]!));
     }
@@ -597,16 +657,28 @@ describe('residual add: gradient to both inputs through gradInto', () => {
     const ga = kernelWeightGrad(ca, A, gy, true);
     const per = ca.KH * ca.KW * A.cin;
     const gwA = fromTfFilter(ca, ref[1]!);
-    expectClose(`residual dL/dWa ${name}`, ga.vel, Float64Array.from(gwA, (g, i) => g / A.wScale[Math.floor(i / per)]!),
-      Float64Array.from(sumBound(H * W, fromTfFilter(ca, abs[1]!)), (t, i) => t / A.wScale[Math.floor(i / per)]!));
+    expectClose(
+      `residual dL/dWa ${name}`,
+      ga.vel,
+      Float64Array.from(gwA, (g, i) => g / A.wScale[Math.floor(i / per)]!),
+      Float64Array.from(sumBound(H * W, fromTfFilter(ca, abs[1]!)), (t, i) => t / A.wScale[Math.floor(i / per)]!),
+    );
     const gbA = kernelBiasGrad(H * W, C, gy, A.bq, A.wScale, A.sx, true);
-    expectClose(`residual dL/dba ${name}`, gbA.vel, Float64Array.from(ref[2]!, (g, i) => g / f32(A.wScale[i]! * A.sx)),
-      Float64Array.from(sumBound(H * W, abs[2]!), (t, i) => t / f32(A.wScale[i]! * A.sx)));
+    expectClose(
+      `residual dL/dba ${name}`,
+      gbA.vel,
+      Float64Array.from(ref[2]!, (g, i) => g / f32(A.wScale[i]! * A.sx)),
+      Float64Array.from(sumBound(H * W, abs[2]!), (t, i) => t / f32(A.wScale[i]! * A.sx)),
+    );
     if (twoBranches) {
       const gb = kernelWeightGrad(cb, B, gy, true);
       const perB = cb.KH * cb.KW * B.cin;
-      expectClose(`residual dL/dWb ${name}`, gb.vel, Float64Array.from(fromTfFilter(cb, ref[3]!), (g, i) => g / B.wScale[Math.floor(i / perB)]!),
-        Float64Array.from(sumBound(H * W, fromTfFilter(cb, abs[3]!)), (t, i) => t / B.wScale[Math.floor(i / perB)]!));
+      expectClose(
+        `residual dL/dWb ${name}`,
+        gb.vel,
+        Float64Array.from(fromTfFilter(cb, ref[3]!), (g, i) => g / B.wScale[Math.floor(i / perB)]!),
+        Float64Array.from(sumBound(H * W, fromTfFilter(cb, abs[3]!)), (t, i) => t / B.wScale[Math.floor(i / perB)]!),
+      );
     }
   }
   it.each([1, 2, 3, 4, 5])('skip connection (case %i)', (s) => checkResidual(9300 + s, false));
@@ -668,6 +740,14 @@ describe('softmax cross-entropy gradient wrt the logits vs TF.js autodiff', () =
     expectClose(`softmax-CE loss ${name}`, [loss], [value], rel + 2 * U32 * value);
   }
   it.each([
-    [2, 0.05], [3, 0.1], [10, 0.02], [10, 0.1], [10, 0.25], [37, 0.05], [100, 0.03], [100, 0.15], [1, 0.1],
+    [2, 0.05],
+    [3, 0.1],
+    [10, 0.02],
+    [10, 0.1],
+    [10, 0.25],
+    [37, 0.05],
+    [100, 0.03],
+    [100, 0.15],
+    [1, 0.1],
   ] as const)('count %i scale %f', (count, scale) => checkSoftmax(count, scale, 9500 + count * 3 + Math.round(scale * 100)));
 });

@@ -11,8 +11,25 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { quantizeMultiplier, quantizePair, requantize, requantizePair } from '../compiler/quantize/fixedpoint.js';
 import {
-  type ConvCase, type Layer, type TensorData, KernelAbort, KernelModule, Rng, U32, assertNoOptionalParameters, channelSlice,
-  compileAs, convLabel, decodeAsString, f32, fromTfFilter, gamma, instantiateAs, loadKernels, makeLayer, randomConvCases,
+  type ConvCase,
+  type Layer,
+  type TensorData,
+  KernelAbort,
+  KernelModule,
+  Rng,
+  U32,
+  assertNoOptionalParameters,
+  channelSlice,
+  compileAs,
+  convLabel,
+  decodeAsString,
+  f32,
+  fromTfFilter,
+  gamma,
+  instantiateAs,
+  loadKernels,
+  makeLayer,
+  randomConvCases,
   toTfFilter,
 } from './support/kernel-module.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,13 +50,23 @@ const mod = (b: 'simd' | 'scalar') => (b === 'simd' ? simd : scalar);
 // ---------------------------------------------------------------------------------------
 // references
 
-function tfTensor(t: TensorData): tf.Tensor { return tf.tensor(Float32Array.from(t.data), t.shape, 'float32'); }
+function tfTensor(t: TensorData): tf.Tensor {
+  return tf.tensor(Float32Array.from(t.data), t.shape, 'float32');
+}
 
 /** Float conv forward of the dequantised tensors (TF: explicit zero pad, 'valid' conv). */
 function tfConvForward(c: ConvCase, L: Layer): Float32Array {
   return tf.tidy(() => {
     const x = tfTensor({ data: L.xReal, shape: [1, c.H, c.W, c.C] }) as tf.Tensor4D;
-    const xp = c.pad > 0 ? tf.pad(x, [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]]) : x;
+    const xp =
+      c.pad > 0
+        ? tf.pad(x, [
+            [0, 0],
+            [c.pad, c.pad],
+            [c.pad, c.pad],
+            [0, 0],
+          ])
+        : x;
     const w = tfTensor(toTfFilter(c, L.wReal)) as tf.Tensor4D;
     const y = c.depthwise ? tf.depthwiseConv2d(xp, w, c.stride, 'valid') : tf.conv2d(xp, w, c.stride, 'valid');
     return tf.add(y, tf.tensor1d(L.bReal)).dataSync() as Float32Array;
@@ -49,19 +76,22 @@ function tfConvForward(c: ConvCase, L: Layer): Float32Array {
 /** Exact int32 accumulators of the conv (JS numbers are exact far beyond 2^31). */
 function intConvAcc(c: ConvCase, L: Layer): Float64Array {
   const acc = new Float64Array(L.OH * L.OW * c.CO);
-  for (let oh = 0; oh < L.OH; oh++) for (let ow = 0; ow < L.OW; ow++) for (let co = 0; co < c.CO; co++) {
-    let a = L.bq[co]!;
-    for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) {
-      const ih = oh * c.stride - c.pad + kh;
-      const iw = ow * c.stride - c.pad + kw;
-      if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
-      for (let ci = 0; ci < L.cin; ci++) {
-        const xv = L.xq[(ih * c.W + iw) * c.C + (c.depthwise ? co : ci)]! - L.zx;
-        a += xv * L.wq[((co * c.KH + kh) * c.KW + kw) * L.cin + ci]!;
+  for (let oh = 0; oh < L.OH; oh++)
+    for (let ow = 0; ow < L.OW; ow++)
+      for (let co = 0; co < c.CO; co++) {
+        let a = L.bq[co]!;
+        for (let kh = 0; kh < c.KH; kh++)
+          for (let kw = 0; kw < c.KW; kw++) {
+            const ih = oh * c.stride - c.pad + kh;
+            const iw = ow * c.stride - c.pad + kw;
+            if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+            for (let ci = 0; ci < L.cin; ci++) {
+              const xv = L.xq[(ih * c.W + iw) * c.C + (c.depthwise ? co : ci)]! - L.zx;
+              a += xv * L.wq[((co * c.KH + kh) * c.KW + kw) * L.cin + ci]!;
+            }
+          }
+        acc[(oh * L.OW + ow) * c.CO + co] = a;
       }
-    }
-    acc[(oh * L.OW + ow) * c.CO + co] = a;
-  }
   return acc;
 }
 
@@ -108,11 +138,17 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     const mult = new Int32Array(c.CO);
     const shift = new Int32Array(c.CO);
     const fm = Array.from(L.wScale, (s) => quantizeMultiplier((L.sx * s) / sy));
-    fm.forEach((q, i) => { mult[i] = q.m; shift[i] = q.n; });
+    fm.forEach((q, i) => {
+      mult[i] = q.m;
+      shift[i] = q.n;
+    });
     k.reset();
     const n = L.OH * L.OW * c.CO;
-    const pX = k.i8(L.xq); const pW = k.i8(L.wq); const pB = k.i32(L.bq);
-    const pM = k.i32(mult); const pS = k.i32(shift);
+    const pX = k.i8(L.xq);
+    const pW = k.i8(L.wq);
+    const pB = k.i32(L.bq);
+    const pM = k.i32(mult);
+    const pS = k.i32(shift);
     const pY = k.allocFilled(n, 0x55);
     k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, lo, hi, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, 0);
     return { y: k.readI8(pY, n), fm };
@@ -151,7 +187,15 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     randomConvCases(502, 12, true, 40).forEach((c, i) => checkConv(c, 700 + i, (['none', 'relu', 'relu6'] as const)[i % 3]!));
   });
 
-  it.each([[1, 1], [7, 3], [8, 10], [16, 5], [100, 10], [256, 12], [257, 3]] as const)('dense %i -> %i vs tf.matMul', (C, CO) => {
+  it.each([
+    [1, 1],
+    [7, 3],
+    [8, 10],
+    [16, 5],
+    [100, 10],
+    [256, 12],
+    [257, 3],
+  ] as const)('dense %i -> %i vs tf.matMul', (C, CO) => {
     const rng = new Rng(800 + C + CO);
     const c: ConvCase = { H: 1, W: 1, C, CO, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false };
     const L = makeLayer(rng, c);
@@ -163,20 +207,33 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     checkQuantised(`dense ${C}->${CO}`, y, exact, yf, sy, zy, -128, 127);
   });
 
-  it.each([[17, 0], [64, 1], [300, 2], [1000, 3]] as const)('residual add, %i elements (case %i)', (count, cs) => {
+  it.each([
+    [17, 0],
+    [64, 1],
+    [300, 2],
+    [1000, 3],
+  ] as const)('residual add, %i elements (case %i)', (count, cs) => {
     const rng = new Rng(900 + cs);
     const k = mod(b);
-    for (const [lo, hiOff] of [[-128, 127], [0, 127]] as const) {
-      const a = rng.int8s(count); const bb = rng.int8s(count);
-      const za = rng.int(-30, 30); const zb = rng.int(-30, 30);
-      const sa = f32(rng.uniform(0.01, 0.1)); const sb = f32(rng.uniform(0.01, 0.1));
+    for (const [lo, hiOff] of [
+      [-128, 127],
+      [0, 127],
+    ] as const) {
+      const a = rng.int8s(count);
+      const bb = rng.int8s(count);
+      const za = rng.int(-30, 30);
+      const zb = rng.int(-30, 30);
+      const sa = f32(rng.uniform(0.01, 0.1));
+      const sb = f32(rng.uniform(0.01, 0.1));
       const yf = Float32Array.from(a, (v, i) => (v - za) * sa + (bb[i]! - zb) * sb);
       const sy = outputScale(yf);
       const zy = rng.int(-20, 20);
       const lo2 = lo === 0 ? zy : lo;
       const p = quantizePair(sa / sy, sb / sy);
       k.reset();
-      const pA = k.i8(a); const pB = k.i8(bb); const pY = k.allocFilled(count, 0x55);
+      const pA = k.i8(a);
+      const pB = k.i8(bb);
+      const pY = k.allocFilled(count, 0x55);
       k.k.addS8(pA, za, p.ma, pB, zb, p.mb, p.n, pY, zy, lo2, hiOff, count);
       const exact = Array.from(a, (v, i) => requantizePair(v - za, bb[i]! - zb, p, zy, lo2, hiOff));
       checkQuantised(`add ${count}`, k.readI8(pY, count), exact, yf, sy, zy, lo2, hiOff);
@@ -201,20 +258,34 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     const zy = global ? zx : rng.int(-20, 20);
     const fm = quantizeMultiplier(sx / (sy * PH * PW));
     k.reset();
-    const pX = k.i8(xq); const pY = k.allocFilled(OH * OW * C, 0x55);
+    const pX = k.i8(xq);
+    const pY = k.allocFilled(OH * OW * C, 0x55);
     k.k.avgpoolForwardS8(pX, H, W, C, zx, pY, OH, OW, zy, PH, PW, stride, fm.m, fm.n);
     const exact: number[] = [];
-    for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) for (let ch = 0; ch < C; ch++) {
-      let acc = 0;
-      for (let kh = 0; kh < PH; kh++) for (let kw = 0; kw < PW; kw++) acc += xq[((oh * stride + kh) * W + ow * stride + kw) * C + ch]! - zx;
-      exact.push(requantize(acc, fm, zy, -128, 127));
-    }
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++)
+        for (let ch = 0; ch < C; ch++) {
+          let acc = 0;
+          for (let kh = 0; kh < PH; kh++) for (let kw = 0; kw < PW; kw++) acc += xq[((oh * stride + kh) * W + ow * stride + kw) * C + ch]! - zx;
+          exact.push(requantize(acc, fm, zy, -128, 127));
+        }
     checkQuantised(`${global ? 'gap' : 'avgpool'} ${H}x${W}x${C} p${PH}x${PW} s${stride}`, k.readI8(pY, OH * OW * C), exact, yf, sy, zy, -128, 127);
   }
-  it.each([[4, 4, 3, 2, 2, 2], [6, 6, 5, 3, 3, 1], [7, 5, 4, 3, 2, 2], [9, 9, 16, 3, 3, 3], [10, 10, 6, 3, 3, 4]] as const)(
-    'avgpool %ix%ix%i pool %ix%i stride %i', (H, W, C, PH, PW, s) => checkPool(H, W, C, PH, PW, s, 1000 + H + W + C + PH + s, false));
-  it.each([[1, 1, 9], [3, 3, 16], [4, 7, 10], [8, 8, 32], [7, 7, 5], [5, 5, 100]] as const)(
-    'global avgpool %ix%ix%i', (H, W, C) => checkPool(H, W, C, H, W, 1, 1100 + H * W + C, true));
+  it.each([
+    [4, 4, 3, 2, 2, 2],
+    [6, 6, 5, 3, 3, 1],
+    [7, 5, 4, 3, 2, 2],
+    [9, 9, 16, 3, 3, 3],
+    [10, 10, 6, 3, 3, 4],
+  ] as const)('avgpool %ix%ix%i pool %ix%i stride %i', (H, W, C, PH, PW, s) => checkPool(H, W, C, PH, PW, s, 1000 + H + W + C + PH + s, false));
+  it.each([
+    [1, 1, 9],
+    [3, 3, 16],
+    [4, 7, 10],
+    [8, 8, 32],
+    [7, 7, 5],
+    [5, 5, 100],
+  ] as const)('global avgpool %ix%ix%i', (H, W, C) => checkPool(H, W, C, H, W, 1, 1100 + H * W + C, true));
 });
 
 // ---------------------------------------------------------------------------------------
@@ -249,26 +320,49 @@ describe('SIMD and scalar builds are bit-identical', () => {
     for (let t = 0; t < 6; t++) {
       const depthwise = t === 5;
       const KH = rng.pick([1, 3, 5]);
-      const c: ConvCase = { H: rng.int(5, 9), W: rng.int(5, 9), C, CO: depthwise ? C : rng.int(1, 9), KH, KW: rng.pick([KH, 1, 3]), stride: rng.pick([1, 2]), pad: rng.int(0, 2), depthwise };
+      const c: ConvCase = {
+        H: rng.int(5, 9),
+        W: rng.int(5, 9),
+        C,
+        CO: depthwise ? C : rng.int(1, 9),
+        KH,
+        KW: rng.pick([KH, 1, 3]),
+        stride: rng.pick([1, 2]),
+        pad: rng.int(0, 2),
+        depthwise,
+      };
       const { L, mult, shift, zy } = convInputs(c, 3000 + C * 10 + t);
       same(`${convLabel(c)}`, (k) => {
         k.reset();
         const n = L.OH * L.OW * c.CO;
-        const pX = k.i8(L.xq); const pW = k.i8(L.wq); const pB = k.i32(L.bq);
-        const pM = k.i32(mult); const pS = k.i32(shift); const pY = k.alloc(n);
+        const pX = k.i8(L.xq);
+        const pW = k.i8(L.wq);
+        const pB = k.i32(L.bq);
+        const pM = k.i32(mult);
+        const pS = k.i32(shift);
+        const pY = k.alloc(n);
         k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, t % 2 ? zy : -128, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, 0);
         return [k.readBytes(pY, n)];
       });
     }
   });
 
-  it.each([[64, 10], [255, 7], [256, 16], [1000, 4]] as const)('dense forward %i -> %i', (C, CO) => {
+  it.each([
+    [64, 10],
+    [255, 7],
+    [256, 16],
+    [1000, 4],
+  ] as const)('dense forward %i -> %i', (C, CO) => {
     const c: ConvCase = { H: 1, W: 1, C, CO, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false };
     const { L, mult, shift, zy } = convInputs(c, 4000 + C);
     same(`dense ${C}`, (k) => {
       k.reset();
-      const pX = k.i8(L.xq); const pW = k.i8(L.wq); const pB = k.i32(L.bq);
-      const pM = k.i32(mult); const pS = k.i32(shift); const pY = k.alloc(CO);
+      const pX = k.i8(L.xq);
+      const pW = k.i8(L.wq);
+      const pB = k.i32(L.bq);
+      const pM = k.i32(mult);
+      const pS = k.i32(shift);
+      const pY = k.alloc(CO);
       k.k.conv2dForwardS8(pX, 1, 1, C, L.zx, pW, pB, pM, pS, pY, 1, 1, CO, zy, -128, 127, 1, 1, 1, 0, false, 0, 0);
       return [k.readBytes(pY, CO)];
     });
@@ -292,17 +386,28 @@ describe('SIMD and scalar builds are bit-identical', () => {
       for (const qas of [true, false]) {
         same(`${convLabel(c)} K=${K} GK=${GK} split=${split} qas=${qas}`, (k) => {
           k.reset();
-          const pGy = k.f32(L.gy); const pW = k.i8(L.wq); const pS = k.f32(L.wScale); const pX = k.i8(L.xq);
-          const pW1 = k.i8(channelSlice(c, L.wq, 0, split)); const pW2 = k.i8(channelSlice(c, L.wq, split, c.C));
+          const pGy = k.f32(L.gy);
+          const pW = k.i8(L.wq);
+          const pS = k.f32(L.wScale);
+          const pX = k.i8(L.xq);
+          const pW1 = k.i8(channelSlice(c, L.wq, 0, split));
+          const pW2 = k.i8(channelSlice(c, L.wq, split, c.C));
           const pGx = k.f32(prev);
           const pGx2 = k.alloc(prev.length * 4);
           const pGx3 = k.alloc(prev.length * 4);
-          const pWK = k.i8(wK); const pWK2 = k.i8(wK);
-          const pV = k.f32(vel0); const pV2 = k.f32(vel0); const pB = k.i32(L.bq); const pVB = k.f32(velB0);
-          const pB2 = k.i32(L.bq); const pVB2 = k.f32(velB0);
+          const pWK = k.i8(wK);
+          const pWK2 = k.i8(wK);
+          const pV = k.f32(vel0);
+          const pV2 = k.f32(vel0);
+          const pB = k.i32(L.bq);
+          const pVB = k.f32(velB0);
+          const pB2 = k.i32(L.bq);
+          const pVB2 = k.f32(velB0);
           const pXs = k.alloc(c.H * c.W * GK);
-          const pG = k.alloc(nG * 4); const pGb = k.alloc(c.CO * 4);
-          const pR = k.rng(1234 + t); const pR2 = k.rng(99 + t);
+          const pG = k.alloc(nG * 4);
+          const pGb = k.alloc(c.CO * 4);
+          const pR = k.rng(1234 + t);
+          const pR2 = k.rng(99 + t);
           const lrW = qas ? lr : lr * 1e4;
           const lrB = qas ? lr : lr * 1e6;
           k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, true, 0, 0);
@@ -318,11 +423,24 @@ describe('SIMD and scalar builds are bit-identical', () => {
           k.k.applyWeightUpdateS8(pG, GK, c.CO, c.KH, c.KW, c.depthwise, pWK2, pS, pV2, K, lrW, mu, qas, pR2);
           k.k.biasGradF32(pGy, L.OH * L.OW, c.CO, pGb);
           k.k.applyBiasUpdateS32(pGb, c.CO, pB2, pS, L.sx, pVB2, lrB, mu, qas, pR2);
-          return [k.readBytes(pGx, prev.length * 4), k.readBytes(pGx2, prev.length * 4), k.readBytes(pGx3, prev.length * 4),
-            k.readBytes(pWK, wK.length), k.readBytes(pV, vel0.length * 4), k.readBytes(pB, c.CO * 4), k.readBytes(pVB, c.CO * 4),
-            k.readBytes(pR, 4), k.readBytes(pXs, c.H * c.W * GK), k.readBytes(pG, nG * 4), k.readBytes(pWK2, wK.length),
-            k.readBytes(pV2, vel0.length * 4), k.readBytes(pGb, c.CO * 4), k.readBytes(pB2, c.CO * 4), k.readBytes(pVB2, c.CO * 4),
-            k.readBytes(pR2, 4)];
+          return [
+            k.readBytes(pGx, prev.length * 4),
+            k.readBytes(pGx2, prev.length * 4),
+            k.readBytes(pGx3, prev.length * 4),
+            k.readBytes(pWK, wK.length),
+            k.readBytes(pV, vel0.length * 4),
+            k.readBytes(pB, c.CO * 4),
+            k.readBytes(pVB, c.CO * 4),
+            k.readBytes(pR, 4),
+            k.readBytes(pXs, c.H * c.W * GK),
+            k.readBytes(pG, nG * 4),
+            k.readBytes(pWK2, wK.length),
+            k.readBytes(pV2, vel0.length * 4),
+            k.readBytes(pGb, c.CO * 4),
+            k.readBytes(pB2, c.CO * 4),
+            k.readBytes(pVB2, c.CO * 4),
+            k.readBytes(pR2, 4),
+          ];
         });
       }
     });
@@ -331,12 +449,20 @@ describe('SIMD and scalar builds are bit-identical', () => {
   it('pooling, add, clamps, mask bits, gradInto, softmax cross-entropy, argmax', () => {
     const rng = new Rng(7000);
     for (let t = 0; t < 8; t++) {
-      const H = rng.int(2, 9); const W = rng.int(2, 9); const C = rng.int(1, 20);
-      const PH = rng.int(1, H); const PW = rng.int(1, W); const stride = rng.int(1, 3);
-      const OH = Math.floor((H - PH) / stride) + 1; const OW = Math.floor((W - PW) / stride) + 1;
+      const H = rng.int(2, 9);
+      const W = rng.int(2, 9);
+      const C = rng.int(1, 20);
+      const PH = rng.int(1, H);
+      const PW = rng.int(1, W);
+      const stride = rng.int(1, 3);
+      const OH = Math.floor((H - PH) / stride) + 1;
+      const OW = Math.floor((W - PW) / stride) + 1;
       const n = H * W * C;
-      const x = rng.int8s(n); const x2 = rng.int8s(n);
-      const gy = rng.f32s(OH * OW * C, -1, 1); const g = rng.f32s(n, -1, 1); const prev = rng.f32s(n, -1, 1);
+      const x = rng.int8s(n);
+      const x2 = rng.int8s(n);
+      const gy = rng.f32s(OH * OW * C, -1, 1);
+      const g = rng.f32s(n, -1, 1);
+      const prev = rng.f32s(n, -1, 1);
       const fm = quantizeMultiplier(rng.uniform(0.01, 1));
       const p = quantizePair(rng.uniform(0.1, 2), rng.uniform(0.1, 2));
       const count = rng.int(1, 100);
@@ -345,10 +471,20 @@ describe('SIMD and scalar builds are bit-identical', () => {
       const scale = f32(rng.uniform(0.01, 0.3));
       same(`misc case ${t}`, (k) => {
         k.reset();
-        const pX = k.i8(x); const pX2 = k.i8(x2); const pY = k.alloc(OH * OW * C); const pA = k.alloc(n);
-        const pC = k.alloc(n); const pGy = k.f32(gy); const pGx = k.f32(prev); const pG = k.f32(g);
-        const pD = k.f32(prev); const pL = k.i8(logits); const pLG = k.alloc(count * 4); const pOut = k.alloc(8);
-        const pBits = k.alloc((n + 7) >> 3); const pG2 = k.f32(g);
+        const pX = k.i8(x);
+        const pX2 = k.i8(x2);
+        const pY = k.alloc(OH * OW * C);
+        const pA = k.alloc(n);
+        const pC = k.alloc(n);
+        const pGy = k.f32(gy);
+        const pGx = k.f32(prev);
+        const pG = k.f32(g);
+        const pD = k.f32(prev);
+        const pL = k.i8(logits);
+        const pLG = k.alloc(count * 4);
+        const pOut = k.alloc(8);
+        const pBits = k.alloc((n + 7) >> 3);
+        const pG2 = k.f32(g);
         k.k.avgpoolForwardS8(pX, H, W, C, 3, pY, OH, OW, -2, PH, PW, stride, fm.m, fm.n);
         k.k.avgpoolBackwardF32(pGy, OH, OW, pGx, H, W, C, PH, PW, stride, t % 2 === 0);
         k.k.addS8(pX, 5, p.ma, pX2, -7, p.mb, p.n, pA, 1, t % 2 ? 1 : -128, 127, n);
@@ -360,9 +496,18 @@ describe('SIMD and scalar builds are bit-identical', () => {
         const loss = k.k.softmaxCrossEntropyS8(pL, count, scale, 4, label, pLG);
         new DataView(k.memory.buffer).setFloat32(pOut, loss, true);
         new DataView(k.memory.buffer).setInt32(pOut + 4, k.k.argmaxS8(pL, count), true);
-        return [k.readBytes(pY, OH * OW * C), k.readBytes(pGx, n * 4), k.readBytes(pA, n), k.readBytes(pC, n),
-          k.readBytes(pG, n * 4), k.readBytes(pD, n * 4), k.readBytes(pLG, count * 4), k.readBytes(pOut, 8),
-          k.readBytes(pBits, (n + 7) >> 3), k.readBytes(pG2, n * 4)];
+        return [
+          k.readBytes(pY, OH * OW * C),
+          k.readBytes(pGx, n * 4),
+          k.readBytes(pA, n),
+          k.readBytes(pC, n),
+          k.readBytes(pG, n * 4),
+          k.readBytes(pD, n * 4),
+          k.readBytes(pLG, count * 4),
+          k.readBytes(pOut, 8),
+          k.readBytes(pBits, (n + 7) >> 3),
+          k.readBytes(pG2, n * 4),
+        ];
       });
     }
   });
@@ -374,19 +519,28 @@ describe('SIMD and scalar builds are bit-identical', () => {
 /** TF gradients of sum(gy * (conv(x_real, W_real) + b_real)) wrt W and b, with the
  *  per-element error bound magnitude S (the same on absolute values, see kernels-grad). */
 function tfParamGrads(c: ConvCase, L: Layer) {
-  const run = (abs: boolean) => tf.tidy(() => {
-    const m = (a: ArrayLike<number>) => (abs ? Float32Array.from(a, Math.abs) : Float32Array.from(a));
-    const x = tf.tensor4d(m(L.xReal), [1, c.H, c.W, c.C]);
-    const gy = tf.tensor4d(m(L.gy), [1, L.OH, L.OW, c.CO]);
-    const filt = toTfFilter(c, m(L.wReal));
-    const f = (w: tf.Tensor, bias: tf.Tensor) => {
-      const xp = c.pad > 0 ? tf.pad(x, [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]]) : x;
-      const y = c.depthwise ? tf.depthwiseConv2d(xp, w as tf.Tensor4D, c.stride, 'valid') : tf.conv2d(xp, w as tf.Tensor4D, c.stride, 'valid');
-      return tf.sum(tf.mul(tf.add(y, bias), gy));
-    };
-    const [gw, gb] = tf.grads(f)([tf.tensor(filt.data as Float32Array, filt.shape), tf.tensor1d(m(L.bReal))]);
-    return [fromTfFilter(c, gw!.dataSync()), Float32Array.from(gb!.dataSync())];
-  });
+  const run = (abs: boolean) =>
+    tf.tidy(() => {
+      const m = (a: ArrayLike<number>) => (abs ? Float32Array.from(a, Math.abs) : Float32Array.from(a));
+      const x = tf.tensor4d(m(L.xReal), [1, c.H, c.W, c.C]);
+      const gy = tf.tensor4d(m(L.gy), [1, L.OH, L.OW, c.CO]);
+      const filt = toTfFilter(c, m(L.wReal));
+      const f = (w: tf.Tensor, bias: tf.Tensor) => {
+        const xp =
+          c.pad > 0
+            ? tf.pad(x, [
+                [0, 0],
+                [c.pad, c.pad],
+                [c.pad, c.pad],
+                [0, 0],
+              ])
+            : x;
+        const y = c.depthwise ? tf.depthwiseConv2d(xp, w as tf.Tensor4D, c.stride, 'valid') : tf.conv2d(xp, w as tf.Tensor4D, c.stride, 'valid');
+        return tf.sum(tf.mul(tf.add(y, bias), gy));
+      };
+      const [gw, gb] = tf.grads(f)([tf.tensor(filt.data as Float32Array, filt.shape), tf.tensor1d(m(L.bReal))]);
+      return [fromTfFilter(c, gw!.dataSync()), Float32Array.from(gb!.dataSync())];
+    });
   const [G, Gb] = run(false);
   const [S, Sb] = run(true);
   return { G: G!, Gb: Gb!, S: S!, Sb: Sb! };
@@ -396,8 +550,12 @@ function tfParamGrads(c: ConvCase, L: Layer) {
 function applyUpdates(c: ConvCase, L: Layer, lr: number, lrB: number, qas: boolean, seed: number, w0 = L.wq, b0 = L.bq) {
   const k = simd;
   k.reset();
-  const pGy = k.f32(L.gy); const pX = k.i8(L.xq); const pW = k.i8(w0); const pS = k.f32(L.wScale);
-  const pB = k.i32(b0); const pR = k.rng(seed);
+  const pGy = k.f32(L.gy);
+  const pX = k.i8(L.xq);
+  const pW = k.i8(w0);
+  const pS = k.f32(L.wScale);
+  const pB = k.i32(b0);
+  const pR = k.rng(seed);
   k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, 0, c.KH, c.KW, c.stride, c.pad, c.depthwise, c.C, lr, 0, qas, pR);
   k.k.biasUpdateAllS32(pGy, L.OH * L.OW, c.CO, pB, pS, L.sx, 0, lrB, 0, qas, pR);
   return { w: k.readI8(pW, w0.length), b: k.readI32(pB, c.CO) };
@@ -412,7 +570,9 @@ function applyUpdates(c: ConvCase, L: Layer, lr: number, lrB: number, qas: boole
  * s_i^2)/2, so t is at most ~5.4 standard errors: "a few standard errors", but valid
  * without a normal approximation.
  */
-function hoeffding(sumSq: number, delta = 1e-6): number { return Math.sqrt((Math.log(2 / delta) / 2) * sumSq); }
+function hoeffding(sumSq: number, delta = 1e-6): number {
+  return Math.sqrt((Math.log(2 / delta) / 2) * sumSq);
+}
 
 describe('QAS: an int8 step equals the float SGD step in units of the scale', () => {
   /**
@@ -442,9 +602,14 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     for (const qas of [true, false]) {
       const dirOf = (g: number, sc: number) => (qas ? g / sc : g * sc);
       // lr chosen so the largest step is ~4 units (sub-unit and multi-unit steps both occur)
-      let maxW = 0; let maxB = 0;
-      G.forEach((g, i) => { maxW = Math.max(maxW, Math.abs(dirOf(g, s(i)))); });
-      Gb.forEach((g, i) => { maxB = Math.max(maxB, Math.abs(dirOf(g, sb(i)))); });
+      let maxW = 0;
+      let maxB = 0;
+      G.forEach((g, i) => {
+        maxW = Math.max(maxW, Math.abs(dirOf(g, s(i))));
+      });
+      Gb.forEach((g, i) => {
+        maxB = Math.max(maxB, Math.abs(dirOf(g, sb(i))));
+      });
       const lr = f32(4 / maxW);
       const lrB = f32(4 / maxB);
       const { w, b } = applyUpdates(c, L, lr, lrB, qas, seed);
@@ -479,7 +644,8 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
    */
   it.each([[true], [false]] as const)('mean step over a layer of small steps matches the float step (qas=%s)', (qas) => {
     const rng = new Rng(qas ? 8101 : 8102);
-    const C = 96; const CO = 128; // 12288 weights; 1x1 conv over a 2x2 image: 4 positions
+    const C = 96;
+    const CO = 128; // 12288 weights; 1x1 conv over a 2x2 image: 4 positions
     const c: ConvCase = { H: 2, W: 2, C, CO, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false };
     const L = makeLayer(rng, c);
     // x - zx in [20, 60], gy in [0.2, 1], scales within 20%: every G > 0 and the steps
@@ -494,7 +660,11 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     const sb = (i: number) => f32(L.wScale[i]! * L.sx);
     const dirOf = (g: number, sc: number) => (qas ? g / sc : g * sc);
     // scale lr so the mean step is 0.3 units
-    const mean = (f: (i: number) => number, n: number) => { let a = 0; for (let i = 0; i < n; i++) a += f(i); return a / n; };
+    const mean = (f: (i: number) => number, n: number) => {
+      let a = 0;
+      for (let i = 0; i < n; i++) a += f(i);
+      return a / n;
+    };
     const lr = f32(0.3 / mean((i) => dirOf(G[i]!, s(i)), G.length));
     const lrB = f32(0.3 / mean((i) => dirOf(Gb[i]!, sb(i)), CO));
     const { w, b } = applyUpdates(c, L, lr, lrB, qas, 4711);
@@ -523,28 +693,41 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
 
   it('bias: mean over many channels matches the float step (scale wScale*sx)', () => {
     const rng = new Rng(8200);
-    const CO = 8192; const P = 3;
+    const CO = 8192;
+    const P = 3;
     const gy = rng.f32s(P * CO, 0.05, 1);
     const wScale = rng.f32s(CO, 0.002, 0.03);
     const sx = f32(0.02);
     const bq = rng.int32s(CO, -5000, 5000);
     // TF: G_b = d/db sum(gy * (z + b)) over the P positions
-    const Gb = tf.tidy(() => tf.grad((bb: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.zeros([P, CO]), bb), tf.tensor2d(gy, [P, CO]))))(tf.tensor1d(new Float32Array(CO))).dataSync() as Float32Array);
+    const Gb = tf.tidy(
+      () =>
+        tf
+          .grad((bb: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.zeros([P, CO]), bb), tf.tensor2d(gy, [P, CO]))))(tf.tensor1d(new Float32Array(CO)))
+          .dataSync() as Float32Array,
+    );
     const sb = (i: number) => f32(wScale[i]! * sx);
     let m = 0;
     for (let i = 0; i < CO; i++) m += Gb[i]! / sb(i);
     const lr = f32(0.35 / (m / CO));
     const k = simd;
     k.reset();
-    const pGy = k.f32(gy); const pB = k.i32(bq); const pS = k.f32(wScale); const pR = k.rng(99);
+    const pGy = k.f32(gy);
+    const pB = k.i32(bq);
+    const pS = k.f32(wScale);
+    const pR = k.rng(99);
     k.k.biasUpdateAllS32(pGy, P, CO, pB, pS, sx, 0, lr, 0, true, pR);
     const b = k.readI32(pB, CO);
-    let meanInt = 0; let meanFloat = 0; let sumSq = 0;
+    let meanInt = 0;
+    let meanFloat = 0;
+    let sumSq = 0;
     for (let i = 0; i < CO; i++) {
-      const d = -lr * Gb[i]! / sb(i);
+      const d = (-lr * Gb[i]!) / sb(i);
       const step = b[i]! - bq[i]!;
       expect(Math.abs(step - d)).toBeLessThan(1 + 1e-4);
-      meanInt += step * sb(i); meanFloat += d * sb(i); sumSq += sb(i) ** 2;
+      meanInt += step * sb(i);
+      meanFloat += d * sb(i);
+      sumSq += sb(i) ** 2;
     }
     const bound = hoeffding(sumSq) / CO + 1e-5 * Math.abs(meanFloat / CO);
     expect(Math.abs(meanInt / CO - meanFloat / CO)).toBeLessThanOrEqual(bound);
@@ -558,9 +741,14 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     const k = simd;
     const mu = f32(0.9);
     k.reset();
-    const pGy = k.f32(L.gy); const pX = k.i8(L.xq); const pW = k.i8(L.wq); const pS = k.f32(L.wScale);
-    const pV = k.f32(new Float32Array(L.wq.length)); const pR = k.rng(5);
-    const call = (lr: number) => k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, pV, c.KH, c.KW, c.stride, c.pad, false, c.C, lr, mu, true, pR);
+    const pGy = k.f32(L.gy);
+    const pX = k.i8(L.xq);
+    const pW = k.i8(L.wq);
+    const pS = k.f32(L.wScale);
+    const pV = k.f32(new Float32Array(L.wq.length));
+    const pR = k.rng(5);
+    const call = (lr: number) =>
+      k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, pV, c.KH, c.KW, c.stride, c.pad, false, c.C, lr, mu, true, pR);
     call(0);
     const g1 = k.readF32(pV, L.wq.length); // = g~ (v was 0): G/s, checked against TF
     const { G, S } = tfParamGrads(c, L);
@@ -624,7 +812,9 @@ describe('stochastic rounding is unbiased', () => {
    * rate 1e-6, ~6 standard deviations at p = 1/4). N = 65536: t = 689, i.e. about 4% of
    * N p at p = 1/4; floor, ceil or round-to-nearest would be off by N p or N(1-p).
    */
-  const N_IN = 256; const N_OUT = 256; const N = N_IN * N_OUT;
+  const N_IN = 256;
+  const N_OUT = 256;
+  const N = N_IN * N_OUT;
   function weightSteps(lr: number, gy: number, seed: number) {
     const k = simd;
     k.reset();
@@ -640,8 +830,13 @@ describe('stochastic rounding is unbiased', () => {
   }
   const t = (n: number) => Math.sqrt((n * Math.log(2 / 1e-6)) / 2);
   it.each([
-    [0.25, 1, -1, 0.25], [0.25, -1, 1, 0.25], [0.75, 1, -1, 0.75], [0.5, -1, 1, 0.5],
-    [1.25, 1, -2, 0.25], [0.1, -1, 1, f32(0.1)], [2.9, -1, 3, f32(2.9) - 2],
+    [0.25, 1, -1, 0.25],
+    [0.25, -1, 1, 0.25],
+    [0.75, 1, -1, 0.75],
+    [0.5, -1, 1, 0.5],
+    [1.25, 1, -2, 0.25],
+    [0.1, -1, 1, f32(0.1)],
+    [2.9, -1, 3, f32(2.9) - 2],
   ] as const)('int8 weights: |step| %f (gy %i): moves by %i with probability %f', (lr, gy, big, p) => {
     const steps = weightSteps(lr, gy, Math.round(lr * 1000) + (gy > 0 ? 1 : 2));
     const small = big > 0 ? big - 1 : big + 1;
@@ -679,7 +874,8 @@ describe('stochastic rounding is unbiased', () => {
     k.reset();
     const p0 = k.rng(0);
     expect(new Uint32Array(k.memory.buffer, p0, 1)[0]).not.toBe(0); // zero would be a fixed point
-    const s1 = k.rng(1); const s2 = k.rng(2);
+    const s1 = k.rng(1);
+    const s2 = k.rng(2);
     expect(k.readBytes(s1, 4)).not.toEqual(k.readBytes(s2, 4));
   });
 
@@ -706,23 +902,27 @@ describe('stochastic rounding is unbiased', () => {
     return k.readI8(pW, 1)[0]!;
   }
   const U_MAX = 0xffffff; // u = 1 - 2^-24
-  it.each([['simd', 'fused'], ['simd', 'stored'], ['scalar', 'fused'], ['scalar', 'stored']] as const)(
-    'regression: lr = 0 with u = 1 - 2^-24 leaves w unchanged; sub-spacing steps are resolved (%s, %s)', (b, path) => {
-      const k = mod(b);
-      const ws = [100, -100, 64, 5, 127, -127, 0, 1, -1];
-      expect(ws.map((w) => stepWithU(k, path, w, 1, 0, U_MAX))).toEqual(ws);
-      // The step is summed with u apart from w, in f32 (single-precision MCU FPUs), so it is
-      // resolved to u's own resolution, 2^-24, whatever |w| is:
-      // w + 2^-23 + (1 - 2^-24) = w + 1 + 2^-24: moves; w + 2^-24 + (1 - 2^-24) = w + 1: moves.
-      expect(stepWithU(k, path, 100, -1, 2 ** -23, U_MAX)).toBe(101);
-      expect(stepWithU(k, path, 100, -1, 2 ** -24, U_MAX)).toBe(101);
-      // and a step far below w's own f32 spacing (2^-17 at |w| = 100) still counts with u = 0.5:
-      expect(stepWithU(k, path, 100, -1, 0.5 + 2 ** -20, 2 ** 23 - 8)).toBe(101); // u = 0.5 - 2^-21
-      // u = 0: w - 2^-23 floors to w - 1 (float32 rounded w - 2^-23 back to w for |w| >= 64)
-      expect(stepWithU(k, path, -100, 1, 2 ** -23, 0)).toBe(-101);
-      expect(stepWithU(k, path, 100, 1, 2 ** -23, 0)).toBe(99);
-      expect(stepWithU(k, path, 100, 0, 1, 0)).toBe(100);
-    });
+  it.each([
+    ['simd', 'fused'],
+    ['simd', 'stored'],
+    ['scalar', 'fused'],
+    ['scalar', 'stored'],
+  ] as const)('regression: lr = 0 with u = 1 - 2^-24 leaves w unchanged; sub-spacing steps are resolved (%s, %s)', (b, path) => {
+    const k = mod(b);
+    const ws = [100, -100, 64, 5, 127, -127, 0, 1, -1];
+    expect(ws.map((w) => stepWithU(k, path, w, 1, 0, U_MAX))).toEqual(ws);
+    // The step is summed with u apart from w, in f32 (single-precision MCU FPUs), so it is
+    // resolved to u's own resolution, 2^-24, whatever |w| is:
+    // w + 2^-23 + (1 - 2^-24) = w + 1 + 2^-24: moves; w + 2^-24 + (1 - 2^-24) = w + 1: moves.
+    expect(stepWithU(k, path, 100, -1, 2 ** -23, U_MAX)).toBe(101);
+    expect(stepWithU(k, path, 100, -1, 2 ** -24, U_MAX)).toBe(101);
+    // and a step far below w's own f32 spacing (2^-17 at |w| = 100) still counts with u = 0.5:
+    expect(stepWithU(k, path, 100, -1, 0.5 + 2 ** -20, 2 ** 23 - 8)).toBe(101); // u = 0.5 - 2^-21
+    // u = 0: w - 2^-23 floors to w - 1 (float32 rounded w - 2^-23 back to w for |w| >= 64)
+    expect(stepWithU(k, path, -100, 1, 2 ** -23, 0)).toBe(-101);
+    expect(stepWithU(k, path, 100, 1, 2 ** -23, 0)).toBe(99);
+    expect(stepWithU(k, path, 100, 0, 1, 0)).toBe(100);
+  });
 });
 
 /** State s such that xorshift32(s) == target (each xorshift step is invertible). */
@@ -741,7 +941,13 @@ function xorshiftPrev(target: number): number {
 
 describe('harness', () => {
   it('xorshiftPrev inverts the kernel generator', () => {
-    const xs = (x: number) => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; return x >>> 0; };
+    const xs = (x: number) => {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x >>> 0;
+    };
     for (const t of [1, 0xffffffff, 0x12345678, 0x80000000]) expect(xs(xorshiftPrev(t))).toBe(t);
   });
 
@@ -760,18 +966,25 @@ describe('harness', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tinytrain-abort-'));
     try {
       const entry = join(dir, 'boom.ts');
-      writeFileSync(entry, [
-        'export function boom(x: i32): i32 {',
-        '  assert(x > 0, "x must be positive, got " + x.toString());',
-        '  return x * 2;',
-        '}',
-        'export function opt(a: i32, b: i32 = 5): i32 { return a + b; }',
-      ].join('\n'));
+      writeFileSync(
+        entry,
+        [
+          'export function boom(x: i32): i32 {',
+          '  assert(x > 0, "x must be positive, got " + x.toString());',
+          '  return x * 2;',
+          '}',
+          'export function opt(a: i32, b: i32 = 5): i32 { return a + b; }',
+        ].join('\n'),
+      );
       const { exports } = await instantiateAs(await WebAssembly.compile(await compileAs(entry, false)));
       const boom = exports.boom as (x: number) => number;
       expect(boom(4)).toBe(8);
       let caught: unknown;
-      try { boom(-3); } catch (e) { caught = e; }
+      try {
+        boom(-3);
+      } catch (e) {
+        caught = e;
+      }
       expect(caught).toBeInstanceOf(KernelAbort);
       const err = caught as KernelAbort;
       expect(err.message).toContain('x must be positive, got -3');
@@ -791,7 +1004,9 @@ describe('harness', () => {
   it('allocator: 16-byte aligned, within memory, reset reuses', () => {
     const k = simd;
     k.reset();
-    const a = k.alloc(3); const b = k.alloc(17); const c = k.alloc(1);
+    const a = k.alloc(3);
+    const b = k.alloc(17);
+    const c = k.alloc(1);
     for (const p of [a, b, c]) expect(p % 16).toBe(0);
     expect(b).toBeGreaterThanOrEqual(a + 3);
     expect(c).toBeGreaterThanOrEqual(b + 17);

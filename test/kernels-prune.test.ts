@@ -39,7 +39,14 @@ beforeAll(async () => {
   [simd, scalar] = await Promise.all([loadKernels({ simd: true }), loadKernels({ simd: false })]);
 }, 180_000);
 
-interface Case { P: number; CI: number; CO: number; sparsity: number; structure: SparseStructure; seed: number }
+interface Case {
+  P: number;
+  CI: number;
+  CO: number;
+  sparsity: number;
+  structure: SparseStructure;
+  seed: number;
+}
 
 /** Random int8 weights [CO, CI] in [-127, 127] with a fraction `sparsity` zeroed (pairs: whole pairs), some rows all zero. */
 function prunedWeights(rng: Rng, c: Case): Int8Array {
@@ -49,7 +56,10 @@ function prunedWeights(rng: Rng, c: Case): Int8Array {
     for (let ci = 0; ci < c.CI; ci++) {
       const unit = c.structure === 'pairs' ? ci >> 1 : ci;
       // one draw per unit (pair members share it)
-      if (c.structure === 'pairs' && ci % 2 === 1) { w[co * c.CI + ci] = w[co * c.CI + ci - 1] === 0 ? 0 : w[co * c.CI + ci]!; continue; }
+      if (c.structure === 'pairs' && ci % 2 === 1) {
+        w[co * c.CI + ci] = w[co * c.CI + ci - 1] === 0 ? 0 : w[co * c.CI + ci]!;
+        continue;
+      }
       void unit;
       if (dead || rng.next() < c.sparsity) w[co * c.CI + ci] = 0;
     }
@@ -118,7 +128,10 @@ function bits(f: Float32Array): Uint32Array {
   return u;
 }
 
-interface GradOpts { accumulate: boolean; nonFinite: boolean }
+interface GradOpts {
+  accumulate: boolean;
+  nonFinite: boolean;
+}
 
 function backwardAll(k: KernelModule, c: Case, w: Int8Array, o: GradOpts) {
   const rng = new Rng(c.seed ^ 0x9e37);
@@ -126,7 +139,10 @@ function backwardAll(k: KernelModule, c: Case, w: Int8Array, o: GradOpts) {
   const gyData = rng.f32s(c.P * c.CO, -1, 1, 0.2);
   // Negative zeros upstream too: g = -0 * scale must be skipped like +0.
   for (let i = 0; i < gyData.length; i++) if (gyData[i] === 0 && rng.next() < 0.5) gyData[i] = -0;
-  if (o.nonFinite) { gyData[rng.int(0, gyData.length - 1)] = Infinity; gyData[rng.int(0, gyData.length - 1)] = NaN; }
+  if (o.nonFinite) {
+    gyData[rng.int(0, gyData.length - 1)] = Infinity;
+    gyData[rng.int(0, gyData.length - 1)] = NaN;
+  }
   const gy = k.f32(gyData);
   const wScale = k.f32(Float32Array.from({ length: c.CO }, () => rng.uniform(0.002, 0.03)));
   const init = rng.f32s(c.P * c.CI, -0.5, 0.5, 0.3);
@@ -167,7 +183,11 @@ describe('sparse 1x1 forward == dense forward on the pruned weights', () => {
 
 describe('sparse 1x1 input gradient == dense input gradient, bit for bit', () => {
   for (const c of cases()) {
-    for (const o of [{ accumulate: false, nonFinite: false }, { accumulate: true, nonFinite: false }, { accumulate: true, nonFinite: true }]) {
+    for (const o of [
+      { accumulate: false, nonFinite: false },
+      { accumulate: true, nonFinite: false },
+      { accumulate: true, nonFinite: true },
+    ]) {
       it(`${label(c)}${o.accumulate ? ' accumulate' : ''}${o.nonFinite ? ' non-finite' : ''}`, () => {
         const w = prunedWeights(new Rng(c.seed), c);
         const s = backwardAll(simd, c, w, o);
@@ -229,13 +249,16 @@ describe('magnitude pruning selects the right fraction', () => {
     for (const n of layers) {
       const w = out.get(n.name)!.weight;
       const [CO, CI] = pointwiseShape(n);
-      let pairs = 0, dead = 0;
-      for (let co = 0; co < CO; co++) for (let c = 0; c < CI; c += 2) {
-        pairs++;
-        const a = w[co * CI + c] === 0, b = c + 1 >= CI || w[co * CI + c + 1] === 0;
-        expect(a).toBe(b);
-        if (a) dead++;
-      }
+      let pairs = 0,
+        dead = 0;
+      for (let co = 0; co < CO; co++)
+        for (let c = 0; c < CI; c += 2) {
+          pairs++;
+          const a = w[co * CI + c] === 0,
+            b = c + 1 >= CI || w[co * CI + c + 1] === 0;
+          expect(a).toBe(b);
+          if (a) dead++;
+        }
       expect(dead).toBe(Math.round(pairs * 0.5));
     }
   });
@@ -244,7 +267,11 @@ describe('magnitude pruning selects the right fraction', () => {
 /** A 1x1 head before global average pooling: the fused pool/head backward runs sparse. */
 function gapHeadSpec(): ModelSpec {
   return {
-    format: 'tinytrain-model@1', name: 'test-gap-head', input: [12, 12, 1], inputRange: [0, 1], seed: 5,
+    format: 'tinytrain-model@1',
+    name: 'test-gap-head',
+    input: [12, 12, 1],
+    inputRange: [0, 1],
+    seed: 5,
     layers: [
       { op: 'conv2d', name: 'stem', filters: 12, kernel: 3, stride: 2, padding: 1, activation: 'relu' },
       { op: 'conv2d', name: 'pw', filters: 21, kernel: 1, activation: 'relu6' },
@@ -290,27 +317,31 @@ describe('compile --prune: the sparse kernels train bit-identically to the prune
     ['1x1 head + gap bias-only 0.7 (fused head backward)', gapHeadSpec, biasOnlyScheme, { ratio: 0.7 }, ['pw', 'head', 'fc'], 'sparseGapHeadBackwardF32'],
   ];
   for (const [name, specOf, schemeOf, prune, expected, marker] of caseSubset('kernels-prune.configs', configs, (c) => c[0])) {
-    it(name, async () => {
-      const spec = specOf();
-      const scheme = schemeOf(buildGraph(spec));
-      const base: CompileOptions = { target, scheme, prune, calibration: spec.calibration ? undefined : calibration };
-      const sparse = await trainCheckpoint(spec, base, `${name}-sparse`, 'simd');
-      const m = sparse.artifact.manifest;
-      expect(m.sparse!.layers.map((l) => l.name)).toEqual(expected);
-      for (const l of m.sparse!.layers) expect(l.pruned).toBe(true);
-      expect(m.sparse!.flashSavedBytes).toBeGreaterThan(0);
-      expect(sparse.artifact.source).toContain(marker);
-      const dense = await trainCheckpoint(spec, { ...base, sparseKernels: false }, `${name}-dense`, 'simd');
-      expect(dense.artifact.manifest.sparse!.layers).toEqual([]);
-      expect(dense.artifact.source).not.toContain('sparse1x1ForwardS8(');
-      expect(Buffer.compare(sparse.ckpt, dense.ckpt), 'sparse vs dense (SIMD)').toBe(0);
-      const sparseScalar = await trainCheckpoint(spec, base, `${name}-sparse`, 'scalar');
-      const denseScalar = await trainCheckpoint(spec, { ...base, sparseKernels: false }, `${name}-dense`, 'scalar');
-      expect(Buffer.compare(sparseScalar.ckpt, denseScalar.ckpt), 'sparse vs dense (scalar)').toBe(0);
-      expect(Buffer.compare(sparseScalar.ckpt, sparse.ckpt), 'scalar vs SIMD').toBe(0);
-      // The frozen region shrank by about the Flash the manifest reports.
-      expect(dense.artifact.manifest.memory.breakdown.frozenParamsBytes - m.memory.breakdown.frozenParamsBytes).toBeGreaterThan(m.sparse!.flashSavedBytes * 0.8);
-    }, 300_000);
+    it(
+      name,
+      async () => {
+        const spec = specOf();
+        const scheme = schemeOf(buildGraph(spec));
+        const base: CompileOptions = { target, scheme, prune, calibration: spec.calibration ? undefined : calibration };
+        const sparse = await trainCheckpoint(spec, base, `${name}-sparse`, 'simd');
+        const m = sparse.artifact.manifest;
+        expect(m.sparse!.layers.map((l) => l.name)).toEqual(expected);
+        for (const l of m.sparse!.layers) expect(l.pruned).toBe(true);
+        expect(m.sparse!.flashSavedBytes).toBeGreaterThan(0);
+        expect(sparse.artifact.source).toContain(marker);
+        const dense = await trainCheckpoint(spec, { ...base, sparseKernels: false }, `${name}-dense`, 'simd');
+        expect(dense.artifact.manifest.sparse!.layers).toEqual([]);
+        expect(dense.artifact.source).not.toContain('sparse1x1ForwardS8(');
+        expect(Buffer.compare(sparse.ckpt, dense.ckpt), 'sparse vs dense (SIMD)').toBe(0);
+        const sparseScalar = await trainCheckpoint(spec, base, `${name}-sparse`, 'scalar');
+        const denseScalar = await trainCheckpoint(spec, { ...base, sparseKernels: false }, `${name}-dense`, 'scalar');
+        expect(Buffer.compare(sparseScalar.ckpt, denseScalar.ckpt), 'sparse vs dense (scalar)').toBe(0);
+        expect(Buffer.compare(sparseScalar.ckpt, sparse.ckpt), 'scalar vs SIMD').toBe(0);
+        // The frozen region shrank by about the Flash the manifest reports.
+        expect(dense.artifact.manifest.memory.breakdown.frozenParamsBytes - m.memory.breakdown.frozenParamsBytes).toBeGreaterThan(m.sparse!.flashSavedBytes * 0.8);
+      },
+      300_000,
+    );
   }
 });
 
@@ -361,8 +392,7 @@ describe('tinytrain compile --prune (CLI)', () => {
   });
 
   it('--prune 0.8 --prune-mode global --json reports the sparse layers and the Flash saved', () => {
-    const r = run('compile', MODEL, '--target', 'stm32f746', '--out', out, '--scheme', 'bias-only', '--calibrate', 'random',
-      '--prune', '0.8', '--prune-mode', 'global', '--json');
+    const r = run('compile', MODEL, '--target', 'stm32f746', '--out', out, '--scheme', 'bias-only', '--calibrate', 'random', '--prune', '0.8', '--prune-mode', 'global', '--json');
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { sparse: { prune: { ratio: number; mode: string }; flashSavedBytes: number; layers: Array<{ name: string; sparsity: number }> } };
     expect(j.sparse.prune).toMatchObject({ ratio: 0.8, mode: 'global' });

@@ -10,7 +10,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type KernelExports, KernelModule, Rng, loadKernels, outDim } from './support/kernel-module.js';
 
-
 let simd: KernelModule;
 let scalar: KernelModule;
 
@@ -24,9 +23,7 @@ beforeAll(async () => {
 const GUARD = 16;
 const SENTINEL = 0xa5;
 
-type Init =
-  | { i8: ArrayLike<number> } | { i32: ArrayLike<number> } | { f32: ArrayLike<number> }
-  | { zero: number } | { rngSeed: number };
+type Init = { i8: ArrayLike<number> } | { i32: ArrayLike<number> } | { f32: ArrayLike<number> } | { zero: number } | { rngSeed: number };
 
 type Ptrs<K extends string> = Record<K, number>;
 
@@ -53,7 +50,10 @@ function sameInBoth<K extends string>(what: string, bufs: Record<K, Init>, call:
     for (const [name, v] of Object.entries(placed) as Array<[string, { p: number; bytes: number }]>) {
       out[name] = k.readBytes(v.p, v.bytes);
       const guards = [...k.readBytes(v.p - GUARD, GUARD), ...k.readBytes(v.p + v.bytes, GUARD)];
-      expect(guards.every((g) => g === SENTINEL), `${what}: ${k.simd ? 'simd' : 'scalar'} wrote outside ${name}`).toBe(true);
+      expect(
+        guards.every((g) => g === SENTINEL),
+        `${what}: ${k.simd ? 'simd' : 'scalar'} wrote outside ${name}`,
+      ).toBe(true);
     }
     return out;
   });
@@ -87,10 +87,20 @@ function gradsZeroPixels(rng: Rng, P: number, CO: number): Float32Array {
 const int8Full = (rng: Rng, n: number): Int8Array => rng.int8s(n, -128, 127);
 const scalesOf = (rng: Rng, n: number): Float32Array => Float32Array.from({ length: n }, () => rng.uniform(0.002, 0.03));
 
-interface Shape { H: number; W: number; C: number; CO: number; KH: number; KW: number; stride: number; pad: number; depthwise: boolean; split: number }
+interface Shape {
+  H: number;
+  W: number;
+  C: number;
+  CO: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+  depthwise: boolean;
+  split: number;
+}
 
-const label = (s: Shape): string =>
-  `${s.depthwise ? 'dw' : 'conv'} ${s.H}x${s.W}x${s.C}->${s.CO} k${s.KH}x${s.KW} s${s.stride} p${s.pad} split=${s.split}`;
+const label = (s: Shape): string => `${s.depthwise ? 'dw' : 'conv'} ${s.H}x${s.W}x${s.C}->${s.CO} k${s.KH}x${s.KW} s${s.stride} p${s.pad} split=${s.split}`;
 
 /**
  * Random shapes, weighted towards the fast paths: pointwise (1x1, pad 0), depthwise 3x3
@@ -149,31 +159,67 @@ describe('int8 forward: SIMD == scalar', () => {
     const lo = rng.pick([-128, rng.int(-128, 0)]);
     const hi = rng.pick([127, rng.int(lo, 127)]);
     const common = {
-      w: { i8: w }, w2: { i8: w2 },
+      w: { i8: w },
+      w2: { i8: w2 },
       bias: { i32: rng.int32s(s.CO, -20000, 20000) },
       mult: { i32: rng.int32s(s.CO, 1 << 29, 2 ** 31 - 1) },
       shift: { i32: rng.int32s(s.CO, 24, 40) },
     };
     // whole tensors
     sameInBoth(what, { ...common, x: { i8: int8Full(rng, s.H * s.W * s.C) }, y: { zero: OH * OW * s.CO } }, (k, p) =>
-      k.conv2dForwardS8(p.x, s.H, s.W, s.C, zx, p.w, p.bias, p.mult, p.shift, p.y, OH, OW, s.CO, 3, lo, hi, s.KH, s.KW, s.stride, s.pad, s.depthwise, p.w2, s.split));
+      k.conv2dForwardS8(p.x, s.H, s.W, s.C, zx, p.w, p.bias, p.mult, p.shift, p.y, OH, OW, s.CO, 3, lo, hi, s.KH, s.KW, s.stride, s.pad, s.depthwise, p.w2, s.split),
+    );
     // a row range between ring buffers
     const inRing = rng.next() < 0.5 ? 0 : rng.int(Math.min(s.KH, s.H), s.H);
     const outRing = rng.next() < 0.5 ? 0 : rng.int(1, OH);
     const ohBegin = rng.int(0, OH - 1);
     const ohEnd = rng.int(ohBegin + 1, OH);
-    sameInBoth(`${what} rows [${ohBegin}, ${ohEnd}) rings ${inRing}/${outRing}`,
-      { ...common, x: { i8: int8Full(rng, (inRing || s.H) * s.W * s.C) }, y: { zero: (outRing || OH) * OW * s.CO } }, (k, p) =>
-        k.conv2dForwardRowsS8(p.x, s.H, s.W, s.C, zx, p.w, p.bias, p.mult, p.shift, p.y, OH, OW, s.CO, -7, lo, hi,
-          s.KH, s.KW, s.stride, s.pad, s.depthwise, p.w2, s.split, ohBegin, ohEnd, inRing, outRing));
+    sameInBoth(
+      `${what} rows [${ohBegin}, ${ohEnd}) rings ${inRing}/${outRing}`,
+      { ...common, x: { i8: int8Full(rng, (inRing || s.H) * s.W * s.C) }, y: { zero: (outRing || OH) * OW * s.CO } },
+      (k, p) =>
+        k.conv2dForwardRowsS8(
+          p.x,
+          s.H,
+          s.W,
+          s.C,
+          zx,
+          p.w,
+          p.bias,
+          p.mult,
+          p.shift,
+          p.y,
+          OH,
+          OW,
+          s.CO,
+          -7,
+          lo,
+          hi,
+          s.KH,
+          s.KW,
+          s.stride,
+          s.pad,
+          s.depthwise,
+          p.w2,
+          s.split,
+          ohBegin,
+          ohEnd,
+          inRing,
+          outRing,
+        ),
+    );
   });
 });
 
 describe('requantisation extremes (vector rule for shifts >= 32): SIMD == scalar', () => {
   const rng = new Rng(607);
   const cases = Array.from({ length: 40 }, (_, i) => ({
-    H: rng.int(1, 6), W: rng.int(2, 6), C: rng.int(1, 24), CO: rng.int(1, 13),
-    depthwise: i % 2 === 1, shifts: rng.pick([[32], [31, 32], [32, 33, 47, 62], [40], [62], [1, 31, 32]]),
+    H: rng.int(1, 6),
+    W: rng.int(2, 6),
+    C: rng.int(1, 24),
+    CO: rng.int(1, 13),
+    depthwise: i % 2 === 1,
+    shifts: rng.pick([[32], [31, 32], [32, 33, 47, 62], [40], [62], [1, 31, 32]]),
   }));
   it.each(cases.map((c) => [`${c.depthwise ? 'dw 3x3' : '1x1'} ${c.H}x${c.W}x${c.C} shifts ${c.shifts.join('/')}`, c] as const))('%s', (what, c) => {
     const CO = c.depthwise ? c.C : c.CO;
@@ -182,15 +228,20 @@ describe('requantisation extremes (vector rule for shifts >= 32): SIMD == scalar
     const nw = c.depthwise ? c.C * 9 : CO * c.C;
     const zx = rng.int(-128, 127);
     const zy = rng.int(-128, 127);
-    sameInBoth(what, {
-      x: { i8: int8Full(rng, c.H * c.W * c.C) }, w: { i8: int8Full(rng, nw) }, w2: { i8: [0] },
-      // biases anywhere in int32, so accumulators reach (and wrap at) +-2^31
-      bias: { i32: Int32Array.from({ length: CO }, () => (rng.u32() | 0)) },
-      mult: { i32: Int32Array.from({ length: CO }, () => rng.pick([2 ** 30, 2 ** 31 - 1, rng.int(2 ** 30, 2 ** 31 - 1)])) },
-      shift: { i32: Int32Array.from({ length: CO }, () => rng.pick(c.shifts)) },
-      y: { zero: c.H * c.W * CO },
-    }, (k, p) => k.conv2dForwardS8(p.x, c.H, c.W, c.C, zx, p.w, p.bias, p.mult, p.shift, p.y, c.H, c.W, CO, zy,
-      -128, 127, K, K, 1, pad, c.depthwise, p.w2, 0));
+    sameInBoth(
+      what,
+      {
+        x: { i8: int8Full(rng, c.H * c.W * c.C) },
+        w: { i8: int8Full(rng, nw) },
+        w2: { i8: [0] },
+        // biases anywhere in int32, so accumulators reach (and wrap at) +-2^31
+        bias: { i32: Int32Array.from({ length: CO }, () => rng.u32() | 0) },
+        mult: { i32: Int32Array.from({ length: CO }, () => rng.pick([2 ** 30, 2 ** 31 - 1, rng.int(2 ** 30, 2 ** 31 - 1)])) },
+        shift: { i32: Int32Array.from({ length: CO }, () => rng.pick(c.shifts)) },
+        y: { zero: c.H * c.W * CO },
+      },
+      (k, p) => k.conv2dForwardS8(p.x, c.H, c.W, c.C, zx, p.w, p.bias, p.mult, p.shift, p.y, c.H, c.W, CO, zy, -128, 127, K, K, 1, pad, c.depthwise, p.w2, 0),
+    );
   });
 });
 
@@ -201,10 +252,17 @@ describe('float32 input gradient: SIMD == scalar', () => {
     const OW = outDim(s.W, s.KW, s.stride, s.pad);
     const { w, w2 } = weightsOf(rng, s);
     for (const accumulate of [false, true]) {
-      sameInBoth(`${what} accumulate=${accumulate}`, {
-        gy: { f32: gradsZeroPixels(rng, OH * OW, s.CO) }, w: { i8: w }, w2: { i8: w2 }, wScale: { f32: scalesOf(rng, s.CO) },
-        gx: { f32: grads(rng, s.H * s.W * s.C) },
-      }, (k, p) => k.conv2dBackwardInputF32(p.gy, OH, OW, s.CO, p.w, p.wScale, p.gx, s.H, s.W, s.C, s.KH, s.KW, s.stride, s.pad, s.depthwise, accumulate, p.w2, s.split));
+      sameInBoth(
+        `${what} accumulate=${accumulate}`,
+        {
+          gy: { f32: gradsZeroPixels(rng, OH * OW, s.CO) },
+          w: { i8: w },
+          w2: { i8: w2 },
+          wScale: { f32: scalesOf(rng, s.CO) },
+          gx: { f32: grads(rng, s.H * s.W * s.C) },
+        },
+        (k, p) => k.conv2dBackwardInputF32(p.gy, OH, OW, s.CO, p.w, p.wScale, p.gx, s.H, s.W, s.C, s.KH, s.KW, s.stride, s.pad, s.depthwise, accumulate, p.w2, s.split),
+      );
     }
   });
 });
@@ -220,10 +278,17 @@ describe('depthwise input gradient in place: SIMD == scalar', () => {
     const pad = (c.K - 1) / 2;
     const first = c.split || c.C;
     const taps = c.K * c.K;
-    sameInBoth(what, {
-      g: { f32: gradsZeroPixels(rng, c.H * c.W, c.C) }, w: { i8: int8Full(rng, first * taps) }, w2: { i8: int8Full(rng, Math.max(c.C - first, 1) * taps) },
-      wScale: { f32: scalesOf(rng, c.C) }, scratch: { zero: (c.K - pad) * c.W * c.C * 4 },
-    }, (k, p) => k.depthwiseBackwardInputInPlaceF32(p.g, c.H, c.W, c.C, p.w, p.wScale, c.K, c.K, pad, p.w2, c.split, p.scratch));
+    sameInBoth(
+      what,
+      {
+        g: { f32: gradsZeroPixels(rng, c.H * c.W, c.C) },
+        w: { i8: int8Full(rng, first * taps) },
+        w2: { i8: int8Full(rng, Math.max(c.C - first, 1) * taps) },
+        wScale: { f32: scalesOf(rng, c.C) },
+        scratch: { zero: (c.K - pad) * c.W * c.C * 4 },
+      },
+      (k, p) => k.depthwiseBackwardInputInPlaceF32(p.g, c.H, c.W, c.C, p.w, p.wScale, c.K, c.K, pad, p.w2, c.split, p.scratch),
+    );
   });
 });
 
@@ -241,14 +306,51 @@ describe('weight gradient and fused update: SIMD == scalar', () => {
     const x = { i8: int8Full(rng, s.H * s.W * XC) };
     const gy = { f32: grads(rng, OH * OW * s.CO) };
     sameInBoth(`${what} grad K=${K} XC=${XC}`, { gy, x, out: { zero: nw * 4 } }, (k, p) =>
-      k.conv2dWeightGradF32(p.gy, OH, OW, s.CO, p.x, s.H, s.W, XC, zx, sx, s.KH, s.KW, s.stride, s.pad, s.depthwise, K, p.out));
-    for (const [momentum, qas, stochastic] of [[false, true, true], [true, true, true], [false, false, false]] as const) {
+      k.conv2dWeightGradF32(p.gy, OH, OW, s.CO, p.x, s.H, s.W, XC, zx, sx, s.KH, s.KW, s.stride, s.pad, s.depthwise, K, p.out),
+    );
+    for (const [momentum, qas, stochastic] of [
+      [false, true, true],
+      [true, true, true],
+      [false, false, false],
+    ] as const) {
       const lr = Math.fround(rng.uniform(0.001, 0.5));
-      sameInBoth(`${what} update K=${K} XC=${XC} momentum=${momentum} qas=${qas} stochastic=${stochastic}`, {
-        gy, x, w: { i8: int8Full(rng, nw) }, wScale: { f32: scalesOf(rng, s.CO) },
-        vel: momentum ? { f32: grads(rng, nw) } : { zero: 4 }, rng: { rngSeed: rng.u32() },
-      }, (k, p) => k.conv2dWeightUpdateS8(p.gy, OH, OW, s.CO, p.x, s.H, s.W, XC, zx, sx, p.w, p.wScale, momentum ? p.vel : 0,
-        s.KH, s.KW, s.stride, s.pad, s.depthwise, K, lr, momentum ? 0.9 : 0, qas, stochastic ? p.rng : 0));
+      sameInBoth(
+        `${what} update K=${K} XC=${XC} momentum=${momentum} qas=${qas} stochastic=${stochastic}`,
+        {
+          gy,
+          x,
+          w: { i8: int8Full(rng, nw) },
+          wScale: { f32: scalesOf(rng, s.CO) },
+          vel: momentum ? { f32: grads(rng, nw) } : { zero: 4 },
+          rng: { rngSeed: rng.u32() },
+        },
+        (k, p) =>
+          k.conv2dWeightUpdateS8(
+            p.gy,
+            OH,
+            OW,
+            s.CO,
+            p.x,
+            s.H,
+            s.W,
+            XC,
+            zx,
+            sx,
+            p.w,
+            p.wScale,
+            momentum ? p.vel : 0,
+            s.KH,
+            s.KW,
+            s.stride,
+            s.pad,
+            s.depthwise,
+            K,
+            lr,
+            momentum ? 0.9 : 0,
+            qas,
+            stochastic ? p.rng : 0,
+          ),
+      );
     }
   });
 });
@@ -260,10 +362,17 @@ describe('bias gradient and fused update: SIMD == scalar', () => {
     const gy = { f32: grads(rng, c.P * c.CO) };
     sameInBoth(`${what} grad`, { gy, out: { zero: c.CO * 4 } }, (k, p) => k.biasGradF32(p.gy, c.P, c.CO, p.out));
     for (const momentum of [false, true]) {
-      sameInBoth(`${what} update momentum=${momentum}`, {
-        gy, bias: { i32: rng.int32s(c.CO, -5000, 5000) }, wScale: { f32: scalesOf(rng, c.CO) },
-        vel: momentum ? { f32: grads(rng, c.CO) } : { zero: 4 }, rng: { rngSeed: rng.u32() },
-      }, (k, p) => k.biasUpdateAllS32(p.gy, c.P, c.CO, p.bias, p.wScale, 0.02, momentum ? p.vel : 0, 0.1, momentum ? 0.9 : 0, true, p.rng));
+      sameInBoth(
+        `${what} update momentum=${momentum}`,
+        {
+          gy,
+          bias: { i32: rng.int32s(c.CO, -5000, 5000) },
+          wScale: { f32: scalesOf(rng, c.CO) },
+          vel: momentum ? { f32: grads(rng, c.CO) } : { zero: 4 },
+          rng: { rngSeed: rng.u32() },
+        },
+        (k, p) => k.biasUpdateAllS32(p.gy, c.P, c.CO, p.bias, p.wScale, 0.02, momentum ? p.vel : 0, 0.1, momentum ? 0.9 : 0, true, p.rng),
+      );
     }
   });
 });
@@ -276,13 +385,40 @@ describe('GAP head backward: SIMD == scalar', () => {
   });
   it.each(cases.map((c) => [`P=${c.P} CO=${c.CO} CI=${c.CI} split=${c.split}`, c] as const))('%s', (what, c) => {
     const first = c.split || c.CI;
-    for (const [bits, gxMode, bgrad] of [[true, 'fresh', true], [false, 'accumulate', false], [true, 'none', true]] as const) {
-      sameInBoth(`${what} bits=${bits} gx=${gxMode} bgrad=${bgrad}`, {
-        gpool: { f32: rng.next() < 0.2 ? new Float32Array(c.CO) : grads(rng, c.CO) }, bits: { i8: int8Full(rng, (c.P * c.CO + 7) >> 3) },
-        w: { i8: int8Full(rng, c.CO * first) }, w2: { i8: int8Full(rng, c.CO * Math.max(c.CI - first, 1)) }, wScale: { f32: scalesOf(rng, c.CO) },
-        gx: { f32: grads(rng, c.P * c.CI) }, bgrad: { zero: c.CO * 4 }, scratch: { zero: c.CO * 4 },
-      }, (k, p) => k.gapHeadBackwardF32(p.gpool, c.P, c.CO, bits ? p.bits : 0, p.w, p.wScale, c.CI, p.w2, c.split,
-        gxMode === 'none' ? 0 : p.gx, gxMode === 'accumulate', bgrad ? p.bgrad : 0, p.scratch));
+    for (const [bits, gxMode, bgrad] of [
+      [true, 'fresh', true],
+      [false, 'accumulate', false],
+      [true, 'none', true],
+    ] as const) {
+      sameInBoth(
+        `${what} bits=${bits} gx=${gxMode} bgrad=${bgrad}`,
+        {
+          gpool: { f32: rng.next() < 0.2 ? new Float32Array(c.CO) : grads(rng, c.CO) },
+          bits: { i8: int8Full(rng, (c.P * c.CO + 7) >> 3) },
+          w: { i8: int8Full(rng, c.CO * first) },
+          w2: { i8: int8Full(rng, c.CO * Math.max(c.CI - first, 1)) },
+          wScale: { f32: scalesOf(rng, c.CO) },
+          gx: { f32: grads(rng, c.P * c.CI) },
+          bgrad: { zero: c.CO * 4 },
+          scratch: { zero: c.CO * 4 },
+        },
+        (k, p) =>
+          k.gapHeadBackwardF32(
+            p.gpool,
+            c.P,
+            c.CO,
+            bits ? p.bits : 0,
+            p.w,
+            p.wScale,
+            c.CI,
+            p.w2,
+            c.split,
+            gxMode === 'none' ? 0 : p.gx,
+            gxMode === 'accumulate',
+            bgrad ? p.bgrad : 0,
+            p.scratch,
+          ),
+      );
     }
   });
 });

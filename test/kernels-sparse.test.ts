@@ -18,9 +18,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quantizeMultiplier } from '../compiler/quantize/fixedpoint.js';
-import {
-  type ConvCase, KernelModule, Rng, channelSlice, convLabel, f32, loadKernels, makeLayer, outDim, randomConvCases,
-} from './support/kernel-module.js';
+import { type ConvCase, KernelModule, Rng, channelSlice, convLabel, f32, loadKernels, makeLayer, outDim, randomConvCases } from './support/kernel-module.js';
 
 let simd: KernelModule;
 let scalar: KernelModule;
@@ -77,7 +75,17 @@ const denseLabel = (c: ConvCase) => `dense ${c.C}->${c.CO}`;
 
 const CONV_CASES = randomConvCases(901, 14, false, 40);
 const DW_CASES = randomConvCases(902, 10, true, 40);
-const DENSE_CASES = [[1, 3], [7, 5], [8, 10], [9, 2], [17, 4], [33, 10], [64, 8], [100, 10], [257, 3]].map(([C, CO]) => denseCase(C!, CO!));
+const DENSE_CASES = [
+  [1, 3],
+  [7, 5],
+  [8, 10],
+  [9, 2],
+  [17, 4],
+  [33, 10],
+  [64, 8],
+  [100, 10],
+  [257, 3],
+].map(([C, CO]) => denseCase(C!, CO!));
 const ALL_CASES: Array<[string, ConvCase]> = [
   ...CONV_CASES.map((c) => [convLabel(c), c] as [string, ConvCase]),
   ...DW_CASES.map((c) => [convLabel(c), c] as [string, ConvCase]),
@@ -95,13 +103,15 @@ describe.each(builds)('split weight storage == unsplit kernel on the joined weig
     const n = L.OH * L.OW * c.CO;
     const run = (w: ArrayLike<number>, w2: ArrayLike<number> | 'garbage' | null, split: number): Uint8Array => {
       k.reset();
-      const pX = k.i8(L.xq); const pB = k.i32(L.bq); const pM = k.i32(mult); const pS = k.i32(shift);
+      const pX = k.i8(L.xq);
+      const pB = k.i32(L.bq);
+      const pM = k.i32(mult);
+      const pS = k.i32(shift);
       const pW = k.i8(w);
       // split = 0 must not read w2: give it bytes that would change the result
       const pW2 = w2 === null ? 0 : k.i8(w2 === 'garbage' ? rng.int8s(L.wq.length) : w2);
       const y = guarded(k, n, 0x55);
-      k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, y.p, L.OH, L.OW, c.CO, zy, relu ? zy : -128, 127,
-        c.KH, c.KW, c.stride, c.pad, c.depthwise, pW2, split);
+      k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, y.p, L.OH, L.OW, c.CO, zy, relu ? zy : -128, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise, pW2, split);
       expect(y.intact(), 'forward wrote outside y').toBe(true);
       return k.readBytes(y.p, n);
     };
@@ -120,7 +130,9 @@ describe.each(builds)('split weight storage == unsplit kernel on the joined weig
     const prev = rng.f32s(n, -2, 2);
     const run = (w: ArrayLike<number>, w2: ArrayLike<number> | 'garbage' | null, split: number, accumulate: boolean): Uint8Array => {
       k.reset();
-      const pGy = k.f32(L.gy); const pS = k.f32(L.wScale); const pW = k.i8(w);
+      const pGy = k.f32(L.gy);
+      const pS = k.f32(L.wScale);
+      const pW = k.i8(w);
       const pW2 = w2 === null ? 0 : k.i8(w2 === 'garbage' ? rng.int8s(L.wq.length) : w2);
       const gx = guarded(k, n * 4);
       k.writeF32(gx.p, accumulate ? prev : new Float32Array(n).fill(NaN));
@@ -165,52 +177,92 @@ describe.each(builds)('stored gradients + apply == fused update, bit for bit (%s
         // the gradient layout for GK channels, sliced like weights of a layer with C = GK
         const cG: ConvCase = { ...c, C: GK, CO: c.depthwise ? GK : c.CO };
         const nG = channelSlice(c, L.wq, 0, GK).length;
-        for (const qas of [true, false]) for (const mom of ['none', 'mu0', 'mu0.9'] as const) for (const saved of [false, true]) {
-          const what = `${convLabel(c)} K=${K} GK=${GK} qas=${qas} ${mom} saved=${saved}`;
-          const mu = mom === 'mu0.9' ? f32(0.9) : 0;
-          const lr = f32(qas ? rng.uniform(0.005, 0.3) : rng.uniform(50, 3000));
-          const seedR = rng.int(1, 1e9);
-          k.reset();
-          const pGy = k.f32(L.gy); const pX = k.i8(L.xq); const pS = k.f32(L.wScale);
-          // fused
-          const w1 = guarded(k, n); k.writeI8(w1.p, wK);
-          const v1 = guarded(k, n * 4); k.writeF32(v1.p, vel0);
-          const r1 = k.rng(seedR);
-          // stored
-          const w2 = guarded(k, n); k.writeI8(w2.p, wK);
-          const v2 = guarded(k, n * 4); k.writeF32(v2.p, vel0);
-          const r2 = k.rng(seedR);
-          const g = guarded(k, nG * 4, 0xff); // NaN until written
-          const gK = guarded(k, n * 4, 0xff);
-          let pXg = pX; let XCg = c.C;
-          if (saved) {
-            const xs = guarded(k, P * GK);
-            k.k.saveChannelsS8(pX, P, c.C, GK, xs.p);
-            expect(xs.intact()).toBe(true);
-            pXg = xs.p; XCg = GK;
-          }
-          for (let step = 0; step < 2; step++) {
-            k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, w1.p, pS, mom === 'none' ? 0 : v1.p,
-              c.KH, c.KW, c.stride, c.pad, c.depthwise, K, lr, mu, qas, r1);
-            k.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXg, c.H, c.W, XCg, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, GK, g.p);
-            k.k.applyWeightUpdateS8(g.p, GK, c.CO, c.KH, c.KW, c.depthwise, w2.p, pS, mom === 'none' ? 0 : v2.p, K, lr, mu, qas, r2);
-          }
-          // the stored gradient's first K channels are the gradient computed for K channels
-          k.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, gK.p);
-          for (const buf of [w1, v1, w2, v2, g, gK]) expect(buf.intact(), `${what}: write outside a buffer`).toBe(true);
-          const gAll = k.readF32(g.p, nG);
-          expect(gAll.every(Number.isFinite), `${what}: gradient buffer fully written`).toBe(true);
-          expectSameBytes(`${what}: gradient slice`, bytesOf(Float32Array.from(channelSlice(cG, gAll, 0, K))), k.readBytes(gK.p, n * 4));
-          expectSameBytes(`${what}: weights`, k.readBytes(w2.p, n), k.readBytes(w1.p, n));
-          expectSameBytes(`${what}: velocity`, k.readBytes(v2.p, n * 4), k.readBytes(v1.p, n * 4));
-          expectSameBytes(`${what}: rng state`, k.readBytes(r2, 4), k.readBytes(r1, 4));
-          // the update did something: weights moved and the stream advanced by 2 draws per weight
-          expect(Array.from(k.readI8(w1.p, n)), `${what}: weights must move`).not.toEqual(Array.from(wK));
-          const rRef = k.rng(seedR);
-          const xs32 = new Uint32Array(k.memory.buffer, rRef, 1);
-          for (let i = 0; i < 2 * n; i++) { let x = xs32[0]!; x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; xs32[0] = x >>> 0; }
-          expectSameBytes(`${what}: one draw per weight and step`, k.readBytes(r1, 4), k.readBytes(rRef, 4));
-        }
+        for (const qas of [true, false])
+          for (const mom of ['none', 'mu0', 'mu0.9'] as const)
+            for (const saved of [false, true]) {
+              const what = `${convLabel(c)} K=${K} GK=${GK} qas=${qas} ${mom} saved=${saved}`;
+              const mu = mom === 'mu0.9' ? f32(0.9) : 0;
+              const lr = f32(qas ? rng.uniform(0.005, 0.3) : rng.uniform(50, 3000));
+              const seedR = rng.int(1, 1e9);
+              k.reset();
+              const pGy = k.f32(L.gy);
+              const pX = k.i8(L.xq);
+              const pS = k.f32(L.wScale);
+              // fused
+              const w1 = guarded(k, n);
+              k.writeI8(w1.p, wK);
+              const v1 = guarded(k, n * 4);
+              k.writeF32(v1.p, vel0);
+              const r1 = k.rng(seedR);
+              // stored
+              const w2 = guarded(k, n);
+              k.writeI8(w2.p, wK);
+              const v2 = guarded(k, n * 4);
+              k.writeF32(v2.p, vel0);
+              const r2 = k.rng(seedR);
+              const g = guarded(k, nG * 4, 0xff); // NaN until written
+              const gK = guarded(k, n * 4, 0xff);
+              let pXg = pX;
+              let XCg = c.C;
+              if (saved) {
+                const xs = guarded(k, P * GK);
+                k.k.saveChannelsS8(pX, P, c.C, GK, xs.p);
+                expect(xs.intact()).toBe(true);
+                pXg = xs.p;
+                XCg = GK;
+              }
+              for (let step = 0; step < 2; step++) {
+                k.k.conv2dWeightUpdateS8(
+                  pGy,
+                  L.OH,
+                  L.OW,
+                  c.CO,
+                  pX,
+                  c.H,
+                  c.W,
+                  c.C,
+                  L.zx,
+                  L.sx,
+                  w1.p,
+                  pS,
+                  mom === 'none' ? 0 : v1.p,
+                  c.KH,
+                  c.KW,
+                  c.stride,
+                  c.pad,
+                  c.depthwise,
+                  K,
+                  lr,
+                  mu,
+                  qas,
+                  r1,
+                );
+                k.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXg, c.H, c.W, XCg, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, GK, g.p);
+                k.k.applyWeightUpdateS8(g.p, GK, c.CO, c.KH, c.KW, c.depthwise, w2.p, pS, mom === 'none' ? 0 : v2.p, K, lr, mu, qas, r2);
+              }
+              // the stored gradient's first K channels are the gradient computed for K channels
+              k.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, gK.p);
+              for (const buf of [w1, v1, w2, v2, g, gK]) expect(buf.intact(), `${what}: write outside a buffer`).toBe(true);
+              const gAll = k.readF32(g.p, nG);
+              expect(gAll.every(Number.isFinite), `${what}: gradient buffer fully written`).toBe(true);
+              expectSameBytes(`${what}: gradient slice`, bytesOf(Float32Array.from(channelSlice(cG, gAll, 0, K))), k.readBytes(gK.p, n * 4));
+              expectSameBytes(`${what}: weights`, k.readBytes(w2.p, n), k.readBytes(w1.p, n));
+              expectSameBytes(`${what}: velocity`, k.readBytes(v2.p, n * 4), k.readBytes(v1.p, n * 4));
+              expectSameBytes(`${what}: rng state`, k.readBytes(r2, 4), k.readBytes(r1, 4));
+              // the update did something: weights moved and the stream advanced by 2 draws per weight
+              expect(Array.from(k.readI8(w1.p, n)), `${what}: weights must move`).not.toEqual(Array.from(wK));
+              const rRef = k.rng(seedR);
+              const xs32 = new Uint32Array(k.memory.buffer, rRef, 1);
+              for (let i = 0; i < 2 * n; i++) {
+                let x = xs32[0]!;
+                x ^= x << 13;
+                x >>>= 0;
+                x ^= x >>> 17;
+                x ^= x << 5;
+                xs32[0] = x >>> 0;
+              }
+              expectSameBytes(`${what}: one draw per weight and step`, k.readBytes(r1, 4), k.readBytes(rRef, 4));
+            }
       }
     }
   }
@@ -220,46 +272,60 @@ describe.each(builds)('stored gradients + apply == fused update, bit for bit (%s
     const L = makeLayer(rng, c);
     const P = L.OH * L.OW;
     const vel0 = rng.f32s(c.CO, -20, 20);
-    for (const qas of [true, false]) for (const mom of ['none', 'mu0', 'mu0.9'] as const) {
-      const what = `${convLabel(c)} bias qas=${qas} ${mom}`;
-      const mu = mom === 'mu0.9' ? f32(0.9) : 0;
-      const lr = f32(qas ? rng.uniform(0.005, 0.3) : rng.uniform(1e5, 1e7));
-      const seedR = rng.int(1, 1e9);
-      k.reset();
-      const pGy = k.f32(L.gy); const pS = k.f32(L.wScale);
-      const b1 = guarded(k, c.CO * 4); k.writeI32(b1.p, L.bq);
-      const v1 = guarded(k, c.CO * 4); k.writeF32(v1.p, vel0);
-      const b2 = guarded(k, c.CO * 4); k.writeI32(b2.p, L.bq);
-      const v2 = guarded(k, c.CO * 4); k.writeF32(v2.p, vel0);
-      const g = guarded(k, c.CO * 4, 0xff);
-      const r1 = k.rng(seedR); const r2 = k.rng(seedR);
-      for (let step = 0; step < 2; step++) {
-        k.k.biasUpdateAllS32(pGy, P, c.CO, b1.p, pS, L.sx, mom === 'none' ? 0 : v1.p, lr, mu, qas, r1);
-        k.k.biasGradF32(pGy, P, c.CO, g.p);
-        k.k.applyBiasUpdateS32(g.p, c.CO, b2.p, pS, L.sx, mom === 'none' ? 0 : v2.p, lr, mu, qas, r2);
+    for (const qas of [true, false])
+      for (const mom of ['none', 'mu0', 'mu0.9'] as const) {
+        const what = `${convLabel(c)} bias qas=${qas} ${mom}`;
+        const mu = mom === 'mu0.9' ? f32(0.9) : 0;
+        const lr = f32(qas ? rng.uniform(0.005, 0.3) : rng.uniform(1e5, 1e7));
+        const seedR = rng.int(1, 1e9);
+        k.reset();
+        const pGy = k.f32(L.gy);
+        const pS = k.f32(L.wScale);
+        const b1 = guarded(k, c.CO * 4);
+        k.writeI32(b1.p, L.bq);
+        const v1 = guarded(k, c.CO * 4);
+        k.writeF32(v1.p, vel0);
+        const b2 = guarded(k, c.CO * 4);
+        k.writeI32(b2.p, L.bq);
+        const v2 = guarded(k, c.CO * 4);
+        k.writeF32(v2.p, vel0);
+        const g = guarded(k, c.CO * 4, 0xff);
+        const r1 = k.rng(seedR);
+        const r2 = k.rng(seedR);
+        for (let step = 0; step < 2; step++) {
+          k.k.biasUpdateAllS32(pGy, P, c.CO, b1.p, pS, L.sx, mom === 'none' ? 0 : v1.p, lr, mu, qas, r1);
+          k.k.biasGradF32(pGy, P, c.CO, g.p);
+          k.k.applyBiasUpdateS32(g.p, c.CO, b2.p, pS, L.sx, mom === 'none' ? 0 : v2.p, lr, mu, qas, r2);
+        }
+        for (const buf of [b1, v1, b2, v2, g]) expect(buf.intact(), `${what}: write outside a buffer`).toBe(true);
+        expect(Array.from(k.readF32(g.p, c.CO)).every(Number.isFinite), `${what}: gradient written`).toBe(true);
+        expectSameBytes(`${what}: bias`, k.readBytes(b2.p, c.CO * 4), k.readBytes(b1.p, c.CO * 4));
+        expectSameBytes(`${what}: velocity`, k.readBytes(v2.p, c.CO * 4), k.readBytes(v1.p, c.CO * 4));
+        expectSameBytes(`${what}: rng state`, k.readBytes(r2, 4), k.readBytes(r1, 4));
+        expect(Array.from(k.readI32(b1.p, c.CO)), `${what}: bias must move`).not.toEqual(Array.from(L.bq));
       }
-      for (const buf of [b1, v1, b2, v2, g]) expect(buf.intact(), `${what}: write outside a buffer`).toBe(true);
-      expect(Array.from(k.readF32(g.p, c.CO)).every(Number.isFinite), `${what}: gradient written`).toBe(true);
-      expectSameBytes(`${what}: bias`, k.readBytes(b2.p, c.CO * 4), k.readBytes(b1.p, c.CO * 4));
-      expectSameBytes(`${what}: velocity`, k.readBytes(v2.p, c.CO * 4), k.readBytes(v1.p, c.CO * 4));
-      expectSameBytes(`${what}: rng state`, k.readBytes(r2, 4), k.readBytes(r1, 4));
-      expect(Array.from(k.readI32(b1.p, c.CO)), `${what}: bias must move`).not.toEqual(Array.from(L.bq));
-    }
   }
 
   const cases = [...CONV_CASES.slice(0, 8), ...DW_CASES.slice(0, 6), ...DENSE_CASES.slice(0, 5)];
-  it.each(cases.map((c, i) => [c.H === 1 && c.W === 1 && c.KH === 1 ? denseLabel(c) : convLabel(c), c, 300 + i] as const))(
-    'weights %s', (_n, c, seed) => weights(mod(b), c, seed));
-  it.each(cases.map((c, i) => [c.H === 1 && c.W === 1 && c.KH === 1 ? denseLabel(c) : convLabel(c), c, 400 + i] as const))(
-    'bias %s', (_n, c, seed) => bias(mod(b), c, seed));
+  it.each(cases.map((c, i) => [c.H === 1 && c.W === 1 && c.KH === 1 ? denseLabel(c) : convLabel(c), c, 300 + i] as const))('weights %s', (_n, c, seed) => weights(mod(b), c, seed));
+  it.each(cases.map((c, i) => [c.H === 1 && c.W === 1 && c.KH === 1 ? denseLabel(c) : convLabel(c), c, 400 + i] as const))('bias %s', (_n, c, seed) => bias(mod(b), c, seed));
 });
 
 // ---------------------------------------------------------------------------------------
 
 describe.each(builds)('conv2dForwardRowsS8: rows one by one through ring buffers == whole tensor (%s build)', (b) => {
   interface Conv {
-    c: ConvCase; OH: number; OW: number; zx: number; zy: number; lo: number;
-    w: Int8Array; bias: Int32Array; mult: Int32Array; shift: Int32Array; split: number;
+    c: ConvCase;
+    OH: number;
+    OW: number;
+    zx: number;
+    zy: number;
+    lo: number;
+    w: Int8Array;
+    bias: Int32Array;
+    mult: Int32Array;
+    shift: Int32Array;
+    split: number;
   }
   /** A conv with random weights and requantisation; optionally split weight storage. */
   function makeConv(rng: Rng, c: ConvCase, zx: number): Conv {
@@ -273,23 +339,55 @@ describe.each(builds)('conv2dForwardRowsS8: rows one by one through ring buffers
     const c = v.c;
     const pW = k.i8(v.split ? channelSlice(c, v.w, 0, v.split) : v.w);
     const pW2 = v.split ? k.i8(channelSlice(c, v.w, v.split, c.C)) : 0;
-    const pB = k.i32(v.bias); const pM = k.i32(v.mult); const pS = k.i32(v.shift);
+    const pB = k.i32(v.bias);
+    const pM = k.i32(v.mult);
+    const pS = k.i32(v.shift);
     return (x: number, y: number, ohBegin: number, ohEnd: number, inRing: number, outRing: number) =>
-      k.k.conv2dForwardRowsS8(x, c.H, c.W, c.C, v.zx, pW, pB, pM, pS, y, v.OH, v.OW, c.CO, v.zy, v.lo, 127,
-        c.KH, c.KW, c.stride, c.pad, c.depthwise, pW2, v.split, ohBegin, ohEnd, inRing, outRing);
+      k.k.conv2dForwardRowsS8(
+        x,
+        c.H,
+        c.W,
+        c.C,
+        v.zx,
+        pW,
+        pB,
+        pM,
+        pS,
+        y,
+        v.OH,
+        v.OW,
+        c.CO,
+        v.zy,
+        v.lo,
+        127,
+        c.KH,
+        c.KW,
+        c.stride,
+        c.pad,
+        c.depthwise,
+        pW2,
+        v.split,
+        ohBegin,
+        ohEnd,
+        inRing,
+        outRing,
+      );
   }
   /** The whole-tensor result of the plain kernel (unsplit weights). */
   function whole(k: KernelModule, v: Conv, x: Int8Array): Int8Array {
     const c = v.c;
     k.reset();
-    const pX = k.i8(x); const pW = k.i8(v.w); const pB = k.i32(v.bias); const pM = k.i32(v.mult); const pS = k.i32(v.shift);
+    const pX = k.i8(x);
+    const pW = k.i8(v.w);
+    const pB = k.i32(v.bias);
+    const pM = k.i32(v.mult);
+    const pS = k.i32(v.shift);
     const pY = k.alloc(v.OH * v.OW * c.CO);
     k.k.conv2dForwardS8(pX, c.H, c.W, c.C, v.zx, pW, pB, pM, pS, pY, v.OH, v.OW, c.CO, v.zy, v.lo, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, 0);
     return k.readI8(pY, v.OH * v.OW * c.CO);
   }
   /** Input rows [lo, hi] (clipped to the image) output row oh reads. */
-  const rowsNeeded = (c: ConvCase, oh: number): [number, number] =>
-    [Math.max(0, oh * c.stride - c.pad), Math.min(c.H - 1, oh * c.stride - c.pad + c.KH - 1)];
+  const rowsNeeded = (c: ConvCase, oh: number): [number, number] => [Math.max(0, oh * c.stride - c.pad), Math.min(c.H - 1, oh * c.stride - c.pad + c.KH - 1)];
 
   /** Row chunks [b, e) over the whole tensors: rows outside the chunk stay untouched. */
   function chunks(k: KernelModule, v: Conv, x: Int8Array, ref: Int8Array, rng: Rng): void {
@@ -305,7 +403,10 @@ describe.each(builds)('conv2dForwardRowsS8: rows one by one through ring buffers
       run(pX, y.p, begin, end, 0, 0);
       const got = k.readI8(y.p, v.OH * rowBytes);
       expectSameBytes(`rows [0, ${end})`, bytesOf(got.subarray(0, end * rowBytes)), bytesOf(ref.subarray(0, end * rowBytes)));
-      expect(Array.from(got.subarray(end * rowBytes)).every((q) => (q & 0xff) === SENTINEL), `rows from ${end} untouched`).toBe(true);
+      expect(
+        Array.from(got.subarray(end * rowBytes)).every((q) => (q & 0xff) === SENTINEL),
+        `rows from ${end} untouched`,
+      ).toBe(true);
       begin = end;
     }
     expect(y.intact()).toBe(true);
@@ -335,8 +436,7 @@ describe.each(builds)('conv2dForwardRowsS8: rows one by one through ring buffers
       produced = Math.max(produced, upTo);
       run(xr.p, yr.p, oh, oh + 1, inRing, outRing);
       const got = k.readBytes(yr.p + (oh % outRing) * outRow, outRow);
-      expectSameBytes(`${convLabel(c)} row ${oh} (inRing ${inRing}, outRing ${outRing}, ${eager ? 'eager' : 'lazy'})`, got,
-        bytesOf(ref.subarray(oh * outRow, (oh + 1) * outRow)));
+      expectSameBytes(`${convLabel(c)} row ${oh} (inRing ${inRing}, outRing ${outRing}, ${eager ? 'eager' : 'lazy'})`, got, bytesOf(ref.subarray(oh * outRow, (oh + 1) * outRow)));
     }
     expect(xr.intact() && yr.intact(), 'writes outside the rings').toBe(true);
   }
@@ -364,10 +464,14 @@ describe.each(builds)('conv2dForwardRowsS8: rows one by one through ring buffers
     let cA: ConvCase;
     let cB: ConvCase;
     for (;;) {
-      const H = rng.int(4, 14); const W = rng.int(3, 9); const C = rng.int(1, 20);
-      const kA = rng.pick([1, 3, 5]); const sA = rng.pick([1, 2]);
+      const H = rng.int(4, 14);
+      const W = rng.int(3, 9);
+      const C = rng.int(1, 20);
+      const kA = rng.pick([1, 3, 5]);
+      const sA = rng.pick([1, 2]);
       cA = { H, W, C, CO: rng.int(1, 24), KH: kA, KW: rng.pick([kA, 3]), stride: sA, pad: rng.int(0, 2), depthwise: false };
-      const OHA = outDim(H, cA.KH, sA, cA.pad); const OWA = outDim(W, cA.KW, sA, cA.pad);
+      const OHA = outDim(H, cA.KH, sA, cA.pad);
+      const OWA = outDim(W, cA.KW, sA, cA.pad);
       if (OHA < 1 || OWA < 1) continue;
       const dw = rng.next() < 0.5;
       const kB = rng.pick([1, 3, 5]);
@@ -391,18 +495,25 @@ describe.each(builds)('conv2dForwardRowsS8: rows one by one through ring buffers
       let produced = -1;
       for (let oh = 0; oh < B.OH; oh++) {
         const [, need1] = rowsNeeded(cB, oh);
-        if (need1 > produced) { runA(pX, ring.p, produced + 1, need1 + 1, 0, R); produced = need1; }
+        if (need1 > produced) {
+          runA(pX, ring.p, produced + 1, need1 + 1, 0, R);
+          produced = need1;
+        }
         runB(ring.p, yr.p, oh, oh + 1, R, outRing);
         const outRow = B.OW * cB.CO;
-        expectSameBytes(`chain ${convLabel(cA)} => ${convLabel(cB)} ring ${R}, row ${oh}`,
-          k.readBytes(yr.p + (oh % outRing) * outRow, outRow), bytesOf(ref.subarray(oh * outRow, (oh + 1) * outRow)));
+        expectSameBytes(
+          `chain ${convLabel(cA)} => ${convLabel(cB)} ring ${R}, row ${oh}`,
+          k.readBytes(yr.p + (oh % outRing) * outRow, outRow),
+          bytesOf(ref.subarray(oh * outRow, (oh + 1) * outRow)),
+        );
       }
       expect(ring.intact() && yr.intact(), 'writes outside the rings').toBe(true);
     }
   }
 
   const cases = [
-    ...randomConvCases(911, 10, false, 24), ...randomConvCases(912, 6, true, 24),
+    ...randomConvCases(911, 10, false, 24),
+    ...randomConvCases(912, 6, true, 24),
     { H: 12, W: 6, C: 5, CO: 7, KH: 5, KW: 3, stride: 2, pad: 2, depthwise: false },
     { H: 9, W: 9, C: 16, CO: 16, KH: 3, KW: 3, stride: 1, pad: 1, depthwise: true },
   ];
@@ -417,7 +528,8 @@ describe.each(builds)('saved input channels and 1-bit clamp masks (%s build)', (
     const k = mod(b);
     const rng = new Rng(700);
     for (let t = 0; t < 30; t++) {
-      const P = rng.int(1, 60); const C = rng.int(1, 40);
+      const P = rng.int(1, 60);
+      const C = rng.int(1, 40);
       const K = t % 3 === 0 ? C : t % 3 === 1 ? 1 : rng.int(1, C);
       const x = rng.int8s(P * C);
       k.reset();
@@ -444,12 +556,15 @@ describe.each(builds)('saved input channels and 1-bit clamp masks (%s build)', (
     const g = rng.f32s(count, -1, 1, 0.1);
     for (let i = 0; i < count; i++) {
       const r = rng.next();
-      if (r < 0.02) g[i] = NaN; else if (r < 0.04) g[i] = -0; else if (r < 0.05) g[i] = rng.next() < 0.5 ? Infinity : -Infinity;
+      if (r < 0.02) g[i] = NaN;
+      else if (r < 0.04) g[i] = -0;
+      else if (r < 0.05) g[i] = rng.next() < 0.5 ? Infinity : -Infinity;
     }
     k.reset();
     const pY = k.i8(y);
     const bits = guarded(k, nb, 0xff ^ SENTINEL); // stale bits that must be overwritten
-    const g1 = k.f32(g); const g2 = k.f32(g);
+    const g1 = k.f32(g);
+    const g2 = k.f32(g);
     k.k.saveMaskBits(pY, count, lo, hi, bits.p);
     const want = new Uint8Array(nb);
     for (let i = 0; i < count; i++) if (y[i]! > lo && y[i]! < hi) want[i >> 3]! |= 1 << (i & 7);
@@ -464,7 +579,11 @@ describe.each(builds)('saved input channels and 1-bit clamp masks (%s build)', (
     expect(passed, `${what}: some pass`).toBeGreaterThan(0);
     expect(passed, `${what}: some are zeroed`).toBeLessThan(count);
   }
-  const popcount = (v: number) => { let n = 0; for (; v; v >>= 1) n += v & 1; return n; };
+  const popcount = (v: number) => {
+    let n = 0;
+    for (; v; v >>= 1) n += v & 1;
+    return n;
+  };
 
   it.each([['relu'], ['relu6']] as const)('%s on every int8 value, lo and the top exactly', (kind) => {
     const k = mod(b);
@@ -486,7 +605,10 @@ describe.each(builds)('saved input channels and 1-bit clamp masks (%s build)', (
       const hi = kind === 'relu6' ? zy + steps : 128;
       const z = rng.int8s(count);
       // make both sides (and for ReLU6 the top) likely even in tiny tensors
-      if (count >= 2) { z[0] = zy + 1; z[1] = zy; }
+      if (count >= 2) {
+        z[0] = zy + 1;
+        z[1] = zy;
+      }
       const y = Int8Array.from(z, (v) => Math.min(Math.max(v, zy), Math.min(hi, 127)));
       if (count < 2) {
         // a single element: check both outcomes
@@ -503,7 +625,8 @@ describe.each(builds)('saved input channels and 1-bit clamp masks (%s build)', (
       const pY = k.i8([v]);
       const bits = guarded(k, 1, 0xff);
       const g = f32(rng.uniform(0.5, 1));
-      const g1 = k.f32([g]); const g2 = k.f32([g]);
+      const g1 = k.f32([g]);
+      const g2 = k.f32([g]);
       k.k.saveMaskBits(pY, 1, lo, hi, bits.p);
       expect(k.readBytes(bits.p, 1)[0]).toBe(v > lo && v < hi ? 1 : 0);
       k.k.clampBackwardF32(g1, pY, 1, lo, hi);
@@ -524,29 +647,69 @@ describe('SIMD and scalar builds agree on the new kernels', () => {
       const L = makeLayer(new Rng(810 + t), c);
       const { mult, shift, zy } = requantTables(new Rng(820 + t), c.CO);
       const split = rng.int(0, c.C);
-      const K = rng.int(1, c.C); const GK = rng.int(K, c.C);
+      const K = rng.int(1, c.C);
+      const GK = rng.int(K, c.C);
       const inRing = c.KH + rng.int(0, 2);
-      const n = L.OH * L.OW * c.CO; const nx = c.H * c.W * c.C;
-      const nK = channelSlice(c, L.wq, 0, K).length; const nG = channelSlice(c, L.wq, 0, GK).length;
+      const n = L.OH * L.OW * c.CO;
+      const nx = c.H * c.W * c.C;
+      const nK = channelSlice(c, L.wq, 0, K).length;
+      const nG = channelSlice(c, L.wq, 0, GK).length;
       const lr = f32(rng.uniform(0.01, 0.3));
       const outs = [simd, scalar].map((k) => {
         k.reset();
-        const pX = k.i8(L.xq); const pB = k.i32(L.bq); const pM = k.i32(mult); const pSh = k.i32(shift);
+        const pX = k.i8(L.xq);
+        const pB = k.i32(L.bq);
+        const pM = k.i32(mult);
+        const pSh = k.i32(shift);
         const pW = k.i8(split ? channelSlice(c, L.wq, 0, split) : L.wq);
         const pW2 = split ? k.i8(channelSlice(c, L.wq, split, c.C)) : 0;
-        const pS = k.f32(L.wScale); const pGy = k.f32(L.gy);
-        const pY = k.alloc(n); const pYr = k.alloc(n); const pGx = k.alloc(nx * 4);
+        const pS = k.f32(L.wScale);
+        const pGy = k.f32(L.gy);
+        const pY = k.alloc(n);
+        const pYr = k.alloc(n);
+        const pGx = k.alloc(nx * 4);
         const pXr = k.alloc(inRing * c.W * c.C);
-        const pXs = k.alloc(c.H * c.W * GK); const pG = k.alloc(nG * 4);
-        const pWK = k.i8(channelSlice(c, L.wq, 0, K)); const pV = k.f32(new Float32Array(nK)); const pR = k.rng(t);
-        const pBits = k.alloc((n + 7) >> 3); const pGm = k.f32(L.gy);
+        const pXs = k.alloc(c.H * c.W * GK);
+        const pG = k.alloc(nG * 4);
+        const pWK = k.i8(channelSlice(c, L.wq, 0, K));
+        const pV = k.f32(new Float32Array(nK));
+        const pR = k.rng(t);
+        const pBits = k.alloc((n + 7) >> 3);
+        const pGm = k.f32(L.gy);
         k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pSh, pY, L.OH, L.OW, c.CO, zy, zy, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise, pW2, split);
         for (let oh = 0; oh < L.OH; oh++) {
           for (let r = Math.max(0, oh * c.stride - c.pad); r <= Math.min(c.H - 1, oh * c.stride - c.pad + c.KH - 1); r++) {
             k.writeI8(pXr + (r % inRing) * c.W * c.C, L.xq.subarray(r * c.W * c.C, (r + 1) * c.W * c.C));
           }
-          k.k.conv2dForwardRowsS8(pXr, c.H, c.W, c.C, L.zx, pW, pB, pM, pSh, pYr, L.OH, L.OW, c.CO, zy, zy, 127,
-            c.KH, c.KW, c.stride, c.pad, c.depthwise, pW2, split, oh, oh + 1, inRing, 0);
+          k.k.conv2dForwardRowsS8(
+            pXr,
+            c.H,
+            c.W,
+            c.C,
+            L.zx,
+            pW,
+            pB,
+            pM,
+            pSh,
+            pYr,
+            L.OH,
+            L.OW,
+            c.CO,
+            zy,
+            zy,
+            127,
+            c.KH,
+            c.KW,
+            c.stride,
+            c.pad,
+            c.depthwise,
+            pW2,
+            split,
+            oh,
+            oh + 1,
+            inRing,
+            0,
+          );
         }
         k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, false, pW2, split);
         k.k.saveChannelsS8(pX, c.H * c.W, c.C, GK, pXs);
@@ -554,9 +717,18 @@ describe('SIMD and scalar builds agree on the new kernels', () => {
         k.k.applyWeightUpdateS8(pG, GK, c.CO, c.KH, c.KW, c.depthwise, pWK, pS, pV, K, lr, 0.9, true, pR);
         k.k.saveMaskBits(pY, n, zy, 128, pBits);
         k.k.clampBackwardBitsF32(pGm, pBits, n);
-        return [k.readBytes(pY, n), k.readBytes(pYr, n), k.readBytes(pGx, nx * 4), k.readBytes(pXs, c.H * c.W * GK),
-          k.readBytes(pG, nG * 4), k.readBytes(pWK, nK), k.readBytes(pV, nK * 4), k.readBytes(pR, 4),
-          k.readBytes(pBits, (n + 7) >> 3), k.readBytes(pGm, n * 4)];
+        return [
+          k.readBytes(pY, n),
+          k.readBytes(pYr, n),
+          k.readBytes(pGx, nx * 4),
+          k.readBytes(pXs, c.H * c.W * GK),
+          k.readBytes(pG, nG * 4),
+          k.readBytes(pWK, nK),
+          k.readBytes(pV, nK * 4),
+          k.readBytes(pR, 4),
+          k.readBytes(pBits, (n + 7) >> 3),
+          k.readBytes(pGm, n * 4),
+        ];
       });
       const [a, s] = outs as [Uint8Array[], Uint8Array[]];
       a.forEach((buf, j) => expectSameBytes(`case ${t} ${convLabel(c)} output ${j}`, buf, s[j]!));

@@ -37,15 +37,37 @@ const TOLERANCE = 1e-4;
 
 /** The ops the importer claims to run (shape ops on constants only are not listed: node tests feed them run-time data). */
 export const CLAIMED = [
-  'Conv', 'Gemm', 'MatMul', 'Relu', 'Clip', 'Add', 'AveragePool', 'GlobalAveragePool', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze',
-  'BatchNormalization', 'Softmax', 'LogSoftmax', 'Identity', 'Dropout', 'QuantizeLinear', 'DequantizeLinear',
+  'Conv',
+  'Gemm',
+  'MatMul',
+  'Relu',
+  'Clip',
+  'Add',
+  'AveragePool',
+  'GlobalAveragePool',
+  'Flatten',
+  'Reshape',
+  'Squeeze',
+  'Unsqueeze',
+  'BatchNormalization',
+  'Softmax',
+  'LogSoftmax',
+  'Identity',
+  'Dropout',
+  'QuantizeLinear',
+  'DequantizeLinear',
 ];
 
 /** Shape-only helpers a case may also contain; and ops whose result does not depend on the input's rank. */
 const HELPERS = ['Constant', 'Shape', 'Gather', 'Concat', 'Cast'];
 const ELEMENTWISE = ['Relu', 'Clip', 'Identity', 'Dropout', 'Add', 'Constant'];
 
-interface CaseResult { name: string; ops: string[]; reason: string | null; imports: OnnxImport[] }
+interface CaseResult {
+  name: string;
+  ops: string[];
+  reason: string | null;
+  imports: OnnxImport[];
+}
 
 function tensorValues(t: OnnxTensor, where: string): { dims: number[]; data: Float64Array } {
   const c = readTensor(t, where);
@@ -53,12 +75,18 @@ function tensorValues(t: OnnxTensor, where: string): { dims: number[]; data: Flo
 }
 
 function dataSets(dir: string): { inputs: OnnxTensor[]; outputs: OnnxTensor[] }[] {
-  return readdirSync(dir).filter((d) => d.startsWith('test_data_set_')).sort().map((d) => {
-    const files = readdirSync(join(dir, d));
-    const read = (prefix: string): OnnxTensor[] => files.filter((f) => f.startsWith(prefix)).sort((a, b) => parseInt(a.slice(prefix.length)) - parseInt(b.slice(prefix.length)))
-      .map((f) => decodeTensorProto(readFileSync(join(dir, d, f)), f));
-    return { inputs: read('input_'), outputs: read('output_') };
-  });
+  return readdirSync(dir)
+    .filter((d) => d.startsWith('test_data_set_'))
+    .sort()
+    .map((d) => {
+      const files = readdirSync(join(dir, d));
+      const read = (prefix: string): OnnxTensor[] =>
+        files
+          .filter((f) => f.startsWith(prefix))
+          .sort((a, b) => parseInt(a.slice(prefix.length)) - parseInt(b.slice(prefix.length)))
+          .map((f) => decodeTensorProto(readFileSync(join(dir, d, f)), f));
+      return { inputs: read('input_'), outputs: read('output_') };
+    });
 }
 
 /** Run one case; null reason = pass. */
@@ -129,12 +157,16 @@ describe('ONNX node conformance (libonnx-testdata)', () => {
     expect(available, `${DATA} is missing: run \`bash scripts/setup-onnx.sh\` (apt-get install libonnx-testdata)`).toBe(true);
   });
 
-  const cases = available ? readdirSync(DATA).sort().filter((name) => {
-    const m = decodeModel(readFileSync(join(DATA, name, 'model.onnx')), name);
-    // Cases that test a claimed op: every node is claimed (or a shape helper), at least one is claimed.
-    const ops = (m.graph?.node ?? []).map((n) => n.op_type ?? '');
-    return ops.some((op) => CLAIMED.includes(op)) && ops.every((op) => CLAIMED.includes(op) || HELPERS.includes(op));
-  }) : [];
+  const cases = available
+    ? readdirSync(DATA)
+        .sort()
+        .filter((name) => {
+          const m = decodeModel(readFileSync(join(DATA, name, 'model.onnx')), name);
+          // Cases that test a claimed op: every node is claimed (or a shape helper), at least one is claimed.
+          const ops = (m.graph?.node ?? []).map((n) => n.op_type ?? '');
+          return ops.some((op) => CLAIMED.includes(op)) && ops.every((op) => CLAIMED.includes(op) || HELPERS.includes(op));
+        })
+    : [];
   let results: CaseResult[] = [];
 
   it('passes every case except the committed failures, each for its recorded reason', () => {
@@ -146,8 +178,10 @@ describe('ONNX node conformance (libonnx-testdata)', () => {
       const mine = results.filter((r) => r.ops.includes(op));
       return { op, pass: mine.filter((r) => r.reason === null).length, total: mine.length };
     });
-    console.log(`ONNX node conformance: ${results.filter((r) => r.reason === null).length}/${results.length} cases pass\n` +
-      rows.map((r) => `  ${r.op.padEnd(20)} ${String(r.pass).padStart(3)}/${r.total}`).join('\n'));
+    console.log(
+      `ONNX node conformance: ${results.filter((r) => r.reason === null).length}/${results.length} cases pass\n` +
+        rows.map((r) => `  ${r.op.padEnd(20)} ${String(r.pass).padStart(3)}/${r.total}`).join('\n'),
+    );
     if (process.env.UPDATE_ONNX_CONFORMANCE) {
       writeFileSync(FAILURES_FILE, JSON.stringify({ passCounts: rows, failures }, null, 2) + '\n');
     }
@@ -177,10 +211,15 @@ describe('ONNX node conformance (libonnx-testdata)', () => {
         const want = tensorValues(set.outputs[0]!, 'output').data;
         const per = imp.input.dims.reduce((a, b) => a * b, 1); // one sample (a batch ran as batch-1 runs)
         const samples = x.length / per;
-        const toOurs = (v: Float64Array): Float32Array => (imp.input.dims.length === 4 ? nchwToHwc(v, imp.input.dims[1]!, imp.input.dims[2]!, imp.input.dims[3]!) : Float32Array.from(v));
+        const toOurs = (v: Float64Array): Float32Array =>
+          imp.input.dims.length === 4 ? nchwToHwc(v, imp.input.dims[1]!, imp.input.dims[2]!, imp.input.dims[3]!) : Float32Array.from(v);
         const xs = Array.from({ length: samples }, (_, b) => toOurs(x.subarray(b * per, (b + 1) * per)));
-        let lo = Infinity, hi = -Infinity;
-        for (const v of x) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+        let lo = Infinity,
+          hi = -Infinity;
+        for (const v of x) {
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
         const spec = { ...imp.spec, inputRange: [Math.min(lo, 0), Math.max(hi, lo + 1e-3, 0)] as [number, number] };
         const { quant } = quantizeSpec(spec, xs);
         const bound = int8ErrorBound(quant, 'float');

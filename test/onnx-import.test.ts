@@ -31,12 +31,30 @@ import { Runtime } from '../host/runtime.js';
 import { getTarget } from '../targets/index.js';
 import { ArtifactCache } from './support/models.js';
 import {
-  FLOAT, INT8, ROOT, UINT8, applyOutputActivation, buildModel, floatTensor, intTensor, int8ErrorBound, modelObject, node, relError,
-  runImportedFloat, runPython, valueInfo,
+  FLOAT,
+  INT8,
+  ROOT,
+  UINT8,
+  applyOutputActivation,
+  buildModel,
+  floatTensor,
+  intTensor,
+  int8ErrorBound,
+  modelObject,
+  node,
+  relError,
+  runImportedFloat,
+  runPython,
+  valueInfo,
 } from './support/onnx.js';
 import { encodeModel } from '../compiler/frontend/onnx/proto.js';
 
-interface Fixture { inputs: number[][]; inputDims: number[]; outputs: number[][]; outputDims: number[] }
+interface Fixture {
+  inputs: number[][];
+  inputDims: number[];
+  outputs: number[][];
+  outputDims: number[];
+}
 
 let dir: string;
 const cache = new ArtifactCache();
@@ -44,7 +62,10 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tinytrain-onnx-'));
   runPython(join(ROOT, 'test', 'onnx', 'make_models.py'), [dir]);
 });
-afterAll(() => { cache.dispose(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => {
+  cache.dispose();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Fixture;
 const load = (name: string): OnnxImport => importOnnx(readFileSync(join(dir, `${name}.onnx`)), { name });
@@ -62,7 +83,10 @@ describe('float models: the float32 reference engine matches onnxruntime (1e-4 r
   });
 
   it('maps each ONNX construct onto the tinytrain layers it promises', () => {
-    const ops = (name: string): string => load(name).spec.layers.map((l) => `${l.op}${'activation' in l && l.activation && l.activation !== 'none' ? `+${l.activation}` : ''}`).join(' ');
+    const ops = (name: string): string =>
+      load(name)
+        .spec.layers.map((l) => `${l.op}${'activation' in l && l.activation && l.activation !== 'none' ? `+${l.activation}` : ''}`)
+        .join(' ');
     // BN folded into conv1, ReLU/Clip fused, Dropout/Identity/Softmax gone, Flatten kept as a view.
     expect(ops('cnn')).toBe('conv2d+relu conv2d+relu6 conv2d add+relu avgpool flatten dense');
     // Standalone BN -> 1x1 depthwise conv; Add(constant) folded into conv1's bias; Shape arithmetic folded; MatMul+Add -> dense.
@@ -122,7 +146,9 @@ describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights
     const f = fixture(name);
     const bound = int8ErrorBound(quant, 'same-grid');
     const outQ = quant.tensors.get(graph.output)!;
-    let worst = 0, total = 0, count = 0;
+    let worst = 0,
+      total = 0,
+      count = 0;
     for (let i = 0; i < f.inputs.length; i++) {
       const [, c, h, w] = f.inputDims as [number, number, number, number];
       writeInt8Input(rt, nchwToHwc(f.inputs[i]!, c, h, w), q.tensors!.input!.scale, q.tensors!.input!.zeroPoint);
@@ -135,8 +161,10 @@ describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights
         count++;
       }
     }
-    console.log(`${name}: int8 runtime vs onnxruntime: max |diff| ${worst.toExponential(2)} (${(worst / outQ.scale).toFixed(1)} output steps), ` +
-      `mean ${(total / count).toFixed(3)} steps; derived bound ${bound.toExponential(2)} (${(bound / outQ.scale).toFixed(1)} steps)`);
+    console.log(
+      `${name}: int8 runtime vs onnxruntime: max |diff| ${worst.toExponential(2)} (${(worst / outQ.scale).toFixed(1)} output steps), ` +
+        `mean ${(total / count).toFixed(3)} steps; derived bound ${bound.toExponential(2)} (${(bound / outQ.scale).toFixed(1)} steps)`,
+    );
     expect(worst).toBeLessThanOrEqual(bound);
     // The derived bound is a worst case (every rounding difference aligned with every weight's sign);
     // what happens is a step or two. Hold that too, so a regression cannot hide under the bound.
@@ -174,7 +202,9 @@ const W = floatTensor('w', [4, 1, 3, 3], new Float32Array(36).fill(0.1));
 function convNet(conv: object = node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3] }, 'conv1'), extra: object[] = [], inits: object[] = []): Uint8Array {
   return buildModel({
     nodes: [conv, node('GlobalAveragePool', ['c'], ['g'], {}, 'gap'), node('Flatten', ['g'], ['y'], {}, 'flat'), ...extra],
-    inputs: [X], outputs: [Y()], initializers: [W, ...(inits as never[])],
+    inputs: [X],
+    outputs: [Y()],
+    initializers: [W, ...(inits as never[])],
   });
 }
 
@@ -202,37 +232,59 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
   });
 
   it('unsupported attribute values of supported ops', () => {
-    expect(refusal(convNet(node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3], dilations: [2, 2] }, 'conv1'))).message)
-      .toBe("ONNX node 'conv1' (Conv): dilations [2,2] are not supported");
+    expect(refusal(convNet(node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3], dilations: [2, 2] }, 'conv1'))).message).toBe(
+      "ONNX node 'conv1' (Conv): dilations [2,2] are not supported",
+    );
     const grouped = buildModel({
       nodes: [node('Conv', ['x', 'w2'], ['c'], { group: 2 }, 'g2'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
-      inputs: [valueInfo('x', [1, 4, 8, 8])], outputs: [Y()], initializers: [floatTensor('w2', [4, 2, 3, 3], new Float32Array(72))],
+      inputs: [valueInfo('x', [1, 4, 8, 8])],
+      outputs: [Y()],
+      initializers: [floatTensor('w2', [4, 2, 3, 3], new Float32Array(72))],
     });
     expect(refusal(grouped).message).toBe("ONNX node 'g2' (Conv): grouped conv with group 2 is not supported");
     const badClip = buildModel({
-      nodes: [node('Conv', ['x', 'w'], ['c0'], {}, 'conv1'), node('Clip', ['c0', 'lo', 'hi'], ['c'], {}, 'clip'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
-      inputs: [X], outputs: [Y()], initializers: [W, floatTensor('lo', [], [-1]), floatTensor('hi', [], [1])],
+      nodes: [
+        node('Conv', ['x', 'w'], ['c0'], {}, 'conv1'),
+        node('Clip', ['c0', 'lo', 'hi'], ['c'], {}, 'clip'),
+        node('GlobalAveragePool', ['c'], ['g']),
+        node('Flatten', ['g'], ['y']),
+      ],
+      inputs: [X],
+      outputs: [Y()],
+      initializers: [W, floatTensor('lo', [], [-1]), floatTensor('hi', [], [1])],
     });
     const e = refusal(badClip);
     expect(e.message).toBe("ONNX node 'clip' (Clip): Clip(min -1, max 1) is not supported");
     expect(e.hint).toBe('tinytrain supports Clip as ReLU (min 0, no max) and ReLU6 (min 0, max 6)');
     const midSoftmax = buildModel({
-      nodes: [node('Conv', ['x', 'w'], ['c0'], {}, 'conv1'), node('Softmax', ['c0'], ['s'], { axis: 1 }, 'sm'), node('GlobalAveragePool', ['s'], ['g']), node('Flatten', ['g'], ['y'])],
-      inputs: [X], outputs: [Y()], initializers: [W],
+      nodes: [
+        node('Conv', ['x', 'w'], ['c0'], {}, 'conv1'),
+        node('Softmax', ['c0'], ['s'], { axis: 1 }, 'sm'),
+        node('GlobalAveragePool', ['s'], ['g']),
+        node('Flatten', ['g'], ['y']),
+      ],
+      inputs: [X],
+      outputs: [Y()],
+      initializers: [W],
     });
     expect(refusal(midSoftmax).message).toMatch(/^ONNX node 'sm' \(Softmax\): normalises over 4 of the 144 outputs/);
     const asym = buildModel({
       nodes: [node('Conv', ['x', 'w'], ['c'], { pads: [1, 0, 1, 0] }, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
-      inputs: [X], outputs: [Y()], initializers: [W],
+      inputs: [X],
+      outputs: [Y()],
+      initializers: [W],
     });
     expect(refusal(asym).message).toBe("ONNX node 'conv1' (Conv): leading pads (top 1, left 0) differ");
   });
 
   it('dynamic shapes, batches, several inputs, non-float inputs', () => {
-    const withInput = (x: object, secondInput = false): Uint8Array => buildModel({
-      nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
-      inputs: [x, ...(secondInput ? [valueInfo('z', [1])] : [])], outputs: [Y()], initializers: [W],
-    });
+    const withInput = (x: object, secondInput = false): Uint8Array =>
+      buildModel({
+        nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
+        inputs: [x, ...(secondInput ? [valueInfo('z', [1])] : [])],
+        outputs: [Y()],
+        initializers: [W],
+      });
     const dyn = refusal(withInput(valueInfo('x', [1, 1, 'height', 8])));
     expect(dyn.message).toBe("ONNX model: input 'x' has a dynamic dimension 2 ('height')");
     expect(dyn.hint).toMatch(/only the batch dimension may be symbolic/);
@@ -245,10 +297,17 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
   });
 
   it('unknown opsets and IR versions', () => {
-    const obj = (opset: number, ir = 8): Uint8Array => encodeModel(modelObject({
-      nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
-      inputs: [X], outputs: [Y()], initializers: [W], opset, irVersion: ir,
-    }));
+    const obj = (opset: number, ir = 8): Uint8Array =>
+      encodeModel(
+        modelObject({
+          nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
+          inputs: [X],
+          outputs: [Y()],
+          initializers: [W],
+          opset,
+          irVersion: ir,
+        }),
+      );
     expect(refusal(obj(23)).message).toBe('ONNX model: opset 23 is newer than this importer knows (ONNX 1.17: opsets up to 22)');
     expect(refusal(obj(13, 11)).message).toBe('ONNX model: ONNX IR version 11 is not supported');
     // Conv-1 (in effect before opset 11) is not a definition we implement.
@@ -261,7 +320,9 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     const ext = { name: 'w', dims: [4, 1, 3, 3], data_type: FLOAT, data_location: 1, external_data: [{ key: 'location', value: 'weights.bin' }] };
     const bytes = buildModel({
       nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
-      inputs: [X], outputs: [Y()], initializers: [ext as never],
+      inputs: [X],
+      outputs: [Y()],
+      initializers: [ext as never],
     });
     const e = refusal(bytes);
     expect(e.message).toBe("ONNX model: initializer 'w': tensor data is stored in an external file ('weights.bin')");
@@ -269,17 +330,31 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
   });
 
   it('QDQ the int8 model cannot keep: asymmetric weights, requantising pairs, per-channel activations', () => {
-    const qdq = (wzp: number, dqScale = 0.05): Uint8Array => buildModel({
-      nodes: [
-        node('QuantizeLinear', ['x', 's', 'z'], ['xq'], {}, 'xq'), node('DequantizeLinear', ['xq', 's2', 'z'], ['xd'], {}, 'xd'),
-        node('DequantizeLinear', ['wq', 'ws', 'wz'], ['w'], { axis: 0 }, 'wdq'),
-        node('Conv', ['xd', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y']),
-      ],
-      inputs: [X], outputs: [Y()],
-      initializers: [floatTensor('s', [], [0.05]), floatTensor('s2', [], [dqScale]), intTensor('z', [], [0], INT8),
-        intTensor('wq', [4, 1, 3, 3], new Array(36).fill(3), INT8), floatTensor('ws', [4], [0.1, 0.1, 0.1, 0.1]), intTensor('wz', [4], [wzp, 0, 0, 0], INT8)],
+    const qdq = (wzp: number, dqScale = 0.05): Uint8Array =>
+      buildModel({
+        nodes: [
+          node('QuantizeLinear', ['x', 's', 'z'], ['xq'], {}, 'xq'),
+          node('DequantizeLinear', ['xq', 's2', 'z'], ['xd'], {}, 'xd'),
+          node('DequantizeLinear', ['wq', 'ws', 'wz'], ['w'], { axis: 0 }, 'wdq'),
+          node('Conv', ['xd', 'w'], ['c'], {}, 'conv1'),
+          node('GlobalAveragePool', ['c'], ['g']),
+          node('Flatten', ['g'], ['y']),
+        ],
+        inputs: [X],
+        outputs: [Y()],
+        initializers: [
+          floatTensor('s', [], [0.05]),
+          floatTensor('s2', [], [dqScale]),
+          intTensor('z', [], [0], INT8),
+          intTensor('wq', [4, 1, 3, 3], new Array(36).fill(3), INT8),
+          floatTensor('ws', [4], [0.1, 0.1, 0.1, 0.1]),
+          intTensor('wz', [4], [wzp, 0, 0, 0], INT8),
+        ],
+      });
+    expect(importOnnx(qdq(0)).spec.quantization).toEqual({
+      tensors: { input: { scale: Math.fround(0.05), zeroPoint: 0 } },
+      weights: { conv1: [0.1, 0.1, 0.1, 0.1].map(Math.fround) },
     });
-    expect(importOnnx(qdq(0)).spec.quantization).toEqual({ tensors: { input: { scale: Math.fround(0.05), zeroPoint: 0 } }, weights: { conv1: [0.1, 0.1, 0.1, 0.1].map(Math.fround) } });
     const asym = refusal(qdq(5));
     expect(asym.message).toBe("ONNX node 'conv1' (Conv): weights are quantised asymmetrically ('wdq' (DequantizeLinear): zero point 5)");
     expect(refusal(qdq(0, 0.1)).message).toMatch(/^ONNX node 'xd' \(DequantizeLinear\): its scale\/zero point \(0\.1.*differ from those of 'xq' \(QuantizeLinear\)/);
@@ -287,18 +362,30 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
 
   it('QDQ it can keep only approximately: named as warnings (and in spec.notes)', () => {
     const qdqPair = (t: string, s: string, z: string): object[] => [
-      node('QuantizeLinear', [t, s, z], [`${t}_q`], {}, `${t}_Q`), node('DequantizeLinear', [`${t}_q`, s, z], [`${t}_dq`], {}, `${t}_DQ`)];
+      node('QuantizeLinear', [t, s, z], [`${t}_q`], {}, `${t}_Q`),
+      node('DequantizeLinear', [`${t}_q`, s, z], [`${t}_dq`], {}, `${t}_DQ`),
+    ];
     const bytes = buildModel({
       nodes: [
         ...qdqPair('x', 's0', 'z'),
         node('DequantizeLinear', ['wq', 'ws'], ['w'], { axis: 0 }, 'wdq'),
-        node('Conv', ['x_dq', 'w'], ['c'], {}, 'conv1'), ...qdqPair('c', 's1', 'z'),
-        node('Relu', ['c_dq'], ['r'], {}, 'relu'), ...qdqPair('r', 's2', 'z'),
-        node('GlobalAveragePool', ['r_dq'], ['g'], {}, 'gap'), node('Flatten', ['g'], ['y'], {}, 'flat'),
+        node('Conv', ['x_dq', 'w'], ['c'], {}, 'conv1'),
+        ...qdqPair('c', 's1', 'z'),
+        node('Relu', ['c_dq'], ['r'], {}, 'relu'),
+        ...qdqPair('r', 's2', 'z'),
+        node('GlobalAveragePool', ['r_dq'], ['g'], {}, 'gap'),
+        node('Flatten', ['g'], ['y'], {}, 'flat'),
       ],
-      inputs: [X], outputs: [Y()],
-      initializers: [floatTensor('s0', [], [0.05]), floatTensor('s1', [], [0.1]), floatTensor('s2', [], [0.08]), intTensor('z', [], [-128], INT8),
-        intTensor('wq', [4, 1, 3, 3], [-128, ...new Array(35).fill(3)], INT8), floatTensor('ws', [4], [0.1, 0.1, 0.1, 0.1])],
+      inputs: [X],
+      outputs: [Y()],
+      initializers: [
+        floatTensor('s0', [], [0.05]),
+        floatTensor('s1', [], [0.1]),
+        floatTensor('s2', [], [0.08]),
+        intTensor('z', [], [-128], INT8),
+        intTensor('wq', [4, 1, 3, 3], [-128, ...new Array(35).fill(3)], INT8),
+        floatTensor('ws', [4], [0.1, 0.1, 0.1, 0.1]),
+      ],
     });
     const imp = importOnnx(bytes);
     expect(imp.warnings).toEqual([
@@ -362,8 +449,15 @@ describe('model files and the CLI', () => {
 
 describe('spec.quantization (the quantiser override QDQ models use)', () => {
   const spec = (): ModelSpec => ({
-    format: 'tinytrain-model@1', name: 'q', input: [4, 4, 1], seed: 1,
-    layers: [{ op: 'flatten', name: 'flat' }, { op: 'dense', name: 'fc1', units: 3, activation: 'relu' }, { op: 'dense', name: 'fc2', units: 2 }],
+    format: 'tinytrain-model@1',
+    name: 'q',
+    input: [4, 4, 1],
+    seed: 1,
+    layers: [
+      { op: 'flatten', name: 'flat' },
+      { op: 'dense', name: 'fc1', units: 3, activation: 'relu' },
+      { op: 'dense', name: 'fc2', units: 2 },
+    ],
   });
   const calib = [Float32Array.from({ length: 16 }, (_, i) => i / 16)];
 
@@ -382,7 +476,12 @@ describe('spec.quantization (the quantiser override QDQ models use)', () => {
 
   it('refuses overrides that are not an int8 quantisation of this model', () => {
     const bad = (quantization: ModelSpec['quantization']): string => {
-      try { quantizeSpec({ ...spec(), quantization }, calib); } catch (e) { if (e instanceof TinytrainError) return e.message; throw e; }
+      try {
+        quantizeSpec({ ...spec(), quantization }, calib);
+      } catch (e) {
+        if (e instanceof TinytrainError) return e.message;
+        throw e;
+      }
       return 'accepted';
     };
     // The model schema refuses these before quantisation, naming the field (compiler/ir/model-schema.ts, model-refs.ts).

@@ -48,16 +48,19 @@ describe('PyTorch -> ONNX -> tinytrain (examples/torch)', () => {
     expect(m.memory.sramPeakBytes).toBeLessThanOrEqual(getTarget('stm32f746').sramBytes);
     const rt = await Runtime.load(art.loaded);
     const test = mnist('test');
-    let agree = 0, correct = 0;
+    let agree = 0,
+      correct = 0;
     for (let i = 0; i < test.count; i++) {
       rt.setInputPixels(imageAt(test, i));
       const k = rt.predict();
       if (k === torchPreds[i]) agree++;
       if (k === test.labels[i]) correct++;
     }
-    console.log(`int8 (stm32f746 artifact) agrees with PyTorch on ${agree}/${test.count} test images; accuracy ${(correct / test.count * 100).toFixed(2)}% ` +
-      `(PyTorch ${(JSON.parse(readFileSync(join(DIR, 'mnist-torch.json'), 'utf8')).torchTestAccuracy * 100).toFixed(2)}%); ` +
-      `SRAM ${m.memory.sramPeakBytes} B, Flash ${m.memory.flashBytes} B`);
+    console.log(
+      `int8 (stm32f746 artifact) agrees with PyTorch on ${agree}/${test.count} test images; accuracy ${((correct / test.count) * 100).toFixed(2)}% ` +
+        `(PyTorch ${(JSON.parse(readFileSync(join(DIR, 'mnist-torch.json'), 'utf8')).torchTestAccuracy * 100).toFixed(2)}%); ` +
+        `SRAM ${m.memory.sramPeakBytes} B, Flash ${m.memory.flashBytes} B`,
+    );
     expect(agree / test.count).toBeGreaterThanOrEqual(0.99);
 
     // A few steps of on-device training (full scheme, the default).
@@ -70,8 +73,10 @@ describe('PyTorch -> ONNX -> tinytrain (examples/torch)', () => {
     expect(Number.isFinite(r.loss)).toBe(true);
     expect(rt.stepsDone()).toBe(steps);
     const after = evaluateRuntime(rt, subset);
-    console.log(`${steps} on-device SGD steps (batch 1, lr 0.002): train loss ${r.loss.toFixed(3)}; accuracy on 2000 test images ` +
-      `${(before * 100).toFixed(2)}% before, ${(after * 100).toFixed(2)}% after`);
+    console.log(
+      `${steps} on-device SGD steps (batch 1, lr 0.002): train loss ${r.loss.toFixed(3)}; accuracy on 2000 test images ` +
+        `${(before * 100).toFixed(2)}% before, ${(after * 100).toFixed(2)}% after`,
+    );
     expect(after).toBeGreaterThan(before - 0.03);
   });
 });

@@ -8,9 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TinytrainError } from '../compiler/errors.js';
@@ -29,7 +27,12 @@ mkdirSync(privateTmp);
 mkdirSync(work);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-interface Run { code: number; stdout: string; stderr: string; ms: number }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 function run(...args: string[]): Run {
   const t0 = Date.now();
@@ -54,8 +57,10 @@ function snapshot(dir: string): string[] {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
       const st = lstatSync(p);
-      if (st.isDirectory()) { out.push(`${rel}${name}/`); walk(p, `${rel}${name}/`); }
-      else out.push(`${rel}${name} ${st.size} ${st.mode.toString(8)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
+      if (st.isDirectory()) {
+        out.push(`${rel}${name}/`);
+        walk(p, `${rel}${name}/`);
+      } else out.push(`${rel}${name} ${st.size} ${st.mode.toString(8)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
     }
   };
   walk(dir, '');
@@ -96,14 +101,14 @@ beforeAll(() => {
 });
 
 describe('compile --out', () => {
-  it('never deletes or changes a folder holding a user\'s files', () => {
+  it("never deletes or changes a folder holding a user's files", () => {
     const before = snapshot(work);
     const r = run('compile', MODEL, '--target', 'stm32f746', '--calibrate', 'random', '--out', home);
     expectUserError(r, /--out .*home: a folder holding 2 entries \(photos\/, thesis\.tex\) that is not a tinytrain artifact/);
     expect(snapshot(work)).toEqual(before);
   });
 
-  it('refuses an artifact folder with a user\'s file inside, naming it, and leaves it untouched', () => {
+  it("refuses an artifact folder with a user's file inside, naming it, and leaves it untouched", () => {
     writeFileSync(join(art, 'my-notes.txt'), 'results of last week\n');
     try {
       const before = snapshot(work);
@@ -115,7 +120,7 @@ describe('compile --out', () => {
     }
   });
 
-  it('replaces a previous artifact (with its firmware cache), and cleans a dead run\'s leftovers beside it', () => {
+  it("replaces a previous artifact (with its firmware cache), and cleans a dead run's leftovers beside it", () => {
     writeFileSync(join(art, 'firmware-stm32f746.elf.key'), 'a'.repeat(64) + '\n');
     const dead = `.art.tmp-${deadPid()}-0badc0de`;
     const live = `.art.tmp-${process.pid}-0badc0de`;
@@ -160,7 +165,7 @@ describe('train --save is checked before step 1', () => {
   const cases: Array<[string, () => string, RegExp]> = [
     ['a missing folder', () => join(work, 'no-such-folder', 'ckpt'), /its folder .*no-such-folder does not exist/],
     ['a folder', () => home, /a folder is there, and this output is a file/],
-    ['a user\'s file', () => join(home, 'thesis.tex'), /a file that is not a tinytrain checkpoint/],
+    ["a user's file", () => join(home, 'thesis.tex'), /a file that is not a tinytrain checkpoint/],
   ];
   for (const [what, path, pattern] of cases) {
     it(`refuses ${what} at once, without training and without touching it`, () => {
@@ -185,7 +190,7 @@ describe('train --save is checked before step 1', () => {
 });
 
 describe('report --html, firmware --out, pretrain --out', () => {
-  it('report --html refuses a user\'s file and replaces its own report', () => {
+  it("report --html refuses a user's file and replaces its own report", () => {
     const before = snapshot(work);
     expectUserError(run('report', art, '--html', join(home, 'thesis.tex')), /--html .*thesis\.tex: a file that is not an HTML report written by tinytrain/);
     expect(snapshot(work)).toEqual(before);
@@ -196,7 +201,7 @@ describe('report --html, firmware --out, pretrain --out', () => {
     expect(() => checkOutputFile(page, 'html-report', '--html')).not.toThrow();
   });
 
-  it('firmware --out refuses a user\'s file and a folder before any toolchain runs', () => {
+  it("firmware --out refuses a user's file and a folder before any toolchain runs", () => {
     const before = snapshot(work);
     // An empty PATH: were wasm2c or gcc asked for, the error would be the missing toolchain.
     const noTools = (args: string[]): Run => {
@@ -219,7 +224,7 @@ describe('report --html, firmware --out, pretrain --out', () => {
     expect(readdirSync(privateTmp)).toEqual([]);
   });
 
-  it('demo --out refuses a user\'s folder before pretraining', () => {
+  it("demo --out refuses a user's folder before pretraining", () => {
     const before = snapshot(work);
     const r = run('demo', '--pretrain-steps', '100000000', '--out', home);
     expectUserError(r, /--out .*home: a folder holding 2 entries/);
@@ -270,7 +275,11 @@ describe('user mistakes exit 1, bad flags 2', () => {
   });
 
   it('bad flags: exit 2', () => {
-    for (const args of [['compile', MODEL, '--target', 'stm32f746'], ['train', art, '--data', 'mnist', '--steps', 'many'], ['report', art, '--no-such-flag']]) {
+    for (const args of [
+      ['compile', MODEL, '--target', 'stm32f746'],
+      ['train', art, '--data', 'mnist', '--steps', 'many'],
+      ['report', art, '--no-such-flag'],
+    ]) {
       const r = run(...args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(readdirSync(privateTmp)).toEqual([]);
@@ -281,8 +290,11 @@ describe('user mistakes exit 1, bad flags 2', () => {
 describe('no temp entries outlive a run', () => {
   /** Starts a compile, waits until its temp build folder exists, then sends `signal`. */
   async function killMidCompile(signal: NodeJS.Signals): Promise<void> {
-    const child = spawn(process.execPath, [BIN, 'compile', MODEL, '--target', 'stm32f746', '--calibrate', 'random', '--out', join(work, `killed-${signal}`)],
-      { cwd: work, env: { ...process.env, TMPDIR: privateTmp }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, 'compile', MODEL, '--target', 'stm32f746', '--calibrate', 'random', '--out', join(work, `killed-${signal}`)], {
+      cwd: work,
+      env: { ...process.env, TMPDIR: privateTmp },
+      stdio: 'ignore',
+    });
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
     const deadline = Date.now() + 60_000;
     const busy = (): boolean => readdirSync(privateTmp).some((d) => d.startsWith('tinytrain-run-') && readdirSync(join(privateTmp, d)).length > 0);
@@ -304,7 +316,10 @@ describe('no temp entries outlive a run', () => {
     const dead = join(privateTmp, `tinytrain-run-${deadPid()}-0badc0de`);
     const live = join(privateTmp, `tinytrain-run-${process.pid}-0badc0de`);
     const other = join(privateTmp, 'tinytrain-job-abc123');
-    for (const d of [dead, live, other]) { mkdirSync(d); writeFileSync(join(d, 'f'), 'x'); }
+    for (const d of [dead, live, other]) {
+      mkdirSync(d);
+      writeFileSync(join(d, 'f'), 'x');
+    }
     expect(run('targets').code).toBe(0);
     expect(readdirSync(privateTmp).sort()).toEqual([`tinytrain-job-abc123`, `tinytrain-run-${process.pid}-0badc0de`]);
     rmSync(live, { recursive: true });
@@ -321,7 +336,11 @@ describe('checkOutputFolder', () => {
   mkdirSync(dir);
   const refused = (p: string, pattern: RegExp): void => {
     let err: unknown;
-    try { checkOutputFolder(p, '--out'); } catch (e) { err = e; }
+    try {
+      checkOutputFolder(p, '--out');
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(TinytrainError);
     expect((err as Error).message).toMatch(pattern);
   };
@@ -380,7 +399,11 @@ describe('checkOutputFile', () => {
   mkdirSync(dir);
   const refused = (p: string, kind: Parameters<typeof checkOutputFile>[1], pattern: RegExp): void => {
     let err: unknown;
-    try { checkOutputFile(p, kind, '--x'); } catch (e) { err = e; }
+    try {
+      checkOutputFile(p, kind, '--x');
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(TinytrainError);
     expect((err as Error).message).toMatch(pattern);
   };
@@ -424,14 +447,16 @@ describe('atomic writers: re-check before the rename, pid-named temps, leftovers
   const dir = join(root, 'unit-atomic');
   mkdirSync(dir);
 
-  it('writeDirAtomic refuses when a user\'s file appears at the output during fill', async () => {
+  it("writeDirAtomic refuses when a user's file appears at the output during fill", async () => {
     const out = join(dir, 'late');
-    await expect(writeDirAtomic(out, (tmp) => {
-      expect(tmp).toMatch(new RegExp(`/\\.late\\.tmp-${process.pid}-[0-9a-f]{8}$`));
-      writeFileSync(join(tmp, 'manifest.json'), '{}');
-      mkdirSync(out);
-      writeFileSync(join(out, 'diary.txt'), 'mine');
-    })).rejects.toThrow(/not a tinytrain artifact/);
+    await expect(
+      writeDirAtomic(out, (tmp) => {
+        expect(tmp).toMatch(new RegExp(`/\\.late\\.tmp-${process.pid}-[0-9a-f]{8}$`));
+        writeFileSync(join(tmp, 'manifest.json'), '{}');
+        mkdirSync(out);
+        writeFileSync(join(out, 'diary.txt'), 'mine');
+      }),
+    ).rejects.toThrow(/not a tinytrain artifact/);
     expect(readdirSync(out)).toEqual(['diary.txt']);
     expect(readdirSync(dir)).toEqual(['late']);
   });
@@ -439,7 +464,13 @@ describe('atomic writers: re-check before the rename, pid-named temps, leftovers
   it('writeFileAtomic runs beforeRename last and keeps the old file when it refuses', () => {
     const p = join(dir, 'f.bin');
     writeFileSync(p, 'old');
-    expect(() => writeFileAtomic(p, 'new', { beforeRename: () => { throw new TinytrainError('changed meanwhile'); } })).toThrow('changed meanwhile');
+    expect(() =>
+      writeFileAtomic(p, 'new', {
+        beforeRename: () => {
+          throw new TinytrainError('changed meanwhile');
+        },
+      }),
+    ).toThrow('changed meanwhile');
     expect(readFileSync(p, 'utf8')).toBe('old');
     expect(readdirSync(dir).sort()).toEqual(['f.bin', 'late']);
   });

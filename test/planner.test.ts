@@ -18,7 +18,10 @@ import { mnistCnn, mlp, randomScheme, randomSpec, residualCnn } from './support/
 // ---------------------------------------------------------------------------------------
 // Independent re-derivations
 
-interface Lifetime { first: number; last: number }
+interface Lifetime {
+  first: number;
+  last: number;
+}
 
 function lifetimesOf(p: Program): Map<BufferKey, Lifetime> {
   const m = new Map<BufferKey, Lifetime>();
@@ -66,7 +69,10 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
     expect(b, `${where}: step buffer ${key} was not planned`).toBeDefined();
     if (m![1] === 'bgrad') {
       // Only the fused pool/head backward keeps a bias gradient, for the next step to apply.
-      expect(p.steps.some((x) => x.kind === 'gapHeadBackward' && x.head.name === t), `${where}: ${key} outside a fused pool/head backward`).toBe(true);
+      expect(
+        p.steps.some((x) => x.kind === 'gapHeadBackward' && x.head.name === t),
+        `${where}: ${key} outside a fused pool/head backward`,
+      ).toBe(true);
       const l = life.get(key)!;
       expect(l.last - l.first, `${where}: ${key} outlives the update`).toBeLessThanOrEqual(1);
       continue;
@@ -111,17 +117,28 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   const keys = [...life.keys()];
   for (let i = 0; i < keys.length; i++) {
     for (let j = i + 1; j < keys.length; j++) {
-      const a = arena.buffers.get(keys[i]!)!, b = arena.buffers.get(keys[j]!)!;
-      const la = life.get(keys[i]!)!, lb = life.get(keys[j]!)!;
+      const a = arena.buffers.get(keys[i]!)!,
+        b = arena.buffers.get(keys[j]!)!;
+      const la = life.get(keys[i]!)!,
+        lb = life.get(keys[j]!)!;
       const live = la.first <= lb.last && lb.first <= la.last;
       const share = a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes;
-      expect(live && share, `${where}: ${a.key} [${la.first},${la.last}]@${a.offset}+${a.bytes} and ${b.key} [${lb.first},${lb.last}]@${b.offset}+${b.bytes} share bytes while both live`).toBe(false);
+      expect(
+        live && share,
+        `${where}: ${a.key} [${la.first},${la.last}]@${a.offset}+${a.bytes} and ${b.key} [${lb.first},${lb.last}]@${b.offset}+${b.bytes} share bytes while both live`,
+      ).toBe(false);
     }
   }
-  let peak = 0, peakAligned = 0;
+  let peak = 0,
+    peakAligned = 0;
   for (let s = 0; s < p.steps.length; s++) {
-    let live = 0, liveAligned = 0;
-    for (const [key, l] of life) if (l.first <= s && s <= l.last) { live += arena.buffers.get(key)!.bytes; liveAligned += align(arena.buffers.get(key)!.bytes); }
+    let live = 0,
+      liveAligned = 0;
+    for (const [key, l] of life)
+      if (l.first <= s && s <= l.last) {
+        live += arena.buffers.get(key)!.bytes;
+        liveAligned += align(arena.buffers.get(key)!.bytes);
+      }
     peak = Math.max(peak, live);
     peakAligned = Math.max(peakAligned, liveAligned);
   }
@@ -131,7 +148,9 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   // The no-reuse reference: every buffer its own bytes, and the planned arena never larger.
   expect(noReuse.arena.arenaBytes, where).toBe([...noReuse.arena.buffers.values()].reduce((a, b) => a + align(b.bytes), 0));
   const sorted = [...noReuse.arena.buffers.values()].sort((a, b) => a.offset - b.offset);
-  sorted.forEach((b, i) => { if (i > 0) expect(b.offset, where).toBeGreaterThanOrEqual(sorted[i - 1]!.offset + sorted[i - 1]!.bytes); });
+  sorted.forEach((b, i) => {
+    if (i > 0) expect(b.offset, where).toBeGreaterThanOrEqual(sorted[i - 1]!.offset + sorted[i - 1]!.bytes);
+  });
   expect(arena.arenaBytes, where).toBeLessThanOrEqual(noReuse.arena.arenaBytes);
 
   // --- data flow: nothing is read before it is written; accumulation flags are right;
@@ -140,8 +159,10 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
   const forwardSteps = p.steps.slice(0, p.lossStep);
   for (const s of forwardSteps) expect(['forward', 'forwardStream', 'saveSlice', 'saveMask'], where).toContain(s.kind);
   // Every node runs once, in order (a streamed chain runs its nodes together).
-  expect(forwardSteps.flatMap((s) => (s.kind === 'forward' ? [s.node.name] : s.kind === 'forwardStream' ? s.nodes.map((n) => n.name) : [])), where)
-    .toEqual(forwardNodes.map((n) => n.name));
+  expect(
+    forwardSteps.flatMap((s) => (s.kind === 'forward' ? [s.node.name] : s.kind === 'forwardStream' ? s.nodes.map((n) => n.name) : [])),
+    where,
+  ).toEqual(forwardNodes.map((n) => n.name));
   const AK = (t: string): BufferKey => actKeyOf(p, t);
   const GK = (t: string): BufferKey => gradKeyOf(p, t);
   expect(p.steps[p.lossStep], where).toMatchObject({ kind: 'loss', reads: [AK(graph.output)], writes: [GK(graph.output)] });
@@ -239,7 +260,10 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
     const idx = (kind: string): number[] => p.steps.flatMap((s, i) => (s.kind === kind && 'node' in s && s.node.name === n.name ? [i] : []));
     const fused = fusedHeads.has(canon(n.output));
     // A fused head applies its bias from the bias gradient the fused step computed.
-    const wu = idx('weightUpdate'), bu = idx(fused ? 'applyBias' : 'biasUpdate'), ig = idx('inputGrad'), mk = idx('mask');
+    const wu = idx('weightUpdate'),
+      bu = idx(fused ? 'applyBias' : 'biasUpdate'),
+      ig = idx('inputGrad'),
+      mk = idx('mask');
     expect(wu.length, `${where}: weight updates of ${n.name}`).toBe(channels > 0 ? 1 : 0);
     expect(bu.length, `${where}: bias updates of ${n.name}`).toBe(t?.bias ? 1 : 0);
     if (!trainsAnything(t)) expect(wu.length + bu.length, `${where}: frozen ${n.name} is updated`).toBe(0);
@@ -256,18 +280,22 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
     // The input gradient needs the old weights; the mask must already be applied. The bias
     // does not enter the input gradient, but an in-place input gradient destroys the output
     // gradient the bias update reads, so then the bias must come first.
-    const inPlace = ig.some((i) => { const s = p.steps[i]!; return s.kind === 'inputGrad' && !!s.inPlace; });
+    const inPlace = ig.some((i) => {
+      const s = p.steps[i]!;
+      return s.kind === 'inputGrad' && !!s.inPlace;
+    });
     for (const u of wu) for (const i of ig) expect(u, `${where}: ${n.name} updated before its input gradient`).toBeGreaterThan(i);
-    for (const u of bu) for (const i of ig) {
-      if (inPlace) expect(u, `${where}: ${n.name} bias updated after its in-place input gradient`).toBeLessThan(i);
-    }
+    for (const u of bu)
+      for (const i of ig) {
+        if (inPlace) expect(u, `${where}: ${n.name} bias updated after its in-place input gradient`).toBeLessThan(i);
+      }
     for (const u of [...wu, ...bu]) for (const i of mk) expect(u, `${where}: ${n.name} updated before its activation mask`).toBeGreaterThan(i);
     // Not a single step is spent on a parameter that does not train.
     expect(ig.length, where).toBeLessThanOrEqual(1);
     expect(mk.length, where).toBeLessThanOrEqual(1);
   }
   for (const s of p.steps) {
-    if ((s.kind === 'weightUpdate' || s.kind === 'biasUpdate')) expect(hasParams(s.node), where).toBe(true);
+    if (s.kind === 'weightUpdate' || s.kind === 'biasUpdate') expect(hasParams(s.node), where).toBe(true);
   }
 }
 
@@ -285,14 +313,18 @@ const SCHEMES_PER_CASE = 3;
 describe('planner properties on random graphs and schemes', () => {
   it('the generator makes valid, varied models', () => {
     const ops = new Map<string, number>();
-    let residual = 0, selfAdd = 0;
+    let residual = 0,
+      selfAdd = 0;
     for (let seed = 1; seed <= CASES; seed++) {
       const spec = randomSpec(seed);
       const g = buildGraph(spec); // throws on an invalid spec
       for (const n of g.nodes) {
         const key = n.op === 'conv2d' && n.conv!.depthwise ? 'depthwise' : n.op === 'conv2d' && n.conv!.stride > 1 ? 'conv-s2' : n.op;
         ops.set(key, (ops.get(key) ?? 0) + 1);
-        if (n.op === 'add') { if (n.inputs[0] === n.inputs[1]) selfAdd++; else residual++; }
+        if (n.op === 'add') {
+          if (n.inputs[0] === n.inputs[1]) selfAdd++;
+          else residual++;
+        }
       }
     }
     for (const op of ['conv2d', 'conv-s2', 'depthwise', 'dense', 'add', 'avgpool', 'globalavgpool', 'flatten', 'relu', 'relu6']) {
@@ -347,7 +379,9 @@ describe('training programs, by hand', () => {
 
   it('add(x, x) accumulates its second gradient contribution onto the first', () => {
     const spec = calibrated({
-      format: 'tinytrain-model@1', name: 'self-add', input: [4, 4, 2],
+      format: 'tinytrain-model@1',
+      name: 'self-add',
+      input: [4, 4, 2],
       layers: [
         { op: 'conv2d', name: 'c', filters: 2, kernel: 1 },
         { op: 'add', name: 'a', inputs: ['c', 'c'], activation: 'relu' },

@@ -55,24 +55,34 @@ describe('profiling build', () => {
     }
   });
 
-  it.each<['simd' | 'scalar', Kind]>([['simd', 'full'], ['scalar', 'partial'], ['simd', 'partial']])(
-    'trains bit-identically to the plain %s module (%s scheme)', async (variant, kind) => {
-      const a = await artifact(kind);
-      const build = await buildProfiledRuntime(a.loaded, variant);
-      let marks = 0;
-      const profiled = await Runtime.load(a.loaded, variant, { wasm: build.wasm, env: { profileMark: () => { marks++; } } });
-      const plain = await Runtime.load(a.loaded, variant);
-      const { xs, ys } = samples(28 * 28, 8);
-      for (let s = 0; s < 25; s++) {
-        for (const rt of [profiled, plain]) rt.setInputPixels(xs[s % xs.length]!);
-        const l1 = profiled.trainStep(ys[s % ys.length]!, 0.01);
-        const l2 = plain.trainStep(ys[s % ys.length]!, 0.01);
-        expect(Object.is(l1, l2), `loss at step ${s}`).toBe(true);
-      }
-      expect(marks).toBe(25 * a.artifact.manifest.program.length);
-      expect(Buffer.from(profiled.exportCheckpoint()).equals(Buffer.from(plain.exportCheckpoint()))).toBe(true);
-      expect(profiled.stepsDone()).toBe(25);
+  it.each<['simd' | 'scalar', Kind]>([
+    ['simd', 'full'],
+    ['scalar', 'partial'],
+    ['simd', 'partial'],
+  ])('trains bit-identically to the plain %s module (%s scheme)', async (variant, kind) => {
+    const a = await artifact(kind);
+    const build = await buildProfiledRuntime(a.loaded, variant);
+    let marks = 0;
+    const profiled = await Runtime.load(a.loaded, variant, {
+      wasm: build.wasm,
+      env: {
+        profileMark: () => {
+          marks++;
+        },
+      },
     });
+    const plain = await Runtime.load(a.loaded, variant);
+    const { xs, ys } = samples(28 * 28, 8);
+    for (let s = 0; s < 25; s++) {
+      for (const rt of [profiled, plain]) rt.setInputPixels(xs[s % xs.length]!);
+      const l1 = profiled.trainStep(ys[s % ys.length]!, 0.01);
+      const l2 = plain.trainStep(ys[s % ys.length]!, 0.01);
+      expect(Object.is(l1, l2), `loss at step ${s}`).toBe(true);
+    }
+    expect(marks).toBe(25 * a.artifact.manifest.program.length);
+    expect(Buffer.from(profiled.exportCheckpoint()).equals(Buffer.from(plain.exportCheckpoint()))).toBe(true);
+    expect(profiled.stepsDone()).toBe(25);
+  });
 });
 
 describe('step profile', () => {

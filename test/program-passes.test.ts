@@ -18,7 +18,11 @@ import { fullScheme } from '../compiler/sparse/scheme.js';
 import { PROGRAM_GOLDEN, caseHashes, goldenCases, optionSets } from './support/program-golden.js';
 import { TEST_MODELS, partialSchemeFor, randomScheme, randomSpec } from './support/models.js';
 
-interface Golden { format: string; recorded: { commit: string; productCodeModified: boolean; date: string }; cases: Record<string, string[]> }
+interface Golden {
+  format: string;
+  recorded: { commit: string; productCodeModified: boolean; date: string };
+  cases: Record<string, string[]>;
+}
 
 function record(): void {
   const cases: Record<string, string[]> = {};
@@ -63,7 +67,10 @@ const bufferKinds = (p: Program): Set<string> => new Set([...p.sizes.keys()].map
 function programsWith(opts: ProgramOptions): Program[] {
   const out: Program[] = [];
   for (const key of Object.keys(TEST_MODELS) as Array<keyof typeof TEST_MODELS>) out.push(buildProgram(buildGraph(TEST_MODELS[key]()), partialSchemeFor(key), opts));
-  for (let seed = 0; seed < 40; seed++) { const g = buildGraph(randomSpec(seed)); out.push(buildProgram(g, randomScheme(g, seed), opts)); }
+  for (let seed = 0; seed < 40; seed++) {
+    const g = buildGraph(randomSpec(seed));
+    out.push(buildProgram(g, randomScheme(g, seed), opts));
+  }
   return out;
 }
 
@@ -71,13 +78,22 @@ describe('each pass, switched off, leaves no trace', () => {
   const union = (ps: Program[], f: (p: Program) => Set<string>): Set<string> => new Set(ps.flatMap((p) => [...f(p)]));
 
   it('prune off: no save slices; a weight gradient for every layer on the path; no fused updates', () => {
-    const on = union(programsWith({}), kinds), off = union(programsWith({ prune: false }), kinds);
-    for (const k of ['saveSlice', 'weightUpdate', 'biasUpdate']) { expect(on.has(k)).toBe(true); expect(off.has(k)).toBe(false); }
+    const on = union(programsWith({}), kinds),
+      off = union(programsWith({ prune: false }), kinds);
+    for (const k of ['saveSlice', 'weightUpdate', 'biasUpdate']) {
+      expect(on.has(k)).toBe(true);
+      expect(off.has(k)).toBe(false);
+    }
     // Full backward: every layer with weights computes a weight gradient of all channels.
     const g = buildGraph(TEST_MODELS['mnist-cnn']());
     const p = buildProgram(g, partialSchemeFor('mnist-cnn'), { prune: false });
     const weighted = g.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense').map((n) => n.name);
-    expect(p.steps.filter((s) => s.kind === 'weightGrad').map((s) => (s as { node: { name: string } }).node.name).sort()).toEqual([...weighted].sort());
+    expect(
+      p.steps
+        .filter((s) => s.kind === 'weightGrad')
+        .map((s) => (s as { node: { name: string } }).node.name)
+        .sort(),
+    ).toEqual([...weighted].sort());
   });
 
   it('reorder off: no fused updates, every apply step after the last backward step', () => {

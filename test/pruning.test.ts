@@ -67,7 +67,12 @@ describe('pruning and reordering are exact', () => {
   }
 
   it('the cases cover partial-channel layers, frozen layers below trained ones, streamed chains, in-place ops and the fused pool/head backward', () => {
-    let partial = 0, frozenBelow = 0, streamed = 0, inPlaceForward = 0, inPlaceBackward = 0, fusedHead = 0;
+    let partial = 0,
+      frozenBelow = 0,
+      streamed = 0,
+      inPlaceForward = 0,
+      inPlaceBackward = 0,
+      fusedHead = 0;
     for (const seed of CASES) {
       const graph = buildGraph(randomSpec(seed));
       const scheme = randomScheme(graph, seed);
@@ -78,7 +83,10 @@ describe('pruning and reordering are exact', () => {
       if (program.steps.some((s) => s.kind === 'gapHeadBackward')) fusedHead++;
       const params = graph.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense');
       if ([...scheme.layers.values()].some((t) => t.weightRatio > 0 && t.weightRatio < 1)) partial++;
-      const first = params.findIndex((n) => { const t = scheme.layers.get(n.name); return !!t && (t.bias || t.weightRatio > 0); });
+      const first = params.findIndex((n) => {
+        const t = scheme.layers.get(n.name);
+        return !!t && (t.bias || t.weightRatio > 0);
+      });
       if (first > 0) frozenBelow++;
     }
     expect(partial).toBeGreaterThan(0);

@@ -23,10 +23,7 @@ import { Runtime } from '../host/runtime.js';
 import { evaluateRuntime, sampleOrder, trainRuntime } from '../host/train.js';
 import { getTarget, type Target } from '../targets/index.js';
 import { Rng } from '../compiler/ir/rng.js';
-import {
-  ArtifactCache, TEST_MODELS, calibrationInputs, mlp, mnist, partialSchemeFor, randomScheme, randomSpec,
-  type CachedArtifact, type TestModelKey,
-} from './support/models.js';
+import { ArtifactCache, TEST_MODELS, calibrationInputs, mlp, mnist, partialSchemeFor, randomScheme, randomSpec, type CachedArtifact, type TestModelKey } from './support/models.js';
 import { caseSubset } from './tiers.js';
 
 const cache = new ArtifactCache();
@@ -44,15 +41,20 @@ const SCHEMES: SchemeKind[] = caseSubset('runtime-e2e.SCHEMES', ['full', 'partia
 let calibration: Float32Array[] | undefined;
 const calib = (): Float32Array[] => (calibration ??= calibrationInputs(64));
 
-interface Built extends CachedArtifact { spec: ModelSpec; graph: Graph; scheme: Scheme; target: Target; momentum: number }
+interface Built extends CachedArtifact {
+  spec: ModelSpec;
+  graph: Graph;
+  scheme: Scheme;
+  target: Target;
+  momentum: number;
+}
 
 async function artifact(model: TestModelKey, kind: SchemeKind, reuse = true): Promise<Built> {
   const spec = TEST_MODELS[model]();
   const graph = buildGraph(spec);
   const scheme = kind === 'full' ? fullScheme(graph) : partialSchemeFor(model);
   const momentum = kind === 'full' ? 0 : PARTIAL_MOMENTUM;
-  const c = await cache.get(`${model}-${kind}-${reuse ? 'reuse' : 'noreuse'}`, spec,
-    { target: MCU, scheme, momentum, calibration: calib(), reuse });
+  const c = await cache.get(`${model}-${kind}-${reuse ? 'reuse' : 'noreuse'}`, spec, { target: MCU, scheme, momentum, calibration: calib(), reuse });
   return { ...c, spec, graph, scheme, target: MCU, momentum };
 }
 
@@ -85,8 +87,10 @@ function paramsAndOptimizer(rt: Runtime): Uint8Array {
   return rt.bytes().slice(c.offset, rt.manifest.state.offset);
 }
 
-async function trained(a: LoadedArtifact, opts: { variant?: 'simd' | 'scalar'; seed?: number; steps?: number; sampleSeed?: number } = {}):
-  Promise<{ rt: Runtime; losses: number[]; checkpoint: Uint8Array }> {
+async function trained(
+  a: LoadedArtifact,
+  opts: { variant?: 'simd' | 'scalar'; seed?: number; steps?: number; sampleSeed?: number } = {},
+): Promise<{ rt: Runtime; losses: number[]; checkpoint: Uint8Array }> {
   const rt = await Runtime.load(a, opts.variant);
   rt.reset(opts.seed ?? 1);
   const losses = drive(rt, samples(opts.steps ?? STEPS, opts.sampleSeed ?? 11));
@@ -101,7 +105,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 // The WASM memory section, read from the module bytes
 
 function readLeb(bytes: Uint8Array, at: number): [number, number] {
-  let value = 0, shift = 0, b: number;
+  let value = 0,
+    shift = 0,
+    b: number;
   do {
     b = bytes[at++]!;
     value += (b & 0x7f) * 2 ** shift;
@@ -122,14 +128,23 @@ function memoryLimits(wasm: Uint8Array): { min: number; max: number | undefined 
       let [n, p] = readLeb(wasm, body);
       for (; n > 0; n--) {
         let len: number;
-        [len, p] = readLeb(wasm, p); p += len; // module
-        [len, p] = readLeb(wasm, p); p += len; // field
+        [len, p] = readLeb(wasm, p);
+        p += len; // module
+        [len, p] = readLeb(wasm, p);
+        p += len; // field
         const kind = wasm[p++]!;
         expect(kind, 'the runtime must define its memory, not import it').not.toBe(2);
         if (kind === 0) [, p] = readLeb(wasm, p);
-        else if (kind === 1) { p++; const f = wasm[p++]!; [, p] = readLeb(wasm, p); if (f & 1) [, p] = readLeb(wasm, p); }
-        else if (kind === 3) p += 2;
-        else if (kind === 4) { p++; [, p] = readLeb(wasm, p); }
+        else if (kind === 1) {
+          p++;
+          const f = wasm[p++]!;
+          [, p] = readLeb(wasm, p);
+          if (f & 1) [, p] = readLeb(wasm, p);
+        } else if (kind === 3) p += 2;
+        else if (kind === 4) {
+          p++;
+          [, p] = readLeb(wasm, p);
+        }
       }
     }
     if (id === 5) {
@@ -154,7 +169,8 @@ describe('the memory plan is checked, not trusted', { timeout: 60_000 }, () => {
       it(`${model}, ${kind} scheme: the planned arena trains bit-identically to one buffer per tensor`, async () => {
         const planned = await artifact(model, kind, true);
         const separate = await artifact(model, kind, false);
-        const mp = planned.artifact.manifest, ms = separate.artifact.manifest;
+        const mp = planned.artifact.manifest,
+          ms = separate.artifact.manifest;
         expect(ms.arena).toMatchObject({ reuse: false, strategy: 'no-reuse' });
         expect(mp.arena.reuse).toBe(true);
         // Otherwise the comparison proves nothing about reuse.
@@ -184,7 +200,14 @@ describe('the memory plan on random graphs', { timeout: 60_000 }, () => {
   // Generator seeds picked for coverage: 84 = add(input, input), a residual block, a
   // 2x2 pool and a flatten; 225 = strided/depthwise convs, two residual adds, add(x, x),
   // globalavgpool and a hidden dense layer.
-  const cases = caseSubset('runtime-e2e.random', [[84, 'full'], [225, 7]] as Array<[number, 'full' | number]>, (c) => c[0]);
+  const cases = caseSubset(
+    'runtime-e2e.random',
+    [
+      [84, 'full'],
+      [225, 7],
+    ] as Array<[number, 'full' | number]>,
+    (c) => c[0],
+  );
   for (const [seed, schemeSeed] of cases) {
     it(`random model ${seed} (${schemeSeed === 'full' ? 'full' : 'random'} scheme): planned arena == one buffer per tensor, SIMD == scalar`, async () => {
       const spec = randomSpec(seed);
@@ -240,10 +263,16 @@ describe('linear memory stays what the manifest states', { timeout: 60_000 }, ()
           expect(rt.memoryBytes).toBe(m.wasmMemoryBytes);
           expect(rt.heapBase()).toBeLessThanOrEqual(m.wasmMemoryBytes);
           expect(rt.heapBase()).toBeGreaterThanOrEqual(m.arena.offset + m.arena.bytes);
-          expect(rt.heapBase() - (m.arena.offset + m.arena.bytes), "manifest static data").toBe(m.memory.breakdown.staticDataBytes);
+          expect(rt.heapBase() - (m.arena.offset + m.arena.bytes), 'manifest static data').toBe(m.memory.breakdown.staticDataBytes);
 
           // And the engine agrees: growing the memory is refused.
-          const inst = new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), { env: { abort() { throw new Error('abort'); } } });
+          const inst = new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), {
+            env: {
+              abort() {
+                throw new Error('abort');
+              },
+            },
+          });
           const mem = inst.exports.memory as WebAssembly.Memory;
           expect(mem.buffer.byteLength).toBe(m.wasmMemoryBytes);
           expect(() => mem.grow(1)).toThrow(RangeError);
@@ -253,7 +282,8 @@ describe('linear memory stays what the manifest states', { timeout: 60_000 }, ()
       it(`${model}, ${kind}: writes stay inside the planned buffers (canary high-water mark)`, async () => {
         const { loaded, artifact: art } = await artifact(model, kind);
         const m = art.manifest;
-        const arenaStart = m.arena.offset, arenaEnd = m.arena.offset + m.arena.bytes;
+        const arenaStart = m.arena.offset,
+          arenaEnd = m.arena.offset + m.arena.bytes;
         const rt = await Runtime.load(loaded);
         const heapBase = rt.heapBase();
         const order = samples(4, 5);
@@ -273,8 +303,7 @@ describe('linear memory stays what the manifest states', { timeout: 60_000 }, ()
         for (const { before, after } of runs) {
           expect(sameBytes(after.subarray(0, m.checkpoint.offset), before.subarray(0, m.checkpoint.offset))).toBe(true);
           expect(m.checkpoint.offset + m.checkpoint.bytes).toBeLessThanOrEqual(arenaStart);
-          expect(sameBytes(after.subarray(m.checkpoint.offset + m.checkpoint.bytes, arenaStart),
-            before.subarray(m.checkpoint.offset + m.checkpoint.bytes, arenaStart))).toBe(true);
+          expect(sameBytes(after.subarray(m.checkpoint.offset + m.checkpoint.bytes, arenaStart), before.subarray(m.checkpoint.offset + m.checkpoint.bytes, arenaStart))).toBe(true);
           const firstChangedAbove = after.subarray(arenaEnd).findIndex((v, i) => v !== before[arenaEnd + i]);
           expect(firstChangedAbove, 'a byte above the arena changed').toBe(-1);
         }
@@ -288,18 +317,23 @@ describe('linear memory stays what the manifest states', { timeout: 60_000 }, ()
         const input = m.buffers.find((b) => b.key === 'act:input')!;
         let hwm = 0; // one past the highest arena byte the runtime wrote, as an address
         for (let i = written.length - 1; i >= 0; i--) {
-          if (written[i] && !(i >= input.offset && i < input.offset + input.bytes)) { hwm = arenaStart + i + 1; break; }
+          if (written[i] && !(i >= input.offset && i < input.offset + input.bytes)) {
+            hwm = arenaStart + i + 1;
+            break;
+          }
         }
         const largest = Math.max(...m.buffers.map((b) => b.bytes));
-        console.info(`[high-water] ${model}/${kind}: arena ${m.arena.bytes} B, the runtime's highest write ends ` +
-          `${arenaEnd - hwm} B before the arena end (largest buffer ${largest} B)`);
+        console.info(
+          `[high-water] ${model}/${kind}: arena ${m.arena.bytes} B, the runtime's highest write ends ` + `${arenaEnd - hwm} B before the arena end (largest buffer ${largest} B)`,
+        );
         expect(hwm).toBeLessThanOrEqual(arenaEnd);
         expect(hwm).toBeGreaterThan(arenaEnd - largest);
 
         // Precisely: every byte of every planned buffer is written, and no byte outside them.
         const covered = new Uint8Array(m.arena.bytes);
         for (const b of m.buffers) covered.fill(1, b.offset, b.offset + b.bytes);
-        const strays: number[] = [], unwritten: string[] = [];
+        const strays: number[] = [],
+          unwritten: string[] = [];
         for (let i = 0; i < covered.length; i++) if (written[i] && !covered[i]) strays.push(i);
         for (const b of m.buffers) if (written.subarray(b.offset, b.offset + b.bytes).includes(0)) unwritten.push(b.key);
         expect(strays, 'arena bytes written outside every planned buffer').toEqual([]);
@@ -345,7 +379,11 @@ describe('determinism', { timeout: 60_000 }, () => {
 });
 
 describe('checkpoints', { timeout: 60_000 }, () => {
-  const resumeCases: Array<[TestModelKey, SchemeKind]> = [['mnist-cnn', 'partial'], ['residual', 'full'], ['mlp', 'partial']];
+  const resumeCases: Array<[TestModelKey, SchemeKind]> = [
+    ['mnist-cnn', 'partial'],
+    ['residual', 'full'],
+    ['mlp', 'partial'],
+  ];
   for (const [model, kind] of resumeCases) {
     it(`${model}, ${kind}: 20 steps + checkpoint + 20 steps in a fresh runtime == 40 steps`, async () => {
       const { loaded } = await artifact(model, kind);
@@ -378,7 +416,11 @@ describe('checkpoints', { timeout: 60_000 }, () => {
 
     const foreign: Array<[string, Uint8Array]> = [];
     for (const o of others) foreign.push([`from ${o.artifact.manifest.model} (${o.artifact.manifest.scheme.name})`, (await trained(o.loaded)).checkpoint]);
-    const flip = (at: number): Uint8Array => { const f = good.slice(); f[at]! ^= 0x01; return f; };
+    const flip = (at: number): Uint8Array => {
+      const f = good.slice();
+      f[at]! ^= 0x01;
+      return f;
+    };
     const bad: Array<[string, Uint8Array]> = [
       ...foreign,
       ['payload byte flipped (first)', flip(32)],
@@ -397,7 +439,11 @@ describe('checkpoints', { timeout: 60_000 }, () => {
     const snapshot = rt.bytes().slice();
     for (const [what, file] of bad) {
       let caught: unknown;
-      try { rt.importCheckpoint(file, what); } catch (e) { caught = e; }
+      try {
+        rt.importCheckpoint(file, what);
+      } catch (e) {
+        caught = e;
+      }
       expect(caught, what).toBeInstanceOf(TinytrainError);
       expect(sameBytes(rt.bytes(), snapshot), `${what}: memory changed by a refused import`).toBe(true);
     }
@@ -410,7 +456,11 @@ describe('checkpoints', { timeout: 60_000 }, () => {
     const spec = TEST_MODELS['mnist-cnn']();
     const { loaded } = await artifact('mnist-cnn', 'partial');
     const other = await cache.get('mnist-cnn-partial-othercalib', spec, {
-      target: MCU, scheme: partialSchemeFor('mnist-cnn'), momentum: PARTIAL_MOMENTUM, calibration: calibrationInputs(64, [0, 1], 5000), reuse: true,
+      target: MCU,
+      scheme: partialSchemeFor('mnist-cnn'),
+      momentum: PARTIAL_MOMENTUM,
+      calibration: calibrationInputs(64, [0, 1], 5000),
+      reuse: true,
     });
     // The two artifacts quantise differently: the trained int8 values mean other things.
     expect(other.artifact.manifest.image.sha256).not.toBe(loaded.manifest.image.sha256);
@@ -426,7 +476,8 @@ describe('checkpoints', { timeout: 60_000 }, () => {
 
 /** What each layer of the scheme trains: trained parameter count and their buffers. */
 function trainedParams(graph: Graph, scheme: Scheme): { count: number; velocityBytes: number } {
-  let count = 0, velocityBytes = 0;
+  let count = 0,
+    velocityBytes = 0;
   for (const n of graph.nodes) {
     if (!hasParams(n)) continue;
     const t = scheme.layers.get(n.name);
@@ -490,9 +541,19 @@ function checkManifest(m: Manifest, b: { graph: Graph; scheme: Scheme; target: T
   expect(m.wasmMemoryBytes).toBeGreaterThanOrEqual(arenaEnd);
 
   // Memory accounting.
-  const mem = m.memory, bd = mem.breakdown;
-  for (const k of ['savedActivationsBytes', 'gradientBytes', 'arenaBytes', 'trainedParamsBytes', 'optimizerStateBytes',
-    'runtimeStateBytes', 'frozenParamsBytes', 'runtimeReserveBytes', 'codeBytes'] as const) {
+  const mem = m.memory,
+    bd = mem.breakdown;
+  for (const k of [
+    'savedActivationsBytes',
+    'gradientBytes',
+    'arenaBytes',
+    'trainedParamsBytes',
+    'optimizerStateBytes',
+    'runtimeStateBytes',
+    'frozenParamsBytes',
+    'runtimeReserveBytes',
+    'codeBytes',
+  ] as const) {
     expect(Number.isInteger(bd[k]) && bd[k] >= 0, k).toBe(true);
   }
   expect(mem.budgetBytes).toBeUndefined();
@@ -509,8 +570,9 @@ function checkManifest(m: Manifest, b: { graph: Graph; scheme: Scheme; target: T
   // Saved for backward: int8 activations, saved input-channel slices, 1-bit masks; gradients: float32.
   const isSaved = (k: string): boolean => /^(act|save|mask):/.test(k);
   const isGrad = (k: string): boolean => /^(grad|wgrad|bgrad):/.test(k);
-  expect(live.some((xs) => sum(xs, (x) => (isSaved(x.key) ? x.bytes : 0)) === bd.savedActivationsBytes &&
-    sum(xs, (x) => (isGrad(x.key) ? x.bytes : 0)) === bd.gradientBytes)).toBe(true);
+  expect(live.some((xs) => sum(xs, (x) => (isSaved(x.key) ? x.bytes : 0)) === bd.savedActivationsBytes && sum(xs, (x) => (isGrad(x.key) ? x.bytes : 0)) === bd.gradientBytes)).toBe(
+    true,
+  );
   expect(bd.trainedParamsBytes + bd.optimizerStateBytes + bd.runtimeStateBytes).toBe(m.checkpoint.bytes);
   expect(bd.frozenParamsBytes + m.checkpoint.bytes).toBe(m.image.bytes);
   const frozenInSram = target.kind === 'mcu' ? 0 : bd.frozenParamsBytes;

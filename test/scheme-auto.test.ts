@@ -27,7 +27,9 @@ const KB = 1024;
 const RESERVE = 1024; // autoScheme's default staticReserveBytes
 const example = (name: string): ModelSpec => JSON.parse(readFileSync(join(__dirname, '..', 'examples', name), 'utf8')) as ModelSpec;
 const dirs: string[] = [];
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function checkFits(quant: Parameters<typeof planModel>[0], r: AutoSchemeResult, target: ReturnType<typeof getTarget>, budget: number): void {
   const exact = sramNeeded(planModel(quant, { scheme: r.scheme }), target);
@@ -53,7 +55,9 @@ describe('autoScheme on mnist-cnn (pretrained, labelled calibration)', () => {
     let prev = -1;
     for (const budget of budgets) {
       const r = autoScheme(quant, params, calibration, labels, target, budget);
-      process.stdout.write(`mnist-cnn ${budget / KB} KB: ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(3)} (${r.candidates.map((c) => `${c.strategy} ${c.value.toFixed(3)}`).join(', ')}), ${r.evaluated} plans, ${r.ms.toFixed(0)} ms\n`);
+      process.stdout.write(
+        `mnist-cnn ${budget / KB} KB: ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(3)} (${r.candidates.map((c) => `${c.strategy} ${c.value.toFixed(3)}`).join(', ')}), ${r.evaluated} plans, ${r.ms.toFixed(0)} ms\n`,
+      );
       checkFits(quant, r, target, budget);
       expect(trainedCount(r.scheme)).toBeGreaterThan(0);
       expect(r.value).toBeGreaterThan(0);
@@ -115,8 +119,10 @@ describe('autoScheme on MobileNetV2-w0.35 (synthetic inputs, pseudo-labels)', ()
     for (const k of [96, 128, 192, 256, 320]) {
       const budget = k * KB;
       const r = autoScheme(quant, params, calibration, undefined, target, budget);
-      process.stdout.write(`mbv2 ${k} KB: ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(4)} via ${r.strategy} ` +
-        `(${r.candidates.map((c) => `${c.strategy} ${c.value.toFixed(4)}`).join(', ')}); ${r.evaluated} plans, ${(r.ms / 1000).toFixed(2)} s (importance ${(r.importanceMs / 1000).toFixed(2)} s)\n`);
+      process.stdout.write(
+        `mbv2 ${k} KB: ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(4)} via ${r.strategy} ` +
+          `(${r.candidates.map((c) => `${c.strategy} ${c.value.toFixed(4)}`).join(', ')}); ${r.evaluated} plans, ${(r.ms / 1000).toFixed(2)} s (importance ${(r.importanceMs / 1000).toFixed(2)} s)\n`,
+      );
       checkFits(quant, r, target, budget);
       expect(trainedCount(r.scheme)).toBeGreaterThan(0);
       expect(r.value).toBeGreaterThanOrEqual(prev - 1e-12);
@@ -128,7 +134,11 @@ describe('autoScheme on MobileNetV2-w0.35 (synthetic inputs, pseudo-labels)', ()
 
   it('a budget too small for any trainable scheme is a clear error', () => {
     let err: unknown;
-    try { autoScheme(quant, params, calibration, undefined, target, 64 * KB); } catch (e) { err = e; }
+    try {
+      autoScheme(quant, params, calibration, undefined, target, 64 * KB);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(TinytrainError);
     const msg = (err as TinytrainError).message;
     expect(msg).toMatch(/budget 65536 B is too small to train anything on stm32f746/);

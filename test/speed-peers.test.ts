@@ -18,7 +18,10 @@ import { ArtifactCache, calibrationInputs, mnistCnn, partialSchemeFor } from './
 
 const cache = new ArtifactCache();
 const work = mkdtempSync(join(tmpdir(), 'tinytrain-peers-'));
-afterAll(() => { cache.dispose(); rmSync(work, { recursive: true, force: true }); });
+afterAll(() => {
+  cache.dispose();
+  rmSync(work, { recursive: true, force: true });
+});
 
 const DIST = join(__dirname, '..', 'dist', 'bench', 'peers');
 const spec = mnistCnn();
@@ -63,7 +66,7 @@ describe('speed bench bookkeeping', () => {
 });
 
 describe('step-time peers', () => {
-  it('TF.js (CPU) builds the same network and trains the scheme\'s tensors', () => {
+  it("TF.js (CPU) builds the same network and trains the scheme's tensors", () => {
     const r = checkSameNetwork(peer('tfjs-step.js', 'cpu', jobPath), graph, job);
     expect(r.measured, r.note).toBe(true);
     expect(r.note ?? '').not.toMatch(/NOT THE SAME/);

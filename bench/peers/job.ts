@@ -79,9 +79,11 @@ export function summarise(ms: number[]): { medianMs: number; p10Ms: number; p90M
  * Runs `step` warm-up times, then times it until `steps` or `maxSeconds` (never fewer than
  * minSteps). `prepare` runs untimed before each step (e.g. writing the input sample).
  */
-export function timeSteps(job: Pick<PeerJob, 'warmup' | 'steps' | 'minSteps' | 'maxSeconds'>, step: (i: number) => void,
-  prepare: (i: number) => void = () => undefined): number[] {
-  for (let i = 0; i < job.warmup; i++) { prepare(i); step(i); }
+export function timeSteps(job: Pick<PeerJob, 'warmup' | 'steps' | 'minSteps' | 'maxSeconds'>, step: (i: number) => void, prepare: (i: number) => void = () => undefined): number[] {
+  for (let i = 0; i < job.warmup; i++) {
+    prepare(i);
+    step(i);
+  }
   const ms: number[] = [];
   const start = performance.now();
   for (let i = 0; i < job.steps; i++) {
@@ -111,11 +113,13 @@ export function peakRss(): number {
 
 /** A small deterministic generator for sample values and labels (xorshift32). */
 export function xorshift(seed: number): () => number {
-  let s = (seed >>> 0) || 0x9e3779b9;
+  let s = seed >>> 0 || 0x9e3779b9;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 4294967296;
   };
 }

@@ -25,7 +25,13 @@ async function main(): Promise<void> {
   const xs = Array.from({ length: job.samples }, () => Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256)));
   const ys = xs.map(() => Math.floor(rnd() * m.classes));
   let loss = NaN;
-  const ms = timeSteps(job, (i) => { loss = rt.trainStep(ys[i % ys.length]!, job.lr); }, (i) => rt.setInputPixels(xs[i % xs.length]!));
+  const ms = timeSteps(
+    job,
+    (i) => {
+      loss = rt.trainStep(ys[i % ys.length]!, job.lr);
+    },
+    (i) => rt.setInputPixels(xs[i % xs.length]!),
+  );
   const r: PeerResult = {
     peer: `tinytrain-${variant}`,
     measured: true,
@@ -33,11 +39,19 @@ async function main(): Promise<void> {
     peakRssBytes: peakRss(),
     baseRssBytes: baseRss,
     info: {
-      arenaBytes: m.arena.bytes, sramPeakBytes: m.memory.sramPeakBytes, wasmMemoryBytes: m.wasmMemoryBytes,
-      target: m.target, scheme: m.scheme.name, lastLoss: loss, skippedSteps: rt.stepsSkipped(),
+      arenaBytes: m.arena.bytes,
+      sramPeakBytes: m.memory.sramPeakBytes,
+      wasmMemoryBytes: m.wasmMemoryBytes,
+      target: m.target,
+      scheme: m.scheme.name,
+      lastLoss: loss,
+      skippedSteps: rt.stepsSkipped(),
     },
   };
   process.stdout.write(JSON.stringify(r) + '\n');
 }
 
-main().catch((e: unknown) => { process.stderr.write(`${(e as Error).stack ?? String(e)}\n`); process.exit(1); });
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

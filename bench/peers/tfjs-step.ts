@@ -25,10 +25,15 @@ import type { Node } from '../../compiler/ir/graph.js';
 import { peakRss, rssNow, summarise, timeSteps, xorshift, type PeerJob, type PeerResult } from './job.js';
 
 /** Kernels a conv/pool training step dispatches beyond inference (the gradients' own kernels). */
-const GRADIENT_KERNELS = ['Conv2DBackpropInput', 'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-  'DepthwiseConv2dNativeBackpropFilter', 'AvgPoolGrad', 'Step'];
+const GRADIENT_KERNELS = ['Conv2DBackpropInput', 'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'AvgPoolGrad', 'Step'];
 
-interface LayerVars { w: tf.Tensor; b: tf.Tensor; mask?: tf.Tensor; wVar?: tf.Variable; bVar?: tf.Variable }
+interface LayerVars {
+  w: tf.Tensor;
+  b: tf.Tensor;
+  mask?: tf.Tensor;
+  wVar?: tf.Variable;
+  bVar?: tf.Variable;
+}
 
 async function setBackend(name: string): Promise<void> {
   if (name === 'wasm') {
@@ -54,7 +59,10 @@ function makeLayers(job: PeerJob, rnd: () => number): Map<string, LayerVars> {
     const shape = n.op === 'dense' ? [h * w * cin, cout] : [n.conv!.kh, n.conv!.kw, cin, dw ? 1 : cout];
     const fanIn = n.op === 'dense' ? h * w * cin : n.conv!.kh * n.conv!.kw * (dw ? 1 : cin);
     const size = shape.reduce((a, b) => a * b, 1);
-    const w0 = tf.tensor(Float32Array.from({ length: size }, () => gauss() * Math.sqrt(2 / fanIn)), shape);
+    const w0 = tf.tensor(
+      Float32Array.from({ length: size }, () => gauss() * Math.sqrt(2 / fanIn)),
+      shape,
+    );
     const b0 = tf.zeros([cout]);
     const t = job.train[n.name];
     const v: LayerVars = { w: w0, b: b0 };
@@ -70,7 +78,10 @@ function makeLayers(job: PeerJob, rnd: () => number): Map<string, LayerVars> {
         v.mask = tf.tensor(m, shape);
       }
     }
-    if (t?.bias) { v.bVar = tf.variable(b0, true, `${n.name}/b`); v.b = v.bVar; }
+    if (t?.bias) {
+      v.bVar = tf.variable(b0, true, `${n.name}/b`);
+      v.b = v.bVar;
+    }
     layers.set(n.name, v);
   }
   return layers;
@@ -87,21 +98,25 @@ function forward(job: PeerJob, layers: Map<string, LayerVars>, x: tf.Tensor4D): 
       case 'conv2d': {
         const v = layers.get(n.name)!;
         const c = n.conv!;
-        const y = c.depthwise
-          ? tf.depthwiseConv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad)
-          : tf.conv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad);
+        const y = c.depthwise ? tf.depthwiseConv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad) : tf.conv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad);
         return activate(tf.add(y, v.b), n.activation);
       }
       case 'dense': {
         const v = layers.get(n.name)!;
         return activate(tf.add(tf.matMul(tf.reshape(a, [1, -1]), v.w as tf.Tensor2D), v.b), n.activation);
       }
-      case 'add': return activate(tf.add(a, t.get(n.inputs[1]!)!), n.activation);
-      case 'avgpool': return tf.avgPool(a as tf.Tensor4D, n.pool!.size, n.pool!.stride, 'valid');
-      case 'globalavgpool': return tf.mean(a, [1, 2], true);
-      case 'flatten': return tf.reshape(a, [1, -1]);
-      case 'relu': return tf.relu(a);
-      case 'relu6': return tf.relu6(a);
+      case 'add':
+        return activate(tf.add(a, t.get(n.inputs[1]!)!), n.activation);
+      case 'avgpool':
+        return tf.avgPool(a as tf.Tensor4D, n.pool!.size, n.pool!.stride, 'valid');
+      case 'globalavgpool':
+        return tf.mean(a, [1, 2], true);
+      case 'flatten':
+        return tf.reshape(a, [1, -1]);
+      case 'relu':
+        return tf.relu(a);
+      case 'relu6':
+        return tf.relu6(a);
     }
   };
   for (const n of job.graph.nodes) t.set(n.output, run(n, t.get(n.inputs[0]!)!));
@@ -118,7 +133,12 @@ async function main(): Promise<void> {
   const layers = makeLayers(job, rnd);
   const [h, w, c] = job.graph.inputShape;
   const [lo, hi] = job.graph.inputRange;
-  const xs = Array.from({ length: job.samples }, () => tf.tensor4d(Float32Array.from({ length: h * w * c }, () => lo + (hi - lo) * rnd()), [1, h, w, c]));
+  const xs = Array.from({ length: job.samples }, () =>
+    tf.tensor4d(
+      Float32Array.from({ length: h * w * c }, () => lo + (hi - lo) * rnd()),
+      [1, h, w, c],
+    ),
+  );
   const ys = xs.map(() => tf.oneHot(tf.tensor1d([Math.floor(rnd() * job.graph.classes)], 'int32'), job.graph.classes));
   const vars = [...layers.values()].flatMap((v) => [v.wVar, v.bVar]).filter((v): v is tf.Variable => !!v);
   const masks = new Map([...layers.values()].filter((v) => v.mask && v.wVar).map((v) => [v.wVar!.name, v.mask!]));
@@ -135,24 +155,33 @@ async function main(): Promise<void> {
       loss = value.dataSync()[0]!; // the CPU and WASM backends run synchronously; this also syncs
     });
   };
-  const partial = Object.entries(job.train).filter(([, t]) => t.channels > 0 && t.channels < t.splitChannels).map(([n]) => n);
+  const partial = Object.entries(job.train)
+    .filter(([, t]) => t.channels > 0 && t.channels < t.splitChannels)
+    .map(([n]) => n);
   const params = [...layers.values()].reduce((n, v) => n + v.w.size + v.b.size, 0);
   const info = { tfjs: tf.version_core, backend: tf.getBackend(), trainedTensors: vars.length, params } as Record<string, string | number | boolean | null>;
   let r: PeerResult;
   try {
     const ms = timeSteps(job, step);
     r = {
-      peer: `tfjs-${backend}`, measured: true, ...summarise(ms),
+      peer: `tfjs-${backend}`,
+      measured: true,
+      ...summarise(ms),
       ...(partial.length ? { note: `weights of ${partial.join(', ')} train on a fraction of their input channels: TF.js computes the whole weight gradient and masks it` } : {}),
       info: { ...info, lastLoss: loss },
     };
   } catch (e) {
     const missing = GRADIENT_KERNELS.filter((k) => !tf.getKernel(k, backend));
     // The forward pass alone, so the backend still says something about its speed.
-    const fwd = timeSteps({ ...job, warmup: Math.min(job.warmup, 3) }, (i) => { tf.tidy(() => { forward(job, layers, xs[i % xs.length]!).dataSync(); }); });
+    const fwd = timeSteps({ ...job, warmup: Math.min(job.warmup, 3) }, (i) => {
+      tf.tidy(() => {
+        forward(job, layers, xs[i % xs.length]!).dataSync();
+      });
+    });
     const { timesMs: _, ...f } = summarise(fwd);
     r = {
-      peer: `tfjs-${backend}`, measured: false,
+      peer: `tfjs-${backend}`,
+      measured: false,
       note: `training step fails: ${(e as Error).message}${missing.length ? ` (kernels missing on ${backend}: ${missing.join(', ')})` : ''}`,
       info: { ...info, forwardOnlyMedianMs: f.medianMs, forwardOnlySteps: f.steps, missingKernels: missing.join(',') },
     };
@@ -162,4 +191,7 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(r) + '\n');
 }
 
-main().catch((e: unknown) => { process.stderr.write(`${(e as Error).stack ?? String(e)}\n`); process.exit(1); });
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

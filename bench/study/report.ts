@@ -33,9 +33,11 @@ export function renderStudy(doc: StudyDoc): string {
   const head = `| setting | ${tasks.map((t) => `${t.title}: accuracy % (SRAM)`).join(' | ')} |`;
   const rule = `|---|${tasks.map(() => '---').join('|')}|`;
 
-  out.push(`Model \`${c.model}\` on \`${c.target}\`; fine-tuning on ${c.deviceSamples} device samples, ${c.steps} SGD steps (batch 1, lr ${c.lr}), ` +
-    `seeds ${c.seeds.join(', ')} (sample order and rounding noise); accuracy on the whole test set of the new task (mean ± sample sd over seeds). ` +
-    `Measured on ${doc.machine.cpu} (${doc.machine.cores} cores), Node ${doc.machine.node}, ${doc.minutes.toFixed(1)} min.`);
+  out.push(
+    `Model \`${c.model}\` on \`${c.target}\`; fine-tuning on ${c.deviceSamples} device samples, ${c.steps} SGD steps (batch 1, lr ${c.lr}), ` +
+      `seeds ${c.seeds.join(', ')} (sample order and rounding noise); accuracy on the whole test set of the new task (mean ± sample sd over seeds). ` +
+      `Measured on ${doc.machine.cpu} (${doc.machine.cores} cores), Node ${doc.machine.node}, ${doc.minutes.toFixed(1)} min.`,
+  );
   out.push('');
   out.push('**Full update: int8 with and without QAS against float32**');
   out.push('');
@@ -46,13 +48,26 @@ export function renderStudy(doc: StudyDoc): string {
     if (!label) continue;
     out.push(`| ${label} | ${s.map((x) => (x ? `${acc(x)} (${kb(x)})` : '—')).join(' | ')} |`);
   }
-  for (const [key, what] of [['int8-full', 'int8 + QAS minus float32 (points)'], ['int8-full-noqas', 'int8 without QAS minus float32 (points)']] as const) {
-    out.push(`| *${what}* | ${tasks.map((t) => { const a = find(t, key), f = find(t, 'float'); return a && f ? points(mean(a) - mean(f)) : '—'; }).join(' | ')} |`);
+  for (const [key, what] of [
+    ['int8-full', 'int8 + QAS minus float32 (points)'],
+    ['int8-full-noqas', 'int8 without QAS minus float32 (points)'],
+  ] as const) {
+    out.push(
+      `| *${what}* | ${tasks
+        .map((t) => {
+          const a = find(t, key),
+            f = find(t, 'float');
+          return a && f ? points(mean(a) - mean(f)) : '—';
+        })
+        .join(' | ')} |`,
+    );
   }
-  const torchNotes = tasks.map((t) => (t.torchCheck.available
-    ? `${t.task}: per-step losses of the first ${c.compareLosses} steps, max relative difference ${(100 * (t.torchCheck.maxLossRelDiff ?? 0)).toFixed(3)}%` +
-      (t.torchCheck.firstDivergence ? ` (first step off by more than 1e-4, per seed: ${t.torchCheck.firstDivergence.map((s) => s ?? 'none').join(', ')})` : '')
-    : `${t.task}: PyTorch not installed (${t.torchCheck.hint})`));
+  const torchNotes = tasks.map((t) =>
+    t.torchCheck.available
+      ? `${t.task}: per-step losses of the first ${c.compareLosses} steps, max relative difference ${(100 * (t.torchCheck.maxLossRelDiff ?? 0)).toFixed(3)}%` +
+        (t.torchCheck.firstDivergence ? ` (first step off by more than 1e-4, per seed: ${t.torchCheck.firstDivergence.map((s) => s ?? 'none').join(', ')})` : '')
+      : `${t.task}: PyTorch not installed (${t.torchCheck.hint})`,
+  );
   out.push('', `PyTorch check: ${torchNotes.join('; ')}.`);
 
   out.push('', '**Sparse update at equal memory budgets (SRAM as the compiled artifact states it; — = does not fit)**');
@@ -66,16 +81,20 @@ export function renderStudy(doc: StudyDoc): string {
       });
       out.push(`| ${strategy} | ${cells.join(' | ')} |`);
     }
-    out.push(`| *auto minus best of bias-only / last-k (points, paired over seeds ± sd)* | ${tasks.map((t) => {
-      const p = picks(t);
-      const base = [find(t, p['bias-only']), find(t, p['last-k'])].filter((s): s is SettingResult => !!s);
-      const auto = find(t, p.auto);
-      if (!auto || !base.length) return '—';
-      // Paired over seeds (same sample order and rounding noise on both sides).
-      const best = base.reduce((a, b) => (mean(b) > mean(a) ? b : a));
-      const d = meanSd(auto.accuracies.map((a, i) => a - best.accuracies[i]!));
-      return `${points(d.mean)} ± ${(100 * d.sd).toFixed(2)} vs ${best.key}`;
-    }).join(' | ')} |`);
+    out.push(
+      `| *auto minus best of bias-only / last-k (points, paired over seeds ± sd)* | ${tasks
+        .map((t) => {
+          const p = picks(t);
+          const base = [find(t, p['bias-only']), find(t, p['last-k'])].filter((s): s is SettingResult => !!s);
+          const auto = find(t, p.auto);
+          if (!auto || !base.length) return '—';
+          // Paired over seeds (same sample order and rounding noise on both sides).
+          const best = base.reduce((a, b) => (mean(b) > mean(a) ? b : a));
+          const d = meanSd(auto.accuracies.map((a, i) => a - best.accuracies[i]!));
+          return `${points(d.mean)} ± ${(100 * d.sd).toFixed(2)} vs ${best.key}`;
+        })
+        .join(' | ')} |`,
+    );
   }
   return out.join('\n');
 }

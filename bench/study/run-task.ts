@@ -55,7 +55,11 @@ export interface SettingResult {
 }
 
 /** Which setting stands for which strategy at a budget (null: nothing of that kind fits). */
-export interface BudgetPick { budgetKB: number; picks: Record<string, string | null>; auto: { strategy: string; value: number; candidates: unknown; ms: number } }
+export interface BudgetPick {
+  budgetKB: number;
+  picks: Record<string, string | null>;
+  auto: { strategy: string; value: number; candidates: unknown; ms: number };
+}
 
 export interface TaskResult {
   task: TaskId;
@@ -92,8 +96,16 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
     let t0 = performance.now();
     const p = cloneParams(params);
     const losses: number[] = [];
-    trainFloat(graph, p, task.device, { steps: c.steps, lr: c.lr, seed, momentum: 0, every: 1,
-      onProgress: (done, loss) => { if (done <= c.compareLosses) losses.push(loss); } });
+    trainFloat(graph, p, task.device, {
+      steps: c.steps,
+      lr: c.lr,
+      seed,
+      momentum: 0,
+      every: 1,
+      onProgress: (done, loss) => {
+        if (done <= c.compareLosses) losses.push(loss);
+      },
+    });
     floatRun.accuracies.push(evaluateFloat(graph, p, task.test));
     floatRun.seconds += (performance.now() - t0) / 1000;
     if (haveTorch) {
@@ -105,7 +117,10 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
       // Relative to the loss, floored at 0.05: below that, float32 log-softmax rounding alone
       // makes relative differences meaningless.
       const rel = r.losses.map((l, i) => Math.abs(l - losses[i]!) / Math.max(0.05, Math.abs(l)));
-      rel.forEach((d) => { maxLossRelDiff = Math.max(maxLossRelDiff, d); comparedLosses++; });
+      rel.forEach((d) => {
+        maxLossRelDiff = Math.max(maxLossRelDiff, d);
+        comparedLosses++;
+      });
       const off = rel.findIndex((d) => d > 1e-4);
       firstDivergence.push(off < 0 ? null : off);
     }
@@ -124,7 +139,12 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
    * with equal keys train bit-identically and are run once.
    */
   const effectiveKey = (scheme: Scheme, qas: boolean): string =>
-    paramLayers.map((n) => { const t = scheme.layers.get(n.name); return `${t?.bias ? 1 : 0}:${trainedChannels(t, n)}`; }).join(',') + (qas ? '' : ':noqas');
+    paramLayers
+      .map((n) => {
+        const t = scheme.layers.get(n.name);
+        return `${t?.bias ? 1 : 0}:${trainedChannels(t, n)}`;
+      })
+      .join(',') + (qas ? '' : ':noqas');
   const schemes = new Map<string, { label: string; scheme: Scheme; qas: boolean; effective: string }>();
   const add = (key: string, label: string, scheme: Scheme, qas = true): string => {
     const effective = effectiveKey(scheme, qas);
@@ -146,7 +166,10 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
     let lastK: string | null = null;
     for (let k = layerCount; k >= 1; k--) {
       const s = lastKScheme(g, k);
-      if (sram(s) <= bytes) { lastK = add(`last-k:${k}`, `int8 + QAS, last-k:${k}`, s); break; }
+      if (sram(s) <= bytes) {
+        lastK = add(`last-k:${k}`, `int8 + QAS, last-k:${k}`, s);
+        break;
+      }
     }
     const perByte = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'per-byte' });
     const byValue = autoScheme(quant, params, calib, calibLabels, target, bytes, { strategy: 'value' });
@@ -180,8 +203,17 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
       const dir = join(work, key.replace(/[^\w.-]+/g, '_'));
       await writeArtifact(dir, await compile(pre.spec, { target, scheme: s.scheme, qas: s.qas }));
       const art = readArtifact(dir);
-      const r: SettingResult = { key, label: s.label, kind: 'int8', scheme: s.scheme.name, schemeJson: schemeToJson(s.scheme), qas: s.qas,
-        sramBytes: art.manifest.memory.sramPeakBytes, accuracies: [], seconds: 0 };
+      const r: SettingResult = {
+        key,
+        label: s.label,
+        kind: 'int8',
+        scheme: s.scheme.name,
+        schemeJson: schemeToJson(s.scheme),
+        qas: s.qas,
+        sramBytes: art.manifest.memory.sramPeakBytes,
+        accuracies: [],
+        seconds: 0,
+      };
       for (const seed of c.seeds) {
         const rt = await Runtime.load(art);
         rt.reset(seed);
@@ -196,8 +228,13 @@ export async function runTask(id: TaskId, c: StudyConfig, log: (s: string) => vo
     rmSync(work, { recursive: true, force: true });
   }
   return {
-    task: id, title: task.title, deviceSamples: task.device.count, testSamples: task.test.count,
-    pretrainAccuracySource: pre.summary.accuracy, settings, budgets,
+    task: id,
+    title: task.title,
+    deviceSamples: task.device.count,
+    testSamples: task.test.count,
+    pretrainAccuracySource: pre.summary.accuracy,
+    settings,
+    budgets,
     torchCheck: haveTorch ? { available: true, maxLossRelDiff, losses: comparedLosses, firstDivergence } : { available: false, hint: TORCH_HINT },
   };
 }

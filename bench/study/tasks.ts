@@ -22,14 +22,16 @@ export function loadTask(id: TaskId, deviceSamples: number): Task {
     const lo = [0, 1, 2, 3, 4];
     const hi = [5, 6, 7, 8, 9];
     return {
-      id, title: 'MNIST digits 0-4 -> digits 5-9',
+      id,
+      title: 'MNIST digits 0-4 -> digits 5-9',
       source: filterClasses(mnistTrain, lo),
       device: takeFirst(filterClasses(mnistTrain, hi), deviceSamples),
       test: filterClasses(loadDataset('mnist', 'test'), hi),
     };
   }
   return {
-    id, title: 'MNIST (10 digits) -> Fashion-MNIST (10 classes)',
+    id,
+    title: 'MNIST (10 digits) -> Fashion-MNIST (10 classes)',
     source: mnistTrain,
     device: takeFirst(loadDataset('fashion-mnist', 'train'), deviceSamples),
     test: loadDataset('fashion-mnist', 'test'),

@@ -15,14 +15,17 @@ import type { Dataset } from '../../host/data/dataset.js';
 export const TORCH_PYTHON = join(packageRoot(), '.cache', 'torch-venv', 'bin', 'python');
 export const TORCH_HINT = 'bash scripts/setup-onnx.sh --torch';
 
-export interface TorchRun { accuracy: number; losses: number[]; torch: string }
+export interface TorchRun {
+  accuracy: number;
+  losses: number[];
+  torch: string;
+}
 
 export function torchAvailable(): boolean {
   return existsSync(TORCH_PYTHON);
 }
 
-export function torchFinetune(graph: Graph, params: Record<string, FloatParams>, device: Dataset, test: Dataset,
-  order: number[], lr: number, keepLosses: number): TorchRun {
+export function torchFinetune(graph: Graph, params: Record<string, FloatParams>, device: Dataset, test: Dataset, order: number[], lr: number, keepLosses: number): TorchRun {
   const dir = mkdtempSync(join(tmpdir(), 'tinytrain-torch-'));
   try {
     const job = { graph, params, lr, order, keepLosses, trainCount: device.count, testCount: test.count };

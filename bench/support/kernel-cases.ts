@@ -15,34 +15,61 @@ export interface KernelCase {
   setup(k: WasmKernels): () => unknown;
 }
 
-interface Conv { H: number; W: number; C: number; CO: number; K: number; stride: number; pad: number; depthwise: boolean }
+interface Conv {
+  H: number;
+  W: number;
+  C: number;
+  CO: number;
+  K: number;
+  stride: number;
+  pad: number;
+  depthwise: boolean;
+}
 
 const outDim = (n: number, k: number, s: number, p: number): number => Math.floor((n + 2 * p - k) / s) + 1;
 const macsOf = (c: Conv): number => outDim(c.H, c.K, c.stride, c.pad) * outDim(c.W, c.K, c.stride, c.pad) * c.CO * c.K * c.K * (c.depthwise ? 1 : c.C);
-const shapeOf = (c: Conv): string =>
-  `${c.H}x${c.W}x${c.C}->${c.CO}${c.depthwise ? ' dw' : ''} ${c.K}x${c.K}${c.stride > 1 ? ` s${c.stride}` : ''}`;
+const shapeOf = (c: Conv): string => `${c.H}x${c.W}x${c.C}->${c.CO}${c.depthwise ? ' dw' : ''} ${c.K}x${c.K}${c.stride > 1 ? ` s${c.stride}` : ''}`;
 
 /** Deterministic filler (an LCG), so every module sees the same data. */
 function fill(k: WasmKernels, ptr: number, n: number, kind: 'i8' | 'f32' | 'i32', seed: number): void {
   let s = seed >>> 0;
-  const next = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-  if (kind === 'i8') { const a = new Int8Array(k.memory.buffer, ptr, n); for (let i = 0; i < n; i++) a[i] = Math.floor(next() * 255) - 127; }
-  if (kind === 'i32') { const a = new Int32Array(k.memory.buffer, ptr, n); for (let i = 0; i < n; i++) a[i] = Math.floor(next() * 8000) - 4000; }
-  if (kind === 'f32') { const a = new Float32Array(k.memory.buffer, ptr, n); for (let i = 0; i < n; i++) a[i] = next() < 0.1 ? 0 : next() * 2 - 1; }
+  const next = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  if (kind === 'i8') {
+    const a = new Int8Array(k.memory.buffer, ptr, n);
+    for (let i = 0; i < n; i++) a[i] = Math.floor(next() * 255) - 127;
+  }
+  if (kind === 'i32') {
+    const a = new Int32Array(k.memory.buffer, ptr, n);
+    for (let i = 0; i < n; i++) a[i] = Math.floor(next() * 8000) - 4000;
+  }
+  if (kind === 'f32') {
+    const a = new Float32Array(k.memory.buffer, ptr, n);
+    for (let i = 0; i < n; i++) a[i] = next() < 0.1 ? 0 : next() * 2 - 1;
+  }
 }
 
 function buffers(k: WasmKernels, c: Conv) {
   const OH = outDim(c.H, c.K, c.stride, c.pad);
   const OW = outDim(c.W, c.K, c.stride, c.pad);
   const nw = c.CO * c.K * c.K * (c.depthwise ? 1 : c.C);
-  const x = k.alloc(c.H * c.W * c.C); fill(k, x, c.H * c.W * c.C, 'i8', 1);
-  const w = k.alloc(nw); fill(k, w, nw, 'i8', 2);
-  const bias = k.alloc(c.CO * 4); fill(k, bias, c.CO, 'i32', 3);
-  const mult = k.alloc(c.CO * 4); new Int32Array(k.memory.buffer, mult, c.CO).fill(1 << 30);
-  const shift = k.alloc(c.CO * 4); new Int32Array(k.memory.buffer, shift, c.CO).fill(40);
-  const wScale = k.alloc(c.CO * 4); new Float32Array(k.memory.buffer, wScale, c.CO).fill(0.01);
+  const x = k.alloc(c.H * c.W * c.C);
+  fill(k, x, c.H * c.W * c.C, 'i8', 1);
+  const w = k.alloc(nw);
+  fill(k, w, nw, 'i8', 2);
+  const bias = k.alloc(c.CO * 4);
+  fill(k, bias, c.CO, 'i32', 3);
+  const mult = k.alloc(c.CO * 4);
+  new Int32Array(k.memory.buffer, mult, c.CO).fill(1 << 30);
+  const shift = k.alloc(c.CO * 4);
+  new Int32Array(k.memory.buffer, shift, c.CO).fill(40);
+  const wScale = k.alloc(c.CO * 4);
+  new Float32Array(k.memory.buffer, wScale, c.CO).fill(0.01);
   const y = k.alloc(OH * OW * c.CO);
-  const gy = k.alloc(OH * OW * c.CO * 4); fill(k, gy, OH * OW * c.CO, 'f32', 4);
+  const gy = k.alloc(OH * OW * c.CO * 4);
+  fill(k, gy, OH * OW * c.CO, 'f32', 4);
   const gx = k.alloc(c.H * c.W * c.C * 4);
   const gw = k.alloc(nw * 4);
   const scratch = k.alloc(c.K * c.W * c.C * 4);
@@ -51,7 +78,9 @@ function buffers(k: WasmKernels, c: Conv) {
 
 function forward(name: string, c: Conv): KernelCase {
   return {
-    name, shape: shapeOf(c), macs: macsOf(c),
+    name,
+    shape: shapeOf(c),
+    macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
       const f = k.fn('conv2dForwardS8');
@@ -63,7 +92,9 @@ function forward(name: string, c: Conv): KernelCase {
 
 function inputGrad(name: string, c: Conv): KernelCase {
   return {
-    name, shape: shapeOf(c), macs: macsOf(c),
+    name,
+    shape: shapeOf(c),
+    macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
       const f = k.fn('conv2dBackwardInputF32');
@@ -75,7 +106,9 @@ function inputGrad(name: string, c: Conv): KernelCase {
 
 function inputGradInPlace(name: string, c: Conv): KernelCase {
   return {
-    name, shape: shapeOf(c), macs: macsOf(c),
+    name,
+    shape: shapeOf(c),
+    macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
       const f = k.fn('depthwiseBackwardInputInPlaceF32');
@@ -88,7 +121,9 @@ function inputGradInPlace(name: string, c: Conv): KernelCase {
 
 function weightGrad(name: string, c: Conv): KernelCase {
   return {
-    name, shape: shapeOf(c), macs: macsOf(c),
+    name,
+    shape: shapeOf(c),
+    macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
       const f = k.fn('conv2dWeightGradF32');
@@ -100,7 +135,9 @@ function weightGrad(name: string, c: Conv): KernelCase {
 
 function weightUpdate(name: string, c: Conv): KernelCase {
   return {
-    name, shape: shapeOf(c), macs: macsOf(c),
+    name,
+    shape: shapeOf(c),
+    macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
       const f = k.fn('conv2dWeightUpdateS8');

@@ -10,7 +10,12 @@
  */
 export const TIMING_CLOCK = 'process CPU time (user + system), median of runs';
 
-const performance = { now: (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } };
+const performance = {
+  now: (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  },
+};
 
 export function medianRate(call: () => unknown, workPerCall: number, quick = false): number {
   const warmMs = quick ? 30 : 150;
@@ -18,7 +23,10 @@ export function medianRate(call: () => unknown, workPerCall: number, quick = fal
   const runs = quick ? 5 : 11;
   let calls = 0;
   const t0 = performance.now();
-  while (calls < 3 || performance.now() - t0 < warmMs) { call(); calls++; }
+  while (calls < 3 || performance.now() - t0 < warmMs) {
+    call();
+    calls++;
+  }
   const perCall = (performance.now() - t0) / calls;
   const batch = Math.max(1, Math.round(batchMs / Math.max(perCall, 1e-6)));
   const times: number[] = [];
@@ -37,16 +45,17 @@ export function medianRate(call: () => unknown, workPerCall: number, quick = fal
  * of the per-run ratio call/ref: on a shared, loaded machine both feel the same load at
  * the same moment, so the ratio is far steadier than either rate.
  */
-export function pairedRates(
-  call: () => unknown, work: number, ref: () => unknown, refWork: number, quick = false,
-): { rate: number; refRate: number; ratio: number } {
+export function pairedRates(call: () => unknown, work: number, ref: () => unknown, refWork: number, quick = false): { rate: number; refRate: number; ratio: number } {
   const warmMs = quick ? 30 : 150;
   const batchMs = quick ? 10 : 25;
   const runs = quick ? 5 : 11;
   const batchOf = (f: () => unknown): number => {
     let calls = 0;
     const t0 = performance.now();
-    while (calls < 3 || performance.now() - t0 < warmMs) { f(); calls++; }
+    while (calls < 3 || performance.now() - t0 < warmMs) {
+      f();
+      calls++;
+    }
     return Math.max(1, Math.round(batchMs / Math.max((performance.now() - t0) / calls, 1e-6)));
   };
   const time = (f: () => unknown, n: number): number => {
@@ -64,7 +73,7 @@ export function pairedRates(
     const tr = time(ref, nr);
     rates.push(work / (tc / 1000));
     refs.push(refWork / (tr / 1000));
-    ratios.push((work / tc) / (refWork / tr));
+    ratios.push(work / tc / (refWork / tr));
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return { rate: median(rates), refRate: median(refs), ratio: median(ratios) };

@@ -30,12 +30,16 @@ async function compileNow(entry: string, simd: boolean): Promise<Uint8Array<Arra
   try {
     const outFile = join(dir, 'out.wasm');
     let log = '';
-    const sink = { write(chunk: string | Uint8Array): boolean { log += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(); return true; } };
-    const { error } = await asc.main([
-      entry, '--outFile', outFile, '--runtime', 'stub', '-O3',
-      '--initialMemory', String(PAGES), '--maximumMemory', String(PAGES),
-      ...(simd ? ['--enable', 'simd'] : []),
-    ], { stdout: sink, stderr: sink });
+    const sink = {
+      write(chunk: string | Uint8Array): boolean {
+        log += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+        return true;
+      },
+    };
+    const { error } = await asc.main(
+      [entry, '--outFile', outFile, '--runtime', 'stub', '-O3', '--initialMemory', String(PAGES), '--maximumMemory', String(PAGES), ...(simd ? ['--enable', 'simd'] : [])],
+      { stdout: sink, stderr: sink },
+    );
     if (error) throw new Error(`asc failed on ${entry}: ${error.message}\n${log}`);
     return Uint8Array.from(readFileSync(outFile));
   } finally {
@@ -46,7 +50,10 @@ async function compileNow(entry: string, simd: boolean): Promise<Uint8Array<Arra
 /** A loaded module: its exports and a bump allocator above its static data. */
 export class WasmKernels {
   private top = 1 << 16;
-  constructor(readonly exports: Record<string, (...args: number[]) => number>, readonly memory: WebAssembly.Memory) {}
+  constructor(
+    readonly exports: Record<string, (...args: number[]) => number>,
+    readonly memory: WebAssembly.Memory,
+  ) {}
 
   /** 64-byte aligned block (cache-line aligned, as runtimes' arenas are not guaranteed to be). */
   alloc(bytes: number): number {
@@ -55,7 +62,9 @@ export class WasmKernels {
     if (this.top > this.memory.buffer.byteLength) throw new Error(`benchmark heap exhausted (${this.top} B)`);
     return p;
   }
-  reset(): void { this.top = 1 << 16; }
+  reset(): void {
+    this.top = 1 << 16;
+  }
   fn(name: string): (...args: number[]) => number {
     const f = this.exports[name];
     if (typeof f !== 'function') throw new Error(`module lacks export ${name}`);
@@ -64,7 +73,13 @@ export class WasmKernels {
 }
 
 export async function instantiateKernels(bytes: Uint8Array<ArrayBuffer>): Promise<WasmKernels> {
-  const { instance } = await WebAssembly.instantiate(bytes, { env: { abort(): never { throw new Error('kernel abort'); } } });
+  const { instance } = await WebAssembly.instantiate(bytes, {
+    env: {
+      abort(): never {
+        throw new Error('kernel abort');
+      },
+    },
+  });
   const ex = instance.exports as Record<string, unknown>;
   return new WasmKernels(ex as Record<string, (...args: number[]) => number>, ex.memory as WebAssembly.Memory);
 }

@@ -44,7 +44,11 @@ function emitInputGrads(c: BuildContext, d: Draft, n: Node, started: Set<string>
   const targets = n.inputs.map(c.canon).filter(c.plan.needGrad);
   if (targets.length === 0) return;
   // Sequential, so add(x, x) accumulates its second contribution onto the first.
-  const accumulate = targets.map((t) => { const was = started.has(t); started.add(t); return was; });
+  const accumulate = targets.map((t) => {
+    const was = started.has(t);
+    started.add(t);
+    return was;
+  });
   const reads = [out, ...targets.filter((_, k) => accumulate[k]).map((t) => gradKey(c, d, t))];
   const writes = [...targets.map((t) => gradKey(c, d, t)), ...sparseScratch(c, d, `bwd:${n.name}`, [n.name])];
   d.steps.push({ kind: 'inputGrad', node: n, accumulate, targets, reads, writes });

@@ -40,7 +40,11 @@ export type { BufferKey, BufferKind, Program, ProgramOptions, Step } from './ste
 
 export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}): Program {
   const options: Required<ProgramOptions> = {
-    prune: opts.prune ?? true, reorder: opts.reorder ?? true, bitMasks: opts.bitMasks ?? true, stream: opts.stream ?? true, inPlace: opts.inPlace ?? true,
+    prune: opts.prune ?? true,
+    reorder: opts.reorder ?? true,
+    bitMasks: opts.bitMasks ?? true,
+    stream: opts.stream ?? true,
+    inPlace: opts.inPlace ?? true,
     sparse: opts.sparse ?? new Map(),
   };
   const facts = graphFacts(g);

@@ -16,45 +16,49 @@ import { type Node } from '../ir/graph.js';
 export type BufferKind = 'act' | 'grad' | 'save' | 'mask' | 'wgrad' | 'bgrad' | 'ring' | 'scratch';
 export type BufferKey = `${BufferKind}:${string}`;
 
-interface StepBase { reads: BufferKey[]; writes: BufferKey[] }
-export type Step = StepBase & (
-  | { kind: 'forward'; node: Node }
-  /**
-   * A chain of frozen convs computed row by row: every tensor between them lives only in
-   * a ring of as many rows as its consumer's kernel height. rings[i] = rows of the output
-   * of nodes[i] (i < nodes.length - 1).
-   */
-  | { kind: 'forwardStream'; nodes: Node[]; rings: number[] }
-  /** Copy the first `channels` channels of the node's input into save:<node>. */
-  | { kind: 'saveSlice'; node: Node; channels: number }
-  /** Record where the node's clamp passed gradient, 1 bit per element, into mask:<node>. */
-  | { kind: 'saveMask'; node: Node }
-  | { kind: 'loss' }
-  /** Backward of the node's clamp, in place on its output gradient, from bits or the int8 output. */
-  | { kind: 'mask'; node: Node; fromBits: boolean }
-  /**
-   * Global average pool backward fused with the backward of the frozen 1x1 conv `head`
-   * that feeds it: the broadcast gradient (pool gradient / positions, masked by the
-   * head's clamp bits) is formed one position at a time, so the head's output gradient
-   * is never held whole. Writes the head's input gradient (if needed) and, if the head's
-   * bias is computed, its gradient into bgrad:<head> (applied by a later step).
-   */
-  | { kind: 'gapHeadBackward'; node: Node; head: Node; accumulate: boolean; target: string | null; bias: boolean }
-  /**
-   * Input gradient(s); `accumulate[i]` adds into a gradient another consumer started.
-   * `inPlace`: a depthwise conv whose input gradient overwrites its output gradient.
-   */
-  | { kind: 'inputGrad'; node: Node; accumulate: boolean[]; targets: string[]; inPlace?: boolean }
-  /** Fused weight gradient + update of the first `channels` (input) channels. */
-  | { kind: 'weightUpdate'; node: Node; channels: number; x: BufferKey; xChannels: number }
-  | { kind: 'biasUpdate'; node: Node }
-  /** Weight gradient of the first `channels` channels into wgrad:<node>. */
-  | { kind: 'weightGrad'; node: Node; channels: number; x: BufferKey; xChannels: number }
-  | { kind: 'biasGrad'; node: Node }
-  /** Apply wgrad:<node> (computed for `gradChannels`) to the first `channels` channels. */
-  | { kind: 'applyWeight'; node: Node; channels: number; gradChannels: number }
-  | { kind: 'applyBias'; node: Node }
-);
+interface StepBase {
+  reads: BufferKey[];
+  writes: BufferKey[];
+}
+export type Step = StepBase &
+  (
+    | { kind: 'forward'; node: Node }
+    /**
+     * A chain of frozen convs computed row by row: every tensor between them lives only in
+     * a ring of as many rows as its consumer's kernel height. rings[i] = rows of the output
+     * of nodes[i] (i < nodes.length - 1).
+     */
+    | { kind: 'forwardStream'; nodes: Node[]; rings: number[] }
+    /** Copy the first `channels` channels of the node's input into save:<node>. */
+    | { kind: 'saveSlice'; node: Node; channels: number }
+    /** Record where the node's clamp passed gradient, 1 bit per element, into mask:<node>. */
+    | { kind: 'saveMask'; node: Node }
+    | { kind: 'loss' }
+    /** Backward of the node's clamp, in place on its output gradient, from bits or the int8 output. */
+    | { kind: 'mask'; node: Node; fromBits: boolean }
+    /**
+     * Global average pool backward fused with the backward of the frozen 1x1 conv `head`
+     * that feeds it: the broadcast gradient (pool gradient / positions, masked by the
+     * head's clamp bits) is formed one position at a time, so the head's output gradient
+     * is never held whole. Writes the head's input gradient (if needed) and, if the head's
+     * bias is computed, its gradient into bgrad:<head> (applied by a later step).
+     */
+    | { kind: 'gapHeadBackward'; node: Node; head: Node; accumulate: boolean; target: string | null; bias: boolean }
+    /**
+     * Input gradient(s); `accumulate[i]` adds into a gradient another consumer started.
+     * `inPlace`: a depthwise conv whose input gradient overwrites its output gradient.
+     */
+    | { kind: 'inputGrad'; node: Node; accumulate: boolean[]; targets: string[]; inPlace?: boolean }
+    /** Fused weight gradient + update of the first `channels` (input) channels. */
+    | { kind: 'weightUpdate'; node: Node; channels: number; x: BufferKey; xChannels: number }
+    | { kind: 'biasUpdate'; node: Node }
+    /** Weight gradient of the first `channels` channels into wgrad:<node>. */
+    | { kind: 'weightGrad'; node: Node; channels: number; x: BufferKey; xChannels: number }
+    | { kind: 'biasGrad'; node: Node }
+    /** Apply wgrad:<node> (computed for `gradChannels`) to the first `channels` channels. */
+    | { kind: 'applyWeight'; node: Node; channels: number; gradChannels: number }
+    | { kind: 'applyBias'; node: Node }
+  );
 
 export interface ProgramOptions {
   /** Prune the backward graph to the scheme (default true). false = full backward, updates masked. */
@@ -97,4 +101,3 @@ export const grad = (t: string): BufferKey => `grad:${t}`;
 export function slicePositions(n: Node): number {
   return n.op === 'dense' ? 1 : n.inShapes[0]![0] * n.inShapes[0]![1];
 }
-

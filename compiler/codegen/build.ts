@@ -30,7 +30,10 @@ export interface BuildRequest {
   simd: boolean;
 }
 
-export interface BuildResult { wasm: Uint8Array; pages: number }
+export interface BuildResult {
+  wasm: Uint8Array;
+  pages: number;
+}
 
 /** Room for asc's own static data (abort message strings): far more than it uses. */
 export const STATIC_DATA_ROOM = 8192;
@@ -44,10 +47,19 @@ export async function buildRuntime(req: BuildRequest): Promise<BuildResult> {
     const pages = Math.ceil((memoryBase + STATIC_DATA_ROOM) / WASM_PAGE);
     const out = join(work, 'model.wasm');
     const args = [
-      join(work, 'model.ts'), '--outFile', out,
-      '--runtime', 'stub', '-O3', '--noAssert',
-      '--memoryBase', String(memoryBase),
-      '--initialMemory', String(pages), '--maximumMemory', String(pages),
+      join(work, 'model.ts'),
+      '--outFile',
+      out,
+      '--runtime',
+      'stub',
+      '-O3',
+      '--noAssert',
+      '--memoryBase',
+      String(memoryBase),
+      '--initialMemory',
+      String(pages),
+      '--maximumMemory',
+      String(pages),
       ...(req.simd ? ['--enable', 'simd'] : []),
     ];
     await runAsc(args, req.simd ? 'SIMD build' : 'scalar build');

@@ -66,8 +66,7 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
   const kShape = (n: Node): string => (n.conv ? `${n.conv.kh}, ${n.conv.kw}, ${n.conv.depthwise}` : '1, 1, false');
   const outGeom = (n: Node): string => `${n.outShape[0]}, ${n.outShape[1]}, ${n.outShape[2]}`;
   const poolGeom = (n: Node): { ph: number; pw: number; stride: number } =>
-    n.op === 'avgpool' ? { ph: n.pool!.size, pw: n.pool!.size, stride: n.pool!.stride }
-      : { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1 };
+    n.op === 'avgpool' ? { ph: n.pool!.size, pw: n.pool!.size, stride: n.pool!.stride } : { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1 };
   /** Upper bound of the clamp for backward: ReLU has none, and 128 is above every int8. */
   const passHi = (n: Node): number => (n.op === 'relu6' || n.activation === 'relu6' ? q.clamps.get(n.name)!.hi : 128);
   const inputScale = (n: Node): string => f32(sc(n.inputs[0]!));
@@ -76,17 +75,24 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
   const convRowArgs = (n: Node, x: number, y: number): string => {
     const sl = slot(n);
     const clamp = q.clamps.get(n.name)!;
-    return `${x}, ${inGeom(n).join(', ')}, ${zp(n.inputs[0]!)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
-      `${y}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}`;
+    return (
+      `${x}, ${inGeom(n).join(', ')}, ${zp(n.inputs[0]!)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
+      `${y}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}`
+    );
   };
   /** The sparse kernels' scratch a step was planned with (0: none). */
-  const scratchOf = (s: Step): number => { const k = s.writes.find((w) => w.startsWith('scratch:')); return k ? mem(k) : 0; };
+  const scratchOf = (s: Step): number => {
+    const k = s.writes.find((w) => w.startsWith('scratch:'));
+    return k ? mem(k) : 0;
+  };
   /** Pruned frozen 1x1 layers run on the sparse kernels (assembly/kernels/sparse.ts) from their non-zero list. */
   const sparseFwd = (n: Node, x: string, P: string | number, y: string, scratch: number): string => {
     const sl = slot(n);
     const clamp = q.clamps.get(n.name)!;
-    return `sparse1x1ForwardS8(${x}, ${P}, ${inGeom(n)[2]}, ${zp(n.inputs[0]!)}, ${sl.nz}, ${sl.nzFormat}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
-      `${y}, ${n.outShape[2]}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${scratch})`;
+    return (
+      `sparse1x1ForwardS8(${x}, ${P}, ${inGeom(n)[2]}, ${zp(n.inputs[0]!)}, ${sl.nz}, ${sl.nzFormat}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
+      `${y}, ${n.outShape[2]}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${scratch})`
+    );
   };
   /** One output row of a streamed conv (a sparse 1x1 reads just input row `row`). */
   const rowsCall = (n: Node, x: number, y: number, row: string, inRing: number, outRing: number, scratch: number): string => {
@@ -124,7 +130,10 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
     const last = nodes[nodes.length - 1]!;
     const k = nodes.length - 2;
     fns.push(`function ${id}(): void {
-  ${nodes.slice(0, -1).map((_, i) => `${id}_rows${i} = 0;`).join(' ')}
+  ${nodes
+    .slice(0, -1)
+    .map((_, i) => `${id}_rows${i} = 0;`)
+    .join(' ')}
   for (let r = 0; r < ${last.outShape[0]}; r++) {
     ${id}_ensure${k}(${need(last, 'r')});
     ${rowsCall(last, ring(k), A(last.output), 'r', rings[k]!, 0, scratch)};
@@ -141,26 +150,32 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         const x = n.inputs[0]!;
         const clamp = q.clamps.get(n.name)!;
         switch (n.op) {
-          case 'conv2d': case 'dense': {
+          case 'conv2d':
+          case 'dense': {
             const sl = slot(n);
             if (sl.nz) return `${sparseFwd(n, String(A(x)), n.outShape[0] * n.outShape[1], String(A(n.output)), scratchOf(s))}; // ${L(n)} (sparse)`;
-            return `conv2dForwardS8(${A(x)}, ${inGeom(n).join(', ')}, ${zp(x)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
-              `${A(n.output)}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}); // ${L(n)}`;
+            return (
+              `conv2dForwardS8(${A(x)}, ${inGeom(n).join(', ')}, ${zp(x)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
+              `${A(n.output)}, ${outGeom(n)}, ${zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}); // ${L(n)}`
+            );
           }
           case 'add': {
             const m = q.adds.get(n.name)!;
             const b = n.inputs[1]!;
-            return `addS8(${A(x)}, ${zp(x)}, ${m.ma}, ${A(b)}, ${zp(b)}, ${m.mb}, ${m.n}, ${A(n.output)}, ${zp(n.output)}, ` +
-              `${clamp.lo}, ${clamp.hi}, ${count(n)}); // ${L(n)}`;
+            return `addS8(${A(x)}, ${zp(x)}, ${m.ma}, ${A(b)}, ${zp(b)}, ${m.mb}, ${m.n}, ${A(n.output)}, ${zp(n.output)}, ` + `${clamp.lo}, ${clamp.hi}, ${count(n)}); // ${L(n)}`;
           }
-          case 'avgpool': case 'globalavgpool': {
+          case 'avgpool':
+          case 'globalavgpool': {
             const m = q.pools.get(n.name)!;
             const pg = poolGeom(n);
             const [H, W, C] = n.inShapes[0]!;
-            return `avgpoolForwardS8(${A(x)}, ${H}, ${W}, ${C}, ${zp(x)}, ${A(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ` +
-              `${zp(n.output)}, ${pg.ph}, ${pg.pw}, ${pg.stride}, ${m.m}, ${m.n}); // ${L(n)}`;
+            return (
+              `avgpoolForwardS8(${A(x)}, ${H}, ${W}, ${C}, ${zp(x)}, ${A(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ` +
+              `${zp(n.output)}, ${pg.ph}, ${pg.pw}, ${pg.stride}, ${m.m}, ${m.n}); // ${L(n)}`
+            );
           }
-          case 'relu': case 'relu6':
+          case 'relu':
+          case 'relu6':
             return `clampS8(${A(x)}, ${A(n.output)}, ${count(n)}, ${clamp.lo}, ${clamp.hi}); // ${L(n)}`;
           case 'flatten':
             return `// ${L(n)}: flatten is a view`;
@@ -193,45 +208,62 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
         const bits = s.reads.find((k) => k.startsWith('mask:'));
         const bg = s.writes.find((k) => k.startsWith('bgrad:'));
         if (sl.nz) {
-          return `sparseGapHeadBackwardF32(${G(s.node.output)}, ${P}, ${h.outShape[2]}, ${bits ? mem(bits) : 0}, ${sl.nz}, ${sl.nzFormat}, ${sl.wScale}, ${h.inShapes[0]![2]}, ` +
-            `${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${L(s.node)} + ${L(h)} (sparse)`;
+          return (
+            `sparseGapHeadBackwardF32(${G(s.node.output)}, ${P}, ${h.outShape[2]}, ${bits ? mem(bits) : 0}, ${sl.nz}, ${sl.nzFormat}, ${sl.wScale}, ${h.inShapes[0]![2]}, ` +
+            `${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${L(s.node)} + ${L(h)} (sparse)`
+          );
         }
-        return `gapHeadBackwardF32(${G(s.node.output)}, ${P}, ${h.outShape[2]}, ${bits ? mem(bits) : 0}, ${sl.wq}, ${sl.wScale}, ${h.inShapes[0]![2]}, ` +
-          `${sl.wq2}, ${sl.split}, ${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${L(s.node)} + ${L(h)}`;
+        return (
+          `gapHeadBackwardF32(${G(s.node.output)}, ${P}, ${h.outShape[2]}, ${bits ? mem(bits) : 0}, ${sl.wq}, ${sl.wScale}, ${h.inShapes[0]![2]}, ` +
+          `${sl.wq2}, ${sl.split}, ${s.target ? G(s.target) : 0}, ${s.accumulate}, ${bg ? mem(bg) : 0}, ${mem(s.writes[s.writes.length - 1]!)}); // ${L(s.node)} + ${L(h)}`
+        );
       }
       case 'inputGrad': {
         const n = s.node;
         const acc = (k: number): string => String(s.accumulate[k]);
         switch (n.op) {
-          case 'conv2d': case 'dense': {
+          case 'conv2d':
+          case 'dense': {
             const sl = slot(n);
             if (s.inPlace) {
               const c = n.conv!;
               const [H, W, C] = n.inShapes[0]!;
-              return `depthwiseBackwardInputInPlaceF32(${G(n.output)}, ${H}, ${W}, ${C}, ${sl.wq}, ${sl.wScale}, ${c.kh}, ${c.kw}, ${c.pad}, ` +
-                `${sl.wq2}, ${sl.split}, ${mem(s.writes[1]!)}); // ${L(n)}: in place`;
+              return (
+                `depthwiseBackwardInputInPlaceF32(${G(n.output)}, ${H}, ${W}, ${C}, ${sl.wq}, ${sl.wScale}, ${c.kh}, ${c.kw}, ${c.pad}, ` +
+                `${sl.wq2}, ${sl.split}, ${mem(s.writes[1]!)}); // ${L(n)}: in place`
+              );
             }
             if (sl.nz) {
-              return `sparse1x1BackwardInputF32(${G(n.output)}, ${n.outShape[0] * n.outShape[1]}, ${n.outShape[2]}, ${sl.nz}, ${sl.nzFormat}, ${sl.wScale}, ` +
-                `${G(s.targets[0]!)}, ${inGeom(n)[2]}, ${acc(0)}, ${scratchOf(s)}); // ${L(n)} (sparse)`;
+              return (
+                `sparse1x1BackwardInputF32(${G(n.output)}, ${n.outShape[0] * n.outShape[1]}, ${n.outShape[2]}, ${sl.nz}, ${sl.nzFormat}, ${sl.wScale}, ` +
+                `${G(s.targets[0]!)}, ${inGeom(n)[2]}, ${acc(0)}, ${scratchOf(s)}); // ${L(n)} (sparse)`
+              );
             }
-            return `conv2dBackwardInputF32(${G(n.output)}, ${outGeom(n)}, ${sl.wq}, ${sl.wScale}, ${G(s.targets[0]!)}, ${inGeom(n).join(', ')}, ` +
-              `${kGeom(n)}, ${acc(0)}, ${sl.wq2}, ${sl.split}); // ${L(n)}`;
+            return (
+              `conv2dBackwardInputF32(${G(n.output)}, ${outGeom(n)}, ${sl.wq}, ${sl.wScale}, ${G(s.targets[0]!)}, ${inGeom(n).join(', ')}, ` +
+              `${kGeom(n)}, ${acc(0)}, ${sl.wq2}, ${sl.split}); // ${L(n)}`
+            );
           }
-          case 'avgpool': case 'globalavgpool': {
+          case 'avgpool':
+          case 'globalavgpool': {
             const pg = poolGeom(n);
             const [H, W, C] = n.inShapes[0]!;
-            return `avgpoolBackwardF32(${G(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ${G(s.targets[0]!)}, ${H}, ${W}, ${C}, ` +
-              `${pg.ph}, ${pg.pw}, ${pg.stride}, ${acc(0)}); // ${L(n)}`;
+            return (
+              `avgpoolBackwardF32(${G(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ${G(s.targets[0]!)}, ${H}, ${W}, ${C}, ` +
+              `${pg.ph}, ${pg.pw}, ${pg.stride}, ${acc(0)}); // ${L(n)}`
+            );
           }
-          case 'add': case 'relu': case 'relu6':
+          case 'add':
+          case 'relu':
+          case 'relu6':
             return s.targets.map((t, k) => `gradInto(${G(n.output)}, ${G(t)}, ${count(n)}, ${acc(k)});`).join(' ') + ` // ${L(n)}`;
           case 'flatten':
             return `// ${L(n)}: flatten is a view`;
         }
         break;
       }
-      case 'weightUpdate': case 'weightGrad': {
+      case 'weightUpdate':
+      case 'weightGrad': {
         const n = s.node;
         const sl = slot(n);
         const x = n.inputs[0]!;
@@ -244,10 +276,14 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
       case 'applyWeight': {
         const n = s.node;
         const sl = slot(n);
-        return `applyWeightUpdateS8(${mem(s.reads[0]!)}, ${s.gradChannels}, ${n.outShape[2]}, ${kShape(n)}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ` +
-          `${s.channels}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${L(n)}`;
+        return (
+          `applyWeightUpdateS8(${mem(s.reads[0]!)}, ${s.gradChannels}, ${n.outShape[2]}, ${kShape(n)}, ${sl.wq}, ${sl.wScale}, ${sl.velW}, ` +
+          `${s.channels}, lr, MOMENTUM, QAS, ROUNDING_RNG); // ${L(n)}`
+        );
       }
-      case 'biasUpdate': case 'biasGrad': case 'applyBias': {
+      case 'biasUpdate':
+      case 'biasGrad':
+      case 'applyBias': {
         const n = s.node;
         const sl = slot(n);
         const P = n.outShape[0] * n.outShape[1];
@@ -347,5 +383,5 @@ export function layoutId(): u64 { return ${layoutIdLiteral(o.layoutId)}; }
 let ownText: string | undefined;
 /** The emitter's own text (its template and helpers): words a plain layer name may share with the source. */
 function emitterText(): string {
-  return ownText ??= emitRuntime.toString();
+  return (ownText ??= emitRuntime.toString());
 }

@@ -6,7 +6,11 @@
  */
 import type { Graph, OpKind } from '../ir/graph.js';
 
-export interface NodeLabel { label: string; name: string; op: OpKind }
+export interface NodeLabel {
+  label: string;
+  name: string;
+  op: OpKind;
+}
 
 /** `n<index>_<op>`: made only of the node's index in forward order and its op. */
 export function nodeLabel(index: number, op: OpKind): string {

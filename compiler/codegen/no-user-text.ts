@@ -61,9 +61,7 @@ export function assertNoUserText(source: string, userNames: Iterable<string>, ow
   const inSource = words(source);
   const own = words(ownText);
   for (const name of userNames) {
-    const leaked = PLAIN.test(name)
-      ? inSource.has(name) && !own.has(name) && !COMPOSED.test(name)
-      : source.includes(name) && !NO_LETTERS.test(name) && !ownText.includes(name);
+    const leaked = PLAIN.test(name) ? inSource.has(name) && !own.has(name) && !COMPOSED.test(name) : source.includes(name) && !NO_LETTERS.test(name) && !ownText.includes(name);
     if (leaked) throw new Error(`codegen: the generated source contains the model's name ${quote(name)}; names must reach code only as labels`);
   }
   checkNumbers(source);

@@ -50,11 +50,23 @@ export async function buildWasiRuntime(source: string, memoryBase: number): Prom
     // Every path is absolute and baseDir is '/': asc joins the config's `lib` folder
     // onto baseDir, which would turn that absolute path into a relative one under '.'.
     const args = [
-      join(work, 'main.ts'), '--outFile', out, '--baseDir', '/',
-      '--config', wasiShimConfig(),
-      '--runtime', 'stub', '-O3', '--noAssert',
-      '--memoryBase', String(base),
-      '--initialMemory', String(pages), '--maximumMemory', String(pages),
+      join(work, 'main.ts'),
+      '--outFile',
+      out,
+      '--baseDir',
+      '/',
+      '--config',
+      wasiShimConfig(),
+      '--runtime',
+      'stub',
+      '-O3',
+      '--noAssert',
+      '--memoryBase',
+      String(base),
+      '--initialMemory',
+      String(pages),
+      '--maximumMemory',
+      String(pages),
     ];
     await runAsc(args, 'WASI build');
     const wasm = finish(readFileSync(out), base + WASI_STATIC_ROOM);

@@ -11,60 +11,74 @@ export function conv2dForward(x: Float32Array, inS: Shape, w: Float32Array, b: F
   const [OH, OW, CO] = outS;
   const y = new Float32Array(OH * OW * CO);
   const cinG = a.depthwise ? 1 : C;
-  for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) for (let co = 0; co < CO; co++) {
-    let acc = b[co]!;
-    for (let kh = 0; kh < a.kh; kh++) {
-      const ih = oh * a.stride - a.pad + kh;
-      if (ih < 0 || ih >= H) continue;
-      for (let kw = 0; kw < a.kw; kw++) {
-        const iw = ow * a.stride - a.pad + kw;
-        if (iw < 0 || iw >= W) continue;
-        const xb = (ih * W + iw) * C;
-        const wb = ((co * a.kh + kh) * a.kw + kw) * cinG;
-        if (a.depthwise) acc += x[xb + co]! * w[wb]!;
-        else for (let ci = 0; ci < C; ci++) acc += x[xb + ci]! * w[wb + ci]!;
+  for (let oh = 0; oh < OH; oh++)
+    for (let ow = 0; ow < OW; ow++)
+      for (let co = 0; co < CO; co++) {
+        let acc = b[co]!;
+        for (let kh = 0; kh < a.kh; kh++) {
+          const ih = oh * a.stride - a.pad + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < a.kw; kw++) {
+            const iw = ow * a.stride - a.pad + kw;
+            if (iw < 0 || iw >= W) continue;
+            const xb = (ih * W + iw) * C;
+            const wb = ((co * a.kh + kh) * a.kw + kw) * cinG;
+            if (a.depthwise) acc += x[xb + co]! * w[wb]!;
+            else for (let ci = 0; ci < C; ci++) acc += x[xb + ci]! * w[wb + ci]!;
+          }
+        }
+        y[(oh * OW + ow) * CO + co] = acc;
       }
-    }
-    y[(oh * OW + ow) * CO + co] = acc;
-  }
   return y;
 }
 
-export interface ParamGrads { gw: Float32Array; gb: Float32Array }
+export interface ParamGrads {
+  gw: Float32Array;
+  gb: Float32Array;
+}
 
 /** Returns the input gradient (if wanted) and the weight/bias gradients. */
-export function conv2dBackward(x: Float32Array, inS: Shape, w: Float32Array, gy: Float32Array, a: ConvAttrs, outS: Shape, wantInputGrad: boolean):
-  ParamGrads & { gx: Float32Array | null } {
+export function conv2dBackward(
+  x: Float32Array,
+  inS: Shape,
+  w: Float32Array,
+  gy: Float32Array,
+  a: ConvAttrs,
+  outS: Shape,
+  wantInputGrad: boolean,
+): ParamGrads & { gx: Float32Array | null } {
   const [H, W, C] = inS;
   const [OH, OW, CO] = outS;
   const cinG = a.depthwise ? 1 : C;
   const gw = new Float32Array(w.length);
   const gb = new Float32Array(CO);
   const gx = wantInputGrad ? new Float32Array(H * W * C) : null;
-  for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) for (let co = 0; co < CO; co++) {
-    const g = gy[(oh * OW + ow) * CO + co]!;
-    if (g === 0) continue;
-    gb[co]! += g;
-    for (let kh = 0; kh < a.kh; kh++) {
-      const ih = oh * a.stride - a.pad + kh;
-      if (ih < 0 || ih >= H) continue;
-      for (let kw = 0; kw < a.kw; kw++) {
-        const iw = ow * a.stride - a.pad + kw;
-        if (iw < 0 || iw >= W) continue;
-        const xb = (ih * W + iw) * C;
-        const wb = ((co * a.kh + kh) * a.kw + kw) * cinG;
-        if (a.depthwise) {
-          gw[wb]! += g * x[xb + co]!;
-          if (gx) gx[xb + co]! += g * w[wb]!;
-        } else {
-          for (let ci = 0; ci < C; ci++) {
-            gw[wb + ci]! += g * x[xb + ci]!;
-            if (gx) gx[xb + ci]! += g * w[wb + ci]!;
+  for (let oh = 0; oh < OH; oh++)
+    for (let ow = 0; ow < OW; ow++)
+      for (let co = 0; co < CO; co++) {
+        const g = gy[(oh * OW + ow) * CO + co]!;
+        if (g === 0) continue;
+        gb[co]! += g;
+        for (let kh = 0; kh < a.kh; kh++) {
+          const ih = oh * a.stride - a.pad + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < a.kw; kw++) {
+            const iw = ow * a.stride - a.pad + kw;
+            if (iw < 0 || iw >= W) continue;
+            const xb = (ih * W + iw) * C;
+            const wb = ((co * a.kh + kh) * a.kw + kw) * cinG;
+            if (a.depthwise) {
+              gw[wb]! += g * x[xb + co]!;
+              if (gx) gx[xb + co]! += g * w[wb]!;
+            } else {
+              for (let ci = 0; ci < C; ci++) {
+                gw[wb + ci]! += g * x[xb + ci]!;
+                if (gx) gx[xb + ci]! += g * w[wb + ci]!;
+              }
+            }
           }
         }
       }
-    }
-  }
   return { gx, gw, gb };
 }
 
@@ -103,13 +117,16 @@ export function avgpoolForward(x: Float32Array, inS: Shape, p: PoolAttrs, outS: 
   const [OH, OW] = outS;
   const y = new Float32Array(OH * OW * C);
   const inv = 1 / (p.size * p.size);
-  for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) for (let c = 0; c < C; c++) {
-    let s = 0;
-    for (let kh = 0; kh < p.size; kh++) for (let kw = 0; kw < p.size; kw++) {
-      s += x[((oh * p.stride + kh) * W + ow * p.stride + kw) * C + c]!;
-    }
-    y[(oh * OW + ow) * C + c] = s * inv;
-  }
+  for (let oh = 0; oh < OH; oh++)
+    for (let ow = 0; ow < OW; ow++)
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let kh = 0; kh < p.size; kh++)
+          for (let kw = 0; kw < p.size; kw++) {
+            s += x[((oh * p.stride + kh) * W + ow * p.stride + kw) * C + c]!;
+          }
+        y[(oh * OW + ow) * C + c] = s * inv;
+      }
   return y;
 }
 
@@ -118,12 +135,15 @@ export function avgpoolBackward(gy: Float32Array, inS: Shape, p: PoolAttrs, outS
   const [OH, OW] = outS;
   const gx = new Float32Array(H * W * C);
   const inv = 1 / (p.size * p.size);
-  for (let oh = 0; oh < OH; oh++) for (let ow = 0; ow < OW; ow++) for (let c = 0; c < C; c++) {
-    const g = gy[(oh * OW + ow) * C + c]! * inv;
-    for (let kh = 0; kh < p.size; kh++) for (let kw = 0; kw < p.size; kw++) {
-      gx[((oh * p.stride + kh) * W + ow * p.stride + kw) * C + c]! += g;
-    }
-  }
+  for (let oh = 0; oh < OH; oh++)
+    for (let ow = 0; ow < OW; ow++)
+      for (let c = 0; c < C; c++) {
+        const g = gy[(oh * OW + ow) * C + c]! * inv;
+        for (let kh = 0; kh < p.size; kh++)
+          for (let kw = 0; kw < p.size; kw++) {
+            gx[((oh * p.stride + kh) * W + ow * p.stride + kw) * C + c]! += g;
+          }
+      }
   return gx;
 }
 
@@ -164,7 +184,10 @@ export function softmaxCrossEntropy(logits: Float32Array, label: number): { loss
   for (const v of logits) max = Math.max(max, v);
   let sum = 0;
   const grad = new Float32Array(logits.length);
-  for (let i = 0; i < logits.length; i++) { grad[i] = Math.exp(logits[i]! - max); sum += grad[i]!; }
+  for (let i = 0; i < logits.length; i++) {
+    grad[i] = Math.exp(logits[i]! - max);
+    sum += grad[i]!;
+  }
   for (let i = 0; i < logits.length; i++) grad[i]! /= sum;
   const loss = -Math.log(Math.max(grad[label]!, 1e-30));
   grad[label]! -= 1;

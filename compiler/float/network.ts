@@ -32,11 +32,16 @@ function forwardNode(n: Node, params: ParamSet, acts: Activations): Float32Array
       for (let i = 0; i < y.length; i++) y[i] = x[i]! + b[i]!;
       return k.activate(y, n.activation);
     }
-    case 'avgpool': return k.avgpoolForward(x, n.inShapes[0]!, n.pool!, n.outShape);
-    case 'globalavgpool': return k.globalAvgpoolForward(x, n.inShapes[0]!);
-    case 'relu': return k.activate(x.slice(), 'relu');
-    case 'relu6': return k.activate(x.slice(), 'relu6');
-    case 'flatten': return x;
+    case 'avgpool':
+      return k.avgpoolForward(x, n.inShapes[0]!, n.pool!, n.outShape);
+    case 'globalavgpool':
+      return k.globalAvgpoolForward(x, n.inShapes[0]!);
+    case 'relu':
+      return k.activate(x.slice(), 'relu');
+    case 'relu6':
+      return k.activate(x.slice(), 'relu6');
+    case 'flatten':
+      return x;
   }
 }
 
@@ -52,7 +57,10 @@ export function backward(g: Graph, params: ParamSet, acts: Activations, gLogits:
   const earliest = g.nodes.findIndex((n) => !trainable || trainable.has(n.name));
   const addGrad = (t: string, v: Float32Array): void => {
     const prev = tgrad.get(t);
-    if (!prev) { tgrad.set(t, v); return; }
+    if (!prev) {
+      tgrad.set(t, v);
+      return;
+    }
     for (let i = 0; i < v.length; i++) prev[i]! += v[i]!;
   };
   for (let i = g.nodes.length - 1; i >= Math.max(earliest, 0); i--) {
@@ -63,36 +71,54 @@ export function backward(g: Graph, params: ParamSet, acts: Activations, gLogits:
     const y = acts.get(n.output)!;
     const x = acts.get(n.inputs[0]!)!;
     switch (n.op) {
-      case 'conv2d': case 'dense': {
+      case 'conv2d':
+      case 'dense': {
         const gy = k.activationBackward(gyPost, y, n.activation);
         const w = params.get(n.name)!.weight;
-        const r = n.op === 'conv2d'
-          ? k.conv2dBackward(x, n.inShapes[0]!, w, gy, n.conv!, n.outShape, needInputGrad)
-          : k.denseBackward(x, w, gy, needInputGrad);
+        const r = n.op === 'conv2d' ? k.conv2dBackward(x, n.inShapes[0]!, w, gy, n.conv!, n.outShape, needInputGrad) : k.denseBackward(x, w, gy, needInputGrad);
         if (!trainable || trainable.has(n.name)) grads.set(n.name, { gw: r.gw, gb: r.gb });
         if (r.gx) addGrad(n.inputs[0]!, r.gx);
         break;
       }
       case 'add': {
         const gy = k.activationBackward(gyPost, y, n.activation);
-        if (needInputGrad) { addGrad(n.inputs[0]!, gy.slice()); addGrad(n.inputs[1]!, gy.slice()); }
+        if (needInputGrad) {
+          addGrad(n.inputs[0]!, gy.slice());
+          addGrad(n.inputs[1]!, gy.slice());
+        }
         break;
       }
-      case 'avgpool': if (needInputGrad) addGrad(n.inputs[0]!, k.avgpoolBackward(gyPost, n.inShapes[0]!, n.pool!, n.outShape)); break;
-      case 'globalavgpool': if (needInputGrad) addGrad(n.inputs[0]!, k.globalAvgpoolBackward(gyPost, n.inShapes[0]!)); break;
-      case 'relu': case 'relu6': if (needInputGrad) addGrad(n.inputs[0]!, k.activationBackward(gyPost, y, n.op)); break;
-      case 'flatten': if (needInputGrad) addGrad(n.inputs[0]!, gyPost.slice()); break;
+      case 'avgpool':
+        if (needInputGrad) addGrad(n.inputs[0]!, k.avgpoolBackward(gyPost, n.inShapes[0]!, n.pool!, n.outShape));
+        break;
+      case 'globalavgpool':
+        if (needInputGrad) addGrad(n.inputs[0]!, k.globalAvgpoolBackward(gyPost, n.inShapes[0]!));
+        break;
+      case 'relu':
+      case 'relu6':
+        if (needInputGrad) addGrad(n.inputs[0]!, k.activationBackward(gyPost, y, n.op));
+        break;
+      case 'flatten':
+        if (needInputGrad) addGrad(n.inputs[0]!, gyPost.slice());
+        break;
     }
   }
   return grads;
 }
 
-export interface SgdOptions { lr: number; momentum: number }
+export interface SgdOptions {
+  lr: number;
+  momentum: number;
+}
 
 /** SGD (with optional momentum) over float parameters. */
 export class FloatTrainer {
   private readonly velocity = new Map<string, LayerParams>();
-  constructor(readonly graph: Graph, readonly params: ParamSet, readonly trainable?: ReadonlySet<string>) {}
+  constructor(
+    readonly graph: Graph,
+    readonly params: ParamSet,
+    readonly trainable?: ReadonlySet<string>,
+  ) {}
 
   step(x: Float32Array, label: number, opt: SgdOptions): number {
     const acts = forward(this.graph, this.params, x);
@@ -102,7 +128,10 @@ export class FloatTrainer {
       const p = this.params.get(name)!;
       if (opt.momentum > 0) {
         let v = this.velocity.get(name);
-        if (!v) { v = { weight: new Float32Array(gw.length), bias: new Float32Array(gb.length) }; this.velocity.set(name, v); }
+        if (!v) {
+          v = { weight: new Float32Array(gw.length), bias: new Float32Array(gb.length) };
+          this.velocity.set(name, v);
+        }
         applyMomentum(p.weight, v.weight, gw, opt);
         applyMomentum(p.bias, v.bias, gb, opt);
       } else {
@@ -138,4 +167,3 @@ export function normaliseImage(img: Uint8Array, range: [number, number]): Float3
   for (let i = 0; i < img.length; i++) x[i] = range[0] + img[i]! * scale;
   return x;
 }
-

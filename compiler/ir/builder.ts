@@ -9,13 +9,22 @@
  */
 import type { Activation, Layer, ModelSpec } from './model.js';
 
-export interface ConvOptions { stride?: number; padding?: number; activation?: Activation; from?: string }
+export interface ConvOptions {
+  stride?: number;
+  padding?: number;
+  activation?: Activation;
+  from?: string;
+}
 
 export class ModelBuilder {
   private readonly layers: Layer[] = [];
   private last = 'input';
 
-  constructor(readonly name: string, readonly input: [number, number, number], readonly inputRange: [number, number] = [0, 1]) {}
+  constructor(
+    readonly name: string,
+    readonly input: [number, number, number],
+    readonly inputRange: [number, number] = [0, 1],
+  ) {}
 
   private push(layer: Layer & { name: string }, from?: string): string {
     const source = from ?? this.last;
@@ -28,14 +37,20 @@ export class ModelBuilder {
   }
 
   /** Make `name` the input of the next layer added without `from`. */
-  from(name: string): this { this.last = name; return this; }
+  from(name: string): this {
+    this.last = name;
+    return this;
+  }
 
   conv(name: string, filters: number, kernel: number, o: ConvOptions = {}): string {
     return this.push({ op: 'conv2d', name, filters, kernel, stride: o.stride ?? 1, padding: o.padding ?? 0, activation: o.activation ?? 'none' }, o.from);
   }
 
   depthwise(name: string, channels: number, kernel: number, o: ConvOptions = {}): string {
-    return this.push({ op: 'conv2d', name, filters: channels, kernel, groups: 'depthwise', stride: o.stride ?? 1, padding: o.padding ?? 0, activation: o.activation ?? 'none' }, o.from);
+    return this.push(
+      { op: 'conv2d', name, filters: channels, kernel, groups: 'depthwise', stride: o.stride ?? 1, padding: o.padding ?? 0, activation: o.activation ?? 'none' },
+      o.from,
+    );
   }
 
   dense(name: string, units: number, o: { activation?: Activation; from?: string } = {}): string {
@@ -50,10 +65,18 @@ export class ModelBuilder {
     return this.push({ op: 'avgpool', name, size, stride }, from);
   }
 
-  gap(name: string, from?: string): string { return this.push({ op: 'globalavgpool', name }, from); }
-  flatten(name: string, from?: string): string { return this.push({ op: 'flatten', name }, from); }
-  relu(name: string, from?: string): string { return this.push({ op: 'relu', name }, from); }
-  relu6(name: string, from?: string): string { return this.push({ op: 'relu6', name }, from); }
+  gap(name: string, from?: string): string {
+    return this.push({ op: 'globalavgpool', name }, from);
+  }
+  flatten(name: string, from?: string): string {
+    return this.push({ op: 'flatten', name }, from);
+  }
+  relu(name: string, from?: string): string {
+    return this.push({ op: 'relu', name }, from);
+  }
+  relu6(name: string, from?: string): string {
+    return this.push({ op: 'relu6', name }, from);
+  }
 
   build(extra: Partial<Pick<ModelSpec, 'seed' | 'notes'>> = {}): ModelSpec {
     return { format: 'tinytrain-model@1', name: this.name, input: this.input, inputRange: this.inputRange, layers: this.layers.map((l) => ({ ...l })), ...extra };

@@ -12,8 +12,17 @@ export type Shape = [number, number, number]; // H, W, C (batch 1)
 
 export type OpKind = 'conv2d' | 'dense' | 'add' | 'avgpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten';
 
-export interface ConvAttrs { kh: number; kw: number; stride: number; pad: number; depthwise: boolean }
-export interface PoolAttrs { size: number; stride: number }
+export interface ConvAttrs {
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: number;
+  depthwise: boolean;
+}
+export interface PoolAttrs {
+  size: number;
+  stride: number;
+}
 
 export interface Node {
   name: string;
@@ -83,7 +92,10 @@ export function buildGraph(untrusted: ModelSpec): Graph {
   const spec = parseModelSpec(untrusted);
   const inputShape = spec.input;
   if (shapeSize(inputShape) > LIMITS.maxTensorElements) {
-    throw new TinytrainError(`model '${spec.name}': input [${inputShape}] has ${shapeSize(inputShape)} elements, more than the limit of ${LIMITS.maxTensorElements}`, 'use a smaller input');
+    throw new TinytrainError(
+      `model '${spec.name}': input [${inputShape}] has ${shapeSize(inputShape)} elements, more than the limit of ${LIMITS.maxTensorElements}`,
+      'use a smaller input',
+    );
   }
   const shapes = new Map<string, Shape>([[INPUT, [...inputShape] as Shape]]);
   const nodes: Node[] = [];
@@ -154,8 +166,10 @@ export function buildGraph(untrusted: ModelSpec): Graph {
   });
   const last = nodes[nodes.length - 1]!;
   if (last.outShape[0] !== 1 || last.outShape[1] !== 1) {
-    throw new TinytrainError(`model '${spec.name}': the last layer must produce logits of shape [1, 1, classes], got [${last.outShape}]`,
-      'end the model with globalavgpool/flatten and a dense layer');
+    throw new TinytrainError(
+      `model '${spec.name}': the last layer must produce logits of shape [1, 1, classes], got [${last.outShape}]`,
+      'end the model with globalavgpool/flatten and a dense layer',
+    );
   }
   if (last.activation !== 'none') {
     throw new TinytrainError(`model '${spec.name}': the last layer ('${last.name}') must have no activation; the loss applies softmax`);
@@ -197,10 +211,11 @@ function checkAllUsed(nodes: Node[]): void {
 /** Consumers of every tensor, in forward order. */
 export function consumers(g: Graph): Map<string, Node[]> {
   const m = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const t of n.inputs) {
-    const list = m.get(t) ?? [];
-    list.push(n);
-    m.set(t, list);
-  }
+  for (const n of g.nodes)
+    for (const t of n.inputs) {
+      const list = m.get(t) ?? [];
+      list.push(n);
+      m.set(t, list);
+    }
   return m;
 }

@@ -23,8 +23,10 @@ function entries<T>(r: Record<string, T> | undefined): Array<[string, T]> {
 function decodedFloats(text: string, expected: number, field: string): void {
   const bytes = Buffer.from(text, 'base64');
   if (bytes.length !== expected * 4) {
-    fail(`${field}: expected ${expected} float32 values (${expected * 4} bytes), found ${bytes.length} bytes`,
-      'the params do not match the architecture; retrain or remove the params entry to re-initialise');
+    fail(
+      `${field}: expected ${expected} float32 values (${expected * 4} bytes), found ${bytes.length} bytes`,
+      'the params do not match the architecture; retrain or remove the params entry to re-initialise',
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let i = 0; i < expected; i++) {

@@ -4,7 +4,10 @@ import { hasParams, weightCount, weightShape, type Graph } from './graph.js';
 import type { ModelSpec, FloatParams } from './model.js';
 import { Rng } from './rng.js';
 
-export interface LayerParams { weight: Float32Array; bias: Float32Array }
+export interface LayerParams {
+  weight: Float32Array;
+  bias: Float32Array;
+}
 export type ParamSet = Map<string, LayerParams>;
 
 export function f32ToBase64(a: Float32Array): string {
@@ -14,8 +17,10 @@ export function f32ToBase64(a: Float32Array): string {
 export function base64ToF32(s: string, expected: number, where: string): Float32Array {
   const bytes = Buffer.from(s, 'base64');
   if (bytes.length !== expected * 4) {
-    throw new TinytrainError(`${where}: expected ${expected} float32 values (${expected * 4} bytes), found ${bytes.length} bytes`,
-      'the params do not match the architecture; retrain or remove the params entry to re-initialise');
+    throw new TinytrainError(
+      `${where}: expected ${expected} float32 values (${expected * 4} bytes), found ${bytes.length} bytes`,
+      'the params do not match the architecture; retrain or remove the params entry to re-initialise',
+    );
   }
   const out = new Float32Array(expected);
   new Uint8Array(out.buffer).set(bytes);

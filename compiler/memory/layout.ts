@@ -27,17 +27,25 @@ export interface ParamSlots {
    * in the trained region) from the frozen rest (at `wq2`, read-only); split = 0 means
    * the whole tensor is at `wq`.
    */
-  wq: number; wq2: number; split: number;
-  bq: number; wScale: number; mult: number; shift: number;
+  wq: number;
+  wq2: number;
+  split: number;
+  bq: number;
+  wScale: number;
+  mult: number;
+  shift: number;
   /** Momentum buffers; 0 when the optimizer has none or the parameter is frozen. */
-  velW: number; velB: number;
-  wTrained: boolean; bTrained: boolean;
+  velW: number;
+  velB: number;
+  wTrained: boolean;
+  bTrained: boolean;
   /**
    * Frozen pruned 1x1 layers: their non-zero list (compiler/sparse/nzlist.ts) replaces
    * the dense weights in the frozen region (wq = 0 then); nzFormat: the kernels' format
    * argument (structure and index width).
    */
-  nz?: number; nzFormat?: number;
+  nz?: number;
+  nzFormat?: number;
 }
 
 export interface MemoryLayout {
@@ -67,7 +75,9 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, s
   const g: Graph = q.graph;
   const slots = new Map<string, ParamSlots>();
   const writes: Array<[number, Uint8Array]> = [];
-  const put = (at: number, a: ArrayBufferView): void => { writes.push([at, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)]); };
+  const put = (at: number, a: ArrayBufferView): void => {
+    writes.push([at, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)]);
+  };
 
   // Frozen region first: everything the device only reads.
   const ro = new Allocator(IMAGE_BASE);
@@ -83,17 +93,29 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, s
     const s: ParamSlots = { wq: 0, wq2: 0, split, bq: 0, wScale: 0, mult: 0, shift: 0, velW: 0, velB: 0, wTrained, bTrained };
     const parts = splitWeights(n, l.wq, split);
     partsOf.set(n.name, parts);
-    s.wScale = ro.take(l.wScale.byteLength); put(s.wScale, l.wScale);
-    s.mult = ro.take(l.mult.byteLength); put(s.mult, l.mult);
-    s.shift = ro.take(l.shift.byteLength); put(s.shift, l.shift);
+    s.wScale = ro.take(l.wScale.byteLength);
+    put(s.wScale, l.wScale);
+    s.mult = ro.take(l.mult.byteLength);
+    put(s.mult, l.mult);
+    s.shift = ro.take(l.shift.byteLength);
+    put(s.shift, l.shift);
     const sp = sparse.get(n.name);
     if (sp && !wTrained) {
       const list = encodeNzList(l.wq, ...pointwiseShape(n), sp.structure);
-      s.nz = ro.take(list.byteLength); put(s.nz, list);
+      s.nz = ro.take(list.byteLength);
+      put(s.nz, list);
       s.nzFormat = nzFormat(pointwiseShape(n)[1], sp.structure);
-    } else if (!wTrained) { s.wq = ro.take(l.wq.byteLength); put(s.wq, l.wq); }
-    else if (split > 0) { s.wq2 = ro.take(parts.frozen.byteLength); put(s.wq2, parts.frozen); }
-    if (!bTrained) { s.bq = ro.take(l.bq.byteLength); put(s.bq, l.bq); }
+    } else if (!wTrained) {
+      s.wq = ro.take(l.wq.byteLength);
+      put(s.wq, l.wq);
+    } else if (split > 0) {
+      s.wq2 = ro.take(parts.frozen.byteLength);
+      put(s.wq2, parts.frozen);
+    }
+    if (!bTrained) {
+      s.bq = ro.take(l.bq.byteLength);
+      put(s.bq, l.bq);
+    }
     slots.set(n.name, s);
   }
   const constBytes = ro.cursor - IMAGE_BASE;
@@ -105,8 +127,15 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, s
     const s = slots.get(n.name);
     if (!s) continue;
     const l = q.layers.get(n.name)!;
-    if (s.wTrained) { const tr = partsOf.get(n.name)!.trained; s.wq = rw.take(tr.byteLength); put(s.wq, tr); }
-    if (s.bTrained) { s.bq = rw.take(l.bq.byteLength); put(s.bq, l.bq); }
+    if (s.wTrained) {
+      const tr = partsOf.get(n.name)!.trained;
+      s.wq = rw.take(tr.byteLength);
+      put(s.wq, tr);
+    }
+    if (s.bTrained) {
+      s.bq = rw.take(l.bq.byteLength);
+      put(s.bq, l.bq);
+    }
   }
   const trainedParamBytes = rw.cursor - trainBase;
   const optBase = rw.cursor;
@@ -154,7 +183,12 @@ export function splitWeights(n: Node, wq: Int8Array, split: number): { trained: 
 export function joinWeights(n: Node, trained: Int8Array, frozen: Int8Array, split: number): Int8Array {
   if (split === 0) return trained;
   const [cout, kh, kw, cin] = weightShape(n);
-  if (n.conv?.depthwise) { const out = new Int8Array(trained.length + frozen.length); out.set(trained); out.set(frozen, trained.length); return out; }
+  if (n.conv?.depthwise) {
+    const out = new Int8Array(trained.length + frozen.length);
+    out.set(trained);
+    out.set(frozen, trained.length);
+    return out;
+  }
   const rows = cout * kh * kw;
   const out = new Int8Array(rows * cin);
   for (let r = 0; r < rows; r++) {

@@ -39,8 +39,10 @@ export function lifetimes(p: Program, sizeOf: (k: BufferKey) => number): PlacedB
   p.steps.forEach((s, i) => {
     for (const k of [...s.reads, ...s.writes]) {
       const b = m.get(k);
-      if (b) { b.first = Math.min(b.first, i); b.last = Math.max(b.last, i); }
-      else m.set(k, { key: k, bytes: sizeOf(k), first: i, last: i, offset: -1 });
+      if (b) {
+        b.first = Math.min(b.first, i);
+        b.last = Math.max(b.last, i);
+      } else m.set(k, { key: k, bytes: sizeOf(k), first: i, last: i, offset: -1 });
     }
   });
   return [...m.values()];
@@ -50,9 +52,7 @@ function firstFit(order: PlacedBuffer[]): number {
   const placed: PlacedBuffer[] = [];
   let end = 0;
   for (const b of order) {
-    const clashes = placed
-      .filter((o) => o.first <= b.last && b.first <= o.last)
-      .sort((x, y) => x.offset - y.offset);
+    const clashes = placed.filter((o) => o.first <= b.last && b.first <= o.last).sort((x, y) => x.offset - y.offset);
     let offset = 0;
     for (const o of clashes) {
       if (offset + b.bytes <= o.offset) break;
@@ -70,14 +70,15 @@ export function planArena(p: Program, sizeOf: (k: BufferKey) => number = (k) => 
   if (!reuse) {
     const bufs = lifetimes(p, sizeOf);
     let offset = 0;
-    for (const b of bufs) { b.offset = offset; offset = align(offset + b.bytes); }
+    for (const b of bufs) {
+      b.offset = offset;
+      offset = align(offset + b.bytes);
+    }
     return { buffers: new Map(bufs.map((b) => [b.key, b])), arenaBytes: offset, strategy: 'no-reuse', candidates: [{ strategy: 'no-reuse', arenaBytes: offset }], ...peak };
   }
   const candidates = (['largest-first', 'earliest-first'] as const).map((strategy) => {
     const bufs = lifetimes(p, sizeOf);
-    bufs.sort(strategy === 'largest-first'
-      ? (a, b) => b.bytes - a.bytes || a.first - b.first
-      : (a, b) => a.first - b.first || b.bytes - a.bytes);
+    bufs.sort(strategy === 'largest-first' ? (a, b) => b.bytes - a.bytes || a.first - b.first : (a, b) => a.first - b.first || b.bytes - a.bytes);
     const arenaBytes = firstFit(bufs);
     return { buffers: new Map(bufs.map((b) => [b.key, b])), arenaBytes, strategy };
   });
@@ -93,7 +94,10 @@ function peakLive(p: Program, sizeOf: (k: BufferKey) => number): { peakStep: num
   for (let i = 0; i < p.steps.length; i++) {
     let live = 0;
     for (const b of bufs) if (b.first <= i && i <= b.last) live += align(b.bytes);
-    if (live > peakLiveBytes) { peakLiveBytes = live; peakStep = i; }
+    if (live > peakLiveBytes) {
+      peakLiveBytes = live;
+      peakStep = i;
+    }
   }
   return { peakStep, peakLiveBytes };
 }

@@ -9,24 +9,39 @@
  */
 import { TinytrainError } from '../errors.js';
 
-export interface FixedMultiplier { m: number; n: number }
+export interface FixedMultiplier {
+  m: number;
+  n: number;
+}
 
 /** Scales come from the model (calibration ranges, fixed quantisation): an unusable ratio is the model's fault. */
 function tooLarge(real: number): never {
-  throw new TinytrainError(`requantisation multiplier ${real} is too large (>= 2^30): the model's quantisation scales are inconsistent`,
-    "check the model's calibration ranges and quantization scales (an output scale far smaller than its input's)");
+  throw new TinytrainError(
+    `requantisation multiplier ${real} is too large (>= 2^30): the model's quantisation scales are inconsistent`,
+    "check the model's calibration ranges and quantization scales (an output scale far smaller than its input's)",
+  );
 }
 
 export function quantizeMultiplier(real: number): FixedMultiplier {
   if (!(real > 0) || !Number.isFinite(real)) return { m: 0, n: 1 };
   let e = Math.floor(Math.log2(real)) + 1; // real = frac * 2^e, frac in [0.5, 1)
   let frac = real / 2 ** e;
-  if (frac >= 1) { frac /= 2; e += 1; }
-  if (frac < 0.5) { frac *= 2; e -= 1; }
+  if (frac >= 1) {
+    frac /= 2;
+    e += 1;
+  }
+  if (frac < 0.5) {
+    frac *= 2;
+    e -= 1;
+  }
   let m = Math.round(frac * 2 ** 31);
   let n = 31 - e;
-  if (m === 2 ** 31) { m = 2 ** 30; n -= 1; }
-  if (n > 62) { // too small to represent: shrink m instead of overflowing the shift
+  if (m === 2 ** 31) {
+    m = 2 ** 30;
+    n -= 1;
+  }
+  if (n > 62) {
+    // too small to represent: shrink m instead of overflowing the shift
     m = Math.round(m / 2 ** (n - 62));
     n = 62;
   }
@@ -45,7 +60,11 @@ export function requantize(acc: number, f: FixedMultiplier, zp: number, lo: numb
  * Two-input rescale for residual add: y = zp + ((a*ma + b*mb + 2^(n-1)) >> n), with the
  * larger multiplier in [2^29, 2^30) so the sum of two 8-bit products stays far from 2^63.
  */
-export interface PairMultiplier { ma: number; mb: number; n: number }
+export interface PairMultiplier {
+  ma: number;
+  mb: number;
+  n: number;
+}
 
 export function quantizePair(realA: number, realB: number): PairMultiplier {
   const big = Math.max(realA, realB);

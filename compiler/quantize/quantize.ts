@@ -11,7 +11,10 @@ import type { ParamSet } from '../ir/params.js';
 import { forward } from '../float/network.js';
 import { quantizeMultiplier, quantizePair, type FixedMultiplier, type PairMultiplier } from './fixedpoint.js';
 
-export interface QTensor { scale: number; zp: number }
+export interface QTensor {
+  scale: number;
+  zp: number;
+}
 
 export interface QLayer {
   /** int8 weights, [Cout, KH, KW, Cin/groups], values in [-127, 127]. */
@@ -26,7 +29,10 @@ export interface QLayer {
 }
 
 /** Integer clamp bounds of a node's output after its fused activation. */
-export interface Clamp { lo: number; hi: number }
+export interface Clamp {
+  lo: number;
+  hi: number;
+}
 
 export interface QuantModel {
   graph: Graph;
@@ -102,7 +108,7 @@ export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [n
   const adds = new Map<string, PairMultiplier>();
   for (const n of g.nodes) {
     const qin = tensors.get(n.inputs[0]!)!;
-    const qout = sharesInputQuant(n) ? qin : fixedT.get(n.output) ?? chooseQParams(...usableRange(n.output, ranges.get(n.output) ?? [0, 1]));
+    const qout = sharesInputQuant(n) ? qin : (fixedT.get(n.output) ?? chooseQParams(...usableRange(n.output, ranges.get(n.output) ?? [0, 1])));
     tensors.set(n.output, qout);
     const act = n.op === 'relu' || n.op === 'relu6' ? n.op : n.activation;
     clamps.set(n.name, clampFor(act, qout));
@@ -126,8 +132,10 @@ export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [n
 function usableRange(tensor: string, r: [number, number]): [number, number] {
   const [lo, hi] = r;
   if (!(Math.abs(lo) <= LIMITS.maxAbsReal && Math.abs(hi) <= LIMITS.maxAbsReal && lo <= hi)) {
-    throw new TinytrainError(`calibration: tensor '${tensor}' has the range [${lo}, ${hi}]; ranges must be finite with lo <= hi`,
-      'the float model overflows or gives NaN on the calibration data: check its parameters and the calibration inputs');
+    throw new TinytrainError(
+      `calibration: tensor '${tensor}' has the range [${lo}, ${hi}]; ranges must be finite with lo <= hi`,
+      'the float model overflows or gives NaN on the calibration data: check its parameters and the calibration inputs',
+    );
   }
   return [lo, hi];
 }
@@ -139,8 +147,10 @@ function fixedTensors(g: Graph, fixed: QuantizationSpec | undefined): Map<string
   for (const [name, q] of Object.entries(fixed?.tensors ?? {})) {
     if (!names.has(name)) throw new TinytrainError(`model quantization: '${name}' is not a tensor of this model`);
     if (!(q.scale > 0) || !Number.isFinite(q.scale) || !Number.isInteger(q.zeroPoint) || q.zeroPoint < QMIN || q.zeroPoint > QMAX) {
-      throw new TinytrainError(`model quantization of '${name}': scale ${q.scale}, zero point ${q.zeroPoint} is not a valid int8 quantisation`,
-        'scale must be positive and finite, zeroPoint an integer in [-128, 127]');
+      throw new TinytrainError(
+        `model quantization of '${name}': scale ${q.scale}, zero point ${q.zeroPoint} is not a valid int8 quantisation`,
+        'scale must be positive and finite, zeroPoint an integer in [-128, 127]',
+      );
     }
     out.set(name, { scale: q.scale, zp: q.zeroPoint });
   }
@@ -174,7 +184,7 @@ function quantizeLayer(n: Node, params: ParamSet, qin: QTensor, qout: QTensor, f
     let maxAbs = 0;
     for (let i = 0; i < per; i++) maxAbs = Math.max(maxAbs, Math.abs(weight[c * per + i]!));
     // An all-zero channel still needs a usable scale: trained updates will move it.
-    const s = Math.fround(fixedScales ? fixedScales[c]! : maxAbs > 0 ? maxAbs / 127 : 1 / 127 * 1e-3);
+    const s = Math.fround(fixedScales ? fixedScales[c]! : maxAbs > 0 ? maxAbs / 127 : (1 / 127) * 1e-3);
     wScale[c] = s;
     for (let i = 0; i < per; i++) wq[c * per + i] = Math.max(-127, Math.min(127, Math.round(weight[c * per + i]! / s)));
     const b = Math.round(bias[c]! / (qin.scale * s));

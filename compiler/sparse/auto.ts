@@ -77,7 +77,11 @@ export interface AutoSchemeOptions {
 
 export type SearchStrategy = 'per-byte' | 'value' | 'evolution';
 
-export interface AutoMove { layer: string; kind: 'bias' | 'weight'; ratio: number }
+export interface AutoMove {
+  layer: string;
+  kind: 'bias' | 'weight';
+  ratio: number;
+}
 
 export interface AutoTraceStep extends AutoMove {
   /** Value gained by this move and SRAM (exact plan) after it. */
@@ -182,8 +186,15 @@ interface Candidate extends AutoMove {
 
 const nextRatio = (r: number): number | undefined => RATIOS.find((x) => x > r + 1e-9);
 
-export function autoScheme(quant: QuantModel, params: ParamSet, calibration: Float32Array[], labels: number[] | undefined,
-  target: Target, budgetBytes: number, opts: AutoSchemeOptions = {}): AutoSchemeResult {
+export function autoScheme(
+  quant: QuantModel,
+  params: ParamSet,
+  calibration: Float32Array[],
+  labels: number[] | undefined,
+  target: Target,
+  budgetBytes: number,
+  opts: AutoSchemeOptions = {},
+): AutoSchemeResult {
   const t0 = performance.now();
   const g = quant.graph;
   const layers = g.nodes.filter(hasParams);
@@ -197,7 +208,13 @@ export function autoScheme(quant: QuantModel, params: ParamSet, calibration: Flo
   const current = new Map<string, LayerTraining>(layers.map((n) => [n.name, { bias: false, weightRatio: 0 }]));
   const cache = new Map<string, number>();
   let evaluated = 0;
-  const keyOf = (m: Map<string, LayerTraining>): string => layers.map((n) => { const t = m.get(n.name)!; return `${t.bias ? 1 : 0}${t.weightRatio}`; }).join(',');
+  const keyOf = (m: Map<string, LayerTraining>): string =>
+    layers
+      .map((n) => {
+        const t = m.get(n.name)!;
+        return `${t.bias ? 1 : 0}${t.weightRatio}`;
+      })
+      .join(',');
   const cost = (m: Map<string, LayerTraining>): number => {
     const key = keyOf(m);
     const hit = cache.get(key);
@@ -213,7 +230,11 @@ export function autoScheme(quant: QuantModel, params: ParamSet, calibration: Flo
     m.set(mv.layer, mv.kind === 'bias' ? { ...t, bias: true } : { ...t, weightRatio: mv.ratio });
     return m;
   };
-  const earliest = (): number => layers.findIndex((n) => { const t = current.get(n.name)!; return t.bias || t.weightRatio > 0; });
+  const earliest = (): number =>
+    layers.findIndex((n) => {
+      const t = current.get(n.name)!;
+      return t.bias || t.weightRatio > 0;
+    });
   const gainOf = (mv: AutoMove): number => {
     const n = layers[index.get(mv.layer)!]!;
     const t = current.get(mv.layer)!;
@@ -223,16 +244,21 @@ export function autoScheme(quant: QuantModel, params: ParamSet, calibration: Flo
 
   // Infeasible: not even the cheapest single move fits.
   const empty = cost(current);
-  const singles = layers.flatMap((n): AutoMove[] => [{ layer: n.name, kind: 'bias', ratio: 0 }, { layer: n.name, kind: 'weight', ratio: RATIOS[1]! }])
+  const singles = layers
+    .flatMap((n): AutoMove[] => [
+      { layer: n.name, kind: 'bias', ratio: 0 },
+      { layer: n.name, kind: 'weight', ratio: RATIOS[1]! },
+    ])
     .map((mv) => ({ mv, bytes: cost(applied(mv)) }));
   const cheapest = singles.reduce((a, b) => (b.bytes < a.bytes ? b : a));
   if (cheapest.bytes > limit) {
     const need = cheapest.bytes + reserve;
     throw new TinytrainError(
       `budget ${budgetBytes} B is too small to train anything on ${target.name}: the smallest trainable scheme ` +
-      `(${describeMove(cheapest.mv)}) needs ${need} B of SRAM${reserve ? ` (incl. ${reserve} B kept for the runtime's static data)` : ''}, ` +
-      `${need - budgetBytes} B over (training nothing needs ${empty + reserve} B)`,
-      `raise --budget to at least ${need} B (${(need / 1024).toFixed(1)} KB), or use a smaller model`);
+        `(${describeMove(cheapest.mv)}) needs ${need} B of SRAM${reserve ? ` (incl. ${reserve} B kept for the runtime's static data)` : ''}, ` +
+        `${need - budgetBytes} B over (training nothing needs ${empty + reserve} B)`,
+      `raise --budget to at least ${need} B (${(need / 1024).toFixed(1)} KB), or use a smaller model`,
+    );
   }
 
   const greedy = (strategy: 'per-byte' | 'value'): { sram: number; trace: AutoTraceStep[]; layers: Map<string, LayerTraining> } => {
@@ -255,7 +281,8 @@ export function autoScheme(quant: QuantModel, params: ParamSet, calibration: Flo
       return c.delta <= 0 ? Infinity : c.gain / c.delta;
     };
     const better = (a: Candidate, b: Candidate): boolean => {
-      const sa = score(a), sb = score(b);
+      const sa = score(a),
+        sb = score(b);
       if (sa !== sb) return sa > sb;
       if (a.gain !== b.gain) return a.gain > b.gain;
       return a.delta < b.delta;
@@ -276,13 +303,19 @@ export function autoScheme(quant: QuantModel, params: ParamSet, calibration: Flo
       }
       live.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
       let c = live[0]!;
-      if (opts.eager && c.version !== version) { moves.forEach(refresh); continue; }
+      if (opts.eager && c.version !== version) {
+        moves.forEach(refresh);
+        continue;
+      }
       if (c.version !== version) {
         refresh(c);
         const rival = live[1];
         if (rival && better(rival, c)) continue; // its fresh cost made it worse: look again
       }
-      if (sram + c.delta > limit) { blocked.add(c); continue; }
+      if (sram + c.delta > limit) {
+        blocked.add(c);
+        continue;
+      }
       // Accept.
       const depthBefore = earliest();
       for (const [k, v] of applied(c)) current.set(k, v);
@@ -291,7 +324,11 @@ export function autoScheme(quant: QuantModel, params: ParamSet, calibration: Flo
       trace.push({ layer: c.layer, kind: c.kind, ratio: c.ratio, gain: c.gain, sramBytes: sram, deltaBytes: c.delta });
       const i = moves.indexOf(c);
       const nr = c.kind === 'weight' ? nextRatio(c.ratio) : undefined;
-      if (nr !== undefined) { c = { ...c, ratio: nr }; refresh(c); moves[i] = c; } else moves.splice(i, 1);
+      if (nr !== undefined) {
+        c = { ...c, ratio: nr };
+        refresh(c);
+        moves[i] = c;
+      } else moves.splice(i, 1);
       blocked = new Set();
       freshPass = false;
       // Gradients now reach further down: moves above the new earliest layer got cheaper.
@@ -309,18 +346,29 @@ export function autoScheme(quant: QuantModel, params: ParamSet, calibration: Flo
   });
   if (strategy === 'evolution' || strategy === 'best') {
     const names = layers.map((n) => n.name);
-    const e = evolveScheme({
-      layerNames: names, limit,
-      cost: (m) => cost(m),
-      value: (m) => schemeValue(imp, { name, layers: m }, layers),
-    }, runs.map((r) => r.scheme.layers), { generations: opts.generations ?? 25 });
+    const e = evolveScheme(
+      {
+        layerNames: names,
+        limit,
+        cost: (m) => cost(m),
+        value: (m) => schemeValue(imp, { name, layers: m }, layers),
+      },
+      runs.map((r) => r.scheme.layers),
+      { generations: opts.generations ?? 25 },
+    );
     runs.push({ strategy: 'evolution', sram: e.cost, trace: [], scheme: { name, layers: e.layers }, value: e.value });
   }
   if (strategy === 'evolution') runs.splice(0, runs.length - 1);
   const best = runs.reduce((a, b) => (b.value > a.value ? b : a));
   return {
-    scheme: best.scheme, sramBytes: best.sram, value: best.value, strategy: best.strategy, evaluated,
-    ms: performance.now() - t0, importanceMs, trace: best.trace,
+    scheme: best.scheme,
+    sramBytes: best.sram,
+    value: best.value,
+    strategy: best.strategy,
+    evaluated,
+    ms: performance.now() - t0,
+    importanceMs,
+    trace: best.trace,
     candidates: runs.map((r) => ({ strategy: r.strategy, value: r.value, sramBytes: r.sram })),
   };
 }

@@ -15,7 +15,10 @@ import { RATIOS } from './parse.js';
 import type { LayerTraining } from './scheme.js';
 
 /** One gene per conv/dense layer: bias on/off and the index into RATIOS of its weights. */
-export interface Genome { bias: boolean[]; ratio: number[] }
+export interface Genome {
+  bias: boolean[];
+  ratio: number[];
+}
 
 export interface EvolveOptions {
   seed?: number;
@@ -49,9 +52,18 @@ export function toGenome(names: string[], layers: Map<string, LayerTraining>): G
   };
 }
 
-interface Scored { genome: Genome; key: string; value: number; cost: number }
+interface Scored {
+  genome: Genome;
+  key: string;
+  value: number;
+  cost: number;
+}
 
-export function evolveScheme(p: EvolveProblem, seeds: Map<string, LayerTraining>[], o: EvolveOptions = {}): { layers: Map<string, LayerTraining>; value: number; cost: number; generations: number } {
+export function evolveScheme(
+  p: EvolveProblem,
+  seeds: Map<string, LayerTraining>[],
+  o: EvolveOptions = {},
+): { layers: Map<string, LayerTraining>; value: number; cost: number; generations: number } {
   const rng = new Rng(o.seed ?? 1);
   const mu = o.population ?? 8;
   const lambda = o.children ?? 16;
@@ -80,7 +92,8 @@ export function evolveScheme(p: EvolveProblem, seeds: Map<string, LayerTraining>
   for (; gen < maxGen; gen++) {
     const born: Scored[] = [];
     for (let c = 0; c < lambda; c++) {
-      const a = pick(), b = pick();
+      const a = pick(),
+        b = pick();
       const child: Genome = { bias: [], ratio: [] };
       for (let i = 0; i < n; i++) {
         const from = rng.uniform() < 0.5 ? a : b;

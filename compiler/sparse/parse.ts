@@ -43,15 +43,17 @@ export function lastKScheme(g: Graph, k: number): Scheme {
  * replaced by the exact value: a near-zero 5e-324 would otherwise count as "> 0" and train
  * one channel.
  */
-const ratio = z.number({ error: 'expected a weight ratio: 0, 1/8, 1/4, 1/2 or 1' })
+const ratio = z
+  .number({ error: 'expected a weight ratio: 0, 1/8, 1/4, 1/2 or 1' })
   .refine((r) => RATIOS.some((x) => Math.abs(x - r) < 1e-9), { error: 'expected a weight ratio: 0, 1/8, 1/4, 1/2 or 1' })
   .transform((r) => RATIOS.find((x) => Math.abs(x - r) < 1e-9)!);
 
 /** Our form: trained layers by name; a layer not listed is frozen. */
 const ownForm = z.strictObject({
   name: userName.optional(),
-  layers: z.record(userName, z.strictObject({ bias: z.boolean({ error: 'expected true or false' }).optional(), weightRatio: ratio.optional() }),
-    { error: 'expected an object keyed by layer name' }),
+  layers: z.record(userName, z.strictObject({ bias: z.boolean({ error: 'expected true or false' }).optional(), weightRatio: ratio.optional() }), {
+    error: 'expected an object keyed by layer name',
+  }),
 });
 
 /**
@@ -61,8 +63,10 @@ const ownForm = z.strictObject({
 const referenceForm = z.strictObject({
   name: userName.optional(),
   n_bias_update: intIn(0, LIMITS.maxLayers, 'a layer count (a non-negative integer)').optional(),
-  manual_weight_idx: z.array(intIn(0, LIMITS.maxLayers, 'a conv/dense layer index (a non-negative integer)'), { error: 'expected a list of layer indices' })
-    .max(LIMITS.maxLayers).optional(),
+  manual_weight_idx: z
+    .array(intIn(0, LIMITS.maxLayers, 'a conv/dense layer index (a non-negative integer)'), { error: 'expected a list of layer indices' })
+    .max(LIMITS.maxLayers)
+    .optional(),
   weight_update_ratio: z.array(ratio, { error: 'expected a list of weight ratios' }).max(LIMITS.maxLayers).optional(),
 });
 
@@ -101,8 +105,13 @@ export function schemeFromJson(g: Graph, json: unknown, name: string): Scheme {
     const m = new Map<string, LayerTraining>(layers.map((n) => [n.name, { bias: false, weightRatio: 0 }]));
     for (const layer of Object.keys(r.layers)) {
       if (!m.has(layer)) {
-        throw new TinytrainError(`${what}: layers[${quote(layer)}]: not a conv/dense layer of model ${quote(g.name)}`,
-          `layers are: ${layers.slice(0, 20).map((n) => quote(n.name)).join(', ')}${layers.length > 20 ? ', ...' : ''}`);
+        throw new TinytrainError(
+          `${what}: layers[${quote(layer)}]: not a conv/dense layer of model ${quote(g.name)}`,
+          `layers are: ${layers
+            .slice(0, 20)
+            .map((n) => quote(n.name))
+            .join(', ')}${layers.length > 20 ? ', ...' : ''}`,
+        );
       }
       const e = r.layers[layer]!;
       m.set(layer, { bias: e.bias === true, weightRatio: e.weightRatio ?? 0 });
@@ -122,7 +131,9 @@ export function parseScheme(g: Graph, text: string): Scheme {
     if (!stat.isFile()) throw new TinytrainError(`scheme file ${text} is not a file`, HINT);
     if (stat.size > LIMITS.maxSchemeFileBytes) throw new TinytrainError(`scheme file ${text}: ${stat.size} bytes, more than the limit of ${LIMITS.maxSchemeFileBytes}`, HINT);
     let json: unknown;
-    try { json = JSON.parse(readFileSync(text, 'utf8')); } catch (e) {
+    try {
+      json = JSON.parse(readFileSync(text, 'utf8'));
+    } catch (e) {
       throw new TinytrainError(`scheme file ${text}: not valid JSON (${(e as Error).message})`, HINT);
     }
     return schemeFromJson(g, json, text);

@@ -56,7 +56,12 @@ export function pointwiseShape(n: Node): [number, number] {
 }
 
 /** A prunable unit: weights [at, at + len) of one layer's weight array. */
-interface Unit { layer: number; at: number; len: number; mag: number }
+interface Unit {
+  layer: number;
+  at: number;
+  len: number;
+  mag: number;
+}
 
 function unitsOf(w: Float32Array, CO: number, CI: number, structure: SparseStructure, layer: number): Unit[] {
   const out: Unit[] = [];
@@ -113,15 +118,16 @@ export interface SparseLayer {
  * (the SIMD forward sums two products in 16 bits, which needs |w| <= 127), and so do
  * layers with more input channels than u16 indices reach.
  */
-export function chooseSparseLayers(
-  layers: Node[], int8Weights: (n: Node) => Int8Array, pruned: ReadonlySet<string>, structure: SparseStructure,
-): Map<string, SparseLayer> {
+export function chooseSparseLayers(layers: Node[], int8Weights: (n: Node) => Int8Array, pruned: ReadonlySet<string>, structure: SparseStructure): Map<string, SparseLayer> {
   const out = new Map<string, SparseLayer>();
   for (const n of layers) {
     const w = int8Weights(n);
     let zeros = 0;
     let min = 0;
-    for (let i = 0; i < w.length; i++) { if (w[i] === 0) zeros++; if (w[i]! < min) min = w[i]!; }
+    for (let i = 0; i < w.length; i++) {
+      if (w[i] === 0) zeros++;
+      if (w[i]! < min) min = w[i]!;
+    }
     const sparsity = w.length ? zeros / w.length : 0;
     if (min === -128 || (!pruned.has(n.name) && sparsity < SPARSE_MIN_ZEROS)) continue;
     const [CO, CI] = pointwiseShape(n);

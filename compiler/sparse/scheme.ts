@@ -7,7 +7,10 @@
  */
 import { hasParams, type Graph, type Node } from '../ir/graph.js';
 
-export interface LayerTraining { bias: boolean; weightRatio: number }
+export interface LayerTraining {
+  bias: boolean;
+  weightRatio: number;
+}
 
 export interface Scheme {
   name: string;

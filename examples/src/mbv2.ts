@@ -18,7 +18,13 @@ export function makeDivisible(v: number, divisor = 8): number {
 
 /** (expansion t, channels c, repeats n, first stride s) per stage. */
 const STAGES: ReadonlyArray<[number, number, number, number]> = [
-  [1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1],
+  [1, 16, 1, 1],
+  [6, 24, 2, 2],
+  [6, 32, 3, 2],
+  [6, 64, 4, 2],
+  [6, 96, 3, 1],
+  [6, 160, 3, 2],
+  [6, 320, 1, 1],
 ];
 
 export function mobilenetV2(width: number, resolution: number, classes: number): ModelSpec {
@@ -45,5 +51,8 @@ export function mobilenetV2(width: number, resolution: number, classes: number):
   m.conv('head', last, 1, { activation: 'relu6', from: x });
   m.gap('pool');
   m.dense('classifier', classes);
-  return m.build({ seed: 0, notes: `MobileNetV2 width ${width}, ${resolution}x${resolution}x3 input, ${classes} classes; channel rounding of the reference implementation (multiples of 8, last conv 1280). Weights: seeded He init (the memory plan does not depend on values).` });
+  return m.build({
+    seed: 0,
+    notes: `MobileNetV2 width ${width}, ${resolution}x${resolution}x3 input, ${classes} classes; channel rounding of the reference implementation (multiples of 8, last conv 1280). Weights: seeded He init (the memory plan does not depend on values).`,
+  });
 }

@@ -15,7 +15,8 @@ import { checkOutputFolder } from '../io/output-paths.js';
 import { emit, floatOption, intOption, kb, note, readModelFile } from './common.js';
 
 export function registerCompile(program: Command): void {
-  program.command('compile')
+  program
+    .command('compile')
     .description('compile a model into a WASM training runtime for a device')
     .argument('<model>', 'model file (tinytrain JSON, see examples/)')
     .requiredOption('--target <name>', 'device target (see `tinytrain targets`)')
@@ -24,79 +25,124 @@ export function registerCompile(program: Command): void {
     .option('--momentum <m>', 'SGD momentum (0 = plain SGD, no optimizer state)', floatOption('--momentum', 0, 0.999), 0)
     .option('--no-qas', 'disable Quantization-Aware Scaling of int8 gradients (for comparisons)')
     .option('--rounding <mode>', 'rounding of int8 updates: stochastic | nearest', 'stochastic')
-    .option('--budget <size>', 'SRAM budget, e.g. 256KB (default: the target\'s SRAM; more than the target has is refused)')
-    .option('--budget-over-target', 'accept a --budget larger than the target\'s SRAM (planning for a bigger part on purpose)')
-    .option('--calibrate <dataset>', 'recalibrate activation ranges on this dataset\'s training split; "random" = uniform noise over the input range (memory planning only: the plan is exact, accuracy is not)')
+    .option('--budget <size>', "SRAM budget, e.g. 256KB (default: the target's SRAM; more than the target has is refused)")
+    .option('--budget-over-target', "accept a --budget larger than the target's SRAM (planning for a bigger part on purpose)")
+    .option(
+      '--calibrate <dataset>',
+      'recalibrate activation ranges on this dataset\'s training split; "random" = uniform noise over the input range (memory planning only: the plan is exact, accuracy is not)',
+    )
     .option('--calibration-samples <n>', 'samples used with --calibrate', intOption('--calibration-samples', 1), 200)
-    .option('--prune <ratio>', 'magnitude-prune the frozen 1x1/dense layers\' weights to this fraction of zeros (0-1); they then run on sparse kernels', floatOption('--prune', 0, 1))
+    .option(
+      '--prune <ratio>',
+      "magnitude-prune the frozen 1x1/dense layers' weights to this fraction of zeros (0-1); they then run on sparse kernels",
+      floatOption('--prune', 0, 1),
+    )
     .option('--prune-mode <mode>', 'with --prune: layer (each layer to the ratio) | global (one threshold over those layers)', choiceOption('--prune-mode', ['layer', 'global']))
     .option('--prune-structure <s>', 'with --prune: unstructured | pairs (whole aligned input-channel pairs)', choiceOption('--prune-structure', ['unstructured', 'pairs']))
     .option('--json', 'print one JSON object (the manifest summary) on stdout')
-    .action(async (modelPath: string, o: { target: string; out: string; scheme: string; momentum: number; qas: boolean; budget?: string; calibrate?: string; calibrationSamples: number; json?: boolean; rounding: string; budgetOverTarget?: boolean;
-      prune?: number; pruneMode?: 'layer' | 'global'; pruneStructure?: 'unstructured' | 'pairs' }) => {
-      if (o.prune === undefined && (o.pruneMode || o.pruneStructure)) throw new TinytrainError('--prune-mode and --prune-structure need --prune <ratio>', 'add e.g. --prune 0.8');
-      if (o.rounding !== 'stochastic' && o.rounding !== 'nearest') throw new TinytrainError(`--rounding must be stochastic or nearest, got '${o.rounding}'`);
-      // Before calibration and compiling; writeArtifact checks again before its final rename.
-      checkOutputFolder(o.out, '--out');
-      const spec = readModelFile(modelPath);
-      const target = getTarget(o.target);
-      const graph = buildGraph(spec);
-      const auto = o.scheme === 'auto';
-      if (auto && !o.calibrate) throw new TinytrainError('--scheme auto needs calibration data to measure what is worth training', 'add --calibrate DATASET (its labels are used), or --calibrate random (pseudo-labels; memory-only)');
-      let scheme = auto ? undefined : parseScheme(graph, o.scheme);
-      let labels: number[] | undefined;
-      let calibration: Float32Array[] | undefined;
-      if (o.calibrate === 'random') {
-        const rng = new Rng(0);
-        const [lo, hi] = graph.inputRange;
-        const n = graph.inputShape.reduce((a, b) => a * b, 1);
-        calibration = Array.from({ length: Math.min(o.calibrationSamples, 8) }, () => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform()));
-        note('calibrating on random inputs: the memory plan is exact, the quantisation is not meaningful for accuracy');
-      } else if (o.calibrate) {
-        const ds = loadDataset(o.calibrate, 'train');
-        if (ds.shape.join('x') !== graph.inputShape.join('x')) {
-          throw new TinytrainError(`calibration dataset ${o.calibrate} has samples of shape ${ds.shape.join('x')}, the model takes ${graph.inputShape.join('x')}`,
-            'calibrate with data of the model\'s input shape');
+    .action(
+      async (
+        modelPath: string,
+        o: {
+          target: string;
+          out: string;
+          scheme: string;
+          momentum: number;
+          qas: boolean;
+          budget?: string;
+          calibrate?: string;
+          calibrationSamples: number;
+          json?: boolean;
+          rounding: string;
+          budgetOverTarget?: boolean;
+          prune?: number;
+          pruneMode?: 'layer' | 'global';
+          pruneStructure?: 'unstructured' | 'pairs';
+        },
+      ) => {
+        if (o.prune === undefined && (o.pruneMode || o.pruneStructure)) throw new TinytrainError('--prune-mode and --prune-structure need --prune <ratio>', 'add e.g. --prune 0.8');
+        if (o.rounding !== 'stochastic' && o.rounding !== 'nearest') throw new TinytrainError(`--rounding must be stochastic or nearest, got '${o.rounding}'`);
+        // Before calibration and compiling; writeArtifact checks again before its final rename.
+        checkOutputFolder(o.out, '--out');
+        const spec = readModelFile(modelPath);
+        const target = getTarget(o.target);
+        const graph = buildGraph(spec);
+        const auto = o.scheme === 'auto';
+        if (auto && !o.calibrate)
+          throw new TinytrainError(
+            '--scheme auto needs calibration data to measure what is worth training',
+            'add --calibrate DATASET (its labels are used), or --calibrate random (pseudo-labels; memory-only)',
+          );
+        let scheme = auto ? undefined : parseScheme(graph, o.scheme);
+        let labels: number[] | undefined;
+        let calibration: Float32Array[] | undefined;
+        if (o.calibrate === 'random') {
+          const rng = new Rng(0);
+          const [lo, hi] = graph.inputRange;
+          const n = graph.inputShape.reduce((a, b) => a * b, 1);
+          calibration = Array.from({ length: Math.min(o.calibrationSamples, 8) }, () => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform()));
+          note('calibrating on random inputs: the memory plan is exact, the quantisation is not meaningful for accuracy');
+        } else if (o.calibrate) {
+          const ds = loadDataset(o.calibrate, 'train');
+          if (ds.shape.join('x') !== graph.inputShape.join('x')) {
+            throw new TinytrainError(
+              `calibration dataset ${o.calibrate} has samples of shape ${ds.shape.join('x')}, the model takes ${graph.inputShape.join('x')}`,
+              "calibrate with data of the model's input shape",
+            );
+          }
+          const order = [...sampleOrder(ds.count, o.calibrationSamples, 0)];
+          calibration = order.map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
+          labels = order.map((i) => ds.labels[i]!);
         }
-        const order = [...sampleOrder(ds.count, o.calibrationSamples, 0)];
-        calibration = order.map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
-        labels = order.map((i) => ds.labels[i]!);
-      }
-      const budgetBytes = o.budget !== undefined ? parseByteSize(o.budget) : target.sramBytes;
-      checkBudgetOption(target, budgetBytes, o.budgetOverTarget);
-      const extra: Record<string, string> = {};
-      if (!scheme) {
-        const { quant, params } = quantizeSpec(spec, calibration);
-        const r = autoScheme(quant, params, calibration!, labels, target, budgetBytes, { momentum: o.momentum });
-        scheme = r.scheme;
-        note(`scheme auto (${r.strategy} greedy, ${r.evaluated} plans, ${(r.ms / 1000).toFixed(1)} s): ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(3)} of a full update`);
-        extra['scheme.json'] = JSON.stringify(schemeToJson(r.scheme), null, 2) + '\n';
-      }
-      const bar = startProgress(`compile ${spec.name} for ${target.name} (scheme ${scheme.name})`, 4);
-      const artifact = await compile(spec, {
-        onStage: (stage) => bar.tick(1, { stage }),
-        target, scheme, momentum: o.momentum, qas: o.qas, rounding: o.rounding, calibration,
-        ...(o.prune !== undefined ? { prune: { ratio: o.prune, mode: o.pruneMode ?? 'layer', structure: o.pruneStructure ?? 'unstructured' } } : {}),
-        ...(o.budget !== undefined ? { budgetBytes, budgetOverTarget: !!o.budgetOverTarget } : {}),
-      });
-      bar.stop();
-      await writeArtifact(o.out, artifact, extra);
-      const m = artifact.manifest;
-      const b = m.memory.breakdown;
-      const sp = m.sparse;
-      if (o.prune !== undefined && o.prune > 0 && !sp?.layers.some((l) => l.pruned)) {
-        note(`--prune: scheme ${m.scheme.name} leaves no frozen 1x1 or dense layer to prune (only those run on the sparse kernels)`);
-      }
-      emit(!!o.json, { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files, ...(sp ? { sparse: sp } : {}) }, () => [
-        `wrote ${o.out}`,
-        `  target        ${m.target} (${kb(target.sramBytes)} SRAM, ${kb(target.flashBytes)} Flash)`,
-        `  SRAM needed   ${kb(m.memory.sramPeakBytes)}  (arena ${kb(b.arenaBytes)}, trained params ${kb(b.trainedParamsBytes)}, ` +
-          `optimizer ${kb(b.optimizerStateBytes)}, reserve ${kb(b.runtimeReserveBytes)}${target.kind === 'mcu' ? '' : `, frozen params ${kb(b.frozenParamsBytes)}`})`,
-        `  Flash needed  ${kb(m.memory.flashBytes)}  (code ${kb(b.codeBytes)}, weights image ${kb(m.image.bytes)})`,
-        ...(sp ? [`  sparse        ${sp.layers.length} frozen 1x1 layers on sparse kernels, ${kb(sp.flashSavedBytes)} Flash saved` +
-          (sp.layers.length ? `, sparsity ${sparsityRange(sp.layers.map((l) => l.sparsity))} (per layer: manifest.json "sparse")` : '')] : []),
-      ].join('\n'));
-    });
+        const budgetBytes = o.budget !== undefined ? parseByteSize(o.budget) : target.sramBytes;
+        checkBudgetOption(target, budgetBytes, o.budgetOverTarget);
+        const extra: Record<string, string> = {};
+        if (!scheme) {
+          const { quant, params } = quantizeSpec(spec, calibration);
+          const r = autoScheme(quant, params, calibration!, labels, target, budgetBytes, { momentum: o.momentum });
+          scheme = r.scheme;
+          note(
+            `scheme auto (${r.strategy} greedy, ${r.evaluated} plans, ${(r.ms / 1000).toFixed(1)} s): ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(3)} of a full update`,
+          );
+          extra['scheme.json'] = JSON.stringify(schemeToJson(r.scheme), null, 2) + '\n';
+        }
+        const bar = startProgress(`compile ${spec.name} for ${target.name} (scheme ${scheme.name})`, 4);
+        const artifact = await compile(spec, {
+          onStage: (stage) => bar.tick(1, { stage }),
+          target,
+          scheme,
+          momentum: o.momentum,
+          qas: o.qas,
+          rounding: o.rounding,
+          calibration,
+          ...(o.prune !== undefined ? { prune: { ratio: o.prune, mode: o.pruneMode ?? 'layer', structure: o.pruneStructure ?? 'unstructured' } } : {}),
+          ...(o.budget !== undefined ? { budgetBytes, budgetOverTarget: !!o.budgetOverTarget } : {}),
+        });
+        bar.stop();
+        await writeArtifact(o.out, artifact, extra);
+        const m = artifact.manifest;
+        const b = m.memory.breakdown;
+        const sp = m.sparse;
+        if (o.prune !== undefined && o.prune > 0 && !sp?.layers.some((l) => l.pruned)) {
+          note(`--prune: scheme ${m.scheme.name} leaves no frozen 1x1 or dense layer to prune (only those run on the sparse kernels)`);
+        }
+        emit(!!o.json, { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files, ...(sp ? { sparse: sp } : {}) }, () =>
+          [
+            `wrote ${o.out}`,
+            `  target        ${m.target} (${kb(target.sramBytes)} SRAM, ${kb(target.flashBytes)} Flash)`,
+            `  SRAM needed   ${kb(m.memory.sramPeakBytes)}  (arena ${kb(b.arenaBytes)}, trained params ${kb(b.trainedParamsBytes)}, ` +
+              `optimizer ${kb(b.optimizerStateBytes)}, reserve ${kb(b.runtimeReserveBytes)}${target.kind === 'mcu' ? '' : `, frozen params ${kb(b.frozenParamsBytes)}`})`,
+            `  Flash needed  ${kb(m.memory.flashBytes)}  (code ${kb(b.codeBytes)}, weights image ${kb(m.image.bytes)})`,
+            ...(sp
+              ? [
+                  `  sparse        ${sp.layers.length} frozen 1x1 layers on sparse kernels, ${kb(sp.flashSavedBytes)} Flash saved` +
+                    (sp.layers.length ? `, sparsity ${sparsityRange(sp.layers.map((l) => l.sparsity))} (per layer: manifest.json "sparse")` : ''),
+                ]
+              : []),
+          ].join('\n'),
+        );
+      },
+    );
 }
 
 /** A commander parser accepting one of `choices` (a bad value is a usage error, exit 2). */

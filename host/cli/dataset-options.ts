@@ -5,7 +5,11 @@ import type { Manifest } from '../../compiler/manifest.js';
 import { filterClasses, loadDataset, parseClassList, takeFirst, type Dataset, type Split } from '../data/dataset.js';
 import { intOption } from './common.js';
 
-export interface DataOptions { data: string; classes?: string; limit?: number }
+export interface DataOptions {
+  data: string;
+  classes?: string;
+  limit?: number;
+}
 
 export function addDataOptions(cmd: Command): Command {
   return cmd

@@ -27,10 +27,20 @@ import { startProgress } from '../io/progress.js';
 import { checkOutputFolder } from '../io/output-paths.js';
 import { emit, floatOption, intOption, kb, note, pct } from './common.js';
 
-interface DemoOptions { target: string; pretrainSteps: number; steps: number; deviceSamples: number; lr: number; seed: number; out?: string; json?: boolean }
+interface DemoOptions {
+  target: string;
+  pretrainSteps: number;
+  steps: number;
+  deviceSamples: number;
+  lr: number;
+  seed: number;
+  out?: string;
+  json?: boolean;
+}
 
 export function registerDemo(program: Command): void {
-  program.command('demo')
+  program
+    .command('demo')
     .description('pretrain mnist-cnn on digits 0-4, compile for a device, fine-tune on device on digits 5-9, compare with float32')
     .option('--target <name>', 'device target', 'stm32f746')
     .option('--pretrain-steps <n>', 'desktop float32 pretraining steps', intOption('--pretrain-steps', 1), 4000)
@@ -57,8 +67,16 @@ async function runDemo(o: DemoOptions): Promise<void> {
 
   let bar = startProgress('1/4 pretrain float32 on digits 0-4 (desktop)', o.pretrainSteps);
   let last = 0;
-  const pre = pretrain(spec, oldTrain, { steps: o.pretrainSteps, lr: o.lr, momentum: 0, seed: o.seed,
-    onProgress: (d, loss, acc) => { bar.tick(d - last, { loss, acc }); last = d; } });
+  const pre = pretrain(spec, oldTrain, {
+    steps: o.pretrainSteps,
+    lr: o.lr,
+    momentum: 0,
+    seed: o.seed,
+    onProgress: (d, loss, acc) => {
+      bar.tick(d - last, { loss, acc });
+      last = d;
+    },
+  });
   bar.stop();
 
   note('2/4 compile int8 training runtime...');
@@ -73,8 +91,15 @@ async function runDemo(o: DemoOptions): Promise<void> {
 
     bar = startProgress(`3/4 fine-tune int8 on ${target.name} runtime (digits 5-9)`, o.steps);
     last = 0;
-    const dev = trainRuntime(rt, newTrain, { steps: o.steps, lr: o.lr, seed: o.seed + 7,
-      onProgress: (d, loss, acc) => { bar.tick(d - last, { loss, acc }); last = d; } });
+    const dev = trainRuntime(rt, newTrain, {
+      steps: o.steps,
+      lr: o.lr,
+      seed: o.seed + 7,
+      onProgress: (d, loss, acc) => {
+        bar.tick(d - last, { loss, acc });
+        last = d;
+      },
+    });
     bar.stop();
     const afterInt8 = { newTask: evaluateRuntime(rt, newTest), oldTask: evaluateRuntime(rt, oldTest) };
 
@@ -83,8 +108,16 @@ async function runDemo(o: DemoOptions): Promise<void> {
     const g = buildGraph(pre.spec);
     const fp = loadParams(g, pre.spec);
     const beforeFloat = { newTask: evaluateFloat(g, fp, newTest), oldTask: evaluateFloat(g, fp, oldTest) };
-    const flt = trainFloat(g, fp, newTrain, { steps: o.steps, lr: o.lr, momentum: 0, seed: o.seed + 7,
-      onProgress: (d, loss, acc) => { bar.tick(d - last, { loss, acc }); last = d; } });
+    const flt = trainFloat(g, fp, newTrain, {
+      steps: o.steps,
+      lr: o.lr,
+      momentum: 0,
+      seed: o.seed + 7,
+      onProgress: (d, loss, acc) => {
+        bar.tick(d - last, { loss, acc });
+        last = d;
+      },
+    });
     bar.stop();
     const afterFloat = { newTask: evaluateFloat(g, fp, newTest), oldTask: evaluateFloat(g, fp, oldTest) };
 
@@ -94,7 +127,13 @@ async function runDemo(o: DemoOptions): Promise<void> {
       target: target.name,
       model: m.model,
       scheme: m.scheme.name,
-      memory: { sramPeakBytes: m.memory.sramPeakBytes, flashBytes: m.memory.flashBytes, targetSramBytes: target.sramBytes, targetFlashBytes: target.flashBytes, breakdown: m.memory.breakdown },
+      memory: {
+        sramPeakBytes: m.memory.sramPeakBytes,
+        flashBytes: m.memory.flashBytes,
+        targetSramBytes: target.sramBytes,
+        targetFlashBytes: target.flashBytes,
+        breakdown: m.memory.breakdown,
+      },
       deviceTrainingSamples: newTrain.count,
       testSamples: { newTask: newTest.count, oldTask: oldTest.count },
       steps: o.steps,
@@ -103,19 +142,21 @@ async function runDemo(o: DemoOptions): Promise<void> {
       float32: { before: beforeFloat, after: afterFloat, finalTrainLoss: flt.loss },
       seconds: Math.round((Date.now() - t0) / 100) / 10,
     };
-    emit(!!o.json, result, () => [
-      '',
-      `tinytrain demo: ${result.task}`,
-      `target ${target.name}: SRAM needed ${kb(m.memory.sramPeakBytes)} of ${kb(target.sramBytes)}, Flash needed ${kb(m.memory.flashBytes)} of ${kb(target.flashBytes)}`,
-      `on-device training set: ${newTrain.count} images of digits 5-9, ${o.steps} SGD steps (batch 1, lr ${o.lr}); test: ${newTest.count} images of digits 5-9`,
-      '',
-      '                               digits 5-9 (new)   digits 0-4 (old)',
-      `  before fine-tuning (int8)    ${pct(before.newTask).padStart(16)}   ${pct(before.oldTask).padStart(16)}`,
-      `  after, int8 on device        ${pct(afterInt8.newTask).padStart(16)}   ${pct(afterInt8.oldTask).padStart(16)}`,
-      `  after, float32 reference     ${pct(afterFloat.newTask).padStart(16)}   ${pct(afterFloat.oldTask).padStart(16)}`,
-      '',
-      `(${result.seconds} s; the old digits are forgotten because the device only sees new ones)`,
-    ].join('\n'));
+    emit(!!o.json, result, () =>
+      [
+        '',
+        `tinytrain demo: ${result.task}`,
+        `target ${target.name}: SRAM needed ${kb(m.memory.sramPeakBytes)} of ${kb(target.sramBytes)}, Flash needed ${kb(m.memory.flashBytes)} of ${kb(target.flashBytes)}`,
+        `on-device training set: ${newTrain.count} images of digits 5-9, ${o.steps} SGD steps (batch 1, lr ${o.lr}); test: ${newTest.count} images of digits 5-9`,
+        '',
+        '                               digits 5-9 (new)   digits 0-4 (old)',
+        `  before fine-tuning (int8)    ${pct(before.newTask).padStart(16)}   ${pct(before.oldTask).padStart(16)}`,
+        `  after, int8 on device        ${pct(afterInt8.newTask).padStart(16)}   ${pct(afterInt8.oldTask).padStart(16)}`,
+        `  after, float32 reference     ${pct(afterFloat.newTask).padStart(16)}   ${pct(afterFloat.oldTask).padStart(16)}`,
+        '',
+        `(${result.seconds} s; the old digits are forgotten because the device only sees new ones)`,
+      ].join('\n'),
+    );
   } finally {
     if (!o.out) rmSync(dir, { recursive: true, force: true });
   }

@@ -7,9 +7,7 @@ import { emit, pct } from './common.js';
 import { readCheckpointFile } from './user-files.js';
 
 export function registerEval(program: Command): void {
-  addDataOptions(program.command('eval')
-    .description('accuracy of a compiled runtime (optionally with a checkpoint) on a test split')
-    .argument('<dir>', 'artifact folder'))
+  addDataOptions(program.command('eval').description('accuracy of a compiled runtime (optionally with a checkpoint) on a test split').argument('<dir>', 'artifact folder'))
     .option('--load <file>', 'checkpoint to evaluate (default: the compiled weights)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (dir: string, o: DataOptions & { load?: string; json?: boolean }) => {
@@ -19,7 +17,10 @@ export function registerEval(program: Command): void {
       const rt = await Runtime.load(art);
       if (loaded) rt.importCheckpoint(loaded, o.load);
       const accuracy = evaluateRuntime(rt, ds);
-      emit(!!o.json, { artifact: dir, data: o.data, classes: o.classes ?? null, samples: ds.count, accuracy, checkpoint: o.load ?? null },
-        () => `accuracy ${pct(accuracy)} on ${ds.count} test samples`);
+      emit(
+        !!o.json,
+        { artifact: dir, data: o.data, classes: o.classes ?? null, samples: ds.count, accuracy, checkpoint: o.load ?? null },
+        () => `accuracy ${pct(accuracy)} on ${ds.count} test samples`,
+      );
     });
 }

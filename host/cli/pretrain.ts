@@ -8,7 +8,8 @@ import { pretrain } from '../pretrain.js';
 import { emit, floatOption, intOption, pct, readModelFile } from './common.js';
 
 export function registerPretrain(program: Command): void {
-  program.command('pretrain')
+  program
+    .command('pretrain')
     .description('train a model in float32 on the desktop (full update) and store its weights and calibration ranges')
     .argument('<model>', 'model file')
     .requiredOption('--data <dataset>', 'training data (mnist | fashion-mnist | DIR | IMAGES,LABELS)')
@@ -29,10 +30,19 @@ export function registerPretrain(program: Command): void {
       if (ds.shape.join() !== spec.input.join()) throw new TinytrainError(`dataset samples are ${ds.shape.join('x')}, the model takes ${spec.input.join('x')}`);
       const bar = startProgress('pretrain', o.steps);
       let last = 0;
-      const r = pretrain(spec, ds, { ...o, onProgress: (d, loss, acc) => { bar.tick(d - last, { loss, acc }); last = d; } });
+      const r = pretrain(spec, ds, {
+        ...o,
+        onProgress: (d, loss, acc) => {
+          bar.tick(d - last, { loss, acc });
+          last = d;
+        },
+      });
       bar.stop();
       writeFileAtomic(o.out, JSON.stringify(r.spec, null, 1) + '\n', { beforeRename: checkOut });
-      emit(!!o.json, { out: o.out, steps: r.summary.steps, loss: r.summary.loss, trainAccuracy: r.summary.accuracy },
-        () => `pretrained ${spec.name}: ${r.summary.steps} steps, loss ${r.summary.loss.toFixed(4)}, train accuracy ${pct(r.summary.accuracy)}\nwrote ${o.out}`);
+      emit(
+        !!o.json,
+        { out: o.out, steps: r.summary.steps, loss: r.summary.loss, trainAccuracy: r.summary.accuracy },
+        () => `pretrained ${spec.name}: ${r.summary.steps} steps, loss ${r.summary.loss.toFixed(4)}, train accuracy ${pct(r.summary.accuracy)}\nwrote ${o.out}`,
+      );
     });
 }

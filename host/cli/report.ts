@@ -43,7 +43,8 @@ export function textReport(m: Manifest): string {
 }
 
 export function registerReport(program: Command): void {
-  program.command('report')
+  program
+    .command('report')
     .description('memory breakdown, trained layers and the pruned training program of an artifact; --profile adds per-layer step timing')
     .argument('<dir>', 'artifact folder')
     .option('--html <file>', 'also write a self-contained HTML page (arena over time, per-layer memory); replaces only a report tinytrain wrote')
@@ -56,11 +57,25 @@ export function registerReport(program: Command): void {
       const art = readArtifact(dir);
       const { manifest } = art;
       // Before profiling (which builds and runs a runtime): never do the work for nothing.
-      const checkHtml = (): void => { if (o.html) checkOutputFile(o.html, 'html-report', '--html'); };
+      const checkHtml = (): void => {
+        if (o.html) checkOutputFile(o.html, 'html-report', '--html');
+      };
       checkHtml();
       const profile = o.profile ? await profileArtifact(art, { variant: o.variant, steps: o.steps }) : null;
       if (o.html) writeFileAtomic(o.html, renderHtmlReport(manifest, profile ? profileHtml(profile) : ''), { beforeRename: checkHtml });
-      emit(!!o.json, { model: manifest.model, target: manifest.target, scheme: manifest.scheme, memory: manifest.memory, arena: manifest.arena, program: manifest.program, html: o.html ?? null, ...(profile ? { profile } : {}) },
-        () => textReport(manifest) + (profile ? `\n\n${renderProfile(profile)}` : '') + (o.html ? `\n\nwrote ${o.html}` : ''));
+      emit(
+        !!o.json,
+        {
+          model: manifest.model,
+          target: manifest.target,
+          scheme: manifest.scheme,
+          memory: manifest.memory,
+          arena: manifest.arena,
+          program: manifest.program,
+          html: o.html ?? null,
+          ...(profile ? { profile } : {}),
+        },
+        () => textReport(manifest) + (profile ? `\n\n${renderProfile(profile)}` : '') + (o.html ? `\n\nwrote ${o.html}` : ''),
+      );
     });
 }

@@ -12,14 +12,22 @@ import { emit, floatOption, intOption, note, pct } from './common.js';
 import { ENGINES, trainOnEngine, type Engine } from '../engines/index.js';
 
 interface TrainCliOptions extends DataOptions {
-  steps?: number; epochs?: number; lr: number; seed: number; save?: string; load?: string; eval: boolean; json?: boolean;
-  variant?: 'simd' | 'scalar'; engine: string;
+  steps?: number;
+  epochs?: number;
+  lr: number;
+  seed: number;
+  save?: string;
+  load?: string;
+  eval: boolean;
+  json?: boolean;
+  variant?: 'simd' | 'scalar';
+  engine: string;
 }
 
 export function registerTrain(program: Command): void {
-  addDataOptions(program.command('train')
-    .description('train a compiled runtime on a dataset (on the embedded engine, Node\'s V8)')
-    .argument('<dir>', 'artifact folder from `tinytrain compile`'))
+  addDataOptions(
+    program.command('train').description("train a compiled runtime on a dataset (on the embedded engine, Node's V8)").argument('<dir>', 'artifact folder from `tinytrain compile`'),
+  )
     .option('--steps <n>', 'training steps (one sample each)', intOption('--steps', 1))
     .option('--epochs <e>', 'passes over the training set (instead of --steps)', intOption('--epochs', 1))
     .option('--lr <rate>', 'learning rate', floatOption('--lr', 0, 10), 0.01)
@@ -27,7 +35,7 @@ export function registerTrain(program: Command): void {
     .option('--load <file>', 'start from this checkpoint instead of the compiled weights')
     .option('--save <file>', 'write the trained parameters (checkpoint) here, atomically; its folder must exist, and only a checkpoint may be replaced (checked before training)')
     .option('--no-eval', 'skip the test-split evaluation after training')
-    .option('--variant <v>', 'simd | scalar module for the node engine (default: the target\'s)')
+    .option('--variant <v>', "simd | scalar module for the node engine (default: the target's)")
     .option('--engine <name>', `where the runtime runs: ${ENGINES.join(' | ')}`, 'node')
     .option('--json', 'print one JSON object on stdout')
     .action(async (dir: string, o: TrainCliOptions) => {
@@ -38,7 +46,9 @@ export function registerTrain(program: Command): void {
       }
       const art = readArtifact(dir);
       // Before any work: a training run must not be thrown away because --save cannot be written.
-      const checkSave = (): void => { if (o.save) checkOutputFile(o.save, 'checkpoint', '--save'); };
+      const checkSave = (): void => {
+        if (o.save) checkOutputFile(o.save, 'checkpoint', '--save');
+      };
       checkSave();
       const loaded = o.load ? readCheckpointFile(o.load, art.manifest.checkpoint.bytes) : undefined;
       const ds = openDataset(o, 'train', art.manifest);
@@ -52,8 +62,14 @@ export function registerTrain(program: Command): void {
         const bar = startProgress('train', steps);
         let last = 0;
         summary = trainRuntime(rt, ds, {
-          steps, lr: o.lr, seed: o.seed, every: 100,
-          onProgress: (done, loss, acc) => { bar.tick(done - last, { loss, acc }); last = done; },
+          steps,
+          lr: o.lr,
+          seed: o.seed,
+          every: 100,
+          onProgress: (done, loss, acc) => {
+            bar.tick(done - last, { loss, acc });
+            last = done;
+          },
         });
         bar.stop();
       } else {
@@ -68,16 +84,29 @@ export function registerTrain(program: Command): void {
       if (o.eval) accuracy = evaluateRuntime(rt, openDataset(o, 'test', art.manifest));
       if (o.save) writeFileAtomic(o.save, rt.exportCheckpoint(), { beforeRename: checkSave });
       const result = {
-        artifact: dir, target: art.manifest.target, engine: o.engine, data: o.data, classes: o.classes ?? null, samples: ds.count,
-        steps: summary.steps, lr: o.lr, seed: o.seed, loss: summary.loss, trainAccuracy: summary.accuracy,
-        accuracy, skippedSteps: summary.skipped, nonFiniteGradientSteps: rt.stepsNonFinite(), checkpoint: o.save ?? null,
+        artifact: dir,
+        target: art.manifest.target,
+        engine: o.engine,
+        data: o.data,
+        classes: o.classes ?? null,
+        samples: ds.count,
+        steps: summary.steps,
+        lr: o.lr,
+        seed: o.seed,
+        loss: summary.loss,
+        trainAccuracy: summary.accuracy,
+        accuracy,
+        skippedSteps: summary.skipped,
+        nonFiniteGradientSteps: rt.stepsNonFinite(),
+        checkpoint: o.save ?? null,
       };
-      emit(!!o.json, result, () => [
-        `steps ${summary.steps}  loss ${summary.loss.toFixed(4)}  train accuracy ${pct(summary.accuracy)}` +
-          (accuracy !== null ? `  test accuracy ${pct(accuracy)}` : ''),
-        ...(summary.skipped ? [`skipped ${summary.skipped} steps with a non-finite loss or learning rate`] : []),
-        ...(rt.stepsNonFinite() ? [`${rt.stepsNonFinite()} steps had non-finite gradients (those parameters were left unchanged)`] : []),
-        ...(o.save ? [`saved checkpoint ${o.save}`] : []),
-      ].join('\n'));
+      emit(!!o.json, result, () =>
+        [
+          `steps ${summary.steps}  loss ${summary.loss.toFixed(4)}  train accuracy ${pct(summary.accuracy)}` + (accuracy !== null ? `  test accuracy ${pct(accuracy)}` : ''),
+          ...(summary.skipped ? [`skipped ${summary.skipped} steps with a non-finite loss or learning rate`] : []),
+          ...(rt.stepsNonFinite() ? [`${rt.stepsNonFinite()} steps had non-finite gradients (those parameters were left unchanged)`] : []),
+          ...(o.save ? [`saved checkpoint ${o.save}`] : []),
+        ].join('\n'),
+      );
     });
 }

@@ -35,7 +35,8 @@ export function readUserFile(path: string, flag: string, l: UserFileLimits): Buf
 /** A `--load` checkpoint for this artifact: read with a size cap (header + payload, with room to spare). */
 export function readCheckpointFile(path: string, checkpointBytes: number): Buffer {
   return readUserFile(path, '--load', {
-    maxBytes: checkpointBytes + 64 * 1024, what: 'a checkpoint of this artifact',
+    maxBytes: checkpointBytes + 64 * 1024,
+    what: 'a checkpoint of this artifact',
     hint: 'give a checkpoint saved from this artifact (tinytrain train DIR --save FILE)',
   });
 }

@@ -119,10 +119,7 @@ function findIdx(dir: string, base: string, missingHint?: string): string {
 function pairFiles(spec: string): SplitFiles {
   const parts = spec.split(',').map((p) => p.trim());
   if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-    throw new TinytrainError(
-      `dataset spec "${spec}" should be exactly two comma-separated files, found ${parts.length} part(s)`,
-      'use IMAGES_FILE,LABELS_FILE',
-    );
+    throw new TinytrainError(`dataset spec "${spec}" should be exactly two comma-separated files, found ${parts.length} part(s)`, 'use IMAGES_FILE,LABELS_FILE');
   }
   return { name: spec, images: parts[0]!, labels: parts[1]!, minClasses: 1 };
 }
@@ -180,10 +177,7 @@ export function filterClasses(ds: Dataset, classes: readonly number[]): Dataset 
   if (classes.length === 0) throw new TinytrainError('class filter is empty', 'name at least one class, e.g. 0-4');
   for (const k of classes) {
     if (!Number.isInteger(k) || k < 0 || k >= ds.classes) {
-      throw new TinytrainError(
-        `class ${k} is not in dataset ${ds.name}, whose labels are 0..${ds.classes - 1}`,
-        'pick classes within that range',
-      );
+      throw new TinytrainError(`class ${k} is not in dataset ${ds.name}, whose labels are 0..${ds.classes - 1}`, 'pick classes within that range');
     }
   }
   const wanted = new Set(classes);

@@ -57,10 +57,7 @@ export function readIdx(path: string): IdxArray {
 export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
   const buf = isGzip(bytes) ? gunzip(bytes, source) : bytes;
   if (buf.length < 4) {
-    throw new TinytrainError(
-      `${source} is not an IDX file: ${buf.length} bytes is shorter than the 4-byte header`,
-      'the file may be empty or truncated; fetch it again',
-    );
+    throw new TinytrainError(`${source} is not an IDX file: ${buf.length} bytes is shorter than the 4-byte header`, 'the file may be empty or truncated; fetch it again');
   }
   if (buf[0] !== 0 || buf[1] !== 0) {
     throw new TinytrainError(
@@ -115,10 +112,7 @@ function gunzip(bytes: Uint8Array, source: string): Uint8Array {
     // A cap, so a tiny crafted file cannot expand to all of memory (MNIST is 47 MB unpacked).
     return gunzipSync(bytes, { maxOutputLength: GUNZIP_MAX_BYTES });
   } catch (err) {
-    throw new TinytrainError(
-      `${source} looks gzip-compressed but cannot be decompressed: ${(err as Error).message}`,
-      'the download is probably incomplete; fetch it again',
-    );
+    throw new TinytrainError(`${source} looks gzip-compressed but cannot be decompressed: ${(err as Error).message}`, 'the download is probably incomplete; fetch it again');
   }
 }
 

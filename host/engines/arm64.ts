@@ -24,6 +24,6 @@ export function trainOnArm64(a: LoadedArtifact, ds: Dataset, o: JobOptions): Pro
   const t = arm64Tools();
   if (!existsSync(t.node)) return Promise.reject(missingTool('arm64', `Debian's arm64 node is not unpacked at ${t.node}`));
   return runWasiJob('arm64', a, ds, o, (wasm, dir, memoryBytes) =>
-    runTool('arm64', t.qemu, ['-L', t.sysroot, t.node, '--no-warnings', hostScript('wasi_host.mjs'), wasm, dir, String(memoryBytes)],
-      'the user-mode emulator qemu-aarch64'));
+    runTool('arm64', t.qemu, ['-L', t.sysroot, t.node, '--no-warnings', hostScript('wasi_host.mjs'), wasm, dir, String(memoryBytes)], 'the user-mode emulator qemu-aarch64'),
+  );
 }

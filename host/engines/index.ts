@@ -29,11 +29,16 @@ export type Engine = (typeof ENGINES)[number];
 export async function trainOnEngine(engine: Engine, artifactDir: string, ds: Dataset, o: JobOptions): Promise<EngineResult> {
   const a = readArtifact(artifactDir);
   switch (engine) {
-    case 'node': return trainOnNode(a, ds, o);
-    case 'node-wasi': return trainOnNodeWasi(a, ds, o);
-    case 'wasmtime': return trainOnWasmtime(a, ds, o);
-    case 'arm64': return trainOnArm64(a, ds, o);
-    case 'cortex-m': return trainOnCortexM(a, getTarget(a.manifest.target), ds, o);
+    case 'node':
+      return trainOnNode(a, ds, o);
+    case 'node-wasi':
+      return trainOnNodeWasi(a, ds, o);
+    case 'wasmtime':
+      return trainOnWasmtime(a, ds, o);
+    case 'arm64':
+      return trainOnArm64(a, ds, o);
+    case 'cortex-m':
+      return trainOnCortexM(a, getTarget(a.manifest.target), ds, o);
   }
   // Reachable from untyped callers (CLI strings).
   throw new TinytrainError(`unknown engine '${String(engine)}'`, `choose one of: ${ENGINES.join(', ')}`);

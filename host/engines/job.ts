@@ -30,11 +30,21 @@ const HEADER_BYTES = 64;
 const FLAG_LOAD = 1;
 
 export const JOB_FILES = {
-  header: 'job.bin', image: 'image.bin', checkpoint: 'checkpoint.bin', samples: 'samples.bin',
-  labels: 'labels.bin', order: 'order.bin', checkpointOut: 'checkpoint-out.bin',
+  header: 'job.bin',
+  image: 'image.bin',
+  checkpoint: 'checkpoint.bin',
+  samples: 'samples.bin',
+  labels: 'labels.bin',
+  order: 'order.bin',
+  checkpointOut: 'checkpoint-out.bin',
 } as const;
 
-export interface JobOptions { steps: number; lr: number; seed: number; load?: Uint8Array }
+export interface JobOptions {
+  steps: number;
+  lr: number;
+  seed: number;
+  load?: Uint8Array;
+}
 
 export interface EngineResult {
   /** Same file format as Runtime.exportCheckpoint. */
@@ -50,8 +60,10 @@ export function jobHeader(m: Manifest, ds: Dataset, o: JobOptions): Uint8Array {
   const port = m.inputs[0]!;
   const inputBytes = port.shape.reduce((a, b) => a * b, 1);
   if (sampleBytes !== inputBytes) {
-    throw new TinytrainError(`dataset ${ds.name} has ${sampleBytes} values per sample, the model takes ${inputBytes} (shape ${port.shape.join('x')})`,
-      'use a dataset with the model\'s input shape');
+    throw new TinytrainError(
+      `dataset ${ds.name} has ${sampleBytes} values per sample, the model takes ${inputBytes} (shape ${port.shape.join('x')})`,
+      "use a dataset with the model's input shape",
+    );
   }
   for (let i = 0; i < ds.count; i++) {
     if (ds.labels[i]! >= m.classes) {
@@ -59,9 +71,24 @@ export function jobHeader(m: Manifest, ds: Dataset, o: JobOptions): Uint8Array {
     }
   }
   const h = new DataView(new ArrayBuffer(HEADER_BYTES));
-  const u32 = [MAGIC, VERSION, o.steps, 0, o.seed >>> 0, sampleBytes, ds.count, port.offset,
-    m.image.offset, m.image.bytes, m.checkpoint.offset, m.checkpoint.bytes,
-    o.load ? FLAG_LOAD : 0, statsWindowStart(o.steps), m.classes, layoutIdLow(m)];
+  const u32 = [
+    MAGIC,
+    VERSION,
+    o.steps,
+    0,
+    o.seed >>> 0,
+    sampleBytes,
+    ds.count,
+    port.offset,
+    m.image.offset,
+    m.image.bytes,
+    m.checkpoint.offset,
+    m.checkpoint.bytes,
+    o.load ? FLAG_LOAD : 0,
+    statsWindowStart(o.steps),
+    m.classes,
+    layoutIdLow(m),
+  ];
   u32.forEach((v, k) => h.setUint32(k * 4, v, true));
   h.setFloat32(12, o.lr, true); // slot 3; the runtime takes lr as f32, as Runtime.trainStep passes it
   return new Uint8Array(h.buffer);
@@ -77,8 +104,7 @@ export async function withJobDir<T>(a: LoadedArtifact, ds: Dataset, o: JobOption
   const dir = mkdtempSync(join(tmpdir(), 'tinytrain-job-'));
   try {
     const m = a.manifest;
-    const put = (name: string, data: ArrayBufferView): void =>
-      writeFileSync(join(dir, name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const put = (name: string, data: ArrayBufferView): void => writeFileSync(join(dir, name), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     put(JOB_FILES.header, jobHeader(m, ds, o));
     put(JOB_FILES.image, a.image);
     if (o.load) put(JOB_FILES.checkpoint, decodeCheckpoint(m, o.load, 'checkpoint to load'));

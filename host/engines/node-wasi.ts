@@ -8,5 +8,6 @@ import { hostScript, runTool } from './tool.js';
 export function trainOnNodeWasi(a: LoadedArtifact, ds: Dataset, o: JobOptions): Promise<EngineResult> {
   return runWasiJob('node-wasi', a, ds, o, (wasm, dir, memoryBytes) =>
     // --no-warnings: node:wasi's ExperimentalWarning would otherwise clutter error reports.
-    runTool('node-wasi', process.execPath, ['--no-warnings', hostScript('wasi_host.mjs'), wasm, dir, String(memoryBytes)], 'node'));
+    runTool('node-wasi', process.execPath, ['--no-warnings', hostScript('wasi_host.mjs'), wasm, dir, String(memoryBytes)], 'node'),
+  );
 }

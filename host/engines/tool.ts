@@ -11,8 +11,7 @@ import { packageRoot } from '../../compiler/codegen/build.js';
 export const SETUP_COMMAND = 'bash scripts/setup-engines.sh';
 
 export function missingTool(engine: string, what: string): TinytrainError {
-  return new TinytrainError(`engine '${engine}' cannot run: ${what}; install it with: ${SETUP_COMMAND}`,
-    `run ${SETUP_COMMAND} in the tinytrain folder (${packageRoot()}) as root`);
+  return new TinytrainError(`engine '${engine}' cannot run: ${what}; install it with: ${SETUP_COMMAND}`, `run ${SETUP_COMMAND} in the tinytrain folder (${packageRoot()}) as root`);
 }
 
 /** Files shipped beside this module (host scripts run by other interpreters). */
@@ -20,7 +19,11 @@ export function hostScript(name: string): string {
   return join(packageRoot(), 'host', 'engines', name);
 }
 
-export interface ToolRun { code: number; stdout: string; stderr: string }
+export interface ToolRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs `cmd args`; a command that does not exist becomes missingTool(engine, what). */
 export function runTool(engine: string, cmd: string, args: string[], what: string): Promise<ToolRun> {
@@ -33,11 +36,13 @@ export function runTool(engine: string, cmd: string, args: string[], what: strin
     child.on('error', (e: NodeJS.ErrnoException) => {
       reject(e.code === 'ENOENT' || e.code === 'EACCES' ? missingTool(engine, `${what} (${cmd}) was not found`) : e);
     });
-    child.on('close', (code, signal) => resolve({
-      code: code ?? (signal ? 128 : -1),
-      stdout: Buffer.concat(out).toString('utf8'),
-      stderr: Buffer.concat(err).toString('utf8'),
-    }));
+    child.on('close', (code, signal) =>
+      resolve({
+        code: code ?? (signal ? 128 : -1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
   });
 }
 

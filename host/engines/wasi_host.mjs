@@ -31,7 +31,11 @@ if (memory.buffer.byteLength !== memoryBytes) {
   process.exit(4);
 }
 let grew = true;
-try { memory.grow(1); } catch { grew = false; }
+try {
+  memory.grow(1);
+} catch {
+  grew = false;
+}
 if (grew) {
   console.error('wasi_host: the runtime memory could grow past its planned size');
   process.exit(4);

@@ -4,7 +4,10 @@
  * The bytes may be anything a user's folder holds: every read is bounds-checked and a
  * malformed module is an Error, never a hang or a garbage answer.
  */
-export interface MemoryLimits { initialPages: number; maximumPages?: number }
+export interface MemoryLimits {
+  initialPages: number;
+  maximumPages?: number;
+}
 
 export function wasmMemoryLimits(wasm: Uint8Array): MemoryLimits {
   if (wasm.length < 8 || wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d) {
@@ -16,10 +19,14 @@ export function wasmMemoryLimits(wasm: Uint8Array): MemoryLimits {
     return wasm[p++]!;
   };
   const leb = (): number => {
-    let v = 0, shift = 0, b: number;
+    let v = 0,
+      shift = 0,
+      b: number;
     do {
       if (shift > 28) throw new Error('tinytrain: malformed LEB128 number in the module');
-      b = byte(); v += (b & 0x7f) * 2 ** shift; shift += 7;
+      b = byte();
+      v += (b & 0x7f) * 2 ** shift;
+      shift += 7;
     } while (b & 0x80);
     return v;
   };

@@ -55,19 +55,25 @@ const MEASURE_REGION_BYTES = 256 * 1024 * 1024;
 export function cpuFlags(t: Target): string[] {
   const fpu: Record<string, string> = { 'cortex-m7': 'fpv5-sp-d16', 'cortex-m4': 'fpv4-sp-d16' };
   if (t.kind !== 'mcu' || !(t.cpu in fpu)) {
-    throw new TinytrainError(`target ${t.name} (${t.cpu}) is not a Cortex-M target the firmware can be built for`,
-      'choose an MCU target: tinytrain targets lists them (stm32f746, nrf52840)');
+    throw new TinytrainError(
+      `target ${t.name} (${t.cpu}) is not a Cortex-M target the firmware can be built for`,
+      'choose an MCU target: tinytrain targets lists them (stm32f746, nrf52840)',
+    );
   }
   return ['-mcpu=' + t.cpu, '-mthumb', ...(t.fpu ? ['-mfloat-abi=hard', '-mfpu=' + fpu[t.cpu]!] : ['-mfloat-abi=soft'])];
 }
 
 const COMMON_CFLAGS = [
-  '-O2', '-std=gnu11',
+  '-O2',
+  '-std=gnu11',
   // Fused multiply-add would change float32 results: the bytes must equal every other engine's.
-  '-ffp-contract=off', '-fno-math-errno',
-  '-ffunction-sections', '-fdata-sections',
+  '-ffp-contract=off',
+  '-fno-math-errno',
+  '-ffunction-sections',
+  '-fdata-sections',
   // The generated code asserts wasm_rt_is_initialized(); newlib's assert would pull in stdio.
-  '-DNDEBUG', '-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0',
+  '-DNDEBUG',
+  '-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0',
 ];
 
 /** `artifact`: a verified artifact, or its folder (then read and verified here). */
@@ -99,19 +105,24 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
       { c: gen.source, extra: ['-w'] },
       { c: join(work, 'tt-image.c'), extra: ['-Wall'] },
     ];
-    const objects = await inParallel(units.map((u, i) => async () => {
-      const obj = join(work, `${i}-${u.c.split('/').pop()!.replace(/\.c$/, '')}.o`);
-      await runToolOk('arm-none-eabi-gcc', [...flags, ...COMMON_CFLAGS, ...u.extra, ...include, '-c', u.c, '-o', obj], 'arm-none-eabi-gcc (Debian package gcc-arm-none-eabi)');
-      return obj;
-    }));
+    const objects = await inParallel(
+      units.map((u, i) => async () => {
+        const obj = join(work, `${i}-${u.c.split('/').pop()!.replace(/\.c$/, '')}.o`);
+        await runToolOk('arm-none-eabi-gcc', [...flags, ...COMMON_CFLAGS, ...u.extra, ...include, '-c', u.c, '-o', obj], 'arm-none-eabi-gcc (Debian package gcc-arm-none-eabi)');
+        return obj;
+      }),
+    );
 
     const slots = slotsAreaBytes(m);
     const link = async (name: string, sizes: { flash: number; sram: number }): Promise<string> => {
       const script = join(work, `${name}.ld`);
       writeFileSync(script, linkerScript(target, sizes, slots));
       const elf = join(work, `${name}.elf`);
-      await runToolOk('arm-none-eabi-gcc', [...flags, '-nostartfiles', '--specs=nano.specs', '--specs=rdimon.specs',
-        '-Wl,--gc-sections', '-T', script, '-L', src, ...objects, '-lm', '-o', elf], 'arm-none-eabi-gcc (link)');
+      await runToolOk(
+        'arm-none-eabi-gcc',
+        [...flags, '-nostartfiles', '--specs=nano.specs', '--specs=rdimon.specs', '-Wl,--gc-sections', '-T', script, '-L', src, ...objects, '-lm', '-o', elf],
+        'arm-none-eabi-gcc (link)',
+      );
       return elf;
     };
 
@@ -132,8 +143,14 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
  * source. A cached ELF with another key is stale.
  */
 export function firmwareBuildKey(a: LoadedArtifact, t: Target, o: BuildOptions = {}): string {
-  const h = createHash('sha256').update(BUILD_FORMAT).update(JSON.stringify(t)).update(JSON.stringify(o))
-    .update(a.wasm('scalar')).update(a.manifest.image.sha256).update(a.manifest.layoutId).update(wasm2cIncludeDir());
+  const h = createHash('sha256')
+    .update(BUILD_FORMAT)
+    .update(JSON.stringify(t))
+    .update(JSON.stringify(o))
+    .update(a.wasm('scalar'))
+    .update(a.manifest.image.sha256)
+    .update(a.manifest.layoutId)
+    .update(wasm2cIncludeDir());
   // The C sources, and this folder's generators (src or dist, whichever is running).
   for (const dir of [firmwareSourceDir(), dirname(fileURLToPath(import.meta.url))]) {
     for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
@@ -145,7 +162,12 @@ export function firmwareBuildKey(a: LoadedArtifact, t: Target, o: BuildOptions =
 async function inParallel<T>(jobs: Array<() => Promise<T>>): Promise<T[]> {
   const out: T[] = new Array(jobs.length);
   let next = 0;
-  const worker = async (): Promise<void> => { while (next < jobs.length) { const k = next++; out[k] = await jobs[k]!(); } };
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const k = next++;
+      out[k] = await jobs[k]!();
+    }
+  };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(cpus().length, jobs.length)) }, worker));
   return out;
 }

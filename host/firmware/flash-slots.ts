@@ -21,7 +21,11 @@ const SLOT_MAGIC = 0x4c535454; // "TTSL" read as a little-endian u32
 
 export type SlotState = 'valid' | 'erased' | 'bad-magic' | 'other-layout' | 'bad-length' | 'bad-crc';
 
-export interface SlotInfo { state: SlotState; seq: number; payload?: Uint8Array }
+export interface SlotInfo {
+  state: SlotState;
+  seq: number;
+  payload?: Uint8Array;
+}
 
 export function slotStride(m: Manifest): number {
   return Math.ceil((SLOT_HEADER_BYTES + m.checkpoint.bytes) / SLOT_ALIGN) * SLOT_ALIGN;
@@ -45,7 +49,10 @@ export function writeSlot(m: Manifest, flash: Uint8Array, k: 0 | 1, seq: number,
   if (payload.length !== m.checkpoint.bytes) throw new Error(`slot payload has ${payload.length} bytes, expected ${m.checkpoint.bytes}`);
   const base = k * slotStride(m);
   flash.fill(0xff, base, base + slotStride(m));
-  if (stopAfter !== undefined && stopAfter < payload.length) { flash.set(payload.subarray(0, stopAfter), base + SLOT_HEADER_BYTES); return; }
+  if (stopAfter !== undefined && stopAfter < payload.length) {
+    flash.set(payload.subarray(0, stopAfter), base + SLOT_HEADER_BYTES);
+    return;
+  }
   flash.set(payload, base + SLOT_HEADER_BYTES);
   const h = new DataView(flash.buffer, flash.byteOffset + base, SLOT_HEADER_BYTES);
   h.setUint32(0, SLOT_MAGIC, true);
@@ -91,7 +98,9 @@ export function newestSlot(m: Manifest, flash: Uint8Array): { slot: 0 | 1; seq: 
 
 function checkArea(m: Manifest, flash: Uint8Array): void {
   if (flash.length !== slotsAreaBytes(m)) {
-    throw new TinytrainError(`checkpoint Flash image has ${flash.length} bytes, this artifact's two slots take ${slotsAreaBytes(m)}`,
-      'use a Flash image written by this artifact\'s firmware');
+    throw new TinytrainError(
+      `checkpoint Flash image has ${flash.length} bytes, this artifact's two slots take ${slotsAreaBytes(m)}`,
+      "use a Flash image written by this artifact's firmware",
+    );
   }
 }

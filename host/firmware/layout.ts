@@ -44,7 +44,11 @@ export async function firmwareLayout(a: LoadedArtifact): Promise<FirmwareLayout>
   const port = m.inputs[0]!;
   if (port.offset < ramBase || port.offset + port.shape.reduce((x, y) => x * y, 1) > ramEnd) throw bug('the input port is not in the SRAM region');
   return {
-    frozenBase, frozenEnd, ramBase, ramEnd, heapBase,
+    frozenBase,
+    frozenEnd,
+    ramBase,
+    ramEnd,
+    heapBase,
     frozen: a.image.subarray(0, frozenEnd - frozenBase),
     trainedInit: a.image.subarray(ramBase - frozenBase),
     slotStride: slotStride(m),
@@ -53,7 +57,13 @@ export async function firmwareLayout(a: LoadedArtifact): Promise<FirmwareLayout>
 
 /** The module's heapBase() export, from a throwaway instance (instantiating is cheap). */
 async function heapBaseOf(wasm: Uint8Array): Promise<number> {
-  const imports = { env: { abort: (): never => { throw new Error('abort during heapBase()'); } } };
+  const imports = {
+    env: {
+      abort: (): never => {
+        throw new Error('abort during heapBase()');
+      },
+    },
+  };
   const { instance } = await WebAssembly.instantiate(wasm as Uint8Array<ArrayBuffer>, imports);
   const heapBase = instance.exports.heapBase;
   if (typeof heapBase !== 'function') throw bug('the runtime has no heapBase export');

@@ -111,16 +111,30 @@ export async function runFirmwareJob(a: LoadedArtifact, target: Target, ds: Data
   }
   return withJobDir(a, ds, { steps: j.steps, lr: j.lr, seed: j.seed, load }, async (dir) => {
     const fw = new DataView(new ArrayBuffer(16));
-    [FW_MAGIC, FW_VERSION, (j.powerLoss ? FW_POWER_LOSS : 0) | (j.probeFrozenStore ? FW_PROBE_FROZEN_STORE : 0), j.lossEvery ?? 1]
-      .forEach((v, k) => fw.setUint32(4 * k, v, true));
+    [FW_MAGIC, FW_VERSION, (j.powerLoss ? FW_POWER_LOSS : 0) | (j.probeFrozenStore ? FW_PROBE_FROZEN_STORE : 0), j.lossEvery ?? 1].forEach((v, k) => fw.setUint32(4 * k, v, true));
     writeFileSync(join(dir, 'fwjob.bin'), new Uint8Array(fw.buffer));
     writeFileSync(join(dir, 'flash.bin'), j.flash);
     const qemu = process.env.TINYTRAIN_QEMU_SYSTEM_ARM ?? 'qemu-system-arm';
     const t0 = performance.now();
-    const r = await runTool(qemu, [
-      '-M', target.qemuMachine!, '-nographic', '-monitor', 'none', '-serial', 'none',
-      '-semihosting-config', 'enable=on,target=native', ...(j.icount ? ['-icount', 'shift=0'] : []), '-kernel', elf,
-    ], 'the system emulator qemu-system-arm', { cwd: dir, timeoutMs: j.timeoutMs ?? defaultTimeoutMs(m, j.steps) });
+    const r = await runTool(
+      qemu,
+      [
+        '-M',
+        target.qemuMachine!,
+        '-nographic',
+        '-monitor',
+        'none',
+        '-serial',
+        'none',
+        '-semihosting-config',
+        'enable=on,target=native',
+        ...(j.icount ? ['-icount', 'shift=0'] : []),
+        '-kernel',
+        elf,
+      ],
+      'the system emulator qemu-system-arm',
+      { cwd: dir, timeoutMs: j.timeoutMs ?? defaultTimeoutMs(m, j.steps) },
+    );
     const wallMs = performance.now() - t0;
     if (r.timedOut) throw new Error(`firmware run timed out after ${(wallMs / 1000).toFixed(0)} s (${j.steps} steps); pass a larger timeoutMs`);
     return { ...r, flash: new Uint8Array(readFileSync(join(dir, 'flash.bin'))), elf, wallMs };
@@ -157,9 +171,22 @@ export interface FirmwareReport {
 }
 
 interface RawReport {
-  slots: [SlotState, SlotState]; loaded: number | null; lossEvery: number; losses: string[]; steps: number; statsFrom: number;
-  counted: number; correct: number; lossSum: string; skipped: number; savedSlot: number; savedSeq: number; interrupted: boolean;
-  stackPeakBytes: number; cyclesHi: number; cyclesLo: number;
+  slots: [SlotState, SlotState];
+  loaded: number | null;
+  lossEvery: number;
+  losses: string[];
+  steps: number;
+  statsFrom: number;
+  counted: number;
+  correct: number;
+  lossSum: string;
+  skipped: number;
+  savedSlot: number;
+  savedSeq: number;
+  interrupted: boolean;
+  stackPeakBytes: number;
+  cyclesHi: number;
+  cyclesLo: number;
 }
 
 /** A finished run's report; a failed run is an Error carrying the firmware's own message. */
@@ -167,7 +194,11 @@ export function firmwareReport(run: FirmwareRun): FirmwareReport {
   if (run.code !== 0) {
     throw new Error(`firmware failed (qemu exit ${run.code}):\n${(run.stdout + run.stderr).trim().slice(-2000)}`);
   }
-  const line = run.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{')).pop();
+  const line = run.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('{'))
+    .pop();
   let r: RawReport;
   try {
     r = JSON.parse(line ?? '') as RawReport;
@@ -175,11 +206,18 @@ export function firmwareReport(run: FirmwareRun): FirmwareReport {
     throw new Error(`firmware printed no report line (stdout: ${JSON.stringify(run.stdout.slice(-400))})`);
   }
   return {
-    slots: r.slots, loaded: r.loaded, losses: r.losses.map(f64FromHex), steps: r.steps,
+    slots: r.slots,
+    loaded: r.loaded,
+    losses: r.losses.map(f64FromHex),
+    steps: r.steps,
     // Means exactly as host/train.ts computes them: an f64 sum in step order over the window.
     loss: r.counted ? f64FromHex(r.lossSum) / r.counted : NaN,
     accuracy: r.counted ? r.correct / r.counted : NaN,
-    skipped: r.skipped, savedSlot: r.savedSlot, savedSeq: r.savedSeq, interrupted: r.interrupted, stackPeakBytes: r.stackPeakBytes,
+    skipped: r.skipped,
+    savedSlot: r.savedSlot,
+    savedSeq: r.savedSeq,
+    interrupted: r.interrupted,
+    stackPeakBytes: r.stackPeakBytes,
     cycles: r.cyclesHi * 2 ** 32 + r.cyclesLo,
   };
 }

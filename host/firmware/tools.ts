@@ -24,13 +24,24 @@ export function wasm2cIncludeDir(): string {
 }
 
 export function missingFirmwareTool(what: string): TinytrainError {
-  return new TinytrainError(`the Cortex-M firmware cannot be built or run: ${what}; install the toolchain with: ${FIRMWARE_SETUP_COMMAND}`,
-    `run ${FIRMWARE_SETUP_COMMAND} in the tinytrain folder (${packageRoot()}) as root`);
+  return new TinytrainError(
+    `the Cortex-M firmware cannot be built or run: ${what}; install the toolchain with: ${FIRMWARE_SETUP_COMMAND}`,
+    `run ${FIRMWARE_SETUP_COMMAND} in the tinytrain folder (${packageRoot()}) as root`,
+  );
 }
 
-export interface ToolRun { code: number; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }
+export interface ToolRun {
+  code: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
 
-export interface RunOptions { cwd?: string; timeoutMs?: number }
+export interface RunOptions {
+  cwd?: string;
+  timeoutMs?: number;
+}
 
 /**
  * Runs `cmd args` to completion. A command that does not exist becomes
@@ -42,7 +53,13 @@ export function runTool(cmd: string, args: string[], what: string, o: RunOptions
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
-    const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, o.timeoutMs);
+    const timer =
+      o.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, o.timeoutMs);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {

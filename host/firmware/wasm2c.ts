@@ -50,13 +50,10 @@ export function splitMemory(c: string, header: string): string {
   const j = once(c, end);
   const block = c.slice(i, j + end.length);
   if (j < i || !block.includes('#define LOAD_DATA') || !block.includes('DEFINE_LOAD(i32_load, u32, u32, u32)')) unsupported('the accessor block is not where expected');
-  let out = c.slice(0, i) +
-    '/* tinytrain: linear memory split between Flash and SRAM (targets/firmware/tt-memory.h) */\n#include "tt-memory.h"\n' +
-    c.slice(j + end.length);
+  let out = c.slice(0, i) + '/* tinytrain: linear memory split between Flash and SRAM (targets/firmware/tt-memory.h) */\n#include "tt-memory.h"\n' + c.slice(j + end.length);
 
   // Bulk memory on the one memory: wasm2c's helpers index mem->data directly.
-  out = out.replace(/\bmemory_copy\(&instance->w2c_memory, &instance->w2c_memory, /g, 'tt_memory_copy(')
-    .replace(/\bmemory_fill\(&instance->w2c_memory, /g, 'tt_memory_fill(');
+  out = out.replace(/\bmemory_copy\(&instance->w2c_memory, &instance->w2c_memory, /g, 'tt_memory_copy(').replace(/\bmemory_fill\(&instance->w2c_memory, /g, 'tt_memory_fill(');
   // Anything still reaching into the memory's data pointer would bypass the split.
   const leftovers = [...out.matchAll(/\b(memory_init|memory_copy|memory_fill)\(&instance|w2c_memory\.data|w2c_memory->data/g)].map((m) => m[0]);
   if (leftovers.length) unsupported(`unhandled memory operations: ${[...new Set(leftovers)].join(', ')}`);
@@ -70,6 +67,8 @@ function once(text: string, needle: string): number {
 }
 
 function unsupported(what: string): never {
-  throw new TinytrainError(`the wasm2c output does not have the shape the firmware build expects: ${what}`,
-    `the firmware build is written against wabt 1.0.32 (Debian 12); install it with: ${FIRMWARE_SETUP_COMMAND}`);
+  throw new TinytrainError(
+    `the wasm2c output does not have the shape the firmware build expects: ${what}`,
+    `the firmware build is written against wabt 1.0.32 (Debian 12); install it with: ${FIRMWARE_SETUP_COMMAND}`,
+  );
 }

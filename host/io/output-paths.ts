@@ -106,8 +106,12 @@ export function checkOutputFolder(path: string, flag = '--out'): void {
   const st = lstatOrAbsent(path, flag);
   if (!st) return checkFolderCreatable(path, flag);
   if (!st.isDirectory()) {
-    refuseOccupied(flag, path, st.isFile() ? 'a file is there, and this output is a folder' : describeNonRegular(st),
-      st.isFile() ? `give ${flag} a folder path (the file stays as it is)` : defaultHint(flag));
+    refuseOccupied(
+      flag,
+      path,
+      st.isFile() ? 'a file is there, and this output is a folder' : describeNonRegular(st),
+      st.isFile() ? `give ${flag} a folder path (the file stays as it is)` : defaultHint(flag),
+    );
   }
   let entries: string[];
   try {
@@ -118,13 +122,21 @@ export function checkOutputFolder(path: string, flag = '--out'): void {
   if (entries.length === 0) return;
   const manifest = readArtifactManifest(path);
   if (typeof manifest === 'string') {
-    refuseOccupied(flag, path, `a folder holding ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'} (${listNames(path, entries)}) that is not a tinytrain artifact (${manifest})`,
-      `choose a new or empty folder for ${flag}; tinytrain replaces only artifact folders it wrote`);
+    refuseOccupied(
+      flag,
+      path,
+      `a folder holding ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'} (${listNames(path, entries)}) that is not a tinytrain artifact (${manifest})`,
+      `choose a new or empty folder for ${flag}; tinytrain replaces only artifact folders it wrote`,
+    );
   }
   const foreign = foreignArtifactEntries(path, entries, manifest);
   if (foreign.length) {
-    refuseOccupied(flag, path, `an artifact folder that also holds ${foreign.length === 1 ? 'an entry' : 'entries'} tinytrain did not write (${listNames(path, foreign)}), which replacing the folder would delete`,
-      `move ${foreign.length === 1 ? 'it' : 'them'} out of ${path} and run again, or choose another ${flag} path`);
+    refuseOccupied(
+      flag,
+      path,
+      `an artifact folder that also holds ${foreign.length === 1 ? 'an entry' : 'entries'} tinytrain did not write (${listNames(path, foreign)}), which replacing the folder would delete`,
+      `move ${foreign.length === 1 ? 'it' : 'them'} out of ${path} and run again, or choose another ${flag} path`,
+    );
   }
 }
 
@@ -263,12 +275,15 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /** At most five names, folders marked with a slash, then how many more. */
 function listNames(dir: string, names: string[]): string {
-  const shown = [...names].sort().slice(0, 5).map((n) => {
-    try {
-      return lstatSync(join(dir, n)).isDirectory() ? `${n}/` : n;
-    } catch {
-      return n;
-    }
-  });
+  const shown = [...names]
+    .sort()
+    .slice(0, 5)
+    .map((n) => {
+      try {
+        return lstatSync(join(dir, n)).isDirectory() ? `${n}/` : n;
+      } catch {
+        return n;
+      }
+    });
   return shown.join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
 }

@@ -77,7 +77,9 @@ function startWatcher(dir: string): ChildProcess | undefined {
   try {
     // Detached: its own process group, so the Ctrl-C that stops us does not stop it.
     const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, 'tinytrain-cleanup', dir, String(process.pid)], { detached: true, stdio: 'ignore' });
-    child.on('error', () => { /* no shell: the exit handler and the next run still clean up */ });
+    child.on('error', () => {
+      /* no shell: the exit handler and the next run still clean up */
+    });
     child.unref();
     return child;
   } catch {

@@ -20,7 +20,11 @@ export function tempName(name: string, role: TempRole, pid = process.pid): strin
   return `.${name}.${role}-${pid}-${randomBytes(4).toString('hex')}`;
 }
 
-export interface ParsedTempName { name: string; role: TempRole; pid: number }
+export interface ParsedTempName {
+  name: string;
+  role: TempRole;
+  pid: number;
+}
 
 const TEMP_NAME = /^\.(.+)\.(tmp|old)-(\d{1,10})-([0-9a-f]{8})$/;
 

@@ -26,8 +26,10 @@ export function instrumentSource(source: string, programSteps: number): string {
   });
   const bad = seen.findIndex((n) => n !== 1);
   if (bad >= 0) {
-    throw new TinytrainError(`runtime.ts tags program step ${bad} ${seen[bad]} times (expected once): it predates step profiling or was edited`,
-      'recompile the artifact with this version of tinytrain');
+    throw new TinytrainError(
+      `runtime.ts tags program step ${bad} ${seen[bad]} times (expected once): it predates step profiling or was edited`,
+      'recompile the artifact with this version of tinytrain',
+    );
   }
   // After the generated header comment, before the imports: AssemblyScript takes top-level declarations anywhere.
   return DECLARE + body;
@@ -43,7 +45,10 @@ export function stepComments(source: string, programSteps: number): string[] {
   return out;
 }
 
-export interface ProfiledBuild { wasm: Uint8Array; comments: string[] }
+export interface ProfiledBuild {
+  wasm: Uint8Array;
+  comments: string[];
+}
 
 /** Builds the profiling module (SIMD or scalar) with the artifact's memory map. */
 export async function buildProfiledRuntime(a: LoadedArtifact, variant: 'simd' | 'scalar'): Promise<ProfiledBuild> {

@@ -13,8 +13,23 @@ import { buildProfiledRuntime } from './instrument.js';
 export type Phase = 'forward' | 'loss' | 'backward' | 'update';
 
 /** ms: mean over the typical training steps (see Profile); medianMs: median over all timed steps. */
-export interface StepTiming { step: number; what: string; layer: string; phase: Phase; ms: number; medianMs: number; share: number }
-export interface LayerTiming { layer: string; forwardMs: number; backwardMs: number; updateMs: number; totalMs: number; share: number }
+export interface StepTiming {
+  step: number;
+  what: string;
+  layer: string;
+  phase: Phase;
+  ms: number;
+  medianMs: number;
+  share: number;
+}
+export interface LayerTiming {
+  layer: string;
+  forwardMs: number;
+  backwardMs: number;
+  updateMs: number;
+  totalMs: number;
+  share: number;
+}
 
 export interface Profile {
   variant: 'simd' | 'scalar';
@@ -44,7 +59,13 @@ export interface Profile {
   program: StepTiming[];
 }
 
-export interface ProfileOptions { variant?: 'simd' | 'scalar'; steps?: number; warmup?: number; lr?: number; seed?: number }
+export interface ProfileOptions {
+  variant?: 'simd' | 'scalar';
+  steps?: number;
+  warmup?: number;
+  lr?: number;
+  seed?: number;
+}
 
 const UPDATE = new Set(['weightUpdate', 'biasUpdate', 'applyWeight', 'applyBias', 'weightGrad', 'biasGrad']);
 const FORWARD = new Set(['forward', 'forwardStream', 'saveSlice', 'saveMask']);
@@ -94,7 +115,11 @@ export async function profileArtifact(a: LoadedArtifact, o: ProfileOptions = {})
   const ts = new Float64Array(ids.length);
   let k = 0;
   const profileMark = (i: number): void => {
-    if (k < ids.length) { ids[k] = i; ts[k] = performance.now(); k++; }
+    if (k < ids.length) {
+      ids[k] = i;
+      ts[k] = performance.now();
+      k++;
+    }
   };
   const rt = await Runtime.load(a, variant, { wasm: build.wasm, env: { profileMark } });
   const plain = await Runtime.load(a, variant);
@@ -133,7 +158,9 @@ export async function profileArtifact(a: LoadedArtifact, o: ProfileOptions = {})
   const typicalStepMs = wall.filter((w) => w <= medianWall).reduce((p, q) => p + q, 0) / typical.length;
   const names = new Map((m.nodes ?? []).map((n) => [n.label, n.name]));
   const program: StepTiming[] = m.program.map((what, i) => ({
-    step: i, what, ...classify(what, build.comments[i] ?? '', names),
+    step: i,
+    what,
+    ...classify(what, build.comments[i] ?? '', names),
     ms: typical.reduce((p, r) => p + r[i]!, 0) / typical.length,
     medianMs: median(rows.map((r) => r[i]!)),
     share: 0,
@@ -154,9 +181,20 @@ export async function profileArtifact(a: LoadedArtifact, o: ProfileOptions = {})
   const layers = [...byLayer.values()].sort((p, q) => q.totalMs - p.totalMs);
   for (const l of layers) l.share = l.totalMs / programMs;
   return {
-    variant, warmup, steps, typicalSteps: typical.length, typicalStepMs, medianStepMs: medianWall, plainMedianStepMs: median(plainWall),
-    programMs, coverage: programMs / typicalStepMs, skippedSteps: rt.stepsSkipped(),
-    unmarkedSteps: [...marked.keys()].filter((i) => !marked[i]), phases, layers, program,
+    variant,
+    warmup,
+    steps,
+    typicalSteps: typical.length,
+    typicalStepMs,
+    medianStepMs: medianWall,
+    plainMedianStepMs: median(plainWall),
+    programMs,
+    coverage: programMs / typicalStepMs,
+    skippedSteps: rt.stepsSkipped(),
+    unmarkedSteps: [...marked.keys()].filter((i) => !marked[i]),
+    phases,
+    layers,
+    program,
   };
 }
 
@@ -168,14 +206,16 @@ export function renderProfile(p: Profile, top = 15): string {
       `mean over the ${p.typicalSteps} steps at or below the median)`,
     `  training step: median ${p.medianStepMs.toFixed(3)} ms profiled, ${p.plainMedianStepMs.toFixed(3)} ms unprofiled; ` +
       `program steps sum to ${p.programMs.toFixed(3)} ms = ${(100 * p.coverage).toFixed(1)}% of the typical step (${p.typicalStepMs.toFixed(3)} ms)`,
-    `  phases: ${(Object.keys(p.phases) as Phase[]).map((k) => `${k} ${p.phases[k].toFixed(3)} ms (${(100 * p.phases[k] / p.programMs).toFixed(1)}%)`).join(', ')}`,
+    `  phases: ${(Object.keys(p.phases) as Phase[]).map((k) => `${k} ${p.phases[k].toFixed(3)} ms (${((100 * p.phases[k]) / p.programMs).toFixed(1)}%)`).join(', ')}`,
     ...(p.skippedSteps ? [`  note: ${p.skippedSteps} steps had a non-finite loss and skipped backward`] : []),
     '',
     `  ${'layer'.padEnd(40)} ${'forward'.padStart(9)} ${'backward'.padStart(9)} ${'update'.padStart(9)} ${'total'.padStart(9)} ${'share'.padStart(7)}`,
     ...p.layers.map((l) => `  ${l.layer.slice(0, 40).padEnd(40)} ${ms(l.forwardMs)} ${ms(l.backwardMs)} ${ms(l.updateMs)} ${ms(l.totalMs)} ${pc(l.share)}`),
     '',
     `  slowest program steps (of ${p.program.length})`,
-    ...[...p.program].sort((a, b) => b.ms - a.ms).slice(0, top)
+    ...[...p.program]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, top)
       .map((s) => `  ${String(s.step).padStart(4)} ${s.what.slice(0, 44).padEnd(44)} ${ms(s.ms)} ${pc(s.share)}`),
   ];
   return lines.join('\n');

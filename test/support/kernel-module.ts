@@ -34,26 +34,79 @@ export interface KernelExports {
   rngSeed(state: Ptr, seed: number): void;
   /** split = 0: all weights at w; split = k > 0: input channels [0, k) at w, [k, C) at w2 (see conv2d.ts). */
   conv2dForwardS8(
-    x: Ptr, H: number, W: number, C: number, zx: number,
-    w: Ptr, bias: Ptr, mult: Ptr, shift: Ptr,
-    y: Ptr, OH: number, OW: number, CO: number, zy: number, lo: number, hi: number,
-    KH: number, KW: number, stride: number, pad: number, depthwise: Bool,
-    w2: Ptr, split: number,
+    x: Ptr,
+    H: number,
+    W: number,
+    C: number,
+    zx: number,
+    w: Ptr,
+    bias: Ptr,
+    mult: Ptr,
+    shift: Ptr,
+    y: Ptr,
+    OH: number,
+    OW: number,
+    CO: number,
+    zy: number,
+    lo: number,
+    hi: number,
+    KH: number,
+    KW: number,
+    stride: number,
+    pad: number,
+    depthwise: Bool,
+    w2: Ptr,
+    split: number,
   ): void;
   /** Output rows [ohBegin, ohEnd); inRing / outRing > 0: x / y hold only that many rows (row r in slot r % ring). */
   conv2dForwardRowsS8(
-    x: Ptr, H: number, W: number, C: number, zx: number,
-    w: Ptr, bias: Ptr, mult: Ptr, shift: Ptr,
-    y: Ptr, OH: number, OW: number, CO: number, zy: number, lo: number, hi: number,
-    KH: number, KW: number, stride: number, pad: number, depthwise: Bool,
-    w2: Ptr, split: number, ohBegin: number, ohEnd: number, inRing: number, outRing: number,
+    x: Ptr,
+    H: number,
+    W: number,
+    C: number,
+    zx: number,
+    w: Ptr,
+    bias: Ptr,
+    mult: Ptr,
+    shift: Ptr,
+    y: Ptr,
+    OH: number,
+    OW: number,
+    CO: number,
+    zy: number,
+    lo: number,
+    hi: number,
+    KH: number,
+    KW: number,
+    stride: number,
+    pad: number,
+    depthwise: Bool,
+    w2: Ptr,
+    split: number,
+    ohBegin: number,
+    ohEnd: number,
+    inRing: number,
+    outRing: number,
   ): void;
   conv2dBackwardInputF32(
-    gy: Ptr, OH: number, OW: number, CO: number,
-    w: Ptr, wScale: Ptr,
-    gx: Ptr, H: number, W: number, C: number,
-    KH: number, KW: number, stride: number, pad: number, depthwise: Bool, accumulate: Bool,
-    w2: Ptr, split: number,
+    gy: Ptr,
+    OH: number,
+    OW: number,
+    CO: number,
+    w: Ptr,
+    wScale: Ptr,
+    gx: Ptr,
+    H: number,
+    W: number,
+    C: number,
+    KH: number,
+    KW: number,
+    stride: number,
+    pad: number,
+    depthwise: Bool,
+    accumulate: Bool,
+    w2: Ptr,
+    split: number,
   ): void;
   /**
    * Fused gradient + update of the weights reading input channels [0, K) (depthwise:
@@ -61,47 +114,88 @@ export interface KernelExports {
    * x has XC >= K channels per position.
    */
   conv2dWeightUpdateS8(
-    gy: Ptr, OH: number, OW: number, CO: number,
-    x: Ptr, H: number, W: number, XC: number, zx: number, sx: number,
-    w: Ptr, wScale: Ptr, vel: Ptr,
-    KH: number, KW: number, stride: number, pad: number, depthwise: Bool, K: number,
-    lr: number, mu: number, qas: Bool, rng: Ptr,
+    gy: Ptr,
+    OH: number,
+    OW: number,
+    CO: number,
+    x: Ptr,
+    H: number,
+    W: number,
+    XC: number,
+    zx: number,
+    sx: number,
+    w: Ptr,
+    wScale: Ptr,
+    vel: Ptr,
+    KH: number,
+    KW: number,
+    stride: number,
+    pad: number,
+    depthwise: Bool,
+    K: number,
+    lr: number,
+    mu: number,
+    qas: Bool,
+    rng: Ptr,
   ): void;
   /** The same gradient dL/dW (real units) into out, in the slice layout. */
   conv2dWeightGradF32(
-    gy: Ptr, OH: number, OW: number, CO: number,
-    x: Ptr, H: number, W: number, XC: number, zx: number, sx: number,
-    KH: number, KW: number, stride: number, pad: number, depthwise: Bool, K: number, out: Ptr,
+    gy: Ptr,
+    OH: number,
+    OW: number,
+    CO: number,
+    x: Ptr,
+    H: number,
+    W: number,
+    XC: number,
+    zx: number,
+    sx: number,
+    KH: number,
+    KW: number,
+    stride: number,
+    pad: number,
+    depthwise: Bool,
+    K: number,
+    out: Ptr,
   ): void;
   /** Applies a gradient stored for GK channels ([CO,KH,KW,GK]) to the slice of the first K. */
   applyWeightUpdateS8(
-    grad: Ptr, GK: number, CO: number, KH: number, KW: number, depthwise: Bool,
-    w: Ptr, wScale: Ptr, vel: Ptr, K: number,
-    lr: number, mu: number, qas: Bool, rng: Ptr,
+    grad: Ptr,
+    GK: number,
+    CO: number,
+    KH: number,
+    KW: number,
+    depthwise: Bool,
+    w: Ptr,
+    wScale: Ptr,
+    vel: Ptr,
+    K: number,
+    lr: number,
+    mu: number,
+    qas: Bool,
+    rng: Ptr,
   ): void;
-  biasUpdateAllS32(
-    gy: Ptr, P: number, CO: number, bias: Ptr, wScale: Ptr, sx: number, vel: Ptr,
-    lr: number, mu: number, qas: Bool, rng: Ptr,
-  ): void;
+  biasUpdateAllS32(gy: Ptr, P: number, CO: number, bias: Ptr, wScale: Ptr, sx: number, vel: Ptr, lr: number, mu: number, qas: Bool, rng: Ptr): void;
   biasGradF32(gy: Ptr, P: number, CO: number, out: Ptr): void;
-  applyBiasUpdateS32(
-    grad: Ptr, CO: number, bias: Ptr, wScale: Ptr, sx: number, vel: Ptr,
-    lr: number, mu: number, qas: Bool, rng: Ptr,
-  ): void;
+  applyBiasUpdateS32(grad: Ptr, CO: number, bias: Ptr, wScale: Ptr, sx: number, vel: Ptr, lr: number, mu: number, qas: Bool, rng: Ptr): void;
   avgpoolForwardS8(
-    x: Ptr, H: number, W: number, C: number, zx: number,
-    y: Ptr, OH: number, OW: number, zy: number,
-    PH: number, PW: number, stride: number, m: number, n: number,
+    x: Ptr,
+    H: number,
+    W: number,
+    C: number,
+    zx: number,
+    y: Ptr,
+    OH: number,
+    OW: number,
+    zy: number,
+    PH: number,
+    PW: number,
+    stride: number,
+    m: number,
+    n: number,
   ): void;
-  avgpoolBackwardF32(
-    gy: Ptr, OH: number, OW: number,
-    gx: Ptr, H: number, W: number, C: number,
-    PH: number, PW: number, stride: number, accumulate: Bool,
-  ): void;
-  addS8(
-    a: Ptr, za: number, ma: number, b: Ptr, zb: number, mb: number, n: number,
-    y: Ptr, zy: number, lo: number, hi: number, count: number,
-  ): void;
+  avgpoolBackwardF32(gy: Ptr, OH: number, OW: number, gx: Ptr, H: number, W: number, C: number, PH: number, PW: number, stride: number, accumulate: Bool): void;
+  addS8(a: Ptr, za: number, ma: number, b: Ptr, zb: number, mb: number, n: number, y: Ptr, zy: number, lo: number, hi: number, count: number): void;
   clampS8(x: Ptr, y: Ptr, count: number, lo: number, hi: number): void;
   clampBackwardF32(g: Ptr, y: Ptr, count: number, lo: number, hi: number): void;
   saveChannelsS8(x: Ptr, P: number, C: number, K: number, out: Ptr): void;
@@ -112,34 +206,68 @@ export interface KernelExports {
   softmaxCrossEntropyS8(logits: Ptr, count: number, scale: number, zp: number, label: number, grad: Ptr): number;
   /** Pruned 1x1 forward from a non-zero list (compiler/sparse/nzlist.ts; format: nzFormat()); scratch = 0: scalar path. */
   sparse1x1ForwardS8(
-    x: Ptr, P: number, CI: number, zx: number, nz: Ptr, format: number,
-    bias: Ptr, mult: Ptr, shift: Ptr,
-    y: Ptr, CO: number, zy: number, lo: number, hi: number, scratch: Ptr,
+    x: Ptr,
+    P: number,
+    CI: number,
+    zx: number,
+    nz: Ptr,
+    format: number,
+    bias: Ptr,
+    mult: Ptr,
+    shift: Ptr,
+    y: Ptr,
+    CO: number,
+    zy: number,
+    lo: number,
+    hi: number,
+    scratch: Ptr,
   ): void;
   /** Pruned 1x1 input gradient, bit-identical to conv2dBackwardInputF32 on the dense weights. */
-  sparse1x1BackwardInputF32(
-    gy: Ptr, P: number, CO: number, nz: Ptr, format: number, wScale: Ptr,
-    gx: Ptr, CI: number, accumulate: Bool, scratch: Ptr,
-  ): void;
+  sparse1x1BackwardInputF32(gy: Ptr, P: number, CO: number, nz: Ptr, format: number, wScale: Ptr, gx: Ptr, CI: number, accumulate: Bool, scratch: Ptr): void;
   /** In-place depthwise input gradient (conv2d.ts): gx over g, keeping KH - pad rows in scratch. */
-  depthwiseBackwardInputInPlaceF32(
-    g: Ptr, H: number, W: number, C: number, w: Ptr, wScale: Ptr,
-    KH: number, KW: number, pad: number, w2: Ptr, split: number, scratch: Ptr,
-  ): void;
+  depthwiseBackwardInputInPlaceF32(g: Ptr, H: number, W: number, C: number, w: Ptr, wScale: Ptr, KH: number, KW: number, pad: number, w2: Ptr, split: number, scratch: Ptr): void;
   /** Fused global-average-pool + frozen 1x1 head backward (conv2d.ts). */
   gapHeadBackwardF32(
-    gpool: Ptr, P: number, CO: number, bits: Ptr,
-    w: Ptr, wScale: Ptr, CI: number, w2: Ptr, split: number,
-    gx: Ptr, accumulate: Bool, bgrad: Ptr, scratch: Ptr,
+    gpool: Ptr,
+    P: number,
+    CO: number,
+    bits: Ptr,
+    w: Ptr,
+    wScale: Ptr,
+    CI: number,
+    w2: Ptr,
+    split: number,
+    gx: Ptr,
+    accumulate: Bool,
+    bgrad: Ptr,
+    scratch: Ptr,
   ): void;
 }
 
 const KERNEL_NAMES = [
-  'rngSeed', 'conv2dForwardS8', 'conv2dForwardRowsS8', 'conv2dBackwardInputF32',
-  'conv2dWeightUpdateS8', 'conv2dWeightGradF32', 'applyWeightUpdateS8', 'biasUpdateAllS32', 'biasGradF32', 'applyBiasUpdateS32',
-  'avgpoolForwardS8', 'avgpoolBackwardF32', 'addS8', 'clampS8', 'clampBackwardF32', 'gradInto',
-  'argmaxS8', 'softmaxCrossEntropyS8', 'saveChannelsS8', 'saveMaskBits', 'clampBackwardBitsF32',
-  'sparse1x1ForwardS8', 'sparse1x1BackwardInputF32',
+  'rngSeed',
+  'conv2dForwardS8',
+  'conv2dForwardRowsS8',
+  'conv2dBackwardInputF32',
+  'conv2dWeightUpdateS8',
+  'conv2dWeightGradF32',
+  'applyWeightUpdateS8',
+  'biasUpdateAllS32',
+  'biasGradF32',
+  'applyBiasUpdateS32',
+  'avgpoolForwardS8',
+  'avgpoolBackwardF32',
+  'addS8',
+  'clampS8',
+  'clampBackwardF32',
+  'gradInto',
+  'argmaxS8',
+  'softmaxCrossEntropyS8',
+  'saveChannelsS8',
+  'saveMaskBits',
+  'clampBackwardBitsF32',
+  'sparse1x1ForwardS8',
+  'sparse1x1BackwardInputF32',
 ] as const;
 
 /**
@@ -160,7 +288,12 @@ export function decodeAsString(memory: WebAssembly.Memory, ptr: number): string 
 
 /** Thrown when the module calls env.abort (a failed assert or a runtime error in AS code). */
 export class KernelAbort extends Error {
-  constructor(message: string, readonly file: string, readonly line: number, readonly column: number) {
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
     super(`kernel abort: ${message} (${file}:${line}:${column})`);
     this.name = 'KernelAbort';
   }
@@ -192,7 +325,8 @@ function staticDataEnd(bytes: Uint8Array): number {
       const count = readU32(bytes, pos);
       for (let i = 0; i < count; i++) {
         const kind = readU32(bytes, pos);
-        if (kind === 1) { // passive: no address
+        if (kind === 1) {
+          // passive: no address
           pos.p += readU32(bytes, pos);
           continue;
         }
@@ -226,13 +360,16 @@ async function compileNow(entry: string, simd: boolean): Promise<Uint8Array<Arra
   try {
     const outFile = join(dir, simd ? 'kernels-simd.wasm' : 'kernels-scalar.wasm');
     let out = '';
-    const sink = { write(chunk: string | Uint8Array): boolean { out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(); return true; } };
-    const { error } = await asc.main([
-      entry, '--outFile', outFile,
-      '--runtime', 'stub', '-O3',
-      '--initialMemory', String(PAGES), '--maximumMemory', String(PAGES),
-      ...(simd ? ['--enable', 'simd'] : []),
-    ], { stdout: sink, stderr: sink });
+    const sink = {
+      write(chunk: string | Uint8Array): boolean {
+        out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+        return true;
+      },
+    };
+    const { error } = await asc.main(
+      [entry, '--outFile', outFile, '--runtime', 'stub', '-O3', '--initialMemory', String(PAGES), '--maximumMemory', String(PAGES), ...(simd ? ['--enable', 'simd'] : [])],
+      { stdout: sink, stderr: sink },
+    );
     if (error) throw new Error(`asc failed to build ${entry} (${simd ? 'simd' : 'scalar'}): ${error.message}\n${out}`);
     return Uint8Array.from(readFileSync(outFile));
   } finally {
@@ -282,16 +419,26 @@ export class KernelModule {
   readonly heapBase: number;
   private top: number;
 
-  constructor(readonly k: KernelExports, readonly simd: boolean, dataEnd: number) {
+  constructor(
+    readonly k: KernelExports,
+    readonly simd: boolean,
+    dataEnd: number,
+  ) {
     this.heapBase = Math.max(1024, align16(dataEnd));
     this.top = this.heapBase;
   }
 
-  get memory(): WebAssembly.Memory { return this.k.memory; }
-  get capacity(): number { return this.k.memory.buffer.byteLength; }
+  get memory(): WebAssembly.Memory {
+    return this.k.memory;
+  }
+  get capacity(): number {
+    return this.k.memory.buffer.byteLength;
+  }
 
   /** Frees everything (contents are left as they are: tests that care fill their buffers). */
-  reset(): void { this.top = this.heapBase; }
+  reset(): void {
+    this.top = this.heapBase;
+  }
 
   /** A 16-byte aligned block of `bytes` bytes. */
   alloc(bytes: number): number {
@@ -309,19 +456,52 @@ export class KernelModule {
     return p;
   }
 
-  i8(data: ArrayLike<number>): number { const p = this.alloc(data.length); this.writeI8(p, data); return p; }
-  i32(data: ArrayLike<number>): number { const p = this.alloc(data.length * 4); this.writeI32(p, data); return p; }
-  f32(data: ArrayLike<number>): number { const p = this.alloc(data.length * 4); this.writeF32(p, data); return p; }
+  i8(data: ArrayLike<number>): number {
+    const p = this.alloc(data.length);
+    this.writeI8(p, data);
+    return p;
+  }
+  i32(data: ArrayLike<number>): number {
+    const p = this.alloc(data.length * 4);
+    this.writeI32(p, data);
+    return p;
+  }
+  f32(data: ArrayLike<number>): number {
+    const p = this.alloc(data.length * 4);
+    this.writeF32(p, data);
+    return p;
+  }
 
-  writeI8(ptr: number, data: ArrayLike<number>): void { this.check(ptr, data.length); new Int8Array(this.memory.buffer, ptr, data.length).set(data); }
-  writeI32(ptr: number, data: ArrayLike<number>): void { this.check(ptr, data.length * 4, 4); new Int32Array(this.memory.buffer, ptr, data.length).set(data); }
-  writeF32(ptr: number, data: ArrayLike<number>): void { this.check(ptr, data.length * 4, 4); new Float32Array(this.memory.buffer, ptr, data.length).set(data); }
+  writeI8(ptr: number, data: ArrayLike<number>): void {
+    this.check(ptr, data.length);
+    new Int8Array(this.memory.buffer, ptr, data.length).set(data);
+  }
+  writeI32(ptr: number, data: ArrayLike<number>): void {
+    this.check(ptr, data.length * 4, 4);
+    new Int32Array(this.memory.buffer, ptr, data.length).set(data);
+  }
+  writeF32(ptr: number, data: ArrayLike<number>): void {
+    this.check(ptr, data.length * 4, 4);
+    new Float32Array(this.memory.buffer, ptr, data.length).set(data);
+  }
 
   /** Copies out of linear memory. */
-  readI8(ptr: number, n: number): Int8Array { this.check(ptr, n); return new Int8Array(this.memory.buffer.slice(ptr, ptr + n)); }
-  readI32(ptr: number, n: number): Int32Array { this.check(ptr, n * 4, 4); return new Int32Array(this.memory.buffer.slice(ptr, ptr + n * 4)); }
-  readF32(ptr: number, n: number): Float32Array { this.check(ptr, n * 4, 4); return new Float32Array(this.memory.buffer.slice(ptr, ptr + n * 4)); }
-  readBytes(ptr: number, n: number): Uint8Array { this.check(ptr, n); return new Uint8Array(this.memory.buffer.slice(ptr, ptr + n)); }
+  readI8(ptr: number, n: number): Int8Array {
+    this.check(ptr, n);
+    return new Int8Array(this.memory.buffer.slice(ptr, ptr + n));
+  }
+  readI32(ptr: number, n: number): Int32Array {
+    this.check(ptr, n * 4, 4);
+    return new Int32Array(this.memory.buffer.slice(ptr, ptr + n * 4));
+  }
+  readF32(ptr: number, n: number): Float32Array {
+    this.check(ptr, n * 4, 4);
+    return new Float32Array(this.memory.buffer.slice(ptr, ptr + n * 4));
+  }
+  readBytes(ptr: number, n: number): Uint8Array {
+    this.check(ptr, n);
+    return new Uint8Array(this.memory.buffer.slice(ptr, ptr + n));
+  }
 
   /** A fresh xorshift32 state (4 bytes) seeded through the module's rngSeed. */
   rng(seed: number): number {
@@ -336,7 +516,9 @@ export class KernelModule {
   }
 }
 
-function align16(n: number): number { return (n + 15) & ~15; }
+function align16(n: number): number {
+  return (n + 15) & ~15;
+}
 
 const cache = new Map<boolean, Promise<{ module: WebAssembly.Module; dataEnd: number }>>();
 
@@ -363,14 +545,18 @@ export async function loadKernels(opts: { simd: boolean }): Promise<KernelModule
 export const U32 = 2 ** -24;
 
 /** Higham's gamma_n = n u / (1 - n u): bound on the relative error of n float32 roundings. */
-export function gamma(n: number): number { return (n * U32) / (1 - n * U32); }
+export function gamma(n: number): number {
+  return (n * U32) / (1 - n * U32);
+}
 
 export const f32 = Math.fround;
 
 /** Seeded PRNG (splitmix32 mixing over a Weyl sequence); deterministic across runs. */
 export class Rng {
   private s: number;
-  constructor(seed: number) { this.s = seed >>> 0; }
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
   /** Uniform u32. */
   u32(): number {
     this.s = (this.s + 0x9e3779b9) >>> 0;
@@ -380,14 +566,30 @@ export class Rng {
     return (z ^ (z >>> 15)) >>> 0;
   }
   /** Uniform in [0, 1). */
-  next(): number { return this.u32() / 4294967296; }
+  next(): number {
+    return this.u32() / 4294967296;
+  }
   /** Integer in [lo, hi] inclusive. */
-  int(lo: number, hi: number): number { return lo + Math.floor(this.next() * (hi - lo + 1)); }
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
   /** Uniform real in [lo, hi). */
-  uniform(lo: number, hi: number): number { return lo + (hi - lo) * this.next(); }
-  pick<T>(items: readonly T[]): T { return items[Math.floor(this.next() * items.length)]!; }
-  int8s(n: number, lo = -128, hi = 127): Int8Array { const a = new Int8Array(n); for (let i = 0; i < n; i++) a[i] = this.int(lo, hi); return a; }
-  int32s(n: number, lo: number, hi: number): Int32Array { const a = new Int32Array(n); for (let i = 0; i < n; i++) a[i] = this.int(lo, hi); return a; }
+  uniform(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.next();
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)]!;
+  }
+  int8s(n: number, lo = -128, hi = 127): Int8Array {
+    const a = new Int8Array(n);
+    for (let i = 0; i < n; i++) a[i] = this.int(lo, hi);
+    return a;
+  }
+  int32s(n: number, lo: number, hi: number): Int32Array {
+    const a = new Int32Array(n);
+    for (let i = 0; i < n; i++) a[i] = this.int(lo, hi);
+    return a;
+  }
   /** float32 values uniform in [lo, hi), with a fraction `zeros` of exact zeros. */
   f32s(n: number, lo: number, hi: number, zeros = 0): Float32Array {
     const a = new Float32Array(n);
@@ -400,14 +602,26 @@ export class Rng {
 // Conv layer fixtures shared by the kernel tests (kernel layouts; see assembly/kernels).
 
 /** A shape-only tensor description (TF layouts). */
-export interface TensorData { data: ArrayLike<number>; shape: number[] }
+export interface TensorData {
+  data: ArrayLike<number>;
+  shape: number[];
+}
 
-export interface ConvCase { H: number; W: number; C: number; CO: number; KH: number; KW: number; stride: number; pad: number; depthwise: boolean }
+export interface ConvCase {
+  H: number;
+  W: number;
+  C: number;
+  CO: number;
+  KH: number;
+  KW: number;
+  stride: number;
+  pad: number;
+  depthwise: boolean;
+}
 
 export const outDim = (n: number, k: number, stride: number, pad: number): number => Math.floor((n + 2 * pad - k) / stride) + 1;
 
-export const convLabel = (c: ConvCase): string =>
-  `${c.depthwise ? 'dw' : 'conv'} ${c.H}x${c.W}x${c.C}->${c.CO} k${c.KH}x${c.KW} s${c.stride} p${c.pad}`;
+export const convLabel = (c: ConvCase): string => `${c.depthwise ? 'dw' : 'conv'} ${c.H}x${c.W}x${c.C}->${c.CO} k${c.KH}x${c.KW} s${c.stride} p${c.pad}`;
 
 export type Layer = ReturnType<typeof makeLayer>;
 
@@ -437,11 +651,14 @@ export function makeLayer(rng: Rng, c: ConvCase) {
 export function toTfFilter(c: ConvCase, w: ArrayLike<number>): TensorData {
   const cin = c.depthwise ? 1 : c.C;
   const out = new Float32Array(w.length);
-  for (let co = 0; co < c.CO; co++) for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) for (let ci = 0; ci < cin; ci++) {
-    const src = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
-    const dst = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
-    out[dst] = w[src]!;
-  }
+  for (let co = 0; co < c.CO; co++)
+    for (let kh = 0; kh < c.KH; kh++)
+      for (let kw = 0; kw < c.KW; kw++)
+        for (let ci = 0; ci < cin; ci++) {
+          const src = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
+          const dst = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
+          out[dst] = w[src]!;
+        }
   return { data: out, shape: c.depthwise ? [c.KH, c.KW, c.C, 1] : [c.KH, c.KW, c.C, c.CO] };
 }
 
@@ -449,11 +666,14 @@ export function toTfFilter(c: ConvCase, w: ArrayLike<number>): TensorData {
 export function fromTfFilter(c: ConvCase, w: ArrayLike<number>): Float32Array {
   const cin = c.depthwise ? 1 : c.C;
   const out = new Float32Array(w.length);
-  for (let co = 0; co < c.CO; co++) for (let kh = 0; kh < c.KH; kh++) for (let kw = 0; kw < c.KW; kw++) for (let ci = 0; ci < cin; ci++) {
-    const dst = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
-    const src = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
-    out[dst] = w[src]!;
-  }
+  for (let co = 0; co < c.CO; co++)
+    for (let kh = 0; kh < c.KH; kh++)
+      for (let kw = 0; kw < c.KW; kw++)
+        for (let ci = 0; ci < cin; ci++) {
+          const dst = ((co * c.KH + kh) * c.KW + kw) * cin + ci;
+          const src = c.depthwise ? (kh * c.KW + kw) * c.C + co : ((kh * c.KW + kw) * c.C + ci) * c.CO + co;
+          out[dst] = w[src]!;
+        }
   return out;
 }
 

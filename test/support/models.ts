@@ -87,9 +87,12 @@ export function sparseScheme(biasLayers: string[], weightLayer: string, ratio: n
 /** The partial scheme of each test model: some biases, one layer's weights at ratio 0.5. */
 export function partialSchemeFor(key: TestModelKey): Scheme {
   switch (key) {
-    case 'mnist-cnn': return sparseScheme(['pw3', 'head', 'fc'], 'head', 0.5);
-    case 'mlp': return sparseScheme(['fc2'], 'fc1', 0.5);
-    case 'residual': return sparseScheme(['head', 'fc'], 'pw', 0.5);
+    case 'mnist-cnn':
+      return sparseScheme(['pw3', 'head', 'fc'], 'head', 0.5);
+    case 'mlp':
+      return sparseScheme(['fc2'], 'fc1', 0.5);
+    case 'residual':
+      return sparseScheme(['head', 'fc'], 'pw', 0.5);
   }
 }
 
@@ -107,7 +110,12 @@ export function calibrationInputs(n: number, range: [number, number] = [0, 1], f
   return Array.from({ length: n }, (_, i) => normaliseImage(imageAt(ds, from + i), range));
 }
 
-export interface CachedArtifact { artifact: Artifact; loaded: LoadedArtifact; dir: string; compileMs: number }
+export interface CachedArtifact {
+  artifact: Artifact;
+  loaded: LoadedArtifact;
+  dir: string;
+  compileMs: number;
+}
 
 /**
  * compile() -> writeArtifact() -> readArtifact(), once per key. Keys must describe the
@@ -147,10 +155,18 @@ type Shape = [number, number, number];
 
 class Gen {
   private readonly rng: Rng;
-  constructor(seed: number) { this.rng = new Rng(seed); }
-  int(lo: number, hi: number): number { return lo + (this.rng.nextU32() % (hi - lo + 1)); }
-  chance(p: number): boolean { return this.rng.uniform() < p; }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(0, xs.length - 1)]!; }
+  constructor(seed: number) {
+    this.rng = new Rng(seed);
+  }
+  int(lo: number, hi: number): number {
+    return lo + (this.rng.nextU32() % (hi - lo + 1));
+  }
+  chance(p: number): boolean {
+    return this.rng.uniform() < p;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(0, xs.length - 1)]!;
+  }
 }
 
 const ACTS: readonly Activation[] = ['none', 'relu', 'relu6'];
@@ -168,7 +184,12 @@ export function randomSpec(seed: number): ModelSpec {
   let prev = INPUT;
   let n = 0;
   const name = (): string => `l${n++}`;
-  const push = (l: Layer, out: Shape): string => { layers.push(l); prev = l.name!; shape = out; return prev; };
+  const push = (l: Layer, out: Shape): string => {
+    layers.push(l);
+    prev = l.name!;
+    shape = out;
+    return prev;
+  };
 
   const conv = (from: string, s: Shape, keepShape: boolean): [Layer, Shape] => {
     const [h, w, c] = s;
@@ -182,8 +203,15 @@ export function randomSpec(seed: number): ModelSpec {
     const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
     if (oh < 1 || ow < 1) return conv(from, s, true);
     const l: Layer = {
-      op: 'conv2d', name: name(), inputs: [from], filters, kernel: k, stride, padding: pad,
-      ...(depthwise ? { groups: 'depthwise' as const } : {}), activation: g.pick(ACTS),
+      op: 'conv2d',
+      name: name(),
+      inputs: [from],
+      filters,
+      kernel: k,
+      stride,
+      padding: pad,
+      ...(depthwise ? { groups: 'depthwise' as const } : {}),
+      activation: g.pick(ACTS),
     };
     return [l, [oh, ow, filters]];
   };
@@ -196,9 +224,13 @@ export function randomSpec(seed: number): ModelSpec {
       const [l, s] = conv(prev, shape, false);
       push(l, s);
     } else if (kind === 'residual') {
-      const x = prev, s0 = shape;
+      const x = prev,
+        s0 = shape;
       let t = x;
-      for (let i = g.int(1, 2); i > 0; i--) { const [l, s] = conv(t, s0, true); t = push(l, s); }
+      for (let i = g.int(1, 2); i > 0; i--) {
+        const [l, s] = conv(t, s0, true);
+        t = push(l, s);
+      }
       // Either operand order: the skip may be the first or the second input.
       const inputs: [string, string] = g.chance(0.5) ? [x, t] : [t, x];
       push({ op: 'add', name: name(), inputs, activation: g.pick(ACTS) }, s0);
@@ -214,7 +246,10 @@ export function randomSpec(seed: number): ModelSpec {
   }
   if (!mlpOnly && g.chance(0.5)) push({ op: 'globalavgpool', name: name() }, [1, 1, shape[2]]);
   else push({ op: 'flatten', name: name() }, [1, 1, shapeSize(shape)]);
-  if (g.chance(0.5)) { const units = g.int(2, 12); push({ op: 'dense', name: name(), units, activation: g.pick(ACTS) }, [1, 1, units]); }
+  if (g.chance(0.5)) {
+    const units = g.int(2, 12);
+    push({ op: 'dense', name: name(), units, activation: g.pick(ACTS) }, [1, 1, units]);
+  }
   const classes = g.int(2, 10);
   push({ op: 'dense', name: name(), units: classes }, [1, 1, classes]);
 

@@ -33,9 +33,21 @@ export function runPython(script: string, args: string[], timeoutMs = 300_000): 
 // ---------------------------------------------------------------------------------------
 // Building models with protobufjs (plain objects in onnx.proto's field names)
 
-export const FLOAT = 1, UINT8 = 2, INT8 = 3, INT32 = 6, INT64 = 7;
+export const FLOAT = 1,
+  UINT8 = 2,
+  INT8 = 3,
+  INT32 = 6,
+  INT64 = 7;
 
-export interface TensorObj { name: string; dims: number[]; data_type: number; raw_data?: Uint8Array; float_data?: number[]; int64_data?: number[]; int32_data?: number[] }
+export interface TensorObj {
+  name: string;
+  dims: number[];
+  data_type: number;
+  raw_data?: Uint8Array;
+  float_data?: number[];
+  int64_data?: number[];
+  int32_data?: number[];
+}
 
 export function floatTensor(name: string, dims: number[], data: ArrayLike<number>): TensorObj {
   const f = Float32Array.from(data);
@@ -123,7 +135,8 @@ export function runImportedFloat(imp: OnnxImport, xOnnx: ArrayLike<number>): Flo
 
 /** max |a-b| / max(max|b|, floor): the relative error of a whole tensor. */
 export function relError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
-  let num = 0, den = floor;
+  let num = 0,
+    den = floor;
   for (let i = 0; i < b.length; i++) {
     num = Math.max(num, Math.abs(a[i]! - b[i]!));
     den = Math.max(den, Math.abs(b[i]!));
@@ -133,7 +146,6 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-
 
 // ---------------------------------------------------------------------------------------
 // How far the int8 runtime may be from a reference, derived from the scales
-
 
 /**
  * A bound on |int8 output - reference output| (real units), propagated layer by layer.
@@ -163,24 +175,32 @@ export function int8ErrorBound(q: QuantModel, mode: 'same-grid' | 'float'): numb
     const ein = e.get(n.inputs[0]!)!;
     let out: number;
     switch (n.op) {
-      case 'conv2d': case 'dense': {
+      case 'conv2d':
+      case 'dense': {
         const l = q.layers.get(n.name)!;
         const cout = l.wScale.length;
         const per = l.wq.length / cout;
-        let lip = 0, wErr = 0;
+        let lip = 0,
+          wErr = 0;
         const sIn = q.tensors.get(n.inputs[0]!)!.scale;
         for (let c = 0; c < cout; c++) {
           let sum = 0;
           for (let i = 0; i < per; i++) sum += Math.abs(l.wq[c * per + i]!) * l.wScale[c]!;
           lip = Math.max(lip, sum);
-          wErr = Math.max(wErr, per * absMax(n.inputs[0]!) * l.wScale[c]! / 2 + sIn * l.wScale[c]! / 2);
+          wErr = Math.max(wErr, (per * absMax(n.inputs[0]!) * l.wScale[c]!) / 2 + (sIn * l.wScale[c]!) / 2);
         }
         out = lip * ein + sOut + (mode === 'float' ? wErr : 0);
         break;
       }
-      case 'add': out = ein + e.get(n.inputs[1]!)! + sOut; break;
-      case 'avgpool': case 'globalavgpool': out = ein + sOut; break;
-      default: out = ein; // relu, relu6, flatten keep their input's grid
+      case 'add':
+        out = ein + e.get(n.inputs[1]!)! + sOut;
+        break;
+      case 'avgpool':
+      case 'globalavgpool':
+        out = ein + sOut;
+        break;
+      default:
+        out = ein; // relu, relu6, flatten keep their input's grid
     }
     e.set(n.output, out);
   }

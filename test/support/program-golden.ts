@@ -31,7 +31,11 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PROGRAM_GOLDEN = join(ROOT, 'test', 'fixtures', 'program-golden.json');
 export const RANDOM_CASES = 250;
 
-export interface GoldenCase { name: string; graph: Graph; scheme: Scheme }
+export interface GoldenCase {
+  name: string;
+  graph: Graph;
+  scheme: Scheme;
+}
 
 /**
  * A model no random spec builds: a trained tensor x feeds a frozen 1x1 head (pooled, so
@@ -40,20 +44,42 @@ export interface GoldenCase { name: string; graph: Graph; scheme: Scheme }
  * contribution to x's gradient accumulates, and the order of updates at the end, move.
  */
 export function fanoutHeadSpec(): ModelSpec {
-  const conv = (name: string, from: string, kernel: number, activation: 'relu' | 'none') =>
-    ({ op: 'conv2d' as const, name, inputs: [from], filters: 4, kernel, stride: 1, padding: (kernel - 1) / 2, activation });
+  const conv = (name: string, from: string, kernel: number, activation: 'relu' | 'none') => ({
+    op: 'conv2d' as const,
+    name,
+    inputs: [from],
+    filters: 4,
+    kernel,
+    stride: 1,
+    padding: (kernel - 1) / 2,
+    activation,
+  });
   return {
-    format: 'tinytrain-model@1', name: 'fanout-head', input: [6, 6, 2], inputRange: [0, 1], seed: 1,
+    format: 'tinytrain-model@1',
+    name: 'fanout-head',
+    input: [6, 6, 2],
+    inputRange: [0, 1],
+    seed: 1,
     layers: [
-      conv('x', 'input', 3, 'relu'), conv('head', 'x', 1, 'relu'), conv('q', 'x', 3, 'none'),
-      { op: 'globalavgpool', name: 'gp', inputs: ['head'] }, { op: 'globalavgpool', name: 'gq', inputs: ['q'] },
-      { op: 'add', name: 'sum', inputs: ['gp', 'gq'] }, { op: 'flatten', name: 'flat' }, { op: 'dense', name: 'fc', units: 3 },
+      conv('x', 'input', 3, 'relu'),
+      conv('head', 'x', 1, 'relu'),
+      conv('q', 'x', 3, 'none'),
+      { op: 'globalavgpool', name: 'gp', inputs: ['head'] },
+      { op: 'globalavgpool', name: 'gq', inputs: ['q'] },
+      { op: 'add', name: 'sum', inputs: ['gp', 'gq'] },
+      { op: 'flatten', name: 'flat' },
+      { op: 'dense', name: 'fc', units: 3 },
     ],
   };
 }
 
 function fanoutHeadScheme(): Scheme {
-  const layers = new Map([['x', { bias: true, weightRatio: 1 }], ['head', { bias: true, weightRatio: 0 }], ['q', { bias: true, weightRatio: 0.5 }], ['fc', { bias: true, weightRatio: 0 }]]);
+  const layers = new Map([
+    ['x', { bias: true, weightRatio: 1 }],
+    ['head', { bias: true, weightRatio: 0 }],
+    ['q', { bias: true, weightRatio: 0.5 }],
+    ['fc', { bias: true, weightRatio: 0 }],
+  ]);
   return { name: 'fanout', layers };
 }
 
@@ -112,22 +138,36 @@ function canonical(v: unknown): unknown {
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
     if ('op' in o && 'name' in o && 'outShape' in o) return { node: (v as Node).name };
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, canonical(o[k])]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, canonical(o[k])]),
+    );
   }
   return v;
 }
 
 export function serialiseProgram(p: Program): string {
   const sizes = [...p.sizes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify(canonical({
-    steps: p.steps, lossStep: p.lossStep, alias: p.alias, actShares: p.actShares, gradShares: p.gradShares,
-    options: p.options, sizes,
-  }));
+  return JSON.stringify(
+    canonical({
+      steps: p.steps,
+      lossStep: p.lossStep,
+      alias: p.alias,
+      actShares: p.actShares,
+      gradShares: p.gradShares,
+      options: p.options,
+      sizes,
+    }),
+  );
 }
 
 /** First 16 hex digits of the sha256 of the program's canonical form (64 bits: no accidental match). */
 export function programHash(g: Graph, scheme: Scheme, opts: ProgramOptions): string {
-  return createHash('sha256').update(serialiseProgram(buildProgram(g, scheme, opts))).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(serialiseProgram(buildProgram(g, scheme, opts)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function caseHashes(c: GoldenCase): string[] {

@@ -54,7 +54,11 @@ function recomputeAccumulation(c: BuildContext, d: Draft, lossStep: number): voi
       return { ...s, accumulate, reads: accumulate ? [...own, gradKey(c, d, s.target)] : own };
     }
     if (s.kind !== 'inputGrad') return s;
-    const accumulate = s.targets.map((t) => { const was = started.has(t); started.add(t); return was; });
+    const accumulate = s.targets.map((t) => {
+      const was = started.has(t);
+      started.add(t);
+      return was;
+    });
     const reads = [s.reads[0]!, ...s.targets.filter((_, k) => accumulate[k]).map((t) => gradKey(c, d, t))];
     return { ...s, accumulate, reads };
   });
@@ -72,6 +76,10 @@ export function fusePoolHead(c: BuildContext, d: Draft): void {
     fused = true;
   }
   if (!fused) return;
-  recomputeAccumulation(c, d, d.steps.findIndex((s) => s.kind === 'loss'));
+  recomputeAccumulation(
+    c,
+    d,
+    d.steps.findIndex((s) => s.kind === 'loss'),
+  );
   sortUpdatesByGradient(d);
 }

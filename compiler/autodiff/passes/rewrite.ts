@@ -23,7 +23,11 @@ export const isUpdate = (s: Step): boolean => s.kind === 'applyWeight' || s.kind
  * whose buffer it overwrites, followed to the end of the chain), in every step.
  */
 export function renameThroughShares(d: Draft, prefix: 'act' | 'grad', shares: ReadonlyMap<string, string>): void {
-  const follow = (t: string): string => { let c = t; while (shares.has(c)) c = shares.get(c)!; return c; };
+  const follow = (t: string): string => {
+    let c = t;
+    while (shares.has(c)) c = shares.get(c)!;
+    return c;
+  };
   const rename = (k: BufferKey): BufferKey => (k.startsWith(`${prefix}:`) ? `${prefix}:${follow(k.slice(prefix.length + 1))}` : k);
   d.steps = d.steps.map((s) => {
     const renamed = { ...s, reads: s.reads.map(rename), writes: s.writes.map(rename) } as Step;

@@ -44,7 +44,16 @@ export function streamFrozenChains(c: BuildContext, d: Draft): void {
     const last = chain[chain.length - 1]!;
     const rings = chain.slice(1).map((b) => b.conv!.kh);
     const ringKeys = chain.slice(0, -1).map((a, i) => sized(d, `ring:${a.output}`, rings[i]! * a.outShape[1] * a.outShape[2]));
-    const writes = [...ringKeys, actKey(c, d, last.output), ...sparseScratch(c, d, `fwd:${last.name}`, chain.map((m) => m.name))];
+    const writes = [
+      ...ringKeys,
+      actKey(c, d, last.output),
+      ...sparseScratch(
+        c,
+        d,
+        `fwd:${last.name}`,
+        chain.map((m) => m.name),
+      ),
+    ];
     d.steps[findStep(d, 'forward', last)] = { kind: 'forwardStream', nodes: chain, rings, reads: [actKey(c, d, chain[0]!.inputs[0]!)], writes };
     const members = new Set<Node>(chain.slice(0, -1));
     d.steps = d.steps.filter((s) => s.kind !== 'forward' || !members.has(s.node));

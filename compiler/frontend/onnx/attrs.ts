@@ -4,12 +4,20 @@ import { readTensor, type ConstTensor } from './tensor.js';
 import { nodeError } from './ir.js';
 
 // AttributeProto.AttributeType
-const FLOAT = 1, INT = 2, STRING = 3, TENSOR = 4, FLOATS = 6, INTS = 7;
+const FLOAT = 1,
+  INT = 2,
+  STRING = 3,
+  TENSOR = 4,
+  FLOATS = 6,
+  INTS = 7;
 
 export class Attrs {
   private readonly byName = new Map<string, OnnxAttribute>();
 
-  constructor(node: OnnxNode, private readonly label: string) {
+  constructor(
+    node: OnnxNode,
+    private readonly label: string,
+  ) {
     for (const a of node.attribute ?? []) {
       if (!a.name) throw nodeError(label, 'has an attribute without a name');
       if (this.byName.has(a.name)) throw nodeError(label, `attribute '${a.name}' is given twice`);
@@ -18,8 +26,12 @@ export class Attrs {
     }
   }
 
-  has(name: string): boolean { return this.byName.has(name); }
-  names(): string[] { return [...this.byName.keys()]; }
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
 
   private get(name: string, type: number, typeName: string): OnnxAttribute | undefined {
     const a = this.byName.get(name);

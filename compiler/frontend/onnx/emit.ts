@@ -5,7 +5,10 @@ import type { ImportContext, IrOp } from './ir.js';
 
 /** Layer names end up in schemes, manifests and reports (never in code: labels are used there): keep them plain. */
 export function safeName(raw: string, fallback: string): string {
-  const s = raw.replace(/[^A-Za-z0-9_.\-/:]/g, '_').replace(/^[/_.:-]+/, '').slice(0, 64);
+  const s = raw
+    .replace(/[^A-Za-z0-9_.\-/:]/g, '_')
+    .replace(/^[/_.:-]+/, '')
+    .slice(0, 64);
   return s || fallback;
 }
 
@@ -67,15 +70,30 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
     case 'conv2d': {
       const c = op.conv!;
       return {
-        op: 'conv2d', name, inputs, filters: c.filters, kernel: c.kh === c.kw ? c.kh : [c.kh, c.kw], stride: c.stride, padding: c.pad,
-        groups: c.depthwise ? 'depthwise' : 1, activation: op.activation,
+        op: 'conv2d',
+        name,
+        inputs,
+        filters: c.filters,
+        kernel: c.kh === c.kw ? c.kh : [c.kh, c.kw],
+        stride: c.stride,
+        padding: c.pad,
+        groups: c.depthwise ? 'depthwise' : 1,
+        activation: op.activation,
       };
     }
-    case 'dense': return { op: 'dense', name, inputs, units: op.units!, activation: op.activation };
-    case 'add': return { op: 'add', name, inputs: inputs as [string, string], activation: op.activation };
-    case 'avgpool': return { op: 'avgpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride };
-    case 'globalavgpool': case 'relu': case 'relu6': case 'flatten': return { op: op.kind, name, inputs };
-    case 'affine': throw new Error('affine ops are folded before emission');
+    case 'dense':
+      return { op: 'dense', name, inputs, units: op.units!, activation: op.activation };
+    case 'add':
+      return { op: 'add', name, inputs: inputs as [string, string], activation: op.activation };
+    case 'avgpool':
+      return { op: 'avgpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride };
+    case 'globalavgpool':
+    case 'relu':
+    case 'relu6':
+    case 'flatten':
+      return { op: op.kind, name, inputs };
+    case 'affine':
+      throw new Error('affine ops are folded before emission');
   }
 }
 

@@ -34,8 +34,7 @@ function absorb(ctx: ImportContext, into: IrOp, op: IrOp): void {
   op.removed = true;
 }
 
-const sameQuant = (a?: { scale: number; zp: number }, b?: { scale: number; zp: number }): boolean =>
-  !a || !b || (a.scale === b.scale && a.zp === b.zp);
+const sameQuant = (a?: { scale: number; zp: number }, b?: { scale: number; zp: number }): boolean => !a || !b || (a.scale === b.scale && a.zp === b.zp);
 
 function foldAffine(ctx: ImportContext, outputAct: number): void {
   for (const op of ctx.ops) {
@@ -44,7 +43,8 @@ function foldAffine(ctx: ImportContext, outputAct: number): void {
     const x = op.inputs[0]!;
     const p = producerOf(ctx, x);
     if (p && (p.kind === 'conv2d' || p.kind === 'dense') && p.activation === 'none' && readers(ctx, outputAct)[x] === 1) {
-      const w = p.weight!, b = p.bias!;
+      const w = p.weight!,
+        b = p.bias!;
       const per = w.length / b.length;
       for (let c = 0; c < b.length; c++) {
         for (let i = 0; i < per; i++) w[c * per + i] = w[c * per + i]! * scale[c]!;
@@ -68,8 +68,11 @@ function foldAffine(ctx: ImportContext, outputAct: number): void {
       delete op.affine;
       ctx.notes.push(`${op.node} (per-channel scale/shift with no conv to fold into) became a 1x1 depthwise conv`);
     } else {
-      throw nodeError(op.node, 'applies a per-feature scale/shift to a vector that is not the output of a Gemm/MatMul read only by it',
-        'tinytrain folds BatchNormalization and constant Adds on vectors into the preceding Gemm/MatMul');
+      throw nodeError(
+        op.node,
+        'applies a per-feature scale/shift to a vector that is not the output of a Gemm/MatMul read only by it',
+        'tinytrain folds BatchNormalization and constant Adds on vectors into the preceding Gemm/MatMul',
+      );
     }
   }
 }
@@ -84,8 +87,10 @@ function fuseActivations(ctx: ImportContext, outputAct: number): void {
     const pre = ctx.acts[x]!.quant;
     const post = ctx.acts[op.output]!.quant;
     if (!sameQuant(pre, post)) {
-      ctx.warnings.push(`${p.node} -> ${op.node}: the model quantises before (${pre!.scale}, ${pre!.zp}) and after (${post!.scale}, ${post!.zp}) the activation; ` +
-        'tinytrain fuses the activation and quantises once, after it, so the intermediate rounding is not reproduced');
+      ctx.warnings.push(
+        `${p.node} -> ${op.node}: the model quantises before (${pre!.scale}, ${pre!.zp}) and after (${post!.scale}, ${post!.zp}) the activation; ` +
+          'tinytrain fuses the activation and quantises once, after it, so the intermediate rounding is not reproduced',
+      );
     }
     // Without a Q/DQ after the activation, the one before it gives the same int8 values (clamped at the zero point).
     if (!post && pre) ctx.acts[op.output]!.quant = pre;
@@ -115,11 +120,13 @@ function alignSharedQuant(ctx: ImportContext, outputAct: number): void {
   const live = ctx.ops.filter((op) => !op.removed && SHARES_INPUT_QUANT.has(op.kind));
   // A Q/DQ only after the op also fixes its input's quantisation when nothing else reads the input.
   for (const op of [...live].reverse()) {
-    const a = ctx.acts[op.inputs[0]!]!, b = ctx.acts[op.output]!;
+    const a = ctx.acts[op.inputs[0]!]!,
+      b = ctx.acts[op.output]!;
     if (b.quant && !a.quant && n[a.id] === 1) a.quant = b.quant;
   }
   for (const op of live) {
-    const a = ctx.acts[op.inputs[0]!]!, b = ctx.acts[op.output]!;
+    const a = ctx.acts[op.inputs[0]!]!,
+      b = ctx.acts[op.output]!;
     if (!sameQuant(a.quant, b.quant) || (b.quant && !a.quant)) {
       ctx.warnings.push(`${op.node}: tinytrain's ${op.kind} keeps its input's quantisation; the model's (${b.quant!.scale}, ${b.quant!.zp}) on its output is not used`);
     }

@@ -64,8 +64,10 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}, wher
   const sparse = new Set(graph.sparse_initializer.map((t) => String((t as { values?: { name?: string } }).values?.name ?? '')));
   const runtimeInputs = graph.input.filter((v) => !initializers.has(v.name ?? ''));
   if (runtimeInputs.length !== 1) {
-    throw new TinytrainError(`${where}: the model has ${runtimeInputs.length} inputs (${runtimeInputs.map((v) => `'${v.name}'`).join(', ') || 'none'})`,
-      'tinytrain models take exactly one input tensor; weights must be initializers');
+    throw new TinytrainError(
+      `${where}: the model has ${runtimeInputs.length} inputs (${runtimeInputs.map((v) => `'${v.name}'`).join(', ') || 'none'})`,
+      'tinytrain models take exactly one input tensor; weights must be initializers',
+    );
   }
   const inputInfo = runtimeInputs[0]!;
   const inputName = inputInfo.name ?? '';
@@ -82,7 +84,8 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}, wher
   graph.node.forEach((n, i) => {
     for (const o of n.output) {
       if (!o) continue;
-      if (producer.has(o) || o === inputName || initializers.has(o)) throw nodeError(label(n, i), `output '${o}' is already defined`, 'every tensor name must be produced once (SSA)');
+      if (producer.has(o) || o === inputName || initializers.has(o))
+        throw nodeError(label(n, i), `output '${o}' is already defined`, 'every tensor name must be produced once (SSA)');
       producer.set(o, i);
     }
   });
@@ -130,13 +133,21 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}, wher
     if (!isKnownOp(op)) throw nodeError(lbl, `op ${op || '(empty)'} is not supported`, `supported: ${SUPPORTED_OPS_TEXT}`);
     const version = resolveVersion(op, opset);
     if (version === undefined || !isSupportedVersion(op, version)) {
-      throw nodeError(lbl, `${op} as defined in opset ${opset} (${op}-${version ?? 'none'}) is not supported`,
-        `tinytrain implements the definitions in effect in opsets ${MIN_OPSET}-${MAX_OPSET}; convert the model with onnx.version_converter`);
+      throw nodeError(
+        lbl,
+        `${op} as defined in opset ${opset} (${op}-${version ?? 'none'}) is not supported`,
+        `tinytrain implements the definitions in effect in opsets ${MIN_OPSET}-${MAX_OPSET}; convert the model with onnx.version_converter`,
+      );
     }
     const inputs = node.input.map((n) => (n ? lookup(n, lbl) : undefined));
     const attrs = new Attrs(node, lbl);
     const outs = HANDLERS[op]!({
-      ctx, node, label: lbl, version, inputs, attrs,
+      ctx,
+      node,
+      label: lbl,
+      version,
+      inputs,
+      attrs,
       name: node.name || node.output[0] || `${op}_${i}`,
       outputUsed: (k) => consumed.has(node.output[k] ?? ''),
     });
@@ -171,31 +182,50 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}, wher
     let chw: ChwOrder | null = null;
     if (outShape.kind === 'map' && outShape.h * outShape.w > 1) chw = { c: outShape.c, h: outShape.h, w: outShape.w };
     else if (outShape.kind === 'flat') chw = outShape.chw;
-    addOp(ctx, { kind: 'flatten', node: 'appended flatten', name: 'output_flatten', inputs: [outputAct], activation: 'none' },
-      { kind: 'flat', n: outDims.reduce((p, q) => p * q, 1), chw });
+    addOp(
+      ctx,
+      { kind: 'flatten', node: 'appended flatten', name: 'output_flatten', inputs: [outputAct], activation: 'none' },
+      { kind: 'flat', n: outDims.reduce((p, q) => p * q, 1), chw },
+    );
     return finish(ctx, opts, model, graph, where, inputName, inShape, outputName, outDims, chw, outputActivation);
   }
   if (outShape.kind === 'map' && outShape.h * outShape.w > 1) {
-    throw new TinytrainError(`${where}: the output '${outputName}' is a feature map ${shapeText(outShape)}`,
-      'tinytrain trains classifiers: end the model with [1, classes] logits (GlobalAveragePool/Flatten, then Gemm)');
+    throw new TinytrainError(
+      `${where}: the output '${outputName}' is a feature map ${shapeText(outShape)}`,
+      'tinytrain trains classifiers: end the model with [1, classes] logits (GlobalAveragePool/Flatten, then Gemm)',
+    );
   }
   if (outShape.kind === 'flat' && outShape.chw && outShape.chw.h * outShape.chw.w > 1) {
-    throw new TinytrainError(`${where}: the output '${outputName}' is a flattened feature map`,
-      'tinytrain trains classifiers: end the model with a Gemm/MatMul producing [1, classes]');
+    throw new TinytrainError(
+      `${where}: the output '${outputName}' is a flattened feature map`,
+      'tinytrain trains classifiers: end the model with a Gemm/MatMul producing [1, classes]',
+    );
   }
   return finish(ctx, opts, model, graph, where, inputName, inShape, outputName, outDims, null, outputActivation);
 }
 
-function finish(ctx: ImportContext, opts: OnnxImportOptions, model: OnnxModel, graph: OnnxGraph, where: string, inputName: string, inShape: ActShape,
-  outputName: string, outDims: number[], chw: ChwOrder | null, outputActivation: 'softmax' | 'logsoftmax' | undefined): OnnxImport {
+function finish(
+  ctx: ImportContext,
+  opts: OnnxImportOptions,
+  model: OnnxModel,
+  graph: OnnxGraph,
+  where: string,
+  inputName: string,
+  inShape: ActShape,
+  outputName: string,
+  outDims: number[],
+  chw: ChwOrder | null,
+  outputActivation: 'softmax' | 'logsoftmax' | undefined,
+): OnnxImport {
   checkDeclaredOutput(graph.output[0]!, outDims, where);
   if (ctx.acts.some((a) => a.quant)) {
     const missing = ctx.ops.filter((op) => !op.removed && !['flatten', 'relu', 'relu6'].includes(op.kind) && !ctx.acts[op.output]!.quant).map((op) => op.node);
     if (!ctx.acts[0]!.quant) missing.unshift('the model input');
     if (missing.length) {
       const it = missing.length === 1 ? 'it' : 'them';
-      ctx.warnings.push(`no QuantizeLinear/DequantizeLinear on the output of ${missing.join(', ')}: the model keeps ${it} in float, ` +
-        `tinytrain quantises ${it} from calibration ranges`);
+      ctx.warnings.push(
+        `no QuantizeLinear/DequantizeLinear on the output of ${missing.join(', ')}: the model keeps ${it} in float, ` + `tinytrain quantises ${it} from calibration ranges`,
+      );
     }
   }
   const input: [number, number, number] = inShape.kind === 'map' ? [inShape.h, inShape.w, inShape.c] : [1, 1, inShape.n];
@@ -204,8 +234,11 @@ function finish(ctx: ImportContext, opts: OnnxImportOptions, model: OnnxModel, g
   const notes = [
     `imported from ONNX (${producer || 'unknown producer'}, IR ${model.ir_version}, opset ${ctx.opset})`,
     inShape.kind === 'map' && inShape.c > 1 ? `input '${inputName}' is [1, ${inShape.c}, ${inShape.h}, ${inShape.w}] in ONNX: give tinytrain H,W,C samples (nchwToHwc)` : '',
-    ...ctx.notes, ...ctx.warnings.map((w) => `warning: ${w}`),
-  ].filter(Boolean).join('\n');
+    ...ctx.notes,
+    ...ctx.warnings.map((w) => `warning: ${w}`),
+  ]
+    .filter(Boolean)
+    .join('\n');
   const spec = emitSpec(ctx, { name, input, inputRange: opts.inputRange ?? [0, 1], notes, ...(outputActivation ? { outputActivation } : {}) });
   if (spec.layers.length === 0) throw new TinytrainError(`${where}: the model computes nothing`);
   buildGraph(spec); // the emitted spec must be a valid tinytrain model; its errors name the layer
@@ -218,12 +251,16 @@ function label(n: OnnxNode, i: number): string {
 
 function checkModel(m: OnnxModel, where: string): OnnxGraph {
   if (!m.graph || m.ir_version === undefined || !m.opset_import?.length) {
-    throw new TinytrainError(`${where}: not an ONNX model (${!m.graph ? 'no graph' : m.ir_version === undefined ? 'no IR version' : 'no opset import'})`,
-      'give a .onnx file saved by torch.onnx.export, onnx.save or another ONNX exporter');
+    throw new TinytrainError(
+      `${where}: not an ONNX model (${!m.graph ? 'no graph' : m.ir_version === undefined ? 'no IR version' : 'no opset import'})`,
+      'give a .onnx file saved by torch.onnx.export, onnx.save or another ONNX exporter',
+    );
   }
   if (!Number.isInteger(m.ir_version) || m.ir_version < 3 || m.ir_version > SCHEMA_IR_VERSION) {
-    throw new TinytrainError(`${where}: ONNX IR version ${m.ir_version} is not supported`,
-      `tinytrain reads IR versions 3-${SCHEMA_IR_VERSION} (ONNX 1.17 and older); re-export with an older opset/IR or update the vendored onnx.proto`);
+    throw new TinytrainError(
+      `${where}: ONNX IR version ${m.ir_version} is not supported`,
+      `tinytrain reads IR versions 3-${SCHEMA_IR_VERSION} (ONNX 1.17 and older); re-export with an older opset/IR or update the vendored onnx.proto`,
+    );
   }
   return m.graph;
 }
@@ -231,13 +268,15 @@ function checkModel(m: OnnxModel, where: string): OnnxGraph {
 function defaultOpset(m: OnnxModel, where: string): number {
   const entries = m.opset_import.filter((o) => DEFAULT_DOMAINS.has(o.domain ?? ''));
   if (entries.length !== 1) {
-    throw new TinytrainError(`${where}: ${entries.length === 0 ? 'no opset is declared for the standard domain ai.onnx' : 'the standard domain\'s opset is declared twice'}`);
+    throw new TinytrainError(`${where}: ${entries.length === 0 ? 'no opset is declared for the standard domain ai.onnx' : "the standard domain's opset is declared twice"}`);
   }
   const v = entries[0]!.version ?? 0;
   if (!Number.isInteger(v) || v < 1) throw new TinytrainError(`${where}: invalid opset version ${v}`);
   if (v > MAX_OPSET) {
-    throw new TinytrainError(`${where}: opset ${v} is newer than this importer knows (ONNX 1.17: opsets up to ${MAX_OPSET})`,
-      `re-export with opset_version between ${MIN_OPSET} and ${MAX_OPSET}`);
+    throw new TinytrainError(
+      `${where}: opset ${v} is newer than this importer knows (ONNX 1.17: opsets up to ${MAX_OPSET})`,
+      `re-export with opset_version between ${MIN_OPSET} and ${MAX_OPSET}`,
+    );
   }
   return v;
 }
@@ -256,8 +295,10 @@ function inputShape(v: OnnxValueInfo, where: string): ActShape {
     if (d.dim_value !== undefined && d.dim_value > 0 && Number.isSafeInteger(d.dim_value)) return d.dim_value;
     if (i === 0 && (d.dim_value === undefined || d.dim_value === 0)) return 1; // symbolic/unknown batch
     if (d.dim_value !== undefined && d.dim_value !== 0) throw new TinytrainError(`${where}: input ${name} has an invalid dimension ${d.dim_value}`);
-    throw new TinytrainError(`${where}: input ${name} has a dynamic dimension ${i}${d.dim_param ? ` ('${d.dim_param}')` : ''}`,
-      'tinytrain compiles static shapes: export with fixed height, width and channels (only the batch dimension may be symbolic)');
+    throw new TinytrainError(
+      `${where}: input ${name} has a dynamic dimension ${i}${d.dim_param ? ` ('${d.dim_param}')` : ''}`,
+      'tinytrain compiles static shapes: export with fixed height, width and channels (only the batch dimension may be symbolic)',
+    );
   });
   if (vals.length !== 4 && vals.length !== 2) {
     throw new TinytrainError(`${where}: input ${name} has shape [${vals.join(', ')}]`, 'tinytrain takes an image [1, C, H, W] or a vector [1, N]');
@@ -278,7 +319,9 @@ function checkDeclaredOutput(v: OnnxValueInfo, dims: number[], where: string): v
   const declared = d.map((x, i) => (i === 0 ? 1 : x.dim_value));
   const match = declared.length === dims.length && declared.every((x, i) => x === undefined || x === 0 || x === dims[i]);
   if (!match) {
-    throw new TinytrainError(`${where}: the output '${v.name}' is declared as [${d.map((x) => x.dim_value ?? x.dim_param ?? '?').join(', ')}] but computes [${dims.join(', ')}]`,
-      'the model file is inconsistent; re-export it');
+    throw new TinytrainError(
+      `${where}: the output '${v.name}' is declared as [${d.map((x) => x.dim_value ?? x.dim_param ?? '?').join(', ')}] but computes [${dims.join(', ')}]`,
+      'the model file is inconsistent; re-export it',
+    );
   }
 }

@@ -15,13 +15,26 @@ import type { ConstTensor } from './tensor.js';
 export type Activation = 'none' | 'relu' | 'relu6';
 
 /** A feature map [1, C, H, W] in ONNX = [H, W, C] in tinytrain. */
-export interface MapShape { kind: 'map'; c: number; h: number; w: number }
+export interface MapShape {
+  kind: 'map';
+  c: number;
+  h: number;
+  w: number;
+}
 /** A vector [1, N] in ONNX = [1, 1, N] in tinytrain; `chw` set when it is a flattened map whose ONNX order differs from ours. */
-export interface FlatShape { kind: 'flat'; n: number; chw: ChwOrder | null }
+export interface FlatShape {
+  kind: 'flat';
+  n: number;
+  chw: ChwOrder | null;
+}
 export type ActShape = MapShape | FlatShape;
 
 /** Per-tensor int8 quantisation taken from the model's QuantizeLinear/DequantizeLinear (uint8 already shifted to int8). */
-export interface ActQuant { scale: number; zp: number; by: string }
+export interface ActQuant {
+  scale: number;
+  zp: number;
+  by: string;
+}
 
 export interface Act {
   id: number;

@@ -12,14 +12,21 @@
  */
 
 /** A flattened feature map whose element order differs from tinytrain's (ONNX CHW vs our HWC). */
-export interface ChwOrder { c: number; h: number; w: number }
+export interface ChwOrder {
+  c: number;
+  h: number;
+  w: number;
+}
 
 /** OIHW -> OHWI. */
 export function convWeightToOhwi(w: ArrayLike<number>, cout: number, cin: number, kh: number, kw: number): Float32Array {
   const out = new Float32Array(cout * kh * kw * cin);
-  for (let o = 0; o < cout; o++) for (let i = 0; i < cin; i++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
-    out[((o * kh + y) * kw + x) * cin + i] = w[((o * cin + i) * kh + y) * kw + x]!;
-  }
+  for (let o = 0; o < cout; o++)
+    for (let i = 0; i < cin; i++)
+      for (let y = 0; y < kh; y++)
+        for (let x = 0; x < kw; x++) {
+          out[((o * kh + y) * kw + x) * cin + i] = w[((o * cin + i) * kh + y) * kw + x]!;
+        }
   return out;
 }
 

@@ -37,11 +37,23 @@ function inputAct(c: NodeCall, i: number, what = 'input'): number {
   if (!v) throw nodeError(c.label, `${what} (input ${i}) is missing`);
   if (v.kind === 'act') return v.act;
   if (v.kind === 'const') {
-    throw nodeError(c.label, `${what} (input ${i}) is a constant; tinytrain needs it to be computed from the model input`,
-      'constant-fold the model before export (e.g. torch.onnx.export(..., do_constant_folding=True) or onnx-simplifier)');
+    throw nodeError(
+      c.label,
+      `${what} (input ${i}) is a constant; tinytrain needs it to be computed from the model input`,
+      'constant-fold the model before export (e.g. torch.onnx.export(..., do_constant_folding=True) or onnx-simplifier)',
+    );
   }
-  if (v.kind === 'post') throw nodeError(c.label, `reads the output of the final ${v.fn === 'softmax' ? 'Softmax' : 'LogSoftmax'} (${v.by})`, 'Softmax/LogSoftmax are supported only as the last op of the model');
-  throw nodeError(c.label, `reads the integer output of QuantizeLinear ${v.by}`, 'only DequantizeLinear may read a QuantizeLinear output (QDQ format); QOperator models (QLinearConv, ...) are not supported');
+  if (v.kind === 'post')
+    throw nodeError(
+      c.label,
+      `reads the output of the final ${v.fn === 'softmax' ? 'Softmax' : 'LogSoftmax'} (${v.by})`,
+      'Softmax/LogSoftmax are supported only as the last op of the model',
+    );
+  throw nodeError(
+    c.label,
+    `reads the integer output of QuantizeLinear ${v.by}`,
+    'only DequantizeLinear may read a QuantizeLinear output (QDQ format); QOperator models (QLinearConv, ...) are not supported',
+  );
 }
 
 function inputConst(c: NodeCall, i: number, what: string): ConstTensor {
@@ -88,7 +100,16 @@ function unusedOutputs(c: NodeCall, from: number, why: string): void {
 // ---------------------------------------------------------------------------------------
 // Convolution and pooling geometry
 
-interface Window { kh: number; kw: number; sh: number; sw: number; padTop: number; padLeft: number; oh: number; ow: number }
+interface Window {
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+  oh: number;
+  ow: number;
+}
 
 /**
  * ONNX's padding rules (explicit pads or auto_pad) for a 2-D window; output size as ONNX
@@ -142,8 +163,11 @@ function ourGeometry(c: NodeCall, g: Window, h: number, w: number): { stride: nu
   const oh = Math.floor((h + 2 * p - g.kh) / g.sh) + 1;
   const ow = Math.floor((w + 2 * p - g.kw) / g.sw) + 1;
   if (oh !== g.oh || ow !== g.ow) {
-    throw nodeError(c.label, `its padding gives a ${g.oh}x${g.ow} output where symmetric padding ${p} gives ${oh}x${ow}`,
-      'tinytrain pads the same amount on every side; pad the model symmetrically');
+    throw nodeError(
+      c.label,
+      `its padding gives a ${g.oh}x${g.ow} output where symmetric padding ${p} gives ${oh}x${ow}`,
+      'tinytrain pads the same amount on every side; pad the model symmetrically',
+    );
   }
   return { stride: g.sh, pad: p };
 }
@@ -156,7 +180,8 @@ const conv: Handler = (c) => {
   const x = mapInput(c, 0);
   const wv = c.inputs[1];
   const W = floatConst(c, 1, 'weight W');
-  if (W.dims.length !== 4) throw nodeError(c.label, `weight W must be 4-D [Cout, Cin/group, KH, KW] (2-D conv), it has shape [${W.dims}]`, 'tinytrain supports 2-D convolutions only');
+  if (W.dims.length !== 4)
+    throw nodeError(c.label, `weight W must be 4-D [Cout, Cin/group, KH, KW] (2-D conv), it has shape [${W.dims}]`, 'tinytrain supports 2-D convolutions only');
   const [cout, cinG, kh, kw] = W.dims as [number, number, number, number];
   const ks = c.attrs.ints('kernel_shape');
   if (ks && (ks.length !== 2 || ks[0] !== kh || ks[1] !== kw)) throw nodeError(c.label, `kernel_shape [${ks}] does not match W [${W.dims}]`);
@@ -167,30 +192,50 @@ const conv: Handler = (c) => {
   } else if (group === x.c && cinG === 1 && cout === x.c) {
     depthwise = true;
   } else if (group === x.c && cinG === 1) {
-    throw nodeError(c.label, `depthwise conv with channel multiplier ${cout / x.c} (group ${group}, ${cout} outputs) is not supported`, 'tinytrain supports Conv with group 1, or group = channels with one output per channel');
+    throw nodeError(
+      c.label,
+      `depthwise conv with channel multiplier ${cout / x.c} (group ${group}, ${cout} outputs) is not supported`,
+      'tinytrain supports Conv with group 1, or group = channels with one output per channel',
+    );
   } else {
     throw nodeError(c.label, `grouped conv with group ${group} is not supported`, 'tinytrain supports Conv with group 1, or group = channels (depthwise)');
   }
   const g = window2d(c, x.h, x.w, kh, kw);
   const { stride, pad } = ourGeometry(c, g, x.h, x.w);
   const B = optionalConst(c, 2, 'bias B');
-  if (B && (B.data.length !== cout)) throw nodeError(c.label, `bias B has ${B.data.length} values, W has ${cout} output channels`);
+  if (B && B.data.length !== cout) throw nodeError(c.label, `bias B has ${B.data.length} values, W has ${cout} output channels`);
   const weight = convWeightToOhwi(W.data, cout, cinG, kh, kw);
   const wScales = wv?.kind === 'const' && wv.q ? weightScales(c, wv.q, cout, 0, W.dims.length, c.ctx) : undefined;
   const bv = c.inputs[2];
-  const out = addOp(c.ctx, {
-    kind: 'conv2d', node: c.label, name: c.name, inputs: [x.id], activation: 'none',
-    conv: { kh, kw, stride, pad, depthwise, filters: cout },
-    weight, bias: B ? toFloat32(B) : new Float32Array(cout),
-    ...(wScales ? { wScales } : {}),
-    ...(bv?.kind === 'const' && bv.q ? { qBias: { ints: bv.q.ints, scale: bv.q.scale } } : {}),
-  }, { kind: 'map', c: cout, h: g.oh, w: g.ow });
+  const out = addOp(
+    c.ctx,
+    {
+      kind: 'conv2d',
+      node: c.label,
+      name: c.name,
+      inputs: [x.id],
+      activation: 'none',
+      conv: { kh, kw, stride, pad, depthwise, filters: cout },
+      weight,
+      bias: B ? toFloat32(B) : new Float32Array(cout),
+      ...(wScales ? { wScales } : {}),
+      ...(bv?.kind === 'const' && bv.q ? { qBias: { ints: bv.q.ints, scale: bv.q.scale } } : {}),
+    },
+    { kind: 'map', c: cout, h: g.oh, w: g.ow },
+  );
   return [{ kind: 'act', act: out }];
 };
 
 /** Dense layer from a [K, N] (or [N, K] when transB) constant; the input is a [1, K] activation. */
-function dense(c: NodeCall, xId: number, B: ConstTensor, transB: boolean, alpha: number, bias: Float32Array | undefined,
-  qBias: { ints: Float64Array; scale: Float64Array } | undefined): Value[] {
+function dense(
+  c: NodeCall,
+  xId: number,
+  B: ConstTensor,
+  transB: boolean,
+  alpha: number,
+  bias: Float32Array | undefined,
+  qBias: { ints: Float64Array; scale: Float64Array } | undefined,
+): Value[] {
   const xs = actShape(c, xId);
   if (xs.kind !== 'flat') throw nodeError(c.label, `input must be 2-D [1, K], it is ${shapeText(xs)}`, 'flatten the feature map first (Flatten or Reshape)');
   if (B.dims.length !== 2) throw nodeError(c.label, `the weight operand must be 2-D, it has shape [${B.dims}]`);
@@ -206,10 +251,22 @@ function dense(c: NodeCall, xId: number, B: ConstTensor, transB: boolean, alpha:
     wScales = weightScales(c, bv.q, n, transB ? 0 : 1, 2, c.ctx);
     if (alpha !== 1) wScales = wScales.map((s) => s * Math.abs(alpha));
   }
-  const out = addOp(c.ctx, {
-    kind: 'dense', node: c.label, name: c.name, inputs: [xId], activation: 'none', units: n,
-    weight, bias: bias ?? new Float32Array(n), ...(wScales ? { wScales } : {}), ...(qBias ? { qBias } : {}),
-  }, { kind: 'flat', n, chw: null });
+  const out = addOp(
+    c.ctx,
+    {
+      kind: 'dense',
+      node: c.label,
+      name: c.name,
+      inputs: [xId],
+      activation: 'none',
+      units: n,
+      weight,
+      bias: bias ?? new Float32Array(n),
+      ...(wScales ? { wScales } : {}),
+      ...(qBias ? { qBias } : {}),
+    },
+    { kind: 'flat', n, chw: null },
+  );
   return [{ kind: 'act', act: out }];
 }
 
@@ -304,17 +361,30 @@ const add: Handler = (c) => {
     const x = inputAct(c, 1 - ci);
     const s = actShape(c, x);
     const shift = perChannel(c, inputConst(c, ci, 'constant'), s, 'the added constant');
-    const out = addOp(c.ctx, {
-      kind: 'affine', node: c.label, name: c.name, inputs: [x], activation: 'none',
-      affine: { scale: new Float64Array(shift.length).fill(1), shift },
-    }, s);
+    const out = addOp(
+      c.ctx,
+      {
+        kind: 'affine',
+        node: c.label,
+        name: c.name,
+        inputs: [x],
+        activation: 'none',
+        affine: { scale: new Float64Array(shift.length).fill(1), shift },
+      },
+      s,
+    );
     return [{ kind: 'act', act: out }];
   }
   const x = inputAct(c, 0, 'A');
   const y = inputAct(c, 1, 'B');
   const sx = actShape(c, x);
   const sy = actShape(c, y);
-  if (!sameShape(sx, sy)) throw nodeError(c.label, `adds tensors of shapes ${shapeText(sx)} and ${shapeText(sy)}`, 'tinytrain adds tensors of equal shape (residual connections); broadcasting is not supported');
+  if (!sameShape(sx, sy))
+    throw nodeError(
+      c.label,
+      `adds tensors of shapes ${shapeText(sx)} and ${shapeText(sy)}`,
+      'tinytrain adds tensors of equal shape (residual connections); broadcasting is not supported',
+    );
   return [{ kind: 'act', act: addOp(c.ctx, { kind: 'add', node: c.label, name: c.name, inputs: [x, y], activation: 'none' }, sx) }];
 };
 
@@ -330,8 +400,11 @@ const averagePool: Handler = (c) => {
     throw nodeError(c.label, 'padded average pooling (or ceil_mode windows that hang over the edge) is not supported', 'tinytrain pools without padding');
   }
   if (g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain uses one stride for both axes');
-  const out = addOp(c.ctx, { kind: 'avgpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size: kh, stride: g.sh } },
-    { kind: 'map', c: x.c, h: g.oh, w: g.ow });
+  const out = addOp(
+    c.ctx,
+    { kind: 'avgpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size: kh, stride: g.sh } },
+    { kind: 'map', c: x.c, h: g.oh, w: g.ow },
+  );
   return [{ kind: 'act', act: out }];
 };
 
@@ -441,9 +514,13 @@ const batchNormalization: Handler = (c) => {
     if (t.data.length !== C) throw nodeError(c.label, `${what} has ${t.data.length} values, the input has ${C} channels`);
     return t.data;
   };
-  const gamma = vec(1, 'scale'), beta = vec(2, 'B'), mean = vec(3, 'input_mean'), variance = vec(4, 'input_var');
+  const gamma = vec(1, 'scale'),
+    beta = vec(2, 'B'),
+    mean = vec(3, 'input_mean'),
+    variance = vec(4, 'input_var');
   const eps = c.attrs.float('epsilon', 1e-5);
-  const scale = new Float64Array(C), shift = new Float64Array(C);
+  const scale = new Float64Array(C),
+    shift = new Float64Array(C);
   for (let i = 0; i < C; i++) {
     // Float32 like the ONNX reference: sqrt(var + eps) of float32 values.
     const a = gamma[i]! / Math.sqrt(Math.fround(variance[i]! + eps));
@@ -461,22 +538,29 @@ const batchNormalization: Handler = (c) => {
  * the recorded function (the spec's outputActivation). Before opset 13 the op flattens
  * the input to 2-D at `axis` (default 1); from 13 it works along `axis` (default -1).
  */
-const softmax = (fn: 'softmax' | 'logsoftmax'): Handler => (c) => {
-  c.attrs.only(['axis']);
-  const x = inputAct(c, 0);
-  const s = actShape(c, x);
-  const dims = onnxDims(s);
-  const total = dims.reduce((p, q) => p * q, 1);
-  let axis = c.attrs.int('axis', c.version >= 13 ? -1 : 1);
-  if (axis < 0) axis += dims.length;
-  if (axis < 0 || axis >= dims.length) throw nodeError(c.label, `axis ${c.attrs.int('axis', 0)} is out of range for ${shapeText(s)}`);
-  const covered = c.version >= 13 ? dims[axis]! : dims.slice(axis).reduce((p, q) => p * q, 1);
-  if (covered !== total) {
-    throw nodeError(c.label, `normalises over ${covered} of the ${total} outputs (axis ${axis} of ${shapeText(s)})`, 'tinytrain supports Softmax/LogSoftmax over all classes of a [1, classes] output');
-  }
-  if (s.kind === 'map' && s.h * s.w > 1) throw nodeError(c.label, `is applied to a feature map ${shapeText(s)}`, 'Softmax/LogSoftmax must be the last op, on the [1, classes] logits');
-  return [{ kind: 'post', fn, act: x, by: c.label }];
-};
+const softmax =
+  (fn: 'softmax' | 'logsoftmax'): Handler =>
+  (c) => {
+    c.attrs.only(['axis']);
+    const x = inputAct(c, 0);
+    const s = actShape(c, x);
+    const dims = onnxDims(s);
+    const total = dims.reduce((p, q) => p * q, 1);
+    let axis = c.attrs.int('axis', c.version >= 13 ? -1 : 1);
+    if (axis < 0) axis += dims.length;
+    if (axis < 0 || axis >= dims.length) throw nodeError(c.label, `axis ${c.attrs.int('axis', 0)} is out of range for ${shapeText(s)}`);
+    const covered = c.version >= 13 ? dims[axis]! : dims.slice(axis).reduce((p, q) => p * q, 1);
+    if (covered !== total) {
+      throw nodeError(
+        c.label,
+        `normalises over ${covered} of the ${total} outputs (axis ${axis} of ${shapeText(s)})`,
+        'tinytrain supports Softmax/LogSoftmax over all classes of a [1, classes] output',
+      );
+    }
+    if (s.kind === 'map' && s.h * s.w > 1)
+      throw nodeError(c.label, `is applied to a feature map ${shapeText(s)}`, 'Softmax/LogSoftmax must be the last op, on the [1, classes] logits');
+    return [{ kind: 'post', fn, act: x, by: c.label }];
+  };
 
 const identity: Handler = (c) => {
   c.attrs.only([]);
@@ -489,7 +573,11 @@ const dropout: Handler = (c) => {
   c.attrs.only(['ratio', 'seed', 'is_test']);
   const mode = optionalConst(c, 2, 'training_mode');
   if (c.inputs[2] && (!mode || mode.data.some((v) => v !== 0))) {
-    throw nodeError(c.label, 'training_mode is true (or not a constant): the op is random', 'export the model in eval mode (model.eval()); Dropout is then an identity and tinytrain drops it');
+    throw nodeError(
+      c.label,
+      'training_mode is true (or not a constant): the op is random',
+      'export the model in eval mode (model.eval()); Dropout is then an identity and tinytrain drops it',
+    );
   }
   unusedOutputs(c, 1, 'the dropout mask is not computed by tinytrain');
   const v = c.inputs[0];

@@ -10,10 +10,24 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { TinytrainError } from '../../errors.js';
 
-export interface OnnxDim { dim_value?: number; dim_param?: string }
-export interface OnnxTypeProto { tensor_type?: { elem_type?: number; shape?: { dim: OnnxDim[] } }; sequence_type?: unknown; optional_type?: unknown; map_type?: unknown }
-export interface OnnxValueInfo { name?: string; type?: OnnxTypeProto }
-export interface OnnxStringEntry { key?: string; value?: string }
+export interface OnnxDim {
+  dim_value?: number;
+  dim_param?: string;
+}
+export interface OnnxTypeProto {
+  tensor_type?: { elem_type?: number; shape?: { dim: OnnxDim[] } };
+  sequence_type?: unknown;
+  optional_type?: unknown;
+  map_type?: unknown;
+}
+export interface OnnxValueInfo {
+  name?: string;
+  type?: OnnxTypeProto;
+}
+export interface OnnxStringEntry {
+  key?: string;
+  value?: string;
+}
 
 export interface OnnxTensor {
   name?: string;
@@ -66,7 +80,10 @@ export interface OnnxGraph {
   value_info: OnnxValueInfo[];
 }
 
-export interface OnnxOpset { domain?: string; version?: number }
+export interface OnnxOpset {
+  domain?: string;
+  version?: number;
+}
 
 export interface OnnxModel {
   ir_version?: number;
@@ -80,8 +97,19 @@ export interface OnnxModel {
 
 /** TensorProto.DataType values the importer handles (names as in onnx.proto). */
 export const DataType = {
-  FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8, BOOL: 9,
-  FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13,
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
 } as const;
 
 /** The IR version of the vendored schema (onnx.proto's `IR_VERSION`). */
@@ -119,8 +147,10 @@ export function decodeModel(bytes: Uint8Array, where: string): OnnxModel {
     obj = t.toObject(t.decode(bytes), TO_OBJECT);
   } catch (e) {
     const why = e instanceof RangeError && /call stack/i.test(e.message) ? 'nesting too deep' : (e as Error).message;
-    throw new TinytrainError(`${where}: not a readable ONNX model (protobuf decoding failed: ${why})`,
-      'the file is truncated, corrupted, or not an .onnx file; re-export it (torch.onnx.export / onnx.save)');
+    throw new TinytrainError(
+      `${where}: not a readable ONNX model (protobuf decoding failed: ${why})`,
+      'the file is truncated, corrupted, or not an .onnx file; re-export it (torch.onnx.export / onnx.save)',
+    );
   }
   return obj as OnnxModel;
 }

@@ -34,12 +34,18 @@ function constInput(c: NodeCall, i: number, what: string): ConstTensor | undefin
   return v.t;
 }
 
-interface QParams { scale: Float64Array; zp: Float64Array; dtype: number; axis: number | null }
+interface QParams {
+  scale: Float64Array;
+  zp: Float64Array;
+  dtype: number;
+  axis: number | null;
+}
 
 /** Scale, zero point and integer type of a Q/DQ node, per tensor (axis null) or per `axis` of an input of rank `rank`. */
 function qparams(c: NodeCall, rank: number, quantize: boolean): QParams {
   c.attrs.only(quantize ? ['axis', 'saturate', 'block_size', 'output_dtype'] : ['axis', 'block_size']);
-  if (c.attrs.int('block_size', 0) !== 0) throw nodeError(c.label, 'blocked quantisation (block_size) is not supported', 'tinytrain uses per-tensor activations and per-output-channel weights');
+  if (c.attrs.int('block_size', 0) !== 0)
+    throw nodeError(c.label, 'blocked quantisation (block_size) is not supported', 'tinytrain uses per-tensor activations and per-output-channel weights');
   const scale = constInput(c, 1, 'scale');
   if (!scale) throw nodeError(c.label, 'scale is missing');
   if (scale.dtype !== DataType.FLOAT && scale.dtype !== DataType.FLOAT16) throw nodeError(c.label, `scale must be a float tensor, it is ${dtypeName(scale.dtype)}`);
@@ -48,8 +54,9 @@ function qparams(c: NodeCall, rank: number, quantize: boolean): QParams {
   // Without a zero point: Q outputs output_dtype (default uint8); DQ reads its input's type.
   const x = c.inputs[0];
   const inputType = x?.kind === 'const' ? x.t.dtype : x?.kind === 'quantized' ? x.dtype : DataType.UINT8;
-  const dtype = zpT?.dtype ?? (quantize ? (outputDtype || DataType.UINT8) : inputType);
-  if (zpT && outputDtype && outputDtype !== zpT.dtype) throw nodeError(c.label, `output_dtype ${dtypeName(outputDtype)} differs from the zero point's type ${dtypeName(zpT.dtype)}`);
+  const dtype = zpT?.dtype ?? (quantize ? outputDtype || DataType.UINT8 : inputType);
+  if (zpT && outputDtype && outputDtype !== zpT.dtype)
+    throw nodeError(c.label, `output_dtype ${dtypeName(outputDtype)} differs from the zero point's type ${dtypeName(zpT.dtype)}`);
   if (!RANGE[dtype] && !(dtype === DataType.INT32 && !quantize)) {
     throw nodeError(c.label, `${dtypeName(dtype)} quantisation is not supported`, 'tinytrain models are int8 (uint8 is accepted and converted exactly)');
   }
@@ -126,8 +133,11 @@ export const dequantizeLinear: Handler = (c) => {
   }
   const p = qparams(c, 4, false);
   if (p.scale.length !== 1 || p.scale[0] !== x.scale || p.zp[0] !== x.zpRaw || p.dtype !== x.dtype) {
-    throw nodeError(c.label, `its scale/zero point (${p.scale[0]}, ${p.zp[0]} ${dtypeName(p.dtype)}) differ from those of ${x.by} (${x.scale}, ${x.zpRaw} ${dtypeName(x.dtype)})`,
-      'tinytrain keeps one (scale, zero point) per tensor; requantisation between a Q/DQ pair is not supported');
+    throw nodeError(
+      c.label,
+      `its scale/zero point (${p.scale[0]}, ${p.zp[0]} ${dtypeName(p.dtype)}) differ from those of ${x.by} (${x.scale}, ${x.zpRaw} ${dtypeName(x.dtype)})`,
+      'tinytrain keeps one (scale, zero point) per tensor; requantisation between a Q/DQ pair is not supported',
+    );
   }
   const zp = x.dtype === DataType.UINT8 ? x.zpRaw - 128 : x.zpRaw;
   if (x.of.kind === 'act') attachQuant(c.ctx, c.label, x.of.act, { scale: x.scale, zp, by: `${x.by} / ${c.label}` });
@@ -139,8 +149,11 @@ export const dequantizeLinear: Handler = (c) => {
 export function attachQuant(ctx: ImportContext, label: string, act: number, q: { scale: number; zp: number; by: string }): void {
   const a = ctx.acts[act]!;
   if (a.quant && (a.quant.scale !== q.scale || a.quant.zp !== q.zp)) {
-    throw nodeError(label, `quantises a tensor already quantised by ${a.quant.by} with different parameters ((${q.scale}, ${q.zp}) vs (${a.quant.scale}, ${a.quant.zp}))`,
-      'tinytrain keeps one (scale, zero point) per tensor');
+    throw nodeError(
+      label,
+      `quantises a tensor already quantised by ${a.quant.by} with different parameters ((${q.scale}, ${q.zp}) vs (${a.quant.scale}, ${a.quant.zp}))`,
+      'tinytrain keeps one (scale, zero point) per tensor',
+    );
   }
   a.quant = q;
 }
@@ -151,10 +164,14 @@ export function attachQuant(ctx: ImportContext, label: string, act: number, q: {
  */
 export function weightScales(c: NodeCall, q: ConstQuant, cout: number, outAxis: number, rank: number, ctx: ImportContext): Float64Array {
   const shift = q.dtype === DataType.UINT8 ? 128 : 0;
-  if (q.dtype !== DataType.INT8 && q.dtype !== DataType.UINT8) throw nodeError(c.label, `weights quantised as ${dtypeName(q.dtype)} are not supported`, 'tinytrain weights are int8');
+  if (q.dtype !== DataType.INT8 && q.dtype !== DataType.UINT8)
+    throw nodeError(c.label, `weights quantised as ${dtypeName(q.dtype)} are not supported`, 'tinytrain weights are int8');
   if (q.zp.some((z) => z !== shift)) {
-    throw nodeError(c.label, `weights are quantised asymmetrically (${q.by}: zero point ${q.zp[q.zp.findIndex((z) => z !== shift)]})`,
-      'tinytrain weights are symmetric int8 (zero point 0); quantise weights symmetrically (onnxruntime: WeightSymmetric=True, the default for int8)');
+    throw nodeError(
+      c.label,
+      `weights are quantised asymmetrically (${q.by}: zero point ${q.zp[q.zp.findIndex((z) => z !== shift)]})`,
+      'tinytrain weights are symmetric int8 (zero point 0); quantise weights symmetrically (onnxruntime: WeightSymmetric=True, the default for int8)',
+    );
   }
   let scales: Float64Array;
   if (q.axis === null) scales = new Float64Array(cout).fill(q.scale[0]!);

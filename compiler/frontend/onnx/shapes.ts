@@ -29,8 +29,11 @@ export function reinterpret(ctx: ImportContext, label: string, name: string, x: 
     // [1, N] -> [1, N, 1, 1]: the same bytes in tinytrain ([1, 1, N]); a flatten layer is a view.
     return addOp(ctx, { kind: 'flatten', node: label, name, inputs: [x], activation: 'none' }, { kind: 'map', c: total, h: 1, w: 1 });
   }
-  throw nodeError(label, `reshapes ${shapeText(s)} to [${dims.join(', ')}]`,
-    'tinytrain supports Reshape/Flatten/Squeeze/Unsqueeze on activations only where they flatten a [1, C, H, W] map to [1, C*H*W] (or change nothing)');
+  throw nodeError(
+    label,
+    `reshapes ${shapeText(s)} to [${dims.join(', ')}]`,
+    'tinytrain supports Reshape/Flatten/Squeeze/Unsqueeze on activations only where they flatten a [1, C, H, W] map to [1, C*H*W] (or change nothing)',
+  );
 }
 
 function normaliseAxis(label: string, axis: number, rank: number): number {
@@ -99,9 +102,14 @@ export function concatConsts(label: string, parts: ConstTensor[], axis: number):
 }
 
 const INT_RANGES: Record<number, [number, number]> = {
-  [DataType.INT8]: [-128, 127], [DataType.UINT8]: [0, 255], [DataType.INT16]: [-32768, 32767], [DataType.UINT16]: [0, 65535],
-  [DataType.INT32]: [-(2 ** 31), 2 ** 31 - 1], [DataType.UINT32]: [0, 2 ** 32 - 1],
-  [DataType.INT64]: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], [DataType.UINT64]: [0, Number.MAX_SAFE_INTEGER],
+  [DataType.INT8]: [-128, 127],
+  [DataType.UINT8]: [0, 255],
+  [DataType.INT16]: [-32768, 32767],
+  [DataType.UINT16]: [0, 65535],
+  [DataType.INT32]: [-(2 ** 31), 2 ** 31 - 1],
+  [DataType.UINT32]: [0, 2 ** 32 - 1],
+  [DataType.INT64]: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  [DataType.UINT64]: [0, Number.MAX_SAFE_INTEGER],
 };
 
 export function castConst(label: string, t: ConstTensor, to: number): ConstTensor {

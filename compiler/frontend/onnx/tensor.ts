@@ -17,9 +17,29 @@ export interface ConstTensor {
 export const MAX_ELEMENTS = 1 << 26;
 
 const DTYPE_NAMES: Record<number, string> = {
-  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'STRING', 9: 'BOOL',
-  10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
-  17: 'FLOAT8E4M3FN', 18: 'FLOAT8E4M3FNUZ', 19: 'FLOAT8E5M2', 20: 'FLOAT8E5M2FNUZ', 21: 'UINT4', 22: 'INT4',
+  0: 'UNDEFINED',
+  1: 'FLOAT',
+  2: 'UINT8',
+  3: 'INT8',
+  4: 'UINT16',
+  5: 'INT16',
+  6: 'INT32',
+  7: 'INT64',
+  8: 'STRING',
+  9: 'BOOL',
+  10: 'FLOAT16',
+  11: 'DOUBLE',
+  12: 'UINT32',
+  13: 'UINT64',
+  14: 'COMPLEX64',
+  15: 'COMPLEX128',
+  16: 'BFLOAT16',
+  17: 'FLOAT8E4M3FN',
+  18: 'FLOAT8E4M3FNUZ',
+  19: 'FLOAT8E5M2',
+  20: 'FLOAT8E5M2FNUZ',
+  21: 'UINT4',
+  22: 'INT4',
 };
 
 export function dtypeName(t: number | undefined): string {
@@ -27,8 +47,17 @@ export function dtypeName(t: number | undefined): string {
 }
 
 export function isIntegerType(t: number): boolean {
-  return t === DataType.INT8 || t === DataType.UINT8 || t === DataType.INT16 || t === DataType.UINT16 || t === DataType.INT32 ||
-    t === DataType.INT64 || t === DataType.UINT32 || t === DataType.UINT64 || t === DataType.BOOL;
+  return (
+    t === DataType.INT8 ||
+    t === DataType.UINT8 ||
+    t === DataType.INT16 ||
+    t === DataType.UINT16 ||
+    t === DataType.INT32 ||
+    t === DataType.INT64 ||
+    t === DataType.UINT32 ||
+    t === DataType.UINT64 ||
+    t === DataType.BOOL
+  );
 }
 
 /** Product of dims, refusing anything that is not a small enough non-negative integer shape. */
@@ -37,7 +66,8 @@ export function elementCount(dims: readonly number[], where: string): number {
   for (const d of dims) {
     if (!Number.isSafeInteger(d) || d < 0) throw new TinytrainError(`${where}: invalid dimension ${String(d)} in shape [${dims.join(', ')}]`);
     n *= d;
-    if (n > MAX_ELEMENTS) throw new TinytrainError(`${where}: shape [${dims.join(', ')}] has more than ${MAX_ELEMENTS} elements`, 'tinytrain compiles small models for microcontrollers');
+    if (n > MAX_ELEMENTS)
+      throw new TinytrainError(`${where}: shape [${dims.join(', ')}] has more than ${MAX_ELEMENTS} elements`, 'tinytrain compiles small models for microcontrollers');
   }
   return n;
 }
@@ -70,21 +100,31 @@ const RAW: Record<number, [number, (v: DataView, o: number) => number]> = {
 /** Which typed field holds the values when raw_data is absent (onnx.proto's comments). */
 function fieldValues(t: OnnxTensor, dtype: number): number[] {
   switch (dtype) {
-    case DataType.FLOAT: return t.float_data;
-    case DataType.DOUBLE: return t.double_data;
-    case DataType.INT64: return t.int64_data;
-    case DataType.UINT32: case DataType.UINT64: return t.uint64_data;
-    case DataType.FLOAT16: return t.int32_data.map((v) => halfToFloat(v & 0xffff));
-    case DataType.BOOL: return t.int32_data.map((v) => (v ? 1 : 0));
-    default: return t.int32_data;
+    case DataType.FLOAT:
+      return t.float_data;
+    case DataType.DOUBLE:
+      return t.double_data;
+    case DataType.INT64:
+      return t.int64_data;
+    case DataType.UINT32:
+    case DataType.UINT64:
+      return t.uint64_data;
+    case DataType.FLOAT16:
+      return t.int32_data.map((v) => halfToFloat(v & 0xffff));
+    case DataType.BOOL:
+      return t.int32_data.map((v) => (v ? 1 : 0));
+    default:
+      return t.int32_data;
   }
 }
 
 export function readTensor(t: OnnxTensor, where: string): ConstTensor {
   if (t.data_location === 1 || (t.external_data?.length ?? 0) > 0) {
     const loc = t.external_data?.find((e) => e.key === 'location')?.value;
-    throw new TinytrainError(`${where}: tensor data is stored in an external file${loc ? ` ('${loc}')` : ''}`,
-      'tinytrain reads self-contained .onnx files: re-save with onnx.save_model(onnx.load(path), out, save_as_external_data=False)');
+    throw new TinytrainError(
+      `${where}: tensor data is stored in an external file${loc ? ` ('${loc}')` : ''}`,
+      'tinytrain reads self-contained .onnx files: re-save with onnx.save_model(onnx.load(path), out, save_as_external_data=False)',
+    );
   }
   if (t.segment) throw new TinytrainError(`${where}: segmented tensors are not supported`);
   const dims = (t.dims ?? []).map(Number);
@@ -96,16 +136,17 @@ export function readTensor(t: OnnxTensor, where: string): ConstTensor {
   if (t.raw_data && t.raw_data.length > 0) {
     const [size, get] = raw;
     if (t.raw_data.length !== count * size) {
-      throw new TinytrainError(`${where}: raw_data has ${t.raw_data.length} bytes, shape [${dims.join(', ')}] of ${dtypeName(dtype)} needs ${count * size}`,
-        'the file is corrupted or truncated; re-export the model');
+      throw new TinytrainError(
+        `${where}: raw_data has ${t.raw_data.length} bytes, shape [${dims.join(', ')}] of ${dtypeName(dtype)} needs ${count * size}`,
+        'the file is corrupted or truncated; re-export the model',
+      );
     }
     const view = new DataView(t.raw_data.buffer, t.raw_data.byteOffset, t.raw_data.byteLength);
     for (let i = 0; i < count; i++) data[i] = get(view, i * size);
   } else {
     const values = fieldValues(t, dtype);
     if (values.length !== count) {
-      throw new TinytrainError(`${where}: ${values.length} stored values, shape [${dims.join(', ')}] needs ${count}`,
-        'the file is corrupted or truncated; re-export the model');
+      throw new TinytrainError(`${where}: ${values.length} stored values, shape [${dims.join(', ')}] needs ${count}`, 'the file is corrupted or truncated; re-export the model');
     }
     for (let i = 0; i < count; i++) data[i] = Number(values[i]);
   }
