@@ -16,6 +16,11 @@ import { type Node } from '../ir/graph.js';
 export type BufferKind = 'act' | 'grad' | 'save' | 'mask' | 'wgrad' | 'bgrad' | 'ring' | 'scratch';
 export type BufferKey = `${BufferKind}:${string}`;
 
+/** The kind of buffer a key names (the part before the first colon). */
+export function kindOf(key: BufferKey): BufferKind {
+  return key.slice(0, key.indexOf(':')) as BufferKind;
+}
+
 interface StepBase {
   reads: BufferKey[];
   writes: BufferKey[];

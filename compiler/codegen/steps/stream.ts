@@ -1,0 +1,71 @@
+/**
+ * forwardStream: a chain of frozen convs computed row by row. Each intermediate tensor i
+ * has a counter of rows produced, and ensure_i(n) produces rows until n exist, first
+ * making sure the rows they read exist. The last node's rows are pulled one at a time
+ * into its (whole) output. The chain becomes helper functions above forward(); the step
+ * itself is one call.
+ */
+import type { BufferKey } from '../../autodiff/program.js';
+import type { Node } from '../../ir/graph.js';
+import { scratchOf, type EmitContext } from '../context.js';
+import { inGeom, kGeom, outGeom } from '../geometry.js';
+import { sparseForward } from './forward.js';
+import type { StepOf } from './types.js';
+
+/** Arguments of conv2dForwardRowsS8 for node n reading `x` and writing `y`, up to the row range. */
+export function convRowArgs(c: EmitContext, n: Node, x: number, y: number): string {
+  const sl = c.slot(n);
+  const clamp = c.clamp(n);
+  return (
+    `${x}, ${inGeom(n).join(', ')}, ${c.zp(n.inputs[0]!)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
+    `${y}, ${outGeom(n)}, ${c.zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}`
+  );
+}
+
+/** One output row of a streamed conv (a sparse 1x1 reads just input row `row`). */
+export function rowsCall(c: EmitContext, n: Node, x: number, y: number, row: string, inRing: number, outRing: number, scratch: number): string {
+  if (!c.slot(n).nz) return `conv2dForwardRowsS8(${convRowArgs(c, n, x, y)}, ${row}, ${row} + 1, ${inRing}, ${outRing})`;
+  const [, W, C] = n.inShapes[0]!;
+  const at = (base: number, ring: number, bytes: number): string => `${base} + <usize>((${ring ? `(${row}) % ${ring}` : row}) * ${bytes})`;
+  return sparseForward(c, n, at(x, inRing, W * C), W, at(y, outRing, W * n.outShape[2]), scratch);
+}
+
+/** Input rows `consumer` needs to produce output row `row`: the bottom of its kernel window, clipped to the input. */
+function rowsNeeded(consumer: Node, row: string): string {
+  const k = consumer.conv!;
+  return `min<i32>(${consumer.inShapes[0]![0]}, ${row} * ${k.stride} - ${k.pad} + ${k.kh})`;
+}
+
+export function forwardStream(s: StepOf<'forwardStream'>, c: EmitContext): string {
+  const { nodes, rings } = s;
+  const scratch = scratchOf(c, s);
+  const id = `stream${c.helpers.length}`;
+  const ring = (i: number): number => c.mem(`ring:${nodes[i]!.output}` as BufferKey);
+  const fns: string[] = [`// ${nodes.map(c.label).join(' -> ')}: intermediate tensors in rings of ${rings.join(', ')} rows`];
+  for (let i = 0; i < nodes.length - 1; i++) {
+    const n = nodes[i]!;
+    const x = i === 0 ? c.act(n.inputs[0]!) : ring(i - 1);
+    fns.push(`let ${id}_rows${i}: i32 = 0;`);
+    fns.push(`function ${id}_ensure${i}(n: i32): void {
+  while (${id}_rows${i} < n) {
+    ${i > 0 ? `${id}_ensure${i - 1}(${rowsNeeded(n, `${id}_rows${i}`)});` : ''}
+    ${rowsCall(c, n, x, ring(i), `${id}_rows${i}`, i > 0 ? rings[i - 1]! : 0, rings[i]!, scratch)};
+    ${id}_rows${i}++;
+  }
+}`);
+  }
+  const last = nodes[nodes.length - 1]!;
+  const k = nodes.length - 2;
+  fns.push(`function ${id}(): void {
+  ${nodes
+    .slice(0, -1)
+    .map((_, i) => `${id}_rows${i} = 0;`)
+    .join(' ')}
+  for (let r = 0; r < ${last.outShape[0]}; r++) {
+    ${id}_ensure${k}(${rowsNeeded(last, 'r')});
+    ${rowsCall(c, last, ring(k), c.act(last.output), 'r', rings[k]!, 0, scratch)};
+  }
+}`);
+  c.helpers.push(fns.join('\n'));
+  return `${id}(); // ${nodes.map(c.label).join(' -> ')}`;
+}
