@@ -10,7 +10,7 @@ export const FIRMWARE_JOB = defineFormat(
   [
     { name: 'magic', type: 'u32', doc: "MAGIC ('TTFW')" },
     { name: 'version', type: 'u32', doc: 'VERSION; the firmware refuses any other' },
-    { name: 'flags', type: 'u32', doc: 'FLAG_* bits below' },
+    { name: 'flags', type: 'u32', doc: 'FLAG_* bits' },
     { name: 'lossEvery', type: 'u32', doc: 'print the mean loss of every this many steps (0 means 1)' },
   ],
   [

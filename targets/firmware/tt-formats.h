@@ -78,7 +78,7 @@ enum {
 typedef struct {
   uint32_t magic; /* MAGIC ('TTFW') */
   uint32_t version; /* VERSION; the firmware refuses any other */
-  uint32_t flags; /* FLAG_* bits below */
+  uint32_t flags; /* FLAG_* bits */
   uint32_t loss_every; /* print the mean loss of every this many steps (0 means 1) */
 } tt_fwjob_t;
 _Static_assert(sizeof(tt_fwjob_t) == TT_FWJOB_BYTES, "tt_fwjob_t layout");
