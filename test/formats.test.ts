@@ -16,7 +16,10 @@ import { GENERATED_FILES } from '../compiler/formats/generated.js';
 import { JOB_HEADER } from '../compiler/formats/job.js';
 import { RUNTIME_STATE } from '../compiler/formats/runtime-state.js';
 import { STATE_BYTES } from '../compiler/memory/layout.js';
+import type { Manifest } from '../compiler/manifest.js';
 import { CHECKPOINT_MAGIC } from '../host/checkpoint.js';
+import type { Dataset } from '../host/data/dataset.js';
+import { jobHeader } from '../host/engines/job.js';
 import { SYSTEM_TOOLS } from './tiers.js';
 
 const root = join(import.meta.dirname, '..');
@@ -59,6 +62,25 @@ describe('binary formats', () => {
     ]);
     expect([FLASH_SLOT.bytes, fourCCText(FLASH_SLOT.value.MAGIC)]).toEqual([32, 'TTSL']);
     expect(STATE_BYTES).toBe(20);
+  });
+
+  it('host/engines/job.ts writes every job field where the description puts it', () => {
+    const m = {
+      inputs: [{ shape: [1, 2, 3], offset: 4096 }],
+      classes: 10,
+      image: { offset: 16, bytes: 5000 },
+      checkpoint: { offset: 2048, bytes: 1234 },
+      layoutId: '0123456789abcdef',
+    } as unknown as Manifest;
+    const ds = { name: 'tiny', shape: [1, 2, 3], count: 3, labels: Uint8Array.from([0, 9, 4]) } as unknown as Dataset;
+    const h = new DataView(jobHeader(m, ds, { steps: 40, lr: 0.125, seed: -1, load: new Uint8Array(0) }).buffer);
+    const at = JOB_HEADER.offset;
+    const u = (k: keyof typeof at): number => h.getUint32(at[k], true);
+    expect(h.byteLength).toBe(JOB_HEADER.bytes);
+    expect([u('magic'), u('version'), u('steps'), h.getFloat32(at.lr, true), u('seed')]).toEqual([0x424a5454, 1, 40, 0.125, 0xffffffff]);
+    expect([u('sampleBytes'), u('sampleCount'), u('inputOffset'), u('imageOffset'), u('imageBytes')]).toEqual([6, 3, 4096, 16, 5000]);
+    expect([u('ckOffset'), u('ckBytes'), u('flags'), u('classes'), u('layoutIdLow')]).toEqual([2048, 1234, JOB_HEADER.value.FLAG_LOAD, 10, 0x89abcdef]);
+    expect(u('statsFrom')).toBeLessThan(40);
   });
 
   it('fourCC reads a tag as its little-endian bytes', () => {
