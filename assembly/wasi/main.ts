@@ -6,11 +6,12 @@
 //   work/main.ts  work/model.ts  work/kernels/*.ts
 //
 // The job lives in the first preopened directory (fd 3), written by the host
-// (host/engines/job.ts, which owns the format; the names and offsets below mirror it):
+// (host/engines/job.ts). The header's layout is described once in compiler/formats/job.ts
+// and generated into ./job-format (copied beside this file like ./model):
 //
-//   job.bin          64-byte header, little-endian (see HEADER_* below)
+//   job.bin          64-byte header, little-endian (JOB_AT_* in ./job-format)
 //   image.bin        initial image, copied to [imageOffset, +imageBytes)
-//   checkpoint.bin   checkpoint payload (no file header), only when FLAG_LOAD is set
+//   checkpoint.bin   checkpoint payload (no file header), only when JOB_FLAG_LOAD is set
 //   samples.bin      sampleCount * sampleBytes int8, already quantised by the host
 //   labels.bin       sampleCount u8
 //   order.bin        steps u32: the sample index of each step
@@ -29,13 +30,13 @@ import {
 } from 'bindings/wasi_snapshot_preview1';
 import { dtoa_buffered, itoa_buffered } from 'util/number';
 import { init, lastPrediction, layoutId, stepsSkipped, trainStep } from './model';
+import {
+  JOB_AT_CK_BYTES, JOB_AT_CK_OFFSET, JOB_AT_CLASSES, JOB_AT_FLAGS, JOB_AT_IMAGE_BYTES, JOB_AT_IMAGE_OFFSET,
+  JOB_AT_INPUT_OFFSET, JOB_AT_LAYOUT_ID_LOW, JOB_AT_LR, JOB_AT_MAGIC, JOB_AT_SAMPLE_BYTES, JOB_AT_SAMPLE_COUNT,
+  JOB_AT_SEED, JOB_AT_STATS_FROM, JOB_AT_STEPS, JOB_AT_VERSION, JOB_BYTES, JOB_FLAG_LOAD, JOB_MAGIC, JOB_VERSION,
+} from './job-format';
 
 const JOB_DIR_FD: u32 = 3; // the first preopen: WASI numbers preopens from 3 upwards
-
-const MAGIC: u32 = 0x424a5454; // 'TTJB'
-const VERSION: u32 = 1;
-const HEADER_BYTES: u32 = 64;
-const FLAG_LOAD: u32 = 1;
 
 // Scratch layout (SCRATCH_BYTES in total, 16-aligned):
 //   0 iovec (8) | 8 byte count (4) | 12 opened fd (4) | 16 prestat (8)
@@ -167,7 +168,8 @@ function loadFile(name: string, dst: usize, bytes: usize): void {
 // ---------------------------------------------------------------------------------------
 // The job
 
-function field(index: u32): u32 { return load<u32>(HEADER + (<usize>index << 2)); }
+/** A u32 field of the job header, by its byte offset (JOB_AT_*). */
+function field(at: usize): u32 { return load<u32>(HEADER + at); }
 
 /** A region the host names must lie inside the compiled plan, below SCRATCH. */
 function checkRegion(offset: u32, bytes: u32, what: string): void {
@@ -178,24 +180,24 @@ function run(): void {
   // The build sizes memory so this holds; checked anyway because growing is impossible.
   if (<u64>__heap_base > (<u64>memory.size() << 16)) fail('static data does not fit the fixed linear memory');
   if (fd_prestat_get(JOB_DIR_FD, changetype<prestat>(PRESTAT)) != 0) fail('no preopened job directory (fd 3)');
-  loadFile('job.bin', HEADER, HEADER_BYTES);
-  if (field(0) != MAGIC || field(1) != VERSION) fail('job.bin is not a version-1 tinytrain job header');
-  const steps = field(2);
-  const lr = load<f32>(HEADER + 12);
-  const seed = field(4);
-  const sampleBytes = field(5);
-  const sampleCount = field(6);
-  const inputOffset = field(7);
-  const imageOffset = field(8);
-  const imageBytes = field(9);
-  const ckOffset = field(10);
-  const ckBytes = field(11);
-  const flags = field(12);
-  const statsFrom = field(13);
-  const classes = field(14);
+  loadFile('job.bin', HEADER, JOB_BYTES);
+  if (field(JOB_AT_MAGIC) != JOB_MAGIC || field(JOB_AT_VERSION) != JOB_VERSION) fail('job.bin is not a version-1 tinytrain job header');
+  const steps = field(JOB_AT_STEPS);
+  const lr = load<f32>(HEADER + JOB_AT_LR);
+  const seed = field(JOB_AT_SEED);
+  const sampleBytes = field(JOB_AT_SAMPLE_BYTES);
+  const sampleCount = field(JOB_AT_SAMPLE_COUNT);
+  const inputOffset = field(JOB_AT_INPUT_OFFSET);
+  const imageOffset = field(JOB_AT_IMAGE_OFFSET);
+  const imageBytes = field(JOB_AT_IMAGE_BYTES);
+  const ckOffset = field(JOB_AT_CK_OFFSET);
+  const ckBytes = field(JOB_AT_CK_BYTES);
+  const flags = field(JOB_AT_FLAGS);
+  const statsFrom = field(JOB_AT_STATS_FROM);
+  const classes = field(JOB_AT_CLASSES);
   // The host writes the low half of the manifest's layoutId: a job for another artifact
   // (or a module swapped under a manifest) stops here, before any memory is written.
-  if (field(15) != <u32>layoutId()) fail('this runtime-wasi.wasm belongs to another artifact than job.bin (layout id mismatch)', 0, EXIT_WRONG_ARTIFACT);
+  if (field(JOB_AT_LAYOUT_ID_LOW) != <u32>layoutId()) fail('this runtime-wasi.wasm belongs to another artifact than job.bin (layout id mismatch)', 0, EXIT_WRONG_ARTIFACT);
   checkRegion(inputOffset, sampleBytes, 'the input region lies outside the compiled plan');
   checkRegion(imageOffset, imageBytes, 'the image region lies outside the compiled plan');
   checkRegion(ckOffset, ckBytes, 'the checkpoint region lies outside the compiled plan');
@@ -204,7 +206,7 @@ function run(): void {
   // overwrites the runtime state init just set, rng included).
   loadFile('image.bin', imageOffset, imageBytes);
   init(seed);
-  if (flags & FLAG_LOAD) loadFile('checkpoint.bin', ckOffset, ckBytes);
+  if (flags & JOB_FLAG_LOAD) loadFile('checkpoint.bin', ckOffset, ckBytes);
 
   const samples = open('samples.bin', false);
   const labels = open('labels.bin', false);

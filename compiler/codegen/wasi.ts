@@ -39,10 +39,11 @@ function wasiShimConfig(): string {
 export async function buildWasiRuntime(source: string, memoryBase: number): Promise<BuildResult> {
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-wasi-'));
   try {
-    // Layout main.ts expects: ./model and ./kernels beside it.
+    // Layout main.ts expects: ./model, ./job-format (generated, compiler/formats) and ./kernels beside it.
     const root = packageRoot();
     cpSync(join(root, 'assembly', 'kernels'), join(work, 'kernels'), { recursive: true });
     cpSync(join(root, 'assembly', 'wasi', 'main.ts'), join(work, 'main.ts'));
+    cpSync(join(root, 'assembly', 'wasi', 'job-format.ts'), join(work, 'job-format.ts'));
     writeFileSync(join(work, 'model.ts'), source);
     const base = Math.ceil(memoryBase / 16) * 16;
     const pages = Math.ceil((base + WASI_STATIC_ROOM) / WASM_PAGE);

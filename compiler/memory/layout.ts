@@ -13,13 +13,15 @@ import type { QuantModel } from '../quantize/quantize.js';
 import { splitChannels, trainedChannels, type Scheme } from '../sparse/scheme.js';
 import { encodeNzList, nzFormat } from '../sparse/nzlist.js';
 import { pointwiseShape, type SparseLayer } from '../sparse/prune.js';
+import { RUNTIME_STATE } from '../formats/runtime-state.js';
 
 export const IMAGE_BASE = 16;
 /**
  * Runtime state: rng (u32), completed steps (u32), skipped steps (u32), last prediction
- * (i32), steps with a non-finite parameter gradient (u32).
+ * (i32), steps with a non-finite parameter gradient (u32); the record is described in
+ * compiler/formats/runtime-state.ts (field offsets: RUNTIME_STATE.offset).
  */
-export const STATE_BYTES = 20;
+export const STATE_BYTES = RUNTIME_STATE.bytes;
 
 export interface ParamSlots {
   /**

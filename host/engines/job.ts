@@ -1,6 +1,6 @@
 /**
  * The training-job folder a WASI engine runs (assembly/wasi/main.ts reads it): this file
- * owns the format. Everything an engine needs is in files, so any WASI host (node:wasi,
+ * writes it; the header's layout is compiler/formats/job.ts. Everything an engine needs is in files, so any WASI host (node:wasi,
  * wasmtime, Node under qemu, later wasm2c firmware) runs the same bytes and only has to
  * preopen the folder.
  *
@@ -24,10 +24,7 @@ import type { Dataset } from '../data/dataset.js';
 import { sampleOrder } from '../train.js';
 import { quantiseImages } from './input-lut.js';
 
-const MAGIC = 0x424a5454; // 'TTJB' read as a little-endian u32
-const VERSION = 1;
-const HEADER_BYTES = 64;
-const FLAG_LOAD = 1;
+import { JOB_HEADER } from '../../compiler/formats/job.js';
 
 export const JOB_FILES = {
   header: 'job.bin',
@@ -70,31 +67,34 @@ export function jobHeader(m: Manifest, ds: Dataset, o: JobOptions): Uint8Array {
       throw new TinytrainError(`label ${ds.labels[i]} is outside the model's ${m.classes} classes`, 'check that the dataset matches the model');
     }
   }
-  const h = new DataView(new ArrayBuffer(HEADER_BYTES));
-  const u32 = [
-    MAGIC,
-    VERSION,
-    o.steps,
-    0,
-    o.seed >>> 0,
+  const values: Record<keyof typeof JOB_HEADER.offset, number> = {
+    magic: JOB_HEADER.value.MAGIC,
+    version: JOB_HEADER.value.VERSION,
+    steps: o.steps,
+    lr: o.lr, // the runtime takes lr as f32, as Runtime.trainStep passes it
+    seed: o.seed >>> 0,
     sampleBytes,
-    ds.count,
-    port.offset,
-    m.image.offset,
-    m.image.bytes,
-    m.checkpoint.offset,
-    m.checkpoint.bytes,
-    o.load ? FLAG_LOAD : 0,
-    statsWindowStart(o.steps),
-    m.classes,
-    layoutIdLow(m),
-  ];
-  u32.forEach((v, k) => h.setUint32(k * 4, v, true));
-  h.setFloat32(12, o.lr, true); // slot 3; the runtime takes lr as f32, as Runtime.trainStep passes it
+    sampleCount: ds.count,
+    inputOffset: port.offset,
+    imageOffset: m.image.offset,
+    imageBytes: m.image.bytes,
+    ckOffset: m.checkpoint.offset,
+    ckBytes: m.checkpoint.bytes,
+    flags: o.load ? JOB_HEADER.value.FLAG_LOAD : 0,
+    statsFrom: statsWindowStart(o.steps),
+    classes: m.classes,
+    layoutIdLow: layoutIdLow(m),
+  };
+  const h = new DataView(new ArrayBuffer(JOB_HEADER.bytes));
+  for (const f of JOB_HEADER.fields) {
+    const v = values[f.name as keyof typeof values];
+    if (f.type === 'f32') h.setFloat32(f.offset, v, true);
+    else h.setUint32(f.offset, v, true);
+  }
   return new Uint8Array(h.buffer);
 }
 
-/** The low 32 bits of the manifest's layoutId (16 hex digits): slot 15, checked by every runtime that reads the job. */
+/** The low 32 bits of the manifest's layoutId (16 hex digits): field layoutIdLow, checked by every runtime that reads the job. */
 export function layoutIdLow(m: Manifest): number {
   return parseInt(m.layoutId.slice(8), 16) >>> 0;
 }

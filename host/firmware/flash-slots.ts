@@ -1,6 +1,7 @@
 /**
  * The firmware's checkpoint Flash area on the host side: two slots, the format of
- * targets/firmware/ckpt-slots.c (keep the two in step). The host uses it to hand the
+ * targets/firmware/ckpt-slots.c; the slot header is described once in
+ * compiler/formats/flash-slot.ts, which both take it from. The host uses it to hand the
  * firmware a checkpoint to resume from (a Flash image with that checkpoint in a slot)
  * and to read the result back, as it would dump the area from a real part.
  *
@@ -11,13 +12,15 @@
  */
 import { TinytrainError } from '../../compiler/errors.js';
 import type { Manifest } from '../../compiler/manifest.js';
-import { crc32, decodeCheckpoint } from '../checkpoint.js';
+import { FLASH_SLOT } from '../../compiler/formats/flash-slot.js';
+import { crc32, decodeCheckpoint, layoutIdBytes } from '../checkpoint.js';
 
-export const SLOT_HEADER_BYTES = 32;
+export const SLOT_HEADER_BYTES = FLASH_SLOT.bytes;
+const AT = FLASH_SLOT.offset;
 /** Erase unit the slots are aligned to: a 4 KiB page (nRF52). STM32F7 sectors are larger
  * (32-256 KiB); a port to one would align the slots to its sectors instead. */
 export const SLOT_ALIGN = 4096;
-const SLOT_MAGIC = 0x4c535454; // "TTSL" read as a little-endian u32
+const SLOT_MAGIC = FLASH_SLOT.value.MAGIC;
 
 export type SlotState = 'valid' | 'erased' | 'bad-magic' | 'other-layout' | 'bad-length' | 'bad-crc';
 
@@ -55,11 +58,11 @@ export function writeSlot(m: Manifest, flash: Uint8Array, k: 0 | 1, seq: number,
   }
   flash.set(payload, base + SLOT_HEADER_BYTES);
   const h = new DataView(flash.buffer, flash.byteOffset + base, SLOT_HEADER_BYTES);
-  h.setUint32(0, SLOT_MAGIC, true);
-  h.setUint32(4, seq >>> 0, true);
-  h.setUint32(8, payload.length, true);
-  h.setUint32(12, crc32(payload), true);
-  flash.set(Buffer.from(m.layoutId.padEnd(16).slice(0, 16), 'ascii'), base + 16);
+  h.setUint32(AT.magic, SLOT_MAGIC, true);
+  h.setUint32(AT.seq, seq >>> 0, true);
+  h.setUint32(AT.length, payload.length, true);
+  h.setUint32(AT.crc, crc32(payload), true);
+  flash.set(layoutIdBytes(m.layoutId), base + AT.layoutId);
 }
 
 /** A Flash area holding `checkpoint` (a checkpoint file, host/checkpoint.ts) in slot 0. */
@@ -74,14 +77,15 @@ export function readSlots(m: Manifest, flash: Uint8Array): [SlotInfo, SlotInfo] 
   const one = (k: number): SlotInfo => {
     const base = k * slotStride(m);
     const h = new DataView(flash.buffer, flash.byteOffset + base, SLOT_HEADER_BYTES);
-    const magic = h.getUint32(0, true);
+    const magic = h.getUint32(AT.magic, true);
     if (magic === 0xffffffff) return { state: 'erased', seq: 0 };
     if (magic !== SLOT_MAGIC) return { state: 'bad-magic', seq: 0 };
-    if (Buffer.from(flash.subarray(base + 16, base + 32)).toString('ascii') !== m.layoutId.padEnd(16).slice(0, 16)) return { state: 'other-layout', seq: 0 };
-    if (h.getUint32(8, true) !== m.checkpoint.bytes) return { state: 'bad-length', seq: 0 };
+    const id = flash.subarray(base + AT.layoutId, base + AT.layoutId + 16);
+    if (!layoutIdBytes(m.layoutId).equals(id)) return { state: 'other-layout', seq: 0 };
+    if (h.getUint32(AT.length, true) !== m.checkpoint.bytes) return { state: 'bad-length', seq: 0 };
     const payload = flash.slice(base + SLOT_HEADER_BYTES, base + SLOT_HEADER_BYTES + m.checkpoint.bytes);
-    if (crc32(payload) !== h.getUint32(12, true)) return { state: 'bad-crc', seq: 0 };
-    return { state: 'valid', seq: h.getUint32(4, true), payload };
+    if (crc32(payload) !== h.getUint32(AT.crc, true)) return { state: 'bad-crc', seq: 0 };
+    return { state: 'valid', seq: h.getUint32(AT.seq, true), payload };
   };
   return [one(0), one(1)];
 }

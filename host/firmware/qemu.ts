@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
+import { FIRMWARE_JOB } from '../../compiler/formats/firmware-job.js';
 import type { Manifest } from '../../compiler/manifest.js';
 import type { Target } from '../../targets/index.js';
 import { readArtifact, type LoadedArtifact } from '../artifact.js';
@@ -87,10 +88,19 @@ export interface FirmwareRun extends ToolRun {
   wallMs: number;
 }
 
-const FW_MAGIC = 0x57465454; // "TTFW"; targets/firmware/main.c reads fwjob.bin
-const FW_VERSION = 1;
-const FW_POWER_LOSS = 1;
-const FW_PROBE_FROZEN_STORE = 2;
+/** fwjob.bin, read by targets/firmware/main.c; its layout is compiler/formats/firmware-job.ts. */
+function firmwareJobFile(j: FirmwareJob): Uint8Array {
+  const fw = new DataView(new ArrayBuffer(FIRMWARE_JOB.bytes));
+  const c = FIRMWARE_JOB.value;
+  const values: Record<keyof typeof FIRMWARE_JOB.offset, number> = {
+    magic: c.MAGIC,
+    version: c.VERSION,
+    flags: (j.powerLoss ? c.FLAG_POWER_LOSS : 0) | (j.probeFrozenStore ? c.FLAG_PROBE_FROZEN_STORE : 0),
+    lossEvery: j.lossEvery ?? 1,
+  };
+  for (const f of FIRMWARE_JOB.fields) fw.setUint32(f.offset, values[f.name as keyof typeof values], true);
+  return new Uint8Array(fw.buffer);
+}
 
 export async function runFirmwareJob(a: LoadedArtifact, target: Target, ds: Dataset, j: FirmwareJob): Promise<FirmwareRun> {
   const m = a.manifest;
@@ -110,9 +120,7 @@ export async function runFirmwareJob(a: LoadedArtifact, target: Target, ds: Data
     load = encodeCheckpoint(m, newest.payload);
   }
   return withJobDir(a, ds, { steps: j.steps, lr: j.lr, seed: j.seed, load }, async (dir) => {
-    const fw = new DataView(new ArrayBuffer(16));
-    [FW_MAGIC, FW_VERSION, (j.powerLoss ? FW_POWER_LOSS : 0) | (j.probeFrozenStore ? FW_PROBE_FROZEN_STORE : 0), j.lossEvery ?? 1].forEach((v, k) => fw.setUint32(4 * k, v, true));
-    writeFileSync(join(dir, 'fwjob.bin'), new Uint8Array(fw.buffer));
+    writeFileSync(join(dir, 'fwjob.bin'), firmwareJobFile(j));
     writeFileSync(join(dir, 'flash.bin'), j.flash);
     const qemu = process.env.TINYTRAIN_QEMU_SYSTEM_ARM ?? 'qemu-system-arm';
     const t0 = performance.now();

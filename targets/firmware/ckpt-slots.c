@@ -5,15 +5,11 @@
 #include "crc32.h"
 #include "flash.h"
 #include "tt-config.h"
+#include "tt-formats.h"
 
-#define SLOT_MAGIC 0x4C535454u /* "TTSL" read as a little-endian u32 */
+/* The header's layout (tt_slot_t, TT_SLOT_MAGIC) is generated from compiler/formats/flash-slot.ts. */
+typedef tt_slot_t slot_header_t;
 
-typedef struct {
-  uint32_t magic, seq, length, crc;
-  char layout[16];
-} slot_header_t;
-
-_Static_assert(sizeof(slot_header_t) == SLOT_HEADER_BYTES, "slot header layout");
 _Static_assert(TT_SLOT_STRIDE >= SLOT_HEADER_BYTES + TT_CK_BYTES, "slot stride too small");
 
 const char* slot_state_name(slot_state_t s) {
@@ -48,8 +44,8 @@ static slot_state_t check(uint32_t k, slot_header_t* h) {
   const uint32_t base = k * TT_SLOT_STRIDE;
   if (flash_read(base, h, sizeof *h) != 0) return SLOT_READ_ERROR;
   if (h->magic == 0xFFFFFFFFu) return SLOT_ERASED;
-  if (h->magic != SLOT_MAGIC) return SLOT_BAD_MAGIC;
-  if (memcmp(h->layout, TT_LAYOUT_ID, 16) != 0) return SLOT_OTHER_LAYOUT;
+  if (h->magic != TT_SLOT_MAGIC) return SLOT_BAD_MAGIC;
+  if (memcmp(h->layout_id, TT_LAYOUT_ID, 16) != 0) return SLOT_OTHER_LAYOUT;
   if (h->length != TT_CK_BYTES) return SLOT_BAD_LENGTH;
   uint32_t crc;
   if (flash_crc(base + SLOT_HEADER_BYTES, TT_CK_BYTES, &crc) != 0) return SLOT_READ_ERROR;
@@ -89,7 +85,7 @@ int slots_save(const slot_info_t info[2], const uint8_t* payload, uint32_t stop_
   if (flash_erase(base, TT_SLOT_STRIDE) != 0) return -1;
   if (stop_after < TT_CK_BYTES) return flash_program(base + SLOT_HEADER_BYTES, payload, stop_after);
   if (flash_program(base + SLOT_HEADER_BYTES, payload, TT_CK_BYTES) != 0) return -1;
-  slot_header_t h = {SLOT_MAGIC, seq, TT_CK_BYTES, crc32_update(0, payload, TT_CK_BYTES), {0}};
-  memcpy(h.layout, TT_LAYOUT_ID, 16);
+  slot_header_t h = {.magic = TT_SLOT_MAGIC, .seq = seq, .length = TT_CK_BYTES, .crc = crc32_update(0, payload, TT_CK_BYTES), .layout_id = {0}};
+  memcpy(h.layout_id, TT_LAYOUT_ID, 16);
   return flash_program(base, &h, sizeof h);
 }

@@ -7,6 +7,8 @@
  *   magic "TTSL" | sequence u32 | payload length u32 | CRC-32 of payload u32 |
  *   layout id (16 ASCII bytes, the manifest's layoutId) | payload
  *
+ * (the header is tt_slot_t in tt-formats.h, generated from compiler/formats/flash-slot.ts)
+ *
  * Saving erases the slot NOT holding the newest valid checkpoint, programs the payload,
  * and programs the header last, so a slot whose write was cut short has an erased or
  * a mismatching header and fails its check; the other slot is untouched. Loading takes
@@ -17,7 +19,9 @@
 
 #include <stdint.h>
 
-#define SLOT_HEADER_BYTES 32u
+#include "tt-formats.h"
+
+#define SLOT_HEADER_BYTES TT_SLOT_BYTES
 #define SLOT_NONE 0xFFFFFFFFu
 
 typedef enum {

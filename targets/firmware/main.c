@@ -3,9 +3,10 @@
  * training job per boot, driven over semihosting.
  *
  * Job folder (QEMU's working directory; written by host/firmware/qemu.ts):
- *   job.bin      64-byte header, host/engines/job.ts owns the format (the WASI engines
- *                read the same file)
+ *   job.bin      64-byte header (the WASI engines read the same file)
  *   fwjob.bin    firmware-only options: "TTFW" | version | flags | lossEvery (u32 LE)
+ *                Both layouts are described once in compiler/formats/ and generated into
+ *                tt-formats.h (TT_JOB_*, TT_FWJOB_*).
  *   samples.bin  int8 samples, quantised by the host exactly like Runtime.setInputPixels
  *   labels.bin   u8 per sample;  order.bin  u32 sample index per step (sampleOrder)
  *   flash.bin    the emulated checkpoint Flash area (two slots, ckpt-slots.h)
@@ -22,6 +23,7 @@
 
 #include "runtime.h" /* wasm2c output (Z_tt_*) */
 #include "tt-config.h"
+#include "tt-formats.h"
 #include "tt-memory.h"
 #include "ckpt-slots.h"
 #include "cycles.h"
@@ -150,18 +152,7 @@ static uint32_t stack_peak(void) {
 /* ------------------------------------------------------------------------------------
  * Job files */
 
-#define JOB_MAGIC 0x424a5454u /* "TTJB" */
-#define JOB_VERSION 1u
-#define JOB_FLAG_LOAD 1u
-enum {
-  H_MAGIC, H_VERSION, H_STEPS, H_LR, H_SEED, H_SAMPLE_BYTES, H_SAMPLE_COUNT, H_INPUT_OFFSET,
-  H_IMAGE_OFFSET, H_IMAGE_BYTES, H_CK_OFFSET, H_CK_BYTES, H_FLAGS, H_STATS_FROM, H_CLASSES, H_LAYOUT_ID_LO, H_FIELDS = 16,
-};
-
-#define FW_MAGIC 0x57465454u /* "TTFW" */
-#define FW_VERSION 1u
-#define FW_POWER_LOSS 1u          /* cut the checkpoint save off halfway (simulated power loss) */
-#define FW_PROBE_FROZEN_STORE 2u  /* store into the frozen region before training: must trap */
+/* Both job files are read as arrays of u32 words, indexed by TT_JOB_W_* / TT_FWJOB_W_*. */
 
 static int32_t open_job_file(const char* name, uint32_t at_least) {
   int32_t h = sh_open(name, SH_MODE_READ);
@@ -183,13 +174,14 @@ static void read_at(int32_t h, uint32_t at, void* dst, uint32_t bytes) {
 
 /* The job must be for the artifact this firmware was built from. */
 static void check_job(const uint32_t* h) {
-  if (h[H_MAGIC] != JOB_MAGIC || h[H_VERSION] != JOB_VERSION) bad_job("job.bin is not a version-1 tinytrain job");
-  if (h[H_IMAGE_OFFSET] != TT_IMAGE_OFFSET || h[H_IMAGE_BYTES] != TT_IMAGE_BYTES || h[H_CK_OFFSET] != TT_CK_OFFSET ||
-      h[H_CK_BYTES] != TT_CK_BYTES || h[H_INPUT_OFFSET] != TT_INPUT_OFFSET || h[H_CLASSES] != TT_CLASSES ||
-      h[H_LAYOUT_ID_LO] != TT_LAYOUT_ID_LO)
+  if (h[TT_JOB_W_MAGIC] != TT_JOB_MAGIC || h[TT_JOB_W_VERSION] != TT_JOB_VERSION) bad_job("job.bin is not a version-1 tinytrain job");
+  if (h[TT_JOB_W_IMAGE_OFFSET] != TT_IMAGE_OFFSET || h[TT_JOB_W_IMAGE_BYTES] != TT_IMAGE_BYTES ||
+      h[TT_JOB_W_CK_OFFSET] != TT_CK_OFFSET || h[TT_JOB_W_CK_BYTES] != TT_CK_BYTES ||
+      h[TT_JOB_W_INPUT_OFFSET] != TT_INPUT_OFFSET || h[TT_JOB_W_CLASSES] != TT_CLASSES ||
+      h[TT_JOB_W_LAYOUT_ID_LOW] != TT_LAYOUT_ID_LO)
     bad_job("job.bin was written for another artifact than this firmware's");
-  if (h[H_SAMPLE_BYTES] != TT_INPUT_BYTES) bad_job("samples do not have the model's input size");
-  if (h[H_SAMPLE_COUNT] == 0 && h[H_STEPS] > 0) bad_job("the job has no samples");
+  if (h[TT_JOB_W_SAMPLE_BYTES] != TT_INPUT_BYTES) bad_job("samples do not have the model's input size");
+  if (h[TT_JOB_W_SAMPLE_COUNT] == 0 && h[TT_JOB_W_STEPS] > 0) bad_job("the job has no samples");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -197,16 +189,16 @@ static void check_job(const uint32_t* h) {
 int main(void) {
   paint_stack();
 
-  uint32_t job[H_FIELDS], fw[4];
+  uint32_t job[TT_JOB_WORDS], fw[TT_FWJOB_WORDS];
   read_small("job.bin", job, sizeof job);
   check_job(job);
   read_small("fwjob.bin", fw, sizeof fw);
-  if (fw[0] != FW_MAGIC || fw[1] != FW_VERSION) bad_job("fwjob.bin is not a version-1 firmware job");
-  const uint32_t steps = job[H_STEPS], seed = job[H_SEED], count = job[H_SAMPLE_COUNT];
-  const uint32_t stats_from = job[H_STATS_FROM], flags = fw[2];
-  const uint32_t loss_every = fw[3] ? fw[3] : 1;
+  if (fw[TT_FWJOB_W_MAGIC] != TT_FWJOB_MAGIC || fw[TT_FWJOB_W_VERSION] != TT_FWJOB_VERSION) bad_job("fwjob.bin is not a version-1 firmware job");
+  const uint32_t steps = job[TT_JOB_W_STEPS], seed = job[TT_JOB_W_SEED], count = job[TT_JOB_W_SAMPLE_COUNT];
+  const uint32_t stats_from = job[TT_JOB_W_STATS_FROM], flags = fw[TT_FWJOB_W_FLAGS];
+  const uint32_t loss_every = fw[TT_FWJOB_W_LOSS_EVERY] ? fw[TT_FWJOB_W_LOSS_EVERY] : 1;
   f32 lr;
-  memcpy(&lr, &job[H_LR], sizeof lr);
+  memcpy(&lr, &job[TT_JOB_W_LR], sizeof lr);
 
   wasm_rt_init();
   Z_tt_init_module();
@@ -214,13 +206,13 @@ int main(void) {
   memcpy(tt_ram, tt_trained_init, TT_CK_BYTES); /* the trained part of the image */
   Z_ttZ_init(&runtime, seed);
 
-  if (flags & FW_PROBE_FROZEN_STORE) i32_store(&runtime.w2c_memory, TT_FROZEN_BASE, 0);
+  if (flags & TT_FWJOB_FLAG_PROBE_FROZEN_STORE) i32_store(&runtime.w2c_memory, TT_FROZEN_BASE, 0);
 
   if (flash_open(2 * TT_SLOT_STRIDE) != 0) bad_job("flash.bin is missing or not the size of two checkpoint slots");
   slot_info_t slots[2];
   slots_scan(slots);
-  const uint32_t loaded = (job[H_FLAGS] & JOB_FLAG_LOAD) ? slots_newest(slots) : SLOT_NONE;
-  if ((job[H_FLAGS] & JOB_FLAG_LOAD) && (loaded == SLOT_NONE || slots_load(loaded, tt_ram) != 0))
+  const uint32_t loaded = (job[TT_JOB_W_FLAGS] & TT_JOB_FLAG_LOAD) ? slots_newest(slots) : SLOT_NONE;
+  if ((job[TT_JOB_W_FLAGS] & TT_JOB_FLAG_LOAD) && (loaded == SLOT_NONE || slots_load(loaded, tt_ram) != 0))
     bad_job("resume requested, but no checkpoint slot in flash.bin is valid");
 
   line_open = 1;
@@ -281,7 +273,7 @@ int main(void) {
   sh_close(order);
 
   /* Save into the older slot (or stop halfway through, as power loss would). */
-  const uint32_t stop_after = (flags & FW_POWER_LOSS) ? TT_CK_BYTES / 2 : TT_CK_BYTES;
+  const uint32_t stop_after = (flags & TT_FWJOB_FLAG_POWER_LOSS) ? TT_CK_BYTES / 2 : TT_CK_BYTES;
   uint32_t slot, seq;
   const int save_failed = slots_save(slots, tt_ram, stop_after, &slot, &seq);
   if (save_failed) bad_job("writing the checkpoint slot to flash.bin failed");
