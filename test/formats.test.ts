@@ -21,6 +21,9 @@ import { CHECKPOINT_MAGIC } from '../host/checkpoint.js';
 import type { Dataset } from '../host/data/dataset.js';
 import { jobHeader } from '../host/engines/job.js';
 import { SYSTEM_TOOLS } from './tiers.js';
+import { emitRuntime } from '../compiler/codegen/emit.js';
+import { layoutIdOf, planModel, quantizeSpec } from '../compiler/index.js';
+import { calibrationInputs, mnistCnn } from './support/models.js';
 
 const root = join(import.meta.dirname, '..');
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
@@ -89,11 +92,22 @@ describe('binary formats', () => {
     expect(() => fourCC('TTC')).toThrow(/four ASCII/);
   });
 
-  it('describes the state record at the offsets the runtime template uses', () => {
-    // emit.ts writes the record as STATE + N (rng at +0 through rngSeed(STATE)); every N it
-    // uses must be a field of RUNTIME_STATE, and every field but rng must be used.
-    const used = new Set([...read('compiler/codegen/emit.ts').matchAll(/STATE \+ (\d+)/g)].map((m) => Number(m[1])));
+  it('describes the state record at the offsets the generated runtime uses', () => {
+    // The template (compiler/codegen/state.ts) takes its offsets from RUNTIME_STATE; the
+    // emitted source of a real model must use exactly the fields (rng at +0 through rngSeed(STATE)).
+    const spec = mnistCnn();
+    const { quant } = quantizeSpec(spec, calibrationInputs(4));
+    const plan = planModel(quant, {});
+    const source = emitRuntime(quant, plan.program, plan.arena, plan.layout, {
+      arenaBase: plan.layout.trainEnd,
+      momentum: 0,
+      qas: true,
+      rounding: 'stochastic',
+      layoutId: layoutIdOf(plan),
+    });
+    const used = new Set([...source.matchAll(/STATE \+ (\d+)/g)].map((m) => Number(m[1])));
     const offsets = RUNTIME_STATE.fields.map((f) => f.offset);
+    expect(used.size).toBeGreaterThan(0);
     expect([...used].every((n) => offsets.includes(n))).toBe(true);
     expect(offsets.filter((n) => n !== RUNTIME_STATE.offset.rng)).toEqual([...used].sort((a, b) => a - b));
   });
