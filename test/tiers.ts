@@ -81,7 +81,41 @@ const FAST_SUBSETS = {
   'runtime-e2e.random': [225],
   // four --prune configurations, about 20 s each: the fused pool/head one.
   'kernels-prune.configs': ['1x1 head + gap bias-only 0.7 (fused head backward)'],
+  // mnist-cnn partial, residual full, mlp partial: residual full, which the fast tier
+  // compiles anyway for determinism (no compile of its own).
+  'runtime-e2e.resumeCases': ['residual full'],
+  // the foreign checkpoints (mlp full, mnist-cnn partial, residual partial): the residual
+  // partial one, compiled anyway (see runtime-e2e.refusedFrom below).
+  'runtime-e2e.foreign': ['residual partial'],
+  // full and partial scheme, one compile each (plus profiled asc builds): the partial one.
+  'profile.KINDS': ['partial'],
+  // three profiled builds checked against the plain module: the SIMD one (the scalar
+  // profiled build still runs in `report --profile --variant scalar`).
+  'profile.bitIdentical': ['simd partial'],
+  // six budgets, one search each: the smallest, a middle one, and the one with room for all.
+  'scheme-auto.mnistBudgets': [40, 48, 96],
+  // five budgets, 2-3 s of search each: both ends and the middle.
+  'scheme-auto.mbv2Budgets': [96, 192, 320],
 } as const satisfies Record<string, readonly (string | number)[]>;
+
+/**
+ * The fast tier's choice of one case where a suite names one (by the same name the suite
+ * gives it); the full tier uses the value written at the call site.
+ */
+const FAST_CHOICES = {
+  // checkpoints refused by a runtime of mnist-cnn full: one of residual full, compiled anyway.
+  'runtime-e2e.refusedFrom': 'residual full',
+  // two mnist-cnn partial artifacts that differ in calibration only: two of residual's
+  // (one compiled anyway).
+  'runtime-e2e.otherCalibration': 'residual',
+} as const satisfies Record<string, string>;
+
+export type ChoiceKey = keyof typeof FAST_CHOICES;
+
+/** `full` in the full tier, FAST_CHOICES[key] in the fast one. */
+export function caseChoice<T extends string>(key: ChoiceKey, full: T): T {
+  return tier === 'fast' ? (FAST_CHOICES[key] as T) : full;
+}
 
 export type SubsetKey = keyof typeof FAST_SUBSETS;
 
