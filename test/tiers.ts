@@ -56,6 +56,8 @@ const FAST_COUNTS = {
   'artifact-fuzz.MANIFEST_CASES': 150,
   'artifact-fuzz.CHECKPOINT_CASES': 50,
   'artifact-fuzz.FILE_CASES': 60,
+  // int8 predictions compared with PyTorch's: the first 2000 MNIST test images, as the float check.
+  'onnx-torch.INT8_IMAGES': 2000,
 } as const;
 
 export type CountKey = keyof typeof FAST_COUNTS;
@@ -81,6 +83,13 @@ const FAST_SUBSETS = {
   'runtime-e2e.random': [225],
   // four --prune configurations, about 20 s each: the fused pool/head one.
   'kernels-prune.configs': ['1x1 head + gap bias-only 0.7 (fused head backward)'],
+  // five programs per model, one compile each: the reference, the one that turns both
+  // pruning and reordering off (so still the full backward pass the suite checks does more
+  // work), and the one without streaming, bit masks and in-place ops.
+  'pruning.VARIANTS': ['pruned+reordered', 'full backward, updates at the end', 'no streaming, int8 outputs for masks, nothing in place'],
+  // softmax and logsoftmax, one compile each: softmax (onnx-torch's imported model, run
+  // in the fast tier, has logsoftmax).
+  'outputs.acts': ['softmax'],
   // mnist-cnn partial, residual full, mlp partial: residual full, which the fast tier
   // compiles anyway for determinism (no compile of its own).
   'runtime-e2e.resumeCases': ['residual full'],
