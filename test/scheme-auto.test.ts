@@ -22,7 +22,7 @@ import { filterClasses, imageAt, loadDataset } from '../host/data/dataset.js';
 import { pretrain } from '../host/pretrain.js';
 import { getTarget } from '../targets/index.js';
 import { mnistCnn } from './support/models.js';
-import { caseSubset } from './tiers.js';
+import { caseCount, caseSubset } from './tiers.js';
 
 const KB = 1024;
 const RESERVE = 1024; // autoScheme's default staticReserveBytes
@@ -43,7 +43,7 @@ const trainedCount = (s: Scheme): number => [...s.layers.values()].filter((t) =>
 
 describe('autoScheme on mnist-cnn (pretrained, labelled calibration)', () => {
   const ds = filterClasses(loadDataset('mnist', 'train'), [0, 1, 2, 3, 4]);
-  const { spec } = pretrain(mnistCnn(), ds, { steps: 600, lr: 0.01, momentum: 0, seed: 1 });
+  const { spec } = pretrain(mnistCnn(), ds, { steps: caseCount('scheme-auto.PRETRAIN_STEPS', 600), lr: 0.01, momentum: 0, seed: 1 });
   const graph = buildGraph(spec);
   const idx = Array.from({ length: 32 }, (_, i) => i * 37);
   const calibration = idx.map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));

@@ -56,6 +56,8 @@ const FAST_COUNTS = {
   'artifact-fuzz.MANIFEST_CASES': 150,
   'artifact-fuzz.CHECKPOINT_CASES': 50,
   'artifact-fuzz.FILE_CASES': 60,
+  // float pretraining before the searches (labelled importance needs a trained model, not a good one).
+  'scheme-auto.PRETRAIN_STEPS': 200,
   // int8 predictions compared with PyTorch's: the first 2000 MNIST test images, as the float check.
   'onnx-torch.INT8_IMAGES': 2000,
 } as const;
