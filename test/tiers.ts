@@ -11,7 +11,8 @@
  *                       counts below, and the slowest per-model suites on the subsets below.
  *
  * vitest.config.ts reads FULL_ONLY and SYSTEM_TOOLS to select files and tests; the suites
- * read their counts through caseCount() and their case lists through caseSubset(). The tier reaches the test workers as TINYTRAIN_TIER,
+ * read their counts through caseCount(), their case lists through caseSubset() and their single
+ * cases through caseChoice(). The tier reaches the test workers as TINYTRAIN_TIER,
  * which vitest.config.ts always sets ('full' unless run with `--mode fast`), so a stray
  * TINYTRAIN_TIER in a shell can never shrink `npm test`.
  */
