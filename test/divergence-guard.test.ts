@@ -8,6 +8,7 @@ import { compile } from '../compiler/index.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { f32ToBase64 } from '../compiler/ir/params.js';
 import { getTarget } from '../targets/index.js';
+import { SLOW } from './tiers.js';
 import { ArtifactCache } from './support/models.js';
 import { Runtime } from '../host/runtime.js';
 
@@ -115,7 +116,10 @@ describe('divergence guard', { timeout: 60_000 }, () => {
     expect([other.stepsNonFinite(), other.stepsSkipped(), other.stepsDone()]).toEqual([0, 0, 0]);
   });
 
-  it('compiles for a device target too (the guard is in every build)', async () => {
+  // Slow tag: in the fast tier, input-fuzz's hostile-names test builds for stm32f746 and
+  // finds the guard's counters (stepsNonFinite, stepsSkipped) exported, and runtime-e2e
+  // checks the runtime state in stm32f746 manifests.
+  it('compiles for a device target too (the guard is in every build)', { tags: [SLOW] }, async () => {
     const a = await compile(overflowingSpec(), { target: getTarget('stm32f746') });
     expect(a.manifest.memory.breakdown.runtimeStateBytes).toBeGreaterThanOrEqual(20); // five u32 state words, padded
   });

@@ -16,6 +16,7 @@ import { checkOutputFile, checkOutputFolder } from '../host/io/output-paths.js';
 import { writeDirAtomic, writeFileAtomic } from '../host/io/atomic.js';
 import { removeDeadRunDirs } from '../host/io/run-temp.js';
 import { FIRMWARE_MARKER } from '../host/io/provenance.js';
+import { SYSTEM_TOOLS } from './tiers.js';
 
 const BIN = join(__dirname, '..', 'bin', 'tinytrain.js');
 const MODEL = join(__dirname, '..', 'examples', 'mnist-cnn.json');
@@ -213,16 +214,21 @@ describe('report --html, firmware --out, pretrain --out', () => {
     expect(snapshot(work)).toEqual(before);
   });
 
-  it.skipIf(spawnSync('arm-none-eabi-gcc', ['--version']).status !== 0)('firmware --out replaces the ELF it built before (recognised by its marker)', () => {
-    const elf = join(work, 'fw.elf');
-    for (let i = 0; i < 2; i++) {
-      const r = run('firmware', art, '--out', elf);
-      expect(r.code, r.stderr).toBe(0);
-    }
-    expect(readFileSync(elf).includes(FIRMWARE_MARKER)).toBe(true);
-    expect(readdirSync(work).filter((e) => e.startsWith('.fw.elf'))).toEqual([]);
-    expect(readdirSync(privateTmp)).toEqual([]);
-  });
+  // Builds firmware (wasm2c, arm-none-eabi-gcc): a system tool, so the full tier only.
+  it.skipIf(spawnSync('arm-none-eabi-gcc', ['--version']).status !== 0)(
+    'firmware --out replaces the ELF it built before (recognised by its marker)',
+    { tags: [SYSTEM_TOOLS] },
+    () => {
+      const elf = join(work, 'fw.elf');
+      for (let i = 0; i < 2; i++) {
+        const r = run('firmware', art, '--out', elf);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      expect(readFileSync(elf).includes(FIRMWARE_MARKER)).toBe(true);
+      expect(readdirSync(work).filter((e) => e.startsWith('.fw.elf'))).toEqual([]);
+      expect(readdirSync(privateTmp)).toEqual([]);
+    },
+  );
 
   it("demo --out refuses a user's folder before pretraining", () => {
     const before = snapshot(work);

@@ -4,12 +4,13 @@ import { Runtime } from '../host/runtime.js';
 import { getTarget } from '../targets/index.js';
 import { ArtifactCache, calibrationInputs, mlp, mnist } from './support/models.js';
 import { imageAt } from '../host/data/dataset.js';
+import { caseSubset } from './tiers.js';
 
 const cache = new ArtifactCache();
 afterAll(() => cache.dispose());
 
 describe('output activation', () => {
-  for (const act of ['softmax', 'logsoftmax'] as const) {
+  for (const act of caseSubset('outputs.acts', ['softmax', 'logsoftmax'] as const)) {
     it(`${act}: recorded in the manifest and applied by Runtime.outputs()`, async () => {
       const spec = { ...mlp(), outputActivation: act };
       const { loaded } = await cache.get(act, spec, { target: getTarget('desktop'), calibration: calibrationInputs(16) });

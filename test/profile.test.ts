@@ -16,11 +16,13 @@ import { buildProfiledRuntime, instrumentSource } from '../host/profile/instrume
 import { classify, profileArtifact, renderProfile } from '../host/profile/profile.js';
 import { getTarget } from '../targets/index.js';
 import { ArtifactCache, calibrationInputs, mnistCnn, partialSchemeFor, type CachedArtifact } from './support/models.js';
+import { caseSubset } from './tiers.js';
 
 const cache = new ArtifactCache();
 afterAll(() => cache.dispose());
 
 type Kind = 'full' | 'partial';
+const KINDS = caseSubset<Kind>('profile.KINDS', ['full', 'partial']);
 function artifact(kind: Kind): Promise<CachedArtifact> {
   const spec = mnistCnn();
   const scheme: Scheme = kind === 'full' ? fullScheme(buildGraph(spec)) : partialSchemeFor('mnist-cnn');
@@ -34,7 +36,7 @@ function samples(n: number, count: number): { xs: Uint8Array[]; ys: number[] } {
 }
 
 describe('profiling build', () => {
-  it.each<Kind>(['full', 'partial'])('tags every program step exactly once (%s scheme)', async (kind) => {
+  it.each<Kind>(KINDS)('tags every program step exactly once (%s scheme)', async (kind) => {
     const a = await artifact(kind);
     const source = readFileSync(join(a.dir, 'runtime.ts'), 'utf8');
     const steps = a.artifact.manifest.program.length;
@@ -55,11 +57,17 @@ describe('profiling build', () => {
     }
   });
 
-  it.each<['simd' | 'scalar', Kind]>([
-    ['simd', 'full'],
-    ['scalar', 'partial'],
-    ['simd', 'partial'],
-  ])('trains bit-identically to the plain %s module (%s scheme)', async (variant, kind) => {
+  it.each<['simd' | 'scalar', Kind]>(
+    caseSubset(
+      'profile.bitIdentical',
+      [
+        ['simd', 'full'],
+        ['scalar', 'partial'],
+        ['simd', 'partial'],
+      ] as Array<['simd' | 'scalar', Kind]>,
+      (c) => c.join(' '),
+    ),
+  )('trains bit-identically to the plain %s module (%s scheme)', async (variant, kind) => {
     const a = await artifact(kind);
     const build = await buildProfiledRuntime(a.loaded, variant);
     let marks = 0;
@@ -86,7 +94,7 @@ describe('profiling build', () => {
 });
 
 describe('step profile', () => {
-  it.each<Kind>(['full', 'partial'])('covers every program step and adds up to the step time (%s scheme)', async (kind) => {
+  it.each<Kind>(KINDS)('covers every program step and adds up to the step time (%s scheme)', async (kind) => {
     const a = await artifact(kind);
     const m = a.artifact.manifest;
     const p = await profileArtifact(a.loaded, { steps: 30, warmup: 3 });

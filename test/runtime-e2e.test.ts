@@ -24,7 +24,7 @@ import { evaluateRuntime, sampleOrder, trainRuntime } from '../host/train.js';
 import { getTarget, type Target } from '../targets/index.js';
 import { Rng } from '../compiler/ir/rng.js';
 import { ArtifactCache, TEST_MODELS, calibrationInputs, mlp, mnist, partialSchemeFor, randomScheme, randomSpec, type CachedArtifact, type TestModelKey } from './support/models.js';
-import { caseSubset } from './tiers.js';
+import { caseChoice, caseSubset } from './tiers.js';
 
 const cache = new ArtifactCache();
 afterAll(() => cache.dispose());
@@ -379,11 +379,15 @@ describe('determinism', { timeout: 60_000 }, () => {
 });
 
 describe('checkpoints', { timeout: 60_000 }, () => {
-  const resumeCases: Array<[TestModelKey, SchemeKind]> = [
-    ['mnist-cnn', 'partial'],
-    ['residual', 'full'],
-    ['mlp', 'partial'],
-  ];
+  const resumeCases = caseSubset(
+    'runtime-e2e.resumeCases',
+    [
+      ['mnist-cnn', 'partial'],
+      ['residual', 'full'],
+      ['mlp', 'partial'],
+    ] as Array<[TestModelKey, SchemeKind]>,
+    (c) => c.join(' '),
+  );
   for (const [model, kind] of resumeCases) {
     it(`${model}, ${kind}: 20 steps + checkpoint + 20 steps in a fresh runtime == 40 steps`, async () => {
       const { loaded } = await artifact(model, kind);
@@ -410,8 +414,19 @@ describe('checkpoints', { timeout: 60_000 }, () => {
   }
 
   it('refuses checkpoints from other artifacts and damaged ones, leaving the runtime unchanged', async () => {
-    const { loaded } = await artifact('mnist-cnn', 'full');
-    const others = [await artifact('mlp', 'full'), await artifact('mnist-cnn', 'partial'), await artifact('residual', 'partial')];
+    const [model, kind] = caseChoice('runtime-e2e.refusedFrom', 'mnist-cnn full').split(' ') as [TestModelKey, SchemeKind];
+    const { loaded } = await artifact(model, kind);
+    const foreignCases = caseSubset(
+      'runtime-e2e.foreign',
+      [
+        ['mlp', 'full'],
+        ['mnist-cnn', 'partial'],
+        ['residual', 'partial'],
+      ] as Array<[TestModelKey, SchemeKind]>,
+      (c) => c.join(' '),
+    );
+    const others = [];
+    for (const [m, k] of foreignCases) others.push(await artifact(m, k));
     const { rt, checkpoint: good } = await trained(loaded);
 
     const foreign: Array<[string, Uint8Array]> = [];
@@ -453,11 +468,12 @@ describe('checkpoints', { timeout: 60_000 }, () => {
   });
 
   it('refuses a checkpoint whose frozen weights differ (same model and scheme, other calibration)', async () => {
-    const spec = TEST_MODELS['mnist-cnn']();
-    const { loaded } = await artifact('mnist-cnn', 'partial');
-    const other = await cache.get('mnist-cnn-partial-othercalib', spec, {
+    const model = caseChoice<TestModelKey>('runtime-e2e.otherCalibration', 'mnist-cnn');
+    const spec = TEST_MODELS[model]();
+    const { loaded } = await artifact(model, 'partial');
+    const other = await cache.get(`${model}-partial-othercalib`, spec, {
       target: MCU,
-      scheme: partialSchemeFor('mnist-cnn'),
+      scheme: partialSchemeFor(model),
       momentum: PARTIAL_MOMENTUM,
       calibration: calibrationInputs(64, [0, 1], 5000),
       reuse: true,

@@ -22,6 +22,7 @@ import { filterClasses, imageAt, loadDataset } from '../host/data/dataset.js';
 import { pretrain } from '../host/pretrain.js';
 import { getTarget } from '../targets/index.js';
 import { mnistCnn } from './support/models.js';
+import { caseCount, caseSubset } from './tiers.js';
 
 const KB = 1024;
 const RESERVE = 1024; // autoScheme's default staticReserveBytes
@@ -42,14 +43,14 @@ const trainedCount = (s: Scheme): number => [...s.layers.values()].filter((t) =>
 
 describe('autoScheme on mnist-cnn (pretrained, labelled calibration)', () => {
   const ds = filterClasses(loadDataset('mnist', 'train'), [0, 1, 2, 3, 4]);
-  const { spec } = pretrain(mnistCnn(), ds, { steps: 600, lr: 0.01, momentum: 0, seed: 1 });
+  const { spec } = pretrain(mnistCnn(), ds, { steps: caseCount('scheme-auto.PRETRAIN_STEPS', 600), lr: 0.01, momentum: 0, seed: 1 });
   const graph = buildGraph(spec);
   const idx = Array.from({ length: 32 }, (_, i) => i * 37);
   const calibration = idx.map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
   const labels = idx.map((i) => ds.labels[i]!);
   const { quant, params } = quantizeSpec(spec, calibration);
   const target = getTarget('nrf52840');
-  const budgets = [40, 44, 48, 56, 64, 96].map((k) => k * KB);
+  const budgets = caseSubset('scheme-auto.mnistBudgets', [40, 44, 48, 56, 64, 96]).map((k) => k * KB);
 
   it('fits every budget exactly and gains value as the budget grows', () => {
     let prev = -1;
@@ -116,7 +117,7 @@ describe('autoScheme on MobileNetV2-w0.35 (synthetic inputs, pseudo-labels)', ()
 
   it('fits 96..320 KB exactly, value grows with the budget, each search takes seconds', () => {
     let prev = -1;
-    for (const k of [96, 128, 192, 256, 320]) {
+    for (const k of caseSubset('scheme-auto.mbv2Budgets', [96, 128, 192, 256, 320])) {
       const budget = k * KB;
       const r = autoScheme(quant, params, calibration, undefined, target, budget);
       process.stdout.write(

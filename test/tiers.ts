@@ -11,7 +11,8 @@
  *                       counts below, and the slowest per-model suites on the subsets below.
  *
  * vitest.config.ts reads FULL_ONLY and SYSTEM_TOOLS to select files and tests; the suites
- * read their counts through caseCount() and their case lists through caseSubset(). The tier reaches the test workers as TINYTRAIN_TIER,
+ * read their counts through caseCount(), their case lists through caseSubset() and their single
+ * cases through caseChoice(). The tier reaches the test workers as TINYTRAIN_TIER,
  * which vitest.config.ts always sets ('full' unless run with `--mode fast`), so a stray
  * TINYTRAIN_TIER in a shell can never shrink `npm test`.
  */
@@ -56,6 +57,10 @@ const FAST_COUNTS = {
   'artifact-fuzz.MANIFEST_CASES': 150,
   'artifact-fuzz.CHECKPOINT_CASES': 50,
   'artifact-fuzz.FILE_CASES': 60,
+  // float pretraining before the searches (labelled importance needs a trained model, not a good one).
+  'scheme-auto.PRETRAIN_STEPS': 200,
+  // int8 predictions compared with PyTorch's: the first 2000 MNIST test images, as the float check.
+  'onnx-torch.INT8_IMAGES': 2000,
 } as const;
 
 export type CountKey = keyof typeof FAST_COUNTS;
@@ -81,7 +86,48 @@ const FAST_SUBSETS = {
   'runtime-e2e.random': [225],
   // four --prune configurations, about 20 s each: the fused pool/head one.
   'kernels-prune.configs': ['1x1 head + gap bias-only 0.7 (fused head backward)'],
+  // five programs per model, one compile each: the reference, the one that turns both
+  // pruning and reordering off (so still the full backward pass the suite checks does more
+  // work), and the one without streaming, bit masks and in-place ops.
+  'pruning.VARIANTS': ['pruned+reordered', 'full backward, updates at the end', 'no streaming, int8 outputs for masks, nothing in place'],
+  // softmax and logsoftmax, one compile each: softmax (onnx-torch's imported model, run
+  // in the fast tier, has logsoftmax).
+  'outputs.acts': ['softmax'],
+  // mnist-cnn partial, residual full, mlp partial: residual full, which the fast tier
+  // compiles anyway for determinism (no compile of its own).
+  'runtime-e2e.resumeCases': ['residual full'],
+  // the foreign checkpoints (mlp full, mnist-cnn partial, residual partial): the residual
+  // partial one, compiled anyway (see runtime-e2e.refusedFrom below).
+  'runtime-e2e.foreign': ['residual partial'],
+  // full and partial scheme, one compile each (plus profiled asc builds): the partial one.
+  'profile.KINDS': ['partial'],
+  // three profiled builds checked against the plain module: the SIMD one (the scalar
+  // profiled build still runs in `report --profile --variant scalar`).
+  'profile.bitIdentical': ['simd partial'],
+  // six budgets, one search each: the smallest, a middle one, and the one with room for all.
+  'scheme-auto.mnistBudgets': [40, 48, 96],
+  // five budgets, 2-3 s of search each: both ends and the middle.
+  'scheme-auto.mbv2Budgets': [96, 192, 320],
 } as const satisfies Record<string, readonly (string | number)[]>;
+
+/**
+ * The fast tier's choice of one case where a suite names one (by the same name the suite
+ * gives it); the full tier uses the value written at the call site.
+ */
+const FAST_CHOICES = {
+  // checkpoints refused by a runtime of mnist-cnn full: one of residual full, compiled anyway.
+  'runtime-e2e.refusedFrom': 'residual full',
+  // two mnist-cnn partial artifacts that differ in calibration only: two of residual's
+  // (one compiled anyway).
+  'runtime-e2e.otherCalibration': 'residual',
+} as const satisfies Record<string, string>;
+
+export type ChoiceKey = keyof typeof FAST_CHOICES;
+
+/** `full` in the full tier, FAST_CHOICES[key] in the fast one. */
+export function caseChoice<T extends string>(key: ChoiceKey, full: T): T {
+  return tier === 'fast' ? (FAST_CHOICES[key] as T) : full;
+}
 
 export type SubsetKey = keyof typeof FAST_SUBSETS;
 
