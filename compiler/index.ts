@@ -205,28 +205,63 @@ async function heapBaseOf(wasm: Uint8Array): Promise<number> {
   return (instance.exports as { heapBase(): number }).heapBase() >>> 0;
 }
 
+type EmitSettings = { arenaBase: number; momentum: number; qas: boolean; rounding: 'stochastic' | 'nearest'; layoutId: string };
+type ArtifactFiles = Pick<Artifact, 'wasmSimd' | 'wasmScalar' | 'wasmWasi' | 'image' | 'source'>;
+
 function makeManifest(
   spec: ModelSpec,
   opts: CompileOptions,
   plan: Plan,
-  emit: { arenaBase: number; momentum: number; qas: boolean; rounding: 'stochastic' | 'nearest'; layoutId: string },
+  emit: EmitSettings,
   wasmMemoryBytes: number,
   codeBytes: number,
   staticBytes: number,
-  files: Pick<Artifact, 'wasmSimd' | 'wasmScalar' | 'wasmWasi' | 'image' | 'source'>,
+  files: ArtifactFiles,
 ): Manifest {
-  const { quant, layout, arena, program, graph } = plan;
+  const { layout, arena, program, graph } = plan;
   const t = opts.target;
-  const canon = (x: string): string => program.alias.get(x) ?? x;
-  const inQ = quant.tensors.get('input')!;
-  const outQ = quant.tensors.get(canon(graph.output))!;
-  const peak = liveAt(arena, arena.peakStep);
-  const sum = (...kinds: string[]): number => peak.filter((b) => kinds.some((k) => b.key.startsWith(k))).reduce((a, b) => a + b.bytes, 0);
-  const frozen = layout.constBytes;
-  const trainRegion = layout.trainEnd - layout.trainBase;
-  const reserve = t.stackReserveBytes;
-  const sramPeakBytes = sramNeeded(plan, t, staticBytes);
-  const flashBytes = codeBytes + layout.image.length;
+  const { names, integrity } = artifactFiles(t, files);
+  return {
+    format: 'tinytrain-artifact@1',
+    model: spec.name,
+    target: t.name,
+    targetKind: t.kind,
+    scheme: {
+      name: plan.scheme.name,
+      layers: graph.nodes.filter(hasParams).map((n) => {
+        const l = plan.scheme.layers.get(n.name);
+        return { name: n.name, bias: !!l?.bias, weightRatio: l?.weightRatio ?? 0, channels: trainedChannels(l, n), splitChannels: splitChannels(n) };
+      }),
+    },
+    optimizer: { kind: 'sgd', momentum: emit.momentum, qas: emit.qas, rounding: emit.rounding },
+    classes: graph.classes,
+    ...ports(spec, plan, emit.arenaBase),
+    files: names,
+    integrity,
+    image: { offset: 16, bytes: layout.image.length, sha256: sha256(layout.image) },
+    checkpoint: { offset: layout.trainBase, bytes: layout.trainEnd - layout.trainBase },
+    state: { offset: layout.stateOffset },
+    arena: {
+      offset: emit.arenaBase,
+      bytes: arena.arenaBytes,
+      strategy: arena.strategy,
+      candidates: arena.candidates,
+      peakLiveBytes: arena.peakLiveBytes,
+      reuse: opts.reuse ?? true,
+    },
+    wasmMemoryBytes,
+    memory: memoryFigures(plan, opts, codeBytes, staticBytes),
+    buffers: [...arena.buffers.values()].sort((a, b) => a.offset - b.offset).map((b) => ({ key: b.key, offset: b.offset, bytes: b.bytes, first: b.first, last: b.last })),
+    nodes: nodeTable(graph),
+    program: program.steps.map(describeStep),
+    lossStep: program.lossStep,
+    layoutId: emit.layoutId,
+    ...(plan.sparse.size > 0 || opts.prune ? { sparse: sparseReport(plan, opts.prune) } : {}),
+  };
+}
+
+/** The artifact's file names, and the size and sha256 of each (manifest.json lists them all). */
+function artifactFiles(t: Target, files: ArtifactFiles): Pick<Manifest, 'integrity'> & { names: Manifest['files'] } {
   const names = {
     wasm: t.wasmSimd ? 'runtime-simd.wasm' : 'runtime-scalar.wasm',
     wasmSimd: 'runtime-simd.wasm',
@@ -245,35 +280,22 @@ function makeManifest(
     [names.image]: entry(files.image),
     [SOURCE_FILE]: entry(files.source),
   };
+  return { names, integrity };
+}
+
+/** Where the host writes the input and reads the logits, with their quantisation. */
+function ports(spec: ModelSpec, plan: Plan, arenaBase: number): Pick<Manifest, 'inputs' | 'outputs'> {
+  const { quant, arena, program, graph } = plan;
+  const canon = (x: string): string => program.alias.get(x) ?? x;
+  const inQ = quant.tensors.get('input')!;
+  const outQ = quant.tensors.get(canon(graph.output))!;
+  const at = (t: string): number => arenaBase + arena.buffers.get(actKeyOf(program, t))!.offset;
   return {
-    format: 'tinytrain-artifact@1',
-    model: spec.name,
-    target: t.name,
-    targetKind: t.kind,
-    scheme: {
-      name: plan.scheme.name,
-      layers: graph.nodes.filter(hasParams).map((n) => {
-        const l = plan.scheme.layers.get(n.name);
-        return { name: n.name, bias: !!l?.bias, weightRatio: l?.weightRatio ?? 0, channels: trainedChannels(l, n), splitChannels: splitChannels(n) };
-      }),
-    },
-    optimizer: { kind: 'sgd', momentum: emit.momentum, qas: emit.qas, rounding: emit.rounding },
-    classes: graph.classes,
-    inputs: [
-      {
-        name: 'input',
-        offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, 'input'))!.offset,
-        shape: [...graph.inputShape],
-        dtype: 'int8',
-        scale: inQ.scale,
-        zeroPoint: inQ.zp,
-        range: graph.inputRange,
-      },
-    ],
+    inputs: [{ name: 'input', offset: at('input'), shape: [...graph.inputShape], dtype: 'int8', scale: inQ.scale, zeroPoint: inQ.zp, range: graph.inputRange }],
     outputs: [
       {
         name: canon(graph.output),
-        offset: emit.arenaBase + arena.buffers.get(actKeyOf(program, graph.output))!.offset,
+        offset: at(graph.output),
         shape: [graph.classes],
         dtype: 'int8',
         scale: outQ.scale,
@@ -281,44 +303,31 @@ function makeManifest(
         activation: spec.outputActivation ?? 'none',
       },
     ],
-    files: names,
-    integrity,
-    image: { offset: 16, bytes: layout.image.length, sha256: sha256(layout.image) },
-    checkpoint: { offset: layout.trainBase, bytes: trainRegion },
-    state: { offset: layout.stateOffset },
-    arena: {
-      offset: emit.arenaBase,
-      bytes: arena.arenaBytes,
-      strategy: arena.strategy,
-      candidates: arena.candidates,
-      peakLiveBytes: arena.peakLiveBytes,
-      reuse: opts.reuse ?? true,
+  };
+}
+
+/** SRAM and Flash the device needs, and where the SRAM goes (at the arena's peak step). */
+function memoryFigures(plan: Plan, opts: CompileOptions, codeBytes: number, staticBytes: number): Manifest['memory'] {
+  const { layout, arena } = plan;
+  const peak = liveAt(arena, arena.peakStep);
+  const sum = (...kinds: string[]): number => peak.filter((b) => kinds.some((k) => b.key.startsWith(k))).reduce((a, b) => a + b.bytes, 0);
+  return {
+    sramPeakBytes: sramNeeded(plan, opts.target, staticBytes),
+    flashBytes: codeBytes + layout.image.length,
+    ...(opts.budgetBytes !== undefined ? { budgetBytes: opts.budgetBytes } : {}),
+    breakdown: {
+      savedActivationsBytes: sum('act:', 'save:', 'mask:'),
+      gradientBytes: sum('grad:', 'wgrad:', 'bgrad:'),
+      arenaBytes: arena.arenaBytes,
+      trainedParamsBytes: layout.trainedParamBytes,
+      optimizerStateBytes: layout.optimizerBytes,
+      // The state record (STATE_BYTES) plus its alignment padding: what the checkpoint holds.
+      runtimeStateBytes: layout.trainEnd - layout.stateOffset,
+      staticDataBytes: staticBytes,
+      frozenParamsBytes: layout.constBytes,
+      runtimeReserveBytes: opts.target.stackReserveBytes,
+      codeBytes,
     },
-    wasmMemoryBytes,
-    memory: {
-      sramPeakBytes,
-      flashBytes,
-      ...(opts.budgetBytes !== undefined ? { budgetBytes: opts.budgetBytes } : {}),
-      breakdown: {
-        savedActivationsBytes: sum('act:', 'save:', 'mask:'),
-        gradientBytes: sum('grad:', 'wgrad:', 'bgrad:'),
-        arenaBytes: arena.arenaBytes,
-        trainedParamsBytes: layout.trainedParamBytes,
-        optimizerStateBytes: layout.optimizerBytes,
-        // The state record (STATE_BYTES) plus its alignment padding: what the checkpoint holds.
-        runtimeStateBytes: layout.trainEnd - layout.stateOffset,
-        staticDataBytes: staticBytes,
-        frozenParamsBytes: frozen,
-        runtimeReserveBytes: reserve,
-        codeBytes,
-      },
-    },
-    buffers: [...arena.buffers.values()].sort((a, b) => a.offset - b.offset).map((b) => ({ key: b.key, offset: b.offset, bytes: b.bytes, first: b.first, last: b.last })),
-    nodes: nodeTable(graph),
-    program: program.steps.map(describeStep),
-    lossStep: program.lossStep,
-    layoutId: emit.layoutId,
-    ...(plan.sparse.size > 0 || opts.prune ? { sparse: sparseReport(plan, opts.prune) } : {}),
   };
 }
 

@@ -3,10 +3,11 @@ import { TinytrainError } from '../../compiler/errors.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { checkBudgetOption, compile, quantizeSpec } from '../../compiler/index.js';
 import { autoScheme, describeScheme, schemeToJson } from '../../compiler/sparse/auto.js';
-import { buildGraph } from '../../compiler/ir/graph.js';
+import { buildGraph, type Graph } from '../../compiler/ir/graph.js';
+import type { Manifest } from '../../compiler/manifest.js';
 import { parseScheme } from '../../compiler/sparse/parse.js';
 import { normaliseImage } from '../../compiler/float/network.js';
-import { getTarget, parseByteSize } from '../../targets/index.js';
+import { getTarget, parseByteSize, type Target } from '../../targets/index.js';
 import { loadDataset, imageAt } from '../data/dataset.js';
 import { sampleOrder } from '../train.js';
 import { writeArtifact } from '../artifact.js';
@@ -40,109 +41,115 @@ export function registerCompile(program: Command): void {
     .option('--prune-mode <mode>', 'with --prune: layer (each layer to the ratio) | global (one threshold over those layers)', choiceOption('--prune-mode', ['layer', 'global']))
     .option('--prune-structure <s>', 'with --prune: unstructured | pairs (whole aligned input-channel pairs)', choiceOption('--prune-structure', ['unstructured', 'pairs']))
     .option('--json', 'print one JSON object (the manifest summary) on stdout')
-    .action(
-      async (
-        modelPath: string,
-        o: {
-          target: string;
-          out: string;
-          scheme: string;
-          momentum: number;
-          qas: boolean;
-          budget?: string;
-          calibrate?: string;
-          calibrationSamples: number;
-          json?: boolean;
-          rounding: string;
-          budgetOverTarget?: boolean;
-          prune?: number;
-          pruneMode?: 'layer' | 'global';
-          pruneStructure?: 'unstructured' | 'pairs';
-        },
-      ) => {
-        if (o.prune === undefined && (o.pruneMode || o.pruneStructure)) throw new TinytrainError('--prune-mode and --prune-structure need --prune <ratio>', 'add e.g. --prune 0.8');
-        if (o.rounding !== 'stochastic' && o.rounding !== 'nearest') throw new TinytrainError(`--rounding must be stochastic or nearest, got '${o.rounding}'`);
-        // Before calibration and compiling; writeArtifact checks again before its final rename.
-        checkOutputFolder(o.out, '--out');
-        const spec = readModelFile(modelPath);
-        const target = getTarget(o.target);
-        const graph = buildGraph(spec);
-        const auto = o.scheme === 'auto';
-        if (auto && !o.calibrate)
-          throw new TinytrainError(
-            '--scheme auto needs calibration data to measure what is worth training',
-            'add --calibrate DATASET (its labels are used), or --calibrate random (pseudo-labels; memory-only)',
-          );
-        let scheme = auto ? undefined : parseScheme(graph, o.scheme);
-        let labels: number[] | undefined;
-        let calibration: Float32Array[] | undefined;
-        if (o.calibrate === 'random') {
-          const rng = new Rng(0);
-          const [lo, hi] = graph.inputRange;
-          const n = graph.inputShape.reduce((a, b) => a * b, 1);
-          calibration = Array.from({ length: Math.min(o.calibrationSamples, 8) }, () => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform()));
-          note('calibrating on random inputs: the memory plan is exact, the quantisation is not meaningful for accuracy');
-        } else if (o.calibrate) {
-          const ds = loadDataset(o.calibrate, 'train');
-          if (ds.shape.join('x') !== graph.inputShape.join('x')) {
-            throw new TinytrainError(
-              `calibration dataset ${o.calibrate} has samples of shape ${ds.shape.join('x')}, the model takes ${graph.inputShape.join('x')}`,
-              "calibrate with data of the model's input shape",
-            );
-          }
-          const order = [...sampleOrder(ds.count, o.calibrationSamples, 0)];
-          calibration = order.map((i) => normaliseImage(imageAt(ds, i), graph.inputRange));
-          labels = order.map((i) => ds.labels[i]!);
-        }
-        const budgetBytes = o.budget !== undefined ? parseByteSize(o.budget) : target.sramBytes;
-        checkBudgetOption(target, budgetBytes, o.budgetOverTarget);
-        const extra: Record<string, string> = {};
-        if (!scheme) {
-          const { quant, params } = quantizeSpec(spec, calibration);
-          const r = autoScheme(quant, params, calibration!, labels, target, budgetBytes, { momentum: o.momentum });
-          scheme = r.scheme;
-          note(
-            `scheme auto (${r.strategy} greedy, ${r.evaluated} plans, ${(r.ms / 1000).toFixed(1)} s): ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(3)} of a full update`,
-          );
-          extra['scheme.json'] = JSON.stringify(schemeToJson(r.scheme), null, 2) + '\n';
-        }
-        const bar = startProgress(`compile ${spec.name} for ${target.name} (scheme ${scheme.name})`, 4);
-        const artifact = await compile(spec, {
-          onStage: (stage) => bar.tick(1, { stage }),
-          target,
-          scheme,
-          momentum: o.momentum,
-          qas: o.qas,
-          rounding: o.rounding,
-          calibration,
-          ...(o.prune !== undefined ? { prune: { ratio: o.prune, mode: o.pruneMode ?? 'layer', structure: o.pruneStructure ?? 'unstructured' } } : {}),
-          ...(o.budget !== undefined ? { budgetBytes, budgetOverTarget: !!o.budgetOverTarget } : {}),
-        });
-        bar.stop();
-        await writeArtifact(o.out, artifact, extra);
-        const m = artifact.manifest;
-        const b = m.memory.breakdown;
-        const sp = m.sparse;
-        if (o.prune !== undefined && o.prune > 0 && !sp?.layers.some((l) => l.pruned)) {
-          note(`--prune: scheme ${m.scheme.name} leaves no frozen 1x1 or dense layer to prune (only those run on the sparse kernels)`);
-        }
-        emit(!!o.json, { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files, ...(sp ? { sparse: sp } : {}) }, () =>
-          [
-            `wrote ${o.out}`,
-            `  target        ${m.target} (${kb(target.sramBytes)} SRAM, ${kb(target.flashBytes)} Flash)`,
-            `  SRAM needed   ${kb(m.memory.sramPeakBytes)}  (arena ${kb(b.arenaBytes)}, trained params ${kb(b.trainedParamsBytes)}, ` +
-              `optimizer ${kb(b.optimizerStateBytes)}, reserve ${kb(b.runtimeReserveBytes)}${target.kind === 'mcu' ? '' : `, frozen params ${kb(b.frozenParamsBytes)}`})`,
-            `  Flash needed  ${kb(m.memory.flashBytes)}  (code ${kb(b.codeBytes)}, weights image ${kb(m.image.bytes)})`,
-            ...(sp
-              ? [
-                  `  sparse        ${sp.layers.length} frozen 1x1 layers on sparse kernels, ${kb(sp.flashSavedBytes)} Flash saved` +
-                    (sp.layers.length ? `, sparsity ${sparsityRange(sp.layers.map((l) => l.sparsity))} (per layer: manifest.json "sparse")` : ''),
-                ]
-              : []),
-          ].join('\n'),
-        );
-      },
+    .action(compileCommand);
+}
+
+interface CompileCliOptions {
+  target: string;
+  out: string;
+  scheme: string;
+  momentum: number;
+  qas: boolean;
+  budget?: string;
+  calibrate?: string;
+  calibrationSamples: number;
+  json?: boolean;
+  rounding: string;
+  budgetOverTarget?: boolean;
+  prune?: number;
+  pruneMode?: 'layer' | 'global';
+  pruneStructure?: 'unstructured' | 'pairs';
+}
+
+async function compileCommand(modelPath: string, o: CompileCliOptions): Promise<void> {
+  if (o.prune === undefined && (o.pruneMode || o.pruneStructure)) throw new TinytrainError('--prune-mode and --prune-structure need --prune <ratio>', 'add e.g. --prune 0.8');
+  if (o.rounding !== 'stochastic' && o.rounding !== 'nearest') throw new TinytrainError(`--rounding must be stochastic or nearest, got '${o.rounding}'`);
+  // Before calibration and compiling; writeArtifact checks again before its final rename.
+  checkOutputFolder(o.out, '--out');
+  const spec = readModelFile(modelPath);
+  const target = getTarget(o.target);
+  const graph = buildGraph(spec);
+  const auto = o.scheme === 'auto';
+  if (auto && !o.calibrate) {
+    throw new TinytrainError(
+      '--scheme auto needs calibration data to measure what is worth training',
+      'add --calibrate DATASET (its labels are used), or --calibrate random (pseudo-labels; memory-only)',
     );
+  }
+  let scheme = auto ? undefined : parseScheme(graph, o.scheme);
+  const { calibration, labels } = calibrationFor(o, graph);
+  const budgetBytes = o.budget !== undefined ? parseByteSize(o.budget) : target.sramBytes;
+  checkBudgetOption(target, budgetBytes, o.budgetOverTarget);
+  const extra: Record<string, string> = {};
+  if (!scheme) {
+    const { quant, params } = quantizeSpec(spec, calibration);
+    const r = autoScheme(quant, params, calibration!, labels, target, budgetBytes, { momentum: o.momentum });
+    scheme = r.scheme;
+    note(
+      `scheme auto (${r.strategy} greedy, ${r.evaluated} plans, ${(r.ms / 1000).toFixed(1)} s): ${describeScheme(r.scheme, r.sramBytes)}; value ${r.value.toFixed(3)} of a full update`,
+    );
+    extra['scheme.json'] = JSON.stringify(schemeToJson(r.scheme), null, 2) + '\n';
+  }
+  const bar = startProgress(`compile ${spec.name} for ${target.name} (scheme ${scheme.name})`, 4);
+  const artifact = await compile(spec, {
+    onStage: (stage) => bar.tick(1, { stage }),
+    target,
+    scheme,
+    momentum: o.momentum,
+    qas: o.qas,
+    rounding: o.rounding,
+    calibration,
+    ...(o.prune !== undefined ? { prune: { ratio: o.prune, mode: o.pruneMode ?? 'layer', structure: o.pruneStructure ?? 'unstructured' } } : {}),
+    ...(o.budget !== undefined ? { budgetBytes, budgetOverTarget: !!o.budgetOverTarget } : {}),
+  });
+  bar.stop();
+  await writeArtifact(o.out, artifact, extra);
+  const m = artifact.manifest;
+  if (o.prune !== undefined && o.prune > 0 && !m.sparse?.layers.some((l) => l.pruned)) {
+    note(`--prune: scheme ${m.scheme.name} leaves no frozen 1x1 or dense layer to prune (only those run on the sparse kernels)`);
+  }
+  const json = { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files, ...(m.sparse ? { sparse: m.sparse } : {}) };
+  emit(!!o.json, json, () => summary(o.out, target, m));
+}
+
+/** Calibration inputs (real-valued) and their labels, from --calibrate; none without it. */
+function calibrationFor(o: CompileCliOptions, graph: Graph): { calibration?: Float32Array[]; labels?: number[] } {
+  if (o.calibrate === 'random') {
+    const rng = new Rng(0);
+    const [lo, hi] = graph.inputRange;
+    const n = graph.inputShape.reduce((a, b) => a * b, 1);
+    note('calibrating on random inputs: the memory plan is exact, the quantisation is not meaningful for accuracy');
+    return { calibration: Array.from({ length: Math.min(o.calibrationSamples, 8) }, () => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform())) };
+  }
+  if (!o.calibrate) return {};
+  const ds = loadDataset(o.calibrate, 'train');
+  if (ds.shape.join('x') !== graph.inputShape.join('x')) {
+    throw new TinytrainError(
+      `calibration dataset ${o.calibrate} has samples of shape ${ds.shape.join('x')}, the model takes ${graph.inputShape.join('x')}`,
+      "calibrate with data of the model's input shape",
+    );
+  }
+  const order = [...sampleOrder(ds.count, o.calibrationSamples, 0)];
+  return { calibration: order.map((i) => normaliseImage(imageAt(ds, i), graph.inputRange)), labels: order.map((i) => ds.labels[i]!) };
+}
+
+/** What `compile` prints without --json. */
+function summary(out: string, target: Target, m: Manifest): string {
+  const b = m.memory.breakdown;
+  const sp = m.sparse;
+  return [
+    `wrote ${out}`,
+    `  target        ${m.target} (${kb(target.sramBytes)} SRAM, ${kb(target.flashBytes)} Flash)`,
+    `  SRAM needed   ${kb(m.memory.sramPeakBytes)}  (arena ${kb(b.arenaBytes)}, trained params ${kb(b.trainedParamsBytes)}, ` +
+      `optimizer ${kb(b.optimizerStateBytes)}, reserve ${kb(b.runtimeReserveBytes)}${target.kind === 'mcu' ? '' : `, frozen params ${kb(b.frozenParamsBytes)}`})`,
+    `  Flash needed  ${kb(m.memory.flashBytes)}  (code ${kb(b.codeBytes)}, weights image ${kb(m.image.bytes)})`,
+    ...(sp
+      ? [
+          `  sparse        ${sp.layers.length} frozen 1x1 layers on sparse kernels, ${kb(sp.flashSavedBytes)} Flash saved` +
+            (sp.layers.length ? `, sparsity ${sparsityRange(sp.layers.map((l) => l.sparsity))} (per layer: manifest.json "sparse")` : ''),
+        ]
+      : []),
+  ].join('\n');
 }
 
 /** A commander parser accepting one of `choices` (a bad value is a usage error, exit 2). */
