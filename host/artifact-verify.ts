@@ -4,9 +4,9 @@
  * where the other fields say. Runs before any field is used, on every load, by every
  * engine (they all load through host/artifact.ts readArtifact).
  */
-import type { z } from 'zod';
 import { TinytrainError } from '../compiler/errors.js';
 import { manifestSchema } from '../compiler/manifest-schema.js';
+import { parseWith } from '../compiler/validate.js';
 import { SOURCE_FILE, type Manifest } from '../compiler/manifest.js';
 import { STATE_BYTES } from '../compiler/memory/layout.js';
 import { TARGETS } from '../targets/index.js';
@@ -14,21 +14,9 @@ import { wasmMemoryLimits } from './engines/wasm-memory.js';
 
 export const RECOMPILE_HINT = 'recompile the artifact: tinytrain compile MODEL --target NAME --out DIR';
 
-/** `inputs[0].scale`-style path of a zod issue. */
-export function issuePath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
-}
-
-function describeIssues(error: z.ZodError, max = 3): string {
-  const lines = error.issues.slice(0, max).map((i) => `${issuePath(i.path) || '(top level)'}: ${i.message}`);
-  return lines.join('; ') + (error.issues.length > max ? `; and ${error.issues.length - max} more` : '');
-}
-
 /** The parsed manifest.json, checked field by field and for consistency; throws naming the field. */
 export function verifyManifest(json: unknown, where: string): Manifest {
-  const r = manifestSchema.safeParse(json);
-  if (!r.success) throw new TinytrainError(`${where}: ${describeIssues(r.error)}`, RECOMPILE_HINT);
-  const m = r.data as Manifest;
+  const m = parseWith(manifestSchema, json, where, RECOMPILE_HINT) as Manifest;
   const bad = (what: string): never => {
     throw new TinytrainError(`${where}: ${what}`, RECOMPILE_HINT);
   };

@@ -91,6 +91,11 @@ export function readArtifact(dir: string): LoadedArtifact {
   }
 }
 
+/** Entry points take a verified artifact, or its folder (read and verified here): never both reads. */
+export function asLoaded(artifact: LoadedArtifact | string): LoadedArtifact {
+  return typeof artifact === 'string' ? readArtifact(artifact) : artifact;
+}
+
 function readOnce(dir: string): LoadedArtifact {
   const mpath = join(dir, MANIFEST_FILE);
   let st;

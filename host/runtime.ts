@@ -84,11 +84,20 @@ export class Runtime {
     if (!Number.isInteger(label) || label < 0 || label >= this.manifest.classes) {
       throw new TinytrainError(`label ${label} is outside the model's ${this.manifest.classes} classes`, 'check that the dataset matches the model');
     }
-    return trapsAsErrors(this.manifest, () => this.ex.trainStep(label, lr));
+    // try/catch inline, not through a closure: this runs once per training step.
+    try {
+      return this.ex.trainStep(label, lr);
+    } catch (e) {
+      throw asUserError(this.manifest, e);
+    }
   }
 
   predict(): number {
-    return trapsAsErrors(this.manifest, () => this.ex.predict());
+    try {
+      return this.ex.predict();
+    } catch (e) {
+      throw asUserError(this.manifest, e);
+    }
   }
   lastPrediction(): number {
     return this.ex.lastPrediction();
@@ -188,18 +197,12 @@ async function instantiateChecked(wasm: Uint8Array, imports: WebAssembly.Imports
  * compile time), so a trap means a module altered in a way its hashes were updated to
  * hide, or a tinytrain bug. Either way the user gets one clear message, not a stack.
  */
-function trapsAsErrors<T>(m: Manifest, run: () => T): T {
-  try {
-    return run();
-  } catch (e) {
-    if (e instanceof WebAssembly.RuntimeError) {
-      throw new TinytrainError(
-        `the runtime of model '${m.model}' trapped: ${e.message}`,
-        'recompile the artifact; if a freshly compiled artifact traps, it is a tinytrain bug: please report it with the model',
-      );
-    }
-    throw e;
-  }
+function asUserError(m: Manifest, e: unknown): unknown {
+  if (!(e instanceof WebAssembly.RuntimeError)) return e;
+  return new TinytrainError(
+    `the runtime of model '${m.model}' trapped: ${e.message}`,
+    'recompile the artifact; if a freshly compiled artifact traps, it is a tinytrain bug: please report it with the model',
+  );
 }
 
 /** u8 pixel -> int8 input, through the model's real input range (every engine uses this table). */

@@ -76,7 +76,7 @@ export function registerTrain(program: Command): void {
         // Other engines run the artifact's WASI build out of process; the checkpoint they
         // write comes back into this runtime for evaluation and saving.
         note(`training on ${o.engine}...`);
-        const r = await trainOnEngine(o.engine as Engine, dir, ds, { steps, lr: o.lr, seed: o.seed, ...(loaded ? { load: loaded } : {}) });
+        const r = await trainOnEngine(o.engine as Engine, art, ds, { steps, lr: o.lr, seed: o.seed, ...(loaded ? { load: loaded } : {}) });
         rt.importCheckpoint(r.checkpoint, `${o.engine} checkpoint`);
         summary = r;
       }

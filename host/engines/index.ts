@@ -10,7 +10,7 @@
  *              in qemu-system-arm (host/firmware/)
  */
 import { TinytrainError } from '../../compiler/errors.js';
-import { readArtifact } from '../artifact.js';
+import { asLoaded, type LoadedArtifact } from '../artifact.js';
 import type { Dataset } from '../data/dataset.js';
 import { trainOnArm64 } from './arm64.js';
 import type { EngineResult, JobOptions } from './job.js';
@@ -26,8 +26,9 @@ export { SETUP_COMMAND } from './tool.js';
 export const ENGINES = ['node', 'node-wasi', 'wasmtime', 'arm64', 'cortex-m'] as const;
 export type Engine = (typeof ENGINES)[number];
 
-export async function trainOnEngine(engine: Engine, artifactDir: string, ds: Dataset, o: JobOptions): Promise<EngineResult> {
-  const a = readArtifact(artifactDir);
+/** `artifact`: a verified artifact, or its folder (then read and verified here). */
+export async function trainOnEngine(engine: Engine, artifact: LoadedArtifact | string, ds: Dataset, o: JobOptions): Promise<EngineResult> {
+  const a = asLoaded(artifact);
   switch (engine) {
     case 'node':
       return trainOnNode(a, ds, o);

@@ -5,8 +5,6 @@
  */
 import type { LoadedArtifact } from '../artifact.js';
 
-export const WASI_WASM_FILE = 'runtime-wasi.wasm';
-
 export interface WasiModule {
   wasm: Uint8Array;
   /** Fixed linear-memory size: the cap every engine enforces. */

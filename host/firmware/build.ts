@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TinytrainError } from '../../compiler/errors.js';
 import type { Target } from '../../targets/index.js';
-import { readArtifact, type LoadedArtifact } from '../artifact.js';
+import { asLoaded, type LoadedArtifact } from '../artifact.js';
 import { checkRuntimeModule } from '../runtime.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkOutputFile } from '../io/output-paths.js';
@@ -81,7 +81,7 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
   // Before wasm2c and gcc (and before asking for them): an ELF may replace only an ELF we built.
   const checkOut = (): void => checkOutputFile(outElf, 'firmware-elf', 'firmware');
   checkOut();
-  const a = typeof artifact === 'string' ? readArtifact(artifact) : artifact;
+  const a = asLoaded(artifact);
   const flags = cpuFlags(target);
   // The firmware compiles this module to C: it must be the manifest's (layout id and memory).
   await checkRuntimeModule(a, 'scalar');

@@ -17,7 +17,7 @@ import { TinytrainError } from '../../compiler/errors.js';
 import { FIRMWARE_JOB } from '../../compiler/formats/firmware-job.js';
 import type { Manifest } from '../../compiler/manifest.js';
 import type { Target } from '../../targets/index.js';
-import { readArtifact, type LoadedArtifact } from '../artifact.js';
+import { asLoaded, type LoadedArtifact } from '../artifact.js';
 import { encodeCheckpoint } from '../checkpoint.js';
 import type { Dataset } from '../data/dataset.js';
 import { withJobDir } from '../engines/job.js';
@@ -50,7 +50,7 @@ export interface CortexMResult {
 
 /** `artifact`: a verified artifact, or its folder (then read and verified here). */
 export async function trainOnCortexM(artifact: LoadedArtifact | string, target: Target, ds: Dataset, o: CortexMOptions): Promise<CortexMResult> {
-  const a = typeof artifact === 'string' ? readArtifact(artifact) : artifact;
+  const a = asLoaded(artifact);
   const m = a.manifest;
   const flash = o.load ? flashWithCheckpoint(m, o.load) : erasedFlash(m);
   const run = await runFirmwareJob(a, target, ds, { ...o, resume: !!o.load, flash });
