@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CHECKPOINT_FILE } from '../compiler/formats/checkpoint-file.js';
 import { FIRMWARE_JOB } from '../compiler/formats/firmware-job.js';
 import { FLASH_SLOT } from '../compiler/formats/flash-slot.js';
-import { fourCC, fourCCText, screaming, type Format } from '../compiler/formats/format.js';
+import { defineFormat, fourCC, fourCCText, screaming, writeRecord, type Format } from '../compiler/formats/format.js';
 import { GENERATED_FILES } from '../compiler/formats/generated.js';
 import { JOB_HEADER } from '../compiler/formats/job.js';
 import { RUNTIME_STATE } from '../compiler/formats/runtime-state.js';
@@ -84,6 +84,33 @@ describe('binary formats', () => {
     expect([u('sampleBytes'), u('sampleCount'), u('inputOffset'), u('imageOffset'), u('imageBytes')]).toEqual([6, 3, 4096, 16, 5000]);
     expect([u('ckOffset'), u('ckBytes'), u('flags'), u('classes'), u('layoutIdLow')]).toEqual([2048, 1234, JOB_HEADER.value.FLAG_LOAD, 10, 0x89abcdef]);
     expect(u('statsFrom')).toBeLessThan(40);
+  });
+
+  it('writeRecord puts every field at its offset, little-endian, and refuses a missing, extra or out-of-range value', () => {
+    const f = defineFormat('T', 'a test record', [
+      { name: 'p', type: 'ptr', doc: 'an address' },
+      { name: 'n', type: 'i32', doc: 'a signed word' },
+      { name: 's', type: 'f32', doc: 'a float' },
+      { name: 'b', type: 'bool', doc: 'a flag' },
+      { name: 'u', type: 'u32', doc: 'an unsigned word' },
+    ]);
+    const v = new DataView(writeRecord(f, { p: 0xfffffff0, n: -5, s: 0.1, b: true, u: 7 }).buffer);
+    expect([v.byteLength, v.getUint32(0, true), v.getInt32(4, true), v.getFloat32(8, true), v.getUint32(12, true), v.getUint32(16, true)]).toEqual([
+      20,
+      0xfffffff0,
+      -5,
+      Math.fround(0.1),
+      1,
+      7,
+    ]);
+    expect(new DataView(writeRecord(f, { p: 0, n: 0, s: 0, b: 0, u: 0 }).buffer).getUint32(12, true)).toBe(0);
+    expect(() => writeRecord(f, { p: 0, n: 0, s: 0, b: false })).toThrow(/field u is missing/);
+    expect(() => writeRecord(f, { p: 0, n: 0, s: 0, b: false, u: 0, q: 1 })).toThrow(/has no field q/);
+    expect(() => writeRecord(f, { p: -1, n: 0, s: 0, b: false, u: 0 })).toThrow(/field p \(ptr\) is out of range/);
+    expect(() => writeRecord(f, { p: 0, n: 2 ** 31, s: 0, b: false, u: 0 })).toThrow(/field n \(i32\) is out of range/);
+    expect(() => writeRecord(f, { p: 0.5, n: 0, s: 0, b: false, u: 0 })).toThrow(/must be an integer/);
+    expect(() => writeRecord(f, { p: 0, n: 0, s: Infinity, b: false, u: 0 })).toThrow(/finite float32/);
+    expect(() => writeRecord(f, { p: 0, n: 0, s: 0, b: 2, u: 0 })).toThrow(/must be a boolean/);
   });
 
   it('fourCC reads a tag as its little-endian bytes', () => {

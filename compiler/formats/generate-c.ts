@@ -6,13 +6,14 @@
  */
 import { screaming, snake, type Field, type Format } from './format.js';
 
-const C_TYPE = { u32: 'uint32_t', i32: 'int32_t', f32: 'float', ascii16: 'char' } as const;
+/** A ptr is an address in the runtime's linear memory (a u32), not a C pointer; a bool is a u32 0 or 1. */
+const C_TYPE = { u32: 'uint32_t', i32: 'int32_t', f32: 'float', ptr: 'uint32_t', bool: 'uint32_t', ascii16: 'char' } as const;
 
 function member(f: Field): string {
   return `  ${C_TYPE[f.type]} ${snake(f.name)}${f.type === 'ascii16' ? '[16]' : ''}; /* ${f.doc} */`;
 }
 
-function formatBlock(f: Format): string[] {
+export function formatBlock(f: Format): string[] {
   const p = `TT_${f.id}`;
   const type = `tt_${f.id.toLowerCase()}_t`;
   const lines = [`/* ${f.doc}: ${f.bytes} bytes, little-endian. */`];
