@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT_FILE } from '../compiler/formats/checkpoint-file.js';
+import { CONV_FORWARD, CONV_INPUT_GRAD } from '../compiler/formats/kernel-records.js';
 import { FIRMWARE_JOB } from '../compiler/formats/firmware-job.js';
 import { FLASH_SLOT } from '../compiler/formats/flash-slot.js';
 import { defineFormat, fourCC, fourCCText, screaming, writeRecord, type Format } from '../compiler/formats/format.js';
@@ -154,11 +155,12 @@ describe('binary formats', () => {
     }
   });
 
-  it('the C header compiles and its struct offsets hold (static asserts)', { tags: [SYSTEM_TOOLS] }, () => {
+  it('the C headers compile and their struct offsets hold (static asserts)', { tags: [SYSTEM_TOOLS] }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'tinytrain-formats-'));
     try {
       const c = join(dir, 'check.c');
-      writeFileSync(c, '#include "tt-formats.h"\nint main(void) { return TT_JOB_WORDS == 16 && TT_FWJOB_WORDS == 4 ? 0 : 1; }\n');
+      const records = `sizeof(tt_conv_forward_t) == ${CONV_FORWARD.bytes} && offsetof(tt_conv_input_grad_t, CO) == ${CONV_INPUT_GRAD.offset.CO}`;
+      writeFileSync(c, `#include "tt-formats.h"\n#include "tt-kernel-records.h"\nint main(void) { return TT_JOB_WORDS == 16 && TT_FWJOB_WORDS == 4 && ${records} ? 0 : 1; }\n`);
       const r = spawnSync('cc', ['-std=c11', '-Wall', '-Werror', '-I', join(root, 'targets/firmware'), c, '-o', join(dir, 'check')], { encoding: 'utf8' });
       expect(r.stderr).toBe('');
       expect(spawnSync(join(dir, 'check')).status).toBe(0);

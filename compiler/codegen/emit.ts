@@ -12,6 +12,7 @@ import * as context from './context.js';
 import * as geometry from './geometry.js';
 import * as literals from './literals.js';
 import { assertNoUserText } from './no-user-text.js';
+import { RecordSink } from './records.js';
 import * as template from './runtime-template.js';
 import * as state from './state.js';
 import * as backward from './steps/backward.js';
@@ -29,13 +30,18 @@ export interface EmitOptions {
   layoutId: string;
 }
 
+/**
+ * The runtime's source for a plan from planModel: its layout already holds the kernel
+ * records the steps call (records.ts), and each is checked to be the one emitted here.
+ */
 export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: MemoryLayout, o: EmitOptions): string {
-  const c = context.makeEmitContext(q, p, plan, layout, o.arenaBase);
+  const records = RecordSink.checking(layout);
+  const c = context.makeEmitContext(q, p, plan, layout, o.arenaBase, records);
   // Each program step's line starts with a comment naming its index: the plain builds
   // ignore it, the on-demand profiling build (host/profile/) turns it into a timing call.
-  const tagged = (i: number): string => `/*step ${i}*/ ${emitStep(p.steps[i]!, c)}`;
-  const fwd = p.steps.slice(0, p.lossStep).map((_, i) => tagged(i));
-  const bwd = p.steps.slice(p.lossStep + 1).map((_, i) => tagged(p.lossStep + 1 + i));
+  // In program order: the order records.ts placed the kernel records in.
+  const lines = p.steps.map((s, i) => `/*step ${i}*/ ${emitStep(s, c)}`);
+  records.finish();
   const velocity = [...layout.slots.values()].flatMap((s) => [s.velW, s.velB]).filter((v) => v > 0);
   const source = template.runtimeTemplate({
     stateOffset: layout.stateOffset,
@@ -47,9 +53,9 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
     classes: q.graph.classes,
     layoutId: o.layoutId,
     helpers: c.helpers,
-    forward: fwd,
-    loss: tagged(p.lossStep),
-    backward: bwd,
+    forward: lines.slice(0, p.lossStep),
+    loss: lines[p.lossStep]!,
+    backward: lines.slice(p.lossStep + 1),
   });
   return assertNoUserText(source, [q.graph.name, ...q.graph.nodes.map((n) => n.name)], emitterText());
 }

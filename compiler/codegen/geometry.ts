@@ -1,6 +1,6 @@
 /**
- * Shapes as the kernels take them, as argument text. Pure functions of a node: the
- * same node always gives the same arguments, whichever step emits them.
+ * Shapes as the kernels' records name them. Pure functions of a node: the same node
+ * always gives the same fields, whichever step emits them.
  */
 import type { Node } from '../ir/graph.js';
 
@@ -15,20 +15,25 @@ export function inGeom(n: Node): [number, number, number] {
   return n.op === 'dense' ? [1, 1, H * W * C] : [H, W, C];
 }
 
-/** kh, kw, stride, pad, depthwise (dense: a 1x1 kernel). */
-export function kGeom(n: Node): string {
-  const c = n.conv;
-  return c ? `${c.kh}, ${c.kw}, ${c.stride}, ${c.pad}, ${c.depthwise}` : '1, 1, 1, 0, false';
+/** The input's record fields H, W, C (inGeom). */
+export function inShape(n: Node): { H: number; W: number; C: number } {
+  const [H, W, C] = inGeom(n);
+  return { H, W, C };
 }
 
-/** kh, kw, depthwise: the kernel's shape without its placement. */
-export function kShape(n: Node): string {
-  return n.conv ? `${n.conv.kh}, ${n.conv.kw}, ${n.conv.depthwise}` : '1, 1, false';
+/** The output's record fields OH, OW, CO. */
+export function outShape(n: Node): { OH: number; OW: number; CO: number } {
+  return { OH: n.outShape[0], OW: n.outShape[1], CO: n.outShape[2] };
 }
 
-/** The output as H, W, C. */
-export function outGeom(n: Node): string {
-  return `${n.outShape[0]}, ${n.outShape[1]}, ${n.outShape[2]}`;
+/** The kernel's shape without its placement: KH, KW, depthwise (dense: a 1x1 kernel). */
+export function kernelSize(n: Node): { KH: number; KW: number; depthwise: boolean } {
+  return n.conv ? { KH: n.conv.kh, KW: n.conv.kw, depthwise: n.conv.depthwise } : { KH: 1, KW: 1, depthwise: false };
+}
+
+/** KH, KW, stride, pad, depthwise (dense: a 1x1 kernel). */
+export function kernelShape(n: Node): { KH: number; KW: number; stride: number; pad: number; depthwise: boolean } {
+  return { ...kernelSize(n), stride: n.conv?.stride ?? 1, pad: n.conv?.pad ?? 0 };
 }
 
 /** Pool window and stride; a global pool is one window over the whole input. */

@@ -1,30 +1,33 @@
 /** Forward steps: one kernel call per node, int8 in and int8 out. */
 import type { Node } from '../../ir/graph.js';
 import { scratchOf, type EmitContext } from '../context.js';
-import { count, inGeom, kGeom, outGeom, poolGeom } from '../geometry.js';
+import { count, inGeom, inShape, kernelShape, outShape, poolGeom } from '../geometry.js';
 import type { StepOf } from './types.js';
 
-/** Pruned frozen 1x1 layers run on the sparse kernels (assembly/kernels/sparse.ts) from their non-zero list. */
-export function sparseForward(c: EmitContext, n: Node, x: string, P: string | number, y: string, scratch: number): string {
+/** The record of a pruned frozen 1x1 layer on the sparse kernels (assembly/kernels/sparse.ts), but where it reads and writes. */
+export function sparseForwardFields(c: EmitContext, n: Node, scratch: number) {
   const sl = c.slot(n);
   const clamp = c.clamp(n);
-  return (
-    `sparse1x1ForwardS8(${x}, ${P}, ${inGeom(n)[2]}, ${c.zp(n.inputs[0]!)}, ${sl.nz}, ${sl.nzFormat}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
-    `${y}, ${n.outShape[2]}, ${c.zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${scratch})`
-  );
+  const weights = { CI: inGeom(n)[2], zx: c.zp(n.inputs[0]!), nz: sl.nz!, format: sl.nzFormat!, bias: sl.bq, mult: sl.mult, shift: sl.shift };
+  return { ...weights, CO: n.outShape[2], zy: c.zp(n.output), lo: clamp.lo, hi: clamp.hi, scratch };
+}
+
+/** The record of a conv2d / dense forward (assembly/kernels/conv2d.ts), but where it reads and writes. */
+export function convForwardFields(c: EmitContext, n: Node) {
+  const sl = c.slot(n);
+  const clamp = c.clamp(n);
+  const input = { ...inShape(n), zx: c.zp(n.inputs[0]!), w: sl.wq, bias: sl.bq, mult: sl.mult, shift: sl.shift };
+  return { ...input, ...outShape(n), zy: c.zp(n.output), lo: clamp.lo, hi: clamp.hi, ...kernelShape(n), w2: sl.wq2, split: sl.split };
 }
 
 /** conv2d and dense (a 1x1 conv), dense or sparse kernels. */
 export function convForward(s: StepOf<'forward'>, c: EmitContext): string {
   const n = s.node;
-  const x = n.inputs[0]!;
-  const sl = c.slot(n);
-  const clamp = c.clamp(n);
-  if (sl.nz) return `${sparseForward(c, n, String(c.act(x)), n.outShape[0] * n.outShape[1], String(c.act(n.output)), scratchOf(c, s))}; // ${c.label(n)} (sparse)`;
-  return (
-    `conv2dForwardS8(${c.act(x)}, ${inGeom(n).join(', ')}, ${c.zp(x)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
-    `${c.act(n.output)}, ${outGeom(n)}, ${c.zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}); // ${c.label(n)}`
-  );
+  const [x, y] = [c.act(n.inputs[0]!), c.act(n.output)];
+  if (c.slot(n).nz) {
+    return `${c.call('sparse1x1ForwardS8', { ...sparseForwardFields(c, n, scratchOf(c, s)), x, P: n.outShape[0] * n.outShape[1], y })}; // ${c.label(n)} (sparse)`;
+  }
+  return `${c.call('conv2dForwardS8', { ...convForwardFields(c, n), x, y })}; // ${c.label(n)}`;
 }
 
 export function addForward(s: StepOf<'forward'>, c: EmitContext): string {
@@ -32,10 +35,8 @@ export function addForward(s: StepOf<'forward'>, c: EmitContext): string {
   const [a, b] = [n.inputs[0]!, n.inputs[1]!];
   const m = c.q.adds.get(n.name)!;
   const clamp = c.clamp(n);
-  return (
-    `addS8(${c.act(a)}, ${c.zp(a)}, ${m.ma}, ${c.act(b)}, ${c.zp(b)}, ${m.mb}, ${m.n}, ${c.act(n.output)}, ${c.zp(n.output)}, ` +
-    `${clamp.lo}, ${clamp.hi}, ${count(n)}); // ${c.label(n)}`
-  );
+  const inputs = { a: c.act(a), za: c.zp(a), ma: m.ma, b: c.act(b), zb: c.zp(b), mb: m.mb };
+  return `${c.call('addS8', { ...inputs, n: m.n, y: c.act(n.output), zy: c.zp(n.output), lo: clamp.lo, hi: clamp.hi, count: count(n) })}; // ${c.label(n)}`;
 }
 
 /** avgpool and globalavgpool (one window over the whole input). */
@@ -45,17 +46,15 @@ export function poolForward(s: StepOf<'forward'>, c: EmitContext): string {
   const m = c.q.pools.get(n.name)!;
   const pg = poolGeom(n);
   const [H, W, C] = n.inShapes[0]!;
-  return (
-    `avgpoolForwardS8(${c.act(x)}, ${H}, ${W}, ${C}, ${c.zp(x)}, ${c.act(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ` +
-    `${c.zp(n.output)}, ${pg.ph}, ${pg.pw}, ${pg.stride}, ${m.m}, ${m.n}); // ${c.label(n)}`
-  );
+  const window = { PH: pg.ph, PW: pg.pw, stride: pg.stride, m: m.m, n: m.n };
+  return `${c.call('avgpoolForwardS8', { x: c.act(x), H, W, C, zx: c.zp(x), y: c.act(n.output), OH: n.outShape[0], OW: n.outShape[1], zy: c.zp(n.output), ...window })}; // ${c.label(n)}`;
 }
 
 /** relu and relu6: a clamp to the output's int8 range. */
 export function clampForward(s: StepOf<'forward'>, c: EmitContext): string {
   const n = s.node;
   const clamp = c.clamp(n);
-  return `clampS8(${c.act(n.inputs[0]!)}, ${c.act(n.output)}, ${count(n)}, ${clamp.lo}, ${clamp.hi}); // ${c.label(n)}`;
+  return `${c.call('clampS8', { x: c.act(n.inputs[0]!), y: c.act(n.output), count: count(n), lo: clamp.lo, hi: clamp.hi })}; // ${c.label(n)}`;
 }
 
 export function forward(s: StepOf<'forward'>, c: EmitContext): string {
