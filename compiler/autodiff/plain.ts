@@ -6,7 +6,8 @@
  * updates at the end, in the order their gradients were computed. This is what a
  * conventional framework runs; the passes in passes/ rewrite it.
  */
-import { hasParams, weightShape, type Node } from '../ir/graph.js';
+import { hasParams, isDepthwise, weightShape, type Node } from '../ir/graph.js';
+import { opOf } from '../ops/registry.js';
 import { splitChannels, trainedChannels } from '../sparse/scheme.js';
 import { actKey, gradKey, hasClamp, sized, sparseScratch, type BuildContext, type Draft } from './context.js';
 import { slicePositions, type BufferKey, type Step } from './steps.js';
@@ -14,7 +15,7 @@ import { slicePositions, type BufferKey, type Step } from './steps.js';
 /** Weights per split channel: the size of one channel's slice of the weight tensor. */
 function weightsPerChannel(n: Node): number {
   const [cout, kh, kw, cin] = weightShape(n);
-  return n.conv?.depthwise ? kh * kw * cin : cout * kh * kw;
+  return isDepthwise(n) ? kh * kw * cin : cout * kh * kw;
 }
 
 /** The buffer a weight gradient of n reads its input from, and how many channels it holds. */
@@ -26,7 +27,7 @@ export function weightInput(c: BuildContext, d: Draft, n: Node): { key: BufferKe
 
 function emitForward(c: BuildContext, d: Draft): void {
   for (const n of c.g.nodes) {
-    if (n.op === 'flatten') continue;
+    if (opOf(n).view) continue;
     const reads = n.inputs.map((t) => actKey(c, d, t));
     d.steps.push({ kind: 'forward', node: n, reads, writes: [actKey(c, d, n.output), ...sparseScratch(c, d, `fwd:${n.name}`, [n.name])] });
     const k = c.plan.gradChannels(n);
@@ -81,7 +82,7 @@ export function plainProgram(c: BuildContext): Draft {
   const started = new Set<string>([logits]);
   const updates: Step[] = [];
   for (const n of [...c.g.nodes].reverse()) {
-    if (!c.plan.needGrad(n.output) || n.op === 'flatten') continue;
+    if (!c.plan.needGrad(n.output) || opOf(n).view) continue;
     if (!started.has(c.canon(n.output))) continue; // not on a path from the loss
     emitInputGrads(c, d, n, started);
     emitParamGrads(c, d, n, updates);

@@ -2,7 +2,8 @@
  * Shapes as the kernels take them, as argument text. Pure functions of a node: the
  * same node always gives the same arguments, whichever step emits them.
  */
-import type { Node } from '../ir/graph.js';
+import { isDepthwise, type Node } from '../ir/graph.js';
+import { opOf } from '../ops/registry.js';
 
 /** Elements of the node's output. */
 export function count(n: Node): number {
@@ -11,19 +12,19 @@ export function count(n: Node): number {
 
 /** The input as H, W, C. Dense is a 1x1 conv over a 1x1 image whose channels are the flattened input. */
 export function inGeom(n: Node): [number, number, number] {
-  const [H, W, C] = n.inShapes[0]!;
-  return n.op === 'dense' ? [1, 1, H * W * C] : [H, W, C];
+  const [H, W, C] = opOf(n).weights?.input(n) ?? n.inShapes[0]!;
+  return [H, W, C];
 }
 
 /** kh, kw, stride, pad, depthwise (dense: a 1x1 kernel). */
 export function kGeom(n: Node): string {
   const c = n.conv;
-  return c ? `${c.kh}, ${c.kw}, ${c.stride}, ${c.pad}, ${c.depthwise}` : '1, 1, 1, 0, false';
+  return c ? `${c.kh}, ${c.kw}, ${c.stride}, ${c.pad}, ${isDepthwise(n)}` : '1, 1, 1, 0, false';
 }
 
 /** kh, kw, depthwise: the kernel's shape without its placement. */
 export function kShape(n: Node): string {
-  return n.conv ? `${n.conv.kh}, ${n.conv.kw}, ${n.conv.depthwise}` : '1, 1, false';
+  return n.conv ? `${n.conv.kh}, ${n.conv.kw}, ${isDepthwise(n)}` : '1, 1, false';
 }
 
 /** The output as H, W, C. */

@@ -6,11 +6,11 @@
 import type { ConvAttrs, PoolAttrs, Shape } from '../ir/graph.js';
 import type { Activation } from '../ir/model.js';
 
-export function conv2dForward(x: Float32Array, inS: Shape, w: Float32Array, b: Float32Array, a: ConvAttrs, outS: Shape): Float32Array {
+export function conv2dForward(x: Float32Array, inS: Shape, w: Float32Array, b: Float32Array, a: ConvAttrs, depthwise: boolean, outS: Shape): Float32Array {
   const [H, W, C] = inS;
   const [OH, OW, CO] = outS;
   const y = new Float32Array(OH * OW * CO);
-  const cinG = a.depthwise ? 1 : C;
+  const cinG = depthwise ? 1 : C;
   for (let oh = 0; oh < OH; oh++)
     for (let ow = 0; ow < OW; ow++)
       for (let co = 0; co < CO; co++) {
@@ -23,7 +23,7 @@ export function conv2dForward(x: Float32Array, inS: Shape, w: Float32Array, b: F
             if (iw < 0 || iw >= W) continue;
             const xb = (ih * W + iw) * C;
             const wb = ((co * a.kh + kh) * a.kw + kw) * cinG;
-            if (a.depthwise) acc += x[xb + co]! * w[wb]!;
+            if (depthwise) acc += x[xb + co]! * w[wb]!;
             else for (let ci = 0; ci < C; ci++) acc += x[xb + ci]! * w[wb + ci]!;
           }
         }
@@ -44,12 +44,13 @@ export function conv2dBackward(
   w: Float32Array,
   gy: Float32Array,
   a: ConvAttrs,
+  depthwise: boolean,
   outS: Shape,
   wantInputGrad: boolean,
 ): ParamGrads & { gx: Float32Array | null } {
   const [H, W, C] = inS;
   const [OH, OW, CO] = outS;
-  const cinG = a.depthwise ? 1 : C;
+  const cinG = depthwise ? 1 : C;
   const gw = new Float32Array(w.length);
   const gb = new Float32Array(CO);
   const gx = wantInputGrad ? new Float32Array(H * W * C) : null;
@@ -67,7 +68,7 @@ export function conv2dBackward(
             if (iw < 0 || iw >= W) continue;
             const xb = (ih * W + iw) * C;
             const wb = ((co * a.kh + kh) * a.kw + kw) * cinG;
-            if (a.depthwise) {
+            if (depthwise) {
               gw[wb]! += g * x[xb + co]!;
               if (gx) gx[xb + co]! += g * w[wb]!;
             } else {

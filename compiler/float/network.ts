@@ -3,7 +3,7 @@
  * compiler emits for the device, SGD with momentum. Used for pretraining, as the float32
  * fine-tuning baseline, and for calibration (it exposes every activation).
  */
-import { INPUT, type Graph, type Node } from '../ir/graph.js';
+import { INPUT, isDepthwise, type Graph, type Node } from '../ir/graph.js';
 import type { ParamSet, LayerParams } from '../ir/params.js';
 import * as k from './kernels.js';
 
@@ -18,9 +18,10 @@ export function forward(g: Graph, params: ParamSet, x: Float32Array): Activation
 function forwardNode(n: Node, params: ParamSet, acts: Activations): Float32Array {
   const x = acts.get(n.inputs[0]!)!;
   switch (n.op) {
-    case 'conv2d': {
+    case 'conv2d':
+    case 'depthwiseConv2d': {
       const p = params.get(n.name)!;
-      return k.activate(k.conv2dForward(x, n.inShapes[0]!, p.weight, p.bias, n.conv!, n.outShape), n.activation);
+      return k.activate(k.conv2dForward(x, n.inShapes[0]!, p.weight, p.bias, n.conv!, isDepthwise(n), n.outShape), n.activation);
     }
     case 'dense': {
       const p = params.get(n.name)!;
@@ -72,10 +73,11 @@ export function backward(g: Graph, params: ParamSet, acts: Activations, gLogits:
     const x = acts.get(n.inputs[0]!)!;
     switch (n.op) {
       case 'conv2d':
+      case 'depthwiseConv2d':
       case 'dense': {
         const gy = k.activationBackward(gyPost, y, n.activation);
         const w = params.get(n.name)!.weight;
-        const r = n.op === 'conv2d' ? k.conv2dBackward(x, n.inShapes[0]!, w, gy, n.conv!, n.outShape, needInputGrad) : k.denseBackward(x, w, gy, needInputGrad);
+        const r = n.op === 'dense' ? k.denseBackward(x, w, gy, needInputGrad) : k.conv2dBackward(x, n.inShapes[0]!, w, gy, n.conv!, isDepthwise(n), n.outShape, needInputGrad);
         if (!trainable || trainable.has(n.name)) grads.set(n.name, { gw: r.gw, gb: r.gb });
         if (r.gx) addGrad(n.inputs[0]!, r.gx);
         break;

@@ -9,6 +9,7 @@ import { INPUT, hasParams, weightShape, type Graph, type Node } from '../ir/grap
 import type { QuantizationSpec } from '../ir/model.js';
 import type { ParamSet } from '../ir/params.js';
 import { forward } from '../float/network.js';
+import { clampOf, opOf } from '../ops/registry.js';
 import { quantizeMultiplier, quantizePair, type FixedMultiplier, type PairMultiplier } from './fixedpoint.js';
 
 export interface QTensor {
@@ -83,7 +84,7 @@ export function calibrate(g: Graph, params: ParamSet, samples: Iterable<Float32A
 
 /** Operators whose output keeps the input's quantisation (no arithmetic on values). */
 export function sharesInputQuant(n: Node): boolean {
-  return n.op === 'flatten' || n.op === 'relu' || n.op === 'relu6';
+  return opOf(n).sharesInputQuant === true;
 }
 
 function clampFor(act: Node['activation'], q: QTensor): Clamp {
@@ -110,8 +111,7 @@ export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [n
     const qin = tensors.get(n.inputs[0]!)!;
     const qout = sharesInputQuant(n) ? qin : (fixedT.get(n.output) ?? chooseQParams(...usableRange(n.output, ranges.get(n.output) ?? [0, 1])));
     tensors.set(n.output, qout);
-    const act = n.op === 'relu' || n.op === 'relu6' ? n.op : n.activation;
-    clamps.set(n.name, clampFor(act, qout));
+    clamps.set(n.name, clampFor(clampOf(n), qout));
     if (hasParams(n)) layers.set(n.name, quantizeLayer(n, params, qin, qout, fixedW.get(n.name)));
     if (n.op === 'avgpool' || n.op === 'globalavgpool') {
       const count = n.op === 'avgpool' ? n.pool!.size ** 2 : n.inShapes[0]![0] * n.inShapes[0]![1];

@@ -41,7 +41,7 @@
 import { TinytrainError } from '../errors.js';
 import { backward, forward, argmax } from '../float/network.js';
 import { softmaxCrossEntropy } from '../float/kernels.js';
-import { hasParams, weightShape, type Node } from '../ir/graph.js';
+import { hasParams, isDepthwise, weightShape, type Node } from '../ir/graph.js';
 import type { ParamSet } from '../ir/params.js';
 import type { QuantModel } from '../quantize/quantize.js';
 import { planModel, sramNeeded } from '../index.js';
@@ -159,7 +159,7 @@ export function importance(quant: QuantModel, params: ParamSet, calibration: Flo
 /** Adds g^2 of every weight to its split channel (input channel; depthwise: channel). */
 function accumulateChannels(n: Node, gw: Float32Array, acc: Float64Array): void {
   const [, kh, kw, cinG] = weightShape(n);
-  if (n.op === 'conv2d' && n.conv!.depthwise) {
+  if (isDepthwise(n)) {
     const taps = kh * kw;
     for (let i = 0; i < gw.length; i++) acc[Math.floor(i / taps)]! += gw[i]! * gw[i]!;
   } else {

@@ -90,6 +90,7 @@ export function passInputGrad(s: StepOf<'inputGrad'>, c: EmitContext): string {
 export function inputGrad(s: StepOf<'inputGrad'>, c: EmitContext): string {
   switch (s.node.op) {
     case 'conv2d':
+    case 'depthwiseConv2d':
     case 'dense':
       return convInputGrad(s, c);
     case 'avgpool':

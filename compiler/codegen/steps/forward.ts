@@ -61,6 +61,7 @@ export function clampForward(s: StepOf<'forward'>, c: EmitContext): string {
 export function forward(s: StepOf<'forward'>, c: EmitContext): string {
   switch (s.node.op) {
     case 'conv2d':
+    case 'depthwiseConv2d':
     case 'dense':
       return convForward(s, c);
     case 'add':

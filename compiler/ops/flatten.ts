@@ -1,0 +1,12 @@
+/** flatten: [H, W, C] seen as [1, 1, H*W*C]. A view: no step, no buffer, no arithmetic. */
+import type { SimpleLayer } from '../ir/model.js';
+import type { OpDef } from './types.js';
+
+export const flatten: OpDef<SimpleLayer> = {
+  kind: 'flatten',
+  layerOp: 'flatten',
+  arity: 1,
+  shape: (_layer, [[h, w, c]]) => ({ outShape: [1, 1, h * w * c] }),
+  view: true,
+  sharesInputQuant: true,
+};

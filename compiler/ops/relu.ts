@@ -1,0 +1,23 @@
+/**
+ * relu and relu6 as layers of their own: a clamp of the input to [0, inf) or [0, 6]. The
+ * same clamp as a conv's, add's or dense's fused activation, so their rules are the ones
+ * every clamp has (its mask in backward, its int8 bounds in quantisation).
+ */
+import type { Activation, SimpleLayer } from '../ir/model.js';
+import type { OpDef } from './types.js';
+
+function clampOp(kind: 'relu' | 'relu6'): OpDef<SimpleLayer> {
+  const clamp: Activation = kind;
+  return {
+    kind,
+    layerOp: kind,
+    arity: 1,
+    shape: (_layer, [[h, w, c]]) => ({ outShape: [h, w, c] }),
+    clamp,
+    elementwise: true,
+    sharesInputQuant: true,
+  };
+}
+
+export const relu = clampOp('relu');
+export const relu6 = clampOp('relu6');

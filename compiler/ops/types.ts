@@ -1,0 +1,73 @@
+/**
+ * The op interface: what the compiler knows about one op, in one object. Each op has a
+ * module (compiler/ops/<op>.ts) that exports one OpDef; compiler/ops/registry.ts holds one
+ * per OpKind, and every stage of the compiler asks the op's OpDef instead of switching on
+ * the op's name.
+ */
+import type { ConvAttrs, Node, PoolAttrs, Shape } from '../ir/graph.js';
+import type { Activation, Layer } from '../ir/model.js';
+
+/**
+ * The closed set of op kinds. A kind is internal: a model file names its layer's `op`
+ * (OpDef.layerOp), and one layer op may be several kinds (`conv2d` with
+ * `groups: 'depthwise'` is a depthwiseConv2d).
+ */
+export type OpKind = 'conv2d' | 'depthwiseConv2d' | 'dense' | 'add' | 'avgpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten';
+
+/** The layer op users write in a model file. */
+export type LayerOp = Layer['op'];
+
+/** A shape rule's way to refuse a layer: the message names the layer (graph.ts adds which). */
+export type Fail = (what: string, hint?: string) => never;
+
+/** What an op's shape rule settles for one layer: its output shape and the attributes its later rules read. */
+export interface NodeShape {
+  outShape: Shape;
+  conv?: ConvAttrs;
+  pool?: PoolAttrs;
+}
+
+/**
+ * How an op with weights runs on the conv kernel family (assembly/kernels/conv2d.ts), which
+ * runs every such op. Weights are [Cout, KH, KW, Cin/groups] and every op with weights has a
+ * bias of Cout int32 values.
+ */
+export interface ConvKernelView {
+  /** The input as the kernels read it, [H, W, C] (dense: a 1x1 image of its flattened input). */
+  input(n: Node): Shape;
+  /** The kernels' window (dense: 1x1, stride 1, no padding). */
+  window(n: Node): ConvAttrs;
+  /**
+   * One filter per channel: weights [C, KH, KW, 1], whose trained channels split them along
+   * their first axis (every other op splits along the last, its input channels).
+   */
+  readonly depthwise: boolean;
+}
+
+export interface OpDef<L extends Layer = Layer> {
+  readonly kind: OpKind;
+  /** The `op` of its layers in a model file; labels in generated code and the manifest's `nodes` say this too. */
+  readonly layerOp: L['op'];
+  /** Which layers of `layerOp` are this op, where several ops share one layer op. */
+  matches?(layer: L): boolean;
+
+  /** Inputs the op takes. */
+  readonly arity: number;
+  /** The output shape and attributes of a layer, or `fail` with why the layer is wrong (same messages as ever: tests hold them). */
+  shape(layer: L, inShapes: Shape[], fail: Fail): NodeShape;
+
+  /** Present for ops with trained parameters (weights and a bias): how they run on the conv kernels. */
+  readonly weights?: ConvKernelView;
+  /** A standalone clamp: the op is this activation (every other op clamps by its fused `activation`). */
+  readonly clamp?: Activation;
+  /** Output is its input, seen with another shape: no step, no buffer of its own (flatten). */
+  readonly view?: boolean;
+  /** Output element i reads only input element i of each input: its output may overwrite an input (in-place pass). */
+  readonly elementwise?: boolean;
+  /** Forward can run output row by output row from a ring of input rows (the row-streaming pass). */
+  readonly streamable?: boolean;
+  /** One average over every position: its backward broadcasts the same value to each (the pool/head fusion). */
+  readonly globalPool?: boolean;
+  /** Output keeps input 0's quantisation: no arithmetic on the values (a view or a clamp). */
+  readonly sharesInputQuant?: boolean;
+}
