@@ -12,4 +12,13 @@ export const add: OpDef<AddLayer> = {
     return { outShape: [h, w, c] };
   },
   elementwise: true,
+  float: {
+    forward(_n, [a, b]) {
+      const y = new Float32Array(a!.length);
+      for (let i = 0; i < y.length; i++) y[i] = a![i]! + b![i]!;
+      return y;
+    },
+    /** The output gradient passes to each input unchanged (a copy each: add(x, x) adds the two). */
+    backward: (_n, { gy, wantInputGrad }) => ({ inputs: wantInputGrad ? [gy.slice(), gy.slice()] : [null, null] }),
+  },
 };

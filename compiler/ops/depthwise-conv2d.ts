@@ -2,9 +2,70 @@
  * depthwiseConv2d: one KHxKW filter per channel (weights [C, KH, KW, 1]) and an int32 bias,
  * with a fused activation. In a model file it is a `conv2d` with `groups: 'depthwise'`.
  */
+import type { Node } from '../ir/graph.js';
 import type { Conv2dLayer } from '../ir/model.js';
+import type { LayerParams } from '../ir/params.js';
 import { convShape } from './conv2d.js';
-import type { OpDef } from './types.js';
+import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
+
+// The float reference walks the window as conv2d.ts does; its own loops, so that each
+// reads as the plain definition of its op (TFLM keeps the two reference kernels apart too).
+
+/** y[oh, ow, c] = b[c] + the sum over the window of x[ih, iw, c] * w[c, kh, kw]: channel c reads only channel c. */
+function forwardF32(n: Node, [x]: Float32Array[], p: LayerParams | undefined): Float32Array {
+  const [H, W, C] = n.inShapes[0]!;
+  const [OH, OW] = n.outShape;
+  const a = n.conv!;
+  const { weight: w, bias: b } = p!;
+  const y = new Float32Array(OH * OW * C);
+  for (let oh = 0; oh < OH; oh++)
+    for (let ow = 0; ow < OW; ow++)
+      for (let c = 0; c < C; c++) {
+        let acc = b[c]!;
+        for (let kh = 0; kh < a.kh; kh++) {
+          const ih = oh * a.stride - a.pad + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < a.kw; kw++) {
+            const iw = ow * a.stride - a.pad + kw;
+            if (iw < 0 || iw >= W) continue;
+            acc += x[(ih * W + iw) * C + c]! * w[(c * a.kh + kh) * a.kw + kw]!;
+          }
+        }
+        y[(oh * OW + ow) * C + c] = acc;
+      }
+  return y;
+}
+
+/** Transposes forward, channel by channel. */
+function backwardF32(n: Node, { x: [x], gy, params, wantInputGrad }: FloatBackwardArgs): FloatGradients {
+  const [H, W, C] = n.inShapes[0]!;
+  const [OH, OW] = n.outShape;
+  const a = n.conv!;
+  const w = params!.weight;
+  const gw = new Float32Array(w.length);
+  const gb = new Float32Array(C);
+  const gx = wantInputGrad ? new Float32Array(H * W * C) : null;
+  for (let oh = 0; oh < OH; oh++)
+    for (let ow = 0; ow < OW; ow++)
+      for (let c = 0; c < C; c++) {
+        const g = gy[(oh * OW + ow) * C + c]!;
+        if (g === 0) continue;
+        gb[c]! += g;
+        for (let kh = 0; kh < a.kh; kh++) {
+          const ih = oh * a.stride - a.pad + kh;
+          if (ih < 0 || ih >= H) continue;
+          for (let kw = 0; kw < a.kw; kw++) {
+            const iw = ow * a.stride - a.pad + kw;
+            if (iw < 0 || iw >= W) continue;
+            const xi = (ih * W + iw) * C + c;
+            const wi = (c * a.kh + kh) * a.kw + kw;
+            gw[wi]! += g * x[xi]!;
+            if (gx) gx[xi]! += g * w[wi]!;
+          }
+        }
+      }
+  return { inputs: [gx], params: { gw, gb } };
+}
 
 export const depthwiseConv2d: OpDef<Conv2dLayer> = {
   kind: 'depthwiseConv2d',
@@ -12,9 +73,10 @@ export const depthwiseConv2d: OpDef<Conv2dLayer> = {
   matches: (layer) => layer.groups === 'depthwise',
   arity: 1,
   shape(layer, [x], fail) {
-    if (layer.filters !== x![2]) fail(`a depthwise conv keeps the channel count: filters must be ${x![2]}`);
+    if (layer.filters !== x[2]) fail(`a depthwise conv keeps the channel count: filters must be ${x[2]}`);
     return convShape(layer, x!, fail);
   },
   weights: { input: (n) => n.inShapes[0]!, window: (n) => n.conv!, depthwise: true },
   streamable: true,
+  float: { forward: forwardF32, backward: backwardF32 },
 };

@@ -9,4 +9,8 @@ export const flatten: OpDef<SimpleLayer> = {
   shape: (_layer, [[h, w, c]]) => ({ outShape: [1, 1, h * w * c] }),
   view: true,
   sharesInputQuant: true,
+  float: {
+    forward: (_n, [x]) => x!,
+    backward: (_n, { gy, wantInputGrad }) => ({ inputs: [wantInputGrad ? gy.slice() : null] }),
+  },
 };

@@ -1,6 +1,25 @@
 /** globalavgpool: the average of every position, per channel: [H, W, C] -> [1, 1, C]. */
+import type { Node } from '../ir/graph.js';
 import type { SimpleLayer } from '../ir/model.js';
-import type { OpDef } from './types.js';
+import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
+
+/** y[c] = the sum of x[p, c] over the H*W positions p, divided by H*W. */
+function forwardF32(n: Node, [x]: Float32Array[]): Float32Array {
+  const [H, W, C] = n.inShapes[0]!;
+  const y = new Float32Array(C);
+  for (let p = 0; p < H * W; p++) for (let c = 0; c < C; c++) y[c]! += x[p * C + c]!;
+  for (let c = 0; c < C; c++) y[c]! /= H * W;
+  return y;
+}
+
+/** Every position gets gy[c] / (H*W). */
+function backwardF32(n: Node, { gy, wantInputGrad }: FloatBackwardArgs): FloatGradients {
+  if (!wantInputGrad) return { inputs: [null] };
+  const [H, W, C] = n.inShapes[0]!;
+  const gx = new Float32Array(H * W * C);
+  for (let p = 0; p < H * W; p++) for (let c = 0; c < C; c++) gx[p * C + c] = gy[c]! / (H * W);
+  return { inputs: [gx] };
+}
 
 export const globalAvgpool: OpDef<SimpleLayer> = {
   kind: 'globalavgpool',
@@ -8,4 +27,5 @@ export const globalAvgpool: OpDef<SimpleLayer> = {
   arity: 1,
   shape: (_layer, [[, , c]]) => ({ outShape: [1, 1, c] }),
   globalPool: true,
+  float: { forward: forwardF32, backward: backwardF32 },
 };

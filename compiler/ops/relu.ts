@@ -3,6 +3,7 @@
  * same clamp as a conv's, add's or dense's fused activation, so their rules are the ones
  * every clamp has (its mask in backward, its int8 bounds in quantisation).
  */
+import { activate, activationBackward } from '../float/kernels.js';
 import type { Activation, SimpleLayer } from '../ir/model.js';
 import type { OpDef } from './types.js';
 
@@ -16,6 +17,11 @@ function clampOp(kind: 'relu' | 'relu6'): OpDef<SimpleLayer> {
     clamp,
     elementwise: true,
     sharesInputQuant: true,
+    float: {
+      forward: (_n, [x]) => activate(x!.slice(), clamp),
+      /** Passes where the output is strictly inside the clamp. */
+      backward: (_n, { y, gy, wantInputGrad }) => ({ inputs: [wantInputGrad ? activationBackward(gy, y, clamp) : null] }),
+    },
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { ConvAttrs, Node, PoolAttrs, Shape } from '../ir/graph.js';
 import type { Activation, Layer } from '../ir/model.js';
+import type { LayerParams } from '../ir/params.js';
 
 /**
  * The closed set of op kinds. A kind is internal: a model file names its layer's `op`
@@ -44,6 +45,42 @@ export interface ConvKernelView {
   readonly depthwise: boolean;
 }
 
+/** Gradients of an op's weights and bias. */
+export interface ParamGrads {
+  gw: Float32Array;
+  gb: Float32Array;
+}
+
+/** What an op's float backward reads. */
+export interface FloatBackwardArgs {
+  /** The inputs' forward values. */
+  x: Float32Array[];
+  /** The op's output (after its fused activation). */
+  y: Float32Array;
+  /** The output's gradient before the fused activation (network.ts applies that clamp's backward). */
+  gy: Float32Array;
+  params: LayerParams | undefined;
+  /** Whether any input needs a gradient (the lowest trained layer's does not). */
+  wantInputGrad: boolean;
+}
+
+export interface FloatGradients {
+  /** Gradient of each input, or null: not wanted (each a fresh array: network.ts may add into it). */
+  inputs: Array<Float32Array | null>;
+  /** Weight and bias gradients of an op with weights. */
+  params?: ParamGrads;
+}
+
+/**
+ * The float32 reference (HWC, batch 1): the desktop's training engine (pretraining, the
+ * float32 baseline, calibration) and what the int8 runtime is measured against.
+ */
+export interface FloatRule {
+  /** The output before the fused activation (network.ts applies it). */
+  forward(n: Node, x: Float32Array[], params: LayerParams | undefined): Float32Array;
+  backward(n: Node, a: FloatBackwardArgs): FloatGradients;
+}
+
 export interface OpDef<L extends Layer = Layer> {
   readonly kind: OpKind;
   /** The `op` of its layers in a model file; labels in generated code and the manifest's `nodes` say this too. */
@@ -70,4 +107,6 @@ export interface OpDef<L extends Layer = Layer> {
   readonly globalPool?: boolean;
   /** Output keeps input 0's quantisation: no arithmetic on the values (a view or a clamp). */
   readonly sharesInputQuant?: boolean;
+
+  readonly float: FloatRule;
 }
