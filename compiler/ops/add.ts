@@ -21,4 +21,5 @@ export const add: OpDef<AddLayer> = {
     /** The output gradient passes to each input unchanged (a copy each: add(x, x) adds the two). */
     backward: (_n, { gy, wantInputGrad }) => ({ inputs: wantInputGrad ? [gy.slice(), gy.slice()] : [null, null] }),
   },
+  program: { forward: ['forward'], backward: ['mask', 'inputGrad'] },
 };

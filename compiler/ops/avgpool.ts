@@ -54,4 +54,5 @@ export const avgpool: OpDef<PoolLayer> = {
     return { outShape: [Math.floor((h - size) / stride) + 1, Math.floor((w - size) / stride) + 1, c], pool: { size, stride } };
   },
   float: { forward: forwardF32, backward: backwardF32 },
+  program: { forward: ['forward'], backward: ['inputGrad'] },
 };

@@ -93,4 +93,5 @@ export const conv2d: OpDef<Conv2dLayer> = {
   weights: { input: (n) => n.inShapes[0]!, window: (n) => n.conv!, depthwise: false },
   streamable: true,
   float: { forward: forwardF32, backward: backwardF32 },
+  program: { forward: ['forward', 'saveSlice'], backward: ['mask', 'inputGrad', 'weightGrad', 'biasGrad'] },
 };

@@ -54,4 +54,5 @@ export const dense: OpDef<DenseLayer> = {
     depthwise: false,
   },
   float: { forward: forwardF32, backward: backwardF32 },
+  program: { forward: ['forward', 'saveSlice'], backward: ['mask', 'inputGrad', 'weightGrad', 'biasGrad'] },
 };

@@ -79,4 +79,5 @@ export const depthwiseConv2d: OpDef<Conv2dLayer> = {
   weights: { input: (n) => n.inShapes[0]!, window: (n) => n.conv!, depthwise: true },
   streamable: true,
   float: { forward: forwardF32, backward: backwardF32 },
+  program: { forward: ['forward', 'saveSlice'], backward: ['mask', 'inputGrad', 'weightGrad', 'biasGrad'] },
 };

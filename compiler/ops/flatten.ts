@@ -13,4 +13,6 @@ export const flatten: OpDef<SimpleLayer> = {
     forward: (_n, [x]) => x!,
     backward: (_n, { gy, wantInputGrad }) => ({ inputs: [wantInputGrad ? gy.slice() : null] }),
   },
+  // A view: its gradient is its input's (one buffer), so it emits no step at all.
+  program: { forward: [], backward: [] },
 };

@@ -28,4 +28,5 @@ export const globalAvgpool: OpDef<SimpleLayer> = {
   shape: (_layer, [[, , c]]) => ({ outShape: [1, 1, c] }),
   globalPool: true,
   float: { forward: forwardF32, backward: backwardF32 },
+  program: { forward: ['forward'], backward: ['inputGrad'] },
 };

@@ -22,6 +22,7 @@ function clampOp(kind: 'relu' | 'relu6'): OpDef<SimpleLayer> {
       /** Passes where the output is strictly inside the clamp. */
       backward: (_n, { y, gy, wantInputGrad }) => ({ inputs: [wantInputGrad ? activationBackward(gy, y, clamp) : null] }),
     },
+    program: { forward: ['forward'], backward: ['mask', 'inputGrad'] },
   };
 }
 

@@ -81,6 +81,23 @@ export interface FloatRule {
   backward(n: Node, a: FloatBackwardArgs): FloatGradients;
 }
 
+/** Forward steps an op's program rule may list: its kernel; the input channels its partial weight gradient needs. */
+export type ForwardStepKind = 'forward' | 'saveSlice';
+/** Backward steps an op's program rule may list: its clamp's backward, input gradients, weight and bias gradients. */
+export type BackwardStepKind = 'mask' | 'inputGrad' | 'weightGrad' | 'biasGrad';
+
+/**
+ * The steps the plain training program (compiler/autodiff/plain.ts) emits for the op, in
+ * order. Each is emitted only where the gradient plan asks for it: a slice only for a
+ * partially trained layer, a mask only if the op has a clamp and its output a gradient,
+ * input gradients only for inputs that need one, weight and bias gradients only where
+ * they train (their updates go to the end of the program). The passes then rewrite it.
+ */
+export interface ProgramRule {
+  readonly forward: readonly ForwardStepKind[];
+  readonly backward: readonly BackwardStepKind[];
+}
+
 export interface OpDef<L extends Layer = Layer> {
   readonly kind: OpKind;
   /** The `op` of its layers in a model file; labels in generated code and the manifest's `nodes` say this too. */
@@ -109,4 +126,7 @@ export interface OpDef<L extends Layer = Layer> {
   readonly sharesInputQuant?: boolean;
 
   readonly float: FloatRule;
+
+  /** Its backward rule: which steps of the training program it emits. */
+  readonly program: ProgramRule;
 }
