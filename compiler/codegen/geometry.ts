@@ -16,23 +16,24 @@ export function inGeom(n: Node): [number, number, number] {
   return [H, W, C];
 }
 
+/** The kernels' depthwise flag, as the AssemblyScript literal (spelled out: these are words the emitter writes). */
+export function depthwiseFlag(n: Node): string {
+  return isDepthwise(n) ? 'true' : 'false';
+}
+
 /** kh, kw, stride, pad, depthwise (dense: a 1x1 kernel). */
 export function kGeom(n: Node): string {
-  const c = n.conv;
-  return c ? `${c.kh}, ${c.kw}, ${c.stride}, ${c.pad}, ${isDepthwise(n)}` : '1, 1, 1, 0, false';
+  const k = opOf(n).weights!.window(n);
+  return `${k.kh}, ${k.kw}, ${k.stride}, ${k.pad}, ${depthwiseFlag(n)}`;
 }
 
 /** kh, kw, depthwise: the kernel's shape without its placement. */
 export function kShape(n: Node): string {
-  return n.conv ? `${n.conv.kh}, ${n.conv.kw}, ${isDepthwise(n)}` : '1, 1, false';
+  const k = opOf(n).weights!.window(n);
+  return `${k.kh}, ${k.kw}, ${depthwiseFlag(n)}`;
 }
 
 /** The output as H, W, C. */
 export function outGeom(n: Node): string {
   return `${n.outShape[0]}, ${n.outShape[1]}, ${n.outShape[2]}`;
-}
-
-/** Pool window and stride; a global pool is one window over the whole input. */
-export function poolGeom(n: Node): { ph: number; pw: number; stride: number } {
-  return n.op === 'avgpool' ? { ph: n.pool!.size, pw: n.pool!.size, stride: n.pool!.stride } : { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1 };
 }

@@ -1,8 +1,24 @@
 /** add: the element-wise sum of two tensors of one shape, each rescaled to the output's quantisation, with a fused activation. */
+import type { EmitContext } from '../codegen/context.js';
+import { count } from '../codegen/geometry.js';
+import type { StepOf } from '../codegen/steps/types.js';
 import type { AddLayer } from '../ir/model.js';
+import { quantizePair, type PairMultiplier } from '../quantize/fixedpoint.js';
+import { passInputGrad } from './gradient-pass.js';
 import type { OpDef } from './types.js';
 
-export const add: OpDef<AddLayer> = {
+/** Both inputs rescaled onto the output's scale in one fixed-point pair, added, clamped (assembly/kernels/elementwise.ts). */
+function forwardCode(s: StepOf<'forward'>, c: EmitContext, m: PairMultiplier): string {
+  const n = s.node;
+  const [a, b] = [n.inputs[0]!, n.inputs[1]!];
+  const clamp = c.clamp(n);
+  return (
+    `addS8(${c.act(a)}, ${c.zp(a)}, ${m.ma}, ${c.act(b)}, ${c.zp(b)}, ${m.mb}, ${m.n}, ${c.act(n.output)}, ${c.zp(n.output)}, ` +
+    `${clamp.lo}, ${clamp.hi}, ${count(n)}); // ${c.label(n)}`
+  );
+}
+
+export const add: OpDef<AddLayer, PairMultiplier> = {
   kind: 'add',
   layerOp: 'add',
   arity: 2,
@@ -12,6 +28,7 @@ export const add: OpDef<AddLayer> = {
     return { outShape: [h, w, c] };
   },
   elementwise: true,
+  prepare: (_n, [qa, qb], qout) => quantizePair(qa!.scale / qout.scale, qb!.scale / qout.scale),
   float: {
     forward(_n, [a, b]) {
       const y = new Float32Array(a!.length);
@@ -22,4 +39,5 @@ export const add: OpDef<AddLayer> = {
     backward: (_n, { gy, wantInputGrad }) => ({ inputs: wantInputGrad ? [gy.slice(), gy.slice()] : [null, null] }),
   },
   program: { forward: ['forward'], backward: ['mask', 'inputGrad'] },
+  codegen: { forward: forwardCode, inputGrad: passInputGrad },
 };

@@ -1,7 +1,14 @@
 /** avgpool: the average of each size x size window (no padding), per channel. */
 import type { Node } from '../ir/graph.js';
 import type { PoolLayer } from '../ir/model.js';
+import type { FixedMultiplier } from '../quantize/fixedpoint.js';
+import { poolCode, poolRescale, type PoolWindow } from './pool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
+
+/** The kernels' window: size x size, its stride. */
+function window(n: Node): PoolWindow {
+  return { ph: n.pool!.size, pw: n.pool!.size, stride: n.pool!.stride };
+}
 
 /** y[oh, ow, c] = the mean of x over the window at (oh, ow), channel c. */
 function forwardF32(n: Node, [x]: Float32Array[]): Float32Array {
@@ -43,7 +50,7 @@ function backwardF32(n: Node, { gy, wantInputGrad }: FloatBackwardArgs): FloatGr
   return { inputs: [gx] };
 }
 
-export const avgpool: OpDef<PoolLayer> = {
+export const avgpool: OpDef<PoolLayer, FixedMultiplier> = {
   kind: 'avgpool',
   layerOp: 'avgpool',
   arity: 1,
@@ -53,6 +60,8 @@ export const avgpool: OpDef<PoolLayer> = {
     if (size > h || size > w) fail(`pool ${size} is larger than the ${h}x${w} input`);
     return { outShape: [Math.floor((h - size) / stride) + 1, Math.floor((w - size) / stride) + 1, c], pool: { size, stride } };
   },
+  prepare: poolRescale(window),
   float: { forward: forwardF32, backward: backwardF32 },
   program: { forward: ['forward'], backward: ['inputGrad'] },
+  codegen: poolCode(window),
 };

@@ -6,6 +6,7 @@
 import type { Node, Shape } from '../ir/graph.js';
 import type { Conv2dLayer } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
+import { convForward, convInputGrad, paramStepsCode, rowsCall } from './conv-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, Fail, NodeShape, OpDef } from './types.js';
 
 /** Output size and window of a conv layer (conv2d and depthwise share it). */
@@ -94,4 +95,5 @@ export const conv2d: OpDef<Conv2dLayer> = {
   streamable: true,
   float: { forward: forwardF32, backward: backwardF32 },
   program: { forward: ['forward', 'saveSlice'], backward: ['mask', 'inputGrad', 'weightGrad', 'biasGrad'] },
+  codegen: { forward: convForward, forwardRows: rowsCall, inputGrad: convInputGrad, ...paramStepsCode() },
 };

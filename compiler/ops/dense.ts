@@ -6,6 +6,7 @@
 import type { Node } from '../ir/graph.js';
 import type { DenseLayer } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
+import { convForward, convInputGrad, paramStepsCode } from './conv-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
 
 /** y[o] = b[o] + the sum over every input value i (HWC order) of w[o, i] * x[i]. */
@@ -55,4 +56,5 @@ export const dense: OpDef<DenseLayer> = {
   },
   float: { forward: forwardF32, backward: backwardF32 },
   program: { forward: ['forward', 'saveSlice'], backward: ['mask', 'inputGrad', 'weightGrad', 'biasGrad'] },
+  codegen: { forward: convForward, inputGrad: convInputGrad, ...paramStepsCode() },
 };

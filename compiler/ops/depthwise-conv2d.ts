@@ -2,9 +2,12 @@
  * depthwiseConv2d: one KHxKW filter per channel (weights [C, KH, KW, 1]) and an int32 bias,
  * with a fused activation. In a model file it is a `conv2d` with `groups: 'depthwise'`.
  */
+import type { EmitContext } from '../codegen/context.js';
+import type { StepOf } from '../codegen/steps/types.js';
 import type { Node } from '../ir/graph.js';
 import type { Conv2dLayer } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
+import { convForward, convInputGrad, paramStepsCode, rowsCall } from './conv-kernels.js';
 import { convShape } from './conv2d.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
 
@@ -67,6 +70,22 @@ function backwardF32(n: Node, { x: [x], gy, params, wantInputGrad }: FloatBackwa
   return { inputs: [gx], params: { gw, gb } };
 }
 
+/**
+ * In place (passes/in-place-depthwise-grad.ts): the input gradient overwrites the output
+ * gradient, keeping kh - pad rows of it in scratch; otherwise the conv kernels' general case.
+ */
+function inputGrad(s: StepOf<'inputGrad'>, c: EmitContext): string {
+  if (!s.inPlace) return convInputGrad(s, c);
+  const n = s.node;
+  const sl = c.slot(n);
+  const k = n.conv!;
+  const [H, W, C] = n.inShapes[0]!;
+  return (
+    `depthwiseBackwardInputInPlaceF32(${c.grad(n.output)}, ${H}, ${W}, ${C}, ${sl.wq}, ${sl.wScale}, ${k.kh}, ${k.kw}, ${k.pad}, ` +
+    `${sl.wq2}, ${sl.split}, ${c.mem(s.writes[1]!)}); // ${c.label(n)}: in place`
+  );
+}
+
 export const depthwiseConv2d: OpDef<Conv2dLayer> = {
   kind: 'depthwiseConv2d',
   layerOp: 'conv2d',
@@ -80,4 +99,5 @@ export const depthwiseConv2d: OpDef<Conv2dLayer> = {
   streamable: true,
   float: { forward: forwardF32, backward: backwardF32 },
   program: { forward: ['forward', 'saveSlice'], backward: ['mask', 'inputGrad', 'weightGrad', 'biasGrad'] },
+  codegen: { forward: convForward, forwardRows: rowsCall, inputGrad, ...paramStepsCode() },
 };

@@ -15,4 +15,5 @@ export const flatten: OpDef<SimpleLayer> = {
   },
   // A view: its gradient is its input's (one buffer), so it emits no step at all.
   program: { forward: [], backward: [] },
+  codegen: {},
 };

@@ -1,7 +1,14 @@
 /** globalavgpool: the average of every position, per channel: [H, W, C] -> [1, 1, C]. */
 import type { Node } from '../ir/graph.js';
 import type { SimpleLayer } from '../ir/model.js';
+import type { FixedMultiplier } from '../quantize/fixedpoint.js';
+import { poolCode, poolRescale, type PoolWindow } from './pool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
+
+/** The kernels' window: one over the whole input. */
+function window(n: Node): PoolWindow {
+  return { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1 };
+}
 
 /** y[c] = the sum of x[p, c] over the H*W positions p, divided by H*W. */
 function forwardF32(n: Node, [x]: Float32Array[]): Float32Array {
@@ -21,12 +28,14 @@ function backwardF32(n: Node, { gy, wantInputGrad }: FloatBackwardArgs): FloatGr
   return { inputs: [gx] };
 }
 
-export const globalAvgpool: OpDef<SimpleLayer> = {
+export const globalAvgpool: OpDef<SimpleLayer, FixedMultiplier> = {
   kind: 'globalavgpool',
   layerOp: 'globalavgpool',
   arity: 1,
   shape: (_layer, [[, , c]]) => ({ outShape: [1, 1, c] }),
   globalPool: true,
+  prepare: poolRescale(window),
   float: { forward: forwardF32, backward: backwardF32 },
   program: { forward: ['forward'], backward: ['inputGrad'] },
+  codegen: poolCode(window),
 };

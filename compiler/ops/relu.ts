@@ -3,9 +3,20 @@
  * same clamp as a conv's, add's or dense's fused activation, so their rules are the ones
  * every clamp has (its mask in backward, its int8 bounds in quantisation).
  */
+import type { EmitContext } from '../codegen/context.js';
+import { count } from '../codegen/geometry.js';
+import type { StepOf } from '../codegen/steps/types.js';
 import { activate, activationBackward } from '../float/kernels.js';
 import type { Activation, SimpleLayer } from '../ir/model.js';
+import { passInputGrad } from './gradient-pass.js';
 import type { OpDef } from './types.js';
+
+/** A clamp to the output's int8 range (its bounds are the quantised clamp, QuantModel.clamps). */
+function forwardCode(s: StepOf<'forward'>, c: EmitContext): string {
+  const n = s.node;
+  const clamp = c.clamp(n);
+  return `clampS8(${c.act(n.inputs[0]!)}, ${c.act(n.output)}, ${count(n)}, ${clamp.lo}, ${clamp.hi}); // ${c.label(n)}`;
+}
 
 function clampOp(kind: 'relu' | 'relu6'): OpDef<SimpleLayer> {
   const clamp: Activation = kind;
@@ -23,6 +34,7 @@ function clampOp(kind: 'relu' | 'relu6'): OpDef<SimpleLayer> {
       backward: (_n, { y, gy, wantInputGrad }) => ({ inputs: [wantInputGrad ? activationBackward(gy, y, clamp) : null] }),
     },
     program: { forward: ['forward'], backward: ['mask', 'inputGrad'] },
+    codegen: { forward: forwardCode, inputGrad: passInputGrad },
   };
 }
 

@@ -4,9 +4,12 @@
  * per OpKind, and every stage of the compiler asks the op's OpDef instead of switching on
  * the op's name.
  */
+import type { EmitContext } from '../codegen/context.js';
+import type { StepOf } from '../codegen/steps/types.js';
 import type { ConvAttrs, Node, PoolAttrs, Shape } from '../ir/graph.js';
 import type { Activation, Layer } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
+import type { QTensor } from '../quantize/quantize.js';
 
 /**
  * The closed set of op kinds. A kind is internal: a model file names its layer's `op`
@@ -98,7 +101,36 @@ export interface ProgramRule {
   readonly backward: readonly BackwardStepKind[];
 }
 
-export interface OpDef<L extends Layer = Layer> {
+/**
+ * The program steps whose code the op writes; the others (the loss, clamp masks, saved
+ * slices and masks, streamed chains, the fused pool/head backward) are the compiler's own
+ * (codegen/steps/), the same for every op.
+ */
+export type OpStepKind = 'forward' | 'inputGrad' | 'weightUpdate' | 'weightGrad' | 'applyWeight' | 'biasUpdate' | 'biasGrad' | 'applyBias';
+
+/**
+ * The AssemblyScript of each step of the op, as one line (a kernel call and a comment
+ * naming the node by its label). `data` is what the op's `prepare` made at quantisation.
+ * Every step its program rule can emit, and every step a pass can turn it into, has code.
+ */
+export interface CodegenRule<D> {
+  forward?(s: StepOf<'forward'>, c: EmitContext, data: D): string;
+  inputGrad?(s: StepOf<'inputGrad'>, c: EmitContext, data: D): string;
+  weightUpdate?(s: StepOf<'weightUpdate'>, c: EmitContext, data: D): string;
+  weightGrad?(s: StepOf<'weightGrad'>, c: EmitContext, data: D): string;
+  applyWeight?(s: StepOf<'applyWeight'>, c: EmitContext, data: D): string;
+  biasUpdate?(s: StepOf<'biasUpdate'>, c: EmitContext, data: D): string;
+  biasGrad?(s: StepOf<'biasGrad'>, c: EmitContext, data: D): string;
+  applyBias?(s: StepOf<'applyBias'>, c: EmitContext, data: D): string;
+  /** A streamable op's one output row `row` (an expression), reading x and writing y (rings of inRing/outRing rows; 0: whole). */
+  forwardRows?(c: EmitContext, n: Node, x: number, y: number, row: string, inRing: number, outRing: number, scratch: number): string;
+}
+
+/**
+ * `L`: the model layer type the op is made from; `D`: the constants its `prepare` computes
+ * at quantisation for its code (TFLM's op data), e.g. a rescale multiplier.
+ */
+export interface OpDef<L extends Layer = Layer, D = unknown> {
   readonly kind: OpKind;
   /** The `op` of its layers in a model file; labels in generated code and the manifest's `nodes` say this too. */
   readonly layerOp: L['op'];
@@ -124,9 +156,13 @@ export interface OpDef<L extends Layer = Layer> {
   readonly globalPool?: boolean;
   /** Output keeps input 0's quantisation: no arithmetic on the values (a view or a clamp). */
   readonly sharesInputQuant?: boolean;
+  /** Compile-time constants of its code from its inputs' and output's quantisation (kept in QuantModel.opData). */
+  prepare?(n: Node, inputs: QTensor[], output: QTensor): D;
 
   readonly float: FloatRule;
 
   /** Its backward rule: which steps of the training program it emits. */
   readonly program: ProgramRule;
+
+  readonly codegen: CodegenRule<D>;
 }
