@@ -1,4 +1,11 @@
-/** add: the element-wise sum of two tensors of one shape, each rescaled to the output's quantisation, with a fused activation. */
+/**
+ * add: the element-wise sum of two tensors of one shape (a residual connection), each
+ * rescaled onto the output's quantisation, with a fused activation. add(x, x) is allowed.
+ *
+ * Kernels: addS8 (assembly/kernels/eltwise.ts) forward; backward passes the output gradient
+ * to both inputs with gradInto (gradient-pass.ts). Passes: element-wise, so its output may
+ * overwrite a dead input (in-place-elementwise). Tests: test/ops/add.test.ts.
+ */
 import type { EmitContext } from '../codegen/context.js';
 import { count } from '../codegen/geometry.js';
 import type { StepOf } from '../codegen/steps/types.js';
@@ -7,7 +14,7 @@ import { quantizePair, type PairMultiplier } from '../quantize/fixedpoint.js';
 import { passInputGrad } from './gradient-pass.js';
 import type { OpDef } from './types.js';
 
-/** Both inputs rescaled onto the output's scale in one fixed-point pair, added, clamped (assembly/kernels/elementwise.ts). */
+/** Both inputs rescaled onto the output's scale in one fixed-point pair, added, clamped (assembly/kernels/eltwise.ts). */
 function forwardCode(s: StepOf<'forward'>, c: EmitContext, m: PairMultiplier): string {
   const n = s.node;
   const [a, b] = [n.inputs[0]!, n.inputs[1]!];

@@ -1,4 +1,10 @@
-/** avgpool: the average of each size x size window (no padding), per channel. */
+/**
+ * avgpool: the average of each size x size window (stride defaults to the size, no
+ * padding), per channel.
+ *
+ * Kernels: avgpoolForwardS8 / avgpoolBackwardF32 (assembly/kernels/pool.ts), shared with
+ * globalavgpool and told apart by the window (pool-kernels.ts). Tests: test/ops/avgpool.test.ts.
+ */
 import type { Node } from '../ir/graph.js';
 import type { PoolLayer } from '../ir/model.js';
 import type { FixedMultiplier } from '../quantize/fixedpoint.js';

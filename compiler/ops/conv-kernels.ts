@@ -1,6 +1,6 @@
 /**
  * The generated code of the ops with weights: conv2d, depthwiseConv2d and dense all run on
- * one kernel family (assembly/kernels/conv2d.ts, update.ts; a frozen pointwise layer on
+ * one kernel family (assembly/kernels/conv2d.ts, stepping by update.ts; a frozen pointwise layer on
  * sparse.ts), told apart by the geometry they pass (codegen/geometry.ts: kGeom ends with
  * the depthwise flag; dense is a 1x1 conv over a 1x1 image of its flattened input). Each
  * op's module takes the functions here for its OpDef.codegen.

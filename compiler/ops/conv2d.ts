@@ -1,7 +1,15 @@
 /**
- * conv2d: a KHxKW convolution over all input channels, per-output-channel int8 weights
- * [Cout, KH, KW, Cin] and an int32 bias, with a fused activation. The model's `conv2d`
- * without `groups: 'depthwise'` (that one is depthwise-conv2d.ts).
+ * conv2d: a KHxKW convolution over all input channels, int8 weights [Cout, KH, KW, Cin]
+ * (symmetric, per output channel), an int32 bias, a fused activation. In a model file: a
+ * `conv2d` layer without `groups: 'depthwise'` (that one is depthwise-conv2d.ts).
+ *
+ * Kernels: the conv family in assembly/kernels/conv2d.ts (forward, forward rows, input
+ * gradient, weight and bias gradients and fused updates, whose step rule is update.ts;
+ * SIMD variants in conv2d-*-simd.ts); a frozen 1x1 stride-1 unpadded one may run on the sparse
+ * kernels (sparse.ts, see compiler/sparse/prune.ts isPointwise). The code is in
+ * conv-kernels.ts, shared with depthwise and dense. Passes: it streams row by row when
+ * frozen (stream-frozen-chains), and a frozen 1x1 one feeding a global pool fuses its
+ * backward with the pool's (fuse-pool-head). Tests: test/ops/conv2d.test.ts.
  */
 import type { Node, Shape } from '../ir/graph.js';
 import type { Conv2dLayer } from '../ir/model.js';

@@ -1,7 +1,12 @@
 /**
- * dense: a fully connected layer over the whole (flattened) input, int8 weights
- * [Cout, 1, 1, H*W*C] and an int32 bias, with a fused activation. It runs on the conv
- * kernels as a 1x1 conv over a 1x1 image whose channels are the flattened input.
+ * dense: a fully connected layer over the whole input (flattened in HWC order), int8 weights
+ * [Cout, 1, 1, H*W*C] (symmetric, per output channel), an int32 bias, a fused activation.
+ *
+ * Kernels: it runs on the conv family (assembly/kernels/conv2d.ts, code in conv-kernels.ts)
+ * as a 1x1 conv over a 1x1 image whose channels are the flattened input (its `weights`
+ * view), so its trained channels are flattened input values. Frozen, it may run on the
+ * sparse kernels (sparse.ts). It does not stream (one output row). Tests:
+ * test/ops/dense.test.ts.
  */
 import type { Node } from '../ir/graph.js';
 import type { DenseLayer } from '../ir/model.js';

@@ -1,6 +1,17 @@
 /**
- * depthwiseConv2d: one KHxKW filter per channel (weights [C, KH, KW, 1]) and an int32 bias,
- * with a fused activation. In a model file it is a `conv2d` with `groups: 'depthwise'`.
+ * depthwiseConv2d: one KHxKW filter per channel, int8 weights [C, KH, KW, 1] (symmetric, per
+ * channel), an int32 bias, a fused activation. In a model file: a `conv2d` layer with
+ * `groups: 'depthwise'` (its matches() rule), so its label in generated code and the
+ * manifest says conv2d.
+ *
+ * Kernels: the conv family in assembly/kernels/conv2d.ts with its depthwise flag set
+ * (codegen/geometry.ts kGeom), whose SIMD paths for 3x3 are depthwise3x3RowsS8,
+ * depthwise3x3InputGradF32 and depthwise3x3WeightGrads; and its own in-place input
+ * gradient, depthwiseBackwardInputInPlaceF32. Its trained channels are its channels, so its
+ * weights split along their first axis (memory/layout.ts splitWeights). Passes: it streams
+ * row by row when frozen (stream-frozen-chains); a frozen stride-1 same-size one computes
+ * its input gradient in place over its output gradient (in-place-depthwise-grad).
+ * Tests: test/ops/depthwise-conv2d.test.ts; docs/anatomy-of-an-op.md walks through it all.
  */
 import type { EmitContext } from '../codegen/context.js';
 import type { StepOf } from '../codegen/steps/types.js';

@@ -1,4 +1,8 @@
-/** flatten: [H, W, C] seen as [1, 1, H*W*C]. A view: no step, no buffer, no arithmetic. */
+/**
+ * flatten: [H, W, C] seen as [1, 1, H*W*C] (HWC order is already flat). A view: its tensor
+ * is an alias of its input's (autodiff/context.ts graphFacts), so it has no step, no buffer,
+ * no kernel and no code. Tests: test/ops/flatten.test.ts.
+ */
 import type { SimpleLayer } from '../ir/model.js';
 import type { OpDef } from './types.js';
 

@@ -1,4 +1,11 @@
-/** globalavgpool: the average of every position, per channel: [H, W, C] -> [1, 1, C]. */
+/**
+ * globalavgpool: the average of every position, per channel: [H, W, C] -> [1, 1, C].
+ *
+ * Kernels: the avgpool pair (assembly/kernels/pool.ts) with one window over the whole input
+ * (pool-kernels.ts). Passes: its backward broadcasts one value per channel, so when it reads
+ * a frozen 1x1 conv the two backward steps fuse into one (fuse-pool-head, the
+ * gapHeadBackwardF32 kernel). Tests: test/ops/global-avgpool.test.ts.
+ */
 import type { Node } from '../ir/graph.js';
 import type { SimpleLayer } from '../ir/model.js';
 import type { FixedMultiplier } from '../quantize/fixedpoint.js';

@@ -1,7 +1,12 @@
 /**
  * relu and relu6 as layers of their own: a clamp of the input to [0, inf) or [0, 6]. The
- * same clamp as a conv's, add's or dense's fused activation, so their rules are the ones
- * every clamp has (its mask in backward, its int8 bounds in quantisation).
+ * same clamp as a conv's, dense's or add's fused activation, so their rules are the ones
+ * every clamp has: its int8 bounds in quantisation (QuantModel.clamps), its mask step in
+ * backward (clampBackwardF32 from the int8 output, or from 1-bit masks: the bit-masks pass).
+ *
+ * Kernels: clampS8 (assembly/kernels/eltwise.ts) forward; backward, after the mask, passes
+ * the gradient on with gradInto (gradient-pass.ts). Passes: element-wise, so its output may
+ * overwrite a dead input (in-place-elementwise). Tests: test/ops/relu.test.ts.
  */
 import type { EmitContext } from '../codegen/context.js';
 import { count } from '../codegen/geometry.js';
