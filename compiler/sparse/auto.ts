@@ -47,7 +47,7 @@ import type { QuantModel } from '../quantize/quantize.js';
 import { PlanCosts } from './plan-costs.js';
 import type { Target } from '../../targets/index.js';
 import { applyMove, firstMoves, greedySearch, noTraining, type AutoMove, type AutoTraceStep, type GreedyProblem, type GreedyStrategy } from './greedy.js';
-import { splitChannels, trainedChannels, type LayerTraining, type Scheme } from './scheme.js';
+import { splitChannels, trainedChannels, trainsAnything, type LayerTraining, type Scheme } from './scheme.js';
 import { evolveScheme } from './evolve.js';
 
 export interface AutoSchemeOptions {
@@ -271,7 +271,7 @@ function describeMove(m: AutoMove): string {
 /** Our JSON scheme form (readable by `--scheme FILE`): trained layers only. */
 export function schemeToJson(s: Scheme): { name: string; layers: Record<string, LayerTraining> } {
   const layers: Record<string, LayerTraining> = {};
-  for (const [name, t] of s.layers) if (t.bias || t.weightRatio > 0) layers[name] = { bias: t.bias, weightRatio: t.weightRatio };
+  for (const [name, t] of s.layers) if (trainsAnything(t)) layers[name] = { bias: t.bias, weightRatio: t.weightRatio };
   return { name: s.name, layers };
 }
 
