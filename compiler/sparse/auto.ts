@@ -264,6 +264,7 @@ function evolutionRun(s: SearchSetup, seeds: SearchRun[], generations: number): 
   );
   return { strategy: 'evolution', sram: e.cost, trace: [], scheme: { name: s.name, layers: e.layers }, value: e.value };
 }
+
 function describeMove(m: AutoMove): string {
   return m.kind === 'bias' ? `bias of '${m.layer}'` : `${m.ratio} of the weights of '${m.layer}'`;
 }
