@@ -328,7 +328,11 @@ describe('real models from PyPI wheels', () => {
       worst = Math.max(worst, Math.abs(rt.logits()[0]! - ref!.outputs[i]![0]!));
     });
     const bound = int8ErrorBound(quant, 'float');
-    console.log(`sine: int8 runtime vs interpreter (float model): max |diff| ${worst.toFixed(4)}, derived bound ${bound.toFixed(4)}`);
+    const mem = art.artifact.manifest.memory;
+    console.log(
+      `sine: int8 runtime vs interpreter (float model): max |diff| ${worst.toFixed(4)}, derived bound ${bound.toFixed(4)}; ` +
+        `stm32f746 SRAM ${mem.sramPeakBytes} B, Flash ${mem.flashBytes} B`,
+    );
     expect(worst).toBeLessThanOrEqual(bound);
   });
 });

@@ -43,6 +43,8 @@ export interface OpDef {
   optionsType?: number;
   options?: Field[];
   custom?: string;
+  /** Write only deprecated_builtin_code (as files from before builtin_code existed). */
+  legacyCode?: boolean;
 }
 
 export interface ModelDef {
@@ -108,11 +110,13 @@ function optionsTable(b: Builder, fields: Field[]): number {
   return b.endObject();
 }
 
+const codeKey = (op: OpDef): string => `${op.code}/${op.custom ?? ''}/${op.legacyCode ? 'legacy' : ''}`;
+
 function operatorCodes(b: Builder, ops: OpDef[]): { table: number; index: Map<string, number> } {
   const index = new Map<string, number>();
   const tables: number[] = [];
   for (const op of ops) {
-    const key = `${op.code}/${op.custom ?? ''}`;
+    const key = codeKey(op);
     if (index.has(key)) continue;
     index.set(key, tables.length);
     const custom = op.custom ? b.createString(op.custom) : 0;
@@ -120,7 +124,7 @@ function operatorCodes(b: Builder, ops: OpDef[]): { table: number; index: Map<st
     b.addFieldInt8(OPERATOR_CODE.deprecatedBuiltinCode, Math.min(op.code, 127), null);
     if (custom) b.addFieldOffset(OPERATOR_CODE.customCode, custom, 0);
     b.addFieldInt32(OPERATOR_CODE.version, 1, null);
-    b.addFieldInt32(OPERATOR_CODE.builtinCode, op.code, null);
+    if (!op.legacyCode) b.addFieldInt32(OPERATOR_CODE.builtinCode, op.code, null);
     tables.push(b.endObject());
   }
   return { table: offsetVector(b, tables), index };
@@ -136,7 +140,7 @@ function subgraphTable(b: Builder, m: ModelDef, codeIndex: Map<string, number>, 
     const outputs = int32Vector(b, op.outputs);
     const options = op.options ? optionsTable(b, op.options) : 0;
     b.startObject(5);
-    b.addFieldInt32(OPERATOR.opcodeIndex, codeIndex.get(`${op.code}/${op.custom ?? ''}`)!, null);
+    b.addFieldInt32(OPERATOR.opcodeIndex, codeIndex.get(codeKey(op))!, null);
     b.addFieldOffset(OPERATOR.inputs, inputs, 0);
     b.addFieldOffset(OPERATOR.outputs, outputs, 0);
     if (options) {
@@ -159,35 +163,50 @@ function subgraphTable(b: Builder, m: ModelDef, codeIndex: Map<string, number>, 
 }
 
 function emptySubgraph(b: Builder): number {
-  const empty = offsetVector(b, []);
+  const tensors = offsetVector(b, []);
+  const operators = offsetVector(b, []);
   b.startObject(4);
-  b.addFieldOffset(SUBGRAPH.tensors, empty, 0);
-  b.addFieldOffset(SUBGRAPH.operators, offsetVector(b, []), 0);
+  b.addFieldOffset(SUBGRAPH.tensors, tensors, 0);
+  b.addFieldOffset(SUBGRAPH.operators, operators, 0);
   return b.endObject();
 }
 
-/** A .tflite file: buffer 0 empty (as the converter writes it), one buffer per constant tensor. */
-export function encodeTflite(m: ModelDef): Uint8Array {
-  const b = new Builder(1024);
-  const bufferIndex = new Map<number, number>();
-  const buffers: number[] = [];
+/**
+ * The Buffer tables: buffer 0 empty (as the converter writes it), then one per constant
+ * tensor, holding its data, or (`external`, given each one's place in the file) the
+ * offset/size of data stored after the flatbuffer, as converters do for models over 2 GB.
+ */
+function bufferTables(b: Builder, m: ModelDef, external: number[] | null): { tables: number[]; index: Map<number, number> } {
+  const index = new Map<number, number>();
   b.startObject(1);
-  buffers.push(b.endObject());
+  const tables = [b.endObject()];
   m.tensors.forEach((t, i) => {
     if (!t.data) return;
-    b.startVector(1, t.data.length, 16);
-    for (let k = t.data.length - 1; k >= 0; k--) b.addInt8(t.data[k]!);
-    const data = b.endVector();
-    b.startObject(1);
-    b.addFieldOffset(BUFFER.data, data, 0);
-    bufferIndex.set(i, buffers.length);
-    buffers.push(b.endObject());
+    index.set(i, tables.length);
+    if (external) {
+      b.startObject(3);
+      b.addFieldInt64(BUFFER.offset, BigInt(external[tables.length - 1]!), null);
+      b.addFieldInt64(BUFFER.size, BigInt(t.data.length), null);
+    } else {
+      b.startVector(1, t.data.length, 16);
+      for (let k = t.data.length - 1; k >= 0; k--) b.addInt8(t.data[k]!);
+      const data = b.endVector();
+      b.startObject(1);
+      b.addFieldOffset(BUFFER.data, data, 0);
+    }
+    tables.push(b.endObject());
   });
+  return { tables, index };
+}
+
+function encodeFlatbuffer(m: ModelDef, external: number[] | null): Uint8Array {
+  const b = new Builder(1024);
+  const buffers = bufferTables(b, m, external);
   const codes = operatorCodes(b, m.ops);
-  const main = subgraphTable(b, m, codes.index, (i) => bufferIndex.get(i) ?? 0);
+  const main = subgraphTable(b, m, codes.index, (i) => buffers.index.get(i) ?? 0);
   const extra = Array.from({ length: m.extraSubgraphs ?? 0 }, () => emptySubgraph(b));
   const subgraphs = offsetVector(b, [main, ...extra]);
-  const bufferVec = offsetVector(b, buffers);
+  const bufferVec = offsetVector(b, buffers.tables);
   const description = b.createString(m.description ?? 'tinytrain test');
   b.startObject(5);
   b.addFieldInt32(MODEL.version, m.version ?? SCHEMA_VERSION, null);
@@ -197,6 +216,28 @@ export function encodeTflite(m: ModelDef): Uint8Array {
   b.addFieldOffset(MODEL.buffers, bufferVec, 0);
   b.finish(b.endObject(), FILE_IDENTIFIER);
   return b.asUint8Array().slice();
+}
+
+/** A .tflite file; with `externalData`, the constants' bytes follow the flatbuffer (16-byte aligned). */
+export function encodeTflite(m: ModelDef, externalData = false): Uint8Array {
+  if (!externalData) return encodeFlatbuffer(m, null);
+  const blobs = m.tensors.filter((t) => t.data).map((t) => t.data!);
+  // The offsets' values do not change the flatbuffer's size (uint64 fields): lay it out once to know where the data starts.
+  const size = encodeFlatbuffer(
+    m,
+    blobs.map(() => 0),
+  ).length;
+  const offsets: number[] = [];
+  let end = size;
+  for (const d of blobs) {
+    end = Math.ceil(end / 16) * 16;
+    offsets.push(end);
+    end += d.length;
+  }
+  const file = new Uint8Array(end);
+  file.set(encodeFlatbuffer(m, offsets));
+  blobs.forEach((d, i) => file.set(d, offsets[i]!));
+  return file;
 }
 
 // ---------------------------------------------------------------------------------------

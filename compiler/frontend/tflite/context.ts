@@ -159,12 +159,24 @@ export function checkSameDomain(c: OpCall, inputs: Tensor[], output: Tensor): vo
   }
 }
 
+/** A tensor is written once: by one operator, and never the model input. */
+function checkUnwritten(c: OpCall, out: Tensor): void {
+  if (c.ctx.env.has(out.index)) throw opError(c, `writes ${tensorText(out)}, which the model input or an earlier operator already holds`, 'every tensor must be written once');
+}
+
+/** Binds output tensor `out` to `value` (an activation or constant seen through this operator). */
+export function bind(c: OpCall, out: Tensor, value: Value): void {
+  checkUnwritten(c, out);
+  c.ctx.env.set(out.index, value);
+}
+
 /**
  * Appends the IrOp for this operator and binds its output tensor to the new activation,
  * after checking that the shape the file declares is the one the op computes, and
  * recording the output's int8 quantisation.
  */
 export function produce(c: OpCall, op: Omit<IrOp, 'output' | 'node' | 'name'>, shape: MapShape, out = outputTensor(c)): number {
+  checkUnwritten(c, out);
   const declared = hwcOf(out.shape);
   if (!declared || declared[0] !== shape.h || declared[1] !== shape.w || declared[2] !== shape.c) {
     throw opError(c, `output ${tensorText(out)} is declared [${out.shape}] but the operator computes [1, ${shape.h}, ${shape.w}, ${shape.c}]`, 'the model file is inconsistent');
@@ -172,7 +184,7 @@ export function produce(c: OpCall, op: Omit<IrOp, 'output' | 'node' | 'name'>, s
   const act = addOp(c.ctx, { ...op, node: c.label, name: layerName(out, c.op.index) }, shape);
   const q = actQuant(c, out, '');
   if (q) setActQuant(c, act, q);
-  c.ctx.env.set(out.index, { kind: 'act', act });
+  bind(c, out, { kind: 'act', act });
   return act;
 }
 

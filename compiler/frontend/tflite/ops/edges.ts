@@ -11,7 +11,7 @@
  *  - SOFTMAX, last: recorded as the model's outputActivation (inference applies it;
  *    training's loss is softmax cross-entropy on the logits before it).
  */
-import { actInput, actQuant, opError, outputTensor, setActQuant, tensorText, valueInput, type OpCall } from '../context.js';
+import { actInput, actQuant, bind, opError, outputTensor, setActQuant, tensorText, valueInput, type OpCall } from '../context.js';
 import { BuiltinOptions, SOFTMAX_OPTIONS, TensorType } from '../schema.js';
 import { options } from './options.js';
 
@@ -28,7 +28,7 @@ export function quantize(c: OpCall): void {
     c.ctx.notes.push(`${c.label}: the model's uint8 input is shifted to int8 (value - 128, same scale); tinytrain's runtime takes the int8 values`);
   } else actQuant(c, x.tensor, ''); // float32, or int8 (then setActQuant refuses a different grid)
   setActQuant(c, x.act, q);
-  c.ctx.env.set(out.index, { kind: 'act', act: x.act });
+  bind(c, out, { kind: 'act', act: x.act });
 }
 
 export function dequantize(c: OpCall): void {
@@ -36,7 +36,7 @@ export function dequantize(c: OpCall): void {
   const out = outputTensor(c);
   if (out.type !== TensorType.FLOAT32) throw opError(c, `dequantises to ${tensorText(out)}, which is not float32`);
   if (value.kind === 'act' && !actQuant(c, tensor, '')) throw opError(c, `dequantises ${tensorText(tensor)}, which is already float32`);
-  c.ctx.env.set(out.index, value);
+  bind(c, out, value);
 }
 
 export function softmax(c: OpCall): void {
@@ -47,5 +47,5 @@ export function softmax(c: OpCall): void {
     throw opError(c, `normalises each position of a [${x.tensor.shape}] feature map`, 'tinytrain applies SOFTMAX only to the logits, as the last operator');
   const out = outputTensor(c);
   if (actQuant(c, out, '')) c.ctx.notes.push(`${c.label}: the model's int8 softmax output is not reproduced (inference applies softmax in float to the logits)`);
-  c.ctx.env.set(out.index, { kind: 'post', fn: 'softmax', act: x.act, by: c.label });
+  bind(c, out, { kind: 'post', fn: 'softmax', act: x.act, by: c.label });
 }

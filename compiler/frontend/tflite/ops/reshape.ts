@@ -3,7 +3,7 @@
  * when the input is already 1 x 1 x N. The declared output shape says what they make
  * (their shape operand is not needed: every shape in the file is static).
  */
-import { actInput, actQuant, checkSameDomain, hwcOf, opError, outputTensor, produce, type OpCall } from '../context.js';
+import { actInput, actQuant, bind, checkSameDomain, hwcOf, opError, outputTensor, produce, type OpCall } from '../context.js';
 
 export function reshape(c: OpCall): void {
   const x = actInput(c, 0);
@@ -18,7 +18,7 @@ export function reshape(c: OpCall): void {
     const a = actQuant(c, x.tensor, ''),
       b = actQuant(c, out, '');
     if (a && b && (a.scale !== b.scale || a.zp !== b.zp)) throw opError(c, `changes the quantisation from (${a.scale}, ${a.zp}) to (${b.scale}, ${b.zp})`);
-    c.ctx.env.set(out.index, { kind: 'act', act: x.act });
+    bind(c, out, { kind: 'act', act: x.act });
     return;
   }
   produce(c, { kind: 'flatten', inputs: [x.act], activation: 'none' }, { kind: 'map', h: 1, w: 1, c: h * w * ch });
