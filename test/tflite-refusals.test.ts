@@ -17,7 +17,7 @@ import { importTflite } from '../compiler/frontend/tflite/index.js';
 import { base64ToF32 } from '../compiler/ir/params.js';
 import { BuiltinOptions, CONV_2D_OPTIONS, DEPTHWISE_CONV_2D_OPTIONS, Op, Padding, SOFTMAX_OPTIONS } from '../compiler/frontend/tflite/schema.js';
 import { FLOAT16, FLOAT32, INT16, INT32, INT8, ROOT, UINT8, encodeTflite, f32Bytes, i32Bytes, i8Bytes, type Field, type ModelDef, type TensorDef } from './support/tflite.js';
-import { netModel } from './support/tflite-nets.js';
+import { netModel, type NetDef } from './support/tflite-nets.js';
 
 const convOptions = (o: { padding?: number; stride?: number; strideH?: number; act?: number; dilation?: number } = {}): Field[] => [
   [CONV_2D_OPTIONS.padding, 'int8', o.padding ?? Padding.VALID],
@@ -72,6 +72,14 @@ function refusal(bytes: Uint8Array): TinytrainError {
 }
 
 const message = (change: (d: ModelDef) => void): string => refusal(withDef(change)).message;
+
+/** conv 3x3 (3) -> MEAN, then FULLY_CONNECTED (2) or not: a net to write as an int8 model. */
+const smallNet = (withFc: boolean): NetDef => ({
+  name: 'n',
+  input: [6, 6, 2],
+  seed: 1,
+  layers: [{ op: 'conv', name: 'c', filters: 3, k: 3 }, { op: 'mean', name: 'g', keepDims: false }, ...(withFc ? [{ op: 'fc' as const, name: 'fc', units: 2 }] : [])],
+});
 
 describe('accepts', () => {
   it('the unbroken model, as conv2d -> globalavgpool -> dense with the float weights unchanged', () => {
@@ -149,16 +157,7 @@ describe('accepts', () => {
   });
 
   it('an int8 model keeps every scale and zero point; a uint8 input shifted by QUANTIZE onto the same grid is the int8 input', () => {
-    const net = {
-      name: 'n',
-      input: [6, 6, 2],
-      seed: 1,
-      layers: [
-        { op: 'conv' as const, name: 'c', filters: 3, k: 3 },
-        { op: 'mean' as const, name: 'g', keepDims: false },
-        { op: 'fc' as const, name: 'fc', units: 2 },
-      ],
-    };
+    const net = smallNet(true);
     const def = netModel(net, { kind: 'int8', ranges: { input: [0, 1], c: [-2, 3], g: [-1, 1], fc: [-4, 4] }, io: 'int8' });
     const imp = importTflite(encodeTflite(def));
     expect(imp.spec.quantization!.tensors!.input).toEqual({ scale: Math.fround(1 / 255), zeroPoint: -128 });
@@ -314,15 +313,7 @@ describe('refuses, naming the operator and what is supported', () => {
   });
 
   it('int8 tensors tinytrain cannot keep: per-channel activations, asymmetric weights, other types, requantising QUANTIZE, mixed float/int8', () => {
-    const net = {
-      name: 'n',
-      input: [6, 6, 2],
-      seed: 1,
-      layers: [
-        { op: 'conv' as const, name: 'c', filters: 3, k: 3 },
-        { op: 'mean' as const, name: 'g', keepDims: false },
-      ],
-    };
+    const net = smallNet(false);
     const def = (): ModelDef => netModel(net, { kind: 'int8', ranges: {}, io: 'float' });
     const int8Message = (change: (d: ModelDef) => void): string => {
       const d = def();

@@ -11,7 +11,7 @@ import { buildGraph } from '../ir/graph.js';
 import { LIMITS } from '../ir/limits.js';
 import type { ModelSpec } from '../ir/model.js';
 import { importOnnx, type OnnxImportOptions } from './onnx/index.js';
-import { FILE_IDENTIFIER, importTflite } from './tflite/index.js';
+import { hasTfliteIdentifier, importTflite } from './tflite/index.js';
 
 export interface LoadModelOptions extends Pick<OnnxImportOptions, 'inputRange'> {
   /** Called with each way the imported int8 maths will differ from the file's (ONNX QDQ and TFLite int8 models). */
@@ -26,15 +26,11 @@ function looksLikeJson(bytes: Uint8Array): boolean {
   return false;
 }
 
-function looksLikeTflite(bytes: Uint8Array): boolean {
-  return bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === FILE_IDENTIFIER;
-}
-
 type Format = 'json' | 'onnx' | 'tflite';
 
 function formatOf(ext: string, bytes: Uint8Array): Format {
   if (ext === '.json' || ext === '.onnx' || ext === '.tflite') return ext.slice(1) as Format;
-  if (looksLikeTflite(bytes)) return 'tflite';
+  if (hasTfliteIdentifier(bytes)) return 'tflite';
   return looksLikeJson(bytes) ? 'json' : 'onnx';
 }
 

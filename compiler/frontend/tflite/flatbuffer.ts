@@ -40,12 +40,6 @@ export class FbReader {
     if (!(pos >= 0 && length >= 0 && pos + length <= this.size)) this.fail(`${what} lies outside the file (bytes ${pos}..${pos + length} of ${this.size})`);
   }
 
-  /** The 4-character file identifier at byte 4 ('' when the file is too short to have one). */
-  identifier(): string {
-    if (this.size < 8) return '';
-    return String.fromCharCode(...this.bytes.subarray(4, 8));
-  }
-
   root(what: string): FbTable {
     this.check(0, 8, 'the root offset and file identifier');
     return this.table(this.bb.readUint32(0), what);

@@ -54,6 +54,11 @@ export interface Operator {
   hasOptions2: boolean;
 }
 
+/** Whether `bytes` carry TFLite's file identifier ("TFL3" at byte 4, after the root offset). */
+export function hasTfliteIdentifier(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === FILE_IDENTIFIER;
+}
+
 function cachedAt<T>(cache: Map<number, T>, i: number, make: () => T): T {
   let v = cache.get(i);
   if (v === undefined) {
@@ -146,7 +151,7 @@ export class TfliteModel {
 
   constructor(bytes: Uint8Array, where: string) {
     this.r = new FbReader(bytes, where);
-    if (this.r.identifier() !== FILE_IDENTIFIER) {
+    if (!hasTfliteIdentifier(bytes)) {
       this.r.fail(bytes.length < 8 ? `${bytes.length} bytes is too short for a TFLite model` : `no TFLite file identifier ("${FILE_IDENTIFIER}" at byte 4)`);
     }
     this.root = this.r.root('the model table');

@@ -5,6 +5,7 @@
  * its integers, scales and zero points so that the int8 model can keep them exactly.
  */
 import { LIMITS } from '../../ir/limits.js';
+import { elementCount as onnxElementCount } from '../onnx/tensor.js';
 import { opError, tensorText, type OpCall } from './context.js';
 import type { Tensor } from './model.js';
 import { tensorTypeName, TensorType, TYPE_BYTES } from './schema.js';
@@ -25,15 +26,9 @@ export interface FloatConst {
   q?: ConstQuant;
 }
 
-/** Elements of a tensor of this shape; dimensions must be non-negative integers and the count within LIMITS. */
+/** Elements of a tensor of this shape (the ONNX importer's rule: non-negative integer dimensions, within LIMITS). */
 export function elementCount(c: OpCall, t: Tensor): number {
-  let n = 1;
-  for (const d of t.shape) {
-    if (!(Number.isInteger(d) && d >= 0)) throw opError(c, `tensor ${tensorText(t)} has the invalid shape [${t.shape}]`);
-    n *= d;
-    if (n > LIMITS.maxTensorElements) throw opError(c, `tensor ${tensorText(t)} of shape [${t.shape}] is larger than the limit of ${LIMITS.maxTensorElements} elements`);
-  }
-  return n;
+  return onnxElementCount(t.shape, `${c.ctx.where}: ${c.label}: tensor ${tensorText(t)}`);
 }
 
 function rawData(c: OpCall, t: Tensor): { view: DataView; count: number } {
