@@ -174,6 +174,22 @@ describe('accepts', () => {
     expect(imp8.notes.join('\n')).toMatch(/uint8 input is shifted to int8/);
   });
 
+  it("an int32 bias means its integers at input x weight scale (as TFLite's kernels use it), whatever scale it declares", () => {
+    const def = netModel(smallNet(false), { kind: 'int8', ranges: {}, io: 'int8' });
+    const bias = def.tensors.find((t) => t.name === 'c/bias')!;
+    const ints = Array.from(new Int32Array(bias.data!.slice().buffer));
+    const exact = importTflite(encodeTflite(def));
+    expect(exact.warnings).toEqual([]);
+    bias.quant!.scale = bias.quant!.scale.map((v) => v * 1.01);
+    const off = importTflite(encodeTflite(def));
+    expect(off.warnings).toHaveLength(1);
+    expect(off.warnings[0]).toMatch(/^operator #0 \(CONV_2D\): bias 'c\/bias' declares the scale .* where input x weight scale is .*; the product is used$/);
+    expect(off.spec.params).toEqual(exact.spec.params);
+    const sIn = exact.spec.quantization!.tensors!.input!.scale;
+    const sW = exact.spec.quantization!.weights!.c!;
+    expect(Array.from(base64ToF32(exact.spec.params!.c!.bias, 3, 'b'))).toEqual(ints.map((v, k) => Math.fround(v * sIn * sW[k]!)));
+  });
+
   it('weights at -128 become -127, with a warning', () => {
     const net = { name: 'n', input: [4], seed: 1, layers: [{ op: 'fc' as const, name: 'fc', units: 2 }] };
     const def = netModel(net, { kind: 'int8', ranges: {}, io: 'int8' });

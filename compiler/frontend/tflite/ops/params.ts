@@ -42,14 +42,23 @@ function weightScales(c: OpCall, w: Tensor, q: ConstQuant, cout: number, outDim:
   return q.dim === null ? new Float64Array(cout).fill(q.scale[0]!) : Float64Array.from(q.scale);
 }
 
-function readBias(c: OpCall, b: Tensor | null, cout: number): Pick<LayerParams, 'bias' | 'qBias'> {
+/**
+ * The bias as real values. An int32 bias of an int8 layer is added to the accumulator,
+ * which is at s_in * s_w[c]: that product, not the scale the bias tensor declares, is what
+ * its integers mean (TFLite's kernels only check that the two agree within 2%). tinytrain
+ * re-quantises the float bias at the same product, so the integers come back unchanged.
+ */
+function readBias(c: OpCall, b: Tensor | null, cout: number, accScale: Float64Array | null): Pick<LayerParams, 'bias' | 'qBias'> {
   if (!b) return { bias: new Float32Array(cout) };
   if (b.shape.length !== 1 || b.shape[0] !== cout) throw opError(c, `bias ${tensorText(b)} has shape [${b.shape}], expected [${cout}]`);
   const f = floatConst(c, b);
   if (!f.q) return { bias: f.data };
   if (f.q.type !== TensorType.INT32) throw opError(c, `bias ${tensorText(b)} is quantised as ${f.q.type === TensorType.INT8 ? 'INT8' : 'UINT8'}`, 'int8 models have int32 biases');
-  const scale = f.q.dim === null ? new Float64Array(cout).fill(f.q.scale[0]!) : Float64Array.from(f.q.scale);
-  return { bias: f.data, qBias: { ints: Float64Array.from(f.q.ints), scale } };
+  const declared = f.q.dim === null ? new Float64Array(cout).fill(f.q.scale[0]!) : Float64Array.from(f.q.scale);
+  const scale = accScale ?? declared;
+  const far = declared.findIndex((s, k) => Math.abs(s - scale[k]!) > 1e-6 * scale[k]!);
+  if (far >= 0) c.ctx.warnings.push(`${c.label}: bias ${tensorText(b)} declares the scale ${declared[far]} where input x weight scale is ${scale[far]}; the product is used`);
+  return { bias: Float32Array.from(f.q.ints, (v, k) => v * scale[k]!), qBias: { ints: Float64Array.from(f.q.ints), scale } };
 }
 
 /**
@@ -59,11 +68,10 @@ function readBias(c: OpCall, b: Tensor | null, cout: number): Pick<LayerParams, 
 export function layerParams(c: OpCall, x: ActInput, w: Tensor, b: Tensor | null, cout: number, outDim: number, toLayout: (w: Float32Array) => Float32Array): LayerParams {
   budget(c, elementCount(c, w) + cout);
   const f = floatConst(c, w);
-  const out: LayerParams = { weight: toLayout(f.data), ...readBias(c, b, cout) };
-  if (f.q) {
-    out.wScales = weightScales(c, w, f.q, cout, outDim);
-    if (!c.ctx.acts[x.act]!.quant)
-      c.ctx.notes.push(`${c.label}: int8 weights on float activations (dynamic-range quantisation): tinytrain keeps the weight scales and calibrates the activations`);
-  }
-  return out;
+  const wScales = f.q ? weightScales(c, w, f.q, cout, outDim) : undefined;
+  const inQ = c.ctx.acts[x.act]!.quant;
+  if (wScales && !inQ)
+    c.ctx.notes.push(`${c.label}: int8 weights on float activations (dynamic-range quantisation): tinytrain keeps the weight scales and calibrates the activations`);
+  const accScale = wScales && inQ ? wScales.map((s) => inQ.scale * s) : null;
+  return { weight: toLayout(f.data), ...readBias(c, b, cout, accScale), ...(wScales ? { wScales } : {}) };
 }
