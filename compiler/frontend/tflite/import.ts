@@ -41,6 +41,7 @@ export interface TfliteImport {
 export function importTflite(bytes: Uint8Array, opts: TfliteImportOptions = {}, where = 'TFLite model'): TfliteImport {
   const model = new TfliteModel(bytes, where);
   const { graph, operators } = mainSubgraph(model, where);
+  // opset belongs to the shared ImportContext and means nothing here (only ONNX handlers read it).
   const ctx: TfliteContext = { acts: [], ops: [], warnings: [], notes: [], opset: 0, where, model, graph, env: new Map(), parameters: 0 };
   const input = bindInput(ctx);
   if (graph.outputs.length !== 1) {
