@@ -9,6 +9,7 @@ import { elementCount as onnxElementCount } from '../onnx/tensor.js';
 import { opError, tensorText, type OpCall } from './context.js';
 import type { Tensor } from './model.js';
 import { tensorTypeName, TensorType, TYPE_BYTES } from './schema.js';
+import { halfToFloat } from '../half.js';
 
 /** Quantised constant data: value = scale[ch] * (ints[i] - zeroPoint[ch]) along `dim` (null: per tensor). */
 export interface ConstQuant {
@@ -41,16 +42,6 @@ function rawData(c: OpCall, t: Tensor): { view: DataView; count: number } {
     throw opError(c, `constant ${tensorText(t)} of shape [${t.shape}] (${tensorTypeName(t.type)}) should hold ${count * size} bytes, its buffer has ${bytes.length}`);
   }
   return { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), count };
-}
-
-/** IEEE 754 binary16 -> number. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 function integers(view: DataView, count: number, type: number): Int32Array {
