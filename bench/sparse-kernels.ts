@@ -121,7 +121,7 @@ async function buildKernels(simd: boolean): Promise<Kernels> {
 /** The pointwise (1x1 conv and dense) layers of the model, as P pixels x CI -> CO. */
 function pointwiseLayers(spec: ModelSpec): Layer[] {
   return buildGraph(spec)
-    .nodes.filter((n) => n.op === 'dense' || (n.op === 'conv2d' && n.conv!.kh === 1 && n.conv!.kw === 1 && !n.conv!.depthwise && n.conv!.stride === 1))
+    .nodes.filter((n) => n.op === 'dense' || (n.op === 'conv2d' && n.conv!.kh === 1 && n.conv!.kw === 1 && n.conv!.stride === 1))
     .map((n) => {
       const [H, W, C] = n.inShapes[0]!;
       return n.op === 'dense' ? { name: n.name, P: 1, CI: H * W * C, CO: n.outShape[2] } : { name: n.name, P: H * W, CI: C, CO: n.outShape[2] };

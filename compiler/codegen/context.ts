@@ -3,6 +3,7 @@
  * quantisation of tensors and layers, parameter slots and labels.
  */
 import type { Node } from '../ir/graph.js';
+import { clampOf } from '../ops/registry.js';
 import type { BufferKey, Program, Step } from '../autodiff/program.js';
 import { actKeyOf, gradKeyOf } from '../autodiff/program.js';
 import { kindOf, type BufferKind } from '../autodiff/steps.js';
@@ -79,7 +80,7 @@ export function makeEmitContext(q: QuantModel, p: Program, plan: ArenaPlan, layo
 
 /** Upper bound of the clamp for backward: ReLU has none, and 128 is above every int8. */
 export function passHi(c: EmitContext, n: Node): number {
-  return n.op === 'relu6' || n.activation === 'relu6' ? c.clamp(n).hi : 128;
+  return clampOf(n) === 'relu6' ? c.clamp(n).hi : 128;
 }
 
 /** The scale of the node's input (weight and bias gradients are in its units). */

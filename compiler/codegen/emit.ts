@@ -1,8 +1,9 @@
 /**
  * Emits the AssemblyScript source of one runtime: straight-line calls into the kernel
- * library with every shape, offset and quantisation constant baked in. The lookups all
- * steps share are in context.ts, each step kind's code in steps/, the runtime around
- * them in runtime-template.ts.
+ * library, each passing the address of its parameter record (every shape, offset and
+ * quantisation constant of the call, in the frozen image: records.ts). The lookups all
+ * steps share are in context.ts, each step kind's code in steps/ and the ops' modules,
+ * the runtime around them in runtime-template.ts.
  */
 import type { Program } from '../autodiff/program.js';
 import type { ArenaPlan } from '../memory/planner.js';
@@ -15,11 +16,13 @@ import { assertNoUserText } from './no-user-text.js';
 import { RecordSink } from './records.js';
 import * as template from './runtime-template.js';
 import * as state from './state.js';
+import { allOps } from '../ops/registry.js';
+import * as convKernels from '../ops/conv-kernels.js';
+import * as gradientPass from '../ops/gradient-pass.js';
+import * as poolKernels from '../ops/pool-kernels.js';
 import * as backward from './steps/backward.js';
-import * as forward from './steps/forward.js';
 import { emitStep } from './steps/index.js';
 import * as stream from './steps/stream.js';
-import * as update from './steps/update.js';
 
 export interface EmitOptions {
   arenaBase: number;
@@ -62,12 +65,14 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
 
 let ownText: string | undefined;
 /**
- * The emitter's own text (its template and every function that writes source): words a
- * plain layer name may share with the source. Taken from the modules' exports, so an
- * emitter added to one of them is included without being listed here.
+ * The emitter's own text (its template and every function that writes source, each op's
+ * code among them): words a plain layer name may share with the source. Taken from the
+ * modules' exports and the ops' codegen, so an emitter added to one of them is included
+ * without being listed here.
  */
 function emitterText(): string {
-  const modules = [context, geometry, literals, template, state, forward, stream, backward, update];
+  const ops = allOps().map((op) => op.codegen);
+  const modules = [context, geometry, literals, template, state, stream, backward, convKernels, poolKernels, gradientPass, ...ops];
   const own = modules.flatMap((m) => Object.values(m).map((v) => (typeof v === 'function' ? v.toString() : (JSON.stringify(v) ?? ''))));
   return (ownText ??= [emitRuntime.toString(), ...own].join('\n'));
 }

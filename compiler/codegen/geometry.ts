@@ -1,8 +1,10 @@
 /**
- * Shapes as the kernels' records name them. Pure functions of a node: the same node
- * always gives the same fields, whichever step emits them.
+ * Shapes as the kernels' parameter records name them (compiler/formats/kernel-records.ts).
+ * Pure functions of a node: the same node always gives the same fields, whichever step
+ * emits them.
  */
-import type { Node } from '../ir/graph.js';
+import { isDepthwise, type Node } from '../ir/graph.js';
+import { opOf } from '../ops/registry.js';
 
 /** Elements of the node's output. */
 export function count(n: Node): number {
@@ -11,8 +13,8 @@ export function count(n: Node): number {
 
 /** The input as H, W, C. Dense is a 1x1 conv over a 1x1 image whose channels are the flattened input. */
 export function inGeom(n: Node): [number, number, number] {
-  const [H, W, C] = n.inShapes[0]!;
-  return n.op === 'dense' ? [1, 1, H * W * C] : [H, W, C];
+  const [H, W, C] = opOf(n).weights?.input(n) ?? n.inShapes[0]!;
+  return [H, W, C];
 }
 
 /** The input's record fields H, W, C (inGeom). */
@@ -26,17 +28,14 @@ export function outShape(n: Node): { OH: number; OW: number; CO: number } {
   return { OH: n.outShape[0], OW: n.outShape[1], CO: n.outShape[2] };
 }
 
-/** The kernel's shape without its placement: KH, KW, depthwise (dense: a 1x1 kernel). */
+/** The kernel's shape without its placement: KH, KW and the depthwise flag (dense: a 1x1 kernel). */
 export function kernelSize(n: Node): { KH: number; KW: number; depthwise: boolean } {
-  return n.conv ? { KH: n.conv.kh, KW: n.conv.kw, depthwise: n.conv.depthwise } : { KH: 1, KW: 1, depthwise: false };
+  const k = opOf(n).weights!.window(n);
+  return { KH: k.kh, KW: k.kw, depthwise: isDepthwise(n) };
 }
 
-/** KH, KW, stride, pad, depthwise (dense: a 1x1 kernel). */
+/** KH, KW, stride, pad, depthwise (dense: a 1x1 kernel, stride 1, no padding). */
 export function kernelShape(n: Node): { KH: number; KW: number; stride: number; pad: number; depthwise: boolean } {
-  return { ...kernelSize(n), stride: n.conv?.stride ?? 1, pad: n.conv?.pad ?? 0 };
-}
-
-/** Pool window and stride; a global pool is one window over the whole input. */
-export function poolGeom(n: Node): { ph: number; pw: number; stride: number } {
-  return n.op === 'avgpool' ? { ph: n.pool!.size, pw: n.pool!.size, stride: n.pool!.stride } : { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1 };
+  const k = opOf(n).weights!.window(n);
+  return { ...kernelSize(n), stride: k.stride, pad: k.pad };
 }

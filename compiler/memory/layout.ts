@@ -9,7 +9,7 @@
  * The first 16 bytes stay unused so that no tensor lives at address 0. Everything in
  * [16 .. trainEnd) is the initial image the host (or firmware) loads.
  */
-import { hasParams, weightShape, type Graph, type Node } from '../ir/graph.js';
+import { hasParams, isDepthwise, weightShape, type Graph, type Node } from '../ir/graph.js';
 import type { QuantModel } from '../quantize/quantize.js';
 import { splitChannels, trainedChannels, type Scheme } from '../sparse/scheme.js';
 import { encodeNzList, nzFormat } from '../sparse/nzlist.js';
@@ -186,7 +186,7 @@ export function frozenParams(layout: MemoryLayout): Uint8Array {
 export function splitWeights(n: Node, wq: Int8Array, split: number): { trained: Int8Array; frozen: Int8Array } {
   if (split === 0) return { trained: wq, frozen: new Int8Array(0) };
   const [cout, kh, kw, cin] = weightShape(n);
-  if (n.conv?.depthwise) {
+  if (isDepthwise(n)) {
     const per = kh * kw * cin;
     return { trained: wq.slice(0, split * per), frozen: wq.slice(split * per) };
   }
@@ -204,7 +204,7 @@ export function splitWeights(n: Node, wq: Int8Array, split: number): { trained: 
 export function joinWeights(n: Node, trained: Int8Array, frozen: Int8Array, split: number): Int8Array {
   if (split === 0) return trained;
   const [cout, kh, kw, cin] = weightShape(n);
-  if (n.conv?.depthwise) {
+  if (isDepthwise(n)) {
     const out = new Int8Array(trained.length + frozen.length);
     out.set(trained);
     out.set(frozen, trained.length);

@@ -7,17 +7,13 @@
  */
 import type { BufferKey } from '../../autodiff/program.js';
 import type { Node } from '../../ir/graph.js';
+import { opOf } from '../../ops/registry.js';
 import { scratchOf, type EmitContext } from '../context.js';
-import { convForwardFields, sparseForwardFields } from './forward.js';
 import type { StepOf } from './types.js';
 
-/**
- * One output row of a streamed conv reading buffer `x` and writing `y`, rings of inRing /
- * outRing rows (0: the whole tensor); a sparse 1x1 reads just input row `row`.
- */
-export function rowsCall(c: EmitContext, n: Node, x: number, y: number, row: string, inRing: number, outRing: number, scratch: number): string {
-  if (!c.slot(n).nz) return c.call('conv2dForwardRowsS8', { ...convForwardFields(c, n), x, y, inRing, outRing }, row, `${row} + 1`);
-  return c.call('sparse1x1ForwardRowS8', { ...sparseForwardFields(c, n, scratch), x, W: n.inShapes[0]![1], y, inRing, outRing }, row);
+/** One output row of a streamed op: the op's own code (OpDef.codegen.forwardRows; every streamable op has it). */
+function rowsCall(c: EmitContext, n: Node, x: number, y: number, row: string, inRing: number, outRing: number, scratch: number): string {
+  return opOf(n).codegen.forwardRows!(c, n, x, y, row, inRing, outRing, scratch);
 }
 
 /** Input rows `consumer` needs to produce output row `row`: the bottom of its kernel window, clipped to the input. */
