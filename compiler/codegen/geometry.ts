@@ -1,6 +1,7 @@
 /**
- * Shapes as the kernels take them, as argument text. Pure functions of a node: the
- * same node always gives the same arguments, whichever step emits them.
+ * Shapes as the kernels' parameter records name them (compiler/formats/kernel-records.ts).
+ * Pure functions of a node: the same node always gives the same fields, whichever step
+ * emits them.
  */
 import { isDepthwise, type Node } from '../ir/graph.js';
 import { opOf } from '../ops/registry.js';
@@ -16,24 +17,25 @@ export function inGeom(n: Node): [number, number, number] {
   return [H, W, C];
 }
 
-/** The kernels' depthwise flag, as the AssemblyScript literal (spelled out: these are words the emitter writes). */
-export function depthwiseFlag(n: Node): string {
-  return isDepthwise(n) ? 'true' : 'false';
+/** The input's record fields H, W, C (inGeom). */
+export function inShape(n: Node): { H: number; W: number; C: number } {
+  const [H, W, C] = inGeom(n);
+  return { H, W, C };
 }
 
-/** kh, kw, stride, pad, depthwise (dense: a 1x1 kernel). */
-export function kGeom(n: Node): string {
+/** The output's record fields OH, OW, CO. */
+export function outShape(n: Node): { OH: number; OW: number; CO: number } {
+  return { OH: n.outShape[0], OW: n.outShape[1], CO: n.outShape[2] };
+}
+
+/** The kernel's shape without its placement: KH, KW and the depthwise flag (dense: a 1x1 kernel). */
+export function kernelSize(n: Node): { KH: number; KW: number; depthwise: boolean } {
   const k = opOf(n).weights!.window(n);
-  return `${k.kh}, ${k.kw}, ${k.stride}, ${k.pad}, ${depthwiseFlag(n)}`;
+  return { KH: k.kh, KW: k.kw, depthwise: isDepthwise(n) };
 }
 
-/** kh, kw, depthwise: the kernel's shape without its placement. */
-export function kShape(n: Node): string {
+/** KH, KW, stride, pad, depthwise (dense: a 1x1 kernel, stride 1, no padding). */
+export function kernelShape(n: Node): { KH: number; KW: number; stride: number; pad: number; depthwise: boolean } {
   const k = opOf(n).weights!.window(n);
-  return `${k.kh}, ${k.kw}, ${depthwiseFlag(n)}`;
-}
-
-/** The output as H, W, C. */
-export function outGeom(n: Node): string {
-  return `${n.outShape[0]}, ${n.outShape[1]}, ${n.outShape[2]}`;
+  return { ...kernelSize(n), stride: k.stride, pad: k.pad };
 }

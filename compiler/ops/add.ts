@@ -19,10 +19,8 @@ function forwardCode(s: StepOf<'forward'>, c: EmitContext, m: PairMultiplier): s
   const n = s.node;
   const [a, b] = [n.inputs[0]!, n.inputs[1]!];
   const clamp = c.clamp(n);
-  return (
-    `addS8(${c.act(a)}, ${c.zp(a)}, ${m.ma}, ${c.act(b)}, ${c.zp(b)}, ${m.mb}, ${m.n}, ${c.act(n.output)}, ${c.zp(n.output)}, ` +
-    `${clamp.lo}, ${clamp.hi}, ${count(n)}); // ${c.label(n)}`
-  );
+  const inputs = { a: c.act(a), za: c.zp(a), ma: m.ma, b: c.act(b), zb: c.zp(b), mb: m.mb };
+  return `${c.call('addS8', { ...inputs, n: m.n, y: c.act(n.output), zy: c.zp(n.output), lo: clamp.lo, hi: clamp.hi, count: count(n) })}; // ${c.label(n)}`;
 }
 
 export const add: OpDef<AddLayer, PairMultiplier> = {

@@ -5,7 +5,7 @@
  * manifest says conv2d.
  *
  * Kernels: the conv family in assembly/kernels/conv2d.ts with its depthwise flag set
- * (codegen/geometry.ts kGeom), whose SIMD paths for 3x3 are depthwise3x3RowsS8,
+ * (codegen/geometry.ts kernelShape), whose SIMD paths for 3x3 are depthwise3x3RowsS8,
  * depthwise3x3InputGradF32 and depthwise3x3WeightGrads; and its own in-place input
  * gradient, depthwiseBackwardInputInPlaceF32. Its trained channels are its channels, so its
  * weights split along their first axis (memory/layout.ts splitWeights). Passes: it streams
@@ -91,10 +91,8 @@ function inputGrad(s: StepOf<'inputGrad'>, c: EmitContext): string {
   const sl = c.slot(n);
   const k = n.conv!;
   const [H, W, C] = n.inShapes[0]!;
-  return (
-    `depthwiseBackwardInputInPlaceF32(${c.grad(n.output)}, ${H}, ${W}, ${C}, ${sl.wq}, ${sl.wScale}, ${k.kh}, ${k.kw}, ${k.pad}, ` +
-    `${sl.wq2}, ${sl.split}, ${c.mem(s.writes[1]!)}); // ${c.label(n)}: in place`
-  );
+  const weights = { w: sl.wq, wScale: sl.wScale, KH: k.kh, KW: k.kw, pad: k.pad, w2: sl.wq2, split: sl.split };
+  return `${c.call('depthwiseBackwardInputInPlaceF32', { g: c.grad(n.output), H, W, C, ...weights, scratch: c.mem(s.writes[1]!) })}; // ${c.label(n)}: in place`;
 }
 
 export const depthwiseConv2d: OpDef<Conv2dLayer> = {

@@ -9,5 +9,6 @@ import type { StepOf } from '../codegen/steps/types.js';
 
 export function passInputGrad(s: StepOf<'inputGrad'>, c: EmitContext): string {
   const n = s.node;
-  return s.targets.map((t, k) => `gradInto(${c.grad(n.output)}, ${c.grad(t)}, ${count(n)}, ${s.accumulate[k]});`).join(' ') + ` // ${c.label(n)}`;
+  const calls = s.targets.map((t, k) => `${c.call('gradInto', { src: c.grad(n.output), dst: c.grad(t), count: count(n), accumulate: s.accumulate[k]! })};`);
+  return `${calls.join(' ')} // ${c.label(n)}`;
 }

@@ -31,19 +31,17 @@ export function poolCode(window: (n: Node) => PoolWindow) {
       const x = n.inputs[0]!;
       const pg = window(n);
       const [H, W, C] = n.inShapes[0]!;
-      return (
-        `avgpoolForwardS8(${c.act(x)}, ${H}, ${W}, ${C}, ${c.zp(x)}, ${c.act(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ` +
-        `${c.zp(n.output)}, ${pg.ph}, ${pg.pw}, ${pg.stride}, ${m.m}, ${m.n}); // ${c.label(n)}`
-      );
+      const pool = { PH: pg.ph, PW: pg.pw, stride: pg.stride, m: m.m, n: m.n };
+      const out = { y: c.act(n.output), OH: n.outShape[0], OW: n.outShape[1], zy: c.zp(n.output) };
+      return `${c.call('avgpoolForwardS8', { x: c.act(x), H, W, C, zx: c.zp(x), ...out, ...pool })}; // ${c.label(n)}`;
     },
     inputGrad(s: StepOf<'inputGrad'>, c: EmitContext): string {
       const n = s.node;
       const pg = window(n);
       const [H, W, C] = n.inShapes[0]!;
-      return (
-        `avgpoolBackwardF32(${c.grad(n.output)}, ${n.outShape[0]}, ${n.outShape[1]}, ${c.grad(s.targets[0]!)}, ${H}, ${W}, ${C}, ` +
-        `${pg.ph}, ${pg.pw}, ${pg.stride}, ${s.accumulate[0]}); // ${c.label(n)}`
-      );
+      const pool = { PH: pg.ph, PW: pg.pw, stride: pg.stride };
+      const into = { gx: c.grad(s.targets[0]!), H, W, C, accumulate: s.accumulate[0]! };
+      return `${c.call('avgpoolBackwardF32', { gy: c.grad(n.output), OH: n.outShape[0], OW: n.outShape[1], ...into, ...pool })}; // ${c.label(n)}`;
     },
   };
 }

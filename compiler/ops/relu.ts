@@ -20,7 +20,7 @@ import type { OpDef } from './types.js';
 function forwardCode(s: StepOf<'forward'>, c: EmitContext): string {
   const n = s.node;
   const clamp = c.clamp(n);
-  return `clampS8(${c.act(n.inputs[0]!)}, ${c.act(n.output)}, ${count(n)}, ${clamp.lo}, ${clamp.hi}); // ${c.label(n)}`;
+  return `${c.call('clampS8', { x: c.act(n.inputs[0]!), y: c.act(n.output), count: count(n), lo: clamp.lo, hi: clamp.hi })}; // ${c.label(n)}`;
 }
 
 function clampOp(kind: 'relu' | 'relu6'): OpDef<SimpleLayer> {
