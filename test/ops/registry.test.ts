@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { nodeTable } from '../../compiler/codegen/labels.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
-import type { Layer } from '../../compiler/ir/model.js';
-import { allOps, opDef, opForLayer } from '../../compiler/ops/registry.js';
+import type { Layer, ModelSpec } from '../../compiler/ir/model.js';
+import { allOps, layerFormats, opDef, opForLayer } from '../../compiler/ops/registry.js';
 import type { OpKind } from '../../compiler/ops/types.js';
 import { modelAround } from '../support/ops.js';
 
@@ -41,6 +41,15 @@ describe('op registry', () => {
     ];
     for (const [layer, kind] of layers) expect(opForLayer(layer).kind, JSON.stringify(layer)).toBe(kind);
     expect(new Set(allOps().map((op) => op.layerOp))).toEqual(new Set(layers.map(([l]) => l.op)));
+  });
+
+  it("the model format is the registry's: each layer op once, with the schema its ops share", () => {
+    const formats = layerFormats();
+    expect(formats.map((f) => f.op)).toEqual(['conv2d', 'dense', 'add', 'avgpool', 'globalavgpool', 'relu', 'relu6', 'flatten']);
+    for (const op of allOps()) expect(formats.find((f) => f.op === op.layerOp)!.schema, op.kind).toBe(op.layer);
+    expect(opDef('depthwiseConv2d').layer).toBe(opDef('conv2d').layer);
+    const spec = modelAround([4, 4, 1], [{ op: 'lstm' } as unknown as Layer]);
+    expect(() => buildGraph(spec)).toThrow('model "op-test": layers[0].op: expected op to be one of conv2d, dense, add, avgpool, globalavgpool, relu, relu6, flatten, got "lstm"');
   });
 
   it('every step an op can emit has its code; ops with weights have all of it', () => {
@@ -84,13 +93,34 @@ describe('op registry', () => {
     // Real Node ESM on the build (npm test and test:fast build first): vitest's own module
     // runner does not have ESM's temporal dead zone, where a constant read across a cycle
     // before its module ran throws. Each module first, in a fresh process.
-    const files = ['conv2d', 'depthwise-conv2d', 'dense', 'add', 'avgpool', 'global-avgpool', 'relu', 'flatten', 'conv-kernels', 'pool-kernels', 'gradient-pass', 'registry'];
+    const files = [
+      'conv2d',
+      'conv2d-layer',
+      'depthwise-conv2d',
+      'dense',
+      'add',
+      'avgpool',
+      'global-avgpool',
+      'relu',
+      'flatten',
+      'conv-kernels',
+      'pool-kernels',
+      'gradient-pass',
+      'layer-fields',
+      'arity',
+      'registry',
+    ];
+    // And the model schema, which model-schema.ts builds from the registry's layer formats.
+    const model = JSON.stringify(modelAround([4, 4, 1], [{ op: 'conv2d', name: 'c', filters: 2, kernel: 3, activation: 'relu' }]));
     const check = (file: string) => `
       await import('${pathToFileURL(join(DIST, file))}.js');
-      const { allOps } = await import('${pathToFileURL(join(DIST, 'registry'))}.js');
-      console.log(JSON.stringify(allOps().map((op) => [op.kind, Object.keys(op.codegen).length])));`;
+      const { allOps, layerFormats } = await import('${pathToFileURL(join(DIST, 'registry'))}.js');
+      const { buildGraph } = await import('${pathToFileURL(join(DIST, '..', 'ir', 'graph'))}.js');
+      const graph = buildGraph(${model});
+      console.log(JSON.stringify([allOps().map((op) => [op.kind, Object.keys(op.codegen).length]), layerFormats().map((f) => f.op), graph.nodes.map((n) => n.op)]));`;
     const runs = await Promise.all(files.map((f) => run(process.execPath, ['--input-type=module', '-e', check(f)])));
-    const expected = JSON.stringify(allOps().map((op) => [op.kind, Object.keys(op.codegen).length]));
+    const graph = buildGraph(JSON.parse(model) as ModelSpec);
+    const expected = JSON.stringify([allOps().map((op) => [op.kind, Object.keys(op.codegen).length]), layerFormats().map((f) => f.op), graph.nodes.map((n) => n.op)]);
     runs.forEach((r, i) => expect(r.stdout.trim(), files[i]).toBe(expected));
   });
 });
