@@ -68,6 +68,9 @@ describe('op registry', () => {
       // A view has no step and no code; a standalone clamp has its mask.
       if (op.view) expect([...op.program.forward, ...op.program.backward, ...Object.keys(code)]).toEqual([]);
       if (op.clamp) expect(op.program.backward[0]).toBe('mask');
+      // save:<node> is an input slice of an op with weights, or the mask an op saves for its input gradient.
+      if (weighted) expect(op.program.inputGradReads?.mask, `${op.kind} saves a mask`).toBeUndefined();
+      if (op.program.inputGradReads) expect(op.program.backward, `${op.kind} reads for an inputGrad`).toContain('inputGrad');
       expect(op.float.forward).toBeTypeOf('function');
       expect(op.float.backward).toBeTypeOf('function');
     }
