@@ -27,6 +27,15 @@ export const inputs = z
   .min(1, { error: 'expected at least one input' })
   .max(2, { error: 'expected at most two inputs' });
 
+/**
+ * The `inputs` of an op whose arity is a range (Concat: two or more): any number of names
+ * the model could hold; the op's arity says how many it takes (arity.ts).
+ */
+export const manyInputs = z
+  .array(userName, { error: 'expected a list of tensor names' })
+  .min(1, { error: 'expected at least one input' })
+  .max(LIMITS.maxLayers, { error: `expected at most ${LIMITS.maxLayers} inputs` });
+
 export const kernelSize = positiveInt(LIMITS.maxKernel);
 export const stride = positiveInt(LIMITS.maxStride);
 

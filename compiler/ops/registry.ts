@@ -15,7 +15,7 @@ import { depthwiseConv2d } from './depthwise-conv2d.js';
 import { flatten } from './flatten.js';
 import { globalAvgpool } from './global-avgpool.js';
 import { relu, relu6 } from './relu.js';
-import type { LayerOp, LayerSchema, OpDef } from './types.js';
+import type { LayerFields, LayerOp, LayerSchema, OpDef } from './types.js';
 
 /**
  * The table. A function, called on first use rather than when this module loads: op
@@ -114,9 +114,10 @@ export function layerFormats(): readonly LayerFormat[] {
  * interface itself (a fake op with a backward no op has yet, or any number of inputs).
  * Their kinds and layer ops must be new.
  */
-export function withExtraOps<T>(added: readonly OpDef[], body: () => T): T {
+export function withExtraOps<T>(added: ReadonlyArray<OpDef<LayerFields>>, body: () => T): T {
   const before = extra;
-  extra = [...before, ...added];
+  // Their layers are not in the Layer type (that is the table's), only in the schema while they are here.
+  extra = [...before, ...(added as readonly OpDef[])];
   try {
     return body();
   } finally {

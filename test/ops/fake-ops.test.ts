@@ -12,11 +12,10 @@ import { z } from 'zod';
 import { buildProgram, type Program } from '../../compiler/autodiff/program.js';
 import { TinytrainError } from '../../compiler/errors.js';
 import { buildGraph, shapeSize, type Graph } from '../../compiler/ir/graph.js';
-import { LIMITS } from '../../compiler/ir/limits.js';
 import type { Layer } from '../../compiler/ir/model.js';
 import { planArena, type ArenaPlan } from '../../compiler/memory/planner.js';
 import { arityRefusal } from '../../compiler/ops/arity.js';
-import { layerSchema, plainLayer, type PlainLayer } from '../../compiler/ops/layer-fields.js';
+import { layerSchema, manyInputs, plainLayer, type PlainLayer } from '../../compiler/ops/layer-fields.js';
 import { opDef, withExtraOps } from '../../compiler/ops/registry.js';
 import type { InputGradReads, LayerFields, OpDef, OpKind } from '../../compiler/ops/types.js';
 import { userName } from '../../compiler/validate.js';
@@ -39,6 +38,9 @@ function fakeOp(kind: string, o: Partial<OpDef<LayerFields>> = {}): OpDef<LayerF
     ...o,
   };
 }
+
+/** The schema of a layer `op` whose inputs are a list of any length (its arity then says how many). */
+const withInputs = (op: string) => layerSchema<PlainLayer<string>>()(z.strictObject({ op: z.literal(op), name: userName.optional(), inputs: manyInputs.optional() }));
 
 /** An element-wise fake op (its output may overwrite its input) whose input gradient reads `reads`, or nothing. */
 const elementwise = (kind: string, reads?: InputGradReads) =>
@@ -112,7 +114,7 @@ describe('an input gradient that reads its input (inputGradReads.inputs)', () =>
   });
 
   it('an op reading both inputs of one tensor reads it once', () => {
-    const mul = fakeOp('mul', { arity: 2, layer: manyInputs('mul'), program: { forward: ['forward'], backward: ['inputGrad'], inputGradReads: { inputs: [0, 1] } } });
+    const mul = fakeOp('mul', { arity: 2, layer: withInputs('mul'), program: { forward: ['forward'], backward: ['inputGrad'], inputGradReads: { inputs: [0, 1] } } });
     const { p } = programOf([mul], [conv('a'), { op: 'mul', name: 'm', inputs: ['a', 'a'] } as unknown as Layer]);
     expect(stepOf(p, 'inputGrad', 'm')).toMatchObject({ targets: ['a', 'a'], accumulate: [false, true], reads: ['grad:m', 'act:a', 'grad:a'] });
   });
@@ -182,15 +184,9 @@ describe('the pool/head fusion leaves a pool whose input gradient reads forward 
   });
 });
 
-/** The schema of a layer `op` with a list of 1..maxLayers input names. */
-function manyInputs(op: string) {
-  const inputs = z.array(userName, { error: 'expected a list of tensor names' }).min(1, { error: 'expected at least one input' }).max(LIMITS.maxLayers);
-  return layerSchema<PlainLayer<string>>()(z.strictObject({ op: z.literal(op), name: userName.optional(), inputs: inputs.optional() }));
-}
-
 describe('an op with any number of inputs (arity as a range)', () => {
   // Concat-like in its count only: a sum of two or more tensors of one shape.
-  const sum = fakeOp('sum', { arity: { min: 2 }, layer: manyInputs('sum'), elementwise: true });
+  const sum = fakeOp('sum', { arity: { min: 2 }, layer: withInputs('sum'), elementwise: true });
   const sumOf = (...inputs: string[]): Layer => ({ op: 'sum', name: 's', inputs }) as unknown as Layer;
   const branches = [conv('a'), { ...conv('b'), inputs: ['input'] } as Layer, { ...conv('c'), inputs: ['input'] } as Layer];
 
