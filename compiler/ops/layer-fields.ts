@@ -20,7 +20,8 @@ export const activation = z.enum(['none', 'relu', 'relu6'], { error: "expected '
 
 /**
  * The `inputs` of an op with one input: one or two names (the op's arity then says how
- * many it takes, with its own message). An op with any other count writes its own list.
+ * many it takes, with its own message). add names its two in its own schema; an op whose
+ * arity is a range takes manyInputs.
  */
 export const inputs = z
   .array(userName, { error: 'expected a list of tensor names' })
