@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAsc } from './asc.js';
+import { cachedBuild } from './build-cache.js';
 import binaryen from 'binaryen';
 
 export const WASM_PAGE = 65536;
@@ -38,7 +39,12 @@ export interface BuildResult {
 /** Room for asc's own static data (abort message strings): far more than it uses. */
 export const STATIC_DATA_ROOM = 8192;
 
-export async function buildRuntime(req: BuildRequest): Promise<BuildResult> {
+/** The SIMD or scalar module for a generated source (from the test runs' build cache when it is on). */
+export function buildRuntime(req: BuildRequest): Promise<BuildResult> {
+  return cachedBuild(req.simd ? 'simd' : 'scalar', req.source, req.memoryBase, () => build(req));
+}
+
+async function build(req: BuildRequest): Promise<BuildResult> {
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-build-'));
   try {
     cpSync(join(packageRoot(), 'assembly', 'kernels'), join(work, 'kernels'), { recursive: true });

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runAsc } from './asc.js';
+import { cachedBuild } from './build-cache.js';
 import binaryen from 'binaryen';
 import { packageRoot, STATIC_DATA_ROOM, WASM_PAGE, type BuildResult } from './build.js';
 
@@ -36,7 +37,12 @@ function wasiShimConfig(): string {
   return join(dirname(pkg), 'asconfig.json');
 }
 
-export async function buildWasiRuntime(source: string, memoryBase: number): Promise<BuildResult> {
+/** The WASI command module for a generated source (from the test runs' build cache when it is on). */
+export function buildWasiRuntime(source: string, memoryBase: number): Promise<BuildResult> {
+  return cachedBuild('wasi', source, memoryBase, () => build(source, memoryBase));
+}
+
+async function build(source: string, memoryBase: number): Promise<BuildResult> {
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-wasi-'));
   try {
     // Layout main.ts expects: ./model, ./job-format (generated, compiler/formats) and ./kernels beside it.

@@ -1,0 +1,82 @@
+/**
+ * The test runs' build cache (compiler/codegen/build-cache.ts): off without its folder, a
+ * hit only for the same module kind, memory base and source, and never a broken entry.
+ * A stand-in build function counts the builds, so no asc runs here.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUILD_CACHE_ENV, cachedBuild } from '../compiler/codegen/build-cache.js';
+import type { BuildResult } from '../compiler/codegen/build.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tinytrain-build-cache-test-'));
+const runValue = process.env[BUILD_CACHE_ENV];
+afterEach(() => {
+  if (runValue === undefined) delete process.env[BUILD_CACHE_ENV];
+  else process.env[BUILD_CACHE_ENV] = runValue;
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A build that makes a distinct (valid-looking) module each time it runs, and counts its runs. */
+function counter(): { build: () => Promise<BuildResult>; runs: () => number } {
+  let n = 0;
+  return {
+    build: async () => ({ wasm: Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ++n), pages: 3 }),
+    runs: () => n,
+  };
+}
+
+function freshCache(name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  return dir;
+}
+
+describe('build cache', () => {
+  it('is off without the variable, and with a folder that does not exist', async () => {
+    for (const value of [undefined, '', join(root, 'gone')]) {
+      if (value === undefined) delete process.env[BUILD_CACHE_ENV];
+      else process.env[BUILD_CACHE_ENV] = value;
+      const c = counter();
+      await cachedBuild('simd', 'src', 1024, c.build);
+      await cachedBuild('simd', 'src', 1024, c.build);
+      expect(c.runs()).toBe(2);
+    }
+    expect(readdirSync(root).includes('gone')).toBe(false);
+  });
+
+  it('gives the stored module for the same kind, memory base and source, and builds anything else', async () => {
+    process.env[BUILD_CACHE_ENV] = freshCache('hits');
+    const c = counter();
+    const first = await cachedBuild('simd', 'src', 1024, c.build);
+    const again = await cachedBuild('simd', 'src', 1024, c.build);
+    expect(c.runs()).toBe(1);
+    expect(again).toEqual(first);
+    expect(again.wasm).not.toBe(first.wasm); // a copy: a caller that edits its bytes edits no one else's
+    await cachedBuild('scalar', 'src', 1024, c.build);
+    await cachedBuild('wasi', 'src', 1024, c.build);
+    await cachedBuild('simd', 'src', 1040, c.build);
+    await cachedBuild('simd', 'src ', 1024, c.build);
+    expect(c.runs()).toBe(5);
+  });
+
+  it('does not store a failed build', async () => {
+    const dir = freshCache('fails');
+    process.env[BUILD_CACHE_ENV] = dir;
+    await expect(cachedBuild('simd', 'bad', 0, () => Promise.reject(new Error('asc failed')))).rejects.toThrow('asc failed');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('treats an entry that is not a module as a miss', async () => {
+    const dir = freshCache('broken');
+    process.env[BUILD_CACHE_ENV] = dir;
+    const c = counter();
+    await cachedBuild('simd', 'src', 0, c.build);
+    const [entry] = readdirSync(dir);
+    writeFileSync(join(dir, entry!), 'not a module');
+    const rebuilt = await cachedBuild('simd', 'src', 0, c.build);
+    expect(c.runs()).toBe(2);
+    expect(rebuilt.wasm.at(-1)).toBe(2);
+  });
+});
