@@ -39,14 +39,39 @@ function cacheDir(): string | undefined {
 
 /** The built module for (kind, source, memoryBase): from the cache when on and present, else `build()` (then stored). */
 export async function cachedBuild(kind: ModuleKind, source: string, memoryBase: number, build: () => Promise<BuildResult>): Promise<BuildResult> {
+  if (!cacheDir()) return build();
+  const entry = await cachedBytes(
+    buildKey(kind, source, memoryBase),
+    async () => encodeBuild(await build()),
+    (e) => isWasm(e.subarray(4)),
+  );
+  return { pages: Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).readUInt32LE(0), wasm: entry.slice(4) };
+}
+
+/**
+ * Bytes made by `make()`, stored under `key` (a sha256 of everything `make` reads: the
+ * caller's promise); an entry that fails `valid` is a miss. Without the cache, `make()`.
+ */
+export async function cachedBytes(key: string, make: () => Promise<Uint8Array>, valid: (entry: Uint8Array) => boolean): Promise<Uint8Array> {
   const dir = cacheDir();
-  if (!dir) return build();
-  const file = join(dir, `${buildKey(kind, source, memoryBase)}.bin`);
+  if (!dir) return make();
+  const file = join(dir, `${key}.bin`);
   const hit = readEntry(file);
-  if (hit) return hit;
-  const result = await build();
-  writeEntry(file, result);
-  return result;
+  if (hit && valid(hit)) return hit;
+  const made = await make();
+  writeEntry(file, made);
+  return made;
+}
+
+export function isWasm(bytes: Uint8Array): boolean {
+  return bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d;
+}
+
+/** An entry of cachedBuild: the page count (u32 little-endian), then the module. */
+function encodeBuild(r: BuildResult): Uint8Array {
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(r.pages, 0);
+  return Buffer.concat([head, r.wasm]);
 }
 
 function buildKey(kind: ModuleKind, source: string, memoryBase: number): string {
@@ -55,7 +80,7 @@ function buildKey(kind: ModuleKind, source: string, memoryBase: number): string 
 
 let toolchain: string | undefined;
 /** sha256 of the build code, the AssemblyScript sources a build copies in, and the tool packages; once per process. */
-function toolchainId(): string {
+export function toolchainId(): string {
   if (toolchain) return toolchain;
   const h = createHash('sha256');
   const add = (path: string): void => {
@@ -76,25 +101,19 @@ function toolchainId(): string {
   return (toolchain = h.digest('hex'));
 }
 
-/** An entry: the page count (u32 little-endian), then the module. */
-function readEntry(file: string): BuildResult | undefined {
+function readEntry(file: string): Uint8Array | undefined {
   try {
-    const bytes = readFileSync(file);
-    const wasm = new Uint8Array(bytes.subarray(4));
-    if (wasm[0] !== 0 || wasm[1] !== 0x61 || wasm[2] !== 0x73 || wasm[3] !== 0x6d) return undefined;
-    return { pages: bytes.readUInt32LE(0), wasm };
+    return new Uint8Array(readFileSync(file));
   } catch {
     return undefined;
   }
 }
 
 /** Written beside the entry and renamed onto it, so a reader never sees half an entry. */
-function writeEntry(file: string, r: BuildResult): void {
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(r.pages, 0);
+function writeEntry(file: string, bytes: Uint8Array): void {
   const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    writeFileSync(temp, Buffer.concat([head, r.wasm]));
+    writeFileSync(temp, bytes);
     renameSync(temp, file);
   } catch {
     // A folder we may not write (a test running the CLI as another user): no entry.
