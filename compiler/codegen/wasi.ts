@@ -14,8 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runAsc } from './asc.js';
 import { cachedBuild } from './build-cache.js';
-import binaryen from 'binaryen';
-import { packageRoot, STATIC_DATA_ROOM, WASM_PAGE, type BuildResult } from './build.js';
+import { loadBinaryen, packageRoot, STATIC_DATA_ROOM, WASM_PAGE, type BuildResult } from './build.js';
 
 /**
  * Room after memoryBase for static data: wasi-shim and error literals (about 4.6 KiB for
@@ -76,7 +75,7 @@ async function build(source: string, memoryBase: number): Promise<BuildResult> {
       String(pages),
     ];
     await runAsc(args, 'WASI build');
-    const wasm = finish(readFileSync(out), base + WASI_STATIC_ROOM);
+    const wasm = await finish(readFileSync(out), base + WASI_STATIC_ROOM);
     return { wasm, pages };
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -95,7 +94,8 @@ interface DataSegments {
  * (no `env.abort`, which a WASI host would not provide), no SIMD, and static data
  * that ends inside the reserved room.
  */
-function finish(bytes: Uint8Array, staticLimit: number): Uint8Array {
+async function finish(bytes: Uint8Array, staticLimit: number): Promise<Uint8Array> {
+  const binaryen = await loadBinaryen();
   const mod = binaryen.readBinary(bytes);
   try {
     // Exactly the features asc enables by default. Not Features.All: that also turns on
