@@ -40,12 +40,13 @@ function cacheDir(): string | undefined {
 /** The built module for (kind, source, memoryBase): from the cache when on and present, else `build()` (then stored). */
 export async function cachedBuild(kind: ModuleKind, source: string, memoryBase: number, build: () => Promise<BuildResult>): Promise<BuildResult> {
   if (!cacheDir()) return build();
+  let built: BuildResult | undefined;
   const entry = await cachedBytes(
     buildKey(kind, source, memoryBase),
-    async () => encodeBuild(await build()),
+    async () => encodeBuild((built = await build())),
     (e) => isWasm(e.subarray(4)),
   );
-  return { pages: Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).readUInt32LE(0), wasm: entry.slice(4) };
+  return built ?? { pages: Buffer.from(entry.buffer, entry.byteOffset, entry.byteLength).readUInt32LE(0), wasm: entry.slice(4) };
 }
 
 /**
