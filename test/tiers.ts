@@ -82,8 +82,6 @@ const FAST_SUBSETS = {
   'runtime-e2e.MODEL_KEYS': ['residual'],
   // ... and the partial scheme only (momentum, sparse updates: what a device trains).
   'runtime-e2e.SCHEMES': ['partial'],
-  // two random graphs, 7-15 s each: 225 (strided/depthwise convs, two residual adds, add(x, x)).
-  'runtime-e2e.random': [225],
   // four --prune configurations, about 20 s each: the fused pool/head one.
   'kernels-prune.configs': ['1x1 head + gap bias-only 0.7 (fused head backward)'],
   // five programs per model, one compile each: the reference, the one that turns both

@@ -1,10 +1,11 @@
 /**
  * Small model specs and artifact helpers shared by the end-to-end tests.
  *
- * Compiling is the slow part of these tests (asc runs twice per compile), so each test
+ * Compiling is the slow part of these tests (three asc builds per compile), so each test
  * file owns one ArtifactCache: every distinct (model, options) pair is compiled once,
  * written to a temporary artifact folder, read back through host/artifact.ts (the same
- * path the CLI uses) and shared by every assertion that needs it.
+ * path the CLI uses) and shared by every assertion that needs it. Across files, the run's
+ * build cache (compiler/codegen/build-cache.ts) builds each distinct module once.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { Rng } from '../../compiler/ir/rng.js';
 import { fullScheme, type LayerTraining, type Scheme } from '../../compiler/sparse/scheme.js';
 import { readArtifact, writeArtifact, type LoadedArtifact } from '../../host/artifact.js';
 import { imageAt, loadDataset, type Dataset } from '../../host/data/dataset.js';
+import { getTarget } from '../../targets/index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -108,6 +110,23 @@ export function mnist(split: 'train' | 'test'): Dataset {
 export function calibrationInputs(n: number, range: [number, number] = [0, 1], from = 0): Float32Array[] {
   const ds = mnist('train');
   return Array.from({ length: n }, (_, i) => normaliseImage(imageAt(ds, from + i), range));
+}
+
+// Artifacts several suites share: the same compile options give the same generated source,
+// which the run's build cache (test/support/global-setup.ts) builds once for all of them.
+
+/**
+ * Calibration for the suites that need some mnist-cnn artifact but no particular
+ * quantisation (budgets, artifact-fuzz, examples, input-fuzz): their full-scheme builds
+ * of mnist-cnn are then one module.
+ */
+export function sharedMnistCalibration(): Float32Array[] {
+  return calibrationInputs(8);
+}
+
+/** mnist-cnn's partial scheme with momentum on stm32f746: the artifact of profile's partial tests and speed-peers. */
+export function mnistPartialOptions(): CompileOptions {
+  return { target: getTarget('stm32f746'), scheme: partialSchemeFor('mnist-cnn'), momentum: 0.9, calibration: calibrationInputs(16) };
 }
 
 export interface CachedArtifact {
