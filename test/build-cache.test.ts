@@ -1,14 +1,19 @@
 /**
- * The test runs' build cache (compiler/codegen/build-cache.ts): off without its folder, a
- * hit only for the same module kind, memory base and source, and never a broken entry.
- * A stand-in build function counts the builds, so no asc runs here.
+ * The test runs' build layer (compiler/codegen/build-cache.ts). The cache: off without its
+ * folder, a hit only for the same module kind, memory base and source, never a broken
+ * entry (a stand-in build function counts the builds, so no asc runs here). The fast
+ * tier's WASI placeholders: on in its workers only, with exactly the planned memory.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILD_CACHE_ENV, cachedBuild } from '../compiler/codegen/build-cache.js';
+import { BUILD_CACHE_ENV, cachedBuild, setWasiPlaceholders, wasiPlaceholders } from '../compiler/codegen/build-cache.js';
 import type { BuildResult } from '../compiler/codegen/build.js';
+import { buildWasiRuntime } from '../compiler/codegen/wasi.js';
+import type { Manifest } from '../compiler/manifest.js';
+import { verifyModuleMemory } from '../host/artifact-verify.js';
+import { tier } from './tiers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tinytrain-build-cache-test-'));
 const runValue = process.env[BUILD_CACHE_ENV];
@@ -78,5 +83,31 @@ describe('build cache', () => {
     const rebuilt = await cachedBuild('simd', 'src', 0, c.build);
     expect(c.runs()).toBe(2);
     expect(rebuilt.wasm.at(-1)).toBe(2);
+  });
+});
+
+describe("the fast tier's WASI placeholders", () => {
+  it('are on in the fast tier only', () => {
+    expect(wasiPlaceholders()).toBe(tier === 'fast');
+  });
+
+  it('stand in for the WASI build with exactly the planned memory, and pass the artifact reader', async () => {
+    const before = wasiPlaceholders();
+    setWasiPlaceholders(true);
+    try {
+      // Not even a source: nothing is built. 70000 bytes + the static room round up to 2 pages.
+      const { wasm, pages } = await buildWasiRuntime('no source', 70_000);
+      expect(pages).toBe(2);
+      const mod = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
+      expect(WebAssembly.Module.imports(mod)).toEqual([]);
+      expect(WebAssembly.Module.customSections(mod, 'tinytrain-placeholder')).toHaveLength(1);
+      const memory = new WebAssembly.Instance(mod).exports.memory as WebAssembly.Memory;
+      expect(memory.buffer.byteLength).toBe(2 * 65536);
+      expect(() => memory.grow(1)).toThrow(RangeError);
+      expect(() => verifyModuleMemory(wasm, { wasmMemoryBytes: 2 * 65536 } as Manifest, 'runtime-wasi.wasm')).not.toThrow();
+      expect(() => verifyModuleMemory(wasm, { wasmMemoryBytes: 3 * 65536 } as Manifest, 'runtime-wasi.wasm')).toThrow(/2 pages/);
+    } finally {
+      setWasiPlaceholders(before);
+    }
   });
 });

@@ -9,6 +9,12 @@
  *                       minutes on 2 cores. Leaves out the files and tests below that need
  *                       such a tool, runs the property and fuzz suites with the smaller case
  *                       counts below, and the slowest per-model suites on the subsets below.
+ *                       Its test workers' compiles build no WASI module (a placeholder with
+ *                       the planned memory stands in: test/support/tier-setup.ts), as no
+ *                       test there runs one; the CLI compiles its tests start build it.
+ *
+ * Both tiers share one build cache per run (test/support/global-setup.ts): every distinct
+ * module is built once, whichever files and CLI runs need it.
  *
  * vitest.config.ts reads FULL_ONLY and SYSTEM_TOOLS to select files and tests; the suites
  * read their counts through caseCount(), their case lists through caseSubset() and their single

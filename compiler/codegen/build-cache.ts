@@ -1,9 +1,12 @@
 /**
- * An on-disk cache of built modules, for test runs: off unless TINYTRAIN_BUILD_CACHE names
- * an existing folder. The test setup (test/support/global-setup.ts) creates a fresh folder
- * for each run, sets the variable for the run (its worker processes and the CLI processes
- * they start) and deletes the folder at the end, so nothing is shared between runs, and a
- * variable left in a shell names a folder that no longer exists (the cache is then off).
+ * The test runs' build layer: a per-run cache of built modules and the fast tier's WASI
+ * placeholders (setWasiPlaceholders below). Both are off for every user.
+ *
+ * The cache is on disk, and off unless TINYTRAIN_BUILD_CACHE names an existing folder. The
+ * test setup (test/support/global-setup.ts) creates a fresh folder for each run, sets the
+ * variable for the run (its worker processes and the CLI processes they start) and deletes
+ * the folder at the end, so nothing is shared between runs, and a variable left in a shell
+ * names a folder that no longer exists (the cache is then off).
  *
  * Why: the test suites compile the same (model, options) in many files and CLI runs, and
  * the three asc builds of a compile cost about 9 s of CPU.
@@ -30,6 +33,45 @@ const BUILD_CODE = ['asc', 'build', 'build-cache', 'wasi'];
 const TOOL_PACKAGES = ['assemblyscript', 'binaryen', '@assemblyscript/wasi-shim'];
 
 export const BUILD_CACHE_ENV = 'TINYTRAIN_BUILD_CACHE';
+
+let placeholders = false;
+/**
+ * The fast test tier's switch, set by its setup in each test worker (test/support/tier-setup.ts),
+ * never by an environment variable, so the CLI processes a test starts build real modules:
+ * true makes buildWasiRuntime() return placeholderModule() instead of building (no test in
+ * a worker of the fast tier runs a WASI module; the engines that do are full-tier suites).
+ */
+export function setWasiPlaceholders(on: boolean): void {
+  placeholders = on;
+}
+
+export function wasiPlaceholders(): boolean {
+  return placeholders;
+}
+
+/**
+ * A module with only what an artifact's reader checks of every module: a memory of exactly
+ * `pages` (exported, fixed), and a custom section that says what it is. No code.
+ */
+export function placeholderModule(pages: number): Uint8Array {
+  const leb = (n: number): number[] => {
+    const out: number[] = [];
+    do {
+      out.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+      n >>>= 7;
+    } while (n > 0);
+    return out;
+  };
+  const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
+  const name = (text: string): number[] => [...leb(text.length), ...Buffer.from(text)];
+  const note = [...name('tinytrain-placeholder'), ...Buffer.from('fast test tier: no WASI build (compiler/codegen/build-cache.ts)')];
+  return Uint8Array.from([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(5, [1, 0x01, ...leb(pages), ...leb(pages)]),
+    ...section(7, [1, ...name('memory'), 0x02, 0]),
+    ...section(0, note),
+  ]);
+}
 
 /** The cache folder of this run, or undefined (cache off). */
 function cacheDir(): string | undefined {

@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runAsc } from './asc.js';
-import { cachedBuild } from './build-cache.js';
+import { cachedBuild, placeholderModule, wasiPlaceholders } from './build-cache.js';
 import { loadBinaryen, packageRoot, STATIC_DATA_ROOM, WASM_PAGE, type BuildResult } from './build.js';
 
 /**
@@ -38,10 +38,13 @@ function wasiShimConfig(): string {
 
 /** The WASI command module for a generated source (from the test runs' build cache when it is on). */
 export function buildWasiRuntime(source: string, memoryBase: number): Promise<BuildResult> {
-  return cachedBuild('wasi', source, memoryBase, () => build(source, memoryBase));
+  const base = Math.ceil(memoryBase / 16) * 16;
+  const pages = Math.ceil((base + WASI_STATIC_ROOM) / WASM_PAGE);
+  if (wasiPlaceholders()) return Promise.resolve({ wasm: placeholderModule(pages), pages });
+  return cachedBuild('wasi', source, memoryBase, () => build(source, base, pages));
 }
 
-async function build(source: string, memoryBase: number): Promise<BuildResult> {
+async function build(source: string, base: number, pages: number): Promise<BuildResult> {
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-wasi-'));
   try {
     // Layout main.ts expects: ./model, ./job-format (generated, compiler/formats) and ./kernels beside it.
@@ -50,8 +53,6 @@ async function build(source: string, memoryBase: number): Promise<BuildResult> {
     cpSync(join(root, 'assembly', 'wasi', 'main.ts'), join(work, 'main.ts'));
     cpSync(join(root, 'assembly', 'wasi', 'job-format.ts'), join(work, 'job-format.ts'));
     writeFileSync(join(work, 'model.ts'), source);
-    const base = Math.ceil(memoryBase / 16) * 16;
-    const pages = Math.ceil((base + WASI_STATIC_ROOM) / WASM_PAGE);
     const out = join(work, 'main.wasm');
     // Every path is absolute and baseDir is '/': asc joins the config's `lib` folder
     // onto baseDir, which would turn that absolute path into a relative one under '.'.
