@@ -5,10 +5,11 @@
  * tier's WASI placeholders: on in its workers only, with exactly the planned memory.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILD_CACHE_ENV, cachedBuild, setWasiPlaceholders, wasiPlaceholders } from '../compiler/codegen/build-cache.js';
+import { BUILD_CACHE_ENV, cachedBuild, setWasiPlaceholders, toolchainId, wasiPlaceholders } from '../compiler/codegen/build-cache.js';
 import type { BuildResult } from '../compiler/codegen/build.js';
 import { buildWasiRuntime } from '../compiler/codegen/wasi.js';
 import type { Manifest } from '../compiler/manifest.js';
@@ -64,6 +65,18 @@ describe('build cache', () => {
     await cachedBuild('simd', 'src', 1040, c.build);
     await cachedBuild('simd', 'src ', 1024, c.build);
     expect(c.runs()).toBe(5);
+  });
+
+  it('keys the build code by its sources: the CLI (dist/) shares entries with the tests, unless dist/ is older', () => {
+    const code = ['asc', 'build', 'build-cache', 'wasi'];
+    const codegen = join(__dirname, '..', 'compiler', 'codegen');
+    const compiled = join(__dirname, '..', 'dist', 'compiler', 'codegen');
+    const fresh = code.every((n) => statSync(join(compiled, `${n}.js`)).mtimeMs >= statSync(join(codegen, `${n}.ts`)).mtimeMs);
+    const script = `import(${JSON.stringify(join(compiled, 'build-cache.js'))}).then((m) => process.stdout.write(m.toolchainId()))`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.stdout === toolchainId(), fresh ? 'dist/ is up to date' : 'dist/ is older than compiler/codegen').toBe(fresh);
   });
 
   it('does not store a failed build', async () => {

@@ -130,7 +130,8 @@ describe('compile --out', () => {
     mkdirSync(join(work, live));
     const before = JSON.parse(readFileSync(join(art, 'manifest.json'), 'utf8')) as { scheme: { name: string } };
     expect(before.scheme.name).toBe('full');
-    const r = run('compile', MODEL, '--target', 'stm32f746', '--calibrate', 'random', '--scheme', 'bias-only', '--out', art);
+    // Another artifact: kernels-prune's CLI compile (one build per run for both).
+    const r = run('compile', MODEL, '--target', 'stm32f746', '--scheme', 'bias-only', '--calibrate', 'random', '--prune', '0.8', '--prune-mode', 'global', '--out', art);
     expect(r.code, r.stderr).toBe(0);
     const after = JSON.parse(readFileSync(join(art, 'manifest.json'), 'utf8')) as { scheme: { name: string } };
     expect(after.scheme.name).toBe('bias-only');

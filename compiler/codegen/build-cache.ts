@@ -13,26 +13,29 @@
  *
  * The key is a sha256 of everything a build reads: the module kind, memoryBase, the
  * generated source, the kernel library and WASI runner sources, the installed asc,
- * binaryen and wasi-shim packages, and this folder's build code as it is running (the
- * .ts sources under vitest, the compiled .js under the CLI), so a hit gives exactly
- * the bytes the build would give. Failed builds are not stored; any trouble reading or
- * writing the cache is a miss, never a failed compile.
+ * binaryen and wasi-shim packages, and this folder's build code (buildCode() below), so a
+ * hit gives exactly the bytes the build would give. Failed builds are not stored; any
+ * trouble reading or writing the cache is a miss, never a failed compile.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, join } from 'node:path';
+import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildResult } from './build.js';
 
 export type ModuleKind = 'simd' | 'scalar' | 'wasi';
 
-/** The build code that turns a source into a module: this folder's files, as they run. */
+/** The build code: this folder's files that turn a generated source into a module. */
 const BUILD_CODE = ['asc', 'build', 'build-cache', 'wasi'];
 /** The packages a build runs, by their package.json (name and version). */
 const TOOL_PACKAGES = ['assemblyscript', 'binaryen', '@assemblyscript/wasi-shim'];
 
 export const BUILD_CACHE_ENV = 'TINYTRAIN_BUILD_CACHE';
+
+const HERE = fileURLToPath(import.meta.url);
+/** The package root: two folders up from compiler/codegen, three from dist/compiler/codegen. */
+const ROOT = [join(dirname(HERE), '..', '..'), join(dirname(HERE), '..', '..', '..')].find((d) => existsSync(join(d, 'assembly'))) ?? join(dirname(HERE), '..', '..');
 
 let placeholders = false;
 /**
@@ -126,22 +129,33 @@ let toolchain: string | undefined;
 export function toolchainId(): string {
   if (toolchain) return toolchain;
   const h = createHash('sha256');
-  const add = (path: string): void => {
-    h.update(`${path}\0`).update(readFileSync(path)).update('\0');
+  const add = (name: string, path: string): void => {
+    h.update(`${name}\0`).update(readFileSync(path)).update('\0');
   };
-  const here = fileURLToPath(import.meta.url);
-  for (const name of BUILD_CODE) add(join(dirname(here), name + extname(here)));
-  const root = join(dirname(here), '..', '..');
-  const assembly = existsSync(join(root, 'assembly')) ? join(root, 'assembly') : join(root, '..', 'assembly'); // src or dist
+  for (const path of buildCode()) add(relative(ROOT, path), path);
   for (const sub of ['kernels', 'wasi']) {
-    const top = join(assembly, sub);
-    for (const rel of (readdirSync(top, { recursive: true }) as string[]).sort()) if (statSync(join(top, rel)).isFile()) add(join(top, rel));
+    const top = join(ROOT, 'assembly', sub);
+    for (const rel of (readdirSync(top, { recursive: true }) as string[]).sort()) if (statSync(join(top, rel)).isFile()) add(join(sub, rel), join(top, rel));
   }
   const require = createRequire(import.meta.url);
-  for (const pkg of TOOL_PACKAGES) add(require.resolve(`${pkg}/package.json`));
+  for (const pkg of TOOL_PACKAGES) add(pkg, require.resolve(`${pkg}/package.json`));
   // asc runs its own binaryen, not necessarily the one we optimise with.
-  add(createRequire(require.resolve('assemblyscript/package.json')).resolve('binaryen/package.json'));
+  add('asc binaryen', createRequire(require.resolve('assemblyscript/package.json')).resolve('binaryen/package.json'));
   return (toolchain = h.digest('hex'));
+}
+
+/**
+ * The build code's files in the key: its TypeScript sources, so the tests' in-process
+ * builds (which run them) and the CLI runs they start (which run dist/, compiled from
+ * them) share entries. Compiled code older than its source (dist/ not rebuilt after an
+ * edit) adds itself, so a stale build never shares an entry with the sources.
+ */
+function buildCode(): string[] {
+  const running = BUILD_CODE.map((name) => join(dirname(HERE), name + extname(HERE)));
+  if (extname(HERE) === '.ts') return running;
+  const sources = BUILD_CODE.map((name) => join(ROOT, 'compiler', 'codegen', `${name}.ts`));
+  const fresh = sources.every((src, i) => existsSync(src) && statSync(running[i]!).mtimeMs >= statSync(src).mtimeMs);
+  return fresh ? sources : [...sources.filter((src) => existsSync(src)), ...running];
 }
 
 function readEntry(file: string): Uint8Array | undefined {

@@ -117,11 +117,13 @@ export function calibrationInputs(n: number, range: [number, number] = [0, 1], f
 
 /**
  * Calibration for the suites that need some mnist-cnn artifact but no particular
- * quantisation (budgets, artifact-fuzz, examples, input-fuzz): their full-scheme builds
- * of mnist-cnn are then one module.
+ * quantisation (budgets, artifact-fuzz, examples, input-fuzz): the inputs `tinytrain
+ * compile --calibrate random` uses for mnist-cnn (host/cli/compile.ts), so their
+ * full-scheme stm32f746 builds and output-paths' CLI compiles are one module.
  */
 export function sharedMnistCalibration(): Float32Array[] {
-  return calibrationInputs(8);
+  const rng = new Rng(0);
+  return Array.from({ length: 8 }, () => Float32Array.from({ length: 28 * 28 }, () => rng.uniform()));
 }
 
 /** mnist-cnn's partial scheme with momentum on stm32f746: the artifact of profile's partial tests and speed-peers. */
