@@ -346,7 +346,7 @@ describe('linear memory stays what the manifest states', { timeout: 60_000 }, ()
 describe('determinism', { timeout: 60_000 }, () => {
   for (const model of MODEL_KEYS) {
     it(`${model}: same seed, same bytes; another seed, other params`, async () => {
-      const { loaded } = await artifact(model, 'full');
+      const { loaded } = await artifact(model, caseChoice<SchemeKind>('runtime-e2e.determinism', 'full'));
       const a = await trained(loaded, { seed: 42 });
       const b = await trained(loaded, { seed: 42 });
       expect(b.losses).toEqual(a.losses);
@@ -385,6 +385,8 @@ describe('checkpoints', { timeout: 60_000 }, () => {
       ['mnist-cnn', 'partial'],
       ['residual', 'full'],
       ['mlp', 'partial'],
+      // The fast tier's case (test/tiers.ts); in the full tier, no compile of its own.
+      ['residual', 'partial'],
     ] as Array<[TestModelKey, SchemeKind]>,
     (c) => c.join(' '),
   );
