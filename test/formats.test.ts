@@ -9,9 +9,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT_FILE } from '../compiler/formats/checkpoint-file.js';
+import { CONV_FORWARD, CONV_INPUT_GRAD } from '../compiler/formats/kernel-records.js';
 import { FIRMWARE_JOB } from '../compiler/formats/firmware-job.js';
 import { FLASH_SLOT } from '../compiler/formats/flash-slot.js';
-import { fourCC, fourCCText, screaming, type Format } from '../compiler/formats/format.js';
+import { defineFormat, fourCC, fourCCText, screaming, writeRecord, type Format } from '../compiler/formats/format.js';
 import { GENERATED_FILES } from '../compiler/formats/generated.js';
 import { JOB_HEADER } from '../compiler/formats/job.js';
 import { RUNTIME_STATE } from '../compiler/formats/runtime-state.js';
@@ -86,6 +87,33 @@ describe('binary formats', () => {
     expect(u('statsFrom')).toBeLessThan(40);
   });
 
+  it('writeRecord puts every field at its offset, little-endian, and refuses a missing, extra or out-of-range value', () => {
+    const f = defineFormat('T', 'a test record', [
+      { name: 'p', type: 'ptr', doc: 'an address' },
+      { name: 'n', type: 'i32', doc: 'a signed word' },
+      { name: 's', type: 'f32', doc: 'a float' },
+      { name: 'b', type: 'bool', doc: 'a flag' },
+      { name: 'u', type: 'u32', doc: 'an unsigned word' },
+    ]);
+    const v = new DataView(writeRecord(f, { p: 0xfffffff0, n: -5, s: 0.1, b: true, u: 7 }).buffer);
+    expect([v.byteLength, v.getUint32(0, true), v.getInt32(4, true), v.getFloat32(8, true), v.getUint32(12, true), v.getUint32(16, true)]).toEqual([
+      20,
+      0xfffffff0,
+      -5,
+      Math.fround(0.1),
+      1,
+      7,
+    ]);
+    expect(new DataView(writeRecord(f, { p: 0, n: 0, s: 0, b: 0, u: 0 }).buffer).getUint32(12, true)).toBe(0);
+    expect(() => writeRecord(f, { p: 0, n: 0, s: 0, b: false })).toThrow(/field u is missing/);
+    expect(() => writeRecord(f, { p: 0, n: 0, s: 0, b: false, u: 0, q: 1 })).toThrow(/has no field q/);
+    expect(() => writeRecord(f, { p: -1, n: 0, s: 0, b: false, u: 0 })).toThrow(/field p \(ptr\) is out of range/);
+    expect(() => writeRecord(f, { p: 0, n: 2 ** 31, s: 0, b: false, u: 0 })).toThrow(/field n \(i32\) is out of range/);
+    expect(() => writeRecord(f, { p: 0.5, n: 0, s: 0, b: false, u: 0 })).toThrow(/must be an integer/);
+    expect(() => writeRecord(f, { p: 0, n: 0, s: Infinity, b: false, u: 0 })).toThrow(/finite float32/);
+    expect(() => writeRecord(f, { p: 0, n: 0, s: 0, b: 2, u: 0 })).toThrow(/must be a boolean/);
+  });
+
   it('fourCC reads a tag as its little-endian bytes', () => {
     expect(fourCC('TTJB')).toBe(new DataView(new Uint8Array([0x54, 0x54, 0x4a, 0x42]).buffer).getUint32(0, true));
     expect(fourCCText(fourCC('TTCK'))).toBe('TTCK');
@@ -127,11 +155,12 @@ describe('binary formats', () => {
     }
   });
 
-  it('the C header compiles and its struct offsets hold (static asserts)', { tags: [SYSTEM_TOOLS] }, () => {
+  it('the C headers compile and their struct offsets hold (static asserts)', { tags: [SYSTEM_TOOLS] }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'tinytrain-formats-'));
     try {
       const c = join(dir, 'check.c');
-      writeFileSync(c, '#include "tt-formats.h"\nint main(void) { return TT_JOB_WORDS == 16 && TT_FWJOB_WORDS == 4 ? 0 : 1; }\n');
+      const records = `sizeof(tt_conv_forward_t) == ${CONV_FORWARD.bytes} && offsetof(tt_conv_input_grad_t, CO) == ${CONV_INPUT_GRAD.offset.CO}`;
+      writeFileSync(c, `#include "tt-formats.h"\n#include "tt-kernel-records.h"\nint main(void) { return TT_JOB_WORDS == 16 && TT_FWJOB_WORDS == 4 && ${records} ? 0 : 1; }\n`);
       const r = spawnSync('cc', ['-std=c11', '-Wall', '-Werror', '-I', join(root, 'targets/firmware'), c, '-o', join(dir, 'check')], { encoding: 'utf8' });
       expect(r.stderr).toBe('');
       expect(spawnSync(join(dir, 'check')).status).toBe(0);

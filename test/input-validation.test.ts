@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TinytrainError } from '../compiler/errors.js';
 import { assertNoUserText } from '../compiler/codegen/no-user-text.js';
 import { loadModelFile } from '../compiler/frontend/index.js';
-import { buildGraph } from '../compiler/ir/graph.js';
+import { buildGraph, hasParams } from '../compiler/ir/graph.js';
 import { LIMITS } from '../compiler/ir/limits.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { f32ToBase64, loadParams } from '../compiler/ir/params.js';
@@ -327,7 +327,7 @@ describe('scheme schema', () => {
   });
 
   it("the reference's form keeps its meaning and refuses what it cannot mean", () => {
-    const params = g.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense');
+    const params = g.nodes.filter(hasParams);
     const s = schemeFromJson(g, { n_bias_update: 2, manual_weight_idx: [1, 3], weight_update_ratio: [0.5, 1] }, 't');
     expect([...s.layers].filter(([, t]) => t.bias).map(([n]) => n)).toEqual(params.slice(-2).map((n) => n.name));
     expect(s.layers.get(params[1]!.name)!.weightRatio).toBe(0.5);

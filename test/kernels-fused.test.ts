@@ -193,7 +193,26 @@ describe.each(builds)('depthwiseBackwardInputInPlaceF32 == conv2dBackwardInputF3
         // reference: the plain kernel on a copy (gx prefilled with NaN: accumulate = false must overwrite)
         const pGy = k.f32(gy);
         const gxRef = guarded(k, n * 4, 0xff);
-        fk(k).conv2dBackwardInputF32(pGy, H, W, C, pW, pS, gxRef.p, H, W, C, K, K, 1, pad, true, false, pW2, split);
+        fk(k).conv2dBackwardInputF32({
+          gy: pGy,
+          OH: H,
+          OW: W,
+          CO: C,
+          w: pW,
+          wScale: pS,
+          gx: gxRef.p,
+          H,
+          W,
+          C,
+          KH: K,
+          KW: K,
+          stride: 1,
+          pad,
+          depthwise: true,
+          accumulate: false,
+          w2: pW2,
+          split,
+        });
         expect(gxRef.intact(), `${what}: reference wrote outside gx`).toBe(true);
         const ref = k.readBytes(gxRef.p, n * 4);
         // fused, in place; scratch starts as NaNs so reading a slot before it is written shows
@@ -201,7 +220,7 @@ describe.each(builds)('depthwiseBackwardInputInPlaceF32 == conv2dBackwardInputF3
         k.writeF32(g.p, gy);
         const scratch = guarded(k, scratchFloats * 4, 0xff);
         const before = snapshot(k);
-        fk(k).depthwiseBackwardInputInPlaceF32(g.p, H, W, C, pW, pS, K, K, pad, pW2, split, scratch.p);
+        fk(k).depthwiseBackwardInputInPlaceF32({ g: g.p, H, W, C, w: pW, wScale: pS, KH: K, KW: K, pad, w2: pW2, split, scratch: scratch.p });
         expect(g.intact(), `${what}: wrote outside g`).toBe(true);
         expect(scratch.intact(), `${what}: wrote outside scratch ((KH - pad) * W * C floats)`).toBe(true);
         expectWritesOnlyIn(k, before, [g, scratch], what);
@@ -243,13 +262,32 @@ describe.each(builds)('depthwiseBackwardInputInPlaceF32 == conv2dBackwardInputF3
       const pW = k.i8(wq);
       const pGy = k.f32(gy);
       const pRef = k.alloc(n * 4);
-      fk(k).conv2dBackwardInputF32(pGy, H, W, C, pW, pS, pRef, H, W, C, K, K, 1, pad, true, false, 0, 0);
+      fk(k).conv2dBackwardInputF32({
+        gy: pGy,
+        OH: H,
+        OW: W,
+        CO: C,
+        w: pW,
+        wScale: pS,
+        gx: pRef,
+        H,
+        W,
+        C,
+        KH: K,
+        KW: K,
+        stride: 1,
+        pad,
+        depthwise: true,
+        accumulate: false,
+        w2: 0,
+        split: 0,
+      });
       const big = k.allocFilled(n * 4 + 4 * row, 0xff);
       const pG = big + 2 * row;
       k.writeF32(pG, gy);
       const scratch = { p: k.allocFilled((K - pad) * row, 0xff), bytes: (K - pad) * row };
       const before = snapshot(k);
-      fk(k).depthwiseBackwardInputInPlaceF32(pG, H, W, C, pW, pS, K, K, pad, 0, 0, scratch.p);
+      fk(k).depthwiseBackwardInputInPlaceF32({ g: pG, H, W, C, w: pW, wScale: pS, KH: K, KW: K, pad, w2: 0, split: 0, scratch: scratch.p });
       expectWritesOnlyIn(k, before, [{ p: pG, bytes: n * 4 }, scratch], `K ${K}`);
       expectSameBytes(`${H}x${W}x${C} k${K}`, k.readBytes(pG, n * 4), k.readBytes(pRef, n * 4));
     }
@@ -321,17 +359,36 @@ describe.each(builds)('gapHeadBackwardF32 == avgpool + clamp bits + 1x1 conv inp
             let pBits = 0;
             if (useBits) {
               pBits = k.allocFilled((P * CO + 7) >> 3, 0xff);
-              fk(k).saveMaskBits(pY, P * CO, zy, hi, pBits);
+              fk(k).saveMaskBits({ y: pY, count: P * CO, lo: zy, hi, bits: pBits });
             }
             // reference: the unfused sequence through a whole [H, W, CO] head gradient
             const gyHead = guarded(k, P * CO * 4, 0xff);
-            fk(k).avgpoolBackwardF32(pGpool, 1, 1, gyHead.p, H, W, CO, H, W, 1, false);
-            if (useBits) fk(k).clampBackwardBitsF32(gyHead.p, pBits, P * CO);
+            fk(k).avgpoolBackwardF32({ gy: pGpool, OH: 1, OW: 1, gx: gyHead.p, H, W, C: CO, PH: H, PW: W, stride: 1, accumulate: false });
+            if (useBits) fk(k).clampBackwardBitsF32({ g: gyHead.p, bits: pBits, count: P * CO });
             const gxRef = guarded(k, P * CI * 4, 0xff);
             if (accumulate) k.writeF32(gxRef.p, prev);
-            fk(k).conv2dBackwardInputF32(gyHead.p, H, W, CO, pW, pS, gxRef.p, H, W, CI, 1, 1, 1, 0, false, accumulate, pW2, split);
+            fk(k).conv2dBackwardInputF32({
+              gy: gyHead.p,
+              OH: H,
+              OW: W,
+              CO,
+              w: pW,
+              wScale: pS,
+              gx: gxRef.p,
+              H,
+              W,
+              C: CI,
+              KH: 1,
+              KW: 1,
+              stride: 1,
+              pad: 0,
+              depthwise: false,
+              accumulate,
+              w2: pW2,
+              split,
+            });
             const bRef = guarded(k, CO * 4, 0xff);
-            fk(k).biasGradF32(gyHead.p, P, CO, bRef.p);
+            fk(k).biasGradF32({ gy: gyHead.p, P, CO, out: bRef.p });
             expect(gyHead.intact() && gxRef.intact() && bRef.intact(), `${what}: reference wrote outside its buffers`).toBe(true);
             // fused: gx NaN unless accumulating (must be overwritten), bgrad NaN (must be overwritten), scratch NaN
             const gx = guarded(k, P * CI * 4, 0xff);
@@ -342,7 +399,7 @@ describe.each(builds)('gapHeadBackwardF32 == avgpool + clamp bits + 1x1 conv inp
             const pBg = wantBias ? bgrad.p : 0;
             withPoisonedLowMemory(k, () => {
               const before = snapshot(k);
-              fk(k).gapHeadBackwardF32(pGpool, P, CO, pBits, pW, pS, CI, pW2, split, pGx, accumulate, pBg, scratch.p);
+              fk(k).gapHeadBackwardF32({ gpool: pGpool, P, CO, bits: pBits, w: pW, wScale: pS, CI, w2: pW2, split, gx: pGx, accumulate, bgrad: pBg, scratch: scratch.p });
               const allowed = [scratch, ...(pGx ? [gx] : []), ...(pBg ? [bgrad] : [])];
               expectWritesOnlyIn(k, before, allowed, what);
             });
@@ -386,7 +443,7 @@ describe.each(builds)('gapHeadBackwardF32 == avgpool + clamp bits + 1x1 conv inp
           if (accumulate) k.writeF32(gx.p, prev);
           const bgrad = guarded(k, CO * 4, 0xff);
           const scratch = guarded(k, CO * 4, 0xff);
-          fk(k).gapHeadBackwardF32(pGpool, P, CO, pBits, pW, pS, CI, 0, 0, gx.p, accumulate, bgrad.p, scratch.p);
+          fk(k).gapHeadBackwardF32({ gpool: pGpool, P, CO, bits: pBits, w: pW, wScale: pS, CI, w2: 0, split: 0, gx: gx.p, accumulate, bgrad: bgrad.p, scratch: scratch.p });
           expect(gx.intact() && bgrad.intact() && scratch.intact(), what).toBe(true);
           expectSameBytes(`${what}: gx`, k.readBytes(gx.p, P * CI * 4), bytesOf(accumulate ? prev : new Float32Array(P * CI)));
           expectSameBytes(`${what}: bgrad`, k.readBytes(bgrad.p, CO * 4), bytesOf(new Float32Array(CO)));
@@ -428,18 +485,18 @@ describe('SIMD and scalar builds agree on the fused kernels', () => {
         const pS = k.f32(wS);
         const pG = k.f32(gy);
         const pScr = k.alloc((K - pad) * W * C * 4);
-        fk(k).depthwiseBackwardInputInPlaceF32(pG, H, W, C, pW, pS, K, K, pad, pW2, split, pScr);
+        fk(k).depthwiseBackwardInputInPlaceF32({ g: pG, H, W, C, w: pW, wScale: pS, KH: K, KW: K, pad, w2: pW2, split, scratch: pScr });
         const pHW = k.i8(hsplit ? channelSlice(ch, hw, 0, hsplit) : hw);
         const pHW2 = hsplit ? k.i8(channelSlice(ch, hw, hsplit, CI)) : 0;
         const pHS = k.f32(hS);
         const pGp = k.f32(gpool);
         const pY = k.i8(yq);
         const pBits = k.alloc((P * CO + 7) >> 3);
-        fk(k).saveMaskBits(pY, P * CO, 0, 128, pBits);
+        fk(k).saveMaskBits({ y: pY, count: P * CO, lo: 0, hi: 128, bits: pBits });
         const pGx = k.f32(prev);
         const pBg = k.alloc(CO * 4);
         const pHs = k.alloc(CO * 4);
-        fk(k).gapHeadBackwardF32(pGp, P, CO, pBits, pHW, pHS, CI, pHW2, hsplit, pGx, true, pBg, pHs);
+        fk(k).gapHeadBackwardF32({ gpool: pGp, P, CO, bits: pBits, w: pHW, wScale: pHS, CI, w2: pHW2, split: hsplit, gx: pGx, accumulate: true, bgrad: pBg, scratch: pHs });
         return [k.readBytes(pG, H * W * C * 4), k.readBytes(pGx, P * CI * 4), k.readBytes(pBg, CO * 4)];
       });
       const [a, s] = outs as [Uint8Array[], Uint8Array[]];

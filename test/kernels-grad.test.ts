@@ -155,7 +155,26 @@ function kernelInputGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, prefill?:
   const pW = km.i8(L.wq);
   const pS = km.f32(L.wScale);
   const pGx = km.f32(prefill ?? new Float32Array(n).fill(NaN));
-  km.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, prefill !== undefined, 0, 0);
+  km.k.conv2dBackwardInputF32({
+    gy: pGy,
+    OH: L.OH,
+    OW: L.OW,
+    CO: c.CO,
+    w: pW,
+    wScale: pS,
+    gx: pGx,
+    H: c.H,
+    W: c.W,
+    C: c.C,
+    KH: c.KH,
+    KW: c.KW,
+    stride: c.stride,
+    pad: c.pad,
+    depthwise: c.depthwise,
+    accumulate: prefill !== undefined,
+    w2: 0,
+    split: 0,
+  });
   return km.readF32(pGx, n);
 }
 
@@ -199,7 +218,7 @@ function kernelWeightGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, qas: boo
   let XC = c.C;
   if (opts.saved) {
     const xs = guarded(P * K);
-    km.k.saveChannelsS8(pX, P, c.C, K, xs.p);
+    km.k.saveChannelsS8({ x: pX, P, C: c.C, K, out: xs.p });
     expect(xs.intact(), 'saveChannelsS8 wrote outside its output').toBe(true);
     pXin = xs.p;
     XC = K;
@@ -212,8 +231,52 @@ function kernelWeightGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, qas: boo
   const grad = guarded(n * 4);
   km.writeF32(grad.p, new Float32Array(n).fill(NaN));
   const pR = km.rng(0xc0ffee);
-  km.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pXin, c.H, c.W, XC, L.zx, L.sx, w.p, pS, vel.p, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, opts.lr ?? 0, 0, qas, pR);
-  km.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXin, c.H, c.W, XC, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, grad.p);
+  km.k.conv2dWeightUpdateS8(
+    {
+      gy: pGy,
+      OH: L.OH,
+      OW: L.OW,
+      CO: c.CO,
+      x: pXin,
+      H: c.H,
+      W: c.W,
+      XC,
+      zx: L.zx,
+      sx: L.sx,
+      w: w.p,
+      wScale: pS,
+      vel: vel.p,
+      KH: c.KH,
+      KW: c.KW,
+      stride: c.stride,
+      pad: c.pad,
+      depthwise: c.depthwise,
+      K,
+    },
+    opts.lr ?? 0,
+    0,
+    qas,
+    pR,
+  );
+  km.k.conv2dWeightGradF32({
+    gy: pGy,
+    OH: L.OH,
+    OW: L.OW,
+    CO: c.CO,
+    x: pXin,
+    H: c.H,
+    W: c.W,
+    XC,
+    zx: L.zx,
+    sx: L.sx,
+    KH: c.KH,
+    KW: c.KW,
+    stride: c.stride,
+    pad: c.pad,
+    depthwise: c.depthwise,
+    K,
+    out: grad.p,
+  });
   expect(w.intact() && vel.intact() && grad.intact(), `writes outside the slice of ${K} channels`).toBe(true);
   return { vel: km.readF32(vel.p, n), w: km.readI8(w.p, n), grad: km.readF32(grad.p, n), w0: wSlice };
 }
@@ -229,8 +292,8 @@ function kernelBiasGrad(P: number, CO: number, gy: ArrayLike<number>, bq: Int32A
   const grad = guarded(CO * 4);
   km.writeF32(grad.p, new Float32Array(CO).fill(NaN));
   const pR = km.rng(7);
-  km.k.biasUpdateAllS32(pGy, P, CO, pB, pS, sx, vel.p, 0, 0, qas, pR);
-  km.k.biasGradF32(pGy, P, CO, grad.p);
+  km.k.biasUpdateAllS32({ gy: pGy, P, CO, bias: pB, wScale: pS, sx, vel: vel.p }, 0, 0, qas, pR);
+  km.k.biasGradF32({ gy: pGy, P, CO, out: grad.p });
   expect(vel.intact() && grad.intact(), 'bias kernels wrote outside CO channels').toBe(true);
   return { vel: km.readF32(vel.p, CO), b: km.readI32(pB, CO), grad: km.readF32(grad.p, CO) };
 }
@@ -465,7 +528,7 @@ describe('average pooling backward vs tf.avgPool / tf.mean autodiff', () => {
       const prev = rng.f32s(H * W * C, -2, 2);
       const pGy = km.f32(gy);
       const pGx = km.f32(accumulate ? prev : new Float32Array(H * W * C).fill(NaN));
-      km.k.avgpoolBackwardF32(pGy, OH, OW, pGx, H, W, C, PH, PW, stride, accumulate);
+      km.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, stride, accumulate });
       const got = km.readF32(pGx, H * W * C);
       const want = accumulate ? Float32Array.from(ref[0]!, (v, i) => v + prev[i]!) : ref[0]!;
       const S = accumulate ? Float64Array.from(abs[0]!, (v, i) => v + Math.abs(prev[i]!)) : abs[0]!;
@@ -508,7 +571,7 @@ describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu
     km.reset();
     const pY = km.i8(yq);
     const pG = km.f32(gy);
-    km.k.clampBackwardF32(pG, pY, n, zy, hi);
+    km.k.clampBackwardF32({ g: pG, y: pY, count: n, lo: zy, hi });
     const got = km.readF32(pG, n);
     const z = Float32Array.from(zq, (v) => (v - zy) * sy);
     const [ref] = tfGrads((t) => tf.sum(tf.mul(kind === 'relu' ? tf.relu(t) : tf.relu6(t), tf.tensor(gy, [n]))), [{ data: z, shape: [n] }]);
@@ -556,9 +619,57 @@ describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu
     const pZ = km.alloc(n);
     const pY = km.alloc(n);
     const pY2 = km.alloc(n);
-    km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pZ, L.OH, L.OW, c.CO, zy, -128, 127, c.KH, c.KW, c.stride, c.pad, false, 0, 0);
-    km.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, zy, Math.min(hi, 127), c.KH, c.KW, c.stride, c.pad, false, 0, 0);
-    km.k.clampS8(pZ, pY2, n, zy, Math.min(hi, 127));
+    km.k.conv2dForwardS8({
+      x: pX,
+      H: c.H,
+      W: c.W,
+      C: c.C,
+      zx: L.zx,
+      w: pW,
+      bias: pB,
+      mult: pM,
+      shift: pS,
+      y: pZ,
+      OH: L.OH,
+      OW: L.OW,
+      CO: c.CO,
+      zy,
+      lo: -128,
+      hi: 127,
+      KH: c.KH,
+      KW: c.KW,
+      stride: c.stride,
+      pad: c.pad,
+      depthwise: false,
+      w2: 0,
+      split: 0,
+    });
+    km.k.conv2dForwardS8({
+      x: pX,
+      H: c.H,
+      W: c.W,
+      C: c.C,
+      zx: L.zx,
+      w: pW,
+      bias: pB,
+      mult: pM,
+      shift: pS,
+      y: pY,
+      OH: L.OH,
+      OW: L.OW,
+      CO: c.CO,
+      zy,
+      lo: zy,
+      hi: Math.min(hi, 127),
+      KH: c.KH,
+      KW: c.KW,
+      stride: c.stride,
+      pad: c.pad,
+      depthwise: false,
+      w2: 0,
+      split: 0,
+    });
+    km.k.clampS8({ x: pZ, y: pY2, count: n, lo: zy, hi: Math.min(hi, 127) });
     const zq = km.readI8(pZ, n);
     const yq = km.readI8(pY, n);
     // the standalone clamp gives the same int8 output as the fused one
@@ -586,11 +697,11 @@ describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu
     const y = Int8Array.from([-128, -6, -5, -4, 0, 9, 10, 11, 127]);
     const pY = km.i8(y);
     const pG = km.f32(new Float32Array(y.length).fill(1.5));
-    km.k.clampBackwardF32(pG, pY, y.length, -5, 10);
+    km.k.clampBackwardF32({ g: pG, y: pY, count: y.length, lo: -5, hi: 10 });
     expect(Array.from(km.readF32(pG, y.length))).toEqual([0, 0, 0, 1.5, 1.5, 1.5, 0, 0, 0]);
     // ReLU (hi = 128): 127 still passes
     const pG2 = km.f32(new Float32Array(y.length).fill(2));
-    km.k.clampBackwardF32(pG2, pY, y.length, -5, 128);
+    km.k.clampBackwardF32({ g: pG2, y: pY, count: y.length, lo: -5, hi: 128 });
     expect(Array.from(km.readF32(pG2, y.length))).toEqual([0, 0, 0, 2, 2, 2, 2, 2, 2]);
   });
 });
@@ -637,19 +748,59 @@ describe('residual add: gradient to both inputs through gradInto', () => {
       const pSa = km.f32(A.wScale);
       const pWb = km.i8(B.wq);
       const pSb = km.f32(B.wScale);
-      km.k.gradInto(pGy, pGa, n, false);
-      km.k.gradInto(pGy, pGb, n, false);
+      km.k.gradInto({ src: pGy, dst: pGa, count: n, accumulate: false });
+      km.k.gradInto({ src: pGy, dst: pGb, count: n, accumulate: false });
       expect(Array.from(km.readF32(pGa, n))).toEqual(Array.from(gy));
-      const convA = (acc: boolean) => km.k.conv2dBackwardInputF32(pGa, H, W, C, pWa, pSa, pGx, H, W, C, ca.KH, ca.KW, 1, ca.pad, ca.depthwise, acc, 0, 0);
-      const convB = (acc: boolean) => km.k.conv2dBackwardInputF32(pGb, H, W, C, pWb, pSb, pGx, H, W, C, cb.KH, cb.KW, 1, cb.pad, cb.depthwise, acc, 0, 0);
+      const convA = (acc: boolean) =>
+        km.k.conv2dBackwardInputF32({
+          gy: pGa,
+          OH: H,
+          OW: W,
+          CO: C,
+          w: pWa,
+          wScale: pSa,
+          gx: pGx,
+          H,
+          W,
+          C,
+          KH: ca.KH,
+          KW: ca.KW,
+          stride: 1,
+          pad: ca.pad,
+          depthwise: ca.depthwise,
+          accumulate: acc,
+          w2: 0,
+          split: 0,
+        });
+      const convB = (acc: boolean) =>
+        km.k.conv2dBackwardInputF32({
+          gy: pGb,
+          OH: H,
+          OW: W,
+          CO: C,
+          w: pWb,
+          wScale: pSb,
+          gx: pGx,
+          H,
+          W,
+          C,
+          KH: cb.KH,
+          KW: cb.KW,
+          stride: 1,
+          pad: cb.pad,
+          depthwise: cb.depthwise,
+          accumulate: acc,
+          w2: 0,
+          split: 0,
+        });
       if (order === 'copy-first') {
         if (twoBranches) convB(false);
-        else km.k.gradInto(pGb, pGx, n, false);
+        else km.k.gradInto({ src: pGb, dst: pGx, count: n, accumulate: false });
         convA(true);
       } else {
         convA(false);
         if (twoBranches) convB(true);
-        else km.k.gradInto(pGb, pGx, n, true);
+        else km.k.gradInto({ src: pGb, dst: pGx, count: n, accumulate: true });
       }
       expectClose(`residual dL/dx ${order} ${name}`, km.readF32(pGx, n), ref[0]!, sumBound(nTerms, abs[0]!));
     }
@@ -692,9 +843,9 @@ describe('residual add: gradient to both inputs through gradInto', () => {
     km.reset();
     const pS = km.f32(src);
     const pD = km.f32(dst);
-    km.k.gradInto(pS, pD, n, true);
+    km.k.gradInto({ src: pS, dst: pD, count: n, accumulate: true });
     expect(Array.from(km.readF32(pD, n))).toEqual(Array.from(dst, (v, i) => f32(v + src[i]!)));
-    km.k.gradInto(pS, pD, n, false);
+    km.k.gradInto({ src: pS, dst: pD, count: n, accumulate: false });
     expect(Array.from(km.readF32(pD, n))).toEqual(Array.from(src));
   });
 });
@@ -726,7 +877,7 @@ describe('softmax cross-entropy gradient wrt the logits vs TF.js autodiff', () =
     km.reset();
     const pL = km.i8(lq);
     const pG = km.f32(new Float32Array(count).fill(NaN));
-    const loss = km.k.softmaxCrossEntropyS8(pL, count, s, zp, label, pG);
+    const loss = km.k.softmaxCrossEntropyS8({ logits: pL, count, scale: s, zp, grad: pG }, label);
     const got = km.readF32(pG, count);
     const A = Math.max(...z) - Math.min(...z);
     const rel = 2 * U32 * (2 * A + count + 4);

@@ -150,7 +150,31 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     const pM = k.i32(mult);
     const pS = k.i32(shift);
     const pY = k.allocFilled(n, 0x55);
-    k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, lo, hi, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, 0);
+    k.k.conv2dForwardS8({
+      x: pX,
+      H: c.H,
+      W: c.W,
+      C: c.C,
+      zx: L.zx,
+      w: pW,
+      bias: pB,
+      mult: pM,
+      shift: pS,
+      y: pY,
+      OH: L.OH,
+      OW: L.OW,
+      CO: c.CO,
+      zy,
+      lo,
+      hi,
+      KH: c.KH,
+      KW: c.KW,
+      stride: c.stride,
+      pad: c.pad,
+      depthwise: c.depthwise,
+      w2: 0,
+      split: 0,
+    });
     return { y: k.readI8(pY, n), fm };
   }
   function checkConv(c: ConvCase, seed: number, act: Act): void {
@@ -234,7 +258,7 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
       const pA = k.i8(a);
       const pB = k.i8(bb);
       const pY = k.allocFilled(count, 0x55);
-      k.k.addS8(pA, za, p.ma, pB, zb, p.mb, p.n, pY, zy, lo2, hiOff, count);
+      k.k.addS8({ a: pA, za, ma: p.ma, b: pB, zb, mb: p.mb, n: p.n, y: pY, zy, lo: lo2, hi: hiOff, count });
       const exact = Array.from(a, (v, i) => requantizePair(v - za, bb[i]! - zb, p, zy, lo2, hiOff));
       checkQuantised(`add ${count}`, k.readI8(pY, count), exact, yf, sy, zy, lo2, hiOff);
     }
@@ -260,7 +284,7 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     k.reset();
     const pX = k.i8(xq);
     const pY = k.allocFilled(OH * OW * C, 0x55);
-    k.k.avgpoolForwardS8(pX, H, W, C, zx, pY, OH, OW, zy, PH, PW, stride, fm.m, fm.n);
+    k.k.avgpoolForwardS8({ x: pX, H, W, C, zx, y: pY, OH, OW, zy, PH, PW, stride, m: fm.m, n: fm.n });
     const exact: number[] = [];
     for (let oh = 0; oh < OH; oh++)
       for (let ow = 0; ow < OW; ow++)
@@ -341,7 +365,31 @@ describe('SIMD and scalar builds are bit-identical', () => {
         const pM = k.i32(mult);
         const pS = k.i32(shift);
         const pY = k.alloc(n);
-        k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, pY, L.OH, L.OW, c.CO, zy, t % 2 ? zy : -128, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, 0);
+        k.k.conv2dForwardS8({
+          x: pX,
+          H: c.H,
+          W: c.W,
+          C: c.C,
+          zx: L.zx,
+          w: pW,
+          bias: pB,
+          mult: pM,
+          shift: pS,
+          y: pY,
+          OH: L.OH,
+          OW: L.OW,
+          CO: c.CO,
+          zy,
+          lo: t % 2 ? zy : -128,
+          hi: 127,
+          KH: c.KH,
+          KW: c.KW,
+          stride: c.stride,
+          pad: c.pad,
+          depthwise: c.depthwise,
+          w2: 0,
+          split: 0,
+        });
         return [k.readBytes(pY, n)];
       });
     }
@@ -363,7 +411,31 @@ describe('SIMD and scalar builds are bit-identical', () => {
       const pM = k.i32(mult);
       const pS = k.i32(shift);
       const pY = k.alloc(CO);
-      k.k.conv2dForwardS8(pX, 1, 1, C, L.zx, pW, pB, pM, pS, pY, 1, 1, CO, zy, -128, 127, 1, 1, 1, 0, false, 0, 0);
+      k.k.conv2dForwardS8({
+        x: pX,
+        H: 1,
+        W: 1,
+        C,
+        zx: L.zx,
+        w: pW,
+        bias: pB,
+        mult: pM,
+        shift: pS,
+        y: pY,
+        OH: 1,
+        OW: 1,
+        CO,
+        zy,
+        lo: -128,
+        hi: 127,
+        KH: 1,
+        KW: 1,
+        stride: 1,
+        pad: 0,
+        depthwise: false,
+        w2: 0,
+        split: 0,
+      });
       return [k.readBytes(pY, CO)];
     });
   });
@@ -410,19 +482,146 @@ describe('SIMD and scalar builds are bit-identical', () => {
           const pR2 = k.rng(99 + t);
           const lrW = qas ? lr : lr * 1e4;
           const lrB = qas ? lr : lr * 1e6;
-          k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, true, 0, 0);
-          k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx2, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, false, 0, 0);
-          k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, split ? pW1 : pW, pS, pGx3, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, false, split ? pW2 : 0, split);
-          k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pWK, pS, pV, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, lrW, mu, qas, pR);
+          k.k.conv2dBackwardInputF32({
+            gy: pGy,
+            OH: L.OH,
+            OW: L.OW,
+            CO: c.CO,
+            w: pW,
+            wScale: pS,
+            gx: pGx,
+            H: c.H,
+            W: c.W,
+            C: c.C,
+            KH: c.KH,
+            KW: c.KW,
+            stride: c.stride,
+            pad: c.pad,
+            depthwise: c.depthwise,
+            accumulate: true,
+            w2: 0,
+            split: 0,
+          });
+          k.k.conv2dBackwardInputF32({
+            gy: pGy,
+            OH: L.OH,
+            OW: L.OW,
+            CO: c.CO,
+            w: pW,
+            wScale: pS,
+            gx: pGx2,
+            H: c.H,
+            W: c.W,
+            C: c.C,
+            KH: c.KH,
+            KW: c.KW,
+            stride: c.stride,
+            pad: c.pad,
+            depthwise: c.depthwise,
+            accumulate: false,
+            w2: 0,
+            split: 0,
+          });
+          k.k.conv2dBackwardInputF32({
+            gy: pGy,
+            OH: L.OH,
+            OW: L.OW,
+            CO: c.CO,
+            w: split ? pW1 : pW,
+            wScale: pS,
+            gx: pGx3,
+            H: c.H,
+            W: c.W,
+            C: c.C,
+            KH: c.KH,
+            KW: c.KW,
+            stride: c.stride,
+            pad: c.pad,
+            depthwise: c.depthwise,
+            accumulate: false,
+            w2: split ? pW2 : 0,
+            split,
+          });
+          k.k.conv2dWeightUpdateS8(
+            {
+              gy: pGy,
+              OH: L.OH,
+              OW: L.OW,
+              CO: c.CO,
+              x: pX,
+              H: c.H,
+              W: c.W,
+              XC: c.C,
+              zx: L.zx,
+              sx: L.sx,
+              w: pWK,
+              wScale: pS,
+              vel: pV,
+              KH: c.KH,
+              KW: c.KW,
+              stride: c.stride,
+              pad: c.pad,
+              depthwise: c.depthwise,
+              K,
+            },
+            lrW,
+            mu,
+            qas,
+            pR,
+          );
           // a second call without velocity state (vel = 0) continues the same random stream
-          k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pWK, pS, 0, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, lrW, 0, qas, pR);
-          k.k.biasUpdateAllS32(pGy, L.OH * L.OW, c.CO, pB, pS, L.sx, pVB, lrB, mu, qas, pR);
+          k.k.conv2dWeightUpdateS8(
+            {
+              gy: pGy,
+              OH: L.OH,
+              OW: L.OW,
+              CO: c.CO,
+              x: pX,
+              H: c.H,
+              W: c.W,
+              XC: c.C,
+              zx: L.zx,
+              sx: L.sx,
+              w: pWK,
+              wScale: pS,
+              vel: 0,
+              KH: c.KH,
+              KW: c.KW,
+              stride: c.stride,
+              pad: c.pad,
+              depthwise: c.depthwise,
+              K,
+            },
+            lrW,
+            0,
+            qas,
+            pR,
+          );
+          k.k.biasUpdateAllS32({ gy: pGy, P: L.OH * L.OW, CO: c.CO, bias: pB, wScale: pS, sx: L.sx, vel: pVB }, lrB, mu, qas, pR);
           // the same through stored gradients, from saved input channels (XC = GK)
-          k.k.saveChannelsS8(pX, c.H * c.W, c.C, GK, pXs);
-          k.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXs, c.H, c.W, GK, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, GK, pG);
-          k.k.applyWeightUpdateS8(pG, GK, c.CO, c.KH, c.KW, c.depthwise, pWK2, pS, pV2, K, lrW, mu, qas, pR2);
-          k.k.biasGradF32(pGy, L.OH * L.OW, c.CO, pGb);
-          k.k.applyBiasUpdateS32(pGb, c.CO, pB2, pS, L.sx, pVB2, lrB, mu, qas, pR2);
+          k.k.saveChannelsS8({ x: pX, P: c.H * c.W, C: c.C, K: GK, out: pXs });
+          k.k.conv2dWeightGradF32({
+            gy: pGy,
+            OH: L.OH,
+            OW: L.OW,
+            CO: c.CO,
+            x: pXs,
+            H: c.H,
+            W: c.W,
+            XC: GK,
+            zx: L.zx,
+            sx: L.sx,
+            KH: c.KH,
+            KW: c.KW,
+            stride: c.stride,
+            pad: c.pad,
+            depthwise: c.depthwise,
+            K: GK,
+            out: pG,
+          });
+          k.k.applyWeightUpdateS8({ grad: pG, GK, CO: c.CO, KH: c.KH, KW: c.KW, depthwise: c.depthwise, w: pWK2, wScale: pS, vel: pV2, K }, lrW, mu, qas, pR2);
+          k.k.biasGradF32({ gy: pGy, P: L.OH * L.OW, CO: c.CO, out: pGb });
+          k.k.applyBiasUpdateS32({ grad: pGb, CO: c.CO, bias: pB2, wScale: pS, sx: L.sx, vel: pVB2 }, lrB, mu, qas, pR2);
           return [
             k.readBytes(pGx, prev.length * 4),
             k.readBytes(pGx2, prev.length * 4),
@@ -485,15 +684,15 @@ describe('SIMD and scalar builds are bit-identical', () => {
         const pOut = k.alloc(8);
         const pBits = k.alloc((n + 7) >> 3);
         const pG2 = k.f32(g);
-        k.k.avgpoolForwardS8(pX, H, W, C, 3, pY, OH, OW, -2, PH, PW, stride, fm.m, fm.n);
-        k.k.avgpoolBackwardF32(pGy, OH, OW, pGx, H, W, C, PH, PW, stride, t % 2 === 0);
-        k.k.addS8(pX, 5, p.ma, pX2, -7, p.mb, p.n, pA, 1, t % 2 ? 1 : -128, 127, n);
-        k.k.clampS8(pX, pC, n, -3, 90);
-        k.k.clampBackwardF32(pG, pC, n, -3, 90);
-        k.k.saveMaskBits(pC, n, -3, 90, pBits);
-        k.k.clampBackwardBitsF32(pG2, pBits, n);
-        k.k.gradInto(pG, pD, n, true);
-        const loss = k.k.softmaxCrossEntropyS8(pL, count, scale, 4, label, pLG);
+        k.k.avgpoolForwardS8({ x: pX, H, W, C, zx: 3, y: pY, OH, OW, zy: -2, PH, PW, stride, m: fm.m, n: fm.n });
+        k.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, stride, accumulate: t % 2 === 0 });
+        k.k.addS8({ a: pX, za: 5, ma: p.ma, b: pX2, zb: -7, mb: p.mb, n: p.n, y: pA, zy: 1, lo: t % 2 ? 1 : -128, hi: 127, count: n });
+        k.k.clampS8({ x: pX, y: pC, count: n, lo: -3, hi: 90 });
+        k.k.clampBackwardF32({ g: pG, y: pC, count: n, lo: -3, hi: 90 });
+        k.k.saveMaskBits({ y: pC, count: n, lo: -3, hi: 90, bits: pBits });
+        k.k.clampBackwardBitsF32({ g: pG2, bits: pBits, count: n });
+        k.k.gradInto({ src: pG, dst: pD, count: n, accumulate: true });
+        const loss = k.k.softmaxCrossEntropyS8({ logits: pL, count, scale, zp: 4, grad: pLG }, label);
         new DataView(k.memory.buffer).setFloat32(pOut, loss, true);
         new DataView(k.memory.buffer).setInt32(pOut + 4, k.k.argmaxS8(pL, count), true);
         return [
@@ -556,8 +755,34 @@ function applyUpdates(c: ConvCase, L: Layer, lr: number, lrB: number, qas: boole
   const pS = k.f32(L.wScale);
   const pB = k.i32(b0);
   const pR = k.rng(seed);
-  k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, 0, c.KH, c.KW, c.stride, c.pad, c.depthwise, c.C, lr, 0, qas, pR);
-  k.k.biasUpdateAllS32(pGy, L.OH * L.OW, c.CO, pB, pS, L.sx, 0, lrB, 0, qas, pR);
+  k.k.conv2dWeightUpdateS8(
+    {
+      gy: pGy,
+      OH: L.OH,
+      OW: L.OW,
+      CO: c.CO,
+      x: pX,
+      H: c.H,
+      W: c.W,
+      XC: c.C,
+      zx: L.zx,
+      sx: L.sx,
+      w: pW,
+      wScale: pS,
+      vel: 0,
+      KH: c.KH,
+      KW: c.KW,
+      stride: c.stride,
+      pad: c.pad,
+      depthwise: c.depthwise,
+      K: c.C,
+    },
+    lr,
+    0,
+    qas,
+    pR,
+  );
+  k.k.biasUpdateAllS32({ gy: pGy, P: L.OH * L.OW, CO: c.CO, bias: pB, wScale: pS, sx: L.sx, vel: 0 }, lrB, 0, qas, pR);
   return { w: k.readI8(pW, w0.length), b: k.readI32(pB, c.CO) };
 }
 
@@ -716,7 +941,7 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     const pB = k.i32(bq);
     const pS = k.f32(wScale);
     const pR = k.rng(99);
-    k.k.biasUpdateAllS32(pGy, P, CO, pB, pS, sx, 0, lr, 0, true, pR);
+    k.k.biasUpdateAllS32({ gy: pGy, P, CO, bias: pB, wScale: pS, sx, vel: 0 }, lr, 0, true, pR);
     const b = k.readI32(pB, CO);
     let meanInt = 0;
     let meanFloat = 0;
@@ -748,7 +973,33 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     const pV = k.f32(new Float32Array(L.wq.length));
     const pR = k.rng(5);
     const call = (lr: number) =>
-      k.k.conv2dWeightUpdateS8(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, pW, pS, pV, c.KH, c.KW, c.stride, c.pad, false, c.C, lr, mu, true, pR);
+      k.k.conv2dWeightUpdateS8(
+        {
+          gy: pGy,
+          OH: L.OH,
+          OW: L.OW,
+          CO: c.CO,
+          x: pX,
+          H: c.H,
+          W: c.W,
+          XC: c.C,
+          zx: L.zx,
+          sx: L.sx,
+          w: pW,
+          wScale: pS,
+          vel: pV,
+          KH: c.KH,
+          KW: c.KW,
+          stride: c.stride,
+          pad: c.pad,
+          depthwise: false,
+          K: c.C,
+        },
+        lr,
+        mu,
+        true,
+        pR,
+      );
     call(0);
     const g1 = k.readF32(pV, L.wq.length); // = g~ (v was 0): G/s, checked against TF
     const { G, S } = tfParamGrads(c, L);
@@ -783,20 +1034,38 @@ describe('QAS: an int8 step equals the float SGD step in units of the scale', ()
     const pGy = k.f32([-1]); // G = -1 per weight: the step is +lr units
     const pS = k.f32([1]);
     const pR = k.rng(3);
-    k.k.conv2dWeightUpdateS8(pGy, 1, 1, 1, pX, 1, 1, C, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, C, 50, 0, true, pR);
+    k.k.conv2dWeightUpdateS8(
+      { gy: pGy, OH: 1, OW: 1, CO: 1, x: pX, H: 1, W: 1, XC: C, zx: 0, sx: 1, w: pW, wScale: pS, vel: 0, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, K: C },
+      50,
+      0,
+      true,
+      pR,
+    );
     expect(Array.from(k.readI8(pW, C))).toEqual([127, -70, 127, -77, 50, 55]);
     k.writeF32(pGy, [1]); // now steps of -300 units
-    k.k.conv2dWeightUpdateS8(pGy, 1, 1, 1, pX, 1, 1, C, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, C, 300, 0, true, pR);
+    k.k.conv2dWeightUpdateS8(
+      { gy: pGy, OH: 1, OW: 1, CO: 1, x: pX, H: 1, W: 1, XC: C, zx: 0, sx: 1, w: pW, wScale: pS, vel: 0, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, K: C },
+      300,
+      0,
+      true,
+      pR,
+    );
     expect(Array.from(k.readI8(pW, C))).toEqual([-127, -127, -127, -127, -127, -127]);
     k.writeF32(pGy, [NaN]);
     k.writeI8(pW, w0);
-    k.k.conv2dWeightUpdateS8(pGy, 1, 1, 1, pX, 1, 1, C, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, C, 0.1, 0, true, pR);
+    k.k.conv2dWeightUpdateS8(
+      { gy: pGy, OH: 1, OW: 1, CO: 1, x: pX, H: 1, W: 1, XC: C, zx: 0, sx: 1, w: pW, wScale: pS, vel: 0, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, K: C },
+      0.1,
+      0,
+      true,
+      pR,
+    );
     expect(Array.from(k.readI8(pW, C))).toEqual(Array.from(w0));
     // bias
     const pB = k.i32([2147483000, -2147483000, 0]);
     const pGb = k.f32([-1, 1, NaN]);
     const pSb = k.f32([1, 1, 1]);
-    k.k.biasUpdateAllS32(pGb, 1, 3, pB, pSb, 1, 0, 1e6, 0, true, pR);
+    k.k.biasUpdateAllS32({ gy: pGb, P: 1, CO: 3, bias: pB, wScale: pSb, sx: 1, vel: 0 }, 1e6, 0, true, pR);
     expect(Array.from(k.readI32(pB, 3))).toEqual([2147483647, -2147483648, 0]);
   });
 });
@@ -824,7 +1093,13 @@ describe('stochastic rounding is unbiased', () => {
     const pGy = k.f32(new Float32Array(N_OUT).fill(gy));
     const pS = k.f32(new Float32Array(N_OUT).fill(1));
     const pR = k.rng(seed);
-    k.k.conv2dWeightUpdateS8(pGy, 1, 1, N_OUT, pX, 1, 1, N_IN, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, N_IN, lr, 0, true, pR);
+    k.k.conv2dWeightUpdateS8(
+      { gy: pGy, OH: 1, OW: 1, CO: N_OUT, x: pX, H: 1, W: 1, XC: N_IN, zx: 0, sx: 1, w: pW, wScale: pS, vel: 0, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, K: N_IN },
+      lr,
+      0,
+      true,
+      pR,
+    );
     const w = k.readI8(pW, N);
     return Array.from(w, (v, i) => v - w0[i]!);
   }
@@ -855,7 +1130,7 @@ describe('stochastic rounding is unbiased', () => {
     const pGy = k.f32(new Float32Array(CO).fill(1));
     const pS = k.f32(new Float32Array(CO).fill(1));
     const pR = k.rng(77);
-    k.k.biasUpdateAllS32(pGy, 1, CO, pB, pS, 1, 0, 0.25, 0, true, pR);
+    k.k.biasUpdateAllS32({ gy: pGy, P: 1, CO, bias: pB, wScale: pS, sx: 1, vel: 0 }, 0.25, 0, true, pR);
     const b = k.readI32(pB, CO);
     let K = 0;
     for (let i = 0; i < CO; i++) {
@@ -897,8 +1172,15 @@ describe('stochastic rounding is unbiased', () => {
     const pS = k.f32([1]);
     const pR = k.alloc(4);
     new Uint32Array(k.memory.buffer, pR, 1)[0] = xorshiftPrev(((u24 << 8) | 0xff) >>> 0); // next u = u24 / 2^24
-    if (path === 'fused') k.k.conv2dWeightUpdateS8(pGy, 1, 1, 1, pX, 1, 1, 1, 0, 1, pW, pS, 0, 1, 1, 1, 0, false, 1, lr, 0, true, pR);
-    else k.k.applyWeightUpdateS8(pGy, 1, 1, 1, 1, false, pW, pS, 0, 1, lr, 0, true, pR);
+    if (path === 'fused')
+      k.k.conv2dWeightUpdateS8(
+        { gy: pGy, OH: 1, OW: 1, CO: 1, x: pX, H: 1, W: 1, XC: 1, zx: 0, sx: 1, w: pW, wScale: pS, vel: 0, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, K: 1 },
+        lr,
+        0,
+        true,
+        pR,
+      );
+    else k.k.applyWeightUpdateS8({ grad: pGy, GK: 1, CO: 1, KH: 1, KW: 1, depthwise: false, w: pW, wScale: pS, vel: 0, K: 1 }, lr, 0, true, pR);
     return k.readI8(pW, 1)[0]!;
   }
   const U_MAX = 0xffffff; // u = 1 - 2^-24
@@ -995,7 +1277,7 @@ describe('harness', () => {
       const opt = exports.opt as (a: number, b: number) => number;
       expect(() => opt(1, 2)).toThrow(WebAssembly.RuntimeError);
       expect(() => assertNoOptionalParameters(exports, 'boom.ts')).toThrow(/optional parameters/);
-      for (const k of [simd, scalar]) expect(() => assertNoOptionalParameters(k.k as unknown as Record<string, unknown>, 'kernels')).not.toThrow();
+      for (const k of [simd, scalar]) expect(() => assertNoOptionalParameters(k.exports, 'kernels')).not.toThrow();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

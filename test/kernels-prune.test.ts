@@ -112,12 +112,36 @@ function forwardAll(k: KernelModule, c: Case, w: Int8Array) {
   const scratch = k.allocFilled(sparseScratchBytes(c.CI), 0x5a);
   const n = c.P * c.CO;
   const yd = k.allocFilled(n + 32, 0x77);
-  k.k.conv2dForwardS8(x, 1, c.P, c.CI, zx, pw, bias, mult, shift, yd, 1, c.P, c.CO, zy, lo, 127, 1, 1, 1, 0, false, 0, 0);
+  k.k.conv2dForwardS8({
+    x,
+    H: 1,
+    W: c.P,
+    C: c.CI,
+    zx,
+    w: pw,
+    bias,
+    mult,
+    shift,
+    y: yd,
+    OH: 1,
+    OW: c.P,
+    CO: c.CO,
+    zy,
+    lo,
+    hi: 127,
+    KH: 1,
+    KW: 1,
+    stride: 1,
+    pad: 0,
+    depthwise: false,
+    w2: 0,
+    split: 0,
+  });
   const pairs = nzFormat(c.CI, c.structure);
   const ys = k.allocFilled(n + 32, 0x77);
-  k.k.sparse1x1ForwardS8(x, c.P, c.CI, zx, nz, pairs, bias, mult, shift, ys, c.CO, zy, lo, 127, scratch);
+  k.k.sparse1x1ForwardS8({ x, P: c.P, CI: c.CI, zx, nz, format: pairs, bias, mult, shift, y: ys, CO: c.CO, zy, lo, hi: 127, scratch });
   const y0 = k.allocFilled(n + 32, 0x77);
-  k.k.sparse1x1ForwardS8(x, c.P, c.CI, zx, nz, pairs, bias, mult, shift, y0, c.CO, zy, lo, 127, 0);
+  k.k.sparse1x1ForwardS8({ x, P: c.P, CI: c.CI, zx, nz, format: pairs, bias, mult, shift, y: y0, CO: c.CO, zy, lo, hi: 127, scratch: 0 });
   return { dense: k.readBytes(yd, n + 32), tiled: k.readBytes(ys, n + 32), direct: k.readBytes(y0, n + 32) };
 }
 
@@ -160,9 +184,30 @@ function backwardAll(k: KernelModule, c: Case, w: Int8Array, o: GradOpts) {
     return k.readF32(gx, n + 16);
   };
   const pairs = nzFormat(c.CI, c.structure);
-  const dense = run((gx) => k.k.conv2dBackwardInputF32(gy, 1, c.P, c.CO, pw, wScale, gx, 1, c.P, c.CI, 1, 1, 1, 0, false, o.accumulate, 0, 0));
-  const tiled = run((gx) => k.k.sparse1x1BackwardInputF32(gy, c.P, c.CO, nz, pairs, wScale, gx, c.CI, o.accumulate, scratch));
-  const direct = run((gx) => k.k.sparse1x1BackwardInputF32(gy, c.P, c.CO, nz, pairs, wScale, gx, c.CI, o.accumulate, 0));
+  const dense = run((gx) =>
+    k.k.conv2dBackwardInputF32({
+      gy,
+      OH: 1,
+      OW: c.P,
+      CO: c.CO,
+      w: pw,
+      wScale,
+      gx,
+      H: 1,
+      W: c.P,
+      C: c.CI,
+      KH: 1,
+      KW: 1,
+      stride: 1,
+      pad: 0,
+      depthwise: false,
+      accumulate: o.accumulate,
+      w2: 0,
+      split: 0,
+    }),
+  );
+  const tiled = run((gx) => k.k.sparse1x1BackwardInputF32({ gy, P: c.P, CO: c.CO, nz, format: pairs, wScale, gx, CI: c.CI, accumulate: o.accumulate, scratch }));
+  const direct = run((gx) => k.k.sparse1x1BackwardInputF32({ gy, P: c.P, CO: c.CO, nz, format: pairs, wScale, gx, CI: c.CI, accumulate: o.accumulate, scratch: 0 }));
   return { dense: bits(dense), tiled: bits(tiled), direct: bits(direct) };
 }
 

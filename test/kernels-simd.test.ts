@@ -167,7 +167,31 @@ describe('int8 forward: SIMD == scalar', () => {
     };
     // whole tensors
     sameInBoth(what, { ...common, x: { i8: int8Full(rng, s.H * s.W * s.C) }, y: { zero: OH * OW * s.CO } }, (k, p) =>
-      k.conv2dForwardS8(p.x, s.H, s.W, s.C, zx, p.w, p.bias, p.mult, p.shift, p.y, OH, OW, s.CO, 3, lo, hi, s.KH, s.KW, s.stride, s.pad, s.depthwise, p.w2, s.split),
+      k.conv2dForwardS8({
+        x: p.x,
+        H: s.H,
+        W: s.W,
+        C: s.C,
+        zx,
+        w: p.w,
+        bias: p.bias,
+        mult: p.mult,
+        shift: p.shift,
+        y: p.y,
+        OH,
+        OW,
+        CO: s.CO,
+        zy: 3,
+        lo,
+        hi,
+        KH: s.KH,
+        KW: s.KW,
+        stride: s.stride,
+        pad: s.pad,
+        depthwise: s.depthwise,
+        w2: p.w2,
+        split: s.split,
+      }),
     );
     // a row range between ring buffers
     const inRing = rng.next() < 0.5 ? 0 : rng.int(Math.min(s.KH, s.H), s.H);
@@ -179,33 +203,35 @@ describe('int8 forward: SIMD == scalar', () => {
       { ...common, x: { i8: int8Full(rng, (inRing || s.H) * s.W * s.C) }, y: { zero: (outRing || OH) * OW * s.CO } },
       (k, p) =>
         k.conv2dForwardRowsS8(
-          p.x,
-          s.H,
-          s.W,
-          s.C,
-          zx,
-          p.w,
-          p.bias,
-          p.mult,
-          p.shift,
-          p.y,
-          OH,
-          OW,
-          s.CO,
-          -7,
-          lo,
-          hi,
-          s.KH,
-          s.KW,
-          s.stride,
-          s.pad,
-          s.depthwise,
-          p.w2,
-          s.split,
+          {
+            x: p.x,
+            H: s.H,
+            W: s.W,
+            C: s.C,
+            zx,
+            w: p.w,
+            bias: p.bias,
+            mult: p.mult,
+            shift: p.shift,
+            y: p.y,
+            OH,
+            OW,
+            CO: s.CO,
+            zy: -7,
+            lo,
+            hi,
+            KH: s.KH,
+            KW: s.KW,
+            stride: s.stride,
+            pad: s.pad,
+            depthwise: s.depthwise,
+            w2: p.w2,
+            split: s.split,
+            inRing,
+            outRing,
+          },
           ohBegin,
           ohEnd,
-          inRing,
-          outRing,
         ),
     );
   });
@@ -240,7 +266,32 @@ describe('requantisation extremes (vector rule for shifts >= 32): SIMD == scalar
         shift: { i32: Int32Array.from({ length: CO }, () => rng.pick(c.shifts)) },
         y: { zero: c.H * c.W * CO },
       },
-      (k, p) => k.conv2dForwardS8(p.x, c.H, c.W, c.C, zx, p.w, p.bias, p.mult, p.shift, p.y, c.H, c.W, CO, zy, -128, 127, K, K, 1, pad, c.depthwise, p.w2, 0),
+      (k, p) =>
+        k.conv2dForwardS8({
+          x: p.x,
+          H: c.H,
+          W: c.W,
+          C: c.C,
+          zx,
+          w: p.w,
+          bias: p.bias,
+          mult: p.mult,
+          shift: p.shift,
+          y: p.y,
+          OH: c.H,
+          OW: c.W,
+          CO,
+          zy,
+          lo: -128,
+          hi: 127,
+          KH: K,
+          KW: K,
+          stride: 1,
+          pad,
+          depthwise: c.depthwise,
+          w2: p.w2,
+          split: 0,
+        }),
     );
   });
 });
@@ -261,7 +312,27 @@ describe('float32 input gradient: SIMD == scalar', () => {
           wScale: { f32: scalesOf(rng, s.CO) },
           gx: { f32: grads(rng, s.H * s.W * s.C) },
         },
-        (k, p) => k.conv2dBackwardInputF32(p.gy, OH, OW, s.CO, p.w, p.wScale, p.gx, s.H, s.W, s.C, s.KH, s.KW, s.stride, s.pad, s.depthwise, accumulate, p.w2, s.split),
+        (k, p) =>
+          k.conv2dBackwardInputF32({
+            gy: p.gy,
+            OH,
+            OW,
+            CO: s.CO,
+            w: p.w,
+            wScale: p.wScale,
+            gx: p.gx,
+            H: s.H,
+            W: s.W,
+            C: s.C,
+            KH: s.KH,
+            KW: s.KW,
+            stride: s.stride,
+            pad: s.pad,
+            depthwise: s.depthwise,
+            accumulate,
+            w2: p.w2,
+            split: s.split,
+          }),
       );
     }
   });
@@ -287,7 +358,8 @@ describe('depthwise input gradient in place: SIMD == scalar', () => {
         wScale: { f32: scalesOf(rng, c.C) },
         scratch: { zero: (c.K - pad) * c.W * c.C * 4 },
       },
-      (k, p) => k.depthwiseBackwardInputInPlaceF32(p.g, c.H, c.W, c.C, p.w, p.wScale, c.K, c.K, pad, p.w2, c.split, p.scratch),
+      (k, p) =>
+        k.depthwiseBackwardInputInPlaceF32({ g: p.g, H: c.H, W: c.W, C: c.C, w: p.w, wScale: p.wScale, KH: c.K, KW: c.K, pad, w2: p.w2, split: c.split, scratch: p.scratch }),
     );
   });
 });
@@ -306,7 +378,25 @@ describe('weight gradient and fused update: SIMD == scalar', () => {
     const x = { i8: int8Full(rng, s.H * s.W * XC) };
     const gy = { f32: grads(rng, OH * OW * s.CO) };
     sameInBoth(`${what} grad K=${K} XC=${XC}`, { gy, x, out: { zero: nw * 4 } }, (k, p) =>
-      k.conv2dWeightGradF32(p.gy, OH, OW, s.CO, p.x, s.H, s.W, XC, zx, sx, s.KH, s.KW, s.stride, s.pad, s.depthwise, K, p.out),
+      k.conv2dWeightGradF32({
+        gy: p.gy,
+        OH,
+        OW,
+        CO: s.CO,
+        x: p.x,
+        H: s.H,
+        W: s.W,
+        XC,
+        zx,
+        sx,
+        KH: s.KH,
+        KW: s.KW,
+        stride: s.stride,
+        pad: s.pad,
+        depthwise: s.depthwise,
+        K,
+        out: p.out,
+      }),
     );
     for (const [momentum, qas, stochastic] of [
       [false, true, true],
@@ -326,25 +416,27 @@ describe('weight gradient and fused update: SIMD == scalar', () => {
         },
         (k, p) =>
           k.conv2dWeightUpdateS8(
-            p.gy,
-            OH,
-            OW,
-            s.CO,
-            p.x,
-            s.H,
-            s.W,
-            XC,
-            zx,
-            sx,
-            p.w,
-            p.wScale,
-            momentum ? p.vel : 0,
-            s.KH,
-            s.KW,
-            s.stride,
-            s.pad,
-            s.depthwise,
-            K,
+            {
+              gy: p.gy,
+              OH,
+              OW,
+              CO: s.CO,
+              x: p.x,
+              H: s.H,
+              W: s.W,
+              XC,
+              zx,
+              sx,
+              w: p.w,
+              wScale: p.wScale,
+              vel: momentum ? p.vel : 0,
+              KH: s.KH,
+              KW: s.KW,
+              stride: s.stride,
+              pad: s.pad,
+              depthwise: s.depthwise,
+              K,
+            },
             lr,
             momentum ? 0.9 : 0,
             qas,
@@ -360,7 +452,7 @@ describe('bias gradient and fused update: SIMD == scalar', () => {
   const cases = Array.from({ length: 30 }, (_, i) => ({ P: rng.int(1, 70), CO: i < 8 ? i + 1 : rng.int(1, 40) }));
   it.each(cases.map((c) => [`P=${c.P} CO=${c.CO}`, c] as const))('%s', (what, c) => {
     const gy = { f32: grads(rng, c.P * c.CO) };
-    sameInBoth(`${what} grad`, { gy, out: { zero: c.CO * 4 } }, (k, p) => k.biasGradF32(p.gy, c.P, c.CO, p.out));
+    sameInBoth(`${what} grad`, { gy, out: { zero: c.CO * 4 } }, (k, p) => k.biasGradF32({ gy: p.gy, P: c.P, CO: c.CO, out: p.out }));
     for (const momentum of [false, true]) {
       sameInBoth(
         `${what} update momentum=${momentum}`,
@@ -371,7 +463,7 @@ describe('bias gradient and fused update: SIMD == scalar', () => {
           vel: momentum ? { f32: grads(rng, c.CO) } : { zero: 4 },
           rng: { rngSeed: rng.u32() },
         },
-        (k, p) => k.biasUpdateAllS32(p.gy, c.P, c.CO, p.bias, p.wScale, 0.02, momentum ? p.vel : 0, 0.1, momentum ? 0.9 : 0, true, p.rng),
+        (k, p) => k.biasUpdateAllS32({ gy: p.gy, P: c.P, CO: c.CO, bias: p.bias, wScale: p.wScale, sx: 0.02, vel: momentum ? p.vel : 0 }, 0.1, momentum ? 0.9 : 0, true, p.rng),
       );
     }
   });
@@ -403,21 +495,21 @@ describe('GAP head backward: SIMD == scalar', () => {
           scratch: { zero: c.CO * 4 },
         },
         (k, p) =>
-          k.gapHeadBackwardF32(
-            p.gpool,
-            c.P,
-            c.CO,
-            bits ? p.bits : 0,
-            p.w,
-            p.wScale,
-            c.CI,
-            p.w2,
-            c.split,
-            gxMode === 'none' ? 0 : p.gx,
-            gxMode === 'accumulate',
-            bgrad ? p.bgrad : 0,
-            p.scratch,
-          ),
+          k.gapHeadBackwardF32({
+            gpool: p.gpool,
+            P: c.P,
+            CO: c.CO,
+            bits: bits ? p.bits : 0,
+            w: p.w,
+            wScale: p.wScale,
+            CI: c.CI,
+            w2: p.w2,
+            split: c.split,
+            gx: gxMode === 'none' ? 0 : p.gx,
+            accumulate: gxMode === 'accumulate',
+            bgrad: bgrad ? p.bgrad : 0,
+            scratch: p.scratch,
+          }),
       );
     }
   });

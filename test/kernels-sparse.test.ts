@@ -111,7 +111,31 @@ describe.each(builds)('split weight storage == unsplit kernel on the joined weig
       // split = 0 must not read w2: give it bytes that would change the result
       const pW2 = w2 === null ? 0 : k.i8(w2 === 'garbage' ? rng.int8s(L.wq.length) : w2);
       const y = guarded(k, n, 0x55);
-      k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pS, y.p, L.OH, L.OW, c.CO, zy, relu ? zy : -128, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise, pW2, split);
+      k.k.conv2dForwardS8({
+        x: pX,
+        H: c.H,
+        W: c.W,
+        C: c.C,
+        zx: L.zx,
+        w: pW,
+        bias: pB,
+        mult: pM,
+        shift: pS,
+        y: y.p,
+        OH: L.OH,
+        OW: L.OW,
+        CO: c.CO,
+        zy,
+        lo: relu ? zy : -128,
+        hi: 127,
+        KH: c.KH,
+        KW: c.KW,
+        stride: c.stride,
+        pad: c.pad,
+        depthwise: c.depthwise,
+        w2: pW2,
+        split,
+      });
       expect(y.intact(), 'forward wrote outside y').toBe(true);
       return k.readBytes(y.p, n);
     };
@@ -136,7 +160,26 @@ describe.each(builds)('split weight storage == unsplit kernel on the joined weig
       const pW2 = w2 === null ? 0 : k.i8(w2 === 'garbage' ? rng.int8s(L.wq.length) : w2);
       const gx = guarded(k, n * 4);
       k.writeF32(gx.p, accumulate ? prev : new Float32Array(n).fill(NaN));
-      k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, gx.p, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, accumulate, pW2, split);
+      k.k.conv2dBackwardInputF32({
+        gy: pGy,
+        OH: L.OH,
+        OW: L.OW,
+        CO: c.CO,
+        w: pW,
+        wScale: pS,
+        gx: gx.p,
+        H: c.H,
+        W: c.W,
+        C: c.C,
+        KH: c.KH,
+        KW: c.KW,
+        stride: c.stride,
+        pad: c.pad,
+        depthwise: c.depthwise,
+        accumulate,
+        w2: pW2,
+        split,
+      });
       expect(gx.intact(), 'backward wrote outside gx').toBe(true);
       return k.readBytes(gx.p, n * 4);
     };
@@ -206,42 +249,86 @@ describe.each(builds)('stored gradients + apply == fused update, bit for bit (%s
               let XCg = c.C;
               if (saved) {
                 const xs = guarded(k, P * GK);
-                k.k.saveChannelsS8(pX, P, c.C, GK, xs.p);
+                k.k.saveChannelsS8({ x: pX, P, C: c.C, K: GK, out: xs.p });
                 expect(xs.intact()).toBe(true);
                 pXg = xs.p;
                 XCg = GK;
               }
               for (let step = 0; step < 2; step++) {
                 k.k.conv2dWeightUpdateS8(
-                  pGy,
-                  L.OH,
-                  L.OW,
-                  c.CO,
-                  pX,
-                  c.H,
-                  c.W,
-                  c.C,
-                  L.zx,
-                  L.sx,
-                  w1.p,
-                  pS,
-                  mom === 'none' ? 0 : v1.p,
-                  c.KH,
-                  c.KW,
-                  c.stride,
-                  c.pad,
-                  c.depthwise,
-                  K,
+                  {
+                    gy: pGy,
+                    OH: L.OH,
+                    OW: L.OW,
+                    CO: c.CO,
+                    x: pX,
+                    H: c.H,
+                    W: c.W,
+                    XC: c.C,
+                    zx: L.zx,
+                    sx: L.sx,
+                    w: w1.p,
+                    wScale: pS,
+                    vel: mom === 'none' ? 0 : v1.p,
+                    KH: c.KH,
+                    KW: c.KW,
+                    stride: c.stride,
+                    pad: c.pad,
+                    depthwise: c.depthwise,
+                    K,
+                  },
                   lr,
                   mu,
                   qas,
                   r1,
                 );
-                k.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXg, c.H, c.W, XCg, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, GK, g.p);
-                k.k.applyWeightUpdateS8(g.p, GK, c.CO, c.KH, c.KW, c.depthwise, w2.p, pS, mom === 'none' ? 0 : v2.p, K, lr, mu, qas, r2);
+                k.k.conv2dWeightGradF32({
+                  gy: pGy,
+                  OH: L.OH,
+                  OW: L.OW,
+                  CO: c.CO,
+                  x: pXg,
+                  H: c.H,
+                  W: c.W,
+                  XC: XCg,
+                  zx: L.zx,
+                  sx: L.sx,
+                  KH: c.KH,
+                  KW: c.KW,
+                  stride: c.stride,
+                  pad: c.pad,
+                  depthwise: c.depthwise,
+                  K: GK,
+                  out: g.p,
+                });
+                k.k.applyWeightUpdateS8(
+                  { grad: g.p, GK, CO: c.CO, KH: c.KH, KW: c.KW, depthwise: c.depthwise, w: w2.p, wScale: pS, vel: mom === 'none' ? 0 : v2.p, K },
+                  lr,
+                  mu,
+                  qas,
+                  r2,
+                );
               }
               // the stored gradient's first K channels are the gradient computed for K channels
-              k.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pX, c.H, c.W, c.C, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, K, gK.p);
+              k.k.conv2dWeightGradF32({
+                gy: pGy,
+                OH: L.OH,
+                OW: L.OW,
+                CO: c.CO,
+                x: pX,
+                H: c.H,
+                W: c.W,
+                XC: c.C,
+                zx: L.zx,
+                sx: L.sx,
+                KH: c.KH,
+                KW: c.KW,
+                stride: c.stride,
+                pad: c.pad,
+                depthwise: c.depthwise,
+                K,
+                out: gK.p,
+              });
               for (const buf of [w1, v1, w2, v2, g, gK]) expect(buf.intact(), `${what}: write outside a buffer`).toBe(true);
               const gAll = k.readF32(g.p, nG);
               expect(gAll.every(Number.isFinite), `${what}: gradient buffer fully written`).toBe(true);
@@ -293,9 +380,9 @@ describe.each(builds)('stored gradients + apply == fused update, bit for bit (%s
         const r1 = k.rng(seedR);
         const r2 = k.rng(seedR);
         for (let step = 0; step < 2; step++) {
-          k.k.biasUpdateAllS32(pGy, P, c.CO, b1.p, pS, L.sx, mom === 'none' ? 0 : v1.p, lr, mu, qas, r1);
-          k.k.biasGradF32(pGy, P, c.CO, g.p);
-          k.k.applyBiasUpdateS32(g.p, c.CO, b2.p, pS, L.sx, mom === 'none' ? 0 : v2.p, lr, mu, qas, r2);
+          k.k.biasUpdateAllS32({ gy: pGy, P, CO: c.CO, bias: b1.p, wScale: pS, sx: L.sx, vel: mom === 'none' ? 0 : v1.p }, lr, mu, qas, r1);
+          k.k.biasGradF32({ gy: pGy, P, CO: c.CO, out: g.p });
+          k.k.applyBiasUpdateS32({ grad: g.p, CO: c.CO, bias: b2.p, wScale: pS, sx: L.sx, vel: mom === 'none' ? 0 : v2.p }, lr, mu, qas, r2);
         }
         for (const buf of [b1, v1, b2, v2, g]) expect(buf.intact(), `${what}: write outside a buffer`).toBe(true);
         expect(Array.from(k.readF32(g.p, c.CO)).every(Number.isFinite), `${what}: gradient written`).toBe(true);
@@ -344,33 +431,35 @@ describe.each(builds)('conv2dForwardRowsS8: rows one by one through ring buffers
     const pS = k.i32(v.shift);
     return (x: number, y: number, ohBegin: number, ohEnd: number, inRing: number, outRing: number) =>
       k.k.conv2dForwardRowsS8(
-        x,
-        c.H,
-        c.W,
-        c.C,
-        v.zx,
-        pW,
-        pB,
-        pM,
-        pS,
-        y,
-        v.OH,
-        v.OW,
-        c.CO,
-        v.zy,
-        v.lo,
-        127,
-        c.KH,
-        c.KW,
-        c.stride,
-        c.pad,
-        c.depthwise,
-        pW2,
-        v.split,
+        {
+          x,
+          H: c.H,
+          W: c.W,
+          C: c.C,
+          zx: v.zx,
+          w: pW,
+          bias: pB,
+          mult: pM,
+          shift: pS,
+          y,
+          OH: v.OH,
+          OW: v.OW,
+          CO: c.CO,
+          zy: v.zy,
+          lo: v.lo,
+          hi: 127,
+          KH: c.KH,
+          KW: c.KW,
+          stride: c.stride,
+          pad: c.pad,
+          depthwise: c.depthwise,
+          w2: pW2,
+          split: v.split,
+          inRing,
+          outRing,
+        },
         ohBegin,
         ohEnd,
-        inRing,
-        outRing,
       );
   }
   /** The whole-tensor result of the plain kernel (unsplit weights). */
@@ -383,7 +472,31 @@ describe.each(builds)('conv2dForwardRowsS8: rows one by one through ring buffers
     const pM = k.i32(v.mult);
     const pS = k.i32(v.shift);
     const pY = k.alloc(v.OH * v.OW * c.CO);
-    k.k.conv2dForwardS8(pX, c.H, c.W, c.C, v.zx, pW, pB, pM, pS, pY, v.OH, v.OW, c.CO, v.zy, v.lo, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise, 0, 0);
+    k.k.conv2dForwardS8({
+      x: pX,
+      H: c.H,
+      W: c.W,
+      C: c.C,
+      zx: v.zx,
+      w: pW,
+      bias: pB,
+      mult: pM,
+      shift: pS,
+      y: pY,
+      OH: v.OH,
+      OW: v.OW,
+      CO: c.CO,
+      zy: v.zy,
+      lo: v.lo,
+      hi: 127,
+      KH: c.KH,
+      KW: c.KW,
+      stride: c.stride,
+      pad: c.pad,
+      depthwise: c.depthwise,
+      w2: 0,
+      split: 0,
+    });
     return k.readI8(pY, v.OH * v.OW * c.CO);
   }
   /** Input rows [lo, hi] (clipped to the image) output row oh reads. */
@@ -535,7 +648,7 @@ describe.each(builds)('saved input channels and 1-bit clamp masks (%s build)', (
       k.reset();
       const pX = k.i8(x);
       const out = guarded(k, P * K);
-      k.k.saveChannelsS8(pX, P, C, K, out.p);
+      k.k.saveChannelsS8({ x: pX, P, C, K, out: out.p });
       const want = new Int8Array(P * K);
       for (let p = 0; p < P; p++) for (let ch = 0; ch < K; ch++) want[p * K + ch] = x[p * C + ch]!;
       expectSameBytes(`P=${P} C=${C} K=${K}`, k.readBytes(out.p, P * K), bytesOf(want));
@@ -565,13 +678,13 @@ describe.each(builds)('saved input channels and 1-bit clamp masks (%s build)', (
     const bits = guarded(k, nb, 0xff ^ SENTINEL); // stale bits that must be overwritten
     const g1 = k.f32(g);
     const g2 = k.f32(g);
-    k.k.saveMaskBits(pY, count, lo, hi, bits.p);
+    k.k.saveMaskBits({ y: pY, count, lo, hi, bits: bits.p });
     const want = new Uint8Array(nb);
     for (let i = 0; i < count; i++) if (y[i]! > lo && y[i]! < hi) want[i >> 3]! |= 1 << (i & 7);
     expectSameBytes(`${what}: mask bits`, k.readBytes(bits.p, nb), want);
     expect(bits.intact(), `${what}: saveMaskBits wrote past ceil(count/8) bytes`).toBe(true);
-    k.k.clampBackwardF32(g1, pY, count, lo, hi);
-    k.k.clampBackwardBitsF32(g2, bits.p, count);
+    k.k.clampBackwardF32({ g: g1, y: pY, count, lo, hi });
+    k.k.clampBackwardBitsF32({ g: g2, bits: bits.p, count });
     expectSameBytes(`${what}: masked gradient`, k.readBytes(g2, count * 4), k.readBytes(g1, count * 4));
     expect(bits.intact()).toBe(true);
     // both sides of the mask occur
@@ -627,10 +740,10 @@ describe.each(builds)('saved input channels and 1-bit clamp masks (%s build)', (
       const g = f32(rng.uniform(0.5, 1));
       const g1 = k.f32([g]);
       const g2 = k.f32([g]);
-      k.k.saveMaskBits(pY, 1, lo, hi, bits.p);
+      k.k.saveMaskBits({ y: pY, count: 1, lo, hi, bits: bits.p });
       expect(k.readBytes(bits.p, 1)[0]).toBe(v > lo && v < hi ? 1 : 0);
-      k.k.clampBackwardF32(g1, pY, 1, lo, hi);
-      k.k.clampBackwardBitsF32(g2, bits.p, 1);
+      k.k.clampBackwardF32({ g: g1, y: pY, count: 1, lo, hi });
+      k.k.clampBackwardBitsF32({ g: g2, bits: bits.p, count: 1 });
       expectSameBytes(`single element ${v}`, k.readBytes(g2, 4), k.readBytes(g1, 4));
       expect(bits.intact()).toBe(true);
     }
@@ -676,47 +789,110 @@ describe('SIMD and scalar builds agree on the new kernels', () => {
         const pR = k.rng(t);
         const pBits = k.alloc((n + 7) >> 3);
         const pGm = k.f32(L.gy);
-        k.k.conv2dForwardS8(pX, c.H, c.W, c.C, L.zx, pW, pB, pM, pSh, pY, L.OH, L.OW, c.CO, zy, zy, 127, c.KH, c.KW, c.stride, c.pad, c.depthwise, pW2, split);
+        k.k.conv2dForwardS8({
+          x: pX,
+          H: c.H,
+          W: c.W,
+          C: c.C,
+          zx: L.zx,
+          w: pW,
+          bias: pB,
+          mult: pM,
+          shift: pSh,
+          y: pY,
+          OH: L.OH,
+          OW: L.OW,
+          CO: c.CO,
+          zy,
+          lo: zy,
+          hi: 127,
+          KH: c.KH,
+          KW: c.KW,
+          stride: c.stride,
+          pad: c.pad,
+          depthwise: c.depthwise,
+          w2: pW2,
+          split,
+        });
         for (let oh = 0; oh < L.OH; oh++) {
           for (let r = Math.max(0, oh * c.stride - c.pad); r <= Math.min(c.H - 1, oh * c.stride - c.pad + c.KH - 1); r++) {
             k.writeI8(pXr + (r % inRing) * c.W * c.C, L.xq.subarray(r * c.W * c.C, (r + 1) * c.W * c.C));
           }
           k.k.conv2dForwardRowsS8(
-            pXr,
-            c.H,
-            c.W,
-            c.C,
-            L.zx,
-            pW,
-            pB,
-            pM,
-            pSh,
-            pYr,
-            L.OH,
-            L.OW,
-            c.CO,
-            zy,
-            zy,
-            127,
-            c.KH,
-            c.KW,
-            c.stride,
-            c.pad,
-            c.depthwise,
-            pW2,
-            split,
+            {
+              x: pXr,
+              H: c.H,
+              W: c.W,
+              C: c.C,
+              zx: L.zx,
+              w: pW,
+              bias: pB,
+              mult: pM,
+              shift: pSh,
+              y: pYr,
+              OH: L.OH,
+              OW: L.OW,
+              CO: c.CO,
+              zy,
+              lo: zy,
+              hi: 127,
+              KH: c.KH,
+              KW: c.KW,
+              stride: c.stride,
+              pad: c.pad,
+              depthwise: c.depthwise,
+              w2: pW2,
+              split,
+              inRing,
+              outRing: 0,
+            },
             oh,
             oh + 1,
-            inRing,
-            0,
           );
         }
-        k.k.conv2dBackwardInputF32(pGy, L.OH, L.OW, c.CO, pW, pS, pGx, c.H, c.W, c.C, c.KH, c.KW, c.stride, c.pad, c.depthwise, false, pW2, split);
-        k.k.saveChannelsS8(pX, c.H * c.W, c.C, GK, pXs);
-        k.k.conv2dWeightGradF32(pGy, L.OH, L.OW, c.CO, pXs, c.H, c.W, GK, L.zx, L.sx, c.KH, c.KW, c.stride, c.pad, c.depthwise, GK, pG);
-        k.k.applyWeightUpdateS8(pG, GK, c.CO, c.KH, c.KW, c.depthwise, pWK, pS, pV, K, lr, 0.9, true, pR);
-        k.k.saveMaskBits(pY, n, zy, 128, pBits);
-        k.k.clampBackwardBitsF32(pGm, pBits, n);
+        k.k.conv2dBackwardInputF32({
+          gy: pGy,
+          OH: L.OH,
+          OW: L.OW,
+          CO: c.CO,
+          w: pW,
+          wScale: pS,
+          gx: pGx,
+          H: c.H,
+          W: c.W,
+          C: c.C,
+          KH: c.KH,
+          KW: c.KW,
+          stride: c.stride,
+          pad: c.pad,
+          depthwise: c.depthwise,
+          accumulate: false,
+          w2: pW2,
+          split,
+        });
+        k.k.saveChannelsS8({ x: pX, P: c.H * c.W, C: c.C, K: GK, out: pXs });
+        k.k.conv2dWeightGradF32({
+          gy: pGy,
+          OH: L.OH,
+          OW: L.OW,
+          CO: c.CO,
+          x: pXs,
+          H: c.H,
+          W: c.W,
+          XC: GK,
+          zx: L.zx,
+          sx: L.sx,
+          KH: c.KH,
+          KW: c.KW,
+          stride: c.stride,
+          pad: c.pad,
+          depthwise: c.depthwise,
+          K: GK,
+          out: pG,
+        });
+        k.k.applyWeightUpdateS8({ grad: pG, GK, CO: c.CO, KH: c.KH, KW: c.KW, depthwise: c.depthwise, w: pWK, wScale: pS, vel: pV, K }, lr, 0.9, true, pR);
+        k.k.saveMaskBits({ y: pY, count: n, lo: zy, hi: 128, bits: pBits });
+        k.k.clampBackwardBitsF32({ g: pGm, bits: pBits, count: n });
         return [
           k.readBytes(pY, n),
           k.readBytes(pYr, n),

@@ -174,7 +174,7 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
       // gradient (and the head's clamp bits), writes the head's input gradient, its bias
       // gradient (applied by the very next step when the bias trains) and a one-position scratch.
       const h = s.head;
-      expect(h.conv && h.conv.kh === 1 && h.conv.kw === 1 && !h.conv.depthwise, `${where}: fused head ${h.name} is a 1x1 conv`).toBe(true);
+      expect(h.op === 'conv2d' && h.conv!.kh === 1 && h.conv!.kw === 1, `${where}: fused head ${h.name} is a 1x1 conv`).toBe(true);
       expect(canon(s.node.inputs[0]!), where).toBe(canon(h.output));
       expect(s.reads[0], where).toBe(GK(s.node.output));
       for (const r of s.reads) if (r !== GK(s.target ?? '')) expect(written.has(r), `${where}: step ${i} reads ${r} before anything wrote it`).toBe(true);
@@ -201,7 +201,7 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
         // In place: a stride-1 same-size depthwise conv, its input's only consumer, whose
         // input gradient takes over its output gradient's buffer.
         const n = s.node;
-        expect(n.conv?.depthwise && n.conv.stride === 1 && n.outShape.join() === n.inShapes[0]!.join(), `${where}: in-place ${n.name}`).toBe(true);
+        expect(n.op === 'depthwiseConv2d' && n.conv!.stride === 1 && n.outShape.join() === n.inShapes[0]!.join(), `${where}: in-place ${n.name}`).toBe(true);
         expect(graph.nodes.filter((c) => c.inputs.some((x) => canon(x) === s.targets[0])).length, where).toBe(1);
         expect(s.writes, where).toEqual([GK(s.targets[0]!), `scratch:${n.name}`]);
         expect(GK(s.targets[0]!), where).toBe(GK(n.output));
@@ -319,7 +319,7 @@ describe('planner properties on random graphs and schemes', () => {
       const spec = randomSpec(seed);
       const g = buildGraph(spec); // throws on an invalid spec
       for (const n of g.nodes) {
-        const key = n.op === 'conv2d' && n.conv!.depthwise ? 'depthwise' : n.op === 'conv2d' && n.conv!.stride > 1 ? 'conv-s2' : n.op;
+        const key = n.op === 'depthwiseConv2d' ? 'depthwise' : n.op === 'conv2d' && n.conv!.stride > 1 ? 'conv-s2' : n.op;
         ops.set(key, (ops.get(key) ?? 0) + 1);
         if (n.op === 'add') {
           if (n.inputs[0] === n.inputs[1]) selfAdd++;

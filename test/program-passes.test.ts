@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, type Program, type ProgramOptions } from '../compiler/autodiff/program.js';
-import { buildGraph } from '../compiler/ir/graph.js';
+import { buildGraph, hasParams } from '../compiler/ir/graph.js';
 import { fullScheme } from '../compiler/sparse/scheme.js';
 import { PROGRAM_GOLDEN, caseHashes, goldenCases, optionSets } from './support/program-golden.js';
 import { TEST_MODELS, partialSchemeFor, randomScheme, randomSpec } from './support/models.js';
@@ -87,7 +87,7 @@ describe('each pass, switched off, leaves no trace', () => {
     // Full backward: every layer with weights computes a weight gradient of all channels.
     const g = buildGraph(TEST_MODELS['mnist-cnn']());
     const p = buildProgram(g, partialSchemeFor('mnist-cnn'), { prune: false });
-    const weighted = g.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense').map((n) => n.name);
+    const weighted = g.nodes.filter(hasParams).map((n) => n.name);
     expect(
       p.steps
         .filter((s) => s.kind === 'weightGrad')
@@ -139,7 +139,7 @@ describe('each pass, switched off, leaves no trace', () => {
     expect(p.steps.slice(0, p.lossStep).every((s) => s.kind === 'forward')).toBe(true);
     expect(p.steps[p.lossStep]!.kind).toBe('loss');
     const applies = p.steps.filter((s) => s.kind === 'applyWeight' || s.kind === 'applyBias').length;
-    expect(applies).toBe(2 * g.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense').length);
+    expect(applies).toBe(2 * g.nodes.filter(hasParams).length);
     expect(p.steps.slice(-applies).every((s) => s.kind.startsWith('apply'))).toBe(true);
   });
 });

@@ -6,7 +6,7 @@
  * neither streams frozen conv chains through ring buffers nor keeps 1-bit masks.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildGraph } from '../compiler/ir/graph.js';
+import { buildGraph, hasParams } from '../compiler/ir/graph.js';
 import { Rng } from '../compiler/ir/rng.js';
 import { buildProgram, type ProgramOptions } from '../compiler/autodiff/program.js';
 import { getTarget } from '../targets/index.js';
@@ -85,7 +85,7 @@ describe('pruning and reordering are exact', () => {
       if (program.actShares.size > 0) inPlaceForward++;
       if (program.steps.some((s) => s.kind === 'inputGrad' && s.inPlace)) inPlaceBackward++;
       if (program.steps.some((s) => s.kind === 'gapHeadBackward')) fusedHead++;
-      const params = graph.nodes.filter((n) => n.op === 'conv2d' || n.op === 'dense');
+      const params = graph.nodes.filter(hasParams);
       if ([...scheme.layers.values()].some((t) => t.weightRatio > 0 && t.weightRatio < 1)) partial++;
       const first = params.findIndex((n) => {
         const t = scheme.layers.get(n.name);

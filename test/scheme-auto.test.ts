@@ -115,7 +115,7 @@ describe('autoScheme on MobileNetV2-w0.35 (synthetic inputs, pseudo-labels)', ()
   const { quant, params } = quantizeSpec(spec, calibration);
   const target = getTarget('stm32f746');
 
-  it('fits 96..320 KB exactly, value grows with the budget, each search takes seconds', () => {
+  it('fits 96..320 KB exactly, value grows with the budget, each search evaluates a bounded number of plans', () => {
     let prev = -1;
     for (const k of caseSubset('scheme-auto.mbv2Budgets', [96, 128, 192, 256, 320])) {
       const budget = k * KB;
@@ -128,8 +128,9 @@ describe('autoScheme on MobileNetV2-w0.35 (synthetic inputs, pseudo-labels)', ()
       expect(trainedCount(r.scheme)).toBeGreaterThan(0);
       expect(r.value).toBeGreaterThanOrEqual(prev - 1e-12);
       prev = r.value;
-      // Loose sanity bound only (measured: 2-3 s per budget on the dev machine).
-      expect(r.ms).toBeLessThan(30_000);
+      // The search's work, not its wall time (which depends on the machine's load): a loose
+      // bound on the memory plans it evaluates (measured: 1242 at 192 KB).
+      expect(r.evaluated).toBeLessThan(10_000);
     }
   });
 

@@ -49,6 +49,7 @@ export const FULL_ONLY: Record<string, string> = {
   'test/artifact-verify.test.ts': 'every engine, wasmtime, arm64 and cortex-m among them',
   'test/onnx-import.test.ts': 'onnx and onnxruntime (PyPI venv)',
   'test/onnx-conformance.test.ts': "Debian's libonnx-testdata",
+  'test/tflite-import.test.ts': 'ai-edge-litert (PyPI venv) and .tflite models from PyPI wheels',
 };
 
 /**

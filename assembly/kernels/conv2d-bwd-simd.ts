@@ -5,6 +5,8 @@
 // gradient, channels of a depthwise layer, input channels of a weight gradient). Where the
 // scalar code skips a zero gradient term, lanes keep their old value through a select.
 
+import { ConvInputGradRecord, DepthwiseInPlaceRecord, WeightScales } from './records';
+
 /** 4 int8 weights at p as f32x4. */
 // @ts-ignore: decorator
 @inline
@@ -20,19 +22,19 @@ function addUnlessZero(a: v128, g: v128, w: v128): v128 {
 }
 
 /**
- * gx[ci] += g_co * w[co, ci] for ci in [ciFrom, ciTo), co ascending, for one input pixel
- * of a 1x1 conv: g_co = gyp[co] * wScale[co] (terms with g_co == 0 skipped, as in the
- * scalar loop); w of (co, ci) at wBase + co*wStride + (ci - ciFrom). 16 input channels
- * stay in registers across all output channels.
+ * gx[i] += g_co * w[co, i] for the n input channels i of one input pixel from gxp on, co
+ * ascending, of a 1x1 conv: g_co = gyp[co] * wScale[co] (terms with g_co == 0 skipped, as
+ * in the scalar loop); w of (co, i) at wBase + co*wStride + i. 16 input channels stay in
+ * registers across all output channels. `s`: the layer's scales and CO (any record that
+ * starts with them).
  */
-export function pointwiseInputGradRange(
-  gxp: usize, gyp: usize, wScale: usize, CO: i32, wBase: usize, wStride: i32, ciFrom: i32, ciTo: i32,
-): void {
-  let ci = ciFrom;
-  for (; ci + 16 <= ciTo; ci += 16) {
+export function pointwiseInputGradRange(gxp: usize, gyp: usize, s: WeightScales, wBase: usize, wStride: i32, n: i32): void {
+  const wScale = s.wScale; const CO = s.CO;
+  let ci = 0;
+  for (; ci + 16 <= n; ci += 16) {
     const p = gxp + (<usize>ci << 2);
     let a0 = v128.load(p); let a1 = v128.load(p, 16); let a2 = v128.load(p, 32); let a3 = v128.load(p, 48);
-    const wc = wBase + <usize>(ci - ciFrom);
+    const wc = wBase + <usize>ci;
     for (let co = 0; co < CO; co++) {
       const g = load<f32>(gyp + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
       if (g == 0) continue;
@@ -47,10 +49,10 @@ export function pointwiseInputGradRange(
     }
     v128.store(p, a0); v128.store(p, a1, 16); v128.store(p, a2, 32); v128.store(p, a3, 48);
   }
-  for (; ci + 4 <= ciTo; ci += 4) {
+  for (; ci + 4 <= n; ci += 4) {
     const p = gxp + (<usize>ci << 2);
     let a = v128.load(p);
-    const wc = wBase + <usize>(ci - ciFrom);
+    const wc = wBase + <usize>ci;
     for (let co = 0; co < CO; co++) {
       const g = load<f32>(gyp + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
       if (g == 0) continue;
@@ -58,10 +60,10 @@ export function pointwiseInputGradRange(
     }
     v128.store(p, a);
   }
-  for (; ci < ciTo; ci++) {
+  for (; ci < n; ci++) {
     const p = gxp + (<usize>ci << 2);
     let a = load<f32>(p);
-    const wc = wBase + <usize>(ci - ciFrom);
+    const wc = wBase + <usize>ci;
     for (let co = 0; co < CO; co++) {
       const g = load<f32>(gyp + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
       if (g == 0) continue;
@@ -107,10 +109,10 @@ function dwScatter(inside: bool, p: usize, gv: v128, wv: v128): void {
  * of 4. Channel blocks are the outer loop (their 9 weight vectors stay in registers);
  * each element still receives its terms in ascending output position, as in the scalar loop.
  */
-export function depthwise3x3InputGradF32(
-  gy: usize, OH: i32, OW: i32, w: usize, wScale: usize,
-  gx: usize, H: i32, W: i32, C: i32, stride: i32, pad: i32, w2: usize, split: i32, C4: i32,
-): void {
+export function depthwise3x3InputGradF32(r: ConvInputGradRecord, C4: i32): void {
+  const gy = r.gy; const OH = r.OH; const OW = r.OW; const w = r.w; const wScale = r.wScale;
+  const gx = r.gx; const H = r.H; const W = r.W; const C = r.C; const stride = r.stride; const pad = r.pad;
+  const w2 = r.w2; const split = r.split;
   for (let c = 0; c < C4; c += 4) {
     const k0 = dwWeightsF32(w, w2, split, c, 0); const k1 = dwWeightsF32(w, w2, split, c, 1); const k2 = dwWeightsF32(w, w2, split, c, 2);
     const k3 = dwWeightsF32(w, w2, split, c, 3); const k4 = dwWeightsF32(w, w2, split, c, 4); const k5 = dwWeightsF32(w, w2, split, c, 5);
@@ -154,10 +156,9 @@ function dwGather(inside: bool, acc: v128, p: usize, sv: v128, wv: v128): v128 {
  * same terms in the same order (kh, kw descending) per element, 4 channels per vector.
  * `rowAt(oh)` of the scalar code is passed as the three row addresses (0 = outside).
  */
-export function depthwise3x3InPlaceRowF32(
-  g: usize, ih: i32, W: i32, C: i32, w: usize, wScale: usize, pad: i32, w2: usize, split: i32, C4: i32,
-  rowKh2: usize, rowKh1: usize, rowKh0: usize,
-): void {
+export function depthwise3x3InPlaceRowF32(r: DepthwiseInPlaceRecord, ih: i32, C4: i32, rowKh2: usize, rowKh1: usize, rowKh0: usize): void {
+  const g = r.g; const W = r.W; const C = r.C; const w = r.w; const wScale = r.wScale;
+  const pad = r.pad; const w2 = r.w2; const split = r.split;
   const q2 = rowKh2 != 0; const q1 = rowKh1 != 0; const q0 = rowKh0 != 0;
   const out = g + (<usize>(ih * W * C) << 2);
   for (let c = 0; c < C4; c += 4) {
@@ -191,20 +192,23 @@ export function depthwise3x3InPlaceRowF32(
 }
 
 /**
- * pointwiseInputGradRange for two input pixels at once (gx at gxa/gxb, output gradients
- * at gya/gyb): each converted weight vector feeds both pixels. A pixel whose g_co is 0
- * skips that term, exactly as the single-pixel loop does.
+ * pointwiseInputGradRange (wStride = n) for two neighbouring input pixels of a 1x1 conv at
+ * once, in blocks of 16 channels: gx at gxa and the next pixel along the row (gxa + stride
+ * * C floats), their output gradients at gya and gya + CO floats. Each converted weight
+ * vector feeds both pixels; a pixel whose g_co is 0 skips that term, exactly as the
+ * single-pixel loop does. Returns the channels done (a multiple of 16).
  */
-export function pointwiseInputGradPair(
-  gxa: usize, gxb: usize, gya: usize, gyb: usize, wScale: usize, CO: i32, wBase: usize, wStride: i32, ciFrom: i32, ciTo: i32,
-): i32 {
-  let ci = ciFrom;
-  for (; ci + 16 <= ciTo; ci += 16) {
+export function pointwiseInputGradPair(r: ConvInputGradRecord, gxa: usize, gya: usize, wBase: usize, n: i32): i32 {
+  const wScale = r.wScale; const CO = r.CO; const wStride = n;
+  const gxb = gxa + (<usize>(r.stride * r.C) << 2);
+  const gyb = gya + (<usize>CO << 2);
+  let ci = 0;
+  for (; ci + 16 <= n; ci += 16) {
     const pa = gxa + (<usize>ci << 2);
     const pb = gxb + (<usize>ci << 2);
     let a0 = v128.load(pa); let a1 = v128.load(pa, 16); let a2 = v128.load(pa, 32); let a3 = v128.load(pa, 48);
     let b0 = v128.load(pb); let b1 = v128.load(pb, 16); let b2 = v128.load(pb, 32); let b3 = v128.load(pb, 48);
-    const wc = wBase + <usize>(ci - ciFrom);
+    const wc = wBase + <usize>ci;
     for (let co = 0; co < CO; co++) {
       const s = load<f32>(wScale + (<usize>co << 2));
       const ga = load<f32>(gya + (<usize>co << 2)) * s;

@@ -9,7 +9,8 @@
 // int16 (|.| <= 255 * 128 < 2^15): depthwise multiplies in i16 without overflow.
 
 import { requant } from './requant';
-import { rqHalf, rqScale, rqVectorOk, requant4v, storeI8x4 } from './requant-simd';
+import { clampZp4, rqHalf, rqScale, rqVectorOk, requant4v, storeI8x4 } from './requant-simd';
+import { ConvForwardRecord } from './records';
 
 /** [sum a0, sum a1, sum a2, sum a3]: the horizontal sums of four i32x4 accumulators. */
 // @ts-ignore: decorator
@@ -20,12 +21,17 @@ export function reduce4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   return i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
 }
 
-/** Requantises 4 accumulators of channels co..co+3 and stores them as int8 at yp + co. */
+/**
+ * Requantises 4 accumulators of channels co..co+3 lane by lane and stores them as int8 at
+ * yp + co: the rule for shifts the vector path does not take (rqVectorOk), so it reads
+ * its tables from the record.
+ */
 // @ts-ignore: decorator
 @inline
-function store4(acc: v128, yp: usize, co: i32, mult: usize, shift: usize, zy: i32, lo: i32, hi: i32): void {
-  const m = mult + (<usize>co << 2);
-  const n = shift + (<usize>co << 2);
+function store4(acc: v128, yp: usize, co: i32, r: ConvForwardRecord): void {
+  const m = r.mult + (<usize>co << 2);
+  const n = r.shift + (<usize>co << 2);
+  const zy = r.zy; const lo = r.lo; const hi = r.hi;
   const y = yp + <usize>co;
   store<i8>(y, <i8>requant(i32x4.extract_lane(acc, 0), load<i32>(m), load<i32>(n), zy, lo, hi));
   store<i8>(y, <i8>requant(i32x4.extract_lane(acc, 1), load<i32>(m, 4), load<i32>(n, 4), zy, lo, hi), 1);
@@ -55,13 +61,12 @@ function dot1(x: usize, w: usize, n: i32, zx: i32): i32 {
  * image and the weights are not split, else one segment per tap (two with a split).
  * Each segment is a 1x4 block: one x vector load feeds 4 output channels.
  */
-export function densePixelS8(
-  x: usize, H: i32, W: i32, C: i32, zx: i32,
-  w: usize, bias: usize, mult: usize, shift: usize,
-  yp: usize, CO: i32, zy: i32, lo: i32, hi: i32,
-  KH: i32, KW: i32, stride: i32, pad: i32, w2: usize, split: i32,
-  oh: i32, ow: i32, inRing: i32,
-): void {
+export function densePixelS8(r: ConvForwardRecord, yp: usize, oh: i32, ow: i32): void {
+  const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
+  const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
+  const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
+  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad;
+  const w2 = r.w2; const split = r.split; const inRing = r.inRing;
   const vz = i16x8.splat(<i16>zx);
   const first = split == 0 ? C : split;
   const rest = C - first;
@@ -125,8 +130,12 @@ export function densePixelS8(
     let acc = i32x4.add(reduce4(a0, a1, a2, a3), v128.load(bias + (<usize>co << 2)));
     acc = i32x4.add(acc, i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(t0), 1, t1), 2, t2), 3, t3));
     const nv = v128.load(shift + (<usize>co << 2));
-    requantStore4(acc, yp, co, mult, shift, zy, lo, hi, rqVectorOk(nv), v128.load(mult + (<usize>co << 2)),
-      rqHalf(nv, false), rqHalf(nv, true), rqScale(nv, false), rqScale(nv, true), i32x4.splat(zy), i32x4.splat(lo), i32x4.splat(hi));
+    if (rqVectorOk(nv)) {
+      const q = requant4v(acc, v128.load(mult + (<usize>co << 2)), rqHalf(nv, false), rqHalf(nv, true), rqScale(nv, false), rqScale(nv, true));
+      storeI8x4(yp + <usize>co, clampZp4(q, i32x4.splat(zy), i32x4.splat(lo), i32x4.splat(hi)));
+    } else {
+      store4(acc, yp, co, r);
+    }
   }
   for (; co < CO; co++) {
     let acc = load<i32>(bias + (<usize>co << 2));
@@ -147,17 +156,6 @@ export function densePixelS8(
   }
 }
 
-/** Requantises the 4 channels co..co+3 of one pixel: vector rule when `vec`, else per lane. */
-// @ts-ignore: decorator
-@inline
-function requantStore4(
-  acc: v128, yp: usize, co: i32, mult: usize, shift: usize, zy: i32, lo: i32, hi: i32,
-  vec: bool, mv: v128, h0: v128, h1: v128, s0: v128, s1: v128, vzy: v128, vlo: v128, vhi: v128,
-): void {
-  if (vec) storeI8x4(yp + <usize>co, requant4v(acc, mv, h0, h1, s0, s1, vzy, vlo, vhi));
-  else store4(acc, yp, co, mult, shift, zy, lo, hi);
-}
-
 /**
  * Output rows [ohBegin, ohEnd) of a 1x1 conv (pad 0, any stride). Output-channel blocks
  * of 4 are the outer loop; within one, pixels go in pairs: a 2x4 block of 8 accumulators,
@@ -166,12 +164,12 @@ function requantStore4(
  * i32 like the scalar sum. The weights of channel co are the `first` bytes at
  * w + co*first and the `C - first` bytes at w2 + co*(C - first).
  */
-export function pointwiseRowsS8(
-  x: usize, W: i32, C: i32, zx: i32,
-  w: usize, bias: usize, mult: usize, shift: usize,
-  y: usize, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
-  stride: i32, w2: usize, first: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32,
-): void {
+export function pointwiseRowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32): void {
+  const x = r.x; const W = r.W; const C = r.C; const zx = r.zx;
+  const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
+  const y = r.y; const OW = r.OW; const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
+  const stride = r.stride; const w2 = r.w2; const inRing = r.inRing; const outRing = r.outRing;
+  const first = r.split == 0 ? C : r.split;
   const rest = C - first;
   const segs = rest > 0 ? 2 : 1;
   const vzy = i32x4.splat(zy); const vlo = i32x4.splat(lo); const vhi = i32x4.splat(hi);
@@ -235,8 +233,11 @@ export function pointwiseRowsS8(
           }
         }
         const ya = yrow + <usize>(ow * CO);
-        requantStore4(i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), base), ta), ya, co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
-        requantStore4(i32x4.add(i32x4.add(reduce4(b0, b1, b2, b3), base), tb), ya + <usize>CO, co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
+        const yb = ya + <usize>CO;
+        const accA = i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), base), ta);
+        const accB = i32x4.add(i32x4.add(reduce4(b0, b1, b2, b3), base), tb);
+        if (vec) storeI8x4(ya + <usize>co, clampZp4(requant4v(accA, mv, h0, h1, s0, s1), vzy, vlo, vhi)); else store4(accA, ya, co, r);
+        if (vec) storeI8x4(yb + <usize>co, clampZp4(requant4v(accB, mv, h0, h1, s0, s1), vzy, vlo, vhi)); else store4(accB, yb, co, r);
       }
       if (ow < OW) {
         const xa = xrow + <usize>ow * pixStep;
@@ -258,7 +259,9 @@ export function pointwiseRowsS8(
           }
           for (; i < len; i++) ta = i32x4.add(ta, i32x4.mul(gatherI8x4(ws + <usize>i, st), i32x4.splat(<i32>load<i8>(pa + <usize>i))));
         }
-        requantStore4(i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), base), ta), yrow + <usize>(ow * CO), co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
+        const ya = yrow + <usize>(ow * CO);
+        const accA = i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), base), ta);
+        if (vec) storeI8x4(ya + <usize>co, clampZp4(requant4v(accA, mv, h0, h1, s0, s1), vzy, vlo, vhi)); else store4(accA, ya, co, r);
       }
     }
   }
@@ -289,16 +292,13 @@ function gatherI8x4(p: usize, st: usize): v128 {
 }
 
 /** Output rows [ohBegin, ohEnd) of a dense conv (see conv2dForwardRowsS8 for the ring buffers). */
-export function denseRowsS8(
-  x: usize, H: i32, W: i32, C: i32, zx: i32,
-  w: usize, bias: usize, mult: usize, shift: usize,
-  y: usize, OH: i32, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
-  KH: i32, KW: i32, stride: i32, pad: i32,
-  w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32,
-): void {
+export function denseRowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32): void {
+  const W = r.W; const y = r.y; const OW = r.OW; const CO = r.CO;
+  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad;
+  const split = r.split; const outRing = r.outRing;
   // 1x1 with enough pixels to amortise the zero-point correction (not the 1-pixel FC)
   if (KH == 1 && KW == 1 && pad == 0 && (ohEnd - ohBegin) * OW >= 4) {
-    pointwiseRowsS8(x, W, C, zx, w, bias, mult, shift, y, OW, CO, zy, lo, hi, stride, w2, split == 0 ? C : split, ohBegin, ohEnd, inRing, outRing);
+    pointwiseRowsS8(r, ohBegin, ohEnd);
     return;
   }
   for (let oh = ohBegin; oh < ohEnd; oh++) {
@@ -308,10 +308,10 @@ export function denseRowsS8(
       const iw0 = ow * stride - pad;
       if (split == 0 && ow + 1 < OW && iw0 >= 0 && iw0 + stride + KW <= W) {
         // two neighbours whose windows lie inside the image rows: share the weight loads
-        densePairS8(x, H, W, C, zx, w, bias, mult, shift, yrow + <usize>(ow * CO), CO, zy, lo, hi, KH, KW, stride, pad, oh, iw0, inRing);
+        densePairS8(r, yrow + <usize>(ow * CO), oh, iw0);
         ow += 2;
       } else {
-        densePixelS8(x, H, W, C, zx, w, bias, mult, shift, yrow + <usize>(ow * CO), CO, zy, lo, hi, KH, KW, stride, pad, w2, split, oh, ow, inRing);
+        densePixelS8(r, yrow + <usize>(ow * CO), oh, ow);
         ow++;
       }
     }
@@ -323,12 +323,11 @@ export function denseRowsS8(
  * without a weight split, both windows inside the image columns: per kernel row one
  * contiguous KW*C segment for each, a 2x4 block (each weight vector feeds both pixels).
  */
-function densePairS8(
-  x: usize, H: i32, W: i32, C: i32, zx: i32,
-  w: usize, bias: usize, mult: usize, shift: usize,
-  yp: usize, CO: i32, zy: i32, lo: i32, hi: i32,
-  KH: i32, KW: i32, stride: i32, pad: i32, oh: i32, iw0: i32, inRing: i32,
-): void {
+function densePairS8(r: ConvForwardRecord, yp: usize, oh: i32, iw0: i32): void {
+  const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
+  const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
+  const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
+  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const inRing = r.inRing;
   const vz = i16x8.splat(<i16>zx);
   const vzy = i32x4.splat(zy); const vlo = i32x4.splat(lo); const vhi = i32x4.splat(hi);
   const len = KW * C;
@@ -370,8 +369,11 @@ function densePairS8(
     const nv = v128.load(shift + (<usize>co << 2));
     const vec = rqVectorOk(nv);
     const h0 = rqHalf(nv, false); const h1 = rqHalf(nv, true); const s0 = rqScale(nv, false); const s1 = rqScale(nv, true);
-    requantStore4(i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), bv), ta), yp, co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
-    requantStore4(i32x4.add(i32x4.add(reduce4(b0, b1, b2, b3), bv), tb), yp + <usize>CO, co, mult, shift, zy, lo, hi, vec, mv, h0, h1, s0, s1, vzy, vlo, vhi);
+    const yb = yp + <usize>CO;
+    const accA = i32x4.add(i32x4.add(reduce4(a0, a1, a2, a3), bv), ta);
+    const accB = i32x4.add(i32x4.add(reduce4(b0, b1, b2, b3), bv), tb);
+    if (vec) storeI8x4(yp + <usize>co, clampZp4(requant4v(accA, mv, h0, h1, s0, s1), vzy, vlo, vhi)); else store4(accA, yp, co, r);
+    if (vec) storeI8x4(yb + <usize>co, clampZp4(requant4v(accB, mv, h0, h1, s0, s1), vzy, vlo, vhi)); else store4(accB, yb, co, r);
   }
   for (; co < CO; co++) {
     let aa = load<i32>(bias + (<usize>co << 2));
@@ -435,12 +437,11 @@ function dwAddr(w: usize, w2: usize, split: i32, c: i32, tap: i32): usize {
  * [ohBegin, ohEnd); the caller does the remaining channels. Channel blocks are the outer
  * loop so each block's 9 weight vectors are gathered once and stay in registers.
  */
-export function depthwise3x3RowsS8(
-  x: usize, H: i32, W: i32, C: i32, zx: i32,
-  w: usize, bias: usize, mult: usize, shift: usize,
-  y: usize, OW: i32, zy: i32, lo: i32, hi: i32,
-  stride: i32, pad: i32, w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32, C8: i32,
-): void {
+export function depthwise3x3RowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32, C8: i32): void {
+  const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
+  const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
+  const y = r.y; const OW = r.OW; const zy = r.zy; const lo = r.lo; const hi = r.hi;
+  const stride = r.stride; const pad = r.pad; const w2 = r.w2; const split = r.split; const inRing = r.inRing; const outRing = r.outRing;
   const vz = i16x8.splat(<i16>zx);
   const vzy = i32x4.splat(zy); const vlo = i32x4.splat(lo); const vhi = i32x4.splat(hi);
   const rowBytes = W * C;
@@ -503,13 +504,13 @@ export function depthwise3x3RowsS8(
         }
         const yp = yrow + <usize>(ow * C);
         if (vec) {
-          const qa = requant4v(lo4, mA, hA0, hA1, sA0, sA1, vzy, vlo, vhi);
-          const qb = requant4v(hi4, mB, hB0, hB1, sB0, sB1, vzy, vlo, vhi);
+          const qa = clampZp4(requant4v(lo4, mA, hA0, hA1, sA0, sA1), vzy, vlo, vhi);
+          const qb = clampZp4(requant4v(hi4, mB, hB0, hB1, sB0, sB1), vzy, vlo, vhi);
           const n16 = i16x8.narrow_i32x4_s(qa, qb);
           v128.store64_lane(yp + <usize>c, i8x16.narrow_i16x8_s(n16, n16), 0);
         } else {
-          store4(lo4, yp, c, mult, shift, zy, lo, hi);
-          store4(hi4, yp, c + 4, mult, shift, zy, lo, hi);
+          store4(lo4, yp, c, r);
+          store4(hi4, yp, c + 4, r);
         }
       }
     }

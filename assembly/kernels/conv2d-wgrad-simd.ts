@@ -5,7 +5,8 @@
 // applied element by element in the scalar index order, so the stochastic rounding draws
 // the same random numbers.
 
-import { integerGradient, withMomentum, stepInt8 } from './update';
+import { stepDirection, stepInt8At, velAt } from './update';
+import { WeightGradRecord } from './records';
 
 /** int8 x[0..3] - zx as f32x4. */
 // @ts-ignore: decorator
@@ -20,11 +21,10 @@ function xMinusZ4(p: usize, vz: v128): v128 {
  */
 // @ts-ignore: decorator
 @inline
-function denseGrad4(
-  gy: usize, OH: i32, OW: i32, CO: i32, co: i32,
-  x: usize, H: i32, W: i32, XC: i32, ci: i32, vz: v128,
-  kh: i32, kw: i32, stride: i32, pad: i32,
-): v128 {
+function denseGrad4(r: WeightGradRecord, co: i32, ci: i32, kh: i32, kw: i32): v128 {
+  const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad;
+  const vz = i32x4.splat(r.zx);
   let acc = f32x4.splat(0);
   for (let oh = 0; oh < OH; oh++) {
     const ih = oh * stride - pad + kh;
@@ -43,12 +43,10 @@ function denseGrad4(
  * The same for 16 input channels at once (4 accumulators: one gy broadcast and one
  * 16-byte x load feed 16 sums), multiplied by sx and stored at dst[0..15].
  */
-function denseGrad16Into(
-  gy: usize, OH: i32, OW: i32, CO: i32, co: i32,
-  x: usize, H: i32, W: i32, XC: i32, ci: i32, zx: i32,
-  kh: i32, kw: i32, stride: i32, pad: i32, sx: f32, dst: usize,
-): void {
-  const vz16 = i16x8.splat(<i16>zx);
+function denseGrad16Into(r: WeightGradRecord, co: i32, ci: i32, kh: i32, kw: i32, dst: usize): void {
+  const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad; const sx = r.sx;
+  const vz16 = i16x8.splat(<i16>r.zx);
   let a0 = f32x4.splat(0); let a1 = f32x4.splat(0); let a2 = f32x4.splat(0); let a3 = f32x4.splat(0);
   for (let oh = 0; oh < OH; oh++) {
     const ih = oh * stride - pad + kh;
@@ -73,14 +71,13 @@ function denseGrad16Into(
 
 /**
  * denseGrad16Into for output channels co and co + 1 at once (8 accumulators): each x
- * conversion feeds both. Results at dstA and dstB.
+ * conversion feeds both. Results at dstA and at dstB, channel co + 1's row of the gradient.
  */
-function denseGrad16x2Into(
-  gy: usize, OH: i32, OW: i32, CO: i32, co: i32,
-  x: usize, H: i32, W: i32, XC: i32, ci: i32, zx: i32,
-  kh: i32, kw: i32, stride: i32, pad: i32, sx: f32, dstA: usize, dstB: usize,
-): void {
-  const vz16 = i16x8.splat(<i16>zx);
+function denseGrad16x2Into(r: WeightGradRecord, co: i32, ci: i32, kh: i32, kw: i32, dstA: usize): void {
+  const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad; const sx = r.sx;
+  const dstB = dstA + (<usize>(r.KH * r.KW * r.K) << 2);
+  const vz16 = i16x8.splat(<i16>r.zx);
   let a0 = f32x4.splat(0); let a1 = f32x4.splat(0); let a2 = f32x4.splat(0); let a3 = f32x4.splat(0);
   let b0 = f32x4.splat(0); let b1 = f32x4.splat(0); let b2 = f32x4.splat(0); let b3 = f32x4.splat(0);
   for (let oh = 0; oh < OH; oh++) {
@@ -116,16 +113,11 @@ function denseGrad16x2Into(
  * conv2dWeightGradF32 for a dense conv: out[co, kh, kw, ci] for ci < K in blocks of 16
  * and 4; returns the first ci the caller must still do (the scalar tail).
  */
-export function denseWeightGradF32(
-  gy: usize, OH: i32, OW: i32, CO: i32,
-  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32,
-  KH: i32, KW: i32, stride: i32, pad: i32, K: i32, out: usize,
-): i32 {
-  const vz = i32x4.splat(zx);
-  const sv = f32x4.splat(sx);
+export function denseWeightGradF32(r: WeightGradRecord): i32 {
+  const CO = r.CO; const KH = r.KH; const KW = r.KW; const K = r.K; const out = r.out;
+  const sv = f32x4.splat(r.sx);
   const K4 = K & ~3;
   const K16 = K & ~15;
-  const coStride = <usize>(KH * KW * K) << 2;
   for (let co = 0; co < CO; co++) {
     // pairs of output channels share the x conversions of the 16-channel blocks
     const pair = (co & 1) == 0 && co + 1 < CO;
@@ -135,54 +127,46 @@ export function denseWeightGradF32(
         let ci = 0;
         if ((co & 1) == 1 && co > 0) ci = K16; // done with the pair's first channel
         if (pair) {
-          for (; ci + 16 <= K; ci += 16) {
-            denseGrad16x2Into(gy, OH, OW, CO, co, x, H, W, XC, ci, zx, kh, kw, stride, pad, sx, row + (<usize>ci << 2), row + coStride + (<usize>ci << 2));
-          }
+          for (; ci + 16 <= K; ci += 16) denseGrad16x2Into(r, co, ci, kh, kw, row + (<usize>ci << 2));
         }
-        for (; ci + 16 <= K; ci += 16) denseGrad16Into(gy, OH, OW, CO, co, x, H, W, XC, ci, zx, kh, kw, stride, pad, sx, row + (<usize>ci << 2));
-        for (; ci < K4; ci += 4) {
-          v128.store(row + (<usize>ci << 2), f32x4.mul(denseGrad4(gy, OH, OW, CO, co, x, H, W, XC, ci, vz, kh, kw, stride, pad), sv));
-        }
+        for (; ci + 16 <= K; ci += 16) denseGrad16Into(r, co, ci, kh, kw, row + (<usize>ci << 2));
+        for (; ci < K4; ci += 4) v128.store(row + (<usize>ci << 2), f32x4.mul(denseGrad4(r, co, ci, kh, kw), sv));
       }
     }
   }
   return K4;
 }
 
-/** The fused update of one weight element (the body of the scalar conv2dWeightUpdateS8 loop). */
-// @ts-ignore: decorator
-@inline
-function updateAt(g: f32, s: f32, idx: i32, w: usize, vel: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
-  const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>idx << 2), mu);
-  const wp = w + <usize>idx;
-  store<i8>(wp, <i8>stepInt8(<i32>load<i8>(wp), dir, lr, rng));
-}
-
+/**
+ * The fused update of 4 weight elements idx..idx+3, in index order, from their gradients
+ * gv (the body of the scalar update loop, lane by lane). Must inline: a call per 4
+ * weights of the update kernels' hot loop, its operands already in registers there.
+ */
 // @ts-ignore: decorator
 @inline
 function update4(gv: v128, s: f32, idx: i32, w: usize, vel: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
-  updateAt(f32x4.extract_lane(gv, 0), s, idx, w, vel, lr, mu, qas, rng);
-  updateAt(f32x4.extract_lane(gv, 1), s, idx + 1, w, vel, lr, mu, qas, rng);
-  updateAt(f32x4.extract_lane(gv, 2), s, idx + 2, w, vel, lr, mu, qas, rng);
-  updateAt(f32x4.extract_lane(gv, 3), s, idx + 3, w, vel, lr, mu, qas, rng);
+  stepInt8At(w + <usize>idx, stepDirection(f32x4.extract_lane(gv, 0), s, qas, velAt(vel, idx), mu), lr, rng);
+  stepInt8At(w + <usize>(idx + 1), stepDirection(f32x4.extract_lane(gv, 1), s, qas, velAt(vel, idx + 1), mu), lr, rng);
+  stepInt8At(w + <usize>(idx + 2), stepDirection(f32x4.extract_lane(gv, 2), s, qas, velAt(vel, idx + 2), mu), lr, rng);
+  stepInt8At(w + <usize>(idx + 3), stepDirection(f32x4.extract_lane(gv, 3), s, qas, velAt(vel, idx + 3), mu), lr, rng);
 }
 
 /**
- * conv2dWeightUpdateS8 for a dense conv, weight (co, kh, kw), channels ci < K in blocks of
- * 4 (the gradient of 4 elements, then their 4 updates in index order). Returns the first
- * ci the caller must still do (the scalar tail).
+ * conv2dWeightUpdateS8 for a dense conv, weight row `row` = (co*KH + kh)*KW + kw,
+ * channels ci < K in blocks of 4 (the gradient of 4 elements, then their 4 updates in
+ * index order). Returns the first ci the caller must still do (the scalar tail).
  */
-export function denseWeightUpdate4(
-  gy: usize, OH: i32, OW: i32, CO: i32,
-  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32,
-  w: usize, wScale: usize, vel: usize,
-  KH: i32, KW: i32, stride: i32, pad: i32, K: i32,
-  lr: f32, mu: f32, qas: bool, rng: usize, co: i32, kh: i32, kw: i32,
-): i32 {
-  const vz = i32x4.splat(zx);
-  const sv = f32x4.splat(sx);
-  const s = load<f32>(wScale + (<usize>co << 2));
-  const base = ((co * KH + kh) * KW + kw) * K;
+export function denseWeightUpdate4(r: WeightGradRecord, row: i32, lr: f32, mu: f32, qas: bool, rng: usize): i32 {
+  const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const zx = r.zx;
+  const w = r.w; const vel = r.vel; const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const K = r.K;
+  const taps = KH * KW;
+  const co = row / taps;
+  const kh = (row - co * taps) / KW;
+  const kw = row - co * taps - kh * KW;
+  const sv = f32x4.splat(r.sx);
+  const s = load<f32>(r.wScale + (<usize>co << 2));
+  const base = row * K;
   const vz16 = i16x8.splat(<i16>zx);
   let ci = 0;
   for (; ci + 16 <= K; ci += 16) {
@@ -210,7 +194,7 @@ export function denseWeightUpdate4(
     update4(f32x4.mul(a3, sv), s, base + ci + 12, w, vel, lr, mu, qas, rng);
   }
   for (; ci + 4 <= K; ci += 4) {
-    const gv = f32x4.mul(denseGrad4(gy, OH, OW, CO, co, x, H, W, XC, ci, vz, kh, kw, stride, pad), sv);
+    const gv = f32x4.mul(denseGrad4(r, co, ci, kh, kw), sv);
     update4(gv, s, base + ci, w, vel, lr, mu, qas, rng);
   }
   return ci;
@@ -222,11 +206,10 @@ export function denseWeightUpdate4(
  */
 // @ts-ignore: decorator
 @inline
-function depthwiseGrad4(
-  gy: usize, OH: i32, OW: i32, CO: i32, c: i32,
-  x: usize, H: i32, W: i32, XC: i32, vz: v128,
-  kh: i32, kw: i32, stride: i32, pad: i32,
-): v128 {
+function depthwiseGrad4(r: WeightGradRecord, c: i32, kh: i32, kw: i32): v128 {
+  const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad;
+  const vz = i32x4.splat(r.zx);
   let acc = f32x4.splat(0);
   for (let oh = 0; oh < OH; oh++) {
     const ih = oh * stride - pad + kh;
@@ -242,18 +225,14 @@ function depthwiseGrad4(
 }
 
 /** conv2dWeightGradF32 for depthwise channels [0, K4), K4 a multiple of 4. */
-export function depthwiseWeightGradF32(
-  gy: usize, OH: i32, OW: i32, CO: i32,
-  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32,
-  KH: i32, KW: i32, stride: i32, pad: i32, K4: i32, out: usize,
-): void {
-  const vz = i32x4.splat(zx);
-  const sv = f32x4.splat(sx);
+export function depthwiseWeightGradF32(r: WeightGradRecord, K4: i32): void {
+  const KH = r.KH; const KW = r.KW; const out = r.out;
+  const sv = f32x4.splat(r.sx);
   const taps = KH * KW;
   for (let c = 0; c < K4; c += 4) {
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
-        const gv = f32x4.mul(depthwiseGrad4(gy, OH, OW, CO, c, x, H, W, XC, vz, kh, kw, stride, pad), sv);
+        const gv = f32x4.mul(depthwiseGrad4(r, c, kh, kw), sv);
         const o = out + (<usize>(c * taps + kh * KW + kw) << 2);
         const step = <usize>taps << 2;
         store<f32>(o, f32x4.extract_lane(gv, 0));
@@ -294,19 +273,18 @@ function tapAdd(valid: bool, acc: v128, gp: usize, xv: v128): v128 {
 
 /**
  * Depthwise 3x3 weight gradients of channels [0, K4) (K4 a multiple of 4), either stored
- * (out != 0, conv2dWeightGradF32's layout) or applied as the fused update (out == 0).
+ * (r.out != 0, conv2dWeightGradF32's layout) or applied as the fused update (r.out == 0).
  * Input positions are the outer loop: each x vector is converted once and feeds the 9
  * taps' sums (9 accumulators). For a fixed tap, input positions in ascending order meet
  * the output positions in ascending order, so every sum is taken in the scalar order.
  * Updates are applied channel-major, tap-minor: the scalar index order.
  */
-export function depthwise3x3WeightGrads(
-  gy: usize, OH: i32, OW: i32, CO: i32,
-  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32, stride: i32, pad: i32, K4: i32, out: usize,
-  w: usize, wScale: usize, vel: usize, lr: f32, mu: f32, qas: bool, rng: usize,
-): void {
-  const vz = i32x4.splat(zx);
-  const sv = f32x4.splat(sx);
+export function depthwise3x3WeightGrads(r: WeightGradRecord, K4: i32, lr: f32, mu: f32, qas: bool, rng: usize): void {
+  const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad;
+  const out = r.out; const w = r.w; const wScale = r.wScale; const vel = r.vel;
+  const vz = i32x4.splat(r.zx);
+  const sv = f32x4.splat(r.sx);
   const rowStride = <usize>(OW * CO) << 2;
   const colStride = <usize>CO << 2;
   for (let c = 0; c < K4; c += 4) {
@@ -361,16 +339,17 @@ export function depthwise3x3WeightGrads(
         store<f32>(o, lane(t6, l), 24); store<f32>(o, lane(t7, l), 28); store<f32>(o, lane(t8, l), 32);
         continue;
       }
+      // the 9 taps of channel c + l, in index order
       const s = load<f32>(wScale + (<usize>(c + l) << 2));
-      updateAt(lane(t0, l), s, base, w, vel, lr, mu, qas, rng);
-      updateAt(lane(t1, l), s, base + 1, w, vel, lr, mu, qas, rng);
-      updateAt(lane(t2, l), s, base + 2, w, vel, lr, mu, qas, rng);
-      updateAt(lane(t3, l), s, base + 3, w, vel, lr, mu, qas, rng);
-      updateAt(lane(t4, l), s, base + 4, w, vel, lr, mu, qas, rng);
-      updateAt(lane(t5, l), s, base + 5, w, vel, lr, mu, qas, rng);
-      updateAt(lane(t6, l), s, base + 6, w, vel, lr, mu, qas, rng);
-      updateAt(lane(t7, l), s, base + 7, w, vel, lr, mu, qas, rng);
-      updateAt(lane(t8, l), s, base + 8, w, vel, lr, mu, qas, rng);
+      stepInt8At(w + <usize>base, stepDirection(lane(t0, l), s, qas, velAt(vel, base), mu), lr, rng);
+      stepInt8At(w + <usize>(base + 1), stepDirection(lane(t1, l), s, qas, velAt(vel, base + 1), mu), lr, rng);
+      stepInt8At(w + <usize>(base + 2), stepDirection(lane(t2, l), s, qas, velAt(vel, base + 2), mu), lr, rng);
+      stepInt8At(w + <usize>(base + 3), stepDirection(lane(t3, l), s, qas, velAt(vel, base + 3), mu), lr, rng);
+      stepInt8At(w + <usize>(base + 4), stepDirection(lane(t4, l), s, qas, velAt(vel, base + 4), mu), lr, rng);
+      stepInt8At(w + <usize>(base + 5), stepDirection(lane(t5, l), s, qas, velAt(vel, base + 5), mu), lr, rng);
+      stepInt8At(w + <usize>(base + 6), stepDirection(lane(t6, l), s, qas, velAt(vel, base + 6), mu), lr, rng);
+      stepInt8At(w + <usize>(base + 7), stepDirection(lane(t7, l), s, qas, velAt(vel, base + 7), mu), lr, rng);
+      stepInt8At(w + <usize>(base + 8), stepDirection(lane(t8, l), s, qas, velAt(vel, base + 8), mu), lr, rng);
     }
   }
 }

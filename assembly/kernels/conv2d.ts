@@ -1,13 +1,18 @@
 // conv2d (dense and depthwise, any kernel/stride/padding) and fully connected, which is a
 // 1x1 conv over a 1x1 image with C = input length. Layouts: activations HWC int8,
-// weights [CO, KH, KW, CI/groups] int8, bias int32, gradients float32 HWC.
+// weights [CO, KH, KW, CI/groups] int8, bias int32, gradients float32 HWC. Each kernel
+// takes its parameter record (records.ts) and reads every field once, into a local.
 
 import { dotS8 } from './dot';
 import { requant } from './requant';
 import { denseRowsS8, depthwise3x3RowsS8 } from './conv2d-fwd-simd';
 import { pointwiseInputGradRange, pointwiseInputGradPair, depthwise3x3InputGradF32, depthwise3x3InPlaceRowF32 } from './conv2d-bwd-simd';
 import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightGrads, biasGrad4, laneOf } from './conv2d-wgrad-simd';
-import { integerGradient, withMomentum, stepInt8, stepInt32 } from './update';
+import { stepDirection, stepInt8At, stepInt32At, velAt } from './update';
+import {
+  ApplyBiasRecord, ApplyWeightRecord, BiasGradRecord, BiasUpdateRecord, ConvForwardRecord, ConvInputGradRecord,
+  DepthwiseInPlaceRecord, GapHeadRecord, WeightGradRecord,
+} from './records';
 
 /**
  * Address of a depthwise weight: channels below `split` live at `w` (the trained slice),
@@ -38,55 +43,44 @@ function addWeightRowF32(gxp: usize, g: f32, wp: usize, wp2: usize, first: i32, 
   }
 }
 
-/** int8 forward with fused requantisation and activation clamp [lo, hi]. */
-export function conv2dForwardS8(
-  x: usize, H: i32, W: i32, C: i32, zx: i32,
-  w: usize, bias: usize, mult: usize, shift: usize,
-  y: usize, OH: i32, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
-  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
-  w2: usize, split: i32,
-): void {
-  conv2dForwardRowsS8(x, H, W, C, zx, w, bias, mult, shift, y, OH, OW, CO, zy, lo, hi, KH, KW, stride, pad, depthwise, w2, split, 0, OH, 0, 0);
+/** int8 forward with fused requantisation and activation clamp [lo, hi]: the whole output. */
+export function conv2dForwardS8(record: usize): void {
+  const r = changetype<ConvForwardRecord>(record);
+  conv2dForwardRowsS8(record, 0, r.OH);
 }
 
 /**
  * Output rows [ohBegin, ohEnd) of the int8 forward. Input and output may be ring buffers
- * holding only `inRing` / `outRing` rows (0 = the whole tensor): row r then lives in slot
- * r % ring. That lets a chain of frozen convs stream row by row without ever holding
+ * holding only `r.inRing` / `r.outRing` rows (0 = the whole tensor): row i then lives in
+ * slot i % ring. That lets a chain of frozen convs stream row by row without ever holding
  * their intermediate tensors whole.
  */
-export function conv2dForwardRowsS8(
-  x: usize, H: i32, W: i32, C: i32, zx: i32,
-  w: usize, bias: usize, mult: usize, shift: usize,
-  y: usize, OH: i32, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
-  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
-  w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32,
-): void {
+export function conv2dForwardRowsS8(record: usize, ohBegin: i32, ohEnd: i32): void {
+  const r = changetype<ConvForwardRecord>(record);
   let coBegin = 0;
   if (ASC_FEATURE_SIMD) {
-    if (!depthwise) {
-      denseRowsS8(x, H, W, C, zx, w, bias, mult, shift, y, OH, OW, CO, zy, lo, hi, KH, KW, stride, pad, w2, split, ohBegin, ohEnd, inRing, outRing);
+    if (!r.depthwise) {
+      denseRowsS8(r, ohBegin, ohEnd);
       return;
     }
-    if (KH == 3 && KW == 3) {
-      coBegin = C & ~7;
-      depthwise3x3RowsS8(x, H, W, C, zx, w, bias, mult, shift, y, OW, zy, lo, hi, stride, pad, w2, split, ohBegin, ohEnd, inRing, outRing, coBegin);
-      if (coBegin == CO) return;
+    if (r.KH == 3 && r.KW == 3) {
+      coBegin = r.C & ~7;
+      depthwise3x3RowsS8(r, ohBegin, ohEnd, coBegin);
+      if (coBegin == r.CO) return;
     }
   }
-  forwardRowsScalar(x, H, W, C, zx, w, bias, mult, shift, y, OW, CO, zy, lo, hi, KH, KW, stride, pad, depthwise, w2, split, ohBegin, ohEnd, inRing, outRing, coBegin);
+  forwardRowsScalar(r, ohBegin, ohEnd, coBegin);
 }
 
 /** The scalar twin of the forward (all builds), for output channels [coBegin, CO). */
 // @ts-ignore: decorator
 @inline
-function forwardRowsScalar(
-  x: usize, H: i32, W: i32, C: i32, zx: i32,
-  w: usize, bias: usize, mult: usize, shift: usize,
-  y: usize, OW: i32, CO: i32, zy: i32, lo: i32, hi: i32,
-  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool,
-  w2: usize, split: i32, ohBegin: i32, ohEnd: i32, inRing: i32, outRing: i32, coBegin: i32,
-): void {
+function forwardRowsScalar(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32, coBegin: i32): void {
+  const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
+  const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
+  const y = r.y; const OW = r.OW; const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
+  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const depthwise = r.depthwise;
+  const w2 = r.w2; const split = r.split; const inRing = r.inRing; const outRing = r.outRing;
   for (let oh = ohBegin; oh < ohEnd; oh++) {
     const ySlot = outRing == 0 ? oh : oh % outRing;
     for (let ow = 0; ow < OW; ow++) {
@@ -124,19 +118,20 @@ function forwardRowsScalar(
  * gx (+)= d(loss)/d(input): the transposed conv of gy with the dequantised weights.
  * Uses the weights as they were in the forward pass, so it must run before the update.
  */
-export function conv2dBackwardInputF32(
-  gy: usize, OH: i32, OW: i32, CO: i32,
-  w: usize, wScale: usize,
-  gx: usize, H: i32, W: i32, C: i32,
-  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool, accumulate: bool,
-  w2: usize, split: i32,
-): void {
-  if (!accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
+export function conv2dBackwardInputF32(record: usize): void {
+  const r = changetype<ConvInputGradRecord>(record);
+  const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
+  const w = r.w; const wScale = r.wScale;
+  const gx = r.gx; const H = r.H; const W = r.W; const C = r.C;
+  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const depthwise = r.depthwise;
+  const w2 = r.w2; const split = r.split;
+  if (!r.accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
   let coBegin = 0;
   if (ASC_FEATURE_SIMD) {
     if (!depthwise && KH == 1 && KW == 1 && pad == 0) {
       // 1x1: each input pixel gets the terms of one output pixel, co ascending
       const first = split == 0 ? C : split;
+      const rest = C - first;
       for (let oh = 0; oh < OH; oh++) {
         let ow = 0;
         for (; ow + 2 <= OW; ow += 2) {
@@ -145,20 +140,22 @@ export function conv2dBackwardInputF32(
           const gyb = gya + (<usize>CO << 2);
           const gxa = gx + (<usize>(((oh * stride) * W + ow * stride) * C) << 2);
           const gxb = gxa + (<usize>(stride * C) << 2);
-          const d1 = pointwiseInputGradPair(gxa, gxb, gya, gyb, wScale, CO, w, first, 0, first);
-          pointwiseInputGradRange(gxa, gya, wScale, CO, w + <usize>d1, first, d1, first);
-          pointwiseInputGradRange(gxb, gyb, wScale, CO, w + <usize>d1, first, d1, first);
-          if (first < C) {
-            const d2 = pointwiseInputGradPair(gxa, gxb, gya, gyb, wScale, CO, w2, C - first, first, C);
-            pointwiseInputGradRange(gxa, gya, wScale, CO, w2 + <usize>(d2 - first), C - first, d2, C);
-            pointwiseInputGradRange(gxb, gyb, wScale, CO, w2 + <usize>(d2 - first), C - first, d2, C);
+          const d1 = pointwiseInputGradPair(r, gxa, gya, w, first);
+          pointwiseInputGradRange(gxa + (<usize>d1 << 2), gya, r, w + <usize>d1, first, first - d1);
+          pointwiseInputGradRange(gxb + (<usize>d1 << 2), gyb, r, w + <usize>d1, first, first - d1);
+          if (rest > 0) {
+            const ga = gxa + (<usize>first << 2);
+            const gb = gxb + (<usize>first << 2);
+            const d2 = pointwiseInputGradPair(r, ga, gya, w2, rest);
+            pointwiseInputGradRange(ga + (<usize>d2 << 2), gya, r, w2 + <usize>d2, rest, rest - d2);
+            pointwiseInputGradRange(gb + (<usize>d2 << 2), gyb, r, w2 + <usize>d2, rest, rest - d2);
           }
         }
         for (; ow < OW; ow++) {
           const gyp = gy + (<usize>((oh * OW + ow) * CO) << 2);
           const gxp = gx + (<usize>(((oh * stride) * W + ow * stride) * C) << 2);
-          pointwiseInputGradRange(gxp, gyp, wScale, CO, w, first, 0, first);
-          if (first < C) pointwiseInputGradRange(gxp, gyp, wScale, CO, w2, C - first, first, C);
+          pointwiseInputGradRange(gxp, gyp, r, w, first, first);
+          if (rest > 0) pointwiseInputGradRange(gxp + (<usize>first << 2), gyp, r, w2, rest, rest);
         }
       }
       return;
@@ -181,8 +178,8 @@ export function conv2dBackwardInputF32(
               if (iw < 0 || iw >= W) continue;
               const gxp = gx + (<usize>((ih * W + iw) * C) << 2);
               const tap = kh * KW + kw;
-              pointwiseInputGradRange(gxp, gyp, wScale, CO, w + <usize>(tap * first), taps * first, 0, first);
-              if (rest > 0) pointwiseInputGradRange(gxp, gyp, wScale, CO, w2 + <usize>(tap * rest), taps * rest, first, C);
+              pointwiseInputGradRange(gxp, gyp, r, w + <usize>(tap * first), taps * first, first);
+              if (rest > 0) pointwiseInputGradRange(gxp + (<usize>first << 2), gyp, r, w2 + <usize>(tap * rest), taps * rest, rest);
             }
           }
         }
@@ -191,7 +188,7 @@ export function conv2dBackwardInputF32(
     }
     if (KH == 3 && KW == 3) {
       coBegin = C & ~3;
-      depthwise3x3InputGradF32(gy, OH, OW, w, wScale, gx, H, W, C, stride, pad, w2, split, coBegin);
+      depthwise3x3InputGradF32(r, coBegin);
       if (coBegin == CO) return;
     }
   }
@@ -223,101 +220,78 @@ export function conv2dBackwardInputF32(
 }
 
 /**
- * d(loss)/d(w[co, kh, kw, xc]) before the input scale: sum over output positions of
- * gy * (x - zx). One function, so the fused update and the gradient-only kernel sum in the
- * same order and agree bit for bit. x has XC channels per position.
+ * Gradient of the weights that read the first K input channels (depthwise: of channels
+ * 0..K-1), d(loss)/d(w[co, kh, kw, ci]) = sx * sum over output positions of gy * (x - zx),
+ * stored at r.out or, when r.out is 0, applied as the fused update: no gradient buffer; w
+ * and vel hold exactly that slice, [CO, KH, KW, K] (depthwise [K, KH, KW, 1]); x holds
+ * XC >= K channels. One loop for both, so the fused update and the gradient-only kernel
+ * sum in the same order and agree bit for bit.
  */
-// @ts-ignore: decorator
-@inline
-function weightGradAt(
-  gy: usize, OH: i32, OW: i32, CO: i32, co: i32,
-  x: usize, H: i32, W: i32, XC: i32, xc: i32, zx: i32,
-  kh: i32, kw: i32, stride: i32, pad: i32,
-): f32 {
-  let g: f32 = 0;
-  for (let oh = 0; oh < OH; oh++) {
-    const ih = oh * stride - pad + kh;
-    if (ih < 0 || ih >= H) continue;
-    for (let ow = 0; ow < OW; ow++) {
-      const iw = ow * stride - pad + kw;
-      if (iw < 0 || iw >= W) continue;
-      const xv = <f32>(<i32>load<i8>(x + <usize>((ih * W + iw) * XC + xc)) - zx);
-      g += load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)) * xv;
-    }
-  }
-  return g;
-}
-
-/**
- * Fused weight gradient + update (no gradient buffer) of the weights that read the first
- * K input channels (depthwise: of channels 0..K-1). `w` and `vel` hold exactly that
- * slice, [CO, KH, KW, K] (depthwise [K, KH, KW, 1]); x holds XC >= K channels.
- */
-export function conv2dWeightUpdateS8(
-  gy: usize, OH: i32, OW: i32, CO: i32,
-  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32,
-  w: usize, wScale: usize, vel: usize,
-  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool, K: i32,
-  lr: f32, mu: f32, qas: bool, rng: usize,
-): void {
-  const coEnd = depthwise ? K : CO;
-  const ciEnd = depthwise ? 1 : K;
-  let coBegin = 0;
-  if (ASC_FEATURE_SIMD) {
-    if (depthwise && KH == 3 && KW == 3) {
-      coBegin = K & ~3;
-      depthwise3x3WeightGrads(gy, OH, OW, CO, x, H, W, XC, zx, sx, stride, pad, coBegin, 0, w, wScale, vel, lr, mu, qas, rng);
-    }
-  }
-  for (let co = coBegin; co < coEnd; co++) {
-    const s = load<f32>(wScale + (<usize>co << 2));
-    for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) {
-        let ciBegin = 0;
-        if (ASC_FEATURE_SIMD) {
-          if (!depthwise) ciBegin = denseWeightUpdate4(gy, OH, OW, CO, x, H, W, XC, zx, sx, w, wScale, vel, KH, KW, stride, pad, K, lr, mu, qas, rng, co, kh, kw);
-        }
-        for (let ci = ciBegin; ci < ciEnd; ci++) {
-          const g = weightGradAt(gy, OH, OW, CO, co, x, H, W, XC, depthwise ? co : ci, zx, kh, kw, stride, pad) * sx;
-          const idx = ((co * KH + kh) * KW + kw) * ciEnd + ci;
-          const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>idx << 2), mu);
-          const wp = w + <usize>idx;
-          store<i8>(wp, <i8>stepInt8(<i32>load<i8>(wp), dir, lr, rng));
-        }
-      }
-    }
-  }
-}
-
-/** Weight gradient dL/dW (real units) of the first K channels into `out`, same layout as the slice. */
-export function conv2dWeightGradF32(
-  gy: usize, OH: i32, OW: i32, CO: i32,
-  x: usize, H: i32, W: i32, XC: i32, zx: i32, sx: f32,
-  KH: i32, KW: i32, stride: i32, pad: i32, depthwise: bool, K: i32, out: usize,
-): void {
+function weightGrads(r: WeightGradRecord, lr: f32, mu: f32, qas: bool, rng: usize): void {
+  const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const zx = r.zx; const sx = r.sx;
+  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const depthwise = r.depthwise; const K = r.K;
+  const w = r.w; const wScale = r.wScale; const vel = r.vel; const out = r.out;
+  const update = out == 0;
   const coEnd = depthwise ? K : CO;
   const ciEnd = depthwise ? 1 : K;
   let coBegin = 0;
   let ciBegin = 0;
   if (ASC_FEATURE_SIMD) {
     if (depthwise) {
-      coBegin = K & ~3;
-      if (KH == 3 && KW == 3) depthwise3x3WeightGrads(gy, OH, OW, CO, x, H, W, XC, zx, sx, stride, pad, coBegin, out, 0, 0, 0, 0, 0, false, 0);
-      else depthwiseWeightGradF32(gy, OH, OW, CO, x, H, W, XC, zx, sx, KH, KW, stride, pad, coBegin, out);
-    } else {
-      ciBegin = denseWeightGradF32(gy, OH, OW, CO, x, H, W, XC, zx, sx, KH, KW, stride, pad, K, out);
+      if (KH == 3 && KW == 3) {
+        coBegin = K & ~3;
+        depthwise3x3WeightGrads(r, coBegin, lr, mu, qas, rng);
+      } else if (!update) {
+        coBegin = K & ~3;
+        depthwiseWeightGradF32(r, coBegin);
+      }
+    } else if (!update) {
+      ciBegin = denseWeightGradF32(r);
     }
   }
   for (let co = coBegin; co < coEnd; co++) {
+    const s = update ? load<f32>(wScale + (<usize>co << 2)) : 0;
     for (let kh = 0; kh < KH; kh++) {
       for (let kw = 0; kw < KW; kw++) {
-        for (let ci = ciBegin; ci < ciEnd; ci++) {
-          const g = weightGradAt(gy, OH, OW, CO, co, x, H, W, XC, depthwise ? co : ci, zx, kh, kw, stride, pad) * sx;
-          store<f32>(out + (<usize>(((co * KH + kh) * KW + kw) * ciEnd + ci) << 2), g);
+        let from = ciBegin;
+        if (ASC_FEATURE_SIMD) {
+          // the fused update goes weight row by weight row (the index order of the rounding draws)
+          if (update && !depthwise) from = denseWeightUpdate4(r, (co * KH + kh) * KW + kw, lr, mu, qas, rng);
+        }
+        for (let ci = from; ci < ciEnd; ci++) {
+          const xc = depthwise ? co : ci;
+          let g: f32 = 0;
+          for (let oh = 0; oh < OH; oh++) {
+            const ih = oh * stride - pad + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (let ow = 0; ow < OW; ow++) {
+              const iw = ow * stride - pad + kw;
+              if (iw < 0 || iw >= W) continue;
+              const xv = <f32>(<i32>load<i8>(x + <usize>((ih * W + iw) * XC + xc)) - zx);
+              g += load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)) * xv;
+            }
+          }
+          g *= sx;
+          const idx = ((co * KH + kh) * KW + kw) * ciEnd + ci;
+          if (update) stepInt8At(w + <usize>idx, stepDirection(g, s, qas, velAt(vel, idx), mu), lr, rng);
+          else store<f32>(out + (<usize>idx << 2), g);
         }
       }
     }
   }
+}
+
+/** Fused weight gradient + update (no gradient buffer) of the trained slice (see weightGrads; r.out is 0). */
+export function conv2dWeightUpdateS8(record: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
+  const r = changetype<WeightGradRecord>(record);
+  weightGrads(r, lr, mu, qas, rng);
+}
+
+/** Weight gradient dL/dW (real units) of the first K channels into r.out, same layout as the slice. */
+export function conv2dWeightGradF32(record: usize): void {
+  const r = changetype<WeightGradRecord>(record);
+  weightGrads(r, 0, 0, false, 0);
 }
 
 /**
@@ -325,14 +299,13 @@ export function conv2dWeightGradF32(
  * the first K channels, in the same order as conv2dWeightUpdateS8 so the stochastic
  * rounding draws the same numbers.
  */
-export function applyWeightUpdateS8(
-  grad: usize, GK: i32, CO: i32, KH: i32, KW: i32, depthwise: bool,
-  w: usize, wScale: usize, vel: usize, K: i32,
-  lr: f32, mu: f32, qas: bool, rng: usize,
-): void {
+export function applyWeightUpdateS8(record: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
+  const r = changetype<ApplyWeightRecord>(record);
+  const grad = r.grad; const CO = r.CO; const KH = r.KH; const KW = r.KW; const depthwise = r.depthwise;
+  const w = r.w; const wScale = r.wScale; const vel = r.vel; const K = r.K;
   const coEnd = depthwise ? K : CO;
   const ciEnd = depthwise ? 1 : K;
-  const gStride = depthwise ? 1 : GK;
+  const gStride = depthwise ? 1 : r.GK;
   for (let co = 0; co < coEnd; co++) {
     const s = load<f32>(wScale + (<usize>co << 2));
     for (let kh = 0; kh < KH; kh++) {
@@ -341,9 +314,7 @@ export function applyWeightUpdateS8(
           const tap = (co * KH + kh) * KW + kw;
           const g = load<f32>(grad + (<usize>(tap * gStride + ci) << 2));
           const idx = tap * ciEnd + ci;
-          const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>idx << 2), mu);
-          const wp = w + <usize>idx;
-          store<i8>(wp, <i8>stepInt8(<i32>load<i8>(wp), dir, lr, rng));
+          stepInt8At(w + <usize>idx, stepDirection(g, s, qas, velAt(vel, idx), mu), lr, rng);
         }
       }
     }
@@ -359,22 +330,29 @@ function biasGradAt(gy: usize, P: i32, CO: i32, co: i32): f32 {
   return g;
 }
 
-/** Fused bias gradient + update of all CO channels. */
-export function biasUpdateAllS32(
-  gy: usize, P: i32, CO: i32, bias: usize, wScale: usize, sx: f32, vel: usize,
-  lr: f32, mu: f32, qas: bool, rng: usize,
-): void {
+/** Fused bias gradient + update of all CO channels (the bias scale is wScale * sx). */
+export function biasUpdateAllS32(record: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
+  const r = changetype<BiasUpdateRecord>(record);
+  const gy = r.gy; const P = r.P; const CO = r.CO;
+  const bias = r.bias; const wScale = r.wScale; const sx = r.sx; const vel = r.vel;
   let co = 0;
   if (ASC_FEATURE_SIMD) {
     for (; co + 4 <= CO; co += 4) {
       const g = biasGrad4(gy, P, CO, co);
-      for (let l = 0; l < 4; l++) applyBiasAt(laneOf(g, l), co + l, bias, wScale, sx, vel, lr, mu, qas, rng);
+      for (let l = 0; l < 4; l++) {
+        const c = co + l;
+        stepInt32At(bias + (<usize>c << 2), stepDirection(laneOf(g, l), load<f32>(wScale + (<usize>c << 2)) * sx, qas, velAt(vel, c), mu), lr, rng);
+      }
     }
   }
-  for (; co < CO; co++) applyBiasAt(biasGradAt(gy, P, CO, co), co, bias, wScale, sx, vel, lr, mu, qas, rng);
+  for (; co < CO; co++) {
+    stepInt32At(bias + (<usize>co << 2), stepDirection(biasGradAt(gy, P, CO, co), load<f32>(wScale + (<usize>co << 2)) * sx, qas, velAt(vel, co), mu), lr, rng);
+  }
 }
 
-export function biasGradF32(gy: usize, P: i32, CO: i32, out: usize): void {
+export function biasGradF32(record: usize): void {
+  const r = changetype<BiasGradRecord>(record);
+  const gy = r.gy; const P = r.P; const CO = r.CO; const out = r.out;
   let co = 0;
   if (ASC_FEATURE_SIMD) {
     for (; co + 4 <= CO; co += 4) v128.store(out + (<usize>co << 2), biasGrad4(gy, P, CO, co));
@@ -382,20 +360,14 @@ export function biasGradF32(gy: usize, P: i32, CO: i32, out: usize): void {
   for (; co < CO; co++) store<f32>(out + (<usize>co << 2), biasGradAt(gy, P, CO, co));
 }
 
-export function applyBiasUpdateS32(
-  grad: usize, CO: i32, bias: usize, wScale: usize, sx: f32, vel: usize,
-  lr: f32, mu: f32, qas: bool, rng: usize,
-): void {
-  for (let co = 0; co < CO; co++) applyBiasAt(load<f32>(grad + (<usize>co << 2)), co, bias, wScale, sx, vel, lr, mu, qas, rng);
-}
-
-// @ts-ignore: decorator
-@inline
-function applyBiasAt(g: f32, co: i32, bias: usize, wScale: usize, sx: f32, vel: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
-  const s = load<f32>(wScale + (<usize>co << 2)) * sx;
-  const dir = withMomentum(integerGradient(g, s, qas), vel == 0 ? 0 : vel + (<usize>co << 2), mu);
-  const bp = bias + (<usize>co << 2);
-  store<i32>(bp, stepInt32(load<i32>(bp), dir, lr, rng));
+export function applyBiasUpdateS32(record: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
+  const r = changetype<ApplyBiasRecord>(record);
+  const grad = r.grad; const CO = r.CO;
+  const bias = r.bias; const wScale = r.wScale; const sx = r.sx; const vel = r.vel;
+  for (let co = 0; co < CO; co++) {
+    const g = load<f32>(grad + (<usize>co << 2));
+    stepInt32At(bias + (<usize>co << 2), stepDirection(g, load<f32>(wScale + (<usize>co << 2)) * sx, qas, velAt(vel, co), mu), lr, rng);
+  }
 }
 
 /**
@@ -406,10 +378,10 @@ function applyBiasAt(g: f32, co: i32, bias: usize, wScale: usize, sx: f32, vel: 
  * `scratch`. Terms are summed in the order conv2dBackwardInputF32 adds them (output rows,
  * then columns, ascending), so both give the same bits.
  */
-export function depthwiseBackwardInputInPlaceF32(
-  g: usize, H: i32, W: i32, C: i32, w: usize, wScale: usize,
-  KH: i32, KW: i32, pad: i32, w2: usize, split: i32, scratch: usize,
-): void {
+export function depthwiseBackwardInputInPlaceF32(record: usize): void {
+  const r = changetype<DepthwiseInPlaceRecord>(record);
+  const g = r.g; const H = r.H; const W = r.W; const C = r.C; const w = r.w; const wScale = r.wScale;
+  const KH = r.KH; const KW = r.KW; const pad = r.pad; const w2 = r.w2; const split = r.split; const scratch = r.scratch;
   const R = KH - pad;
   const rowBytes = <usize>(W * C) << 2;
   let cBegin = 0;
@@ -425,7 +397,7 @@ export function depthwiseBackwardInputInPlaceF32(
         const r2: usize = oh2 < 0 || oh2 >= H ? 0 : oh2 <= ih ? scratch + <usize>(oh2 % R) * rowBytes : g + <usize>oh2 * rowBytes;
         const r1: usize = oh1 < 0 || oh1 >= H ? 0 : oh1 <= ih ? scratch + <usize>(oh1 % R) * rowBytes : g + <usize>oh1 * rowBytes;
         const r0: usize = oh0 < 0 || oh0 >= H ? 0 : oh0 <= ih ? scratch + <usize>(oh0 % R) * rowBytes : g + <usize>oh0 * rowBytes;
-        depthwise3x3InPlaceRowF32(g, ih, W, C, w, wScale, pad, w2, split, cBegin, r2, r1, r0);
+        depthwise3x3InPlaceRowF32(r, ih, cBegin, r2, r1, r0);
       }
     }
     for (let iw = 0; iw < W; iw++) {
@@ -458,11 +430,11 @@ export function depthwiseBackwardInputInPlaceF32(
  * order as avgpoolBackwardF32 + clampBackwardBitsF32 + conv2dBackwardInputF32 +
  * biasGradF32, so the results are bit-identical.
  */
-export function gapHeadBackwardF32(
-  gpool: usize, P: i32, CO: i32, bits: usize,
-  w: usize, wScale: usize, CI: i32, w2: usize, split: i32,
-  gx: usize, accumulate: bool, bgrad: usize, scratch: usize,
-): void {
+export function gapHeadBackwardF32(record: usize): void {
+  const r = changetype<GapHeadRecord>(record);
+  const gpool = r.gpool; const P = r.P; const CO = r.CO; const bits = r.bits;
+  const w = r.w; const wScale = r.wScale; const CI = r.CI; const w2 = r.w2; const split = r.split;
+  const gx = r.gx; const accumulate = r.accumulate; const bgrad = r.bgrad; const scratch = r.scratch;
   const inv: f32 = 1.0 / <f32>P;
   if (gx != 0 && !accumulate) memory.fill(gx, 0, <usize>(P * CI) << 2);
   if (bgrad != 0) memory.fill(bgrad, 0, <usize>CO << 2);
@@ -481,8 +453,8 @@ export function gapHeadBackwardF32(
     if (gx == 0) continue;
     const gxp = gx + (<usize>(p * CI) << 2);
     if (ASC_FEATURE_SIMD) {
-      pointwiseInputGradRange(gxp, scratch, wScale, CO, w, first, 0, first);
-      if (first < CI) pointwiseInputGradRange(gxp, scratch, wScale, CO, w2, CI - first, first, CI);
+      pointwiseInputGradRange(gxp, scratch, r, w, first, first);
+      if (first < CI) pointwiseInputGradRange(gxp + (<usize>first << 2), scratch, r, w2, CI - first, CI - first);
       continue;
     }
     for (let co = 0; co < CO; co++) {

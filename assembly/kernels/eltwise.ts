@@ -1,21 +1,25 @@
 // Element-wise int8 forward ops and float gradient plumbing.
 
-import { requantPair } from './requant';
+import { requantSum } from './requant';
+import { AddRecord, ClampBackwardBitsRecord, ClampBackwardRecord, ClampRecord, GradIntoRecord, SaveChannelsRecord, SaveMaskRecord } from './records';
 
 /** Residual add: y = requant((a - za)*ma + (b - zb)*mb), clamped to [lo, hi]. */
-export function addS8(
-  a: usize, za: i32, ma: i32, b: usize, zb: i32, mb: i32, n: i32,
-  y: usize, zy: i32, lo: i32, hi: i32, count: i32,
-): void {
+export function addS8(record: usize): void {
+  const r = changetype<AddRecord>(record);
+  const a = r.a; const za = r.za; const ma = r.ma;
+  const b = r.b; const zb = r.zb; const mb = r.mb;
+  const n = r.n; const y = r.y; const zy = r.zy; const lo = r.lo; const hi = r.hi; const count = r.count;
   for (let i = 0; i < count; i++) {
     const va = <i32>load<i8>(a + <usize>i) - za;
     const vb = <i32>load<i8>(b + <usize>i) - zb;
-    store<i8>(y + <usize>i, <i8>requantPair(va, ma, vb, mb, n, zy, lo, hi));
+    store<i8>(y + <usize>i, <i8>requantSum(<i64>va * <i64>ma + <i64>vb * <i64>mb, n, zy, lo, hi));
   }
 }
 
 /** Standalone ReLU/ReLU6 on int8 (same scale in and out). */
-export function clampS8(x: usize, y: usize, count: i32, lo: i32, hi: i32): void {
+export function clampS8(record: usize): void {
+  const r = changetype<ClampRecord>(record);
+  const x = r.x; const y = r.y; const count = r.count; const lo = r.lo; const hi = r.hi;
   for (let i = 0; i < count; i++) {
     let v = <i32>load<i8>(x + <usize>i);
     if (v < lo) v = lo;
@@ -28,7 +32,9 @@ export function clampS8(x: usize, y: usize, count: i32, lo: i32, hi: i32): void 
  * Backward of a clamp, from the clamped int8 output: the gradient passes where the
  * output is strictly inside (lo, hi). In place.
  */
-export function clampBackwardF32(g: usize, y: usize, count: i32, lo: i32, hi: i32): void {
+export function clampBackwardF32(record: usize): void {
+  const r = changetype<ClampBackwardRecord>(record);
+  const g = r.g; const y = r.y; const count = r.count; const lo = r.lo; const hi = r.hi;
   for (let i = 0; i < count; i++) {
     const v = <i32>load<i8>(y + <usize>i);
     if (v <= lo || v >= hi) store<f32>(g + (<usize>i << 2), 0);
@@ -36,8 +42,10 @@ export function clampBackwardF32(g: usize, y: usize, count: i32, lo: i32, hi: i3
 }
 
 /** dst = src, or dst += src. */
-export function gradInto(src: usize, dst: usize, count: i32, accumulate: bool): void {
-  if (!accumulate) {
+export function gradInto(record: usize): void {
+  const r = changetype<GradIntoRecord>(record);
+  const src = r.src; const dst = r.dst; const count = r.count;
+  if (!r.accumulate) {
     memory.copy(dst, src, <usize>count << 2);
     return;
   }
@@ -58,12 +66,16 @@ export function argmaxS8(x: usize, count: i32): i32 {
 }
 
 /** Keeps the first K of C channels at each of P positions (the input a sparse weight gradient needs). */
-export function saveChannelsS8(x: usize, P: i32, C: i32, K: i32, out: usize): void {
+export function saveChannelsS8(record: usize): void {
+  const r = changetype<SaveChannelsRecord>(record);
+  const x = r.x; const P = r.P; const C = r.C; const K = r.K; const out = r.out;
   for (let p = 0; p < P; p++) memory.copy(out + <usize>(p * K), x + <usize>(p * C), <usize>K);
 }
 
 /** 1 bit per element: set where lo < y < hi, i.e. where the clamp lets gradient through. */
-export function saveMaskBits(y: usize, count: i32, lo: i32, hi: i32, bits: usize): void {
+export function saveMaskBits(record: usize): void {
+  const r = changetype<SaveMaskRecord>(record);
+  const y = r.y; const count = r.count; const lo = r.lo; const hi = r.hi; const bits = r.bits;
   for (let i = 0; i < count; i += 8) {
     let b: i32 = 0;
     const n = min(8, count - i);
@@ -76,7 +88,9 @@ export function saveMaskBits(y: usize, count: i32, lo: i32, hi: i32, bits: usize
 }
 
 /** Clamp backward from a bit mask, in place. */
-export function clampBackwardBitsF32(g: usize, bits: usize, count: i32): void {
+export function clampBackwardBitsF32(record: usize): void {
+  const r = changetype<ClampBackwardBitsRecord>(record);
+  const g = r.g; const bits = r.bits; const count = r.count;
   for (let i = 0; i < count; i++) {
     if (((<i32>load<u8>(bits + <usize>(i >> 3)) >> (i & 7)) & 1) == 0) store<f32>(g + (<usize>i << 2), 0);
   }

@@ -1,7 +1,11 @@
 // Softmax cross-entropy on int8 logits (dequantised): returns the loss and writes
 // d(loss)/d(logits) = softmax - onehot as float32.
 
-export function softmaxCrossEntropyS8(logits: usize, count: i32, scale: f32, zp: i32, label: i32, grad: usize): f32 {
+import { LossRecord } from './records';
+
+export function softmaxCrossEntropyS8(record: usize, label: i32): f32 {
+  const r = changetype<LossRecord>(record);
+  const logits = r.logits; const count = r.count; const scale = r.scale; const zp = r.zp; const grad = r.grad;
   let max: f32 = -Infinity;
   for (let i = 0; i < count; i++) {
     const v = <f32>(<i32>load<i8>(logits + <usize>i) - zp) * scale;

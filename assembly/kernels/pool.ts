@@ -1,12 +1,13 @@
 // Average pooling (no padding; global average pooling is the PH=H, PW=W case).
 
 import { requant } from './requant';
+import { AvgpoolBackwardRecord, AvgpoolForwardRecord } from './records';
 
-export function avgpoolForwardS8(
-  x: usize, H: i32, W: i32, C: i32, zx: i32,
-  y: usize, OH: i32, OW: i32, zy: i32,
-  PH: i32, PW: i32, stride: i32, m: i32, n: i32,
-): void {
+export function avgpoolForwardS8(record: usize): void {
+  const r = changetype<AvgpoolForwardRecord>(record);
+  const x = r.x; const W = r.W; const C = r.C; const zx = r.zx;
+  const y = r.y; const OH = r.OH; const OW = r.OW; const zy = r.zy;
+  const PH = r.PH; const PW = r.PW; const stride = r.stride; const m = r.m; const n = r.n;
   for (let oh = 0; oh < OH; oh++) {
     for (let ow = 0; ow < OW; ow++) {
       for (let c = 0; c < C; c++) {
@@ -22,12 +23,12 @@ export function avgpoolForwardS8(
   }
 }
 
-export function avgpoolBackwardF32(
-  gy: usize, OH: i32, OW: i32,
-  gx: usize, H: i32, W: i32, C: i32,
-  PH: i32, PW: i32, stride: i32, accumulate: bool,
-): void {
-  if (!accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
+export function avgpoolBackwardF32(record: usize): void {
+  const r = changetype<AvgpoolBackwardRecord>(record);
+  const gy = r.gy; const OH = r.OH; const OW = r.OW;
+  const gx = r.gx; const H = r.H; const W = r.W; const C = r.C;
+  const PH = r.PH; const PW = r.PW; const stride = r.stride;
+  if (!r.accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
   const inv: f32 = 1.0 / <f32>(PH * PW);
   for (let oh = 0; oh < OH; oh++) {
     for (let ow = 0; ow < OW; ow++) {

@@ -33,12 +33,12 @@ export function rqVectorOk(nv: v128): bool {
 }
 
 /**
- * clamp(zp + ((acc*m + 2^(n-1)) >> n), lo, hi) per lane, as i32x4; h0/h1 = rqHalf, s0/s1 =
- * rqScale of the lanes' shifts, vzp/vlo/vhi splats.
+ * (acc*m + 2^(n-1)) >> n per lane, as i32x4 (clampZp4 adds the zero point and clamps);
+ * h0/h1 = rqHalf, s0/s1 = rqScale of the lanes' shifts.
  */
 // @ts-ignore: decorator
 @inline
-export function requant4v(acc: v128, mv: v128, h0: v128, h1: v128, s0: v128, s1: v128, vzp: v128, vlo: v128, vhi: v128): v128 {
+export function requant4v(acc: v128, mv: v128, h0: v128, h1: v128, s0: v128, s1: v128): v128 {
   const p01 = i64x2.extmul_low_i32x4_s(acc, mv);
   const p23 = i64x2.extmul_high_i32x4_s(acc, mv);
   const hi = i32x4.shuffle(p01, p23, 1, 3, 5, 7);
@@ -50,7 +50,13 @@ export function requant4v(acc: v128, mv: v128, h0: v128, h1: v128, s0: v128, s1:
   const magic = f64x2.splat(6755399441055744.0);
   const q01 = f64x2.add(f64x2.floor(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(a), h0), s0)), magic);
   const q23 = f64x2.add(f64x2.floor(f64x2.mul(f64x2.add(f64x2.convert_low_i32x4_s(i32x4.shuffle(a, a, 2, 3, 0, 1)), h1), s1)), magic);
-  const q = i32x4.shuffle(q01, q23, 0, 2, 4, 6);
+  return i32x4.shuffle(q01, q23, 0, 2, 4, 6);
+}
+
+/** clamp(zp + q, lo, hi) per lane; vzp/vlo/vhi splats. */
+// @ts-ignore: decorator
+@inline
+export function clampZp4(q: v128, vzp: v128, vlo: v128, vhi: v128): v128 {
   return i32x4.min_s(i32x4.max_s(i32x4.add(q, vzp), vlo), vhi);
 }
 

@@ -22,6 +22,8 @@
 // scratch = 0) works pixel by pixel straight on HWC and needs no scratch.
 
 import { requant } from './requant';
+import { clampZp4 } from './requant-simd';
+import { SparseForwardRecord, SparseGapHeadRecord, SparseInputGradRecord, SparseWeights } from './records';
 
 /** Pixels per SIMD tile: forward 16 (one i8x16 per channel), input gradient 4 (one f32x4). */
 const FT: i32 = 16;
@@ -42,20 +44,37 @@ function ldIdx(idx: usize, k: i32, wide: bool): i32 { return wide ? <i32>load<u1
 // Forward
 
 /**
- * y[p, co] = requant(bias[co] + sum_k (x[p, ci_k] - zx) * w_k) for P pixels (HWC, CI
- * channels in, CO out), clamped to [lo, hi]. pairs: the list holds channel pairs.
+ * y[p, co] = requant(bias[co] + sum_k (x[p, ci_k] - zx) * w_k) for the P pixels at r.x
+ * (HWC, CI channels in, CO out), clamped to [lo, hi]. pairs: the list holds channel pairs.
  */
-export function sparse1x1ForwardS8(
-  x: usize, P: i32, CI: i32, zx: i32, nz: usize, format: i32,
-  bias: usize, mult: usize, shift: usize,
-  y: usize, CO: i32, zy: i32, lo: i32, hi: i32, scratch: usize,
-): void {
+export function sparse1x1ForwardS8(record: usize): void {
+  const r = changetype<SparseForwardRecord>(record);
+  forwardPixels(r, r.x, r.y, r.P);
+}
+
+/**
+ * The same for the W pixels of row `row` of a streamed chain: the input and output
+ * buffers may be rings of r.inRing / r.outRing rows (0: the whole tensor), row i in slot
+ * i % ring.
+ */
+export function sparse1x1ForwardRowS8(record: usize, row: i32): void {
+  const r = changetype<SparseForwardRecord>(record);
+  const W = r.W; const inRing = r.inRing; const outRing = r.outRing;
+  const x = r.x + <usize>((inRing == 0 ? row : row % inRing) * (W * r.CI));
+  const y = r.y + <usize>((outRing == 0 ? row : row % outRing) * (W * r.CO));
+  forwardPixels(r, x, y, W);
+}
+
+function forwardPixels(r: SparseForwardRecord, x: usize, y: usize, P: i32): void {
+  const CI = r.CI; const zx = r.zx; const nz = r.nz; const format = r.format;
+  const bias = r.bias; const mult = r.mult; const shift = r.shift;
+  const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
   const pairs = (format & 1) != 0;
   const wide = (format & 2) == 0;
   if (ASC_FEATURE_SIMD) {
     // A few pixels (a dense layer: one) fill too little of a tile to pay for the transposes.
-    if (scratch != 0 && P >= 8) {
-      for (let p0 = 0; p0 < P; p0 += FT) forwardTile(x, min<i32>(FT, P - p0), p0, CI, zx, nz, pairs, wide, bias, mult, shift, y, CO, zy, lo, hi, scratch);
+    if (r.scratch != 0 && P >= 8) {
+      forwardTiles(r, x, y, P);
       return;
     }
   }
@@ -84,108 +103,110 @@ export function sparse1x1ForwardS8(
 }
 
 /**
- * One tile of n <= 16 pixels starting at p0. Scratch: the tile channel-major (16 bytes a
- * channel; pairs: 32 bytes a pair, the two channels interleaved pixel by pixel), then 16
- * bytes of staging for the requantised outputs. Lanes >= n hold stale bytes: integer
- * math on them cannot trap and their results are never stored.
+ * The P pixels at x in tiles of n <= 16 pixels from p0. Scratch: the tile channel-major
+ * (16 bytes a channel; pairs: 32 bytes a pair, the two channels interleaved pixel by
+ * pixel), then 16 bytes of staging for the requantised outputs. Lanes >= n hold stale
+ * bytes: integer math on them cannot trap and their results are never stored.
  */
 // @ts-ignore: decorator
 @inline
-function forwardTile(
-  x: usize, n: i32, p0: i32, CI: i32, zx: i32, nz: usize, pairs: bool, wide: bool,
-  bias: usize, mult: usize, shift: usize,
-  y: usize, CO: i32, zy: i32, lo: i32, hi: i32, scratch: usize,
-): void {
-  const tileBytes = <usize>(((CI + 1) >> 1) << 5);
-  // Whole 16x16 blocks by shuffles, the rest (short tiles, channels past a multiple of 16) byte by byte.
-  let c0 = 0;
-  if (n == FT) {
-    for (; c0 + 16 <= CI; c0 += 16) transpose16(x + <usize>(p0 * CI + c0), <usize>CI, scratch + (<usize>c0 << 4), 16, pairs);
-    // A last block of 8-15 channels also goes whole: it reads up to 8 bytes past a row (the
-    // next pixel, or past the tensor: the arena is followed by static data, so memory) and
-    // writes rows for channels >= CI, inside the scratch and never indexed.
-    if (CI - c0 >= 8) {
-      transpose16(x + <usize>(p0 * CI + c0), <usize>CI, scratch + (<usize>c0 << 4), 16, pairs);
-      c0 = CI;
-    }
-  }
-  for (let p = 0; p < n; p++) {
-    const xp = x + <usize>((p0 + p) * CI);
-    if (pairs) {
-      for (let c = c0; c < CI; c++) store<i8>(scratch + <usize>(((c >> 1) << 5) + (p << 1) + (c & 1)), load<i8>(xp + <usize>c));
-    } else {
-      for (let c = c0; c < CI; c++) store<i8>(scratch + <usize>((c << 4) + p), load<i8>(xp + <usize>c));
-    }
-  }
-  const stage = scratch + tileBytes;
-  const CO16 = n == FT ? CO & ~15 : 0;
-  const idx = idxBase(nz, CO);
-  const val = valBase(nz, CO, wide);
-  for (let co = 0; co < CO; co++) {
-    let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-    let wsum: i32 = 0;
-    let k = load<i32>(nz + (<usize>co << 2));
-    const e = load<i32>(nz + (<usize>(co + 1) << 2));
-    if (pairs) {
-      for (; k < e; k++) {
-        const wa = <i32>load<i8>(val + (<usize>k << 1));
-        const wb = <i32>load<i8>(val + (<usize>k << 1) + 1);
-        wsum += wa + wb;
-        const wv = i32x4.splat((wa & 0xffff) | (wb << 16));
-        const t = scratch + (<usize>ldIdx(idx, k, wide) << 5);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load8x8_s(t), wv));
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load8x8_s(t, 8), wv));
-        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load8x8_s(t, 16), wv));
-        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load8x8_s(t, 24), wv));
-      }
-    } else {
-      // Two non-zeros at a time: |x*w| <= 128*127, so the sum of two fits in i16
-      // (weights are symmetric int8: the compiler never lists a -128).
-      for (; k + 1 < e; k += 2) {
-        const wa = <i32>load<i8>(val + <usize>k);
-        const wb = <i32>load<i8>(val + <usize>k + 1);
-        wsum += wa + wb;
-        const xa = v128.load(scratch + (<usize>ldIdx(idx, k, wide) << 4));
-        const xb = v128.load(scratch + (<usize>ldIdx(idx, k + 1, wide) << 4));
-        const va = i8x16.splat(<i8>wa), vb = i8x16.splat(<i8>wb);
-        const l = i16x8.add(i16x8.extmul_low_i8x16_s(xa, va), i16x8.extmul_low_i8x16_s(xb, vb));
-        const h = i16x8.add(i16x8.extmul_high_i8x16_s(xa, va), i16x8.extmul_high_i8x16_s(xb, vb));
-        a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(l));
-        a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(l));
-        a2 = i32x4.add(a2, i32x4.extend_low_i16x8_s(h));
-        a3 = i32x4.add(a3, i32x4.extend_high_i16x8_s(h));
-      }
-      if (k < e) {
-        const wa = <i32>load<i8>(val + <usize>k);
-        wsum += wa;
-        const xa = v128.load(scratch + (<usize>ldIdx(idx, k, wide) << 4));
-        const va = i8x16.splat(<i8>wa);
-        const l = i16x8.extmul_low_i8x16_s(xa, va);
-        const h = i16x8.extmul_high_i8x16_s(xa, va);
-        a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(l));
-        a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(l));
-        a2 = i32x4.add(a2, i32x4.extend_low_i16x8_s(h));
-        a3 = i32x4.add(a3, i32x4.extend_high_i16x8_s(h));
+function forwardTiles(r: SparseForwardRecord, x: usize, y: usize, P: i32): void {
+  const CI = r.CI; const zx = r.zx; const nz = r.nz; const pairs = (r.format & 1) != 0; const wide = (r.format & 2) == 0;
+  const bias = r.bias; const mult = r.mult; const shift = r.shift;
+  const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi; const scratch = r.scratch;
+  for (let p0 = 0; p0 < P; p0 += FT) {
+    const n = min<i32>(FT, P - p0);
+    const tileBytes = <usize>(((CI + 1) >> 1) << 5);
+    // Whole 16x16 blocks by shuffles, the rest (short tiles, channels past a multiple of 16) byte by byte.
+    let c0 = 0;
+    if (n == FT) {
+      for (; c0 + 16 <= CI; c0 += 16) transpose16(x + <usize>(p0 * CI + c0), <usize>CI, scratch + (<usize>c0 << 4), 16, pairs);
+      // A last block of 8-15 channels also goes whole: it reads up to 8 bytes past a row (the
+      // next pixel, or past the tensor: the arena is followed by static data, so memory) and
+      // writes rows for channels >= CI, inside the scratch and never indexed.
+      if (CI - c0 >= 8) {
+        transpose16(x + <usize>(p0 * CI + c0), <usize>CI, scratch + (<usize>c0 << 4), 16, pairs);
+        c0 = CI;
       }
     }
-    // sum (x - zx) w = sum x w - zx sum w, exact modulo 2^32 like the dense sum.
-    const b = i32x4.splat(load<i32>(bias + (<usize>co << 2)) - zx * wsum);
-    const m = load<i32>(mult + (<usize>co << 2));
-    const sh = load<i32>(shift + (<usize>co << 2));
-    // A channel with no non-zero weight (common in thin, heavily pruned layers) is constant.
-    const q = load<i32>(nz + (<usize>co << 2)) == e
-      ? i8x16.splat(<i8>requant(load<i32>(bias + (<usize>co << 2)), m, sh, zy, lo, hi))
-      : requant16(i32x4.add(a0, b), i32x4.add(a1, b), i32x4.add(a2, b), i32x4.add(a3, b), m, sh, zy, lo, hi);
-    const yp = y + <usize>(p0 * CO + co);
-    if (co < CO16) {
-      // 16 channels' results gather in `stage`, then go out as 16 pixel rows at once.
-      v128.store(stage + (<usize>(co & 15) << 4), q);
-      if ((co & 15) == 15) transpose16(stage, 16, yp - 15, <usize>CO, false);
-    } else if (n == FT) {
-      storeColumn16(yp, CO, q);
-    } else {
-      v128.store(stage, q);
-      for (let p = 0; p < n; p++) store<i8>(yp + <usize>(p * CO), load<i8>(stage + <usize>p));
+    for (let p = 0; p < n; p++) {
+      const xp = x + <usize>((p0 + p) * CI);
+      if (pairs) {
+        for (let c = c0; c < CI; c++) store<i8>(scratch + <usize>(((c >> 1) << 5) + (p << 1) + (c & 1)), load<i8>(xp + <usize>c));
+      } else {
+        for (let c = c0; c < CI; c++) store<i8>(scratch + <usize>((c << 4) + p), load<i8>(xp + <usize>c));
+      }
+    }
+    const stage = scratch + tileBytes;
+    const CO16 = n == FT ? CO & ~15 : 0;
+    const idx = idxBase(nz, CO);
+    const val = valBase(nz, CO, wide);
+    for (let co = 0; co < CO; co++) {
+      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+      let wsum: i32 = 0;
+      let k = load<i32>(nz + (<usize>co << 2));
+      const e = load<i32>(nz + (<usize>(co + 1) << 2));
+      if (pairs) {
+        for (; k < e; k++) {
+          const wa = <i32>load<i8>(val + (<usize>k << 1));
+          const wb = <i32>load<i8>(val + (<usize>k << 1) + 1);
+          wsum += wa + wb;
+          const wv = i32x4.splat((wa & 0xffff) | (wb << 16));
+          const t = scratch + (<usize>ldIdx(idx, k, wide) << 5);
+          a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load8x8_s(t), wv));
+          a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load8x8_s(t, 8), wv));
+          a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load8x8_s(t, 16), wv));
+          a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load8x8_s(t, 24), wv));
+        }
+      } else {
+        // Two non-zeros at a time: |x*w| <= 128*127, so the sum of two fits in i16
+        // (weights are symmetric int8: the compiler never lists a -128).
+        for (; k + 1 < e; k += 2) {
+          const wa = <i32>load<i8>(val + <usize>k);
+          const wb = <i32>load<i8>(val + <usize>k + 1);
+          wsum += wa + wb;
+          const xa = v128.load(scratch + (<usize>ldIdx(idx, k, wide) << 4));
+          const xb = v128.load(scratch + (<usize>ldIdx(idx, k + 1, wide) << 4));
+          const va = i8x16.splat(<i8>wa), vb = i8x16.splat(<i8>wb);
+          const l = i16x8.add(i16x8.extmul_low_i8x16_s(xa, va), i16x8.extmul_low_i8x16_s(xb, vb));
+          const h = i16x8.add(i16x8.extmul_high_i8x16_s(xa, va), i16x8.extmul_high_i8x16_s(xb, vb));
+          a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(l));
+          a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(l));
+          a2 = i32x4.add(a2, i32x4.extend_low_i16x8_s(h));
+          a3 = i32x4.add(a3, i32x4.extend_high_i16x8_s(h));
+        }
+        if (k < e) {
+          const wa = <i32>load<i8>(val + <usize>k);
+          wsum += wa;
+          const xa = v128.load(scratch + (<usize>ldIdx(idx, k, wide) << 4));
+          const va = i8x16.splat(<i8>wa);
+          const l = i16x8.extmul_low_i8x16_s(xa, va);
+          const h = i16x8.extmul_high_i8x16_s(xa, va);
+          a0 = i32x4.add(a0, i32x4.extend_low_i16x8_s(l));
+          a1 = i32x4.add(a1, i32x4.extend_high_i16x8_s(l));
+          a2 = i32x4.add(a2, i32x4.extend_low_i16x8_s(h));
+          a3 = i32x4.add(a3, i32x4.extend_high_i16x8_s(h));
+        }
+      }
+      // sum (x - zx) w = sum x w - zx sum w, exact modulo 2^32 like the dense sum.
+      const b = i32x4.splat(load<i32>(bias + (<usize>co << 2)) - zx * wsum);
+      const m = load<i32>(mult + (<usize>co << 2));
+      const sh = load<i32>(shift + (<usize>co << 2));
+      // A channel with no non-zero weight (common in thin, heavily pruned layers) is constant.
+      const q = load<i32>(nz + (<usize>co << 2)) == e
+        ? i8x16.splat(<i8>requant(load<i32>(bias + (<usize>co << 2)), m, sh, zy, lo, hi))
+        : requant16(i32x4.add(a0, b), i32x4.add(a1, b), i32x4.add(a2, b), i32x4.add(a3, b), m, sh, zy, lo, hi);
+      const yp = y + <usize>(p0 * CO + co);
+      if (co < CO16) {
+        // 16 channels' results gather in `stage`, then go out as 16 pixel rows at once.
+        v128.store(stage + (<usize>(co & 15) << 4), q);
+        if ((co & 15) == 15) transpose16(stage, 16, yp - 15, <usize>CO, false);
+      } else if (n == FT) {
+        storeColumn16(yp, CO, q);
+      } else {
+        v128.store(stage, q);
+        for (let p = 0; p < n; p++) store<i8>(yp + <usize>(p * CO), load<i8>(stage + <usize>p));
+      }
     }
   }
 }
@@ -346,10 +367,10 @@ function requant16(a0: v128, a1: v128, a2: v128, a3: v128, m: i32, n: i32, zp: i
     const vz = i32x4.splat(zp);
     const vlo = i32x4.splat(lo);
     const vhi = i32x4.splat(hi);
-    r0 = requant4hi(a0, vm, vr, n - 32, vz, vlo, vhi);
-    r1 = requant4hi(a1, vm, vr, n - 32, vz, vlo, vhi);
-    r2 = requant4hi(a2, vm, vr, n - 32, vz, vlo, vhi);
-    r3 = requant4hi(a3, vm, vr, n - 32, vz, vlo, vhi);
+    r0 = clampZp4(requant4hi(a0, vm, vr, n - 32), vz, vlo, vhi);
+    r1 = clampZp4(requant4hi(a1, vm, vr, n - 32), vz, vlo, vhi);
+    r2 = clampZp4(requant4hi(a2, vm, vr, n - 32), vz, vlo, vhi);
+    r3 = clampZp4(requant4hi(a3, vm, vr, n - 32), vz, vlo, vhi);
   } else {
     const vm = i64x2.splat(<i64>m);
     const vz = i64x2.splat(<i64>zp);
@@ -364,13 +385,13 @@ function requant16(a0: v128, a1: v128, a2: v128, a3: v128, m: i32, n: i32, zp: i
   return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(r0, r1), i16x8.narrow_i32x4_s(r2, r3));
 }
 
+/** (a*m + 2^(n-1)) >> n per lane for n >= 32, s = n - 32: the high words, shifted (clampZp4 adds the zero point and clamps). */
 // @ts-ignore: decorator
 @inline
-function requant4hi(a: v128, vm: v128, vr: v128, s: i32, vz: v128, vlo: v128, vhi: v128): v128 {
+function requant4hi(a: v128, vm: v128, vr: v128, s: i32): v128 {
   const l = i64x2.add(i64x2.extmul_low_i32x4_s(a, vm), vr);
   const h = i64x2.add(i64x2.extmul_high_i32x4_s(a, vm), vr);
-  const v = i32x4.add(i32x4.shr_s(v128.shuffle<i32>(l, h, 1, 3, 5, 7), s), vz);
-  return i32x4.min_s(i32x4.max_s(v, vlo), vhi);
+  return i32x4.shr_s(v128.shuffle<i32>(l, h, 1, 3, 5, 7), s);
 }
 
 // @ts-ignore: decorator
@@ -395,59 +416,58 @@ function clamp64(v: v128, vlo: v128, vhi: v128): v128 {
  * gx (+)= d(loss)/d(input) for P pixels: gx[p, ci] += (gy[p, co] * wScale[co]) * w[co, ci]
  * over co ascending, skipping g == 0 like conv2dBackwardInputF32, whose bits it matches.
  */
-export function sparse1x1BackwardInputF32(
-  gy: usize, P: i32, CO: i32, nz: usize, format: i32, wScale: usize,
-  gx: usize, CI: i32, accumulate: bool, scratch: usize,
-): void {
-  const pairs = (format & 1) != 0;
-  const wide = (format & 2) == 0;
+export function sparse1x1BackwardInputF32(record: usize): void {
+  const r = changetype<SparseInputGradRecord>(record);
+  const gy = r.gy; const P = r.P; const CO = r.CO; const gx = r.gx; const CI = r.CI; const accumulate = r.accumulate;
   if (ASC_FEATURE_SIMD) {
-    if (scratch != 0 && P >= BT) {
-      for (let p0 = 0; p0 < P; p0 += BT) {
-        const n = min<i32>(BT, P - p0);
-        if (!backwardTile(gy, n, p0, CO, nz, pairs, wide, wScale, gx, CI, accumulate, scratch)) {
-          for (let p = p0; p < p0 + n; p++) backwardPixel(gy + (<usize>(p * CO) << 2), CO, nz, pairs, wide, wScale, gx + (<usize>(p * CI) << 2), CI, accumulate);
-        }
-      }
+    if (r.scratch != 0 && P >= BT) {
+      backwardTiles(r);
       return;
     }
   }
-  for (let p = 0; p < P; p++) backwardPixel(gy + (<usize>(p * CO) << 2), CO, nz, pairs, wide, wScale, gx + (<usize>(p * CI) << 2), CI, accumulate);
+  backwardPixels(gy, gx, P, r, accumulate);
 }
 
-/** One pixel on HWC data (the scalar path, and the SIMD path's fallback for non-finite g). */
+/**
+ * P pixels on HWC data (the scalar path, and the SIMD path's fallback for non-finite g):
+ * gx (+)= the input gradient of the output gradient gy, through the layer `sw` (any record
+ * that starts with the sparse weights).
+ */
 // @ts-ignore: decorator
 @inline
-function backwardPixel(
-  gyp: usize, CO: i32, nz: usize, pairs: bool, wide: bool, wScale: usize,
-  gxp: usize, CI: i32, accumulate: bool,
-): void {
-  if (!accumulate) memory.fill(gxp, 0, <usize>CI << 2);
+function backwardPixels(gy: usize, gx: usize, P: i32, sw: SparseWeights, accumulate: bool): void {
+  const CO = sw.CO; const nz = sw.nz; const pairs = (sw.format & 1) != 0; const wide = (sw.format & 2) == 0;
+  const wScale = sw.wScale; const CI = sw.CI;
   const idx = idxBase(nz, CO);
   const val = valBase(nz, CO, wide);
-  let positive = false;
-  for (let co = 0; co < CO; co++) {
-    const g = load<f32>(gyp + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
-    if (g == 0) continue;
-    positive = positive || g > 0;
-    const s = load<i32>(nz + (<usize>co << 2));
-    const e = load<i32>(nz + (<usize>(co + 1) << 2));
-    if (!isFinite(g)) { denseRow(g, s, e, idx, val, pairs, wide, gxp, CI); continue; }
-    for (let k = s; k < e; k++) {
-      const i = ldIdx(idx, k, wide);
-      if (pairs) {
-        const c = i << 1;
-        addF32(gxp + (<usize>c << 2), g * <f32>load<i8>(val + (<usize>k << 1)));
-        if (c + 1 < CI) addF32(gxp + (<usize>(c + 1) << 2), g * <f32>load<i8>(val + (<usize>k << 1) + 1));
-      } else {
-        addF32(gxp + (<usize>i << 2), g * <f32>load<i8>(val + <usize>k));
+  for (let p = 0; p < P; p++) {
+    const gyp = gy + (<usize>(p * CO) << 2);
+    const gxp = gx + (<usize>(p * CI) << 2);
+    if (!accumulate) memory.fill(gxp, 0, <usize>CI << 2);
+    let positive = false;
+    for (let co = 0; co < CO; co++) {
+      const g = load<f32>(gyp + (<usize>co << 2)) * load<f32>(wScale + (<usize>co << 2));
+      if (g == 0) continue;
+      positive = positive || g > 0;
+      const s = load<i32>(nz + (<usize>co << 2));
+      const e = load<i32>(nz + (<usize>(co + 1) << 2));
+      if (!isFinite(g)) { denseRow(g, co, sw, gxp); continue; }
+      for (let k = s; k < e; k++) {
+        const i = ldIdx(idx, k, wide);
+        if (pairs) {
+          const c = i << 1;
+          addF32(gxp + (<usize>c << 2), g * <f32>load<i8>(val + (<usize>k << 1)));
+          if (c + 1 < CI) addF32(gxp + (<usize>(c + 1) << 2), g * <f32>load<i8>(val + (<usize>k << 1) + 1));
+        } else {
+          addF32(gxp + (<usize>i << 2), g * <f32>load<i8>(val + <usize>k));
+        }
       }
     }
-  }
-  if (accumulate && positive) {
-    for (let c = 0; c < CI; c++) {
-      const q = gxp + (<usize>c << 2);
-      store<u32>(q, fixNegZero(load<u32>(q)));
+    if (accumulate && positive) {
+      for (let c = 0; c < CI; c++) {
+        const q = gxp + (<usize>c << 2);
+        store<u32>(q, fixNegZero(load<u32>(q)));
+      }
     }
   }
 }
@@ -471,8 +491,12 @@ function fixNegZero(bits: u32): u32 { return bits == 0x80000000 ? 0 : bits; }
  * A non-finite g: the dense kernel's g * 0 is NaN for every zero weight, so replay row
  * co densely (weights not in the list are 0), in channel order like the dense kernel.
  */
-function denseRow(g: f32, s: i32, e: i32, idx: usize, val: usize, pairs: bool, wide: bool, gxp: usize, CI: i32): void {
-  let k = s;
+function denseRow(g: f32, co: i32, sw: SparseWeights, gxp: usize): void {
+  const nz = sw.nz; const CO = sw.CO; const CI = sw.CI; const pairs = (sw.format & 1) != 0; const wide = (sw.format & 2) == 0;
+  const idx = idxBase(nz, CO);
+  const val = valBase(nz, CO, wide);
+  const e = load<i32>(nz + (<usize>(co + 1) << 2));
+  let k = load<i32>(nz + (<usize>co << 2));
   for (let c = 0; c < CI; c++) {
     let w: f32 = 0;
     if (k < e) {
@@ -486,105 +510,109 @@ function denseRow(g: f32, s: i32, e: i32, idx: usize, val: usize, pairs: bool, w
 }
 
 /**
- * One tile of n <= 4 pixels from p0: the gradient tile channel-major in scratch (16 bytes
- * a channel: 4 pixels), loaded from gx or zeroed, updated, written back. Lanes whose g is
- * 0 add -0 (the identity), i.e. nothing, as the dense kernel skips them. Returns false
- * (gx untouched) if some g is not finite: the caller then runs the exact scalar path.
+ * The P pixels in tiles of n <= 4 pixels from p0: the gradient tile channel-major in
+ * scratch (16 bytes a channel: 4 pixels), loaded from gx or zeroed, updated, written back.
+ * Lanes whose g is 0 add -0 (the identity), i.e. nothing, as the dense kernel skips them.
+ * A tile where some g is not finite is left untouched and done by the exact scalar path.
  */
 // @ts-ignore: decorator
 @inline
-function backwardTile(
-  gy: usize, n: i32, p0: i32, CO: i32, nz: usize, pairs: bool, wide: bool, wScale: usize,
-  gx: usize, CI: i32, accumulate: bool, scratch: usize,
-): bool {
+function backwardTiles(r: SparseInputGradRecord): void {
+  const gy = r.gy; const P = r.P; const CO = r.CO; const nz = r.nz; const pairs = (r.format & 1) != 0; const wide = (r.format & 2) == 0;
+  const wScale = r.wScale; const gx = r.gx; const CI = r.CI; const accumulate = r.accumulate; const scratch = r.scratch;
   const rows = pairs ? (CI + 1) & ~1 : CI;
-  if (accumulate) {
-    if (n < BT) memory.fill(scratch, 0, <usize>rows << 4);
+  for (let p0 = 0; p0 < P; p0 += BT) {
+    const n = min<i32>(BT, P - p0);
+    if (accumulate) {
+      if (n < BT) memory.fill(scratch, 0, <usize>rows << 4);
+      let c0 = 0;
+      if (n == BT) {
+        const g0 = gx + (<usize>(p0 * CI) << 2);
+        const rs = <usize>CI << 2;
+        for (; c0 + 4 <= CI; c0 += 4) transpose4(g0 + (<usize>c0 << 2), rs, scratch + (<usize>c0 << 4), 16);
+      }
+      for (let p = 0; p < n; p++) {
+        const gxp = gx + (<usize>((p0 + p) * CI) << 2);
+        for (let c = c0; c < CI; c++) store<f32>(scratch + (<usize>((c << 2) + p) << 2), load<f32>(gxp + (<usize>c << 2)));
+      }
+    } else {
+      memory.fill(scratch, 0, <usize>rows << 4);
+    }
+    const idx = idxBase(nz, CO);
+    const val = valBase(nz, CO, wide);
+    const zero = f32x4.splat(0);
+    const negZero = i32x4.splat(<i32>0x80000000);
+    let bad = i32x4.splat(0);
+    let positive = i32x4.splat(0);
+    const cs = <usize>CO << 2;
+    // Output gradients of 4 channels for the 4 pixels, transposed in registers (full tiles).
+    let q0 = zero, q1 = zero, q2 = zero, q3 = zero;
+    const CO4 = n == BT ? CO & ~3 : 0;
+    for (let co = 0; co < CO; co++) {
+      let gv = f32x4.splat(0);
+      const gp = gy + (<usize>(p0 * CO + co) << 2);
+      if (co < CO4) {
+        const j = co & 3;
+        if (j == 0) {
+          const a = v128.load(gp), b = v128.load(gp + cs), c = v128.load(gp + 2 * cs), d = v128.load(gp + 3 * cs);
+          const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(a, b, 2, 6, 3, 7);
+          const t2 = v128.shuffle<i32>(c, d, 0, 4, 1, 5), t3 = v128.shuffle<i32>(c, d, 2, 6, 3, 7);
+          q0 = v128.shuffle<i64>(t0, t2, 0, 2); q1 = v128.shuffle<i64>(t0, t2, 1, 3);
+          q2 = v128.shuffle<i64>(t1, t3, 0, 2); q3 = v128.shuffle<i64>(t1, t3, 1, 3);
+        }
+        gv = j == 0 ? q0 : j == 1 ? q1 : j == 2 ? q2 : q3;
+      } else {
+        gv = f32x4.replace_lane(gv, 0, load<f32>(gp));
+        if (n > 1) gv = f32x4.replace_lane(gv, 1, load<f32>(gp + cs));
+        if (n > 2) gv = f32x4.replace_lane(gv, 2, load<f32>(gp + 2 * cs));
+        if (n > 3) gv = f32x4.replace_lane(gv, 3, load<f32>(gp + 3 * cs));
+      }
+      gv = f32x4.mul(gv, f32x4.splat(load<f32>(wScale + (<usize>co << 2))));
+      // NaN or ±inf makes g - g non-zero (NaN).
+      bad = v128.or(bad, f32x4.ne(f32x4.sub(gv, gv), zero));
+      positive = v128.or(positive, f32x4.gt(gv, zero));
+      const skip = v128.and(f32x4.eq(gv, zero), negZero);
+      const e = load<i32>(nz + (<usize>(co + 1) << 2));
+      for (let k = load<i32>(nz + (<usize>co << 2)); k < e; k++) {
+        const i = <usize>ldIdx(idx, k, wide);
+        if (pairs) {
+          const t = scratch + (i << 5);
+          const wa = <f32>load<i8>(val + (<usize>k << 1));
+          const wb = <f32>load<i8>(val + (<usize>k << 1) + 1);
+          v128.store(t, f32x4.add(v128.load(t), v128.or(f32x4.mul(gv, f32x4.splat(wa)), skip)));
+          v128.store(t, f32x4.add(v128.load(t, 16), v128.or(f32x4.mul(gv, f32x4.splat(wb)), skip)), 16);
+        } else {
+          const t = scratch + (i << 4);
+          v128.store(t, f32x4.add(v128.load(t), v128.or(f32x4.mul(gv, f32x4.splat(<f32>load<i8>(val + <usize>k))), skip)));
+        }
+      }
+    }
+    if (v128.any_true(bad)) {
+      backwardPixels(gy + (<usize>(p0 * CO) << 2), gx + (<usize>(p0 * CI) << 2), n, r, accumulate);
+      continue;
+    }
+    // fixNegZero on lanes with some g > 0 (see there). Without accumulation the tile
+    // started at +0 and never holds -0 (+0 + -0 = +0; sums of non-zeros are never -0).
+    const fix = v128.and(positive, negZero);
+    if (accumulate && v128.any_true(fix)) {
+      for (let c = 0; c < CI; c++) {
+        const t = scratch + (<usize>c << 4);
+        let v = v128.load(t);
+        v = v128.andnot(v, v128.and(i32x4.eq(v, fix), fix));
+        v128.store(t, v);
+      }
+    }
     let c0 = 0;
     if (n == BT) {
       const g0 = gx + (<usize>(p0 * CI) << 2);
       const rs = <usize>CI << 2;
-      for (; c0 + 4 <= CI; c0 += 4) transpose4(g0 + (<usize>c0 << 2), rs, scratch + (<usize>c0 << 4), 16);
+      for (; c0 + 4 <= CI; c0 += 4) transpose4(scratch + (<usize>c0 << 4), 16, g0 + (<usize>c0 << 2), rs);
     }
     for (let p = 0; p < n; p++) {
       const gxp = gx + (<usize>((p0 + p) * CI) << 2);
-      for (let c = c0; c < CI; c++) store<f32>(scratch + (<usize>((c << 2) + p) << 2), load<f32>(gxp + (<usize>c << 2)));
-    }
-  } else {
-    memory.fill(scratch, 0, <usize>rows << 4);
-  }
-  const idx = idxBase(nz, CO);
-  const val = valBase(nz, CO, wide);
-  const zero = f32x4.splat(0);
-  const negZero = i32x4.splat(<i32>0x80000000);
-  let bad = i32x4.splat(0);
-  let positive = i32x4.splat(0);
-  const cs = <usize>CO << 2;
-  // Output gradients of 4 channels for the 4 pixels, transposed in registers (full tiles).
-  let q0 = zero, q1 = zero, q2 = zero, q3 = zero;
-  const CO4 = n == BT ? CO & ~3 : 0;
-  for (let co = 0; co < CO; co++) {
-    let gv = f32x4.splat(0);
-    const gp = gy + (<usize>(p0 * CO + co) << 2);
-    if (co < CO4) {
-      const j = co & 3;
-      if (j == 0) {
-        const a = v128.load(gp), b = v128.load(gp + cs), c = v128.load(gp + 2 * cs), d = v128.load(gp + 3 * cs);
-        const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), t1 = v128.shuffle<i32>(a, b, 2, 6, 3, 7);
-        const t2 = v128.shuffle<i32>(c, d, 0, 4, 1, 5), t3 = v128.shuffle<i32>(c, d, 2, 6, 3, 7);
-        q0 = v128.shuffle<i64>(t0, t2, 0, 2); q1 = v128.shuffle<i64>(t0, t2, 1, 3);
-        q2 = v128.shuffle<i64>(t1, t3, 0, 2); q3 = v128.shuffle<i64>(t1, t3, 1, 3);
-      }
-      gv = j == 0 ? q0 : j == 1 ? q1 : j == 2 ? q2 : q3;
-    } else {
-      gv = f32x4.replace_lane(gv, 0, load<f32>(gp));
-      if (n > 1) gv = f32x4.replace_lane(gv, 1, load<f32>(gp + cs));
-      if (n > 2) gv = f32x4.replace_lane(gv, 2, load<f32>(gp + 2 * cs));
-      if (n > 3) gv = f32x4.replace_lane(gv, 3, load<f32>(gp + 3 * cs));
-    }
-    gv = f32x4.mul(gv, f32x4.splat(load<f32>(wScale + (<usize>co << 2))));
-    // NaN or ±inf makes g - g non-zero (NaN).
-    bad = v128.or(bad, f32x4.ne(f32x4.sub(gv, gv), zero));
-    positive = v128.or(positive, f32x4.gt(gv, zero));
-    const skip = v128.and(f32x4.eq(gv, zero), negZero);
-    const e = load<i32>(nz + (<usize>(co + 1) << 2));
-    for (let k = load<i32>(nz + (<usize>co << 2)); k < e; k++) {
-      const i = <usize>ldIdx(idx, k, wide);
-      if (pairs) {
-        const t = scratch + (i << 5);
-        const wa = <f32>load<i8>(val + (<usize>k << 1));
-        const wb = <f32>load<i8>(val + (<usize>k << 1) + 1);
-        v128.store(t, f32x4.add(v128.load(t), v128.or(f32x4.mul(gv, f32x4.splat(wa)), skip)));
-        v128.store(t, f32x4.add(v128.load(t, 16), v128.or(f32x4.mul(gv, f32x4.splat(wb)), skip)), 16);
-      } else {
-        const t = scratch + (i << 4);
-        v128.store(t, f32x4.add(v128.load(t), v128.or(f32x4.mul(gv, f32x4.splat(<f32>load<i8>(val + <usize>k))), skip)));
-      }
+      for (let c = c0; c < CI; c++) store<f32>(gxp + (<usize>c << 2), load<f32>(scratch + (<usize>((c << 2) + p) << 2)));
     }
   }
-  if (v128.any_true(bad)) return false;
-  // fixNegZero on lanes with some g > 0 (see there). Without accumulation the tile
-  // started at +0 and never holds -0 (+0 + -0 = +0; sums of non-zeros are never -0).
-  const fix = v128.and(positive, negZero);
-  if (accumulate && v128.any_true(fix)) {
-    for (let c = 0; c < CI; c++) {
-      const t = scratch + (<usize>c << 4);
-      let v = v128.load(t);
-      v = v128.andnot(v, v128.and(i32x4.eq(v, fix), fix));
-      v128.store(t, v);
-    }
-  }
-  let c0 = 0;
-  if (n == BT) {
-    const g0 = gx + (<usize>(p0 * CI) << 2);
-    const rs = <usize>CI << 2;
-    for (; c0 + 4 <= CI; c0 += 4) transpose4(scratch + (<usize>c0 << 4), 16, g0 + (<usize>c0 << 2), rs);
-  }
-  for (let p = 0; p < n; p++) {
-    const gxp = gx + (<usize>((p0 + p) * CI) << 2);
-    for (let c = c0; c < CI; c++) store<f32>(gxp + (<usize>c << 2), load<f32>(scratch + (<usize>((c << 2) + p) << 2)));
-  }
-  return true;
 }
 
 /** A 4x4 block of 32-bit values: rows of 4 at src (stride ss bytes) become columns at dst (stride ds). */
@@ -607,13 +635,10 @@ function transpose4(src: usize, ss: usize, dst: usize, ds: usize): void {
  * formed in `scratch` (CO floats) exactly as there, then one pixel of the sparse input
  * gradient runs on it; so the bits equal the dense fused kernel's.
  */
-export function sparseGapHeadBackwardF32(
-  gpool: usize, P: i32, CO: i32, bits: usize,
-  nz: usize, format: i32, wScale: usize, CI: i32,
-  gx: usize, accumulate: bool, bgrad: usize, scratch: usize,
-): void {
-  const pairs = (format & 1) != 0;
-  const wide = (format & 2) == 0;
+export function sparseGapHeadBackwardF32(record: usize): void {
+  const r = changetype<SparseGapHeadRecord>(record);
+  const gpool = r.gpool; const P = r.P; const CO = r.CO; const bits = r.bits; const CI = r.CI;
+  const gx = r.gx; const accumulate = r.accumulate; const bgrad = r.bgrad; const scratch = r.scratch;
   const inv: f32 = 1.0 / <f32>P;
   if (bgrad != 0) memory.fill(bgrad, 0, <usize>CO << 2);
   for (let p = 0; p < P; p++) {
@@ -624,6 +649,6 @@ export function sparseGapHeadBackwardF32(
       store<f32>(scratch + (<usize>co << 2), g);
       if (bgrad != 0) addF32(bgrad + (<usize>co << 2), g);
     }
-    if (gx != 0) backwardPixel(scratch, CO, nz, pairs, wide, wScale, gx + (<usize>(p * CI) << 2), CI, accumulate);
+    if (gx != 0) backwardPixels(scratch, gx + (<usize>(p * CI) << 2), 1, r, accumulate);
   }
 }

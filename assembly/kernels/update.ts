@@ -85,3 +85,34 @@ export function stepInt32(b: i32, dir: f32, lr: f32, rng: usize): i32 {
   const v = <i64>b + integerStep(dir, lr, rng);
   return v < -2147483648 ? -2147483648 : v > 2147483647 ? 2147483647 : <i32>v;
 }
+
+// One parameter's update, as every update kernel writes it:
+//   stepInt8At(w + i, stepDirection(g, s, qas, velAt(vel, i), mu), lr, rng)
+
+/** Element i's momentum slot in the f32 buffer vel; 0 (no state) when vel is 0. */
+// @ts-ignore: decorator
+@inline
+export function velAt(vel: usize, i: i32): usize {
+  return vel == 0 ? 0 : vel + (<usize>i << 2);
+}
+
+/** The step direction of a parameter with scale s and real-valued gradient g: integer-domain gradient, through momentum. */
+// @ts-ignore: decorator
+@inline
+export function stepDirection(g: f32, s: f32, qas: bool, vel: usize, mu: f32): f32 {
+  return withMomentum(integerGradient(g, s, qas), vel, mu);
+}
+
+/** The int8 weight at p after a step of -lr*dir. */
+// @ts-ignore: decorator
+@inline
+export function stepInt8At(p: usize, dir: f32, lr: f32, rng: usize): void {
+  store<i8>(p, <i8>stepInt8(<i32>load<i8>(p), dir, lr, rng));
+}
+
+/** The int32 bias at p after a step of -lr*dir. */
+// @ts-ignore: decorator
+@inline
+export function stepInt32At(p: usize, dir: f32, lr: f32, rng: usize): void {
+  store<i32>(p, stepInt32(load<i32>(p), dir, lr, rng));
+}

@@ -21,7 +21,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // Gradient functions: tfjs-core's Node bundle registers none; the union package registers
 // them all into tfjs-core's (global) registry on import.
 import '@tensorflow/tfjs';
-import type { Node } from '../../compiler/ir/graph.js';
+import { hasParams, isDepthwise, type Node } from '../../compiler/ir/graph.js';
 import { peakRss, rssNow, summarise, timeSteps, xorshift, type PeerJob, type PeerResult } from './job.js';
 
 /** Kernels a conv/pool training step dispatches beyond inference (the gradients' own kernels). */
@@ -51,10 +51,10 @@ function makeLayers(job: PeerJob, rnd: () => number): Map<string, LayerVars> {
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
   const layers = new Map<string, LayerVars>();
   for (const n of job.graph.nodes) {
-    if (n.op !== 'conv2d' && n.op !== 'dense') continue;
+    if (!hasParams(n)) continue;
     const [h, w, cin] = n.inShapes[0]!;
     const cout = n.outShape[2];
-    const dw = !!n.conv?.depthwise;
+    const dw = isDepthwise(n);
     // TF.js filter layouts: conv [kh, kw, cin, cout]; depthwise [kh, kw, c, 1]; dense [in, out].
     const shape = n.op === 'dense' ? [h * w * cin, cout] : [n.conv!.kh, n.conv!.kw, cin, dw ? 1 : cout];
     const fanIn = n.op === 'dense' ? h * w * cin : n.conv!.kh * n.conv!.kw * (dw ? 1 : cin);
@@ -95,10 +95,11 @@ function forward(job: PeerJob, layers: Map<string, LayerVars>, x: tf.Tensor4D): 
   const t = new Map<string, tf.Tensor>([['input', x]]);
   const run = (n: Node, a: tf.Tensor): tf.Tensor => {
     switch (n.op) {
-      case 'conv2d': {
+      case 'conv2d':
+      case 'depthwiseConv2d': {
         const v = layers.get(n.name)!;
         const c = n.conv!;
-        const y = c.depthwise ? tf.depthwiseConv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad) : tf.conv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad);
+        const y = isDepthwise(n) ? tf.depthwiseConv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad) : tf.conv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad);
         return activate(tf.add(y, v.b), n.activation);
       }
       case 'dense': {

@@ -1,10 +1,12 @@
 /**
  * The benchmarked kernel calls: MobileNetV2-w0.35 at 128x128 layer shapes (HWC int8
  * activations, [CO,KH,KW,CI] int8 weights, float32 gradients). Each case allocates and
- * fills its buffers in a module and returns the call to time. Signatures follow
- * assembly/kernels/conv2d.ts (unchanged since the baseline revision, so the same case
- * runs on old and new kernels).
+ * fills its buffers in a module and returns the call to time. A case is written once as
+ * the kernel's parameter record (compiler/formats/kernel-records.ts); a module from a
+ * revision before the records (a --baseline of bench/kernels.ts) gets the same values as
+ * positional arguments, in the order its kernels took them (LEGACY_ORDER).
  */
+import { kernelRecord, kernelSpec, type KernelArgs, type KernelSpec, type KernelRecordValues, type RecordKernelName } from '../../compiler/formats/kernel-records.js';
 import type { WasmKernels } from './wasm-kernels.js';
 
 export interface KernelCase {
@@ -76,6 +78,36 @@ function buffers(k: WasmKernels, c: Conv) {
   return { OH, OW, x, w, bias, mult, shift, wScale, y, gy, gx, gw, scratch };
 }
 
+type Benched = 'conv2dForwardS8' | 'conv2dBackwardInputF32' | 'depthwiseBackwardInputInPlaceF32' | 'conv2dWeightGradF32' | 'conv2dWeightUpdateS8';
+
+/** The benchmarked kernels' parameters before they took records (assembly/kernels/conv2d.ts at ebdff40 .. 135a2b0). */
+const LEGACY_ORDER: Record<Benched, readonly string[]> = {
+  conv2dForwardS8: ['x', 'H', 'W', 'C', 'zx', 'w', 'bias', 'mult', 'shift', 'y', 'OH', 'OW', 'CO', 'zy', 'lo', 'hi', 'KH', 'KW', 'stride', 'pad', 'depthwise', 'w2', 'split'],
+  conv2dBackwardInputF32: ['gy', 'OH', 'OW', 'CO', 'w', 'wScale', 'gx', 'H', 'W', 'C', 'KH', 'KW', 'stride', 'pad', 'depthwise', 'accumulate', 'w2', 'split'],
+  depthwiseBackwardInputInPlaceF32: ['g', 'H', 'W', 'C', 'w', 'wScale', 'KH', 'KW', 'pad', 'w2', 'split', 'scratch'],
+  conv2dWeightGradF32: ['gy', 'OH', 'OW', 'CO', 'x', 'H', 'W', 'XC', 'zx', 'sx', 'KH', 'KW', 'stride', 'pad', 'depthwise', 'K', 'out'],
+  conv2dWeightUpdateS8: ['gy', 'OH', 'OW', 'CO', 'x', 'H', 'W', 'XC', 'zx', 'sx', 'w', 'wScale', 'vel', 'KH', 'KW', 'stride', 'pad', 'depthwise', 'K', 'lr', 'mu', 'qas', 'rng'],
+};
+
+/**
+ * The timed call of `kernel` in module k: the record written once (kernels never write
+ * theirs) and its address passed, or, for a module whose kernel takes more than the
+ * record and its run-time arguments, everything positionally in LEGACY_ORDER.
+ */
+function callOf<K extends Benched>(k: WasmKernels, kernel: K, record: KernelRecordValues<K>, ...args: KernelArgs<K, number>): () => unknown {
+  const f = k.fn(kernel);
+  const runtime = (kernelSpec(kernel) as KernelSpec).args.map((a) => a.name);
+  if (f.length === 1 + runtime.length) {
+    const bytes = kernelRecord(kernel as RecordKernelName, record as never);
+    const at = k.alloc(bytes.length);
+    new Uint8Array(k.memory.buffer, at, bytes.length).set(bytes);
+    return () => f(at, ...(args as number[]));
+  }
+  const values: Record<string, unknown> = { ...record, ...Object.fromEntries(runtime.map((n, i) => [n, (args as number[])[i]])) };
+  const positional = LEGACY_ORDER[kernel].map((n) => Number(values[n] ?? 0));
+  return () => f(...positional);
+}
+
 function forward(name: string, c: Conv): KernelCase {
   return {
     name,
@@ -83,9 +115,8 @@ function forward(name: string, c: Conv): KernelCase {
     macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
-      const f = k.fn('conv2dForwardS8');
-      const dw = c.depthwise ? 1 : 0;
-      return () => f(b.x, c.H, c.W, c.C, 3, b.w, b.bias, b.mult, b.shift, b.y, b.OH, b.OW, c.CO, -5, -128, 127, c.K, c.K, c.stride, c.pad, dw, 0, 0);
+      const out = { y: b.y, OH: b.OH, OW: b.OW, CO: c.CO, zy: -5, lo: -128, hi: 127 };
+      return callOf(k, 'conv2dForwardS8', { x: b.x, H: c.H, W: c.W, C: c.C, zx: 3, w: b.w, bias: b.bias, mult: b.mult, shift: b.shift, ...out, ...kernelOf(c), w2: 0, split: 0 });
     },
   };
 }
@@ -97,9 +128,8 @@ function inputGrad(name: string, c: Conv): KernelCase {
     macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
-      const f = k.fn('conv2dBackwardInputF32');
-      const dw = c.depthwise ? 1 : 0;
-      return () => f(b.gy, b.OH, b.OW, c.CO, b.w, b.wScale, b.gx, c.H, c.W, c.C, c.K, c.K, c.stride, c.pad, dw, 0, 0, 0);
+      const weights = { w: b.w, wScale: b.wScale, w2: 0, split: 0 };
+      return callOf(k, 'conv2dBackwardInputF32', { gy: b.gy, OH: b.OH, OW: b.OW, CO: c.CO, ...weights, gx: b.gx, H: c.H, W: c.W, C: c.C, ...kernelOf(c), accumulate: false });
     },
   };
 }
@@ -111,10 +141,19 @@ function inputGradInPlace(name: string, c: Conv): KernelCase {
     macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
-      const f = k.fn('depthwiseBackwardInputInPlaceF32');
-      // in place: the gradient buffer is overwritten each call; values stay finite (bounded weights)
-      const g = k.alloc(c.H * c.W * c.C * 4);
-      return () => f(g, c.H, c.W, c.C, b.w, b.wScale, c.K, c.K, c.pad, 0, 0, b.scratch);
+      // In place: the kernel overwrites its gradient, so every call starts from the same one
+      // (the copy is timed too, in every module alike). Left to run on its own output the
+      // values grow without bound, and what memory held before decides how fast they do.
+      const n = c.H * c.W * c.C;
+      const g = k.alloc(n * 4);
+      fill(k, g, n, 'f32', 5);
+      const start = new Float32Array(k.memory.buffer, g, n).slice();
+      const weights = { w: b.w, wScale: b.wScale, KH: c.K, KW: c.K, pad: c.pad, w2: 0, split: 0 };
+      const call = callOf(k, 'depthwiseBackwardInputInPlaceF32', { g, H: c.H, W: c.W, C: c.C, ...weights, scratch: b.scratch });
+      return () => {
+        new Float32Array(k.memory.buffer, g, n).set(start);
+        return call();
+      };
     },
   };
 }
@@ -126,9 +165,7 @@ function weightGrad(name: string, c: Conv): KernelCase {
     macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
-      const f = k.fn('conv2dWeightGradF32');
-      const dw = c.depthwise ? 1 : 0;
-      return () => f(b.gy, b.OH, b.OW, c.CO, b.x, c.H, c.W, c.C, 3, 0.02, c.K, c.K, c.stride, c.pad, dw, c.C, b.gw);
+      return callOf(k, 'conv2dWeightGradF32', { ...weightGradOf(b, c), ...kernelOf(c), K: c.C, out: b.gw });
     },
   };
 }
@@ -140,14 +177,18 @@ function weightUpdate(name: string, c: Conv): KernelCase {
     macs: macsOf(c),
     setup(k) {
       const b = buffers(k, c);
-      const f = k.fn('conv2dWeightUpdateS8');
       const rng = k.alloc(4);
       new Uint32Array(k.memory.buffer, rng, 1)[0] = 0x9e3779b9;
-      const dw = c.depthwise ? 1 : 0;
-      return () => f(b.gy, b.OH, b.OW, c.CO, b.x, c.H, c.W, c.C, 3, 0.02, b.w, b.wScale, 0, c.K, c.K, c.stride, c.pad, dw, c.C, 0.001, 0, 1, rng);
+      return callOf(k, 'conv2dWeightUpdateS8', { ...weightGradOf(b, c), ...kernelOf(c), K: c.C, w: b.w, wScale: b.wScale, vel: 0 }, 0.001, 0, 1, rng);
     },
   };
 }
+
+/** The record fields of a case's kernel: KH, KW, stride, pad, depthwise. */
+const kernelOf = (c: Conv) => ({ KH: c.K, KW: c.K, stride: c.stride, pad: c.pad, depthwise: c.depthwise });
+
+/** The fields both weight-gradient kernels start with. */
+const weightGradOf = (b: ReturnType<typeof buffers>, c: Conv) => ({ gy: b.gy, OH: b.OH, OW: b.OW, CO: c.CO, x: b.x, H: c.H, W: c.W, XC: c.C, zx: 3, sx: 0.02 });
 
 const pw = (H: number, C: number, CO: number): Conv => ({ H, W: H, C, CO, K: 1, stride: 1, pad: 0, depthwise: false });
 /** A dense 3x3 conv (MobileNetV2 has only the stem; this shape stands for generic convs' backward). */

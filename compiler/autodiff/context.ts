@@ -8,6 +8,7 @@
  * earlier pass can build a tensor's key without knowing what will share it.
  */
 import { INPUT, type Graph, type Node } from '../ir/graph.js';
+import { clampOf, opOf } from '../ops/registry.js';
 import type { Scheme } from '../sparse/scheme.js';
 import { act, grad, type BufferKey, type ProgramOptions, type Step } from './steps.js';
 import type { GradientPlan } from './passes/prune-backward.js';
@@ -44,7 +45,7 @@ const product = (shape: readonly number[]): number => shape.reduce((a, b) => a *
 export function graphFacts(g: Graph): GraphFacts {
   const alias = new Map<string, string>();
   const canon = (t: string): string => alias.get(t) ?? t;
-  for (const n of g.nodes) if (n.op === 'flatten') alias.set(n.output, canon(n.inputs[0]!));
+  for (const n of g.nodes) if (opOf(n).view) alias.set(n.output, canon(n.inputs[0]!));
   const users = new Map<string, Node[]>();
   for (const n of g.nodes) for (const t of n.inputs) users.set(canon(t), [...(users.get(canon(t)) ?? []), n]);
   const shapeOf = new Map<string, number>([[INPUT, product(g.inputShape)]]);
@@ -55,7 +56,7 @@ export function graphFacts(g: Graph): GraphFacts {
 
 /** Nodes whose backward includes a clamp (fused activation or a standalone relu). */
 export function hasClamp(n: Node): boolean {
-  return n.activation !== 'none' || n.op === 'relu' || n.op === 'relu6';
+  return clampOf(n) !== 'none';
 }
 
 export function sized(d: Draft, key: BufferKey, bytes: number): BufferKey {

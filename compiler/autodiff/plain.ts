@@ -1,12 +1,15 @@
 /**
  * The plain training program, before any optimisation pass except the gradient plan:
- * one forward step per layer (plus the input slices its weight gradient needs), the
- * loss, then the backward pass in reverse layer order — clamp backward from the int8
- * output, input gradients, weight and bias gradients into float32 buffers — and all
- * updates at the end, in the order their gradients were computed. This is what a
- * conventional framework runs; the passes in passes/ rewrite it.
+ * each op's program rule (OpDef.program, compiler/ops/) read in forward order — its
+ * forward step, plus the input slice its weight gradient needs — then the loss, then the
+ * rules' backward steps in reverse layer order — clamp backward from the int8 output,
+ * input gradients, weight and bias gradients into float32 buffers — and all updates at
+ * the end, in the order their gradients were computed. This is what a conventional
+ * framework runs; the passes in passes/ rewrite it.
  */
-import { hasParams, weightShape, type Node } from '../ir/graph.js';
+import { isDepthwise, weightShape, type Node } from '../ir/graph.js';
+import { opOf } from '../ops/registry.js';
+import type { BackwardStepKind, ForwardStepKind } from '../ops/types.js';
 import { splitChannels, trainedChannels } from '../sparse/scheme.js';
 import { actKey, gradKey, hasClamp, sized, sparseScratch, type BuildContext, type Draft } from './context.js';
 import { slicePositions, type BufferKey, type Step } from './steps.js';
@@ -14,7 +17,7 @@ import { slicePositions, type BufferKey, type Step } from './steps.js';
 /** Weights per split channel: the size of one channel's slice of the weight tensor. */
 function weightsPerChannel(n: Node): number {
   const [cout, kh, kw, cin] = weightShape(n);
-  return n.conv?.depthwise ? kh * kw * cin : cout * kh * kw;
+  return isDepthwise(n) ? kh * kw * cin : cout * kh * kw;
 }
 
 /** The buffer a weight gradient of n reads its input from, and how many channels it holds. */
@@ -24,68 +27,77 @@ export function weightInput(c: BuildContext, d: Draft, n: Node): { key: BufferKe
   return { key: actKey(c, d, n.inputs[0]!), channels: splitChannels(n) };
 }
 
-function emitForward(c: BuildContext, d: Draft): void {
-  for (const n of c.g.nodes) {
-    if (n.op === 'flatten') continue;
+/** What backward steps share while the program is built. */
+interface BackwardState {
+  /** Tensors whose gradient some step has begun. */
+  started: Set<string>;
+  /** Parameter updates, in the order their gradients are computed: they go at the end. */
+  updates: Step[];
+}
+
+const FORWARD_STEPS: { [K in ForwardStepKind]: (c: BuildContext, d: Draft, n: Node) => void } = {
+  forward(c, d, n) {
     const reads = n.inputs.map((t) => actKey(c, d, t));
     d.steps.push({ kind: 'forward', node: n, reads, writes: [actKey(c, d, n.output), ...sparseScratch(c, d, `fwd:${n.name}`, [n.name])] });
+  },
+  /** The first k channels of the input, when the weight gradient trains only those. */
+  saveSlice(c, d, n) {
     const k = c.plan.gradChannels(n);
     if (k > 0 && k < splitChannels(n)) {
       const key = sized(d, `save:${n.name}`, slicePositions(n) * k);
       d.steps.push({ kind: 'saveSlice', node: n, channels: k, reads: [actKey(c, d, n.inputs[0]!)], writes: [key] });
     }
-  }
-}
+  },
+};
 
-/** Clamp backward and input gradients of n; `started`: tensors whose gradient some step has begun. */
-function emitInputGrads(c: BuildContext, d: Draft, n: Node, started: Set<string>): void {
-  const out = gradKey(c, d, n.output);
-  if (hasClamp(n)) d.steps.push({ kind: 'mask', node: n, fromBits: false, reads: [actKey(c, d, n.output), out], writes: [out] });
-  const targets = n.inputs.map(c.canon).filter(c.plan.needGrad);
-  if (targets.length === 0) return;
-  // Sequential, so add(x, x) accumulates its second contribution onto the first.
-  const accumulate = targets.map((t) => {
-    const was = started.has(t);
-    started.add(t);
-    return was;
-  });
-  const reads = [out, ...targets.filter((_, k) => accumulate[k]).map((t) => gradKey(c, d, t))];
-  const writes = [...targets.map((t) => gradKey(c, d, t)), ...sparseScratch(c, d, `bwd:${n.name}`, [n.name])];
-  d.steps.push({ kind: 'inputGrad', node: n, accumulate, targets, reads, writes });
-}
-
-/** Weight and bias gradients of n into buffers; their updates go to `updates`. */
-function emitParamGrads(c: BuildContext, d: Draft, n: Node, updates: Step[]): void {
-  if (!hasParams(n)) return;
-  const out = gradKey(c, d, n.output);
-  const computed = c.plan.gradChannels(n);
-  if (computed > 0) {
+const BACKWARD_STEPS: { [K in BackwardStepKind]: (c: BuildContext, d: Draft, n: Node, b: BackwardState) => void } = {
+  /** The clamp's backward, in place on the output gradient, from the int8 output. */
+  mask(c, d, n) {
+    const out = gradKey(c, d, n.output);
+    if (hasClamp(n)) d.steps.push({ kind: 'mask', node: n, fromBits: false, reads: [actKey(c, d, n.output), out], writes: [out] });
+  },
+  inputGrad(c, d, n, { started }) {
+    const out = gradKey(c, d, n.output);
+    const targets = n.inputs.map(c.canon).filter(c.plan.needGrad);
+    if (targets.length === 0) return;
+    // Sequential, so add(x, x) accumulates its second contribution onto the first.
+    const accumulate = targets.map((t) => {
+      const was = started.has(t);
+      started.add(t);
+      return was;
+    });
+    const reads = [out, ...targets.filter((_, k) => accumulate[k]).map((t) => gradKey(c, d, t))];
+    const writes = [...targets.map((t) => gradKey(c, d, t)), ...sparseScratch(c, d, `bwd:${n.name}`, [n.name])];
+    d.steps.push({ kind: 'inputGrad', node: n, accumulate, targets, reads, writes });
+  },
+  weightGrad(c, d, n, { updates }) {
+    const computed = c.plan.gradChannels(n);
+    if (computed === 0) return;
     const x = weightInput(c, d, n);
     const wg = sized(d, `wgrad:${n.name}`, 4 * computed * weightsPerChannel(n));
-    d.steps.push({ kind: 'weightGrad', node: n, channels: computed, x: x.key, xChannels: x.channels, reads: [out, x.key], writes: [wg] });
+    d.steps.push({ kind: 'weightGrad', node: n, channels: computed, x: x.key, xChannels: x.channels, reads: [gradKey(c, d, n.output), x.key], writes: [wg] });
     const trained = trainedChannels(c.scheme.layers.get(n.name), n);
     if (trained > 0) updates.push({ kind: 'applyWeight', node: n, channels: trained, gradChannels: computed, reads: [wg], writes: [] });
-  }
-  if (c.plan.biasGrad(n)) {
+  },
+  biasGrad(c, d, n, { updates }) {
+    if (!c.plan.biasGrad(n)) return;
     const bg = sized(d, `bgrad:${n.name}`, 4 * n.outShape[2]);
-    d.steps.push({ kind: 'biasGrad', node: n, reads: [out], writes: [bg] });
+    d.steps.push({ kind: 'biasGrad', node: n, reads: [gradKey(c, d, n.output)], writes: [bg] });
     if (c.scheme.layers.get(n.name)?.bias) updates.push({ kind: 'applyBias', node: n, reads: [bg], writes: [] });
-  }
-}
+  },
+};
 
 export function plainProgram(c: BuildContext): Draft {
   const d: Draft = { steps: [], sizes: new Map(), actShares: new Map(), gradShares: new Map() };
-  emitForward(c, d);
+  for (const n of c.g.nodes) for (const kind of opOf(n).program.forward) FORWARD_STEPS[kind](c, d, n);
   const logits = c.canon(c.g.output);
   d.steps.push({ kind: 'loss', reads: [actKey(c, d, logits)], writes: [gradKey(c, d, logits)] });
-  const started = new Set<string>([logits]);
-  const updates: Step[] = [];
+  const b: BackwardState = { started: new Set<string>([logits]), updates: [] };
   for (const n of [...c.g.nodes].reverse()) {
-    if (!c.plan.needGrad(n.output) || n.op === 'flatten') continue;
-    if (!started.has(c.canon(n.output))) continue; // not on a path from the loss
-    emitInputGrads(c, d, n, started);
-    emitParamGrads(c, d, n, updates);
+    if (!c.plan.needGrad(n.output)) continue;
+    if (!b.started.has(c.canon(n.output))) continue; // not on a path from the loss
+    for (const kind of opOf(n).program.backward) BACKWARD_STEPS[kind](c, d, n, b);
   }
-  d.steps.push(...updates);
+  d.steps.push(...b.updates);
   return d;
 }

@@ -5,6 +5,7 @@
  * without importing the builder that imports them.
  */
 import { type Node } from '../ir/graph.js';
+import { opOf } from '../ops/registry.js';
 
 /**
  * act: int8 activation of a tensor; grad: its float32 gradient; save: the first k
@@ -102,7 +103,8 @@ export interface Program {
 export const act = (t: string): BufferKey => `act:${t}`;
 export const grad = (t: string): BufferKey => `grad:${t}`;
 
-/** Positions of a layer's input that each hold `splitChannels` values (dense: one). */
+/** Positions of a layer's input that each hold `splitChannels` values (dense: one, its flattened input). */
 export function slicePositions(n: Node): number {
-  return n.op === 'dense' ? 1 : n.inShapes[0]![0] * n.inShapes[0]![1];
+  const [h, w] = opOf(n).weights?.input(n) ?? n.inShapes[0]!;
+  return h * w;
 }

@@ -3,14 +3,16 @@
  * quantisation of tensors and layers, parameter slots and labels.
  */
 import type { Node } from '../ir/graph.js';
+import { clampOf } from '../ops/registry.js';
 import type { BufferKey, Program, Step } from '../autodiff/program.js';
 import { actKeyOf, gradKeyOf } from '../autodiff/program.js';
 import { kindOf, type BufferKind } from '../autodiff/steps.js';
 import type { ArenaPlan } from '../memory/planner.js';
 import type { MemoryLayout, ParamSlots } from '../memory/layout.js';
 import type { QuantModel } from '../quantize/quantize.js';
+import { kernelRecord, type KernelArgs, type KernelRecordValues, type RecordKernelName } from '../formats/kernel-records.js';
 import { labelsByName } from './labels.js';
-import { f32 } from './literals.js';
+import type { RecordSink } from './records.js';
 
 export interface EmitContext {
   q: QuantModel;
@@ -38,9 +40,15 @@ export interface EmitContext {
    * it is complete only once every step has been emitted.
    */
   helpers: string[];
+  /**
+   * A call of `kernel`: its parameter record (the typed fields; kernel-records.ts) placed
+   * in the frozen image, and the source `kernel(address, ...args)`; `args` are its
+   * run-time arguments as source text.
+   */
+  call<K extends RecordKernelName>(kernel: K, record: KernelRecordValues<K>, ...args: KernelArgs<K, string>): string;
 }
 
-export function makeEmitContext(q: QuantModel, p: Program, plan: ArenaPlan, layout: MemoryLayout, arenaBase: number): EmitContext {
+export function makeEmitContext(q: QuantModel, p: Program, plan: ArenaPlan, layout: MemoryLayout, arenaBase: number, records: RecordSink): EmitContext {
   const canon = (t: string): string => p.alias.get(t) ?? t;
   const mem = (k: BufferKey): number => {
     const b = plan.buffers.get(k);
@@ -66,17 +74,18 @@ export function makeEmitContext(q: QuantModel, p: Program, plan: ArenaPlan, layo
     label: (n) => labels.get(n.name)!,
     logits: canon(q.graph.output),
     helpers: [],
+    call: (kernel, record, ...args) => `${kernel}(${[records.place(kernelRecord(kernel, record)), ...args].join(', ')})`,
   };
 }
 
 /** Upper bound of the clamp for backward: ReLU has none, and 128 is above every int8. */
 export function passHi(c: EmitContext, n: Node): number {
-  return n.op === 'relu6' || n.activation === 'relu6' ? c.clamp(n).hi : 128;
+  return clampOf(n) === 'relu6' ? c.clamp(n).hi : 128;
 }
 
-/** The scale of the node's input, as an f32 literal (weight and bias gradients are in its units). */
-export function inputScale(c: EmitContext, n: Node): string {
-  return f32(c.scale(n.inputs[0]!));
+/** The scale of the node's input (weight and bias gradients are in its units). */
+export function inputScale(c: EmitContext, n: Node): number {
+  return c.scale(n.inputs[0]!);
 }
 
 /** The sparse kernels' scratch a step was planned with (0: none). */

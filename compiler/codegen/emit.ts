@@ -1,8 +1,9 @@
 /**
  * Emits the AssemblyScript source of one runtime: straight-line calls into the kernel
- * library with every shape, offset and quantisation constant baked in. The lookups all
- * steps share are in context.ts, each step kind's code in steps/, the runtime around
- * them in runtime-template.ts.
+ * library, each passing the address of its parameter record (every shape, offset and
+ * quantisation constant of the call, in the frozen image: records.ts). The lookups all
+ * steps share are in context.ts, each step kind's code in steps/ and the ops' modules,
+ * the runtime around them in runtime-template.ts.
  */
 import type { Program } from '../autodiff/program.js';
 import type { ArenaPlan } from '../memory/planner.js';
@@ -12,13 +13,16 @@ import * as context from './context.js';
 import * as geometry from './geometry.js';
 import * as literals from './literals.js';
 import { assertNoUserText } from './no-user-text.js';
+import { RecordSink } from './records.js';
 import * as template from './runtime-template.js';
 import * as state from './state.js';
+import { allOps } from '../ops/registry.js';
+import * as convKernels from '../ops/conv-kernels.js';
+import * as gradientPass from '../ops/gradient-pass.js';
+import * as poolKernels from '../ops/pool-kernels.js';
 import * as backward from './steps/backward.js';
-import * as forward from './steps/forward.js';
 import { emitStep } from './steps/index.js';
 import * as stream from './steps/stream.js';
-import * as update from './steps/update.js';
 
 export interface EmitOptions {
   arenaBase: number;
@@ -29,13 +33,18 @@ export interface EmitOptions {
   layoutId: string;
 }
 
+/**
+ * The runtime's source for a plan from planModel: its layout already holds the kernel
+ * records the steps call (records.ts), and each is checked to be the one emitted here.
+ */
 export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: MemoryLayout, o: EmitOptions): string {
-  const c = context.makeEmitContext(q, p, plan, layout, o.arenaBase);
+  const records = RecordSink.checking(layout);
+  const c = context.makeEmitContext(q, p, plan, layout, o.arenaBase, records);
   // Each program step's line starts with a comment naming its index: the plain builds
   // ignore it, the on-demand profiling build (host/profile/) turns it into a timing call.
-  const tagged = (i: number): string => `/*step ${i}*/ ${emitStep(p.steps[i]!, c)}`;
-  const fwd = p.steps.slice(0, p.lossStep).map((_, i) => tagged(i));
-  const bwd = p.steps.slice(p.lossStep + 1).map((_, i) => tagged(p.lossStep + 1 + i));
+  // In program order: the order records.ts placed the kernel records in.
+  const lines = p.steps.map((s, i) => `/*step ${i}*/ ${emitStep(s, c)}`);
+  records.finish();
   const velocity = [...layout.slots.values()].flatMap((s) => [s.velW, s.velB]).filter((v) => v > 0);
   const source = template.runtimeTemplate({
     stateOffset: layout.stateOffset,
@@ -47,21 +56,23 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
     classes: q.graph.classes,
     layoutId: o.layoutId,
     helpers: c.helpers,
-    forward: fwd,
-    loss: tagged(p.lossStep),
-    backward: bwd,
+    forward: lines.slice(0, p.lossStep),
+    loss: lines[p.lossStep]!,
+    backward: lines.slice(p.lossStep + 1),
   });
   return assertNoUserText(source, [q.graph.name, ...q.graph.nodes.map((n) => n.name)], emitterText());
 }
 
 let ownText: string | undefined;
 /**
- * The emitter's own text (its template and every function that writes source): words a
- * plain layer name may share with the source. Taken from the modules' exports, so an
- * emitter added to one of them is included without being listed here.
+ * The emitter's own text (its template and every function that writes source, each op's
+ * code among them): words a plain layer name may share with the source. Taken from the
+ * modules' exports and the ops' codegen, so an emitter added to one of them is included
+ * without being listed here.
  */
 function emitterText(): string {
-  const modules = [context, geometry, literals, template, state, forward, stream, backward, update];
+  const ops = allOps().map((op) => op.codegen);
+  const modules = [context, geometry, literals, template, state, stream, backward, convKernels, poolKernels, gradientPass, ...ops];
   const own = modules.flatMap((m) => Object.values(m).map((v) => (typeof v === 'function' ? v.toString() : (JSON.stringify(v) ?? ''))));
   return (ownText ??= [emitRuntime.toString(), ...own].join('\n'));
 }

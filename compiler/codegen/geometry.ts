@@ -1,8 +1,10 @@
 /**
- * Shapes as the kernels take them, as argument text. Pure functions of a node: the
- * same node always gives the same arguments, whichever step emits them.
+ * Shapes as the kernels' parameter records name them (compiler/formats/kernel-records.ts).
+ * Pure functions of a node: the same node always gives the same fields, whichever step
+ * emits them.
  */
-import type { Node } from '../ir/graph.js';
+import { isDepthwise, type Node } from '../ir/graph.js';
+import { opOf } from '../ops/registry.js';
 
 /** Elements of the node's output. */
 export function count(n: Node): number {
@@ -11,27 +13,29 @@ export function count(n: Node): number {
 
 /** The input as H, W, C. Dense is a 1x1 conv over a 1x1 image whose channels are the flattened input. */
 export function inGeom(n: Node): [number, number, number] {
-  const [H, W, C] = n.inShapes[0]!;
-  return n.op === 'dense' ? [1, 1, H * W * C] : [H, W, C];
+  const [H, W, C] = opOf(n).weights?.input(n) ?? n.inShapes[0]!;
+  return [H, W, C];
 }
 
-/** kh, kw, stride, pad, depthwise (dense: a 1x1 kernel). */
-export function kGeom(n: Node): string {
-  const c = n.conv;
-  return c ? `${c.kh}, ${c.kw}, ${c.stride}, ${c.pad}, ${c.depthwise}` : '1, 1, 1, 0, false';
+/** The input's record fields H, W, C (inGeom). */
+export function inShape(n: Node): { H: number; W: number; C: number } {
+  const [H, W, C] = inGeom(n);
+  return { H, W, C };
 }
 
-/** kh, kw, depthwise: the kernel's shape without its placement. */
-export function kShape(n: Node): string {
-  return n.conv ? `${n.conv.kh}, ${n.conv.kw}, ${n.conv.depthwise}` : '1, 1, false';
+/** The output's record fields OH, OW, CO. */
+export function outShape(n: Node): { OH: number; OW: number; CO: number } {
+  return { OH: n.outShape[0], OW: n.outShape[1], CO: n.outShape[2] };
 }
 
-/** The output as H, W, C. */
-export function outGeom(n: Node): string {
-  return `${n.outShape[0]}, ${n.outShape[1]}, ${n.outShape[2]}`;
+/** The kernel's shape without its placement: KH, KW and the depthwise flag (dense: a 1x1 kernel). */
+export function kernelSize(n: Node): { KH: number; KW: number; depthwise: boolean } {
+  const k = opOf(n).weights!.window(n);
+  return { KH: k.kh, KW: k.kw, depthwise: isDepthwise(n) };
 }
 
-/** Pool window and stride; a global pool is one window over the whole input. */
-export function poolGeom(n: Node): { ph: number; pw: number; stride: number } {
-  return n.op === 'avgpool' ? { ph: n.pool!.size, pw: n.pool!.size, stride: n.pool!.stride } : { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1 };
+/** KH, KW, stride, pad, depthwise (dense: a 1x1 kernel, stride 1, no padding). */
+export function kernelShape(n: Node): { KH: number; KW: number; stride: number; pad: number; depthwise: boolean } {
+  const k = opOf(n).weights!.window(n);
+  return { ...kernelSize(n), stride: k.stride, pad: k.pad };
 }

@@ -2,6 +2,7 @@
  * The runtime around the program's steps: constants, init, forward, backward (with the
  * divergence guard and the state counters), predict, trainStep and the exports hosts call.
  */
+import { kernelImportList } from '../formats/generate-kernels.js';
 import { f32, layoutIdLiteral } from './literals.js';
 import { loadState, stateAt, storeState } from './state.js';
 
@@ -24,11 +25,8 @@ export interface RuntimeParts {
   backward: string[];
 }
 
-/** The kernel library's exports the runtime imports (the same list for every runtime). */
-export const KERNEL_IMPORTS = `  conv2dForwardS8, conv2dForwardRowsS8, conv2dBackwardInputF32, depthwiseBackwardInputInPlaceF32, gapHeadBackwardF32, conv2dWeightUpdateS8, conv2dWeightGradF32, applyWeightUpdateS8,
-  biasUpdateAllS32, biasGradF32, applyBiasUpdateS32, saveChannelsS8, saveMaskBits, clampBackwardBitsF32,
-  avgpoolForwardS8, avgpoolBackwardF32, addS8, clampS8, clampBackwardF32, gradInto,
-  argmaxS8, softmaxCrossEntropyS8, rngSeed, sparse1x1ForwardS8, sparse1x1BackwardInputF32, sparseGapHeadBackwardF32, resetNonFiniteGradients, nonFiniteGradientCount,`;
+/** The kernel library's exports the runtime imports (the same list for every runtime): every kernel of compiler/formats/kernel-records.ts. */
+export const KERNEL_IMPORTS = kernelImportList();
 
 const indent = (lines: string[]): string => lines.map((x) => '  ' + x).join('\n');
 const increment = (field: 'stepsDone' | 'stepsSkipped' | 'stepsNonFinite'): string => storeState(field, `${loadState(field)} + 1`);

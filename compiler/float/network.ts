@@ -5,6 +5,8 @@
  */
 import { INPUT, type Graph, type Node } from '../ir/graph.js';
 import type { ParamSet, LayerParams } from '../ir/params.js';
+import { opOf } from '../ops/registry.js';
+import type { ParamGrads } from '../ops/types.js';
 import * as k from './kernels.js';
 
 export type Activations = Map<string, Float32Array>;
@@ -15,37 +17,13 @@ export function forward(g: Graph, params: ParamSet, x: Float32Array): Activation
   return acts;
 }
 
+/** The op's float forward (compiler/ops/), then its fused activation. */
 function forwardNode(n: Node, params: ParamSet, acts: Activations): Float32Array {
-  const x = acts.get(n.inputs[0]!)!;
-  switch (n.op) {
-    case 'conv2d': {
-      const p = params.get(n.name)!;
-      return k.activate(k.conv2dForward(x, n.inShapes[0]!, p.weight, p.bias, n.conv!, n.outShape), n.activation);
-    }
-    case 'dense': {
-      const p = params.get(n.name)!;
-      return k.activate(k.denseForward(x, p.weight, p.bias, n.outShape[2]), n.activation);
-    }
-    case 'add': {
-      const b = acts.get(n.inputs[1]!)!;
-      const y = new Float32Array(x.length);
-      for (let i = 0; i < y.length; i++) y[i] = x[i]! + b[i]!;
-      return k.activate(y, n.activation);
-    }
-    case 'avgpool':
-      return k.avgpoolForward(x, n.inShapes[0]!, n.pool!, n.outShape);
-    case 'globalavgpool':
-      return k.globalAvgpoolForward(x, n.inShapes[0]!);
-    case 'relu':
-      return k.activate(x.slice(), 'relu');
-    case 'relu6':
-      return k.activate(x.slice(), 'relu6');
-    case 'flatten':
-      return x;
-  }
+  const x = n.inputs.map((t) => acts.get(t)!);
+  return k.activate(opOf(n).float.forward(n, x, params.get(n.name)), n.activation);
 }
 
-export type Grads = Map<string, { gw: Float32Array; gb: Float32Array }>;
+export type Grads = Map<string, ParamGrads>;
 
 /**
  * Backward pass from d(loss)/d(logits). `trainable` limits which layers get parameter
@@ -67,41 +45,15 @@ export function backward(g: Graph, params: ParamSet, acts: Activations, gLogits:
     const n = g.nodes[i]!;
     const gyPost = tgrad.get(n.output);
     if (!gyPost) continue;
-    const needInputGrad = i > earliest;
     const y = acts.get(n.output)!;
-    const x = acts.get(n.inputs[0]!)!;
-    switch (n.op) {
-      case 'conv2d':
-      case 'dense': {
-        const gy = k.activationBackward(gyPost, y, n.activation);
-        const w = params.get(n.name)!.weight;
-        const r = n.op === 'conv2d' ? k.conv2dBackward(x, n.inShapes[0]!, w, gy, n.conv!, n.outShape, needInputGrad) : k.denseBackward(x, w, gy, needInputGrad);
-        if (!trainable || trainable.has(n.name)) grads.set(n.name, { gw: r.gw, gb: r.gb });
-        if (r.gx) addGrad(n.inputs[0]!, r.gx);
-        break;
-      }
-      case 'add': {
-        const gy = k.activationBackward(gyPost, y, n.activation);
-        if (needInputGrad) {
-          addGrad(n.inputs[0]!, gy.slice());
-          addGrad(n.inputs[1]!, gy.slice());
-        }
-        break;
-      }
-      case 'avgpool':
-        if (needInputGrad) addGrad(n.inputs[0]!, k.avgpoolBackward(gyPost, n.inShapes[0]!, n.pool!, n.outShape));
-        break;
-      case 'globalavgpool':
-        if (needInputGrad) addGrad(n.inputs[0]!, k.globalAvgpoolBackward(gyPost, n.inShapes[0]!));
-        break;
-      case 'relu':
-      case 'relu6':
-        if (needInputGrad) addGrad(n.inputs[0]!, k.activationBackward(gyPost, y, n.op));
-        break;
-      case 'flatten':
-        if (needInputGrad) addGrad(n.inputs[0]!, gyPost.slice());
-        break;
-    }
+    // The fused activation's backward, then the op's own (compiler/ops/).
+    const gy = k.activationBackward(gyPost, y, n.activation);
+    const x = n.inputs.map((t) => acts.get(t)!);
+    const r = opOf(n).float.backward(n, { x, y, gy, params: params.get(n.name), wantInputGrad: i > earliest });
+    if (r.params && (!trainable || trainable.has(n.name))) grads.set(n.name, r.params);
+    r.inputs.forEach((gx, j) => {
+      if (gx) addGrad(n.inputs[j]!, gx);
+    });
   }
   return grads;
 }

@@ -5,7 +5,7 @@
  */
 import { screaming, type Format } from './format.js';
 
-const AS_TYPE = { u32: 'u32', i32: 'i32', f32: 'f32', ascii16: '16 ASCII bytes' } as const;
+const AS_TYPE = { u32: 'u32', i32: 'i32', f32: 'f32', ptr: 'usize', bool: 'bool', ascii16: '16 ASCII bytes' } as const;
 
 function hex(v: number): string {
   return `0x${v.toString(16).padStart(8, '0')}`;

@@ -6,13 +6,24 @@
  */
 import { screaming, snake, type Field, type Format } from './format.js';
 
-const C_TYPE = { u32: 'uint32_t', i32: 'int32_t', f32: 'float', ascii16: 'char' } as const;
+/** A ptr is an address in the runtime's linear memory (a u32), not a C pointer; a bool is a u32 0 or 1. */
+const C_TYPE = { u32: 'uint32_t', i32: 'int32_t', f32: 'float', ptr: 'uint32_t', bool: 'uint32_t', ascii16: 'char' } as const;
 
-function member(f: Field): string {
-  return `  ${C_TYPE[f.type]} ${snake(f.name)}${f.type === 'ascii16' ? '[16]' : ''}; /* ${f.doc} */`;
+/**
+ * A field's C member name: snake_case, except a name in capitals (a shape: W, OH, CO),
+ * which stays as it is so that it cannot meet a lower-case field (W, the columns, and w,
+ * the weights).
+ */
+function memberName(name: string): string {
+  return /^[A-Z0-9]+$/.test(name) ? name : snake(name);
 }
 
-function formatBlock(f: Format): string[] {
+function member(f: Field): string {
+  return `  ${C_TYPE[f.type]} ${memberName(f.name)}${f.type === 'ascii16' ? '[16]' : ''}; /* ${f.doc} */`;
+}
+
+/** `wordIndex`: the TT_<ID>_W_<FIELD> enum, for formats a reader takes as uint32_t[] (not for records with both W and w). */
+export function formatBlock(f: Format, wordIndex = true): string[] {
   const p = `TT_${f.id}`;
   const type = `tt_${f.id.toLowerCase()}_t`;
   const lines = [`/* ${f.doc}: ${f.bytes} bytes, little-endian. */`];
@@ -22,8 +33,8 @@ function formatBlock(f: Format): string[] {
   }
   lines.push(`#define ${p}_BYTES ${f.bytes}u`, '', 'typedef struct {', ...f.fields.map(member), `} ${type};`);
   lines.push(`_Static_assert(sizeof(${type}) == ${p}_BYTES, "${type} layout");`);
-  for (const fd of f.fields) lines.push(`_Static_assert(offsetof(${type}, ${snake(fd.name)}) == ${fd.offset}, "${type}.${snake(fd.name)}");`);
-  if (f.fields.every((fd) => fd.bytes === 4)) {
+  for (const fd of f.fields) lines.push(`_Static_assert(offsetof(${type}, ${memberName(fd.name)}) == ${fd.offset}, "${type}.${memberName(fd.name)}");`);
+  if (wordIndex && f.fields.every((fd) => fd.bytes === 4)) {
     lines.push('', `/* Word index of each field, for the record read as uint32_t[${p}_WORDS]. */`, 'enum {');
     lines.push(...f.fields.map((fd) => `  ${p}_W_${screaming(fd.name)} = ${fd.offset / 4},`), `  ${p}_WORDS = ${f.bytes / 4},`, '};');
   }

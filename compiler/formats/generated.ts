@@ -8,6 +8,7 @@ import { cHeader } from './generate-c.js';
 import { FIRMWARE_JOB } from './firmware-job.js';
 import { FLASH_SLOT } from './flash-slot.js';
 import { JOB_HEADER } from './job.js';
+import { asKernelIndex, asRecordsModule, cKernelRecordsHeader } from './generate-kernels.js';
 
 export interface GeneratedFile {
   /** Path from the package root. */
@@ -21,4 +22,7 @@ export const GENERATED_FILES: readonly GeneratedFile[] = [
     path: 'targets/firmware/tt-formats.h',
     text: () => cHeader([JOB_HEADER, FIRMWARE_JOB, FLASH_SLOT], 'TT_FORMATS_H', 'compiler/formats/{job,firmware-job,flash-slot}.ts'),
   },
+  { path: 'assembly/kernels/records.ts', text: asRecordsModule },
+  { path: 'assembly/kernels/index.ts', text: asKernelIndex },
+  { path: 'targets/firmware/tt-kernel-records.h', text: cKernelRecordsHeader },
 ];

@@ -1,7 +1,8 @@
 /**
- * Model files: tinytrain JSON (examples/*.json, what `pretrain` writes) or ONNX. The
- * extension decides (.onnx / .json); any other name is sniffed: a file whose first
- * non-blank byte is '{' is JSON, anything else is tried as ONNX.
+ * Model files: tinytrain JSON (examples/*.json, what `pretrain` writes), ONNX or TFLite.
+ * The extension decides (.json / .onnx / .tflite); any other name is sniffed: a file with
+ * TFLite's identifier "TFL3" at byte 4 is TFLite, one whose first non-blank byte is '{' is
+ * JSON, anything else is tried as ONNX.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
@@ -10,9 +11,10 @@ import { buildGraph } from '../ir/graph.js';
 import { LIMITS } from '../ir/limits.js';
 import type { ModelSpec } from '../ir/model.js';
 import { importOnnx, type OnnxImportOptions } from './onnx/index.js';
+import { hasTfliteIdentifier, importTflite } from './tflite/index.js';
 
 export interface LoadModelOptions extends Pick<OnnxImportOptions, 'inputRange'> {
-  /** Called with each way the imported int8 maths will differ from the file's (ONNX QDQ models). */
+  /** Called with each way the imported int8 maths will differ from the file's (ONNX QDQ and TFLite int8 models). */
   warn?: (message: string) => void;
 }
 
@@ -24,19 +26,26 @@ function looksLikeJson(bytes: Uint8Array): boolean {
   return false;
 }
 
+type Format = 'json' | 'onnx' | 'tflite';
+
+function formatOf(ext: string, bytes: Uint8Array): Format {
+  if (ext === '.json' || ext === '.onnx' || ext === '.tflite') return ext.slice(1) as Format;
+  if (hasTfliteIdentifier(bytes)) return 'tflite';
+  return looksLikeJson(bytes) ? 'json' : 'onnx';
+}
+
 export function loadModelFile(path: string, opts: LoadModelOptions = {}): ModelSpec {
   if (!existsSync(path)) throw new TinytrainError(`model file ${path} does not exist`, 'see examples/ for model files');
   const stat = statSync(path);
-  if (stat.isDirectory()) throw new TinytrainError(`model file ${path} is a directory`, 'give a .json or .onnx model file');
+  if (stat.isDirectory()) throw new TinytrainError(`model file ${path} is a directory`, 'give a .json, .onnx or .tflite model file');
   if (stat.size > LIMITS.maxModelFileBytes) {
     throw new TinytrainError(`model file ${path}: ${stat.size} bytes, more than the limit of ${LIMITS.maxModelFileBytes}`, 'is this a model file?');
   }
   const bytes = readFileSync(path);
-  const ext = extname(path).toLowerCase();
-  const isJson = ext === '.json' || (ext !== '.onnx' && looksLikeJson(bytes));
-  if (!isJson) {
-    const stem = basename(path, extname(path));
-    const r = importOnnx(bytes, { name: stem, ...(opts.inputRange ? { inputRange: opts.inputRange } : {}) }, `ONNX model ${path}`);
+  const format = formatOf(extname(path).toLowerCase(), bytes);
+  if (format !== 'json') {
+    const importOpts = { name: basename(path, extname(path)), ...(opts.inputRange ? { inputRange: opts.inputRange } : {}) };
+    const r = format === 'tflite' ? importTflite(bytes, importOpts, `TFLite model ${path}`) : importOnnx(bytes, importOpts, `ONNX model ${path}`);
     for (const w of r.warnings) opts.warn?.(`warning: ${w}`);
     return r.spec;
   }

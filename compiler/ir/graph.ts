@@ -5,19 +5,21 @@
 import { TinytrainError } from '../errors.js';
 import { LIMITS } from './limits.js';
 import type { Activation, Layer, ModelSpec } from './model.js';
+import { opForLayer, opOf } from '../ops/registry.js';
+import type { OpKind } from '../ops/types.js';
 import { checkSpecAgainstGraph } from './model-refs.js';
 import { layerName, parseModelSpec } from './model-schema.js';
 
 export type Shape = [number, number, number]; // H, W, C (batch 1)
 
-export type OpKind = 'conv2d' | 'dense' | 'add' | 'avgpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten';
+export type { OpKind } from '../ops/types.js';
 
+/** A conv's window (depthwise or not: that is the op, depthwiseConv2d). */
 export interface ConvAttrs {
   kh: number;
   kw: number;
   stride: number;
   pad: number;
-  depthwise: boolean;
 }
 export interface PoolAttrs {
   size: number;
@@ -50,17 +52,21 @@ export interface Graph {
 
 export const INPUT = 'input';
 
+/** Whether the node has trained parameters (weights and a bias). */
 export function hasParams(n: Node): boolean {
-  return n.op === 'conv2d' || n.op === 'dense';
+  return opOf(n).weights !== undefined;
 }
 
-/** Weight tensor shape [Cout, KH, KW, Cin/groups] (dense: [Cout, 1, 1, Cin]). */
+/** Weight tensor shape [Cout, KH, KW, Cin/groups] (depthwise: [C, KH, KW, 1]; dense: [Cout, 1, 1, Cin]). */
 export function weightShape(n: Node): [number, number, number, number] {
-  const cin = n.inShapes[0]![2];
-  const cout = n.outShape[2];
-  if (n.op === 'dense') return [cout, 1, 1, n.inShapes[0]![0] * n.inShapes[0]![1] * cin];
-  const c = n.conv!;
-  return [cout, c.kh, c.kw, c.depthwise ? 1 : cin];
+  const view = opOf(n).weights!;
+  const k = view.window(n);
+  return [n.outShape[2], k.kh, k.kw, view.depthwise ? 1 : view.input(n)[2]];
+}
+
+/** One filter per channel (a depthwiseConv2d): its weights split along their first axis, and the kernels take their depthwise flag. */
+export function isDepthwise(n: Node): boolean {
+  return opOf(n).weights?.depthwise === true;
 }
 
 export function weightCount(n: Node): number {
@@ -99,72 +105,40 @@ export function buildGraph(untrusted: ModelSpec): Graph {
   }
   const shapes = new Map<string, Shape>([[INPUT, [...inputShape] as Shape]]);
   const nodes: Node[] = [];
-  let previous = INPUT;
   spec.layers.forEach((layer: Layer, i: number) => {
-    // Names are unique and inputs name earlier tensors: the schema checked both.
-    const name = layerName(layer, i);
-    const inputs = layer.inputs ?? [previous];
-    const inShapes = inputs.map((t) => shapes.get(t)!);
-    const [h, w, c] = inShapes[0]!;
-    const activation: Activation = ('activation' in layer && layer.activation) || 'none';
-    const node: Node = { name, op: layer.op, inputs, output: name, inShapes, outShape: [1, 1, 1], activation };
-    const arity = layer.op === 'add' ? 2 : 1;
-    if (inputs.length !== arity) fail(i, name, `${layer.op} takes ${arity} input(s), got ${inputs.length}`);
-    switch (layer.op) {
-      case 'conv2d': {
-        const k = Array.isArray(layer.kernel) ? layer.kernel : [layer.kernel, layer.kernel];
-        const stride = layer.stride ?? 1;
-        const depthwise = layer.groups === 'depthwise';
-        if (depthwise && layer.filters !== c) fail(i, name, `a depthwise conv keeps the channel count: filters must be ${c}`);
-        let pad: number;
-        if (layer.padding === undefined || layer.padding === 'valid') pad = 0;
-        else if (layer.padding === 'same') {
-          if (k[0] !== k[1] || k[0]! % 2 === 0) fail(i, name, "padding 'same' needs a square, odd kernel", 'give padding as a number');
-          pad = (k[0]! - 1) / 2;
-        } else pad = layer.padding;
-        const oh = Math.floor((h + 2 * pad - k[0]!) / stride) + 1;
-        const ow = Math.floor((w + 2 * pad - k[1]!) / stride) + 1;
-        if (oh < 1 || ow < 1) fail(i, name, `kernel ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);
-        node.conv = { kh: k[0]!, kw: k[1]!, stride, pad, depthwise };
-        node.outShape = [oh, ow, layer.filters];
-        break;
-      }
-      case 'dense':
-        node.outShape = [1, 1, layer.units];
-        break;
-      case 'add': {
-        const b = inShapes[1]!;
-        if (b[0] !== h || b[1] !== w || b[2] !== c) {
-          fail(i, name, `add needs equal shapes, got [${inShapes[0]}] and [${b}]`);
-        }
-        node.outShape = [h, w, c];
-        break;
-      }
-      case 'avgpool': {
-        const size = layer.size;
-        const stride = layer.stride ?? size;
-        if (size > h || size > w) fail(i, name, `pool ${size} is larger than the ${h}x${w} input`);
-        node.pool = { size, stride };
-        node.outShape = [Math.floor((h - size) / stride) + 1, Math.floor((w - size) / stride) + 1, c];
-        break;
-      }
-      case 'globalavgpool':
-        node.outShape = [1, 1, c];
-        break;
-      case 'flatten':
-        node.outShape = [1, 1, h * w * c];
-        break;
-      case 'relu':
-      case 'relu6':
-        node.outShape = [h, w, c];
-        break;
-    }
-    checkLimits(i, name, node);
-    shapes.set(name, node.outShape);
+    const node = buildNode(layer, i, nodes[nodes.length - 1]?.output ?? INPUT, shapes);
+    checkLimits(i, node.name, node);
+    shapes.set(node.name, node.outShape);
     nodes.push(node);
-    previous = name;
   });
   const last = nodes[nodes.length - 1]!;
+  checkLogits(spec, last);
+  checkAllUsed(nodes);
+  const parameters = nodes.filter(hasParams).reduce((a, n) => a + weightCount(n) + n.outShape[2], 0);
+  if (parameters > LIMITS.maxParameters) {
+    throw new TinytrainError(`model '${spec.name}': ${parameters} parameters, more than the limit of ${LIMITS.maxParameters}`, 'use a smaller model');
+  }
+  const range: [number, number] = spec.inputRange ? [spec.inputRange[0], spec.inputRange[1]] : [0, 1];
+  const graph: Graph = { name: spec.name, inputShape: [...inputShape] as Shape, inputRange: range, nodes, output: last.output, classes: last.outShape[2] };
+  checkSpecAgainstGraph(spec, graph);
+  return graph;
+}
+
+/** Layer i as a node: its op's arity and shape rule (compiler/ops/), reading `previous` unless it names its inputs. */
+function buildNode(layer: Layer, i: number, previous: string, shapes: ReadonlyMap<string, Shape>): Node {
+  // Names are unique and inputs name earlier tensors: the schema checked both.
+  const name = layerName(layer, i);
+  const inputs = layer.inputs ?? [previous];
+  const inShapes = inputs.map((t) => shapes.get(t)!);
+  const op = opForLayer(layer);
+  if (inputs.length !== op.arity) fail(i, name, `${layer.op} takes ${op.arity} input(s), got ${inputs.length}`);
+  const activation: Activation = ('activation' in layer && layer.activation) || 'none';
+  const { outShape, conv, pool } = op.shape(layer, inShapes, (what, hint) => fail(i, name, what, hint));
+  return { name, op: op.kind, inputs, output: name, inShapes, outShape, activation, ...(conv && { conv }), ...(pool && { pool }) };
+}
+
+/** The last layer gives the logits the loss reads: [1, 1, classes], no activation (the loss applies softmax). */
+function checkLogits(spec: ModelSpec, last: Node): void {
   if (last.outShape[0] !== 1 || last.outShape[1] !== 1) {
     throw new TinytrainError(
       `model '${spec.name}': the last layer must produce logits of shape [1, 1, classes], got [${last.outShape}]`,
@@ -174,15 +148,6 @@ export function buildGraph(untrusted: ModelSpec): Graph {
   if (last.activation !== 'none') {
     throw new TinytrainError(`model '${spec.name}': the last layer ('${last.name}') must have no activation; the loss applies softmax`);
   }
-  const range: [number, number] = spec.inputRange ? [spec.inputRange[0], spec.inputRange[1]] : [0, 1];
-  checkAllUsed(nodes);
-  const parameters = nodes.filter(hasParams).reduce((a, n) => a + weightCount(n) + n.outShape[2], 0);
-  if (parameters > LIMITS.maxParameters) {
-    throw new TinytrainError(`model '${spec.name}': ${parameters} parameters, more than the limit of ${LIMITS.maxParameters}`, 'use a smaller model');
-  }
-  const graph: Graph = { name: spec.name, inputShape: [...inputShape] as Shape, inputRange: range, nodes, output: last.output, classes: last.outShape[2] };
-  checkSpecAgainstGraph(spec, graph);
-  return graph;
 }
 
 /** Output shapes within LIMITS, so no later pass sizes a buffer from an absurd number. */

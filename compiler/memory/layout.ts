@@ -1,14 +1,15 @@
 /**
  * The runtime's linear-memory map, fixed at compile time:
  *
- *   [16 .. constEnd)    frozen parameters and quantisation tables (read-only: Flash on an MCU)
+ *   [16 .. constEnd)    frozen parameters and quantisation tables, then the kernels'
+ *                       parameter records (read-only: Flash on an MCU)
  *   [trainBase .. )     trained parameters, optimizer state, runtime state (the checkpoint)
  *   [arenaBase .. )     the activation/gradient arena planned by planner.ts
  *
  * The first 16 bytes stay unused so that no tensor lives at address 0. Everything in
  * [16 .. trainEnd) is the initial image the host (or firmware) loads.
  */
-import { hasParams, weightShape, type Graph, type Node } from '../ir/graph.js';
+import { hasParams, isDepthwise, weightShape, type Graph, type Node } from '../ir/graph.js';
 import type { QuantModel } from '../quantize/quantize.js';
 import { splitChannels, trainedChannels, type Scheme } from '../sparse/scheme.js';
 import { encodeNzList, nzFormat } from '../sparse/nzlist.js';
@@ -52,7 +53,14 @@ export interface ParamSlots {
 
 export interface MemoryLayout {
   slots: Map<string, ParamSlots>;
+  /** The frozen region's bytes: parameters, quantisation tables and kernel records. */
   constBytes: number;
+  /**
+   * Where the kernels' parameter records go (compiler/codegen/records.ts writes them into
+   * the image): the end of the frozen region, recordBytes long.
+   */
+  recordsOffset: number;
+  recordBytes: number;
   trainBase: number;
   trainedParamBytes: number;
   optimizerBytes: number;
@@ -73,7 +81,8 @@ class Allocator {
   }
 }
 
-export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, sparse: ReadonlyMap<string, SparseLayer> = new Map()): MemoryLayout {
+/** `recordBytes`: room to keep for the kernel records at the end of the frozen region (records.ts knows how much). */
+export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, sparse: ReadonlyMap<string, SparseLayer> = new Map(), recordBytes = 0): MemoryLayout {
   const g: Graph = q.graph;
   const slots = new Map<string, ParamSlots>();
   const writes: Array<[number, Uint8Array]> = [];
@@ -120,6 +129,7 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, s
     }
     slots.set(n.name, s);
   }
+  const recordsOffset = ro.take(recordBytes);
   const constBytes = ro.cursor - IMAGE_BASE;
 
   // Trained region: parameters, then optimizer state, then runtime state.
@@ -156,7 +166,16 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, s
 
   const image = new Uint8Array(trainEnd - IMAGE_BASE);
   for (const [at, bytes] of writes) image.set(bytes, at - IMAGE_BASE);
-  return { slots, constBytes, trainBase, trainedParamBytes, optimizerBytes, stateOffset, trainEnd, image };
+  return { slots, constBytes, recordsOffset, recordBytes, trainBase, trainedParamBytes, optimizerBytes, stateOffset, trainEnd, image };
+}
+
+/**
+ * The frozen parameters and quantisation tables as the image holds them, without the
+ * kernel records after them: what a checkpoint depends on (records hold arena addresses,
+ * which two plans of the same parameters may place differently).
+ */
+export function frozenParams(layout: MemoryLayout): Uint8Array {
+  return layout.image.subarray(0, layout.recordsOffset - IMAGE_BASE);
 }
 
 /**
@@ -167,7 +186,7 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, s
 export function splitWeights(n: Node, wq: Int8Array, split: number): { trained: Int8Array; frozen: Int8Array } {
   if (split === 0) return { trained: wq, frozen: new Int8Array(0) };
   const [cout, kh, kw, cin] = weightShape(n);
-  if (n.conv?.depthwise) {
+  if (isDepthwise(n)) {
     const per = kh * kw * cin;
     return { trained: wq.slice(0, split * per), frozen: wq.slice(split * per) };
   }
@@ -185,7 +204,7 @@ export function splitWeights(n: Node, wq: Int8Array, split: number): { trained: 
 export function joinWeights(n: Node, trained: Int8Array, frozen: Int8Array, split: number): Int8Array {
   if (split === 0) return trained;
   const [cout, kh, kw, cin] = weightShape(n);
-  if (n.conv?.depthwise) {
+  if (isDepthwise(n)) {
     const out = new Int8Array(trained.length + frozen.length);
     out.set(trained);
     out.set(frozen, trained.length);

@@ -9,7 +9,8 @@ import { INPUT, hasParams, weightShape, type Graph, type Node } from '../ir/grap
 import type { QuantizationSpec } from '../ir/model.js';
 import type { ParamSet } from '../ir/params.js';
 import { forward } from '../float/network.js';
-import { quantizeMultiplier, quantizePair, type FixedMultiplier, type PairMultiplier } from './fixedpoint.js';
+import { clampOf, opOf } from '../ops/registry.js';
+import { quantizeMultiplier } from './fixedpoint.js';
 
 export interface QTensor {
   scale: number;
@@ -39,9 +40,8 @@ export interface QuantModel {
   tensors: Map<string, QTensor>;
   layers: Map<string, QLayer>;
   clamps: Map<string, Clamp>;
-  /** avgpool / globalavgpool rescale. */
-  pools: Map<string, FixedMultiplier>;
-  adds: Map<string, PairMultiplier>;
+  /** Each op's compile-time constants (its OpDef.prepare: a pool's or add's rescale), by node name; read by that op's code only. */
+  opData: Map<string, unknown>;
 }
 
 export const QMIN = -128;
@@ -83,7 +83,7 @@ export function calibrate(g: Graph, params: ParamSet, samples: Iterable<Float32A
 
 /** Operators whose output keeps the input's quantisation (no arithmetic on values). */
 export function sharesInputQuant(n: Node): boolean {
-  return n.op === 'flatten' || n.op === 'relu' || n.op === 'relu6';
+  return opOf(n).sharesInputQuant === true;
 }
 
 function clampFor(act: Node['activation'], q: QTensor): Clamp {
@@ -104,25 +104,25 @@ export function quantizeModel(g: Graph, params: ParamSet, ranges: Map<string, [n
   tensors.set(INPUT, fixedT.get(INPUT) ?? chooseQParams(g.inputRange[0], g.inputRange[1]));
   const layers = new Map<string, QLayer>();
   const clamps = new Map<string, Clamp>();
-  const pools = new Map<string, FixedMultiplier>();
-  const adds = new Map<string, PairMultiplier>();
+  const opData = new Map<string, unknown>();
   for (const n of g.nodes) {
+    const op = opOf(n);
     const qin = tensors.get(n.inputs[0]!)!;
-    const qout = sharesInputQuant(n) ? qin : (fixedT.get(n.output) ?? chooseQParams(...usableRange(n.output, ranges.get(n.output) ?? [0, 1])));
+    const qout = op.sharesInputQuant ? qin : (fixedT.get(n.output) ?? chooseQParams(...usableRange(n.output, ranges.get(n.output) ?? [0, 1])));
     tensors.set(n.output, qout);
-    const act = n.op === 'relu' || n.op === 'relu6' ? n.op : n.activation;
-    clamps.set(n.name, clampFor(act, qout));
-    if (hasParams(n)) layers.set(n.name, quantizeLayer(n, params, qin, qout, fixedW.get(n.name)));
-    if (n.op === 'avgpool' || n.op === 'globalavgpool') {
-      const count = n.op === 'avgpool' ? n.pool!.size ** 2 : n.inShapes[0]![0] * n.inShapes[0]![1];
-      pools.set(n.name, quantizeMultiplier(qin.scale / (qout.scale * count)));
-    }
-    if (n.op === 'add') {
-      const qb = tensors.get(n.inputs[1]!)!;
-      adds.set(n.name, quantizePair(qin.scale / qout.scale, qb.scale / qout.scale));
-    }
+    clamps.set(n.name, clampFor(clampOf(n), qout));
+    if (op.weights) layers.set(n.name, quantizeLayer(n, params, qin, qout, fixedW.get(n.name)));
+    if (op.prepare)
+      opData.set(
+        n.name,
+        op.prepare(
+          n,
+          n.inputs.map((t) => tensors.get(t)!),
+          qout,
+        ),
+      );
   }
-  return { graph: g, tensors, layers, clamps, pools, adds };
+  return { graph: g, tensors, layers, clamps, opData };
 }
 
 /**

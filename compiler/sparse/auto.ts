@@ -41,13 +41,13 @@
 import { TinytrainError } from '../errors.js';
 import { backward, forward, argmax } from '../float/network.js';
 import { softmaxCrossEntropy } from '../float/kernels.js';
-import { hasParams, weightShape, type Node } from '../ir/graph.js';
+import { hasParams, isDepthwise, weightShape, type Node } from '../ir/graph.js';
 import type { ParamSet } from '../ir/params.js';
 import type { QuantModel } from '../quantize/quantize.js';
-import { planModel, sramNeeded } from '../index.js';
+import { PlanCosts } from './plan-costs.js';
 import type { Target } from '../../targets/index.js';
-import { RATIOS } from './parse.js';
-import { splitChannels, trainedChannels, type LayerTraining, type Scheme } from './scheme.js';
+import { applyMove, firstMoves, greedySearch, noTraining, type AutoMove, type AutoTraceStep, type GreedyProblem, type GreedyStrategy } from './greedy.js';
+import { splitChannels, trainedChannels, trainsAnything, type LayerTraining, type Scheme } from './scheme.js';
 import { evolveScheme } from './evolve.js';
 
 export interface AutoSchemeOptions {
@@ -77,18 +77,7 @@ export interface AutoSchemeOptions {
 
 export type SearchStrategy = 'per-byte' | 'value' | 'evolution';
 
-export interface AutoMove {
-  layer: string;
-  kind: 'bias' | 'weight';
-  ratio: number;
-}
-
-export interface AutoTraceStep extends AutoMove {
-  /** Value gained by this move and SRAM (exact plan) after it. */
-  gain: number;
-  sramBytes: number;
-  deltaBytes: number;
-}
+export type { AutoMove, AutoTraceStep };
 
 export interface AutoSchemeResult {
   scheme: Scheme;
@@ -159,7 +148,7 @@ export function importance(quant: QuantModel, params: ParamSet, calibration: Flo
 /** Adds g^2 of every weight to its split channel (input channel; depthwise: channel). */
 function accumulateChannels(n: Node, gw: Float32Array, acc: Float64Array): void {
   const [, kh, kw, cinG] = weightShape(n);
-  if (n.op === 'conv2d' && n.conv!.depthwise) {
+  if (isDepthwise(n)) {
     const taps = kh * kw;
     for (let i = 0; i < gw.length; i++) acc[Math.floor(i / taps)]! += gw[i]! * gw[i]!;
   } else {
@@ -177,15 +166,6 @@ export function schemeValue(imp: Map<string, LayerImportance>, scheme: Scheme, l
   return layers.reduce((a, n) => a + layerValue(imp.get(n.name)!, scheme.layers.get(n.name), n), 0);
 }
 
-interface Candidate extends AutoMove {
-  gain: number;
-  /** SRAM increase when last planned, and the scheme version it was planned against. */
-  delta: number;
-  version: number;
-}
-
-const nextRatio = (r: number): number | undefined => RATIOS.find((x) => x > r + 1e-9);
-
 export function autoScheme(
   quant: QuantModel,
   params: ParamSet,
@@ -196,62 +176,57 @@ export function autoScheme(
   opts: AutoSchemeOptions = {},
 ): AutoSchemeResult {
   const t0 = performance.now();
-  const g = quant.graph;
-  const layers = g.nodes.filter(hasParams);
-  const index = new Map(layers.map((n, i) => [n.name, i]));
+  const layers = quant.graph.nodes.filter(hasParams);
   const imp = importance(quant, params, calibration, labels, opts.maxSamples);
   const importanceMs = performance.now() - t0;
   const reserve = opts.staticReserveBytes ?? 1024;
-  const limit = budgetBytes - reserve;
-  const strategy = opts.strategy ?? 'best';
+  const plans = new PlanCosts(quant, target, layers, opts.momentum ?? 0);
+  checkAnythingFits(plans, layers, target, budgetBytes, reserve);
+  const setup: SearchSetup = {
+    name: `auto-${Math.round(budgetBytes / 1024)}KB`,
+    imp,
+    layers,
+    value: (n, t) => layerValue(imp.get(n.name)!, t, n),
+    plans,
+    limit: budgetBytes - reserve,
+    eager: !!opts.eager,
+  };
+  const runs = runSearches(setup, opts.strategy ?? 'best', opts.generations ?? 25);
+  const best = runs.reduce((a, b) => (b.value > a.value ? b : a));
+  return {
+    scheme: best.scheme,
+    sramBytes: best.sram,
+    value: best.value,
+    strategy: best.strategy,
+    evaluated: plans.evaluated,
+    ms: performance.now() - t0,
+    importanceMs,
+    trace: best.trace,
+    candidates: runs.map((r) => ({ strategy: r.strategy, value: r.value, sramBytes: r.sram })),
+  };
+}
 
-  const current = new Map<string, LayerTraining>(layers.map((n) => [n.name, { bias: false, weightRatio: 0 }]));
-  const cache = new Map<string, number>();
-  let evaluated = 0;
-  const keyOf = (m: Map<string, LayerTraining>): string =>
-    layers
-      .map((n) => {
-        const t = m.get(n.name)!;
-        return `${t.bias ? 1 : 0}${t.weightRatio}`;
-      })
-      .join(',');
-  const cost = (m: Map<string, LayerTraining>): number => {
-    const key = keyOf(m);
-    const hit = cache.get(key);
-    if (hit !== undefined) return hit;
-    evaluated++;
-    const bytes = sramNeeded(planModel(quant, { scheme: { name: 'auto', layers: m }, momentum: opts.momentum ?? 0 }), target);
-    cache.set(key, bytes);
-    return bytes;
-  };
-  const applied = (mv: AutoMove): Map<string, LayerTraining> => {
-    const m = new Map(current);
-    const t = current.get(mv.layer)!;
-    m.set(mv.layer, mv.kind === 'bias' ? { ...t, bias: true } : { ...t, weightRatio: mv.ratio });
-    return m;
-  };
-  const earliest = (): number =>
-    layers.findIndex((n) => {
-      const t = current.get(n.name)!;
-      return t.bias || t.weightRatio > 0;
-    });
-  const gainOf = (mv: AutoMove): number => {
-    const n = layers[index.get(mv.layer)!]!;
-    const t = current.get(mv.layer)!;
-    const after = mv.kind === 'bias' ? { ...t, bias: true } : { ...t, weightRatio: mv.ratio };
-    return layerValue(imp.get(mv.layer)!, after, n) - layerValue(imp.get(mv.layer)!, t, n);
-  };
+/** What every search of one autoScheme call shares: the problem, and the name its scheme gets. */
+interface SearchSetup extends GreedyProblem {
+  name: string;
+  imp: Map<string, LayerImportance>;
+}
 
-  // Infeasible: not even the cheapest single move fits.
-  const empty = cost(current);
-  const singles = layers
-    .flatMap((n): AutoMove[] => [
-      { layer: n.name, kind: 'bias', ratio: 0 },
-      { layer: n.name, kind: 'weight', ratio: RATIOS[1]! },
-    ])
-    .map((mv) => ({ mv, bytes: cost(applied(mv)) }));
+interface SearchRun {
+  strategy: SearchStrategy;
+  sram: number;
+  trace: AutoTraceStep[];
+  scheme: Scheme;
+  value: number;
+}
+
+/** Infeasible budget: not even the cheapest single move fits (a clear error, not an empty scheme). */
+function checkAnythingFits(plans: PlanCosts, layers: Node[], target: Target, budgetBytes: number, reserve: number): void {
+  const none = noTraining(layers);
+  const empty = plans.cost(none);
+  const singles = layers.flatMap((n) => firstMoves(n.name)).map((mv) => ({ mv, bytes: plans.cost(applyMove(none, mv)) }));
   const cheapest = singles.reduce((a, b) => (b.bytes < a.bytes ? b : a));
-  if (cheapest.bytes > limit) {
+  if (cheapest.bytes > budgetBytes - reserve) {
     const need = cheapest.bytes + reserve;
     throw new TinytrainError(
       `budget ${budgetBytes} B is too small to train anything on ${target.name}: the smallest trainable scheme ` +
@@ -260,118 +235,36 @@ export function autoScheme(
       `raise --budget to at least ${need} B (${(need / 1024).toFixed(1)} KB), or use a smaller model`,
     );
   }
-
-  const greedy = (strategy: 'per-byte' | 'value'): { sram: number; trace: AutoTraceStep[]; layers: Map<string, LayerTraining> } => {
-    for (const n of layers) current.set(n.name, { bias: false, weightRatio: 0 });
-    let version = 0;
-    let sram = empty;
-    const moves: Candidate[] = [];
-    for (const n of layers) {
-      moves.push({ layer: n.name, kind: 'bias', ratio: 0, gain: 0, delta: 0, version: -1 });
-      moves.push({ layer: n.name, kind: 'weight', ratio: RATIOS[1]!, gain: 0, delta: 0, version: -1 });
-    }
-    const refresh = (c: Candidate): void => {
-      c.gain = gainOf(c);
-      c.delta = cost(applied(c)) - sram;
-      c.version = version;
-    };
-    moves.forEach(refresh);
-    const score = (c: Candidate): number => {
-      if (strategy === 'value') return c.gain;
-      return c.delta <= 0 ? Infinity : c.gain / c.delta;
-    };
-    const better = (a: Candidate, b: Candidate): boolean => {
-      const sa = score(a),
-        sb = score(b);
-      if (sa !== sb) return sa > sb;
-      if (a.gain !== b.gain) return a.gain > b.gain;
-      return a.delta < b.delta;
-    };
-    const trace: AutoTraceStep[] = [];
-    let blocked = new Set<Candidate>();
-    let freshPass = false; // true once every move has been re-planned against the current scheme
-
-    for (;;) {
-      const live = moves.filter((c) => !blocked.has(c) && c.gain > 0);
-      if (live.length === 0) {
-        if (freshPass || blocked.size === 0) break;
-        // Nothing fits by (possibly stale) costs: re-plan everything once before stopping.
-        blocked = new Set();
-        moves.forEach(refresh);
-        freshPass = true;
-        continue;
-      }
-      live.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
-      let c = live[0]!;
-      if (opts.eager && c.version !== version) {
-        moves.forEach(refresh);
-        continue;
-      }
-      if (c.version !== version) {
-        refresh(c);
-        const rival = live[1];
-        if (rival && better(rival, c)) continue; // its fresh cost made it worse: look again
-      }
-      if (sram + c.delta > limit) {
-        blocked.add(c);
-        continue;
-      }
-      // Accept.
-      const depthBefore = earliest();
-      for (const [k, v] of applied(c)) current.set(k, v);
-      sram += c.delta;
-      version++;
-      trace.push({ layer: c.layer, kind: c.kind, ratio: c.ratio, gain: c.gain, sramBytes: sram, deltaBytes: c.delta });
-      const i = moves.indexOf(c);
-      const nr = c.kind === 'weight' ? nextRatio(c.ratio) : undefined;
-      if (nr !== undefined) {
-        c = { ...c, ratio: nr };
-        refresh(c);
-        moves[i] = c;
-      } else moves.splice(i, 1);
-      blocked = new Set();
-      freshPass = false;
-      // Gradients now reach further down: moves above the new earliest layer got cheaper.
-      if (earliest() !== depthBefore) moves.forEach(refresh);
-    }
-    return { sram, trace, layers: new Map(current) };
-  };
-
-  const name = `auto-${Math.round(budgetBytes / 1024)}KB`;
-  const greedyRuns: ('per-byte' | 'value')[] = strategy === 'per-byte' || strategy === 'value' ? [strategy] : ['per-byte', 'value'];
-  const runs: { strategy: SearchStrategy; sram: number; trace: AutoTraceStep[]; scheme: Scheme; value: number }[] = greedyRuns.map((st) => {
-    const r = greedy(st);
-    const scheme: Scheme = { name, layers: r.layers };
-    return { strategy: st, sram: r.sram, trace: r.trace, scheme, value: schemeValue(imp, scheme, layers) };
-  });
-  if (strategy === 'evolution' || strategy === 'best') {
-    const names = layers.map((n) => n.name);
-    const e = evolveScheme(
-      {
-        layerNames: names,
-        limit,
-        cost: (m) => cost(m),
-        value: (m) => schemeValue(imp, { name, layers: m }, layers),
-      },
-      runs.map((r) => r.scheme.layers),
-      { generations: opts.generations ?? 25 },
-    );
-    runs.push({ strategy: 'evolution', sram: e.cost, trace: [], scheme: { name, layers: e.layers }, value: e.value });
-  }
-  if (strategy === 'evolution') runs.splice(0, runs.length - 1);
-  const best = runs.reduce((a, b) => (b.value > a.value ? b : a));
-  return {
-    scheme: best.scheme,
-    sramBytes: best.sram,
-    value: best.value,
-    strategy: best.strategy,
-    evaluated,
-    ms: performance.now() - t0,
-    importanceMs,
-    trace: best.trace,
-    candidates: runs.map((r) => ({ strategy: r.strategy, value: r.value, sramBytes: r.sram })),
-  };
 }
+
+/** The runs `strategy` asks for, on one plan cache: greedy ones first, evolution seeded with them. */
+function runSearches(s: SearchSetup, strategy: NonNullable<AutoSchemeOptions['strategy']>, generations: number): SearchRun[] {
+  const greedyRuns: GreedyStrategy[] = strategy === 'per-byte' || strategy === 'value' ? [strategy] : ['per-byte', 'value'];
+  const runs = greedyRuns.map((st) => greedyRun(s, st));
+  if (strategy === 'evolution' || strategy === 'best') runs.push(evolutionRun(s, runs, generations));
+  return strategy === 'evolution' ? runs.slice(-1) : runs;
+}
+
+function greedyRun(s: SearchSetup, strategy: GreedyStrategy): SearchRun {
+  const r = greedySearch(s, strategy);
+  const scheme: Scheme = { name: s.name, layers: r.layers };
+  return { strategy, sram: r.sram, trace: r.trace, scheme, value: schemeValue(s.imp, scheme, s.layers) };
+}
+
+function evolutionRun(s: SearchSetup, seeds: SearchRun[], generations: number): SearchRun {
+  const e = evolveScheme(
+    {
+      layerNames: s.layers.map((n) => n.name),
+      limit: s.limit,
+      cost: (m) => s.plans.cost(m),
+      value: (m) => schemeValue(s.imp, { name: s.name, layers: m }, s.layers),
+    },
+    seeds.map((r) => r.scheme.layers),
+    { generations },
+  );
+  return { strategy: 'evolution', sram: e.cost, trace: [], scheme: { name: s.name, layers: e.layers }, value: e.value };
+}
+
 function describeMove(m: AutoMove): string {
   return m.kind === 'bias' ? `bias of '${m.layer}'` : `${m.ratio} of the weights of '${m.layer}'`;
 }
@@ -379,7 +272,7 @@ function describeMove(m: AutoMove): string {
 /** Our JSON scheme form (readable by `--scheme FILE`): trained layers only. */
 export function schemeToJson(s: Scheme): { name: string; layers: Record<string, LayerTraining> } {
   const layers: Record<string, LayerTraining> = {};
-  for (const [name, t] of s.layers) if (t.bias || t.weightRatio > 0) layers[name] = { bias: t.bias, weightRatio: t.weightRatio };
+  for (const [name, t] of s.layers) if (trainsAnything(t)) layers[name] = { bias: t.bias, weightRatio: t.weightRatio };
   return { name: s.name, layers };
 }
 

@@ -21,6 +21,7 @@
  * weights are at least SPARSE_MIN_ZEROS zero also runs sparse, pruned or not.
  */
 import type { Graph, Node } from '../ir/graph.js';
+import { opOf } from '../ops/registry.js';
 import type { ParamSet } from '../ir/params.js';
 import { trainedChannels, type Scheme } from './scheme.js';
 import { countEntries, type SparseStructure } from './nzlist.js';
@@ -37,11 +38,16 @@ export interface PruneOptions {
 /** Below this fraction of zero weights the dense SIMD forward is as fast (bench/sparse-kernels.ts). */
 export const SPARSE_MIN_ZEROS = 0.5;
 
-/** A layer the sparse kernels can run: dense, or a 1x1 stride-1 unpadded non-depthwise conv. */
+/**
+ * A layer the sparse kernels can run: one [CO, CI] weight matrix applied at every position,
+ * i.e. a 1x1 stride-1 unpadded conv that is not depthwise, or a dense layer (a 1x1 conv over
+ * its flattened input).
+ */
 export function isPointwise(n: Node): boolean {
-  if (n.op === 'dense') return true;
-  const c = n.conv;
-  return n.op === 'conv2d' && !!c && c.kh === 1 && c.kw === 1 && c.stride === 1 && c.pad === 0 && !c.depthwise;
+  const view = opOf(n).weights;
+  if (!view || view.depthwise) return false;
+  const k = view.window(n);
+  return k.kh === 1 && k.kw === 1 && k.stride === 1 && k.pad === 0;
 }
 
 /** Pointwise layers whose weights do not train under the scheme. */
@@ -51,8 +57,7 @@ export function frozenPointwise(g: Graph, scheme: Scheme): Node[] {
 
 /** [CO, CI] of a pointwise layer's weights. */
 export function pointwiseShape(n: Node): [number, number] {
-  const [H, W, C] = n.inShapes[0]!;
-  return [n.outShape[2], n.op === 'dense' ? H * W * C : C];
+  return [n.outShape[2], opOf(n).weights!.input(n)[2]];
 }
 
 /** A prunable unit: weights [at, at + len) of one layer's weight array. */

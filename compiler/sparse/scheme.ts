@@ -6,6 +6,7 @@
  * only that fraction of its input for backward (Lin et al. 2022, sparse update).
  */
 import { hasParams, type Graph, type Node } from '../ir/graph.js';
+import { opOf } from '../ops/registry.js';
 
 export interface LayerTraining {
   bias: boolean;
@@ -27,11 +28,12 @@ export function trainsAnything(t: LayerTraining | undefined): boolean {
   return !!t && (t.bias || t.weightRatio > 0);
 }
 
-/** Channels a layer's weights can be split along: input channels, or channels for depthwise. */
+/**
+ * Channels a layer's weights can be split along: the input channels as the kernels read
+ * them (dense: its flattened input; depthwise: its channels, one filter each).
+ */
 export function splitChannels(n: Node): number {
-  const [h, w, c] = n.inShapes[0]!;
-  if (n.op === 'dense') return h * w * c;
-  return c;
+  return (opOf(n).weights?.input(n) ?? n.inShapes[0]!)[2];
 }
 
 /** Number of leading (input) channels whose weights train. */

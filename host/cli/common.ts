@@ -14,7 +14,7 @@ export function readModelFile(path: string): ModelSpec {
   } catch {
     st = undefined;
   }
-  if (st && !st.isFile() && !st.isDirectory()) throw new TinytrainError(`model file ${path} is not a regular file`, 'give a .json or .onnx model file');
+  if (st && !st.isFile() && !st.isDirectory()) throw new TinytrainError(`model file ${path} is not a regular file`, 'give a .json, .onnx or .tflite model file');
   if (st?.isFile()) {
     try {
       accessSync(path, constants.R_OK);
@@ -22,7 +22,7 @@ export function readModelFile(path: string): ModelSpec {
       throw new TinytrainError(`model file ${path}: cannot read it (${(e as Error).message})`, 'check its permissions');
     }
   }
-  return loadModelFile(path, { warn: note }); // .json or .onnx (compiler/frontend)
+  return loadModelFile(path, { warn: note }); // .json, .onnx or .tflite (compiler/frontend)
 }
 
 /** One JSON object on stdout (for --json), or human text. */

@@ -19,7 +19,7 @@ export function registerCompile(program: Command): void {
   program
     .command('compile')
     .description('compile a model into a WASM training runtime for a device')
-    .argument('<model>', 'model file (tinytrain JSON, see examples/)')
+    .argument('<model>', 'model file: tinytrain JSON (see examples/), ONNX (.onnx, float or int8 QDQ) or TFLite (.tflite, float or int8)')
     .requiredOption('--target <name>', 'device target (see `tinytrain targets`)')
     .requiredOption('--out <dir>', 'artifact folder to write: new (parents are created), empty, or an artifact tinytrain wrote (replaced atomically)')
     .option('--scheme <scheme>', 'what trains: full | bias-only | last-k:N | FILE.json | auto (best value within --budget; needs --calibrate)', 'full')

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TinytrainError } from '../../compiler/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkOutputFile } from '../io/output-paths.js';
-import { startProgress } from '../io/progress.js';
+import { trainingProgress } from '../io/progress.js';
 import { filterClasses, loadDataset, parseClassList } from '../data/dataset.js';
 import { pretrain } from '../pretrain.js';
 import { emit, floatOption, intOption, pct, readModelFile } from './common.js';
@@ -28,15 +28,8 @@ export function registerPretrain(program: Command): void {
       let ds = loadDataset(o.data, 'train');
       if (o.classes) ds = filterClasses(ds, parseClassList(o.classes));
       if (ds.shape.join() !== spec.input.join()) throw new TinytrainError(`dataset samples are ${ds.shape.join('x')}, the model takes ${spec.input.join('x')}`);
-      const bar = startProgress('pretrain', o.steps);
-      let last = 0;
-      const r = pretrain(spec, ds, {
-        ...o,
-        onProgress: (d, loss, acc) => {
-          bar.tick(d - last, { loss, acc });
-          last = d;
-        },
-      });
+      const bar = trainingProgress('pretrain', o.steps);
+      const r = pretrain(spec, ds, { ...o, onProgress: bar.onProgress });
       bar.stop();
       writeFileAtomic(o.out, JSON.stringify(r.spec, null, 1) + '\n', { beforeRename: checkOut });
       emit(

@@ -97,34 +97,9 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
     writeFileSync(join(work, 'tt-config.h'), configHeader(m, layout, gen.importsAbort, !!o.unchecked));
     writeFileSync(join(work, 'tt-image.c'), imageSource(m, layout));
 
-    const src = firmwareSourceDir();
-    const include = ['-I', work, '-I', src, '-I', wasm2cIncludeDir()];
-    const units = [
-      ...FIRMWARE_SOURCES.map((f) => ({ c: join(src, f), extra: ['-Wall', '-Wextra'] })),
-      // wasm2c's output is not warning-clean (unused locals); it is not ours to fix.
-      { c: gen.source, extra: ['-w'] },
-      { c: join(work, 'tt-image.c'), extra: ['-Wall'] },
-    ];
-    const objects = await inParallel(
-      units.map((u, i) => async () => {
-        const obj = join(work, `${i}-${u.c.split('/').pop()!.replace(/\.c$/, '')}.o`);
-        await runToolOk('arm-none-eabi-gcc', [...flags, ...COMMON_CFLAGS, ...u.extra, ...include, '-c', u.c, '-o', obj], 'arm-none-eabi-gcc (Debian package gcc-arm-none-eabi)');
-        return obj;
-      }),
-    );
-
+    const objects = await compileObjects(work, gen.source, flags);
     const slots = slotsAreaBytes(m);
-    const link = async (name: string, sizes: { flash: number; sram: number }): Promise<string> => {
-      const script = join(work, `${name}.ld`);
-      writeFileSync(script, linkerScript(target, sizes, slots));
-      const elf = join(work, `${name}.elf`);
-      await runToolOk(
-        'arm-none-eabi-gcc',
-        [...flags, '-nostartfiles', '--specs=nano.specs', '--specs=rdimon.specs', '-Wl,--gc-sections', '-T', script, '-L', src, ...objects, '-lm', '-o', elf],
-        'arm-none-eabi-gcc (link)',
-      );
-      return elf;
-    };
+    const link = (name: string, sizes: { flash: number; sram: number }): Promise<string> => linkElf(work, name, objects, flags, linkerScript(target, sizes, slots));
 
     const ramLinearBytes = layout.ramEnd - layout.ramBase;
     const frozenBytes = layout.frozenEnd - layout.frozenBase;
@@ -136,6 +111,38 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Compiles the firmware sources, the generated runtime and image (in `work`) to objects, in parallel. */
+async function compileObjects(work: string, runtimeSource: string, flags: string[]): Promise<string[]> {
+  const src = firmwareSourceDir();
+  const include = ['-I', work, '-I', src, '-I', wasm2cIncludeDir()];
+  const units = [
+    ...FIRMWARE_SOURCES.map((f) => ({ c: join(src, f), extra: ['-Wall', '-Wextra'] })),
+    // wasm2c's output is not warning-clean (unused locals); it is not ours to fix.
+    { c: runtimeSource, extra: ['-w'] },
+    { c: join(work, 'tt-image.c'), extra: ['-Wall'] },
+  ];
+  return inParallel(
+    units.map((u, i) => async () => {
+      const obj = join(work, `${i}-${u.c.split('/').pop()!.replace(/\.c$/, '')}.o`);
+      await runToolOk('arm-none-eabi-gcc', [...flags, ...COMMON_CFLAGS, ...u.extra, ...include, '-c', u.c, '-o', obj], 'arm-none-eabi-gcc (Debian package gcc-arm-none-eabi)');
+      return obj;
+    }),
+  );
+}
+
+/** Links `objects` with linker script `script` (its text) into work/NAME.elf. */
+async function linkElf(work: string, name: string, objects: string[], flags: string[], script: string): Promise<string> {
+  const scriptPath = join(work, `${name}.ld`);
+  writeFileSync(scriptPath, script);
+  const elf = join(work, `${name}.elf`);
+  await runToolOk(
+    'arm-none-eabi-gcc',
+    [...flags, '-nostartfiles', '--specs=nano.specs', '--specs=rdimon.specs', '-Wl,--gc-sections', '-T', scriptPath, '-L', firmwareSourceDir(), ...objects, '-lm', '-o', elf],
+    'arm-none-eabi-gcc (link)',
+  );
+  return elf;
 }
 
 /**

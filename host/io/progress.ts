@@ -51,3 +51,19 @@ function formatInfo(info: Record<string, string | number>): string {
     .map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : v}`)
     .join(' ');
 }
+
+/** What the training loops report: steps done so far (cumulative), mean loss and accuracy since the last report. */
+export type TrainingProgressFn = (done: number, loss: number, acc: number) => void;
+
+/** A bar for a training loop: `onProgress` turns the loop's cumulative count into ticks. */
+export function trainingProgress(label: string, total: number): { onProgress: TrainingProgressFn; stop(): void } {
+  const bar = startProgress(label, total);
+  let last = 0;
+  return {
+    onProgress: (done, loss, acc) => {
+      bar.tick(done - last, { loss, acc });
+      last = done;
+    },
+    stop: () => bar.stop(),
+  };
+}

@@ -106,71 +106,135 @@ export async function profileArtifact(a: LoadedArtifact, o: ProfileOptions = {})
   const variant = o.variant ?? 'simd';
   const steps = o.steps ?? 20;
   const warmup = o.warmup ?? 5;
-  const lr = o.lr ?? 0.001;
-  const m = a.manifest;
-  const S = m.program.length;
   const build = await buildProfiledRuntime(a, variant);
-  // Preallocated: the mark callback must not allocate while the step runs.
-  const ids = new Int32Array(4 * S + 16);
+  const marks = markRecorder(a.manifest.program.length);
+  const rt = await Runtime.load(a, variant, { wasm: build.wasm, env: { profileMark: marks.mark } });
+  const plain = await Runtime.load(a, variant);
+  const t = timeTrainingSteps(rt, plain, marks, samples(a, 8, o.seed ?? 1), { warmup, steps, lr: o.lr ?? 0.001 });
+  // Figures are means over the typical training steps (wall time at or below the median):
+  // on a shared machine the others carry interference, and means keep the sums exact.
+  const medianWall = median(t.wall);
+  const typical = t.rows.filter((_, i) => t.wall[i]! <= medianWall);
+  const typicalStepMs = t.wall.filter((w) => w <= medianWall).reduce((p, q) => p + q, 0) / typical.length;
+  const names = new Map((a.manifest.nodes ?? []).map((n) => [n.label, n.name]));
+  const program = a.manifest.program.map((what, i) => stepTiming(i, what, classify(what, build.comments[i] ?? '', names), typical, t.rows));
+  const programMs = program.reduce((p, q) => p + q.ms, 0);
+  for (const s of program) s.share = s.ms / programMs;
+  return {
+    variant,
+    warmup,
+    steps,
+    typicalSteps: typical.length,
+    typicalStepMs,
+    medianStepMs: medianWall,
+    plainMedianStepMs: median(t.plainWall),
+    programMs,
+    coverage: programMs / typicalStepMs,
+    skippedSteps: rt.stepsSkipped(),
+    unmarkedSteps: [...t.marked.keys()].filter((i) => !t.marked[i]),
+    phases: phaseTotals(program),
+    layers: layerTimings(program, programMs),
+    program,
+  };
+}
+
+interface MarkRecorder {
+  /** The profiling build's import: program step `i` starts now. */
+  mark(i: number): void;
+  /** Forget the marks of the last training step. */
+  reset(): void;
+  /** Adds each marked program step's time to `row` (the last one lasts until `end`) and flags it in `marked`. */
+  collect(row: Float64Array, marked: Uint8Array, end: number): void;
+}
+
+/** Preallocated: the mark callback must not allocate while the step runs. */
+function markRecorder(programSteps: number): MarkRecorder {
+  const ids = new Int32Array(4 * programSteps + 16);
   const ts = new Float64Array(ids.length);
   let k = 0;
-  const profileMark = (i: number): void => {
-    if (k < ids.length) {
-      ids[k] = i;
-      ts[k] = performance.now();
-      k++;
-    }
+  return {
+    mark: (i) => {
+      if (k < ids.length) {
+        ids[k] = i;
+        ts[k] = performance.now();
+        k++;
+      }
+    },
+    reset: () => {
+      k = 0;
+    },
+    collect: (row, marked, end) => {
+      for (let j = 0; j < k; j++) {
+        row[ids[j]!]! += (j + 1 < k ? ts[j + 1]! : end) - ts[j]!;
+        marked[ids[j]!] = 1;
+      }
+    },
   };
-  const rt = await Runtime.load(a, variant, { wasm: build.wasm, env: { profileMark } });
-  const plain = await Runtime.load(a, variant);
-  const { xs, ys } = samples(a, 8, o.seed ?? 1);
-  const rows: Float64Array[] = [];
-  const marked = new Uint8Array(S);
-  const wall: number[] = [];
-  const plainWall: number[] = [];
-  // The profiled and the plain module alternate step by step, so both see the same load.
-  for (let s = 0; s < warmup + steps; s++) {
-    const x = xs[s % xs.length]!;
-    const y = ys[s % ys.length]!;
+}
+
+interface StepTimes {
+  /** Per timed training step: the time of each program step. */
+  rows: Float64Array[];
+  /** 1 where a program step reported a mark. */
+  marked: Uint8Array;
+  /** Wall time of each timed trainStep call, profiled and plain. */
+  wall: number[];
+  plainWall: number[];
+}
+
+/** Runs warm-up and timed training steps; the profiled and the plain module alternate step by step, so both see the same load. */
+function timeTrainingSteps(
+  rt: Runtime,
+  plain: Runtime,
+  marks: MarkRecorder,
+  data: { xs: Uint8Array[]; ys: number[] },
+  o: { warmup: number; steps: number; lr: number },
+): StepTimes {
+  const t: StepTimes = { rows: [], marked: new Uint8Array(rt.manifest.program.length), wall: [], plainWall: [] };
+  for (let s = 0; s < o.warmup + o.steps; s++) {
+    const x = data.xs[s % data.xs.length]!;
+    const y = data.ys[s % data.ys.length]!;
     rt.setInputPixels(x);
-    k = 0;
+    marks.reset();
     const t0 = performance.now();
-    rt.trainStep(y, lr);
+    rt.trainStep(y, o.lr);
     const t1 = performance.now();
     plain.setInputPixels(x);
     const t2 = performance.now();
-    plain.trainStep(y, lr);
+    plain.trainStep(y, o.lr);
     const t3 = performance.now();
-    if (s < warmup) continue;
-    const row = new Float64Array(S);
-    for (let j = 0; j < k; j++) {
-      row[ids[j]!]! += (j + 1 < k ? ts[j + 1]! : t1) - ts[j]!;
-      marked[ids[j]!] = 1;
-    }
-    rows.push(row);
-    wall.push(t1 - t0);
-    plainWall.push(t3 - t2);
+    if (s < o.warmup) continue;
+    const row = new Float64Array(t.marked.length);
+    marks.collect(row, t.marked, t1);
+    t.rows.push(row);
+    t.wall.push(t1 - t0);
+    t.plainWall.push(t3 - t2);
   }
-  // Figures are means over the typical training steps (wall time at or below the median):
-  // on a shared machine the others carry interference, and means keep the sums exact.
-  const medianWall = median(wall);
-  const typical = rows.filter((_, i) => wall[i]! <= medianWall);
-  const typicalStepMs = wall.filter((w) => w <= medianWall).reduce((p, q) => p + q, 0) / typical.length;
-  const names = new Map((m.nodes ?? []).map((n) => [n.label, n.name]));
-  const program: StepTiming[] = m.program.map((what, i) => ({
+  return t;
+}
+
+/** Program step `i`: mean over the typical training steps, median over all (share is set once the total is known). */
+function stepTiming(i: number, what: string, where: { phase: Phase; layer: string }, typical: Float64Array[], rows: Float64Array[]): StepTiming {
+  return {
     step: i,
     what,
-    ...classify(what, build.comments[i] ?? '', names),
+    ...where,
     ms: typical.reduce((p, r) => p + r[i]!, 0) / typical.length,
     medianMs: median(rows.map((r) => r[i]!)),
     share: 0,
-  }));
-  const programMs = program.reduce((p, q) => p + q.ms, 0);
-  for (const s of program) s.share = s.ms / programMs;
+  };
+}
+
+function phaseTotals(program: StepTiming[]): Record<Phase, number> {
   const phases: Record<Phase, number> = { forward: 0, loss: 0, backward: 0, update: 0 };
+  for (const s of program) phases[s.phase] += s.ms;
+  return phases;
+}
+
+/** Program steps summed by layer, slowest layer first; loss counts as backward. */
+function layerTimings(program: StepTiming[], programMs: number): LayerTiming[] {
   const byLayer = new Map<string, LayerTiming>();
   for (const s of program) {
-    phases[s.phase] += s.ms;
     const l = byLayer.get(s.layer) ?? { layer: s.layer, forwardMs: 0, backwardMs: 0, updateMs: 0, totalMs: 0, share: 0 };
     if (s.phase === 'forward') l.forwardMs += s.ms;
     else if (s.phase === 'update') l.updateMs += s.ms;
@@ -180,22 +244,7 @@ export async function profileArtifact(a: LoadedArtifact, o: ProfileOptions = {})
   }
   const layers = [...byLayer.values()].sort((p, q) => q.totalMs - p.totalMs);
   for (const l of layers) l.share = l.totalMs / programMs;
-  return {
-    variant,
-    warmup,
-    steps,
-    typicalSteps: typical.length,
-    typicalStepMs,
-    medianStepMs: medianWall,
-    plainMedianStepMs: median(plainWall),
-    programMs,
-    coverage: programMs / typicalStepMs,
-    skippedSteps: rt.stepsSkipped(),
-    unmarkedSteps: [...marked.keys()].filter((i) => !marked[i]),
-    phases,
-    layers,
-    program,
-  };
+  return layers;
 }
 
 export function renderProfile(p: Profile, top = 15): string {

@@ -19,6 +19,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  KERNELS,
+  KERNEL_RECORDS,
+  kernelRecord,
+  type KernelName,
+  type KernelRecordValues,
+  type KernelSpecOf,
+  type RecordKernelName,
+} from '../../compiler/formats/kernel-records.js';
 import { cachedKernelLibrary } from './kernel-library-cache.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,250 +35,30 @@ const DEFAULT_ENTRY = join(REPO, 'assembly', 'testing', 'kernels.ts');
 /** Same memory as the asconfig targets: 64 pages, fixed (never grows). */
 const PAGES = 64;
 
-type Ptr = number;
+/** bool arguments and record fields take JS booleans or 0/1. */
 type Bool = boolean | number;
+type ArgValue<T> = T extends 'bool' ? Bool : number;
+type ArgTuple<A extends readonly unknown[]> = { -readonly [I in keyof A]: ArgValue<A[I] extends { type: infer T } ? T : never> };
+type ArgValues<K extends KernelName> = ArgTuple<KernelSpecOf<K>['args']>;
+type Result<K extends KernelName> = KernelSpecOf<K>['result'] extends 'void' ? void : number;
 
-/** The exports of the kernel module (pointers are byte offsets into `memory`). */
-export interface KernelExports {
+/**
+ * The kernel library as tests call it, typed from its one description
+ * (compiler/formats/kernel-records.ts): a kernel that takes a parameter record gets it as
+ * an object, which the harness writes into the module's memory and passes by address,
+ * then the kernel's run-time arguments; a runtime service takes its plain arguments.
+ */
+export type KernelCalls = {
+  [K in KernelName]: K extends RecordKernelName ? (record: KernelRecordValues<K>, ...args: ArgValues<K>) => Result<K> : (...args: ArgValues<K>) => Result<K>;
+};
+
+/** The kernels (KernelCalls) and the module's memory (pointers are byte offsets into it). */
+export interface KernelExports extends KernelCalls {
   memory: WebAssembly.Memory;
-  rngSeed(state: Ptr, seed: number): void;
-  /** split = 0: all weights at w; split = k > 0: input channels [0, k) at w, [k, C) at w2 (see conv2d.ts). */
-  conv2dForwardS8(
-    x: Ptr,
-    H: number,
-    W: number,
-    C: number,
-    zx: number,
-    w: Ptr,
-    bias: Ptr,
-    mult: Ptr,
-    shift: Ptr,
-    y: Ptr,
-    OH: number,
-    OW: number,
-    CO: number,
-    zy: number,
-    lo: number,
-    hi: number,
-    KH: number,
-    KW: number,
-    stride: number,
-    pad: number,
-    depthwise: Bool,
-    w2: Ptr,
-    split: number,
-  ): void;
-  /** Output rows [ohBegin, ohEnd); inRing / outRing > 0: x / y hold only that many rows (row r in slot r % ring). */
-  conv2dForwardRowsS8(
-    x: Ptr,
-    H: number,
-    W: number,
-    C: number,
-    zx: number,
-    w: Ptr,
-    bias: Ptr,
-    mult: Ptr,
-    shift: Ptr,
-    y: Ptr,
-    OH: number,
-    OW: number,
-    CO: number,
-    zy: number,
-    lo: number,
-    hi: number,
-    KH: number,
-    KW: number,
-    stride: number,
-    pad: number,
-    depthwise: Bool,
-    w2: Ptr,
-    split: number,
-    ohBegin: number,
-    ohEnd: number,
-    inRing: number,
-    outRing: number,
-  ): void;
-  conv2dBackwardInputF32(
-    gy: Ptr,
-    OH: number,
-    OW: number,
-    CO: number,
-    w: Ptr,
-    wScale: Ptr,
-    gx: Ptr,
-    H: number,
-    W: number,
-    C: number,
-    KH: number,
-    KW: number,
-    stride: number,
-    pad: number,
-    depthwise: Bool,
-    accumulate: Bool,
-    w2: Ptr,
-    split: number,
-  ): void;
-  /**
-   * Fused gradient + update of the weights reading input channels [0, K) (depthwise:
-   * channels [0, K)); w and vel hold that slice, [CO,KH,KW,K] (depthwise [K,KH,KW,1]);
-   * x has XC >= K channels per position.
-   */
-  conv2dWeightUpdateS8(
-    gy: Ptr,
-    OH: number,
-    OW: number,
-    CO: number,
-    x: Ptr,
-    H: number,
-    W: number,
-    XC: number,
-    zx: number,
-    sx: number,
-    w: Ptr,
-    wScale: Ptr,
-    vel: Ptr,
-    KH: number,
-    KW: number,
-    stride: number,
-    pad: number,
-    depthwise: Bool,
-    K: number,
-    lr: number,
-    mu: number,
-    qas: Bool,
-    rng: Ptr,
-  ): void;
-  /** The same gradient dL/dW (real units) into out, in the slice layout. */
-  conv2dWeightGradF32(
-    gy: Ptr,
-    OH: number,
-    OW: number,
-    CO: number,
-    x: Ptr,
-    H: number,
-    W: number,
-    XC: number,
-    zx: number,
-    sx: number,
-    KH: number,
-    KW: number,
-    stride: number,
-    pad: number,
-    depthwise: Bool,
-    K: number,
-    out: Ptr,
-  ): void;
-  /** Applies a gradient stored for GK channels ([CO,KH,KW,GK]) to the slice of the first K. */
-  applyWeightUpdateS8(
-    grad: Ptr,
-    GK: number,
-    CO: number,
-    KH: number,
-    KW: number,
-    depthwise: Bool,
-    w: Ptr,
-    wScale: Ptr,
-    vel: Ptr,
-    K: number,
-    lr: number,
-    mu: number,
-    qas: Bool,
-    rng: Ptr,
-  ): void;
-  biasUpdateAllS32(gy: Ptr, P: number, CO: number, bias: Ptr, wScale: Ptr, sx: number, vel: Ptr, lr: number, mu: number, qas: Bool, rng: Ptr): void;
-  biasGradF32(gy: Ptr, P: number, CO: number, out: Ptr): void;
-  applyBiasUpdateS32(grad: Ptr, CO: number, bias: Ptr, wScale: Ptr, sx: number, vel: Ptr, lr: number, mu: number, qas: Bool, rng: Ptr): void;
-  avgpoolForwardS8(
-    x: Ptr,
-    H: number,
-    W: number,
-    C: number,
-    zx: number,
-    y: Ptr,
-    OH: number,
-    OW: number,
-    zy: number,
-    PH: number,
-    PW: number,
-    stride: number,
-    m: number,
-    n: number,
-  ): void;
-  avgpoolBackwardF32(gy: Ptr, OH: number, OW: number, gx: Ptr, H: number, W: number, C: number, PH: number, PW: number, stride: number, accumulate: Bool): void;
-  addS8(a: Ptr, za: number, ma: number, b: Ptr, zb: number, mb: number, n: number, y: Ptr, zy: number, lo: number, hi: number, count: number): void;
-  clampS8(x: Ptr, y: Ptr, count: number, lo: number, hi: number): void;
-  clampBackwardF32(g: Ptr, y: Ptr, count: number, lo: number, hi: number): void;
-  saveChannelsS8(x: Ptr, P: number, C: number, K: number, out: Ptr): void;
-  saveMaskBits(y: Ptr, count: number, lo: number, hi: number, bits: Ptr): void;
-  clampBackwardBitsF32(g: Ptr, bits: Ptr, count: number): void;
-  gradInto(src: Ptr, dst: Ptr, count: number, accumulate: Bool): void;
-  argmaxS8(x: Ptr, count: number): number;
-  softmaxCrossEntropyS8(logits: Ptr, count: number, scale: number, zp: number, label: number, grad: Ptr): number;
-  /** Pruned 1x1 forward from a non-zero list (compiler/sparse/nzlist.ts; format: nzFormat()); scratch = 0: scalar path. */
-  sparse1x1ForwardS8(
-    x: Ptr,
-    P: number,
-    CI: number,
-    zx: number,
-    nz: Ptr,
-    format: number,
-    bias: Ptr,
-    mult: Ptr,
-    shift: Ptr,
-    y: Ptr,
-    CO: number,
-    zy: number,
-    lo: number,
-    hi: number,
-    scratch: Ptr,
-  ): void;
-  /** Pruned 1x1 input gradient, bit-identical to conv2dBackwardInputF32 on the dense weights. */
-  sparse1x1BackwardInputF32(gy: Ptr, P: number, CO: number, nz: Ptr, format: number, wScale: Ptr, gx: Ptr, CI: number, accumulate: Bool, scratch: Ptr): void;
-  /** In-place depthwise input gradient (conv2d.ts): gx over g, keeping KH - pad rows in scratch. */
-  depthwiseBackwardInputInPlaceF32(g: Ptr, H: number, W: number, C: number, w: Ptr, wScale: Ptr, KH: number, KW: number, pad: number, w2: Ptr, split: number, scratch: Ptr): void;
-  /** Fused global-average-pool + frozen 1x1 head backward (conv2d.ts). */
-  gapHeadBackwardF32(
-    gpool: Ptr,
-    P: number,
-    CO: number,
-    bits: Ptr,
-    w: Ptr,
-    wScale: Ptr,
-    CI: number,
-    w2: Ptr,
-    split: number,
-    gx: Ptr,
-    accumulate: Bool,
-    bgrad: Ptr,
-    scratch: Ptr,
-  ): void;
 }
 
-const KERNEL_NAMES = [
-  'rngSeed',
-  'conv2dForwardS8',
-  'conv2dForwardRowsS8',
-  'conv2dBackwardInputF32',
-  'conv2dWeightUpdateS8',
-  'conv2dWeightGradF32',
-  'applyWeightUpdateS8',
-  'biasUpdateAllS32',
-  'biasGradF32',
-  'applyBiasUpdateS32',
-  'avgpoolForwardS8',
-  'avgpoolBackwardF32',
-  'addS8',
-  'clampS8',
-  'clampBackwardF32',
-  'gradInto',
-  'argmaxS8',
-  'softmaxCrossEntropyS8',
-  'saveChannelsS8',
-  'saveMaskBits',
-  'clampBackwardBitsF32',
-  'sparse1x1ForwardS8',
-  'sparse1x1BackwardInputF32',
-] as const;
+/** Room for one record below the test heap: every kernel call writes its record there first. */
+const RECORD_SLOT = 128;
 
 /**
  * Decodes an AssemblyScript string: UTF-16LE code units at `ptr`, their byte length in
@@ -416,24 +205,67 @@ export function assertNoOptionalParameters(exports: Record<string, unknown>, wha
 export type TypedArrayLike = Int8Array | Uint8Array | Int32Array | Float32Array;
 
 export class KernelModule {
-  /** Lowest address the allocator hands out (above the static data). */
+  /** Lowest address the allocator hands out (above the static data and the record slot). */
   readonly heapBase: number;
+  /** Where a kernel call's record is written (RECORD_SLOT bytes, below heapBase, so reset() keeps it). */
+  readonly recordAt: number;
+  /** The kernels with typed arguments (see KernelCalls). */
+  readonly k: KernelExports;
   private top: number;
 
   constructor(
-    readonly k: KernelExports,
+    /** The module's exports as they are (a record-taking kernel's first argument is the record's address). */
+    readonly exports: Record<string, unknown>,
     readonly simd: boolean,
     dataEnd: number,
   ) {
-    this.heapBase = Math.max(1024, align16(dataEnd));
+    this.recordAt = Math.max(1024, align16(dataEnd));
+    this.heapBase = this.recordAt + RECORD_SLOT;
     this.top = this.heapBase;
+    this.k = this.typedKernels();
   }
 
   get memory(): WebAssembly.Memory {
-    return this.k.memory;
+    return this.exports.memory as WebAssembly.Memory;
   }
   get capacity(): number {
-    return this.k.memory.buffer.byteLength;
+    return this.memory.buffer.byteLength;
+  }
+
+  /**
+   * Each record-taking kernel wrapped: its record written at recordAt, the call with that
+   * address, then a check that the kernel left the record slot as it was (records are
+   * read-only: Flash on a device) and the slot's old bytes put back, so a test that
+   * compares all of memory before and after sees only what the kernel wrote.
+   */
+  private typedKernels(): KernelExports {
+    const calls: Record<string, unknown> = { memory: this.memory };
+    for (const spec of KERNELS) {
+      const raw = this.exports[spec.name] as (...args: unknown[]) => unknown;
+      if (!('record' in spec)) {
+        calls[spec.name] = raw;
+        continue;
+      }
+      calls[spec.name] = (values: KernelRecordValues<RecordKernelName>, ...args: unknown[]) => {
+        const bytes = kernelRecord(spec.name as RecordKernelName, values as never);
+        const slot = new Uint8Array(this.memory.buffer, this.recordAt, RECORD_SLOT);
+        const saved = slot.slice();
+        slot.set(bytes);
+        const expected = slot.slice();
+        let changed = -1;
+        let result: unknown;
+        try {
+          result = raw(this.recordAt, ...args);
+        } finally {
+          const after = new Uint8Array(this.memory.buffer, this.recordAt, RECORD_SLOT);
+          changed = after.findIndex((v, i) => v !== expected[i]);
+          after.set(saved);
+        }
+        if (changed >= 0) throw new Error(`${spec.name} wrote into its parameter record (byte ${changed} of the record slot)`);
+        return result;
+      };
+    }
+    return calls as unknown as KernelExports;
   }
 
   /** Frees everything (contents are left as they are: tests that care fill their buffers). */
@@ -534,11 +366,14 @@ export async function loadKernels(opts: { simd: boolean }): Promise<KernelModule
   const { module, dataEnd } = await built;
   const { exports } = await instantiateAs(module);
   assertNoOptionalParameters(exports, 'the kernel module');
-  for (const name of KERNEL_NAMES) {
+  for (const { name } of KERNELS) {
     if (typeof exports[name] !== 'function') throw new Error(`kernel module lacks export ${name}`);
   }
-  return new KernelModule(exports as unknown as KernelExports, opts.simd, dataEnd);
+  return new KernelModule(exports, opts.simd, dataEnd);
 }
+
+/** Every record fits the harness's record slot. */
+for (const r of KERNEL_RECORDS) if (r.bytes > RECORD_SLOT) throw new Error(`record ${r.id} (${r.bytes} B) does not fit the test harness's slot`);
 // ---------------------------------------------------------------------------------------
 // Shared numeric helpers for the kernel tests.
 

@@ -176,6 +176,7 @@ export function int8ErrorBound(q: QuantModel, mode: 'same-grid' | 'float'): numb
     let out: number;
     switch (n.op) {
       case 'conv2d':
+      case 'depthwiseConv2d':
       case 'dense': {
         const l = q.layers.get(n.name)!;
         const cout = l.wScale.length;

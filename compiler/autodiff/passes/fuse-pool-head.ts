@@ -15,16 +15,18 @@
  * recomputed for that.
  */
 import type { Node } from '../../ir/graph.js';
+import { opOf } from '../../ops/registry.js';
+import { isPointwise } from '../../sparse/prune.js';
 import { gradKey, hasClamp, sized, type BuildContext, type Draft } from '../context.js';
 import type { BufferKey, Step } from '../steps.js';
 import { findStep, sortUpdatesByGradient } from './rewrite.js';
 
 /** The head whose backward fuses with pool n's, if any. */
 function fusableHead(c: BuildContext, d: Draft, n: Node): Node | undefined {
-  if (n.op !== 'globalavgpool') return undefined;
+  if (!opOf(n).globalPool) return undefined;
   const h = c.producerOf.get(c.canon(n.inputs[0]!));
-  const conv = h?.conv;
-  if (!h || !conv || conv.depthwise || conv.kh !== 1 || conv.kw !== 1 || conv.stride !== 1 || conv.pad !== 0) return undefined;
+  // A 1x1 conv (not a dense layer: the kernel reads the head's input position by position).
+  if (!h || !h.conv || !isPointwise(h)) return undefined;
   if (c.plan.gradChannels(h) > 0 || (c.users.get(h.output) ?? []).length !== 1) return undefined;
   if (hasClamp(h) && !d.sizes.has(`mask:${h.name}`)) return undefined;
   return h;

@@ -10,14 +10,13 @@
  * into, or reads, the input gradient). The bias gradient, which reads the output
  * gradient, moves before the input gradient that destroys it.
  */
-import type { Node } from '../../ir/graph.js';
+import { isDepthwise, type Node } from '../../ir/graph.js';
 import { gradKey, sized, type BuildContext, type Draft } from '../context.js';
 import { findStep, renameThroughShares, stepAt } from './rewrite.js';
 
 function sharesGradient(c: BuildContext, n: Node): boolean {
-  const conv = n.conv;
   const x = c.canon(n.inputs[0]!);
-  if (!conv?.depthwise || conv.stride !== 1 || n.outShape.join() !== n.inShapes[0]!.join() || c.plan.gradChannels(n) > 0) return false;
+  if (!isDepthwise(n) || n.conv!.stride !== 1 || n.outShape.join() !== n.inShapes[0]!.join() || c.plan.gradChannels(n) > 0) return false;
   return c.plan.needGrad(x) && (c.users.get(x) ?? []).length === 1;
 }
 

@@ -9,6 +9,7 @@
  * and its producer's clamp keeps bits or has no gradient), and it is not the output of a
  * streamed chain (pass 3), whose step writes it row by row.
  */
+import { opOf } from '../../ops/registry.js';
 import { hasClamp, type BuildContext, type Draft } from '../context.js';
 import { renameThroughShares } from './rewrite.js';
 
@@ -24,7 +25,7 @@ export function inPlaceElementwise(c: BuildContext, d: Draft): void {
     return users[users.length - 1]?.name === by && !readInBackward(t) && !streamed.has(c.producerOf.get(t)?.name ?? '');
   };
   for (const n of c.g.nodes) {
-    if (n.op !== 'add' && n.op !== 'relu' && n.op !== 'relu6') continue;
+    if (!opOf(n).elementwise) continue;
     const t = n.inputs.map(c.canon).find((x) => overwritable(x, n.name));
     if (t !== undefined) d.actShares.set(n.output, t);
   }

@@ -13,15 +13,16 @@
  * their forward steps are replaced.
  */
 import type { Node } from '../../ir/graph.js';
+import { opOf } from '../../ops/registry.js';
 import { actKey, sized, sparseScratch, type BuildContext, type Draft } from '../context.js';
 import { findStep } from './rewrite.js';
 
 /** The conv that can read n's output from a ring, if any. */
 function ringConsumer(c: BuildContext, n: Node): Node | undefined {
-  if (n.op !== 'conv2d' || n.output === c.canon(c.g.output) || c.plan.needGrad(n.output)) return undefined;
+  if (!opOf(n).streamable || n.output === c.canon(c.g.output) || c.plan.needGrad(n.output)) return undefined;
   const users = c.users.get(n.output) ?? [];
   const b = users[0];
-  if (users.length !== 1 || !b || b.op !== 'conv2d' || b.inputs.length !== 1 || c.plan.gradChannels(b) > 0) return undefined;
+  if (users.length !== 1 || !b || !opOf(b).streamable || b.inputs.length !== 1 || c.plan.gradChannels(b) > 0) return undefined;
   return b;
 }
 

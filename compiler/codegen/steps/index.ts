@@ -1,30 +1,31 @@
 /**
  * One emitter per program step kind. The table is keyed by the closed set of step kinds,
- * so a new kind does not compile until it has an emitter.
+ * so a new kind does not compile until it has an emitter. A step of an op's own (its
+ * kernel call: forward, input and parameter gradients, updates) is written by the op
+ * (op-steps.ts); the rest are the compiler's own, the same for every op.
  */
 import type { Step } from '../../autodiff/program.js';
 import type { EmitContext } from '../context.js';
-import { applyBias, applyWeight, biasGrad, biasUpdate, weightGrad, weightUpdate } from './update.js';
-import { gapHeadBackward, inputGrad, loss, mask, saveMask, saveSlice } from './backward.js';
-import { forward } from './forward.js';
+import { gapHeadBackward, loss, mask, saveMask, saveSlice } from './backward.js';
+import { opStep } from './op-steps.js';
 import { forwardStream } from './stream.js';
 import type { StepEmitter } from './types.js';
 
 export const STEP_EMITTERS: { [K in Step['kind']]: StepEmitter<K> } = {
-  forward,
+  forward: opStep('forward'),
   forwardStream,
   saveSlice,
   saveMask,
   loss,
   mask,
   gapHeadBackward,
-  inputGrad,
-  weightUpdate,
-  weightGrad,
-  biasUpdate,
-  biasGrad,
-  applyWeight,
-  applyBias,
+  inputGrad: opStep('inputGrad'),
+  weightUpdate: opStep('weightUpdate'),
+  weightGrad: opStep('weightGrad'),
+  biasUpdate: opStep('biasUpdate'),
+  biasGrad: opStep('biasGrad'),
+  applyWeight: opStep('applyWeight'),
+  applyBias: opStep('applyBias'),
 };
 
 /** One step as one line of AssemblyScript. */

@@ -7,27 +7,13 @@
  */
 import type { BufferKey } from '../../autodiff/program.js';
 import type { Node } from '../../ir/graph.js';
+import { opOf } from '../../ops/registry.js';
 import { scratchOf, type EmitContext } from '../context.js';
-import { inGeom, kGeom, outGeom } from '../geometry.js';
-import { sparseForward } from './forward.js';
 import type { StepOf } from './types.js';
 
-/** Arguments of conv2dForwardRowsS8 for node n reading `x` and writing `y`, up to the row range. */
-export function convRowArgs(c: EmitContext, n: Node, x: number, y: number): string {
-  const sl = c.slot(n);
-  const clamp = c.clamp(n);
-  return (
-    `${x}, ${inGeom(n).join(', ')}, ${c.zp(n.inputs[0]!)}, ${sl.wq}, ${sl.bq}, ${sl.mult}, ${sl.shift}, ` +
-    `${y}, ${outGeom(n)}, ${c.zp(n.output)}, ${clamp.lo}, ${clamp.hi}, ${kGeom(n)}, ${sl.wq2}, ${sl.split}`
-  );
-}
-
-/** One output row of a streamed conv (a sparse 1x1 reads just input row `row`). */
-export function rowsCall(c: EmitContext, n: Node, x: number, y: number, row: string, inRing: number, outRing: number, scratch: number): string {
-  if (!c.slot(n).nz) return `conv2dForwardRowsS8(${convRowArgs(c, n, x, y)}, ${row}, ${row} + 1, ${inRing}, ${outRing})`;
-  const [, W, C] = n.inShapes[0]!;
-  const at = (base: number, ring: number, bytes: number): string => `${base} + <usize>((${ring ? `(${row}) % ${ring}` : row}) * ${bytes})`;
-  return sparseForward(c, n, at(x, inRing, W * C), W, at(y, outRing, W * n.outShape[2]), scratch);
+/** One output row of a streamed op: the op's own code (OpDef.codegen.forwardRows; every streamable op has it). */
+function rowsCall(c: EmitContext, n: Node, x: number, y: number, row: string, inRing: number, outRing: number, scratch: number): string {
+  return opOf(n).codegen.forwardRows!(c, n, x, y, row, inRing, outRing, scratch);
 }
 
 /** Input rows `consumer` needs to produce output row `row`: the bottom of its kernel window, clipped to the input. */

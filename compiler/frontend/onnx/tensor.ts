@@ -5,6 +5,7 @@
  */
 import { TinytrainError } from '../../errors.js';
 import { DataType, type OnnxTensor } from './proto.js';
+import { halfToFloat } from '../half.js';
 
 /** A compile-time constant: row-major (ONNX order) values, in float64 (exact for every type we read). */
 export interface ConstTensor {
@@ -70,15 +71,6 @@ export function elementCount(dims: readonly number[], where: string): number {
       throw new TinytrainError(`${where}: shape [${dims.join(', ')}] has more than ${MAX_ELEMENTS} elements`, 'tinytrain compiles small models for microcontrollers');
   }
   return n;
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 /** Bytes per element in raw_data, and how to read one. */

@@ -1,0 +1,31 @@
+/** The operators the importer maps, by BuiltinOperator code: one handler each. */
+import type { OpCall } from '../context.js';
+import { Op } from '../schema.js';
+import { conv2d, depthwiseConv2d } from './conv.js';
+import { fullyConnected } from './dense.js';
+import { dequantize, quantize, softmax } from './edges.js';
+import { add, relu, relu6 } from './elementwise.js';
+import { averagePool2d, mean } from './pooling.js';
+import { reshape } from './reshape.js';
+
+export type Handler = (c: OpCall) => void;
+
+export const HANDLERS: Partial<Record<number, Handler>> = {
+  [Op.CONV_2D]: conv2d,
+  [Op.DEPTHWISE_CONV_2D]: depthwiseConv2d,
+  [Op.FULLY_CONNECTED]: fullyConnected,
+  [Op.ADD]: add,
+  [Op.AVERAGE_POOL_2D]: averagePool2d,
+  [Op.MEAN]: mean,
+  [Op.RESHAPE]: reshape,
+  [Op.SQUEEZE]: reshape,
+  [Op.RELU]: relu,
+  [Op.RELU6]: relu6,
+  [Op.SOFTMAX]: softmax,
+  [Op.QUANTIZE]: quantize,
+  [Op.DEQUANTIZE]: dequantize,
+};
+
+export const SUPPORTED_OPS_TEXT =
+  'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), AVERAGE_POOL_2D, MEAN (over height and width), ' +
+  'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (symmetric) or VALID padding';

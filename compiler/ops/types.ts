@@ -1,0 +1,168 @@
+/**
+ * The op interface: what the compiler knows about one op, in one object. Each op has a
+ * module (compiler/ops/<op>.ts) that exports one OpDef; compiler/ops/registry.ts holds one
+ * per OpKind, and every stage of the compiler asks the op's OpDef instead of switching on
+ * the op's name.
+ */
+import type { EmitContext } from '../codegen/context.js';
+import type { StepOf } from '../codegen/steps/types.js';
+import type { ConvAttrs, Node, PoolAttrs, Shape } from '../ir/graph.js';
+import type { Activation, Layer } from '../ir/model.js';
+import type { LayerParams } from '../ir/params.js';
+import type { QTensor } from '../quantize/quantize.js';
+
+/**
+ * The closed set of op kinds. A kind is internal: a model file names its layer's `op`
+ * (OpDef.layerOp), and one layer op may be several kinds (`conv2d` with
+ * `groups: 'depthwise'` is a depthwiseConv2d).
+ */
+export type OpKind = 'conv2d' | 'depthwiseConv2d' | 'dense' | 'add' | 'avgpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten';
+
+/** The layer op users write in a model file. */
+export type LayerOp = Layer['op'];
+
+/** A shape rule's way to refuse a layer: the message names the layer (graph.ts adds which). */
+export type Fail = (what: string, hint?: string) => never;
+
+/** What an op's shape rule settles for one layer: its output shape and the attributes its later rules read. */
+export interface NodeShape {
+  outShape: Shape;
+  conv?: ConvAttrs;
+  pool?: PoolAttrs;
+}
+
+/**
+ * How an op with weights runs on the conv kernel family (assembly/kernels/conv2d.ts), which
+ * runs every such op. Weights are [Cout, KH, KW, Cin/groups] and every op with weights has a
+ * bias of Cout int32 values.
+ */
+export interface ConvKernelView {
+  /** The input as the kernels read it, [H, W, C] (dense: a 1x1 image of its flattened input). */
+  input(n: Node): Shape;
+  /** The kernels' window (dense: 1x1, stride 1, no padding). */
+  window(n: Node): ConvAttrs;
+  /**
+   * One filter per channel: weights [C, KH, KW, 1], whose trained channels split them along
+   * their first axis (every other op splits along the last, its input channels).
+   */
+  readonly depthwise: boolean;
+}
+
+/** Gradients of an op's weights and bias. */
+export interface ParamGrads {
+  gw: Float32Array;
+  gb: Float32Array;
+}
+
+/** What an op's float backward reads. */
+export interface FloatBackwardArgs {
+  /** The inputs' forward values. */
+  x: Float32Array[];
+  /** The op's output (after its fused activation). */
+  y: Float32Array;
+  /** The output's gradient before the fused activation (network.ts applies that clamp's backward). */
+  gy: Float32Array;
+  params: LayerParams | undefined;
+  /** Whether any input needs a gradient (the lowest trained layer's does not). */
+  wantInputGrad: boolean;
+}
+
+export interface FloatGradients {
+  /** Gradient of each input, or null: not wanted (each a fresh array: network.ts may add into it). */
+  inputs: Array<Float32Array | null>;
+  /** Weight and bias gradients of an op with weights. */
+  params?: ParamGrads;
+}
+
+/**
+ * The float32 reference (HWC, batch 1): the desktop's training engine (pretraining, the
+ * float32 baseline, calibration) and what the int8 runtime is measured against.
+ */
+export interface FloatRule {
+  /** The output before the fused activation (network.ts applies it). */
+  forward(n: Node, x: Float32Array[], params: LayerParams | undefined): Float32Array;
+  backward(n: Node, a: FloatBackwardArgs): FloatGradients;
+}
+
+/** Forward steps an op's program rule may list: its kernel; the input channels its partial weight gradient needs. */
+export type ForwardStepKind = 'forward' | 'saveSlice';
+/** Backward steps an op's program rule may list: its clamp's backward, input gradients, weight and bias gradients. */
+export type BackwardStepKind = 'mask' | 'inputGrad' | 'weightGrad' | 'biasGrad';
+
+/**
+ * The steps the plain training program (compiler/autodiff/plain.ts) emits for the op, in
+ * order. Each is emitted only where the gradient plan asks for it: a slice only for a
+ * partially trained layer, a mask only if the op has a clamp and its output a gradient,
+ * input gradients only for inputs that need one, weight and bias gradients only where
+ * they train (their updates go to the end of the program). The passes then rewrite it.
+ */
+export interface ProgramRule {
+  readonly forward: readonly ForwardStepKind[];
+  readonly backward: readonly BackwardStepKind[];
+}
+
+/**
+ * The program steps whose code the op writes; the others (the loss, clamp masks, saved
+ * slices and masks, streamed chains, the fused pool/head backward) are the compiler's own
+ * (codegen/steps/), the same for every op.
+ */
+export type OpStepKind = 'forward' | 'inputGrad' | 'weightUpdate' | 'weightGrad' | 'applyWeight' | 'biasUpdate' | 'biasGrad' | 'applyBias';
+
+/**
+ * The AssemblyScript of each step of the op, as one line (a kernel call and a comment
+ * naming the node by its label). `data` is what the op's `prepare` made at quantisation.
+ * Every step its program rule can emit, and every step a pass can turn it into, has code.
+ */
+export interface CodegenRule<D> {
+  forward?(s: StepOf<'forward'>, c: EmitContext, data: D): string;
+  inputGrad?(s: StepOf<'inputGrad'>, c: EmitContext, data: D): string;
+  weightUpdate?(s: StepOf<'weightUpdate'>, c: EmitContext, data: D): string;
+  weightGrad?(s: StepOf<'weightGrad'>, c: EmitContext, data: D): string;
+  applyWeight?(s: StepOf<'applyWeight'>, c: EmitContext, data: D): string;
+  biasUpdate?(s: StepOf<'biasUpdate'>, c: EmitContext, data: D): string;
+  biasGrad?(s: StepOf<'biasGrad'>, c: EmitContext, data: D): string;
+  applyBias?(s: StepOf<'applyBias'>, c: EmitContext, data: D): string;
+  /** A streamable op's one output row `row` (an expression), reading x and writing y (rings of inRing/outRing rows; 0: whole). */
+  forwardRows?(c: EmitContext, n: Node, x: number, y: number, row: string, inRing: number, outRing: number, scratch: number): string;
+}
+
+/**
+ * `L`: the model layer type the op is made from; `D`: the constants its `prepare` computes
+ * at quantisation for its code (TFLM's op data), e.g. a rescale multiplier.
+ */
+export interface OpDef<L extends Layer = Layer, D = unknown> {
+  readonly kind: OpKind;
+  /** The `op` of its layers in a model file; labels in generated code and the manifest's `nodes` say this too. */
+  readonly layerOp: L['op'];
+  /** Which layers of `layerOp` are this op, where several ops share one layer op. */
+  matches?(layer: L): boolean;
+
+  /** Inputs the op takes. */
+  readonly arity: number;
+  /** The output shape and attributes of a layer, or `fail` with why the layer is wrong (same messages as ever: tests hold them). */
+  shape(layer: L, inShapes: Shape[], fail: Fail): NodeShape;
+
+  /** Present for ops with trained parameters (weights and a bias): how they run on the conv kernels. */
+  readonly weights?: ConvKernelView;
+  /** A standalone clamp: the op is this activation (every other op clamps by its fused `activation`). */
+  readonly clamp?: Activation;
+  /** Output is its input, seen with another shape: no step, no buffer of its own (flatten). */
+  readonly view?: boolean;
+  /** Output element i reads only input element i of each input: its output may overwrite an input (in-place pass). */
+  readonly elementwise?: boolean;
+  /** Forward can run output row by output row from a ring of input rows (the row-streaming pass). */
+  readonly streamable?: boolean;
+  /** One average over every position: its backward broadcasts the same value to each (the pool/head fusion). */
+  readonly globalPool?: boolean;
+  /** Output keeps input 0's quantisation: no arithmetic on the values (a view or a clamp). */
+  readonly sharesInputQuant?: boolean;
+  /** Compile-time constants of its code from its inputs' and output's quantisation (kept in QuantModel.opData). */
+  prepare?(n: Node, inputs: QTensor[], output: QTensor): D;
+
+  readonly float: FloatRule;
+
+  /** Its backward rule: which steps of the training program it emits. */
+  readonly program: ProgramRule;
+
+  readonly codegen: CodegenRule<D>;
+}

@@ -1,0 +1,92 @@
+/** conv2d (compiler/ops/conv2d.ts): its shape rule, float reference against TF.js, and backward rule. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { weightShape } from '../../compiler/ir/graph.js';
+import type { Conv2dLayer } from '../../compiler/ir/model.js';
+import { Rng } from '../../compiler/ir/rng.js';
+import { opDef } from '../../compiler/ops/registry.js';
+import { expectWeightedProgramRule, nodeAround, randomArray, randomParams, shapeError } from '../support/ops.js';
+import { abs, convFilterFromTf, convFilterToTf, expectWithinBound, tf, tfForwardBackward, tfPad, useTfCpu, valuesOf } from '../support/ops-float.js';
+
+const op = opDef('conv2d');
+const conv = (o: Partial<Conv2dLayer>): Conv2dLayer => ({ op: 'conv2d', name: 'x', filters: 4, kernel: 3, ...o });
+
+beforeAll(useTfCpu);
+
+describe('conv2d: shape rule', () => {
+  it('output size from kernel, stride and padding', () => {
+    const { node } = nodeAround([7, 5, 3], [conv({ kernel: [3, 2], stride: 2, padding: 1 })], 'x');
+    expect(node.op).toBe('conv2d');
+    expect(node.outShape).toEqual([4, 3, 4]); // floor((7 + 2 - 3) / 2) + 1, floor((5 + 2 - 2) / 2) + 1
+    expect(node.conv).toEqual({ kh: 3, kw: 2, stride: 2, pad: 1 });
+    expect(weightShape(node)).toEqual([4, 3, 2, 3]);
+  });
+
+  it("'same' keeps the size at stride 1, 'valid' (the default) pads nothing", () => {
+    expect(nodeAround([6, 6, 2], [conv({ kernel: 5, padding: 'same' })], 'x').node.conv!.pad).toBe(2);
+    expect(nodeAround([6, 6, 2], [conv({ kernel: 5, padding: 'same' })], 'x').node.outShape).toEqual([6, 6, 4]);
+    expect(nodeAround([6, 6, 2], [conv({ kernel: 5, padding: 'valid' })], 'x').node.outShape).toEqual([2, 2, 4]);
+    expect(nodeAround([6, 6, 2], [conv({ kernel: 5 })], 'x').node.outShape).toEqual([2, 2, 4]);
+  });
+
+  it('a conv2d layer without groups, or with groups 1, is this op', () => {
+    expect(nodeAround([4, 4, 2], [conv({ groups: 1 })], 'x').node.op).toBe('conv2d');
+  });
+
+  it('refuses a kernel that does not fit, an even or non-square kernel with same padding, two inputs', () => {
+    expect(shapeError([4, 4, 1], [conv({ kernel: 5 })])).toBe("model layer 0 ('x'): kernel 5x5 does not fit the 4x4 input");
+    expect(shapeError([4, 6, 1], [conv({ kernel: [5, 2], stride: 3 })])).toBe("model layer 0 ('x'): kernel 5x2 does not fit the 4x6 input");
+    expect(shapeError([8, 8, 1], [conv({ kernel: 2, padding: 'same' })])).toBe("model layer 0 ('x'): padding 'same' needs a square, odd kernel");
+    expect(shapeError([8, 8, 1], [conv({ kernel: [3, 5], padding: 'same' })])).toBe("model layer 0 ('x'): padding 'same' needs a square, odd kernel");
+    expect(shapeError([8, 8, 1], [conv({ inputs: ['input', 'input'] })])).toBe("model layer 0 ('x'): conv2d takes 1 input(s), got 2");
+  });
+});
+
+describe('conv2d: float reference against TF.js', () => {
+  const cases: Array<{ input: [number, number, number]; layer: Partial<Conv2dLayer> }> = [
+    { input: [6, 6, 3], layer: { filters: 4, kernel: 3, padding: 1 } },
+    { input: [7, 5, 8], layer: { filters: 5, kernel: 3, stride: 2, padding: 1 } },
+    { input: [5, 6, 16], layer: { filters: 9, kernel: 1 } },
+    { input: [8, 8, 5], layer: { filters: 6, kernel: 5, stride: 2, padding: 2 } },
+    { input: [6, 7, 4], layer: { filters: 7, kernel: [3, 1], padding: 1 } },
+    { input: [9, 9, 2], layer: { filters: 3, kernel: [1, 5], stride: 3, padding: 0 } },
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(`${c.input.join('x')} ${JSON.stringify(c.layer)}`, () => {
+      const rng = new Rng(100 + i);
+      const { node } = nodeAround(c.input, [conv(c.layer)], 'x');
+      const ws = weightShape(node);
+      const p = randomParams(
+        rng,
+        ws.reduce((a, b) => a * b),
+        node.outShape[2],
+      );
+      const x = randomArray(rng, c.input[0] * c.input[1] * c.input[2]);
+      const [OH, OW, CO] = node.outShape;
+      const gy = randomArray(rng, OH * OW * CO);
+      const { stride, pad } = node.conv!;
+      const run = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.add(tf.conv2d(xs as tf.Tensor4D, f as tf.Tensor4D, stride, tfPad(pad)), b);
+      const tfArgs = (xv: Float32Array, wv: Float32Array, bv: Float32Array) => [tf.tensor4d(xv, [1, ...c.input]), convFilterToTf(wv, ws), tf.tensor1d(bv)];
+      const ref = tfForwardBackward(run, tfArgs(x, p.weight, p.bias), gy);
+      const size = tfForwardBackward(run, tfArgs(abs(x), abs(p.weight), abs(p.bias)), abs(gy));
+
+      const y = op.float.forward(node, [x], p);
+      expectWithinBound(y, ref.y, size.y, ws[1] * ws[2] * ws[3] + 1, 'y');
+      const g = op.float.backward(node, { x: [x], y, gy, params: p, wantInputGrad: true });
+      const [gx, gf, gb] = ref.grads.map((t, k) => (k === 1 ? convFilterFromTf(t) : valuesOf(t)));
+      const [sx, sf, sb] = size.grads.map((t, k) => (k === 1 ? convFilterFromTf(t) : valuesOf(t)));
+      expectWithinBound(g.inputs[0]!, gx!, sx!, ws[0] * ws[1] * ws[2], 'dL/dx');
+      expectWithinBound(g.params!.gw, gf!, sf!, OH * OW, 'dL/dw');
+      expectWithinBound(g.params!.gb, gb!, sb!, OH * OW, 'dL/db');
+      // No input gradient when none is wanted; the parameter gradients stay the same.
+      const noInput = op.float.backward(node, { x: [x], y, gy, params: p, wantInputGrad: false });
+      expect(noInput.inputs).toEqual([null]);
+      expect(noInput.params).toEqual(g.params);
+    });
+  }
+});
+
+describe('conv2d: backward rule', () => {
+  it('emits mask, input, weight and bias gradient steps as the gradient plan asks', () => {
+    expectWeightedProgramRule([6, 6, 2], { op: 'conv2d', name: 'pre', filters: 4, kernel: 3, padding: 1 }, conv({ filters: 3, kernel: 3, stride: 2, activation: 'relu' }));
+  });
+});

@@ -1,0 +1,77 @@
+"""Runs .tflite models on LiteRT's interpreter (ai-edge-litert) for test/tflite-*.test.ts.
+
+    python tflite-interpreter.py JOBS.json RESULTS.json
+
+JOBS.json is a list of jobs, each {"model": path, "inputs": [[...], ...], "tensors": [name, ...],
+"ranges": bool, "resolver": "reference" | "builtin"}: every input (flat, in the input tensor's
+own type: real values for float32, the stored integers for int8) is run through the model.
+RESULTS.json gets, per job: "outputs" (the output tensor after each input, flat, as stored),
+"output_quant" ([scale, zero_point] of the output, [0, 0] when float), "tensors" (each named
+tensor after each input, as stored, with its [scale, zero_point]) and, with "ranges", the
+[min, max] of every float32 tensor over all inputs (to choose int8 quantisation from).
+
+The reference resolver (TFLite's reference kernels, no delegate: what TFLite Micro runs)
+is the default; "builtin" is TFLite's optimised kernels without the XNNPACK delegate.
+"""
+import json
+import sys
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+RESOLVERS = {"reference": OpResolverType.BUILTIN_REF, "builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+
+
+def quant_of(detail):
+    scale, zero_point = detail["quantization"]
+    return [float(scale), int(zero_point)]
+
+
+def run(job):
+    it = Interpreter(
+        model_path=job["model"],
+        experimental_op_resolver_type=RESOLVERS[job.get("resolver", "reference")],
+        experimental_preserve_all_tensors=True,
+    )
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    out = it.get_output_details()[0]
+    details = it.get_tensor_details()
+    by_name = {d["name"]: d for d in details}
+    wanted = job.get("tensors", [])
+    result = {"outputs": [], "output_quant": quant_of(out), "tensors": {n: {"values": [], "quant": quant_of(by_name[n])} for n in wanted}}
+    ranges = {}
+    for x in job["inputs"]:
+        it.set_tensor(inp["index"], np.array(x, dtype=inp["dtype"]).reshape(inp["shape"]))
+        it.invoke()
+        result["outputs"].append(it.get_tensor(out["index"]).flatten().tolist())
+        for n in wanted:
+            result["tensors"][n]["values"].append(it.get_tensor(by_name[n]["index"]).flatten().tolist())
+        if job.get("ranges"):
+            for d in details:
+                if d["dtype"] != np.float32:
+                    continue
+                try:
+                    v = it.get_tensor(d["index"])
+                except ValueError:  # a tensor without data (e.g. an unused optional input)
+                    continue
+                if v.size == 0:
+                    continue
+                lo, hi = float(v.min()), float(v.max())
+                r = ranges.get(d["name"], [lo, hi])
+                ranges[d["name"]] = [min(r[0], lo), max(r[1], hi)]
+    if job.get("ranges"):
+        result["ranges"] = ranges
+    return result
+
+
+def main():
+    jobs_path, results_path = sys.argv[1], sys.argv[2]
+    with open(jobs_path) as f:
+        jobs = json.load(f)
+    with open(results_path, "w") as f:
+        json.dump([run(j) for j in jobs], f)
+
+
+if __name__ == "__main__":
+    main()
