@@ -22,6 +22,11 @@ export default defineConfig(({ mode }) => {
       testTimeout: 180_000,
       hookTimeout: 180_000,
       pool: 'forks',
+      // One build cache per run, shared by every file and CLI run in it (test/support/global-setup.ts).
+      globalSetup: ['test/support/global-setup.ts'],
+      // The fast tier's in-worker switches (test/support/tier-setup.ts); TINYTRAIN_TEST_CPU_LOG=FILE:
+      // each file's CPU seconds, one JSON line per file (test/support/cpu-log.ts).
+      setupFiles: ['test/support/tier-setup.ts', 'test/support/cpu-log.ts'],
     },
   };
 });

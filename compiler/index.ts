@@ -327,6 +327,7 @@ function memoryFigures(plan: Plan, opts: CompileOptions, codeBytes: number, stat
       runtimeStateBytes: layout.trainEnd - layout.stateOffset,
       staticDataBytes: staticBytes,
       frozenParamsBytes: layout.constBytes,
+      kernelRecordsBytes: layout.recordBytes,
       runtimeReserveBytes: opts.target.stackReserveBytes,
       codeBytes,
     },

@@ -64,6 +64,7 @@ const breakdown = z.strictObject({
   runtimeStateBytes: count,
   staticDataBytes: count,
   frozenParamsBytes: count,
+  kernelRecordsBytes: count,
   runtimeReserveBytes: count,
   codeBytes: count,
 });

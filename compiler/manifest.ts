@@ -30,6 +30,8 @@ export interface MemoryBreakdown {
   staticDataBytes: number;
   /** Frozen weights and quantisation tables: Flash on MCU targets, RAM elsewhere. */
   frozenParamsBytes: number;
+  /** Of frozenParamsBytes: the kernels' parameter records (shapes, addresses, quantisation of every kernel call). */
+  kernelRecordsBytes: number;
   /** The target's reserve for the C stack and the runtime itself. */
   runtimeReserveBytes: number;
   /** Size of the runtime code (the WASM module the target runs). */

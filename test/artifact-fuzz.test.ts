@@ -39,7 +39,7 @@ const { readArtifact } = await import('../host/artifact.js');
 const { crc32 } = await import('../host/checkpoint.js');
 const { Runtime } = await import('../host/runtime.js');
 const { getTarget } = await import('../targets/index.js');
-const { ArtifactCache, calibrationInputs, mnistCnn } = await import('./support/models.js');
+const { ArtifactCache, mnistCnn, sharedMnistCalibration } = await import('./support/models.js');
 
 const MANIFEST_CASES = caseCount('artifact-fuzz.MANIFEST_CASES', 3000);
 const CHECKPOINT_CASES = caseCount('artifact-fuzz.CHECKPOINT_CASES', 1000);
@@ -58,7 +58,7 @@ afterAll(() => {
 let original: Map<string, Buffer>;
 beforeAll(async () => {
   const spec = mnistCnn();
-  const a = await cache.get('afuzz', spec, { target: getTarget('stm32f746'), scheme: fullScheme(buildGraph(spec)), calibration: calibrationInputs(10) });
+  const a = await cache.get('afuzz', spec, { target: getTarget('stm32f746'), scheme: fullScheme(buildGraph(spec)), calibration: sharedMnistCalibration() });
   original = new Map(fs.readdirSync(a.dir).map((f) => [f, fs.readFileSync(join(a.dir, f))]));
   fs.writeFileSync(outsideFile, original.get('image.bin')!); // same bytes as image.bin: reading it would pass a hash check
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { TinytrainError } from '../compiler/errors.js';
 import { compile, type CompileOptions } from '../compiler/index.js';
 import { getTarget, type Target } from '../targets/index.js';
-import { calibrationInputs, mnistCnn } from './support/models.js';
+import { mnistCnn, sharedMnistCalibration } from './support/models.js';
 
 const stm32 = getTarget('stm32f746');
 const withFlash = (flashBytes: number): Target => ({ ...stm32, name: 'tiny-flash', flashBytes });
@@ -26,7 +26,7 @@ async function compileError(opts: CompileOptions): Promise<{ err: unknown; stage
 
 describe('Flash budget', () => {
   it('a weights image larger than the Flash is refused before any WASM build', async () => {
-    const { err, stages } = await compileError({ target: withFlash(10_000), calibration: calibrationInputs(8) });
+    const { err, stages } = await compileError({ target: withFlash(10_000), calibration: sharedMnistCalibration() });
     expect(err).toBeInstanceOf(TinytrainError);
     expect((err as Error).message).toMatch(/needs \d+ B of Flash but target tiny-flash has 10000 B/);
     expect(stages).not.toContain('built');
@@ -34,13 +34,13 @@ describe('Flash budget', () => {
 
   it('image + code over the Flash is refused after the build, with both figures', async () => {
     // mnist-cnn: a 26.8 KB image fits 30 000 B, image + ~6 KB of code does not.
-    const { err, stages } = await compileError({ target: withFlash(30_000), calibration: calibrationInputs(8) });
+    const { err, stages } = await compileError({ target: withFlash(30_000), calibration: sharedMnistCalibration() });
     expect(stages).toContain('built');
     expect((err as Error).message).toMatch(/needs \d+ B of Flash .*weights image \d+ B, code \d+ B/);
   });
 
   it('the same model within the Flash compiles, and its manifest states a Flash figure inside it', async () => {
-    const a = await compile(mnistCnn(), { target: withFlash(40_000), calibration: calibrationInputs(8) });
+    const a = await compile(mnistCnn(), { target: withFlash(40_000), calibration: sharedMnistCalibration() });
     expect(a.manifest.memory.flashBytes).toBeLessThanOrEqual(40_000);
     expect(a.manifest.memory.flashBytes).toBeGreaterThan(30_000);
   });
@@ -48,10 +48,10 @@ describe('Flash budget', () => {
 
 describe('--budget above the target', () => {
   it('is refused by compile() unless budgetOverTarget is set', async () => {
-    const { err, stages } = await compileError({ target: stm32, budgetBytes: stm32.sramBytes + 1, calibration: calibrationInputs(8) });
+    const { err, stages } = await compileError({ target: stm32, budgetBytes: stm32.sramBytes + 1, calibration: sharedMnistCalibration() });
     expect((err as Error).message).toMatch(/budget 327681 B is larger than target stm32f746's SRAM \(327680 B\)/);
     expect(stages).toEqual([]);
-    const a = await compile(mnistCnn(), { target: stm32, budgetBytes: 2 * stm32.sramBytes, budgetOverTarget: true, calibration: calibrationInputs(8) });
+    const a = await compile(mnistCnn(), { target: stm32, budgetBytes: 2 * stm32.sramBytes, budgetOverTarget: true, calibration: sharedMnistCalibration() });
     expect(a.manifest.memory.budgetBytes).toBe(2 * stm32.sramBytes);
   });
 

@@ -12,7 +12,7 @@ import type { Manifest } from '../compiler/manifest.js';
 import { schemeFromJson } from '../compiler/sparse/parse.js';
 import { Runtime } from '../host/runtime.js';
 import { getTarget } from '../targets/index.js';
-import { ArtifactCache, calibrationInputs } from './support/models.js';
+import { ArtifactCache, sharedMnistCalibration } from './support/models.js';
 
 const cache = new ArtifactCache();
 afterAll(() => cache.dispose());
@@ -54,7 +54,7 @@ async function highWaterMark(rt: Runtime, m: Manifest, steps: number, pixels: ()
 describe('example models', () => {
   it('mnist-cnn (full update): the runtime touches exactly the arena the manifest states', async () => {
     const spec = example('mnist-cnn.json');
-    const { loaded } = await cache.get('mnist-cnn', spec, { target: getTarget('stm32f746'), calibration: calibrationInputs(32) });
+    const { loaded } = await cache.get('mnist-cnn', spec, { target: getTarget('stm32f746'), calibration: sharedMnistCalibration() });
     const m = loaded.manifest;
     const rt = await Runtime.load(loaded);
     let k = 0;

@@ -32,7 +32,7 @@ import { Rng } from '../compiler/ir/rng.js';
 import { parseScheme } from '../compiler/sparse/parse.js';
 import type { Scheme } from '../compiler/sparse/scheme.js';
 import { getTarget } from '../targets/index.js';
-import { mnistCnn, randomScheme, randomSpec } from './support/models.js';
+import { mnistCnn, randomScheme, randomSpec, sharedMnistCalibration } from './support/models.js';
 import { caseCount } from './tiers.js';
 
 const MODEL_CASES = caseCount('input-fuzz.MODEL_CASES', 5000);
@@ -402,8 +402,7 @@ describe('hostile names through asc', () => {
 
   it('builds the same source and WASM as plain names: no export added, every step runs', async () => {
     const target = getTarget('stm32f746');
-    const rng = new Rng(3);
-    const calibration = [Float32Array.from({ length: 28 * 28 }, () => rng.uniform())];
+    const calibration = sharedMnistCalibration();
     const plain = await compile(mnistCnn(), { target, calibration });
     const hostile = await compile(hostileMnist(), { target, calibration });
     expect(hostile.source).toBe(plain.source);

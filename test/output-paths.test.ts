@@ -17,6 +17,7 @@ import { writeDirAtomic, writeFileAtomic } from '../host/io/atomic.js';
 import { removeDeadRunDirs } from '../host/io/run-temp.js';
 import { FIRMWARE_MARKER } from '../host/io/provenance.js';
 import { SYSTEM_TOOLS } from './tiers.js';
+import { BUILD_CACHE_ENV } from '../compiler/codegen/build-cache.js';
 
 const BIN = join(__dirname, '..', 'bin', 'tinytrain.js');
 const MODEL = join(__dirname, '..', 'examples', 'mnist-cnn.json');
@@ -129,7 +130,8 @@ describe('compile --out', () => {
     mkdirSync(join(work, live));
     const before = JSON.parse(readFileSync(join(art, 'manifest.json'), 'utf8')) as { scheme: { name: string } };
     expect(before.scheme.name).toBe('full');
-    const r = run('compile', MODEL, '--target', 'stm32f746', '--calibrate', 'random', '--scheme', 'bias-only', '--out', art);
+    // Another artifact: kernels-prune's CLI compile (one build per run for both).
+    const r = run('compile', MODEL, '--target', 'stm32f746', '--scheme', 'bias-only', '--calibrate', 'random', '--prune', '0.8', '--prune-mode', 'global', '--out', art);
     expect(r.code, r.stderr).toBe(0);
     const after = JSON.parse(readFileSync(join(art, 'manifest.json'), 'utf8')) as { scheme: { name: string } };
     expect(after.scheme.name).toBe('bias-only');
@@ -298,7 +300,8 @@ describe('no temp entries outlive a run', () => {
   async function killMidCompile(signal: NodeJS.Signals): Promise<void> {
     const child = spawn(process.execPath, [BIN, 'compile', MODEL, '--target', 'stm32f746', '--calibrate', 'random', '--out', join(work, `killed-${signal}`)], {
       cwd: work,
-      env: { ...process.env, TMPDIR: privateTmp },
+      // No build cache: a hit would skip the asc build folder this test kills the compile in.
+      env: { ...process.env, TMPDIR: privateTmp, [BUILD_CACHE_ENV]: '' },
       stdio: 'ignore',
     });
     const exited = new Promise<void>((r) => child.on('exit', () => r()));

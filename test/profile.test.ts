@@ -9,13 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildGraph } from '../compiler/ir/graph.js';
-import { fullScheme, type Scheme } from '../compiler/sparse/scheme.js';
+import { fullScheme } from '../compiler/sparse/scheme.js';
 import { Rng } from '../compiler/ir/rng.js';
 import { Runtime } from '../host/runtime.js';
 import { buildProfiledRuntime, instrumentSource } from '../host/profile/instrument.js';
 import { classify, profileArtifact, renderProfile } from '../host/profile/profile.js';
 import { getTarget } from '../targets/index.js';
-import { ArtifactCache, calibrationInputs, mnistCnn, partialSchemeFor, type CachedArtifact } from './support/models.js';
+import { ArtifactCache, calibrationInputs, mnistCnn, mnistPartialOptions, type CachedArtifact } from './support/models.js';
 import { caseSubset } from './tiers.js';
 
 const cache = new ArtifactCache();
@@ -25,8 +25,8 @@ type Kind = 'full' | 'partial';
 const KINDS = caseSubset<Kind>('profile.KINDS', ['full', 'partial']);
 function artifact(kind: Kind): Promise<CachedArtifact> {
   const spec = mnistCnn();
-  const scheme: Scheme = kind === 'full' ? fullScheme(buildGraph(spec)) : partialSchemeFor('mnist-cnn');
-  return cache.get(`mnist-${kind}`, spec, { target: getTarget('stm32f746'), scheme, calibration: calibrationInputs(16), momentum: kind === 'partial' ? 0.9 : 0 });
+  if (kind === 'partial') return cache.get('mnist-partial', spec, mnistPartialOptions());
+  return cache.get('mnist-full', spec, { target: getTarget('stm32f746'), scheme: fullScheme(buildGraph(spec)), calibration: calibrationInputs(16), momentum: 0 });
 }
 
 function samples(n: number, count: number): { xs: Uint8Array[]; ys: number[] } {

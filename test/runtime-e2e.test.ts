@@ -24,7 +24,7 @@ import { evaluateRuntime, sampleOrder, trainRuntime } from '../host/train.js';
 import { getTarget, type Target } from '../targets/index.js';
 import { Rng } from '../compiler/ir/rng.js';
 import { ArtifactCache, TEST_MODELS, calibrationInputs, mlp, mnist, partialSchemeFor, randomScheme, randomSpec, type CachedArtifact, type TestModelKey } from './support/models.js';
-import { caseChoice, caseSubset } from './tiers.js';
+import { SLOW, caseChoice, caseSubset } from './tiers.js';
 
 const cache = new ArtifactCache();
 afterAll(() => cache.dispose());
@@ -200,16 +200,16 @@ describe('the memory plan on random graphs', { timeout: 60_000 }, () => {
   // Generator seeds picked for coverage: 84 = add(input, input), a residual block, a
   // 2x2 pool and a flatten; 225 = strided/depthwise convs, two residual adds, add(x, x),
   // globalavgpool and a hidden dense layer.
-  const cases = caseSubset(
-    'runtime-e2e.random',
-    [
-      [84, 'full'],
-      [225, 7],
-    ] as Array<[number, 'full' | number]>,
-    (c) => c[0],
-  );
+  const cases: Array<[number, 'full' | number]> = [
+    [84, 'full'],
+    [225, 7],
+  ];
+  // SLOW (two compiles each). In the fast tier, planner checks the plans of 250 random
+  // networks (no two live buffers share bytes), pruning compiles and trains a random model,
+  // the residual network above trains planned == one buffer per tensor and SIMD == scalar,
+  // and kernels-simd checks every SIMD kernel against its scalar twin.
   for (const [seed, schemeSeed] of cases) {
-    it(`random model ${seed} (${schemeSeed === 'full' ? 'full' : 'random'} scheme): planned arena == one buffer per tensor, SIMD == scalar`, async () => {
+    it(`random model ${seed} (${schemeSeed === 'full' ? 'full' : 'random'} scheme): planned arena == one buffer per tensor, SIMD == scalar`, { tags: [SLOW] }, async () => {
       const spec = randomSpec(seed);
       const graph = buildGraph(spec);
       const scheme = schemeSeed === 'full' ? fullScheme(graph) : randomScheme(graph, schemeSeed);
@@ -346,7 +346,7 @@ describe('linear memory stays what the manifest states', { timeout: 60_000 }, ()
 describe('determinism', { timeout: 60_000 }, () => {
   for (const model of MODEL_KEYS) {
     it(`${model}: same seed, same bytes; another seed, other params`, async () => {
-      const { loaded } = await artifact(model, 'full');
+      const { loaded } = await artifact(model, caseChoice<SchemeKind>('runtime-e2e.determinism', 'full'));
       const a = await trained(loaded, { seed: 42 });
       const b = await trained(loaded, { seed: 42 });
       expect(b.losses).toEqual(a.losses);
@@ -385,6 +385,8 @@ describe('checkpoints', { timeout: 60_000 }, () => {
       ['mnist-cnn', 'partial'],
       ['residual', 'full'],
       ['mlp', 'partial'],
+      // The fast tier's case (test/tiers.ts); in the full tier, no compile of its own.
+      ['residual', 'partial'],
     ] as Array<[TestModelKey, SchemeKind]>,
     (c) => c.join(' '),
   );

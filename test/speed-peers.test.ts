@@ -11,10 +11,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGraph } from '../compiler/ir/graph.js';
-import { getTarget } from '../targets/index.js';
 import { resolveTraining, summarise, type PeerJob, type PeerResult } from '../bench/peers/job.js';
 import { checkSameNetwork, mergeRounds } from '../bench/speed.js';
-import { ArtifactCache, calibrationInputs, mnistCnn, partialSchemeFor } from './support/models.js';
+import { ArtifactCache, mnistCnn, mnistPartialOptions, partialSchemeFor } from './support/models.js';
 
 const cache = new ArtifactCache();
 const work = mkdtempSync(join(tmpdir(), 'tinytrain-peers-'));
@@ -90,7 +89,7 @@ describe('step-time peers', () => {
   });
 
   it('ours reports its arena and trains without skipping steps', async () => {
-    const a = await cache.get('mnist-partial', spec, { target: getTarget('stm32f746'), scheme, calibration: calibrationInputs(16) });
+    const a = await cache.get('mnist-partial', spec, mnistPartialOptions());
     for (const v of ['simd', 'scalar']) {
       const r = peer('ours-step.js', a.dir, v, jobPath);
       expect(r.measured).toBe(true);

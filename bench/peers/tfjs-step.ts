@@ -118,6 +118,9 @@ function forward(job: PeerJob, layers: Map<string, LayerVars>, x: tf.Tensor4D): 
         return tf.relu(a);
       case 'relu6':
         return tf.relu6(a);
+      default:
+        // An op this peer has not been taught: the benchmarked models have none.
+        throw new Error(`tfjs-step: no TF.js forward for op ${n.op}`);
     }
   };
   for (const n of job.graph.nodes) t.set(n.output, run(n, t.get(n.inputs[0]!)!));

@@ -54,6 +54,26 @@ export function graphFacts(g: Graph): GraphFacts {
   return { g, alias, canon, users, producerOf, elems: (t) => shapeOf.get(canon(t))! };
 }
 
+/**
+ * The tensors (canonical, each once) whose int8 activations n's input gradient reads by its
+ * op's rule (OpDef.program.inputGradReads): some of its inputs, its output. None for today's ops.
+ */
+export function inputGradActivations(f: GraphFacts, n: Node): string[] {
+  const reads = opOf(n).program.inputGradReads;
+  if (!reads) return [];
+  const tensors = [...(reads.inputs ?? []).map((i) => n.inputs[i]!), ...(reads.output ? [n.output] : [])];
+  return [...new Set(tensors.map(f.canon))];
+}
+
+/** The mask n's forward writes for its input gradient (save:<node>, OpDef.program.inputGradReads.mask), where that step runs. */
+export function ownMask(c: BuildContext, d: Draft, n: Node): BufferKey[] {
+  const mask = opOf(n).program.inputGradReads?.mask;
+  if (!mask || c.plan.inputGradTargets(n).length === 0) return [];
+  // An op with weights keeps its input slice under that key.
+  if (opOf(n).weights) throw new Error(`internal: op ${n.op} has weights and a saved mask`);
+  return [sized(d, `save:${n.name}`, mask(n))];
+}
+
 /** Nodes whose backward includes a clamp (fused activation or a standalone relu). */
 export function hasClamp(n: Node): boolean {
   return clampOf(n) !== 'none';

@@ -3,7 +3,8 @@
  * each op's program rule (OpDef.program, compiler/ops/) read in forward order — its
  * forward step, plus the input slice its weight gradient needs — then the loss, then the
  * rules' backward steps in reverse layer order — clamp backward from the int8 output,
- * input gradients, weight and bias gradients into float32 buffers — and all updates at
+ * input gradients (reading the forward values their rule names), weight and bias
+ * gradients into float32 buffers — and all updates at
  * the end, in the order their gradients were computed. This is what a conventional
  * framework runs; the passes in passes/ rewrite it.
  */
@@ -11,7 +12,7 @@ import { isDepthwise, weightShape, type Node } from '../ir/graph.js';
 import { opOf } from '../ops/registry.js';
 import type { BackwardStepKind, ForwardStepKind } from '../ops/types.js';
 import { splitChannels, trainedChannels } from '../sparse/scheme.js';
-import { actKey, gradKey, hasClamp, sized, sparseScratch, type BuildContext, type Draft } from './context.js';
+import { actKey, gradKey, hasClamp, inputGradActivations, ownMask, sized, sparseScratch, type BuildContext, type Draft } from './context.js';
 import { slicePositions, type BufferKey, type Step } from './steps.js';
 
 /** Weights per split channel: the size of one channel's slice of the weight tensor. */
@@ -36,9 +37,10 @@ interface BackwardState {
 }
 
 const FORWARD_STEPS: { [K in ForwardStepKind]: (c: BuildContext, d: Draft, n: Node) => void } = {
+  /** Its kernel: the output, and the mask its input gradient reads (if its rule has one). */
   forward(c, d, n) {
     const reads = n.inputs.map((t) => actKey(c, d, t));
-    d.steps.push({ kind: 'forward', node: n, reads, writes: [actKey(c, d, n.output), ...sparseScratch(c, d, `fwd:${n.name}`, [n.name])] });
+    d.steps.push({ kind: 'forward', node: n, reads, writes: [actKey(c, d, n.output), ...ownMask(c, d, n), ...sparseScratch(c, d, `fwd:${n.name}`, [n.name])] });
   },
   /** The first k channels of the input, when the weight gradient trains only those. */
   saveSlice(c, d, n) {
@@ -56,9 +58,10 @@ const BACKWARD_STEPS: { [K in BackwardStepKind]: (c: BuildContext, d: Draft, n: 
     const out = gradKey(c, d, n.output);
     if (hasClamp(n)) d.steps.push({ kind: 'mask', node: n, fromBits: false, reads: [actKey(c, d, n.output), out], writes: [out] });
   },
+  /** Reads the output gradient, and the forward values its op's rule names (activations, then its mask). */
   inputGrad(c, d, n, { started }) {
     const out = gradKey(c, d, n.output);
-    const targets = n.inputs.map(c.canon).filter(c.plan.needGrad);
+    const targets = c.plan.inputGradTargets(n);
     if (targets.length === 0) return;
     // Sequential, so add(x, x) accumulates its second contribution onto the first.
     const accumulate = targets.map((t) => {
@@ -66,7 +69,8 @@ const BACKWARD_STEPS: { [K in BackwardStepKind]: (c: BuildContext, d: Draft, n: 
       started.add(t);
       return was;
     });
-    const reads = [out, ...targets.filter((_, k) => accumulate[k]).map((t) => gradKey(c, d, t))];
+    const saved = [...inputGradActivations(c, n).map((t) => actKey(c, d, t)), ...ownMask(c, d, n)];
+    const reads = [out, ...saved, ...targets.filter((_, k) => accumulate[k]).map((t) => gradKey(c, d, t))];
     const writes = [...targets.map((t) => gradKey(c, d, t)), ...sparseScratch(c, d, `bwd:${n.name}`, [n.name])];
     d.steps.push({ kind: 'inputGrad', node: n, accumulate, targets, reads, writes });
   },

@@ -8,9 +8,10 @@ import { type Node } from '../ir/graph.js';
 import { opOf } from '../ops/registry.js';
 
 /**
- * act: int8 activation of a tensor; grad: its float32 gradient; save: the first k
- * channels of a layer's input kept for its weight gradient; mask: 1 bit per element of a
- * clamp's output; wgrad/bgrad: float32 weight/bias gradient buffers (no reordering);
+ * act: int8 activation of a tensor; grad: its float32 gradient; save: what a layer's
+ * forward keeps for its backward, the first k channels of its input for its weight
+ * gradient or (an op without weights) the mask its rule saves for its input gradient
+ * (OpDef.program.inputGradReads); mask: 1 bit per element of a clamp's output; wgrad/bgrad: float32 weight/bias gradient buffers (no reordering);
  * ring: the few rows of a streamed intermediate tensor (see forwardStream); scratch: the
  * rows an in-place depthwise backward keeps.
  */
@@ -52,7 +53,9 @@ export type Step = StepBase &
     | { kind: 'gapHeadBackward'; node: Node; head: Node; accumulate: boolean; target: string | null; bias: boolean }
     /**
      * Input gradient(s); `accumulate[i]` adds into a gradient another consumer started.
-     * `inPlace`: a depthwise conv whose input gradient overwrites its output gradient.
+     * Reads the output gradient, then whatever of forward its op's rule names, then the
+     * gradients it adds into. `inPlace`: a depthwise conv whose input gradient overwrites
+     * its output gradient.
      */
     | { kind: 'inputGrad'; node: Node; accumulate: boolean[]; targets: string[]; inPlace?: boolean }
     /** Fused weight gradient + update of the first `channels` (input) channels. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAsc } from './asc.js';
-import binaryen from 'binaryen';
+import { cachedBuild } from './build-cache.js';
 
 export const WASM_PAGE = 65536;
 
@@ -38,7 +38,12 @@ export interface BuildResult {
 /** Room for asc's own static data (abort message strings): far more than it uses. */
 export const STATIC_DATA_ROOM = 8192;
 
-export async function buildRuntime(req: BuildRequest): Promise<BuildResult> {
+/** The SIMD or scalar module for a generated source (from the test runs' build cache when it is on). */
+export function buildRuntime(req: BuildRequest): Promise<BuildResult> {
+  return cachedBuild(req.simd ? 'simd' : 'scalar', req.source, req.memoryBase, () => build(req));
+}
+
+async function build(req: BuildRequest): Promise<BuildResult> {
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-build-'));
   try {
     cpSync(join(packageRoot(), 'assembly', 'kernels'), join(work, 'kernels'), { recursive: true });
@@ -63,23 +68,30 @@ export async function buildRuntime(req: BuildRequest): Promise<BuildResult> {
       ...(req.simd ? ['--enable', 'simd'] : []),
     ];
     await runAsc(args, req.simd ? 'SIMD build' : 'scalar build');
-    const wasm = postOptimise(readFileSync(out));
+    const wasm = await postOptimise(readFileSync(out));
     return { wasm, pages };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-const F = binaryen.Features;
-export const RUNTIME_FEATURES = F.MVP | F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt | F.SIMD128;
+/**
+ * binaryen, loaded on the first build: its 15 MB module costs about 0.35 s of CPU to load,
+ * which every CLI command but `compile` (and every cached build in the tests) would pay.
+ */
+export async function loadBinaryen(): Promise<typeof import('binaryen').default> {
+  return (await import('binaryen')).default;
+}
 
 /** A final binaryen pass: validate, optimise for speed, drop names. */
-function postOptimise(bytes: Uint8Array): Uint8Array {
+async function postOptimise(bytes: Uint8Array): Promise<Uint8Array> {
+  const binaryen = await loadBinaryen();
+  const F = binaryen.Features;
   const mod = binaryen.readBinary(bytes);
   try {
     // Exactly what asc emits. Not Features.All: that also turns on binaryen's compact
     // import encoding, which wasmtime and Node 20 reject.
-    mod.setFeatures(RUNTIME_FEATURES);
+    mod.setFeatures(F.MVP | F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt | F.SIMD128);
     binaryen.setOptimizeLevel(3);
     binaryen.setShrinkLevel(1);
     binaryen.setDebugInfo(false);

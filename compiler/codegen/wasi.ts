@@ -13,8 +13,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runAsc } from './asc.js';
-import binaryen from 'binaryen';
-import { packageRoot, STATIC_DATA_ROOM, WASM_PAGE, type BuildResult } from './build.js';
+import { cachedBuild, placeholderModule, wasiPlaceholders } from './build-cache.js';
+import { loadBinaryen, packageRoot, STATIC_DATA_ROOM, WASM_PAGE, type BuildResult } from './build.js';
 
 /**
  * Room after memoryBase for static data: wasi-shim and error literals (about 4.6 KiB for
@@ -36,7 +36,15 @@ function wasiShimConfig(): string {
   return join(dirname(pkg), 'asconfig.json');
 }
 
-export async function buildWasiRuntime(source: string, memoryBase: number): Promise<BuildResult> {
+/** The WASI command module for a generated source (from the test runs' build cache when it is on). */
+export function buildWasiRuntime(source: string, memoryBase: number): Promise<BuildResult> {
+  const base = Math.ceil(memoryBase / 16) * 16;
+  const pages = Math.ceil((base + WASI_STATIC_ROOM) / WASM_PAGE);
+  if (wasiPlaceholders()) return Promise.resolve({ wasm: placeholderModule(pages), pages });
+  return cachedBuild('wasi', source, memoryBase, () => build(source, base, pages));
+}
+
+async function build(source: string, base: number, pages: number): Promise<BuildResult> {
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-wasi-'));
   try {
     // Layout main.ts expects: ./model, ./job-format (generated, compiler/formats) and ./kernels beside it.
@@ -45,8 +53,6 @@ export async function buildWasiRuntime(source: string, memoryBase: number): Prom
     cpSync(join(root, 'assembly', 'wasi', 'main.ts'), join(work, 'main.ts'));
     cpSync(join(root, 'assembly', 'wasi', 'job-format.ts'), join(work, 'job-format.ts'));
     writeFileSync(join(work, 'model.ts'), source);
-    const base = Math.ceil(memoryBase / 16) * 16;
-    const pages = Math.ceil((base + WASI_STATIC_ROOM) / WASM_PAGE);
     const out = join(work, 'main.wasm');
     // Every path is absolute and baseDir is '/': asc joins the config's `lib` folder
     // onto baseDir, which would turn that absolute path into a relative one under '.'.
@@ -70,7 +76,7 @@ export async function buildWasiRuntime(source: string, memoryBase: number): Prom
       String(pages),
     ];
     await runAsc(args, 'WASI build');
-    const wasm = finish(readFileSync(out), base + WASI_STATIC_ROOM);
+    const wasm = await finish(readFileSync(out), base + WASI_STATIC_ROOM);
     return { wasm, pages };
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -89,7 +95,8 @@ interface DataSegments {
  * (no `env.abort`, which a WASI host would not provide), no SIMD, and static data
  * that ends inside the reserved room.
  */
-function finish(bytes: Uint8Array, staticLimit: number): Uint8Array {
+async function finish(bytes: Uint8Array, staticLimit: number): Promise<Uint8Array> {
+  const binaryen = await loadBinaryen();
   const mod = binaryen.readBinary(bytes);
   try {
     // Exactly the features asc enables by default. Not Features.All: that also turns on

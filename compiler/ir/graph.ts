@@ -5,6 +5,7 @@
 import { TinytrainError } from '../errors.js';
 import { LIMITS } from './limits.js';
 import type { Activation, Layer, ModelSpec } from './model.js';
+import { arityRefusal } from '../ops/arity.js';
 import { opForLayer, opOf } from '../ops/registry.js';
 import type { OpKind } from '../ops/types.js';
 import { checkSpecAgainstGraph } from './model-refs.js';
@@ -131,7 +132,8 @@ function buildNode(layer: Layer, i: number, previous: string, shapes: ReadonlyMa
   const inputs = layer.inputs ?? [previous];
   const inShapes = inputs.map((t) => shapes.get(t)!);
   const op = opForLayer(layer);
-  if (inputs.length !== op.arity) fail(i, name, `${layer.op} takes ${op.arity} input(s), got ${inputs.length}`);
+  const refusal = arityRefusal(layer.op, op.arity, inputs.length);
+  if (refusal) fail(i, name, refusal);
   const activation: Activation = ('activation' in layer && layer.activation) || 'none';
   const { outShape, conv, pool } = op.shape(layer, inShapes, (what, hint) => fail(i, name, what, hint));
   return { name, op: op.kind, inputs, output: name, inShapes, outShape, activation, ...(conv && { conv }), ...(pool && { pool }) };

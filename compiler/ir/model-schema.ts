@@ -6,69 +6,33 @@
  * graph.ts then checks shapes against LIMITS and model-refs.ts the parameters,
  * calibration and quantisation against the graph.
  *
- * The hand-written interfaces in model.ts stay the documentation (each field has a doc
- * comment there, which z.infer would lose); a compile-time check at the bottom makes sure
- * this schema accepts exactly those types, so the two cannot drift apart.
+ * A layer's schema is its op's (OpDef.layer, beside the layer's interface in the op's
+ * module); this file puts the registry's together, one per layer op, told apart by `op`.
+ * The hand-written interfaces stay the documentation (each field has a doc comment there,
+ * which z.infer would lose); compile-time checks make sure each layer's schema accepts
+ * exactly its interface (layer-fields.ts layerSchema) and this one the rest of model.ts,
+ * so the two cannot drift apart.
  */
 import { z } from 'zod';
+import { layerFormats, type LayerFormat } from '../ops/registry.js';
+import type { LayerSchema } from '../ops/types.js';
 import type { SchemaAgrees } from '../schema-agreement.js';
 import { LIMITS } from './limits.js';
 import type { Layer, ModelSpec } from './model.js';
 import { intIn, parseWith, positiveInt, quote, real, scale, userName } from '../validate.js';
 
-const activation = z.enum(['none', 'relu', 'relu6'], { error: "expected 'none', 'relu' or 'relu6'" });
-const inputs = z.array(userName, { error: 'expected a list of tensor names' }).min(1, { error: 'expected at least one input' }).max(2, { error: 'expected at most two inputs' });
-const kernelSize = positiveInt(LIMITS.maxKernel);
-const stride = positiveInt(LIMITS.maxStride);
-
-const conv2d = z.strictObject({
-  op: z.literal('conv2d'),
-  name: userName.optional(),
-  inputs: inputs.optional(),
-  filters: positiveInt(LIMITS.maxChannels),
-  kernel: z.union([kernelSize, z.tuple([kernelSize, kernelSize])], { error: `expected a kernel size (a positive integer <= ${LIMITS.maxKernel}, or [KH, KW])` }),
-  stride: stride.optional(),
-  padding: z
-    .union([intIn(0, LIMITS.maxKernel), z.literal('same'), z.literal('valid')], { error: `expected an integer padding in 0..${LIMITS.maxKernel}, 'same' or 'valid'` })
-    .optional(),
-  groups: z.union([z.literal(1), z.literal('depthwise')], { error: "expected 1 or 'depthwise'" }).optional(),
-  activation: activation.optional(),
-});
-
-const dense = z.strictObject({
-  op: z.literal('dense'),
-  name: userName.optional(),
-  inputs: inputs.optional(),
-  units: positiveInt(LIMITS.maxChannels),
-  activation: activation.optional(),
-});
-
-const add = z.strictObject({
-  op: z.literal('add'),
-  name: userName.optional(),
-  inputs: z.tuple([userName, userName], { error: 'expected the names of the two tensors to add' }),
-  activation: activation.optional(),
-});
-
-const avgpool = z.strictObject({
-  op: z.literal('avgpool'),
-  name: userName.optional(),
-  inputs: inputs.optional(),
-  size: positiveInt(LIMITS.maxSpatial),
-  stride: stride.optional(),
-});
-
-const simple = z.strictObject({
-  op: z.enum(['globalavgpool', 'relu', 'relu6', 'flatten']),
-  name: userName.optional(),
-  inputs: inputs.optional(),
-});
-
-const OP_NAMES = ['conv2d', 'dense', 'add', 'avgpool', 'globalavgpool', 'relu', 'relu6', 'flatten'];
-
-const layer = z.discriminatedUnion('op', [conv2d, dense, add, avgpool, simple], {
-  error: (iss) => (iss.code === 'invalid_union' ? `expected op to be one of ${OP_NAMES.join(', ')}` : undefined),
-});
+/**
+ * A layer: one of the registry's layer ops, told apart by `op`, each checked by its own
+ * op's schema (compiler/ops/). Built from the registry when first needed, not when this
+ * module loads (the registry's ops may not have loaded yet: they sit in import cycles).
+ */
+function layerSchema(formats: readonly LayerFormat[]): z.ZodType<Layer> {
+  const ops = formats.map((f) => f.op);
+  const schemas = formats.map((f) => f.schema) as [LayerSchema<Layer>, ...Array<LayerSchema<Layer>>];
+  return z.discriminatedUnion('op', schemas, {
+    error: (iss) => (iss.code === 'invalid_union' ? `expected op to be one of ${ops.join(', ')}` : undefined),
+  });
+}
 
 const range = z.tuple([real, real], { error: 'expected [lo, hi] of finite numbers' }).refine(([lo, hi]) => lo <= hi, { error: 'expected lo <= hi' });
 
@@ -85,59 +49,70 @@ const base64 = z
  */
 const byName = <T extends z.ZodType>(value: T) => z.record(userName, value, { error: 'expected an object keyed by tensor or layer name' });
 
-const modelSchema = z
-  .strictObject({
-    format: z.literal('tinytrain-model@1', { error: 'expected "tinytrain-model@1"' }),
-    name: userName,
-    input: z.tuple([positiveInt(LIMITS.maxSpatial), positiveInt(LIMITS.maxSpatial), positiveInt(LIMITS.maxChannels)], { error: 'expected [H, W, C] of positive integers' }),
-    inputRange: z
-      .tuple([real, real], { error: 'expected [min, max] of finite numbers' })
-      .refine(([lo, hi]) => lo < hi, { error: 'expected min < max' })
-      .optional(),
-    layers: z
-      .array(layer, { error: 'expected a list of layers' })
-      .min(1, { error: 'expected at least one layer' })
-      .max(LIMITS.maxLayers, { error: `expected at most ${LIMITS.maxLayers} layers` }),
-    seed: intIn(0, 2 ** 32 - 1, 'an integer seed in 0..2^32-1').optional(),
-    params: byName(z.strictObject({ weight: base64, bias: base64 })).optional(),
-    calibration: byName(range).optional(),
-    quantization: z
-      .strictObject({
-        tensors: byName(z.strictObject({ scale, zeroPoint: intIn(-128, 127, 'an integer zero point in -128..127') })).optional(),
-        weights: byName(z.array(scale, { error: 'expected a list of per-channel scales' }).max(LIMITS.maxChannels)).optional(),
-      })
-      .optional(),
-    outputActivation: z.enum(['softmax', 'logsoftmax'], { error: "expected 'softmax' or 'logsoftmax'" }).optional(),
-    notes: z
-      .string({ error: 'expected text' })
-      .max(LIMITS.maxNotesLength, { error: `expected at most ${LIMITS.maxNotesLength} characters` })
-      .optional(),
-    generator: z
-      .string({ error: 'expected text' })
-      .max(LIMITS.maxNameLength, { error: `expected at most ${LIMITS.maxNameLength} characters` })
-      .optional(),
-  })
-  .superRefine((spec, ctx) => {
-    // Layer names, and what each layer reads: names are unique, 'input' is the model's.
-    const seen = new Set<string>(['input']);
-    spec.layers.forEach((l, i) => {
-      const own = layerName(l, i);
-      if (seen.has(own)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['layers', i, 'name'],
-          input: own,
-          message: own === 'input' ? "'input' names the model input; give the layer another name" : 'duplicate layer name (names must be unique)',
-        });
-      }
-      (l.inputs ?? []).forEach((t, k) => {
-        if (!seen.has(t)) {
-          ctx.addIssue({ code: 'custom', path: ['layers', i, 'inputs', k], input: t, message: 'expected "input" or the name of a layer above this one' });
+/** The schema of a model spec whose layers are `layer`. */
+const modelSchemaOf = (layer: z.ZodType<Layer>) =>
+  z
+    .strictObject({
+      format: z.literal('tinytrain-model@1', { error: 'expected "tinytrain-model@1"' }),
+      name: userName,
+      input: z.tuple([positiveInt(LIMITS.maxSpatial), positiveInt(LIMITS.maxSpatial), positiveInt(LIMITS.maxChannels)], { error: 'expected [H, W, C] of positive integers' }),
+      inputRange: z
+        .tuple([real, real], { error: 'expected [min, max] of finite numbers' })
+        .refine(([lo, hi]) => lo < hi, { error: 'expected min < max' })
+        .optional(),
+      layers: z
+        .array(layer, { error: 'expected a list of layers' })
+        .min(1, { error: 'expected at least one layer' })
+        .max(LIMITS.maxLayers, { error: `expected at most ${LIMITS.maxLayers} layers` }),
+      seed: intIn(0, 2 ** 32 - 1, 'an integer seed in 0..2^32-1').optional(),
+      params: byName(z.strictObject({ weight: base64, bias: base64 })).optional(),
+      calibration: byName(range).optional(),
+      quantization: z
+        .strictObject({
+          tensors: byName(z.strictObject({ scale, zeroPoint: intIn(-128, 127, 'an integer zero point in -128..127') })).optional(),
+          weights: byName(z.array(scale, { error: 'expected a list of per-channel scales' }).max(LIMITS.maxChannels)).optional(),
+        })
+        .optional(),
+      outputActivation: z.enum(['softmax', 'logsoftmax'], { error: "expected 'softmax' or 'logsoftmax'" }).optional(),
+      notes: z
+        .string({ error: 'expected text' })
+        .max(LIMITS.maxNotesLength, { error: `expected at most ${LIMITS.maxNotesLength} characters` })
+        .optional(),
+      generator: z
+        .string({ error: 'expected text' })
+        .max(LIMITS.maxNameLength, { error: `expected at most ${LIMITS.maxNameLength} characters` })
+        .optional(),
+    })
+    .superRefine((spec, ctx) => {
+      // Layer names, and what each layer reads: names are unique, 'input' is the model's.
+      const seen = new Set<string>(['input']);
+      spec.layers.forEach((l, i) => {
+        const own = layerName(l, i);
+        if (seen.has(own)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['layers', i, 'name'],
+            input: own,
+            message: own === 'input' ? "'input' names the model input; give the layer another name" : 'duplicate layer name (names must be unique)',
+          });
         }
+        (l.inputs ?? []).forEach((t, k) => {
+          if (!seen.has(t)) {
+            ctx.addIssue({ code: 'custom', path: ['layers', i, 'inputs', k], input: t, message: 'expected "input" or the name of a layer above this one' });
+          }
+        });
+        seen.add(own);
       });
-      seen.add(own);
     });
-  });
+
+let built: { formats: readonly LayerFormat[]; schema: ReturnType<typeof modelSchemaOf> } | undefined;
+
+/** The model schema over the registry's layer formats (rebuilt only if those change: a test's extra ops). */
+function modelSchema(): ReturnType<typeof modelSchemaOf> {
+  const formats = layerFormats();
+  if (built?.formats !== formats) built = { formats, schema: modelSchemaOf(layerSchema(formats)) };
+  return built.schema;
+}
 
 /** `layer "conv1"` for a problem inside layers[i] whose name is a usable string. */
 function layerNote(spec: unknown, path: ReadonlyArray<PropertyKey>): string | undefined {
@@ -157,11 +132,11 @@ export const MODEL_HINT = 'fix the model file; see examples/mnist-cnn.json for t
 /** The spec, checked field by field; throws a TinytrainError naming the field path. */
 export function parseModelSpec(spec: unknown): ModelSpec {
   const what = spec && typeof spec === 'object' && typeof (spec as { name?: unknown }).name === 'string' ? `model ${quote((spec as { name: string }).name)}` : 'model';
-  parseWith(modelSchema, spec, what, MODEL_HINT, (path) => layerNote(spec, path));
+  parseWith(modelSchema(), spec, what, MODEL_HINT, (path) => layerNote(spec, path));
   // The input object itself, not zod's copy: callers may hold on to it (and it is now known good).
   return spec as ModelSpec;
 }
 
 // Compile-time check: the schema accepts exactly the documented interfaces of model.ts.
-const schemaMatchesInterface: SchemaAgrees<z.infer<typeof modelSchema>, ModelSpec> = true;
+const schemaMatchesInterface: SchemaAgrees<z.infer<ReturnType<typeof modelSchemaOf>>, ModelSpec> = true;
 void schemaMatchesInterface;

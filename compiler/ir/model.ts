@@ -6,51 +6,17 @@
  * Layouts (batch 1): activations HWC; conv weights [Cout, KH, KW, Cin/groups];
  * dense weights [Cout, Cin]. Float parameters travel as base64 little-endian float32.
  */
+import type { RegisteredLayer } from '../ops/registry.js';
+
 export type Activation = 'none' | 'relu' | 'relu6';
 
-export interface Conv2dLayer {
-  op: 'conv2d';
-  name?: string;
-  inputs?: string[];
-  filters: number;
-  kernel: number | [number, number];
-  stride?: number;
-  padding?: number | 'same' | 'valid';
-  /** 1 (dense conv) or 'depthwise' (groups = channels, one filter per channel). */
-  groups?: 1 | 'depthwise';
-  activation?: Activation;
-}
-
-export interface DenseLayer {
-  op: 'dense';
-  name?: string;
-  inputs?: string[];
-  units: number;
-  activation?: Activation;
-}
-
-export interface AddLayer {
-  op: 'add';
-  name?: string;
-  inputs: [string, string];
-  activation?: Activation;
-}
-
-export interface PoolLayer {
-  op: 'avgpool';
-  name?: string;
-  inputs?: string[];
-  size: number;
-  stride?: number;
-}
-
-export interface SimpleLayer {
-  op: 'globalavgpool' | 'relu' | 'relu6' | 'flatten';
-  name?: string;
-  inputs?: string[];
-}
-
-export type Layer = Conv2dLayer | DenseLayer | AddLayer | PoolLayer | SimpleLayer;
+/**
+ * One layer: its `op` is a layer op of the registry (compiler/ops/registry.ts), and each
+ * op's module documents the interface of its layers and holds their schema (e.g.
+ * DenseLayer in compiler/ops/dense.ts; a layer with nothing but its op is a PlainLayer,
+ * compiler/ops/layer-fields.ts).
+ */
+export type Layer = RegisteredLayer;
 
 export interface FloatParams {
   /** base64 of little-endian float32, in the layouts above. */

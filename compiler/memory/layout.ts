@@ -81,53 +81,82 @@ class Allocator {
   }
 }
 
+/** What a layout writes into the image, by address, placed by an allocator. */
+class ImageWrites {
+  readonly list: Array<[number, Uint8Array]> = [];
+  /** Room for `a` from `region`, with `a` to be written there; its address. */
+  place(region: Allocator, a: ArrayBufferView): number {
+    const at = region.take(a.byteLength);
+    this.list.push([at, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)]);
+    return at;
+  }
+  image(base: number, end: number): Uint8Array {
+    const image = new Uint8Array(end - base);
+    for (const [at, bytes] of this.list) image.set(bytes, at - base);
+    return image;
+  }
+}
+
+/** One layer's frozen parts (scales, requantisation, frozen weights, a frozen bias), placed in the frozen region. */
+function placeFrozen(q: QuantModel, n: Node, scheme: Scheme, sparse: ReadonlyMap<string, SparseLayer>, ro: Allocator, w: ImageWrites): { slot: ParamSlots; trained: Int8Array } {
+  const l = q.layers.get(n.name)!;
+  const t = scheme.layers.get(n.name);
+  const k = trainedChannels(t, n);
+  const wTrained = k > 0;
+  const bTrained = !!t?.bias;
+  const split = wTrained && k < splitChannels(n) ? k : 0;
+  const s: ParamSlots = { wq: 0, wq2: 0, split, bq: 0, wScale: 0, mult: 0, shift: 0, velW: 0, velB: 0, wTrained, bTrained };
+  const parts = splitWeights(n, l.wq, split);
+  s.wScale = w.place(ro, l.wScale);
+  s.mult = w.place(ro, l.mult);
+  s.shift = w.place(ro, l.shift);
+  const sp = sparse.get(n.name);
+  if (sp && !wTrained) {
+    s.nz = w.place(ro, encodeNzList(l.wq, ...pointwiseShape(n), sp.structure));
+    s.nzFormat = nzFormat(pointwiseShape(n)[1], sp.structure);
+  } else if (!wTrained) {
+    s.wq = w.place(ro, l.wq);
+  } else if (split > 0) {
+    s.wq2 = w.place(ro, parts.frozen);
+  }
+  if (!bTrained) s.bq = w.place(ro, l.bq);
+  return { slot: s, trained: parts.trained };
+}
+
+/** Trained weights and biases, layer by layer, then (with momentum) their optimizer state, in the trained region. */
+function placeTrained(q: QuantModel, g: Graph, slots: Map<string, ParamSlots>, trainedWeights: Map<string, Int8Array>, momentum: boolean, rw: Allocator, w: ImageWrites): number {
+  for (const n of g.nodes) {
+    const s = slots.get(n.name);
+    if (!s) continue;
+    if (s.wTrained) s.wq = w.place(rw, trainedWeights.get(n.name)!);
+    if (s.bTrained) s.bq = w.place(rw, q.layers.get(n.name)!.bq);
+  }
+  const optBase = rw.cursor;
+  if (momentum) {
+    for (const n of g.nodes) {
+      const s = slots.get(n.name);
+      if (!s) continue;
+      if (s.wTrained) s.velW = rw.take(4 * trainedWeights.get(n.name)!.length);
+      if (s.bTrained) s.velB = rw.take(4 * q.layers.get(n.name)!.bq.length);
+    }
+  }
+  return optBase;
+}
+
 /** `recordBytes`: room to keep for the kernel records at the end of the frozen region (records.ts knows how much). */
 export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, sparse: ReadonlyMap<string, SparseLayer> = new Map(), recordBytes = 0): MemoryLayout {
   const g: Graph = q.graph;
   const slots = new Map<string, ParamSlots>();
-  const writes: Array<[number, Uint8Array]> = [];
-  const put = (at: number, a: ArrayBufferView): void => {
-    writes.push([at, new Uint8Array(a.buffer, a.byteOffset, a.byteLength)]);
-  };
+  const trainedWeights = new Map<string, Int8Array>();
+  const w = new ImageWrites();
 
   // Frozen region first: everything the device only reads.
   const ro = new Allocator(IMAGE_BASE);
-  const partsOf = new Map<string, { trained: Int8Array; frozen: Int8Array }>();
   for (const n of g.nodes) {
     if (!hasParams(n)) continue;
-    const l = q.layers.get(n.name)!;
-    const t = scheme.layers.get(n.name);
-    const k = trainedChannels(t, n);
-    const wTrained = k > 0;
-    const bTrained = !!t?.bias;
-    const split = wTrained && k < splitChannels(n) ? k : 0;
-    const s: ParamSlots = { wq: 0, wq2: 0, split, bq: 0, wScale: 0, mult: 0, shift: 0, velW: 0, velB: 0, wTrained, bTrained };
-    const parts = splitWeights(n, l.wq, split);
-    partsOf.set(n.name, parts);
-    s.wScale = ro.take(l.wScale.byteLength);
-    put(s.wScale, l.wScale);
-    s.mult = ro.take(l.mult.byteLength);
-    put(s.mult, l.mult);
-    s.shift = ro.take(l.shift.byteLength);
-    put(s.shift, l.shift);
-    const sp = sparse.get(n.name);
-    if (sp && !wTrained) {
-      const list = encodeNzList(l.wq, ...pointwiseShape(n), sp.structure);
-      s.nz = ro.take(list.byteLength);
-      put(s.nz, list);
-      s.nzFormat = nzFormat(pointwiseShape(n)[1], sp.structure);
-    } else if (!wTrained) {
-      s.wq = ro.take(l.wq.byteLength);
-      put(s.wq, l.wq);
-    } else if (split > 0) {
-      s.wq2 = ro.take(parts.frozen.byteLength);
-      put(s.wq2, parts.frozen);
-    }
-    if (!bTrained) {
-      s.bq = ro.take(l.bq.byteLength);
-      put(s.bq, l.bq);
-    }
-    slots.set(n.name, s);
+    const { slot, trained } = placeFrozen(q, n, scheme, sparse, ro, w);
+    slots.set(n.name, slot);
+    trainedWeights.set(n.name, trained);
   }
   const recordsOffset = ro.take(recordBytes);
   const constBytes = ro.cursor - IMAGE_BASE;
@@ -135,37 +164,12 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, s
   // Trained region: parameters, then optimizer state, then runtime state.
   const rw = new Allocator(ro.cursor);
   const trainBase = rw.cursor;
-  for (const n of g.nodes) {
-    const s = slots.get(n.name);
-    if (!s) continue;
-    const l = q.layers.get(n.name)!;
-    if (s.wTrained) {
-      const tr = partsOf.get(n.name)!.trained;
-      s.wq = rw.take(tr.byteLength);
-      put(s.wq, tr);
-    }
-    if (s.bTrained) {
-      s.bq = rw.take(l.bq.byteLength);
-      put(s.bq, l.bq);
-    }
-  }
-  const trainedParamBytes = rw.cursor - trainBase;
-  const optBase = rw.cursor;
-  if (momentum) {
-    for (const n of g.nodes) {
-      const s = slots.get(n.name);
-      if (!s) continue;
-      const l = q.layers.get(n.name)!;
-      if (s.wTrained) s.velW = rw.take(4 * partsOf.get(n.name)!.trained.length);
-      if (s.bTrained) s.velB = rw.take(4 * l.bq.length);
-    }
-  }
+  const optBase = placeTrained(q, g, slots, trainedWeights, momentum, rw, w);
+  const trainedParamBytes = optBase - trainBase;
   const optimizerBytes = rw.cursor - optBase;
   const stateOffset = rw.take(STATE_BYTES);
   const trainEnd = rw.cursor;
-
-  const image = new Uint8Array(trainEnd - IMAGE_BASE);
-  for (const [at, bytes] of writes) image.set(bytes, at - IMAGE_BASE);
+  const image = w.image(IMAGE_BASE, trainEnd);
   return { slots, constBytes, recordsOffset, recordBytes, trainBase, trainedParamBytes, optimizerBytes, stateOffset, trainEnd, image };
 }
 

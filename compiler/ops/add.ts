@@ -9,10 +9,29 @@
 import type { EmitContext } from '../codegen/context.js';
 import { count } from '../codegen/geometry.js';
 import type { StepOf } from '../codegen/steps/types.js';
-import type { AddLayer } from '../ir/model.js';
+import { z } from 'zod';
+import type { Activation } from '../ir/model.js';
 import { quantizePair, type PairMultiplier } from '../quantize/fixedpoint.js';
+import { userName } from '../validate.js';
 import { passInputGrad } from './gradient-pass.js';
+import { activation, layerSchema } from './layer-fields.js';
 import type { OpDef } from './types.js';
+
+export interface AddLayer {
+  op: 'add';
+  name?: string;
+  inputs: [string, string];
+  activation?: Activation;
+}
+
+const addLayer = layerSchema<AddLayer>()(
+  z.strictObject({
+    op: z.literal('add'),
+    name: userName.optional(),
+    inputs: z.tuple([userName, userName], { error: 'expected the names of the two tensors to add' }),
+    activation: activation.optional(),
+  }),
+);
 
 /** Both inputs rescaled onto the output's scale in one fixed-point pair, added, clamped (assembly/kernels/eltwise.ts). */
 function forwardCode(s: StepOf<'forward'>, c: EmitContext, m: PairMultiplier): string {
@@ -26,6 +45,7 @@ function forwardCode(s: StepOf<'forward'>, c: EmitContext, m: PairMultiplier): s
 export const add: OpDef<AddLayer, PairMultiplier> = {
   kind: 'add',
   layerOp: 'add',
+  layer: addLayer,
   arity: 2,
   shape(_layer, [a, b], fail) {
     const [h, w, c] = a!;

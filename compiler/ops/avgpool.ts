@@ -5,11 +5,32 @@
  * Kernels: avgpoolForwardS8 / avgpoolBackwardF32 (assembly/kernels/pool.ts), shared with
  * globalavgpool and told apart by the window (pool-kernels.ts). Tests: test/ops/avgpool.test.ts.
  */
+import { z } from 'zod';
 import type { Node } from '../ir/graph.js';
-import type { PoolLayer } from '../ir/model.js';
+import { LIMITS } from '../ir/limits.js';
 import type { FixedMultiplier } from '../quantize/fixedpoint.js';
+import { positiveInt, userName } from '../validate.js';
+import { inputs, layerSchema, stride } from './layer-fields.js';
 import { poolCode, poolRescale, type PoolWindow } from './pool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
+
+export interface AvgpoolLayer {
+  op: 'avgpool';
+  name?: string;
+  inputs?: string[];
+  size: number;
+  stride?: number;
+}
+
+const avgpoolLayer = layerSchema<AvgpoolLayer>()(
+  z.strictObject({
+    op: z.literal('avgpool'),
+    name: userName.optional(),
+    inputs: inputs.optional(),
+    size: positiveInt(LIMITS.maxSpatial),
+    stride: stride.optional(),
+  }),
+);
 
 /** The kernels' window: size x size, its stride. */
 function window(n: Node): PoolWindow {
@@ -56,9 +77,10 @@ function backwardF32(n: Node, { gy, wantInputGrad }: FloatBackwardArgs): FloatGr
   return { inputs: [gx] };
 }
 
-export const avgpool: OpDef<PoolLayer, FixedMultiplier> = {
+export const avgpool: OpDef<AvgpoolLayer, FixedMultiplier> = {
   kind: 'avgpool',
   layerOp: 'avgpool',
+  layer: avgpoolLayer,
   arity: 1,
   shape(layer, [[h, w, c]], fail) {
     const size = layer.size;

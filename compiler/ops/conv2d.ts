@@ -12,8 +12,8 @@
  * backward with the pool's (fuse-pool-head). Tests: test/ops/conv2d.test.ts.
  */
 import type { Node, Shape } from '../ir/graph.js';
-import type { Conv2dLayer } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
+import { conv2dLayer, type Conv2dLayer } from './conv2d-layer.js';
 import { convForward, convInputGrad, paramStepsCode, rowsCall } from './conv-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, Fail, NodeShape, OpDef } from './types.js';
 
@@ -96,6 +96,7 @@ function backwardF32(n: Node, { x: [x], gy, params, wantInputGrad }: FloatBackwa
 export const conv2d: OpDef<Conv2dLayer> = {
   kind: 'conv2d',
   layerOp: 'conv2d',
+  layer: conv2dLayer,
   matches: (layer) => layer.groups !== 'depthwise',
   arity: 1,
   shape: (layer, [x], fail) => convShape(layer, x!, fail),

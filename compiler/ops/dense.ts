@@ -8,11 +8,33 @@
  * sparse kernels (sparse.ts). It does not stream (one output row). Tests:
  * test/ops/dense.test.ts.
  */
+import { z } from 'zod';
 import type { Node } from '../ir/graph.js';
-import type { DenseLayer } from '../ir/model.js';
+import { LIMITS } from '../ir/limits.js';
+import type { Activation } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
+import { positiveInt, userName } from '../validate.js';
 import { convForward, convInputGrad, paramStepsCode } from './conv-kernels.js';
+import { activation, inputs, layerSchema } from './layer-fields.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
+
+export interface DenseLayer {
+  op: 'dense';
+  name?: string;
+  inputs?: string[];
+  units: number;
+  activation?: Activation;
+}
+
+const denseLayer = layerSchema<DenseLayer>()(
+  z.strictObject({
+    op: z.literal('dense'),
+    name: userName.optional(),
+    inputs: inputs.optional(),
+    units: positiveInt(LIMITS.maxChannels),
+    activation: activation.optional(),
+  }),
+);
 
 /** y[o] = b[o] + the sum over every input value i (HWC order) of w[o, i] * x[i]. */
 function forwardF32(n: Node, [x]: Float32Array[], p: LayerParams | undefined): Float32Array {
@@ -52,6 +74,7 @@ function backwardF32(_n: Node, { x: [x], gy, params, wantInputGrad }: FloatBackw
 export const dense: OpDef<DenseLayer> = {
   kind: 'dense',
   layerOp: 'dense',
+  layer: denseLayer,
   arity: 1,
   shape: (layer) => ({ outShape: [1, 1, layer.units] }),
   weights: {

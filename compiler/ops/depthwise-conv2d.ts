@@ -16,8 +16,8 @@
 import type { EmitContext } from '../codegen/context.js';
 import type { StepOf } from '../codegen/steps/types.js';
 import type { Node } from '../ir/graph.js';
-import type { Conv2dLayer } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
+import { conv2dLayer, type Conv2dLayer } from './conv2d-layer.js';
 import { convForward, convInputGrad, paramStepsCode, rowsCall } from './conv-kernels.js';
 import { convShape } from './conv2d.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
@@ -98,6 +98,7 @@ function inputGrad(s: StepOf<'inputGrad'>, c: EmitContext): string {
 export const depthwiseConv2d: OpDef<Conv2dLayer> = {
   kind: 'depthwiseConv2d',
   layerOp: 'conv2d',
+  layer: conv2dLayer,
   matches: (layer) => layer.groups === 'depthwise',
   arity: 1,
   shape(layer, [x], fail) {

@@ -3,12 +3,13 @@
  * is an alias of its input's (autodiff/context.ts graphFacts), so it has no step, no buffer,
  * no kernel and no code. Tests: test/ops/flatten.test.ts.
  */
-import type { SimpleLayer } from '../ir/model.js';
+import { plainLayer, type PlainLayer } from './layer-fields.js';
 import type { OpDef } from './types.js';
 
-export const flatten: OpDef<SimpleLayer> = {
+export const flatten: OpDef<PlainLayer<'flatten'>> = {
   kind: 'flatten',
   layerOp: 'flatten',
+  layer: plainLayer('flatten'),
   arity: 1,
   shape: (_layer, [[h, w, c]]) => ({ outShape: [1, 1, h * w * c] }),
   view: true,

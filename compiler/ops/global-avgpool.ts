@@ -7,8 +7,8 @@
  * gapHeadBackwardF32 kernel). Tests: test/ops/global-avgpool.test.ts.
  */
 import type { Node } from '../ir/graph.js';
-import type { SimpleLayer } from '../ir/model.js';
 import type { FixedMultiplier } from '../quantize/fixedpoint.js';
+import { plainLayer, type PlainLayer } from './layer-fields.js';
 import { poolCode, poolRescale, type PoolWindow } from './pool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
 
@@ -35,9 +35,10 @@ function backwardF32(n: Node, { gy, wantInputGrad }: FloatBackwardArgs): FloatGr
   return { inputs: [gx] };
 }
 
-export const globalAvgpool: OpDef<SimpleLayer, FixedMultiplier> = {
+export const globalAvgpool: OpDef<PlainLayer<'globalavgpool'>, FixedMultiplier> = {
   kind: 'globalavgpool',
   layerOp: 'globalavgpool',
+  layer: plainLayer('globalavgpool'),
   arity: 1,
   shape: (_layer, [[, , c]]) => ({ outShape: [1, 1, c] }),
   globalPool: true,

@@ -12,8 +12,9 @@ import type { EmitContext } from '../codegen/context.js';
 import { count } from '../codegen/geometry.js';
 import type { StepOf } from '../codegen/steps/types.js';
 import { activate, activationBackward } from '../float/kernels.js';
-import type { Activation, SimpleLayer } from '../ir/model.js';
+import type { Activation } from '../ir/model.js';
 import { passInputGrad } from './gradient-pass.js';
+import { plainLayer, type PlainLayer } from './layer-fields.js';
 import type { OpDef } from './types.js';
 
 /** A clamp to the output's int8 range (its bounds are the quantised clamp, QuantModel.clamps). */
@@ -23,11 +24,12 @@ function forwardCode(s: StepOf<'forward'>, c: EmitContext): string {
   return `${c.call('clampS8', { x: c.act(n.inputs[0]!), y: c.act(n.output), count: count(n), lo: clamp.lo, hi: clamp.hi })}; // ${c.label(n)}`;
 }
 
-function clampOp(kind: 'relu' | 'relu6'): OpDef<SimpleLayer> {
+function clampOp<K extends 'relu' | 'relu6'>(kind: K): OpDef<PlainLayer<K>> {
   const clamp: Activation = kind;
   return {
     kind,
     layerOp: kind,
+    layer: plainLayer(kind),
     arity: 1,
     shape: (_layer, [[h, w, c]]) => ({ outShape: [h, w, c] }),
     clamp,

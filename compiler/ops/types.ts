@@ -4,22 +4,40 @@
  * per OpKind, and every stage of the compiler asks the op's OpDef instead of switching on
  * the op's name.
  */
+import type { z } from 'zod';
 import type { EmitContext } from '../codegen/context.js';
 import type { StepOf } from '../codegen/steps/types.js';
 import type { ConvAttrs, Node, PoolAttrs, Shape } from '../ir/graph.js';
 import type { Activation, Layer } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
 import type { QTensor } from '../quantize/quantize.js';
+import type { Arity } from './arity.js';
+import type { OpKind } from './registry.js';
 
 /**
- * The closed set of op kinds. A kind is internal: a model file names its layer's `op`
+ * The closed set of op kinds: the keys of the registry's table (registry.ts), so a kind is
+ * an op that is registered. A kind is internal: a model file names its layer's `op`
  * (OpDef.layerOp), and one layer op may be several kinds (`conv2d` with
  * `groups: 'depthwise'` is a depthwiseConv2d).
  */
-export type OpKind = 'conv2d' | 'depthwiseConv2d' | 'dense' | 'add' | 'avgpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten';
+export type { OpKind };
 
 /** The layer op users write in a model file. */
 export type LayerOp = Layer['op'];
+
+/** What every layer of a model file has; an op's layer interface (OpDef's `L`) adds its own fields. */
+export interface LayerFields {
+  op: string;
+  name?: string;
+  inputs?: string[];
+}
+
+/**
+ * The zod schema of one layer op's layers, accepting exactly its interface L (layerSchema
+ * in layer-fields.ts checks that at compile time). An object schema with a literal `op`,
+ * so the model's schema can tell the layer ops apart by it (model-schema.ts).
+ */
+export type LayerSchema<L> = z.ZodType<L> & z.core.$ZodTypeDiscriminable;
 
 /** A shape rule's way to refuse a layer: the message names the layer (graph.ts adds which). */
 export type Fail = (what: string, hint?: string) => never;
@@ -90,6 +108,29 @@ export type ForwardStepKind = 'forward' | 'saveSlice';
 export type BackwardStepKind = 'mask' | 'inputGrad' | 'weightGrad' | 'biasGrad';
 
 /**
+ * The forward values an op's input gradient reads besides its output gradient: none for
+ * today's ops (a clamp's backward is its own `mask` step; a weight gradient reads its
+ * input by the gradient plan). plain.ts adds them to the inputGrad step's reads, so the
+ * planner keeps them alive until it runs, and the gradient plan lists the tensors among
+ * those read in backward (GradientPlan.readInBackward), which the passes honour: nothing
+ * overwrites them in place, no clamp keeps bits for a tensor kept whole anyway, a global
+ * pool or head that reads one does not fuse. All only where the step runs: when some
+ * input needs a gradient.
+ */
+export interface InputGradReads {
+  /** The inputs (by position) whose int8 activations it reads (Mul: both; HardSwish: its input). */
+  readonly inputs?: readonly number[];
+  /** Its own int8 output (a Sigmoid's derivative, from its output). */
+  readonly output?: boolean;
+  /**
+   * Bytes of a mask its forward step writes for it, as `save:<node>` (MaxPool's argmax):
+   * its forward step's second write, its input gradient's read after the activations.
+   * Never on an op with weights, whose `save:<node>` is the input slice.
+   */
+  mask?(n: Node): number;
+}
+
+/**
  * The steps the plain training program (compiler/autodiff/plain.ts) emits for the op, in
  * order. Each is emitted only where the gradient plan asks for it: a slice only for a
  * partially trained layer, a mask only if the op has a clamp and its output a gradient,
@@ -99,6 +140,8 @@ export type BackwardStepKind = 'mask' | 'inputGrad' | 'weightGrad' | 'biasGrad';
 export interface ProgramRule {
   readonly forward: readonly ForwardStepKind[];
   readonly backward: readonly BackwardStepKind[];
+  /** What its inputGrad step reads of forward, besides its output gradient (none if absent). */
+  readonly inputGradReads?: InputGradReads;
 }
 
 /**
@@ -130,15 +173,20 @@ export interface CodegenRule<D> {
  * `L`: the model layer type the op is made from; `D`: the constants its `prepare` computes
  * at quantisation for its code (TFLM's op data), e.g. a rescale multiplier.
  */
-export interface OpDef<L extends Layer = Layer, D = unknown> {
+export interface OpDef<L extends LayerFields = Layer, D = unknown> {
   readonly kind: OpKind;
   /** The `op` of its layers in a model file; labels in generated code and the manifest's `nodes` say this too. */
   readonly layerOp: L['op'];
+  /**
+   * The schema of its layers in a model file (the JSON format of `layerOp`). Ops that share
+   * a layer op share its schema object (conv2d and depthwiseConv2d: conv2d-layer.ts).
+   */
+  readonly layer: LayerSchema<L>;
   /** Which layers of `layerOp` are this op, where several ops share one layer op. */
   matches?(layer: L): boolean;
 
-  /** Inputs the op takes. */
-  readonly arity: number;
+  /** Inputs the op takes: a count, or a range (arity.ts); buildGraph refuses any other number. */
+  readonly arity: Arity;
   /** The output shape and attributes of a layer, or `fail` with why the layer is wrong (same messages as ever: tests hold them). */
   shape(layer: L, inShapes: Shape[], fail: Fail): NodeShape;
 

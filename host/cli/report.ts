@@ -28,6 +28,7 @@ export function textReport(m: Manifest): string {
     row('  static data', b.staticDataBytes),
     row('  stack + runtime reserve', b.runtimeReserveBytes),
     row(m.targetKind === 'mcu' ? 'frozen parameters (Flash)' : '  frozen parameters (RAM)', b.frozenParamsBytes),
+    row(m.targetKind === 'mcu' ? '  of which kernel parameter records' : '    of which kernel parameter records', b.kernelRecordsBytes),
     row('Flash (code + weights image)', m.memory.flashBytes),
     row('  code', b.codeBytes),
     row('WASM linear memory (fixed)', m.wasmMemoryBytes),

@@ -1,15 +1,16 @@
 /** avgpool (compiler/ops/avgpool.ts): its shape rule, float reference against TF.js, quantisation and backward rule. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGraph } from '../../compiler/ir/graph.js';
-import type { Layer, PoolLayer } from '../../compiler/ir/model.js';
+import type { Layer } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
+import type { AvgpoolLayer } from '../../compiler/ops/avgpool.js';
 import { opDef } from '../../compiler/ops/registry.js';
 import { quantizeMultiplier } from '../../compiler/quantize/fixedpoint.js';
 import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stepsOf } from '../support/ops.js';
 import { abs, expectWithinBound, tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
 
 const op = opDef('avgpool');
-const pool = (o: Partial<PoolLayer>): PoolLayer => ({ op: 'avgpool', name: 'x', size: 2, ...o });
+const pool = (o: Partial<AvgpoolLayer>): AvgpoolLayer => ({ op: 'avgpool', name: 'x', size: 2, ...o });
 
 beforeAll(useTfCpu);
 

@@ -1,7 +1,7 @@
 /** conv2d (compiler/ops/conv2d.ts): its shape rule, float reference against TF.js, and backward rule. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { weightShape } from '../../compiler/ir/graph.js';
-import type { Conv2dLayer } from '../../compiler/ir/model.js';
+import type { Conv2dLayer } from '../../compiler/ops/conv2d-layer.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { opDef } from '../../compiler/ops/registry.js';
 import { expectWeightedProgramRule, nodeAround, randomArray, randomParams, shapeError } from '../support/ops.js';

@@ -1,7 +1,7 @@
 /** dense (compiler/ops/dense.ts): its shape rule, float reference against TF.js, and backward rule. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { weightShape } from '../../compiler/ir/graph.js';
-import type { DenseLayer } from '../../compiler/ir/model.js';
+import type { DenseLayer } from '../../compiler/ops/dense.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { opDef } from '../../compiler/ops/registry.js';
 import { isPointwise, pointwiseShape } from '../../compiler/sparse/prune.js';

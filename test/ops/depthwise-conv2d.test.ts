@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../compiler/autodiff/program.js';
 import { isDepthwise, weightShape } from '../../compiler/ir/graph.js';
-import type { Conv2dLayer } from '../../compiler/ir/model.js';
+import type { Conv2dLayer } from '../../compiler/ops/conv2d-layer.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { opDef } from '../../compiler/ops/registry.js';
 import { splitChannels } from '../../compiler/sparse/scheme.js';

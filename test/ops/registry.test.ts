@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { nodeTable } from '../../compiler/codegen/labels.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
-import type { Layer } from '../../compiler/ir/model.js';
-import { allOps, opDef, opForLayer } from '../../compiler/ops/registry.js';
+import type { Layer, ModelSpec } from '../../compiler/ir/model.js';
+import { allOps, layerFormats, opDef, opForLayer } from '../../compiler/ops/registry.js';
 import type { OpKind } from '../../compiler/ops/types.js';
 import { modelAround } from '../support/ops.js';
 
@@ -43,6 +43,15 @@ describe('op registry', () => {
     expect(new Set(allOps().map((op) => op.layerOp))).toEqual(new Set(layers.map(([l]) => l.op)));
   });
 
+  it("the model format is the registry's: each layer op once, with the schema its ops share", () => {
+    const formats = layerFormats();
+    expect(formats.map((f) => f.op)).toEqual(['conv2d', 'dense', 'add', 'avgpool', 'globalavgpool', 'relu', 'relu6', 'flatten']);
+    for (const op of allOps()) expect(formats.find((f) => f.op === op.layerOp)!.schema, op.kind).toBe(op.layer);
+    expect(opDef('depthwiseConv2d').layer).toBe(opDef('conv2d').layer);
+    const spec = modelAround([4, 4, 1], [{ op: 'lstm' } as unknown as Layer]);
+    expect(() => buildGraph(spec)).toThrow('model "op-test": layers[0].op: expected op to be one of conv2d, dense, add, avgpool, globalavgpool, relu, relu6, flatten, got "lstm"');
+  });
+
   it('every step an op can emit has its code; ops with weights have all of it', () => {
     for (const op of allOps()) {
       const code = op.codegen;
@@ -59,6 +68,9 @@ describe('op registry', () => {
       // A view has no step and no code; a standalone clamp has its mask.
       if (op.view) expect([...op.program.forward, ...op.program.backward, ...Object.keys(code)]).toEqual([]);
       if (op.clamp) expect(op.program.backward[0]).toBe('mask');
+      // save:<node> is an input slice of an op with weights, or the mask an op saves for its input gradient.
+      if (weighted) expect(op.program.inputGradReads?.mask, `${op.kind} saves a mask`).toBeUndefined();
+      if (op.program.inputGradReads) expect(op.program.backward, `${op.kind} reads for an inputGrad`).toContain('inputGrad');
       expect(op.float.forward).toBeTypeOf('function');
       expect(op.float.backward).toBeTypeOf('function');
     }
@@ -84,13 +96,34 @@ describe('op registry', () => {
     // Real Node ESM on the build (npm test and test:fast build first): vitest's own module
     // runner does not have ESM's temporal dead zone, where a constant read across a cycle
     // before its module ran throws. Each module first, in a fresh process.
-    const files = ['conv2d', 'depthwise-conv2d', 'dense', 'add', 'avgpool', 'global-avgpool', 'relu', 'flatten', 'conv-kernels', 'pool-kernels', 'gradient-pass', 'registry'];
+    const files = [
+      'conv2d',
+      'conv2d-layer',
+      'depthwise-conv2d',
+      'dense',
+      'add',
+      'avgpool',
+      'global-avgpool',
+      'relu',
+      'flatten',
+      'conv-kernels',
+      'pool-kernels',
+      'gradient-pass',
+      'layer-fields',
+      'arity',
+      'registry',
+    ];
+    // And the model schema, which model-schema.ts builds from the registry's layer formats.
+    const model = JSON.stringify(modelAround([4, 4, 1], [{ op: 'conv2d', name: 'c', filters: 2, kernel: 3, activation: 'relu' }]));
     const check = (file: string) => `
       await import('${pathToFileURL(join(DIST, file))}.js');
-      const { allOps } = await import('${pathToFileURL(join(DIST, 'registry'))}.js');
-      console.log(JSON.stringify(allOps().map((op) => [op.kind, Object.keys(op.codegen).length])));`;
+      const { allOps, layerFormats } = await import('${pathToFileURL(join(DIST, 'registry'))}.js');
+      const { buildGraph } = await import('${pathToFileURL(join(DIST, '..', 'ir', 'graph'))}.js');
+      const graph = buildGraph(${model});
+      console.log(JSON.stringify([allOps().map((op) => [op.kind, Object.keys(op.codegen).length]), layerFormats().map((f) => f.op), graph.nodes.map((n) => n.op)]));`;
     const runs = await Promise.all(files.map((f) => run(process.execPath, ['--input-type=module', '-e', check(f)])));
-    const expected = JSON.stringify(allOps().map((op) => [op.kind, Object.keys(op.codegen).length]));
+    const graph = buildGraph(JSON.parse(model) as ModelSpec);
+    const expected = JSON.stringify([allOps().map((op) => [op.kind, Object.keys(op.codegen).length]), layerFormats().map((f) => f.op), graph.nodes.map((n) => n.op)]);
     runs.forEach((r, i) => expect(r.stdout.trim(), files[i]).toBe(expected));
   });
 });

@@ -28,6 +28,7 @@ import {
   type KernelSpecOf,
   type RecordKernelName,
 } from '../../compiler/formats/kernel-records.js';
+import { cachedKernelLibrary } from './kernel-library-cache.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEFAULT_ENTRY = join(REPO, 'assembly', 'testing', 'kernels.ts');
@@ -139,7 +140,7 @@ let compileQueue: Promise<unknown> = Promise.resolve();
 
 /** Compiles an AssemblyScript entry file with the kernel targets' options (serialised: see compileQueue). */
 export function compileAs(entry: string, simd: boolean): Promise<Uint8Array<ArrayBuffer>> {
-  const job = compileQueue.then(() => compileNow(resolve(entry), simd));
+  const job = compileQueue.then(() => cachedKernelLibrary(entry, simd, () => compileNow(resolve(entry), simd)));
   compileQueue = job.catch(() => undefined);
   return job;
 }

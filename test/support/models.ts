@@ -1,10 +1,11 @@
 /**
  * Small model specs and artifact helpers shared by the end-to-end tests.
  *
- * Compiling is the slow part of these tests (asc runs twice per compile), so each test
+ * Compiling is the slow part of these tests (three asc builds per compile), so each test
  * file owns one ArtifactCache: every distinct (model, options) pair is compiled once,
  * written to a temporary artifact folder, read back through host/artifact.ts (the same
- * path the CLI uses) and shared by every assertion that needs it.
+ * path the CLI uses) and shared by every assertion that needs it. Across files, the run's
+ * build cache (compiler/codegen/build-cache.ts) builds each distinct module once.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { Rng } from '../../compiler/ir/rng.js';
 import { fullScheme, type LayerTraining, type Scheme } from '../../compiler/sparse/scheme.js';
 import { readArtifact, writeArtifact, type LoadedArtifact } from '../../host/artifact.js';
 import { imageAt, loadDataset, type Dataset } from '../../host/data/dataset.js';
+import { getTarget } from '../../targets/index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -108,6 +110,25 @@ export function mnist(split: 'train' | 'test'): Dataset {
 export function calibrationInputs(n: number, range: [number, number] = [0, 1], from = 0): Float32Array[] {
   const ds = mnist('train');
   return Array.from({ length: n }, (_, i) => normaliseImage(imageAt(ds, from + i), range));
+}
+
+// Artifacts several suites share: the same compile options give the same generated source,
+// which the run's build cache (test/support/global-setup.ts) builds once for all of them.
+
+/**
+ * Calibration for the suites that need some mnist-cnn artifact but no particular
+ * quantisation (budgets, artifact-fuzz, examples, input-fuzz): the inputs `tinytrain
+ * compile --calibrate random` uses for mnist-cnn (host/cli/compile.ts), so their
+ * full-scheme stm32f746 builds and output-paths' CLI compiles are one module.
+ */
+export function sharedMnistCalibration(): Float32Array[] {
+  const rng = new Rng(0);
+  return Array.from({ length: 8 }, () => Float32Array.from({ length: 28 * 28 }, () => rng.uniform()));
+}
+
+/** mnist-cnn's partial scheme with momentum on stm32f746: the artifact of profile's partial tests and speed-peers. */
+export function mnistPartialOptions(): CompileOptions {
+  return { target: getTarget('stm32f746'), scheme: partialSchemeFor('mnist-cnn'), momentum: 0.9, calibration: calibrationInputs(16) };
 }
 
 export interface CachedArtifact {

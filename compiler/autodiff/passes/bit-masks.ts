@@ -7,15 +7,16 @@
  * `mask` step reads the bits instead of the int8 output, which is then free once forward
  * is done (an eighth of the bytes, and the in-place pass may overwrite it).
  *
- * Legal wherever the output has a gradient; skipped where a weight gradient reads the
- * tensor whole anyway (keeping it costs nothing more, and bits would be extra bytes).
+ * Legal wherever the output has a gradient; skipped where backward reads the tensor whole
+ * anyway (a weight gradient, or an op's input gradient by its rule: keeping it costs
+ * nothing more, and bits would be extra bytes).
  */
 import { hasClamp, sized, type BuildContext, type Draft } from '../context.js';
 import { findStep, stepAt } from './rewrite.js';
 
 export function useBitMasks(c: BuildContext, d: Draft): void {
   for (const n of c.g.nodes) {
-    if (!hasClamp(n) || !c.plan.needGrad(n.output) || c.plan.keptWhole.has(c.canon(n.output))) continue;
+    if (!hasClamp(n) || !c.plan.needGrad(n.output) || c.plan.readInBackward.has(c.canon(n.output))) continue;
     const key = sized(d, `mask:${n.name}`, Math.ceil(c.elems(n.output) / 8));
     const forward = findStep(d, 'forward', n);
     const slice = findStep(d, 'saveSlice', n);

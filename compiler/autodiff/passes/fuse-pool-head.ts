@@ -9,8 +9,9 @@
  * The head's bias update (if trained) stays a separate step reading bgrad:<head>.
  *
  * Legal when the head's output feeds only the pool, the head computes no weight gradient
- * (that would need its whole output gradient) and its clamp, if any, is kept as bits
- * (pass 2). The fused step runs where the pool's backward ran, earlier than the head's
+ * (that would need its whole output gradient), its clamp, if any, is kept as bits
+ * (pass 2), and neither op's input gradient reads forward values by its rule (the fused
+ * kernel reads none). The fused step runs where the pool's backward ran, earlier than the head's
  * own; input-gradient accumulation flags and the order of updates at the end are
  * recomputed for that.
  */
@@ -23,10 +24,10 @@ import { findStep, sortUpdatesByGradient } from './rewrite.js';
 
 /** The head whose backward fuses with pool n's, if any. */
 function fusableHead(c: BuildContext, d: Draft, n: Node): Node | undefined {
-  if (!opOf(n).globalPool) return undefined;
+  if (!opOf(n).globalPool || opOf(n).program.inputGradReads) return undefined;
   const h = c.producerOf.get(c.canon(n.inputs[0]!));
   // A 1x1 conv (not a dense layer: the kernel reads the head's input position by position).
-  if (!h || !h.conv || !isPointwise(h)) return undefined;
+  if (!h || !h.conv || !isPointwise(h) || opOf(h).program.inputGradReads) return undefined;
   if (c.plan.gradChannels(h) > 0 || (c.users.get(h.output) ?? []).length !== 1) return undefined;
   if (hasClamp(h) && !d.sizes.has(`mask:${h.name}`)) return undefined;
   return h;
@@ -61,7 +62,9 @@ function recomputeAccumulation(c: BuildContext, d: Draft, lossStep: number): voi
       started.add(t);
       return was;
     });
-    const reads = [s.reads[0]!, ...s.targets.filter((_, k) => accumulate[k]).map((t) => gradKey(c, d, t))];
+    // Its own reads (output gradient, forward values) stay; the accumulated gradients follow.
+    const own = s.reads.filter((k) => !s.targets.some((t) => k === gradKey(c, d, t)));
+    const reads = [...own, ...s.targets.filter((_, k) => accumulate[k]).map((t) => gradKey(c, d, t))];
     return { ...s, accumulate, reads };
   });
 }

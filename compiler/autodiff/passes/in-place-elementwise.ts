@@ -5,9 +5,11 @@
  * output -> input), so the two tensors take one buffer.
  *
  * Legal when that input is read by nothing afterwards: the op is its last consumer in
- * forward, backward does not read its int8 values (no weight gradient reads it whole,
- * and its producer's clamp keeps bits or has no gradient), and it is not the output of a
- * streamed chain (pass 3), whose step writes it row by row.
+ * forward, backward does not read its int8 values (no weight gradient reads it whole, no
+ * op's input gradient reads it by its rule, and its producer's clamp keeps bits or has no
+ * gradient), and it is not the output of a streamed chain (pass 3), whose step writes it
+ * row by row. An op whose own input gradient reads its output (a Sigmoid) may still write
+ * over its input: that output is then the shared buffer, which nothing later overwrites.
  */
 import { opOf } from '../../ops/registry.js';
 import { hasClamp, type BuildContext, type Draft } from '../context.js';
@@ -16,7 +18,7 @@ import { renameThroughShares } from './rewrite.js';
 export function inPlaceElementwise(c: BuildContext, d: Draft): void {
   const streamed = new Set(d.steps.flatMap((s) => (s.kind === 'forwardStream' ? s.nodes.map((n) => n.name) : [])));
   const readInBackward = (t: string): boolean => {
-    if (c.plan.keptWhole.has(t)) return true;
+    if (c.plan.readInBackward.has(t)) return true;
     const p = c.producerOf.get(t);
     return !!p && hasClamp(p) && c.plan.needGrad(t) && !c.options.bitMasks;
   };

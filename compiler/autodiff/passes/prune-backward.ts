@@ -19,7 +19,7 @@
  */
 import { INPUT, hasParams, type Node } from '../../ir/graph.js';
 import { splitChannels, trainedChannels, trainsAnything, type Scheme } from '../../sparse/scheme.js';
-import type { GraphFacts } from '../context.js';
+import { inputGradActivations, type GraphFacts } from '../context.js';
 
 export interface GradientPlan {
   /** Whether the program computes a gradient for tensor t (canonical name). */
@@ -28,8 +28,14 @@ export interface GradientPlan {
   gradChannels: (n: Node) => number;
   /** Whether the bias gradient of n is computed. */
   biasGrad: (n: Node) => boolean;
-  /** Tensors read whole by some weight gradient: kept in backward anyway. */
-  keptWhole: ReadonlySet<string>;
+  /** The inputs (canonical) whose gradients n's input gradient computes: none if its output has no gradient. */
+  inputGradTargets: (n: Node) => string[];
+  /**
+   * Tensors whose int8 activations backward reads whole, so they are kept until then anyway:
+   * the input of a weight gradient of every channel, and what an op's input gradient reads
+   * by its rule (OpDef.program.inputGradReads) where that step runs.
+   */
+  readInBackward: ReadonlySet<string>;
 }
 
 export function gradientPlan(f: GraphFacts, scheme: Scheme, prune: boolean): GradientPlan {
@@ -44,11 +50,13 @@ export function gradientPlan(f: GraphFacts, scheme: Scheme, prune: boolean): Gra
     if (!hasParams(n) || !needGrad(n.output)) return 0;
     return prune ? trainedChannels(train(n), n) : splitChannels(n);
   };
-  const keptWhole = new Set<string>();
+  const inputGradTargets = (n: Node): string[] => (needGrad(n.output) ? n.inputs.map(f.canon).filter(needGrad) : []);
+  const readInBackward = new Set<string>();
   for (const n of f.g.nodes) {
     const k = gradChannels(n);
-    if (k > 0 && k === splitChannels(n)) keptWhole.add(f.canon(n.inputs[0]!));
+    if (k > 0 && k === splitChannels(n)) readInBackward.add(f.canon(n.inputs[0]!));
+    if (inputGradTargets(n).length > 0) for (const t of inputGradActivations(f, n)) readInBackward.add(t);
   }
   const biasGrad = (n: Node): boolean => hasParams(n) && (prune ? !!train(n)?.bias : true);
-  return { needGrad, gradChannels, biasGrad, keptWhole };
+  return { needGrad, gradChannels, biasGrad, inputGradTargets, readInBackward };
 }

@@ -9,8 +9,10 @@
  *
  * Legal when nothing else needs the intermediates: no gradient flows through them (the
  * plan computes none), the next conv computes no weight gradient (it would read its input
- * whole), and none is the model output. Such layers have no save or mask steps, so only
- * their forward steps are replaced.
+ * whole), no backward step reads them (GradientPlan.readInBackward), and none is the model
+ * output. Such layers have no save or mask steps (no input gradient runs where no gradient
+ * flows, so neither do the masks an op's rule saves for one), so only their forward steps
+ * are replaced.
  */
 import type { Node } from '../../ir/graph.js';
 import { opOf } from '../../ops/registry.js';
@@ -19,7 +21,7 @@ import { findStep } from './rewrite.js';
 
 /** The conv that can read n's output from a ring, if any. */
 function ringConsumer(c: BuildContext, n: Node): Node | undefined {
-  if (!opOf(n).streamable || n.output === c.canon(c.g.output) || c.plan.needGrad(n.output)) return undefined;
+  if (!opOf(n).streamable || n.output === c.canon(c.g.output) || c.plan.needGrad(n.output) || c.plan.readInBackward.has(n.output)) return undefined;
   const users = c.users.get(n.output) ?? [];
   const b = users[0];
   if (users.length !== 1 || !b || !opOf(b).streamable || b.inputs.length !== 1 || c.plan.gradChannels(b) > 0) return undefined;

@@ -1,0 +1,39 @@
+/**
+ * The `conv2d` layer of a model file, which two ops share: conv2d (conv2d.ts) and, with
+ * `groups: 'depthwise'`, depthwiseConv2d (depthwise-conv2d.ts). Its own leaf module so that
+ * both can read the schema while they load (op modules sit in import cycles).
+ */
+import { z } from 'zod';
+import { LIMITS } from '../ir/limits.js';
+import type { Activation } from '../ir/model.js';
+import { activation, inputs, kernelSize, layerSchema, stride } from './layer-fields.js';
+import { intIn, positiveInt, userName } from '../validate.js';
+
+export interface Conv2dLayer {
+  op: 'conv2d';
+  name?: string;
+  inputs?: string[];
+  filters: number;
+  kernel: number | [number, number];
+  stride?: number;
+  padding?: number | 'same' | 'valid';
+  /** 1 (dense conv) or 'depthwise' (groups = channels, one filter per channel). */
+  groups?: 1 | 'depthwise';
+  activation?: Activation;
+}
+
+export const conv2dLayer = layerSchema<Conv2dLayer>()(
+  z.strictObject({
+    op: z.literal('conv2d'),
+    name: userName.optional(),
+    inputs: inputs.optional(),
+    filters: positiveInt(LIMITS.maxChannels),
+    kernel: z.union([kernelSize, z.tuple([kernelSize, kernelSize])], { error: `expected a kernel size (a positive integer <= ${LIMITS.maxKernel}, or [KH, KW])` }),
+    stride: stride.optional(),
+    padding: z
+      .union([intIn(0, LIMITS.maxKernel), z.literal('same'), z.literal('valid')], { error: `expected an integer padding in 0..${LIMITS.maxKernel}, 'same' or 'valid'` })
+      .optional(),
+    groups: z.union([z.literal(1), z.literal('depthwise')], { error: "expected 1 or 'depthwise'" }).optional(),
+    activation: activation.optional(),
+  }),
+);

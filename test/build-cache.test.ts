@@ -1,0 +1,126 @@
+/**
+ * The test runs' build layer (compiler/codegen/build-cache.ts). The cache: off without its
+ * folder, a hit only for the same module kind, memory base and source, never a broken
+ * entry (a stand-in build function counts the builds, so no asc runs here). The fast
+ * tier's WASI placeholders: on in its workers only, with exactly the planned memory.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUILD_CACHE_ENV, cachedBuild, setWasiPlaceholders, toolchainId, wasiPlaceholders } from '../compiler/codegen/build-cache.js';
+import type { BuildResult } from '../compiler/codegen/build.js';
+import { buildWasiRuntime } from '../compiler/codegen/wasi.js';
+import type { Manifest } from '../compiler/manifest.js';
+import { verifyModuleMemory } from '../host/artifact-verify.js';
+import { tier } from './tiers.js';
+
+const root = mkdtempSync(join(tmpdir(), 'tinytrain-build-cache-test-'));
+const runValue = process.env[BUILD_CACHE_ENV];
+afterEach(() => {
+  if (runValue === undefined) delete process.env[BUILD_CACHE_ENV];
+  else process.env[BUILD_CACHE_ENV] = runValue;
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A build that makes a distinct (valid-looking) module each time it runs, and counts its runs. */
+function counter(): { build: () => Promise<BuildResult>; runs: () => number } {
+  let n = 0;
+  return {
+    build: async () => ({ wasm: Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ++n), pages: 3 }),
+    runs: () => n,
+  };
+}
+
+function freshCache(name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  return dir;
+}
+
+describe('build cache', () => {
+  it('is off without the variable, and with a folder that does not exist', async () => {
+    for (const value of [undefined, '', join(root, 'gone')]) {
+      if (value === undefined) delete process.env[BUILD_CACHE_ENV];
+      else process.env[BUILD_CACHE_ENV] = value;
+      const c = counter();
+      await cachedBuild('simd', 'src', 1024, c.build);
+      await cachedBuild('simd', 'src', 1024, c.build);
+      expect(c.runs()).toBe(2);
+    }
+    expect(readdirSync(root).includes('gone')).toBe(false);
+  });
+
+  it('gives the stored module for the same kind, memory base and source, and builds anything else', async () => {
+    process.env[BUILD_CACHE_ENV] = freshCache('hits');
+    const c = counter();
+    const first = await cachedBuild('simd', 'src', 1024, c.build);
+    const again = await cachedBuild('simd', 'src', 1024, c.build);
+    expect(c.runs()).toBe(1);
+    expect(again).toEqual(first);
+    expect(again.wasm).not.toBe(first.wasm); // a copy: a caller that edits its bytes edits no one else's
+    await cachedBuild('scalar', 'src', 1024, c.build);
+    await cachedBuild('wasi', 'src', 1024, c.build);
+    await cachedBuild('simd', 'src', 1040, c.build);
+    await cachedBuild('simd', 'src ', 1024, c.build);
+    expect(c.runs()).toBe(5);
+  });
+
+  it('keys the build code by its sources: the CLI (dist/) shares entries with the tests, unless dist/ is older', () => {
+    const code = ['asc', 'build', 'build-cache', 'wasi'];
+    const codegen = join(__dirname, '..', 'compiler', 'codegen');
+    const compiled = join(__dirname, '..', 'dist', 'compiler', 'codegen');
+    const fresh = code.every((n) => statSync(join(compiled, `${n}.js`)).mtimeMs >= statSync(join(codegen, `${n}.ts`)).mtimeMs);
+    const script = `import(${JSON.stringify(join(compiled, 'build-cache.js'))}).then((m) => process.stdout.write(m.toolchainId()))`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.stdout === toolchainId(), fresh ? 'dist/ is up to date' : 'dist/ is older than compiler/codegen').toBe(fresh);
+  });
+
+  it('does not store a failed build', async () => {
+    const dir = freshCache('fails');
+    process.env[BUILD_CACHE_ENV] = dir;
+    await expect(cachedBuild('simd', 'bad', 0, () => Promise.reject(new Error('asc failed')))).rejects.toThrow('asc failed');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('treats an entry that is not a module as a miss', async () => {
+    const dir = freshCache('broken');
+    process.env[BUILD_CACHE_ENV] = dir;
+    const c = counter();
+    await cachedBuild('simd', 'src', 0, c.build);
+    const [entry] = readdirSync(dir);
+    writeFileSync(join(dir, entry!), 'not a module');
+    const rebuilt = await cachedBuild('simd', 'src', 0, c.build);
+    expect(c.runs()).toBe(2);
+    expect(rebuilt.wasm.at(-1)).toBe(2);
+  });
+});
+
+describe("the fast tier's WASI placeholders", () => {
+  it('are on in the fast tier only', () => {
+    expect(wasiPlaceholders()).toBe(tier === 'fast');
+  });
+
+  it('stand in for the WASI build with exactly the planned memory, and pass the artifact reader', async () => {
+    const before = wasiPlaceholders();
+    setWasiPlaceholders(true);
+    try {
+      // Not even a source: nothing is built. 70000 bytes + the static room round up to 2 pages.
+      const { wasm, pages } = await buildWasiRuntime('no source', 70_000);
+      expect(pages).toBe(2);
+      const mod = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
+      expect(WebAssembly.Module.imports(mod)).toEqual([]);
+      expect(WebAssembly.Module.customSections(mod, 'tinytrain-placeholder')).toHaveLength(1);
+      const memory = new WebAssembly.Instance(mod).exports.memory as WebAssembly.Memory;
+      expect(memory.buffer.byteLength).toBe(2 * 65536);
+      expect(() => memory.grow(1)).toThrow(RangeError);
+      expect(() => verifyModuleMemory(wasm, { wasmMemoryBytes: 2 * 65536 } as Manifest, 'runtime-wasi.wasm')).not.toThrow();
+      expect(() => verifyModuleMemory(wasm, { wasmMemoryBytes: 3 * 65536 } as Manifest, 'runtime-wasi.wasm')).toThrow(/2 pages/);
+    } finally {
+      setWasiPlaceholders(before);
+    }
+  });
+});
