@@ -10,6 +10,12 @@
  * seal are reached too. Files are truncated, flipped or extended, with integrity
  * updated to match in half the cases so the module checks (memory limits, exports,
  * layout id) are reached. Deterministic (seeded).
+ *
+ * One thing no loader can promise: that a module whose code was changed, and whose hash
+ * was then updated to match, still terminates (it is another program; case 1008 of an
+ * earlier run turned an i32.shl into i32.shr_s and looped forever). The code's only
+ * defence is its sha256, so code bytes are flipped only in the cases that leave the hash
+ * stale (which must be refused); the re-hashed cases flip a module's other sections.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -123,15 +129,39 @@ function mutateJson(m: Json, rng: Rng): void {
   else o[k] = HOSTILE[Math.floor(rng.uniform() * HOSTILE.length)];
 }
 
-function mutateBytes(b: Buffer, rng: Rng): Buffer {
+/** Truncated, 1-4 bits flipped (never inside `keep`, a [start, end) byte range), or extended. */
+function mutateBytes(b: Buffer, rng: Rng, keep: [number, number] = [0, 0]): Buffer {
   const r = rng.uniform();
   if (r < 0.3) return b.subarray(0, Math.floor(rng.uniform() * b.length));
   const out = Buffer.from(b);
   if (r < 0.8) {
-    for (let n = 1 + Math.floor(rng.uniform() * 4); n > 0; n--) out[Math.floor(rng.uniform() * out.length)] ^= 1 << Math.floor(rng.uniform() * 8);
+    const [from, to] = keep;
+    for (let n = 1 + Math.floor(rng.uniform() * 4); n > 0; n--) {
+      const i = Math.floor(rng.uniform() * (out.length - (to - from)));
+      out[i < from ? i : i + (to - from)] ^= 1 << Math.floor(rng.uniform() * 8);
+    }
     return out;
   }
   return Buffer.concat([out, Buffer.alloc(1 + Math.floor(rng.uniform() * 64), 0x41)]);
+}
+
+/** The [start, end) bytes of a wasm module's code section (section id 10), or [0, 0]. */
+function codeSection(wasm: Buffer): [number, number] {
+  const leb = (at: number): [number, number] => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = wasm[at++]!;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return [value, at];
+    }
+  };
+  for (let at = 8; at < wasm.length;) {
+    const id = wasm[at]!;
+    const [size, body] = leb(at + 1);
+    if (id === 10) return [at, body + size];
+    at = body + size;
+  }
+  return [0, 0];
 }
 
 /** Names and contents of a folder, as one string (cheap to compare). */
@@ -215,9 +245,11 @@ describe('artifact fuzz', () => {
     for (let i = 0; i < FILE_CASES; i++) {
       const files = new Map<string, Buffer | string>(original);
       const name = names[Math.floor(rng.uniform() * names.length)]!;
-      const bytes = mutateBytes(original.get(name)!, rng);
+      const rehash = rng.uniform() < 0.5;
+      const source = original.get(name)!;
+      const bytes = mutateBytes(source, rng, rehash && name.endsWith('.wasm') ? codeSection(source) : undefined);
       files.set(name, bytes);
-      if (rng.uniform() < 0.5) {
+      if (rehash) {
         // Integrity updated to match: the checks behind the hashes must hold on their own.
         const m = JSON.parse(original.get('manifest.json')!.toString('utf8')) as Json;
         (m.integrity as Json)[name] = { bytes: bytes.length, sha256: sha256(bytes) };
