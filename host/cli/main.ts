@@ -12,6 +12,7 @@ import { registerTargets } from './targets.js';
 import { registerDemo } from './demo.js';
 import { registerPretrain } from './pretrain.js';
 import { registerFirmware } from './firmware.js';
+import { registerExport } from './export.js';
 import { useRunTempDir } from '../io/run-temp.js';
 
 export function buildProgram(): Command {
@@ -20,10 +21,13 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerCompile, registerTrain, registerEval, registerReport, registerTargets, registerDemo, registerPretrain, registerFirmware]) {
+  for (const register of [registerCompile, registerTrain, registerEval, registerReport, registerTargets, registerDemo, registerPretrain, registerFirmware, registerExport]) {
     register(program);
   }
-  for (const c of program.commands) c.exitOverride();
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const sub of c.commands) sub.exitOverride();
+  }
   return program;
 }
 

@@ -21,14 +21,14 @@ import { layoutIdLow } from '../engines/job.js';
  * input (a manifest can be edited): only numbers checked to be non-negative integers and
  * the layout id checked to be hex reach them, never a model, target or file name.
  */
-function cNumber(what: string, v: number): number {
+export function cNumber(what: string, v: number): number {
   if (!Number.isSafeInteger(v) || v < 0 || v > 0xffffffff) {
     throw new TinytrainError(`manifest: ${what} is ${String(v)}, expected an integer in 0..2^32-1`, 'recompile the artifact');
   }
   return v;
 }
 
-function layoutIdText(id: unknown): string {
+export function layoutIdText(id: unknown): string {
   if (typeof id !== 'string' || !/^[0-9a-f]{16}$/.test(id)) throw new TinytrainError('manifest: layoutId is not 16 hex digits', 'recompile the artifact');
   return id;
 }

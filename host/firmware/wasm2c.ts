@@ -26,9 +26,10 @@ export interface GeneratedRuntime {
   dataSegments: Array<[number, number]>;
 }
 
-export async function wasm2c(wasmPath: string, dir: string): Promise<GeneratedRuntime> {
-  const source = join(dir, 'runtime.c');
-  const header = join(dir, 'runtime.h');
+/** `name`: of the generated files, NAME.c and NAME.h (the firmware's runtime.c, the C library's tt-runtime.c). */
+export async function wasm2c(wasmPath: string, dir: string, name = 'runtime'): Promise<GeneratedRuntime> {
+  const source = join(dir, `${name}.c`);
+  const header = join(dir, `${name}.h`);
   await runToolOk('wasm2c', [wasmPath, '-n', MODULE_NAME, '-o', source], 'wasm2c (Debian package wabt)');
   const h = readFileSync(header, 'utf8');
   const c = splitMemory(readFileSync(source, 'utf8'), h);

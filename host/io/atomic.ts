@@ -9,7 +9,7 @@
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
-import { checkOutputFolder } from './output-paths.js';
+import { checkOutputFolder, type OutputFolderKind } from './output-paths.js';
 import { removeDeadLeftovers, tempName } from './temp-names.js';
 
 export interface FileWriteOptions {
@@ -60,11 +60,11 @@ const cannotWrite = (path: string, err: unknown): TinytrainError =>
   new TinytrainError(`cannot write ${path}: ${(err as Error).message}`, 'check that its folder exists and is writable');
 
 /**
- * Builds an artifact folder with `fill(tmpDir)` and moves it to `finalDir` only if fill
+ * Builds an output folder (an artifact, or a C library: `kind`) with `fill(tmpDir)` and moves it to `finalDir` only if fill
  * succeeds. On failure the temp folder is removed and an existing `finalDir` is left as it
  * was; the error from fill is rethrown unchanged.
  *
- * Artifact folders are the only folders tinytrain writes, so this refuses to replace
+ * Artifact and C library folders are the only folders tinytrain writes, so this refuses to replace
  * anything host/io/output-paths.ts does not call ours (checked before fill and again
  * before the rename). Missing parent folders are created.
  *
@@ -72,12 +72,12 @@ const cannotWrite = (path: string, err: unknown): TinytrainError =>
  * cannot overwrite a non-empty directory; between them `finalDir` is briefly absent, but
  * it never holds a mix of old and new files.
  */
-export async function writeDirAtomic(outDir: string, fill: (tmpDir: string) => void | Promise<void>, label = 'output folder'): Promise<void> {
+export async function writeDirAtomic(outDir: string, fill: (tmpDir: string) => void | Promise<void>, label = 'output folder', kind: OutputFolderKind = 'artifact'): Promise<void> {
   // Absolute, so that '.', '..' or 'out/' name the folder itself and its temp goes beside it, not inside.
   const finalDir = resolve(outDir);
   const parent = dirname(finalDir);
   const name = basename(finalDir);
-  checkOutputFolder(finalDir, label);
+  checkOutputFolder(finalDir, label, kind);
   const tmpDir = join(parent, tempName(name, 'tmp'));
   try {
     mkdirSync(parent, { recursive: true });
@@ -89,7 +89,7 @@ export async function writeDirAtomic(outDir: string, fill: (tmpDir: string) => v
   try {
     await fill(tmpDir);
     // fill may have run for minutes; re-check in case someone put something there meanwhile.
-    checkOutputFolder(finalDir, label);
+    checkOutputFolder(finalDir, label, kind);
   } catch (err) {
     rmSync(tmpDir, { recursive: true, force: true });
     throw err;
@@ -107,7 +107,7 @@ export async function writeDirAtomic(outDir: string, fill: (tmpDir: string) => v
     rmSync(tmpDir, { recursive: true, force: true });
     throw new TinytrainError(`cannot move the new ${finalDir} into place: ${(err as Error).message}`, 'check that the output location is writable');
   }
-  if (old) removeReplaced(old, finalDir);
+  if (old) removeReplaced(old, finalDir, kind);
   removeDeadLeftovers(parent, name);
   syncDir(parent);
 }
@@ -116,9 +116,9 @@ export async function writeDirAtomic(outDir: string, fill: (tmpDir: string) => v
  * Deletes the previous folder, now moved aside, unless a file of the user's landed in it
  * between the last check and the rename: then it is kept, and the user is told where.
  */
-function removeReplaced(old: string, finalDir: string): void {
+function removeReplaced(old: string, finalDir: string, kind: OutputFolderKind): void {
   try {
-    checkOutputFolder(old, 'previous folder');
+    checkOutputFolder(old, 'previous folder', kind);
   } catch {
     process.stderr.write(`note: ${finalDir} was replaced, but the previous folder gained files tinytrain did not write just before; it is kept at ${old}\n`);
     return;

@@ -14,6 +14,8 @@
  *     firmware cache firmware-<target>.elf[.key], and our own .NAME.tmp-<pid>-<hex> of
  *     those). A user's file inside is named in the refusal: replacing the folder would
  *     delete it.
+ *   - for `export c`: absent, empty, or a C library folder tinytrain exported (its
+ *     tinytrain-c.json has format tinytrain-c-library@1 and lists every entry).
  * File outputs:
  *   - absent: its folder must already exist and be writable (a missing folder is most
  *     often a typo or the wrong working directory; creating folders there leaves junk);
@@ -33,7 +35,7 @@ import { accessSync, closeSync, constants, lstatSync, openSync, readdirSync, rea
 import { basename, dirname, join, resolve } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
 import { CHECKPOINT_MAGIC } from '../checkpoint.js';
-import { ARTIFACT_FORMAT, FIRMWARE_MARKER, HTML_REPORT_META, PRETRAINED_MODEL_GENERATOR } from './provenance.js';
+import { ARTIFACT_FORMAT, C_LIBRARY_FORMAT, FIRMWARE_MARKER, HTML_REPORT_META, PRETRAINED_MODEL_GENERATOR } from './provenance.js';
 import { parseTempName } from './temp-names.js';
 
 export type OutputFileKind = 'checkpoint' | 'html-report' | 'firmware-elf' | 'model-json';
@@ -51,6 +53,9 @@ const ARTIFACT_EXTRA_FILES = new Set(['runtime.ts', 'scheme.json']);
 const LISTED_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*\.(wasm|bin)$/;
 /** The firmware cache host/firmware/qemu.ts keeps beside the manifest. */
 const FIRMWARE_CACHE = /^firmware-[a-z0-9][a-z0-9._-]*\.elf(\.key)?$/;
+/** A C library folder's marker (host/clib/export.ts), and what it may list: plain file names. */
+const C_LIBRARY_MARKER = 'tinytrain-c.json';
+const LIBRARY_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Larger files are not read to recognise them (nothing tinytrain writes is near this). */
 const MAX_RECOGNISED_BYTES = 512 * 1024 * 1024;
 
@@ -102,7 +107,10 @@ function assertWritableFolder(dir: string, flag: string, path: string): void {
 // ---------------------------------------------------------------------------------------
 // Folders
 
-export function checkOutputFolder(path: string, flag = '--out'): void {
+/** The folders tinytrain writes: artifact folders (compile, demo) and C library folders (export c). */
+export type OutputFolderKind = 'artifact' | 'c-library';
+
+export function checkOutputFolder(path: string, flag = '--out', kind: OutputFolderKind = 'artifact'): void {
   const st = lstatOrAbsent(path, flag);
   if (!st) return checkFolderCreatable(path, flag);
   if (!st.isDirectory()) {
@@ -120,6 +128,7 @@ export function checkOutputFolder(path: string, flag = '--out'): void {
     return refuse(flag, path, `cannot list the folder (${(e as Error).message})`, 'check its permissions');
   }
   if (entries.length === 0) return;
+  if (kind === 'c-library') return checkLibraryFolder(path, flag, entries);
   const manifest = readArtifactManifest(path);
   if (typeof manifest === 'string') {
     refuseOccupied(
@@ -137,6 +146,55 @@ export function checkOutputFolder(path: string, flag = '--out'): void {
       `an artifact folder that also holds ${foreign.length === 1 ? 'an entry' : 'entries'} tinytrain did not write (${listNames(path, foreign)}), which replacing the folder would delete`,
       `move ${foreign.length === 1 ? 'it' : 'them'} out of ${path} and run again, or choose another ${flag} path`,
     );
+  }
+}
+
+/**
+ * A C library folder tinytrain wrote: tinytrain-c.json has the library format and names
+ * every entry, each a regular file with a plain name (so a hand-edited marker cannot
+ * claim a sub-folder or a path outside).
+ */
+function checkLibraryFolder(path: string, flag: string, entries: string[]): void {
+  const marker = readJsonFile(join(path, C_LIBRARY_MARKER));
+  const listed =
+    isRecord(marker) && marker.format === C_LIBRARY_FORMAT && Array.isArray(marker.files)
+      ? marker.files.filter((f): f is string => typeof f === 'string' && LIBRARY_FILE.test(f))
+      : undefined;
+  if (!listed) {
+    refuseOccupied(
+      flag,
+      path,
+      `a folder holding ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'} (${listNames(path, entries)}) that is not a C library tinytrain exported (no ${C_LIBRARY_MARKER} with "format": "${C_LIBRARY_FORMAT}")`,
+      `choose a new or empty folder for ${flag}; tinytrain replaces only library folders it wrote`,
+    );
+  }
+  const foreign = entries.filter((e) => !listed.includes(parseTempName(e)?.role === 'tmp' ? parseTempName(e)!.name : e) || !isRegularFile(join(path, e)));
+  if (foreign.length) {
+    refuseOccupied(
+      flag,
+      path,
+      `a C library folder that also holds ${foreign.length === 1 ? 'an entry' : 'entries'} tinytrain did not write (${listNames(path, foreign)}), which replacing the folder would delete`,
+      `move ${foreign.length === 1 ? 'it' : 'them'} out of ${path} and run again, or choose another ${flag} path`,
+    );
+  }
+}
+
+function isRegularFile(p: string): boolean {
+  try {
+    return lstatSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** A small JSON file's value, or undefined (absent, not a regular file, too large, not JSON). */
+function readJsonFile(p: string): unknown {
+  try {
+    const st = lstatSync(p);
+    if (!st.isFile() || st.size > MAX_RECOGNISED_BYTES) return undefined;
+    return JSON.parse(readFileSync(p, 'utf8'));
+  } catch {
+    return undefined;
   }
 }
 

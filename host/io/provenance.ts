@@ -21,3 +21,6 @@ export const PRETRAINED_MODEL_GENERATOR = 'tinytrain pretrain';
  * to change in the firmware for old builds to be recognised too.
  */
 export const FIRMWARE_MARKER = 'tinytrain-firmware: ';
+
+/** The format of a C library folder's tinytrain-c.json (host/clib/export.ts), which names every file it holds. */
+export const C_LIBRARY_FORMAT = 'tinytrain-c-library@1';
