@@ -15,7 +15,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asLoaded, type LoadedArtifact } from '../artifact.js';
-import { slotsAreaBytes, slotStride, SLOT_ALIGN } from '../firmware/flash-slots.js';
+import { TinytrainError } from '../../compiler/errors.js';
+import { SLOT_ALIGN, SLOT_HEADER_BYTES } from '../firmware/flash-slots.js';
 import { configHeader, imageSource } from '../firmware/generate.js';
 import { checkDataSegments, firmwareLayout } from '../firmware/layout.js';
 import { packageRoot } from '../../compiler/codegen/build.js';
@@ -44,13 +45,29 @@ export interface CLibraryExport {
   flashAreaBytes: number;
 }
 
-export async function exportCLibrary(artifact: LoadedArtifact | string, outDir: string): Promise<CLibraryExport> {
+export interface CLibraryOptions {
+  /**
+   * The Flash erase unit the checkpoint slots are aligned to (each slot a whole number of
+   * them): 4 KiB pages by default (nRF52, most SPI NOR); an STM32F4's sectors are 16-128 KiB.
+   */
+  eraseBytes?: number;
+}
+
+export async function exportCLibrary(artifact: LoadedArtifact | string, outDir: string, o: CLibraryOptions = {}): Promise<CLibraryExport> {
+  const eraseBytes = o.eraseBytes ?? SLOT_ALIGN;
+  if (!Number.isSafeInteger(eraseBytes) || eraseBytes < 256 || eraseBytes > 1 << 24 || (eraseBytes & (eraseBytes - 1)) !== 0) {
+    throw new TinytrainError(
+      `--flash-erase ${String(eraseBytes)}: the erase unit must be a power of two from 256 B to 16 MiB`,
+      "give your Flash part's erase unit (sector or page size), e.g. 4KB or 128KB",
+    );
+  }
   const a = asLoaded(artifact);
   // The library compiles this module to C: it must be the manifest's (layout id and memory).
   await checkRuntimeModule(a, 'scalar');
   checkWasm2cRuntimeHeaders();
-  const layout = await firmwareLayout(a);
   const m = a.manifest;
+  const slotBytes = Math.ceil((SLOT_HEADER_BYTES + m.checkpoint.bytes) / eraseBytes) * eraseBytes;
+  const layout = { ...(await firmwareLayout(a)), slotStride: slotBytes };
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-clib-'));
   const files: Record<string, string | Uint8Array> = {};
   let importsAbort: boolean;
@@ -72,8 +89,8 @@ export async function exportCLibrary(artifact: LoadedArtifact | string, outDir: 
   files['tt-model.h'] = modelHeader(m, {
     sramBytes: layout.ramEnd - layout.ramBase,
     frozenBytes: layout.frozenEnd - layout.frozenBase,
-    slotBytes: slotStride(m),
-    eraseBytes: SLOT_ALIGN,
+    slotBytes,
+    eraseBytes,
   });
   files['tt-model.c'] = modelSource(m);
   for (const f of FIRMWARE_FILES) files[f] = readFileSync(join(firmwareSourceDir(), f));
@@ -91,7 +108,7 @@ export async function exportCLibrary(artifact: LoadedArtifact | string, outDir: 
     '--out',
     'c-library',
   );
-  return { dir: outDir, files: names, sramBytes: layout.ramEnd - layout.ramBase, frozenBytes: layout.frozenEnd - layout.frozenBase, flashAreaBytes: slotsAreaBytes(m) };
+  return { dir: outDir, files: names, sramBytes: layout.ramEnd - layout.ramBase, frozenBytes: layout.frozenEnd - layout.frozenBase, flashAreaBytes: 2 * slotBytes };
 }
 
 export const MARKER_FILE = 'tinytrain-c.json';

@@ -174,7 +174,7 @@ function checkLibraryFolder(path: string, flag: string, entries: string[]): void
       flag,
       path,
       `a C library folder that also holds ${foreign.length === 1 ? 'an entry' : 'entries'} tinytrain did not write (${listNames(path, foreign)}), which replacing the folder would delete`,
-      `move ${foreign.length === 1 ? 'it' : 'them'} out of ${path} and run again, or choose another ${flag} path`,
+      `move ${foreign.length === 1 ? 'it' : 'them'} out of ${path} (objects of a build there: make clean) and run again, or choose another ${flag} path`,
     );
   }
 }
