@@ -70,7 +70,7 @@ beforeAll(async () => {
 }, 300_000);
 
 /** Runs the driver: `steps` steps from order.bin's start (resume: from index `from`). */
-function runDriver(steps: number, mode: 'fresh' | 'resume' | 'cut', from = 0): { losses: string[]; counters: string } {
+function runDriver(steps: number, mode: 'fresh' | 'resume' | `cut:${number}`, from = 0): { losses: string[]; counters: string } {
   const order = join(work, `order-${from}.bin`);
   writeFileSync(order, readFileSync(files.order).subarray(from * 4));
   const out = execFileSync(driver, [files.flash, files.samples, files.labels, order, String(steps), String(SEED), f32Bits(LR), mode], { encoding: 'utf8' });
@@ -118,17 +118,28 @@ describe('the exported C library, built with the host gcc (-std=c99 -Wall -Wextr
     expect(same(slot.payload, ref.payload)).toBe(true);
   });
 
-  it('keeps the previous checkpoint when power is lost halfway through a save', () => {
-    const before = newestSlot(art.manifest, readFileSync(files.flash))!;
-    const c = runDriver(3, 'cut');
-    expect(c.counters).toContain('saved 2'); // TT_FLASH_ERROR: the program callback failed
-    const flash = readFileSync(files.flash);
-    const after = newestSlot(art.manifest, flash)!;
-    expect(after.seq).toBe(before.seq);
-    expect(same(after.payload, before.payload)).toBe(true);
-    // The torn slot is the other one, and it is not valid.
-    expect(readSlots(art.manifest, flash)[1 - before.slot]!.state).not.toBe('valid');
-    // And the library resumes from the surviving checkpoint.
+  it('keeps the previous checkpoint when power is lost at any point of a save (payload, then header)', () => {
+    const base = readFileSync(files.flash);
+    const before = newestSlot(art.manifest, base)!;
+    const ck = art.manifest.checkpoint.bytes;
+    // Cut after N programmed bytes: the payload goes first (ck bytes), the 32-byte header last.
+    for (const cut of [0, 1, Math.floor(ck / 3), ck - 1, ck, ck + 1, ck + 16, ck + 31]) {
+      writeFileSync(files.flash, base);
+      const c = runDriver(1, `cut:${cut}`);
+      expect(c.counters, `cut after ${cut} bytes`).toContain('saved 2'); // TT_FLASH_ERROR: the program callback failed
+      const flash = readFileSync(files.flash);
+      const after = newestSlot(art.manifest, flash)!;
+      expect(after.seq, `cut after ${cut} bytes`).toBe(before.seq);
+      expect(same(after.payload, before.payload)).toBe(true);
+      expect(readSlots(art.manifest, flash)[1 - before.slot]!.state, `cut after ${cut} bytes: the torn slot`).not.toBe('valid');
+    }
+    // With power to spare the same save lands, in the other slot.
+    writeFileSync(files.flash, base);
+    expect(runDriver(1, `cut:${ck + 32}`).counters).toContain('saved 0');
+    expect(newestSlot(art.manifest, readFileSync(files.flash))!.seq).toBe(before.seq + 1);
+    // And after a torn save the library resumes from the surviving checkpoint.
+    writeFileSync(files.flash, base);
+    runDriver(1, `cut:${ck}`);
     expect(runDriver(1, 'resume', STEPS + MORE).counters).toContain(`steps ${STEPS + MORE + 1} `);
   });
 });
