@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SLOW, SYSTEM_TOOLS } from './tiers.js';
@@ -112,6 +112,22 @@ describe('tinytrain CLI', () => {
       expect(Buffer.compare(o.ck, outputs[0]!.ck)).toBe(0);
     }
     expectCleanError(run('train', art, '--data', 'mnist', '--engine', 'jvm'), 1, /unknown engine 'jvm'/);
+  });
+
+  it('every shipped example compiles for stm32f746 with no flags but --target and --out, saying how it was calibrated and what trains', { tags: [SLOW] }, () => {
+    const examples = readdirSync(join(__dirname, '..', 'examples')).filter((f) => f.endsWith('.json'));
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+    for (const f of examples) {
+      const out = join(work, `example-${f}`);
+      const r = run('compile', join(__dirname, '..', 'examples', f), '--target', 'stm32f746', '--out', out, '--json');
+      expect(r.code, `${f}: ${r.stderr}`).toBe(0);
+      expect(r.stderr, f).toMatch(/has no trained weights and no calibration ranges: it starts from its seeded random weights, calibrated on random inputs/);
+      const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { scheme: { name: string }; memory: { sramPeakBytes: number } };
+      // A model file that carries a scheme trains with it (MobileNetV2: the reference's 99 KB scheme); the others train fully.
+      const own = (JSON.parse(readFileSync(join(__dirname, '..', 'examples', f), 'utf8')) as { scheme?: { name?: string } }).scheme;
+      expect(m.scheme.name, f).toBe(own ? own.name : 'full');
+      expect(m.memory.sramPeakBytes, f).toBeLessThanOrEqual(320 * 1024);
+    }
   });
 
   it('bad flags exit 2 with a message', () => {

@@ -73,6 +73,8 @@ const modelSchemaOf = (layer: z.ZodType<Layer>) =>
           weights: byName(z.array(scale, { error: 'expected a list of per-channel scales' }).max(LIMITS.maxChannels)).optional(),
         })
         .optional(),
+      // Its content is checked against the graph by schemeFromJson when compiling.
+      scheme: z.record(z.string(), z.unknown(), { error: 'expected a scheme object (the JSON a --scheme FILE.json holds)' }).optional(),
       outputActivation: z.enum(['softmax', 'logsoftmax'], { error: "expected 'softmax' or 'logsoftmax'" }).optional(),
       notes: z
         .string({ error: 'expected text' })

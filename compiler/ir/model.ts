@@ -49,6 +49,13 @@ export interface ModelSpec {
    * predicted class (argmax) is the same either way.
    */
   outputActivation?: 'softmax' | 'logsoftmax';
+  /**
+   * The scheme `tinytrain compile` uses when it is given no --scheme: a scheme object in
+   * either form a scheme file takes (compiler/sparse/parse.ts schemeFromJson), checked
+   * against the model's layers when compiling. Lets a model file ship with the scheme that
+   * fits its device (examples/mbv2-w0.35-128.json carries the reference's 99 KB scheme).
+   */
+  scheme?: Record<string, unknown>;
   /** Free-form provenance: how the params were produced. */
   notes?: string;
   /** Set to "tinytrain pretrain" in files `pretrain` writes, which a later `pretrain --out` may replace; hand-written models have none. */

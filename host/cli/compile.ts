@@ -4,8 +4,10 @@ import { Rng } from '../../compiler/ir/rng.js';
 import { checkBudgetOption, compile, quantizeSpec } from '../../compiler/index.js';
 import { autoScheme, describeScheme, schemeToJson } from '../../compiler/sparse/auto.js';
 import { buildGraph, type Graph } from '../../compiler/ir/graph.js';
+import type { ModelSpec } from '../../compiler/ir/model.js';
 import type { Manifest } from '../../compiler/manifest.js';
-import { parseScheme } from '../../compiler/sparse/parse.js';
+import { parseScheme, schemeFromJson } from '../../compiler/sparse/parse.js';
+import { fullScheme } from '../../compiler/sparse/scheme.js';
 import { normaliseImage } from '../../compiler/float/network.js';
 import { getTarget, parseByteSize, type Target } from '../../targets/index.js';
 import { loadDataset, imageAt } from '../data/dataset.js';
@@ -22,7 +24,10 @@ export function registerCompile(program: Command): void {
     .argument('<model>', 'model file: tinytrain JSON (see examples/), ONNX (.onnx, float or int8 QDQ) or TFLite (.tflite, float or int8)')
     .requiredOption('--target <name>', 'device target (see `tinytrain targets`)')
     .requiredOption('--out <dir>', 'artifact folder to write: new (parents are created), empty, or an artifact tinytrain wrote (replaced atomically)')
-    .option('--scheme <scheme>', 'what trains: full | bias-only | last-k:N | FILE.json | auto (best value within --budget; needs --calibrate)', 'full')
+    .option(
+      '--scheme <scheme>',
+      "what trains: full | bias-only | last-k:N | FILE.json | auto (best value within --budget; needs --calibrate) (default: the model file's scheme, else full)",
+    )
     .option('--momentum <m>', 'SGD momentum (0 = plain SGD, no optimizer state)', floatOption('--momentum', 0, 0.999), 0)
     .option('--no-qas', 'disable Quantization-Aware Scaling of int8 gradients (for comparisons)')
     .option('--rounding <mode>', 'rounding of int8 updates: stochastic | nearest', 'stochastic')
@@ -47,7 +52,7 @@ export function registerCompile(program: Command): void {
 interface CompileCliOptions {
   target: string;
   out: string;
-  scheme: string;
+  scheme?: string;
   momentum: number;
   qas: boolean;
   budget?: string;
@@ -76,8 +81,8 @@ async function compileCommand(modelPath: string, o: CompileCliOptions): Promise<
       'add --calibrate DATASET (its labels are used), or --calibrate random (pseudo-labels; memory-only)',
     );
   }
-  let scheme = auto ? undefined : parseScheme(graph, o.scheme);
-  const { calibration, labels } = calibrationFor(o, graph);
+  let scheme = auto ? undefined : o.scheme !== undefined ? parseScheme(graph, o.scheme) : spec.scheme ? schemeFromJson(graph, spec.scheme, 'model-file-scheme') : fullScheme(graph);
+  const { calibration, labels } = calibrationFor(o, graph, spec);
   const budgetBytes = o.budget !== undefined ? parseByteSize(o.budget) : target.sramBytes;
   checkBudgetOption(target, budgetBytes, o.budgetOverTarget);
   const extra: Record<string, string> = {};
@@ -112,13 +117,24 @@ async function compileCommand(modelPath: string, o: CompileCliOptions): Promise<
   emit(!!o.json, json, () => summary(o.out, target, m));
 }
 
-/** Calibration inputs (real-valued) and their labels, from --calibrate; none without it. */
-function calibrationFor(o: CompileCliOptions, graph: Graph): { calibration?: Float32Array[]; labels?: number[] } {
-  if (o.calibrate === 'random') {
+/**
+ * Calibration inputs (real-valued) and their labels, from --calibrate. Without it: none
+ * (the model's stored ranges are used), except for a model that has neither trained
+ * weights nor ranges (an architecture file such as examples/mnist-cnn.json), whose
+ * seeded random weights have no data-specific ranges to find: it is calibrated on random
+ * inputs, as --calibrate random would, and the note says so.
+ */
+function calibrationFor(o: CompileCliOptions, graph: Graph, spec: ModelSpec): { calibration?: Float32Array[]; labels?: number[] } {
+  const untrained = !o.calibrate && !spec.params && !spec.calibration && !spec.quantization;
+  if (o.calibrate === 'random' || untrained) {
     const rng = new Rng(0);
     const [lo, hi] = graph.inputRange;
     const n = graph.inputShape.reduce((a, b) => a * b, 1);
-    note('calibrating on random inputs: the memory plan is exact, the quantisation is not meaningful for accuracy');
+    note(
+      untrained
+        ? `model '${spec.name}' has no trained weights and no calibration ranges: it starts from its seeded random weights, calibrated on random inputs over [${lo}, ${hi}] (the memory plan is exact; pretrain it with \`tinytrain pretrain\`, or pass --calibrate DATASET, for a useful start)`
+        : 'calibrating on random inputs: the memory plan is exact, the quantisation is not meaningful for accuracy',
+    );
     return { calibration: Array.from({ length: Math.min(o.calibrationSamples, 8) }, () => Float32Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform())) };
   }
   if (!o.calibrate) return {};
