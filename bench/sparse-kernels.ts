@@ -21,7 +21,7 @@ import { packageRoot } from '../compiler/codegen/build.js';
 import { kernelRecord, type KernelRecordValues, type RecordKernelName } from '../compiler/formats/kernel-records.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
-import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
+import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/pruning/nzlist.js';
 import { writeFileAtomic } from '../host/io/atomic.js';
 
 const SPARSITIES = [0.5, 0.7, 0.9] as const;

@@ -16,10 +16,10 @@ import { layoutWithRecords } from './codegen/records.js';
 import { buildRuntime } from './codegen/build.js';
 import { buildWasiRuntime } from './codegen/wasi.js';
 import { nodeTable } from './codegen/labels.js';
-import { fullScheme, splitChannels, trainedChannels, type Scheme } from './sparse/scheme.js';
+import { fullScheme, splitChannels, trainedChannels, type Scheme } from './scheme/scheme.js';
 import { SOURCE_FILE, type Manifest } from './manifest.js';
-import { chooseSparseLayers, frozenPointwise, pointwiseShape, pruneParams, type PruneOptions, type SparseLayer } from './sparse/prune.js';
-import { nzListBytes, sparseScratchBytes } from './sparse/nzlist.js';
+import { chooseSparseLayers, frozenPointwise, pointwiseShape, pruneParams, type PruneOptions, type SparseLayer } from './pruning/prune.js';
+import { nzListBytes, sparseScratchBytes } from './pruning/nzlist.js';
 import type { Target } from '../targets/index.js';
 
 export interface CompileOptions {
@@ -43,7 +43,7 @@ export interface CompileOptions {
   program?: ProgramOptions;
   /**
    * Magnitude pruning of the frozen 1x1 layers' weights at compile time (see
-   * compiler/sparse/prune.ts); they then run on the sparse kernels.
+   * compiler/pruning/prune.ts); they then run on the sparse kernels.
    */
   prune?: PruneOptions;
   /**

@@ -25,9 +25,9 @@ import { loadModelFile } from '../compiler/frontend/index.js';
 import { buildGraph, type Graph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { Rng } from '../compiler/ir/rng.js';
-import { schemeFromJson } from '../compiler/sparse/parse.js';
-import type { PruneOptions } from '../compiler/sparse/prune.js';
-import { fullScheme, type Scheme } from '../compiler/sparse/scheme.js';
+import { schemeFromJson } from '../compiler/scheme/parse.js';
+import type { PruneOptions } from '../compiler/pruning/prune.js';
+import { fullScheme, type Scheme } from '../compiler/scheme/scheme.js';
 import { TEST_MODELS, partialSchemeFor, randomScheme, randomSpec, type TestModelKey } from './support/models.js';
 
 const ROOT = join(__dirname, '..');

@@ -9,7 +9,7 @@
  */
 import { INPUT, type Graph, type Node } from '../ir/graph.js';
 import { clampOf, opOf } from '../ops/registry.js';
-import type { Scheme } from '../sparse/scheme.js';
+import type { Scheme } from '../scheme/scheme.js';
 import { act, grad, type BufferKey, type ProgramOptions, type Step } from './steps.js';
 import type { GradientPlan } from './passes/prune-backward.js';
 

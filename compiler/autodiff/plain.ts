@@ -11,7 +11,7 @@
 import { isDepthwise, weightShape, type Node } from '../ir/graph.js';
 import { opOf } from '../ops/registry.js';
 import type { BackwardStepKind, ForwardStepKind } from '../ops/types.js';
-import { splitChannels, trainedChannels } from '../sparse/scheme.js';
+import { splitChannels, trainedChannels } from '../scheme/scheme.js';
 import { actKey, gradKey, hasClamp, inputGradActivations, ownMask, sized, sparseScratch, type BuildContext, type Draft } from './context.js';
 import { slicePositions, type BufferKey, type Step } from './steps.js';
 

@@ -11,9 +11,9 @@
  */
 import { hasParams, isDepthwise, weightShape, type Graph, type Node } from '../ir/graph.js';
 import type { QuantModel } from '../quantize/quantize.js';
-import { splitChannels, trainedChannels, type Scheme } from '../sparse/scheme.js';
-import { encodeNzList, nzFormat } from '../sparse/nzlist.js';
-import { pointwiseShape, type SparseLayer } from '../sparse/prune.js';
+import { splitChannels, trainedChannels, type Scheme } from '../scheme/scheme.js';
+import { encodeNzList, nzFormat } from '../pruning/nzlist.js';
+import { pointwiseShape, type SparseLayer } from '../pruning/prune.js';
 import { RUNTIME_STATE } from '../formats/runtime-state.js';
 
 export const IMAGE_BASE = 16;
@@ -43,7 +43,7 @@ export interface ParamSlots {
   wTrained: boolean;
   bTrained: boolean;
   /**
-   * Frozen pruned 1x1 layers: their non-zero list (compiler/sparse/nzlist.ts) replaces
+   * Frozen pruned 1x1 layers: their non-zero list (compiler/pruning/nzlist.ts) replaces
    * the dense weights in the frozen region (wq = 0 then); nzFormat: the kernels' format
    * argument (structure and index width).
    */

@@ -4,8 +4,8 @@ import { weightShape } from '../../compiler/ir/graph.js';
 import type { DenseLayer } from '../../compiler/ops/dense.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { opDef } from '../../compiler/ops/registry.js';
-import { isPointwise, pointwiseShape } from '../../compiler/sparse/prune.js';
-import { splitChannels } from '../../compiler/sparse/scheme.js';
+import { isPointwise, pointwiseShape } from '../../compiler/pruning/prune.js';
+import { splitChannels } from '../../compiler/scheme/scheme.js';
 import { expectWeightedProgramRule, nodeAround, randomArray, randomParams, shapeError } from '../support/ops.js';
 import { abs, expectWithinBound, tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
 

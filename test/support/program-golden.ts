@@ -22,9 +22,9 @@ import { buildProgram, type Program, type ProgramOptions } from '../../compiler/
 import { loadModelFile } from '../../compiler/frontend/index.js';
 import { buildGraph, type Graph, type Node } from '../../compiler/ir/graph.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
-import { fullScheme, type Scheme } from '../../compiler/sparse/scheme.js';
-import { schemeFromJson } from '../../compiler/sparse/parse.js';
-import { frozenPointwise } from '../../compiler/sparse/prune.js';
+import { fullScheme, type Scheme } from '../../compiler/scheme/scheme.js';
+import { schemeFromJson } from '../../compiler/scheme/parse.js';
+import { frozenPointwise } from '../../compiler/pruning/prune.js';
 import { TEST_MODELS, partialSchemeFor, randomScheme, randomSpec, type TestModelKey } from './models.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -23,7 +23,7 @@
 import type { Graph, Node } from '../ir/graph.js';
 import { opOf } from '../ops/registry.js';
 import type { ParamSet } from '../ir/params.js';
-import { trainedChannels, type Scheme } from './scheme.js';
+import { trainedChannels, type Scheme } from '../scheme/scheme.js';
 import { countEntries, type SparseStructure } from './nzlist.js';
 
 export type PruneMode = 'layer' | 'global';
