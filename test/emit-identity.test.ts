@@ -43,7 +43,7 @@ interface Case {
   qas?: boolean;
   prune?: PruneOptions;
   program?: ProgramOptions;
-  sparseKernels?: boolean;
+  prunedKernels?: boolean;
   simdScratch?: boolean;
 }
 
@@ -59,7 +59,7 @@ function sourceOf(c: Case): string {
   const graph = buildGraph(c.spec);
   const scheme = c.scheme(graph);
   const { quant, pruned } = quantizeSpec(c.spec, calibration(c.spec, 7), c.prune ? { options: c.prune, scheme } : undefined);
-  const plan = planModel(quant, { scheme, momentum: c.momentum, prune: c.prune, program: c.program, pruned, sparseKernels: c.sparseKernels, simdScratch: c.simdScratch });
+  const plan = planModel(quant, { scheme, momentum: c.momentum, prune: c.prune, program: c.program, pruned, prunedKernels: c.prunedKernels, simdScratch: c.simdScratch });
   const emitOpts = { arenaBase: plan.layout.trainEnd, momentum: c.momentum ?? 0, qas: c.qas ?? true, rounding: c.rounding ?? 'stochastic', layoutId: layoutIdOf(plan) } as const;
   return emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
 }
@@ -89,7 +89,7 @@ function cases(): Map<string, Case> {
       for (const [pname, prune] of Object.entries(PRUNES)) {
         out.set(`${key}/${sname}/prune-${pname}`, { spec, scheme, prune });
         out.set(`${key}/${sname}/prune-${pname}/noSimdScratch/m0.9`, { spec, scheme, prune, simdScratch: false, momentum: 0.9 });
-        out.set(`${key}/${sname}/prune-${pname}/denseKernels`, { spec, scheme, prune, sparseKernels: false });
+        out.set(`${key}/${sname}/prune-${pname}/denseKernels`, { spec, scheme, prune, prunedKernels: false });
       }
     }
   }

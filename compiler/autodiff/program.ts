@@ -45,7 +45,7 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
     bitMasks: opts.bitMasks ?? true,
     stream: opts.stream ?? true,
     inPlace: opts.inPlace ?? true,
-    sparse: opts.sparse ?? new Map(),
+    prunedScratch: opts.prunedScratch ?? new Map(),
   };
   const facts = graphFacts(g);
   const c: BuildContext = { ...facts, scheme, options, plan: gradientPlan(facts, scheme, options.prune) };

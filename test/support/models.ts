@@ -45,7 +45,7 @@ export function mlp(hidden = 32): ModelSpec {
 }
 
 /**
- * A residual CNN that covers what mnist-cnn does not: relu6 on a dense conv, a residual
+ * A residual CNN that covers what mnist-cnn does not: relu6 on a standard conv, a residual
  * add whose gradient fans out to two consumers, a standalone relu layer, a strided
  * avgpool and a global average pool.
  */
