@@ -13,7 +13,7 @@ import { packageRoot } from '../compiler/codegen/build.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { normaliseImage } from '../compiler/float/network.js';
-import { schemeFromJson } from '../compiler/sparse/parse.js';
+import { schemeFromJson } from '../compiler/scheme/parse.js';
 import { getTarget } from '../targets/index.js';
 import { imageAt, loadDataset } from '../host/data/dataset.js';
 import { writeArtifact } from '../host/artifact.js';

@@ -12,8 +12,8 @@ import { packageRoot } from '../compiler/codegen/build.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import type { ProgramOptions } from '../compiler/autodiff/program.js';
-import { fullScheme, type Scheme } from '../compiler/sparse/scheme.js';
-import { schemeFromJson } from '../compiler/sparse/parse.js';
+import { fullScheme, type Scheme } from '../compiler/scheme/scheme.js';
+import { schemeFromJson } from '../compiler/scheme/parse.js';
 import { getTarget } from '../targets/index.js';
 import { writeFileAtomic } from '../host/io/atomic.js';
 

@@ -4,7 +4,7 @@
  * table and writing its JSON under bench/results/:
  *
  *   kernels         roofline MAC/s of this machine and every main kernel against it
- *   sparse-kernels  pruned-weight kernels against our dense kernel at 50/70/90% sparsity
+ *   sparse-kernels  pruned kernels against our unpruned kernel at 50/70/90% sparsity
  *   speed           training step time and memory: ours beside PyTorch and TensorFlow.js
  *
  *   npm run bench [-- --only speed,kernels] [-- --quick]

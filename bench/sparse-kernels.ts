@@ -1,6 +1,6 @@
 /**
- * Sparse-kernel benchmark (issue 6): the pruned 1x1 kernels (assembly/kernels/sparse.ts)
- * against our own dense kernels (conv2dForwardS8 / conv2dBackwardInputF32 as they are in
+ * Pruned-kernel benchmark (issue 6): the pruned 1x1 kernels (assembly/kernels/sparse.ts)
+ * against our own unpruned kernels (conv2dForwardS8 / conv2dBackwardInputF32 as they are in
  * this checkout) on every pointwise layer of MobileNetV2-w0.35-128, at 50%, 70% and 90%
  * weight sparsity, unstructured and channel-pair lists, forward and input gradient, on
  * the SIMD and the scalar build of the kernel library.
@@ -9,8 +9,9 @@
  *   -> table on stdout, bench/results/sparse-kernels.json
  *
  * Each figure is the median of repeated timed runs after a warm-up; a layer's speed-up is
- * dense median / sparse median, the model-level one is the sum over layers of dense
- * medians over the sum of sparse medians. Timings are reported, never asserted.
+ * unpruned median / pruned median, the model-level one is the sum over layers of unpruned
+ * medians over the sum of pruned medians (the JSON keeps its historical keys: dense = unpruned,
+ * sparse = pruned). Timings are reported, never asserted.
  */
 import asc from 'assemblyscript/asc';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,20 +22,20 @@ import { packageRoot } from '../compiler/codegen/build.js';
 import { kernelRecord, type KernelRecordValues, type RecordKernelName } from '../compiler/formats/kernel-records.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
-import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
+import { encodeNzList, nzFormat, prunedScratchBytes, type PruneStructure } from '../compiler/pruning/nzlist.js';
 import { writeFileAtomic } from '../host/io/atomic.js';
 
 const SPARSITIES = [0.5, 0.7, 0.9] as const;
-const STRUCTURES: SparseStructure[] = ['unstructured', 'pairs'];
+const STRUCTURES: PruneStructure[] = ['unstructured', 'pairs'];
 const PAGES = 256;
 
 type Fn = (...a: number[]) => void;
 interface Kernels {
   memory: WebAssembly.Memory;
-  fwdDense: Fn;
-  bwdDense: Fn;
-  fwdSparse: Fn;
-  bwdSparse: Fn;
+  fwdUnpruned: Fn;
+  bwdUnpruned: Fn;
+  fwdPruned: Fn;
+  bwdPruned: Fn;
 }
 
 interface Layer {
@@ -44,14 +45,14 @@ interface Layer {
   CO: number;
 }
 
-export interface SparseBenchResult {
+export interface PrunedBenchResult {
   machine: { cpu: string; cores: number; node: string; date: string };
   method: string;
   /** Model-level speed-ups: [build][direction][structure][sparsity]. */
   summary: Array<{
     build: 'simd' | 'scalar';
     direction: 'forward' | 'inputGrad';
-    structure: SparseStructure;
+    structure: PruneStructure;
     sparsity: number;
     denseMs: number;
     sparseMs: number;
@@ -65,7 +66,7 @@ export interface SparseBenchResult {
     layer: string;
     shape: string;
     denseUs: number;
-    sparse: Array<{ structure: SparseStructure; sparsity: number; us: number; speedup: number }>;
+    sparse: Array<{ structure: PruneStructure; sparsity: number; us: number; speedup: number }>;
   }>;
 }
 
@@ -108,10 +109,10 @@ async function buildKernels(simd: boolean): Promise<Kernels> {
     const e = instance.exports as Record<string, unknown>;
     return {
       memory: e.memory as WebAssembly.Memory,
-      fwdDense: e.conv2dForwardS8 as Fn,
-      bwdDense: e.conv2dBackwardInputF32 as Fn,
-      fwdSparse: e.sparse1x1ForwardS8 as Fn,
-      bwdSparse: e.sparse1x1BackwardInputF32 as Fn,
+      fwdUnpruned: e.conv2dForwardS8 as Fn,
+      bwdUnpruned: e.conv2dBackwardInputF32 as Fn,
+      fwdPruned: e.sparse1x1ForwardS8 as Fn,
+      bwdPruned: e.sparse1x1BackwardInputF32 as Fn,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -142,7 +143,7 @@ function rand(seed: number): () => number {
 }
 
 /** Random int8 weights [CO, CI], magnitude-pruned to `sparsity` (pairs: by pair magnitude). */
-function prunedWeights(CO: number, CI: number, sparsity: number, structure: SparseStructure, r: () => number): Int8Array {
+function prunedWeights(CO: number, CI: number, sparsity: number, structure: PruneStructure, r: () => number): Int8Array {
   const w = Int8Array.from({ length: CO * CI }, () => Math.round((r() * 2 - 1) * 127));
   const unit = structure === 'pairs' ? 2 : 1;
   const mags: Array<[number, number]> = [];
@@ -214,13 +215,13 @@ function medianUsAll(fns: Array<() => void>, runs: number, batchMs: number): num
   return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
 }
 
-export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<SparseBenchResult> {
+export async function runPrunedBench(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<PrunedBenchResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const runs = opts.quick ? 5 : 11;
   const batchMs = opts.quick ? 2 : 5;
   const spec = JSON.parse(readFileSync(join(packageRoot(), 'examples', 'mbv2-w0.35-128.json'), 'utf8')) as ModelSpec;
   const layers = pointwiseLayers(spec);
-  const result: SparseBenchResult = {
+  const result: PrunedBenchResult = {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, date: new Date().toISOString() },
     method:
       `median of ${runs} timed batches (each >= ${batchMs} ms) after warm-up, dense and sparse variants timed round-robin; random int8 weights magnitude-pruned per layer; ` +
@@ -242,18 +243,18 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
         const gy = h.i32(Float32Array.from({ length: L.P * L.CO }, () => r() * 2 - 1));
         const wScale = h.i32(Float32Array.from({ length: L.CO }, () => 0.01));
         const gx = h.alloc(4 * L.P * L.CI);
-        const scratch = build === 'simd' ? h.alloc(sparseScratchBytes(L.CI)) : 0;
+        const scratch = build === 'simd' ? h.alloc(prunedScratchBytes(L.CI)) : 0;
         const kernel1x1 = { KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, w2: 0, split: 0 };
-        const dense = (w: number): (() => void) => {
+        const unpruned = (w: number): (() => void) => {
           const rec =
             direction === 'forward'
               ? h.record('conv2dForwardS8', { x, H: 1, W: L.P, C: L.CI, zx: 3, w, bias, mult, shift, y, OH: 1, OW: L.P, CO: L.CO, zy: -5, lo: -128, hi: 127, ...kernel1x1 })
               : h.record('conv2dBackwardInputF32', { gy, OH: 1, OW: L.P, CO: L.CO, w, wScale, gx, H: 1, W: L.P, C: L.CI, ...kernel1x1, accumulate: false });
-          return direction === 'forward' ? () => k.fwdDense(rec) : () => k.bwdDense(rec);
+          return direction === 'forward' ? () => k.fwdUnpruned(rec) : () => k.bwdUnpruned(rec);
         };
-        // Dense time does not depend on the weights' values: measured once, on the 50% weights.
+        // Unpruned time does not depend on the weights' values: measured once, on the 50% weights.
         const w50 = h.bytes(prunedWeights(L.CO, L.CI, 0.5, 'unstructured', r));
-        const cells: Array<{ structure: SparseStructure; sparsity: number; f: () => void }> = [];
+        const cells: Array<{ structure: PruneStructure; sparsity: number; f: () => void }> = [];
         for (const structure of STRUCTURES) {
           for (const s of SPARSITIES) {
             const nz = h.bytes(encodeNzList(prunedWeights(L.CO, L.CI, s, structure, r), L.CO, L.CI, structure));
@@ -262,12 +263,12 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
               direction === 'forward'
                 ? h.record('sparse1x1ForwardS8', { x, P: L.P, CI: L.CI, zx: 3, nz, format, bias, mult, shift, y, CO: L.CO, zy: -5, lo: -128, hi: 127, scratch })
                 : h.record('sparse1x1BackwardInputF32', { gy, P: L.P, CO: L.CO, nz, format, wScale, gx, CI: L.CI, accumulate: false, scratch });
-            const f = direction === 'forward' ? () => k.fwdSparse(rec) : () => k.bwdSparse(rec);
+            const f = direction === 'forward' ? () => k.fwdPruned(rec) : () => k.bwdPruned(rec);
             cells.push({ structure, sparsity: s, f });
           }
         }
-        const [denseUs, ...us] = medianUsAll([dense(w50), ...cells.map((c) => c.f)], runs, batchMs);
-        const row: SparseBenchResult['layers'][number] = {
+        const [denseUs, ...us] = medianUsAll([unpruned(w50), ...cells.map((c) => c.f)], runs, batchMs);
+        const row: PrunedBenchResult['layers'][number] = {
           build,
           direction,
           layer: L.name,
@@ -304,7 +305,7 @@ export async function runSparseBench(opts: { quick?: boolean; log?: (s: string) 
   return result;
 }
 
-export function formatTable(r: SparseBenchResult): string {
+export function formatTable(r: PrunedBenchResult): string {
   const lines = [
     `MobileNetV2-w0.35-128 pointwise layers: sparse vs dense kernels (${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node})`,
     '| build | pass | structure | 50% | 70% | 90% | dense ms (all layers) | 90%: per-layer min-max |',
@@ -326,7 +327,7 @@ export function formatTable(r: SparseBenchResult): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const result = await runSparseBench({ quick: process.argv.includes('--quick') });
+  const result = await runPrunedBench({ quick: process.argv.includes('--quick') });
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(join(dir, 'sparse-kernels.json'), JSON.stringify(result, null, 1) + '\n');

@@ -19,7 +19,7 @@ import { compile } from '../compiler/index.js';
 import { packageRoot } from '../compiler/codegen/build.js';
 import { buildGraph, hasParams, weightCount, type Graph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
-import { parseScheme } from '../compiler/sparse/parse.js';
+import { parseScheme } from '../compiler/scheme/parse.js';
 import { getTarget } from '../targets/index.js';
 import { readArtifact, writeArtifact } from '../host/artifact.js';
 import { profileArtifact, type Phase } from '../host/profile/profile.js';

@@ -16,10 +16,10 @@ import { layoutWithRecords } from './codegen/records.js';
 import { buildRuntime } from './codegen/build.js';
 import { buildWasiRuntime } from './codegen/wasi.js';
 import { nodeTable } from './codegen/labels.js';
-import { fullScheme, splitChannels, trainedChannels, type Scheme } from './sparse/scheme.js';
+import { fullScheme, splitChannels, trainedChannels, type Scheme } from './scheme/scheme.js';
 import { SOURCE_FILE, type Manifest } from './manifest.js';
-import { chooseSparseLayers, frozenPointwise, pointwiseShape, pruneParams, type PruneOptions, type SparseLayer } from './sparse/prune.js';
-import { nzListBytes, sparseScratchBytes } from './sparse/nzlist.js';
+import { choosePrunedLayers, frozenPointwise, pointwiseShape, pruneParams, type PruneOptions, type PrunedLayer } from './pruning/prune.js';
+import { nzListBytes, prunedScratchBytes } from './pruning/nzlist.js';
 import type { Target } from '../targets/index.js';
 
 export interface CompileOptions {
@@ -43,14 +43,14 @@ export interface CompileOptions {
   program?: ProgramOptions;
   /**
    * Magnitude pruning of the frozen 1x1 layers' weights at compile time (see
-   * compiler/sparse/prune.ts); they then run on the sparse kernels.
+   * compiler/pruning/prune.ts); they then run on the pruned kernels.
    */
   prune?: PruneOptions;
   /**
-   * false: keep every layer on the dense kernels, even pruned ones (the reference the
-   * sparse kernels are checked against). Default true.
+   * false: keep every layer on the unpruned kernels, even pruned ones (the reference the
+   * pruned kernels are checked against). Default true.
    */
-  sparseKernels?: boolean;
+  prunedKernels?: boolean;
   /** Called as each compile stage finishes (for progress display). */
   onStage?: (stage: 'quantized' | 'planned' | 'generated' | 'built') => void;
 }
@@ -73,8 +73,8 @@ export interface Plan {
   arena: ArenaPlan;
   layout: MemoryLayout;
   scheme: Scheme;
-  /** Layers on the sparse kernels. */
-  sparse: Map<string, SparseLayer>;
+  /** Layers stored as non-zero lists, on the pruned kernels. */
+  prunedLayers: Map<string, PrunedLayer>;
 }
 
 export function quantizeSpec(
@@ -111,26 +111,26 @@ export function quantizeSpec(
 }
 
 /**
- * `simdScratch` false: plan no tile scratch for the sparse kernels (their SIMD build then
+ * `simdScratch` false: plan no tile scratch for the pruned kernels (their SIMD build then
  * walks the lists like the scalar one, bit-identically). compile() passes the target's
  * wasmSimd, so MCU plans, whose firmware runs the scalar build, do not pay for it.
  */
 export function planModel(
   quant: QuantModel,
-  opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'sparseKernels'> & { pruned?: ReadonlySet<string>; simdScratch?: boolean },
+  opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'prunedKernels'> & { pruned?: ReadonlySet<string>; simdScratch?: boolean },
 ): Plan {
   const scheme = opts.scheme ?? fullScheme(quant.graph);
-  const sparse =
-    opts.sparseKernels === false
-      ? new Map<string, SparseLayer>()
-      : chooseSparseLayers(frozenPointwise(quant.graph, scheme), (n) => quant.layers.get(n.name)!.wq, opts.pruned ?? new Set(), opts.prune?.structure ?? 'unstructured');
+  const prunedLayers =
+    opts.prunedKernels === false
+      ? new Map<string, PrunedLayer>()
+      : choosePrunedLayers(frozenPointwise(quant.graph, scheme), (n) => quant.layers.get(n.name)!.wq, opts.pruned ?? new Set(), opts.prune?.structure ?? 'unstructured');
   const scratch = new Map(
-    [...sparse.keys()].map((name) => [name, opts.simdScratch === false ? 0 : sparseScratchBytes(pointwiseShape(quant.graph.nodes.find((n) => n.name === name)!)[1])]),
+    [...prunedLayers.keys()].map((name) => [name, opts.simdScratch === false ? 0 : prunedScratchBytes(pointwiseShape(quant.graph.nodes.find((n) => n.name === name)!)[1])]),
   );
-  const program = buildProgram(quant.graph, scheme, { ...opts.program, sparse: scratch });
+  const program = buildProgram(quant.graph, scheme, { ...opts.program, prunedScratch: scratch });
   const arena = planArena(program, undefined, opts.reuse ?? true);
-  const layout = layoutWithRecords(quant, program, arena, (recordBytes) => layoutParams(quant, scheme, (opts.momentum ?? 0) > 0, sparse, recordBytes));
-  return { graph: quant.graph, quant, program, arena, layout, scheme, sparse };
+  const layout = layoutWithRecords(quant, program, arena, (recordBytes) => layoutParams(quant, scheme, (opts.momentum ?? 0) > 0, prunedLayers, recordBytes));
+  return { graph: quant.graph, quant, program, arena, layout, scheme, prunedLayers };
 }
 
 export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Artifact> {
@@ -258,7 +258,7 @@ function makeManifest(
     program: program.steps.map(describeStep),
     lossStep: program.lossStep,
     layoutId: emit.layoutId,
-    ...(plan.sparse.size > 0 || opts.prune ? { sparse: sparseReport(plan, opts.prune) } : {}),
+    ...(plan.prunedLayers.size > 0 || opts.prune ? { sparse: prunedReport(plan, opts.prune) } : {}),
   };
 }
 
@@ -334,12 +334,12 @@ function memoryFigures(plan: Plan, opts: CompileOptions, codeBytes: number, stat
   };
 }
 
-/** Per-layer sparsity and the Flash the non-zero lists save over dense int8 weights. */
-function sparseReport(plan: Plan, prune: PruneOptions | undefined): NonNullable<Manifest['sparse']> {
-  const layers = [...plan.sparse].map(([name, s]) => {
+/** Per-layer sparsity and the Flash the non-zero lists save over unpruned int8 weights. */
+function prunedReport(plan: Plan, prune: PruneOptions | undefined): NonNullable<Manifest['sparse']> {
+  const layers = [...plan.prunedLayers].map(([name, s]) => {
     const [CO, CI] = pointwiseShape(plan.graph.nodes.find((n) => n.name === name)!);
     const listBytes = nzListBytes(CO, CI, s.structure, s.entries);
-    return { name, structure: s.structure, sparsity: s.sparsity, entries: s.entries, pruned: s.pruned, denseBytes: CO * CI, listBytes };
+    return { name, structure: s.structure, sparsity: s.sparsity, entries: s.entries, pruned: s.magnitudePruned, denseBytes: CO * CI, listBytes };
   });
   return {
     prune: prune ? { ratio: prune.ratio, mode: prune.mode ?? 'layer', structure: prune.structure ?? 'unstructured' } : null,

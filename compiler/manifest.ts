@@ -78,9 +78,11 @@ export interface Manifest {
   /** Identity of the artifact's trainable layout; checkpoints carry it. */
   layoutId: string;
   /**
-   * Frozen 1x1 layers on the sparse kernels (compile --prune, or weights that arrive with
-   * zeros): per layer the fraction of zero int8 weights and the Flash of its non-zero list
-   * against the dense weights; flashSavedBytes sums the difference.
+   * Frozen 1x1 layers stored pruned, on the pruned kernels (compile --prune, or weights that
+   * arrive with zeros): per layer the fraction of zero int8 weights and the Flash of its
+   * non-zero list against the unpruned weights; flashSavedBytes sums the difference. The
+   * field names are historical (docs/glossary.md): `sparse` = pruned layers, `denseBytes` =
+   * the unpruned weights' bytes, `pruned` = compile --prune zeroed them (not imported zeros).
    */
   sparse?: {
     prune: { ratio: number; mode: string; structure: string } | null;

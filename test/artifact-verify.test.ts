@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TinytrainError } from '../compiler/errors.js';
 import { buildGraph } from '../compiler/ir/graph.js';
-import { fullScheme } from '../compiler/sparse/scheme.js';
+import { fullScheme } from '../compiler/scheme/scheme.js';
 import { readArtifact } from '../host/artifact.js';
 import type { Dataset } from '../host/data/dataset.js';
 import { ENGINES, trainOnEngine, type Engine } from '../host/engines/index.js';

@@ -25,9 +25,9 @@ import { loadModelFile } from '../compiler/frontend/index.js';
 import { buildGraph, type Graph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { Rng } from '../compiler/ir/rng.js';
-import { schemeFromJson } from '../compiler/sparse/parse.js';
-import type { PruneOptions } from '../compiler/sparse/prune.js';
-import { fullScheme, type Scheme } from '../compiler/sparse/scheme.js';
+import { schemeFromJson } from '../compiler/scheme/parse.js';
+import type { PruneOptions } from '../compiler/pruning/prune.js';
+import { fullScheme, type Scheme } from '../compiler/scheme/scheme.js';
 import { TEST_MODELS, partialSchemeFor, randomScheme, randomSpec, type TestModelKey } from './support/models.js';
 
 const ROOT = join(__dirname, '..');
@@ -43,7 +43,7 @@ interface Case {
   qas?: boolean;
   prune?: PruneOptions;
   program?: ProgramOptions;
-  sparseKernels?: boolean;
+  prunedKernels?: boolean;
   simdScratch?: boolean;
 }
 
@@ -59,7 +59,7 @@ function sourceOf(c: Case): string {
   const graph = buildGraph(c.spec);
   const scheme = c.scheme(graph);
   const { quant, pruned } = quantizeSpec(c.spec, calibration(c.spec, 7), c.prune ? { options: c.prune, scheme } : undefined);
-  const plan = planModel(quant, { scheme, momentum: c.momentum, prune: c.prune, program: c.program, pruned, sparseKernels: c.sparseKernels, simdScratch: c.simdScratch });
+  const plan = planModel(quant, { scheme, momentum: c.momentum, prune: c.prune, program: c.program, pruned, prunedKernels: c.prunedKernels, simdScratch: c.simdScratch });
   const emitOpts = { arenaBase: plan.layout.trainEnd, momentum: c.momentum ?? 0, qas: c.qas ?? true, rounding: c.rounding ?? 'stochastic', layoutId: layoutIdOf(plan) } as const;
   return emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
 }
@@ -89,7 +89,7 @@ function cases(): Map<string, Case> {
       for (const [pname, prune] of Object.entries(PRUNES)) {
         out.set(`${key}/${sname}/prune-${pname}`, { spec, scheme, prune });
         out.set(`${key}/${sname}/prune-${pname}/noSimdScratch/m0.9`, { spec, scheme, prune, simdScratch: false, momentum: 0.9 });
-        out.set(`${key}/${sname}/prune-${pname}/denseKernels`, { spec, scheme, prune, sparseKernels: false });
+        out.set(`${key}/${sname}/prune-${pname}/denseKernels`, { spec, scheme, prune, prunedKernels: false });
       }
     }
   }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TinytrainError } from '../compiler/errors.js';
 import { buildGraph } from '../compiler/ir/graph.js';
-import { fullScheme } from '../compiler/sparse/scheme.js';
+import { fullScheme } from '../compiler/scheme/scheme.js';
 import { decodeCheckpoint } from '../host/checkpoint.js';
 import { imageAt, takeFirst, type Dataset } from '../host/data/dataset.js';
 import { ENGINES, trainOnEngine, type Engine, type EngineResult, type JobOptions } from '../host/engines/index.js';

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import type { Manifest } from '../compiler/manifest.js';
-import { schemeFromJson } from '../compiler/sparse/parse.js';
+import { schemeFromJson } from '../compiler/scheme/parse.js';
 import { Runtime } from '../host/runtime.js';
 import { getTarget } from '../targets/index.js';
 import { ArtifactCache, sharedMnistCalibration } from './support/models.js';

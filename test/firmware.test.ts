@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TinytrainError } from '../compiler/errors.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
-import { schemeFromJson } from '../compiler/sparse/parse.js';
+import { schemeFromJson } from '../compiler/scheme/parse.js';
 import { readArtifact, type LoadedArtifact } from '../host/artifact.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../host/checkpoint.js';
 import { filterClasses, takeFirst, type Dataset } from '../host/data/dataset.js';

@@ -1,6 +1,6 @@
 /**
  * Model and scheme validation (compiler/ir/model-schema.ts, model-refs.ts, limits.ts,
- * compiler/sparse/parse.ts) and the check on emitted sources (compiler/codegen/
+ * compiler/scheme/parse.ts) and the check on emitted sources (compiler/codegen/
  * no-user-text.ts): each rule refuses what it should with a message naming the field,
  * and accepts the odd-but-honest inputs it should.
  */
@@ -15,7 +15,7 @@ import { buildGraph, hasParams } from '../compiler/ir/graph.js';
 import { LIMITS } from '../compiler/ir/limits.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { f32ToBase64, loadParams } from '../compiler/ir/params.js';
-import { schemeFromJson } from '../compiler/sparse/parse.js';
+import { schemeFromJson } from '../compiler/scheme/parse.js';
 import { classify } from '../host/profile/profile.js';
 import { mnistCnn, mlp } from './support/models.js';
 

@@ -22,10 +22,10 @@ import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { f32ToBase64, loadParams } from '../compiler/ir/params.js';
 import { quantizeMultiplier } from '../compiler/quantize/fixedpoint.js';
-import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
-import { biasOnlyScheme, lastKScheme } from '../compiler/sparse/parse.js';
-import { frozenPointwise, pointwiseShape, pruneParams, type PruneOptions } from '../compiler/sparse/prune.js';
-import type { Scheme } from '../compiler/sparse/scheme.js';
+import { encodeNzList, nzFormat, prunedScratchBytes, type PruneStructure } from '../compiler/pruning/nzlist.js';
+import { biasOnlyScheme, lastKScheme } from '../compiler/scheme/parse.js';
+import { frozenPointwise, pointwiseShape, pruneParams, type PruneOptions } from '../compiler/pruning/prune.js';
+import type { Scheme } from '../compiler/scheme/scheme.js';
 import { Runtime } from '../host/runtime.js';
 import { getTarget } from '../targets/index.js';
 import { type KernelModule, Rng, loadKernels } from './support/kernel-module.js';
@@ -44,7 +44,7 @@ interface Case {
   CI: number;
   CO: number;
   sparsity: number;
-  structure: SparseStructure;
+  structure: PruneStructure;
   seed: number;
 }
 
@@ -109,7 +109,7 @@ function forwardAll(k: KernelModule, c: Case, w: Int8Array) {
   const lo = rng.next() < 0.5 ? zy : -128;
   const pw = k.i8(w);
   const nz = k.i8(new Int8Array(encodeNzList(w, c.CO, c.CI, c.structure).buffer));
-  const scratch = k.allocFilled(sparseScratchBytes(c.CI), 0x5a);
+  const scratch = k.allocFilled(prunedScratchBytes(c.CI), 0x5a);
   const n = c.P * c.CO;
   const yd = k.allocFilled(n + 32, 0x77);
   k.k.conv2dForwardS8({
@@ -174,7 +174,7 @@ function backwardAll(k: KernelModule, c: Case, w: Int8Array, o: GradOpts) {
   for (let i = 0; i < init.length; i++) if (init[i] === 0 && rng.next() < 0.7) init[i] = -0;
   const pw = k.i8(w);
   const nz = k.i8(new Int8Array(encodeNzList(w, c.CO, c.CI, c.structure).buffer));
-  const scratch = k.allocFilled(sparseScratchBytes(c.CI), 0x5a);
+  const scratch = k.allocFilled(prunedScratchBytes(c.CI), 0x5a);
   const n = c.P * c.CI;
   const run = (f: (gx: number) => void): Float32Array => {
     const gx = k.alloc(4 * n + 64);
@@ -374,12 +374,12 @@ describe('compile --prune: the sparse kernels train bit-identically to the prune
         for (const l of m.sparse!.layers) expect(l.pruned).toBe(true);
         expect(m.sparse!.flashSavedBytes).toBeGreaterThan(0);
         expect(sparse.artifact.source).toContain(marker);
-        const dense = await trainCheckpoint(spec, { ...base, sparseKernels: false }, `${name}-dense`, 'simd');
+        const dense = await trainCheckpoint(spec, { ...base, prunedKernels: false }, `${name}-dense`, 'simd');
         expect(dense.artifact.manifest.sparse!.layers).toEqual([]);
         expect(dense.artifact.source).not.toContain('sparse1x1ForwardS8(');
         expect(Buffer.compare(sparse.ckpt, dense.ckpt), 'sparse vs dense (SIMD)').toBe(0);
         const sparseScalar = await trainCheckpoint(spec, base, `${name}-sparse`, 'scalar');
-        const denseScalar = await trainCheckpoint(spec, { ...base, sparseKernels: false }, `${name}-dense`, 'scalar');
+        const denseScalar = await trainCheckpoint(spec, { ...base, prunedKernels: false }, `${name}-dense`, 'scalar');
         expect(Buffer.compare(sparseScalar.ckpt, denseScalar.ckpt), 'sparse vs dense (scalar)').toBe(0);
         expect(Buffer.compare(sparseScalar.ckpt, sparse.ckpt), 'scalar vs SIMD').toBe(0);
         // The frozen region shrank by about the Flash the manifest reports.
@@ -405,7 +405,7 @@ describe('imported sparse weights run on the sparse kernels without --prune', ()
     const layers = sparse.artifact.manifest.sparse!.layers;
     expect(layers.map((l) => [l.name, l.pruned])).toEqual([['pw', false]]); // head and fc stay dense: no zeros
     expect(layers[0]!.sparsity).toBeGreaterThanOrEqual(0.5);
-    const dense = await trainCheckpoint(spec, { ...base, sparseKernels: false }, 'imported-dense', 'simd');
+    const dense = await trainCheckpoint(spec, { ...base, prunedKernels: false }, 'imported-dense', 'simd');
     expect(dense.artifact.manifest.sparse).toBeUndefined();
     expect(Buffer.compare(sparse.ckpt, dense.ckpt)).toBe(0);
   }, 300_000);

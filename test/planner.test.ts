@@ -12,7 +12,7 @@ import { actKeyOf, buildProgram, gradKeyOf, slicePositions, type BufferKey, type
 import { INPUT, buildGraph, hasParams, shapeSize, type Graph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { ARENA_ALIGN, planArena } from '../compiler/memory/planner.js';
-import { fullScheme, splitChannels, trainedChannels, trainsAnything, type Scheme } from '../compiler/sparse/scheme.js';
+import { fullScheme, splitChannels, trainedChannels, trainsAnything, type Scheme } from '../compiler/scheme/scheme.js';
 import { mnistCnn, mlp, randomScheme, randomSpec, residualCnn } from './support/models.js';
 
 // ---------------------------------------------------------------------------------------

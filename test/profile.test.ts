@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildGraph } from '../compiler/ir/graph.js';
-import { fullScheme } from '../compiler/sparse/scheme.js';
+import { fullScheme } from '../compiler/scheme/scheme.js';
 import { Rng } from '../compiler/ir/rng.js';
 import { Runtime } from '../host/runtime.js';
 import { buildProfiledRuntime, instrumentSource } from '../host/profile/instrument.js';

@@ -14,7 +14,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, type Program, type ProgramOptions } from '../compiler/autodiff/program.js';
 import { buildGraph, hasParams } from '../compiler/ir/graph.js';
-import { fullScheme } from '../compiler/sparse/scheme.js';
+import { fullScheme } from '../compiler/scheme/scheme.js';
 import { PROGRAM_GOLDEN, caseHashes, goldenCases, optionSets } from './support/program-golden.js';
 import { TEST_MODELS, partialSchemeFor, randomScheme, randomSpec } from './support/models.js';
 

@@ -15,7 +15,7 @@ import { TinytrainError } from '../compiler/errors.js';
 import { buildGraph, hasParams, weightCount, type Graph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import type { Manifest } from '../compiler/manifest.js';
-import { fullScheme, splitChannels, trainedChannels, type Scheme } from '../compiler/sparse/scheme.js';
+import { fullScheme, splitChannels, trainedChannels, type Scheme } from '../compiler/scheme/scheme.js';
 import type { LoadedArtifact } from '../host/artifact.js';
 import { filterClasses, imageAt, type Dataset } from '../host/data/dataset.js';
 import { pretrain } from '../host/pretrain.js';

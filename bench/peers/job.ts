@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Graph } from '../../compiler/ir/graph.js';
 import { hasParams } from '../../compiler/ir/graph.js';
-import { trainedChannels, splitChannels, type Scheme } from '../../compiler/sparse/scheme.js';
+import { trainedChannels, splitChannels, type Scheme } from '../../compiler/scheme/scheme.js';
 
 export interface LayerTrain {
   /** The layer's bias trains. */

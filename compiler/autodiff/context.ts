@@ -9,7 +9,7 @@
  */
 import { INPUT, type Graph, type Node } from '../ir/graph.js';
 import { clampOf, opOf } from '../ops/registry.js';
-import type { Scheme } from '../sparse/scheme.js';
+import type { Scheme } from '../scheme/scheme.js';
 import { act, grad, type BufferKey, type ProgramOptions, type Step } from './steps.js';
 import type { GradientPlan } from './passes/prune-backward.js';
 
@@ -94,9 +94,9 @@ export function gradKey(c: BuildContext, d: Draft, t: string): BufferKey {
   return sized(d, grad(c.canon(t)), 4 * c.elems(t));
 }
 
-/** The sparse kernels' scratch for a step of layers `names` (none if no such layer is sparse). */
-export function sparseScratch(c: BuildContext, d: Draft, key: string, names: string[]): BufferKey[] {
-  const bytes = Math.max(0, ...names.map((x) => c.options.sparse.get(x) ?? 0));
+/** The pruned kernels' scratch for a step of layers `names` (none if no such layer runs on them). */
+export function prunedScratch(c: BuildContext, d: Draft, key: string, names: string[]): BufferKey[] {
+  const bytes = Math.max(0, ...names.map((x) => c.options.prunedScratch.get(x) ?? 0));
   return bytes > 0 ? [sized(d, `scratch:${key}`, bytes)] : [];
 }
 

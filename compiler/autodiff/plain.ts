@@ -11,8 +11,8 @@
 import { isDepthwise, weightShape, type Node } from '../ir/graph.js';
 import { opOf } from '../ops/registry.js';
 import type { BackwardStepKind, ForwardStepKind } from '../ops/types.js';
-import { splitChannels, trainedChannels } from '../sparse/scheme.js';
-import { actKey, gradKey, hasClamp, inputGradActivations, ownMask, sized, sparseScratch, type BuildContext, type Draft } from './context.js';
+import { splitChannels, trainedChannels } from '../scheme/scheme.js';
+import { actKey, gradKey, hasClamp, inputGradActivations, ownMask, sized, prunedScratch, type BuildContext, type Draft } from './context.js';
 import { slicePositions, type BufferKey, type Step } from './steps.js';
 
 /** Weights per split channel: the size of one channel's slice of the weight tensor. */
@@ -40,7 +40,7 @@ const FORWARD_STEPS: { [K in ForwardStepKind]: (c: BuildContext, d: Draft, n: No
   /** Its kernel: the output, and the mask its input gradient reads (if its rule has one). */
   forward(c, d, n) {
     const reads = n.inputs.map((t) => actKey(c, d, t));
-    d.steps.push({ kind: 'forward', node: n, reads, writes: [actKey(c, d, n.output), ...ownMask(c, d, n), ...sparseScratch(c, d, `fwd:${n.name}`, [n.name])] });
+    d.steps.push({ kind: 'forward', node: n, reads, writes: [actKey(c, d, n.output), ...ownMask(c, d, n), ...prunedScratch(c, d, `fwd:${n.name}`, [n.name])] });
   },
   /** The first k channels of the input, when the weight gradient trains only those. */
   saveSlice(c, d, n) {
@@ -71,7 +71,7 @@ const BACKWARD_STEPS: { [K in BackwardStepKind]: (c: BuildContext, d: Draft, n: 
     });
     const saved = [...inputGradActivations(c, n).map((t) => actKey(c, d, t)), ...ownMask(c, d, n)];
     const reads = [out, ...saved, ...targets.filter((_, k) => accumulate[k]).map((t) => gradKey(c, d, t))];
-    const writes = [...targets.map((t) => gradKey(c, d, t)), ...sparseScratch(c, d, `bwd:${n.name}`, [n.name])];
+    const writes = [...targets.map((t) => gradKey(c, d, t)), ...prunedScratch(c, d, `bwd:${n.name}`, [n.name])];
     d.steps.push({ kind: 'inputGrad', node: n, accumulate, targets, reads, writes });
   },
   weightGrad(c, d, n, { updates }) {

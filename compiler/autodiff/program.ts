@@ -23,7 +23,7 @@
  * option set, exactly the program the single-function builder it replaced gave.
  */
 import type { Graph } from '../ir/graph.js';
-import type { Scheme } from '../sparse/scheme.js';
+import type { Scheme } from '../scheme/scheme.js';
 import { finishSizes, graphFacts, type BuildContext } from './context.js';
 import { plainProgram } from './plain.js';
 import { useBitMasks } from './passes/bit-masks.js';
@@ -45,7 +45,7 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
     bitMasks: opts.bitMasks ?? true,
     stream: opts.stream ?? true,
     inPlace: opts.inPlace ?? true,
-    sparse: opts.sparse ?? new Map(),
+    prunedScratch: opts.prunedScratch ?? new Map(),
   };
   const facts = graphFacts(g);
   const c: BuildContext = { ...facts, scheme, options, plan: gradientPlan(facts, scheme, options.prune) };

@@ -81,11 +81,11 @@ export interface ProgramOptions {
   /** In-place element-wise forward ops, in-place depthwise input gradients and the fused pool/head backward, where legal (default true). */
   inPlace?: boolean;
   /**
-   * Layers that run on the sparse 1x1 kernels (compiler/sparse/prune.ts) -> bytes of
+   * Layers that run on the pruned 1x1 kernels (compiler/pruning/prune.ts) -> bytes of
    * scratch their SIMD kernels need; their forward and input-gradient steps write a
    * `scratch:` buffer of that size (default none).
    */
-  sparse?: ReadonlyMap<string, number>;
+  prunedScratch?: ReadonlyMap<string, number>;
 }
 
 export interface Program {

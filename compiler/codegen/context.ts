@@ -88,7 +88,7 @@ export function inputScale(c: EmitContext, n: Node): number {
   return c.scale(n.inputs[0]!);
 }
 
-/** The sparse kernels' scratch a step was planned with (0: none). */
+/** The pruned kernels' scratch a step was planned with (0: none). */
 export function scratchOf(c: EmitContext, s: Step): number {
   return c.memOf(s.writes, 'scratch');
 }

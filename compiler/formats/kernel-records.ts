@@ -80,7 +80,7 @@ export const WEIGHT_SCALES = view('WEIGHT_SCALES', 'the weight scales of a layer
   f('CO', 'i32', 'output channels'),
 ] as const);
 
-/** A pruned frozen 1x1 layer's non-zero list (compiler/sparse/nzlist.ts) and its scales: what sparse.ts's pixel helpers read. */
+/** A pruned frozen 1x1 layer's non-zero list (compiler/pruning/nzlist.ts) and its scales: what sparse.ts's pixel helpers read. */
 export const SPARSE_WEIGHTS = view('SPARSE_WEIGHTS', 'the non-zero list of a pruned 1x1 layer (the leading fields of the sparse backward records)', [
   f('nz', 'ptr', 'the non-zero list (read-only)'),
   f('format', 'i32', 'its format: bit 0 = channel pairs, bit 1 = u8 indices (nzFormat)'),

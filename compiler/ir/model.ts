@@ -51,7 +51,7 @@ export interface ModelSpec {
   outputActivation?: 'softmax' | 'logsoftmax';
   /**
    * The scheme `tinytrain compile` uses when it is given no --scheme: a scheme object in
-   * either form a scheme file takes (compiler/sparse/parse.ts schemeFromJson), checked
+   * either form a scheme file takes (compiler/scheme/parse.ts schemeFromJson), checked
    * against the model's layers when compiling. Lets a model file ship with the scheme that
    * fits its device (examples/mbv2-w0.35-128.json carries the reference's 99 KB scheme).
    */

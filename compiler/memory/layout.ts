@@ -11,9 +11,9 @@
  */
 import { hasParams, isDepthwise, weightShape, type Graph, type Node } from '../ir/graph.js';
 import type { QuantModel } from '../quantize/quantize.js';
-import { splitChannels, trainedChannels, type Scheme } from '../sparse/scheme.js';
-import { encodeNzList, nzFormat } from '../sparse/nzlist.js';
-import { pointwiseShape, type SparseLayer } from '../sparse/prune.js';
+import { splitChannels, trainedChannels, type Scheme } from '../scheme/scheme.js';
+import { encodeNzList, nzFormat } from '../pruning/nzlist.js';
+import { pointwiseShape, type PrunedLayer } from '../pruning/prune.js';
 import { RUNTIME_STATE } from '../formats/runtime-state.js';
 
 export const IMAGE_BASE = 16;
@@ -43,8 +43,8 @@ export interface ParamSlots {
   wTrained: boolean;
   bTrained: boolean;
   /**
-   * Frozen pruned 1x1 layers: their non-zero list (compiler/sparse/nzlist.ts) replaces
-   * the dense weights in the frozen region (wq = 0 then); nzFormat: the kernels' format
+   * Frozen pruned 1x1 layers: their non-zero list (compiler/pruning/nzlist.ts) replaces
+   * the unpruned weights in the frozen region (wq = 0 then); nzFormat: the kernels' format
    * argument (structure and index width).
    */
   nz?: number;
@@ -98,7 +98,7 @@ class ImageWrites {
 }
 
 /** One layer's frozen parts (scales, requantisation, frozen weights, a frozen bias), placed in the frozen region. */
-function placeFrozen(q: QuantModel, n: Node, scheme: Scheme, sparse: ReadonlyMap<string, SparseLayer>, ro: Allocator, w: ImageWrites): { slot: ParamSlots; trained: Int8Array } {
+function placeFrozen(q: QuantModel, n: Node, scheme: Scheme, pruned: ReadonlyMap<string, PrunedLayer>, ro: Allocator, w: ImageWrites): { slot: ParamSlots; trained: Int8Array } {
   const l = q.layers.get(n.name)!;
   const t = scheme.layers.get(n.name);
   const k = trainedChannels(t, n);
@@ -110,7 +110,7 @@ function placeFrozen(q: QuantModel, n: Node, scheme: Scheme, sparse: ReadonlyMap
   s.wScale = w.place(ro, l.wScale);
   s.mult = w.place(ro, l.mult);
   s.shift = w.place(ro, l.shift);
-  const sp = sparse.get(n.name);
+  const sp = pruned.get(n.name);
   if (sp && !wTrained) {
     s.nz = w.place(ro, encodeNzList(l.wq, ...pointwiseShape(n), sp.structure));
     s.nzFormat = nzFormat(pointwiseShape(n)[1], sp.structure);
@@ -144,7 +144,7 @@ function placeTrained(q: QuantModel, g: Graph, slots: Map<string, ParamSlots>, t
 }
 
 /** `recordBytes`: room to keep for the kernel records at the end of the frozen region (records.ts knows how much). */
-export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, sparse: ReadonlyMap<string, SparseLayer> = new Map(), recordBytes = 0): MemoryLayout {
+export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, pruned: ReadonlyMap<string, PrunedLayer> = new Map(), recordBytes = 0): MemoryLayout {
   const g: Graph = q.graph;
   const slots = new Map<string, ParamSlots>();
   const trainedWeights = new Map<string, Int8Array>();
@@ -154,7 +154,7 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, s
   const ro = new Allocator(IMAGE_BASE);
   for (const n of g.nodes) {
     if (!hasParams(n)) continue;
-    const { slot, trained } = placeFrozen(q, n, scheme, sparse, ro, w);
+    const { slot, trained } = placeFrozen(q, n, scheme, pruned, ro, w);
     slots.set(n.name, slot);
     trainedWeights.set(n.name, trained);
   }

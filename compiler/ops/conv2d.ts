@@ -6,7 +6,7 @@
  * Kernels: the conv family in assembly/kernels/conv2d.ts (forward, forward rows, input
  * gradient, weight and bias gradients and fused updates, whose step rule is update.ts;
  * SIMD variants in conv2d-*-simd.ts); a frozen 1x1 stride-1 unpadded one may run on the sparse
- * kernels (sparse.ts, see compiler/sparse/prune.ts isPointwise). The code is in
+ * kernels (sparse.ts, see compiler/pruning/prune.ts isPointwise). The code is in
  * conv-kernels.ts, shared with depthwise and dense. Passes: it streams row by row when
  * frozen (stream-frozen-chains), and a frozen 1x1 one feeding a global pool fuses its
  * backward with the pool's (fuse-pool-head). Tests: test/ops/conv2d.test.ts.

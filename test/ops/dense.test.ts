@@ -4,8 +4,8 @@ import { weightShape } from '../../compiler/ir/graph.js';
 import type { DenseLayer } from '../../compiler/ops/dense.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { opDef } from '../../compiler/ops/registry.js';
-import { isPointwise, pointwiseShape } from '../../compiler/sparse/prune.js';
-import { splitChannels } from '../../compiler/sparse/scheme.js';
+import { isPointwise, pointwiseShape } from '../../compiler/pruning/prune.js';
+import { splitChannels } from '../../compiler/scheme/scheme.js';
 import { expectWeightedProgramRule, nodeAround, randomArray, randomParams, shapeError } from '../support/ops.js';
 import { abs, expectWithinBound, tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
 
@@ -22,7 +22,7 @@ describe('dense: shape rule', () => {
     expect(weightShape(node)).toEqual([7, 1, 1, 24]);
     expect(op.weights!.input(node)).toEqual([1, 1, 24]);
     expect(op.weights!.window(node)).toEqual({ kh: 1, kw: 1, stride: 1, pad: 0 });
-    // Its trained channels are its flattened inputs; it runs on the sparse kernels when frozen.
+    // Its trained channels are its flattened inputs; it runs on the pruned kernels when frozen.
     expect(splitChannels(node)).toBe(24);
     expect(isPointwise(node)).toBe(true);
     expect(pointwiseShape(node)).toEqual([7, 24]);

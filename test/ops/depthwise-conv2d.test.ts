@@ -5,7 +5,7 @@ import { isDepthwise, weightShape } from '../../compiler/ir/graph.js';
 import type { Conv2dLayer } from '../../compiler/ops/conv2d-layer.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { opDef } from '../../compiler/ops/registry.js';
-import { splitChannels } from '../../compiler/sparse/scheme.js';
+import { splitChannels } from '../../compiler/scheme/scheme.js';
 import { expectWeightedProgramRule, nodeAround, randomArray, randomParams, schemeOf, shapeError, stepsOf } from '../support/ops.js';
 import { abs, depthwiseFilterFromTf, depthwiseFilterToTf, expectWithinBound, tf, tfForwardBackward, tfPad, useTfCpu, valuesOf } from '../support/ops-float.js';
 

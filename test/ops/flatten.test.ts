@@ -5,7 +5,7 @@ import { buildGraph } from '../../compiler/ir/graph.js';
 import type { Layer } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { opDef } from '../../compiler/ops/registry.js';
-import { fullScheme } from '../../compiler/sparse/scheme.js';
+import { fullScheme } from '../../compiler/scheme/scheme.js';
 import { modelAround, nodeAround, randomArray } from '../support/ops.js';
 
 const op = opDef('flatten');

@@ -16,7 +16,7 @@ import { normaliseImage } from '../../compiler/float/network.js';
 import { INPUT, hasParams, shapeSize, type Graph } from '../../compiler/ir/graph.js';
 import type { Activation, Layer, ModelSpec } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
-import { fullScheme, type LayerTraining, type Scheme } from '../../compiler/sparse/scheme.js';
+import { fullScheme, type LayerTraining, type Scheme } from '../../compiler/scheme/scheme.js';
 import { readArtifact, writeArtifact, type LoadedArtifact } from '../../host/artifact.js';
 import { imageAt, loadDataset, type Dataset } from '../../host/data/dataset.js';
 import { getTarget } from '../../targets/index.js';
@@ -45,7 +45,7 @@ export function mlp(hidden = 32): ModelSpec {
 }
 
 /**
- * A residual CNN that covers what mnist-cnn does not: relu6 on a dense conv, a residual
+ * A residual CNN that covers what mnist-cnn does not: relu6 on a standard conv, a residual
  * add whose gradient fans out to two consumers, a standalone relu layer, a strided
  * avgpool and a global average pool.
  */

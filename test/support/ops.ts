@@ -10,7 +10,7 @@ import { buildGraph, type Graph, type Node } from '../../compiler/ir/graph.js';
 import type { Layer, ModelSpec } from '../../compiler/ir/model.js';
 import type { LayerParams } from '../../compiler/ir/params.js';
 import { Rng } from '../../compiler/ir/rng.js';
-import { splitChannels, type LayerTraining, type Scheme } from '../../compiler/sparse/scheme.js';
+import { splitChannels, type LayerTraining, type Scheme } from '../../compiler/scheme/scheme.js';
 
 /** `layers` on an input of `input`, then (unless they end in logits) flatten and a 2-unit dense layer, as buildGraph requires. */
 export function modelAround(input: [number, number, number], layers: Layer[]): ModelSpec {

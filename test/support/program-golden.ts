@@ -4,7 +4,7 @@
  * training program step-for-step identical.
  *
  * A case is one (model, scheme); for each it builds the program under every combination
- * of the five ProgramOptions flags, with and without sparse-kernel layers, and hashes a
+ * of the five ProgramOptions flags, with and without pruned-kernel layers, and hashes a
  * canonical JSON of the whole Program: every step (node objects by name, every field, reads
  * and writes in order), lossStep, alias, actShares, gradShares (in insertion order),
  * options, and sizes. `sizes` is serialised sorted by key: its insertion order is not part
@@ -22,9 +22,9 @@ import { buildProgram, type Program, type ProgramOptions } from '../../compiler/
 import { loadModelFile } from '../../compiler/frontend/index.js';
 import { buildGraph, type Graph, type Node } from '../../compiler/ir/graph.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
-import { fullScheme, type Scheme } from '../../compiler/sparse/scheme.js';
-import { schemeFromJson } from '../../compiler/sparse/parse.js';
-import { frozenPointwise } from '../../compiler/sparse/prune.js';
+import { fullScheme, type Scheme } from '../../compiler/scheme/scheme.js';
+import { schemeFromJson } from '../../compiler/scheme/parse.js';
+import { frozenPointwise } from '../../compiler/pruning/prune.js';
 import { TEST_MODELS, partialSchemeFor, randomScheme, randomSpec, type TestModelKey } from './models.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -116,17 +116,17 @@ const FLAGS = ['prune', 'reorder', 'bitMasks', 'stream', 'inPlace'] as const;
 
 /**
  * The 64 option sets of a case, in a fixed order: bit i of the index (i < 5) switches
- * FLAGS[i] off; bit 5 gives every frozen pointwise layer sparse-kernel scratch bytes.
+ * FLAGS[i] off; bit 5 gives every frozen pointwise layer pruned-kernel scratch bytes.
  */
 export function optionSets(c: GoldenCase): Array<{ label: string; opts: ProgramOptions }> {
   const out: Array<{ label: string; opts: ProgramOptions }> = [];
-  const sparseLayers = frozenPointwise(c.graph, c.scheme);
+  const prunedLayers = frozenPointwise(c.graph, c.scheme);
   for (let i = 0; i < 64; i++) {
     const opts: ProgramOptions = {};
     for (let f = 0; f < FLAGS.length; f++) if (i & (1 << f)) opts[FLAGS[f]!] = false;
-    if (i & 32) opts.sparse = new Map(sparseLayers.map((n, k) => [n.name, 16 * (k + 1)]));
+    if (i & 32) opts.prunedScratch = new Map(prunedLayers.map((n, k) => [n.name, 16 * (k + 1)]));
     const off = FLAGS.filter((_, f) => i & (1 << f));
-    out.push({ label: `${off.length ? `no ${off.join(',')}` : 'defaults'}${i & 32 ? ' +sparse' : ''}`, opts });
+    out.push({ label: `${off.length ? `no ${off.join(',')}` : 'defaults'}${i & 32 ? ' +pruned' : ''}`, opts });
   }
   return out;
 }
@@ -147,6 +147,16 @@ function canonical(v: unknown): unknown {
   return v;
 }
 
+/**
+ * The options under the names the record was taken with: ProgramOptions.prunedScratch was
+ * called `sparse` then (issue 12 renamed it). A name is not part of the program, so the
+ * record stays.
+ */
+function recordedOptions(o: Program['options']): Record<string, unknown> {
+  const { prunedScratch, ...rest } = o;
+  return { ...rest, sparse: prunedScratch };
+}
+
 export function serialiseProgram(p: Program): string {
   const sizes = [...p.sizes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify(
@@ -156,7 +166,7 @@ export function serialiseProgram(p: Program): string {
       alias: p.alias,
       actShares: p.actShares,
       gradShares: p.gradShares,
-      options: p.options,
+      options: recordedOptions(p.options),
       sizes,
     }),
   );

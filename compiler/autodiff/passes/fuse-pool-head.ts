@@ -17,7 +17,7 @@
  */
 import type { Node } from '../../ir/graph.js';
 import { opOf } from '../../ops/registry.js';
-import { isPointwise } from '../../sparse/prune.js';
+import { isPointwise } from '../../pruning/prune.js';
 import { gradKey, hasClamp, sized, type BuildContext, type Draft } from '../context.js';
 import type { BufferKey, Step } from '../steps.js';
 import { findStep, sortUpdatesByGradient } from './rewrite.js';

@@ -18,7 +18,7 @@
  * full backward applies (test/pruning.test.ts trains both to the same bytes).
  */
 import { INPUT, hasParams, type Node } from '../../ir/graph.js';
-import { splitChannels, trainedChannels, trainsAnything, type Scheme } from '../../sparse/scheme.js';
+import { splitChannels, trainedChannels, trainsAnything, type Scheme } from '../../scheme/scheme.js';
 import { inputGradActivations, type GraphFacts } from '../context.js';
 
 export interface GradientPlan {

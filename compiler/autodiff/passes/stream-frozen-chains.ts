@@ -16,7 +16,7 @@
  */
 import type { Node } from '../../ir/graph.js';
 import { opOf } from '../../ops/registry.js';
-import { actKey, sized, sparseScratch, type BuildContext, type Draft } from '../context.js';
+import { actKey, sized, prunedScratch, type BuildContext, type Draft } from '../context.js';
 import { findStep } from './rewrite.js';
 
 /** The conv that can read n's output from a ring, if any. */
@@ -50,7 +50,7 @@ export function streamFrozenChains(c: BuildContext, d: Draft): void {
     const writes = [
       ...ringKeys,
       actKey(c, d, last.output),
-      ...sparseScratch(
+      ...prunedScratch(
         c,
         d,
         `fwd:${last.name}`,

@@ -1,12 +1,12 @@
 /**
- * Compile-time weight pruning for the sparse kernels (assembly/kernels/sparse.ts), and the
+ * Compile-time weight pruning for the pruned kernels (assembly/kernels/sparse.ts), and the
  * choice of which layers run on them.
  *
  * Which layers. Only frozen pointwise layers: 1x1 stride-1 unpadded convs and dense
- * layers whose weights do not train (a trained bias is fine). Trained weights stay dense:
+ * layers whose weights do not train (a trained bias is fine). Trained weights stay unpruned:
  * an update may make a pruned weight non-zero again (and the weight-gradient kernels read
- * the dense tensor). Other frozen convs (3x3, depthwise) are not pruned either: there is
- * no sparse kernel for them, so pruning would cost accuracy and save nothing.
+ * the whole, unpruned tensor). Other frozen convs (3x3, depthwise) are not pruned either: there is
+ * no pruned kernel for them, so pruning would cost accuracy and save nothing.
  *
  * How. Magnitude pruning of the float weights, before calibration and quantisation (so
  * activation ranges are those of the pruned model; a zero float weight quantises to an
@@ -17,14 +17,15 @@
  * exact. Structure `pairs` prunes aligned input-channel pairs (2j, 2j+1) of a row by
  * |w_2j| + |w_2j+1|, for the pair kernels.
  *
- * Imported sparse weights (e.g. ONNX with zeros): a frozen pointwise layer whose int8
- * weights are at least SPARSE_MIN_ZEROS zero also runs sparse, pruned or not.
+ * Imported weights with zeros (e.g. ONNX): a frozen pointwise layer whose int8 weights
+ * are at least PRUNED_MIN_ZEROS zero is also stored pruned (as a non-zero list), whether
+ * compile --prune zeroed them or not.
  */
 import type { Graph, Node } from '../ir/graph.js';
 import { opOf } from '../ops/registry.js';
 import type { ParamSet } from '../ir/params.js';
-import { trainedChannels, type Scheme } from './scheme.js';
-import { countEntries, type SparseStructure } from './nzlist.js';
+import { trainedChannels, type Scheme } from '../scheme/scheme.js';
+import { countEntries, type PruneStructure } from './nzlist.js';
 
 export type PruneMode = 'layer' | 'global';
 
@@ -32,14 +33,14 @@ export interface PruneOptions {
   /** Fraction of weights (or pairs) to zero, in [0, 1]. */
   ratio: number;
   mode?: PruneMode;
-  structure?: SparseStructure;
+  structure?: PruneStructure;
 }
 
-/** Below this fraction of zero weights the dense SIMD forward is as fast (bench/sparse-kernels.ts). */
-export const SPARSE_MIN_ZEROS = 0.5;
+/** Below this fraction of zero weights the unpruned SIMD forward is as fast (bench/sparse-kernels.ts). */
+export const PRUNED_MIN_ZEROS = 0.5;
 
 /**
- * A layer the sparse kernels can run: one [CO, CI] weight matrix applied at every position,
+ * A layer the pruned kernels can run: one [CO, CI] weight matrix applied at every position,
  * i.e. a 1x1 stride-1 unpadded conv that is not depthwise, or a dense layer (a 1x1 conv over
  * its flattened input).
  */
@@ -68,7 +69,7 @@ interface Unit {
   mag: number;
 }
 
-function unitsOf(w: Float32Array, CO: number, CI: number, structure: SparseStructure, layer: number): Unit[] {
+function unitsOf(w: Float32Array, CO: number, CI: number, structure: PruneStructure, layer: number): Unit[] {
   const out: Unit[] = [];
   const step = structure === 'pairs' ? 2 : 1;
   for (let co = 0; co < CO; co++) {
@@ -107,24 +108,25 @@ export function pruneParams(params: ParamSet, layers: Node[], o: PruneOptions): 
   return out;
 }
 
-/** What the compiler decided for one layer that runs on the sparse kernels. */
-export interface SparseLayer {
-  structure: SparseStructure;
+/** What the compiler decided for one layer that runs on the pruned kernels. */
+export interface PrunedLayer {
+  structure: PruneStructure;
   /** Fraction of zero int8 weights. */
   sparsity: number;
   /** List entries (non-zeros, or non-zero pairs). */
   entries: number;
-  pruned: boolean;
+  /** true: compile --prune zeroed its smallest weights; false: its zeros came with the model. */
+  magnitudePruned: boolean;
 }
 
 /**
- * The frozen pointwise layers that run sparse: every pruned one, and any other whose
- * int8 weights are at least SPARSE_MIN_ZEROS zero. Layers with a -128 weight stay dense
- * (the SIMD forward sums two products in 16 bits, which needs |w| <= 127), and so do
- * layers with more input channels than u16 indices reach.
+ * The frozen pointwise layers that run on the pruned kernels: every one compile --prune
+ * pruned, and any other whose int8 weights are at least PRUNED_MIN_ZEROS zero. Layers with
+ * a -128 weight stay unpruned (the SIMD forward sums two products in 16 bits, which needs
+ * |w| <= 127), and so do layers with more input channels than u16 indices reach.
  */
-export function chooseSparseLayers(layers: Node[], int8Weights: (n: Node) => Int8Array, pruned: ReadonlySet<string>, structure: SparseStructure): Map<string, SparseLayer> {
-  const out = new Map<string, SparseLayer>();
+export function choosePrunedLayers(layers: Node[], int8Weights: (n: Node) => Int8Array, pruned: ReadonlySet<string>, structure: PruneStructure): Map<string, PrunedLayer> {
+  const out = new Map<string, PrunedLayer>();
   for (const n of layers) {
     const w = int8Weights(n);
     let zeros = 0;
@@ -134,12 +136,12 @@ export function chooseSparseLayers(layers: Node[], int8Weights: (n: Node) => Int
       if (w[i]! < min) min = w[i]!;
     }
     const sparsity = w.length ? zeros / w.length : 0;
-    if (min === -128 || (!pruned.has(n.name) && sparsity < SPARSE_MIN_ZEROS)) continue;
+    if (min === -128 || (!pruned.has(n.name) && sparsity < PRUNED_MIN_ZEROS)) continue;
     const [CO, CI] = pointwiseShape(n);
     // Imported zeros are unstructured: pairs only where pruning made them.
-    const s: SparseStructure = pruned.has(n.name) ? structure : 'unstructured';
+    const s: PruneStructure = pruned.has(n.name) ? structure : 'unstructured';
     if ((s === 'pairs' ? Math.ceil(CI / 2) : CI) > 0x10000) continue; // indices are at most u16
-    out.set(n.name, { structure: s, sparsity, entries: countEntries(w, CO, CI, s), pruned: pruned.has(n.name) });
+    out.set(n.name, { structure: s, sparsity, entries: countEntries(w, CO, CI, s), magnitudePruned: pruned.has(n.name) });
   }
   return out;
 }

@@ -61,7 +61,7 @@ export interface AutoSchemeOptions {
    * (the classic guard against density-greedy's myopia on knapsacks: here the first deep
    * layer costs a large one-off gradient path that per-byte greedy shies away from).
    * 'evolution': both greedy runs, then an evolutionary search seeded with their results
-   * (compiler/sparse/evolve.ts); 'best' keeps the highest value of all three.
+   * (compiler/scheme/evolve.ts); 'best' keeps the highest value of all three.
    */
   strategy?: 'per-byte' | 'value' | 'evolution' | 'best';
   /** Generations of the evolutionary search (16 children each). Default 25. */

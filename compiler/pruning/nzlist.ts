@@ -1,5 +1,5 @@
 /**
- * Non-zero lists of pruned 1x1 weights, in the byte format the sparse kernels read
+ * Non-zero lists of pruned 1x1 weights, in the byte format the pruned kernels read
  * (assembly/kernels/sparse.ts): i32 offs[CO + 1], idx[nnz] (u8 when every index fits,
  * else u16: 2 bytes per non-zero instead of 3 where CI <= 256), i8 val[nnz * B].
  * Unstructured (B = 1): one entry per non-zero weight. Pairs (B = 2): one entry per
@@ -8,28 +8,28 @@
  * exact fallback for non-finite gradients relies on it).
  */
 
-export type SparseStructure = 'unstructured' | 'pairs';
+export type PruneStructure = 'unstructured' | 'pairs';
 
 /** Bytes of scratch the SIMD kernels need for CI input channels (forward and input gradient). */
-export function sparseScratchBytes(CI: number): number {
+export function prunedScratchBytes(CI: number): number {
   // input tile (16 bytes a channel, pairs rounded up) + 256 bytes of output staging
   return 16 * CI + 16 + 256;
 }
 
 /** The kernels' `format` argument: bit 0 = pairs, bit 1 = u8 indices. */
-export function nzFormat(CI: number, structure: SparseStructure): number {
+export function nzFormat(CI: number, structure: PruneStructure): number {
   const units = structure === 'pairs' ? Math.ceil(CI / 2) : CI;
   return (structure === 'pairs' ? 1 : 0) | (units <= 256 ? 2 : 0);
 }
 
 /** Bytes of a list with `entries` entries. */
-export function nzListBytes(CO: number, CI: number, structure: SparseStructure, entries: number): number {
+export function nzListBytes(CO: number, CI: number, structure: PruneStructure, entries: number): number {
   const ib = nzFormat(CI, structure) & 2 ? 1 : 2;
   return 4 * (CO + 1) + (ib + (structure === 'pairs' ? 2 : 1)) * entries;
 }
 
 /** Entries (non-zeros, or non-zero pairs) of int8 weights [CO, CI]. */
-export function countEntries(w: ArrayLike<number>, CO: number, CI: number, structure: SparseStructure): number {
+export function countEntries(w: ArrayLike<number>, CO: number, CI: number, structure: PruneStructure): number {
   let n = 0;
   for (let co = 0; co < CO; co++) {
     const r = co * CI;
@@ -43,7 +43,7 @@ export function countEntries(w: ArrayLike<number>, CO: number, CI: number, struc
 }
 
 /** Encodes int8 weights [CO, CI] (row-major) into the kernels' list format. */
-export function encodeNzList(w: ArrayLike<number>, CO: number, CI: number, structure: SparseStructure): Uint8Array {
+export function encodeNzList(w: ArrayLike<number>, CO: number, CI: number, structure: PruneStructure): Uint8Array {
   const pairs = structure === 'pairs';
   const nnz = countEntries(w, CO, CI, structure);
   const B = pairs ? 2 : 1;
