@@ -115,9 +115,11 @@ describe('autoScheme on MobileNetV2-w0.35 (synthetic inputs, pseudo-labels)', ()
   const { quant, params } = quantizeSpec(spec, calibration);
   const target = getTarget('stm32f746');
 
-  it('fits 96..320 KB exactly, value grows with the budget, each search evaluates a bounded number of plans', () => {
-    let prev = -1;
-    for (const k of caseSubset('scheme-auto.mbv2Budgets', [96, 128, 192, 256, 320])) {
+  // One test per budget (each search is tens of seconds of CPU under load), run in order:
+  // each checks that the value did not fall from the budget before it.
+  let prev = -1;
+  for (const k of caseSubset('scheme-auto.mbv2Budgets', [96, 128, 192, 256, 320])) {
+    it(`${k} KB: fits exactly, value not below the smaller budget's, a bounded number of plans evaluated`, { timeout: 600_000 }, () => {
       const budget = k * KB;
       const r = autoScheme(quant, params, calibration, undefined, target, budget);
       process.stdout.write(
@@ -129,10 +131,10 @@ describe('autoScheme on MobileNetV2-w0.35 (synthetic inputs, pseudo-labels)', ()
       expect(r.value).toBeGreaterThanOrEqual(prev - 1e-12);
       prev = r.value;
       // The search's work, not its wall time (which depends on the machine's load): a loose
-      // bound on the memory plans it evaluates (measured: 1242 at 192 KB).
+      // bound on the memory plans it evaluates (measured: 1206-1624 over these budgets).
       expect(r.evaluated).toBeLessThan(10_000);
-    }
-  });
+    });
+  }
 
   it('a budget too small for any trainable scheme is a clear error', () => {
     let err: unknown;
