@@ -287,7 +287,13 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
       });
     const dyn = refusal(withInput(valueInfo('x', [1, 1, 'height', 8])));
     expect(dyn.message).toBe("ONNX model: input 'x' has a dynamic dimension 2 ('height')");
-    expect(dyn.hint).toMatch(/only the batch dimension may be symbolic/);
+    expect(dyn.hint).toMatch(/pin them with --input-shape/);
+    // --input-shape pins the dynamic dimensions, in the file's order, and must agree with the fixed ones.
+    const open = withInput(valueInfo('x', [1, 1, 'height', 'width']));
+    expect(importOnnx(open, { inputShape: [1, 1, 8, 8] }).spec.input).toEqual([8, 8, 1]);
+    expect(importOnnx(open, { inputShape: [1, 1, 12, 10] }).spec.input).toEqual([12, 10, 1]);
+    expect(() => importOnnx(open, { inputShape: [1, 2, 8, 8] })).toThrow("ONNX model: --input-shape gives dimension 1 of input 'x' as 2, the file fixes it at 1");
+    expect(() => importOnnx(open, { inputShape: [1, 8, 8] })).toThrow("ONNX model: --input-shape has 3 dimensions, input 'x' has 4");
     // A symbolic batch dimension is fine: tinytrain is batch 1.
     expect(importOnnx(withInput(valueInfo('x', ['N', 1, 8, 8]))).spec.input).toEqual([8, 8, 1]);
     expect(refusal(withInput(valueInfo('x', [4, 1, 8, 8]))).message).toBe("ONNX model: input 'x' has batch size 4");
@@ -424,6 +430,44 @@ describe('model files and the CLI', () => {
       writeFileSync(join(d, 'bad.onnx'), bytes.subarray(0, 100));
       expect(() => loadModelFile(join(d, 'bad.onnx'))).toThrow(TinytrainError);
       buildGraph(loadModelFile(join(d, 'm.onnx')));
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('`tinytrain compile` pins dynamic dimensions (--input-shape) and records the input normalisation (--input-norm) in the manifest', () => {
+    const bin = join(ROOT, 'bin', 'tinytrain.js');
+    if (!existsSync(join(ROOT, 'dist', 'host', 'cli', 'main.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
+    const d = mkdtempSync(join(tmpdir(), 'tinytrain-cli-'));
+    try {
+      const open = buildModel({
+        nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv1'), node('GlobalAveragePool', ['c'], ['g']), node('Flatten', ['g'], ['y'])],
+        inputs: [valueInfo('x', ['N', 1, 'height', 'width'])],
+        outputs: [Y()],
+        initializers: [W],
+      });
+      writeFileSync(join(d, 'open.onnx'), open);
+      const out = join(d, 'artifact');
+      const compile = (...extra: string[]) =>
+        spawnSync(process.execPath, [bin, 'compile', join(d, 'open.onnx'), '--target', 'stm32f746', '--out', out, '--calibrate', 'random', ...extra], { encoding: 'utf8' });
+      const refused = compile();
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/input 'x' has a dynamic dimension 2 \('height'\)/);
+      expect(refused.stderr).toMatch(/--input-shape/);
+      const ok = compile('--input-shape', '1,1,10,10', '--input-norm', '0.5,0.25');
+      expect(ok.status, ok.stderr).toBe(0);
+      const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { inputs: Array<{ shape: number[]; range: number[] }> };
+      expect(m.inputs[0]!.shape).toEqual([10, 10, 1]);
+      // (x - 0.5) / 0.25 for x in [0, 1]: a 0 byte stands for -2, a 255 byte for 2.
+      expect(m.inputs[0]!.range).toEqual([-2, 2]);
+      const both = compile('--input-shape', '1,1,10,10', '--input-norm', '0.5,0.25', '--input-range', '0,1');
+      expect(both.status).toBe(1);
+      expect(both.stderr).toMatch(/--input-range and --input-norm both/);
+      const json = spawnSync(process.execPath, [bin, 'compile', join(ROOT, 'examples', 'mnist-cnn.json'), '--target', 'stm32f746', '--out', out, '--input-range', '0,1'], {
+        encoding: 'utf8',
+      });
+      expect(json.status).toBe(1);
+      expect(json.stderr).toMatch(/is tinytrain JSON, which states its input itself/);
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

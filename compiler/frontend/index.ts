@@ -13,7 +13,7 @@ import type { ModelSpec } from '../ir/model.js';
 import { importOnnx, type OnnxImportOptions } from './onnx/index.js';
 import { hasTfliteIdentifier, importTflite } from './tflite/index.js';
 
-export interface LoadModelOptions extends Pick<OnnxImportOptions, 'inputRange'> {
+export interface LoadModelOptions extends Pick<OnnxImportOptions, 'inputRange' | 'inputShape'> {
   /** Called with each way the imported int8 maths will differ from the file's (ONNX QDQ and TFLite int8 models). */
   warn?: (message: string) => void;
 }
@@ -43,8 +43,24 @@ export function loadModelFile(path: string, opts: LoadModelOptions = {}): ModelS
   }
   const bytes = readFileSync(path);
   const format = formatOf(extname(path).toLowerCase(), bytes);
+  if (format === 'tflite' && opts.inputShape) {
+    throw new TinytrainError(
+      `--input-shape: TFLite model ${path} fixes its input shape`,
+      'leave --input-shape out for .tflite models (it pins the dynamic dimensions of ONNX models)',
+    );
+  }
+  if (format === 'json' && (opts.inputShape || opts.inputRange)) {
+    throw new TinytrainError(
+      `${opts.inputShape ? '--input-shape' : '--input-range/--input-norm'}: model file ${path} is tinytrain JSON, which states its input itself`,
+      'edit its "input" ([H, W, C]) or "inputRange" ([min, max]); these options are for imported ONNX and TFLite models',
+    );
+  }
   if (format !== 'json') {
-    const importOpts = { name: basename(path, extname(path)), ...(opts.inputRange ? { inputRange: opts.inputRange } : {}) };
+    const importOpts = {
+      name: basename(path, extname(path)),
+      ...(opts.inputRange ? { inputRange: opts.inputRange } : {}),
+      ...(opts.inputShape ? { inputShape: opts.inputShape } : {}),
+    };
     const r = format === 'tflite' ? importTflite(bytes, importOpts, `TFLite model ${path}`) : importOnnx(bytes, importOpts, `ONNX model ${path}`);
     for (const w of r.warnings) opts.warn?.(`warning: ${w}`);
     return r.spec;

@@ -3,9 +3,9 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { TinytrainError } from '../../compiler/errors.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
-import { loadModelFile } from '../../compiler/frontend/index.js';
+import { loadModelFile, type LoadModelOptions } from '../../compiler/frontend/index.js';
 
-export function readModelFile(path: string): ModelSpec {
+export function readModelFile(path: string, input: Pick<LoadModelOptions, 'inputRange' | 'inputShape'> = {}): ModelSpec {
   // The loader reports a missing file or a folder itself; a device or fifo (/dev/zero)
   // would be read forever, and an unreadable file would surface as a raw EACCES.
   let st;
@@ -22,7 +22,7 @@ export function readModelFile(path: string): ModelSpec {
       throw new TinytrainError(`model file ${path}: cannot read it (${(e as Error).message})`, 'check its permissions');
     }
   }
-  return loadModelFile(path, { warn: note }); // .json, .onnx or .tflite (compiler/frontend)
+  return loadModelFile(path, { ...input, warn: note }); // .json, .onnx or .tflite (compiler/frontend)
 }
 
 /** One JSON object on stdout (for --json), or human text. */

@@ -16,6 +16,7 @@ import { writeArtifact } from '../artifact.js';
 import { startProgress } from '../io/progress.js';
 import { checkOutputFolder } from '../io/output-paths.js';
 import { emit, floatOption, intOption, kb, note, readModelFile } from './common.js';
+import { inputOptions, type InputCliOptions } from './input-options.js';
 
 export function registerCompile(program: Command): void {
   program
@@ -24,6 +25,9 @@ export function registerCompile(program: Command): void {
     .argument('<model>', 'model file: tinytrain JSON (see examples/), ONNX (.onnx, float or int8 QDQ) or TFLite (.tflite, float or int8)')
     .requiredOption('--target <name>', 'device target (see `tinytrain targets`)')
     .requiredOption('--out <dir>', 'artifact folder to write: new (parents are created), empty, or an artifact tinytrain wrote (replaced atomically)')
+    .option('--input-shape <dims>', "pin an ONNX model's dynamic input dimensions, in the file's order (e.g. 1,3,96,96)")
+    .option('--input-range <lo,hi>', "the real values a 0 and a 255 input byte stand for (imported models; default: the model's, else 0,1)")
+    .option('--input-norm <mean,std>', 'the model was trained on (x - mean) / std with x in [0, 1] (imported models; sets the input range)')
     .option(
       '--scheme <scheme>',
       "what trains: full | bias-only | last-k:N | FILE.json | auto (best value within --budget; needs --calibrate) (default: the model file's scheme, else full)",
@@ -49,7 +53,7 @@ export function registerCompile(program: Command): void {
     .action(compileCommand);
 }
 
-interface CompileCliOptions {
+interface CompileCliOptions extends InputCliOptions {
   target: string;
   out: string;
   scheme?: string;
@@ -71,7 +75,7 @@ async function compileCommand(modelPath: string, o: CompileCliOptions): Promise<
   if (o.rounding !== 'stochastic' && o.rounding !== 'nearest') throw new TinytrainError(`--rounding must be stochastic or nearest, got '${o.rounding}'`);
   // Before calibration and compiling; writeArtifact checks again before its final rename.
   checkOutputFolder(o.out, '--out');
-  const spec = readModelFile(modelPath);
+  const spec = readModelFile(modelPath, inputOptions(o));
   const target = getTarget(o.target);
   const graph = buildGraph(spec);
   const auto = o.scheme === 'auto';

@@ -18,7 +18,8 @@ export interface GraphIo {
   outputName: string;
 }
 
-export function graphIo(graph: OnnxGraph, where: string): GraphIo {
+/** `pinned`: the input's dimensions from --input-shape, in the file's order, for its dynamic ones. */
+export function graphIo(graph: OnnxGraph, where: string, pinned?: readonly number[]): GraphIo {
   const initializers = new Map<string, number>();
   graph.initializer.forEach((t, i) => {
     if (!t.name) throw new TinytrainError(`${where}: initializer ${i} has no name`);
@@ -32,30 +33,50 @@ export function graphIo(graph: OnnxGraph, where: string): GraphIo {
       'tinytrain models take exactly one input tensor; weights must be initializers',
     );
   }
-  const inShape = inputShape(runtimeInputs[0]!, where);
+  const inShape = inputShape(runtimeInputs[0]!, where, pinned);
   if (graph.output.length !== 1) {
     throw new TinytrainError(`${where}: the model has ${graph.output.length} outputs`, 'tinytrain trains models with one output (the class logits)');
   }
   return { initializers, sparse, inputName: runtimeInputs[0]!.name ?? '', inShape, outputName: graph.output[0]!.name ?? '' };
 }
 
-/** One float input, [1, C, H, W] or [1, N]; a symbolic batch dimension means 1. */
-function inputShape(v: OnnxValueInfo, where: string): ActShape {
+/**
+ * One float input, [1, C, H, W] or [1, N]; a symbolic batch dimension means 1. `pinned`
+ * (--input-shape, in the file's order) gives the dynamic dimensions and must agree with
+ * the static ones.
+ */
+function inputShape(v: OnnxValueInfo, where: string, pinned?: readonly number[]): ActShape {
   const name = `'${v.name}'`;
   const t = v.type?.tensor_type;
   if (!t) throw new TinytrainError(`${where}: input ${name} is not a tensor`, 'the model input must be a float tensor');
   if (t.elem_type !== DataType.FLOAT) {
     throw new TinytrainError(`${where}: input ${name} is ${dtypeName(t.elem_type)}`, 'the model input must be FLOAT (float32); quantised inputs are taken through QuantizeLinear');
   }
-  const dims = t.shape?.dim;
-  if (!dims) throw new TinytrainError(`${where}: input ${name} has no shape`, 'export with a fixed input shape');
+  const dims = t.shape?.dim ?? pinned?.map(() => ({}) as { dim_value?: number; dim_param?: string });
+  if (!dims) throw new TinytrainError(`${where}: input ${name} has no shape`, 'export with a fixed input shape, or give it: --input-shape N,C,H,W');
+  if (pinned && pinned.length !== dims.length) {
+    throw new TinytrainError(
+      `${where}: --input-shape has ${pinned.length} dimensions, input ${name} has ${dims.length}`,
+      `give all ${dims.length}, in the file's order (N,C,H,W for an image)`,
+    );
+  }
   const vals = dims.map((d, i) => {
-    if (d.dim_value !== undefined && d.dim_value > 0 && Number.isSafeInteger(d.dim_value)) return d.dim_value;
+    const fixed = d.dim_value !== undefined && d.dim_value > 0 && Number.isSafeInteger(d.dim_value);
+    if (pinned) {
+      if (fixed && d.dim_value !== pinned[i]) {
+        throw new TinytrainError(
+          `${where}: --input-shape gives dimension ${i} of input ${name} as ${pinned[i]}, the file fixes it at ${d.dim_value}`,
+          'pin only what the file leaves open; keep its fixed dimensions',
+        );
+      }
+      return pinned[i]!;
+    }
+    if (fixed) return d.dim_value!;
     if (i === 0 && (d.dim_value === undefined || d.dim_value === 0)) return 1; // symbolic/unknown batch
     if (d.dim_value !== undefined && d.dim_value !== 0) throw new TinytrainError(`${where}: input ${name} has an invalid dimension ${d.dim_value}`);
     throw new TinytrainError(
       `${where}: input ${name} has a dynamic dimension ${i}${d.dim_param ? ` ('${d.dim_param}')` : ''}`,
-      'tinytrain compiles static shapes: export with fixed height, width and channels (only the batch dimension may be symbolic)',
+      "tinytrain compiles static shapes: pin them with --input-shape (e.g. 1,3,96,96, in the file's order), or export with fixed height, width and channels",
     );
   });
   if (vals.length !== 4 && vals.length !== 2) {

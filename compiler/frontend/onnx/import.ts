@@ -27,6 +27,8 @@ export interface OnnxImportOptions {
   name?: string;
   /** Real-valued range of the input, as ModelSpec.inputRange (default [0, 1]). */
   inputRange?: [number, number];
+  /** The input's dimensions in the file's order (N,C,H,W or N,F), pinning its dynamic ones (--input-shape). */
+  inputShape?: readonly number[];
   /**
    * Test harnesses only: end the model with a flatten so that an output that is not
    * [1, classes] (e.g. a single conv's feature map) can still be built and read, in
@@ -56,7 +58,7 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}, wher
   const graph = checkModel(model, where);
   const opset = defaultOpset(model, where);
   const ctx: ImportContext = { acts: [], ops: [], warnings: [], notes: [], opset };
-  const io = graphIo(graph, where);
+  const io = graphIo(graph, where, opts.inputShape);
   newAct(ctx, io.inShape, -1);
   const live = liveNodes(graph, io);
   if (live.dropped > 0) ctx.notes.push(`${live.dropped} node(s) do not contribute to the output '${io.outputName}' and were ignored`);
