@@ -1,4 +1,6 @@
 // SIMD weight and bias gradients (called from conv2d.ts only inside `if (ASC_FEATURE_SIMD)`).
+// Tails (channels past the last block of 4/16) run the scalar loops in conv2d.ts, which
+// the scalar build runs too: test/kernels-reference.test.ts, not SIMD == scalar, checks them.
 // Each gradient element is the scalar sum in the scalar order (positions ascending, from
 // 0, the same f32 products); lanes are independent elements: input channels of a dense
 // weight, channels of a depthwise weight, output channels of a bias. Fused updates are
