@@ -12,6 +12,7 @@
 //  - bias gradient: gy summed over positions ascending from 0;
 //  - updates: parameters stepped in index order (the order of the rounding draws).
 
+import { headGrad__ref, zeroF32__ref } from './common';
 import { qs8_requant__ref } from './requant';
 import { qs8_param_step__ref, qs32_param_step__ref } from './update';
 import {
@@ -71,9 +72,7 @@ export function qs8_conv2d_fwd__ref(record: usize): void {
 /** gx (+)= the transposed conv of gy with the dequantised weights (conv2dBackwardInputF32). */
 export function f32_conv2d_igrad__ref(record: usize): void {
   const r = changetype<ConvInputGradRecord>(record);
-  if (!r.accumulate) {
-    for (let i = 0; i < r.H * r.W * r.C; i++) store<f32>(r.gx + (<usize>i << 2), 0);
-  }
+  if (!r.accumulate) zeroF32__ref(r.gx, r.H * r.W * r.C);
   for (let oh = 0; oh < r.OH; oh++) {
     for (let ow = 0; ow < r.OW; ow++) {
       for (let co = 0; co < r.CO; co++) {
@@ -193,18 +192,11 @@ export function qs32_bias_apply__ref(record: usize, lr: f32, mu: f32, qas: bool,
  */
 export function f32_gap_head_bwd__ref(record: usize): void {
   const r = changetype<GapHeadRecord>(record);
-  const inv: f32 = 1.0 / <f32>r.P;
-  if (r.gx != 0 && !r.accumulate) {
-    for (let i = 0; i < r.P * r.CI; i++) store<f32>(r.gx + (<usize>i << 2), 0);
-  }
-  if (r.bgrad != 0) {
-    for (let co = 0; co < r.CO; co++) store<f32>(r.bgrad + (<usize>co << 2), 0);
-  }
+  if (r.gx != 0 && !r.accumulate) zeroF32__ref(r.gx, r.P * r.CI);
+  if (r.bgrad != 0) zeroF32__ref(r.bgrad, r.CO);
   for (let p = 0; p < r.P; p++) {
     for (let co = 0; co < r.CO; co++) {
-      let g = load<f32>(r.gpool + (<usize>co << 2)) * inv;
-      const i = p * r.CO + co;
-      if (r.bits != 0 && ((<i32>load<u8>(r.bits + <usize>(i >> 3)) >> (i & 7)) & 1) == 0) g = 0;
+      const g = headGrad__ref(r.gpool, r.P, r.bits, r.CO, p, co);
       if (r.bgrad != 0) store<f32>(r.bgrad + (<usize>co << 2), load<f32>(r.bgrad + (<usize>co << 2)) + g);
       if (r.gx == 0) continue;
       const gs = g * load<f32>(r.wScale + (<usize>co << 2));

@@ -2,6 +2,7 @@
 // Backward float order: each gx element gets gy * (1 / (PH * PW)) from its windows with
 // output positions ascending (the shipped order).
 
+import { zeroF32__ref } from './common';
 import { qs8_requant__ref } from './requant';
 import { AvgpoolBackwardRecord, AvgpoolForwardRecord } from '../records';
 
@@ -25,9 +26,7 @@ export function qs8_avgpool_fwd__ref(record: usize): void {
 /** avgpoolBackwardF32: gx (+)= each window's gy / (PH * PW). */
 export function f32_avgpool_bwd__ref(record: usize): void {
   const r = changetype<AvgpoolBackwardRecord>(record);
-  if (!r.accumulate) {
-    for (let i = 0; i < r.H * r.W * r.C; i++) store<f32>(r.gx + (<usize>i << 2), 0);
-  }
+  if (!r.accumulate) zeroF32__ref(r.gx, r.H * r.W * r.C);
   const inv: f32 = 1.0 / <f32>(r.PH * r.PW);
   for (let oh = 0; oh < r.OH; oh++)
     for (let ow = 0; ow < r.OW; ow++)

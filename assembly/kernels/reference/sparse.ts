@@ -8,6 +8,7 @@
 // Float order as the dense kernels: per pixel, output channels ascending, every input
 // channel including the zero weights (g * 0 = +-0 terms), zero g skipped.
 
+import { headGrad__ref, zeroF32__ref } from './common';
 import { qs8_requant__ref } from './requant';
 import { SparseForwardRecord, SparseGapHeadRecord, SparseInputGradRecord } from '../records';
 
@@ -66,27 +67,18 @@ function inputGradPixel__ref(nz: usize, format: i32, wScale: usize, CO: i32, CI:
 /** sparse1x1BackwardInputF32. */
 export function f32_sparse1x1_igrad__ref(record: usize): void {
   const r = changetype<SparseInputGradRecord>(record);
-  if (!r.accumulate) {
-    for (let i = 0; i < r.P * r.CI; i++) store<f32>(r.gx + (<usize>i << 2), 0);
-  }
+  if (!r.accumulate) zeroF32__ref(r.gx, r.P * r.CI);
   for (let p = 0; p < r.P; p++) inputGradPixel__ref(r.nz, r.format, r.wScale, r.CO, r.CI, r.gy + (<usize>(p * r.CO) << 2), r.gx + (<usize>(p * r.CI) << 2));
 }
 
 /** sparseGapHeadBackwardF32: as f32_gap_head_bwd__ref with the decoded head; r.scratch holds one position's head gradient. */
 export function f32_sparse_gap_head_bwd__ref(record: usize): void {
   const r = changetype<SparseGapHeadRecord>(record);
-  const inv: f32 = 1.0 / <f32>r.P;
-  if (r.gx != 0 && !r.accumulate) {
-    for (let i = 0; i < r.P * r.CI; i++) store<f32>(r.gx + (<usize>i << 2), 0);
-  }
-  if (r.bgrad != 0) {
-    for (let co = 0; co < r.CO; co++) store<f32>(r.bgrad + (<usize>co << 2), 0);
-  }
+  if (r.gx != 0 && !r.accumulate) zeroF32__ref(r.gx, r.P * r.CI);
+  if (r.bgrad != 0) zeroF32__ref(r.bgrad, r.CO);
   for (let p = 0; p < r.P; p++) {
     for (let co = 0; co < r.CO; co++) {
-      let g = load<f32>(r.gpool + (<usize>co << 2)) * inv;
-      const i = p * r.CO + co;
-      if (r.bits != 0 && ((<i32>load<u8>(r.bits + <usize>(i >> 3)) >> (i & 7)) & 1) == 0) g = 0;
+      const g = headGrad__ref(r.gpool, r.P, r.bits, r.CO, p, co);
       store<f32>(r.scratch + (<usize>co << 2), g);
       if (r.bgrad != 0) store<f32>(r.bgrad + (<usize>co << 2), load<f32>(r.bgrad + (<usize>co << 2)) + g);
     }
