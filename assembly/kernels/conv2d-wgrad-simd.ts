@@ -356,8 +356,8 @@ export function depthwise3x3WeightGrads(r: WeightGradRecord, K4: i32, lr: f32, m
   }
 }
 
-/** Bias gradient sums of channels co..co+3 (positions ascending). */
-export function biasGrad4(gy: usize, P: i32, CO: i32, co: i32): v128 {
+/** Bias gradient sums of channels co..co+3 (positions ascending): the 4-channel twin of conv2d.ts's f32_bias_grad_1x__scalar. */
+export function f32_bias_grad_4x__wasmsimd(gy: usize, P: i32, CO: i32, co: i32): v128 {
   let acc = f32x4.splat(0);
   for (let p = 0; p < P; p++) acc = f32x4.add(acc, v128.load(gy + (<usize>(p * CO + co) << 2)));
   return acc;

@@ -7,7 +7,7 @@ import { dotS8 } from './dot';
 import { requant } from './requant';
 import { denseRowsS8, depthwise3x3RowsS8 } from './conv2d-fwd-simd';
 import { pointwiseInputGradRange, pointwiseInputGradPair, depthwise3x3InputGradF32, depthwise3x3InPlaceRowF32 } from './conv2d-bwd-simd';
-import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightGrads, biasGrad4, laneOf } from './conv2d-wgrad-simd';
+import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightGrads, f32_bias_grad_4x__wasmsimd, laneOf } from './conv2d-wgrad-simd';
 import { stepDirection, stepInt8At, stepInt32At, velAt } from './update';
 import {
   ApplyBiasRecord, ApplyWeightRecord, BiasGradRecord, BiasUpdateRecord, ConvForwardRecord, ConvInputGradRecord,
@@ -69,7 +69,7 @@ export function conv2dForwardRowsS8(record: usize, ohBegin: i32, ohEnd: i32): vo
       if (coBegin == r.CO) return;
     }
   }
-  forwardRowsScalar(r, ohBegin, ohEnd, coBegin);
+  qs8_conv2d_fwd_rows__scalar(r, ohBegin, ohEnd, coBegin);
 }
 
 /**
@@ -81,7 +81,7 @@ export function conv2dForwardRowsS8(record: usize, ohBegin: i32, ohEnd: i32): vo
  */
 // @ts-ignore: decorator
 @inline
-function forwardRowsScalar(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32, coBegin: i32): void {
+function qs8_conv2d_fwd_rows__scalar(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32, coBegin: i32): void {
   const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
   const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
   const y = r.y; const OW = r.OW; const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
@@ -337,13 +337,14 @@ export function applyWeightUpdateS8(record: usize, lr: f32, mu: f32, qas: bool, 
 }
 
 /**
- * Sum of gy over positions, per channel: the bias gradient. Positions ascending from 0, the
- * order biasGrad4 (its SIMD twin, 4 channels a vector) keeps. Also the SIMD build's code for
- * channels [CO & ~3, CO): kernels-reference.test.ts checks it in each build on its own against assembly/kernels/reference (f32_bias_grad__ref).
+ * Sum of gy over positions, per channel: the bias gradient. Positions ascending from 0,
+ * the order its SIMD twin f32_bias_grad_4x__wasmsimd (4 channels a vector) keeps. Also the
+ * SIMD build's code for channels [CO & ~3, CO): kernels-reference.test.ts checks it in
+ * each build on its own against assembly/kernels/reference (f32_bias_grad__ref).
  */
 // @ts-ignore: decorator
 @inline
-function biasGradAt(gy: usize, P: i32, CO: i32, co: i32): f32 {
+function f32_bias_grad_1x__scalar(gy: usize, P: i32, CO: i32, co: i32): f32 {
   let g: f32 = 0;
   for (let p = 0; p < P; p++) g += load<f32>(gy + (<usize>(p * CO + co) << 2));
   return g;
@@ -357,7 +358,7 @@ export function biasUpdateAllS32(record: usize, lr: f32, mu: f32, qas: bool, rng
   let co = 0;
   if (ASC_FEATURE_SIMD) {
     for (; co + 4 <= CO; co += 4) {
-      const g = biasGrad4(gy, P, CO, co);
+      const g = f32_bias_grad_4x__wasmsimd(gy, P, CO, co);
       for (let l = 0; l < 4; l++) {
         const c = co + l;
         stepInt32At(bias + (<usize>c << 2), stepDirection(laneOf(g, l), load<f32>(wScale + (<usize>c << 2)) * sx, qas, velAt(vel, c), mu), lr, rng);
@@ -365,7 +366,7 @@ export function biasUpdateAllS32(record: usize, lr: f32, mu: f32, qas: bool, rng
     }
   }
   for (; co < CO; co++) {
-    stepInt32At(bias + (<usize>co << 2), stepDirection(biasGradAt(gy, P, CO, co), load<f32>(wScale + (<usize>co << 2)) * sx, qas, velAt(vel, co), mu), lr, rng);
+    stepInt32At(bias + (<usize>co << 2), stepDirection(f32_bias_grad_1x__scalar(gy, P, CO, co), load<f32>(wScale + (<usize>co << 2)) * sx, qas, velAt(vel, co), mu), lr, rng);
   }
 }
 
@@ -374,9 +375,9 @@ export function biasGradF32(record: usize): void {
   const gy = r.gy; const P = r.P; const CO = r.CO; const out = r.out;
   let co = 0;
   if (ASC_FEATURE_SIMD) {
-    for (; co + 4 <= CO; co += 4) v128.store(out + (<usize>co << 2), biasGrad4(gy, P, CO, co));
+    for (; co + 4 <= CO; co += 4) v128.store(out + (<usize>co << 2), f32_bias_grad_4x__wasmsimd(gy, P, CO, co));
   }
-  for (; co < CO; co++) store<f32>(out + (<usize>co << 2), biasGradAt(gy, P, CO, co));
+  for (; co < CO; co++) store<f32>(out + (<usize>co << 2), f32_bias_grad_1x__scalar(gy, P, CO, co));
 }
 
 export function applyBiasUpdateS32(record: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
