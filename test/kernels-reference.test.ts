@@ -8,7 +8,8 @@
  * One call = the same buffers (the same addresses, so the same record) run through the
  * kernel, saved, refilled, run through the reference: every buffer (outputs, updated
  * weights, momentum, the rounding rng's state, scratch excepted) must come out byte for
- * byte the same, the result the same value, nothing written outside the buffers. Exact
+ * byte the same, the result and the count of non-finite gradients the same, nothing
+ * written outside the buffers. Exact
  * for floats too: the references sum in the shipped kernels' order (said in each file).
  *
  * Shapes: channel counts 1..17 and around the SIMD widths (4, 8, 16 +- 1, up to 33), odd
@@ -16,6 +17,13 @@
  * depthwise 3x3 and other windows, split weights (trained slice + frozen rest), ring
  * buffers, requantisation shifts on both sides of the SIMD rule's n >= 32, pruned 1x1
  * layers (unstructured and pairs, u8 and u16 indices).
+ *
+ * Checked by mutation (issue 12): an error of one in the depthwise forward's scalar loop
+ * for channels past the last block of 8, a position dropped from the bias gradient for
+ * channels past the last block of 4, and a scaled term in the depthwise input gradient's
+ * scalar tail each pass kernels-simd.test.ts (both builds agree on the wrong bytes) and
+ * fail here in both builds; an error of one in the SIMD dense forward's own channel tail
+ * fails here in the SIMD build.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
@@ -75,20 +83,23 @@ function againstReference<K extends string>(m: KernelModule, what: string, bufs:
     return { name, p, bytes };
   });
   const ptrs = Object.fromEntries(placed.map((b) => [b.name, b.p])) as Record<K, number>;
-  const run = (k: Calls): { result: unknown; out: Map<K, Uint8Array> } => {
+  const run = (k: Calls): { result: unknown; nonFinite: number; out: Map<K, Uint8Array> } => {
     for (const b of placed) fill(m, b.p, bufs[b.name]);
+    k.resetNonFiniteGradients();
     const result = call(k, ptrs);
+    const nonFinite = k.nonFiniteGradientCount();
     const out = new Map<K, Uint8Array>();
     for (const b of placed) {
       const guards = [...m.readBytes(b.p - GUARD, GUARD), ...m.readBytes(b.p + b.bytes, GUARD)];
       if (!guards.every((g) => g === SENTINEL)) expect.fail(`${what} [${buildName(m)}]: ${k === m.ref ? 'the reference' : 'the kernel'} wrote outside ${b.name}`);
       if (!('scratch' in bufs[b.name])) out.set(b.name, m.readBytes(b.p, b.bytes));
     }
-    return { result, out };
+    return { result, nonFinite, out };
   };
   const shipped = run(m.k);
   const ref = run(m.ref);
   if (!Object.is(shipped.result, ref.result)) expect.fail(`${what} [${buildName(m)}]: returned ${String(shipped.result)}, the reference ${String(ref.result)}`);
+  if (shipped.nonFinite !== ref.nonFinite) expect.fail(`${what} [${buildName(m)}]: counted ${shipped.nonFinite} non-finite gradients, the reference ${ref.nonFinite}`);
   for (const [name, got] of shipped.out) {
     const want = ref.out.get(name)!;
     const i = got.findIndex((v, j) => v !== want[j]);
@@ -383,8 +394,10 @@ function suites(simd: boolean): void {
           const qas = rng.next() < 0.5;
           const stochastic = rng.next() < 0.7;
           const lr = qas ? rng.uniform(1e-4, 1e-2) : rng.uniform(20, 400);
+          // sometimes an infinite output gradient: the weights it reaches get non-finite gradients (zero steps, counted)
+          const gy = rng.next() < 0.15 ? Float32Array.from(L.gy, (v, i) => (i === 0 ? Infinity : v)) : L.gy;
           const bufs = {
-            gy: { f32: L.gy },
+            gy: { f32: gy },
             x: { i8: L.x },
             w: { i8: rng.int8s(sliceLen, -127, 127) },
             wScale: { f32: scales(rng, coEnd) },

@@ -89,6 +89,8 @@ export const REFERENCE_OF = {
   sparse1x1ForwardRowS8: 'qs8_sparse1x1_fwd_row__ref',
   sparse1x1BackwardInputF32: 'f32_sparse1x1_igrad__ref',
   sparseGapHeadBackwardF32: 'f32_sparse_gap_head_bwd__ref',
+  resetNonFiniteGradients: 'u32_nonfinite_reset__ref',
+  nonFiniteGradientCount: 'u32_nonfinite_count__ref',
 } as const satisfies Partial<Record<KernelName, string>>;
 
 /** The kernels that have a reference export of their own (depthwiseBackwardInputInPlaceF32 is checked against conv2dBackwardInputF32's). */

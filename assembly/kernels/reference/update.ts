@@ -2,14 +2,29 @@
 // (QAS: g / s, else g * s; non-finite -> 0), momentum, step floor(u - lr * dir) with
 // u ~ U[0,1) from the runtime's rng (0.5 when rng == 0), NaN step 0, step clamped to
 // +-2^30, parameter saturated. The rng is the runtime's service (rng.ts), not a kernel.
-// The references do not count non-finite gradients (the shipped counter is a runtime
-// service: test/kernels-grad.test.ts checks it).
+// Non-finite gradients are counted in the references' own counter, compared with the
+// runtime's (resetNonFiniteGradients / nonFiniteGradientCount) after every call.
 
 import { rngUniform } from '../rng';
 
+let nonFinite__ref: u32 = 0;
+
+/** resetNonFiniteGradients. */
+export function u32_nonfinite_reset__ref(): void {
+  nonFinite__ref = 0;
+}
+
+/** nonFiniteGradientCount: parameters whose integer-domain gradient was not finite since the reset. */
+export function u32_nonfinite_count__ref(): u32 {
+  return nonFinite__ref;
+}
+
 function stepOf__ref(g: f32, s: f32, qas: bool, vel: usize, i: i32, lr: f32, mu: f32, rng: usize): i64 {
   let gi: f32 = qas ? g / s : g * s;
-  if (!isFinite(gi)) gi = 0;
+  if (!isFinite(gi)) {
+    nonFinite__ref++;
+    gi = 0;
+  }
   let dir = gi;
   if (vel != 0) {
     const p = vel + (<usize>i << 2);
