@@ -6,6 +6,10 @@
  * split, ring buffers) and include the specialised fast paths' tails: channel counts that
  * are not multiples of 4/8/16, odd pixel counts, full int8 ranges (zero point and weights
  * at -128, the i16 products' worst case).
+ *
+ * What this cannot see: a bug in the scalar loops a SIMD path runs for its tails (the
+ * same code in both builds, so both agree on the wrong bytes). kernels-reference.test.ts
+ * checks each build on its own against the plain reference kernels for that.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type KernelExports, KernelModule, Rng, loadKernels, outDim } from './support/kernel-module.js';

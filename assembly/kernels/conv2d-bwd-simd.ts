@@ -1,4 +1,7 @@
 // SIMD float32 conv backward (called from conv2d.ts only inside `if (ASC_FEATURE_SIMD)`).
+// Dense tails (input channels past the last block of 16 / 4) are this file's own loops;
+// depthwise 3x3 channels past the last block of 4 run conv2d.ts's scalar loop, which the
+// scalar build runs too: test/kernels-reference.test.ts is their independent check.
 // Bit-identical to the scalar loops: every output element is still one float sum taken in
 // the scalar order (the same operands, the same sequence of f32 multiplies and adds, no
 // FMA); the lanes are different, independent elements (input channels of an input

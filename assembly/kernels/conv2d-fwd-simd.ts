@@ -1,5 +1,8 @@
 // SIMD int8 conv forward (called from conv2d.ts only inside `if (ASC_FEATURE_SIMD)`, so
-// the scalar build never compiles this file). Integer sums are exact in any order, so
+// the scalar build never compiles this file). Dense tails (channels past the last block
+// of 4, pixels past the last pair) are this file's own loops; depthwise 3x3 channels past
+// the last block of 8 run conv2d.ts's scalar loop, which the scalar build runs too, so
+// test/kernels-reference.test.ts (not SIMD == scalar) is their independent check. Integer sums are exact in any order, so
 // these give the same int8 outputs as the scalar loops while blocking for registers:
 //  - dense (incl. pointwise and FC): 4 output channels share every input-vector load;
 //    pointwise also takes 2 pixels per weight load (a 2x4 block of 8 accumulators).

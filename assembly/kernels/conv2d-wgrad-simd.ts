@@ -1,4 +1,6 @@
 // SIMD weight and bias gradients (called from conv2d.ts only inside `if (ASC_FEATURE_SIMD)`).
+// Tails (channels past the last block of 4/16) run the scalar loops in conv2d.ts, which
+// the scalar build runs too: test/kernels-reference.test.ts, not SIMD == scalar, checks them.
 // Each gradient element is the scalar sum in the scalar order (positions ascending, from
 // 0, the same f32 products); lanes are independent elements: input channels of a dense
 // weight, channels of a depthwise weight, output channels of a bias. Fused updates are
@@ -354,8 +356,8 @@ export function depthwise3x3WeightGrads(r: WeightGradRecord, K4: i32, lr: f32, m
   }
 }
 
-/** Bias gradient sums of channels co..co+3 (positions ascending). */
-export function biasGrad4(gy: usize, P: i32, CO: i32, co: i32): v128 {
+/** Bias gradient sums of channels co..co+3 (positions ascending): the 4-channel twin of conv2d.ts's f32_bias_grad_1x__scalar. */
+export function f32_bias_grad_4x__wasmsimd(gy: usize, P: i32, CO: i32, co: i32): v128 {
   let acc = f32x4.splat(0);
   for (let p = 0; p < P; p++) acc = f32x4.add(acc, v128.load(gy + (<usize>(p * CO + co) << 2)));
   return acc;

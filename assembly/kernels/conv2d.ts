@@ -7,7 +7,7 @@ import { dotS8 } from './dot';
 import { requant } from './requant';
 import { denseRowsS8, depthwise3x3RowsS8 } from './conv2d-fwd-simd';
 import { pointwiseInputGradRange, pointwiseInputGradPair, depthwise3x3InputGradF32, depthwise3x3InPlaceRowF32 } from './conv2d-bwd-simd';
-import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightGrads, biasGrad4, laneOf } from './conv2d-wgrad-simd';
+import { denseWeightGradF32, denseWeightUpdate4, depthwiseWeightGradF32, depthwise3x3WeightGrads, f32_bias_grad_4x__wasmsimd, laneOf } from './conv2d-wgrad-simd';
 import { stepDirection, stepInt8At, stepInt32At, velAt } from './update';
 import {
   ApplyBiasRecord, ApplyWeightRecord, BiasGradRecord, BiasUpdateRecord, ConvForwardRecord, ConvInputGradRecord,
@@ -69,13 +69,19 @@ export function conv2dForwardRowsS8(record: usize, ohBegin: i32, ohEnd: i32): vo
       if (coBegin == r.CO) return;
     }
   }
-  forwardRowsScalar(r, ohBegin, ohEnd, coBegin);
+  qs8_conv2d_fwd_rows__scalar(r, ohBegin, ohEnd, coBegin);
 }
 
-/** The scalar twin of the forward (all builds), for output channels [coBegin, CO). */
+/**
+ * The scalar forward (all builds), for output channels [coBegin, CO). Twin of the SIMD
+ * forward (conv2d-fwd-simd.ts; integer sums, so any order gives the same bytes). It is also
+ * the SIMD build's code for depthwise channels [C & ~7, C) and depthwise windows other than
+ * 3x3: SIMD == scalar tests cannot see a bug in it, so
+ * kernels-reference.test.ts checks it in each build on its own against assembly/kernels/reference (qs8_conv2d_fwd_rows__ref).
+ */
 // @ts-ignore: decorator
 @inline
-function forwardRowsScalar(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32, coBegin: i32): void {
+function qs8_conv2d_fwd_rows__scalar(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32, coBegin: i32): void {
   const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
   const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
   const y = r.y; const OW = r.OW; const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
@@ -192,6 +198,10 @@ export function conv2dBackwardInputF32(record: usize): void {
       if (coBegin == CO) return;
     }
   }
+  // The scalar input gradient, and the SIMD build's code for depthwise channels [C & ~3, C)
+  // and depthwise windows other than 3x3 (SIMD == scalar tests cannot see a bug here:
+  // kernels-reference.test.ts checks it in each build on its own against assembly/kernels/reference, f32_conv2d_igrad__ref).
+  // The SIMD paths above are twins that keep this loop's summation order (see conv2d-bwd-simd.ts).
   for (let oh = 0; oh < OH; oh++) {
     for (let ow = 0; ow < OW; ow++) {
       for (let co = coBegin; co < CO; co++) {
@@ -250,6 +260,10 @@ function weightGrads(r: WeightGradRecord, lr: f32, mu: f32, qas: bool, rng: usiz
       ciBegin = denseWeightGradF32(r);
     }
   }
+  // The scalar weight gradient / update, and the SIMD build's tails: depthwise channels
+  // [K & ~3, K), dense input channels from ciBegin / `from`, the fused depthwise update of
+  // windows other than 3x3 (SIMD == scalar tests cannot see a bug here:
+  // kernels-reference.test.ts checks it in each build on its own against assembly/kernels/reference, f32_conv2d_wgrad__ref and qs8_conv2d_wupdate__ref).
   for (let co = coBegin; co < coEnd; co++) {
     const s = update ? load<f32>(wScale + (<usize>co << 2)) : 0;
     for (let kh = 0; kh < KH; kh++) {
@@ -297,7 +311,8 @@ export function conv2dWeightGradF32(record: usize): void {
 /**
  * Applies a stored weight gradient (computed for GK channels) to the trained slice of
  * the first K channels, in the same order as conv2dWeightUpdateS8 so the stochastic
- * rounding draws the same numbers.
+ * rounding draws the same numbers (its twin for a gradient computed apart, e.g. summed
+ * over a batch).
  */
 export function applyWeightUpdateS8(record: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
   const r = changetype<ApplyWeightRecord>(record);
@@ -321,10 +336,15 @@ export function applyWeightUpdateS8(record: usize, lr: f32, mu: f32, qas: bool, 
   }
 }
 
-/** Sum of gy over positions, per channel: the bias gradient. */
+/**
+ * Sum of gy over positions, per channel: the bias gradient. Positions ascending from 0,
+ * the order its SIMD twin f32_bias_grad_4x__wasmsimd (4 channels a vector) keeps. Also the
+ * SIMD build's code for channels [CO & ~3, CO): kernels-reference.test.ts checks it in
+ * each build on its own against assembly/kernels/reference (f32_bias_grad__ref).
+ */
 // @ts-ignore: decorator
 @inline
-function biasGradAt(gy: usize, P: i32, CO: i32, co: i32): f32 {
+function f32_bias_grad_1x__scalar(gy: usize, P: i32, CO: i32, co: i32): f32 {
   let g: f32 = 0;
   for (let p = 0; p < P; p++) g += load<f32>(gy + (<usize>(p * CO + co) << 2));
   return g;
@@ -338,7 +358,7 @@ export function biasUpdateAllS32(record: usize, lr: f32, mu: f32, qas: bool, rng
   let co = 0;
   if (ASC_FEATURE_SIMD) {
     for (; co + 4 <= CO; co += 4) {
-      const g = biasGrad4(gy, P, CO, co);
+      const g = f32_bias_grad_4x__wasmsimd(gy, P, CO, co);
       for (let l = 0; l < 4; l++) {
         const c = co + l;
         stepInt32At(bias + (<usize>c << 2), stepDirection(laneOf(g, l), load<f32>(wScale + (<usize>c << 2)) * sx, qas, velAt(vel, c), mu), lr, rng);
@@ -346,7 +366,7 @@ export function biasUpdateAllS32(record: usize, lr: f32, mu: f32, qas: bool, rng
     }
   }
   for (; co < CO; co++) {
-    stepInt32At(bias + (<usize>co << 2), stepDirection(biasGradAt(gy, P, CO, co), load<f32>(wScale + (<usize>co << 2)) * sx, qas, velAt(vel, co), mu), lr, rng);
+    stepInt32At(bias + (<usize>co << 2), stepDirection(f32_bias_grad_1x__scalar(gy, P, CO, co), load<f32>(wScale + (<usize>co << 2)) * sx, qas, velAt(vel, co), mu), lr, rng);
   }
 }
 
@@ -355,9 +375,9 @@ export function biasGradF32(record: usize): void {
   const gy = r.gy; const P = r.P; const CO = r.CO; const out = r.out;
   let co = 0;
   if (ASC_FEATURE_SIMD) {
-    for (; co + 4 <= CO; co += 4) v128.store(out + (<usize>co << 2), biasGrad4(gy, P, CO, co));
+    for (; co + 4 <= CO; co += 4) v128.store(out + (<usize>co << 2), f32_bias_grad_4x__wasmsimd(gy, P, CO, co));
   }
-  for (; co < CO; co++) store<f32>(out + (<usize>co << 2), biasGradAt(gy, P, CO, co));
+  for (; co < CO; co++) store<f32>(out + (<usize>co << 2), f32_bias_grad_1x__scalar(gy, P, CO, co));
 }
 
 export function applyBiasUpdateS32(record: usize, lr: f32, mu: f32, qas: bool, rng: usize): void {
@@ -371,7 +391,8 @@ export function applyBiasUpdateS32(record: usize, lr: f32, mu: f32, qas: bool, r
 }
 
 /**
- * Input gradient of a stride-1, same-size depthwise conv computed in place: `g` holds the
+ * Twin of conv2dBackwardInputF32 (depthwise, stride 1, same size), kept for its memory: no
+ * separate input-gradient buffer. Input gradient computed in place: `g` holds the
  * output gradient on entry and the input gradient on exit. Row ih of the result needs
  * output-gradient rows up to ih + pad (still intact below the write cursor) and down to
  * ih + pad - KH + 1 (already overwritten), so the last KH - pad original rows are kept in
@@ -400,6 +421,7 @@ export function depthwiseBackwardInputInPlaceF32(record: usize): void {
         depthwise3x3InPlaceRowF32(r, ih, cBegin, r2, r1, r0);
       }
     }
+    // scalar, and the SIMD build's channels [C & ~3, C): kernels-reference.test.ts checks it in each build on its own against assembly/kernels/reference (via f32_conv2d_igrad__ref)
     for (let iw = 0; iw < W; iw++) {
       for (let c = cBegin; c < C; c++) {
         const s = load<f32>(wScale + (<usize>c << 2));
@@ -428,7 +450,8 @@ export function depthwiseBackwardInputInPlaceF32(record: usize): void {
  * being held whole. Then, per position, the head's input gradient (gx, if non-zero) and
  * the head's bias gradient sum (bgrad, if non-zero), with the same operations in the same
  * order as avgpoolBackwardF32 + clampBackwardBitsF32 + conv2dBackwardInputF32 +
- * biasGradF32, so the results are bit-identical.
+ * biasGradF32, so the results are bit-identical (a twin of that chain, kept for its memory:
+ * no head output gradient tensor; sparse.ts's sparseGapHeadBackwardF32 is its pruned twin).
  */
 export function gapHeadBackwardF32(record: usize): void {
   const r = changetype<GapHeadRecord>(record);

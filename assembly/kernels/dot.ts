@@ -1,5 +1,8 @@
 // Integer dot product of int8 activations (minus their zero point) with int8 weights.
-// The SIMD and scalar builds give the same integer, so results are bit-identical.
+// The SIMD and scalar builds give the same integer, so results are bit-identical. The
+// scalar loop is also the SIMD branch's tail (n % 8 elements): SIMD == scalar tests cannot
+// see a bug in it; test/kernels-reference.test.ts checks its callers in each build on its
+// own against assembly/kernels/reference.
 
 /** sum_{i<n} (x[i] - zx) * w[i] */
 // @ts-ignore: decorator

@@ -16,6 +16,11 @@
 // are g * 0 = ±0, which change nothing except the sign of a zero: see fixNegZero.
 // Non-finite gradients (g * 0 = NaN in the dense kernel) take an exact slow path.
 //
+// Tails: the SIMD tiles take partial tiles themselves (stale lanes never stored); calls of
+// fewer than 8 (forward) / 4 (gradient) pixels and non-finite gradients run the scalar
+// pixel loops, which the scalar build runs too, so test/kernels-reference.test.ts checks
+// them against the dense reference on the decoded weights in each build on its own.
+//
 // SIMD (with a scratch buffer of sparseScratchBytes(CI)): activations are HWC, so a tile
 // of pixels is transposed into a small channel-major scratch and each non-zero weight
 // multiplies a vector of pixels (XNNPACK's sparse 1x1 idea). The scalar build (or

@@ -57,6 +57,46 @@ export interface KernelExports extends KernelCalls {
   memory: WebAssembly.Memory;
 }
 
+/**
+ * The reference kernel of each shipped kernel (assembly/kernels/reference, exported by
+ * the test library only): the export that takes the same record and run-time arguments
+ * and must leave the same bytes (test/kernels-reference.test.ts). Names follow XNNPACK's
+ * datatype_op__isa convention (docs/anatomy-of-an-op.md, "Kernel names").
+ */
+export const REFERENCE_OF = {
+  conv2dForwardS8: 'qs8_conv2d_fwd__ref',
+  conv2dForwardRowsS8: 'qs8_conv2d_fwd_rows__ref',
+  conv2dBackwardInputF32: 'f32_conv2d_igrad__ref',
+  gapHeadBackwardF32: 'f32_gap_head_bwd__ref',
+  conv2dWeightUpdateS8: 'qs8_conv2d_wupdate__ref',
+  conv2dWeightGradF32: 'f32_conv2d_wgrad__ref',
+  applyWeightUpdateS8: 'qs8_conv2d_wapply__ref',
+  biasUpdateAllS32: 'qs32_bias_update__ref',
+  biasGradF32: 'f32_bias_grad__ref',
+  applyBiasUpdateS32: 'qs32_bias_apply__ref',
+  avgpoolForwardS8: 'qs8_avgpool_fwd__ref',
+  avgpoolBackwardF32: 'f32_avgpool_bwd__ref',
+  addS8: 'qs8_add__ref',
+  clampS8: 'qs8_clamp__ref',
+  clampBackwardF32: 'f32_clamp_bwd__ref',
+  gradInto: 'f32_grad_into__ref',
+  saveChannelsS8: 'qs8_save_channels__ref',
+  saveMaskBits: 'u1_clamp_mask__ref',
+  clampBackwardBitsF32: 'f32_clamp_bwd_mask__ref',
+  argmaxS8: 'qs8_argmax__ref',
+  softmaxCrossEntropyS8: 'f32_softmax_xent__ref',
+  sparse1x1ForwardS8: 'qs8_sparse1x1_fwd__ref',
+  sparse1x1ForwardRowS8: 'qs8_sparse1x1_fwd_row__ref',
+  sparse1x1BackwardInputF32: 'f32_sparse1x1_igrad__ref',
+  sparseGapHeadBackwardF32: 'f32_sparse_gap_head_bwd__ref',
+  resetNonFiniteGradients: 'u32_nonfinite_reset__ref',
+  nonFiniteGradientCount: 'u32_nonfinite_count__ref',
+} as const satisfies Partial<Record<KernelName, string>>;
+
+/** The kernels that have a reference export of their own (depthwiseBackwardInputInPlaceF32 is checked against conv2dBackwardInputF32's). */
+export type ReferencedKernel = keyof typeof REFERENCE_OF;
+export type ReferenceCalls = Pick<KernelCalls, ReferencedKernel>;
+
 /** Room for one record below the test heap: every kernel call writes its record there first. */
 const RECORD_SLOT = 128;
 
@@ -211,6 +251,8 @@ export class KernelModule {
   readonly recordAt: number;
   /** The kernels with typed arguments (see KernelCalls). */
   readonly k: KernelExports;
+  /** Each kernel's plain reference (assembly/kernels/reference), typed as the kernel: same record, same arguments. */
+  readonly ref: ReferenceCalls;
   private top: number;
 
   constructor(
@@ -223,6 +265,7 @@ export class KernelModule {
     this.heapBase = this.recordAt + RECORD_SLOT;
     this.top = this.heapBase;
     this.k = this.typedKernels();
+    this.ref = this.referenceKernels();
   }
 
   get memory(): WebAssembly.Memory {
@@ -232,40 +275,59 @@ export class KernelModule {
     return this.memory.buffer.byteLength;
   }
 
-  /**
-   * Each record-taking kernel wrapped: its record written at recordAt, the call with that
-   * address, then a check that the kernel left the record slot as it was (records are
-   * read-only: Flash on a device) and the slot's old bytes put back, so a test that
-   * compares all of memory before and after sees only what the kernel wrote.
-   */
+  /** Each record-taking kernel wrapped by recordCall; the runtime services as they are. */
   private typedKernels(): KernelExports {
     const calls: Record<string, unknown> = { memory: this.memory };
     for (const spec of KERNELS) {
       const raw = this.exports[spec.name] as (...args: unknown[]) => unknown;
-      if (!('record' in spec)) {
-        calls[spec.name] = raw;
-        continue;
-      }
-      calls[spec.name] = (values: KernelRecordValues<RecordKernelName>, ...args: unknown[]) => {
-        const bytes = kernelRecord(spec.name as RecordKernelName, values as never);
-        const slot = new Uint8Array(this.memory.buffer, this.recordAt, RECORD_SLOT);
-        const saved = slot.slice();
-        slot.set(bytes);
-        const expected = slot.slice();
-        let changed = -1;
-        let result: unknown;
-        try {
-          result = raw(this.recordAt, ...args);
-        } finally {
-          const after = new Uint8Array(this.memory.buffer, this.recordAt, RECORD_SLOT);
-          changed = after.findIndex((v, i) => v !== expected[i]);
-          after.set(saved);
-        }
-        if (changed >= 0) throw new Error(`${spec.name} wrote into its parameter record (byte ${changed} of the record slot)`);
-        return result;
-      };
+      calls[spec.name] = 'record' in spec ? this.recordCall(spec.name as RecordKernelName, spec.name, raw) : raw;
     }
     return calls as unknown as KernelExports;
+  }
+
+  /** The reference kernels (REFERENCE_OF), typed and called as the kernels they check. */
+  private referenceKernels(): ReferenceCalls {
+    const calls: Record<string, unknown> = {};
+    for (const [kernel, name] of Object.entries(REFERENCE_OF) as Array<[KernelName, string]>) {
+      const found = this.exports[name];
+      // a library built from another entry (TINYTRAIN_KERNELS_ENTRY) may lack the references: say so when one is called
+      const raw =
+        typeof found === 'function'
+          ? (found as (...args: unknown[]) => unknown)
+          : () => {
+              throw new Error(`the kernel module lacks the reference export ${name} (is assembly/kernels/reference exported by its entry?)`);
+            };
+      const spec = KERNELS.find((k) => k.name === kernel)!;
+      calls[kernel] = 'record' in spec ? this.recordCall(kernel as RecordKernelName, name, raw) : raw;
+    }
+    return calls as ReferenceCalls;
+  }
+
+  /**
+   * `raw` (kernel's export, or its reference) with kernel's record written at recordAt,
+   * called with that address, then a check that it left the record slot as it was
+   * (records are read-only: Flash on a device) and the slot's old bytes put back, so a
+   * test that compares all of memory before and after sees only what the call wrote.
+   */
+  private recordCall(kernel: RecordKernelName, what: string, raw: (...args: unknown[]) => unknown) {
+    return (values: KernelRecordValues<RecordKernelName>, ...args: unknown[]) => {
+      const bytes = kernelRecord(kernel, values as never);
+      const slot = new Uint8Array(this.memory.buffer, this.recordAt, RECORD_SLOT);
+      const saved = slot.slice();
+      slot.set(bytes);
+      const expected = slot.slice();
+      let changed = -1;
+      let result: unknown;
+      try {
+        result = raw(this.recordAt, ...args);
+      } finally {
+        const after = new Uint8Array(this.memory.buffer, this.recordAt, RECORD_SLOT);
+        changed = after.findIndex((v, i) => v !== expected[i]);
+        after.set(saved);
+      }
+      if (changed >= 0) throw new Error(`${what} wrote into its parameter record (byte ${changed} of the record slot)`);
+      return result;
+    };
   }
 
   /** Frees everything (contents are left as they are: tests that care fill their buffers). */
