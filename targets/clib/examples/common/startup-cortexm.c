@@ -1,6 +1,7 @@
 /*
- * STM32F405 reset: vector table, FPU on, .data copied from Flash, .bss zeroed, the stack
- * painted (common/stack-paint.c), then main(). Every other exception spins.
+ * Cortex-M reset (any ARMv7-M / ARMv8-M with an FPU): vector table, FPU on, .data copied
+ * from Flash, .bss zeroed, the stack painted (stack-paint.c), then main(). Every other
+ * exception spins. The linker script names the symbols.
  */
 #include <stdint.h>
 
