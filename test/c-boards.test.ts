@@ -13,7 +13,7 @@
  * Full tier: wasm2c, gcc, arm-none-eabi-gcc, qemu-system-arm, riscv64-unknown-elf-gcc with
  * picolibc, qemu-system-riscv32, aarch64-linux-gnu-gcc and qemu-aarch64 (scripts/setup-firmware.sh).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,7 +29,9 @@ import { getTarget, type Target } from '../targets/index.js';
 import { ArtifactCache, mnist, mnistCnn, sharedMnistCalibration } from './support/models.js';
 
 const run = promisify(execFile);
-const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '..', 'targets', 'clib', 'examples');
+const HERE = dirname(fileURLToPath(import.meta.url));
+const EXAMPLES = join(HERE, '..', 'targets', 'clib', 'examples');
+const POWER_LOSS_MAIN = join(HERE, 'fixtures', 'c', 'power-loss-main.c');
 /** Steps (one per sample); main.c's seed and learning rate. */
 const STEPS = 8;
 const SEED = 7;
@@ -95,7 +97,10 @@ let art: LoadedArtifact;
 let lib: CLibraryExport;
 let data: Dataset;
 const results = new Map<string, Result>();
-let node: { losses: string[]; payload: Uint8Array };
+/** Node's losses, and its checkpoint after all steps and after the first half. */
+let node: { losses: string[]; payload: Uint8Array; halfPayload: Uint8Array };
+/** The power-loss run's UART output, up to its first `end`. */
+let powerLossOut: string;
 
 const f32Bits = (v: number): string => Buffer.from(Float32Array.of(v).buffer).readUInt32LE(0).toString(16).padStart(8, '0');
 
@@ -174,6 +179,44 @@ async function buildAndRun(b: Board): Promise<Result> {
 }
 
 /**
+ * test/fixtures/c/power-loss-main.c on the STM32F405 board, whose emulated Flash survives
+ * a reset: QEMU runs without -no-reboot so the power loss (SYSRESETREQ inside the program
+ * callback) boots the firmware again; the test stops QEMU at the second boot's `end`
+ * (its exit would reset into a third boot).
+ */
+async function powerLossRun(): Promise<string> {
+  const out = join(work, 'power-loss');
+  const samples = join(work, 'samples');
+  await run('make', ['-s', '-C', join(EXAMPLES, 'stm32f405'), `LIB=${lib.dir}`, `SAMPLES=${samples}`, `OUT=${out}`, `MAIN=${POWER_LOSS_MAIN}`, 'CFLAGS=-Werror'], {
+    maxBuffer: 1 << 24,
+  });
+  const qemu = spawn('qemu-system-arm', ['-M', 'netduinoplus2', '-nographic', '-monitor', 'none', '-kernel', join(out, 'example.elf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let errors = '';
+    qemu.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    const timer = setTimeout(() => {
+      qemu.kill();
+      reject(new Error(`the power-loss run did not end within 120 s:\n${text.slice(-2000)}`));
+    }, 120_000);
+    qemu.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\nend\n');
+      if (end >= 0) {
+        clearTimeout(timer);
+        qemu.kill();
+        resolve(text.slice(0, end + 5));
+      }
+    });
+    qemu.on('error', reject);
+    qemu.on('exit', () => {
+      clearTimeout(timer);
+      if (!text.includes('\nend\n')) reject(new Error(`qemu exited before the power-loss run ended: ${errors}\n${text.slice(-2000)}`));
+    });
+  });
+}
+
+/**
  * The area holds two slots of TT_FLASH_SLOT_BYTES (whole 16 KiB sectors); the host's slot
  * reader takes them at its 4 KiB-page stride, so each slot's head is re-packed at that
  * stride (the rest of each slot must be erased).
@@ -200,19 +243,21 @@ beforeAll(async () => {
   const rt = await Runtime.load(art);
   rt.reset(SEED);
   const losses: string[] = [];
+  const c = art.manifest.checkpoint;
+  let halfPayload = new Uint8Array();
   for (let i = 0; i < STEPS; i++) {
+    if (i === STEPS / 2) halfPayload = rt.bytes().slice(c.offset, c.offset + c.bytes);
     rt.setInputPixels(imageAt(data, i));
     losses.push(f32Bits(rt.trainStep(data.labels[i]!, Math.fround(LR))));
   }
-  const c = art.manifest.checkpoint;
-  node = { losses, payload: rt.bytes().slice(c.offset, c.offset + c.bytes) };
+  node = { losses, payload: rt.bytes().slice(c.offset, c.offset + c.bytes), halfPayload };
 
   // Two at a time: the builds are the test's time (wasm2c's runtime at -O2).
   const queue = [...BOARDS];
   const worker = async () => {
     for (let b = queue.shift(); b; b = queue.shift()) results.set(b.name, await buildAndRun(b));
   };
-  await Promise.all([worker(), worker()]);
+  await Promise.all([worker(), worker(), powerLossRun().then((out) => (powerLossOut = out))]);
   printTable();
 }, 600_000);
 
@@ -279,5 +324,55 @@ describe('the example main.c on every board (one export, the same samples)', () 
   it('leaves the same Flash area bytes on every board', () => {
     const first = results.get(BOARDS[0]!.name)!.flash;
     for (const b of BOARDS) expect(results.get(b.name)!.flash.equals(first), b.name).toBe(true);
+  });
+});
+
+describe('power loss during a save on the STM32F405 build (16 KiB sectors, emulated Flash that survives the reset)', () => {
+  const boots = () => {
+    const [one, two] = powerLossOut.replace(/\r/g, '').split('boot 00000002\n');
+    return { one: one!.split('\n'), two: two!.split('\n') };
+  };
+  const flashDumps = (lines: string[]) => {
+    const hex = lines.filter((l) => l.startsWith('flash ')).map((l) => l.slice(6));
+    const per = lib.flashAreaBytes / 32;
+    expect(hex.length).toBe(2 * per);
+    return [Buffer.from(hex.slice(0, per).join(''), 'hex'), Buffer.from(hex.slice(per).join(''), 'hex')] as const;
+  };
+
+  it('boot 1 trains, saves, trains on and loses power halfway through the second save (the board resets)', () => {
+    const { one } = boots();
+    expect(one[0]).toBe('boot 00000001');
+    expect(one.filter((l) => l.startsWith('loss ')).map((l) => l.slice(5))).toEqual(node.losses);
+    expect(one).toContain('saved 00000000');
+    expect(
+      one.some((l) => l.startsWith('cut ')),
+      'the cut save returned',
+    ).toBe(false);
+  });
+
+  it('boot 2 finds the previous checkpoint intact beside the torn slot, and resumes from it', () => {
+    const { two } = boots();
+    expect(two[0]).toBe(`resumed ${(STEPS / 2).toString(16).padStart(8, '0')}`);
+    const [torn] = flashDumps(two);
+    const image = hostFlashImage(torn);
+    const [slot0, slot1] = readSlots(art.manifest, image);
+    expect(slot0).toMatchObject({ state: 'valid', seq: 1 });
+    expect(Buffer.from(slot0.payload!).equals(Buffer.from(node.halfPayload)), "slot 0 is not Node's checkpoint after the first half").toBe(true);
+    // The torn slot: erased (whole sectors), half its payload programmed, no header.
+    expect(slot1.state).toBe('erased');
+    const payloadStart = torn.length / 2 + 32;
+    expect(torn.subarray(payloadStart, payloadStart + 64).some((v) => v !== 0xff)).toBe(true);
+    expect(torn.subarray(payloadStart + art.manifest.checkpoint.bytes / 2, payloadStart + art.manifest.checkpoint.bytes).every((v) => v === 0xff)).toBe(true);
+  });
+
+  it("boot 2's second half trains to Node's losses and saves Node's checkpoint into the torn slot (seq 2)", () => {
+    const { two } = boots();
+    expect(two.filter((l) => l.startsWith('loss ')).map((l) => l.slice(5))).toEqual(node.losses.slice(STEPS / 2));
+    expect(two).toContain('saved 00000000');
+    expect(two).toContain(`steps ${STEPS.toString(16).padStart(8, '0')}`);
+    const [, after] = flashDumps(two);
+    const slot = newestSlot(art.manifest, hostFlashImage(after));
+    expect(slot).toMatchObject({ slot: 1, seq: 2 });
+    expect(Buffer.from(slot!.payload).equals(Buffer.from(node.payload))).toBe(true);
   });
 });

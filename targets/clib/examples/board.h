@@ -21,10 +21,14 @@ void board_putc(char c);
 uint32_t board_stack_peak(void);
 /* Stops the program: the emulator exits; a real board would sleep or reset. */
 void board_exit(void);
+/* Resets the chip (the boards whose power-loss test reboots: stm32f405). */
+void board_reset(void);
 
 /* common/print.c: "name xxxxxxxx" lines (32-bit hex; a float as its IEEE bits). */
 void board_print(const char* name, uint32_t value);
 void board_print_f32(const char* name, float value);
+/* common/print.c: "flash <hex>" lines, the whole Flash area (32 bytes a line). */
+void board_print_flash(void);
 /* common/print.c: prints the stack peak and the whole Flash area (the test reads the
  * checkpoint back from it), then "end", then board_exit(). */
 void board_done(void);

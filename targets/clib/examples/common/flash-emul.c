@@ -22,13 +22,14 @@ int flash_emul_erase(void* ctx, uint32_t offset, uint32_t bytes) {
 }
 
 int flash_emul_program(void* ctx, uint32_t offset, const void* src, uint32_t bytes) {
-  const flash_emul_t* f = ctx;
+  flash_emul_t* f = ctx;
   const uint8_t* s = src;
   if (!in_area(f, offset, bytes)) return -1;
   for (uint32_t i = 0; i < bytes; i++) {
     uint8_t* cell = f->base + offset + i;
     if ((uint8_t)(s[i] & (uint8_t)~*cell) != 0) return -1; /* a 0 bit cannot be programmed back to 1 */
     *cell = s[i];
+    if (f->cut_after != 0 && --f->cut_after == 0 && f->power_loss) f->power_loss();
   }
   return 0;
 }

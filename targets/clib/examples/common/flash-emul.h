@@ -13,6 +13,10 @@ typedef struct {
   uint8_t* base;         /* the RAM that plays the Flash area */
   uint32_t bytes;        /* its size: TT_FLASH_AREA_BYTES */
   uint32_t sector_bytes; /* the part's erase unit over this area (uniform here) */
+  /* Power-loss tests: after this many more programmed bytes (0: never) the power fails,
+   * that is power_loss() is called (a board reset) in the middle of a program call. */
+  uint32_t cut_after;
+  void (*power_loss)(void);
 } flash_emul_t;
 
 /* A fresh part: every byte erased. */

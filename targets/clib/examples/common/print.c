@@ -29,7 +29,7 @@ void board_print_f32(const char* name, float value) {
 }
 
 /* The Flash area through the same read callback the library uses, 32 bytes a line. */
-static void dump_flash(void) {
+void board_print_flash(void) {
   uint8_t line[32];
   for (uint32_t off = 0; off < TT_FLASH_AREA_BYTES; off += sizeof line) {
     if (board_flash.read(board_flash.ctx, off, line, sizeof line) != 0) {
@@ -44,7 +44,7 @@ static void dump_flash(void) {
 
 void board_done(void) {
   board_print("stack", board_stack_peak());
-  dump_flash();
+  board_print_flash();
   put_str("end\n");
   board_exit();
 }

@@ -7,10 +7,12 @@ EX := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 LIB ?= $(error give LIB=, the folder tinytrain export c wrote)
 SAMPLES ?= $(error give SAMPLES=, a folder with samples.h and samples.c)
 OUT ?= build
+# Another program in main.c's place: test/fixtures/c/power-loss-main.c.
+MAIN ?= $(EX)/main.c
 SIZE ?= size
 # The library's flags (its Makefile's): IEEE float32 as every other engine computes it.
 TT_FLAGS = -std=c99 -O2 -ffp-contract=off -fno-math-errno -DNDEBUG -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -Wall -Wextra -ffunction-sections -fdata-sections
-SOURCES = $(EX)/main.c $(EX)/common/print.c $(BOARD_SOURCES) $(SAMPLES)/samples.c $(wildcard $(LIB)/*.c)
+SOURCES = $(MAIN) $(EX)/common/print.c $(BOARD_SOURCES) $(SAMPLES)/samples.c $(wildcard $(LIB)/*.c)
 
 $(OUT)/example.elf: $(SOURCES) $(wildcard $(LIB)/*.h $(EX)/*.h $(EX)/common/*.h *.h *.ld)
 	mkdir -p $(OUT)

@@ -10,7 +10,7 @@
 #include "flash-emul.h"
 
 static uint8_t area_ram[TT_FLASH_AREA_BYTES];
-static flash_emul_t area = {area_ram, TT_FLASH_AREA_BYTES, TT_FLASH_ERASE_BYTES};
+static flash_emul_t area = {.base = area_ram, .bytes = TT_FLASH_AREA_BYTES, .sector_bytes = TT_FLASH_ERASE_BYTES};
 const tt_flash_t board_flash = {&area, flash_emul_read, flash_emul_erase, flash_emul_program};
 
 void board_init(void) { flash_emul_init(&area); }

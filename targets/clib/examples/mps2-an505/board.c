@@ -17,7 +17,7 @@
 #define SCB_AIRCR REG(0xE000ED0Cu)
 
 __attribute__((section(".flash_area"))) static uint8_t area_ram[TT_FLASH_AREA_BYTES];
-static flash_emul_t area = {area_ram, TT_FLASH_AREA_BYTES, 4096u};
+static flash_emul_t area = {.base = area_ram, .bytes = TT_FLASH_AREA_BYTES, .sector_bytes = 4096u};
 const tt_flash_t board_flash = {&area, flash_emul_read, flash_emul_erase, flash_emul_program};
 
 void board_init(void) {

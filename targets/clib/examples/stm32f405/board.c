@@ -6,6 +6,9 @@
  * and does not implement the FLASH controller, so the QEMU build keeps the checkpoint
  * area in RAM (stm32f405.ld says where) under common/flash-emul.c with the part's rules (16 KiB sectors 0-3 erase
  * whole, programming only clears bits; the library is exported with --flash-erase 16KB).
+ * The emulated area keeps its contents across a reset, as Flash does: it is erased only
+ * at power-on (a marker in .noinit RAM, which neither the startup nor QEMU's reset clears),
+ * so a power-loss test can reset mid-save and boot again (test/c-boards.test.ts).
  * Build with -DBOARD_REAL_FLASH for hardware: flash-stm32f4.c drives the controller.
  */
 #include "board.h"
@@ -27,7 +30,9 @@ static stm32f4_flash_t area = {0x080C0000u}; /* sectors 10-11: see flash-stm32f4
 const tt_flash_t board_flash = {&area, stm32f4_flash_read, stm32f4_flash_erase, stm32f4_flash_program};
 #else
 __attribute__((section(".flash_area"))) static uint8_t area_ram[TT_FLASH_AREA_BYTES];
-static flash_emul_t area = {area_ram, TT_FLASH_AREA_BYTES, 16384u};
+__attribute__((section(".noinit"))) static uint32_t powered; /* POWERED once the area was erased */
+#define POWERED 0x504F5752u
+static flash_emul_t area = {.base = area_ram, .bytes = TT_FLASH_AREA_BYTES, .sector_bytes = 16384u};
 const tt_flash_t board_flash = {&area, flash_emul_read, flash_emul_erase, flash_emul_program};
 #endif
 
@@ -36,7 +41,9 @@ void board_init(void) {
   USART1_BRR = 0x8Bu;                /* 115200 baud from the 16 MHz HSI */
   USART1_CR1 = (1u << 13) | (1u << 3); /* UE, TE */
 #ifndef BOARD_REAL_FLASH
-  flash_emul_init(&area); /* RAM starts as zeros; a fresh Flash is erased */
+  if (powered != POWERED) flash_emul_init(&area); /* RAM starts as zeros; a fresh Flash is erased */
+  powered = POWERED;
+  area.power_loss = board_reset;
 #endif
 }
 
@@ -48,9 +55,11 @@ void board_putc(char c) {
 
 uint32_t board_stack_peak(void) { return stack_peak(); }
 
-void board_exit(void) {
-  /* SYSRESETREQ: QEMU run with -no-reboot exits on the reset request. */
-  SCB_AIRCR = 0x05FA0004u;
+void board_reset(void) {
+  SCB_AIRCR = 0x05FA0004u; /* SYSRESETREQ */
   for (;;) {
   }
 }
+
+/* QEMU run with -no-reboot exits on the reset request. */
+void board_exit(void) { board_reset(); }
