@@ -18,7 +18,7 @@ export interface Target {
   flashBytes: number;
   /** SRAM kept back for the C stack + runtime; the arena gets sramBytes - this. */
   stackReserveBytes: number;
-  /** The qemu-system-arm machine that stands in for this device. */
+  /** The QEMU machine that stands in for this device (qemu-system-arm; esp32c3's is qemu-system-riscv32's). */
   qemuMachine?: string;
 }
 
@@ -53,6 +53,55 @@ export const TARGETS: readonly Target[] = Object.freeze([
     stackReserveBytes: 16 * KiB,
     // QEMU does not model the nRF52840; MPS2 AN386 is a Cortex-M4 with the same core.
     qemuMachine: 'mps2-an386',
+  },
+  {
+    name: 'stm32f405',
+    // STM32F405xx datasheet (DS8626): 1 MiB Flash; 192 KiB SRAM of which 64 KiB is CCM, a
+    // separate bus the runtime's one arena cannot span, so the budget is the 128 KiB main
+    // SRAM (SRAM1 112 KiB + SRAM2 16 KiB, contiguous at 0x20000000).
+    description: 'STM32F405 (Cortex-M4F @168 MHz, 128 KiB main SRAM + 64 KiB CCM, 1 MiB Flash; Flash sectors 16-128 KiB)',
+    kind: 'mcu',
+    cpu: 'cortex-m4',
+    fpu: true,
+    wasmSimd: false,
+    sramBytes: 128 * KiB,
+    flashBytes: 1 * MiB,
+    stackReserveBytes: 16 * KiB,
+    // The C library's example (targets/clib/examples/stm32f405/) runs on QEMU's
+    // netduinoplus2 (the real STM32F405 memory map and USART); the firmware harness, built
+    // for MPS2 with semihosting, runs on the Cortex-M4 MPS2 board as nrf52840 does.
+    qemuMachine: 'mps2-an386',
+  },
+  {
+    name: 'nrf5340',
+    // nRF5340 Product Specification v1.3, application core: 1 MiB Flash (4 KiB pages),
+    // 512 KiB RAM. The example (targets/clib/examples/mps2-an505/) runs on QEMU's
+    // Cortex-M33 board with this layout; the firmware harness has no Cortex-M33 build.
+    description: 'nRF5340 application core (Cortex-M33 @128 MHz, 512 KiB SRAM, 1 MiB Flash)',
+    kind: 'mcu',
+    cpu: 'cortex-m33',
+    fpu: true,
+    wasmSimd: false,
+    sramBytes: 512 * KiB,
+    flashBytes: 1 * MiB,
+    stackReserveBytes: 16 * KiB,
+    qemuMachine: 'mps2-an505',
+  },
+  {
+    name: 'esp32c3',
+    // ESP32-C3 datasheet v1.x: 400 KiB SRAM (16 KiB of it usable as Flash cache), 4 MiB
+    // in-package Flash (ESP32-C3FH4; 4 KiB sectors). RV32IMC: no FPU, so float is soft.
+    // The example (targets/clib/examples/riscv32-virt/) runs on qemu-system-riscv32's virt
+    // with this layout; the firmware harness is Cortex-M only.
+    description: 'ESP32-C3 (RV32IMC @160 MHz, no FPU, 400 KiB SRAM, 4 MiB Flash)',
+    kind: 'mcu',
+    cpu: 'rv32imc',
+    fpu: false,
+    wasmSimd: false,
+    sramBytes: 400 * KiB,
+    flashBytes: 4 * MiB,
+    stackReserveBytes: 16 * KiB,
+    qemuMachine: 'virt',
   },
   {
     name: 'arm64-linux',

@@ -46,6 +46,7 @@ export const FULL_ONLY: Record<string, string> = {
   'test/engines.test.ts': 'wasmtime (PyPI venv), qemu-aarch64 and Debian arm64 Node',
   'test/firmware.test.ts': 'wasm2c, arm-none-eabi-gcc, qemu-system-arm',
   'test/c-library.test.ts': 'wasm2c, gcc, arm-none-eabi-gcc',
+  'test/c-boards.test.ts': 'wasm2c, gcc, arm-none-eabi-gcc, qemu-system-arm, riscv64-unknown-elf-gcc + picolibc, qemu-system-riscv32, aarch64-linux-gnu-gcc, qemu-aarch64',
   'test/golden.test.ts': 'the cortex-m engine (wasm2c, arm-none-eabi-gcc, qemu-system-arm)',
   'test/artifact-verify.test.ts': 'every engine, wasmtime, arm64 and cortex-m among them',
   'test/onnx-import.test.ts': 'onnx and onnxruntime (PyPI venv)',
