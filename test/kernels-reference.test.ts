@@ -26,7 +26,7 @@
  * fails here in the SIMD build.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeNzList, nzFormat, sparseScratchBytes, type SparseStructure } from '../compiler/sparse/nzlist.js';
+import { encodeNzList, nzFormat, prunedScratchBytes, type PruneStructure } from '../compiler/pruning/nzlist.js';
 import { type KernelModule, type ReferenceCalls, Rng, loadKernels, outDim } from './support/kernel-module.js';
 
 const builds = new Map<boolean, KernelModule>();
@@ -510,7 +510,7 @@ function suites(simd: boolean): void {
 
   describe(`${build}: pruned 1x1 kernels against the dense references on the decoded weights`, () => {
     /** int8 weights [CO, CI] with about `density` of them (or of the channel pairs) non-zero. */
-    function pruned(rng: Rng, CO: number, CI: number, structure: SparseStructure, density: number): Int8Array {
+    function pruned(rng: Rng, CO: number, CI: number, structure: PruneStructure, density: number): Int8Array {
       const w = rng.int8s(CO * CI, -127, 127); // symmetric: the lists refuse -128
       for (let co = 0; co < CO; co++)
         for (let c = 0; c < CI; c += structure === 'pairs' ? 2 : 1) {
@@ -523,7 +523,7 @@ function suites(simd: boolean): void {
 
     const cases = (seed: number) => {
       const rng = new Rng(seed);
-      const out: Array<{ CI: number; CO: number; P: number; structure: SparseStructure; density: number }> = [];
+      const out: Array<{ CI: number; CO: number; P: number; structure: PruneStructure; density: number }> = [];
       for (const CI of [...CHANNELS, 300]) {
         for (const structure of ['unstructured', 'pairs'] as const) {
           out.push({ CI, CO: rng.pick(CHANNELS), P: rng.pick([1, 3, 7, 8, 16, 17, 33]), structure, density: rng.pick([0, 0.2, 0.5, 1]) });
@@ -551,7 +551,7 @@ function suites(simd: boolean): void {
             mult: { i32: mult },
             shift: { i32: shift },
             y: { zero: P * CO },
-            scratch: { scratch: sparseScratchBytes(CI) },
+            scratch: { scratch: prunedScratchBytes(CI) },
           };
           for (const tiled of [false, true]) {
             againstReference(m, `sparse forward ${what} scratch ${tiled}`, bufs, (k, p) =>
@@ -574,7 +574,7 @@ function suites(simd: boolean): void {
             nz: { u8: nz },
             gy: { f32: grads(rng, P, CO) },
             gx: { f32: grads(rng, P, CI) },
-            scratch: { scratch: sparseScratchBytes(CI) },
+            scratch: { scratch: prunedScratchBytes(CI) },
           };
           for (const tiled of [false, true]) {
             againstReference(m, `sparse input gradient ${what} acc ${accumulate} scratch ${tiled}`, grad, (k, p) =>

@@ -738,7 +738,7 @@ export class SparseForwardRecord {
   /** output clamp, high */
   // @ts-ignore: decorator
   @inline get hi(): i32 { return load<i32>(changetype<usize>(this), 56); }
-  /** SIMD tile scratch (sparseScratchBytes(CI)); 0: pixel by pixel */
+  /** SIMD tile scratch (prunedScratchBytes(CI)); 0: pixel by pixel */
   // @ts-ignore: decorator
   @inline get scratch(): usize { return load<usize>(changetype<usize>(this), 60); }
   /** rows the input buffer holds (row r in slot r % inRing); 0: the whole tensor */

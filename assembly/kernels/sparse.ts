@@ -21,7 +21,7 @@
 // pixel loops, which the scalar build runs too, so test/kernels-reference.test.ts checks
 // them against the dense reference on the decoded weights in each build on its own.
 //
-// SIMD (with a scratch buffer of sparseScratchBytes(CI)): activations are HWC, so a tile
+// SIMD (with a scratch buffer of prunedScratchBytes(CI)): activations are HWC, so a tile
 // of pixels is transposed into a small channel-major scratch and each non-zero weight
 // multiplies a vector of pixels (XNNPACK's sparse 1x1 idea). The scalar build (or
 // scratch = 0) works pixel by pixel straight on HWC and needs no scratch.

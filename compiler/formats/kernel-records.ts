@@ -320,7 +320,7 @@ export const SPARSE_FORWARD = record('SPARSE_FORWARD', 'int8 forward of a pruned
   f('y', 'ptr', 'int8 output [P, CO] (a streamed row: the start of the output buffer)'),
   f('CO', 'i32', 'output channels'),
   ...clampOut,
-  f('scratch', 'ptr', 'SIMD tile scratch (sparseScratchBytes(CI)); 0: pixel by pixel'),
+  f('scratch', 'ptr', 'SIMD tile scratch (prunedScratchBytes(CI)); 0: pixel by pixel'),
   ...rings,
 ] as const);
 

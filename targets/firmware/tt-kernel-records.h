@@ -588,7 +588,7 @@ typedef struct {
   int32_t zy; /* output zero point */
   int32_t lo; /* output clamp, low (the activation) */
   int32_t hi; /* output clamp, high */
-  uint32_t scratch; /* SIMD tile scratch (sparseScratchBytes(CI)); 0: pixel by pixel */
+  uint32_t scratch; /* SIMD tile scratch (prunedScratchBytes(CI)); 0: pixel by pixel */
   int32_t in_ring; /* rows the input buffer holds (row r in slot r % inRing); 0: the whole tensor */
   int32_t out_ring; /* rows the output buffer holds; 0: the whole tensor */
 } tt_sparse_forward_t;
