@@ -27,7 +27,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNzList, nzFormat, prunedScratchBytes, type PruneStructure } from '../compiler/pruning/nzlist.js';
-import { type KernelModule, type ReferenceCalls, Rng, loadKernels, outDim } from './support/kernel-module.js';
+import { type ConvCase, type KernelModule, type ReferenceCalls, Rng, loadKernels, outDim } from './support/kernel-module.js';
 
 const builds = new Map<boolean, KernelModule>();
 
@@ -142,16 +142,7 @@ function requantTables(rng: Rng, CO: number): { mult: Int32Array; shift: Int32Ar
   };
 }
 
-interface Shape {
-  H: number;
-  W: number;
-  C: number;
-  CO: number;
-  KH: number;
-  KW: number;
-  stride: number;
-  pad: number;
-  depthwise: boolean;
+interface Shape extends ConvCase {
   /** Input channels (depthwise: channels) whose weights are the trained slice at w; 0: all at w. */
   split: number;
 }

@@ -12,7 +12,7 @@
  * checks each build on its own against the plain reference kernels for that.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type KernelExports, KernelModule, Rng, loadKernels, outDim } from './support/kernel-module.js';
+import { type ConvCase, type KernelExports, KernelModule, Rng, loadKernels, outDim } from './support/kernel-module.js';
 
 let simd: KernelModule;
 let scalar: KernelModule;
@@ -91,16 +91,7 @@ function gradsZeroPixels(rng: Rng, P: number, CO: number): Float32Array {
 const int8Full = (rng: Rng, n: number): Int8Array => rng.int8s(n, -128, 127);
 const scalesOf = (rng: Rng, n: number): Float32Array => Float32Array.from({ length: n }, () => rng.uniform(0.002, 0.03));
 
-interface Shape {
-  H: number;
-  W: number;
-  C: number;
-  CO: number;
-  KH: number;
-  KW: number;
-  stride: number;
-  pad: number;
-  depthwise: boolean;
+interface Shape extends ConvCase {
   split: number;
 }
 
