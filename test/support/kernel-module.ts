@@ -19,14 +19,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { libraryKernels, libraryRecords } from '../../compiler/formats/kernel-library.js';
 import {
-  KERNELS,
-  KERNEL_RECORDS,
-  kernelRecord,
+  specRecord,
   type KernelName,
   type KernelRecordValues,
+  type KernelSpec,
   type KernelSpecOf,
   type RecordKernelName,
+  type RecordKernelSpec,
+  type SpecRecordValues,
 } from '../../compiler/formats/kernel-records.js';
 import { cachedKernelLibrary } from './kernel-library-cache.js';
 
@@ -41,6 +43,8 @@ type ArgValue<T> = T extends 'bool' ? Bool : number;
 type ArgTuple<A extends readonly unknown[]> = { -readonly [I in keyof A]: ArgValue<A[I] extends { type: infer T } ? T : never> };
 type ArgValues<K extends KernelName> = ArgTuple<KernelSpecOf<K>['args']>;
 type Result<K extends KernelName> = KernelSpecOf<K>['result'] extends 'void' ? void : number;
+/** An op's own kernel (OpDef.kernels) as tests call it: its record as an object, then its run-time arguments. */
+export type SpecCall<S extends RecordKernelSpec> = (record: SpecRecordValues<S>, ...args: ArgTuple<S['args']>) => S['result'] extends 'void' ? void : number;
 
 /**
  * The kernel library as tests call it, typed from its one description
@@ -240,14 +244,14 @@ export class KernelModule {
    */
   private typedKernels(): KernelExports {
     const calls: Record<string, unknown> = { memory: this.memory };
-    for (const spec of KERNELS) {
+    for (const spec of libraryKernels() as readonly KernelSpec[]) {
       const raw = this.exports[spec.name] as (...args: unknown[]) => unknown;
-      if (!('record' in spec)) {
+      if (!spec.record) {
         calls[spec.name] = raw;
         continue;
       }
       calls[spec.name] = (values: KernelRecordValues<RecordKernelName>, ...args: unknown[]) => {
-        const bytes = kernelRecord(spec.name as RecordKernelName, values as never);
+        const bytes = specRecord(spec as RecordKernelSpec, values as never);
         const slot = new Uint8Array(this.memory.buffer, this.recordAt, RECORD_SLOT);
         const saved = slot.slice();
         slot.set(bytes);
@@ -266,6 +270,13 @@ export class KernelModule {
       };
     }
     return calls as unknown as KernelExports;
+  }
+
+  /** An op's own kernel (OpDef.kernels), typed from its description (the shared ones are in `k`). */
+  kernel<S extends RecordKernelSpec>(spec: S): SpecCall<S> {
+    const call = (this.k as unknown as Record<string, SpecCall<S> | undefined>)[spec.name];
+    if (!call) throw new Error(`kernel ${spec.name} is not in the library (is its op registered?)`);
+    return call;
   }
 
   /** Frees everything (contents are left as they are: tests that care fill their buffers). */
@@ -366,14 +377,14 @@ export async function loadKernels(opts: { simd: boolean }): Promise<KernelModule
   const { module, dataEnd } = await built;
   const { exports } = await instantiateAs(module);
   assertNoOptionalParameters(exports, 'the kernel module');
-  for (const { name } of KERNELS) {
+  for (const { name } of libraryKernels()) {
     if (typeof exports[name] !== 'function') throw new Error(`kernel module lacks export ${name}`);
   }
   return new KernelModule(exports, opts.simd, dataEnd);
 }
 
 /** Every record fits the harness's record slot. */
-for (const r of KERNEL_RECORDS) if (r.bytes > RECORD_SLOT) throw new Error(`record ${r.id} (${r.bytes} B) does not fit the test harness's slot`);
+for (const r of libraryRecords()) if (r.bytes > RECORD_SLOT) throw new Error(`record ${r.id} (${r.bytes} B) does not fit the test harness's slot`);
 // ---------------------------------------------------------------------------------------
 // Shared numeric helpers for the kernel tests.
 
