@@ -7,3 +7,4 @@ export { softmaxCrossEntropyS8 } from './loss';
 export { sparse1x1ForwardS8, sparse1x1ForwardRowS8, sparse1x1BackwardInputF32, sparseGapHeadBackwardF32 } from './sparse';
 export { rngSeed } from './rng';
 export { resetNonFiniteGradients, nonFiniteGradientCount } from './update';
+export { maxpoolForwardS8, maxpoolBackwardF32 } from './maxpool';

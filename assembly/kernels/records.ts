@@ -796,3 +796,96 @@ export class SparseGapHeadRecord extends SparseWeights {
   // @ts-ignore: decorator
   @inline get scratch(): usize { return load<usize>(changetype<usize>(this), 44); }
 }
+
+/** int8 max pool, output in the input quantisation, and the argmax mask (maxpool.ts): 52 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class MaxpoolForwardRecord {
+  /** int8 input, HWC */
+  // @ts-ignore: decorator
+  @inline get x(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** input rows */
+  // @ts-ignore: decorator
+  @inline get H(): i32 { return load<i32>(changetype<usize>(this), 4); }
+  /** input columns */
+  // @ts-ignore: decorator
+  @inline get W(): i32 { return load<i32>(changetype<usize>(this), 8); }
+  /** channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 12); }
+  /** int8 output, HWC */
+  // @ts-ignore: decorator
+  @inline get y(): usize { return load<usize>(changetype<usize>(this), 16); }
+  /** output rows */
+  // @ts-ignore: decorator
+  @inline get OH(): i32 { return load<i32>(changetype<usize>(this), 20); }
+  /** output columns */
+  // @ts-ignore: decorator
+  @inline get OW(): i32 { return load<i32>(changetype<usize>(this), 24); }
+  /** window rows */
+  // @ts-ignore: decorator
+  @inline get PH(): i32 { return load<i32>(changetype<usize>(this), 28); }
+  /** window columns */
+  // @ts-ignore: decorator
+  @inline get PW(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  /** stride, both axes */
+  // @ts-ignore: decorator
+  @inline get stride(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  /** rows of padding above ('same': positions outside the input are never the max) */
+  // @ts-ignore: decorator
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 40); }
+  /** columns of padding on the left */
+  // @ts-ignore: decorator
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  /** u8 per output element: its window's first max, kh * PW + kw; 0: not kept (no input gradient) */
+  // @ts-ignore: decorator
+  @inline get mask(): usize { return load<usize>(changetype<usize>(this), 48); }
+}
+
+/** float32 input gradient of a max pool: each output gradient to its window's argmax (maxpool.ts): 56 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class MaxpoolBackwardRecord {
+  /** f32 output gradient, HWC */
+  // @ts-ignore: decorator
+  @inline get gy(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** output rows */
+  // @ts-ignore: decorator
+  @inline get OH(): i32 { return load<i32>(changetype<usize>(this), 4); }
+  /** output columns */
+  // @ts-ignore: decorator
+  @inline get OW(): i32 { return load<i32>(changetype<usize>(this), 8); }
+  /** the argmax mask the forward kernel wrote */
+  // @ts-ignore: decorator
+  @inline get mask(): usize { return load<usize>(changetype<usize>(this), 12); }
+  /** f32 input gradient, HWC */
+  // @ts-ignore: decorator
+  @inline get gx(): usize { return load<usize>(changetype<usize>(this), 16); }
+  /** input rows */
+  // @ts-ignore: decorator
+  @inline get H(): i32 { return load<i32>(changetype<usize>(this), 20); }
+  /** input columns */
+  // @ts-ignore: decorator
+  @inline get W(): i32 { return load<i32>(changetype<usize>(this), 24); }
+  /** channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 28); }
+  /** window rows */
+  // @ts-ignore: decorator
+  @inline get PH(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  /** window columns */
+  // @ts-ignore: decorator
+  @inline get PW(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  /** stride, both axes */
+  // @ts-ignore: decorator
+  @inline get stride(): i32 { return load<i32>(changetype<usize>(this), 40); }
+  /** rows of padding above ('same': positions outside the input are never the max) */
+  // @ts-ignore: decorator
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  /** columns of padding on the left */
+  // @ts-ignore: decorator
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 48); }
+  /** add into the destination gradient instead of overwriting it */
+  // @ts-ignore: decorator
+  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 52) != 0; }
+}

@@ -38,6 +38,8 @@
  *   void rngSeed(uint32_t state, uint32_t seed); seeds the rounding rng
  *   void resetNonFiniteGradients(void); starts a step of the non-finite gradient count
  *   uint32_t nonFiniteGradientCount(void); parameters with a non-finite gradient since the reset
+ *   void maxpoolForwardS8(const tt_maxpool_forward_t *r); max pool, argmax mask
+ *   void maxpoolBackwardF32(const tt_maxpool_backward_t *r); max pool backward from the mask
  */
 
 /* the weight scales of a layer (the leading fields of the input-gradient records): 8 bytes, little-endian. */
@@ -669,5 +671,73 @@ _Static_assert(offsetof(tt_sparse_gap_head_t, gx) == 32, "tt_sparse_gap_head_t.g
 _Static_assert(offsetof(tt_sparse_gap_head_t, accumulate) == 36, "tt_sparse_gap_head_t.accumulate");
 _Static_assert(offsetof(tt_sparse_gap_head_t, bgrad) == 40, "tt_sparse_gap_head_t.bgrad");
 _Static_assert(offsetof(tt_sparse_gap_head_t, scratch) == 44, "tt_sparse_gap_head_t.scratch");
+
+/* int8 max pool, output in the input quantisation, and the argmax mask (maxpool.ts): 52 bytes, little-endian. */
+#define TT_MAXPOOL_FORWARD_BYTES 52u
+
+typedef struct {
+  uint32_t x; /* int8 input, HWC */
+  int32_t H; /* input rows */
+  int32_t W; /* input columns */
+  int32_t C; /* channels */
+  uint32_t y; /* int8 output, HWC */
+  int32_t OH; /* output rows */
+  int32_t OW; /* output columns */
+  int32_t PH; /* window rows */
+  int32_t PW; /* window columns */
+  int32_t stride; /* stride, both axes */
+  int32_t pad_h; /* rows of padding above ('same': positions outside the input are never the max) */
+  int32_t pad_w; /* columns of padding on the left */
+  uint32_t mask; /* u8 per output element: its window's first max, kh * PW + kw; 0: not kept (no input gradient) */
+} tt_maxpool_forward_t;
+_Static_assert(sizeof(tt_maxpool_forward_t) == TT_MAXPOOL_FORWARD_BYTES, "tt_maxpool_forward_t layout");
+_Static_assert(offsetof(tt_maxpool_forward_t, x) == 0, "tt_maxpool_forward_t.x");
+_Static_assert(offsetof(tt_maxpool_forward_t, H) == 4, "tt_maxpool_forward_t.H");
+_Static_assert(offsetof(tt_maxpool_forward_t, W) == 8, "tt_maxpool_forward_t.W");
+_Static_assert(offsetof(tt_maxpool_forward_t, C) == 12, "tt_maxpool_forward_t.C");
+_Static_assert(offsetof(tt_maxpool_forward_t, y) == 16, "tt_maxpool_forward_t.y");
+_Static_assert(offsetof(tt_maxpool_forward_t, OH) == 20, "tt_maxpool_forward_t.OH");
+_Static_assert(offsetof(tt_maxpool_forward_t, OW) == 24, "tt_maxpool_forward_t.OW");
+_Static_assert(offsetof(tt_maxpool_forward_t, PH) == 28, "tt_maxpool_forward_t.PH");
+_Static_assert(offsetof(tt_maxpool_forward_t, PW) == 32, "tt_maxpool_forward_t.PW");
+_Static_assert(offsetof(tt_maxpool_forward_t, stride) == 36, "tt_maxpool_forward_t.stride");
+_Static_assert(offsetof(tt_maxpool_forward_t, pad_h) == 40, "tt_maxpool_forward_t.pad_h");
+_Static_assert(offsetof(tt_maxpool_forward_t, pad_w) == 44, "tt_maxpool_forward_t.pad_w");
+_Static_assert(offsetof(tt_maxpool_forward_t, mask) == 48, "tt_maxpool_forward_t.mask");
+
+/* float32 input gradient of a max pool: each output gradient to its window's argmax (maxpool.ts): 56 bytes, little-endian. */
+#define TT_MAXPOOL_BACKWARD_BYTES 56u
+
+typedef struct {
+  uint32_t gy; /* f32 output gradient, HWC */
+  int32_t OH; /* output rows */
+  int32_t OW; /* output columns */
+  uint32_t mask; /* the argmax mask the forward kernel wrote */
+  uint32_t gx; /* f32 input gradient, HWC */
+  int32_t H; /* input rows */
+  int32_t W; /* input columns */
+  int32_t C; /* channels */
+  int32_t PH; /* window rows */
+  int32_t PW; /* window columns */
+  int32_t stride; /* stride, both axes */
+  int32_t pad_h; /* rows of padding above ('same': positions outside the input are never the max) */
+  int32_t pad_w; /* columns of padding on the left */
+  uint32_t accumulate; /* add into the destination gradient instead of overwriting it */
+} tt_maxpool_backward_t;
+_Static_assert(sizeof(tt_maxpool_backward_t) == TT_MAXPOOL_BACKWARD_BYTES, "tt_maxpool_backward_t layout");
+_Static_assert(offsetof(tt_maxpool_backward_t, gy) == 0, "tt_maxpool_backward_t.gy");
+_Static_assert(offsetof(tt_maxpool_backward_t, OH) == 4, "tt_maxpool_backward_t.OH");
+_Static_assert(offsetof(tt_maxpool_backward_t, OW) == 8, "tt_maxpool_backward_t.OW");
+_Static_assert(offsetof(tt_maxpool_backward_t, mask) == 12, "tt_maxpool_backward_t.mask");
+_Static_assert(offsetof(tt_maxpool_backward_t, gx) == 16, "tt_maxpool_backward_t.gx");
+_Static_assert(offsetof(tt_maxpool_backward_t, H) == 20, "tt_maxpool_backward_t.H");
+_Static_assert(offsetof(tt_maxpool_backward_t, W) == 24, "tt_maxpool_backward_t.W");
+_Static_assert(offsetof(tt_maxpool_backward_t, C) == 28, "tt_maxpool_backward_t.C");
+_Static_assert(offsetof(tt_maxpool_backward_t, PH) == 32, "tt_maxpool_backward_t.PH");
+_Static_assert(offsetof(tt_maxpool_backward_t, PW) == 36, "tt_maxpool_backward_t.PW");
+_Static_assert(offsetof(tt_maxpool_backward_t, stride) == 40, "tt_maxpool_backward_t.stride");
+_Static_assert(offsetof(tt_maxpool_backward_t, pad_h) == 44, "tt_maxpool_backward_t.pad_h");
+_Static_assert(offsetof(tt_maxpool_backward_t, pad_w) == 48, "tt_maxpool_backward_t.pad_w");
+_Static_assert(offsetof(tt_maxpool_backward_t, accumulate) == 52, "tt_maxpool_backward_t.accumulate");
 
 #endif
