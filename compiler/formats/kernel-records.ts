@@ -12,7 +12,8 @@
  *    kernels a firmware may supply;
  *  - the emitter's calls (compiler/codegen/context.ts `call`: a typed object in, the
  *    record written into the image, `kernel(address, ...args)` out) and the runtime's
- *    import list (KERNEL_IMPORTS);
+ *    import list (KERNEL_IMPORTS; a runtime whose model has an op with kernels of its own,
+ *    OpDef.kernels, imports those too: kernel-library.ts);
  *  - the test harness's typed kernels (test/support/kernel-module.ts: tests pass an object,
  *    the harness writes the record into wasm memory and passes its address).
  *
