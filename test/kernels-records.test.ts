@@ -20,10 +20,14 @@ import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeRecord, type Field } from '../compiler/formats/format.js';
 import { recordClassName } from '../compiler/formats/generate-kernels.js';
-import { KERNELS, KERNEL_RECORDS, kernelRecord, type RecordFormat } from '../compiler/formats/kernel-records.js';
+import { libraryKernels, libraryRecords } from '../compiler/formats/kernel-library.js';
+import { KERNEL_RECORDS, kernelRecord, type RecordFormat } from '../compiler/formats/kernel-records.js';
 import { compileAs, instantiateAs, loadKernels, type KernelModule } from './support/kernel-module.js';
 
 const KERNELS_DIR = join(import.meta.dirname, '..', 'assembly', 'kernels');
+/** Every kernel and record: the shared table's and the ops' own (OpDef.kernels). */
+const KERNELS = libraryKernels();
+const RECORDS = libraryRecords();
 const MAX_PARAMS = 6;
 
 /**
@@ -82,7 +86,7 @@ describe('kernel parameters', () => {
   it('each kernel takes its record address and its run-time arguments, at most five in all', () => {
     for (const k of KERNELS) {
       const f = ALL.find((x) => x.where === `${k.file}.ts ${k.name}`)!;
-      expect(f.params, k.name).toBe(('record' in k ? 1 : 0) + k.args.length);
+      expect(f.params, k.name).toBe((k.record ? 1 : 0) + k.args.length);
       expect(f.params, k.name).toBeLessThanOrEqual(5);
     }
   });
@@ -99,7 +103,7 @@ describe('the kernel library', () => {
     for (const k of [simd, scalar]) {
       for (const spec of KERNELS) {
         const f = k.exports[spec.name] as (...a: unknown[]) => unknown;
-        expect(f.length, spec.name).toBe(('record' in spec ? 1 : 0) + spec.args.length);
+        expect(f.length, spec.name).toBe((spec.record ? 1 : 0) + spec.args.length);
       }
     }
   });
@@ -127,12 +131,12 @@ describe('kernel records', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tinytrain-records-echo-'));
     try {
       copyFileSync(join(KERNELS_DIR, 'records.ts'), join(dir, 'records.ts'));
-      const names = KERNEL_RECORDS.map(recordClassName);
-      writeFileSync(join(dir, 'echo.ts'), [`import { ${names.join(', ')} } from './records';`, ...KERNEL_RECORDS.map(echoFunction)].join('\n\n'));
+      const names = RECORDS.map(recordClassName);
+      writeFileSync(join(dir, 'echo.ts'), [`import { ${names.join(', ')} } from './records';`, ...RECORDS.map(echoFunction)].join('\n\n'));
       const { memory, exports } = await instantiateAs(await WebAssembly.compile(await compileAs(join(dir, 'echo.ts'), false)));
       const at = 1 << 16;
       const out = at + 4096;
-      for (const r of KERNEL_RECORDS) {
+      for (const r of RECORDS) {
         const values = sampleValues(r);
         new Uint8Array(memory.buffer, at, r.bytes).set(writeRecord(r, values));
         (exports[`echo${recordClassName(r)}`] as (a: number, o: number) => void)(at, out);
@@ -145,7 +149,7 @@ describe('kernel records', () => {
   }, 120_000);
 
   it('a record extends its view: the view fields come first, at the same offsets', () => {
-    for (const r of KERNEL_RECORDS.filter((x) => x.view)) {
+    for (const r of RECORDS.filter((x) => x.view)) {
       expect(r.fields.slice(0, r.view!.fields.length).map((f) => [f.name, f.type, f.offset])).toEqual(r.view!.fields.map((f) => [f.name, f.type, f.offset]));
     }
   });

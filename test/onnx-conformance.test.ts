@@ -44,6 +44,7 @@ export const CLAIMED = [
   'Clip',
   'Add',
   'AveragePool',
+  'MaxPool',
   'GlobalAveragePool',
   'Flatten',
   'Reshape',

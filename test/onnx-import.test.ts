@@ -71,7 +71,7 @@ const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(dir, `${
 const load = (name: string): OnnxImport => importOnnx(readFileSync(join(dir, `${name}.onnx`)), { name });
 
 describe('float models: the float32 reference engine matches onnxruntime (1e-4 relative)', () => {
-  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float'])('%s', (name) => {
+  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet'])('%s', (name) => {
     const imp = load(name);
     const f = fixture(name);
     f.inputs.forEach((x, i) => {
@@ -92,6 +92,13 @@ describe('float models: the float32 reference engine matches onnxruntime (1e-4 r
     // Standalone BN -> 1x1 depthwise conv; Add(constant) folded into conv1's bias; Shape arithmetic folded; MatMul+Add -> dense.
     expect(ops('viewnet')).toBe('conv2d conv2d+relu conv2d+relu flatten dense');
     expect(ops('gapnet')).toBe('conv2d+relu6 globalavgpool flatten dense');
+    // MaxPool: no padding, SAME_UPPER, and explicit pads that come to SAME_UPPER.
+    expect(ops('poolnet')).toBe('conv2d+relu maxpool conv2d maxpool maxpool flatten dense');
+    expect(load('poolnet').spec.layers.filter((l) => l.op === 'maxpool')).toMatchObject([
+      { size: 2, stride: 2, padding: 'valid' },
+      { size: 3, stride: 2, padding: 'same' },
+      { size: 2, stride: 1, padding: 'same' },
+    ]);
     expect(load('cnn').spec.outputActivation).toBe('logsoftmax');
     expect(load('mlp').spec.outputActivation).toBe('softmax');
     expect(load('viewnet').spec.outputActivation).toBeUndefined();
@@ -224,11 +231,34 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
   });
 
   it('unsupported op: names op type, node, and the supported ops', () => {
-    const e = refusal(convNet(node('MaxPool', ['x'], ['c'], { kernel_shape: [2, 2] }, 'pool1')));
-    expect(e.message).toBe("ONNX node 'pool1' (MaxPool): op MaxPool is not supported");
+    const e = refusal(convNet(node('LpPool', ['x'], ['c'], { kernel_shape: [2, 2] }, 'pool1')));
+    expect(e.message).toBe("ONNX node 'pool1' (LpPool): op LpPool is not supported");
     expect(e.hint).toMatch(/^supported: Conv \(groups 1 or = channels\), Gemm, MatMul/);
     const custom = refusal(convNet({ ...node('QLinearConv', ['x'], ['c'], {}, 'q1'), domain: 'com.microsoft' }));
     expect(custom.message).toBe("ONNX node 'q1' (QLinearConv): op 'com.microsoft.QLinearConv' (domain 'com.microsoft') is not supported");
+  });
+
+  it('MaxPool: refuses dilations, ceil_mode 1, storage_order, a used Indices output and paddings other than none or SAME_UPPER', () => {
+    /** conv -> MaxPool (attributes `attrs`, outputs `outs`) -> GlobalAveragePool -> Flatten. */
+    const pooled = (attrs: Record<string, number[] | number | string>, outs = ['c'], more: object[] = []) =>
+      buildModel({
+        nodes: [node('Conv', ['x', 'w'], ['c0'], { kernel_shape: [3, 3] }, 'conv1'), node('MaxPool', ['c0'], outs, { kernel_shape: [2, 2], ...attrs }, 'mp'), ...more],
+        inputs: [X],
+        outputs: [Y()],
+        initializers: [W],
+      });
+    const tail = [node('GlobalAveragePool', ['c'], ['g'], {}, 'gap'), node('Flatten', ['g'], ['y'], {}, 'flat')];
+    expect(importOnnx(pooled({}, ['c'], tail)).spec.layers.map((l) => l.op)).toEqual(['conv2d', 'maxpool', 'globalavgpool', 'flatten']);
+    const why = (attrs: Record<string, number[] | number | string>, outs = ['c'], more = tail) => refusal(pooled(attrs, outs, more)).message;
+    expect(why({ dilations: [2, 2] })).toBe("ONNX node 'mp' (MaxPool): dilations [2,2] are not supported");
+    expect(why({ ceil_mode: 1 })).toBe("ONNX node 'mp' (MaxPool): ceil_mode 1 is not supported");
+    expect(why({ storage_order: 1 })).toBe("ONNX node 'mp' (MaxPool): storage_order 1 is not supported");
+    expect(why({ kernel_shape: [2, 3] })).toBe("ONNX node 'mp' (MaxPool): kernel 2x3 is not square");
+    expect(why({ strides: [1, 2] })).toBe("ONNX node 'mp' (MaxPool): strides [1, 2] differ per axis");
+    expect(why({ pads: [1, 1, 1, 1] })).toBe("ONNX node 'mp' (MaxPool): its padding (leading 1, 1; output 7x7) is neither none nor SAME_UPPER");
+    expect(why({ auto_pad: 'SAME_LOWER', strides: [2, 2], kernel_shape: [3, 3] })).toMatch(/is neither none nor SAME_UPPER/);
+    const indices = [node('GlobalAveragePool', ['c'], ['g'], {}, 'gap'), node('Flatten', ['g'], ['y0'], {}, 'flat'), node('Add', ['y0', 'i'], ['y'], {}, 'use')];
+    expect(why({}, ['c', 'i'], indices)).toBe("ONNX node 'mp' (MaxPool): output 1 ('i') is used: tinytrain max pooling has no Indices output");
   });
 
   it('unsupported attribute values of supported ops', () => {
@@ -478,11 +508,11 @@ describe('model files and the CLI', () => {
     if (!existsSync(join(ROOT, 'dist', 'host', 'cli', 'main.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
     const d = mkdtempSync(join(tmpdir(), 'tinytrain-cli-'));
     try {
-      writeFileSync(join(d, 'pool.onnx'), convNet(node('MaxPool', ['x'], ['c'], { kernel_shape: [2, 2] }, 'pool1')));
+      writeFileSync(join(d, 'pool.onnx'), convNet(node('LpPool', ['x'], ['c'], { kernel_shape: [2, 2] }, 'pool1')));
       const out = join(d, 'artifact');
       const r = spawnSync(process.execPath, [bin, 'compile', join(d, 'pool.onnx'), '--target', 'stm32f746', '--out', out], { encoding: 'utf8' });
       expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/ONNX node 'pool1' \(MaxPool\): op MaxPool is not supported/);
+      expect(r.stderr).toMatch(/ONNX node 'pool1' \(LpPool\): op LpPool is not supported/);
       expect(r.stderr).toMatch(/supported: Conv/);
       expect(existsSync(out)).toBe(false);
     } finally {

@@ -135,6 +135,25 @@ const OP_NETS: NetDef[] = [
     ],
   },
   { name: 'op-mean', input: [5, 5, 6], seed: 16, layers: [{ op: 'mean', name: 'gap', keepDims: false }] },
+  {
+    name: 'op-maxpool',
+    input: [6, 6, 3],
+    seed: 17,
+    layers: [
+      { op: 'maxpool', name: 'pool', size: 2 },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
+  {
+    // SAME, 3x3 stride 2: on 6 rows it pads 0 above and 1 below (asymmetric), on 7 columns 1 each side; a fused RELU.
+    name: 'op-maxpool-same',
+    input: [6, 7, 4],
+    seed: 18,
+    layers: [
+      { op: 'maxpool', name: 'pool', size: 3, stride: 2, padding: 'same', act: 'relu' },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
 ];
 const ALL_NETS = [...NETS, ...OP_NETS];
 
@@ -219,6 +238,10 @@ describe('float models: the float32 reference engine matches the interpreter (1e
     // Standalone RELU fused into the conv before it; a pool's fused RELU6 -> its own layer; MEAN -> globalavgpool; SQUEEZE of 1x1xC -> nothing.
     expect(ops('gap')).toBe('conv2d+relu6 conv2d+relu avgpool relu6 conv2d:dw+relu globalavgpool dense+relu dense');
     expect(ops('mlp')).toBe('dense+relu6 dense');
+    // MAX_POOL_2D -> maxpool with TFLite's padding (SAME asymmetric too); its fused RELU -> its own layer.
+    expect(ops('op-maxpool')).toBe('maxpool flatten');
+    expect(ops('op-maxpool-same')).toBe('maxpool relu flatten');
+    expect(importTflite(readFileSync(path('op-maxpool-same', 'float'))).spec.layers[0]).toMatchObject({ op: 'maxpool', size: 3, stride: 2, padding: 'same' });
     expect(importTflite(readFileSync(path('cnn', 'float'))).spec.outputActivation).toBe('softmax');
     expect(importTflite(readFileSync(path('gap', 'float'))).spec.outputActivation).toBeUndefined();
     const gap = importTflite(readFileSync(path('gap', 'float'))).spec.layers[0]!;

@@ -10,7 +10,16 @@ import { kindOf, type BufferKind } from '../autodiff/steps.js';
 import type { ArenaPlan } from '../memory/planner.js';
 import type { MemoryLayout, ParamSlots } from '../memory/layout.js';
 import type { QuantModel } from '../quantize/quantize.js';
-import { kernelRecord, type KernelArgs, type KernelRecordValues, type RecordKernelName } from '../formats/kernel-records.js';
+import {
+  kernelRecord,
+  specRecord,
+  type KernelArgs,
+  type KernelRecordValues,
+  type RecordKernelName,
+  type RecordKernelSpec,
+  type SpecArgs,
+  type SpecRecordValues,
+} from '../formats/kernel-records.js';
 import { labelsByName } from './labels.js';
 import type { RecordSink } from './records.js';
 
@@ -46,6 +55,8 @@ export interface EmitContext {
    * run-time arguments as source text.
    */
   call<K extends RecordKernelName>(kernel: K, record: KernelRecordValues<K>, ...args: KernelArgs<K, string>): string;
+  /** `call` for a kernel an op declares in its own module (OpDef.kernels), by its description. */
+  callKernel<S extends RecordKernelSpec>(kernel: S, record: SpecRecordValues<S>, ...args: SpecArgs<S, string>): string;
 }
 
 export function makeEmitContext(q: QuantModel, p: Program, plan: ArenaPlan, layout: MemoryLayout, arenaBase: number, records: RecordSink): EmitContext {
@@ -75,6 +86,7 @@ export function makeEmitContext(q: QuantModel, p: Program, plan: ArenaPlan, layo
     logits: canon(q.graph.output),
     helpers: [],
     call: (kernel, record, ...args) => `${kernel}(${[records.place(kernelRecord(kernel, record)), ...args].join(', ')})`,
+    callKernel: (kernel, record, ...args) => `${kernel.name}(${[records.place(specRecord(kernel, record)), ...args].join(', ')})`,
   };
 }
 

@@ -17,6 +17,7 @@ import { RecordSink } from './records.js';
 import * as template from './runtime-template.js';
 import * as state from './state.js';
 import { allOps } from '../ops/registry.js';
+import { opKernelsOf } from '../formats/kernel-library.js';
 import * as convKernels from '../ops/conv-kernels.js';
 import * as gradientPass from '../ops/gradient-pass.js';
 import * as poolKernels from '../ops/pool-kernels.js';
@@ -55,6 +56,7 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
     logitsAddress: c.act(c.logits),
     classes: q.graph.classes,
     layoutId: o.layoutId,
+    opKernels: opKernelsOf(q.graph.nodes),
     helpers: c.helpers,
     forward: lines.slice(0, p.lossStep),
     loss: lines[p.lossStep]!,

@@ -12,7 +12,8 @@
  *    kernels a firmware may supply;
  *  - the emitter's calls (compiler/codegen/context.ts `call`: a typed object in, the
  *    record written into the image, `kernel(address, ...args)` out) and the runtime's
- *    import list (KERNEL_IMPORTS);
+ *    import list (KERNEL_IMPORTS; a runtime whose model has an op with kernels of its own,
+ *    OpDef.kernels, imports those too: kernel-library.ts);
  *  - the test harness's typed kernels (test/support/kernel-module.ts: tests pass an object,
  *    the harness writes the record into wasm memory and passes its address).
  *
@@ -34,8 +35,8 @@ function view<const S extends readonly FieldSpec[]>(id: string, doc: string, spe
   return { ...defineFormat(id, doc, specs), isView: true };
 }
 
-/** A record; `base`: the view it starts with (its fields come first, at the same offsets). */
-function record<const S extends readonly FieldSpec[]>(id: string, doc: string, specs: S, base?: RecordFormat): RecordFormat<S> {
+/** A record; `base`: the view it starts with (its fields come first, at the same offsets). Op modules declare their own kernels' records with it. */
+export function record<const S extends readonly FieldSpec[]>(id: string, doc: string, specs: S, base?: RecordFormat): RecordFormat<S> {
   if (base && !base.specs.every((f, i) => specs[i]?.name === f.name && specs[i]?.type === f.type)) {
     throw new Error(`record ${id} must start with the fields of ${base.id}`);
   }
@@ -46,6 +47,8 @@ function record<const S extends readonly FieldSpec[]>(id: string, doc: string, s
 // Fields several records share
 
 const f = <const N extends string, const T extends FieldSpec['type']>(name: N, type: T, doc: string) => ({ name, type, doc }) as const;
+/** A record field (for the records op modules declare with their kernels). */
+export const field = f;
 
 /** Activation geometry (HWC). */
 const inShape = (doc: string) => [f('H', 'i32', `${doc} rows`), f('W', 'i32', `${doc} columns`), f('C', 'i32', `${doc} channels`)] as const;
@@ -354,7 +357,11 @@ export const SPARSE_GAP_HEAD = record(
   SPARSE_WEIGHTS,
 );
 
-/** Every view and record, views first (the generated files declare them in this order). */
+/**
+ * Every view and record of the library's shared kernels, views first (the generated files
+ * declare them in this order). An op's own kernels bring their records with them
+ * (OpDef.kernels); kernel-library.ts puts the two together.
+ */
 export const KERNEL_RECORDS: readonly RecordFormat[] = [
   WEIGHT_SCALES,
   SPARSE_WEIGHTS,
@@ -417,6 +424,10 @@ const optimizer = [
   a('rng', 'ptr', 'the rounding rng state (stochastic rounding); 0: round to nearest'),
 ] as const;
 
+/**
+ * The library's shared kernels and runtime services. An op whose kernels no other op calls
+ * declares them in its own module instead (OpDef.kernels); kernel-library.ts lists both.
+ */
 export const KERNELS = [
   { name: 'conv2dForwardS8', file: 'conv2d', doc: 'the whole output', record: CONV_FORWARD, omit: ['inRing', 'outRing'], args: [], result: 'void' },
   {
@@ -470,14 +481,21 @@ export type KernelSpecOf<K extends KernelName> = Extract<(typeof KERNELS)[number
 /** Kernels that take a parameter record (what program steps call). */
 export type RecordKernelName = Extract<(typeof KERNELS)[number], { record: RecordFormat }>['name'];
 
-type OmitOf<K extends KernelName> = KernelSpecOf<K> extends { omit: readonly (infer O extends string)[] } ? O : never;
-type SpecsOf<K extends KernelName> = KernelSpecOf<K> extends { record: { specs: infer S extends readonly FieldSpec[] } } ? S : readonly [];
+/** A kernel that takes a parameter record. */
+export type RecordKernelSpec = KernelSpec & { readonly record: RecordFormat };
+
+type OmitOfSpec<S> = S extends { omit: readonly (infer O extends string)[] } ? O : never;
+type SpecsOfSpec<S> = S extends { record: { specs: infer F extends readonly FieldSpec[] } } ? F : readonly [];
+/** What a caller of the kernel described by S gives for its record: every field but the omitted ones. */
+export type SpecRecordValues<S extends KernelSpec> = Omit<RecordValues<SpecsOfSpec<S>>, OmitOfSpec<S>>;
+/** The run-time arguments of the kernel described by S as a tuple of T. */
+export type SpecArgs<S extends KernelSpec, T> = TupleOf<S['args'], T>;
+type TupleOf<A extends readonly unknown[], T> = { -readonly [I in keyof A]: T };
 
 /** What a caller of kernel K gives for its record: every field but the omitted ones. */
-export type KernelRecordValues<K extends RecordKernelName> = Omit<RecordValues<SpecsOf<K>>, OmitOf<K>>;
+export type KernelRecordValues<K extends RecordKernelName> = SpecRecordValues<KernelSpecOf<K>>;
 /** Kernel K's run-time arguments as a tuple of T (source text for the emitter, numbers for the harness). */
-export type KernelArgs<K extends KernelName, T> = TupleOf<KernelSpecOf<K>['args'], T>;
-type TupleOf<A extends readonly unknown[], T> = { -readonly [I in keyof A]: T };
+export type KernelArgs<K extends KernelName, T> = SpecArgs<KernelSpecOf<K>, T>;
 
 export function kernelSpec<K extends KernelName>(name: K): KernelSpecOf<K> {
   const k = KERNELS.find((x) => x.name === name);
@@ -487,8 +505,12 @@ export function kernelSpec<K extends KernelName>(name: K): KernelSpecOf<K> {
 
 /** The record of a call of kernel `name`: the caller's values, the omitted fields 0. */
 export function kernelRecord<K extends RecordKernelName>(name: K, values: KernelRecordValues<K>): Uint8Array {
-  const k: KernelSpec = kernelSpec(name);
-  const zeros = Object.fromEntries((k.omit ?? []).map((n) => [n, k.record!.fields.find((x) => x.name === n)!.type === 'bool' ? false : 0]));
-  for (const n of k.omit ?? []) if (n in values) throw new Error(`kernel ${name} does not take ${n}`);
-  return writeRecord(k.record!, { ...values, ...zeros });
+  return specRecord(kernelSpec(name) as RecordKernelSpec, values as never);
+}
+
+/** The record of a call of the kernel `k` describes (a shared kernel or an op's own): the caller's values, the omitted fields 0. */
+export function specRecord<S extends RecordKernelSpec>(k: S, values: SpecRecordValues<S>): Uint8Array {
+  const zeros = Object.fromEntries((k.omit ?? []).map((n) => [n, k.record.fields.find((x) => x.name === n)!.type === 'bool' ? false : 0]));
+  for (const n of k.omit ?? []) if (n in values) throw new Error(`kernel ${k.name} does not take ${n}`);
+  return writeRecord(k.record, { ...values, ...zeros });
 }

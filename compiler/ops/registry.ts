@@ -14,6 +14,7 @@ import { dense } from './dense.js';
 import { depthwiseConv2d } from './depthwise-conv2d.js';
 import { flatten } from './flatten.js';
 import { globalAvgpool } from './global-avgpool.js';
+import { maxpool } from './maxpool.js';
 import { relu, relu6 } from './relu.js';
 import type { LayerFields, LayerOp, LayerSchema, OpDef } from './types.js';
 
@@ -33,6 +34,7 @@ function table() {
     relu,
     relu6,
     flatten,
+    maxpool,
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import type { EmitContext } from '../codegen/context.js';
+import type { KernelSpec } from '../formats/kernel-records.js';
 import type { StepOf } from '../codegen/steps/types.js';
 import type { ConvAttrs, Node, PoolAttrs, Shape } from '../ir/graph.js';
 import type { Activation, Layer } from '../ir/model.js';
@@ -213,4 +214,12 @@ export interface OpDef<L extends LayerFields = Layer, D = unknown> {
   readonly program: ProgramRule;
 
   readonly codegen: CodegenRule<D>;
+  /**
+   * Kernels of its own, that no other op calls, each with its parameter record (declared in
+   * the op's module with kernel-records.ts's `record` and `field`). The generated library
+   * files, the test harness and the runtime of a model that has the op list them
+   * (compiler/formats/kernel-library.ts); its code calls them with `c.callKernel`. Absent:
+   * the op calls the library's shared kernels (kernel-records.ts KERNELS) only.
+   */
+  readonly kernels?: readonly KernelSpec[];
 }

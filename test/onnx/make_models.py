@@ -183,4 +183,21 @@ for act, tag in [(QuantType.QInt8, "s8"), (QuantType.QUInt8, "u8")]:
     quantize_static(float_path, out, Reader(calib), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=act, weight_type=QuantType.QInt8)
     save(f"qnet_{tag}", onnx.load(out), pixels((1, 16, 16)))
+
+# --- poolnet: MaxPool without padding (11x9 -> 5x4), with auto_pad SAME_UPPER (3x3 stride 2:
+#     asymmetric along the width), with explicit pads that come to SAME_UPPER (2x2 stride 1,
+#     [0, 0, 1, 1]), the unused Indices output of a MaxPool-12 left out. Last, so the random
+#     draws of the models above are unchanged.
+save("poolnet", model("poolnet", [
+    helper.make_node("Conv", ["x", "c1_w", "c1_b"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="conv1"),
+    helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+    helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2], name="pool1"),
+    helper.make_node("Conv", ["p1", "c2_w", "c2_b"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="conv2"),
+    helper.make_node("MaxPool", ["c2"], ["p2"], kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER", name="pool2"),
+    helper.make_node("MaxPool", ["p2"], ["p3"], kernel_shape=[2, 2], pads=[0, 0, 1, 1], name="pool3"),
+    helper.make_node("Flatten", ["p3"], ["flat"], name="flatten"),
+    helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], transB=1, name="fc"),
+], V("x", F, [1, 2, 11, 9]), V("logits", F, [1, 5]),
+    [init("c1_w", w(6, 2, 3, 3)), init("c1_b", w(6, scale=0.1)), init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)),
+     init("fc_w", w(5, 8 * 3 * 2)), init("fc_b", w(5, scale=0.1))]), pixels((2, 11, 9)))
 print("ok")

@@ -19,14 +19,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { libraryKernels, libraryRecords } from '../../compiler/formats/kernel-library.js';
 import {
   KERNELS,
-  KERNEL_RECORDS,
-  kernelRecord,
+  specRecord,
   type KernelName,
   type KernelRecordValues,
+  type KernelSpec,
   type KernelSpecOf,
   type RecordKernelName,
+  type RecordKernelSpec,
+  type SpecRecordValues,
 } from '../../compiler/formats/kernel-records.js';
 import { cachedKernelLibrary } from './kernel-library-cache.js';
 
@@ -41,6 +44,8 @@ type ArgValue<T> = T extends 'bool' ? Bool : number;
 type ArgTuple<A extends readonly unknown[]> = { -readonly [I in keyof A]: ArgValue<A[I] extends { type: infer T } ? T : never> };
 type ArgValues<K extends KernelName> = ArgTuple<KernelSpecOf<K>['args']>;
 type Result<K extends KernelName> = KernelSpecOf<K>['result'] extends 'void' ? void : number;
+/** An op's own kernel (OpDef.kernels) as tests call it: its record as an object, then its run-time arguments. */
+export type SpecCall<S extends RecordKernelSpec> = (record: SpecRecordValues<S>, ...args: ArgTuple<S['args']>) => S['result'] extends 'void' ? void : number;
 
 /**
  * The kernel library as tests call it, typed from its one description
@@ -278,9 +283,9 @@ export class KernelModule {
   /** Each record-taking kernel wrapped by recordCall; the runtime services as they are. */
   private typedKernels(): KernelExports {
     const calls: Record<string, unknown> = { memory: this.memory };
-    for (const spec of KERNELS) {
+    for (const spec of libraryKernels() as readonly KernelSpec[]) {
       const raw = this.exports[spec.name] as (...args: unknown[]) => unknown;
-      calls[spec.name] = 'record' in spec ? this.recordCall(spec.name as RecordKernelName, spec.name, raw) : raw;
+      calls[spec.name] = spec.record ? this.recordCall(spec as RecordKernelSpec, spec.name, raw) : raw;
     }
     return calls as unknown as KernelExports;
   }
@@ -298,20 +303,20 @@ export class KernelModule {
               throw new Error(`the kernel module lacks the reference export ${name} (is assembly/kernels/reference exported by its entry?)`);
             };
       const spec = KERNELS.find((k) => k.name === kernel)!;
-      calls[kernel] = 'record' in spec ? this.recordCall(kernel as RecordKernelName, name, raw) : raw;
+      calls[kernel] = spec.record ? this.recordCall(spec as RecordKernelSpec, name, raw) : raw;
     }
     return calls as ReferenceCalls;
   }
 
   /**
-   * `raw` (kernel's export, or its reference) with kernel's record written at recordAt,
+   * `raw` (the kernel's export, or its reference) with its record written at recordAt,
    * called with that address, then a check that it left the record slot as it was
    * (records are read-only: Flash on a device) and the slot's old bytes put back, so a
    * test that compares all of memory before and after sees only what the call wrote.
    */
-  private recordCall(kernel: RecordKernelName, what: string, raw: (...args: unknown[]) => unknown) {
+  private recordCall(spec: RecordKernelSpec, what: string, raw: (...args: unknown[]) => unknown) {
     return (values: KernelRecordValues<RecordKernelName>, ...args: unknown[]) => {
-      const bytes = kernelRecord(kernel, values as never);
+      const bytes = specRecord(spec, values as never);
       const slot = new Uint8Array(this.memory.buffer, this.recordAt, RECORD_SLOT);
       const saved = slot.slice();
       slot.set(bytes);
@@ -328,6 +333,13 @@ export class KernelModule {
       if (changed >= 0) throw new Error(`${what} wrote into its parameter record (byte ${changed} of the record slot)`);
       return result;
     };
+  }
+
+  /** An op's own kernel (OpDef.kernels), typed from its description (the shared ones are in `k`). */
+  kernel<S extends RecordKernelSpec>(spec: S): SpecCall<S> {
+    const call = (this.k as unknown as Record<string, SpecCall<S> | undefined>)[spec.name];
+    if (!call) throw new Error(`kernel ${spec.name} is not in the library (is its op registered?)`);
+    return call;
   }
 
   /** Frees everything (contents are left as they are: tests that care fill their buffers). */
@@ -428,14 +440,14 @@ export async function loadKernels(opts: { simd: boolean }): Promise<KernelModule
   const { module, dataEnd } = await built;
   const { exports } = await instantiateAs(module);
   assertNoOptionalParameters(exports, 'the kernel module');
-  for (const { name } of KERNELS) {
+  for (const { name } of libraryKernels()) {
     if (typeof exports[name] !== 'function') throw new Error(`kernel module lacks export ${name}`);
   }
   return new KernelModule(exports, opts.simd, dataEnd);
 }
 
 /** Every record fits the harness's record slot. */
-for (const r of KERNEL_RECORDS) if (r.bytes > RECORD_SLOT) throw new Error(`record ${r.id} (${r.bytes} B) does not fit the test harness's slot`);
+for (const r of libraryRecords()) if (r.bytes > RECORD_SLOT) throw new Error(`record ${r.id} (${r.bytes} B) does not fit the test harness's slot`);
 // ---------------------------------------------------------------------------------------
 // Shared numeric helpers for the kernel tests.
 

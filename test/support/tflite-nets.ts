@@ -37,6 +37,7 @@ export type NetLayer =
   | { op: 'fc'; name: string; units: number; act?: Act }
   | { op: 'add'; name: string; from: string; act?: Act }
   | { op: 'avgpool'; name: string; size: number; stride?: number; act?: Act }
+  | { op: 'maxpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'mean'; name: string; keepDims: boolean }
   | { op: 'reshape' | 'squeeze' | 'relu' | 'relu6' | 'softmax'; name: string };
 
@@ -186,6 +187,7 @@ class NetWriter {
       case 'add':
         return this.add(l, x);
       case 'avgpool':
+      case 'maxpool':
         return this.pool(l, x);
       case 'mean':
         return this.mean(l, x);
@@ -244,13 +246,14 @@ class NetWriter {
     return { tensor: y, shape: x.shape };
   }
 
-  private pool(l: Extract<NetLayer, { op: 'avgpool' }>, x: Built): Built {
+  private pool(l: Extract<NetLayer, { op: 'avgpool' | 'maxpool' }>, x: Built): Built {
     const [h, w, c] = NetWriter.hwc(x);
     const s = l.stride ?? l.size;
-    const shape = [1, windowOut(h, l.size, s, 'valid'), windowOut(w, l.size, s, 'valid'), c];
+    const padding = l.op === 'maxpool' ? (l.padding ?? 'valid') : 'valid';
+    const shape = [1, windowOut(h, l.size, s, padding), windowOut(w, l.size, s, padding), c];
     const y = this.act(l.name, shape, this.int8 ? this.quantOf(x.tensor) : undefined);
-    this.op(Op.AVERAGE_POOL_2D, [x.tensor], [y], BuiltinOptions.Pool2DOptions, [
-      [POOL_2D_OPTIONS.padding, 'int8', Padding.VALID],
+    this.op(l.op === 'maxpool' ? Op.MAX_POOL_2D : Op.AVERAGE_POOL_2D, [x.tensor], [y], BuiltinOptions.Pool2DOptions, [
+      [POOL_2D_OPTIONS.padding, 'int8', sameOrValid(padding)],
       [POOL_2D_OPTIONS.strideW, 'int32', s],
       [POOL_2D_OPTIONS.strideH, 'int32', s],
       [POOL_2D_OPTIONS.filterWidth, 'int32', l.size],

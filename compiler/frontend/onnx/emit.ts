@@ -87,6 +87,8 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
       return { op: 'add', name, inputs: inputs as [string, string], activation: op.activation };
     case 'avgpool':
       return { op: 'avgpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride };
+    case 'maxpool':
+      return { op: 'maxpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride, padding: op.pool!.padding ?? 'valid' };
     case 'globalavgpool':
     case 'relu':
     case 'relu6':

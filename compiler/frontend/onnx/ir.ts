@@ -63,7 +63,7 @@ export type Value =
   /** QuantizeLinear's integer output on an activation: only DequantizeLinear may read it. */
   | { kind: 'quantized'; of: Value; scale: number; zpRaw: number; dtype: number; by: string };
 
-export type IrKind = 'conv2d' | 'dense' | 'add' | 'avgpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine';
+export type IrKind = 'conv2d' | 'dense' | 'add' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine';
 
 export interface IrOp {
   kind: IrKind;
@@ -76,7 +76,8 @@ export interface IrOp {
   activation: Activation;
   conv?: { kh: number; kw: number; stride: number; pad: number; depthwise: boolean; filters: number };
   units?: number;
-  pool?: { size: number; stride: number };
+  /** A pool's square window; padding: maxpool only ('same' as TF: ceil(H / stride) outputs, the smaller half of the padding before). */
+  pool?: { size: number; stride: number; padding?: 'valid' | 'same' };
   /** Float parameters in tinytrain's layouts. */
   weight?: Float32Array;
   bias?: Float32Array;

@@ -408,6 +408,44 @@ const averagePool: Handler = (c) => {
   return [{ kind: 'act', act: out }];
 };
 
+/**
+ * MaxPool -> maxpool: a square window and one stride, with no padding ('valid') or with
+ * TF's 'same' padding (ceil(H / stride) outputs, the smaller half of the padding before:
+ * auto_pad SAME_UPPER, or explicit pads that come to the same). ONNX ignores padded
+ * positions, as maxpool does. Refused: dilations, ceil_mode 1, storage_order and the
+ * Indices output (tinytrain keeps no argmax tensor for the model), other paddings.
+ */
+const maxPool: Handler = (c) => {
+  c.attrs.only(['auto_pad', 'ceil_mode', 'dilations', 'kernel_shape', 'pads', 'storage_order', 'strides']);
+  unusedOutputs(c, 1, 'tinytrain max pooling has no Indices output');
+  if (c.attrs.int('ceil_mode', 0) !== 0) throw nodeError(c.label, 'ceil_mode 1 is not supported', 'tinytrain pools with floor windows: VALID, or SAME_UPPER padding');
+  if (c.attrs.int('storage_order', 0) !== 0) throw nodeError(c.label, 'storage_order 1 is not supported', 'tinytrain has no Indices output, so no storage order');
+  const x = mapInput(c, 0);
+  const ks = c.attrs.ints('kernel_shape');
+  if (!ks || ks.length !== 2) throw nodeError(c.label, `kernel_shape ${ks ? `[${ks}]` : 'is missing'}: 2-D pooling needs 2 values`, 'tinytrain supports 2-D max pooling only');
+  const [kh, kw] = ks as [number, number];
+  if (kh !== kw) throw nodeError(c.label, `kernel ${kh}x${kw} is not square`, 'tinytrain pools over square windows');
+  const g = window2d(c, x.h, x.w, kh, kw);
+  if (g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain uses one stride for both axes');
+  const s = g.sh;
+  const valid = g.padTop === 0 && g.padLeft === 0 && g.oh === Math.floor((x.h - kh) / s) + 1 && g.ow === Math.floor((x.w - kw) / s) + 1;
+  const lead = (n: number, o: number): number => Math.floor(Math.max((o - 1) * s + kh - n, 0) / 2);
+  const same = g.oh === Math.ceil(x.h / s) && g.ow === Math.ceil(x.w / s) && g.padTop === lead(x.h, g.oh) && g.padLeft === lead(x.w, g.ow);
+  if (!valid && !same) {
+    throw nodeError(
+      c.label,
+      `its padding (leading ${g.padTop}, ${g.padLeft}; output ${g.oh}x${g.ow}) is neither none nor SAME_UPPER`,
+      'tinytrain max-pools without padding or with SAME_UPPER padding (the smaller half before)',
+    );
+  }
+  const out = addOp(
+    c.ctx,
+    { kind: 'maxpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size: kh, stride: s, padding: valid ? 'valid' : 'same' } },
+    { kind: 'map', c: x.c, h: g.oh, w: g.ow },
+  );
+  return [{ kind: 'act', act: out }];
+};
+
 const globalAveragePool: Handler = (c) => {
   c.attrs.only([]);
   const x = mapInput(c, 0);
@@ -643,6 +681,7 @@ export const HANDLERS: Record<string, Handler> = {
   Clip: clip,
   Add: add,
   AveragePool: averagePool,
+  MaxPool: maxPool,
   GlobalAveragePool: globalAveragePool,
   Flatten: flatten,
   Reshape: reshape,

@@ -22,6 +22,7 @@ const HISTORY: Record<string, readonly number[]> = {
   Add: [1, 6, 7, 13, 14],
   AveragePool: [1, 7, 10, 11, 19, 22],
   GlobalAveragePool: [1, 22],
+  MaxPool: [1, 8, 10, 11, 12, 22],
   Flatten: [1, 9, 11, 13, 21],
   Reshape: [1, 5, 13, 14, 19, 21],
   BatchNormalization: [1, 6, 7, 9, 14, 15],
@@ -45,7 +46,7 @@ const HISTORY: Record<string, readonly number[]> = {
 export const SUPPORTED_OPS = Object.keys(HISTORY);
 export const SUPPORTED_OPS_TEXT =
   'Conv (groups 1 or = channels), Gemm, MatMul (constant right operand), Relu, Clip (as ReLU/ReLU6), Add, AveragePool, ' +
-  'GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
+  'MaxPool (no padding or SAME_UPPER), GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
   'QuantizeLinear/DequantizeLinear, and Constant/Shape/Gather/Unsqueeze/Squeeze/Concat/Cast on compile-time constants';
 
 export function isKnownOp(op: string): boolean {

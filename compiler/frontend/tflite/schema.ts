@@ -94,6 +94,7 @@ export const Op = {
   DEPTHWISE_CONV_2D: 4,
   DEQUANTIZE: 6,
   FULLY_CONNECTED: 9,
+  MAX_POOL_2D: 17,
   RELU: 19,
   RELU6: 21,
   RESHAPE: 22,

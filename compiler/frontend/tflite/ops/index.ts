@@ -5,7 +5,7 @@ import { conv2d, depthwiseConv2d } from './conv.js';
 import { fullyConnected } from './dense.js';
 import { dequantize, quantize, softmax } from './edges.js';
 import { add, relu, relu6 } from './elementwise.js';
-import { averagePool2d, mean } from './pooling.js';
+import { averagePool2d, maxPool2d, mean } from './pooling.js';
 import { reshape } from './reshape.js';
 
 export type Handler = (c: OpCall) => void;
@@ -16,6 +16,7 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
   [Op.FULLY_CONNECTED]: fullyConnected,
   [Op.ADD]: add,
   [Op.AVERAGE_POOL_2D]: averagePool2d,
+  [Op.MAX_POOL_2D]: maxPool2d,
   [Op.MEAN]: mean,
   [Op.RESHAPE]: reshape,
   [Op.SQUEEZE]: reshape,
@@ -27,5 +28,5 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
 };
 
 export const SUPPORTED_OPS_TEXT =
-  'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), AVERAGE_POOL_2D, MEAN (over height and width), ' +
+  'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over height and width), ' +
   'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (symmetric) or VALID padding';

@@ -1,10 +1,11 @@
 /**
- * AVERAGE_POOL_2D -> avgpool (square window, no padding), and MEAN over height and width
- * -> globalavgpool.
+ * AVERAGE_POOL_2D -> avgpool (square window, no padding), MAX_POOL_2D -> maxpool (square
+ * window, SAME or VALID as TFLite pads them), and MEAN over height and width -> globalavgpool.
  */
-import { addOp } from '../../onnx/ir.js';
+import { addOp, type Activation, type IrOp, type MapShape } from '../../onnx/ir.js';
 import { actInput, actQuant, checkSameDomain, constInput, opError, outputTensor, produce, setActQuant, type OpCall } from '../context.js';
-import { BuiltinOptions, POOL_2D_OPTIONS } from '../schema.js';
+import { LIMITS } from '../../../ir/limits.js';
+import { BuiltinOptions, Padding, POOL_2D_OPTIONS } from '../schema.js';
 import { intConst } from '../tensors.js';
 import { fusedActivation, options } from './options.js';
 import { windowOf } from './window.js';
@@ -21,12 +22,48 @@ export function averagePool2d(c: OpCall): void {
   const out = outputTensor(c);
   checkSameDomain(c, [x.tensor], out);
   const pool = { kind: 'avgpool' as const, inputs: [x.act], activation: 'none' as const, pool: { size: fh, stride: win.stride } };
-  const shape = { kind: 'map' as const, h: win.oh, w: win.ow, c: x.shape.c };
+  producePool(c, pool, { kind: 'map', h: win.oh, w: win.ow, c: x.shape.c }, activation);
+}
+
+/**
+ * MAX_POOL_2D -> maxpool: a square window, one stride, TFLite's SAME padding (asymmetric
+ * too: padded positions are never the max) or VALID. The output is on the input's grid
+ * (the int8 kernel has no requantisation), as TFLite's int8 MAX_POOL_2D requires.
+ */
+export function maxPool2d(c: OpCall): void {
+  const x = actInput(c, 0);
+  const o = options(c, BuiltinOptions.Pool2DOptions, 'Pool2DOptions');
+  const fh = o.int32(POOL_2D_OPTIONS.filterHeight),
+    fw = o.int32(POOL_2D_OPTIONS.filterWidth);
+  if (fh !== fw || fh < 1) throw opError(c, `the ${fh}x${fw} window is not supported`, 'tinytrain pools over square windows');
+  const sh = o.int32(POOL_2D_OPTIONS.strideH),
+    sw = o.int32(POOL_2D_OPTIONS.strideW);
+  if (sh !== sw) throw opError(c, `strides differ (height ${sh}, width ${sw})`, 'tinytrain takes one stride for both axes');
+  if (!(sh >= 1 && sh <= LIMITS.maxStride)) throw opError(c, `stride ${sh} is not supported`, `strides are 1-${LIMITS.maxStride}`);
+  const code = o.int8(POOL_2D_OPTIONS.padding);
+  if (code !== Padding.SAME && code !== Padding.VALID) throw opError(c, `padding ${code} is neither SAME nor VALID`);
+  const padding = code === Padding.SAME ? ('same' as const) : ('valid' as const);
+  if (padding === 'valid' && (fh > x.shape.h || fw > x.shape.w)) throw opError(c, `the ${fh}x${fw} window is larger than the ${x.shape.h}x${x.shape.w} input`);
+  const out = outputTensor(c);
+  checkSameDomain(c, [x.tensor], out);
+  const qIn = actQuant(c, x.tensor, ''),
+    qOut = actQuant(c, out, '');
+  if (qIn && qOut && (qIn.scale !== qOut.scale || qIn.zp !== qOut.zp)) {
+    throw opError(c, `requantises from (${qIn.scale}, ${qIn.zp}) to (${qOut.scale}, ${qOut.zp})`, "tinytrain's maxpool keeps its input's (scale, zero point)");
+  }
+  const dim = (n: number) => (padding === 'same' ? Math.ceil(n / sh) : Math.floor((n - fh) / sh) + 1);
+  const pool = { kind: 'maxpool' as const, inputs: [x.act], activation: 'none' as const, pool: { size: fh, stride: sh, padding } };
+  producePool(c, pool, { kind: 'map', h: dim(x.shape.h), w: dim(x.shape.w), c: x.shape.c }, fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation)));
+}
+
+/** A pool's op, and its fused activation as a layer of its own (tinytrain's pools carry none). */
+function producePool(c: OpCall, pool: Omit<IrOp, 'output' | 'node' | 'name'>, shape: MapShape, activation: Activation): void {
+  const out = outputTensor(c);
   if (activation === 'none') {
     produce(c, pool, shape);
     return;
   }
-  // tinytrain's pools carry no activation: a separate relu/relu6 layer on the same int8 grid.
+  // A separate relu/relu6 layer on the same int8 grid.
   const pooled = addOp(c.ctx, { ...pool, node: c.label, name: `${out.name.split(';')[0] || `op_${c.op.index}`}_pool` }, shape);
   const q = actQuant(c, out, '');
   if (q) setActQuant(c, pooled, q);
