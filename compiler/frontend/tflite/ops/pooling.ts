@@ -10,12 +10,18 @@ import { intConst } from '../tensors.js';
 import { fusedActivation, options } from './options.js';
 import { windowOf } from './window.js';
 
-export function averagePool2d(c: OpCall): void {
+/** A pool's input, its Pool2DOptions and its window side (square windows only: both pools). */
+function squarePool(c: OpCall) {
   const x = actInput(c, 0);
   const o = options(c, BuiltinOptions.Pool2DOptions, 'Pool2DOptions');
   const fh = o.int32(POOL_2D_OPTIONS.filterHeight),
     fw = o.int32(POOL_2D_OPTIONS.filterWidth);
   if (fh !== fw || fh < 1) throw opError(c, `the ${fh}x${fw} window is not supported`, 'tinytrain pools over square windows');
+  return { x, o, fh, fw };
+}
+
+export function averagePool2d(c: OpCall): void {
+  const { x, o, fh, fw } = squarePool(c);
   const win = windowOf(c, o, POOL_2D_OPTIONS, x.shape, fh, fw);
   if (win.pad !== 0) throw opError(c, `SAME padding pads this pool by ${win.pad}`, 'tinytrain pools without padding (VALID, or SAME where it adds nothing)');
   const activation = fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation));
@@ -31,11 +37,7 @@ export function averagePool2d(c: OpCall): void {
  * (the int8 kernel has no requantisation), as TFLite's int8 MAX_POOL_2D requires.
  */
 export function maxPool2d(c: OpCall): void {
-  const x = actInput(c, 0);
-  const o = options(c, BuiltinOptions.Pool2DOptions, 'Pool2DOptions');
-  const fh = o.int32(POOL_2D_OPTIONS.filterHeight),
-    fw = o.int32(POOL_2D_OPTIONS.filterWidth);
-  if (fh !== fw || fh < 1) throw opError(c, `the ${fh}x${fw} window is not supported`, 'tinytrain pools over square windows');
+  const { x, o, fh, fw } = squarePool(c);
   const sh = o.int32(POOL_2D_OPTIONS.strideH),
     sw = o.int32(POOL_2D_OPTIONS.strideW);
   if (sh !== sw) throw opError(c, `strides differ (height ${sh}, width ${sw})`, 'tinytrain takes one stride for both axes');
