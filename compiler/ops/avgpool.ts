@@ -11,6 +11,7 @@ import { LIMITS } from '../ir/limits.js';
 import type { FixedMultiplier } from '../quantize/fixedpoint.js';
 import { positiveInt, userName } from '../validate.js';
 import { inputs, layerSchema, stride } from './layer-fields.js';
+import { validPoolShape } from './pool-shape.js';
 import { poolCode, poolRescale, type PoolWindow } from './pool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
 
@@ -86,7 +87,7 @@ export const avgpool: OpDef<AvgpoolLayer, FixedMultiplier> = {
     const size = layer.size;
     const stride = layer.stride ?? size;
     if (size > h || size > w) fail(`pool ${size} is larger than the ${h}x${w} input`);
-    return { outShape: [Math.floor((h - size) / stride) + 1, Math.floor((w - size) / stride) + 1, c], pool: { size, stride } };
+    return { outShape: validPoolShape([h, w, c], size, stride), pool: { size, stride } };
   },
   prepare: poolRescale(window),
   float: { forward: forwardF32, backward: backwardF32 },

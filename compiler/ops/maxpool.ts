@@ -26,6 +26,7 @@ import { shapeSize, type Node } from '../ir/graph.js';
 import { LIMITS } from '../ir/limits.js';
 import { positiveInt, userName } from '../validate.js';
 import { inputs, layerSchema, stride } from './layer-fields.js';
+import { validPoolShape } from './pool-shape.js';
 import { MAXPOOL_BACKWARD_KERNEL, MAXPOOL_FORWARD_KERNEL, MAXPOOL_KERNELS } from './maxpool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
 
@@ -148,7 +149,7 @@ export const maxpool: OpDef<MaxpoolLayer> = {
     if (size > MAX_SIZE) fail(`maxpool ${size}x${size} is larger than ${MAX_SIZE}x${MAX_SIZE}`, "its backward keeps each window's argmax in one byte");
     if (layer.padding === 'same') return { outShape: [Math.ceil(h / stride), Math.ceil(w / stride), c], pool: { size, stride } };
     if (size > h || size > w) fail(`pool ${size} is larger than the ${h}x${w} input`, "padding 'same' pools over the edge");
-    return { outShape: [Math.floor((h - size) / stride) + 1, Math.floor((w - size) / stride) + 1, c], pool: { size, stride } };
+    return { outShape: validPoolShape([h, w, c], size, stride), pool: { size, stride } };
   },
   sharesInputQuant: true,
   float: { forward: forwardF32, backward: backwardF32 },

@@ -16,14 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asLoaded, type LoadedArtifact } from '../artifact.js';
 import { TinytrainError } from '../../compiler/errors.js';
-import { SLOT_ALIGN, SLOT_HEADER_BYTES } from '../firmware/flash-slots.js';
+import { SLOT_ALIGN, slotStride } from '../firmware/flash-slots.js';
 import { configHeader, imageSource } from '../firmware/generate.js';
 import { checkDataSegments, firmwareLayout } from '../firmware/layout.js';
 import { packageRoot } from '../../compiler/codegen/build.js';
 import { checkWasm2cRuntimeHeaders, firmwareSourceDir, wasm2cIncludeDir } from '../firmware/tools.js';
 import { wasm2c } from '../firmware/wasm2c.js';
 import { writeDirAtomic } from '../io/atomic.js';
-import { C_LIBRARY_FORMAT } from '../io/provenance.js';
+import { C_LIBRARY_FORMAT, C_LIBRARY_MARKER } from '../io/provenance.js';
 import { checkRuntimeModule } from '../runtime.js';
 import { buildFiles } from './build-files.js';
 import { modelHeader, modelSource } from './model-header.js';
@@ -66,8 +66,10 @@ export async function exportCLibrary(artifact: LoadedArtifact | string, outDir: 
   await checkRuntimeModule(a, 'scalar');
   checkWasm2cRuntimeHeaders();
   const m = a.manifest;
-  const slotBytes = Math.ceil((SLOT_HEADER_BYTES + m.checkpoint.bytes) / eraseBytes) * eraseBytes;
+  const slotBytes = slotStride(m, eraseBytes);
   const layout = { ...(await firmwareLayout(a)), slotStride: slotBytes };
+  const sramBytes = layout.ramEnd - layout.ramBase;
+  const frozenBytes = layout.frozenEnd - layout.frozenBase;
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-clib-'));
   const files: Record<string, string | Uint8Array> = {};
   let importsAbort: boolean;
@@ -86,19 +88,14 @@ export async function exportCLibrary(artifact: LoadedArtifact | string, outDir: 
   }
   files['tt-config.h'] = configHeader(m, layout, importsAbort, false);
   files['tt-image.c'] = imageSource(m, layout);
-  files['tt-model.h'] = modelHeader(m, {
-    sramBytes: layout.ramEnd - layout.ramBase,
-    frozenBytes: layout.frozenEnd - layout.frozenBase,
-    slotBytes,
-    eraseBytes,
-  });
+  files['tt-model.h'] = modelHeader(m, { sramBytes, frozenBytes, slotBytes, eraseBytes });
   files['tt-model.c'] = modelSource(m);
   for (const f of FIRMWARE_FILES) files[f] = readFileSync(join(firmwareSourceDir(), f));
   for (const f of LIBRARY_FILES) files[f] = readFileSync(join(packageRoot(), 'targets', 'clib', f));
   files['wasm-rt.h'] = readFileSync(join(wasm2cIncludeDir(), 'wasm-rt.h'));
   Object.assign(files, buildFiles(C_LIBRARY_SOURCES));
-  const names = [...Object.keys(files), MARKER_FILE].sort();
-  files[MARKER_FILE] = `${JSON.stringify({ format: C_LIBRARY_FORMAT, model: m.model, layoutId: m.layoutId, files: names }, null, 2)}\n`;
+  const names = [...Object.keys(files), C_LIBRARY_MARKER].sort();
+  files[C_LIBRARY_MARKER] = `${JSON.stringify({ format: C_LIBRARY_FORMAT, model: m.model, layoutId: m.layoutId, files: names }, null, 2)}\n`;
 
   await writeDirAtomic(
     outDir,
@@ -108,10 +105,8 @@ export async function exportCLibrary(artifact: LoadedArtifact | string, outDir: 
     '--out',
     'c-library',
   );
-  return { dir: outDir, files: names, sramBytes: layout.ramEnd - layout.ramBase, frozenBytes: layout.frozenEnd - layout.frozenBase, flashAreaBytes: 2 * slotBytes };
+  return { dir: outDir, files: names, sramBytes, frozenBytes, flashAreaBytes: 2 * slotBytes };
 }
-
-export const MARKER_FILE = 'tinytrain-c.json';
 
 const WASM2C_PRAGMAS = [
   '/* tinytrain: wasm2c output, edited (linear memory split: tt-memory.h). Its unused locals',

@@ -30,8 +30,9 @@ export interface SlotInfo {
   payload?: Uint8Array;
 }
 
-export function slotStride(m: Manifest): number {
-  return Math.ceil((SLOT_HEADER_BYTES + m.checkpoint.bytes) / SLOT_ALIGN) * SLOT_ALIGN;
+/** One slot: header and checkpoint, rounded up to whole erase units (`eraseBytes`, the firmware's SLOT_ALIGN unless a C library export says otherwise). */
+export function slotStride(m: Manifest, eraseBytes = SLOT_ALIGN): number {
+  return Math.ceil((SLOT_HEADER_BYTES + m.checkpoint.bytes) / eraseBytes) * eraseBytes;
 }
 
 /** Bytes of Flash the two slots take. */

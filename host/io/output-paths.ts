@@ -35,7 +35,7 @@ import { accessSync, closeSync, constants, lstatSync, openSync, readdirSync, rea
 import { basename, dirname, join, resolve } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
 import { CHECKPOINT_MAGIC } from '../checkpoint.js';
-import { ARTIFACT_FORMAT, C_LIBRARY_FORMAT, FIRMWARE_MARKER, HTML_REPORT_META, PRETRAINED_MODEL_GENERATOR } from './provenance.js';
+import { ARTIFACT_FORMAT, C_LIBRARY_FORMAT, C_LIBRARY_MARKER, FIRMWARE_MARKER, HTML_REPORT_META, PRETRAINED_MODEL_GENERATOR } from './provenance.js';
 import { parseTempName } from './temp-names.js';
 
 export type OutputFileKind = 'checkpoint' | 'html-report' | 'firmware-elf' | 'model-json';
@@ -53,8 +53,7 @@ const ARTIFACT_EXTRA_FILES = new Set(['runtime.ts', 'scheme.json']);
 const LISTED_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*\.(wasm|bin)$/;
 /** The firmware cache host/firmware/qemu.ts keeps beside the manifest. */
 const FIRMWARE_CACHE = /^firmware-[a-z0-9][a-z0-9._-]*\.elf(\.key)?$/;
-/** A C library folder's marker (host/clib/export.ts), and what it may list: plain file names. */
-const C_LIBRARY_MARKER = 'tinytrain-c.json';
+/** What a C library folder's marker (host/clib/export.ts) may list: plain file names. */
 const LIBRARY_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Larger files are not read to recognise them (nothing tinytrain writes is near this). */
 const MAX_RECOGNISED_BYTES = 512 * 1024 * 1024;
@@ -168,7 +167,10 @@ function checkLibraryFolder(path: string, flag: string, entries: string[]): void
       `choose a new or empty folder for ${flag}; tinytrain replaces only library folders it wrote`,
     );
   }
-  const foreign = entries.filter((e) => !listed.includes(parseTempName(e)?.role === 'tmp' ? parseTempName(e)!.name : e) || !isRegularFile(join(path, e)));
+  const foreign = entries.filter((e) => {
+    const t = parseTempName(e);
+    return !listed.includes(t?.role === 'tmp' ? t.name : e) || !isRegularFile(join(path, e));
+  });
   if (foreign.length) {
     refuseOccupied(
       flag,

@@ -24,3 +24,5 @@ export const FIRMWARE_MARKER = 'tinytrain-firmware: ';
 
 /** The format of a C library folder's tinytrain-c.json (host/clib/export.ts), which names every file it holds. */
 export const C_LIBRARY_FORMAT = 'tinytrain-c-library@1';
+/** The file in a C library folder that says what tinytrain wrote there. */
+export const C_LIBRARY_MARKER = 'tinytrain-c.json';
