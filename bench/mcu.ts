@@ -84,7 +84,9 @@ function firstLine(cmd: string, args: string[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { variant: { type: 'string', default: 'wasm2c' }, model: { type: 'string', multiple: true }, core: { type: 'string', multiple: true } } });
+  const { values } = parseArgs({
+    options: { variant: { type: 'string', default: 'wasm2c' }, model: { type: 'string', multiple: true }, core: { type: 'string', multiple: true } },
+  });
   const root = packageRoot();
   const base = getTarget('stm32f746');
   const cases = CASES.filter((c) => !values.model || values.model.includes(c.id));
@@ -106,7 +108,17 @@ async function main(): Promise<void> {
         process.stderr.write(`${c.id} on ${core.core} (${core.machine})...\n`);
         const m = await measureOnCore(a, onCore(base, core), core, c.data(a), c.k, work);
         process.stderr.write(`  ${(m.instructionsPerStep / 1e6).toFixed(2)} M instructions/step (${(m.wallMs / 1000).toFixed(0)} s)\n`);
-        fresh.push({ variant: values.variant, commit, date: new Date().toISOString(), core: core.core, machine: core.machine, model: c.id, scheme: c.schemeName, target: base.name, ...m });
+        fresh.push({
+          variant: values.variant,
+          commit,
+          date: new Date().toISOString(),
+          core: core.core,
+          machine: core.machine,
+          model: c.id,
+          scheme: c.schemeName,
+          target: base.name,
+          ...m,
+        });
       }
     }
   } finally {

@@ -32,7 +32,23 @@ export async function checkTickRate(core: McuCore, target: Target, work: string)
   const sources = [join(packageRoot(), 'bench', 'support', 'mcu-tick-loop.c'), ...['startup.c', 'cycles.c', 'semihost.c', 'out.c'].map((f) => join(fw, f))];
   await runToolOk(
     'arm-none-eabi-gcc',
-    [...cpuFlags(target), '-O2', `-DTT_LOOP_ITERATIONS=${ITERATIONS}u`, '-I', fw, '-nostartfiles', '--specs=nano.specs', '--specs=rdimon.specs', '-T', script, '-L', fw, ...sources, '-o', elf],
+    [
+      ...cpuFlags(target),
+      '-O2',
+      `-DTT_LOOP_ITERATIONS=${ITERATIONS}u`,
+      '-I',
+      fw,
+      '-nostartfiles',
+      '--specs=nano.specs',
+      '--specs=rdimon.specs',
+      '-T',
+      script,
+      '-L',
+      fw,
+      ...sources,
+      '-o',
+      elf,
+    ],
     'arm-none-eabi-gcc',
   );
   const args = ['-M', core.machine, '-nographic', '-monitor', 'none', '-serial', 'none', '-semihosting-config', 'enable=on,target=native', '-icount', 'shift=0', '-kernel', elf];
@@ -41,7 +57,9 @@ export async function checkTickRate(core: McuCore, target: Target, work: string)
   const measured = LOOP_INSTRUCTIONS / ticks;
   // One tick of slack: the counter reads themselves are a few instructions.
   if (!(Math.abs(ticks * instructionsPerTick(core) - LOOP_INSTRUCTIONS) <= instructionsPerTick(core))) {
-    throw new Error(`${core.machine}: ${LOOP_INSTRUCTIONS} instructions took ${ticks} SysTick ticks (${measured.toFixed(2)} per tick), not ${instructionsPerTick(core)} per tick as mcu-cores.ts says`);
+    throw new Error(
+      `${core.machine}: ${LOOP_INSTRUCTIONS} instructions took ${ticks} SysTick ticks (${measured.toFixed(2)} per tick), not ${instructionsPerTick(core)} per tick as mcu-cores.ts says`,
+    );
   }
   return { loopInstructions: LOOP_INSTRUCTIONS, ticks, measuredInstructionsPerTick: measured };
 }

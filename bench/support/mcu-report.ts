@@ -56,7 +56,10 @@ export function renderMarkdown(res: McuResults): string {
   const cases = unique(rows.map((r) => `${r.model}|${r.core}`));
   const find = (c: string, v: string): McuRow | undefined => rows.find((r) => `${r.model}|${r.core}` === c && r.variant === v);
   const out: string[] = [];
-  out.push(`Millions of instructions per training step (QEMU -icount; mean of steps 2..K+1, exact). Reference: ${M(res.reference.cycles)} M cycles per step (${res.reference.source}: ${res.reference.ms} ms at ${res.reference.mhz} MHz).`, '');
+  out.push(
+    `Millions of instructions per training step (QEMU -icount; mean of steps 2..K+1, exact). Reference: ${M(res.reference.cycles)} M cycles per step (${res.reference.source}: ${res.reference.ms} ms at ${res.reference.mhz} MHz).`,
+    '',
+  );
   out.push(`| model | core (QEMU board) | ${variants.map((v) => `${v}: M instr/step | ${v}: / reference`).join(' | ')} |`);
   out.push(`|---|---|${variants.map(() => '---:|---:').join('|')}|`);
   for (const c of cases) {
@@ -74,7 +77,9 @@ export function renderMarkdown(res: McuResults): string {
   out.push('|---|---|---|---:|---:|---:|---:|---|---|');
   for (const r of rows) {
     const p = r.profiled;
-    out.push(`| ${r.variant} | ${r.model} | ${r.core} | ${r.measuredSteps} | ${M(p.instructionsPerStep)} | ${pct(p.overhead)} | ${pct(p.coverage)} | ${r.deterministic ? 'yes' : 'NO'} | ${p.checkpointEqualsShipped ? 'yes' : 'NO'} |`);
+    out.push(
+      `| ${r.variant} | ${r.model} | ${r.core} | ${r.measuredSteps} | ${M(p.instructionsPerStep)} | ${pct(p.overhead)} | ${pct(p.coverage)} | ${r.deterministic ? 'yes' : 'NO'} | ${p.checkpointEqualsShipped ? 'yes' : 'NO'} |`,
+    );
   }
   out.push('', ...groupTable(rows), '');
   for (const r of rows.filter((x) => x.model === res.reference.model)) out.push(...topSteps(r, 10), '');
