@@ -58,11 +58,13 @@ export interface McuMeasurement {
 }
 
 const UPDATE_KINDS = new Set(['weightUpdate', 'biasUpdate', 'applyWeight', 'applyBias', 'weightGrad', 'biasGrad']);
+/** gapHeadBackward: the fused pool + frozen 1x1 head backward, which is mostly the head's input gradient (compiler/autodiff/passes/fuse-pool-head.ts). */
+const INPUT_GRAD_KINDS = new Set(['inputGrad', 'gapHeadBackward']);
 
 export function stepGroup(kind: string, phase: Phase): StepGroup {
   if (phase === 'forward') return 'forward';
   if (phase === 'loss') return 'loss';
-  if (kind === 'inputGrad') return 'input grad';
+  if (INPUT_GRAD_KINDS.has(kind)) return 'input grad';
   if (UPDATE_KINDS.has(kind)) return 'weight grad+update';
   return 'other';
 }
