@@ -5,6 +5,7 @@
  *
  *   npm run bench:mcu [-- --variant NAME] [--model ID] [--core CORE]
  *     -> tables on stdout, bench/results/mcu.json and bench/results/mcu.md
+ *   node dist/bench/mcu.js --render   (mcu.md again from mcu.json, measuring nothing)
  *
  * --variant names the firmware build being measured (default "wasm2c": the firmware as
  * built by host/firmware/build.ts at this commit). Rows of other variants already in
@@ -85,9 +86,16 @@ function firstLine(cmd: string, args: string[]): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { variant: { type: 'string', default: 'wasm2c' }, model: { type: 'string', multiple: true }, core: { type: 'string', multiple: true } },
+    options: {
+      variant: { type: 'string', default: 'wasm2c' },
+      render: { type: 'boolean', default: false },
+      model: { type: 'string', multiple: true },
+      core: { type: 'string', multiple: true },
+    },
   });
   const root = packageRoot();
+  const jsonPath = join(root, 'bench', 'results', 'mcu.json');
+  if (values.render) return writeMarkdown(root, JSON.parse(readFileSync(jsonPath, 'utf8')) as McuResults);
   const base = getTarget('stm32f746');
   const cases = CASES.filter((c) => !values.model || values.model.includes(c.id));
   const cores = MCU_CORES.filter((c) => !values.core || values.core.includes(c.core));
@@ -124,7 +132,6 @@ async function main(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  const jsonPath = join(root, 'bench', 'results', 'mcu.json');
   const previous = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as McuResults) : undefined;
   const results: McuResults = {
     bench: 'mcu',
@@ -141,6 +148,10 @@ async function main(): Promise<void> {
     rows: mergeRows(previous?.rows ?? [], fresh),
   };
   writeFileAtomic(jsonPath, JSON.stringify(results, null, 2) + '\n');
+  writeMarkdown(root, results);
+}
+
+function writeMarkdown(root: string, results: McuResults): void {
   const md = renderMarkdown(results);
   writeFileAtomic(join(root, 'bench', 'results', 'mcu.md'), md + '\n');
   process.stdout.write(md + '\n');

@@ -48,6 +48,7 @@ export function mergeRows(old: McuRow[], fresh: McuRow[]): McuRow[] {
 
 const M = (n: number): string => (n / 1e6).toFixed(1);
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+const signedPct = (x: number): string => `${x >= 0 ? '+' : '-'}${Math.abs(100 * x).toFixed(2)}%`;
 const unique = <T>(xs: T[]): T[] => [...new Set(xs)];
 
 export function renderMarkdown(res: McuResults): string {
@@ -72,13 +73,18 @@ export function renderMarkdown(res: McuResults): string {
     });
     out.push(`| ${any.model} (${any.scheme}) | ${any.core} (${any.machine}) | ${cells.join(' | ')} |`);
   }
-  out.push('', 'The profiling firmware (per-step counts below): overhead against the shipped firmware, share of its step inside the marks, and checks.', '');
+  out.push(
+    '',
+    "The profiling firmware (per-step counts below): its trainStep against the shipped figure (which also holds the loop's sample reads, so it can be the larger), " +
+      'the share of its trainStep inside the marks, whether a repeated run gave the same ticks and Flash, and whether its checkpoint equals the shipped one.',
+    '',
+  );
   out.push('| variant | model | core | steps | profiled M instr/step | overhead | coverage | runs agree | checkpoint = shipped |');
   out.push('|---|---|---|---:|---:|---:|---:|---|---|');
   for (const r of rows) {
     const p = r.profiled;
     out.push(
-      `| ${r.variant} | ${r.model} | ${r.core} | ${r.measuredSteps} | ${M(p.instructionsPerStep)} | ${pct(p.overhead)} | ${pct(p.coverage)} | ${r.deterministic ? 'yes' : 'NO'} | ${p.checkpointEqualsShipped ? 'yes' : 'NO'} |`,
+      `| ${r.variant} | ${r.model} | ${r.core} | ${r.measuredSteps} | ${M(p.instructionsPerStep)} | ${signedPct(p.overhead)} | ${pct(p.coverage)} | ${r.deterministic ? 'yes' : 'NO'} | ${p.checkpointEqualsShipped ? 'yes' : 'NO'} |`,
     );
   }
   out.push('', ...groupTable(rows), '');
