@@ -33,7 +33,7 @@ export function layoutIdText(id: unknown): string {
   return id;
 }
 
-/** `importsEnv`: the module has imports besides env.abort too (the profiling build's env.profileMark). */
+/** `importsEnv`: the module imports anything, so wasm2c's instantiate takes an env instance (the profiling build imports env.profileMark but no env.abort). */
 export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boolean, unchecked: boolean, importsEnv = importsAbort): string {
   const port = m.inputs[0]!;
   const layoutId = layoutIdText(m.layoutId);
