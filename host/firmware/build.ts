@@ -43,6 +43,17 @@ export interface FirmwareBuild {
 export interface BuildOptions {
   /** Measurement only: drop the memory range checks (never for a shipped firmware). */
   unchecked?: boolean;
+  /** Measurement only: another runtime module and extra C (the profiling build, host/firmware/profile-build.ts). */
+  instrumented?: InstrumentedRuntime;
+}
+
+/** A measurement build's runtime: built from the artifact's runtime.ts with the same memory map. */
+export interface InstrumentedRuntime {
+  /** Scalar module compiled to C in place of the artifact's runtime-scalar.wasm. */
+  wasm: Uint8Array;
+  /** More sources from targets/firmware/ (its file names), and -D defines for every unit. */
+  sources: string[];
+  defines: Record<string, number>;
 }
 
 /** Bump when the generated files or flags change in a way the cache key cannot see. */
@@ -53,7 +64,7 @@ const MEASURE_REGION_BYTES = 256 * 1024 * 1024;
 
 /** GCC flags for the target's core: hard-float ABI on the single-precision FPUs of these parts. */
 export function cpuFlags(t: Target): string[] {
-  const fpu: Record<string, string> = { 'cortex-m7': 'fpv5-sp-d16', 'cortex-m4': 'fpv4-sp-d16' };
+  const fpu: Record<string, string> = { 'cortex-m7': 'fpv5-sp-d16', 'cortex-m4': 'fpv4-sp-d16', 'cortex-m33': 'fpv5-sp-d16' };
   if (t.kind !== 'mcu' || !(t.cpu in fpu)) {
     throw new TinytrainError(
       `target ${t.name} (${t.cpu}) is not a Cortex-M target the firmware can be built for`,
@@ -91,13 +102,13 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-firmware-'));
   try {
     const wasmPath = join(work, 'runtime-scalar.wasm');
-    writeFileSync(wasmPath, a.wasm('scalar'));
+    writeFileSync(wasmPath, o.instrumented?.wasm ?? a.wasm('scalar'));
     const gen = await wasm2c(wasmPath, work);
     checkDataSegments(layout, gen.dataSegments);
-    writeFileSync(join(work, 'tt-config.h'), configHeader(m, layout, gen.importsAbort, !!o.unchecked));
+    writeFileSync(join(work, 'tt-config.h'), configHeader(m, layout, gen.importsAbort, !!o.unchecked, gen.importsEnv));
     writeFileSync(join(work, 'tt-image.c'), imageSource(m, layout));
 
-    const objects = await compileObjects(work, gen.source, flags);
+    const objects = await compileObjects(work, gen.source, flags, o.instrumented);
     const slots = slotsAreaBytes(m);
     const link = (name: string, sizes: { flash: number; sram: number }): Promise<string> => linkElf(work, name, objects, flags, linkerScript(target, sizes, slots));
 
@@ -114,11 +125,12 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
 }
 
 /** Compiles the firmware sources, the generated runtime and image (in `work`) to objects, in parallel. */
-async function compileObjects(work: string, runtimeSource: string, flags: string[]): Promise<string[]> {
+async function compileObjects(work: string, runtimeSource: string, flags: string[], instrumented?: InstrumentedRuntime): Promise<string[]> {
   const src = firmwareSourceDir();
-  const include = ['-I', work, '-I', src, '-I', wasm2cIncludeDir()];
+  const defines = Object.entries(instrumented?.defines ?? {}).map(([k, v]) => `-D${k}=${v}`);
+  const include = ['-I', work, '-I', src, '-I', wasm2cIncludeDir(), ...defines];
   const units = [
-    ...FIRMWARE_SOURCES.map((f) => ({ c: join(src, f), extra: ['-Wall', '-Wextra'] })),
+    ...[...FIRMWARE_SOURCES, ...(instrumented?.sources ?? [])].map((f) => ({ c: join(src, f), extra: ['-Wall', '-Wextra'] })),
     // wasm2c's output is not warning-clean (unused locals); it is not ours to fix.
     { c: runtimeSource, extra: ['-w'] },
     { c: join(work, 'tt-image.c'), extra: ['-Wall'] },
@@ -153,8 +165,8 @@ export function firmwareBuildKey(a: LoadedArtifact, t: Target, o: BuildOptions =
   const h = createHash('sha256')
     .update(BUILD_FORMAT)
     .update(JSON.stringify(t))
-    .update(JSON.stringify(o))
-    .update(a.wasm('scalar'))
+    .update(JSON.stringify({ ...o, instrumented: o.instrumented && { ...o.instrumented, wasm: undefined } }))
+    .update(o.instrumented?.wasm ?? a.wasm('scalar'))
     .update(a.manifest.image.sha256)
     .update(a.manifest.layoutId)
     .update(wasm2cIncludeDir());
