@@ -45,6 +45,11 @@ export const CLAIMED = [
   'Add',
   'AveragePool',
   'MaxPool',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'LeakyRelu',
+  'Mul',
   'GlobalAveragePool',
   'Flatten',
   'Reshape',
@@ -61,7 +66,7 @@ export const CLAIMED = [
 
 /** Shape-only helpers a case may also contain; and ops whose result does not depend on the input's rank. */
 const HELPERS = ['Constant', 'Shape', 'Gather', 'Concat', 'Cast'];
-const ELEMENTWISE = ['Relu', 'Clip', 'Identity', 'Dropout', 'Add', 'Constant'];
+const ELEMENTWISE = ['Relu', 'Clip', 'Identity', 'Dropout', 'Add', 'Constant', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Mul'];
 
 interface CaseResult {
   name: string;

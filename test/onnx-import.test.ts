@@ -71,7 +71,7 @@ const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(dir, `${
 const load = (name: string): OnnxImport => importOnnx(readFileSync(join(dir, `${name}.onnx`)), { name });
 
 describe('float models: the float32 reference engine matches onnxruntime (1e-4 relative)', () => {
-  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet'])('%s', (name) => {
+  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet', 'actnet'])('%s', (name) => {
     const imp = load(name);
     const f = fixture(name);
     f.inputs.forEach((x, i) => {
@@ -99,6 +99,13 @@ describe('float models: the float32 reference engine matches onnxruntime (1e-4 r
       { size: 3, stride: 2, padding: 'same' },
       { size: 2, stride: 1, padding: 'same' },
     ]);
+    // The table activations, with ONNX's coefficients; Mul(x, Sigmoid(x)) in either order -> silu, its Sigmoid gone.
+    expect(ops('actnet')).toBe('conv2d leakyrelu conv2d hardswish conv2d silu conv2d silu hardsigmoid flatten dense sigmoid dense');
+    expect(load('actnet').spec.layers.filter((l) => l.op === 'leakyrelu' || l.op === 'hardsigmoid')).toMatchObject([
+      { alpha: Math.fround(0.1) },
+      { alpha: 0.25, beta: Math.fround(0.4) },
+    ]);
+    expect(load('actnet').notes.join('\n')).toMatch(/'sig3' \(Sigmoid\): 'silu3' \(Mul\) computes x \* Sigmoid\(x\) as one silu layer; removed/);
     expect(load('cnn').spec.outputActivation).toBe('logsoftmax');
     expect(load('mlp').spec.outputActivation).toBe('softmax');
     expect(load('viewnet').spec.outputActivation).toBeUndefined();
@@ -178,14 +185,14 @@ describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights
     expect(worst / outQ.scale).toBeLessThanOrEqual(4);
   });
 
-  it('the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async () => {
-    const imp = load('qnet_float');
-    const f = fixture('qnet_float');
+  it.each(['qnet_float', 'actnet'])('%s: the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async (name) => {
+    const imp = load(name);
+    const f = fixture(name);
     const [, c, h, w] = f.inputDims as [number, number, number, number];
     const samples = f.inputs.map((x) => nchwToHwc(x, c, h, w));
     const { quant } = quantizeSpec(imp.spec, samples);
     const bound = int8ErrorBound(quant, 'float');
-    const art = await cache.get('qnet_float', imp.spec, { target: getTarget('stm32f746'), calibration: samples });
+    const art = await cache.get(name, imp.spec, { target: getTarget('stm32f746'), calibration: samples });
     const rt = await Runtime.load(art.loaded);
     let worst = 0;
     f.inputs.forEach((_, i) => {
@@ -194,7 +201,7 @@ describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights
       const y = rt.logits();
       for (let k = 0; k < y.length; k++) worst = Math.max(worst, Math.abs(y[k]! - f.outputs[i]![k]!));
     });
-    console.log(`qnet_float: int8 runtime vs onnxruntime float: max |diff| ${worst.toExponential(2)}, derived bound ${bound.toExponential(2)}`);
+    console.log(`${name}: int8 runtime vs onnxruntime float: max |diff| ${worst.toExponential(2)}, derived bound ${bound.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(bound);
   });
 });
@@ -236,6 +243,31 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(e.hint).toMatch(/^supported: Conv \(groups 1 or = channels\), Gemm, MatMul/);
     const custom = refusal(convNet({ ...node('QLinearConv', ['x'], ['c'], {}, 'q1'), domain: 'com.microsoft' }));
     expect(custom.message).toBe("ONNX node 'q1' (QLinearConv): op 'com.microsoft.QLinearConv' (domain 'com.microsoft') is not supported");
+  });
+
+  it('Mul: only x * Sigmoid(x), imported as silu; by a constant, of two computed tensors or x * Sigmoid(y) refused', () => {
+    /** conv -> (extra) -> Mul(mulInputs) -> GlobalAveragePool -> Flatten. */
+    const mulNet = (mulInputs: string[], extra: object[] = [], inits: object[] = []) =>
+      buildModel({
+        nodes: [
+          node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3] }, 'conv1'),
+          ...extra,
+          node('Mul', mulInputs, ['m'], {}, 'mul1'),
+          node('GlobalAveragePool', ['m'], ['g'], {}, 'gap'),
+          node('Flatten', ['g'], ['y'], {}, 'flat'),
+        ],
+        inputs: [X],
+        outputs: [Y()],
+        initializers: [W, ...(inits as never[])],
+      });
+    const sig = node('Sigmoid', ['c'], ['s'], {}, 'sig1');
+    expect(importOnnx(mulNet(['s', 'c'], [sig])).spec.layers.map((l) => l.op)).toEqual(['conv2d', 'silu', 'globalavgpool', 'flatten']);
+    const hint = /Mul only as x \* Sigmoid\(x\)/;
+    expect(refusal(mulNet(['c', 'c'])).message).toBe("ONNX node 'mul1' (Mul): multiplies two computed tensors");
+    expect(refusal(mulNet(['c', 'c'])).hint).toMatch(hint);
+    expect(refusal(mulNet(['c', 'k'], [], [floatTensor('k', [1], [2])])).message).toBe("ONNX node 'mul1' (Mul): Mul by a constant is not supported");
+    const other = [node('Relu', ['c'], ['r'], {}, 'relu1'), node('Sigmoid', ['r'], ['s'], {}, 'sig1')];
+    expect(refusal(mulNet(['c', 's'], other)).message).toBe("ONNX node 'mul1' (Mul): multiplies two computed tensors");
   });
 
   it('MaxPool: refuses dilations, ceil_mode 1, storage_order, a used Indices output and paddings other than none or SAME_UPPER', () => {

@@ -8,3 +8,4 @@ export { sparse1x1ForwardS8, sparse1x1ForwardRowS8, sparse1x1BackwardInputF32, s
 export { rngSeed } from './rng';
 export { resetNonFiniteGradients, nonFiniteGradientCount } from './update';
 export { maxpoolForwardS8, maxpoolBackwardF32 } from './maxpool';
+export { tableForwardS8, tableBackwardF32 } from './table';

@@ -889,3 +889,45 @@ export class MaxpoolBackwardRecord {
   // @ts-ignore: decorator
   @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 52) != 0; }
 }
+
+/** int8 element-wise function through a 256-entry int8 table (table.ts): 16 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class TableForwardRecord {
+  /** int8 input */
+  // @ts-ignore: decorator
+  @inline get x(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** int8 output (may be x) */
+  // @ts-ignore: decorator
+  @inline get y(): usize { return load<usize>(changetype<usize>(this), 4); }
+  /** elements */
+  // @ts-ignore: decorator
+  @inline get count(): i32 { return load<i32>(changetype<usize>(this), 8); }
+  /** int8[256]: the output byte of input byte b at b + 128 (frozen image) */
+  // @ts-ignore: decorator
+  @inline get table(): usize { return load<usize>(changetype<usize>(this), 12); }
+}
+
+/** float32 input gradient of a table activation: gy times a 256-entry derivative table (table.ts): 24 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class TableBackwardRecord {
+  /** f32 output gradient */
+  // @ts-ignore: decorator
+  @inline get gy(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** int8 bytes the derivative is indexed by (the saved input, or output) */
+  // @ts-ignore: decorator
+  @inline get at(): usize { return load<usize>(changetype<usize>(this), 4); }
+  /** f32[256]: the derivative at byte b at b + 128 (frozen image) */
+  // @ts-ignore: decorator
+  @inline get table(): usize { return load<usize>(changetype<usize>(this), 8); }
+  /** f32 input gradient (may be gy) */
+  // @ts-ignore: decorator
+  @inline get gx(): usize { return load<usize>(changetype<usize>(this), 12); }
+  /** elements */
+  // @ts-ignore: decorator
+  @inline get count(): i32 { return load<i32>(changetype<usize>(this), 16); }
+  /** add into the destination gradient instead of overwriting it */
+  // @ts-ignore: decorator
+  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 20) != 0; }
+}

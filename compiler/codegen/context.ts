@@ -40,6 +40,8 @@ export interface EmitContext {
   /** The node's clamp: its output's int8 range after the activation. */
   clamp(n: Node): { lo: number; hi: number };
   slot(n: Node): ParamSlots;
+  /** Addresses of the node's constant tables in the frozen image (its OpDef.constants, in order). */
+  constants(n: Node): number[];
   /** The node's label: comments name nodes by label only, a user's name never reaches the source (labels.ts). */
   label(n: Node): string;
   /** The tensor the model's logits are in (views resolved). */
@@ -82,6 +84,11 @@ export function makeEmitContext(q: QuantModel, p: Program, plan: ArenaPlan, layo
     scale: (t) => q.tensors.get(canon(t))!.scale,
     clamp: (n) => q.clamps.get(n.name)!,
     slot: (n) => layout.slots.get(n.name)!,
+    constants: (n) => {
+      const at = layout.constants.get(n.name);
+      if (!at) throw new Error(`codegen: node ${n.name} has no constant tables`);
+      return at;
+    },
     label: (n) => labels.get(n.name)!,
     logits: canon(q.graph.output),
     helpers: [],

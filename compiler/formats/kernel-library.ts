@@ -11,9 +11,12 @@ import type { Node } from '../ir/graph.js';
 import { allOps, opOf } from '../ops/registry.js';
 import { KERNELS, KERNEL_RECORDS, type KernelSpec, type RecordFormat } from './kernel-records.js';
 
-/** The kernels ops declare in their own modules, in the registry's order. */
+/**
+ * The kernels ops declare in their own modules, in the registry's order, each once: the ops
+ * of one family (the table activations) name the same declarations.
+ */
 export function opKernels(): readonly KernelSpec[] {
-  const list = allOps().flatMap((d) => d.kernels ?? []);
+  const list = [...new Set(allOps().flatMap((d) => d.kernels ?? []))];
   for (const k of list) {
     if (KERNELS.some((x) => x.name === k.name) || list.filter((x) => x.name === k.name).length > 1) throw new Error(`internal: kernel ${k.name} is declared twice`);
   }

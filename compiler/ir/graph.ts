@@ -26,6 +26,11 @@ export interface PoolAttrs {
   size: number;
   stride: number;
 }
+/** The coefficients of an element-wise function (leakyrelu's negative slope alpha; hardsigmoid's alpha * x + beta). */
+export interface FnAttrs {
+  alpha: number;
+  beta: number;
+}
 
 export interface Node {
   name: string;
@@ -39,6 +44,7 @@ export interface Node {
   activation: Activation;
   conv?: ConvAttrs;
   pool?: PoolAttrs;
+  fn?: FnAttrs;
 }
 
 export interface Graph {
@@ -135,8 +141,8 @@ function buildNode(layer: Layer, i: number, previous: string, shapes: ReadonlyMa
   const refusal = arityRefusal(layer.op, op.arity, inputs.length);
   if (refusal) fail(i, name, refusal);
   const activation: Activation = ('activation' in layer && layer.activation) || 'none';
-  const { outShape, conv, pool } = op.shape(layer, inShapes, (what, hint) => fail(i, name, what, hint));
-  return { name, op: op.kind, inputs, output: name, inShapes, outShape, activation, ...(conv && { conv }), ...(pool && { pool }) };
+  const { outShape, conv, pool, fn } = op.shape(layer, inShapes, (what, hint) => fail(i, name, what, hint));
+  return { name, op: op.kind, inputs, output: name, inShapes, outShape, activation, ...(conv && { conv }), ...(pool && { pool }), ...(fn && { fn }) };
 }
 
 /** The last layer gives the logits the loss reads: [1, 1, classes], no activation (the loss applies softmax). */

@@ -10,6 +10,7 @@
  * [16 .. trainEnd) is the initial image the host (or firmware) loads.
  */
 import { hasParams, isDepthwise, weightShape, type Graph, type Node } from '../ir/graph.js';
+import { opOf } from '../ops/registry.js';
 import type { QuantModel } from '../quantize/quantize.js';
 import { splitChannels, trainedChannels, type Scheme } from '../scheme/scheme.js';
 import { encodeNzList, nzFormat } from '../pruning/nzlist.js';
@@ -53,6 +54,8 @@ export interface ParamSlots {
 
 export interface MemoryLayout {
   slots: Map<string, ParamSlots>;
+  /** The addresses of each op's constant tables (OpDef.constants), by node name; nodes without any are absent. */
+  constants: Map<string, number[]>;
   /** The frozen region's bytes: parameters, quantisation tables and kernel records. */
   constBytes: number;
   /**
@@ -123,6 +126,20 @@ function placeFrozen(q: QuantModel, n: Node, scheme: Scheme, pruned: ReadonlyMap
   return { slot: s, trained: parts.trained };
 }
 
+/** Every op's constant tables (OpDef.constants, from its prepare data), node by node, in the frozen region. */
+function placeConstants(q: QuantModel, ro: Allocator, w: ImageWrites): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const n of q.graph.nodes) {
+    const tables = opOf(n).constants?.(q.opData.get(n.name));
+    if (tables?.length)
+      out.set(
+        n.name,
+        tables.map((t) => w.place(ro, t)),
+      );
+  }
+  return out;
+}
+
 /** Trained weights and biases, layer by layer, then (with momentum) their optimizer state, in the trained region. */
 function placeTrained(q: QuantModel, g: Graph, slots: Map<string, ParamSlots>, trainedWeights: Map<string, Int8Array>, momentum: boolean, rw: Allocator, w: ImageWrites): number {
   for (const n of g.nodes) {
@@ -158,6 +175,7 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, p
     slots.set(n.name, slot);
     trainedWeights.set(n.name, trained);
   }
+  const constants = placeConstants(q, ro, w);
   const recordsOffset = ro.take(recordBytes);
   const constBytes = ro.cursor - IMAGE_BASE;
 
@@ -170,7 +188,7 @@ export function layoutParams(q: QuantModel, scheme: Scheme, momentum: boolean, p
   const stateOffset = rw.take(STATE_BYTES);
   const trainEnd = rw.cursor;
   const image = w.image(IMAGE_BASE, trainEnd);
-  return { slots, constBytes, recordsOffset, recordBytes, trainBase, trainedParamBytes, optimizerBytes, stateOffset, trainEnd, image };
+  return { slots, constants, constBytes, recordsOffset, recordBytes, trainBase, trainedParamBytes, optimizerBytes, stateOffset, trainEnd, image };
 }
 
 /**

@@ -16,6 +16,7 @@ import { flatten } from './flatten.js';
 import { globalAvgpool } from './global-avgpool.js';
 import { maxpool } from './maxpool.js';
 import { relu, relu6 } from './relu.js';
+import { hardsigmoid, hardswish, leakyrelu, sigmoid, silu } from './table-activation.js';
 import type { LayerFields, LayerOp, LayerSchema, OpDef } from './types.js';
 
 /**
@@ -35,6 +36,11 @@ function table() {
     relu6,
     flatten,
     maxpool,
+    sigmoid,
+    hardsigmoid,
+    hardswish,
+    silu,
+    leakyrelu,
   };
 }
 

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { EmitContext } from '../codegen/context.js';
 import type { KernelSpec } from '../formats/kernel-records.js';
 import type { StepOf } from '../codegen/steps/types.js';
-import type { ConvAttrs, Node, PoolAttrs, Shape } from '../ir/graph.js';
+import type { ConvAttrs, FnAttrs, Node, PoolAttrs, Shape } from '../ir/graph.js';
 import type { Activation, Layer } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
 import type { QTensor } from '../quantize/quantize.js';
@@ -48,6 +48,7 @@ export interface NodeShape {
   outShape: Shape;
   conv?: ConvAttrs;
   pool?: PoolAttrs;
+  fn?: FnAttrs;
 }
 
 /**
@@ -207,6 +208,13 @@ export interface OpDef<L extends LayerFields = Layer, D = unknown> {
   readonly sharesInputQuant?: boolean;
   /** Compile-time constants of its code from its inputs' and output's quantisation (kept in QuantModel.opData). */
   prepare?(n: Node, inputs: QTensor[], output: QTensor): D;
+  /**
+   * Tables its code reads from memory, made from what `prepare` returned (a 256-entry lookup
+   * table): memory/layout.ts places each in the frozen image after the parameters (Flash on
+   * an MCU, never copied to SRAM), and its code finds their addresses with `c.constants(n)`,
+   * in this order. Absent: constants it has are immediates in its code or its kernel record.
+   */
+  constants?(data: D): readonly ArrayBufferView[];
 
   readonly float: FloatRule;
 

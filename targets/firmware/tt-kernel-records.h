@@ -40,6 +40,8 @@
  *   uint32_t nonFiniteGradientCount(void); parameters with a non-finite gradient since the reset
  *   void maxpoolForwardS8(const tt_maxpool_forward_t *r); max pool, argmax mask
  *   void maxpoolBackwardF32(const tt_maxpool_backward_t *r); max pool backward from the mask
+ *   void tableForwardS8(const tt_table_forward_t *r); int8 256-entry table lookup
+ *   void tableBackwardF32(const tt_table_backward_t *r); gradient through a 256-entry derivative table
  */
 
 /* the weight scales of a layer (the leading fields of the input-gradient records): 8 bytes, little-endian. */
@@ -739,5 +741,39 @@ _Static_assert(offsetof(tt_maxpool_backward_t, stride) == 40, "tt_maxpool_backwa
 _Static_assert(offsetof(tt_maxpool_backward_t, pad_h) == 44, "tt_maxpool_backward_t.pad_h");
 _Static_assert(offsetof(tt_maxpool_backward_t, pad_w) == 48, "tt_maxpool_backward_t.pad_w");
 _Static_assert(offsetof(tt_maxpool_backward_t, accumulate) == 52, "tt_maxpool_backward_t.accumulate");
+
+/* int8 element-wise function through a 256-entry int8 table (table.ts): 16 bytes, little-endian. */
+#define TT_TABLE_FORWARD_BYTES 16u
+
+typedef struct {
+  uint32_t x; /* int8 input */
+  uint32_t y; /* int8 output (may be x) */
+  int32_t count; /* elements */
+  uint32_t table; /* int8[256]: the output byte of input byte b at b + 128 (frozen image) */
+} tt_table_forward_t;
+_Static_assert(sizeof(tt_table_forward_t) == TT_TABLE_FORWARD_BYTES, "tt_table_forward_t layout");
+_Static_assert(offsetof(tt_table_forward_t, x) == 0, "tt_table_forward_t.x");
+_Static_assert(offsetof(tt_table_forward_t, y) == 4, "tt_table_forward_t.y");
+_Static_assert(offsetof(tt_table_forward_t, count) == 8, "tt_table_forward_t.count");
+_Static_assert(offsetof(tt_table_forward_t, table) == 12, "tt_table_forward_t.table");
+
+/* float32 input gradient of a table activation: gy times a 256-entry derivative table (table.ts): 24 bytes, little-endian. */
+#define TT_TABLE_BACKWARD_BYTES 24u
+
+typedef struct {
+  uint32_t gy; /* f32 output gradient */
+  uint32_t at; /* int8 bytes the derivative is indexed by (the saved input, or output) */
+  uint32_t table; /* f32[256]: the derivative at byte b at b + 128 (frozen image) */
+  uint32_t gx; /* f32 input gradient (may be gy) */
+  int32_t count; /* elements */
+  uint32_t accumulate; /* add into the destination gradient instead of overwriting it */
+} tt_table_backward_t;
+_Static_assert(sizeof(tt_table_backward_t) == TT_TABLE_BACKWARD_BYTES, "tt_table_backward_t layout");
+_Static_assert(offsetof(tt_table_backward_t, gy) == 0, "tt_table_backward_t.gy");
+_Static_assert(offsetof(tt_table_backward_t, at) == 4, "tt_table_backward_t.at");
+_Static_assert(offsetof(tt_table_backward_t, table) == 8, "tt_table_backward_t.table");
+_Static_assert(offsetof(tt_table_backward_t, gx) == 12, "tt_table_backward_t.gx");
+_Static_assert(offsetof(tt_table_backward_t, count) == 16, "tt_table_backward_t.count");
+_Static_assert(offsetof(tt_table_backward_t, accumulate) == 20, "tt_table_backward_t.accumulate");
 
 #endif

@@ -200,4 +200,27 @@ save("poolnet", model("poolnet", [
 ], V("x", F, [1, 2, 11, 9]), V("logits", F, [1, 5]),
     [init("c1_w", w(6, 2, 3, 3)), init("c1_b", w(6, scale=0.1)), init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)),
      init("fc_w", w(5, 8 * 3 * 2)), init("fc_b", w(5, scale=0.1))]), pixels((2, 11, 9)))
+# --- actnet: the table activations. Sigmoid, HardSigmoid (alpha 0.25, beta 0.4), HardSwish,
+#     LeakyRelu (alpha 0.1), and SiLU written out as PyTorch exports nn.SiLU, Mul(x, Sigmoid(x)),
+#     once in each operand order. Opset 14 (HardSwish). After poolnet: earlier draws unchanged.
+save("actnet", model("actnet", [
+    helper.make_node("Conv", ["x", "c1_w", "c1_b"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="conv1"),
+    helper.make_node("LeakyRelu", ["c1"], ["a1"], alpha=0.1, name="leaky1"),
+    helper.make_node("Conv", ["a1", "c2_w", "c2_b"], ["c2"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], name="conv2"),
+    helper.make_node("HardSwish", ["c2"], ["a2"], name="hswish2"),
+    helper.make_node("Conv", ["a2", "c3_w", "c3_b"], ["c3"], kernel_shape=[1, 1], name="conv3"),
+    helper.make_node("Sigmoid", ["c3"], ["s3"], name="sig3"),
+    helper.make_node("Mul", ["c3", "s3"], ["a3"], name="silu3"),
+    helper.make_node("Conv", ["a3", "c4_w", "c4_b"], ["c4"], kernel_shape=[1, 1], name="conv4"),
+    helper.make_node("Sigmoid", ["c4"], ["s4"], name="sig4"),
+    helper.make_node("Mul", ["s4", "c4"], ["a4"], name="silu4"),
+    helper.make_node("HardSigmoid", ["a4"], ["a5"], alpha=0.25, beta=0.4, name="hsig5"),
+    helper.make_node("Flatten", ["a5"], ["flat"], name="flatten"),
+    helper.make_node("Gemm", ["flat", "fc1_w", "fc1_b"], ["h"], transB=1, name="fc1"),
+    helper.make_node("Sigmoid", ["h"], ["hs"], name="sig_fc1"),
+    helper.make_node("Gemm", ["hs", "fc_w", "fc_b"], ["logits"], transB=1, name="fc"),
+], V("x", F, [1, 2, 8, 8]), V("logits", F, [1, 5]),
+    [init("c1_w", w(6, 2, 3, 3)), init("c1_b", w(6, scale=0.1)), init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)),
+     init("c3_w", w(8, 8, 1, 1)), init("c3_b", w(8, scale=0.1)), init("c4_w", w(8, 8, 1, 1)), init("c4_b", w(8, scale=0.1)),
+     init("fc1_w", w(16, 8 * 4 * 4)), init("fc1_b", w(16, scale=0.1)), init("fc_w", w(5, 16)), init("fc_b", w(5, scale=0.1))], opset=14), pixels((2, 8, 8)))
 print("ok")

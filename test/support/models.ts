@@ -192,12 +192,26 @@ class Gen {
 
 const ACTS: readonly Activation[] = ['none', 'relu', 'relu6'];
 
+/** Op families a random model may draw beyond the recorded set (emit-identity's records hold models drawn without them). */
+export interface RandomSpecOptions {
+  /** sigmoid, hardsigmoid, hardswish, silu, leakyrelu layers (compiler/ops/table-activation.ts). */
+  tableActivations?: boolean;
+}
+
+/** A random table activation layer, with random coefficients where it has some. */
+function randomTableActivation(g: Gen, name: string): Layer {
+  const fn = g.pick(['sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu'] as const);
+  if (fn === 'leakyrelu') return { op: fn, name, alpha: g.pick([0.01, 0.1, 0.3]) };
+  if (fn === 'hardsigmoid') return g.chance(0.5) ? { op: fn, name } : { op: fn, name, alpha: 0.2, beta: 0.5 };
+  return { op: fn, name };
+}
+
 /**
  * A random chain of conv / depthwise / pool / relu layers with optional residual blocks
  * (including add(x, x)), ending in globalavgpool or flatten, optional hidden dense, and
  * a dense classifier. Shapes are tracked so every layer is valid.
  */
-export function randomSpec(seed: number): ModelSpec {
+export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
   const g = new Gen(seed);
   const layers: Layer[] = [];
   let shape: Shape = [g.int(3, 12), g.int(3, 12), g.int(1, 3)];
@@ -240,7 +254,8 @@ export function randomSpec(seed: number): ModelSpec {
   const blocks = g.int(1, 5);
   const mlpOnly = g.chance(0.1);
   for (let b = 0; b < blocks && !mlpOnly; b++) {
-    const kind = g.pick(['conv', 'conv', 'residual', 'pool', 'relu', 'selfadd'] as const);
+    const kinds = ['conv', 'conv', 'residual', 'pool', 'relu', 'selfadd'] as const;
+    const kind = g.pick(o.tableActivations ? ([...kinds, 'table', 'table'] as const) : kinds);
     if (kind === 'conv') {
       const [l, s] = conv(prev, shape, false);
       push(l, s);
@@ -259,6 +274,8 @@ export function randomSpec(seed: number): ModelSpec {
       if (shape[0] < 2 || shape[1] < 2) continue;
       const stride = g.pick([1, 2]);
       push({ op: 'avgpool', name: name(), size: 2, stride }, [Math.floor((shape[0] - 2) / stride) + 1, Math.floor((shape[1] - 2) / stride) + 1, shape[2]]);
+    } else if (kind === 'table') {
+      push(randomTableActivation(g, name()), shape);
     } else if (kind === 'relu') {
       push({ op: g.pick(['relu', 'relu6'] as const), name: name() }, shape);
     } else {

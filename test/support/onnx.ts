@@ -156,12 +156,22 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-
  *   differently (ties: ours half-up, onnxruntime half-to-even; multiplier precision), by
  *   at most one step of the output scale. An input error e grows to L*e through a layer
  *   whose output channel c has L_c = sum |w_c| (L = max_c L_c; ReLU/ReLU6 are 1-Lipschitz),
- *   to e_a + e_b through an add, and stays e through pools, flatten and activations.
+ *   to e_a + e_b through an add, stays e through pools, flatten and clamps, and is L*e plus
+ *   one output step through a table activation (L its function's max |f'|).
  * 'float': the reference is the float32 model. Add the input's rounding (s_in/2), each
  *   weight's rounding (K * max|x| * s_w/2 for K inputs per output), the bias rounding
  *   (s_in * s_w / 2), and one output step per requantised tensor; |x| is bounded by the
  *   input tensor's quantisation range (the model is calibrated on the inputs compared).
  */
+/** max |f'| of each table activation (silu: 1.0998 at x = 2.3994; hardswish: 3/2 at x = 3). */
+const TABLE_LIPSCHITZ = {
+  sigmoid: () => 0.25,
+  hardsigmoid: (alpha: number) => Math.abs(alpha),
+  hardswish: () => 1.5,
+  silu: () => 1.1,
+  leakyrelu: (alpha: number) => Math.max(1, Math.abs(alpha)),
+};
+
 export function int8ErrorBound(q: QuantModel, mode: 'same-grid' | 'float'): number {
   const e = new Map<string, number>();
   const inQ = q.tensors.get('input')!;
@@ -199,6 +209,16 @@ export function int8ErrorBound(q: QuantModel, mode: 'same-grid' | 'float'): numb
       case 'avgpool':
       case 'globalavgpool':
         out = ein + sOut;
+        break;
+      case 'sigmoid':
+      case 'hardsigmoid':
+      case 'hardswish':
+      case 'silu':
+      case 'leakyrelu':
+        // A table: the function of the int8 input, rounded once to the output grid (half a
+        // step; a step for onnxruntime's own rounding on the same grid). An input error e
+        // moves it by at most L * e, L the function's Lipschitz constant.
+        out = TABLE_LIPSCHITZ[n.op](n.fn!.alpha) * ein + sOut;
         break;
       default:
         out = ein; // relu, relu6, flatten keep their input's grid

@@ -8,7 +8,7 @@
  *    depthwise per output channel, fully-connected per tensor), biases int32 at
  *    s_in * s_w[c]; QUANTIZE/DEQUANTIZE at the edges (`io: 'float'`) or int8 input and
  *    output (`io: 'int8'`). Pools, reshapes and standalone ReLUs keep their input's
- *    quantisation and an int8 SOFTMAX outputs at (1/256, -128), as TFLite requires.
+ *    quantisation and an int8 SOFTMAX or LOGISTIC outputs at (1/256, -128), as TFLite requires.
  *
  * Layouts are TFLite's: NHWC activations, OHWI conv filters, 1HWC depthwise filters,
  * [units, inputs] fully-connected weights.
@@ -20,6 +20,7 @@ import {
   CONV_2D_OPTIONS,
   DEPTHWISE_CONV_2D_OPTIONS,
   FULLY_CONNECTED_OPTIONS,
+  LEAKY_RELU_OPTIONS,
   Op,
   Padding,
   POOL_2D_OPTIONS,
@@ -39,7 +40,8 @@ export type NetLayer =
   | { op: 'avgpool'; name: string; size: number; stride?: number; act?: Act }
   | { op: 'maxpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'mean'; name: string; keepDims: boolean }
-  | { op: 'reshape' | 'squeeze' | 'relu' | 'relu6' | 'softmax'; name: string };
+  | { op: 'leakyrelu'; name: string; alpha: number }
+  | { op: 'reshape' | 'squeeze' | 'relu' | 'relu6' | 'softmax' | 'logistic' | 'hardswish'; name: string };
 
 export interface NetDef {
   name: string;
@@ -197,6 +199,12 @@ class NetWriter {
       case 'relu':
       case 'relu6':
         return this.unary(l.op === 'relu' ? Op.RELU : Op.RELU6, l.name, x, this.int8 ? this.quantOf(x.tensor) : undefined);
+      case 'logistic':
+        return this.unary(Op.LOGISTIC, l.name, x, this.int8 ? { scale: [1 / 256], zeroPoint: [-128] } : undefined);
+      case 'hardswish':
+        return this.unary(Op.HARD_SWISH, l.name, x, undefined);
+      case 'leakyrelu':
+        return this.unary(Op.LEAKY_RELU, l.name, x, undefined, BuiltinOptions.LeakyReluOptions, [[LEAKY_RELU_OPTIONS.alpha, 'float32', l.alpha]]);
       case 'softmax':
         return this.unary(Op.SOFTMAX, l.name, x, this.int8 ? { scale: [1 / 256], zeroPoint: [-128] } : undefined, BuiltinOptions.SoftmaxOptions, [
           [SOFTMAX_OPTIONS.beta, 'float32', 1],

@@ -89,6 +89,13 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
       return { op: 'avgpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride };
     case 'maxpool':
       return { op: 'maxpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride, padding: op.pool!.padding ?? 'valid' };
+    case 'leakyrelu':
+      return { op: 'leakyrelu', name, inputs, alpha: op.fn!.alpha! };
+    case 'hardsigmoid':
+      return { op: 'hardsigmoid', name, inputs, alpha: op.fn!.alpha!, beta: op.fn!.beta! };
+    case 'sigmoid':
+    case 'hardswish':
+    case 'silu':
     case 'globalavgpool':
     case 'relu':
     case 'relu6':

@@ -8,7 +8,8 @@
  *     becomes a 1x1 depthwise conv with weight a and bias shift (the same function).
  *  2. Relu/Clip fused into the conv/dense/add before it (tinytrain layers carry an
  *     activation), under the same single-reader condition, unless it is the last op.
- *  3. Layers whose output nothing reads are removed (e.g. a conv only Shape looked at).
+ *  3. Layers whose output nothing reads are removed (e.g. a conv only Shape looked at, or
+ *     the Sigmoid of a Mul(x, Sigmoid(x)) imported as silu).
  *  4. Quantisation of ops that keep their input's (flatten, standalone ReLU/ReLU6) is made
  *     consistent with the quantiser's rule.
  */
@@ -106,7 +107,9 @@ function removeDead(ctx: ImportContext, outputAct: number): void {
     if (op.removed) continue;
     if (!live.has(op.output)) {
       op.removed = true;
-      ctx.notes.push(`${op.node}: its output only feeds shape computations; removed`);
+      ctx.notes.push(
+        op.intoSilu ? `${op.node}: ${op.intoSilu} computes x * Sigmoid(x) as one silu layer; removed` : `${op.node}: its output only feeds shape computations; removed`,
+      );
       continue;
     }
     for (const x of op.inputs) live.add(x);

@@ -63,7 +63,9 @@ export type Value =
   /** QuantizeLinear's integer output on an activation: only DequantizeLinear may read it. */
   | { kind: 'quantized'; of: Value; scale: number; zpRaw: number; dtype: number; by: string };
 
-export type IrKind = 'conv2d' | 'dense' | 'add' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine';
+/** The table activations (compiler/ops/table-activation.ts). */
+export type IrFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'silu' | 'leakyrelu';
+export type IrKind = 'conv2d' | 'dense' | 'add' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine' | IrFunction;
 
 export interface IrOp {
   kind: IrKind;
@@ -83,6 +85,10 @@ export interface IrOp {
   bias?: Float32Array;
   /** Per-output-channel weight scales from a QDQ model (weights are then exact multiples of them). */
   wScales?: Float64Array;
+  /** leakyrelu's alpha; hardsigmoid's alpha and beta (y = clamp(alpha x + beta, 0, 1)). */
+  fn?: { alpha?: number; beta?: number };
+  /** A sigmoid whose output a Mul(x, Sigmoid(x)) read, imported as silu: that Mul's label (fold.ts's note when it goes). */
+  intoSilu?: string;
   /** affine only: y[c] = x[c] * scale[c] + shift[c]. */
   affine?: { scale: Float64Array; shift: Float64Array };
   /** Bias as the model stored it in int32 (QDQ), with its scale: lets emit.ts check the requantisation is exact. */

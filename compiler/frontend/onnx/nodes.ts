@@ -4,7 +4,7 @@
  * output values, adding IrOps for the work the device will do.
  */
 import { Attrs } from './attrs.js';
-import { addOp, channels, nodeError, onnxDims, sameShape, shapeText, type ActShape, type ImportContext, type Value } from './ir.js';
+import { addOp, channels, nodeError, onnxDims, sameShape, shapeText, type ActShape, type ImportContext, type IrFunction, type IrOp, type Value } from './ir.js';
 import { convWeightToOhwi, denseWeightFromOnnx } from './layout.js';
 import { DataType, type OnnxNode } from './proto.js';
 import { dequantizeLinear, quantizeLinear, weightScales } from './qdq.js';
@@ -324,6 +324,54 @@ const clip: Handler = (c) => {
     throw nodeError(c.label, `Clip(min ${min}, max ${max}) is not supported`, 'tinytrain supports Clip as ReLU (min 0, no max) and ReLU6 (min 0, max 6)');
   }
   return [{ kind: 'act', act: addOp(c.ctx, { kind, node: c.label, name: c.name, inputs: [x], activation: 'none' }, actShape(c, x)) }];
+};
+
+/** An element-wise table activation of input 0 (compiler/ops/table-activation.ts). */
+function tableActivation(c: NodeCall, kind: IrFunction, fn?: IrOp['fn']): Value[] {
+  const x = inputAct(c, 0);
+  return [{ kind: 'act', act: addOp(c.ctx, { kind, node: c.label, name: c.name, inputs: [x], activation: 'none', ...(fn && { fn }) }, actShape(c, x)) }];
+}
+
+const sigmoid: Handler = (c) => {
+  c.attrs.only([]);
+  return tableActivation(c, 'sigmoid');
+};
+
+const hardSwish: Handler = (c) => {
+  c.attrs.only([]);
+  return tableActivation(c, 'hardswish');
+};
+
+/** HardSigmoid: y = max(0, min(1, alpha x + beta)); ONNX's defaults alpha 0.2, beta 0.5. */
+const hardSigmoid: Handler = (c) => {
+  c.attrs.only(['alpha', 'beta']);
+  return tableActivation(c, 'hardsigmoid', { alpha: c.attrs.float('alpha', 0.2), beta: c.attrs.float('beta', 0.5) });
+};
+
+/** LeakyRelu: ONNX's default alpha 0.01. */
+const leakyRelu: Handler = (c) => {
+  c.attrs.only(['alpha']);
+  return tableActivation(c, 'leakyrelu', { alpha: c.attrs.float('alpha', 0.01) });
+};
+
+/**
+ * Mul: only x * Sigmoid(x) (SiLU / Swish, as PyTorch exports nn.SiLU), either operand
+ * order, imported as one silu layer; the Sigmoid goes when nothing else reads it (fold.ts).
+ */
+const mul: Handler = (c) => {
+  c.attrs.only([]);
+  const hint = 'tinytrain supports Mul only as x * Sigmoid(x) (SiLU / Swish)';
+  if (c.inputs[0]?.kind === 'const' || c.inputs[1]?.kind === 'const') throw nodeError(c.label, 'Mul by a constant is not supported', hint);
+  const a = inputAct(c, 0, 'A');
+  const b = inputAct(c, 1, 'B');
+  const sigmoidOf = (s: number, x: number): IrOp | undefined => {
+    const p = c.ctx.ops[c.ctx.acts[s]!.producer];
+    return p && !p.removed && p.kind === 'sigmoid' && p.inputs[0] === x ? p : undefined;
+  };
+  const [sig, x] = sigmoidOf(b, a) ? [sigmoidOf(b, a)!, a] : sigmoidOf(a, b) ? [sigmoidOf(a, b)!, b] : [undefined, a];
+  if (!sig) throw nodeError(c.label, 'multiplies two computed tensors', hint);
+  sig.intoSilu = c.label;
+  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'silu', node: c.label, name: c.name, inputs: [x], activation: 'none' }, actShape(c, x)) }];
 };
 
 /** Per-channel values of a constant broadcast against an activation (which it must not grow). */
@@ -682,6 +730,11 @@ export const HANDLERS: Record<string, Handler> = {
   Add: add,
   AveragePool: averagePool,
   MaxPool: maxPool,
+  Sigmoid: sigmoid,
+  HardSigmoid: hardSigmoid,
+  HardSwish: hardSwish,
+  LeakyRelu: leakyRelu,
+  Mul: mul,
   GlobalAveragePool: globalAveragePool,
   Flatten: flatten,
   Reshape: reshape,

@@ -23,6 +23,11 @@ const HISTORY: Record<string, readonly number[]> = {
   AveragePool: [1, 7, 10, 11, 19, 22],
   GlobalAveragePool: [1, 22],
   MaxPool: [1, 8, 10, 11, 12, 22],
+  Sigmoid: [1, 6, 13],
+  HardSigmoid: [1, 6, 22],
+  HardSwish: [14, 22],
+  LeakyRelu: [1, 6, 16],
+  Mul: [1, 6, 7, 13, 14],
   Flatten: [1, 9, 11, 13, 21],
   Reshape: [1, 5, 13, 14, 19, 21],
   BatchNormalization: [1, 6, 7, 9, 14, 15],
@@ -46,7 +51,7 @@ const HISTORY: Record<string, readonly number[]> = {
 export const SUPPORTED_OPS = Object.keys(HISTORY);
 export const SUPPORTED_OPS_TEXT =
   'Conv (groups 1 or = channels), Gemm, MatMul (constant right operand), Relu, Clip (as ReLU/ReLU6), Add, AveragePool, ' +
-  'MaxPool (no padding or SAME_UPPER), GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
+  'MaxPool (no padding or SAME_UPPER), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Mul (as x * Sigmoid(x): SiLU), GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
   'QuantizeLinear/DequantizeLinear, and Constant/Shape/Gather/Unsqueeze/Squeeze/Concat/Cast on compile-time constants';
 
 export function isKnownOp(op: string): boolean {
@@ -64,6 +69,7 @@ export function resolveVersion(op: string, opset: number): number | undefined {
 
 /** True when that definition is one of those in effect in MIN_OPSET..MAX_OPSET. */
 export function isSupportedVersion(op: string, version: number): boolean {
-  const first = resolveVersion(op, MIN_OPSET);
+  // An op born after MIN_OPSET (HardSwish-14): every definition it has had.
+  const first = resolveVersion(op, MIN_OPSET) ?? HISTORY[op]?.[0];
   return first !== undefined && version >= first;
 }

@@ -25,6 +25,7 @@ export const POOL_2D_OPTIONS = { padding: 0, strideW: 1, strideH: 2, filterWidth
 export const FULLY_CONNECTED_OPTIONS = { fusedActivation: 0, weightsFormat: 1, keepNumDims: 2 } as const;
 export const ADD_OPTIONS = { fusedActivation: 0 } as const;
 export const SOFTMAX_OPTIONS = { beta: 0 } as const;
+export const LEAKY_RELU_OPTIONS = { alpha: 0 } as const;
 export const REDUCER_OPTIONS = { keepDims: 0 } as const;
 
 /** enum TensorType. */
@@ -83,6 +84,7 @@ export const BuiltinOptions = {
   ReducerOptions: 27,
   SqueezeOptions: 30,
   DequantizeOptions: 38,
+  LeakyReluOptions: 75,
   QuantizeOptions: 89,
 } as const;
 
@@ -94,6 +96,7 @@ export const Op = {
   DEPTHWISE_CONV_2D: 4,
   DEQUANTIZE: 6,
   FULLY_CONNECTED: 9,
+  LOGISTIC: 14,
   MAX_POOL_2D: 17,
   RELU: 19,
   RELU6: 21,
@@ -102,7 +105,9 @@ export const Op = {
   CUSTOM: 32,
   MEAN: 40,
   SQUEEZE: 43,
+  LEAKY_RELU: 98,
   QUANTIZE: 114,
+  HARD_SWISH: 117,
 } as const;
 
 export const Padding = { SAME: 0, VALID: 1 } as const;

@@ -1,6 +1,10 @@
-/** ADD, RELU and RELU6: element-wise operators on activations of one shape. */
+/**
+ * ADD, RELU, RELU6, and the table activations LOGISTIC, HARD_SWISH, LEAKY_RELU: element-wise
+ * operators on activations of one shape.
+ */
+import type { IrFunction, IrOp } from '../../onnx/ir.js';
 import { actInput, checkSameDomain, opError, outputTensor, produce, type OpCall } from '../context.js';
-import { ADD_OPTIONS, BuiltinOptions } from '../schema.js';
+import { ADD_OPTIONS, BuiltinOptions, LEAKY_RELU_OPTIONS } from '../schema.js';
 import { fusedActivation, options } from './options.js';
 
 export function add(c: OpCall): void {
@@ -22,3 +26,20 @@ function clamp(c: OpCall, kind: 'relu' | 'relu6'): void {
 
 export const relu = (c: OpCall): void => clamp(c, 'relu');
 export const relu6 = (c: OpCall): void => clamp(c, 'relu6');
+
+/**
+ * A table activation (compiler/ops/table-activation.ts). int8: the output keeps the model's
+ * own quantisation (LOGISTIC's is TFLite's fixed 1/256, -128), so the table is made between
+ * the model's two grids.
+ */
+function tableActivation(c: OpCall, kind: IrFunction, fn?: IrOp['fn']): void {
+  const x = actInput(c, 0);
+  checkSameDomain(c, [x.tensor], outputTensor(c));
+  produce(c, { kind, inputs: [x.act], activation: 'none', ...(fn && { fn }) }, x.shape);
+}
+
+export const logistic = (c: OpCall): void => tableActivation(c, 'sigmoid');
+export const hardSwish = (c: OpCall): void => tableActivation(c, 'hardswish');
+/** LeakyReluOptions.alpha: the schema's default is 0. */
+export const leakyRelu = (c: OpCall): void =>
+  tableActivation(c, 'leakyrelu', { alpha: options(c, BuiltinOptions.LeakyReluOptions, 'LeakyReluOptions').float32(LEAKY_RELU_OPTIONS.alpha, 0) });

@@ -4,7 +4,7 @@ import { Op } from '../schema.js';
 import { conv2d, depthwiseConv2d } from './conv.js';
 import { fullyConnected } from './dense.js';
 import { dequantize, quantize, softmax } from './edges.js';
-import { add, relu, relu6 } from './elementwise.js';
+import { add, hardSwish, leakyRelu, logistic, relu, relu6 } from './elementwise.js';
 import { averagePool2d, maxPool2d, mean } from './pooling.js';
 import { reshape } from './reshape.js';
 
@@ -22,6 +22,9 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
   [Op.SQUEEZE]: reshape,
   [Op.RELU]: relu,
   [Op.RELU6]: relu6,
+  [Op.LOGISTIC]: logistic,
+  [Op.HARD_SWISH]: hardSwish,
+  [Op.LEAKY_RELU]: leakyRelu,
   [Op.SOFTMAX]: softmax,
   [Op.QUANTIZE]: quantize,
   [Op.DEQUANTIZE]: dequantize,
@@ -29,4 +32,4 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
 
 export const SUPPORTED_OPS_TEXT =
   'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over height and width), ' +
-  'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (symmetric) or VALID padding';
+  'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, LOGISTIC, HARD_SWISH, LEAKY_RELU, SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (symmetric) or VALID padding';
