@@ -33,7 +33,8 @@ export function layoutIdText(id: unknown): string {
   return id;
 }
 
-export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boolean, unchecked: boolean): string {
+/** `nativeKernels`: the module imports native kernels (module tt_native: one more import-instance argument). */
+export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boolean, unchecked: boolean, nativeKernels = false): string {
   const port = m.inputs[0]!;
   const layoutId = layoutIdText(m.layoutId);
   const defs: Array<[string, number]> = [
@@ -60,8 +61,8 @@ export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boole
     '#define TT_RAM_BYTES (TT_RAM_END - TT_RAM_BASE)',
     `#define TT_LAYOUT_ID "${layoutId}"`,
     `#define TT_HAS_ABORT_IMPORT ${importsAbort ? 1 : 0}`,
-    // wasm2c adds an env-instance parameter when the module has imports.
-    `#define TT_INSTANTIATE(inst) Z_tt_instantiate((inst)${importsAbort ? ', 0' : ''})`,
+    // wasm2c adds an instance parameter per import module (env, tt_native); neither instance is used.
+    `#define TT_INSTANTIATE(inst) Z_tt_instantiate((inst)${', 0'.repeat((importsAbort ? 1 : 0) + (nativeKernels ? 1 : 0))})`,
     `#define TT_UNCHECKED ${unchecked ? 1 : 0}`,
     '',
     '#endif',
