@@ -40,6 +40,7 @@ export const NATIVE_MODULE = 'tt_native';
 export const NATIVE_KERNELS: readonly NativeKernel[] = [
   { name: 'conv2dForwardRowsS8', params: 'record: usize, ohBegin: i32, ohEnd: i32', result: 'void', source: 'native-conv2d.c' },
   { name: 'conv2dForwardS8', params: 'record: usize', result: 'void', source: 'native-conv2d.c' },
+  { name: 'conv2dBackwardInputF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
 ];
 
 export const NATIVE_ENV = 'TINYTRAIN_FIRMWARE_NATIVE';

@@ -60,4 +60,14 @@ static inline uint32_t tt_ld_u32(const uint8_t* p) {
   return v;
 }
 
+static inline float tt_ld_f32(const uint8_t* p) {
+  float v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+static inline void tt_st_f32(uint8_t* p, float v) {
+  memcpy(p, &v, 4);
+}
+
 #endif

@@ -1,0 +1,68 @@
+/*
+ * Native float32 input gradient of conv2d / dense (host/firmware/native-kernels.ts): the
+ * firmware's Z_tt_nativeZ_conv2dBackwardInputF32 in place of the wasm2c translation of
+ * the scalar loop of assembly/kernels/conv2d.ts (conv2dBackwardInputF32, with
+ * addWeightRowF32). Float sums are not associative, so this is that loop operation for
+ * operation: output pixel, output channel, tap ascending, each gx element getting its
+ * terms in that order, g == 0 skipped; compiled with -ffp-contract=off (no fused
+ * multiply-add), so every product and sum rounds as WASM's f32.mul / f32.add do.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "tt-config.h"
+#include "tt-memory.h"
+#include "tt-kernel-records.h"
+#include "native-memory.h"
+
+/* gx[ci] += g * w[ci] for ci < n: one add per element, ci ascending. */
+static inline void add_weight_row(uint8_t* gxp, float g, const uint8_t* wp, int32_t n) {
+  for (int32_t ci = 0; ci < n; ci++) {
+    uint8_t* q = gxp + 4 * ci;
+    tt_st_f32(q, tt_ld_f32(q) + g * (float)(int8_t)wp[ci]);
+  }
+}
+
+void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
+  const int32_t C = r.C, CO = r.CO, KH = r.KH, KW = r.KW, taps = KH * KW;
+  const int32_t first = r.split == 0 ? C : r.split;
+  if (r.depthwise && CO != C) tt_memory_fault(r.gx, 0, 1);
+  if (r.split < 0 || r.split > C || taps < 0) tt_memory_fault(r.w, 0, 0);
+  const int32_t groups = r.depthwise ? 1 : CO;
+  const uint8_t* gy = tt_native_in(r.gy, tt_extent(r.OH, r.OW, CO, 4));
+  const uint8_t* ws = tt_native_in(r.w_scale, tt_extent(CO, 1, 1, 4));
+  const uint8_t* w = tt_native_in(r.w, tt_extent(groups, taps, first, 1));
+  const uint8_t* w2 = r.split ? tt_native_in(r.w2, tt_extent(groups, taps, C - first, 1)) : 0;
+  const u32 gxBytes = tt_extent(r.H, r.W, C, 4);
+  uint8_t* gx = tt_native_out(r.gx, gxBytes);
+  if (!r.accumulate) memset(gx, 0, gxBytes);
+  for (int32_t oh = 0; oh < r.OH; oh++) {
+    for (int32_t ow = 0; ow < r.OW; ow++) {
+      for (int32_t co = 0; co < CO; co++) {
+        const float g = tt_ld_f32(gy + 4 * ((oh * r.OW + ow) * CO + co)) * tt_ld_f32(ws + 4 * co);
+        if (g == 0) continue;
+        for (int32_t kh = 0; kh < KH; kh++) {
+          const int32_t ih = oh * r.stride - r.pad + kh;
+          if (ih < 0 || ih >= r.H) continue;
+          for (int32_t kw = 0; kw < KW; kw++) {
+            const int32_t iw = ow * r.stride - r.pad + kw;
+            if (iw < 0 || iw >= r.W) continue;
+            uint8_t* gxp = gx + 4 * ((ih * r.W + iw) * C);
+            const int32_t tap = (co * KH + kh) * KW + kw;
+            if (r.depthwise) {
+              const int32_t wv = (r.split == 0 || co < r.split) ? (int8_t)w[tap] : (int8_t)w2[tap - r.split * taps];
+              uint8_t* p = gxp + 4 * co;
+              tt_st_f32(p, tt_ld_f32(p) + g * (float)wv);
+            } else {
+              add_weight_row(gxp, g, w + tap * first, first);
+              if (first < C) add_weight_row(gxp + 4 * first, g, w2 + tap * (C - first), C - first);
+            }
+          }
+        }
+      }
+    }
+  }
+}
