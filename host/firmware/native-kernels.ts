@@ -31,6 +31,8 @@ export interface NativeKernel {
   result: string;
   /** The C file under targets/firmware/ that defines Z_tt_nativeZ_<name>. */
   source: string;
+  /** It counts non-finite gradients (update.ts) in the C file's own counter, which the runtime's count must include. */
+  countsNonFinite?: boolean;
 }
 
 /** The import module wasm2c's names come from: Z_tt_nativeZ_<name>. */
@@ -40,6 +42,7 @@ export const NATIVE_MODULE = 'tt_native';
 export const NATIVE_KERNELS: readonly NativeKernel[] = [
   { name: 'conv2dForwardRowsS8', params: 'record: usize, ohBegin: i32, ohEnd: i32', result: 'void', source: 'native-conv2d.c' },
   { name: 'conv2dForwardS8', params: 'record: usize', result: 'void', source: 'native-conv2d.c' },
+  { name: 'conv2dWeightUpdateS8', params: 'record: usize, lr: f32, mu: f32, qas: bool, rng: usize', result: 'void', source: 'native-update.c', countsNonFinite: true },
   { name: 'conv2dBackwardInputF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
 ];
 
@@ -57,6 +60,9 @@ export function nativeKernelsEnabled(): boolean {
 export function nativeSources(kernels: readonly NativeKernel[]): string[] {
   return [...new Set(kernels.map((k) => k.source))];
 }
+
+/** The kernel library's non-finite gradient count (update.ts), which native update kernels add to. */
+const NON_FINITE_FUNCTIONS = ['resetNonFiniteGradients', 'nonFiniteGradientCount'];
 
 const IMPORT_BLOCK = /^import \{([^}]*)\} from '\.\/kernels\/index';$/m;
 
@@ -76,9 +82,23 @@ export function withNativeKernels(source: string, kernels: readonly NativeKernel
     .filter((s) => s.length > 0);
   const replaced = kernels.filter((k) => imported.includes(k.name));
   if (replaced.length === 0) return { source, replaced };
-  const kept = imported.filter((n) => !replaced.some((k) => k.name === n));
-  const declarations = replaced.map((k) => `@external("${NATIVE_MODULE}", "${k.name}")\ndeclare function ${k.name}(${k.params}): ${k.result};`).join('\n');
-  const block = `// Firmware build: these kernels are the firmware's native C (host/firmware/native-kernels.ts).\n${declarations}\nimport {\n  ${kept.join(', ')},\n} from './kernels/index';`;
+  let kept = imported.filter((n) => !replaced.some((k) => k.name === n));
+  const external = (name: string, params: string, result: string, as = name): string => `@external("${NATIVE_MODULE}", "${name}")\ndeclare function ${as}(${params}): ${result};`;
+  const declarations = replaced.map((k) => external(k.name, k.params, k.result));
+  if (replaced.some((k) => k.countsNonFinite)) {
+    // The count the runtime reads is the kernel library's plus the native kernels' (native-update.c).
+    for (const f of NON_FINITE_FUNCTIONS) {
+      if (!kept.includes(f)) throw new TinytrainError(`runtime.ts does not import ${f}, which a native update kernel's count needs`, 'recompile the artifact with this version of tinytrain');
+    }
+    kept = kept.map((n) => (NON_FINITE_FUNCTIONS.includes(n) ? `${n} as lib_${n}` : n));
+    declarations.push(
+      external('resetNonFiniteGradients', '', 'void', 'native_resetNonFiniteGradients'),
+      external('nonFiniteGradientCount', '', 'u32', 'native_nonFiniteGradientCount'),
+      'function resetNonFiniteGradients(): void { lib_resetNonFiniteGradients(); native_resetNonFiniteGradients(); }',
+      'function nonFiniteGradientCount(): u32 { return lib_nonFiniteGradientCount() + native_nonFiniteGradientCount(); }',
+    );
+  }
+  const block = `// Firmware build: these kernels are the firmware's native C (host/firmware/native-kernels.ts).\n${declarations.join('\n')}\nimport {\n  ${kept.join(', ')},\n} from './kernels/index';`;
   return { source: source.slice(0, m.index) + block + source.slice(m.index + m[0].length), replaced };
 }
 
