@@ -27,6 +27,10 @@ static inline void add_weight_row(uint8_t* gxp, float g, const uint8_t* wp, int3
 void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32 record) {
   (void)env;
   const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
+  tt_small(r.KH);
+  tt_small(r.KW);
+  tt_small(r.stride);
+  tt_small(r.pad);
   const int32_t C = r.C, CO = r.CO, KH = r.KH, KW = r.KW, taps = KH * KW;
   const int32_t first = r.split == 0 ? C : r.split;
   if (r.depthwise && CO != C) tt_memory_fault(r.gx, 0, 1);

@@ -59,11 +59,15 @@ typedef struct {
 } conv_buffers_t;
 
 static conv_buffers_t conv_buffers(const tt_conv_forward_t* r) {
+  tt_small(r->KH);
+  tt_small(r->KW);
   const int32_t taps = r->KH * r->KW;
   const int32_t first = r->split == 0 ? r->C : r->split;
   /* Depthwise reads input channel co for output channel co. */
   if (r->depthwise && r->CO != r->C) tt_memory_fault(r->x, 0, 0);
   if (r->split < 0 || r->split > r->C || taps < 0) tt_memory_fault(r->w, 0, 0);
+  tt_small(r->stride);
+  tt_small(r->pad);
   const int32_t groups = r->depthwise ? 1 : r->CO;
   conv_buffers_t b;
   b.x = tt_native_in(r->x, tt_extent(r->in_ring ? r->in_ring : r->H, r->W, r->C, 1));
@@ -76,31 +80,143 @@ static conv_buffers_t conv_buffers(const tt_conv_forward_t* r) {
   return b;
 }
 
-/* One output channel's sum at output pixel (oh, ow): the taps inside the input, as the WASM kernel skips padding. */
-static inline int32_t conv_sum(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh, int32_t ow, int32_t co) {
-  const int32_t C = r->C, KH = r->KH, KW = r->KW, taps = KH * KW;
+/* The taps of output pixel (oh, ow) inside the input (the WASM kernel skips padding taps):
+ * kernel rows [kh0, kh1) and columns [kw0, kw1); input row ih0 + kh and column iw0 + kw.
+ * `rows` caches each kernel row's input row (ring slot applied), or is 0 for kernels
+ * taller than TT_MAX_KH, whose rows are found per use. */
+#define TT_MAX_KH 16
+
+typedef struct {
+  int32_t kh0, kh1, kw0, kw1, ih0, iw0;
+  const uint8_t* rows[TT_MAX_KH];
+  int cached;
+} window_t;
+
+static inline int32_t clamp_lo(int32_t v) { return v < 0 ? 0 : v; }
+static inline int32_t min32(int32_t a, int32_t b) { return a < b ? a : b; }
+
+static inline const uint8_t* input_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t ih) {
+  const int32_t slot = r->in_ring == 0 ? ih : ih % r->in_ring;
+  return b->x + slot * r->W * r->C;
+}
+
+static inline const uint8_t* row_of(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t kh) {
+  return win->cached ? win->rows[kh] : input_row(r, b, win->ih0 + kh);
+}
+
+static void window_rows(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh, window_t* win) {
+  win->ih0 = oh * r->stride - r->pad;
+  win->kh0 = clamp_lo(-win->ih0);
+  win->kh1 = min32(r->KH, r->H - win->ih0);
+  win->cached = r->KH <= TT_MAX_KH;
+  if (win->cached) {
+    for (int32_t kh = win->kh0; kh < win->kh1; kh++) win->rows[kh] = input_row(r, b, win->ih0 + kh);
+  }
+}
+
+static inline void window_cols(const tt_conv_forward_t* r, int32_t ow, window_t* win) {
+  win->iw0 = ow * r->stride - r->pad;
+  win->kw0 = clamp_lo(-win->iw0);
+  win->kw1 = min32(r->KW, r->W - win->iw0);
+}
+
+/* Dense (grouped = 1): two output channels at a time share each input load. */
+static inline void dot2_s8(const uint8_t* x, const uint8_t* w0, const uint8_t* w1, int32_t n, int32_t zx, int32_t* a0, int32_t* a1) {
+  int32_t s0 = *a0, s1 = *a1;
+  int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32)
+  if (zx >= -128 && zx <= 127) {
+    const int16x2_t zz = (int16x2_t)(((uint32_t)zx & 0xffffu) | ((uint32_t)zx << 16));
+    for (; i + 4 <= n; i += 4) {
+      const uint32_t xv = tt_ld_u32(x + i);
+      const int16x2_t x02 = __ssub16(__sxtb16((int8x4_t)xv), zz);
+      const int16x2_t x13 = __ssub16(__sxtb16((int8x4_t)((xv >> 8) | (xv << 24))), zz);
+      const uint32_t v0 = tt_ld_u32(w0 + i);
+      s0 = __smlad(x02, __sxtb16((int8x4_t)v0), s0);
+      s0 = __smlad(x13, __sxtb16((int8x4_t)((v0 >> 8) | (v0 << 24))), s0);
+      const uint32_t v1 = tt_ld_u32(w1 + i);
+      s1 = __smlad(x02, __sxtb16((int8x4_t)v1), s1);
+      s1 = __smlad(x13, __sxtb16((int8x4_t)((v1 >> 8) | (v1 << 24))), s1);
+    }
+  }
+#endif
+  for (; i < n; i++) {
+    const int32_t xv = (int32_t)(int8_t)x[i] - zx;
+    s0 = (int32_t)((uint32_t)s0 + (uint32_t)(xv * (int32_t)(int8_t)w0[i]));
+    s1 = (int32_t)((uint32_t)s1 + (uint32_t)(xv * (int32_t)(int8_t)w1[i]));
+  }
+  *a0 = s0;
+  *a1 = s1;
+}
+
+/* Output channel co's sum over the window's taps (dense), its weights at w (first channels) and w2 (the rest). */
+static inline int32_t dense_sum(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co) {
+  const int32_t C = r->C, KH = r->KH, KW = r->KW, first = r->split == 0 ? C : r->split;
   int32_t acc = tt_ld_i32(b->bias + 4 * co);
-  for (int32_t kh = 0; kh < KH; kh++) {
-    const int32_t ih = oh * r->stride - r->pad + kh;
-    if (ih < 0 || ih >= r->H) continue;
-    const int32_t xSlot = r->in_ring == 0 ? ih : ih % r->in_ring;
-    for (int32_t kw = 0; kw < KW; kw++) {
-      const int32_t iw = ow * r->stride - r->pad + kw;
-      if (iw < 0 || iw >= r->W) continue;
-      const uint8_t* xp = b->x + (xSlot * r->W + iw) * C;
+  for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    for (int32_t kw = win->kw0; kw < win->kw1; kw++) {
+      const uint8_t* xp = row_of(r, b, win, kh) + (win->iw0 + kw) * C;
       const int32_t tap = (co * KH + kh) * KW + kw;
-      if (r->depthwise) {
-        const int32_t wv = (r->split == 0 || co < r->split) ? (int8_t)b->w[tap] : (int8_t)b->w2[tap - r->split * taps];
-        acc = (int32_t)((uint32_t)acc + (uint32_t)(((int32_t)(int8_t)xp[co] - r->zx) * wv));
-      } else if (r->split == 0) {
-        acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp, b->w + tap * C, C, r->zx));
-      } else {
-        acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp, b->w + tap * r->split, r->split, r->zx));
-        acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp + r->split, b->w2 + tap * (C - r->split), C - r->split, r->zx));
-      }
+      acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp, b->w + tap * first, first, r->zx));
+      if (first < C) acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp + first, b->w2 + tap * (C - first), C - first, r->zx));
     }
   }
   return acc;
+}
+
+/* Output channels co and co + 1 together. */
+static inline void dense_sum2(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co, int32_t* a0, int32_t* a1) {
+  const int32_t C = r->C, KH = r->KH, KW = r->KW, taps = KH * KW, first = r->split == 0 ? C : r->split;
+  *a0 = tt_ld_i32(b->bias + 4 * co);
+  *a1 = tt_ld_i32(b->bias + 4 * (co + 1));
+  for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    for (int32_t kw = win->kw0; kw < win->kw1; kw++) {
+      const uint8_t* xp = row_of(r, b, win, kh) + (win->iw0 + kw) * C;
+      const int32_t tap = (co * KH + kh) * KW + kw;
+      dot2_s8(xp, b->w + tap * first, b->w + (tap + taps) * first, first, r->zx, a0, a1);
+      if (first < C) dot2_s8(xp + first, b->w2 + tap * (C - first), b->w2 + (tap + taps) * (C - first), C - first, r->zx, a0, a1);
+    }
+  }
+}
+
+/* Depthwise: channel co's sum over the window's taps. */
+static inline int32_t depthwise_sum(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co) {
+  const int32_t C = r->C, KW = r->KW, taps = r->KH * KW;
+  const uint8_t* wc = (r->split == 0 || co < r->split) ? b->w + co * taps : b->w2 + (co - r->split) * taps;
+  int32_t acc = tt_ld_i32(b->bias + 4 * co);
+  for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    const uint8_t* xp = row_of(r, b, win, kh) + win->iw0 * C + co;
+    for (int32_t kw = win->kw0; kw < win->kw1; kw++) {
+      acc = (int32_t)((uint32_t)acc + (uint32_t)(((int32_t)(int8_t)xp[kw * C] - r->zx) * (int32_t)(int8_t)wc[kh * KW + kw]));
+    }
+  }
+  return acc;
+}
+
+static inline uint8_t requant_at(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t co, int32_t acc) {
+  return (uint8_t)(int8_t)requant(acc, tt_ld_i32(b->mult + 4 * co), tt_ld_i32(b->shift + 4 * co), r->zy, r->lo, r->hi);
+}
+
+static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
+  window_t win;
+  window_rows(r, b, oh, &win);
+  const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
+  for (int32_t ow = 0; ow < r->OW; ow++) {
+    window_cols(r, ow, &win);
+    uint8_t* yrow = b->y + (ySlot * r->OW + ow) * r->CO;
+    int32_t co = 0;
+    if (r->depthwise) {
+      for (; co < r->CO; co++) yrow[co] = requant_at(r, b, co, depthwise_sum(r, b, &win, co));
+      continue;
+    }
+    for (; co + 2 <= r->CO; co += 2) {
+      int32_t a0, a1;
+      dense_sum2(r, b, &win, co, &a0, &a1);
+      yrow[co] = requant_at(r, b, co, a0);
+      yrow[co + 1] = requant_at(r, b, co + 1, a1);
+    }
+    for (; co < r->CO; co++) yrow[co] = requant_at(r, b, co, dense_sum(r, b, &win, co));
+  }
 }
 
 void Z_tt_nativeZ_conv2dForwardRowsS8(struct Z_tt_native_instance_t* env, u32 record, u32 ohBegin, u32 ohEnd) {
@@ -111,16 +227,7 @@ void Z_tt_nativeZ_conv2dForwardRowsS8(struct Z_tt_native_instance_t* env, u32 re
   /* Rows outside [0, OH) would index past a whole-tensor output. */
   if (begin < 0 || end > r.OH) tt_memory_fault(r.y, 0, 1);
   const conv_buffers_t b = conv_buffers(&r);
-  for (int32_t oh = begin; oh < end; oh++) {
-    const int32_t ySlot = r.out_ring == 0 ? oh : oh % r.out_ring;
-    for (int32_t ow = 0; ow < r.OW; ow++) {
-      uint8_t* yrow = b.y + (ySlot * r.OW + ow) * r.CO;
-      for (int32_t co = 0; co < r.CO; co++) {
-        const int32_t acc = conv_sum(&r, &b, oh, ow, co);
-        yrow[co] = (uint8_t)(int8_t)requant(acc, tt_ld_i32(b.mult + 4 * co), tt_ld_i32(b.shift + 4 * co), r.zy, r.lo, r.hi);
-      }
-    }
-  }
+  for (int32_t oh = begin; oh < end; oh++) forward_row(&r, &b, oh);
 }
 
 void Z_tt_nativeZ_conv2dForwardS8(struct Z_tt_native_instance_t* env, u32 record) {

@@ -28,6 +28,12 @@ static inline u32 tt_extent(int32_t a, int32_t b, int32_t c, u32 size) {
   return (u32)bytes;
 }
 
+/* Kernel geometry (rows, columns, stride, padding) small enough that index arithmetic on
+ * it cannot overflow int32; anything larger is no plan's and traps. */
+static inline void tt_small(int32_t v) {
+  if (v <= -65536 || v >= 65536) tt_memory_fault(0, (u64)(u32)v, 0);
+}
+
 /* A buffer read by the kernel: wholly in the frozen region or wholly in SRAM. */
 static inline const uint8_t* tt_native_in(u32 addr, u32 bytes) {
   return tt_read_ptr(addr, bytes);

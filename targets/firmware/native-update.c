@@ -73,6 +73,10 @@ static inline void step_int8(uint8_t* p, float dir, float lr, uint8_t* rng) {
 void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
   (void)env;
   const tt_weight_grad_t r = TT_NATIVE_RECORD(tt_weight_grad_t, record);
+  tt_small(r.KH);
+  tt_small(r.KW);
+  tt_small(r.stride);
+  tt_small(r.pad);
   const int32_t KH = r.KH, KW = r.KW, K = r.K;
   const int32_t coEnd = r.depthwise ? K : r.CO;
   const int32_t ciEnd = r.depthwise ? 1 : K;
