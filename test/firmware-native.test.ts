@@ -28,9 +28,9 @@ const JOB: JobOptions = { steps: 24, lr: 0.02, seed: 11 };
 
 /**
  * Every native kernel's paths: odd channel counts (7, 13, 11, 9: dot tails of 1-3 lanes),
- * 3x3 stride-2 padded dense convs, depthwise stride 1 and 2, 1x1, frozen convs in front
- * (a streamed chain), trained slices (ratio < 1) whose input gradient reads the trained
- * slice and the frozen rest.
+ * 3x3 stride-2 padded dense convs, depthwise stride 1 and 2 (the stride-1 one's input
+ * gradient in place), 1x1, frozen convs in front (a streamed chain), a trained slice
+ * (ratio < 1) beside its frozen rest.
  */
 function coverModel(): ModelSpec {
   return {
@@ -45,6 +45,7 @@ function coverModel(): ModelSpec {
       { op: 'conv2d', name: 'pw1', filters: 13, kernel: 1, activation: 'relu' }, // 14x14x13
       { op: 'conv2d', name: 'conv', filters: 11, kernel: 3, stride: 2, padding: 1, activation: 'relu' }, // 7x7x11
       { op: 'conv2d', name: 'dw2', filters: 11, kernel: 3, stride: 2, padding: 1, groups: 'depthwise', activation: 'relu6' }, // 4x4x11
+      { op: 'conv2d', name: 'dw3', filters: 11, kernel: 3, padding: 'same', groups: 'depthwise', activation: 'relu6' }, // in place backward
       { op: 'conv2d', name: 'pw2', filters: 9, kernel: 1 },
       { op: 'globalavgpool', name: 'gap' },
       { op: 'dense', name: 'fc', units: 10 },
@@ -58,7 +59,9 @@ afterAll(() => cache.dispose());
 function artifact() {
   return cache.get('native-cover', coverModel(), {
     target: STM32,
-    scheme: sparseScheme(['conv', 'dw2', 'pw2', 'fc'], 'conv', 0.5),
+    scheme: sparseScheme(['conv', 'dw2', 'dw3', 'pw2', 'fc'], 'conv', 0.5),
+    // Momentum: the update kernel's velocity path.
+    momentum: 0.9,
     calibration: calibrationInputs(16),
   });
 }

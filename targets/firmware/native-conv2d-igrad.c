@@ -70,3 +70,52 @@ void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32
     }
   }
 }
+
+/*
+ * depthwiseBackwardInputInPlaceF32's scalar loop (conv2d.ts): the input gradient of a
+ * stride-1 same-size depthwise conv written over its output gradient, the last R = KH - pad
+ * original rows kept in `scratch`. Terms in the WASM kernel's order: kernel rows, then
+ * columns, descending; zero terms skipped.
+ */
+void Z_tt_nativeZ_depthwiseBackwardInputInPlaceF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  const tt_depthwise_in_place_t r = TT_NATIVE_RECORD(tt_depthwise_in_place_t, record);
+  tt_small(r.KH);
+  tt_small(r.KW);
+  tt_small(r.pad);
+  const int32_t H = r.H, W = r.W, C = r.C, KH = r.KH, KW = r.KW, pad = r.pad, taps = KH * KW;
+  const int32_t R = KH - pad;
+  if (H <= 0) return;
+  /* ih % R: WASM's i32.rem_s traps on a zero divisor. */
+  if (R == 0) wasm_rt_trap(WASM_RT_TRAP_DIV_BY_ZERO);
+  if (R < 0 || r.split < 0 || r.split > C) tt_memory_fault(r.scratch, 0, 1);
+  const int32_t first = r.split == 0 ? C : r.split;
+  const u32 rowBytes = tt_extent(W, C, 1, 4);
+  uint8_t* g = tt_native_out(r.g, tt_extent(H, W, C, 4));
+  uint8_t* scratch = tt_native_out(r.scratch, tt_extent(R, W, C, 4));
+  const uint8_t* w = tt_native_in(r.w, tt_extent(first, taps, 1, 1));
+  const uint8_t* w2 = r.split ? tt_native_in(r.w2, tt_extent(C - first, taps, 1, 1)) : 0;
+  const uint8_t* ws = tt_native_in(r.w_scale, tt_extent(C, 1, 1, 4));
+  for (int32_t ih = 0; ih < H; ih++) {
+    memmove(scratch + (ih % R) * rowBytes, g + ih * rowBytes, rowBytes);
+    for (int32_t iw = 0; iw < W; iw++) {
+      for (int32_t c = 0; c < C; c++) {
+        const float s = tt_ld_f32(ws + 4 * c);
+        const uint8_t* wc = (r.split == 0 || c < r.split) ? w + c * taps : w2 + (c - r.split) * taps;
+        float acc = 0.0f;
+        for (int32_t kh = KH - 1; kh >= 0; kh--) {
+          const int32_t oh = ih + pad - kh;
+          if (oh < 0 || oh >= H) continue;
+          const uint8_t* row = oh <= ih ? scratch + (oh % R) * rowBytes : g + oh * rowBytes;
+          for (int32_t kw = KW - 1; kw >= 0; kw--) {
+            const int32_t ow = iw + pad - kw;
+            if (ow < 0 || ow >= W) continue;
+            const float gv = tt_ld_f32(row + 4 * (ow * C + c)) * s;
+            if (gv != 0) acc = acc + gv * (float)(int8_t)wc[kh * KW + kw];
+          }
+        }
+        tt_st_f32(g + 4 * ((ih * W + iw) * C + c), acc);
+      }
+    }
+  }
+}
