@@ -45,6 +45,10 @@ export const NATIVE_KERNELS: readonly NativeKernel[] = [
   { name: 'conv2dWeightUpdateS8', params: 'record: usize, lr: f32, mu: f32, qas: bool, rng: usize', result: 'void', source: 'native-update.c', countsNonFinite: true },
   { name: 'conv2dBackwardInputF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
   { name: 'depthwiseBackwardInputInPlaceF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
+  { name: 'saveMaskBits', params: 'record: usize', result: 'void', source: 'native-eltwise.c' },
+  { name: 'clampBackwardBitsF32', params: 'record: usize', result: 'void', source: 'native-eltwise.c' },
+  { name: 'addS8', params: 'record: usize', result: 'void', source: 'native-eltwise.c' },
+  { name: 'biasUpdateAllS32', params: 'record: usize, lr: f32, mu: f32, qas: bool, rng: usize', result: 'void', source: 'native-update.c', countsNonFinite: true },
 ];
 
 export const NATIVE_ENV = 'TINYTRAIN_FIRMWARE_NATIVE';

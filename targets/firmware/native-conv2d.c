@@ -3,8 +3,7 @@
  * Z_tt_nativeZ_conv2dForwardS8 / conv2dForwardRowsS8 in place of the wasm2c translation
  * of assembly/kernels/conv2d.ts (qs8_conv2d_fwd_rows__scalar). Same bytes: the sums are
  * int32 with wrap-around, as in WASM, so their order is free (here: SMLAD pairs where the
- * core has the DSP extension); the requantisation is assembly/kernels/requant.ts's rule
- * step for step, with WASM's shift-count masking.
+ * core has the DSP extension); the requantisation is native-requant.h (requant.ts's rule).
  */
 #include <stdint.h>
 #include <string.h>
@@ -14,21 +13,11 @@
 #include "tt-memory.h"
 #include "tt-kernel-records.h"
 #include "native-memory.h"
+#include "native-requant.h"
 
 #if defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
 #endif
-
-/* requant.ts: clamp(zp + ((acc * m + 2^(n-1)) >> n), lo, hi) in i64; WASM masks shift
- * counts to 6 bits and wraps the add, so do we (n = 0 gives 1 << 63, as there). */
-static inline int32_t requant(int32_t acc, int32_t m, int32_t n, int32_t zp, int32_t lo, int32_t hi) {
-  const int64_t p = (int64_t)acc * (int64_t)m;
-  const int64_t s = (int64_t)((uint64_t)p + ((uint64_t)1 << ((uint32_t)(n - 1) & 63u)));
-  const int64_t v = (int64_t)((uint64_t)(s >> ((uint32_t)n & 63u)) + (uint64_t)(int64_t)zp);
-  if (v < (int64_t)lo) return lo;
-  if (v > (int64_t)hi) return hi;
-  return (int32_t)v;
-}
 
 /* sum_{i<n} (x[i] - zx) * w[i], wrapping like WASM's i32 add. */
 static inline int32_t dot_s8(const uint8_t* x, const uint8_t* w, int32_t n, int32_t zx) {

@@ -1,7 +1,7 @@
 /*
- * Native fused weight gradient + update of conv2d / dense (host/firmware/native-kernels.ts):
- * the firmware's Z_tt_nativeZ_conv2dWeightUpdateS8 in place of the wasm2c translation of
- * the scalar loop of assembly/kernels/conv2d.ts (weightGrads) and the update rule of
+ * Native fused gradient + update kernels (host/firmware/native-kernels.ts): the firmware's
+ * conv2dWeightUpdateS8 and biasUpdateAllS32 in place of the wasm2c translations of the
+ * scalar loops of assembly/kernels/conv2d.ts (weightGrads, biasUpdateAllS32) and the update rule of
  * assembly/kernels/update.ts. Float code, so operation for operation as there: each
  * weight's gradient summed over output rows, then columns, ascending; the QAS scaling,
  * the non-finite guard, momentum, and the stochastic rounding drawing from the runtime's
@@ -57,17 +57,45 @@ static inline float step_direction(float g, float s, int qas, uint8_t* vel, floa
   return v;
 }
 
-/* update.ts stepInt8At: w + floor(u - lr*dir), clamped to [-127, 127]. */
-static inline void step_int8(uint8_t* p, float dir, float lr, uint8_t* rng) {
+/* update.ts integerStep: floor(u - lr*dir), u the rounding offset (a draw, or 0.5 without rng); NaN 0, clamped to +-2^30. */
+static inline int64_t integer_step(float dir, float lr, uint8_t* rng) {
   const float u = rng ? rng_uniform(rng) : 0.5f;
   const float r = floorf(u - lr * dir);
-  int64_t step;
-  if (r != r) step = 0;
-  else if (r > 1073741824.0f) step = 1073741824;
-  else if (r < -1073741824.0f) step = -1073741824;
-  else step = (int64_t)(int32_t)r;
-  const int64_t v = (int64_t)(int8_t)*p + step;
+  if (r != r) return 0;
+  if (r > 1073741824.0f) return 1073741824;
+  if (r < -1073741824.0f) return -1073741824;
+  return (int64_t)(int32_t)r;
+}
+
+/* update.ts stepInt8At: w + floor(u - lr*dir), clamped to [-127, 127]. */
+static inline void step_int8(uint8_t* p, float dir, float lr, uint8_t* rng) {
+  const int64_t v = (int64_t)(int8_t)*p + integer_step(dir, lr, rng);
   *p = (uint8_t)(int8_t)(v < -127 ? -127 : v > 127 ? 127 : v);
+}
+
+/* update.ts stepInt32At: b + floor(u - lr*dir), saturating to int32. */
+static inline void step_int32(uint8_t* p, float dir, float lr, uint8_t* rng) {
+  const int64_t v = (int64_t)tt_ld_i32(p) + integer_step(dir, lr, rng);
+  const int32_t out = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
+  memcpy(p, &out, 4);
+}
+
+/* biasUpdateAllS32's scalar loop: each channel's gradient summed over positions ascending, then its update. */
+void Z_tt_nativeZ_biasUpdateAllS32(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
+  (void)env;
+  const tt_bias_update_t r = TT_NATIVE_RECORD(tt_bias_update_t, record);
+  if (r.CO <= 0) return;
+  const uint8_t* gy = tt_native_in(r.gy, tt_extent(r.P, r.CO, 1, 4));
+  uint8_t* bias = tt_native_out(r.bias, tt_extent(r.CO, 1, 1, 4));
+  const uint8_t* ws = tt_native_in(r.w_scale, tt_extent(r.CO, 1, 1, 4));
+  uint8_t* vel = r.vel ? tt_native_out(r.vel, tt_extent(r.CO, 1, 1, 4)) : 0;
+  uint8_t* rng = rngAddr ? tt_native_out(rngAddr, 4) : 0;
+  for (int32_t co = 0; co < r.CO; co++) {
+    float g = 0.0f;
+    for (int32_t p = 0; p < r.P; p++) g = g + tt_ld_f32(gy + 4 * (p * r.CO + co));
+    const float s = tt_ld_f32(ws + 4 * co) * r.sx;
+    step_int32(bias + 4 * co, step_direction(g, s, (int)qas, vel ? vel + 4 * co : 0, mu), lr, rng);
+  }
 }
 
 void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
