@@ -138,6 +138,46 @@ static inline void dot2_s8(const uint8_t* x, const uint8_t* w0, const uint8_t* w
   *a1 = s1;
 }
 
+/* Four output channels at a time (weight rows w0, w0 + ws, w0 + 2 ws, w0 + 3 ws): each input word is unpacked once for four. */
+static inline void dot4_s8(const uint8_t* x, const uint8_t* w0, int32_t ws, int32_t n, int32_t zx, int32_t* acc) {
+  int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  const uint8_t *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;
+  int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32)
+  if (zx >= -128 && zx <= 127) {
+    const int16x2_t zz = (int16x2_t)(((uint32_t)zx & 0xffffu) | ((uint32_t)zx << 16));
+    for (; i + 4 <= n; i += 4) {
+      const uint32_t xv = tt_ld_u32(x + i);
+      const int16x2_t x02 = __ssub16(__sxtb16((int8x4_t)xv), zz);
+      const int16x2_t x13 = __ssub16(__sxtb16((int8x4_t)((xv >> 8) | (xv << 24))), zz);
+      uint32_t v = tt_ld_u32(w0 + i);
+      s0 = __smlad(x02, __sxtb16((int8x4_t)v), s0);
+      s0 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s0);
+      v = tt_ld_u32(w1 + i);
+      s1 = __smlad(x02, __sxtb16((int8x4_t)v), s1);
+      s1 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s1);
+      v = tt_ld_u32(w2 + i);
+      s2 = __smlad(x02, __sxtb16((int8x4_t)v), s2);
+      s2 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s2);
+      v = tt_ld_u32(w3 + i);
+      s3 = __smlad(x02, __sxtb16((int8x4_t)v), s3);
+      s3 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s3);
+    }
+  }
+#endif
+  for (; i < n; i++) {
+    const int32_t xv = (int32_t)(int8_t)x[i] - zx;
+    s0 = (int32_t)((uint32_t)s0 + (uint32_t)(xv * (int32_t)(int8_t)w0[i]));
+    s1 = (int32_t)((uint32_t)s1 + (uint32_t)(xv * (int32_t)(int8_t)w1[i]));
+    s2 = (int32_t)((uint32_t)s2 + (uint32_t)(xv * (int32_t)(int8_t)w2[i]));
+    s3 = (int32_t)((uint32_t)s3 + (uint32_t)(xv * (int32_t)(int8_t)w3[i]));
+  }
+  acc[0] = s0;
+  acc[1] = s1;
+  acc[2] = s2;
+  acc[3] = s3;
+}
+
 /* Output channel co's sum over the window's taps (dense), its weights at w (first channels) and w2 (the rest). */
 static inline int32_t dense_sum(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co) {
   const int32_t C = r->C, KH = r->KH, KW = r->KW, first = r->split == 0 ? C : r->split;
@@ -186,6 +226,30 @@ static inline uint8_t requant_at(const tt_conv_forward_t* r, const conv_buffers_
   return (uint8_t)(int8_t)requant(acc, tt_ld_i32(b->mult + 4 * co), tt_ld_i32(b->shift + 4 * co), r->zy, r->lo, r->hi);
 }
 
+/* 1x1, no padding (pointwise and dense layers): one input pixel per output pixel, four output channels a pass. */
+static void pointwise_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
+  const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first;
+  const uint8_t* xrow = input_row(r, b, oh * r->stride);
+  const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
+  for (int32_t ow = 0; ow < r->OW; ow++) {
+    const uint8_t* xp = xrow + ow * r->stride * C;
+    uint8_t* yrow = b->y + (ySlot * r->OW + ow) * CO;
+    int32_t co = 0;
+    for (; co + 4 <= CO; co += 4) {
+      int32_t acc[4];
+      for (int32_t k = 0; k < 4; k++) acc[k] = tt_ld_i32(b->bias + 4 * (co + k));
+      dot4_s8(xp, b->w + co * first, first, first, r->zx, acc);
+      if (rest) dot4_s8(xp + first, b->w2 + co * rest, rest, rest, r->zx, acc);
+      for (int32_t k = 0; k < 4; k++) yrow[co + k] = requant_at(r, b, co + k, acc[k]);
+    }
+    for (; co < CO; co++) {
+      int32_t acc = (int32_t)((uint32_t)tt_ld_i32(b->bias + 4 * co) + (uint32_t)dot_s8(xp, b->w + co * first, first, r->zx));
+      if (rest) acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp + first, b->w2 + co * rest, rest, r->zx));
+      yrow[co] = requant_at(r, b, co, acc);
+    }
+  }
+}
+
 static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
   window_t win;
   window_rows(r, b, oh, &win);
@@ -216,7 +280,12 @@ void Z_tt_nativeZ_conv2dForwardRowsS8(struct Z_tt_native_instance_t* env, u32 re
   /* Rows outside [0, OH) would index past a whole-tensor output. */
   if (begin < 0 || end > r.OH) tt_memory_fault(r.y, 0, 1);
   const conv_buffers_t b = conv_buffers(&r);
-  for (int32_t oh = begin; oh < end; oh++) forward_row(&r, &b, oh);
+  /* Input row oh * stride and column ow * stride are inside the input for every output pixel only if the output fits it. */
+  const int pointwise = !r.depthwise && r.KH == 1 && r.KW == 1 && r.pad == 0 && r.stride > 0 && (r.OH - 1) * r.stride < r.H && (r.OW - 1) * r.stride < r.W;
+  for (int32_t oh = begin; oh < end; oh++) {
+    if (pointwise) pointwise_row(&r, &b, oh);
+    else forward_row(&r, &b, oh);
+  }
 }
 
 void Z_tt_nativeZ_conv2dForwardS8(struct Z_tt_native_instance_t* env, u32 record) {
