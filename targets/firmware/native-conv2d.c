@@ -208,6 +208,28 @@ static inline void dense_sum2(const tt_conv_forward_t* r, const conv_buffers_t* 
   }
 }
 
+static inline uint8_t requant_at(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t co, int32_t acc) {
+  return (uint8_t)(int8_t)requant(acc, tt_ld_i32(b->mult + 4 * co), tt_ld_i32(b->shift + 4 * co), r->zy, r->lo, r->hi);
+}
+
+/* Depthwise 3x3, all nine taps inside the input, no split: every channel of one output pixel. */
+static void depthwise3x3_inner(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, uint8_t* yrow) {
+  const int32_t C = r->C, zx = r->zx;
+  const uint8_t* x0 = win->rows[0] + win->iw0 * C;
+  const uint8_t* x1 = win->rows[1] + win->iw0 * C;
+  const uint8_t* x2 = win->rows[2] + win->iw0 * C;
+  const uint8_t* wc = b->w;
+#define TT_TAP(xr, k, t) ((int32_t)(int8_t)(xr)[(k) * C + co] - zx) * (int32_t)(int8_t)wc[t]
+  for (int32_t co = 0; co < C; co++, wc += 9) {
+    uint32_t acc = (uint32_t)tt_ld_i32(b->bias + 4 * co);
+    acc += (uint32_t)(TT_TAP(x0, 0, 0) + TT_TAP(x0, 1, 1) + TT_TAP(x0, 2, 2));
+    acc += (uint32_t)(TT_TAP(x1, 0, 3) + TT_TAP(x1, 1, 4) + TT_TAP(x1, 2, 5));
+    acc += (uint32_t)(TT_TAP(x2, 0, 6) + TT_TAP(x2, 1, 7) + TT_TAP(x2, 2, 8));
+    yrow[co] = requant_at(r, b, co, (int32_t)acc);
+  }
+#undef TT_TAP
+}
+
 /* Depthwise: channel co's sum over the window's taps. */
 static inline int32_t depthwise_sum(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co) {
   const int32_t C = r->C, KW = r->KW, taps = r->KH * KW;
@@ -222,9 +244,6 @@ static inline int32_t depthwise_sum(const tt_conv_forward_t* r, const conv_buffe
   return acc;
 }
 
-static inline uint8_t requant_at(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t co, int32_t acc) {
-  return (uint8_t)(int8_t)requant(acc, tt_ld_i32(b->mult + 4 * co), tt_ld_i32(b->shift + 4 * co), r->zy, r->lo, r->hi);
-}
 
 /* 1x1, no padding (pointwise and dense layers): one input pixel per output pixel, four output channels a pass. */
 static void pointwise_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
@@ -259,6 +278,10 @@ static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int
     uint8_t* yrow = b->y + (ySlot * r->OW + ow) * r->CO;
     int32_t co = 0;
     if (r->depthwise) {
+      if (r->KH == 3 && r->KW == 3 && win.kh0 == 0 && win.kh1 == 3 && win.kw0 == 0 && win.kw1 == 3 && r->split == 0) {
+        depthwise3x3_inner(r, b, &win, yrow);
+        continue;
+      }
       for (; co < r->CO; co++) yrow[co] = requant_at(r, b, co, depthwise_sum(r, b, &win, co));
       continue;
     }
