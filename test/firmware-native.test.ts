@@ -18,7 +18,7 @@ import { TinytrainError } from '../compiler/errors.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { takeFirst } from '../host/data/dataset.js';
 import { ensureFirmware } from '../host/firmware/qemu.js';
-import { NATIVE_ENV, NATIVE_KERNELS, NATIVE_MODULE, withNativeKernels } from '../host/firmware/native-kernels.js';
+import { firmwareModule, NATIVE_ENV, NATIVE_KERNELS, NATIVE_MODULE, withNativeKernels } from '../host/firmware/native-kernels.js';
 import { trainOnEngine, type EngineResult, type JobOptions } from '../host/engines/index.js';
 import { getTarget } from '../targets/index.js';
 import { ArtifactCache, calibrationInputs, mnist, sparseScheme } from './support/models.js';
@@ -28,9 +28,9 @@ const JOB: JobOptions = { steps: 24, lr: 0.02, seed: 11 };
 
 /**
  * Every native kernel's paths: odd channel counts (7, 13, 11, 9: dot tails of 1-3 lanes),
- * 3x3 stride-2 padded dense convs, depthwise stride 1 and 2 (the stride-1 one's input
- * gradient in place), 1x1, frozen convs in front (a streamed chain), a trained slice
- * (ratio < 1) beside its frozen rest.
+ * 3x3 stride-2 padded dense convs, depthwise stride 1 and 2 (one stride-1 input gradient
+ * in place), a residual add, 1x1, frozen convs in front (a streamed chain), a trained
+ * slice (ratio < 1) beside its frozen rest, a 1x1 head before the pool.
  */
 function coverModel(): ModelSpec {
   return {
@@ -45,7 +45,9 @@ function coverModel(): ModelSpec {
       { op: 'conv2d', name: 'pw1', filters: 13, kernel: 1, activation: 'relu' }, // 14x14x13
       { op: 'conv2d', name: 'conv', filters: 11, kernel: 3, stride: 2, padding: 1, activation: 'relu' }, // 7x7x11
       { op: 'conv2d', name: 'dw2', filters: 11, kernel: 3, stride: 2, padding: 1, groups: 'depthwise', activation: 'relu6' }, // 4x4x11
-      { op: 'conv2d', name: 'dw3', filters: 11, kernel: 3, padding: 'same', groups: 'depthwise', activation: 'relu6' }, // in place backward
+      { op: 'conv2d', name: 'dw3', filters: 11, kernel: 3, padding: 'same', groups: 'depthwise', activation: 'relu6' },
+      { op: 'add', name: 'res', inputs: ['dw2', 'dw3'] },
+      { op: 'conv2d', name: 'dw4', filters: 11, kernel: 3, padding: 'same', groups: 'depthwise', activation: 'relu6' }, // input gradient in place
       { op: 'conv2d', name: 'pw2', filters: 9, kernel: 1 },
       { op: 'globalavgpool', name: 'gap' },
       { op: 'dense', name: 'fc', units: 10 },
@@ -59,7 +61,7 @@ afterAll(() => cache.dispose());
 function artifact() {
   return cache.get('native-cover', coverModel(), {
     target: STM32,
-    scheme: sparseScheme(['conv', 'dw2', 'dw3', 'pw2', 'fc'], 'conv', 0.5),
+    scheme: sparseScheme(['conv', 'dw2', 'dw3', 'dw4', 'pw2', 'fc'], 'conv', 0.5),
     // Momentum: the update kernel's velocity path.
     momentum: 0.9,
     calibration: calibrationInputs(16),
@@ -90,13 +92,13 @@ function textSymbols(elf: string): Set<string> {
 const nativeSymbol = (name: string): string => `Z_${NATIVE_MODULE}Z_${name}`;
 
 describe('withNativeKernels', () => {
-  const source = "// header\nimport {\n  conv2dForwardS8, addS8, rngSeed,\n} from './kernels/index';\n\nexport function f(): void { conv2dForwardS8(16); }\n";
+  const source = "// header\nimport {\n  conv2dForwardS8, argmaxS8, rngSeed,\n} from './kernels/index';\n\nexport function f(): void { conv2dForwardS8(16); }\n";
 
   it('declares the imported native kernels external and keeps the other imports', () => {
     const { source: out, replaced } = withNativeKernels(source, NATIVE_KERNELS);
     expect(replaced.map((k) => k.name)).toEqual(['conv2dForwardS8']);
     expect(out).toContain('@external("tt_native", "conv2dForwardS8")\ndeclare function conv2dForwardS8(record: usize): void;');
-    expect(out).toContain("import {\n  addS8, rngSeed,\n} from './kernels/index';");
+    expect(out).toContain("import {\n  argmaxS8, rngSeed,\n} from './kernels/index';");
     expect(out).toContain('export function f(): void { conv2dForwardS8(16); }');
   });
 
@@ -111,8 +113,9 @@ describe('native kernels on the Cortex-M7 firmware', () => {
   it('are linked in by default, and none with TINYTRAIN_FIRMWARE_NATIVE=0', async () => {
     const a = await artifact();
     // The cover model calls every native kernel (else this test would not cover them all).
-    const { replaced } = withNativeKernels(a.loaded.source(), NATIVE_KERNELS);
-    expect(replaced.map((k) => k.name).sort()).toEqual(NATIVE_KERNELS.map((k) => k.name).sort());
+    const module = await firmwareModule(a.loaded, true);
+    expect(module.native.map((k) => k.name).sort()).toEqual(NATIVE_KERNELS.map((k) => k.name).sort());
+    expect(WebAssembly.Module.imports(new WebAssembly.Module(new Uint8Array(module.wasm))).filter((i) => i.module === NATIVE_MODULE).length).toBe(NATIVE_KERNELS.length + 2);
 
     const native = textSymbols(await withNative('1', () => ensureFirmware(a.loaded, STM32)));
     for (const k of NATIVE_KERNELS) expect(native.has(nativeSymbol(k.name)), k.name).toBe(true);

@@ -45,6 +45,7 @@ export const NATIVE_KERNELS: readonly NativeKernel[] = [
   { name: 'conv2dWeightUpdateS8', params: 'record: usize, lr: f32, mu: f32, qas: bool, rng: usize', result: 'void', source: 'native-update.c', countsNonFinite: true },
   { name: 'conv2dBackwardInputF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
   { name: 'depthwiseBackwardInputInPlaceF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
+  { name: 'gapHeadBackwardF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
   { name: 'saveMaskBits', params: 'record: usize', result: 'void', source: 'native-eltwise.c' },
   { name: 'clampBackwardBitsF32', params: 'record: usize', result: 'void', source: 'native-eltwise.c' },
   { name: 'addS8', params: 'record: usize', result: 'void', source: 'native-eltwise.c' },
@@ -61,9 +62,13 @@ export function nativeKernelsEnabled(): boolean {
   throw new TinytrainError(`${NATIVE_ENV} is '${v}'`, `set it to 0 (wasm2c kernels only) or 1 (native kernels, the default)`);
 }
 
+/** The C file with the native kernels' non-finite gradient count (Z_tt_nativeZ_nonFiniteGradientCount, ...). */
+const NON_FINITE_SOURCE = 'native-update.c';
+
 /** The C sources the native kernels need (each once). */
 export function nativeSources(kernels: readonly NativeKernel[]): string[] {
-  return [...new Set(kernels.map((k) => k.source))];
+  // The count's two functions are called whenever the source rewrite declared them, i.e. when any counting kernel was replaced.
+  return [...new Set(kernels.length ? [...kernels.map((k) => k.source), NON_FINITE_SOURCE] : [])];
 }
 
 /** The kernel library's non-finite gradient count (update.ts), which native update kernels add to. */
@@ -93,7 +98,8 @@ export function withNativeKernels(source: string, kernels: readonly NativeKernel
   if (replaced.some((k) => k.countsNonFinite)) {
     // The count the runtime reads is the kernel library's plus the native kernels' (native-update.c).
     for (const f of NON_FINITE_FUNCTIONS) {
-      if (!kept.includes(f)) throw new TinytrainError(`runtime.ts does not import ${f}, which a native update kernel's count needs`, 'recompile the artifact with this version of tinytrain');
+      if (!kept.includes(f))
+        throw new TinytrainError(`runtime.ts does not import ${f}, which a native update kernel's count needs`, 'recompile the artifact with this version of tinytrain');
     }
     kept = kept.map((n) => (NON_FINITE_FUNCTIONS.includes(n) ? `${n} as lib_${n}` : n));
     declarations.push(
@@ -124,5 +130,13 @@ export async function firmwareModule(a: LoadedArtifact, native: boolean): Promis
   const { source, replaced } = withNativeKernels(a.source(), NATIVE_KERNELS);
   if (replaced.length === 0) return { wasm: a.wasm('scalar'), native: [] };
   const { wasm } = await buildRuntime({ source, memoryBase: a.manifest.arena.offset + a.manifest.arena.bytes, simd: false });
-  return { wasm, native: replaced };
+  // runtime.ts imports the whole library; the module imports only what the program calls.
+  const called = new Set(
+    WebAssembly.Module.imports(new WebAssembly.Module(new Uint8Array(wasm)))
+      .filter((i) => i.module === NATIVE_MODULE)
+      .map((i) => i.name),
+  );
+  const used = replaced.filter((k) => called.has(k.name));
+  if (used.length === 0) return { wasm: a.wasm('scalar'), native: [] };
+  return { wasm, native: used };
 }

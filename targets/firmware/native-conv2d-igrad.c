@@ -119,3 +119,45 @@ void Z_tt_nativeZ_depthwiseBackwardInputInPlaceF32(struct Z_tt_native_instance_t
     }
   }
 }
+
+/*
+ * gapHeadBackwardF32's scalar loop (conv2d.ts): backward of "1x1 head conv -> global
+ * average pool", one position's head output gradient at a time in `scratch`; the same
+ * operations in the same order as the WASM kernel (bias gradient sums, then the input
+ * gradient rows by add_weight_row).
+ */
+void Z_tt_nativeZ_gapHeadBackwardF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  const tt_gap_head_t r = TT_NATIVE_RECORD(tt_gap_head_t, record);
+  const int32_t P = r.P, CO = r.CO, CI = r.CI;
+  if (r.split < 0 || r.split > CI) tt_memory_fault(r.w, 0, 0);
+  const int32_t first = r.split == 0 ? CI : r.split;
+  const float inv = 1.0f / (float)P;
+  const uint8_t* gpool = tt_native_in(r.gpool, tt_extent(CO, 1, 1, 4));
+  const uint8_t* bits = r.bits ? tt_native_in(r.bits, (tt_extent(P, CO, 1, 1) + 7u) / 8u) : 0;
+  const uint8_t* ws = tt_native_in(r.w_scale, tt_extent(CO, 1, 1, 4));
+  const uint8_t* w = tt_native_in(r.w, tt_extent(CO, first, 1, 1));
+  const uint8_t* w2 = r.split ? tt_native_in(r.w2, tt_extent(CO, CI - first, 1, 1)) : 0;
+  uint8_t* gx = r.gx ? tt_native_out(r.gx, tt_extent(P, CI, 1, 4)) : 0;
+  uint8_t* bgrad = r.bgrad ? tt_native_out(r.bgrad, tt_extent(CO, 1, 1, 4)) : 0;
+  uint8_t* scratch = tt_native_out(r.scratch, tt_extent(CO, 1, 1, 4));
+  if (gx && !r.accumulate) memset(gx, 0, tt_extent(P, CI, 1, 4));
+  if (bgrad) memset(bgrad, 0, tt_extent(CO, 1, 1, 4));
+  for (int32_t p = 0; p < P; p++) {
+    for (int32_t co = 0; co < CO; co++) {
+      float g = tt_ld_f32(gpool + 4 * co) * inv;
+      const int32_t i = p * CO + co;
+      if (bits && ((bits[i >> 3] >> (i & 7)) & 1u) == 0) g = 0.0f;
+      tt_st_f32(scratch + 4 * co, g);
+      if (bgrad) tt_st_f32(bgrad + 4 * co, tt_ld_f32(bgrad + 4 * co) + g);
+    }
+    if (!gx) continue;
+    uint8_t* gxp = gx + 4 * (p * CI);
+    for (int32_t co = 0; co < CO; co++) {
+      const float g = tt_ld_f32(scratch + 4 * co) * tt_ld_f32(ws + 4 * co);
+      if (g == 0) continue;
+      add_weight_row(gxp, g, w + co * first, first);
+      if (first < CI) add_weight_row(gxp + 4 * first, g, w2 + co * (CI - first), CI - first);
+    }
+  }
+}
