@@ -98,6 +98,34 @@ void Z_tt_nativeZ_biasUpdateAllS32(struct Z_tt_native_instance_t* env, u32 recor
   }
 }
 
+/* The weight gradients of input channels [xc, xc + n) (n <= 4) at tap (kh, kw) of output
+ * channel co, each summed over output rows, then columns, ascending (weightGrads' order),
+ * then scaled by sx: the channels share each position's gy load. */
+static inline void tap_grads(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, int32_t co, int32_t kh, int32_t kw, int32_t xc, int32_t n, float* g) {
+  float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f;
+  for (int32_t oh = 0; oh < r->OH; oh++) {
+    const int32_t ih = oh * r->stride - r->pad + kh;
+    if (ih < 0 || ih >= r->H) continue;
+    const uint8_t* gyRow = gy + 4 * (oh * r->OW * r->CO + co);
+    for (int32_t ow = 0; ow < r->OW; ow++) {
+      const int32_t iw = ow * r->stride - r->pad + kw;
+      if (iw < 0 || iw >= r->W) continue;
+      const float gv = tt_ld_f32(gyRow + 4 * ow * r->CO);
+      const uint8_t* xp = x + (ih * r->W + iw) * r->XC + xc;
+      g0 = g0 + gv * (float)((int32_t)(int8_t)xp[0] - r->zx);
+      if (n == 4) {
+        g1 = g1 + gv * (float)((int32_t)(int8_t)xp[1] - r->zx);
+        g2 = g2 + gv * (float)((int32_t)(int8_t)xp[2] - r->zx);
+        g3 = g3 + gv * (float)((int32_t)(int8_t)xp[3] - r->zx);
+      }
+    }
+  }
+  g[0] = g0 * r->sx;
+  g[1] = g1 * r->sx;
+  g[2] = g2 * r->sx;
+  g[3] = g3 * r->sx;
+}
+
 void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
   (void)env;
   const tt_weight_grad_t r = TT_NATIVE_RECORD(tt_weight_grad_t, record);
@@ -123,24 +151,16 @@ void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 r
     const float s = out ? 0.0f : tt_ld_f32(ws + 4 * co);
     for (int32_t kh = 0; kh < KH; kh++) {
       for (int32_t kw = 0; kw < KW; kw++) {
-        for (int32_t ci = 0; ci < ciEnd; ci++) {
-          const int32_t xc = r.depthwise ? co : ci;
-          float g = 0.0f;
-          for (int32_t oh = 0; oh < r.OH; oh++) {
-            const int32_t ih = oh * r.stride - r.pad + kh;
-            if (ih < 0 || ih >= r.H) continue;
-            const uint8_t* gyRow = gy + 4 * (oh * r.OW * r.CO + co);
-            for (int32_t ow = 0; ow < r.OW; ow++) {
-              const int32_t iw = ow * r.stride - r.pad + kw;
-              if (iw < 0 || iw >= r.W) continue;
-              const float xv = (float)((int32_t)(int8_t)x[(ih * r.W + iw) * r.XC + xc] - r.zx);
-              g = g + tt_ld_f32(gyRow + 4 * ow * r.CO) * xv;
-            }
+        for (int32_t ci = 0; ci < ciEnd;) {
+          /* Four channels' sums at a time; the updates (and their rounding draws) still go in weight index order. */
+          const int32_t n = ci + 4 <= ciEnd ? 4 : 1;
+          float g[4];
+          tap_grads(&r, gy, x, co, kh, kw, r.depthwise ? co : ci, n, g);
+          for (int32_t k = 0; k < n; k++, ci++) {
+            const int32_t idx = ((co * KH + kh) * KW + kw) * ciEnd + ci;
+            if (out) tt_st_f32(out + 4 * idx, g[k]);
+            else step_int8(w + idx, step_direction(g[k], s, (int)qas, vel ? vel + 4 * idx : 0, mu), lr, rng);
           }
-          g = g * r.sx;
-          const int32_t idx = ((co * KH + kh) * KW + kw) * ciEnd + ci;
-          if (out) tt_st_f32(out + 4 * idx, g);
-          else step_int8(w + idx, step_direction(g, s, (int)qas, vel ? vel + 4 * idx : 0, mu), lr, rng);
         }
       }
     }
