@@ -24,6 +24,16 @@ static inline void add_weight_row(uint8_t* gxp, float g, const uint8_t* wp, int3
   }
 }
 
+/* Output channels co and co + 1 in one pass: each element gets co's term, then co + 1's,
+ * exactly as two add_weight_row calls would give them. */
+static inline void add_weight_rows2(uint8_t* gxp, float g0, const uint8_t* w0, float g1, const uint8_t* w1, int32_t n) {
+  for (int32_t ci = 0; ci < n; ci++) {
+    uint8_t* q = gxp + 4 * ci;
+    const float t = tt_ld_f32(q) + g0 * (float)(int8_t)w0[ci];
+    tt_st_f32(q, t + g1 * (float)(int8_t)w1[ci]);
+  }
+}
+
 void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32 record) {
   (void)env;
   const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
@@ -45,9 +55,14 @@ void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32
   if (!r.accumulate) memset(gx, 0, gxBytes);
   for (int32_t oh = 0; oh < r.OH; oh++) {
     for (int32_t ow = 0; ow < r.OW; ow++) {
+      const uint8_t* gyp = gy + 4 * ((oh * r.OW + ow) * CO);
       for (int32_t co = 0; co < CO; co++) {
-        const float g = tt_ld_f32(gy + 4 * ((oh * r.OW + ow) * CO + co)) * tt_ld_f32(ws + 4 * co);
+        const float g = tt_ld_f32(gyp + 4 * co) * tt_ld_f32(ws + 4 * co);
         if (g == 0) continue;
+        /* Dense: one output pixel's taps reach distinct input pixels, so each gx element gets
+         * channel co's term and then co + 1's; both in one pass when co + 1's is not skipped. */
+        const float g1 = !r.depthwise && co + 1 < CO ? tt_ld_f32(gyp + 4 * (co + 1)) * tt_ld_f32(ws + 4 * (co + 1)) : 0.0f;
+        const int pair = g1 != 0;
         for (int32_t kh = 0; kh < KH; kh++) {
           const int32_t ih = oh * r.stride - r.pad + kh;
           if (ih < 0 || ih >= r.H) continue;
@@ -60,12 +75,16 @@ void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32
               const int32_t wv = (r.split == 0 || co < r.split) ? (int8_t)w[tap] : (int8_t)w2[tap - r.split * taps];
               uint8_t* p = gxp + 4 * co;
               tt_st_f32(p, tt_ld_f32(p) + g * (float)wv);
+            } else if (pair) {
+              add_weight_rows2(gxp, g, w + tap * first, g1, w + (tap + taps) * first, first);
+              if (first < C) add_weight_rows2(gxp + 4 * first, g, w2 + tap * (C - first), g1, w2 + (tap + taps) * (C - first), C - first);
             } else {
               add_weight_row(gxp, g, w + tap * first, first);
               if (first < C) add_weight_row(gxp + 4 * first, g, w2 + tap * (C - first), C - first);
             }
           }
         }
+        co += pair;
       }
     }
   }
