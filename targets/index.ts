@@ -76,7 +76,8 @@ export const TARGETS: readonly Target[] = Object.freeze([
     name: 'nrf5340',
     // nRF5340 Product Specification v1.3, application core: 1 MiB Flash (4 KiB pages),
     // 512 KiB RAM. The example (targets/clib/examples/mps2-an505/) runs on QEMU's
-    // Cortex-M33 board with this layout; the firmware harness has no Cortex-M33 build.
+    // Cortex-M33 board with this layout; the firmware harness runs there too (Secure memory map,
+    // host/firmware/generate.ts).
     description: 'nRF5340 application core (Cortex-M33 @128 MHz, 512 KiB SRAM, 1 MiB Flash)',
     kind: 'mcu',
     cpu: 'cortex-m33',

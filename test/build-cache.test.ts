@@ -86,6 +86,36 @@ describe('build cache', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('builds a module once when several builds of it start at the same time, and leaves no lock', async () => {
+    const dir = freshCache('concurrent');
+    process.env[BUILD_CACHE_ENV] = dir;
+    const c = counter();
+    const slow = async (): Promise<BuildResult> => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return c.build();
+    };
+    const results = await Promise.all([1, 2, 3].map(() => cachedBuild('simd', 'src', 0, slow)));
+    expect(c.runs()).toBe(1);
+    for (const r of results) expect(r.wasm).toEqual(results[0]!.wasm);
+    expect(readdirSync(dir).filter((e) => e.endsWith('.lock'))).toEqual([]);
+  });
+
+  it('takes over the lock of a build whose process died, at once', async () => {
+    const dir = freshCache('dead-holder');
+    process.env[BUILD_CACHE_ENV] = dir;
+    const c = counter();
+    await cachedBuild('simd', 'src', 0, c.build);
+    const [entry] = readdirSync(dir);
+    rmSync(join(dir, entry!));
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(dir, `${entry}.lock`), String(dead));
+    const t0 = Date.now();
+    await cachedBuild('simd', 'src', 0, c.build);
+    expect(c.runs()).toBe(2);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(readdirSync(dir)).toEqual([entry]);
+  });
+
   it('treats an entry that is not a module as a miss', async () => {
     const dir = freshCache('broken');
     process.env[BUILD_CACHE_ENV] = dir;

@@ -18,7 +18,7 @@
  * trouble reading or writing the cache is a miss, never a failed compile.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,11 +102,66 @@ export async function cachedBytes(key: string, make: () => Promise<Uint8Array>, 
   const dir = cacheDir();
   if (!dir) return make();
   const file = join(dir, `${key}.bin`);
-  const hit = readEntry(file);
-  if (hit && valid(hit)) return hit;
-  const made = await make();
-  writeEntry(file, made);
-  return made;
+  const hit = await entryOrTurn(file, valid);
+  if (hit) return hit;
+  try {
+    const made = await make();
+    writeEntry(file, made);
+    return made;
+  } finally {
+    rmSync(lockOf(file), { force: true });
+  }
+}
+
+/**
+ * The entry, or undefined once this process holds the entry's build lock (then it builds).
+ * Why a lock: the suites start several compiles of the same model at once (two test workers
+ * and their CLI runs), and without one each of them misses and builds the same module, a
+ * few seconds of CPU each. A lock whose holder has died (a test kills a compile) is taken
+ * over; a wait that outlasts LOCK_WAIT_MS builds anyway rather than fail.
+ */
+async function entryOrTurn(file: string, valid: (entry: Uint8Array) => boolean): Promise<Uint8Array | undefined> {
+  const until = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    const hit = readEntry(file);
+    if (hit && valid(hit)) return hit;
+    if (takeLock(lockOf(file)) || Date.now() > until) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const LOCK_WAIT_MS = 120_000;
+
+const lockOf = (file: string): string => `${file}.lock`;
+
+/** Creates the lock holding this pid; true when this process now holds it. */
+function takeLock(lock: string): boolean {
+  try {
+    writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return true; // a folder we may not write: build without the lock
+    const holder = Number(readEntryText(lock));
+    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) rmSync(lock, { force: true });
+    return false;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readEntryText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 export function isWasm(bytes: Uint8Array): boolean {

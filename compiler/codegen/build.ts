@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runAsc } from './asc.js';
+import { runAsc, type BinaryenFeature } from './asc.js';
 import { cachedBuild } from './build-cache.js';
 
 export const WASM_PAGE = 65536;
@@ -67,9 +67,8 @@ async function build(req: BuildRequest): Promise<BuildResult> {
       String(pages),
       ...(req.simd ? ['--enable', 'simd'] : []),
     ];
-    await runAsc(args, req.simd ? 'SIMD build' : 'scalar build');
-    const wasm = await postOptimise(readFileSync(out));
-    return { wasm, pages };
+    await runAsc(args, req.simd ? 'SIMD build' : 'scalar build', { features: RUNTIME_FEATURES, invalid: 'binaryen: generated module does not validate' });
+    return { wasm: new Uint8Array(readFileSync(out)), pages };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -83,22 +82,5 @@ export async function loadBinaryen(): Promise<typeof import('binaryen').default>
   return (await import('binaryen')).default;
 }
 
-/** A final binaryen pass: validate, optimise for speed, drop names. */
-async function postOptimise(bytes: Uint8Array): Promise<Uint8Array> {
-  const binaryen = await loadBinaryen();
-  const F = binaryen.Features;
-  const mod = binaryen.readBinary(bytes);
-  try {
-    // Exactly what asc emits. Not Features.All: that also turns on binaryen's compact
-    // import encoding, which wasmtime and Node 20 reject.
-    mod.setFeatures(F.MVP | F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt | F.SIMD128);
-    binaryen.setOptimizeLevel(3);
-    binaryen.setShrinkLevel(1);
-    binaryen.setDebugInfo(false);
-    if (!mod.validate()) throw new Error('binaryen: generated module does not validate');
-    mod.optimize();
-    return mod.emitBinary();
-  } finally {
-    mod.dispose();
-  }
-}
+/** What asc emits, exactly. Not every feature binaryen has: that also turns on its compact import encoding, which wasmtime and Node 20 reject. */
+const RUNTIME_FEATURES: readonly BinaryenFeature[] = ['MVP', 'MutableGlobals', 'SignExt', 'NontrappingFPToInt', 'BulkMemory', 'BulkMemoryOpt', 'SIMD128'];

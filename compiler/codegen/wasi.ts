@@ -12,7 +12,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { runAsc } from './asc.js';
+import { runAsc, type BinaryenFeature } from './asc.js';
 import { cachedBuild, placeholderModule, wasiPlaceholders } from './build-cache.js';
 import { loadBinaryen, packageRoot, STATIC_DATA_ROOM, WASM_PAGE, type BuildResult } from './build.js';
 
@@ -75,8 +75,8 @@ async function build(source: string, base: number, pages: number): Promise<Build
       '--maximumMemory',
       String(pages),
     ];
-    await runAsc(args, 'WASI build');
-    const wasm = await finish(readFileSync(out), base + WASI_STATIC_ROOM);
+    await runAsc(args, 'WASI build', { features: WASI_FEATURES, invalid: 'binaryen: the WASI module does not validate (SIMD in a scalar build?)' });
+    const wasm = await checkWasiModule(new Uint8Array(readFileSync(out)), base + WASI_STATIC_ROOM);
     return { wasm, pages };
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -91,24 +91,21 @@ interface DataSegments {
 }
 
 /**
- * Validate, optimise, and check the promises the engines rely on: only WASI imports
- * (no `env.abort`, which a WASI host would not provide), no SIMD, and static data
- * that ends inside the reserved room.
+ * Exactly the features asc enables by default. Not every feature binaryen has: that also
+ * turns on binaryen's newer encodings (compact imports), which wasmtime 50 and Node 20
+ * reject, and SIMD, which must fail validation (wasm2c takes no SIMD).
  */
-async function finish(bytes: Uint8Array, staticLimit: number): Promise<Uint8Array> {
+const WASI_FEATURES: readonly BinaryenFeature[] = ['MVP', 'MutableGlobals', 'SignExt', 'NontrappingFPToInt', 'BulkMemory', 'BulkMemoryOpt'];
+
+/**
+ * Checks the promises the engines rely on in the optimised module: only WASI imports (no
+ * `env.abort`, which a WASI host would not provide) and static data that ends inside the
+ * reserved room.
+ */
+async function checkWasiModule(bytes: Uint8Array, staticLimit: number): Promise<Uint8Array> {
   const binaryen = await loadBinaryen();
   const mod = binaryen.readBinary(bytes);
   try {
-    // Exactly the features asc enables by default. Not Features.All: that also turns on
-    // binaryen's newer encodings (compact imports), which wasmtime 50 and Node 20 reject,
-    // and SIMD, which must fail validation here (wasm2c takes no SIMD).
-    const F = binaryen.Features;
-    mod.setFeatures(F.MVP | F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt);
-    binaryen.setOptimizeLevel(3);
-    binaryen.setShrinkLevel(1);
-    binaryen.setDebugInfo(false);
-    if (!mod.validate()) throw new Error('binaryen: the WASI module does not validate (SIMD in a scalar build?)');
-    mod.optimize();
     for (let i = 0; i < mod.getNumFunctions(); i++) {
       const f = binaryen.getFunctionInfo(mod.getFunctionByIndex(i));
       if (f.module && f.module !== 'wasi_snapshot_preview1') {
@@ -121,7 +118,7 @@ async function finish(bytes: Uint8Array, staticLimit: number): Promise<Uint8Arra
       const end = (seg.offset ?? 0) + seg.data.byteLength + WASI_SCRATCH_BYTES;
       if (end > staticLimit) throw new Error(`tinytrain: WASI static data ends at ${end}, past the reserved ${staticLimit}`);
     }
-    return mod.emitBinary();
+    return bytes;
   } finally {
     mod.dispose();
   }

@@ -18,10 +18,15 @@ export function addDataOptions(cmd: Command): Command {
     .option('--limit <n>', 'use only the first N samples (after --classes)', intOption('--limit', 1));
 }
 
-export function openDataset(o: DataOptions, split: Split, m: Manifest): Dataset {
+/**
+ * The split's samples (--classes applied) for model `m`. `limit`: keep only the first N, for
+ * the split a command reads as its data (train's training split, eval's test split) and not
+ * for train's closing evaluation, which measures the whole test split.
+ */
+export function openDataset(o: DataOptions, split: Split, m: Manifest, limit: number | undefined): Dataset {
   let ds = loadDataset(o.data, split);
   if (o.classes) ds = filterClasses(ds, parseClassList(o.classes));
-  if (o.limit !== undefined && split === 'train') ds = takeFirst(ds, o.limit);
+  if (limit !== undefined) ds = takeFirst(ds, limit);
   const want = m.inputs[0]!.shape;
   if (ds.shape.join('x') !== want.join('x')) {
     throw new TinytrainError(`dataset ${o.data} has samples of shape ${ds.shape.join('x')}, the model takes ${want.join('x')}`, 'use a dataset that matches the model input');

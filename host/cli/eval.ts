@@ -13,7 +13,7 @@ export function registerEval(program: Command): void {
     .action(async (dir: string, o: DataOptions & { load?: string; json?: boolean }) => {
       const art = readArtifact(dir);
       const loaded = o.load ? readCheckpointFile(o.load, art.manifest.checkpoint.bytes) : undefined;
-      const ds = openDataset(o, 'test', art.manifest);
+      const ds = openDataset(o, 'test', art.manifest, o.limit);
       const rt = await Runtime.load(art);
       if (loaded) rt.importCheckpoint(loaded, o.load);
       const accuracy = evaluateRuntime(rt, ds);

@@ -51,13 +51,13 @@ async function trainCommand(dir: string, o: TrainCliOptions): Promise<void> {
   };
   checkSave();
   const loaded = o.load ? readCheckpointFile(o.load, art.manifest.checkpoint.bytes) : undefined;
-  const ds = openDataset(o, 'train', art.manifest);
+  const ds = openDataset(o, 'train', art.manifest, o.limit);
   const steps = o.steps ?? (o.epochs ?? 1) * ds.count;
   const rt = await Runtime.load(art, o.variant);
   rt.reset(o.seed);
   if (loaded) rt.importCheckpoint(loaded, o.load);
   const summary = o.engine === 'node' ? trainInProcess(rt, ds, steps, o) : await trainOnOtherEngine(o.engine as Engine, art, rt, ds, steps, o, loaded);
-  const accuracy = o.eval ? evaluateRuntime(rt, openDataset(o, 'test', art.manifest)) : null;
+  const accuracy = o.eval ? evaluateRuntime(rt, openDataset(o, 'test', art.manifest, undefined)) : null;
   if (o.save) writeFileAtomic(o.save, rt.exportCheckpoint(), { beforeRename: checkSave });
   const result = trainResult(dir, art, ds, o, summary, accuracy, rt.stepsNonFinite());
   emit(!!o.json, result, () => trainText(result));

@@ -26,7 +26,7 @@ import { configHeader, imageSource, linkerScript } from './generate.js';
 import { checkDataSegments, firmwareLayout } from './layout.js';
 import { checkFits, measure, type FirmwareUsage, type SectionSizes } from './sizes.js';
 import { checkWasm2cRuntimeHeaders, firmwareSourceDir, runToolOk, wasm2cIncludeDir } from './tools.js';
-import { firmwareModule, nativeKernelsEnabled, nativeSources } from './native-kernels.js';
+import { firmwareModule, nativeKernelsEnabled, nativeSources, type FirmwareModule } from './native-kernels.js';
 import { wasm2c } from './wasm2c.js';
 
 export interface FirmwareBuild {
@@ -46,8 +46,19 @@ export interface FirmwareBuild {
 export interface BuildOptions {
   /** Measurement only: drop the memory range checks (never for a shipped firmware). */
   unchecked?: boolean;
-  /** Link the native kernels (native-kernels.ts) in place of their wasm2c translation; default: $TINYTRAIN_FIRMWARE_NATIVE, else yes. */
+  /** Link the native kernels (native-kernels.ts) in place of their wasm2c translation; default: $TINYTRAIN_FIRMWARE_NATIVE, else yes. Not with `instrumented`, which brings its own module. */
   native?: boolean;
+  /** Measurement only: another runtime module and extra C (the profiling build, host/firmware/profile-build.ts). */
+  instrumented?: InstrumentedRuntime;
+}
+
+/** A measurement build's runtime: built from the artifact's runtime.ts with the same memory map. */
+export interface InstrumentedRuntime {
+  /** Scalar module compiled to C in place of the artifact's runtime-scalar.wasm. */
+  wasm: Uint8Array;
+  /** More sources from targets/firmware/ (its file names), and -D defines for every unit. */
+  sources: string[];
+  defines: Record<string, number>;
 }
 
 /** Bump when the generated files or flags change in a way the cache key cannot see. */
@@ -58,7 +69,7 @@ const MEASURE_REGION_BYTES = 256 * 1024 * 1024;
 
 /** GCC flags for the target's core: hard-float ABI on the single-precision FPUs of these parts. */
 export function cpuFlags(t: Target): string[] {
-  const fpu: Record<string, string> = { 'cortex-m7': 'fpv5-sp-d16', 'cortex-m4': 'fpv4-sp-d16' };
+  const fpu: Record<string, string> = { 'cortex-m7': 'fpv5-sp-d16', 'cortex-m4': 'fpv4-sp-d16', 'cortex-m33': 'fpv5-sp-d16' };
   if (t.kind !== 'mcu' || !(t.cpu in fpu)) {
     throw new TinytrainError(
       `target ${t.name} (${t.cpu}) is not a Cortex-M target the firmware can be built for`,
@@ -95,15 +106,15 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
   const m = a.manifest;
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-firmware-'));
   try {
-    const module = await firmwareModule(a, o.native ?? nativeKernelsEnabled());
+    const module: FirmwareModule = o.instrumented ? { wasm: o.instrumented.wasm, native: [] } : await firmwareModule(a, o.native ?? nativeKernelsEnabled());
     const wasmPath = join(work, 'runtime-scalar.wasm');
     writeFileSync(wasmPath, module.wasm);
     const gen = await wasm2c(wasmPath, work);
     checkDataSegments(layout, gen.dataSegments);
-    writeFileSync(join(work, 'tt-config.h'), configHeader(m, layout, gen.importsAbort, !!o.unchecked, module.native.length > 0));
+    writeFileSync(join(work, 'tt-config.h'), configHeader(m, layout, gen.importsAbort, !!o.unchecked, gen.importsEnv, module.native.length > 0));
     writeFileSync(join(work, 'tt-image.c'), imageSource(m, layout));
 
-    const objects = await compileObjects(work, gen.source, flags, nativeSources(module.native));
+    const objects = await compileObjects(work, gen.source, flags, [...nativeSources(module.native), ...(o.instrumented?.sources ?? [])], o.instrumented?.defines);
     const slots = slotsAreaBytes(m);
     const link = (name: string, sizes: { flash: number; sram: number }): Promise<string> => linkElf(work, name, objects, flags, linkerScript(target, sizes, slots));
 
@@ -120,12 +131,13 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
   }
 }
 
-/** Compiles the firmware sources (and `nativeSources`), the generated runtime and image (in `work`) to objects, in parallel. */
-async function compileObjects(work: string, runtimeSource: string, flags: string[], nativeSources: string[]): Promise<string[]> {
+/** Compiles the firmware sources (and `extraSources`: native kernels, a measurement build's C), the generated runtime and image (in `work`) to objects, in parallel. */
+async function compileObjects(work: string, runtimeSource: string, flags: string[], extraSources: string[], extraDefines: Record<string, number> = {}): Promise<string[]> {
   const src = firmwareSourceDir();
-  const include = ['-I', work, '-I', src, '-I', wasm2cIncludeDir()];
+  const defines = Object.entries(extraDefines).map(([k, v]) => `-D${k}=${v}`);
+  const include = ['-I', work, '-I', src, '-I', wasm2cIncludeDir(), ...defines];
   const units = [
-    ...[...FIRMWARE_SOURCES, ...nativeSources].map((f) => ({ c: join(src, f), extra: ['-Wall', '-Wextra'] })),
+    ...[...FIRMWARE_SOURCES, ...extraSources].map((f) => ({ c: join(src, f), extra: ['-Wall', '-Wextra'] })),
     // wasm2c's output is not warning-clean (unused locals); it is not ours to fix.
     { c: runtimeSource, extra: ['-w'] },
     { c: join(work, 'tt-image.c'), extra: ['-Wall'] },
@@ -160,8 +172,8 @@ export function firmwareBuildKey(a: LoadedArtifact, t: Target, o: BuildOptions =
   const h = createHash('sha256')
     .update(BUILD_FORMAT)
     .update(JSON.stringify(t))
-    .update(JSON.stringify({ ...o, native: o.native ?? nativeKernelsEnabled() }))
-    .update(a.wasm('scalar'))
+    .update(JSON.stringify({ ...o, native: !o.instrumented && (o.native ?? nativeKernelsEnabled()), instrumented: o.instrumented && { ...o.instrumented, wasm: undefined } }))
+    .update(o.instrumented?.wasm ?? a.wasm('scalar'))
     // The native build rebuilds the module from it.
     .update(a.source())
     .update(a.manifest.image.sha256)

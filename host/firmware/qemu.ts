@@ -78,6 +78,8 @@ export interface FirmwareJob {
   probeFrozenStore?: boolean;
   /** Run QEMU with -icount, so the firmware's cycle count is proportional to instructions executed. */
   icount?: boolean;
+  /** Run this ELF instead of the artifact's cached firmware (a measurement build of it, host/firmware/profile-build.ts). */
+  elf?: string;
   timeoutMs?: number;
 }
 
@@ -110,7 +112,7 @@ export async function runFirmwareJob(a: LoadedArtifact, target: Target, ds: Data
   if (ds.count * sampleBytes >= 2 ** 31) {
     throw new TinytrainError(`dataset ${ds.name} is ${ds.count * sampleBytes} B quantised; the emulated device reads at most 2 GiB per file`, 'train on fewer samples');
   }
-  const elf = await ensureFirmware(a, target);
+  const elf = j.elf ?? (await ensureFirmware(a, target));
   // job.ts sets the resume flag from `load`; the firmware reads the checkpoint from the
   // Flash slots, so the newest slot stands in (and a resume with none fails here).
   let load: Uint8Array | undefined;

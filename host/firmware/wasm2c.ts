@@ -20,8 +20,10 @@ export interface GeneratedRuntime {
   /** runtime.c / runtime.h in `dir`. */
   source: string;
   header: string;
-  /** Whether the module imports env.abort (wasm2c then adds an env-instance argument). */
+  /** Whether the module imports env.abort. */
   importsAbort: boolean;
+  /** Whether it imports anything (wasm2c then adds an env-instance argument to instantiate). */
+  importsEnv: boolean;
   /** Active data segments: [address, bytes]. */
   dataSegments: Array<[number, number]>;
 }
@@ -35,7 +37,7 @@ export async function wasm2c(wasmPath: string, dir: string, name = 'runtime'): P
   const c = splitMemory(readFileSync(source, 'utf8'), h);
   writeFileSync(source, c);
   const dataSegments = [...c.matchAll(/LOAD_DATA\(instance->w2c_memory, (\d+)u, \w+, (\d+)\);/g)].map((m) => [Number(m[1]), Number(m[2])] as [number, number]);
-  return { source, header, importsAbort: /\bZ_envZ_abort\b/.test(h), dataSegments };
+  return { source, header, importsAbort: /\bZ_envZ_abort\b/.test(h), importsEnv: /\bstruct Z_env_instance_t\*\);/.test(h), dataSegments };
 }
 
 /** Pure text edit, exported for tests. */

@@ -29,6 +29,7 @@
 #include "cycles.h"
 #include "flash.h"
 #include "out.h"
+#include "profile-marks.h" /* empty unless the profiling build (bench:mcu) */
 #include "semihost.h"
 
 /* The runtime's writable linear memory, [TT_RAM_BASE, TT_RAM_END): trained region,
@@ -252,7 +253,9 @@ int main(void) {
     read_at(labels, i, &label, 1);
     if (label >= TT_CLASSES) bad_job("a label is outside the model's classes");
 
+    TT_PROFILE_STEP_BEGIN();
     const f32 loss = Z_ttZ_trainStep(&runtime, label, lr);
+    TT_PROFILE_STEP_END();
     if (s >= stats_from) {
       loss_sum += (double)loss;
       correct += Z_ttZ_lastPrediction(&runtime) == label;
@@ -306,6 +309,7 @@ int main(void) {
   out_u32(stack_peak());
   out_str("}\n");
   line_open = 0;
+  TT_PROFILE_REPORT();
   out_flush();
   return 0;
 }
