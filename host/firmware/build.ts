@@ -26,7 +26,7 @@ import { configHeader, imageSource, linkerScript } from './generate.js';
 import { checkDataSegments, firmwareLayout } from './layout.js';
 import { checkFits, measure, type FirmwareUsage, type SectionSizes } from './sizes.js';
 import { checkWasm2cRuntimeHeaders, firmwareSourceDir, runToolOk, wasm2cIncludeDir } from './tools.js';
-import { firmwareModule, nativeKernelsEnabled, nativeSources, type FirmwareModule } from './native-kernels.js';
+import { firmwareModule, nativeKernelsCalledBy, nativeKernelsEnabled, nativeSources, type FirmwareModule } from './native-kernels.js';
 import { wasm2c } from './wasm2c.js';
 
 export interface FirmwareBuild {
@@ -106,7 +106,10 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
   const m = a.manifest;
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-firmware-'));
   try {
-    const module: FirmwareModule = o.instrumented ? { wasm: o.instrumented.wasm, native: [] } : await firmwareModule(a, o.native ?? nativeKernelsEnabled());
+    // A measurement build's module may call native kernels too (the profiling build uses the shipped firmware's).
+    const module: FirmwareModule = o.instrumented
+      ? { wasm: o.instrumented.wasm, native: nativeKernelsCalledBy(o.instrumented.wasm) }
+      : await firmwareModule(a, o.native ?? nativeKernelsEnabled());
     const wasmPath = join(work, 'runtime-scalar.wasm');
     writeFileSync(wasmPath, module.wasm);
     const gen = await wasm2c(wasmPath, work);
@@ -172,7 +175,9 @@ export function firmwareBuildKey(a: LoadedArtifact, t: Target, o: BuildOptions =
   const h = createHash('sha256')
     .update(BUILD_FORMAT)
     .update(JSON.stringify(t))
-    .update(JSON.stringify({ ...o, native: !o.instrumented && (o.native ?? nativeKernelsEnabled()), instrumented: o.instrumented && { ...o.instrumented, wasm: undefined } }))
+    .update(
+      JSON.stringify({ ...o, native: o.instrumented ? undefined : (o.native ?? nativeKernelsEnabled()), instrumented: o.instrumented && { ...o.instrumented, wasm: undefined } }),
+    )
     .update(o.instrumented?.wasm ?? a.wasm('scalar'))
     // The native build rebuilds the module from it.
     .update(a.source())

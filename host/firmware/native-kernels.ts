@@ -130,13 +130,17 @@ export async function firmwareModule(a: LoadedArtifact, native: boolean): Promis
   const { source, replaced } = withNativeKernels(a.source(), NATIVE_KERNELS);
   if (replaced.length === 0) return { wasm: a.wasm('scalar'), native: [] };
   const { wasm } = await buildRuntime({ source, memoryBase: a.manifest.arena.offset + a.manifest.arena.bytes, simd: false });
-  // runtime.ts imports the whole library; the module imports only what the program calls.
+  const used = nativeKernelsCalledBy(wasm);
+  if (used.length === 0) return { wasm: a.wasm('scalar'), native: [] };
+  return { wasm, native: used };
+}
+
+/** The native kernels a module imports (runtime.ts imports the whole library; a module imports only what its program calls). */
+export function nativeKernelsCalledBy(wasm: Uint8Array): NativeKernel[] {
   const called = new Set(
     WebAssembly.Module.imports(new WebAssembly.Module(new Uint8Array(wasm)))
       .filter((i) => i.module === NATIVE_MODULE)
       .map((i) => i.name),
   );
-  const used = replaced.filter((k) => called.has(k.name));
-  if (used.length === 0) return { wasm: a.wasm('scalar'), native: [] };
-  return { wasm, native: used };
+  return NATIVE_KERNELS.filter((k) => called.has(k.name));
 }
