@@ -26,6 +26,7 @@ import { configHeader, imageSource, linkerScript } from './generate.js';
 import { checkDataSegments, firmwareLayout } from './layout.js';
 import { checkFits, measure, type FirmwareUsage, type SectionSizes } from './sizes.js';
 import { checkWasm2cRuntimeHeaders, firmwareSourceDir, runToolOk, wasm2cIncludeDir } from './tools.js';
+import { firmwareModule, nativeKernelsCalledBy, nativeKernelsEnabled, nativeSources, type FirmwareModule } from './native-kernels.js';
 import { wasm2c } from './wasm2c.js';
 
 export interface FirmwareBuild {
@@ -38,11 +39,15 @@ export interface FirmwareBuild {
   /** Bytes of the runtime's linear memory in SRAM ([checkpoint.offset, heapBase)) and in Flash. */
   ramLinearBytes: number;
   frozenBytes: number;
+  /** The kernels linked natively (empty: all from wasm2c). */
+  nativeKernels: string[];
 }
 
 export interface BuildOptions {
   /** Measurement only: drop the memory range checks (never for a shipped firmware). */
   unchecked?: boolean;
+  /** Link the native kernels (native-kernels.ts) in place of their wasm2c translation; default: $TINYTRAIN_FIRMWARE_NATIVE, else yes. Not with `instrumented`, which brings its own module. */
+  native?: boolean;
   /** Measurement only: another runtime module and extra C (the profiling build, host/firmware/profile-build.ts). */
   instrumented?: InstrumentedRuntime;
 }
@@ -101,14 +106,18 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
   const m = a.manifest;
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-firmware-'));
   try {
+    // A measurement build's module may call native kernels too (the profiling build uses the shipped firmware's).
+    const module: FirmwareModule = o.instrumented
+      ? { wasm: o.instrumented.wasm, native: nativeKernelsCalledBy(o.instrumented.wasm) }
+      : await firmwareModule(a, o.native ?? nativeKernelsEnabled());
     const wasmPath = join(work, 'runtime-scalar.wasm');
-    writeFileSync(wasmPath, o.instrumented?.wasm ?? a.wasm('scalar'));
+    writeFileSync(wasmPath, module.wasm);
     const gen = await wasm2c(wasmPath, work);
     checkDataSegments(layout, gen.dataSegments);
-    writeFileSync(join(work, 'tt-config.h'), configHeader(m, layout, gen.importsAbort, !!o.unchecked, gen.importsEnv));
+    writeFileSync(join(work, 'tt-config.h'), configHeader(m, layout, gen.importsAbort, !!o.unchecked, gen.importsEnv, module.native.length > 0));
     writeFileSync(join(work, 'tt-image.c'), imageSource(m, layout));
 
-    const objects = await compileObjects(work, gen.source, flags, o.instrumented);
+    const objects = await compileObjects(work, gen.source, flags, [...nativeSources(module.native), ...(o.instrumented?.sources ?? [])], o.instrumented?.defines);
     const slots = slotsAreaBytes(m);
     const link = (name: string, sizes: { flash: number; sram: number }): Promise<string> => linkElf(work, name, objects, flags, linkerScript(target, sizes, slots));
 
@@ -118,19 +127,20 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
     checkFits(usage, target, { ramLinearBytes, frozenBytes, trainedRegionBytes: m.checkpoint.bytes, arenaBytes: m.arena.bytes });
     const elf = await link('firmware', { flash: target.flashBytes, sram: target.sramBytes });
     writeFileAtomic(outElf, readFileSync(elf), { beforeRename: checkOut });
-    return { elf: outElf, sizes: usage.sizes, sramUsedBytes: usage.sramUsedBytes, flashUsedBytes: usage.flashUsedBytes, usage, ramLinearBytes, frozenBytes };
+    const nativeKernels = module.native.map((k) => k.name);
+    return { elf: outElf, sizes: usage.sizes, sramUsedBytes: usage.sramUsedBytes, flashUsedBytes: usage.flashUsedBytes, usage, ramLinearBytes, frozenBytes, nativeKernels };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-/** Compiles the firmware sources, the generated runtime and image (in `work`) to objects, in parallel. */
-async function compileObjects(work: string, runtimeSource: string, flags: string[], instrumented?: InstrumentedRuntime): Promise<string[]> {
+/** Compiles the firmware sources (and `extraSources`: native kernels, a measurement build's C), the generated runtime and image (in `work`) to objects, in parallel. */
+async function compileObjects(work: string, runtimeSource: string, flags: string[], extraSources: string[], extraDefines: Record<string, number> = {}): Promise<string[]> {
   const src = firmwareSourceDir();
-  const defines = Object.entries(instrumented?.defines ?? {}).map(([k, v]) => `-D${k}=${v}`);
+  const defines = Object.entries(extraDefines).map(([k, v]) => `-D${k}=${v}`);
   const include = ['-I', work, '-I', src, '-I', wasm2cIncludeDir(), ...defines];
   const units = [
-    ...[...FIRMWARE_SOURCES, ...(instrumented?.sources ?? [])].map((f) => ({ c: join(src, f), extra: ['-Wall', '-Wextra'] })),
+    ...[...FIRMWARE_SOURCES, ...extraSources].map((f) => ({ c: join(src, f), extra: ['-Wall', '-Wextra'] })),
     // wasm2c's output is not warning-clean (unused locals); it is not ours to fix.
     { c: runtimeSource, extra: ['-w'] },
     { c: join(work, 'tt-image.c'), extra: ['-Wall'] },
@@ -165,8 +175,12 @@ export function firmwareBuildKey(a: LoadedArtifact, t: Target, o: BuildOptions =
   const h = createHash('sha256')
     .update(BUILD_FORMAT)
     .update(JSON.stringify(t))
-    .update(JSON.stringify({ ...o, instrumented: o.instrumented && { ...o.instrumented, wasm: undefined } }))
+    .update(
+      JSON.stringify({ ...o, native: o.instrumented ? undefined : (o.native ?? nativeKernelsEnabled()), instrumented: o.instrumented && { ...o.instrumented, wasm: undefined } }),
+    )
     .update(o.instrumented?.wasm ?? a.wasm('scalar'))
+    // The native build rebuilds the module from it.
+    .update(a.source())
     .update(a.manifest.image.sha256)
     .update(a.manifest.layoutId)
     .update(wasm2cIncludeDir());

@@ -33,8 +33,12 @@ export function layoutIdText(id: unknown): string {
   return id;
 }
 
-/** `importsEnv`: the module imports anything, so wasm2c's instantiate takes an env instance (the profiling build imports env.profileMark but no env.abort). */
-export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boolean, unchecked: boolean, importsEnv = importsAbort): string {
+/**
+ * `importsEnv`: the module imports anything from env, so wasm2c's instantiate takes an env instance (the profiling
+ * build imports env.profileMark but no env.abort); `nativeKernels`: it imports native kernels (module tt_native: one
+ * more instance argument).
+ */
+export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boolean, unchecked: boolean, importsEnv = importsAbort, nativeKernels = false): string {
   const port = m.inputs[0]!;
   const layoutId = layoutIdText(m.layoutId);
   const defs: Array<[string, number]> = [
@@ -61,8 +65,8 @@ export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boole
     '#define TT_RAM_BYTES (TT_RAM_END - TT_RAM_BASE)',
     `#define TT_LAYOUT_ID "${layoutId}"`,
     `#define TT_HAS_ABORT_IMPORT ${importsAbort ? 1 : 0}`,
-    // wasm2c adds an env-instance parameter when the module has imports.
-    `#define TT_INSTANTIATE(inst) Z_tt_instantiate((inst)${importsEnv ? ', 0' : ''})`,
+    // wasm2c adds an instance parameter per import module (env, tt_native); neither instance is used.
+    `#define TT_INSTANTIATE(inst) Z_tt_instantiate((inst)${', 0'.repeat((importsEnv ? 1 : 0) + (nativeKernels ? 1 : 0))})`,
     `#define TT_UNCHECKED ${unchecked ? 1 : 0}`,
     '',
     '#endif',

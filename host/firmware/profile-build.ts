@@ -11,6 +11,7 @@ import type { Target } from '../../targets/index.js';
 import type { LoadedArtifact } from '../artifact.js';
 import { buildProfiledRuntime } from '../profile/instrument.js';
 import { buildFirmware, type FirmwareBuild } from './build.js';
+import { NATIVE_KERNELS, nativeKernelsEnabled, withNativeKernels } from './native-kernels.js';
 
 export interface ProfilingFirmware {
   build: FirmwareBuild;
@@ -19,7 +20,9 @@ export interface ProfilingFirmware {
 }
 
 export async function buildProfilingFirmware(a: LoadedArtifact, target: Target, outElf: string): Promise<ProfilingFirmware> {
-  const { wasm, comments } = await buildProfiledRuntime(a, 'scalar');
+  // The shipped firmware's kernels: native ones (host/firmware/native-kernels.ts) unless $TINYTRAIN_FIRMWARE_NATIVE=0.
+  const native = nativeKernelsEnabled() ? (source: string): string => withNativeKernels(source, NATIVE_KERNELS).source : undefined;
+  const { wasm, comments } = await buildProfiledRuntime(a, 'scalar', native);
   const defines = { TT_PROFILE: 1, TT_PROFILE_STEPS: a.manifest.program.length };
   const build = await buildFirmware(a, target, outElf, { instrumented: { wasm, sources: ['profile-marks.c'], defines } });
   return { build, comments };

@@ -37,7 +37,7 @@ export async function wasm2c(wasmPath: string, dir: string, name = 'runtime'): P
   const c = splitMemory(readFileSync(source, 'utf8'), h);
   writeFileSync(source, c);
   const dataSegments = [...c.matchAll(/LOAD_DATA\(instance->w2c_memory, (\d+)u, \w+, (\d+)\);/g)].map((m) => [Number(m[1]), Number(m[2])] as [number, number]);
-  return { source, header, importsAbort: /\bZ_envZ_abort\b/.test(h), importsEnv: /\bstruct Z_env_instance_t\*\);/.test(h), dataSegments };
+  return { source, header, importsAbort: /\bZ_envZ_abort\b/.test(h), importsEnv: /\bZ_tt_instantiate\([^)]*\bstruct Z_env_instance_t\*/.test(h), dataSegments };
 }
 
 /** Pure text edit, exported for tests. */

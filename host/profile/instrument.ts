@@ -50,10 +50,10 @@ export interface ProfiledBuild {
   comments: string[];
 }
 
-/** Builds the profiling module (SIMD or scalar) with the artifact's memory map. */
-export async function buildProfiledRuntime(a: LoadedArtifact, variant: 'simd' | 'scalar'): Promise<ProfiledBuild> {
+/** Builds the profiling module (SIMD or scalar) with the artifact's memory map; `edit` changes the instrumented source first (the firmware's native kernels). */
+export async function buildProfiledRuntime(a: LoadedArtifact, variant: 'simd' | 'scalar', edit: (source: string) => string = (s) => s): Promise<ProfiledBuild> {
   const text = a.source();
-  const source = instrumentSource(text, a.manifest.program.length);
+  const source = edit(instrumentSource(text, a.manifest.program.length));
   const memoryBase = a.manifest.arena.offset + a.manifest.arena.bytes;
   const { wasm } = await buildRuntime({ source, memoryBase, simd: variant === 'simd' });
   return { wasm, comments: stepComments(text, a.manifest.program.length) };

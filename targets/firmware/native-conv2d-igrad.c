@@ -1,0 +1,182 @@
+/*
+ * Native float32 input gradient of conv2d / dense (host/firmware/native-kernels.ts): the
+ * firmware's Z_tt_nativeZ_conv2dBackwardInputF32 in place of the wasm2c translation of
+ * the scalar loop of assembly/kernels/conv2d.ts (conv2dBackwardInputF32, with
+ * addWeightRowF32). Float sums are not associative, so this is that loop operation for
+ * operation: output pixel, output channel, tap ascending, each gx element getting its
+ * terms in that order, g == 0 skipped; compiled with -ffp-contract=off (no fused
+ * multiply-add), so every product and sum rounds as WASM's f32.mul / f32.add do.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "tt-config.h"
+#include "tt-memory.h"
+#include "tt-kernel-records.h"
+#include "native-memory.h"
+
+/* gx[ci] += g * w[ci] for ci < n: one add per element, ci ascending. */
+static inline void add_weight_row(uint8_t* gxp, float g, const uint8_t* wp, int32_t n) {
+  for (int32_t ci = 0; ci < n; ci++) {
+    uint8_t* q = gxp + 4 * ci;
+    tt_st_f32(q, tt_ld_f32(q) + g * (float)(int8_t)wp[ci]);
+  }
+}
+
+/* Output channels co and co + 1 in one pass: each element gets co's term, then co + 1's,
+ * exactly as two add_weight_row calls would give them. */
+static inline void add_weight_rows2(uint8_t* gxp, float g0, const uint8_t* w0, float g1, const uint8_t* w1, int32_t n) {
+  for (int32_t ci = 0; ci < n; ci++) {
+    uint8_t* q = gxp + 4 * ci;
+    const float t = tt_ld_f32(q) + g0 * (float)(int8_t)w0[ci];
+    tt_st_f32(q, t + g1 * (float)(int8_t)w1[ci]);
+  }
+}
+
+void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
+  tt_small(r.KH);
+  tt_small(r.KW);
+  tt_small(r.stride);
+  tt_small(r.pad);
+  const int32_t C = r.C, CO = r.CO, KH = r.KH, KW = r.KW, taps = KH * KW;
+  const int32_t first = r.split == 0 ? C : r.split;
+  if (r.depthwise && CO != C) tt_memory_fault(r.gx, 0, 1);
+  if (r.split < 0 || r.split > C || taps < 0) tt_memory_fault(r.w, 0, 0);
+  const int32_t groups = r.depthwise ? 1 : CO;
+  const uint8_t* gy = tt_native_in(r.gy, tt_extent(r.OH, r.OW, CO, 4));
+  const uint8_t* ws = tt_native_in(r.w_scale, tt_extent(CO, 1, 1, 4));
+  const uint8_t* w = tt_native_in(r.w, tt_extent(groups, taps, first, 1));
+  const uint8_t* w2 = r.split ? tt_native_in(r.w2, tt_extent(groups, taps, C - first, 1)) : 0;
+  const u32 gxBytes = tt_extent(r.H, r.W, C, 4);
+  uint8_t* gx = tt_native_out(r.gx, gxBytes);
+  if (!r.accumulate) memset(gx, 0, gxBytes);
+  for (int32_t oh = 0; oh < r.OH; oh++) {
+    for (int32_t ow = 0; ow < r.OW; ow++) {
+      const uint8_t* gyp = gy + 4 * ((oh * r.OW + ow) * CO);
+      for (int32_t co = 0; co < CO; co++) {
+        const float g = tt_ld_f32(gyp + 4 * co) * tt_ld_f32(ws + 4 * co);
+        if (g == 0) continue;
+        /* Dense: one output pixel's taps reach distinct input pixels, so each gx element gets
+         * channel co's term and then co + 1's; both in one pass when co + 1's is not skipped. */
+        const float g1 = !r.depthwise && co + 1 < CO ? tt_ld_f32(gyp + 4 * (co + 1)) * tt_ld_f32(ws + 4 * (co + 1)) : 0.0f;
+        const int pair = g1 != 0;
+        for (int32_t kh = 0; kh < KH; kh++) {
+          const int32_t ih = oh * r.stride - r.pad + kh;
+          if (ih < 0 || ih >= r.H) continue;
+          for (int32_t kw = 0; kw < KW; kw++) {
+            const int32_t iw = ow * r.stride - r.pad + kw;
+            if (iw < 0 || iw >= r.W) continue;
+            uint8_t* gxp = gx + 4 * ((ih * r.W + iw) * C);
+            const int32_t tap = (co * KH + kh) * KW + kw;
+            if (r.depthwise) {
+              const int32_t wv = (r.split == 0 || co < r.split) ? (int8_t)w[tap] : (int8_t)w2[tap - r.split * taps];
+              uint8_t* p = gxp + 4 * co;
+              tt_st_f32(p, tt_ld_f32(p) + g * (float)wv);
+            } else if (pair) {
+              add_weight_rows2(gxp, g, w + tap * first, g1, w + (tap + taps) * first, first);
+              if (first < C) add_weight_rows2(gxp + 4 * first, g, w2 + tap * (C - first), g1, w2 + (tap + taps) * (C - first), C - first);
+            } else {
+              add_weight_row(gxp, g, w + tap * first, first);
+              if (first < C) add_weight_row(gxp + 4 * first, g, w2 + tap * (C - first), C - first);
+            }
+          }
+        }
+        co += pair;
+      }
+    }
+  }
+}
+
+/*
+ * depthwiseBackwardInputInPlaceF32's scalar loop (conv2d.ts): the input gradient of a
+ * stride-1 same-size depthwise conv written over its output gradient, the last R = KH - pad
+ * original rows kept in `scratch`. Terms in the WASM kernel's order: kernel rows, then
+ * columns, descending; zero terms skipped.
+ */
+void Z_tt_nativeZ_depthwiseBackwardInputInPlaceF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  const tt_depthwise_in_place_t r = TT_NATIVE_RECORD(tt_depthwise_in_place_t, record);
+  tt_small(r.KH);
+  tt_small(r.KW);
+  tt_small(r.pad);
+  const int32_t H = r.H, W = r.W, C = r.C, KH = r.KH, KW = r.KW, pad = r.pad, taps = KH * KW;
+  const int32_t R = KH - pad;
+  if (H <= 0) return;
+  /* ih % R: WASM's i32.rem_s traps on a zero divisor. */
+  if (R == 0) wasm_rt_trap(WASM_RT_TRAP_DIV_BY_ZERO);
+  if (R < 0 || r.split < 0 || r.split > C) tt_memory_fault(r.scratch, 0, 1);
+  const int32_t first = r.split == 0 ? C : r.split;
+  const u32 rowBytes = tt_extent(W, C, 1, 4);
+  uint8_t* g = tt_native_out(r.g, tt_extent(H, W, C, 4));
+  uint8_t* scratch = tt_native_out(r.scratch, tt_extent(R, W, C, 4));
+  const uint8_t* w = tt_native_in(r.w, tt_extent(first, taps, 1, 1));
+  const uint8_t* w2 = r.split ? tt_native_in(r.w2, tt_extent(C - first, taps, 1, 1)) : 0;
+  const uint8_t* ws = tt_native_in(r.w_scale, tt_extent(C, 1, 1, 4));
+  for (int32_t ih = 0; ih < H; ih++) {
+    memmove(scratch + (ih % R) * rowBytes, g + ih * rowBytes, rowBytes);
+    for (int32_t iw = 0; iw < W; iw++) {
+      for (int32_t c = 0; c < C; c++) {
+        const float s = tt_ld_f32(ws + 4 * c);
+        const uint8_t* wc = (r.split == 0 || c < r.split) ? w + c * taps : w2 + (c - r.split) * taps;
+        float acc = 0.0f;
+        for (int32_t kh = KH - 1; kh >= 0; kh--) {
+          const int32_t oh = ih + pad - kh;
+          if (oh < 0 || oh >= H) continue;
+          const uint8_t* row = oh <= ih ? scratch + (oh % R) * rowBytes : g + oh * rowBytes;
+          for (int32_t kw = KW - 1; kw >= 0; kw--) {
+            const int32_t ow = iw + pad - kw;
+            if (ow < 0 || ow >= W) continue;
+            const float gv = tt_ld_f32(row + 4 * (ow * C + c)) * s;
+            if (gv != 0) acc = acc + gv * (float)(int8_t)wc[kh * KW + kw];
+          }
+        }
+        tt_st_f32(g + 4 * ((ih * W + iw) * C + c), acc);
+      }
+    }
+  }
+}
+
+/*
+ * gapHeadBackwardF32's scalar loop (conv2d.ts): backward of "1x1 head conv -> global
+ * average pool", one position's head output gradient at a time in `scratch`; the same
+ * operations in the same order as the WASM kernel (bias gradient sums, then the input
+ * gradient rows by add_weight_row).
+ */
+void Z_tt_nativeZ_gapHeadBackwardF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  const tt_gap_head_t r = TT_NATIVE_RECORD(tt_gap_head_t, record);
+  const int32_t P = r.P, CO = r.CO, CI = r.CI;
+  if (r.split < 0 || r.split > CI) tt_memory_fault(r.w, 0, 0);
+  const int32_t first = r.split == 0 ? CI : r.split;
+  const float inv = 1.0f / (float)P;
+  const uint8_t* gpool = tt_native_in(r.gpool, tt_extent(CO, 1, 1, 4));
+  const uint8_t* bits = r.bits ? tt_native_in(r.bits, (tt_extent(P, CO, 1, 1) + 7u) / 8u) : 0;
+  const uint8_t* ws = tt_native_in(r.w_scale, tt_extent(CO, 1, 1, 4));
+  const uint8_t* w = tt_native_in(r.w, tt_extent(CO, first, 1, 1));
+  const uint8_t* w2 = r.split ? tt_native_in(r.w2, tt_extent(CO, CI - first, 1, 1)) : 0;
+  uint8_t* gx = r.gx ? tt_native_out(r.gx, tt_extent(P, CI, 1, 4)) : 0;
+  uint8_t* bgrad = r.bgrad ? tt_native_out(r.bgrad, tt_extent(CO, 1, 1, 4)) : 0;
+  uint8_t* scratch = tt_native_out(r.scratch, tt_extent(CO, 1, 1, 4));
+  if (gx && !r.accumulate) memset(gx, 0, tt_extent(P, CI, 1, 4));
+  if (bgrad) memset(bgrad, 0, tt_extent(CO, 1, 1, 4));
+  for (int32_t p = 0; p < P; p++) {
+    for (int32_t co = 0; co < CO; co++) {
+      float g = tt_ld_f32(gpool + 4 * co) * inv;
+      const int32_t i = p * CO + co;
+      if (bits && ((bits[i >> 3] >> (i & 7)) & 1u) == 0) g = 0.0f;
+      tt_st_f32(scratch + 4 * co, g);
+      if (bgrad) tt_st_f32(bgrad + 4 * co, tt_ld_f32(bgrad + 4 * co) + g);
+    }
+    if (!gx) continue;
+    uint8_t* gxp = gx + 4 * (p * CI);
+    for (int32_t co = 0; co < CO; co++) {
+      const float g = tt_ld_f32(scratch + 4 * co) * tt_ld_f32(ws + 4 * co);
+      if (g == 0) continue;
+      add_weight_row(gxp, g, w + co * first, first);
+      if (first < CI) add_weight_row(gxp + 4 * first, g, w2 + co * (CI - first), CI - first);
+    }
+  }
+}

@@ -1,0 +1,317 @@
+/*
+ * Native int8 conv2d / dense forward (host/firmware/native-kernels.ts): the firmware's
+ * Z_tt_nativeZ_conv2dForwardS8 / conv2dForwardRowsS8 in place of the wasm2c translation
+ * of assembly/kernels/conv2d.ts (qs8_conv2d_fwd_rows__scalar). Same bytes: the sums are
+ * int32 with wrap-around, as in WASM, so their order is free (here: SMLAD pairs where the
+ * core has the DSP extension); the requantisation is native-requant.h (requant.ts's rule).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "tt-config.h"
+#include "tt-memory.h"
+#include "tt-kernel-records.h"
+#include "native-memory.h"
+#include "native-requant.h"
+
+#if defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#endif
+
+/* sum_{i<n} (x[i] - zx) * w[i], wrapping like WASM's i32 add. */
+static inline int32_t dot_s8(const uint8_t* x, const uint8_t* w, int32_t n, int32_t zx) {
+  int32_t acc = 0;
+  int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32)
+  /* x - zx stays within 16 bits for an int8 zero point: two lanes per SMLAD. */
+  if (zx >= -128 && zx <= 127) {
+    const int16x2_t zz = (int16x2_t)(((uint32_t)zx & 0xffffu) | ((uint32_t)zx << 16));
+    for (; i + 4 <= n; i += 4) {
+      const uint32_t xv = tt_ld_u32(x + i);
+      const uint32_t wv = tt_ld_u32(w + i);
+      const int16x2_t x02 = __ssub16(__sxtb16((int8x4_t)xv), zz);
+      const int16x2_t x13 = __ssub16(__sxtb16((int8x4_t)((xv >> 8) | (xv << 24))), zz);
+      acc = __smlad(x02, __sxtb16((int8x4_t)wv), acc);
+      acc = __smlad(x13, __sxtb16((int8x4_t)((wv >> 8) | (wv << 24))), acc);
+    }
+  }
+#endif
+  for (; i < n; i++) acc = (int32_t)((uint32_t)acc + (uint32_t)(((int32_t)(int8_t)x[i] - zx) * (int32_t)(int8_t)w[i]));
+  return acc;
+}
+
+/* The record's buffers, each translated once with its whole extent checked. */
+typedef struct {
+  const uint8_t *x, *w, *w2, *bias, *mult, *shift;
+  uint8_t* y;
+} conv_buffers_t;
+
+static conv_buffers_t conv_buffers(const tt_conv_forward_t* r) {
+  tt_small(r->KH);
+  tt_small(r->KW);
+  const int32_t taps = r->KH * r->KW;
+  const int32_t first = r->split == 0 ? r->C : r->split;
+  /* Depthwise reads input channel co for output channel co. */
+  if (r->depthwise && r->CO != r->C) tt_memory_fault(r->x, 0, 0);
+  if (r->split < 0 || r->split > r->C || taps < 0) tt_memory_fault(r->w, 0, 0);
+  tt_small(r->stride);
+  tt_small(r->pad);
+  const int32_t groups = r->depthwise ? 1 : r->CO;
+  conv_buffers_t b;
+  b.x = tt_native_in(r->x, tt_extent(r->in_ring ? r->in_ring : r->H, r->W, r->C, 1));
+  b.w = tt_native_in(r->w, tt_extent(groups, taps, first, 1));
+  b.w2 = r->split ? tt_native_in(r->w2, tt_extent(groups, taps, r->C - first, 1)) : 0;
+  b.bias = tt_native_in(r->bias, tt_extent(r->CO, 1, 1, 4));
+  b.mult = tt_native_in(r->mult, tt_extent(r->CO, 1, 1, 4));
+  b.shift = tt_native_in(r->shift, tt_extent(r->CO, 1, 1, 4));
+  b.y = tt_native_out(r->y, tt_extent(r->out_ring ? r->out_ring : r->OH, r->OW, r->CO, 1));
+  return b;
+}
+
+/* The taps of output pixel (oh, ow) inside the input (the WASM kernel skips padding taps):
+ * kernel rows [kh0, kh1) and columns [kw0, kw1); input row ih0 + kh and column iw0 + kw.
+ * `rows` caches each kernel row's input row (ring slot applied), or is 0 for kernels
+ * taller than TT_MAX_KH, whose rows are found per use. */
+#define TT_MAX_KH 16
+
+typedef struct {
+  int32_t kh0, kh1, kw0, kw1, ih0, iw0;
+  const uint8_t* rows[TT_MAX_KH];
+  int cached;
+} window_t;
+
+static inline int32_t clamp_lo(int32_t v) { return v < 0 ? 0 : v; }
+static inline int32_t min32(int32_t a, int32_t b) { return a < b ? a : b; }
+
+static inline const uint8_t* input_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t ih) {
+  const int32_t slot = r->in_ring == 0 ? ih : ih % r->in_ring;
+  return b->x + slot * r->W * r->C;
+}
+
+static inline const uint8_t* row_of(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t kh) {
+  return win->cached ? win->rows[kh] : input_row(r, b, win->ih0 + kh);
+}
+
+static void window_rows(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh, window_t* win) {
+  win->ih0 = oh * r->stride - r->pad;
+  win->kh0 = clamp_lo(-win->ih0);
+  win->kh1 = min32(r->KH, r->H - win->ih0);
+  win->cached = r->KH <= TT_MAX_KH;
+  if (win->cached) {
+    for (int32_t kh = win->kh0; kh < win->kh1; kh++) win->rows[kh] = input_row(r, b, win->ih0 + kh);
+  }
+}
+
+static inline void window_cols(const tt_conv_forward_t* r, int32_t ow, window_t* win) {
+  win->iw0 = ow * r->stride - r->pad;
+  win->kw0 = clamp_lo(-win->iw0);
+  win->kw1 = min32(r->KW, r->W - win->iw0);
+}
+
+/* Dense (grouped = 1): two output channels at a time share each input load. */
+static inline void dot2_s8(const uint8_t* x, const uint8_t* w0, const uint8_t* w1, int32_t n, int32_t zx, int32_t* a0, int32_t* a1) {
+  int32_t s0 = *a0, s1 = *a1;
+  int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32)
+  if (zx >= -128 && zx <= 127) {
+    const int16x2_t zz = (int16x2_t)(((uint32_t)zx & 0xffffu) | ((uint32_t)zx << 16));
+    for (; i + 4 <= n; i += 4) {
+      const uint32_t xv = tt_ld_u32(x + i);
+      const int16x2_t x02 = __ssub16(__sxtb16((int8x4_t)xv), zz);
+      const int16x2_t x13 = __ssub16(__sxtb16((int8x4_t)((xv >> 8) | (xv << 24))), zz);
+      const uint32_t v0 = tt_ld_u32(w0 + i);
+      s0 = __smlad(x02, __sxtb16((int8x4_t)v0), s0);
+      s0 = __smlad(x13, __sxtb16((int8x4_t)((v0 >> 8) | (v0 << 24))), s0);
+      const uint32_t v1 = tt_ld_u32(w1 + i);
+      s1 = __smlad(x02, __sxtb16((int8x4_t)v1), s1);
+      s1 = __smlad(x13, __sxtb16((int8x4_t)((v1 >> 8) | (v1 << 24))), s1);
+    }
+  }
+#endif
+  for (; i < n; i++) {
+    const int32_t xv = (int32_t)(int8_t)x[i] - zx;
+    s0 = (int32_t)((uint32_t)s0 + (uint32_t)(xv * (int32_t)(int8_t)w0[i]));
+    s1 = (int32_t)((uint32_t)s1 + (uint32_t)(xv * (int32_t)(int8_t)w1[i]));
+  }
+  *a0 = s0;
+  *a1 = s1;
+}
+
+/* Four output channels at a time (weight rows w0, w0 + ws, w0 + 2 ws, w0 + 3 ws): each input word is unpacked once for four. */
+static inline void dot4_s8(const uint8_t* x, const uint8_t* w0, int32_t ws, int32_t n, int32_t zx, int32_t* acc) {
+  int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  const uint8_t *w1 = w0 + ws, *w2 = w1 + ws, *w3 = w2 + ws;
+  int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32)
+  if (zx >= -128 && zx <= 127) {
+    const int16x2_t zz = (int16x2_t)(((uint32_t)zx & 0xffffu) | ((uint32_t)zx << 16));
+    for (; i + 4 <= n; i += 4) {
+      const uint32_t xv = tt_ld_u32(x + i);
+      const int16x2_t x02 = __ssub16(__sxtb16((int8x4_t)xv), zz);
+      const int16x2_t x13 = __ssub16(__sxtb16((int8x4_t)((xv >> 8) | (xv << 24))), zz);
+      uint32_t v = tt_ld_u32(w0 + i);
+      s0 = __smlad(x02, __sxtb16((int8x4_t)v), s0);
+      s0 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s0);
+      v = tt_ld_u32(w1 + i);
+      s1 = __smlad(x02, __sxtb16((int8x4_t)v), s1);
+      s1 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s1);
+      v = tt_ld_u32(w2 + i);
+      s2 = __smlad(x02, __sxtb16((int8x4_t)v), s2);
+      s2 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s2);
+      v = tt_ld_u32(w3 + i);
+      s3 = __smlad(x02, __sxtb16((int8x4_t)v), s3);
+      s3 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s3);
+    }
+  }
+#endif
+  for (; i < n; i++) {
+    const int32_t xv = (int32_t)(int8_t)x[i] - zx;
+    s0 = (int32_t)((uint32_t)s0 + (uint32_t)(xv * (int32_t)(int8_t)w0[i]));
+    s1 = (int32_t)((uint32_t)s1 + (uint32_t)(xv * (int32_t)(int8_t)w1[i]));
+    s2 = (int32_t)((uint32_t)s2 + (uint32_t)(xv * (int32_t)(int8_t)w2[i]));
+    s3 = (int32_t)((uint32_t)s3 + (uint32_t)(xv * (int32_t)(int8_t)w3[i]));
+  }
+  acc[0] = s0;
+  acc[1] = s1;
+  acc[2] = s2;
+  acc[3] = s3;
+}
+
+/* Output channel co's sum over the window's taps (dense), its weights at w (first channels) and w2 (the rest). */
+static inline int32_t dense_sum(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co) {
+  const int32_t C = r->C, KH = r->KH, KW = r->KW, first = r->split == 0 ? C : r->split;
+  int32_t acc = tt_ld_i32(b->bias + 4 * co);
+  for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    for (int32_t kw = win->kw0; kw < win->kw1; kw++) {
+      const uint8_t* xp = row_of(r, b, win, kh) + (win->iw0 + kw) * C;
+      const int32_t tap = (co * KH + kh) * KW + kw;
+      acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp, b->w + tap * first, first, r->zx));
+      if (first < C) acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp + first, b->w2 + tap * (C - first), C - first, r->zx));
+    }
+  }
+  return acc;
+}
+
+/* Output channels co and co + 1 together. */
+static inline void dense_sum2(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co, int32_t* a0, int32_t* a1) {
+  const int32_t C = r->C, KH = r->KH, KW = r->KW, taps = KH * KW, first = r->split == 0 ? C : r->split;
+  *a0 = tt_ld_i32(b->bias + 4 * co);
+  *a1 = tt_ld_i32(b->bias + 4 * (co + 1));
+  for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    for (int32_t kw = win->kw0; kw < win->kw1; kw++) {
+      const uint8_t* xp = row_of(r, b, win, kh) + (win->iw0 + kw) * C;
+      const int32_t tap = (co * KH + kh) * KW + kw;
+      dot2_s8(xp, b->w + tap * first, b->w + (tap + taps) * first, first, r->zx, a0, a1);
+      if (first < C) dot2_s8(xp + first, b->w2 + tap * (C - first), b->w2 + (tap + taps) * (C - first), C - first, r->zx, a0, a1);
+    }
+  }
+}
+
+static inline uint8_t requant_at(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t co, int32_t acc) {
+  return (uint8_t)(int8_t)requant(acc, tt_ld_i32(b->mult + 4 * co), tt_ld_i32(b->shift + 4 * co), r->zy, r->lo, r->hi);
+}
+
+/* Depthwise 3x3, all nine taps inside the input, no split: every channel of one output pixel. */
+static void depthwise3x3_inner(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, uint8_t* yrow) {
+  const int32_t C = r->C, zx = r->zx;
+  const uint8_t* x0 = win->rows[0] + win->iw0 * C;
+  const uint8_t* x1 = win->rows[1] + win->iw0 * C;
+  const uint8_t* x2 = win->rows[2] + win->iw0 * C;
+  const uint8_t* wc = b->w;
+#define TT_TAP(xr, k, t) ((int32_t)(int8_t)(xr)[(k) * C + co] - zx) * (int32_t)(int8_t)wc[t]
+  for (int32_t co = 0; co < C; co++, wc += 9) {
+    uint32_t acc = (uint32_t)tt_ld_i32(b->bias + 4 * co);
+    acc += (uint32_t)(TT_TAP(x0, 0, 0) + TT_TAP(x0, 1, 1) + TT_TAP(x0, 2, 2));
+    acc += (uint32_t)(TT_TAP(x1, 0, 3) + TT_TAP(x1, 1, 4) + TT_TAP(x1, 2, 5));
+    acc += (uint32_t)(TT_TAP(x2, 0, 6) + TT_TAP(x2, 1, 7) + TT_TAP(x2, 2, 8));
+    yrow[co] = requant_at(r, b, co, (int32_t)acc);
+  }
+#undef TT_TAP
+}
+
+/* Depthwise: channel co's sum over the window's taps. */
+static inline int32_t depthwise_sum(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co) {
+  const int32_t C = r->C, KW = r->KW, taps = r->KH * KW;
+  const uint8_t* wc = (r->split == 0 || co < r->split) ? b->w + co * taps : b->w2 + (co - r->split) * taps;
+  int32_t acc = tt_ld_i32(b->bias + 4 * co);
+  for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    const uint8_t* xp = row_of(r, b, win, kh) + win->iw0 * C + co;
+    for (int32_t kw = win->kw0; kw < win->kw1; kw++) {
+      acc = (int32_t)((uint32_t)acc + (uint32_t)(((int32_t)(int8_t)xp[kw * C] - r->zx) * (int32_t)(int8_t)wc[kh * KW + kw]));
+    }
+  }
+  return acc;
+}
+
+
+/* 1x1, no padding (pointwise and dense layers): one input pixel per output pixel, four output channels a pass. */
+static void pointwise_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
+  const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first;
+  const uint8_t* xrow = input_row(r, b, oh * r->stride);
+  const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
+  for (int32_t ow = 0; ow < r->OW; ow++) {
+    const uint8_t* xp = xrow + ow * r->stride * C;
+    uint8_t* yrow = b->y + (ySlot * r->OW + ow) * CO;
+    int32_t co = 0;
+    for (; co + 4 <= CO; co += 4) {
+      int32_t acc[4];
+      for (int32_t k = 0; k < 4; k++) acc[k] = tt_ld_i32(b->bias + 4 * (co + k));
+      dot4_s8(xp, b->w + co * first, first, first, r->zx, acc);
+      if (rest) dot4_s8(xp + first, b->w2 + co * rest, rest, rest, r->zx, acc);
+      for (int32_t k = 0; k < 4; k++) yrow[co + k] = requant_at(r, b, co + k, acc[k]);
+    }
+    for (; co < CO; co++) {
+      int32_t acc = (int32_t)((uint32_t)tt_ld_i32(b->bias + 4 * co) + (uint32_t)dot_s8(xp, b->w + co * first, first, r->zx));
+      if (rest) acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp + first, b->w2 + co * rest, rest, r->zx));
+      yrow[co] = requant_at(r, b, co, acc);
+    }
+  }
+}
+
+static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
+  window_t win;
+  window_rows(r, b, oh, &win);
+  const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
+  for (int32_t ow = 0; ow < r->OW; ow++) {
+    window_cols(r, ow, &win);
+    uint8_t* yrow = b->y + (ySlot * r->OW + ow) * r->CO;
+    int32_t co = 0;
+    if (r->depthwise) {
+      if (r->KH == 3 && r->KW == 3 && win.kh0 == 0 && win.kh1 == 3 && win.kw0 == 0 && win.kw1 == 3 && r->split == 0) {
+        depthwise3x3_inner(r, b, &win, yrow);
+        continue;
+      }
+      for (; co < r->CO; co++) yrow[co] = requant_at(r, b, co, depthwise_sum(r, b, &win, co));
+      continue;
+    }
+    for (; co + 2 <= r->CO; co += 2) {
+      int32_t a0, a1;
+      dense_sum2(r, b, &win, co, &a0, &a1);
+      yrow[co] = requant_at(r, b, co, a0);
+      yrow[co + 1] = requant_at(r, b, co + 1, a1);
+    }
+    for (; co < r->CO; co++) yrow[co] = requant_at(r, b, co, dense_sum(r, b, &win, co));
+  }
+}
+
+void Z_tt_nativeZ_conv2dForwardRowsS8(struct Z_tt_native_instance_t* env, u32 record, u32 ohBegin, u32 ohEnd) {
+  (void)env;
+  const tt_conv_forward_t r = TT_NATIVE_RECORD(tt_conv_forward_t, record);
+  const int32_t begin = (int32_t)ohBegin, end = (int32_t)ohEnd;
+  if (begin >= end) return;
+  /* Rows outside [0, OH) would index past a whole-tensor output. */
+  if (begin < 0 || end > r.OH) tt_memory_fault(r.y, 0, 1);
+  const conv_buffers_t b = conv_buffers(&r);
+  /* Input row oh * stride and column ow * stride are inside the input for every output pixel only if the output fits it. */
+  const int pointwise = !r.depthwise && r.KH == 1 && r.KW == 1 && r.pad == 0 && r.stride > 0 && (r.OH - 1) * r.stride < r.H && (r.OW - 1) * r.stride < r.W;
+  for (int32_t oh = begin; oh < end; oh++) {
+    if (pointwise) pointwise_row(&r, &b, oh);
+    else forward_row(&r, &b, oh);
+  }
+}
+
+void Z_tt_nativeZ_conv2dForwardS8(struct Z_tt_native_instance_t* env, u32 record) {
+  const tt_conv_forward_t r = TT_NATIVE_RECORD(tt_conv_forward_t, record);
+  Z_tt_nativeZ_conv2dForwardRowsS8(env, record, 0, (u32)r.OH);
+}

@@ -1,0 +1,62 @@
+/*
+ * Native element-wise kernels (host/firmware/native-kernels.ts): the firmware's
+ * addS8, saveMaskBits and clampBackwardBitsF32 in place of the wasm2c translations of
+ * assembly/kernels/eltwise.ts. Element by element as there (no float arithmetic; the
+ * add's requantisation is native-requant.h).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "tt-config.h"
+#include "tt-memory.h"
+#include "tt-kernel-records.h"
+#include "native-memory.h"
+#include "native-requant.h"
+
+/* Bytes of a 1-bit-per-element mask of `count` elements (0 for none). */
+static inline u32 mask_bytes(int32_t count) {
+  return count <= 0 ? 0 : ((u32)count + 7u) / 8u;
+}
+
+void Z_tt_nativeZ_addS8(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  const tt_add_t r = TT_NATIVE_RECORD(tt_add_t, record);
+  if (r.count <= 0) return;
+  const uint8_t* a = tt_native_in(r.a, tt_extent(r.count, 1, 1, 1));
+  const uint8_t* b = tt_native_in(r.b, tt_extent(r.count, 1, 1, 1));
+  uint8_t* y = tt_native_out(r.y, tt_extent(r.count, 1, 1, 1));
+  for (int32_t i = 0; i < r.count; i++) {
+    const int64_t va = (int64_t)((int32_t)(int8_t)a[i] - r.za);
+    const int64_t vb = (int64_t)((int32_t)(int8_t)b[i] - r.zb);
+    y[i] = (uint8_t)(int8_t)requant_sum((int64_t)((uint64_t)(va * r.ma) + (uint64_t)(vb * r.mb)), r.n, r.zy, r.lo, r.hi);
+  }
+}
+
+void Z_tt_nativeZ_saveMaskBits(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  const tt_save_mask_t r = TT_NATIVE_RECORD(tt_save_mask_t, record);
+  if (r.count <= 0) return;
+  const uint8_t* y = tt_native_in(r.y, tt_extent(r.count, 1, 1, 1));
+  uint8_t* bits = tt_native_out(r.bits, mask_bytes(r.count));
+  for (int32_t i = 0; i < r.count; i += 8) {
+    uint32_t m = 0;
+    const int32_t n = r.count - i < 8 ? r.count - i : 8;
+    for (int32_t j = 0; j < n; j++) {
+      const int32_t v = (int8_t)y[i + j];
+      if (v > r.lo && v < r.hi) m |= 1u << j;
+    }
+    bits[i >> 3] = (uint8_t)m;
+  }
+}
+
+void Z_tt_nativeZ_clampBackwardBitsF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  const tt_clamp_backward_bits_t r = TT_NATIVE_RECORD(tt_clamp_backward_bits_t, record);
+  if (r.count <= 0) return;
+  uint8_t* g = tt_native_out(r.g, tt_extent(r.count, 1, 1, 4));
+  const uint8_t* bits = tt_native_in(r.bits, mask_bytes(r.count));
+  for (int32_t i = 0; i < r.count; i++) {
+    if (((bits[i >> 3] >> (i & 7)) & 1u) == 0) memset(g + 4 * i, 0, 4);
+  }
+}
