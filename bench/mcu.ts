@@ -7,8 +7,9 @@
  *     -> tables on stdout, bench/results/mcu.json and bench/results/mcu.md
  *   node dist/bench/mcu.js --render   (mcu.md again from mcu.json, measuring nothing)
  *
- * --variant names the firmware build being measured (default "wasm2c": the firmware as
- * built by host/firmware/build.ts at this commit). Rows of other variants already in
+ * --variant names the firmware build being measured (default: "native", the firmware as
+ * built by host/firmware/build.ts at this commit, or "wasm2c" when $TINYTRAIN_FIRMWARE_NATIVE=0
+ * builds it without native kernels: the before of issue 15). Rows of other variants already in
  * mcu.json are kept, so a run after a firmware change adds its rows beside the old ones.
  * Instruction counts are a proxy for time: QEMU is not cycle-accurate (see bench/support/mcu-*.ts).
  */
@@ -27,6 +28,7 @@ import { readArtifact, writeArtifact, type LoadedArtifact } from '../host/artifa
 import { imageAt, loadDataset, takeFirst, type Dataset } from '../host/data/dataset.js';
 import { writeFileAtomic } from '../host/io/atomic.js';
 import { getTarget } from '../targets/index.js';
+import { nativeKernelsEnabled } from '../host/firmware/native-kernels.js';
 import { MCU_CORES, onCore } from './support/mcu-cores.js';
 import { checkTickRate, type TickCheck } from './support/mcu-calibrate.js';
 import { measureOnCore } from './support/mcu-measure.js';
@@ -87,7 +89,7 @@ function firstLine(cmd: string, args: string[]): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      variant: { type: 'string', default: 'wasm2c' },
+      variant: { type: 'string', default: nativeKernelsEnabled() ? 'native' : 'wasm2c' },
       render: { type: 'boolean', default: false },
       model: { type: 'string', multiple: true },
       core: { type: 'string', multiple: true },

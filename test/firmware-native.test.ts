@@ -22,6 +22,7 @@ import { firmwareModule, NATIVE_ENV, NATIVE_KERNELS, NATIVE_MODULE, withNativeKe
 import { trainOnEngine, type EngineResult, type JobOptions } from '../host/engines/index.js';
 import { getTarget } from '../targets/index.js';
 import { ArtifactCache, calibrationInputs, mnist, sparseScheme } from './support/models.js';
+import { SYSTEM_TOOLS } from './tiers.js';
 
 const STM32 = getTarget('stm32f746');
 const JOB: JobOptions = { steps: 24, lr: 0.02, seed: 11 };
@@ -110,31 +111,41 @@ describe('withNativeKernels', () => {
 });
 
 describe('native kernels on the Cortex-M7 firmware', () => {
-  it('are linked in by default, and none with TINYTRAIN_FIRMWARE_NATIVE=0', async () => {
-    const a = await artifact();
-    // The cover model calls every native kernel (else this test would not cover them all).
-    const module = await firmwareModule(a.loaded, true);
-    expect(module.native.map((k) => k.name).sort()).toEqual(NATIVE_KERNELS.map((k) => k.name).sort());
-    expect(WebAssembly.Module.imports(new WebAssembly.Module(new Uint8Array(module.wasm))).filter((i) => i.module === NATIVE_MODULE).length).toBe(NATIVE_KERNELS.length + 2);
+  it(
+    'are linked in by default, and none with TINYTRAIN_FIRMWARE_NATIVE=0',
+    { tags: [SYSTEM_TOOLS] },
+    async () => {
+      const a = await artifact();
+      // The cover model calls every native kernel (else this test would not cover them all).
+      const module = await firmwareModule(a.loaded, true);
+      expect(module.native.map((k) => k.name).sort()).toEqual(NATIVE_KERNELS.map((k) => k.name).sort());
+      expect(WebAssembly.Module.imports(new WebAssembly.Module(new Uint8Array(module.wasm))).filter((i) => i.module === NATIVE_MODULE).length).toBe(NATIVE_KERNELS.length + 2);
 
-    const native = textSymbols(await withNative('1', () => ensureFirmware(a.loaded, STM32)));
-    for (const k of NATIVE_KERNELS) expect(native.has(nativeSymbol(k.name)), k.name).toBe(true);
-    const plain = textSymbols(await withNative('0', () => ensureFirmware(a.loaded, STM32)));
-    for (const k of NATIVE_KERNELS) expect(plain.has(nativeSymbol(k.name)), k.name).toBe(false);
-  }, 300_000);
+      const native = textSymbols(await withNative('1', () => ensureFirmware(a.loaded, STM32)));
+      for (const k of NATIVE_KERNELS) expect(native.has(nativeSymbol(k.name)), k.name).toBe(true);
+      const plain = textSymbols(await withNative('0', () => ensureFirmware(a.loaded, STM32)));
+      for (const k of NATIVE_KERNELS) expect(plain.has(nativeSymbol(k.name)), k.name).toBe(false);
+    },
+    300_000,
+  );
 
-  it('train to the bytes of the wasm2c-only firmware and of Node', async () => {
-    const a = await artifact();
-    const ds = takeFirst(mnist('train'), 48);
-    const run = (v: '0' | '1'): Promise<EngineResult> => withNative(v, () => trainOnEngine('cortex-m', a.dir, ds, JOB));
-    const native = await run('1');
-    const plain = await run('0');
-    const node = await trainOnEngine('node', a.dir, ds, JOB);
-    expect(Buffer.from(native.checkpoint).equals(Buffer.from(plain.checkpoint))).toBe(true);
-    expect(Buffer.from(native.checkpoint).equals(Buffer.from(node.checkpoint))).toBe(true);
-    // The job keeps moving the parameters (equal bytes of an idle checkpoint would prove little).
-    expect(native.steps).toBe(JOB.steps);
-    const early = await trainOnEngine('node', a.dir, ds, { ...JOB, steps: 1 });
-    expect(Buffer.from(early.checkpoint).equals(Buffer.from(native.checkpoint))).toBe(false);
-  }, 600_000);
+  it(
+    'train to the bytes of the wasm2c-only firmware and of Node',
+    { tags: [SYSTEM_TOOLS] },
+    async () => {
+      const a = await artifact();
+      const ds = takeFirst(mnist('train'), 48);
+      const run = (v: '0' | '1'): Promise<EngineResult> => withNative(v, () => trainOnEngine('cortex-m', a.dir, ds, JOB));
+      const native = await run('1');
+      const plain = await run('0');
+      const node = await trainOnEngine('node', a.dir, ds, JOB);
+      expect(Buffer.from(native.checkpoint).equals(Buffer.from(plain.checkpoint))).toBe(true);
+      expect(Buffer.from(native.checkpoint).equals(Buffer.from(node.checkpoint))).toBe(true);
+      // The job keeps moving the parameters (equal bytes of an idle checkpoint would prove little).
+      expect(native.steps).toBe(JOB.steps);
+      const early = await trainOnEngine('node', a.dir, ds, { ...JOB, steps: 1 });
+      expect(Buffer.from(early.checkpoint).equals(Buffer.from(native.checkpoint))).toBe(false);
+    },
+    600_000,
+  );
 });

@@ -217,20 +217,16 @@ describe('report --html, firmware --out, pretrain --out', () => {
   });
 
   // Builds firmware (wasm2c, arm-none-eabi-gcc): a system tool, so the full tier only.
-  it.skipIf(spawnSync('arm-none-eabi-gcc', ['--version']).status !== 0)(
-    'firmware --out replaces the ELF it built before (recognised by its marker)',
-    { tags: [SYSTEM_TOOLS] },
-    () => {
-      const elf = join(work, 'fw.elf');
-      for (let i = 0; i < 2; i++) {
-        const r = run('firmware', art, '--out', elf);
-        expect(r.code, r.stderr).toBe(0);
-      }
-      expect(readFileSync(elf).includes(FIRMWARE_MARKER)).toBe(true);
-      expect(readdirSync(work).filter((e) => e.startsWith('.fw.elf'))).toEqual([]);
-      expect(readdirSync(privateTmp)).toEqual([]);
-    },
-  );
+  it('firmware --out replaces the ELF it built before (recognised by its marker)', { tags: [SYSTEM_TOOLS] }, () => {
+    const elf = join(work, 'fw.elf');
+    for (let i = 0; i < 2; i++) {
+      const r = run('firmware', art, '--out', elf);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(readFileSync(elf).includes(FIRMWARE_MARKER)).toBe(true);
+    expect(readdirSync(work).filter((e) => e.startsWith('.fw.elf'))).toEqual([]);
+    expect(readdirSync(privateTmp)).toEqual([]);
+  });
 
   it("demo --out refuses a user's folder before pretraining", () => {
     const before = snapshot(work);
