@@ -300,8 +300,10 @@ describe('model JSON fuzz', () => {
       counts[outcome]++;
     }
     console.log(`model fuzz: ${JSON.stringify(counts)}`);
-    // The mutations must exercise both sides.
-    expect(counts.ok).toBeGreaterThan(MODEL_CASES * 0.08);
+    // The mutations must exercise both sides. About 10% load (511 of 5000 in the full tier
+    // since the seeds include table activations, whose extra fields break more often); 5% is
+    // three standard deviations below that at the fast tier's 300 cases.
+    expect(counts.ok).toBeGreaterThan(MODEL_CASES * 0.05);
     expect(counts.refused).toBeGreaterThan(MODEL_CASES * 0.3);
   });
 
