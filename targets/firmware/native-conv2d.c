@@ -17,6 +17,16 @@
 
 #if defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
+
+/* The four int8 lanes of a word as two int16 pairs, lanes (0, 2) and (1, 3), less the zero point zz in both halves. */
+static inline int16x2_t lanes02(uint32_t v, int16x2_t zz) { return __ssub16(__sxtb16((int8x4_t)v), zz); }
+static inline int16x2_t lanes13(uint32_t v, int16x2_t zz) { return __ssub16(__sxtb16((int8x4_t)((v >> 8) | (v << 24))), zz); }
+
+/* s + the four products of input pairs (x02, x13) with the weight word wv: two SMLADs. */
+static inline int32_t mac4(int32_t s, int16x2_t x02, int16x2_t x13, uint32_t wv) {
+  s = __smlad(x02, __sxtb16((int8x4_t)wv), s);
+  return __smlad(x13, __sxtb16((int8x4_t)((wv >> 8) | (wv << 24))), s);
+}
 #endif
 
 /* sum_{i<n} (x[i] - zx) * w[i], wrapping like WASM's i32 add. */
@@ -29,11 +39,7 @@ static inline int32_t dot_s8(const uint8_t* x, const uint8_t* w, int32_t n, int3
     const int16x2_t zz = (int16x2_t)(((uint32_t)zx & 0xffffu) | ((uint32_t)zx << 16));
     for (; i + 4 <= n; i += 4) {
       const uint32_t xv = tt_ld_u32(x + i);
-      const uint32_t wv = tt_ld_u32(w + i);
-      const int16x2_t x02 = __ssub16(__sxtb16((int8x4_t)xv), zz);
-      const int16x2_t x13 = __ssub16(__sxtb16((int8x4_t)((xv >> 8) | (xv << 24))), zz);
-      acc = __smlad(x02, __sxtb16((int8x4_t)wv), acc);
-      acc = __smlad(x13, __sxtb16((int8x4_t)((wv >> 8) | (wv << 24))), acc);
+      acc = mac4(acc, lanes02(xv, zz), lanes13(xv, zz), tt_ld_u32(w + i));
     }
   }
 #endif
@@ -118,14 +124,9 @@ static inline void dot2_s8(const uint8_t* x, const uint8_t* w0, const uint8_t* w
     const int16x2_t zz = (int16x2_t)(((uint32_t)zx & 0xffffu) | ((uint32_t)zx << 16));
     for (; i + 4 <= n; i += 4) {
       const uint32_t xv = tt_ld_u32(x + i);
-      const int16x2_t x02 = __ssub16(__sxtb16((int8x4_t)xv), zz);
-      const int16x2_t x13 = __ssub16(__sxtb16((int8x4_t)((xv >> 8) | (xv << 24))), zz);
-      const uint32_t v0 = tt_ld_u32(w0 + i);
-      s0 = __smlad(x02, __sxtb16((int8x4_t)v0), s0);
-      s0 = __smlad(x13, __sxtb16((int8x4_t)((v0 >> 8) | (v0 << 24))), s0);
-      const uint32_t v1 = tt_ld_u32(w1 + i);
-      s1 = __smlad(x02, __sxtb16((int8x4_t)v1), s1);
-      s1 = __smlad(x13, __sxtb16((int8x4_t)((v1 >> 8) | (v1 << 24))), s1);
+      const int16x2_t x02 = lanes02(xv, zz), x13 = lanes13(xv, zz);
+      s0 = mac4(s0, x02, x13, tt_ld_u32(w0 + i));
+      s1 = mac4(s1, x02, x13, tt_ld_u32(w1 + i));
     }
   }
 #endif
@@ -148,20 +149,11 @@ static inline void dot4_s8(const uint8_t* x, const uint8_t* w0, int32_t ws, int3
     const int16x2_t zz = (int16x2_t)(((uint32_t)zx & 0xffffu) | ((uint32_t)zx << 16));
     for (; i + 4 <= n; i += 4) {
       const uint32_t xv = tt_ld_u32(x + i);
-      const int16x2_t x02 = __ssub16(__sxtb16((int8x4_t)xv), zz);
-      const int16x2_t x13 = __ssub16(__sxtb16((int8x4_t)((xv >> 8) | (xv << 24))), zz);
-      uint32_t v = tt_ld_u32(w0 + i);
-      s0 = __smlad(x02, __sxtb16((int8x4_t)v), s0);
-      s0 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s0);
-      v = tt_ld_u32(w1 + i);
-      s1 = __smlad(x02, __sxtb16((int8x4_t)v), s1);
-      s1 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s1);
-      v = tt_ld_u32(w2 + i);
-      s2 = __smlad(x02, __sxtb16((int8x4_t)v), s2);
-      s2 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s2);
-      v = tt_ld_u32(w3 + i);
-      s3 = __smlad(x02, __sxtb16((int8x4_t)v), s3);
-      s3 = __smlad(x13, __sxtb16((int8x4_t)((v >> 8) | (v << 24))), s3);
+      const int16x2_t x02 = lanes02(xv, zz), x13 = lanes13(xv, zz);
+      s0 = mac4(s0, x02, x13, tt_ld_u32(w0 + i));
+      s1 = mac4(s1, x02, x13, tt_ld_u32(w1 + i));
+      s2 = mac4(s2, x02, x13, tt_ld_u32(w2 + i));
+      s3 = mac4(s3, x02, x13, tt_ld_u32(w3 + i));
     }
   }
 #endif
