@@ -61,6 +61,14 @@ export function asKernelIndex(): string {
   return [`// ${HEAD}`, '// The kernel library: one file per op family. Generated runtimes import from here.', ...lines, ''].join('\n');
 }
 
+const AS_ARG: Record<ArgType, string> = { i32: 'i32', u32: 'u32', f32: 'f32', bool: 'bool', ptr: 'usize' };
+
+/** A kernel's AssemblyScript parameter list and result type (the record pointer first), e.g. for a declaration of it as an import. */
+export function asSignature(k: KernelSpec): { params: string; result: string } {
+  const rec = k.record ? ['record: usize'] : [];
+  return { params: [...rec, ...k.args.map((x) => `${x.name}: ${AS_ARG[x.type]}`)].join(', '), result: k.result === 'void' ? 'void' : AS_ARG[k.result] };
+}
+
 const C_ARG: Record<ArgType, string> = { i32: 'int32_t', u32: 'uint32_t', f32: 'float', bool: 'uint32_t', ptr: 'uint32_t' };
 const C_RESULT = { void: 'void', ...C_ARG } as const;
 

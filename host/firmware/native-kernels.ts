@@ -20,15 +20,15 @@
  * firmware, for before/after measurements and for the bit-identity test).
  */
 import { buildRuntime } from '../../compiler/codegen/build.js';
+import { asSignature } from '../../compiler/formats/generate-kernels.js';
+import { libraryKernels } from '../../compiler/formats/kernel-library.js';
+import type { KernelSpec } from '../../compiler/formats/kernel-records.js';
 import { TinytrainError } from '../../compiler/errors.js';
 import type { LoadedArtifact } from '../artifact.js';
 
 export interface NativeKernel {
   /** The kernel library's export (assembly/kernels/index.ts) it replaces. */
   name: string;
-  /** Its AssemblyScript parameter list and result, as the kernel library declares it. */
-  params: string;
-  result: string;
   /** The C file under targets/firmware/ that defines Z_tt_nativeZ_<name>. */
   source: string;
   /** It counts non-finite gradients (update.ts) in the C file's own counter, which the runtime's count must include. */
@@ -40,16 +40,16 @@ export const NATIVE_MODULE = 'tt_native';
 
 /** Every kernel the firmware has natively, hottest first. The C uses the DSP extension when the core has one (__ARM_FEATURE_DSP: M4/M7/M33), plain C otherwise. */
 export const NATIVE_KERNELS: readonly NativeKernel[] = [
-  { name: 'conv2dForwardRowsS8', params: 'record: usize, ohBegin: i32, ohEnd: i32', result: 'void', source: 'native-conv2d.c' },
-  { name: 'conv2dForwardS8', params: 'record: usize', result: 'void', source: 'native-conv2d.c' },
-  { name: 'conv2dWeightUpdateS8', params: 'record: usize, lr: f32, mu: f32, qas: bool, rng: usize', result: 'void', source: 'native-update.c', countsNonFinite: true },
-  { name: 'conv2dBackwardInputF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
-  { name: 'depthwiseBackwardInputInPlaceF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
-  { name: 'gapHeadBackwardF32', params: 'record: usize', result: 'void', source: 'native-conv2d-igrad.c' },
-  { name: 'saveMaskBits', params: 'record: usize', result: 'void', source: 'native-eltwise.c' },
-  { name: 'clampBackwardBitsF32', params: 'record: usize', result: 'void', source: 'native-eltwise.c' },
-  { name: 'addS8', params: 'record: usize', result: 'void', source: 'native-eltwise.c' },
-  { name: 'biasUpdateAllS32', params: 'record: usize, lr: f32, mu: f32, qas: bool, rng: usize', result: 'void', source: 'native-update.c', countsNonFinite: true },
+  { name: 'conv2dForwardRowsS8', source: 'native-conv2d.c' },
+  { name: 'conv2dForwardS8', source: 'native-conv2d.c' },
+  { name: 'conv2dWeightUpdateS8', source: 'native-update.c', countsNonFinite: true },
+  { name: 'conv2dBackwardInputF32', source: 'native-conv2d-igrad.c' },
+  { name: 'depthwiseBackwardInputInPlaceF32', source: 'native-conv2d-igrad.c' },
+  { name: 'gapHeadBackwardF32', source: 'native-conv2d-igrad.c' },
+  { name: 'saveMaskBits', source: 'native-eltwise.c' },
+  { name: 'clampBackwardBitsF32', source: 'native-eltwise.c' },
+  { name: 'addS8', source: 'native-eltwise.c' },
+  { name: 'biasUpdateAllS32', source: 'native-update.c', countsNonFinite: true },
 ];
 
 export const NATIVE_ENV = 'TINYTRAIN_FIRMWARE_NATIVE';
@@ -94,7 +94,10 @@ export function withNativeKernels(source: string, kernels: readonly NativeKernel
   if (replaced.length === 0) return { source, replaced };
   let kept = imported.filter((n) => !replaced.some((k) => k.name === n));
   const external = (name: string, params: string, result: string, as = name): string => `@external("${NATIVE_MODULE}", "${name}")\ndeclare function ${as}(${params}): ${result};`;
-  const declarations = replaced.map((k) => external(k.name, k.params, k.result));
+  const declarations = replaced.map((k) => {
+    const { params, result } = asSignature(librarySpec(k.name));
+    return external(k.name, params, result);
+  });
   if (replaced.some((k) => k.countsNonFinite)) {
     // The count the runtime reads is the kernel library's plus the native kernels' (native-update.c).
     for (const f of NON_FINITE_FUNCTIONS) {
@@ -111,6 +114,13 @@ export function withNativeKernels(source: string, kernels: readonly NativeKernel
   }
   const block = `// Firmware build: these kernels are the firmware's native C (host/firmware/native-kernels.ts).\n${declarations.join('\n')}\nimport {\n  ${kept.join(', ')},\n} from './kernels/index';`;
   return { source: source.slice(0, m.index) + block + source.slice(m.index + m[0].length), replaced };
+}
+
+/** The kernel library's description of a kernel: its parameter list is written there once (compiler/formats/kernel-records.ts). */
+function librarySpec(name: string): KernelSpec {
+  const spec = libraryKernels().find((k) => k.name === name);
+  if (!spec) throw new Error(`tinytrain: native kernel ${name} is not in the kernel library`);
+  return spec;
 }
 
 export interface FirmwareModule {
