@@ -175,6 +175,13 @@ static inline int32_t dense_sum(const tt_conv_forward_t* r, const conv_buffers_t
   const int32_t C = r->C, KH = r->KH, KW = r->KW, first = r->split == 0 ? C : r->split;
   int32_t acc = tt_ld_i32(b->bias + 4 * co);
   for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    if (first == C) {
+      /* Unsplit: the window row's taps are one run of (kw1 - kw0) C bytes in the input and in the weights. */
+      const int32_t tap = (co * KH + kh) * KW + win->kw0;
+      const uint8_t* xp = row_of(r, b, win, kh) + (win->iw0 + win->kw0) * C;
+      acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(xp, b->w + tap * C, (win->kw1 - win->kw0) * C, r->zx));
+      continue;
+    }
     for (int32_t kw = win->kw0; kw < win->kw1; kw++) {
       const uint8_t* xp = row_of(r, b, win, kh) + (win->iw0 + kw) * C;
       const int32_t tap = (co * KH + kh) * KW + kw;
@@ -191,6 +198,13 @@ static inline void dense_sum2(const tt_conv_forward_t* r, const conv_buffers_t* 
   *a0 = tt_ld_i32(b->bias + 4 * co);
   *a1 = tt_ld_i32(b->bias + 4 * (co + 1));
   for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    if (first == C) {
+      /* Unsplit: one run of (kw1 - kw0) C bytes per window row, as in dense_sum. */
+      const int32_t tap = (co * KH + kh) * KW + win->kw0;
+      const uint8_t* xp = row_of(r, b, win, kh) + (win->iw0 + win->kw0) * C;
+      dot2_s8(xp, b->w + tap * C, b->w + (tap + taps) * C, (win->kw1 - win->kw0) * C, r->zx, a0, a1);
+      continue;
+    }
     for (int32_t kw = win->kw0; kw < win->kw1; kw++) {
       const uint8_t* xp = row_of(r, b, win, kh) + (win->iw0 + kw) * C;
       const int32_t tap = (co * KH + kh) * KW + kw;
