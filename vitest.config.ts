@@ -22,6 +22,7 @@ export default defineConfig(({ mode }) => {
       testTimeout: 180_000,
       hookTimeout: 180_000,
       pool: 'forks',
+      isolate: !fast,
       // One build cache per run, shared by every file and CLI run in it (test/support/global-setup.ts).
       globalSetup: ['test/support/global-setup.ts'],
       // The fast tier's in-worker switches (test/support/tier-setup.ts); TINYTRAIN_TEST_CPU_LOG=FILE:

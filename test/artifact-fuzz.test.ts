@@ -34,6 +34,10 @@ vi.mock('node:fs', async (importOriginal) => {
   return { ...fs, default: fs, readFileSync: track(fs.readFileSync), openSync: track(fs.openSync) };
 });
 
+// A test worker may have loaded the host modules for an earlier file, with the real node:fs
+// (the fast tier's workers are not isolated: vitest.config.ts): load them afresh, so they
+// read through the recorder above.
+vi.resetModules();
 const fs = await import('node:fs');
 const { join } = await import('node:path');
 const { tmpdir } = await import('node:os');

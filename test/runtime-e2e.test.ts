@@ -163,7 +163,7 @@ function memoryLimits(wasm: Uint8Array): { min: number; max: number | undefined 
 
 // ---------------------------------------------------------------------------------------
 
-describe('the memory plan is checked, not trusted', { timeout: 60_000 }, () => {
+describe('the memory plan is checked, not trusted', { timeout: 180_000 }, () => {
   for (const model of MODEL_KEYS) {
     for (const kind of SCHEMES) {
       it(`${model}, ${kind} scheme: the planned arena trains bit-identically to one buffer per tensor`, async () => {

@@ -2,9 +2,9 @@
  * Runs the AssemblyScript compiler in a child Node process of its own.
  *
  * Why a process: asc keeps module-level state between calls (e.g. the library files a
- * --config adds, like the WASI shim's), so two builds in one module instance can
- * contaminate each other; a fresh process gives every build a fresh instance, and lets the
- * SIMD, scalar and WASI builds run in parallel. And V8 flags are per process: asc runs its
+ * --config adds, like the WASI shim's), so a build with a config gets a fresh process and
+ * instance of its own; the others may reuse a warm one (see `idle` below). Processes also
+ * let the SIMD, scalar and WASI builds run in parallel. And V8 flags are per process: asc runs its
  * 15 MB binaryen module, which V8 would otherwise re-optimise (TurboFan tier-up) in every
  * build for code that runs once. `--liftoff-only` keeps V8's baseline code and gives the
  * same bytes. Measured on this machine (loaded by other jobs): a `tinytrain compile` of
@@ -16,7 +16,7 @@
  * exits as soon as it sees its parent gone. The final binaryen pass runs there too, for the
  * same reason: it is most of a build's binaryen work.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -39,13 +39,16 @@ export interface FinalPass {
   invalid: string;
 }
 
-// The child: asc, then the final pass on the --outFile module, then every file back to the parent.
+// The child: for each message, asc, then the final pass on the --outFile module, then every
+// file back to the parent. A child started for one build (`once`) exits after its reply; a
+// warm one waits for the next message, and exits when its parent goes.
 const CHILD_SOURCE = `
 process.on('disconnect', () => process.exit(1));
-process.once('message', async ({ args, ascUrl, binaryenUrl, finalPass }) => {
-  const reply = (r) => process.send(r, () => process.exit(0));
+let asc, binaryen;
+process.on('message', async ({ args, ascUrl, binaryenUrl, finalPass, once }) => {
+  const reply = (r) => process.send(r, () => { if (once) process.exit(0); });
   try {
-    const asc = (await import(ascUrl)).default;
+    asc ??= (await import(ascUrl)).default;
     const log = [];
     const files = [];
     const sink = { write: (s) => { log.push(String(s)); return true; } };
@@ -54,7 +57,7 @@ process.once('message', async ({ args, ascUrl, binaryenUrl, finalPass }) => {
     if (error) return reply({ error: String(error.message || error), log: log.join(''), files: [] });
     if (finalPass) {
       const out = files.find((f) => f.name === args[args.indexOf('--outFile') + 1]);
-      const binaryen = (await import(binaryenUrl)).default;
+      binaryen ??= (await import(binaryenUrl)).default;
       const mod = binaryen.readBinary(out.contents);
       try {
         mod.setFeatures(finalPass.features.reduce((m, f) => m | binaryen.Features[f], 0));
@@ -82,31 +85,98 @@ interface ChildReply {
 }
 
 /**
+ * Warm children, idle between builds. Why: starting one costs about 0.85 s of CPU (asc's
+ * 0.9 MB of JavaScript and two binaryen modules), a third of a build, and a process that
+ * compiles several models (the test suites, the benches, a script calling compile())
+ * would pay it for every module. Only builds without --config reuse a child: a config's
+ * `lib` folders stay in asc's module state (see the top of this file), so the WASI build
+ * gets a fresh child each time. test/build-cache.test.ts checks that a warm child's
+ * modules are the bytes a fresh child gives. Idle children hold no reference on the event
+ * loop, so they never keep their parent alive, and exit when it goes.
+ */
+const idle: ChildProcess[] = [];
+/** Two: the SIMD and scalar builds of a compile run side by side. */
+const MAX_IDLE = 2;
+
+/**
  * asc with these command-line arguments (which name an --outFile), then `finalPass` on the
  * module, and the output files written; throws with asc's diagnostics on failure.
  */
-export function runAsc(args: string[], what: string, finalPass?: FinalPass): Promise<void> {
+export async function runAsc(args: string[], what: string, finalPass?: FinalPass): Promise<void> {
+  const warm = !args.includes('--config');
+  const child = (warm && idle.pop()) || startChild();
+  holdsParent(child, true);
+  const reply = await buildIn(child, { args, ascUrl: ASC_URL, binaryenUrl: BINARYEN_URL, finalPass, once: !warm }, what);
+  // A child whose build failed is not reused: asc's state after an error is not ours to trust.
+  if (warm && !reply.error && child.connected && idle.length < MAX_IDLE) {
+    holdsParent(child, false);
+    idle.push(child);
+  } else if (warm) child.disconnect();
+  if (reply.error) throw new Error(`asc (${what}) failed: ${reply.error}\n${reply.log}`);
+  for (const f of reply.files) writeOutput(f.baseDir, f.name, f.contents);
+}
+
+/** Whether `child` (the process, its IPC channel and its stderr pipe) keeps this process's event loop alive. */
+function holdsParent(child: ChildProcess, on: boolean): void {
+  for (const handle of [child, child.channel, child.stderr] as Array<{ ref?: () => void; unref?: () => void } | null | undefined>) {
+    if (on) handle?.ref?.();
+    else handle?.unref?.();
+  }
+}
+
+let started = 0;
+/** How many asc children this process has started (for the tests of the warm ones). */
+export function ascChildrenStarted(): number {
+  return started;
+}
+
+/** Lets the idle children go: the next builds start fresh ones. */
+export function dropWarmChildren(): void {
+  for (const child of idle.splice(0)) child.disconnect();
+}
+
+function startChild(): ChildProcess {
+  started++;
+  const child = spawn(process.execPath, ['--liftoff-only', '--input-type=module', '-e', CHILD_SOURCE], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    serialization: 'advanced',
+  });
+  stderrOf.set(child, '');
+  child.stderr!.on('data', (d: Buffer) => stderrOf.set(child, (stderrOf.get(child) + d.toString()).slice(-4000)));
+  child.on('exit', () => {
+    const i = idle.indexOf(child);
+    if (i >= 0) idle.splice(i, 1);
+  });
+  return child;
+}
+
+/** The end of each child's stderr, for the error when it dies without a reply. */
+const stderrOf = new WeakMap<ChildProcess, string>();
+
+/** One build in `child`: its reply, or an error if the child cannot start or dies first. */
+function buildIn(child: ChildProcess, message: object, what: string): Promise<ChildReply> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--liftoff-only', '--input-type=module', '-e', CHILD_SOURCE], {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'advanced',
-    });
-    let stderr = '';
-    let reply: ChildReply | undefined;
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('message', (m) => (reply = m as ChildReply));
-    child.once('error', (e) => reject(new Error(`asc (${what}) could not start: ${e.message}`)));
-    child.once('exit', (code, signal) => {
-      if (!reply) return reject(new Error(`asc (${what}) exited without a result (${signal ?? `exit ${code}`}): ${stderr.trim()}`));
-      if (reply.error) return reject(new Error(`asc (${what}) failed: ${reply.error}\n${reply.log}`));
-      try {
-        for (const f of reply.files) writeOutput(f.baseDir, f.name, f.contents);
-        resolve();
-      } catch (e) {
-        reject(e instanceof Error ? e : new Error(String(e)));
-      }
-    });
-    child.send({ args, ascUrl: ASC_URL, binaryenUrl: BINARYEN_URL, finalPass });
+    const onMessage = (m: unknown): void => {
+      done();
+      resolve(m as ChildReply);
+    };
+    const onError = (e: Error): void => {
+      done();
+      reject(new Error(`asc (${what}) could not start: ${e.message}`));
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      done();
+      reject(new Error(`asc (${what}) exited without a result (${signal ?? `exit ${code}`}): ${stderrOf.get(child)?.trim() ?? ''}`));
+    };
+    const done = (): void => {
+      child.off('message', onMessage);
+      child.off('error', onError);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('error', onError);
+    child.on('exit', onExit);
+    child.send(message);
   });
 }
 

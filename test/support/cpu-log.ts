@@ -25,9 +25,13 @@ function childrenCpu(): number {
 }
 
 if (LOG) {
+  // A worker may run several files (the fast tier's are not isolated), and runs this setup
+  // file again before each: each line is what the worker used from then to the file's end.
+  const start = { self: process.cpuUsage(), children: childrenCpu(), up: process.uptime() };
   afterAll(() => {
-    const self = process.cpuUsage();
+    const self = process.cpuUsage(start.self);
     const file = relative(process.cwd(), expect.getState().testPath ?? '?');
-    appendFileSync(LOG, JSON.stringify({ file, cpu: (self.user + self.system) / 1e6, children: childrenCpu(), up: process.uptime() }) + '\n');
+    const line = { file, cpu: (self.user + self.system) / 1e6, children: childrenCpu() - start.children, up: process.uptime() - start.up, pid: process.pid };
+    appendFileSync(LOG, JSON.stringify(line) + '\n');
   });
 }
