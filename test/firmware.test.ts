@@ -37,8 +37,8 @@ const LR = 0.01;
 const SEED = 5;
 /** Enough steps on two images for the loss to fall clearly (about 1-2 s a step in QEMU). */
 const MBV2_STEPS = 16;
-/** The anchor's 99 KB MobileNetV2 scheme (Lin et al. 2022), as examples.test.ts uses it. */
-const ANCHOR_99KB = { n_bias_update: 25, manual_weight_idx: [27, 30, 33, 36, 39, 42, 45, 48], weight_update_ratio: [1, 1, 1, 1, 1, 0.125, 0.5, 1] };
+/** MobileNetV2's 99 KB scheme (examples/schemes/mbv2-99kb.json: 25 biases, 8 expand weights), as golden.test.ts trains it. */
+const ANCHOR_99KB = JSON.parse(readFileSync(join(ROOT, 'examples', 'schemes', 'mbv2-99kb.json'), 'utf8')) as unknown;
 
 const cache = new ArtifactCache();
 afterAll(() => cache.dispose());
