@@ -150,6 +150,11 @@ describe('checkpoint slots in Flash', () => {
     const first = await plain(runFirmwareJob(mnistArt, STM32, fineTune, job(erasedFlash(m), { resume: false })));
     const r1 = firmwareReport(first);
     expect([r1.savedSlot, r1.savedSeq, r1.interrupted]).toEqual([0, 1, false]);
+    // The stack the firmware really used (its painted-stack high-water mark) stays inside the
+    // reserve the all-inclusive accounting counts.
+    expect(r1.stackPeakBytes).toBeGreaterThan(0);
+    expect(r1.stackPeakBytes).toBeLessThanOrEqual(m.memory.accounting.stackBytes);
+    notes.push(`mnist firmware stack peak ${r1.stackPeakBytes} B of the ${m.memory.accounting.stackBytes} B reserve`);
     const slot0 = newestSlot(m, first.flash)!;
     expect(slot0.slot).toBe(0);
 
