@@ -313,8 +313,9 @@ function memoryFigures(plan: Plan, opts: CompileOptions, codeBytes: number, stat
   const { layout, arena } = plan;
   const peak = liveAt(arena, arena.peakStep);
   const sum = (...kinds: string[]): number => peak.filter((b) => kinds.some((k) => b.key.startsWith(k))).reduce((a, b) => a + b.bytes, 0);
+  const sramPeakBytes = sramNeeded(plan, opts.target, staticBytes);
   return {
-    sramPeakBytes: sramNeeded(plan, opts.target, staticBytes),
+    sramPeakBytes,
     flashBytes: codeBytes + layout.image.length,
     ...(opts.budgetBytes !== undefined ? { budgetBytes: opts.budgetBytes } : {}),
     breakdown: {
@@ -331,7 +332,13 @@ function memoryFigures(plan: Plan, opts: CompileOptions, codeBytes: number, stat
       runtimeReserveBytes: opts.target.stackReserveBytes,
       codeBytes,
     },
+    accounting: memoryAccounting(plan, opts.target, sramPeakBytes),
   };
+}
+
+/** The SRAM counted the reference's way and all-inclusive (MemoryAccounting). */
+export function memoryAccounting(plan: Plan, t: Target, allInclusiveBytes: number): Manifest['memory']['accounting'] {
+  return { referenceStyleBytes: plan.arena.arenaBytes, allInclusiveBytes, stackBytes: t.stackReserveBytes, stackSource: 'target-reserve' };
 }
 
 /** Per-layer sparsity and the Flash the non-zero lists save over unpruned int8 weights. */

@@ -69,6 +69,8 @@ const breakdown = z.strictObject({
   codeBytes: count,
 });
 
+const accounting = z.strictObject({ referenceStyleBytes: count, allInclusiveBytes: count, stackBytes: count, stackSource: z.literal('target-reserve') });
+
 export const manifestSchema = z.strictObject({
   format: z.literal('tinytrain-artifact@1'),
   model: label,
@@ -116,7 +118,7 @@ export const manifestSchema = z.strictObject({
     .min(65_536)
     .max(2 ** 32)
     .refine((b) => b % 65_536 === 0, 'expected a whole number of 64 KiB pages'),
-  memory: z.strictObject({ sramPeakBytes: count, flashBytes: count, budgetBytes: count.optional(), breakdown }),
+  memory: z.strictObject({ sramPeakBytes: count, flashBytes: count, budgetBytes: count.optional(), breakdown, accounting }),
   buffers: z.array(z.strictObject({ key: label, offset: u32, bytes: count, first: count, last: count })).max(1_000_000),
   program: z.array(label).min(1).max(1_000_000),
   nodes: z.array(z.strictObject({ label, name: label, op: label })).max(100_000),

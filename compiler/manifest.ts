@@ -38,6 +38,20 @@ export interface MemoryBreakdown {
   codeBytes: number;
 }
 
+/**
+ * The same SRAM counted two ways (README "Memory accounting"). The reference's way (the Tiny
+ * Training Engine's TinyEngine code counts its peak so): the activation arena with its kernel
+ * scratch, which tinytrain plans inside the arena. All-inclusive: everything the device's SRAM
+ * holds while it trains, = sramPeakBytes.
+ */
+export interface MemoryAccounting {
+  referenceStyleBytes: number;
+  allInclusiveBytes: number;
+  /** Of allInclusiveBytes: the reserve for the C stack, and where its size comes from. */
+  stackBytes: number;
+  stackSource: 'target-reserve';
+}
+
 export interface Manifest {
   format: 'tinytrain-artifact@1';
   model: string;
@@ -64,6 +78,7 @@ export interface Manifest {
     flashBytes: number;
     budgetBytes?: number;
     breakdown: MemoryBreakdown;
+    accounting: MemoryAccounting;
   };
   /** Every arena buffer, for reports: lifetime in program steps. */
   buffers: Array<{ key: string; offset: number; bytes: number; first: number; last: number }>;

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SLOW, SYSTEM_TOOLS } from './tiers.js';
+import type { Manifest } from '../compiler/manifest.js';
 
 const BIN = join(__dirname, '..', 'bin', 'tinytrain.js');
 const work = mkdtempSync(join(tmpdir(), 'tinytrain-cli-'));
@@ -213,7 +214,11 @@ describe('tinytrain CLI', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/SRAM peak/);
     expect(r.stdout).toMatch(/weightUpdate stem/);
+    const m = JSON.parse(readFileSync(join(art, 'manifest.json'), 'utf8')) as Manifest;
+    expect(r.stdout).toMatch(new RegExp(`all-inclusive \\(= SRAM peak\\) +${m.memory.sramPeakBytes} B`));
+    expect(r.stdout).toMatch(new RegExp(`the reference's accounting +${m.arena.bytes} B`));
     const page = readFileSync(html, 'utf8');
+    expect(page).toContain("the reference's accounting (arena + kernel scratch)");
     expect(page).toMatch(/<svg/);
     expect(page).not.toMatch(/<script|src=|href=|https?:\/\//); // nothing external
   });

@@ -17,7 +17,8 @@ import { ArtifactCache, sharedMnistCalibration } from './support/models.js';
 const cache = new ArtifactCache();
 afterAll(() => cache.dispose());
 const example = (name: string): ModelSpec => JSON.parse(readFileSync(join(__dirname, '..', 'examples', name), 'utf8')) as ModelSpec;
-const ANCHOR_99KB = { n_bias_update: 25, manual_weight_idx: [27, 30, 33, 36, 39, 42, 45, 48], weight_update_ratio: [1, 1, 1, 1, 1, 0.125, 0.5, 1] };
+/** MobileNetV2's 99 KB scheme (examples/schemes/mbv2-99kb.json: 25 biases, 8 expand weights), as golden.test.ts trains it. */
+const ANCHOR_99KB = JSON.parse(readFileSync(join(__dirname, '..', 'examples', 'schemes', 'mbv2-99kb.json'), 'utf8')) as unknown;
 
 /**
  * Highest arena byte the runtime writes during `steps` training steps, measured by

@@ -349,11 +349,14 @@ describe('scheme JSON fuzz', () => {
   it(`${SCHEME_CASES} mutated scheme files load or fail with a TinytrainError`, () => {
     const rng = new Rng(23);
     const m = new Mutator(rng);
-    // (model, scheme document) pairs: the shipped reference-form schemes with their models,
-    // and our form from random schemes of random models.
+    // (model, scheme document) pairs: the shipped schemes with their models (the reference's
+    // form: tte-mbv2-w0.35-99kb; ours: the other two), and our form from random schemes of
+    // random models.
     const study = buildGraph(exampleJson('examples/study-cnn.json') as ModelSpec);
     const mbv2 = buildGraph(exampleJson('examples/mbv2-w0.35-128.json') as ModelSpec);
+    const tte = buildGraph(exampleJson('examples/tte-mbv2-w0.35.json') as ModelSpec);
     const pairs: Array<{ spec: ModelSpec | undefined; graph: Graph; doc: Json }> = [
+      { spec: undefined, graph: tte, doc: exampleJson('examples/schemes/tte-mbv2-w0.35-99kb.json') },
       { spec: undefined, graph: mbv2, doc: exampleJson('examples/schemes/mbv2-99kb.json') },
       { spec: exampleJson('examples/study-cnn.json') as ModelSpec, graph: study, doc: exampleJson('examples/schemes/study-cnn-anchor.json') },
     ];

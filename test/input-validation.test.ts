@@ -16,6 +16,7 @@ import { LIMITS } from '../compiler/ir/limits.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
 import { f32ToBase64, loadParams } from '../compiler/ir/params.js';
 import { schemeFromJson } from '../compiler/scheme/parse.js';
+import { splitChannels } from '../compiler/scheme/scheme.js';
 import { classify } from '../host/profile/profile.js';
 import { mnistCnn, mlp } from './support/models.js';
 
@@ -326,18 +327,24 @@ describe('scheme schema', () => {
     expect(s.layers.get('fc')!.weightRatio).toBe(0.125);
   });
 
-  it("the reference's form keeps its meaning and refuses what it cannot mean", () => {
+  it("the reference's form means what it means in the reference and refuses what it cannot mean", () => {
     const params = g.nodes.filter(hasParams);
-    const s = schemeFromJson(g, { n_bias_update: 2, manual_weight_idx: [1, 3], weight_update_ratio: [0.5, 1] }, 't');
-    expect([...s.layers].filter(([, t]) => t.bias).map(([n]) => n)).toEqual(params.slice(-2).map((n) => n.name));
-    expect(s.layers.get(params[1]!.name)!.weightRatio).toBe(0.5);
-    expect(refuse({ n_bias_update: params.length + 1 })).toMatch(/n_bias_update: expected an integer in 0\.\.9/);
+    const head = params.length - 1;
+    const s = schemeFromJson(g, { n_bias_update: 2, manual_weight_idx: [head - 2], weight_update_ratio: [0.5], weight_select_criteria: 'magnitude+' }, 't');
+    // n counts the layers before the classifier; the classifier always trains, weight and bias.
+    expect([...s.layers].filter(([, t]) => t.bias).map(([n]) => n)).toEqual(params.slice(-3).map((n) => n.name));
+    expect(s.layers.get(params[head]!.name)).toEqual({ bias: true, weightRatio: 1 });
+    const c = splitChannels(params[head - 2]!);
+    expect(s.layers.get(params[head - 2]!.name)!.weightRatio).toBe(Math.floor(c / 2) / c);
+    expect(refuse({ n_bias_update: params.length })).toMatch(/n_bias_update: expected an integer in 0\.\.8 \(the model's conv\/dense layers before the classifier\)/);
     expect(refuse({ n_bias_update: -1 })).toMatch(/n_bias_update: expected a layer count/);
-    expect(refuse({ manual_weight_idx: [9] })).toMatch(/manual_weight_idx\[0\]: 9 is not a conv\/dense layer index \(0\.\.8\)/);
-    expect(refuse({ manual_weight_idx: [1, 1] })).toMatch(/manual_weight_idx\[1\]: layer 1 is listed twice/);
-    expect(refuse({ manual_weight_idx: [1, 2], weight_update_ratio: [1] })).toMatch(/2 entries but weight_update_ratio has 1/);
-    expect(refuse({ manual_weight_idx: [1], weight_update_ratio: [0.3] })).toMatch(/weight_update_ratio\[0\]: expected a weight ratio/);
-    expect(refuse({ manual_weight_idx: [1], weight_select_criteria: 'magnitude+' })).toMatch(/unknown key "weight_select_criteria"/);
+    expect(refuse({ n_bias_update: 2, manual_weight_idx: [head] })).toMatch(/manual_weight_idx\[0\]: 8 is not a conv\/dense layer index before the classifier \(0\.\.7\)/);
+    expect(refuse({ n_bias_update: 2, manual_weight_idx: [7, 7] })).toMatch(/manual_weight_idx\[1\]: 7 after 7: the indices must be increasing/);
+    expect(refuse({ n_bias_update: 2, manual_weight_idx: [1] })).toMatch(/manual_weight_idx\[0\]: layer 1 is outside the bias-trained range 6\.\.7/);
+    expect(refuse({ n_bias_update: 2, manual_weight_idx: [6, 7], weight_update_ratio: [1] })).toMatch(/2 entries but weight_update_ratio has 1/);
+    expect(refuse({ n_bias_update: 2, manual_weight_idx: [7], weight_update_ratio: [1.5] })).toMatch(/weight_update_ratio\[0\]: expected a weight ratio in \[0, 1\]/);
+    expect(refuse({ n_bias_update: 1, weight_select_criteria: 'magnitude' })).toMatch(/weight_select_criteria: expected "magnitude\+"/);
+    expect(refuse({ n_bias_update: 1, pw1_weight_only: 1 })).toMatch(/pw1_weight_only: expected 0/);
     expect(refuse({ n_bias_update: 1, layers: {} })).toMatch(/mixes our "layers" form/);
     expect(refuse([1])).toMatch(/not a JSON object/);
   });

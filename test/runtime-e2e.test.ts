@@ -595,6 +595,9 @@ function checkManifest(m: Manifest, b: { graph: Graph; scheme: Scheme; target: T
   expect(bd.frozenParamsBytes + m.checkpoint.bytes).toBe(m.image.bytes);
   const frozenInSram = target.kind === 'mcu' ? 0 : bd.frozenParamsBytes;
   expect(mem.sramPeakBytes).toBe(m.arena.bytes + m.checkpoint.bytes + bd.staticDataBytes + bd.runtimeReserveBytes + frozenInSram);
+  // The two accountings: the reference's (the arena, which holds every kernel scratch buffer) and all-inclusive.
+  expect(mem.accounting).toEqual({ referenceStyleBytes: m.arena.bytes, allInclusiveBytes: mem.sramPeakBytes, stackBytes: target.stackReserveBytes, stackSource: 'target-reserve' });
+  expect(m.buffers.filter((x) => x.key.startsWith('scratch:')).every((x) => x.offset + x.bytes <= m.arena.bytes)).toBe(true);
   // static data = what lies between the arena end and the runtime's heap base
   expect(bd.staticDataBytes).toBeGreaterThan(0);
   expect(mem.sramPeakBytes).toBeLessThanOrEqual(target.sramBytes);

@@ -3,18 +3,18 @@
  *   full | bias-only | last-k:N | FILE.json
  * where the file is either our form
  *   { "name": "...", "layers": { "<layer>": { "bias": true, "weightRatio": 0.5 }, ... } }
- * or the Tiny Training Engine's form (Lin et al. 2022)
- *   { "n_bias_update": 25, "manual_weight_idx": [27, 30], "weight_update_ratio": [1, 0.5] }
- * with manual_weight_idx counting conv/dense layers from the input, 0-based, and
- * n_bias_update meaning "the last n conv/dense layers update their bias".
+ * or the Tiny Training Engine's form (Lin et al. 2022), read with the reference's meaning
+ * (reference-form.ts):
+ *   { "n_bias_update": 25, "manual_weight_idx": [27, 30], "weight_update_ratio": [1, 0.5], "weight_select_criteria": "magnitude+" }
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { TinytrainError } from '../errors.js';
 import { LIMITS } from '../ir/limits.js';
-import { intIn, parseWith, quote, userName } from '../validate.js';
+import { parseWith, quote, userName } from '../validate.js';
 import { hasParams, type Graph, type Node } from '../ir/graph.js';
 import { fullScheme, type LayerTraining, type Scheme } from './scheme.js';
+import { REFERENCE_KEYS, referenceScheme } from './reference-form.js';
 
 export const RATIOS: readonly number[] = [0, 1 / 8, 1 / 4, 1 / 2, 1];
 
@@ -56,50 +56,14 @@ const ownForm = z.strictObject({
   }),
 });
 
-/**
- * The reference's form. Its `weight_select_criteria` is refused (as an unknown key) rather
- * than ignored: tinytrain trains the first channels, not the ones that key would pick.
- */
-const referenceForm = z.strictObject({
-  name: userName.optional(),
-  n_bias_update: intIn(0, LIMITS.maxLayers, 'a layer count (a non-negative integer)').optional(),
-  manual_weight_idx: z
-    .array(intIn(0, LIMITS.maxLayers, 'a conv/dense layer index (a non-negative integer)'), { error: 'expected a list of layer indices' })
-    .max(LIMITS.maxLayers)
-    .optional(),
-  weight_update_ratio: z.array(ratio, { error: 'expected a list of weight ratios' }).max(LIMITS.maxLayers).optional(),
-});
-
 export function schemeFromJson(g: Graph, json: unknown, name: string): Scheme {
   const what = `scheme ${quote(name)}`;
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new TinytrainError(`${what}: not a JSON object`, HINT);
   const o = json as Record<string, unknown>;
   const layers = paramLayers(g);
-  const reference = 'n_bias_update' in o || 'manual_weight_idx' in o || 'weight_update_ratio' in o;
+  const reference = REFERENCE_KEYS.some((k) => k in o);
   if (reference && 'layers' in o) throw new TinytrainError(`${what}: mixes our "layers" form with the n_bias_update/manual_weight_idx form`, HINT);
-  if (reference) {
-    const r = parseWith(referenceForm, json, what, HINT);
-    const nb = r.n_bias_update ?? 0;
-    const idx = r.manual_weight_idx ?? [];
-    const ratios = r.weight_update_ratio ?? idx.map(() => 1);
-    if (nb > layers.length) {
-      throw new TinytrainError(`${what}: n_bias_update: expected an integer in 0..${layers.length} (the model's conv/dense layers), got ${nb}`, HINT);
-    }
-    if (idx.length !== ratios.length) {
-      throw new TinytrainError(`${what}: manual_weight_idx has ${idx.length} entries but weight_update_ratio has ${ratios.length}; they must be of equal length`, HINT);
-    }
-    const m = new Map<string, LayerTraining>(layers.map((n, i) => [n.name, { bias: i >= layers.length - nb, weightRatio: 0 }]));
-    const listed = new Set<number>();
-    idx.forEach((i, k) => {
-      if (i >= layers.length) {
-        throw new TinytrainError(`${what}: manual_weight_idx[${k}]: ${i} is not a conv/dense layer index (0..${layers.length - 1})`, HINT);
-      }
-      if (listed.has(i)) throw new TinytrainError(`${what}: manual_weight_idx[${k}]: layer ${i} is listed twice`, HINT);
-      listed.add(i);
-      m.get(layers[i]!.name)!.weightRatio = ratios[k]!;
-    });
-    return { name: r.name ?? name, layers: m };
-  }
+  if (reference) return referenceScheme(g, json, name, what, HINT);
   if ('layers' in o) {
     const r = parseWith(ownForm, json, what, HINT);
     const m = new Map<string, LayerTraining>(layers.map((n) => [n.name, { bias: false, weightRatio: 0 }]));

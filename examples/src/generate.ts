@@ -3,7 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../compiler/codegen/build.js';
 import { mobilenetV2 } from './mbv2.js';
-import { explicitScheme, referenceNet, type ArchTable, type ReferenceScheme } from './reference-nets.js';
+import { referenceNet, type ArchTable } from './reference-nets.js';
+import { buildGraph } from '../../compiler/ir/graph.js';
+import { schemeFromJson } from '../../compiler/scheme/parse.js';
+import { schemeToJson } from '../../compiler/scheme/auto.js';
 
 const out = join(packageRoot(), 'examples', 'mbv2-w0.35-128.json');
 // It ships with the reference's 99 KB scheme (Lin et al. 2022), so that `tinytrain compile`
@@ -16,9 +19,10 @@ process.stdout.write(`wrote ${out}\n`);
 // The reference's three networks, from the architecture tables in shared/anchors/ (a
 // folder beside the repository, kept by the team: pass another with ANCHORS=DIR).
 const anchors = process.env.ANCHORS ?? join(packageRoot(), '..', 'shared', 'anchors');
-const schemes = JSON.parse(readFileSync(join(anchors, 'schemes.json'), 'utf8')) as { models: Record<string, { schemes: Record<string, ReferenceScheme> }> };
-// Each carries its reference scheme of about 100 KB (the reference's own estimate), so that
-// `tinytrain compile` without --scheme trains what fits an STM32F746.
+// Each carries its reference scheme of about 100 KB (the reference's own estimate;
+// examples/schemes/tte-<network>-<scheme>.json, read with the reference's meaning by
+// compiler/scheme/reference-form.ts) in our explicit form, so that `tinytrain compile`
+// without --scheme trains what fits an STM32F746.
 for (const [arch, file, scheme] of [
   ['mbv2-w0.35', 'tte-mbv2-w0.35.json', '99kb'],
   ['proxyless-w0.3', 'tte-proxyless-w0.3.json', '98kb'],
@@ -26,7 +30,8 @@ for (const [arch, file, scheme] of [
 ] as const) {
   const table = JSON.parse(readFileSync(join(anchors, `${arch}.arch.json`), 'utf8')) as ArchTable;
   const { notes, ...net } = referenceNet(table);
-  const chosen = explicitScheme(table, schemes.models[arch]!.schemes[scheme]!, `tte-${scheme} (first channels)`);
+  const reference = JSON.parse(readFileSync(join(packageRoot(), 'examples', 'schemes', `tte-${arch}-${scheme}.json`), 'utf8')) as unknown;
+  const chosen = { ...schemeToJson(schemeFromJson(buildGraph(net), reference, scheme)), name: `tte-${scheme} (first channels)` };
   const path = join(packageRoot(), 'examples', file);
   writeFileSync(path, JSON.stringify({ ...net, scheme: chosen, notes }, null, 1) + '\n');
   process.stdout.write(`wrote ${path}\n`);

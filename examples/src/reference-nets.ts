@@ -43,35 +43,6 @@ function layerName(l: ArchLayer): string {
   return `b${l.block}_${part === 'pw1' ? 'expand' : part === 'dw' ? 'dw' : 'project'}`;
 }
 
-/** One scheme of the anchors' schemes.json (the fields used here). */
-export interface ReferenceScheme {
-  n_bias_update: number;
-  manual_weight_idx: number[];
-  weight_update_ratio: number[];
-}
-
-/**
- * A reference scheme in tinytrain's explicit form, resolved with the reference's meaning
- * (shared/anchors/README.md): the biases of the last `n_bias_update` convs not counting the
- * classifier, the classifier's weight and bias always, and every weight-updated layer's bias.
- * Kept input channels are the reference's int(in * ratio); tinytrain trains the first ones,
- * where the reference picks those with the largest weight norms (magnitude+): the same
- * layers and channel counts, so the same memory, not the same channels.
- */
-export function explicitScheme(arch: ArchTable, s: ReferenceScheme, name: string): { name: string; layers: Record<string, { bias: boolean; weightRatio: number }> } {
-  const classifier = arch.layers.length - 1;
-  const layers: Record<string, { bias: boolean; weightRatio: number }> = {};
-  const at = (i: number): { bias: boolean; weightRatio: number } => (layers[layerName(arch.layers[i]!)] ??= { bias: false, weightRatio: 0 });
-  for (let i = classifier - s.n_bias_update; i < classifier; i++) at(i).bias = true;
-  Object.assign(at(classifier), { bias: true, weightRatio: 1 });
-  s.manual_weight_idx.forEach((i, k) => {
-    const l = arch.layers[i]!;
-    const kept = Math.floor(l.in * s.weight_update_ratio[k]!);
-    if (kept > 0) Object.assign(at(i), { bias: true, weightRatio: kept / l.in });
-  });
-  return { name, layers };
-}
-
 export function referenceNet(arch: ArchTable, classes = 10): ModelSpec {
   const r = arch.resolution;
   const m = new ModelBuilder(arch.model, [r, r, 3], [-1, 1]);

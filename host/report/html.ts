@@ -77,7 +77,8 @@ ${rows
 export function renderHtmlReport(m: Manifest, extra = ''): string {
   const b = m.memory.breakdown;
   const rows: Array<[string, number]> = [
-    ['SRAM peak', m.memory.sramPeakBytes],
+    ['SRAM peak, all-inclusive', m.memory.accounting.allInclusiveBytes],
+    ["SRAM peak, the reference's accounting (arena + kernel scratch)", m.memory.accounting.referenceStyleBytes],
     ['arena', b.arenaBytes],
     ['trained parameters', b.trainedParamsBytes],
     ['optimizer state', b.optimizerStateBytes],
