@@ -6,9 +6,11 @@
 import { Rng } from '../compiler/ir/rng.js';
 import { FloatTrainer, normaliseImage } from '../compiler/float/network.js';
 import type { Graph } from '../compiler/ir/graph.js';
+import type { LossKind } from '../compiler/loss.js';
 import type { ParamSet } from '../compiler/ir/params.js';
 import { imageAt, type Dataset } from './data/dataset.js';
 import type { Runtime } from './runtime.js';
+import { checkDatasetTargets } from './data/targets.js';
 
 export interface TrainOptions {
   steps: number;
@@ -46,7 +48,7 @@ export function statsWindowStart(steps: number): number {
   return steps - Math.min(steps, 1000);
 }
 
-function windowed(steps: number): { add(loss: number, ok: boolean, step: number): void; mean(): { loss: number; accuracy: number } } {
+function windowed(steps: number): { add(loss: number, ok: boolean | number, step: number): void; mean(): { loss: number; accuracy: number } } {
   const from = statsWindowStart(steps);
   let loss = 0,
     ok = 0,
@@ -55,7 +57,7 @@ function windowed(steps: number): { add(loss: number, ok: boolean, step: number)
     add(l, good, step) {
       if (step >= from) {
         loss += l;
-        ok += good ? 1 : 0;
+        ok += typeof good === 'number' ? good : good ? 1 : 0;
         n++;
       }
     },
@@ -70,14 +72,18 @@ export function trainRuntime(rt: Runtime, ds: Dataset, o: TrainOptions): TrainSu
     pc = 0,
     pn = 0,
     s = 0;
+  checkDatasetTargets(rt.manifest, ds);
+  const t = ds.targets;
   for (const i of sampleOrder(ds.count, o.steps, o.seed)) {
     rt.setInputPixels(imageAt(ds, i));
+    if (t) rt.setTargets(t.values.subarray(i * t.width, (i + 1) * t.width));
     const label = ds.labels[i]!;
     const loss = rt.trainStep(label, o.lr);
-    const ok = rt.lastPrediction() === label;
+    // Accuracy is a label's: a loss on target values has none (NaN, as every engine reports it).
+    const ok = t ? NaN : rt.lastPrediction() === label;
     win.add(loss, ok, s);
     pl += loss;
-    pc += ok ? 1 : 0;
+    pc += typeof ok === 'number' ? ok : ok ? 1 : 0;
     pn++;
     s++;
     if (o.onProgress && (s % every === 0 || s === o.steps)) {
@@ -101,12 +107,15 @@ export function evaluateRuntime(rt: Runtime, ds: Dataset, onProgress?: (done: nu
 export interface FloatTrainOptions extends TrainOptions {
   momentum: number;
   trainable?: ReadonlySet<string>;
+  /** The loss (compiler/loss.ts; default softmax-ce); `g` is then the graph chooseLoss gives. */
+  loss?: LossKind;
 }
 
 export function trainFloat(g: Graph, params: ParamSet, ds: Dataset, o: FloatTrainOptions): TrainSummary {
-  const tr = new FloatTrainer(g, params, o.trainable);
+  const tr = new FloatTrainer(g, params, o.trainable, o.loss);
   const every = o.every ?? 100;
   const win = windowed(o.steps);
+  const t = ds.targets;
   let pl = 0,
     pc = 0,
     pn = 0,
@@ -114,11 +123,11 @@ export function trainFloat(g: Graph, params: ParamSet, ds: Dataset, o: FloatTrai
   for (const i of sampleOrder(ds.count, o.steps, o.seed)) {
     const x = normaliseImage(imageAt(ds, i), g.inputRange);
     const label = ds.labels[i]!;
-    const ok = tr.predict(x) === label;
-    const loss = tr.step(x, label, { lr: o.lr, momentum: o.momentum });
+    const ok = t ? NaN : tr.predict(x) === label;
+    const loss = tr.step(x, t ? t.values.subarray(i * t.width, (i + 1) * t.width) : label, { lr: o.lr, momentum: o.momentum });
     win.add(loss, ok, s);
     pl += loss;
-    pc += ok ? 1 : 0;
+    pc += typeof ok === 'number' ? ok : ok ? 1 : 0;
     pn++;
     s++;
     if (o.onProgress && (s % every === 0 || s === o.steps)) {

@@ -13,6 +13,7 @@ import * as context from './context.js';
 import * as geometry from './geometry.js';
 import * as literals from './literals.js';
 import { assertNoUserText } from './no-user-text.js';
+import { targetKind } from '../loss.js';
 import { RecordSink } from './records.js';
 import * as template from './runtime-template.js';
 import * as state from './state.js';
@@ -55,6 +56,8 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
     rounding: o.rounding,
     logitsAddress: c.act(c.logits),
     classes: q.graph.classes,
+    prediction: p.loss === 'bce' && q.graph.classes === 1 ? `<i32>(<i32>load<i8>(LOGITS) > ${c.zp(c.logits)})` : `argmaxS8(LOGITS, ${q.graph.classes})`,
+    targets: targetKind(p.loss, q.graph.classes) === 'values' ? { offset: c.target, count: q.graph.classes } : { offset: 0, count: 0 },
     layoutId: o.layoutId,
     opKernels: opKernelsOf(q.graph.nodes),
     helpers: c.helpers,
