@@ -1,5 +1,5 @@
 /** The artifact manifest: what a host or firmware needs to drive a compiled runtime. */
-import { labelLimit, type LossKind } from './loss.js';
+import { labelLimit, targetBufferBytes, type LossKind } from './loss.js';
 
 /** The file an artifact keeps its generated source in (the profiler rebuilds from it). */
 export const SOURCE_FILE = 'runtime.ts';
@@ -114,4 +114,9 @@ export function manifestLoss(m: Pick<Manifest, 'loss'>): NonNullable<Manifest['l
 export function manifestLabelLimit(m: Pick<Manifest, 'loss' | 'classes'>): number {
   const loss = manifestLoss(m);
   return loss.targets ? 0 : labelLimit(loss.kind, m.classes);
+}
+
+/** Where the module's own static data starts: after the arena and the loss's target buffer (compile() builds the runtime so; a rebuild from its source must too). */
+export function staticDataBase(m: Pick<Manifest, 'loss' | 'classes' | 'arena'>): number {
+  return m.arena.offset + m.arena.bytes + targetBufferBytes(manifestLoss(m).kind, m.classes);
 }

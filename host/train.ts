@@ -94,7 +94,9 @@ export function trainRuntime(rt: Runtime, ds: Dataset, o: TrainOptions): TrainSu
   return { steps: s, ...win.mean(), skipped: rt.stepsSkipped() };
 }
 
+/** Accuracy of the predicted class against the labels; NaN for a dataset of target values (they have no class). */
 export function evaluateRuntime(rt: Runtime, ds: Dataset, onProgress?: (done: number) => void): number {
+  if (ds.targets) return NaN;
   let ok = 0;
   for (let i = 0; i < ds.count; i++) {
     rt.setInputPixels(imageAt(ds, i));
