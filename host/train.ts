@@ -11,6 +11,9 @@ import type { ParamSet } from '../compiler/ir/params.js';
 import { imageAt, type Dataset } from './data/dataset.js';
 import type { Runtime } from './runtime.js';
 import { checkDatasetTargets } from './data/targets.js';
+import { lossOf } from '../compiler/float/kernels.js';
+import { manifestLoss } from '../compiler/manifest.js';
+import { TinytrainError } from '../compiler/errors.js';
 
 export interface TrainOptions {
   steps: number;
@@ -104,6 +107,25 @@ export function evaluateRuntime(rt: Runtime, ds: Dataset, onProgress?: (done: nu
     if (onProgress && (i + 1) % 500 === 0) onProgress(i + 1);
   }
   return ok / ds.count;
+}
+
+/**
+ * Mean loss of the runtime's outputs over a dataset of target values (mse, multi-label
+ * bce), from the dequantised outputs with the float reference's formula: what `eval`
+ * reports for a model that has no accuracy.
+ */
+export function evaluateLossRuntime(rt: Runtime, ds: Dataset): number {
+  const t = ds.targets;
+  if (!t) throw new TinytrainError(`dataset ${ds.name} has labels, not target values`, 'evaluate its accuracy');
+  checkDatasetTargets(rt.manifest, ds);
+  const kind = manifestLoss(rt.manifest).kind;
+  let sum = 0;
+  for (let i = 0; i < ds.count; i++) {
+    rt.setInputPixels(imageAt(ds, i));
+    rt.predict();
+    sum += lossOf(kind, rt.logits(), t.values.subarray(i * t.width, (i + 1) * t.width)).loss;
+  }
+  return sum / ds.count;
 }
 
 export interface FloatTrainOptions extends TrainOptions {

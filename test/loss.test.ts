@@ -12,7 +12,7 @@
  *    further in the WASM runtime with the loss falling; node and node-wasi bit-identical
  *    (test/engines.test.ts-style; wasmtime, arm64 and cortex-m in the full tier);
  *  - bad labels and targets are TinytrainErrors; [N, K] IDX target files (u8, float32);
- *  - the CLI: compile --loss, report, train on IDX targets.
+ *  - the CLI: compile --loss, report, train and eval on IDX targets.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
@@ -341,6 +341,13 @@ describe('CLI --loss', () => {
     const r = JSON.parse(t.stdout) as { loss: number; trainAccuracy: number | null };
     expect(r.loss).toBeGreaterThan(0);
     expect(r.trainAccuracy).toBeNull(); // NaN in JSON
+    // eval reports the mean loss of the compiled outputs (no accuracy).
+    const e = run('eval', out, '--data', `${join(work, 'images')},${join(work, 'targets')}`, '--json');
+    expect(e.code, e.stderr).toBe(0);
+    const ev = JSON.parse(e.stdout) as { loss: number; accuracy: null };
+    expect(ev.accuracy).toBeNull();
+    expect(ev.loss).toBeGreaterThan(0);
+    expect(ev.loss).toBeLessThan(1);
     const bad = [...ds.targets!.values];
     bad[5] = NaN;
     writeFileSync(join(work, 'bad'), idxFloat32([ds.count, 2], bad));

@@ -6,7 +6,7 @@ import { autoScheme, describeScheme, schemeToJson } from '../../compiler/scheme/
 import { buildGraph, type Graph } from '../../compiler/ir/graph.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
 import { manifestLoss, type Manifest } from '../../compiler/manifest.js';
-import { LOSS_KINDS, type LossKind } from '../../compiler/loss.js';
+import { chooseLoss, LOSS_KINDS, type LossKind } from '../../compiler/loss.js';
 import { parseScheme, schemeFromJson } from '../../compiler/scheme/parse.js';
 import { fullScheme } from '../../compiler/scheme/scheme.js';
 import { normaliseImage } from '../../compiler/float/network.js';
@@ -86,6 +86,12 @@ async function compileCommand(modelPath: string, o: CompileCliOptions): Promise<
   const target = getTarget(o.target);
   const graph = buildGraph(spec);
   const auto = o.scheme === 'auto';
+  if (auto && chooseLoss(spec, o.loss).kind !== 'softmax-ce') {
+    throw new TinytrainError(
+      '--scheme auto measures what is worth training with softmax cross-entropy only',
+      'give a scheme (full, bias-only, last-k:N or a file) for a bce or mse model',
+    );
+  }
   if (auto && !o.calibrate) {
     throw new TinytrainError(
       '--scheme auto needs calibration data to measure what is worth training',
