@@ -161,7 +161,7 @@ export async function compile(given: ModelSpec, opts: CompileOptions): Promise<A
   const [simd, scalar, wasi] = await Promise.all([
     buildRuntime({ source, memoryBase, simd: true }),
     buildRuntime({ source, memoryBase, simd: false }),
-    buildWasiRuntime(source, memoryBase),
+    buildWasiRuntime(source, memoryBase, lossTargets(plan, arenaBase)),
   ]);
   opts.onStage?.('built');
   // asc's own static data (abort messages) sits above the arena and is SRAM too.
@@ -267,13 +267,16 @@ function makeManifest(
     nodes: nodeTable(graph),
     program: program.steps.map(describeStep),
     lossStep: program.lossStep,
-    loss: {
-      kind: program.loss,
-      targets: targetKind(program.loss, graph.classes) === 'values' ? { offset: emit.arenaBase + arena.arenaBytes, count: graph.classes } : null,
-    },
+    loss: { kind: program.loss, targets: lossTargets(plan, emit.arenaBase) },
     layoutId: emit.layoutId,
     ...(plan.prunedLayers.size > 0 || opts.prune ? { sparse: prunedReport(plan, opts.prune) } : {}),
   };
+}
+
+/** Where the host writes each sample's K float32 targets (right after the arena), or null when the loss reads the label. */
+function lossTargets(plan: Plan, arenaBase: number): { offset: number; count: number } | null {
+  const k = plan.graph.classes;
+  return targetKind(plan.program.loss, k) === 'values' ? { offset: arenaBase + plan.arena.arenaBytes, count: k } : null;
 }
 
 /** The artifact's file names, and the size and sha256 of each (manifest.json lists them all). */

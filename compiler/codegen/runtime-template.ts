@@ -19,8 +19,6 @@ export interface RuntimeParts {
   classes: number;
   /** The predicted class from the outputs at LOGITS: their argmax, or for one-output bce whether the logit is positive. */
   prediction: string;
-  /** Where the host writes each sample's K float32 targets, and K (0, 0: the loss reads the label). */
-  targets: { offset: number; count: number };
   layoutId: string;
   /** The ops' own kernels its program may call (OpDef.kernels), imported after the shared ones. */
   opKernels: readonly KernelSpec[];
@@ -90,16 +88,12 @@ export function predict(): i32 {
   return ${r.prediction};
 }
 
-/** One SGD step on the sample at the input offset (and its targets at targetOffset(), if targetCount() > 0). Returns the loss. */
+/** One SGD step on the sample at the input offset. Returns the loss. */
 export function trainStep(label: i32, lr: f32): f32 {
   forward();
   ${storeState('lastPrediction', r.prediction)};
   return backward(label, lr);
 }
-
-/** The loss's target buffer (manifest.json loss.targets): K float32 per sample written before trainStep; 0 when the loss reads the label. */
-export function targetOffset(): usize { return ${r.targets.offset}; }
-export function targetCount(): i32 { return ${r.targets.count}; }
 
 export function lastPrediction(): i32 { return ${loadState('lastPrediction')}; }
 export function stepsDone(): u32 { return ${loadState('stepsDone')}; }

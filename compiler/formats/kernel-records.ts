@@ -423,6 +423,11 @@ export interface KernelSpec {
   /** Run-time arguments after the record pointer (or all arguments, without a record). */
   readonly args: readonly ArgSpec[];
   readonly result: 'void' | ArgType;
+  /**
+   * Imported by a runtime only when its program calls it, as an op's own kernels are (the
+   * losses other than softmax-ce: compiler/loss.ts), so no other runtime's source changes.
+   */
+  readonly onDemand?: boolean;
 }
 
 const a = <const N extends string, const T extends ArgType>(name: N, type: T, doc: string) => ({ name, type, doc }) as const;
@@ -467,8 +472,8 @@ export const KERNELS = [
   { name: 'saveMaskBits', file: 'eltwise', doc: 'clamp mask', record: SAVE_MASK, args: [], result: 'void' },
   { name: 'clampBackwardBitsF32', file: 'eltwise', doc: 'clamp backward from the mask', record: CLAMP_BACKWARD_BITS, args: [], result: 'void' },
   { name: 'softmaxCrossEntropyS8', file: 'loss', doc: 'returns the loss', record: LOSS, args: [a('label', 'i32', 'the true class')], result: 'f32' },
-  { name: 'sigmoidBceS8', file: 'loss', doc: 'mean sigmoid binary cross-entropy over K outputs; returns the loss', record: TARGET_LOSS, args: [], result: 'f32' },
-  { name: 'meanSquaredErrorS8', file: 'loss', doc: 'mean squared error over K outputs; returns the loss', record: TARGET_LOSS, args: [], result: 'f32' },
+  { name: 'sigmoidBceS8', file: 'loss', doc: 'mean sigmoid binary cross-entropy over K outputs; returns the loss', record: TARGET_LOSS, args: [], result: 'f32', onDemand: true },
+  { name: 'meanSquaredErrorS8', file: 'loss', doc: 'mean squared error over K outputs; returns the loss', record: TARGET_LOSS, args: [], result: 'f32', onDemand: true },
   { name: 'sparse1x1ForwardS8', file: 'sparse', doc: 'all P pixels', record: SPARSE_FORWARD, omit: ['W', 'inRing', 'outRing'], args: [], result: 'void' },
   {
     name: 'sparse1x1ForwardRowS8',
