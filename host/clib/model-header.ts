@@ -47,7 +47,6 @@ export function modelHeader(m: Manifest, s: ModelSizes): string {
     ['TT_LABEL_LIMIT', count('label limit', manifestLabelLimit(m) || 256), 'tt_train_step takes labels 0..TT_LABEL_LIMIT-1 (one-output bce: 0 and 1; a loss on targets: any)'],
     ['TT_LOSS_BCE', int('loss is bce', manifestLoss(m).kind === 'bce' ? 1 : 0), '1: tt_set_targets takes only 0 and 1'],
     ['TT_TARGET_COUNT', int('target count', manifestLoss(m).targets?.count ?? 0), 'floats tt_set_targets takes before each step (0: the loss reads the label)'],
-    ['TT_TARGET_OFFSET', int('target offset', manifestLoss(m).targets?.offset ?? 0), '(internal) where the targets are'],
     ['TT_OUTPUT_OFFSET', count('output offset', out.offset), '(internal) where the logits are'],
     ['TT_OUTPUT_SCALE', hexFloat('output scale', out.scale), 'logit = (q - TT_OUTPUT_ZERO_POINT) * TT_OUTPUT_SCALE'],
     ['TT_OUTPUT_ZERO_POINT', int('output zero point', out.zeroPoint), ''],

@@ -117,7 +117,7 @@ tt_status_t tt_set_targets(const float* targets) {
     if (!(v - v == 0.0f)) return TT_BAD_ARGUMENT; /* NaN or infinite */
     if (TT_LOSS_BCE && v != 0.0f && v != 1.0f) return TT_BAD_ARGUMENT;
   }
-  memcpy(tt_ram + (TT_TARGET_OFFSET - TT_RAM_BASE), targets, TT_TARGET_COUNT * sizeof(float));
+  memcpy(tt_ram + (TT_TARGET_BUFFER_OFFSET - TT_RAM_BASE), targets, TT_TARGET_COUNT * sizeof(float));
   return TT_OK;
 #endif
 }
