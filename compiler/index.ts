@@ -21,6 +21,7 @@ import { SOURCE_FILE, type Manifest } from './manifest.js';
 import { choosePrunedLayers, frozenPointwise, pointwiseShape, pruneParams, type PruneOptions, type PrunedLayer } from './pruning/prune.js';
 import { nzListBytes, prunedScratchBytes } from './pruning/nzlist.js';
 import type { Target } from '../targets/index.js';
+import { chooseLoss, targetBufferBytes, targetKind, type LossKind } from './loss.js';
 
 export interface CompileOptions {
   target: Target;
@@ -51,6 +52,10 @@ export interface CompileOptions {
    * pruned kernels are checked against). Default true.
    */
   prunedKernels?: boolean;
+  /** The training loss (compiler/loss.ts); default: by the model's output (chooseLoss). */
+  loss?: LossKind;
+  /** Told why the loss is what it is, or what it changed in the model (compile prints it). */
+  onNote?: (text: string) => void;
   /** Called as each compile stage finishes (for progress display). */
   onStage?: (stage: 'quantized' | 'planned' | 'generated' | 'built') => void;
 }
@@ -75,6 +80,8 @@ export interface Plan {
   scheme: Scheme;
   /** Layers stored as non-zero lists, on the pruned kernels. */
   prunedLayers: Map<string, PrunedLayer>;
+  /** The loss's target buffer, right after the arena (0: the loss needs none). */
+  targetBytes: number;
 }
 
 export function quantizeSpec(
@@ -117,7 +124,7 @@ export function quantizeSpec(
  */
 export function planModel(
   quant: QuantModel,
-  opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'prunedKernels'> & { pruned?: ReadonlySet<string>; simdScratch?: boolean },
+  opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'prunedKernels' | 'loss'> & { pruned?: ReadonlySet<string>; simdScratch?: boolean },
 ): Plan {
   const scheme = opts.scheme ?? fullScheme(quant.graph);
   const prunedLayers =
@@ -127,17 +134,20 @@ export function planModel(
   const scratch = new Map(
     [...prunedLayers.keys()].map((name) => [name, opts.simdScratch === false ? 0 : prunedScratchBytes(pointwiseShape(quant.graph.nodes.find((n) => n.name === name)!)[1])]),
   );
-  const program = buildProgram(quant.graph, scheme, { ...opts.program, prunedScratch: scratch });
+  const loss = opts.loss ?? 'softmax-ce';
+  const program = buildProgram(quant.graph, scheme, { ...opts.program, prunedScratch: scratch }, loss);
   const arena = planArena(program, undefined, opts.reuse ?? true);
   const layout = layoutWithRecords(quant, program, arena, (recordBytes) => layoutParams(quant, scheme, (opts.momentum ?? 0) > 0, prunedLayers, recordBytes));
-  return { graph: quant.graph, quant, program, arena, layout, scheme, prunedLayers };
+  return { graph: quant.graph, quant, program, arena, layout, scheme, prunedLayers, targetBytes: targetBufferBytes(loss, quant.graph.classes) };
 }
 
-export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Artifact> {
+export async function compile(given: ModelSpec, opts: CompileOptions): Promise<Artifact> {
   checkBudgetOption(opts.target, opts.budgetBytes, opts.budgetOverTarget);
+  const { kind: loss, spec, notes } = chooseLoss(given, opts.loss);
+  for (const note of notes) opts.onNote?.(note);
   const { quant, pruned } = quantizeSpec(spec, opts.calibration, opts.prune ? { options: opts.prune, scheme: opts.scheme } : undefined);
   opts.onStage?.('quantized');
-  const plan = planModel(quant, { ...opts, pruned, simdScratch: opts.target.wasmSimd });
+  const plan = planModel(quant, { ...opts, loss, pruned, simdScratch: opts.target.wasmSimd });
   // Before the (slow) WASM builds, so an infeasible plan fails fast; code size is not known yet.
   checkBudget(plan, opts);
   checkFlash(plan, opts.target, 0);
@@ -146,12 +156,12 @@ export async function compile(spec: ModelSpec, opts: CompileOptions): Promise<Ar
   const layoutId = layoutIdOf(plan);
   const emitOpts = { arenaBase, momentum: opts.momentum ?? 0, qas: opts.qas ?? true, rounding: opts.rounding ?? 'stochastic', layoutId } as const;
   const source = emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
-  const memoryBase = arenaBase + plan.arena.arenaBytes;
+  const memoryBase = arenaBase + plan.arena.arenaBytes + plan.targetBytes;
   opts.onStage?.('generated');
   const [simd, scalar, wasi] = await Promise.all([
     buildRuntime({ source, memoryBase, simd: true }),
     buildRuntime({ source, memoryBase, simd: false }),
-    buildWasiRuntime(source, memoryBase),
+    buildWasiRuntime(source, memoryBase, lossTargets(plan, arenaBase)),
   ]);
   opts.onStage?.('built');
   // asc's own static data (abort messages) sits above the arena and is SRAM too.
@@ -198,7 +208,7 @@ const sha256 = (data: Uint8Array | string): string => createHash('sha256').updat
  */
 export function sramNeeded(plan: Plan, t: Target, staticBytes = 0): number {
   const { layout, arena } = plan;
-  return arena.arenaBytes + (layout.trainEnd - layout.trainBase) + staticBytes + t.stackReserveBytes + (t.kind === 'mcu' ? 0 : layout.constBytes);
+  return arena.arenaBytes + plan.targetBytes + (layout.trainEnd - layout.trainBase) + staticBytes + t.stackReserveBytes + (t.kind === 'mcu' ? 0 : layout.constBytes);
 }
 
 /** End of a built module's static data (its exported heapBase()), by instantiating it once. */
@@ -257,9 +267,16 @@ function makeManifest(
     nodes: nodeTable(graph),
     program: program.steps.map(describeStep),
     lossStep: program.lossStep,
+    loss: { kind: program.loss, targets: lossTargets(plan, emit.arenaBase) },
     layoutId: emit.layoutId,
     ...(plan.prunedLayers.size > 0 || opts.prune ? { sparse: prunedReport(plan, opts.prune) } : {}),
   };
+}
+
+/** Where the host writes each sample's K float32 targets (right after the arena), or null when the loss reads the label. */
+function lossTargets(plan: Plan, arenaBase: number): { offset: number; count: number } | null {
+  const k = plan.graph.classes;
+  return targetKind(plan.program.loss, k) === 'values' ? { offset: arenaBase + plan.arena.arenaBytes, count: k } : null;
 }
 
 /** The artifact's file names, and the size and sha256 of each (manifest.json lists them all). */

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { SchemaAgrees } from './schema-agreement.js';
 import type { Manifest } from './manifest.js';
+import { LOSS_KINDS } from './loss.js';
 
 /** Offsets and sizes inside a 32-bit WASM linear memory. */
 const u32 = z
@@ -52,7 +53,7 @@ const port = z.strictObject({
     .tuple([finite, finite])
     .refine(([lo, hi]) => lo < hi, 'expected [lo, hi] with lo < hi')
     .optional(),
-  activation: z.enum(['none', 'softmax', 'logsoftmax']).optional(),
+  activation: z.enum(['none', 'softmax', 'logsoftmax', 'sigmoid']).optional(),
 });
 
 const breakdown = z.strictObject({
@@ -123,6 +124,7 @@ export const manifestSchema = z.strictObject({
   program: z.array(label).min(1).max(1_000_000),
   nodes: z.array(z.strictObject({ label, name: label, op: label })).max(100_000),
   lossStep: count,
+  loss: z.strictObject({ kind: z.enum(LOSS_KINDS), targets: z.strictObject({ offset: u32, count: z.number().int().min(1).max(65_535) }).nullable() }).optional(),
   layoutId: z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 lowercase hex digits'),
   sparse: z
     .strictObject({

@@ -1,4 +1,5 @@
 /** The artifact manifest: what a host or firmware needs to drive a compiled runtime. */
+import { labelLimit, targetBufferBytes, type LossKind } from './loss.js';
 
 /** The file an artifact keeps its generated source in (the profiler rebuilds from it). */
 export const SOURCE_FILE = 'runtime.ts';
@@ -13,7 +14,7 @@ export interface TensorPort {
   /** Real-valued range the input quantisation covers. */
   range?: [number, number];
   /** Outputs only: what inference applies to the logits (training uses raw logits). */
-  activation?: 'none' | 'softmax' | 'logsoftmax';
+  activation?: 'none' | 'softmax' | 'logsoftmax' | 'sigmoid';
 }
 
 export interface MemoryBreakdown {
@@ -90,6 +91,12 @@ export interface Manifest {
   /** The training program, one line per step. */
   program: string[];
   lossStep: number;
+  /**
+   * The training loss (compile --loss; compiler/loss.ts). `targets`: where the host writes
+   * each sample's K float32 targets before trainStep (multi-label bce, mse), or null when
+   * the loss reads trainStep's label. Absent in older manifests: softmax-ce.
+   */
+  loss?: { kind: LossKind; targets: { offset: number; count: number } | null };
   /** Identity of the artifact's trainable layout; checkpoints carry it. */
   layoutId: string;
   /**
@@ -112,3 +119,19 @@ export interface Manifest {
  * no file of an artifact that is not named here.
  */
 export type Integrity = Record<string, { bytes: number; sha256: string }>;
+
+/** The manifest's loss; an older manifest without one trains softmax cross-entropy on labels. */
+export function manifestLoss(m: Pick<Manifest, 'loss'>): NonNullable<Manifest['loss']> {
+  return m.loss ?? { kind: 'softmax-ce', targets: null };
+}
+
+/** Labels a label-trained artifact accepts are 0 .. this - 1 (0 for one that trains on target values: its labels are not read). */
+export function manifestLabelLimit(m: Pick<Manifest, 'loss' | 'classes'>): number {
+  const loss = manifestLoss(m);
+  return loss.targets ? 0 : labelLimit(loss.kind, m.classes);
+}
+
+/** Where the module's own static data starts: after the arena and the loss's target buffer (compile() builds the runtime so; a rebuild from its source must too). */
+export function staticDataBase(m: Pick<Manifest, 'loss' | 'classes' | 'arena'>): number {
+  return m.arena.offset + m.arena.bytes + targetBufferBytes(manifestLoss(m).kind, m.classes);
+}

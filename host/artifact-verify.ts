@@ -7,7 +7,7 @@
 import { TinytrainError } from '../compiler/errors.js';
 import { manifestSchema } from '../compiler/manifest-schema.js';
 import { parseWith } from '../compiler/validate.js';
-import { SOURCE_FILE, type Manifest } from '../compiler/manifest.js';
+import { SOURCE_FILE, staticDataBase, type Manifest } from '../compiler/manifest.js';
 import { STATE_BYTES } from '../compiler/memory/layout.js';
 import { TARGETS } from '../targets/index.js';
 import { wasmMemoryLimits } from './engines/wasm-memory.js';
@@ -46,6 +46,11 @@ export function verifyManifest(json: unknown, where: string): Manifest {
     bad(`state.offset ${m.state.offset} leaves no ${STATE_BYTES}-byte state record inside the checkpoint region`);
   if (m.arena.offset < ckEnd) bad(`arena.offset ${m.arena.offset} overlaps the checkpoint region (ends at ${ckEnd})`);
   if (arenaEnd > m.wasmMemoryBytes) bad(`the arena ends at ${arenaEnd}, past the ${m.wasmMemoryBytes}-byte linear memory`);
+  // The loss's target buffer is the one right after the arena (compiler/loss.ts).
+  const targets = m.loss?.targets;
+  if (targets && (targets.offset !== arenaEnd || targets.count !== m.classes || staticDataBase(m) > m.wasmMemoryBytes)) {
+    bad(`loss.targets [${targets.offset}, +${targets.count} float32) is not the ${m.classes}-value buffer right after the arena (ends at ${arenaEnd})`);
+  }
   const inArena = (what: string, offset: number, bytes: number): void => {
     if (offset < m.arena.offset || offset + bytes > arenaEnd) bad(`${what} [${offset}, ${offset + bytes}) is outside the arena [${m.arena.offset}, ${arenaEnd})`);
   };

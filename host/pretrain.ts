@@ -5,6 +5,7 @@
  */
 import { buildGraph } from '../compiler/ir/graph.js';
 import type { ModelSpec } from '../compiler/ir/model.js';
+import { chooseLoss, type LossKind } from '../compiler/loss.js';
 import { encodeParams, loadParams, type ParamSet } from '../compiler/ir/params.js';
 import { calibrate } from '../compiler/quantize/quantize.js';
 import { normaliseImage } from '../compiler/float/network.js';
@@ -18,15 +19,21 @@ export interface PretrainOptions {
   momentum: number;
   seed: number;
   calibrationSamples?: number;
+  /** The loss (compiler/loss.ts); default: by the model's output, as compile chooses it. */
+  loss?: LossKind;
   onProgress?: (done: number, meanLoss: number, accuracy: number) => void;
 }
 
 export function pretrain(spec: ModelSpec, ds: Dataset, o: PretrainOptions): { spec: ModelSpec; params: ParamSet; summary: TrainSummary } {
-  const g = buildGraph(spec);
+  // Trained with the loss compile will use, on the graph it trains (bce: without a final sigmoid)...
+  const loss = chooseLoss(spec, o.loss);
+  const g = buildGraph(loss.spec);
   const params = loadParams(g, spec);
-  const summary = trainFloat(g, params, ds, { ...o, every: 200 });
+  const summary = trainFloat(g, params, ds, { ...o, loss: loss.kind, every: 200 });
+  // ...and calibrated on the whole model, so every tensor of the file has its range.
+  const whole = buildGraph(spec);
   const calib = [...sampleOrder(ds.count, o.calibrationSamples ?? 200, o.seed + 1)].map((i) => normaliseImage(imageAt(ds, i), g.inputRange));
-  const ranges = calibrate(g, params, calib);
+  const ranges = calibrate(whole, params, calib);
   const out: ModelSpec = {
     ...spec,
     // Marks the file as tinytrain's, so a later `pretrain --out` may replace it (host/io/output-paths.ts).

@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import { TinytrainError } from '../compiler/errors.js';
-import type { Manifest } from '../compiler/manifest.js';
+import { manifestLabelLimit, manifestLoss, type Manifest } from '../compiler/manifest.js';
+import { checkTargetValues } from './data/targets.js';
 import type { LoadedArtifact } from './artifact.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 
@@ -80,9 +81,20 @@ export class Runtime {
     for (let i = 0; i < n; i++) mem[i] = this.inputLut[pixels[i]!]!;
   }
 
+  /** The sample's K float32 targets, for an artifact whose loss trains on target values (manifest loss.targets); before trainStep. */
+  setTargets(values: ArrayLike<number>): void {
+    const t = manifestLoss(this.manifest).targets;
+    if (!t) throw new TinytrainError(`this artifact's loss (${manifestLoss(this.manifest).kind}) trains on labels, not target values`, 'pass the label to trainStep');
+    checkTargetValues(this.manifest, values, 'targets');
+    new Float32Array(this.ex.memory.buffer, t.offset, t.count).set(values);
+  }
+
+  /** One training step; `label` is the class (ignored by a loss on target values: setTargets first). */
   trainStep(label: number, lr: number): number {
-    if (!Number.isInteger(label) || label < 0 || label >= this.manifest.classes) {
-      throw new TinytrainError(`label ${label} is outside the model's ${this.manifest.classes} classes`, 'check that the dataset matches the model');
+    const limit = manifestLabelLimit(this.manifest);
+    if (limit > 0 && (!Number.isInteger(label) || label < 0 || label >= limit)) {
+      const range = manifestLoss(this.manifest).kind === 'bce' ? 'the bce labels 0 and 1' : `the model's ${this.manifest.classes} classes`;
+      throw new TinytrainError(`label ${label} is outside ${range}`, 'check that the dataset matches the model');
     }
     // try/catch inline, not through a closure: this runs once per training step.
     try {
@@ -124,12 +136,13 @@ export class Runtime {
 
   /**
    * Inference outputs: the logits with the model's output activation applied (softmax or
-   * log-softmax for imported models that end in one; the raw logits otherwise).
+   * log-softmax for imported models that end in one, the sigmoid a bce model was compiled without; the raw logits otherwise).
    */
   outputs(): Float32Array {
     const z = this.logits();
     const act = this.manifest.outputs[0]!.activation ?? 'none';
     if (act === 'none') return z;
+    if (act === 'sigmoid') return z.map((v) => 1 / (1 + Math.exp(-v)));
     const max = Math.max(...z);
     const sum = z.reduce((a, v) => a + Math.exp(v - max), 0);
     return act === 'softmax' ? z.map((v) => Math.exp(v - max) / sum) : z.map((v) => v - max - Math.log(sum));

@@ -6,9 +6,14 @@
 import { Rng } from '../compiler/ir/rng.js';
 import { FloatTrainer, normaliseImage } from '../compiler/float/network.js';
 import type { Graph } from '../compiler/ir/graph.js';
+import type { LossKind } from '../compiler/loss.js';
 import type { ParamSet } from '../compiler/ir/params.js';
 import { imageAt, type Dataset } from './data/dataset.js';
 import type { Runtime } from './runtime.js';
+import { checkDatasetTargets } from './data/targets.js';
+import { lossOf } from '../compiler/float/kernels.js';
+import { manifestLoss } from '../compiler/manifest.js';
+import { TinytrainError } from '../compiler/errors.js';
 
 export interface TrainOptions {
   steps: number;
@@ -46,7 +51,7 @@ export function statsWindowStart(steps: number): number {
   return steps - Math.min(steps, 1000);
 }
 
-function windowed(steps: number): { add(loss: number, ok: boolean, step: number): void; mean(): { loss: number; accuracy: number } } {
+function windowed(steps: number): { add(loss: number, ok: boolean | number, step: number): void; mean(): { loss: number; accuracy: number } } {
   const from = statsWindowStart(steps);
   let loss = 0,
     ok = 0,
@@ -55,7 +60,7 @@ function windowed(steps: number): { add(loss: number, ok: boolean, step: number)
     add(l, good, step) {
       if (step >= from) {
         loss += l;
-        ok += good ? 1 : 0;
+        ok += typeof good === 'number' ? good : good ? 1 : 0;
         n++;
       }
     },
@@ -70,14 +75,18 @@ export function trainRuntime(rt: Runtime, ds: Dataset, o: TrainOptions): TrainSu
     pc = 0,
     pn = 0,
     s = 0;
+  checkDatasetTargets(rt.manifest, ds);
+  const t = ds.targets;
   for (const i of sampleOrder(ds.count, o.steps, o.seed)) {
     rt.setInputPixels(imageAt(ds, i));
+    if (t) rt.setTargets(t.values.subarray(i * t.width, (i + 1) * t.width));
     const label = ds.labels[i]!;
     const loss = rt.trainStep(label, o.lr);
-    const ok = rt.lastPrediction() === label;
+    // Accuracy is a label's: a loss on target values has none (NaN, as every engine reports it).
+    const ok = t ? NaN : rt.lastPrediction() === label;
     win.add(loss, ok, s);
     pl += loss;
-    pc += ok ? 1 : 0;
+    pc += typeof ok === 'number' ? ok : ok ? 1 : 0;
     pn++;
     s++;
     if (o.onProgress && (s % every === 0 || s === o.steps)) {
@@ -88,7 +97,9 @@ export function trainRuntime(rt: Runtime, ds: Dataset, o: TrainOptions): TrainSu
   return { steps: s, ...win.mean(), skipped: rt.stepsSkipped() };
 }
 
+/** Accuracy of the predicted class against the labels; NaN for a dataset of target values (they have no class). */
 export function evaluateRuntime(rt: Runtime, ds: Dataset, onProgress?: (done: number) => void): number {
+  if (ds.targets) return NaN;
   let ok = 0;
   for (let i = 0; i < ds.count; i++) {
     rt.setInputPixels(imageAt(ds, i));
@@ -98,15 +109,37 @@ export function evaluateRuntime(rt: Runtime, ds: Dataset, onProgress?: (done: nu
   return ok / ds.count;
 }
 
+/**
+ * Mean loss of the runtime's outputs over a dataset of target values (mse, multi-label
+ * bce), from the dequantised outputs with the float reference's formula: what `eval`
+ * reports for a model that has no accuracy.
+ */
+export function evaluateLossRuntime(rt: Runtime, ds: Dataset): number {
+  const t = ds.targets;
+  if (!t) throw new TinytrainError(`dataset ${ds.name} has labels, not target values`, 'evaluate its accuracy');
+  checkDatasetTargets(rt.manifest, ds);
+  const kind = manifestLoss(rt.manifest).kind;
+  let sum = 0;
+  for (let i = 0; i < ds.count; i++) {
+    rt.setInputPixels(imageAt(ds, i));
+    rt.predict();
+    sum += lossOf(kind, rt.logits(), t.values.subarray(i * t.width, (i + 1) * t.width)).loss;
+  }
+  return sum / ds.count;
+}
+
 export interface FloatTrainOptions extends TrainOptions {
   momentum: number;
   trainable?: ReadonlySet<string>;
+  /** The loss (compiler/loss.ts; default softmax-ce); `g` is then the graph chooseLoss gives. */
+  loss?: LossKind;
 }
 
 export function trainFloat(g: Graph, params: ParamSet, ds: Dataset, o: FloatTrainOptions): TrainSummary {
-  const tr = new FloatTrainer(g, params, o.trainable);
+  const tr = new FloatTrainer(g, params, o.trainable, o.loss);
   const every = o.every ?? 100;
   const win = windowed(o.steps);
+  const t = ds.targets;
   let pl = 0,
     pc = 0,
     pn = 0,
@@ -114,11 +147,11 @@ export function trainFloat(g: Graph, params: ParamSet, ds: Dataset, o: FloatTrai
   for (const i of sampleOrder(ds.count, o.steps, o.seed)) {
     const x = normaliseImage(imageAt(ds, i), g.inputRange);
     const label = ds.labels[i]!;
-    const ok = tr.predict(x) === label;
-    const loss = tr.step(x, label, { lr: o.lr, momentum: o.momentum });
+    const ok = t ? NaN : tr.predict(x) === label;
+    const loss = tr.step(x, t ? t.values.subarray(i * t.width, (i + 1) * t.width) : label, { lr: o.lr, momentum: o.momentum });
     win.add(loss, ok, s);
     pl += loss;
-    pc += ok ? 1 : 0;
+    pc += typeof ok === 'number' ? ok : ok ? 1 : 0;
     pn++;
     s++;
     if (o.onProgress && (s % every === 0 || s === o.steps)) {

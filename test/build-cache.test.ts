@@ -139,7 +139,7 @@ describe("the fast tier's WASI placeholders", () => {
     setWasiPlaceholders(true);
     try {
       // Not even a source: nothing is built. 70000 bytes + the static room round up to 2 pages.
-      const { wasm, pages } = await buildWasiRuntime('no source', 70_000);
+      const { wasm, pages } = await buildWasiRuntime('no source', 70_000, null);
       expect(pages).toBe(2);
       const mod = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
       expect(WebAssembly.Module.imports(mod)).toEqual([]);

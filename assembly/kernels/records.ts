@@ -689,6 +689,30 @@ export class LossRecord {
   @inline get grad(): usize { return load<usize>(changetype<usize>(this), 16); }
 }
 
+/** a loss against K real targets on int8 outputs (sigmoid BCE, MSE), and its gradient (loss.ts): 24 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class TargetLossRecord {
+  /** int8 outputs (the logits, for BCE) */
+  // @ts-ignore: decorator
+  @inline get logits(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** outputs K */
+  // @ts-ignore: decorator
+  @inline get count(): i32 { return load<i32>(changetype<usize>(this), 4); }
+  /** output scale */
+  // @ts-ignore: decorator
+  @inline get scale(): f32 { return load<f32>(changetype<usize>(this), 8); }
+  /** output zero point */
+  // @ts-ignore: decorator
+  @inline get zp(): i32 { return load<i32>(changetype<usize>(this), 12); }
+  /** f32 gradient of the outputs [count] */
+  // @ts-ignore: decorator
+  @inline get grad(): usize { return load<usize>(changetype<usize>(this), 16); }
+  /** f32 targets [count] (BCE: 0 or 1) */
+  // @ts-ignore: decorator
+  @inline get target(): usize { return load<usize>(changetype<usize>(this), 20); }
+}
+
 /** int8 forward of a pruned frozen 1x1 layer from its non-zero list (sparse.ts): 72 bytes. */
 // @ts-ignore: decorator
 @unmanaged

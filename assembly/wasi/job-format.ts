@@ -40,7 +40,7 @@ export const JOB_AT_CK_BYTES: usize = 44;
 export const JOB_AT_FLAGS: usize = 48;
 /** u32: first step counted in the reported loss and accuracy (host/train.ts statsWindowStart) */
 export const JOB_AT_STATS_FROM: usize = 52;
-/** u32: output classes; a label at or above it is refused */
+/** u32: labels at or above it are refused: the classes (one-output bce: 2; a loss on target values: 256) */
 export const JOB_AT_CLASSES: usize = 56;
 /** u32: low 32 bits of the manifest's layoutId: a job for another artifact is refused */
 export const JOB_AT_LAYOUT_ID_LOW: usize = 60;

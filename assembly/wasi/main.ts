@@ -15,6 +15,8 @@
 //   samples.bin      sampleCount * sampleBytes int8, already quantised by the host
 //   labels.bin       sampleCount u8
 //   order.bin        steps u32: the sample index of each step
+//   targets.bin      sampleCount * K f32, only when the model's loss trains on K target
+//                    values (targetCount() > 0): read straight into its target buffer
 //
 // Output: checkpoint-out.bin (the checkpoint payload after training) and one JSON line
 // on stdout: {"steps":N,"loss":x,"accuracy":y,"skipped":k}.
@@ -29,7 +31,7 @@ import {
   oflags, prestat, rights,
 } from 'bindings/wasi_snapshot_preview1';
 import { dtoa_buffered, itoa_buffered } from 'util/number';
-import { init, lastPrediction, layoutId, stepsSkipped, trainStep } from './model';
+import { init, lastPrediction, layoutId, stepsSkipped, targetCount, targetOffset, trainStep } from './model';
 import {
   JOB_AT_CK_BYTES, JOB_AT_CK_OFFSET, JOB_AT_CLASSES, JOB_AT_FLAGS, JOB_AT_IMAGE_BYTES, JOB_AT_IMAGE_OFFSET,
   JOB_AT_INPUT_OFFSET, JOB_AT_LAYOUT_ID_LOW, JOB_AT_LR, JOB_AT_MAGIC, JOB_AT_SAMPLE_BYTES, JOB_AT_SAMPLE_COUNT,
@@ -211,6 +213,8 @@ function run(): void {
   const samples = open('samples.bin', false);
   const labels = open('labels.bin', false);
   const order = open('order.bin', false);
+  const targetBytes = <u32>targetCount() << 2;
+  const targets = targetBytes > 0 ? open('targets.bin', false) : 0;
   // Loss and accuracy are means over steps [statsFrom, steps), summed in f64 in step
   // order exactly like host/train.ts, so every engine reports the same numbers.
   let lossSum: f64 = 0;
@@ -223,6 +227,7 @@ function run(): void {
     preadAll(samples, inputOffset, sampleBytes, <u64>i * <u64>sampleBytes);
     preadAll(labels, LABEL, 1, <u64>i);
     const label = <i32>load<u8>(LABEL);
+    if (targetBytes > 0) preadAll(targets, targetOffset(), targetBytes, <u64>i * <u64>targetBytes);
     if (<u32>label >= classes) fail('a label is outside the model\'s classes');
     const loss = trainStep(label, lr);
     if (s >= statsFrom) {
@@ -234,6 +239,7 @@ function run(): void {
   fd_close(samples);
   fd_close(labels);
   fd_close(order);
+  if (targetBytes > 0) fd_close(targets);
 
   const out = open('checkpoint-out.bin', true);
   writeAll(out, ckOffset, ckBytes);
@@ -242,7 +248,8 @@ function run(): void {
   cursor = TEXT;
   put('{"steps":'); putU32(steps);
   put(',"loss":'); putF64(lossSum / <f64>counted);
-  put(',"accuracy":'); putF64(<f64>correct / <f64>counted);
+  // A loss on target values has no accuracy: null, as the node host's NaN.
+  put(',"accuracy":'); putF64(targetBytes > 0 ? NaN : <f64>correct / <f64>counted);
   put(',"skipped":'); putU32(stepsSkipped());
   put('}\n');
   flush(1);

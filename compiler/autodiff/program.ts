@@ -26,6 +26,7 @@ import type { Graph } from '../ir/graph.js';
 import type { Scheme } from '../scheme/scheme.js';
 import { finishSizes, graphFacts, type BuildContext } from './context.js';
 import { plainProgram } from './plain.js';
+import type { LossKind } from '../loss.js';
 import { useBitMasks } from './passes/bit-masks.js';
 import { fusePoolHead } from './passes/fuse-pool-head.js';
 import { inPlaceDepthwiseGrad } from './passes/in-place-depthwise-grad.js';
@@ -38,7 +39,7 @@ import { act, grad, type BufferKey, type Program, type ProgramOptions } from './
 export { act, grad, slicePositions } from './steps.js';
 export type { BufferKey, BufferKind, Program, ProgramOptions, Step } from './steps.js';
 
-export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}): Program {
+export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}, loss: LossKind = 'softmax-ce'): Program {
   const options: Required<ProgramOptions> = {
     prune: opts.prune ?? true,
     reorder: opts.reorder ?? true,
@@ -59,7 +60,7 @@ export function buildProgram(g: Graph, scheme: Scheme, opts: ProgramOptions = {}
   }
   if (options.reorder) reorderUpdates(c, d);
   const lossStep = d.steps.findIndex((s) => s.kind === 'loss');
-  return { steps: d.steps, lossStep, alias: facts.alias, sizes: finishSizes(d), options, actShares: d.actShares, gradShares: d.gradShares };
+  return { steps: d.steps, lossStep, alias: facts.alias, sizes: finishSizes(d), options, actShares: d.actShares, gradShares: d.gradShares, loss };
 }
 
 /** The buffer holding tensor t's int8 activation (through views and in-place sharing). */

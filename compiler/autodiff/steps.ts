@@ -6,6 +6,7 @@
  */
 import { type Node } from '../ir/graph.js';
 import { opOf } from '../ops/registry.js';
+import type { LossKind } from '../loss.js';
 
 /**
  * act: int8 activation of a tensor; grad: its float32 gradient; save: what a layer's
@@ -101,6 +102,8 @@ export interface Program {
   /** Tensor -> tensor whose gradient buffer its gradient overwrites (in-place depthwise backward). */
   gradShares: Map<string, string>;
   options: Required<ProgramOptions>;
+  /** The loss the loss step computes (compiler/loss.ts). */
+  loss: LossKind;
 }
 
 export const act = (t: string): BufferKey => `act:${t}`;

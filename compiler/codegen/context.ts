@@ -46,6 +46,8 @@ export interface EmitContext {
   label(n: Node): string;
   /** The tensor the model's logits are in (views resolved). */
   logits: string;
+  /** The loss's target buffer, right after the arena (compiler/loss.ts targetBufferBytes). */
+  target: number;
   /**
    * Functions that go above forward() (streamed chains); step emitters append to it, so
    * it is complete only once every step has been emitted.
@@ -91,6 +93,7 @@ export function makeEmitContext(q: QuantModel, p: Program, plan: ArenaPlan, layo
     },
     label: (n) => labels.get(n.name)!,
     logits: canon(q.graph.output),
+    target: arenaBase + plan.arenaBytes,
     helpers: [],
     call: (kernel, record, ...args) => `${kernel}(${[records.place(kernelRecord(kernel, record)), ...args].join(', ')})`,
     callKernel: (kernel, record, ...args) => `${kernel.name}(${[records.place(specRecord(kernel, record)), ...args].join(', ')})`,

@@ -13,6 +13,13 @@ import * as context from './context.js';
 import * as geometry from './geometry.js';
 import * as literals from './literals.js';
 import { assertNoUserText } from './no-user-text.js';
+import { KERNELS, type KernelSpec } from '../formats/kernel-records.js';
+
+/** The loss kernel a program calls when it is one the runtime imports on demand (KernelSpec.onDemand). */
+function lossKernels(loss: Program['loss']): KernelSpec[] {
+  const name = loss === 'bce' ? 'sigmoidBceS8' : loss === 'mse' ? 'meanSquaredErrorS8' : undefined;
+  return KERNELS.filter((k) => k.name === name);
+}
 import { RecordSink } from './records.js';
 import * as template from './runtime-template.js';
 import * as state from './state.js';
@@ -55,8 +62,9 @@ export function emitRuntime(q: QuantModel, p: Program, plan: ArenaPlan, layout: 
     rounding: o.rounding,
     logitsAddress: c.act(c.logits),
     classes: q.graph.classes,
+    prediction: p.loss === 'bce' && q.graph.classes === 1 ? `<i32>(<i32>load<i8>(LOGITS) > ${c.zp(c.logits)})` : `argmaxS8(LOGITS, ${q.graph.classes})`,
     layoutId: o.layoutId,
-    opKernels: opKernelsOf(q.graph.nodes),
+    opKernels: [...opKernelsOf(q.graph.nodes), ...lossKernels(p.loss)],
     helpers: c.helpers,
     forward: lines.slice(0, p.lossStep),
     loss: lines[p.lossStep]!,

@@ -17,6 +17,8 @@ export interface RuntimeParts {
   rounding: 'stochastic' | 'nearest';
   logitsAddress: number;
   classes: number;
+  /** The predicted class from the outputs at LOGITS: their argmax, or for one-output bce whether the logit is positive. */
+  prediction: string;
   layoutId: string;
   /** The ops' own kernels its program may call (OpDef.kernels), imported after the shared ones. */
   opKernels: readonly KernelSpec[];
@@ -83,13 +85,13 @@ ${indent(r.backward)}
 /** Forward pass on the int8 input at the manifest's input offset; returns the class. */
 export function predict(): i32 {
   forward();
-  return argmaxS8(LOGITS, ${r.classes});
+  return ${r.prediction};
 }
 
 /** One SGD step on the sample at the input offset. Returns the loss. */
 export function trainStep(label: i32, lr: f32): f32 {
   forward();
-  ${storeState('lastPrediction', `argmaxS8(LOGITS, ${r.classes})`)};
+  ${storeState('lastPrediction', r.prediction)};
   return backward(label, lr);
 }
 

@@ -36,8 +36,23 @@ function wasiShimConfig(): string {
   return join(dirname(pkg), 'asconfig.json');
 }
 
+/**
+ * What main.ts needs to know of the loss beyond the runtime's own exports: where each
+ * sample's K float32 targets go (manifest loss.targets), or count 0 when the loss reads the
+ * label. Appended to the model for this build only, so the runtime source (runtime.ts)
+ * of every artifact is what it was before losses had targets.
+ */
+export function wasiTargetExports(targets: { offset: number; count: number } | null): string {
+  return `
+/** The loss's target buffer (manifest.json loss.targets): K float32 per sample, written before trainStep; count 0 when the loss reads the label. */
+export function targetOffset(): usize { return ${targets?.offset ?? 0}; }
+export function targetCount(): i32 { return ${targets?.count ?? 0}; }
+`;
+}
+
 /** The WASI command module for a generated source (from the test runs' build cache when it is on). */
-export function buildWasiRuntime(source: string, memoryBase: number): Promise<BuildResult> {
+export function buildWasiRuntime(runtime: string, memoryBase: number, targets: { offset: number; count: number } | null): Promise<BuildResult> {
+  const source = runtime + wasiTargetExports(targets);
   const base = Math.ceil(memoryBase / 16) * 16;
   const pages = Math.ceil((base + WASI_STATIC_ROOM) / WASM_PAGE);
   if (wasiPlaceholders()) return Promise.resolve({ wasm: placeholderModule(pages), pages });

@@ -1,9 +1,10 @@
 /**
  * The float32 reference's parts that belong to no one op: the clamp every op may fuse
- * (and relu/relu6 are), and the loss. Each op's own forward and backward is in its module
+ * (and relu/relu6 are), and the losses (compiler/loss.ts; the same formulas as assembly/kernels/loss.ts, in float64). Each op's own forward and backward is in its module
  * (compiler/ops/<op>.ts, OpDef.float).
  */
 import type { Activation } from '../ir/model.js';
+import type { LossKind } from '../loss.js';
 
 export function activate(y: Float32Array, act: Activation): Float32Array {
   if (act === 'none') return y;
@@ -35,4 +36,42 @@ export function softmaxCrossEntropy(logits: Float32Array, label: number): { loss
   const loss = -Math.log(Math.max(grad[label]!, 1e-30));
   grad[label]! -= 1;
   return { loss, grad };
+}
+
+/** Sigmoid binary cross-entropy on logits against K targets in {0, 1}, the mean over K (PyTorch's BCEWithLogitsLoss): loss and d(loss)/d(logits). */
+export function sigmoidBce(logits: Float32Array, target: ArrayLike<number>): { loss: number; grad: Float32Array } {
+  const k = logits.length;
+  let loss = 0;
+  const grad = new Float32Array(k);
+  for (let i = 0; i < k; i++) {
+    const z = logits[i]!;
+    const e = Math.exp(-Math.abs(z));
+    const p = z >= 0 ? 1 / (1 + e) : e / (1 + e);
+    loss += Math.max(z, 0) - z * target[i]! + Math.log1p(e);
+    grad[i] = (p - target[i]!) / k;
+  }
+  return { loss: loss / k, grad };
+}
+
+/** Mean squared error over K outputs (PyTorch's MSELoss, mean): loss and d(loss)/d(outputs). */
+export function meanSquaredError(outputs: Float32Array, target: ArrayLike<number>): { loss: number; grad: Float32Array } {
+  const k = outputs.length;
+  let loss = 0;
+  const grad = new Float32Array(k);
+  for (let i = 0; i < k; i++) {
+    const d = outputs[i]! - target[i]!;
+    loss += d * d;
+    grad[i] = (2 * d) / k;
+  }
+  return { loss: loss / k, grad };
+}
+
+/** A sample's training target: its class label, or K values (a loss on target values; compiler/loss.ts). */
+export type Target = number | ArrayLike<number>;
+
+/** The loss `kind` of the outputs against the target (one-output bce: the label as the target). */
+export function lossOf(kind: LossKind, outputs: Float32Array, target: Target): { loss: number; grad: Float32Array } {
+  if (kind === 'softmax-ce') return softmaxCrossEntropy(outputs, target as number);
+  const values = typeof target === 'number' ? [target] : target;
+  return kind === 'bce' ? sigmoidBce(outputs, values) : meanSquaredError(outputs, values);
 }

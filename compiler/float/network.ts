@@ -8,6 +8,7 @@ import type { ParamSet, LayerParams } from '../ir/params.js';
 import { opOf } from '../ops/registry.js';
 import type { ParamGrads } from '../ops/types.js';
 import * as k from './kernels.js';
+import type { LossKind } from '../loss.js';
 
 export type Activations = Map<string, Float32Array>;
 
@@ -70,11 +71,14 @@ export class FloatTrainer {
     readonly graph: Graph,
     readonly params: ParamSet,
     readonly trainable?: ReadonlySet<string>,
+    /** The loss (compiler/loss.ts); the graph is the one chooseLoss gives (bce: without a final sigmoid). */
+    readonly loss: LossKind = 'softmax-ce',
   ) {}
 
-  step(x: Float32Array, label: number, opt: SgdOptions): number {
+  /** One SGD step; `target` is the label, or K values for a loss on target values. */
+  step(x: Float32Array, target: k.Target, opt: SgdOptions): number {
     const acts = forward(this.graph, this.params, x);
-    const { loss, grad } = k.softmaxCrossEntropy(acts.get(this.graph.output)!, label);
+    const { loss, grad } = k.lossOf(this.loss, acts.get(this.graph.output)!, target);
     const grads = backward(this.graph, this.params, acts, grad, this.trainable);
     for (const [name, { gw, gb }] of grads) {
       const p = this.params.get(name)!;
@@ -94,8 +98,10 @@ export class FloatTrainer {
     return loss;
   }
 
+  /** The class: the argmax, or for one-output bce whether the logit is positive (as the runtime's predict). */
   predict(x: Float32Array): number {
-    return argmax(forward(this.graph, this.params, x).get(this.graph.output)!);
+    const out = forward(this.graph, this.params, x).get(this.graph.output)!;
+    return this.loss === 'bce' && out.length === 1 ? Number(out[0]! > 0) : argmax(out);
   }
 }
 

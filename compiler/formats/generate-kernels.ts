@@ -112,5 +112,5 @@ export function kernelImportList(own: readonly KernelSpec[] = []): string {
     for (let i = 0; i < names.length; i += 8) out.push(`  ${names.slice(i, i + 8).join(', ')},`);
     return out;
   };
-  return [...lines(KERNELS.map((k) => k.name)), ...lines(own.map((k) => k.name))].join('\n');
+  return [...lines((KERNELS as readonly KernelSpec[]).filter((k) => !k.onDemand).map((k) => k.name)), ...lines(own.map((k) => k.name))].join('\n');
 }

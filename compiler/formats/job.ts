@@ -23,7 +23,7 @@ export const JOB_HEADER = defineFormat(
     { name: 'ckBytes', type: 'u32', doc: 'bytes of the checkpoint region (checkpoint.bin, checkpoint-out.bin)' },
     { name: 'flags', type: 'u32', doc: 'FLAG_LOAD: restore checkpoint.bin (the firmware: the newest Flash slot) after init' },
     { name: 'statsFrom', type: 'u32', doc: 'first step counted in the reported loss and accuracy (host/train.ts statsWindowStart)' },
-    { name: 'classes', type: 'u32', doc: 'output classes; a label at or above it is refused' },
+    { name: 'classes', type: 'u32', doc: 'labels at or above it are refused: the classes (one-output bce: 2; a loss on target values: 256)' },
     { name: 'layoutIdLow', type: 'u32', doc: "low 32 bits of the manifest's layoutId: a job for another artifact is refused" },
   ],
   [

@@ -311,6 +311,15 @@ export const LOSS = record('LOSS', 'softmax cross-entropy on int8 logits, and it
   f('grad', 'ptr', 'f32 gradient of the logits [count]'),
 ] as const);
 
+export const TARGET_LOSS = record('TARGET_LOSS', 'a loss against K real targets on int8 outputs (sigmoid BCE, MSE), and its gradient (loss.ts)', [
+  f('logits', 'ptr', 'int8 outputs (the logits, for BCE)'),
+  f('count', 'i32', 'outputs K'),
+  f('scale', 'f32', 'output scale'),
+  f('zp', 'i32', 'output zero point'),
+  f('grad', 'ptr', 'f32 gradient of the outputs [count]'),
+  f('target', 'ptr', 'f32 targets [count] (BCE: 0 or 1)'),
+] as const);
+
 export const SPARSE_FORWARD = record('SPARSE_FORWARD', 'int8 forward of a pruned frozen 1x1 layer from its non-zero list (sparse.ts)', [
   f('x', 'ptr', 'int8 input [P, CI] (a streamed row: the start of the input buffer)'),
   f('P', 'i32', 'pixels of a whole-tensor call'),
@@ -384,6 +393,7 @@ export const KERNEL_RECORDS: readonly RecordFormat[] = [
   SAVE_CHANNELS,
   GRAD_INTO,
   LOSS,
+  TARGET_LOSS,
   SPARSE_FORWARD,
   SPARSE_INPUT_GRAD,
   SPARSE_GAP_HEAD,
@@ -413,6 +423,11 @@ export interface KernelSpec {
   /** Run-time arguments after the record pointer (or all arguments, without a record). */
   readonly args: readonly ArgSpec[];
   readonly result: 'void' | ArgType;
+  /**
+   * Imported by a runtime only when its program calls it, as an op's own kernels are (the
+   * losses other than softmax-ce: compiler/loss.ts), so no other runtime's source changes.
+   */
+  readonly onDemand?: boolean;
 }
 
 const a = <const N extends string, const T extends ArgType>(name: N, type: T, doc: string) => ({ name, type, doc }) as const;
@@ -457,6 +472,8 @@ export const KERNELS = [
   { name: 'saveMaskBits', file: 'eltwise', doc: 'clamp mask', record: SAVE_MASK, args: [], result: 'void' },
   { name: 'clampBackwardBitsF32', file: 'eltwise', doc: 'clamp backward from the mask', record: CLAMP_BACKWARD_BITS, args: [], result: 'void' },
   { name: 'softmaxCrossEntropyS8', file: 'loss', doc: 'returns the loss', record: LOSS, args: [a('label', 'i32', 'the true class')], result: 'f32' },
+  { name: 'sigmoidBceS8', file: 'loss', doc: 'mean sigmoid binary cross-entropy over K outputs; returns the loss', record: TARGET_LOSS, args: [], result: 'f32', onDemand: true },
+  { name: 'meanSquaredErrorS8', file: 'loss', doc: 'mean squared error over K outputs; returns the loss', record: TARGET_LOSS, args: [], result: 'f32', onDemand: true },
   { name: 'sparse1x1ForwardS8', file: 'sparse', doc: 'all P pixels', record: SPARSE_FORWARD, omit: ['W', 'inRing', 'outRing'], args: [], result: 'void' },
   {
     name: 'sparse1x1ForwardRowS8',

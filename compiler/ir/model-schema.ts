@@ -75,7 +75,7 @@ const modelSchemaOf = (layer: z.ZodType<Layer>) =>
         .optional(),
       // Its content is checked against the graph by schemeFromJson when compiling.
       scheme: z.record(z.string(), z.unknown(), { error: 'expected a scheme object (the JSON a --scheme FILE.json holds)' }).optional(),
-      outputActivation: z.enum(['softmax', 'logsoftmax'], { error: "expected 'softmax' or 'logsoftmax'" }).optional(),
+      outputActivation: z.enum(['softmax', 'logsoftmax', 'sigmoid'], { error: "expected 'softmax', 'logsoftmax' or 'sigmoid'" }).optional(),
       notes: z
         .string({ error: 'expected text' })
         .max(LIMITS.maxNotesLength, { error: `expected at most ${LIMITS.maxNotesLength} characters` })

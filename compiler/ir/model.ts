@@ -44,11 +44,11 @@ export interface ModelSpec {
    */
   quantization?: QuantizationSpec;
   /**
-   * What inference applies to the logits (an imported model's final Softmax/LogSoftmax).
-   * Training never applies it: the loss is softmax cross-entropy on the logits, and the
-   * predicted class (argmax) is the same either way.
+   * What inference applies to the logits (an imported model's final Softmax/LogSoftmax;
+   * a final sigmoid the bce loss took over, compiler/loss.ts). Training never applies it:
+   * the loss is computed from the logits, and the prediction is the same either way.
    */
-  outputActivation?: 'softmax' | 'logsoftmax';
+  outputActivation?: 'softmax' | 'logsoftmax' | 'sigmoid';
   /**
    * The scheme `tinytrain compile` uses when it is given no --scheme: a scheme object in
    * either form a scheme file takes (compiler/scheme/parse.ts schemeFromJson), checked

@@ -5,7 +5,8 @@ import { checkBudgetOption, compile, quantizeSpec } from '../../compiler/index.j
 import { autoScheme, describeScheme, schemeToJson } from '../../compiler/scheme/auto.js';
 import { buildGraph, type Graph } from '../../compiler/ir/graph.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
-import type { Manifest } from '../../compiler/manifest.js';
+import { manifestLoss, type Manifest } from '../../compiler/manifest.js';
+import { chooseLoss, LOSS_KINDS, type LossKind } from '../../compiler/loss.js';
 import { parseScheme, schemeFromJson } from '../../compiler/scheme/parse.js';
 import { fullScheme } from '../../compiler/scheme/scheme.js';
 import { normaliseImage } from '../../compiler/float/network.js';
@@ -32,6 +33,11 @@ export function registerCompile(program: Command): void {
       '--scheme <scheme>',
       "what trains: full | bias-only | last-k:N | FILE.json | auto (best value within --budget; needs --calibrate) (default: the model file's scheme, else full)",
     )
+    .option(
+      '--loss <loss>',
+      'training loss: softmax-ce | bce (sigmoid binary cross-entropy; one output: 0/1 labels, K outputs: multi-label targets) | mse (default: bce for a model that ends in a sigmoid or has one output, else softmax-ce)',
+      choiceOption('--loss', LOSS_KINDS),
+    )
     .option('--momentum <m>', 'SGD momentum (0 = plain SGD, no optimizer state)', floatOption('--momentum', 0, 0.999), 0)
     .option('--no-qas', 'disable Quantization-Aware Scaling of int8 gradients (for comparisons)')
     .option('--rounding <mode>', 'rounding of int8 updates: stochastic | nearest', 'stochastic')
@@ -57,6 +63,7 @@ interface CompileCliOptions extends InputCliOptions {
   target: string;
   out: string;
   scheme?: string;
+  loss?: LossKind;
   momentum: number;
   qas: boolean;
   budget?: string;
@@ -79,6 +86,12 @@ async function compileCommand(modelPath: string, o: CompileCliOptions): Promise<
   const target = getTarget(o.target);
   const graph = buildGraph(spec);
   const auto = o.scheme === 'auto';
+  if (auto && chooseLoss(spec, o.loss).kind !== 'softmax-ce') {
+    throw new TinytrainError(
+      '--scheme auto measures what is worth training with softmax cross-entropy only',
+      'give a scheme (full, bias-only, last-k:N or a file) for a bce or mse model',
+    );
+  }
   if (auto && !o.calibrate) {
     throw new TinytrainError(
       '--scheme auto needs calibration data to measure what is worth training',
@@ -102,7 +115,9 @@ async function compileCommand(modelPath: string, o: CompileCliOptions): Promise<
   const bar = startProgress(`compile ${spec.name} for ${target.name} (scheme ${scheme.name})`, 4);
   const artifact = await compile(spec, {
     onStage: (stage) => bar.tick(1, { stage }),
+    onNote: note,
     target,
+    ...(o.loss && { loss: o.loss }),
     scheme,
     momentum: o.momentum,
     qas: o.qas,
@@ -117,7 +132,16 @@ async function compileCommand(modelPath: string, o: CompileCliOptions): Promise<
   if (o.prune !== undefined && o.prune > 0 && !m.sparse?.layers.some((l) => l.pruned)) {
     note(`--prune: scheme ${m.scheme.name} leaves no frozen 1x1 or dense layer to prune (only those run on the sparse kernels)`);
   }
-  const json = { out: o.out, target: m.target, model: m.model, scheme: m.scheme.name, memory: m.memory, files: m.files, ...(m.sparse ? { sparse: m.sparse } : {}) };
+  const json = {
+    out: o.out,
+    target: m.target,
+    model: m.model,
+    scheme: m.scheme.name,
+    loss: manifestLoss(m),
+    memory: m.memory,
+    files: m.files,
+    ...(m.sparse ? { sparse: m.sparse } : {}),
+  };
   emit(!!o.json, json, () => summary(o.out, target, m));
 }
 

@@ -1,5 +1,6 @@
 /** --data/--classes/--limit, shared by train and eval. */
 import type { Command } from 'commander';
+import { checkDatasetTargets } from '../data/targets.js';
 import { TinytrainError } from '../../compiler/errors.js';
 import type { Manifest } from '../../compiler/manifest.js';
 import { filterClasses, loadDataset, parseClassList, takeFirst, type Dataset, type Split } from '../data/dataset.js';
@@ -31,10 +32,7 @@ export function openDataset(o: DataOptions, split: Split, m: Manifest, limit: nu
   if (ds.shape.join('x') !== want.join('x')) {
     throw new TinytrainError(`dataset ${o.data} has samples of shape ${ds.shape.join('x')}, the model takes ${want.join('x')}`, 'use a dataset that matches the model input');
   }
-  let maxLabel = 0;
-  for (const l of ds.labels) maxLabel = Math.max(maxLabel, l);
-  if (maxLabel >= m.classes) {
-    throw new TinytrainError(`dataset ${o.data} has label ${maxLabel}, the model has ${m.classes} classes`, 'use --classes to select labels the model has');
-  }
+  // Labels in range for the artifact's loss, or K valid targets per sample (host/data/targets.ts).
+  checkDatasetTargets(m, ds);
   return ds;
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readArtifact } from '../artifact.js';
-import type { Manifest } from '../../compiler/manifest.js';
+import { manifestLoss, type Manifest } from '../../compiler/manifest.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkOutputFile } from '../io/output-paths.js';
 import { renderHtmlReport } from '../report/html.js';
@@ -9,12 +9,25 @@ import { profileArtifact, renderProfile } from '../profile/profile.js';
 import { profileHtml } from '../profile/html.js';
 import { emit, intOption, kb } from './common.js';
 
+/** The loss and what it trains on (manifest loss; older artifacts: softmax-ce). */
+function lossLine(m: Manifest): string {
+  const loss = manifestLoss(m);
+  const on = loss.targets
+    ? `${loss.targets.count} float32 targets per sample at offset ${loss.targets.offset}`
+    : loss.kind === 'bce'
+      ? 'a 0/1 label per sample'
+      : `a class label per sample (${m.classes} classes)`;
+  const act = m.outputs[0]!.activation;
+  return `loss ${loss.kind}, on ${on}${act && act !== 'none' ? `; inference applies ${act} to the outputs` : ''}`;
+}
+
 export function textReport(m: Manifest): string {
   const b = m.memory.breakdown;
   const row = (k: string, v: number): string => `  ${k.padEnd(34)} ${String(v).padStart(10)} B  ${kb(v).padStart(10)}`;
   const trained = m.scheme.layers.filter((l) => l.bias || l.channels > 0);
   return [
     `model ${m.model} -> target ${m.target} (${m.targetKind}); scheme ${m.scheme.name}; SGD momentum ${m.optimizer.momentum}, QAS ${m.optimizer.qas ? 'on' : 'off'}`,
+    lossLine(m),
     '',
     'memory',
     row('SRAM peak (device needs)', m.memory.sramPeakBytes),

@@ -124,7 +124,10 @@ function trainResult(dir: string, art: LoadedArtifact, ds: Dataset, o: TrainCliO
 
 function trainText(r: TrainResult): string {
   return [
-    `steps ${r.steps}  loss ${r.loss.toFixed(4)}  train accuracy ${pct(r.trainAccuracy)}` + (r.accuracy !== null ? `  test accuracy ${pct(r.accuracy)}` : ''),
+    // A loss on target values (mse, multi-label bce) has no accuracy: NaN, not printed.
+    `steps ${r.steps}  loss ${r.loss.toFixed(4)}` +
+      (Number.isNaN(r.trainAccuracy) ? '' : `  train accuracy ${pct(r.trainAccuracy)}`) +
+      (r.accuracy !== null && !Number.isNaN(r.accuracy) ? `  test accuracy ${pct(r.accuracy)}` : ''),
     ...(r.skippedSteps ? [`skipped ${r.skippedSteps} steps with a non-finite loss or learning rate`] : []),
     ...(r.nonFiniteGradientSteps ? [`${r.nonFiniteGradientSteps} steps had non-finite gradients (those parameters were left unchanged)`] : []),
     ...(r.checkpoint ? [`saved checkpoint ${r.checkpoint}`] : []),

@@ -5,7 +5,7 @@
  * model or file name.
  */
 import { TinytrainError } from '../../compiler/errors.js';
-import type { Manifest } from '../../compiler/manifest.js';
+import { manifestLabelLimit, manifestLoss, type Manifest } from '../../compiler/manifest.js';
 import { cNumber, layoutIdText } from '../firmware/generate.js';
 import { inputLut } from '../runtime.js';
 
@@ -43,7 +43,10 @@ export function modelHeader(m: Manifest, s: ModelSizes): string {
     ['TT_INPUT_SIZE', count('input size', size), 'values per input sample'],
     ['TT_INPUT_SCALE', hexFloat('input scale', inp.scale), 'real value = (q - TT_INPUT_ZERO_POINT) * TT_INPUT_SCALE'],
     ['TT_INPUT_ZERO_POINT', int('input zero point', inp.zeroPoint), ''],
-    ['TT_CLASSES', count('classes', m.classes), 'labels are 0..TT_CLASSES-1'],
+    ['TT_CLASSES', count('classes', m.classes), 'outputs; softmax-ce labels are 0..TT_CLASSES-1'],
+    ['TT_LABEL_LIMIT', count('label limit', manifestLabelLimit(m) || 256), 'tt_train_step takes labels 0..TT_LABEL_LIMIT-1 (one-output bce: 0 and 1; a loss on targets: any)'],
+    ['TT_LOSS_BCE', int('loss is bce', manifestLoss(m).kind === 'bce' ? 1 : 0), '1: tt_set_targets takes only 0 and 1'],
+    ['TT_TARGET_COUNT', int('target count', manifestLoss(m).targets?.count ?? 0), 'floats tt_set_targets takes before each step (0: the loss reads the label)'],
     ['TT_OUTPUT_OFFSET', count('output offset', out.offset), '(internal) where the logits are'],
     ['TT_OUTPUT_SCALE', hexFloat('output scale', out.scale), 'logit = (q - TT_OUTPUT_ZERO_POINT) * TT_OUTPUT_SCALE'],
     ['TT_OUTPUT_ZERO_POINT', int('output zero point', out.zeroPoint), ''],

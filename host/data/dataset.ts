@@ -28,6 +28,12 @@ export interface Dataset {
   shape: [number, number, number];
   /** max label + 1 (at least 10 for mnist and fashion-mnist); kept unchanged by filterClasses/takeFirst. */
   classes: number;
+  /**
+   * K target values per sample (count * K, sample-major) when the labels file is an IDX
+   * array of shape [N, K]: u8 0/1 for multi-label bce, float32 for mse (targets.ts checks
+   * them against the model's loss). `labels` are then all 0 and not read by the loss.
+   */
+  targets?: { width: number; values: Float32Array };
 }
 
 export type Split = 'train' | 'test';
@@ -53,7 +59,7 @@ export function loadDataset(spec: string, split: Split): Dataset {
     throw new TinytrainError(`unknown dataset split "${String(split)}", expected "train" or "test"`);
   }
   const files = resolveSpec(spec.trim(), split);
-  return fromIdx(files, readIdx(files.images), readIdx(files.labels));
+  return fromIdx(files, readIdx(files.images), readIdx(files.labels, { float32: true }));
 }
 
 function resolveSpec(spec: string, split: Split): SplitFiles {
@@ -137,11 +143,14 @@ function fromIdx(files: SplitFiles, img: IdxArray, lbl: IdxArray): Dataset {
       img.dims.length === 1 ? 'this looks like a labels file; is the order IMAGES_FILE,LABELS_FILE?' : undefined,
     );
   }
-  if (lbl.dims.length !== 1) {
+  if (lbl.dims.length !== 1 && lbl.dims.length !== 2) {
     throw new TinytrainError(
-      `${files.labels}: labels must have 1 dim [N], found [${lbl.dims.join(', ')}]`,
+      `${files.labels}: labels must have 1 dim [N] (class labels) or 2 dims [N, K] (K targets per sample), found [${lbl.dims.join(', ')}]`,
       lbl.dims.length >= 3 ? 'this looks like an images file; is the order IMAGES_FILE,LABELS_FILE?' : undefined,
     );
+  }
+  if (lbl.floats && lbl.dims.length !== 2) {
+    throw new TinytrainError(`${files.labels}: float32 labels must be targets of shape [N, K], found [${lbl.dims.join(', ')}]`, 'class labels are unsigned bytes');
   }
   const [count, h, w, c = 1] = img.dims as [number, number, number, number?];
   if (lbl.dims[0] !== count) {
@@ -154,6 +163,7 @@ function fromIdx(files: SplitFiles, img: IdxArray, lbl: IdxArray): Dataset {
   if (h === 0 || w === 0 || c === 0) {
     throw new TinytrainError(`${files.images}: image shape [${h}, ${w}, ${c}] has a zero dimension`);
   }
+  if (lbl.dims.length === 2) return withTargets(files, img, lbl);
   // Labels are IDX unsigned bytes (idx.ts refuses other types), so each is already < 256.
   let maxLabel = 0;
   for (const l of lbl.data) if (l > maxLabel) maxLabel = l;
@@ -167,6 +177,15 @@ function fromIdx(files: SplitFiles, img: IdxArray, lbl: IdxArray): Dataset {
   };
 }
 
+/** A dataset whose second file holds K targets per sample ([N, K], u8 or float32). */
+function withTargets(files: SplitFiles, img: IdxArray, lbl: IdxArray): Dataset {
+  const [count, h, w, c = 1] = img.dims as [number, number, number, number?];
+  const width = lbl.dims[1]!;
+  if (width === 0) throw new TinytrainError(`${files.labels}: targets of shape [${lbl.dims.join(', ')}] hold no values per sample`);
+  const values = lbl.floats ?? Float32Array.from(lbl.data);
+  return { name: files.name, images: img.data, labels: new Uint8Array(count), count, shape: [h, w, c], classes: 1, targets: { width, values } };
+}
+
 /** Bytes in one sample. */
 function sampleBytes(ds: Dataset): number {
   return ds.shape[0] * ds.shape[1] * ds.shape[2];
@@ -174,6 +193,7 @@ function sampleBytes(ds: Dataset): number {
 
 /** Keeps the samples whose label is in `classes`; labels keep their original values. */
 export function filterClasses(ds: Dataset, classes: readonly number[]): Dataset {
+  if (ds.targets) throw new TinytrainError(`dataset ${ds.name} has targets, not class labels: it cannot be filtered by class`, 'drop the class filter');
   if (classes.length === 0) throw new TinytrainError('class filter is empty', 'name at least one class, e.g. 0-4');
   for (const k of classes) {
     if (!Number.isInteger(k) || k < 0 || k >= ds.classes) {
@@ -207,6 +227,7 @@ export function takeFirst(ds: Dataset, n: number): Dataset {
     images: ds.images.subarray(0, count * sampleBytes(ds)),
     labels: ds.labels.subarray(0, count),
     count,
+    ...(ds.targets && { targets: { width: ds.targets.width, values: ds.targets.values.subarray(0, count * ds.targets.width) } }),
   };
 }
 

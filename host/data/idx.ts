@@ -16,11 +16,14 @@ import { TinytrainError } from '../../compiler/errors.js';
 export interface IdxArray {
   /** Sizes, outermost first, e.g. [60000, 28, 28] for MNIST training images. */
   dims: number[];
-  /** The elements, row-major; length is the product of `dims`. */
+  /** The elements, row-major; length is the product of `dims` (a float32 file: its raw little-endian bytes are not kept here, see `floats`). */
   data: Uint8Array;
+  /** A float32 file's elements (only when parseIdx was asked to accept float32: target files for mse). */
+  floats?: Float32Array;
 }
 
 const IDX_TYPE_UBYTE = 0x08;
+const IDX_TYPE_FLOAT32 = 0x0d;
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 const GUNZIP_MAX_BYTES = 1024 * 1024 * 1024;
@@ -36,7 +39,7 @@ const IDX_TYPE_NAMES: Record<number, string> = {
 };
 
 /** Reads and validates one IDX file (plain or gzip) from disk. */
-export function readIdx(path: string): IdxArray {
+export function readIdx(path: string, accept: { float32?: boolean } = {}): IdxArray {
   let raw: Uint8Array;
   try {
     raw = readFileSync(path);
@@ -50,11 +53,11 @@ export function readIdx(path: string): IdxArray {
     }
     throw new TinytrainError(`cannot read IDX file ${path}: ${(err as Error).message}`);
   }
-  return parseIdx(raw, path);
+  return parseIdx(raw, path, accept);
 }
 
 /** Validates IDX bytes already in memory; `source` names them in error messages. */
-export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
+export function parseIdx(bytes: Uint8Array, source: string, accept: { float32?: boolean } = {}): IdxArray {
   const buf = isGzip(bytes) ? gunzip(bytes, source) : bytes;
   if (buf.length < 4) {
     throw new TinytrainError(`${source} is not an IDX file: ${buf.length} bytes is shorter than the 4-byte header`, 'the file may be empty or truncated; fetch it again');
@@ -66,7 +69,8 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
     );
   }
   const type = buf[2]!;
-  if (type !== IDX_TYPE_UBYTE) {
+  const float32 = type === IDX_TYPE_FLOAT32 && accept.float32 === true;
+  if (type !== IDX_TYPE_UBYTE && !float32) {
     const name = IDX_TYPE_NAMES[type] ?? 'unknown type';
     throw new TinytrainError(
       `${source}: IDX element type 0x${hex2(type)} (${name}) is not supported, expected 0x08 (unsigned byte)`,
@@ -89,7 +93,8 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
   for (let d = 0; d < ndim; d++) dims.push(view.getUint32(4 + 4 * d, false));
 
   // Products of u32s can exceed 2^53; anything that large could not be in memory anyway.
-  const expected = dims.reduce((a, b) => a * b, 1);
+  const elements = dims.reduce((a, b) => a * b, 1);
+  const expected = float32 ? 4 * elements : elements;
   const actual = buf.length - headerBytes;
   if (actual !== expected) {
     const what = actual < expected ? 'truncated' : 'longer than its header says';
@@ -98,6 +103,12 @@ export function parseIdx(bytes: Uint8Array, source: string): IdxArray {
         `(${expected + headerBytes} with the header) but the file has ${actual} (${buf.length} in total)`,
       'the file is corrupt, cut short, or not the file you meant; fetch it again',
     );
+  }
+  if (float32) {
+    // IDX is big-endian throughout.
+    const floats = new Float32Array(elements);
+    for (let i = 0; i < elements; i++) floats[i] = view.getFloat32(headerBytes + 4 * i, false);
+    return { dims, data: new Uint8Array(0), floats };
   }
   // A plain Uint8Array view (not a Buffer) so callers and tests see one element type.
   return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + headerBytes, actual) };

@@ -10,6 +10,7 @@
  *   samples.bin      every sample, int8, quantised here exactly like Runtime.setInputPixels
  *   labels.bin       one u8 per sample
  *   order.bin        one u32 sample index per step, from host/train.ts sampleOrder
+ *   targets.bin      K float32 per sample, only for a loss on target values (manifest loss.targets)
  *   checkpoint-out.bin, stdout   written by the runtime
  */
 import { statsWindowStart } from '../train.js';
@@ -17,7 +18,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
-import type { Manifest } from '../../compiler/manifest.js';
+import { manifestLabelLimit, type Manifest } from '../../compiler/manifest.js';
+import { checkDatasetTargets } from '../data/targets.js';
 import type { LoadedArtifact } from '../artifact.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../checkpoint.js';
 import type { Dataset } from '../data/dataset.js';
@@ -33,6 +35,7 @@ export const JOB_FILES = {
   samples: 'samples.bin',
   labels: 'labels.bin',
   order: 'order.bin',
+  targets: 'targets.bin',
   checkpointOut: 'checkpoint-out.bin',
 } as const;
 
@@ -62,11 +65,7 @@ export function jobHeader(m: Manifest, ds: Dataset, o: JobOptions): Uint8Array {
       "use a dataset with the model's input shape",
     );
   }
-  for (let i = 0; i < ds.count; i++) {
-    if (ds.labels[i]! >= m.classes) {
-      throw new TinytrainError(`label ${ds.labels[i]} is outside the model's ${m.classes} classes`, 'check that the dataset matches the model');
-    }
-  }
+  checkDatasetTargets(m, ds);
   const values: Record<keyof typeof JOB_HEADER.offset, number> = {
     magic: JOB_HEADER.value.MAGIC,
     version: JOB_HEADER.value.VERSION,
@@ -82,7 +81,8 @@ export function jobHeader(m: Manifest, ds: Dataset, o: JobOptions): Uint8Array {
     ckBytes: m.checkpoint.bytes,
     flags: o.load ? JOB_HEADER.value.FLAG_LOAD : 0,
     statsFrom: statsWindowStart(o.steps),
-    classes: m.classes,
+    // One-output bce takes the labels 0 and 1; a loss on target values reads no label (every u8 passes).
+    classes: manifestLabelLimit(m) || 256,
     layoutIdLow: layoutIdLow(m),
   };
   const h = new DataView(new ArrayBuffer(JOB_HEADER.bytes));
@@ -111,6 +111,8 @@ export async function withJobDir<T>(a: LoadedArtifact, ds: Dataset, o: JobOption
     put(JOB_FILES.samples, quantiseImages(m, ds.images.subarray(0, ds.count * ds.shape[0] * ds.shape[1] * ds.shape[2])));
     put(JOB_FILES.labels, ds.labels.subarray(0, ds.count));
     put(JOB_FILES.order, Uint32Array.from(sampleOrder(ds.count, o.steps, o.seed)));
+    // Little-endian float32, K per sample: what the runtime's target buffer holds (this machine and wasm are both little-endian).
+    if (ds.targets) put(JOB_FILES.targets, ds.targets.values.subarray(0, ds.count * ds.targets.width));
     return await fn(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });

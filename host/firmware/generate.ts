@@ -10,7 +10,7 @@
  * stays the one table of sizes.
  */
 import { TinytrainError } from '../../compiler/errors.js';
-import type { Manifest } from '../../compiler/manifest.js';
+import { manifestLabelLimit, manifestLoss, type Manifest } from '../../compiler/manifest.js';
 import type { Target } from '../../targets/index.js';
 import type { FirmwareLayout } from './layout.js';
 import { SLOT_ALIGN } from './flash-slots.js';
@@ -53,6 +53,11 @@ export function configHeader(m: Manifest, l: FirmwareLayout, importsAbort: boole
     ['TT_INPUT_OFFSET', port.offset],
     ['TT_INPUT_BYTES', port.shape.reduce((a, b) => a * b, 1)],
     ['TT_CLASSES', m.classes],
+    // The job header's label limit (host/engines/job.ts): a loss on target values reads no label.
+    ['TT_JOB_LABEL_LIMIT', manifestLabelLimit(m) || 256],
+    // The loss's target buffer: K float32 read from targets.bin before each step (0: the loss reads the label).
+    ['TT_TARGET_BUFFER_OFFSET', manifestLoss(m).targets?.offset ?? 0],
+    ['TT_TARGET_BUFFER_COUNT', manifestLoss(m).targets?.count ?? 0],
     ['TT_LAYOUT_ID_LO', layoutIdLow(m)],
     ['TT_SLOT_STRIDE', l.slotStride],
   ];

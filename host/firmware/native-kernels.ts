@@ -25,6 +25,7 @@ import { libraryKernels } from '../../compiler/formats/kernel-library.js';
 import type { KernelSpec } from '../../compiler/formats/kernel-records.js';
 import { TinytrainError } from '../../compiler/errors.js';
 import type { LoadedArtifact } from '../artifact.js';
+import { staticDataBase } from '../../compiler/manifest.js';
 
 export interface NativeKernel {
   /** The kernel library's export (assembly/kernels/index.ts) it replaces. */
@@ -139,7 +140,7 @@ export async function firmwareModule(a: LoadedArtifact, native: boolean): Promis
   if (!native) return { wasm: a.wasm('scalar'), native: [] };
   const { source, replaced } = withNativeKernels(a.source(), NATIVE_KERNELS);
   if (replaced.length === 0) return { wasm: a.wasm('scalar'), native: [] };
-  const { wasm } = await buildRuntime({ source, memoryBase: a.manifest.arena.offset + a.manifest.arena.bytes, simd: false });
+  const { wasm } = await buildRuntime({ source, memoryBase: staticDataBase(a.manifest), simd: false });
   const used = nativeKernelsCalledBy(wasm);
   if (used.length === 0) return { wasm: a.wasm('scalar'), native: [] };
   return { wasm, native: used };

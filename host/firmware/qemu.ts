@@ -15,7 +15,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
 import { FIRMWARE_JOB } from '../../compiler/formats/firmware-job.js';
-import type { Manifest } from '../../compiler/manifest.js';
+import { manifestLoss, type Manifest } from '../../compiler/manifest.js';
 import type { Target } from '../../targets/index.js';
 import { asLoaded, type LoadedArtifact } from '../artifact.js';
 import { encodeCheckpoint } from '../checkpoint.js';
@@ -57,7 +57,9 @@ export async function trainOnCortexM(artifact: LoadedArtifact | string, target: 
   const r = firmwareReport(run);
   const saved = newestSlot(m, run.flash);
   if (!saved || saved.slot !== r.savedSlot) throw new Error(`firmware reported saving slot ${r.savedSlot}, but the Flash image's newest valid slot is ${saved?.slot ?? 'none'}`);
-  return { checkpoint: encodeCheckpoint(m, saved.payload), losses: r.losses, loss: r.loss, accuracy: r.accuracy, steps: r.steps, skipped: r.skipped };
+  // A loss on target values has no accuracy (NaN, as every engine reports it).
+  const accuracy = manifestLoss(m).targets ? NaN : r.accuracy;
+  return { checkpoint: encodeCheckpoint(m, saved.payload), losses: r.losses, loss: r.loss, accuracy, steps: r.steps, skipped: r.skipped };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 import { TinytrainError } from '../../compiler/errors.js';
 import { buildRuntime } from '../../compiler/codegen/build.js';
 import type { LoadedArtifact } from '../artifact.js';
+import { staticDataBase } from '../../compiler/manifest.js';
 
 const TAG = /\/\*step (\d+)\*\//g;
 
@@ -54,7 +55,7 @@ export interface ProfiledBuild {
 export async function buildProfiledRuntime(a: LoadedArtifact, variant: 'simd' | 'scalar', edit: (source: string) => string = (s) => s): Promise<ProfiledBuild> {
   const text = a.source();
   const source = edit(instrumentSource(text, a.manifest.program.length));
-  const memoryBase = a.manifest.arena.offset + a.manifest.arena.bytes;
+  const memoryBase = staticDataBase(a.manifest);
   const { wasm } = await buildRuntime({ source, memoryBase, simd: variant === 'simd' });
   return { wasm, comments: stepComments(text, a.manifest.program.length) };
 }

@@ -106,8 +106,24 @@ void tt_set_input_f32(const float* values) {
   for (uint32_t i = 0; i < TT_INPUT_SIZE; i++) in[i] = quantise(values[i]);
 }
 
+tt_status_t tt_set_targets(const float* targets) {
+#if TT_TARGET_COUNT == 0
+  (void)targets;
+  return TT_BAD_ARGUMENT; /* this model's loss reads the label */
+#else
+  if (!targets) return TT_BAD_ARGUMENT;
+  for (uint32_t k = 0; k < TT_TARGET_COUNT; k++) {
+    const float v = targets[k];
+    if (!(v - v == 0.0f)) return TT_BAD_ARGUMENT; /* NaN or infinite */
+    if (TT_LOSS_BCE && v != 0.0f && v != 1.0f) return TT_BAD_ARGUMENT;
+  }
+  memcpy(tt_ram + (TT_TARGET_BUFFER_OFFSET - TT_RAM_BASE), targets, TT_TARGET_COUNT * sizeof(float));
+  return TT_OK;
+#endif
+}
+
 float tt_train_step(uint32_t label, float lr) {
-  if (label >= TT_CLASSES) {
+  if (label >= TT_LABEL_LIMIT) {
     const uint32_t nan_bits = 0x7fc00000u;
     float nan;
     memcpy(&nan, &nan_bits, sizeof nan);

@@ -49,7 +49,7 @@ typedef enum {
   TT_OK = 0,
   TT_NO_CHECKPOINT = 1, /* tt_restore: neither slot holds a valid checkpoint of this model */
   TT_FLASH_ERROR = 2,   /* a flash callback returned non-zero */
-  TT_BAD_ARGUMENT = 3,  /* a NULL pointer, a callback missing, or a label >= TT_CLASSES */
+  TT_BAD_ARGUMENT = 3,  /* a NULL pointer, a callback missing, a label >= TT_LABEL_LIMIT or a bad target */
 } tt_status_t;
 
 /*
@@ -91,8 +91,15 @@ void tt_set_input_u8(const uint8_t* pixels);
 void tt_set_input_s8(const int8_t* values);
 void tt_set_input_f32(const float* values);
 
-/* Trains one step on the current input with its true `label` (0..TT_CLASSES-1) at
- * learning rate `lr`; returns the loss (NaN if label is out of range: nothing trains). */
+/* A model compiled with a loss on K target values (--loss mse, or bce with K > 1
+ * outputs; TT_TARGET_COUNT > 0): the current sample's TT_TARGET_COUNT targets, before
+ * tt_train_step. TT_BAD_ARGUMENT (nothing written) for NULL, a model that trains on
+ * labels, a non-finite target, or a bce target other than 0 and 1. */
+tt_status_t tt_set_targets(const float* targets);
+
+/* Trains one step on the current input with its true `label` (0..TT_LABEL_LIMIT-1: the
+ * class, or 0/1 for a one-output bce model; ignored with targets) at learning rate `lr`;
+ * returns the loss (NaN if label is out of range: nothing trains). */
 float tt_train_step(uint32_t label, float lr);
 
 /* The predicted class of the current input (forward only). `scores`: NULL, or

@@ -9,6 +9,7 @@
  *                tt-formats.h (TT_JOB_*, TT_FWJOB_*).
  *   samples.bin  int8 samples, quantised by the host exactly like Runtime.setInputPixels
  *   labels.bin   u8 per sample;  order.bin  u32 sample index per step (sampleOrder)
+ *   targets.bin  K float32 per sample, only for a loss on target values (TT_TARGET_BUFFER_COUNT > 0)
  *   flash.bin    the emulated checkpoint Flash area (two slots, ckpt-slots.h)
  *
  * Same sequence as host/runtime.ts + host/train.ts, so the bytes match Node's:
@@ -178,7 +179,7 @@ static void check_job(const uint32_t* h) {
   if (h[TT_JOB_W_MAGIC] != TT_JOB_MAGIC || h[TT_JOB_W_VERSION] != TT_JOB_VERSION) bad_job("job.bin is not a version-1 tinytrain job");
   if (h[TT_JOB_W_IMAGE_OFFSET] != TT_IMAGE_OFFSET || h[TT_JOB_W_IMAGE_BYTES] != TT_IMAGE_BYTES ||
       h[TT_JOB_W_CK_OFFSET] != TT_CK_OFFSET || h[TT_JOB_W_CK_BYTES] != TT_CK_BYTES ||
-      h[TT_JOB_W_INPUT_OFFSET] != TT_INPUT_OFFSET || h[TT_JOB_W_CLASSES] != TT_CLASSES ||
+      h[TT_JOB_W_INPUT_OFFSET] != TT_INPUT_OFFSET || h[TT_JOB_W_CLASSES] != TT_JOB_LABEL_LIMIT ||
       h[TT_JOB_W_LAYOUT_ID_LOW] != TT_LAYOUT_ID_LO)
     bad_job("job.bin was written for another artifact than this firmware's");
   if (h[TT_JOB_W_SAMPLE_BYTES] != TT_INPUT_BYTES) bad_job("samples do not have the model's input size");
@@ -232,6 +233,12 @@ int main(void) {
   const int32_t labels = open_job_file("labels.bin", count);
   const int32_t order = open_job_file("order.bin", steps * 4);
   u8* const input = tt_ram + (TT_INPUT_OFFSET - TT_RAM_BASE);
+  /* A loss on K target values (mse, multi-label bce): each sample's K float32 go straight
+   * into the runtime's target buffer, as the input does. */
+#if TT_TARGET_BUFFER_COUNT > 0
+  const int32_t targets = open_job_file("targets.bin", count * TT_TARGET_BUFFER_COUNT * 4);
+  u8* const target = tt_ram + (TT_TARGET_BUFFER_OFFSET - TT_RAM_BASE);
+#endif
 
   /* Loss/accuracy over steps [stats_from, steps), summed in f64 in step order like
    * host/train.ts; window means of every loss_every steps for the loss curve. */
@@ -251,14 +258,17 @@ int main(void) {
     u8 label;
     read_at(samples, i * TT_INPUT_BYTES, input, TT_INPUT_BYTES);
     read_at(labels, i, &label, 1);
-    if (label >= TT_CLASSES) bad_job("a label is outside the model's classes");
+    if (label >= TT_JOB_LABEL_LIMIT) bad_job("a label is outside the model's classes");
+#if TT_TARGET_BUFFER_COUNT > 0
+    read_at(targets, i * TT_TARGET_BUFFER_COUNT * 4, target, TT_TARGET_BUFFER_COUNT * 4);
+#endif
 
     TT_PROFILE_STEP_BEGIN();
     const f32 loss = Z_ttZ_trainStep(&runtime, label, lr);
     TT_PROFILE_STEP_END();
     if (s >= stats_from) {
       loss_sum += (double)loss;
-      correct += Z_ttZ_lastPrediction(&runtime) == label;
+      correct += TT_TARGET_BUFFER_COUNT == 0 && Z_ttZ_lastPrediction(&runtime) == label;
       counted++;
     }
     window += (double)loss;
@@ -274,6 +284,9 @@ int main(void) {
   sh_close(samples);
   sh_close(labels);
   sh_close(order);
+#if TT_TARGET_BUFFER_COUNT > 0
+  sh_close(targets);
+#endif
 
   /* Save into the older slot (or stop halfway through, as power loss would). */
   const uint32_t stop_after = (flags & TT_FWJOB_FLAG_POWER_LOSS) ? TT_CK_BYTES / 2 : TT_CK_BYTES;

@@ -26,7 +26,7 @@ typedef struct {
   uint32_t ck_bytes; /* bytes of the checkpoint region (checkpoint.bin, checkpoint-out.bin) */
   uint32_t flags; /* FLAG_LOAD: restore checkpoint.bin (the firmware: the newest Flash slot) after init */
   uint32_t stats_from; /* first step counted in the reported loss and accuracy (host/train.ts statsWindowStart) */
-  uint32_t classes; /* output classes; a label at or above it is refused */
+  uint32_t classes; /* labels at or above it are refused: the classes (one-output bce: 2; a loss on target values: 256) */
   uint32_t layout_id_low; /* low 32 bits of the manifest's layoutId: a job for another artifact is refused */
 } tt_job_t;
 _Static_assert(sizeof(tt_job_t) == TT_JOB_BYTES, "tt_job_t layout");

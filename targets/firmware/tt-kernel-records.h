@@ -30,6 +30,8 @@
  *   void saveMaskBits(const tt_save_mask_t *r); clamp mask
  *   void clampBackwardBitsF32(const tt_clamp_backward_bits_t *r); clamp backward from the mask
  *   float softmaxCrossEntropyS8(const tt_loss_t *r, int32_t label); returns the loss
+ *   float sigmoidBceS8(const tt_target_loss_t *r); mean sigmoid binary cross-entropy over K outputs; returns the loss
+ *   float meanSquaredErrorS8(const tt_target_loss_t *r); mean squared error over K outputs; returns the loss
  *   void sparse1x1ForwardS8(const tt_sparse_forward_t *r); all P pixels
  *   void sparse1x1ForwardRowS8(const tt_sparse_forward_t *r, int32_t row); the W pixels of row `row`, input and output possibly ring buffers (a streamed chain)
  *   void sparse1x1BackwardInputF32(const tt_sparse_input_grad_t *r); input gradient
@@ -572,6 +574,25 @@ _Static_assert(offsetof(tt_loss_t, count) == 4, "tt_loss_t.count");
 _Static_assert(offsetof(tt_loss_t, scale) == 8, "tt_loss_t.scale");
 _Static_assert(offsetof(tt_loss_t, zp) == 12, "tt_loss_t.zp");
 _Static_assert(offsetof(tt_loss_t, grad) == 16, "tt_loss_t.grad");
+
+/* a loss against K real targets on int8 outputs (sigmoid BCE, MSE), and its gradient (loss.ts): 24 bytes, little-endian. */
+#define TT_TARGET_LOSS_BYTES 24u
+
+typedef struct {
+  uint32_t logits; /* int8 outputs (the logits, for BCE) */
+  int32_t count; /* outputs K */
+  float scale; /* output scale */
+  int32_t zp; /* output zero point */
+  uint32_t grad; /* f32 gradient of the outputs [count] */
+  uint32_t target; /* f32 targets [count] (BCE: 0 or 1) */
+} tt_target_loss_t;
+_Static_assert(sizeof(tt_target_loss_t) == TT_TARGET_LOSS_BYTES, "tt_target_loss_t layout");
+_Static_assert(offsetof(tt_target_loss_t, logits) == 0, "tt_target_loss_t.logits");
+_Static_assert(offsetof(tt_target_loss_t, count) == 4, "tt_target_loss_t.count");
+_Static_assert(offsetof(tt_target_loss_t, scale) == 8, "tt_target_loss_t.scale");
+_Static_assert(offsetof(tt_target_loss_t, zp) == 12, "tt_target_loss_t.zp");
+_Static_assert(offsetof(tt_target_loss_t, grad) == 16, "tt_target_loss_t.grad");
+_Static_assert(offsetof(tt_target_loss_t, target) == 20, "tt_target_loss_t.target");
 
 /* int8 forward of a pruned frozen 1x1 layer from its non-zero list (sparse.ts): 72 bytes, little-endian. */
 #define TT_SPARSE_FORWARD_BYTES 72u

@@ -90,6 +90,8 @@ export const REFERENCE_OF = {
   clampBackwardBitsF32: 'f32_clamp_bwd_mask__ref',
   argmaxS8: 'qs8_argmax__ref',
   softmaxCrossEntropyS8: 'f32_softmax_xent__ref',
+  sigmoidBceS8: 'f32_sigmoid_bce__ref',
+  meanSquaredErrorS8: 'f32_mse__ref',
   sparse1x1ForwardS8: 'qs8_sparse1x1_fwd__ref',
   sparse1x1ForwardRowS8: 'qs8_sparse1x1_fwd_row__ref',
   sparse1x1BackwardInputF32: 'f32_sparse1x1_igrad__ref',

@@ -6,6 +6,7 @@
 import { passHi, type EmitContext } from '../context.js';
 import { count, inGeom } from '../geometry.js';
 import type { StepOf } from './types.js';
+import { targetKind } from '../../loss.js';
 
 export function saveSlice(s: StepOf<'saveSlice'>, c: EmitContext): string {
   const n = s.node;
@@ -19,10 +20,18 @@ export function saveMask(s: StepOf<'saveMask'>, c: EmitContext): string {
   return `${c.call('saveMaskBits', { y: c.act(n.output), count: count(n), lo: c.clamp(n).lo, hi: passHi(c, n), bits: c.mem(s.writes[0]!) })}; // ${c.label(n)}`;
 }
 
-/** Softmax cross-entropy on the int8 logits; the template declares `loss` and `label`. */
+/**
+ * The program's loss on the int8 outputs (compiler/loss.ts); the template declares `loss`
+ * and `label`. A target-value loss reads the K float32 targets the host wrote to the target
+ * buffer; one-output bce stores the label there as its target first.
+ */
 export function loss(_s: StepOf<'loss'>, c: EmitContext): string {
   const t = c.logits;
-  return `loss = ${c.call('softmaxCrossEntropyS8', { logits: c.act(t), count: c.q.graph.classes, scale: c.scale(t), zp: c.zp(t), grad: c.grad(t) }, 'label')};`;
+  const outputs = { logits: c.act(t), count: c.q.graph.classes, scale: c.scale(t), zp: c.zp(t), grad: c.grad(t) };
+  const kind = c.p.loss;
+  if (kind === 'softmax-ce') return `loss = ${c.call('softmaxCrossEntropyS8', outputs, 'label')};`;
+  const call = c.call(kind === 'bce' ? 'sigmoidBceS8' : 'meanSquaredErrorS8', { ...outputs, target: c.target });
+  return targetKind(kind, outputs.count) === 'label' ? `store<f32>(${c.target}, <f32>label); loss = ${call};` : `loss = ${call};`;
 }
 
 export function mask(s: StepOf<'mask'>, c: EmitContext): string {
