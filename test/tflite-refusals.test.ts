@@ -231,14 +231,15 @@ describe('refuses, naming the operator and what is supported', () => {
     expect(conv({ act: 4 })).toBe('TFLite model: operator #0 (CONV_2D): fused activation TANH is not supported');
     expect(conv({ stride: 1, strideH: 2 })).toBe('TFLite model: operator #0 (CONV_2D): strides differ (height 2, width 1)');
     expect(conv({ dilation: 2 })).toBe('TFLite model: operator #0 (CONV_2D): dilation 2x2 is not supported');
-    // 3x3, stride 2 on 8x8 pads 0 rows before and 1 after (the later part of issue 16 adds asymmetric pads).
-    const asym = refusal(
+    // SAME, 3x3 stride 2 on 8x7: 0 rows above (1 below), but 1 column on each side: the conv kernels take one leading pad.
+    const uneven = refusal(
       withDef((d) => {
+        d.tensors[0]!.shape = [1, 8, 7, 1];
         d.ops[0]!.options = convOptions({ padding: Padding.SAME, stride: 2 });
       }),
     );
-    expect(asym.message).toBe('TFLite model: operator #0 (CONV_2D): SAME padding here is asymmetric (0 before, 1 after along height: 3x3 window, stride 2, 8x8 input)');
-    expect(asym.hint).toMatch(/tinytrain pads symmetrically for now/);
+    expect(uneven.message).toBe('TFLite model: operator #0 (CONV_2D): SAME padding here pads 0 rows above but 1 columns on the left (3x3 window, stride 2, 8x7 input)');
+    expect(uneven.hint).toMatch(/pad the top and the left alike/);
     expect(conv({ padding: 2 })).toBe('TFLite model: operator #0 (CONV_2D): padding 2 is neither SAME nor VALID');
     // Options missing altogether read as the schema's defaults: stride 0.
     expect(
