@@ -48,7 +48,7 @@ function convLike(c: OpCall, depthwise: boolean): void {
   if (win.pads[0] !== win.pads[1]) {
     throw opError(
       c,
-      `SAME padding here pads ${win.pads[0]} rows above but ${win.pads[1]} columns on the left (${kh}x${kw} window, stride ${win.stride}, ${x.shape.h}x${x.shape.w} input)`,
+      `${x.pre ? `its padding (with ${x.pre.by})` : 'SAME padding here'} pads ${win.pads[0]} rows above but ${win.pads[1]} columns on the left (${kh}x${kw} window, stride ${win.stride}, ${x.shape.h}x${x.shape.w} input)`,
       'tinytrain convs pad the top and the left alike (the bottom and right may differ)',
     );
   }
