@@ -341,7 +341,9 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(refusal(padded(maxp, { p: [0, 0, -1, 0, 0, 0, 0, 0] })).message).toMatch(/negative pads \(cropping\) are not supported/);
     expect(refusal(padded(node('Relu', ['q'], ['r'], {}, 'relu2'))).message).toBe("ONNX node 'relu2' (Relu): reads the output of 'pad1' (Pad)");
     // A Conv pads with zeros only; a pool dividing by valid taps cannot also count a Pad's zeros.
-    expect(refusal(padded(node('Conv', ['q', 'w'], ['r'], { kernel_shape: [3, 3] }, 'conv2'), { v: 1 })).message).toBe("ONNX node 'conv2' (Conv): reads 'pad1' (Pad), which pads with 1");
+    expect(refusal(padded(node('Conv', ['q', 'w'], ['r'], { kernel_shape: [3, 3] }, 'conv2'), { v: 1 })).message).toBe(
+      "ONNX node 'conv2' (Conv): reads 'pad1' (Pad), which pads with 1",
+    );
     const avg = (attrs: Record<string, number[] | number>) => padded(node('AveragePool', ['q'], ['r'], { kernel_shape: [3, 3], ...attrs }, 'ap'));
     expect(importOnnx(avg({})).spec.layers[1]).toMatchObject({ op: 'avgpool', padding: [1, 1, 1, 1], countIncludePad: true });
     expect(refusal(avg({ pads: [1, 1, 1, 1] })).message).toMatch(/^ONNX node 'ap' \(AveragePool\): pads of its own that it does not count/);

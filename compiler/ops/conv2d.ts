@@ -33,7 +33,10 @@ export function convShape(layer: Conv2dLayer, [h, w]: Shape, fail: Fail): NodeSh
   const stride = layer.stride ?? 1;
   const pads = convPads(layer.padding, k, fail);
   if (pads[0] !== pads[1]) {
-    fail(`padding ${padsText(pads)} pads ${pads[0]} rows above but ${pads[1]} columns on the left`, 'the conv kernels start every window at one leading pad: pad the top and the left alike');
+    fail(
+      `padding ${padsText(pads)} pads ${pads[0]} rows above but ${pads[1]} columns on the left`,
+      'the conv kernels start every window at one leading pad: pad the top and the left alike',
+    );
   }
   const [oh, ow] = paddedOutput([h, w], k[0], k[1], stride, pads);
   if (oh < 1 || ow < 1) fail(`kernel ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);

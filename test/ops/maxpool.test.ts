@@ -61,7 +61,9 @@ describe('maxpool: shape rule', () => {
   });
 
   it('refuses other paddings in the model file, naming the ones it takes', () => {
-    expect(() => buildGraph(modelAround([4, 4, 1], [{ op: 'maxpool', name: 'x', size: 2, padding: 1 } as unknown as Layer]))).toThrow(/expected 'valid', 'same' or \[top, left, bottom, right\]/);
+    expect(() => buildGraph(modelAround([4, 4, 1], [{ op: 'maxpool', name: 'x', size: 2, padding: 1 } as unknown as Layer]))).toThrow(
+      /expected 'valid', 'same' or \[top, left, bottom, right\]/,
+    );
   });
 });
 

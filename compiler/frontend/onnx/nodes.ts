@@ -224,7 +224,8 @@ const pad: Handler = (c) => {
 const conv: Handler = (c) => {
   c.attrs.only(['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides']);
   const { x, pre } = windowInput(c);
-  if (pre && pre.value !== 0) throw nodeError(c.label, `reads ${pre.by}, which pads with ${pre.value}`, 'a conv pads with zeros: tinytrain folds a Pad into a Conv with constant_value 0 only');
+  if (pre && pre.value !== 0)
+    throw nodeError(c.label, `reads ${pre.by}, which pads with ${pre.value}`, 'a conv pads with zeros: tinytrain folds a Pad into a Conv with constant_value 0 only');
   const wv = c.inputs[1];
   const W = floatConst(c, 1, 'weight W');
   if (W.dims.length !== 4)
@@ -524,7 +525,11 @@ const averagePool: Handler = (c) => {
     // A Pad's zeros are inputs of the window: they count, as count_include_pad 1 counts its own.
     if (pre.value !== 0) throw nodeError(c.label, `reads ${pre.by}, which pads with ${pre.value}`, 'tinytrain folds a Pad into an AveragePool with constant_value 0 only');
     if (ownPads && !countIncludePad) {
-      throw nodeError(c.label, `pads of its own that it does not count (count_include_pad 0) on top of ${pre.by}, whose zeros count`, 'tinytrain divides every window of a pool by one rule');
+      throw nodeError(
+        c.label,
+        `pads of its own that it does not count (count_include_pad 0) on top of ${pre.by}, whose zeros count`,
+        'tinytrain divides every window of a pool by one rule',
+      );
     }
     countIncludePad = true;
   }
@@ -553,7 +558,11 @@ const maxPool: Handler = (c) => {
       'tinytrain folds a Pad into a MaxPool when its value is -inf, or 0 on the output of a ReLU (never above a window of inputs >= 0)',
     );
   }
-  const out = addOp(c.ctx, { kind: 'maxpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size, stride, padding: maxpoolPadding(pads, x, size, stride) } }, shape);
+  const out = addOp(
+    c.ctx,
+    { kind: 'maxpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size, stride, padding: maxpoolPadding(pads, x, size, stride) } },
+    shape,
+  );
   return [{ kind: 'act', act: out }];
 };
 

@@ -98,7 +98,8 @@ export function actInput(c: OpCall, k: number): ActInput {
   if (!t) throw opError(c, `input ${k} is missing`);
   const v = valueOf(c, t);
   if (v.kind === 'post') throw opError(c, `reads the output of ${v.by}`, 'tinytrain applies SOFTMAX only as the last operator (to the logits)');
-  if (v.kind === 'padded') throw opError(c, `reads the output of ${v.by}`, 'tinytrain folds PAD/PADV2 on height and width into the CONV_2D, DEPTHWISE_CONV_2D or pool that reads it');
+  if (v.kind === 'padded')
+    throw opError(c, `reads the output of ${v.by}`, 'tinytrain folds PAD/PADV2 on height and width into the CONV_2D, DEPTHWISE_CONV_2D or pool that reads it');
   if (v.kind === 'const') throw opError(c, `input ${k} (${tensorText(t)}) is a constant; tinytrain computes this operator on activations only`);
   return { act: v.act, shape: c.ctx.acts[v.act]!.shape as MapShape, tensor: t };
 }

@@ -10,7 +10,8 @@ import { floatConst, intConst } from '../tensors.js';
 
 export function pad(c: OpCall): void {
   const x = actInput(c, 0);
-  if (x.tensor.shape.length !== 4) throw opError(c, `pads ${tensorText(x.tensor)} of shape [${x.tensor.shape}]`, 'tinytrain folds PAD on a [1, H, W, C] feature map into the conv or pool after it');
+  if (x.tensor.shape.length !== 4)
+    throw opError(c, `pads ${tensorText(x.tensor)} of shape [${x.tensor.shape}]`, 'tinytrain folds PAD on a [1, H, W, C] feature map into the conv or pool after it');
   const t = constInput(c, 1, 'paddings');
   if (!t) throw opError(c, 'the paddings (input 1) are missing');
   const p = intConst(c, t, 'paddings', 8);
@@ -24,7 +25,7 @@ export function pad(c: OpCall): void {
   const qIn = actQuant(c, x.tensor, ''),
     qOut = actQuant(c, out, '');
   if (qIn && qOut && (qIn.scale !== qOut.scale || qIn.zp !== qOut.zp)) {
-    throw opError(c, `requantises from (${qIn.scale}, ${qIn.zp}) to (${qOut.scale}, ${qOut.zp})`, 'a folded PAD keeps its input\'s (scale, zero point)');
+    throw opError(c, `requantises from (${qIn.scale}, ${qIn.zp}) to (${qOut.scale}, ${qOut.zp})`, "a folded PAD keeps its input's (scale, zero point)");
   }
   bind(c, out, { kind: 'padded', act: x.act, pads: [top, left, bottom, right], value, by: c.label });
 }

@@ -5,7 +5,6 @@
  */
 import { addOp, type Activation, type IrOp, type MapShape } from '../../onnx/ir.js';
 import { actInput, actQuant, checkSameDomain, constInput, opError, outputTensor, produce, setActQuant, windowInput, type OpCall } from '../context.js';
-import { LIMITS } from '../../../ir/limits.js';
 import { BuiltinOptions, Padding, POOL_2D_OPTIONS } from '../schema.js';
 import { intConst } from '../tensors.js';
 import { fusedActivation, options } from './options.js';
@@ -28,7 +27,12 @@ export function averagePool2d(c: OpCall): void {
   const activation = fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation));
   const out = outputTensor(c);
   checkSameDomain(c, [x.tensor], out);
-  const pool = { kind: 'avgpool' as const, inputs: [x.act], activation: 'none' as const, pool: { size: fh, stride: win.stride, padding: win.pads, ...(x.pre && { countIncludePad: true }) } };
+  const pool = {
+    kind: 'avgpool' as const,
+    inputs: [x.act],
+    activation: 'none' as const,
+    pool: { size: fh, stride: win.stride, padding: win.pads, ...(x.pre && { countIncludePad: true }) },
+  };
   producePool(c, pool, { kind: 'map', h: win.oh, w: win.ow, c: x.shape.c }, activation);
 }
 

@@ -51,12 +51,17 @@ export function foldPad(c: OpCall, reader: 'conv' | 'avgpool' | 'maxpool', pre: 
     const relu = producer !== undefined && (producer.kind === 'relu' || producer.kind === 'relu6' || producer.activation === 'relu' || producer.activation === 'relu6');
     const lowest = pre.value <= -3.4e38 || minOfInt8(c, pre.act) === pre.value;
     if (!lowest && !(pre.value === 0 && relu)) {
-      throw opError(c, `reads ${pre.by}, which pads with ${pre.value}`, 'tinytrain folds a PAD into MAX_POOL_2D when its value is -inf (the int8 minimum), or 0 on the output of a RELU');
+      throw opError(
+        c,
+        `reads ${pre.by}, which pads with ${pre.value}`,
+        'tinytrain folds a PAD into MAX_POOL_2D when its value is -inf (the int8 minimum), or 0 on the output of a RELU',
+      );
     }
     return;
   }
   if (pre.value !== 0) throw opError(c, `reads ${pre.by}, which pads with ${pre.value}`, 'tinytrain folds a PAD with zeros into a conv or an average pool');
-  if (reader === 'avgpool' && own) throw opError(c, `SAME padding it does not count on top of ${pre.by}, whose zeros count`, 'tinytrain divides every window of a pool by one rule');
+  if (reader === 'avgpool' && own)
+    throw opError(c, `SAME padding it does not count on top of ${pre.by}, whose zeros count`, 'tinytrain divides every window of a pool by one rule');
 }
 
 /** The real value of int8 -128 on act's grid (NaN for a float activation). */
