@@ -528,7 +528,7 @@ describe('average pooling backward vs tf.avgPool / tf.mean autodiff', () => {
       const prev = rng.f32s(H * W * C, -2, 2);
       const pGy = km.f32(gy);
       const pGx = km.f32(accumulate ? prev : new Float32Array(H * W * C).fill(NaN));
-      km.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, stride, accumulate });
+      km.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, stride, accumulate, padH: 0, padW: 0, byValidTaps: false });
       const got = km.readF32(pGx, H * W * C);
       const want = accumulate ? Float32Array.from(ref[0]!, (v, i) => v + prev[i]!) : ref[0]!;
       const S = accumulate ? Float64Array.from(abs[0]!, (v, i) => v + Math.abs(prev[i]!)) : abs[0]!;

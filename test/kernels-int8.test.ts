@@ -284,7 +284,7 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     k.reset();
     const pX = k.i8(xq);
     const pY = k.allocFilled(OH * OW * C, 0x55);
-    k.k.avgpoolForwardS8({ x: pX, H, W, C, zx, y: pY, OH, OW, zy, PH, PW, stride, m: fm.m, n: fm.n });
+    k.k.avgpoolForwardS8({ x: pX, H, W, C, zx, y: pY, OH, OW, zy, PH, PW, stride, m: fm.m, n: fm.n, padH: 0, padW: 0, counts: 0 });
     const exact: number[] = [];
     for (let oh = 0; oh < OH; oh++)
       for (let ow = 0; ow < OW; ow++)
@@ -684,8 +684,8 @@ describe('SIMD and scalar builds are bit-identical', () => {
         const pOut = k.alloc(8);
         const pBits = k.alloc((n + 7) >> 3);
         const pG2 = k.f32(g);
-        k.k.avgpoolForwardS8({ x: pX, H, W, C, zx: 3, y: pY, OH, OW, zy: -2, PH, PW, stride, m: fm.m, n: fm.n });
-        k.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, stride, accumulate: t % 2 === 0 });
+        k.k.avgpoolForwardS8({ x: pX, H, W, C, zx: 3, y: pY, OH, OW, zy: -2, PH, PW, stride, m: fm.m, n: fm.n, padH: 0, padW: 0, counts: 0 });
+        k.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, stride, accumulate: t % 2 === 0, padH: 0, padW: 0, byValidTaps: false });
         k.k.addS8({ a: pX, za: 5, ma: p.ma, b: pX2, zb: -7, mb: p.mb, n: p.n, y: pA, zy: 1, lo: t % 2 ? 1 : -128, hi: 127, count: n });
         k.k.clampS8({ x: pX, y: pC, count: n, lo: -3, hi: 90 });
         k.k.clampBackwardF32({ g: pG, y: pC, count: n, lo: -3, hi: 90 });

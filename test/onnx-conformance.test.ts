@@ -45,6 +45,7 @@ export const CLAIMED = [
   'Add',
   'AveragePool',
   'MaxPool',
+  'Pad',
   'Sigmoid',
   'HardSigmoid',
   'HardSwish',

@@ -38,6 +38,7 @@ import {
   applyOutputActivation,
   buildModel,
   floatTensor,
+  int64Tensor,
   intTensor,
   int8ErrorBound,
   modelObject,
@@ -71,7 +72,7 @@ const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(dir, `${
 const load = (name: string): OnnxImport => importOnnx(readFileSync(join(dir, `${name}.onnx`)), { name });
 
 describe('float models: the float32 reference engine matches onnxruntime (1e-4 relative)', () => {
-  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet', 'actnet'])('%s', (name) => {
+  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet', 'actnet', 'padnet', 'padopnet'])('%s', (name) => {
     const imp = load(name);
     const f = fixture(name);
     f.inputs.forEach((x, i) => {
@@ -98,6 +99,24 @@ describe('float models: the float32 reference engine matches onnxruntime (1e-4 r
       { size: 2, stride: 2, padding: 'valid' },
       { size: 3, stride: 2, padding: 'same' },
       { size: 2, stride: 1, padding: 'same' },
+    ]);
+    // Per-side padding: convs (explicit pads and SAME_UPPER), average pools by valid taps and with count_include_pad, max pools (explicit, SAME_LOWER).
+    expect(ops('padnet')).toBe('conv2d+relu avgpool conv2d avgpool maxpool maxpool flatten dense');
+    expect(load('padnet').spec.layers.slice(0, 6)).toMatchObject([
+      { op: 'conv2d', stride: 2, padding: [0, 0, 1, 1] },
+      { op: 'avgpool', size: 3, stride: 1, padding: [1, 1, 1, 1] },
+      { op: 'conv2d', stride: 2, padding: [0, 0, 1, 1] },
+      { op: 'avgpool', size: 2, stride: 1, padding: [0, 0, 1, 1], countIncludePad: true },
+      { op: 'maxpool', size: 3, stride: 2, padding: [1, 0, 1, 1] },
+      { op: 'maxpool', size: 2, stride: 1, padding: [1, 1, 0, 0] },
+    ]);
+    expect(load('padnet').spec.layers[1]).not.toHaveProperty('countIncludePad');
+    // Pad folded into the MaxPool (0 after a ReLU), the Conv and the AveragePool (its zeros counted) that read it.
+    expect(ops('padopnet')).toBe('conv2d+relu maxpool conv2d avgpool flatten dense');
+    expect(load('padopnet').spec.layers.slice(1, 4)).toMatchObject([
+      { op: 'maxpool', size: 3, stride: 2, padding: [1, 1, 1, 0] },
+      { op: 'conv2d', padding: 1 },
+      { op: 'avgpool', size: 2, stride: 2, padding: [0, 0, 1, 1], countIncludePad: true },
     ]);
     // The table activations, with ONNX's coefficients; Mul(x, Sigmoid(x)) in either order -> silu, its Sigmoid gone.
     expect(ops('actnet')).toBe('conv2d leakyrelu conv2d hardswish conv2d silu conv2d silu hardsigmoid flatten dense sigmoid dense');
@@ -240,7 +259,7 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
   it('unsupported op: names op type, node, and the supported ops', () => {
     const e = refusal(convNet(node('LpPool', ['x'], ['c'], { kernel_shape: [2, 2] }, 'pool1')));
     expect(e.message).toBe("ONNX node 'pool1' (LpPool): op LpPool is not supported");
-    expect(e.hint).toMatch(/^supported: Conv \(groups 1 or = channels\), Gemm, MatMul/);
+    expect(e.hint).toMatch(/^supported: Conv \(groups 1 or = channels; pads, auto_pad\), Gemm, MatMul/);
     const custom = refusal(convNet({ ...node('QLinearConv', ['x'], ['c'], {}, 'q1'), domain: 'com.microsoft' }));
     expect(custom.message).toBe("ONNX node 'q1' (QLinearConv): op 'com.microsoft.QLinearConv' (domain 'com.microsoft') is not supported");
   });
@@ -270,7 +289,7 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(refusal(mulNet(['c', 's'], other)).message).toBe("ONNX node 'mul1' (Mul): multiplies two computed tensors");
   });
 
-  it('MaxPool: refuses dilations, ceil_mode 1, storage_order, a used Indices output and paddings other than none or SAME_UPPER', () => {
+  it('MaxPool: refuses dilations, ceil_mode 1, storage_order, a used Indices output and pads a window could lie wholly in', () => {
     /** conv -> MaxPool (attributes `attrs`, outputs `outs`) -> GlobalAveragePool -> Flatten. */
     const pooled = (attrs: Record<string, number[] | number | string>, outs = ['c'], more: object[] = []) =>
       buildModel({
@@ -287,10 +306,47 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(why({ storage_order: 1 })).toBe("ONNX node 'mp' (MaxPool): storage_order 1 is not supported");
     expect(why({ kernel_shape: [2, 3] })).toBe("ONNX node 'mp' (MaxPool): kernel 2x3 is not square");
     expect(why({ strides: [1, 2] })).toBe("ONNX node 'mp' (MaxPool): strides [1, 2] differ per axis");
-    expect(why({ pads: [1, 1, 1, 1] })).toBe("ONNX node 'mp' (MaxPool): its padding (leading 1, 1; output 7x7) is neither none nor SAME_UPPER");
-    expect(why({ auto_pad: 'SAME_LOWER', strides: [2, 2], kernel_shape: [3, 3] })).toMatch(/is neither none nor SAME_UPPER/);
+    expect(why({ pads: [2, 0, 0, 0] })).toBe("ONNX node 'mp' (MaxPool): pads [2, 0, 0, 0] are not all less than the 2x2 window");
+    // Per side and SAME_LOWER (the larger half before) import as the pads they are.
+    const layer = (attrs: Record<string, number[] | number | string>) => importOnnx(pooled(attrs, ['c'], tail)).spec.layers[1];
+    expect(layer({ pads: [1, 0, 0, 1] })).toMatchObject({ op: 'maxpool', padding: [1, 0, 0, 1] });
+    expect(layer({ auto_pad: 'SAME_LOWER', strides: [2, 2], kernel_shape: [3, 3] })).toMatchObject({ op: 'maxpool', size: 3, stride: 2, padding: [1, 1, 0, 0] });
     const indices = [node('GlobalAveragePool', ['c'], ['g'], {}, 'gap'), node('Flatten', ['g'], ['y0'], {}, 'flat'), node('Add', ['y0', 'i'], ['y'], {}, 'use')];
     expect(why({}, ['c', 'i'], indices)).toBe("ONNX node 'mp' (MaxPool): output 1 ('i') is used: tinytrain max pooling has no Indices output");
+  });
+
+  it('Pad: folds into the Conv or pool that reads it; refuses what it cannot fold', () => {
+    /** conv (+ relu) -> Pad (pads p, value v, mode m) -> reader -> GlobalAveragePool -> Flatten. */
+    const padded = (reader: object, o: { p?: number[]; v?: number; mode?: string; relu?: boolean } = {}) =>
+      buildModel({
+        nodes: [
+          node('Conv', ['x', 'w'], ['c0'], { kernel_shape: [3, 3] }, 'conv1'),
+          ...(o.relu ? [node('Relu', ['c0'], ['c1'], {}, 'relu1')] : [node('Identity', ['c0'], ['c1'], {}, 'id1')]),
+          node('Pad', ['c1', 'pads', ...(o.v === undefined ? [] : ['v'])], ['q'], o.mode ? { mode: o.mode } : {}, 'pad1'),
+          reader,
+          node('GlobalAveragePool', ['r'], ['g'], {}, 'gap'),
+          node('Flatten', ['g'], ['y'], {}, 'flat'),
+        ],
+        inputs: [X],
+        outputs: [Y()],
+        initializers: [W, int64Tensor('pads', [8], o.p ?? [0, 0, 1, 1, 0, 0, 1, 1]), ...(o.v === undefined ? [] : [floatTensor('v', [], [o.v])])],
+        opset: 13,
+      });
+    const maxp = node('MaxPool', ['q'], ['r'], { kernel_shape: [2, 2] }, 'mp');
+    expect(refusal(padded(maxp, {})).message).toBe("ONNX node 'mp' (MaxPool): reads 'pad1' (Pad), which pads with 0 an input that may be negative");
+    expect(importOnnx(padded(maxp, { relu: true })).spec.layers[1]).toMatchObject({ op: 'maxpool', padding: [1, 1, 1, 1] });
+    expect(importOnnx(padded(maxp, { v: -Infinity })).spec.layers[1]).toMatchObject({ op: 'maxpool', padding: [1, 1, 1, 1] });
+    expect(refusal(padded(maxp, { mode: 'reflect' })).message).toBe("ONNX node 'pad1' (Pad): mode 'reflect' is not supported");
+    expect(refusal(padded(maxp, { p: [0, 1, 0, 0, 0, 1, 0, 0] })).message).toBe("ONNX node 'pad1' (Pad): pads the batch or channel axis (pads [0, 1, 0, 0, 0, 1, 0, 0])");
+    expect(refusal(padded(maxp, { p: [0, 0, -1, 0, 0, 0, 0, 0] })).message).toMatch(/negative pads \(cropping\) are not supported/);
+    expect(refusal(padded(node('Relu', ['q'], ['r'], {}, 'relu2'))).message).toBe("ONNX node 'relu2' (Relu): reads the output of 'pad1' (Pad)");
+    // A Conv pads with zeros only; a pool dividing by valid taps cannot also count a Pad's zeros.
+    expect(refusal(padded(node('Conv', ['q', 'w'], ['r'], { kernel_shape: [3, 3] }, 'conv2'), { v: 1 })).message).toBe(
+      "ONNX node 'conv2' (Conv): reads 'pad1' (Pad), which pads with 1",
+    );
+    const avg = (attrs: Record<string, number[] | number>) => padded(node('AveragePool', ['q'], ['r'], { kernel_shape: [3, 3], ...attrs }, 'ap'));
+    expect(importOnnx(avg({})).spec.layers[1]).toMatchObject({ op: 'avgpool', padding: [1, 1, 1, 1], countIncludePad: true });
+    expect(refusal(avg({ pads: [1, 1, 1, 1] })).message).toMatch(/^ONNX node 'ap' \(AveragePool\): pads of its own that it does not count/);
   });
 
   it('unsupported attribute values of supported ops', () => {
@@ -337,6 +393,7 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
       initializers: [W],
     });
     expect(refusal(asym).message).toBe("ONNX node 'conv1' (Conv): leading pads (top 1, left 0) differ");
+    expect(refusal(asym).hint).toMatch(/pad the top and the left alike/);
   });
 
   it('dynamic shapes, batches, several inputs, non-float inputs', () => {

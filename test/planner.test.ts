@@ -90,10 +90,11 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
       continue;
     }
     if (m![1] === 'save' || m![1] === 'mask') {
-      // save:<layer> = the leading input channels its weight gradient needs; mask:<layer> = 1 bit per output.
+      // save:<layer> = the leading input channels its weight gradient needs (a maxpool's: its argmax mask, a byte per output); mask:<layer> = 1 bit per output.
       const n = nodeByName.get(t);
       expect(n, `${where}: ${key} names no layer`).toBeDefined();
       if (m![1] === 'mask') expect(b!.bytes, `${where}: size of ${key}`).toBe(Math.ceil(elems.get(n!.output)! / 8));
+      else if (n!.op === 'maxpool') expect(b!.bytes, `${where}: size of ${key}`).toBe(elems.get(n!.output)!);
       else {
         const k = trainedChannels(scheme.layers.get(t), n!);
         expect(k > 0 && k < splitChannels(n!), `${where}: ${key} saved for a layer that trains all or none of its channels`).toBe(true);
@@ -316,11 +317,14 @@ describe('planner properties on random graphs and schemes', () => {
     let residual = 0,
       selfAdd = 0;
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0 });
+      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 1 });
       const g = buildGraph(spec); // throws on an invalid spec
       for (const n of g.nodes) {
         const key = n.op === 'depthwiseConv2d' ? 'depthwise' : n.op === 'conv2d' && n.conv!.stride > 1 ? 'conv-s2' : n.op;
         ops.set(key, (ops.get(key) ?? 0) + 1);
+        // Per-side padding (randomSpec's paddings): windows padded more after than before.
+        const pads = n.conv?.pads ?? n.pool?.pads;
+        if (pads && (pads[2] !== pads[0] || pads[3] !== pads[1])) ops.set('uneven-pads', (ops.get('uneven-pads') ?? 0) + 1);
         if (n.op === 'add') {
           if (n.inputs[0] === n.inputs[1]) selfAdd++;
           else residual++;
@@ -328,7 +332,7 @@ describe('planner properties on random graphs and schemes', () => {
       }
     }
     const tables = ['sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu'];
-    for (const op of ['conv2d', 'conv-s2', 'depthwise', 'dense', 'add', 'avgpool', 'globalavgpool', 'flatten', 'relu', 'relu6', ...tables]) {
+    for (const op of ['conv2d', 'conv-s2', 'depthwise', 'dense', 'add', 'avgpool', 'maxpool', 'uneven-pads', 'globalavgpool', 'flatten', 'relu', 'relu6', ...tables]) {
       expect(ops.get(op) ?? 0, `generator never made ${op}`).toBeGreaterThan(10);
     }
     expect(residual).toBeGreaterThan(10);
@@ -338,7 +342,7 @@ describe('planner properties on random graphs and schemes', () => {
   it(`${CASES} random models x ${SCHEMES_PER_CASE} random schemes: plans are safe and programs are right`, () => {
     const styles = new Map<string, number>();
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0 });
+      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 1 });
       for (let k = 0; k < SCHEMES_PER_CASE; k++) {
         const r = planBoth(spec, (g) => randomScheme(g, seed * 31 + k));
         styles.set(r.scheme.name.split('-')[0]!, (styles.get(r.scheme.name.split('-')[0]!) ?? 0) + 1);

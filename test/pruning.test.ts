@@ -32,9 +32,15 @@ const VARIANTS = caseSubset(
 
 /** Seeds drawn with the table activations (randomSpec's tableActivations): each has one whose input gradient runs. */
 const TABLE_CASES = [1015, 1027, 1055];
+/**
+ * Seeds drawn with per-side padding (randomSpec's paddings), whose backward runs through
+ * windows padded more after than before: 2158 a conv and two avgpools, 2184 a depthwise
+ * conv, a maxpool and a conv.
+ */
+const PAD_CASES = [2158, 2184];
 /** Seeds whose random scheme trains something but not everything (checked below). */
-const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES];
-const specOf = (seed: number) => randomSpec(seed, { tableActivations: TABLE_CASES.includes(seed) });
+const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES];
+const specOf = (seed: number) => randomSpec(seed, { tableActivations: TABLE_CASES.includes(seed), paddings: PAD_CASES.includes(seed) });
 /** The seeds trained in this tier (all of CASES in the full tier: test/tiers.ts). */
 const TRAINED = caseSubset('pruning.CASES', CASES);
 

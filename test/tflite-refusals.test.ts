@@ -222,6 +222,38 @@ describe('refuses, naming the operator and what is supported', () => {
     ).toBe("TFLite model: operator #2 (CUSTOM 'MyDense') is not supported");
   });
 
+  it('PAD/PADV2: folded into the conv or pool that reads them; refused on other axes, with other values, before other operators', () => {
+    /** PAD (paddings p, PADV2's value v) on the input, then the base model's CONV_2D (or `reader`) on the padded map. */
+    const padded = (p: number[], o: { v?: number; reader?: (d: ModelDef) => void } = {}) =>
+      withDef((d) => {
+        const padH = p[2]! + p[3]!,
+          padW = p[4]! + p[5]!;
+        d.tensors.push({ name: 'pad/p', shape: [4, 2], type: INT32, data: i32Bytes(p) }, { name: 'padded', shape: [1, 8 + padH, 8 + padW, 1], type: FLOAT32 });
+        const inputs = [0, 9];
+        if (o.v !== undefined) {
+          d.tensors.push({ name: 'pad/v', shape: [], type: FLOAT32, data: f32Bytes([o.v]) });
+          inputs.push(11);
+        }
+        d.ops.unshift({ code: o.v === undefined ? Op.PAD : Op.PADV2, inputs, outputs: [10] });
+        d.ops[1]!.inputs[0] = 10;
+        d.tensors[3]!.shape = [1, 6 + padH, 6 + padW, 4];
+        o.reader?.(d);
+      });
+    const conv = importTflite(padded([0, 0, 1, 1, 1, 1, 0, 0])).spec.layers[0];
+    expect(conv).toMatchObject({ op: 'conv2d', padding: 1 });
+    expect(importTflite(padded([0, 0, 0, 1, 0, 2, 0, 0])).spec.layers[0]).toMatchObject({ op: 'conv2d', padding: [0, 0, 1, 2] });
+    expect(refusal(padded([0, 0, 1, 1, 1, 1, 0, 0], { v: 0.5 })).message).toBe('TFLite model: operator #1 (CONV_2D): reads operator #0 (PADV2), which pads with 0.5');
+    expect(refusal(padded([0, 0, 1, 0, 0, 1, 0, 0])).message).toBe(
+      'TFLite model: operator #1 (CONV_2D): its padding (with operator #0 (PAD)) pads 1 rows above but 0 columns on the left (3x3 window, stride 1, 8x8 input)',
+    );
+    expect(refusal(padded([0, 0, 0, 0, 0, 0, 1, 1])).message).toBe('TFLite model: operator #0 (PAD): pads the batch or channel axis (paddings [0, 0, 0, 0, 0, 0, 1, 1])');
+    const intoMean = (d: ModelDef) => {
+      d.ops.splice(1, 1);
+      d.ops[1]!.inputs[0] = 10;
+    };
+    expect(refusal(padded([0, 0, 1, 1, 1, 1, 0, 0], { reader: intoMean })).message).toBe('TFLite model: operator #1 (MEAN): reads the output of operator #0 (PAD)');
+  });
+
   it('options tinytrain has no layer for', () => {
     const conv = (o: Parameters<typeof convOptions>[0], input = [1, 8, 8, 1]): string =>
       message((d) => {
@@ -231,14 +263,15 @@ describe('refuses, naming the operator and what is supported', () => {
     expect(conv({ act: 4 })).toBe('TFLite model: operator #0 (CONV_2D): fused activation TANH is not supported');
     expect(conv({ stride: 1, strideH: 2 })).toBe('TFLite model: operator #0 (CONV_2D): strides differ (height 2, width 1)');
     expect(conv({ dilation: 2 })).toBe('TFLite model: operator #0 (CONV_2D): dilation 2x2 is not supported');
-    // 3x3, stride 2 on 8x8 pads 0 rows before and 1 after (the later part of issue 16 adds asymmetric pads).
-    const asym = refusal(
+    // SAME, 3x3 stride 2 on 8x7: 0 rows above (1 below), but 1 column on each side: the conv kernels take one leading pad.
+    const uneven = refusal(
       withDef((d) => {
+        d.tensors[0]!.shape = [1, 8, 7, 1];
         d.ops[0]!.options = convOptions({ padding: Padding.SAME, stride: 2 });
       }),
     );
-    expect(asym.message).toBe('TFLite model: operator #0 (CONV_2D): SAME padding here is asymmetric (0 before, 1 after along height: 3x3 window, stride 2, 8x8 input)');
-    expect(asym.hint).toMatch(/tinytrain pads symmetrically for now/);
+    expect(uneven.message).toBe('TFLite model: operator #0 (CONV_2D): SAME padding here pads 0 rows above but 1 columns on the left (3x3 window, stride 2, 8x7 input)');
+    expect(uneven.hint).toMatch(/pad the top and the left alike/);
     expect(conv({ padding: 2 })).toBe('TFLite model: operator #0 (CONV_2D): padding 2 is neither SAME nor VALID');
     // Options missing altogether read as the schema's defaults: stride 0.
     expect(

@@ -422,7 +422,7 @@ export class ApplyBiasRecord {
   @inline get vel(): usize { return load<usize>(changetype<usize>(this), 20); }
 }
 
-/** int8 average pool, no padding (global: one window over the input) (pool.ts): 56 bytes. */
+/** int8 average pool, padded or not (global: one window over the input) (pool.ts): 68 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class AvgpoolForwardRecord {
@@ -468,9 +468,18 @@ export class AvgpoolForwardRecord {
   /** requantisation shift */
   // @ts-ignore: decorator
   @inline get n(): i32 { return load<i32>(changetype<usize>(this), 52); }
+  /** rows of padding above */
+  // @ts-ignore: decorator
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 56); }
+  /** columns of padding on the left */
+  // @ts-ignore: decorator
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 60); }
+  /** int32 (m, n) of a sum of k inputs at pair k - 1: a window divides by the inputs it holds; 0: every window by PH * PW with m, n */
+  // @ts-ignore: decorator
+  @inline get counts(): usize { return load<usize>(changetype<usize>(this), 64); }
 }
 
-/** float32 input gradient of an average pool (pool.ts): 44 bytes. */
+/** float32 input gradient of an average pool (pool.ts): 56 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class AvgpoolBackwardRecord {
@@ -507,6 +516,15 @@ export class AvgpoolBackwardRecord {
   /** add into the destination gradient instead of overwriting it */
   // @ts-ignore: decorator
   @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 40) != 0; }
+  /** rows of padding above */
+  // @ts-ignore: decorator
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  /** columns of padding on the left */
+  // @ts-ignore: decorator
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 48); }
+  /** a window divides its gradient by the inputs it holds, not by PH * PW */
+  // @ts-ignore: decorator
+  @inline get byValidTaps(): bool { return load<u32>(changetype<usize>(this), 52) != 0; }
 }
 
 /** int8 residual add, y = requant((a - za) ma + (b - zb) mb) (eltwise.ts): 48 bytes. */

@@ -99,7 +99,14 @@ function forward(job: PeerJob, layers: Map<string, LayerVars>, x: tf.Tensor4D): 
       case 'depthwiseConv2d': {
         const v = layers.get(n.name)!;
         const c = n.conv!;
-        const y = isDepthwise(n) ? tf.depthwiseConv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad) : tf.conv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, c.pad);
+        const [t, l, b, r] = c.pads;
+        const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+          [0, 0],
+          [t, b],
+          [l, r],
+          [0, 0],
+        ];
+        const y = isDepthwise(n) ? tf.depthwiseConv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, pad) : tf.conv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, pad);
         return activate(tf.add(y, v.b), n.activation);
       }
       case 'dense': {

@@ -34,8 +34,8 @@ export function kernelSize(n: Node): { KH: number; KW: number; depthwise: boolea
   return { KH: k.kh, KW: k.kw, depthwise: isDepthwise(n) };
 }
 
-/** KH, KW, stride, pad, depthwise (dense: a 1x1 kernel, stride 1, no padding). */
+/** KH, KW, stride, pad (the leading pad, top = left: the trailing ones only size the output), depthwise (dense: a 1x1 kernel, stride 1, no padding). */
 export function kernelShape(n: Node): { KH: number; KW: number; stride: number; pad: number; depthwise: boolean } {
   const k = opOf(n).weights!.window(n);
-  return { ...kernelSize(n), stride: k.stride, pad: k.pad };
+  return { ...kernelSize(n), stride: k.stride, pad: k.pads[0] };
 }

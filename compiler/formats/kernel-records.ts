@@ -219,7 +219,7 @@ export const APPLY_BIAS = record('APPLY_BIAS', 'a stored bias gradient applied (
   ...biasParams,
 ] as const);
 
-export const AVGPOOL_FORWARD = record('AVGPOOL_FORWARD', 'int8 average pool, no padding (global: one window over the input) (pool.ts)', [
+export const AVGPOOL_FORWARD = record('AVGPOOL_FORWARD', 'int8 average pool, padded or not (global: one window over the input) (pool.ts)', [
   f('x', 'ptr', 'int8 input, HWC'),
   ...inShape('input'),
   f('zx', 'i32', 'input zero point'),
@@ -232,6 +232,9 @@ export const AVGPOOL_FORWARD = record('AVGPOOL_FORWARD', 'int8 average pool, no 
   f('stride', 'i32', 'stride, both axes'),
   f('m', 'i32', 'requantisation multiplier (the window mean and the rescale in one)'),
   f('n', 'i32', 'requantisation shift'),
+  f('padH', 'i32', 'rows of padding above'),
+  f('padW', 'i32', 'columns of padding on the left'),
+  f('counts', 'ptr', 'int32 (m, n) of a sum of k inputs at pair k - 1: a window divides by the inputs it holds; 0: every window by PH * PW with m, n'),
 ] as const);
 
 export const AVGPOOL_BACKWARD = record('AVGPOOL_BACKWARD', 'float32 input gradient of an average pool (pool.ts)', [
@@ -244,6 +247,9 @@ export const AVGPOOL_BACKWARD = record('AVGPOOL_BACKWARD', 'float32 input gradie
   f('PW', 'i32', 'window columns'),
   f('stride', 'i32', 'stride, both axes'),
   accumulate,
+  f('padH', 'i32', 'rows of padding above'),
+  f('padW', 'i32', 'columns of padding on the left'),
+  f('byValidTaps', 'bool', 'a window divides its gradient by the inputs it holds, not by PH * PW'),
 ] as const);
 
 export const ADD = record('ADD', 'int8 residual add, y = requant((a - za) ma + (b - zb) mb) (eltwise.ts)', [

@@ -8,6 +8,7 @@ import type { Activation, Layer, ModelSpec } from './model.js';
 import { arityRefusal } from '../ops/arity.js';
 import { opForLayer, opOf } from '../ops/registry.js';
 import type { OpKind } from '../ops/types.js';
+import type { Pads } from '../ops/padding.js';
 import { checkSpecAgainstGraph } from './model-refs.js';
 import { layerName, parseModelSpec } from './model-schema.js';
 
@@ -20,11 +21,16 @@ export interface ConvAttrs {
   kh: number;
   kw: number;
   stride: number;
-  pad: number;
+  /** Zero padding per side [top, left, bottom, right] (ops/padding.ts); the kernels take the leading pad, top = left. */
+  pads: Pads;
 }
 export interface PoolAttrs {
   size: number;
   stride: number;
+  /** Padding per side [top, left, bottom, right]: positions a window may reach outside the input. */
+  pads: Pads;
+  /** avgpool: padded positions count as zeros in the divisor (ONNX count_include_pad 1); otherwise it divides by the valid taps (TFLite). */
+  countIncludePad?: boolean;
 }
 /** The coefficients of an element-wise function (leakyrelu's negative slope alpha; hardsigmoid's alpha * x + beta). */
 export interface FnAttrs {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { LIMITS } from '../ir/limits.js';
 import type { Activation } from '../ir/model.js';
 import { activation, inputs, kernelSize, layerSchema, stride } from './layer-fields.js';
+import { explicitPads, type Pads } from './padding.js';
 import { intIn, positiveInt, userName } from '../validate.js';
 
 export interface Conv2dLayer {
@@ -16,7 +17,11 @@ export interface Conv2dLayer {
   filters: number;
   kernel: number | [number, number];
   stride?: number;
-  padding?: number | 'same' | 'valid';
+  /**
+   * A number: that many on every side; 'same': (k - 1) / 2 on every side (a square, odd kernel);
+   * 'valid' (default): none; [top, left, bottom, right]: per side (ops/padding.ts).
+   */
+  padding?: number | 'same' | 'valid' | Pads;
   /** 1 (dense conv) or 'depthwise' (groups = channels, one filter per channel). */
   groups?: 1 | 'depthwise';
   activation?: Activation;
@@ -31,7 +36,9 @@ export const conv2dLayer = layerSchema<Conv2dLayer>()(
     kernel: z.union([kernelSize, z.tuple([kernelSize, kernelSize])], { error: `expected a kernel size (a positive integer <= ${LIMITS.maxKernel}, or [KH, KW])` }),
     stride: stride.optional(),
     padding: z
-      .union([intIn(0, LIMITS.maxKernel), z.literal('same'), z.literal('valid')], { error: `expected an integer padding in 0..${LIMITS.maxKernel}, 'same' or 'valid'` })
+      .union([intIn(0, LIMITS.maxKernel), z.literal('same'), z.literal('valid'), explicitPads], {
+        error: `expected an integer padding in 0..${LIMITS.maxKernel}, 'same', 'valid' or [top, left, bottom, right]`,
+      })
       .optional(),
     groups: z.union([z.literal(1), z.literal('depthwise')], { error: "expected 1 or 'depthwise'" }).optional(),
     activation: activation.optional(),

@@ -15,22 +15,32 @@ import type { Node, Shape } from '../ir/graph.js';
 import type { LayerParams } from '../ir/params.js';
 import { conv2dLayer, type Conv2dLayer } from './conv2d-layer.js';
 import { convForward, convInputGrad, paramStepsCode, rowsCall } from './conv-kernels.js';
+import { isExplicit, NO_PADS, paddedOutput, padsText, uniformPads, type Pads } from './padding.js';
 import type { FloatBackwardArgs, FloatGradients, Fail, NodeShape, OpDef } from './types.js';
+
+/** The per-side padding of a conv layer's `padding` field. */
+function convPads(padding: Conv2dLayer['padding'], [kh, kw]: [number, number], fail: Fail): Pads {
+  if (padding === undefined || padding === 'valid') return NO_PADS;
+  if (isExplicit(padding)) return padding;
+  if (padding !== 'same') return uniformPads(padding);
+  if (kh !== kw || kh % 2 === 0) fail("padding 'same' needs a square, odd kernel", 'give padding as a number');
+  return uniformPads((kh - 1) / 2);
+}
 
 /** Output size and window of a conv layer (conv2d and depthwise share it). */
 export function convShape(layer: Conv2dLayer, [h, w]: Shape, fail: Fail): NodeShape {
-  const k = Array.isArray(layer.kernel) ? layer.kernel : [layer.kernel, layer.kernel];
+  const k: [number, number] = Array.isArray(layer.kernel) ? layer.kernel : [layer.kernel, layer.kernel];
   const stride = layer.stride ?? 1;
-  let pad: number;
-  if (layer.padding === undefined || layer.padding === 'valid') pad = 0;
-  else if (layer.padding === 'same') {
-    if (k[0] !== k[1] || k[0]! % 2 === 0) fail("padding 'same' needs a square, odd kernel", 'give padding as a number');
-    pad = (k[0]! - 1) / 2;
-  } else pad = layer.padding;
-  const oh = Math.floor((h + 2 * pad - k[0]!) / stride) + 1;
-  const ow = Math.floor((w + 2 * pad - k[1]!) / stride) + 1;
+  const pads = convPads(layer.padding, k, fail);
+  if (pads[0] !== pads[1]) {
+    fail(
+      `padding ${padsText(pads)} pads ${pads[0]} rows above but ${pads[1]} columns on the left`,
+      'the conv kernels start every window at one leading pad: pad the top and the left alike',
+    );
+  }
+  const [oh, ow] = paddedOutput([h, w], k[0], k[1], stride, pads);
   if (oh < 1 || ow < 1) fail(`kernel ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);
-  return { outShape: [oh, ow, layer.filters], conv: { kh: k[0]!, kw: k[1]!, stride, pad } };
+  return { outShape: [oh, ow, layer.filters], conv: { kh: k[0], kw: k[1], stride, pads } };
 }
 
 /** y[oh, ow, co] = b[co] + the sum over the window and every input channel ci of x[ih, iw, ci] * w[co, kh, kw, ci]. */
@@ -45,10 +55,10 @@ function forwardF32(n: Node, [x]: Float32Array[], p: LayerParams | undefined): F
       for (let co = 0; co < CO; co++) {
         let acc = b[co]!;
         for (let kh = 0; kh < a.kh; kh++) {
-          const ih = oh * a.stride - a.pad + kh;
+          const ih = oh * a.stride - a.pads[0] + kh;
           if (ih < 0 || ih >= H) continue;
           for (let kw = 0; kw < a.kw; kw++) {
-            const iw = ow * a.stride - a.pad + kw;
+            const iw = ow * a.stride - a.pads[1] + kw;
             if (iw < 0 || iw >= W) continue;
             const xb = (ih * W + iw) * C;
             const wb = ((co * a.kh + kh) * a.kw + kw) * C;
@@ -76,10 +86,10 @@ function backwardF32(n: Node, { x: [x], gy, params, wantInputGrad }: FloatBackwa
         if (g === 0) continue;
         gb[co]! += g;
         for (let kh = 0; kh < a.kh; kh++) {
-          const ih = oh * a.stride - a.pad + kh;
+          const ih = oh * a.stride - a.pads[0] + kh;
           if (ih < 0 || ih >= H) continue;
           for (let kw = 0; kw < a.kw; kw++) {
-            const iw = ow * a.stride - a.pad + kw;
+            const iw = ow * a.stride - a.pads[1] + kw;
             if (iw < 0 || iw >= W) continue;
             const xb = (ih * W + iw) * C;
             const wb = ((co * a.kh + kh) * a.kw + kw) * C;

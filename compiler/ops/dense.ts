@@ -15,6 +15,7 @@ import type { Activation } from '../ir/model.js';
 import type { LayerParams } from '../ir/params.js';
 import { positiveInt, userName } from '../validate.js';
 import { convForward, convInputGrad, paramStepsCode } from './conv-kernels.js';
+import { NO_PADS } from './padding.js';
 import { activation, inputs, layerSchema } from './layer-fields.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
 
@@ -79,7 +80,7 @@ export const dense: OpDef<DenseLayer> = {
   shape: (layer) => ({ outShape: [1, 1, layer.units] }),
   weights: {
     input: (n) => [1, 1, n.inShapes[0]![0] * n.inShapes[0]![1] * n.inShapes[0]![2]],
-    window: () => ({ kh: 1, kw: 1, stride: 1, pad: 0 }),
+    window: () => ({ kh: 1, kw: 1, stride: 1, pads: NO_PADS }),
     depthwise: false,
   },
   float: { forward: forwardF32, backward: backwardF32 },

@@ -7,15 +7,9 @@
  * gapHeadBackwardF32 kernel). Tests: test/ops/global-avgpool.test.ts.
  */
 import type { Node } from '../ir/graph.js';
-import type { FixedMultiplier } from '../quantize/fixedpoint.js';
 import { plainLayer, type PlainLayer } from './layer-fields.js';
-import { poolCode, poolRescale, type PoolWindow } from './pool-kernels.js';
+import { poolCode, poolRescale, wholeInput, type PoolRescale } from './pool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
-
-/** The kernels' window: one over the whole input. */
-function window(n: Node): PoolWindow {
-  return { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1 };
-}
 
 /** y[c] = the sum of x[p, c] over the H*W positions p, divided by H*W. */
 function forwardF32(n: Node, [x]: Float32Array[]): Float32Array {
@@ -35,15 +29,15 @@ function backwardF32(n: Node, { gy, wantInputGrad }: FloatBackwardArgs): FloatGr
   return { inputs: [gx] };
 }
 
-export const globalAvgpool: OpDef<PlainLayer<'globalavgpool'>, FixedMultiplier> = {
+export const globalAvgpool: OpDef<PlainLayer<'globalavgpool'>, PoolRescale> = {
   kind: 'globalavgpool',
   layerOp: 'globalavgpool',
   layer: plainLayer('globalavgpool'),
   arity: 1,
   shape: (_layer, [[, , c]]) => ({ outShape: [1, 1, c] }),
   globalPool: true,
-  prepare: poolRescale(window),
+  prepare: poolRescale(wholeInput),
   float: { forward: forwardF32, backward: backwardF32 },
   program: { forward: ['forward'], backward: ['inputGrad'] },
-  codegen: poolCode(window),
+  codegen: poolCode(wholeInput),
 };

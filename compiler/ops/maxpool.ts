@@ -1,7 +1,9 @@
 /**
  * maxpool: the largest value of each size x size window (stride defaults to the size), per
- * channel; padding 'valid' (windows inside the input) or 'same' (TF's: ceil(H / stride)
- * outputs, the padding split with the smaller half before, padded positions never the max).
+ * channel; padding 'valid' (windows inside the input), 'same' (TF's: ceil(H / stride)
+ * outputs, the padding split with the smaller half before) or per side [top, left, bottom,
+ * right] (ONNX's pads; each side less than the size, so every window holds an input).
+ * Padded positions are never the max (as -inf padding, what TF and ONNX do).
  *
  * Ties: the first max in row-major window order (kh, then kw), as TF and ONNX, in the float
  * reference and in the int8 kernels alike; the gradient goes to that one input.
@@ -26,7 +28,8 @@ import { shapeSize, type Node } from '../ir/graph.js';
 import { LIMITS } from '../ir/limits.js';
 import { positiveInt, userName } from '../validate.js';
 import { inputs, layerSchema, stride } from './layer-fields.js';
-import { validPoolShape } from './pool-shape.js';
+import { explicitPads, NO_PADS, paddedOutput, padsText, type Pads } from './padding.js';
+import { poolPads } from './pool-shape.js';
 import { MAXPOOL_BACKWARD_KERNEL, MAXPOOL_FORWARD_KERNEL, MAXPOOL_KERNELS } from './maxpool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
 
@@ -38,8 +41,8 @@ export interface MaxpoolLayer {
   size: number;
   /** Default: the size. */
   stride?: number;
-  /** 'valid' (default): only windows inside the input; 'same': ceil(H / stride) x ceil(W / stride) outputs, as TF. */
-  padding?: 'valid' | 'same';
+  /** 'valid' (default): only windows inside the input; 'same': ceil(H / stride) x ceil(W / stride) outputs, as TF; or per side [top, left, bottom, right]. */
+  padding?: 'valid' | 'same' | Pads;
 }
 
 const maxpoolLayer = layerSchema<MaxpoolLayer>()(
@@ -49,7 +52,7 @@ const maxpoolLayer = layerSchema<MaxpoolLayer>()(
     inputs: inputs.optional(),
     size: positiveInt(LIMITS.maxSpatial),
     stride: stride.optional(),
-    padding: z.enum(['valid', 'same'], { error: "expected 'valid' or 'same'" }).optional(),
+    padding: z.union([z.literal('valid'), z.literal('same'), explicitPads], { error: "expected 'valid', 'same' or [top, left, bottom, right]" }).optional(),
   }),
 );
 
@@ -64,18 +67,9 @@ interface Window {
   padW: number;
 }
 
-/**
- * The padding before one axis, from its input and output length: TF's 'same' split (the
- * smaller half first); 0 for 'valid', whose windows end inside the input.
- */
-function padBefore(input: number, output: number, size: number, stride: number): number {
-  return Math.floor(Math.max((output - 1) * stride + size - input, 0) / 2);
-}
-
 function windowOf(n: Node): Window {
-  const { size, stride } = n.pool!;
-  const [H, W] = n.inShapes[0]!;
-  return { size, stride, padH: padBefore(H, n.outShape[0], size, stride), padW: padBefore(W, n.outShape[1], size, stride) };
+  const { size, stride, pads } = n.pool!;
+  return { size, stride, padH: pads[0], padW: pads[1] };
 }
 
 /** For each output element, the input element that is its window's first max (row-major window order). */
@@ -147,9 +141,11 @@ export const maxpool: OpDef<MaxpoolLayer> = {
     const size = layer.size;
     const stride = layer.stride ?? size;
     if (size > MAX_SIZE) fail(`maxpool ${size}x${size} is larger than ${MAX_SIZE}x${MAX_SIZE}`, "its backward keeps each window's argmax in one byte");
-    if (layer.padding === 'same') return { outShape: [Math.ceil(h / stride), Math.ceil(w / stride), c], pool: { size, stride } };
-    if (size > h || size > w) fail(`pool ${size} is larger than the ${h}x${w} input`, "padding 'same' pools over the edge");
-    return { outShape: validPoolShape([h, w, c], size, stride), pool: { size, stride } };
+    const pads = poolPads(layer.padding, [h, w], size, stride, fail);
+    if (pads === NO_PADS && (size > h || size > w)) fail(`pool ${size} is larger than the ${h}x${w} input`, "padding 'same' pools over the edge");
+    const [oh, ow] = paddedOutput([h, w], size, size, stride, pads);
+    if (oh < 1 || ow < 1) fail(`pool ${size} does not fit the ${h}x${w} input padded by ${padsText(pads)}`);
+    return { outShape: [oh, ow, c], pool: { size, stride, pads } };
   },
   sharesInputQuant: true,
   float: { forward: forwardF32, backward: backwardF32 },

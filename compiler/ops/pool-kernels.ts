@@ -7,31 +7,70 @@ import type { StepOf } from '../codegen/steps/types.js';
 import type { Node } from '../ir/graph.js';
 import { quantizeMultiplier, type FixedMultiplier } from '../quantize/fixedpoint.js';
 import type { QTensor } from '../quantize/quantize.js';
+import { NO_PADS, type Pads } from './padding.js';
 
-/** A pool's window as the kernels take it: ph x pw positions, stride (a global pool: one window over the whole input). */
+/**
+ * A pool's window as the kernels take it: ph x pw positions, stride, padding per side (a
+ * global pool: one window over the whole input, no padding); `byValidTaps`: a window that
+ * hangs over the edge divides by the inputs it holds (TFLite, ONNX count_include_pad 0),
+ * not by ph * pw.
+ */
 export interface PoolWindow {
   ph: number;
   pw: number;
   stride: number;
+  pads: Pads;
+  byValidTaps: boolean;
 }
 
-/** The rescale of a pool's sum of ph*pw int8 values to its output: s_in / (s_out * ph * pw). */
+/** A window over the whole input (global pooling). */
+export function wholeInput(n: Node): PoolWindow {
+  return { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1, pads: NO_PADS, byValidTaps: false };
+}
+
+/**
+ * A pool's rescales: `m` of a full window's sum (s_in / (s_out * ph * pw)); `byCount`, for
+ * a padded pool dividing by its valid taps, the multiplier and shift of a sum of k values
+ * at entry k - 1 (int32 pairs), which the kernel picks by each window's count.
+ */
+export interface PoolRescale {
+  m: FixedMultiplier;
+  byCount?: Int32Array;
+}
+
+/** Whether some window of this pool divides by fewer than ph * pw values. */
+function countsVary(w: PoolWindow): boolean {
+  return w.byValidTaps && w.pads.some((p) => p > 0);
+}
+
 export function poolRescale(window: (n: Node) => PoolWindow) {
-  return (n: Node, [qin]: QTensor[], qout: QTensor): FixedMultiplier => {
-    const { ph, pw } = window(n);
-    return quantizeMultiplier(qin!.scale / (qout.scale * (ph * pw)));
+  return (n: Node, [qin]: QTensor[], qout: QTensor): PoolRescale => {
+    const w = window(n);
+    const m = quantizeMultiplier(qin!.scale / (qout.scale * (w.ph * w.pw)));
+    if (!countsVary(w)) return { m };
+    const byCount = new Int32Array(2 * w.ph * w.pw);
+    for (let k = 1; k <= w.ph * w.pw; k++) {
+      const mk = quantizeMultiplier(qin!.scale / (qout.scale * k));
+      byCount[2 * (k - 1)] = mk.m;
+      byCount[2 * (k - 1) + 1] = mk.n;
+    }
+    return { m, byCount };
   };
+}
+
+/** The window fields both kernels' records share. */
+function windowFields(pg: PoolWindow) {
+  return { PH: pg.ph, PW: pg.pw, stride: pg.stride, padH: pg.pads[0], padW: pg.pads[1] };
 }
 
 /** The forward and input-gradient code of a pool with this window. */
 export function poolCode(window: (n: Node) => PoolWindow) {
   return {
-    forward(s: StepOf<'forward'>, c: EmitContext, m: FixedMultiplier): string {
+    forward(s: StepOf<'forward'>, c: EmitContext, d: PoolRescale): string {
       const n = s.node;
       const x = n.inputs[0]!;
-      const pg = window(n);
       const [H, W, C] = n.inShapes[0]!;
-      const pool = { PH: pg.ph, PW: pg.pw, stride: pg.stride, m: m.m, n: m.n };
+      const pool = { ...windowFields(window(n)), m: d.m.m, n: d.m.n, counts: d.byCount ? c.constants(n)[0]! : 0 };
       const out = { y: c.act(n.output), OH: n.outShape[0], OW: n.outShape[1], zy: c.zp(n.output) };
       return `${c.call('avgpoolForwardS8', { x: c.act(x), H, W, C, zx: c.zp(x), ...out, ...pool })}; // ${c.label(n)}`;
     },
@@ -39,7 +78,7 @@ export function poolCode(window: (n: Node) => PoolWindow) {
       const n = s.node;
       const pg = window(n);
       const [H, W, C] = n.inShapes[0]!;
-      const pool = { PH: pg.ph, PW: pg.pw, stride: pg.stride };
+      const pool = { ...windowFields(pg), byValidTaps: countsVary(pg) };
       const into = { gx: c.grad(s.targets[0]!), H, W, C, accumulate: s.accumulate[0]! };
       return `${c.call('avgpoolBackwardF32', { gy: c.grad(n.output), OH: n.outShape[0], OW: n.outShape[1], ...into, ...pool })}; // ${c.label(n)}`;
     },

@@ -367,8 +367,8 @@ _Static_assert(offsetof(tt_apply_bias_t, w_scale) == 12, "tt_apply_bias_t.w_scal
 _Static_assert(offsetof(tt_apply_bias_t, sx) == 16, "tt_apply_bias_t.sx");
 _Static_assert(offsetof(tt_apply_bias_t, vel) == 20, "tt_apply_bias_t.vel");
 
-/* int8 average pool, no padding (global: one window over the input) (pool.ts): 56 bytes, little-endian. */
-#define TT_AVGPOOL_FORWARD_BYTES 56u
+/* int8 average pool, padded or not (global: one window over the input) (pool.ts): 68 bytes, little-endian. */
+#define TT_AVGPOOL_FORWARD_BYTES 68u
 
 typedef struct {
   uint32_t x; /* int8 input, HWC */
@@ -385,6 +385,9 @@ typedef struct {
   int32_t stride; /* stride, both axes */
   int32_t m; /* requantisation multiplier (the window mean and the rescale in one) */
   int32_t n; /* requantisation shift */
+  int32_t pad_h; /* rows of padding above */
+  int32_t pad_w; /* columns of padding on the left */
+  uint32_t counts; /* int32 (m, n) of a sum of k inputs at pair k - 1: a window divides by the inputs it holds; 0: every window by PH * PW with m, n */
 } tt_avgpool_forward_t;
 _Static_assert(sizeof(tt_avgpool_forward_t) == TT_AVGPOOL_FORWARD_BYTES, "tt_avgpool_forward_t layout");
 _Static_assert(offsetof(tt_avgpool_forward_t, x) == 0, "tt_avgpool_forward_t.x");
@@ -401,9 +404,12 @@ _Static_assert(offsetof(tt_avgpool_forward_t, PW) == 40, "tt_avgpool_forward_t.P
 _Static_assert(offsetof(tt_avgpool_forward_t, stride) == 44, "tt_avgpool_forward_t.stride");
 _Static_assert(offsetof(tt_avgpool_forward_t, m) == 48, "tt_avgpool_forward_t.m");
 _Static_assert(offsetof(tt_avgpool_forward_t, n) == 52, "tt_avgpool_forward_t.n");
+_Static_assert(offsetof(tt_avgpool_forward_t, pad_h) == 56, "tt_avgpool_forward_t.pad_h");
+_Static_assert(offsetof(tt_avgpool_forward_t, pad_w) == 60, "tt_avgpool_forward_t.pad_w");
+_Static_assert(offsetof(tt_avgpool_forward_t, counts) == 64, "tt_avgpool_forward_t.counts");
 
-/* float32 input gradient of an average pool (pool.ts): 44 bytes, little-endian. */
-#define TT_AVGPOOL_BACKWARD_BYTES 44u
+/* float32 input gradient of an average pool (pool.ts): 56 bytes, little-endian. */
+#define TT_AVGPOOL_BACKWARD_BYTES 56u
 
 typedef struct {
   uint32_t gy; /* f32 output gradient, HWC */
@@ -417,6 +423,9 @@ typedef struct {
   int32_t PW; /* window columns */
   int32_t stride; /* stride, both axes */
   uint32_t accumulate; /* add into the destination gradient instead of overwriting it */
+  int32_t pad_h; /* rows of padding above */
+  int32_t pad_w; /* columns of padding on the left */
+  uint32_t by_valid_taps; /* a window divides its gradient by the inputs it holds, not by PH * PW */
 } tt_avgpool_backward_t;
 _Static_assert(sizeof(tt_avgpool_backward_t) == TT_AVGPOOL_BACKWARD_BYTES, "tt_avgpool_backward_t layout");
 _Static_assert(offsetof(tt_avgpool_backward_t, gy) == 0, "tt_avgpool_backward_t.gy");
@@ -430,6 +439,9 @@ _Static_assert(offsetof(tt_avgpool_backward_t, PH) == 28, "tt_avgpool_backward_t
 _Static_assert(offsetof(tt_avgpool_backward_t, PW) == 32, "tt_avgpool_backward_t.PW");
 _Static_assert(offsetof(tt_avgpool_backward_t, stride) == 36, "tt_avgpool_backward_t.stride");
 _Static_assert(offsetof(tt_avgpool_backward_t, accumulate) == 40, "tt_avgpool_backward_t.accumulate");
+_Static_assert(offsetof(tt_avgpool_backward_t, pad_h) == 44, "tt_avgpool_backward_t.pad_h");
+_Static_assert(offsetof(tt_avgpool_backward_t, pad_w) == 48, "tt_avgpool_backward_t.pad_w");
+_Static_assert(offsetof(tt_avgpool_backward_t, by_valid_taps) == 52, "tt_avgpool_backward_t.by_valid_taps");
 
 /* int8 residual add, y = requant((a - za) ma + (b - zb) mb) (eltwise.ts): 48 bytes, little-endian. */
 #define TT_ADD_BYTES 48u

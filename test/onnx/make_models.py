@@ -54,10 +54,13 @@ def model(name, nodes, inp, out, inits, opset=13):
     return m
 
 
-def save(name, m, inputs, extra=None):
+def save(name, m, inputs, extra=None, optimize=True):
     path = os.path.join(OUT, name + ".onnx")
     onnx.save(m, path)
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    so = ort.SessionOptions()
+    if not optimize:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     iname = sess.get_inputs()[0].name
     outputs = [sess.run(None, {iname: x[None]})[0] for x in inputs]
     info = {
@@ -223,4 +226,49 @@ save("actnet", model("actnet", [
     [init("c1_w", w(6, 2, 3, 3)), init("c1_b", w(6, scale=0.1)), init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)),
      init("c3_w", w(8, 8, 1, 1)), init("c3_b", w(8, scale=0.1)), init("c4_w", w(8, 8, 1, 1)), init("c4_b", w(8, scale=0.1)),
      init("fc1_w", w(16, 8 * 4 * 4)), init("fc1_b", w(16, scale=0.1)), init("fc_w", w(5, 16)), init("fc_b", w(5, scale=0.1))], opset=14), pixels((2, 8, 8)))
+# --- padnet: per-side padding. Conv 3x3 stride 2 with pads [0, 0, 1, 1] (what TFLite's SAME
+#     pads on an even size: 12 -> 6), AveragePool 3x3 pads 1 count_include_pad 0 (edge
+#     windows divide by the inputs they hold), Conv 3x3 stride 2 auto_pad SAME_UPPER (6 -> 3,
+#     [0, 0, 1, 1]), AveragePool 2x2 pads [0, 0, 1, 1] count_include_pad 1, MaxPool 3x3
+#     stride 2 pads [1, 0, 1, 1] (3x3 -> 2x1), MaxPool 2x2 auto_pad SAME_LOWER (the larger
+#     half before). After actnet: earlier draws unchanged.
+save("padnet", model("padnet", [
+    helper.make_node("Conv", ["x", "c1_w", "c1_b"], ["c1"], kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1], name="conv1"),
+    helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+    helper.make_node("AveragePool", ["r1"], ["a1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="avg1"),
+    helper.make_node("Conv", ["a1", "c2_w", "c2_b"], ["c2"], kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER", name="conv2"),
+    helper.make_node("AveragePool", ["c2"], ["a2"], kernel_shape=[2, 2], pads=[0, 0, 1, 1], count_include_pad=1, name="avg2"),
+    helper.make_node("MaxPool", ["a2"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 1], name="pool1"),
+    helper.make_node("MaxPool", ["p1"], ["p2"], kernel_shape=[2, 2], auto_pad="SAME_LOWER", name="pool2"),
+    helper.make_node("Flatten", ["p2"], ["flat"], name="flatten"),
+    helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], transB=1, name="fc"),
+], V("x", F, [1, 2, 12, 12]), V("logits", F, [1, 5]),
+    [init("c1_w", w(6, 2, 3, 3)), init("c1_b", w(6, scale=0.1)), init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)),
+     init("fc_w", w(5, 8 * 2 * 1)), init("fc_b", w(5, scale=0.1))]), pixels((2, 12, 12)))
+# --- padopnet: Pad ops folded into what reads them. Pad-13 (pads and constant_value as
+#     inputs) of 0 on H/W after a ReLU before a MaxPool (0 is never above a ReLU's window),
+#     of 0 before a Conv, of 0 (value omitted) before an AveragePool, whose padded zeros then
+#     count (count_include_pad). After padnet: earlier draws unchanged. Run with onnxruntime's
+#     graph optimisations off: its PadFusion folds pad3 into avg3 and then divides the
+#     bottom-right window by 2 where the padded tensor's window holds 4 values (the
+#     unfused graph, the ONNX definition, divides by 4).
+def ints(name, arr):
+    return numpy_helper.from_array(np.asarray(arr, dtype=np.int64), name)
+
+
+save("padopnet", model("padopnet", [
+    helper.make_node("Conv", ["x", "c1_w", "c1_b"], ["c1"], kernel_shape=[3, 3], name="conv1"),
+    helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+    helper.make_node("Pad", ["r1", "pads1", "zero"], ["q1"], name="pad1"),
+    helper.make_node("MaxPool", ["q1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], name="pool1"),
+    helper.make_node("Pad", ["p1", "pads2", "zero"], ["q2"], name="pad2"),
+    helper.make_node("Conv", ["q2", "c2_w", "c2_b"], ["c2"], kernel_shape=[3, 3], name="conv2"),
+    helper.make_node("Pad", ["c2", "pads3"], ["q3"], name="pad3"),
+    helper.make_node("AveragePool", ["q3"], ["a3"], kernel_shape=[2, 2], strides=[2, 2], name="avg3"),
+    helper.make_node("Flatten", ["a3"], ["flat"], name="flatten"),
+    helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], transB=1, name="fc"),
+], V("x", F, [1, 2, 11, 11]), V("logits", F, [1, 5]),
+    [init("c1_w", w(6, 2, 3, 3)), init("c1_b", w(6, scale=0.1)), init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)),
+     ints("pads1", [0, 0, 1, 1, 0, 0, 1, 0]), ints("pads2", [0, 0, 1, 1, 0, 0, 1, 1]), ints("pads3", [0, 0, 0, 0, 0, 0, 1, 1]),
+     init("zero", np.float32(0)), init("fc_w", w(5, 8 * 3 * 2)), init("fc_b", w(5, scale=0.1))]), pixels((2, 11, 11)), optimize=False)
 print("ok")

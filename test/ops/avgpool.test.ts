@@ -4,10 +4,11 @@ import { buildGraph } from '../../compiler/ir/graph.js';
 import type { Layer } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import type { AvgpoolLayer } from '../../compiler/ops/avgpool.js';
+import type { Pads } from '../../compiler/ops/padding.js';
 import { opDef } from '../../compiler/ops/registry.js';
 import { quantizeMultiplier } from '../../compiler/quantize/fixedpoint.js';
 import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stepsOf } from '../support/ops.js';
-import { abs, expectWithinBound, tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
+import { abs, expectWithinBound, tf, tfForwardBackward, tfPad, useTfCpu, valuesOf } from '../support/ops-float.js';
 
 const op = opDef('avgpool');
 const pool = (o: Partial<AvgpoolLayer>): AvgpoolLayer => ({ op: 'avgpool', name: 'x', size: 2, ...o });
@@ -18,35 +19,64 @@ describe('avgpool: shape rule', () => {
   it('size x size windows, stride defaulting to the size, no padding', () => {
     const { node } = nodeAround([7, 6, 3], [pool({ size: 2 })], 'x');
     expect(node.op).toBe('avgpool');
-    expect(node.pool).toEqual({ size: 2, stride: 2 });
+    expect(node.pool).toEqual({ size: 2, stride: 2, pads: [0, 0, 0, 0] });
     expect(node.outShape).toEqual([3, 3, 3]);
     expect(nodeAround([7, 6, 3], [pool({ size: 3, stride: 1 })], 'x').node.outShape).toEqual([5, 4, 3]);
   });
 
-  it('refuses a window larger than the input', () => {
+  it("padding 'same' (TF's split, the smaller half before) or per side; countIncludePad kept on the node", () => {
+    const same = nodeAround([7, 6, 3], [pool({ size: 3, stride: 2, padding: 'same' })], 'x').node;
+    expect(same.outShape).toEqual([4, 3, 3]);
+    expect(same.pool).toEqual({ size: 3, stride: 2, pads: [1, 0, 1, 1] });
+    const sides = nodeAround([5, 5, 1], [pool({ size: 3, stride: 1, padding: [1, 2, 0, 1], countIncludePad: true })], 'x').node;
+    expect(sides.outShape).toEqual([4, 6, 1]);
+    expect(sides.pool).toEqual({ size: 3, stride: 1, pads: [1, 2, 0, 1], countIncludePad: true });
+  });
+
+  it('refuses a window larger than the input, and padding a window could lie wholly in', () => {
     expect(shapeError([3, 5, 1], [pool({ size: 4 })])).toBe("model layer 0 ('x'): pool 4 is larger than the 3x5 input");
+    expect(shapeError([5, 5, 1], [pool({ size: 2, padding: [0, 0, 0, 2] })])).toBe("model layer 0 ('x'): padding [0, 0, 0, 2] is not less than the 2x2 window on every side");
   });
 });
 
+/**
+ * TF.js's average pool of x [H, W, C] padded per side: 'valid' pools the zero-padded
+ * input (count_include_pad); otherwise the sums over the windows divide by the count of
+ * inputs in each, the same pool over a padded tensor of ones (TF's 'same' rule).
+ */
+function tfAvgPool(input: [number, number, number], size: number, stride: number, pads: Pads, includePad: boolean) {
+  return (t: tf.Tensor) => {
+    const padded = tf.pad(t as tf.Tensor4D, tfPad(pads));
+    const mean = tf.avgPool(padded, size, stride, 'valid');
+    if (includePad) return mean;
+    const ones = tf.pad(tf.ones([1, ...input]) as tf.Tensor4D, tfPad(pads));
+    return tf.div(mean, tf.avgPool(ones, size, stride, 'valid'));
+  };
+}
+
 describe('avgpool: float reference against TF.js', () => {
-  const cases: Array<{ input: [number, number, number]; size: number; stride: number }> = [
+  const cases: Array<{ input: [number, number, number]; size: number; stride: number; padding?: AvgpoolLayer['padding']; countIncludePad?: boolean }> = [
     { input: [6, 6, 3], size: 2, stride: 2 },
     { input: [7, 5, 4], size: 3, stride: 2 },
     { input: [5, 5, 2], size: 2, stride: 1 },
+    { input: [7, 6, 3], size: 3, stride: 2, padding: 'same' },
+    { input: [6, 5, 2], size: 3, stride: 1, padding: [1, 2, 0, 1] },
+    { input: [6, 5, 2], size: 3, stride: 1, padding: [1, 2, 0, 1], countIncludePad: true },
   ];
   for (const [i, c] of cases.entries()) {
-    it(`${c.input.join('x')} size ${c.size} stride ${c.stride}`, () => {
+    it(`${c.input.join('x')} size ${c.size} stride ${c.stride} ${JSON.stringify(c.padding ?? 'valid')}${c.countIncludePad ? ' count_include_pad' : ''}`, () => {
       const rng = new Rng(500 + i);
-      const { node } = nodeAround(c.input, [pool({ size: c.size, stride: c.stride })], 'x');
+      const { node } = nodeAround(c.input, [pool({ size: c.size, stride: c.stride, padding: c.padding, countIncludePad: c.countIncludePad })], 'x');
       const x = randomArray(rng, c.input[0] * c.input[1] * c.input[2]);
       const gy = randomArray(rng, node.outShape[0] * node.outShape[1] * node.outShape[2]);
-      const run = (t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, c.size, c.stride, 'valid');
+      const run = tfAvgPool(c.input, c.size, c.stride, node.pool!.pads, c.countIncludePad === true);
       const ref = tfForwardBackward(run, [tf.tensor4d(x, [1, ...c.input])], gy);
       const size = tfForwardBackward(run, [tf.tensor4d(abs(x), [1, ...c.input])], abs(gy));
       const y = op.float.forward(node, [x], undefined);
-      expectWithinBound(y, ref.y, size.y, c.size * c.size + 1, 'y');
+      // Terms: the window's sum, one division (and TF.js's second division by the count).
+      expectWithinBound(y, ref.y, size.y, c.size * c.size + 2, 'y');
       const g = op.float.backward(node, { x: [x], y, gy, params: undefined, wantInputGrad: true });
-      expectWithinBound(g.inputs[0]!, valuesOf(ref.grads[0]!), valuesOf(size.grads[0]!), c.size * c.size + 1, 'dL/dx');
+      expectWithinBound(g.inputs[0]!, valuesOf(ref.grads[0]!), valuesOf(size.grads[0]!), c.size * c.size + 2, 'dL/dx');
       expect(op.float.backward(node, { x: [x], y, gy, params: undefined, wantInputGrad: false }).inputs).toEqual([null]);
     });
   }
@@ -55,7 +85,18 @@ describe('avgpool: float reference against TF.js', () => {
 describe('avgpool: quantisation', () => {
   it("prepares the rescale of a window's sum: s_in / (s_out * size^2)", () => {
     const { node } = nodeAround([6, 6, 1], [pool({ size: 3 })], 'x');
-    expect(op.prepare!(node, [{ scale: 0.1, zp: 0 }], { scale: 0.05, zp: 3 })).toEqual(quantizeMultiplier(0.1 / (0.05 * 9)));
+    expect(op.prepare!(node, [{ scale: 0.1, zp: 0 }], { scale: 0.05, zp: 3 })).toEqual({ m: quantizeMultiplier(0.1 / (0.05 * 9)) });
+    expect(op.constants!({ m: quantizeMultiplier(1) })).toEqual([]);
+  });
+
+  it('a padded pool dividing by its valid taps: a table of the rescale of k inputs, k = 1 .. size^2 (count_include_pad: none)', () => {
+    const { node } = nodeAround([6, 6, 1], [pool({ size: 2, stride: 1, padding: 'same' })], 'x');
+    const d = op.prepare!(node, [{ scale: 0.1, zp: 0 }], { scale: 0.05, zp: 3 });
+    const at = (k: number) => quantizeMultiplier(0.1 / (0.05 * k));
+    expect(Array.from(d.byCount!)).toEqual([1, 2, 3, 4].flatMap((k) => [at(k).m, at(k).n]));
+    expect(op.constants!(d)).toEqual([d.byCount]);
+    const include = nodeAround([6, 6, 1], [pool({ size: 2, stride: 1, padding: 'same', countIncludePad: true })], 'x').node;
+    expect(op.prepare!(include, [{ scale: 0.1, zp: 0 }], { scale: 0.05, zp: 3 }).byCount).toBeUndefined();
   });
 });
 

@@ -17,15 +17,26 @@ describe('conv2d: shape rule', () => {
     const { node } = nodeAround([7, 5, 3], [conv({ kernel: [3, 2], stride: 2, padding: 1 })], 'x');
     expect(node.op).toBe('conv2d');
     expect(node.outShape).toEqual([4, 3, 4]); // floor((7 + 2 - 3) / 2) + 1, floor((5 + 2 - 2) / 2) + 1
-    expect(node.conv).toEqual({ kh: 3, kw: 2, stride: 2, pad: 1 });
+    expect(node.conv).toEqual({ kh: 3, kw: 2, stride: 2, pads: [1, 1, 1, 1] });
     expect(weightShape(node)).toEqual([4, 3, 2, 3]);
   });
 
   it("'same' keeps the size at stride 1, 'valid' (the default) pads nothing", () => {
-    expect(nodeAround([6, 6, 2], [conv({ kernel: 5, padding: 'same' })], 'x').node.conv!.pad).toBe(2);
+    expect(nodeAround([6, 6, 2], [conv({ kernel: 5, padding: 'same' })], 'x').node.conv!.pads).toEqual([2, 2, 2, 2]);
     expect(nodeAround([6, 6, 2], [conv({ kernel: 5, padding: 'same' })], 'x').node.outShape).toEqual([6, 6, 4]);
     expect(nodeAround([6, 6, 2], [conv({ kernel: 5, padding: 'valid' })], 'x').node.outShape).toEqual([2, 2, 4]);
     expect(nodeAround([6, 6, 2], [conv({ kernel: 5 })], 'x').node.outShape).toEqual([2, 2, 4]);
+  });
+
+  it('per side [top, left, bottom, right]: the trailing pads only add outputs (TFLite SAME at stride 2 on an even size)', () => {
+    const { node } = nodeAround([8, 6, 2], [conv({ kernel: 3, stride: 2, padding: [0, 0, 1, 1] })], 'x');
+    expect(node.conv!.pads).toEqual([0, 0, 1, 1]);
+    expect(node.outShape).toEqual([4, 3, 4]); // floor((8 + 1 - 3) / 2) + 1, floor((6 + 1 - 3) / 2) + 1
+    expect(nodeAround([5, 5, 2], [conv({ kernel: 3, padding: [1, 1, 3, 0] })], 'x').node.outShape).toEqual([7, 4, 4]);
+  });
+
+  it('refuses per-side padding whose top and left differ (the kernels take one leading pad)', () => {
+    expect(shapeError([8, 8, 1], [conv({ padding: [1, 0, 1, 0] })])).toBe("model layer 0 ('x'): padding [1, 0, 1, 0] pads 1 rows above but 0 columns on the left");
   });
 
   it('a conv2d layer without groups, or with groups 1, is this op', () => {
@@ -49,6 +60,8 @@ describe('conv2d: float reference against TF.js', () => {
     { input: [8, 8, 5], layer: { filters: 6, kernel: 5, stride: 2, padding: 2 } },
     { input: [6, 7, 4], layer: { filters: 7, kernel: [3, 1], padding: 1 } },
     { input: [9, 9, 2], layer: { filters: 3, kernel: [1, 5], stride: 3, padding: 0 } },
+    { input: [8, 6, 3], layer: { filters: 4, kernel: 3, stride: 2, padding: [0, 0, 1, 1] } },
+    { input: [5, 7, 2], layer: { filters: 3, kernel: [3, 2], padding: [1, 1, 2, 0] } },
   ];
   for (const [i, c] of cases.entries()) {
     it(`${c.input.join('x')} ${JSON.stringify(c.layer)}`, () => {
@@ -63,8 +76,8 @@ describe('conv2d: float reference against TF.js', () => {
       const x = randomArray(rng, c.input[0] * c.input[1] * c.input[2]);
       const [OH, OW, CO] = node.outShape;
       const gy = randomArray(rng, OH * OW * CO);
-      const { stride, pad } = node.conv!;
-      const run = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.add(tf.conv2d(xs as tf.Tensor4D, f as tf.Tensor4D, stride, tfPad(pad)), b);
+      const { stride, pads } = node.conv!;
+      const run = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.add(tf.conv2d(xs as tf.Tensor4D, f as tf.Tensor4D, stride, tfPad(pads)), b);
       const tfArgs = (xv: Float32Array, wv: Float32Array, bv: Float32Array) => [tf.tensor4d(xv, [1, ...c.input]), convFilterToTf(wv, ws), tf.tensor1d(bv)];
       const ref = tfForwardBackward(run, tfArgs(x, p.weight, p.bias), gy);
       const size = tfForwardBackward(run, tfArgs(abs(x), abs(p.weight), abs(p.bias)), abs(gy));

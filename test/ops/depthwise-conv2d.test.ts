@@ -20,7 +20,7 @@ describe('depthwiseConv2d: shape rule', () => {
     expect(node.op).toBe('depthwiseConv2d');
     expect(isDepthwise(node)).toBe(true);
     expect(node.outShape).toEqual([4, 4, 4]);
-    expect(node.conv).toEqual({ kh: 3, kw: 3, stride: 2, pad: 1 });
+    expect(node.conv).toEqual({ kh: 3, kw: 3, stride: 2, pads: [1, 1, 1, 1] });
     expect(weightShape(node)).toEqual([4, 3, 3, 1]);
     // Its trained channels are its channels (the weights split along their first axis).
     expect(splitChannels(node)).toBe(4);
@@ -40,6 +40,7 @@ describe('depthwiseConv2d: float reference against TF.js', () => {
     { input: [9, 7, 13], layer: { kernel: 3, stride: 2, padding: 1 } },
     { input: [10, 10, 6], layer: { kernel: 5, stride: 2, padding: 2 } },
     { input: [6, 5, 16], layer: { kernel: [1, 3], padding: 1 } },
+    { input: [10, 8, 5], layer: { kernel: 3, stride: 2, padding: [0, 0, 1, 1] } },
     { input: [5, 5, 3], layer: { kernel: 1 } },
   ];
   for (const [i, c] of cases.entries()) {
@@ -56,8 +57,8 @@ describe('depthwiseConv2d: float reference against TF.js', () => {
       const x = randomArray(rng, c.input[0] * c.input[1] * C);
       const [OH, OW] = node.outShape;
       const gy = randomArray(rng, OH * OW * C);
-      const { stride, pad } = node.conv!;
-      const run = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.add(tf.depthwiseConv2d(xs as tf.Tensor4D, f as tf.Tensor4D, stride, tfPad(pad)), b);
+      const { stride, pads } = node.conv!;
+      const run = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.add(tf.depthwiseConv2d(xs as tf.Tensor4D, f as tf.Tensor4D, stride, tfPad(pads)), b);
       const tfArgs = (xv: Float32Array, wv: Float32Array, bv: Float32Array) => [tf.tensor4d(xv, [1, ...c.input]), depthwiseFilterToTf(wv, ws), tf.tensor1d(bv)];
       const ref = tfForwardBackward(run, tfArgs(x, p.weight, p.bias), gy);
       const size = tfForwardBackward(run, tfArgs(abs(x), abs(p.weight), abs(p.bias)), abs(gy));

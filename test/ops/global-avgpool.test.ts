@@ -50,7 +50,7 @@ describe('globalavgpool: float reference against TF.js', () => {
 describe('globalavgpool: quantisation', () => {
   it('prepares the rescale of the sum over every position: s_in / (s_out * H * W)', () => {
     const { node } = nodeAround([5, 3, 2], [gap], 'x');
-    expect(op.prepare!(node, [{ scale: 0.1, zp: 0 }], { scale: 0.02, zp: 3 })).toEqual(quantizeMultiplier(0.1 / (0.02 * 15)));
+    expect(op.prepare!(node, [{ scale: 0.1, zp: 0 }], { scale: 0.02, zp: 3 })).toEqual({ m: quantizeMultiplier(0.1 / (0.02 * 15)) });
   });
 });
 

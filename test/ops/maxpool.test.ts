@@ -9,6 +9,7 @@ import { buildGraph, type Node } from '../../compiler/ir/graph.js';
 import type { Layer, ModelSpec } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import type { MaxpoolLayer } from '../../compiler/ops/maxpool.js';
+import type { Pads } from '../../compiler/ops/padding.js';
 import { MAXPOOL_BACKWARD_KERNEL, MAXPOOL_FORWARD_KERNEL } from '../../compiler/ops/maxpool-kernels.js';
 import { opDef } from '../../compiler/ops/registry.js';
 import { fullScheme } from '../../compiler/scheme/scheme.js';
@@ -20,12 +21,13 @@ import { getTarget } from '../../targets/index.js';
 import { loadKernels, type KernelModule } from '../support/kernel-module.js';
 import { ArtifactCache, mnist } from '../support/models.js';
 import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stableCheckpoint, stepsOf } from '../support/ops.js';
-import { tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
+import { tf, tfForwardBackward, tfPad, useTfCpu, valuesOf } from '../support/ops-float.js';
 import { SLOW } from '../tiers.js';
 
 const op = opDef('maxpool');
 const pool = (o: Partial<MaxpoolLayer>): MaxpoolLayer => ({ op: 'maxpool', name: 'x', size: 2, ...o });
 type Shape3 = [number, number, number];
+type Padding = 'valid' | 'same' | Pads;
 
 beforeAll(useTfCpu);
 
@@ -33,7 +35,7 @@ describe('maxpool: shape rule', () => {
   it("size x size windows, stride defaulting to the size; 'valid' by default, 'same' as TF (ceil(H / stride))", () => {
     const { node } = nodeAround([7, 6, 3], [pool({ size: 2 })], 'x');
     expect(node.op).toBe('maxpool');
-    expect(node.pool).toEqual({ size: 2, stride: 2 });
+    expect(node.pool).toEqual({ size: 2, stride: 2, pads: [0, 0, 0, 0] });
     expect(node.outShape).toEqual([3, 3, 3]);
     expect(nodeAround([7, 6, 3], [pool({ size: 3, stride: 1 })], 'x').node.outShape).toEqual([5, 4, 3]);
     expect(nodeAround([7, 6, 3], [pool({ size: 2, padding: 'valid' })], 'x').node.outShape).toEqual([3, 3, 3]);
@@ -41,6 +43,15 @@ describe('maxpool: shape rule', () => {
     expect(nodeAround([5, 5, 1], [pool({ size: 3, stride: 1, padding: 'same' })], 'x').node.outShape).toEqual([5, 5, 1]);
     // 'same' pools over the edge even with a window larger than the input.
     expect(nodeAround([3, 2, 1], [pool({ size: 4, padding: 'same' })], 'x').node.outShape).toEqual([1, 1, 1]);
+    // 'same' keeps TF's split: the smaller half before.
+    expect(nodeAround([7, 6, 3], [pool({ size: 2, padding: 'same' })], 'x').node.pool!.pads).toEqual([0, 0, 1, 0]);
+  });
+
+  it('per side [top, left, bottom, right] as ONNX pads; each side less than the window', () => {
+    const { node } = nodeAround([6, 6, 1], [pool({ size: 3, stride: 2, padding: [1, 0, 1, 2] })], 'x');
+    expect(node.pool!.pads).toEqual([1, 0, 1, 2]);
+    expect(node.outShape).toEqual([3, 3, 1]); // floor((6 + 2 - 3) / 2) + 1, floor((6 + 2 - 3) / 2) + 1
+    expect(shapeError([6, 6, 1], [pool({ size: 2, padding: [2, 0, 0, 0] })])).toBe("model layer 0 ('x'): padding [2, 0, 0, 0] is not less than the 2x2 window on every side");
   });
 
   it('refuses a valid window larger than the input, and windows above 16x16 (the mask keeps an argmax in a byte)', () => {
@@ -50,25 +61,31 @@ describe('maxpool: shape rule', () => {
   });
 
   it('refuses other paddings in the model file, naming the ones it takes', () => {
-    expect(() => buildGraph(modelAround([4, 4, 1], [{ op: 'maxpool', name: 'x', size: 2, padding: 1 } as unknown as Layer]))).toThrow(/expected 'valid' or 'same'/);
+    expect(() => buildGraph(modelAround([4, 4, 1], [{ op: 'maxpool', name: 'x', size: 2, padding: 1 } as unknown as Layer]))).toThrow(
+      /expected 'valid', 'same' or \[top, left, bottom, right\]/,
+    );
   });
 });
 
 /** TF.js's maxPool of x [H, W, C] and the gradient of sum(gy * maxPool(x)). */
-function tfMaxPool(x: Float32Array, input: Shape3, size: number, stride: number, padding: 'valid' | 'same', gy: Float32Array) {
-  const run = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, size, stride, padding);
+function tfMaxPool(x: Float32Array, input: Shape3, size: number, stride: number, padding: Padding, gy: Float32Array) {
+  // Per side: TF.js pools a tensor padded with -1e30, which is never a window's max.
+  const run = (t: tf.Tensor) =>
+    typeof padding === 'string' ? tf.maxPool(t as tf.Tensor4D, size, stride, padding) : tf.maxPool(tf.pad(t as tf.Tensor4D, tfPad(padding), -1e30), size, stride, 'valid');
   const ref = tfForwardBackward(run, [tf.tensor4d(x, [1, ...input])], gy);
   return { y: ref.y, gx: valuesOf(ref.grads[0]!) };
 }
 
 describe('maxpool: float reference against TF.js', () => {
-  const cases: Array<{ input: Shape3; size: number; stride: number; padding: 'valid' | 'same' }> = [
+  const cases: Array<{ input: Shape3; size: number; stride: number; padding: Padding }> = [
     { input: [6, 6, 3], size: 2, stride: 2, padding: 'valid' },
     { input: [7, 5, 4], size: 3, stride: 2, padding: 'valid' },
     { input: [5, 5, 2], size: 2, stride: 1, padding: 'valid' },
     { input: [7, 5, 3], size: 2, stride: 2, padding: 'same' },
     { input: [5, 6, 2], size: 3, stride: 1, padding: 'same' },
     { input: [8, 7, 1], size: 4, stride: 3, padding: 'same' },
+    { input: [6, 6, 2], size: 3, stride: 2, padding: [1, 0, 1, 2] },
+    { input: [5, 4, 3], size: 2, stride: 1, padding: [0, 1, 1, 0] },
   ];
   const nodeOf = (c: (typeof cases)[number]): Node => nodeAround(c.input, [pool({ size: c.size, stride: c.stride, padding: c.padding })], 'x').node;
 
@@ -154,11 +171,10 @@ interface KernelCase {
 }
 
 /** A case as the op's shape rule and window would set it up. */
-function kernelCase(H: number, W: number, C: number, size: number, stride: number, padding: 'valid' | 'same'): KernelCase {
+function kernelCase(H: number, W: number, C: number, size: number, stride: number, padding: Padding): KernelCase {
   const { node } = nodeAround([H, W, C], [pool({ size, stride, padding })], 'x');
   const [OH, OW] = node.outShape;
-  const pad = (n: number, o: number) => Math.floor(Math.max((o - 1) * stride + size - n, 0) / 2);
-  return { H, W, C, size, stride, padH: pad(H, OH), padW: pad(W, OW), OH, OW };
+  return { H, W, C, size, stride, padH: node.pool!.pads[0], padW: node.pool!.pads[1], OH, OW };
 }
 
 /** The exact reference: each output's first max (row-major window order) and its index kh * size + kw; then the gradient, summed in output order as float32. */
@@ -197,6 +213,8 @@ function kernelCases(): KernelCase[] {
     kernelCase(3, 3, 5, 5, 1, 'same'),
     kernelCase(16, 17, 3, 16, 1, 'valid'),
     kernelCase(1, 1, 19, 1, 1, 'valid'),
+    kernelCase(6, 7, 9, 3, 2, [2, 0, 1, 2]),
+    kernelCase(5, 5, 4, 2, 1, [0, 1, 1, 0]),
   );
   return out;
 }

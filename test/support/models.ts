@@ -16,6 +16,7 @@ import { normaliseImage } from '../../compiler/float/network.js';
 import { INPUT, hasParams, shapeSize, type Graph } from '../../compiler/ir/graph.js';
 import type { Activation, Layer, ModelSpec } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
+import { paddedOutput, samePads, type Pads } from '../../compiler/ops/padding.js';
 import { fullScheme, type LayerTraining, type Scheme } from '../../compiler/scheme/scheme.js';
 import { readArtifact, writeArtifact, type LoadedArtifact } from '../../host/artifact.js';
 import { imageAt, loadDataset, type Dataset } from '../../host/data/dataset.js';
@@ -196,6 +197,33 @@ const ACTS: readonly Activation[] = ['none', 'relu', 'relu6'];
 export interface RandomSpecOptions {
   /** sigmoid, hardsigmoid, hardswish, silu, leakyrelu layers (compiler/ops/table-activation.ts). */
   tableActivations?: boolean;
+  /**
+   * Per-side padding (compiler/ops/padding.ts): convs padded [t, t, b, r] (same-size ones
+   * [0, 0, 2, 2] as often as [1, 1, 1, 1]), and padded avgpool / maxpool layers
+   * ('same' or per side, count_include_pad either way).
+   */
+  paddings?: boolean;
+}
+
+/** A random per-side padding of a conv: the top and left alike (the conv kernels' leading pad). */
+function randomConvPads(g: Gen, k: number, keepShape: boolean): Pads {
+  if (keepShape) return k === 1 ? [0, 0, 0, 0] : g.pick([[0, 0, 2, 2] as Pads, [1, 1, 1, 1] as Pads]);
+  const lead = k === 3 ? g.int(0, 1) : 0;
+  return [lead, lead, g.int(0, k - 1), g.int(0, k - 1)];
+}
+
+/** A random padded avgpool or maxpool layer over `shape`, with its output shape. */
+function randomPaddedPool(g: Gen, name: string, shape: Shape): [Layer, Shape] {
+  const size = g.pick([2, 3]);
+  const stride = g.pick([1, 2]);
+  let padding: 'same' | Pads = g.chance(0.3) ? 'same' : [g.int(0, size - 1), g.int(0, size - 1), g.int(0, size - 1), g.int(0, size - 1)];
+  // Windows that do not fit the padded input: 'same', which always gives ceil(H / stride) outputs.
+  if (padding !== 'same' && paddedOutput(shape, size, size, stride, padding).some((d) => d < 1)) padding = 'same';
+  const pads = padding === 'same' ? samePads(shape, size, size, stride) : padding;
+  const [oh, ow] = paddedOutput(shape, size, size, stride, pads);
+  const out: Shape = [oh, ow, shape[2]];
+  if (g.chance(0.5)) return [{ op: 'maxpool', name, size, stride, padding }, out];
+  return [{ op: 'avgpool', name, size, stride, padding, ...(g.chance(0.5) && { countIncludePad: true }) }, out];
 }
 
 /** A random table activation layer, with random coefficients where it has some. */
@@ -234,8 +262,8 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
     const stride = canStride && g.chance(0.35) ? 2 : 1;
     const pad = keepShape ? (k - 1) / 2 : k === 3 ? g.pick([0, 1, 1]) : 0;
     const filters = depthwise ? c : keepShape ? c : g.int(1, 8);
-    const oh = Math.floor((h + 2 * pad - k) / stride) + 1;
-    const ow = Math.floor((w + 2 * pad - k) / stride) + 1;
+    const pads = o.paddings ? randomConvPads(g, k, keepShape) : ([pad, pad, pad, pad] as Pads);
+    const [oh, ow] = paddedOutput([h, w], k, k, stride, pads);
     if (oh < 1 || ow < 1) return conv(from, s, true);
     const l: Layer = {
       op: 'conv2d',
@@ -244,7 +272,7 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
       filters,
       kernel: k,
       stride,
-      padding: pad,
+      padding: o.paddings ? pads : pad,
       ...(depthwise ? { groups: 'depthwise' as const } : {}),
       activation: g.pick(ACTS),
     };
@@ -270,6 +298,8 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
       // Either operand order: the skip may be the first or the second input.
       const inputs: [string, string] = g.chance(0.5) ? [x, t] : [t, x];
       push({ op: 'add', name: name(), inputs, activation: g.pick(ACTS) }, s0);
+    } else if (kind === 'pool' && o.paddings && g.chance(0.5)) {
+      push(...randomPaddedPool(g, name(), shape));
     } else if (kind === 'pool') {
       if (shape[0] < 2 || shape[1] < 2) continue;
       const stride = g.pick([1, 2]);

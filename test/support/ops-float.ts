@@ -48,11 +48,11 @@ export function expectWithinBound(ours: ArrayLike<number>, ref: ArrayLike<number
 }
 
 /** Explicit symmetric padding for TF.js convs and pools (its numeric `pad` means something else: not `pad` rows each side). */
-export function tfPad(pad: number): tf.conv_util.ExplicitPadding {
+export function tfPad([top, left, bottom, right]: readonly number[]): tf.conv_util.ExplicitPadding {
   return [
     [0, 0],
-    [pad, pad],
-    [pad, pad],
+    [top!, bottom!],
+    [left!, right!],
     [0, 0],
   ];
 }

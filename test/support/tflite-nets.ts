@@ -37,7 +37,7 @@ export type NetLayer =
   | { op: 'dw'; name: string; k: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'fc'; name: string; units: number; act?: Act }
   | { op: 'add'; name: string; from: string; act?: Act }
-  | { op: 'avgpool'; name: string; size: number; stride?: number; act?: Act }
+  | { op: 'avgpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'maxpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'mean'; name: string; keepDims: boolean }
   | { op: 'leakyrelu'; name: string; alpha: number }
@@ -257,7 +257,7 @@ class NetWriter {
   private pool(l: Extract<NetLayer, { op: 'avgpool' | 'maxpool' }>, x: Built): Built {
     const [h, w, c] = NetWriter.hwc(x);
     const s = l.stride ?? l.size;
-    const padding = l.op === 'maxpool' ? (l.padding ?? 'valid') : 'valid';
+    const padding = l.padding ?? 'valid';
     const shape = [1, windowOut(h, l.size, s, padding), windowOut(w, l.size, s, padding), c];
     const y = this.act(l.name, shape, this.int8 ? this.quantOf(x.tensor) : undefined);
     this.op(l.op === 'maxpool' ? Op.MAX_POOL_2D : Op.AVERAGE_POOL_2D, [x.tensor], [y], BuiltinOptions.Pool2DOptions, [

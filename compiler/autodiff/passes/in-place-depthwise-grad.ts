@@ -1,7 +1,7 @@
 /**
  * Pass 5, in-place depthwise input gradient (`inPlace`, default on).
  *
- * A stride-1, same-size depthwise conv writes its input gradient over its output
+ * A stride-1, same-size, evenly padded depthwise conv writes its input gradient over its output
  * gradient, keeping only a few rows (kh - pad) of the output gradient in scratch while
  * it works: the two gradient tensors share one buffer (gradShares, input -> output).
  *
@@ -11,12 +11,13 @@
  * gradient, moves before the input gradient that destroys it.
  */
 import { isDepthwise, type Node } from '../../ir/graph.js';
+import { isUniform } from '../../ops/padding.js';
 import { gradKey, sized, type BuildContext, type Draft } from '../context.js';
 import { findStep, renameThroughShares, stepAt } from './rewrite.js';
 
 function sharesGradient(c: BuildContext, n: Node): boolean {
   const x = c.canon(n.inputs[0]!);
-  if (!isDepthwise(n) || n.conv!.stride !== 1 || n.outShape.join() !== n.inShapes[0]!.join() || c.plan.gradChannels(n) > 0) return false;
+  if (!isDepthwise(n) || n.conv!.stride !== 1 || !isUniform(n.conv!.pads) || n.outShape.join() !== n.inShapes[0]!.join() || c.plan.gradChannels(n) > 0) return false;
   return c.plan.needGrad(x) && (c.users.get(x) ?? []).length === 1;
 }
 
@@ -26,7 +27,7 @@ function rewriteStep(c: BuildContext, d: Draft, n: Node): void {
   if (at < 0) return;
   const step = stepAt(d, at, 'inputGrad');
   const [, W, C] = n.inShapes[0]!;
-  const scratch = sized(d, `scratch:${n.name}`, 4 * (n.conv!.kh - n.conv!.pad) * W * C);
+  const scratch = sized(d, `scratch:${n.name}`, 4 * (n.conv!.kh - n.conv!.pads[0]) * W * C);
   const inPlace = { ...step, inPlace: true, reads: [step.reads[0]!], writes: [gradKey(c, d, step.targets[0]!), scratch] };
   const bias = findStep(d, 'biasGrad', n);
   if (bias === at + 1) d.steps.splice(at, 2, d.steps[bias]!, inPlace);

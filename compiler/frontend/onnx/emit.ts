@@ -1,6 +1,7 @@
 /** Imported ops -> a tinytrain ModelSpec (layers, float params, the model's own int8 quantisation). */
 import type { Layer, ModelSpec, QuantizationSpec } from '../../ir/model.js';
 import { f32ToBase64 } from '../../ir/params.js';
+import { isExplicit, isUniform, type Pads } from '../../ops/padding.js';
 import type { ImportContext, IrOp } from './ir.js';
 
 /** Layer names end up in schemes, manifests and reports (never in code: labels are used there): keep them plain. */
@@ -65,6 +66,13 @@ export function emitSpec(ctx: ImportContext, o: EmitOptions): ModelSpec {
   };
 }
 
+/** An avgpool's padding fields, absent when it pads nothing (as the files written before padding had them). */
+function avgpoolPadding(op: IrOp): { padding?: 'same' | Pads; countIncludePad?: boolean } {
+  const { padding, countIncludePad } = op.pool!;
+  if (padding === undefined || padding === 'valid' || (isExplicit(padding) && padding.every((p) => p === 0))) return {};
+  return { padding, ...(countIncludePad && { countIncludePad: true }) };
+}
+
 function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
   switch (op.kind) {
     case 'conv2d': {
@@ -76,7 +84,7 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
         filters: c.filters,
         kernel: c.kh === c.kw ? c.kh : [c.kh, c.kw],
         stride: c.stride,
-        padding: c.pad,
+        padding: isUniform(c.pads) ? c.pads[0] : c.pads,
         groups: c.depthwise ? 'depthwise' : 1,
         activation: op.activation,
       };
@@ -86,7 +94,7 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
     case 'add':
       return { op: 'add', name, inputs: inputs as [string, string], activation: op.activation };
     case 'avgpool':
-      return { op: 'avgpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride };
+      return { op: 'avgpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride, ...avgpoolPadding(op) };
     case 'maxpool':
       return { op: 'maxpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride, padding: op.pool!.padding ?? 'valid' };
     case 'leakyrelu':

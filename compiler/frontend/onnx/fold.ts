@@ -63,7 +63,7 @@ function foldAffine(ctx: ImportContext, outputAct: number): void {
     } else if (ctx.acts[x]!.shape.kind === 'map') {
       const C = scale.length;
       op.kind = 'conv2d';
-      op.conv = { kh: 1, kw: 1, stride: 1, pad: 0, depthwise: true, filters: C };
+      op.conv = { kh: 1, kw: 1, stride: 1, pads: [0, 0, 0, 0], depthwise: true, filters: C };
       op.weight = Float32Array.from(scale);
       op.bias = Float32Array.from(shift);
       delete op.affine;

@@ -111,6 +111,8 @@ function outputActivation(ctx: ImportContext, result: Value, outputName: string,
     return { act: result.act, fn: result.fn };
   }
   if (result.kind === 'const') throw new TinytrainError(`${where}: the output '${outputName}' is a constant`, 'the output must be computed from the input');
+  if (result.kind === 'padded')
+    throw new TinytrainError(`${where}: the output '${outputName}' is the output of ${result.by}`, 'tinytrain folds a Pad into the Conv or pool that reads it');
   throw new TinytrainError(`${where}: the output '${outputName}' is the integer output of ${result.by}`, 'end the model with DequantizeLinear (float output)');
 }
 

@@ -9,6 +9,7 @@
  * which fold.ts merges into the producing conv/dense (or turns into a 1x1 depthwise conv).
  */
 import { TinytrainError } from '../../errors.js';
+import type { Pads } from '../../ops/padding.js';
 import type { ChwOrder } from './layout.js';
 import type { ConstTensor } from './tensor.js';
 
@@ -61,7 +62,9 @@ export type Value =
   /** The output of the final Softmax/LogSoftmax: inference-only post-processing of `act`. */
   | { kind: 'post'; fn: 'softmax' | 'logsoftmax'; act: number; by: string }
   /** QuantizeLinear's integer output on an activation: only DequantizeLinear may read it. */
-  | { kind: 'quantized'; of: Value; scale: number; zpRaw: number; dtype: number; by: string };
+  | { kind: 'quantized'; of: Value; scale: number; zpRaw: number; dtype: number; by: string }
+  /** A constant Pad's output on H/W of map `act`: only a Conv, MaxPool or AveragePool may read it, folding the pads into its window. */
+  | { kind: 'padded'; act: number; pads: Pads; value: number; by: string };
 
 /** The table activations (compiler/ops/table-activation.ts). */
 export type IrFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'silu' | 'leakyrelu';
@@ -76,10 +79,15 @@ export interface IrOp {
   inputs: number[];
   output: number;
   activation: Activation;
-  conv?: { kh: number; kw: number; stride: number; pad: number; depthwise: boolean; filters: number };
+  /** pads per side [top, left, bottom, right] (compiler/ops/padding.ts). */
+  conv?: { kh: number; kw: number; stride: number; pads: Pads; depthwise: boolean; filters: number };
   units?: number;
-  /** A pool's square window; padding: maxpool only ('same' as TF: ceil(H / stride) outputs, the smaller half of the padding before). */
-  pool?: { size: number; stride: number; padding?: 'valid' | 'same' };
+  /**
+   * A pool's square window; padding as the layers take it ('same' as TF: ceil(H / stride)
+   * outputs, the smaller half of the padding before; or per side); countIncludePad: an
+   * avgpool dividing by the whole window (ONNX count_include_pad 1).
+   */
+  pool?: { size: number; stride: number; padding?: 'valid' | 'same' | Pads; countIncludePad?: boolean };
   /** Float parameters in tinytrain's layouts. */
   weight?: Float32Array;
   bias?: Float32Array;

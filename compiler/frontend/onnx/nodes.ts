@@ -3,6 +3,7 @@
  * attributes, refuses what tinytrain cannot compute exactly, and returns the node's
  * output values, adding IrOps for the work the device will do.
  */
+import { paddedOutput, padsText, samePads, type Pads } from '../../ops/padding.js';
 import { Attrs } from './attrs.js';
 import { addOp, channels, nodeError, onnxDims, sameShape, shapeText, type ActShape, type ImportContext, type IrFunction, type IrOp, type Value } from './ir.js';
 import { convWeightToOhwi, denseWeightFromOnnx } from './layout.js';
@@ -43,6 +44,7 @@ function inputAct(c: NodeCall, i: number, what = 'input'): number {
       'constant-fold the model before export (e.g. torch.onnx.export(..., do_constant_folding=True) or onnx-simplifier)',
     );
   }
+  if (v.kind === 'padded') throw nodeError(c.label, `reads the output of ${v.by}`, PAD_HINT);
   if (v.kind === 'post')
     throw nodeError(
       c.label,
@@ -54,6 +56,17 @@ function inputAct(c: NodeCall, i: number, what = 'input'): number {
     `reads the integer output of QuantizeLinear ${v.by}`,
     'only DequantizeLinear may read a QuantizeLinear output (QDQ format); QOperator models (QLinearConv, ...) are not supported',
   );
+}
+
+/**
+ * A Conv's or pool's input map, and the pads of a constant Pad it reads through (which it
+ * folds into its own window: one layer, no padded copy of the map).
+ */
+function windowInput(c: NodeCall): { x: { id: number; c: number; h: number; w: number }; pre?: Extract<Value, { kind: 'padded' }> } {
+  const v = c.inputs[0];
+  if (v?.kind !== 'padded') return { x: mapInput(c, 0) };
+  const s = actShape(c, v.act) as Extract<ActShape, { kind: 'map' }>;
+  return { x: { id: v.act, c: s.c, h: s.h, w: s.w }, pre: v };
 }
 
 function inputConst(c: NodeCall, i: number, what: string): ConstTensor {
@@ -105,8 +118,8 @@ interface Window {
   kw: number;
   sh: number;
   sw: number;
-  padTop: number;
-  padLeft: number;
+  /** Per side [top, left, bottom, right], as the layers take them. */
+  pads: Pads;
   oh: number;
   ow: number;
 }
@@ -145,39 +158,74 @@ function window2d(c: NodeCall, h: number, w: number, kh: number, kw: number, cei
     throw nodeError(c.label, `auto_pad '${autoPad}' is not a valid value`, 'use NOTSET, VALID, SAME_UPPER or SAME_LOWER');
   }
   if (oh < 1 || ow < 1) throw nodeError(c.label, `a ${kh}x${kw} window does not fit the ${h}x${w} input`);
-  return { kh, kw, sh, sw, padTop: pads[0]!, padLeft: pads[1]!, oh, ow };
+  // ONNX lists pads as [top, left, bottom, right] for 2-D (all begins, then all ends): the layers' order.
+  return { kh, kw, sh, sw, pads: [pads[0]!, pads[1]!, pads[2]!, pads[3]!], oh, ow };
 }
 
 /**
- * tinytrain's conv and pool have one stride and one leading pad for both axes and derive
- * the output size as floor((n + 2p - k)/s) + 1. The ONNX window maps onto that exactly
- * when strides and leading pads agree and the output sizes come out equal: the trailing
- * pad then only ever covers positions no output reads, or zeros in both.
+ * tinytrain's convs and pools take one stride for both axes and pad per side, with the
+ * output floor((n + before + after - k) / s) + 1, ONNX's own rule for explicit pads (and
+ * the size auto_pad SAME gives: its pads add up to exactly that). A conv's kernels start
+ * every window at one leading pad, so its top and left pads must agree.
  */
-function ourGeometry(c: NodeCall, g: Window, h: number, w: number): { stride: number; pad: number } {
+function ourGeometry(c: NodeCall, g: Window, h: number, w: number, isConv: boolean): { stride: number; pads: Pads } {
   if (g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain uses one stride for both spatial axes');
-  if (g.padTop !== g.padLeft) {
-    throw nodeError(c.label, `leading pads (top ${g.padTop}, left ${g.padLeft}) differ`, 'tinytrain pads the same amount on every side');
+  if (isConv && g.pads[0] !== g.pads[1]) {
+    throw nodeError(c.label, `leading pads (top ${g.pads[0]}, left ${g.pads[1]}) differ`, 'tinytrain convs pad the top and the left alike (the bottom and right may differ)');
   }
-  const p = g.padTop;
-  const oh = Math.floor((h + 2 * p - g.kh) / g.sh) + 1;
-  const ow = Math.floor((w + 2 * p - g.kw) / g.sw) + 1;
+  const [oh, ow] = paddedOutput([h, w], g.kh, g.kw, g.sh, g.pads);
   if (oh !== g.oh || ow !== g.ow) {
     throw nodeError(
       c.label,
-      `its padding gives a ${g.oh}x${g.ow} output where symmetric padding ${p} gives ${oh}x${ow}`,
-      'tinytrain pads the same amount on every side; pad the model symmetrically',
+      `its windows give a ${g.oh}x${g.ow} output where its padding ${padsText(g.pads)} gives ${oh}x${ow} (ceil_mode windows that hang over the edge)`,
+      'tinytrain pools and convolves with floor windows (ceil_mode 0)',
     );
   }
-  return { stride: g.sh, pad: p };
+  return { stride: g.sh, pads: g.pads };
 }
+
+const PAD_HINT = "tinytrain folds a constant Pad on H/W (mode 'constant') into the Conv, MaxPool or AveragePool that reads it";
+
+/** The window of a node over its input as a folded Pad left it: ONNX's rules on the padded size, the Pad's pads added to its own. */
+function windowThroughPad(c: NodeCall, x: { h: number; w: number }, pre: { pads: Pads } | undefined, kh: number, kw: number, ceil = false): Window {
+  const p = pre?.pads ?? [0, 0, 0, 0];
+  const g = window2d(c, x.h + p[0] + p[2], x.w + p[1] + p[3], kh, kw, ceil);
+  return { ...g, pads: [g.pads[0] + p[0], g.pads[1] + p[1], g.pads[2] + p[2], g.pads[3] + p[3]] };
+}
+
+/**
+ * Pad -> nothing of its own: a constant pad on H and W, which the Conv, MaxPool or
+ * AveragePool reading it folds into its window (windowInput). Refused: other modes, pads
+ * on the batch or channel axes, negative pads (cropping), and any other reader.
+ */
+const pad: Handler = (c) => {
+  c.attrs.only(['mode']);
+  const mode = c.attrs.string('mode', 'constant');
+  if (mode !== 'constant') throw nodeError(c.label, `mode '${mode}' is not supported`, PAD_HINT);
+  const x = mapInput(c, 0);
+  const raw = inputConst(c, 1, 'pads').data;
+  const value = c.inputs[2] ? scalarOf(floatConst(c, 2, 'constant_value'), c, 'constant_value') : 0;
+  const axes = c.inputs[3] ? inputConst(c, 3, 'axes').data.map((a) => (a < 0 ? a + 4 : a)) : [0, 1, 2, 3];
+  if (raw.length !== 2 * axes.length) throw nodeError(c.label, `pads has ${raw.length} values for ${axes.length} axes`);
+  const begin = [0, 0, 0, 0];
+  const end = [0, 0, 0, 0];
+  axes.forEach((a, i) => {
+    begin[a] = raw[i]!;
+    end[a] = raw[i + axes.length]!;
+  });
+  if (begin[0] || end[0] || begin[1] || end[1]) throw nodeError(c.label, `pads the batch or channel axis (pads [${raw.join(', ')}])`, PAD_HINT);
+  if ([...begin, ...end].some((p) => p < 0)) throw nodeError(c.label, `negative pads (cropping) are not supported (pads [${raw.join(', ')}])`, PAD_HINT);
+  return [{ kind: 'padded', act: x.id, pads: [begin[2]!, begin[3]!, end[2]!, end[3]!], value, by: c.label }];
+};
 
 // ---------------------------------------------------------------------------------------
 // Handlers
 
 const conv: Handler = (c) => {
   c.attrs.only(['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides']);
-  const x = mapInput(c, 0);
+  const { x, pre } = windowInput(c);
+  if (pre && pre.value !== 0)
+    throw nodeError(c.label, `reads ${pre.by}, which pads with ${pre.value}`, 'a conv pads with zeros: tinytrain folds a Pad into a Conv with constant_value 0 only');
   const wv = c.inputs[1];
   const W = floatConst(c, 1, 'weight W');
   if (W.dims.length !== 4)
@@ -200,8 +248,8 @@ const conv: Handler = (c) => {
   } else {
     throw nodeError(c.label, `grouped conv with group ${group} is not supported`, 'tinytrain supports Conv with group 1, or group = channels (depthwise)');
   }
-  const g = window2d(c, x.h, x.w, kh, kw);
-  const { stride, pad } = ourGeometry(c, g, x.h, x.w);
+  const g = windowThroughPad(c, x, pre, kh, kw);
+  const { stride, pads } = ourGeometry(c, g, x.h, x.w, true);
   const B = optionalConst(c, 2, 'bias B');
   if (B && B.data.length !== cout) throw nodeError(c.label, `bias B has ${B.data.length} values, W has ${cout} output channels`);
   const weight = convWeightToOhwi(W.data, cout, cinG, kh, kw);
@@ -215,7 +263,7 @@ const conv: Handler = (c) => {
       name: c.name,
       inputs: [x.id],
       activation: 'none',
-      conv: { kh, kw, stride, pad, depthwise, filters: cout },
+      conv: { kh, kw, stride, pads, depthwise, filters: cout },
       weight,
       bias: B ? toFloat32(B) : new Float32Array(cout),
       ...(wScales ? { wScales } : {}),
@@ -436,60 +484,84 @@ const add: Handler = (c) => {
   return [{ kind: 'act', act: addOp(c.ctx, { kind: 'add', node: c.label, name: c.name, inputs: [x, y], activation: 'none' }, sx) }];
 };
 
-const averagePool: Handler = (c) => {
-  c.attrs.only(['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides']);
-  const x = mapInput(c, 0);
+/** A pool's square window and its geometry, for AveragePool and MaxPool alike (through a folded Pad, `pre`). */
+function poolWindow(c: NodeCall, what: string) {
+  const { x, pre } = windowInput(c);
   const ks = c.attrs.ints('kernel_shape');
-  if (!ks || ks.length !== 2) throw nodeError(c.label, `kernel_shape ${ks ? `[${ks}]` : 'is missing'}: 2-D pooling needs 2 values`, 'tinytrain supports 2-D average pooling only');
+  if (!ks || ks.length !== 2) throw nodeError(c.label, `kernel_shape ${ks ? `[${ks}]` : 'is missing'}: 2-D pooling needs 2 values`, `tinytrain supports 2-D ${what} only`);
   const [kh, kw] = ks as [number, number];
   if (kh !== kw) throw nodeError(c.label, `kernel ${kh}x${kw} is not square`, 'tinytrain pools over square windows');
-  const g = window2d(c, x.h, x.w, kh, kw, c.attrs.int('ceil_mode', 0) !== 0);
-  if (g.padTop || g.padLeft || g.oh !== Math.floor((x.h - kh) / g.sh) + 1 || g.ow !== Math.floor((x.w - kw) / g.sw) + 1) {
-    throw nodeError(c.label, 'padded average pooling (or ceil_mode windows that hang over the edge) is not supported', 'tinytrain pools without padding');
+  const g = windowThroughPad(c, x, pre, kh, kw, c.attrs.int('ceil_mode', 0) !== 0);
+  const ownPads = g.pads.some((p, i) => p > (pre?.pads[i] ?? 0));
+  const { stride, pads } = ourGeometry(c, g, x.h, x.w, false);
+  if (pads.some((p) => p >= kh)) throw nodeError(c.label, `pads ${padsText(pads)} are not all less than the ${kh}x${kw} window`, 'a window must hold at least one input');
+  return { x, pre, ownPads, size: kh, stride, pads, shape: { kind: 'map' as const, c: x.c, h: g.oh, w: g.ow } };
+}
+
+/** Whether act `id` is never negative: the output of a ReLU or ReLU6 (fused or standalone). */
+function nonNegative(c: NodeCall, id: number): boolean {
+  const p = c.ctx.ops.find((o) => !o.removed && o.output === id);
+  return p !== undefined && (p.kind === 'relu' || p.kind === 'relu6' || p.activation === 'relu' || p.activation === 'relu6');
+}
+
+/** 'valid' for no padding, 'same' for TF's split (the words maxpool layers said before per-side padding), else the pads. */
+function maxpoolPadding(pads: Pads, x: { h: number; w: number }, size: number, stride: number): 'valid' | 'same' | Pads {
+  if (pads.every((p) => p === 0)) return 'valid';
+  const same = samePads([x.h, x.w], size, size, stride);
+  const [oh, ow] = paddedOutput([x.h, x.w], size, size, stride, pads);
+  return pads.every((p, i) => p === same[i]) && oh === Math.ceil(x.h / stride) && ow === Math.ceil(x.w / stride) ? 'same' : pads;
+}
+
+/**
+ * AveragePool -> avgpool: a square window, one stride, padding per side (explicit pads or
+ * auto_pad); count_include_pad 0 (the default) divides a window that hangs over the edge
+ * by the inputs it holds, 1 by the whole window, the padding counted as zeros.
+ */
+const averagePool: Handler = (c) => {
+  c.attrs.only(['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides']);
+  const { x, pre, ownPads, size, stride, pads, shape } = poolWindow(c, 'average pooling');
+  let countIncludePad = c.attrs.int('count_include_pad', 0) !== 0;
+  if (pre) {
+    // A Pad's zeros are inputs of the window: they count, as count_include_pad 1 counts its own.
+    if (pre.value !== 0) throw nodeError(c.label, `reads ${pre.by}, which pads with ${pre.value}`, 'tinytrain folds a Pad into an AveragePool with constant_value 0 only');
+    if (ownPads && !countIncludePad) {
+      throw nodeError(
+        c.label,
+        `pads of its own that it does not count (count_include_pad 0) on top of ${pre.by}, whose zeros count`,
+        'tinytrain divides every window of a pool by one rule',
+      );
+    }
+    countIncludePad = true;
   }
-  if (g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain uses one stride for both axes');
-  const out = addOp(
-    c.ctx,
-    { kind: 'avgpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size: kh, stride: g.sh } },
-    { kind: 'map', c: x.c, h: g.oh, w: g.ow },
-  );
+  const pool = { size, stride, padding: pads, ...(countIncludePad && { countIncludePad: true }) };
+  const out = addOp(c.ctx, { kind: 'avgpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool }, shape);
   return [{ kind: 'act', act: out }];
 };
 
 /**
- * MaxPool -> maxpool: a square window and one stride, with no padding ('valid') or with
- * TF's 'same' padding (ceil(H / stride) outputs, the smaller half of the padding before:
- * auto_pad SAME_UPPER, or explicit pads that come to the same). ONNX ignores padded
- * positions, as maxpool does. Refused: dilations, ceil_mode 1, storage_order and the
- * Indices output (tinytrain keeps no argmax tensor for the model), other paddings.
+ * MaxPool -> maxpool: a square window and one stride, padding per side (explicit pads or
+ * auto_pad), each side less than the window. ONNX ignores padded positions, as maxpool
+ * does. Refused: dilations, ceil_mode 1, storage_order and the Indices output (tinytrain
+ * keeps no argmax tensor for the model).
  */
 const maxPool: Handler = (c) => {
   c.attrs.only(['auto_pad', 'ceil_mode', 'dilations', 'kernel_shape', 'pads', 'storage_order', 'strides']);
   unusedOutputs(c, 1, 'tinytrain max pooling has no Indices output');
-  if (c.attrs.int('ceil_mode', 0) !== 0) throw nodeError(c.label, 'ceil_mode 1 is not supported', 'tinytrain pools with floor windows: VALID, or SAME_UPPER padding');
+  if (c.attrs.int('ceil_mode', 0) !== 0) throw nodeError(c.label, 'ceil_mode 1 is not supported', 'tinytrain pools with floor windows: give the padding as pads or auto_pad');
   if (c.attrs.int('storage_order', 0) !== 0) throw nodeError(c.label, 'storage_order 1 is not supported', 'tinytrain has no Indices output, so no storage order');
-  const x = mapInput(c, 0);
-  const ks = c.attrs.ints('kernel_shape');
-  if (!ks || ks.length !== 2) throw nodeError(c.label, `kernel_shape ${ks ? `[${ks}]` : 'is missing'}: 2-D pooling needs 2 values`, 'tinytrain supports 2-D max pooling only');
-  const [kh, kw] = ks as [number, number];
-  if (kh !== kw) throw nodeError(c.label, `kernel ${kh}x${kw} is not square`, 'tinytrain pools over square windows');
-  const g = window2d(c, x.h, x.w, kh, kw);
-  if (g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain uses one stride for both axes');
-  const s = g.sh;
-  const valid = g.padTop === 0 && g.padLeft === 0 && g.oh === Math.floor((x.h - kh) / s) + 1 && g.ow === Math.floor((x.w - kw) / s) + 1;
-  const lead = (n: number, o: number): number => Math.floor(Math.max((o - 1) * s + kh - n, 0) / 2);
-  const same = g.oh === Math.ceil(x.h / s) && g.ow === Math.ceil(x.w / s) && g.padTop === lead(x.h, g.oh) && g.padLeft === lead(x.w, g.ow);
-  if (!valid && !same) {
+  const { x, pre, size, stride, pads, shape } = poolWindow(c, 'max pooling');
+  // Padded positions are never the max in tinytrain's maxpool: a Pad folds when its value never is either.
+  if (pre && !(pre.value <= -3.4e38 || (pre.value === 0 && nonNegative(c, x.id)))) {
     throw nodeError(
       c.label,
-      `its padding (leading ${g.padTop}, ${g.padLeft}; output ${g.oh}x${g.ow}) is neither none nor SAME_UPPER`,
-      'tinytrain max-pools without padding or with SAME_UPPER padding (the smaller half before)',
+      `reads ${pre.by}, which pads with ${pre.value}${pre.value === 0 ? ' an input that may be negative' : ''}`,
+      'tinytrain folds a Pad into a MaxPool when its value is -inf, or 0 on the output of a ReLU (never above a window of inputs >= 0)',
     );
   }
   const out = addOp(
     c.ctx,
-    { kind: 'maxpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size: kh, stride: s, padding: valid ? 'valid' : 'same' } },
-    { kind: 'map', c: x.c, h: g.oh, w: g.ow },
+    { kind: 'maxpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size, stride, padding: maxpoolPadding(pads, x, size, stride) } },
+    shape,
   );
   return [{ kind: 'act', act: out }];
 };
@@ -752,4 +824,5 @@ export const HANDLERS: Record<string, Handler> = {
   Gather: gather,
   Concat: concat,
   Cast: cast,
+  Pad: pad,
 };

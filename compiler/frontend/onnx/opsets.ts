@@ -23,6 +23,7 @@ const HISTORY: Record<string, readonly number[]> = {
   AveragePool: [1, 7, 10, 11, 19, 22],
   GlobalAveragePool: [1, 22],
   MaxPool: [1, 8, 10, 11, 12, 22],
+  Pad: [1, 2, 11, 13, 18, 19, 21],
   Sigmoid: [1, 6, 13],
   HardSigmoid: [1, 6, 22],
   HardSwish: [14, 22],
@@ -50,8 +51,8 @@ const HISTORY: Record<string, readonly number[]> = {
 /** The ops a model may use (for error hints), grouped as the README lists them. */
 export const SUPPORTED_OPS = Object.keys(HISTORY);
 export const SUPPORTED_OPS_TEXT =
-  'Conv (groups 1 or = channels), Gemm, MatMul (constant right operand), Relu, Clip (as ReLU/ReLU6), Add, AveragePool, ' +
-  'MaxPool (no padding or SAME_UPPER), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Mul (as x * Sigmoid(x): SiLU), GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
+  'Conv (groups 1 or = channels; pads, auto_pad), Gemm, MatMul (constant right operand), Relu, Clip (as ReLU/ReLU6), Add, AveragePool and MaxPool (pads, auto_pad), ' +
+  'Pad (constant, on H/W, folded into the Conv/pool after it), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Mul (as x * Sigmoid(x): SiLU), GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
   'QuantizeLinear/DequantizeLinear, and Constant/Shape/Gather/Unsqueeze/Squeeze/Concat/Cast on compile-time constants';
 
 export function isKnownOp(op: string): boolean {

@@ -8,6 +8,7 @@
  * the same ModelSpec emitter (emit.ts) serve both frontends. TFLite tensors are NHWC, which
  * is tinytrain's HWC at batch 1: no activation is ever transposed.
  */
+import type { Pads } from '../../ops/padding.js';
 import { TinytrainError } from '../../errors.js';
 import { LIMITS } from '../../ir/limits.js';
 import { addOp, type ImportContext, type IrOp, type MapShape } from '../onnx/ir.js';
@@ -22,7 +23,12 @@ export type Value =
   /** A tensor with data in the file (directly, or seen through a DEQUANTIZE: `tensor` holds the data). */
   | { kind: 'const'; tensor: number }
   /** The output of the final SOFTMAX: inference-only post-processing of `act`. */
-  | { kind: 'post'; fn: 'softmax'; act: number; by: string };
+  | { kind: 'post'; fn: 'softmax'; act: number; by: string }
+  /**
+   * A PAD/PADV2 output on H/W of map `act` (ops/pad.ts): only a conv or pool may read it,
+   * folding the pads into its window. `value`: the padding as a real number.
+   */
+  | { kind: 'padded'; act: number; pads: Pads; value: number; by: string };
 
 export interface TfliteContext extends ImportContext {
   where: string;
@@ -92,8 +98,18 @@ export function actInput(c: OpCall, k: number): ActInput {
   if (!t) throw opError(c, `input ${k} is missing`);
   const v = valueOf(c, t);
   if (v.kind === 'post') throw opError(c, `reads the output of ${v.by}`, 'tinytrain applies SOFTMAX only as the last operator (to the logits)');
+  if (v.kind === 'padded')
+    throw opError(c, `reads the output of ${v.by}`, 'tinytrain folds PAD/PADV2 on height and width into the CONV_2D, DEPTHWISE_CONV_2D or pool that reads it');
   if (v.kind === 'const') throw opError(c, `input ${k} (${tensorText(t)}) is a constant; tinytrain computes this operator on activations only`);
   return { act: v.act, shape: c.ctx.acts[v.act]!.shape as MapShape, tensor: t };
+}
+
+/** Input 0 of a conv or pool: an activation, and the PAD it reads through (folded into its window), if any. */
+export function windowInput(c: OpCall): ActInput & { pre?: Extract<Value, { kind: 'padded' }> } {
+  const t = inputTensor(c, 0);
+  const v = t ? valueOf(c, t) : undefined;
+  if (!t || v?.kind !== 'padded') return actInput(c, 0);
+  return { act: v.act, shape: c.ctx.acts[v.act]!.shape as MapShape, tensor: t, pre: v };
 }
 
 /** Input `k`, which must be a constant (null when omitted): the tensor that holds its data. */

@@ -6,11 +6,11 @@
  * Depthwise convs with a depth multiplier above 1 (Cout = M * Cin) are grouped convs
  * tinytrain has no layer for; they are refused.
  */
-import { actInput, constInput, opError, outputTensor, checkSameDomain, produce, tensorText, type OpCall } from '../context.js';
+import { constInput, opError, outputTensor, checkSameDomain, produce, tensorText, windowInput, type OpCall } from '../context.js';
 import { BuiltinOptions, CONV_2D_OPTIONS, DEPTHWISE_CONV_2D_OPTIONS } from '../schema.js';
 import { fusedActivation, options } from './options.js';
 import { layerParams } from './params.js';
-import { windowOf } from './window.js';
+import { foldPad, windowOf } from './window.js';
 
 /** [1, KH, KW, C] -> [C, KH, KW, 1]. */
 function depthwiseToTinytrain(kh: number, kw: number, ch: number): (w: Float32Array) => Float32Array {
@@ -22,7 +22,7 @@ function depthwiseToTinytrain(kh: number, kw: number, ch: number): (w: Float32Ar
 }
 
 function convLike(c: OpCall, depthwise: boolean): void {
-  const x = actInput(c, 0);
+  const x = windowInput(c);
   const w = constInput(c, 1, 'filter');
   if (!w) throw opError(c, 'the filter (input 1) is missing');
   if (w.shape.length !== 4) throw opError(c, `filter ${tensorText(w)} has shape [${w.shape}], expected rank 4`);
@@ -43,13 +43,21 @@ function convLike(c: OpCall, depthwise: boolean): void {
   const cout = depthwise ? d3 : d0;
   const f = depthwise ? DEPTHWISE_CONV_2D_OPTIONS : CONV_2D_OPTIONS;
   const o = depthwise ? options(c, BuiltinOptions.DepthwiseConv2DOptions, 'DepthwiseConv2DOptions') : options(c, BuiltinOptions.Conv2DOptions, 'Conv2DOptions');
-  const win = windowOf(c, o, f, x.shape, kh, kw);
+  if (x.pre) foldPad(c, 'conv', x.pre, false);
+  const win = windowOf(c, o, f, x.shape, kh, kw, x.pre);
+  if (win.pads[0] !== win.pads[1]) {
+    throw opError(
+      c,
+      `${x.pre ? `its padding (with ${x.pre.by})` : 'SAME padding here'} pads ${win.pads[0]} rows above but ${win.pads[1]} columns on the left (${kh}x${kw} window, stride ${win.stride}, ${x.shape.h}x${x.shape.w} input)`,
+      'tinytrain convs pad the top and the left alike (the bottom and right may differ)',
+    );
+  }
   const activation = fusedActivation(c, o.int8(f.fusedActivation));
   checkSameDomain(c, [x.tensor], outputTensor(c));
   const params = layerParams(c, x, w, constInput(c, 2, 'bias'), cout, depthwise ? 3 : 0, depthwise ? depthwiseToTinytrain(kh, kw, cout) : (a) => a);
   produce(
     c,
-    { kind: 'conv2d', inputs: [x.act], activation, conv: { kh, kw, stride: win.stride, pad: win.pad, depthwise, filters: cout }, ...params },
+    { kind: 'conv2d', inputs: [x.act], activation, conv: { kh, kw, stride: win.stride, pads: win.pads, depthwise, filters: cout }, ...params },
     { kind: 'map', h: win.oh, w: win.ow, c: cout },
   );
 }

@@ -6,6 +6,7 @@ import { fullyConnected } from './dense.js';
 import { dequantize, quantize, softmax } from './edges.js';
 import { add, hardSwish, leakyRelu, logistic, relu, relu6 } from './elementwise.js';
 import { averagePool2d, maxPool2d, mean } from './pooling.js';
+import { pad } from './pad.js';
 import { reshape } from './reshape.js';
 
 export type Handler = (c: OpCall) => void;
@@ -28,8 +29,10 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
   [Op.SOFTMAX]: softmax,
   [Op.QUANTIZE]: quantize,
   [Op.DEQUANTIZE]: dequantize,
+  [Op.PAD]: pad,
+  [Op.PADV2]: pad,
 };
 
 export const SUPPORTED_OPS_TEXT =
-  'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over height and width), ' +
-  'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, LOGISTIC, HARD_SWISH, LEAKY_RELU, SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (symmetric) or VALID padding';
+  'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over height and width), PAD/PADV2 (on height and width, folded into the conv or pool after it), ' +
+  'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, LOGISTIC, HARD_SWISH, LEAKY_RELU, SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (any size; conv windows padded alike above and on the left) or VALID padding';

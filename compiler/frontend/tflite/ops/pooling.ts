@@ -1,18 +1,18 @@
 /**
- * AVERAGE_POOL_2D -> avgpool (square window, no padding), MAX_POOL_2D -> maxpool (square
- * window, SAME or VALID as TFLite pads them), and MEAN over height and width -> globalavgpool.
+ * AVERAGE_POOL_2D -> avgpool and MAX_POOL_2D -> maxpool (square windows, SAME or VALID as
+ * TFLite pads them; a SAME average divides by the inputs each window holds, as TFLite's
+ * kernel does), and MEAN over height and width -> globalavgpool.
  */
 import { addOp, type Activation, type IrOp, type MapShape } from '../../onnx/ir.js';
-import { actInput, actQuant, checkSameDomain, constInput, opError, outputTensor, produce, setActQuant, type OpCall } from '../context.js';
-import { LIMITS } from '../../../ir/limits.js';
+import { actInput, actQuant, checkSameDomain, constInput, opError, outputTensor, produce, setActQuant, windowInput, type OpCall } from '../context.js';
 import { BuiltinOptions, Padding, POOL_2D_OPTIONS } from '../schema.js';
 import { intConst } from '../tensors.js';
 import { fusedActivation, options } from './options.js';
-import { windowOf } from './window.js';
+import { foldPad, windowOf } from './window.js';
 
 /** A pool's input, its Pool2DOptions and its window side (square windows only: both pools). */
 function squarePool(c: OpCall) {
-  const x = actInput(c, 0);
+  const x = windowInput(c);
   const o = options(c, BuiltinOptions.Pool2DOptions, 'Pool2DOptions');
   const fh = o.int32(POOL_2D_OPTIONS.filterHeight),
     fw = o.int32(POOL_2D_OPTIONS.filterWidth);
@@ -22,12 +22,17 @@ function squarePool(c: OpCall) {
 
 export function averagePool2d(c: OpCall): void {
   const { x, o, fh, fw } = squarePool(c);
-  const win = windowOf(c, o, POOL_2D_OPTIONS, x.shape, fh, fw);
-  if (win.pad !== 0) throw opError(c, `SAME padding pads this pool by ${win.pad}`, 'tinytrain pools without padding (VALID, or SAME where it adds nothing)');
+  const win = windowOf(c, o, POOL_2D_OPTIONS, x.shape, fh, fw, x.pre);
+  if (x.pre) foldPad(c, 'avgpool', x.pre, win.ownPads);
   const activation = fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation));
   const out = outputTensor(c);
   checkSameDomain(c, [x.tensor], out);
-  const pool = { kind: 'avgpool' as const, inputs: [x.act], activation: 'none' as const, pool: { size: fh, stride: win.stride } };
+  const pool = {
+    kind: 'avgpool' as const,
+    inputs: [x.act],
+    activation: 'none' as const,
+    pool: { size: fh, stride: win.stride, padding: win.pads, ...(x.pre && { countIncludePad: true }) },
+  };
   producePool(c, pool, { kind: 'map', h: win.oh, w: win.ow, c: x.shape.c }, activation);
 }
 
@@ -38,14 +43,8 @@ export function averagePool2d(c: OpCall): void {
  */
 export function maxPool2d(c: OpCall): void {
   const { x, o, fh, fw } = squarePool(c);
-  const sh = o.int32(POOL_2D_OPTIONS.strideH),
-    sw = o.int32(POOL_2D_OPTIONS.strideW);
-  if (sh !== sw) throw opError(c, `strides differ (height ${sh}, width ${sw})`, 'tinytrain takes one stride for both axes');
-  if (!(sh >= 1 && sh <= LIMITS.maxStride)) throw opError(c, `stride ${sh} is not supported`, `strides are 1-${LIMITS.maxStride}`);
-  const code = o.int8(POOL_2D_OPTIONS.padding);
-  if (code !== Padding.SAME && code !== Padding.VALID) throw opError(c, `padding ${code} is neither SAME nor VALID`);
-  const padding = code === Padding.SAME ? ('same' as const) : ('valid' as const);
-  if (padding === 'valid' && (fh > x.shape.h || fw > x.shape.w)) throw opError(c, `the ${fh}x${fw} window is larger than the ${x.shape.h}x${x.shape.w} input`);
+  const win = windowOf(c, o, POOL_2D_OPTIONS, x.shape, fh, fw, x.pre);
+  if (x.pre) foldPad(c, 'maxpool', x.pre, win.ownPads);
   const out = outputTensor(c);
   checkSameDomain(c, [x.tensor], out);
   const qIn = actQuant(c, x.tensor, ''),
@@ -53,9 +52,10 @@ export function maxPool2d(c: OpCall): void {
   if (qIn && qOut && (qIn.scale !== qOut.scale || qIn.zp !== qOut.zp)) {
     throw opError(c, `requantises from (${qIn.scale}, ${qIn.zp}) to (${qOut.scale}, ${qOut.zp})`, "tinytrain's maxpool keeps its input's (scale, zero point)");
   }
-  const dim = (n: number) => (padding === 'same' ? Math.ceil(n / sh) : Math.floor((n - fh) / sh) + 1);
-  const pool = { kind: 'maxpool' as const, inputs: [x.act], activation: 'none' as const, pool: { size: fh, stride: sh, padding } };
-  producePool(c, pool, { kind: 'map', h: dim(x.shape.h), w: dim(x.shape.w), c: x.shape.c }, fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation)));
+  // TFLite's SAME is the layer's 'same' (the word model files said before per-side padding).
+  const padding = x.pre ? win.pads : o.int8(POOL_2D_OPTIONS.padding) === Padding.SAME ? ('same' as const) : ('valid' as const);
+  const pool = { kind: 'maxpool' as const, inputs: [x.act], activation: 'none' as const, pool: { size: fh, stride: win.stride, padding } };
+  producePool(c, pool, { kind: 'map', h: win.oh, w: win.ow, c: x.shape.c }, fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation)));
 }
 
 /** A pool's op, and its fused activation as a layer of its own (tinytrain's pools carry none). */
