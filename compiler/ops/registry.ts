@@ -15,6 +15,7 @@ import { depthwiseConv2d } from './depthwise-conv2d.js';
 import { flatten } from './flatten.js';
 import { globalAvgpool } from './global-avgpool.js';
 import { maxpool } from './maxpool.js';
+import { mul } from './mul.js';
 import { relu, relu6 } from './relu.js';
 import { hardsigmoid, hardswish, leakyrelu, sigmoid, silu } from './table-activation.js';
 import type { LayerFields, LayerOp, LayerSchema, OpDef } from './types.js';
@@ -41,6 +42,7 @@ function table() {
     hardswish,
     silu,
     leakyrelu,
+    mul,
   };
 }
 
