@@ -25,6 +25,7 @@ import type { Node, Shape } from '../ir/graph.js';
 import type { Activation } from '../ir/model.js';
 import { quantizeMultiplier, type FixedMultiplier } from '../quantize/fixedpoint.js';
 import { userName } from '../validate.js';
+import { targetPositions } from './gradient-pass.js';
 import { activation, layerSchema } from './layer-fields.js';
 import { MUL_BACKWARD_KERNEL, MUL_FORWARD_KERNEL, MUL_KERNELS } from './mul-kernels.js';
 import type { OpDef } from './types.js';
@@ -77,19 +78,6 @@ function forwardCode(s: StepOf<'forward'>, c: EmitContext, m: FixedMultiplier): 
     ...walk(n),
   };
   return `${c.callKernel(MUL_FORWARD_KERNEL, record)}; // ${c.label(n)}`;
-}
-
-/**
- * The input positions of the step's targets: its targets are the inputs that need a
- * gradient, in input order (prune-backward.ts), so each is the next input naming it.
- */
-export function targetPositions(s: StepOf<'inputGrad'>, c: EmitContext): number[] {
-  const canon = (t: string) => c.p.alias.get(t) ?? t;
-  const positions: number[] = [];
-  s.node.inputs.forEach((t, k) => {
-    if (canon(t) === s.targets[positions.length]) positions.push(k);
-  });
-  return positions;
 }
 
 /** One call per operand that needs a gradient: gy times the other operand. */
