@@ -1012,3 +1012,69 @@ export class MulBackwardRecord {
   // @ts-ignore: decorator
   @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 36) != 0; }
 }
+
+/** int8 channels of one input into the output, requantised: y[p, offset + c] = requant(x[p, c] - zx) (concat.ts): 44 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class ConcatForwardRecord {
+  /** int8 input, [P, C] */
+  // @ts-ignore: decorator
+  @inline get x(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** its zero point */
+  // @ts-ignore: decorator
+  @inline get zx(): i32 { return load<i32>(changetype<usize>(this), 4); }
+  /** the input's grid is the output's (same scale and zero point): the bytes are copied */
+  // @ts-ignore: decorator
+  @inline get copy(): bool { return load<u32>(changetype<usize>(this), 8) != 0; }
+  /** requantisation multiplier of s_x / s_y (compiler/quantize/fixedpoint.ts) */
+  // @ts-ignore: decorator
+  @inline get m(): i32 { return load<i32>(changetype<usize>(this), 12); }
+  /** its shift */
+  // @ts-ignore: decorator
+  @inline get n(): i32 { return load<i32>(changetype<usize>(this), 16); }
+  /** int8 output, [P, CO] */
+  // @ts-ignore: decorator
+  @inline get y(): usize { return load<usize>(changetype<usize>(this), 20); }
+  /** output zero point */
+  // @ts-ignore: decorator
+  @inline get zy(): i32 { return load<i32>(changetype<usize>(this), 24); }
+  /** positions (H * W) */
+  // @ts-ignore: decorator
+  @inline get P(): i32 { return load<i32>(changetype<usize>(this), 28); }
+  /** input channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  /** output channels */
+  // @ts-ignore: decorator
+  @inline get CO(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  /** the input's first output channel */
+  // @ts-ignore: decorator
+  @inline get offset(): i32 { return load<i32>(changetype<usize>(this), 40); }
+}
+
+/** float32 gradient of one input of a concat: its channels of the output gradient (concat.ts): 28 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class ConcatBackwardRecord {
+  /** f32 output gradient, [P, CO] */
+  // @ts-ignore: decorator
+  @inline get gy(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** f32 input gradient, [P, C] */
+  // @ts-ignore: decorator
+  @inline get gx(): usize { return load<usize>(changetype<usize>(this), 4); }
+  /** positions */
+  // @ts-ignore: decorator
+  @inline get P(): i32 { return load<i32>(changetype<usize>(this), 8); }
+  /** input channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 12); }
+  /** output channels */
+  // @ts-ignore: decorator
+  @inline get CO(): i32 { return load<i32>(changetype<usize>(this), 16); }
+  /** the input's first output channel */
+  // @ts-ignore: decorator
+  @inline get offset(): i32 { return load<i32>(changetype<usize>(this), 20); }
+  /** add into the destination gradient instead of overwriting it */
+  // @ts-ignore: decorator
+  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 24) != 0; }
+}

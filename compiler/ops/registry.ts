@@ -9,6 +9,7 @@ import type { Node } from '../ir/graph.js';
 import type { Activation, Layer } from '../ir/model.js';
 import { add } from './add.js';
 import { avgpool } from './avgpool.js';
+import { concat } from './concat.js';
 import { conv2d } from './conv2d.js';
 import { dense } from './dense.js';
 import { depthwiseConv2d } from './depthwise-conv2d.js';
@@ -43,6 +44,7 @@ function table() {
     silu,
     leakyrelu,
     mul,
+    concat,
   };
 }
 
