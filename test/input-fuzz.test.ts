@@ -283,7 +283,7 @@ describe('model JSON fuzz', () => {
     const seeds: Json[] = [
       exampleJson('examples/mnist-cnn.json'),
       exampleJson('examples/study-cnn.json'),
-      ...Array.from({ length: 12 }, (_, i) => randomSpec(100 + i, { tableActivations: i % 2 === 0 })),
+      ...Array.from({ length: 12 }, (_, i) => randomSpec(100 + i, { tableActivations: i % 2 === 0, mulConcat: i % 3 === 1 })),
     ];
     const file = join(work, 'model.json');
     const counts = { ok: 0, refused: 0, emitted: 0 };
@@ -361,7 +361,7 @@ describe('scheme JSON fuzz', () => {
       { spec: exampleJson('examples/study-cnn.json') as ModelSpec, graph: study, doc: exampleJson('examples/schemes/study-cnn-anchor.json') },
     ];
     for (let i = 0; i < 10; i++) {
-      const spec = randomSpec(200 + i, { tableActivations: i % 2 === 0 });
+      const spec = randomSpec(200 + i, { tableActivations: i % 2 === 0, mulConcat: i % 3 === 1 });
       const graph = buildGraph(spec);
       const s = randomScheme(graph, i);
       pairs.push({ spec, graph, doc: { name: s.name, layers: Object.fromEntries([...s.layers].map(([k, v]) => [k, { bias: v.bias, weightRatio: v.weightRatio }])) } });

@@ -51,6 +51,9 @@ export const CLAIMED = [
   'HardSwish',
   'LeakyRelu',
   'Mul',
+  'Sub',
+  'Div',
+  'Concat',
   'GlobalAveragePool',
   'Flatten',
   'Reshape',
@@ -66,8 +69,8 @@ export const CLAIMED = [
 ];
 
 /** Shape-only helpers a case may also contain; and ops whose result does not depend on the input's rank. */
-const HELPERS = ['Constant', 'Shape', 'Gather', 'Concat', 'Cast'];
-const ELEMENTWISE = ['Relu', 'Clip', 'Identity', 'Dropout', 'Add', 'Constant', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Mul'];
+const HELPERS = ['Constant', 'Shape', 'Gather', 'Cast'];
+const ELEMENTWISE = ['Relu', 'Clip', 'Identity', 'Dropout', 'Add', 'Constant', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Mul', 'Sub', 'Div'];
 
 interface CaseResult {
   name: string;

@@ -72,7 +72,7 @@ const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(dir, `${
 const load = (name: string): OnnxImport => importOnnx(readFileSync(join(dir, `${name}.onnx`)), { name });
 
 describe('float models: the float32 reference engine matches onnxruntime (1e-4 relative)', () => {
-  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet', 'actnet', 'padnet', 'padopnet'])('%s', (name) => {
+  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet', 'actnet', 'padnet', 'padopnet', 'mulcatnet'])('%s', (name) => {
     const imp = load(name);
     const f = fixture(name);
     f.inputs.forEach((x, i) => {
@@ -125,6 +125,18 @@ describe('float models: the float32 reference engine matches onnxruntime (1e-4 r
       { alpha: 0.25, beta: Math.fround(0.4) },
     ]);
     expect(load('actnet').notes.join('\n')).toMatch(/'sig3' \(Sigmoid\): 'silu3' \(Mul\) computes x \* Sigmoid\(x\) as one silu layer; removed/);
+    // Squeeze-excitation (the gate second), a Fire Concat, Sub folded into its conv, Mul then Div
+    // by scalars as one 1x1 depthwise conv, x * HardSigmoid(x) as hardswish, x * x.
+    expect(ops('mulcatnet')).toBe('conv2d+relu conv2d globalavgpool conv2d hardsigmoid mul conv2d conv2d concat conv2d hardswish mul flatten dense');
+    expect(load('mulcatnet').spec.layers.filter((l) => l.op === 'mul' || l.op === 'concat')).toMatchObject([
+      { name: 'excite', inputs: ['conv2', 'gate'] },
+      { name: 'fire', inputs: ['expand1', 'expand3'] },
+      { name: 'square', inputs: ['hswish', 'hswish'] },
+    ]);
+    const notes = load('mulcatnet').notes.join('\n');
+    expect(notes).toMatch(/'hsig' \(HardSigmoid\): 'hswish' \(Mul\) computes x \* HardSigmoid\(x\) as one hardswish layer; removed/);
+    expect(notes).toMatch(/'shift3' \(Sub\) folded into 'expand3' \(Conv\)/);
+    expect(notes).toMatch(/'halve' \(Div\) folded into 'scale' \(Mul\)/);
     expect(load('cnn').spec.outputActivation).toBe('logsoftmax');
     expect(load('mlp').spec.outputActivation).toBe('softmax');
     expect(load('viewnet').spec.outputActivation).toBeUndefined();
@@ -204,7 +216,7 @@ describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights
     expect(worst / outQ.scale).toBeLessThanOrEqual(4);
   });
 
-  it.each(['qnet_float', 'actnet'])('%s: the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async (name) => {
+  it.each(['qnet_float', 'actnet', 'mulcatnet'])('%s: the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async (name) => {
     const imp = load(name);
     const f = fixture(name);
     const [, c, h, w] = f.inputDims as [number, number, number, number];
@@ -264,7 +276,7 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(custom.message).toBe("ONNX node 'q1' (QLinearConv): op 'com.microsoft.QLinearConv' (domain 'com.microsoft') is not supported");
   });
 
-  it('Mul: only x * Sigmoid(x), imported as silu; by a constant, of two computed tensors or x * Sigmoid(y) refused', () => {
+  it('Mul: x * Sigmoid(x) as silu, by a constant folded into the conv, of two tensors a mul layer; other shapes refused', () => {
     /** conv -> (extra) -> Mul(mulInputs) -> GlobalAveragePool -> Flatten. */
     const mulNet = (mulInputs: string[], extra: object[] = [], inits: object[] = []) =>
       buildModel({
@@ -279,14 +291,53 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
         outputs: [Y()],
         initializers: [W, ...(inits as never[])],
       });
+    const ops = (m: Uint8Array) => importOnnx(m).spec.layers.map((l) => l.op);
     const sig = node('Sigmoid', ['c'], ['s'], {}, 'sig1');
-    expect(importOnnx(mulNet(['s', 'c'], [sig])).spec.layers.map((l) => l.op)).toEqual(['conv2d', 'silu', 'globalavgpool', 'flatten']);
-    const hint = /Mul only as x \* Sigmoid\(x\)/;
-    expect(refusal(mulNet(['c', 'c'])).message).toBe("ONNX node 'mul1' (Mul): multiplies two computed tensors");
-    expect(refusal(mulNet(['c', 'c'])).hint).toMatch(hint);
-    expect(refusal(mulNet(['c', 'k'], [], [floatTensor('k', [1], [2])])).message).toBe("ONNX node 'mul1' (Mul): Mul by a constant is not supported");
+    expect(ops(mulNet(['s', 'c'], [sig]))).toEqual(['conv2d', 'silu', 'globalavgpool', 'flatten']);
+    expect(ops(mulNet(['c', 'c']))).toEqual(['conv2d', 'mul', 'globalavgpool', 'flatten']);
+    expect(ops(mulNet(['c', 'k'], [], [floatTensor('k', [1], [2])]))).toEqual(['conv2d', 'globalavgpool', 'flatten']);
+    expect(ops(mulNet(['k', 'c'], [], [floatTensor('k', [4, 1, 1], [1, 2, 3, 4])]))).toEqual(['conv2d', 'globalavgpool', 'flatten']);
+    // x * Sigmoid(y): a mul of two tensors of one shape.
     const other = [node('Relu', ['c'], ['r'], {}, 'relu1'), node('Sigmoid', ['r'], ['s'], {}, 'sig1')];
-    expect(refusal(mulNet(['c', 's'], other)).message).toBe("ONNX node 'mul1' (Mul): multiplies two computed tensors");
+    expect(ops(mulNet(['c', 's'], other))).toEqual(['conv2d', 'relu', 'sigmoid', 'mul', 'globalavgpool', 'flatten']);
+    const hint = /equal shape, or a feature map \[1, C, H, W\] by one value per channel/;
+    const wide = [node('Conv', ['x', 'w'], ['p'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'conv2')];
+    expect(refusal(mulNet(['c', 'p'], wide)).message).toBe("ONNX node 'mul1' (Mul): multiplies tensors of shapes [1, 4, 6, 6] and [1, 4, 8, 8]");
+    expect(refusal(mulNet(['c', 'p'], wide)).hint).toMatch(hint);
+    expect(refusal(mulNet(['c', 'k'], [], [floatTensor('k', [1, 1, 6, 6], new Float32Array(36).fill(2))])).message).toMatch(/varies over height\/width/);
+  });
+
+  it('Sub and Div by a constant fold; of two computed tensors, or a constant divided by one, refused; Concat of activations along channels only', () => {
+    const net = (n: object[], inits: object[] = [], outC = 4) =>
+      buildModel({
+        nodes: [
+          node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3] }, 'conv1'),
+          ...n,
+          node('GlobalAveragePool', ['o'], ['g'], {}, 'gap'),
+          node('Flatten', ['g'], ['y'], {}, 'flat'),
+        ],
+        inputs: [X],
+        outputs: [Y([1, outC])],
+        initializers: [W, ...(inits as never[])],
+      });
+    const k = floatTensor('k', [1], [2]);
+    const ops = (m: Uint8Array) => importOnnx(m).spec.layers.map((l) => l.op);
+    expect(ops(net([node('Sub', ['c', 'k'], ['o'], {}, 's')], [k]))).toEqual(['conv2d', 'globalavgpool', 'flatten']);
+    expect(ops(net([node('Sub', ['k', 'c'], ['o'], {}, 's')], [k]))).toEqual(['conv2d', 'globalavgpool', 'flatten']);
+    expect(ops(net([node('Div', ['c', 'k'], ['o'], {}, 'd')], [k]))).toEqual(['conv2d', 'globalavgpool', 'flatten']);
+    expect(refusal(net([node('Div', ['k', 'c'], ['o'], {}, 'd')], [k])).message).toBe("ONNX node 'd' (Div): divides a constant by a computed tensor");
+    expect(refusal(net([node('Sub', ['c', 'c'], ['o'], {}, 's')])).message).toBe("ONNX node 's' (Sub): subtracts two computed tensors");
+    expect(refusal(net([node('Div', ['c', 'c'], ['o'], {}, 'd')])).message).toBe("ONNX node 'd' (Div): divides two computed tensors");
+    expect(refusal(net([node('Div', ['c', 'z'], ['o'], {}, 'd')], [floatTensor('z', [1], [0])])).message).toBe("ONNX node 'd' (Div): divides by zero");
+    expect(ops(net([node('Concat', ['c', 'c', 'c'], ['o'], { axis: 1 }, 'cat')], [], 12))).toEqual(['conv2d', 'concat', 'globalavgpool', 'flatten']);
+    expect(ops(net([node('Concat', ['c', 'c'], ['o'], { axis: -3 }, 'cat')], [], 8))).toEqual(['conv2d', 'concat', 'globalavgpool', 'flatten']);
+    expect(ops(net([node('Concat', ['c'], ['o'], { axis: 1 }, 'cat')]))).toEqual(['conv2d', 'globalavgpool', 'flatten']);
+    expect(refusal(net([node('Concat', ['c', 'c'], ['o'], { axis: 2 }, 'cat')])).message).toBe("ONNX node 'cat' (Concat): joins along axis 2 of [1, 4, 6, 6]");
+    expect(refusal(net([node('Concat', ['c', 'x'], ['o'], { axis: 1 }, 'cat')])).message).toBe("ONNX node 'cat' (Concat): joins tensors of shapes [1, 4, 6, 6], [1, 1, 8, 8]");
+    expect(refusal(net([node('Concat', Array<string>(9).fill('c'), ['o'], { axis: 1 }, 'cat')])).message).toBe("ONNX node 'cat' (Concat): joins 9 tensors");
+    expect(refusal(net([node('Concat', ['c', 'k4'], ['o'], { axis: 1 }, 'cat')], [floatTensor('k4', [1, 4, 6, 6], new Float32Array(144))])).message).toBe(
+      "ONNX node 'cat' (Concat): joins a constant and a computed tensor",
+    );
   });
 
   it('MaxPool: refuses dilations, ceil_mode 1, storage_order, a used Indices output and pads a window could lie wholly in', () => {

@@ -209,7 +209,9 @@ describe('refuses, naming the operator and what is supported', () => {
       }),
     );
     expect(e.message).toBe('TFLite model: operator #1 (BUILTIN_OPERATOR_1040) is not supported');
-    expect(e.hint).toMatch(/^supported: CONV_2D, DEPTHWISE_CONV_2D \(depth_multiplier 1\), FULLY_CONNECTED, ADD \(equal shapes\), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN/);
+    expect(e.hint).toMatch(
+      /^supported: CONV_2D, DEPTHWISE_CONV_2D \(depth_multiplier 1\), FULLY_CONNECTED, ADD \(equal shapes\), MUL \(equal shapes, or a map by one value per channel; not by a constant\), CONCATENATION \(along channels\), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN/,
+    );
     expect(
       message((d) => {
         d.ops[1] = { code: 12, inputs: [3], outputs: [5] };

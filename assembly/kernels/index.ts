@@ -9,3 +9,5 @@ export { rngSeed } from './rng';
 export { resetNonFiniteGradients, nonFiniteGradientCount } from './update';
 export { maxpoolForwardS8, maxpoolBackwardF32 } from './maxpool';
 export { tableForwardS8, tableBackwardF32 } from './table';
+export { mulForwardS8, mulBackwardF32 } from './mul';
+export { concatForwardS8, concatBackwardF32 } from './concat';

@@ -973,3 +973,150 @@ export class TableBackwardRecord {
   // @ts-ignore: decorator
   @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 20) != 0; }
 }
+
+/** int8 element-wise product, requantised: y = requant((a - za) * (b - zb)) (mul.ts): 52 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class MulForwardRecord {
+  /** int8 first operand, [P, C] */
+  // @ts-ignore: decorator
+  @inline get a(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** its zero point */
+  // @ts-ignore: decorator
+  @inline get za(): i32 { return load<i32>(changetype<usize>(this), 4); }
+  /** int8 second operand: [P, C], or [C] when perChannel */
+  // @ts-ignore: decorator
+  @inline get b(): usize { return load<usize>(changetype<usize>(this), 8); }
+  /** its zero point */
+  // @ts-ignore: decorator
+  @inline get zb(): i32 { return load<i32>(changetype<usize>(this), 12); }
+  /** b is one value per channel, broadcast over the P positions */
+  // @ts-ignore: decorator
+  @inline get perChannel(): bool { return load<u32>(changetype<usize>(this), 16) != 0; }
+  /** requantisation multiplier of s_a * s_b / s_y (compiler/quantize/fixedpoint.ts) */
+  // @ts-ignore: decorator
+  @inline get m(): i32 { return load<i32>(changetype<usize>(this), 20); }
+  /** its shift */
+  // @ts-ignore: decorator
+  @inline get n(): i32 { return load<i32>(changetype<usize>(this), 24); }
+  /** int8 output, [P, C] (may be a) */
+  // @ts-ignore: decorator
+  @inline get y(): usize { return load<usize>(changetype<usize>(this), 28); }
+  /** output zero point */
+  // @ts-ignore: decorator
+  @inline get zy(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  /** output clamp, low (the activation) */
+  // @ts-ignore: decorator
+  @inline get lo(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  /** output clamp, high */
+  // @ts-ignore: decorator
+  @inline get hi(): i32 { return load<i32>(changetype<usize>(this), 40); }
+  /** positions (H * W) */
+  // @ts-ignore: decorator
+  @inline get P(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  /** channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 48); }
+}
+
+/** float32 gradient of one operand of a product: gy times the other operand, dequantised (mul.ts): 40 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class MulBackwardRecord {
+  /** f32 output gradient, [P, C] */
+  // @ts-ignore: decorator
+  @inline get gy(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** int8 saved other operand: [P, C], or [C] when otherPerChannel */
+  // @ts-ignore: decorator
+  @inline get other(): usize { return load<usize>(changetype<usize>(this), 4); }
+  /** its zero point */
+  // @ts-ignore: decorator
+  @inline get zo(): i32 { return load<i32>(changetype<usize>(this), 8); }
+  /** its scale */
+  // @ts-ignore: decorator
+  @inline get so(): f32 { return load<f32>(changetype<usize>(this), 12); }
+  /** the other operand is one value per channel */
+  // @ts-ignore: decorator
+  @inline get otherPerChannel(): bool { return load<u32>(changetype<usize>(this), 16) != 0; }
+  /** f32 gradient of this operand: [P, C], or [C] when sumPositions (may be gy when [P, C]) */
+  // @ts-ignore: decorator
+  @inline get gx(): usize { return load<usize>(changetype<usize>(this), 20); }
+  /** this operand is per channel: its gradient is summed over the P positions, in position order */
+  // @ts-ignore: decorator
+  @inline get sumPositions(): bool { return load<u32>(changetype<usize>(this), 24) != 0; }
+  /** positions */
+  // @ts-ignore: decorator
+  @inline get P(): i32 { return load<i32>(changetype<usize>(this), 28); }
+  /** channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  /** add into the destination gradient instead of overwriting it */
+  // @ts-ignore: decorator
+  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 36) != 0; }
+}
+
+/** int8 channels of one input into the output, requantised: y[p, offset + c] = requant(x[p, c] - zx) (concat.ts): 44 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class ConcatForwardRecord {
+  /** int8 input, [P, C] */
+  // @ts-ignore: decorator
+  @inline get x(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** its zero point */
+  // @ts-ignore: decorator
+  @inline get zx(): i32 { return load<i32>(changetype<usize>(this), 4); }
+  /** the input's grid is the output's (same scale and zero point): the bytes are copied */
+  // @ts-ignore: decorator
+  @inline get copy(): bool { return load<u32>(changetype<usize>(this), 8) != 0; }
+  /** requantisation multiplier of s_x / s_y (compiler/quantize/fixedpoint.ts) */
+  // @ts-ignore: decorator
+  @inline get m(): i32 { return load<i32>(changetype<usize>(this), 12); }
+  /** its shift */
+  // @ts-ignore: decorator
+  @inline get n(): i32 { return load<i32>(changetype<usize>(this), 16); }
+  /** int8 output, [P, CO] */
+  // @ts-ignore: decorator
+  @inline get y(): usize { return load<usize>(changetype<usize>(this), 20); }
+  /** output zero point */
+  // @ts-ignore: decorator
+  @inline get zy(): i32 { return load<i32>(changetype<usize>(this), 24); }
+  /** positions (H * W) */
+  // @ts-ignore: decorator
+  @inline get P(): i32 { return load<i32>(changetype<usize>(this), 28); }
+  /** input channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  /** output channels */
+  // @ts-ignore: decorator
+  @inline get CO(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  /** the input's first output channel */
+  // @ts-ignore: decorator
+  @inline get offset(): i32 { return load<i32>(changetype<usize>(this), 40); }
+}
+
+/** float32 gradient of one input of a concat: its channels of the output gradient (concat.ts): 28 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class ConcatBackwardRecord {
+  /** f32 output gradient, [P, CO] */
+  // @ts-ignore: decorator
+  @inline get gy(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** f32 input gradient, [P, C] */
+  // @ts-ignore: decorator
+  @inline get gx(): usize { return load<usize>(changetype<usize>(this), 4); }
+  /** positions */
+  // @ts-ignore: decorator
+  @inline get P(): i32 { return load<i32>(changetype<usize>(this), 8); }
+  /** input channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 12); }
+  /** output channels */
+  // @ts-ignore: decorator
+  @inline get CO(): i32 { return load<i32>(changetype<usize>(this), 16); }
+  /** the input's first output channel */
+  // @ts-ignore: decorator
+  @inline get offset(): i32 { return load<i32>(changetype<usize>(this), 20); }
+  /** add into the destination gradient instead of overwriting it */
+  // @ts-ignore: decorator
+  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 24) != 0; }
+}

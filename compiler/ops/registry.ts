@@ -9,12 +9,14 @@ import type { Node } from '../ir/graph.js';
 import type { Activation, Layer } from '../ir/model.js';
 import { add } from './add.js';
 import { avgpool } from './avgpool.js';
+import { concat } from './concat.js';
 import { conv2d } from './conv2d.js';
 import { dense } from './dense.js';
 import { depthwiseConv2d } from './depthwise-conv2d.js';
 import { flatten } from './flatten.js';
 import { globalAvgpool } from './global-avgpool.js';
 import { maxpool } from './maxpool.js';
+import { mul } from './mul.js';
 import { relu, relu6 } from './relu.js';
 import { hardsigmoid, hardswish, leakyrelu, sigmoid, silu } from './table-activation.js';
 import type { LayerFields, LayerOp, LayerSchema, OpDef } from './types.js';
@@ -41,6 +43,8 @@ function table() {
     hardswish,
     silu,
     leakyrelu,
+    mul,
+    concat,
   };
 }
 

@@ -198,7 +198,11 @@ export interface OpDef<L extends LayerFields = Layer, D = unknown> {
   readonly clamp?: Activation;
   /** Output is its input, seen with another shape: no step, no buffer of its own (flatten). */
   readonly view?: boolean;
-  /** Output element i reads only input element i of each input: its output may overwrite an input (in-place pass). */
+  /**
+   * Output element i reads only input element i of each input of the output's size (and any
+   * element of a smaller, broadcast one: Mul's [1, 1, C]): its output may overwrite an input
+   * of its size (in-place pass).
+   */
   readonly elementwise?: boolean;
   /** Forward can run output row by output row from a ring of input rows (the row-streaming pass). */
   readonly streamable?: boolean;

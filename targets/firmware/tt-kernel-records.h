@@ -44,6 +44,10 @@
  *   void maxpoolBackwardF32(const tt_maxpool_backward_t *r); max pool backward from the mask
  *   void tableForwardS8(const tt_table_forward_t *r); int8 256-entry table lookup
  *   void tableBackwardF32(const tt_table_backward_t *r); gradient through a 256-entry derivative table
+ *   void mulForwardS8(const tt_mul_forward_t *r); int8 product, requantised
+ *   void mulBackwardF32(const tt_mul_backward_t *r); gradient of one operand of a product
+ *   void concatForwardS8(const tt_concat_forward_t *r); one input's channels of a concat, requantised
+ *   void concatBackwardF32(const tt_concat_backward_t *r); one input's slice of a concat's gradient
  */
 
 /* the weight scales of a layer (the leading fields of the input-gradient records): 8 bytes, little-endian. */
@@ -808,5 +812,115 @@ _Static_assert(offsetof(tt_table_backward_t, table) == 8, "tt_table_backward_t.t
 _Static_assert(offsetof(tt_table_backward_t, gx) == 12, "tt_table_backward_t.gx");
 _Static_assert(offsetof(tt_table_backward_t, count) == 16, "tt_table_backward_t.count");
 _Static_assert(offsetof(tt_table_backward_t, accumulate) == 20, "tt_table_backward_t.accumulate");
+
+/* int8 element-wise product, requantised: y = requant((a - za) * (b - zb)) (mul.ts): 52 bytes, little-endian. */
+#define TT_MUL_FORWARD_BYTES 52u
+
+typedef struct {
+  uint32_t a; /* int8 first operand, [P, C] */
+  int32_t za; /* its zero point */
+  uint32_t b; /* int8 second operand: [P, C], or [C] when perChannel */
+  int32_t zb; /* its zero point */
+  uint32_t per_channel; /* b is one value per channel, broadcast over the P positions */
+  int32_t m; /* requantisation multiplier of s_a * s_b / s_y (compiler/quantize/fixedpoint.ts) */
+  int32_t n; /* its shift */
+  uint32_t y; /* int8 output, [P, C] (may be a) */
+  int32_t zy; /* output zero point */
+  int32_t lo; /* output clamp, low (the activation) */
+  int32_t hi; /* output clamp, high */
+  int32_t P; /* positions (H * W) */
+  int32_t C; /* channels */
+} tt_mul_forward_t;
+_Static_assert(sizeof(tt_mul_forward_t) == TT_MUL_FORWARD_BYTES, "tt_mul_forward_t layout");
+_Static_assert(offsetof(tt_mul_forward_t, a) == 0, "tt_mul_forward_t.a");
+_Static_assert(offsetof(tt_mul_forward_t, za) == 4, "tt_mul_forward_t.za");
+_Static_assert(offsetof(tt_mul_forward_t, b) == 8, "tt_mul_forward_t.b");
+_Static_assert(offsetof(tt_mul_forward_t, zb) == 12, "tt_mul_forward_t.zb");
+_Static_assert(offsetof(tt_mul_forward_t, per_channel) == 16, "tt_mul_forward_t.per_channel");
+_Static_assert(offsetof(tt_mul_forward_t, m) == 20, "tt_mul_forward_t.m");
+_Static_assert(offsetof(tt_mul_forward_t, n) == 24, "tt_mul_forward_t.n");
+_Static_assert(offsetof(tt_mul_forward_t, y) == 28, "tt_mul_forward_t.y");
+_Static_assert(offsetof(tt_mul_forward_t, zy) == 32, "tt_mul_forward_t.zy");
+_Static_assert(offsetof(tt_mul_forward_t, lo) == 36, "tt_mul_forward_t.lo");
+_Static_assert(offsetof(tt_mul_forward_t, hi) == 40, "tt_mul_forward_t.hi");
+_Static_assert(offsetof(tt_mul_forward_t, P) == 44, "tt_mul_forward_t.P");
+_Static_assert(offsetof(tt_mul_forward_t, C) == 48, "tt_mul_forward_t.C");
+
+/* float32 gradient of one operand of a product: gy times the other operand, dequantised (mul.ts): 40 bytes, little-endian. */
+#define TT_MUL_BACKWARD_BYTES 40u
+
+typedef struct {
+  uint32_t gy; /* f32 output gradient, [P, C] */
+  uint32_t other; /* int8 saved other operand: [P, C], or [C] when otherPerChannel */
+  int32_t zo; /* its zero point */
+  float so; /* its scale */
+  uint32_t other_per_channel; /* the other operand is one value per channel */
+  uint32_t gx; /* f32 gradient of this operand: [P, C], or [C] when sumPositions (may be gy when [P, C]) */
+  uint32_t sum_positions; /* this operand is per channel: its gradient is summed over the P positions, in position order */
+  int32_t P; /* positions */
+  int32_t C; /* channels */
+  uint32_t accumulate; /* add into the destination gradient instead of overwriting it */
+} tt_mul_backward_t;
+_Static_assert(sizeof(tt_mul_backward_t) == TT_MUL_BACKWARD_BYTES, "tt_mul_backward_t layout");
+_Static_assert(offsetof(tt_mul_backward_t, gy) == 0, "tt_mul_backward_t.gy");
+_Static_assert(offsetof(tt_mul_backward_t, other) == 4, "tt_mul_backward_t.other");
+_Static_assert(offsetof(tt_mul_backward_t, zo) == 8, "tt_mul_backward_t.zo");
+_Static_assert(offsetof(tt_mul_backward_t, so) == 12, "tt_mul_backward_t.so");
+_Static_assert(offsetof(tt_mul_backward_t, other_per_channel) == 16, "tt_mul_backward_t.other_per_channel");
+_Static_assert(offsetof(tt_mul_backward_t, gx) == 20, "tt_mul_backward_t.gx");
+_Static_assert(offsetof(tt_mul_backward_t, sum_positions) == 24, "tt_mul_backward_t.sum_positions");
+_Static_assert(offsetof(tt_mul_backward_t, P) == 28, "tt_mul_backward_t.P");
+_Static_assert(offsetof(tt_mul_backward_t, C) == 32, "tt_mul_backward_t.C");
+_Static_assert(offsetof(tt_mul_backward_t, accumulate) == 36, "tt_mul_backward_t.accumulate");
+
+/* int8 channels of one input into the output, requantised: y[p, offset + c] = requant(x[p, c] - zx) (concat.ts): 44 bytes, little-endian. */
+#define TT_CONCAT_FORWARD_BYTES 44u
+
+typedef struct {
+  uint32_t x; /* int8 input, [P, C] */
+  int32_t zx; /* its zero point */
+  uint32_t copy; /* the input's grid is the output's (same scale and zero point): the bytes are copied */
+  int32_t m; /* requantisation multiplier of s_x / s_y (compiler/quantize/fixedpoint.ts) */
+  int32_t n; /* its shift */
+  uint32_t y; /* int8 output, [P, CO] */
+  int32_t zy; /* output zero point */
+  int32_t P; /* positions (H * W) */
+  int32_t C; /* input channels */
+  int32_t CO; /* output channels */
+  int32_t offset; /* the input's first output channel */
+} tt_concat_forward_t;
+_Static_assert(sizeof(tt_concat_forward_t) == TT_CONCAT_FORWARD_BYTES, "tt_concat_forward_t layout");
+_Static_assert(offsetof(tt_concat_forward_t, x) == 0, "tt_concat_forward_t.x");
+_Static_assert(offsetof(tt_concat_forward_t, zx) == 4, "tt_concat_forward_t.zx");
+_Static_assert(offsetof(tt_concat_forward_t, copy) == 8, "tt_concat_forward_t.copy");
+_Static_assert(offsetof(tt_concat_forward_t, m) == 12, "tt_concat_forward_t.m");
+_Static_assert(offsetof(tt_concat_forward_t, n) == 16, "tt_concat_forward_t.n");
+_Static_assert(offsetof(tt_concat_forward_t, y) == 20, "tt_concat_forward_t.y");
+_Static_assert(offsetof(tt_concat_forward_t, zy) == 24, "tt_concat_forward_t.zy");
+_Static_assert(offsetof(tt_concat_forward_t, P) == 28, "tt_concat_forward_t.P");
+_Static_assert(offsetof(tt_concat_forward_t, C) == 32, "tt_concat_forward_t.C");
+_Static_assert(offsetof(tt_concat_forward_t, CO) == 36, "tt_concat_forward_t.CO");
+_Static_assert(offsetof(tt_concat_forward_t, offset) == 40, "tt_concat_forward_t.offset");
+
+/* float32 gradient of one input of a concat: its channels of the output gradient (concat.ts): 28 bytes, little-endian. */
+#define TT_CONCAT_BACKWARD_BYTES 28u
+
+typedef struct {
+  uint32_t gy; /* f32 output gradient, [P, CO] */
+  uint32_t gx; /* f32 input gradient, [P, C] */
+  int32_t P; /* positions */
+  int32_t C; /* input channels */
+  int32_t CO; /* output channels */
+  int32_t offset; /* the input's first output channel */
+  uint32_t accumulate; /* add into the destination gradient instead of overwriting it */
+} tt_concat_backward_t;
+_Static_assert(sizeof(tt_concat_backward_t) == TT_CONCAT_BACKWARD_BYTES, "tt_concat_backward_t layout");
+_Static_assert(offsetof(tt_concat_backward_t, gy) == 0, "tt_concat_backward_t.gy");
+_Static_assert(offsetof(tt_concat_backward_t, gx) == 4, "tt_concat_backward_t.gx");
+_Static_assert(offsetof(tt_concat_backward_t, P) == 8, "tt_concat_backward_t.P");
+_Static_assert(offsetof(tt_concat_backward_t, C) == 12, "tt_concat_backward_t.C");
+_Static_assert(offsetof(tt_concat_backward_t, CO) == 16, "tt_concat_backward_t.CO");
+_Static_assert(offsetof(tt_concat_backward_t, offset) == 20, "tt_concat_backward_t.offset");
+_Static_assert(offsetof(tt_concat_backward_t, accumulate) == 24, "tt_concat_backward_t.accumulate");
 
 #endif

@@ -271,4 +271,35 @@ save("padopnet", model("padopnet", [
     [init("c1_w", w(6, 2, 3, 3)), init("c1_b", w(6, scale=0.1)), init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)),
      ints("pads1", [0, 0, 1, 1, 0, 0, 1, 0]), ints("pads2", [0, 0, 1, 1, 0, 0, 1, 1]), ints("pads3", [0, 0, 0, 0, 0, 0, 1, 1]),
      init("zero", np.float32(0)), init("fc_w", w(5, 8 * 3 * 2)), init("fc_b", w(5, scale=0.1))]), pixels((2, 11, 11)), optimize=False)
+# --- mulcatnet: Mul and Concat of activations and the constant arithmetic around them.
+#     Squeeze-excitation c2 * HardSigmoid(Conv(GlobalAveragePool(c2))) (PyTorch's Hardsigmoid
+#     coefficients), a Fire module Concat([e1, e3 - k], axis 1) with Sub of a per-channel
+#     constant (folds into e3), Mul by a scalar then Div by a scalar (a 1x1 depthwise conv,
+#     the Div folded into it), HardSwish written out as x * HardSigmoid(x) (one hardswish
+#     layer), and x * x. After padopnet: earlier draws unchanged.
+save("mulcatnet", model("mulcatnet", [
+    helper.make_node("Conv", ["x", "c1_w", "c1_b"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="conv1"),
+    helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+    helper.make_node("Conv", ["r1", "c2_w", "c2_b"], ["c2"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], name="conv2"),
+    helper.make_node("GlobalAveragePool", ["c2"], ["g"], name="gap"),
+    helper.make_node("Conv", ["g", "se_w", "se_b"], ["se"], kernel_shape=[1, 1], name="se_conv"),
+    helper.make_node("HardSigmoid", ["se"], ["gate"], alpha=1.0 / 6, beta=0.5, name="gate"),
+    helper.make_node("Mul", ["gate", "c2"], ["sc"], name="excite"),
+    helper.make_node("Conv", ["sc", "e1_w", "e1_b"], ["e1"], kernel_shape=[1, 1], name="expand1"),
+    helper.make_node("Conv", ["sc", "e3_w", "e3_b"], ["e3"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="expand3"),
+    helper.make_node("Sub", ["e3", "k3"], ["e3s"], name="shift3"),
+    helper.make_node("Concat", ["e1", "e3s"], ["cat"], axis=1, name="fire"),
+    helper.make_node("Mul", ["cat", "half"], ["m"], name="scale"),
+    helper.make_node("Div", ["m", "two"], ["d"], name="halve"),
+    helper.make_node("HardSigmoid", ["d"], ["hs"], alpha=1.0 / 6, beta=0.5, name="hsig"),
+    helper.make_node("Mul", ["d", "hs"], ["hw"], name="hswish"),
+    helper.make_node("Mul", ["hw", "hw"], ["sq"], name="square"),
+    helper.make_node("Flatten", ["sq"], ["flat"], name="flatten"),
+    helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], transB=1, name="fc"),
+], V("x", F, [1, 2, 8, 8]), V("logits", F, [1, 5]),
+    [init("c1_w", w(6, 2, 3, 3)), init("c1_b", w(6, scale=0.1)), init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)),
+     init("se_w", w(8, 8, 1, 1)), init("se_b", w(8, scale=0.1)), init("e1_w", w(4, 8, 1, 1)), init("e1_b", w(4, scale=0.1)),
+     init("e3_w", w(4, 8, 3, 3)), init("e3_b", w(4, scale=0.1)), init("k3", w(4, 1, 1, scale=0.2)),
+     init("half", np.array(0.5, dtype=np.float32)), init("two", np.array(2.0, dtype=np.float32)),
+     init("fc_w", w(5, 8 * 4 * 4)), init("fc_b", w(5, scale=0.1))]), pixels((2, 8, 8)))
 print("ok")

@@ -114,8 +114,9 @@ describe('an input gradient that reads its input (inputGradReads.inputs)', () =>
   });
 
   it('an op reading both inputs of one tensor reads it once', () => {
-    const mul = fakeOp('mul', { arity: 2, layer: withInputs('mul'), program: { forward: ['forward'], backward: ['inputGrad'], inputGradReads: { inputs: [0, 1] } } });
-    const { p } = programOf([mul], [conv('a'), { op: 'mul', name: 'm', inputs: ['a', 'a'] } as unknown as Layer]);
+    // A fake of its own (the real mul, mul.ts, is registered): the interface alone.
+    const mul = fakeOp('fakemul', { arity: 2, layer: withInputs('fakemul'), program: { forward: ['forward'], backward: ['inputGrad'], inputGradReads: { inputs: [0, 1] } } });
+    const { p } = programOf([mul], [conv('a'), { op: 'fakemul', name: 'm', inputs: ['a', 'a'] } as unknown as Layer]);
     expect(stepOf(p, 'inputGrad', 'm')).toMatchObject({ targets: ['a', 'a'], accumulate: [false, true], reads: ['grad:m', 'act:a', 'grad:a'] });
   });
 });

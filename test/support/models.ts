@@ -203,6 +203,8 @@ export interface RandomSpecOptions {
    * ('same' or per side, count_include_pad either way).
    */
   paddings?: boolean;
+  /** mul (squeeze-excitation gates and same-shape products, mul(x, x) too) and concat blocks (compiler/ops/mul.ts, concat.ts). */
+  mulConcat?: boolean;
 }
 
 /** A random per-side padding of a conv: the top and left alike (the conv kernels' leading pad). */
@@ -283,7 +285,8 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
   const mlpOnly = g.chance(0.1);
   for (let b = 0; b < blocks && !mlpOnly; b++) {
     const kinds = ['conv', 'conv', 'residual', 'pool', 'relu', 'selfadd'] as const;
-    const kind = g.pick(o.tableActivations ? ([...kinds, 'table', 'table'] as const) : kinds);
+    const extra = [...(o.tableActivations ? (['table', 'table'] as const) : []), ...(o.mulConcat ? (['mul', 'concat'] as const) : [])];
+    const kind = g.pick([...kinds, ...extra]);
     if (kind === 'conv') {
       const [l, s] = conv(prev, shape, false);
       push(l, s);
@@ -304,6 +307,38 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
       if (shape[0] < 2 || shape[1] < 2) continue;
       const stride = g.pick([1, 2]);
       push({ op: 'avgpool', name: name(), size: 2, stride }, [Math.floor((shape[0] - 2) / stride) + 1, Math.floor((shape[1] - 2) / stride) + 1, shape[2]]);
+    } else if (kind === 'mul') {
+      const x = prev,
+        s0 = shape;
+      if (g.chance(0.5)) {
+        // Squeeze-excitation: x * gate(conv(GAP(x))), the gate one value per channel.
+        push({ op: 'globalavgpool', name: name(), inputs: [x] }, [1, 1, s0[2]]);
+        push({ op: 'conv2d', name: name(), filters: s0[2], kernel: 1, activation: g.pick(ACTS) }, [1, 1, s0[2]]);
+        const gate = push({ op: g.pick(['hardsigmoid', 'sigmoid'] as const), name: name() }, [1, 1, s0[2]]);
+        push({ op: 'mul', name: name(), inputs: [x, gate], activation: g.pick(ACTS) }, s0);
+      } else {
+        const [l, s] = conv(x, s0, true);
+        const t = push(l, s);
+        const inputs: [string, string] = g.pick([
+          [x, t],
+          [t, x],
+          [t, t],
+        ] as const);
+        push({ op: 'mul', name: name(), inputs, activation: g.pick(ACTS) }, s0);
+      }
+    } else if (kind === 'concat') {
+      const x = prev,
+        s0 = shape;
+      const [l, s] = conv(x, s0, true);
+      // A depthwise conv keeps its channels; another draws its own count.
+      const filters = 'groups' in l ? s[2] : g.int(1, 4);
+      const t = push({ ...l, filters } as Layer, [s[0], s[1], filters]);
+      const inputs = g.pick([
+        [x, t],
+        [t, x],
+        [x, t, x],
+      ] as const);
+      push({ op: 'concat', name: name(), inputs: [...inputs] }, [s0[0], s0[1], inputs.reduce((c, n) => c + (n === x ? s0[2] : filters), 0)]);
     } else if (kind === 'table') {
       push(randomTableActivation(g, name()), shape);
     } else if (kind === 'relu') {

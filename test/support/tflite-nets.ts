@@ -17,10 +17,12 @@ import { Rng } from '../../compiler/ir/rng.js';
 import {
   ADD_OPTIONS,
   BuiltinOptions,
+  CONCATENATION_OPTIONS,
   CONV_2D_OPTIONS,
   DEPTHWISE_CONV_2D_OPTIONS,
   FULLY_CONNECTED_OPTIONS,
   LEAKY_RELU_OPTIONS,
+  MUL_OPTIONS,
   Op,
   Padding,
   POOL_2D_OPTIONS,
@@ -37,6 +39,10 @@ export type NetLayer =
   | { op: 'dw'; name: string; k: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'fc'; name: string; units: number; act?: Act }
   | { op: 'add'; name: string; from: string; act?: Act }
+  /** MUL of the previous tensor by `from` (either may be [1, 1, 1, C]: the output has the larger shape). */
+  | { op: 'mul'; name: string; from: string; act?: Act }
+  /** CONCATENATION of the previous tensor and `from` along channels; int8: every input on the output's grid, as TFLite requires. */
+  | { op: 'concat'; name: string; from: string[] }
   | { op: 'avgpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'maxpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'mean'; name: string; keepDims: boolean }
@@ -80,12 +86,22 @@ class NetWriter {
   readonly ops: OpDef[] = [];
   private readonly rng: Rng;
   private readonly byName = new Map<string, Built>();
+  /** int8: the quantisation each concatenated tensor takes, the concat's (the union of their ranges). */
+  private readonly joined = new Map<string, QuantDef>();
 
   constructor(
     private readonly net: NetDef,
     private readonly mode: NetMode,
   ) {
     this.rng = new Rng(net.seed);
+    if (mode.kind !== 'int8') return;
+    net.layers.forEach((l, i) => {
+      if (l.op !== 'concat') return;
+      const names = [i === 0 ? 'input' : net.layers[i - 1]!.name, ...l.from, l.name];
+      const rs = names.map((n) => mode.ranges[n] ?? [0, 1]);
+      const q = actQuantOf([Math.min(...rs.map((r) => r[0])), Math.max(...rs.map((r) => r[1]))]);
+      for (const n of names) this.joined.set(n, q);
+    });
   }
 
   private get int8(): boolean {
@@ -94,7 +110,7 @@ class NetWriter {
 
   /** An activation tensor, int8 with the quantisation of `range` (or the one given) in int8 mode. */
   act(name: string, shape: number[], quant?: QuantDef): number {
-    const q = this.int8 ? (quant ?? actQuantOf((this.mode as { ranges: Ranges }).ranges[name] ?? [0, 1])) : undefined;
+    const q = this.int8 ? (this.joined.get(name) ?? quant ?? actQuantOf((this.mode as { ranges: Ranges }).ranges[name] ?? [0, 1])) : undefined;
     this.tensors.push({ name, shape, type: this.int8 ? INT8 : FLOAT32, ...(q ? { quant: q } : {}) });
     return this.tensors.length - 1;
   }
@@ -188,6 +204,10 @@ class NetWriter {
         return this.fullyConnected(l, x);
       case 'add':
         return this.add(l, x);
+      case 'mul':
+        return this.mul(l, x);
+      case 'concat':
+        return this.concat(l, x);
       case 'avgpool':
       case 'maxpool':
         return this.pool(l, x);
@@ -252,6 +272,31 @@ class NetWriter {
     const y = this.act(l.name, x.shape);
     this.op(Op.ADD, [x.tensor, other.tensor], [y], BuiltinOptions.AddOptions, [[ADD_OPTIONS.fusedActivation, 'int8', ACT_CODE[l.act ?? 'none']]]);
     return { tensor: y, shape: x.shape };
+  }
+
+  private mul(l: Extract<NetLayer, { op: 'mul' }>, x: Built): Built {
+    const other = this.byName.get(l.from)!;
+    const shape = x.shape.reduce((a, b) => a * b, 1) >= other.shape.reduce((a, b) => a * b, 1) ? x.shape : other.shape;
+    const y = this.act(l.name, shape);
+    this.op(Op.MUL, [x.tensor, other.tensor], [y], BuiltinOptions.MulOptions, [[MUL_OPTIONS.fusedActivation, 'int8', ACT_CODE[l.act ?? 'none']]]);
+    return { tensor: y, shape };
+  }
+
+  private concat(l: Extract<NetLayer, { op: 'concat' }>, x: Built): Built {
+    const parts = [x, ...l.from.map((n) => this.byName.get(n)!)];
+    const shape = [...x.shape.slice(0, -1), parts.reduce((s, p) => s + p.shape[p.shape.length - 1]!, 0)];
+    const y = this.act(l.name, shape);
+    this.op(
+      Op.CONCATENATION,
+      parts.map((p) => p.tensor),
+      [y],
+      BuiltinOptions.ConcatenationOptions,
+      [
+        [CONCATENATION_OPTIONS.axis, 'int32', -1],
+        [CONCATENATION_OPTIONS.fusedActivation, 'int8', 0],
+      ],
+    );
+    return { tensor: y, shape };
   }
 
   private pool(l: Extract<NetLayer, { op: 'avgpool' | 'maxpool' }>, x: Built): Built {

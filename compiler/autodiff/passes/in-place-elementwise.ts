@@ -8,7 +8,7 @@
  * forward, backward does not read its int8 values (no weight gradient reads it whole, no
  * op's input gradient reads it by its rule, and its producer's clamp keeps bits or has no
  * gradient), and it is not the output of a streamed chain (pass 3), whose step writes it
- * row by row. An op whose own input gradient reads its output (a Sigmoid) may still write
+ * row by row; and the input is the output's size (not a broadcast operand). An op whose own input gradient reads its output (a Sigmoid) may still write
  * over its input: that output is then the shared buffer, which nothing later overwrites.
  */
 import { opOf } from '../../ops/registry.js';
@@ -28,7 +28,8 @@ export function inPlaceElementwise(c: BuildContext, d: Draft): void {
   };
   for (const n of c.g.nodes) {
     if (!opOf(n).elementwise) continue;
-    const t = n.inputs.map(c.canon).find((x) => overwritable(x, n.name));
+    // Only an input of the output's size: a broadcast operand (Mul's per-channel [1, 1, C]) is smaller.
+    const t = n.inputs.map(c.canon).find((x) => c.elems(x) === c.elems(n.output) && overwritable(x, n.name));
     if (t !== undefined) d.actShares.set(n.output, t);
   }
   renameThroughShares(d, 'act', d.actShares);

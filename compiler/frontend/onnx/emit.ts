@@ -93,6 +93,10 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
       return { op: 'dense', name, inputs, units: op.units!, activation: op.activation };
     case 'add':
       return { op: 'add', name, inputs: inputs as [string, string], activation: op.activation };
+    case 'mul':
+      return { op: 'mul', name, inputs: inputs as [string, string], activation: op.activation };
+    case 'concat':
+      return { op: 'concat', name, inputs };
     case 'avgpool':
       return { op: 'avgpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride, ...avgpoolPadding(op) };
     case 'maxpool':

@@ -2,14 +2,16 @@
  * Rewrites of the imported ops that keep the maths (in float; what changes for int8 is
  * reported as a warning):
  *
- *  1. affine (BatchNormalization, Add of a per-channel constant) folded into the conv or
+ *  1. affine (BatchNormalization; Add, Sub, Mul, Div by a per-channel constant) folded into the conv or
  *     dense that produces its input, when nothing else reads that output:
- *     W'[c] = W[c]*a[c], b'[c] = b[c]*a[c] + shift[c]. Otherwise, on a feature map, it
+ *     W'[c] = W[c]*a[c], b'[c] = b[c]*a[c] + shift[c]. Otherwise, on a feature map (or a
+ *     vector that is not a flattened map), it
  *     becomes a 1x1 depthwise conv with weight a and bias shift (the same function).
- *  2. Relu/Clip fused into the conv/dense/add before it (tinytrain layers carry an
+ *  2. Relu/Clip fused into the conv/dense/add/mul before it (tinytrain layers carry an
  *     activation), under the same single-reader condition, unless it is the last op.
  *  3. Layers whose output nothing reads are removed (e.g. a conv only Shape looked at, or
- *     the Sigmoid of a Mul(x, Sigmoid(x)) imported as silu).
+ *     the Sigmoid of a Mul(x, Sigmoid(x)) imported as silu, the HardSigmoid of a
+ *     Mul(x, HardSigmoid(x)) imported as hardswish).
  *  4. Quantisation of ops that keep their input's (flatten, standalone ReLU/ReLU6) is made
  *     consistent with the quantiser's rule.
  */
@@ -37,6 +39,11 @@ function absorb(ctx: ImportContext, into: IrOp, op: IrOp): void {
 
 const sameQuant = (a?: { scale: number; zp: number }, b?: { scale: number; zp: number }): boolean => !a || !b || (a.scale === b.scale && a.zp === b.zp);
 
+/** A feature map, or a vector whose features are channels in tinytrain's order ([1, 1, N], not a flattened map): a 1x1 depthwise conv can scale it. */
+function ownChannels(s: ImportContext['acts'][number]['shape']): boolean {
+  return s.kind === 'map' || !s.chw || s.chw.h * s.chw.w === 1;
+}
+
 function foldAffine(ctx: ImportContext, outputAct: number): void {
   for (const op of ctx.ops) {
     if (op.removed || op.kind !== 'affine') continue;
@@ -60,7 +67,7 @@ function foldAffine(ctx: ImportContext, outputAct: number): void {
       if (ctx.acts[x]!.quant) ctx.warnings.push(`${op.node} folded into ${p.node}: the quantisation of ${p.node}'s output before it (${ctx.acts[x]!.quant!.by}) is not reproduced`);
       ctx.notes.push(`${op.node} folded into ${p.node}`);
       absorb(ctx, p, op);
-    } else if (ctx.acts[x]!.shape.kind === 'map') {
+    } else if (ownChannels(ctx.acts[x]!.shape)) {
       const C = scale.length;
       op.kind = 'conv2d';
       op.conv = { kh: 1, kw: 1, stride: 1, pads: [0, 0, 0, 0], depthwise: true, filters: C };
@@ -72,7 +79,7 @@ function foldAffine(ctx: ImportContext, outputAct: number): void {
       throw nodeError(
         op.node,
         'applies a per-feature scale/shift to a vector that is not the output of a Gemm/MatMul read only by it',
-        'tinytrain folds BatchNormalization and constant Adds on vectors into the preceding Gemm/MatMul',
+        'tinytrain folds BatchNormalization and constant Add/Sub/Mul/Div on vectors into the preceding Gemm/MatMul',
       );
     }
   }
@@ -83,7 +90,7 @@ function fuseActivations(ctx: ImportContext, outputAct: number): void {
     if (op.removed || (op.kind !== 'relu' && op.kind !== 'relu6') || op.output === outputAct) continue;
     const x = op.inputs[0]!;
     const p = producerOf(ctx, x);
-    if (!p || !(p.kind === 'conv2d' || p.kind === 'dense' || p.kind === 'add') || p.activation !== 'none') continue;
+    if (!p || !(p.kind === 'conv2d' || p.kind === 'dense' || p.kind === 'add' || p.kind === 'mul') || p.activation !== 'none') continue;
     if (readers(ctx, outputAct)[x] !== 1) continue;
     const pre = ctx.acts[x]!.quant;
     const post = ctx.acts[op.output]!.quant;
@@ -108,7 +115,9 @@ function removeDead(ctx: ImportContext, outputAct: number): void {
     if (!live.has(op.output)) {
       op.removed = true;
       ctx.notes.push(
-        op.intoSilu ? `${op.node}: ${op.intoSilu} computes x * Sigmoid(x) as one silu layer; removed` : `${op.node}: its output only feeds shape computations; removed`,
+        op.foldedInto
+          ? `${op.node}: ${op.foldedInto.by} computes x * ${op.kind === 'sigmoid' ? 'Sigmoid' : 'HardSigmoid'}(x) as one ${op.foldedInto.as} layer; removed`
+          : `${op.node}: its output only feeds shape computations; removed`,
       );
       continue;
     }

@@ -5,7 +5,7 @@
  * (a tensor the device computes, in tinytrain's HWC layout), or one of two wrappers that
  * only exist between a QuantizeLinear and its DequantizeLinear or after the final
  * Softmax. Activations are produced by IrOps, which map one-to-one onto tinytrain layers
- * except 'affine' (a per-channel x*a+b from BatchNormalization or an Add of a constant),
+ * except 'affine' (a per-channel x*a+b from BatchNormalization, or an Add, Sub, Mul or Div by a constant),
  * which fold.ts merges into the producing conv/dense (or turns into a 1x1 depthwise conv).
  */
 import { TinytrainError } from '../../errors.js';
@@ -68,7 +68,7 @@ export type Value =
 
 /** The table activations (compiler/ops/table-activation.ts). */
 export type IrFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'silu' | 'leakyrelu';
-export type IrKind = 'conv2d' | 'dense' | 'add' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine' | IrFunction;
+export type IrKind = 'conv2d' | 'dense' | 'add' | 'mul' | 'concat' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine' | IrFunction;
 
 export interface IrOp {
   kind: IrKind;
@@ -95,8 +95,11 @@ export interface IrOp {
   wScales?: Float64Array;
   /** leakyrelu's alpha; hardsigmoid's alpha and beta (y = clamp(alpha x + beta, 0, 1)). */
   fn?: { alpha?: number; beta?: number };
-  /** A sigmoid whose output a Mul(x, Sigmoid(x)) read, imported as silu: that Mul's label (fold.ts's note when it goes). */
-  intoSilu?: string;
+  /**
+   * A sigmoid or hardsigmoid whose output a Mul(x, f(x)) read, imported as one silu or
+   * hardswish layer: that Mul's label and the layer (fold.ts's note when it goes).
+   */
+  foldedInto?: { by: string; as: IrFunction };
   /** affine only: y[c] = x[c] * scale[c] + shift[c]. */
   affine?: { scale: Float64Array; shift: Float64Array };
   /** Bias as the model stored it in int32 (QDQ), with its scale: lets emit.ts check the requantisation is exact. */

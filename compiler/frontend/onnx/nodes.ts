@@ -403,23 +403,96 @@ const leakyRelu: Handler = (c) => {
 };
 
 /**
- * Mul: only x * Sigmoid(x) (SiLU / Swish, as PyTorch exports nn.SiLU), either operand
- * order, imported as one silu layer; the Sigmoid goes when nothing else reads it (fold.ts).
+ * The table function f that Mul(x, f(x)) computes as one layer: SiLU for x * Sigmoid(x) (as
+ * PyTorch exports nn.SiLU), HardSwish for x * HardSigmoid(x) with HardSwish's coefficients
+ * (alpha 1/6, beta 1/2), either operand order; the inner op is marked and goes when nothing
+ * else reads it (fold.ts).
+ */
+function foldedFunction(c: NodeCall, a: number, b: number): { x: number; as: IrFunction } | undefined {
+  const inner = (s: number, x: number): IrOp | undefined => {
+    const p = c.ctx.ops[c.ctx.acts[s]!.producer];
+    if (!p || p.removed || p.inputs[0] !== x) return undefined;
+    const hardswish = p.kind === 'hardsigmoid' && Math.abs(p.fn!.alpha! - 1 / 6) < 1e-7 && p.fn!.beta === 0.5;
+    return p.kind === 'sigmoid' || hardswish ? p : undefined;
+  };
+  for (const [s, x] of [
+    [b, a],
+    [a, b],
+  ] as const) {
+    const p = inner(s, x);
+    if (!p) continue;
+    const as = p.kind === 'sigmoid' ? 'silu' : 'hardswish';
+    p.foldedInto = { by: c.label, as };
+    return { x, as };
+  }
+  return undefined;
+}
+
+/**
+ * Mul: by a constant (scalar or per channel): a per-channel scale that folds into the conv
+ * before it or becomes a 1x1 depthwise conv (affine, fold.ts); x * Sigmoid(x) and
+ * x * HardSigmoid(x) as one silu or hardswish layer; otherwise the mul layer, on two tensors
+ * of one shape or a feature map times a per-channel [1, C, 1, 1] one (squeeze-excitation),
+ * either operand order.
  */
 const mul: Handler = (c) => {
   c.attrs.only([]);
-  const hint = 'tinytrain supports Mul only as x * Sigmoid(x) (SiLU / Swish)';
-  if (c.inputs[0]?.kind === 'const' || c.inputs[1]?.kind === 'const') throw nodeError(c.label, 'Mul by a constant is not supported', hint);
+  if (c.inputs[0]?.kind === 'const' || c.inputs[1]?.kind === 'const') return constantAffine(c, 'Mul');
   const a = inputAct(c, 0, 'A');
   const b = inputAct(c, 1, 'B');
-  const sigmoidOf = (s: number, x: number): IrOp | undefined => {
-    const p = c.ctx.ops[c.ctx.acts[s]!.producer];
-    return p && !p.removed && p.kind === 'sigmoid' && p.inputs[0] === x ? p : undefined;
-  };
-  const [sig, x] = sigmoidOf(b, a) ? [sigmoidOf(b, a)!, a] : sigmoidOf(a, b) ? [sigmoidOf(a, b)!, b] : [undefined, a];
-  if (!sig) throw nodeError(c.label, 'multiplies two computed tensors', hint);
-  sig.intoSilu = c.label;
-  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'silu', node: c.label, name: c.name, inputs: [x], activation: 'none' }, actShape(c, x)) }];
+  const f = foldedFunction(c, a, b);
+  if (f) return [{ kind: 'act', act: addOp(c.ctx, { kind: f.as, node: c.label, name: c.name, inputs: [f.x], activation: 'none' }, actShape(c, f.x)) }];
+  const [sa, sb] = [actShape(c, a), actShape(c, b)];
+  const gate = (s: ActShape, full: ActShape) => s.kind === 'map' && s.h * s.w === 1 && full.kind === 'map' && full.c === s.c;
+  const inputs = sameShape(sa, sb) || gate(sb, sa) ? [a, b] : gate(sa, sb) ? [b, a] : undefined;
+  if (!inputs) {
+    throw nodeError(
+      c.label,
+      `multiplies tensors of shapes ${shapeText(sa)} and ${shapeText(sb)}`,
+      'tinytrain multiplies tensors of equal shape, or a feature map [1, C, H, W] by one value per channel [1, C, 1, 1]',
+    );
+  }
+  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'mul', node: c.label, name: c.name, inputs, activation: 'none' }, actShape(c, inputs[0]!)) }];
+};
+
+/**
+ * An Add, Sub, Mul or Div of an activation and a constant (scalar or per channel): one
+ * affine y = x * scale + shift (fold.ts folds it into the conv or dense before it, or makes
+ * it a 1x1 depthwise conv). Sub by either operand order; Div only of the activation.
+ */
+function constantAffine(c: NodeCall, op: 'Add' | 'Sub' | 'Mul' | 'Div'): Value[] {
+  const ci = c.inputs[0]?.kind === 'const' ? 0 : 1;
+  if (c.inputs[1 - ci]?.kind === 'const') throw nodeError(c.label, 'both operands are constants', 'constant-fold the model before export (onnx-simplifier)');
+  if (op === 'Div' && ci === 0) throw nodeError(c.label, 'divides a constant by a computed tensor', 'tinytrain supports Div of a tensor by a constant');
+  const x = inputAct(c, 1 - ci);
+  const s = actShape(c, x);
+  const k = perChannel(c, inputConst(c, ci, 'constant'), s, `the ${op === 'Add' ? 'added' : op === 'Sub' ? 'subtracted' : op === 'Mul' ? 'multiplying' : 'dividing'} constant`);
+  const ones = new Float64Array(k.length).fill(1);
+  const zeros = new Float64Array(k.length);
+  const affine =
+    op === 'Add'
+      ? { scale: ones, shift: k }
+      : op === 'Sub'
+        ? ci === 1
+          ? { scale: ones, shift: k.map((v) => -v) }
+          : { scale: ones.map(() => -1), shift: k }
+        : op === 'Mul'
+          ? { scale: k, shift: zeros }
+          : { scale: k.map((v) => 1 / v), shift: zeros };
+  if (affine.scale.some((v) => !Number.isFinite(v))) throw nodeError(c.label, 'divides by zero');
+  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'affine', node: c.label, name: c.name, inputs: [x], activation: 'none', affine }, s) }];
+}
+
+const sub: Handler = (c) => {
+  c.attrs.only([]);
+  if (c.inputs[0]?.kind === 'const' || c.inputs[1]?.kind === 'const') return constantAffine(c, 'Sub');
+  throw nodeError(c.label, 'subtracts two computed tensors', 'tinytrain supports Sub with a constant operand (folded into the layer before it)');
+};
+
+const div: Handler = (c) => {
+  c.attrs.only([]);
+  if (c.inputs[0]?.kind === 'const' || c.inputs[1]?.kind === 'const') return constantAffine(c, 'Div');
+  throw nodeError(c.label, 'divides two computed tensors', 'tinytrain supports Div of a tensor by a constant (folded into the layer before it)');
 };
 
 /** Per-channel values of a constant broadcast against an activation (which it must not grow). */
@@ -451,26 +524,7 @@ function perChannel(c: NodeCall, t: ConstTensor, s: ActShape, what: string): Flo
 
 const add: Handler = (c) => {
   c.attrs.only([]);
-  const [a, b] = c.inputs;
-  if (a?.kind === 'const' || b?.kind === 'const') {
-    const ci = a?.kind === 'const' ? 0 : 1;
-    const x = inputAct(c, 1 - ci);
-    const s = actShape(c, x);
-    const shift = perChannel(c, inputConst(c, ci, 'constant'), s, 'the added constant');
-    const out = addOp(
-      c.ctx,
-      {
-        kind: 'affine',
-        node: c.label,
-        name: c.name,
-        inputs: [x],
-        activation: 'none',
-        affine: { scale: new Float64Array(shift.length).fill(1), shift },
-      },
-      s,
-    );
-    return [{ kind: 'act', act: out }];
-  }
+  if (c.inputs[0]?.kind === 'const' || c.inputs[1]?.kind === 'const') return constantAffine(c, 'Add');
   const x = inputAct(c, 0, 'A');
   const y = inputAct(c, 1, 'B');
   const sx = actShape(c, x);
@@ -778,10 +832,41 @@ const gather: Handler = (c) => {
   return [{ kind: 'const', t: gatherConst(c.label, inputConst(c, 0, 'data'), inputConst(c, 1, 'indices'), c.attrs.int('axis', 0)) }];
 };
 
+/**
+ * Concat: of constants, evaluated at compile time; of activations, the concat layer along
+ * the channels (axis 1 of [1, C, H, W] maps of one height and width, or of [1, N] vectors
+ * that are not flattened maps), 2 to 8 inputs (one is the identity).
+ */
 const concat: Handler = (c) => {
   c.attrs.only(['axis']);
-  const parts = c.node.input.map((_, i) => inputConst(c, i, 'input'));
-  return [{ kind: 'const', t: concatConsts(c.label, parts, c.attrs.int('axis', 0)) }];
+  const values = c.node.input.map((_, i) => c.inputs[i]);
+  if (values.every((v) => v?.kind === 'const')) {
+    const parts = c.node.input.map((_, i) => inputConst(c, i, 'input'));
+    return [{ kind: 'const', t: concatConsts(c.label, parts, c.attrs.int('axis', 0)) }];
+  }
+  if (values.some((v) => v?.kind === 'const')) {
+    throw nodeError(c.label, 'joins a constant and a computed tensor', 'tinytrain concatenates computed tensors (activations) only, or constants only');
+  }
+  const xs = values.map((_, i) => inputAct(c, i));
+  if (xs.length === 1) return [{ kind: 'act', act: xs[0]! }];
+  if (xs.length > 8) throw nodeError(c.label, `joins ${xs.length} tensors`, 'tinytrain concatenates 2 to 8 tensors');
+  const shapes = xs.map((x) => actShape(c, x));
+  const rank = onnxDims(shapes[0]!).length;
+  let axis = c.attrs.int('axis', 1);
+  if (axis < 0) axis += rank;
+  const hint = 'tinytrain concatenates along channels: axis 1 of [1, C, H, W] feature maps of one height and width, or of [1, N] vectors';
+  if (axis !== 1) throw nodeError(c.label, `joins along axis ${c.attrs.int('axis', 1)} of ${shapeText(shapes[0]!)}`, hint);
+  const first = shapes[0]!;
+  let out: ActShape;
+  if (first.kind === 'map') {
+    if (!shapes.every((s) => s.kind === 'map' && s.h === first.h && s.w === first.w)) throw nodeError(c.label, `joins tensors of shapes ${shapes.map(shapeText).join(', ')}`, hint);
+    out = { kind: 'map', c: shapes.reduce((n, s) => n + channels(s), 0), h: first.h, w: first.w };
+  } else {
+    const ours = (s: ActShape) => s.kind === 'flat' && (!s.chw || s.chw.h * s.chw.w === 1);
+    if (!shapes.every(ours)) throw nodeError(c.label, `joins tensors of shapes ${shapes.map(shapeText).join(', ')}, flattened feature maps among them`, hint);
+    out = { kind: 'flat', n: shapes.reduce((n, s) => n + channels(s), 0), chw: null };
+  }
+  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'concat', node: c.label, name: c.name, inputs: xs, activation: 'none' }, out) }];
 };
 
 const cast: Handler = (c) => {
@@ -807,6 +892,8 @@ export const HANDLERS: Record<string, Handler> = {
   HardSwish: hardSwish,
   LeakyRelu: leakyRelu,
   Mul: mul,
+  Sub: sub,
+  Div: div,
   GlobalAveragePool: globalAveragePool,
   Flatten: flatten,
   Reshape: reshape,

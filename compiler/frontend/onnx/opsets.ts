@@ -29,6 +29,8 @@ const HISTORY: Record<string, readonly number[]> = {
   HardSwish: [14, 22],
   LeakyRelu: [1, 6, 16],
   Mul: [1, 6, 7, 13, 14],
+  Sub: [1, 6, 7, 13, 14],
+  Div: [1, 6, 7, 13, 14],
   Flatten: [1, 9, 11, 13, 21],
   Reshape: [1, 5, 13, 14, 19, 21],
   BatchNormalization: [1, 6, 7, 9, 14, 15],
@@ -52,7 +54,8 @@ const HISTORY: Record<string, readonly number[]> = {
 export const SUPPORTED_OPS = Object.keys(HISTORY);
 export const SUPPORTED_OPS_TEXT =
   'Conv (groups 1 or = channels; pads, auto_pad), Gemm, MatMul (constant right operand), Relu, Clip (as ReLU/ReLU6), Add, AveragePool and MaxPool (pads, auto_pad), ' +
-  'Pad (constant, on H/W, folded into the Conv/pool after it), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Mul (as x * Sigmoid(x): SiLU), GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
+  'Pad (constant, on H/W, folded into the Conv/pool after it), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Mul (same shape or per channel; by a constant, folded), ' +
+  'Sub/Div (by a constant, folded), Concat (along channels), GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
   'QuantizeLinear/DequantizeLinear, and Constant/Shape/Gather/Unsqueeze/Squeeze/Concat/Cast on compile-time constants';
 
 export function isKnownOp(op: string): boolean {

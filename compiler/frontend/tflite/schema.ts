@@ -24,6 +24,8 @@ export const DEPTHWISE_CONV_2D_OPTIONS = { padding: 0, strideW: 1, strideH: 2, d
 export const POOL_2D_OPTIONS = { padding: 0, strideW: 1, strideH: 2, filterWidth: 3, filterHeight: 4, fusedActivation: 5 } as const;
 export const FULLY_CONNECTED_OPTIONS = { fusedActivation: 0, weightsFormat: 1, keepNumDims: 2 } as const;
 export const ADD_OPTIONS = { fusedActivation: 0 } as const;
+export const MUL_OPTIONS = { fusedActivation: 0 } as const;
+export const CONCATENATION_OPTIONS = { axis: 0, fusedActivation: 1 } as const;
 export const SOFTMAX_OPTIONS = { beta: 0 } as const;
 export const LEAKY_RELU_OPTIONS = { alpha: 0 } as const;
 export const REDUCER_OPTIONS = { keepDims: 0 } as const;
@@ -79,8 +81,10 @@ export const BuiltinOptions = {
   Pool2DOptions: 5,
   FullyConnectedOptions: 8,
   SoftmaxOptions: 9,
+  ConcatenationOptions: 10,
   AddOptions: 11,
   ReshapeOptions: 17,
+  MulOptions: 21,
   ReducerOptions: 27,
   SqueezeOptions: 30,
   DequantizeOptions: 38,
@@ -92,12 +96,14 @@ export const BuiltinOptions = {
 export const Op = {
   ADD: 0,
   AVERAGE_POOL_2D: 1,
+  CONCATENATION: 2,
   CONV_2D: 3,
   DEPTHWISE_CONV_2D: 4,
   DEQUANTIZE: 6,
   FULLY_CONNECTED: 9,
   LOGISTIC: 14,
   MAX_POOL_2D: 17,
+  MUL: 18,
   RELU: 19,
   RELU6: 21,
   RESHAPE: 22,

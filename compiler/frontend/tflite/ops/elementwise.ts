@@ -1,10 +1,11 @@
 /**
- * ADD, RELU, RELU6, and the table activations LOGISTIC, HARD_SWISH, LEAKY_RELU: element-wise
- * operators on activations of one shape.
+ * ADD, MUL, RELU, RELU6, and the table activations LOGISTIC, HARD_SWISH, LEAKY_RELU:
+ * element-wise operators on activations of one shape (MUL also of a map by one value per
+ * channel); and CONCATENATION along channels.
  */
 import type { IrFunction, IrOp } from '../../onnx/ir.js';
-import { actInput, checkSameDomain, opError, outputTensor, produce, type OpCall } from '../context.js';
-import { ADD_OPTIONS, BuiltinOptions, LEAKY_RELU_OPTIONS } from '../schema.js';
+import { actInput, checkSameDomain, opError, outputTensor, produce, valueInput, type ActInput, type OpCall } from '../context.js';
+import { ADD_OPTIONS, BuiltinOptions, CONCATENATION_OPTIONS, LEAKY_RELU_OPTIONS, MUL_OPTIONS } from '../schema.js';
 import { fusedActivation, options } from './options.js';
 
 export function add(c: OpCall): void {
@@ -16,6 +17,56 @@ export function add(c: OpCall): void {
   const activation = fusedActivation(c, options(c, BuiltinOptions.AddOptions, 'AddOptions').int8(ADD_OPTIONS.fusedActivation));
   checkSameDomain(c, [a.tensor, b.tensor], outputTensor(c));
   produce(c, { kind: 'add', inputs: [a.act, b.act], activation }, a.shape);
+}
+
+/**
+ * MUL of two activations: of one shape, or a map by a [1, 1, 1, C] one (squeeze-excitation),
+ * either operand order (the mul layer takes the full-size tensor first). int8: TFLite's
+ * arithmetic, (a - za) * (b - zb) * s_a s_b / s_y, with tinytrain's rounding (within one
+ * step of the interpreter's). A constant operand is refused.
+ */
+export function mul(c: OpCall): void {
+  for (const k of [0, 1]) {
+    if (valueInput(c, k).value.kind === 'const') throw opError(c, `multiplies by a constant (input ${k})`, 'tinytrain imports MUL of two computed tensors');
+  }
+  const a = actInput(c, 0),
+    b = actInput(c, 1);
+  const same = a.shape.h === b.shape.h && a.shape.w === b.shape.w && a.shape.c === b.shape.c;
+  const gate = (g: ActInput, full: ActInput): boolean => g.shape.h * g.shape.w === 1 && g.shape.c === full.shape.c;
+  const order = same || gate(b, a) ? [a, b] : gate(a, b) ? [b, a] : undefined;
+  if (!order) {
+    throw opError(c, `multiplies [${a.tensor.shape}] and [${b.tensor.shape}]`, 'tinytrain multiplies tensors of equal shape, or a map by one value per channel [1, 1, 1, C]');
+  }
+  const activation = fusedActivation(c, options(c, BuiltinOptions.MulOptions, 'MulOptions').int8(MUL_OPTIONS.fusedActivation));
+  checkSameDomain(c, [a.tensor, b.tensor], outputTensor(c));
+  produce(c, { kind: 'mul', inputs: order.map((x) => x.act), activation }, order[0]!.shape);
+}
+
+/**
+ * CONCATENATION along the channels (the last axis of NHWC maps of one height and width, or
+ * of [1, N] vectors), 2 to 8 inputs, no fused activation. int8: each input requantised onto
+ * the output's grid, or copied when it is on it (TFLite's int8 kernel requires that).
+ */
+export function concatenation(c: OpCall): void {
+  const n = c.op.inputs.length;
+  if (n < 2 || n > 8) throw opError(c, `joins ${n} tensor(s)`, 'tinytrain concatenates 2 to 8 tensors');
+  const xs = c.op.inputs.map((_, k) => actInput(c, k));
+  const o = options(c, BuiltinOptions.ConcatenationOptions, 'ConcatenationOptions');
+  const rank = xs[0]!.tensor.shape.length;
+  const axis = o.int32(CONCATENATION_OPTIONS.axis, 0);
+  const hint = 'tinytrain concatenates along channels: the last axis (3 or -1 of NHWC maps of one height and width)';
+  if ((axis < 0 ? axis + rank : axis) !== rank - 1) throw opError(c, `joins along axis ${axis} of rank-${rank} tensors`, hint);
+  const [h, w] = [xs[0]!.shape.h, xs[0]!.shape.w];
+  if (!xs.every((x) => x.shape.h === h && x.shape.w === w)) throw opError(c, `joins tensors of shapes ${xs.map((x) => `[${x.tensor.shape}]`).join(', ')}`, hint);
+  if (fusedActivation(c, o.int8(CONCATENATION_OPTIONS.fusedActivation)) !== 'none') {
+    throw opError(c, 'has a fused activation', 'tinytrain concatenates without one (put a RELU after it)');
+  }
+  checkSameDomain(
+    c,
+    xs.map((x) => x.tensor),
+    outputTensor(c),
+  );
+  produce(c, { kind: 'concat', inputs: xs.map((x) => x.act), activation: 'none' }, { kind: 'map', h, w, c: xs.reduce((s, x) => s + x.shape.c, 0) });
 }
 
 function clamp(c: OpCall, kind: 'relu' | 'relu6'): void {

@@ -4,7 +4,7 @@ import { Op } from '../schema.js';
 import { conv2d, depthwiseConv2d } from './conv.js';
 import { fullyConnected } from './dense.js';
 import { dequantize, quantize, softmax } from './edges.js';
-import { add, hardSwish, leakyRelu, logistic, relu, relu6 } from './elementwise.js';
+import { add, concatenation, hardSwish, leakyRelu, logistic, mul, relu, relu6 } from './elementwise.js';
 import { averagePool2d, maxPool2d, mean } from './pooling.js';
 import { pad } from './pad.js';
 import { reshape } from './reshape.js';
@@ -16,6 +16,8 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
   [Op.DEPTHWISE_CONV_2D]: depthwiseConv2d,
   [Op.FULLY_CONNECTED]: fullyConnected,
   [Op.ADD]: add,
+  [Op.MUL]: mul,
+  [Op.CONCATENATION]: concatenation,
   [Op.AVERAGE_POOL_2D]: averagePool2d,
   [Op.MAX_POOL_2D]: maxPool2d,
   [Op.MEAN]: mean,
@@ -34,5 +36,5 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
 };
 
 export const SUPPORTED_OPS_TEXT =
-  'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over height and width), PAD/PADV2 (on height and width, folded into the conv or pool after it), ' +
+  'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), MUL (equal shapes, or a map by one value per channel; not by a constant), CONCATENATION (along channels), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over height and width), PAD/PADV2 (on height and width, folded into the conv or pool after it), ' +
   'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, LOGISTIC, HARD_SWISH, LEAKY_RELU, SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (any size; conv windows padded alike above and on the left) or VALID padding';
