@@ -11,6 +11,9 @@
 # setup-onnx.sh and setup-tflite.sh: the references (onnxruntime, LiteRT's interpreter).
 # Downloads about 80 MB of archives the first time (mediapipe's wheel is 36 MB of them);
 # keeps about 26 MB of model files. Idempotent: a package whose files are all in place is skipped.
+#
+#   bash scripts/setup-models.sh [PACKAGE...]   only these packages (the tests need
+#                                              tflite-micro and rapidocr-onnxruntime: 15 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -18,6 +21,7 @@ MODELS="$ROOT/.cache/models"
 CATALOG="$ROOT/bench/support/models-catalog.json"
 
 say() { echo "setup-models: $*" >&2; }
+WANTED=("$@")
 bash scripts/setup-onnx.sh
 bash scripts/setup-tflite.sh
 PY="$ROOT/.cache/tflite-venv/bin/python"
@@ -44,6 +48,7 @@ present() {
 }
 
 while read -r src pkg version pairs; do
+  if [ "${#WANTED[@]}" -gt 0 ] && ! printf '%s\n' "${WANTED[@]}" | grep -qxF "$pkg"; then continue; fi
   # shellcheck disable=SC2086
   set -- $pairs
   name="${pkg#@}"

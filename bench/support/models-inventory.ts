@@ -24,6 +24,9 @@ export interface Inventory {
   ops: OpCount[];
   /** Further TFLite subgraphs / ONNX nodes holding subgraphs (If, Loop, Scan). */
   subgraphs: number;
+  /** The graph's inputs (ONNX: not counting initializers) and outputs: tinytrain takes one of each. */
+  inputs: number;
+  outputs: number;
 }
 
 function tally(names: { op: string; known: boolean }[]): OpCount[] {
@@ -44,18 +47,21 @@ export function tfliteInventory(bytes: Uint8Array, where: string): Inventory {
     const name = op.code.builtin === 32 && op.code.custom ? `CUSTOM '${op.code.custom}'` : builtinName(op.code.builtin);
     return { op: name, known: HANDLERS[op.code.builtin] !== undefined && !op.hasOptions2 };
   });
-  return { operators: names.length, ops: tally(names), subgraphs: model.subgraphCount - 1 };
+  return { operators: names.length, ops: tally(names), subgraphs: model.subgraphCount - 1, inputs: graph.inputs.length, outputs: graph.outputs.length };
 }
 
 const STANDARD_DOMAINS = new Set(['', 'ai.onnx']);
 
 export function onnxInventory(bytes: Uint8Array, where: string): Inventory {
-  const nodes = decodeModel(bytes, where).graph?.node ?? [];
+  const graph = decodeModel(bytes, where).graph;
+  const nodes = graph?.node ?? [];
+  const initializers = new Set((graph?.initializer ?? []).map((t) => t.name));
   const names = nodes.map((n) => {
     const domain = n.domain ?? '';
     const op = STANDARD_DOMAINS.has(domain) ? (n.op_type ?? '') : `${domain}.${n.op_type ?? ''}`;
     return { op, known: STANDARD_DOMAINS.has(domain) && isKnownOp(n.op_type ?? '') };
   });
   const subgraphs = nodes.filter((n) => (n.attribute ?? []).some((a) => a.g || a.graphs.length > 0)).length;
-  return { operators: names.length, ops: tally(names), subgraphs };
+  const inputs = (graph?.input ?? []).filter((i) => !initializers.has(i.name)).length;
+  return { operators: names.length, ops: tally(names), subgraphs, inputs, outputs: graph?.output.length ?? 0 };
 }

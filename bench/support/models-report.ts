@@ -82,6 +82,31 @@ export function walls(results: ModelResult[]): { op: string; models: number; occ
   return [...byOp.values()].sort((a, b) => b.models - a.models || b.occurrences - a.occurrences || a.op.localeCompare(b.op));
 }
 
+/** Where a model's structure differs from what tinytrain takes (one input, one output, one graph). */
+function structureCell(r: ModelResult): string {
+  const i = r.inventory;
+  const parts = [i.inputs !== 1 ? `${i.inputs} inputs` : '', i.outputs !== 1 ? `${i.outputs} outputs` : '', i.subgraphs ? `${i.subgraphs} subgraph(s)` : ''].filter(Boolean);
+  return parts.join(', ') || 'one input, one output';
+}
+
+/** Per refused model: the operator types it lacks (fewest first: the closest to importing), its structure, the importer's first refusal. */
+function wallsByModel(results: ModelResult[]): string[] {
+  const refused = results.filter((r) => !r.import.ok);
+  const missing = (r: ModelResult): string[] => r.inventory.ops.filter((o) => !o.known).map((o) => `${o.op} x${o.count}`);
+  refused.sort((x, y) => missing(x).length - missing(y).length || x.id.localeCompare(y.id));
+  return [
+    "What stands in the way of each refused model (closest to importing first): the operator types the importer has no handler for, the structure, and the importer's first refusal word for word:",
+    '',
+    '| model | operators | missing operator types | structure | first refusal |',
+    '|---|---|---|---|---|',
+    ...refused.map((r) => {
+      const m = missing(r);
+      const error = r.import.ok ? '' : shortError(r.import.error, r.member.split('/').pop()!);
+      return `| ${r.id} | ${r.inventory.operators} | ${m.length ? `${m.length}: ${cell(m.join(', '))}` : 'none'} | ${structureCell(r)} | ${error} |`;
+    }),
+  ];
+}
+
 export function modelsMarkdown(results: ModelResult[], meta: { date: string; samples: number; steps: number }): string {
   const imported = results.filter((r) => r.import.ok).length;
   const w = walls(results);
@@ -101,13 +126,6 @@ export function modelsMarkdown(results: ModelResult[], meta: { date: string; sam
     '|---|---|---|---|---|',
     ...w.map((x) => `| ${cell(x.op)} | ${x.models} | ${x.occurrences} | ${x.aloneBlocks} | ${x.ids.join(', ')} |`),
     '',
-    'Every refusal, as the importer words it (the first wall; the inventory above lists the rest):',
-    '',
-    ...results
-      .filter((r) => !r.import.ok)
-      .map(
-        (r) =>
-          `- \`${r.id}\`: ${r.import.ok ? '' : `${shortError(r.import.error, r.member.split('/').pop()!)}${r.import.hint ? ` (hint: ${cell(r.import.hint).slice(0, 160)}${r.import.hint.length > 160 ? '…' : ''})` : ''}`}`,
-      ),
+    ...wallsByModel(results),
   ].join('\n');
 }
