@@ -46,9 +46,10 @@ export interface BenchModel extends CatalogEntry {
 /**
  * 'grid': evenly spaced over the input range (a 1-D input: the sine model's domain);
  * 'uniform': seeded uniform samples over the input range (synthetic: no packaged data fits
- * these inputs; said so in the results).
+ * these inputs; said so in the results); 'text-lines': lines of MNIST digits, upright or
+ * turned 180 degrees (models-inputs.ts), for the OCR text-direction classifier.
  */
-export type InputKind = 'grid' | 'uniform';
+export type InputKind = 'grid' | 'uniform' | 'text-lines';
 
 type Treatment = Pick<BenchModel, 'loss' | 'inputShape' | 'inputRange' | 'inputs' | 'head'>;
 
@@ -77,7 +78,7 @@ const TREATMENT: Record<string, Treatment> = {
   mp_hand_recrop: { loss: 'mse', inputs: 'uniform' },
   mp_palm_detection_lite: { loss: 'mse', inputs: 'uniform' },
   mp_hand_landmark_lite: { loss: 'mse', inputs: 'uniform' },
-  ocr_cls: { loss: 'softmax-ce', inputShape: [1, 3, 48, 192], inputRange: [-1, 1], inputs: 'uniform' },
+  ocr_cls: { loss: 'softmax-ce', inputShape: [1, 3, 48, 192], inputRange: [-1, 1], inputs: 'text-lines' },
   ocr_det: { loss: 'mse', inputShape: [1, 3, 96, 96], inputRange: [-2.2, 2.7], inputs: 'uniform' },
   silero_vad_op15: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
   silero_vad_legacy: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
+import { packageRoot } from '../../compiler/codegen/build.js';
 import { compile } from '../../compiler/index.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
@@ -25,11 +26,18 @@ export type CompileResult =
   | { ok: true; target: string; scheme: string; sramPeakBytes: number; flashBytes: number; tried: { scheme: string; error: string }[] }
   | { ok: false; target: string; tried: { scheme: string; error: string }[] };
 
-/** A TinytrainError's text (what the user would read); anything else is a bug and is rethrown. */
+/**
+ * A TinytrainError's text (what the user would read), with file paths relative to the
+ * package (the results do not depend on where the checkout is); anything else is a bug and is rethrown.
+ */
 export const refusal = (e: unknown): Refusal => {
-  if (e instanceof TinytrainError) return { error: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+  if (e instanceof TinytrainError) return { error: relativePaths(e.message), ...(e.hint ? { hint: relativePaths(e.hint) } : {}) };
   throw e;
 };
+
+export function relativePaths(text: string): string {
+  return text.replaceAll(`${packageRoot()}/`, '');
+}
 
 /** The training schemes tried in order, largest first: the first that fits the target is compiled. */
 function schemesFor(spec: ModelSpec): Scheme[] {

@@ -41,7 +41,8 @@ export interface ModelResult {
   inventory: Inventory;
   import: { ok: true; layers: string; parameters: number; classes: number } | ({ ok: false } & Refusal);
   inputs?: string;
-  float?: { samples: number; maxRelError: number; pass: boolean };
+  /** referenceAccuracy: how often the reference's own argmax is the true class (inputs with labels). */
+  float?: { samples: number; maxRelError: number; pass: boolean; referenceAccuracy?: number };
   compile?: CompileResult;
   int8?: Int8Check;
   train: TrainResult;
@@ -149,22 +150,18 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
     inputs: samples.hwc.map((x) => referenceLayout(x, m.format, spec.input)),
   });
   const maxRelError = Math.max(...samples.hwc.map((x, i) => relativeError(floatOutput(spec, x), ref[i]!)));
-  const float = { samples: samples.hwc.length, maxRelError, pass: maxRelError <= FLOAT_TOLERANCE };
+  const truth = samples.labels;
+  const referenceAccuracy = truth ? ref.filter((r, i) => argmax(r) === truth[i]).length / ref.length : undefined;
+  const float = { samples: samples.hwc.length, maxRelError, pass: maxRelError <= FLOAT_TOLERANCE, ...(referenceAccuracy !== undefined ? { referenceAccuracy } : {}) };
   const dir = mkdtempSync(join(tmpdir(), `models-bench-${m.id}-`));
   try {
     const { result, runtime } = await compileFirstFitting(spec, samples.hwc, dir);
     if (!runtime) return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, train: { status: 'not run', reason: 'no scheme fits' } };
     const int8 = compareInt8(runtimeOutputs(runtime, samples), ref, classes);
     const verdict = trainingVerdict(m.loss, classes);
-    const train =
-      verdict ??
-      trainOnRuntime(
-        runtime,
-        samples.bytes,
-        ref.map((r) => argmax(r)),
-        o,
-        "the reference's own predicted class on each sample",
-      );
+    const labels = samples.labels ?? ref.map((r) => argmax(r));
+    const labelText = samples.labels ? 'the true class of each sample' : "the reference's own predicted class on each sample";
+    const train = verdict ?? trainOnRuntime(runtime, samples.bytes, labels, o, labelText);
     const head = await evaluateHead(m, spec, o);
     return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, int8, train, ...(head ? { head } : {}) };
   } finally {

@@ -27,11 +27,12 @@ function compileCell(r: ModelResult): string {
 
 function checksCell(r: ModelResult): string {
   if (!r.float) return '—';
-  const f = `float: max rel. error ${r.float.maxRelError.toExponential(1)} (${r.float.pass ? 'within' : 'OVER'} ${FLOAT_TOLERANCE})`;
+  const f = `float: max rel. error ${r.float.maxRelError.toExponential(1)} (${r.float.pass ? 'within' : 'OVER'} ${FLOAT_TOLERANCE})${r.float.referenceAccuracy !== undefined ? `; the file's own accuracy on these inputs ${(100 * r.float.referenceAccuracy).toFixed(0)}%` : ''}`;
   const q = r.int8;
-  if (!q) return f;
-  if (q.kind === 'regression') return `${f}; int8: max abs. difference ${q.maxAbsDiff.toFixed(3)} (output range ${q.referenceRange.toFixed(3)})`;
-  return `${f}; int8 argmax agreement ${(100 * q.agreement).toFixed(1)}% (${q.pass ? 'at least' : 'BELOW'} ${100 * ARGMAX_AGREEMENT}%; margin bound ${(100 * q.marginBound).toFixed(1)}%)`;
+  if (!q) return `on ${cell(r.inputs ?? '')}: ${f}`;
+  const on = `on ${cell(r.inputs ?? '')}: `;
+  if (q.kind === 'regression') return `${on}${f}; int8: max abs. difference ${q.maxAbsDiff.toFixed(3)} (output range ${q.referenceRange.toFixed(3)})`;
+  return `${on}${f}; int8 argmax agreement ${(100 * q.agreement).toFixed(1)}% (${q.pass ? 'at least' : 'BELOW'} ${100 * ARGMAX_AGREEMENT}%; margin bound ${(100 * q.marginBound).toFixed(1)}%)`;
 }
 
 export function trainCell(t: TrainResult): string {
@@ -107,20 +108,29 @@ function wallsByModel(results: ModelResult[]): string[] {
   ];
 }
 
-export function modelsMarkdown(results: ModelResult[], meta: { date: string; samples: number; steps: number }): string {
+/** The README's part: what was run, and the per-model tables. */
+export function summaryMarkdown(results: ModelResult[], meta: { date: string; samples: number; steps: number }): string {
   const imported = results.filter((r) => r.import.ok).length;
-  const w = walls(results);
   return [
     `${results.length} pretrained models from ${new Set(results.map((r) => r.package)).size} packages; ${imported} imported, ${results.length - imported} refused. ` +
       `Checks: the float engine against the reference (LiteRT's interpreter with its reference kernels for .tflite, onnxruntime for .onnx) within ${FLOAT_TOLERANCE} relative; ` +
       `the int8 runtime compiled for stm32f746 against the same reference (classifiers: argmax agreement at least ${100 * ARGMAX_AGREEMENT}%, ` +
       `with the margin bound: the share of inputs whose reference top-two margin exceeds twice the largest output difference, on which the runtime must agree); ` +
-      `${meta.samples} inputs per model; ${meta.steps} training steps where the model's loss exists. Run ${meta.date} by \`npm run bench:models\`.`,
+      `${meta.samples} inputs per model; ${meta.steps} training steps where the model's loss exists. Run ${meta.date} by \`npm run bench:models\`; ` +
+      'what blocks each refused model, operator by operator: `bench/results/models.md`.',
     '',
     ...modelsTable(results),
     ...headTable(results),
+  ].join('\n');
+}
+
+/** bench/results/models.md: the summary, then the walls by operator and by model. */
+export function modelsMarkdown(results: ModelResult[], meta: { date: string; samples: number; steps: number }): string {
+  const w = walls(results);
+  return [
+    summaryMarkdown(results, meta),
     '',
-    'Operators the importer has no handler for (an operator it has a handler for may still be refused for an attribute or shape: see each refusal below):',
+    'Operators the importer has no handler for (an operator it has a handler for may still be refused for an attribute or shape: see each first refusal below):',
     '',
     '| operator | models using it | occurrences | models it alone blocks | models |',
     '|---|---|---|---|---|',
