@@ -8,6 +8,9 @@
  *  - rapidocr-onnxruntime's text-direction classifier (refused today): the inventory's
  *    counts, and the refusal is the importer's own words (or, once the importer takes it,
  *    it matches onnxruntime);
+ *  - the ONNX path the refused models take once they import, end to end, on the committed
+ *    PyTorch export (examples/torch/mnist-torch.onnx, not third-party): onnxruntime in
+ *    float, argmax agreement in int8, training on the runtime with softmax cross-entropy;
  *  - the recorded sha256 of both files, the walls table and the Markdown.
  *
  * Needs scripts/setup-models.sh tflite-micro rapidocr-onnxruntime (setup-tests.sh runs it)
@@ -15,6 +18,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../compiler/codegen/build.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TinytrainError } from '../compiler/errors.js';
 import { loadModelFile } from '../compiler/frontend/index.js';
@@ -30,12 +35,31 @@ const model = (id: string): BenchModel => loadCatalog().find((m) => m.id === id)
 
 let sine: ModelResult;
 let cls: ModelResult;
+let torch: ModelResult;
+
+/** A bench entry for the committed PyTorch export: a classifier the importer takes today. */
+const TORCH_MODEL: BenchModel = {
+  id: 'mnist_torch',
+  source: 'pypi',
+  package: 'tinytrain examples',
+  version: '0',
+  member: 'examples/torch/mnist-torch.onnx',
+  bytes: 0,
+  sha256: '',
+  domain: 'vision',
+  what: 'examples/torch/train_export.py',
+  file: join(packageRoot(), 'examples', 'torch', 'mnist-torch.onnx'),
+  format: 'onnx',
+  loss: 'softmax-ce',
+  inputs: 'mnist',
+};
 
 beforeAll(async () => {
   for (const id of ['sine_float', 'ocr_cls'])
     expect(existsSync(model(id).file), `${model(id).file}: run bash scripts/setup-models.sh tflite-micro rapidocr-onnxruntime`).toBe(true);
   sine = await evaluateModel(model('sine_float'), OPTIONS);
   cls = await evaluateModel(model('ocr_cls'), OPTIONS);
+  torch = await evaluateModel(TORCH_MODEL, OPTIONS);
 }, 600_000);
 
 describe('bench:models on tflite-micro sine_float', () => {
@@ -103,6 +127,21 @@ describe('bench:models on rapidocr-onnxruntime ch_ppocr_mobile_v2.0_cls', () => 
     expect(cls.loss).toBe('softmax-ce');
     expect(trainingVerdict('softmax-ce', 2)).toBeNull();
     expect(trainingVerdict('bce', 1)).toEqual(TRAINABLE_LOSSES.has('bce') ? null : { status: 'pending', reason: 'needs --loss bce (pending)' });
+  });
+});
+
+describe('bench:models on an ONNX classifier that imports (the committed PyTorch export)', () => {
+  it('matches onnxruntime in float, agrees in int8 and trains on the runtime with the loss falling', () => {
+    expect(torch.import).toMatchObject({ ok: true, classes: 10 });
+    expect(torch.float!.maxRelError).toBeLessThanOrEqual(FLOAT_TOLERANCE);
+    expect(torch.compile).toMatchObject({ ok: true, scheme: 'full' });
+    expect(torch.int8).toMatchObject({ kind: 'argmax', samples: OPTIONS.samples, pass: true });
+    if (torch.int8!.kind !== 'argmax') return;
+    // The margin bound is a floor the agreement must clear; on real digits the float model is right nearly always.
+    expect(torch.float!.referenceAccuracy).toBeGreaterThanOrEqual(0.9);
+    expect(torch.int8!.agreement).toBeGreaterThanOrEqual(torch.int8!.marginBound);
+    expect(torch.int8!.maxLogitDiff).toBeGreaterThan(0);
+    expect(torch.train).toMatchObject({ status: 'trained', steps: OPTIONS.steps, falling: true, skipped: 0 });
   });
 });
 

@@ -47,9 +47,10 @@ export interface BenchModel extends CatalogEntry {
  * 'grid': evenly spaced over the input range (a 1-D input: the sine model's domain);
  * 'uniform': seeded uniform samples over the input range (synthetic: no packaged data fits
  * these inputs; said so in the results); 'text-lines': lines of MNIST digits, upright or
- * turned 180 degrees (models-inputs.ts), for the OCR text-direction classifier.
+ * turned 180 degrees (models-inputs.ts), for the OCR text-direction classifier; 'mnist': MNIST
+ * test images with their labels, for 28x28x1 digit classifiers.
  */
-export type InputKind = 'grid' | 'uniform' | 'text-lines';
+export type InputKind = 'grid' | 'uniform' | 'text-lines' | 'mnist';
 
 type Treatment = Pick<BenchModel, 'loss' | 'inputShape' | 'inputRange' | 'inputs' | 'head'>;
 

@@ -61,6 +61,13 @@ function rotate180(img: Uint8Array, c: number): Uint8Array {
 
 export function makeSamples(kind: InputKind, count: number, shape: [number, number, number], range: [number, number], seed: number): Samples {
   const span = `over the input range [${range.map((v) => +v.toFixed(4)).join(', ')}]`;
+  if (kind === 'mnist') {
+    const ds = loadDataset('mnist', 'test');
+    if (shape.join('x') !== '28x28x1') throw new Error(`'mnist' inputs are 28x28x1; the model takes ${shape.join('x')}`);
+    const bytes = Array.from({ length: count }, (_, i) => imageAt(ds, i).slice());
+    const labels = Array.from(ds.labels.subarray(0, count));
+    return { bytes, hwc: bytes.map((b) => normaliseImage(b, range)), description: `the first ${count} MNIST test images with their labels (real data), ${span}`, labels };
+  }
   if (kind === 'text-lines') {
     const { bytes, labels } = textLines(count, shape, seed);
     const description = `${count} lines of ${DIGITS_PER_LINE} MNIST test digits, dark on light, half of them turned 180 degrees (realistic; labels 0 upright, 1 turned), ${span}`;
