@@ -4,6 +4,7 @@
  * stm32f746 with the first training scheme that fits (or every scheme's reason); the int8
  * runtime against the reference; and, if its loss exists, training steps on the runtime.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argmax, forward } from '../../compiler/float/network.js';
@@ -11,8 +12,7 @@ import { loadModelFile } from '../../compiler/frontend/index.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
 import { loadParams } from '../../compiler/ir/params.js';
-import { Runtime } from '../../host/runtime.js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { Runtime } from '../../host/runtime.js';
 import type { BenchModel } from './models-catalog.js';
 import { compileFirstFitting, refusal, type CompileResult, type Refusal } from './models-compile.js';
 import { evaluateHead, type HeadResult } from './models-head.js';
@@ -117,6 +117,20 @@ export interface EvaluateOptions {
   seed: number;
 }
 
+/** The reference's outputs on the samples, and the float engine's largest relative difference from them. */
+function checkFloat(m: BenchModel, spec: ModelSpec, samples: Samples): { ref: number[][]; float: NonNullable<ModelResult['float']> } {
+  const ref = runReference({
+    format: m.format,
+    model: m.file,
+    shape: m.inputShape ?? [1, spec.input[2], spec.input[0], spec.input[1]],
+    inputs: samples.hwc.map((x) => referenceLayout(x, m.format, spec.input)),
+  });
+  const maxRelError = Math.max(...samples.hwc.map((x, i) => relativeError(floatOutput(spec, x), ref[i]!)));
+  const truth = samples.labels;
+  const referenceAccuracy = truth ? ref.filter((r, i) => argmax(r) === truth[i]).length / ref.length : undefined;
+  return { ref, float: { samples: samples.hwc.length, maxRelError, pass: maxRelError <= FLOAT_TOLERANCE, ...(referenceAccuracy !== undefined ? { referenceAccuracy } : {}) } };
+}
+
 export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<ModelResult> {
   const base = {
     id: m.id,
@@ -143,16 +157,7 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
   const parameters = [...loadParams(g, spec).values()].reduce((s, p) => s + p.weight.length + p.bias.length, 0);
   const imported = { ok: true as const, layers: spec.layers.map((l) => l.op).join(' '), parameters, classes };
   const samples = makeSamples(m.inputs, o.samples, spec.input, spec.inputRange ?? [0, 1], o.seed);
-  const ref = runReference({
-    format: m.format,
-    model: m.file,
-    shape: m.inputShape ?? [1, spec.input[2], spec.input[0], spec.input[1]],
-    inputs: samples.hwc.map((x) => referenceLayout(x, m.format, spec.input)),
-  });
-  const maxRelError = Math.max(...samples.hwc.map((x, i) => relativeError(floatOutput(spec, x), ref[i]!)));
-  const truth = samples.labels;
-  const referenceAccuracy = truth ? ref.filter((r, i) => argmax(r) === truth[i]).length / ref.length : undefined;
-  const float = { samples: samples.hwc.length, maxRelError, pass: maxRelError <= FLOAT_TOLERANCE, ...(referenceAccuracy !== undefined ? { referenceAccuracy } : {}) };
+  const { ref, float } = checkFloat(m, spec, samples);
   const dir = mkdtempSync(join(tmpdir(), `models-bench-${m.id}-`));
   try {
     const { result, runtime } = await compileFirstFitting(spec, samples.hwc, dir);
