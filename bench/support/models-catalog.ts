@@ -1,0 +1,107 @@
+/**
+ * The models `npm run bench:models` runs: where each comes from (models-catalog.json, which
+ * scripts/setup-models.sh reads too) and how the bench treats it (below): the loss it
+ * would train with, the input shape that pins an ONNX model's dynamic dimensions, the
+ * real-valued input range, and what inputs it is checked on.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { packageRoot } from '../../compiler/codegen/build.js';
+
+/** What a model's output trains with: one field, so a model moves to bce/mse when `--loss` lands. */
+export type LossName = 'softmax-ce' | 'bce' | 'mse';
+
+export interface CatalogEntry {
+  id: string;
+  source: 'pypi' | 'npm';
+  package: string;
+  version: string;
+  /** The file's path inside the wheel / tarball. */
+  member: string;
+  bytes: number;
+  sha256: string;
+  domain: 'vision' | 'audio' | 'regression';
+  what: string;
+}
+
+export interface BenchModel extends CatalogEntry {
+  /** Where setup-models.sh put it. */
+  file: string;
+  format: 'onnx' | 'tflite';
+  loss: LossName;
+  /** ONNX only: the dimensions that pin the dynamic ones (--input-shape). */
+  inputShape?: number[];
+  /** The real-valued input range (--input-range); the importer's default otherwise. */
+  inputRange?: [number, number];
+  /** How the checked inputs are made (stated in the results). */
+  inputs: InputKind;
+  /**
+   * A classifier head to train in place of the model's last layer (transfer learning on the
+   * pretrained body), for models whose own loss does not exist yet: what it classifies and
+   * each real-valued (H,W,C) sample's label.
+   */
+  head?: { classes: number; task: string; label: (x: Float32Array) => number };
+}
+
+/**
+ * 'grid': evenly spaced over the input range (a 1-D input: the sine model's domain);
+ * 'uniform': seeded uniform samples over the input range (synthetic: no packaged data fits
+ * these inputs; said so in the results); 'text-lines': lines of MNIST digits, upright or
+ * turned 180 degrees (models-inputs.ts), for the OCR text-direction classifier; 'mnist': MNIST
+ * test images with their labels, for 28x28x1 digit classifiers.
+ */
+export type InputKind = 'grid' | 'uniform' | 'text-lines' | 'mnist';
+
+type Treatment = Pick<BenchModel, 'loss' | 'inputShape' | 'inputRange' | 'inputs' | 'head'>;
+
+/**
+ * Per model: what its output means for training. Keyword and voice-activity detectors end
+ * in one sigmoid (bce); detectors, landmark and segmentation models regress coordinates or
+ * masks (mse); the OCR direction classifier is a 2-class softmax.
+ */
+const TREATMENT: Record<string, Treatment> = {
+  sine_float: {
+    loss: 'mse',
+    inputRange: [0, 2 * Math.PI],
+    inputs: 'grid',
+    head: { classes: 2, task: 'the sign of sin(x): class 0 where sin(x) >= 0, class 1 where it is negative', label: (x) => (Math.sin(x[0]!) >= 0 ? 0 : 1) },
+  },
+  pmww_alexa: { loss: 'bce', inputs: 'uniform' },
+  pmww_okay_nabu: { loss: 'bce', inputs: 'uniform' },
+  oww_melspectrogram: { loss: 'mse', inputRange: [-1, 1], inputs: 'uniform' },
+  oww_embedding: { loss: 'mse', inputs: 'uniform' },
+  oww_hey_rhasspy: { loss: 'bce', inputs: 'uniform' },
+  oww_okay_nabu: { loss: 'bce', inputs: 'uniform' },
+  fd_front: { loss: 'mse', inputRange: [-1, 1], inputs: 'uniform' },
+  fd_face_landmark: { loss: 'mse', inputs: 'uniform' },
+  fd_iris_landmark: { loss: 'mse', inputs: 'uniform' },
+  mp_selfie_segmentation: { loss: 'mse', inputs: 'uniform' },
+  mp_hand_recrop: { loss: 'mse', inputs: 'uniform' },
+  mp_palm_detection_lite: { loss: 'mse', inputs: 'uniform' },
+  mp_hand_landmark_lite: { loss: 'mse', inputs: 'uniform' },
+  ocr_cls: { loss: 'softmax-ce', inputShape: [1, 3, 48, 192], inputRange: [-1, 1], inputs: 'text-lines' },
+  ocr_det: { loss: 'mse', inputShape: [1, 3, 96, 96], inputRange: [-2.2, 2.7], inputs: 'uniform' },
+  silero_vad_op15: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
+  silero_vad_legacy: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
+};
+
+export const MODELS_DIR = join(packageRoot(), '.cache', 'models');
+
+/** .cache/models/<package>-<version>/ (an npm scope's '@' dropped, its '/' as '+'), as setup-models.sh writes it. */
+export function packageDir(e: Pick<CatalogEntry, 'package' | 'version'>): string {
+  return join(MODELS_DIR, `${e.package.replace(/^@/, '').replaceAll('/', '+')}-${e.version}`);
+}
+
+export function loadCatalog(): BenchModel[] {
+  const json = JSON.parse(readFileSync(join(packageRoot(), 'bench', 'support', 'models-catalog.json'), 'utf8')) as { models: CatalogEntry[] };
+  return json.models.map((e) => {
+    const t = TREATMENT[e.id];
+    if (!t) throw new Error(`bench/support/models-catalog.ts: no treatment for catalog model ${e.id}`);
+    return { ...e, ...t, file: join(packageDir(e), basename(e.member)), format: e.member.endsWith('.onnx') ? 'onnx' : 'tflite' };
+  });
+}
+
+/** The models whose files are missing: the bench refuses to run on a partial set. */
+export function missingFiles(models: BenchModel[]): string[] {
+  return models.filter((m) => !existsSync(m.file)).map((m) => m.file);
+}

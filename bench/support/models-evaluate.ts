@@ -1,0 +1,175 @@
+/**
+ * One bench model, end to end: its operator inventory; import (or the importer's exact
+ * refusal); the float engine against the reference (onnxruntime / LiteRT); a compile for
+ * stm32f746 with the first training scheme that fits (or every scheme's reason); the int8
+ * runtime against the reference; and, if its loss exists, training steps on the runtime.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { argmax, forward } from '../../compiler/float/network.js';
+import { loadModelFile } from '../../compiler/frontend/index.js';
+import { buildGraph } from '../../compiler/ir/graph.js';
+import type { ModelSpec } from '../../compiler/ir/model.js';
+import { loadParams } from '../../compiler/ir/params.js';
+import type { Runtime } from '../../host/runtime.js';
+import type { BenchModel } from './models-catalog.js';
+import { compileFirstFitting, refusal, type CompileResult, type Refusal } from './models-compile.js';
+import { evaluateHead, type HeadResult } from './models-head.js';
+import { makeSamples, referenceLayout, type Samples } from './models-inputs.js';
+import { onnxInventory, tfliteInventory, type Inventory } from './models-inventory.js';
+import { runReference } from './models-reference.js';
+import { trainOnRuntime, trainingVerdict, type TrainResult } from './models-train.js';
+
+/** Float engine vs reference: the issue's bound (relative, over each output tensor). */
+export const FLOAT_TOLERANCE = 1e-4;
+/** int8 runtime vs reference, classifiers: the issue's bound on argmax agreement. */
+export const ARGMAX_AGREEMENT = 0.99;
+
+export interface ModelResult {
+  id: string;
+  source: string;
+  package: string;
+  version: string;
+  member: string;
+  bytes: number;
+  sha256: string;
+  domain: string;
+  format: string;
+  what: string;
+  loss: string;
+  inventory: Inventory;
+  import: { ok: true; layers: string; parameters: number; classes: number } | ({ ok: false } & Refusal);
+  inputs?: string;
+  /** referenceAccuracy: how often the reference's own argmax is the true class (inputs with labels). */
+  float?: { samples: number; maxRelError: number; pass: boolean; referenceAccuracy?: number };
+  compile?: CompileResult;
+  int8?: Int8Check;
+  train: TrainResult;
+  /** The transfer-learning variant (a new classifier head), for models that declare one. */
+  head?: HeadResult;
+}
+
+export type Int8Check =
+  | { kind: 'argmax'; samples: number; agreement: number; marginBound: number; maxLogitDiff: number; pass: boolean }
+  | { kind: 'regression'; samples: number; maxAbsDiff: number; referenceRange: number };
+
+export function inventoryOf(m: BenchModel): Inventory {
+  const bytes = readFileSync(m.file);
+  return m.format === 'onnx' ? onnxInventory(bytes, m.file) : tfliteInventory(bytes, m.file);
+}
+
+/** The float engine's output for one HWC sample, with the model's output activation (what the reference computes). */
+export function floatOutput(spec: ModelSpec, x: Float32Array): Float32Array {
+  const g = buildGraph(spec);
+  const y = Float32Array.from(forward(g, loadParams(g, spec), x).get(g.output)!);
+  if (!spec.outputActivation) return y;
+  const max = Math.max(...y);
+  const lse = max + Math.log(y.reduce((s, v) => s + Math.exp(v - max), 0));
+  return y.map((v) => (spec.outputActivation === 'softmax' ? Math.exp(v - lse) : v - lse));
+}
+
+/** max |a - b| / max |b| over one output tensor. */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let num = 0,
+    den = 1e-6;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / den;
+}
+
+/** The int8 runtime's outputs (output activation applied) on each sample. */
+function runtimeOutputs(rt: Runtime, s: Samples): Float32Array[] {
+  return s.bytes.map((b) => {
+    rt.setInputPixels(b);
+    rt.predict();
+    return rt.outputs();
+  });
+}
+
+/**
+ * Classifiers: argmax agreement. The derived bound: where the reference's top-two margin
+ * exceeds twice the largest output difference measured, the runtime must pick the same
+ * class; `marginBound` is the share of samples with such a margin (agreement >= it).
+ */
+function compareInt8(ours: Float32Array[], ref: number[][], classes: number): Int8Check {
+  let maxDiff = 0;
+  ours.forEach((o, i) => o.forEach((v, k) => (maxDiff = Math.max(maxDiff, Math.abs(v - ref[i]![k]!)))));
+  if (classes < 2) {
+    const flat = ref.flat();
+    return { kind: 'regression', samples: ours.length, maxAbsDiff: maxDiff, referenceRange: Math.max(...flat) - Math.min(...flat) };
+  }
+  const agree = ours.filter((o, i) => argmax(o) === argmax(ref[i]!)).length / ours.length;
+  const margin = (r: number[]): number => {
+    const sorted = [...r].sort((a, b) => b - a);
+    return sorted[0]! - sorted[1]!;
+  };
+  const safe = ref.filter((r) => margin(r) > 2 * maxDiff).length / ref.length;
+  return { kind: 'argmax', samples: ours.length, agreement: agree, marginBound: safe, maxLogitDiff: maxDiff, pass: agree >= ARGMAX_AGREEMENT };
+}
+
+export interface EvaluateOptions {
+  samples: number;
+  steps: number;
+  seed: number;
+}
+
+/** The reference's outputs on the samples, and the float engine's largest relative difference from them. */
+function checkFloat(m: BenchModel, spec: ModelSpec, samples: Samples): { ref: number[][]; float: NonNullable<ModelResult['float']> } {
+  const ref = runReference({
+    format: m.format,
+    model: m.file,
+    shape: m.inputShape ?? [1, spec.input[2], spec.input[0], spec.input[1]],
+    inputs: samples.hwc.map((x) => referenceLayout(x, m.format, spec.input)),
+  });
+  const maxRelError = Math.max(...samples.hwc.map((x, i) => relativeError(floatOutput(spec, x), ref[i]!)));
+  const truth = samples.labels;
+  const referenceAccuracy = truth ? ref.filter((r, i) => argmax(r) === truth[i]).length / ref.length : undefined;
+  return { ref, float: { samples: samples.hwc.length, maxRelError, pass: maxRelError <= FLOAT_TOLERANCE, ...(referenceAccuracy !== undefined ? { referenceAccuracy } : {}) } };
+}
+
+export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<ModelResult> {
+  const base = {
+    id: m.id,
+    source: m.source,
+    package: m.package,
+    version: m.version,
+    member: m.member,
+    bytes: m.bytes,
+    sha256: m.sha256,
+    domain: m.domain,
+    format: m.format,
+    what: m.what,
+    loss: m.loss,
+  };
+  const inventory = inventoryOf(m);
+  let spec: ModelSpec;
+  try {
+    spec = loadModelFile(m.file, { ...(m.inputShape ? { inputShape: m.inputShape } : {}), ...(m.inputRange ? { inputRange: m.inputRange } : {}) });
+  } catch (e) {
+    return { ...base, inventory, import: { ok: false, ...refusal(e) }, train: { status: 'not run', reason: 'not imported' } };
+  }
+  const g = buildGraph(spec);
+  const classes = g.classes;
+  const parameters = [...loadParams(g, spec).values()].reduce((s, p) => s + p.weight.length + p.bias.length, 0);
+  const imported = { ok: true as const, layers: spec.layers.map((l) => l.op).join(' '), parameters, classes };
+  const samples = makeSamples(m.inputs, o.samples, spec.input, spec.inputRange ?? [0, 1], o.seed);
+  const { ref, float } = checkFloat(m, spec, samples);
+  const dir = mkdtempSync(join(tmpdir(), `models-bench-${m.id}-`));
+  try {
+    const { result, runtime } = await compileFirstFitting(spec, samples.hwc, dir);
+    if (!runtime) return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, train: { status: 'not run', reason: 'no scheme fits' } };
+    const int8 = compareInt8(runtimeOutputs(runtime, samples), ref, classes);
+    const verdict = trainingVerdict(m.loss, classes);
+    const labels = samples.labels ?? ref.map((r) => argmax(r));
+    const labelText = samples.labels ? 'the true class of each sample' : "the reference's own predicted class on each sample";
+    const train = verdict ?? trainOnRuntime(runtime, samples.bytes, labels, o, labelText);
+    const head = await evaluateHead(m, spec, o);
+    return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, int8, train, ...(head ? { head } : {}) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The inputs a bench model is checked and trained on, as the runtime takes them: one byte
+ * per input value (the runtime maps 0..255 linearly onto the model's input range, as
+ * `tinytrain train` does with images), and the same samples as real values in the file's
+ * own layout for the reference (NCHW for ONNX images, NHWC = tinytrain's HWC for TFLite).
+ */
+import { normaliseImage } from '../../compiler/float/network.js';
+import { hwcToNchw } from '../../compiler/frontend/onnx/layout.js';
+import { Rng } from '../../compiler/ir/rng.js';
+import { imageAt, loadDataset } from '../../host/data/dataset.js';
+import type { InputKind } from './models-catalog.js';
+
+export interface Samples {
+  /** Each sample's bytes, H,W,C order. */
+  bytes: Uint8Array[];
+  /** Each sample as real values, H,W,C order (tinytrain's float engine). */
+  hwc: Float32Array[];
+  /** How they were made, for the results. */
+  description: string;
+  /** The true class of each sample, when the inputs have one ('text-lines'). */
+  labels?: number[];
+}
+
+/** MNIST test digits per text line (28 px wide each), and the line's margin above and below them. */
+const DIGITS_PER_LINE = 6;
+
+/**
+ * A line of dark MNIST digits on a light ground (H x W x C bytes, the digits centred on a
+ * line of the model's height), upright or turned 180 degrees: what a text-direction
+ * classifier sees in an OCR pipeline, with its true class (0 upright, 1 turned).
+ */
+function textLines(count: number, shape: [number, number, number], seed: number): { bytes: Uint8Array[]; labels: number[] } {
+  const [h, w, c] = shape;
+  const ds = loadDataset('mnist', 'test');
+  const rng = new Rng(seed);
+  const top = Math.floor((h - 28) / 2);
+  const left = Math.floor((w - DIGITS_PER_LINE * 28) / 2);
+  const bytes: Uint8Array[] = [];
+  const labels: number[] = [];
+  for (let s = 0; s < count; s++) {
+    const line = new Uint8Array(h * w * c).fill(255);
+    for (let d = 0; d < DIGITS_PER_LINE; d++) {
+      const digit = imageAt(ds, rng.nextU32() % ds.count);
+      for (let y = 0; y < 28; y++)
+        for (let x = 0; x < 28; x++) line.fill(255 - digit[y * 28 + x]!, ((top + y) * w + left + d * 28 + x) * c, ((top + y) * w + left + d * 28 + x + 1) * c);
+    }
+    const turned = s % 2;
+    bytes.push(turned ? rotate180(line, c) : line);
+    labels.push(turned);
+  }
+  return { bytes, labels };
+}
+
+/** The pixels in reverse order (each pixel's channels kept in order): the image turned 180 degrees. */
+function rotate180(img: Uint8Array, c: number): Uint8Array {
+  const out = new Uint8Array(img.length);
+  const n = img.length / c;
+  for (let p = 0; p < n; p++) out.set(img.subarray(p * c, p * c + c), (n - 1 - p) * c);
+  return out;
+}
+
+export function makeSamples(kind: InputKind, count: number, shape: [number, number, number], range: [number, number], seed: number): Samples {
+  const span = `over the input range [${range.map((v) => +v.toFixed(4)).join(', ')}]`;
+  if (kind === 'mnist') {
+    const ds = loadDataset('mnist', 'test');
+    if (shape.join('x') !== '28x28x1') throw new Error(`'mnist' inputs are 28x28x1; the model takes ${shape.join('x')}`);
+    const bytes = Array.from({ length: count }, (_, i) => imageAt(ds, i).slice());
+    const labels = Array.from(ds.labels.subarray(0, count));
+    return { bytes, hwc: bytes.map((b) => normaliseImage(b, range)), description: `the first ${count} MNIST test images with their labels (real data), ${span}`, labels };
+  }
+  if (kind === 'text-lines') {
+    const { bytes, labels } = textLines(count, shape, seed);
+    const description = `${count} lines of ${DIGITS_PER_LINE} MNIST test digits, dark on light, half of them turned 180 degrees (realistic; labels 0 upright, 1 turned), ${span}`;
+    return { bytes, hwc: bytes.map((b) => normaliseImage(b, range)), description, labels };
+  }
+  const n = shape[0] * shape[1] * shape[2];
+  const rng = new Rng(seed);
+  const bytes = Array.from({ length: count }, (_, i) =>
+    kind === 'grid' ? Uint8Array.from({ length: n }, () => Math.round((255 * i) / Math.max(1, count - 1))) : Uint8Array.from({ length: n }, () => rng.nextU32() & 0xff),
+  );
+  const what = kind === 'grid' ? `${count} evenly spaced points` : `${count} seeded uniform random samples (synthetic)`;
+  return { bytes, hwc: bytes.map((b) => normaliseImage(b, range)), description: `${what} ${span}` };
+}
+
+/** A sample in the reference's layout: ONNX images are C,H,W; TFLite's are H,W,C like tinytrain's. */
+export function referenceLayout(x: Float32Array, format: 'onnx' | 'tflite', shape: [number, number, number]): number[] {
+  const [h, w, c] = shape;
+  return Array.from(format === 'onnx' && h * w > 1 ? hwcToNchw(x, c, h, w) : x);
+}

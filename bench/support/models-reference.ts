@@ -1,0 +1,41 @@
+/**
+ * The reference each model is checked against: LiteRT's interpreter for .tflite (its
+ * reference kernels, what TFLite Micro runs: test/support/tflite-interpreter.py) and
+ * onnxruntime for .onnx (bench/support/models-onnxruntime.py), each in the venv its
+ * setup script installs. Inputs are real values in the file's own layout.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../../compiler/codegen/build.js';
+
+const ROOT = packageRoot();
+const RUNNERS = {
+  tflite: { python: join(ROOT, '.cache', 'tflite-venv', 'bin', 'python'), script: join(ROOT, 'test', 'support', 'tflite-interpreter.py'), setup: 'scripts/setup-tflite.sh' },
+  onnx: { python: join(ROOT, '.cache', 'onnx-venv', 'bin', 'python'), script: join(ROOT, 'bench', 'support', 'models-onnxruntime.py'), setup: 'scripts/setup-onnx.sh' },
+};
+
+export interface ReferenceJob {
+  format: 'onnx' | 'tflite';
+  model: string;
+  /** ONNX: the input's dims (batch 1), as the file's layout. */
+  shape?: number[];
+  inputs: number[][];
+}
+
+/** The reference's output for each input (flat, as the file stores it). */
+export function runReference(job: ReferenceJob): number[][] {
+  const r = RUNNERS[job.format];
+  if (!existsSync(r.python)) throw new Error(`${r.python} is missing: run bash ${r.setup}`);
+  const dir = mkdtempSync(join(tmpdir(), 'models-reference-'));
+  try {
+    const spec = job.format === 'tflite' ? { model: job.model, inputs: job.inputs } : { model: job.model, shape: job.shape, inputs: job.inputs };
+    writeFileSync(join(dir, 'jobs.json'), JSON.stringify([spec]));
+    execFileSync(r.python, [r.script, join(dir, 'jobs.json'), join(dir, 'results.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [result] = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { outputs: number[][] }[];
+    return result!.outputs;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

