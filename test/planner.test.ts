@@ -332,7 +332,23 @@ describe('planner properties on random graphs and schemes', () => {
       }
     }
     const tables = ['sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu'];
-    for (const op of ['conv2d', 'conv-s2', 'depthwise', 'dense', 'add', 'avgpool', 'maxpool', 'uneven-pads', 'globalavgpool', 'flatten', 'relu', 'relu6', ...tables, 'mul', 'concat']) {
+    for (const op of [
+      'conv2d',
+      'conv-s2',
+      'depthwise',
+      'dense',
+      'add',
+      'avgpool',
+      'maxpool',
+      'uneven-pads',
+      'globalavgpool',
+      'flatten',
+      'relu',
+      'relu6',
+      ...tables,
+      'mul',
+      'concat',
+    ]) {
       expect(ops.get(op) ?? 0, `generator never made ${op}`).toBeGreaterThan(10);
     }
     expect(residual).toBeGreaterThan(10);

@@ -42,8 +42,7 @@ const PAD_CASES = [2158, 2184];
 const MULCAT_CASES = [1106, 1115, 1146];
 /** Seeds whose random scheme trains something but not everything (checked below). */
 const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES, ...MULCAT_CASES];
-const specOf = (seed: number) =>
-  randomSpec(seed, { tableActivations: TABLE_CASES.includes(seed), paddings: PAD_CASES.includes(seed), mulConcat: MULCAT_CASES.includes(seed) });
+const specOf = (seed: number) => randomSpec(seed, { tableActivations: TABLE_CASES.includes(seed), paddings: PAD_CASES.includes(seed), mulConcat: MULCAT_CASES.includes(seed) });
 /** The seeds trained in this tier (all of CASES in the full tier: test/tiers.ts). */
 const TRAINED = caseSubset('pruning.CASES', CASES);
 
