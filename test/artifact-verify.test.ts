@@ -120,7 +120,8 @@ function mutateAt(m: Json, path: Array<string | number>): void {
   for (const k of path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
   const k = path[path.length - 1]!;
   const v = o[k];
-  o[k] = typeof v === 'number' ? v + 1 : typeof v === 'string' ? `${v}x` : typeof v === 'boolean' ? !v : null;
+  // null (e.g. `loss.targets` of a model whose loss reads the label) becomes 0: a change too.
+  o[k] = typeof v === 'number' ? v + 1 : typeof v === 'string' ? `${v}x` : typeof v === 'boolean' ? !v : v === null ? 0 : null;
 }
 
 describe('a changed manifest field is refused by every engine, naming manifest.json', () => {

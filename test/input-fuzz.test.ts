@@ -383,7 +383,9 @@ describe('scheme JSON fuzz', () => {
         expectCleanOutcome(`scheme case ${i}`, () => {
           const scheme = parseScheme(p.graph, file);
           for (const name of scheme.layers.keys()) expect(p.graph.nodes.some((n) => n.name === name)).toBe(true);
-          for (const t of scheme.layers.values()) expect([0, 0.125, 0.25, 0.5, 1]).toContain(t.weightRatio);
+          // Our form allows the listed ratios; the reference's resolves a layer to int(C x ratio) of
+          // its C channels, stored as that fraction (e.g. 9 of 28), which is anywhere in [0, 1].
+          for (const t of scheme.layers.values()) expect(t.weightRatio >= 0 && t.weightRatio <= 1, `weight ratio ${t.weightRatio}`).toBe(true);
           // Small models go on to code generation with the scheme (mbv2 plans too slowly for thousands).
           if (p.spec && i % 5 === 0)
             expectNoHostileName(

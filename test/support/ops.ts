@@ -129,3 +129,17 @@ export async function stableCheckpoint(loaded: LoadedArtifact, data: Dataset): P
   expect(await checkpoint('scalar')).toBe(simd);
   return simd;
 }
+
+/**
+ * The per-op end-to-end check's training: a runtime of a model pretrained on digits 0-4
+ * trains 500 steps on digits 5-9 (`high`); the mean losses of steps 1-100 and 401-500,
+ * and the steps the divergence guard skipped.
+ */
+export async function lossOnNewDigits(loaded: LoadedArtifact, high: Dataset): Promise<{ first: number; last: number; skipped: number }> {
+  const rt = await Runtime.load(loaded);
+  rt.reset(1);
+  const first = trainRuntime(rt, high, { steps: 100, lr: 0.01, seed: 1 });
+  trainRuntime(rt, high, { steps: 300, lr: 0.01, seed: 2 });
+  const last = trainRuntime(rt, high, { steps: 100, lr: 0.01, seed: 3 });
+  return { first: first.loss, last: last.loss, skipped: first.skipped + last.skipped };
+}
