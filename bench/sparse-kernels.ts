@@ -122,7 +122,7 @@ async function buildKernels(simd: boolean): Promise<Kernels> {
 /** The pointwise (1x1 conv and dense) layers of the model, as P pixels x CI -> CO. */
 function pointwiseLayers(spec: ModelSpec): Layer[] {
   return buildGraph(spec)
-    .nodes.filter((n) => n.op === 'dense' || (n.op === 'conv2d' && n.conv!.kh === 1 && n.conv!.kw === 1 && n.conv!.stride === 1))
+    .nodes.filter((n) => n.op === 'dense' || (n.op === 'conv2d' && n.conv!.kh === 1 && n.conv!.kw === 1 && n.conv!.sh === 1 && n.conv!.sw === 1))
     .map((n) => {
       const [H, W, C] = n.inShapes[0]!;
       return n.op === 'dense' ? { name: n.name, P: 1, CI: H * W * C, CO: n.outShape[2] } : { name: n.name, P: H * W, CI: C, CO: n.outShape[2] };
@@ -244,7 +244,7 @@ export async function runPrunedBench(opts: { quick?: boolean; log?: (s: string) 
         const wScale = h.i32(Float32Array.from({ length: L.CO }, () => 0.01));
         const gx = h.alloc(4 * L.P * L.CI);
         const scratch = build === 'simd' ? h.alloc(prunedScratchBytes(L.CI)) : 0;
-        const kernel1x1 = { KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, w2: 0, split: 0 };
+        const kernel1x1 = { KH: 1, KW: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, depthwise: false, w2: 0, split: 0 };
         const unpruned = (w: number): (() => void) => {
           const rec =
             direction === 'forward'

@@ -114,7 +114,7 @@ function dwScatter(inside: bool, p: usize, gv: v128, wv: v128): void {
  */
 export function depthwise3x3InputGradF32(r: ConvInputGradRecord, C4: i32): void {
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const w = r.w; const wScale = r.wScale;
-  const gx = r.gx; const H = r.H; const W = r.W; const C = r.C; const stride = r.stride; const pad = r.pad;
+  const gx = r.gx; const H = r.H; const W = r.W; const C = r.C; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW;
   const w2 = r.w2; const split = r.split;
   for (let c = 0; c < C4; c += 4) {
     const k0 = dwWeightsF32(w, w2, split, c, 0); const k1 = dwWeightsF32(w, w2, split, c, 1); const k2 = dwWeightsF32(w, w2, split, c, 2);
@@ -122,14 +122,14 @@ export function depthwise3x3InputGradF32(r: ConvInputGradRecord, C4: i32): void 
     const k6 = dwWeightsF32(w, w2, split, c, 6); const k7 = dwWeightsF32(w, w2, split, c, 7); const k8 = dwWeightsF32(w, w2, split, c, 8);
     const sv = v128.load(wScale + (<usize>c << 2));
     for (let oh = 0; oh < OH; oh++) {
-      const ih = oh * stride - pad;
+      const ih = oh * sh - ph;
       const r0 = ih >= 0 && ih < H; const r1 = ih + 1 >= 0 && ih + 1 < H; const r2 = ih + 2 >= 0 && ih + 2 < H;
       const g0 = gx + (<usize>(ih * W * C + c) << 2);
       const g1 = g0 + (<usize>(W * C) << 2);
       const g2 = g1 + (<usize>(W * C) << 2);
       for (let ow = 0; ow < OW; ow++) {
         const gv = f32x4.mul(v128.load(gy + (<usize>((oh * OW + ow) * C + c) << 2)), sv);
-        const iw = ow * stride - pad;
+        const iw = ow * sw - pw;
         const c0 = iw >= 0 && iw < W; const c1 = iw + 1 >= 0 && iw + 1 < W; const c2 = iw + 2 >= 0 && iw + 2 < W;
         const o0 = <usize>(iw * C) << 2; const o1 = <usize>((iw + 1) * C) << 2; const o2 = <usize>((iw + 2) * C) << 2;
         if (r0 && r1 && r2 && c0 && c1 && c2) {
@@ -203,7 +203,7 @@ export function depthwise3x3InPlaceRowF32(r: DepthwiseInPlaceRecord, ih: i32, C4
  */
 export function pointwiseInputGradPair(r: ConvInputGradRecord, gxa: usize, gya: usize, wBase: usize, n: i32): i32 {
   const wScale = r.wScale; const CO = r.CO; const wStride = n;
-  const gxb = gxa + (<usize>(r.stride * r.C) << 2);
+  const gxb = gxa + (<usize>(r.strideW * r.C) << 2);
   const gyb = gya + (<usize>CO << 2);
   let ci = 0;
   for (; ci + 16 <= n; ci += 16) {

@@ -68,12 +68,12 @@ export function densePixelS8(r: ConvForwardRecord, yp: usize, oh: i32, ow: i32):
   const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
   const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
   const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
-  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad;
+  const KH = r.KH; const KW = r.KW; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW;
   const w2 = r.w2; const split = r.split; const inRing = r.inRing;
   const vz = i16x8.splat(<i16>zx);
   const first = split == 0 ? C : split;
   const rest = C - first;
-  const iw0 = ow * stride - pad;
+  const iw0 = ow * sw - pw;
   const fullRow = split == 0 && iw0 >= 0 && iw0 + KW <= W;
   const taps = KH * KW;
   let co = 0;
@@ -81,7 +81,7 @@ export function densePixelS8(r: ConvForwardRecord, yp: usize, oh: i32, ow: i32):
     let a0 = i32x4.splat(0); let a1 = i32x4.splat(0); let a2 = i32x4.splat(0); let a3 = i32x4.splat(0);
     let t0 = 0; let t1 = 0; let t2 = 0; let t3 = 0;
     for (let kh = 0; kh < KH; kh++) {
-      const ih = oh * stride - pad + kh;
+      const ih = oh * sh - ph + kh;
       if (ih < 0 || ih >= H) continue;
       const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
       // segments: (x address, weight address of channel co, weight stride between channels, length)
@@ -143,7 +143,7 @@ export function densePixelS8(r: ConvForwardRecord, yp: usize, oh: i32, ow: i32):
   for (; co < CO; co++) {
     let acc = load<i32>(bias + (<usize>co << 2));
     for (let kh = 0; kh < KH; kh++) {
-      const ih = oh * stride - pad + kh;
+      const ih = oh * sh - ph + kh;
       if (ih < 0 || ih >= H) continue;
       const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
       for (let kw = 0; kw < KW; kw++) {
@@ -171,12 +171,12 @@ export function pointwiseRowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32):
   const x = r.x; const W = r.W; const C = r.C; const zx = r.zx;
   const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
   const y = r.y; const OW = r.OW; const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
-  const stride = r.stride; const w2 = r.w2; const inRing = r.inRing; const outRing = r.outRing;
+  const sh = r.strideH; const sw = r.strideW; const w2 = r.w2; const inRing = r.inRing; const outRing = r.outRing;
   const first = r.split == 0 ? C : r.split;
   const rest = C - first;
   const segs = rest > 0 ? 2 : 1;
   const vzy = i32x4.splat(zy); const vlo = i32x4.splat(lo); const vhi = i32x4.splat(hi);
-  const pixStep = <usize>(stride * C);
+  const pixStep = <usize>(sw * C);
   let co = 0;
   for (; co + 4 <= CO; co += 4) {
     // bias - zx * sum(w) per channel, and the block's requantisation constants
@@ -198,7 +198,7 @@ export function pointwiseRowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32):
     const h0 = rqHalf(nv, false); const h1 = rqHalf(nv, true);
     const s0 = rqScale(nv, false); const s1 = rqScale(nv, true);
     for (let oh = ohBegin; oh < ohEnd; oh++) {
-      const ih = oh * stride;
+      const ih = oh * sh;
       const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
       const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * CO);
       let ow = 0;
@@ -273,7 +273,7 @@ export function pointwiseRowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32):
     const m = load<i32>(mult + (<usize>co << 2));
     const n = load<i32>(shift + (<usize>co << 2));
     for (let oh = ohBegin; oh < ohEnd; oh++) {
-      const ih = oh * stride;
+      const ih = oh * sh;
       const xrow = x + <usize>((inRing == 0 ? ih : ih % inRing) * W * C);
       const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * CO);
       for (let ow = 0; ow < OW; ow++) {
@@ -297,10 +297,10 @@ function gatherI8x4(p: usize, st: usize): v128 {
 /** Output rows [ohBegin, ohEnd) of a dense conv (see conv2dForwardRowsS8 for the ring buffers). */
 export function denseRowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32): void {
   const W = r.W; const y = r.y; const OW = r.OW; const CO = r.CO;
-  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad;
+  const KH = r.KH; const KW = r.KW; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW;
   const split = r.split; const outRing = r.outRing;
   // 1x1 with enough pixels to amortise the zero-point correction (not the 1-pixel FC)
-  if (KH == 1 && KW == 1 && pad == 0 && (ohEnd - ohBegin) * OW >= 4) {
+  if (KH == 1 && KW == 1 && ph == 0 && pw == 0 && (ohEnd - ohBegin) * OW >= 4) {
     pointwiseRowsS8(r, ohBegin, ohEnd);
     return;
   }
@@ -308,8 +308,8 @@ export function denseRowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i32): voi
     const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * CO);
     let ow = 0;
     while (ow < OW) {
-      const iw0 = ow * stride - pad;
-      if (split == 0 && ow + 1 < OW && iw0 >= 0 && iw0 + stride + KW <= W) {
+      const iw0 = ow * sw - pw;
+      if (split == 0 && ow + 1 < OW && iw0 >= 0 && iw0 + sw + KW <= W) {
         // two neighbours whose windows lie inside the image rows: share the weight loads
         densePairS8(r, yrow + <usize>(ow * CO), oh, iw0);
         ow += 2;
@@ -330,19 +330,19 @@ function densePairS8(r: ConvForwardRecord, yp: usize, oh: i32, iw0: i32): void {
   const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
   const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
   const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
-  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const inRing = r.inRing;
+  const KH = r.KH; const KW = r.KW; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW; const inRing = r.inRing;
   const vz = i16x8.splat(<i16>zx);
   const vzy = i32x4.splat(zy); const vlo = i32x4.splat(lo); const vhi = i32x4.splat(hi);
   const len = KW * C;
   const st = <usize>(KH * len);
-  const xStep = <usize>(stride * C);
+  const xStep = <usize>(sw * C);
   let co = 0;
   for (; co + 4 <= CO; co += 4) {
     let a0 = i32x4.splat(0); let a1 = i32x4.splat(0); let a2 = i32x4.splat(0); let a3 = i32x4.splat(0);
     let b0 = i32x4.splat(0); let b1 = i32x4.splat(0); let b2 = i32x4.splat(0); let b3 = i32x4.splat(0);
     let ta = i32x4.splat(0); let tb = i32x4.splat(0);
     for (let kh = 0; kh < KH; kh++) {
-      const ih = oh * stride - pad + kh;
+      const ih = oh * sh - ph + kh;
       if (ih < 0 || ih >= H) continue;
       const pa = x + <usize>(((inRing == 0 ? ih : ih % inRing) * W + iw0) * C);
       const pb = pa + xStep;
@@ -382,7 +382,7 @@ function densePairS8(r: ConvForwardRecord, yp: usize, oh: i32, iw0: i32): void {
     let aa = load<i32>(bias + (<usize>co << 2));
     let ab = aa;
     for (let kh = 0; kh < KH; kh++) {
-      const ih = oh * stride - pad + kh;
+      const ih = oh * sh - ph + kh;
       if (ih < 0 || ih >= H) continue;
       const pa = x + <usize>(((inRing == 0 ? ih : ih % inRing) * W + iw0) * C);
       const ws = w + <usize>(co * KH * len + kh * len);
@@ -444,7 +444,7 @@ export function depthwise3x3RowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i3
   const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
   const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
   const y = r.y; const OW = r.OW; const zy = r.zy; const lo = r.lo; const hi = r.hi;
-  const stride = r.stride; const pad = r.pad; const w2 = r.w2; const split = r.split; const inRing = r.inRing; const outRing = r.outRing;
+  const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW; const w2 = r.w2; const split = r.split; const inRing = r.inRing; const outRing = r.outRing;
   const vz = i16x8.splat(<i16>zx);
   const vzy = i32x4.splat(zy); const vlo = i32x4.splat(lo); const vhi = i32x4.splat(hi);
   const rowBytes = W * C;
@@ -462,7 +462,7 @@ export function depthwise3x3RowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i3
     const hA0 = rqHalf(nA, false); const hA1 = rqHalf(nA, true); const sA0 = rqScale(nA, false); const sA1 = rqScale(nA, true);
     const hB0 = rqHalf(nB, false); const hB1 = rqHalf(nB, true); const sB0 = rqScale(nB, false); const sB1 = rqScale(nB, true);
     for (let oh = ohBegin; oh < ohEnd; oh++) {
-      const ih = oh * stride - pad;
+      const ih = oh * sh - ph;
       const r0 = ih >= 0 && ih < H; const r1 = ih + 1 >= 0 && ih + 1 < H; const r2 = ih + 2 >= 0 && ih + 2 < H;
       // row and column offsets point at valid data even for taps outside the image, so a
       // speculated load can never leave memory
@@ -471,11 +471,11 @@ export function depthwise3x3RowsS8(r: ConvForwardRecord, ohBegin: i32, ohEnd: i3
       const x2 = x + <usize>((r2 ? (inRing == 0 ? ih + 2 : (ih + 2) % inRing) : <i32>0) * rowBytes + c);
       const yrow = y + <usize>((outRing == 0 ? oh : oh % outRing) * OW * C);
       // output columns whose 3x3 window lies inside the image (when its rows do)
-      const owA = r0 && r1 && r2 ? (pad + stride - 1) / stride : OW;
-      const owB = r0 && r1 && r2 ? min(OW, (W - 3 + pad) / stride + 1) : 0;
+      const owA = r0 && r1 && r2 ? (pw + sw - 1) / sw : OW;
+      const owB = r0 && r1 && r2 ? min(OW, (W - 3 + pw) / sw + 1) : 0;
       const cStep = <usize>C;
       for (let ow = 0; ow < OW; ow++) {
-        const iw = ow * stride - pad;
+        const iw = ow * sw - pw;
         let lo4 = b0; let hi4 = b1;
         if (ow >= owA && ow < owB) {
           // interior: no bounds checks; taps in pairs (0,1) (2,3) (4,5) (6,7) interleaved per

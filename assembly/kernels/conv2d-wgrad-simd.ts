@@ -25,14 +25,14 @@ function xMinusZ4(p: usize, vz: v128): v128 {
 @inline
 function denseGrad4(r: WeightGradRecord, co: i32, ci: i32, kh: i32, kw: i32): v128 {
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
-  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW;
   const vz = i32x4.splat(r.zx);
   let acc = f32x4.splat(0);
   for (let oh = 0; oh < OH; oh++) {
-    const ih = oh * stride - pad + kh;
+    const ih = oh * sh - ph + kh;
     if (ih < 0 || ih >= H) continue;
     for (let ow = 0; ow < OW; ow++) {
-      const iw = ow * stride - pad + kw;
+      const iw = ow * sw - pw + kw;
       if (iw < 0 || iw >= W) continue;
       const gv = f32x4.splat(load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)));
       acc = f32x4.add(acc, f32x4.mul(gv, xMinusZ4(x + <usize>((ih * W + iw) * XC + ci), vz)));
@@ -47,14 +47,14 @@ function denseGrad4(r: WeightGradRecord, co: i32, ci: i32, kh: i32, kw: i32): v1
  */
 function denseGrad16Into(r: WeightGradRecord, co: i32, ci: i32, kh: i32, kw: i32, dst: usize): void {
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
-  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad; const sx = r.sx;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW; const sx = r.sx;
   const vz16 = i16x8.splat(<i16>r.zx);
   let a0 = f32x4.splat(0); let a1 = f32x4.splat(0); let a2 = f32x4.splat(0); let a3 = f32x4.splat(0);
   for (let oh = 0; oh < OH; oh++) {
-    const ih = oh * stride - pad + kh;
+    const ih = oh * sh - ph + kh;
     if (ih < 0 || ih >= H) continue;
     for (let ow = 0; ow < OW; ow++) {
-      const iw = ow * stride - pad + kw;
+      const iw = ow * sw - pw + kw;
       if (iw < 0 || iw >= W) continue;
       const gv = f32x4.splat(load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)));
       const xb = v128.load(x + <usize>((ih * W + iw) * XC + ci));
@@ -77,16 +77,16 @@ function denseGrad16Into(r: WeightGradRecord, co: i32, ci: i32, kh: i32, kw: i32
  */
 function denseGrad16x2Into(r: WeightGradRecord, co: i32, ci: i32, kh: i32, kw: i32, dstA: usize): void {
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
-  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad; const sx = r.sx;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW; const sx = r.sx;
   const dstB = dstA + (<usize>(r.KH * r.KW * r.K) << 2);
   const vz16 = i16x8.splat(<i16>r.zx);
   let a0 = f32x4.splat(0); let a1 = f32x4.splat(0); let a2 = f32x4.splat(0); let a3 = f32x4.splat(0);
   let b0 = f32x4.splat(0); let b1 = f32x4.splat(0); let b2 = f32x4.splat(0); let b3 = f32x4.splat(0);
   for (let oh = 0; oh < OH; oh++) {
-    const ih = oh * stride - pad + kh;
+    const ih = oh * sh - ph + kh;
     if (ih < 0 || ih >= H) continue;
     for (let ow = 0; ow < OW; ow++) {
-      const iw = ow * stride - pad + kw;
+      const iw = ow * sw - pw + kw;
       if (iw < 0 || iw >= W) continue;
       const gp = gy + (<usize>((oh * OW + ow) * CO + co) << 2);
       const ga = f32x4.splat(load<f32>(gp));
@@ -161,7 +161,7 @@ function update4(gv: v128, s: f32, idx: i32, w: usize, vel: usize, lr: f32, mu: 
 export function denseWeightUpdate4(r: WeightGradRecord, row: i32, lr: f32, mu: f32, qas: bool, rng: usize): i32 {
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
   const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const zx = r.zx;
-  const w = r.w; const vel = r.vel; const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const K = r.K;
+  const w = r.w; const vel = r.vel; const KH = r.KH; const KW = r.KW; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW; const K = r.K;
   const taps = KH * KW;
   const co = row / taps;
   const kh = (row - co * taps) / KW;
@@ -175,10 +175,10 @@ export function denseWeightUpdate4(r: WeightGradRecord, row: i32, lr: f32, mu: f
     // 16 channels: one gy broadcast and one 16-byte x load per position feed 16 sums
     let a0 = f32x4.splat(0); let a1 = f32x4.splat(0); let a2 = f32x4.splat(0); let a3 = f32x4.splat(0);
     for (let oh = 0; oh < OH; oh++) {
-      const ih = oh * stride - pad + kh;
+      const ih = oh * sh - ph + kh;
       if (ih < 0 || ih >= H) continue;
       for (let ow = 0; ow < OW; ow++) {
-        const iw = ow * stride - pad + kw;
+        const iw = ow * sw - pw + kw;
         if (iw < 0 || iw >= W) continue;
         const gv = f32x4.splat(load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)));
         const xb = v128.load(x + <usize>((ih * W + iw) * XC + ci));
@@ -210,14 +210,14 @@ export function denseWeightUpdate4(r: WeightGradRecord, row: i32, lr: f32, mu: f
 @inline
 function depthwiseGrad4(r: WeightGradRecord, c: i32, kh: i32, kw: i32): v128 {
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
-  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW;
   const vz = i32x4.splat(r.zx);
   let acc = f32x4.splat(0);
   for (let oh = 0; oh < OH; oh++) {
-    const ih = oh * stride - pad + kh;
+    const ih = oh * sh - ph + kh;
     if (ih < 0 || ih >= H) continue;
     for (let ow = 0; ow < OW; ow++) {
-      const iw = ow * stride - pad + kw;
+      const iw = ow * sw - pw + kw;
       if (iw < 0 || iw >= W) continue;
       const gv = v128.load(gy + (<usize>((oh * OW + ow) * CO + c) << 2));
       acc = f32x4.add(acc, f32x4.mul(gv, xMinusZ4(x + <usize>((ih * W + iw) * XC + c), vz)));
@@ -283,7 +283,7 @@ function tapAdd(valid: bool, acc: v128, gp: usize, xv: v128): v128 {
  */
 export function depthwise3x3WeightGrads(r: WeightGradRecord, K4: i32, lr: f32, mu: f32, qas: bool, rng: usize): void {
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
-  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const stride = r.stride; const pad = r.pad;
+  const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW;
   const out = r.out; const w = r.w; const wScale = r.wScale; const vel = r.vel;
   const vz = i32x4.splat(r.zx);
   const sv = f32x4.splat(r.sx);
@@ -295,24 +295,24 @@ export function depthwise3x3WeightGrads(r: WeightGradRecord, K4: i32, lr: f32, m
     let t6 = f32x4.splat(0); let t7 = f32x4.splat(0); let t8 = f32x4.splat(0);
     const gc = gy + (<usize>c << 2);
     for (let ih = 0; ih < H; ih++) {
-      // output row of tap row kh: (ih + pad - kh) / stride when it divides and is in range
-      const e0 = ih + pad; const e1 = e0 - 1; const e2 = e0 - 2;
-      const v0 = e0 >= 0 && onGrid(e0, stride) && divBy(e0, stride) < OH;
-      const v1 = e1 >= 0 && onGrid(e1, stride) && divBy(e1, stride) < OH;
-      const v2 = e2 >= 0 && onGrid(e2, stride) && divBy(e2, stride) < OH;
+      // output row of tap row kh: (ih + padH - kh) / strideH when it divides and is in range
+      const e0 = ih + ph; const e1 = e0 - 1; const e2 = e0 - 2;
+      const v0 = e0 >= 0 && onGrid(e0, sh) && divBy(e0, sh) < OH;
+      const v1 = e1 >= 0 && onGrid(e1, sh) && divBy(e1, sh) < OH;
+      const v2 = e2 >= 0 && onGrid(e2, sh) && divBy(e2, sh) < OH;
       if (!(v0 || v1 || v2)) continue;
-      const g0 = gc + <usize>(v0 ? divBy(e0, stride) : <i32>0) * rowStride;
-      const g1 = gc + <usize>(v1 ? divBy(e1, stride) : <i32>0) * rowStride;
-      const g2 = gc + <usize>(v2 ? divBy(e2, stride) : <i32>0) * rowStride;
+      const g0 = gc + <usize>(v0 ? divBy(e0, sh) : <i32>0) * rowStride;
+      const g1 = gc + <usize>(v1 ? divBy(e1, sh) : <i32>0) * rowStride;
+      const g2 = gc + <usize>(v2 ? divBy(e2, sh) : <i32>0) * rowStride;
       for (let iw = 0; iw < W; iw++) {
-        const f0 = iw + pad; const f1 = f0 - 1; const f2 = f0 - 2;
-        const u0 = f0 >= 0 && onGrid(f0, stride) && divBy(f0, stride) < OW;
-        const u1 = f1 >= 0 && onGrid(f1, stride) && divBy(f1, stride) < OW;
-        const u2 = f2 >= 0 && onGrid(f2, stride) && divBy(f2, stride) < OW;
+        const f0 = iw + pw; const f1 = f0 - 1; const f2 = f0 - 2;
+        const u0 = f0 >= 0 && onGrid(f0, sw) && divBy(f0, sw) < OW;
+        const u1 = f1 >= 0 && onGrid(f1, sw) && divBy(f1, sw) < OW;
+        const u2 = f2 >= 0 && onGrid(f2, sw) && divBy(f2, sw) < OW;
         if (!(u0 || u1 || u2)) continue;
-        const o0 = <usize>(u0 ? divBy(f0, stride) : <i32>0) * colStride;
-        const o1 = <usize>(u1 ? divBy(f1, stride) : <i32>0) * colStride;
-        const o2 = <usize>(u2 ? divBy(f2, stride) : <i32>0) * colStride;
+        const o0 = <usize>(u0 ? divBy(f0, sw) : <i32>0) * colStride;
+        const o1 = <usize>(u1 ? divBy(f1, sw) : <i32>0) * colStride;
+        const o2 = <usize>(u2 ? divBy(f2, sw) : <i32>0) * colStride;
         const xv = xMinusZ4(x + <usize>((ih * W + iw) * XC + c), vz);
         // tap (kh, kw) reads output (e_kh / stride, f_kw / stride)
         if (v0 && v1 && v2 && u0 && u1 && u2) {

@@ -85,7 +85,7 @@ function qs8_conv2d_fwd_rows__scalar(r: ConvForwardRecord, ohBegin: i32, ohEnd: 
   const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
   const w = r.w; const bias = r.bias; const mult = r.mult; const shift = r.shift;
   const y = r.y; const OW = r.OW; const CO = r.CO; const zy = r.zy; const lo = r.lo; const hi = r.hi;
-  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const depthwise = r.depthwise;
+  const KH = r.KH; const KW = r.KW; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW; const depthwise = r.depthwise;
   const w2 = r.w2; const split = r.split; const inRing = r.inRing; const outRing = r.outRing;
   for (let oh = ohBegin; oh < ohEnd; oh++) {
     const ySlot = outRing == 0 ? oh : oh % outRing;
@@ -94,11 +94,11 @@ function qs8_conv2d_fwd_rows__scalar(r: ConvForwardRecord, ohBegin: i32, ohEnd: 
       for (let co = coBegin; co < CO; co++) {
         let acc = load<i32>(bias + (<usize>co << 2));
         for (let kh = 0; kh < KH; kh++) {
-          const ih = oh * stride - pad + kh;
+          const ih = oh * sh - ph + kh;
           if (ih < 0 || ih >= H) continue;
           const xSlot = inRing == 0 ? ih : ih % inRing;
           for (let kw = 0; kw < KW; kw++) {
-            const iw = ow * stride - pad + kw;
+            const iw = ow * sw - pw + kw;
             if (iw < 0 || iw >= W) continue;
             const xp = x + <usize>((xSlot * W + iw) * C);
             const tap = (co * KH + kh) * KW + kw;
@@ -129,12 +129,12 @@ export function conv2dBackwardInputF32(record: usize): void {
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
   const w = r.w; const wScale = r.wScale;
   const gx = r.gx; const H = r.H; const W = r.W; const C = r.C;
-  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const depthwise = r.depthwise;
+  const KH = r.KH; const KW = r.KW; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW; const depthwise = r.depthwise;
   const w2 = r.w2; const split = r.split;
   if (!r.accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
   let coBegin = 0;
   if (ASC_FEATURE_SIMD) {
-    if (!depthwise && KH == 1 && KW == 1 && pad == 0) {
+    if (!depthwise && KH == 1 && KW == 1 && ph == 0 && pw == 0) {
       // 1x1: each input pixel gets the terms of one output pixel, co ascending
       const first = split == 0 ? C : split;
       const rest = C - first;
@@ -144,8 +144,8 @@ export function conv2dBackwardInputF32(record: usize): void {
           // pixel pairs for the 16-channel blocks, then each pixel's remaining channels
           const gya = gy + (<usize>((oh * OW + ow) * CO) << 2);
           const gyb = gya + (<usize>CO << 2);
-          const gxa = gx + (<usize>(((oh * stride) * W + ow * stride) * C) << 2);
-          const gxb = gxa + (<usize>(stride * C) << 2);
+          const gxa = gx + (<usize>(((oh * sh) * W + ow * sw) * C) << 2);
+          const gxb = gxa + (<usize>(sw * C) << 2);
           const d1 = pointwiseInputGradPair(r, gxa, gya, w, first);
           pointwiseInputGradRange(gxa + (<usize>d1 << 2), gya, r, w + <usize>d1, first, first - d1);
           pointwiseInputGradRange(gxb + (<usize>d1 << 2), gyb, r, w + <usize>d1, first, first - d1);
@@ -159,7 +159,7 @@ export function conv2dBackwardInputF32(record: usize): void {
         }
         for (; ow < OW; ow++) {
           const gyp = gy + (<usize>((oh * OW + ow) * CO) << 2);
-          const gxp = gx + (<usize>(((oh * stride) * W + ow * stride) * C) << 2);
+          const gxp = gx + (<usize>(((oh * sh) * W + ow * sw) * C) << 2);
           pointwiseInputGradRange(gxp, gyp, r, w, first, first);
           if (rest > 0) pointwiseInputGradRange(gxp + (<usize>first << 2), gyp, r, w2, rest, rest);
         }
@@ -177,10 +177,10 @@ export function conv2dBackwardInputF32(record: usize): void {
         for (let ow = 0; ow < OW; ow++) {
           const gyp = gy + (<usize>((oh * OW + ow) * CO) << 2);
           for (let kh = 0; kh < KH; kh++) {
-            const ih = oh * stride - pad + kh;
+            const ih = oh * sh - ph + kh;
             if (ih < 0 || ih >= H) continue;
             for (let kw = 0; kw < KW; kw++) {
-              const iw = ow * stride - pad + kw;
+              const iw = ow * sw - pw + kw;
               if (iw < 0 || iw >= W) continue;
               const gxp = gx + (<usize>((ih * W + iw) * C) << 2);
               const tap = kh * KW + kw;
@@ -208,10 +208,10 @@ export function conv2dBackwardInputF32(record: usize): void {
         const g = load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)) * load<f32>(wScale + (<usize>co << 2));
         if (g == 0) continue;
         for (let kh = 0; kh < KH; kh++) {
-          const ih = oh * stride - pad + kh;
+          const ih = oh * sh - ph + kh;
           if (ih < 0 || ih >= H) continue;
           for (let kw = 0; kw < KW; kw++) {
-            const iw = ow * stride - pad + kw;
+            const iw = ow * sw - pw + kw;
             if (iw < 0 || iw >= W) continue;
             const gxp = gx + (<usize>((ih * W + iw) * C) << 2);
             const tap = (co * KH + kh) * KW + kw;
@@ -240,7 +240,7 @@ export function conv2dBackwardInputF32(record: usize): void {
 function weightGrads(r: WeightGradRecord, lr: f32, mu: f32, qas: bool, rng: usize): void {
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const CO = r.CO;
   const x = r.x; const H = r.H; const W = r.W; const XC = r.XC; const zx = r.zx; const sx = r.sx;
-  const KH = r.KH; const KW = r.KW; const stride = r.stride; const pad = r.pad; const depthwise = r.depthwise; const K = r.K;
+  const KH = r.KH; const KW = r.KW; const sh = r.strideH; const sw = r.strideW; const ph = r.padH; const pw = r.padW; const depthwise = r.depthwise; const K = r.K;
   const w = r.w; const wScale = r.wScale; const vel = r.vel; const out = r.out;
   const update = out == 0;
   const coEnd = depthwise ? K : CO;
@@ -277,10 +277,10 @@ function weightGrads(r: WeightGradRecord, lr: f32, mu: f32, qas: bool, rng: usiz
           const xc = depthwise ? co : ci;
           let g: f32 = 0;
           for (let oh = 0; oh < OH; oh++) {
-            const ih = oh * stride - pad + kh;
+            const ih = oh * sh - ph + kh;
             if (ih < 0 || ih >= H) continue;
             for (let ow = 0; ow < OW; ow++) {
-              const iw = ow * stride - pad + kw;
+              const iw = ow * sw - pw + kw;
               if (iw < 0 || iw >= W) continue;
               const xv = <f32>(<i32>load<i8>(x + <usize>((ih * W + iw) * XC + xc)) - zx);
               g += load<f32>(gy + (<usize>((oh * OW + ow) * CO + co) << 2)) * xv;

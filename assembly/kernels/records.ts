@@ -35,7 +35,7 @@ export class SparseWeights {
   @inline get CI(): i32 { return load<i32>(changetype<usize>(this), 16); }
 }
 
-/** int8 conv2d / dense forward with requantisation (conv2d.ts): 100 bytes. */
+/** int8 conv2d / dense forward with requantisation (conv2d.ts): 108 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class ConvForwardRecord {
@@ -93,30 +93,36 @@ export class ConvForwardRecord {
   /** kernel columns (dense layers: 1) */
   // @ts-ignore: decorator
   @inline get KW(): i32 { return load<i32>(changetype<usize>(this), 68); }
-  /** stride, both axes */
+  /** stride between output rows */
   // @ts-ignore: decorator
-  @inline get stride(): i32 { return load<i32>(changetype<usize>(this), 72); }
-  /** zero padding, both axes, both sides */
+  @inline get strideH(): i32 { return load<i32>(changetype<usize>(this), 72); }
+  /** stride between output columns */
   // @ts-ignore: decorator
-  @inline get pad(): i32 { return load<i32>(changetype<usize>(this), 76); }
+  @inline get strideW(): i32 { return load<i32>(changetype<usize>(this), 76); }
+  /** rows of zero padding above (the leading pad; the trailing pads only size the output) */
+  // @ts-ignore: decorator
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 80); }
+  /** columns of zero padding on the left */
+  // @ts-ignore: decorator
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 84); }
   /** depthwise conv (weights [C, KH, KW, 1]) rather than dense ([CO, KH, KW, C]) */
   // @ts-ignore: decorator
-  @inline get depthwise(): bool { return load<u32>(changetype<usize>(this), 80) != 0; }
+  @inline get depthwise(): bool { return load<u32>(changetype<usize>(this), 88) != 0; }
   /** int8 weights of input channels [split, C) (the frozen rest; depthwise: channels [split, C)), 0 when split = 0 */
   // @ts-ignore: decorator
-  @inline get w2(): usize { return load<usize>(changetype<usize>(this), 84); }
+  @inline get w2(): usize { return load<usize>(changetype<usize>(this), 92); }
   /** input channels whose weights are at w (the trained slice); 0: all weights at w */
   // @ts-ignore: decorator
-  @inline get split(): i32 { return load<i32>(changetype<usize>(this), 88); }
+  @inline get split(): i32 { return load<i32>(changetype<usize>(this), 96); }
   /** rows the input buffer holds (row r in slot r % inRing); 0: the whole tensor */
   // @ts-ignore: decorator
-  @inline get inRing(): i32 { return load<i32>(changetype<usize>(this), 92); }
+  @inline get inRing(): i32 { return load<i32>(changetype<usize>(this), 100); }
   /** rows the output buffer holds; 0: the whole tensor */
   // @ts-ignore: decorator
-  @inline get outRing(): i32 { return load<i32>(changetype<usize>(this), 96); }
+  @inline get outRing(): i32 { return load<i32>(changetype<usize>(this), 104); }
 }
 
-/** float32 input gradient of a conv2d / dense layer (conv2d.ts): 72 bytes. */
+/** float32 input gradient of a conv2d / dense layer (conv2d.ts): 80 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class ConvInputGradRecord extends WeightScales {
@@ -150,24 +156,30 @@ export class ConvInputGradRecord extends WeightScales {
   /** kernel columns (dense layers: 1) */
   // @ts-ignore: decorator
   @inline get KW(): i32 { return load<i32>(changetype<usize>(this), 44); }
-  /** stride, both axes */
+  /** stride between output rows */
   // @ts-ignore: decorator
-  @inline get stride(): i32 { return load<i32>(changetype<usize>(this), 48); }
-  /** zero padding, both axes, both sides */
+  @inline get strideH(): i32 { return load<i32>(changetype<usize>(this), 48); }
+  /** stride between output columns */
   // @ts-ignore: decorator
-  @inline get pad(): i32 { return load<i32>(changetype<usize>(this), 52); }
+  @inline get strideW(): i32 { return load<i32>(changetype<usize>(this), 52); }
+  /** rows of zero padding above (the leading pad; the trailing pads only size the output) */
+  // @ts-ignore: decorator
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 56); }
+  /** columns of zero padding on the left */
+  // @ts-ignore: decorator
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 60); }
   /** depthwise conv (weights [C, KH, KW, 1]) rather than dense ([CO, KH, KW, C]) */
   // @ts-ignore: decorator
-  @inline get depthwise(): bool { return load<u32>(changetype<usize>(this), 56) != 0; }
+  @inline get depthwise(): bool { return load<u32>(changetype<usize>(this), 64) != 0; }
   /** add into the destination gradient instead of overwriting it */
   // @ts-ignore: decorator
-  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 60) != 0; }
+  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 68) != 0; }
   /** int8 weights of input channels [split, C) (the frozen rest; depthwise: channels [split, C)), 0 when split = 0 */
   // @ts-ignore: decorator
-  @inline get w2(): usize { return load<usize>(changetype<usize>(this), 64); }
+  @inline get w2(): usize { return load<usize>(changetype<usize>(this), 72); }
   /** input channels whose weights are at w (the trained slice); 0: all weights at w */
   // @ts-ignore: decorator
-  @inline get split(): i32 { return load<i32>(changetype<usize>(this), 68); }
+  @inline get split(): i32 { return load<i32>(changetype<usize>(this), 76); }
 }
 
 /** input gradient of a stride-1 same-size depthwise conv, in place (conv2d.ts): 48 bytes. */
@@ -251,7 +263,7 @@ export class GapHeadRecord extends WeightScales {
   @inline get scratch(): usize { return load<usize>(changetype<usize>(this), 48); }
 }
 
-/** weight gradient of a conv2d / dense layer, stored (out) or applied as the fused update (w, vel) (conv2d.ts): 80 bytes. */
+/** weight gradient of a conv2d / dense layer, stored (out) or applied as the fused update (w, vel) (conv2d.ts): 88 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class WeightGradRecord {
@@ -291,30 +303,36 @@ export class WeightGradRecord {
   /** kernel columns (dense layers: 1) */
   // @ts-ignore: decorator
   @inline get KW(): i32 { return load<i32>(changetype<usize>(this), 44); }
-  /** stride, both axes */
+  /** stride between output rows */
   // @ts-ignore: decorator
-  @inline get stride(): i32 { return load<i32>(changetype<usize>(this), 48); }
-  /** zero padding, both axes, both sides */
+  @inline get strideH(): i32 { return load<i32>(changetype<usize>(this), 48); }
+  /** stride between output columns */
   // @ts-ignore: decorator
-  @inline get pad(): i32 { return load<i32>(changetype<usize>(this), 52); }
+  @inline get strideW(): i32 { return load<i32>(changetype<usize>(this), 52); }
+  /** rows of zero padding above (the leading pad; the trailing pads only size the output) */
+  // @ts-ignore: decorator
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 56); }
+  /** columns of zero padding on the left */
+  // @ts-ignore: decorator
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 60); }
   /** depthwise conv (weights [C, KH, KW, 1]) rather than dense ([CO, KH, KW, C]) */
   // @ts-ignore: decorator
-  @inline get depthwise(): bool { return load<u32>(changetype<usize>(this), 56) != 0; }
+  @inline get depthwise(): bool { return load<u32>(changetype<usize>(this), 64) != 0; }
   /** trained input channels (depthwise: channels): the slice [CO, KH, KW, K] ([K, KH, KW, 1]) */
   // @ts-ignore: decorator
-  @inline get K(): i32 { return load<i32>(changetype<usize>(this), 60); }
+  @inline get K(): i32 { return load<i32>(changetype<usize>(this), 68); }
   /** int8 trained weight slice (fused update) */
   // @ts-ignore: decorator
-  @inline get w(): usize { return load<usize>(changetype<usize>(this), 64); }
+  @inline get w(): usize { return load<usize>(changetype<usize>(this), 72); }
   /** f32 weight scales [CO] (fused update) */
   // @ts-ignore: decorator
-  @inline get wScale(): usize { return load<usize>(changetype<usize>(this), 68); }
+  @inline get wScale(): usize { return load<usize>(changetype<usize>(this), 76); }
   /** f32 momentum of the slice; 0: no momentum (fused update) */
   // @ts-ignore: decorator
-  @inline get vel(): usize { return load<usize>(changetype<usize>(this), 72); }
+  @inline get vel(): usize { return load<usize>(changetype<usize>(this), 80); }
   /** f32 gradient of the slice (gradient only); 0: the fused update */
   // @ts-ignore: decorator
-  @inline get out(): usize { return load<usize>(changetype<usize>(this), 76); }
+  @inline get out(): usize { return load<usize>(changetype<usize>(this), 84); }
 }
 
 /** a stored weight gradient applied to the trained slice (conv2d.ts): 40 bytes. */

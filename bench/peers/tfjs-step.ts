@@ -106,7 +106,7 @@ function forward(job: PeerJob, layers: Map<string, LayerVars>, x: tf.Tensor4D): 
           [l, r],
           [0, 0],
         ];
-        const y = isDepthwise(n) ? tf.depthwiseConv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, pad) : tf.conv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, c.stride, pad);
+        const y = isDepthwise(n) ? tf.depthwiseConv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, [c.sh, c.sw], pad) : tf.conv2d(a as tf.Tensor4D, v.w as tf.Tensor4D, [c.sh, c.sw], pad);
         return activate(tf.add(y, v.b), n.activation);
       }
       case 'dense': {

@@ -103,7 +103,9 @@ function callOf<K extends Benched>(k: WasmKernels, kernel: K, record: KernelReco
     new Uint8Array(k.memory.buffer, at, bytes.length).set(bytes);
     return () => f(at, ...(args as number[]));
   }
-  const values: Record<string, unknown> = { ...record, ...Object.fromEntries(runtime.map((n, i) => [n, (args as number[])[i]])) };
+  // the legacy kernels took one stride and one pad (square windows)
+  const square = record as { strideH?: number; padH?: number };
+  const values: Record<string, unknown> = { stride: square.strideH, pad: square.padH, ...record, ...Object.fromEntries(runtime.map((n, i) => [n, (args as number[])[i]])) };
   const positional = LEGACY_ORDER[kernel].map((n) => Number(values[n] ?? 0));
   return () => f(...positional);
 }
@@ -184,8 +186,8 @@ function weightUpdate(name: string, c: Conv): KernelCase {
   };
 }
 
-/** The record fields of a case's kernel: KH, KW, stride, pad, depthwise. */
-const kernelOf = (c: Conv) => ({ KH: c.K, KW: c.K, stride: c.stride, pad: c.pad, depthwise: c.depthwise });
+/** The record fields of a case's kernel: KH, KW, strideH, strideW, padH, padW, depthwise (the cases are square). */
+const kernelOf = (c: Conv) => ({ KH: c.K, KW: c.K, strideH: c.stride, strideW: c.stride, padH: c.pad, padW: c.pad, depthwise: c.depthwise });
 
 /** The fields both weight-gradient kernels start with. */
 const weightGradOf = (b: ReturnType<typeof buffers>, c: Conv) => ({ gy: b.gy, OH: b.OH, OW: b.OW, CO: c.CO, x: b.x, H: c.H, W: c.W, XC: c.C, zx: 3, sx: 0.02 });

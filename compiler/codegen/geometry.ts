@@ -34,8 +34,11 @@ export function kernelSize(n: Node): { KH: number; KW: number; depthwise: boolea
   return { KH: k.kh, KW: k.kw, depthwise: isDepthwise(n) };
 }
 
-/** KH, KW, stride, pad (the leading pad, top = left: the trailing ones only size the output), depthwise (dense: a 1x1 kernel, stride 1, no padding). */
-export function kernelShape(n: Node): { KH: number; KW: number; stride: number; pad: number; depthwise: boolean } {
+/**
+ * KH, KW, strideH, strideW, padH, padW (the leading pads, rows above and columns on the left:
+ * the trailing ones only size the output), depthwise (dense: a 1x1 kernel, stride 1, no padding).
+ */
+export function kernelShape(n: Node): { KH: number; KW: number; strideH: number; strideW: number; padH: number; padW: number; depthwise: boolean } {
   const k = opOf(n).weights!.window(n);
-  return { ...kernelSize(n), stride: k.stride, pad: k.pads[0] };
+  return { ...kernelSize(n), strideH: k.sh, strideW: k.sw, padH: k.pads[0], padW: k.pads[1] };
 }

@@ -56,8 +56,10 @@ const outShape = [f('OH', 'i32', 'output rows'), f('OW', 'i32', 'output columns'
 const kernelShape = [
   f('KH', 'i32', 'kernel rows (dense layers: 1)'),
   f('KW', 'i32', 'kernel columns (dense layers: 1)'),
-  f('stride', 'i32', 'stride, both axes'),
-  f('pad', 'i32', 'zero padding, both axes, both sides'),
+  f('strideH', 'i32', 'stride between output rows'),
+  f('strideW', 'i32', 'stride between output columns'),
+  f('padH', 'i32', 'rows of zero padding above (the leading pad; the trailing pads only size the output)'),
+  f('padW', 'i32', 'columns of zero padding on the left'),
   f('depthwise', 'bool', 'depthwise conv (weights [C, KH, KW, 1]) rather than dense ([CO, KH, KW, C])'),
 ] as const;
 /** Weights split into a trained slice and a frozen rest (compiler/memory/layout.ts splitWeights). */

@@ -20,8 +20,10 @@ export type { OpKind } from '../ops/types.js';
 export interface ConvAttrs {
   kh: number;
   kw: number;
-  stride: number;
-  /** Zero padding per side [top, left, bottom, right] (ops/padding.ts); the kernels take the leading pad, top = left. */
+  /** Stride between output rows (sh) and between output columns (sw). */
+  sh: number;
+  sw: number;
+  /** Zero padding per side [top, left, bottom, right] (ops/padding.ts); the kernels take the leading pads (top, left). */
   pads: Pads;
 }
 export interface PoolAttrs {

@@ -16,7 +16,8 @@ export interface Conv2dLayer {
   inputs?: string[];
   filters: number;
   kernel: number | [number, number];
-  stride?: number;
+  /** One stride for both axes, or [rows, columns]. */
+  stride?: number | [number, number];
   /**
    * A number: that many on every side; 'same': (k - 1) / 2 on every side (a square, odd kernel);
    * 'valid' (default): none; [top, left, bottom, right]: per side (ops/padding.ts).
@@ -34,7 +35,7 @@ export const conv2dLayer = layerSchema<Conv2dLayer>()(
     inputs: inputs.optional(),
     filters: positiveInt(LIMITS.maxChannels),
     kernel: z.union([kernelSize, z.tuple([kernelSize, kernelSize])], { error: `expected a kernel size (a positive integer <= ${LIMITS.maxKernel}, or [KH, KW])` }),
-    stride: stride.optional(),
+    stride: z.union([stride, z.tuple([stride, stride])], { error: `expected a stride (a positive integer <= ${LIMITS.maxStride}, or [SH, SW])` }).optional(),
     padding: z
       .union([intIn(0, LIMITS.maxKernel), z.literal('same'), z.literal('valid'), explicitPads], {
         error: `expected an integer padding in 0..${LIMITS.maxKernel}, 'same', 'valid' or [top, left, bottom, right]`,

@@ -15,7 +15,7 @@ import type { Node, Shape } from '../ir/graph.js';
 import type { LayerParams } from '../ir/params.js';
 import { conv2dLayer, type Conv2dLayer } from './conv2d-layer.js';
 import { convForward, convInputGrad, paramStepsCode, rowsCall } from './conv-kernels.js';
-import { isExplicit, NO_PADS, paddedOutput, padsText, uniformPads, type Pads } from './padding.js';
+import { isExplicit, NO_PADS, paddedOutput, padsText, strideHW, uniformPads, type Pads } from './padding.js';
 import type { FloatBackwardArgs, FloatGradients, Fail, NodeShape, OpDef } from './types.js';
 
 /** The per-side padding of a conv layer's `padding` field. */
@@ -23,24 +23,19 @@ function convPads(padding: Conv2dLayer['padding'], [kh, kw]: [number, number], f
   if (padding === undefined || padding === 'valid') return NO_PADS;
   if (isExplicit(padding)) return padding;
   if (padding !== 'same') return uniformPads(padding);
-  if (kh !== kw || kh % 2 === 0) fail("padding 'same' needs a square, odd kernel", 'give padding as a number');
-  return uniformPads((kh - 1) / 2);
+  if (kh % 2 === 0 || kw % 2 === 0) fail(`padding 'same' needs an odd kernel (this one is ${kh}x${kw})`, 'give padding as [top, left, bottom, right]');
+  const [ph, pw] = [(kh - 1) / 2, (kw - 1) / 2];
+  return [ph, pw, ph, pw];
 }
 
 /** Output size and window of a conv layer (conv2d and depthwise share it). */
 export function convShape(layer: Conv2dLayer, [h, w]: Shape, fail: Fail): NodeShape {
   const k: [number, number] = Array.isArray(layer.kernel) ? layer.kernel : [layer.kernel, layer.kernel];
-  const stride = layer.stride ?? 1;
+  const [sh, sw] = strideHW(layer.stride ?? 1);
   const pads = convPads(layer.padding, k, fail);
-  if (pads[0] !== pads[1]) {
-    fail(
-      `padding ${padsText(pads)} pads ${pads[0]} rows above but ${pads[1]} columns on the left`,
-      'the conv kernels start every window at one leading pad: pad the top and the left alike',
-    );
-  }
-  const [oh, ow] = paddedOutput([h, w], k[0], k[1], stride, pads);
-  if (oh < 1 || ow < 1) fail(`kernel ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);
-  return { outShape: [oh, ow, layer.filters], conv: { kh: k[0], kw: k[1], stride, pads } };
+  const [oh, ow] = paddedOutput([h, w], k[0], k[1], [sh, sw], pads);
+  if (oh < 1 || ow < 1) fail(`kernel ${k[0]}x${k[1]} with padding ${padsText(pads)} does not fit the ${h}x${w} input`);
+  return { outShape: [oh, ow, layer.filters], conv: { kh: k[0], kw: k[1], sh, sw, pads } };
 }
 
 /** y[oh, ow, co] = b[co] + the sum over the window and every input channel ci of x[ih, iw, ci] * w[co, kh, kw, ci]. */
@@ -55,10 +50,10 @@ function forwardF32(n: Node, [x]: Float32Array[], p: LayerParams | undefined): F
       for (let co = 0; co < CO; co++) {
         let acc = b[co]!;
         for (let kh = 0; kh < a.kh; kh++) {
-          const ih = oh * a.stride - a.pads[0] + kh;
+          const ih = oh * a.sh - a.pads[0] + kh;
           if (ih < 0 || ih >= H) continue;
           for (let kw = 0; kw < a.kw; kw++) {
-            const iw = ow * a.stride - a.pads[1] + kw;
+            const iw = ow * a.sw - a.pads[1] + kw;
             if (iw < 0 || iw >= W) continue;
             const xb = (ih * W + iw) * C;
             const wb = ((co * a.kh + kh) * a.kw + kw) * C;
@@ -86,10 +81,10 @@ function backwardF32(n: Node, { x: [x], gy, params, wantInputGrad }: FloatBackwa
         if (g === 0) continue;
         gb[co]! += g;
         for (let kh = 0; kh < a.kh; kh++) {
-          const ih = oh * a.stride - a.pads[0] + kh;
+          const ih = oh * a.sh - a.pads[0] + kh;
           if (ih < 0 || ih >= H) continue;
           for (let kw = 0; kw < a.kw; kw++) {
-            const iw = ow * a.stride - a.pads[1] + kw;
+            const iw = ow * a.sw - a.pads[1] + kw;
             if (iw < 0 || iw >= W) continue;
             const xb = (ih * W + iw) * C;
             const wb = ((co * a.kh + kh) * a.kw + kw) * C;

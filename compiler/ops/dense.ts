@@ -80,7 +80,7 @@ export const dense: OpDef<DenseLayer> = {
   shape: (layer) => ({ outShape: [1, 1, layer.units] }),
   weights: {
     input: (n) => [1, 1, n.inShapes[0]![0] * n.inShapes[0]![1] * n.inShapes[0]![2]],
-    window: () => ({ kh: 1, kw: 1, stride: 1, pads: NO_PADS }),
+    window: () => ({ kh: 1, kw: 1, sh: 1, sw: 1, pads: NO_PADS }),
     depthwise: false,
   },
   float: { forward: forwardF32, backward: backwardF32 },

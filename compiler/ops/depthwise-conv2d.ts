@@ -37,10 +37,10 @@ function forwardF32(n: Node, [x]: Float32Array[], p: LayerParams | undefined): F
       for (let c = 0; c < C; c++) {
         let acc = b[c]!;
         for (let kh = 0; kh < a.kh; kh++) {
-          const ih = oh * a.stride - a.pads[0] + kh;
+          const ih = oh * a.sh - a.pads[0] + kh;
           if (ih < 0 || ih >= H) continue;
           for (let kw = 0; kw < a.kw; kw++) {
-            const iw = ow * a.stride - a.pads[1] + kw;
+            const iw = ow * a.sw - a.pads[1] + kw;
             if (iw < 0 || iw >= W) continue;
             acc += x[(ih * W + iw) * C + c]! * w[(c * a.kh + kh) * a.kw + kw]!;
           }
@@ -66,10 +66,10 @@ function backwardF32(n: Node, { x: [x], gy, params, wantInputGrad }: FloatBackwa
         if (g === 0) continue;
         gb[c]! += g;
         for (let kh = 0; kh < a.kh; kh++) {
-          const ih = oh * a.stride - a.pads[0] + kh;
+          const ih = oh * a.sh - a.pads[0] + kh;
           if (ih < 0 || ih >= H) continue;
           for (let kw = 0; kw < a.kw; kw++) {
-            const iw = ow * a.stride - a.pads[1] + kw;
+            const iw = ow * a.sw - a.pads[1] + kw;
             if (iw < 0 || iw >= W) continue;
             const xi = (ih * W + iw) * C + c;
             const wi = (c * a.kh + kh) * a.kw + kw;

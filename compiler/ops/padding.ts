@@ -36,19 +36,29 @@ export function uniformPads(p: number): Pads {
   return [p, p, p, p];
 }
 
+/** A stride for both axes, or `[rows, columns]`. */
+export type Strides = number | readonly [number, number];
+
+/** The stride between rows and between columns. */
+export function strideHW(s: Strides): [number, number] {
+  return typeof s === 'number' ? [s, s] : [s[0], s[1]];
+}
+
 /** Output rows and columns of a kh x kw window at `stride` over an h x w input padded by `pads` (floor: windows end inside the padded input). */
-export function paddedOutput([h, w]: readonly number[], kh: number, kw: number, stride: number, pads: Pads): [number, number] {
-  return [Math.floor((h! + pads[0] + pads[2] - kh) / stride) + 1, Math.floor((w! + pads[1] + pads[3] - kw) / stride) + 1];
+export function paddedOutput([h, w]: readonly number[], kh: number, kw: number, stride: Strides, pads: Pads): [number, number] {
+  const [sh, sw] = strideHW(stride);
+  return [Math.floor((h! + pads[0] + pads[2] - kh) / sh) + 1, Math.floor((w! + pads[1] + pads[3] - kw) / sw) + 1];
 }
 
 /**
  * TF's SAME padding (and ONNX's SAME_UPPER): ceil(n / stride) outputs per axis, the total
  * padding split with the smaller half before.
  */
-export function samePads([h, w]: readonly number[], kh: number, kw: number, stride: number): Pads {
-  const total = (n: number, k: number) => Math.max((Math.ceil(n / stride) - 1) * stride + k - n, 0);
-  const th = total(h!, kh);
-  const tw = total(w!, kw);
+export function samePads([h, w]: readonly number[], kh: number, kw: number, stride: Strides): Pads {
+  const [sh, sw] = strideHW(stride);
+  const total = (n: number, k: number, s: number) => Math.max((Math.ceil(n / s) - 1) * s + k - n, 0);
+  const th = total(h!, kh, sh);
+  const tw = total(w!, kw, sw);
   return [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
 }
 

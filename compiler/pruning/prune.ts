@@ -48,7 +48,7 @@ export function isPointwise(n: Node): boolean {
   const view = opOf(n).weights;
   if (!view || view.depthwise) return false;
   const k = view.window(n);
-  return k.kh === 1 && k.kw === 1 && k.stride === 1 && k.pads.every((p) => p === 0);
+  return k.kh === 1 && k.kw === 1 && k.sh === 1 && k.sw === 1 && k.pads.every((p) => p === 0);
 }
 
 /** Pointwise layers whose weights do not train under the scheme. */

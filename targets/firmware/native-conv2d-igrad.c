@@ -39,8 +39,10 @@ void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32
   const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
   tt_small(r.KH);
   tt_small(r.KW);
-  tt_small(r.stride);
-  tt_small(r.pad);
+  tt_small(r.stride_h);
+  tt_small(r.stride_w);
+  tt_small(r.pad_h);
+  tt_small(r.pad_w);
   const int32_t C = r.C, CO = r.CO, KH = r.KH, KW = r.KW, taps = KH * KW;
   const int32_t first = r.split == 0 ? C : r.split;
   if (r.depthwise && CO != C) tt_memory_fault(r.gx, 0, 1);
@@ -64,10 +66,10 @@ void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32
         const float g1 = !r.depthwise && co + 1 < CO ? tt_ld_f32(gyp + 4 * (co + 1)) * tt_ld_f32(ws + 4 * (co + 1)) : 0.0f;
         const int pair = g1 != 0;
         for (int32_t kh = 0; kh < KH; kh++) {
-          const int32_t ih = oh * r.stride - r.pad + kh;
+          const int32_t ih = oh * r.stride_h - r.pad_h + kh;
           if (ih < 0 || ih >= r.H) continue;
           for (int32_t kw = 0; kw < KW; kw++) {
-            const int32_t iw = ow * r.stride - r.pad + kw;
+            const int32_t iw = ow * r.stride_w - r.pad_w + kw;
             if (iw < 0 || iw >= r.W) continue;
             uint8_t* gxp = gx + 4 * ((ih * r.W + iw) * C);
             const int32_t tap = (co * KH + kh) * KW + kw;

@@ -61,8 +61,10 @@ static conv_buffers_t conv_buffers(const tt_conv_forward_t* r) {
   /* Depthwise reads input channel co for output channel co. */
   if (r->depthwise && r->CO != r->C) tt_memory_fault(r->x, 0, 0);
   if (r->split < 0 || r->split > r->C || taps < 0) tt_memory_fault(r->w, 0, 0);
-  tt_small(r->stride);
-  tt_small(r->pad);
+  tt_small(r->stride_h);
+  tt_small(r->stride_w);
+  tt_small(r->pad_h);
+  tt_small(r->pad_w);
   const int32_t groups = r->depthwise ? 1 : r->CO;
   conv_buffers_t b;
   b.x = tt_native_in(r->x, tt_extent(r->in_ring ? r->in_ring : r->H, r->W, r->C, 1));
@@ -100,7 +102,7 @@ static inline const uint8_t* row_of(const tt_conv_forward_t* r, const conv_buffe
 }
 
 static void window_rows(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh, window_t* win) {
-  win->ih0 = oh * r->stride - r->pad;
+  win->ih0 = oh * r->stride_h - r->pad_h;
   win->kh0 = clamp_lo(-win->ih0);
   win->kh1 = min32(r->KH, r->H - win->ih0);
   win->cached = r->KH <= TT_MAX_KH;
@@ -110,7 +112,7 @@ static void window_rows(const tt_conv_forward_t* r, const conv_buffers_t* b, int
 }
 
 static inline void window_cols(const tt_conv_forward_t* r, int32_t ow, window_t* win) {
-  win->iw0 = ow * r->stride - r->pad;
+  win->iw0 = ow * r->stride_w - r->pad_w;
   win->kw0 = clamp_lo(-win->iw0);
   win->kw1 = min32(r->KW, r->W - win->iw0);
 }
@@ -254,10 +256,10 @@ static inline int32_t depthwise_sum(const tt_conv_forward_t* r, const conv_buffe
 /* 1x1, no padding (pointwise and dense layers): one input pixel per output pixel, four output channels a pass. */
 static void pointwise_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
   const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first;
-  const uint8_t* xrow = input_row(r, b, oh * r->stride);
+  const uint8_t* xrow = input_row(r, b, oh * r->stride_h);
   const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
   for (int32_t ow = 0; ow < r->OW; ow++) {
-    const uint8_t* xp = xrow + ow * r->stride * C;
+    const uint8_t* xp = xrow + ow * r->stride_w * C;
     uint8_t* yrow = b->y + (ySlot * r->OW + ow) * CO;
     int32_t co = 0;
     for (; co + 4 <= CO; co += 4) {
@@ -309,8 +311,9 @@ void Z_tt_nativeZ_conv2dForwardRowsS8(struct Z_tt_native_instance_t* env, u32 re
   /* Rows outside [0, OH) would index past a whole-tensor output. */
   if (begin < 0 || end > r.OH) tt_memory_fault(r.y, 0, 1);
   const conv_buffers_t b = conv_buffers(&r);
-  /* Input row oh * stride and column ow * stride are inside the input for every output pixel only if the output fits it. */
-  const int pointwise = !r.depthwise && r.KH == 1 && r.KW == 1 && r.pad == 0 && r.stride > 0 && (r.OH - 1) * r.stride < r.H && (r.OW - 1) * r.stride < r.W;
+  /* Input row oh * stride_h and column ow * stride_w are inside the input for every output pixel only if the output fits it. */
+  const int pointwise = !r.depthwise && r.KH == 1 && r.KW == 1 && r.pad_h == 0 && r.pad_w == 0 && r.stride_h > 0 && r.stride_w > 0 &&
+                        (r.OH - 1) * r.stride_h < r.H && (r.OW - 1) * r.stride_w < r.W;
   for (int32_t oh = begin; oh < end; oh++) {
     if (pointwise) pointwise_row(&r, &b, oh);
     else forward_row(&r, &b, oh);

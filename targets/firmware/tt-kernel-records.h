@@ -78,8 +78,8 @@ _Static_assert(offsetof(tt_sparse_weights_t, w_scale) == 8, "tt_sparse_weights_t
 _Static_assert(offsetof(tt_sparse_weights_t, CO) == 12, "tt_sparse_weights_t.CO");
 _Static_assert(offsetof(tt_sparse_weights_t, CI) == 16, "tt_sparse_weights_t.CI");
 
-/* int8 conv2d / dense forward with requantisation (conv2d.ts): 100 bytes, little-endian. */
-#define TT_CONV_FORWARD_BYTES 100u
+/* int8 conv2d / dense forward with requantisation (conv2d.ts): 108 bytes, little-endian. */
+#define TT_CONV_FORWARD_BYTES 108u
 
 typedef struct {
   uint32_t x; /* int8 input, HWC */
@@ -100,8 +100,10 @@ typedef struct {
   int32_t hi; /* output clamp, high */
   int32_t KH; /* kernel rows (dense layers: 1) */
   int32_t KW; /* kernel columns (dense layers: 1) */
-  int32_t stride; /* stride, both axes */
-  int32_t pad; /* zero padding, both axes, both sides */
+  int32_t stride_h; /* stride between output rows */
+  int32_t stride_w; /* stride between output columns */
+  int32_t pad_h; /* rows of zero padding above (the leading pad; the trailing pads only size the output) */
+  int32_t pad_w; /* columns of zero padding on the left */
   uint32_t depthwise; /* depthwise conv (weights [C, KH, KW, 1]) rather than dense ([CO, KH, KW, C]) */
   uint32_t w2; /* int8 weights of input channels [split, C) (the frozen rest; depthwise: channels [split, C)), 0 when split = 0 */
   int32_t split; /* input channels whose weights are at w (the trained slice); 0: all weights at w */
@@ -127,16 +129,18 @@ _Static_assert(offsetof(tt_conv_forward_t, lo) == 56, "tt_conv_forward_t.lo");
 _Static_assert(offsetof(tt_conv_forward_t, hi) == 60, "tt_conv_forward_t.hi");
 _Static_assert(offsetof(tt_conv_forward_t, KH) == 64, "tt_conv_forward_t.KH");
 _Static_assert(offsetof(tt_conv_forward_t, KW) == 68, "tt_conv_forward_t.KW");
-_Static_assert(offsetof(tt_conv_forward_t, stride) == 72, "tt_conv_forward_t.stride");
-_Static_assert(offsetof(tt_conv_forward_t, pad) == 76, "tt_conv_forward_t.pad");
-_Static_assert(offsetof(tt_conv_forward_t, depthwise) == 80, "tt_conv_forward_t.depthwise");
-_Static_assert(offsetof(tt_conv_forward_t, w2) == 84, "tt_conv_forward_t.w2");
-_Static_assert(offsetof(tt_conv_forward_t, split) == 88, "tt_conv_forward_t.split");
-_Static_assert(offsetof(tt_conv_forward_t, in_ring) == 92, "tt_conv_forward_t.in_ring");
-_Static_assert(offsetof(tt_conv_forward_t, out_ring) == 96, "tt_conv_forward_t.out_ring");
+_Static_assert(offsetof(tt_conv_forward_t, stride_h) == 72, "tt_conv_forward_t.stride_h");
+_Static_assert(offsetof(tt_conv_forward_t, stride_w) == 76, "tt_conv_forward_t.stride_w");
+_Static_assert(offsetof(tt_conv_forward_t, pad_h) == 80, "tt_conv_forward_t.pad_h");
+_Static_assert(offsetof(tt_conv_forward_t, pad_w) == 84, "tt_conv_forward_t.pad_w");
+_Static_assert(offsetof(tt_conv_forward_t, depthwise) == 88, "tt_conv_forward_t.depthwise");
+_Static_assert(offsetof(tt_conv_forward_t, w2) == 92, "tt_conv_forward_t.w2");
+_Static_assert(offsetof(tt_conv_forward_t, split) == 96, "tt_conv_forward_t.split");
+_Static_assert(offsetof(tt_conv_forward_t, in_ring) == 100, "tt_conv_forward_t.in_ring");
+_Static_assert(offsetof(tt_conv_forward_t, out_ring) == 104, "tt_conv_forward_t.out_ring");
 
-/* float32 input gradient of a conv2d / dense layer (conv2d.ts): 72 bytes, little-endian. */
-#define TT_CONV_INPUT_GRAD_BYTES 72u
+/* float32 input gradient of a conv2d / dense layer (conv2d.ts): 80 bytes, little-endian. */
+#define TT_CONV_INPUT_GRAD_BYTES 80u
 
 typedef struct {
   uint32_t w_scale; /* f32 weight scales [CO] */
@@ -151,8 +155,10 @@ typedef struct {
   int32_t C; /* input channels */
   int32_t KH; /* kernel rows (dense layers: 1) */
   int32_t KW; /* kernel columns (dense layers: 1) */
-  int32_t stride; /* stride, both axes */
-  int32_t pad; /* zero padding, both axes, both sides */
+  int32_t stride_h; /* stride between output rows */
+  int32_t stride_w; /* stride between output columns */
+  int32_t pad_h; /* rows of zero padding above (the leading pad; the trailing pads only size the output) */
+  int32_t pad_w; /* columns of zero padding on the left */
   uint32_t depthwise; /* depthwise conv (weights [C, KH, KW, 1]) rather than dense ([CO, KH, KW, C]) */
   uint32_t accumulate; /* add into the destination gradient instead of overwriting it */
   uint32_t w2; /* int8 weights of input channels [split, C) (the frozen rest; depthwise: channels [split, C)), 0 when split = 0 */
@@ -171,12 +177,14 @@ _Static_assert(offsetof(tt_conv_input_grad_t, W) == 32, "tt_conv_input_grad_t.W"
 _Static_assert(offsetof(tt_conv_input_grad_t, C) == 36, "tt_conv_input_grad_t.C");
 _Static_assert(offsetof(tt_conv_input_grad_t, KH) == 40, "tt_conv_input_grad_t.KH");
 _Static_assert(offsetof(tt_conv_input_grad_t, KW) == 44, "tt_conv_input_grad_t.KW");
-_Static_assert(offsetof(tt_conv_input_grad_t, stride) == 48, "tt_conv_input_grad_t.stride");
-_Static_assert(offsetof(tt_conv_input_grad_t, pad) == 52, "tt_conv_input_grad_t.pad");
-_Static_assert(offsetof(tt_conv_input_grad_t, depthwise) == 56, "tt_conv_input_grad_t.depthwise");
-_Static_assert(offsetof(tt_conv_input_grad_t, accumulate) == 60, "tt_conv_input_grad_t.accumulate");
-_Static_assert(offsetof(tt_conv_input_grad_t, w2) == 64, "tt_conv_input_grad_t.w2");
-_Static_assert(offsetof(tt_conv_input_grad_t, split) == 68, "tt_conv_input_grad_t.split");
+_Static_assert(offsetof(tt_conv_input_grad_t, stride_h) == 48, "tt_conv_input_grad_t.stride_h");
+_Static_assert(offsetof(tt_conv_input_grad_t, stride_w) == 52, "tt_conv_input_grad_t.stride_w");
+_Static_assert(offsetof(tt_conv_input_grad_t, pad_h) == 56, "tt_conv_input_grad_t.pad_h");
+_Static_assert(offsetof(tt_conv_input_grad_t, pad_w) == 60, "tt_conv_input_grad_t.pad_w");
+_Static_assert(offsetof(tt_conv_input_grad_t, depthwise) == 64, "tt_conv_input_grad_t.depthwise");
+_Static_assert(offsetof(tt_conv_input_grad_t, accumulate) == 68, "tt_conv_input_grad_t.accumulate");
+_Static_assert(offsetof(tt_conv_input_grad_t, w2) == 72, "tt_conv_input_grad_t.w2");
+_Static_assert(offsetof(tt_conv_input_grad_t, split) == 76, "tt_conv_input_grad_t.split");
 
 /* input gradient of a stride-1 same-size depthwise conv, in place (conv2d.ts): 48 bytes, little-endian. */
 #define TT_DEPTHWISE_IN_PLACE_BYTES 48u
@@ -242,8 +250,8 @@ _Static_assert(offsetof(tt_gap_head_t, accumulate) == 40, "tt_gap_head_t.accumul
 _Static_assert(offsetof(tt_gap_head_t, bgrad) == 44, "tt_gap_head_t.bgrad");
 _Static_assert(offsetof(tt_gap_head_t, scratch) == 48, "tt_gap_head_t.scratch");
 
-/* weight gradient of a conv2d / dense layer, stored (out) or applied as the fused update (w, vel) (conv2d.ts): 80 bytes, little-endian. */
-#define TT_WEIGHT_GRAD_BYTES 80u
+/* weight gradient of a conv2d / dense layer, stored (out) or applied as the fused update (w, vel) (conv2d.ts): 88 bytes, little-endian. */
+#define TT_WEIGHT_GRAD_BYTES 88u
 
 typedef struct {
   uint32_t gy; /* f32 output gradient, HWC */
@@ -258,8 +266,10 @@ typedef struct {
   float sx; /* input scale (the gradient is in real units) */
   int32_t KH; /* kernel rows (dense layers: 1) */
   int32_t KW; /* kernel columns (dense layers: 1) */
-  int32_t stride; /* stride, both axes */
-  int32_t pad; /* zero padding, both axes, both sides */
+  int32_t stride_h; /* stride between output rows */
+  int32_t stride_w; /* stride between output columns */
+  int32_t pad_h; /* rows of zero padding above (the leading pad; the trailing pads only size the output) */
+  int32_t pad_w; /* columns of zero padding on the left */
   uint32_t depthwise; /* depthwise conv (weights [C, KH, KW, 1]) rather than dense ([CO, KH, KW, C]) */
   int32_t K; /* trained input channels (depthwise: channels): the slice [CO, KH, KW, K] ([K, KH, KW, 1]) */
   uint32_t w; /* int8 trained weight slice (fused update) */
@@ -280,14 +290,16 @@ _Static_assert(offsetof(tt_weight_grad_t, zx) == 32, "tt_weight_grad_t.zx");
 _Static_assert(offsetof(tt_weight_grad_t, sx) == 36, "tt_weight_grad_t.sx");
 _Static_assert(offsetof(tt_weight_grad_t, KH) == 40, "tt_weight_grad_t.KH");
 _Static_assert(offsetof(tt_weight_grad_t, KW) == 44, "tt_weight_grad_t.KW");
-_Static_assert(offsetof(tt_weight_grad_t, stride) == 48, "tt_weight_grad_t.stride");
-_Static_assert(offsetof(tt_weight_grad_t, pad) == 52, "tt_weight_grad_t.pad");
-_Static_assert(offsetof(tt_weight_grad_t, depthwise) == 56, "tt_weight_grad_t.depthwise");
-_Static_assert(offsetof(tt_weight_grad_t, K) == 60, "tt_weight_grad_t.K");
-_Static_assert(offsetof(tt_weight_grad_t, w) == 64, "tt_weight_grad_t.w");
-_Static_assert(offsetof(tt_weight_grad_t, w_scale) == 68, "tt_weight_grad_t.w_scale");
-_Static_assert(offsetof(tt_weight_grad_t, vel) == 72, "tt_weight_grad_t.vel");
-_Static_assert(offsetof(tt_weight_grad_t, out) == 76, "tt_weight_grad_t.out");
+_Static_assert(offsetof(tt_weight_grad_t, stride_h) == 48, "tt_weight_grad_t.stride_h");
+_Static_assert(offsetof(tt_weight_grad_t, stride_w) == 52, "tt_weight_grad_t.stride_w");
+_Static_assert(offsetof(tt_weight_grad_t, pad_h) == 56, "tt_weight_grad_t.pad_h");
+_Static_assert(offsetof(tt_weight_grad_t, pad_w) == 60, "tt_weight_grad_t.pad_w");
+_Static_assert(offsetof(tt_weight_grad_t, depthwise) == 64, "tt_weight_grad_t.depthwise");
+_Static_assert(offsetof(tt_weight_grad_t, K) == 68, "tt_weight_grad_t.K");
+_Static_assert(offsetof(tt_weight_grad_t, w) == 72, "tt_weight_grad_t.w");
+_Static_assert(offsetof(tt_weight_grad_t, w_scale) == 76, "tt_weight_grad_t.w_scale");
+_Static_assert(offsetof(tt_weight_grad_t, vel) == 80, "tt_weight_grad_t.vel");
+_Static_assert(offsetof(tt_weight_grad_t, out) == 84, "tt_weight_grad_t.out");
 
 /* a stored weight gradient applied to the trained slice (conv2d.ts): 40 bytes, little-endian. */
 #define TT_APPLY_WEIGHT_BYTES 40u

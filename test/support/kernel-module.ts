@@ -104,6 +104,18 @@ export const REFERENCE_OF = {
 export type ReferencedKernel = keyof typeof REFERENCE_OF;
 export type ReferenceCalls = Pick<KernelCalls, ReferencedKernel>;
 
+/**
+ * The conv records' geometry given the square way (one `stride`, one `pad`, as most cases
+ * write it) expanded to the record's per-axis fields strideH, strideW, padH, padW; a
+ * case that gives those itself (non-square strides and pads) is passed as it is.
+ */
+function squareShorthand(spec: RecordKernelSpec, values: object): object {
+  const v = values as Record<string, unknown>;
+  if (!spec.record.fields.some((f) => f.name === 'strideH') || !('stride' in v) || 'strideH' in v) return values;
+  const { stride, pad, ...rest } = v;
+  return { ...rest, strideH: stride, strideW: stride, padH: pad ?? 0, padW: pad ?? 0 };
+}
+
 /** Room for one record below the test heap: every kernel call writes its record there first. */
 const RECORD_SLOT = 128;
 
@@ -318,7 +330,7 @@ export class KernelModule {
    */
   private recordCall(spec: RecordKernelSpec, what: string, raw: (...args: unknown[]) => unknown) {
     return (values: KernelRecordValues<RecordKernelName>, ...args: unknown[]) => {
-      const bytes = specRecord(spec, values as never);
+      const bytes = specRecord(spec, squareShorthand(spec, values) as never);
       const slot = new Uint8Array(this.memory.buffer, this.recordAt, RECORD_SLOT);
       const saved = slot.slice();
       slot.set(bytes);

@@ -44,8 +44,8 @@ export function qs8_conv2d_fwd_rows__ref(record: usize, ohBegin: i32, ohEnd: i32
         let acc: i32 = load<i32>(r.bias + (<usize>co << 2));
         for (let kh = 0; kh < r.KH; kh++) {
           for (let kw = 0; kw < r.KW; kw++) {
-            const ih = oh * r.stride - r.pad + kh;
-            const iw = ow * r.stride - r.pad + kw;
+            const ih = oh * r.strideH - r.padH + kh;
+            const iw = ow * r.strideW - r.padW + kw;
             if (ih < 0 || ih >= r.H || iw < 0 || iw >= r.W) continue; // zero padding: x - zx = 0
             const xSlot = r.inRing == 0 ? ih : ih % r.inRing;
             const ciFrom = r.depthwise ? co : 0;
@@ -80,8 +80,8 @@ export function f32_conv2d_igrad__ref(record: usize): void {
         if (g == 0) continue;
         for (let kh = 0; kh < r.KH; kh++) {
           for (let kw = 0; kw < r.KW; kw++) {
-            const ih = oh * r.stride - r.pad + kh;
-            const iw = ow * r.stride - r.pad + kw;
+            const ih = oh * r.strideH - r.padH + kh;
+            const iw = ow * r.strideW - r.padW + kw;
             if (ih < 0 || ih >= r.H || iw < 0 || iw >= r.W) continue;
             const ciFrom = r.depthwise ? co : 0;
             const ciTo = r.depthwise ? co + 1 : r.C;
@@ -102,8 +102,8 @@ function weightGrad__ref(r: WeightGradRecord, co: i32, kh: i32, kw: i32, ci: i32
   let g: f32 = 0;
   for (let oh = 0; oh < r.OH; oh++) {
     for (let ow = 0; ow < r.OW; ow++) {
-      const ih = oh * r.stride - r.pad + kh;
-      const iw = ow * r.stride - r.pad + kw;
+      const ih = oh * r.strideH - r.padH + kh;
+      const iw = ow * r.strideW - r.padW + kw;
       if (ih < 0 || ih >= r.H || iw < 0 || iw >= r.W) continue;
       const xv = <f32>(<i32>load<i8>(r.x + <usize>((ih * r.W + iw) * r.XC + xc)) - r.zx);
       g += load<f32>(r.gy + (<usize>((oh * r.OW + ow) * r.CO + co) << 2)) * xv;

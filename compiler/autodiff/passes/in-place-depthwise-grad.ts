@@ -17,7 +17,8 @@ import { findStep, renameThroughShares, stepAt } from './rewrite.js';
 
 function sharesGradient(c: BuildContext, n: Node): boolean {
   const x = c.canon(n.inputs[0]!);
-  if (!isDepthwise(n) || n.conv!.stride !== 1 || !isUniform(n.conv!.pads) || n.outShape.join() !== n.inShapes[0]!.join() || c.plan.gradChannels(n) > 0) return false;
+  if (!isDepthwise(n) || n.conv!.sh !== 1 || n.conv!.sw !== 1 || !isUniform(n.conv!.pads) || n.outShape.join() !== n.inShapes[0]!.join() || c.plan.gradChannels(n) > 0)
+    return false;
   return c.plan.needGrad(x) && (c.users.get(x) ?? []).length === 1;
 }
 

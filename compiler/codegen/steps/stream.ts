@@ -19,7 +19,7 @@ function rowsCall(c: EmitContext, n: Node, x: number, y: number, row: string, in
 /** Input rows `consumer` needs to produce output row `row`: the bottom of its kernel window, clipped to the input. */
 function rowsNeeded(consumer: Node, row: string): string {
   const k = consumer.conv!;
-  return `min<i32>(${consumer.inShapes[0]![0]}, ${row} * ${k.stride} - ${k.pads[0]} + ${k.kh})`;
+  return `min<i32>(${consumer.inShapes[0]![0]}, ${row} * ${k.sh} - ${k.pads[0]} + ${k.kh})`;
 }
 
 export function forwardStream(s: StepOf<'forwardStream'>, c: EmitContext): string {
