@@ -130,19 +130,20 @@ function refAndAbs(op: (...xs: tf.Tensor[]) => tf.Tensor, gy: T, inputs: T[]): {
   return { ref: tfGrads(loss(gy), inputs), abs: tfGrads(loss(absT(gy)), inputs.map(absT)) };
 }
 
-/** TF conv with explicit symmetric zero padding then a 'valid' convolution, plus bias. */
+/** TF conv with explicit zero padding (symmetric per axis) then a 'valid' convolution at the case's strides, plus bias. */
 function tfConv(c: ConvCase) {
   return (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor => {
     const xp =
-      c.pad > 0
+      c.pad > 0 || (c.padW ?? 0) > 0
         ? tf.pad(x as tf.Tensor4D, [
             [0, 0],
             [c.pad, c.pad],
-            [c.pad, c.pad],
+            [c.padW ?? c.pad, c.padW ?? c.pad],
             [0, 0],
           ])
         : (x as tf.Tensor4D);
-    const y = c.depthwise ? tf.depthwiseConv2d(xp, w as tf.Tensor4D, c.stride, 'valid') : tf.conv2d(xp, w as tf.Tensor4D, c.stride, 'valid');
+    const strides: [number, number] = [c.stride, c.strideW ?? c.stride];
+    const y = c.depthwise ? tf.depthwiseConv2d(xp, w as tf.Tensor4D, strides, 'valid') : tf.conv2d(xp, w as tf.Tensor4D, strides, 'valid');
     return tf.add(y, b);
   };
 }
@@ -170,6 +171,8 @@ function kernelInputGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, prefill?:
     KW: c.KW,
     stride: c.stride,
     pad: c.pad,
+    strideW: c.strideW,
+    padW: c.padW,
     depthwise: c.depthwise,
     accumulate: prefill !== undefined,
     w2: 0,
@@ -250,6 +253,8 @@ function kernelWeightGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, qas: boo
       KW: c.KW,
       stride: c.stride,
       pad: c.pad,
+      strideW: c.strideW,
+      padW: c.padW,
       depthwise: c.depthwise,
       K,
     },
@@ -273,6 +278,8 @@ function kernelWeightGrad(c: ConvCase, L: Layer, gy: ArrayLike<number>, qas: boo
     KW: c.KW,
     stride: c.stride,
     pad: c.pad,
+    strideW: c.strideW,
+    padW: c.padW,
     depthwise: c.depthwise,
     K,
     out: grad.p,
@@ -363,10 +370,14 @@ describe('conv2d backward vs TF.js autodiff', () => {
     { H: 4, W: 4, C: 9, CO: 6, KH: 3, KW: 3, stride: 1, pad: 0, depthwise: false }, // pad 0
     { H: 3, W: 3, C: 2, CO: 2, KH: 5, KW: 5, stride: 1, pad: 2, depthwise: false }, // kernel larger than image
     { H: 12, W: 12, C: 3, CO: 8, KH: 3, KW: 3, stride: 2, pad: 1, depthwise: false }, // a typical stem
+    // per-axis strides and leading pads: DS-CNN's 10x4 stride-2 stem (pads 4 rows, 1 column), strides [2, 1] and [1, 3]
+    { H: 49, W: 10, C: 1, CO: 6, KH: 10, KW: 4, stride: 2, pad: 4, strideW: 2, padW: 1, depthwise: false },
+    { H: 9, W: 8, C: 5, CO: 4, KH: 3, KW: 3, stride: 2, pad: 1, strideW: 1, padW: 0, depthwise: false },
+    { H: 1, W: 20, C: 3, CO: 5, KH: 1, KW: 5, stride: 1, pad: 0, strideW: 3, padW: 2, depthwise: false }, // a 1-D conv as H = 1
   ];
   it.each(fixed.map((c, i) => [label(c), c, 1000 + i] as const))('%s', (_n, c, seed) => checkConvLayer(c, seed));
   it('random shapes (stride 1/2, pad 0-2, kernels 1-5, non-square)', () => {
-    randomCases(77, 24, false).forEach((c, i) => checkConvLayer(c, 5000 + i));
+    randomCases(77, 24, false, 19, true).forEach((c, i) => checkConvLayer(c, 5000 + i));
   });
 });
 
@@ -379,10 +390,14 @@ describe('depthwise conv2d backward vs tf.depthwiseConv2d autodiff', () => {
     { H: 7, W: 8, C: 4, CO: 4, KH: 1, KW: 3, stride: 1, pad: 1, depthwise: true },
     { H: 6, W: 6, C: 3, CO: 3, KH: 3, KW: 5, stride: 2, pad: 0, depthwise: true },
     { H: 5, W: 5, C: 7, CO: 7, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: true },
+    // per-axis: 3x3 (the SIMD path, 4-channel blocks plus a tail) at strides [2, 1] and [1, 2], top != left; 10x4
+    { H: 9, W: 8, C: 10, CO: 10, KH: 3, KW: 3, stride: 2, pad: 1, strideW: 1, padW: 0, depthwise: true },
+    { H: 6, W: 9, C: 7, CO: 7, KH: 3, KW: 3, stride: 1, pad: 0, strideW: 2, padW: 1, depthwise: true },
+    { H: 25, W: 5, C: 6, CO: 6, KH: 10, KW: 4, stride: 2, pad: 4, strideW: 2, padW: 1, depthwise: true },
   ];
   it.each(fixed.map((c, i) => [label(c), c, 2000 + i] as const))('%s', (_n, c, seed) => checkConvLayer(c, seed));
   it('random shapes', () => {
-    randomCases(78, 16, true).forEach((c, i) => checkConvLayer(c, 6000 + i));
+    randomCases(78, 16, true, 19, true).forEach((c, i) => checkConvLayer(c, 6000 + i));
   });
 });
 
@@ -640,6 +655,8 @@ describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu
       KW: c.KW,
       stride: c.stride,
       pad: c.pad,
+      strideW: c.strideW,
+      padW: c.padW,
       depthwise: false,
       w2: 0,
       split: 0,
@@ -665,6 +682,8 @@ describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu
       KW: c.KW,
       stride: c.stride,
       pad: c.pad,
+      strideW: c.strideW,
+      padW: c.padW,
       depthwise: false,
       w2: 0,
       split: 0,

@@ -147,7 +147,8 @@ interface Shape extends ConvCase {
   split: number;
 }
 
-const label = (s: Shape): string => `${s.depthwise ? 'dw' : 'conv'} ${s.H}x${s.W}x${s.C}->${s.CO} k${s.KH}x${s.KW} s${s.stride} p${s.pad}${s.split ? ` split ${s.split}` : ''}`;
+const label = (s: Shape): string =>
+  `${s.depthwise ? 'dw' : 'conv'} ${s.H}x${s.W}x${s.C}->${s.CO} k${s.KH}x${s.KW} s${s.stride}${s.strideW !== undefined ? `x${s.strideW}` : ''} p${s.pad}${s.padW !== undefined ? `x${s.padW}` : ''}${s.split ? ` split ${s.split}` : ''}`;
 
 /**
  * For every channel count: pointwise, depthwise 3x3, dense kxk, depthwise with another
@@ -174,13 +175,42 @@ function shapes(seed: number): Shape[] {
       }
     }
   }
+  // per-axis geometry (strides and leading pads of their own for the columns) for dense kxk and
+  // depthwise 3x3, the SIMD build's fast paths, at every channel count (their tails)
+  for (const C of CHANNELS) {
+    for (const depthwise of [false, true]) {
+      for (;;) {
+        const KH = depthwise ? 3 : rng.pick([2, 3, 5, 10]);
+        const KW = depthwise ? 3 : rng.pick([1, 3, 4]);
+        const [stride, strideW] = rng.pick([
+          [2, 1],
+          [1, 2],
+          [2, 3],
+          [2, 2],
+        ] as const);
+        const [pad, padW] = rng.pick([
+          [1, 0],
+          [0, 1],
+          [2, 1],
+          [0, 0],
+        ] as const);
+        const H = rng.int(1, 12);
+        const W = rng.int(1, 9);
+        const CO = depthwise ? C : rng.pick(CHANNELS);
+        if (outDim(H, KH, stride, pad) < 1 || outDim(W, KW, strideW, padW) < 1) continue;
+        const split = C > 1 && rng.next() < 0.35 ? rng.int(1, C - 1) : 0;
+        out.push({ H, W, C, CO, KH, KW, stride, pad, strideW, padW, depthwise, split });
+        break;
+      }
+    }
+  }
   return out;
 }
 
 /** A layer's data for shape s: int8 input and weights (split into w and w2 as the shape says), tables, gradients. */
 function layer(rng: Rng, s: Shape) {
   const OH = outDim(s.H, s.KH, s.stride, s.pad);
-  const OW = outDim(s.W, s.KW, s.stride, s.pad);
+  const OW = outDim(s.W, s.KW, s.strideW ?? s.stride, s.padW ?? s.pad);
   const taps = s.KH * s.KW;
   const cin = s.depthwise ? 1 : s.C;
   const first = s.split || s.C;
@@ -234,7 +264,7 @@ function suites(simd: boolean): void {
 
   describe(`${build}: conv2d family against the references`, () => {
     it('covers every channel count of CHANNELS with each kind of layer', () => {
-      for (const C of CHANNELS) expect(SHAPES.filter((s) => s.C === C).length).toBe(5);
+      for (const C of CHANNELS) expect(SHAPES.filter((s) => s.C === C && s.strideW === undefined).length).toBe(5);
       expect(SHAPES.some((s) => s.split > 0 && s.depthwise) && SHAPES.some((s) => s.split > 0 && !s.depthwise)).toBe(true);
       expect(SHAPES.some((s) => s.stride === 2 && s.depthwise && s.KH === 3)).toBe(true);
     });
@@ -264,6 +294,8 @@ function suites(simd: boolean): void {
             KW: s.KW,
             stride: s.stride,
             pad: s.pad,
+            strideW: s.strideW,
+            padW: s.padW,
             depthwise: s.depthwise,
             split: s.split,
           };
@@ -307,6 +339,8 @@ function suites(simd: boolean): void {
                 KW: s.KW,
                 stride: s.stride,
                 pad: s.pad,
+                strideW: s.strideW,
+                padW: s.padW,
                 depthwise: s.depthwise,
                 accumulate,
                 split: s.split,
@@ -375,6 +409,8 @@ function suites(simd: boolean): void {
             KW: s.KW,
             stride: s.stride,
             pad: s.pad,
+            strideW: s.strideW,
+            padW: s.padW,
             depthwise: s.depthwise,
             K,
           };

@@ -95,7 +95,8 @@ interface Shape extends ConvCase {
   split: number;
 }
 
-const label = (s: Shape): string => `${s.depthwise ? 'dw' : 'conv'} ${s.H}x${s.W}x${s.C}->${s.CO} k${s.KH}x${s.KW} s${s.stride} p${s.pad} split=${s.split}`;
+const label = (s: Shape): string =>
+  `${s.depthwise ? 'dw' : 'conv'} ${s.H}x${s.W}x${s.C}->${s.CO} k${s.KH}x${s.KW} s${s.stride}x${s.strideW ?? s.stride} p${s.pad}x${s.padW ?? s.pad} split=${s.split}`;
 
 /**
  * Random shapes, weighted towards the fast paths: pointwise (1x1, pad 0), depthwise 3x3
@@ -112,13 +113,17 @@ function shapes(seed: number, count: number): Shape[] {
     const KW = kind === 'pointwise' ? 1 : kind === 'dw3' ? 3 : rng.next() < 0.6 ? KH : rng.pick([1, 3]);
     const stride = rng.pick([1, 1, 2]);
     const pad = kind === 'pointwise' ? 0 : rng.pick([0, 1, 1, 2]);
+    // per-axis geometry one time in three: the columns' stride and leading pad drawn on their own
+    const perAxis = rng.next() < 0.33;
+    const strideW = perAxis ? rng.pick([1, 2, 3]) : stride;
+    const padW = perAxis && kind !== 'pointwise' ? rng.pick([0, 1, 2]) : pad;
     const H = rng.int(1, 9);
     const W = rng.int(1, 9);
     const C = rng.int(1, 40);
     const CO = depthwise ? C : rng.int(1, 13);
-    if (outDim(H, KH, stride, pad) < 1 || outDim(W, KW, stride, pad) < 1) continue;
+    if (outDim(H, KH, stride, pad) < 1 || outDim(W, KW, strideW, padW) < 1) continue;
     const split = rng.next() < 0.4 && C > 1 ? rng.int(1, C - 1) : 0;
-    out.push({ H, W, C, CO, KH, KW, stride, pad, depthwise, split });
+    out.push({ H, W, C, CO, KH, KW, stride, pad, strideW, padW, depthwise, split });
   }
   // exact channel multiples and the MobileNetV2-like FC (one pixel, long rows)
   out.push(
@@ -127,6 +132,10 @@ function shapes(seed: number, count: number): Shape[] {
     { H: 1, W: 1, C: 1280, CO: 10, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, split: 0 },
     { H: 1, W: 1, C: 300, CO: 7, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, split: 123 },
     { H: 9, W: 9, C: 3, CO: 16, KH: 3, KW: 3, stride: 2, pad: 1, depthwise: false, split: 0 },
+    // DS-CNN's first conv (10x4 stride 2, top != left) and depthwise 3x3 at strides [2, 1] / [1, 2] with channel tails
+    { H: 49, W: 10, C: 1, CO: 12, KH: 10, KW: 4, stride: 2, pad: 4, strideW: 2, padW: 1, depthwise: false, split: 0 },
+    { H: 9, W: 8, C: 21, CO: 21, KH: 3, KW: 3, stride: 2, pad: 1, strideW: 1, padW: 0, depthwise: true, split: 0 },
+    { H: 7, W: 9, C: 13, CO: 13, KH: 3, KW: 3, stride: 1, pad: 0, strideW: 2, padW: 1, depthwise: true, split: 5 },
   );
   return out;
 }
@@ -148,7 +157,7 @@ describe('int8 forward: SIMD == scalar', () => {
   it.each(shapes(601, 140).map((s) => [label(s), s] as const))('%s', (what, s) => {
     const rng = new Rng(s.H * 1000 + s.C * 31 + s.CO);
     const OH = outDim(s.H, s.KH, s.stride, s.pad);
-    const OW = outDim(s.W, s.KW, s.stride, s.pad);
+    const OW = outDim(s.W, s.KW, s.strideW ?? s.stride, s.padW ?? s.pad);
     const { w, w2 } = weightsOf(rng, s);
     const zx = rng.pick([-128, 127, rng.int(-128, 127)]);
     const lo = rng.pick([-128, rng.int(-128, 0)]);
@@ -183,6 +192,8 @@ describe('int8 forward: SIMD == scalar', () => {
         KW: s.KW,
         stride: s.stride,
         pad: s.pad,
+        strideW: s.strideW,
+        padW: s.padW,
         depthwise: s.depthwise,
         w2: p.w2,
         split: s.split,
@@ -219,6 +230,8 @@ describe('int8 forward: SIMD == scalar', () => {
             KW: s.KW,
             stride: s.stride,
             pad: s.pad,
+            strideW: s.strideW,
+            padW: s.padW,
             depthwise: s.depthwise,
             w2: p.w2,
             split: s.split,
@@ -295,7 +308,7 @@ describe('float32 input gradient: SIMD == scalar', () => {
   it.each(shapes(602, 120).map((s) => [label(s), s] as const))('%s', (what, s) => {
     const rng = new Rng(s.W * 1000 + s.C * 17 + s.CO);
     const OH = outDim(s.H, s.KH, s.stride, s.pad);
-    const OW = outDim(s.W, s.KW, s.stride, s.pad);
+    const OW = outDim(s.W, s.KW, s.strideW ?? s.stride, s.padW ?? s.pad);
     const { w, w2 } = weightsOf(rng, s);
     for (const accumulate of [false, true]) {
       sameInBoth(
@@ -323,6 +336,8 @@ describe('float32 input gradient: SIMD == scalar', () => {
             KW: s.KW,
             stride: s.stride,
             pad: s.pad,
+            strideW: s.strideW,
+            padW: s.padW,
             depthwise: s.depthwise,
             accumulate,
             w2: p.w2,
@@ -363,7 +378,7 @@ describe('weight gradient and fused update: SIMD == scalar', () => {
   it.each(shapes(604, 100).map((s) => [label(s), s] as const))('%s', (what, s) => {
     const rng = new Rng(s.H * 7 + s.W * 1000 + s.C * 13 + s.CO);
     const OH = outDim(s.H, s.KH, s.stride, s.pad);
-    const OW = outDim(s.W, s.KW, s.stride, s.pad);
+    const OW = outDim(s.W, s.KW, s.strideW ?? s.stride, s.padW ?? s.pad);
     // trained slice of K input channels (depthwise: channels), x saved with XC >= K channels
     const K = s.split || s.C;
     const XC = rng.next() < 0.5 ? K : rng.int(K, s.C);
@@ -388,6 +403,8 @@ describe('weight gradient and fused update: SIMD == scalar', () => {
         KW: s.KW,
         stride: s.stride,
         pad: s.pad,
+        strideW: s.strideW,
+        padW: s.padW,
         depthwise: s.depthwise,
         K,
         out: p.out,
@@ -429,6 +446,8 @@ describe('weight gradient and fused update: SIMD == scalar', () => {
               KW: s.KW,
               stride: s.stride,
               pad: s.pad,
+              strideW: s.strideW,
+              padW: s.padW,
               depthwise: s.depthwise,
               K,
             },

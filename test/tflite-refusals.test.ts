@@ -245,15 +245,28 @@ describe('refuses, naming the operator and what is supported', () => {
     expect(conv).toMatchObject({ op: 'conv2d', padding: 1 });
     expect(importTflite(padded([0, 0, 0, 1, 0, 2, 0, 0])).spec.layers[0]).toMatchObject({ op: 'conv2d', padding: [0, 0, 1, 2] });
     expect(refusal(padded([0, 0, 1, 1, 1, 1, 0, 0], { v: 0.5 })).message).toBe('TFLite model: operator #1 (CONV_2D): reads operator #0 (PADV2), which pads with 0.5');
-    expect(refusal(padded([0, 0, 1, 0, 0, 1, 0, 0])).message).toBe(
-      'TFLite model: operator #1 (CONV_2D): its padding (with operator #0 (PAD)) pads 1 rows above but 0 columns on the left (3x3 window, stride 1, 8x8 input)',
-    );
+    // a PAD above and to the right: the conv's leading pads differ (1 row above, no column on the left)
+    expect(importTflite(padded([0, 0, 1, 0, 0, 1, 0, 0])).spec.layers[0]).toMatchObject({ op: 'conv2d', padding: [1, 0, 0, 1] });
     expect(refusal(padded([0, 0, 0, 0, 0, 0, 1, 1])).message).toBe('TFLite model: operator #0 (PAD): pads the batch or channel axis (paddings [0, 0, 0, 0, 0, 0, 1, 1])');
     const intoMean = (d: ModelDef) => {
       d.ops.splice(1, 1);
       d.ops[1]!.inputs[0] = 10;
     };
     expect(refusal(padded([0, 0, 1, 1, 1, 1, 0, 0], { reader: intoMean })).message).toBe('TFLite model: operator #1 (MEAN): reads the output of operator #0 (PAD)');
+  });
+
+  it('strides and SAME pads per axis import as they are (the conv kernels take both per axis)', () => {
+    const layer = (o: Parameters<typeof convOptions>[0], input: number[], output: number[]) =>
+      importTflite(
+        withDef((d) => {
+          d.tensors[0]!.shape = input;
+          d.tensors[3]!.shape = output;
+          d.ops[0]!.options = convOptions(o);
+        }),
+      ).spec.layers[0];
+    expect(layer({ stride: 1, strideH: 2 }, [1, 8, 8, 1], [1, 3, 6, 4])).toMatchObject({ op: 'conv2d', stride: [2, 1] });
+    // SAME, 3x3 stride 2 on 8x7: rows pad 0 above and 1 below, columns 1 on each side (TF's split, smaller half first)
+    expect(layer({ padding: Padding.SAME, stride: 2 }, [1, 8, 7, 1], [1, 4, 4, 4])).toMatchObject({ op: 'conv2d', stride: 2, padding: [0, 1, 1, 1] });
   });
 
   it('options tinytrain has no layer for', () => {
@@ -263,17 +276,7 @@ describe('refuses, naming the operator and what is supported', () => {
         d.ops[0]!.options = convOptions(o);
       });
     expect(conv({ act: 4 })).toBe('TFLite model: operator #0 (CONV_2D): fused activation TANH is not supported');
-    expect(conv({ stride: 1, strideH: 2 })).toBe('TFLite model: operator #0 (CONV_2D): strides differ (height 2, width 1)');
     expect(conv({ dilation: 2 })).toBe('TFLite model: operator #0 (CONV_2D): dilation 2x2 is not supported');
-    // SAME, 3x3 stride 2 on 8x7: 0 rows above (1 below), but 1 column on each side: the conv kernels take one leading pad.
-    const uneven = refusal(
-      withDef((d) => {
-        d.tensors[0]!.shape = [1, 8, 7, 1];
-        d.ops[0]!.options = convOptions({ padding: Padding.SAME, stride: 2 });
-      }),
-    );
-    expect(uneven.message).toBe('TFLite model: operator #0 (CONV_2D): SAME padding here pads 0 rows above but 1 columns on the left (3x3 window, stride 2, 8x7 input)');
-    expect(uneven.hint).toMatch(/pad the top and the left alike/);
     expect(conv({ padding: 2 })).toBe('TFLite model: operator #0 (CONV_2D): padding 2 is neither SAME nor VALID');
     // Options missing altogether read as the schema's defaults: stride 0.
     expect(

@@ -15,7 +15,7 @@ import type { Node, Shape } from '../ir/graph.js';
 import type { LayerParams } from '../ir/params.js';
 import { conv2dLayer, type Conv2dLayer } from './conv2d-layer.js';
 import { convForward, convInputGrad, paramStepsCode, rowsCall } from './conv-kernels.js';
-import { isExplicit, NO_PADS, paddedOutput, padsText, strideHW, uniformPads, type Pads } from './padding.js';
+import { isExplicit, NO_PADS, paddedOutput, strideHW, uniformPads, type Pads } from './padding.js';
 import type { FloatBackwardArgs, FloatGradients, Fail, NodeShape, OpDef } from './types.js';
 
 /** The per-side padding of a conv layer's `padding` field. */
@@ -34,7 +34,7 @@ export function convShape(layer: Conv2dLayer, [h, w]: Shape, fail: Fail): NodeSh
   const [sh, sw] = strideHW(layer.stride ?? 1);
   const pads = convPads(layer.padding, k, fail);
   const [oh, ow] = paddedOutput([h, w], k[0], k[1], [sh, sw], pads);
-  if (oh < 1 || ow < 1) fail(`kernel ${k[0]}x${k[1]} with padding ${padsText(pads)} does not fit the ${h}x${w} input`);
+  if (oh < 1 || ow < 1) fail(`kernel ${k[0]}x${k[1]} does not fit the ${h}x${w} input`);
   return { outShape: [oh, ow, layer.filters], conv: { kh: k[0], kw: k[1], sh, sw, pads } };
 }
 

@@ -104,11 +104,11 @@ void Z_tt_nativeZ_biasUpdateAllS32(struct Z_tt_native_instance_t* env, u32 recor
 static inline void tap_grads(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, int32_t co, int32_t kh, int32_t kw, int32_t xc, int32_t n, float* g) {
   float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f;
   for (int32_t oh = 0; oh < r->OH; oh++) {
-    const int32_t ih = oh * r->stride - r->pad + kh;
+    const int32_t ih = oh * r->stride_h - r->pad_h + kh;
     if (ih < 0 || ih >= r->H) continue;
     const uint8_t* gyRow = gy + 4 * (oh * r->OW * r->CO + co);
     for (int32_t ow = 0; ow < r->OW; ow++) {
-      const int32_t iw = ow * r->stride - r->pad + kw;
+      const int32_t iw = ow * r->stride_w - r->pad_w + kw;
       if (iw < 0 || iw >= r->W) continue;
       const float gv = tt_ld_f32(gyRow + 4 * ow * r->CO);
       const uint8_t* xp = x + (ih * r->W + iw) * r->XC + xc;
@@ -131,8 +131,10 @@ void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 r
   const tt_weight_grad_t r = TT_NATIVE_RECORD(tt_weight_grad_t, record);
   tt_small(r.KH);
   tt_small(r.KW);
-  tt_small(r.stride);
-  tt_small(r.pad);
+  tt_small(r.stride_h);
+  tt_small(r.stride_w);
+  tt_small(r.pad_h);
+  tt_small(r.pad_w);
   const int32_t KH = r.KH, KW = r.KW, K = r.K;
   const int32_t coEnd = r.depthwise ? K : r.CO;
   const int32_t ciEnd = r.depthwise ? 1 : K;

@@ -17,7 +17,7 @@ describe('conv2d: shape rule', () => {
     const { node } = nodeAround([7, 5, 3], [conv({ kernel: [3, 2], stride: 2, padding: 1 })], 'x');
     expect(node.op).toBe('conv2d');
     expect(node.outShape).toEqual([4, 3, 4]); // floor((7 + 2 - 3) / 2) + 1, floor((5 + 2 - 2) / 2) + 1
-    expect(node.conv).toEqual({ kh: 3, kw: 2, stride: 2, pads: [1, 1, 1, 1] });
+    expect(node.conv).toEqual({ kh: 3, kw: 2, sh: 2, sw: 2, pads: [1, 1, 1, 1] });
     expect(weightShape(node)).toEqual([4, 3, 2, 3]);
   });
 
@@ -35,19 +35,23 @@ describe('conv2d: shape rule', () => {
     expect(nodeAround([5, 5, 2], [conv({ kernel: 3, padding: [1, 1, 3, 0] })], 'x').node.outShape).toEqual([7, 4, 4]);
   });
 
-  it('refuses per-side padding whose top and left differ (the kernels take one leading pad)', () => {
-    expect(shapeError([8, 8, 1], [conv({ padding: [1, 0, 1, 0] })])).toBe("model layer 0 ('x'): padding [1, 0, 1, 0] pads 1 rows above but 0 columns on the left");
+  it('per-axis kernels, strides and leading pads: [KH, KW], [SH, SW], top != left', () => {
+    const { node } = nodeAround([49, 10, 1], [conv({ kernel: [10, 4], stride: [2, 2], padding: [4, 1, 5, 2] })], 'x');
+    expect(node.conv).toMatchObject({ kh: 10, kw: 4, sh: 2, sw: 2, pads: [4, 1, 5, 2] });
+    expect(node.outShape).toEqual([25, 5, 4]); // floor((49 + 9 - 10) / 2) + 1, floor((10 + 3 - 4) / 2) + 1
+    expect(nodeAround([8, 8, 1], [conv({ kernel: 3, stride: [2, 1], padding: [1, 0, 1, 0] })], 'x').node.outShape).toEqual([4, 6, 4]);
+    expect(nodeAround([6, 6, 2], [conv({ kernel: [3, 5], padding: 'same' })], 'x').node.conv!.pads).toEqual([1, 2, 1, 2]);
+    expect(shapeError([6, 6, 2], [conv({ kernel: [3, 4], padding: 'same' })])).toMatch(/padding 'same' needs an odd kernel \(this one is 3x4\)/);
   });
 
   it('a conv2d layer without groups, or with groups 1, is this op', () => {
     expect(nodeAround([4, 4, 2], [conv({ groups: 1 })], 'x').node.op).toBe('conv2d');
   });
 
-  it('refuses a kernel that does not fit, an even or non-square kernel with same padding, two inputs', () => {
+  it('refuses a kernel that does not fit, an even kernel with same padding, two inputs', () => {
     expect(shapeError([4, 4, 1], [conv({ kernel: 5 })])).toBe("model layer 0 ('x'): kernel 5x5 does not fit the 4x4 input");
     expect(shapeError([4, 6, 1], [conv({ kernel: [5, 2], stride: 3 })])).toBe("model layer 0 ('x'): kernel 5x2 does not fit the 4x6 input");
-    expect(shapeError([8, 8, 1], [conv({ kernel: 2, padding: 'same' })])).toBe("model layer 0 ('x'): padding 'same' needs a square, odd kernel");
-    expect(shapeError([8, 8, 1], [conv({ kernel: [3, 5], padding: 'same' })])).toBe("model layer 0 ('x'): padding 'same' needs a square, odd kernel");
+    expect(shapeError([8, 8, 1], [conv({ kernel: 2, padding: 'same' })])).toBe("model layer 0 ('x'): padding 'same' needs an odd kernel (this one is 2x2)");
     expect(shapeError([8, 8, 1], [conv({ inputs: ['input', 'input'] })])).toBe("model layer 0 ('x'): conv2d takes 1 input(s), got 2");
   });
 });
@@ -62,6 +66,12 @@ describe('conv2d: float reference against TF.js', () => {
     { input: [9, 9, 2], layer: { filters: 3, kernel: [1, 5], stride: 3, padding: 0 } },
     { input: [8, 6, 3], layer: { filters: 4, kernel: 3, stride: 2, padding: [0, 0, 1, 1] } },
     { input: [5, 7, 2], layer: { filters: 3, kernel: [3, 2], padding: [1, 1, 2, 0] } },
+    // per-axis geometry: DS-CNN's first conv (10x4, stride 2, SAME pads 4/5 rows and 1/2 columns on a 49x10 MFCC),
+    // strides [2, 1] (the rapidocr direction classifier), leading pads top != left, a 1-D conv as H = 1
+    { input: [49, 10, 1], layer: { filters: 4, kernel: [10, 4], stride: 2, padding: [4, 1, 5, 2] } },
+    { input: [9, 8, 3], layer: { filters: 5, kernel: 3, stride: [2, 1], padding: [1, 0, 1, 2] } },
+    { input: [7, 9, 2], layer: { filters: 3, kernel: [2, 3], stride: [1, 3], padding: [0, 2, 1, 0] } },
+    { input: [1, 20, 3], layer: { filters: 4, kernel: [1, 5], stride: [1, 2], padding: [0, 2, 0, 2] } },
   ];
   for (const [i, c] of cases.entries()) {
     it(`${c.input.join('x')} ${JSON.stringify(c.layer)}`, () => {
@@ -76,8 +86,8 @@ describe('conv2d: float reference against TF.js', () => {
       const x = randomArray(rng, c.input[0] * c.input[1] * c.input[2]);
       const [OH, OW, CO] = node.outShape;
       const gy = randomArray(rng, OH * OW * CO);
-      const { stride, pads } = node.conv!;
-      const run = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.add(tf.conv2d(xs as tf.Tensor4D, f as tf.Tensor4D, stride, tfPad(pads)), b);
+      const { sh, sw, pads } = node.conv!;
+      const run = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.add(tf.conv2d(xs as tf.Tensor4D, f as tf.Tensor4D, [sh, sw], tfPad(pads)), b);
       const tfArgs = (xv: Float32Array, wv: Float32Array, bv: Float32Array) => [tf.tensor4d(xv, [1, ...c.input]), convFilterToTf(wv, ws), tf.tensor1d(bv)];
       const ref = tfForwardBackward(run, tfArgs(x, p.weight, p.bias), gy);
       const size = tfForwardBackward(run, tfArgs(abs(x), abs(p.weight), abs(p.bias)), abs(gy));

@@ -20,7 +20,7 @@ describe('depthwiseConv2d: shape rule', () => {
     expect(node.op).toBe('depthwiseConv2d');
     expect(isDepthwise(node)).toBe(true);
     expect(node.outShape).toEqual([4, 4, 4]);
-    expect(node.conv).toEqual({ kh: 3, kw: 3, stride: 2, pads: [1, 1, 1, 1] });
+    expect(node.conv).toEqual({ kh: 3, kw: 3, sh: 2, sw: 2, pads: [1, 1, 1, 1] });
     expect(weightShape(node)).toEqual([4, 3, 3, 1]);
     // Its trained channels are its channels (the weights split along their first axis).
     expect(splitChannels(node)).toBe(4);
@@ -29,7 +29,7 @@ describe('depthwiseConv2d: shape rule', () => {
   it('keeps the channel count; sizes and padding are the conv rule', () => {
     expect(shapeError([6, 6, 3], [dw({ filters: 6 })])).toBe("model layer 0 ('x'): a depthwise conv keeps the channel count: filters must be 3");
     expect(shapeError([2, 2, 4], [dw({ kernel: 3 })])).toBe("model layer 0 ('x'): kernel 3x3 does not fit the 2x2 input");
-    expect(shapeError([6, 6, 4], [dw({ kernel: 4, padding: 'same' })])).toBe("model layer 0 ('x'): padding 'same' needs a square, odd kernel");
+    expect(shapeError([6, 6, 4], [dw({ kernel: 4, padding: 'same' })])).toBe("model layer 0 ('x'): padding 'same' needs an odd kernel (this one is 4x4)");
     expect(nodeAround([6, 6, 4], [dw({ kernel: 5, padding: 'same' })], 'x').node.outShape).toEqual([6, 6, 4]);
   });
 });
@@ -42,6 +42,11 @@ describe('depthwiseConv2d: float reference against TF.js', () => {
     { input: [6, 5, 16], layer: { kernel: [1, 3], padding: 1 } },
     { input: [10, 8, 5], layer: { kernel: 3, stride: 2, padding: [0, 0, 1, 1] } },
     { input: [5, 5, 3], layer: { kernel: 1 } },
+    // per-axis geometry: 3x3 (the SIMD path) with strides [2, 1] and top != left; 10x4 stride 2; [1, 2] strides on H = 1 (a 1-D conv)
+    { input: [9, 8, 12], layer: { kernel: 3, stride: [2, 1], padding: [1, 0, 1, 2] } },
+    { input: [3, 3, 8], layer: { kernel: 3, stride: [1, 2], padding: [0, 1, 2, 1] } },
+    { input: [25, 5, 6], layer: { kernel: [10, 4], stride: 2, padding: [4, 1, 5, 2] } },
+    { input: [1, 16, 5], layer: { kernel: [1, 3], stride: [1, 2], padding: [0, 1, 0, 1] } },
   ];
   for (const [i, c] of cases.entries()) {
     it(`${c.input.join('x')} ${JSON.stringify(c.layer)}`, () => {
@@ -57,8 +62,8 @@ describe('depthwiseConv2d: float reference against TF.js', () => {
       const x = randomArray(rng, c.input[0] * c.input[1] * C);
       const [OH, OW] = node.outShape;
       const gy = randomArray(rng, OH * OW * C);
-      const { stride, pads } = node.conv!;
-      const run = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.add(tf.depthwiseConv2d(xs as tf.Tensor4D, f as tf.Tensor4D, stride, tfPad(pads)), b);
+      const { sh, sw, pads } = node.conv!;
+      const run = (xs: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.add(tf.depthwiseConv2d(xs as tf.Tensor4D, f as tf.Tensor4D, [sh, sw], tfPad(pads)), b);
       const tfArgs = (xv: Float32Array, wv: Float32Array, bv: Float32Array) => [tf.tensor4d(xv, [1, ...c.input]), depthwiseFilterToTf(wv, ws), tf.tensor1d(bv)];
       const ref = tfForwardBackward(run, tfArgs(x, p.weight, p.bias), gy);
       const size = tfForwardBackward(run, tfArgs(abs(x), abs(p.weight), abs(p.bias)), abs(gy));

@@ -105,15 +105,15 @@ export type ReferencedKernel = keyof typeof REFERENCE_OF;
 export type ReferenceCalls = Pick<KernelCalls, ReferencedKernel>;
 
 /**
- * The conv records' geometry given the square way (one `stride`, one `pad`, as most cases
- * write it) expanded to the record's per-axis fields strideH, strideW, padH, padW; a
- * case that gives those itself (non-square strides and pads) is passed as it is.
+ * The conv records' geometry the way most cases write it: `stride` and `pad` (rows, and
+ * columns too unless `strideW` / `padW` say otherwise) expanded to the record's per-axis
+ * fields strideH, strideW, padH, padW; a case that gives strideH itself is passed as it is.
  */
 function squareShorthand(spec: RecordKernelSpec, values: object): object {
   const v = values as Record<string, unknown>;
   if (!spec.record.fields.some((f) => f.name === 'strideH') || !('stride' in v) || 'strideH' in v) return values;
-  const { stride, pad, ...rest } = v;
-  return { ...rest, strideH: stride, strideW: stride, padH: pad ?? 0, padW: pad ?? 0 };
+  const { stride, pad, strideW, padW, ...rest } = v;
+  return { ...rest, strideH: stride, strideW: strideW ?? stride, padH: pad ?? 0, padW: padW ?? pad ?? 0 };
 }
 
 /** Room for one record below the test heap: every kernel call writes its record there first. */
@@ -538,14 +538,18 @@ export interface ConvCase {
   CO: number;
   KH: number;
   KW: number;
+  /** Rows' stride and leading pad, and the columns' unless strideW / padW are given. */
   stride: number;
   pad: number;
+  strideW?: number;
+  padW?: number;
   depthwise: boolean;
 }
 
 export const outDim = (n: number, k: number, stride: number, pad: number): number => Math.floor((n + 2 * pad - k) / stride) + 1;
 
-export const convLabel = (c: ConvCase): string => `${c.depthwise ? 'dw' : 'conv'} ${c.H}x${c.W}x${c.C}->${c.CO} k${c.KH}x${c.KW} s${c.stride} p${c.pad}`;
+export const convLabel = (c: ConvCase): string =>
+  `${c.depthwise ? 'dw' : 'conv'} ${c.H}x${c.W}x${c.C}->${c.CO} k${c.KH}x${c.KW} s${c.stride}${c.strideW !== undefined && c.strideW !== c.stride ? `x${c.strideW}` : ''} p${c.pad}${c.padW !== undefined && c.padW !== c.pad ? `x${c.padW}` : ''}`;
 
 export type Layer = ReturnType<typeof makeLayer>;
 
@@ -556,7 +560,7 @@ export type Layer = ReturnType<typeof makeLayer>;
  */
 export function makeLayer(rng: Rng, c: ConvCase) {
   const OH = outDim(c.H, c.KH, c.stride, c.pad);
-  const OW = outDim(c.W, c.KW, c.stride, c.pad);
+  const OW = outDim(c.W, c.KW, c.strideW ?? c.stride, c.padW ?? c.pad);
   const cin = c.depthwise ? 1 : c.C;
   const xq = rng.int8s(c.H * c.W * c.C);
   const zx = rng.int(-30, 30);
@@ -601,8 +605,11 @@ export function fromTfFilter(c: ConvCase, w: ArrayLike<number>): Float32Array {
   return out;
 }
 
-/** Random conv shapes (output at least 1x1): kernels 1/2/3/5 (some non-square), stride 1/2, pad 0-2. */
-export function randomConvCases(seed: number, count: number, depthwise: boolean, maxC = 19): ConvCase[] {
+/**
+ * Random conv shapes (output at least 1x1): kernels 1/2/3/5 (some non-square), stride 1/2, pad 0-2;
+ * `perAxis`: half of them with the columns' stride (1-3) and leading pad drawn on their own.
+ */
+export function randomConvCases(seed: number, count: number, depthwise: boolean, maxC = 19, perAxis = false): ConvCase[] {
   const rng = new Rng(seed);
   const out: ConvCase[] = [];
   while (out.length < count) {
@@ -614,8 +621,11 @@ export function randomConvCases(seed: number, count: number, depthwise: boolean,
     const W = rng.int(1, 11);
     const C = rng.int(1, maxC);
     const CO = depthwise ? C : rng.int(1, 12);
-    if (outDim(H, KH, stride, pad) < 1 || outDim(W, KW, stride, pad) < 1) continue;
-    out.push({ H, W, C, CO, KH, KW, stride, pad, depthwise });
+    const own = perAxis && rng.next() < 0.5;
+    const strideW = own ? rng.pick([1, 2, 3]) : stride;
+    const padW = own ? rng.pick([0, 1, 2]) : pad;
+    if (outDim(H, KH, stride, pad) < 1 || outDim(W, KW, strideW, padW) < 1) continue;
+    out.push({ H, W, C, CO, KH, KW, stride, pad, depthwise, ...(own && { strideW, padW }) });
   }
   return out;
 }

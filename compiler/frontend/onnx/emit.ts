@@ -83,7 +83,7 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
         inputs,
         filters: c.filters,
         kernel: c.kh === c.kw ? c.kh : [c.kh, c.kw],
-        stride: c.stride,
+        stride: c.sh === c.sw ? c.sh : [c.sh, c.sw],
         padding: isUniform(c.pads) ? c.pads[0] : c.pads,
         groups: c.depthwise ? 'depthwise' : 1,
         activation: op.activation,

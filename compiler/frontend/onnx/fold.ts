@@ -70,7 +70,7 @@ function foldAffine(ctx: ImportContext, outputAct: number): void {
     } else if (ownChannels(ctx.acts[x]!.shape)) {
       const C = scale.length;
       op.kind = 'conv2d';
-      op.conv = { kh: 1, kw: 1, stride: 1, pads: [0, 0, 0, 0], depthwise: true, filters: C };
+      op.conv = { kh: 1, kw: 1, sh: 1, sw: 1, pads: [0, 0, 0, 0], depthwise: true, filters: C };
       op.weight = Float32Array.from(scale);
       op.bias = Float32Array.from(shift);
       delete op.affine;

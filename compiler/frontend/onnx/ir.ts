@@ -80,7 +80,7 @@ export interface IrOp {
   output: number;
   activation: Activation;
   /** pads per side [top, left, bottom, right] (compiler/ops/padding.ts). */
-  conv?: { kh: number; kw: number; stride: number; pads: Pads; depthwise: boolean; filters: number };
+  conv?: { kh: number; kw: number; sh: number; sw: number; pads: Pads; depthwise: boolean; filters: number };
   units?: number;
   /**
    * A pool's square window; padding as the layers take it ('same' as TF: ceil(H / stride)

@@ -163,17 +163,13 @@ function window2d(c: NodeCall, h: number, w: number, kh: number, kw: number, cei
 }
 
 /**
- * tinytrain's convs and pools take one stride for both axes and pad per side, with the
- * output floor((n + before + after - k) / s) + 1, ONNX's own rule for explicit pads (and
- * the size auto_pad SAME gives: its pads add up to exactly that). A conv's kernels start
- * every window at one leading pad, so its top and left pads must agree.
+ * tinytrain's convs take a stride per axis and pools one for both; both pad per side, with
+ * the output floor((n + before + after - k) / s) + 1, ONNX's own rule for explicit pads
+ * (and the size auto_pad SAME gives: its pads add up to exactly that).
  */
-function ourGeometry(c: NodeCall, g: Window, h: number, w: number, isConv: boolean): { stride: number; pads: Pads } {
-  if (g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain uses one stride for both spatial axes');
-  if (isConv && g.pads[0] !== g.pads[1]) {
-    throw nodeError(c.label, `leading pads (top ${g.pads[0]}, left ${g.pads[1]}) differ`, 'tinytrain convs pad the top and the left alike (the bottom and right may differ)');
-  }
-  const [oh, ow] = paddedOutput([h, w], g.kh, g.kw, g.sh, g.pads);
+function ourGeometry(c: NodeCall, g: Window, h: number, w: number, isConv: boolean): { sh: number; sw: number; pads: Pads } {
+  if (!isConv && g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain pools with one stride for both spatial axes');
+  const [oh, ow] = paddedOutput([h, w], g.kh, g.kw, [g.sh, g.sw], g.pads);
   if (oh !== g.oh || ow !== g.ow) {
     throw nodeError(
       c.label,
@@ -181,7 +177,7 @@ function ourGeometry(c: NodeCall, g: Window, h: number, w: number, isConv: boole
       'tinytrain pools and convolves with floor windows (ceil_mode 0)',
     );
   }
-  return { stride: g.sh, pads: g.pads };
+  return { sh: g.sh, sw: g.sw, pads: g.pads };
 }
 
 const PAD_HINT = "tinytrain folds a constant Pad on H/W (mode 'constant') into the Conv, MaxPool or AveragePool that reads it";
@@ -249,7 +245,7 @@ const conv: Handler = (c) => {
     throw nodeError(c.label, `grouped conv with group ${group} is not supported`, 'tinytrain supports Conv with group 1, or group = channels (depthwise)');
   }
   const g = windowThroughPad(c, x, pre, kh, kw);
-  const { stride, pads } = ourGeometry(c, g, x.h, x.w, true);
+  const { sh, sw, pads } = ourGeometry(c, g, x.h, x.w, true);
   const B = optionalConst(c, 2, 'bias B');
   if (B && B.data.length !== cout) throw nodeError(c.label, `bias B has ${B.data.length} values, W has ${cout} output channels`);
   const weight = convWeightToOhwi(W.data, cout, cinG, kh, kw);
@@ -263,7 +259,7 @@ const conv: Handler = (c) => {
       name: c.name,
       inputs: [x.id],
       activation: 'none',
-      conv: { kh, kw, stride, pads, depthwise, filters: cout },
+      conv: { kh, kw, sh, sw, pads, depthwise, filters: cout },
       weight,
       bias: B ? toFloat32(B) : new Float32Array(cout),
       ...(wScales ? { wScales } : {}),
@@ -547,7 +543,7 @@ function poolWindow(c: NodeCall, what: string) {
   if (kh !== kw) throw nodeError(c.label, `kernel ${kh}x${kw} is not square`, 'tinytrain pools over square windows');
   const g = windowThroughPad(c, x, pre, kh, kw, c.attrs.int('ceil_mode', 0) !== 0);
   const ownPads = g.pads.some((p, i) => p > (pre?.pads[i] ?? 0));
-  const { stride, pads } = ourGeometry(c, g, x.h, x.w, false);
+  const { sh: stride, pads } = ourGeometry(c, g, x.h, x.w, false);
   if (pads.some((p) => p >= kh)) throw nodeError(c.label, `pads ${padsText(pads)} are not all less than the ${kh}x${kw} window`, 'a window must hold at least one input');
   return { x, pre, ownPads, size: kh, stride, pads, shape: { kind: 'map' as const, c: x.c, h: g.oh, w: g.ow } };
 }

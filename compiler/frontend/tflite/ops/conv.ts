@@ -45,19 +45,12 @@ function convLike(c: OpCall, depthwise: boolean): void {
   const o = depthwise ? options(c, BuiltinOptions.DepthwiseConv2DOptions, 'DepthwiseConv2DOptions') : options(c, BuiltinOptions.Conv2DOptions, 'Conv2DOptions');
   if (x.pre) foldPad(c, 'conv', x.pre, false);
   const win = windowOf(c, o, f, x.shape, kh, kw, x.pre);
-  if (win.pads[0] !== win.pads[1]) {
-    throw opError(
-      c,
-      `${x.pre ? `its padding (with ${x.pre.by})` : 'SAME padding here'} pads ${win.pads[0]} rows above but ${win.pads[1]} columns on the left (${kh}x${kw} window, stride ${win.stride}, ${x.shape.h}x${x.shape.w} input)`,
-      'tinytrain convs pad the top and the left alike (the bottom and right may differ)',
-    );
-  }
   const activation = fusedActivation(c, o.int8(f.fusedActivation));
   checkSameDomain(c, [x.tensor], outputTensor(c));
   const params = layerParams(c, x, w, constInput(c, 2, 'bias'), cout, depthwise ? 3 : 0, depthwise ? depthwiseToTinytrain(kh, kw, cout) : (a) => a);
   produce(
     c,
-    { kind: 'conv2d', inputs: [x.act], activation, conv: { kh, kw, stride: win.stride, pads: win.pads, depthwise, filters: cout }, ...params },
+    { kind: 'conv2d', inputs: [x.act], activation, conv: { kh, kw, sh: win.sh, sw: win.sw, pads: win.pads, depthwise, filters: cout }, ...params },
     { kind: 'map', h: win.oh, w: win.ow, c: cout },
   );
 }

@@ -8,7 +8,8 @@ import { actInput, actQuant, checkSameDomain, constInput, opError, outputTensor,
 import { BuiltinOptions, Padding, POOL_2D_OPTIONS } from '../schema.js';
 import { intConst } from '../tensors.js';
 import { fusedActivation, options } from './options.js';
-import { foldPad, windowOf } from './window.js';
+import type { Options } from './options.js';
+import { foldPad, windowOf, type Window } from './window.js';
 
 /** A pool's input, its Pool2DOptions and its window side (square windows only: both pools). */
 function squarePool(c: OpCall) {
@@ -20,9 +21,16 @@ function squarePool(c: OpCall) {
   return { x, o, fh, fw };
 }
 
+/** The pool's window (through a folded PAD): one stride for both axes, as the pools take it. */
+function poolWindowOf(c: OpCall, o: Options, x: ReturnType<typeof windowInput>, fh: number, fw: number): Window & { stride: number } {
+  const win = poolWindowOf(c, o, x, fh, fw);
+  if (win.sh !== win.sw) throw opError(c, `strides differ (height ${win.sh}, width ${win.sw})`, 'tinytrain pools with one stride for both axes');
+  return { ...win, stride: win.sh };
+}
+
 export function averagePool2d(c: OpCall): void {
   const { x, o, fh, fw } = squarePool(c);
-  const win = windowOf(c, o, POOL_2D_OPTIONS, x.shape, fh, fw, x.pre);
+  const win = poolWindowOf(c, o, x, fh, fw);
   if (x.pre) foldPad(c, 'avgpool', x.pre, win.ownPads);
   const activation = fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation));
   const out = outputTensor(c);
@@ -43,7 +51,7 @@ export function averagePool2d(c: OpCall): void {
  */
 export function maxPool2d(c: OpCall): void {
   const { x, o, fh, fw } = squarePool(c);
-  const win = windowOf(c, o, POOL_2D_OPTIONS, x.shape, fh, fw, x.pre);
+  const win = poolWindowOf(c, o, x, fh, fw);
   if (x.pre) foldPad(c, 'maxpool', x.pre, win.ownPads);
   const out = outputTensor(c);
   checkSameDomain(c, [x.tensor], out);

@@ -1,6 +1,6 @@
 /**
- * Stride, dilation and padding of a conv or pool window, as tinytrain's one stride and
- * per-side pads.
+ * Stride, dilation and padding of a conv or pool window, as tinytrain's strides per axis
+ * and per-side pads (a pool takes one stride: pooling.ts refuses strides that differ).
  *
  * TFLite's SAME padding gives an output of ceil(in / stride) and pads
  * total = max((out - 1) * stride + k - in, 0), the smaller half before
@@ -23,7 +23,9 @@ export interface WindowFields {
 }
 
 export interface Window {
-  stride: number;
+  /** Strides between rows and between columns. */
+  sh: number;
+  sw: number;
   /** Its own SAME pads plus those of a PAD it reads through. */
   pads: Pads;
   /** Whether SAME padding added any of them. */
@@ -73,15 +75,14 @@ function minOfInt8(c: OpCall, act: number): number {
 function windowOnPadded(c: OpCall, o: Options, f: WindowFields, x: MapShape, kh: number, kw: number): Omit<Window, 'ownPads'> {
   const sh = o.int32(f.strideH),
     sw = o.int32(f.strideW);
-  if (sh !== sw) throw opError(c, `strides differ (height ${sh}, width ${sw})`, 'tinytrain takes one stride for both axes');
-  if (!(sh >= 1 && sh <= LIMITS.maxStride)) throw opError(c, `stride ${sh} is not supported`, `strides are 1-${LIMITS.maxStride}`);
+  for (const s of [sh, sw]) if (!(s >= 1 && s <= LIMITS.maxStride)) throw opError(c, `stride ${s} is not supported`, `strides are 1-${LIMITS.maxStride}`);
   const dh = f.dilationH === undefined ? 1 : o.int32(f.dilationH, 1),
     dw = f.dilationW === undefined ? 1 : o.int32(f.dilationW, 1);
   if (dh !== 1 || dw !== 1) throw opError(c, `dilation ${dh}x${dw} is not supported`, 'tinytrain convolves without dilation');
   const padding = o.int8(f.padding);
   if (padding !== Padding.SAME && padding !== Padding.VALID) throw opError(c, `padding ${padding} is neither SAME nor VALID`);
   if (padding === Padding.VALID && (kh > x.h || kw > x.w)) throw opError(c, `the ${kh}x${kw} window is larger than the ${x.h}x${x.w} input`);
-  const pads = padding === Padding.SAME ? samePads([x.h, x.w], kh, kw, sh) : NO_PADS;
-  const [oh, ow] = paddedOutput([x.h, x.w], kh, kw, sh, pads);
-  return { stride: sh, pads, oh, ow };
+  const pads = padding === Padding.SAME ? samePads([x.h, x.w], kh, kw, [sh, sw]) : NO_PADS;
+  const [oh, ow] = paddedOutput([x.h, x.w], kh, kw, [sh, sw], pads);
+  return { sh, sw, pads, oh, ow };
 }
