@@ -21,7 +21,7 @@ describe('dense: shape rule', () => {
     expect(node.outShape).toEqual([1, 1, 7]);
     expect(weightShape(node)).toEqual([7, 1, 1, 24]);
     expect(op.weights!.input(node)).toEqual([1, 1, 24]);
-    expect(op.weights!.window(node)).toEqual({ kh: 1, kw: 1, stride: 1, pads: [0, 0, 0, 0] });
+    expect(op.weights!.window(node)).toEqual({ kh: 1, kw: 1, sh: 1, sw: 1, pads: [0, 0, 0, 0] });
     // Its trained channels are its flattened inputs; it runs on the pruned kernels when frozen.
     expect(splitChannels(node)).toBe(24);
     expect(isPointwise(node)).toBe(true);

@@ -334,4 +334,4 @@ describe('maxpool: a model with maxpool layers trains end to end', () => {
 });
 
 /** sha256 of the checkpoint above: recorded when the op was added; a change means training changed. */
-const E2E_CHECKPOINT_SHA256 = '58c6ff59be81166e53bbd8f613e6eb6a46db1add1aabdb2c9929980a2031978e';
+const E2E_CHECKPOINT_SHA256 = 'd27ed6e5a89c3851eb67e13191358b55ecac4d910575b897d2676d46c02eed33';

@@ -23,7 +23,7 @@ function squarePool(c: OpCall) {
 
 /** The pool's window (through a folded PAD): one stride for both axes, as the pools take it. */
 function poolWindowOf(c: OpCall, o: Options, x: ReturnType<typeof windowInput>, fh: number, fw: number): Window & { stride: number } {
-  const win = poolWindowOf(c, o, x, fh, fw);
+  const win = windowOf(c, o, POOL_2D_OPTIONS, x.shape, fh, fw, x.pre);
   if (win.sh !== win.sw) throw opError(c, `strides differ (height ${win.sh}, width ${win.sw})`, 'tinytrain pools with one stride for both axes');
   return { ...win, stride: win.sh };
 }
