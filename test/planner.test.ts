@@ -202,7 +202,7 @@ function checkPlan(graph: Graph, scheme: Scheme, plan: Plan, noReuse: Plan, wher
         // In place: a stride-1 same-size depthwise conv, its input's only consumer, whose
         // input gradient takes over its output gradient's buffer.
         const n = s.node;
-        expect(n.op === 'depthwiseConv2d' && n.conv!.stride === 1 && n.outShape.join() === n.inShapes[0]!.join(), `${where}: in-place ${n.name}`).toBe(true);
+        expect(n.op === 'depthwiseConv2d' && n.conv!.sh === 1 && n.conv!.sw === 1 && n.outShape.join() === n.inShapes[0]!.join(), `${where}: in-place ${n.name}`).toBe(true);
         expect(graph.nodes.filter((c) => c.inputs.some((x) => canon(x) === s.targets[0])).length, where).toBe(1);
         expect(s.writes, where).toEqual([GK(s.targets[0]!), `scratch:${n.name}`]);
         expect(GK(s.targets[0]!), where).toBe(GK(n.output));
@@ -317,11 +317,14 @@ describe('planner properties on random graphs and schemes', () => {
     let residual = 0,
       selfAdd = 0;
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0 });
+      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0, geometry: seed % 4 === 1 });
       const g = buildGraph(spec); // throws on an invalid spec
       for (const n of g.nodes) {
-        const key = n.op === 'depthwiseConv2d' ? 'depthwise' : n.op === 'conv2d' && n.conv!.stride > 1 ? 'conv-s2' : n.op;
+        const key = n.op === 'depthwiseConv2d' ? 'depthwise' : n.op === 'conv2d' && (n.conv!.sh > 1 || n.conv!.sw > 1) ? 'conv-s2' : n.op;
         ops.set(key, (ops.get(key) ?? 0) + 1);
+        // Per-axis geometry (randomSpec's geometry): kernels, strides or leading pads that differ per axis.
+        const k = n.conv;
+        if (k && (k.kh !== k.kw || k.sh !== k.sw || k.pads[0] !== k.pads[1])) ops.set('per-axis-conv', (ops.get('per-axis-conv') ?? 0) + 1);
         // Per-side padding (randomSpec's paddings): windows padded more after than before.
         const pads = n.conv?.pads ?? n.pool?.pads;
         if (pads && (pads[2] !== pads[0] || pads[3] !== pads[1])) ops.set('uneven-pads', (ops.get('uneven-pads') ?? 0) + 1);
@@ -341,6 +344,7 @@ describe('planner properties on random graphs and schemes', () => {
       'avgpool',
       'maxpool',
       'uneven-pads',
+      'per-axis-conv',
       'globalavgpool',
       'flatten',
       'relu',
@@ -358,7 +362,7 @@ describe('planner properties on random graphs and schemes', () => {
   it(`${CASES} random models x ${SCHEMES_PER_CASE} random schemes: plans are safe and programs are right`, () => {
     const styles = new Map<string, number>();
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0 });
+      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0, geometry: seed % 4 === 1 });
       for (let k = 0; k < SCHEMES_PER_CASE; k++) {
         const r = planBoth(spec, (g) => randomScheme(g, seed * 31 + k));
         styles.set(r.scheme.name.split('-')[0]!, (styles.get(r.scheme.name.split('-')[0]!) ?? 0) + 1);

@@ -96,6 +96,21 @@ const NETS: NetDef[] = [
     ],
   },
   {
+    // a small DS-CNN keyword spotter (MLPerf Tiny's shape, scaled down): 10x4 stride-2 stem on MFCC features, depthwise-separable blocks, average
+    name: 'ds-cnn',
+    input: [49, 10, 1],
+    seed: 6,
+    layers: [
+      { op: 'conv', name: 'stem', filters: 8, k: [10, 4], stride: 2, act: 'relu' },
+      { op: 'dw', name: 'd1', k: 3, act: 'relu' },
+      { op: 'conv', name: 'p1', filters: 8, k: 1, act: 'relu' },
+      { op: 'dw', name: 'd2', k: [3, 1], stride: [2, 1], act: 'relu' },
+      { op: 'conv', name: 'p2', filters: 12, k: 1, act: 'relu' },
+      { op: 'mean', name: 'gap', keepDims: false },
+      { op: 'fc', name: 'fc', units: 12 },
+    ],
+  },
+  {
     name: 'mlp',
     input: [20],
     seed: 3,
@@ -128,6 +143,26 @@ const OP_NETS: NetDef[] = [
     seed: 12,
     layers: [
       { op: 'dw', name: 'dw', k: 3, stride: 2, act: 'relu6' },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
+  // per-axis geometry: DS-CNN's first conv (10x4, stride 2, SAME on a 49x10 MFCC: 4 rows above and
+  // 5 below, 1 column left and 2 right), a depthwise 3x3 at strides [2, 1] (SAME pads 0 rows above, 1 column left)
+  {
+    name: 'op-conv-10x4',
+    input: [49, 10, 1],
+    seed: 17,
+    layers: [
+      { op: 'conv', name: 'conv', filters: 8, k: [10, 4], stride: 2, act: 'relu' },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
+  {
+    name: 'op-dw-s21',
+    input: [8, 7, 6],
+    seed: 18,
+    layers: [
+      { op: 'dw', name: 'dw', k: 3, stride: [2, 1], act: 'relu6' },
       { op: 'reshape', name: 'flat' },
     ],
   },

@@ -204,7 +204,28 @@ export interface RandomSpecOptions {
    */
   paddings?: boolean;
   /** mul (squeeze-excitation gates and same-shape products, mul(x, x) too) and concat blocks (compiler/ops/mul.ts, concat.ts). */
-  mulConcat?: boolean;
+  mulConcat?: boolean; /**
+   * Per-axis conv geometry, for half the convs: kernels [KH, KW] (1/3/5 x 1/3/4), strides
+   * [SH, SW] (1 or 2 each) and per-side pads whose top and left differ (same-size convs:
+   * any split of KH - 1 and KW - 1).
+   */
+  geometry?: boolean;
+}
+
+/** A conv of per-axis geometry over an h x w input (randomSpec's geometry option); undefined when it does not fit. */
+function randomConvGeometry(
+  g: Gen,
+  h: number,
+  w: number,
+  keepShape: boolean,
+): { kernel: [number, number]; stride: [number, number]; pads: Pads; out: [number, number] } | undefined {
+  const kernel: [number, number] = [g.pick([1, 3, 5]), g.pick([1, 3, 4])];
+  const stride: [number, number] = keepShape ? [1, 1] : [g.pick([1, 2]), g.pick([1, 2])];
+  const top = g.int(0, kernel[0] - 1),
+    left = g.int(0, kernel[1] - 1);
+  const pads: Pads = keepShape ? [top, left, kernel[0] - 1 - top, kernel[1] - 1 - left] : [top, left, g.int(0, kernel[0] - 1), g.int(0, kernel[1] - 1)];
+  const out = paddedOutput([h, w], kernel[0], kernel[1], stride, pads);
+  return out[0] >= 1 && out[1] >= 1 ? { kernel, stride, pads, out } : undefined;
 }
 
 /** A random per-side padding of a conv: the top and left alike (the conv kernels' leading pad). */
@@ -259,6 +280,23 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
   const conv = (from: string, s: Shape, keepShape: boolean): [Layer, Shape] => {
     const [h, w, c] = s;
     const depthwise = g.chance(0.35);
+    const geo = o.geometry && g.chance(0.5) ? randomConvGeometry(g, h, w, keepShape) : undefined;
+    if (geo) {
+      const filters = depthwise || keepShape ? c : g.int(1, 8);
+      const { kernel, stride, pads, out } = geo;
+      const l: Layer = {
+        op: 'conv2d',
+        name: name(),
+        inputs: [from],
+        filters,
+        kernel,
+        stride,
+        padding: pads,
+        ...(depthwise ? { groups: 'depthwise' as const } : {}),
+        activation: g.pick(ACTS),
+      };
+      return [l, [out[0], out[1], filters]];
+    }
     const k = g.pick([1, 3]);
     const canStride = !keepShape && h >= 3 && w >= 3;
     const stride = canStride && g.chance(0.35) ? 2 : 1;

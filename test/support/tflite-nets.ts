@@ -35,8 +35,8 @@ export type Act = 'none' | 'relu' | 'relu6';
 const ACT_CODE: Record<Act, number> = { none: 0, relu: 1, relu6: 3 };
 
 export type NetLayer =
-  | { op: 'conv'; name: string; filters: number; k: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
-  | { op: 'dw'; name: string; k: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
+  | { op: 'conv'; name: string; filters: number; k: number | [number, number]; stride?: number | [number, number]; padding?: 'same' | 'valid'; act?: Act }
+  | { op: 'dw'; name: string; k: number | [number, number]; stride?: number | [number, number]; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'fc'; name: string; units: number; act?: Act }
   | { op: 'add'; name: string; from: string; act?: Act }
   /** MUL of the previous tensor by `from` (either may be [1, 1, 1, C]: the output has the larger shape). */
@@ -240,18 +240,20 @@ class NetWriter {
   private conv(l: Extract<NetLayer, { op: 'conv' | 'dw' }>, x: Built): Built {
     const [h, w, c] = NetWriter.hwc(x);
     const dw = l.op === 'dw';
-    const s = l.stride ?? 1;
+    // a kernel [KH, KW] and strides [SH, SW] of their own per axis, or one for both
+    const [kh, kw] = typeof l.k === 'number' ? [l.k, l.k] : l.k;
+    const [sh, sw] = typeof l.stride === 'object' ? l.stride : [l.stride ?? 1, l.stride ?? 1];
     const cout = dw ? c : l.filters;
-    const shape = [1, windowOut(h, l.k, s, l.padding), windowOut(w, l.k, s, l.padding), cout];
-    const wShape = dw ? [1, l.k, l.k, c] : [cout, l.k, l.k, c];
-    const weights = this.random(l.k * l.k * c * (dw ? 1 : cout), Math.sqrt(2 / (l.k * l.k * (dw ? 1 : c))));
+    const shape = [1, windowOut(h, kh, sh, l.padding), windowOut(w, kw, sw, l.padding), cout];
+    const wShape = dw ? [1, kh, kw, c] : [cout, kh, kw, c];
+    const weights = this.random(kh * kw * c * (dw ? 1 : cout), Math.sqrt(2 / (kh * kw * (dw ? 1 : c))));
     const [wt, bt] = this.params(l.name, wShape, dw ? 3 : 0, weights, this.random(cout, 0.1), x.tensor, true);
     const y = this.act(l.name, shape);
     const f = dw ? DEPTHWISE_CONV_2D_OPTIONS : CONV_2D_OPTIONS;
     const fields: Field[] = [
       [f.padding, 'int8', sameOrValid(l.padding)],
-      [f.strideW, 'int32', s],
-      [f.strideH, 'int32', s],
+      [f.strideW, 'int32', sw],
+      [f.strideH, 'int32', sh],
       [f.fusedActivation, 'int8', ACT_CODE[l.act ?? 'none']],
     ];
     if (dw) fields.push([DEPTHWISE_CONV_2D_OPTIONS.depthMultiplier, 'int32', 1]);
