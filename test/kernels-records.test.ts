@@ -156,7 +156,7 @@ describe('kernel records', () => {
 
   it('an entry point is refused a field it does not take, and gets 0 for it', () => {
     const rows = { x: 16, y: 32, H: 2, W: 2, C: 1, zx: 0, w: 48, bias: 64, mult: 80, shift: 96, OH: 2, OW: 2, CO: 1, zy: 0, lo: -128, hi: 127 };
-    const conv = { ...rows, KH: 1, KW: 1, stride: 1, pad: 0, depthwise: false, w2: 0, split: 0 };
+    const conv = { ...rows, KH: 1, KW: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, depthwise: false, w2: 0, split: 0 };
     const bytes = kernelRecord('conv2dForwardS8', conv);
     expect(new DataView(bytes.buffer).getUint32(KERNEL_RECORDS.find((r) => r.id === 'CONV_FORWARD')!.offset.inRing, true)).toBe(0);
     expect(() => kernelRecord('conv2dForwardS8', { ...conv, inRing: 3 } as never)).toThrow(/does not take inRing/);
