@@ -106,7 +106,8 @@ const NETS: NetDef[] = [
       { op: 'conv', name: 'p1', filters: 8, k: 1, act: 'relu' },
       { op: 'dw', name: 'd2', k: [3, 1], stride: [2, 1], act: 'relu' },
       { op: 'conv', name: 'p2', filters: 12, k: 1, act: 'relu' },
-      { op: 'mean', name: 'gap', keepDims: false },
+      { op: 'avgpool', name: 'gap', size: [13, 5] }, // the whole 13x5 map, as MLPerf Tiny's DS-CNN ends (25x5 there)
+      { op: 'reshape', name: 'flat' },
       { op: 'fc', name: 'fc', units: 12 },
     ],
   },
@@ -163,6 +164,15 @@ const OP_NETS: NetDef[] = [
     seed: 18,
     layers: [
       { op: 'dw', name: 'dw', k: 3, stride: [2, 1], act: 'relu6' },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
+  {
+    name: 'op-avgpool-whole',
+    input: [25, 5, 6],
+    seed: 19,
+    layers: [
+      { op: 'avgpool', name: 'pool', size: [25, 5] },
       { op: 'reshape', name: 'flat' },
     ],
   },

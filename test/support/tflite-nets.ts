@@ -43,7 +43,7 @@ export type NetLayer =
   | { op: 'mul'; name: string; from: string; act?: Act }
   /** CONCATENATION of the previous tensor and `from` along channels; int8: every input on the output's grid, as TFLite requires. */
   | { op: 'concat'; name: string; from: string[] }
-  | { op: 'avgpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
+  | { op: 'avgpool'; name: string; size: number | [number, number]; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'maxpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'mean'; name: string; keepDims: boolean }
   | { op: 'leakyrelu'; name: string; alpha: number }
@@ -303,16 +303,18 @@ class NetWriter {
 
   private pool(l: Extract<NetLayer, { op: 'avgpool' | 'maxpool' }>, x: Built): Built {
     const [h, w, c] = NetWriter.hwc(x);
-    const s = l.stride ?? l.size;
+    // a window [FH, FW] of its own per axis (an average over the whole map), or one side for both
+    const [fh, fw] = typeof l.size === 'number' ? [l.size, l.size] : l.size;
+    const s = l.stride ?? fh;
     const padding = l.padding ?? 'valid';
-    const shape = [1, windowOut(h, l.size, s, padding), windowOut(w, l.size, s, padding), c];
+    const shape = [1, windowOut(h, fh, s, padding), windowOut(w, fw, s, padding), c];
     const y = this.act(l.name, shape, this.int8 ? this.quantOf(x.tensor) : undefined);
     this.op(l.op === 'maxpool' ? Op.MAX_POOL_2D : Op.AVERAGE_POOL_2D, [x.tensor], [y], BuiltinOptions.Pool2DOptions, [
       [POOL_2D_OPTIONS.padding, 'int8', sameOrValid(padding)],
       [POOL_2D_OPTIONS.strideW, 'int32', s],
       [POOL_2D_OPTIONS.strideH, 'int32', s],
-      [POOL_2D_OPTIONS.filterWidth, 'int32', l.size],
-      [POOL_2D_OPTIONS.filterHeight, 'int32', l.size],
+      [POOL_2D_OPTIONS.filterWidth, 'int32', fw],
+      [POOL_2D_OPTIONS.filterHeight, 'int32', fh],
       [POOL_2D_OPTIONS.fusedActivation, 'int8', ACT_CODE[l.act ?? 'none']],
     ]);
     return { tensor: y, shape };

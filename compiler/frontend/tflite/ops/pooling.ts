@@ -29,6 +29,7 @@ function poolWindowOf(c: OpCall, o: Options, x: ReturnType<typeof windowInput>, 
 }
 
 export function averagePool2d(c: OpCall): void {
+  if (wholeMapPool(c)) return;
   const { x, o, fh, fw } = squarePool(c);
   const win = poolWindowOf(c, o, x, fh, fw);
   if (x.pre) foldPad(c, 'avgpool', x.pre, win.ownPads);
@@ -42,6 +43,23 @@ export function averagePool2d(c: OpCall): void {
     pool: { size: fh, stride: win.stride, padding: win.pads, ...(x.pre && { countIncludePad: true }) },
   };
   producePool(c, pool, { kind: 'map', h: win.oh, w: win.ow, c: x.shape.c }, activation);
+}
+
+/**
+ * AVERAGE_POOL_2D whose one VALID window is the whole input (DS-CNN keyword spotters end in
+ * a 25x5 one) -> globalavgpool: the same pool kernel over one H x W window, every tap
+ * valid, so it divides as TFLite's average pool does. False when the window is not that.
+ */
+function wholeMapPool(c: OpCall): boolean {
+  const x = windowInput(c);
+  const o = options(c, BuiltinOptions.Pool2DOptions, 'Pool2DOptions');
+  const fh = o.int32(POOL_2D_OPTIONS.filterHeight),
+    fw = o.int32(POOL_2D_OPTIONS.filterWidth);
+  if (x.pre || fh !== x.shape.h || fw !== x.shape.w || o.int8(POOL_2D_OPTIONS.padding) !== Padding.VALID || fh === fw) return false;
+  checkSameDomain(c, [x.tensor], outputTensor(c));
+  const pool = { kind: 'globalavgpool' as const, inputs: [x.act], activation: 'none' as const };
+  producePool(c, pool, { kind: 'map', h: 1, w: 1, c: x.shape.c }, fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation)));
+  return true;
 }
 
 /**
