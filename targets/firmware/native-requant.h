@@ -25,12 +25,13 @@ static inline int32_t requant_sum(int64_t p, int32_t n, int32_t zp, int32_t lo, 
  * of a 64-bit variable shift. Other n take the general path (same bytes either way). */
 static inline int32_t requant(int32_t acc, int32_t m, int32_t n, int32_t zp, int32_t lo, int32_t hi) {
   const int64_t p = (int64_t)acc * (int64_t)m;
-  if ((uint32_t)(n - 33) < 30u) {
+  /* |the shifted value| <= 2^30, so with |zp| < 2^30 its sum with zp and the clamp stay in int32 too. */
+  if ((uint32_t)(n - 33) < 30u && (uint32_t)zp + (1u << 30) < (1u << 31)) {
     const int32_t h = (int32_t)((uint64_t)p >> 32);
-    const int64_t v = (int64_t)((h + (1 << (n - 33))) >> (n - 32)) + (int64_t)zp;
-    if (v < (int64_t)lo) return lo;
-    if (v > (int64_t)hi) return hi;
-    return (int32_t)v;
+    const int32_t v = ((h + (1 << (n - 33))) >> (n - 32)) + zp;
+    if (v < lo) return lo;
+    if (v > hi) return hi;
+    return v;
   }
   return requant_sum(p, n, zp, lo, hi);
 }
