@@ -214,6 +214,17 @@ static inline void dense_sum2(const tt_conv_forward_t* r, const conv_buffers_t* 
   }
 }
 
+/* Unsplit dense: output channels co .. co + 3 together, each window row one run of (kw1 - kw0) C bytes (dot4_s8 unpacks each input word once for the four). */
+static inline void dense_sum4(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co, int32_t* acc) {
+  const int32_t C = r->C, KH = r->KH, KW = r->KW, taps = KH * KW;
+  for (int32_t k = 0; k < 4; k++) acc[k] = tt_ld_i32(b->bias + 4 * (co + k));
+  for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    const int32_t tap = (co * KH + kh) * KW + win->kw0;
+    const uint8_t* xp = row_of(r, b, win, kh) + (win->iw0 + win->kw0) * C;
+    dot4_s8(xp, b->w + tap * C, taps * C, (win->kw1 - win->kw0) * C, r->zx, acc);
+  }
+}
+
 static inline uint8_t requant_at(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t co, int32_t acc) {
   return (uint8_t)(int8_t)requant(acc, tt_ld_i32(b->mult + 4 * co), tt_ld_i32(b->shift + 4 * co), r->zy, r->lo, r->hi);
 }
@@ -326,6 +337,13 @@ static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int
       }
       for (; co < r->CO; co++) yrow[co] = requant_at(r, b, co, depthwise_sum(r, b, &win, co));
       continue;
+    }
+    if (r->split == 0) {
+      for (; co + 4 <= r->CO; co += 4) {
+        int32_t acc[4];
+        dense_sum4(r, b, &win, co, acc);
+        for (int32_t k = 0; k < 4; k++) yrow[co + k] = requant_at(r, b, co + k, acc[k]);
+      }
     }
     for (; co + 2 <= r->CO; co += 2) {
       int32_t a0, a1;
