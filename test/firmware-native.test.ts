@@ -29,6 +29,7 @@ const JOB: JobOptions = { steps: 24, lr: 0.02, seed: 11 };
 
 /**
  * Every native kernel's paths: odd channel counts (7, 13, 11, 9: dot tails of 1-3 lanes),
+ * 1x1 convs on 8 and 16 channels (the pointwise path for few input channels),
  * 3x3 stride-2 padded dense convs, depthwise stride 1 and 2 (one stride-1 input gradient
  * in place), a residual add, 1x1, frozen convs in front (a streamed chain), a trained
  * slice (ratio < 1) beside its frozen rest, a 1x1 head before the pool.
@@ -43,6 +44,9 @@ function coverModel(): ModelSpec {
     layers: [
       { op: 'conv2d', name: 'stem', filters: 7, kernel: 3, stride: 2, padding: 1, activation: 'relu6' }, // 14x14x7
       { op: 'conv2d', name: 'dw1', filters: 7, kernel: 3, padding: 'same', groups: 'depthwise', activation: 'relu6' },
+      // 1x1 convs with 8 and 16 input channels: the pointwise path that keeps one pixel's input in registers.
+      { op: 'conv2d', name: 'pw8', filters: 8, kernel: 1, activation: 'relu6' }, // 14x14x8
+      { op: 'conv2d', name: 'pw16', filters: 16, kernel: 1, activation: 'relu6' }, // 14x14x16
       { op: 'conv2d', name: 'pw1', filters: 13, kernel: 1, activation: 'relu' }, // 14x14x13
       { op: 'conv2d', name: 'conv', filters: 11, kernel: 3, stride: 2, padding: 1, activation: 'relu' }, // 7x7x11
       { op: 'conv2d', name: 'dw2', filters: 11, kernel: 3, stride: 2, padding: 1, groups: 'depthwise', activation: 'relu6' }, // 4x4x11
