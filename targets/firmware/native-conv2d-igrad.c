@@ -34,6 +34,21 @@ static inline void add_weight_rows2(uint8_t* gxp, float g0, const uint8_t* w0, f
   }
 }
 
+/* Four rows in one pass: each element gets g0's term, then g1's, g2's and g3's, exactly as
+ * four add_weight_row calls in that order would give them (one load and store of gx per
+ * element instead of four). */
+static inline void add_weight_rows4(uint8_t* gxp, const float* g, const uint8_t* const* wr, int32_t n) {
+  const float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
+  const uint8_t *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3];
+  for (int32_t ci = 0; ci < n; ci++) {
+    uint8_t* q = gxp + 4 * ci;
+    float t = tt_ld_f32(q) + g0 * (float)(int8_t)w0[ci];
+    t = t + g1 * (float)(int8_t)w1[ci];
+    t = t + g2 * (float)(int8_t)w2[ci];
+    tt_st_f32(q, t + g3 * (float)(int8_t)w3[ci]);
+  }
+}
+
 void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32 record) {
   (void)env;
   const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
@@ -172,11 +187,24 @@ void Z_tt_nativeZ_gapHeadBackwardF32(struct Z_tt_native_instance_t* env, u32 rec
     }
     if (!gx) continue;
     uint8_t* gxp = gx + 4 * (p * CI);
+    /* The channels with a nonzero g, four at a time in ascending order (a zero g adds nothing, as in the WASM kernel). */
+    float gs[4];
+    const uint8_t *wa[4], *wb[4];
+    int32_t k = 0;
     for (int32_t co = 0; co < CO; co++) {
       const float g = tt_ld_f32(scratch + 4 * co) * tt_ld_f32(ws + 4 * co);
       if (g == 0) continue;
-      add_weight_row(gxp, g, w + co * first, first);
-      if (first < CI) add_weight_row(gxp + 4 * first, g, w2 + co * (CI - first), CI - first);
+      gs[k] = g;
+      wa[k] = w + co * first;
+      wb[k] = first < CI ? w2 + co * (CI - first) : 0;
+      if (++k < 4) continue;
+      add_weight_rows4(gxp, gs, wa, first);
+      if (first < CI) add_weight_rows4(gxp + 4 * first, gs, wb, CI - first);
+      k = 0;
+    }
+    for (int32_t j = 0; j < k; j++) {
+      add_weight_row(gxp, gs[j], wa[j], first);
+      if (first < CI) add_weight_row(gxp + 4 * first, gs[j], wb[j], CI - first);
     }
   }
 }
