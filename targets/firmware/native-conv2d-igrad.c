@@ -49,6 +49,33 @@ static inline void add_weight_rows4(uint8_t* gxp, const float* g, const uint8_t*
   }
 }
 
+/*
+ * One input pixel's gradient from one output pixel through a 1x1 weight (CO rows of C:
+ * the first `first` columns at w, the rest at w2): gx[ci] += g[co] * w[co][ci] for each
+ * co with a nonzero g = gy[co] * scale[co], co ascending (a zero g adds nothing, as in the
+ * WASM kernels), the nonzero rows four at a time (add_weight_rows4) and the last 0-3 one by one.
+ */
+static void add_channel_rows(uint8_t* gxp, const uint8_t* gy, const uint8_t* ws, int32_t CO, const uint8_t* w, const uint8_t* w2, int32_t first, int32_t C) {
+  float gs[4];
+  const uint8_t *wa[4], *wb[4];
+  int32_t k = 0;
+  for (int32_t co = 0; co < CO; co++) {
+    const float g = tt_ld_f32(gy + 4 * co) * tt_ld_f32(ws + 4 * co);
+    if (g == 0) continue;
+    gs[k] = g;
+    wa[k] = w + co * first;
+    wb[k] = first < C ? w2 + co * (C - first) : 0;
+    if (++k < 4) continue;
+    add_weight_rows4(gxp, gs, wa, first);
+    if (first < C) add_weight_rows4(gxp + 4 * first, gs, wb, C - first);
+    k = 0;
+  }
+  for (int32_t j = 0; j < k; j++) {
+    add_weight_row(gxp, gs[j], wa[j], first);
+    if (first < C) add_weight_row(gxp + 4 * first, gs[j], wb[j], C - first);
+  }
+}
+
 void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32 record) {
   (void)env;
   const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
@@ -71,6 +98,12 @@ void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32
   for (int32_t oh = 0; oh < r.OH; oh++) {
     for (int32_t ow = 0; ow < r.OW; ow++) {
       const uint8_t* gyp = gy + 4 * ((oh * r.OW + ow) * CO);
+      if (!r.depthwise && taps == 1) {
+        /* 1x1: the output pixel's one input pixel, if inside the input. */
+        const int32_t ih = oh * r.stride - r.pad, iw = ow * r.stride - r.pad;
+        if (ih >= 0 && ih < r.H && iw >= 0 && iw < r.W) add_channel_rows(gx + 4 * ((ih * r.W + iw) * C), gyp, ws, CO, w, w2, first, C);
+        continue;
+      }
       for (int32_t co = 0; co < CO; co++) {
         const float g = tt_ld_f32(gyp + 4 * co) * tt_ld_f32(ws + 4 * co);
         if (g == 0) continue;
@@ -186,25 +219,6 @@ void Z_tt_nativeZ_gapHeadBackwardF32(struct Z_tt_native_instance_t* env, u32 rec
       if (bgrad) tt_st_f32(bgrad + 4 * co, tt_ld_f32(bgrad + 4 * co) + g);
     }
     if (!gx) continue;
-    uint8_t* gxp = gx + 4 * (p * CI);
-    /* The channels with a nonzero g, four at a time in ascending order (a zero g adds nothing, as in the WASM kernel). */
-    float gs[4];
-    const uint8_t *wa[4], *wb[4];
-    int32_t k = 0;
-    for (int32_t co = 0; co < CO; co++) {
-      const float g = tt_ld_f32(scratch + 4 * co) * tt_ld_f32(ws + 4 * co);
-      if (g == 0) continue;
-      gs[k] = g;
-      wa[k] = w + co * first;
-      wb[k] = first < CI ? w2 + co * (CI - first) : 0;
-      if (++k < 4) continue;
-      add_weight_rows4(gxp, gs, wa, first);
-      if (first < CI) add_weight_rows4(gxp + 4 * first, gs, wb, CI - first);
-      k = 0;
-    }
-    for (int32_t j = 0; j < k; j++) {
-      add_weight_row(gxp, gs[j], wa[j], first);
-      if (first < CI) add_weight_row(gxp + 4 * first, gs[j], wb[j], CI - first);
-    }
+    add_channel_rows(gx + 4 * (p * CI), scratch, ws, CO, w, w2, first, CI);
   }
 }
