@@ -29,6 +29,7 @@ const JOB: JobOptions = { steps: 24, lr: 0.02, seed: 11 };
 
 /**
  * Every native kernel's paths: odd channel counts (7, 13, 11, 9: dot tails of 1-3 lanes),
+ * 1x1 convs on 8 and 16 channels (the pointwise path for few input channels),
  * stride-2 padded dense convs with per-axis geometry (a 3x1 stem, a 3x4 conv whose top and
  * left pads differ), depthwise stride 1 and 2 (the stride-2 one padded 0 above, 1 left; one stride-1 input gradient
  * in place), a residual add, 1x1, frozen convs in front (a streamed chain), a trained
@@ -44,6 +45,9 @@ function coverModel(): ModelSpec {
     layers: [
       { op: 'conv2d', name: 'stem', filters: 7, kernel: [3, 1], stride: 2, padding: [1, 0, 1, 0], activation: 'relu6' }, // 14x14x7
       { op: 'conv2d', name: 'dw1', filters: 7, kernel: 3, padding: 'same', groups: 'depthwise', activation: 'relu6' },
+      // 1x1 convs with 8 and 16 input channels: the pointwise path that keeps one pixel's input in registers.
+      { op: 'conv2d', name: 'pw8', filters: 8, kernel: 1, activation: 'relu6' }, // 14x14x8
+      { op: 'conv2d', name: 'pw16', filters: 16, kernel: 1, activation: 'relu6' }, // 14x14x16
       { op: 'conv2d', name: 'pw1', filters: 13, kernel: 1, activation: 'relu' }, // 14x14x13
       { op: 'conv2d', name: 'conv', filters: 11, kernel: [3, 4], stride: 2, padding: [1, 2, 1, 1], activation: 'relu' }, // 7x7x11
       { op: 'conv2d', name: 'dw2', filters: 11, kernel: 3, stride: [2, 2], padding: [0, 1, 2, 1], groups: 'depthwise', activation: 'relu6' }, // 4x4x11

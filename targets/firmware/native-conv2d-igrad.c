@@ -34,6 +34,48 @@ static inline void add_weight_rows2(uint8_t* gxp, float g0, const uint8_t* w0, f
   }
 }
 
+/* Four rows in one pass: each element gets g0's term, then g1's, g2's and g3's, exactly as
+ * four add_weight_row calls in that order would give them (one load and store of gx per
+ * element instead of four). */
+static inline void add_weight_rows4(uint8_t* gxp, const float* g, const uint8_t* const* wr, int32_t n) {
+  const float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
+  const uint8_t *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3];
+  for (int32_t ci = 0; ci < n; ci++) {
+    uint8_t* q = gxp + 4 * ci;
+    float t = tt_ld_f32(q) + g0 * (float)(int8_t)w0[ci];
+    t = t + g1 * (float)(int8_t)w1[ci];
+    t = t + g2 * (float)(int8_t)w2[ci];
+    tt_st_f32(q, t + g3 * (float)(int8_t)w3[ci]);
+  }
+}
+
+/*
+ * One input pixel's gradient from one output pixel through a 1x1 weight (CO rows of C:
+ * the first `first` columns at w, the rest at w2): gx[ci] += g[co] * w[co][ci] for each
+ * co with a nonzero g = gy[co] * scale[co], co ascending (a zero g adds nothing, as in the
+ * WASM kernels), the nonzero rows four at a time (add_weight_rows4) and the last 0-3 one by one.
+ */
+static void add_channel_rows(uint8_t* gxp, const uint8_t* gy, const uint8_t* ws, int32_t CO, const uint8_t* w, const uint8_t* w2, int32_t first, int32_t C) {
+  float gs[4];
+  const uint8_t *wa[4], *wb[4];
+  int32_t k = 0;
+  for (int32_t co = 0; co < CO; co++) {
+    const float g = tt_ld_f32(gy + 4 * co) * tt_ld_f32(ws + 4 * co);
+    if (g == 0) continue;
+    gs[k] = g;
+    wa[k] = w + co * first;
+    wb[k] = first < C ? w2 + co * (C - first) : 0;
+    if (++k < 4) continue;
+    add_weight_rows4(gxp, gs, wa, first);
+    if (first < C) add_weight_rows4(gxp + 4 * first, gs, wb, C - first);
+    k = 0;
+  }
+  for (int32_t j = 0; j < k; j++) {
+    add_weight_row(gxp, gs[j], wa[j], first);
+    if (first < C) add_weight_row(gxp + 4 * first, gs[j], wb[j], C - first);
+  }
+}
+
 void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32 record) {
   (void)env;
   const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
@@ -58,6 +100,12 @@ void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32
   for (int32_t oh = 0; oh < r.OH; oh++) {
     for (int32_t ow = 0; ow < r.OW; ow++) {
       const uint8_t* gyp = gy + 4 * ((oh * r.OW + ow) * CO);
+      if (!r.depthwise && taps == 1) {
+        /* 1x1: the output pixel's one input pixel, if inside the input. */
+        const int32_t ih = oh * r.stride_h - r.pad_h, iw = ow * r.stride_w - r.pad_w;
+        if (ih >= 0 && ih < r.H && iw >= 0 && iw < r.W) add_channel_rows(gx + 4 * ((ih * r.W + iw) * C), gyp, ws, CO, w, w2, first, C);
+        continue;
+      }
       for (int32_t co = 0; co < CO; co++) {
         const float g = tt_ld_f32(gyp + 4 * co) * tt_ld_f32(ws + 4 * co);
         if (g == 0) continue;
@@ -173,12 +221,6 @@ void Z_tt_nativeZ_gapHeadBackwardF32(struct Z_tt_native_instance_t* env, u32 rec
       if (bgrad) tt_st_f32(bgrad + 4 * co, tt_ld_f32(bgrad + 4 * co) + g);
     }
     if (!gx) continue;
-    uint8_t* gxp = gx + 4 * (p * CI);
-    for (int32_t co = 0; co < CO; co++) {
-      const float g = tt_ld_f32(scratch + 4 * co) * tt_ld_f32(ws + 4 * co);
-      if (g == 0) continue;
-      add_weight_row(gxp, g, w + co * first, first);
-      if (first < CI) add_weight_row(gxp + 4 * first, g, w2 + co * (CI - first), CI - first);
-    }
+    add_channel_rows(gx + 4 * (p * CI), scratch, ws, CO, w, w2, first, CI);
   }
 }

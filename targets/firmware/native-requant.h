@@ -17,8 +17,23 @@ static inline int32_t requant_sum(int64_t p, int32_t n, int32_t zp, int32_t lo, 
   return (int32_t)v;
 }
 
+/* The rule for one int32 accumulator: |acc * m| < 2^62, so for 33 <= n <= 62 (the usual
+ * case: scales below 1/2 give n >= 32, fixedpoint.ts) only the product's high word h
+ * matters: with p = h 2^32 + l (0 <= l < 2^32), floor((p + 2^(n-1)) / 2^n) =
+ * floor((h + 2^(n-33)) / 2^(n-32)), as l / 2^32 < 1 cannot carry past an integer; h + 2^(n-33)
+ * stays within int32 (|h| <= 2^30). That is one SMULL, an add and a 32-bit shift instead
+ * of a 64-bit variable shift. Other n take the general path (same bytes either way). */
 static inline int32_t requant(int32_t acc, int32_t m, int32_t n, int32_t zp, int32_t lo, int32_t hi) {
-  return requant_sum((int64_t)acc * (int64_t)m, n, zp, lo, hi);
+  const int64_t p = (int64_t)acc * (int64_t)m;
+  /* |the shifted value| <= 2^30, so with |zp| < 2^30 its sum with zp and the clamp stay in int32 too. */
+  if ((uint32_t)(n - 33) < 30u && (uint32_t)zp + (1u << 30) < (1u << 31)) {
+    const int32_t h = (int32_t)((uint64_t)p >> 32);
+    const int32_t v = ((h + (1 << (n - 33))) >> (n - 32)) + zp;
+    if (v < lo) return lo;
+    if (v > hi) return hi;
+    return v;
+  }
+  return requant_sum(p, n, zp, lo, hi);
 }
 
 #endif
