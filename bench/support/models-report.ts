@@ -12,9 +12,12 @@ const cell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('\n', ' 
 /** A refusal without the file's path (the cache directory is the reader's own). */
 const shortError = (e: string, file: string): string => cell(e.replace(new RegExp(`(TFLite|ONNX) model \\S*${file.replace(/[.+]/g, '\\$&')}: `), ''));
 
+/** The model file's name: the archive member's, or the file inside it. */
+const fileName = (r: ModelResult): string => (r.inner ?? r.member).split('/').pop()!;
+
 function importCell(r: ModelResult): string {
   if (r.import.ok) return `imported: ${r.import.layers.split(' ').length} layers, ${r.import.parameters.toLocaleString('en-US')} parameters`;
-  return `refused: ${shortError(r.import.error, r.member.split('/').pop()!)}`;
+  return `refused: ${shortError(r.import.error, fileName(r))}`;
 }
 
 function compileCell(r: ModelResult): string {
@@ -27,7 +30,8 @@ function compileCell(r: ModelResult): string {
 
 function checksCell(r: ModelResult): string {
   if (!r.float) return '—';
-  const f = `float: max rel. error ${r.float.maxRelError.toExponential(1)} (${r.float.pass ? 'within' : 'OVER'} ${FLOAT_TOLERANCE})${r.float.referenceAccuracy !== undefined ? `; the file's own accuracy on these inputs ${(100 * r.float.referenceAccuracy).toFixed(0)}%` : ''}`;
+  const verdict = r.float.int8Model ? 'an int8 model: checked in int8 only' : `${r.float.pass ? 'within' : 'OVER'} ${FLOAT_TOLERANCE}`;
+  const f = `float: max rel. error ${r.float.maxRelError.toExponential(1)} (${verdict})${r.float.referenceAccuracy !== undefined ? `; the file's own accuracy on these inputs ${(100 * r.float.referenceAccuracy).toFixed(0)}%` : ''}`;
   const q = r.int8;
   if (!q) return `on ${cell(r.inputs ?? '')}: ${f}`;
   const on = `on ${cell(r.inputs ?? '')}: `;
@@ -42,7 +46,7 @@ export function trainCell(t: TrainResult): string {
 
 function modelsTable(results: ModelResult[]): string[] {
   const rows = results.map((r) => {
-    const name = `\`${r.package}\` ${r.version} (${r.source === 'npm' ? 'npm' : 'PyPI'}) \`${r.member.split('/').pop()}\``;
+    const name = `\`${r.package}\` ${r.version} (${r.source === 'npm' ? 'npm' : 'PyPI'}) \`${fileName(r)}\``;
     return `| ${name} | ${r.domain}, ${r.format}, ${kb(r.bytes)} | ${importCell(r)} | ${compileCell(r)} | ${checksCell(r)} | ${trainCell(r.train)} |`;
   });
   return ['| model (package, version, file) | kind | import | compile for stm32f746 | against the reference | training |', '|---|---|---|---|---|---|', ...rows];
@@ -53,14 +57,17 @@ function headTable(results: ModelResult[]): string[] {
   if (!heads.length) return [];
   return [
     '',
-    "Transfer learning on a pretrained body (the last layer replaced by a new dense classifier head, trained with softmax cross-entropy while the model's own loss is pending):",
+    'Transfer learning on a pretrained body (the last layer replaced by a new dense classifier head, trained with softmax cross-entropy on a new task):',
     '',
     '| model | task | compile for stm32f746 | training |',
     '|---|---|---|---|',
     ...heads.map((r) => {
       const h = r.head!;
       const compile = h.compile.ok ? `\`${h.compile.scheme}\`: SRAM ${kb(h.compile.sramPeakBytes)}, Flash ${kb(h.compile.flashBytes)}` : 'no scheme fits';
-      const acc = h.train.status === 'trained' ? `; accuracy ${(100 * h.train.accuracyFirst).toFixed(0)}% → ${(100 * h.train.accuracyLast).toFixed(0)}%` : '';
+      const acc =
+        h.train.status === 'trained' && h.train.accuracyFirst !== undefined && h.train.accuracyLast !== undefined
+          ? `; accuracy ${(100 * h.train.accuracyFirst).toFixed(0)}% → ${(100 * h.train.accuracyLast).toFixed(0)}%`
+          : '';
       return `| ${h.id} (${h.layers}) | ${cell(h.task)}; ${h.inputs} | ${compile} | ${trainCell(h.train)}${acc} |`;
     }),
   ];
@@ -102,7 +109,7 @@ function wallsByModel(results: ModelResult[]): string[] {
     '|---|---|---|---|---|',
     ...refused.map((r) => {
       const m = missing(r);
-      const error = r.import.ok ? '' : shortError(r.import.error, r.member.split('/').pop()!);
+      const error = r.import.ok ? '' : shortError(r.import.error, fileName(r));
       return `| ${r.id} | ${r.inventory.operators} | ${m.length ? `${m.length}: ${cell(m.join(', '))}` : 'none'} | ${structureCell(r)} | ${error} |`;
     }),
   ];
