@@ -168,6 +168,16 @@ const OP_NETS: NetDef[] = [
     ],
   },
   {
+    // a depthwise conv on one channel with depth multiplier 8 (silabs-mltk's audio and fingerprint models start so): a dense conv with 8 filters
+    name: 'op-dw-mult8',
+    input: [12, 9, 1],
+    seed: 20,
+    layers: [
+      { op: 'dw', name: 'dw', k: [5, 3], stride: 2, act: 'relu', multiplier: 8 },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
+  {
     name: 'op-avgpool-whole',
     input: [25, 5, 6],
     seed: 19,

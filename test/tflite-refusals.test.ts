@@ -210,7 +210,7 @@ describe('refuses, naming the operator and what is supported', () => {
     );
     expect(e.message).toBe('TFLite model: operator #1 (BUILTIN_OPERATOR_1040) is not supported');
     expect(e.hint).toMatch(
-      /^supported: CONV_2D, DEPTHWISE_CONV_2D \(depth_multiplier 1\), FULLY_CONNECTED, ADD \(equal shapes\), MUL \(equal shapes, or a map by one value per channel; not by a constant\), CONCATENATION \(along channels\), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN/,
+      /^supported: CONV_2D, DEPTHWISE_CONV_2D \(depth_multiplier 1, or any on one input channel\), FULLY_CONNECTED, ADD \(equal shapes\), MUL \(equal shapes, or a map by one value per channel; not by a constant\), CONCATENATION \(along channels\), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN/,
     );
     expect(
       message((d) => {
@@ -294,7 +294,9 @@ describe('refuses, naming the operator and what is supported', () => {
     ).toBe("TFLite model: operator #0 (CONV_2D): filter 'conv/w' takes 1 input channels, the input has 2 (a grouped conv, 2 groups)");
     const dw = refusal(
       withDef((d) => {
-        d.tensors[1]!.shape = [1, 3, 3, 4]; // 4 outputs from 1 channel: depth multiplier 4
+        // 4 outputs from 2 channels: depth multiplier 2 (on one channel it would be a dense conv, and import)
+        d.tensors[0]!.shape = [1, 8, 8, 2];
+        d.tensors[1]!.shape = [1, 3, 3, 4];
         d.ops[0] = {
           code: Op.DEPTHWISE_CONV_2D,
           inputs: [0, 1, 2],
@@ -304,12 +306,12 @@ describe('refuses, naming the operator and what is supported', () => {
             [DEPTHWISE_CONV_2D_OPTIONS.strideW, 'int32', 1],
             [DEPTHWISE_CONV_2D_OPTIONS.strideH, 'int32', 1],
             [DEPTHWISE_CONV_2D_OPTIONS.padding, 'int8', Padding.VALID],
-            [DEPTHWISE_CONV_2D_OPTIONS.depthMultiplier, 'int32', 4],
+            [DEPTHWISE_CONV_2D_OPTIONS.depthMultiplier, 'int32', 2],
           ],
         };
       }),
     );
-    expect(dw.message).toBe('TFLite model: operator #0 (DEPTHWISE_CONV_2D): depth multiplier 4 (1 input channels, 4 outputs) is not supported');
+    expect(dw.message).toBe('TFLite model: operator #0 (DEPTHWISE_CONV_2D): depth multiplier 2 (2 input channels, 4 outputs) is not supported');
   });
 
   it('operators in places tinytrain cannot take them', () => {

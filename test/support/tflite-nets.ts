@@ -36,7 +36,7 @@ const ACT_CODE: Record<Act, number> = { none: 0, relu: 1, relu6: 3 };
 
 export type NetLayer =
   | { op: 'conv'; name: string; filters: number; k: number | [number, number]; stride?: number | [number, number]; padding?: 'same' | 'valid'; act?: Act }
-  | { op: 'dw'; name: string; k: number | [number, number]; stride?: number | [number, number]; padding?: 'same' | 'valid'; act?: Act }
+  | { op: 'dw'; name: string; k: number | [number, number]; stride?: number | [number, number]; padding?: 'same' | 'valid'; act?: Act; multiplier?: number }
   | { op: 'fc'; name: string; units: number; act?: Act }
   | { op: 'add'; name: string; from: string; act?: Act }
   /** MUL of the previous tensor by `from` (either may be [1, 1, 1, C]: the output has the larger shape). */
@@ -243,10 +243,12 @@ class NetWriter {
     // a kernel [KH, KW] and strides [SH, SW] of their own per axis, or one for both
     const [kh, kw] = typeof l.k === 'number' ? [l.k, l.k] : l.k;
     const [sh, sw] = typeof l.stride === 'object' ? l.stride : [l.stride ?? 1, l.stride ?? 1];
-    const cout = dw ? c : l.filters;
+    // a depthwise conv's depth multiplier M: M output channels per input channel
+    const m = dw ? (l.multiplier ?? 1) : 1;
+    const cout = dw ? c * m : l.filters;
     const shape = [1, windowOut(h, kh, sh, l.padding), windowOut(w, kw, sw, l.padding), cout];
-    const wShape = dw ? [1, kh, kw, c] : [cout, kh, kw, c];
-    const weights = this.random(kh * kw * c * (dw ? 1 : cout), Math.sqrt(2 / (kh * kw * (dw ? 1 : c))));
+    const wShape = dw ? [1, kh, kw, cout] : [cout, kh, kw, c];
+    const weights = this.random(kh * kw * cout * (dw ? 1 : c), Math.sqrt(2 / (kh * kw * (dw ? 1 : c))));
     const [wt, bt] = this.params(l.name, wShape, dw ? 3 : 0, weights, this.random(cout, 0.1), x.tensor, true);
     const y = this.act(l.name, shape);
     const f = dw ? DEPTHWISE_CONV_2D_OPTIONS : CONV_2D_OPTIONS;
@@ -256,7 +258,7 @@ class NetWriter {
       [f.strideH, 'int32', sh],
       [f.fusedActivation, 'int8', ACT_CODE[l.act ?? 'none']],
     ];
-    if (dw) fields.push([DEPTHWISE_CONV_2D_OPTIONS.depthMultiplier, 'int32', 1]);
+    if (dw) fields.push([DEPTHWISE_CONV_2D_OPTIONS.depthMultiplier, 'int32', m]);
     this.op(dw ? Op.DEPTHWISE_CONV_2D : Op.CONV_2D, [x.tensor, wt, bt], [y], dw ? BuiltinOptions.DepthwiseConv2DOptions : BuiltinOptions.Conv2DOptions, fields);
     return { tensor: y, shape };
   }

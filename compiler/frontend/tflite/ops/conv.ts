@@ -3,8 +3,10 @@
  *
  * Weight layouts: CONV_2D's filter is [Cout, KH, KW, Cin] (OHWI), which is tinytrain's
  * conv layout as it is; DEPTHWISE_CONV_2D's is [1, KH, KW, C] and becomes [C, KH, KW, 1].
- * Depthwise convs with a depth multiplier above 1 (Cout = M * Cin) are grouped convs
- * tinytrain has no layer for; they are refused.
+ * A depthwise conv on one input channel with a depth multiplier M (a first layer on a
+ * mono spectrogram or a grey image) is a dense conv with M filters: [1, KH, KW, M] read as
+ * [M, KH, KW, 1] is the same weights, so it imports as one. Depth multipliers above 1 on
+ * more channels (Cout = M * Cin) are grouped convs tinytrain has no layer for; they are refused.
  */
 import { constInput, opError, outputTensor, checkSameDomain, produce, tensorText, windowInput, type OpCall } from '../context.js';
 import { BuiltinOptions, CONV_2D_OPTIONS, DEPTHWISE_CONV_2D_OPTIONS } from '../schema.js';
@@ -29,11 +31,13 @@ function convLike(c: OpCall, depthwise: boolean): void {
   const [d0, kh, kw, d3] = w.shape as [number, number, number, number];
   const cin = x.shape.c;
   if (depthwise && d0 !== 1) throw opError(c, `filter ${tensorText(w)} has shape [${w.shape}], expected [1, KH, KW, C]`);
-  if (depthwise && d3 !== cin) {
+  // One input channel: every output channel reads it, so this is a dense conv (see above).
+  const oneChannel = depthwise && cin === 1;
+  if (depthwise && !oneChannel && d3 !== cin) {
     throw opError(
       c,
       `depth multiplier ${d3 / cin} (${cin} input channels, ${d3} outputs) is not supported`,
-      'tinytrain depthwise convs have one filter per channel (depth_multiplier 1)',
+      'tinytrain depthwise convs have one filter per channel (depth_multiplier 1; any multiplier on a single input channel imports as a dense conv)',
     );
   }
   if (!depthwise && d3 !== cin) {
@@ -50,7 +54,7 @@ function convLike(c: OpCall, depthwise: boolean): void {
   const params = layerParams(c, x, w, constInput(c, 2, 'bias'), cout, depthwise ? 3 : 0, depthwise ? depthwiseToTinytrain(kh, kw, cout) : (a) => a);
   produce(
     c,
-    { kind: 'conv2d', inputs: [x.act], activation, conv: { kh, kw, sh: win.sh, sw: win.sw, pads: win.pads, depthwise, filters: cout }, ...params },
+    { kind: 'conv2d', inputs: [x.act], activation, conv: { kh, kw, sh: win.sh, sw: win.sw, pads: win.pads, depthwise: depthwise && !oneChannel, filters: cout }, ...params },
     { kind: 'map', h: win.oh, w: win.ow, c: cout },
   );
 }

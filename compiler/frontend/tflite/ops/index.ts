@@ -36,5 +36,5 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
 };
 
 export const SUPPORTED_OPS_TEXT =
-  'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), MUL (equal shapes, or a map by one value per channel; not by a constant), CONCATENATION (along channels), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over height and width), PAD/PADV2 (on height and width, folded into the conv or pool after it), ' +
+  'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1, or any on one input channel), FULLY_CONNECTED, ADD (equal shapes), MUL (equal shapes, or a map by one value per channel; not by a constant), CONCATENATION (along channels), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over height and width), PAD/PADV2 (on height and width, folded into the conv or pool after it), ' +
   'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, LOGISTIC, HARD_SWISH, LEAKY_RELU, SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (any size; conv windows padded alike above and on the left) or VALID padding';
