@@ -61,6 +61,35 @@ function withDef(change: (d: ModelDef) => void): Uint8Array {
   return encodeTflite(d);
 }
 
+/**
+ * The base model's logits reshaped to `to` at the end, the target computed as a converter
+ * writes it: SHAPE(logits) -> STRIDED_SLICE (the batch) -> PACK(batch, the rest) -> RESHAPE.
+ * `sliceOf`: the tensor whose shape is taken (default the logits).
+ */
+function withShapeReshape(d: ModelDef, to: number[], sliceOf = 8): ModelDef {
+  const t = (name: string, shape: number[], type: number, data?: Uint8Array): TensorDef => ({ name, shape, type, ...(data ? { data } : {}) });
+  const n = d.tensors.length;
+  d.tensors.push(
+    t('shape', [2], INT32), // n
+    t('begin', [1], INT32, i32Bytes([0])),
+    t('end', [1], INT32, i32Bytes([1])),
+    t('strides', [1], INT32, i32Bytes([1])),
+    t('batch', [], INT32), // n + 4
+    t('rest', [], INT32, i32Bytes([to[1]!])),
+    t('rest2', [], INT32, i32Bytes([to[2] ?? 1])),
+    t('target', [to.length], INT32), // n + 7
+    t('reshaped', to, FLOAT32), // n + 8
+  );
+  d.ops.push(
+    { code: Op.SHAPE, inputs: [sliceOf], outputs: [n], optionsType: 0, options: [] },
+    { code: Op.STRIDED_SLICE, inputs: [n, n + 1, n + 2, n + 3], outputs: [n + 4], optionsType: 0, options: [] },
+    { code: Op.PACK, inputs: [n + 4, n + 5, n + 6].slice(0, to.length), outputs: [n + 7], optionsType: 0, options: [] },
+    { code: Op.RESHAPE, inputs: [8, n + 7], outputs: [n + 8], optionsType: 0, options: [] },
+  );
+  d.outputs = [n + 8];
+  return d;
+}
+
 function refusal(bytes: Uint8Array): TinytrainError {
   try {
     importTflite(bytes);
@@ -88,6 +117,13 @@ describe('accepts', () => {
     expect(imp.spec.input).toEqual([8, 8, 1]);
     expect(Array.from(base64ToF32(imp.spec.params!.conv!.weight, 36, 'w'))).toEqual(ramp(36).map(Math.fround)); // OHWI is tinytrain's layout
     expect(imp.warnings).toEqual([]);
+  });
+
+  it("a final RESHAPE into any shape, its target computed by SHAPE -> STRIDED_SLICE -> PACK (Keras' Reshape after a dense layer)", () => {
+    const imp = importTflite(encodeTflite(withShapeReshape(baseDef(), [1, 3, 1])));
+    expect(imp.spec.layers.map((l) => l.op)).toEqual(['conv2d', 'globalavgpool', 'dense']); // the same model: the reshape is a view
+    expect(imp.output.shape).toEqual([1, 3, 1]);
+    expect(imp.notes.join('\n')).toMatch(/operator #6 \(RESHAPE\): the final reshape of the 3 outputs to \[1,3,1\] keeps their order/);
   });
 
   it('old files that only set deprecated_builtin_code, and codes above 127 through builtin_code', () => {
@@ -312,6 +348,15 @@ describe('refuses, naming the operator and what is supported', () => {
       }),
     );
     expect(dw.message).toBe('TFLite model: operator #0 (DEPTHWISE_CONV_2D): depth multiplier 2 (2 input channels, 4 outputs) is not supported');
+  });
+
+  it('SHAPE arithmetic anywhere but a RESHAPE target; STRIDED_SLICE and PACK on activations', () => {
+    const onActivation = withShapeReshape(baseDef(), [1, 3, 1]);
+    onActivation.ops[4]!.inputs[0] = 3; // STRIDED_SLICE of the conv's output, not of its shape
+    expect(refusal(encodeTflite(onActivation)).message).toBe('TFLite model: operator #4 (STRIDED_SLICE): input 0 is an activation');
+    const readByAdd = withShapeReshape(baseDef(), [1, 3]);
+    readByAdd.ops[6] = { ...readByAdd.ops[6]!, code: Op.ADD, optionsType: BuiltinOptions.AddOptions, options: [] }; // logits + the PACK output
+    expect(refusal(encodeTflite(readByAdd)).message).toBe('TFLite model: operator #6 (ADD): reads the shape arithmetic of operator #5 (PACK)');
   });
 
   it('operators in places tinytrain cannot take them', () => {

@@ -28,7 +28,14 @@ export type Value =
    * A PAD/PADV2 output on H/W of map `act` (ops/pad.ts): only a conv or pool may read it,
    * folding the pads into its window. `value`: the padding as a real number.
    */
-  | { kind: 'padded'; act: number; pads: Pads; value: number; by: string };
+  | { kind: 'padded'; act: number; pads: Pads; value: number; by: string }
+  /**
+   * Shape arithmetic (ops/shape-arithmetic.ts): a tensor computed from static shapes and
+   * constants alone (SHAPE, then STRIDED_SLICE / PACK of it), as converters write a
+   * RESHAPE's target. Only a RESHAPE's shape operand may read it: every shape in the file is
+   * static, so RESHAPE goes by its declared output shape and never needs the value.
+   */
+  | { kind: 'shape'; by: string };
 
 export interface TfliteContext extends ImportContext {
   where: string;
@@ -101,6 +108,8 @@ export function actInput(c: OpCall, k: number): ActInput {
   if (v.kind === 'padded')
     throw opError(c, `reads the output of ${v.by}`, 'tinytrain folds PAD/PADV2 on height and width into the CONV_2D, DEPTHWISE_CONV_2D or pool that reads it');
   if (v.kind === 'const') throw opError(c, `input ${k} (${tensorText(t)}) is a constant; tinytrain computes this operator on activations only`);
+  if (v.kind === 'shape')
+    throw opError(c, `reads the shape arithmetic of ${v.by}`, 'tinytrain takes SHAPE (and STRIDED_SLICE / PACK of it) only as the shape operand of a RESHAPE');
   return { act: v.act, shape: c.ctx.acts[v.act]!.shape as MapShape, tensor: t };
 }
 
@@ -117,6 +126,12 @@ export function constInput(c: OpCall, k: number, what: string): Tensor | null {
   const t = inputTensor(c, k);
   if (!t) return null;
   const v = valueOf(c, t);
+  if (v.kind === 'shape')
+    throw opError(
+      c,
+      `its ${what} (${tensorText(t)}) is shape arithmetic of ${v.by}`,
+      'tinytrain takes SHAPE (and STRIDED_SLICE / PACK of it) only as the shape operand of a RESHAPE',
+    );
   if (v.kind !== 'const') throw opError(c, `its ${what} (${tensorText(t)}) is computed at run time; tinytrain needs it constant`);
   return c.ctx.graph.tensor(v.tensor);
 }

@@ -136,6 +136,12 @@ function resolveOutput(ctx: TfliteContext, output: Tensor): { act: number; outpu
   const v = ctx.env.get(output.index);
   if (!v) throw new TinytrainError(`${ctx.where}: the output ${tensorText(output)} is not computed by any operator`);
   if (v.kind === 'const') throw new TinytrainError(`${ctx.where}: the output ${tensorText(output)} is a constant`, 'the output must be computed from the input');
+  if (v.kind === 'shape') throw new TinytrainError(`${ctx.where}: the output ${tensorText(output)} is shape arithmetic (${v.by})`, 'the output must be computed from the input');
+  if (v.kind === 'padded')
+    throw new TinytrainError(
+      `${ctx.where}: the output ${tensorText(output)} is the output of ${v.by}`,
+      'tinytrain folds PAD/PADV2 into the conv or pool that reads it; the model must not end in one',
+    );
   if (v.kind === 'act') {
     if (v.act === 0) throw new TinytrainError(`${ctx.where}: the output is the input: the model computes nothing`);
     return { act: v.act };
