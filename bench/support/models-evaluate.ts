@@ -117,15 +117,20 @@ function compareInt8(ours: Float32Array[], ref: number[][], classes: number): In
   return { kind: 'argmax', samples: ours.length, agreement: agree, marginBound: safe, maxLogitDiff: maxDiff, pass: agree >= ARGMAX_AGREEMENT };
 }
 
-/** What the model trains towards: mse its task's targets; a classifier the true class, or the reference's prediction where inputs have none. */
-function supervision(m: BenchModel, samples: Samples, ref: number[][]): Supervision {
+/**
+ * What the model trains towards: mse its task's targets; a classifier the true class, or,
+ * on inputs without one, the reference's predicted class moved one along (k -> k+1 mod K):
+ * a mapping the pretrained model does not have yet, so the loss starts high and only
+ * training brings it down (its own predictions would start near zero loss, showing nothing).
+ */
+function supervision(m: BenchModel, samples: Samples, ref: number[][], classes: number): Supervision {
   if (m.loss === 'mse' && m.target) return { targets: samples.hwc.map((x) => m.target!.values(x)) };
-  return { labels: samples.labels ?? ref.map((r) => argmax(r)) };
+  return { labels: samples.labels ?? ref.map((r) => (argmax(r) + 1) % classes) };
 }
 
 function supervisionText(m: BenchModel, samples: Samples): string {
   if (m.loss === 'mse' && m.target) return m.target.task;
-  return samples.labels ? 'the true class of each sample' : "the reference's own predicted class on each sample";
+  return samples.labels ? 'the true class of each sample' : "the reference's predicted class moved one along (k -> k+1), a mapping to learn";
 }
 
 export interface EvaluateOptions {
@@ -183,7 +188,7 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
     const { result, runtime } = await compileFirstFitting(spec, samples.hwc, dir, m.loss);
     if (!runtime) return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, train: { status: 'not run', reason: 'no scheme fits' } };
     const int8 = compareInt8(runtimeOutputs(runtime, samples), ref, classes);
-    const train = trainingVerdict(m.loss, classes, m.target !== undefined) ?? trainOnRuntime(runtime, samples.bytes, supervision(m, samples, ref), o, supervisionText(m, samples));
+    const train = trainingVerdict(m.loss, classes, m.target !== undefined) ?? trainOnRuntime(runtime, samples.bytes, supervision(m, samples, ref, classes), o, supervisionText(m, samples));
     const head = await evaluateHead(m, spec, o);
     return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, int8, train, ...(head ? { head } : {}) };
   } finally {
