@@ -10,7 +10,7 @@ import { convWeightToOhwi, denseWeightFromOnnx } from './layout.js';
 import { DataType, type OnnxNode } from './proto.js';
 import { dequantizeLinear, quantizeLinear, weightScales } from './qdq.js';
 import { dtypeName, isIntegerType, toFloat32, type ConstTensor } from './tensor.js';
-import { castConst, concatConsts, gatherConst, reinterpret, squeezeDims, unsqueezeDims } from './shapes.js';
+import { castConst, concatConsts, gatherConst, reinterpret, sliceConst, squeezeDims, unsqueezeDims } from './shapes.js';
 
 export interface NodeCall {
   ctx: ImportContext;
@@ -823,6 +823,23 @@ const shape: Handler = (c) => {
   return [{ kind: 'const', t: { dims: [out.length], dtype: DataType.INT64, data: Float64Array.from(out) } }];
 };
 
+/** Slice: of a constant (shape arithmetic: Shape -> Slice -> Concat -> Reshape), evaluated at import; of an activation, refused. */
+const slice: Handler = (c) => {
+  if (c.inputs[0]?.kind !== 'const') {
+    throw nodeError(c.label, 'slices a computed tensor', 'tinytrain evaluates Slice on compile-time constants only (shape arithmetic); it has no layer that slices activations');
+  }
+  const data = inputConst(c, 0, 'data');
+  const ints = (t: ConstTensor | undefined): number[] | undefined => (t ? Array.from(t.data) : undefined);
+  if (c.version < 10) {
+    c.attrs.only(['starts', 'ends', 'axes']);
+    return [{ kind: 'const', t: sliceConst(c.label, data, c.attrs.ints('starts') ?? [], c.attrs.ints('ends') ?? [], c.attrs.ints('axes'), undefined) }];
+  }
+  c.attrs.only([]);
+  const starts = ints(inputConst(c, 1, 'starts'))!;
+  const ends = ints(inputConst(c, 2, 'ends'))!;
+  return [{ kind: 'const', t: sliceConst(c.label, data, starts, ends, ints(optionalConst(c, 3, 'axes')), ints(optionalConst(c, 4, 'steps'))) }];
+};
+
 const gather: Handler = (c) => {
   c.attrs.only(['axis']);
   return [{ kind: 'const', t: gatherConst(c.label, inputConst(c, 0, 'data'), inputConst(c, 1, 'indices'), c.attrs.int('axis', 0)) }];
@@ -905,6 +922,7 @@ export const HANDLERS: Record<string, Handler> = {
   Constant: constant,
   Shape: shape,
   Gather: gather,
+  Slice: slice,
   Concat: concat,
   Cast: cast,
   Pad: pad,

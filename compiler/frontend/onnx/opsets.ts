@@ -44,6 +44,7 @@ const HISTORY: Record<string, readonly number[]> = {
   Constant: [1, 9, 11, 12, 13, 19, 21],
   Shape: [1, 13, 15, 19, 21],
   Gather: [1, 11, 13],
+  Slice: [1, 10, 11, 13],
   Unsqueeze: [1, 11, 13, 21],
   Squeeze: [1, 11, 13, 21],
   Concat: [1, 4, 11, 13],
@@ -56,7 +57,7 @@ export const SUPPORTED_OPS_TEXT =
   'Conv (groups 1 or = channels; pads, auto_pad), Gemm, MatMul (constant right operand), Relu, Clip (as ReLU/ReLU6), Add, AveragePool and MaxPool (pads, auto_pad), ' +
   'Pad (constant, on H/W, folded into the Conv/pool after it), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Mul (same shape or per channel; by a constant, folded), ' +
   'Sub/Div (by a constant, folded), Concat (along channels), GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
-  'QuantizeLinear/DequantizeLinear, and Constant/Shape/Gather/Unsqueeze/Squeeze/Concat/Cast on compile-time constants';
+  'QuantizeLinear/DequantizeLinear, and Constant/Shape/Gather/Slice/Unsqueeze/Squeeze/Concat/Cast on compile-time constants';
 
 export function isKnownOp(op: string): boolean {
   return Object.prototype.hasOwnProperty.call(HISTORY, op);

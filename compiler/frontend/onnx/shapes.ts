@@ -126,3 +126,42 @@ export function castConst(label: string, t: ConstTensor, to: number): ConstTenso
   }
   return { dims: t.dims, dtype: to, data };
 }
+
+/**
+ * Slice of a constant (ONNX's rules): per listed axis, start and end counted from the end
+ * when negative and clamped to the axis (to [0, n] for a positive step, [-1, n - 1] for a
+ * negative one), every step-th element from start up to but not including end.
+ */
+export function sliceConst(label: string, data: ConstTensor, starts: number[], ends: number[], axes: number[] | undefined, steps: number[] | undefined): ConstTensor {
+  const rank = data.dims.length;
+  if (ends.length !== starts.length) throw nodeError(label, `has ${starts.length} starts but ${ends.length} ends`);
+  const along = (axes ?? starts.map((_, i) => i)).map((a) => normaliseAxis(label, a, rank));
+  if (along.length !== starts.length || new Set(along).size !== along.length) throw nodeError(label, `axes [${axes}] do not match the ${starts.length} starts`);
+  // Each axis's kept indices (every index where the axis is not sliced).
+  const kept = data.dims.map((n) => Array.from({ length: n }, (_, i) => i));
+  along.forEach((a, k) => {
+    const n = data.dims[a]!;
+    const step = steps?.[k] ?? 1;
+    if (!Number.isInteger(step) || step === 0) throw nodeError(label, `step ${step} on axis ${a} is not a nonzero integer`);
+    const from = (v: number, lo: number, hi: number): number => Math.min(Math.max(v < 0 ? v + n : v, lo), hi);
+    const start = step > 0 ? from(starts[k]!, 0, n) : from(starts[k]!, -1, n - 1);
+    const end = step > 0 ? from(ends[k]!, 0, n) : from(ends[k]!, -1, n - 1);
+    const idx: number[] = [];
+    for (let i = start; step > 0 ? i < end : i > end; i += step) idx.push(i);
+    kept[a] = idx;
+  });
+  const dims = kept.map((k) => k.length);
+  const out = new Float64Array(elementCount(dims, `ONNX node ${label}`));
+  const strides = data.dims.map((_, i) => data.dims.slice(i + 1).reduce((p, q) => p * q, 1));
+  const at = new Array<number>(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let src = 0;
+    for (let i = 0; i < rank; i++) src += kept[i]![at[i]!]! * strides[i]!;
+    out[o] = data.data[src]!;
+    for (let i = rank - 1; i >= 0; i--) {
+      if (++at[i]! < dims[i]!) break;
+      at[i] = 0;
+    }
+  }
+  return { dims, dtype: data.dtype, data: out };
+}
