@@ -2,7 +2,7 @@
  * The reference each model is checked against: LiteRT's interpreter for .tflite (its
  * reference kernels, what TFLite Micro runs: test/support/tflite-interpreter.py) and
  * onnxruntime for .onnx (bench/support/models-onnxruntime.py), each in the venv its
- * setup script installs. Inputs are real values in the file's own layout.
+ * setup script installs. Inputs and outputs are real values in the file's own layout.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,8 @@ export function runReference(job: ReferenceJob): number[][] {
   if (!existsSync(r.python)) throw new Error(`${r.python} is missing: run bash ${r.setup}`);
   const dir = mkdtempSync(join(tmpdir(), 'models-reference-'));
   try {
-    const spec = job.format === 'tflite' ? { model: job.model, inputs: job.inputs } : { model: job.model, shape: job.shape, inputs: job.inputs };
+    // tflite: real values in and out, whatever the edges' types (an int8 input or output is (de)quantised with its own grid).
+    const spec = job.format === 'tflite' ? { model: job.model, inputs: job.inputs, real: true } : { model: job.model, shape: job.shape, inputs: job.inputs };
     writeFileSync(join(dir, 'jobs.json'), JSON.stringify([spec]));
     execFileSync(r.python, [r.script, join(dir, 'jobs.json'), join(dir, 'results.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
     const [result] = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { outputs: number[][] }[];

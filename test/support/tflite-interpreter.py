@@ -3,8 +3,11 @@
     python tflite-interpreter.py JOBS.json RESULTS.json
 
 JOBS.json is a list of jobs, each {"model": path, "inputs": [[...], ...], "tensors": [name, ...],
-"ranges": bool, "resolver": "reference" | "builtin"}: every input (flat, in the input tensor's
-own type: real values for float32, the stored integers for int8) is run through the model.
+"ranges": bool, "resolver": "reference" | "builtin", "real": bool}: every input (flat, in the input
+tensor's own type: real values for float32, the stored integers for int8) is run through the model.
+With "real", inputs are real values whatever the input's type (an int8 input quantises them with its
+own scale and zero point, round to nearest, clamped) and "outputs" are real values (an int8 output
+dequantised): how bench:models compares models with int8 or float edges alike.
 RESULTS.json gets, per job: "outputs" (the output tensor after each input, flat, as stored),
 "output_quant" ([scale, zero_point] of the output, [0, 0] when float), "tensors" (each named
 tensor after each input, as stored, with its [scale, zero_point]) and, with "ranges", the
@@ -27,6 +30,23 @@ def quant_of(detail):
     return [float(scale), int(zero_point)]
 
 
+def to_input(x, detail, real):
+    """The input as the tensor stores it: real values quantised when asked and the tensor is integer."""
+    if not real or detail["dtype"] == np.float32:
+        return x.astype(detail["dtype"])
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(detail["dtype"])
+
+
+def from_output(y, detail, real):
+    """The output as stored, or dequantised to real values when asked and the tensor is integer."""
+    if not real or detail["dtype"] == np.float32:
+        return y
+    scale, zero_point = detail["quantization"]
+    return (y.astype(np.float64) - zero_point) * scale
+
+
 def run(job):
     it = Interpreter(
         model_path=job["model"],
@@ -41,10 +61,12 @@ def run(job):
     wanted = job.get("tensors", [])
     result = {"outputs": [], "output_quant": quant_of(out), "tensors": {n: {"values": [], "quant": quant_of(by_name[n])} for n in wanted}}
     ranges = {}
+    real = job.get("real", False)
     for x in job["inputs"]:
-        it.set_tensor(inp["index"], np.array(x, dtype=inp["dtype"]).reshape(inp["shape"]))
+        it.set_tensor(inp["index"], to_input(np.array(x, dtype=np.float64), inp, real).reshape(inp["shape"]))
         it.invoke()
-        result["outputs"].append(it.get_tensor(out["index"]).flatten().tolist())
+        y = it.get_tensor(out["index"]).flatten()
+        result["outputs"].append(from_output(y, out, real).tolist())
         for n in wanted:
             result["tensors"][n]["values"].append(it.get_tensor(by_name[n]["index"]).flatten().tolist())
         if job.get("ranges"):
