@@ -18,7 +18,7 @@ import { evaluateModel, type ModelResult } from './support/models-evaluate.js';
 import { modelsMarkdown, summaryMarkdown, trainCell } from './support/models-report.js';
 
 /** Inputs checked against the reference per model, and training steps on the runtime. */
-export const BENCH_OPTIONS = { samples: 32, steps: 300, seed: 1 };
+export const BENCH_OPTIONS = { samples: 128, steps: 300, seed: 1 };
 
 const BEGIN = '<!-- models:begin (npm run bench:models rewrites this part) -->';
 const END = '<!-- models:end -->';

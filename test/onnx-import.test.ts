@@ -472,6 +472,30 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(refusal(withInput(valueInfo('x', [1, 8, 8]))).message).toBe("ONNX model: input 'x' has shape [1, 8, 8]");
   });
 
+  it('several outputs: refused with their names unless --model-output chooses one; the nodes only the others need are dropped', () => {
+    // A second output 'z' through a node tinytrain has no handler for (TopK): dropped when 'y' is chosen.
+    const two = buildModel({
+      nodes: [
+        node('Conv', ['x', 'w'], ['c'], {}, 'conv1'),
+        node('GlobalAveragePool', ['c'], ['g']),
+        node('Flatten', ['g'], ['y']),
+        node('TopK', ['y', 'k'], ['z', 'zi'], {}, 'top'),
+      ],
+      inputs: [X],
+      outputs: [Y(), valueInfo('z', [1, 1])],
+      initializers: [W, int64Tensor('k', [1], [1])],
+    });
+    const e = refusal(two);
+    expect(e.message).toBe("ONNX model: the model has 2 outputs ('y', 'z')");
+    expect(e.hint).toBe('tinytrain trains one output: choose it with --model-output NAME');
+    const one = importOnnx(two, { output: 'y' }).spec;
+    const alone = importOnnx(convNet(node('Conv', ['x', 'w'], ['c'], {}, 'conv1'))).spec;
+    expect(one.layers.map((l) => l.op)).toEqual(alone.layers.map((l) => l.op));
+    expect(one.params).toEqual(alone.params);
+    expect(() => importOnnx(two, { output: 'z' })).toThrow(/TopK/);
+    expect(() => importOnnx(two, { output: 'q' })).toThrow("ONNX model: --model-output 'q' is not one of its outputs ('y', 'z')");
+  });
+
   it('unknown opsets and IR versions', () => {
     const obj = (opset: number, ir = 8): Uint8Array =>
       encodeModel(

@@ -126,6 +126,25 @@ describe('accepts', () => {
     expect(imp.notes.join('\n')).toMatch(/operator #6 \(RESHAPE\): the final reshape of the 3 outputs to \[1,3,1\] keeps their order/);
   });
 
+  it('one output of several, chosen with --model-output: only what it depends on is imported, unsupported operators of the others included', () => {
+    // A second head off the pooled features that tinytrain could not take (a SOFTMAX before the end, an unknown builtin).
+    const twoHeads = (d: ModelDef): void => {
+      d.tensors.push({ name: 'other', shape: [1, 4], type: FLOAT32 }, { name: 'other2', shape: [1, 4], type: FLOAT32 });
+      d.ops.push({ code: Op.SOFTMAX, inputs: [5], outputs: [9], optionsType: BuiltinOptions.SoftmaxOptions, options: [[SOFTMAX_OPTIONS.beta, 'float32', 1]] });
+      d.ops.push({ code: Op.MEAN + 1000, inputs: [9], outputs: [10], optionsType: 0, options: [] });
+      d.outputs = [10, 8];
+    };
+    const bytes = withDef(twoHeads);
+    expect(refusal(bytes).message).toBe("TFLite model: the model has 2 outputs ('other2', 'logits')");
+    const imp = importTflite(bytes, { output: 'logits' });
+    const alone = importTflite(encodeTflite(baseDef()));
+    expect(imp.spec.layers).toEqual(alone.spec.layers);
+    expect(imp.spec.params).toEqual(alone.spec.params);
+    expect(imp.output.name).toBe('logits');
+    expect(imp.notes.join('\n')).toMatch(/2 operator\(s\) that only the other outputs need were dropped/);
+    expect(() => importTflite(bytes, { output: 'other2' })).toThrow(/operator #4 \(BUILTIN_OPERATOR_1040\) is not supported/);
+  });
+
   it('old files that only set deprecated_builtin_code, and codes above 127 through builtin_code', () => {
     const legacy = importTflite(
       withDef((d) => {
@@ -393,10 +412,11 @@ describe('refuses, naming the operator and what is supported', () => {
         d.ops[2]!.inputs[0] = 10;
       }),
     ).toBe("TFLite model: operator #1 (ADD): input 1 ('bias4') is a constant; tinytrain computes this operator on activations only");
-    // A tensor written twice (here: MEAN writing the conv's output), and an operator reading a tensor nothing wrote yet.
+    // A tensor written twice (here: MEAN writing the conv's output, which the dense layer then reads), and an operator reading a tensor nothing wrote yet.
     expect(
       message((d) => {
         d.ops[1]!.outputs = [3];
+        d.ops[2]!.inputs[0] = 3;
       }),
     ).toBe("TFLite model: operator #1 (MEAN): writes 'conv', which the model input or an earlier operator already holds");
     expect(
@@ -472,11 +492,19 @@ describe('refuses models as a whole', () => {
         d.inputs = [0, 5];
       }),
     ).toBe("TFLite model: the model has 2 inputs ('input', 'gap')");
-    expect(
-      message((d) => {
+    const two = refusal(
+      withDef((d) => {
         d.outputs = [5, 8];
       }),
-    ).toBe('TFLite model: the model has 2 outputs');
+    );
+    expect(two.message).toBe("TFLite model: the model has 2 outputs ('gap', 'logits')");
+    expect(two.hint).toBe('tinytrain trains one output: choose it with --model-output NAME');
+    expect(() =>
+      importTflite(
+        withDef((d) => void (d.outputs = [5, 8])),
+        { output: 'boxes' },
+      ),
+    ).toThrow("--model-output 'boxes' is not one of its outputs ('gap', 'logits')");
     const dyn = refusal(
       withDef((d) => {
         d.tensors[0]!.shapeSignature = [1, -1, -1, 1];

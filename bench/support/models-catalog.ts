@@ -31,6 +31,8 @@ export interface BenchModel extends CatalogEntry {
   file: string;
   format: 'onnx' | 'tflite';
   loss: LossName;
+  /** For a model with several outputs: the one trained and checked (--model-output). */
+  output?: string;
   /** ONNX only: the dimensions that pin the dynamic ones (--input-shape). */
   inputShape?: number[];
   /** The real-valued input range (--input-range); the importer's default otherwise. */
@@ -56,7 +58,7 @@ export interface BenchModel extends CatalogEntry {
  */
 export type InputKind = 'grid' | 'uniform' | 'text-lines' | 'mnist';
 
-type Treatment = Pick<BenchModel, 'loss' | 'inputShape' | 'inputRange' | 'inputs' | 'head' | 'target'>;
+type Treatment = Pick<BenchModel, 'loss' | 'output' | 'inputShape' | 'inputRange' | 'inputs' | 'head' | 'target'>;
 
 /** An autoencoder's own task: its output reproduces its input. */
 const RECONSTRUCT: BenchModel['target'] = { task: 'reconstruct the input, its own task', values: (x) => Array.from(x) };
@@ -80,13 +82,15 @@ const TREATMENT: Record<string, Treatment> = {
   oww_embedding: { loss: 'mse', inputs: 'uniform' },
   oww_hey_rhasspy: { loss: 'bce', inputs: 'uniform' },
   oww_okay_nabu: { loss: 'bce', inputs: 'uniform' },
-  fd_front: { loss: 'mse', inputRange: [-1, 1], inputs: 'uniform' },
+  // BlazeFace's face scores, one per anchor (its box regressors are the other output).
+  fd_front: { loss: 'bce', output: 'classificators', inputRange: [-1, 1], inputs: 'uniform' },
   fd_face_landmark: { loss: 'mse', inputs: 'uniform' },
   fd_iris_landmark: { loss: 'mse', inputs: 'uniform' },
   mp_selfie_segmentation: { loss: 'mse', inputs: 'uniform' },
   mp_hand_recrop: { loss: 'mse', inputs: 'uniform' },
   mp_palm_detection_lite: { loss: 'mse', inputs: 'uniform' },
-  mp_hand_landmark_lite: { loss: 'mse', inputs: 'uniform' },
+  // The hand-presence score (a sigmoid); the 21 landmarks, handedness and world landmarks are the others.
+  mp_hand_landmark_lite: { loss: 'bce', output: 'Identity_1', inputs: 'uniform' },
   ocr_cls: { loss: 'softmax-ce', inputShape: [1, 3, 48, 192], inputRange: [-1, 1], inputs: 'text-lines' },
   ocr_det: { loss: 'mse', inputShape: [1, 3, 96, 96], inputRange: [-2.2, 2.7], inputs: 'uniform' },
   silero_vad_op15: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },

@@ -146,6 +146,7 @@ function checkFloat(m: BenchModel, spec: ModelSpec, samples: Samples): { ref: nu
     model: m.file,
     shape: m.inputShape ?? [1, spec.input[2], spec.input[0], spec.input[1]],
     inputs: samples.hwc.map((x) => referenceLayout(x, m.format, spec.input)),
+    ...(m.output ? { output: m.output } : {}),
   });
   const maxRelError = Math.max(...samples.hwc.map((x, i) => relativeError(floatOutput(spec, x), ref[i]!)));
   const truth = samples.labels;
@@ -173,7 +174,11 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
   const inventory = inventoryOf(m);
   let spec: ModelSpec;
   try {
-    spec = loadModelFile(m.file, { ...(m.inputShape ? { inputShape: m.inputShape } : {}), ...(m.inputRange ? { inputRange: m.inputRange } : {}) });
+    spec = loadModelFile(m.file, {
+      ...(m.inputShape ? { inputShape: m.inputShape } : {}),
+      ...(m.inputRange ? { inputRange: m.inputRange } : {}),
+      ...(m.output ? { output: m.output } : {}),
+    });
   } catch (e) {
     return { ...base, inventory, import: { ok: false, ...refusal(e) }, train: { status: 'not run', reason: 'not imported' } };
   }
@@ -188,7 +193,8 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
     const { result, runtime } = await compileFirstFitting(spec, samples.hwc, dir, m.loss);
     if (!runtime) return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, train: { status: 'not run', reason: 'no scheme fits' } };
     const int8 = compareInt8(runtimeOutputs(runtime, samples), ref, classes);
-    const train = trainingVerdict(m.loss, classes, m.target !== undefined) ?? trainOnRuntime(runtime, samples.bytes, supervision(m, samples, ref, classes), o, supervisionText(m, samples));
+    const train =
+      trainingVerdict(m.loss, classes, m.target !== undefined) ?? trainOnRuntime(runtime, samples.bytes, supervision(m, samples, ref, classes), o, supervisionText(m, samples));
     const head = await evaluateHead(m, spec, o);
     return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, int8, train, ...(head ? { head } : {}) };
   } finally {

@@ -22,6 +22,8 @@ export interface ReferenceJob {
   /** ONNX: the input's dims (batch 1), as the file's layout. */
   shape?: number[];
   inputs: number[][];
+  /** The output to read, by name, for a model with several (tflite; the catalog's --model-output). */
+  output?: string;
 }
 
 /** The reference's output for each input (flat, as the file stores it). */
@@ -31,7 +33,10 @@ export function runReference(job: ReferenceJob): number[][] {
   const dir = mkdtempSync(join(tmpdir(), 'models-reference-'));
   try {
     // tflite: real values in and out, whatever the edges' types (an int8 input or output is (de)quantised with its own grid).
-    const spec = job.format === 'tflite' ? { model: job.model, inputs: job.inputs, real: true } : { model: job.model, shape: job.shape, inputs: job.inputs };
+    const spec =
+      job.format === 'tflite'
+        ? { model: job.model, inputs: job.inputs, real: true, ...(job.output ? { output: job.output } : {}) }
+        : { model: job.model, shape: job.shape, inputs: job.inputs };
     writeFileSync(join(dir, 'jobs.json'), JSON.stringify([spec]));
     execFileSync(r.python, [r.script, join(dir, 'jobs.json'), join(dir, 'results.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
     const [result] = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { outputs: number[][] }[];

@@ -13,7 +13,7 @@ import type { ModelSpec } from '../ir/model.js';
 import { importOnnx, type OnnxImportOptions } from './onnx/index.js';
 import { hasTfliteIdentifier, importTflite } from './tflite/index.js';
 
-export interface LoadModelOptions extends Pick<OnnxImportOptions, 'inputRange' | 'inputShape'> {
+export interface LoadModelOptions extends Pick<OnnxImportOptions, 'inputRange' | 'inputShape' | 'output'> {
   /** Called with each way the imported int8 maths will differ from the file's (ONNX QDQ and TFLite int8 models). */
   warn?: (message: string) => void;
 }
@@ -49,6 +49,12 @@ export function loadModelFile(path: string, opts: LoadModelOptions = {}): ModelS
       'leave --input-shape out for .tflite models (it pins the dynamic dimensions of ONNX models)',
     );
   }
+  if (format === 'json' && opts.output !== undefined) {
+    throw new TinytrainError(
+      `--model-output: model file ${path} is tinytrain JSON, which has one output`,
+      '--model-output chooses among the outputs of an imported ONNX or TFLite model',
+    );
+  }
   if (format === 'json' && (opts.inputShape || opts.inputRange)) {
     throw new TinytrainError(
       `${opts.inputShape ? '--input-shape' : '--input-range/--input-norm'}: model file ${path} is tinytrain JSON, which states its input itself`,
@@ -60,6 +66,7 @@ export function loadModelFile(path: string, opts: LoadModelOptions = {}): ModelS
       name: basename(path, extname(path)),
       ...(opts.inputRange ? { inputRange: opts.inputRange } : {}),
       ...(opts.inputShape ? { inputShape: opts.inputShape } : {}),
+      ...(opts.output !== undefined ? { output: opts.output } : {}),
     };
     const r = format === 'tflite' ? importTflite(bytes, importOpts, `TFLite model ${path}`) : importOnnx(bytes, importOpts, `ONNX model ${path}`);
     for (const w of r.warnings) opts.warn?.(`warning: ${w}`);

@@ -5,7 +5,7 @@ import { TinytrainError } from '../../compiler/errors.js';
 import type { ModelSpec } from '../../compiler/ir/model.js';
 import { loadModelFile, type LoadModelOptions } from '../../compiler/frontend/index.js';
 
-export function readModelFile(path: string, input: Pick<LoadModelOptions, 'inputRange' | 'inputShape'> = {}): ModelSpec {
+export function readModelFile(path: string, input: Pick<LoadModelOptions, 'inputRange' | 'inputShape' | 'output'> = {}): ModelSpec {
   // The loader reports a missing file or a folder itself; a device or fifo (/dev/zero)
   // would be read forever, and an unreadable file would surface as a raw EACCES.
   let st;

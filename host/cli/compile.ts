@@ -27,6 +27,7 @@ export function registerCompile(program: Command): void {
     .requiredOption('--target <name>', 'device target (see `tinytrain targets`)')
     .requiredOption('--out <dir>', 'artifact folder to write: new (parents are created), empty, or an artifact tinytrain wrote (replaced atomically)')
     .option('--input-shape <dims>', "pin an ONNX model's dynamic input dimensions, in the file's order (e.g. 1,3,96,96)")
+    .option('--model-output <name>', "for an imported model with several outputs: the one to train (its tensor name; the others' layers are dropped)")
     .option('--input-range <lo,hi>', "the real values a 0 and a 255 input byte stand for (imported models; default: the model's, else 0,1)")
     .option('--input-norm <mean,std>', 'the model was trained on (x - mean) / std with x in [0, 1] (imported models; sets the input range)')
     .option(

@@ -10,6 +10,7 @@ import type { LoadModelOptions } from '../../compiler/frontend/index.js';
 
 export interface InputCliOptions {
   inputShape?: string;
+  modelOutput?: string;
   inputRange?: string;
   inputNorm?: string;
 }
@@ -23,11 +24,12 @@ function numbers(flag: string, text: string, count: number | undefined, example:
   return vals;
 }
 
-export function inputOptions(o: InputCliOptions): Pick<LoadModelOptions, 'inputRange' | 'inputShape'> {
+export function inputOptions(o: InputCliOptions): Pick<LoadModelOptions, 'inputRange' | 'inputShape' | 'output'> {
   if (o.inputRange !== undefined && o.inputNorm !== undefined) {
     throw new TinytrainError('--input-range and --input-norm both say what the input values are', 'give one: --input-range LO,HI, or --input-norm MEAN,STD');
   }
-  const out: Pick<LoadModelOptions, 'inputRange' | 'inputShape'> = {};
+  const out: Pick<LoadModelOptions, 'inputRange' | 'inputShape' | 'output'> = {};
+  if (o.modelOutput !== undefined) out.output = o.modelOutput;
   if (o.inputShape !== undefined) {
     const dims = numbers('--input-shape', o.inputShape, undefined, '1,3,96,96');
     if (dims.length < 2 || dims.length > 4 || dims.some((d) => !Number.isSafeInteger(d) || d < 1)) {

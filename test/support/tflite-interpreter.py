@@ -3,11 +3,12 @@
     python tflite-interpreter.py JOBS.json RESULTS.json
 
 JOBS.json is a list of jobs, each {"model": path, "inputs": [[...], ...], "tensors": [name, ...],
-"ranges": bool, "resolver": "reference" | "builtin", "real": bool}: every input (flat, in the input
+"ranges": bool, "resolver": "reference" | "builtin", "real": bool, "output": name}: every input (flat, in the input
 tensor's own type: real values for float32, the stored integers for int8) is run through the model.
 With "real", inputs are real values whatever the input's type (an int8 input quantises them with its
 own scale and zero point, round to nearest, clamped) and "outputs" are real values (an int8 output
-dequantised): how bench:models compares models with int8 or float edges alike.
+dequantised): how bench:models compares models with int8 or float edges alike. "output" names the
+output tensor to read, for a model with several (default: the first).
 RESULTS.json gets, per job: "outputs" (the output tensor after each input, flat, as stored),
 "output_quant" ([scale, zero_point] of the output, [0, 0] when float), "tensors" (each named
 tensor after each input, as stored, with its [scale, zero_point]) and, with "ranges", the
@@ -55,7 +56,8 @@ def run(job):
     )
     it.allocate_tensors()
     inp = it.get_input_details()[0]
-    out = it.get_output_details()[0]
+    outs = it.get_output_details()
+    out = next(d for d in outs if d["name"] == job["output"]) if "output" in job else outs[0]
     details = it.get_tensor_details()
     by_name = {d["name"]: d for d in details}
     wanted = job.get("tensors", [])

@@ -7,6 +7,7 @@ import { TinytrainError } from '../../errors.js';
 import type { ActShape } from './ir.js';
 import { DataType, type OnnxGraph, type OnnxValueInfo } from './proto.js';
 import { dtypeName, MAX_ELEMENTS } from './tensor.js';
+import { chooseOutput } from '../outputs.js';
 
 export interface GraphIo {
   /** Initializer index by tensor name. */
@@ -18,8 +19,11 @@ export interface GraphIo {
   outputName: string;
 }
 
-/** `pinned`: the input's dimensions from --input-shape, in the file's order, for its dynamic ones. */
-export function graphIo(graph: OnnxGraph, where: string, pinned?: readonly number[]): GraphIo {
+/**
+ * `pinned`: the input's dimensions from --input-shape, in the file's order, for its dynamic
+ * ones. `output`: the output to train (--model-output), required when there are several.
+ */
+export function graphIo(graph: OnnxGraph, where: string, pinned?: readonly number[], output?: string): GraphIo {
   const initializers = new Map<string, number>();
   graph.initializer.forEach((t, i) => {
     if (!t.name) throw new TinytrainError(`${where}: initializer ${i} has no name`);
@@ -34,10 +38,12 @@ export function graphIo(graph: OnnxGraph, where: string, pinned?: readonly numbe
     );
   }
   const inShape = inputShape(runtimeInputs[0]!, where, pinned);
-  if (graph.output.length !== 1) {
-    throw new TinytrainError(`${where}: the model has ${graph.output.length} outputs`, 'tinytrain trains models with one output (the class logits)');
-  }
-  return { initializers, sparse, inputName: runtimeInputs[0]!.name ?? '', inShape, outputName: graph.output[0]!.name ?? '' };
+  const outputName = chooseOutput(
+    graph.output.map((v) => v.name ?? ''),
+    output,
+    where,
+  );
+  return { initializers, sparse, inputName: runtimeInputs[0]!.name ?? '', inShape, outputName };
 }
 
 /**

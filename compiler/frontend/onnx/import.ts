@@ -29,6 +29,8 @@ export interface OnnxImportOptions {
   inputRange?: [number, number];
   /** The input's dimensions in the file's order (N,C,H,W or N,F), pinning its dynamic ones (--input-shape). */
   inputShape?: readonly number[];
+  /** For a model with several outputs: the one to train, by name (--model-output); the nodes only the others need are dropped. */
+  output?: string;
   /**
    * Test harnesses only: end the model with a flatten so that an output that is not
    * [1, classes] (e.g. a single conv's feature map) can still be built and read, in
@@ -58,7 +60,7 @@ export function importOnnx(bytes: Uint8Array, opts: OnnxImportOptions = {}, wher
   const graph = checkModel(model, where);
   const opset = defaultOpset(model, where);
   const ctx: ImportContext = { acts: [], ops: [], warnings: [], notes: [], opset };
-  const io = graphIo(graph, where, opts.inputShape);
+  const io = graphIo(graph, where, opts.inputShape, opts.output);
   newAct(ctx, io.inShape, -1);
   const live = liveNodes(graph, io);
   if (live.dropped > 0) ctx.notes.push(`${live.dropped} node(s) do not contribute to the output '${io.outputName}' and were ignored`);

@@ -44,6 +44,8 @@ export interface TfliteContext extends ImportContext {
   env: Map<number, Value>;
   /** Float parameters read so far, held to LIMITS.maxParameters before each weight is read. */
   parameters: number;
+  /** The output tensor trained (the model's only one, or the one --model-output names). */
+  output: number;
 }
 
 export interface OpCall {

@@ -16,6 +16,7 @@ import type { ModelSpec } from '../../ir/model.js';
 import { emitSpec, safeName } from '../onnx/emit.js';
 import { foldAndFuse } from '../onnx/fold.js';
 import { newAct } from '../onnx/ir.js';
+import { chooseOutput } from '../outputs.js';
 import { actQuant, hwcOf, operatorLabel, tensorText, type TfliteContext } from './context.js';
 import { TfliteModel, type Operator, type SubGraph, type Tensor } from './model.js';
 import { HANDLERS, SUPPORTED_OPS_TEXT } from './ops/index.js';
@@ -26,6 +27,8 @@ export interface TfliteImportOptions {
   name?: string;
   /** Real-valued range of the input, as ModelSpec.inputRange (default: an int8 input's quantisation range, else [0, 1]). */
   inputRange?: [number, number];
+  /** For a model with several outputs: the one to train, by tensor name (--model-output); operators only the others need are dropped. */
+  output?: string;
 }
 
 export interface TfliteImport {
@@ -40,14 +43,11 @@ export interface TfliteImport {
 
 export function importTflite(bytes: Uint8Array, opts: TfliteImportOptions = {}, where = 'TFLite model'): TfliteImport {
   const model = new TfliteModel(bytes, where);
-  const { graph, operators } = mainSubgraph(model, where);
+  const { graph, operators, output, dropped } = mainSubgraph(model, where, opts.output);
   // opset belongs to the shared ImportContext and means nothing here (only ONNX handlers read it).
-  const ctx: TfliteContext = { acts: [], ops: [], warnings: [], notes: [], opset: 0, where, model, graph, env: new Map(), parameters: 0 };
+  const ctx: TfliteContext = { acts: [], ops: [], warnings: [], notes: [], opset: 0, where, model, graph, env: new Map(), parameters: 0, output: output.index };
   const input = bindInput(ctx);
-  if (graph.outputs.length !== 1) {
-    throw new TinytrainError(`${where}: the model has ${graph.outputs.length} outputs`, 'tinytrain trains models with one output (the class logits)');
-  }
-  const output = graph.tensor(graph.outputs[0]!);
+  if (dropped) ctx.notes.push(`${dropped} operator(s) that only the other outputs need were dropped (the model's output here is ${tensorText(output)})`);
   for (const op of operators) HANDLERS[op.code.builtin]!({ ctx, op, label: operatorLabel(op) });
   const { act, outputActivation } = resolveOutput(ctx, output);
   foldAndFuse(ctx, act);
@@ -77,8 +77,11 @@ export function importTflite(bytes: Uint8Array, opts: TfliteImportOptions = {}, 
   };
 }
 
-/** Subgraph 0's operators, every one of them known; then the checks that concern the model as a whole. */
-function mainSubgraph(model: TfliteModel, where: string): { graph: SubGraph; operators: Operator[] } {
+/**
+ * Subgraph 0's output to train and the operators it depends on, every one of them known;
+ * then the checks that concern the model as a whole.
+ */
+function mainSubgraph(model: TfliteModel, where: string, wanted: string | undefined): { graph: SubGraph; operators: Operator[]; output: Tensor; dropped: number } {
   if (model.version !== SCHEMA_VERSION) {
     throw new TinytrainError(
       `${where}: TFLite schema version ${model.version} is not supported`,
@@ -90,16 +93,35 @@ function mainSubgraph(model: TfliteModel, where: string): { graph: SubGraph; ope
   if (graph.operatorCount > LIMITS.maxLayers) {
     throw new TinytrainError(`${where}: ${graph.operatorCount} operators, more than the limit of ${LIMITS.maxLayers}`, 'use a smaller model');
   }
-  const operators: Operator[] = [];
-  for (let i = 0; i < graph.operatorCount; i++) {
-    const op = graph.operator(i);
+  const outputs = graph.outputs.map((i) => graph.tensor(i));
+  const name = chooseOutput(
+    outputs.map((t) => t.name),
+    wanted,
+    where,
+  );
+  const output = outputs.find((t) => t.name === name)!;
+  const all = Array.from({ length: graph.operatorCount }, (_, i) => graph.operator(i));
+  const operators = liveOperators(all, output.index);
+  for (const op of operators) {
     if (!HANDLERS[op.code.builtin] || op.hasOptions2) throw new TinytrainError(`${where}: ${operatorLabel(op)} is not supported`, `supported: ${SUPPORTED_OPS_TEXT}`);
-    operators.push(op);
   }
   if (model.subgraphCount > 1) {
     throw new TinytrainError(`${where}: the model has ${model.subgraphCount} subgraphs`, 'tinytrain imports models with one subgraph (no control flow, CALL_ONCE or WHILE bodies)');
   }
-  return { graph, operators };
+  return { graph, operators, output, dropped: all.length - operators.length };
+}
+
+/** The operators `output` depends on, in file (execution) order: walked back from it. */
+function liveOperators(all: Operator[], output: number): Operator[] {
+  const needed = new Set([output]);
+  const live: Operator[] = [];
+  for (let i = all.length - 1; i >= 0; i--) {
+    const op = all[i]!;
+    if (!op.outputs.some((t) => needed.has(t))) continue;
+    live.push(op);
+    for (const t of op.inputs) if (t >= 0) needed.add(t);
+  }
+  return live.reverse();
 }
 
 /** The one input: [1, H, W, C] or [1, N], static apart from the batch, float32, int8 or uint8. */

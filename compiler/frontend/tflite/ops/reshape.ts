@@ -12,16 +12,16 @@ import type { Tensor } from '../model.js';
 import { actInput, actQuant, bind, checkSameDomain, hwcOf, opError, outputTensor, produce, type OpCall } from '../context.js';
 import { Op } from '../schema.js';
 
-/** Whether tensor `t` is the model's output, or read only by DEQUANTIZEs that are. */
+/** Whether tensor `t` is the model's (trained) output, or read only by DEQUANTIZEs that are. */
 function onlyTheOutput(c: OpCall, t: number): boolean {
   const g = c.ctx.graph;
-  if (g.outputs.includes(t)) return true;
+  if (t === c.ctx.output) return true;
   const readers = [];
   for (let i = c.op.index + 1; i < g.operatorCount; i++) {
     const op = g.operator(i);
     if (op.inputs.includes(t)) readers.push(op);
   }
-  return readers.length > 0 && readers.every((op) => op.code.builtin === Op.DEQUANTIZE && op.outputs.every((o) => g.outputs.includes(o)));
+  return readers.length > 0 && readers.every((op) => op.code.builtin === Op.DEQUANTIZE && op.outputs.every((o) => o === c.ctx.output));
 }
 
 function elements(t: Tensor): number {
