@@ -178,6 +178,17 @@ const OP_NETS: NetDef[] = [
     ],
   },
   {
+    // MAXIMUM with a constant (openWakeWord clamps each leaky ReLU at -0.4): on the conv output's own grid in int8, so a copy or the floor
+    name: 'op-maximum',
+    input: [6, 6, 2],
+    seed: 21,
+    layers: [
+      { op: 'conv', name: 'conv', filters: 4, k: 3 },
+      { op: 'maximum', name: 'max', value: -0.4 },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
+  {
     name: 'op-avgpool-whole',
     input: [25, 5, 6],
     seed: 19,

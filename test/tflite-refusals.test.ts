@@ -369,6 +369,14 @@ describe('refuses, naming the operator and what is supported', () => {
     expect(dw.message).toBe('TFLite model: operator #0 (DEPTHWISE_CONV_2D): depth multiplier 2 (2 input channels, 4 outputs) is not supported');
   });
 
+  it('MAXIMUM of two computed tensors (a constant operand of one value is a clampmin layer)', () => {
+    const twoActs = withDef((d) => {
+      d.tensors[5]!.shape = [1, 6, 6, 4];
+      d.ops[1] = { code: Op.MAXIMUM, inputs: [3, 3], outputs: [5], optionsType: 0, options: [] };
+    });
+    expect(refusal(twoActs).message).toBe('TFLite model: operator #1 (MAXIMUM): takes the maximum of two computed tensors');
+  });
+
   it('SHAPE arithmetic anywhere but a RESHAPE target; STRIDED_SLICE and PACK on activations', () => {
     const onActivation = withShapeReshape(baseDef(), [1, 3, 1]);
     onActivation.ops[4]!.inputs[0] = 3; // STRIDED_SLICE of the conv's output, not of its shape

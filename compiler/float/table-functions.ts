@@ -7,13 +7,15 @@
  * and there takes the same steps:
  *   hardsigmoid: alpha strictly inside (0 < alpha x + beta < 1), 0 at and beyond the kinks;
  *   hardswish:   0 below -3, x / 3 + 1/2 on [-3, 3] (so -1/2 at -3 and 3/2 at 3), 1 above 3;
- *   leakyrelu:   1 for x > 0, alpha for x <= 0 (alpha at 0).
+ *   leakyrelu:   1 for x > 0, alpha for x <= 0 (alpha at 0);
+ *   clampmin:    1 for x >= min, 0 below (torch.clamp(x, min=...): the gradient passes at the
+ *                kink; TF.js's maximum(x, c) agrees).
  * Computed in float64 and rounded once into float32 by the caller's array.
  */
 import type { FnAttrs } from '../ir/graph.js';
 
 /** The closed set of table functions. */
-export type TableFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'silu' | 'leakyrelu';
+export type TableFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'silu' | 'leakyrelu' | 'clampmin';
 
 export interface ElementwiseFunction {
   f(x: number, a: FnAttrs): number;
@@ -35,6 +37,8 @@ export const TABLE_FUNCTIONS: { readonly [K in TableFunction]: ElementwiseFuncti
   },
   silu: { f: (x) => x * sigmoid(x), df: (x) => sigmoid(x) * (1 + x * (1 - sigmoid(x))) },
   leakyrelu: { f: (x, { alpha }) => (x > 0 ? x : alpha * x), df: (x, { alpha }) => (x > 0 ? 1 : alpha) },
+  // y = max(x, min), min held in alpha
+  clampmin: { f: (x, { alpha }) => Math.max(x, alpha), df: (x, { alpha }) => (x >= alpha ? 1 : 0) },
 };
 
 /** y = f(x), element by element. */

@@ -18,7 +18,7 @@ import { globalAvgpool } from './global-avgpool.js';
 import { maxpool } from './maxpool.js';
 import { mul } from './mul.js';
 import { relu, relu6 } from './relu.js';
-import { hardsigmoid, hardswish, leakyrelu, sigmoid, silu } from './table-activation.js';
+import { clampmin, hardsigmoid, hardswish, leakyrelu, sigmoid, silu } from './table-activation.js';
 import type { LayerFields, LayerOp, LayerSchema, OpDef } from './types.js';
 
 /**
@@ -43,6 +43,7 @@ function table() {
     hardswish,
     silu,
     leakyrelu,
+    clampmin,
     mul,
     concat,
   };

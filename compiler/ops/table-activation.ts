@@ -1,7 +1,9 @@
 /**
- * Table activations: sigmoid, hardsigmoid, hardswish, silu (x * sigmoid(x), Swish) and
- * leakyrelu, layers of their own ({ "op": "sigmoid" }, { "op": "leakyrelu", "alpha": 0.1 }).
- * One op family: five kinds in the registry (so a model file names the function it means,
+ * Table activations: sigmoid, hardsigmoid, hardswish, silu (x * sigmoid(x), Swish),
+ * leakyrelu and clampmin (max(x, min): TFLite MAXIMUM / ONNX Max by a constant, as Keras'
+ * `tf.maximum(x, c)` after an activation), layers of their own ({ "op": "sigmoid" },
+ * { "op": "leakyrelu", "alpha": 0.1 }, { "op": "clampmin", "min": -0.4 }).
+ * One op family: six kinds in the registry (so a model file names the function it means,
  * and the registry's closed set is the closed set of functions), one definition each in
  * compiler/float/table-functions.ts, and one rule for all five here.
  *
@@ -49,6 +51,14 @@ export interface HardsigmoidLayer {
   beta?: number;
 }
 
+export interface ClampminLayer {
+  op: 'clampmin';
+  name?: string;
+  inputs?: string[];
+  /** y = max(x, min). */
+  min: number;
+}
+
 export interface LeakyreluLayer {
   op: 'leakyrelu';
   name?: string;
@@ -60,6 +70,7 @@ export interface LeakyreluLayer {
 const hardsigmoidLayer = layerSchema<HardsigmoidLayer>()(
   z.strictObject({ op: z.literal('hardsigmoid'), name: userName.optional(), inputs: inputs.optional(), alpha: real.optional(), beta: real.optional() }),
 );
+const clampminLayer = layerSchema<ClampminLayer>()(z.strictObject({ op: z.literal('clampmin'), name: userName.optional(), inputs: inputs.optional(), min: real }));
 const leakyreluLayer = layerSchema<LeakyreluLayer>()(z.strictObject({ op: z.literal('leakyrelu'), name: userName.optional(), inputs: inputs.optional(), alpha: real.optional() }));
 
 /** What prepare makes: the two tables, entry b + 128 for byte b. */
@@ -75,6 +86,7 @@ const DERIVATIVE_FROM: { readonly [K in TableFunction]: 'input' | 'output' } = {
   hardswish: 'input',
   silu: 'input',
   leakyrelu: 'input',
+  clampmin: 'input',
 };
 
 const dequantize = (b: number, q: QTensor): number => (b - q.zp) * q.scale;
@@ -133,3 +145,4 @@ export const hardswish = tableOp<PlainLayer<'hardswish'>>('hardswish', plainLaye
 export const silu = tableOp<PlainLayer<'silu'>>('silu', plainLayer('silu'), () => none);
 export const hardsigmoid = tableOp<HardsigmoidLayer>('hardsigmoid', hardsigmoidLayer, (l) => ({ alpha: l.alpha ?? 1 / 6, beta: l.beta ?? 0.5 }));
 export const leakyrelu = tableOp<LeakyreluLayer>('leakyrelu', leakyreluLayer, (l) => ({ alpha: l.alpha ?? 0.01, beta: 0 }));
+export const clampmin = tableOp<ClampminLayer>('clampmin', clampminLayer, (l) => ({ alpha: l.min, beta: 0 }));

@@ -27,8 +27,9 @@ import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeErro
 import { tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
 import { SLOW } from '../tiers.js';
 
-const FUNCTIONS: readonly TableFunction[] = ['sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu'];
-const layerOf = (fn: TableFunction, extra: object = {}): Layer => ({ op: fn, name: 'x', ...extra }) as Layer;
+const FUNCTIONS: readonly TableFunction[] = ['sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu', 'clampmin'];
+/** clampmin has no default: its floor is -0.4 (openWakeWord's) unless a test gives one. */
+const layerOf = (fn: TableFunction, extra: object = {}): Layer => ({ op: fn, name: 'x', ...(fn === 'clampmin' ? { min: -0.4 } : {}), ...extra }) as Layer;
 const nodeOf = (fn: TableFunction, extra: object = {}, input: [number, number, number] = [3, 4, 5]): Node => nodeAround(input, [layerOf(fn, extra)], 'x').node;
 
 beforeAll(useTfCpu);
@@ -45,6 +46,7 @@ describe('table activations: layers and shape rule', () => {
     expect(nodeOf('leakyrelu', { alpha: 0.2 }).fn).toEqual({ alpha: 0.2, beta: 0 });
     expect(nodeOf('hardsigmoid').fn).toEqual({ alpha: 1 / 6, beta: 0.5 });
     expect(nodeOf('hardsigmoid', { alpha: 0.2, beta: 0.4 }).fn).toEqual({ alpha: 0.2, beta: 0.4 });
+    expect(nodeOf('clampmin', { min: 1.5 }).fn).toEqual({ alpha: 1.5, beta: 0 });
   });
 
   it('refuses coefficients that are not finite numbers and fields a function does not have', () => {
@@ -52,6 +54,7 @@ describe('table activations: layers and shape rule', () => {
     expect(refused({ op: 'leakyrelu', alpha: 'big' })).toThrow(/alpha.*expected a finite number/);
     expect(refused({ op: 'hardsigmoid', beta: 1e39 })).toThrow(/beta.*magnitude/);
     expect(refused({ op: 'sigmoid', alpha: 1 })).toThrow(/alpha/);
+    expect(refused({ op: 'clampmin' })).toThrow(/min/);
     expect(refused({ op: 'silu', activation: 'relu' })).toThrow(/activation/);
     expect(shapeError([2, 2, 1], [{ op: 'sigmoid', name: 'x', inputs: ['input', 'input'] } as Layer])).toBe("model layer 0 ('x'): sigmoid takes 1 input(s), got 2");
   });
@@ -73,6 +76,8 @@ function tfFunction(fn: TableFunction, a: FnAttrs): (t: tf.Tensor) => tf.Tensor 
       return (t) => tf.mul(t, tf.sigmoid(t));
     case 'leakyrelu':
       return (t) => tf.leakyRelu(t, a.alpha);
+    case 'clampmin':
+      return (t) => tf.maximum(t, a.alpha);
   }
 }
 
@@ -113,6 +118,10 @@ describe('table activations: float reference against TF.js', () => {
     expect(at('hardsigmoid', [-3, -2.9, 2.9, 3])).toEqual([0, Math.fround(1 / 6), Math.fround(1 / 6), 0]);
     // leaky_relu backward: x > 0 ? 1 : alpha, so alpha at 0 (TF.js agrees).
     expect(at('leakyrelu', [-1, 0, 1], { alpha: 0.25 })).toEqual([0.25, 0.25, 1]);
+    // clamp(x, min) backward: 1 at and above the floor, 0 below; TF.js's maximum(x, c) passes the gradient at the tie too.
+    expect(at('clampmin', [-1, -0.5, 0], { min: -0.5 })).toEqual([0, 1, 1]);
+    const tfMax = valuesOf(tfForwardBackward((t) => tf.maximum(t, -0.5), [tf.tensor1d([-1, -0.5, 0])], new Float32Array([1, 1, 1])).grads[0]!);
+    expect(Array.from(tfMax)).toEqual([0, 1, 1]);
     const tfLeaky = valuesOf(tfForwardBackward((t) => tf.leakyRelu(t, 0.25), [tf.tensor1d([-1, 0, 1])], new Float32Array([1, 1, 1])).grads[0]!);
     expect(Array.from(tfLeaky)).toEqual([0.25, 0.25, 1]);
   });
@@ -145,6 +154,7 @@ describe('table activations: the int8 tables', () => {
     hardswish: { alpha: 0, beta: 0 },
     silu: { alpha: 0, beta: 0 },
     leakyrelu: { alpha: 0.1, beta: 0 },
+    clampmin: { alpha: -0.4, beta: 0 },
   };
 
   for (const fn of FUNCTIONS) {

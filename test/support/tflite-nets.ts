@@ -47,6 +47,8 @@ export type NetLayer =
   | { op: 'maxpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'mean'; name: string; keepDims: boolean }
   | { op: 'leakyrelu'; name: string; alpha: number }
+  /** MAXIMUM with one constant value (int8: on the input's grid, as TFLite's int8 kernel requires of both operands and the output). */
+  | { op: 'maximum'; name: string; value: number }
   | { op: 'reshape' | 'squeeze' | 'relu' | 'relu6' | 'softmax' | 'logistic' | 'hardswish'; name: string };
 
 export interface NetDef {
@@ -225,6 +227,8 @@ class NetWriter {
         return this.unary(Op.HARD_SWISH, l.name, x, undefined);
       case 'leakyrelu':
         return this.unary(Op.LEAKY_RELU, l.name, x, undefined, BuiltinOptions.LeakyReluOptions, [[LEAKY_RELU_OPTIONS.alpha, 'float32', l.alpha]]);
+      case 'maximum':
+        return this.maximum(l, x);
       case 'softmax':
         return this.unary(Op.SOFTMAX, l.name, x, this.int8 ? { scale: [1 / 256], zeroPoint: [-128] } : undefined, BuiltinOptions.SoftmaxOptions, [
           [SOFTMAX_OPTIONS.beta, 'float32', 1],
@@ -337,6 +341,16 @@ class NetWriter {
     if (op === 'reshape') this.op(Op.RESHAPE, [x.tensor, this.constant({ name: `${name}/shape`, shape: [2], type: INT32, data: i32Bytes([-1, n]) })], [y]);
     else this.op(Op.SQUEEZE, [x.tensor], [y]);
     return { tensor: y, shape: [1, n] };
+  }
+
+  private maximum(l: Extract<NetLayer, { op: 'maximum' }>, x: Built): Built {
+    const q = this.int8 ? this.quantOf(x.tensor) : undefined;
+    const c = q
+      ? this.constant({ name: `${l.name}/y`, shape: [], type: INT8, data: i8Bytes([Math.max(-128, Math.min(127, Math.round(l.value / q.scale[0]!) + q.zeroPoint[0]!))]), quant: q })
+      : this.constant({ name: `${l.name}/y`, shape: [], type: FLOAT32, data: f32Bytes([l.value]) });
+    const y = this.act(l.name, x.shape, q);
+    this.op(Op.MAXIMUM, [x.tensor, c], [y]);
+    return { tensor: y, shape: x.shape };
   }
 
   private unary(code: number, name: string, x: Built, quant: QuantDef | undefined, optionsType?: number, options?: Field[]): Built {

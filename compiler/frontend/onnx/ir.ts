@@ -67,7 +67,7 @@ export type Value =
   | { kind: 'padded'; act: number; pads: Pads; value: number; by: string };
 
 /** The table activations (compiler/ops/table-activation.ts). */
-export type IrFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'silu' | 'leakyrelu';
+export type IrFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'silu' | 'leakyrelu' | 'clampmin';
 export type IrKind = 'conv2d' | 'dense' | 'add' | 'mul' | 'concat' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine' | IrFunction;
 
 export interface IrOp {

@@ -112,6 +112,7 @@ export const Op = {
   CUSTOM: 32,
   MEAN: 40,
   SQUEEZE: 43,
+  MAXIMUM: 55,
   STRIDED_SLICE: 45,
   SHAPE: 77,
   PACK: 83,

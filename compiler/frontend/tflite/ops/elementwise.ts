@@ -4,7 +4,8 @@
  * channel); and CONCATENATION along channels.
  */
 import type { IrFunction, IrOp } from '../../onnx/ir.js';
-import { actInput, checkSameDomain, opError, outputTensor, produce, valueInput, type ActInput, type OpCall } from '../context.js';
+import { actInput, checkSameDomain, constInput, opError, outputTensor, produce, tensorText, valueInput, type ActInput, type OpCall } from '../context.js';
+import { floatConst } from '../tensors.js';
 import { ADD_OPTIONS, BuiltinOptions, CONCATENATION_OPTIONS, LEAKY_RELU_OPTIONS, MUL_OPTIONS } from '../schema.js';
 import { fusedActivation, options } from './options.js';
 
@@ -91,6 +92,25 @@ function tableActivation(c: OpCall, kind: IrFunction, fn?: IrOp['fn']): void {
 
 export const logistic = (c: OpCall): void => tableActivation(c, 'sigmoid');
 export const hardSwish = (c: OpCall): void => tableActivation(c, 'hardswish');
+/**
+ * MAXIMUM of an activation and one constant value (either operand order): max(x, c), the
+ * clampmin table activation (Keras' `tf.maximum(x, c)` after an activation, as openWakeWord's
+ * embedding model clamps each leaky ReLU at -0.4). Of two activations, or by a constant that
+ * varies, refused.
+ */
+export function maximum(c: OpCall): void {
+  const k = [0, 1].find((i) => valueInput(c, i).value.kind === 'const');
+  if (k === undefined) throw opError(c, 'takes the maximum of two computed tensors', 'tinytrain imports MAXIMUM of an activation and one constant value');
+  const t = constInput(c, k, 'constant operand')!;
+  const { data } = floatConst(c, t);
+  if (data.length !== 1 || !Number.isFinite(data[0]!)) {
+    throw opError(c, `takes the maximum with ${tensorText(t)} of ${data.length} values`, 'tinytrain imports MAXIMUM of an activation and one constant value');
+  }
+  const x = actInput(c, 1 - k);
+  checkSameDomain(c, [x.tensor], outputTensor(c));
+  produce(c, { kind: 'clampmin', inputs: [x.act], activation: 'none', fn: { alpha: data[0]! } }, x.shape);
+}
+
 /** LeakyReluOptions.alpha: the schema's default is 0. */
 export const leakyRelu = (c: OpCall): void =>
   tableActivation(c, 'leakyrelu', { alpha: options(c, BuiltinOptions.LeakyReluOptions, 'LeakyReluOptions').float32(LEAKY_RELU_OPTIONS.alpha, 0) });
