@@ -17,6 +17,7 @@ import { flatten } from './flatten.js';
 import { globalAvgpool } from './global-avgpool.js';
 import { maxpool } from './maxpool.js';
 import { mul } from './mul.js';
+import { prelu } from './prelu.js';
 import { relu, relu6 } from './relu.js';
 import { hardsigmoid, hardswish, leakyrelu, sigmoid, silu } from './table-activation.js';
 import type { LayerFields, LayerOp, LayerSchema, OpDef } from './types.js';
@@ -45,6 +46,7 @@ function table() {
     leakyrelu,
     mul,
     concat,
+    prelu,
   };
 }
 
