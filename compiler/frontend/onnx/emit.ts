@@ -103,6 +103,8 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
       return { op: 'maxpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride, padding: op.pool!.padding ?? 'valid' };
     case 'leakyrelu':
       return { op: 'leakyrelu', name, inputs, alpha: op.fn!.alpha! };
+    case 'prelu':
+      return { op: 'prelu', name, inputs, alpha: op.slopes! };
     case 'hardsigmoid':
       return { op: 'hardsigmoid', name, inputs, alpha: op.fn!.alpha!, beta: op.fn!.beta! };
     case 'sigmoid':

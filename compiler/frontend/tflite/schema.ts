@@ -112,6 +112,7 @@ export const Op = {
   CUSTOM: 32,
   MEAN: 40,
   SQUEEZE: 43,
+  PRELU: 54,
   PADV2: 60,
   LEAKY_RELU: 98,
   QUANTIZE: 114,

@@ -4,7 +4,7 @@ import { Op } from '../schema.js';
 import { conv2d, depthwiseConv2d } from './conv.js';
 import { fullyConnected } from './dense.js';
 import { dequantize, quantize, softmax } from './edges.js';
-import { add, concatenation, hardSwish, leakyRelu, logistic, mul, relu, relu6 } from './elementwise.js';
+import { add, concatenation, hardSwish, leakyRelu, logistic, mul, prelu, relu, relu6 } from './elementwise.js';
 import { averagePool2d, maxPool2d, mean } from './pooling.js';
 import { pad } from './pad.js';
 import { reshape } from './reshape.js';
@@ -28,6 +28,7 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
   [Op.LOGISTIC]: logistic,
   [Op.HARD_SWISH]: hardSwish,
   [Op.LEAKY_RELU]: leakyRelu,
+  [Op.PRELU]: prelu,
   [Op.SOFTMAX]: softmax,
   [Op.QUANTIZE]: quantize,
   [Op.DEQUANTIZE]: dequantize,
@@ -37,4 +38,4 @@ export const HANDLERS: Partial<Record<number, Handler>> = {
 
 export const SUPPORTED_OPS_TEXT =
   'CONV_2D, DEPTHWISE_CONV_2D (depth_multiplier 1), FULLY_CONNECTED, ADD (equal shapes), MUL (equal shapes, or a map by one value per channel; not by a constant), CONCATENATION (along channels), AVERAGE_POOL_2D, MAX_POOL_2D, MEAN (over height and width), PAD/PADV2 (on height and width, folded into the conv or pool after it), ' +
-  'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, LOGISTIC, HARD_SWISH, LEAKY_RELU, SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (any size; conv windows padded alike above and on the left) or VALID padding';
+  'RESHAPE/SQUEEZE (into a vector), RELU, RELU6, LOGISTIC, HARD_SWISH, LEAKY_RELU, PRELU (a constant alpha: one, per channel or per element), SOFTMAX (last), QUANTIZE/DEQUANTIZE (at the edges); fused activations NONE, RELU, RELU6; SAME (any size; conv windows padded alike above and on the left) or VALID padding';
