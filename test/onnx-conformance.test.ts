@@ -50,6 +50,7 @@ export const CLAIMED = [
   'HardSigmoid',
   'HardSwish',
   'LeakyRelu',
+  'PRelu',
   'Mul',
   'Sub',
   'Div',
@@ -70,7 +71,7 @@ export const CLAIMED = [
 
 /** Shape-only helpers a case may also contain; and ops whose result does not depend on the input's rank. */
 const HELPERS = ['Constant', 'Shape', 'Gather', 'Cast'];
-const ELEMENTWISE = ['Relu', 'Clip', 'Identity', 'Dropout', 'Add', 'Constant', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Mul', 'Sub', 'Div'];
+const ELEMENTWISE = ['Relu', 'Clip', 'Identity', 'Dropout', 'Add', 'Constant', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'PRelu', 'Mul', 'Sub', 'Div'];
 
 interface CaseResult {
   name: string;

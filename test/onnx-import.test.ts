@@ -72,7 +72,7 @@ const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(dir, `${
 const load = (name: string): OnnxImport => importOnnx(readFileSync(join(dir, `${name}.onnx`)), { name });
 
 describe('float models: the float32 reference engine matches onnxruntime (1e-4 relative)', () => {
-  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet', 'actnet', 'padnet', 'padopnet', 'mulcatnet'])('%s', (name) => {
+  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet', 'actnet', 'padnet', 'padopnet', 'mulcatnet', 'prelunet'])('%s', (name) => {
     const imp = load(name);
     const f = fixture(name);
     f.inputs.forEach((x, i) => {
@@ -127,6 +127,13 @@ describe('float models: the float32 reference engine matches onnxruntime (1e-4 r
     expect(load('actnet').notes.join('\n')).toMatch(/'sig3' \(Sigmoid\): 'silu3' \(Mul\) computes x \* Sigmoid\(x\) as one silu layer; removed/);
     // Squeeze-excitation (the gate second), a Fire Concat, Sub folded into its conv, Mul then Div
     // by scalars as one 1x1 depthwise conv, x * HardSigmoid(x) as hardswish, x * x.
+    // PRelu -> prelu: PyTorch's [C, 1, 1] and [1, C, 1, 1] slopes one per channel, nn.PReLU()'s [1] one for all.
+    expect(ops('prelunet')).toBe('conv2d prelu conv2d prelu conv2d prelu flatten dense');
+    expect(
+      load('prelunet')
+        .spec.layers.filter((l) => l.op === 'prelu')
+        .map((l) => (l.op === 'prelu' ? l.alpha.length : 0)),
+    ).toEqual([6, 1, 8]);
     expect(ops('mulcatnet')).toBe('conv2d+relu conv2d globalavgpool conv2d hardsigmoid mul conv2d conv2d concat conv2d hardswish mul flatten dense');
     expect(load('mulcatnet').spec.layers.filter((l) => l.op === 'mul' || l.op === 'concat')).toMatchObject([
       { name: 'excite', inputs: ['conv2', 'gate'] },
@@ -216,7 +223,7 @@ describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights
     expect(worst / outQ.scale).toBeLessThanOrEqual(4);
   });
 
-  it.each(['qnet_float', 'actnet', 'mulcatnet'])('%s: the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async (name) => {
+  it.each(['qnet_float', 'actnet', 'mulcatnet', 'prelunet'])('%s: the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async (name) => {
     const imp = load(name);
     const f = fixture(name);
     const [, c, h, w] = f.inputDims as [number, number, number, number];
@@ -305,6 +312,46 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(refusal(mulNet(['c', 'p'], wide)).message).toBe("ONNX node 'mul1' (Mul): multiplies tensors of shapes [1, 4, 6, 6] and [1, 4, 8, 8]");
     expect(refusal(mulNet(['c', 'p'], wide)).hint).toMatch(hint);
     expect(refusal(mulNet(['c', 'k'], [], [floatTensor('k', [1, 1, 6, 6], new Float32Array(36).fill(2))])).message).toMatch(/varies over height\/width/);
+  });
+
+  it('PRelu: a constant slope that broadcasts to the input (one, per channel, per element); refused when it does not, or is computed', () => {
+    const net = (slope: object | null, second = 'a') =>
+      buildModel({
+        nodes: [
+          node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3] }, 'conv1'),
+          node('PRelu', ['c', second], ['o'], {}, 'prelu1'),
+          node('GlobalAveragePool', ['o'], ['g'], {}, 'gap'),
+          node('Flatten', ['g'], ['y'], {}, 'flat'),
+        ],
+        inputs: [X],
+        outputs: [Y()],
+        initializers: [W, ...(slope ? [slope as never] : [])],
+      });
+    const slopes = (dims: number[]) => {
+      const n = dims.reduce((a, b) => a * b, 1);
+      const l = importOnnx(
+        net(
+          floatTensor(
+            'a',
+            dims,
+            Float32Array.from({ length: n }, (_, i) => i / 16),
+          ),
+        ),
+      ).spec.layers[1]!;
+      return l.op === 'prelu' ? l.alpha : [];
+    };
+    expect(slopes([1])).toEqual([0]);
+    expect(slopes([4, 1, 1])).toEqual([0, 1, 2, 3].map((i) => i / 16));
+    expect(slopes([1, 4, 1, 1])).toEqual([0, 1, 2, 3].map((i) => i / 16));
+    // [6] broadcasts along W (ONNX's last axis): one slope per column, so one per element in HWC.
+    const perColumn = slopes([6]);
+    expect(perColumn).toHaveLength(6 * 6 * 4);
+    expect(perColumn.slice(0, 8)).toEqual([0, 0, 0, 0, 1, 1, 1, 1].map((i) => i / 16));
+    const bad = refusal(net(floatTensor('a', [3, 1, 1], [0.1, 0.2, 0.3])));
+    expect(bad.message).toBe("ONNX node 'prelu1' (PRelu): the slope of shape [3, 1, 1] does not broadcast to the input [1, 4, 6, 6]");
+    expect(bad.hint).toMatch(/one per channel \(\[C, 1, 1\]\)/);
+    expect(refusal(net(floatTensor('a', [2, 4, 1, 1], new Float32Array(8)))).message).toMatch(/slope of shape \[2, 4, 1, 1\] does not broadcast/);
+    expect(refusal(net(null, 'c')).message).toBe("ONNX node 'prelu1' (PRelu): slope (input 1) must be a constant (an initializer or Constant), it is computed at run time");
   });
 
   it('Sub and Div by a constant fold; of two computed tensors, or a constant divided by one, refused; Concat of activations along channels only', () => {

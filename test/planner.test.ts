@@ -317,7 +317,7 @@ describe('planner properties on random graphs and schemes', () => {
     let residual = 0,
       selfAdd = 0;
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0, geometry: seed % 4 === 1 });
+      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0, geometry: seed % 4 === 1, prelu: seed % 5 === 2 });
       const g = buildGraph(spec); // throws on an invalid spec
       for (const n of g.nodes) {
         const key = n.op === 'depthwiseConv2d' ? 'depthwise' : n.op === 'conv2d' && (n.conv!.sh > 1 || n.conv!.sw > 1) ? 'conv-s2' : n.op;
@@ -334,7 +334,7 @@ describe('planner properties on random graphs and schemes', () => {
         }
       }
     }
-    const tables = ['sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu'];
+    const tables = ['sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu', 'clampmin'];
     for (const op of [
       'conv2d',
       'conv-s2',
@@ -352,8 +352,10 @@ describe('planner properties on random graphs and schemes', () => {
       ...tables,
       'mul',
       'concat',
+      'prelu',
     ]) {
-      expect(ops.get(op) ?? 0, `generator never made ${op}`).toBeGreaterThan(10);
+      // Six table functions share the table-activation draws: each at least 5 times.
+      expect(ops.get(op) ?? 0, `generator never made ${op}`).toBeGreaterThan(tables.includes(op) ? 5 : 10);
     }
     expect(residual).toBeGreaterThan(10);
     expect(selfAdd).toBeGreaterThan(10);
@@ -362,7 +364,7 @@ describe('planner properties on random graphs and schemes', () => {
   it(`${CASES} random models x ${SCHEMES_PER_CASE} random schemes: plans are safe and programs are right`, () => {
     const styles = new Map<string, number>();
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0, geometry: seed % 4 === 1 });
+      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0, geometry: seed % 4 === 1, prelu: seed % 5 === 2 });
       for (let k = 0; k < SCHEMES_PER_CASE; k++) {
         const r = planBoth(spec, (g) => randomScheme(g, seed * 31 + k));
         styles.set(r.scheme.name.split('-')[0]!, (styles.get(r.scheme.name.split('-')[0]!) ?? 0) + 1);

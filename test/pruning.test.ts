@@ -40,9 +40,15 @@ const TABLE_CASES = [1015, 1027, 1055];
 const PAD_CASES = [2158, 2184];
 /** Seeds drawn with mul and concat (randomSpec's mulConcat): a mul's (1115) or a concat's (1106, 1146) input gradient runs. */
 const MULCAT_CASES = [1106, 1115, 1146];
+/**
+ * Seeds drawn with prelu (randomSpec's prelu), whose input gradient runs: 3014 one slope per
+ * channel, 3016 one per element, 3024 one slope for all and two per channel.
+ */
+const PRELU_CASES = [3014, 3016, 3024];
 /** Seeds whose random scheme trains something but not everything (checked below). */
-const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES, ...MULCAT_CASES];
-const specOf = (seed: number) => randomSpec(seed, { tableActivations: TABLE_CASES.includes(seed), paddings: PAD_CASES.includes(seed), mulConcat: MULCAT_CASES.includes(seed) });
+const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES, ...MULCAT_CASES, ...PRELU_CASES];
+const specOf = (seed: number) =>
+  randomSpec(seed, { tableActivations: TABLE_CASES.includes(seed), paddings: PAD_CASES.includes(seed), mulConcat: MULCAT_CASES.includes(seed), prelu: PRELU_CASES.includes(seed) });
 /** The seeds trained in this tier (all of CASES in the full tier: test/tiers.ts). */
 const TRAINED = caseSubset('pruning.CASES', CASES);
 

@@ -441,6 +441,30 @@ describe('refuses, naming the operator and what is supported', () => {
     ).toBe("TFLite model: the output 'conv' is a feature map [1,6,6,4]");
   });
 
+  it('PRELU: alpha one per channel, or varying over height or width (one slope per element); refused when it does not broadcast or is computed', () => {
+    /** The base model with a PRELU after its conv, alpha of `shape` (a constant) or the conv's output itself. */
+    const withPrelu = (shape: number[] | 'computed'): Uint8Array =>
+      withDef((d) => {
+        const n = shape === 'computed' ? 0 : shape.reduce((a, b) => a * b, 1);
+        if (shape !== 'computed') d.tensors.push({ name: 'alpha', shape, type: FLOAT32, data: f32Bytes(ramp(n)) });
+        d.tensors.push({ name: 'act', shape: [1, 6, 6, 4], type: FLOAT32 });
+        d.ops.splice(1, 0, { code: Op.PRELU, inputs: [3, shape === 'computed' ? 3 : 9], outputs: [d.tensors.length - 1] });
+        d.ops[2]!.inputs[0] = d.tensors.length - 1;
+      });
+    const prelu = (shape: number[]) => importTflite(withPrelu(shape)).spec.layers[1]!;
+    expect(prelu([1, 1, 4])).toEqual({ op: 'prelu', name: 'act', inputs: ['conv'], alpha: ramp(4).map(Math.fround) });
+    expect(prelu([4])).toMatchObject({ op: 'prelu', alpha: ramp(4).map(Math.fround) });
+    // Varying over height: one slope per element, HWC (row h of the alpha for every column).
+    const rows = prelu([6, 1, 4]) as { alpha: number[] };
+    expect(rows.alpha).toHaveLength(144);
+    expect(rows.alpha.slice(4, 8)).toEqual(ramp(24).slice(0, 4).map(Math.fround));
+    expect(rows.alpha.slice(24, 28)).toEqual(ramp(24).slice(4, 8).map(Math.fround));
+    expect(refusal(withPrelu([3])).message).toBe('TFLite model: operator #1 (PRELU): the slope of shape [3] does not broadcast to the input [1, 6, 6, 4]');
+    expect(refusal(withPrelu([2, 1, 1, 4])).message).toBe('TFLite model: operator #1 (PRELU): the slope of shape [2, 1, 1, 4] does not broadcast to the input [1, 6, 6, 4]');
+    expect(refusal(withPrelu([1, 1, 1, 1, 4])).hint).toMatch(/one per channel \(\[1, 1, C\]\)/);
+    expect(refusal(withPrelu('computed')).message).toBe("TFLite model: operator #1 (PRELU): its alpha ('conv') is computed at run time; tinytrain needs it constant");
+  });
+
   it('int8 tensors tinytrain cannot keep: per-channel activations, asymmetric weights, other types, requantising QUANTIZE, mixed float/int8', () => {
     const net = smallNet(false);
     const def = (): ModelDef => netModel(net, { kind: 'int8', ranges: {}, io: 'float' });

@@ -11,3 +11,4 @@ export { maxpoolForwardS8, maxpoolBackwardF32 } from './maxpool';
 export { tableForwardS8, tableBackwardF32 } from './table';
 export { mulForwardS8, mulBackwardF32 } from './mul';
 export { concatForwardS8, concatBackwardF32 } from './concat';
+export { preluForwardS8, preluBackwardF32 } from './prelu';

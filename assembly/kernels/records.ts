@@ -1138,3 +1138,72 @@ export class ConcatBackwardRecord {
   // @ts-ignore: decorator
   @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 24) != 0; }
 }
+
+/** int8 PReLU: y = zy + ((v * m + 2^(n-1)) >> n), v = x - zx, m = mPos for v > 0 or the slope multiplier (prelu.ts): 40 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class PreluForwardRecord {
+  /** int8 input, [P, C] */
+  // @ts-ignore: decorator
+  @inline get x(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** input zero point */
+  // @ts-ignore: decorator
+  @inline get zx(): i32 { return load<i32>(changetype<usize>(this), 4); }
+  /** int8 output, [P, C] (may be x) */
+  // @ts-ignore: decorator
+  @inline get y(): usize { return load<usize>(changetype<usize>(this), 8); }
+  /** output zero point */
+  // @ts-ignore: decorator
+  @inline get zy(): i32 { return load<i32>(changetype<usize>(this), 12); }
+  /** multiplier above the zero point: s_x / s_y * 2^n (|m| <= 2^22, so v * m fits in 32 bits) */
+  // @ts-ignore: decorator
+  @inline get mPos(): i32 { return load<i32>(changetype<usize>(this), 16); }
+  /** the shift both multipliers share, 1..30 */
+  // @ts-ignore: decorator
+  @inline get n(): i32 { return load<i32>(changetype<usize>(this), 20); }
+  /** int32 multipliers below the zero point, s_x * alpha / s_y * 2^n (negative for a negative slope): [C], or [P, C] (frozen image) */
+  // @ts-ignore: decorator
+  @inline get mNeg(): usize { return load<usize>(changetype<usize>(this), 24); }
+  /** how far mNeg advances per position: 0 (one slope per channel) or C (one per element) */
+  // @ts-ignore: decorator
+  @inline get slopeStep(): i32 { return load<i32>(changetype<usize>(this), 28); }
+  /** positions (H * W) */
+  // @ts-ignore: decorator
+  @inline get P(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  /** channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 36); }
+}
+
+/** float32 input gradient of PReLU: gy where x > zx, gy * alpha elsewhere (prelu.ts): 36 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class PreluBackwardRecord {
+  /** f32 output gradient, [P, C] */
+  // @ts-ignore: decorator
+  @inline get gy(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** int8 saved input, [P, C] */
+  // @ts-ignore: decorator
+  @inline get x(): usize { return load<usize>(changetype<usize>(this), 4); }
+  /** its zero point */
+  // @ts-ignore: decorator
+  @inline get zx(): i32 { return load<i32>(changetype<usize>(this), 8); }
+  /** f32 slopes: [C], or [P, C] (frozen image) */
+  // @ts-ignore: decorator
+  @inline get slopes(): usize { return load<usize>(changetype<usize>(this), 12); }
+  /** how far slopes advance per position: 0 or C */
+  // @ts-ignore: decorator
+  @inline get slopeStep(): i32 { return load<i32>(changetype<usize>(this), 16); }
+  /** f32 input gradient, [P, C] (may be gy) */
+  // @ts-ignore: decorator
+  @inline get gx(): usize { return load<usize>(changetype<usize>(this), 20); }
+  /** positions */
+  // @ts-ignore: decorator
+  @inline get P(): i32 { return load<i32>(changetype<usize>(this), 24); }
+  /** channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 28); }
+  /** add into the destination gradient instead of overwriting it */
+  // @ts-ignore: decorator
+  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 32) != 0; }
+}

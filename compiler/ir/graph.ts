@@ -38,6 +38,11 @@ export interface PoolAttrs {
 export interface FnAttrs {
   alpha: number;
   beta: number;
+  /**
+   * prelu's slopes below 0 (compiler/ops/prelu.ts; its alpha and beta are 0): float32 values,
+   * one per channel, or one per element in HWC order.
+   */
+  slopes?: readonly number[];
 }
 
 export interface Node {

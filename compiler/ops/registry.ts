@@ -17,6 +17,7 @@ import { flatten } from './flatten.js';
 import { globalAvgpool } from './global-avgpool.js';
 import { maxpool } from './maxpool.js';
 import { mul } from './mul.js';
+import { prelu } from './prelu.js';
 import { relu, relu6 } from './relu.js';
 import { clampmin, hardsigmoid, hardswish, leakyrelu, sigmoid, silu } from './table-activation.js';
 import type { LayerFields, LayerOp, LayerSchema, OpDef } from './types.js';
@@ -46,6 +47,7 @@ function table() {
     clampmin,
     mul,
     concat,
+    prelu,
   };
 }
 

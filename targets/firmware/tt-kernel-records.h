@@ -48,6 +48,8 @@
  *   void mulBackwardF32(const tt_mul_backward_t *r); gradient of one operand of a product
  *   void concatForwardS8(const tt_concat_forward_t *r); one input's channels of a concat, requantised
  *   void concatBackwardF32(const tt_concat_backward_t *r); one input's slice of a concat's gradient
+ *   void preluForwardS8(const tt_prelu_forward_t *r); int8 PReLU, requantised per slope
+ *   void preluBackwardF32(const tt_prelu_backward_t *r); gradient through a PReLU
  */
 
 /* the weight scales of a layer (the leading fields of the input-gradient records): 8 bytes, little-endian. */
@@ -934,5 +936,57 @@ _Static_assert(offsetof(tt_concat_backward_t, C) == 12, "tt_concat_backward_t.C"
 _Static_assert(offsetof(tt_concat_backward_t, CO) == 16, "tt_concat_backward_t.CO");
 _Static_assert(offsetof(tt_concat_backward_t, offset) == 20, "tt_concat_backward_t.offset");
 _Static_assert(offsetof(tt_concat_backward_t, accumulate) == 24, "tt_concat_backward_t.accumulate");
+
+/* int8 PReLU: y = zy + ((v * m + 2^(n-1)) >> n), v = x - zx, m = mPos for v > 0 or the slope multiplier (prelu.ts): 40 bytes, little-endian. */
+#define TT_PRELU_FORWARD_BYTES 40u
+
+typedef struct {
+  uint32_t x; /* int8 input, [P, C] */
+  int32_t zx; /* input zero point */
+  uint32_t y; /* int8 output, [P, C] (may be x) */
+  int32_t zy; /* output zero point */
+  int32_t m_pos; /* multiplier above the zero point: s_x / s_y * 2^n (|m| <= 2^22, so v * m fits in 32 bits) */
+  int32_t n; /* the shift both multipliers share, 1..30 */
+  uint32_t m_neg; /* int32 multipliers below the zero point, s_x * alpha / s_y * 2^n (negative for a negative slope): [C], or [P, C] (frozen image) */
+  int32_t slope_step; /* how far mNeg advances per position: 0 (one slope per channel) or C (one per element) */
+  int32_t P; /* positions (H * W) */
+  int32_t C; /* channels */
+} tt_prelu_forward_t;
+_Static_assert(sizeof(tt_prelu_forward_t) == TT_PRELU_FORWARD_BYTES, "tt_prelu_forward_t layout");
+_Static_assert(offsetof(tt_prelu_forward_t, x) == 0, "tt_prelu_forward_t.x");
+_Static_assert(offsetof(tt_prelu_forward_t, zx) == 4, "tt_prelu_forward_t.zx");
+_Static_assert(offsetof(tt_prelu_forward_t, y) == 8, "tt_prelu_forward_t.y");
+_Static_assert(offsetof(tt_prelu_forward_t, zy) == 12, "tt_prelu_forward_t.zy");
+_Static_assert(offsetof(tt_prelu_forward_t, m_pos) == 16, "tt_prelu_forward_t.m_pos");
+_Static_assert(offsetof(tt_prelu_forward_t, n) == 20, "tt_prelu_forward_t.n");
+_Static_assert(offsetof(tt_prelu_forward_t, m_neg) == 24, "tt_prelu_forward_t.m_neg");
+_Static_assert(offsetof(tt_prelu_forward_t, slope_step) == 28, "tt_prelu_forward_t.slope_step");
+_Static_assert(offsetof(tt_prelu_forward_t, P) == 32, "tt_prelu_forward_t.P");
+_Static_assert(offsetof(tt_prelu_forward_t, C) == 36, "tt_prelu_forward_t.C");
+
+/* float32 input gradient of PReLU: gy where x > zx, gy * alpha elsewhere (prelu.ts): 36 bytes, little-endian. */
+#define TT_PRELU_BACKWARD_BYTES 36u
+
+typedef struct {
+  uint32_t gy; /* f32 output gradient, [P, C] */
+  uint32_t x; /* int8 saved input, [P, C] */
+  int32_t zx; /* its zero point */
+  uint32_t slopes; /* f32 slopes: [C], or [P, C] (frozen image) */
+  int32_t slope_step; /* how far slopes advance per position: 0 or C */
+  uint32_t gx; /* f32 input gradient, [P, C] (may be gy) */
+  int32_t P; /* positions */
+  int32_t C; /* channels */
+  uint32_t accumulate; /* add into the destination gradient instead of overwriting it */
+} tt_prelu_backward_t;
+_Static_assert(sizeof(tt_prelu_backward_t) == TT_PRELU_BACKWARD_BYTES, "tt_prelu_backward_t layout");
+_Static_assert(offsetof(tt_prelu_backward_t, gy) == 0, "tt_prelu_backward_t.gy");
+_Static_assert(offsetof(tt_prelu_backward_t, x) == 4, "tt_prelu_backward_t.x");
+_Static_assert(offsetof(tt_prelu_backward_t, zx) == 8, "tt_prelu_backward_t.zx");
+_Static_assert(offsetof(tt_prelu_backward_t, slopes) == 12, "tt_prelu_backward_t.slopes");
+_Static_assert(offsetof(tt_prelu_backward_t, slope_step) == 16, "tt_prelu_backward_t.slope_step");
+_Static_assert(offsetof(tt_prelu_backward_t, gx) == 20, "tt_prelu_backward_t.gx");
+_Static_assert(offsetof(tt_prelu_backward_t, P) == 24, "tt_prelu_backward_t.P");
+_Static_assert(offsetof(tt_prelu_backward_t, C) == 28, "tt_prelu_backward_t.C");
+_Static_assert(offsetof(tt_prelu_backward_t, accumulate) == 32, "tt_prelu_backward_t.accumulate");
 
 #endif

@@ -302,4 +302,21 @@ save("mulcatnet", model("mulcatnet", [
      init("e3_w", w(4, 8, 3, 3)), init("e3_b", w(4, scale=0.1)), init("k3", w(4, 1, 1, scale=0.2)),
      init("half", np.array(0.5, dtype=np.float32)), init("two", np.array(2.0, dtype=np.float32)),
      init("fc_w", w(5, 8 * 4 * 4)), init("fc_b", w(5, scale=0.1))]), pixels((2, 8, 8)))
+# --- prelunet: PRelu with the slopes PyTorch exports. nn.PReLU(6) after conv1 (slope [6, 1, 1]),
+#     nn.PReLU() after conv2 (one slope, [1]), a per-channel slope [1, 8, 1, 1] with a negative
+#     one after conv3. After mulcatnet: earlier draws unchanged.
+save("prelunet", model("prelunet", [
+    helper.make_node("Conv", ["x", "c1_w", "c1_b"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], name="conv1"),
+    helper.make_node("PRelu", ["c1", "a1"], ["p1"], name="prelu1"),
+    helper.make_node("Conv", ["p1", "c2_w", "c2_b"], ["c2"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], name="conv2"),
+    helper.make_node("PRelu", ["c2", "a2"], ["p2"], name="prelu2"),
+    helper.make_node("Conv", ["p2", "c3_w", "c3_b"], ["c3"], kernel_shape=[1, 1], name="conv3"),
+    helper.make_node("PRelu", ["c3", "a3"], ["p3"], name="prelu3"),
+    helper.make_node("Flatten", ["p3"], ["flat"], name="flatten"),
+    helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], transB=1, name="fc"),
+], V("x", F, [1, 2, 8, 8]), V("logits", F, [1, 5]),
+    [init("c1_w", w(6, 2, 3, 3)), init("c1_b", w(6, scale=0.1)), init("a1", rng.uniform(0.0, 0.5, (6, 1, 1))),
+     init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)), init("a2", np.array([0.25])),
+     init("c3_w", w(8, 8, 1, 1)), init("c3_b", w(8, scale=0.1)), init("a3", rng.uniform(-0.3, 0.6, (1, 8, 1, 1))),
+     init("fc_w", w(5, 8 * 4 * 4)), init("fc_b", w(5, scale=0.1))]), pixels((2, 8, 8)))
 print("ok")

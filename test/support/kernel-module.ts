@@ -356,6 +356,16 @@ export class KernelModule {
     return call;
   }
 
+  /**
+   * The plain reference of an op's own kernel (assembly/kernels/reference, exported by the
+   * test library under `name`), called as the kernel is: same record, same arguments.
+   */
+  opReference<S extends RecordKernelSpec>(spec: S, name: string): SpecCall<S> {
+    const raw = this.exports[name];
+    if (typeof raw !== 'function') throw new Error(`the kernel module lacks the reference export ${name} (is assembly/kernels/reference exported by its entry?)`);
+    return this.recordCall(spec, name, raw as (...args: unknown[]) => unknown) as unknown as SpecCall<S>;
+  }
+
   /** Frees everything (contents are left as they are: tests that care fill their buffers). */
   reset(): void {
     this.top = this.heapBase;

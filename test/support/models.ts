@@ -210,6 +210,8 @@ export interface RandomSpecOptions {
    * any split of KH - 1 and KW - 1).
    */
   geometry?: boolean;
+  /** prelu layers (compiler/ops/prelu.ts): one slope, one per channel or one per element, some negative. */
+  prelu?: boolean;
 }
 
 /** A conv of per-axis geometry over an h x w input (randomSpec's geometry option); undefined when it does not fit. */
@@ -251,10 +253,17 @@ function randomPaddedPool(g: Gen, name: string, shape: Shape): [Layer, Shape] {
 
 /** A random table activation layer, with random coefficients where it has some. */
 function randomTableActivation(g: Gen, name: string): Layer {
-  const fn = g.pick(['sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu'] as const);
+  const fn = g.pick(['sigmoid', 'hardsigmoid', 'hardswish', 'silu', 'leakyrelu', 'clampmin'] as const);
   if (fn === 'leakyrelu') return { op: fn, name, alpha: g.pick([0.01, 0.1, 0.3]) };
+  if (fn === 'clampmin') return { op: fn, name, min: g.pick([-0.4, 0, 0.5]) };
   if (fn === 'hardsigmoid') return g.chance(0.5) ? { op: fn, name } : { op: fn, name, alpha: 0.2, beta: 0.5 };
   return { op: fn, name };
+}
+
+/** A random prelu layer over `shape`: one slope, one per channel or one per element. */
+function randomPrelu(g: Gen, name: string, [h, w, c]: Shape): Layer {
+  const count = g.pick([1, c, c, h * w * c]);
+  return { op: 'prelu', name, alpha: Array.from({ length: count }, () => g.pick([-0.25, 0, 0.01, 0.1, 0.25, 0.5, 1.5])) };
 }
 
 /**
@@ -323,7 +332,7 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
   const mlpOnly = g.chance(0.1);
   for (let b = 0; b < blocks && !mlpOnly; b++) {
     const kinds = ['conv', 'conv', 'residual', 'pool', 'relu', 'selfadd'] as const;
-    const extra = [...(o.tableActivations ? (['table', 'table'] as const) : []), ...(o.mulConcat ? (['mul', 'concat'] as const) : [])];
+    const extra = [...(o.tableActivations ? (['table', 'table'] as const) : []), ...(o.mulConcat ? (['mul', 'concat'] as const) : []), ...(o.prelu ? (['prelu'] as const) : [])];
     const kind = g.pick([...kinds, ...extra]);
     if (kind === 'conv') {
       const [l, s] = conv(prev, shape, false);
@@ -377,6 +386,8 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
         [x, t, x],
       ] as const);
       push({ op: 'concat', name: name(), inputs: [...inputs] }, [s0[0], s0[1], inputs.reduce((c, n) => c + (n === x ? s0[2] : filters), 0)]);
+    } else if (kind === 'prelu') {
+      push(randomPrelu(g, name(), shape), shape);
     } else if (kind === 'table') {
       push(randomTableActivation(g, name()), shape);
     } else if (kind === 'relu') {

@@ -220,6 +220,12 @@ export function int8ErrorBound(q: QuantModel, mode: 'same-grid' | 'float'): numb
         // moves it by at most L * e, L the function's Lipschitz constant.
         out = TABLE_LIPSCHITZ[n.op](n.fn!.alpha) * ein + sOut;
         break;
+      case 'prelu': {
+        // max(1, |alpha|)-Lipschitz, then one requantisation (a step for the reference's own rounding).
+        const slopes = n.fn!.slopes!;
+        out = slopes.reduce((m, a) => Math.max(m, Math.abs(a)), 1) * ein + sOut;
+        break;
+      }
       default:
         out = ein; // relu, relu6, flatten keep their input's grid
     }

@@ -49,6 +49,8 @@ export type NetLayer =
   | { op: 'leakyrelu'; name: string; alpha: number }
   /** MAXIMUM with one constant value (int8: on the input's grid, as TFLite's int8 kernel requires of both operands and the output). */
   | { op: 'maximum'; name: string; value: number }
+  /** PRELU with a constant alpha of `shape` (e.g. [1, 1, C] or [C]); int8: alpha int8 per tensor, asymmetric (its own scale and zero point). */
+  | { op: 'prelu'; name: string; alpha: number[]; shape: number[] }
   | { op: 'reshape' | 'squeeze' | 'relu' | 'relu6' | 'softmax' | 'logistic' | 'hardswish'; name: string };
 
 export interface NetDef {
@@ -229,6 +231,8 @@ class NetWriter {
         return this.unary(Op.LEAKY_RELU, l.name, x, undefined, BuiltinOptions.LeakyReluOptions, [[LEAKY_RELU_OPTIONS.alpha, 'float32', l.alpha]]);
       case 'maximum':
         return this.maximum(l, x);
+      case 'prelu':
+        return this.prelu(l, x);
       case 'softmax':
         return this.unary(Op.SOFTMAX, l.name, x, this.int8 ? { scale: [1 / 256], zeroPoint: [-128] } : undefined, BuiltinOptions.SoftmaxOptions, [
           [SOFTMAX_OPTIONS.beta, 'float32', 1],
@@ -350,6 +354,21 @@ class NetWriter {
       : this.constant({ name: `${l.name}/y`, shape: [], type: FLOAT32, data: f32Bytes([l.value]) });
     const y = this.act(l.name, x.shape, q);
     this.op(Op.MAXIMUM, [x.tensor, c], [y]);
+    return { tensor: y, shape: x.shape };
+  }
+
+  private prelu(l: Extract<NetLayer, { op: 'prelu' }>, x: Built): Built {
+    let alpha: number;
+    if (!this.int8) {
+      alpha = this.constant({ name: `${l.name}/alpha`, shape: l.shape, type: FLOAT32, data: f32Bytes(Float32Array.from(l.alpha)) });
+    } else {
+      // The slopes' range with 0 in it, on 255 steps (actQuantOf's rule, as for an activation).
+      const q = actQuantOf([Math.min(...l.alpha), Math.max(...l.alpha)]);
+      const ints = l.alpha.map((a) => Math.max(-128, Math.min(127, Math.round(a / q.scale[0]!) + q.zeroPoint[0]!)));
+      alpha = this.constant({ name: `${l.name}/alpha`, shape: l.shape, type: INT8, data: i8Bytes(ints), quant: q });
+    }
+    const y = this.act(l.name, x.shape);
+    this.op(Op.PRELU, [x.tensor, alpha], [y]);
     return { tensor: y, shape: x.shape };
   }
 

@@ -6,3 +6,4 @@ export { qs8_add__ref, qs8_clamp__ref, f32_clamp_bwd__ref, u1_clamp_mask__ref, f
 export { f32_softmax_xent__ref, f32_sigmoid_bce__ref, f32_mse__ref } from './loss';
 export { u32_nonfinite_reset__ref, u32_nonfinite_count__ref } from './update';
 export { qs8_sparse1x1_fwd__ref, qs8_sparse1x1_fwd_row__ref, f32_sparse1x1_igrad__ref, f32_sparse_gap_head_bwd__ref } from './sparse';
+export { qs8_prelu_fwd__ref, f32_prelu_bwd__ref } from './prelu';

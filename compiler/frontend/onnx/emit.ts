@@ -105,6 +105,8 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
       return { op: 'leakyrelu', name, inputs, alpha: op.fn!.alpha! };
     case 'clampmin':
       return { op: 'clampmin', name, inputs, min: op.fn!.alpha! };
+    case 'prelu':
+      return { op: 'prelu', name, inputs, alpha: op.slopes! };
     case 'hardsigmoid':
       return { op: 'hardsigmoid', name, inputs, alpha: op.fn!.alpha!, beta: op.fn!.beta! };
     case 'sigmoid':

@@ -68,7 +68,7 @@ export type Value =
 
 /** The table activations (compiler/ops/table-activation.ts). */
 export type IrFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'silu' | 'leakyrelu' | 'clampmin';
-export type IrKind = 'conv2d' | 'dense' | 'add' | 'mul' | 'concat' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine' | IrFunction;
+export type IrKind = 'conv2d' | 'dense' | 'add' | 'mul' | 'concat' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine' | 'prelu' | IrFunction;
 
 export interface IrOp {
   kind: IrKind;
@@ -95,6 +95,8 @@ export interface IrOp {
   wScales?: Float64Array;
   /** leakyrelu's alpha; hardsigmoid's alpha and beta (y = clamp(alpha x + beta, 0, 1)). */
   fn?: { alpha?: number; beta?: number };
+  /** prelu's slopes, as its layer takes them (compiler/frontend/prelu-slopes.ts): one, one per channel, or one per element (HWC). */
+  slopes?: number[];
   /**
    * A sigmoid or hardsigmoid whose output a Mul(x, f(x)) read, imported as one silu or
    * hardswish layer: that Mul's label and the layer (fold.ts's note when it goes).

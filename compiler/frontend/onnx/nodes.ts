@@ -4,6 +4,7 @@
  * output values, adding IrOps for the work the device will do.
  */
 import { paddedOutput, padsText, samePads, type Pads } from '../../ops/padding.js';
+import { preluSlopes } from '../prelu-slopes.js';
 import { Attrs } from './attrs.js';
 import { addOp, channels, nodeError, onnxDims, sameShape, shapeText, type ActShape, type ImportContext, type IrFunction, type IrOp, type Value } from './ir.js';
 import { convWeightToOhwi, denseWeightFromOnnx } from './layout.js';
@@ -390,6 +391,25 @@ const hardSwish: Handler = (c) => {
 const hardSigmoid: Handler = (c) => {
   c.attrs.only(['alpha', 'beta']);
   return tableActivation(c, 'hardsigmoid', { alpha: c.attrs.float('alpha', 0.2), beta: c.attrs.float('beta', 0.5) });
+};
+
+/**
+ * PRelu: y = x < 0 ? slope * x : x, the slope a constant that broadcasts to the input
+ * (unidirectionally: one value, one per channel [C, 1, 1], or any shape up to the input's),
+ * as one prelu layer (its slopes in HWC order: compiler/frontend/prelu-slopes.ts).
+ */
+const prelu: Handler = (c) => {
+  c.attrs.only([]);
+  const x = inputAct(c, 0, 'X');
+  const slope = floatConst(c, 1, 'slope');
+  const s = actShape(c, x);
+  if (s.kind === 'flat' && s.chw && s.chw.h * s.chw.w > 1 && slope.data.length > 1) {
+    throw nodeError(c.label, 'the slope is applied per feature after a Flatten', 'apply the PRelu before flattening, or give it one slope');
+  }
+  const slopes = preluSlopes(slope, onnxDims(s), 'nchw');
+  if (typeof slopes === 'string')
+    throw nodeError(c.label, slopes, 'tinytrain takes a slope that broadcasts to the input: one value, one per channel ([C, 1, 1]) or one per element');
+  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'prelu', node: c.label, name: c.name, inputs: [x], activation: 'none', slopes }, s) }];
 };
 
 /** LeakyRelu: ONNX's default alpha 0.01. */
@@ -904,6 +924,7 @@ export const HANDLERS: Record<string, Handler> = {
   HardSigmoid: hardSigmoid,
   HardSwish: hardSwish,
   LeakyRelu: leakyRelu,
+  PRelu: prelu,
   Mul: mul,
   Sub: sub,
   Div: div,

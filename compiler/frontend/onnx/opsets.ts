@@ -28,6 +28,7 @@ const HISTORY: Record<string, readonly number[]> = {
   HardSigmoid: [1, 6, 22],
   HardSwish: [14, 22],
   LeakyRelu: [1, 6, 16],
+  PRelu: [1, 6, 7, 9, 16],
   Mul: [1, 6, 7, 13, 14],
   Sub: [1, 6, 7, 13, 14],
   Div: [1, 6, 7, 13, 14],
@@ -55,7 +56,7 @@ const HISTORY: Record<string, readonly number[]> = {
 export const SUPPORTED_OPS = Object.keys(HISTORY);
 export const SUPPORTED_OPS_TEXT =
   'Conv (groups 1 or = channels; pads, auto_pad), Gemm, MatMul (constant right operand), Relu, Clip (as ReLU/ReLU6), Add, AveragePool and MaxPool (pads, auto_pad), ' +
-  'Pad (constant, on H/W, folded into the Conv/pool after it), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Mul (same shape or per channel; by a constant, folded), ' +
+  'Pad (constant, on H/W, folded into the Conv/pool after it), Sigmoid, HardSigmoid, HardSwish, LeakyRelu, PRelu (a constant slope: one, per channel or per element), Mul (same shape or per channel; by a constant, folded), ' +
   'Sub/Div (by a constant, folded), Concat (along channels), GlobalAveragePool, Flatten, Reshape (as a flatten), BatchNormalization (folded), Softmax/LogSoftmax (last op), Identity, Dropout, ' +
   'QuantizeLinear/DequantizeLinear, and Constant/Shape/Gather/Slice/Unsqueeze/Squeeze/Concat/Cast on compile-time constants';
 

@@ -111,13 +111,17 @@ function mainSubgraph(model: TfliteModel, where: string, wanted: string | undefi
   return { graph, operators, output, dropped: all.length - operators.length };
 }
 
-/** The operators `output` depends on, in file (execution) order: walked back from it. */
+/**
+ * The operators `output` depends on, in file (execution) order: walked back from it. An
+ * operator with no outputs acts by side effect (CALL_ONCE, ASSIGN_VARIABLE) and is kept, so
+ * it is refused as itself rather than dropped.
+ */
 function liveOperators(all: Operator[], output: number): Operator[] {
   const needed = new Set([output]);
   const live: Operator[] = [];
   for (let i = all.length - 1; i >= 0; i--) {
     const op = all[i]!;
-    if (!op.outputs.some((t) => needed.has(t))) continue;
+    if (op.outputs.length > 0 && !op.outputs.some((t) => needed.has(t))) continue;
     live.push(op);
     for (const t of op.inputs) if (t >= 0) needed.add(t);
   }

@@ -116,6 +116,7 @@ export const Op = {
   STRIDED_SLICE: 45,
   SHAPE: 77,
   PACK: 83,
+  PRELU: 54,
   PADV2: 60,
   LEAKY_RELU: 98,
   QUANTIZE: 114,

@@ -1,9 +1,10 @@
 /**
- * ADD, MUL, RELU, RELU6, and the table activations LOGISTIC, HARD_SWISH, LEAKY_RELU:
+ * ADD, MUL, RELU, RELU6, PRELU, and the table activations LOGISTIC, HARD_SWISH, LEAKY_RELU:
  * element-wise operators on activations of one shape (MUL also of a map by one value per
  * channel); and CONCATENATION along channels.
  */
 import type { IrFunction, IrOp } from '../../onnx/ir.js';
+import { preluSlopes } from '../../prelu-slopes.js';
 import { actInput, checkSameDomain, constInput, opError, outputTensor, produce, tensorText, valueInput, type ActInput, type OpCall } from '../context.js';
 import { floatConst } from '../tensors.js';
 import { ADD_OPTIONS, BuiltinOptions, CONCATENATION_OPTIONS, LEAKY_RELU_OPTIONS, MUL_OPTIONS } from '../schema.js';
@@ -114,3 +115,21 @@ export function maximum(c: OpCall): void {
 /** LeakyReluOptions.alpha: the schema's default is 0. */
 export const leakyRelu = (c: OpCall): void =>
   tableActivation(c, 'leakyrelu', { alpha: options(c, BuiltinOptions.LeakyReluOptions, 'LeakyReluOptions').float32(LEAKY_RELU_OPTIONS.alpha, 0) });
+
+/**
+ * PRELU: y = x < 0 ? alpha * x : x, alpha a constant that broadcasts to the NHWC input (one
+ * value, [C], [1, 1, C], or any shape up to the input's), as one prelu layer. An int8
+ * model's alpha is int8 with its own scale and zero point: read as the real slopes it
+ * stands for (the layer's int8 forward makes its own multipliers from them: within one step
+ * of TFLite's arithmetic on the same input, compiler/ops/prelu.ts).
+ */
+export function prelu(c: OpCall): void {
+  const x = actInput(c, 0);
+  const t = constInput(c, 1, 'alpha');
+  if (!t) throw opError(c, 'its alpha (input 1) is missing');
+  const alpha = floatConst(c, t);
+  const slopes = preluSlopes(alpha, x.tensor.shape, 'nhwc');
+  if (typeof slopes === 'string') throw opError(c, slopes, 'tinytrain takes an alpha that broadcasts to the input: one value, one per channel ([1, 1, C]) or one per element');
+  checkSameDomain(c, [x.tensor], outputTensor(c));
+  produce(c, { kind: 'prelu', inputs: [x.act], activation: 'none', slopes }, x.shape);
+}
