@@ -40,9 +40,21 @@ const TABLE_CASES = [1015, 1027, 1055];
 const PAD_CASES = [2158, 2184];
 /** Seeds drawn with mul and concat (randomSpec's mulConcat): a mul's (1115) or a concat's (1106, 1146) input gradient runs. */
 const MULCAT_CASES = [1106, 1115, 1146];
+/**
+ * Seeds drawn with per-axis pools (randomSpec's poolGeometry), whose backward runs through
+ * one: 3045 a 3x1 maxpool at strides [3, 1], 3067 a 2x3 avgpool at strides [1, 3] padded 2 on
+ * the left, 3213 a 2x1 maxpool at strides [2, 3] padded above and below.
+ */
+const POOL_CASES = [3045, 3067, 3213];
 /** Seeds whose random scheme trains something but not everything (checked below). */
-const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES, ...MULCAT_CASES];
-const specOf = (seed: number) => randomSpec(seed, { tableActivations: TABLE_CASES.includes(seed), paddings: PAD_CASES.includes(seed), mulConcat: MULCAT_CASES.includes(seed) });
+const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES, ...MULCAT_CASES, ...POOL_CASES];
+const specOf = (seed: number) =>
+  randomSpec(seed, {
+    tableActivations: TABLE_CASES.includes(seed),
+    paddings: PAD_CASES.includes(seed),
+    mulConcat: MULCAT_CASES.includes(seed),
+    poolGeometry: POOL_CASES.includes(seed),
+  });
 /** The seeds trained in this tier (all of CASES in the full tier: test/tiers.ts). */
 const TRAINED = caseSubset('pruning.CASES', CASES);
 
