@@ -363,7 +363,23 @@ describe.each(builds)('gapHeadBackwardF32 == avgpool + clamp bits + 1x1 conv inp
             }
             // reference: the unfused sequence through a whole [H, W, CO] head gradient
             const gyHead = guarded(k, P * CO * 4, 0xff);
-            fk(k).avgpoolBackwardF32({ gy: pGpool, OH: 1, OW: 1, gx: gyHead.p, H, W, C: CO, PH: H, PW: W, stride: 1, accumulate: false, padH: 0, padW: 0, byValidTaps: false });
+            fk(k).avgpoolBackwardF32({
+              gy: pGpool,
+              OH: 1,
+              OW: 1,
+              gx: gyHead.p,
+              H,
+              W,
+              C: CO,
+              PH: H,
+              PW: W,
+              strideH: 1,
+              strideW: 1,
+              accumulate: false,
+              padH: 0,
+              padW: 0,
+              byValidTaps: false,
+            });
             if (useBits) fk(k).clampBackwardBitsF32({ g: gyHead.p, bits: pBits, count: P * CO });
             const gxRef = guarded(k, P * CI * 4, 0xff);
             if (accumulate) k.writeF32(gxRef.p, prev);

@@ -527,23 +527,23 @@ describe('sparse update: only the weights reading input channels [0, K) are trai
 });
 
 describe('average pooling backward vs tf.avgPool / tf.mean autodiff', () => {
-  function checkPool(H: number, W: number, C: number, PH: number, PW: number, stride: number, seed: number, global: boolean): void {
+  function checkPool(H: number, W: number, C: number, PH: number, PW: number, SH: number, SW: number, seed: number, global: boolean): void {
     const rng = new Rng(seed);
-    const OH = Math.floor((H - PH) / stride) + 1;
-    const OW = Math.floor((W - PW) / stride) + 1;
+    const OH = Math.floor((H - PH) / SH) + 1;
+    const OW = Math.floor((W - PW) / SW) + 1;
     const x: T = { data: rng.f32s(H * W * C, -1, 1), shape: [1, H, W, C] };
     const gy = rng.f32s(OH * OW * C, -1, 1, 0.1);
-    const op = global ? (t: tf.Tensor) => tf.mean(t, [1, 2], true) : (t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, [PH, PW], stride, 'valid');
+    const op = global ? (t: tf.Tensor) => tf.mean(t, [1, 2], true) : (t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, [PH, PW], [SH, SW], 'valid');
     const { ref, abs } = refAndAbs(op, { data: gy, shape: [1, OH, OW, C] }, [x]);
-    const name = `${global ? 'gap' : 'avgpool'} ${H}x${W}x${C} p${PH}x${PW} s${stride} (case ${seed})`;
-    // each input element is covered by at most ceil(PH/stride)*ceil(PW/stride) windows
-    const n = Math.ceil(PH / stride) * Math.ceil(PW / stride) + 1;
+    const name = `${global ? 'gap' : 'avgpool'} ${H}x${W}x${C} p${PH}x${PW} s${SH}x${SW} (case ${seed})`;
+    // each input element is covered by at most ceil(PH/SH)*ceil(PW/SW) windows
+    const n = Math.ceil(PH / SH) * Math.ceil(PW / SW) + 1;
     for (const accumulate of [false, true]) {
       km.reset();
       const prev = rng.f32s(H * W * C, -2, 2);
       const pGy = km.f32(gy);
       const pGx = km.f32(accumulate ? prev : new Float32Array(H * W * C).fill(NaN));
-      km.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, stride, accumulate, padH: 0, padW: 0, byValidTaps: false });
+      km.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, strideH: SH, strideW: SW, accumulate, padH: 0, padW: 0, byValidTaps: false });
       const got = km.readF32(pGx, H * W * C);
       const want = accumulate ? Float32Array.from(ref[0]!, (v, i) => v + prev[i]!) : ref[0]!;
       const S = accumulate ? Float64Array.from(abs[0]!, (v, i) => v + Math.abs(prev[i]!)) : abs[0]!;
@@ -551,21 +551,25 @@ describe('average pooling backward vs tf.avgPool / tf.mean autodiff', () => {
     }
   }
   it.each([
-    [4, 4, 3, 2, 2, 2],
-    [6, 6, 5, 3, 3, 1],
-    [7, 5, 4, 3, 2, 2],
-    [9, 9, 2, 3, 3, 3],
-    [8, 6, 8, 2, 3, 1],
-    [5, 7, 3, 1, 1, 2],
-    [10, 10, 6, 3, 3, 4],
-  ] as const)('avgpool %ix%ix%i pool %ix%i stride %i', (H, W, C, PH, PW, s) => checkPool(H, W, C, PH, PW, s, 7000 + H * 31 + W * 7 + PH * 3 + s, false));
+    [4, 4, 3, 2, 2, 2, 2],
+    [6, 6, 5, 3, 3, 1, 1],
+    [7, 5, 4, 3, 2, 2, 2],
+    [9, 9, 2, 3, 3, 3, 3],
+    [8, 6, 8, 2, 3, 1, 1],
+    [5, 7, 3, 1, 1, 2, 2],
+    [10, 10, 6, 3, 3, 4, 4],
+    // Per axis: a 3x1 window (a 1-D pool over H), strides [3, 1] and [1, 2], channel tails.
+    [42, 1, 17, 3, 1, 3, 1],
+    [9, 8, 5, 3, 2, 1, 2],
+    [6, 11, 33, 2, 4, 2, 3],
+  ] as const)('avgpool %ix%ix%i pool %ix%i stride %ix%i', (H, W, C, PH, PW, sh, sw) => checkPool(H, W, C, PH, PW, sh, sw, 7000 + H * 31 + W * 7 + PH * 3 + sh, false));
   it.each([
     [1, 1, 9],
     [3, 3, 16],
     [4, 7, 10],
     [8, 8, 32],
     [7, 7, 5],
-  ] as const)('global avgpool %ix%ix%i', (H, W, C) => checkPool(H, W, C, H, W, 1, 8000 + H * 13 + W * 5 + C, true));
+  ] as const)('global avgpool %ix%ix%i', (H, W, C) => checkPool(H, W, C, H, W, 1, 1, 8000 + H * 13 + W * 5 + C, true));
 });
 
 describe('ReLU / ReLU6 backward (mask from the int8 output) vs tf.relu / tf.relu6 autodiff', () => {

@@ -264,18 +264,18 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     }
   });
 
-  function checkPool(H: number, W: number, C: number, PH: number, PW: number, stride: number, seed: number, global: boolean) {
+  function checkPool(H: number, W: number, C: number, PH: number, PW: number, SH: number, SW: number, seed: number, global: boolean) {
     const rng = new Rng(seed);
     const k = mod(b);
-    const OH = Math.floor((H - PH) / stride) + 1;
-    const OW = Math.floor((W - PW) / stride) + 1;
+    const OH = Math.floor((H - PH) / SH) + 1;
+    const OW = Math.floor((W - PW) / SW) + 1;
     const xq = rng.int8s(H * W * C);
     const zx = rng.int(-30, 30);
     const sx = f32(rng.uniform(0.01, 0.1));
     const xReal = Float32Array.from(xq, (v) => (v - zx) * sx);
     const yf = tf.tidy(() => {
       const x = tf.tensor4d(xReal, [1, H, W, C]);
-      return (global ? tf.mean(x, [1, 2]) : tf.avgPool(x, [PH, PW], stride, 'valid')).dataSync() as Float32Array;
+      return (global ? tf.mean(x, [1, 2]) : tf.avgPool(x, [PH, PW], [SH, SW], 'valid')).dataSync() as Float32Array;
     });
     // global pooling keeps the input scale (the usual choice); windows get a fresh one
     const sy = global ? sx : outputScale(yf);
@@ -284,24 +284,28 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     k.reset();
     const pX = k.i8(xq);
     const pY = k.allocFilled(OH * OW * C, 0x55);
-    k.k.avgpoolForwardS8({ x: pX, H, W, C, zx, y: pY, OH, OW, zy, PH, PW, stride, m: fm.m, n: fm.n, padH: 0, padW: 0, counts: 0 });
+    k.k.avgpoolForwardS8({ x: pX, H, W, C, zx, y: pY, OH, OW, zy, PH, PW, strideH: SH, strideW: SW, m: fm.m, n: fm.n, padH: 0, padW: 0, counts: 0 });
     const exact: number[] = [];
     for (let oh = 0; oh < OH; oh++)
       for (let ow = 0; ow < OW; ow++)
         for (let ch = 0; ch < C; ch++) {
           let acc = 0;
-          for (let kh = 0; kh < PH; kh++) for (let kw = 0; kw < PW; kw++) acc += xq[((oh * stride + kh) * W + ow * stride + kw) * C + ch]! - zx;
+          for (let kh = 0; kh < PH; kh++) for (let kw = 0; kw < PW; kw++) acc += xq[((oh * SH + kh) * W + ow * SW + kw) * C + ch]! - zx;
           exact.push(requantize(acc, fm, zy, -128, 127));
         }
-    checkQuantised(`${global ? 'gap' : 'avgpool'} ${H}x${W}x${C} p${PH}x${PW} s${stride}`, k.readI8(pY, OH * OW * C), exact, yf, sy, zy, -128, 127);
+    checkQuantised(`${global ? 'gap' : 'avgpool'} ${H}x${W}x${C} p${PH}x${PW} s${SH}x${SW}`, k.readI8(pY, OH * OW * C), exact, yf, sy, zy, -128, 127);
   }
   it.each([
-    [4, 4, 3, 2, 2, 2],
-    [6, 6, 5, 3, 3, 1],
-    [7, 5, 4, 3, 2, 2],
-    [9, 9, 16, 3, 3, 3],
-    [10, 10, 6, 3, 3, 4],
-  ] as const)('avgpool %ix%ix%i pool %ix%i stride %i', (H, W, C, PH, PW, s) => checkPool(H, W, C, PH, PW, s, 1000 + H + W + C + PH + s, false));
+    [4, 4, 3, 2, 2, 2, 2],
+    [6, 6, 5, 3, 3, 1, 1],
+    [7, 5, 4, 3, 2, 2, 2],
+    [9, 9, 16, 3, 3, 3, 3],
+    [10, 10, 6, 3, 3, 4, 4],
+    // Per axis: a 3x1 window (a 1-D pool over H), strides [3, 1] and [1, 2], channel tails around the SIMD widths.
+    [42, 1, 17, 3, 1, 3, 1],
+    [9, 8, 5, 3, 2, 1, 2],
+    [6, 11, 33, 2, 4, 2, 3],
+  ] as const)('avgpool %ix%ix%i pool %ix%i stride %ix%i', (H, W, C, PH, PW, sh, sw) => checkPool(H, W, C, PH, PW, sh, sw, 1000 + H + W + C + PH + sh, false));
   it.each([
     [1, 1, 9],
     [3, 3, 16],
@@ -309,7 +313,7 @@ describe.each(builds)('int8 forward (%s build) vs float and exact integer refere
     [8, 8, 32],
     [7, 7, 5],
     [5, 5, 100],
-  ] as const)('global avgpool %ix%ix%i', (H, W, C) => checkPool(H, W, C, H, W, 1, 1100 + H * W + C, true));
+  ] as const)('global avgpool %ix%ix%i', (H, W, C) => checkPool(H, W, C, H, W, 1, 1, 1100 + H * W + C, true));
 });
 
 // ---------------------------------------------------------------------------------------
@@ -653,9 +657,10 @@ describe('SIMD and scalar builds are bit-identical', () => {
       const C = rng.int(1, 20);
       const PH = rng.int(1, H);
       const PW = rng.int(1, W);
-      const stride = rng.int(1, 3);
-      const OH = Math.floor((H - PH) / stride) + 1;
-      const OW = Math.floor((W - PW) / stride) + 1;
+      const strideH = rng.int(1, 3);
+      const strideW = rng.int(1, 3);
+      const OH = Math.floor((H - PH) / strideH) + 1;
+      const OW = Math.floor((W - PW) / strideW) + 1;
       const n = H * W * C;
       const x = rng.int8s(n);
       const x2 = rng.int8s(n);
@@ -684,8 +689,8 @@ describe('SIMD and scalar builds are bit-identical', () => {
         const pOut = k.alloc(8);
         const pBits = k.alloc((n + 7) >> 3);
         const pG2 = k.f32(g);
-        k.k.avgpoolForwardS8({ x: pX, H, W, C, zx: 3, y: pY, OH, OW, zy: -2, PH, PW, stride, m: fm.m, n: fm.n, padH: 0, padW: 0, counts: 0 });
-        k.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, stride, accumulate: t % 2 === 0, padH: 0, padW: 0, byValidTaps: false });
+        k.k.avgpoolForwardS8({ x: pX, H, W, C, zx: 3, y: pY, OH, OW, zy: -2, PH, PW, strideH, strideW, m: fm.m, n: fm.n, padH: 0, padW: 0, counts: 0 });
+        k.k.avgpoolBackwardF32({ gy: pGy, OH, OW, gx: pGx, H, W, C, PH, PW, strideH, strideW, accumulate: t % 2 === 0, padH: 0, padW: 0, byValidTaps: false });
         k.k.addS8({ a: pX, za: 5, ma: p.ma, b: pX2, zb: -7, mb: p.mb, n: p.n, y: pA, zy: 1, lo: t % 2 ? 1 : -128, hi: 127, count: n });
         k.k.clampS8({ x: pX, y: pC, count: n, lo: -3, hi: 90 });
         k.k.clampBackwardF32({ g: pG, y: pC, count: n, lo: -3, hi: 90 });

@@ -652,7 +652,7 @@ function suites(simd: boolean): void {
   // pools, element-wise, loss
 
   describe(`${build}: pools, element-wise kernels and the loss against the references`, () => {
-    it('average pool forward and backward (windows, strides, per-side padding, by valid taps or the whole window, global)', () => {
+    it('average pool forward and backward (windows, strides per axis, per-side padding, by valid taps or the whole window, global)', () => {
       const rng = new Rng(11);
       inBuild(simd, (m) => {
         for (const C of CHANNELS) {
@@ -661,26 +661,28 @@ function suites(simd: boolean): void {
             const W = rng.int(1, 9);
             const PH = global ? H : rng.int(1, H);
             const PW = global ? W : rng.int(1, W);
-            const stride = global ? 1 : rng.pick([1, 2]);
+            // Strides drawn per axis: [SH, SW] with SH != SW in about half the cases.
+            const strideH = global ? 1 : rng.pick([1, 2, 3]);
+            const strideW = global ? 1 : rng.pick([1, 2, 3]);
             // Each side less than the window (the shape rule's bound), half the cases unpadded.
             const padded = !global && rng.next() < 0.5;
             const side = (k: number) => (padded ? rng.int(0, k - 1) : 0);
             const [padH, padW, padB, padR] = [side(PH), side(PW), side(PH), side(PW)];
-            const OH = Math.floor((H + padH + padB - PH) / stride) + 1;
-            const OW = Math.floor((W + padW + padR - PW) / stride) + 1;
+            const OH = Math.floor((H + padH + padB - PH) / strideH) + 1;
+            const OW = Math.floor((W + padW + padR - PW) / strideW) + 1;
             const byValidTaps = padded && rng.next() < 0.5;
-            const what = `avgpool ${H}x${W}x${C} window ${PH}x${PW} s${stride} pads ${[padH, padW, padB, padR]}${byValidTaps ? ' by valid taps' : ''}`;
+            const what = `avgpool ${H}x${W}x${C} window ${PH}x${PW} s${strideH}x${strideW} pads ${[padH, padW, padB, padR]}${byValidTaps ? ' by valid taps' : ''}`;
             const n = rng.int(31, 40);
             const mq = rng.int(1 << 30, 0x7fffffff);
             const [zx, zy] = [rng.int(-128, 127), rng.int(-10, 10)];
             const table = Array.from({ length: PH * PW }, () => [rng.int(1 << 30, 0x7fffffff), rng.int(31, 40)]).flat();
             const bufs = { x: { i8: int8Full(rng, H * W * C) }, y: { zero: OH * OW * C }, counts: { i32: table } };
             againstReference(m, `${what} forward`, bufs, (k, p) =>
-              k.avgpoolForwardS8({ x: p.x, H, W, C, zx, y: p.y, OH, OW, zy, PH, PW, stride, m: mq, n, padH, padW, counts: byValidTaps ? p.counts : 0 }),
+              k.avgpoolForwardS8({ x: p.x, H, W, C, zx, y: p.y, OH, OW, zy, PH, PW, strideH, strideW, m: mq, n, padH, padW, counts: byValidTaps ? p.counts : 0 }),
             );
             const accumulate = rng.next() < 0.5;
             againstReference(m, `${what} backward`, { gy: { f32: grads(rng, OH * OW, C) }, gx: { f32: grads(rng, H * W, C) } }, (k, p) =>
-              k.avgpoolBackwardF32({ gy: p.gy, OH, OW, gx: p.gx, H, W, C, PH, PW, stride, accumulate, padH, padW, byValidTaps }),
+              k.avgpoolBackwardF32({ gy: p.gy, OH, OW, gx: p.gx, H, W, C, PH, PW, strideH, strideW, accumulate, padH, padW, byValidTaps }),
             );
           }
         }

@@ -387,7 +387,7 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     );
   });
 
-  it('MaxPool: refuses dilations, ceil_mode 1, storage_order, a used Indices output and pads a window could lie wholly in', () => {
+  it('MaxPool: per-axis windows and strides; refuses dilations, ceil_mode 1, storage_order, a used Indices output and pads a window could lie wholly in', () => {
     /** conv -> MaxPool (attributes `attrs`, outputs `outs`) -> GlobalAveragePool -> Flatten. */
     const pooled = (attrs: Record<string, number[] | number | string>, outs = ['c'], more: object[] = []) =>
       buildModel({
@@ -402,13 +402,17 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(why({ dilations: [2, 2] })).toBe("ONNX node 'mp' (MaxPool): dilations [2,2] are not supported");
     expect(why({ ceil_mode: 1 })).toBe("ONNX node 'mp' (MaxPool): ceil_mode 1 is not supported");
     expect(why({ storage_order: 1 })).toBe("ONNX node 'mp' (MaxPool): storage_order 1 is not supported");
-    expect(why({ kernel_shape: [2, 3] })).toBe("ONNX node 'mp' (MaxPool): kernel 2x3 is not square");
-    expect(why({ strides: [1, 2] })).toBe("ONNX node 'mp' (MaxPool): strides [1, 2] differ per axis");
     expect(why({ pads: [2, 0, 0, 0] })).toBe("ONNX node 'mp' (MaxPool): pads [2, 0, 0, 0] are not all less than the 2x2 window");
+    expect(why({ kernel_shape: [3, 1], pads: [0, 1, 0, 0] })).toBe("ONNX node 'mp' (MaxPool): pads [0, 1, 0, 0] are not all less than the 3x1 window");
     // Per side and SAME_LOWER (the larger half before) import as the pads they are.
     const layer = (attrs: Record<string, number[] | number | string>) => importOnnx(pooled(attrs, ['c'], tail)).spec.layers[1];
     expect(layer({ pads: [1, 0, 0, 1] })).toMatchObject({ op: 'maxpool', padding: [1, 0, 0, 1] });
     expect(layer({ auto_pad: 'SAME_LOWER', strides: [2, 2], kernel_shape: [3, 3] })).toMatchObject({ op: 'maxpool', size: 3, stride: 2, padding: [1, 1, 0, 0] });
+    // Per axis (refused before pools took a window and a stride per axis): [rows, columns] where they differ.
+    expect(layer({ kernel_shape: [2, 3] })).toMatchObject({ op: 'maxpool', size: [2, 3], stride: 1, padding: 'valid' });
+    expect(layer({ kernel_shape: [3, 1], strides: [3, 1] })).toMatchObject({ op: 'maxpool', size: [3, 1], stride: [3, 1], padding: 'valid' });
+    expect(layer({ strides: [1, 2] })).toMatchObject({ op: 'maxpool', size: 2, stride: [1, 2] });
+    expect(layer({ auto_pad: 'SAME_UPPER', kernel_shape: [3, 2], strides: [2, 1] })).toMatchObject({ op: 'maxpool', size: [3, 2], stride: [2, 1], padding: 'same' });
     const indices = [node('GlobalAveragePool', ['c'], ['g'], {}, 'gap'), node('Flatten', ['g'], ['y0'], {}, 'flat'), node('Add', ['y0', 'i'], ['y'], {}, 'use')];
     expect(why({}, ['c', 'i'], indices)).toBe("ONNX node 'mp' (MaxPool): output 1 ('i') is used: tinytrain max pooling has no Indices output");
   });

@@ -317,7 +317,14 @@ describe('planner properties on random graphs and schemes', () => {
     let residual = 0,
       selfAdd = 0;
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0, geometry: seed % 4 === 1, prelu: seed % 5 === 2 });
+      const spec = randomSpec(seed, {
+        tableActivations: seed % 2 === 0,
+        paddings: seed % 3 !== 0,
+        mulConcat: seed % 3 === 0,
+        geometry: seed % 4 === 1,
+        prelu: seed % 5 === 2,
+        poolGeometry: seed % 2 === 1,
+      });
       const g = buildGraph(spec); // throws on an invalid spec
       for (const n of g.nodes) {
         const key = n.op === 'depthwiseConv2d' ? 'depthwise' : n.op === 'conv2d' && (n.conv!.sh > 1 || n.conv!.sw > 1) ? 'conv-s2' : n.op;
@@ -325,6 +332,9 @@ describe('planner properties on random graphs and schemes', () => {
         // Per-axis geometry (randomSpec's geometry): kernels, strides or leading pads that differ per axis.
         const k = n.conv;
         if (k && (k.kh !== k.kw || k.sh !== k.sw || k.pads[0] !== k.pads[1])) ops.set('per-axis-conv', (ops.get('per-axis-conv') ?? 0) + 1);
+        // Per-axis pools (randomSpec's poolGeometry): windows or strides that differ per axis.
+        const p = n.pool;
+        if (p && (p.ph !== p.pw || p.sh !== p.sw)) ops.set(`per-axis-${n.op}`, (ops.get(`per-axis-${n.op}`) ?? 0) + 1);
         // Per-side padding (randomSpec's paddings): windows padded more after than before.
         const pads = n.conv?.pads ?? n.pool?.pads;
         if (pads && (pads[2] !== pads[0] || pads[3] !== pads[1])) ops.set('uneven-pads', (ops.get('uneven-pads') ?? 0) + 1);
@@ -345,6 +355,8 @@ describe('planner properties on random graphs and schemes', () => {
       'maxpool',
       'uneven-pads',
       'per-axis-conv',
+      'per-axis-maxpool',
+      'per-axis-avgpool',
       'globalavgpool',
       'flatten',
       'relu',
@@ -354,8 +366,9 @@ describe('planner properties on random graphs and schemes', () => {
       'concat',
       'prelu',
     ]) {
-      // Six table functions share the table-activation draws: each at least 5 times.
-      expect(ops.get(op) ?? 0, `generator never made ${op}`).toBeGreaterThan(tables.includes(op) ? 5 : 10);
+      // Six table functions share the table-activation draws, and per-axis pools are half of the pools of half the seeds: each at least 5 times.
+      const rare = tables.includes(op) || (op.startsWith('per-axis-') && op.endsWith('pool'));
+      expect(ops.get(op) ?? 0, `generator never made ${op}`).toBeGreaterThan(rare ? 5 : 10);
     }
     expect(residual).toBeGreaterThan(10);
     expect(selfAdd).toBeGreaterThan(10);
@@ -364,7 +377,14 @@ describe('planner properties on random graphs and schemes', () => {
   it(`${CASES} random models x ${SCHEMES_PER_CASE} random schemes: plans are safe and programs are right`, () => {
     const styles = new Map<string, number>();
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, { tableActivations: seed % 2 === 0, paddings: seed % 3 !== 0, mulConcat: seed % 3 === 0, geometry: seed % 4 === 1, prelu: seed % 5 === 2 });
+      const spec = randomSpec(seed, {
+        tableActivations: seed % 2 === 0,
+        paddings: seed % 3 !== 0,
+        mulConcat: seed % 3 === 0,
+        geometry: seed % 4 === 1,
+        prelu: seed % 5 === 2,
+        poolGeometry: seed % 2 === 1,
+      });
       for (let k = 0; k < SCHEMES_PER_CASE; k++) {
         const r = planBoth(spec, (g) => randomScheme(g, seed * 31 + k));
         styles.set(r.scheme.name.split('-')[0]!, (styles.get(r.scheme.name.split('-')[0]!) ?? 0) + 1);

@@ -45,10 +45,22 @@ const MULCAT_CASES = [1106, 1115, 1146];
  * channel, 3016 one per element, 3024 one slope for all and two per channel.
  */
 const PRELU_CASES = [3014, 3016, 3024];
+/**
+ * Seeds drawn with per-axis pools (randomSpec's poolGeometry), whose backward runs through
+ * one: 3045 a 3x1 maxpool at strides [3, 1], 3067 a 2x3 avgpool at strides [1, 3] padded 2 on
+ * the left, 3213 a 2x1 maxpool at strides [2, 3] padded above and below.
+ */
+const POOL_CASES = [3045, 3067, 3213];
 /** Seeds whose random scheme trains something but not everything (checked below). */
-const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES, ...MULCAT_CASES, ...PRELU_CASES];
+const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES, ...MULCAT_CASES, ...PRELU_CASES, ...POOL_CASES];
 const specOf = (seed: number) =>
-  randomSpec(seed, { tableActivations: TABLE_CASES.includes(seed), paddings: PAD_CASES.includes(seed), mulConcat: MULCAT_CASES.includes(seed), prelu: PRELU_CASES.includes(seed) });
+  randomSpec(seed, {
+    tableActivations: TABLE_CASES.includes(seed),
+    paddings: PAD_CASES.includes(seed),
+    mulConcat: MULCAT_CASES.includes(seed),
+    prelu: PRELU_CASES.includes(seed),
+    poolGeometry: POOL_CASES.includes(seed),
+  });
 /** The seeds trained in this tier (all of CASES in the full tier: test/tiers.ts). */
 const TRAINED = caseSubset('pruning.CASES', CASES);
 

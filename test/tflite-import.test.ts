@@ -197,6 +197,28 @@ const OP_NETS: NetDef[] = [
       { op: 'reshape', name: 'flat' },
     ],
   },
+  // per-axis pools: a 3x1 max pool after a conv (as silabs-mltk's magic_wand pools its 42x1 map), and SAME
+  // pools with non-square windows at unequal strides (rows pad 0 above / 1 below, columns 1 left / 1 right, ...)
+  {
+    name: 'op-maxpool-3x1',
+    input: [12, 3, 4],
+    seed: 21,
+    layers: [
+      { op: 'conv', name: 'conv', filters: 6, k: 3, padding: 'same', act: 'relu' },
+      { op: 'maxpool', name: 'pool', size: [3, 1] },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
+  {
+    name: 'op-pools-per-axis',
+    input: [9, 8, 3],
+    seed: 22,
+    layers: [
+      { op: 'avgpool', name: 'avg', size: [2, 3], stride: [2, 1], padding: 'same' },
+      { op: 'maxpool', name: 'max', size: [3, 2], stride: [1, 2], padding: 'same' },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
   { name: 'op-fc', input: [12], seed: 13, layers: [{ op: 'fc', name: 'fc', units: 6 }] },
   {
     name: 'op-add',
@@ -440,6 +462,12 @@ describe('float models: the float32 reference engine matches the interpreter (1e
     expect(ops('op-maxpool')).toBe('maxpool flatten');
     expect(ops('op-maxpool-same')).toBe('maxpool relu flatten');
     expect(importTflite(readFileSync(path('op-maxpool-same', 'float'))).spec.layers[0]).toMatchObject({ op: 'maxpool', size: 3, stride: 2, padding: 'same' });
+    // Per-axis windows and strides: [rows, columns] where they differ.
+    expect(importTflite(readFileSync(path('op-maxpool-3x1', 'float'))).spec.layers[1]).toMatchObject({ op: 'maxpool', size: [3, 1], stride: [3, 1], padding: 'valid' });
+    expect(ops('op-pools-per-axis')).toBe('avgpool maxpool flatten');
+    const perAxis = importTflite(readFileSync(path('op-pools-per-axis', 'float'))).spec.layers;
+    expect(perAxis[0]).toMatchObject({ op: 'avgpool', size: [2, 3], stride: [2, 1], padding: [0, 1, 1, 1] });
+    expect(perAxis[1]).toMatchObject({ op: 'maxpool', size: [3, 2], stride: [1, 2], padding: 'same' });
     // LOGISTIC, HARD_SWISH, LEAKY_RELU -> the table activations, LEAKY_RELU's alpha kept.
     expect(ops('op-logistic')).toBe('conv2d sigmoid flatten');
     expect(ops('op-hardswish')).toBe('conv2d hardswish flatten');

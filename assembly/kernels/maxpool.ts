@@ -37,12 +37,12 @@ export function maxpoolForwardS8(record: usize): void {
   const r = changetype<MaxpoolForwardRecord>(record);
   const x = r.x; const H = r.H; const W = r.W; const C = r.C;
   const y = r.y; const OH = r.OH; const OW = r.OW; const mask = r.mask;
-  const PH = r.PH; const PW = r.PW; const stride = r.stride; const padH = r.padH; const padW = r.padW;
+  const PH = r.PH; const PW = r.PW; const strideH = r.strideH; const strideW = r.strideW; const padH = r.padH; const padW = r.padW;
   for (let oh = 0; oh < OH; oh++) {
-    const h0 = oh * stride - padH;
+    const h0 = oh * strideH - padH;
     const kh0 = max<i32>(0, -h0); const kh1 = min<i32>(PH, H - h0);
     for (let ow = 0; ow < OW; ow++) {
-      const w0 = ow * stride - padW;
+      const w0 = ow * strideW - padW;
       const kw0 = max<i32>(0, -w0); const kw1 = min<i32>(PW, W - w0);
       const o = <usize>((oh * OW + ow) * C);
       // The window's first position inside the input starts the max.
@@ -62,12 +62,12 @@ export function maxpoolBackwardF32(record: usize): void {
   const r = changetype<MaxpoolBackwardRecord>(record);
   const gy = r.gy; const OH = r.OH; const OW = r.OW; const mask = r.mask;
   const gx = r.gx; const H = r.H; const W = r.W; const C = r.C;
-  const PW = r.PW; const stride = r.stride; const padH = r.padH; const padW = r.padW;
+  const PW = r.PW; const strideH = r.strideH; const strideW = r.strideW; const padH = r.padH; const padW = r.padW;
   if (!r.accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
   for (let oh = 0; oh < OH; oh++) {
-    const h0 = oh * stride - padH;
+    const h0 = oh * strideH - padH;
     for (let ow = 0; ow < OW; ow++) {
-      const w0 = ow * stride - padW;
+      const w0 = ow * strideW - padW;
       const o = (oh * OW + ow) * C;
       for (let c = 0; c < C; c++) {
         const k = <i32>load<u8>(mask + <usize>(o + c));

@@ -9,12 +9,12 @@ export function avgpoolForwardS8(record: usize): void {
   const r = changetype<AvgpoolForwardRecord>(record);
   const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
   const y = r.y; const OH = r.OH; const OW = r.OW; const zy = r.zy;
-  const PH = r.PH; const PW = r.PW; const stride = r.stride; const padH = r.padH; const padW = r.padW; const counts = r.counts;
+  const PH = r.PH; const PW = r.PW; const strideH = r.strideH; const strideW = r.strideW; const padH = r.padH; const padW = r.padW; const counts = r.counts;
   let m = r.m; let n = r.n;
   for (let oh = 0; oh < OH; oh++) {
-    const h0 = max(oh * stride - padH, 0); const h1 = min(oh * stride - padH + PH, H);
+    const h0 = max(oh * strideH - padH, 0); const h1 = min(oh * strideH - padH + PH, H);
     for (let ow = 0; ow < OW; ow++) {
-      const w0 = max(ow * stride - padW, 0); const w1 = min(ow * stride - padW + PW, W);
+      const w0 = max(ow * strideW - padW, 0); const w1 = min(ow * strideW - padW + PW, W);
       if (counts) {
         const k = (h1 - h0) * (w1 - w0);
         m = load<i32>(counts + (<usize>(k - 1) << 3));
@@ -37,13 +37,13 @@ export function avgpoolBackwardF32(record: usize): void {
   const r = changetype<AvgpoolBackwardRecord>(record);
   const gy = r.gy; const OH = r.OH; const OW = r.OW;
   const gx = r.gx; const H = r.H; const W = r.W; const C = r.C;
-  const PH = r.PH; const PW = r.PW; const stride = r.stride; const padH = r.padH; const padW = r.padW; const byValidTaps = r.byValidTaps;
+  const PH = r.PH; const PW = r.PW; const strideH = r.strideH; const strideW = r.strideW; const padH = r.padH; const padW = r.padW; const byValidTaps = r.byValidTaps;
   if (!r.accumulate) memory.fill(gx, 0, <usize>(H * W * C) << 2);
   let inv: f32 = 1.0 / <f32>(PH * PW);
   for (let oh = 0; oh < OH; oh++) {
-    const h0 = max(oh * stride - padH, 0); const h1 = min(oh * stride - padH + PH, H);
+    const h0 = max(oh * strideH - padH, 0); const h1 = min(oh * strideH - padH + PH, H);
     for (let ow = 0; ow < OW; ow++) {
-      const w0 = max(ow * stride - padW, 0); const w1 = min(ow * stride - padW + PW, W);
+      const w0 = max(ow * strideW - padW, 0); const w1 = min(ow * strideW - padW + PW, W);
       if (byValidTaps) inv = 1.0 / <f32>((h1 - h0) * (w1 - w0));
       for (let c = 0; c < C; c++) {
         const g = load<f32>(gy + (<usize>((oh * OW + ow) * C + c) << 2)) * inv;

@@ -440,7 +440,7 @@ export class ApplyBiasRecord {
   @inline get vel(): usize { return load<usize>(changetype<usize>(this), 20); }
 }
 
-/** int8 average pool, padded or not (global: one window over the input) (pool.ts): 68 bytes. */
+/** int8 average pool, padded or not (global: one window over the input) (pool.ts): 72 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class AvgpoolForwardRecord {
@@ -477,27 +477,30 @@ export class AvgpoolForwardRecord {
   /** window columns */
   // @ts-ignore: decorator
   @inline get PW(): i32 { return load<i32>(changetype<usize>(this), 40); }
-  /** stride, both axes */
+  /** stride between output rows */
   // @ts-ignore: decorator
-  @inline get stride(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  @inline get strideH(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  /** stride between output columns */
+  // @ts-ignore: decorator
+  @inline get strideW(): i32 { return load<i32>(changetype<usize>(this), 48); }
   /** requantisation multiplier (the window mean and the rescale in one) */
   // @ts-ignore: decorator
-  @inline get m(): i32 { return load<i32>(changetype<usize>(this), 48); }
+  @inline get m(): i32 { return load<i32>(changetype<usize>(this), 52); }
   /** requantisation shift */
   // @ts-ignore: decorator
-  @inline get n(): i32 { return load<i32>(changetype<usize>(this), 52); }
+  @inline get n(): i32 { return load<i32>(changetype<usize>(this), 56); }
   /** rows of padding above */
   // @ts-ignore: decorator
-  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 56); }
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 60); }
   /** columns of padding on the left */
   // @ts-ignore: decorator
-  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 60); }
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 64); }
   /** int32 (m, n) of a sum of k inputs at pair k - 1: a window divides by the inputs it holds; 0: every window by PH * PW with m, n */
   // @ts-ignore: decorator
-  @inline get counts(): usize { return load<usize>(changetype<usize>(this), 64); }
+  @inline get counts(): usize { return load<usize>(changetype<usize>(this), 68); }
 }
 
-/** float32 input gradient of an average pool (pool.ts): 56 bytes. */
+/** float32 input gradient of an average pool (pool.ts): 60 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class AvgpoolBackwardRecord {
@@ -528,21 +531,24 @@ export class AvgpoolBackwardRecord {
   /** window columns */
   // @ts-ignore: decorator
   @inline get PW(): i32 { return load<i32>(changetype<usize>(this), 32); }
-  /** stride, both axes */
+  /** stride between output rows */
   // @ts-ignore: decorator
-  @inline get stride(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  @inline get strideH(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  /** stride between output columns */
+  // @ts-ignore: decorator
+  @inline get strideW(): i32 { return load<i32>(changetype<usize>(this), 40); }
   /** add into the destination gradient instead of overwriting it */
   // @ts-ignore: decorator
-  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 40) != 0; }
+  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 44) != 0; }
   /** rows of padding above */
   // @ts-ignore: decorator
-  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 48); }
   /** columns of padding on the left */
   // @ts-ignore: decorator
-  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 48); }
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 52); }
   /** a window divides its gradient by the inputs it holds, not by PH * PW */
   // @ts-ignore: decorator
-  @inline get byValidTaps(): bool { return load<u32>(changetype<usize>(this), 52) != 0; }
+  @inline get byValidTaps(): bool { return load<u32>(changetype<usize>(this), 56) != 0; }
 }
 
 /** int8 residual add, y = requant((a - za) ma + (b - zb) mb) (eltwise.ts): 48 bytes. */
@@ -857,7 +863,7 @@ export class SparseGapHeadRecord extends SparseWeights {
   @inline get scratch(): usize { return load<usize>(changetype<usize>(this), 44); }
 }
 
-/** int8 max pool, output in the input quantisation, and the argmax mask (maxpool.ts): 52 bytes. */
+/** int8 max pool, output in the input quantisation, and the argmax mask (maxpool.ts): 56 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class MaxpoolForwardRecord {
@@ -888,21 +894,24 @@ export class MaxpoolForwardRecord {
   /** window columns */
   // @ts-ignore: decorator
   @inline get PW(): i32 { return load<i32>(changetype<usize>(this), 32); }
-  /** stride, both axes */
+  /** stride between output rows */
   // @ts-ignore: decorator
-  @inline get stride(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  @inline get strideH(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  /** stride between output columns */
+  // @ts-ignore: decorator
+  @inline get strideW(): i32 { return load<i32>(changetype<usize>(this), 40); }
   /** rows of padding above ('same': positions outside the input are never the max) */
   // @ts-ignore: decorator
-  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 40); }
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 44); }
   /** columns of padding on the left */
   // @ts-ignore: decorator
-  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 48); }
   /** u8 per output element: its window's first max, kh * PW + kw; 0: not kept (no input gradient) */
   // @ts-ignore: decorator
-  @inline get mask(): usize { return load<usize>(changetype<usize>(this), 48); }
+  @inline get mask(): usize { return load<usize>(changetype<usize>(this), 52); }
 }
 
-/** float32 input gradient of a max pool: each output gradient to its window's argmax (maxpool.ts): 56 bytes. */
+/** float32 input gradient of a max pool: each output gradient to its window's argmax (maxpool.ts): 60 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class MaxpoolBackwardRecord {
@@ -936,18 +945,21 @@ export class MaxpoolBackwardRecord {
   /** window columns */
   // @ts-ignore: decorator
   @inline get PW(): i32 { return load<i32>(changetype<usize>(this), 36); }
-  /** stride, both axes */
+  /** stride between output rows */
   // @ts-ignore: decorator
-  @inline get stride(): i32 { return load<i32>(changetype<usize>(this), 40); }
+  @inline get strideH(): i32 { return load<i32>(changetype<usize>(this), 40); }
+  /** stride between output columns */
+  // @ts-ignore: decorator
+  @inline get strideW(): i32 { return load<i32>(changetype<usize>(this), 44); }
   /** rows of padding above ('same': positions outside the input are never the max) */
   // @ts-ignore: decorator
-  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  @inline get padH(): i32 { return load<i32>(changetype<usize>(this), 48); }
   /** columns of padding on the left */
   // @ts-ignore: decorator
-  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 48); }
+  @inline get padW(): i32 { return load<i32>(changetype<usize>(this), 52); }
   /** add into the destination gradient instead of overwriting it */
   // @ts-ignore: decorator
-  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 52) != 0; }
+  @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 56) != 0; }
 }
 
 /** int8 element-wise function through a 256-entry int8 table (table.ts): 16 bytes. */

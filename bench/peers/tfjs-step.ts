@@ -116,7 +116,7 @@ function forward(job: PeerJob, layers: Map<string, LayerVars>, x: tf.Tensor4D): 
       case 'add':
         return activate(tf.add(a, t.get(n.inputs[1]!)!), n.activation);
       case 'avgpool':
-        return tf.avgPool(a as tf.Tensor4D, n.pool!.size, n.pool!.stride, 'valid');
+        return tf.avgPool(a as tf.Tensor4D, [n.pool!.ph, n.pool!.pw], [n.pool!.sh, n.pool!.sw], 'valid');
       case 'globalavgpool':
         return tf.mean(a, [1, 2], true);
       case 'flatten':

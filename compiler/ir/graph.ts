@@ -26,9 +26,13 @@ export interface ConvAttrs {
   /** Zero padding per side [top, left, bottom, right] (ops/padding.ts); the kernels take the leading pads (top, left). */
   pads: Pads;
 }
+/** A pool's window: ph x pw positions (rows, columns), strides per axis (as ConvAttrs'). */
 export interface PoolAttrs {
-  size: number;
-  stride: number;
+  ph: number;
+  pw: number;
+  /** Stride between output rows (sh) and between output columns (sw). */
+  sh: number;
+  sw: number;
   /** Padding per side [top, left, bottom, right]: positions a window may reach outside the input. */
   pads: Pads;
   /** avgpool: padded positions count as zeros in the divisor (ONNX count_include_pad 1); otherwise it divides by the valid taps (TFLite). */

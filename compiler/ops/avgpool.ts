@@ -1,10 +1,10 @@
 /**
- * avgpool: the average of each size x size window (stride defaults to the size), per
- * channel. Padding as maxpool's: 'valid' (default), 'same' (TF's split) or per side
- * [top, left, bottom, right], each side less than the size. A window that hangs over the
- * edge divides by the inputs it holds (TFLite's AVERAGE_POOL_2D, ONNX count_include_pad 0),
- * or with `countIncludePad: true` by size * size, the padding counted as zeros (ONNX
- * count_include_pad 1).
+ * avgpool: the average of each PH x PW window (`size`: one number or [PH, PW]; `stride`
+ * likewise, defaulting to the size per axis), per channel. Padding as maxpool's: 'valid'
+ * (default), 'same' (TF's split, per axis) or per side [top, left, bottom, right], each side
+ * less than the window along its axis. A window that hangs over the edge divides by the
+ * inputs it holds (TFLite's AVERAGE_POOL_2D, ONNX count_include_pad 0), or with
+ * `countIncludePad: true` by PH * PW, the padding counted as zeros (ONNX count_include_pad 1).
  *
  * Kernels: avgpoolForwardS8 / avgpoolBackwardF32 (assembly/kernels/pool.ts), shared with
  * globalavgpool and told apart by the window (pool-kernels.ts); a pool dividing by valid
@@ -12,11 +12,10 @@
  */
 import { z } from 'zod';
 import type { Node } from '../ir/graph.js';
-import { LIMITS } from '../ir/limits.js';
-import { positiveInt, userName } from '../validate.js';
-import { inputs, layerSchema, stride } from './layer-fields.js';
-import { explicitPads, NO_PADS, paddedOutput, padsText, type Pads } from './padding.js';
-import { poolPads } from './pool-shape.js';
+import { userName } from '../validate.js';
+import { inputs, layerSchema } from './layer-fields.js';
+import { explicitPads, type Pads } from './padding.js';
+import { poolShape, poolSize, poolStride, type PoolSize } from './pool-shape.js';
 import { poolCode, poolRescale, type PoolRescale, type PoolWindow } from './pool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
 
@@ -24,11 +23,13 @@ export interface AvgpoolLayer {
   op: 'avgpool';
   name?: string;
   inputs?: string[];
-  size: number;
-  stride?: number;
-  /** 'valid' (default): windows inside the input; 'same': ceil(H / stride) outputs, as TF; or per side [top, left, bottom, right]. */
+  /** Window rows and columns: one number for both, or [PH, PW]. */
+  size: PoolSize;
+  /** One stride for both axes, or [SH, SW]. Default: the size. */
+  stride?: PoolSize;
+  /** 'valid' (default): windows inside the input; 'same': ceil(H / SH) x ceil(W / SW) outputs, as TF; or per side [top, left, bottom, right]. */
   padding?: 'valid' | 'same' | Pads;
-  /** Divide every window by size * size, padding counted as zeros (ONNX count_include_pad 1); default: by the inputs it holds. */
+  /** Divide every window by PH * PW, padding counted as zeros (ONNX count_include_pad 1); default: by the inputs it holds. */
   countIncludePad?: boolean;
 }
 
@@ -37,28 +38,28 @@ const avgpoolLayer = layerSchema<AvgpoolLayer>()(
     op: z.literal('avgpool'),
     name: userName.optional(),
     inputs: inputs.optional(),
-    size: positiveInt(LIMITS.maxSpatial),
-    stride: stride.optional(),
+    size: poolSize,
+    stride: poolStride.optional(),
     padding: z.union([z.literal('valid'), z.literal('same'), explicitPads], { error: "expected 'valid', 'same' or [top, left, bottom, right]" }).optional(),
     countIncludePad: z.boolean({ error: 'expected true or false' }).optional(),
   }),
 );
 
-/** The kernels' window: size x size, its stride and padding. */
+/** The kernels' window: PH x PW, its strides and padding. */
 function window(n: Node): PoolWindow {
   const p = n.pool!;
-  return { ph: p.size, pw: p.size, stride: p.stride, pads: p.pads, byValidTaps: p.countIncludePad !== true };
+  return { ph: p.ph, pw: p.pw, sh: p.sh, sw: p.sw, pads: p.pads, byValidTaps: p.countIncludePad !== true };
 }
 
 /** Each output's window clipped to the input: rows [h0, h1), columns [w0, w1), and what it divides by. */
 function windowAt(n: Node, oh: number, ow: number): { h0: number; h1: number; w0: number; w1: number; count: number } {
   const [H, W] = n.inShapes[0]!;
-  const { size, stride, pads, countIncludePad } = n.pool!;
-  const h0 = Math.max(oh * stride - pads[0], 0);
-  const h1 = Math.min(oh * stride - pads[0] + size, H);
-  const w0 = Math.max(ow * stride - pads[1], 0);
-  const w1 = Math.min(ow * stride - pads[1] + size, W);
-  return { h0, h1, w0, w1, count: countIncludePad ? size * size : (h1 - h0) * (w1 - w0) };
+  const { ph, pw, sh, sw, pads, countIncludePad } = n.pool!;
+  const h0 = Math.max(oh * sh - pads[0], 0);
+  const h1 = Math.min(oh * sh - pads[0] + ph, H);
+  const w0 = Math.max(ow * sw - pads[1], 0);
+  const w1 = Math.min(ow * sw - pads[1] + pw, W);
+  return { h0, h1, w0, w1, count: countIncludePad ? ph * pw : (h1 - h0) * (w1 - w0) };
 }
 
 /** y[oh, ow, c] = the mean of x over the window at (oh, ow), channel c. */
@@ -102,14 +103,9 @@ export const avgpool: OpDef<AvgpoolLayer, PoolRescale> = {
   layerOp: 'avgpool',
   layer: avgpoolLayer,
   arity: 1,
-  shape(layer, [[h, w, c]], fail) {
-    const size = layer.size;
-    const stride = layer.stride ?? size;
-    const pads = poolPads(layer.padding, [h, w], size, stride, fail);
-    if (pads === NO_PADS && (size > h || size > w)) fail(`pool ${size} is larger than the ${h}x${w} input`);
-    const [oh, ow] = paddedOutput([h, w], size, size, stride, pads);
-    if (oh < 1 || ow < 1) fail(`pool ${size} does not fit the ${h}x${w} input padded by ${padsText(pads)}`);
-    return { outShape: [oh, ow, c], pool: { size, stride, pads, ...(layer.countIncludePad && { countIncludePad: true }) } };
+  shape(layer, [x], fail) {
+    const { outShape, pool } = poolShape(layer, x!, fail);
+    return { outShape, pool: { ...pool, ...(layer.countIncludePad && { countIncludePad: true }) } };
   },
   prepare: poolRescale(window),
   constants: (d) => (d.byCount ? [d.byCount] : []),

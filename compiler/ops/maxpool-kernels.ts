@@ -10,7 +10,8 @@ import { field as f, record, type KernelSpec } from '../formats/kernel-records.j
 const window = [
   f('PH', 'i32', 'window rows'),
   f('PW', 'i32', 'window columns'),
-  f('stride', 'i32', 'stride, both axes'),
+  f('strideH', 'i32', 'stride between output rows'),
+  f('strideW', 'i32', 'stride between output columns'),
   f('padH', 'i32', "rows of padding above ('same': positions outside the input are never the max)"),
   f('padW', 'i32', 'columns of padding on the left'),
 ] as const;

@@ -1,9 +1,10 @@
 /**
- * maxpool: the largest value of each size x size window (stride defaults to the size), per
- * channel; padding 'valid' (windows inside the input), 'same' (TF's: ceil(H / stride)
- * outputs, the padding split with the smaller half before) or per side [top, left, bottom,
- * right] (ONNX's pads; each side less than the size, so every window holds an input).
- * Padded positions are never the max (as -inf padding, what TF and ONNX do).
+ * maxpool: the largest value of each PH x PW window (`size`: one number for a square window,
+ * or [PH, PW]; `stride` likewise, defaulting to the size per axis), per channel; padding
+ * 'valid' (windows inside the input), 'same' (TF's: ceil(H / SH) x ceil(W / SW) outputs, the
+ * padding of each axis split with the smaller half before) or per side [top, left, bottom,
+ * right] (ONNX's pads; each side less than the window along its axis, so every window holds
+ * an input). Padded positions are never the max (as -inf padding, what TF and ONNX do).
  *
  * Ties: the first max in row-major window order (kh, then kw), as TF and ONNX, in the float
  * reference and in the int8 kernels alike; the gradient goes to that one input.
@@ -12,11 +13,11 @@
  * requantisation, no constants to prepare).
  *
  * Backward reads a mask the forward writes, not the input: one byte per output element, the
- * index of its window's argmax (kh * size + kw, so windows up to 16x16). That is
- * OH*OW*C bytes live from forward to backward against the input's H*W*C: a quarter for
- * the usual 2x2 stride-2 pool, never more (every output has its own window, so OH*OW <=
- * H*W with either padding); and the tensor below, unread in backward, keeps its 1-bit
- * clamp mask instead of its int8 values.
+ * index of its window's argmax (kh * PW + kw, so windows of up to 256 positions: 16x16,
+ * 3x85, 1x256). That is OH*OW*C bytes live from forward to backward against the input's
+ * H*W*C: a quarter for the usual 2x2 stride-2 pool, never more (every output has its own
+ * window, so OH*OW <= H*W with either padding); and the tensor below, unread in backward,
+ * keeps its 1-bit clamp mask instead of its int8 values.
  *
  * Kernels: maxpoolForwardS8 / maxpoolBackwardF32 (assembly/kernels/maxpool.ts, records in
  * maxpool-kernels.ts). Tests: test/ops/maxpool.test.ts.
@@ -25,11 +26,10 @@ import { z } from 'zod';
 import type { EmitContext } from '../codegen/context.js';
 import type { StepOf } from '../codegen/steps/types.js';
 import { shapeSize, type Node } from '../ir/graph.js';
-import { LIMITS } from '../ir/limits.js';
-import { positiveInt, userName } from '../validate.js';
-import { inputs, layerSchema, stride } from './layer-fields.js';
-import { explicitPads, NO_PADS, paddedOutput, padsText, type Pads } from './padding.js';
-import { poolPads } from './pool-shape.js';
+import { userName } from '../validate.js';
+import { inputs, layerSchema } from './layer-fields.js';
+import { explicitPads, type Pads } from './padding.js';
+import { poolShape, poolSize, poolStride, type PoolSize } from './pool-shape.js';
 import { MAXPOOL_BACKWARD_KERNEL, MAXPOOL_FORWARD_KERNEL, MAXPOOL_KERNELS } from './maxpool-kernels.js';
 import type { FloatBackwardArgs, FloatGradients, OpDef } from './types.js';
 
@@ -37,11 +37,11 @@ export interface MaxpoolLayer {
   op: 'maxpool';
   name?: string;
   inputs?: string[];
-  /** Window rows and columns. */
-  size: number;
-  /** Default: the size. */
-  stride?: number;
-  /** 'valid' (default): only windows inside the input; 'same': ceil(H / stride) x ceil(W / stride) outputs, as TF; or per side [top, left, bottom, right]. */
+  /** Window rows and columns: one number for both, or [PH, PW]. */
+  size: PoolSize;
+  /** One stride for both axes, or [SH, SW]. Default: the size. */
+  stride?: PoolSize;
+  /** 'valid' (default): only windows inside the input; 'same': ceil(H / SH) x ceil(W / SW) outputs, as TF; or per side [top, left, bottom, right]. */
   padding?: 'valid' | 'same' | Pads;
 }
 
@@ -50,43 +50,45 @@ const maxpoolLayer = layerSchema<MaxpoolLayer>()(
     op: z.literal('maxpool'),
     name: userName.optional(),
     inputs: inputs.optional(),
-    size: positiveInt(LIMITS.maxSpatial),
-    stride: stride.optional(),
+    size: poolSize,
+    stride: poolStride.optional(),
     padding: z.union([z.literal('valid'), z.literal('same'), explicitPads], { error: "expected 'valid', 'same' or [top, left, bottom, right]" }).optional(),
   }),
 );
 
-/** The largest window whose argmax index fits the mask's byte. */
-const MAX_SIZE = 16;
+/** The most positions a window may have: its argmax index kh * PW + kw must fit the mask's byte. */
+const MAX_POSITIONS = 256;
 
-/** A node's window: size, stride and the padding before each axis. */
+/** A node's window: PH x PW positions, strides per axis and the padding before each axis. */
 interface Window {
-  size: number;
-  stride: number;
+  ph: number;
+  pw: number;
+  sh: number;
+  sw: number;
   padH: number;
   padW: number;
 }
 
 function windowOf(n: Node): Window {
-  const { size, stride, pads } = n.pool!;
-  return { size, stride, padH: pads[0], padW: pads[1] };
+  const { ph, pw, sh, sw, pads } = n.pool!;
+  return { ph, pw, sh, sw, padH: pads[0], padW: pads[1] };
 }
 
 /** For each output element, the input element that is its window's first max (row-major window order). */
 function argmaxes(n: Node, x: Float32Array): Int32Array {
   const [H, W, C] = n.inShapes[0]!;
   const [OH, OW] = n.outShape;
-  const { size, stride, padH, padW } = windowOf(n);
+  const { ph, pw, sh, sw, padH, padW } = windowOf(n);
   const at = new Int32Array(OH * OW * C);
   for (let oh = 0; oh < OH; oh++)
     for (let ow = 0; ow < OW; ow++)
       for (let c = 0; c < C; c++) {
         let best = -1;
-        for (let kh = 0; kh < size; kh++) {
-          const ih = oh * stride - padH + kh;
+        for (let kh = 0; kh < ph; kh++) {
+          const ih = oh * sh - padH + kh;
           if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < size; kw++) {
-            const iw = ow * stride - padW + kw;
+          for (let kw = 0; kw < pw; kw++) {
+            const iw = ow * sw - padW + kw;
             if (iw < 0 || iw >= W) continue;
             const i = (ih * W + iw) * C + c;
             if (best < 0 || x[i]! > x[best]!) best = i;
@@ -112,8 +114,8 @@ function backwardF32(n: Node, { x: [x], gy, wantInputGrad }: FloatBackwardArgs):
 
 /** The window fields both kernels' records share. */
 function windowFields(n: Node) {
-  const { size, stride, padH, padW } = windowOf(n);
-  return { PH: size, PW: size, stride, padH, padW };
+  const { ph, pw, sh, sw, padH, padW } = windowOf(n);
+  return { PH: ph, PW: pw, strideH: sh, strideW: sw, padH, padW };
 }
 
 const codegen = {
@@ -137,15 +139,15 @@ export const maxpool: OpDef<MaxpoolLayer> = {
   layerOp: 'maxpool',
   layer: maxpoolLayer,
   arity: 1,
-  shape(layer, [[h, w, c]], fail) {
-    const size = layer.size;
-    const stride = layer.stride ?? size;
-    if (size > MAX_SIZE) fail(`maxpool ${size}x${size} is larger than ${MAX_SIZE}x${MAX_SIZE}`, "its backward keeps each window's argmax in one byte");
-    const pads = poolPads(layer.padding, [h, w], size, stride, fail);
-    if (pads === NO_PADS && (size > h || size > w)) fail(`pool ${size} is larger than the ${h}x${w} input`, "padding 'same' pools over the edge");
-    const [oh, ow] = paddedOutput([h, w], size, size, stride, pads);
-    if (oh < 1 || ow < 1) fail(`pool ${size} does not fit the ${h}x${w} input padded by ${padsText(pads)}`);
-    return { outShape: [oh, ow, c], pool: { size, stride, pads } };
+  shape(layer, [x], fail) {
+    const [ph, pw] = typeof layer.size === 'number' ? [layer.size, layer.size] : layer.size;
+    if (ph * pw > MAX_POSITIONS) {
+      fail(
+        `the maxpool window ${ph}x${pw} has ${ph * pw} positions, more than ${MAX_POSITIONS}`,
+        "its backward keeps each window's argmax in one byte (16x16 at most, or e.g. 8x32)",
+      );
+    }
+    return poolShape(layer, x!, fail, "padding 'same' pools over the edge");
   },
   sharesInputQuant: true,
   float: { forward: forwardF32, backward: backwardF32 },

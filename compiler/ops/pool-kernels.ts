@@ -10,22 +10,23 @@ import type { QTensor } from '../quantize/quantize.js';
 import { NO_PADS, type Pads } from './padding.js';
 
 /**
- * A pool's window as the kernels take it: ph x pw positions, stride, padding per side (a
- * global pool: one window over the whole input, no padding); `byValidTaps`: a window that
- * hangs over the edge divides by the inputs it holds (TFLite, ONNX count_include_pad 0),
- * not by ph * pw.
+ * A pool's window as the kernels take it: ph x pw positions, strides between rows (sh) and
+ * columns (sw), padding per side (a global pool: one window over the whole input, no
+ * padding); `byValidTaps`: a window that hangs over the edge divides by the inputs it holds
+ * (TFLite, ONNX count_include_pad 0), not by ph * pw.
  */
 export interface PoolWindow {
   ph: number;
   pw: number;
-  stride: number;
+  sh: number;
+  sw: number;
   pads: Pads;
   byValidTaps: boolean;
 }
 
 /** A window over the whole input (global pooling). */
 export function wholeInput(n: Node): PoolWindow {
-  return { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], stride: 1, pads: NO_PADS, byValidTaps: false };
+  return { ph: n.inShapes[0]![0], pw: n.inShapes[0]![1], sh: 1, sw: 1, pads: NO_PADS, byValidTaps: false };
 }
 
 /**
@@ -60,7 +61,7 @@ export function poolRescale(window: (n: Node) => PoolWindow) {
 
 /** The window fields both kernels' records share. */
 function windowFields(pg: PoolWindow) {
-  return { PH: pg.ph, PW: pg.pw, stride: pg.stride, padH: pg.pads[0], padW: pg.pads[1] };
+  return { PH: pg.ph, PW: pg.pw, strideH: pg.sh, strideW: pg.sw, padH: pg.pads[0], padW: pg.pads[1] };
 }
 
 /** The forward and input-gradient code of a pool with this window. */

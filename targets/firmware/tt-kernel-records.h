@@ -385,8 +385,8 @@ _Static_assert(offsetof(tt_apply_bias_t, w_scale) == 12, "tt_apply_bias_t.w_scal
 _Static_assert(offsetof(tt_apply_bias_t, sx) == 16, "tt_apply_bias_t.sx");
 _Static_assert(offsetof(tt_apply_bias_t, vel) == 20, "tt_apply_bias_t.vel");
 
-/* int8 average pool, padded or not (global: one window over the input) (pool.ts): 68 bytes, little-endian. */
-#define TT_AVGPOOL_FORWARD_BYTES 68u
+/* int8 average pool, padded or not (global: one window over the input) (pool.ts): 72 bytes, little-endian. */
+#define TT_AVGPOOL_FORWARD_BYTES 72u
 
 typedef struct {
   uint32_t x; /* int8 input, HWC */
@@ -400,7 +400,8 @@ typedef struct {
   int32_t zy; /* output zero point */
   int32_t PH; /* window rows */
   int32_t PW; /* window columns */
-  int32_t stride; /* stride, both axes */
+  int32_t stride_h; /* stride between output rows */
+  int32_t stride_w; /* stride between output columns */
   int32_t m; /* requantisation multiplier (the window mean and the rescale in one) */
   int32_t n; /* requantisation shift */
   int32_t pad_h; /* rows of padding above */
@@ -419,15 +420,16 @@ _Static_assert(offsetof(tt_avgpool_forward_t, OW) == 28, "tt_avgpool_forward_t.O
 _Static_assert(offsetof(tt_avgpool_forward_t, zy) == 32, "tt_avgpool_forward_t.zy");
 _Static_assert(offsetof(tt_avgpool_forward_t, PH) == 36, "tt_avgpool_forward_t.PH");
 _Static_assert(offsetof(tt_avgpool_forward_t, PW) == 40, "tt_avgpool_forward_t.PW");
-_Static_assert(offsetof(tt_avgpool_forward_t, stride) == 44, "tt_avgpool_forward_t.stride");
-_Static_assert(offsetof(tt_avgpool_forward_t, m) == 48, "tt_avgpool_forward_t.m");
-_Static_assert(offsetof(tt_avgpool_forward_t, n) == 52, "tt_avgpool_forward_t.n");
-_Static_assert(offsetof(tt_avgpool_forward_t, pad_h) == 56, "tt_avgpool_forward_t.pad_h");
-_Static_assert(offsetof(tt_avgpool_forward_t, pad_w) == 60, "tt_avgpool_forward_t.pad_w");
-_Static_assert(offsetof(tt_avgpool_forward_t, counts) == 64, "tt_avgpool_forward_t.counts");
+_Static_assert(offsetof(tt_avgpool_forward_t, stride_h) == 44, "tt_avgpool_forward_t.stride_h");
+_Static_assert(offsetof(tt_avgpool_forward_t, stride_w) == 48, "tt_avgpool_forward_t.stride_w");
+_Static_assert(offsetof(tt_avgpool_forward_t, m) == 52, "tt_avgpool_forward_t.m");
+_Static_assert(offsetof(tt_avgpool_forward_t, n) == 56, "tt_avgpool_forward_t.n");
+_Static_assert(offsetof(tt_avgpool_forward_t, pad_h) == 60, "tt_avgpool_forward_t.pad_h");
+_Static_assert(offsetof(tt_avgpool_forward_t, pad_w) == 64, "tt_avgpool_forward_t.pad_w");
+_Static_assert(offsetof(tt_avgpool_forward_t, counts) == 68, "tt_avgpool_forward_t.counts");
 
-/* float32 input gradient of an average pool (pool.ts): 56 bytes, little-endian. */
-#define TT_AVGPOOL_BACKWARD_BYTES 56u
+/* float32 input gradient of an average pool (pool.ts): 60 bytes, little-endian. */
+#define TT_AVGPOOL_BACKWARD_BYTES 60u
 
 typedef struct {
   uint32_t gy; /* f32 output gradient, HWC */
@@ -439,7 +441,8 @@ typedef struct {
   int32_t C; /* input channels */
   int32_t PH; /* window rows */
   int32_t PW; /* window columns */
-  int32_t stride; /* stride, both axes */
+  int32_t stride_h; /* stride between output rows */
+  int32_t stride_w; /* stride between output columns */
   uint32_t accumulate; /* add into the destination gradient instead of overwriting it */
   int32_t pad_h; /* rows of padding above */
   int32_t pad_w; /* columns of padding on the left */
@@ -455,11 +458,12 @@ _Static_assert(offsetof(tt_avgpool_backward_t, W) == 20, "tt_avgpool_backward_t.
 _Static_assert(offsetof(tt_avgpool_backward_t, C) == 24, "tt_avgpool_backward_t.C");
 _Static_assert(offsetof(tt_avgpool_backward_t, PH) == 28, "tt_avgpool_backward_t.PH");
 _Static_assert(offsetof(tt_avgpool_backward_t, PW) == 32, "tt_avgpool_backward_t.PW");
-_Static_assert(offsetof(tt_avgpool_backward_t, stride) == 36, "tt_avgpool_backward_t.stride");
-_Static_assert(offsetof(tt_avgpool_backward_t, accumulate) == 40, "tt_avgpool_backward_t.accumulate");
-_Static_assert(offsetof(tt_avgpool_backward_t, pad_h) == 44, "tt_avgpool_backward_t.pad_h");
-_Static_assert(offsetof(tt_avgpool_backward_t, pad_w) == 48, "tt_avgpool_backward_t.pad_w");
-_Static_assert(offsetof(tt_avgpool_backward_t, by_valid_taps) == 52, "tt_avgpool_backward_t.by_valid_taps");
+_Static_assert(offsetof(tt_avgpool_backward_t, stride_h) == 36, "tt_avgpool_backward_t.stride_h");
+_Static_assert(offsetof(tt_avgpool_backward_t, stride_w) == 40, "tt_avgpool_backward_t.stride_w");
+_Static_assert(offsetof(tt_avgpool_backward_t, accumulate) == 44, "tt_avgpool_backward_t.accumulate");
+_Static_assert(offsetof(tt_avgpool_backward_t, pad_h) == 48, "tt_avgpool_backward_t.pad_h");
+_Static_assert(offsetof(tt_avgpool_backward_t, pad_w) == 52, "tt_avgpool_backward_t.pad_w");
+_Static_assert(offsetof(tt_avgpool_backward_t, by_valid_taps) == 56, "tt_avgpool_backward_t.by_valid_taps");
 
 /* int8 residual add, y = requant((a - za) ma + (b - zb) mb) (eltwise.ts): 48 bytes, little-endian. */
 #define TT_ADD_BYTES 48u
@@ -725,8 +729,8 @@ _Static_assert(offsetof(tt_sparse_gap_head_t, accumulate) == 36, "tt_sparse_gap_
 _Static_assert(offsetof(tt_sparse_gap_head_t, bgrad) == 40, "tt_sparse_gap_head_t.bgrad");
 _Static_assert(offsetof(tt_sparse_gap_head_t, scratch) == 44, "tt_sparse_gap_head_t.scratch");
 
-/* int8 max pool, output in the input quantisation, and the argmax mask (maxpool.ts): 52 bytes, little-endian. */
-#define TT_MAXPOOL_FORWARD_BYTES 52u
+/* int8 max pool, output in the input quantisation, and the argmax mask (maxpool.ts): 56 bytes, little-endian. */
+#define TT_MAXPOOL_FORWARD_BYTES 56u
 
 typedef struct {
   uint32_t x; /* int8 input, HWC */
@@ -738,7 +742,8 @@ typedef struct {
   int32_t OW; /* output columns */
   int32_t PH; /* window rows */
   int32_t PW; /* window columns */
-  int32_t stride; /* stride, both axes */
+  int32_t stride_h; /* stride between output rows */
+  int32_t stride_w; /* stride between output columns */
   int32_t pad_h; /* rows of padding above ('same': positions outside the input are never the max) */
   int32_t pad_w; /* columns of padding on the left */
   uint32_t mask; /* u8 per output element: its window's first max, kh * PW + kw; 0: not kept (no input gradient) */
@@ -753,13 +758,14 @@ _Static_assert(offsetof(tt_maxpool_forward_t, OH) == 20, "tt_maxpool_forward_t.O
 _Static_assert(offsetof(tt_maxpool_forward_t, OW) == 24, "tt_maxpool_forward_t.OW");
 _Static_assert(offsetof(tt_maxpool_forward_t, PH) == 28, "tt_maxpool_forward_t.PH");
 _Static_assert(offsetof(tt_maxpool_forward_t, PW) == 32, "tt_maxpool_forward_t.PW");
-_Static_assert(offsetof(tt_maxpool_forward_t, stride) == 36, "tt_maxpool_forward_t.stride");
-_Static_assert(offsetof(tt_maxpool_forward_t, pad_h) == 40, "tt_maxpool_forward_t.pad_h");
-_Static_assert(offsetof(tt_maxpool_forward_t, pad_w) == 44, "tt_maxpool_forward_t.pad_w");
-_Static_assert(offsetof(tt_maxpool_forward_t, mask) == 48, "tt_maxpool_forward_t.mask");
+_Static_assert(offsetof(tt_maxpool_forward_t, stride_h) == 36, "tt_maxpool_forward_t.stride_h");
+_Static_assert(offsetof(tt_maxpool_forward_t, stride_w) == 40, "tt_maxpool_forward_t.stride_w");
+_Static_assert(offsetof(tt_maxpool_forward_t, pad_h) == 44, "tt_maxpool_forward_t.pad_h");
+_Static_assert(offsetof(tt_maxpool_forward_t, pad_w) == 48, "tt_maxpool_forward_t.pad_w");
+_Static_assert(offsetof(tt_maxpool_forward_t, mask) == 52, "tt_maxpool_forward_t.mask");
 
-/* float32 input gradient of a max pool: each output gradient to its window's argmax (maxpool.ts): 56 bytes, little-endian. */
-#define TT_MAXPOOL_BACKWARD_BYTES 56u
+/* float32 input gradient of a max pool: each output gradient to its window's argmax (maxpool.ts): 60 bytes, little-endian. */
+#define TT_MAXPOOL_BACKWARD_BYTES 60u
 
 typedef struct {
   uint32_t gy; /* f32 output gradient, HWC */
@@ -772,7 +778,8 @@ typedef struct {
   int32_t C; /* channels */
   int32_t PH; /* window rows */
   int32_t PW; /* window columns */
-  int32_t stride; /* stride, both axes */
+  int32_t stride_h; /* stride between output rows */
+  int32_t stride_w; /* stride between output columns */
   int32_t pad_h; /* rows of padding above ('same': positions outside the input are never the max) */
   int32_t pad_w; /* columns of padding on the left */
   uint32_t accumulate; /* add into the destination gradient instead of overwriting it */
@@ -788,10 +795,11 @@ _Static_assert(offsetof(tt_maxpool_backward_t, W) == 24, "tt_maxpool_backward_t.
 _Static_assert(offsetof(tt_maxpool_backward_t, C) == 28, "tt_maxpool_backward_t.C");
 _Static_assert(offsetof(tt_maxpool_backward_t, PH) == 32, "tt_maxpool_backward_t.PH");
 _Static_assert(offsetof(tt_maxpool_backward_t, PW) == 36, "tt_maxpool_backward_t.PW");
-_Static_assert(offsetof(tt_maxpool_backward_t, stride) == 40, "tt_maxpool_backward_t.stride");
-_Static_assert(offsetof(tt_maxpool_backward_t, pad_h) == 44, "tt_maxpool_backward_t.pad_h");
-_Static_assert(offsetof(tt_maxpool_backward_t, pad_w) == 48, "tt_maxpool_backward_t.pad_w");
-_Static_assert(offsetof(tt_maxpool_backward_t, accumulate) == 52, "tt_maxpool_backward_t.accumulate");
+_Static_assert(offsetof(tt_maxpool_backward_t, stride_h) == 40, "tt_maxpool_backward_t.stride_h");
+_Static_assert(offsetof(tt_maxpool_backward_t, stride_w) == 44, "tt_maxpool_backward_t.stride_w");
+_Static_assert(offsetof(tt_maxpool_backward_t, pad_h) == 48, "tt_maxpool_backward_t.pad_h");
+_Static_assert(offsetof(tt_maxpool_backward_t, pad_w) == 52, "tt_maxpool_backward_t.pad_w");
+_Static_assert(offsetof(tt_maxpool_backward_t, accumulate) == 56, "tt_maxpool_backward_t.accumulate");
 
 /* int8 element-wise function through a 256-entry int8 table (table.ts): 16 bytes, little-endian. */
 #define TT_TABLE_FORWARD_BYTES 16u

@@ -2,7 +2,8 @@
  * maxpool (compiler/ops/maxpool.ts): its shape rule and refusals, the float reference
  * against TF.js (forward, gradient, ties), the backward rule (the argmax mask), its int8
  * kernels (assembly/kernels/maxpool.ts, SIMD and scalar builds) against the exact integer
- * reference, and a small model with a maxpool layer trained end to end.
+ * reference (square and per-axis windows and strides), and a small model with a maxpool
+ * layer trained end to end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGraph, type Node } from '../../compiler/ir/graph.js';
@@ -28,6 +29,10 @@ const op = opDef('maxpool');
 const pool = (o: Partial<MaxpoolLayer>): MaxpoolLayer => ({ op: 'maxpool', name: 'x', size: 2, ...o });
 type Shape3 = [number, number, number];
 type Padding = 'valid' | 'same' | Pads;
+/** A size or stride as a layer writes it: both axes, or [rows, columns]. */
+type PerAxis = number | [number, number];
+const axes = (v: PerAxis): [number, number] => (typeof v === 'number' ? [v, v] : v);
+const axesText = (v: PerAxis): string => axes(v).join('x');
 
 beforeAll(useTfCpu);
 
@@ -35,7 +40,7 @@ describe('maxpool: shape rule', () => {
   it("size x size windows, stride defaulting to the size; 'valid' by default, 'same' as TF (ceil(H / stride))", () => {
     const { node } = nodeAround([7, 6, 3], [pool({ size: 2 })], 'x');
     expect(node.op).toBe('maxpool');
-    expect(node.pool).toEqual({ size: 2, stride: 2, pads: [0, 0, 0, 0] });
+    expect(node.pool).toEqual({ ph: 2, pw: 2, sh: 2, sw: 2, pads: [0, 0, 0, 0] });
     expect(node.outShape).toEqual([3, 3, 3]);
     expect(nodeAround([7, 6, 3], [pool({ size: 3, stride: 1 })], 'x').node.outShape).toEqual([5, 4, 3]);
     expect(nodeAround([7, 6, 3], [pool({ size: 2, padding: 'valid' })], 'x').node.outShape).toEqual([3, 3, 3]);
@@ -47,6 +52,21 @@ describe('maxpool: shape rule', () => {
     expect(nodeAround([7, 6, 3], [pool({ size: 2, padding: 'same' })], 'x').node.pool!.pads).toEqual([0, 0, 1, 0]);
   });
 
+  it('per-axis windows and strides, [PH, PW] and [SH, SW] (the stride defaulting to the size per axis); same per axis', () => {
+    // magic_wand's second pool: a 3x1 window over 42x1x16.
+    const wand = nodeAround([42, 1, 16], [pool({ size: [3, 1] })], 'x').node;
+    expect(wand.pool).toEqual({ ph: 3, pw: 1, sh: 3, sw: 1, pads: [0, 0, 0, 0] });
+    expect(wand.outShape).toEqual([14, 1, 16]);
+    const strided = nodeAround([9, 8, 2], [pool({ size: [2, 3], stride: [1, 2] })], 'x').node;
+    expect(strided.outShape).toEqual([8, 3, 2]); // floor((9 - 2) / 1) + 1, floor((8 - 3) / 2) + 1
+    // 'same' per axis: rows ceil(7 / 2) = 4 outputs pad (4 - 1) * 2 + 3 - 7 = 2 (1 above, 1 below); columns 6 outputs pad 1 (after).
+    const same = nodeAround([7, 6, 3], [pool({ size: [3, 2], stride: [2, 1], padding: 'same' })], 'x').node;
+    expect(same.pool).toEqual({ ph: 3, pw: 2, sh: 2, sw: 1, pads: [1, 0, 1, 1] });
+    expect(same.outShape).toEqual([4, 6, 3]);
+    expect(shapeError([6, 6, 1], [pool({ size: [2, 1], padding: [1, 1, 0, 0] })])).toBe("model layer 0 ('x'): padding [1, 1, 0, 0] is not less than the 2x1 window on every side");
+    expect(shapeError([2, 5, 1], [pool({ size: [3, 1] })])).toBe("model layer 0 ('x'): pool 3x1 is larger than the 2x5 input");
+  });
+
   it('per side [top, left, bottom, right] as ONNX pads; each side less than the window', () => {
     const { node } = nodeAround([6, 6, 1], [pool({ size: 3, stride: 2, padding: [1, 0, 1, 2] })], 'x');
     expect(node.pool!.pads).toEqual([1, 0, 1, 2]);
@@ -54,10 +74,13 @@ describe('maxpool: shape rule', () => {
     expect(shapeError([6, 6, 1], [pool({ size: 2, padding: [2, 0, 0, 0] })])).toBe("model layer 0 ('x'): padding [2, 0, 0, 0] is not less than the 2x2 window on every side");
   });
 
-  it('refuses a valid window larger than the input, and windows above 16x16 (the mask keeps an argmax in a byte)', () => {
+  it('refuses a valid window larger than the input, and windows of more than 256 positions (the mask keeps an argmax in a byte)', () => {
     expect(shapeError([3, 5, 1], [pool({ size: 4 })])).toBe("model layer 0 ('x'): pool 4 is larger than the 3x5 input");
-    expect(shapeError([20, 20, 1], [pool({ size: 17 })])).toBe("model layer 0 ('x'): maxpool 17x17 is larger than 16x16");
+    expect(shapeError([20, 20, 1], [pool({ size: 17 })])).toBe("model layer 0 ('x'): the maxpool window 17x17 has 289 positions, more than 256");
+    expect(shapeError([4, 300, 1], [pool({ size: [2, 129] })])).toBe("model layer 0 ('x'): the maxpool window 2x129 has 258 positions, more than 256");
     expect(nodeAround([16, 16, 1], [pool({ size: 16 })], 'x').node.outShape).toEqual([1, 1, 1]);
+    expect(nodeAround([8, 64, 1], [pool({ size: [8, 32] })], 'x').node.outShape).toEqual([1, 2, 1]);
+    expect(nodeAround([1, 256, 1], [pool({ size: [1, 256] })], 'x').node.outShape).toEqual([1, 1, 1]);
   });
 
   it('refuses other paddings in the model file, naming the ones it takes', () => {
@@ -68,16 +91,17 @@ describe('maxpool: shape rule', () => {
 });
 
 /** TF.js's maxPool of x [H, W, C] and the gradient of sum(gy * maxPool(x)). */
-function tfMaxPool(x: Float32Array, input: Shape3, size: number, stride: number, padding: Padding, gy: Float32Array) {
+function tfMaxPool(x: Float32Array, input: Shape3, size: PerAxis, stride: PerAxis, padding: Padding, gy: Float32Array) {
+  const [k, s] = [axes(size), axes(stride)];
   // Per side: TF.js pools a tensor padded with -1e30, which is never a window's max.
   const run = (t: tf.Tensor) =>
-    typeof padding === 'string' ? tf.maxPool(t as tf.Tensor4D, size, stride, padding) : tf.maxPool(tf.pad(t as tf.Tensor4D, tfPad(padding), -1e30), size, stride, 'valid');
+    typeof padding === 'string' ? tf.maxPool(t as tf.Tensor4D, k, s, padding) : tf.maxPool(tf.pad(t as tf.Tensor4D, tfPad(padding), -1e30), k, s, 'valid');
   const ref = tfForwardBackward(run, [tf.tensor4d(x, [1, ...input])], gy);
   return { y: ref.y, gx: valuesOf(ref.grads[0]!) };
 }
 
 describe('maxpool: float reference against TF.js', () => {
-  const cases: Array<{ input: Shape3; size: number; stride: number; padding: Padding }> = [
+  const cases: Array<{ input: Shape3; size: PerAxis; stride: PerAxis; padding: Padding }> = [
     { input: [6, 6, 3], size: 2, stride: 2, padding: 'valid' },
     { input: [7, 5, 4], size: 3, stride: 2, padding: 'valid' },
     { input: [5, 5, 2], size: 2, stride: 1, padding: 'valid' },
@@ -86,11 +110,16 @@ describe('maxpool: float reference against TF.js', () => {
     { input: [8, 7, 1], size: 4, stride: 3, padding: 'same' },
     { input: [6, 6, 2], size: 3, stride: 2, padding: [1, 0, 1, 2] },
     { input: [5, 4, 3], size: 2, stride: 1, padding: [0, 1, 1, 0] },
+    // Per axis: a 3x1 window (magic_wand's), unequal strides, 'same' per axis, per-side pads on a non-square window.
+    { input: [12, 3, 4], size: [3, 1], stride: [3, 1], padding: 'valid' },
+    { input: [9, 8, 2], size: [2, 3], stride: [1, 2], padding: 'valid' },
+    { input: [7, 6, 3], size: [3, 2], stride: [2, 1], padding: 'same' },
+    { input: [7, 9, 3], size: [3, 2], stride: [2, 3], padding: [1, 0, 2, 1] },
   ];
   const nodeOf = (c: (typeof cases)[number]): Node => nodeAround(c.input, [pool({ size: c.size, stride: c.stride, padding: c.padding })], 'x').node;
 
   for (const [i, c] of cases.entries()) {
-    it(`${c.input.join('x')} size ${c.size} stride ${c.stride} ${c.padding}`, () => {
+    it(`${c.input.join('x')} size ${axesText(c.size)} stride ${axesText(c.stride)} ${c.padding}`, () => {
       const rng = new Rng(700 + i);
       const node = nodeOf(c);
       const x = randomArray(rng, c.input[0] * c.input[1] * c.input[2]);
@@ -98,7 +127,8 @@ describe('maxpool: float reference against TF.js', () => {
       const ref = tfMaxPool(x, c.input, c.size, c.stride, c.padding, gy);
       const y = op.float.forward(node, [x], undefined);
       // A max is one of its inputs: exactly TF.js's. A gradient element sums at most
-      // ceil(size / stride)^2 output gradients: within float32 rounding of theirs.
+      // ceil(PH / SH) * ceil(PW / SW) output gradients (at most 4 here, each of magnitude < 1):
+      // within float32 rounding of theirs, far inside 6 decimals.
       expect(Array.from(y)).toEqual(Array.from(ref.y));
       const g = op.float.backward(node, { x: [x], y, gy, params: undefined, wantInputGrad: true }).inputs[0]!;
       expect(g.length).toBe(ref.gx.length);
@@ -162,8 +192,10 @@ interface KernelCase {
   H: number;
   W: number;
   C: number;
-  size: number;
-  stride: number;
+  ph: number;
+  pw: number;
+  sh: number;
+  sw: number;
   padH: number;
   padW: number;
   OH: number;
@@ -171,13 +203,14 @@ interface KernelCase {
 }
 
 /** A case as the op's shape rule and window would set it up. */
-function kernelCase(H: number, W: number, C: number, size: number, stride: number, padding: Padding): KernelCase {
+function kernelCase(H: number, W: number, C: number, size: PerAxis, stride: PerAxis, padding: Padding): KernelCase {
   const { node } = nodeAround([H, W, C], [pool({ size, stride, padding })], 'x');
   const [OH, OW] = node.outShape;
-  return { H, W, C, size, stride, padH: node.pool!.pads[0], padW: node.pool!.pads[1], OH, OW };
+  const { ph, pw, sh, sw, pads } = node.pool!;
+  return { H, W, C, ph, pw, sh, sw, padH: pads[0], padW: pads[1], OH, OW };
 }
 
-/** The exact reference: each output's first max (row-major window order) and its index kh * size + kw; then the gradient, summed in output order as float32. */
+/** The exact reference: each output's first max (row-major window order) and its index kh * PW + kw; then the gradient, summed in output order as float32. */
 function reference(c: KernelCase, x: Int8Array, gy: Float32Array, gx0: Float32Array | undefined) {
   const y = new Int8Array(c.OH * c.OW * c.C);
   const mask = new Uint8Array(y.length);
@@ -188,13 +221,13 @@ function reference(c: KernelCase, x: Int8Array, gy: Float32Array, gx0: Float32Ar
         let best = -129;
         let at = -1;
         let k = 0;
-        for (let kh = 0; kh < c.size; kh++)
-          for (let kw = 0; kw < c.size; kw++) {
-            const ih = oh * c.stride - c.padH + kh;
-            const iw = ow * c.stride - c.padW + kw;
+        for (let kh = 0; kh < c.ph; kh++)
+          for (let kw = 0; kw < c.pw; kw++) {
+            const ih = oh * c.sh - c.padH + kh;
+            const iw = ow * c.sw - c.padW + kw;
             if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
             const i = (ih * c.W + iw) * c.C + ch;
-            if (x[i]! > best) [best, at, k] = [x[i]!, i, kh * c.size + kw];
+            if (x[i]! > best) [best, at, k] = [x[i]!, i, kh * c.pw + kw];
           }
         const o = (oh * c.OW + ow) * c.C + ch;
         y[o] = best;
@@ -206,7 +239,11 @@ function reference(c: KernelCase, x: Int8Array, gy: Float32Array, gx0: Float32Ar
 
 function kernelCases(): KernelCase[] {
   const out: KernelCase[] = [];
-  for (let C = 1; C <= 17; C++) out.push(kernelCase(5, 7, C, 2, 2, C % 2 ? 'same' : 'valid'), kernelCase(7, 5, C, 3, C % 3 === 0 ? 1 : 2, C % 2 ? 'valid' : 'same'));
+  for (let C = 1; C <= 17; C++) {
+    out.push(kernelCase(5, 7, C, 2, 2, C % 2 ? 'same' : 'valid'), kernelCase(7, 5, C, 3, C % 3 === 0 ? 1 : 2, C % 2 ? 'valid' : 'same'));
+    // Per axis on every channel count: a 3x1 window at strides [3, 1], a 2x3 one at [1, 2].
+    out.push(kernelCase(10, 3, C, [3, 1], [3, 1], C % 2 ? 'valid' : 'same'), kernelCase(6, 9, C, [2, 3], [1, 2], C % 2 ? 'same' : [1, 0, 0, 2]));
+  }
   out.push(
     kernelCase(9, 11, 33, 3, 2, 'same'),
     kernelCase(6, 6, 32, 2, 2, 'valid'),
@@ -215,6 +252,10 @@ function kernelCases(): KernelCase[] {
     kernelCase(1, 1, 19, 1, 1, 'valid'),
     kernelCase(6, 7, 9, 3, 2, [2, 0, 1, 2]),
     kernelCase(5, 5, 4, 2, 1, [0, 1, 1, 0]),
+    kernelCase(42, 1, 16, [3, 1], [3, 1], 'valid'),
+    kernelCase(11, 9, 33, [3, 2], [2, 3], 'same'),
+    // The largest mask index: 8x32 windows (index up to 255), stride [1, 4].
+    kernelCase(9, 40, 18, [8, 32], [1, 4], 'valid'),
   );
   return out;
 }
@@ -224,7 +265,7 @@ describe.each([true, false])('maxpool kernels (simd %s) against the exact refere
   beforeAll(async () => {
     k = await loadKernels({ simd });
   }, 180_000);
-  const label = (c: KernelCase) => `${c.H}x${c.W}x${c.C} size ${c.size} stride ${c.stride} pad ${c.padH},${c.padW}`;
+  const label = (c: KernelCase) => `${c.H}x${c.W}x${c.C} window ${c.ph}x${c.pw} stride ${c.sh}x${c.sw} pad ${c.padH},${c.padW}`;
 
   it('forward: the max and its first index, ties included; backward: each gradient to it (overwrite and accumulate)', () => {
     const cases = kernelCases();
@@ -243,7 +284,7 @@ describe.each([true, false])('maxpool kernels (simd %s) against the exact refere
       const xp = k.i8(x);
       const yp = k.allocFilled(n, 0x55);
       const mp = k.allocFilled(n, 0xee);
-      const window = { PH: c.size, PW: c.size, stride: c.stride, padH: c.padH, padW: c.padW };
+      const window = { PH: c.ph, PW: c.pw, strideH: c.sh, strideW: c.sw, padH: c.padH, padW: c.padW };
       k.kernel(MAXPOOL_FORWARD_KERNEL)({ x: xp, H: c.H, W: c.W, C: c.C, y: yp, OH: c.OH, OW: c.OW, mask: mp, ...window });
       expect(Array.from(k.readI8(yp, n)), `${label(c)} y`).toEqual(Array.from(ref.y));
       expect(Array.from(k.readBytes(mp, n)), `${label(c)} mask`).toEqual(Array.from(ref.mask));

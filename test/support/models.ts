@@ -212,6 +212,29 @@ export interface RandomSpecOptions {
   geometry?: boolean;
   /** prelu layers (compiler/ops/prelu.ts): one slope, one per channel or one per element, some negative. */
   prelu?: boolean;
+  /**
+   * Per-axis pool windows, for half the pools: maxpool or avgpool windows [PH, PW] (1-3 x
+   * 1-3, a 3x1 among them), strides [SH, SW] (1-3 each, defaulting to the window half the
+   * time), padding 'valid', 'same' or per side (each side less than its axis's window).
+   */
+  poolGeometry?: boolean;
+}
+
+/** A pool of per-axis window and strides over `shape` (randomSpec's poolGeometry), with its output shape; undefined when it does not fit. */
+function randomPerAxisPool(g: Gen, name: string, shape: Shape): [Layer, Shape] | undefined {
+  const size: [number, number] = g.chance(0.25) ? [3, 1] : [g.int(1, 3), g.int(1, 3)];
+  const stride: [number, number] | undefined = g.chance(0.5) ? undefined : [g.int(1, 3), g.int(1, 3)];
+  const [sh, sw] = stride ?? size;
+  const side = (k: number) => g.int(0, k - 1);
+  const padding = g.pick(['valid', 'same', 'sides'] as const);
+  const pads: Pads =
+    padding === 'valid' ? [0, 0, 0, 0] : padding === 'same' ? samePads(shape, size[0], size[1], [sh, sw]) : [side(size[0]), side(size[1]), side(size[0]), side(size[1])];
+  const [oh, ow] = paddedOutput(shape, size[0], size[1], [sh, sw], pads);
+  if (oh < 1 || ow < 1) return undefined;
+  const fields = { name, size, ...(stride && { stride }), padding: padding === 'sides' ? pads : padding };
+  const out: Shape = [oh, ow, shape[2]];
+  if (size[0] * size[1] > 1 && g.chance(0.5)) return [{ op: 'maxpool', ...fields }, out];
+  return [{ op: 'avgpool', ...fields, ...(padding !== 'valid' && g.chance(0.5) && { countIncludePad: true }) }, out];
 }
 
 /** A conv of per-axis geometry over an h x w input (randomSpec's geometry option); undefined when it does not fit. */
@@ -348,6 +371,9 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
       // Either operand order: the skip may be the first or the second input.
       const inputs: [string, string] = g.chance(0.5) ? [x, t] : [t, x];
       push({ op: 'add', name: name(), inputs, activation: g.pick(ACTS) }, s0);
+    } else if (kind === 'pool' && o.poolGeometry && g.chance(0.5)) {
+      const pool = randomPerAxisPool(g, name(), shape);
+      if (pool) push(...pool);
     } else if (kind === 'pool' && o.paddings && g.chance(0.5)) {
       push(...randomPaddedPool(g, name(), shape));
     } else if (kind === 'pool') {

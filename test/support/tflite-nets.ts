@@ -43,8 +43,9 @@ export type NetLayer =
   | { op: 'mul'; name: string; from: string; act?: Act }
   /** CONCATENATION of the previous tensor and `from` along channels; int8: every input on the output's grid, as TFLite requires. */
   | { op: 'concat'; name: string; from: string[] }
-  | { op: 'avgpool'; name: string; size: number | [number, number]; stride?: number; padding?: 'same' | 'valid'; act?: Act }
-  | { op: 'maxpool'; name: string; size: number; stride?: number; padding?: 'same' | 'valid'; act?: Act }
+  /** A window [FH, FW] per axis or one side for both; strides likewise (default: the window). */
+  | { op: 'avgpool'; name: string; size: number | [number, number]; stride?: number | [number, number]; padding?: 'same' | 'valid'; act?: Act }
+  | { op: 'maxpool'; name: string; size: number | [number, number]; stride?: number | [number, number]; padding?: 'same' | 'valid'; act?: Act }
   | { op: 'mean'; name: string; keepDims: boolean }
   | { op: 'leakyrelu'; name: string; alpha: number }
   /** MAXIMUM with one constant value (int8: on the input's grid, as TFLite's int8 kernel requires of both operands and the output). */
@@ -313,16 +314,16 @@ class NetWriter {
 
   private pool(l: Extract<NetLayer, { op: 'avgpool' | 'maxpool' }>, x: Built): Built {
     const [h, w, c] = NetWriter.hwc(x);
-    // a window [FH, FW] of its own per axis (an average over the whole map), or one side for both
+    // a window [FH, FW] of its own per axis (a 3x1 pool, an average over the whole map), or one side for both; strides likewise
     const [fh, fw] = typeof l.size === 'number' ? [l.size, l.size] : l.size;
-    const s = l.stride ?? fh;
+    const [sh, sw] = l.stride === undefined ? [fh, fw] : typeof l.stride === 'number' ? [l.stride, l.stride] : l.stride;
     const padding = l.padding ?? 'valid';
-    const shape = [1, windowOut(h, fh, s, padding), windowOut(w, fw, s, padding), c];
+    const shape = [1, windowOut(h, fh, sh, padding), windowOut(w, fw, sw, padding), c];
     const y = this.act(l.name, shape, this.int8 ? this.quantOf(x.tensor) : undefined);
     this.op(l.op === 'maxpool' ? Op.MAX_POOL_2D : Op.AVERAGE_POOL_2D, [x.tensor], [y], BuiltinOptions.Pool2DOptions, [
       [POOL_2D_OPTIONS.padding, 'int8', sameOrValid(padding)],
-      [POOL_2D_OPTIONS.strideW, 'int32', s],
-      [POOL_2D_OPTIONS.strideH, 'int32', s],
+      [POOL_2D_OPTIONS.strideW, 'int32', sw],
+      [POOL_2D_OPTIONS.strideH, 'int32', sh],
       [POOL_2D_OPTIONS.filterWidth, 'int32', fw],
       [POOL_2D_OPTIONS.filterHeight, 'int32', fh],
       [POOL_2D_OPTIONS.fusedActivation, 'int8', ACT_CODE[l.act ?? 'none']],

@@ -9,12 +9,12 @@ import { qs8_requant__ref } from './requant';
 import { AvgpoolBackwardRecord, AvgpoolForwardRecord } from '../records';
 
 /** Taps of the window at (oh, ow) inside the input. */
-function validTaps(oh: i32, ow: i32, stride: i32, padH: i32, padW: i32, PH: i32, PW: i32, H: i32, W: i32): i32 {
+function validTaps(oh: i32, ow: i32, strideH: i32, strideW: i32, padH: i32, padW: i32, PH: i32, PW: i32, H: i32, W: i32): i32 {
   let k = 0;
   for (let kh = 0; kh < PH; kh++)
     for (let kw = 0; kw < PW; kw++) {
-      const ih = oh * stride - padH + kh;
-      const iw = ow * stride - padW + kw;
+      const ih = oh * strideH - padH + kh;
+      const iw = ow * strideW - padW + kw;
       if (ih >= 0 && ih < H && iw >= 0 && iw < W) k++;
     }
   return k;
@@ -29,15 +29,15 @@ export function qs8_avgpool_fwd__ref(record: usize): void {
         let sum: i64 = 0;
         for (let kh = 0; kh < r.PH; kh++)
           for (let kw = 0; kw < r.PW; kw++) {
-            const ih = oh * r.stride - r.padH + kh;
-            const iw = ow * r.stride - r.padW + kw;
+            const ih = oh * r.strideH - r.padH + kh;
+            const iw = ow * r.strideW - r.padW + kw;
             if (ih < 0 || ih >= r.H || iw < 0 || iw >= r.W) continue;
             sum += <i64>(<i32>load<i8>(r.x + <usize>((ih * r.W + iw) * r.C + c)) - r.zx);
           }
         let m = r.m;
         let n = r.n;
         if (r.counts != 0) {
-          const k = validTaps(oh, ow, r.stride, r.padH, r.padW, r.PH, r.PW, r.H, r.W);
+          const k = validTaps(oh, ow, r.strideH, r.strideW, r.padH, r.padW, r.PH, r.PW, r.H, r.W);
           m = load<i32>(r.counts + <usize>(8 * (k - 1)));
           n = load<i32>(r.counts + <usize>(8 * (k - 1) + 4));
         }
@@ -51,14 +51,14 @@ export function f32_avgpool_bwd__ref(record: usize): void {
   if (!r.accumulate) zeroF32__ref(r.gx, r.H * r.W * r.C);
   for (let oh = 0; oh < r.OH; oh++)
     for (let ow = 0; ow < r.OW; ow++) {
-      const count = r.byValidTaps ? validTaps(oh, ow, r.stride, r.padH, r.padW, r.PH, r.PW, r.H, r.W) : r.PH * r.PW;
+      const count = r.byValidTaps ? validTaps(oh, ow, r.strideH, r.strideW, r.padH, r.padW, r.PH, r.PW, r.H, r.W) : r.PH * r.PW;
       const inv: f32 = 1.0 / <f32>count;
       for (let c = 0; c < r.C; c++) {
         const g = load<f32>(r.gy + (<usize>((oh * r.OW + ow) * r.C + c) << 2)) * inv;
         for (let kh = 0; kh < r.PH; kh++)
           for (let kw = 0; kw < r.PW; kw++) {
-            const ih = oh * r.stride - r.padH + kh;
-            const iw = ow * r.stride - r.padW + kw;
+            const ih = oh * r.strideH - r.padH + kh;
+            const iw = ow * r.strideW - r.padW + kw;
             if (ih < 0 || ih >= r.H || iw < 0 || iw >= r.W) continue;
             const p = r.gx + (<usize>((ih * r.W + iw) * r.C + c) << 2);
             store<f32>(p, load<f32>(p) + g);

@@ -66,6 +66,12 @@ export function emitSpec(ctx: ImportContext, o: EmitOptions): ModelSpec {
   };
 }
 
+/** A pool's size and stride fields: one number where both axes agree (as the files written before per-axis windows had them), else [rows, columns]. */
+function poolWindow(op: IrOp): { size: number | [number, number]; stride: number | [number, number] } {
+  const { ph, pw, sh, sw } = op.pool!;
+  return { size: ph === pw ? ph : [ph, pw], stride: sh === sw ? sh : [sh, sw] };
+}
+
 /** An avgpool's padding fields, absent when it pads nothing (as the files written before padding had them). */
 function avgpoolPadding(op: IrOp): { padding?: 'same' | Pads; countIncludePad?: boolean } {
   const { padding, countIncludePad } = op.pool!;
@@ -98,9 +104,9 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
     case 'concat':
       return { op: 'concat', name, inputs };
     case 'avgpool':
-      return { op: 'avgpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride, ...avgpoolPadding(op) };
+      return { op: 'avgpool', name, inputs, ...poolWindow(op), ...avgpoolPadding(op) };
     case 'maxpool':
-      return { op: 'maxpool', name, inputs, size: op.pool!.size, stride: op.pool!.stride, padding: op.pool!.padding ?? 'valid' };
+      return { op: 'maxpool', name, inputs, ...poolWindow(op), padding: op.pool!.padding ?? 'valid' };
     case 'leakyrelu':
       return { op: 'leakyrelu', name, inputs, alpha: op.fn!.alpha! };
     case 'clampmin':

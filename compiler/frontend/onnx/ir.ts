@@ -83,11 +83,12 @@ export interface IrOp {
   conv?: { kh: number; kw: number; sh: number; sw: number; pads: Pads; depthwise: boolean; filters: number };
   units?: number;
   /**
-   * A pool's square window; padding as the layers take it ('same' as TF: ceil(H / stride)
-   * outputs, the smaller half of the padding before; or per side); countIncludePad: an
-   * avgpool dividing by the whole window (ONNX count_include_pad 1).
+   * A pool's ph x pw window and its strides per axis; padding as the layers take it ('same'
+   * as TF: ceil(H / sh) x ceil(W / sw) outputs, the smaller half of each axis's padding
+   * before; or per side); countIncludePad: an avgpool dividing by the whole window (ONNX
+   * count_include_pad 1).
    */
-  pool?: { size: number; stride: number; padding?: 'valid' | 'same' | Pads; countIncludePad?: boolean };
+  pool?: { ph: number; pw: number; sh: number; sw: number; padding?: 'valid' | 'same' | Pads; countIncludePad?: boolean };
   /** Float parameters in tinytrain's layouts. */
   weight?: Float32Array;
   bias?: Float32Array;

@@ -164,12 +164,11 @@ function window2d(c: NodeCall, h: number, w: number, kh: number, kw: number, cei
 }
 
 /**
- * tinytrain's convs take a stride per axis and pools one for both; both pad per side, with
- * the output floor((n + before + after - k) / s) + 1, ONNX's own rule for explicit pads
- * (and the size auto_pad SAME gives: its pads add up to exactly that).
+ * tinytrain's convs and pools take a stride per axis and pad per side, with the output
+ * floor((n + before + after - k) / s) + 1, ONNX's own rule for explicit pads (and the size
+ * auto_pad SAME gives: its pads add up to exactly that).
  */
-function ourGeometry(c: NodeCall, g: Window, h: number, w: number, isConv: boolean): { sh: number; sw: number; pads: Pads } {
-  if (!isConv && g.sh !== g.sw) throw nodeError(c.label, `strides [${g.sh}, ${g.sw}] differ per axis`, 'tinytrain pools with one stride for both spatial axes');
+function ourGeometry(c: NodeCall, g: Window, h: number, w: number): { sh: number; sw: number; pads: Pads } {
   const [oh, ow] = paddedOutput([h, w], g.kh, g.kw, [g.sh, g.sw], g.pads);
   if (oh !== g.oh || ow !== g.ow) {
     throw nodeError(
@@ -246,7 +245,7 @@ const conv: Handler = (c) => {
     throw nodeError(c.label, `grouped conv with group ${group} is not supported`, 'tinytrain supports Conv with group 1, or group = channels (depthwise)');
   }
   const g = windowThroughPad(c, x, pre, kh, kw);
-  const { sh, sw, pads } = ourGeometry(c, g, x.h, x.w, true);
+  const { sh, sw, pads } = ourGeometry(c, g, x.h, x.w);
   const B = optionalConst(c, 2, 'bias B');
   if (B && B.data.length !== cout) throw nodeError(c.label, `bias B has ${B.data.length} values, W has ${cout} output channels`);
   const weight = convWeightToOhwi(W.data, cout, cinG, kh, kw);
@@ -554,18 +553,19 @@ const add: Handler = (c) => {
   return [{ kind: 'act', act: addOp(c.ctx, { kind: 'add', node: c.label, name: c.name, inputs: [x, y], activation: 'none' }, sx) }];
 };
 
-/** A pool's square window and its geometry, for AveragePool and MaxPool alike (through a folded Pad, `pre`). */
+/** A pool's kh x kw window and its geometry per axis, for AveragePool and MaxPool alike (through a folded Pad, `pre`). */
 function poolWindow(c: NodeCall, what: string) {
   const { x, pre } = windowInput(c);
   const ks = c.attrs.ints('kernel_shape');
   if (!ks || ks.length !== 2) throw nodeError(c.label, `kernel_shape ${ks ? `[${ks}]` : 'is missing'}: 2-D pooling needs 2 values`, `tinytrain supports 2-D ${what} only`);
   const [kh, kw] = ks as [number, number];
-  if (kh !== kw) throw nodeError(c.label, `kernel ${kh}x${kw} is not square`, 'tinytrain pools over square windows');
   const g = windowThroughPad(c, x, pre, kh, kw, c.attrs.int('ceil_mode', 0) !== 0);
   const ownPads = g.pads.some((p, i) => p > (pre?.pads[i] ?? 0));
-  const { sh: stride, pads } = ourGeometry(c, g, x.h, x.w, false);
-  if (pads.some((p) => p >= kh)) throw nodeError(c.label, `pads ${padsText(pads)} are not all less than the ${kh}x${kw} window`, 'a window must hold at least one input');
-  return { x, pre, ownPads, size: kh, stride, pads, shape: { kind: 'map' as const, c: x.c, h: g.oh, w: g.ow } };
+  const { sh, sw, pads } = ourGeometry(c, g, x.h, x.w);
+  if (pads[0] >= kh || pads[2] >= kh || pads[1] >= kw || pads[3] >= kw) {
+    throw nodeError(c.label, `pads ${padsText(pads)} are not all less than the ${kh}x${kw} window`, 'a window must hold at least one input');
+  }
+  return { x, pre, ownPads, window: { ph: kh, pw: kw, sh, sw }, pads, shape: { kind: 'map' as const, c: x.c, h: g.oh, w: g.ow } };
 }
 
 /** Whether act `id` is never negative: the output of a ReLU or ReLU6 (fused or standalone). */
@@ -575,21 +575,21 @@ function nonNegative(c: NodeCall, id: number): boolean {
 }
 
 /** 'valid' for no padding, 'same' for TF's split (the words maxpool layers said before per-side padding), else the pads. */
-function maxpoolPadding(pads: Pads, x: { h: number; w: number }, size: number, stride: number): 'valid' | 'same' | Pads {
+function maxpoolPadding(pads: Pads, x: { h: number; w: number }, { ph, pw, sh, sw }: { ph: number; pw: number; sh: number; sw: number }): 'valid' | 'same' | Pads {
   if (pads.every((p) => p === 0)) return 'valid';
-  const same = samePads([x.h, x.w], size, size, stride);
-  const [oh, ow] = paddedOutput([x.h, x.w], size, size, stride, pads);
-  return pads.every((p, i) => p === same[i]) && oh === Math.ceil(x.h / stride) && ow === Math.ceil(x.w / stride) ? 'same' : pads;
+  const same = samePads([x.h, x.w], ph, pw, [sh, sw]);
+  const [oh, ow] = paddedOutput([x.h, x.w], ph, pw, [sh, sw], pads);
+  return pads.every((p, i) => p === same[i]) && oh === Math.ceil(x.h / sh) && ow === Math.ceil(x.w / sw) ? 'same' : pads;
 }
 
 /**
- * AveragePool -> avgpool: a square window, one stride, padding per side (explicit pads or
+ * AveragePool -> avgpool: a kh x kw window, strides per axis, padding per side (explicit pads or
  * auto_pad); count_include_pad 0 (the default) divides a window that hangs over the edge
  * by the inputs it holds, 1 by the whole window, the padding counted as zeros.
  */
 const averagePool: Handler = (c) => {
   c.attrs.only(['auto_pad', 'ceil_mode', 'count_include_pad', 'dilations', 'kernel_shape', 'pads', 'strides']);
-  const { x, pre, ownPads, size, stride, pads, shape } = poolWindow(c, 'average pooling');
+  const { x, pre, ownPads, window, pads, shape } = poolWindow(c, 'average pooling');
   let countIncludePad = c.attrs.int('count_include_pad', 0) !== 0;
   if (pre) {
     // A Pad's zeros are inputs of the window: they count, as count_include_pad 1 counts its own.
@@ -603,13 +603,13 @@ const averagePool: Handler = (c) => {
     }
     countIncludePad = true;
   }
-  const pool = { size, stride, padding: pads, ...(countIncludePad && { countIncludePad: true }) };
+  const pool = { ...window, padding: pads, ...(countIncludePad && { countIncludePad: true }) };
   const out = addOp(c.ctx, { kind: 'avgpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool }, shape);
   return [{ kind: 'act', act: out }];
 };
 
 /**
- * MaxPool -> maxpool: a square window and one stride, padding per side (explicit pads or
+ * MaxPool -> maxpool: a kh x kw window and strides per axis, padding per side (explicit pads or
  * auto_pad), each side less than the window. ONNX ignores padded positions, as maxpool
  * does. Refused: dilations, ceil_mode 1, storage_order and the Indices output (tinytrain
  * keeps no argmax tensor for the model).
@@ -619,7 +619,7 @@ const maxPool: Handler = (c) => {
   unusedOutputs(c, 1, 'tinytrain max pooling has no Indices output');
   if (c.attrs.int('ceil_mode', 0) !== 0) throw nodeError(c.label, 'ceil_mode 1 is not supported', 'tinytrain pools with floor windows: give the padding as pads or auto_pad');
   if (c.attrs.int('storage_order', 0) !== 0) throw nodeError(c.label, 'storage_order 1 is not supported', 'tinytrain has no Indices output, so no storage order');
-  const { x, pre, size, stride, pads, shape } = poolWindow(c, 'max pooling');
+  const { x, pre, window, pads, shape } = poolWindow(c, 'max pooling');
   // Padded positions are never the max in tinytrain's maxpool: a Pad folds when its value never is either.
   if (pre && !(pre.value <= -3.4e38 || (pre.value === 0 && nonNegative(c, x.id)))) {
     throw nodeError(
@@ -630,7 +630,7 @@ const maxPool: Handler = (c) => {
   }
   const out = addOp(
     c.ctx,
-    { kind: 'maxpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { size, stride, padding: maxpoolPadding(pads, x, size, stride) } },
+    { kind: 'maxpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none', pool: { ...window, padding: maxpoolPadding(pads, x, window) } },
     shape,
   );
   return [{ kind: 'act', act: out }];

@@ -1,7 +1,8 @@
 /**
- * AVERAGE_POOL_2D -> avgpool and MAX_POOL_2D -> maxpool (square windows, SAME or VALID as
- * TFLite pads them; a SAME average divides by the inputs each window holds, as TFLite's
- * kernel does), and MEAN over height and width -> globalavgpool.
+ * AVERAGE_POOL_2D -> avgpool and MAX_POOL_2D -> maxpool (filter_height x filter_width
+ * windows, strides per axis, SAME or VALID as TFLite pads them; a SAME average divides by
+ * the inputs each window holds, as TFLite's kernel does), and MEAN over height and width ->
+ * globalavgpool.
  */
 import { addOp, type Activation, type IrOp, type MapShape } from '../../onnx/ir.js';
 import { actInput, actQuant, checkSameDomain, constInput, opError, outputTensor, produce, setActQuant, windowInput, type OpCall } from '../context.js';
@@ -11,26 +12,25 @@ import { fusedActivation, options } from './options.js';
 import type { Options } from './options.js';
 import { foldPad, windowOf, type Window } from './window.js';
 
-/** A pool's input, its Pool2DOptions and its window side (square windows only: both pools). */
-function squarePool(c: OpCall) {
+/** A pool's input, its Pool2DOptions and its window's rows and columns. */
+function poolInput(c: OpCall) {
   const x = windowInput(c);
   const o = options(c, BuiltinOptions.Pool2DOptions, 'Pool2DOptions');
   const fh = o.int32(POOL_2D_OPTIONS.filterHeight),
     fw = o.int32(POOL_2D_OPTIONS.filterWidth);
-  if (fh !== fw || fh < 1) throw opError(c, `the ${fh}x${fw} window is not supported`, 'tinytrain pools over square windows');
+  if (fh < 1 || fw < 1) throw opError(c, `the ${fh}x${fw} window is not supported`, 'a pool window has at least one row and one column');
   return { x, o, fh, fw };
 }
 
-/** The pool's window (through a folded PAD): one stride for both axes, as the pools take it. */
-function poolWindowOf(c: OpCall, o: Options, x: ReturnType<typeof windowInput>, fh: number, fw: number): Window & { stride: number } {
+/** The pool's window (through a folded PAD) with its strides per axis, as the pools take it. */
+function poolWindowOf(c: OpCall, o: Options, x: ReturnType<typeof windowInput>, fh: number, fw: number): Window & { window: { ph: number; pw: number; sh: number; sw: number } } {
   const win = windowOf(c, o, POOL_2D_OPTIONS, x.shape, fh, fw, x.pre);
-  if (win.sh !== win.sw) throw opError(c, `strides differ (height ${win.sh}, width ${win.sw})`, 'tinytrain pools with one stride for both axes');
-  return { ...win, stride: win.sh };
+  return { ...win, window: { ph: fh, pw: fw, sh: win.sh, sw: win.sw } };
 }
 
 export function averagePool2d(c: OpCall): void {
   if (wholeMapPool(c)) return;
-  const { x, o, fh, fw } = squarePool(c);
+  const { x, o, fh, fw } = poolInput(c);
   const win = poolWindowOf(c, o, x, fh, fw);
   if (x.pre) foldPad(c, 'avgpool', x.pre, win.ownPads);
   const activation = fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation));
@@ -40,7 +40,7 @@ export function averagePool2d(c: OpCall): void {
     kind: 'avgpool' as const,
     inputs: [x.act],
     activation: 'none' as const,
-    pool: { size: fh, stride: win.stride, padding: win.pads, ...(x.pre && { countIncludePad: true }) },
+    pool: { ...win.window, padding: win.pads, ...(x.pre && { countIncludePad: true }) },
   };
   producePool(c, pool, { kind: 'map', h: win.oh, w: win.ow, c: x.shape.c }, activation);
 }
@@ -63,12 +63,12 @@ function wholeMapPool(c: OpCall): boolean {
 }
 
 /**
- * MAX_POOL_2D -> maxpool: a square window, one stride, TFLite's SAME padding (asymmetric
+ * MAX_POOL_2D -> maxpool: a filter_height x filter_width window, strides per axis, TFLite's SAME padding (asymmetric
  * too: padded positions are never the max) or VALID. The output is on the input's grid
  * (the int8 kernel has no requantisation), as TFLite's int8 MAX_POOL_2D requires.
  */
 export function maxPool2d(c: OpCall): void {
-  const { x, o, fh, fw } = squarePool(c);
+  const { x, o, fh, fw } = poolInput(c);
   const win = poolWindowOf(c, o, x, fh, fw);
   if (x.pre) foldPad(c, 'maxpool', x.pre, win.ownPads);
   const out = outputTensor(c);
@@ -80,7 +80,7 @@ export function maxPool2d(c: OpCall): void {
   }
   // TFLite's SAME is the layer's 'same' (the word model files said before per-side padding).
   const padding = x.pre ? win.pads : o.int8(POOL_2D_OPTIONS.padding) === Padding.SAME ? ('same' as const) : ('valid' as const);
-  const pool = { kind: 'maxpool' as const, inputs: [x.act], activation: 'none' as const, pool: { size: fh, stride: win.stride, padding } };
+  const pool = { kind: 'maxpool' as const, inputs: [x.act], activation: 'none' as const, pool: { ...win.window, padding } };
   producePool(c, pool, { kind: 'map', h: win.oh, w: win.ow, c: x.shape.c }, fusedActivation(c, o.int8(POOL_2D_OPTIONS.fusedActivation)));
 }
 

@@ -1,6 +1,6 @@
 /**
  * Stride, dilation and padding of a conv or pool window, as tinytrain's strides per axis
- * and per-side pads (a pool takes one stride: pooling.ts refuses strides that differ).
+ * and per-side pads.
  *
  * TFLite's SAME padding gives an output of ceil(in / stride) and pads
  * total = max((out - 1) * stride + k - in, 0), the smaller half before
