@@ -24,9 +24,9 @@ import { TinytrainError } from '../compiler/errors.js';
 import { importOnnx, type OnnxImport } from '../compiler/frontend/onnx/index.js';
 import { decodeModel, decodeTensorProto, encodeModel, type OnnxModel, type OnnxTensor, type OnnxValueInfo } from '../compiler/frontend/onnx/proto.js';
 import { readTensor } from '../compiler/frontend/onnx/tensor.js';
-import { ROOT, int8ErrorBound, relError, runImportedFloat } from './support/onnx.js';
+import { ROOT, int8ErrorBound, onnxSampleToOurs, relError, runImportedFloat } from './support/onnx.js';
 import { ArtifactCache } from './support/models.js';
-import { hwcToNchw, nchwToHwc } from '../compiler/frontend/onnx/index.js';
+import { hwcToNchw } from '../compiler/frontend/onnx/index.js';
 import { quantizeSpec } from '../compiler/index.js';
 import { Runtime } from '../host/runtime.js';
 import { getTarget } from '../targets/index.js';
@@ -222,8 +222,7 @@ describe('ONNX node conformance (libonnx-testdata)', () => {
         const want = tensorValues(set.outputs[0]!, 'output').data;
         const per = imp.input.dims.reduce((a, b) => a * b, 1); // one sample (a batch ran as batch-1 runs)
         const samples = x.length / per;
-        const toOurs = (v: Float64Array): Float32Array =>
-          imp.input.dims.length === 4 ? nchwToHwc(v, imp.input.dims[1]!, imp.input.dims[2]!, imp.input.dims[3]!) : Float32Array.from(v);
+        const toOurs = (v: Float64Array): Float32Array => onnxSampleToOurs(v, imp.input.dims);
         const xs = Array.from({ length: samples }, (_, b) => toOurs(x.subarray(b * per, (b + 1) * per)));
         let lo = Infinity,
           hi = -Infinity;

@@ -43,6 +43,7 @@ import {
   int8ErrorBound,
   modelObject,
   node,
+  onnxSampleToOurs,
   relError,
   runImportedFloat,
   runPython,
@@ -72,7 +73,7 @@ const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(dir, `${
 const load = (name: string): OnnxImport => importOnnx(readFileSync(join(dir, `${name}.onnx`)), { name });
 
 describe('float models: the float32 reference engine matches onnxruntime (1e-4 relative)', () => {
-  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet', 'actnet', 'padnet', 'padopnet', 'mulcatnet', 'prelunet'])('%s', (name) => {
+  it.each(['mlp', 'cnn', 'viewnet', 'gapnet', 'qnet_float', 'poolnet', 'actnet', 'padnet', 'padopnet', 'mulcatnet', 'prelunet', 'seqnet'])('%s', (name) => {
     const imp = load(name);
     const f = fixture(name);
     f.inputs.forEach((x, i) => {
@@ -100,6 +101,17 @@ describe('float models: the float32 reference engine matches onnxruntime (1e-4 r
       { size: 3, stride: 2, padding: 'same' },
       { size: 2, stride: 1, padding: 'same' },
     ]);
+    // 1-D (a [1, C, L] input): Conv/MaxPool/AveragePool over one row, kernels [1, k], strides [1, s], pads on W only.
+    expect(ops('seqnet')).toBe('conv2d+relu maxpool conv2d avgpool maxpool flatten dense');
+    expect(load('seqnet').spec.input).toEqual([1, 40, 3]);
+    expect(load('seqnet').spec.layers.slice(0, 5)).toMatchObject([
+      { op: 'conv2d', kernel: [1, 5], stride: 1, padding: [0, 2, 0, 2] },
+      { op: 'maxpool', size: [1, 3], stride: [1, 3], padding: 'valid' },
+      { op: 'conv2d', kernel: [1, 3], stride: [1, 2], padding: [0, 1, 0, 0] },
+      { op: 'avgpool', size: [1, 2], stride: 1, padding: [0, 0, 0, 1] },
+      { op: 'maxpool', size: [1, 3], stride: [1, 2], padding: 'same' },
+    ]);
+    expect(load('seqnet').input.dims).toEqual([1, 3, 40]);
     // Per-side padding: convs (explicit pads and SAME_UPPER), average pools by valid taps and with count_include_pad, max pools (explicit, SAME_LOWER).
     expect(ops('padnet')).toBe('conv2d+relu avgpool conv2d avgpool maxpool maxpool flatten dense');
     expect(load('padnet').spec.layers.slice(0, 6)).toMatchObject([
@@ -223,11 +235,10 @@ describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights
     expect(worst / outQ.scale).toBeLessThanOrEqual(4);
   });
 
-  it.each(['qnet_float', 'actnet', 'mulcatnet', 'prelunet'])('%s: the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async (name) => {
+  it.each(['qnet_float', 'actnet', 'mulcatnet', 'prelunet', 'seqnet'])('%s: the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async (name) => {
     const imp = load(name);
     const f = fixture(name);
-    const [, c, h, w] = f.inputDims as [number, number, number, number];
-    const samples = f.inputs.map((x) => nchwToHwc(x, c, h, w));
+    const samples = f.inputs.map((x) => onnxSampleToOurs(x, f.inputDims));
     const { quant } = quantizeSpec(imp.spec, samples);
     const bound = int8ErrorBound(quant, 'float');
     const art = await cache.get(name, imp.spec, { target: getTarget('stm32f746'), calibration: samples });
@@ -417,6 +428,36 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(why({}, ['c', 'i'], indices)).toBe("ONNX node 'mp' (MaxPool): output 1 ('i') is used: tinytrain max pooling has no Indices output");
   });
 
+  it('1-D nodes on a [1, C, L] sequence: attributes of one spatial axis, W of rank 3; other forms refused, naming the rank', () => {
+    const seq = (n: object, inits: object[] = []) =>
+      buildModel({
+        nodes: [n, node('GlobalAveragePool', ['c'], ['g'], {}, 'gap'), node('Flatten', ['g'], ['y'], {}, 'flat')],
+        inputs: [valueInfo('x', [1, 2, 16])],
+        outputs: [Y([1, 2])],
+        initializers: inits,
+      });
+    const w1 = floatTensor('w', [2, 2, 3], new Float32Array(12).fill(0.1));
+    expect(importOnnx(seq(node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3], strides: [2], pads: [1, 1] }, 'conv'), [w1])).spec.layers[0]).toMatchObject({
+      op: 'conv2d',
+      kernel: [1, 3],
+      stride: [1, 2],
+      padding: [0, 1, 0, 1],
+    });
+    expect(importOnnx(seq(node('AveragePool', ['x'], ['c'], { kernel_shape: [4] }, 'ap'))).spec.layers[0]).toMatchObject({ op: 'avgpool', size: [1, 4], stride: 1 });
+    expect(refusal(seq(node('MaxPool', ['x'], ['c'], { kernel_shape: [2, 2] }, 'mp'))).message).toBe(
+      "ONNX node 'mp' (MaxPool): kernel_shape [2,2]: 1-D pooling (a [1, C, L] sequence) needs 1 value",
+    );
+    expect(refusal(seq(node('MaxPool', ['x'], ['c'], { kernel_shape: [2], strides: [1, 1] }, 'mp'))).message).toBe(
+      "ONNX node 'mp' (MaxPool): strides/dilations must have 1 value (a 1-D op on a [1, C, L] sequence)",
+    );
+    expect(refusal(seq(node('Conv', ['x', 'w'], ['c'], {}, 'conv'), [floatTensor('w', [2, 2, 3, 3], new Float32Array(36))])).message).toBe(
+      "ONNX node 'conv' (Conv): weight W must be 3-D [Cout, Cin/group, K] (1-D conv on a [1, C, L] sequence), it has shape [2,2,3,3]",
+    );
+    expect(refusal(seq(node('MaxPool', ['x'], ['c'], { kernel_shape: [2], pads: [0, 0, 1, 1] }, 'mp'))).message).toBe(
+      "ONNX node 'mp' (MaxPool): pads [0,0,1,1] must be 2 non-negative values [begin, end]",
+    );
+  });
+
   it('Pad: folds into the Conv or pool that reads it; refuses what it cannot fold', () => {
     /** conv (+ relu) -> Pad (pads p, value v, mode m) -> reader -> GlobalAveragePool -> Flatten. */
     const padded = (reader: object, o: { p?: number[]; v?: number; mode?: string; relu?: boolean } = {}) =>
@@ -520,7 +561,9 @@ describe('errors: TinytrainError naming the node, its op type, and what is suppo
     expect(refusal(withInput(valueInfo('x', [4, 1, 8, 8]))).message).toBe("ONNX model: input 'x' has batch size 4");
     expect(refusal(withInput(valueInfo('x', [1, 1, 8, 8], UINT8))).message).toBe("ONNX model: input 'x' is UINT8");
     expect(refusal(withInput(X, true)).message).toBe("ONNX model: the model has 2 inputs ('x', 'z')");
-    expect(refusal(withInput(valueInfo('x', [1, 8, 8]))).message).toBe("ONNX model: input 'x' has shape [1, 8, 8]");
+    // Rank 3 is a sequence [1, C, L]: the 2-D conv reading it is refused, naming the 1-D form.
+    expect(refusal(withInput(valueInfo('x', [1, 8, 8]))).message).toMatch(/^ONNX node 'conv1' \(Conv\): weight W must be 3-D \[Cout, Cin\/group, K\] \(1-D conv/);
+    expect(refusal(withInput(valueInfo('x', [1, 1, 8, 8, 8]))).message).toBe("ONNX model: input 'x' has shape [1, 1, 8, 8, 8]");
   });
 
   it('several outputs: refused with their names unless --model-output chooses one; the nodes only the others need are dropped', () => {

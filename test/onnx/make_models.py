@@ -319,4 +319,22 @@ save("prelunet", model("prelunet", [
      init("c2_w", w(8, 6, 3, 3)), init("c2_b", w(8, scale=0.1)), init("a2", np.array([0.25])),
      init("c3_w", w(8, 8, 1, 1)), init("c3_b", w(8, scale=0.1)), init("a3", rng.uniform(-0.3, 0.6, (1, 8, 1, 1))),
      init("fc_w", w(5, 8 * 4 * 4)), init("fc_b", w(5, scale=0.1))]), pixels((2, 8, 8)))
+# --- seqnet: a 1-D model on a [1, 3, 40] sequence (an accelerometer window), as PyTorch exports
+#     Conv1d/MaxPool1d/AvgPool1d: Conv k5 pads [2, 2] + Relu, MaxPool k3 s3 (40 -> 13), Conv k3
+#     stride 2 pads [1, 0] (13 -> 6), AveragePool k2 pads [0, 1] count_include_pad 0 (the last
+#     window divides by 1), MaxPool k3 s2 auto_pad SAME_UPPER (6 -> 3, padded after), Flatten
+#     (C-major over L), Gemm. tinytrain runs it as maps of one row. After prelunet: earlier
+#     draws unchanged.
+save("seqnet", model("seqnet", [
+    helper.make_node("Conv", ["x", "c1_w", "c1_b"], ["c1"], kernel_shape=[5], pads=[2, 2], name="conv1"),
+    helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+    helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[3], strides=[3], name="pool1"),
+    helper.make_node("Conv", ["p1", "c2_w", "c2_b"], ["c2"], kernel_shape=[3], strides=[2], pads=[1, 0], name="conv2"),
+    helper.make_node("AveragePool", ["c2"], ["a2"], kernel_shape=[2], pads=[0, 1], name="avg2"),
+    helper.make_node("MaxPool", ["a2"], ["p3"], kernel_shape=[3], strides=[2], auto_pad="SAME_UPPER", name="pool3"),
+    helper.make_node("Flatten", ["p3"], ["flat"], name="flatten"),
+    helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], transB=1, name="fc"),
+], V("x", F, [1, 3, 40]), V("logits", F, [1, 5]),
+    [init("c1_w", w(6, 3, 5)), init("c1_b", w(6, scale=0.1)), init("c2_w", w(8, 6, 3)), init("c2_b", w(8, scale=0.1)),
+     init("fc_w", w(5, 8 * 3)), init("fc_b", w(5, scale=0.1))]), pixels((3, 40)))
 print("ok")

@@ -121,12 +121,18 @@ export function applyOutputActivation(y: Float32Array, fn: 'softmax' | 'logsoftm
   return Float32Array.from(y, (v) => (fn === 'softmax' ? Math.exp(v - max) / sum : v - max - Math.log(sum)));
 }
 
-/** One sample, ONNX layout in ([C,H,W] or [N]) and out (the ONNX output's element order). */
+/** One sample of an input of ONNX dims `d` in tinytrain's order: [1, C, H, W] -> H,W,C; [1, C, L] -> L,C (one row); [1, N] as it is. */
+export function onnxSampleToOurs(xOnnx: ArrayLike<number>, d: readonly number[]): Float32Array {
+  if (d.length === 4) return nchwToHwc(xOnnx, d[1]!, d[2]!, d[3]!);
+  if (d.length === 3) return nchwToHwc(xOnnx, d[1]!, 1, d[2]!);
+  return Float32Array.from(xOnnx);
+}
+
+/** One sample, ONNX layout in ([C,H,W], [C,L] or [N]) and out (the ONNX output's element order). */
 export function runImportedFloat(imp: OnnxImport, xOnnx: ArrayLike<number>): Float32Array {
   const g = buildGraph(imp.spec);
   const params = loadParams(g, imp.spec);
-  const d = imp.input.dims;
-  const x = d.length === 4 ? nchwToHwc(xOnnx, d[1]!, d[2]!, d[3]!) : Float32Array.from(xOnnx);
+  const x = onnxSampleToOurs(xOnnx, imp.input.dims);
   let y = forward(g, params, x).get(g.output)!;
   const o = imp.output.chw;
   if (o) y = hwcToNchw(y, o.c, o.h, o.w);

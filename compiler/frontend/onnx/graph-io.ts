@@ -47,7 +47,7 @@ export function graphIo(graph: OnnxGraph, where: string, pinned?: readonly numbe
 }
 
 /**
- * One float input, [1, C, H, W] or [1, N]; a symbolic batch dimension means 1. `pinned`
+ * One float input, [1, C, H, W], [1, C, L] (a sequence: a map of one row) or [1, N]; a symbolic batch dimension means 1. `pinned`
  * (--input-shape, in the file's order) gives the dynamic dimensions and must agree with
  * the static ones.
  */
@@ -85,8 +85,8 @@ function inputShape(v: OnnxValueInfo, where: string, pinned?: readonly number[])
       "tinytrain compiles static shapes: pin them with --input-shape (e.g. 1,3,96,96, in the file's order), or export with fixed height, width and channels",
     );
   });
-  if (vals.length !== 4 && vals.length !== 2) {
-    throw new TinytrainError(`${where}: input ${name} has shape [${vals.join(', ')}]`, 'tinytrain takes an image [1, C, H, W] or a vector [1, N]');
+  if (vals.length < 2 || vals.length > 4) {
+    throw new TinytrainError(`${where}: input ${name} has shape [${vals.join(', ')}]`, 'tinytrain takes an image [1, C, H, W], a sequence [1, C, L] or a vector [1, N]');
   }
   if (vals[0] !== 1) {
     throw new TinytrainError(`${where}: input ${name} has batch size ${vals[0]}`, 'tinytrain models take one sample: export with batch 1 (or a symbolic batch dimension)');
@@ -94,6 +94,7 @@ function inputShape(v: OnnxValueInfo, where: string, pinned?: readonly number[])
   const size = vals.reduce((p, q) => p * q, 1);
   if (size > MAX_ELEMENTS) throw new TinytrainError(`${where}: input ${name} of shape [${vals}] is too large`);
   if (vals.length === 4) return { kind: 'map', c: vals[1]!, h: vals[2]!, w: vals[3]! };
+  if (vals.length === 3) return { kind: 'map', c: vals[1]!, h: 1, w: vals[2]!, oneD: true };
   return { kind: 'flat', n: vals[1]!, chw: null };
 }
 

@@ -192,7 +192,9 @@ function importNotes(ctx: ImportContext, model: OnnxModel, io: GraphIo): string 
   const producer = [model.producer_name, model.producer_version].filter(Boolean).join(' ');
   return [
     `imported from ONNX (${producer || 'unknown producer'}, IR ${model.ir_version}, opset ${ctx.opset})`,
-    inShape.kind === 'map' && inShape.c > 1 ? `input '${inputName}' is [1, ${inShape.c}, ${inShape.h}, ${inShape.w}] in ONNX: give tinytrain H,W,C samples (nchwToHwc)` : '',
+    inShape.kind === 'map' && inShape.c > 1
+      ? `input '${inputName}' is ${shapeText(inShape)} in ONNX: give tinytrain ${inShape.oneD ? 'L,C' : 'H,W,C'} samples (nchwToHwc${inShape.oneD ? ' with H = 1' : ''})`
+      : '',
     ...ctx.notes,
     ...ctx.warnings.map((w) => `warning: ${w}`),
   ]

@@ -15,12 +15,16 @@ import type { ConstTensor } from './tensor.js';
 
 export type Activation = 'none' | 'relu' | 'relu6';
 
-/** A feature map [1, C, H, W] in ONNX = [H, W, C] in tinytrain. */
+/**
+ * A feature map [1, C, H, W] in ONNX = [H, W, C] in tinytrain; `oneD`: a sequence [1, C, L]
+ * in ONNX (1-D Conv and pools), which tinytrain holds as a map of one row, h = 1, w = L.
+ */
 export interface MapShape {
   kind: 'map';
   c: number;
   h: number;
   w: number;
+  oneD?: true;
 }
 /** A vector [1, N] in ONNX = [1, 1, N] in tinytrain; `chw` set when it is a flattened map whose ONNX order differs from ours. */
 export interface FlatShape {
@@ -134,7 +138,8 @@ export function addOp(ctx: ImportContext, op: Omit<IrOp, 'output'>, shape: ActSh
 
 /** ONNX dims of an activation (batch 1). */
 export function onnxDims(s: ActShape): number[] {
-  return s.kind === 'map' ? [1, s.c, s.h, s.w] : [1, s.n];
+  if (s.kind === 'flat') return [1, s.n];
+  return s.oneD ? [1, s.c, s.w] : [1, s.c, s.h, s.w];
 }
 
 export function shapeText(s: ActShape): string {
@@ -142,7 +147,7 @@ export function shapeText(s: ActShape): string {
 }
 
 export function sameShape(a: ActShape, b: ActShape): boolean {
-  if (a.kind === 'map' && b.kind === 'map') return a.c === b.c && a.h === b.h && a.w === b.w;
+  if (a.kind === 'map' && b.kind === 'map') return a.c === b.c && a.h === b.h && a.w === b.w && !a.oneD === !b.oneD;
   if (a.kind === 'flat' && b.kind === 'flat') {
     return a.n === b.n && JSON.stringify(a.chw) === JSON.stringify(b.chw);
   }

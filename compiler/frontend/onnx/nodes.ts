@@ -63,11 +63,11 @@ function inputAct(c: NodeCall, i: number, what = 'input'): number {
  * A Conv's or pool's input map, and the pads of a constant Pad it reads through (which it
  * folds into its own window: one layer, no padded copy of the map).
  */
-function windowInput(c: NodeCall): { x: { id: number; c: number; h: number; w: number }; pre?: Extract<Value, { kind: 'padded' }> } {
+function windowInput(c: NodeCall): { x: MapInput; pre?: Extract<Value, { kind: 'padded' }> } {
   const v = c.inputs[0];
   if (v?.kind !== 'padded') return { x: mapInput(c, 0) };
   const s = actShape(c, v.act) as Extract<ActShape, { kind: 'map' }>;
-  return { x: { id: v.act, c: s.c, h: s.h, w: s.w }, pre: v };
+  return { x: { id: v.act, c: s.c, h: s.h, w: s.w, oneD: s.oneD === true }, pre: v };
 }
 
 function inputConst(c: NodeCall, i: number, what: string): ConstTensor {
@@ -93,11 +93,25 @@ function actShape(c: NodeCall, id: number): ActShape {
   return c.ctx.acts[id]!.shape;
 }
 
-function mapInput(c: NodeCall, i: number, what = 'input'): { id: number; c: number; h: number; w: number } {
+/** A map input: its act, channels, rows and columns; `oneD`: an ONNX sequence [1, C, L] (one row, w = L). */
+interface MapInput {
+  id: number;
+  c: number;
+  h: number;
+  w: number;
+  oneD: boolean;
+}
+
+function mapInput(c: NodeCall, i: number, what = 'input'): MapInput {
   const id = inputAct(c, i, what);
   const s = actShape(c, id);
-  if (s.kind !== 'map') throw nodeError(c.label, `${what} must be a 4-D feature map [1, C, H, W], it is ${shapeText(s)}`);
-  return { id, c: s.c, h: s.h, w: s.w };
+  if (s.kind !== 'map') throw nodeError(c.label, `${what} must be a feature map [1, C, H, W] or a sequence [1, C, L], it is ${shapeText(s)}`);
+  return { id, c: s.c, h: s.h, w: s.w, oneD: s.oneD === true };
+}
+
+/** The map shape of an op's output over input `x`: a sequence stays a sequence. */
+function mapOf(x: { oneD: boolean }, ch: number, h: number, w: number): ActShape {
+  return { kind: 'map', c: ch, h, w, ...(x.oneD && { oneD: true as const }) };
 }
 
 function scalarOf(t: ConstTensor, c: NodeCall, what: string): number {
@@ -126,19 +140,36 @@ interface Window {
 }
 
 /**
- * ONNX's padding rules (explicit pads or auto_pad) for a 2-D window; output size as ONNX
- * defines it. `ceil` is AveragePool's ceil_mode.
+ * The window attributes of a 2-D node, or of a 1-D one (`oneD`: strides [s], dilations [d],
+ * pads [begin, end] over L) as the 2-D node over one row that tinytrain runs: strides [1, s],
+ * dilations [1, d], pads [0, begin, 0, end].
  */
-function window2d(c: NodeCall, h: number, w: number, kh: number, kw: number, ceil = false): Window {
-  const strides = c.attrs.ints('strides') ?? [1, 1];
-  const dil = c.attrs.ints('dilations') ?? [1, 1];
-  if (strides.length !== 2 || dil.length !== 2) throw nodeError(c.label, 'strides/dilations must have 2 values (2-D ops only)');
-  if (dil.some((d) => d !== 1)) throw nodeError(c.label, `dilations [${dil}] are not supported`, 'tinytrain supports dilation 1 only');
+function windowAttrs(c: NodeCall, oneD: boolean): { strides: number[]; dil: number[]; pads: number[] } {
+  const rank = oneD ? 1 : 2;
+  const strides = c.attrs.ints('strides') ?? Array<number>(rank).fill(1);
+  const dil = c.attrs.ints('dilations') ?? Array<number>(rank).fill(1);
+  const pads = c.attrs.ints('pads') ?? Array<number>(2 * rank).fill(0);
+  const what = oneD ? '1 value (a 1-D op on a [1, C, L] sequence)' : '2 values (a 2-D op on a [1, C, H, W] map)';
+  if (strides.length !== rank || dil.length !== rank) throw nodeError(c.label, `strides/dilations must have ${what}`);
+  if (pads.length !== 2 * rank || pads.some((p) => p < 0)) {
+    throw nodeError(c.label, `pads [${pads}] must be ${2 * rank} non-negative values ${oneD ? '[begin, end]' : '[top, left, bottom, right]'}`);
+  }
+  if (!oneD) return { strides, dil, pads };
+  return { strides: [1, strides[0]!], dil: [1, dil[0]!], pads: [0, pads[0]!, 0, pads[1]!] };
+}
+
+/**
+ * ONNX's padding rules (explicit pads or auto_pad) for a 2-D window (a 1-D one as one row:
+ * windowAttrs); output size as ONNX defines it. `ceil` is AveragePool's ceil_mode.
+ */
+function window2d(c: NodeCall, h: number, w: number, kh: number, kw: number, oneD: boolean, ceil = false): Window {
+  const attrs = windowAttrs(c, oneD);
+  const { strides, dil } = attrs;
+  if (dil.some((d) => d !== 1)) throw nodeError(c.label, `dilations [${c.attrs.ints('dilations')}] are not supported`, 'tinytrain supports dilation 1 only');
   const [sh, sw] = strides as [number, number];
-  if (!(sh >= 1 && sw >= 1)) throw nodeError(c.label, `strides [${strides}] must be positive`);
+  if (!(sh >= 1 && sw >= 1)) throw nodeError(c.label, `strides [${c.attrs.ints('strides')}] must be positive`);
   const autoPad = c.attrs.string('auto_pad', 'NOTSET');
-  let pads = c.attrs.ints('pads') ?? [0, 0, 0, 0];
-  if (pads.length !== 4 || pads.some((p) => p < 0)) throw nodeError(c.label, `pads [${pads}] must be 4 non-negative values [top, left, bottom, right]`);
+  let pads = attrs.pads;
   let oh: number, ow: number;
   const out = (n: number, k: number, s: number, total: number): number => (ceil ? Math.ceil : Math.floor)((n + total - k) / s) + 1;
   if (autoPad === 'NOTSET') {
@@ -183,9 +214,9 @@ function ourGeometry(c: NodeCall, g: Window, h: number, w: number): { sh: number
 const PAD_HINT = "tinytrain folds a constant Pad on H/W (mode 'constant') into the Conv, MaxPool or AveragePool that reads it";
 
 /** The window of a node over its input as a folded Pad left it: ONNX's rules on the padded size, the Pad's pads added to its own. */
-function windowThroughPad(c: NodeCall, x: { h: number; w: number }, pre: { pads: Pads } | undefined, kh: number, kw: number, ceil = false): Window {
+function windowThroughPad(c: NodeCall, x: MapInput, pre: { pads: Pads } | undefined, kh: number, kw: number, ceil = false): Window {
   const p = pre?.pads ?? [0, 0, 0, 0];
-  const g = window2d(c, x.h + p[0] + p[2], x.w + p[1] + p[3], kh, kw, ceil);
+  const g = window2d(c, x.h + p[0] + p[2], x.w + p[1] + p[3], kh, kw, x.oneD, ceil);
   return { ...g, pads: [g.pads[0] + p[0], g.pads[1] + p[1], g.pads[2] + p[2], g.pads[3] + p[3]] };
 }
 
@@ -201,8 +232,11 @@ const pad: Handler = (c) => {
   const x = mapInput(c, 0);
   const raw = inputConst(c, 1, 'pads').data;
   const value = c.inputs[2] ? scalarOf(floatConst(c, 2, 'constant_value'), c, 'constant_value') : 0;
-  const axes = c.inputs[3] ? inputConst(c, 3, 'axes').data.map((a) => (a < 0 ? a + 4 : a)) : [0, 1, 2, 3];
-  if (raw.length !== 2 * axes.length) throw nodeError(c.label, `pads has ${raw.length} values for ${axes.length} axes`);
+  const rank = x.oneD ? 3 : 4;
+  const given = c.inputs[3] ? Array.from(inputConst(c, 3, 'axes').data, (a) => (a < 0 ? a + rank : a)) : [...Array(rank).keys()];
+  if (raw.length !== 2 * given.length) throw nodeError(c.label, `pads has ${raw.length} values for ${given.length} axes`);
+  // A sequence's axis 2 (L) is the columns of its one-row map.
+  const axes = x.oneD ? given.map((a) => (a === 2 ? 3 : a)) : given;
   const begin = [0, 0, 0, 0];
   const end = [0, 0, 0, 0];
   axes.forEach((a, i) => {
@@ -224,11 +258,15 @@ const conv: Handler = (c) => {
     throw nodeError(c.label, `reads ${pre.by}, which pads with ${pre.value}`, 'a conv pads with zeros: tinytrain folds a Pad into a Conv with constant_value 0 only');
   const wv = c.inputs[1];
   const W = floatConst(c, 1, 'weight W');
-  if (W.dims.length !== 4)
-    throw nodeError(c.label, `weight W must be 4-D [Cout, Cin/group, KH, KW] (2-D conv), it has shape [${W.dims}]`, 'tinytrain supports 2-D convolutions only');
-  const [cout, cinG, kh, kw] = W.dims as [number, number, number, number];
+  const rank = x.oneD ? 3 : 4;
+  if (W.dims.length !== rank) {
+    const want = x.oneD ? '3-D [Cout, Cin/group, K] (1-D conv on a [1, C, L] sequence)' : '4-D [Cout, Cin/group, KH, KW] (2-D conv)';
+    throw nodeError(c.label, `weight W must be ${want}, it has shape [${W.dims}]`, 'tinytrain supports 1-D and 2-D convolutions');
+  }
+  // A 1-D conv is a 2-D one over a single row: its [Cout, Cin, K] weights are [Cout, Cin, 1, K].
+  const [cout, cinG, kh, kw] = (x.oneD ? [W.dims[0], W.dims[1], 1, W.dims[2]] : W.dims) as [number, number, number, number];
   const ks = c.attrs.ints('kernel_shape');
-  if (ks && (ks.length !== 2 || ks[0] !== kh || ks[1] !== kw)) throw nodeError(c.label, `kernel_shape [${ks}] does not match W [${W.dims}]`);
+  if (ks && (ks.length !== rank - 2 || ks.some((k, i) => k !== W.dims[2 + i]))) throw nodeError(c.label, `kernel_shape [${ks}] does not match W [${W.dims}]`);
   const group = c.attrs.int('group', 1);
   let depthwise = false;
   if (group === 1) {
@@ -265,7 +303,7 @@ const conv: Handler = (c) => {
       ...(wScales ? { wScales } : {}),
       ...(bv?.kind === 'const' && bv.q ? { qBias: { ints: bv.q.ints, scale: bv.q.scale } } : {}),
     },
-    { kind: 'map', c: cout, h: g.oh, w: g.ow },
+    mapOf(x, cout, g.oh, g.ow),
   );
   return [{ kind: 'act', act: out }];
 };
@@ -526,8 +564,8 @@ function perChannel(c: NodeCall, t: ConstTensor, s: ActShape, what: string): Flo
     return t.data[o]!;
   };
   if (s.kind === 'map') {
-    if (td[2] !== 1 || td[3] !== 1) throw nodeError(c.label, `${what} of shape [${t.dims}] varies over height/width`, 'only per-channel (or scalar) constants are supported');
-    for (let ch = 0; ch < C; ch++) out[ch] = get([0, ch, 0, 0]);
+    if (td.slice(2).some((d) => d !== 1)) throw nodeError(c.label, `${what} of shape [${t.dims}] varies over height/width`, 'only per-channel (or scalar) constants are supported');
+    for (let ch = 0; ch < C; ch++) out[ch] = get([0, ch, ...td.slice(2).map(() => 0)]);
   } else {
     if (s.chw && s.chw.h * s.chw.w > 1 && td[1] !== 1) {
       throw nodeError(c.label, `${what} is applied per feature after a Flatten`, 'apply it before flattening, or fold it into the next layer');
@@ -557,15 +595,20 @@ const add: Handler = (c) => {
 function poolWindow(c: NodeCall, what: string) {
   const { x, pre } = windowInput(c);
   const ks = c.attrs.ints('kernel_shape');
-  if (!ks || ks.length !== 2) throw nodeError(c.label, `kernel_shape ${ks ? `[${ks}]` : 'is missing'}: 2-D pooling needs 2 values`, `tinytrain supports 2-D ${what} only`);
-  const [kh, kw] = ks as [number, number];
+  const rank = x.oneD ? 1 : 2;
+  if (!ks || ks.length !== rank) {
+    const needs = x.oneD ? '1-D pooling (a [1, C, L] sequence) needs 1 value' : '2-D pooling needs 2 values';
+    throw nodeError(c.label, `kernel_shape ${ks ? `[${ks}]` : 'is missing'}: ${needs}`, `tinytrain supports 1-D and 2-D ${what}`);
+  }
+  // A 1-D window of k is a 1 x k window over the sequence's one row.
+  const [kh, kw] = (x.oneD ? [1, ks[0]] : ks) as [number, number];
   const g = windowThroughPad(c, x, pre, kh, kw, c.attrs.int('ceil_mode', 0) !== 0);
   const ownPads = g.pads.some((p, i) => p > (pre?.pads[i] ?? 0));
   const { sh, sw, pads } = ourGeometry(c, g, x.h, x.w);
   if (pads[0] >= kh || pads[2] >= kh || pads[1] >= kw || pads[3] >= kw) {
     throw nodeError(c.label, `pads ${padsText(pads)} are not all less than the ${kh}x${kw} window`, 'a window must hold at least one input');
   }
-  return { x, pre, ownPads, window: { ph: kh, pw: kw, sh, sw }, pads, shape: { kind: 'map' as const, c: x.c, h: g.oh, w: g.ow } };
+  return { x, pre, ownPads, window: { ph: kh, pw: kw, sh, sw }, pads, shape: mapOf(x, x.c, g.oh, g.ow) };
 }
 
 /** Whether act `id` is never negative: the output of a ReLU or ReLU6 (fused or standalone). */
@@ -575,7 +618,7 @@ function nonNegative(c: NodeCall, id: number): boolean {
 }
 
 /** 'valid' for no padding, 'same' for TF's split (the words maxpool layers said before per-side padding), else the pads. */
-function maxpoolPadding(pads: Pads, x: { h: number; w: number }, { ph, pw, sh, sw }: { ph: number; pw: number; sh: number; sw: number }): 'valid' | 'same' | Pads {
+function maxpoolPadding(pads: Pads, x: MapInput, { ph, pw, sh, sw }: { ph: number; pw: number; sh: number; sw: number }): 'valid' | 'same' | Pads {
   if (pads.every((p) => p === 0)) return 'valid';
   const same = samePads([x.h, x.w], ph, pw, [sh, sw]);
   const [oh, ow] = paddedOutput([x.h, x.w], ph, pw, [sh, sw], pads);
@@ -639,7 +682,7 @@ const maxPool: Handler = (c) => {
 const globalAveragePool: Handler = (c) => {
   c.attrs.only([]);
   const x = mapInput(c, 0);
-  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'globalavgpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none' }, { kind: 'map', c: x.c, h: 1, w: 1 }) }];
+  return [{ kind: 'act', act: addOp(c.ctx, { kind: 'globalavgpool', node: c.label, name: c.name, inputs: [x.id], activation: 'none' }, mapOf(x, x.c, 1, 1)) }];
 };
 
 /** Flatten, Reshape, Squeeze, Unsqueeze on an activation: only as a flatten (or a no-op). */
@@ -892,8 +935,15 @@ const concat: Handler = (c) => {
   const first = shapes[0]!;
   let out: ActShape;
   if (first.kind === 'map') {
-    if (!shapes.every((s) => s.kind === 'map' && s.h === first.h && s.w === first.w)) throw nodeError(c.label, `joins tensors of shapes ${shapes.map(shapeText).join(', ')}`, hint);
-    out = { kind: 'map', c: shapes.reduce((n, s) => n + channels(s), 0), h: first.h, w: first.w };
+    if (!shapes.every((s) => s.kind === 'map' && s.h === first.h && s.w === first.w && !s.oneD === !first.oneD)) {
+      throw nodeError(c.label, `joins tensors of shapes ${shapes.map(shapeText).join(', ')}`, hint);
+    }
+    out = mapOf(
+      { oneD: first.oneD === true },
+      shapes.reduce((n, s) => n + channels(s), 0),
+      first.h,
+      first.w,
+    );
   } else {
     const ours = (s: ActShape) => s.kind === 'flat' && (!s.chw || s.chw.h * s.chw.w === 1);
     if (!shapes.every(ours)) throw nodeError(c.label, `joins tensors of shapes ${shapes.map(shapeText).join(', ')}, flattened feature maps among them`, hint);
