@@ -94,4 +94,9 @@ export class ProcessTreeCpu {
     Atomics.wait(this.seq, 0, now, now === 0 ? 100 * SAMPLE_MS : 10 * SAMPLE_MS);
     return this.sum[0]!;
   }
+
+  /** The last sample's total, without waiting (up to SAMPLE_MS old): for the per-test counts. */
+  latest(): number {
+    return this.sum[0]!;
+  }
 }
