@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SLOW, SYSTEM_TOOLS } from './tiers.js';
+import { SLOW, SYSTEM_TOOLS, caseChoice } from './tiers.js';
 import type { Manifest } from '../compiler/manifest.js';
 
 const BIN = join(__dirname, '..', 'bin', 'tinytrain.js');
@@ -24,13 +24,19 @@ function expectCleanError(r: { code: number; stderr: string }, code: number, pat
   expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
 }
 
-const model = join(work, 'pretrained.json');
+const EXAMPLE = join(__dirname, '..', 'examples', 'mnist-cnn.json');
+// The model these tests compile and train (test/tiers.ts): mnist-cnn pretrained here on
+// digits 0-4, or (the fast tier) the example itself calibrated on random inputs.
+const pretrained = caseChoice('cli.model', 'pretrained') === 'pretrained';
+const model = pretrained ? join(work, 'pretrained.json') : EXAMPLE;
 const art = join(work, 'art');
 
 beforeAll(() => {
-  const pre = run('pretrain', join(__dirname, '..', 'examples', 'mnist-cnn.json'), '--data', 'mnist', '--classes', '0-4', '--steps', '300', '--out', model, '--json');
-  expect(pre.code, pre.stderr).toBe(0);
-  const c = run('compile', model, '--target', 'stm32f746', '--out', art, '--json');
+  if (pretrained) {
+    const pre = run('pretrain', EXAMPLE, '--data', 'mnist', '--classes', '0-4', '--steps', '300', '--out', model, '--json');
+    expect(pre.code, pre.stderr).toBe(0);
+  }
+  const c = run('compile', model, '--target', 'stm32f746', ...(pretrained ? [] : ['--calibrate', 'random']), '--out', art, '--json');
   expect(c.code, c.stderr).toBe(0);
 });
 
@@ -61,10 +67,30 @@ describe('tinytrain CLI', () => {
   });
 
   it('two train runs with the same seed print identical JSON and write identical checkpoints', () => {
-    const args = (save: string): string[] => ['train', art, '--data', 'mnist', '--classes', '5-9', '--limit', '200', '--steps', '150', '--seed', '3', '--save', save, '--json'];
+    // The SIMD module (stm32f746's own is the scalar one, which the eval run below uses):
+    // its closing evaluation over the test split takes a tenth of the scalar module's seconds.
+    const args = (save: string): string[] => [
+      'train',
+      art,
+      '--data',
+      'mnist',
+      '--classes',
+      '5-9',
+      '--limit',
+      '200',
+      '--steps',
+      '150',
+      '--seed',
+      '3',
+      '--variant',
+      'simd',
+      '--save',
+      save,
+      '--json',
+    ];
     const a = run(...args(join(work, 'a.ck')));
-    // The second run skips the closing evaluation (seconds of the scalar module over the test
-    // split): the eval run below measures a's checkpoint, and the training fields must agree.
+    // The second run skips the closing evaluation: the eval run below measures a's
+    // checkpoint, and the training fields must agree.
     const b = run(...args(join(work, 'b.ck')), '--no-eval');
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
@@ -81,7 +107,7 @@ describe('tinytrain CLI', () => {
     }
     expect(jb).toEqual(ja);
     expect(Buffer.compare(readFileSync(join(work, 'a.ck')), readFileSync(join(work, 'b.ck')))).toBe(0);
-    // and the checkpoint is what eval then measures
+    // and the checkpoint is what eval then measures (with the scalar module: SIMD == scalar)
     const e = run('eval', art, '--data', 'mnist', '--classes', '5-9', '--load', join(work, 'a.ck'), '--json');
     expect(e.code, e.stderr).toBe(0);
     expect(JSON.parse(e.stdout).accuracy).toBe(accuracy);

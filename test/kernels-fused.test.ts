@@ -65,8 +65,19 @@ function expectSameBytes(what: string, got: Uint8Array, want: Uint8Array): void 
 
 const bytesOf = (a: Float32Array | Int32Array | Int8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** A copy of the whole linear memory. */
-const snapshot = (k: KernelModule): Uint8Array => new Uint8Array(k.memory.buffer.slice(0));
+/**
+ * A copy of the whole linear memory (4 MB), into one buffer per module that each call
+ * overwrites: a fresh ArrayBuffer per fused call (thousands of them) was a fifth of this
+ * file's CPU, and its garbage another tenth. Each snapshot is compared before the next.
+ */
+const snapshots = new WeakMap<KernelModule, Uint8Array>();
+function snapshot(k: KernelModule): Uint8Array {
+  const now = new Uint8Array(k.memory.buffer);
+  let copy = snapshots.get(k);
+  if (copy?.length !== now.length) snapshots.set(k, (copy = new Uint8Array(now.length)));
+  copy.set(now);
+  return copy;
+}
 
 /** Linear memory equals `before` everywhere outside the given [ptr, ptr + bytes) ranges. */
 function expectWritesOnlyIn(k: KernelModule, before: Uint8Array, allowed: Array<{ p: number; bytes: number }>, what: string): void {

@@ -204,7 +204,11 @@ beforeAll(async () => {
   // (bce: briefly, so that training on the device has a way to go.)
   bceSpec = pretrain(mlp(1, [{ op: 'sigmoid', name: 'sig' }]), data.binary, { steps: 20, lr: 0.05, momentum: 0, seed: 3 }).spec;
   mseSpec = pretrain(mlp(2), data.regression, { steps: 200, lr: 0.05, momentum: 0, seed: 3, loss: 'mse' }).spec;
-  [bce, mse] = await Promise.all([cache.get('loss-bce', bceSpec, { target }), cache.get('loss-mse', mseSpec, { target, loss: 'mse' })]);
+  // One after the other, not side by side: each compile's SIMD and scalar builds then run in
+  // the worker's two warm asc children (compiler/codegen/asc.ts), where two compiles at once
+  // started two more (about 1.3 s of CPU each to load asc and binaryen).
+  bce = await cache.get('loss-bce', bceSpec, { target });
+  mse = await cache.get('loss-mse', mseSpec, { target, loss: 'mse' });
 }, 120_000);
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -117,8 +117,6 @@ const FAST_SUBSETS = {
   'profile.bitIdentical': ['simd partial'],
   // six budgets, one search each: the smallest, a middle one, and the one with room for all.
   'scheme-auto.mnistBudgets': [40, 48, 96],
-  // five budgets, 8-18 s of CPU each in the fast tier: the cheapest (192 KB; the full tier runs all five, in order).
-  'scheme-auto.mbv2Budgets': [192],
 } as const satisfies Record<string, readonly (string | number)[]>;
 
 /**
@@ -135,6 +133,11 @@ const FAST_CHOICES = {
   // two mnist-cnn partial artifacts that differ in calibration only: two of residual's
   // (one compiled anyway).
   'runtime-e2e.otherCalibration': 'residual',
+  // cli.test's model: mnist-cnn pretrained by the CLI (300 steps), its own build; or the example
+  // calibrated on random inputs, output-paths' artifact (one build for both). The fast tier's
+  // CLI still pretrains (output-paths' pretrain --out) and compiles a pretrained model file
+  // (loss.test's mse model, whose ranges come from pretraining).
+  'cli.model': 'example',
 } as const satisfies Record<string, string>;
 
 export type ChoiceKey = keyof typeof FAST_CHOICES;

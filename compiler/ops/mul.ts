@@ -118,13 +118,17 @@ export const mul: OpDef<MulLayer, FixedMultiplier> = {
   prepare: (_n, [qa, qb], qout) => quantizeMultiplier((qa!.scale * qb!.scale) / qout.scale),
   float: {
     forward(n, [a, b]) {
+      // Loops, not Float32Array.from(a, fn) (V8's iterator path, several times slower); same values.
       const C = perChannel(n) ? b!.length : a!.length;
-      return Float32Array.from(a!, (v, i) => v * b![i % C]!);
+      const y = new Float32Array(a!.length);
+      for (let i = 0; i < y.length; i++) y[i] = a![i]! * b![i % C]!;
+      return y;
     },
     backward(n, { x: [a, b], gy, wantInputGrad }) {
       if (!wantInputGrad) return { inputs: [null, null] };
       const C = perChannel(n) ? b!.length : a!.length;
-      const ga = Float32Array.from(gy, (g, i) => g * b![i % C]!);
+      const ga = new Float32Array(gy.length);
+      for (let i = 0; i < ga.length; i++) ga[i] = gy[i]! * b![i % C]!;
       // Per channel: summed over the positions in order, in float64 (rounded once at the end).
       const sums = new Float64Array(C);
       for (let i = 0; i < gy.length; i++) sums[i % C]! += gy[i]! * a![i]!;

@@ -1,37 +1,39 @@
 /**
  * vitest setupFile: with TINYTRAIN_TEST_CPU_LOG=FILE, appends one JSON line per test file
- * with the CPU seconds its worker used (all its threads, asc's among them) and the CPU of
- * the processes it started and waited for (CLI runs), read from /proc at the end of the
- * file. How the tiers' costs are measured on a busy machine, where wall time says little
- * (test/tiers.ts). Without the variable it does nothing.
+ * with the CPU seconds it used: its worker's and every process the worker started (asc
+ * children, CLI runs and their asc children; test/support/process-tree-cpu.ts says how).
+ * How the tiers' costs are measured on a busy machine, where wall time says little
+ * (test/tiers.ts); `tests` holds the tests that took half a second or more. Without the
+ * variable it does nothing.
  */
-import { afterAll, expect } from 'vitest';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeEach, expect } from 'vitest';
+import { appendFileSync } from 'node:fs';
 import { relative } from 'node:path';
+import { ProcessTreeCpu } from './process-tree-cpu.js';
 
 const LOG = process.env.TINYTRAIN_TEST_CPU_LOG;
-/** USER_HZ: the unit of /proc's times, 100 on every Linux build that matters here. */
-const TICKS_PER_SECOND = 100;
-
-/** CPU seconds of the processes this one has waited for (/proc/self/stat cutime + cstime); 0 off Linux. */
-function childrenCpu(): number {
-  try {
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
-}
+const TEST_MIN_CPU = 0.5;
 
 if (LOG) {
   // A worker may run several files (the fast tier's are not isolated), and runs this setup
-  // file again before each: each line is what the worker used from then to the file's end.
-  const start = { self: process.cpuUsage(), children: childrenCpu(), up: process.uptime() };
+  // file again before each: one tracker per worker (its warm asc children outlive a file),
+  // and each line is what the tree used from then to the file's end.
+  const g = globalThis as { tinytrainCpuTracker?: ProcessTreeCpu };
+  const tracker = (g.tinytrainCpuTracker ??= new ProcessTreeCpu());
+  const start = { cpu: tracker.total(), up: process.uptime() };
+  // And the tests that took at least TEST_MIN_CPU seconds, by name (to a sample's precision).
+  const tests: Record<string, number> = {};
+  let testStart = 0;
+  beforeEach(() => {
+    testStart = tracker.latest();
+  });
+  afterEach((ctx) => {
+    const cpu = tracker.latest() - testStart;
+    if (cpu >= TEST_MIN_CPU) tests[ctx.task.name] = Math.round(cpu * 10) / 10;
+  });
   afterAll(() => {
-    const self = process.cpuUsage(start.self);
     const file = relative(process.cwd(), expect.getState().testPath ?? '?');
-    const line = { file, cpu: (self.user + self.system) / 1e6, children: childrenCpu() - start.children, up: process.uptime() - start.up, pid: process.pid };
+    const line = { file, cpu: tracker.total() - start.cpu, up: process.uptime() - start.up, pid: process.pid, tests };
     appendFileSync(LOG, JSON.stringify(line) + '\n');
   });
 }
