@@ -235,24 +235,27 @@ describe('int8 QDQ models (onnxruntime quantize_static, per-channel int8 weights
     expect(worst / outQ.scale).toBeLessThanOrEqual(4);
   });
 
-  it.each(['qnet_float', 'actnet', 'mulcatnet', 'prelunet', 'seqnet'])('%s: the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime', async (name) => {
-    const imp = load(name);
-    const f = fixture(name);
-    const samples = f.inputs.map((x) => onnxSampleToOurs(x, f.inputDims));
-    const { quant } = quantizeSpec(imp.spec, samples);
-    const bound = int8ErrorBound(quant, 'float');
-    const art = await cache.get(name, imp.spec, { target: getTarget('stm32f746'), calibration: samples });
-    const rt = await Runtime.load(art.loaded);
-    let worst = 0;
-    f.inputs.forEach((_, i) => {
-      rt.setInputPixels(Uint8Array.from(samples[i]!, (v) => Math.round(v * 255)));
-      rt.predict();
-      const y = rt.logits();
-      for (let k = 0; k < y.length; k++) worst = Math.max(worst, Math.abs(y[k]! - f.outputs[i]![k]!));
-    });
-    console.log(`${name}: int8 runtime vs onnxruntime float: max |diff| ${worst.toExponential(2)}, derived bound ${bound.toExponential(2)}`);
-    expect(worst).toBeLessThanOrEqual(bound);
-  });
+  it.each(['qnet_float', 'actnet', 'mulcatnet', 'prelunet', 'seqnet'])(
+    '%s: the float model, calibrated on its inputs, stays within the derived float bound of onnxruntime',
+    async (name) => {
+      const imp = load(name);
+      const f = fixture(name);
+      const samples = f.inputs.map((x) => onnxSampleToOurs(x, f.inputDims));
+      const { quant } = quantizeSpec(imp.spec, samples);
+      const bound = int8ErrorBound(quant, 'float');
+      const art = await cache.get(name, imp.spec, { target: getTarget('stm32f746'), calibration: samples });
+      const rt = await Runtime.load(art.loaded);
+      let worst = 0;
+      f.inputs.forEach((_, i) => {
+        rt.setInputPixels(Uint8Array.from(samples[i]!, (v) => Math.round(v * 255)));
+        rt.predict();
+        const y = rt.logits();
+        for (let k = 0; k < y.length; k++) worst = Math.max(worst, Math.abs(y[k]! - f.outputs[i]![k]!));
+      });
+      console.log(`${name}: int8 runtime vs onnxruntime float: max |diff| ${worst.toExponential(2)}, derived bound ${bound.toExponential(2)}`);
+      expect(worst).toBeLessThanOrEqual(bound);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------
