@@ -1,19 +1,27 @@
 /**
  * The test runs' build layer (compiler/codegen/build-cache.ts). The cache: off without its
  * folder, a hit only for the same module kind, memory base and source, never a broken
- * entry (a stand-in build function counts the builds, so no asc runs here). The fast
- * tier's WASI placeholders: on in its workers only, with exactly the planned memory.
+ * entry (a stand-in build function counts the builds). The fast tier's WASI placeholders:
+ * on in its workers only, with exactly the planned memory; its SIMD placeholders: only
+ * inside compileWithoutSimd, for MCU targets, leaving the manifest's figures as they are
+ * (one tiny model compiled: asc runs here for that only).
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILD_CACHE_ENV, cachedBuild, setWasiPlaceholders, toolchainId, wasiPlaceholders } from '../compiler/codegen/build-cache.js';
+import { BUILD_CACHE_ENV, cachedBuild, setWasiPlaceholders, simdPlaceholdersOn, toolchainId, wasiPlaceholders } from '../compiler/codegen/build-cache.js';
 import type { BuildResult } from '../compiler/codegen/build.js';
 import { buildWasiRuntime } from '../compiler/codegen/wasi.js';
 import type { Manifest } from '../compiler/manifest.js';
+import { TinytrainError } from '../compiler/errors.js';
+import type { ModelSpec } from '../compiler/ir/model.js';
+import { readArtifact, writeArtifact } from '../host/artifact.js';
 import { verifyModuleMemory } from '../host/artifact-verify.js';
+import { Runtime } from '../host/runtime.js';
+import { getTarget } from '../targets/index.js';
+import { compileWithoutSimd } from './support/models.js';
 import { tier } from './tiers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tinytrain-build-cache-test-'));
@@ -152,5 +160,50 @@ describe("the fast tier's WASI placeholders", () => {
     } finally {
       setWasiPlaceholders(before);
     }
+  });
+});
+
+describe("the fast tier's SIMD placeholders (test/support/models.ts compileWithoutSimd)", () => {
+  /** 2 pixels -> dense(3): the smallest model with a trained layer (its builds take a fraction of a second). */
+  const tiny = (): ModelSpec => ({
+    format: 'tinytrain-model@1',
+    name: 'tiny',
+    input: [1, 1, 2],
+    inputRange: [0, 1],
+    seed: 1,
+    layers: [{ op: 'dense', name: 'fc', units: 3 }],
+    calibration: { fc: [-2, 2] },
+  });
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const written = async (a: Awaited<ReturnType<typeof compileWithoutSimd>>) => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'tinytrain-simd-placeholder-')), 'art');
+    dirs.push(dir);
+    await writeArtifact(dir, a);
+    return readArtifact(dir);
+  };
+
+  it('are off but inside compileWithoutSimd, which turns them off again, failed compile or not', async () => {
+    expect(simdPlaceholdersOn()).toBe(false);
+    const p = compileWithoutSimd(tiny(), { target: getTarget('stm32f746'), budgetBytes: 64 });
+    expect(simdPlaceholdersOn()).toBe(false);
+    await expect(p).rejects.toThrow(TinytrainError);
+    expect(simdPlaceholdersOn()).toBe(false);
+  });
+
+  it("stand in for an MCU's SIMD module in the fast tier only: same memory, the scalar module's code size, and a runtime on it is refused", async () => {
+    const a = await compileWithoutSimd(tiny(), { target: getTarget('stm32f746') });
+    const placeholder = WebAssembly.Module.customSections(new WebAssembly.Module(a.wasmSimd as Uint8Array<ArrayBuffer>), 'tinytrain-placeholder').length === 1;
+    expect(placeholder).toBe(tier === 'fast');
+    expect(a.manifest.memory.breakdown.codeBytes).toBe(a.wasmScalar.length);
+    const loaded = await written(a);
+    expect(() => verifyModuleMemory(a.wasmSimd, a.manifest, 'runtime-simd.wasm')).not.toThrow();
+    const rt = await Runtime.load(loaded, 'scalar');
+    rt.setInputPixels(Uint8Array.from([200, 10]));
+    expect(Number.isFinite(rt.trainStep(1, 0.01))).toBe(true);
+    if (placeholder) await expect(Runtime.load(loaded, 'simd')).rejects.toThrow(/runtime-simd\.wasm lacks the exports/);
+    else expect((await Runtime.load(loaded, 'simd')).predict()).toBeGreaterThanOrEqual(0);
   });
 });

@@ -11,7 +11,10 @@
  *                       counts below, and the slowest per-model suites on the subsets below.
  *                       Its test workers' compiles build no WASI module (a placeholder with
  *                       the planned memory stands in: test/support/tier-setup.ts), as no
- *                       test there runs one; the CLI compiles its tests start build it.
+ *                       test there runs one; the CLI compiles its tests start build it. Nor
+ *                       the SIMD module of a compile a test marks as never running it
+ *                       (test/support/models.ts compileWithoutSimd; each use says why), on
+ *                       targets that run their scalar one.
  *
  * Both tiers share one build cache per run (test/support/global-setup.ts): every distinct
  * module is built once, whichever files and CLI runs need it.

@@ -1,6 +1,6 @@
 /**
- * The test runs' build layer: a per-run cache of built modules and the fast tier's WASI
- * placeholders (setWasiPlaceholders below). Both are off for every user.
+ * The test runs' build layer: a per-run cache of built modules and the fast tier's WASI and
+ * SIMD placeholders (setWasiPlaceholders, setSimdPlaceholders below). All are off for every user.
  *
  * The cache is on disk, and off unless TINYTRAIN_BUILD_CACHE names an existing folder. The
  * test setup (test/support/global-setup.ts) creates a fresh folder for each run, sets the
@@ -50,6 +50,22 @@ export function setWasiPlaceholders(on: boolean): void {
 
 export function wasiPlaceholders(): boolean {
   return placeholders;
+}
+
+let simdPlaceholders = false;
+/**
+ * The fast test tier's other switch, set by a test around one compile() whose SIMD module
+ * no test runs (test/support/models.ts withoutSimdBuild), never by an environment variable:
+ * true makes buildRuntime() return placeholderModule() for the SIMD module instead of
+ * building it (about 2.5 s of CPU for a small model). Only for targets that run their
+ * scalar module, so every manifest figure (code size: the scalar module's) stays the same.
+ */
+export function setSimdPlaceholders(on: boolean): void {
+  simdPlaceholders = on;
+}
+
+export function simdPlaceholdersOn(): boolean {
+  return simdPlaceholders;
 }
 
 /**

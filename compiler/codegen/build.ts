@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAsc, type BinaryenFeature } from './asc.js';
-import { cachedBuild } from './build-cache.js';
+import { cachedBuild, placeholderModule, simdPlaceholdersOn } from './build-cache.js';
 
 export const WASM_PAGE = 65536;
 
@@ -40,16 +40,17 @@ export const STATIC_DATA_ROOM = 8192;
 
 /** The SIMD or scalar module for a generated source (from the test runs' build cache when it is on). */
 export function buildRuntime(req: BuildRequest): Promise<BuildResult> {
-  return cachedBuild(req.simd ? 'simd' : 'scalar', req.source, req.memoryBase, () => build(req));
+  const memoryBase = Math.ceil(req.memoryBase / 16) * 16;
+  const pages = Math.ceil((memoryBase + STATIC_DATA_ROOM) / WASM_PAGE);
+  if (req.simd && simdPlaceholdersOn()) return Promise.resolve({ wasm: placeholderModule(pages), pages });
+  return cachedBuild(req.simd ? 'simd' : 'scalar', req.source, req.memoryBase, () => build(req, memoryBase, pages));
 }
 
-async function build(req: BuildRequest): Promise<BuildResult> {
+async function build(req: BuildRequest, memoryBase: number, pages: number): Promise<BuildResult> {
   const work = mkdtempSync(join(tmpdir(), 'tinytrain-build-'));
   try {
     cpSync(join(packageRoot(), 'assembly', 'kernels'), join(work, 'kernels'), { recursive: true });
     writeFileSync(join(work, 'model.ts'), req.source);
-    const memoryBase = Math.ceil(req.memoryBase / 16) * 16;
-    const pages = Math.ceil((memoryBase + STATIC_DATA_ROOM) / WASM_PAGE);
     const out = join(work, 'model.wasm');
     const args = [
       join(work, 'model.ts'),

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setSimdPlaceholders } from '../../compiler/codegen/build-cache.js';
 import { compile, type Artifact, type CompileOptions } from '../../compiler/index.js';
 import { normaliseImage } from '../../compiler/float/network.js';
 import { INPUT, hasParams, shapeSize, type Graph } from '../../compiler/ir/graph.js';
@@ -21,6 +22,7 @@ import { fullScheme, type LayerTraining, type Scheme } from '../../compiler/sche
 import { readArtifact, writeArtifact, type LoadedArtifact } from '../../host/artifact.js';
 import { imageAt, loadDataset, type Dataset } from '../../host/data/dataset.js';
 import { getTarget } from '../../targets/index.js';
+import { tier } from '../tiers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -132,6 +134,24 @@ export function mnistPartialOptions(): CompileOptions {
   return { target: getTarget('stm32f746'), scheme: partialSchemeFor('mnist-cnn'), momentum: 0.9, calibration: calibrationInputs(16) };
 }
 
+/**
+ * compile() for an artifact whose SIMD module no test runs: in the fast tier, on a target
+ * that runs its scalar module (every MCU), the SIMD module is a placeholder with the planned
+ * memory and no code (compiler/codegen/build-cache.ts setSimdPlaceholders), which saves its
+ * build, about 2.5 s of CPU; the manifest is the same (its code size is the scalar module's),
+ * and a test that loads the placeholder fails (it exports nothing). The full tier builds it.
+ * compile() starts its builds before its first await, so the switch is off again before
+ * any other compile can start.
+ */
+export function compileWithoutSimd(spec: ModelSpec, opts: CompileOptions): Promise<Artifact> {
+  setSimdPlaceholders(tier === 'fast' && !opts.target.wasmSimd);
+  try {
+    return compile(spec, opts);
+  } finally {
+    setSimdPlaceholders(false);
+  }
+}
+
 export interface CachedArtifact {
   artifact: Artifact;
   loaded: LoadedArtifact;
@@ -147,18 +167,19 @@ export class ArtifactCache {
   private readonly root = mkdtempSync(join(tmpdir(), 'tinytrain-test-'));
   private readonly entries = new Map<string, Promise<CachedArtifact>>();
 
-  get(key: string, spec: ModelSpec, opts: CompileOptions): Promise<CachedArtifact> {
+  /** `simd: 'unused'`: no test runs this artifact's SIMD module (see compileWithoutSimd). */
+  get(key: string, spec: ModelSpec, opts: CompileOptions, how: { simd?: 'unused' } = {}): Promise<CachedArtifact> {
     let e = this.entries.get(key);
     if (!e) {
-      e = this.build(key, spec, opts);
+      e = this.build(key, spec, opts, how.simd === 'unused');
       this.entries.set(key, e);
     }
     return e;
   }
 
-  private async build(key: string, spec: ModelSpec, opts: CompileOptions): Promise<CachedArtifact> {
+  private async build(key: string, spec: ModelSpec, opts: CompileOptions, simdUnused: boolean): Promise<CachedArtifact> {
     const t0 = performance.now();
-    const artifact = await compile(spec, opts);
+    const artifact = await (simdUnused ? compileWithoutSimd(spec, opts) : compile(spec, opts));
     const compileMs = performance.now() - t0;
     const dir = join(this.root, key.replace(/[^A-Za-z0-9_.-]+/g, '_'));
     await writeArtifact(dir, artifact);
