@@ -312,19 +312,23 @@ const CASES = 250;
 const SCHEMES_PER_CASE = 3;
 
 describe('planner properties on random graphs and schemes', () => {
+  /** The random model of `seed`, with the options spread over the seeds (each on for a share of them). */
+  const mixedSpec = (seed: number) =>
+    randomSpec(seed, {
+      tableActivations: seed % 2 === 0,
+      paddings: seed % 3 !== 0,
+      mulConcat: seed % 3 === 0,
+      geometry: seed % 4 === 1,
+      prelu: seed % 5 === 2,
+      poolGeometry: seed % 2 === 1,
+    });
+
   it('the generator makes valid, varied models', () => {
     const ops = new Map<string, number>();
     let residual = 0,
       selfAdd = 0;
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, {
-        tableActivations: seed % 2 === 0,
-        paddings: seed % 3 !== 0,
-        mulConcat: seed % 3 === 0,
-        geometry: seed % 4 === 1,
-        prelu: seed % 5 === 2,
-        poolGeometry: seed % 2 === 1,
-      });
+      const spec = mixedSpec(seed);
       const g = buildGraph(spec); // throws on an invalid spec
       for (const n of g.nodes) {
         const key = n.op === 'depthwiseConv2d' ? 'depthwise' : n.op === 'conv2d' && (n.conv!.sh > 1 || n.conv!.sw > 1) ? 'conv-s2' : n.op;
@@ -377,14 +381,7 @@ describe('planner properties on random graphs and schemes', () => {
   it(`${CASES} random models x ${SCHEMES_PER_CASE} random schemes: plans are safe and programs are right`, () => {
     const styles = new Map<string, number>();
     for (let seed = 1; seed <= CASES; seed++) {
-      const spec = randomSpec(seed, {
-        tableActivations: seed % 2 === 0,
-        paddings: seed % 3 !== 0,
-        mulConcat: seed % 3 === 0,
-        geometry: seed % 4 === 1,
-        prelu: seed % 5 === 2,
-        poolGeometry: seed % 2 === 1,
-      });
+      const spec = mixedSpec(seed);
       for (let k = 0; k < SCHEMES_PER_CASE; k++) {
         const r = planBoth(spec, (g) => randomScheme(g, seed * 31 + k));
         styles.set(r.scheme.name.split('-')[0]!, (styles.get(r.scheme.name.split('-')[0]!) ?? 0) + 1);
