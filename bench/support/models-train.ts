@@ -12,6 +12,13 @@ import type { LossName } from './models-catalog.js';
 /** Steps averaged at each end to decide whether the loss fell. */
 export const WINDOW = 50;
 export const LEARNING_RATE = 0.01;
+/**
+ * A pretrained model fine-tuned on its own task (true labels) takes a smaller rate than a
+ * new mapping: its gradients are real-valued (QAS), so a first layer fed large real inputs
+ * (micro_speech's spectrogram on an int8 grid of step 1) moves many steps per update at 0.01
+ * and forgets what it knew. As a user would, the bench tries these and keeps the best.
+ */
+export const FINE_TUNE_RATES = [1e-2, 1e-3, 1e-4, 1e-5];
 
 export type TrainResult =
   | {
@@ -26,6 +33,8 @@ export type TrainResult =
       accuracyFirst?: number;
       accuracyLast?: number;
       skipped: number;
+      /** Fine-tuning: each rate tried (from the same start) and its last-50 mean loss; `lr` is the best. */
+      sweep?: { lr: number; lastMean: number }[];
     }
   | { status: 'pending' | 'not run'; reason: string };
 
@@ -39,7 +48,7 @@ export function trainingVerdict(loss: LossName, classes: number, hasTargets: boo
   return null;
 }
 
-export function trainOnRuntime(rt: Runtime, samples: Uint8Array[], sup: Supervision, o: { steps: number; seed: number }, labelText: string): TrainResult {
+export function trainOnRuntime(rt: Runtime, samples: Uint8Array[], sup: Supervision, o: { steps: number; seed: number }, labelText: string, lr = LEARNING_RATE): TrainResult {
   const rng = new Rng(o.seed);
   const losses: number[] = [];
   const hits: boolean[] = [];
@@ -48,9 +57,9 @@ export function trainOnRuntime(rt: Runtime, samples: Uint8Array[], sup: Supervis
     rt.setInputPixels(samples[i]!);
     if ('targets' in sup) {
       rt.setTargets(sup.targets[i]!);
-      losses.push(rt.trainStep(0, LEARNING_RATE));
+      losses.push(rt.trainStep(0, lr));
     } else {
-      losses.push(rt.trainStep(sup.labels[i]!, LEARNING_RATE));
+      losses.push(rt.trainStep(sup.labels[i]!, lr));
       hits.push(rt.lastPrediction() === sup.labels[i]);
     }
   }
@@ -61,7 +70,7 @@ export function trainOnRuntime(rt: Runtime, samples: Uint8Array[], sup: Supervis
   return {
     status: 'trained',
     steps: o.steps,
-    lr: LEARNING_RATE,
+    lr,
     labels: labelText,
     firstMean,
     lastMean,
@@ -69,4 +78,15 @@ export function trainOnRuntime(rt: Runtime, samples: Uint8Array[], sup: Supervis
     ...(hits.length ? { accuracyFirst: share(hits.slice(0, WINDOW)), accuracyLast: share(hits.slice(-WINDOW)) } : {}),
     skipped: rt.stepsSkipped(),
   };
+}
+
+/** Fine-tuning on true labels: each of FINE_TUNE_RATES from the compiled start, the one with the lowest last-50 loss kept. */
+export function fineTuneOnRuntime(rt: Runtime, samples: Uint8Array[], labels: number[], o: { steps: number; seed: number }, labelText: string): TrainResult {
+  const runs = FINE_TUNE_RATES.map((lr) => {
+    rt.reset(o.seed);
+    return trainOnRuntime(rt, samples, { labels }, o, labelText, lr);
+  });
+  const lastMean = (r: TrainResult): number => (r.status === 'trained' ? r.lastMean : Infinity);
+  const best = runs.reduce((a, b) => (lastMean(b) < lastMean(a) ? b : a));
+  return best.status === 'trained' ? { ...best, sweep: runs.map((r, k) => ({ lr: FINE_TUNE_RATES[k]!, lastMean: lastMean(r) })) } : best;
 }
