@@ -41,7 +41,10 @@ function checksCell(r: ModelResult): string {
 
 export function trainCell(t: TrainResult): string {
   if (t.status !== 'trained') return t.reason;
-  return `${t.steps} steps: loss ${t.firstMean.toFixed(3)} → ${t.lastMean.toFixed(3)} (first vs last 50${t.falling ? ', falling' : ', NOT falling'})`;
+  const loss = `${t.steps} steps: loss ${t.firstMean.toFixed(3)} → ${t.lastMean.toFixed(3)} (first vs last 50${t.falling ? ', falling' : ', NOT falling'})`;
+  if (!t.sweep) return loss;
+  const accuracy = t.accuracyFirst !== undefined && t.accuracyLast !== undefined ? `; accuracy ${(100 * t.accuracyFirst).toFixed(0)}% → ${(100 * t.accuracyLast).toFixed(0)}%` : '';
+  return `${loss}${accuracy}; fine-tuned on the true labels at lr ${t.lr}, the best of ${t.sweep.map((r) => r.lr).join(', ')}`;
 }
 
 function modelsTable(results: ModelResult[]): string[] {
