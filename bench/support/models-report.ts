@@ -50,7 +50,7 @@ export function trainCell(t: TrainResult): string {
 function modelsTable(results: ModelResult[]): string[] {
   const rows = results.map((r) => {
     const name = `\`${r.package}\` ${r.version} (${r.source === 'npm' ? 'npm' : 'PyPI'}) \`${fileName(r)}\``;
-    return `| ${name} | ${r.domain}, ${r.format}, ${kb(r.bytes)} | ${importCell(r)} | ${compileCell(r)} | ${checksCell(r)} | ${trainCell(r.train)} |`;
+    return `| ${name} | ${r.domain}, ${r.format}, ${kb(r.bytes)} | ${importCell(r)} | ${compileCell(r)} | ${checksCell(r)} | ${trainCell(r.train)}${r.relearn ? `; new mapping (the reference's class moved one along) at lr ${r.relearn.status === 'trained' ? r.relearn.lr : '-'}: ${trainCell(r.relearn)}` : ''} |`;
   });
   return ['| model (package, version, file) | kind | import | compile for stm32f746 | against the reference | training |', '|---|---|---|---|---|---|', ...rows];
 }

