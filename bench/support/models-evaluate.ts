@@ -103,14 +103,16 @@ function runtimeOutputs(rt: Runtime, s: Samples): Float32Array[] {
 }
 
 /**
- * Classifiers: argmax agreement. The derived bound: where the reference's top-two margin
+ * Classifiers (softmax cross-entropy or bce over several outputs): argmax agreement; models
+ * trained on values (mse: regressions, autoencoders, embeddings), and one-output models: the
+ * largest difference beside the output's range. The derived bound: where the reference's top-two margin
  * exceeds twice the largest output difference measured, the runtime must pick the same
  * class; `marginBound` is the share of samples with such a margin (agreement >= it).
  */
-function compareInt8(ours: Float32Array[], ref: number[][], classes: number): Int8Check {
+function compareInt8(ours: Float32Array[], ref: number[][], classes: number, loss: BenchModel['loss']): Int8Check {
   let maxDiff = 0;
   ours.forEach((o, i) => o.forEach((v, k) => (maxDiff = Math.max(maxDiff, Math.abs(v - ref[i]![k]!)))));
-  if (classes < 2) {
+  if (classes < 2 || loss === 'mse') {
     const flat = ref.flat();
     return { kind: 'regression', samples: ours.length, maxAbsDiff: maxDiff, referenceRange: Math.max(...flat) - Math.min(...flat) };
   }
@@ -206,7 +208,7 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
   try {
     const { result, runtime } = await compileFirstFitting(spec, samples.hwc, dir, m.loss);
     if (!runtime) return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, train: { status: 'not run', reason: 'no scheme fits' } };
-    const int8 = compareInt8(runtimeOutputs(runtime, samples), ref, classes);
+    const int8 = compareInt8(runtimeOutputs(runtime, samples), ref, classes, m.loss);
     const verdict = trainingVerdict(m.loss, classes, m.target !== undefined);
     const labelled = verdict === null && samples.labels !== undefined && m.loss !== 'mse';
     const train =
