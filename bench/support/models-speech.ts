@@ -4,15 +4,10 @@
  * recordings, through the MLTK AudioFeatureGenerator that silabs-mltk ships, with the
  * settings the model file carries), each labelled with the class its word belongs to.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../../compiler/codegen/build.js';
+import { runInputScript } from './models-python.js';
 
-const ROOT = packageRoot();
-const PYTHON = join(ROOT, '.cache', 'tflite-venv', 'bin', 'python');
-const SCRIPT = join(ROOT, 'bench', 'support', 'speech-inputs.py');
 /** setup-models.sh puts the frontend beside silabs-mltk's models. */
 const FRONTEND_FILE = '_audio_feature_generator_wrapper.cpython-311-x86_64-linux-gnu.so';
 
@@ -39,18 +34,8 @@ export interface SpokenSamples {
 
 export function spokenSamples(modelFile: string, count: number, seed: number, given?: SpeechFrontend): SpokenSamples {
   const frontend = dirname(modelFile);
-  for (const [file, fix] of [
-    [PYTHON, 'bash scripts/setup-tflite.sh'],
-    [join(frontend, FRONTEND_FILE), 'bash scripts/setup-models.sh silabs-mltk'],
-  ] as const)
-    if (!existsSync(file)) throw new Error(`${file} is missing: run ${fix}`);
-  const dir = mkdtempSync(join(tmpdir(), 'speech-inputs-'));
-  try {
-    writeFileSync(join(dir, 'job.json'), JSON.stringify({ model: modelFile, frontend, count, seed, ...(given ? { settings: given.settings, features: given.features } : {}) }));
-    execFileSync(PYTHON, [SCRIPT, join(dir, 'job.json'), join(dir, 'result.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as { inputs: number[][]; labels: number[]; words: string[]; classes: string[] };
-    return { values: r.inputs, labels: r.labels, words: r.words, classes: r.classes };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  if (!existsSync(join(frontend, FRONTEND_FILE))) throw new Error(`${join(frontend, FRONTEND_FILE)} is missing: run bash scripts/setup-models.sh silabs-mltk`);
+  const job = { model: modelFile, frontend, count, seed, ...(given ? { settings: given.settings, features: given.features } : {}) };
+  const r = runInputScript<{ inputs: number[][]; labels: number[]; words: string[]; classes: string[] }>('speech-inputs.py', job);
+  return { values: r.inputs, labels: r.labels, words: r.words, classes: r.classes };
 }
