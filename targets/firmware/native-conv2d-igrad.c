@@ -15,6 +15,7 @@
 #include "tt-memory.h"
 #include "tt-kernel-records.h"
 #include "native-memory.h"
+#include "native-kprof.h"
 
 /* gx[ci] += g * w[ci] for ci < n: one add per element, ci ascending. */
 static inline void add_weight_row(uint8_t* gxp, float g, const uint8_t* wp, int32_t n) {
@@ -76,8 +77,7 @@ static void add_channel_rows(uint8_t* gxp, const uint8_t* gy, const uint8_t* ws,
   }
 }
 
-void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32 record) {
-  (void)env;
+static void conv2dBackwardInputF32(u32 record) {
   const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
   tt_small(r.KH);
   tt_small(r.KW);
@@ -146,8 +146,7 @@ void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32
  * original rows kept in `scratch`. Terms in the WASM kernel's order: kernel rows, then
  * columns, descending; zero terms skipped.
  */
-void Z_tt_nativeZ_depthwiseBackwardInputInPlaceF32(struct Z_tt_native_instance_t* env, u32 record) {
-  (void)env;
+static void depthwiseBackwardInputInPlaceF32(u32 record) {
   const tt_depthwise_in_place_t r = TT_NATIVE_RECORD(tt_depthwise_in_place_t, record);
   tt_small(r.KH);
   tt_small(r.KW);
@@ -195,8 +194,7 @@ void Z_tt_nativeZ_depthwiseBackwardInputInPlaceF32(struct Z_tt_native_instance_t
  * operations in the same order as the WASM kernel (bias gradient sums, then the input
  * gradient rows by add_weight_row).
  */
-void Z_tt_nativeZ_gapHeadBackwardF32(struct Z_tt_native_instance_t* env, u32 record) {
-  (void)env;
+static void gapHeadBackwardF32(u32 record) {
   const tt_gap_head_t r = TT_NATIVE_RECORD(tt_gap_head_t, record);
   const int32_t P = r.P, CO = r.CO, CI = r.CI;
   if (r.split < 0 || r.split > CI) tt_memory_fault(r.w, 0, 0);
@@ -223,4 +221,19 @@ void Z_tt_nativeZ_gapHeadBackwardF32(struct Z_tt_native_instance_t* env, u32 rec
     if (!gx) continue;
     add_channel_rows(gx + 4 * (p * CI), scratch, ws, CO, w, w2, first, CI);
   }
+}
+
+void Z_tt_nativeZ_conv2dBackwardInputF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  TT_KPROF_CALL("conv2dBackwardInputF32", record, conv2dBackwardInputF32(record));
+}
+
+void Z_tt_nativeZ_depthwiseBackwardInputInPlaceF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  TT_KPROF_CALL("depthwiseBackwardInputInPlaceF32", record, depthwiseBackwardInputInPlaceF32(record));
+}
+
+void Z_tt_nativeZ_gapHeadBackwardF32(struct Z_tt_native_instance_t* env, u32 record) {
+  (void)env;
+  TT_KPROF_CALL("gapHeadBackwardF32", record, gapHeadBackwardF32(record));
 }

@@ -14,6 +14,7 @@
 #include "tt-kernel-records.h"
 #include "native-memory.h"
 #include "native-requant.h"
+#include "native-kprof.h"
 
 #if defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
@@ -357,8 +358,7 @@ static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int
   }
 }
 
-void Z_tt_nativeZ_conv2dForwardRowsS8(struct Z_tt_native_instance_t* env, u32 record, u32 ohBegin, u32 ohEnd) {
-  (void)env;
+static void forward_rows(u32 record, u32 ohBegin, u32 ohEnd) {
   const tt_conv_forward_t r = TT_NATIVE_RECORD(tt_conv_forward_t, record);
   const int32_t begin = (int32_t)ohBegin, end = (int32_t)ohEnd;
   if (begin >= end) return;
@@ -372,6 +372,11 @@ void Z_tt_nativeZ_conv2dForwardRowsS8(struct Z_tt_native_instance_t* env, u32 re
     if (pointwise) pointwise_row(&r, &b, oh);
     else forward_row(&r, &b, oh);
   }
+}
+
+void Z_tt_nativeZ_conv2dForwardRowsS8(struct Z_tt_native_instance_t* env, u32 record, u32 ohBegin, u32 ohEnd) {
+  (void)env;
+  TT_KPROF_CALL("conv2dForwardRowsS8", record, forward_rows(record, ohBegin, ohEnd));
 }
 
 void Z_tt_nativeZ_conv2dForwardS8(struct Z_tt_native_instance_t* env, u32 record) {

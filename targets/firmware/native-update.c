@@ -21,6 +21,7 @@
 #include "tt-memory.h"
 #include "tt-kernel-records.h"
 #include "native-memory.h"
+#include "native-kprof.h"
 
 static u32 tt_native_nonfinite;
 
@@ -81,8 +82,7 @@ static inline void step_int32(uint8_t* p, float dir, float lr, uint8_t* rng) {
 }
 
 /* biasUpdateAllS32's scalar loop: each channel's gradient summed over positions ascending, then its update. */
-void Z_tt_nativeZ_biasUpdateAllS32(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
-  (void)env;
+static void biasUpdateAllS32(u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
   const tt_bias_update_t r = TT_NATIVE_RECORD(tt_bias_update_t, record);
   if (r.CO <= 0) return;
   const uint8_t* gy = tt_native_in(r.gy, tt_extent(r.P, r.CO, 1, 4));
@@ -126,8 +126,7 @@ static inline void tap_grads(const tt_weight_grad_t* r, const uint8_t* gy, const
   g[3] = g3 * r->sx;
 }
 
-void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
-  (void)env;
+static void conv2dWeightUpdateS8(u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
   const tt_weight_grad_t r = TT_NATIVE_RECORD(tt_weight_grad_t, record);
   tt_small(r.KH);
   tt_small(r.KW);
@@ -167,4 +166,14 @@ void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 r
       }
     }
   }
+}
+
+void Z_tt_nativeZ_biasUpdateAllS32(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
+  (void)env;
+  TT_KPROF_CALL("biasUpdateAllS32", record, biasUpdateAllS32(record, lr, mu, qas, rngAddr));
+}
+
+void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
+  (void)env;
+  TT_KPROF_CALL("conv2dWeightUpdateS8", record, conv2dWeightUpdateS8(record, lr, mu, qas, rngAddr));
 }
