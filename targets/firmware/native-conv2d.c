@@ -250,6 +250,100 @@ static void depthwise3x3_inner(const tt_conv_forward_t* r, const conv_buffers_t*
 #undef TT_TAP
 }
 
+#if defined(__ARM_FEATURE_SIMD32)
+/*
+ * Depthwise 3x3 (no split) four channels at a time: one word load gives a tap's input for
+ * channels c..c+3, SXTB16 splits it into the int16 pairs (c, c+2) and (c+1, c+3), and
+ * SMLABB / SMLATT multiply each lane by its channel's weight (pairs packed once per group
+ * and row, not per pixel). The zero point leaves the inner loop: sum over valid taps of
+ * (x - zx) w = sum over all nine taps of x' w - zx (sum of the nine w), where a tap in
+ * the padding reads x' = zx (a word of four zx bytes), so border pixels take the same
+ * path with their padding taps pointed at that word. All of it is int32 arithmetic
+ * modulo 2^32, as WASM's i32 sums are, so the bytes are the scalar kernel's.
+ */
+typedef struct {
+  int32_t wE[9], wO[9]; /* tap t's weights of channels (c, c + 2) and (c + 1, c + 3), int16 pairs */
+  int32_t base[4];      /* bias - zx * (the channel's nine weights summed) */
+  requant_fast_t q[4];  /* the channels' requantisation, when `fast` */
+  int fast;             /* all four channels prepared and the clamp is [-128, 127]: one SSAT */
+} dw_group_t;
+
+static inline int32_t w8(const uint8_t* p) { return (int32_t)(int8_t)*p; }
+static inline int32_t pair16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16)); }
+
+/* SXTB16 of v rotated by 8 (lanes 1 and 3) in one instruction; GCC does not fold the rotate into __sxtb16. */
+static inline int32_t sxtb16_ror8(uint32_t v) {
+  int32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+
+static void dw_group_init(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t c, dw_group_t* g) {
+  const uint8_t* w = b->w + c * 9;
+  g->fast = r->lo == -128 && r->hi == 127;
+  for (int32_t k = 0; k < 4; k++) {
+    int32_t sum = 0;
+    for (int32_t t = 0; t < 9; t++) sum += w8(w + k * 9 + t);
+    g->base[k] = (int32_t)((uint32_t)tt_ld_i32(b->bias + 4 * (c + k)) - (uint32_t)r->zx * (uint32_t)sum);
+    g->fast &= requant_fast_prepare(tt_ld_i32(b->mult + 4 * (c + k)), tt_ld_i32(b->shift + 4 * (c + k)), r->zy, &g->q[k]);
+  }
+  for (int32_t t = 0; t < 9; t++) {
+    g->wE[t] = pair16(w8(w + t), w8(w + 18 + t));
+    g->wO[t] = pair16(w8(w + 9 + t), w8(w + 27 + t));
+  }
+}
+
+/* One tap of four channels: xv holds the input bytes of channels c..c+3. */
+static inline __attribute__((always_inline)) void dw_tap(uint32_t xv, int32_t wE, int32_t wO, int32_t* a) {
+  const int32_t e = (int32_t)__sxtb16((int8x4_t)xv), o = sxtb16_ror8(xv);
+  a[0] = __smlabb(e, wE, a[0]);
+  a[2] = __smlatt(e, wE, a[2]);
+  a[1] = __smlabb(o, wO, a[1]);
+  a[3] = __smlatt(o, wO, a[3]);
+}
+
+/* A pixel whose nine taps are inside the input: x0..x2 point at its window's first column (channel c) in the three rows. */
+static inline __attribute__((always_inline)) void dw_pixel_inner(const uint8_t* x0, const uint8_t* x1, const uint8_t* x2, int32_t C, const dw_group_t* g, int32_t* a) {
+  for (int32_t k = 0; k < 4; k++) a[k] = g->base[k];
+  dw_tap(tt_ld_u32(x0), g->wE[0], g->wO[0], a);
+  dw_tap(tt_ld_u32(x0 + C), g->wE[1], g->wO[1], a);
+  dw_tap(tt_ld_u32(x0 + 2 * C), g->wE[2], g->wO[2], a);
+  dw_tap(tt_ld_u32(x1), g->wE[3], g->wO[3], a);
+  dw_tap(tt_ld_u32(x1 + C), g->wE[4], g->wO[4], a);
+  dw_tap(tt_ld_u32(x1 + 2 * C), g->wE[5], g->wO[5], a);
+  dw_tap(tt_ld_u32(x2), g->wE[6], g->wO[6], a);
+  dw_tap(tt_ld_u32(x2 + C), g->wE[7], g->wO[7], a);
+  dw_tap(tt_ld_u32(x2 + 2 * C), g->wE[8], g->wO[8], a);
+}
+
+/* A pixel with taps in the padding: rows[kh] is 0 for a row outside the input, and those taps (and columns outside) read `pad`. */
+static void dw_pixel_edge(const uint8_t* const* rows, int32_t iw0, int32_t W, int32_t C, int32_t c, const uint8_t* pad, const dw_group_t* g, int32_t* a) {
+  for (int32_t k = 0; k < 4; k++) a[k] = g->base[k];
+  for (int32_t kh = 0; kh < 3; kh++) {
+    for (int32_t kw = 0; kw < 3; kw++) {
+      const int32_t iw = iw0 + kw;
+      const uint8_t* p = rows[kh] && iw >= 0 && iw < W ? rows[kh] + iw * C + c : pad;
+      dw_tap(tt_ld_u32(p), g->wE[kh * 3 + kw], g->wO[kh * 3 + kw], a);
+    }
+  }
+}
+
+/* The four channels' outputs: fast, one SSAT each and one word store; else requant() per channel. */
+static inline void dw_store(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t c, const dw_group_t* g, const int32_t* a, uint8_t* y) {
+  if (g->fast) {
+    const uint32_t v0 = (uint32_t)__ssat(requant_fast(a[0], &g->q[0]), 8), v1 = (uint32_t)__ssat(requant_fast(a[1], &g->q[1]), 8);
+    const uint32_t v2 = (uint32_t)__ssat(requant_fast(a[2], &g->q[2]), 8), v3 = (uint32_t)__ssat(requant_fast(a[3], &g->q[3]), 8);
+    const uint32_t word = (v0 & 0xffu) | ((v1 & 0xffu) << 8) | ((v2 & 0xffu) << 16) | (v3 << 24);
+    memcpy(y, &word, 4);
+    return;
+  }
+  for (int32_t k = 0; k < 4; k++) y[k] = requant_at(r, b, c + k, a[k]);
+}
+
+/* Output row `oh` of a depthwise 3x3 conv without split (any stride and padding) into yrow0; returns 0 (nothing done) when zx is not an int8. */
+static int depthwise3x3_row_simd(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, uint8_t* yrow0);
+#endif
+
 /* Depthwise: channel co's sum over the window's taps. */
 static inline int32_t depthwise_sum(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, int32_t co) {
   const int32_t C = r->C, KW = r->KW, taps = r->KH * KW;
@@ -264,6 +358,38 @@ static inline int32_t depthwise_sum(const tt_conv_forward_t* r, const conv_buffe
   return acc;
 }
 
+
+#if defined(__ARM_FEATURE_SIMD32)
+static int depthwise3x3_row_simd(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, uint8_t* yrow0) {
+  if (r->zx < -128 || r->zx > 127) return 0;
+  const int32_t C = r->C, W = r->W, OW = r->OW;
+  const uint32_t pad = ((uint32_t)r->zx & 0xffu) * 0x01010101u;
+  const uint8_t* rows[3];
+  for (int32_t kh = 0; kh < 3; kh++) rows[kh] = kh >= win->kh0 && kh < win->kh1 ? win->rows[kh] : 0;
+  const int full = win->kh0 == 0 && win->kh1 == 3;
+  int32_t c = 0;
+  for (; c + 4 <= C; c += 4) {
+    dw_group_t g;
+    dw_group_init(r, b, c, &g);
+    for (int32_t ow = 0; ow < OW; ow++) {
+      const int32_t iw0 = ow * r->stride_w - r->pad_w;
+      int32_t a[4];
+      if (full && iw0 >= 0 && iw0 + 3 <= W) dw_pixel_inner(rows[0] + iw0 * C + c, rows[1] + iw0 * C + c, rows[2] + iw0 * C + c, C, &g, a);
+      else dw_pixel_edge(rows, iw0, W, C, c, (const uint8_t*)&pad, &g, a);
+      dw_store(r, b, c, &g, a, yrow0 + ow * C + c);
+    }
+  }
+  /* The last C % 4 channels one at a time. */
+  if (c < C) {
+    window_t wc = *win;
+    for (int32_t ow = 0; ow < OW; ow++) {
+      window_cols(r, ow, &wc);
+      for (int32_t co = c; co < C; co++) yrow0[ow * C + co] = requant_at(r, b, co, depthwise_sum(r, b, &wc, co));
+    }
+  }
+  return 1;
+}
+#endif
 
 #if defined(__ARM_FEATURE_SIMD32)
 /* 1x1 with few input channels (C = 4 * words, words a constant: 2 or 4), no split: the
@@ -329,6 +455,9 @@ static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int
   window_t win;
   window_rows(r, b, oh, &win);
   const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
+#if defined(__ARM_FEATURE_SIMD32)
+  if (r->depthwise && r->KH == 3 && r->KW == 3 && r->split == 0 && depthwise3x3_row_simd(r, b, &win, b->y + ySlot * r->OW * r->CO)) return;
+#endif
   for (int32_t ow = 0; ow < r->OW; ow++) {
     window_cols(r, ow, &win);
     uint8_t* yrow = b->y + (ySlot * r->OW + ow) * r->CO;
