@@ -19,14 +19,52 @@
 #if defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
 
+/* SXTB16 of v rotated by 8 (lanes 1 and 3) in one instruction; GCC does not fold the rotate into __sxtb16. */
+static inline int16x2_t sxtb16_ror8(uint32_t v) {
+  int16x2_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+
 /* The four int8 lanes of a word as two int16 pairs, lanes (0, 2) and (1, 3), less the zero point zz in both halves. */
 static inline int16x2_t lanes02(uint32_t v, int16x2_t zz) { return __ssub16(__sxtb16((int8x4_t)v), zz); }
-static inline int16x2_t lanes13(uint32_t v, int16x2_t zz) { return __ssub16(__sxtb16((int8x4_t)((v >> 8) | (v << 24))), zz); }
+static inline int16x2_t lanes13(uint32_t v, int16x2_t zz) { return __ssub16(sxtb16_ror8(v), zz); }
 
 /* s + the four products of input pairs (x02, x13) with the weight word wv: two SMLADs. */
 static inline int32_t mac4(int32_t s, int16x2_t x02, int16x2_t x13, uint32_t wv) {
   s = __smlad(x02, __sxtb16((int8x4_t)wv), s);
-  return __smlad(x13, __sxtb16((int8x4_t)((wv >> 8) | (wv << 24))), s);
+  return __smlad(x13, sxtb16_ror8(wv), s);
+}
+
+/* Two pixels (xa, xb) times two weight rows (wa, wb), n bytes each: acc[0] += xa.wa,
+ * acc[1] += xa.wb, acc[2] += xb.wa, acc[3] += xb.wb. Each unpacked word serves two
+ * products pairs, so a 16-MAC step is four loads, six unpacks and eight SMLADs. */
+static inline void dot2x2_s8(const uint8_t* xa, const uint8_t* xb, const uint8_t* wa, const uint8_t* wb, int32_t n, int32_t zx, int32_t* acc) {
+  int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  int32_t i = 0;
+  if (zx >= -128 && zx <= 127) {
+    const int16x2_t zz = (int16x2_t)(((uint32_t)zx & 0xffffu) | ((uint32_t)zx << 16));
+    for (; i + 4 <= n; i += 4) {
+      const uint32_t av = tt_ld_u32(xa + i), bv = tt_ld_u32(xb + i), pv = tt_ld_u32(wa + i), qv = tt_ld_u32(wb + i);
+      const int16x2_t a02 = lanes02(av, zz), a13 = lanes13(av, zz), b02 = lanes02(bv, zz), b13 = lanes13(bv, zz);
+      const int16x2_t p02 = __sxtb16((int8x4_t)pv), p13 = sxtb16_ror8(pv), q02 = __sxtb16((int8x4_t)qv), q13 = sxtb16_ror8(qv);
+      s0 = __smlad(a13, p13, __smlad(a02, p02, s0));
+      s1 = __smlad(a13, q13, __smlad(a02, q02, s1));
+      s2 = __smlad(b13, p13, __smlad(b02, p02, s2));
+      s3 = __smlad(b13, q13, __smlad(b02, q02, s3));
+    }
+  }
+  for (; i < n; i++) {
+    const int32_t a = (int32_t)(int8_t)xa[i] - zx, bx = (int32_t)(int8_t)xb[i] - zx, p = (int32_t)(int8_t)wa[i], q = (int32_t)(int8_t)wb[i];
+    s0 = (int32_t)((uint32_t)s0 + (uint32_t)(a * p));
+    s1 = (int32_t)((uint32_t)s1 + (uint32_t)(a * q));
+    s2 = (int32_t)((uint32_t)s2 + (uint32_t)(bx * p));
+    s3 = (int32_t)((uint32_t)s3 + (uint32_t)(bx * q));
+  }
+  acc[0] = s0;
+  acc[1] = s1;
+  acc[2] = s2;
+  acc[3] = s3;
 }
 #endif
 
@@ -271,13 +309,6 @@ typedef struct {
 static inline int32_t w8(const uint8_t* p) { return (int32_t)(int8_t)*p; }
 static inline int32_t pair16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16)); }
 
-/* SXTB16 of v rotated by 8 (lanes 1 and 3) in one instruction; GCC does not fold the rotate into __sxtb16. */
-static inline int32_t sxtb16_ror8(uint32_t v) {
-  int32_t r;
-  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-  return r;
-}
-
 static void dw_group_init(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t c, dw_group_t* g) {
   const uint8_t* w = b->w + c * 9;
   g->fast = r->lo == -128 && r->hi == 127;
@@ -295,7 +326,7 @@ static void dw_group_init(const tt_conv_forward_t* r, const conv_buffers_t* b, i
 
 /* One tap of four channels: xv holds the input bytes of channels c..c+3. */
 static inline __attribute__((always_inline)) void dw_tap(uint32_t xv, int32_t wE, int32_t wO, int32_t* a) {
-  const int32_t e = (int32_t)__sxtb16((int8x4_t)xv), o = sxtb16_ror8(xv);
+  const int32_t e = (int32_t)__sxtb16((int8x4_t)xv), o = (int32_t)sxtb16_ror8(xv);
   a[0] = __smlabb(e, wE, a[0]);
   a[2] = __smlatt(e, wE, a[2]);
   a[1] = __smlabb(o, wO, a[1]);
@@ -396,31 +427,121 @@ static int depthwise3x3_row_simd(const tt_conv_forward_t* r, const conv_buffers_
  * pixel's input is unpacked once into registers and every output channel takes one SMLAD
  * pair per input word. With C = 8 the general four-channel loop spends about as much on
  * its loop and spills as on the products (MBV2's b1_expand: 8.3 instructions per MAC). */
-static inline __attribute__((always_inline)) void pointwise_pixel_few(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xp, uint8_t* yrow, const int32_t words, int16x2_t zz) {
+static inline __attribute__((always_inline)) void pointwise_pixel_few(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xp, uint8_t* yrow, int32_t co0, int32_t n, const int32_t words, int16x2_t zz) {
   int16x2_t x02[4], x13[4];
   for (int32_t j = 0; j < words; j++) {
     const uint32_t xv = tt_ld_u32(xp + 4 * j);
     x02[j] = lanes02(xv, zz);
     x13[j] = lanes13(xv, zz);
   }
-  const uint8_t* wp = b->w;
-  for (int32_t co = 0; co < r->CO; co++, wp += 4 * words) {
+  const uint8_t* wp = b->w + co0 * 4 * words;
+  for (int32_t co = co0; co < co0 + n; co++, wp += 4 * words) {
     int32_t acc = tt_ld_i32(b->bias + 4 * co);
     for (int32_t j = 0; j < words; j++) acc = mac4(acc, x02[j], x13[j], tt_ld_u32(wp + 4 * j));
     yrow[co] = requant_at(r, b, co, acc);
   }
 }
 
-/* The row through pointwise_pixel_few when it applies; returns 0 when it does not. */
+/*
+ * The same with each output channel prepared once per row and block of PW_BLOCK channels
+ * (pw_channel_t, on the stack): its weight words already split into SXTB16 lanes and its
+ * requantisation in native-requant.h's prepared form. With C = 8 a channel's eight
+ * products take four SMLADs, and the generic requantisation cost twice that.
+ */
+#define PW_BLOCK 32
+
+typedef struct {
+  int32_t bias;
+  requant_fast_t q;
+  int16x2_t w02[4], w13[4];
+} pw_channel_t;
+
+/* Prepares channels [co, co + n); returns 0 when one of them needs requant() or the clamp is wider than int8. */
+static int pw_prepare(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t co, int32_t n, int32_t words, pw_channel_t* t) {
+  if (r->lo < -128 || r->hi > 127 || r->lo > r->hi) return 0;
+  for (int32_t k = 0; k < n; k++) {
+    pw_channel_t* e = &t[k];
+    e->bias = tt_ld_i32(b->bias + 4 * (co + k));
+    if (!requant_fast_prepare(tt_ld_i32(b->mult + 4 * (co + k)), tt_ld_i32(b->shift + 4 * (co + k)), r->zy, &e->q)) return 0;
+    const uint8_t* wp = b->w + (co + k) * 4 * words;
+    for (int32_t j = 0; j < words; j++) {
+      const uint32_t wv = tt_ld_u32(wp + 4 * j);
+      e->w02[j] = __sxtb16((int8x4_t)wv);
+      e->w13[j] = sxtb16_ror8(wv);
+    }
+  }
+  return 1;
+}
+
+/* One pixel's outputs of the n prepared channels t (words = C / 4, a constant). */
+static inline __attribute__((always_inline)) void pw_pixel_prepared(const tt_conv_forward_t* r, const pw_channel_t* t, int32_t n, const uint8_t* xp, uint8_t* y, const int32_t words, int16x2_t zz) {
+  int16x2_t x02[4], x13[4];
+  for (int32_t j = 0; j < words; j++) {
+    const uint32_t xv = tt_ld_u32(xp + 4 * j);
+    x02[j] = lanes02(xv, zz);
+    x13[j] = lanes13(xv, zz);
+  }
+  const int full = r->lo == -128 && r->hi == 127;
+  for (int32_t k = 0; k < n; k++, t++) {
+    int32_t acc = t->bias;
+    for (int32_t j = 0; j < words; j++) {
+      acc = __smlad(x02[j], t->w02[j], acc);
+      acc = __smlad(x13[j], t->w13[j], acc);
+    }
+    int32_t v = __ssat(requant_fast(acc, &t->q), 8);
+    if (!full) v = v < r->lo ? r->lo : v > r->hi ? r->hi : v;
+    y[k] = (uint8_t)(int8_t)v;
+  }
+}
+
+/* The row through the prepared or the plain few-channel pixel loop when C is 8 or 16; returns 0 when neither applies. */
 static int pointwise_row_few(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
   if (r->split != 0 || (r->C != 8 && r->C != 16) || r->zx < -128 || r->zx > 127) return 0;
   const int16x2_t zz = (int16x2_t)(((uint32_t)r->zx & 0xffffu) | ((uint32_t)r->zx << 16));
-  const int32_t step = r->stride_w * r->C;
-  for (int32_t ow = 0; ow < r->OW; ow++) {
-    if (r->C == 8) pointwise_pixel_few(r, b, xrow + ow * step, yrow0 + ow * r->CO, 2, zz);
-    else pointwise_pixel_few(r, b, xrow + ow * step, yrow0 + ow * r->CO, 4, zz);
+  const int32_t step = r->stride_w * r->C, CO = r->CO;
+  pw_channel_t t[PW_BLOCK];
+  for (int32_t co = 0; co < CO; co += PW_BLOCK) {
+    const int32_t n = min32(PW_BLOCK, CO - co);
+    if (pw_prepare(r, b, co, n, r->C / 4, t)) {
+      for (int32_t ow = 0; ow < r->OW; ow++) {
+        if (r->C == 8) pw_pixel_prepared(r, t, n, xrow + ow * step, yrow0 + ow * CO + co, 2, zz);
+        else pw_pixel_prepared(r, t, n, xrow + ow * step, yrow0 + ow * CO + co, 4, zz);
+      }
+      continue;
+    }
+    for (int32_t ow = 0; ow < r->OW; ow++) {
+      if (r->C == 8) pointwise_pixel_few(r, b, xrow + ow * step, yrow0 + ow * CO, co, n, 2, zz);
+      else pointwise_pixel_few(r, b, xrow + ow * step, yrow0 + ow * CO, co, n, 4, zz);
+    }
   }
   return 1;
+}
+#endif
+
+#if defined(__ARM_FEATURE_SIMD32)
+/* 1x1: output pixels xp and the next (one stride on), two output channels a pass (dot2x2_s8), into y and y + CO. */
+static void pointwise_pixels2(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xp, uint8_t* y) {
+  const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first;
+  const uint8_t* xq = xp + r->stride_w * C;
+  int32_t co = 0;
+  for (; co + 2 <= CO; co += 2) {
+    const int32_t b0 = tt_ld_i32(b->bias + 4 * co), b1 = tt_ld_i32(b->bias + 4 * (co + 1));
+    int32_t acc[4] = {b0, b1, b0, b1};
+    dot2x2_s8(xp, xq, b->w + co * first, b->w + (co + 1) * first, first, r->zx, acc);
+    if (rest) dot2x2_s8(xp + first, xq + first, b->w2 + co * rest, b->w2 + (co + 1) * rest, rest, r->zx, acc);
+    y[co] = requant_at(r, b, co, acc[0]);
+    y[co + 1] = requant_at(r, b, co + 1, acc[1]);
+    y[CO + co] = requant_at(r, b, co, acc[2]);
+    y[CO + co + 1] = requant_at(r, b, co + 1, acc[3]);
+  }
+  for (; co < CO; co++) {
+    const uint8_t* x2[2] = {xp, xq};
+    for (int32_t k = 0; k < 2; k++) {
+      int32_t acc = (int32_t)((uint32_t)tt_ld_i32(b->bias + 4 * co) + (uint32_t)dot_s8(x2[k], b->w + co * first, first, r->zx));
+      if (rest) acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(x2[k] + first, b->w2 + co * rest, rest, r->zx));
+      y[k * CO + co] = requant_at(r, b, co, acc);
+    }
+  }
 }
 #endif
 
@@ -429,10 +550,12 @@ static void pointwise_row(const tt_conv_forward_t* r, const conv_buffers_t* b, i
   const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first;
   const uint8_t* xrow = input_row(r, b, oh * r->stride_h);
   const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
+  int32_t ow = 0;
 #if defined(__ARM_FEATURE_SIMD32)
   if (pointwise_row_few(r, b, xrow, b->y + ySlot * r->OW * CO)) return;
+  for (; ow + 2 <= r->OW; ow += 2) pointwise_pixels2(r, b, xrow + ow * r->stride_w * C, b->y + (ySlot * r->OW + ow) * CO);
 #endif
-  for (int32_t ow = 0; ow < r->OW; ow++) {
+  for (; ow < r->OW; ow++) {
     const uint8_t* xp = xrow + ow * r->stride_w * C;
     uint8_t* yrow = b->y + (ySlot * r->OW + ow) * CO;
     int32_t co = 0;
