@@ -140,6 +140,45 @@ static void conv2dBackwardInputF32(u32 record) {
   }
 }
 
+/* One tap: acc + (gy * s) * w, the WASM kernel's operations. It skips a zero gy * s; adding
+ * its term here instead gives the same bits: the term is then +-0 (w is a finite integer),
+ * and acc, which starts at +0, is never -0 (in round-to-nearest x + y is -0 only when both
+ * are), so acc + +-0 is acc. NaN and infinite gy * s are not zero, so neither skips them. */
+static inline float dw_term(float acc, const uint8_t* p, float s, float wv) { return acc + (tt_ld_f32(p) * s) * wv; }
+
+/*
+ * Row ih of the in-place 3x3 (pad 1) input gradient for channel c: rows[kh] is the original
+ * output-gradient row ih + 1 - kh (0 outside), out the gradient row being written. The
+ * channel's nine weights and scale stay in FPU registers across the row (the generic loop
+ * below converts each weight per use and tests every tap's bounds); each pixel's terms come
+ * in the WASM kernel's order, kernel rows then columns descending, so every sum rounds as there.
+ */
+static void dw3x3_in_place_channel(const uint8_t* const* rows, int32_t W, int32_t C, int32_t c, float s, const uint8_t* wc, uint8_t* out) {
+  float wf[9];
+  for (int32_t t = 0; t < 9; t++) wf[t] = (float)(int8_t)wc[t];
+  const int32_t px = 4 * C;
+  const uint8_t* r0 = rows[0] ? rows[0] + 4 * c : 0;
+  const uint8_t* r1 = rows[1] ? rows[1] + 4 * c : 0;
+  const uint8_t* r2 = rows[2] ? rows[2] + 4 * c : 0;
+  uint8_t* o = out + 4 * c;
+  for (int32_t iw = 0; iw < W; iw++, o += px) {
+    /* Kernel column kw reads output column iw + 1 - kw. */
+    const int lo = iw >= 1, hi = iw + 1 < W;
+    const int32_t at = (iw - 1) * px;
+    float acc = 0.0f;
+    const uint8_t* const rr[3] = {r2, r1, r0};
+    for (int32_t j = 0; j < 3; j++) {
+      const uint8_t* q = rr[j];
+      if (!q) continue;
+      const float* wk = wf + 3 * (2 - j);
+      if (lo) acc = dw_term(acc, q + at, s, wk[2]);
+      acc = dw_term(acc, q + at + px, s, wk[1]);
+      if (hi) acc = dw_term(acc, q + at + 2 * px, s, wk[0]);
+    }
+    tt_st_f32(o, acc);
+  }
+}
+
 /*
  * depthwiseBackwardInputInPlaceF32's scalar loop (conv2d.ts): the input gradient of a
  * stride-1 same-size depthwise conv written over its output gradient, the last R = KH - pad
@@ -164,8 +203,22 @@ static void depthwiseBackwardInputInPlaceF32(u32 record) {
   const uint8_t* w = tt_native_in(r.w, tt_extent(first, taps, 1, 1));
   const uint8_t* w2 = r.split ? tt_native_in(r.w2, tt_extent(C - first, taps, 1, 1)) : 0;
   const uint8_t* ws = tt_native_in(r.w_scale, tt_extent(C, 1, 1, 4));
+  const int fast3x3 = KH == 3 && KW == 3 && pad == 1 && W >= 2;
   for (int32_t ih = 0; ih < H; ih++) {
     memmove(scratch + (ih % R) * rowBytes, g + ih * rowBytes, rowBytes);
+    if (fast3x3) {
+      /* Kernel row kh reads output row ih + 1 - kh: the original rows up to ih are in scratch, the later ones still in g. */
+      const uint8_t* rows[3];
+      for (int32_t kh = 0; kh < 3; kh++) {
+        const int32_t oh = ih + 1 - kh;
+        rows[kh] = oh < 0 || oh >= H ? 0 : oh <= ih ? scratch + (oh % R) * rowBytes : g + oh * rowBytes;
+      }
+      for (int32_t c = 0; c < C; c++) {
+        const uint8_t* wc = (r.split == 0 || c < r.split) ? w + c * taps : w2 + (c - r.split) * taps;
+        dw3x3_in_place_channel(rows, W, C, c, tt_ld_f32(ws + 4 * c), wc, g + ih * rowBytes);
+      }
+      continue;
+    }
     for (int32_t iw = 0; iw < W; iw++) {
       for (int32_t c = 0; c < C; c++) {
         const float s = tt_ld_f32(ws + 4 * c);
