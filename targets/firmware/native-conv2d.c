@@ -545,6 +545,99 @@ static void pointwise_pixels2(const tt_conv_forward_t* r, const conv_buffers_t* 
 }
 #endif
 
+#if defined(__ARM_FEATURE_SIMD32)
+/*
+ * Dense convs whose whole window is at most PATCH_BYTES bytes (the MBV2 stem: 3x3x3 = 27):
+ * the general path runs each window row's 9 bytes through dot4_s8's tail. Here a pixel's
+ * window is copied once into a patch, padding taps as zx bytes (which add (zx - zx) w = 0,
+ * as the skipped taps do), unpacked once into SXTB16 lanes, and every output channel takes
+ * two SMLADs per patch word against its weights, unpacked once per row (patch_channel_t);
+ * the requantisation is native-requant.h's prepared form. Weights [CO][KH][KW][C] are in
+ * the patch's order already; the patch's last word is padded with zero weights.
+ */
+#define PATCH_BYTES 32
+#define PATCH_BLOCK 16
+
+typedef struct {
+  int32_t bias;
+  requant_fast_t q;
+  int16x2_t w02[PATCH_BYTES / 4], w13[PATCH_BYTES / 4];
+} patch_channel_t;
+
+static int patch_prepare(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t co, int32_t n, int32_t bytes, patch_channel_t* t) {
+  for (int32_t k = 0; k < n; k++) {
+    patch_channel_t* e = &t[k];
+    e->bias = tt_ld_i32(b->bias + 4 * (co + k));
+    if (!requant_fast_prepare(tt_ld_i32(b->mult + 4 * (co + k)), tt_ld_i32(b->shift + 4 * (co + k)), r->zy, &e->q)) return 0;
+    uint8_t wb[PATCH_BYTES] = {0};
+    memcpy(wb, b->w + (co + k) * bytes, (size_t)bytes);
+    for (int32_t j = 0; j < (bytes + 3) / 4; j++) {
+      const uint32_t wv = tt_ld_u32(wb + 4 * j);
+      e->w02[j] = __sxtb16((int8x4_t)wv);
+      e->w13[j] = sxtb16_ror8(wv);
+    }
+  }
+  return 1;
+}
+
+/* Output pixel ow's window (win: its rows; columns set here) as patch bytes, taps outside the input as zx. */
+static inline void patch_fill(const tt_conv_forward_t* r, window_t* win, int32_t ow, uint8_t* patch) {
+  window_cols(r, ow, win);
+  memset(patch, (int)(uint8_t)r->zx, PATCH_BYTES);
+  const int32_t C = r->C, rowBytes = r->KW * C, run = (win->kw1 - win->kw0) * C;
+  for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
+    const uint8_t* src = win->rows[kh] + (win->iw0 + win->kw0) * C;
+    uint8_t* dst = patch + kh * rowBytes + win->kw0 * C;
+    for (int32_t i = 0; i < run; i++) dst[i] = src[i];
+  }
+}
+
+/* One pixel's outputs of the n prepared channels t from its patch. */
+static inline __attribute__((always_inline)) void patch_pixel(const tt_conv_forward_t* r, const patch_channel_t* t, int32_t n, const uint8_t* patch, uint8_t* y, const int32_t words, int16x2_t zz, int full) {
+  int16x2_t x02[PATCH_BYTES / 4], x13[PATCH_BYTES / 4];
+  for (int32_t j = 0; j < words; j++) {
+    const uint32_t xv = tt_ld_u32(patch + 4 * j);
+    x02[j] = lanes02(xv, zz);
+    x13[j] = lanes13(xv, zz);
+  }
+  for (int32_t k = 0; k < n; k++, t++) {
+    int32_t acc = t->bias;
+    for (int32_t j = 0; j < words; j++) acc = __smlad(x13[j], t->w13[j], __smlad(x02[j], t->w02[j], acc));
+    int32_t v = __ssat(requant_fast(acc, &t->q), 8);
+    if (!full) v = v < r->lo ? r->lo : v > r->hi ? r->hi : v;
+    y[k] = (uint8_t)(int8_t)v;
+  }
+}
+
+/* Row oh through the patch path; returns 0 (nothing written) when it does not apply. */
+static int dense_row_patch(const tt_conv_forward_t* r, const conv_buffers_t* b, window_t* win, uint8_t* yrow0) {
+  const int32_t bytes = r->KH * r->KW * r->C, CO = r->CO;
+  if (r->depthwise || r->split != 0 || bytes > PATCH_BYTES || !win->cached || r->zx < -128 || r->zx > 127) return 0;
+  if (r->lo < -128 || r->hi > 127 || r->lo > r->hi) return 0;
+  for (int32_t co = 0; co < CO; co++) {
+    requant_fast_t q;
+    if (!requant_fast_prepare(0, tt_ld_i32(b->shift + 4 * co), r->zy, &q)) return 0;
+  }
+  const int32_t words = (bytes + 3) / 4;
+  const int16x2_t zz = (int16x2_t)(((uint32_t)r->zx & 0xffffu) | ((uint32_t)r->zx << 16));
+  const int full = r->lo == -128 && r->hi == 127;
+  patch_channel_t t[PATCH_BLOCK];
+  for (int32_t co0 = 0; co0 < CO; co0 += PATCH_BLOCK) {
+    const int32_t n = min32(PATCH_BLOCK, CO - co0);
+    patch_prepare(r, b, co0, n, bytes, t);
+    for (int32_t ow = 0; ow < r->OW; ow++) {
+      uint8_t patch[PATCH_BYTES];
+      patch_fill(r, win, ow, patch);
+      uint8_t* y = yrow0 + ow * CO + co0;
+      /* The stem's 27 bytes with the word count a constant, so the lanes stay in registers. */
+      if (words == 7) patch_pixel(r, t, n, patch, y, 7, zz, full);
+      else patch_pixel(r, t, n, patch, y, words, zz, full);
+    }
+  }
+  return 1;
+}
+#endif
+
 /* 1x1, no padding (pointwise and dense layers): one input pixel per output pixel, four output channels a pass. */
 static void pointwise_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
   const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first;
@@ -580,6 +673,7 @@ static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int
   const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
 #if defined(__ARM_FEATURE_SIMD32)
   if (r->depthwise && r->KH == 3 && r->KW == 3 && r->split == 0 && depthwise3x3_row_simd(r, b, &win, b->y + ySlot * r->OW * r->CO)) return;
+  if (dense_row_patch(r, b, &win, b->y + ySlot * r->OW * r->CO)) return;
 #endif
   for (int32_t ow = 0; ow < r->OW; ow++) {
     window_cols(r, ow, &win);
