@@ -448,7 +448,7 @@ static inline __attribute__((always_inline)) void pointwise_pixel_few(const tt_c
  * requantisation in native-requant.h's prepared form. With C = 8 a channel's eight
  * products take four SMLADs, and the generic requantisation cost twice that.
  */
-#define PW_BLOCK 32
+#define PW_BLOCK 16
 
 typedef struct {
   int32_t bias;
