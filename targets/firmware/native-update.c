@@ -126,6 +126,68 @@ static inline void tap_grads(const tt_weight_grad_t* r, const uint8_t* gy, const
   g[3] = g3 * r->sx;
 }
 
+/*
+ * 1x1 (dense) weights by blocks of four output x four input channels: each position's four
+ * gy values and four x values (converted to float once) feed sixteen sums held in FPU
+ * registers, where tap_grads converts every x once per output channel. Each sum still runs
+ * over the positions ascending from 0, then is scaled by sx, so it rounds as weightGrads'
+ * does; the block's gradients wait in a stack row (GRAD_ROW floats per channel) and the
+ * updates, with their rounding draws, then go in weight index order, co then ci ascending.
+ */
+#define GRAD_ROW 128
+
+static void grads_4x4(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, int32_t co, int32_t ci, float (*g)[GRAD_ROW]) {
+  float a[4][4] = {{0.0f}};
+  for (int32_t oh = 0; oh < r->OH; oh++) {
+    const int32_t ih = oh * r->stride_h - r->pad_h;
+    if (ih < 0 || ih >= r->H) continue;
+    for (int32_t ow = 0; ow < r->OW; ow++) {
+      const int32_t iw = ow * r->stride_w - r->pad_w;
+      if (iw < 0 || iw >= r->W) continue;
+      const uint8_t* gp = gy + 4 * ((oh * r->OW + ow) * r->CO + co);
+      const uint8_t* xp = x + (ih * r->W + iw) * r->XC + ci;
+      float gv[4], xv[4];
+      for (int32_t k = 0; k < 4; k++) gv[k] = tt_ld_f32(gp + 4 * k);
+      for (int32_t j = 0; j < 4; j++) xv[j] = (float)((int32_t)(int8_t)xp[j] - r->zx);
+      for (int32_t k = 0; k < 4; k++)
+        for (int32_t j = 0; j < 4; j++) a[k][j] = a[k][j] + gv[k] * xv[j];
+    }
+  }
+  for (int32_t k = 0; k < 4; k++)
+    for (int32_t j = 0; j < 4; j++) g[k][ci + j] = a[k][j] * r->sx;
+}
+
+/* The 1x1 fused update through grads_4x4; returns 0 (nothing done) when it does not apply. */
+static int weight_update_1x1(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, uint8_t* out, uint8_t* w, const uint8_t* ws, uint8_t* vel, float lr, float mu, int qas, uint8_t* rng) {
+  const int32_t K = r->K, CO = r->CO;
+  if (r->depthwise || r->KH != 1 || r->KW != 1 || K > GRAD_ROW) return 0;
+  float g[4][GRAD_ROW];
+  for (int32_t co0 = 0; co0 < CO; co0 += 4) {
+    const int32_t n = CO - co0 < 4 ? CO - co0 : 4;
+    int32_t ci = 0;
+    if (n == 4)
+      for (; ci + 4 <= K; ci += 4) grads_4x4(r, gy, x, co0, ci, g);
+    for (int32_t k = 0; k < n; k++) {
+      for (int32_t c = ci; c < K;) {
+        const int32_t m = c + 4 <= K ? 4 : 1;
+        float t[4];
+        tap_grads(r, gy, x, co0 + k, 0, 0, c, m, t);
+        for (int32_t j = 0; j < m; j++, c++) g[k][c] = t[j];
+      }
+    }
+    for (int32_t k = 0; k < n; k++) {
+      const int32_t co = co0 + k;
+      const float s = out ? 0.0f : tt_ld_f32(ws + 4 * co);
+      for (int32_t c = 0; c < K; c++) {
+        const int32_t idx = co * K + c;
+        if (out) tt_st_f32(out + 4 * idx, g[k][c]);
+        else step_int8(w + idx, step_direction(g[k][c], s, qas, vel ? vel + 4 * idx : 0, mu), lr, rng);
+      }
+    }
+  }
+  return 1;
+}
+
 static void conv2dWeightUpdateS8(u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
   const tt_weight_grad_t r = TT_NATIVE_RECORD(tt_weight_grad_t, record);
   tt_small(r.KH);
@@ -148,6 +210,7 @@ static void conv2dWeightUpdateS8(u32 record, f32 lr, f32 mu, u32 qas, u32 rngAdd
   const uint8_t* ws = out ? 0 : tt_native_in(r.w_scale, tt_extent(coEnd, 1, 1, 4));
   uint8_t* vel = !out && r.vel ? tt_native_out(r.vel, tt_extent(coEnd, KH * KW, ciEnd, 4)) : 0;
   uint8_t* rng = !out && rngAddr ? tt_native_out(rngAddr, 4) : 0;
+  if (weight_update_1x1(&r, gy, x, out, w, ws, vel, lr, mu, (int)qas, rng)) return;
   for (int32_t co = 0; co < coEnd; co++) {
     const float s = out ? 0.0f : tt_ld_f32(ws + 4 * co);
     for (int32_t kh = 0; kh < KH; kh++) {
