@@ -77,6 +77,82 @@ static void add_channel_rows(uint8_t* gxp, const uint8_t* gy, const uint8_t* ws,
   }
 }
 
+/*
+ * The 1x1 input gradient by blocks of four output channels and chunks of IGRAD_CHUNK input
+ * channels: the block's weights in the chunk are converted to float once per call (into a
+ * stack buffer) instead of once per product (LDRSB, VMOV, VCVT each time), and the gradient
+ * row is read and written as floats (the call checks that gx is word-aligned). Each gx
+ * element still gets its terms in output channel order, co ascending, zero g skipped
+ * (blocks in order, channels in order inside a block): the sums round as in the WASM kernel.
+ */
+#define IGRAD_CHUNK 128
+
+/* A float that may alias the linear memory's bytes (gx is also reached through uint8_t pointers). */
+typedef float __attribute__((may_alias)) alias_f32;
+
+/* gx[i] += g[0] * w0[i], then g[1] * w1[i], ... for the m (1-4) rows, i < n: one pass. */
+static void add_float_rows(alias_f32* gx, const float* g, const float* const* wr, int32_t m, int32_t n) {
+  const float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];
+  const float *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3];
+  switch (m) {
+    case 4:
+      for (int32_t i = 0; i < n; i++) gx[i] = ((gx[i] + g0 * w0[i]) + g1 * w1[i] + g2 * w2[i]) + g3 * w3[i];
+      return;
+    case 3:
+      for (int32_t i = 0; i < n; i++) gx[i] = (gx[i] + g0 * w0[i]) + g1 * w1[i] + g2 * w2[i];
+      return;
+    case 2:
+      for (int32_t i = 0; i < n; i++) gx[i] = (gx[i] + g0 * w0[i]) + g1 * w1[i];
+      return;
+    default:
+      for (int32_t i = 0; i < n; i++) gx[i] = gx[i] + g0 * w0[i];
+  }
+}
+
+/* wbuf[k][i] = weight (co0 + k, c0 + i) as float, for k < nb, i < n (columns below `first` at w, the rest at w2). */
+static void convert_rows(float (*wbuf)[IGRAD_CHUNK], const uint8_t* w, const uint8_t* w2, int32_t first, int32_t C, int32_t co0, int32_t nb, int32_t c0, int32_t n) {
+  for (int32_t k = 0; k < nb; k++) {
+    for (int32_t i = 0; i < n; i++) {
+      const int32_t ci = c0 + i;
+      wbuf[k][i] = (float)(ci < first ? (int8_t)w[(co0 + k) * first + ci] : (int8_t)w2[(co0 + k) * (C - first) + ci - first]);
+    }
+  }
+}
+
+/* Returns 0 (nothing done) when gx is not word-aligned. */
+static int igrad_1x1_blocked(const tt_conv_input_grad_t* r, const uint8_t* gy, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, uint8_t* gx) {
+  const int32_t C = r->C, CO = r->CO;
+  if (((uintptr_t)gx & 3u) != 0) return 0;
+  float wbuf[4][IGRAD_CHUNK];
+  for (int32_t co0 = 0; co0 < CO; co0 += 4) {
+    const int32_t nb = CO - co0 < 4 ? CO - co0 : 4;
+    for (int32_t c0 = 0; c0 < C; c0 += IGRAD_CHUNK) {
+      const int32_t n = C - c0 < IGRAD_CHUNK ? C - c0 : IGRAD_CHUNK;
+      convert_rows(wbuf, w, w2, first, C, co0, nb, c0, n);
+      for (int32_t oh = 0; oh < r->OH; oh++) {
+        const int32_t ih = oh * r->stride_h - r->pad_h;
+        if (ih < 0 || ih >= r->H) continue;
+        for (int32_t ow = 0; ow < r->OW; ow++) {
+          const int32_t iw = ow * r->stride_w - r->pad_w;
+          if (iw < 0 || iw >= r->W) continue;
+          const uint8_t* gyp = gy + 4 * ((oh * r->OW + ow) * CO + co0);
+          float g[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+          const float* wr[4] = {wbuf[0], wbuf[0], wbuf[0], wbuf[0]};
+          int32_t m = 0;
+          for (int32_t k = 0; k < nb; k++) {
+            const float gk = tt_ld_f32(gyp + 4 * k) * tt_ld_f32(ws + 4 * (co0 + k));
+            if (gk == 0) continue;
+            g[m] = gk;
+            wr[m++] = wbuf[k];
+          }
+          if (m) add_float_rows((alias_f32*)(void*)(gx + 4 * ((ih * r->W + iw) * C + c0)), g, wr, m, n);
+        }
+      }
+    }
+  }
+  return 1;
+}
+
 static void conv2dBackwardInputF32(u32 record) {
   const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
   tt_small(r.KH);
@@ -97,6 +173,7 @@ static void conv2dBackwardInputF32(u32 record) {
   const u32 gxBytes = tt_extent(r.H, r.W, C, 4);
   uint8_t* gx = tt_native_out(r.gx, gxBytes);
   if (!r.accumulate) memset(gx, 0, gxBytes);
+  if (!r.depthwise && taps == 1 && igrad_1x1_blocked(&r, gy, ws, w, w2, first, gx)) return;
   for (int32_t oh = 0; oh < r.OH; oh++) {
     for (int32_t ow = 0; ow < r.OW; ow++) {
       const uint8_t* gyp = gy + 4 * ((oh * r.OW + ow) * CO);
