@@ -519,29 +519,65 @@ static int pointwise_row_few(const tt_conv_forward_t* r, const conv_buffers_t* b
 #endif
 
 #if defined(__ARM_FEATURE_SIMD32)
-/* 1x1: output pixels xp and the next (one stride on), two output channels a pass (dot2x2_s8), into y and y + CO. */
-static void pointwise_pixels2(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xp, uint8_t* y) {
-  const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first;
+/* Output channels [co0, co0 + n) (n <= RQ_BLOCK) with their requantisation prepared once per
+ * row (native-requant.h), when every one of them qualifies and the clamp fits int8. */
+#define RQ_BLOCK 16
+
+typedef struct {
+  int32_t co0, n, fast, full;
+  requant_fast_t q[RQ_BLOCK];
+} rq_block_t;
+
+static void rq_block_prepare(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t co0, int32_t n, rq_block_t* t) {
+  t->co0 = co0;
+  t->n = n;
+  t->full = r->lo == -128 && r->hi == 127;
+  t->fast = r->lo >= -128 && r->hi <= 127 && r->lo <= r->hi;
+  for (int32_t k = 0; k < n && t->fast; k++) t->fast = requant_fast_prepare(tt_ld_i32(b->mult + 4 * (co0 + k)), tt_ld_i32(b->shift + 4 * (co0 + k)), r->zy, &t->q[k]);
+}
+
+static inline uint8_t rq_block_out(const tt_conv_forward_t* r, const conv_buffers_t* b, const rq_block_t* t, int32_t co, int32_t acc) {
+  if (!t->fast) return requant_at(r, b, co, acc);
+  int32_t v = __ssat(requant_fast(acc, &t->q[co - t->co0]), 8);
+  if (!t->full) v = v < r->lo ? r->lo : v > r->hi ? r->hi : v;
+  return (uint8_t)(int8_t)v;
+}
+
+/* 1x1: output pixels xp and the next (one stride on), the block's channels two a pass (dot2x2_s8), into y and y + CO. */
+static void pointwise_pixels2(const tt_conv_forward_t* r, const conv_buffers_t* b, const rq_block_t* t, const uint8_t* xp, uint8_t* y) {
+  const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first, end = t->co0 + t->n;
   const uint8_t* xq = xp + r->stride_w * C;
-  int32_t co = 0;
-  for (; co + 2 <= CO; co += 2) {
+  int32_t co = t->co0;
+  for (; co + 2 <= end; co += 2) {
     const int32_t b0 = tt_ld_i32(b->bias + 4 * co), b1 = tt_ld_i32(b->bias + 4 * (co + 1));
     int32_t acc[4] = {b0, b1, b0, b1};
     dot2x2_s8(xp, xq, b->w + co * first, b->w + (co + 1) * first, first, r->zx, acc);
     if (rest) dot2x2_s8(xp + first, xq + first, b->w2 + co * rest, b->w2 + (co + 1) * rest, rest, r->zx, acc);
-    y[co] = requant_at(r, b, co, acc[0]);
-    y[co + 1] = requant_at(r, b, co + 1, acc[1]);
-    y[CO + co] = requant_at(r, b, co, acc[2]);
-    y[CO + co + 1] = requant_at(r, b, co + 1, acc[3]);
+    y[co] = rq_block_out(r, b, t, co, acc[0]);
+    y[co + 1] = rq_block_out(r, b, t, co + 1, acc[1]);
+    y[CO + co] = rq_block_out(r, b, t, co, acc[2]);
+    y[CO + co + 1] = rq_block_out(r, b, t, co + 1, acc[3]);
   }
-  for (; co < CO; co++) {
+  for (; co < end; co++) {
     const uint8_t* x2[2] = {xp, xq};
     for (int32_t k = 0; k < 2; k++) {
       int32_t acc = (int32_t)((uint32_t)tt_ld_i32(b->bias + 4 * co) + (uint32_t)dot_s8(x2[k], b->w + co * first, first, r->zx));
       if (rest) acc = (int32_t)((uint32_t)acc + (uint32_t)dot_s8(x2[k] + first, b->w2 + co * rest, rest, r->zx));
-      y[k * CO + co] = requant_at(r, b, co, acc);
+      y[k * CO + co] = rq_block_out(r, b, t, co, acc);
     }
   }
+}
+
+/* The row's pixels in pairs, by blocks of RQ_BLOCK output channels; returns the pixels done (an odd last one is left). */
+static int32_t pointwise_row_pairs(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
+  const int32_t pairs = r->OW / 2 * 2;
+  if (pairs == 0) return 0;
+  rq_block_t t;
+  for (int32_t co0 = 0; co0 < r->CO; co0 += RQ_BLOCK) {
+    rq_block_prepare(r, b, co0, min32(RQ_BLOCK, r->CO - co0), &t);
+    for (int32_t ow = 0; ow < pairs; ow += 2) pointwise_pixels2(r, b, &t, xrow + ow * r->stride_w * r->C, yrow0 + ow * r->CO);
+  }
+  return pairs;
 }
 #endif
 
@@ -646,7 +682,7 @@ static void pointwise_row(const tt_conv_forward_t* r, const conv_buffers_t* b, i
   int32_t ow = 0;
 #if defined(__ARM_FEATURE_SIMD32)
   if (pointwise_row_few(r, b, xrow, b->y + ySlot * r->OW * CO)) return;
-  for (; ow + 2 <= r->OW; ow += 2) pointwise_pixels2(r, b, xrow + ow * r->stride_w * C, b->y + (ySlot * r->OW + ow) * CO);
+  ow = pointwise_row_pairs(r, b, xrow, b->y + ySlot * r->OW * CO);
 #endif
   for (; ow < r->OW; ow++) {
     const uint8_t* xp = xrow + ow * r->stride_w * C;
