@@ -568,14 +568,84 @@ static void pointwise_pixels2(const tt_conv_forward_t* r, const conv_buffers_t* 
   }
 }
 
+/*
+ * 1x1 on C % 4 == 0 channels (and a split, if any, on a multiple of 4): a pixel pair's
+ * input is unpacked once per channel block into SXTB16 lanes less the zero point (xq:
+ * words x02, x13 interleaved, read two at a time), so the inner loop is two weight words,
+ * four unpacks and eight SMLADs per 16 products (dot2x2_s8 also unpacks both pixels).
+ */
+#define XQ_WORDS 256
+
+static void unpack_pixel(const uint8_t* xp, int32_t C, int16x2_t zz, int16x2_t* xq) {
+  for (int32_t j = 0; j < C / 4; j++) {
+    const uint32_t v = tt_ld_u32(xp + 4 * j);
+    xq[2 * j] = lanes02(v, zz);
+    xq[2 * j + 1] = lanes13(v, zz);
+  }
+}
+
+static inline void dot2x2_q(const int16x2_t* xa, const int16x2_t* xb, const uint8_t* wa, const uint8_t* wb, int32_t words, int32_t* acc) {
+  int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+  for (int32_t j = 0; j < words; j++, xa += 2, xb += 2) {
+    const uint32_t pv = tt_ld_u32(wa + 4 * j), qv = tt_ld_u32(wb + 4 * j);
+    const int16x2_t p02 = __sxtb16((int8x4_t)pv), p13 = sxtb16_ror8(pv), q02 = __sxtb16((int8x4_t)qv), q13 = sxtb16_ror8(qv);
+    s0 = __smlad(xa[1], p13, __smlad(xa[0], p02, s0));
+    s1 = __smlad(xa[1], q13, __smlad(xa[0], q02, s1));
+    s2 = __smlad(xb[1], p13, __smlad(xb[0], p02, s2));
+    s3 = __smlad(xb[1], q13, __smlad(xb[0], q02, s3));
+  }
+  acc[0] = s0;
+  acc[1] = s1;
+  acc[2] = s2;
+  acc[3] = s3;
+}
+
+/* The block's channels for one pixel pair from its unpacked input xa, xb, into y and y + CO. */
+static void pointwise_pair_q(const tt_conv_forward_t* r, const conv_buffers_t* b, const rq_block_t* t, const int16x2_t* xa, const int16x2_t* xb, uint8_t* y) {
+  const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first, end = t->co0 + t->n;
+  int32_t co = t->co0;
+  for (; co + 2 <= end; co += 2) {
+    const int32_t b0 = tt_ld_i32(b->bias + 4 * co), b1 = tt_ld_i32(b->bias + 4 * (co + 1));
+    int32_t acc[4] = {b0, b1, b0, b1};
+    dot2x2_q(xa, xb, b->w + co * first, b->w + (co + 1) * first, first / 4, acc);
+    if (rest) dot2x2_q(xa + first / 2, xb + first / 2, b->w2 + co * rest, b->w2 + (co + 1) * rest, rest / 4, acc);
+    y[co] = rq_block_out(r, b, t, co, acc[0]);
+    y[co + 1] = rq_block_out(r, b, t, co + 1, acc[1]);
+    y[CO + co] = rq_block_out(r, b, t, co, acc[2]);
+    y[CO + co + 1] = rq_block_out(r, b, t, co + 1, acc[3]);
+  }
+  if (co < end) {
+    /* The odd last channel: both pixels against the same row (the products land in acc[0] and acc[2]). */
+    const int32_t b0 = tt_ld_i32(b->bias + 4 * co);
+    int32_t acc[4] = {b0, b0, b0, b0};
+    dot2x2_q(xa, xb, b->w + co * first, b->w + co * first, first / 4, acc);
+    if (rest) dot2x2_q(xa + first / 2, xb + first / 2, b->w2 + co * rest, b->w2 + co * rest, rest / 4, acc);
+    y[co] = rq_block_out(r, b, t, co, acc[0]);
+    y[CO + co] = rq_block_out(r, b, t, co, acc[2]);
+  }
+}
+
 /* The row's pixels in pairs, by blocks of RQ_BLOCK output channels; returns the pixels done (an odd last one is left). */
 static int32_t pointwise_row_pairs(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
   const int32_t pairs = r->OW / 2 * 2;
   if (pairs == 0) return 0;
   rq_block_t t;
+  const int32_t C = r->C, first = r->split == 0 ? C : r->split;
+  const int unpacked = C % 4 == 0 && first % 4 == 0 && C / 2 <= XQ_WORDS && r->zx >= -128 && r->zx <= 127;
+  const int16x2_t zz = (int16x2_t)(((uint32_t)r->zx & 0xffffu) | ((uint32_t)r->zx << 16));
+  int16x2_t xq[2][XQ_WORDS];
   for (int32_t co0 = 0; co0 < r->CO; co0 += RQ_BLOCK) {
     rq_block_prepare(r, b, co0, min32(RQ_BLOCK, r->CO - co0), &t);
-    for (int32_t ow = 0; ow < pairs; ow += 2) pointwise_pixels2(r, b, &t, xrow + ow * r->stride_w * r->C, yrow0 + ow * r->CO);
+    for (int32_t ow = 0; ow < pairs; ow += 2) {
+      const uint8_t* xp = xrow + ow * r->stride_w * C;
+      if (!unpacked) {
+        pointwise_pixels2(r, b, &t, xp, yrow0 + ow * r->CO);
+        continue;
+      }
+      unpack_pixel(xp, C, zz, xq[0]);
+      unpack_pixel(xp + r->stride_w * C, C, zz, xq[1]);
+      pointwise_pair_q(r, b, &t, xq[0], xq[1], yrow0 + ow * r->CO);
+    }
   }
   return pairs;
 }
