@@ -15,6 +15,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#endif
 
 #include "runtime.h"
 #include "tt-config.h"
@@ -157,6 +160,39 @@ static void grads_4x4(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_
     for (int32_t j = 0; j < 4; j++) g[k][ci + j] = a[k][j] * r->sx;
 }
 
+/*
+ * One output channel's row of int8 updates (g: its n gradients), each exactly as
+ * step_int8(w, step_direction(g, ...), lr, rng) gives it and with the draws in the same
+ * sequence; the generator state stays in a register for the row and is stored once. With
+ * a single-precision FPU, floor's result goes through VCVT.S32.F32, which maps NaN to 0
+ * and saturates, then SSAT #31: that differs from integer_step's +-2^30 clamp only where
+ * w + r is beyond +-127 either way, so the clamped weight is the same.
+ */
+static void update_row_int8(uint8_t* w, const float* g, int32_t n, float s, int qas, uint8_t* vel, float mu, float lr, uint8_t* rng) {
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__ARM_FEATURE_SAT)
+  uint32_t x = rng ? tt_ld_u32(rng) : 0;
+  for (int32_t i = 0; i < n; i++) {
+    const float dir = step_direction(g[i], s, qas, vel ? vel + 4 * i : 0, mu);
+    float u = 0.5f;
+    if (rng) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      u = (float)(x >> 8) * (1.0f / 16777216.0f);
+    }
+    float rf = floorf(u - lr * dir);
+    __asm__("vcvt.s32.f32 %0, %0" : "+t"(rf));
+    int32_t ri;
+    memcpy(&ri, &rf, 4);
+    const int32_t v = __ssat((int32_t)(int8_t)w[i] + __ssat(ri, 31), 8);
+    w[i] = (uint8_t)(int8_t)(v < -127 ? -127 : v);
+  }
+  if (rng) memcpy(rng, &x, 4);
+#else
+  for (int32_t i = 0; i < n; i++) step_int8(w + i, step_direction(g[i], s, qas, vel ? vel + 4 * i : 0, mu), lr, rng);
+#endif
+}
+
 /* The 1x1 fused update through grads_4x4; returns 0 (nothing done) when it does not apply. */
 static int weight_update_1x1(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, uint8_t* out, uint8_t* w, const uint8_t* ws, uint8_t* vel, float lr, float mu, int qas, uint8_t* rng) {
   const int32_t K = r->K, CO = r->CO;
@@ -177,12 +213,11 @@ static int weight_update_1x1(const tt_weight_grad_t* r, const uint8_t* gy, const
     }
     for (int32_t k = 0; k < n; k++) {
       const int32_t co = co0 + k;
-      const float s = out ? 0.0f : tt_ld_f32(ws + 4 * co);
-      for (int32_t c = 0; c < K; c++) {
-        const int32_t idx = co * K + c;
-        if (out) tt_st_f32(out + 4 * idx, g[k][c]);
-        else step_int8(w + idx, step_direction(g[k][c], s, qas, vel ? vel + 4 * idx : 0, mu), lr, rng);
+      if (out) {
+        for (int32_t c = 0; c < K; c++) tt_st_f32(out + 4 * (co * K + c), g[k][c]);
+        continue;
       }
+      update_row_int8(w + co * K, g[k], K, tt_ld_f32(ws + 4 * co), qas, vel ? vel + 4 * co * K : 0, mu, lr, rng);
     }
   }
   return 1;
