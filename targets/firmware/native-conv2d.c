@@ -625,6 +625,31 @@ static void pointwise_pair_q(const tt_conv_forward_t* r, const conv_buffers_t* b
   }
 }
 
+/* pointwise_pair_q for the common case (no split, block prepared fast, clamp [-128, 127]),
+ * written with running pointers: its bookkeeping around the inner loop, not the loop,
+ * was most of a channel pair's cost at C = 24-32. w: the block's first weight row. */
+static void pointwise_pair_q_full(const rq_block_t* t, const uint8_t* bias, const uint8_t* w, int32_t C, int32_t CO, const int16x2_t* xa, const int16x2_t* xb, uint8_t* y) {
+  const int32_t words = C / 4, n = t->n;
+  const requant_fast_t* q = t->q;
+  int32_t k = 0;
+  for (; k + 2 <= n; k += 2, w += 2 * C, q += 2) {
+    const int32_t b0 = tt_ld_i32(bias + 4 * k), b1 = tt_ld_i32(bias + 4 * k + 4);
+    int32_t acc[4] = {b0, b1, b0, b1};
+    dot2x2_q(xa, xb, w, w + C, words, acc);
+    y[k] = (uint8_t)__ssat(requant_fast(acc[0], q), 8);
+    y[k + 1] = (uint8_t)__ssat(requant_fast(acc[1], q + 1), 8);
+    y[CO + k] = (uint8_t)__ssat(requant_fast(acc[2], q), 8);
+    y[CO + k + 1] = (uint8_t)__ssat(requant_fast(acc[3], q + 1), 8);
+  }
+  if (k < n) {
+    const int32_t b0 = tt_ld_i32(bias + 4 * k);
+    int32_t acc[4] = {b0, b0, b0, b0};
+    dot2x2_q(xa, xb, w, w, words, acc);
+    y[k] = (uint8_t)__ssat(requant_fast(acc[0], q), 8);
+    y[CO + k] = (uint8_t)__ssat(requant_fast(acc[2], q), 8);
+  }
+}
+
 /* The row's pixels in pairs, by blocks of RQ_BLOCK output channels; returns the pixels done (an odd last one is left). */
 static int32_t pointwise_row_pairs(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
   const int32_t pairs = r->OW / 2 * 2;
@@ -644,7 +669,8 @@ static int32_t pointwise_row_pairs(const tt_conv_forward_t* r, const conv_buffer
       }
       unpack_pixel(xp, C, zz, xq[0]);
       unpack_pixel(xp + r->stride_w * C, C, zz, xq[1]);
-      pointwise_pair_q(r, b, &t, xq[0], xq[1], yrow0 + ow * r->CO);
+      if (t.fast && t.full && r->split == 0) pointwise_pair_q_full(&t, b->bias + 4 * co0, b->w + co0 * C, C, r->CO, xq[0], xq[1], yrow0 + ow * r->CO + co0);
+      else pointwise_pair_q(r, b, &t, xq[0], xq[1], yrow0 + ow * r->CO);
     }
   }
   return pairs;
