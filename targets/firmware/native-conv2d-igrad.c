@@ -119,6 +119,26 @@ static void convert_rows(float (*wbuf)[IGRAD_CHUNK], const uint8_t* w, const uin
   }
 }
 
+/* One pixel's pending terms in igrad_1x1_blocked: its m nonzero gradients and their rows. */
+typedef struct {
+  alias_f32* gx;
+  float g[4];
+  const float* wr[4];
+  int32_t m;
+} igrad_pixel_t;
+
+/* add_float_rows with all four rows for two pixels at once: each element of gx and hx gets
+ * the same four terms in the same order as two separate passes give them. */
+static void add_float_rows4x2(alias_f32* gx, const float* g, alias_f32* hx, const float* h, float (*wbuf)[IGRAD_CHUNK], int32_t n) {
+  const float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3], h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3];
+  const float *w0 = wbuf[0], *w1 = wbuf[1], *w2 = wbuf[2], *w3 = wbuf[3];
+  for (int32_t i = 0; i < n; i++) {
+    const float a = w0[i], b = w1[i], c = w2[i], d = w3[i];
+    gx[i] = ((gx[i] + g0 * a) + g1 * b + g2 * c) + g3 * d;
+    hx[i] = ((hx[i] + h0 * a) + h1 * b + h2 * c) + h3 * d;
+  }
+}
+
 /* Returns 0 (nothing done) when gx is not word-aligned. */
 static int igrad_1x1_blocked(const tt_conv_input_grad_t* r, const uint8_t* gy, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, uint8_t* gx) {
   const int32_t C = r->C, CO = r->CO;
@@ -129,6 +149,8 @@ static int igrad_1x1_blocked(const tt_conv_input_grad_t* r, const uint8_t* gy, c
     for (int32_t c0 = 0; c0 < C; c0 += IGRAD_CHUNK) {
       const int32_t n = C - c0 < IGRAD_CHUNK ? C - c0 : IGRAD_CHUNK;
       convert_rows(wbuf, w, w2, first, C, co0, nb, c0, n);
+      /* A pixel waits in `held` for the next one: two pixels whose four gradients are all nonzero go through one pass (shared weight loads). */
+      igrad_pixel_t held = {0};
       for (int32_t oh = 0; oh < r->OH; oh++) {
         const int32_t ih = oh * r->stride_h - r->pad_h;
         if (ih < 0 || ih >= r->H) continue;
@@ -136,18 +158,29 @@ static int igrad_1x1_blocked(const tt_conv_input_grad_t* r, const uint8_t* gy, c
           const int32_t iw = ow * r->stride_w - r->pad_w;
           if (iw < 0 || iw >= r->W) continue;
           const uint8_t* gyp = gy + 4 * ((oh * r->OW + ow) * CO + co0);
-          float g[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-          const float* wr[4] = {wbuf[0], wbuf[0], wbuf[0], wbuf[0]};
-          int32_t m = 0;
+          igrad_pixel_t cur;
+          cur.gx = (alias_f32*)(void*)(gx + 4 * ((ih * r->W + iw) * C + c0));
+          cur.m = 0;
           for (int32_t k = 0; k < nb; k++) {
             const float gk = tt_ld_f32(gyp + 4 * k) * tt_ld_f32(ws + 4 * (co0 + k));
             if (gk == 0) continue;
-            g[m] = gk;
-            wr[m++] = wbuf[k];
+            cur.g[cur.m] = gk;
+            cur.wr[cur.m++] = wbuf[k];
           }
-          if (m) add_float_rows((alias_f32*)(void*)(gx + 4 * ((ih * r->W + iw) * C + c0)), g, wr, m, n);
+          if (cur.m == 0) continue;
+          if (cur.m < 4) {
+            add_float_rows(cur.gx, cur.g, cur.wr, cur.m, n);
+            continue;
+          }
+          if (held.m == 0) {
+            held = cur;
+            continue;
+          }
+          add_float_rows4x2(held.gx, held.g, cur.gx, cur.g, wbuf, n);
+          held.m = 0;
         }
       }
+      if (held.m) add_float_rows(held.gx, held.g, held.wr, held.m, n);
     }
   }
   return 1;
