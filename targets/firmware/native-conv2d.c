@@ -304,6 +304,8 @@ typedef struct {
   int32_t base[4];      /* bias - zx * (the channel's nine weights summed) */
   requant_fast_t q[4];  /* the channels' requantisation, when `fast` */
   int fast;             /* all four channels prepared and the clamp is [-128, 127]: one SSAT */
+  const conv_buffers_t* b; /* for requant() when not fast */
+  int32_t c;               /* the group's first channel */
 } dw_group_t;
 
 static inline int32_t w8(const uint8_t* p) { return (int32_t)(int8_t)*p; }
@@ -311,6 +313,8 @@ static inline int32_t pair16(int32_t lo, int32_t hi) { return (int32_t)(((uint32
 
 static void dw_group_init(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t c, dw_group_t* g) {
   const uint8_t* w = b->w + c * 9;
+  g->b = b;
+  g->c = c;
   g->fast = r->lo == -128 && r->hi == 127;
   for (int32_t k = 0; k < 4; k++) {
     int32_t sum = 0;
@@ -371,6 +375,46 @@ static inline void dw_store(const tt_conv_forward_t* r, const conv_buffers_t* b,
   for (int32_t k = 0; k < 4; k++) y[k] = requant_at(r, b, c + k, a[k]);
 }
 
+/*
+ * The group's three input rows staged as words (four channels each) in a stack buffer,
+ * padding columns and rows outside the input as the zx word: every pixel then reads its
+ * nine words at fixed offsets, with no edge cases and no channel stride.
+ */
+#define DW_SPAN 132
+
+static void dw_row_staged(const tt_conv_forward_t* r, const uint8_t* const* rows, int32_t span, int32_t c, uint32_t pad, const dw_group_t* g, uint8_t* y) {
+  const int32_t C = r->C, W = r->W, pw = r->pad_w, sw = r->stride_w;
+  uint32_t buf[3][DW_SPAN];
+  /* Columns j < j0 and j >= j1 are padding (input column j - pw outside [0, W)). */
+  const int32_t j0 = min32(pw, span), j1 = min32(span, W + pw);
+  for (int32_t kh = 0; kh < 3; kh++) {
+    uint32_t* d = buf[kh];
+    if (!rows[kh]) {
+      for (int32_t j = 0; j < span; j++) d[j] = pad;
+      continue;
+    }
+    for (int32_t j = 0; j < j0; j++) d[j] = pad;
+    const uint8_t* src = rows[kh] + c + (j0 - pw) * C;
+    for (int32_t j = j0; j < j1; j++, src += C) d[j] = tt_ld_u32(src);
+    for (int32_t j = j1 > j0 ? j1 : j0; j < span; j++) d[j] = pad;
+  }
+  const uint32_t *x0 = buf[0], *x1 = buf[1], *x2 = buf[2];
+  for (int32_t ow = 0; ow < r->OW; ow++, x0 += sw, x1 += sw, x2 += sw, y += C) {
+    int32_t a[4];
+    for (int32_t k = 0; k < 4; k++) a[k] = g->base[k];
+    dw_tap(x0[0], g->wE[0], g->wO[0], a);
+    dw_tap(x0[1], g->wE[1], g->wO[1], a);
+    dw_tap(x0[2], g->wE[2], g->wO[2], a);
+    dw_tap(x1[0], g->wE[3], g->wO[3], a);
+    dw_tap(x1[1], g->wE[4], g->wO[4], a);
+    dw_tap(x1[2], g->wE[5], g->wO[5], a);
+    dw_tap(x2[0], g->wE[6], g->wO[6], a);
+    dw_tap(x2[1], g->wE[7], g->wO[7], a);
+    dw_tap(x2[2], g->wE[8], g->wO[8], a);
+    dw_store(r, g->b, g->c, g, a, y);
+  }
+}
+
 /* Output row `oh` of a depthwise 3x3 conv without split (any stride and padding) into yrow0; returns 0 (nothing done) when zx is not an int8. */
 static int depthwise3x3_row_simd(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, uint8_t* yrow0);
 #endif
@@ -398,10 +442,16 @@ static int depthwise3x3_row_simd(const tt_conv_forward_t* r, const conv_buffers_
   const uint8_t* rows[3];
   for (int32_t kh = 0; kh < 3; kh++) rows[kh] = kh >= win->kh0 && kh < win->kh1 ? win->rows[kh] : 0;
   const int full = win->kh0 == 0 && win->kh1 == 3;
+  /* Input columns the row's windows span, from -pad_w on: staged per group (dw_stage) when they fit DW_SPAN. */
+  const int32_t span = (OW - 1) * r->stride_w + 3;
   int32_t c = 0;
   for (; c + 4 <= C; c += 4) {
     dw_group_t g;
     dw_group_init(r, b, c, &g);
+    if (span <= DW_SPAN) {
+      dw_row_staged(r, rows, span, c, pad, &g, yrow0 + c);
+      continue;
+    }
     for (int32_t ow = 0; ow < OW; ow++) {
       const int32_t iw0 = ow * r->stride_w - r->pad_w;
       int32_t a[4];
