@@ -357,6 +357,93 @@ static void depthwiseBackwardInputInPlaceF32(u32 record) {
  * operations in the same order as the WASM kernel (bias gradient sums, then the input
  * gradient rows by add_weight_row).
  */
+/* gx[i] = (((gx[i] + pr[0][i]) + pr[1][i]) ...) for the m (1-8) rows of products, i < n:
+ * eight rows a pass when all are there, else four, then the rest one pass each. */
+#define GAP_ROWS 8
+#define GAP_CHUNK 64
+
+static void add_product_rows(alias_f32* gx, const float* const* pr, int32_t m, int32_t n) {
+  if (m == 8) {
+    const float *p0 = pr[0], *p1 = pr[1], *p2 = pr[2], *p3 = pr[3], *p4 = pr[4], *p5 = pr[5], *p6 = pr[6], *p7 = pr[7];
+    for (int32_t i = 0; i < n; i++) gx[i] = ((((((gx[i] + p0[i]) + p1[i]) + p2[i]) + p3[i]) + p4[i]) + p5[i] + p6[i]) + p7[i];
+    return;
+  }
+  for (int32_t k = 0; k < m;) {
+    const int32_t left = m - k;
+    const float *p0 = pr[k], *p1 = pr[k + (left > 1)], *p2 = pr[k + 2 * (left > 2)], *p3 = pr[k + 3 * (left > 3)];
+    switch (left >= 4 ? 4 : left) {
+      case 4:
+        for (int32_t i = 0; i < n; i++) gx[i] = ((gx[i] + p0[i]) + p1[i] + p2[i]) + p3[i];
+        k += 4;
+        break;
+      case 3:
+        for (int32_t i = 0; i < n; i++) gx[i] = (gx[i] + p0[i]) + p1[i] + p2[i];
+        k += 3;
+        break;
+      case 2:
+        for (int32_t i = 0; i < n; i++) gx[i] = (gx[i] + p0[i]) + p1[i];
+        k += 2;
+        break;
+      default:
+        for (int32_t i = 0; i < n; i++) gx[i] = gx[i] + p0[i];
+        k += 1;
+    }
+  }
+}
+
+/*
+ * gapHeadBackwardF32's loop by blocks of four head channels and chunks of input channels.
+ * A channel's gradient g = (gpool * inv) * ws is the same at every position (where its mask
+ * bit is set; else 0 and skipped), so each term g * w is the same float at every position:
+ * the block's products are computed once per call (into a stack buffer, each rounded as
+ * the WASM kernel's f32.mul rounds it) and every position adds the ones its mask keeps, in
+ * channel order. The bias gradient is summed over positions ascending per channel, and
+ * scratch ends holding the last position's gradients, as the WASM kernel leaves them.
+ */
+static void gap_head_blocked(const tt_gap_head_t* r, const uint8_t* gpool, const uint8_t* bits, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, float inv, uint8_t* gx, uint8_t* bgrad, uint8_t* scratch) {
+  const int32_t P = r->P, CO = r->CO, CI = r->CI;
+  float prod[GAP_ROWS][GAP_CHUNK];
+  for (int32_t co0 = 0; co0 < CO; co0 += GAP_ROWS) {
+    const int32_t nb = CO - co0 < GAP_ROWS ? CO - co0 : GAP_ROWS;
+    float t[GAP_ROWS], g[GAP_ROWS];
+    for (int32_t k = 0; k < nb; k++) {
+      t[k] = tt_ld_f32(gpool + 4 * (co0 + k)) * inv;
+      g[k] = t[k] * tt_ld_f32(ws + 4 * (co0 + k));
+    }
+    /* The bias gradient and scratch: per channel, positions ascending (the mask zeroes t). */
+    for (int32_t k = 0; k < nb; k++) {
+      const int32_t co = co0 + k;
+      float last = 0.0f;
+      for (int32_t p = 0; p < P; p++) {
+        const int32_t i = p * CO + co;
+        last = bits && ((bits[i >> 3] >> (i & 7)) & 1u) == 0 ? 0.0f : t[k];
+        if (bgrad) tt_st_f32(bgrad + 4 * co, tt_ld_f32(bgrad + 4 * co) + last);
+      }
+      if (P > 0) tt_st_f32(scratch + 4 * co, last);
+    }
+    for (int32_t c0 = 0; c0 < CI; c0 += GAP_CHUNK) {
+      const int32_t n = CI - c0 < GAP_CHUNK ? CI - c0 : GAP_CHUNK;
+      for (int32_t k = 0; k < nb; k++) {
+        for (int32_t i = 0; i < n; i++) {
+          const int32_t ci = c0 + i;
+          const int32_t wv = ci < first ? (int8_t)w[(co0 + k) * first + ci] : (int8_t)w2[(co0 + k) * (CI - first) + ci - first];
+          prod[k][i] = g[k] * (float)wv;
+        }
+      }
+      for (int32_t p = 0; p < P; p++) {
+        const float* pr[GAP_ROWS];
+        int32_t m = 0;
+        for (int32_t k = 0; k < nb; k++) {
+          const int32_t i = p * CO + co0 + k;
+          if (g[k] == 0 || (bits && ((bits[i >> 3] >> (i & 7)) & 1u) == 0)) continue;
+          pr[m++] = prod[k];
+        }
+        if (m) add_product_rows((alias_f32*)(void*)(gx + 4 * (p * CI + c0)), pr, m, n);
+      }
+    }
+  }
+}
+
 static void gapHeadBackwardF32(u32 record) {
   const tt_gap_head_t r = TT_NATIVE_RECORD(tt_gap_head_t, record);
   const int32_t P = r.P, CO = r.CO, CI = r.CI;
@@ -373,6 +460,10 @@ static void gapHeadBackwardF32(u32 record) {
   uint8_t* scratch = tt_native_out(r.scratch, tt_extent(CO, 1, 1, 4));
   if (gx && !r.accumulate) memset(gx, 0, tt_extent(P, CI, 1, 4));
   if (bgrad) memset(bgrad, 0, tt_extent(CO, 1, 1, 4));
+  if (gx && ((uintptr_t)gx & 3u) == 0) {
+    gap_head_blocked(&r, gpool, bits, ws, w, w2, first, inv, gx, bgrad, scratch);
+    return;
+  }
   for (int32_t p = 0; p < P; p++) {
     for (int32_t co = 0; co < CO; co++) {
       float g = tt_ld_f32(gpool + 4 * co) * inv;
