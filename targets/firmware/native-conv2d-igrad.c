@@ -186,6 +186,114 @@ static int igrad_1x1_blocked(const tt_conv_input_grad_t* r, const uint8_t* gy, c
   return 1;
 }
 
+/*
+ * The 1x1 input gradient of a dense output gradient (at least 3/4 of gy * ws nonzero) into
+ * a fresh gx (accumulate = 0): eight output channels and two pixels a pass, zero terms not
+ * skipped. Skipping them is what the WASM kernel does, and adding them instead gives the
+ * same bits here: a zero g makes the term +-0 (w is a finite integer), and an element that
+ * starts at +0 is never -0 afterwards (in round-to-nearest x + y is -0 only when both are),
+ * so adding +-0 leaves it as it is. NaN and infinite g are not zero, so neither skips them.
+ */
+#define DENSE_ROWS 8
+#define DENSE_CHUNK 64
+
+/* Whether at least 3/4 of the valid pixels' gy * ws are nonzero. */
+static int igrad_mostly_nonzero(const tt_conv_input_grad_t* r, const uint8_t* gy, const uint8_t* ws) {
+  int32_t zeros = 0, total = 0;
+  for (int32_t p = 0; p < r->OH * r->OW; p++) {
+    for (int32_t co = 0; co < r->CO; co++, total++) zeros += tt_ld_f32(gy + 4 * (p * r->CO + co)) * tt_ld_f32(ws + 4 * co) == 0;
+  }
+  return 4 * zeros <= total;
+}
+
+/* gx[i] and hx[i] each get the n8 (<= 8) terms g[k] * wr[k][i], k ascending. */
+static void add_rows8x2(alias_f32* gx, const float* g, alias_f32* hx, const float* h, float (*wr)[DENSE_CHUNK], int32_t n8, int32_t n) {
+  if (n8 == 8) {
+    /* Locals, not g[] and h[]: gx may alias any float, so the compiler would reload them per element. */
+    const float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3], g4 = g[4], g5 = g[5], g6 = g[6], g7 = g[7];
+    const float h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3], h4 = h[4], h5 = h[5], h6 = h[6], h7 = h[7];
+    const float *r0 = wr[0], *r1 = wr[1], *r2 = wr[2], *r3 = wr[3], *r4 = wr[4], *r5 = wr[5], *r6 = wr[6], *r7 = wr[7];
+    for (int32_t i = 0; i < n; i++) {
+      const float w0 = r0[i], w1 = r1[i], w2 = r2[i], w3 = r3[i], w4 = r4[i], w5 = r5[i], w6 = r6[i], w7 = r7[i];
+      float a = gx[i], b = hx[i];
+      a = a + g0 * w0;
+      b = b + h0 * w0;
+      a = a + g1 * w1;
+      b = b + h1 * w1;
+      a = a + g2 * w2;
+      b = b + h2 * w2;
+      a = a + g3 * w3;
+      b = b + h3 * w3;
+      a = a + g4 * w4;
+      b = b + h4 * w4;
+      a = a + g5 * w5;
+      b = b + h5 * w5;
+      a = a + g6 * w6;
+      b = b + h6 * w6;
+      a = a + g7 * w7;
+      b = b + h7 * w7;
+      gx[i] = a;
+      hx[i] = b;
+    }
+    return;
+  }
+  for (int32_t i = 0; i < n; i++) {
+    float a = gx[i], b = hx[i];
+    for (int32_t k = 0; k < n8; k++) {
+      a = a + g[k] * wr[k][i];
+      b = b + h[k] * wr[k][i];
+    }
+    gx[i] = a;
+    hx[i] = b;
+  }
+}
+
+/* Returns 0 (nothing done) when the dense path does not apply. */
+static int igrad_1x1_dense(const tt_conv_input_grad_t* r, const uint8_t* gy, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, uint8_t* gx) {
+  const int32_t C = r->C, CO = r->CO;
+  if (r->accumulate || ((uintptr_t)gx & 3u) != 0 || !igrad_mostly_nonzero(r, gy, ws)) return 0;
+  float wbuf[DENSE_ROWS][DENSE_CHUNK];
+  for (int32_t co0 = 0; co0 < CO; co0 += DENSE_ROWS) {
+    const int32_t nb = CO - co0 < DENSE_ROWS ? CO - co0 : DENSE_ROWS;
+    for (int32_t c0 = 0; c0 < C; c0 += DENSE_CHUNK) {
+      const int32_t n = C - c0 < DENSE_CHUNK ? C - c0 : DENSE_CHUNK;
+      for (int32_t k = 0; k < nb; k++) {
+        for (int32_t i = 0; i < n; i++) {
+          const int32_t ci = c0 + i;
+          wbuf[k][i] = (float)(ci < first ? (int8_t)w[(co0 + k) * first + ci] : (int8_t)w2[(co0 + k) * (C - first) + ci - first]);
+        }
+      }
+      /* Valid pixels two at a time; an odd last one pairs with itself on a scratch row. */
+      alias_f32* held = 0;
+      float hg[DENSE_ROWS];
+      for (int32_t oh = 0; oh < r->OH; oh++) {
+        const int32_t ih = oh * r->stride_h - r->pad_h;
+        if (ih < 0 || ih >= r->H) continue;
+        for (int32_t ow = 0; ow < r->OW; ow++) {
+          const int32_t iw = ow * r->stride_w - r->pad_w;
+          if (iw < 0 || iw >= r->W) continue;
+          const uint8_t* gyp = gy + 4 * ((oh * r->OW + ow) * CO + co0);
+          float g[DENSE_ROWS];
+          for (int32_t k = 0; k < nb; k++) g[k] = tt_ld_f32(gyp + 4 * k) * tt_ld_f32(ws + 4 * (co0 + k));
+          alias_f32* px = (alias_f32*)(void*)(gx + 4 * ((ih * r->W + iw) * C + c0));
+          if (!held) {
+            held = px;
+            for (int32_t k = 0; k < nb; k++) hg[k] = g[k];
+            continue;
+          }
+          add_rows8x2(held, hg, px, g, wbuf, nb, n);
+          held = 0;
+        }
+      }
+      if (held) {
+        float spare[DENSE_CHUNK] = {0.0f};
+        add_rows8x2(held, hg, spare, hg, wbuf, nb, n);
+      }
+    }
+  }
+  return 1;
+}
+
 static void conv2dBackwardInputF32(u32 record) {
   const tt_conv_input_grad_t r = TT_NATIVE_RECORD(tt_conv_input_grad_t, record);
   tt_small(r.KH);
@@ -206,7 +314,7 @@ static void conv2dBackwardInputF32(u32 record) {
   const u32 gxBytes = tt_extent(r.H, r.W, C, 4);
   uint8_t* gx = tt_native_out(r.gx, gxBytes);
   if (!r.accumulate) memset(gx, 0, gxBytes);
-  if (!r.depthwise && taps == 1 && igrad_1x1_blocked(&r, gy, ws, w, w2, first, gx)) return;
+  if (!r.depthwise && taps == 1 && (igrad_1x1_dense(&r, gy, ws, w, w2, first, gx) || igrad_1x1_blocked(&r, gy, ws, w, w2, first, gx))) return;
   for (int32_t oh = 0; oh < r.OH; oh++) {
     for (int32_t ow = 0; ow < r.OW; ow++) {
       const uint8_t* gyp = gy + 4 * ((oh * r.OW + ow) * CO);
