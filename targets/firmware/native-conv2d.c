@@ -765,8 +765,19 @@ static int patch_prepare(const tt_conv_forward_t* r, const conv_buffers_t* b, in
 /* Output pixel ow's window (win: its rows; columns set here) as patch bytes, taps outside the input as zx. */
 static inline void patch_fill(const tt_conv_forward_t* r, window_t* win, int32_t ow, uint8_t* patch) {
   window_cols(r, ow, win);
-  memset(patch, (int)(uint8_t)r->zx, PATCH_BYTES);
   const int32_t C = r->C, rowBytes = r->KW * C, run = (win->kw1 - win->kw0) * C;
+  if (rowBytes == 9 && run == 9 && win->kh0 == 0 && win->kh1 == r->KH) {
+    /* A whole window of 9-byte rows (the 3x3x3 stem) inside the input: two words and a byte per row. */
+    for (int32_t kh = 0; kh < r->KH; kh++) {
+      const uint8_t* src = win->rows[kh] + win->iw0 * C;
+      const uint32_t a = tt_ld_u32(src), b = tt_ld_u32(src + 4);
+      memcpy(patch + 9 * kh, &a, 4);
+      memcpy(patch + 9 * kh + 4, &b, 4);
+      patch[9 * kh + 8] = src[8];
+    }
+    return;
+  }
+  memset(patch, (int)(uint8_t)r->zx, PATCH_BYTES);
   for (int32_t kh = win->kh0; kh < win->kh1; kh++) {
     const uint8_t* src = win->rows[kh] + (win->iw0 + win->kw0) * C;
     uint8_t* dst = patch + kh * rowBytes + win->kw0 * C;
@@ -807,8 +818,10 @@ static int dense_row_patch(const tt_conv_forward_t* r, const conv_buffers_t* b, 
   for (int32_t co0 = 0; co0 < CO; co0 += PATCH_BLOCK) {
     const int32_t n = min32(PATCH_BLOCK, CO - co0);
     patch_prepare(r, b, co0, n, bytes, t);
+    /* Bytes past the window (zero weights) stay zx from here: a whole-window fill does not touch them. */
+    uint8_t patch[PATCH_BYTES];
+    memset(patch, (int)(uint8_t)r->zx, PATCH_BYTES);
     for (int32_t ow = 0; ow < r->OW; ow++) {
-      uint8_t patch[PATCH_BYTES];
       patch_fill(r, win, ow, patch);
       uint8_t* y = yrow0 + ow * CO + co0;
       /* The stem's 27 bytes with the word count a constant, so the lanes stay in registers. */
