@@ -802,6 +802,35 @@ static inline __attribute__((always_inline)) void patch_pixel(const tt_conv_forw
   }
 }
 
+/* Two pixels' outputs of the n prepared channels, two channels a pass: xa, xb their unpacked
+ * patches (x02, x13 interleaved), ya = y and yb = y + CO; the clamp is [-128, 127]. */
+static void patch_pair(const patch_channel_t* t, int32_t n, const int16x2_t* xa, const int16x2_t* xb, int32_t words, uint8_t* y, int32_t CO) {
+  int32_t k = 0;
+  for (; k + 2 <= n; k += 2, t += 2) {
+    int32_t s0 = t[0].bias, s1 = t[1].bias, s2 = t[0].bias, s3 = t[1].bias;
+    for (int32_t j = 0; j < words; j++) {
+      const int16x2_t a02 = xa[2 * j], a13 = xa[2 * j + 1], b02 = xb[2 * j], b13 = xb[2 * j + 1];
+      s0 = __smlad(a13, t[0].w13[j], __smlad(a02, t[0].w02[j], s0));
+      s1 = __smlad(a13, t[1].w13[j], __smlad(a02, t[1].w02[j], s1));
+      s2 = __smlad(b13, t[0].w13[j], __smlad(b02, t[0].w02[j], s2));
+      s3 = __smlad(b13, t[1].w13[j], __smlad(b02, t[1].w02[j], s3));
+    }
+    y[k] = (uint8_t)__ssat(requant_fast(s0, &t[0].q), 8);
+    y[k + 1] = (uint8_t)__ssat(requant_fast(s1, &t[1].q), 8);
+    y[CO + k] = (uint8_t)__ssat(requant_fast(s2, &t[0].q), 8);
+    y[CO + k + 1] = (uint8_t)__ssat(requant_fast(s3, &t[1].q), 8);
+  }
+  if (k < n) {
+    int32_t s0 = t->bias, s2 = t->bias;
+    for (int32_t j = 0; j < words; j++) {
+      s0 = __smlad(xa[2 * j + 1], t->w13[j], __smlad(xa[2 * j], t->w02[j], s0));
+      s2 = __smlad(xb[2 * j + 1], t->w13[j], __smlad(xb[2 * j], t->w02[j], s2));
+    }
+    y[k] = (uint8_t)__ssat(requant_fast(s0, &t->q), 8);
+    y[CO + k] = (uint8_t)__ssat(requant_fast(s2, &t->q), 8);
+  }
+}
+
 /* Row oh through the patch path; returns 0 (nothing written) when it does not apply. */
 static int dense_row_patch(const tt_conv_forward_t* r, const conv_buffers_t* b, window_t* win, uint8_t* yrow0) {
   const int32_t bytes = r->KH * r->KW * r->C, CO = r->CO;
@@ -821,7 +850,19 @@ static int dense_row_patch(const tt_conv_forward_t* r, const conv_buffers_t* b, 
     /* Bytes past the window (zero weights) stay zx from here: a whole-window fill does not touch them. */
     uint8_t patch[PATCH_BYTES];
     memset(patch, (int)(uint8_t)r->zx, PATCH_BYTES);
-    for (int32_t ow = 0; ow < r->OW; ow++) {
+    int32_t ow = 0;
+    if (full) {
+      /* Pixels two at a time: both patches unpacked to the stack, each pair of channels one pass (patch_pair). */
+      int16x2_t xa[PATCH_BYTES / 2], xb[PATCH_BYTES / 2];
+      for (; ow + 2 <= r->OW; ow += 2) {
+        patch_fill(r, win, ow, patch);
+        unpack_pixel(patch, 4 * words, zz, xa);
+        patch_fill(r, win, ow + 1, patch);
+        unpack_pixel(patch, 4 * words, zz, xb);
+        patch_pair(t, n, xa, xb, words, yrow0 + ow * CO + co0, CO);
+      }
+    }
+    for (; ow < r->OW; ow++) {
       patch_fill(r, win, ow, patch);
       uint8_t* y = yrow0 + ow * CO + co0;
       /* The stem's 27 bytes with the word count a constant, so the lanes stay in registers. */
