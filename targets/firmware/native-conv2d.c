@@ -544,6 +544,21 @@ static inline __attribute__((always_inline)) void pw_pixel_prepared(const tt_con
   }
 }
 
+/* pw_pixel_prepared for two pixels of C = 8 at once (xp and xq): the channel's four weight
+ * words and requantisation are loaded once for both; the clamp is [-128, 127]. */
+static void pw_pixels2_c8(const pw_channel_t* t, int32_t n, const uint8_t* xp, const uint8_t* xq, uint8_t* y, uint8_t* z, int16x2_t zz) {
+  const uint32_t p0 = tt_ld_u32(xp), p1 = tt_ld_u32(xp + 4), q0 = tt_ld_u32(xq), q1 = tt_ld_u32(xq + 4);
+  const int16x2_t a0 = lanes02(p0, zz), a1 = lanes13(p0, zz), a2 = lanes02(p1, zz), a3 = lanes13(p1, zz);
+  const int16x2_t b0 = lanes02(q0, zz), b1 = lanes13(q0, zz), b2 = lanes02(q1, zz), b3 = lanes13(q1, zz);
+  for (int32_t k = 0; k < n; k++, t++) {
+    const int16x2_t w0 = t->w02[0], w1 = t->w13[0], w2 = t->w02[1], w3 = t->w13[1];
+    const int32_t s = __smlad(a3, w3, __smlad(a2, w2, __smlad(a1, w1, __smlad(a0, w0, t->bias))));
+    const int32_t u = __smlad(b3, w3, __smlad(b2, w2, __smlad(b1, w1, __smlad(b0, w0, t->bias))));
+    y[k] = (uint8_t)__ssat(requant_fast(s, &t->q), 8);
+    z[k] = (uint8_t)__ssat(requant_fast(u, &t->q), 8);
+  }
+}
+
 /* The row through the prepared or the plain few-channel pixel loop when C is 8 or 16; returns 0 when neither applies. */
 static int pointwise_row_few(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
   if (r->split != 0 || (r->C != 8 && r->C != 16) || r->zx < -128 || r->zx > 127) return 0;
@@ -553,7 +568,10 @@ static int pointwise_row_few(const tt_conv_forward_t* r, const conv_buffers_t* b
   for (int32_t co = 0; co < CO; co += PW_BLOCK) {
     const int32_t n = min32(PW_BLOCK, CO - co);
     if (pw_prepare(r, b, co, n, r->C / 4, t)) {
-      for (int32_t ow = 0; ow < r->OW; ow++) {
+      int32_t ow = 0;
+      if (r->C == 8 && r->lo == -128 && r->hi == 127)
+        for (; ow + 2 <= r->OW; ow += 2) pw_pixels2_c8(t, n, xrow + ow * step, xrow + (ow + 1) * step, yrow0 + ow * CO + co, yrow0 + (ow + 1) * CO + co, zz);
+      for (; ow < r->OW; ow++) {
         if (r->C == 8) pw_pixel_prepared(r, t, n, xrow + ow * step, yrow0 + ow * CO + co, 2, zz);
         else pw_pixel_prepared(r, t, n, xrow + ow * step, yrow0 + ow * CO + co, 4, zz);
       }
