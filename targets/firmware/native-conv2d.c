@@ -316,15 +316,18 @@ static void dw_group_init(const tt_conv_forward_t* r, const conv_buffers_t* b, i
   g->b = b;
   g->c = c;
   g->fast = r->lo == -128 && r->hi == 127;
-  for (int32_t k = 0; k < 4; k++) {
-    int32_t sum = 0;
-    for (int32_t t = 0; t < 9; t++) sum += w8(w + k * 9 + t);
-    g->base[k] = (int32_t)((uint32_t)tt_ld_i32(b->bias + 4 * (c + k)) - (uint32_t)r->zx * (uint32_t)sum);
-    g->fast &= requant_fast_prepare(tt_ld_i32(b->mult + 4 * (c + k)), tt_ld_i32(b->shift + 4 * (c + k)), r->zy, &g->q[k]);
-  }
+  /* The weight sums from the packed pairs: SADD16 lane-wise (nine int8 fit an int16). */
+  int16x2_t sE = 0, sO = 0;
   for (int32_t t = 0; t < 9; t++) {
     g->wE[t] = pair16(w8(w + t), w8(w + 18 + t));
     g->wO[t] = pair16(w8(w + 9 + t), w8(w + 27 + t));
+    sE = __sadd16(sE, g->wE[t]);
+    sO = __sadd16(sO, g->wO[t]);
+  }
+  const int32_t sum[4] = {(int16_t)sE, (int16_t)sO, (int16_t)((uint32_t)sE >> 16), (int16_t)((uint32_t)sO >> 16)};
+  for (int32_t k = 0; k < 4; k++) {
+    g->base[k] = (int32_t)((uint32_t)tt_ld_i32(b->bias + 4 * (c + k)) - (uint32_t)r->zx * (uint32_t)sum[k]);
+    g->fast &= requant_fast_prepare(tt_ld_i32(b->mult + 4 * (c + k)), tt_ld_i32(b->shift + 4 * (c + k)), r->zy, &g->q[k]);
   }
 }
 
