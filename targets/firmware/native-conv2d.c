@@ -660,10 +660,15 @@ static inline void dot2x2_q(const int16x2_t* xa, const int16x2_t* xb, const uint
   for (int32_t j = 0; j < words; j++, xa += 2, xb += 2) {
     const uint32_t pv = tt_ld_u32(wa + 4 * j), qv = tt_ld_u32(wb + 4 * j);
     const int16x2_t p02 = __sxtb16((int8x4_t)pv), p13 = sxtb16_ror8(pv), q02 = __sxtb16((int8x4_t)qv), q13 = sxtb16_ror8(qv);
-    s0 = __smlad(xa[1], p13, __smlad(xa[0], p02, s0));
-    s1 = __smlad(xa[1], q13, __smlad(xa[0], q02, s1));
-    s2 = __smlad(xb[1], p13, __smlad(xb[0], p02, s2));
-    s3 = __smlad(xb[1], q13, __smlad(xb[0], q02, s3));
+    /* Each pixel's two lane words in one LDRD. */
+    uint64_t av, bv;
+    memcpy(&av, xa, 8);
+    memcpy(&bv, xb, 8);
+    const int16x2_t a02 = (int16x2_t)(uint32_t)av, a13 = (int16x2_t)(uint32_t)(av >> 32), b02 = (int16x2_t)(uint32_t)bv, b13 = (int16x2_t)(uint32_t)(bv >> 32);
+    s0 = __smlad(a13, p13, __smlad(a02, p02, s0));
+    s1 = __smlad(a13, q13, __smlad(a02, q02, s1));
+    s2 = __smlad(b13, p13, __smlad(b02, p02, s2));
+    s3 = __smlad(b13, q13, __smlad(b02, q02, s3));
   }
   acc[0] = s0;
   acc[1] = s1;
