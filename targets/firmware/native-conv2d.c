@@ -562,6 +562,29 @@ static void pw_pixels2_c8(const pw_channel_t* t, int32_t n, const uint8_t* xp, c
   }
 }
 
+/* The same for C = 16: the two pixels' sixteen lane words do not all fit in registers, but
+ * each channel's eight weight words are still loaded once for both pixels. */
+static void pw_pixels2_c16(const pw_channel_t* t, int32_t n, const uint8_t* xp, const uint8_t* xq, uint8_t* y, uint8_t* z, int16x2_t zz) {
+  int16x2_t a[8], b[8];
+  for (int32_t j = 0; j < 4; j++) {
+    const uint32_t p = tt_ld_u32(xp + 4 * j), q = tt_ld_u32(xq + 4 * j);
+    a[2 * j] = lanes02(p, zz);
+    a[2 * j + 1] = lanes13(p, zz);
+    b[2 * j] = lanes02(q, zz);
+    b[2 * j + 1] = lanes13(q, zz);
+  }
+  for (int32_t k = 0; k < n; k++, t++) {
+    int32_t s = t->bias, u = t->bias;
+    for (int32_t j = 0; j < 4; j++) {
+      const int16x2_t w02 = t->w02[j], w13 = t->w13[j];
+      s = __smlad(a[2 * j + 1], w13, __smlad(a[2 * j], w02, s));
+      u = __smlad(b[2 * j + 1], w13, __smlad(b[2 * j], w02, u));
+    }
+    y[k] = (uint8_t)__ssat(requant_fast(s, &t->q), 8);
+    z[k] = (uint8_t)__ssat(requant_fast(u, &t->q), 8);
+  }
+}
+
 /* The row through the prepared or the plain few-channel pixel loop when C is 8 or 16; returns 0 when neither applies. */
 static int pointwise_row_few(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
   if (r->split != 0 || (r->C != 8 && r->C != 16) || r->zx < -128 || r->zx > 127) return 0;
@@ -572,8 +595,12 @@ static int pointwise_row_few(const tt_conv_forward_t* r, const conv_buffers_t* b
     const int32_t n = min32(PW_BLOCK, CO - co);
     if (pw_prepare(r, b, co, n, r->C / 4, t)) {
       int32_t ow = 0;
-      if (r->C == 8 && r->lo == -128 && r->hi == 127)
-        for (; ow + 2 <= r->OW; ow += 2) pw_pixels2_c8(t, n, xrow + ow * step, xrow + (ow + 1) * step, yrow0 + ow * CO + co, yrow0 + (ow + 1) * CO + co, zz);
+      if (r->lo == -128 && r->hi == 127) {
+        for (; ow + 2 <= r->OW; ow += 2) {
+          if (r->C == 8) pw_pixels2_c8(t, n, xrow + ow * step, xrow + (ow + 1) * step, yrow0 + ow * CO + co, yrow0 + (ow + 1) * CO + co, zz);
+          else pw_pixels2_c16(t, n, xrow + ow * step, xrow + (ow + 1) * step, yrow0 + ow * CO + co, yrow0 + (ow + 1) * CO + co, zz);
+        }
+      }
       for (; ow < r->OW; ow++) {
         if (r->C == 8) pw_pixel_prepared(r, t, n, xrow + ow * step, yrow0 + ow * CO + co, 2, zz);
         else pw_pixel_prepared(r, t, n, xrow + ow * step, yrow0 + ow * CO + co, 4, zz);
