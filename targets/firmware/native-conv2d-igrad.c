@@ -140,7 +140,7 @@ static void add_float_rows4x2(alias_f32* gx, const float* g, alias_f32* hx, cons
 }
 
 /* Returns 0 (nothing done) when gx is not word-aligned. */
-static int igrad_1x1_blocked(const tt_conv_input_grad_t* r, const uint8_t* gy, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, uint8_t* gx) {
+__attribute__((noinline)) static int igrad_1x1_blocked(const tt_conv_input_grad_t* r, const uint8_t* gy, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, uint8_t* gx) {
   const int32_t C = r->C, CO = r->CO;
   if (((uintptr_t)gx & 3u) != 0) return 0;
   float wbuf[4][IGRAD_CHUNK];
@@ -249,7 +249,7 @@ static void add_rows8x2(alias_f32* gx, const float* g, alias_f32* hx, const floa
 }
 
 /* Returns 0 (nothing done) when the dense path does not apply. */
-static int igrad_1x1_dense(const tt_conv_input_grad_t* r, const uint8_t* gy, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, uint8_t* gx) {
+__attribute__((noinline)) static int igrad_1x1_dense(const tt_conv_input_grad_t* r, const uint8_t* gy, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, uint8_t* gx) {
   const int32_t C = r->C, CO = r->CO;
   if (r->accumulate || ((uintptr_t)gx & 3u) != 0 || !igrad_mostly_nonzero(r, gy, ws)) return 0;
   float wbuf[DENSE_ROWS][DENSE_CHUNK];
@@ -508,7 +508,7 @@ static void add_product_rows(alias_f32* gx, const float* const* pr, int32_t m, i
  * channel order. The bias gradient is summed over positions ascending per channel, and
  * scratch ends holding the last position's gradients, as the WASM kernel leaves them.
  */
-static void gap_head_blocked(const tt_gap_head_t* r, const uint8_t* gpool, const uint8_t* bits, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, float inv, uint8_t* gx, uint8_t* bgrad, uint8_t* scratch) {
+__attribute__((noinline)) static void gap_head_blocked(const tt_gap_head_t* r, const uint8_t* gpool, const uint8_t* bits, const uint8_t* ws, const uint8_t* w, const uint8_t* w2, int32_t first, float inv, uint8_t* gx, uint8_t* bgrad, uint8_t* scratch) {
   const int32_t P = r->P, CO = r->CO, CI = r->CI;
   float prod[GAP_ROWS][GAP_CHUNK];
   for (int32_t co0 = 0; co0 < CO; co0 += GAP_ROWS) {

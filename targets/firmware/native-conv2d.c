@@ -438,7 +438,7 @@ static inline int32_t depthwise_sum(const tt_conv_forward_t* r, const conv_buffe
 
 
 #if defined(__ARM_FEATURE_SIMD32)
-static int depthwise3x3_row_simd(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, uint8_t* yrow0) {
+__attribute__((noinline)) static int depthwise3x3_row_simd(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, uint8_t* yrow0) {
   if (r->zx < -128 || r->zx > 127) return 0;
   const int32_t C = r->C, W = r->W, OW = r->OW;
   const uint32_t pad = ((uint32_t)r->zx & 0xffu) * 0x01010101u;
@@ -586,7 +586,7 @@ static void pw_pixels2_c16(const pw_channel_t* t, int32_t n, const uint8_t* xp, 
 }
 
 /* The row through the prepared or the plain few-channel pixel loop when C is 8 or 16; returns 0 when neither applies. */
-static int pointwise_row_few(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
+__attribute__((noinline)) static int pointwise_row_few(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
   if (r->split != 0 || (r->C != 8 && r->C != 16) || r->zx < -128 || r->zx > 127) return 0;
   const int16x2_t zz = (int16x2_t)(((uint32_t)r->zx & 0xffffu) | ((uint32_t)r->zx << 16));
   const int32_t step = r->stride_w * r->C, CO = r->CO;
@@ -672,7 +672,7 @@ static void pointwise_pixels2(const tt_conv_forward_t* r, const conv_buffers_t* 
  * words x02, x13 interleaved, read two at a time), so the inner loop is two weight words,
  * four unpacks and eight SMLADs per 16 products (dot2x2_s8 also unpacks both pixels).
  */
-#define XQ_WORDS 256
+#define XQ_WORDS 168
 
 static void unpack_pixel(const uint8_t* xp, int32_t C, int16x2_t zz, int16x2_t* xq) {
   for (int32_t j = 0; j < C / 4; j++) {
@@ -754,7 +754,7 @@ static void pointwise_pair_q_full(const rq_block_t* t, const uint8_t* bias, cons
 }
 
 /* The row's pixels in pairs, by blocks of RQ_BLOCK output channels; returns the pixels done (an odd last one is left). */
-static int32_t pointwise_row_pairs(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
+__attribute__((noinline)) static int32_t pointwise_row_pairs(const tt_conv_forward_t* r, const conv_buffers_t* b, const uint8_t* xrow, uint8_t* yrow0) {
   const int32_t pairs = r->OW / 2 * 2;
   if (pairs == 0) return 0;
   rq_block_t t;
@@ -781,6 +781,9 @@ static int32_t pointwise_row_pairs(const tt_conv_forward_t* r, const conv_buffer
 #endif
 
 #if defined(__ARM_FEATURE_SIMD32)
+/* The row paths below with stack tables are kept out of line (noinline), so the deepest
+ * frame is one of them, not their sum inlined into forward_rows. */
+
 /*
  * Dense convs whose whole window is at most PATCH_BYTES bytes (the MBV2 stem: 3x3x3 = 27):
  * the general path runs each window row's 9 bytes through dot4_s8's tail. Here a pixel's
@@ -885,7 +888,7 @@ static void patch_pair(const patch_channel_t* t, int32_t n, const int16x2_t* xa,
 }
 
 /* Row oh through the patch path; returns 0 (nothing written) when it does not apply. */
-static int dense_row_patch(const tt_conv_forward_t* r, const conv_buffers_t* b, window_t* win, uint8_t* yrow0) {
+__attribute__((noinline)) static int dense_row_patch(const tt_conv_forward_t* r, const conv_buffers_t* b, window_t* win, uint8_t* yrow0) {
   const int32_t bytes = r->KH * r->KW * r->C, CO = r->CO;
   if (r->depthwise || r->split != 0 || bytes > PATCH_BYTES || !win->cached || r->zx < -128 || r->zx > 127) return 0;
   if (r->lo < -128 || r->hi > 127 || r->lo > r->hi) return 0;
