@@ -2,7 +2,7 @@
  * Per-kernel-call instruction counts inside the profiling firmware (a measurement aid for
  * issue 15): the program-step marks cannot split a streamed chain, whose layers run tile
  * by tile inside one step. With TT_KPROF defined (only ever together with TT_PROFILE, by a
- * measuring build: scripts or bench code passing it in the profiling build's defines) each
+ * measuring build: bench/mcu-kernels.ts passes it in the profiling build's defines) each
  * native kernel entry is timed with SysTick and charged to its parameter record, and
  * profile-marks.c prints one `tt-kprof` line per record. Without TT_KPROF (the shipped
  * and the ordinary profiling firmware) the macro is the bare call.
