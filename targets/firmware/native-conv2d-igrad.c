@@ -109,14 +109,26 @@ static void add_float_rows(alias_f32* gx, const float* g, const float* const* wr
   }
 }
 
-/* wbuf[k][i] = weight (co0 + k, c0 + i) as float, for k < nb, i < n (columns below `first` at w, the rest at w2). */
-static void convert_rows(float (*wbuf)[IGRAD_CHUNK], const uint8_t* w, const uint8_t* w2, int32_t first, int32_t C, int32_t co0, int32_t nb, int32_t c0, int32_t n) {
-  for (int32_t k = 0; k < nb; k++) {
+/* dst[i] = weight (co, c0 + i) as float, i < n (columns below `first` at w, the rest at w2);
+ * a run inside one part is a plain loop, without the per-column choice. */
+static inline void convert_row(float* dst, const uint8_t* w, const uint8_t* w2, int32_t first, int32_t C, int32_t co, int32_t c0, int32_t n) {
+  if (c0 + n <= first) {
+    const int8_t* src = (const int8_t*)(w + co * first + c0);
+    for (int32_t i = 0; i < n; i++) dst[i] = (float)src[i];
+  } else if (c0 >= first) {
+    const int8_t* src = (const int8_t*)(w2 + co * (C - first) + c0 - first);
+    for (int32_t i = 0; i < n; i++) dst[i] = (float)src[i];
+  } else {
     for (int32_t i = 0; i < n; i++) {
       const int32_t ci = c0 + i;
-      wbuf[k][i] = (float)(ci < first ? (int8_t)w[(co0 + k) * first + ci] : (int8_t)w2[(co0 + k) * (C - first) + ci - first]);
+      dst[i] = (float)(ci < first ? (int8_t)w[co * first + ci] : (int8_t)w2[co * (C - first) + ci - first]);
     }
   }
+}
+
+/* wbuf[k][i] = weight (co0 + k, c0 + i) as float, for k < nb, i < n (columns below `first` at w, the rest at w2). */
+static void convert_rows(float (*wbuf)[IGRAD_CHUNK], const uint8_t* w, const uint8_t* w2, int32_t first, int32_t C, int32_t co0, int32_t nb, int32_t c0, int32_t n) {
+  for (int32_t k = 0; k < nb; k++) convert_row(wbuf[k], w, w2, first, C, co0 + k, c0, n);
 }
 
 /* One pixel's pending terms in igrad_1x1_blocked: its m nonzero gradients and their rows. */
@@ -257,12 +269,7 @@ __attribute__((noinline)) static int igrad_1x1_dense(const tt_conv_input_grad_t*
     const int32_t nb = CO - co0 < DENSE_ROWS ? CO - co0 : DENSE_ROWS;
     for (int32_t c0 = 0; c0 < C; c0 += DENSE_CHUNK) {
       const int32_t n = C - c0 < DENSE_CHUNK ? C - c0 : DENSE_CHUNK;
-      for (int32_t k = 0; k < nb; k++) {
-        for (int32_t i = 0; i < n; i++) {
-          const int32_t ci = c0 + i;
-          wbuf[k][i] = (float)(ci < first ? (int8_t)w[(co0 + k) * first + ci] : (int8_t)w2[(co0 + k) * (C - first) + ci - first]);
-        }
-      }
+      for (int32_t k = 0; k < nb; k++) convert_row(wbuf[k], w, w2, first, C, co0 + k, c0, n);
       /* Valid pixels two at a time; an odd last one pairs with itself on a scratch row. */
       alias_f32* held = 0;
       float hg[DENSE_ROWS];
@@ -521,22 +528,21 @@ __attribute__((noinline)) static void gap_head_blocked(const tt_gap_head_t* r, c
     /* The bias gradient and scratch: per channel, positions ascending (the mask zeroes t). */
     for (int32_t k = 0; k < nb; k++) {
       const int32_t co = co0 + k;
-      float last = 0.0f;
+      float last = 0.0f, sum = bgrad ? tt_ld_f32(bgrad + 4 * co) : 0.0f;
       for (int32_t p = 0; p < P; p++) {
         const int32_t i = p * CO + co;
         last = bits && ((bits[i >> 3] >> (i & 7)) & 1u) == 0 ? 0.0f : t[k];
-        if (bgrad) tt_st_f32(bgrad + 4 * co, tt_ld_f32(bgrad + 4 * co) + last);
+        sum = sum + last;
       }
+      if (bgrad) tt_st_f32(bgrad + 4 * co, sum);
       if (P > 0) tt_st_f32(scratch + 4 * co, last);
     }
     for (int32_t c0 = 0; c0 < CI; c0 += GAP_CHUNK) {
       const int32_t n = CI - c0 < GAP_CHUNK ? CI - c0 : GAP_CHUNK;
       for (int32_t k = 0; k < nb; k++) {
-        for (int32_t i = 0; i < n; i++) {
-          const int32_t ci = c0 + i;
-          const int32_t wv = ci < first ? (int8_t)w[(co0 + k) * first + ci] : (int8_t)w2[(co0 + k) * (CI - first) + ci - first];
-          prod[k][i] = g[k] * (float)wv;
-        }
+        convert_row(prod[k], w, w2, first, CI, co0 + k, c0, n);
+        const float gk = g[k];
+        for (int32_t i = 0; i < n; i++) prod[k][i] = gk * prod[k][i];
       }
       for (int32_t p = 0; p < P; p++) {
         const float* pr[GAP_ROWS];
