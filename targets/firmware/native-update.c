@@ -139,7 +139,10 @@ static inline void tap_grads(const tt_weight_grad_t* r, const uint8_t* gy, const
  */
 #define GRAD_ROW 128
 
-static void grads_4x4(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, int32_t co, int32_t ci, float (*g)[GRAD_ROW]) {
+/* A float that may alias the linear memory's bytes: word-aligned gy is read with VLDR, not LDR + VMOV. */
+typedef float __attribute__((may_alias)) alias_f32;
+
+static inline __attribute__((always_inline)) void grads_4x4_at(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, int32_t co, int32_t ci, float (*g)[GRAD_ROW], const int aligned) {
   float a[4][4] = {{0.0f}};
   for (int32_t oh = 0; oh < r->OH; oh++) {
     const int32_t ih = oh * r->stride_h - r->pad_h;
@@ -150,7 +153,7 @@ static void grads_4x4(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_
       const uint8_t* gp = gy + 4 * ((oh * r->OW + ow) * r->CO + co);
       const uint8_t* xp = x + (ih * r->W + iw) * r->XC + ci;
       float gv[4], xv[4];
-      for (int32_t k = 0; k < 4; k++) gv[k] = tt_ld_f32(gp + 4 * k);
+      for (int32_t k = 0; k < 4; k++) gv[k] = aligned ? ((const alias_f32*)(const void*)gp)[k] : tt_ld_f32(gp + 4 * k);
       for (int32_t j = 0; j < 4; j++) xv[j] = (float)((int32_t)(int8_t)xp[j] - r->zx);
       for (int32_t k = 0; k < 4; k++)
         for (int32_t j = 0; j < 4; j++) a[k][j] = a[k][j] + gv[k] * xv[j];
@@ -158,6 +161,11 @@ static void grads_4x4(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_
   }
   for (int32_t k = 0; k < 4; k++)
     for (int32_t j = 0; j < 4; j++) g[k][ci + j] = a[k][j] * r->sx;
+}
+
+static void grads_4x4(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, int32_t co, int32_t ci, float (*g)[GRAD_ROW]) {
+  if (((uintptr_t)gy & 3u) == 0) grads_4x4_at(r, gy, x, co, ci, g, 1);
+  else grads_4x4_at(r, gy, x, co, ci, g, 0);
 }
 
 /*
