@@ -619,7 +619,7 @@ __attribute__((noinline)) static int pointwise_row_few(const tt_conv_forward_t* 
 #if defined(__ARM_FEATURE_SIMD32)
 /* Output channels [co0, co0 + n) (n <= RQ_BLOCK) with their requantisation prepared once per
  * row (native-requant.h), when every one of them qualifies and the clamp fits int8. */
-#define RQ_BLOCK 16
+#define RQ_BLOCK 64
 
 typedef struct {
   int32_t co0, n, fast, full;
