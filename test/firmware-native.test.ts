@@ -29,7 +29,10 @@ const JOB: JobOptions = { steps: 24, lr: 0.02, seed: 11 };
 
 /**
  * Every native kernel's paths: odd channel counts (7, 13, 11, 9: dot tails of 1-3 lanes),
- * 1x1 convs on 8 and 16 channels (the pointwise path for few input channels),
+ * 1x1 convs on 8 and 16 channels (the pointwise path for few input channels, one with 40
+ * outputs: two prepared blocks), 1x1 convs two pixels at a time at even and odd widths, a
+ * stem whose whole window fits one patch, depthwise 3x3 on 7 and 11 channels (a group of
+ * four plus a tail),
  * stride-2 padded dense convs with per-axis geometry (a 3x1 stem, a 3x4 conv whose top and
  * left pads differ), depthwise stride 1 and 2 (the stride-2 one padded 0 above, 1 left; one stride-1 input gradient
  * in place), a residual add, 1x1, frozen convs in front (a streamed chain), a trained
@@ -50,6 +53,10 @@ function coverModel(): ModelSpec {
       { op: 'conv2d', name: 'pw16', filters: 16, kernel: 1, activation: 'relu6' }, // 14x14x16
       { op: 'conv2d', name: 'pw1', filters: 13, kernel: 1, activation: 'relu' }, // 14x14x13
       { op: 'conv2d', name: 'conv', filters: 11, kernel: [3, 4], stride: 2, padding: [1, 2, 1, 1], activation: 'relu' }, // 7x7x11
+      // 1x1 at an odd width (the two-pixel pass leaves one pixel), and the few-channel path with more output channels than one prepared block (16).
+      { op: 'conv2d', name: 'pw7a', filters: 16, kernel: 1, activation: 'relu6' }, // 7x7x16
+      { op: 'conv2d', name: 'pw40', filters: 40, kernel: 1, activation: 'relu6' }, // 7x7x40
+      { op: 'conv2d', name: 'pw7b', filters: 11, kernel: 1, activation: 'relu' }, // 7x7x11
       { op: 'conv2d', name: 'dw2', filters: 11, kernel: 3, stride: [2, 2], padding: [0, 1, 2, 1], groups: 'depthwise', activation: 'relu6' }, // 4x4x11
       { op: 'conv2d', name: 'dw3', filters: 11, kernel: 3, padding: 'same', groups: 'depthwise', activation: 'relu6' },
       { op: 'add', name: 'res', inputs: ['dw2', 'dw3'] },

@@ -14,6 +14,10 @@
 #include "native-memory.h"
 #include "native-requant.h"
 
+#if defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#endif
+
 /* Bytes of a 1-bit-per-element mask of `count` elements (0 for none). */
 static inline u32 mask_bytes(int32_t count) {
   return count <= 0 ? 0 : ((u32)count + 7u) / 8u;
@@ -39,7 +43,28 @@ void Z_tt_nativeZ_saveMaskBits(struct Z_tt_native_instance_t* env, u32 record) {
   if (r.count <= 0) return;
   const uint8_t* y = tt_native_in(r.y, tt_extent(r.count, 1, 1, 1));
   uint8_t* bits = tt_native_out(r.bits, mask_bytes(r.count));
-  for (int32_t i = 0; i < r.count; i += 8) {
+  int32_t i = 0;
+#if defined(__ARM_FEATURE_SIMD32)
+  /* Eight elements a byte, four a word: lo < v < hi is v >= lo + 1 and hi - 1 >= v, which
+   * SSUB8 sets as GE flags per byte and SEL turns into 0xff bytes; the bytes' top bits, in
+   * element order, are gathered into a nibble by one multiply. Needs lo + 1 and hi - 1 in int8. */
+  if (r.lo >= -129 && r.lo <= 126 && r.hi >= -127 && r.hi <= 128) {
+    const uint32_t lo1 = ((uint32_t)(r.lo + 1) & 0xffu) * 0x01010101u, hi1 = ((uint32_t)(r.hi - 1) & 0xffu) * 0x01010101u;
+    for (; i + 8 <= r.count; i += 8) {
+      uint32_t m2 = 0;
+      for (int32_t h = 0; h < 2; h++) {
+        const uint32_t v = tt_ld_u32(y + i + 4 * h);
+        (void)__ssub8((int8x4_t)v, (int8x4_t)lo1);
+        const uint32_t above = (uint32_t)__sel((uint8x4_t)0xffffffffu, (uint8x4_t)0u);
+        (void)__ssub8((int8x4_t)hi1, (int8x4_t)v);
+        const uint32_t below = (uint32_t)__sel((uint8x4_t)0xffffffffu, (uint8x4_t)0u);
+        m2 |= (((above & below & 0x80808080u) * 0x00204081u) >> 28) << (4 * h);
+      }
+      bits[i >> 3] = (uint8_t)m2;
+    }
+  }
+#endif
+  for (; i < r.count; i += 8) {
     uint32_t m = 0;
     const int32_t n = r.count - i < 8 ? r.count - i : 8;
     for (int32_t j = 0; j < n; j++) {
@@ -56,7 +81,15 @@ void Z_tt_nativeZ_clampBackwardBitsF32(struct Z_tt_native_instance_t* env, u32 r
   if (r.count <= 0) return;
   uint8_t* g = tt_native_out(r.g, tt_extent(r.count, 1, 1, 4));
   const uint8_t* bits = tt_native_in(r.bits, mask_bytes(r.count));
-  for (int32_t i = 0; i < r.count; i++) {
+  int32_t i = 0;
+  /* A byte of bits at a time: all set (the common case) leaves its eight gradients as they are. */
+  for (; i + 8 <= r.count; i += 8) {
+    const uint32_t b = bits[i >> 3];
+    if (b == 0xffu) continue;
+    for (int32_t j = 0; j < 8; j++)
+      if (((b >> j) & 1u) == 0) memset(g + 4 * (i + j), 0, 4);
+  }
+  for (; i < r.count; i++) {
     if (((bits[i >> 3] >> (i & 7)) & 1u) == 0) memset(g + 4 * i, 0, 4);
   }
 }

@@ -36,4 +36,29 @@ static inline int32_t requant(int32_t acc, int32_t m, int32_t n, int32_t zp, int
   return requant_sum(p, n, zp, lo, hi);
 }
 
+/* The high-word rule above prepared once per channel, for kernels that requantise many
+ * outputs of the same channel: for 33 <= n <= 62, ((h + 2^(n-33)) >> s) + zp =
+ * (h + 2^(n-33) + zp 2^s) >> s with s = n - 32 (adding a multiple of 2^s commutes with
+ * the floor), and while that rounding term stays below 2^30 in magnitude its sum with
+ * |h| <= 2^30 stays in int32. So an output is SMULL, ADD, ASR and the clamp. */
+typedef struct {
+  int32_t m, R, s;
+} requant_fast_t;
+
+/* Prepares q for multiplier m, shift n, zero point zp; returns 0 when the channel must take requant(). */
+static inline int requant_fast_prepare(int32_t m, int32_t n, int32_t zp, requant_fast_t* q) {
+  if ((uint32_t)(n - 33) >= 30u) return 0;
+  const int64_t t = ((int64_t)1 << (n - 33)) + (int64_t)zp * ((int64_t)1 << (n - 32));
+  if (t <= -(1 << 30) || t >= (1 << 30)) return 0;
+  q->m = m;
+  q->R = (int32_t)t;
+  q->s = n - 32;
+  return 1;
+}
+
+/* requant() before the clamp, for a prepared channel. */
+static inline int32_t requant_fast(int32_t acc, const requant_fast_t* q) {
+  return ((int32_t)((uint64_t)((int64_t)acc * (int64_t)q->m) >> 32) + q->R) >> q->s;
+}
+
 #endif

@@ -15,12 +15,16 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#endif
 
 #include "runtime.h"
 #include "tt-config.h"
 #include "tt-memory.h"
 #include "tt-kernel-records.h"
 #include "native-memory.h"
+#include "native-kprof.h"
 
 static u32 tt_native_nonfinite;
 
@@ -81,8 +85,7 @@ static inline void step_int32(uint8_t* p, float dir, float lr, uint8_t* rng) {
 }
 
 /* biasUpdateAllS32's scalar loop: each channel's gradient summed over positions ascending, then its update. */
-void Z_tt_nativeZ_biasUpdateAllS32(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
-  (void)env;
+static void biasUpdateAllS32(u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
   const tt_bias_update_t r = TT_NATIVE_RECORD(tt_bias_update_t, record);
   if (r.CO <= 0) return;
   const uint8_t* gy = tt_native_in(r.gy, tt_extent(r.P, r.CO, 1, 4));
@@ -126,8 +129,109 @@ static inline void tap_grads(const tt_weight_grad_t* r, const uint8_t* gy, const
   g[3] = g3 * r->sx;
 }
 
-void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
-  (void)env;
+/*
+ * 1x1 (dense) weights by blocks of four output x four input channels: each position's four
+ * gy values and four x values (converted to float once) feed sixteen sums held in FPU
+ * registers, where tap_grads converts every x once per output channel. Each sum still runs
+ * over the positions ascending from 0, then is scaled by sx, so it rounds as weightGrads'
+ * does; the block's gradients wait in a stack row (GRAD_ROW floats per channel) and the
+ * updates, with their rounding draws, then go in weight index order, co then ci ascending.
+ */
+#define GRAD_ROW 128
+
+/* A float that may alias the linear memory's bytes: word-aligned gy is read with VLDR, not LDR + VMOV. */
+typedef float __attribute__((may_alias)) alias_f32;
+
+static inline __attribute__((always_inline)) void grads_4x4_at(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, int32_t co, int32_t ci, float (*g)[GRAD_ROW], const int aligned) {
+  float a[4][4] = {{0.0f}};
+  for (int32_t oh = 0; oh < r->OH; oh++) {
+    const int32_t ih = oh * r->stride_h - r->pad_h;
+    if (ih < 0 || ih >= r->H) continue;
+    for (int32_t ow = 0; ow < r->OW; ow++) {
+      const int32_t iw = ow * r->stride_w - r->pad_w;
+      if (iw < 0 || iw >= r->W) continue;
+      const uint8_t* gp = gy + 4 * ((oh * r->OW + ow) * r->CO + co);
+      const uint8_t* xp = x + (ih * r->W + iw) * r->XC + ci;
+      float gv[4], xv[4];
+      for (int32_t k = 0; k < 4; k++) gv[k] = aligned ? ((const alias_f32*)(const void*)gp)[k] : tt_ld_f32(gp + 4 * k);
+      for (int32_t j = 0; j < 4; j++) xv[j] = (float)((int32_t)(int8_t)xp[j] - r->zx);
+      for (int32_t k = 0; k < 4; k++)
+        for (int32_t j = 0; j < 4; j++) a[k][j] = a[k][j] + gv[k] * xv[j];
+    }
+  }
+  for (int32_t k = 0; k < 4; k++)
+    for (int32_t j = 0; j < 4; j++) g[k][ci + j] = a[k][j] * r->sx;
+}
+
+static void grads_4x4(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, int32_t co, int32_t ci, float (*g)[GRAD_ROW]) {
+  if (((uintptr_t)gy & 3u) == 0) grads_4x4_at(r, gy, x, co, ci, g, 1);
+  else grads_4x4_at(r, gy, x, co, ci, g, 0);
+}
+
+/*
+ * One output channel's row of int8 updates (g: its n gradients), each exactly as
+ * step_int8(w, step_direction(g, ...), lr, rng) gives it and with the draws in the same
+ * sequence; the generator state stays in a register for the row and is stored once. With
+ * a single-precision FPU, floor's result goes through VCVT.S32.F32, which maps NaN to 0
+ * and saturates, then SSAT #31: that differs from integer_step's +-2^30 clamp only where
+ * w + r is beyond +-127 either way, so the clamped weight is the same.
+ */
+static void update_row_int8(uint8_t* w, const float* g, int32_t n, float s, int qas, uint8_t* vel, float mu, float lr, uint8_t* rng) {
+#if defined(__ARM_FP) && (__ARM_FP & 4) && defined(__ARM_FEATURE_SAT)
+  uint32_t x = rng ? tt_ld_u32(rng) : 0;
+  for (int32_t i = 0; i < n; i++) {
+    const float dir = step_direction(g[i], s, qas, vel ? vel + 4 * i : 0, mu);
+    float u = 0.5f;
+    if (rng) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      u = (float)(x >> 8) * (1.0f / 16777216.0f);
+    }
+    float rf = floorf(u - lr * dir);
+    __asm__("vcvt.s32.f32 %0, %0" : "+t"(rf));
+    int32_t ri;
+    memcpy(&ri, &rf, 4);
+    const int32_t v = __ssat((int32_t)(int8_t)w[i] + __ssat(ri, 31), 8);
+    w[i] = (uint8_t)(int8_t)(v < -127 ? -127 : v);
+  }
+  if (rng) memcpy(rng, &x, 4);
+#else
+  for (int32_t i = 0; i < n; i++) step_int8(w + i, step_direction(g[i], s, qas, vel ? vel + 4 * i : 0, mu), lr, rng);
+#endif
+}
+
+/* The 1x1 fused update through grads_4x4; returns 0 (nothing done) when it does not apply. */
+static int weight_update_1x1(const tt_weight_grad_t* r, const uint8_t* gy, const uint8_t* x, uint8_t* out, uint8_t* w, const uint8_t* ws, uint8_t* vel, float lr, float mu, int qas, uint8_t* rng) {
+  const int32_t K = r->K, CO = r->CO;
+  if (r->depthwise || r->KH != 1 || r->KW != 1 || K > GRAD_ROW) return 0;
+  float g[4][GRAD_ROW];
+  for (int32_t co0 = 0; co0 < CO; co0 += 4) {
+    const int32_t n = CO - co0 < 4 ? CO - co0 : 4;
+    int32_t ci = 0;
+    if (n == 4)
+      for (; ci + 4 <= K; ci += 4) grads_4x4(r, gy, x, co0, ci, g);
+    for (int32_t k = 0; k < n; k++) {
+      for (int32_t c = ci; c < K;) {
+        const int32_t m = c + 4 <= K ? 4 : 1;
+        float t[4];
+        tap_grads(r, gy, x, co0 + k, 0, 0, c, m, t);
+        for (int32_t j = 0; j < m; j++, c++) g[k][c] = t[j];
+      }
+    }
+    for (int32_t k = 0; k < n; k++) {
+      const int32_t co = co0 + k;
+      if (out) {
+        for (int32_t c = 0; c < K; c++) tt_st_f32(out + 4 * (co * K + c), g[k][c]);
+        continue;
+      }
+      update_row_int8(w + co * K, g[k], K, tt_ld_f32(ws + 4 * co), qas, vel ? vel + 4 * co * K : 0, mu, lr, rng);
+    }
+  }
+  return 1;
+}
+
+static void conv2dWeightUpdateS8(u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
   const tt_weight_grad_t r = TT_NATIVE_RECORD(tt_weight_grad_t, record);
   tt_small(r.KH);
   tt_small(r.KW);
@@ -149,6 +253,7 @@ void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 r
   const uint8_t* ws = out ? 0 : tt_native_in(r.w_scale, tt_extent(coEnd, 1, 1, 4));
   uint8_t* vel = !out && r.vel ? tt_native_out(r.vel, tt_extent(coEnd, KH * KW, ciEnd, 4)) : 0;
   uint8_t* rng = !out && rngAddr ? tt_native_out(rngAddr, 4) : 0;
+  if (weight_update_1x1(&r, gy, x, out, w, ws, vel, lr, mu, (int)qas, rng)) return;
   for (int32_t co = 0; co < coEnd; co++) {
     const float s = out ? 0.0f : tt_ld_f32(ws + 4 * co);
     for (int32_t kh = 0; kh < KH; kh++) {
@@ -167,4 +272,14 @@ void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 r
       }
     }
   }
+}
+
+void Z_tt_nativeZ_biasUpdateAllS32(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
+  (void)env;
+  TT_KPROF_CALL("biasUpdateAllS32", record, biasUpdateAllS32(record, lr, mu, qas, rngAddr));
+}
+
+void Z_tt_nativeZ_conv2dWeightUpdateS8(struct Z_tt_native_instance_t* env, u32 record, f32 lr, f32 mu, u32 qas, u32 rngAddr) {
+  (void)env;
+  TT_KPROF_CALL("conv2dWeightUpdateS8", record, conv2dWeightUpdateS8(record, lr, mu, qas, rngAddr));
 }

@@ -14,6 +14,7 @@
 #include "cycles.h"
 #include "out.h"
 #include "profile-marks.h"
+#include "native-kprof.h"
 
 #ifndef TT_PROFILE_STEPS
 #error "the profiling build defines TT_PROFILE_STEPS (host/firmware/profile-build.ts)"
@@ -58,7 +59,54 @@ void tt_profile_step_end(void) {
   if (row() < TT_PROFILE_ROWS) totals[row()] = (uint32_t)(now - call_since);
 }
 
+#ifdef TT_KPROF
+/* native-kprof.h: ticks per native kernel record over training steps 2.. (the bench's measured steps). */
+#define TT_KPROF_RECORDS 256u
+static struct {
+  const char* kernel;
+  uint32_t record, calls;
+  uint64_t ticks;
+} kprof[TT_KPROF_RECORDS];
+static uint32_t kprof_used, kprof_dropped;
+
+void tt_kprof_add(const char* kernel, uint32_t record, uint64_t t) {
+  if (calls < 2) return;
+  uint32_t i = 0;
+  while (i < kprof_used && kprof[i].record != record) i++;
+  if (i == kprof_used) {
+    if (kprof_used == TT_KPROF_RECORDS) {
+      kprof_dropped++;
+      return;
+    }
+    kprof[kprof_used++].record = record;
+  }
+  kprof[i].kernel = kernel;
+  kprof[i].calls++;
+  kprof[i].ticks += t;
+}
+
+static void kprof_report(void) {
+  for (uint32_t i = 0; i < kprof_used; i++) {
+    out_str("tt-kprof {\"kernel\":\"");
+    out_str(kprof[i].kernel);
+    out_str("\",\"record\":");
+    out_u32(kprof[i].record);
+    out_str(",\"calls\":");
+    out_u32(kprof[i].calls);
+    out_str(",\"ticks\":");
+    out_u32((uint32_t)kprof[i].ticks);
+    out_str("}\n");
+  }
+  out_str("tt-kprof-dropped ");
+  out_u32(kprof_dropped);
+  out_str("\n");
+}
+#endif
+
 void tt_profile_report(void) {
+#ifdef TT_KPROF
+  kprof_report();
+#endif
   const uint32_t rows = calls < TT_PROFILE_ROWS ? calls : TT_PROFILE_ROWS;
   out_str("tt-profile {\"programSteps\":");
   out_u32(TT_PROFILE_STEPS);
