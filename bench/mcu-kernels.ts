@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readArtifact, type LoadedArtifact } from '../host/artifact.js';
-import type { Dataset } from '../host/data/dataset.js';
 import { buildFirmware } from '../host/firmware/build.js';
 import { erasedFlash } from '../host/firmware/flash-slots.js';
 import { NATIVE_KERNELS, withNativeKernels } from '../host/firmware/native-kernels.js';
@@ -26,21 +25,13 @@ import { runFirmwareJob } from '../host/firmware/qemu.js';
 import { buildProfiledRuntime } from '../host/profile/instrument.js';
 import { getTarget } from '../targets/index.js';
 import { MCU_CORES, instructionsPerTick, onCore } from './support/mcu-cores.js';
+import { syntheticImages } from './support/mcu-measure.js';
 
 interface KernelRecord {
   kernel: string;
   record: number;
   calls: number;
   ticks: number;
-}
-
-/** Deterministic pseudo-random images (counts do not depend on what the pictures show). */
-function syntheticImages(a: LoadedArtifact, count: number): Dataset {
-  const shape = a.manifest.inputs[0]!.shape as [number, number, number];
-  const n = shape[0] * shape[1] * shape[2];
-  let s = 12345;
-  const images = Uint8Array.from({ length: count * n }, () => (s = (s * 1103515245 + 12345) >>> 0) >>> 24);
-  return { name: 'synthetic', images, labels: Uint8Array.from({ length: count }, (_, i) => i % a.manifest.classes), count, shape, classes: a.manifest.classes };
 }
 
 /** The `tt-kprof` lines of a run (profile-marks.c). */

@@ -31,7 +31,7 @@ import { getTarget } from '../targets/index.js';
 import { nativeKernelsEnabled } from '../host/firmware/native-kernels.js';
 import { MCU_CORES, onCore } from './support/mcu-cores.js';
 import { checkTickRate, type TickCheck } from './support/mcu-calibrate.js';
-import { measureOnCore } from './support/mcu-measure.js';
+import { measureOnCore, syntheticImages } from './support/mcu-measure.js';
 import { mergeRows, REFERENCE, renderMarkdown, type McuResults, type McuRow } from './support/mcu-report.js';
 
 interface McuCase {
@@ -68,15 +68,6 @@ const CASES: McuCase[] = [
     calibration: () => [Float32Array.from({ length: 128 * 128 * 3 }, (_, i) => Math.sin(i * 0.37))],
   },
 ];
-
-/** Deterministic pseudo-random images: counts do not depend on what the pictures show. */
-function syntheticImages(a: LoadedArtifact, count: number): Dataset {
-  const shape = a.manifest.inputs[0]!.shape as [number, number, number];
-  const n = shape[0] * shape[1] * shape[2];
-  let s = 12345;
-  const images = Uint8Array.from({ length: count * n }, () => (s = (s * 1103515245 + 12345) >>> 0) >>> 24);
-  return { name: 'synthetic', images, labels: Uint8Array.from({ length: count }, (_, i) => i % a.manifest.classes), count, shape, classes: a.manifest.classes };
-}
 
 function firstLine(cmd: string, args: string[]): string {
   try {

@@ -121,3 +121,12 @@ export async function measureOnCore(a: LoadedArtifact, target: Target, core: Mcu
     wallMs: performance.now() - t0,
   };
 }
+
+/** Deterministic pseudo-random images, one bench's and the next's: instruction counts do not depend on what the pictures show. */
+export function syntheticImages(a: LoadedArtifact, count: number): Dataset {
+  const shape = a.manifest.inputs[0]!.shape as [number, number, number];
+  const n = shape[0] * shape[1] * shape[2];
+  let s = 12345;
+  const images = Uint8Array.from({ length: count * n }, () => (s = (s * 1103515245 + 12345) >>> 0) >>> 24);
+  return { name: 'synthetic', images, labels: Uint8Array.from({ length: count }, (_, i) => i % a.manifest.classes), count, shape, classes: a.manifest.classes };
+}
