@@ -321,6 +321,7 @@ describe('planner properties on random graphs and schemes', () => {
       geometry: seed % 4 === 1,
       prelu: seed % 5 === 2,
       poolGeometry: seed % 2 === 1,
+      padChannels: seed % 5 === 4,
     });
 
   it('the generator makes valid, varied models', () => {
@@ -369,6 +370,7 @@ describe('planner properties on random graphs and schemes', () => {
       'mul',
       'concat',
       'prelu',
+      'padchannels',
     ]) {
       // Six table functions share the table-activation draws, and per-axis pools are half of the pools of half the seeds: each at least 5 times.
       const rare = tables.includes(op) || (op.startsWith('per-axis-') && op.endsWith('pool'));

@@ -51,8 +51,10 @@ const PRELU_CASES = [3014, 3016, 3024];
  * the left, 3213 a 2x1 maxpool at strides [2, 3] padded above and below.
  */
 const POOL_CASES = [3045, 3067, 3213];
+/** Seeds drawn with padded shortcuts (randomSpec's padChannels), whose padchannels input gradient runs: 3328, 3371, and 3397 with three of them. */
+const PADCH_CASES = [3328, 3371, 3397];
 /** Seeds whose random scheme trains something but not everything (checked below). */
-const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES, ...MULCAT_CASES, ...PRELU_CASES, ...POOL_CASES];
+const CASES = [3, 5, 8, 11, 14, 20, 92, 139, 23, 219, ...TABLE_CASES, ...PAD_CASES, ...MULCAT_CASES, ...PRELU_CASES, ...POOL_CASES, ...PADCH_CASES];
 const specOf = (seed: number) =>
   randomSpec(seed, {
     tableActivations: TABLE_CASES.includes(seed),
@@ -60,6 +62,7 @@ const specOf = (seed: number) =>
     mulConcat: MULCAT_CASES.includes(seed),
     prelu: PRELU_CASES.includes(seed),
     poolGeometry: POOL_CASES.includes(seed),
+    padChannels: PADCH_CASES.includes(seed),
   });
 /** The seeds trained in this tier (all of CASES in the full tier: test/tiers.ts). */
 const TRAINED = caseSubset('pruning.CASES', CASES);

@@ -12,3 +12,4 @@ export { tableForwardS8, tableBackwardF32 } from './table';
 export { mulForwardS8, mulBackwardF32 } from './mul';
 export { concatForwardS8, concatBackwardF32 } from './concat';
 export { preluForwardS8, preluBackwardF32 } from './prelu';
+export { padChannelsForwardS8 } from './pad-channels';

@@ -1219,3 +1219,39 @@ export class PreluBackwardRecord {
   // @ts-ignore: decorator
   @inline get accumulate(): bool { return load<u32>(changetype<usize>(this), 32) != 0; }
 }
+
+/** int8 input with zero channels appended: y[p, c] = requant(x[p, c] - zx) for c < C, zy after (pad-channels.ts): 40 bytes. */
+// @ts-ignore: decorator
+@unmanaged
+export class PadChannelsForwardRecord {
+  /** int8 input, [P, C] */
+  // @ts-ignore: decorator
+  @inline get x(): usize { return load<usize>(changetype<usize>(this), 0); }
+  /** its zero point */
+  // @ts-ignore: decorator
+  @inline get zx(): i32 { return load<i32>(changetype<usize>(this), 4); }
+  /** the input's grid is the output's (same scale and zero point): the bytes are copied */
+  // @ts-ignore: decorator
+  @inline get copy(): bool { return load<u32>(changetype<usize>(this), 8) != 0; }
+  /** requantisation multiplier of s_x / s_y (compiler/quantize/fixedpoint.ts) */
+  // @ts-ignore: decorator
+  @inline get m(): i32 { return load<i32>(changetype<usize>(this), 12); }
+  /** its shift */
+  // @ts-ignore: decorator
+  @inline get n(): i32 { return load<i32>(changetype<usize>(this), 16); }
+  /** int8 output, [P, CO] */
+  // @ts-ignore: decorator
+  @inline get y(): usize { return load<usize>(changetype<usize>(this), 20); }
+  /** output zero point: the value of every appended channel */
+  // @ts-ignore: decorator
+  @inline get zy(): i32 { return load<i32>(changetype<usize>(this), 24); }
+  /** positions (H * W) */
+  // @ts-ignore: decorator
+  @inline get P(): i32 { return load<i32>(changetype<usize>(this), 28); }
+  /** input channels */
+  // @ts-ignore: decorator
+  @inline get C(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  /** output channels (C + the appended ones) */
+  // @ts-ignore: decorator
+  @inline get CO(): i32 { return load<i32>(changetype<usize>(this), 36); }
+}

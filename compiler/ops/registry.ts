@@ -17,6 +17,7 @@ import { flatten } from './flatten.js';
 import { globalAvgpool } from './global-avgpool.js';
 import { maxpool } from './maxpool.js';
 import { mul } from './mul.js';
+import { padChannels } from './pad-channels.js';
 import { prelu } from './prelu.js';
 import { relu, relu6 } from './relu.js';
 import { clampmin, hardsigmoid, hardswish, leakyrelu, sigmoid, silu } from './table-activation.js';
@@ -48,6 +49,7 @@ function table() {
     mul,
     concat,
     prelu,
+    padchannels: padChannels,
   };
 }
 

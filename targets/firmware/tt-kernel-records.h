@@ -50,6 +50,7 @@
  *   void concatBackwardF32(const tt_concat_backward_t *r); one input's slice of a concat's gradient
  *   void preluForwardS8(const tt_prelu_forward_t *r); int8 PReLU, requantised per slope
  *   void preluBackwardF32(const tt_prelu_backward_t *r); gradient through a PReLU
+ *   void padChannelsForwardS8(const tt_pad_channels_forward_t *r); an input with zero channels appended
  */
 
 /* the weight scales of a layer (the leading fields of the input-gradient records): 8 bytes, little-endian. */
@@ -996,5 +997,32 @@ _Static_assert(offsetof(tt_prelu_backward_t, gx) == 20, "tt_prelu_backward_t.gx"
 _Static_assert(offsetof(tt_prelu_backward_t, P) == 24, "tt_prelu_backward_t.P");
 _Static_assert(offsetof(tt_prelu_backward_t, C) == 28, "tt_prelu_backward_t.C");
 _Static_assert(offsetof(tt_prelu_backward_t, accumulate) == 32, "tt_prelu_backward_t.accumulate");
+
+/* int8 input with zero channels appended: y[p, c] = requant(x[p, c] - zx) for c < C, zy after (pad-channels.ts): 40 bytes, little-endian. */
+#define TT_PAD_CHANNELS_FORWARD_BYTES 40u
+
+typedef struct {
+  uint32_t x; /* int8 input, [P, C] */
+  int32_t zx; /* its zero point */
+  uint32_t copy; /* the input's grid is the output's (same scale and zero point): the bytes are copied */
+  int32_t m; /* requantisation multiplier of s_x / s_y (compiler/quantize/fixedpoint.ts) */
+  int32_t n; /* its shift */
+  uint32_t y; /* int8 output, [P, CO] */
+  int32_t zy; /* output zero point: the value of every appended channel */
+  int32_t P; /* positions (H * W) */
+  int32_t C; /* input channels */
+  int32_t CO; /* output channels (C + the appended ones) */
+} tt_pad_channels_forward_t;
+_Static_assert(sizeof(tt_pad_channels_forward_t) == TT_PAD_CHANNELS_FORWARD_BYTES, "tt_pad_channels_forward_t layout");
+_Static_assert(offsetof(tt_pad_channels_forward_t, x) == 0, "tt_pad_channels_forward_t.x");
+_Static_assert(offsetof(tt_pad_channels_forward_t, zx) == 4, "tt_pad_channels_forward_t.zx");
+_Static_assert(offsetof(tt_pad_channels_forward_t, copy) == 8, "tt_pad_channels_forward_t.copy");
+_Static_assert(offsetof(tt_pad_channels_forward_t, m) == 12, "tt_pad_channels_forward_t.m");
+_Static_assert(offsetof(tt_pad_channels_forward_t, n) == 16, "tt_pad_channels_forward_t.n");
+_Static_assert(offsetof(tt_pad_channels_forward_t, y) == 20, "tt_pad_channels_forward_t.y");
+_Static_assert(offsetof(tt_pad_channels_forward_t, zy) == 24, "tt_pad_channels_forward_t.zy");
+_Static_assert(offsetof(tt_pad_channels_forward_t, P) == 28, "tt_pad_channels_forward_t.P");
+_Static_assert(offsetof(tt_pad_channels_forward_t, C) == 32, "tt_pad_channels_forward_t.C");
+_Static_assert(offsetof(tt_pad_channels_forward_t, CO) == 36, "tt_pad_channels_forward_t.CO");
 
 #endif

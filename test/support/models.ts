@@ -239,6 +239,11 @@ export interface RandomSpecOptions {
    * time), padding 'valid', 'same' or per side (each side less than its axis's window).
    */
   poolGeometry?: boolean;
+  /**
+   * BlazeFace's padded shortcut (compiler/ops/pad-channels.ts): x with 1-4 zero channels
+   * appended, added to a same-size conv branch of that many more channels.
+   */
+  padChannels?: boolean;
 }
 
 /** A pool of per-axis window and strides over `shape` (randomSpec's poolGeometry), with its output shape; undefined when it does not fit. */
@@ -376,7 +381,12 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
   const mlpOnly = g.chance(0.1);
   for (let b = 0; b < blocks && !mlpOnly; b++) {
     const kinds = ['conv', 'conv', 'residual', 'pool', 'relu', 'selfadd'] as const;
-    const extra = [...(o.tableActivations ? (['table', 'table'] as const) : []), ...(o.mulConcat ? (['mul', 'concat'] as const) : []), ...(o.prelu ? (['prelu'] as const) : [])];
+    const extra = [
+      ...(o.tableActivations ? (['table', 'table'] as const) : []),
+      ...(o.mulConcat ? (['mul', 'concat'] as const) : []),
+      ...(o.prelu ? (['prelu'] as const) : []),
+      ...(o.padChannels ? (['padchannels'] as const) : []),
+    ];
     const kind = g.pick([...kinds, ...extra]);
     if (kind === 'conv') {
       const [l, s] = conv(prev, shape, false);
@@ -433,6 +443,17 @@ export function randomSpec(seed: number, o: RandomSpecOptions = {}): ModelSpec {
         [x, t, x],
       ] as const);
       push({ op: 'concat', name: name(), inputs: [...inputs] }, [s0[0], s0[1], inputs.reduce((c, n) => c + (n === x ? s0[2] : filters), 0)]);
+    } else if (kind === 'padchannels') {
+      const x = prev,
+        s0 = shape;
+      const after = g.int(1, 4);
+      const [l, s] = conv(x, s0, true);
+      // The branch widens to the padded width (a depthwise conv cannot: it becomes a plain one).
+      const { groups: _, ...plain } = l as Layer & { groups?: unknown };
+      const branch = push({ ...plain, filters: s0[2] + after } as Layer, [s[0], s[1], s0[2] + after]);
+      const padded = push({ op: 'padchannels', name: name(), inputs: [x], after }, [s0[0], s0[1], s0[2] + after]);
+      const inputs: [string, string] = g.chance(0.5) ? [branch, padded] : [padded, branch];
+      push({ op: 'add', name: name(), inputs, activation: g.pick(ACTS) }, [s0[0], s0[1], s0[2] + after]);
     } else if (kind === 'prelu') {
       push(randomPrelu(g, name(), shape), shape);
     } else if (kind === 'table') {

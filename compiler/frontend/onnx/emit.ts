@@ -113,6 +113,8 @@ function layerOf(op: IrOp, name: string, inputs: string[]): Layer {
       return { op: 'clampmin', name, inputs, min: op.fn!.alpha! };
     case 'prelu':
       return { op: 'prelu', name, inputs, alpha: op.slopes! };
+    case 'padchannels':
+      return { op: 'padchannels', name, inputs, after: op.padAfter! };
     case 'hardsigmoid':
       return { op: 'hardsigmoid', name, inputs, alpha: op.fn!.alpha!, beta: op.fn!.beta! };
     case 'sigmoid':

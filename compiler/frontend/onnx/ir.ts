@@ -72,7 +72,8 @@ export type Value =
 
 /** The table activations (compiler/ops/table-activation.ts). */
 export type IrFunction = 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'silu' | 'leakyrelu' | 'clampmin';
-export type IrKind = 'conv2d' | 'dense' | 'add' | 'mul' | 'concat' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine' | 'prelu' | IrFunction;
+export type IrKind =
+  'conv2d' | 'dense' | 'add' | 'mul' | 'concat' | 'avgpool' | 'maxpool' | 'globalavgpool' | 'relu' | 'relu6' | 'flatten' | 'affine' | 'prelu' | 'padchannels' | IrFunction;
 
 export interface IrOp {
   kind: IrKind;
@@ -100,6 +101,8 @@ export interface IrOp {
   wScales?: Float64Array;
   /** leakyrelu's alpha; hardsigmoid's alpha and beta (y = clamp(alpha x + beta, 0, 1)). */
   fn?: { alpha?: number; beta?: number };
+  /** padchannels: how many zero channels follow the input's (compiler/ops/pad-channels.ts). */
+  padAfter?: number;
   /** prelu's slopes, as its layer takes them (compiler/frontend/prelu-slopes.ts): one, one per channel, or one per element (HWC). */
   slopes?: number[];
   /**
