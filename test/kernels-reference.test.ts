@@ -131,14 +131,14 @@ const int8Full = (rng: Rng, n: number): Int8Array => rng.int8s(n, -128, 127);
 
 /**
  * Requantisation tables for CO channels: multipliers in [2^30, 2^31), shifts mostly where
- * outputs spread over int8 (n 36..46: the SIMD vector rule), some below 32 (the lane-by-
+ * outputs spread over int8 (n 36..46, sometimes 32..35 where the second rounding is by 1-4 bits: the SIMD vector rule), some below 32 (the lane-by-
  * lane rule the SIMD path falls back to for a block with any such channel).
  */
 function requantTables(rng: Rng, CO: number): { mult: Int32Array; shift: Int32Array } {
   const lowShifts = rng.next() < 0.3;
   return {
     mult: rng.int32s(CO, 1 << 30, 0x7fffffff),
-    shift: Int32Array.from({ length: CO }, () => (lowShifts && rng.next() < 0.4 ? rng.int(20, 31) : rng.int(36, 46))),
+    shift: Int32Array.from({ length: CO }, () => (lowShifts && rng.next() < 0.4 ? rng.int(20, 31) : rng.next() < 0.2 ? rng.int(32, 35) : rng.int(36, 46))),
   };
 }
 
@@ -677,8 +677,10 @@ function suites(simd: boolean): void {
             const [zx, zy] = [rng.int(-128, 127), rng.int(-10, 10)];
             const table = Array.from({ length: PH * PW }, () => [rng.int(1 << 30, 0x7fffffff), rng.int(31, 40)]).flat();
             const bufs = { x: { i8: int8Full(rng, H * W * C) }, y: { zero: OH * OW * C }, counts: { i32: table } };
-            againstReference(m, `${what} forward`, bufs, (k, p) =>
-              k.avgpoolForwardS8({ x: p.x, H, W, C, zx, y: p.y, OH, OW, zy, PH, PW, strideH, strideW, m: mq, n, padH, padW, counts: byValidTaps ? p.counts : 0 }),
+            // TFLite's integer mean (one quantisation in and out) a third of the time, by the window or by its inputs
+            const mean = rng.next() < 0.33 ? (byValidTaps ? 2 : 1) : 0;
+            againstReference(m, `${what} forward${mean ? ` mean ${mean}` : ''}`, bufs, (k, p) =>
+              k.avgpoolForwardS8({ x: p.x, H, W, C, zx, y: p.y, OH, OW, zy, PH, PW, strideH, strideW, m: mq, n, padH, padW, counts: byValidTaps ? p.counts : 0, mean }),
             );
             const accumulate = rng.next() < 0.5;
             againstReference(m, `${what} backward`, { gy: { f32: grads(rng, OH * OW, C) }, gx: { f32: grads(rng, H * W, C) } }, (k, p) =>
@@ -696,9 +698,11 @@ function suites(simd: boolean): void {
           const lo = rng.pick([-128, rng.int(-128, 0)]);
           const hi = rng.pick([127, rng.int(lo + 1, 127)]);
           const [za, zb, zy] = [rng.int(-128, 127), rng.int(-128, 127), rng.int(-20, 20)];
-          const [ma, mb, n] = [rng.int(1 << 29, 0x7fffffff), rng.int(1 << 29, 0x7fffffff), rng.int(30, 34)];
+          // input shifts >= 32 (TFLite's input multipliers are <= 1/2), the output's on both sides of 31
+          const [ma, mb, my] = [rng.int(1 << 30, 0x7fffffff), rng.int(1 << 30, 0x7fffffff), rng.int(1 << 30, 0x7fffffff)];
+          const [na, nb, ny] = [rng.int(32, 36), rng.int(32, 36), rng.int(28, 52)];
           againstReference(m, `add ${count}`, { a: { i8: int8Full(rng, count) }, b: { i8: int8Full(rng, count) }, y: { zero: count } }, (k, p) =>
-            k.addS8({ a: p.a, za, ma, b: p.b, zb, mb, n, y: p.y, zy, lo, hi, count }),
+            k.addS8({ a: p.a, za, ma, na, b: p.b, zb, mb, nb, my, ny, y: p.y, zy, lo, hi, count }),
           );
           const y = int8Full(rng, count);
           againstReference(m, `clamp ${count}`, { x: { i8: y }, y: { zero: count } }, (k, p) => k.clampS8({ x: p.x, y: p.y, count, lo, hi }));

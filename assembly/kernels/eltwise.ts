@@ -1,18 +1,24 @@
 // Element-wise int8 forward ops and float gradient plumbing.
 
-import { requantSum } from './requant';
+import { requantSum, roundShift } from './requant';
 import { AddRecord, ClampBackwardBitsRecord, ClampBackwardRecord, ClampRecord, GradIntoRecord, SaveChannelsRecord, SaveMaskRecord } from './records';
 
-/** Residual add: y = requant((a - za)*ma + (b - zb)*mb), clamped to [lo, hi]. */
+/**
+ * Residual add, as TFLite's int8 ADD (compiler/quantize/fixedpoint.ts): each input less its
+ * zero point, shifted left 20 bits, rescaled onto a common grid; the sum rescaled onto the
+ * output, clamped to [lo, hi].
+ */
 export function addS8(record: usize): void {
   const r = changetype<AddRecord>(record);
-  const a = r.a; const za = r.za; const ma = r.ma;
-  const b = r.b; const zb = r.zb; const mb = r.mb;
-  const n = r.n; const y = r.y; const zy = r.zy; const lo = r.lo; const hi = r.hi; const count = r.count;
+  const a = r.a; const za = r.za; const ma = <i64>r.ma; const na = r.na;
+  const b = r.b; const zb = r.zb; const mb = <i64>r.mb; const nb = r.nb;
+  const my = <i64>r.my; const ny = r.ny;
+  const y = r.y; const zy = r.zy; const lo = r.lo; const hi = r.hi; const count = r.count;
   for (let i = 0; i < count; i++) {
-    const va = <i32>load<i8>(a + <usize>i) - za;
-    const vb = <i32>load<i8>(b + <usize>i) - zb;
-    store<i8>(y + <usize>i, <i8>requantSum(<i64>va * <i64>ma + <i64>vb * <i64>mb, n, zy, lo, hi));
+    const va = <i64>((<i32>load<i8>(a + <usize>i) - za) << 20);
+    const vb = <i64>((<i32>load<i8>(b + <usize>i) - zb) << 20);
+    const sum = roundShift(va * ma, na) + roundShift(vb * mb, nb);
+    store<i8>(y + <usize>i, <i8>requantSum(sum * my, ny, zy, lo, hi));
   }
 }
 

@@ -1,6 +1,8 @@
 // Average pooling, padded or not (global average pooling is the PH=H, PW=W case). Each
 // window is clipped to the input; a padded pool that divides by the inputs a window holds
-// picks that count's rescale from the `counts` table.
+// picks that count's rescale from the `counts` table. A pool whose input and output share one
+// quantisation (`mean`) takes TFLite's integer mean instead: no rescale, the raw window sum
+// divided by the window's size or its inputs' count, rounded half away from zero.
 
 import { requant } from './requant';
 import { AvgpoolBackwardRecord, AvgpoolForwardRecord } from './records';
@@ -10,7 +12,11 @@ export function avgpoolForwardS8(record: usize): void {
   const x = r.x; const H = r.H; const W = r.W; const C = r.C; const zx = r.zx;
   const y = r.y; const OH = r.OH; const OW = r.OW; const zy = r.zy;
   const PH = r.PH; const PW = r.PW; const strideH = r.strideH; const strideW = r.strideW; const padH = r.padH; const padW = r.padW; const counts = r.counts;
-  let m = r.m; let n = r.n;
+  let m = r.m; let n = r.n; const mean = r.mean;
+  if (mean) {
+    meanForward(r);
+    return;
+  }
   for (let oh = 0; oh < OH; oh++) {
     const h0 = max(oh * strideH - padH, 0); const h1 = min(oh * strideH - padH + PH, H);
     for (let ow = 0; ow < OW; ow++) {
@@ -28,6 +34,34 @@ export function avgpoolForwardS8(record: usize): void {
           }
         }
         store<i8>(y + <usize>((oh * OW + ow) * C + c), <i8>requant(acc, m, n, zy, -128, 127));
+      }
+    }
+  }
+}
+
+/** TFLite's int8 average: sum of the raw inputs, divided by the count, half away from zero (zx == zy). */
+function meanForward(r: AvgpoolForwardRecord): void {
+  const x = r.x; const H = r.H; const W = r.W; const C = r.C;
+  const y = r.y; const OH = r.OH; const OW = r.OW;
+  const PH = r.PH; const PW = r.PW; const strideH = r.strideH; const strideW = r.strideW; const padH = r.padH; const padW = r.padW;
+  const byInputs = r.mean == 2;
+  for (let oh = 0; oh < OH; oh++) {
+    const h0 = max(oh * strideH - padH, 0); const h1 = min(oh * strideH - padH + PH, H);
+    for (let ow = 0; ow < OW; ow++) {
+      const w0 = max(ow * strideW - padW, 0); const w1 = min(ow * strideW - padW + PW, W);
+      const k = byInputs ? (h1 - h0) * (w1 - w0) : PH * PW;
+      const half = k >> 1;
+      for (let c = 0; c < C; c++) {
+        let acc: i32 = 0;
+        for (let ih = h0; ih < h1; ih++) {
+          for (let iw = w0; iw < w1; iw++) {
+            acc += <i32>load<i8>(x + <usize>((ih * W + iw) * C + c));
+          }
+        }
+        // i32 division truncates toward zero, so the +-half rounds half away from zero
+        let q = k > 0 ? (acc > 0 ? (acc + half) / k : (acc - half) / k) : 0;
+        q = min(max(q, -128), 127);
+        store<i8>(y + <usize>((oh * OW + ow) * C + c), <i8>q);
       }
     }
   }

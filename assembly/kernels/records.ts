@@ -440,7 +440,7 @@ export class ApplyBiasRecord {
   @inline get vel(): usize { return load<usize>(changetype<usize>(this), 20); }
 }
 
-/** int8 average pool, padded or not (global: one window over the input) (pool.ts): 72 bytes. */
+/** int8 average pool, padded or not (global: one window over the input) (pool.ts): 76 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class AvgpoolForwardRecord {
@@ -498,6 +498,9 @@ export class AvgpoolForwardRecord {
   /** int32 (m, n) of a sum of k inputs at pair k - 1: a window divides by the inputs it holds; 0: every window by PH * PW with m, n */
   // @ts-ignore: decorator
   @inline get counts(): usize { return load<usize>(changetype<usize>(this), 68); }
+  /** 0: rescale by m, n (or counts); input and output share one quantisation: TFLite's integer mean, the raw sum divided by PH * PW (1) or by the inputs the window holds (2), rounded half away from zero */
+  // @ts-ignore: decorator
+  @inline get mean(): i32 { return load<i32>(changetype<usize>(this), 72); }
 }
 
 /** float32 input gradient of an average pool (pool.ts): 60 bytes. */
@@ -551,7 +554,7 @@ export class AvgpoolBackwardRecord {
   @inline get byValidTaps(): bool { return load<u32>(changetype<usize>(this), 56) != 0; }
 }
 
-/** int8 residual add, y = requant((a - za) ma + (b - zb) mb) (eltwise.ts): 48 bytes. */
+/** int8 residual add as TFLite's: y = rq(rq((a - za) 2^20, ma, na) + rq((b - zb) 2^20, mb, nb), my, ny) (eltwise.ts): 60 bytes. */
 // @ts-ignore: decorator
 @unmanaged
 export class AddRecord {
@@ -561,36 +564,45 @@ export class AddRecord {
   /** its zero point */
   // @ts-ignore: decorator
   @inline get za(): i32 { return load<i32>(changetype<usize>(this), 4); }
-  /** its multiplier */
+  /** its multiplier onto the common grid */
   // @ts-ignore: decorator
   @inline get ma(): i32 { return load<i32>(changetype<usize>(this), 8); }
+  /** its shift */
+  // @ts-ignore: decorator
+  @inline get na(): i32 { return load<i32>(changetype<usize>(this), 12); }
   /** int8 second input */
   // @ts-ignore: decorator
-  @inline get b(): usize { return load<usize>(changetype<usize>(this), 12); }
+  @inline get b(): usize { return load<usize>(changetype<usize>(this), 16); }
   /** its zero point */
   // @ts-ignore: decorator
-  @inline get zb(): i32 { return load<i32>(changetype<usize>(this), 16); }
-  /** its multiplier */
+  @inline get zb(): i32 { return load<i32>(changetype<usize>(this), 20); }
+  /** its multiplier onto the common grid */
   // @ts-ignore: decorator
-  @inline get mb(): i32 { return load<i32>(changetype<usize>(this), 20); }
-  /** the common shift */
+  @inline get mb(): i32 { return load<i32>(changetype<usize>(this), 24); }
+  /** its shift */
   // @ts-ignore: decorator
-  @inline get n(): i32 { return load<i32>(changetype<usize>(this), 24); }
+  @inline get nb(): i32 { return load<i32>(changetype<usize>(this), 28); }
+  /** the sum's multiplier onto the output */
+  // @ts-ignore: decorator
+  @inline get my(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  /** its shift */
+  // @ts-ignore: decorator
+  @inline get ny(): i32 { return load<i32>(changetype<usize>(this), 36); }
   /** int8 output */
   // @ts-ignore: decorator
-  @inline get y(): usize { return load<usize>(changetype<usize>(this), 28); }
+  @inline get y(): usize { return load<usize>(changetype<usize>(this), 40); }
   /** output zero point */
   // @ts-ignore: decorator
-  @inline get zy(): i32 { return load<i32>(changetype<usize>(this), 32); }
+  @inline get zy(): i32 { return load<i32>(changetype<usize>(this), 44); }
   /** output clamp, low (the activation) */
   // @ts-ignore: decorator
-  @inline get lo(): i32 { return load<i32>(changetype<usize>(this), 36); }
+  @inline get lo(): i32 { return load<i32>(changetype<usize>(this), 48); }
   /** output clamp, high */
   // @ts-ignore: decorator
-  @inline get hi(): i32 { return load<i32>(changetype<usize>(this), 40); }
+  @inline get hi(): i32 { return load<i32>(changetype<usize>(this), 52); }
   /** elements */
   // @ts-ignore: decorator
-  @inline get count(): i32 { return load<i32>(changetype<usize>(this), 44); }
+  @inline get count(): i32 { return load<i32>(changetype<usize>(this), 56); }
 }
 
 /** int8 ReLU / ReLU6 as a clamp, same scale in and out (eltwise.ts): 20 bytes. */

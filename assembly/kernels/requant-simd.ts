@@ -3,11 +3,11 @@
 // n >= 32 (the usual case: the real multiplier s_x*s_w/s_y is below 1/2). Only called
 // inside `if (ASC_FEATURE_SIMD)`.
 //
-// Why it is exact: with P = acc*m (|P| < 2^62) and a = floor(P / 2^31),
-//   floor((P + 2^(n-1)) / 2^n) = floor((a + 2^(n-32)) / 2^(n-31))
-// because P + 2^(n-1) = (a + 2^(n-32)) * 2^31 + r with 0 <= r < 2^31 and 2^(n-31) is an
-// integer. a fits in i32 (|a| < 2^31); a + 2^(n-32) < 2^32 is exact in f64, scaling by a
-// power of two and floor are exact too, so the f64 route has no rounding at all.
+// Why it is exact: with P = acc*m (|P| < 2^62) the rule's first rounding is
+// t = floor((P + 2^30) / 2^31), the high 33 bits of P + 2^30 (|t| <= 2^31 - 1, so t and
+// t - 1 fit i32), and its second floor((t + 2^(n-32) - [t < 0]) / 2^(n-31)). The value
+// t - [t < 0] + 2^(n-32) is below 2^32 in magnitude, exact in f64; scaling by a power of
+// two and floor are exact too, so the f64 route has no rounding at all.
 
 /** f64x2 of 2^(n-32) for the lanes of nv chosen by `high` (low or high pair). */
 // @ts-ignore: decorator
@@ -33,17 +33,20 @@ export function rqVectorOk(nv: v128): bool {
 }
 
 /**
- * (acc*m + 2^(n-1)) >> n per lane, as i32x4 (clampZp4 adds the zero point and clamps);
+ * The rule's rounding shift per lane, as i32x4 (clampZp4 adds the zero point and clamps);
  * h0/h1 = rqHalf, s0/s1 = rqScale of the lanes' shifts.
  */
 // @ts-ignore: decorator
 @inline
 export function requant4v(acc: v128, mv: v128, h0: v128, h1: v128, s0: v128, s1: v128): v128 {
-  const p01 = i64x2.extmul_low_i32x4_s(acc, mv);
-  const p23 = i64x2.extmul_high_i32x4_s(acc, mv);
+  const nudge = i64x2.splat(<i64>1 << 30);
+  const p01 = i64x2.add(i64x2.extmul_low_i32x4_s(acc, mv), nudge);
+  const p23 = i64x2.add(i64x2.extmul_high_i32x4_s(acc, mv), nudge);
   const hi = i32x4.shuffle(p01, p23, 1, 3, 5, 7);
   const lo = i32x4.shuffle(p01, p23, 0, 2, 4, 6);
-  const a = v128.or(i32x4.shl(hi, 1), i32x4.shr_u(lo, 31));
+  const t = v128.or(i32x4.shl(hi, 1), i32x4.shr_u(lo, 31));
+  // t - 1 where t < 0: the second rounding goes half away from zero
+  const a = i32x4.add(t, i32x4.shr_s(t, 31));
   // floor, then back to i32 by adding 1.5 * 2^52: an integer-valued f64 below 2^51 in
   // magnitude then holds itself, two's complement, in the low 32 bits of its mantissa
   // (cheaper than trunc_sat, and exact here since |q| < 2^31)

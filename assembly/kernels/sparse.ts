@@ -358,25 +358,26 @@ function storeColumn16(y: usize, CO: i32, q: v128): void {
 
 /**
  * requant() on 16 accumulators at once: the same integers, so the same bytes. For n >= 32
- * (every real multiplier below 1/2) the shifted value fits 31 bits, so the high 32 bits
- * of acc*m + 2^(n-1), shifted by n - 32, are exact, and the clamp runs in i32 lanes;
- * otherwise the whole rule runs in 64-bit lanes.
+ * (every real multiplier below 1/2) the rule's two roundings run in 64-bit lanes and the
+ * result, below 2^31 in magnitude, is clamped in i32 lanes; otherwise its one rounding and
+ * the clamp run in 64-bit lanes.
  */
 // @ts-ignore: decorator
 @inline
 function requant16(a0: v128, a1: v128, a2: v128, a3: v128, m: i32, n: i32, zp: i32, lo: i32, hi: i32): v128 {
   let r0: v128, r1: v128, r2: v128, r3: v128;
-  const vr = i64x2.splat(<i64>1 << <i64>(n - 1));
   if (n >= 32) {
     const vm = i32x4.splat(m);
+    const vc = i64x2.splat(<i64>1 << <i64>(n - 32));
     const vz = i32x4.splat(zp);
     const vlo = i32x4.splat(lo);
     const vhi = i32x4.splat(hi);
-    r0 = clampZp4(requant4hi(a0, vm, vr, n - 32), vz, vlo, vhi);
-    r1 = clampZp4(requant4hi(a1, vm, vr, n - 32), vz, vlo, vhi);
-    r2 = clampZp4(requant4hi(a2, vm, vr, n - 32), vz, vlo, vhi);
-    r3 = clampZp4(requant4hi(a3, vm, vr, n - 32), vz, vlo, vhi);
+    r0 = clampZp4(requant4hi(a0, vm, vc, n - 31), vz, vlo, vhi);
+    r1 = clampZp4(requant4hi(a1, vm, vc, n - 31), vz, vlo, vhi);
+    r2 = clampZp4(requant4hi(a2, vm, vc, n - 31), vz, vlo, vhi);
+    r3 = clampZp4(requant4hi(a3, vm, vc, n - 31), vz, vlo, vhi);
   } else {
+    const vr = i64x2.splat(<i64>1 << <i64>(n - 1));
     const vm = i64x2.splat(<i64>m);
     const vz = i64x2.splat(<i64>zp);
     const vlo = i64x2.splat(<i64>lo);
@@ -390,13 +391,21 @@ function requant16(a0: v128, a1: v128, a2: v128, a3: v128, m: i32, n: i32, zp: i
   return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(r0, r1), i16x8.narrow_i32x4_s(r2, r3));
 }
 
-/** (a*m + 2^(n-1)) >> n per lane for n >= 32, s = n - 32: the high words, shifted (clampZp4 adds the zero point and clamps). */
+/** The rule's two roundings per lane for n >= 32, vc = 2^(n-32), s = n - 31 (clampZp4 adds the zero point and clamps). */
 // @ts-ignore: decorator
 @inline
-function requant4hi(a: v128, vm: v128, vr: v128, s: i32): v128 {
-  const l = i64x2.add(i64x2.extmul_low_i32x4_s(a, vm), vr);
-  const h = i64x2.add(i64x2.extmul_high_i32x4_s(a, vm), vr);
-  return i32x4.shr_s(v128.shuffle<i32>(l, h, 1, 3, 5, 7), s);
+function requant4hi(a: v128, vm: v128, vc: v128, s: i32): v128 {
+  const l = roundTwice(i64x2.extmul_low_i32x4_s(a, vm), vc, s);
+  const h = roundTwice(i64x2.extmul_high_i32x4_s(a, vm), vc, s);
+  return v128.shuffle<i32>(l, h, 0, 2, 4, 6);
+}
+
+/** t = (p + 2^30) >> 31, then (t + vc - [t < 0]) >> s, in 64-bit lanes. */
+// @ts-ignore: decorator
+@inline
+function roundTwice(p: v128, vc: v128, s: i32): v128 {
+  const t = i64x2.shr_s(i64x2.add(p, i64x2.splat(<i64>1 << 30)), 31);
+  return i64x2.shr_s(i64x2.add(i64x2.add(t, vc), i64x2.shr_s(t, 63)), s);
 }
 
 // @ts-ignore: decorator

@@ -238,6 +238,11 @@ export const AVGPOOL_FORWARD = record('AVGPOOL_FORWARD', 'int8 average pool, pad
   f('padH', 'i32', 'rows of padding above'),
   f('padW', 'i32', 'columns of padding on the left'),
   f('counts', 'ptr', 'int32 (m, n) of a sum of k inputs at pair k - 1: a window divides by the inputs it holds; 0: every window by PH * PW with m, n'),
+  f(
+    'mean',
+    'i32',
+    "0: rescale by m, n (or counts); input and output share one quantisation: TFLite's integer mean, the raw sum divided by PH * PW (1) or by the inputs the window holds (2), rounded half away from zero",
+  ),
 ] as const);
 
 export const AVGPOOL_BACKWARD = record('AVGPOOL_BACKWARD', 'float32 input gradient of an average pool (pool.ts)', [
@@ -256,14 +261,17 @@ export const AVGPOOL_BACKWARD = record('AVGPOOL_BACKWARD', 'float32 input gradie
   f('byValidTaps', 'bool', 'a window divides its gradient by the inputs it holds, not by PH * PW'),
 ] as const);
 
-export const ADD = record('ADD', 'int8 residual add, y = requant((a - za) ma + (b - zb) mb) (eltwise.ts)', [
+export const ADD = record('ADD', "int8 residual add as TFLite's: y = rq(rq((a - za) 2^20, ma, na) + rq((b - zb) 2^20, mb, nb), my, ny) (eltwise.ts)", [
   f('a', 'ptr', 'int8 first input'),
   f('za', 'i32', 'its zero point'),
-  f('ma', 'i32', 'its multiplier'),
+  f('ma', 'i32', 'its multiplier onto the common grid'),
+  f('na', 'i32', 'its shift'),
   f('b', 'ptr', 'int8 second input'),
   f('zb', 'i32', 'its zero point'),
-  f('mb', 'i32', 'its multiplier'),
-  f('n', 'i32', 'the common shift'),
+  f('mb', 'i32', 'its multiplier onto the common grid'),
+  f('nb', 'i32', 'its shift'),
+  f('my', 'i32', "the sum's multiplier onto the output"),
+  f('ny', 'i32', 'its shift'),
   f('y', 'ptr', 'int8 output'),
   ...clampOut,
   f('count', 'i32', 'elements'),

@@ -11,7 +11,7 @@ import { count } from '../codegen/geometry.js';
 import type { StepOf } from '../codegen/steps/types.js';
 import { z } from 'zod';
 import type { Activation } from '../ir/model.js';
-import { quantizePair, type PairMultiplier } from '../quantize/fixedpoint.js';
+import { quantizeAdd, type AddMultipliers } from '../quantize/fixedpoint.js';
 import { userName } from '../validate.js';
 import { passInputGrad } from './gradient-pass.js';
 import { activation, layerSchema } from './layer-fields.js';
@@ -33,16 +33,16 @@ const addLayer = layerSchema<AddLayer>()(
   }),
 );
 
-/** Both inputs rescaled onto the output's scale in one fixed-point pair, added, clamped (assembly/kernels/eltwise.ts). */
-function forwardCode(s: StepOf<'forward'>, c: EmitContext, m: PairMultiplier): string {
+/** Both inputs rescaled onto a common grid, added, the sum rescaled onto the output and clamped, as TFLite's ADD (assembly/kernels/eltwise.ts). */
+function forwardCode(s: StepOf<'forward'>, c: EmitContext, m: AddMultipliers): string {
   const n = s.node;
   const [a, b] = [n.inputs[0]!, n.inputs[1]!];
   const clamp = c.clamp(n);
-  const inputs = { a: c.act(a), za: c.zp(a), ma: m.ma, b: c.act(b), zb: c.zp(b), mb: m.mb };
-  return `${c.call('addS8', { ...inputs, n: m.n, y: c.act(n.output), zy: c.zp(n.output), lo: clamp.lo, hi: clamp.hi, count: count(n) })}; // ${c.label(n)}`;
+  const inputs = { a: c.act(a), za: c.zp(a), ma: m.a.m, na: m.a.n, b: c.act(b), zb: c.zp(b), mb: m.b.m, nb: m.b.n };
+  return `${c.call('addS8', { ...inputs, my: m.out.m, ny: m.out.n, y: c.act(n.output), zy: c.zp(n.output), lo: clamp.lo, hi: clamp.hi, count: count(n) })}; // ${c.label(n)}`;
 }
 
-export const add: OpDef<AddLayer, PairMultiplier> = {
+export const add: OpDef<AddLayer, AddMultipliers> = {
   kind: 'add',
   layerOp: 'add',
   layer: addLayer,
@@ -53,7 +53,7 @@ export const add: OpDef<AddLayer, PairMultiplier> = {
     return { outShape: [h, w, c] };
   },
   elementwise: true,
-  prepare: (_n, [qa, qb], qout) => quantizePair(qa!.scale / qout.scale, qb!.scale / qout.scale),
+  prepare: (_n, [qa, qb], qout) => quantizeAdd(qa!.scale, qb!.scale, qout.scale),
   float: {
     forward(_n, [a, b]) {
       const y = new Float32Array(a!.length);

@@ -32,11 +32,17 @@ export function wholeInput(n: Node): PoolWindow {
 /**
  * A pool's rescales: `m` of a full window's sum (s_in / (s_out * ph * pw)); `byCount`, for
  * a padded pool dividing by its valid taps, the multiplier and shift of a sum of k values
- * at entry k - 1 (int32 pairs), which the kernel picks by each window's count.
+ * at entry k - 1 (int32 pairs), which the kernel picks by each window's count. `mean`:
+ * input and output share one quantisation, so no rescale is needed and the kernel takes
+ * TFLite's integer mean instead (the raw window sum divided by the window's size, 1, or
+ * by the inputs it holds, 2, rounded half away from zero), as TFLite's int8 AVERAGE_POOL_2D
+ * computes it; m and byCount are then unused. (A pool counting padding in its divisor keeps
+ * the rescale: TFLite has no such pool.)
  */
 export interface PoolRescale {
   m: FixedMultiplier;
   byCount?: Int32Array;
+  mean?: 1 | 2;
 }
 
 /** Whether some window of this pool divides by fewer than ph * pw values. */
@@ -48,6 +54,8 @@ export function poolRescale(window: (n: Node) => PoolWindow) {
   return (n: Node, [qin]: QTensor[], qout: QTensor): PoolRescale => {
     const w = window(n);
     const m = quantizeMultiplier(qin!.scale / (qout.scale * (w.ph * w.pw)));
+    // TFLite's integer mean where it applies: one quantisation, and every window either full or divided by the inputs it holds
+    if (qin!.scale === qout.scale && qin!.zp === qout.zp && (countsVary(w) || !w.pads.some((p) => p > 0))) return { m, mean: countsVary(w) ? 2 : 1 };
     if (!countsVary(w)) return { m };
     const byCount = new Int32Array(2 * w.ph * w.pw);
     for (let k = 1; k <= w.ph * w.pw; k++) {
@@ -71,7 +79,7 @@ export function poolCode(window: (n: Node) => PoolWindow) {
       const n = s.node;
       const x = n.inputs[0]!;
       const [H, W, C] = n.inShapes[0]!;
-      const pool = { ...windowFields(window(n)), m: d.m.m, n: d.m.n, counts: d.byCount ? c.constants(n)[0]! : 0 };
+      const pool = { ...windowFields(window(n)), m: d.m.m, n: d.m.n, counts: d.byCount ? c.constants(n)[0]! : 0, mean: d.mean ?? 0 };
       const out = { y: c.act(n.output), OH: n.outShape[0], OW: n.outShape[1], zy: c.zp(n.output) };
       return `${c.call('avgpoolForwardS8', { x: c.act(x), H, W, C, zx: c.zp(x), ...out, ...pool })}; // ${c.label(n)}`;
     },

@@ -1,11 +1,17 @@
 /**
- * The one requantisation rule used everywhere (runtime kernels, TS reference, tests):
+ * The one requantisation rule used everywhere (runtime kernels, TS reference, tests): TFLite's
+ * (and TFLite Micro's) MultiplyByQuantizedMultiplier, so an imported int8 model computes the
+ * interpreter's integers exactly. With the real multiplier M = m * 2^-n and p = acc * m
+ * (64-bit):
  *
- *     y = clamp(zp + ((acc * m + 2^(n-1)) >> n), lo, hi)      (64-bit, arithmetic shift)
+ *     n <= 31:  y = (p + 2^(n-1)) >> n                                 (one rounding)
+ *     n >  31:  t = (p + 2^30) >> 31;   y = (t + 2^(n-32) - [t < 0]) >> (n - 31)
  *
- * i.e. the real multiplier M = m * 2^-n is applied in fixed point and the result is
- * rounded half toward +infinity. m is a 31-bit positive integer in [2^30, 2^31) and
- * 1 <= n <= 62, so |acc| < 2^31 never overflows 64 bits.
+ * then clamp(zp + y, lo, hi); every shift arithmetic. The second form is TFLite's two
+ * roundings (a rounding doubling high multiply, then a rounding shift by n - 31, the
+ * multiplier's exponent): the first rounds half toward +infinity, the second half away from
+ * zero. m is a 31-bit positive integer in [2^30, 2^31) and 1 <= n <= 62, so |acc| < 2^31
+ * never overflows 64 bits.
  */
 import { TinytrainError } from '../errors.js';
 
@@ -49,35 +55,41 @@ export function quantizeMultiplier(real: number): FixedMultiplier {
   return { m, n };
 }
 
+/** The rule above on a 64-bit product (or sum of products) p, before the zero point and the clamp. */
+export function roundShift(p: bigint, n: number): bigint {
+  if (n <= 31) return (p + (1n << BigInt(n - 1))) >> BigInt(n);
+  const t = (p + (1n << 30n)) >> 31n;
+  return (t + (1n << BigInt(n - 32)) - (t < 0n ? 1n : 0n)) >> BigInt(n - 31);
+}
+
 /** Exact reference of the rule above (BigInt, so it is bit-exact with the runtime). */
 export function requantize(acc: number, f: FixedMultiplier, zp: number, lo: number, hi: number): number {
-  const v = (BigInt(acc) * BigInt(f.m) + (1n << BigInt(f.n - 1))) >> BigInt(f.n);
-  const y = Number(v) + zp;
+  const y = Number(roundShift(BigInt(acc) * BigInt(f.m), f.n)) + zp;
   return Math.min(Math.max(y, lo), hi);
 }
 
 /**
- * Two-input rescale for residual add: y = zp + ((a*ma + b*mb + 2^(n-1)) >> n), with the
- * larger multiplier in [2^29, 2^30) so the sum of two 8-bit products stays far from 2^63.
+ * Residual add, as TFLite's int8 ADD: each input, less its zero point and shifted left by
+ * ADD_LEFT_SHIFT bits, is rescaled onto a common grid (multipliers s_a / 2max and s_b / 2max,
+ * with max = max(s_a, s_b), both <= 1/2), the two are summed and the sum rescaled onto the
+ * output (2max / (2^ADD_LEFT_SHIFT s_y)): three applications of the rule above.
  */
-export interface PairMultiplier {
-  ma: number;
-  mb: number;
-  n: number;
+export const ADD_LEFT_SHIFT = 20;
+
+export interface AddMultipliers {
+  a: FixedMultiplier;
+  b: FixedMultiplier;
+  out: FixedMultiplier;
 }
 
-export function quantizePair(realA: number, realB: number): PairMultiplier {
-  const big = Math.max(realA, realB);
-  let n = 29 - Math.floor(Math.log2(big));
-  n = Math.min(Math.max(n, 1), 62);
-  const ma = Math.round(realA * 2 ** n);
-  const mb = Math.round(realB * 2 ** n);
-  // Both must be int32 constants of the add kernel.
-  if (!(ma < 2 ** 31) || !(mb < 2 ** 31)) tooLarge(big);
-  return { ma, mb, n };
+export function quantizeAdd(scaleA: number, scaleB: number, scaleOut: number): AddMultipliers {
+  const twiceMax = 2 * Math.max(scaleA, scaleB);
+  return { a: quantizeMultiplier(scaleA / twiceMax), b: quantizeMultiplier(scaleB / twiceMax), out: quantizeMultiplier(twiceMax / (2 ** ADD_LEFT_SHIFT * scaleOut)) };
 }
 
-export function requantizePair(a: number, b: number, p: PairMultiplier, zp: number, lo: number, hi: number): number {
-  const v = (BigInt(a) * BigInt(p.ma) + BigInt(b) * BigInt(p.mb) + (1n << BigInt(p.n - 1))) >> BigInt(p.n);
-  return Math.min(Math.max(Number(v) + zp, lo), hi);
+/** Exact reference of the add (BigInt): a and b are the inputs less their zero points. */
+export function requantizeAdd(a: number, b: number, p: AddMultipliers, zp: number, lo: number, hi: number): number {
+  const shifted = (v: number, f: FixedMultiplier): bigint => roundShift(BigInt(v) * BigInt(2 ** ADD_LEFT_SHIFT) * BigInt(f.m), f.n);
+  const sum = shifted(a, p.a) + shifted(b, p.b);
+  return Math.min(Math.max(Number(roundShift(sum * BigInt(p.out.m), p.out.n)) + zp, lo), hi);
 }

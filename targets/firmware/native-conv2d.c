@@ -122,6 +122,12 @@ static conv_buffers_t conv_buffers(const tt_conv_forward_t* r) {
  * taller than TT_MAX_KH, whose rows are found per use. */
 #define TT_MAX_KH 16
 
+/* The largest |accumulator| output channel co can reach: its bias and every tap of every
+ * input channel (a bound for requant_fast_prepare, native-requant.h). */
+static inline int64_t conv_acc_bound(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t co) {
+  return acc_bound(tt_ld_i32(b->bias + 4 * co), r->KH * r->KW * (r->depthwise ? 1 : r->C));
+}
+
 typedef struct {
   int32_t kh0, kh1, kw0, kw1, ih0, iw0;
   const uint8_t* rows[TT_MAX_KH];
@@ -327,7 +333,7 @@ static void dw_group_init(const tt_conv_forward_t* r, const conv_buffers_t* b, i
   const int32_t sum[4] = {(int16_t)sE, (int16_t)sO, (int16_t)((uint32_t)sE >> 16), (int16_t)((uint32_t)sO >> 16)};
   for (int32_t k = 0; k < 4; k++) {
     g->base[k] = (int32_t)((uint32_t)tt_ld_i32(b->bias + 4 * (c + k)) - (uint32_t)r->zx * (uint32_t)sum[k]);
-    g->fast &= requant_fast_prepare(tt_ld_i32(b->mult + 4 * (c + k)), tt_ld_i32(b->shift + 4 * (c + k)), r->zy, &g->q[k]);
+    g->fast &= requant_fast_prepare(tt_ld_i32(b->mult + 4 * (c + k)), tt_ld_i32(b->shift + 4 * (c + k)), r->zy, conv_acc_bound(r, b, c + k), &g->q[k]);
   }
 }
 
@@ -515,7 +521,7 @@ static int pw_prepare(const tt_conv_forward_t* r, const conv_buffers_t* b, int32
   for (int32_t k = 0; k < n; k++) {
     pw_channel_t* e = &t[k];
     e->bias = tt_ld_i32(b->bias + 4 * (co + k));
-    if (!requant_fast_prepare(tt_ld_i32(b->mult + 4 * (co + k)), tt_ld_i32(b->shift + 4 * (co + k)), r->zy, &e->q)) return 0;
+    if (!requant_fast_prepare(tt_ld_i32(b->mult + 4 * (co + k)), tt_ld_i32(b->shift + 4 * (co + k)), r->zy, conv_acc_bound(r, b, co + k), &e->q)) return 0;
     const uint8_t* wp = b->w + (co + k) * 4 * words;
     for (int32_t j = 0; j < words; j++) {
       const uint32_t wv = tt_ld_u32(wp + 4 * j);
@@ -631,7 +637,7 @@ static void rq_block_prepare(const tt_conv_forward_t* r, const conv_buffers_t* b
   t->n = n;
   t->full = r->lo == -128 && r->hi == 127;
   t->fast = r->lo >= -128 && r->hi <= 127 && r->lo <= r->hi;
-  for (int32_t k = 0; k < n && t->fast; k++) t->fast = requant_fast_prepare(tt_ld_i32(b->mult + 4 * (co0 + k)), tt_ld_i32(b->shift + 4 * (co0 + k)), r->zy, &t->q[k]);
+  for (int32_t k = 0; k < n && t->fast; k++) t->fast = requant_fast_prepare(tt_ld_i32(b->mult + 4 * (co0 + k)), tt_ld_i32(b->shift + 4 * (co0 + k)), r->zy, conv_acc_bound(r, b, co0 + k), &t->q[k]);
 }
 
 static inline uint8_t rq_block_out(const tt_conv_forward_t* r, const conv_buffers_t* b, const rq_block_t* t, int32_t co, int32_t acc) {
@@ -806,7 +812,7 @@ static int patch_prepare(const tt_conv_forward_t* r, const conv_buffers_t* b, in
   for (int32_t k = 0; k < n; k++) {
     patch_channel_t* e = &t[k];
     e->bias = tt_ld_i32(b->bias + 4 * (co + k));
-    if (!requant_fast_prepare(tt_ld_i32(b->mult + 4 * (co + k)), tt_ld_i32(b->shift + 4 * (co + k)), r->zy, &e->q)) return 0;
+    if (!requant_fast_prepare(tt_ld_i32(b->mult + 4 * (co + k)), tt_ld_i32(b->shift + 4 * (co + k)), r->zy, conv_acc_bound(r, b, co + k), &e->q)) return 0;
     uint8_t wb[PATCH_BYTES] = {0};
     memcpy(wb, b->w + (co + k) * bytes, (size_t)bytes);
     for (int32_t j = 0; j < (bytes + 3) / 4; j++) {
@@ -894,7 +900,7 @@ __attribute__((noinline)) static int dense_row_patch(const tt_conv_forward_t* r,
   if (r->lo < -128 || r->hi > 127 || r->lo > r->hi) return 0;
   for (int32_t co = 0; co < CO; co++) {
     requant_fast_t q;
-    if (!requant_fast_prepare(0, tt_ld_i32(b->shift + 4 * co), r->zy, &q)) return 0;
+    if (!requant_fast_prepare(0, tt_ld_i32(b->shift + 4 * co), r->zy, conv_acc_bound(r, b, co), &q)) return 0;
   }
   const int32_t words = (bytes + 3) / 4;
   const int16x2_t zz = (int16x2_t)(((uint32_t)r->zx & 0xffffu) | ((uint32_t)r->zx << 16));

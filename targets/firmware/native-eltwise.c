@@ -30,10 +30,12 @@ void Z_tt_nativeZ_addS8(struct Z_tt_native_instance_t* env, u32 record) {
   const uint8_t* a = tt_native_in(r.a, tt_extent(r.count, 1, 1, 1));
   const uint8_t* b = tt_native_in(r.b, tt_extent(r.count, 1, 1, 1));
   uint8_t* y = tt_native_out(r.y, tt_extent(r.count, 1, 1, 1));
+  /* As eltwise.ts: TFLite's ADD, each input less its zero point shifted left 20 bits. */
   for (int32_t i = 0; i < r.count; i++) {
-    const int64_t va = (int64_t)((int32_t)(int8_t)a[i] - r.za);
-    const int64_t vb = (int64_t)((int32_t)(int8_t)b[i] - r.zb);
-    y[i] = (uint8_t)(int8_t)requant_sum((int64_t)((uint64_t)(va * r.ma) + (uint64_t)(vb * r.mb)), r.n, r.zy, r.lo, r.hi);
+    const int64_t va = (int64_t)(int32_t)((uint32_t)((int32_t)(int8_t)a[i] - r.za) << 20);
+    const int64_t vb = (int64_t)(int32_t)((uint32_t)((int32_t)(int8_t)b[i] - r.zb) << 20);
+    const int64_t sum = tt_wrap_add64(round_shift((int64_t)((uint64_t)va * (uint64_t)(int64_t)r.ma), r.na), round_shift((int64_t)((uint64_t)vb * (uint64_t)(int64_t)r.mb), r.nb));
+    y[i] = (uint8_t)(int8_t)requant_sum((int64_t)((uint64_t)sum * (uint64_t)(int64_t)r.my), r.ny, r.zy, r.lo, r.hi);
   }
 }
 

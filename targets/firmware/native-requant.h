@@ -1,64 +1,91 @@
 /*
- * assembly/kernels/requant.ts's one requantisation rule, for the native kernels:
- *   y = clamp(zp + ((p + 2^(n-1)) >> n), lo, hi), 64-bit, arithmetic shift.
- * WASM masks i64 shift counts to 6 bits and wraps the add; so do these (n = 0 gives
- * 1 << 63, as there), so every n gives WASM's bytes.
+ * assembly/kernels/requant.ts's one requantisation rule (TFLite's MultiplyByQuantizedMultiplier,
+ * compiler/quantize/fixedpoint.ts), for the native kernels: on a 64-bit product p with shift n,
+ *   n <= 31: (p + 2^(n-1)) >> n
+ *   n >  31: t = (p + 2^30) >> 31, then (t + 2^(n-32) - [t < 0]) >> (n - 31)
+ * then the zero point and the clamp. WASM masks i64 shift counts to 6 bits and wraps the
+ * adds; so do these, so every n gives WASM's bytes.
  */
 #ifndef TT_NATIVE_REQUANT_H
 #define TT_NATIVE_REQUANT_H
 
 #include <stdint.h>
 
+static inline int64_t tt_wrap_add64(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t tt_pow2_64(int32_t e) { return (int64_t)((uint64_t)1 << ((uint32_t)e & 63u)); }
+
+/* The rule's rounding shift of p, before the zero point and the clamp. */
+static inline int64_t round_shift(int64_t p, int32_t n) {
+  if (n <= 31) return tt_wrap_add64(p, tt_pow2_64(n - 1)) >> ((uint32_t)n & 63u);
+  const int64_t t = tt_wrap_add64(p, (int64_t)1 << 30) >> 31;
+  return tt_wrap_add64(tt_wrap_add64(t, tt_pow2_64(n - 32)), t >> 63) >> ((uint32_t)(n - 31) & 63u);
+}
+
 static inline int32_t requant_sum(int64_t p, int32_t n, int32_t zp, int32_t lo, int32_t hi) {
-  const int64_t s = (int64_t)((uint64_t)p + ((uint64_t)1 << ((uint32_t)(n - 1) & 63u)));
-  const int64_t v = (int64_t)((uint64_t)(s >> ((uint32_t)n & 63u)) + (uint64_t)(int64_t)zp);
+  const int64_t v = tt_wrap_add64(round_shift(p, n), (int64_t)zp);
   if (v < (int64_t)lo) return lo;
   if (v > (int64_t)hi) return hi;
   return (int32_t)v;
 }
 
-/* The rule for one int32 accumulator: |acc * m| < 2^62, so for 33 <= n <= 62 (the usual
- * case: scales below 1/2 give n >= 32, fixedpoint.ts) only the product's high word h
- * matters: with p = h 2^32 + l (0 <= l < 2^32), floor((p + 2^(n-1)) / 2^n) =
- * floor((h + 2^(n-33)) / 2^(n-32)), as l / 2^32 < 1 cannot carry past an integer; h + 2^(n-33)
- * stays within int32 (|h| <= 2^30). That is one SMULL, an add and a 32-bit shift instead
- * of a 64-bit variable shift. Other n take the general path (same bytes either way). */
-static inline int32_t requant(int32_t acc, int32_t m, int32_t n, int32_t zp, int32_t lo, int32_t hi) {
-  const int64_t p = (int64_t)acc * (int64_t)m;
-  /* |the shifted value| <= 2^30, so with |zp| < 2^30 its sum with zp and the clamp stay in int32 too. */
-  if ((uint32_t)(n - 33) < 30u && (uint32_t)zp + (1u << 30) < (1u << 31)) {
-    const int32_t h = (int32_t)((uint64_t)p >> 32);
-    const int32_t v = ((h + (1 << (n - 33))) >> (n - 32)) + zp;
-    if (v < lo) return lo;
-    if (v > hi) return hi;
-    return v;
-  }
-  return requant_sum(p, n, zp, lo, hi);
+/* The rule's first rounding for |acc| < 2^30 and n >= 32: t = (acc m + 2^30) >> 31 is the
+ * rounded high word of (2 acc) m, one SMMULR; |t| <= |acc| as m < 2^31. */
+static inline int32_t requant_high(int32_t acc, int32_t m) {
+  return (int32_t)((uint64_t)((int64_t)(acc * 2) * (int64_t)m + (int64_t)0x80000000) >> 32);
 }
 
-/* The high-word rule above prepared once per channel, for kernels that requantise many
- * outputs of the same channel: for 33 <= n <= 62, ((h + 2^(n-33)) >> s) + zp =
- * (h + 2^(n-33) + zp 2^s) >> s with s = n - 32 (adding a multiple of 2^s commutes with
- * the floor), and while that rounding term stays below 2^30 in magnitude its sum with
- * |h| <= 2^30 stays in int32. So an output is SMULL, ADD, ASR and the clamp. */
+/* The rule for one int32 accumulator. For |acc| < 2^30, 32 <= n <= 62 (the usual case:
+ * scales below 1/2 give n >= 32, fixedpoint.ts) and |zp| < 2^29 it runs in int32:
+ * (t + 2^(s-1) - [t < 0]) >> s + zp with s = n - 31 is (t + (t >> 31) + 2^(s-1) + zp 2^s) >> s,
+ * whose terms stay below 2^31 in magnitude together. Other cases take the general path
+ * (same bytes either way). */
+static inline int32_t requant(int32_t acc, int32_t m, int32_t n, int32_t zp, int32_t lo, int32_t hi) {
+  if ((uint32_t)(acc + (1 << 30)) < (1u << 31) && (uint32_t)(n - 32) < 31u && (uint32_t)zp + (1u << 29) < (1u << 30)) {
+    const int32_t t = requant_high(acc, m);
+    const int32_t s = n - 31;
+    const int64_t R = ((int64_t)1 << (s - 1)) + (int64_t)zp * ((int64_t)1 << s);
+    if (R > -(1 << 30) && R < (1 << 30)) {
+      const int32_t v = (t + (t >> 31) + (int32_t)R) >> s;
+      if (v < lo) return lo;
+      if (v > hi) return hi;
+      return v;
+    }
+  }
+  return requant_sum((int64_t)acc * (int64_t)m, n, zp, lo, hi);
+}
+
+/* The int32 rule above prepared once per channel, for kernels that requantise many outputs
+ * of the same channel: with R = 2^(s-1) + zp 2^s an output is LSL, SMMULR, two ADDs, ASR
+ * and the clamp. Valid while every accumulator of the channel is below 2^30 in magnitude,
+ * which the caller proves from the channel's bias and tap count (acc_bound). */
 typedef struct {
   int32_t m, R, s;
 } requant_fast_t;
 
-/* Prepares q for multiplier m, shift n, zero point zp; returns 0 when the channel must take requant(). */
-static inline int requant_fast_prepare(int32_t m, int32_t n, int32_t zp, requant_fast_t* q) {
-  if ((uint32_t)(n - 33) >= 30u) return 0;
-  const int64_t t = ((int64_t)1 << (n - 33)) + (int64_t)zp * ((int64_t)1 << (n - 32));
+/* The largest |acc| of a channel with bias `bias` summing `terms` products of int8 weights
+ * and zero-point-shifted int8 inputs (|w| <= 128, |x - zx| <= 255). */
+static inline int64_t acc_bound(int32_t bias, int32_t terms) {
+  const int64_t b = bias < 0 ? -(int64_t)bias : (int64_t)bias;
+  return b + (int64_t)terms * 255 * 128;
+}
+
+/* Prepares q for multiplier m, shift n, zero point zp and accumulators up to `bound` in
+ * magnitude; returns 0 when the channel must take requant(). */
+static inline int requant_fast_prepare(int32_t m, int32_t n, int32_t zp, int64_t bound, requant_fast_t* q) {
+  if ((uint32_t)(n - 32) >= 31u || bound >= (1 << 30)) return 0;
+  const int32_t s = n - 31;
+  const int64_t t = ((int64_t)1 << (s - 1)) + (int64_t)zp * ((int64_t)1 << s);
   if (t <= -(1 << 30) || t >= (1 << 30)) return 0;
   q->m = m;
   q->R = (int32_t)t;
-  q->s = n - 32;
+  q->s = s;
   return 1;
 }
 
 /* requant() before the clamp, for a prepared channel. */
 static inline int32_t requant_fast(int32_t acc, const requant_fast_t* q) {
-  return ((int32_t)((uint64_t)((int64_t)acc * (int64_t)q->m) >> 32) + q->R) >> q->s;
+  const int32_t t = requant_high(acc, q->m);
+  return (t + (t >> 31) + q->R) >> q->s;
 }
 
 #endif

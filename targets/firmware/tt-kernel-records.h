@@ -386,8 +386,8 @@ _Static_assert(offsetof(tt_apply_bias_t, w_scale) == 12, "tt_apply_bias_t.w_scal
 _Static_assert(offsetof(tt_apply_bias_t, sx) == 16, "tt_apply_bias_t.sx");
 _Static_assert(offsetof(tt_apply_bias_t, vel) == 20, "tt_apply_bias_t.vel");
 
-/* int8 average pool, padded or not (global: one window over the input) (pool.ts): 72 bytes, little-endian. */
-#define TT_AVGPOOL_FORWARD_BYTES 72u
+/* int8 average pool, padded or not (global: one window over the input) (pool.ts): 76 bytes, little-endian. */
+#define TT_AVGPOOL_FORWARD_BYTES 76u
 
 typedef struct {
   uint32_t x; /* int8 input, HWC */
@@ -408,6 +408,7 @@ typedef struct {
   int32_t pad_h; /* rows of padding above */
   int32_t pad_w; /* columns of padding on the left */
   uint32_t counts; /* int32 (m, n) of a sum of k inputs at pair k - 1: a window divides by the inputs it holds; 0: every window by PH * PW with m, n */
+  int32_t mean; /* 0: rescale by m, n (or counts); input and output share one quantisation: TFLite's integer mean, the raw sum divided by PH * PW (1) or by the inputs the window holds (2), rounded half away from zero */
 } tt_avgpool_forward_t;
 _Static_assert(sizeof(tt_avgpool_forward_t) == TT_AVGPOOL_FORWARD_BYTES, "tt_avgpool_forward_t layout");
 _Static_assert(offsetof(tt_avgpool_forward_t, x) == 0, "tt_avgpool_forward_t.x");
@@ -428,6 +429,7 @@ _Static_assert(offsetof(tt_avgpool_forward_t, n) == 56, "tt_avgpool_forward_t.n"
 _Static_assert(offsetof(tt_avgpool_forward_t, pad_h) == 60, "tt_avgpool_forward_t.pad_h");
 _Static_assert(offsetof(tt_avgpool_forward_t, pad_w) == 64, "tt_avgpool_forward_t.pad_w");
 _Static_assert(offsetof(tt_avgpool_forward_t, counts) == 68, "tt_avgpool_forward_t.counts");
+_Static_assert(offsetof(tt_avgpool_forward_t, mean) == 72, "tt_avgpool_forward_t.mean");
 
 /* float32 input gradient of an average pool (pool.ts): 60 bytes, little-endian. */
 #define TT_AVGPOOL_BACKWARD_BYTES 60u
@@ -466,17 +468,20 @@ _Static_assert(offsetof(tt_avgpool_backward_t, pad_h) == 48, "tt_avgpool_backwar
 _Static_assert(offsetof(tt_avgpool_backward_t, pad_w) == 52, "tt_avgpool_backward_t.pad_w");
 _Static_assert(offsetof(tt_avgpool_backward_t, by_valid_taps) == 56, "tt_avgpool_backward_t.by_valid_taps");
 
-/* int8 residual add, y = requant((a - za) ma + (b - zb) mb) (eltwise.ts): 48 bytes, little-endian. */
-#define TT_ADD_BYTES 48u
+/* int8 residual add as TFLite's: y = rq(rq((a - za) 2^20, ma, na) + rq((b - zb) 2^20, mb, nb), my, ny) (eltwise.ts): 60 bytes, little-endian. */
+#define TT_ADD_BYTES 60u
 
 typedef struct {
   uint32_t a; /* int8 first input */
   int32_t za; /* its zero point */
-  int32_t ma; /* its multiplier */
+  int32_t ma; /* its multiplier onto the common grid */
+  int32_t na; /* its shift */
   uint32_t b; /* int8 second input */
   int32_t zb; /* its zero point */
-  int32_t mb; /* its multiplier */
-  int32_t n; /* the common shift */
+  int32_t mb; /* its multiplier onto the common grid */
+  int32_t nb; /* its shift */
+  int32_t my; /* the sum's multiplier onto the output */
+  int32_t ny; /* its shift */
   uint32_t y; /* int8 output */
   int32_t zy; /* output zero point */
   int32_t lo; /* output clamp, low (the activation) */
@@ -487,15 +492,18 @@ _Static_assert(sizeof(tt_add_t) == TT_ADD_BYTES, "tt_add_t layout");
 _Static_assert(offsetof(tt_add_t, a) == 0, "tt_add_t.a");
 _Static_assert(offsetof(tt_add_t, za) == 4, "tt_add_t.za");
 _Static_assert(offsetof(tt_add_t, ma) == 8, "tt_add_t.ma");
-_Static_assert(offsetof(tt_add_t, b) == 12, "tt_add_t.b");
-_Static_assert(offsetof(tt_add_t, zb) == 16, "tt_add_t.zb");
-_Static_assert(offsetof(tt_add_t, mb) == 20, "tt_add_t.mb");
-_Static_assert(offsetof(tt_add_t, n) == 24, "tt_add_t.n");
-_Static_assert(offsetof(tt_add_t, y) == 28, "tt_add_t.y");
-_Static_assert(offsetof(tt_add_t, zy) == 32, "tt_add_t.zy");
-_Static_assert(offsetof(tt_add_t, lo) == 36, "tt_add_t.lo");
-_Static_assert(offsetof(tt_add_t, hi) == 40, "tt_add_t.hi");
-_Static_assert(offsetof(tt_add_t, count) == 44, "tt_add_t.count");
+_Static_assert(offsetof(tt_add_t, na) == 12, "tt_add_t.na");
+_Static_assert(offsetof(tt_add_t, b) == 16, "tt_add_t.b");
+_Static_assert(offsetof(tt_add_t, zb) == 20, "tt_add_t.zb");
+_Static_assert(offsetof(tt_add_t, mb) == 24, "tt_add_t.mb");
+_Static_assert(offsetof(tt_add_t, nb) == 28, "tt_add_t.nb");
+_Static_assert(offsetof(tt_add_t, my) == 32, "tt_add_t.my");
+_Static_assert(offsetof(tt_add_t, ny) == 36, "tt_add_t.ny");
+_Static_assert(offsetof(tt_add_t, y) == 40, "tt_add_t.y");
+_Static_assert(offsetof(tt_add_t, zy) == 44, "tt_add_t.zy");
+_Static_assert(offsetof(tt_add_t, lo) == 48, "tt_add_t.lo");
+_Static_assert(offsetof(tt_add_t, hi) == 52, "tt_add_t.hi");
+_Static_assert(offsetof(tt_add_t, count) == 56, "tt_add_t.count");
 
 /* int8 ReLU / ReLU6 as a clamp, same scale in and out (eltwise.ts): 20 bytes, little-endian. */
 #define TT_CLAMP_BYTES 20u

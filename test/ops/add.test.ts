@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../compiler/ir/rng.js';
 import { opDef } from '../../compiler/ops/registry.js';
-import { quantizePair } from '../../compiler/quantize/fixedpoint.js';
+import { quantizeAdd, quantizeMultiplier } from '../../compiler/quantize/fixedpoint.js';
 import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stepsOf } from '../support/ops.js';
 import { expectWithinBound, tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
@@ -62,12 +62,14 @@ describe('add: float reference against TF.js', () => {
 });
 
 describe('add: quantisation', () => {
-  it('prepares one fixed-point pair rescaling both inputs onto the output scale', () => {
+  it("prepares TFLite's three multipliers: each input onto a common grid of twice the larger input scale, the sum onto the output", () => {
     const { node } = nodeAround([2, 2, 1], residual(), 'x');
     const qa = { scale: 0.02, zp: -3 };
     const qb = { scale: 0.05, zp: 10 };
     const qy = { scale: 0.04, zp: -128 };
-    expect(op.prepare!(node, [qa, qb], qy)).toEqual(quantizePair(0.02 / 0.04, 0.05 / 0.04));
+    expect(op.prepare!(node, [qa, qb], qy)).toEqual(quantizeAdd(0.02, 0.05, 0.04));
+    // TFLite's add.cc: input multipliers s / (2 max), output 2 max / (2^20 s_y)
+    expect(quantizeAdd(0.02, 0.05, 0.04)).toEqual({ a: quantizeMultiplier(0.2), b: quantizeMultiplier(0.5), out: quantizeMultiplier(0.1 / (2 ** 20 * 0.04)) });
     expect(op.sharesInputQuant).toBeFalsy();
   });
 });

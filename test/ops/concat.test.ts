@@ -64,7 +64,7 @@ describe('concat: float reference against TF.js', () => {
 });
 
 describe('concat: quantisation', () => {
-  it('an input on the output`s grid is copied; another is rescaled by s_x / s_y, within half an output step', () => {
+  it('an input on the output`s grid is copied; another is rescaled by s_x / s_y, within half an output step plus the double rounding`s 2^-(n-30)', () => {
     const { node } = nodeAround([2, 2, 1], branches(), 'y');
     const qy = chooseQParams(-3, 5);
     const qa = { ...qy };
@@ -79,7 +79,7 @@ describe('concat: quantisation', () => {
     ] as const) {
       for (let v = -128; v < 128; v++) {
         const yv = requantize(v - q.zp, p, qy.zp, -128, 127);
-        expect(Math.abs((yv - qy.zp) * qy.scale - (v - q.zp) * q.scale)).toBeLessThanOrEqual(qy.scale * (0.5 + 1e-6));
+        expect(Math.abs((yv - qy.zp) * qy.scale - (v - q.zp) * q.scale)).toBeLessThanOrEqual(qy.scale * (0.5 + (p.n > 31 ? 2 ** -(p.n - 30) : 0) + 1e-6));
       }
     }
   });
@@ -199,5 +199,7 @@ describe('concat: a Fire-module CNN trains end to end', () => {
   }, 300_000);
 });
 
-/** sha256 of the checkpoint above: recorded when the op was added; a change means training changed. */
-const E2E_CHECKPOINT_SHA256 = '07803e5cd603124a5e73d463780e6af936794560322128a4caa7cc4ed9b043cb';
+/** sha256 of the checkpoint above: recorded when the op was added; a change means training changed. * Re-recorded when requantisation became TFLite's (two roundings; its int8 ADD and AVERAGE_POOL_2D
+ * arithmetic), which changes the trained bytes of every int8 model.
+ */
+const E2E_CHECKPOINT_SHA256 = '12f6e895de5b68369e2ff496ccf0c2077d0c6c55bb85325254dc012e9532c78a';

@@ -1,16 +1,17 @@
 // Reference element-wise kernels: residual add, ReLU/ReLU6 as a clamp and its backward
 // (from the output or from a bit mask), the mask itself, gradient copy/sum, channel save.
 
-import { qs8_requant__ref } from './requant';
+import { qs8_requant__ref, qs8_round_shift__ref } from './requant';
 import { AddRecord, ClampBackwardBitsRecord, ClampBackwardRecord, ClampRecord, GradIntoRecord, SaveChannelsRecord, SaveMaskRecord } from '../records';
 
-/** addS8: y = requant((a - za) * ma + (b - zb) * mb) with shift n, clamped to [lo, hi]. */
+/** addS8, TFLite's int8 ADD: y = rq(rq((a - za) * 2^20, ma, na) + rq((b - zb) * 2^20, mb, nb), my, ny) + zy, clamped to [lo, hi]. */
 export function qs8_add__ref(record: usize): void {
   const r = changetype<AddRecord>(record);
   for (let i = 0; i < r.count; i++) {
-    const a = <i64>(<i32>load<i8>(r.a + <usize>i) - r.za);
-    const b = <i64>(<i32>load<i8>(r.b + <usize>i) - r.zb);
-    store<i8>(r.y + <usize>i, <i8>qs8_requant__ref(a * <i64>r.ma + b * <i64>r.mb, r.n, r.zy, r.lo, r.hi));
+    const a = <i64>(<i32>load<i8>(r.a + <usize>i) - r.za) * <i64>(1 << 20);
+    const b = <i64>(<i32>load<i8>(r.b + <usize>i) - r.zb) * <i64>(1 << 20);
+    const sum = qs8_round_shift__ref(a * <i64>r.ma, r.na) + qs8_round_shift__ref(b * <i64>r.mb, r.nb);
+    store<i8>(r.y + <usize>i, <i8>qs8_requant__ref(sum * <i64>r.my, r.ny, r.zy, r.lo, r.hi));
   }
 }
 

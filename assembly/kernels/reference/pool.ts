@@ -34,6 +34,17 @@ export function qs8_avgpool_fwd__ref(record: usize): void {
             if (ih < 0 || ih >= r.H || iw < 0 || iw >= r.W) continue;
             sum += <i64>(<i32>load<i8>(r.x + <usize>((ih * r.W + iw) * r.C + c)) - r.zx);
           }
+        if (r.mean != 0) {
+          // TFLite's integer mean of the raw inputs (zx == zy): sum + count * zx, divided
+          // by the count, half away from zero, clamped to int8
+          const inputs: i64 = <i64>validTaps(oh, ow, r.strideH, r.strideW, r.padH, r.padW, r.PH, r.PW, r.H, r.W);
+          const count: i64 = r.mean == 2 ? inputs : <i64>(r.PH * r.PW);
+          const raw: i64 = sum + inputs * <i64>r.zx;
+          const mag: i64 = ((raw < 0 ? -raw : raw) + count / 2) / count;
+          const q: i64 = raw < 0 ? -mag : mag;
+          store<i8>(r.y + <usize>((oh * r.OW + ow) * r.C + c), <i8>(q < -128 ? -128 : q > 127 ? 127 : q));
+          continue;
+        }
         let m = r.m;
         let n = r.n;
         if (r.counts != 0) {
