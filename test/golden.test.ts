@@ -21,8 +21,9 @@
  *
  * Re-record (only on purpose, with a reason in the commit):
  *   TINYTRAIN_UPDATE_GOLDEN=1 npx vitest run test/golden.test.ts
- * or, when a deliberate change of arithmetic moves the trained bytes but must leave every
- * memory figure as recorded (those are still checked against the original record):
+ * or, when a deliberate change of arithmetic moves the trained bytes and the code (the kernels
+ * changed) but must leave every SRAM figure as recorded (still checked against the original
+ * record; the Flash figures and the checkpoints are re-recorded, their change printed):
  *   TINYTRAIN_UPDATE_GOLDEN=checkpoints TINYTRAIN_GOLDEN_REASON='...' npx vitest run test/golden.test.ts
  *
  * A missing tool (wasm2c, arm-none-eabi-gcc, qemu-system-arm) FAILS these tests with the
@@ -50,7 +51,7 @@ import { ArtifactCache, calibrationInputs, mnist, type CachedArtifact } from './
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'golden.json');
 const UPDATE = process.env.TINYTRAIN_UPDATE_GOLDEN === '1';
-/** Re-record the checkpoints (hash, loss, accuracy, informational) only, keeping the memory record. */
+/** Re-record the checkpoints (hash, loss, accuracy, informational) and the Flash figures, keeping the SRAM record. */
 const UPDATE_CHECKPOINTS = process.env.TINYTRAIN_UPDATE_GOLDEN === 'checkpoints';
 const TARGET = getTarget('stm32f746');
 /** What the CLI's `--prune 0.8` means (its defaults for --prune-mode and --prune-structure). */
@@ -176,7 +177,7 @@ interface CaseRecord {
 interface Fixture {
   format: 'tinytrain-golden@1';
   recorded: { commit: string; date: string; productCodeModified: boolean; command: string };
-  /** When only the checkpoints were re-recorded (the memory figures are the original record's), and why. */
+  /** When only the checkpoints and Flash figures were re-recorded (the SRAM figures are the original record's), and why. */
   checkpointsRecorded?: { commit: string; date: string; productCodeModified: boolean; reason: string };
   cases: Record<string, CaseRecord>;
 }
@@ -314,11 +315,26 @@ function git(...args: string[]): string {
 
 const fixture = UPDATE ? undefined : readFixture();
 const fresh: Record<string, CaseRecord> = {};
+/** Cases whose memory figures held against the record while their checkpoints were re-recorded. */
+const verified = new Set<string>();
 /** Per-case timings and informational changes, printed at the end. */
 const timings: string[] = [];
 
 /** Product code differing from the commit would make a record meaningless for it. */
 const productCodeModified = (): boolean => git('status', '--porcelain', '--', '.', ':(exclude)test').length > 0;
+
+/** The record with a fresh run's checkpoint, Flash figures and kernel records: only its SRAM figures still bind. */
+function withNewCheckpointAndFlash(was: CaseRecord, now: CaseRecord): CaseRecord {
+  const flash = Object.fromEntries(FLASH_FIELDS.map((f) => [f, now.memory[f]]));
+  return {
+    ...was,
+    checkpointSha256: now.checkpointSha256,
+    loss: now.loss,
+    trainAccuracy: now.trainAccuracy,
+    memory: { ...was.memory, ...flash },
+    ...(now.kernelRecordsBytes !== undefined ? { kernelRecordsBytes: now.kernelRecordsBytes } : {}),
+  };
+}
 
 function writeCheckpoints(): void {
   const reason = process.env.TINYTRAIN_GOLDEN_REASON;
@@ -328,7 +344,7 @@ function writeCheckpoints(): void {
     CASES.map((c) => {
       const old = was.cases[c.name]!;
       const now = fresh[c.name]!;
-      return [c.name, { ...old, checkpointSha256: now.checkpointSha256, loss: now.loss, trainAccuracy: now.trainAccuracy, informational: now.informational }];
+      return [c.name, { ...withNewCheckpointAndFlash(old, now), informational: now.informational }];
     }),
   );
   const checkpointsRecorded = { commit: git('rev-parse', 'HEAD'), date: new Date().toISOString(), productCodeModified: productCodeModified(), reason };
@@ -338,7 +354,10 @@ function writeCheckpoints(): void {
 
 afterAll(() => {
   if (timings.length) console.log(`golden cases:\n  ${timings.join('\n  ')}`);
-  if (UPDATE_CHECKPOINTS && Object.keys(fresh).length === CASES.length) writeCheckpoints();
+  if (UPDATE_CHECKPOINTS) {
+    if (verified.size === CASES.length) writeCheckpoints();
+    else console.log(`TINYTRAIN_UPDATE_GOLDEN=checkpoints: ${CASES.length - verified.size} case(s) failed; ${FIXTURE} left as it was`);
+  }
   if (!UPDATE) return;
   // Only a complete, consistent run becomes the record.
   if (Object.keys(fresh).length !== CASES.length) {
@@ -423,8 +442,11 @@ describe(`golden record (${UPDATE ? 'recording' : `recorded at ${fixture!.record
         if (JSON.stringify(was!.informational[k]) !== JSON.stringify(now.informational[k])) timings.push(`${c.name}: ${k} changed (informational)`);
       }
       // Re-recording the checkpoints still holds the memory figures to the record.
-      const against = UPDATE_CHECKPOINTS ? { ...was!, checkpointSha256: now.checkpointSha256, loss: now.loss, trainAccuracy: now.trainAccuracy } : was!;
+      if (UPDATE_CHECKPOINTS)
+        for (const f of FLASH_FIELDS) if (was!.memory[f] !== now.memory[f]) timings.push(`${c.name}: ${f} ${was!.memory[f]} -> ${now.memory[f]} B (re-recorded)`);
+      const against = UPDATE_CHECKPOINTS ? withNewCheckpointAndFlash(was!, now) : was!;
       expect(differences(c.name, against, now)).toEqual([]);
+      verified.add(c.name);
     }, 900_000);
   }
 });
