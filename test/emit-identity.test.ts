@@ -10,6 +10,9 @@
  * one at a time, and compile-time pruning (unstructured and pairs); 100 random models with
  * random schemes; MobileNetV2 with the 99kb scheme, with and without pruning.
  *
+ * Re-recorded once on purpose: when requantisation became TFLite's, the add's call gained its
+ * three multipliers and the average pool's its `mean` field (nothing else in the source moved).
+ *
  * To re-record after a deliberate change of the generated source:
  *   TINYTRAIN_RECORD_EMIT=1 npx vitest run test/emit-identity.test.ts
  */

@@ -302,7 +302,9 @@ describe('refuses, naming the operator and what is supported', () => {
     expect(refusal(padded([0, 0, 1, 1, 1, 1, 0, 0], { v: 0.5 })).message).toBe('TFLite model: operator #1 (CONV_2D): reads operator #0 (PADV2), which pads with 0.5');
     // a PAD above and to the right: the conv's leading pads differ (1 row above, no column on the left)
     expect(importTflite(padded([0, 0, 1, 0, 0, 1, 0, 0])).spec.layers[0]).toMatchObject({ op: 'conv2d', padding: [1, 0, 0, 1] });
-    expect(refusal(padded([0, 0, 0, 0, 0, 0, 1, 1])).message).toBe('TFLite model: operator #0 (PAD): pads the batch or channel axis (paddings [0, 0, 0, 0, 0, 0, 1, 1])');
+    expect(refusal(padded([0, 0, 0, 0, 0, 0, 1, 1])).message).toBe(
+      "TFLite model: operator #0 (PAD): pads the batch axis or channels before the input's (paddings [0, 0, 0, 0, 0, 0, 1, 1])",
+    );
     const intoMean = (d: ModelDef) => {
       d.ops.splice(1, 1);
       d.ops[1]!.inputs[0] = 10;
