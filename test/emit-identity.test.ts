@@ -11,7 +11,7 @@
  * random schemes; MobileNetV2 with the 99kb scheme, with and without pruning.
  *
  * Re-recorded once on purpose: when requantisation became TFLite's, the add's call gained its
- * three multipliers and the average pool's its `mean` field (nothing else in the source moved).
+ * three multipliers and the average pool's its `mean` field.
  *
  * To re-record after a deliberate change of the generated source:
  *   TINYTRAIN_RECORD_EMIT=1 npx vitest run test/emit-identity.test.ts
