@@ -29,27 +29,32 @@ static inline int32_t requant_sum(int64_t p, int32_t n, int32_t zp, int32_t lo, 
 }
 
 /* The rule's first rounding for |acc| < 2^30 and n >= 32: t = (acc m + 2^30) >> 31 is the
- * rounded high word of (2 acc) m, one SMMULR; |t| <= |acc| as m < 2^31. */
+ * rounded high word of (2 acc) m, one SMMULR where the core has the DSP extension (GCC
+ * builds the C form from four instructions); |t| <= |acc| as m < 2^31. */
 static inline int32_t requant_high(int32_t acc, int32_t m) {
-  return (int32_t)((uint64_t)((int64_t)(acc * 2) * (int64_t)m + (int64_t)0x80000000) >> 32);
+  const int32_t twice = (int32_t)((uint32_t)acc << 1);
+#if defined(__ARM_FEATURE_DSP)
+  int32_t t;
+  __asm__("smmulr %0, %1, %2" : "=r"(t) : "r"(twice), "r"(m));
+  return t;
+#else
+  return (int32_t)((uint64_t)((int64_t)twice * (int64_t)m + (int64_t)0x80000000) >> 32);
+#endif
 }
 
 /* The rule for one int32 accumulator. For |acc| < 2^30, 32 <= n <= 62 (the usual case:
- * scales below 1/2 give n >= 32, fixedpoint.ts) and |zp| < 2^29 it runs in int32:
- * (t + 2^(s-1) - [t < 0]) >> s + zp with s = n - 31 is (t + (t >> 31) + 2^(s-1) + zp 2^s) >> s,
- * whose terms stay below 2^31 in magnitude together. Other cases take the general path
- * (same bytes either way). */
+ * scales below 1/2 give n >= 32, fixedpoint.ts) and |zp| < 2^30 it runs in int32:
+ * (t + (t >> 31) + 2^(s-1)) >> s with s = n - 31, whose terms stay below 2^31 in magnitude
+ * together (|t| < 2^30, 2^(s-1) <= 2^30), then zp (the result is below 2^30 in magnitude).
+ * Other cases take the general path (same bytes either way). */
 static inline int32_t requant(int32_t acc, int32_t m, int32_t n, int32_t zp, int32_t lo, int32_t hi) {
-  if ((uint32_t)(acc + (1 << 30)) < (1u << 31) && (uint32_t)(n - 32) < 31u && (uint32_t)zp + (1u << 29) < (1u << 30)) {
+  if ((uint32_t)(acc + (1 << 30)) < (1u << 31) && (uint32_t)(n - 32) < 31u && (uint32_t)zp + (1u << 30) < (1u << 31)) {
     const int32_t t = requant_high(acc, m);
     const int32_t s = n - 31;
-    const int64_t R = ((int64_t)1 << (s - 1)) + (int64_t)zp * ((int64_t)1 << s);
-    if (R > -(1 << 30) && R < (1 << 30)) {
-      const int32_t v = (t + (t >> 31) + (int32_t)R) >> s;
-      if (v < lo) return lo;
-      if (v > hi) return hi;
-      return v;
-    }
+    const int32_t v = ((t + (t >> 31) + (1 << (s - 1))) >> s) + zp;
+    if (v < lo) return lo;
+    if (v > hi) return hi;
+    return v;
   }
   return requant_sum((int64_t)acc * (int64_t)m, n, zp, lo, hi);
 }
