@@ -32,15 +32,19 @@ void Z_tt_nativeZ_addS8(struct Z_tt_native_instance_t* env, u32 record) {
   uint8_t* y = tt_native_out(r.y, tt_extent(r.count, 1, 1, 1));
   /* As eltwise.ts: TFLite's ADD, each input less its zero point shifted left 20 bits. With
    * zero points in int8, |(x - z) << 20| < 2^28, each rescaled input (a multiplier <= 1/2)
-   * and their sum below 2^28 too: all three rescales take the prepared int32 rule. */
+   * and their sum below 2^28 too: the three rescales take the prepared int32 rule, but the
+   * larger input's multiplier, exactly 1/2 (m = 2^30, n = 31: one rounding of an even
+   * product), which is (x - z) << 19 exactly. */
   requant_fast_t qa, qb, qy;
   const int64_t shifted = (int64_t)255 << 20;
+  const int half_a = r.ma == (1 << 30) && r.na == 31, half_b = r.mb == (1 << 30) && r.nb == 31;
   const int small_zp = r.za >= -128 && r.za <= 127 && r.zb >= -128 && r.zb <= 127;
-  if (small_zp && r.lo >= -128 && r.hi <= 127 && r.lo <= r.hi && requant_fast_prepare(r.ma, r.na, 0, shifted, &qa) && requant_fast_prepare(r.mb, r.nb, 0, shifted, &qb) &&
-      requant_fast_prepare(r.my, r.ny, r.zy, 2 * shifted, &qy)) {
+  if (small_zp && r.lo >= -128 && r.hi <= 127 && r.lo <= r.hi && (half_a || requant_fast_prepare(r.ma, r.na, 0, shifted, &qa)) &&
+      (half_b || requant_fast_prepare(r.mb, r.nb, 0, shifted, &qb)) && requant_fast_prepare(r.my, r.ny, r.zy, 2 * shifted, &qy)) {
     for (int32_t i = 0; i < r.count; i++) {
-      const int32_t sa = requant_fast(((int32_t)(int8_t)a[i] - r.za) * (1 << 20), &qa);
-      const int32_t sb = requant_fast(((int32_t)(int8_t)b[i] - r.zb) * (1 << 20), &qb);
+      const int32_t va = (int32_t)(int8_t)a[i] - r.za, vb = (int32_t)(int8_t)b[i] - r.zb;
+      const int32_t sa = half_a ? va * (1 << 19) : requant_fast(va * (1 << 20), &qa);
+      const int32_t sb = half_b ? vb * (1 << 19) : requant_fast(vb * (1 << 20), &qb);
       int32_t v = requant_fast(sa + sb, &qy);
       v = v < r.lo ? r.lo : v > r.hi ? r.hi : v;
       y[i] = (uint8_t)(int8_t)v;
