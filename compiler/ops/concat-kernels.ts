@@ -8,13 +8,18 @@
  */
 import { field as f, record, type KernelSpec } from '../formats/kernel-records.js';
 
-export const CONCAT_FORWARD = record('CONCAT_FORWARD', 'int8 channels of one input into the output, requantised: y[p, offset + c] = requant(x[p, c] - zx) (concat.ts)', [
+/** An int8 input's channels onto the output's grid, copied or requantised: the fields concat's and padchannels' forward records start with. */
+export const RESCALED_INPUT = [
   f('x', 'ptr', 'int8 input, [P, C]'),
   f('zx', 'i32', 'its zero point'),
   f('copy', 'bool', "the input's grid is the output's (same scale and zero point): the bytes are copied"),
   f('m', 'i32', 'requantisation multiplier of s_x / s_y (compiler/quantize/fixedpoint.ts)'),
   f('n', 'i32', 'its shift'),
   f('y', 'ptr', 'int8 output, [P, CO]'),
+] as const;
+
+export const CONCAT_FORWARD = record('CONCAT_FORWARD', 'int8 channels of one input into the output, requantised: y[p, offset + c] = requant(x[p, c] - zx) (concat.ts)', [
+  ...RESCALED_INPUT,
   f('zy', 'i32', 'output zero point'),
   f('P', 'i32', 'positions (H * W)'),
   f('C', 'i32', 'input channels'),
