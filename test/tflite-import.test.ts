@@ -324,6 +324,19 @@ const MULCAT_NETS: NetDef[] = [
       { op: 'reshape', name: 'flat' },
     ],
   },
+  {
+    // BlazeFace's block: a PAD of zero channels widens the shortcut that a conv on it is added to
+    name: 'op-padchannels',
+    input: [4, 4, 3],
+    seed: 34,
+    layers: [
+      { op: 'conv', name: 'a', filters: 4, k: 1, act: 'relu' },
+      { op: 'padchannels', name: 'wide', extra: 3 },
+      { op: 'conv', name: 'b', filters: 7, k: 3 },
+      { op: 'add', name: 'sum', from: 'wide', act: 'relu' },
+      { op: 'reshape', name: 'flat' },
+    ],
+  },
 ];
 /** The table activations, each after a conv (so its input spans negative and positive values). */
 const TABLE_NETS: NetDef[] = [
@@ -573,8 +586,10 @@ describe('int8 table activations after a conv: scales kept exactly (LOGISTIC at 
 describe("int8 MUL and CONCATENATION after convs: scales kept exactly; the interpreter's integers exactly", () => {
   // MUL: the same integer product, multiplier and two roundings as TFLite, after an exact
   // conv. CONCATENATION: every input on the output's grid, so copies. Measured: 0 of 768,
-  // 1024 and 1280 outputs differ (each was 1 LSB off with one rounding).
+  // 1024 and 1280 outputs differ (each was 1 LSB off with one rounding). PAD of channels
+  // (op-padchannels): imported as a padchannels layer, on the input's grid, so a copy.
   it.each(MULCAT_NETS.map((n) => n.name))('%s', async (name) => {
+    if (name === 'op-padchannels') expect(layerOps(importTflite(readFileSync(path(name, 'int8'))))).toContain('padchannels');
     expect((await compareInt8(name)).worst).toBe(0);
   });
 });

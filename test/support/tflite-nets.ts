@@ -50,6 +50,8 @@ export type NetLayer =
   | { op: 'leakyrelu'; name: string; alpha: number }
   /** MAXIMUM with one constant value (int8: on the input's grid, as TFLite's int8 kernel requires of both operands and the output). */
   | { op: 'maximum'; name: string; value: number }
+  /** PAD of `extra` zero channels after the input's (BlazeFace's shortcuts into a wider block); int8 keeps the input's grid, as the converter writes it. */
+  | { op: 'padchannels'; name: string; extra: number }
   /** PRELU with a constant alpha of `shape` (e.g. [1, 1, C] or [C]); int8: alpha int8 per tensor, asymmetric (its own scale and zero point). */
   | { op: 'prelu'; name: string; alpha: number[]; shape: number[] }
   | { op: 'reshape' | 'squeeze' | 'relu' | 'relu6' | 'softmax' | 'logistic' | 'hardswish'; name: string };
@@ -232,6 +234,8 @@ class NetWriter {
         return this.unary(Op.LEAKY_RELU, l.name, x, undefined, BuiltinOptions.LeakyReluOptions, [[LEAKY_RELU_OPTIONS.alpha, 'float32', l.alpha]]);
       case 'maximum':
         return this.maximum(l, x);
+      case 'padchannels':
+        return this.padChannels(l, x);
       case 'prelu':
         return this.prelu(l, x);
       case 'softmax':
@@ -356,6 +360,14 @@ class NetWriter {
     const y = this.act(l.name, x.shape, q);
     this.op(Op.MAXIMUM, [x.tensor, c], [y]);
     return { tensor: y, shape: x.shape };
+  }
+
+  private padChannels(l: Extract<NetLayer, { op: 'padchannels' }>, x: Built): Built {
+    const shape = [...x.shape.slice(0, -1), x.shape[x.shape.length - 1]! + l.extra];
+    const pads = this.constant({ name: `${l.name}/paddings`, shape: [4, 2], type: INT32, data: i32Bytes([0, 0, 0, 0, 0, 0, 0, l.extra]) });
+    const y = this.act(l.name, shape, this.int8 ? this.quantOf(x.tensor) : undefined);
+    this.op(Op.PAD, [x.tensor, pads], [y]);
+    return { tensor: y, shape };
   }
 
   private prelu(l: Extract<NetLayer, { op: 'prelu' }>, x: Built): Built {
