@@ -18,7 +18,7 @@ import { compileFirstFitting, refusal, type CompileResult, type Refusal } from '
 import { evaluateHead, type HeadResult } from './models-head.js';
 import { makeSamples, referenceLayout, type Samples } from './models-inputs.js';
 import { onnxInventory, tfliteInventory, type Inventory } from './models-inventory.js';
-import { runReference } from './models-reference.js';
+import { runOnnxruntimeQuantized, runReference } from './models-reference.js';
 import { fineTuneOnRuntime, trainOnRuntime, trainingVerdict, type Supervision, type TrainResult } from './models-train.js';
 
 /** Float engine vs reference: the issue's bound (relative, over each output tensor). */
@@ -63,8 +63,16 @@ export interface ModelResult {
 }
 
 export type Int8Check =
-  | { kind: 'argmax'; samples: number; agreement: number; marginBound: number; maxLogitDiff: number; pass: boolean }
+  | { kind: 'argmax'; samples: number; agreement: number; marginBound: number; maxLogitDiff: number; pass: boolean; peer?: PeerAgreement }
   | { kind: 'regression'; samples: number; maxAbsDiff: number; referenceRange: number };
+
+/** A float model's int8 agreement when another tool quantises it, on the same calibration and inputs. */
+export interface PeerAgreement {
+  tool: string;
+  version: string;
+  settings: string;
+  agreement: number;
+}
 
 export function inventoryOf(m: BenchModel): Inventory {
   const bytes = readFileSync(m.file);
@@ -123,6 +131,19 @@ function compareInt8(ours: Float32Array[], ref: number[][], classes: number, los
   };
   const safe = ref.filter((r) => margin(r) > 2 * maxDiff).length / ref.length;
   return { kind: 'argmax', samples: ours.length, agreement: agree, marginBound: safe, maxLogitDiff: maxDiff, pass: agree >= ARGMAX_AGREEMENT };
+}
+
+/**
+ * A float ONNX classifier is quantised by tinytrain itself, so its int8 agreement measures
+ * post-training quantisation as much as the runtime: onnxruntime's own quantize_static on
+ * the same calibration inputs (the bench calibrates on the checked samples) says what a
+ * mature PTQ tool reaches on the same file.
+ */
+function onnxruntimeAgreement(m: BenchModel, spec: ModelSpec, samples: Samples, ref: number[][]): PeerAgreement {
+  const inputs = samples.hwc.map((x) => referenceLayout(x, m.format, spec.input));
+  const peer = runOnnxruntimeQuantized({ model: m.file, shape: m.inputShape ?? [1, spec.input[2], spec.input[0], spec.input[1]], calibration: inputs, inputs });
+  const agreement = peer.outputs.filter((o, i) => argmax(o) === argmax(ref[i]!)).length / ref.length;
+  return { tool: 'onnxruntime', version: peer.onnxruntime, settings: peer.settings, agreement };
 }
 
 /**
@@ -209,6 +230,7 @@ export async function evaluateModel(m: BenchModel, o: EvaluateOptions): Promise<
     const { result, runtime } = await compileFirstFitting(spec, samples.hwc, dir, m.loss);
     if (!runtime) return { ...base, inventory, import: imported, inputs: samples.description, float, compile: result, train: { status: 'not run', reason: 'no scheme fits' } };
     const int8 = compareInt8(runtimeOutputs(runtime, samples), ref, classes, m.loss);
+    if (int8.kind === 'argmax' && m.format === 'onnx' && !spec.quantization) int8.peer = onnxruntimeAgreement(m, spec, samples, ref);
     const verdict = trainingVerdict(m.loss, classes, m.target !== undefined);
     const labelled = verdict === null && samples.labels !== undefined && m.loss !== 'mse';
     const train =

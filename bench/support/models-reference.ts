@@ -15,6 +15,7 @@ const RUNNERS = {
   tflite: { python: join(ROOT, '.cache', 'tflite-venv', 'bin', 'python'), script: join(ROOT, 'test', 'support', 'tflite-interpreter.py'), setup: 'scripts/setup-tflite.sh' },
   onnx: { python: join(ROOT, '.cache', 'onnx-venv', 'bin', 'python'), script: join(ROOT, 'bench', 'support', 'models-onnxruntime.py'), setup: 'scripts/setup-onnx.sh' },
 };
+const ORT_QUANTIZE = join(ROOT, 'bench', 'support', 'models-ort-quantize.py');
 
 export interface ReferenceJob {
   format: 'onnx' | 'tflite';
@@ -41,6 +42,31 @@ export function runReference(job: ReferenceJob): number[][] {
     execFileSync(r.python, [r.script, join(dir, 'jobs.json'), join(dir, 'results.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
     const [result] = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { outputs: number[][] }[];
     return result!.outputs;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface PeerQuantization {
+  outputs: number[][];
+  /** How the peer quantised the file (its tool and settings). */
+  settings: string;
+  onnxruntime: string;
+}
+
+/**
+ * A float .onnx model quantised to int8 by onnxruntime's own post-training quantisation on
+ * the same calibration inputs, run on `inputs`: what a mature PTQ tool makes of the file,
+ * beside tinytrain's int8 runtime (bench/support/models-ort-quantize.py).
+ */
+export function runOnnxruntimeQuantized(job: { model: string; shape: number[]; calibration: number[][]; inputs: number[][] }): PeerQuantization {
+  const r = RUNNERS.onnx;
+  if (!existsSync(r.python)) throw new Error(`${r.python} is missing: run bash ${r.setup}`);
+  const dir = mkdtempSync(join(tmpdir(), 'models-ort-quantize-'));
+  try {
+    writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
+    execFileSync(r.python, [ORT_QUANTIZE, join(dir, 'job.json'), join(dir, 'result.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    return JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as PeerQuantization;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -36,7 +36,8 @@ function checksCell(r: ModelResult): string {
   if (!q) return `on ${cell(r.inputs ?? '')}: ${f}`;
   const on = `on ${cell(r.inputs ?? '')}: `;
   if (q.kind === 'regression') return `${on}${f}; int8: max abs. difference ${q.maxAbsDiff.toFixed(3)} (output range ${q.referenceRange.toFixed(3)})`;
-  return `${on}${f}; int8 argmax agreement ${(100 * q.agreement).toFixed(1)}% (${q.pass ? 'at least' : 'BELOW'} ${100 * ARGMAX_AGREEMENT}%; margin bound ${(100 * q.marginBound).toFixed(1)}%)`;
+  const peer = q.peer ? `; the same file quantised by ${q.peer.tool} ${q.peer.version} (${q.peer.settings}) on the same calibration: ${(100 * q.peer.agreement).toFixed(1)}%` : '';
+  return `${on}${f}; int8 argmax agreement ${(100 * q.agreement).toFixed(1)}% (${q.pass ? 'at least' : 'BELOW'} ${100 * ARGMAX_AGREEMENT}%; margin bound ${(100 * q.marginBound).toFixed(1)}%)${peer}`;
 }
 
 export function trainCell(t: TrainResult): string {
