@@ -162,6 +162,12 @@ static inline void window_cols(const tt_conv_forward_t* r, int32_t ow, window_t*
   win->kw1 = min32(r->KW, r->W - win->iw0);
 }
 
+/* Output row oh's first byte (its ring slot applied). */
+static inline uint8_t* output_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
+  const int32_t slot = r->out_ring == 0 ? oh : oh % r->out_ring;
+  return b->y + slot * r->OW * r->CO;
+}
+
 /* Dense (grouped = 1): two output channels at a time share each input load. */
 static inline void dot2_s8(const uint8_t* x, const uint8_t* w0, const uint8_t* w1, int32_t n, int32_t zx, int32_t* a0, int32_t* a1) {
   int32_t s0 = *a0, s1 = *a1;
@@ -424,8 +430,8 @@ static void dw_row_staged(const tt_conv_forward_t* r, const uint8_t* const* rows
   }
 }
 
-/* Output row `oh` of a depthwise 3x3 conv without split (any stride and padding) into yrow0; returns 0 (nothing done) when zx is not an int8. */
-static int depthwise3x3_row_simd(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, uint8_t* yrow0);
+/* Output rows [begin, end) of a depthwise 3x3 conv without split (any stride and padding); returns 0 (nothing done) when zx is not an int8. */
+static int depthwise3x3_rows_simd(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t begin, int32_t end);
 #endif
 
 /* Depthwise: channel co's sum over the window's taps. */
@@ -444,37 +450,56 @@ static inline int32_t depthwise_sum(const tt_conv_forward_t* r, const conv_buffe
 
 
 #if defined(__ARM_FEATURE_SIMD32)
-__attribute__((noinline)) static int depthwise3x3_row_simd(const tt_conv_forward_t* r, const conv_buffers_t* b, const window_t* win, uint8_t* yrow0) {
-  if (r->zx < -128 || r->zx > 127) return 0;
-  const int32_t C = r->C, W = r->W, OW = r->OW;
-  const uint32_t pad = ((uint32_t)r->zx & 0xffu) * 0x01010101u;
+/* Group g's four channels of the output row whose window is `win`, into yrow0 + g->c. */
+static void dw_group_row(const tt_conv_forward_t* r, const window_t* win, const dw_group_t* g, uint32_t pad, uint8_t* yrow0) {
+  const int32_t C = r->C, W = r->W, OW = r->OW, c = g->c;
   const uint8_t* rows[3];
   for (int32_t kh = 0; kh < 3; kh++) rows[kh] = kh >= win->kh0 && kh < win->kh1 ? win->rows[kh] : 0;
-  const int full = win->kh0 == 0 && win->kh1 == 3;
-  /* Input columns the row's windows span, from -pad_w on: staged per group (dw_stage) when they fit DW_SPAN. */
+  /* Input columns the row's windows span, from -pad_w on: staged (dw_row_staged) when they fit DW_SPAN. */
   const int32_t span = (OW - 1) * r->stride_w + 3;
+  if (span <= DW_SPAN) {
+    dw_row_staged(r, rows, span, c, pad, g, yrow0 + c);
+    return;
+  }
+  const int full = win->kh0 == 0 && win->kh1 == 3;
+  for (int32_t ow = 0; ow < OW; ow++) {
+    const int32_t iw0 = ow * r->stride_w - r->pad_w;
+    int32_t a[4];
+    if (full && iw0 >= 0 && iw0 + 3 <= W) dw_pixel_inner(rows[0] + iw0 * C + c, rows[1] + iw0 * C + c, rows[2] + iw0 * C + c, C, g, a);
+    else dw_pixel_edge(rows, iw0, W, C, c, (const uint8_t*)&pad, g, a);
+    dw_store(r, g->b, c, g, a, yrow0 + ow * C + c);
+  }
+}
+
+/*
+ * Group by group (four channels), each group's rows in order: a group's weight pairs and
+ * requantisation are prepared once for all the rows of the call, not once per row (the
+ * small late maps have few pixels a row to share that set-up). Every output byte is
+ * computed as before; only the order in which independent outputs are written changes.
+ */
+__attribute__((noinline)) static int depthwise3x3_rows_simd(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t begin, int32_t end) {
+  if (r->zx < -128 || r->zx > 127) return 0;
+  const int32_t C = r->C, OW = r->OW;
+  const uint32_t pad = ((uint32_t)r->zx & 0xffu) * 0x01010101u;
+  window_t win;
   int32_t c = 0;
   for (; c + 4 <= C; c += 4) {
     dw_group_t g;
     dw_group_init(r, b, c, &g);
-    if (span <= DW_SPAN) {
-      dw_row_staged(r, rows, span, c, pad, &g, yrow0 + c);
-      continue;
-    }
-    for (int32_t ow = 0; ow < OW; ow++) {
-      const int32_t iw0 = ow * r->stride_w - r->pad_w;
-      int32_t a[4];
-      if (full && iw0 >= 0 && iw0 + 3 <= W) dw_pixel_inner(rows[0] + iw0 * C + c, rows[1] + iw0 * C + c, rows[2] + iw0 * C + c, C, &g, a);
-      else dw_pixel_edge(rows, iw0, W, C, c, (const uint8_t*)&pad, &g, a);
-      dw_store(r, b, c, &g, a, yrow0 + ow * C + c);
+    for (int32_t oh = begin; oh < end; oh++) {
+      window_rows(r, b, oh, &win);
+      dw_group_row(r, &win, &g, pad, output_row(r, b, oh));
     }
   }
   /* The last C % 4 channels one at a time. */
   if (c < C) {
-    window_t wc = *win;
-    for (int32_t ow = 0; ow < OW; ow++) {
-      window_cols(r, ow, &wc);
-      for (int32_t co = c; co < C; co++) yrow0[ow * C + co] = requant_at(r, b, co, depthwise_sum(r, b, &wc, co));
+    for (int32_t oh = begin; oh < end; oh++) {
+      window_rows(r, b, oh, &win);
+      uint8_t* yrow0 = output_row(r, b, oh);
+      for (int32_t ow = 0; ow < OW; ow++) {
+        window_cols(r, ow, &win);
+        for (int32_t co = c; co < C; co++) yrow0[ow * C + co] = requant_at(r, b, co, depthwise_sum(r, b, &win, co));
+      }
     }
   }
   return 1;
@@ -970,8 +995,7 @@ static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int
   window_rows(r, b, oh, &win);
   const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
 #if defined(__ARM_FEATURE_SIMD32)
-  if (r->depthwise && r->KH == 3 && r->KW == 3 && r->split == 0 && depthwise3x3_row_simd(r, b, &win, b->y + ySlot * r->OW * r->CO)) return;
-  if (dense_row_patch(r, b, &win, b->y + ySlot * r->OW * r->CO)) return;
+  if (dense_row_patch(r, b, &win, output_row(r, b, oh))) return;
 #endif
   for (int32_t ow = 0; ow < r->OW; ow++) {
     window_cols(r, ow, &win);
@@ -1012,6 +1036,9 @@ static void forward_rows(u32 record, u32 ohBegin, u32 ohEnd) {
   /* Input row oh * stride_h and column ow * stride_w are inside the input for every output pixel only if the output fits it. */
   const int pointwise = !r.depthwise && r.KH == 1 && r.KW == 1 && r.pad_h == 0 && r.pad_w == 0 && r.stride_h > 0 && r.stride_w > 0 &&
                         (r.OH - 1) * r.stride_h < r.H && (r.OW - 1) * r.stride_w < r.W;
+#if defined(__ARM_FEATURE_SIMD32)
+  if (r.depthwise && r.KH == 3 && r.KW == 3 && r.split == 0 && depthwise3x3_rows_simd(&r, &b, begin, end)) return;
+#endif
   for (int32_t oh = begin; oh < end; oh++) {
     if (pointwise) pointwise_row(&r, &b, oh);
     else forward_row(&r, &b, oh);
