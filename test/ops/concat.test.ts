@@ -4,24 +4,19 @@
  * (assembly/kernels/concat.ts, SIMD and scalar builds) against the exact reference, the
  * backward rule, and a Fire-module CNN trained end to end.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGraph } from '../../compiler/ir/graph.js';
-import type { Layer, ModelSpec } from '../../compiler/ir/model.js';
+import type { Layer } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { CONCAT_BACKWARD_KERNEL, CONCAT_FORWARD_KERNEL } from '../../compiler/ops/concat-kernels.js';
 import type { ConcatPart } from '../../compiler/ops/concat.js';
 import { opDef } from '../../compiler/ops/registry.js';
 import { quantizeMultiplier, requantize } from '../../compiler/quantize/fixedpoint.js';
 import { chooseQParams, type QTensor } from '../../compiler/quantize/quantize.js';
-import { fullScheme } from '../../compiler/scheme/scheme.js';
-import { filterClasses } from '../../host/data/dataset.js';
-import { pretrain } from '../../host/pretrain.js';
-import { getTarget } from '../../targets/index.js';
 import { loadKernels, type KernelModule } from '../support/kernel-module.js';
-import { ArtifactCache, calibrationInputs, mnist } from '../support/models.js';
-import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, lossOnNewDigits, stableCheckpoint, stepsOf } from '../support/ops.js';
+import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stepsOf } from '../support/ops.js';
+import { describeTrainsEndToEnd } from '../support/ops-e2e.js';
 import { tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
-import { SLOW } from '../tiers.js';
 
 const op = opDef('concat');
 
@@ -148,10 +143,18 @@ describe('concat: backward rule', () => {
 // ---------------------------------------------------------------------------------------
 // End to end
 
-describe('concat: a Fire-module CNN trains end to end', () => {
-  const cache = new ArtifactCache();
-  afterAll(() => cache.dispose());
-  const spec: ModelSpec = {
+/**
+ * sha256 of the end-to-end case's checkpoint (below): recorded when the op was added; a change means training changed.
+ * Re-recorded when requantisation became TFLite's (two roundings; its int8 ADD and AVERAGE_POOL_2D
+ * arithmetic), which changes the trained bytes of every int8 model.
+ */
+const E2E_CHECKPOINT_SHA256 = '12f6e895de5b68369e2ff496ccf0c2077d0c6c55bb85325254dc012e9532c78a';
+
+describeTrainsEndToEnd({
+  title: 'concat: a Fire-module CNN trains end to end',
+  kernels: 'concat',
+  net: 'Fire CNN',
+  spec: {
     format: 'tinytrain-model@1',
     name: 'fire-cnn',
     input: [28, 28, 1],
@@ -168,38 +171,11 @@ describe('concat: a Fire-module CNN trains end to end', () => {
       { op: 'flatten', name: 'flat' },
       { op: 'dense', name: 'fc', units: 10 },
     ],
-  };
-  const train = mnist('train');
-  const options = { target: getTarget('stm32f746'), momentum: 0.9 };
-
-  it(
-    'pretrained in float on digits 0-4, its runtime calls the concat kernels and learns 5-9 in int8 (loss falls)',
-    { tags: [SLOW] },
-    async () => {
-      const pre = pretrain(spec, filterClasses(train, [0, 1, 2, 3, 4]), { steps: 600, lr: 0.05, momentum: 0, seed: 1 });
-      const { artifact, loaded } = await cache.get('fire-cnn-pretrained', pre.spec, { ...options, scheme: fullScheme(buildGraph(pre.spec)) });
-      expect(artifact.source).toMatch(/(concatForwardS8\(\d+\); ){3}\/\/ n4_concat/);
-      expect(artifact.source).toMatch(/(concatBackwardF32\(\d+\); ){3}\/\/ n4_concat/);
-      const { first, last, skipped } = await lossOnNewDigits(loaded, filterClasses(train, [5, 6, 7, 8, 9]));
-      console.info(
-        `[concat] Fire CNN: float pretrain acc ${pre.summary.accuracy.toFixed(3)}; loss on 5-9 ${first.toFixed(3)} (steps 1-100) -> ${last.toFixed(3)} (steps 401-500), skipped ${skipped}`,
-      );
-      // Measured: pretrain 0.748, loss 2.294 -> 1.674; the bounds leave room for numeric changes.
-      expect(pre.summary.accuracy).toBeGreaterThan(0.6);
-      expect(skipped).toBe(0);
-      expect(last).toBeLessThan(first * 0.85);
-    },
-    300_000,
-  );
-
-  it('the result is stable: SIMD == scalar bit for bit, and the checkpoint after 100 steps is the recorded one', async () => {
-    // Not pretrained (the fast tier's cost): this checks the bytes, the test above the learning.
-    const { loaded } = await cache.get('fire-cnn', spec, { ...options, scheme: fullScheme(buildGraph(spec)), calibration: calibrationInputs(16) });
-    expect(await stableCheckpoint(loaded, train)).toBe(E2E_CHECKPOINT_SHA256);
-  }, 300_000);
+  },
+  pretrainSteps: 600,
+  calls: [/(concatForwardS8\(\d+\); ){3}\/\/ n4_concat/, /(concatBackwardF32\(\d+\); ){3}\/\/ n4_concat/],
+  // Measured: pretrain 0.748, loss 2.294 -> 1.674; the bounds leave room for numeric changes.
+  minPretrainAccuracy: 0.6,
+  lossRatio: 0.85,
+  checkpointSha256: E2E_CHECKPOINT_SHA256,
 });
-
-/** sha256 of the checkpoint above: recorded when the op was added; a change means training changed. * Re-recorded when requantisation became TFLite's (two roundings; its int8 ADD and AVERAGE_POOL_2D
- * arithmetic), which changes the trained bytes of every int8 model.
- */
-const E2E_CHECKPOINT_SHA256 = '12f6e895de5b68369e2ff496ccf0c2077d0c6c55bb85325254dc012e9532c78a';

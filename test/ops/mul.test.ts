@@ -5,25 +5,20 @@
  * reference, the backward rule and what the planner keeps for it, and a squeeze-excitation
  * CNN trained end to end.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { planArena } from '../../compiler/memory/planner.js';
 import { buildProgram } from '../../compiler/autodiff/program.js';
 import { buildGraph } from '../../compiler/ir/graph.js';
-import type { Layer, ModelSpec } from '../../compiler/ir/model.js';
+import type { Layer } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { MUL_BACKWARD_KERNEL, MUL_FORWARD_KERNEL } from '../../compiler/ops/mul-kernels.js';
 import { opDef } from '../../compiler/ops/registry.js';
 import { quantizeMultiplier, requantize, type FixedMultiplier } from '../../compiler/quantize/fixedpoint.js';
 import { chooseQParams, quantizeValue, type QTensor } from '../../compiler/quantize/quantize.js';
-import { fullScheme } from '../../compiler/scheme/scheme.js';
-import { filterClasses } from '../../host/data/dataset.js';
-import { pretrain } from '../../host/pretrain.js';
-import { getTarget } from '../../targets/index.js';
 import { loadKernels, type KernelModule } from '../support/kernel-module.js';
-import { ArtifactCache, calibrationInputs, mnist } from '../support/models.js';
-import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, lossOnNewDigits, stableCheckpoint, stepsOf } from '../support/ops.js';
+import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stepsOf } from '../support/ops.js';
+import { describeTrainsEndToEnd } from '../support/ops-e2e.js';
 import { expectWithinBound, tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
-import { SLOW } from '../tiers.js';
 
 const op = opDef('mul');
 
@@ -286,10 +281,23 @@ describe('mul: backward rule', () => {
 // ---------------------------------------------------------------------------------------
 // End to end
 
-describe('mul: a squeeze-excitation CNN trains end to end', () => {
-  const cache = new ArtifactCache();
-  afterAll(() => cache.dispose());
-  const spec: ModelSpec = {
+/**
+ * sha256 of the end-to-end case's checkpoint (below): recorded when the op was added; a change means training changed.
+ * Re-recorded once at the merge with per-side padding, whose longer pool records moved this
+ * model's layout (and so its checkpoint's layout id): the same program, and the same losses
+ * step for step over 60 steps on both layouts (checked by hand, scalar module). Now the
+ * payload's sha256 (stableCheckpoint hashes the trained region without the file header), so
+ * records that grow (the per-axis conv geometry) leave it alone: the old build gives these bytes.
+ * Re-recorded when requantisation became TFLite's (two roundings; its int8 ADD and AVERAGE_POOL_2D
+ * arithmetic), which changes the trained bytes of every int8 model.
+ */
+const E2E_CHECKPOINT_SHA256 = '1a9ec6f17329172658e0214fd852428d65d36cbd7a4d59cb5ba7e574c2ce84d6';
+
+describeTrainsEndToEnd({
+  title: 'mul: a squeeze-excitation CNN trains end to end',
+  kernels: 'mul',
+  net: 'SE CNN',
+  spec: {
     format: 'tinytrain-model@1',
     name: 'se-cnn',
     input: [28, 28, 1],
@@ -307,45 +315,11 @@ describe('mul: a squeeze-excitation CNN trains end to end', () => {
       { op: 'flatten', name: 'flat' },
       { op: 'dense', name: 'fc', units: 10 },
     ],
-  };
-  const train = mnist('train');
-  const options = { target: getTarget('stm32f746'), momentum: 0.9 };
-
-  it(
-    'pretrained in float on digits 0-4, its runtime calls the mul kernels and learns 5-9 in int8 (loss falls)',
-    { tags: [SLOW] },
-    async () => {
-      const pre = pretrain(spec, filterClasses(train, [0, 1, 2, 3, 4]), { steps: 600, lr: 0.05, momentum: 0, seed: 1 });
-      const { artifact, loaded } = await cache.get('se-cnn-pretrained', pre.spec, { ...options, scheme: fullScheme(buildGraph(pre.spec)) });
-      expect(artifact.source).toMatch(/mulForwardS8\(\d+\); \/\/ n6_mul/);
-      expect(artifact.source).toMatch(/mulBackwardF32\(\d+\); mulBackwardF32\(\d+\); \/\/ n6_mul/);
-      const { first, last, skipped } = await lossOnNewDigits(loaded, filterClasses(train, [5, 6, 7, 8, 9]));
-      console.info(
-        `[mul] SE CNN: float pretrain acc ${pre.summary.accuracy.toFixed(3)}; loss on 5-9 ${first.toFixed(3)} (steps 1-100) -> ${last.toFixed(3)} (steps 401-500), skipped ${skipped}`,
-      );
-      // Measured: pretrain 0.81, loss 2.284 -> 0.698; the bounds leave room for numeric changes.
-      expect(pre.summary.accuracy).toBeGreaterThan(0.6);
-      expect(skipped).toBe(0);
-      expect(last).toBeLessThan(first * 0.6);
-    },
-    300_000,
-  );
-
-  it('the result is stable: SIMD == scalar bit for bit, and the checkpoint after 100 steps is the recorded one', async () => {
-    // Not pretrained (the fast tier's cost): this checks the bytes, the test above the learning.
-    const { loaded } = await cache.get('se-cnn', spec, { ...options, scheme: fullScheme(buildGraph(spec)), calibration: calibrationInputs(16) });
-    expect(await stableCheckpoint(loaded, train)).toBe(E2E_CHECKPOINT_SHA256);
-  }, 300_000);
+  },
+  pretrainSteps: 600,
+  calls: [/mulForwardS8\(\d+\); \/\/ n6_mul/, /mulBackwardF32\(\d+\); mulBackwardF32\(\d+\); \/\/ n6_mul/],
+  // Measured: pretrain 0.81, loss 2.284 -> 0.698; the bounds leave room for numeric changes.
+  minPretrainAccuracy: 0.6,
+  lossRatio: 0.6,
+  checkpointSha256: E2E_CHECKPOINT_SHA256,
 });
-
-/**
- * sha256 of the checkpoint above: recorded when the op was added; a change means training changed.
- * Re-recorded once at the merge with per-side padding, whose longer pool records moved this
- * model's layout (and so its checkpoint's layout id): the same program, and the same losses
- * step for step over 60 steps on both layouts (checked by hand, scalar module). Now the
- * payload's sha256 (stableCheckpoint hashes the trained region without the file header), so
- * records that grow (the per-axis conv geometry) leave it alone: the old build gives these bytes.
- * Re-recorded when requantisation became TFLite's (two roundings; its int8 ADD and AVERAGE_POOL_2D
- * arithmetic), which changes the trained bytes of every int8 model.
- */
-const E2E_CHECKPOINT_SHA256 = '1a9ec6f17329172658e0214fd852428d65d36cbd7a4d59cb5ba7e574c2ce84d6';

@@ -5,9 +5,9 @@
  * the backward rule, and a BlazeFace-style CNN (a padded shortcut added to a wider conv
  * branch) trained end to end.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGraph } from '../../compiler/ir/graph.js';
-import type { Layer, ModelSpec } from '../../compiler/ir/model.js';
+import type { Layer } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import type { ConcatPart } from '../../compiler/ops/concat.js';
 import { CONCAT_BACKWARD_KERNEL } from '../../compiler/ops/concat-kernels.js';
@@ -15,15 +15,10 @@ import { PAD_CHANNELS_FORWARD_KERNEL } from '../../compiler/ops/pad-channels-ker
 import { opDef } from '../../compiler/ops/registry.js';
 import { quantizeMultiplier, requantize } from '../../compiler/quantize/fixedpoint.js';
 import { chooseQParams, type QTensor } from '../../compiler/quantize/quantize.js';
-import { fullScheme } from '../../compiler/scheme/scheme.js';
-import { filterClasses } from '../../host/data/dataset.js';
-import { pretrain } from '../../host/pretrain.js';
-import { getTarget } from '../../targets/index.js';
 import { loadKernels, type KernelModule } from '../support/kernel-module.js';
-import { ArtifactCache, calibrationInputs, mnist } from '../support/models.js';
-import { lossOnNewDigits, modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stableCheckpoint, stepsOf } from '../support/ops.js';
+import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stepsOf } from '../support/ops.js';
+import { describeTrainsEndToEnd } from '../support/ops-e2e.js';
 import { tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
-import { SLOW } from '../tiers.js';
 
 const op = opDef('padchannels');
 
@@ -128,11 +123,18 @@ describe('padchannels: backward rule', () => {
 // ---------------------------------------------------------------------------------------
 // End to end
 
-describe('padchannels: a BlazeFace-style CNN trains end to end', () => {
-  const cache = new ArtifactCache();
-  afterAll(() => cache.dispose());
-  // BlazeFace's blocks: a strided depthwise + 1x1 branch to more channels, beside a max-pooled shortcut padded to them.
-  const spec: ModelSpec = {
+/** sha256 of the end-to-end case's checkpoint (below): recorded when the op was added; a change means training changed.
+ * Re-recorded when requantisation became TFLite's (two roundings; its int8 ADD and AVERAGE_POOL_2D
+ * arithmetic), which changes the trained bytes of every int8 model.
+ */
+const E2E_CHECKPOINT_SHA256 = '462560e5799069e03653a1abbdb1b4437b71c8a06ff2f4a2f35b72ec0652904d';
+
+// BlazeFace's blocks: a strided depthwise + 1x1 branch to more channels, beside a max-pooled shortcut padded to them.
+describeTrainsEndToEnd({
+  title: 'padchannels: a BlazeFace-style CNN trains end to end',
+  kernels: 'padchannels',
+  net: 'BlazeFace-style CNN',
+  spec: {
     format: 'tinytrain-model@1',
     name: 'blaze-cnn',
     input: [28, 28, 1],
@@ -149,37 +151,11 @@ describe('padchannels: a BlazeFace-style CNN trains end to end', () => {
       { op: 'flatten', name: 'flat' },
       { op: 'dense', name: 'fc', units: 10 },
     ],
-  };
-  const train = mnist('train');
-  const options = { target: getTarget('stm32f746'), momentum: 0.9 };
-
-  it(
-    'pretrained in float on digits 0-4, its runtime calls the pad kernels and learns 5-9 in int8 (loss falls)',
-    { tags: [SLOW] },
-    async () => {
-      const pre = pretrain(spec, filterClasses(train, [0, 1, 2, 3, 4]), { steps: 600, lr: 0.05, momentum: 0, seed: 1 });
-      const { artifact, loaded } = await cache.get('blaze-cnn-pretrained', pre.spec, { ...options, scheme: fullScheme(buildGraph(pre.spec)) });
-      expect(artifact.source).toMatch(/padChannelsForwardS8\(\d+\); \/\/ n4_padchannels/);
-      expect(artifact.source).toMatch(/concatBackwardF32\(\d+\); \/\/ n4_padchannels/);
-      const { first, last, skipped } = await lossOnNewDigits(loaded, filterClasses(train, [5, 6, 7, 8, 9]));
-      console.info(
-        `[padchannels] BlazeFace-style CNN: float pretrain acc ${pre.summary.accuracy.toFixed(3)}; loss on 5-9 ${first.toFixed(3)} (steps 1-100) -> ${last.toFixed(3)} (steps 401-500), skipped ${skipped}`,
-      );
-      // Measured: pretrain 0.773, loss 2.311 -> 1.699; the bounds leave room for numeric changes.
-      expect(pre.summary.accuracy).toBeGreaterThan(0.6);
-      expect(skipped).toBe(0);
-      expect(last).toBeLessThan(first * 0.85);
-    },
-    300_000,
-  );
-
-  it('the result is stable: SIMD == scalar bit for bit, and the checkpoint after 100 steps is the recorded one', async () => {
-    const { loaded } = await cache.get('blaze-cnn', spec, { ...options, scheme: fullScheme(buildGraph(spec)), calibration: calibrationInputs(16) });
-    expect(await stableCheckpoint(loaded, train)).toBe(E2E_CHECKPOINT_SHA256);
-  }, 300_000);
+  },
+  pretrainSteps: 600,
+  calls: [/padChannelsForwardS8\(\d+\); \/\/ n4_padchannels/, /concatBackwardF32\(\d+\); \/\/ n4_padchannels/],
+  // Measured: pretrain 0.773, loss 2.311 -> 1.699; the bounds leave room for numeric changes.
+  minPretrainAccuracy: 0.6,
+  lossRatio: 0.85,
+  checkpointSha256: E2E_CHECKPOINT_SHA256,
 });
-
-/** sha256 of the checkpoint above: recorded when the op was added; a change means training changed. * Re-recorded when requantisation became TFLite's (two roundings; its int8 ADD and AVERAGE_POOL_2D
- * arithmetic), which changes the trained bytes of every int8 model.
- */
-const E2E_CHECKPOINT_SHA256 = '462560e5799069e03653a1abbdb1b4437b71c8a06ff2f4a2f35b72ec0652904d';

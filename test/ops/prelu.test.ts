@@ -5,25 +5,20 @@
  * and scalar builds) against the plain reference kernel and the exact rule; the backward
  * rule; and a CNN with PReLUs trained end to end.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { TinytrainError } from '../../compiler/errors.js';
 import { buildGraph, type Node } from '../../compiler/ir/graph.js';
-import type { Layer, ModelSpec } from '../../compiler/ir/model.js';
+import type { Layer } from '../../compiler/ir/model.js';
 import { Rng } from '../../compiler/ir/rng.js';
 import { compactSlopes, preluMultipliers } from '../../compiler/ops/prelu.js';
 import { PRELU_BACKWARD_KERNEL, PRELU_FORWARD_KERNEL } from '../../compiler/ops/prelu-kernels.js';
 import { opDef } from '../../compiler/ops/registry.js';
 import { requantize } from '../../compiler/quantize/fixedpoint.js';
 import { chooseQParams, quantizeValue, type QTensor } from '../../compiler/quantize/quantize.js';
-import { fullScheme } from '../../compiler/scheme/scheme.js';
-import { filterClasses } from '../../host/data/dataset.js';
-import { pretrain } from '../../host/pretrain.js';
-import { getTarget } from '../../targets/index.js';
 import { loadKernels, type KernelModule } from '../support/kernel-module.js';
-import { ArtifactCache, calibrationInputs, mnist } from '../support/models.js';
-import { lossOnNewDigits, modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stableCheckpoint, stepsOf } from '../support/ops.js';
+import { modelAround, nodeAround, plainProgram, randomArray, schemeOf, shapeError, stepsOf } from '../support/ops.js';
+import { describeTrainsEndToEnd } from '../support/ops-e2e.js';
 import { tf, tfForwardBackward, useTfCpu, valuesOf } from '../support/ops-float.js';
-import { SLOW } from '../tiers.js';
 
 const op = opDef('prelu');
 const nodeOf = (alpha: number[], input: [number, number, number] = [3, 5, 4]): Node => nodeAround(input, [{ op: 'prelu', name: 'x', alpha }], 'x').node;
@@ -274,10 +269,17 @@ describe('prelu: backward rule', () => {
 // ---------------------------------------------------------------------------------------
 // End to end
 
-describe('prelu: a CNN with PReLUs trains end to end', () => {
-  const cache = new ArtifactCache();
-  afterAll(() => cache.dispose());
-  const spec: ModelSpec = {
+/** sha256 of the end-to-end case's checkpoint (below): recorded when the op was added; a change means training changed.
+ * Re-recorded when requantisation became TFLite's (two roundings; its int8 ADD and AVERAGE_POOL_2D
+ * arithmetic), which changes the trained bytes of every int8 model.
+ */
+const E2E_CHECKPOINT_SHA256 = '9cf3403f5546cc35b1b9bd0f9eb304da804077ddfba9d3a7cdcdf9b4f6c1ec9b';
+
+describeTrainsEndToEnd({
+  title: 'prelu: a CNN with PReLUs trains end to end',
+  kernels: 'prelu',
+  net: 'CNN',
+  spec: {
     format: 'tinytrain-model@1',
     name: 'prelu-cnn',
     input: [28, 28, 1],
@@ -293,40 +295,11 @@ describe('prelu: a CNN with PReLUs trains end to end', () => {
       { op: 'flatten', name: 'flat' },
       { op: 'dense', name: 'fc', units: 10 },
     ],
-  };
-  const train = mnist('train');
-  const options = { target: getTarget('stm32f746'), momentum: 0.9 };
-
-  it(
-    'pretrained in float on digits 0-4, its runtime calls the prelu kernels and learns 5-9 in int8 (loss falls)',
-    { tags: [SLOW] },
-    async () => {
-      const pre = pretrain(spec, filterClasses(train, [0, 1, 2, 3, 4]), { steps: 1000, lr: 0.05, momentum: 0, seed: 1 });
-      const { artifact, loaded } = await cache.get('prelu-cnn-pretrained', pre.spec, { ...options, scheme: fullScheme(buildGraph(pre.spec)) });
-      for (const label of ['n1_prelu', 'n3_prelu', 'n5_prelu']) {
-        expect(artifact.source).toMatch(new RegExp(`preluForwardS8\\(\\d+\\); // ${label}`));
-        expect(artifact.source).toMatch(new RegExp(`preluBackwardF32\\(\\d+\\); // ${label}`));
-      }
-      const { first, last, skipped } = await lossOnNewDigits(loaded, filterClasses(train, [5, 6, 7, 8, 9]));
-      console.info(
-        `[prelu] CNN: float pretrain acc ${pre.summary.accuracy.toFixed(3)}; loss on 5-9 ${first.toFixed(3)} (steps 1-100) -> ${last.toFixed(3)} (steps 401-500), skipped ${skipped}`,
-      );
-      // Measured: pretrain 0.862, loss 1.988 -> 0.864; the bounds leave room for numeric changes.
-      expect(pre.summary.accuracy).toBeGreaterThan(0.8);
-      expect(skipped).toBe(0);
-      expect(last).toBeLessThan(first * 0.6);
-    },
-    300_000,
-  );
-
-  it('the result is stable: SIMD == scalar bit for bit, and the checkpoint after 100 steps is the recorded one', async () => {
-    // Not pretrained (the fast tier's cost): this checks the bytes, the test above the learning.
-    const { loaded } = await cache.get('prelu-cnn', spec, { ...options, scheme: fullScheme(buildGraph(spec)), calibration: calibrationInputs(16) });
-    expect(await stableCheckpoint(loaded, train)).toBe(E2E_CHECKPOINT_SHA256);
-  }, 300_000);
+  },
+  pretrainSteps: 1000,
+  calls: ['n1_prelu', 'n3_prelu', 'n5_prelu'].flatMap((label) => [new RegExp(`preluForwardS8\\(\\d+\\); // ${label}`), new RegExp(`preluBackwardF32\\(\\d+\\); // ${label}`)]),
+  // Measured: pretrain 0.862, loss 1.988 -> 0.864; the bounds leave room for numeric changes.
+  minPretrainAccuracy: 0.8,
+  lossRatio: 0.6,
+  checkpointSha256: E2E_CHECKPOINT_SHA256,
 });
-
-/** sha256 of the checkpoint above: recorded when the op was added; a change means training changed. * Re-recorded when requantisation became TFLite's (two roundings; its int8 ADD and AVERAGE_POOL_2D
- * arithmetic), which changes the trained bytes of every int8 model.
- */
-const E2E_CHECKPOINT_SHA256 = '9cf3403f5546cc35b1b9bd0f9eb304da804077ddfba9d3a7cdcdf9b4f6c1ec9b';
