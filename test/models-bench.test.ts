@@ -153,7 +153,6 @@ describe('bench:models on an ONNX classifier that imports (the committed PyTorch
     if (torch.int8!.kind !== 'argmax') return;
     // On real digits the float model is right nearly always.
     expect(torch.float!.referenceAccuracy).toBeGreaterThanOrEqual(0.9);
-    expect(torch.int8!.marginBound).toBeLessThanOrEqual(torch.int8!.agreement);
     expect(torch.int8!.maxLogitDiff).toBeGreaterThan(0);
     // A float ONNX model is quantised by tinytrain itself: onnxruntime's own static
     // quantisation of the same file on the same calibration is the peer it is held to

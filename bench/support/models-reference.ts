@@ -30,18 +30,23 @@ export interface ReferenceJob {
 /** The reference's output for each input (flat, as the file stores it). */
 export function runReference(job: ReferenceJob): number[][] {
   const r = RUNNERS[job.format];
-  if (!existsSync(r.python)) throw new Error(`${r.python} is missing: run bash ${r.setup}`);
+  // tflite: real values in and out, whatever the edges' types (an int8 input or output is (de)quantised with its own grid).
+  const spec =
+    job.format === 'tflite'
+      ? { model: job.model, inputs: job.inputs, real: true, ...(job.output ? { output: job.output } : {}) }
+      : { model: job.model, shape: job.shape, inputs: job.inputs };
+  const [result] = runScript<{ outputs: number[][] }[]>(r, r.script, [spec]);
+  return result!.outputs;
+}
+
+/** `script` run by the venv's python on `job` (a JSON file in, one out, in a temporary folder), its result parsed. */
+function runScript<T>(venv: { python: string; setup: string }, script: string, job: unknown): T {
+  if (!existsSync(venv.python)) throw new Error(`${venv.python} is missing: run bash ${venv.setup}`);
   const dir = mkdtempSync(join(tmpdir(), 'models-reference-'));
   try {
-    // tflite: real values in and out, whatever the edges' types (an int8 input or output is (de)quantised with its own grid).
-    const spec =
-      job.format === 'tflite'
-        ? { model: job.model, inputs: job.inputs, real: true, ...(job.output ? { output: job.output } : {}) }
-        : { model: job.model, shape: job.shape, inputs: job.inputs };
-    writeFileSync(join(dir, 'jobs.json'), JSON.stringify([spec]));
-    execFileSync(r.python, [r.script, join(dir, 'jobs.json'), join(dir, 'results.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    const [result] = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { outputs: number[][] }[];
-    return result!.outputs;
+    writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
+    execFileSync(venv.python, [script, join(dir, 'job.json'), join(dir, 'result.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    return JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as T;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -60,14 +65,5 @@ export interface PeerQuantization {
  * beside tinytrain's int8 runtime (bench/support/models-ort-quantize.py).
  */
 export function runOnnxruntimeQuantized(job: { model: string; shape: number[]; calibration: number[][]; inputs: number[][] }): PeerQuantization {
-  const r = RUNNERS.onnx;
-  if (!existsSync(r.python)) throw new Error(`${r.python} is missing: run bash ${r.setup}`);
-  const dir = mkdtempSync(join(tmpdir(), 'models-ort-quantize-'));
-  try {
-    writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
-    execFileSync(r.python, [ORT_QUANTIZE, join(dir, 'job.json'), join(dir, 'result.json')], { timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    return JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as PeerQuantization;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return runScript<PeerQuantization>(RUNNERS.onnx, ORT_QUANTIZE, job);
 }

@@ -990,15 +990,15 @@ __attribute__((noinline)) static int dense_row_patch(const tt_conv_forward_t* r,
 static void pointwise_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
   const int32_t C = r->C, CO = r->CO, first = r->split == 0 ? C : r->split, rest = C - first;
   const uint8_t* xrow = input_row(r, b, oh * r->stride_h);
-  const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
+  uint8_t* const y0 = output_row(r, b, oh);
   int32_t ow = 0;
 #if defined(__ARM_FEATURE_SIMD32)
-  if (pointwise_row_few(r, b, xrow, b->y + ySlot * r->OW * CO)) return;
-  ow = pointwise_row_pairs(r, b, xrow, b->y + ySlot * r->OW * CO);
+  if (pointwise_row_few(r, b, xrow, y0)) return;
+  ow = pointwise_row_pairs(r, b, xrow, y0);
 #endif
   for (; ow < r->OW; ow++) {
     const uint8_t* xp = xrow + ow * r->stride_w * C;
-    uint8_t* yrow = b->y + (ySlot * r->OW + ow) * CO;
+    uint8_t* yrow = y0 + ow * CO;
     int32_t co = 0;
     for (; co + 4 <= CO; co += 4) {
       int32_t acc[4];
@@ -1018,13 +1018,13 @@ static void pointwise_row(const tt_conv_forward_t* r, const conv_buffers_t* b, i
 static void forward_row(const tt_conv_forward_t* r, const conv_buffers_t* b, int32_t oh) {
   window_t win;
   window_rows(r, b, oh, &win);
-  const int32_t ySlot = r->out_ring == 0 ? oh : oh % r->out_ring;
+  uint8_t* const y0 = output_row(r, b, oh);
 #if defined(__ARM_FEATURE_SIMD32)
-  if (dense_row_patch(r, b, &win, output_row(r, b, oh))) return;
+  if (dense_row_patch(r, b, &win, y0)) return;
 #endif
   for (int32_t ow = 0; ow < r->OW; ow++) {
     window_cols(r, ow, &win);
-    uint8_t* yrow = b->y + (ySlot * r->OW + ow) * r->CO;
+    uint8_t* yrow = y0 + ow * r->CO;
     int32_t co = 0;
     if (r->depthwise) {
       if (r->KH == 3 && r->KW == 3 && win.kh0 == 0 && win.kh1 == 3 && win.kw0 == 0 && win.kw1 == 3 && r->split == 0) {
