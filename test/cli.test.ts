@@ -209,6 +209,9 @@ describe('tinytrain CLI', () => {
     expect(j.sramUsedBytes).toBeLessThanOrEqual(j.limits.sramBytes);
     expect(j.flashUsedBytes).toBeLessThanOrEqual(j.limits.flashBytes);
     expect(j.sizes.text).toBeGreaterThan(0);
+    // The stack it links comes from the call graph, and the SRAM figure counts exactly that.
+    expect(j.stack.source).toBe('static-analysis');
+    expect(j.sramUsedBytes).toBe(j.sizes.data + j.sizes.bss + j.stack.bytes);
     expectCleanError(run('firmware', art, '--out', elf, '--target', 'desktop'), 1, /error:/);
   });
 

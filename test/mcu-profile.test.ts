@@ -60,8 +60,10 @@ describe('profiling firmware output', () => {
   });
 
   it("links the Cortex-M33 board's Secure aliases, every other board at 0x0 / 0x20000000", () => {
-    expect(linkerScript(M33, { flash: 1024, sram: 2048 }, 0)).toMatch(/FLASH \(rx\) : ORIGIN = 0x10000000, LENGTH = 1024\n {2}RAM \(rwx\) {2}: ORIGIN = 0x38000000, LENGTH = 2048/);
-    expect(linkerScript(STM32, { flash: 1024, sram: 2048 }, 0)).toMatch(
+    expect(linkerScript(M33, { flash: 1024, sram: 2048 }, 0, 4096)).toMatch(
+      /FLASH \(rx\) : ORIGIN = 0x10000000, LENGTH = 1024\n {2}RAM \(rwx\) {2}: ORIGIN = 0x38000000, LENGTH = 2048/,
+    );
+    expect(linkerScript(STM32, { flash: 1024, sram: 2048 }, 0, 4096)).toMatch(
       /FLASH \(rx\) : ORIGIN = 0x00000000, LENGTH = 1024\n {2}RAM \(rwx\) {2}: ORIGIN = 0x20000000, LENGTH = 2048/,
     );
   });

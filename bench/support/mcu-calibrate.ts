@@ -26,7 +26,7 @@ export async function checkTickRate(core: McuCore, target: Target, work: string)
   const dir = join(work, `tick-${core.core}`);
   mkdirSync(dir, { recursive: true });
   const script = join(dir, 'link.ld');
-  writeFileSync(script, linkerScript(target, { flash: target.flashBytes, sram: target.sramBytes }, 0));
+  writeFileSync(script, linkerScript(target, { flash: target.flashBytes, sram: target.sramBytes }, 0, target.stackReserveBytes));
   const fw = firmwareSourceDir();
   const elf = join(dir, 'tick-loop.elf');
   const sources = [join(packageRoot(), 'bench', 'support', 'mcu-tick-loop.c'), ...['startup.c', 'cycles.c', 'semihost.c', 'out.c'].map((f) => join(fw, f))];

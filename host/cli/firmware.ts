@@ -34,6 +34,9 @@ export function registerFirmware(program: Command): void {
             `wrote ${b.elf}`,
             `  arm-none-eabi-size   text ${b.sizes.text}  data ${b.sizes.data}  bss ${b.sizes.bss}`,
             `  SRAM used            ${kb(b.sramUsedBytes).padStart(9)} of ${kb(target.sramBytes)}  (.data + .bss + stack; manifest says ${kb(m.sramPeakBytes)})`,
+            b.stack.source === 'static-analysis'
+              ? `  stack                ${String(b.stack.bytes).padStart(6)} B  (worst case from gcc's call graph: ${b.stack.chain.map((f) => f.fn).join(' -> ')}; the manifest counts the ${kb(target.stackReserveBytes)} reserve)`
+              : `  stack                ${String(b.stack.bytes).padStart(6)} B  (the target's reserve: the call graph gave no bound, ${b.stack.reason})`,
             `  Flash used           ${kb(b.flashUsedBytes).padStart(9)} of ${kb(target.flashBytes)}  (incl. two checkpoint slots; frozen weights ${kb(b.frozenBytes)} in .rodata)`,
           ].join('\n'),
       );

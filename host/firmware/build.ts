@@ -5,6 +5,7 @@
  *   image.bin ------------------> tt-image.c (frozen part + initial trained region, const)
  *   manifest + target ----------> tt-config.h, link.ld
  *   + targets/firmware/*.c ------> arm-none-eabi-gcc -O2 -ffp-contract=off ... -> ELF
+ *   gcc's call graphs (.ci) ----> the worst-case stack (stack-bound.ts), linked exactly
  *
  * The ELF is linked twice: first with regions far larger than any part, only to measure
  * it (so an oversized firmware gets our error, with figures, instead of ld's), then with
@@ -25,6 +26,7 @@ import { slotsAreaBytes } from './flash-slots.js';
 import { configHeader, imageSource, linkerScript } from './generate.js';
 import { checkDataSegments, firmwareLayout } from './layout.js';
 import { checkFits, measure, type FirmwareUsage, type SectionSizes } from './sizes.js';
+import { analyseStack, stackBytesToLink, type StackFrame } from './stack-bound.js';
 import { checkWasm2cRuntimeHeaders, firmwareSourceDir, runToolOk, wasm2cIncludeDir } from './tools.js';
 import { firmwareModule, nativeKernelsCalledBy, nativeKernelsEnabled, nativeSources, type FirmwareModule } from './native-kernels.js';
 import { wasm2c } from './wasm2c.js';
@@ -41,7 +43,11 @@ export interface FirmwareBuild {
   frozenBytes: number;
   /** The kernels linked natively (empty: all from wasm2c). */
   nativeKernels: string[];
+  stack: FirmwareStack;
 }
+
+/** The stack the firmware links: its static worst case, or the target's reserve when that cannot be bounded. */
+export type FirmwareStack = { bytes: number; source: 'static-analysis'; chain: StackFrame[] } | { bytes: number; source: 'target-reserve'; reason: string };
 
 export interface BuildOptions {
   /** Measurement only: drop the memory range checks (never for a shipped firmware). */
@@ -62,7 +68,7 @@ export interface InstrumentedRuntime {
 }
 
 /** Bump when the generated files or flags change in a way the cache key cannot see. */
-const BUILD_FORMAT = 'tinytrain-firmware@1';
+const BUILD_FORMAT = 'tinytrain-firmware@2';
 const FIRMWARE_SOURCES = ['main.c', 'startup.c', 'semihost.c', 'wasm-rt-static.c', 'crc32.c', 'flash-semihost.c', 'ckpt-slots.c', 'out.c', 'cycles.c'];
 /** Room for the measuring link: larger than any part, still below the SRAM origin. */
 const MEASURE_REGION_BYTES = 256 * 1024 * 1024;
@@ -84,6 +90,8 @@ const COMMON_CFLAGS = [
   '-std=gnu11',
   // Fused multiply-add would change float32 results: the bytes must equal every other engine's.
   '-ffp-contract=off',
+  // Each object's call graph with frame sizes (work/N-name.ci), for the stack bound; it changes no code.
+  '-fcallgraph-info=su',
   '-fno-math-errno',
   '-ffunction-sections',
   '-fdata-sections',
@@ -125,20 +133,42 @@ export async function buildFirmware(artifact: LoadedArtifact | string, target: T
     writeFileSync(join(work, 'tt-image.c'), imageSource(m, layout));
 
     const objects = await compileObjects(work, gen.source, flags, [...nativeSources(module.native), ...(o.instrumented?.sources ?? [])], o.instrumented?.defines);
+    const stack = firmwareStack(work, target);
     const slots = slotsAreaBytes(m);
-    const link = (name: string, sizes: { flash: number; sram: number }): Promise<string> => linkElf(work, name, objects, flags, linkerScript(target, sizes, slots));
+    const link = (name: string, sizes: { flash: number; sram: number }): Promise<string> => linkElf(work, name, objects, flags, linkerScript(target, sizes, slots, stack.bytes));
 
     const ramLinearBytes = layout.ramEnd - layout.ramBase;
     const frozenBytes = layout.frozenEnd - layout.frozenBase;
-    const usage = await measure(await link('measure', { flash: MEASURE_REGION_BYTES, sram: MEASURE_REGION_BYTES }), target, slots);
+    const usage = await measure(await link('measure', { flash: MEASURE_REGION_BYTES, sram: MEASURE_REGION_BYTES }), slots, stack.bytes);
     checkFits(usage, target, { ramLinearBytes, frozenBytes, trainedRegionBytes: m.checkpoint.bytes, arenaBytes: m.arena.bytes });
     const elf = await link('firmware', { flash: target.flashBytes, sram: target.sramBytes });
     writeFileAtomic(outElf, readFileSync(elf), { beforeRename: checkOut });
     const nativeKernels = module.native.map((k) => k.name);
-    return { elf: outElf, sizes: usage.sizes, sramUsedBytes: usage.sramUsedBytes, flashUsedBytes: usage.flashUsedBytes, usage, ramLinearBytes, frozenBytes, nativeKernels };
+    return { elf: outElf, sizes: usage.sizes, sramUsedBytes: usage.sramUsedBytes, flashUsedBytes: usage.flashUsedBytes, usage, ramLinearBytes, frozenBytes, nativeKernels, stack };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The stack to link, from the objects' call graphs in `work`. The manifest's SRAM figure
+ * counts the target's reserve, so a bound above it is refused rather than linked.
+ */
+function firmwareStack(work: string, t: Target): FirmwareStack {
+  const graphs = readdirSync(work)
+    .filter((f) => f.endsWith('.ci'))
+    .sort()
+    .map((f) => readFileSync(join(work, f), 'utf8'));
+  const a = analyseStack(graphs);
+  if (!a.bounded) return { bytes: t.stackReserveBytes, source: 'target-reserve', reason: a.reason };
+  const bytes = stackBytesToLink(a.bytes);
+  if (bytes > t.stackReserveBytes) {
+    throw new TinytrainError(
+      `the firmware's worst-case stack is ${bytes} B (${a.chain.map((f) => `${f.fn} ${f.bytes}`).join(' -> ')}), above the ${t.stackReserveBytes} B reserve of ${t.name} that the manifest's SRAM figure counts`,
+      'this is a tinytrain bug: report it with the model; the firmware is not written',
+    );
+  }
+  return { bytes, source: 'static-analysis', chain: a.chain };
 }
 
 /** Compiles the firmware sources (and `extraSources`: native kernels, a measurement build's C), the generated runtime and image (in `work`) to objects, in parallel. */

@@ -115,8 +115,8 @@ function memoryOrigins(t: Target): { flash: number; ram: number } {
   return t.qemuMachine === 'mps2-an505' ? { flash: 0x10000000, ram: 0x38000000 } : { flash: 0, ram: 0x20000000 };
 }
 
-/** MEMORY for `sram`/`flash` bytes at the board's addresses (memoryOrigins), then sections.ld. */
-export function linkerScript(t: Target, sizes: { flash: number; sram: number }, slotsBytes: number): string {
+/** MEMORY for `sram`/`flash` bytes at the board's addresses (memoryOrigins), a stack of `stackBytes`, then sections.ld. */
+export function linkerScript(t: Target, sizes: { flash: number; sram: number }, slotsBytes: number, stackBytes: number): string {
   const at = memoryOrigins(t);
   const hex = (v: number): string => '0x' + v.toString(16).padStart(8, '0').toUpperCase();
   return [
@@ -127,7 +127,7 @@ export function linkerScript(t: Target, sizes: { flash: number; sram: number }, 
     `  FLASH (rx) : ORIGIN = ${hex(at.flash)}, LENGTH = ${cNumber('Flash size', sizes.flash)}`,
     `  RAM (rwx)  : ORIGIN = ${hex(at.ram)}, LENGTH = ${cNumber('SRAM size', sizes.sram)}`,
     '}',
-    `TT_STACK_BYTES = ${cNumber('stack reserve', t.stackReserveBytes)};`,
+    `TT_STACK_BYTES = ${cNumber('stack', stackBytes)};`,
     `TT_SLOTS_BYTES = ${cNumber('checkpoint slots', slotsBytes)};`,
     `TT_SLOT_ALIGN = ${SLOT_ALIGN};`,
     'INCLUDE sections.ld',

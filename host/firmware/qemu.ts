@@ -46,6 +46,8 @@ export interface CortexMResult {
   accuracy: number;
   steps: number;
   skipped: number;
+  /** The painted-stack high-water mark, and the stack the ELF links. */
+  stack: { peakBytes: number; linkedBytes: number };
 }
 
 /** `artifact`: a verified artifact, or its folder (then read and verified here). */
@@ -59,7 +61,15 @@ export async function trainOnCortexM(artifact: LoadedArtifact | string, target: 
   if (!saved || saved.slot !== r.savedSlot) throw new Error(`firmware reported saving slot ${r.savedSlot}, but the Flash image's newest valid slot is ${saved?.slot ?? 'none'}`);
   // A loss on target values has no accuracy (NaN, as every engine reports it).
   const accuracy = manifestLoss(m).targets ? NaN : r.accuracy;
-  return { checkpoint: encodeCheckpoint(m, saved.payload), losses: r.losses, loss: r.loss, accuracy, steps: r.steps, skipped: r.skipped };
+  return {
+    checkpoint: encodeCheckpoint(m, saved.payload),
+    losses: r.losses,
+    loss: r.loss,
+    accuracy,
+    steps: r.steps,
+    skipped: r.skipped,
+    stack: { peakBytes: r.stackPeakBytes, linkedBytes: r.stackBytes },
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -178,6 +188,8 @@ export interface FirmwareReport {
   savedSeq: number;
   interrupted: boolean;
   stackPeakBytes: number;
+  /** The stack the ELF links (its static worst case, or the target's reserve: build.ts firmwareStack). */
+  stackBytes: number;
   /** SysTick cycles over the training loop: core cycles on a part, virtual time under QEMU (see cycles.h). */
   cycles: number;
 }
@@ -197,6 +209,7 @@ interface RawReport {
   savedSeq: number;
   interrupted: boolean;
   stackPeakBytes: number;
+  stackBytes: number;
   cyclesHi: number;
   cyclesLo: number;
 }
@@ -230,6 +243,7 @@ export function firmwareReport(run: FirmwareRun): FirmwareReport {
     savedSeq: r.savedSeq,
     interrupted: r.interrupted,
     stackPeakBytes: r.stackPeakBytes,
+    stackBytes: r.stackBytes,
     cycles: r.cyclesHi * 2 ** 32 + r.cyclesLo,
   };
 }

@@ -2,7 +2,7 @@
  * What a linked firmware takes of the target, measured with arm-none-eabi-size/nm, and
  * the error when it does not fit:
  *
- *   SRAM  = .data + .bss + the target's stack reserve (no heap: nothing allocates)
+ *   SRAM  = .data + .bss + the linked stack (no heap: nothing allocates)
  *   Flash = .text (code + .rodata, where the frozen weights are) + .data's initial
  *           values + the two checkpoint slots
  */
@@ -29,7 +29,8 @@ export interface FirmwareUsage {
 
 const RAM_ORIGIN = 0x20000000;
 
-export async function measure(elf: string, t: Target, slotsBytes: number): Promise<FirmwareUsage> {
+/** `stackBytes`: the stack the ELF links (build.ts firmwareStack). */
+export async function measure(elf: string, slotsBytes: number, stackBytes: number): Promise<FirmwareUsage> {
   const size = await runToolOk('arm-none-eabi-size', ['-B', '-d', elf], 'arm-none-eabi-size (Debian package binutils-arm-none-eabi)');
   const row = size.stdout.trim().split('\n')[1]?.trim().split(/\s+/).map(Number);
   if (!row || row.length < 3 || row.slice(0, 3).some((v) => !Number.isFinite(v))) throw new Error(`cannot read arm-none-eabi-size output:\n${size.stdout}`);
@@ -44,9 +45,9 @@ export async function measure(elf: string, t: Target, slotsBytes: number): Promi
     .map((f) => ({ name: f[3]!, bytes: Number(f[1]), memory: Number(f[0]) >= RAM_ORIGIN ? ('sram' as const) : ('flash' as const) }));
   return {
     sizes,
-    sramUsedBytes: sizes.data + sizes.bss + t.stackReserveBytes,
+    sramUsedBytes: sizes.data + sizes.bss + stackBytes,
     flashUsedBytes: sizes.text + sizes.data + slotsBytes,
-    stackBytes: t.stackReserveBytes,
+    stackBytes,
     slotsBytes,
     largest,
   };
@@ -73,14 +74,14 @@ export function checkFits(u: FirmwareUsage, t: Target, what: LinearMemoryParts):
     const parts = [
       ['.bss', u.sizes.bss],
       ['.data', u.sizes.data],
-      ['stack reserve', u.stackBytes],
+      ['stack', u.stackBytes],
     ] as const;
     const [name, bytes] = [...parts].sort((a, b) => b[1] - a[1])[0]!;
     problems.push(
       `needs ${kib(u.sramUsedBytes)} of SRAM but ${t.name} has ${kib(t.sramBytes)}: ${u.sramUsedBytes - t.sramBytes} B over; ` +
         `${name} dominates with ${bytes} B (.bss ${u.sizes.bss} B incl. the runtime's SRAM linear memory ${what.ramLinearBytes} B = trained region ${what.trainedRegionBytes} B + ` +
         `arena ${what.arenaBytes} B + static data ${what.ramLinearBytes - what.trainedRegionBytes - what.arenaBytes} B, ` +
-        `.data ${u.sizes.data} B, stack reserve ${u.stackBytes} B; largest symbols: ${top('sram')})`,
+        `.data ${u.sizes.data} B, stack ${u.stackBytes} B; largest symbols: ${top('sram')})`,
     );
   }
   if (u.flashUsedBytes > t.flashBytes) {
