@@ -90,7 +90,18 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify(row)}\n`);
     }
     const out = join(packageRoot(), 'bench', 'results', 'memory-firmware.json');
-    writeFileAtomic(out, JSON.stringify({ target: 'stm32f746 (QEMU mps2-an500)', note: 'firmwareSramBytes = .data + .bss + the stack the ELF links (its call graph worst case); measuredSramBytes = .data + .bss + the measured stack peak; allInclusiveBytes: the manifest (the target reserve of 16 KiB for the stack)', rows }, null, 2) + '\n');
+    writeFileAtomic(
+      out,
+      JSON.stringify(
+        {
+          target: 'stm32f746 (QEMU mps2-an500)',
+          note: 'firmwareSramBytes = .data + .bss + the stack the ELF links (its call graph worst case); measuredSramBytes = .data + .bss + the measured stack peak; allInclusiveBytes: the manifest (the target reserve of 16 KiB for the stack)',
+          rows,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
     process.stdout.write(`wrote ${out}\n`);
   } finally {
     rmSync(work, { recursive: true, force: true });
