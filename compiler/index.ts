@@ -32,6 +32,8 @@ export interface CompileOptions {
   calibration?: Float32Array[];
   /** false: one buffer per tensor (the planner's safety reference). */
   reuse?: boolean;
+  /** false: place the arena by the best constructive order, without the local search over orders. */
+  placementSearch?: boolean;
   budgetBytes?: number;
   /**
    * Accept a budgetBytes above the target's SRAM (planning for a part with more memory
@@ -124,7 +126,10 @@ export function quantizeSpec(
  */
 export function planModel(
   quant: QuantModel,
-  opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'program' | 'prune' | 'prunedKernels' | 'loss'> & { pruned?: ReadonlySet<string>; simdScratch?: boolean },
+  opts: Pick<CompileOptions, 'scheme' | 'momentum' | 'reuse' | 'placementSearch' | 'program' | 'prune' | 'prunedKernels' | 'loss'> & {
+    pruned?: ReadonlySet<string>;
+    simdScratch?: boolean;
+  },
 ): Plan {
   const scheme = opts.scheme ?? fullScheme(quant.graph);
   const prunedLayers =
@@ -136,7 +141,7 @@ export function planModel(
   );
   const loss = opts.loss ?? 'softmax-ce';
   const program = buildProgram(quant.graph, scheme, { ...opts.program, prunedScratch: scratch }, loss);
-  const arena = planArena(program, undefined, opts.reuse ?? true);
+  const arena = planArena(program, undefined, { reuse: opts.reuse ?? true, search: opts.placementSearch ?? true });
   const layout = layoutWithRecords(quant, program, arena, (recordBytes) => layoutParams(quant, scheme, (opts.momentum ?? 0) > 0, prunedLayers, recordBytes));
   return { graph: quant.graph, quant, program, arena, layout, scheme, prunedLayers, targetBytes: targetBufferBytes(loss, quant.graph.classes) };
 }

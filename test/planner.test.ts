@@ -461,7 +461,7 @@ describe('training programs, by hand', () => {
     const size = (k: BufferKey): number => viaModel.arena.buffers.get(k)!.bytes;
     const direct = planArena(program, size);
     expect(direct.arenaBytes).toBe(viaModel.arena.arenaBytes);
-    expect(planArena(program, size, false).arenaBytes).toBeGreaterThan(direct.arenaBytes);
+    expect(planArena(program, size, { reuse: false }).arenaBytes).toBeGreaterThan(direct.arenaBytes);
   });
 });
 

@@ -17,8 +17,10 @@
  * value of ratio r is the sum over the first trainedChannels(r) input channels, exactly the
  * channels the compiler trains. Values are additive over layers (no interactions).
  *
- * Cost. The exact planner: sramNeeded(planModel(quant, {scheme, momentum}), target), the
- * same plan compile() emits, never an estimate. It is far from additive: training a layer
+ * Cost. The planner compile() uses, without its order search (PlanCosts: the best of
+ * the constructive placement orders, milliseconds a plan), never an estimate: compile()'s
+ * search only lowers the arena from there, so every scheme the search accepts fits; the
+ * chosen scheme's sramBytes is re-planned with the search, the figure compile() states. It is far from additive: training a layer
  * deep in the network makes gradients flow down to it, which can cost more than the
  * layer's own parameters many times over, and once some deep layer trains, layers above it
  * become cheap.
@@ -195,7 +197,7 @@ export function autoScheme(
   const best = runs.reduce((a, b) => (b.value > a.value ? b : a));
   return {
     scheme: best.scheme,
-    sramBytes: best.sram,
+    sramBytes: plans.exact(best.scheme.layers),
     value: best.value,
     strategy: best.strategy,
     evaluated: plans.evaluated,

@@ -1,8 +1,10 @@
 /**
- * The cost side of `--scheme auto`: the SRAM a scheme needs, by the exact planner
- * compile() uses (sramNeeded(planModel(...))), never an estimate. A plan takes
- * milliseconds and the searches ask for the same scheme many times, so plans are
- * memoised by scheme, and the number of distinct plans made is kept for the result.
+ * The cost side of `--scheme auto`: the SRAM a scheme needs, by the planner compile()
+ * uses (sramNeeded(planModel(...))) without its placement order search, never an
+ * estimate: compile()'s figure is at most this one (the search starts from these orders
+ * and keeps no worse one). A plan then takes milliseconds and the searches ask for the
+ * same scheme many times, so plans are memoised by scheme, and the number of distinct
+ * plans made is kept for the result; `exact` gives compile()'s own figure.
  */
 import type { Node } from '../ir/graph.js';
 import type { QuantModel } from '../quantize/quantize.js';
@@ -29,9 +31,14 @@ export class PlanCosts {
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     this.evaluated++;
-    const bytes = sramNeeded(planModel(this.quant, { scheme: { name: 'auto', layers }, momentum: this.momentum }), this.target);
+    const bytes = sramNeeded(planModel(this.quant, { scheme: { name: 'auto', layers }, momentum: this.momentum, placementSearch: false }), this.target);
     this.cache.set(key, bytes);
     return bytes;
+  }
+
+  /** sramNeeded() of the plan compile() makes for `layers` (with the placement search). */
+  exact(layers: Map<string, LayerTraining>): number {
+    return sramNeeded(planModel(this.quant, { scheme: { name: 'auto', layers }, momentum: this.momentum }), this.target);
   }
 
   private keyOf(m: Map<string, LayerTraining>): string {
