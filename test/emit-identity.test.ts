@@ -62,7 +62,18 @@ function sourceOf(c: Case): string {
   const graph = buildGraph(c.spec);
   const scheme = c.scheme(graph);
   const { quant, pruned } = quantizeSpec(c.spec, calibration(c.spec, 7), c.prune ? { options: c.prune, scheme } : undefined);
-  const plan = planModel(quant, { scheme, momentum: c.momentum, prune: c.prune, program: c.program, pruned, prunedKernels: c.prunedKernels, simdScratch: c.simdScratch });
+  // placementSearch off: the record's plans were placed by the first planner (two orders),
+  // which is what the off switch keeps; this test is about the emitter, not the placement.
+  const plan = planModel(quant, {
+    scheme,
+    momentum: c.momentum,
+    prune: c.prune,
+    program: c.program,
+    pruned,
+    prunedKernels: c.prunedKernels,
+    simdScratch: c.simdScratch,
+    placementSearch: false,
+  });
   const emitOpts = { arenaBase: plan.layout.trainEnd, momentum: c.momentum ?? 0, qas: c.qas ?? true, rounding: c.rounding ?? 'stochastic', layoutId: layoutIdOf(plan) } as const;
   return emitRuntime(quant, plan.program, plan.arena, plan.layout, emitOpts);
 }
