@@ -107,13 +107,12 @@ export function planArena(p: Program, sizeOf: (k: BufferKey) => number = (k) => 
   const orders: Order[] = search ? ['largest-first', 'earliest-first', 'longest-lived-first'] : ['largest-first', 'earliest-first'];
   const constructive = orders.map((strategy) => {
     const order = lifetimes(p, sizeOf).sort(ORDERS[strategy]);
-    return { order, arenaBytes: firstFit(order), strategy: strategy as Strategy };
+    return { order, arenaBytes: firstFit(order), strategy };
   });
-  const candidates = [...constructive];
   const start = constructive.reduce((a, b) => (b.arenaBytes < a.arenaBytes ? b : a));
+  const candidates: Array<{ order: PlacedBuffer[]; arenaBytes: number; strategy: Strategy }> = [...constructive];
   if (search && start.arenaBytes > peak.peakLiveBytes) {
-    const found = searchOrder(start.order, start.arenaBytes, peak.peakLiveBytes);
-    candidates.push({ ...found, strategy: `search from ${start.strategy as Order}` });
+    candidates.push({ ...searchOrder(start.order, start.arenaBytes, peak.peakLiveBytes), strategy: `search from ${start.strategy}` });
   }
   const best = candidates.reduce((a, b) => (b.arenaBytes < a.arenaBytes ? b : a));
   return {

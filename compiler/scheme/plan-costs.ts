@@ -31,14 +31,18 @@ export class PlanCosts {
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     this.evaluated++;
-    const bytes = sramNeeded(planModel(this.quant, { scheme: { name: 'auto', layers }, momentum: this.momentum, placementSearch: false }), this.target);
+    const bytes = this.sram(layers, false);
     this.cache.set(key, bytes);
     return bytes;
   }
 
   /** sramNeeded() of the plan compile() makes for `layers` (with the placement search). */
   exact(layers: Map<string, LayerTraining>): number {
-    return sramNeeded(planModel(this.quant, { scheme: { name: 'auto', layers }, momentum: this.momentum }), this.target);
+    return this.sram(layers, true);
+  }
+
+  private sram(layers: Map<string, LayerTraining>, placementSearch: boolean): number {
+    return sramNeeded(planModel(this.quant, { scheme: { name: 'auto', layers }, momentum: this.momentum, placementSearch }), this.target);
   }
 
   private keyOf(m: Map<string, LayerTraining>): string {
